@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything pixelkit needs on a fresh Debian/Ubuntu machine: the runtime libraries
+# (apt) and a Python >= 3.11 virtual environment in ./.venv with the project and all extras.
+# Idempotent: a second run only checks. Used by the README commands, .ci/run and the Dockerfiles.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(libpango-1.0-0 libpangocairo-1.0-0 libcairo2 fontconfig)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "Missing system libraries. Run this once as root, then re-run this script:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3.12 python3.13 python3; do
+    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      PY=$cand; break
+    fi
+  done
+fi
+[ -n "$PY" ] || { echo "Python >= 3.11 not found (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=.venv/.pixelkit-installed
+want=$(cat pyproject.toml docker/install.sh | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # torch first: a CPU wheel where one is provided, and it keeps deepspeed from pulling another torch.
+  .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[all]'
+  echo "$want" > "$stamp"
+fi
+echo "pixelkit environment ready: $(pwd)/.venv" >&2

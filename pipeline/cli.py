@@ -1,0 +1,151 @@
+"""``pixel-render``: look at one rendering, or render the bundled sample corpus.
+
+    pixel-render text "Some text" --out x.png --grid --scale 4
+    pixel-render pair "A premise." "A hypothesis." --out pair.png
+    pixel-render words The quick brown fox --out words.png
+    pixel-render qa "Who?" "Some context ..." --stride 8 --out qa.png
+    pixel-render sample --out out/samples            # the default when no command is given
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .render import PRESET_NAMES, RenderConfig, RenderResult, TextRenderer, preset
+from .render.visual import to_image
+
+log = logging.getLogger("pixel-render")
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample_data"
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("rendering")
+    g.add_argument("--preset", default="pixel", choices=PRESET_NAMES, help="paper settings to start from")
+    g.add_argument("--backend", choices=("pangocairo", "pygame"))
+    g.add_argument("--mode", choices=("gray", "rgb", "binary"))
+    g.add_argument("--font", dest="font_file", help="font file name in fonts/ or a path")
+    g.add_argument("--fallback-fonts-dir")
+    g.add_argument("--font-size", type=float)
+    g.add_argument("--dpi", type=int)
+    g.add_argument("--patch", dest="pixels_per_patch", type=int)
+    g.add_argument("--max-patches", type=int)
+
+
+def config_from_args(a: argparse.Namespace) -> RenderConfig:
+    keys = ("backend", "mode", "font_file", "fallback_fonts_dir", "font_size", "dpi", "pixels_per_patch", "max_patches")
+    return preset(a.preset, **{k: getattr(a, k) for k in keys if getattr(a, k, None) is not None})
+
+
+def _view_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="render.png", help="PNG file to write")
+    p.add_argument("--grid", action="store_true", help="draw patch boundaries")
+    p.add_argument("--scale", type=int, default=4, help="nearest-neighbour zoom")
+    p.add_argument("--full", action="store_true", help="show the whole strip, not just up to EOS")
+    p.add_argument("--wrap", type=int, default=64, help="fold the strip into rows of this many patches (0: one row)")
+
+
+def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str) -> None:
+    if not res.ok:
+        raise SystemExit(f"nothing rendered: {res.reason}")
+    shown = None if a.full else min(cfg.max_patches, res.eos_patch + 2)
+    img = to_image(res.pixels, cfg.mode, cfg.pixels_per_patch, patches=shown, grid=a.grid, scale=a.scale, wrap=a.wrap)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    img.save(out)
+    info = {"out": out, "num_patches": res.num_patches, "sep_patches": res.sep_patches,
+            "unknown_glyphs": res.unknown_glyphs, "truncated": res.truncated}
+    if res.word_starts is not None:
+        info["word_starts"] = res.word_starts
+    if res.context_span is not None:
+        info["context_span"] = res.context_span
+    print(json.dumps(info, ensure_ascii=False))
+
+
+def cmd_one(a: argparse.Namespace) -> None:
+    cfg = config_from_args(a)
+    r = TextRenderer(cfg)
+    if a.cmd == "text":
+        _save(r.render_text(a.text), cfg, a, a.out)
+    elif a.cmd == "pair":
+        _save(r.render_pair(a.text_a, a.text_b), cfg, a, a.out)
+    elif a.cmd == "words":
+        _save(r.render_words(a.words), cfg, a, a.out)
+    elif a.cmd == "qa":
+        windows = r.render_qa(a.question, a.context, stride=a.stride)
+        stem, suffix = a.out.rsplit(".", 1) if "." in a.out else (a.out, "png")
+        for i, w in enumerate(windows):
+            _save(w, cfg, a, f"{stem}-{i:02d}.{suffix}" if len(windows) > 1 else a.out)
+
+
+def sample_texts() -> list[tuple[str, str]]:
+    """(name, text) pairs from the bundled corpus: paragraphs of each file, every UDHR language."""
+    out = []
+    for name in ("wikitext-2-test-excerpt.txt", "pride-and-prejudice-excerpt.txt"):
+        paras = [p.replace("\n", " ").strip() for p in (SAMPLE_DIR / name).read_text().split("\n\n")]
+        paras = [p for p in paras if len(p) > 200 and not p.startswith("=")]
+        out += [(f"{name.split('-')[0]}-{i:02d}", p) for i, p in enumerate(paras[:4])]
+    for line in (SAMPLE_DIR / "udhr-excerpt.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        out.append((f"udhr-{rec['lang']}", " ".join(rec["paragraphs"])))
+    return out
+
+
+def cmd_sample(a: argparse.Namespace) -> None:
+    """Render the bundled sample corpus in the PIXEL (gray), RGB and PIXAR (binary) settings to PNG files."""
+    out = Path(a.out)
+    texts = sample_texts()
+    for name in ("pixel", "pixel-rgb", "pixar"):
+        cfg = preset(name)
+        r = TextRenderer(cfg)
+        d = out / name
+        d.mkdir(parents=True, exist_ok=True)
+        with open(d / "index.jsonl", "w") as idx:
+            for key, text in texts:
+                res = r.render_text(text)
+                img = to_image(res.pixels, cfg.mode, cfg.pixels_per_patch, patches=res.eos_patch + 1, scale=2, wrap=64)
+                img.save(d / f"{key}.png")
+                idx.write(json.dumps({"key": key, "num_patches": res.num_patches, "unknown_glyphs": res.unknown_glyphs,
+                                      "truncated": res.truncated}) + "\n")
+        log.info("%-9s %d strips -> %s", name, len(texts), d)
+    print(f"Rendered {len(texts)} bundled texts x 3 settings to {out}/{{pixel,pixel-rgb,pixar}}/*.png "
+          f"(open any PNG; index.jsonl lists patches, tofu and truncation)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="pixel-render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd")
+    p = sub.add_parser("text", help="render one text")
+    p.add_argument("text")
+    p = sub.add_parser("pair", help="render a text pair (SEP patch between)")
+    p.add_argument("text_a")
+    p.add_argument("text_b")
+    p = sub.add_parser("words", help="render a word list (each word on a patch boundary)")
+    p.add_argument("words", nargs="+")
+    p = sub.add_parser("qa", help="render question + context windows")
+    p.add_argument("question")
+    p.add_argument("context")
+    p.add_argument("--stride", type=int, default=0)
+    for name in ("text", "pair", "words", "qa"):
+        _config_args(sub.choices[name])
+        _view_args(sub.choices[name])
+    p = sub.add_parser("sample", help="render the bundled sample corpus to PNG files")
+    p.add_argument("--out", default="out/samples")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    a = build_parser().parse_args(argv)
+    if a.cmd is None:
+        a = build_parser().parse_args(["sample"])
+    if a.cmd == "sample":
+        cmd_sample(a)
+    else:
+        cmd_one(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

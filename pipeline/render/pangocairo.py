@@ -1,0 +1,117 @@
+"""PangoCairo backend (through pangocffi/pangocairocffi/cairocffi; no PyGObject).
+
+Geometry follows PIXEL's PangoCairoTextRenderer: an A8 (gray) or RGB24 surface one patch high, the font as
+``"<family> <dpi/72*pt>px"``, each run drawn at y = ppp/2 - h/2 - 2, then inverted so ink is black on white.
+Pango shapes complex scripts (HarfBuzz), lays out bidi text, and reports glyphs no loaded font has.
+"""
+
+from __future__ import annotations
+
+import cairocffi
+import numpy as np
+import pangocffi
+import pangocairocffi
+from pangocffi import pango
+
+from .base import Renderer
+from .fontconfig import PrivateFontConfig, address
+
+_PANGO_SCALE = 1024
+_pffi = pangocffi.ffi
+_pcffi = pangocairocffi.ffi
+_pangocairo = pangocairocffi.pangocairo
+
+
+class PangoCairoRenderer(Renderer):
+    def _setup(self) -> None:
+        c = self.cfg
+        self._fonts = PrivateFontConfig(c.font_files())
+        fontmap = _pangocairo.pango_cairo_font_map_new()  # fontconfig + FreeType on Linux
+        if fontmap == _pcffi.NULL:
+            raise RuntimeError("Pango could not create a cairo font map")
+        self._fonts.attach(address(fontmap, _pcffi))
+        self._fontmap = fontmap
+
+        fmt = cairocffi.FORMAT_RGB24 if c.mode == "rgb" else cairocffi.FORMAT_A8
+        self._surface = cairocffi.ImageSurface(fmt, c.width, c.height)
+        self._cr = cairocffi.Context(self._surface)
+        stride = self._surface.get_stride()
+        raw = np.frombuffer(self._surface.get_data(), dtype=np.uint8).reshape(c.height, stride)
+        self._pixels = raw[:, : c.width * 4].reshape(c.height, c.width, 4) if c.mode == "rgb" else raw[:, : c.width]
+
+        cr_ptr = _pcffi.cast("cairo_t *", address(self._cr._pointer, cairocffi.ffi))
+        self._cr_ptr = cr_ptr
+        ctx = pango.pango_font_map_create_context(_pffi.cast("PangoFontMap *", address(fontmap, _pcffi)))
+        _pangocairo.pango_cairo_update_context(cr_ptr, _pcffi.cast("PangoContext *", address(ctx, _pffi)))
+        self._context = ctx
+        self._layout = pango.pango_layout_new(ctx)
+        self._layout_pc = _pcffi.cast("PangoLayout *", address(self._layout, _pffi))
+        families = ",".join(self._fonts.families)
+        desc = pango.pango_font_description_from_string(f"{families} {c.font_px}px".encode())
+        pango.pango_layout_set_font_description(self._layout, desc)
+        pango.pango_font_description_free(desc)
+        self._size = _pffi.new("int[2]")
+        self._text: str | None = None
+
+    def __del__(self) -> None:
+        layout = getattr(self, "_layout", None)
+        if layout is not None:
+            pangocffi.gobject.g_object_unref(layout)
+            pangocffi.gobject.g_object_unref(self._context)
+
+    # -- primitives -----------------------------------------------------------------------------------
+    def _set(self, text: str) -> None:
+        if text != self._text:  # measuring then drawing the same run lays it out once
+            data = text.encode("utf-8")
+            pango.pango_layout_set_text(self._layout, data, len(data))
+            self._text = text
+
+    def _pixel_size(self) -> tuple[int, int]:
+        pango.pango_layout_get_pixel_size(self._layout, self._size, self._size + 1)
+        return self._size[0], self._size[1]
+
+    def _measure(self, text: str) -> int:
+        self._set(text)
+        return self._pixel_size()[0]
+
+    def _draw(self, text: str, x: int) -> tuple[int, int]:
+        self._set(text)
+        width, height = self._pixel_size()
+        self._surface.flush()
+        self._cr.move_to(x, self.cfg.pixels_per_patch / 2.0 - height / 2.0 - 2)
+        _pangocairo.pango_cairo_show_layout(self._cr_ptr, self._layout_pc)
+        return width, pango.pango_layout_get_unknown_glyphs_count(self._layout)
+
+    def _clear(self) -> None:
+        self._surface.flush()
+        self._pixels[...] = 255 if self.cfg.mode == "rgb" else 0  # A8: alpha 0 is blank paper
+        self._surface.mark_dirty()
+
+    def _canvas(self) -> np.ndarray:
+        self._surface.flush()
+        if self.cfg.mode == "rgb":
+            return np.ascontiguousarray(self._pixels[:, :, 2::-1])  # cairo's BGRx -> RGB
+        return np.invert(self._pixels)  # alpha coverage -> black ink on white (a copy)
+
+    def _char_starts(self, text: str) -> list[float]:
+        """Start x of every character, from Pango's layout iterator (handles clusters and bidi)."""
+        self._set(text)
+        byte_to_char = {}
+        pos = 0
+        for i, ch in enumerate(text):
+            byte_to_char[pos] = i
+            pos += len(ch.encode("utf-8"))
+        starts = [0.0] * len(text)
+        it = pango.pango_layout_get_iter(self._layout)
+        rect = _pffi.new("PangoRectangle *")
+        try:
+            while True:
+                pango.pango_layout_iter_get_char_extents(it, rect)
+                idx = byte_to_char.get(pango.pango_layout_iter_get_index(it))
+                if idx is not None:
+                    starts[idx] = min(rect.x, rect.x + rect.width) / _PANGO_SCALE
+                if not pango.pango_layout_iter_next_char(it):
+                    break
+        finally:
+            pango.pango_layout_iter_free(it)
+        return starts

@@ -1,0 +1,57 @@
+"""Pure text clean-up shared by every backend: what bad input becomes before it reaches a font engine."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Length-preserving, so character offsets into the input stay valid (QA offset mappings rely on it):
+# whitespace controls become a space (PIXEL replaces newlines with spaces), every other C0/C1 control,
+# NUL included, becomes a space too and is counted; a lone surrogate becomes U+FFFD and is counted.
+# Format characters (ZWJ, bidi marks) stay: they matter for shaping.
+_SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SPACE = {"\n", "\r", "\t", "\v", "\f", "\x85", "\u2028", "\u2029"}
+
+
+def to_text(data: str | bytes) -> tuple[str, int]:
+    """Decode bytes as UTF-8, replacing invalid sequences; return (text, number of replacements)."""
+    if isinstance(data, str):
+        return data, 0
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"expected str or bytes, got {type(data).__name__}")
+    text = bytes(data).decode("utf-8", errors="replace")
+    # U+FFFD already present in valid input is not a replacement; count only what decoding added.
+    strict = bytes(data).decode("utf-8", errors="ignore")
+    return text, text.count("\ufffd") - strict.count("\ufffd")
+
+
+def sanitize(text: str) -> tuple[str, int]:
+    """Return (clean text, number of characters replaced or dropped)."""
+    if _SUSPECT.search(text) is None:  # fast path: most corpus text
+        return text, 0
+    out = []
+    changed = 0
+    for ch in text:
+        if ch in _SPACE:
+            out.append(" ")
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Cc":
+            out.append(" ")
+            changed += 1
+        elif cat == "Cs":
+            out.append("\ufffd")
+            changed += 1
+        else:
+            out.append(ch)
+    return "".join(out), changed
+
+
+def prepare(data: str | bytes, cap: int) -> tuple[str, int, bool]:
+    """Decode, sanitise and cap to ``cap`` characters: (text, replaced, capped)."""
+    text, bad = to_text(data)
+    text, changed = sanitize(text)
+    capped = len(text) > cap
+    if capped:
+        text = text[:cap]
+    return text, bad + changed, capped
