@@ -1,10 +1,13 @@
-"""``pixel-render``: look at one rendering, or render the bundled sample corpus.
+"""``pixel-render``: the rendering pipeline, and a look at one rendering.
 
+    pixel-render                                      # the main job: bundled corpus -> shards in out/
+    pixel-render run --input enwiki=dumps/*.xml.bz2 --output out/enwiki --workers 2 [Beam options]
+    pixel-render tokenizer train --input "corpus/*.txt" --vocab-size 16000 --out tokenizer.json
     pixel-render text "Some text" --out x.png --grid --scale 4
     pixel-render pair "A premise." "A hypothesis." --out pair.png
     pixel-render words The quick brown fox --out words.png
     pixel-render qa "Who?" "Some context ..." --stride 8 --out qa.png
-    pixel-render sample --out out/samples            # the default when no command is given
+    pixel-render sample --out out/samples             # the bundled corpus as PNG files
 """
 
 from __future__ import annotations
@@ -114,6 +117,51 @@ def cmd_sample(a: argparse.Namespace) -> None:
           f"(open any PNG; index.jsonl lists patches, tofu and truncation)")
 
 
+DEMO_INPUTS = (
+    f"wikitext={SAMPLE_DIR / 'wikitext-2-test-excerpt.txt'}",
+    f"gutenberg={SAMPLE_DIR / 'pride-and-prejudice-excerpt.txt'}",
+    f"enwiki={SAMPLE_DIR / 'enwiki-excerpt.xml.bz2'}",
+)
+DEMO_CONFIGS = {"pixel-gray": ["--preset", "pixel"], "pixar-binary": ["--preset", "pixar"]}
+
+
+def cmd_demo(out: str, workers: int) -> None:
+    """The README's main job: the bundled real corpus through the Beam pipeline, in PIXEL and PIXAR settings."""
+    from .main import run, summary_table
+    from .shards_cli import contact_sheet, iter_samples
+    from .sources import iter_documents
+    from .tokenizer import train_bpe
+
+    root = Path(out)
+    tok = root / "tokenizer.json"
+    texts = (d.text for spec in DEMO_INPUTS for d in iter_documents(spec.split("=", 1)[1], "auto", "demo")
+             if hasattr(d, "text"))
+    train_bpe(texts, 4096, tok)
+    log.info("trained a byte-level BPE tokenizer on the sample corpus: %s", tok)
+    for name, args in DEMO_CONFIGS.items():
+        shards = root / name
+        argv = [*(f"--input={s}" for s in DEMO_INPUTS), f"--output={shards}", f"--tokenizer={tok}",
+                "--min_patches=4", "--samples_per_shard=64", f"--workers={workers}", *args]
+        m = run(argv)
+        sheet = contact_sheet(list(iter_samples(shards, m))[:12], shards / "contact.png")
+        print(f"\n{name}: {m.num_samples} samples in {len(m.shards)} shards -> {shards}\n{summary_table(m)}")
+        print(f"  manifest: {shards / 'manifest.json'}\n  card: {shards / 'README.md'}\n  contact sheet: {sheet}")
+
+
+def cmd_tokenizer(a: argparse.Namespace) -> None:
+    import glob
+
+    from .sources import iter_documents
+    from .tokenizer import identity, train_bpe
+
+    files = sorted(f for pattern in a.input for f in glob.glob(pattern))
+    if not files:
+        raise SystemExit(f"no files match {a.input}")
+    texts = (d.text for f in files for d in iter_documents(f, a.format, "tok") if hasattr(d, "text"))
+    out = train_bpe(texts, a.vocab_size, a.out)
+    print(json.dumps(identity(out)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="pixel-render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd")
@@ -133,16 +181,39 @@ def build_parser() -> argparse.ArgumentParser:
         _view_args(sub.choices[name])
     p = sub.add_parser("sample", help="render the bundled sample corpus to PNG files")
     p.add_argument("--out", default="out/samples")
+    p = sub.add_parser("demo", help="the main job: bundled corpus -> shards (the default command)")
+    p.add_argument("--out", default="out")
+    p.add_argument("--workers", type=int, default=2)
+    sub.add_parser("run", help="run the Beam pipeline (see pixel-render run --help)", add_help=False)
+    p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer offline")
+    p.add_argument("action", choices=["train"])
+    p.add_argument("--input", action="append", required=True, help="file pattern (repeatable)")
+    p.add_argument("--format", default="auto")
+    p.add_argument("--vocab-size", type=int, default=16000)
+    p.add_argument("--out", default="tokenizer.json")
     return ap
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    a = build_parser().parse_args(argv)
-    if a.cmd is None:
-        a = build_parser().parse_args(["sample"])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # everything after `run` goes to Beam's option parser (ours + the runner's)
+        from .main import run, summary_table
+
+        if "--help" in argv or "-h" in argv:
+            from apache_beam.options.pipeline_options import PipelineOptions
+
+            PipelineOptions(["--help"])
+        m = run(argv[1:])
+        print(summary_table(m))
+        return
+    a = build_parser().parse_args(argv or ["demo"])
     if a.cmd == "sample":
         cmd_sample(a)
+    elif a.cmd == "demo":
+        cmd_demo(a.out, a.workers)
+    elif a.cmd == "tokenizer":
+        cmd_tokenizer(a)
     else:
         cmd_one(a)
 

@@ -1,0 +1,164 @@
+"""Build and run the pipeline: read corpora -> chunk -> render -> shards + manifest + card + dead letters.
+
+    pixel-render run --input enwiki=dumps/*.xml.bz2 --output out/enwiki --workers 2
+    pixel-render run --input c4=gs://bucket/c4/*.jsonl.zst --output gs://bucket/shards --runner DataflowRunner ...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.pvalue import AsDict, AsList
+
+from schemas import ShardManifest
+
+from .card import dataset_card
+from .documents import Document
+from .options import RenderOptions
+from .samples import Filters
+from .sink import WriteWebDataset, is_local
+from .sources import ReadCorpus
+from .transforms import Render
+
+log = logging.getLogger(__name__)
+_HEADING = re.compile(r"^\s*=+ .* =+\s*$")
+
+
+def parse_input(spec: str) -> tuple[str, str]:
+    """``source=pattern`` or a bare pattern (the source is then the file name's stem up to the first dot)."""
+    if "=" in spec and "://" not in spec.split("=", 1)[0]:
+        source, pattern = spec.split("=", 1)
+    else:
+        pattern = spec
+        source = re.sub(r"[^A-Za-z0-9_-]", "", Path(spec).name.split(".")[0].replace("*", "")) or "corpus"
+    return source, pattern
+
+
+class FilterFn(beam.DoFn):
+    """Optional title and heading filters; a filtered document is an outcome, not a silent drop."""
+
+    def __init__(self, drop_title: str, drop_headings: bool):
+        self._title, self._headings = drop_title, drop_headings
+
+    def setup(self):
+        self._re = re.compile(self._title) if self._title else None
+
+    def process(self, doc: Document):
+        if self._re is not None and self._re.search(doc.title):
+            yield beam.pvalue.TaggedOutput("outcome", "skipped_title_filtered")
+            return
+        if self._headings:
+            doc = Document(doc.source, doc.doc_id, "\n".join(
+                line for line in doc.text.splitlines() if not _HEADING.match(line)), doc.title)
+        yield doc
+
+
+def _read(_) -> str:
+    return "records_read"
+
+
+def _dead_label(rec) -> str:
+    return f"dead_{rec.reason}"
+
+
+def _skip_label(rec) -> str:
+    return f"skipped_{rec.reason}"
+
+
+def _dead_json(d) -> str:
+    return json.dumps({"source": d.source, "file": d.file, "position": d.position, "reason": d.reason,
+                       "detail": d.detail}, ensure_ascii=False, sort_keys=True)
+
+
+def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: dict | None, sources: list[str],
+             infos: list, counts: dict, dead: list[str]) -> dict:
+    """Write manifest.json/.parquet, README.md and dead_letters.jsonl; check that every record is accounted for."""
+    counts = {k: int(v) for k, v in counts.items()}
+    read = counts.get("records_read", 0)
+    outcome = {k: v for k, v in counts.items() if k != "records_read"}
+    counts["documents_written"] = outcome.get("written", 0)
+    counts.pop("written", None)
+    accounted = sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + counts["documents_written"]
+    if accounted != read:
+        raise RuntimeError(f"accounting does not add up: read {read}, written+skipped+dead = {accounted}: {counts}")
+    m = ShardManifest(split=split, encoding=encoding, render_config=cfg_dict, tokenizer=tokenizer,
+                      shards=sorted(infos, key=lambda s: s.name), counts=dict(sorted(counts.items())), sources=sources)
+    if not is_local(out):
+        raise NotImplementedError("manifest writing to remote filesystems is not implemented yet")
+    os.makedirs(out, exist_ok=True)
+    m.write(out)
+    Path(out, "README.md").write_text(dataset_card(m))
+    Path(out, "dead_letters.jsonl").write_text("".join(line + "\n" for line in sorted(dead)))
+    return m.to_dict()
+
+
+def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
+    o = opts.get_all_options()
+    if not o["input"] or not o["output"]:
+        raise ValueError("--input and --output are required")
+    cfg = opts.render_config()
+    tokenizer = None
+    if o["tokenizer"]:
+        from .tokenizer import identity
+
+        tokenizer = identity(o["tokenizer"])
+    inputs = [parse_input(s) for s in o["input"]]
+    docs, dead, skipped = [], [], []
+    for i, (source, pattern) in enumerate(inputs):
+        read = p | f"Read{i}_{source}" >> ReadCorpus([pattern], o["format"], source, o["text_field"], o["id_field"])
+        docs.append(read.docs)
+        dead.append(read.dead)
+        skipped.append(read.skipped)
+    docs = docs | "AllDocs" >> beam.Flatten()
+    dead = dead | "AllDead" >> beam.Flatten()
+    skipped = skipped | "AllSkipped" >> beam.Flatten()
+    filtered = docs | "Filter" >> beam.ParDo(FilterFn(o["drop_title"], o["drop_headings"])).with_outputs(
+        "outcome", main="docs")
+    filters = Filters(o["min_patches"], o["max_unknown_ratio"])
+    samples, doc_outcomes = filtered.docs | "Render" >> Render(cfg, o["encoding"], filters, o["tokenizer"], o["dedup"])
+    infos = samples | "Write" >> WriteWebDataset(o["output"], o["split"], o["samples_per_shard"], o["resume"])
+
+    labels = (
+        (docs | "ReadDocs" >> beam.Map(_read)),
+        (dead | "ReadDead" >> beam.Map(_read)),
+        (skipped | "ReadSkipped" >> beam.Map(_read)),
+        doc_outcomes,
+        filtered.outcome,
+        (dead | "DeadReason" >> beam.Map(_dead_label)),
+        (skipped | "SkipReason" >> beam.Map(_skip_label)),
+    ) | "AllLabels" >> beam.Flatten()
+    counts = labels | "Count" >> beam.combiners.Count.PerElement()
+    dead_lines = dead | "DeadJson" >> beam.Map(_dead_json)
+    (p | "Once" >> beam.Create([None])
+       | "Finalize" >> beam.Map(finalize, o["output"], o["split"], cfg.to_dict(), o["encoding"], tokenizer,
+                                sorted({s for s, _ in inputs}), infos=AsList(infos), counts=AsDict(counts),
+                                dead=AsList(dead_lines)))
+
+
+def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
+    opts = PipelineOptions(argv).view_as(RenderOptions)
+    o = opts.get_all_options()
+    if o["workers"]:
+        direct = opts.view_as(DirectOptions)
+        direct.direct_num_workers = o["workers"]
+        direct.direct_running_mode = "multi_processing"
+    if o["output"] and is_local(o["output"]):
+        os.makedirs(o["output"], exist_ok=True)
+    p = test_pipeline or beam.Pipeline(options=opts)
+    build_pipeline(p, opts)
+    p.run().wait_until_finish()
+    m = ShardManifest.read(o["output"])
+    log.info("wrote %d samples in %d shards to %s", m.num_samples, len(m.shards), o["output"])
+    return m
+
+
+def summary_table(m: ShardManifest) -> str:
+    rows = [f"  {k:<40} {v:>10,}" for k, v in sorted(m.counts.items())]
+    return "\n".join([f"  {'samples written':<40} {m.num_samples:>10,}", f"  {'shards':<40} {len(m.shards):>10,}",
+                      f"  {'bytes':<40} {m.num_bytes:>10,}", *rows])

@@ -1,0 +1,48 @@
+"""``RenderOptions``: the pipeline's flags, parsed by Beam alongside the runner's own (--runner, --project ...)."""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from schemas import DEFAULT_ENCODING, ENCODINGS
+
+from .render import PRESET_NAMES, RenderConfig, preset
+
+
+class RenderOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        g = parser.add_argument_group("pixelkit input")
+        g.add_argument("--input", action="append", default=[],
+                       help="[source=]file pattern (repeatable), e.g. enwiki=dumps/*.xml.bz2 or c4=gs://b/c4/*.jsonl.zst")
+        g.add_argument("--format", default="auto", choices=("auto", "wikipedia", "books", "jsonl", "parquet", "text"))
+        g.add_argument("--text_field", default="text")
+        g.add_argument("--id_field", default="id")
+        g.add_argument("--drop_title", default="", help="regex: skip documents whose title matches")
+        g.add_argument("--drop_headings", action="store_true", help="drop wikitext-style '= Heading =' lines")
+        g = parser.add_argument_group("pixelkit rendering")
+        g.add_argument("--preset", default="pixel", choices=PRESET_NAMES)
+        g.add_argument("--backend", choices=("pangocairo", "pygame"))
+        g.add_argument("--mode", choices=("gray", "rgb", "binary"))
+        g.add_argument("--font", dest="font_file")
+        g.add_argument("--font_size", type=float)
+        g.add_argument("--dpi", type=int)
+        g.add_argument("--patch", dest="pixels_per_patch", type=int)
+        g.add_argument("--max_patches", type=int)
+        g.add_argument("--encoding", default=DEFAULT_ENCODING, choices=ENCODINGS)
+        g.add_argument("--tokenizer", default=None, help="tokenizer.json (HF tokenizers) for paired token ids")
+        g.add_argument("--min_patches", type=int, default=0, help="skip chunks with fewer text patches")
+        g.add_argument("--max_unknown_ratio", type=float, default=1.0, help="skip chunks with more tofu per char")
+        g.add_argument("--dedup", action="store_true", help="exact dedup of identical chunks")
+        g = parser.add_argument_group("pixelkit output")
+        g.add_argument("--output", help="output directory (local or a Beam filesystem URL)")
+        g.add_argument("--split", default="train")
+        g.add_argument("--samples_per_shard", type=int, default=1000)
+        g.add_argument("--resume", action="store_true", help="keep shards a previous identical run finished")
+        g.add_argument("--workers", type=int, default=0,
+                       help="DirectRunner: this many worker processes (multi_processing); 0 = Beam's default")
+
+    def render_config(self) -> RenderConfig:
+        keys = ("backend", "mode", "font_file", "font_size", "dpi", "pixels_per_patch", "max_patches")
+        o = self.get_all_options()
+        return preset(o["preset"], **{k: o[k] for k in keys if o.get(k) is not None})

@@ -1,0 +1,40 @@
+"""Pure: a rendered chunk becomes a schema sample (or a skip reason). The DoFn in transforms.py is a thin shell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas import RenderedSample, encode_pixels, make_key
+
+from .documents import TextChunk
+from .render import RenderConfig, Renderer
+
+
+@dataclass(frozen=True)
+class Filters:
+    min_patches: int = 0  # chunks with fewer text patches are skipped (PIXEL dropped those under 22)
+    max_unknown_ratio: float = 1.0  # skip chunks whose tofu / characters exceeds this (1.0: never)
+
+
+def chunk_key(chunk: TextChunk) -> str:
+    return make_key(chunk.source, chunk.doc_id, chunk.index)
+
+
+def render_chunk(chunk: TextChunk, renderer: Renderer, cfg: RenderConfig, encoding: str, filters: Filters,
+                 tokenizer=None) -> RenderedSample | str:
+    """The sample for ``chunk``, or the snake_case reason it was skipped."""
+    res = renderer.render_text(chunk.text)
+    if not res.ok:
+        return res.reason or "render_error"
+    if res.num_patches < filters.min_patches:
+        return "too_short"
+    if res.unknown_glyphs > filters.max_unknown_ratio * max(1, len(res.text)):
+        return "too_much_tofu"
+    return RenderedSample(
+        key=chunk_key(chunk), pixels=encode_pixels(res.pixels, cfg.mode, encoding), encoding=encoding,
+        mode=cfg.mode, height=cfg.height, width=cfg.width, patch_size=cfg.pixels_per_patch,
+        num_patches=res.num_patches, text=res.text, source=chunk.source, doc_id=chunk.doc_id,
+        chunk_index=chunk.index, unknown_glyphs=res.unknown_glyphs, truncated=res.truncated,
+        sep_patches=list(res.sep_patches),
+        token_ids=tokenizer.encode(res.text).ids if tokenizer is not None else None,
+    )

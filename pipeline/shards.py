@@ -1,0 +1,90 @@
+"""Write and read one WebDataset shard: deterministic bytes, atomic rename, untrusted member names checked."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import webdataset as wds
+
+from schemas import RenderedSample, SchemaError, ShardInfo
+from schemas.sample import split_member_name
+
+MAX_MEMBER_BYTES = 64 << 20  # a single field larger than this is rejected, not read into memory
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_shard(path: str | Path, samples: Iterable[RenderedSample]) -> ShardInfo:
+    """Write ``samples`` in the given order to ``path`` via a hidden temp file and an atomic rename.
+
+    Fixed mtime, owner and mode make the bytes a function of the samples alone; a killed writer leaves only
+    the hidden temp file, never a partial file under the final name.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    count = 0
+    try:
+        with open(tmp, "wb") as fh:
+            with wds.TarWriter(fh, encoder=False, mtime=0, user="pixelkit", group="pixelkit", mode=0o644) as tw:
+                for s in samples:
+                    tw.write(s.to_wds())
+                    count += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ShardInfo(name=path.name, num_samples=count, num_bytes=path.stat().st_size, sha256=file_sha256(path))
+
+
+def read_shard(path: str | Path) -> Iterator[RenderedSample | SchemaError]:
+    """Stream the samples of one shard; a bad sample is yielded as a ``SchemaError`` (the stream goes on).
+
+    Members are grouped by key in order; names are validated before use and nothing is extracted to disk.
+    A truncated tar ends the stream with one ``SchemaError``.
+    """
+    group: dict[str, bytes] = {}
+    key = None
+    try:
+        with tarfile.open(path, mode="r|") as tf:
+            for member in tf:
+                try:
+                    if not member.isreg():
+                        raise SchemaError(f"tar member {member.name!r}: not a regular file")
+                    if member.size > MAX_MEMBER_BYTES:
+                        raise SchemaError(f"tar member {member.name!r}: {member.size} bytes is too large")
+                    k, ext = split_member_name(member.name)
+                except SchemaError as e:
+                    yield e
+                    continue
+                if k != key and group:
+                    yield _assemble(key, group)
+                    group = {}
+                key = k
+                if ext in group:
+                    yield SchemaError(f"sample {k!r}: duplicate member .{ext}")
+                    continue
+                group[ext] = tf.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError) as e:
+        yield SchemaError(f"{path}: unreadable or truncated tar: {e}")
+    if group:
+        yield _assemble(key, group)
+
+
+def _assemble(key: str, group: dict[str, bytes]) -> RenderedSample | SchemaError:
+    try:
+        sample = RenderedSample.from_wds({"__key__": key, **group})
+        sample.decode()  # the payload must decode to the declared shape
+        return sample
+    except ValueError as e:  # SchemaError is a ValueError; so are the codec's payload errors
+        return e if isinstance(e, SchemaError) else SchemaError(f"sample {key!r}: {e}")

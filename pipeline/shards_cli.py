@@ -1,0 +1,127 @@
+"""``pixel-shards``: look at and check a shard set written by the pipeline.
+
+    pixel-shards inspect DIR [--n 16] [--out DIR/contact.png]   manifest summary + a contact sheet PNG
+    pixel-shards verify DIR                                      re-hash every shard, validate every sample
+    pixel-shards stats DIR                                       patches-per-sample distribution
+Exit status is non-zero when verify finds any problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from schemas import RenderedSample, SchemaError, ShardManifest
+
+from .render.visual import to_image
+from .shards import file_sha256, read_shard
+
+log = logging.getLogger("pixel-shards")
+
+
+def verify(directory: Path) -> list[str]:
+    """Every problem found in a shard set, as readable lines (empty: all good)."""
+    problems: list[str] = []
+    try:
+        manifest = ShardManifest.read(directory)
+    except (FileNotFoundError, SchemaError) as e:
+        return [str(e)]
+    for info in manifest.shards:
+        path = directory / info.name
+        if not path.is_file():
+            problems.append(f"{info.name}: missing")
+            continue
+        if path.stat().st_size != info.num_bytes or file_sha256(path) != info.sha256:
+            problems.append(f"{info.name}: size or sha256 differs from the manifest")
+        n, keys = 0, set()
+        for item in read_shard(path):
+            if isinstance(item, SchemaError):
+                problems.append(f"{info.name}: {item}")
+                continue
+            n += 1
+            if item.key in keys:
+                problems.append(f"{info.name}: duplicate key {item.key}")
+            keys.add(item.key)
+            if (item.mode, item.patch_size) != (manifest.render_config["mode"], manifest.patch_size):
+                problems.append(f"{info.name}: {item.key} has mode/patch {item.mode}/{item.patch_size}, manifest differs")
+        if n != info.num_samples:
+            problems.append(f"{info.name}: {n} valid samples, manifest says {info.num_samples}")
+    return problems
+
+
+def iter_samples(directory: Path, manifest: ShardManifest):
+    for info in manifest.shards:
+        for item in read_shard(directory / info.name):
+            if isinstance(item, RenderedSample):
+                yield item
+
+
+def contact_sheet(samples: list[RenderedSample], out: Path, patches: int = 64) -> Path:
+    """The first ``patches`` patches of each sample (zoomed x2), its key and text underneath."""
+    rows = []
+    for s in samples:
+        img = to_image(s.decode(), s.mode, s.patch_size, patches=min(patches, s.max_patches), scale=2)
+        canvas = Image.new("RGB", (img.width, img.height + 28), "white")
+        canvas.paste(img, (0, 0))
+        ImageDraw.Draw(canvas).text((2, img.height + 2), f"{s.key}  [{s.num_patches} patches]  {s.text[:110]}", fill=(0, 0, 0))
+        rows.append(canvas)
+    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows)), "white")
+    y = 0
+    for r in rows:
+        sheet.paste(r, (0, y))
+        y += r.height
+    sheet.save(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ap = argparse.ArgumentParser(prog="pixel-shards", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("inspect", "verify", "stats"):
+        p = sub.add_parser(name)
+        p.add_argument("dir", type=Path)
+        if name == "inspect":
+            p.add_argument("--n", type=int, default=16)
+            p.add_argument("--out", type=Path)
+    a = ap.parse_args(argv)
+    if a.cmd == "verify":
+        problems = verify(a.dir)
+        for line in problems:
+            print(f"PROBLEM {line}")
+        print(f"{a.dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        return 1 if problems else 0
+    manifest = ShardManifest.read(a.dir)
+    if a.cmd == "inspect":
+        summary = {k: v for k, v in manifest.to_dict().items() if k != "shards"}
+        summary["shards"] = len(manifest.shards)
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        samples = []
+        for s in iter_samples(a.dir, manifest):
+            samples.append(s)
+            if len(samples) >= a.n:
+                break
+        if samples:
+            out = contact_sheet(samples, a.out or a.dir / "contact.png")
+            print(f"contact sheet: {out}")
+        return 0
+    counts = np.array([s.num_patches for s in iter_samples(a.dir, manifest)])
+    if counts.size == 0:
+        print("no samples")
+        return 1
+    q = np.percentile(counts, [0, 10, 50, 90, 100])
+    print(f"samples {counts.size}  mean patches {counts.mean():.1f}  min/p10/p50/p90/max " + "/".join(f"{v:.0f}" for v in q))
+    hist, edges = np.histogram(counts, bins=10, range=(0, manifest.max_patches))
+    for h, lo, hi in zip(hist, edges, edges[1:]):
+        print(f"{lo:6.0f}-{hi:<6.0f} {'#' * int(60 * h / max(1, hist.max()))} {h}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

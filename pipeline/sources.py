@@ -1,0 +1,638 @@
+"""Corpus readers: pure generators of ``Document | DeadLetter | Skipped``, and the ``ReadCorpus`` PTransform.
+
+Every reader is ``iter_<format>(path, source, opener=open_binary, **opts)``. It streams the file (decompressed by
+suffix: .bz2, .gz, .zst) and does not raise on bad data: a broken record becomes a ``DeadLetter`` (file + position),
+a record left out on purpose becomes ``Skipped``, and a stream that breaks (truncated or corrupt) ends the file
+with one ``DeadLetter`` after the records read so far. Errors from ``opener`` itself (missing file, permission)
+propagate; ``ReadFileFn`` turns them into an ``unreadable_file`` dead letter.
+
+    for rec in iter_documents("dumps/enwiki-pages-articles-multistream.xml.bz2", "auto", "enwiki"): ...
+    read = p | "ReadEnwiki" >> ReadCorpus(["gs://bucket/c4/*.jsonl.zst"], "auto", "c4")   # read.docs/.dead/.skipped
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import io
+import json
+import logging
+import os
+import re
+import zlib
+from contextlib import contextmanager
+from typing import BinaryIO, Callable, Iterator, NamedTuple
+from xml.etree import ElementTree as ET
+
+import mwparserfromhell
+import zstandard
+from mwparserfromhell.nodes import Argument, Comment, ExternalLink, Heading, Tag, Template, Text, Wikilink
+from mwparserfromhell.wikicode import Wikicode
+
+from .documents import DeadLetter, Document, Skipped
+
+log = logging.getLogger(__name__)
+
+Record = Document | DeadLetter | Skipped
+Opener = Callable[[str], BinaryIO]
+FORMATS = ("auto", "wikipedia", "books", "jsonl", "parquet", "text")
+_CHUNK = 1 << 20
+_STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
+# ---------------------------------------------------------------- opening and decompressing
+
+
+def open_binary(path: str) -> BinaryIO:
+    """The default opener: a local file in binary mode."""
+    return open(path, "rb")
+
+
+class _ZstdReader(io.RawIOBase):
+    """Concatenated zstd frames. Unlike ``ZstdDecompressor.stream_reader``, raises EOFError when data ends mid-frame."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw, self._dctx = raw, zstandard.ZstdDecompressor()
+        self._obj, self._out, self._mid_frame = self._dctx.decompressobj(), memoryview(b""), False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        while not len(self._out):
+            data = self._raw.read(1 << 16)  # small input steps bound the output of one decompress call
+            if not data:
+                if self._mid_frame:
+                    raise EOFError("zstd data ended before the end of the frame")
+                return 0
+            self._out = memoryview(self._feed(data))
+        n = min(len(buf), len(self._out))
+        buf[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _feed(self, data: bytes) -> bytes:
+        parts = []
+        while data:
+            self._mid_frame = True
+            parts.append(self._obj.decompress(data))
+            if not self._obj.eof:
+                break
+            self._mid_frame, data = False, self._obj.unused_data
+            self._obj = self._dctx.decompressobj()
+        return b"".join(parts)
+
+
+def _gzip(raw: BinaryIO) -> BinaryIO:
+    return gzip.GzipFile(fileobj=raw, mode="rb")
+
+
+def _zstd(raw: BinaryIO) -> BinaryIO:
+    return io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 16)
+
+
+_CODECS: dict[str, Callable[[BinaryIO], BinaryIO]] = {".bz2": bz2.BZ2File, ".gz": _gzip, ".zst": _zstd}
+
+
+def _split_name(path: str) -> tuple[str, str]:
+    """(file name without its compression suffix, that suffix or "")."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in _CODECS:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)], suffix
+    return name, ""
+
+
+def file_stem(path: str) -> str:
+    """``dir/c4-00001.jsonl.zst`` -> ``c4-00001`` (works for gs:// and s3:// paths too)."""
+    name = _split_name(path)[0]
+    return os.path.splitext(name)[0] or name
+
+
+@contextmanager
+def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
+    """``opener(path)``, wrapped in a streaming decompressor chosen by the path's suffix."""
+    with opener(path) as raw:
+        codec = _CODECS.get(_split_name(path)[1])
+        if codec is None:
+            yield raw
+        else:
+            with codec(raw) as fh:
+                yield fh
+
+
+def _detail(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _stream_reason(exc: BaseException) -> str:
+    return "truncated_file" if isinstance(exc, EOFError) else "corrupt_file"
+
+
+# ---------------------------------------------------------------- Wikipedia XML dumps
+
+_DROP_TAGS = frozenset({"ref", "references", "table", "gallery", "math", "chem", "ce", "hiero", "imagemap", "timeline",
+                        "score", "graph", "templatedata", "inputbox", "categorytree", "syntaxhighlight", "source",
+                        "mapframe", "maplink", "noinclude", "includeonly"})
+_LINK_NAMESPACES = ("-2", "6", "14")  # Media, File, Category: their links are not prose
+_DEFAULT_PREFIXES = frozenset({"media", "file", "image", "category"})
+_MAGIC_WORD = re.compile(r"__[A-Z]+__")
+_EMPTY_PARENS = re.compile(r"\(\s*(?:[,;:.\u2013\u2014-]\s*)*\)")  # "( ; )" left behind by removed templates
+_PAREN_PUNCT = re.compile(r"(?<=\()\s*(?:[,;:]\s*)+|(?:\s*[,;:])+\s*(?=\))")  # "(;, Akhilleus, )" -> "(Akhilleus)"
+_SPACES = re.compile(r"[ \t]+")
+_SPACE_BEFORE = re.compile(r" +([,.])")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_RESIDUAL_REF = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>]*>.*?</ref\s*>", re.S | re.I)
+_RESIDUAL_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
+_RESIDUAL_LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
+_RESIDUAL_TAG = re.compile(r"</?(?:ref|references|blockquote|div|span|small|big|center|poem|nowiki|sup|sub|abbr|code|"
+                           r"font|s|u|i|b|onlyinclude)\b[^>]*>", re.I)
+_POSSESSIVE = re.compile(r"'''(?=s\b)")  # ''Iliad'''s: italics closed, then an apostrophe
+_RESIDUAL_MARKUP = re.compile(r"'{2,}|\[\[|\]\]|\{\{|\}\}")
+_CHILD_CODE = {Tag: "contents", Wikilink: "text", ExternalLink: "title"}  # wikicode inside a node
+_HEADING_LINE = re.compile(r"^\s*(={1,6})(.+?)\1\s*$")
+
+
+class WikiPage(NamedTuple):
+    page_id: str
+    title: str
+    ns: str
+    redirect: bool
+    wikitext: str
+
+
+def _is_junk(node, prefixes: frozenset[str]) -> bool:
+    if isinstance(node, (Template, Comment, Argument)):
+        return True
+    if isinstance(node, Tag):
+        return str(node.tag).strip().lower() in _DROP_TAGS
+    if isinstance(node, Wikilink):
+        title = str(node.title).strip()
+        return ":" in title and not title.startswith(":") and \
+            title.split(":", 1)[0].strip().replace("_", " ").lower() in prefixes
+    return False
+
+
+def _prune(code: Wikicode, prefixes: frozenset[str]) -> None:
+    """Drop templates, refs, tables, file/category links ... in place, at any depth; ``<br>`` becomes a newline,
+    a heading a plain ``== title ==`` line."""
+    for i in reversed(range(len(code.nodes))):
+        node = code.nodes[i]
+        if _is_junk(node, prefixes):
+            del code.nodes[i]
+        elif isinstance(node, Tag) and str(node.tag).strip().lower() == "br":
+            code.nodes[i] = Text("\n")
+        elif isinstance(node, Heading):
+            _prune(node.title, prefixes)
+            marks = "=" * node.level
+            code.nodes[i] = Text(f"\n{marks} {node.title.strip_code().strip()} {marks}\n")
+        else:
+            attr = next((a for t, a in _CHILD_CODE.items() if isinstance(node, t)), None)
+            child = getattr(node, attr) if attr else None
+            if child is not None:
+                _prune(child, prefixes)
+
+
+def _repeat(pattern: re.Pattern, repl, text: str) -> str:
+    """``pattern.sub`` until nothing changes (innermost first, for nested braces and brackets)."""
+    n = 1
+    while n:
+        text, n = pattern.subn(repl, text)
+    return text
+
+
+def _drop_table_lines(text: str) -> str:
+    out, depth = [], 0
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith("{|"):
+            depth += 1
+        elif depth and stripped.startswith("|}"):
+            depth -= 1
+        elif not depth:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _link_text(inner: str, prefixes: frozenset[str]) -> str:
+    target, _, label = inner.partition("|")
+    if ":" in target and target.split(":", 1)[0].strip().replace("_", " ").lower() in prefixes:
+        return ""
+    return label.rsplit("|", 1)[-1] if label else target
+
+
+def _residue(text: str, prefixes: frozenset[str]) -> str:
+    """Markup the parser kept as text (it gives up on a span with unbalanced quotes/brackets), removed by pattern."""
+    if not any(m in text for m in ("{{", "[[", "<", "{|", "''")):
+        return text
+    text = _repeat(_RESIDUAL_TEMPLATE, "", _RESIDUAL_REF.sub("", text))
+    if "{|" in text:
+        text = _drop_table_lines(text)
+    text = _repeat(_RESIDUAL_LINK, lambda m: _link_text(m.group(1), prefixes), text)
+    return _RESIDUAL_MARKUP.sub("", _RESIDUAL_TAG.sub("", _POSSESSIVE.sub("'", text)))
+
+
+def _clean(text: str) -> str:
+    lines = []
+    for line in text.split("\n"):
+        line = _PAREN_PUNCT.sub("", _EMPTY_PARENS.sub("", _MAGIC_WORD.sub("", line)))
+        lines.append(_SPACE_BEFORE.sub(r"\1", _SPACES.sub(" ", line)).strip())
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _kept_sections(sections: list[tuple[int, str, str]]) -> list[bool]:
+    """A section is kept if it has text or a kept subsection (so "References" over a removed {{reflist}} goes)."""
+    keep = [False] * len(sections)
+    for i in reversed(range(len(sections))):
+        level, _, body = sections[i]
+        j = i + 1
+        keep[i] = bool(body)
+        while not keep[i] and j < len(sections) and sections[j][0] > level:
+            keep[i], j = keep[j], j + 1
+    return keep
+
+
+def _sections(text: str) -> list[tuple[int, str, str]]:
+    """(level, heading, body) from text whose headings are still ``== x ==`` lines (level 0: the lead)."""
+    sections, level, title, body = [], 0, "", []
+    for line in text.split("\n"):
+        m = _HEADING_LINE.match(line)
+        if m:
+            sections.append((level, title, _clean("\n".join(body))))
+            level, title, body = len(m.group(1)), _clean(m.group(2)), []
+        else:
+            body.append(line)
+    sections.append((level, title, _clean("\n".join(body))))
+    return sections
+
+
+def wikitext_to_text(wikitext: str, link_prefixes: frozenset[str] = _DEFAULT_PREFIXES) -> str:
+    """Plain text: headings on their own lines, paragraphs separated by one blank line, no markup left.
+
+    ``link_prefixes``: lower-case namespace names whose links are dropped (File, Category ... in the wiki's language).
+    Headings stay ``== x ==`` lines until the end, so that those the parser kept as text are found as well.
+    """
+    code = mwparserfromhell.parse(wikitext)
+    _prune(code, link_prefixes)
+    sections = _sections(_residue(code.strip_code(normalize=True, collapse=False), link_prefixes))
+    blocks = ("\n".join(filter(None, (title, body)))
+              for (_, title, body), keep in zip(sections, _kept_sections(sections)) if keep)
+    return "\n\n".join(b for b in blocks if b)
+
+
+def _site_prefixes(siteinfo: ET.Element, ns: str) -> frozenset[str]:
+    names = {(el.text or "").strip().lower() for el in siteinfo.iter(f"{ns}namespace")
+             if el.get("key") in _LINK_NAMESPACES}
+    return _DEFAULT_PREFIXES | (names - {""})
+
+
+def _page(elem: ET.Element, ns: str) -> WikiPage:
+    revisions = elem.findall(f"{ns}revision")
+    text = revisions[-1].findtext(f"{ns}text") if revisions else ""
+    return WikiPage(page_id=(elem.findtext(f"{ns}id") or "").strip(), title=elem.findtext(f"{ns}title") or "",
+                    ns=(elem.findtext(f"{ns}ns") or "0").strip(), redirect=elem.find(f"{ns}redirect") is not None,
+                    wikitext=text or "")
+
+
+def _xml_events(fh: BinaryIO) -> Iterator[tuple[str, ET.Element]]:
+    """Like ``ET.iterparse`` but fed with ``read1``: a decompressor that fails mid-file keeps the data before it
+    (``read(n)`` would drop the part of its n bytes it had already decompressed)."""
+    parser, read = ET.XMLPullParser(events=("start", "end")), getattr(fh, "read1", fh.read)
+    while chunk := read(1 << 16):
+        parser.feed(chunk)
+        yield from parser.read_events()
+    parser.close()  # ParseError if the document is incomplete
+    yield from parser.read_events()
+
+
+def iter_pages(fh: BinaryIO) -> Iterator[tuple[WikiPage, frozenset[str]]]:
+    """(page, the wiki's file/category link prefixes) for each ``<page>``; memory stays flat (elements are cleared).
+
+    The export namespace (``{http://www.mediawiki.org/xml/export-0.N/}``) is taken from the root element.
+    """
+    root, ns, prefixes = None, "", _DEFAULT_PREFIXES
+    for event, elem in _xml_events(fh):
+        if root is None:
+            root = elem
+            ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            if root.tag != f"{ns}mediawiki":
+                raise ET.ParseError(f"not a MediaWiki export: the root element is {root.tag!r}")
+        elif event != "end":
+            continue
+        elif elem.tag == f"{ns}siteinfo":
+            prefixes = _site_prefixes(elem, ns)
+            root.clear()
+        elif elem.tag == f"{ns}page":
+            page = _page(elem, ns)
+            root.clear()
+            yield page, prefixes
+
+
+def page_record(page: WikiPage, source: str, link_prefixes: frozenset[str] = _DEFAULT_PREFIXES) -> Record:
+    """Articles (namespace 0, not redirects, some text left) become Documents; the rest is Skipped with a reason."""
+    if page.ns != "0":
+        return Skipped(source, page.page_id, "not_article_namespace")
+    if page.redirect:
+        return Skipped(source, page.page_id, "redirect")
+    text = wikitext_to_text(page.wikitext, link_prefixes)
+    if not text:
+        return Skipped(source, page.page_id, "empty_text")
+    return Document(source, page.page_id, text, page.title)
+
+
+def iter_wikipedia(path: str, source: str, opener: Opener = open_binary) -> Iterator[Record]:
+    """A MediaWiki XML export (``.xml``, ``.xml.bz2`` incl. multistream): ``doc_id`` = page id, ``title`` = title."""
+    pages = 0
+    with open_stream(path, opener) as fh:
+        try:
+            for page, prefixes in iter_pages(fh):
+                pages += 1
+                try:
+                    yield page_record(page, source, prefixes)
+                except mwparserfromhell.parser.ParserError as e:
+                    yield DeadLetter(source, path, f"page {pages} (id {page.page_id})", "wikitext_error", _detail(e))
+        except ET.ParseError as e:
+            yield DeadLetter(source, path, _page_pos(pages), "malformed_xml", _detail(e))
+        except _STREAM_ERRORS as e:
+            yield DeadLetter(source, path, _page_pos(pages), _stream_reason(e), _detail(e))
+
+
+def _page_pos(pages: int) -> str:
+    return f"page {pages + 1} (after {pages} complete pages)"
+
+
+# ---------------------------------------------------------------- web corpora: jsonl, parquet
+
+
+def _doc_id(value, fallback: str) -> str:
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+        return str(value)
+    return fallback
+
+
+def web_record(rec, source: str, path: str, position: str, fallback_id: str, text_field: str, id_field: str) -> Record:
+    """One parsed record -> Document (``title`` from a ``title`` field if any), Skipped (empty) or DeadLetter."""
+    text = rec.get(text_field) if isinstance(rec, dict) else None
+    if not isinstance(text, str):
+        what = (f"no string field {text_field!r}" if isinstance(rec, dict)
+                else f"not a JSON object: {type(rec).__name__}")
+        return DeadLetter(source, path, position, "missing_text", what)
+    doc_id = _doc_id(rec.get(id_field), fallback_id)
+    if not text or text.isspace():
+        return Skipped(source, doc_id, "empty_text")
+    title = rec.get("title")
+    return Document(source, doc_id, text, title if isinstance(title, str) else "")
+
+
+def _json_line(raw: bytes, source: str, path: str, line_no: int, stem: str, text_field: str, id_field: str) -> Record:
+    position = f"line {line_no}"
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return DeadLetter(source, path, position, "decode_error", _detail(e))
+    try:
+        rec = json.loads(line)
+    except (ValueError, RecursionError) as e:
+        return DeadLetter(source, path, position, "invalid_json", _detail(e))
+    return web_record(rec, source, path, position, f"{stem}-{line_no}", text_field, id_field)
+
+
+def iter_jsonl(path: str, source: str, opener: Opener = open_binary, text_field: str = "text",
+               id_field: str = "id") -> Iterator[Record]:
+    """JSON lines (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``); each line decoded on its own, strictly as UTF-8.
+
+    A record without ``id_field`` gets ``f"{file_stem}-{line_no}"`` (1-based). Blank lines are not records.
+    """
+    stem, line_no = file_stem(path), 0
+    with open_stream(path, opener) as fh:
+        try:
+            for line_no, raw in enumerate(fh, 1):
+                if line_no == 1:
+                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                if raw and not raw.isspace():
+                    yield _json_line(raw, source, path, line_no, stem, text_field, id_field)
+        except _STREAM_ERRORS as e:
+            yield DeadLetter(source, path, f"line {line_no + 1}", _stream_reason(e), _detail(e))
+
+
+def iter_parquet(path: str, source: str, opener: Opener = open_binary, text_field: str = "text",
+                 id_field: str = "id", batch_size: int = 256) -> Iterator[Record]:
+    """Parquet, read in record batches of only the text, id and title columns.
+
+    A row without an id gets ``f"{file_stem}-{row}"`` (rows counted from 0 over the whole file).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stem, row = file_stem(path), 0
+    with opener(path) as fh:
+        try:
+            pf = pq.ParquetFile(fh)
+            names = pf.schema_arrow.names
+            if text_field not in names:
+                yield DeadLetter(source, path, "schema", "missing_text", f"no column {text_field!r} in {names}"[:300])
+                return
+            columns = [c for c in dict.fromkeys((text_field, id_field, "title")) if c in names]
+            for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
+                for rec in batch.to_pylist():
+                    yield web_record(rec, source, path, f"row {row}", f"{stem}-{row}", text_field, id_field)
+                    row += 1
+        except (pa.ArrowException, OSError) as e:
+            yield DeadLetter(source, path, f"row {row}", "corrupt_file", _detail(e))
+
+
+# ---------------------------------------------------------------- plain text and books
+
+
+def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Record:
+    decoder, parts, offset = codecs.getincrementaldecoder("utf-8-sig")("strict"), [], 0
+    try:
+        while True:
+            chunk = fh.read(_CHUNK)
+            pending = len(decoder.getstate()[0])
+            parts.append(decoder.decode(chunk, final=not chunk))
+            if not chunk:
+                break
+            offset += len(chunk)
+    except UnicodeDecodeError as e:
+        return DeadLetter(source, path, f"byte {offset - pending + e.start}", "decode_error", _detail(e))
+    except _STREAM_ERRORS as e:
+        return DeadLetter(source, path, f"byte {offset}", _stream_reason(e), _detail(e))
+    text = "".join(parts)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text or text.isspace():
+        return Skipped(source, stem, "empty_text")
+    return Document(source, stem, text, stem)
+
+
+def _paragraphs(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Record]:
+    lines: list[str] = []
+    bad, k, line_no = None, 0, 0
+    try:
+        for line_no, raw in enumerate(fh, 1):
+            try:
+                line = (raw.removeprefix(codecs.BOM_UTF8) if line_no == 1 else raw).decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                bad = bad or DeadLetter(source, path, f"line {line_no}", "decode_error", _detail(e))
+                continue
+            if line and not line.isspace():
+                lines.append(line)
+            elif lines or bad:
+                yield bad or Document(source, f"{stem}-{k}", "\n".join(lines), stem)
+                lines, bad, k = [], None, k + 1
+        if lines or bad:
+            yield bad or Document(source, f"{stem}-{k}", "\n".join(lines), stem)
+    except _STREAM_ERRORS as e:
+        yield DeadLetter(source, path, f"line {line_no + 1}", _stream_reason(e), _detail(e))
+
+
+def iter_text(path: str, source: str, opener: Opener = open_binary, mode: str = "file") -> Iterator[Record]:
+    """UTF-8 text. ``mode="file"``: one document (``doc_id`` = title = file stem; undecodable -> ``decode_error``).
+    ``mode="paragraphs"``: blank-line separated documents ``f"{stem}-{k}"`` (k from 0); an undecodable line makes
+    its paragraph a dead letter (k still counts it, so later ids do not shift)."""
+    if mode not in ("file", "paragraphs"):
+        raise ValueError(f"mode must be 'file' or 'paragraphs', not {mode!r}")
+    with open_stream(path, opener) as fh:
+        if mode == "file":
+            yield _whole_text(fh, source, path, file_stem(path))
+        else:
+            yield from _paragraphs(fh, source, path, file_stem(path))
+
+
+_BOOK_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.zst")
+
+
+def iter_book_dir(path: str, source: str, opener: Opener = open_binary) -> Iterator[Record]:
+    """A local directory of plain-text books (``*.txt[.gz|.bz2|.zst]``, sorted by name), one Document per file."""
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if name.lower().endswith(_BOOK_SUFFIXES) and os.path.isfile(full):
+            yield from iter_text(full, source, opener, mode="file")
+
+
+def iter_books(path: str, source: str, opener: Opener = open_binary, text_field: str = "text") -> Iterator[Record]:
+    """Books: a directory or a file per book, or the bookcorpusopen layout (jsonl/parquet with ``title``, ``text``)."""
+    if os.path.isdir(path):
+        return iter_book_dir(path, source, opener)
+    fmt = detect_format(path)
+    if fmt in ("jsonl", "parquet"):
+        return _READERS[fmt][0](path, source, opener, text_field=text_field, id_field="title")
+    return iter_text(path, source, opener, mode="file")
+
+
+# ---------------------------------------------------------------- dispatch
+
+_FORMAT_BY_SUFFIX = {".xml": "wikipedia", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".txt": "text"}
+_READERS: dict[str, tuple[Callable[..., Iterator[Record]], tuple[str, ...]]] = {
+    "wikipedia": (iter_wikipedia, ()),
+    "books": (iter_books, ("text_field",)),
+    "jsonl": (iter_jsonl, ("text_field", "id_field")),
+    "parquet": (iter_parquet, ("text_field", "id_field")),
+    "text": (iter_text, ()),
+}
+
+
+def detect_format(path: str) -> str:
+    """The reader for ``path`` by suffix (a local directory is ``books``); ValueError if the suffix is unknown."""
+    if os.path.isdir(path):
+        return "books"
+    suffix = os.path.splitext(_split_name(path)[0])[1].lower()
+    if suffix not in _FORMAT_BY_SUFFIX:
+        raise ValueError(f"cannot tell the format of {path!r} from its suffix ({sorted(_FORMAT_BY_SUFFIX)}); "
+                         f"pass one of {FORMATS[1:]}")
+    return _FORMAT_BY_SUFFIX[suffix]
+
+
+def iter_documents(path: str, fmt: str = "auto", source: str = "corpus", opener: Opener = open_binary,
+                   text_field: str = "text", id_field: str = "id") -> Iterator[Record]:
+    """The records of one file (or book directory) in format ``fmt`` (one of FORMATS). Raises ValueError early for an
+    unknown format; everything else is reported as records."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    reader, keys = _READERS[detect_format(path) if fmt == "auto" else fmt]
+    opts = {"text_field": text_field, "id_field": id_field}
+    return reader(path, source, opener, **{k: opts[k] for k in keys})
+
+
+# ---------------------------------------------------------------- Beam
+
+import apache_beam as beam  # noqa: E402  (the pure readers above must not need Beam)
+from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
+from apache_beam.io.filesystems import FileSystems  # noqa: E402
+from apache_beam.metrics import Metrics  # noqa: E402
+
+METRICS_NAMESPACE = "pipeline.sources"
+
+
+def open_beam(path: str) -> BinaryIO:
+    """``FileSystems.open`` (local, gs://, s3:// ...) without Beam's own by-suffix decompression: the readers do it."""
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def match_files(patterns: list[str]) -> list[str]:
+    """Sorted, de-duplicated paths matching the patterns; ValueError for a pattern that matches nothing."""
+    paths: set[str] = set()
+    for pattern in patterns:
+        found = FileSystems.match([pattern])[0].metadata_list
+        if not found:
+            raise ValueError(f"no file matches {pattern!r}")
+        paths.update(m.path for m in found)
+    return sorted(paths)
+
+
+class ReadFileFn(beam.DoFn):
+    """path -> Documents (main output), DeadLetters ("dead") and Skipped ("skipped"), with a counter per outcome."""
+
+    def __init__(self, fmt: str, source: str, text_field: str = "text", id_field: str = "id"):
+        self._fmt, self._source, self._text_field, self._id_field = fmt, source, text_field, id_field
+        self._read = Metrics.counter(METRICS_NAMESPACE, "documents_read")
+
+    def process(self, path: str):
+        n = 0
+        try:
+            for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field):
+                n += 1
+                yield self._route(rec)
+        except OSError as e:
+            log.warning("cannot read %s after %d records: %s", path, n, e)
+            yield self._route(DeadLetter(self._source, path, f"after {n} records", "unreadable_file", _detail(e)))
+
+    def _route(self, rec: Record):
+        if isinstance(rec, Document):
+            self._read.inc()
+            return rec
+        if isinstance(rec, DeadLetter):
+            Metrics.counter(METRICS_NAMESPACE, f"dead_{rec.reason}").inc()
+            return beam.pvalue.TaggedOutput("dead", rec)
+        Metrics.counter(METRICS_NAMESPACE, f"skipped_{rec.reason}").inc()
+        return beam.pvalue.TaggedOutput("skipped", rec)
+
+
+class ReadCorpus(beam.PTransform):
+    """Files matching ``patterns`` -> ``DoFnOutputsTuple`` with ``.docs``, ``.dead`` and ``.skipped``.
+
+    Files are matched when the pipeline is built (a pattern matching nothing, or an unknown suffix with
+    ``fmt="auto"``, is a ValueError then), spread over workers with a Reshuffle, and each read by ``ReadFileFn``.
+    """
+
+    def __init__(self, patterns: list[str] | str, fmt: str = "auto", source: str = "corpus", text_field: str = "text",
+                 id_field: str = "id"):
+        super().__init__()
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+        self._patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+        self._fmt, self._source, self._text_field, self._id_field = fmt, source, text_field, id_field
+
+    def expand(self, pbegin):
+        files = match_files(self._patterns)
+        if self._fmt == "auto":
+            for f in files:
+                detect_format(f)
+        log.info("ReadCorpus %s: %d files (%s)", self._source, len(files), self._fmt)
+        return (pbegin
+                | "Files" >> beam.Create(files)
+                | "Reshuffle" >> beam.Reshuffle()
+                | "ReadFiles" >> beam.ParDo(ReadFileFn(self._fmt, self._source, self._text_field, self._id_field))
+                .with_outputs("dead", "skipped", main="docs"))

@@ -1,0 +1,161 @@
+"""Beam DoFns and PTransforms: thin shells over chunking.py and samples.py, with counters for every outcome.
+
+Every chunk ends as exactly one outcome record ``(doc_ref, outcome)`` -- ``written`` or ``skipped_<reason>``
+-- so that each document's fate can be derived and the accounting adds up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from .chunking import chunk_document
+from .documents import Document, TextChunk
+from .render import RenderConfig, TextRenderer
+from .samples import Filters, chunk_key, render_chunk
+
+log = logging.getLogger(__name__)
+NS = "pipeline.transforms"
+DOC = "document"  # the marker outcome that counts documents under one reference
+
+
+def doc_ref(source: str, doc_id: str) -> str:
+    return f"{source}\t{doc_id}"
+
+
+class ChunkFn(beam.DoFn):
+    """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
+
+    def __init__(self, cfg: RenderConfig):
+        self._cfg = cfg
+        self._chunks = Metrics.counter(NS, "chunks")
+        self._empty = Metrics.counter(NS, "skipped_empty_document")
+
+    def setup(self):
+        self._r = TextRenderer(self._cfg)
+
+    def process(self, doc: Document):
+        ref = doc_ref(doc.source, doc.doc_id)
+        yield TaggedOutput("outcome", (ref, DOC))  # one marker per document, even when ids repeat
+        chunks = chunk_document(doc, self._r.measure, self._r.text_budget)
+        if not chunks:
+            self._empty.inc()
+            yield TaggedOutput("outcome", (ref, "skipped_empty_text"))
+            return
+        self._chunks.inc(len(chunks))
+        yield from chunks
+
+
+def _text_hash(chunk: TextChunk) -> tuple[str, TextChunk]:
+    return hashlib.sha1(chunk.text.encode("utf-8", "surrogatepass")).hexdigest(), chunk
+
+
+class _KeepFirstFn(beam.DoFn):
+    """Of identical chunks keep the one with the smallest key (deterministic); the rest are outcomes."""
+
+    def __init__(self):
+        self._dups = Metrics.counter(NS, "skipped_duplicate")
+
+    def process(self, item):
+        _, chunks = item
+        ordered = sorted(chunks, key=chunk_key)
+        yield ordered[0]
+        for c in ordered[1:]:
+            self._dups.inc()
+            yield TaggedOutput("outcome", (doc_ref(c.source, c.doc_id), "skipped_duplicate"))
+
+
+class DedupChunks(beam.PTransform):
+    """Exact dedup of identical chunk texts within a run."""
+
+    def expand(self, chunks):
+        return (chunks | "HashText" >> beam.Map(_text_hash) | "GroupByText" >> beam.GroupByKey()
+                | "KeepFirst" >> beam.ParDo(_KeepFirstFn()).with_outputs("outcome", main="chunks"))
+
+
+class RenderFn(beam.DoFn):
+    """TextChunk -> RenderedSample (main output) plus one outcome record per chunk."""
+
+    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
+                 renderer_factory=TextRenderer):
+        self._cfg, self._encoding, self._filters = cfg, encoding, filters
+        self._tokenizer_path = tokenizer_path
+        self._factory = renderer_factory  # injectable for tests
+        self._written = Metrics.counter(NS, "chunks_rendered")
+        self._patches = Metrics.distribution(NS, "patches_per_sample")
+        self._ms = Metrics.distribution(NS, "render_encode_us")
+        self._skips: dict[str, object] = {}
+
+    def setup(self):
+        self._r = self._factory(self._cfg)
+        self._tok = None
+        if self._tokenizer_path:
+            from tokenizers import Tokenizer
+
+            self._tok = Tokenizer.from_file(self._tokenizer_path)
+        self._n, self._last_log, self._t0 = 0, time.monotonic(), time.monotonic()
+
+    def process(self, chunk: TextChunk):
+        t0 = time.perf_counter()
+        out = render_chunk(chunk, self._r, self._cfg, self._encoding, self._filters, self._tok)
+        ref = doc_ref(chunk.source, chunk.doc_id)
+        if isinstance(out, str):
+            if out not in self._skips:
+                self._skips[out] = Metrics.counter(NS, f"skipped_{out}")
+            self._skips[out].inc()
+            yield TaggedOutput("outcome", (ref, f"skipped_{out}"))
+            return
+        self._ms.update(int((time.perf_counter() - t0) * 1e6))
+        self._patches.update(out.num_patches)
+        self._written.inc()
+        self._progress()
+        yield TaggedOutput("outcome", (ref, "written"))
+        yield out
+
+    def _progress(self) -> None:
+        self._n += 1
+        now = time.monotonic()
+        if now - self._last_log >= 30:
+            log.info("rendered %d chunks in this worker (%.0f/s)", self._n, self._n / (now - self._t0))
+            self._last_log = now
+
+
+def _document_outcomes(item) -> list[str]:
+    """A document is written if any of its chunks was; otherwise skipped for its (first, sorted) reason.
+
+    Documents that share a reference (a corpus that repeats an id) share its outcome, once per document."""
+    _, outcomes = item
+    outcomes = list(outcomes)
+    n_docs = outcomes.count(DOC)
+    rest = sorted(set(outcomes) - {DOC})
+    label = "written" if "written" in rest else (rest[0] if rest else "skipped_no_outcome")
+    return [label] * n_docs
+
+
+class Render(beam.PTransform):
+    """Documents -> (samples, per-document outcome labels)."""
+
+    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
+                 dedup: bool = False):
+        self._cfg, self._encoding, self._filters = cfg, encoding, filters
+        self._tokenizer_path, self._dedup = tokenizer_path, dedup
+
+    def expand(self, docs):
+        chunked = docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg)).with_outputs("outcome", main="chunks")
+        chunks, outcomes = chunked.chunks, [chunked.outcome]
+        if self._dedup:
+            deduped = chunks | "Dedup" >> DedupChunks()
+            chunks = deduped.chunks
+            outcomes.append(deduped.outcome)
+        rendered = (chunks | "Spread" >> beam.Reshuffle()
+                    | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
+                                                            self._tokenizer_path)).with_outputs("outcome", main="samples"))
+        outcomes.append(rendered.outcome)
+        doc_outcomes = (outcomes | "AllOutcomes" >> beam.Flatten() | "ByDocument" >> beam.GroupByKey()
+                        | "DocumentOutcome" >> beam.FlatMap(_document_outcomes))
+        return rendered.samples, doc_outcomes

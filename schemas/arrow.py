@@ -1,0 +1,86 @@
+"""pyarrow views of the contract: one row per sample, one row per shard (for parquet and HF datasets)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .manifest import ShardInfo, ShardManifest
+from .sample import RenderedSample
+
+SAMPLE_SCHEMA = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("pixels", pa.binary(), nullable=False),
+        pa.field("encoding", pa.string(), nullable=False),
+        pa.field("mode", pa.string(), nullable=False),
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("width", pa.int32(), nullable=False),
+        pa.field("patch_size", pa.int32(), nullable=False),
+        pa.field("num_patches", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("chunk_index", pa.int32(), nullable=False),
+        pa.field("unknown_glyphs", pa.int32(), nullable=False),
+        pa.field("truncated", pa.bool_(), nullable=False),
+        pa.field("sep_patches", pa.list_(pa.int32()), nullable=False),
+        pa.field("token_ids", pa.list_(pa.int32())),
+        pa.field("word_starts", pa.list_(pa.int32())),
+        pa.field("offset_mapping", pa.list_(pa.list_(pa.int32(), 2))),
+        pa.field("label", pa.string()),  # JSON-encoded: int, float or str stay distinguishable
+        pa.field("labels", pa.string()),  # JSON-encoded list
+        pa.field("schema_version", pa.string(), nullable=False),
+    ]
+)
+
+SHARD_SCHEMA = pa.schema(
+    [
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("num_samples", pa.int64(), nullable=False),
+        pa.field("num_bytes", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+    ]
+)
+
+_JSON_FIELDS = ("label", "labels")
+
+
+def samples_to_table(samples: list[RenderedSample]) -> pa.Table:
+    rows = []
+    for s in samples:
+        d = dataclasses.asdict(s.validate())
+        for k in _JSON_FIELDS:
+            d[k] = None if d[k] is None else json.dumps(d[k])
+        rows.append(d)
+    return pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA)
+
+
+def table_to_samples(table: pa.Table) -> list[RenderedSample]:
+    if not table.schema.equals(SAMPLE_SCHEMA):
+        table = table.cast(SAMPLE_SCHEMA)
+    out = []
+    for d in table.to_pylist():
+        for k in _JSON_FIELDS:
+            d[k] = None if d[k] is None else json.loads(d[k])
+        out.append(RenderedSample(**d).validate())
+    return out
+
+
+def write_shard_table(manifest: ShardManifest, path: Path) -> None:
+    table = pa.Table.from_pylist([dataclasses.asdict(s) for s in manifest.shards], schema=SHARD_SCHEMA)
+    meta = {b"pixelkit.manifest": json.dumps(manifest.to_dict(), sort_keys=True).encode()}
+    table = table.replace_schema_metadata(meta)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".parquet.tmp", delete=False) as fh:
+        tmp = Path(fh.name)
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+
+
+def read_shard_table(path: Path) -> list[ShardInfo]:
+    return [ShardInfo(**row) for row in pq.read_table(path, schema=SHARD_SCHEMA).to_pylist()]

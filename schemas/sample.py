@@ -1,0 +1,180 @@
+"""One rendered sample: what a shard member holds and how it maps to WebDataset fields.
+
+A sample is three tar members sharing one key: ``<key>.json`` (everything but text and pixels),
+``<key>.txt`` (the source text, UTF-8) and ``<key>.<encoding>`` (the pixel payload; the extension names
+the encoding, e.g. ``png`` or ``pxz``). Readers decode only these fields, never pickles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .codec import ENCODINGS, decode_pixels
+
+SCHEMA_VERSION = "1.0"
+MODES = ("gray", "rgb", "binary")
+KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SchemaError(ValueError):
+    """A sample or manifest that breaks the contract; the message names the field."""
+
+
+def make_key(source: str, doc_id: str | int, chunk_index: int) -> str:
+    """Deterministic key from (source, document id, chunk index); ids that are not key-safe are hashed."""
+    src = re.sub(r"[^A-Za-z0-9_-]", "-", source)[:40] or "src"
+    doc = str(doc_id)
+    if not _SAFE_ID.match(doc):
+        doc = "h" + hashlib.sha1(doc.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return f"{src}_{doc}_{chunk_index:04d}"
+
+
+@dataclass
+class RenderedSample:
+    key: str
+    pixels: bytes  # encoded payload
+    encoding: str  # one of codec.ENCODINGS; also the tar member's extension
+    mode: str  # gray | rgb | binary
+    height: int
+    width: int
+    patch_size: int
+    num_patches: int  # text patches, EOS excluded (PIXEL's count); attention covers num_patches + 1
+    text: str
+    source: str
+    doc_id: str
+    chunk_index: int = 0
+    unknown_glyphs: int = 0
+    truncated: bool = False
+    sep_patches: list[int] = field(default_factory=list)  # black patches: [eos] or [sep, eos]
+    token_ids: list[int] | None = None  # the same text, tokenized by the manifest's tokenizer
+    word_starts: list[int] | None = None  # words input: patch where word i starts
+    offset_mapping: list[list[int]] | None = None  # QA: per patch [start, end) char offsets, [-1, -1] if none
+    label: int | float | str | None = None  # sequence-level task label
+    labels: list[Any] | None = None  # word-level task labels (POS tags, NER tags, heads ...)
+    schema_version: str = SCHEMA_VERSION
+
+    # -- derived ------------------------------------------------------------------------------------------
+    @property
+    def channels(self) -> int:
+        return 3 if self.mode == "rgb" else 1
+
+    @property
+    def max_patches(self) -> int:
+        return self.width // self.patch_size
+
+    def decode(self) -> np.ndarray:
+        """The pixel array: (H, W) uint8 for gray/binary, (H, W, 3) for rgb."""
+        return decode_pixels(self.pixels, self.encoding, mode=self.mode, height=self.height, width=self.width)
+
+    # -- validation -----------------------------------------------------------------------------------------
+    def validate(self) -> "RenderedSample":
+        def need(cond: bool, what: str) -> None:
+            if not cond:
+                raise SchemaError(f"sample {self.key!r}: {what}")
+
+        need(isinstance(self.key, str) and KEY_RE.match(self.key) is not None,
+             "key must be 1-200 chars of [A-Za-z0-9_-] (no dots)")
+        need(self.schema_version.split(".")[0] == SCHEMA_VERSION.split(".")[0],
+             f"schema_version {self.schema_version} is not compatible with {SCHEMA_VERSION}")
+        need(self.encoding in ENCODINGS, f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        need(self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}")
+        need(isinstance(self.pixels, (bytes, bytearray)) and len(self.pixels) > 0, "pixels must be non-empty bytes")
+        for name in ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs"):
+            v = getattr(self, name)
+            need(isinstance(v, int) and not isinstance(v, bool) and v >= 0, f"{name} must be an int >= 0, got {v!r}")
+        need(self.patch_size > 0 and self.height == self.patch_size, "height must equal patch_size (one-row strips)")
+        need(self.width % self.patch_size == 0, "width must be a multiple of patch_size")
+        need(self.num_patches < self.max_patches, f"num_patches {self.num_patches} leaves no room for EOS")
+        need(isinstance(self.truncated, bool), "truncated must be a bool")
+        need(isinstance(self.text, str) and isinstance(self.source, str) and isinstance(self.doc_id, str),
+             "text, source and doc_id must be str")
+        need(_int_list(self.sep_patches) and all(0 <= p < self.max_patches for p in self.sep_patches),
+             "sep_patches must be patch indices inside the strip")
+        if self.token_ids is not None:
+            need(_int_list(self.token_ids) and all(t >= 0 for t in self.token_ids), "token_ids must be ints >= 0")
+        if self.word_starts is not None:
+            ws = self.word_starts
+            need(_int_list(ws) and all(0 <= w < self.max_patches for w in ws)
+                 and all(a < b for a, b in zip(ws, ws[1:])), "word_starts must be increasing patch indices")
+        if self.offset_mapping is not None:
+            om = self.offset_mapping
+            need(len(om) == self.max_patches and all(len(p) == 2 and _int_list(p) for p in om),
+                 "offset_mapping must hold one [start, end] pair per patch")
+        if self.labels is not None:
+            need(isinstance(self.labels, list), "labels must be a list")
+        need(self.label is None or isinstance(self.label, (int, float, str)), "label must be int, float or str")
+        return self
+
+    # -- WebDataset mapping ---------------------------------------------------------------------------------
+    def meta(self) -> dict:
+        d = dataclasses.asdict(self)
+        del d["pixels"], d["text"], d["key"]
+        return d
+
+    def to_wds(self) -> dict[str, Any]:
+        """The dict webdataset's TarWriter takes: ``__key__`` plus one bytes value per field extension."""
+        self.validate()
+        meta = json.dumps(self.meta(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return {
+            "__key__": self.key,
+            "json": meta.encode("utf-8"),
+            "txt": self.text.encode("utf-8"),
+            self.encoding: bytes(self.pixels),
+        }
+
+    @classmethod
+    def from_wds(cls, sample: dict[str, Any]) -> "RenderedSample":
+        """Rebuild from raw tar fields (bytes values, as webdataset yields them before any decoding)."""
+        key = sample.get("__key__")
+        if "json" not in sample or "txt" not in sample:
+            raise SchemaError(f"sample {key!r}: missing json or txt member")
+        try:
+            meta = json.loads(_bytes(sample["json"]).decode("utf-8"))
+            text = _bytes(sample["txt"]).decode("utf-8")
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SchemaError(f"sample {key!r}: unreadable json/txt member: {e}") from e
+        if not isinstance(meta, dict):
+            raise SchemaError(f"sample {key!r}: json member is not an object")
+        enc = meta.get("encoding")
+        if enc not in ENCODINGS or enc not in sample:
+            raise SchemaError(f"sample {key!r}: no pixel member for encoding {enc!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(meta) - known
+        if unknown:
+            raise SchemaError(f"sample {key!r}: unknown fields {sorted(unknown)}")
+        try:
+            out = cls(key=key, pixels=_bytes(sample[enc]), text=text, **meta)
+        except TypeError as e:
+            raise SchemaError(f"sample {key!r}: {e}") from e
+        return out.validate()
+
+
+def _int_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+
+
+def _bytes(v: Any) -> bytes:
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    raise SchemaError(f"expected raw bytes, got {type(v).__name__} (was a webdataset decoder applied?)")
+
+
+FIELD_EXTENSIONS = ("json", "txt", *ENCODINGS)
+
+
+def split_member_name(name: str) -> tuple[str, str]:
+    """``key.ext`` of a tar member, checked as untrusted input: no paths, no dots in the key, a known field."""
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise SchemaError(f"tar member {name!r}: paths and hidden names are not allowed")
+    key, dot, ext = name.partition(".")
+    if not dot or not KEY_RE.match(key) or ext not in FIELD_EXTENSIONS:
+        raise SchemaError(f"tar member {name!r}: not <key>.<{'|'.join(FIELD_EXTENSIONS)}>")
+    return key, ext

@@ -1,0 +1,151 @@
+"""Renderer benchmark: our backends x modes vs peer renderers, side by side in one run, on real strips.
+
+    python tests/benchmarks/bench_render.py --n 1000 --out tests/benchmarks/results/render.md
+
+Peers run in their own throwaway venvs (``python tests/benchmarks/peers.py setup --all`` makes them under
+/tmp/peers); a peer that is not set up is reported as such. Everything runs pinned to one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, full_strip_texts, machine_info, median_ms, pin_one_core, timed  # noqa: E402
+
+from pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
+from schemas import ENCODINGS, decode_pixels, encode_pixels  # noqa: E402
+
+log = logging.getLogger("bench_render")
+PEERS = ("xplip-pixel", "pixar-render", "pixel-renderer")
+OURS = {
+    "pangocairo gray 16x8464 (PIXEL)": RenderConfig(),
+    "pangocairo rgb 16x8464": preset("pixel-rgb"),
+    "pangocairo binary 16x8464": RenderConfig(mode="binary"),
+    "pygame gray 16x8464": RenderConfig(backend="pygame"),
+    "pygame binary 8x4232 (PIXAR)": preset("pixar"),
+}
+
+
+def run_ours(texts: list[str]) -> tuple[list[dict], dict[str, np.ndarray]]:
+    rows, arrays = [], {}
+    for name, cfg in tqdm(OURS.items(), desc="our renderers"):
+        r = TextRenderer(cfg)
+        try:
+            times = timed(r, texts)
+        except ImportError as e:  # a backend whose library is missing is reported, not hidden
+            rows.append({"renderer": f"pixelkit {name}", "error": str(e)})
+            continue
+        ms = median_ms(times)
+        rows.append({"renderer": f"pixelkit {name}", "render_ms": ms, "per_s": 1000 / ms})
+        if name.startswith("pangocairo gray"):
+            arrays["gray"] = np.stack([r(t).pixels for t in texts])
+    return rows, arrays
+
+
+def run_encodings(strips: np.ndarray, mode: str) -> list[dict]:
+    rows = []
+    h, w = strips.shape[1:3]
+    for enc in ENCODINGS:
+        blobs = [encode_pixels(s, mode, enc) for s in strips]
+        enc_ms = median_ms(timed(lambda s: encode_pixels(s, mode, enc), list(strips)))
+        dec_ms = median_ms(timed(lambda b: decode_pixels(b, enc, mode=mode, height=h, width=w), blobs))
+        assert all(np.array_equal(decode_pixels(b, enc, mode=mode, height=h, width=w), s) for b, s in zip(blobs, strips))
+        rows.append({"encoding": enc, "mode": mode, "encode_ms": enc_ms, "decode_ms": dec_ms,
+                     "bytes": float(np.mean([len(b) for b in blobs]))})
+    return rows
+
+
+def run_peer(peer: str, venvs: Path, texts_file: Path, out: Path) -> dict:
+    py = venvs / peer / "bin" / "python"
+    if not py.exists():
+        return {"peer": peer, "error": f"not set up ({py} missing): python tests/benchmarks/peers.py setup --all"}
+    cmd = ["taskset", "-c", "0", str(py), str(Path(__file__).with_name("peers.py")), "run", "--peer", peer,
+           "--texts", str(texts_file), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"peer": peer, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=ROOT / "tests/benchmarks/results/render.md")
+    ap.add_argument("--peers", type=Path, default=Path("/tmp/peers"), help="where peers.py setup made the venvs")
+    ap.add_argument("--skip-peers", action="store_true")
+    a = ap.parse_args()
+    pinned = pin_one_core()
+    texts, source = full_strip_texts(a.n)
+    ours, arrays = run_ours(texts)
+    gray = arrays["gray"]
+    enc_rows = run_encodings(gray, "gray")
+    binary = np.stack([TextRenderer(preset("pixar"))(t).pixels for t in texts])
+    enc_rows += run_encodings(binary, "binary")
+
+    peer_rows, identity = [], {}
+    if not a.skip_peers:
+        with tempfile.TemporaryDirectory() as tmp:
+            tf = Path(tmp) / "texts.jsonl"
+            tf.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+            for peer in tqdm(PEERS, desc="peers"):
+                res = run_peer(peer, a.peers, tf, Path(tmp) / f"{peer}.npz")
+                peer_rows.append(res)
+                if "error" not in res:
+                    theirs = np.load(Path(tmp) / f"{peer}.npz")["pixels"]
+                    identity[peer] = int(sum(np.array_equal(x, y) for x, y in zip(gray, theirs)))
+
+    best_peer = max((r["renders_per_s"] for r in peer_rows if "error" not in r), default=None)
+    best_png_path = max((1000 / r["render_png_ms_median"] for r in peer_rows if "error" not in r
+                         and r.get("render_png_ms_median")), default=None)
+    ours_gray = next(r for r in ours if r["renderer"].startswith("pixelkit pangocairo gray"))
+    pxz = next(r for r in enc_rows if r["encoding"] == "pxz" and r["mode"] == "gray")
+    png = next(r for r in enc_rows if r["encoding"] == "png" and r["mode"] == "gray")
+
+    lines = ["# Renderer benchmark", "", *machine_info(("numpy", "pangocffi", "pangocairocffi", "pygame-ce", "zstandard", "pillow")),
+             f"- {len(texts)} strips of ~1,200 chars of real WikiText ({source}); {pinned}; medians per call", "",
+             "## Render only (renders/s per core)", "", "| renderer | median ms | renders/s |", "|---|---:|---:|"]
+    for r in ours:
+        lines.append(f"| {r['renderer']} | {r['render_ms']:.3f} | {r['per_s']:,.0f} |" if "error" not in r
+                     else f"| {r['renderer']} | error: {r['error']} | |")
+    for r in peer_rows:
+        if "error" in r:
+            lines.append(f"| peer {r['peer']} | not run: {r['error']} | |")
+        else:
+            lines.append(f"| peer {r['peer']} {r.get('version', '')} (gray 16x8464) | {r['render_ms_median']:.3f} | "
+                         f"{r['renders_per_s']:,.0f} |")
+    lines += ["", "## Encodings (gray 16x8464 PIXEL strips; binary 8x4232 PIXAR strips)", "",
+              "| encoding | mode | encode ms | decode ms | bytes/sample | vs PNG bytes |", "|---|---|---:|---:|---:|---:|"]
+    for r in enc_rows:
+        ref = next(x for x in enc_rows if x["encoding"] == "png" and x["mode"] == r["mode"])
+        lines.append(f"| {r['encoding']} | {r['mode']} | {r['encode_ms']:.3f} | {r['decode_ms']:.3f} | "
+                     f"{r['bytes']:,.0f} | {r['bytes'] / ref['bytes']:.2f}x |")
+    lines += ["", "## Side by side", ""]
+    ours_rate = ours_gray["per_s"]
+    ours_enc_rate = 1000 / (ours_gray["render_ms"] + pxz["encode_ms"])
+    lines.append(f"- render + pxz encode (ours): {ours_enc_rate:,.0f} strips/s; render + PNG (ours): "
+                 f"{1000 / (ours_gray['render_ms'] + png['encode_ms']):,.0f} strips/s")
+    if best_peer:
+        lines.append(f"- render only: ours {ours_rate:,.0f}/s vs fastest peer {best_peer:,.0f}/s = **{ours_rate / best_peer:.2f}x** (target >= 2x)")
+    if best_png_path:
+        lines.append(f"- render+encode: ours {ours_enc_rate:,.0f}/s vs best peer render+PNG {best_png_path:,.0f}/s = "
+                     f"**{ours_enc_rate / best_png_path:.2f}x** (target >= 4x) at {pxz['bytes'] / png['bytes']:.2f}x PNG's bytes (target <= 0.9x)")
+    for peer, same in identity.items():
+        lines.append(f"- pixel-identical to {peer}: {same}/{len(texts)} strips")
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The shard contract: every field survives WebDataset, tar and Arrow round trips; bad data is refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+from pipeline.render import RenderConfig, TextRenderer, preset
+from pipeline.shards import read_shard, write_shard
+from pipeline.shards_cli import main as shards_main
+from schemas import (DEFAULT_ENCODING, ENCODINGS, RenderedSample, SchemaError, ShardManifest, encode_pixels,
+                     make_key, shard_name)
+from schemas.arrow import read_shard_table, samples_to_table, table_to_samples
+from schemas.sample import split_member_name
+
+
+def make_sample(text: str, cfg: RenderConfig, encoding: str, i: int = 0, **extra) -> RenderedSample:
+    res = TextRenderer(cfg)(text)
+    return RenderedSample(
+        key=make_key("wikitext", f"doc{i}", i), pixels=encode_pixels(res.pixels, cfg.mode, encoding),
+        encoding=encoding, mode=cfg.mode, height=cfg.height, width=cfg.width, patch_size=cfg.pixels_per_patch,
+        num_patches=res.num_patches, text=res.text, source="wikitext", doc_id=f"doc{i}", chunk_index=i,
+        unknown_glyphs=res.unknown_glyphs, truncated=res.truncated, sep_patches=res.sep_patches, **extra,
+    ).validate()
+
+
+FULL = dict(token_ids=[464, 2068, 7586, 0], word_starts=[0, 3, 7], offset_mapping=None, label="entailment",
+            labels=["DET", "NOUN", {"head": 0}])
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("cfg_name", ["pixel", "pixel-rgb", "pixar-pango"])
+def test_wds_round_trip_every_field(wikitext, encoding, cfg_name):
+    cfg = preset(cfg_name)
+    s = make_sample(wikitext[0], cfg, encoding, 3, **FULL)
+    back = RenderedSample.from_wds(s.to_wds())
+    assert back == s
+    assert np.array_equal(back.decode(), TextRenderer(cfg)(wikitext[0]).pixels)
+
+
+def test_offset_mapping_and_numeric_labels_round_trip(wikitext):
+    cfg = RenderConfig(max_patches=64)
+    [win, *_] = TextRenderer(cfg).render_qa("What?", wikitext[1])
+    s = make_sample("x", cfg, DEFAULT_ENCODING)
+    s.offset_mapping = [list(p) for p in win.offset_mapping]
+    s.label, s.labels = 2.5, [1, 0, 3]
+    assert RenderedSample.from_wds(s.to_wds()) == s
+    [back] = table_to_samples(samples_to_table([s]))
+    assert back == s and isinstance(back.label, float)
+
+
+def test_arrow_round_trip(wikitext):
+    samples = [make_sample(t, RenderConfig(), DEFAULT_ENCODING, i, **FULL) for i, t in enumerate(wikitext[:4])]
+    samples[1].token_ids = None
+    samples[2].label = 7
+    assert table_to_samples(samples_to_table(samples)) == samples
+
+
+def test_tar_round_trip_is_deterministic(tmp_path, wikitext):
+    samples = [make_sample(t, RenderConfig(), DEFAULT_ENCODING, i) for i, t in enumerate(wikitext[:6])]
+    a = write_shard(tmp_path / shard_name("train", 0, 2), samples)
+    b = write_shard(tmp_path / shard_name("train", 1, 2), samples)
+    assert a.sha256 == b.sha256 and a.num_samples == 6
+    assert list(read_shard(tmp_path / a.name)) == samples
+    assert not list(tmp_path.glob(".*")), "no temp files left behind"
+
+
+def test_manifest_round_trip_and_verify(tmp_path, wikitext):
+    cfg = RenderConfig()
+    samples = [make_sample(t, cfg, DEFAULT_ENCODING, i) for i, t in enumerate(wikitext[:5])]
+    info = write_shard(tmp_path / shard_name("train", 0, 1), samples)
+    m = ShardManifest(split="train", encoding=DEFAULT_ENCODING, render_config=cfg.to_dict(), shards=[info],
+                      tokenizer={"name": "bpe-16k", "sha256": "0" * 64, "vocab_size": 16000},
+                      counts={"documents_read": 5, "documents_written": 5}, sources=["wikitext"])
+    m.write(tmp_path)
+    back = ShardManifest.read(tmp_path)
+    assert back == m and back.num_samples == 5
+    assert read_shard_table(tmp_path / "manifest.parquet") == [info]
+    assert shards_main(["verify", str(tmp_path)]) == 0
+    data = bytearray((tmp_path / info.name).read_bytes())  # flip one byte inside a pixel payload
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / info.name).write_bytes(bytes(data))
+    assert shards_main(["verify", str(tmp_path)]) == 1
+
+
+def test_manifest_rejects_bad_input(tmp_path):
+    with pytest.raises(SchemaError, match="render_config"):
+        ShardManifest(split="train", encoding="png", render_config={}).validate()
+    (tmp_path / "manifest.json").write_text(json.dumps({"split": "x", "encoding": "png", "render_config": {}, "surprise": 1}))
+    with pytest.raises(SchemaError, match="unknown fields"):
+        ShardManifest.read(tmp_path)
+    with pytest.raises(SchemaError):
+        shard_name("train.v2", 0, 1)
+    assert shard_name("train", 3, 12) == "train-00003-of-00012.tar"
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(key="has.dot"), "key"),
+    (dict(key=""), "key"),
+    (dict(encoding="jpg"), "encoding"),
+    (dict(mode="cmyk"), "mode"),
+    (dict(num_patches=529), "EOS"),
+    (dict(word_starts=[0, 5, 5]), "word_starts"),
+    (dict(sep_patches=[600]), "sep_patches"),
+    (dict(token_ids=[-1]), "token_ids"),
+    (dict(height=8), "height"),
+    (dict(schema_version="2.0"), "schema_version"),
+    (dict(truncated="no"), "truncated"),
+])
+def test_validation_names_the_field(wikitext, change, match):
+    s = make_sample(wikitext[0], RenderConfig(), DEFAULT_ENCODING)
+    for k, v in change.items():
+        setattr(s, k, v)
+    with pytest.raises(SchemaError, match=match):
+        s.validate()
+
+
+def test_from_wds_refuses_unknown_or_missing_fields(wikitext):
+    raw = make_sample(wikitext[0], RenderConfig(), DEFAULT_ENCODING).to_wds()
+    meta = json.loads(raw["json"])
+    with pytest.raises(SchemaError, match="unknown fields"):
+        RenderedSample.from_wds({**raw, "json": json.dumps({**meta, "pickle": 1}).encode()})
+    with pytest.raises(SchemaError, match="missing"):
+        RenderedSample.from_wds({k: v for k, v in raw.items() if k != "txt"})
+    with pytest.raises(SchemaError, match="pixel member"):
+        RenderedSample.from_wds({k: v for k, v in raw.items() if k != DEFAULT_ENCODING})
+    with pytest.raises(SchemaError, match="raw bytes"):
+        RenderedSample.from_wds({**raw, "json": meta})
+
+
+def test_make_key_is_deterministic_and_safe():
+    assert make_key("wiki", "12345", 7) == "wiki_12345_0007"
+    k = make_key("books/gutenberg", "Pride and Prejudice.txt", 0)
+    assert k == make_key("books/gutenberg", "Pride and Prejudice.txt", 0)
+    assert "." not in k and "/" not in k and k.endswith("_0000")
+    assert make_key("s", "a.b", 0) != make_key("s", "a_b", 0)
+
+
+@pytest.mark.parametrize("name", ["../evil.json", "a/b.json", ".hidden.json", "key.exe", "noext", "a.b.json"])
+def test_untrusted_member_names_are_refused(name):
+    with pytest.raises(SchemaError):
+        split_member_name(name)
+
+
+def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    tf.addfile(ti, io.BytesIO(data))
+
+
+def test_hostile_and_truncated_tars_keep_good_samples(tmp_path, wikitext):
+    good = [make_sample(t, RenderConfig(), DEFAULT_ENCODING, i) for i, t in enumerate(wikitext[:3])]
+    path = tmp_path / "x.tar"
+    with tarfile.open(path, "w") as tf:
+        for s in good[:2]:
+            for ext, data in sorted((k, v) for k, v in s.to_wds().items() if k != "__key__"):
+                _add(tf, f"{s.key}.{ext}", data)
+        _add(tf, "../../etc/evil.json", b"{}")
+        for ext, data in sorted((k, v) for k, v in good[2].to_wds().items() if k != "__key__"):
+            _add(tf, f"{good[2].key}.{ext}", data)
+    items = list(read_shard(path))
+    assert [i for i in items if isinstance(i, RenderedSample)] == good
+    assert sum(isinstance(i, SchemaError) for i in items) == 1
+    assert not (tmp_path.parent / "etc").exists()
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    items = list(read_shard(cut))
+    assert isinstance(items[-1], SchemaError) and isinstance(items[0], RenderedSample)
+
+
+def test_schemas_imports_no_engine():
+    code = ("import sys, schemas, schemas.arrow; bad = [m for m in ('apache_beam', 'torch', 'pipeline', 'trainer', "
+            "'deepspeed') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

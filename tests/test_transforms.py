@@ -1,0 +1,109 @@
+"""Beam transforms on real text with TestPipeline: chunk -> render -> samples, outcomes, counters, sink."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.documents import Document, TextChunk
+from pipeline.render import RenderConfig, RenderResult, TextRenderer
+from pipeline.samples import Filters
+from pipeline.shards import read_shard
+from pipeline.sink import WriteWebDataset, shard_of
+from pipeline.transforms import Render, RenderFn
+from schemas import DEFAULT_ENCODING
+
+CFG = RenderConfig()
+
+
+def _key_patches(s):
+    return s.key, s.num_patches > 0, s.patch_size
+
+
+def test_render_transform_on_real_documents(wikitext, austen):
+    docs = [Document("wikitext", f"w{i}", t) for i, t in enumerate(wikitext[:3])]
+    docs.append(Document("gutenberg", "pp", "\n".join(austen[:12])))
+    docs.append(Document("gutenberg", "blank", "   \n  "))
+    with TestPipeline() as p:
+        samples, outcomes = p | beam.Create(docs) | Render(CFG, DEFAULT_ENCODING, Filters())
+        keys = samples | "Keys" >> beam.Map(lambda s: s.key.rsplit("_", 1)[0])
+        assert_that(keys | "Distinct" >> beam.Distinct(), equal_to(
+            ["wikitext_w0", "wikitext_w1", "wikitext_w2", "gutenberg_pp"]), label="one_doc_per_key_prefix")
+        assert_that(outcomes, equal_to(["written"] * 4 + ["skipped_empty_text"]), label="outcomes")
+
+
+class _FailingRenderer:
+    """Stands in for the renderer only to test routing: odd chunks fail with a reason."""
+
+    def __init__(self, cfg):
+        self._real = TextRenderer(cfg)
+
+    def render_text(self, text):
+        if len(text) % 2:
+            return RenderResult.failed("render_error", text)
+        return self._real.render_text(text)
+
+
+def test_failures_are_tagged_and_counted(wikitext):
+    chunks = [TextChunk("w", f"d{i}", 0, t[: 100 + i]) for i, t in enumerate(wikitext[:6])]
+    fails = sum(1 for c in chunks if len(c.text) % 2)
+    p = TestPipeline()
+    out = p | beam.Create(chunks) | beam.ParDo(
+        RenderFn(CFG, DEFAULT_ENCODING, Filters(), renderer_factory=_FailingRenderer)).with_outputs("outcome", main="samples")
+    assert_that(out.outcome | beam.Map(lambda o: o[1]), equal_to(
+        ["skipped_render_error"] * fails + ["written"] * (6 - fails)), label="outcomes")
+    assert_that(out.samples | beam.Map(lambda s: s.doc_id), equal_to(
+        [c.doc_id for c in chunks if len(c.text) % 2 == 0]), label="samples")
+    res = p.run()
+    res.wait_until_finish()
+    q = res.metrics().query(MetricsFilter().with_name("skipped_render_error"))["counters"]
+    assert sum(c.committed for c in q) == fails
+    q = res.metrics().query(MetricsFilter().with_name("chunks_rendered"))["counters"]
+    assert sum(c.committed for c in q) == 6 - fails
+
+
+def test_min_patches_and_dedup(wikitext):
+    text = wikitext[0]
+    docs = [Document("w", "a", text), Document("w", "b", text), Document("w", "c", "Short.")]
+    with TestPipeline() as p:
+        samples, outcomes = p | beam.Create(docs) | Render(CFG, DEFAULT_ENCODING, Filters(min_patches=10), dedup=True)
+        assert_that(samples | beam.Map(lambda s: s.doc_id), equal_to(["a"]), label="kept")
+        assert_that(outcomes, equal_to(["written", "skipped_duplicate", "skipped_too_short"]), label="outcomes")
+
+
+def test_sink_writes_deterministic_shards(tmp_path, wikitext):
+    chunks = [TextChunk("w", f"d{i:02d}", 0, t[:300]) for i, t in enumerate(wikitext[:10])]
+    for run in ("a", "b"):
+        out = tmp_path / run
+        out.mkdir()
+        with TestPipeline() as p:
+            samples = (p | beam.Create(chunks) | beam.ParDo(RenderFn(CFG, DEFAULT_ENCODING, Filters()))
+                       .with_outputs("outcome", main="samples")).samples
+            infos = samples | WriteWebDataset(str(out), "train", samples_per_shard=4)
+            assert_that(infos | beam.Map(lambda i: i.num_samples) | beam.combiners.ToList() | beam.Map(sum),
+                        equal_to([10]))
+    names = sorted(x.name for x in (tmp_path / "a").iterdir())
+    assert names == [f"train-{i:05d}-of-00003.tar" for i in range(3)]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        got = list(read_shard(tmp_path / "a" / name))
+        assert [s.key for s in got] == sorted(s.key for s in got)
+        assert all(shard_of(s.key, 3) == int(name.split("-")[1]) for s in got)
+
+
+def test_repeated_ids_get_distinct_deterministic_keys(wikitext):
+    import dataclasses
+
+    from pipeline.sink import unique_keys
+    from pipeline.samples import render_chunk
+
+    r = TextRenderer(CFG)
+    a, b = (render_chunk(TextChunk("web", "same-id", 0, t[:200]), r, CFG, DEFAULT_ENCODING, Filters())
+            for t in wikitext[:2])
+    assert a.key == b.key
+    keys = [s.key for s in unique_keys([b, a])]
+    assert keys == [s.key for s in unique_keys([a, dataclasses.replace(b)])]
+    assert keys == ["web_same-id_0000", "web_same-id_0000-dup1"]
