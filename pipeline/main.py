@@ -141,6 +141,24 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
                                 dead=AsList(dead_lines)))
 
 
+RUN_FILE = ".pixelkit-run.json"
+
+
+def _check_resume(o: dict, opts: RenderOptions) -> None:
+    """Record what this run writes; ``--resume`` into a directory written with other settings is refused."""
+    keys = ("input", "format", "text_field", "id_field", "drop_title", "drop_headings", "encoding", "min_patches",
+            "max_unknown_ratio", "dedup", "split", "samples_per_shard")
+    fingerprint = {k: o[k] for k in keys} | {"render_config": opts.render_config().to_dict()}
+    if o["tokenizer"]:
+        from .tokenizer import identity
+
+        fingerprint["tokenizer"] = identity(o["tokenizer"])["sha256"]
+    path = Path(o["output"], RUN_FILE)
+    if o["resume"] and path.is_file() and json.loads(path.read_text()) != fingerprint:
+        raise ValueError(f"--resume: {o['output']} was written with other settings ({path}); use a new --output")
+    path.write_text(json.dumps(fingerprint, sort_keys=True, indent=1))
+
+
 def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
     opts = PipelineOptions(argv).view_as(RenderOptions)
     o = opts.get_all_options()
@@ -150,6 +168,7 @@ def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
         direct.direct_running_mode = "multi_processing"
     if o["output"] and is_local(o["output"]):
         os.makedirs(o["output"], exist_ok=True)
+        _check_resume(o, opts)
     p = test_pipeline or beam.Pipeline(options=opts)
     build_pipeline(p, opts)
     p.run().wait_until_finish()

@@ -104,3 +104,9 @@ def test_killed_run_leaves_no_partial_shard_and_resume_completes(first_run, corp
     m3 = run(_argv(corpus, tmp_path, "--workers=2", "--resume"))
     assert verify(tmp_path) == []
     assert [s.sha256 for s in m3.shards] == [s.sha256 for s in m.shards]
+
+
+def test_resume_refuses_a_directory_written_with_other_settings(first_run, corpus):
+    _, out = first_run
+    with pytest.raises(ValueError, match="other settings"):
+        run(_argv(corpus, out, "--resume", "--encoding=png"))

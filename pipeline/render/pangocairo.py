@@ -1,7 +1,8 @@
 """PangoCairo backend (through pangocffi/pangocairocffi/cairocffi; no PyGObject).
 
 Geometry follows PIXEL's PangoCairoTextRenderer: an A8 (gray) or RGB24 surface one patch high, the font as
-``"<family> <dpi/72*pt>px"``, each run drawn at y = ppp/2 - h/2 - 2, then inverted so ink is black on white.
+``"<family> <dpi/72*pt>px"``, each run drawn at y = ppp/2 - h/2 - 2 (centred for patches under 16 px),
+then inverted so ink is black on white.
 Pango shapes complex scripts (HarfBuzz), lays out bidi text, and reports glyphs no loaded font has.
 """
 
@@ -78,7 +79,10 @@ class PangoCairoRenderer(Renderer):
         self._set(text)
         width, height = self._pixel_size()
         self._surface.flush()
-        self._cr.move_to(x, self.cfg.pixels_per_patch / 2.0 - height / 2.0 - 2)
+        ppp = self.cfg.pixels_per_patch
+        # PIXEL's placement (2 px above centre) at 16 px; smaller strips centre the line box so caps and
+        # most descenders stay inside (PixeloidSans @ 8.9 px in 8 px patches).
+        self._cr.move_to(x, ppp / 2.0 - height / 2.0 - (2 if ppp >= 16 else 0))
         _pangocairo.pango_cairo_show_layout(self._cr_ptr, self._layout_pc)
         return width, pango.pango_layout_get_unknown_glyphs_count(self._layout)
 
