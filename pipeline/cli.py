@@ -122,7 +122,7 @@ DEMO_INPUTS = (
     f"gutenberg={SAMPLE_DIR / 'pride-and-prejudice-excerpt.txt'}",
     f"enwiki={SAMPLE_DIR / 'enwiki-excerpt.xml.bz2'}",
 )
-DEMO_CONFIGS = {"pixel-gray": ["--preset", "pixel"], "pixar-binary": ["--preset", "pixar-pango"]}
+DEMO_CONFIGS = {"pixel-gray": ["--preset", "pixel"], "pixar-binary": ["--preset", "pixar"]}
 
 
 def cmd_demo(out: str, workers: int) -> None:

@@ -10,10 +10,11 @@ Encodings (the names are also tar member extensions, so they hold no dots):
 
 ``png``
     A plain PNG any image tool or HF ``datasets`` opens: gray -> 8-bit ``L``, rgb -> 8-bit ``RGB``, binary ->
-    1-bit (bit 1 = white). Pillow, fixed ``compress_level``, no metadata chunks. Slow (~2.4 ms for a gray strip).
+    1-bit (bit 1 = white). Pillow, fixed ``compress_level``, no metadata chunks. Slow: ~3 ms for a gray strip.
 
 ``pxz`` (default)
-    A 14-byte header then one zstd frame (level 3, content size and checksum written, no dictionary)::
+    A 14-byte header then one zstd frame (content size and checksum written, no dictionary; the compression
+    parameters are ``PXZ_ZSTD``, level 3's strategy with cache-sized tables; a decoder needs none of them)::
 
         offset size  field
         0      3     magic b"PXZ"
@@ -28,13 +29,17 @@ Encodings (the names are also tar member extensions, so they hold no dots):
     repeats at the same sub-pixel offset repeats as one byte run zstd matches in a single sequence.
     gray: ``pixels.T`` (W, H). rgb: planar, ``pixels.transpose(2, 1, 0)`` (3, W, H); text renders have equal
     planes, which zstd stores as two long matches. binary: each column packed MSB-first (top pixel = high bit)
-    into ceil(H / 8) bytes, padding bits 0. On real strips this is ~0.54x PNG's bytes (gray) and ~0.36x
-    (binary) at ~20x the speed: see tests/benchmarks/results/codec.md.
+    into ceil(H / 8) bytes, padding bits 0. On real strips this is ~0.53x PNG's bytes (gray), ~0.37x (binary)
+    and ~0.36x (rgb), encoding >10x faster: see tests/benchmarks/results/codec.md.
 
-Both encodings are deterministic for a given library build (same array -> same bytes in any process), and
-decoding is strict: anything that is not exactly what the encoder writes for the stated mode and shape is a
-``ValueError``, and nothing larger than ``height * width * channels`` bytes (at most ``MAX_PIXEL_BYTES``) is
-ever allocated, whatever a payload's headers claim.
+Both encodings are deterministic for given zstd/zlib builds (same array -> same bytes in any process; the
+pinned zstandard wheel bundles libzstd, PNG bytes depend on the zlib Pillow links). Decoding never depends on
+the build.
+
+Decoding is strict: a payload of another encoding, mode, version or shape, truncated, with trailing bytes, or
+failing the zstd checksum / a PNG chunk CRC raises ``ValueError``; sizes are checked against ``height * width *
+channels`` (itself capped at ``MAX_PIXEL_BYTES``) before anything is decompressed, so allocations stay
+proportional to the stated shape whatever a payload's headers claim.
 
 Imports stdlib, numpy and zstandard; Pillow only inside the PNG functions.
 """
@@ -57,7 +62,12 @@ MAX_PIXEL_BYTES = 1 << 26  # 64 MiB decoded (a 16x8464 gray strip is 132 KiB): r
 
 PXZ_MAGIC = b"PXZ"
 PXZ_VERSION = 1
-PXZ_LEVEL = 3
+# zstd level 3's strategy (dfast) with small match tables: the same bytes as level 3 on strips (+-1%), but its
+# two 16 KiB tables stay in cache right after a render has evicted everything, where level 3's two 256 KiB
+# tables cost ~25% more encode time (bench_codec.py). window_log 20 keeps matches between the rgb planes of
+# wide strips (a plane of a 16x16384 PixelGPT strip is 256 KiB).
+PXZ_ZSTD = dict(strategy=zstandard.STRATEGY_DFAST, window_log=20, hash_log=12, chain_log=12, search_log=1,
+                min_match=5, target_length=0)
 _PXZ_HEADER = struct.Struct("<3sBBBII")
 _MODE_CODE = {"gray": 1, "rgb": 2, "binary": 3}
 _CODE_MODE = {v: k for k, v in _MODE_CODE.items()}
@@ -72,8 +82,9 @@ _local = threading.local()  # zstd (de)compressors are not thread-safe: one pair
 def _cctx() -> zstandard.ZstdCompressor:
     c = getattr(_local, "cctx", None)
     if c is None:
-        c = _local.cctx = zstandard.ZstdCompressor(level=PXZ_LEVEL, write_checksum=True, write_content_size=True,
-                                                   write_dict_id=False)
+        params = zstandard.ZstdCompressionParameters(**PXZ_ZSTD, write_checksum=1, write_content_size=1,
+                                                     write_dict_id=0, threads=0)
+        c = _local.cctx = zstandard.ZstdCompressor(compression_params=params)
     return c
 
 

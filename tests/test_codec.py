@@ -301,3 +301,39 @@ def test_png_of_another_image_mode_is_refused(strips):
         Image.fromarray(px).convert(pil_mode).save(buf, format="PNG")
         with pytest.raises(ValueError, match="image mode"):
             dec(buf.getvalue(), "png")
+
+
+# -- the format is frozen: payloads written today decode the same forever, and encode to the same bytes -------
+def _golden_arrays() -> dict[str, np.ndarray]:
+    y, x = np.mgrid[0:6, 0:40]
+    gray = np.where((x * 7 + y * 3) % 11 < 4, 0, 255).astype(np.uint8)
+    gray[2, 5:9] = [17, 99, 180, 254]
+    return {"gray": gray, "binary": (gray > 127).astype(np.uint8),
+            "rgb": np.stack([gray, gray[::-1], 255 - gray], axis=-1)}
+
+
+GOLDEN_PXZ = {  # pxz v1 payloads of _golden_arrays(), written by zstandard 0.25.0
+    "gray": "50585a010100060000002800000028b52ffd24f05d0100880000ffff00ff00ff00ff1163ffb4fffe000c002b40001a00b9203008"
+            "04c15c4e801d30065ac0ba0bae086abe0534",
+    "binary": "50585a010300060000002800000028b52ffd2428cd00009834d86cb0dc4498ec7498ec34d86cb0dc64b8cc0100fd95"
+              "304dd05796",
+    "rgb": "50585a010200060000002800000028b52ffd64d00175030064020000ffff00ff00ff00ff1163ffb4fffe00ff00001163b4fe00ff"
+           "ff00ff000000ee9c004b000125205083cc240f9b44010cf0223c60986163d78a874081983b01bcc6a0400b0a02cac5b1429372930b"
+           "c8b16fb7099881af03600158041b941b78a006f3093bc65af8ba0bac087d4125e4",
+}
+
+
+@pytest.mark.parametrize("mode", codec.MODES)
+def test_golden_pxz_payloads_decode_and_encode_unchanged(mode):
+    px = _golden_arrays()[mode]
+    golden = bytes.fromhex(GOLDEN_PXZ[mode])
+    assert np.array_equal(dec(golden, "pxz", mode, 6, 40), px)  # old shards stay readable
+    assert encode_pixels(px, mode, "pxz") == golden, "pxz bytes changed: shard hashes and dedup keys would move"
+
+
+def test_codec_imports_pillow_only_for_png():
+    code = ("import sys, numpy as np; from schemas.codec import encode_pixels, decode_pixels; "
+            "a = np.full((16, 32), 255, np.uint8); decode_pixels(encode_pixels(a, 'gray', 'pxz'), 'pxz', mode='gray', "
+            "height=16, width=32); print('PIL' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
