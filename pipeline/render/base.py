@@ -73,6 +73,10 @@ class Renderer(abc.ABC):
     def _canvas(self) -> np.ndarray:
         """A fresh uint8 copy of the canvas: (H, W) gray or (H, W, 3) rgb, white background."""
 
+    def _index_at(self, text: str, x: int) -> int | None:
+        """Optional hint: how many characters of ``text`` lie left of pixel ``x`` (None: no hint)."""
+        return None
+
     def _char_starts(self, text: str) -> list[float]:
         """x (px, from the run's start) where each character begins; the default measures prefixes."""
         return [float(self._measure(text[:i])) for i in range(len(text))]
@@ -255,6 +259,11 @@ class Renderer(abc.ABC):
         width = self._measure(text)
         if width <= budget:
             return text, False
+        hint = self._index_at(text, budget)
+        if hint is not None and 0 < hint < len(text):  # usually exact: confirm with two layouts
+            if self._measure(text[:hint + 1]) > budget >= self._measure(text[:hint]):  # last layout is reused
+                n = _cluster_safe(text, hint)
+                return text[:n].rstrip(), True
         # Bracket the cut from the average advance, then bisect: a handful of layouts, even for huge input.
         guess = max(1, int(len(text) * budget / width))
         lo, hi = 0, len(text)

@@ -1,7 +1,7 @@
 """PangoCairo backend (through pangocffi/pangocairocffi/cairocffi; no PyGObject).
 
 Geometry follows PIXEL's PangoCairoTextRenderer: an A8 (gray) or RGB24 surface one patch high, the font as
-``"<family> <dpi/72*pt>px"``, each run drawn at y = ppp/2 - h/2 - 2 (centred for patches under 16 px),
+``"<family> <dpi/72*pt>px"``, each run drawn at y = ppp/2 - h/2 - 2 (- 1 for patches under 10 px, as PIXAR),
 then inverted so ink is black on white.
 Pango shapes complex scripts (HarfBuzz), lays out bidi text, and reports glyphs no loaded font has.
 """
@@ -80,11 +80,18 @@ class PangoCairoRenderer(Renderer):
         width, height = self._pixel_size()
         self._surface.flush()
         ppp = self.cfg.pixels_per_patch
-        # PIXEL's placement (2 px above centre) at 16 px; smaller strips centre the line box so caps and
-        # most descenders stay inside (PixeloidSans @ 8.9 px in 8 px patches).
-        self._cr.move_to(x, ppp / 2.0 - height / 2.0 - (2 if ppp >= 16 else 0))
+        # PIXEL's placement (2 px above centre); under 10 px patches 1 px, as PIXAR's renderer does, which
+        # keeps PixeloidSans's caps and ascenders whole in 8 px patches (baseline on row 7).
+        self._cr.move_to(x, ppp / 2.0 - height / 2.0 - (1 if ppp < 10 else 2))
         _pangocairo.pango_cairo_show_layout(self._cr_ptr, self._layout_pc)
         return width, pango.pango_layout_get_unknown_glyphs_count(self._layout)
+
+    def _index_at(self, text: str, x: int) -> int | None:
+        """Characters left of pixel ``x`` in the laid-out run (Pango's hit test); a hint for truncation."""
+        self._set(text)
+        idx, trailing = _pffi.new("int *"), _pffi.new("int *")
+        pango.pango_layout_xy_to_index(self._layout, x * _PANGO_SCALE, 0, idx, trailing)
+        return len(text.encode("utf-8")[: idx[0]].decode("utf-8", errors="ignore"))
 
     def _clear(self) -> None:
         self._surface.flush()
