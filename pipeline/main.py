@@ -111,7 +111,8 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
     inputs = [parse_input(s) for s in o["input"]]
     docs, dead, skipped = [], [], []
     for i, (source, pattern) in enumerate(inputs):
-        read = p | f"Read{i}_{source}" >> ReadCorpus([pattern], o["format"], source, o["text_field"], o["id_field"])
+        read = p | f"Read{i}_{source}" >> ReadCorpus([pattern], o["format"], source, o["text_field"], o["id_field"],
+                                                                o["max_doc_chars"])
         docs.append(read.docs)
         dead.append(read.dead)
         skipped.append(read.skipped)
@@ -146,7 +147,7 @@ RUN_FILE = ".pixelkit-run.json"
 
 def _check_resume(o: dict, opts: RenderOptions) -> None:
     """Record what this run writes; ``--resume`` into a directory written with other settings is refused."""
-    keys = ("input", "format", "text_field", "id_field", "drop_title", "drop_headings", "encoding", "min_patches",
+    keys = ("input", "format", "max_doc_chars", "text_field", "id_field", "drop_title", "drop_headings", "encoding", "min_patches",
             "max_unknown_ratio", "dedup", "split", "samples_per_shard")
     fingerprint = {k: o[k] for k in keys} | {"render_config": opts.render_config().to_dict()}
     if o["tokenizer"]:

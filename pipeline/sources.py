@@ -585,8 +585,10 @@ def match_files(patterns: list[str]) -> list[str]:
 class ReadFileFn(beam.DoFn):
     """path -> Documents (main output), DeadLetters ("dead") and Skipped ("skipped"), with a counter per outcome."""
 
-    def __init__(self, fmt: str, source: str, text_field: str = "text", id_field: str = "id"):
+    def __init__(self, fmt: str, source: str, text_field: str = "text", id_field: str = "id",
+                 max_doc_chars: int = 0):
         self._fmt, self._source, self._text_field, self._id_field = fmt, source, text_field, id_field
+        self._max = max_doc_chars
         self._read = Metrics.counter(METRICS_NAMESPACE, "documents_read")
 
     def process(self, path: str):
@@ -594,6 +596,9 @@ class ReadFileFn(beam.DoFn):
         try:
             for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field):
                 n += 1
+                if self._max and isinstance(rec, Document) and len(rec.text) > self._max:
+                    rec = DeadLetter(self._source, path, f"document {rec.doc_id}", "document_too_large",
+                                     f"{len(rec.text):,} characters > --max_doc_chars {self._max:,}")
                 yield self._route(rec)
         except OSError as e:
             log.warning("cannot read %s after %d records: %s", path, n, e)
@@ -618,8 +623,9 @@ class ReadCorpus(beam.PTransform):
     """
 
     def __init__(self, patterns: list[str] | str, fmt: str = "auto", source: str = "corpus", text_field: str = "text",
-                 id_field: str = "id"):
+                 id_field: str = "id", max_doc_chars: int = 0):
         super().__init__()
+        self._max_doc_chars = max_doc_chars
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
         self._patterns = [patterns] if isinstance(patterns, str) else list(patterns)
@@ -634,5 +640,6 @@ class ReadCorpus(beam.PTransform):
         return (pbegin
                 | "Files" >> beam.Create(files)
                 | "Reshuffle" >> beam.Reshuffle()
-                | "ReadFiles" >> beam.ParDo(ReadFileFn(self._fmt, self._source, self._text_field, self._id_field))
+                | "ReadFiles" >> beam.ParDo(ReadFileFn(self._fmt, self._source, self._text_field, self._id_field,
+                                                 self._max_doc_chars))
                 .with_outputs("dead", "skipped", main="docs"))

@@ -36,6 +36,8 @@ def corpus(tmp_path_factory):
     raw = "\n".join(other[6:8]).encode() + b'\n{"id": "bad-utf8", "text": "caf\xe9 \xff"}\n'
     (d / "web-badbytes.jsonl").write_bytes(raw)
     (d / "web-cut.jsonl.gz").write_bytes(gzip.compress(("\n".join(good) + "\n").encode())[:300])
+    big = " ".join(lines) * (1_000_000 // len(" ".join(lines)) + 1)  # one 1 MB line of real text
+    (d / "web-huge.jsonl").write_text(json.dumps({"id": "huge", "text": big[:1_000_000]}) + "\n")
     wiki = (SAMPLE / "enwiki-excerpt.xml.bz2").read_bytes()
     (d / "wiki-cut.xml.bz2").write_bytes(wiki[: len(wiki) // 2])
     return d
@@ -48,7 +50,7 @@ def _argv(corpus: Path, out: Path, *extra: str) -> list[str]:
         f"--input=enwiki={SAMPLE / 'enwiki-excerpt.xml.bz2'}",
         f"--input=web={corpus}/web-*.jsonl*",
         f"--input=wikicut={corpus}/wiki-cut.xml.bz2",
-        f"--output={out}", "--samples_per_shard=16", "--min_patches=4", *extra,
+        f"--output={out}", "--samples_per_shard=16", "--min_patches=4", "--max_doc_chars=500000", *extra,
     ]
 
 
@@ -66,6 +68,7 @@ def test_counts_add_up_and_bad_records_are_dead_lettered(first_run):
     assert c["records_read"] == written_or_skipped + dead
     assert c["dead_invalid_json"] == 1 and c["dead_decode_error"] == 1
     assert c["dead_truncated_file"] == 2  # the cut .gz and the cut .bz2
+    assert c["dead_document_too_large"] == 1  # a single-line document over --max_doc_chars
     assert c["documents_written"] > 20
     letters = [json.loads(x) for x in (out / "dead_letters.jsonl").read_text().splitlines()]
     assert {d["reason"] for d in letters} >= {"invalid_json", "decode_error", "truncated_file"}
