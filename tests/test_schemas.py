@@ -83,6 +83,12 @@ def test_manifest_round_trip_and_verify(tmp_path, wikitext):
     assert back == m and back.num_samples == 5
     assert read_shard_table(tmp_path / "manifest.parquet") == [info]
     assert shards_main(["verify", str(tmp_path)]) == 0
+    assert shards_main(["stats", str(tmp_path)]) == 0
+    assert shards_main(["inspect", str(tmp_path), "--n", "3"]) == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "contact.png") as sheet:
+        assert sheet.height > 3 * 32 and sheet.width >= 64 * 16 * 2
     data = bytearray((tmp_path / info.name).read_bytes())  # flip one byte inside a pixel payload
     data[len(data) // 2] ^= 0xFF
     (tmp_path / info.name).write_bytes(bytes(data))

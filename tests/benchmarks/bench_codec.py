@@ -23,7 +23,7 @@ import zstandard
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, full_strip_texts, machine_info, median_ms, pin_one_core, timed  # noqa: E402
+from common import ROOT, full_strip_texts, machine_info, median_ms, pin_one_core  # noqa: E402
 
 from pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
 from schemas import codec  # noqa: E402
@@ -37,9 +37,23 @@ SETTINGS = [
     ("rgb 16x8464 (+emoji font)", preset("pixel-rgb"), "rgb", 0.25),
 ]
 ISSUE_PEER = dict(render_ms=0.85, png_ms=3.7)  # the peer's path as quoted in the issue (~220 strips/s)
+# CPU time of this thread: on a shared machine another process's time slices do not count (a 7 ms PNG encode
+# is preempted far more often than a 0.2 ms one, which skews wall-clock medians); cache contention still does.
+clock = time.thread_time
 PEER_JSONS = Path("/tmp/peers")  # written by peers.py (bench_render) on this machine, if it was run
 PRIDE = [ROOT.parent / "shared/data/prose/gutenberg/pg1342_pride_and_prejudice.txt",
          ROOT / "pipeline/sample_data/pride-and-prejudice-excerpt.txt"]
+
+
+def timed(fn, items, warmup: int = 20) -> list[float]:
+    for x in items[:warmup]:
+        fn(x)
+    out = []
+    for x in items:
+        t0 = clock()
+        fn(x)
+        out.append(clock() - t0)
+    return out
 
 
 def short_texts(n: int) -> list[str]:
@@ -63,11 +77,11 @@ def time_codecs(renderer, texts: list[str], mode: str, label: str, warmup: int =
     strips = []
     for i, t in enumerate(tqdm(texts, desc=f"render+encode {label}", leave=False)):
         for j, enc in enumerate(encs[i % len(encs):] + encs[:i % len(encs)]):
-            t0 = time.perf_counter()
+            t0 = clock()
             px = renderer(t).pixels
-            t1 = time.perf_counter()
+            t1 = clock()
             b = encode_pixels(px, mode, enc)
-            t2 = time.perf_counter()
+            t2 = clock()
             if j == 0:
                 t_render.append(t1 - t0)
             t_enc[enc].append(t2 - t1)
@@ -77,9 +91,9 @@ def time_codecs(renderer, texts: list[str], mode: str, label: str, warmup: int =
     t_dec = {e: [] for e in encs}
     for i in tqdm(range(len(strips)), desc=f"decode {label}", leave=False):
         for enc in encs[i % len(encs):] + encs[:i % len(encs)]:
-            t0 = time.perf_counter()
+            t0 = clock()
             out = decode_pixels(blobs[enc][i], enc, mode=mode, height=h, width=w)
-            t_dec[enc].append(time.perf_counter() - t0)
+            t_dec[enc].append(clock() - t0)
             if not np.array_equal(out, strips[i]):
                 raise SystemExit(f"{enc} {label}: strip {i} did not round-trip")
     res = {}
@@ -106,9 +120,9 @@ def zstd_param_rows(texts: list[str]) -> tuple[list[str], dict]:
     for i, t in enumerate(tqdm(texts, desc="zstd settings after render", leave=False)):
         px = r(t).pixels
         n = names[i % len(names)]
-        t0 = time.perf_counter()
+        t0 = clock()
         cands[n].compress(col(px))
-        times[n].append(time.perf_counter() - t0)
+        times[n].append(clock() - t0)
         for m in names:
             sizes[m].append(len(cands[m].compress(col(px))))
     lines = ["### zstd settings for gray pxz, timed right after a render (column-major)", "",
@@ -268,7 +282,8 @@ def main() -> None:
          f"- strips: {a.n} of ~1,200 chars of real WikiText ({source}) per setting "
          f"(rgb: {results[SETTINGS[3][0]]['n']}), "
          f"rendered by pipeline.render (pangocairo); {pinned}",
-         "- ms are medians per call (Python call included), bytes are means per strip; render, encode and their sum "
+         "- ms are medians per call of this thread's CPU time (time.thread_time: other processes' time slices do not "
+         "count, cache contention does; Python call included), bytes are means per strip; render, encode and their sum "
          "are timed per strip in one pass with the encodings interleaved; every payload was decoded and compared with "
          "its strip (all lossless) and re-encoded to the same bytes",
          f"- load average (1 min) at start {load_start[0]:.2f}, at end {load_end[0]:.2f} on {os.cpu_count()} cores: "
