@@ -201,9 +201,13 @@ def main(argv: list[str] | None = None) -> None:
         from .main import run, summary_table
 
         if "--help" in argv or "-h" in argv:
-            from apache_beam.options.pipeline_options import PipelineOptions
+            from .options import RenderOptions
 
-            PipelineOptions(["--help"])
+            p = argparse.ArgumentParser(prog="pixel-render run", epilog="Beam's own flags (--runner, --project, "
+                                        "--direct_num_workers ...) are passed through to the runner.")
+            RenderOptions._add_argparse_args(p)
+            p.print_help()
+            return
         m = run(argv[1:])
         print(summary_table(m))
         return

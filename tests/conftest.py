@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,20 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@contextmanager
+def hang_guard(seconds: int):
+    """Fail instead of hanging CI if a pathological input never returns (not a speed assertion)."""
+    def boom(*_):
+        raise TimeoutError(f"render did not return within {seconds}s")
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _paragraphs(name: str) -> list[str]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import pickle
-import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from conftest import hang_guard
 
 from pipeline.render import RenderConfig, TextRenderer, preset
 
@@ -53,19 +52,6 @@ def draw(r, text: str) -> np.ndarray:
     r._draw(text, r.cfg.pad_left)
     return r._canvas()
 
-
-@contextmanager
-def hang_guard(seconds: int):
-    """Fail instead of hanging if a pathological input never returns (not a speed assertion)."""
-    def boom(*_):
-        raise TimeoutError(f"render did not return within {seconds}s")
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.mark.parametrize("name", ["gray", "pixar"])

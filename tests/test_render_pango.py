@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import pickle
-import signal
 import subprocess
 import sys
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from conftest import hang_guard
 
 from pipeline.render import RenderConfig, TextRenderer, preset
 
@@ -26,19 +25,6 @@ def gray():
 def patch(img: np.ndarray, i: int, ppp: int = PPP) -> np.ndarray:
     return img[:, i * ppp:(i + 1) * ppp]
 
-
-@contextmanager
-def hang_guard(seconds: int):
-    """Fail instead of hanging CI if a pathological input never returns (not a speed assertion)."""
-    def boom(*_):
-        raise TimeoutError(f"render did not return within {seconds}s")
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def test_eos_follows_text_and_grows_with_length(gray, wikitext):
