@@ -185,3 +185,12 @@ def test_schemas_imports_no_engine():
             "'deepspeed') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_plain_webdataset_reads_the_shards(tmp_path, wikitext):
+    import webdataset as wds
+
+    samples = [make_sample(t, RenderConfig(), DEFAULT_ENCODING, i) for i, t in enumerate(wikitext[:4])]
+    info = write_shard(tmp_path / shard_name("train", 0, 1), samples)
+    ds = wds.WebDataset(str(tmp_path / info.name), shardshuffle=False).map(RenderedSample.from_wds)
+    assert list(ds) == samples

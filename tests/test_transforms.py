@@ -107,3 +107,28 @@ def test_repeated_ids_get_distinct_deterministic_keys(wikitext):
     keys = [s.key for s in unique_keys([b, a])]
     assert keys == [s.key for s in unique_keys([a, dataclasses.replace(b)])]
     assert keys == ["web_same-id_0000", "web_same-id_0000-dup1"]
+
+
+def test_title_and_heading_filters(wikitext):
+    from pipeline.main import FilterFn
+
+    docs = [Document("enwiki", "1", "= Heading =\n" + wikitext[0], "List of things"),
+            Document("enwiki", "2", " = History = \n" + wikitext[1], "Anarchism")]
+    with TestPipeline() as p:
+        out = p | beam.Create(docs) | beam.ParDo(FilterFn("^List of", True)).with_outputs("outcome", main="docs")
+        assert_that(out.outcome, equal_to(["skipped_title_filtered"]), label="filtered")
+        assert_that(out.docs | beam.Map(lambda d: (d.doc_id, "History" in d.text, d.text.startswith(wikitext[1][:20]))),
+                    equal_to([("2", False, True)]), label="kept")
+
+
+def test_token_ids_pair_with_the_rendered_text(tmp_path, wikitext):
+    from tokenizers import Tokenizer
+
+    from pipeline.samples import render_chunk
+    from pipeline.tokenizer import identity, train_bpe
+
+    tok_path = train_bpe(iter(wikitext), 2000, tmp_path / "tok.json")
+    assert identity(tok_path)["vocab_size"] == 2000
+    tok = Tokenizer.from_file(str(tok_path))
+    s = render_chunk(TextChunk("w", "d", 0, wikitext[3][:400]), TextRenderer(CFG), CFG, DEFAULT_ENCODING, Filters(), tok)
+    assert s.token_ids and tok.decode(s.token_ids) == s.text
