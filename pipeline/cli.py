@@ -128,7 +128,7 @@ DEMO_CONFIGS = {"pixel-gray": ["--preset", "pixel"], "pixar-binary": ["--preset"
 def cmd_demo(out: str, workers: int) -> None:
     """The README's main job: the bundled real corpus through the Beam pipeline, in PIXEL and PIXAR settings."""
     from .main import run, summary_table
-    from .shards_cli import contact_sheet, iter_samples
+    from .cli_shards import contact_sheet, iter_samples
     from .sources import iter_documents
     from .tokenizer import train_bpe
 

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.main import run
 from pipeline.shards import read_shard
-from pipeline.shards_cli import verify
+from pipeline.cli_shards import verify
 from schemas import RenderedSample, SchemaError, ShardManifest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"

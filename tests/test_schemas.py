@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.render import RenderConfig, TextRenderer, preset
 from pipeline.shards import read_shard, write_shard
-from pipeline.shards_cli import main as shards_main
+from pipeline.cli_shards import main as shards_main
 from schemas import (DEFAULT_ENCODING, ENCODINGS, RenderedSample, SchemaError, ShardManifest, encode_pixels,
                      make_key, shard_name)
 from schemas.arrow import read_shard_table, samples_to_table, table_to_samples

@@ -326,7 +326,9 @@ def main() -> None:
         gs = strips_by[g_label][:k]
         png6 = float(np.mean([len(_png(s, 6)) for s in gs]))
         L += ["", "## Alternatives measured to choose pxz's layout", "",
-              "Same machine and strips (first ones of each setting); encode only, Python call included.", ""]
+              "Same machine and strips (first ones of each setting), already in memory; encode only, Python call "
+              "included; variants run one after another, so compare bytes first and ms roughly (the shipped "
+              "path, timed after a render and interleaved, is in the tables above).", ""]
         lines, found = run_variants("gray 16x8464", gray_variants(), gs, png6)
         L += lines
         png_short = float(np.mean([len(_png(s, 6)) for s in short_strips]))
