@@ -1,0 +1,77 @@
+"""Streaming shards into training samples: webdataset pipelines over raw tar members, decoded by schemas only.
+
+Never webdataset's pickle/.pyd decoders: members stay bytes until ``RenderedSample.from_wds`` validates them.
+A corrupt sample or a truncated shard is skipped with a counted warning instead of stopping training.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import webdataset as wds
+
+from schemas import RenderedSample, SchemaError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DecodedSample:
+    key: str
+    pixels: np.ndarray  # uint8 (H, W) or (H, W, 3)
+    num_patches: int
+    patch_size: int
+    mode: str
+    token_ids: list[int] | None
+    text: str
+
+
+class SkipCounter:
+    """Counts what was skipped and why (per process); also a webdataset exception handler."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, exn: Exception) -> bool:  # handler protocol: True = keep going
+        self.counts[type(exn).__name__] += 1
+        log.warning("skipping unreadable shard data: %s", exn)
+        return True
+
+
+def decode(raw: dict, skips: SkipCounter) -> DecodedSample | None:
+    try:
+        s = RenderedSample.from_wds({k: v for k, v in raw.items() if not k.startswith("__") or k == "__key__"})
+        return DecodedSample(s.key, s.decode(), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text)
+    except (SchemaError, ValueError) as e:
+        skips.counts["corrupt_sample"] += 1
+        log.warning("skipping corrupt sample %r: %s", raw.get("__key__"), e)
+        return None
+
+
+def _decode_stage(skips: SkipCounter):
+    def stage(src):
+        for raw in src:
+            out = decode(raw, skips)
+            if out is not None:
+                yield out
+    return stage
+
+
+def sample_pipeline(urls: str | list[str], *, resampled: bool = False, shuffle: int = 0, seed: int = 0,
+                    skips: SkipCounter | None = None) -> wds.DataPipeline:
+    """Shards (paths, brace patterns, fsspec or ``pipe:`` URLs) -> DecodedSample stream, split across nodes
+    and DataLoader workers; ``resampled`` gives the infinite pretraining stream, otherwise one pass."""
+    skips = skips if skips is not None else SkipCounter()
+    shards = wds.ResampledShards(urls, seed=seed, deterministic=True) if resampled else wds.SimpleShardList(urls)
+    stages = [shards]
+    if not resampled:
+        stages += [wds.split_by_node, wds.split_by_worker]
+    stages += [wds.tarfile_to_samples(handler=skips)]
+    if shuffle:
+        stages.append(wds.shuffle(shuffle, rng=random.Random(seed)))
+    stages.append(_decode_stage(skips))
+    return wds.DataPipeline(*stages)
