@@ -238,3 +238,25 @@ def test_zwj_and_mixed_direction(gray):
 def test_non_text_input_is_a_type_error(gray):
     with pytest.raises(TypeError):
         gray(12345)
+
+
+@pytest.mark.parametrize("stride", [0, 8])
+def test_qa_windows_cover_the_context_with_offsets(wikitext, stride):
+    r = TextRenderer(RenderConfig(max_patches=96))
+    context = " ".join(wikitext[:3])
+    windows = r.render_qa("Where was Herons performed?", context, stride=stride)
+    assert len(windows) > 2 and all(w.ok for w in windows)
+    spans = [w.context_span for w in windows]
+    assert spans[0][0] == 0 and spans[-1][1] == len(context.rstrip())
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert b0 > a0 and (b0 < a1 if stride else b0 >= a1), "windows overlap exactly when stride > 0"
+    for w in windows:
+        sep, eos = w.sep_patches
+        assert all(p == (-1, -1) for p in w.offset_mapping[: sep + 1] + w.offset_mapping[eos:])
+        covered = [p for p in w.offset_mapping[sep + 1:eos] if p != (-1, -1)]
+        assert covered[0][0] == w.context_span[0] and covered[-1][1] == w.context_span[1]
+        assert all(x[0] <= y[0] and x[1] <= y[1] for x, y in zip(covered, covered[1:])), "monotonic for LTR"
+    # an answer's characters can be located in patches of the window that holds it
+    start = context.index("Royal Court Theatre")
+    hits = [w for w in windows if w.context_span[0] <= start < w.context_span[1] - 6]
+    assert hits and any(p[0] <= start < p[1] for p in hits[0].offset_mapping)
