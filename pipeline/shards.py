@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tarfile
 from pathlib import Path
@@ -11,17 +10,10 @@ from typing import Iterable, Iterator
 import webdataset as wds
 
 from schemas import RenderedSample, SchemaError, ShardInfo
+from schemas.manifest import file_sha256
 from schemas.sample import split_member_name
 
 MAX_MEMBER_BYTES = 64 << 20  # a single field larger than this is rejected, not read into memory
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_shard(path: str | Path, samples: Iterable[RenderedSample]) -> ShardInfo:

@@ -12,120 +12,24 @@ propagate; ``ReadFileFn`` turns them into an ``unreadable_file`` dead letter.
 
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
-import io
 import json
 import logging
 import os
-import re
-import zlib
-from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterator, NamedTuple
 from xml.etree import ElementTree as ET
 
-import zstandard
+import mwparserfromhell
 
 from .documents import DeadLetter, Document, Skipped
+from .streams import STREAM_ERRORS as _STREAM_ERRORS
+from .streams import _CHUNK, Opener, _detail, _split_name, _stream_reason, file_stem, open_binary, open_stream
 from .wikitext import DEFAULT_LINK_PREFIXES, wikitext_to_text
 
 log = logging.getLogger(__name__)
 
 Record = Document | DeadLetter | Skipped
-Opener = Callable[[str], BinaryIO]
 FORMATS = ("auto", "wikipedia", "books", "jsonl", "parquet", "text")
-_CHUNK = 1 << 20
-_STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
-
-
-# ---------------------------------------------------------------- opening and decompressing
-
-
-def open_binary(path: str) -> BinaryIO:
-    """The default opener: a local file in binary mode."""
-    return open(path, "rb")
-
-
-class _ZstdReader(io.RawIOBase):
-    """Concatenated zstd frames. Unlike ``ZstdDecompressor.stream_reader``, raises EOFError when data ends mid-frame."""
-
-    def __init__(self, raw: BinaryIO):
-        self._raw, self._dctx = raw, zstandard.ZstdDecompressor()
-        self._obj, self._out, self._mid_frame = self._dctx.decompressobj(), memoryview(b""), False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:
-        while not len(self._out):
-            data = self._raw.read(1 << 16)  # small input steps bound the output of one decompress call
-            if not data:
-                if self._mid_frame:
-                    raise EOFError("zstd data ended before the end of the frame")
-                return 0
-            self._out = memoryview(self._feed(data))
-        n = min(len(buf), len(self._out))
-        buf[:n] = self._out[:n]
-        self._out = self._out[n:]
-        return n
-
-    def _feed(self, data: bytes) -> bytes:
-        parts = []
-        while data:
-            self._mid_frame = True
-            parts.append(self._obj.decompress(data))
-            if not self._obj.eof:
-                break
-            self._mid_frame, data = False, self._obj.unused_data
-            self._obj = self._dctx.decompressobj()
-        return b"".join(parts)
-
-
-def _gzip(raw: BinaryIO) -> BinaryIO:
-    return gzip.GzipFile(fileobj=raw, mode="rb")
-
-
-def _zstd(raw: BinaryIO) -> BinaryIO:
-    return io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 16)
-
-
-_CODECS: dict[str, Callable[[BinaryIO], BinaryIO]] = {".bz2": bz2.BZ2File, ".gz": _gzip, ".zst": _zstd}
-
-
-def _split_name(path: str) -> tuple[str, str]:
-    """(file name without its compression suffix, that suffix or "")."""
-    name = path.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in _CODECS:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)], suffix
-    return name, ""
-
-
-def file_stem(path: str) -> str:
-    """``dir/c4-00001.jsonl.zst`` -> ``c4-00001`` (works for gs:// and s3:// paths too)."""
-    name = _split_name(path)[0]
-    return os.path.splitext(name)[0] or name
-
-
-@contextmanager
-def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
-    """``opener(path)``, wrapped in a streaming decompressor chosen by the path's suffix."""
-    with opener(path) as raw:
-        codec = _CODECS.get(_split_name(path)[1])
-        if codec is None:
-            yield raw
-        else:
-            with codec(raw) as fh:
-                yield fh
-
-
-def _detail(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
-
-
-def _stream_reason(exc: BaseException) -> str:
-    return "truncated_file" if isinstance(exc, EOFError) else "corrupt_file"
 
 
 # ---------------------------------------------------------------- Wikipedia XML dumps

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bz2
 import gzip
 import json
 import os
@@ -17,7 +16,7 @@ import pytest
 from pipeline.main import run
 from pipeline.shards import read_shard
 from pipeline.cli_shards import verify
-from schemas import RenderedSample, SchemaError, ShardManifest
+from schemas import RenderedSample, SchemaError
 
 SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 pytestmark = pytest.mark.slow

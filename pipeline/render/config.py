@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from schemas.manifest import file_sha256
 
 BACKENDS = ("pangocairo", "pygame")
 MODES = ("gray", "rgb", "binary")
@@ -20,13 +21,7 @@ def fonts_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "fonts"
 
 
-@functools.lru_cache(maxsize=64)
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_font_sha256 = functools.lru_cache(maxsize=64)(file_sha256)  # fonts are hashed once per process
 
 
 def _font_path(name: str) -> Path:
@@ -113,7 +108,7 @@ class RenderConfig:
         return files
 
     def font_hashes(self) -> dict[str, str]:
-        return {p.name: file_sha256(str(p)) for p in self.font_files()}
+        return {p.name: _font_sha256(str(p)) for p in self.font_files()}
 
     # -- serialisation --------------------------------------------------------------------------------
     def to_dict(self) -> dict:
