@@ -76,3 +76,55 @@ def ewt_sentences() -> list[list[str]]:
     if words:
         sents.append(words)
     return sents
+
+
+# -- trainer fixtures: small real shard sets rendered from the bundled corpus ---------------------------------
+
+def make_shard_set(out: Path, preset_name: str, texts: list[str], tokenizer: Path | None, n_shards: int = 2,
+                   split: str = "train", encoding: str | None = None, **render_overrides) -> Path:
+    """Render ``texts`` with a renderer preset into ``n_shards`` shards + manifest.json (as the pipeline does)."""
+    from tokenizers import Tokenizer
+
+    from pipeline.render import TextRenderer, preset
+    from pipeline.shards import write_shard
+    from pipeline.tokenizer import identity
+    from schemas import DEFAULT_ENCODING, RenderedSample, ShardManifest, encode_pixels, make_key, shard_name
+
+    encoding = encoding or DEFAULT_ENCODING
+    cfg = preset(preset_name, **render_overrides)
+    renderer = TextRenderer(cfg)
+    tok = Tokenizer.from_file(str(tokenizer)) if tokenizer else None
+    samples = []
+    for i, text in enumerate(texts):
+        res = renderer(text)
+        if res.num_patches == 0:
+            continue
+        samples.append(RenderedSample(
+            key=make_key("wikitext", f"d{i:05d}", 0), pixels=encode_pixels(res.pixels, cfg.mode, encoding),
+            encoding=encoding, mode=cfg.mode, height=res.pixels.shape[0], width=res.pixels.shape[1],
+            patch_size=cfg.pixels_per_patch, num_patches=res.num_patches, text=res.text, source="wikitext",
+            doc_id=f"d{i:05d}", token_ids=tok.encode(res.text).ids if tok else None))
+    out.mkdir(parents=True, exist_ok=True)
+    infos = [write_shard(out / shard_name(split, s, n_shards), samples[s::n_shards]) for s in range(n_shards)]
+    ShardManifest(split=split, encoding=encoding, render_config=cfg.to_dict(), shards=infos,
+                  tokenizer=identity(tokenizer) if tokenizer else None, sources=["wikitext"]).write(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tokenizer_file(tmp_path_factory, wikitext) -> Path:
+    """A 1k byte-level BPE trained offline on the bundled WikiText excerpt."""
+    from pipeline.tokenizer import train_bpe
+    return train_bpe(wikitext, 1024, tmp_path_factory.mktemp("tok") / "tokenizer.json")
+
+
+@pytest.fixture(scope="session")
+def gray_shards(tmp_path_factory, wikitext, tokenizer_file) -> Path:
+    """PIXEL settings: gray 16x8464 strips (529 patches), pxz, with token ids; 2 shards."""
+    return make_shard_set(tmp_path_factory.mktemp("gray"), "pixel", wikitext[:48], tokenizer_file)
+
+
+@pytest.fixture(scope="session")
+def binary_shards(tmp_path_factory, wikitext, tokenizer_file) -> Path:
+    """PIXAR settings: binary 8x4232 strips (529 patches of 8x8), pxz, with token ids; 2 shards."""
+    return make_shard_set(tmp_path_factory.mktemp("binary"), "pixar", wikitext[:48], tokenizer_file)

@@ -1,0 +1,252 @@
+"""The DeepSpeed trainer end to end on real rendered shards: config, streaming positions, checkpoints, resume,
+two processes over gloo, and the rule that the trainer never imports the pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.config import TrainConfig, deepspeed_config, load_config, parse_set
+from trainer.models.base import ConfigError
+from trainer.shardsets import resolve
+from trainer.stream import BatchStream, Position, StreamSpec, make_loader
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "TORCH_EXTENSIONS_DIR": str(ROOT / ".cache" / "torch_extensions"), "DS_ACCELERATOR": "cpu",
+       "OMP_NUM_THREADS": "1"}
+
+
+def _cli(*args: str, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, "-m", "trainer.cli", *args], cwd=ROOT, env=ENV, capture_output=True,
+                       text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"pixel-train failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
+    return p
+
+
+def _metrics(out: Path) -> dict[int, dict]:
+    """Last logged training record per step."""
+    rows = {}
+    for line in (out / "metrics.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if "loss" in r:
+            rows[r["step"]] = r
+    return rows
+
+
+def _keys(samples, cfg, rng):  # a collate that shows which samples a batch holds, and the rng it was given
+    return {"keys": [s.key for s in samples], "draw": int(rng.integers(1 << 30))}
+
+
+# -- config -------------------------------------------------------------------------------------------------
+
+def test_deepspeed_config_is_derived_once():
+    cfg = load_config(None, {"data": {"train": ["x"]}, "micro_batch_size": 4, "global_batch_size": 32})
+    ds = deepspeed_config(cfg, world_size=2)
+    assert ds["gradient_accumulation_steps"] == 4 and ds["train_batch_size"] == 32
+    assert ds["zero_optimization"]["stage"] == 0 and "bf16" not in ds
+    cfg.engine.precision = "bf16"
+    assert deepspeed_config(cfg, 1)["bf16"] == {"enabled": True}
+    with pytest.raises(ConfigError, match="multiple"):
+        deepspeed_config(load_config(None, {"data": {"train": ["x"]}, "micro_batch_size": 3,
+                                            "global_batch_size": 8}), 1)
+
+
+def test_run_files_load_and_unknown_keys_are_named(tmp_path):
+    for run in sorted((ROOT / "trainer" / "runs").glob("*.yaml")):
+        cfg = load_config(run)
+        assert cfg.model == run.stem and cfg.data.train
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: pixel\ndata: {train: [x]}\noptim: {lrr: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"optim\.'lrr'.*did you mean.*'lr'"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="unknown setting 'max_step'"):
+        load_config(None, parse_set(["max_step=3", "data.train=[x]"]))
+    assert load_config(None, parse_set(["data.train=[a, b]", "optim.lr=3e-4"])).optim.lr == 3e-4
+    assert isinstance(TrainConfig().to_dict()["optim"], dict)
+
+
+def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards):
+    p = _cli("pretrain", "--model", "pixel", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"),
+             check=False)
+    assert p.returncode == 2 and "nothing" in p.stderr and "Traceback" not in p.stderr
+    p = _cli("pretrain", "--model", "pixel", "--data", str(binary_shards), "--set", "model_overrides.patch_size=16",
+             "--out", str(tmp_path / "o"), check=False)
+    assert p.returncode == 2 and "patch_size" in p.stderr
+    p = _cli("pretrain", "--model", "pixar", "--data", str(gray_shards), "--out", str(tmp_path / "o"), check=False)
+    assert p.returncode == 2 and "binary" in p.stderr
+    assert not (tmp_path / "o" / "checkpoints").exists()
+
+
+def test_non_square_pixel_length_fails_at_start(tmp_path, wikitext):
+    from conftest import make_shard_set
+    d = make_shard_set(tmp_path / "s530", "pixel", wikitext[:4], None, n_shards=1, max_patches=530)
+    p = _cli("pretrain", "--model", "pixel", "--data", str(d), "--out", str(tmp_path / "o"), check=False)
+    assert p.returncode == 2 and "square" in p.stderr
+
+
+def test_trainer_never_imports_beam_or_pipeline():
+    code = ("import sys, trainer.cli, trainer.engine, trainer.stream\n"
+            "from trainer.models import REGISTRY, get_variant\n"
+            "[get_variant(n) for n in REGISTRY]\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('apache_beam', 'pipeline')]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=ENV)
+
+
+# -- streaming ----------------------------------------------------------------------------------------------
+
+def _spec(urls, **kw):
+    return StreamSpec(sets=[urls], weights=[1.0], batch_size=4, collate=_keys, model_config=None, seed=5, **kw)
+
+
+def test_shard_sets_resolve_from_dir_manifest_and_brace(gray_shards):
+    a = resolve(str(gray_shards))
+    b = resolve(str(gray_shards / "manifest.json"))
+    c = resolve(str(gray_shards / "train-{00000..00001}-of-00002.tar"))
+    assert a.urls == b.urls == c.urls and len(a.urls) == 2
+    assert a.info() == c.info() and a.info().patch_size == 16 and a.info().max_patches == 529
+
+
+def test_stream_position_resumes_exactly(gray_shards):
+    urls = resolve(str(gray_shards)).urls
+    full = [b for b, _ in zip(BatchStream(_spec(urls, shuffle_buffer=16)), range(20))]
+    pos = Position()
+    it = iter(BatchStream(_spec(urls, shuffle_buffer=16)))
+    for _ in range(7):
+        pos.advance(next(it)[1])
+    resumed = [b for b, _ in zip(BatchStream(_spec(urls, shuffle_buffer=16), start=pos), range(13))]
+    assert [b for b, _ in full[7:]] == [b for b, _ in resumed]
+    assert len({k for b, _ in full for k in b["keys"]}) == 48, "20 batches of 4 pass every sample of 48"
+
+
+def test_stream_position_resumes_exactly_with_loader_workers(gray_shards):
+    urls = resolve(str(gray_shards)).urls
+    full = [b["keys"] for (b, _), _ in zip(make_loader(_spec(urls), num_workers=2), range(9))]
+    pos = Position(num_workers=2)
+    for (b, meta), _ in zip(make_loader(_spec(urls), num_workers=2), range(5)):
+        pos.advance(meta)
+    resumed = [b["keys"] for (b, _), _ in zip(make_loader(_spec(urls), start=pos, num_workers=2), range(4))]
+    assert full[5:] == resumed
+
+
+def test_ranks_read_disjoint_data_and_finite_pass_covers_all(gray_shards):
+    urls = resolve(str(gray_shards)).urls
+    seen = [sorted(k for b, _ in BatchStream(_spec(urls, rank=r, world_size=2, infinite=False)) for k in b["keys"])
+            for r in (0, 1)]
+    assert not set(seen[0]) & set(seen[1]) and len(seen[0]) + len(seen[1]) == 48
+
+
+def test_weighted_mixing_follows_weights(gray_shards, binary_shards):
+    g, b = resolve(str(gray_shards)).urls, resolve(str(binary_shards)).urls
+    spec = StreamSpec(sets=[g, b], weights=[3.0, 1.0], batch_size=8, collate=lambda s, c, r: [x.mode for x in s],
+                      model_config=None, shuffle_buffer=0)
+    modes = [m for batch, _ in zip(BatchStream(spec), range(100)) for m in batch[0]]
+    assert 0.70 < modes.count("gray") / len(modes) < 0.80
+
+
+def test_corrupt_shard_in_stream_is_skipped_and_counted(tmp_path, gray_shards):
+    bad = tmp_path / "train-00001-of-00002.tar"
+    data = (gray_shards / "train-00001-of-00002.tar").read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    urls = [str(gray_shards / "train-00000-of-00002.tar"), str(bad)]
+    pos = Position()
+    keys = []
+    for (batch, meta), _ in zip(BatchStream(_spec(urls)), range(30)):  # the training stream: epochs forever
+        pos.advance(meta)
+        keys += batch["keys"]
+    assert len(set(keys)) < 48 and len(keys) == 120, "the stream goes on past the truncated shard"
+    assert pos.skip_counts().get("corrupt_sample", 0) >= 1 and sum(pos.skip_counts().values()) >= 2
+
+
+# -- the engine ---------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_pretrain_pixel_end_to_end(tmp_path, gray_shards):
+    out = tmp_path / "run"
+    p = _cli("pretrain", "--model", "pixel", "--data", str(gray_shards), "--eval", str(gray_shards),
+             "--out", str(out), "--steps", "6", "--set", "save_every=3", "--set", "log_every=1",
+             "--set", "micro_batch_size=4", "--set", "global_batch_size=8")
+    assert "reconstruction PNG" in p.stdout
+    m = _metrics(out)
+    assert sorted(m) == [1, 2, 3, 4, 5, 6] and all(np.isfinite(r["loss"]) for r in m.values())
+    assert m[6]["samples_per_s"] > 0 and m[6]["patches_per_s"] > 0 and m[1]["lr"] > 0
+    evals = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "eval_loss" in x]
+    assert evals and np.isfinite(evals[-1]["eval_loss"])
+    assert (out / "checkpoints" / "latest").read_text().strip() == "step-0000006"
+    state = torch.load(out / "checkpoints" / "step-0000003" / "mp_rank_00_model_states.pt", weights_only=False)
+    assert state["step"] == 3 and state["data"]["0"]["batches"] == 6 and state["config"]["model"] == "pixel"
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    png = sorted((out / "pictures").glob("*.png"))
+    assert png and png[-1].stat().st_size > 1000
+    from trainer.models import get_variant
+    model = get_variant("pixel").model_class.from_pretrained(out / "model")
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_losses(tmp_path, gray_shards):
+    args = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--steps", "24", "--set", "log_every=1",
+            "--set", "save_every=4", "--set", "data.shuffle_buffer=8", "--set", "micro_batch_size=4"]
+    straight = tmp_path / "straight"
+    _cli(*args, "--out", str(straight))
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", *args, "--out", str(killed)], cwd=ROOT, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = killed / "checkpoints" / "latest"
+    deadline = time.time() + 300
+    while not latest.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stopped = int(latest.read_text().strip().split("-")[1])
+    assert stopped < 24, "the run was killed before it finished"
+    _cli(*args, "--out", str(killed))
+    a, b = _metrics(straight), _metrics(killed)
+    assert sorted(b) == list(range(1, 25))
+    for step in range(stopped + 1, 25):
+        assert a[step]["loss"] == b[step]["loss"], f"step {step}: {a[step]['loss']} != {b[step]['loss']}"
+
+
+@pytest.mark.slow
+def test_two_processes_gloo_zero2(tmp_path, gray_shards):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "trainer.cli", "pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out),
+           "--steps", "4", "--set", "engine.zero_stage=2", "--set", "micro_batch_size=2",
+           "--set", "global_batch_size=8", "--set", "log_every=1"]
+    p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-5000:]
+    m = _metrics(out)
+    assert sorted(m) == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in m.values())
+    ckpt = out / "checkpoints" / "step-0000004"
+    assert len(list(ckpt.glob("*optim_states.pt"))) == 2, "ZeRO-2 shards the optimizer over both ranks"
+    state = torch.load(ckpt / "mp_rank_00_model_states.pt", weights_only=False)
+    assert set(state["data"]) == {"0", "1"} and state["data"]["1"]["batches"] == 8  # 4 steps x 2 accumulation
+    assert (out / "model" / "model.safetensors").exists()
+
+
+def test_jit_cache_lives_in_the_project_and_stale_locks_go(tmp_path):
+    from trainer import runtime
+    env = {k: v for k, v in os.environ.items() if k != "TORCH_EXTENSIONS_DIR"}
+    code = "import os; from trainer import runtime; runtime.setup(); print(os.environ['TORCH_EXTENSIONS_DIR'])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(runtime.PROJECT_ROOT / ".cache" / "torch_extensions")
+    stale, fresh = tmp_path / "op_a" / "lock", tmp_path / "op_b" / "lock"
+    for f in (stale, fresh):
+        f.parent.mkdir()
+        f.touch()
+    old = time.time() - runtime.STALE_LOCK_SECONDS - 60
+    os.utime(stale, (old, old))
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "TORCH_EXTENSIONS_DIR": str(tmp_path)},
+                   check=True, capture_output=True)
+    assert not stale.exists() and fresh.exists(), "only a lock left by a killed build is removed"

@@ -1,0 +1,172 @@
+"""One run's settings: a YAML file (``trainer/runs/*.yaml``) + CLI overrides -> a validated ``TrainConfig``.
+
+Unknown keys are errors (with the closest known key), and the DeepSpeed config is DERIVED from this one:
+batch sizes and gradient accumulation are computed once, in ``deepspeed_config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .models.base import ConfigError
+
+
+@dataclass
+class DataConfig:
+    train: list[str] = field(default_factory=list)  # shard sets: dir, manifest.json, brace pattern, URL(s)
+    weights: list[float] | None = None  # mixing weights per train set; default: by sample count (as PIXEL)
+    eval: str | None = None  # held-out shard set, one pass per evaluation
+    shuffle_buffer: int = 1000
+    num_workers: int = 0  # DataLoader worker processes per rank
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1.5e-4
+    min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    warmup_steps: int = 0
+    schedule: str = "cosine"  # cosine | linear | constant (transformers' schedules, with warmup)
+    grad_clip: float = 1.0
+
+
+@dataclass
+class EngineConfig:
+    zero_stage: int = 0  # 0-3
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16 needs CUDA)
+
+
+@dataclass
+class TrainConfig:
+    model: str = "pixel"
+    flavor: str = "debug"
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # model config fields, e.g. {hidden_size: 128}
+    init_from: str | None = None  # a save_pretrained directory (safetensors) to start from
+    output_dir: str = "out/train"
+    seed: int = 0
+    max_steps: int = 100
+    micro_batch_size: int = 8  # per rank and forward pass
+    global_batch_size: int = 8  # micro * ranks * accumulation
+    log_every: int = 10
+    save_every: int = 0  # 0: only at the end
+    eval_every: int = 0  # 0: only at the end (if data.eval is set)
+    eval_batches: int = 10
+    viz_every: int = 0  # 0: only at the end
+    resume: bool = True  # continue from output_dir/checkpoints/latest when it exists
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+    def validate(self) -> "TrainConfig":
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ConfigError(msg)
+        need(bool(self.data.train), "data.train: give at least one shard set (--data DIR)")
+        need(self.data.weights is None or len(self.data.weights) == len(self.data.train),
+             "data.weights: one weight per data.train entry")
+        need(self.max_steps > 0 and self.micro_batch_size > 0, "max_steps and micro_batch_size must be > 0")
+        need(self.engine.zero_stage in (0, 1, 2, 3), f"engine.zero_stage must be 0-3, not {self.engine.zero_stage}")
+        need(self.engine.precision in ("fp32", "bf16", "fp16"), "engine.precision: fp32 | bf16 | fp16")
+        need(self.optim.schedule in ("cosine", "linear", "constant"), "optim.schedule: cosine | linear | constant")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def deepspeed_config(cfg: TrainConfig, world_size: int) -> dict[str, Any]:
+    """The DeepSpeed config for this run; gradient accumulation = global / (micro * world), exactly."""
+    per_step = cfg.micro_batch_size * world_size
+    if cfg.global_batch_size % per_step:
+        raise ConfigError(f"global_batch_size {cfg.global_batch_size} is not a multiple of micro_batch_size "
+                          f"{cfg.micro_batch_size} x {world_size} rank(s)")
+    ds: dict[str, Any] = {
+        "train_batch_size": cfg.global_batch_size,
+        "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
+        "gradient_accumulation_steps": cfg.global_batch_size // per_step,
+        "gradient_clipping": cfg.optim.grad_clip,
+        "zero_optimization": {"stage": cfg.engine.zero_stage},
+        "steps_per_print": 10**9,  # the trainer logs; DeepSpeed stays quiet
+        "wall_clock_breakdown": False,
+    }
+    if cfg.engine.precision == "bf16":
+        ds["bf16"] = {"enabled": True}
+    elif cfg.engine.precision == "fp16":
+        ds["fp16"] = {"enabled": True, "initial_scale_power": 16}
+    return ds
+
+
+# -- loading ------------------------------------------------------------------------------------------------
+
+def _merge(obj: Any, updates: dict[str, Any], where: str) -> Any:
+    """Dataclass ``obj`` updated from a nested mapping; unknown keys raise with the closest known one."""
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    for key, value in updates.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {where}{close[0]!r}?" if close else f"; known: {', '.join(names)}"
+            raise ConfigError(f"unknown setting {where}{key!r}{hint}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} is a section; give a mapping")
+            _merge(current, value, f"{where}{key}.")
+        elif key == "model_overrides":
+            setattr(obj, key, {**current, **(value or {})})
+        else:
+            setattr(obj, key, _coerce(value, current, f"{where}{key}"))
+    return obj
+
+
+def _coerce(value: Any, current: Any, name: str) -> Any:
+    if isinstance(current, tuple) and isinstance(value, list):
+        return tuple(value)
+    if isinstance(current, list) and isinstance(value, str):
+        return [value]
+    if isinstance(current, float) and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:  # YAML 1.1 reads 3e-4 (no dot) as a string
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    if current is not None and value is not None and not isinstance(value, type(current)):
+        raise ConfigError(f"{name}: expected {type(current).__name__}, got {value!r}")
+    return value
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["optim.lr=3e-4", "model_overrides.hidden_size=64"]`` -> nested mapping (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(raw)
+    return out
+
+
+def load_config(path: str | Path | None = None, *overrides: dict[str, Any]) -> TrainConfig:
+    """Defaults <- YAML run file <- each override mapping, then validated."""
+    cfg = TrainConfig()
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"run file {p} does not exist")
+        data = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"run file {p} must hold a mapping")
+        _merge(cfg, data, "")
+    for o in overrides:
+        _merge(cfg, o, "")
+    return cfg.validate()

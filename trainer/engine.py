@@ -1,0 +1,235 @@
+"""The training loop on the DeepSpeed engine: one CPU process, several (gloo), or GPU nodes — same code.
+
+``train(cfg)``: resolve shards -> model config checked against them -> ``deepspeed.initialize`` with the derived
+config, a torch AdamW and a transformers warmup schedule -> stream batches -> log / evaluate / draw / checkpoint.
+Checkpoints are DeepSpeed's (for resuming this run; they hold pickles, load only your own) with the data
+position, the resolved config and RNG states in ``client_state``; the final model is also written with
+``save_pretrained`` (safetensors) for sharing and finetuning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import runtime
+from .config import TrainConfig, deepspeed_config
+from .models import get_variant
+from .models.base import ConfigError
+from .shardsets import common_info, resolve
+from .stream import Position, StreamSpec, make_loader
+
+log = logging.getLogger("pixel-train")
+
+
+@dataclass
+class Run:
+    """What a finished run left behind."""
+
+    output_dir: Path
+    checkpoint: Path | None
+    model_dir: Path | None
+    picture: Path | None
+    final_loss: float
+    steps: int
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _init_distributed() -> tuple[int, int]:
+    import deepspeed
+    import torch.distributed as dist
+    for k, v in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
+        os.environ.setdefault(k, v)
+    os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    if not dist.is_initialized():
+        deepspeed.init_distributed(dist_backend=runtime.backend(), auto_mpi_discovery=False, verbose=False)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _optimizer(model, cfg: TrainConfig):
+    import torch
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+    o = cfg.optim
+    return torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=o.betas, eps=o.eps)
+
+
+def _scheduler(optimizer, cfg: TrainConfig):
+    from transformers import get_scheduler
+    name = {"cosine": "cosine_with_min_lr", "linear": "linear", "constant": "constant_with_warmup"}[cfg.optim.schedule]
+    extra = {"scheduler_specific_kwargs": {"min_lr_rate": cfg.optim.min_lr_ratio}} if name.startswith("cosine") else {}
+    return get_scheduler(name, optimizer, num_warmup_steps=cfg.optim.warmup_steps,
+                         num_training_steps=cfg.max_steps, **extra)
+
+
+def prepare(cfg: TrainConfig):
+    """Everything that can fail on bad settings, before any engine starts: shards, data info, model config."""
+    variant = get_variant(cfg.model)
+    if cfg.engine.precision == "fp16":
+        import torch
+        if not torch.cuda.is_available():
+            raise ConfigError("engine.precision fp16 needs a CUDA device; use bf16 or fp32 on CPU")
+    sets = [resolve(s) for s in cfg.data.train]
+    info = common_info(sets)
+    model_config = variant.config(cfg.flavor, cfg.model_overrides, info)
+    if cfg.init_from:  # the checkpoint's own architecture, which must fit these shards too
+        model_config = variant.config_class.from_pretrained(cfg.init_from)
+    for name, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
+        have = getattr(model_config, name, want)
+        if have != want:
+            raise ConfigError(f"model {name} is {have} but the shards ({cfg.data.train[0]}) have {want}: "
+                              f"render with matching settings or change the model")
+    eval_set = resolve(cfg.data.eval) if cfg.data.eval else None
+    if eval_set is not None:
+        ei = eval_set.info()
+        if (ei.mode, ei.patch_size, ei.max_patches) != (info.mode, info.patch_size, info.max_patches):
+            raise ConfigError(f"data.eval {cfg.data.eval} holds {ei.mode} {ei.patch_size}px x {ei.max_patches} "
+                              f"strips; the train sets hold {info.mode} {info.patch_size}px x {info.max_patches}")
+    weights = cfg.data.weights or [float(s.num_samples or len(s.urls)) for s in sets]
+    return variant, sets, info, model_config, eval_set, weights
+
+
+def train(cfg: TrainConfig) -> Run:
+    runtime.setup()
+    variant, sets, info, model_config, eval_set, weights = prepare(cfg)
+    import deepspeed
+    import torch
+    import torch.distributed as dist
+
+    rank, world = _init_distributed()
+    ds_config = deepspeed_config(cfg, world)
+    out = Path(cfg.output_dir)
+    ckpt_dir = out / "checkpoints"
+    torch.manual_seed(cfg.seed)
+    if cfg.init_from:
+        model = variant.model_class.from_pretrained(cfg.init_from, config=model_config)
+    else:
+        model = variant.model_class(model_config)
+    optimizer = _optimizer(model, cfg)
+    engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer,
+                                                   lr_scheduler=_scheduler(optimizer, cfg), config=ds_config)
+    step, start = 0, None
+    if cfg.resume and (ckpt_dir / "latest").exists():
+        _, client = engine.load_checkpoint(str(ckpt_dir))
+        step = int(client["step"])
+        start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
+        torch.set_rng_state(client["torch_rng"])
+        if rank == 0:
+            log.info("resumed from %s at step %d", ckpt_dir / (ckpt_dir / "latest").read_text().strip(), step)
+    spec = StreamSpec(sets=[s.urls for s in sets], weights=weights, batch_size=cfg.micro_batch_size,
+                      collate=variant.collate, model_config=model_config, seed=cfg.seed, rank=rank,
+                      world_size=world, shuffle_buffer=cfg.data.shuffle_buffer)
+    position = start if start is not None and (start.world_size, start.num_workers) == (world, cfg.data.num_workers) \
+        else Position(world, cfg.data.num_workers)
+    batches = iter(make_loader(spec, start, cfg.data.num_workers))
+    logger = runtime.RankZeroLogger(out, rank, cfg.to_dict(), total=cfg.max_steps, initial=step)
+    accum = ds_config["gradient_accumulation_steps"]
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.engine.precision]
+    last_batch = last_out = None
+    loss_value = float("nan")
+    window = runtime.Throughput()
+    ckpt = None
+    while step < cfg.max_steps:
+        engine.train()
+        losses = []
+        for _ in range(accum):
+            batch, meta = next(batches)
+            batch = _place(batch, engine.device, dtype)
+            out_ = engine(**batch)
+            engine.backward(out_.loss)
+            engine.step()
+            position.advance(meta)
+            losses.append(out_.loss.detach().float())
+            window.add(variant.stats(batch), len(next(iter(batch.values()))))
+            last_batch, last_out = batch, out_
+        step += 1
+        loss = torch.stack(losses).mean()
+        dist.all_reduce(loss)
+        loss_value = float(loss) / world
+        if step % cfg.log_every == 0 or step == cfg.max_steps or step == 1:
+            rates = window.rates(world)
+            logger.scalars(step, {"loss": loss_value, "lr": scheduler.get_last_lr()[0], **rates,
+                                  "skipped": sum(position.skip_counts().values())})
+        if variant.visualize is not None and rank == 0 and (
+                (cfg.viz_every and step % cfg.viz_every == 0) or step == cfg.max_steps):
+            engine.eval()
+            with torch.no_grad():
+                logger.picture(step, variant.visualize(engine.module, last_batch, _float(last_out)))
+        if eval_set is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
+            logger.scalars(step, {"eval_loss": evaluate(engine, variant, model_config, eval_set.urls, cfg, rank, world)})
+        if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps:
+            ckpt = save_checkpoint(engine, ckpt_dir, step, cfg, position, world)
+        logger.progress(step, loss_value)
+    model_dir = save_model(engine, out / "model", rank, cfg)
+    logger.close()
+    dist.barrier()
+    return Run(out, ckpt, model_dir, logger.last_picture, loss_value, step)
+
+
+def evaluate(engine, variant, model_config, urls: list[str], cfg: TrainConfig, rank: int, world: int) -> float:
+    """Mean loss over up to ``eval_batches`` batches per rank of one pass over the held-out set."""
+    import torch
+    import torch.distributed as dist
+    spec = StreamSpec(sets=[urls], weights=[1.0], batch_size=cfg.micro_batch_size, collate=variant.collate,
+                      model_config=model_config, seed=cfg.seed, rank=rank, world_size=world, infinite=False)
+    total = torch.zeros(2)
+    engine.eval()
+    with torch.no_grad():
+        for i, (batch, _) in enumerate(make_loader(spec)):
+            if i >= cfg.eval_batches:
+                break
+            batch = _place(batch, engine.device, next(engine.module.parameters()).dtype)
+            total += torch.tensor([float(engine(**batch).loss), 1.0])
+    dist.all_reduce(total)
+    engine.train()
+    return float(total[0] / total[1].clamp(min=1))
+
+
+def _float(output):
+    """A model output with its floating tensors in fp32 (pictures are drawn with numpy)."""
+    for k, v in output.items():
+        if hasattr(v, "is_floating_point") and v.is_floating_point():
+            output[k] = v.detach().float()
+    return output
+
+
+def _place(batch: dict, device, dtype) -> dict:
+    """Tensors onto the engine's device; floating inputs in the engine's precision (DeepSpeed does not cast)."""
+    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
+
+
+def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, position: Position, world: int) -> Path:
+    import torch
+    import torch.distributed as dist
+    positions: list[Any] = [None] * world
+    dist.all_gather_object(positions, position.to_dict())
+    client = {"step": step, "config": cfg.to_dict(), "data": {str(r): p for r, p in enumerate(positions)},
+              "torch_rng": torch.get_rng_state()}
+    tag = f"step-{step:07d}"
+    engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client)
+    return ckpt_dir / tag
+
+
+def save_model(engine, path: Path, rank: int, cfg: TrainConfig) -> Path | None:
+    """``save_pretrained`` (safetensors) of the trained weights; ZeRO-3 gathers the shards first."""
+    state = engine._zero3_consolidated_16bit_state_dict() if cfg.engine.zero_stage == 3 else None
+    if rank != 0:
+        return None
+    module = engine.module
+    module.save_pretrained(path, state_dict=state, safe_serialization=True)
+    (path / "training_config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=str))
+    return path
+

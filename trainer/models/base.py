@@ -1,0 +1,127 @@
+"""What every model variant provides, and the small helpers they share.
+
+A variant is one module in ``trainer/models/`` exposing ``VARIANT = Variant(...)`` plus one line in
+``trainer/models/__init__.py``'s ``REGISTRY``. The engine never looks inside a model: it builds the config
+with ``variant.make_config(flavor, overrides, data)``, the model with ``variant.model_class(config)``, batches
+with ``variant.collate(samples, config, rng)``, and calls ``model(**batch).loss``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+
+class ConfigError(ValueError):
+    """A model/data/run setting that cannot work; the message names the setting and the fix."""
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the shard manifest says about the pixels (and tokens) a model will see."""
+
+    mode: str  # gray | rgb | binary
+    patch_size: int  # pixels per patch side (strip height)
+    max_patches: int  # strip width // patch_size (EOS and padding included)
+    vocab_size: int | None = None  # tokenizer vocab size from the manifest, if the shards carry token ids
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.mode == "rgb" else 1
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    config_class: type  # a transformers PretrainedConfig subclass
+    model_class: type  # a transformers PreTrainedModel subclass; forward(**batch) -> output with .loss
+    flavors: dict[str, dict[str, Any]]  # "debug" (CPU, seconds) and paper-size flavors -> config kwargs
+    make_config: Callable[[str, dict[str, Any], DataInfo], Any]  # raises ConfigError on a mismatch
+    collate: Callable[[list, Any, np.random.Generator], dict[str, torch.Tensor]]  # DecodedSamples -> batch
+    stats: Callable[[dict[str, torch.Tensor]], dict[str, int]]  # {"patches": n, "tokens": n} seen by the loss
+    visualize: Callable[[Any, dict[str, torch.Tensor], Any], np.ndarray] | None = None  # uint8 image
+    modes: tuple[str, ...] = ("gray", "rgb", "binary")
+    needs_tokens: bool = False
+    paper_params: dict[str, tuple[float, float]] = field(default_factory=dict)  # flavor -> (lo, hi) params
+
+    def config(self, flavor: str, overrides: dict[str, Any] | None, data: DataInfo):
+        if flavor not in self.flavors:
+            raise ConfigError(f"model {self.name!r} has no flavor {flavor!r}; choose one of {sorted(self.flavors)}")
+        if data.mode not in self.modes:
+            raise ConfigError(f"model {self.name!r} trains on {'/'.join(self.modes)} shards, these are {data.mode!r}")
+        if self.needs_tokens and not data.vocab_size:
+            raise ConfigError(f"model {self.name!r} needs token ids; the shards' manifest names no tokenizer")
+        return self.make_config(flavor, dict(overrides or {}), data)
+
+
+def apply_overrides(kwargs: dict[str, Any], overrides: dict[str, Any], config_class: type) -> dict[str, Any]:
+    """Flavor kwargs updated by user overrides; an override the config class does not know is an error."""
+    known = set(config_class().to_dict())
+    unknown = sorted(k for k in overrides if k not in known and k not in kwargs)
+    if unknown:
+        raise ConfigError(f"unknown model setting(s) {unknown} for {config_class.__name__}")
+    return {**kwargs, **overrides}
+
+
+def to_patches(pixels: np.ndarray, patch_size: int) -> np.ndarray:
+    """(H, W[, C]) strip -> (N, patch_size * patch_size * C) float32 in [0, 1], patches left to right.
+
+    Within a patch the order is row, column, channel (ViTMAE's patchify order). Binary strips hold {0, 1}
+    (1 = white) and stay {0, 1}; gray/rgb are divided by 255.
+    """
+    h, w = pixels.shape[:2]
+    c = 1 if pixels.ndim == 2 else pixels.shape[2]
+    if h != patch_size or w % patch_size:
+        raise ConfigError(f"strip {h}x{w} does not split into {patch_size}px patches")
+    n = w // patch_size
+    x = pixels.reshape(h, n, patch_size, c).transpose(1, 0, 2, 3).reshape(n, h * patch_size * c)
+    scale = 1.0 if pixels.max(initial=0) <= 1 else 255.0
+    return x.astype(np.float32) / scale
+
+
+def attention_mask(num_patches: int, total: int) -> np.ndarray:
+    """1 over the text patches plus the EOS patch (PIXEL's num_patches + 1), 0 over the padding."""
+    m = np.zeros(total, dtype=np.int64)
+    m[: min(num_patches + 1, total)] = 1
+    return m
+
+
+def patches_to_strip(patches: np.ndarray, patch_size: int, channels: int = 1) -> np.ndarray:
+    """Inverse of ``to_patches``: (N, p*p*C) in [0, 1] -> (p, N*p[, C]) uint8, for pictures."""
+    n = patches.shape[0]
+    x = np.clip(patches, 0, 1).reshape(n, patch_size, patch_size, channels).transpose(1, 0, 2, 3)
+    x = (x.reshape(patch_size, n * patch_size, channels) * 255).round().astype(np.uint8)
+    return x[..., 0] if channels == 1 else x
+
+
+def count_parameters(variant: Variant, flavor: str, data: DataInfo) -> int:
+    """Parameters of a flavor, built on the meta device (nothing allocated)."""
+    cfg = variant.config(flavor, {}, data)
+    with torch.device("meta"):
+        model = variant.model_class(cfg)
+    return sum(p.numel() for p in model.parameters())
+
+
+def picture(rows: list[list[np.ndarray]], patch_size: int, wrap_patches: int = 64) -> np.ndarray:
+    """A viewable PNG-ready image from strips: ``rows[i]`` are the strips of sample i (e.g. input, masked input,
+    reconstruction), each wrapped into lines of ``wrap_patches`` patches, stacked with gray separators.
+
+    Strips are uint8 (p, N*p) gray or (p, N*p, 3) rgb; binary {0, 1} strips are scaled to 0/255.
+    """
+    blocks = []
+    width = wrap_patches * patch_size
+    for strips in rows:
+        for s in strips:
+            s = s.astype(np.uint8) * (255 if s.max(initial=0) <= 1 else 1)
+            if s.ndim == 3:
+                s = s.mean(axis=2).astype(np.uint8)
+            n = s.shape[1]
+            pad = (-n) % width
+            s = np.pad(s, ((0, 0), (0, pad)), constant_values=255)
+            lines = s.reshape(s.shape[0], -1, width).transpose(1, 0, 2).reshape(-1, width)
+            blocks += [lines, np.full((2, width), 200, np.uint8)]
+        blocks.append(np.full((6, width), 120, np.uint8))
+    return np.concatenate(blocks, axis=0)

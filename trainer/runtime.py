@@ -1,0 +1,98 @@
+"""Process setup and rank-0 reporting: accelerator choice, the JIT-extension cache, metrics, pictures, progress."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("pixel-train")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+STALE_LOCK_SECONDS = 15 * 60  # a JIT build takes 1-2 min; a lock this old was left by a killed build
+
+
+def setup() -> None:
+    """CPU accelerator when there is no CUDA; DeepSpeed's JIT ops cached inside the project; stale locks gone."""
+    import torch
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    ext = Path(os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(PROJECT_ROOT / ".cache" / "torch_extensions")))
+    for lock in ext.glob("*/lock"):
+        age = time.time() - lock.stat().st_mtime
+        if age > STALE_LOCK_SECONDS:
+            log.warning("removing stale JIT build lock %s (%.0f min old; a killed build left it)", lock, age / 60)
+            lock.unlink(missing_ok=True)
+
+
+def backend() -> str:
+    import torch
+    return "nccl" if torch.cuda.is_available() else "gloo"
+
+
+class Throughput:
+    """Samples, patches and tokens per second since the last report."""
+
+    def __init__(self) -> None:
+        self.t0, self.samples, self.patches, self.tokens = time.perf_counter(), 0, 0, 0
+
+    def add(self, stats: dict[str, int], samples: int) -> None:
+        self.samples += samples
+        self.patches += int(stats.get("patches", 0))
+        self.tokens += int(stats.get("tokens", 0))
+
+    def rates(self, world: int) -> dict[str, float]:
+        dt = max(time.perf_counter() - self.t0, 1e-9)
+        out = {"samples_per_s": world * self.samples / dt, "patches_per_s": world * self.patches / dt,
+               "tokens_per_s": world * self.tokens / dt}  # rank 0's rate x ranks
+        self.__init__()
+        return out
+
+
+class RankZeroLogger:
+    """metrics.jsonl + tensorboard events + PNGs + a progress bar, on rank 0 only (other ranks: no-ops)."""
+
+    def __init__(self, out: Path, rank: int, config: dict[str, Any], total: int, initial: int = 0):
+        self.rank, self.out, self.last_picture = rank, out, None
+        if rank != 0:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+        from tqdm import tqdm
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config, indent=1, default=str))
+        self.metrics = (out / "metrics.jsonl").open("a", encoding="utf-8")
+        self.tb = SummaryWriter(str(out / "tensorboard"))
+        self.bar = tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        if self.rank != 0:
+            return
+        self.metrics.write(json.dumps({"step": step, **values}) + "\n")
+        self.metrics.flush()
+        for k, v in values.items():
+            self.tb.add_scalar(f"train/{k}" if not k.startswith("eval") else k.replace("_", "/", 1), v, step)
+
+    def picture(self, step: int, image: np.ndarray) -> None:
+        if self.rank != 0:
+            return
+        from PIL import Image
+        path = self.out / "pictures" / f"step-{step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+        self.tb.add_image("reconstruction", image, step, dataformats="HW" if image.ndim == 2 else "HWC")
+        self.last_picture = path
+
+    def progress(self, step: int, loss: float) -> None:
+        if self.rank == 0:
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+            self.bar.update(step - self.bar.n)
+
+    def close(self) -> None:
+        if self.rank == 0:
+            self.bar.close()
+            self.metrics.close()
+            self.tb.close()

@@ -1,0 +1,97 @@
+"""Where a shard set lives: a directory, a manifest.json, a brace pattern or URLs -> shard URLs + what they hold.
+
+Local paths and fsspec URLs (gs://, s3://, http(s)://) are read through fsspec; ``pipe:`` URLs go to webdataset
+as they are. The manifest, when there is one, tells the pixel mode, patch size, strip length and tokenizer;
+without one the first sample tells.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+
+import braceexpand
+import fsspec
+
+from schemas import ShardManifest
+from schemas.manifest import MANIFEST_NAME
+
+from .models.base import ConfigError, DataInfo
+
+
+@dataclass
+class ShardSet:
+    spec: str  # as the user gave it
+    urls: list[str]
+    manifest: ShardManifest | None
+    num_samples: int | None  # from the manifest
+
+    def info(self) -> DataInfo:
+        if self.manifest is None:
+            from .data import sample_pipeline  # peek: the first sample tells what the set holds
+            first = next(iter(sample_pipeline(self.urls[:1])), None)
+            if first is None:
+                raise ConfigError(f"{self.spec}: no readable sample in {self.urls[0]}")
+            return DataInfo(mode=first.mode, patch_size=first.patch_size,
+                            max_patches=first.pixels.shape[1] // first.patch_size,
+                            vocab_size=max(first.token_ids) + 1 if first.token_ids else None)
+        m = self.manifest
+        return DataInfo(mode=m.render_config["mode"], patch_size=m.patch_size, max_patches=m.max_patches,
+                        vocab_size=(m.tokenizer or {}).get("vocab_size"))
+
+
+def _read_manifest(url: str) -> ShardManifest:
+    with fsspec.open(url, "rt", encoding="utf-8") as fh:
+        return ShardManifest.from_dict(json.load(fh)).validate()
+
+
+def _exists(url: str) -> bool:
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs.exists(path)
+
+
+def resolve(spec: str) -> ShardSet:
+    """A shard set from a directory (with manifest.json), a manifest path, a brace pattern, or a URL list."""
+    if spec.startswith("pipe:"):
+        return ShardSet(spec, list(braceexpand.braceexpand(spec)), None, None)
+    if spec.endswith(".json"):
+        if not _exists(spec):
+            raise ConfigError(f"manifest {spec} does not exist")
+        m = _read_manifest(spec)
+        base = posixpath.dirname(spec)
+        return _checked(ShardSet(spec, [posixpath.join(base, s.name) for s in m.shards], m, m.num_samples))
+    if spec.endswith(".tar") or "{" in spec:
+        urls = list(braceexpand.braceexpand(spec))
+        near = posixpath.join(posixpath.dirname(urls[0]), MANIFEST_NAME)
+        m = _read_manifest(near) if _exists(near) else None
+        return _checked(ShardSet(spec, urls, m, None))
+    fs, path = fsspec.core.url_to_fs(spec)
+    if not fs.isdir(path):
+        raise ConfigError(f"shard set {spec!r} is not a directory, manifest, .tar path or brace pattern "
+                          "(or it does not exist)")
+    manifest = spec.rstrip("/") + "/" + MANIFEST_NAME
+    if _exists(manifest):
+        return resolve(manifest)
+    tars = sorted(p for p in fs.ls(path, detail=False) if p.endswith(".tar"))
+    if not tars:
+        raise ConfigError(f"no shards (*.tar) and no {MANIFEST_NAME} in {spec}")
+    proto = spec.split("://")[0] + "://" if "://" in spec else ""
+    return _checked(ShardSet(spec, [proto + t for t in tars], None, None))
+
+
+def _checked(s: ShardSet) -> ShardSet:
+    missing = [u for u in s.urls if not _exists(u)]
+    if missing:
+        raise ConfigError(f"{s.spec}: {len(missing)} shard(s) missing, e.g. {missing[0]}")
+    return s
+
+
+def common_info(sets: list[ShardSet]) -> DataInfo:
+    """The DataInfo all train sets share; mixing sets with different pixels is an error."""
+    infos = [s.info() for s in sets]
+    for s, i in zip(sets[1:], infos[1:]):
+        if (i.mode, i.patch_size, i.max_patches) != (infos[0].mode, infos[0].patch_size, infos[0].max_patches):
+            raise ConfigError(f"{s.spec} holds {i.mode} {i.patch_size}px x {i.max_patches} strips, but "
+                              f"{sets[0].spec} holds {infos[0].mode} {infos[0].patch_size}px x {infos[0].max_patches}")
+    return infos[0]

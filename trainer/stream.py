@@ -1,0 +1,172 @@
+"""Training batches from shard sets, streamed, with a position that a checkpoint can resume from exactly.
+
+Each rank x DataLoader worker is one *slot*. A slot reads its share of the shards (shard ``i`` goes to slot
+``i % slots`` after a seeded per-epoch shuffle of the shard list; when there are fewer shards than slots, every
+slot reads all shards and keeps every ``slots``-th sample), shuffles through a seeded buffer, mixes several sets
+by weight with a seeded draw, then decodes (schemas only) and collates. Everything before decoding is a
+deterministic function of (seed, slot, world size, workers), so the position of a slot is one number: how many
+raw samples it has passed. Resuming replays the raw stream up to there without decoding it.
+
+DataLoader takes batches from its workers round robin; after ``B`` batches the next one comes from worker
+``B % workers``, so a resumed loader renames its workers by that offset and the order continues unchanged.
+With another world size or worker count the slots differ: the stream starts afresh from a new seed (the
+samples seen are then not exactly those an uninterrupted run would have seen; the trainer warns).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import webdataset as wds
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from .data import SkipCounter, decode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamSpec:
+    sets: list[list[str]]  # shard URLs per shard set
+    weights: list[float]  # mixing weights, one per set
+    batch_size: int
+    collate: Callable  # variant.collate(samples, model_config, rng) -> dict of tensors
+    model_config: Any
+    seed: int = 0
+    rank: int = 0
+    world_size: int = 1
+    infinite: bool = True  # pretraining: epochs forever; evaluation: one pass
+    shuffle_buffer: int = 1000
+
+
+@dataclass
+class Position:
+    """Where a rank's loader stands: batches consumed, raw samples passed per (logical) worker."""
+
+    world_size: int = 1
+    num_workers: int = 0
+    batches: int = 0
+    raw: dict[int, int] = field(default_factory=dict)
+    skipped: dict[int, dict[str, int]] = field(default_factory=dict)  # per worker: reason -> count
+
+    def advance(self, meta: dict[str, Any]) -> None:
+        self.batches += 1
+        self.raw[int(meta["worker"])] = int(meta["raw"])
+        self.skipped[int(meta["worker"])] = dict(meta["skipped"])
+
+    def skip_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for per in self.skipped.values():
+            for k, v in per.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"world_size": self.world_size, "num_workers": self.num_workers, "batches": self.batches,
+                "raw": {str(k): v for k, v in self.raw.items()},
+                "skipped": {str(k): v for k, v in self.skipped.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Position":
+        return cls(d["world_size"], d["num_workers"], d["batches"], {int(k): v for k, v in d["raw"].items()},
+                   {int(k): v for k, v in d.get("skipped", {}).items()})
+
+
+class BatchStream(IterableDataset):
+    def __init__(self, spec: StreamSpec, start: Position | None = None, num_workers: int = 0):
+        super().__init__()
+        self.spec, self.num_workers = spec, num_workers
+        same = start is not None and (start.world_size, start.num_workers) == (spec.world_size, num_workers)
+        if start is not None and not same:
+            log.warning("resuming with %d rank(s) x %d worker(s) instead of %d x %d: the data stream restarts "
+                        "from a new seed, not exactly where it stopped", spec.world_size, num_workers,
+                        start.world_size, start.num_workers)
+        self.start = start if same else Position(spec.world_size, num_workers)
+        self.seed = spec.seed if same or start is None else spec.seed + 1_000_003 * start.batches
+        self.offset = self.start.batches % max(num_workers, 1)
+
+    def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info else (0, 1)
+        worker = (wid + self.offset) % nw
+        slots, slot = self.spec.world_size * nw, self.spec.rank * nw + worker
+        skips = SkipCounter()
+        streams = [self._shuffled(self._raw(urls, i, slot, slots, skips), i, slot)
+                   for i, urls in enumerate(self.spec.sets)]
+        stream = streams[0] if len(streams) == 1 else self._mixed(streams, slot)
+        passed, start, buf = 0, self.start.raw.get(worker, 0), []
+        for raw in stream:
+            passed += 1
+            if passed <= start:
+                continue
+            sample = decode(raw, skips)
+            if sample is None:
+                continue
+            buf.append(sample)
+            if len(buf) == self.spec.batch_size:
+                yield self._collate(buf, slot, passed), {"worker": worker, "raw": passed, "skipped": dict(skips.counts)}
+                buf = []
+        if buf:  # a finite stream's last partial batch
+            yield self._collate(buf, slot, passed), {"worker": worker, "raw": passed, "skipped": dict(skips.counts)}
+
+    def _collate(self, samples: list, slot: int, passed: int) -> dict[str, torch.Tensor]:
+        return self.spec.collate(samples, self.spec.model_config, np.random.default_rng([self.seed, slot, passed]))
+
+    def _raw(self, urls: list[str], set_index: int, slot: int, slots: int, skips: SkipCounter) -> Iterator[dict]:
+        epoch = 0
+        while True:
+            order = (np.random.default_rng([self.seed, set_index, epoch]).permutation(len(urls))
+                     if self.spec.infinite else np.arange(len(urls)))
+            strided = len(urls) < slots
+            mine = [urls[i] for i in (order if strided else order[slot::slots])]
+            seen = 0
+            for i, raw in enumerate(wds.tarfile_samples(({"url": u} for u in mine), handler=skips)):
+                if not strided or i % slots == slot:
+                    seen += 1
+                    yield raw
+            if not self.spec.infinite:
+                return
+            if seen == 0:
+                raise RuntimeError(f"slot {slot} read no sample from {len(mine)} shard(s), e.g. {urls[0]}")
+            epoch += 1
+
+    def _shuffled(self, stream: Iterator[dict], set_index: int, slot: int) -> Iterator[dict]:
+        size = self.spec.shuffle_buffer if self.spec.infinite else 0
+        if size <= 1:
+            yield from stream
+            return
+        rng = np.random.default_rng([self.seed, set_index, slot, 7])
+        buf: list[dict] = []
+        for item in stream:
+            if len(buf) < size:
+                buf.append(item)
+                continue
+            j = int(rng.integers(size))
+            buf[j], item = item, buf[j]
+            yield item
+        rng.shuffle(buf)
+        yield from buf
+
+    def _mixed(self, streams: list[Iterator[dict]], slot: int) -> Iterator[dict]:
+        rng = np.random.default_rng([self.seed, slot, 11])
+        live = list(range(len(streams)))
+        weights = np.asarray(self.spec.weights, dtype=np.float64)
+        while live:
+            p = weights[live] / weights[live].sum()
+            k = live[int(rng.choice(len(live), p=p))]
+            item = next(streams[k], None)
+            if item is None:
+                live.remove(k)
+                continue
+            yield item
+
+
+def make_loader(spec: StreamSpec, start: Position | None = None, num_workers: int = 0) -> DataLoader:
+    """A DataLoader of (batch, meta) pairs; feed each meta to ``Position.advance`` once its batch is used."""
+    ds = BatchStream(spec, start, num_workers)
+    return DataLoader(ds, batch_size=None, num_workers=num_workers,
+                      prefetch_factor=4 if num_workers else None, persistent_workers=False)
