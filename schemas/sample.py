@@ -99,7 +99,7 @@ class RenderedSample:
         need(_int_list(self.sep_patches) and all(0 <= p < self.max_patches for p in self.sep_patches),
              "sep_patches must be patch indices inside the strip")
         if self.token_ids is not None:
-            need(_int_list(self.token_ids) and all(t >= 0 for t in self.token_ids), "token_ids must be ints >= 0")
+            need(_int_list(self.token_ids) and min(self.token_ids, default=0) >= 0, "token_ids must be ints >= 0")
         if self.word_starts is not None:
             ws = self.word_starts
             need(_int_list(ws) and all(0 <= w < self.max_patches for w in ws)
@@ -158,7 +158,8 @@ class RenderedSample:
 
 
 def _int_list(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+    """A list of plain ints (bools refused); ``map(type)`` keeps this cheap for long token id lists."""
+    return isinstance(v, list) and (not v or set(map(type, v)) == {int})
 
 
 def _bytes(v: Any) -> bytes:

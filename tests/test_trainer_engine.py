@@ -117,6 +117,14 @@ def test_shard_sets_resolve_from_dir_manifest_and_brace(gray_shards):
     assert a.info() == c.info() and a.info().patch_size == 16 and a.info().max_patches == 529
 
 
+def test_pipe_urls_stream_without_a_manifest(gray_shards):
+    s = resolve(f"pipe:cat {gray_shards}/train-{{00000..00001}}-of-00002.tar")
+    assert len(s.urls) == 2 and s.manifest is None
+    assert s.info().patch_size == 16 and s.info().max_patches == 529 and s.info().mode == "gray"
+    keys = [k for b, _ in BatchStream(_spec(s.urls, infinite=False)) for k in b["keys"]]
+    assert len(set(keys)) == 48
+
+
 def test_stream_position_resumes_exactly(gray_shards):
     urls = resolve(str(gray_shards)).urls
     full = [b for b, _ in zip(BatchStream(_spec(urls, shuffle_buffer=16)), range(20))]
@@ -191,6 +199,18 @@ def test_pretrain_pixel_end_to_end(tmp_path, gray_shards):
     from trainer.models import get_variant
     model = get_variant("pixel").model_class.from_pretrained(out / "model")
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("zero,precision", [(1, "fp32"), (3, "bf16")])
+def test_zero_stages_and_precisions(tmp_path, gray_shards, zero, precision):
+    out = tmp_path / f"z{zero}"
+    _cli("pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "3",
+         "--set", f"engine.zero_stage={zero}", "--set", f"engine.precision={precision}", "--set", "log_every=1")
+    assert all(np.isfinite(r["loss"]) for r in _metrics(out).values()) and len(_metrics(out)) == 3
+    from trainer.models import get_variant
+    model = get_variant("pixel").model_class.from_pretrained(out / "model")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
 @pytest.mark.slow

@@ -57,6 +57,7 @@ class TrainConfig:
     global_batch_size: int = 8  # micro * ranks * accumulation
     log_every: int = 10
     save_every: int = 0  # 0: only at the end
+    keep_checkpoints: int = 3  # newest DeepSpeed checkpoints kept; older ones are deleted after each save
     eval_every: int = 0  # 0: only at the end (if data.eval is set)
     eval_batches: int = 10
     viz_every: int = 0  # 0: only at the end

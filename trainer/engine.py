@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,6 +221,10 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
               "torch_rng": torch.get_rng_state()}
     tag = f"step-{step:07d}"
     engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client)
+    dist.barrier()
+    if dist.get_rank() == 0 and cfg.keep_checkpoints > 0:
+        for old in sorted(ckpt_dir.glob("step-*"))[:-cfg.keep_checkpoints]:
+            shutil.rmtree(old)
     return ckpt_dir / tag
 
 

@@ -64,7 +64,11 @@ class RankZeroLogger:
         from tqdm import tqdm
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(config, indent=1, default=str))
-        self.metrics = (out / "metrics.jsonl").open("a", encoding="utf-8")
+        metrics = out / "metrics.jsonl"
+        if metrics.exists():  # a resumed run: records past the checkpoint's step are re-logged, drop the old ones
+            keep = [r for r in metrics.read_text(encoding="utf-8").splitlines() if json.loads(r)["step"] <= initial]
+            metrics.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
+        self.metrics = metrics.open("a", encoding="utf-8")
         self.tb = SummaryWriter(str(out / "tensorboard"))
         self.bar = tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
 
