@@ -25,18 +25,20 @@ class SpanMaskingGenerator:
         self._cum = np.asarray(cumulative_weights, dtype=np.float64)
 
     def __call__(self, num_text_patches: int, num_patches: int, rng: np.random.Generator) -> np.ndarray:
-        mask = np.zeros(num_patches, dtype=bool)
         n = min(num_text_patches, num_patches)
         target = int(round(self.mask_ratio * n))
+        # all random draws at once (a Python loop over rng calls cost ~0.5 ms per strip; this ~0.05 ms)
+        lengths = (np.searchsorted(self._cum, rng.random(self.max_attempts), side="right") + 1).tolist()
+        starts = rng.random(self.max_attempts).tolist()
+        mask = bytearray(num_patches)
         masked = 0
-        for _ in range(self.max_attempts):
+        for want, u in zip(lengths, starts):
             if masked >= target:
                 break
-            length = min(int(np.searchsorted(self._cum, rng.random(), side="right")) + 1, target - masked, n)
-            start = int(rng.integers(0, n - length + 1))
-            lo, hi = max(0, start - 1), min(n, start + length + 1)
-            if mask[lo:hi].any():  # would touch an existing span
+            length = min(want, target - masked, n)
+            start = int(u * (n - length + 1))
+            if any(mask[max(0, start - 1):start + length + 1]):  # would touch an existing span
                 continue
-            mask[start:start + length] = True
+            mask[start:start + length] = b"\x01" * length
             masked += length
-        return mask
+        return np.frombuffer(bytes(mask), dtype=np.uint8).astype(bool)
