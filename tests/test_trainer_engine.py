@@ -270,3 +270,18 @@ def test_jit_cache_lives_in_the_project_and_stale_locks_go(tmp_path):
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "TORCH_EXTENSIONS_DIR": str(tmp_path)},
                    check=True, capture_output=True)
     assert not stale.exists() and fresh.exists(), "only a lock left by a killed build is removed"
+
+
+@pytest.mark.slow
+def test_demo_trains_pixel_and_pixar_on_rendered_shards(tmp_path, gray_shards, binary_shards):
+    """The README main job's training half, on shards laid out where pixel-render writes them."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "pixel-gray").symlink_to(gray_shards)
+    (tmp_path / "out" / "pixar-binary").symlink_to(binary_shards)
+    p = subprocess.run([sys.executable, "-m", "trainer.cli", "demo", "--set", "max_steps=3"], cwd=tmp_path,
+                       env={**ENV, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-5000:]
+    for name in ("pixel", "pixar"):
+        run = tmp_path / "out" / "train" / name
+        assert (run / "model" / "model.safetensors").exists() and (run / "checkpoints" / "latest").exists()
+        assert list((run / "pictures").glob("*.png")) and f"{name}/debug: 3 steps" in p.stdout
