@@ -52,23 +52,32 @@ def test_forward_backward_finite(name, gray_shards, binary_shards):
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_loss_falls_on_real_shards(name, gray_shards, binary_shards):
+    """30 AdamW steps (lr 1e-3) on 40 real strips lower the loss on 8 held-out strips, each drawn the same way
+    before and after, by >= 10% (debug models: mostly learning white space and frequent shapes / tokens)."""
     v = get_variant(name)
     info, samples = _data(v, gray_shards, binary_shards)
+    train, held_out = samples[:40], samples[40:48]
     cfg = v.config("debug", {}, info)
     torch.manual_seed(0)
     model = v.model_class(cfg)
+
+    def held_out_loss() -> float:
+        model.eval()
+        with torch.no_grad():
+            loss = float(model(**v.collate(held_out, cfg, np.random.default_rng(123))).loss)
+        model.train()
+        return loss
+
+    before = held_out_loss()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    losses = []
     for step in range(30):
-        i = (step * 8) % (len(samples) - 8)
-        batch = v.collate(samples[i:i + 8], cfg, np.random.default_rng(step))
-        loss = model(**batch).loss
+        i = (step * 8) % (len(train) - 8)
+        loss = model(**v.collate(train[i:i + 8], cfg, np.random.default_rng(step))).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
-    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
-    assert last < 0.8 * first, f"{name}: loss did not fall: {first:.4f} -> {last:.4f}"
+    after = held_out_loss()
+    assert after < 0.9 * before, f"{name}: held-out loss did not fall: {before:.4f} -> {after:.4f}"
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -1,0 +1,187 @@
+"""The PixelGPT family's shared decoder (Chai et al., EMNLP 2024, "Dual Modalities of Text: Visual and Textual
+Generative Pre-training"): a LLaMA-style decoder (transformers' ``LlamaModel``: RMSNorm, SwiGLU, RoPE, no absolute
+positions) fed through ``inputs_embeds`` by a patch embedding (a p x p conv with stride p + LayerNorm, as the paper's
+16x16 "conv patch embedding") and/or the token embedding, with a patch head and a token head.
+
+One sequence layout for every variant, ``[image slots (N patches) | text slots (T tokens)]``, with an attention
+mask that switches slots off: PixelGPT uses only image slots, TextGPT only text slots, MonoGPT a per-sample choice
+of one of them, DualGPT also rows with both (image first, then the paired text). RoPE is relative, so a text
+segment behind N switched-off image slots is modelled as if it started the sequence. (Rows with only one modality
+still spend compute on the other's switched-off slots; fine for these sizes, a packing collator would avoid it.)
+
+Losses: next-patch MSE on per-patch normalized pixels (mean / std of each target patch), predicting patch t+1
+from patches <= t, over patches whose target is attended (text patches + EOS); token cross-entropy, predicting
+token t+1 from tokens <= t inside the text segment. When a batch has both, the loss is their sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .base import ConfigError, DataInfo, apply_overrides, attention_mask, batch_patches, patches_to_strip, picture
+
+LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+              "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
+IMAGE, TEXT, PAIRED = 0, 1, 2  # what a row holds
+
+
+class GPTConfig(PretrainedConfig):
+    model_type = "pixelkit-gpt"
+
+    def __init__(self, hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16,
+                 num_key_value_heads=None, max_position_embeddings=2048, rms_norm_eps=1e-6, initializer_range=0.02,
+                 vocab_size=32000, attention_dropout=0.0, patch_size=16, num_channels=1, num_patches=529,
+                 max_text_tokens=0, use_patches=True, use_tokens=False, kinds=(IMAGE,), patch_eps=1e-6, **kwargs):
+        self.hidden_size, self.intermediate_size = hidden_size, intermediate_size
+        self.num_hidden_layers, self.num_attention_heads = num_hidden_layers, num_attention_heads
+        self.num_key_value_heads = num_key_value_heads or num_attention_heads
+        self.max_position_embeddings, self.rms_norm_eps = max_position_embeddings, rms_norm_eps
+        self.initializer_range, self.vocab_size, self.attention_dropout = initializer_range, vocab_size, attention_dropout
+        self.patch_size, self.num_channels, self.num_patches = patch_size, num_channels, num_patches
+        self.max_text_tokens, self.use_patches, self.use_tokens = max_text_tokens, use_patches, use_tokens
+        self.kinds, self.patch_eps = list(kinds), patch_eps
+        super().__init__(**kwargs)
+
+    def llama(self) -> LlamaConfig:
+        return LlamaConfig(**{k: getattr(self, k) for k in LLAMA_KEYS}, tie_word_embeddings=False)
+
+
+@dataclass
+class GPTOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None  # the variant's main head: patch predictions, or token logits for TextGPT
+    patch_logits: torch.Tensor | None = None  # (B, N, p*p*C): prediction for patch t+1 at position t
+    token_logits: torch.Tensor | None = None  # (B, T, V): prediction for token t+1 at position t
+    patch_loss: torch.Tensor | None = None
+    token_loss: torch.Tensor | None = None
+
+
+def normalize_patches(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Per-patch normalized targets: (x - mean) / sqrt(var + eps) over each patch's pixels."""
+    mean, var = x.mean(-1, keepdim=True), x.var(-1, keepdim=True)
+    return (x - mean) / (var + eps).sqrt()
+
+
+class GPTModel(PreTrainedModel):
+    config_class = GPTConfig
+    base_model_prefix = "gpt"
+    main_output = "patch_logits"
+
+    def __init__(self, config: GPTConfig):
+        super().__init__(config)
+        self.decoder = LlamaModel(config.llama())
+        h, p, c = config.hidden_size, config.patch_size, config.num_channels
+        if config.use_patches:
+            self.patch_embed = nn.Conv2d(c, h, kernel_size=p, stride=p)
+            self.patch_norm = nn.LayerNorm(h)
+            self.patch_head = nn.Linear(h, p * p * c)
+        if config.use_tokens:
+            self.lm_head = nn.Linear(h, config.vocab_size, bias=False)
+        self.post_init()
+
+    def _embed_patches(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        b, n, _ = pixel_values.shape
+        p, c = self.config.patch_size, self.config.num_channels
+        img = pixel_values.reshape(b * n, p, p, c).permute(0, 3, 1, 2)  # row, column, channel -> NCHW
+        return self.patch_norm(self.patch_embed(img).reshape(b, n, -1))
+
+    def forward(self, pixel_values: torch.Tensor | None = None, patch_attention: torch.Tensor | None = None,
+                input_ids: torch.Tensor | None = None, text_attention: torch.Tensor | None = None) -> GPTOutput:
+        embeds, masks = [], []
+        if pixel_values is not None:
+            embeds.append(self._embed_patches(pixel_values))
+            masks.append(patch_attention)
+        if input_ids is not None:
+            embeds.append(self.decoder.embed_tokens(input_ids))
+            masks.append(text_attention)
+        mask = torch.cat(masks, dim=1).long()
+        hidden = self.decoder(inputs_embeds=torch.cat(embeds, dim=1), attention_mask=mask).last_hidden_state
+        out = GPTOutput()
+        losses = []
+        n = 0
+        if pixel_values is not None:
+            n = pixel_values.shape[1]
+            out.patch_logits = self.patch_head(hidden[:, :n])
+            w = (patch_attention[:, 1:] * patch_attention[:, :-1]).to(hidden.dtype)
+            if w.sum() > 0:
+                target = normalize_patches(pixel_values[:, 1:], self.config.patch_eps)
+                err = (out.patch_logits[:, :-1] - target).pow(2).mean(-1)
+                out.patch_loss = (err * w).sum() / w.sum()
+                losses.append(out.patch_loss)
+        if input_ids is not None:
+            out.token_logits = self.lm_head(hidden[:, n:])
+            keep = (text_attention[:, 1:] * text_attention[:, :-1]).bool()
+            if keep.any():
+                labels = input_ids[:, 1:].masked_fill(~keep, -100)
+                out.token_loss = nn.functional.cross_entropy(
+                    out.token_logits[:, :-1].reshape(-1, out.token_logits.shape[-1]).float(), labels.reshape(-1))
+                losses.append(out.token_loss)
+        out.loss = torch.stack(losses).sum()
+        out.logits = getattr(out, self.main_output)
+        return out
+
+
+def make_gpt_config(config_class: type, flavors: dict, needs_tokens: bool):
+    """A ``make_config`` for a family member: flavor + overrides, sizes and vocabulary from the shards."""
+    def make(flavor: str, overrides: dict, data: DataInfo):
+        kwargs = apply_overrides(dict(flavors[flavor]), overrides, config_class)
+        kwargs.update(patch_size=data.patch_size, num_channels=data.channels, num_patches=data.max_patches)
+        if needs_tokens and "vocab_size" not in flavors[flavor]:  # paper flavors pin the released vocabulary
+            kwargs["vocab_size"] = data.vocab_size
+        cfg = config_class(**kwargs)
+        length = (data.max_patches if cfg.use_patches else 0) + (cfg.max_text_tokens if cfg.use_tokens else 0)
+        if length > cfg.max_position_embeddings:
+            raise ConfigError(f"{length} positions (patches + max_text_tokens) exceed max_position_embeddings "
+                              f"{cfg.max_position_embeddings}")
+        if cfg.use_tokens and cfg.max_text_tokens < 2:
+            raise ConfigError("max_text_tokens must be >= 2 for a token loss")
+        return cfg
+    return make
+
+
+def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Rows of one kind each (drawn uniformly from ``config.kinds`` with ``rng``) in the shared layout."""
+    kinds = rng.choice(config.kinds, size=len(samples)) if len(config.kinds) > 1 else [config.kinds[0]] * len(samples)
+    batch: dict[str, torch.Tensor] = {}
+    if config.use_patches:
+        n = config.num_patches
+        att = [attention_mask(s.num_patches, n) * (k != TEXT) for s, k in zip(samples, kinds)]
+        batch["pixel_values"] = batch_patches([s.pixels for s in samples], config.patch_size)
+        batch["patch_attention"] = torch.from_numpy(np.stack(att))
+    if config.use_tokens:
+        t = config.max_text_tokens
+        ids = np.zeros((len(samples), t), dtype=np.int64)
+        att = np.zeros((len(samples), t), dtype=np.int64)
+        for i, (s, k) in enumerate(zip(samples, kinds)):
+            if s.token_ids is None:
+                raise ConfigError(f"sample {s.key} has no token ids; this model needs shards rendered with a tokenizer")
+            if k != IMAGE:
+                tok = s.token_ids[:t]
+                ids[i, :len(tok)], att[i, :len(tok)] = tok, 1
+        batch["input_ids"], batch["text_attention"] = torch.from_numpy(ids), torch.from_numpy(att)
+    return batch
+
+
+def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
+    return {"patches": int(batch["patch_attention"].sum()) if "patch_attention" in batch else 0,
+            "tokens": int(batch["text_attention"].sum()) if "text_attention" in batch else 0}
+
+
+def visualize(model: GPTModel, batch: dict[str, torch.Tensor], output: GPTOutput) -> np.ndarray:
+    """For up to 4 image rows: the input strip, and the next-patch prediction drawn where the patch belongs
+    (de-normalized with the true patch's mean / std; patch 0 and unattended patches left white)."""
+    cfg = model.config
+    x, att = batch["pixel_values"].float(), batch["patch_attention"]
+    rows = [i for i in range(x.shape[0]) if att[i].any()][:4]
+    mean, std = x.mean(-1, keepdim=True), (x.var(-1, keepdim=True) + cfg.patch_eps).sqrt()
+    pred = torch.ones_like(x)
+    pred[:, 1:] = output.patch_logits[:, :-1].float().detach() * std[:, 1:] + mean[:, 1:]
+    pred = torch.where(att.bool().unsqueeze(-1), pred, torch.ones_like(pred))
+    p, c = cfg.patch_size, cfg.num_channels
+    return picture([[patches_to_strip(x[i].numpy(), p, c), patches_to_strip(pred[i].numpy(), p, c)] for i in rows], p)
