@@ -64,7 +64,8 @@ class Pixar2024(PreTrainedModel):
             hidden_size=config.hidden_size, intermediate_size=config.intermediate_size,
             num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
             max_position_embeddings=config.max_position_embeddings, rms_norm_eps=config.rms_norm_eps,
-            initializer_range=config.initializer_range, vocab_size=1))  # no token embedding is used
+            initializer_range=config.initializer_range, vocab_size=1,  # no token embedding is used
+            bos_token_id=None, eos_token_id=None, pad_token_id=None))
         self.head = nn.Linear(config.hidden_size, config.bits)
         self.post_init()
 
