@@ -110,6 +110,27 @@ def patches_to_strip(patches: np.ndarray, patch_size: int, channels: int = 1) ->
     return x[..., 0] if channels == 1 else x
 
 
+def check_heads(model: str, *widths_heads: tuple[int, int, str], multiple: int = 1) -> None:
+    """Each (width, heads, where): the width splits into the heads (and into ``multiple``), else a ConfigError."""
+    for hidden, heads, where in widths_heads:
+        if hidden % heads or hidden % multiple:
+            extra = f" and be divisible by {multiple}" if multiple > 1 else ""
+            raise ConfigError(f"{model} {where} width {hidden} must split into {heads} heads{extra}")
+
+
+def masked_rows(x: torch.Tensor, masked: torch.Tensor, pred: torch.Tensor, attention: torch.Tensor,
+                patch_size: int, channels: int = 1, samples: int = 4) -> list[list[np.ndarray]]:
+    """For ``picture``: per sample the input, the input with masked patches gray, and the prediction pasted into
+    the masked patches (attended patches only). x, pred: (B, N, D) in [0, 1]; masked, attention: (B, N)."""
+    rows = []
+    for i in range(min(samples, x.shape[0])):
+        n = int(attention[i].sum())
+        m = masked[i, :n, None]
+        strips = [x[i, :n], torch.where(m, 0.5, x[i, :n]), torch.where(m, pred[i, :n], x[i, :n])]
+        rows.append([patches_to_strip(t.numpy(), patch_size, channels) for t in strips])
+    return rows
+
+
 def count_parameters(variant: Variant, flavor: str, data: DataInfo) -> int:
     """Parameters of a flavor, built on the meta device (nothing allocated)."""
     cfg = variant.config(flavor, {}, data)

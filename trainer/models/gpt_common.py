@@ -24,11 +24,20 @@ from torch import nn
 from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .base import ConfigError, DataInfo, apply_overrides, attention_mask, batch_patches, patches_to_strip, picture
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, patches_to_strip,
+                   picture)
 
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
 IMAGE, TEXT, PAIRED = 0, 1, 2  # what a row holds
+# the released PixelGPT-family size: 24 x 1024, 16 heads, SwiGLU 2816 (~340M without, ~375M with a 32k vocabulary)
+PAPER_SHAPE = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16)
+PAPER_PARAMS = (300e6, 400e6)
+DEBUG_SHAPE = dict(hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4)
+TEXT_FLAVORS = {  # the variants with a token head; paper flavors pin the LLaMA-2 32k vocabulary
+    "debug": dict(**DEBUG_SHAPE, max_text_tokens=128, max_position_embeddings=1024),
+    "base": dict(**PAPER_SHAPE, vocab_size=32000, max_text_tokens=1024, max_position_embeddings=2048),
+}
 
 
 class GPTConfig(PretrainedConfig):
@@ -185,3 +194,12 @@ def visualize(model: GPTModel, batch: dict[str, torch.Tensor], output: GPTOutput
     pred = torch.where(att.bool().unsqueeze(-1), pred, torch.ones_like(pred))
     p, c = cfg.patch_size, cfg.num_channels
     return picture([[patches_to_strip(x[i].numpy(), p, c), patches_to_strip(pred[i].numpy(), p, c)] for i in rows], p)
+
+
+def family_variant(name: str, config_class: type, model_class: type, flavors: dict, *, needs_tokens: bool,
+                   modes: tuple[str, ...] = ("gray", "rgb"), pictures: bool = True) -> Variant:
+    """The registry entry of a family member: everything but its config / model class and flavors is shared."""
+    return Variant(name=name, config_class=config_class, model_class=model_class, flavors=flavors,
+                   make_config=make_gpt_config(config_class, flavors, needs_tokens), collate=collate, stats=stats,
+                   visualize=visualize if pictures else None, modes=modes, needs_tokens=needs_tokens,
+                   paper_params={"base": PAPER_PARAMS})

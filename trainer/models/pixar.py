@@ -32,8 +32,8 @@ from transformers.pytorch_utils import Conv1D
 from transformers.utils import ModelOutput
 
 from ..masking import SpanMaskingGenerator
-from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, patches_to_strip,
-                   picture)
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
+                   masked_rows, picture)
 
 
 class PixarConfig(PretrainedConfig):
@@ -170,10 +170,8 @@ def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixarConfig:
         raise ConfigError(f"PIXAR (thesis) trains on binary shards, these are {data.mode!r}")
     kw = apply_overrides(dict(FLAVORS[flavor]), overrides, PixarConfig)
     cfg = PixarConfig(**kw, patch_size=data.patch_size, num_channels=1, num_patches=data.max_patches)
-    for hidden, heads, where in ((cfg.hidden_size, cfg.num_attention_heads, "encoder"),
-                                 (cfg.decoder_hidden_size, cfg.decoder_num_attention_heads, "decoder")):
-        if hidden % heads:
-            raise ConfigError(f"PIXAR {where} width {hidden} does not split into {heads} heads")
+    check_heads("PIXAR", (cfg.hidden_size, cfg.num_attention_heads, "encoder"),
+                (cfg.decoder_hidden_size, cfg.decoder_num_attention_heads, "decoder"))
     if not 0 < cfg.mask_ratio < 1:
         raise ConfigError(f"mask_ratio must be in (0, 1), got {cfg.mask_ratio}")
     return cfg
@@ -201,13 +199,7 @@ def visualize(model: PixarForPreTraining, batch: dict[str, torch.Tensor], output
     p = model.config.patch_size
     x, masked = batch["pixel_values"].float().cpu(), batch["patch_mask"].cpu()
     pred = (output.logits.detach().float().cpu() > 0).float()
-    rows = []
-    for i in range(min(4, x.shape[0])):
-        n = int(batch["attention_mask"][i].sum())
-        m = masked[i, :n, None]
-        strips = [x[i, :n], torch.where(m, 0.5, x[i, :n]), torch.where(m, pred[i, :n], x[i, :n])]
-        rows.append([patches_to_strip(s.numpy(), p) for s in strips])
-    return picture(rows, p)
+    return picture(masked_rows(x, masked, pred, batch["attention_mask"], p), p)
 
 
 VARIANT = Variant(

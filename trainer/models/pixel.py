@@ -39,8 +39,8 @@ from transformers.models.vit_mae.modeling_vit_mae import (
 from transformers.utils import ModelOutput
 
 from ..masking import SpanMaskingGenerator
-from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, patches_to_strip,
-                   picture)
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
+                   masked_rows, picture)
 
 
 class PixelConfig(PretrainedConfig):
@@ -194,11 +194,8 @@ def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixelConfig:
         raise ConfigError(f"PIXEL lays its patches on a square sqrt(N) x sqrt(N) grid for its 2D sin-cos positions; "
                           f"{n} patches is not a perfect square (render e.g. 529 = 23 x 23 patches per strip)")
     cfg = PixelConfig(**kw, patch_size=data.patch_size, num_channels=data.channels, num_patches=n)
-    for hidden, heads, where in ((cfg.hidden_size, cfg.num_attention_heads, "encoder"),
-                                 (cfg.decoder_hidden_size, cfg.decoder_num_attention_heads, "decoder")):
-        if hidden % heads or hidden % 4:
-            raise ConfigError(f"PIXEL {where} width {hidden} must split into {heads} heads and be divisible by 4 "
-                              f"(2D sin-cos positions)")
+    check_heads("PIXEL", (cfg.hidden_size, cfg.num_attention_heads, "encoder"),
+                (cfg.decoder_hidden_size, cfg.decoder_num_attention_heads, "decoder"), multiple=4)  # 2D sin-cos
     if not 0 < cfg.mask_ratio < 1:
         raise ConfigError(f"mask_ratio must be in (0, 1), got {cfg.mask_ratio}")
     return cfg
@@ -232,13 +229,8 @@ def visualize(model: PixelForPreTraining, batch: dict[str, torch.Tensor], output
     pred = output.logits.detach().float().cpu()
     if cfg.norm_pix_loss:
         pred = denormalize_patches(pred, x)
-    rows = []
-    for i in range(min(4, x.shape[0])):
-        n = int(batch["attention_mask"][i].sum())
-        d = drop[i, :n, None]
-        strips = [x[i, :n], torch.where(d, 0.5, x[i, :n]), torch.where(d, pred[i, :n], x[i, :n])]
-        rows.append([patches_to_strip(s.numpy(), cfg.patch_size, cfg.num_channels) for s in strips])
-    return picture(rows, cfg.patch_size)
+    return picture(masked_rows(x, drop, pred, batch["attention_mask"], cfg.patch_size, cfg.num_channels),
+                   cfg.patch_size)
 
 
 VARIANT = Variant(

@@ -9,7 +9,6 @@ shape as its MonoGPT / DualGPT siblings): about 340M parameters.
 from __future__ import annotations
 
 from . import gpt_common as g
-from .base import Variant
 
 
 class PixelGPTConfig(g.GPTConfig):
@@ -24,14 +23,8 @@ class PixelGPT(g.GPTModel):
 
 
 FLAVORS = {
-    "debug": dict(hidden_size=64, intermediate_size=172, num_hidden_layers=2, num_attention_heads=4, vocab_size=8,
-                  max_position_embeddings=1024),
-    "base": dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16,
-                 vocab_size=32000, max_position_embeddings=1024),
+    "debug": dict(g.DEBUG_SHAPE, hidden_size=64, intermediate_size=172, vocab_size=8, max_position_embeddings=1024),
+    "base": dict(g.PAPER_SHAPE, vocab_size=32000, max_position_embeddings=1024),
 }
 
-VARIANT = Variant(
-    name="pixelgpt", config_class=PixelGPTConfig, model_class=PixelGPT, flavors=FLAVORS,
-    make_config=g.make_gpt_config(PixelGPTConfig, FLAVORS, needs_tokens=False), collate=g.collate, stats=g.stats,
-    visualize=g.visualize, modes=("gray", "rgb"), needs_tokens=False, paper_params={"base": (300e6, 400e6)},
-)
+VARIANT = g.family_variant("pixelgpt", PixelGPTConfig, PixelGPT, FLAVORS, needs_tokens=False)

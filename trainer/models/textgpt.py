@@ -8,7 +8,6 @@ parameters with the untied output layer). Other flavors take the vocabulary size
 from __future__ import annotations
 
 from . import gpt_common as g
-from .base import Variant
 
 
 class TextGPTConfig(g.GPTConfig):
@@ -23,15 +22,5 @@ class TextGPT(g.GPTModel):
     main_output = "token_logits"
 
 
-FLAVORS = {
-    "debug": dict(hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4,
-                  max_text_tokens=256, max_position_embeddings=1024),
-    "base": dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16,
-                 vocab_size=32000, max_text_tokens=1024, max_position_embeddings=2048),
-}
-
-VARIANT = Variant(
-    name="textgpt", config_class=TextGPTConfig, model_class=TextGPT, flavors=FLAVORS,
-    make_config=g.make_gpt_config(TextGPTConfig, FLAVORS, needs_tokens=True), collate=g.collate, stats=g.stats,
-    visualize=None, modes=("gray", "rgb", "binary"), needs_tokens=True, paper_params={"base": (300e6, 400e6)},
-)
+VARIANT = g.family_variant("textgpt", TextGPTConfig, TextGPT, g.TEXT_FLAVORS, needs_tokens=True,
+                           modes=("gray", "rgb", "binary"), pictures=False)
