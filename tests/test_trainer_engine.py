@@ -75,6 +75,14 @@ def test_run_files_load_and_unknown_keys_are_named(tmp_path):
     assert isinstance(TrainConfig().to_dict()["optim"], dict)
 
 
+def test_resume_names_settings_that_changed():
+    from trainer.engine import _changed_settings
+    old = load_config(None, {"data": {"train": ["x"]}}).to_dict()
+    new = load_config(None, {"data": {"train": ["x"]}, "optim": {"lr": 3e-4}, "max_steps": 200}).to_dict()
+    assert _changed_settings(old, new) == ["max_steps: 100 -> 200", "optim.lr: 0.00015 -> 0.0003"]
+    assert _changed_settings(old, old) == []
+
+
 def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards):
     p = _cli("pretrain", "--model", "pixel", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"),
              check=False)

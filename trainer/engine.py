@@ -128,6 +128,9 @@ def train(cfg: TrainConfig) -> Run:
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
         torch.set_rng_state(client["torch_rng"])
+        changed = _changed_settings(client["config"], cfg.to_dict())
+        if changed and rank == 0:
+            log.warning("resuming with settings that differ from the checkpoint's: %s", ", ".join(changed))
         if rank == 0:
             log.info("resumed from %s at step %d", ckpt_dir / (ckpt_dir / "latest").read_text().strip(), step)
     spec = StreamSpec(sets=[s.urls for s in sets], weights=weights, batch_size=cfg.micro_batch_size,
@@ -197,6 +200,18 @@ def evaluate(engine, variant, model_config, urls: list[str], cfg: TrainConfig, r
     dist.all_reduce(total)
     engine.train()
     return float(total[0] / total[1].clamp(min=1))
+
+
+def _changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted names of settings whose values differ between two resolved configs."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict) and k != "model_overrides":
+            out += _changed_settings(a, b, f"{prefix}{k}.")
+        elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
 
 
 def _float(output):
