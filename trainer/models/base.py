@@ -91,7 +91,8 @@ def batch_patches(strips: list[np.ndarray], patch_size: int) -> torch.Tensor:
     if h != patch_size or w % patch_size:
         raise ConfigError(f"strip {h}x{w} does not split into {patch_size}px patches")
     n = w // patch_size
-    x = u.view(b, h, n, patch_size, c).permute(0, 2, 1, 3, 4).reshape(b, n, h * patch_size * c).float()
+    v = u.view(b, h, n, patch_size) if c == 1 else u.view(b, h, n, patch_size, c)  # 4-D copies faster than 5-D
+    x = v.transpose(1, 2).reshape(b, n, h * patch_size * c).float()
     return x if bool(u.max() <= 1) else x.div_(255.0)
 
 
