@@ -245,12 +245,19 @@ def test_killed_run_resumes_to_the_same_losses(tmp_path, gray_shards):
         assert a[step]["loss"] == b[step]["loss"], f"step {step}: {a[step]['loss']} != {b[step]['loss']}"
 
 
+LAUNCHERS = {
+    "torchrun": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"],
+    "deepspeed": [str(Path(sys.executable).parent / "deepspeed"), "--num_gpus", "2", "--master_port", "29531",
+                  "--module"],  # on CPU its "gpus" are processes
+}
+
+
 @pytest.mark.slow
-def test_two_processes_gloo_zero2(tmp_path, gray_shards):
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_processes_gloo_zero2(tmp_path, gray_shards, launcher):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "trainer.cli", "pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out),
-           "--steps", "4", "--set", "engine.zero_stage=2", "--set", "micro_batch_size=2",
+    cmd = [*LAUNCHERS[launcher], "trainer.cli", "pretrain", "--model", "pixel", "--data", str(gray_shards),
+           "--out", str(out), "--steps", "4", "--set", "engine.zero_stage=2", "--set", "micro_batch_size=2",
            "--set", "global_batch_size=8", "--set", "log_every=1"]
     p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-5000:]

@@ -80,6 +80,7 @@ def _models(_: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="pixel-train", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--local_rank", "--local-rank", type=int, help=argparse.SUPPRESS)  # added by the deepspeed launcher
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("pretrain", help="pretrain a variant on shard sets")
     t.add_argument("--config", help=RUNS_HELP)

@@ -11,7 +11,14 @@ still spend compute on the other's switched-off slots; fine for these sizes, a p
 
 Losses: next-patch MSE on per-patch normalized pixels (mean / std of each target patch), predicting patch t+1
 from patches <= t, over patches whose target is attended (text patches + EOS); token cross-entropy, predicting
-token t+1 from tokens <= t inside the text segment. When a batch has both, the loss is their sum.
+token t+1 from tokens <= t inside the text segment (``labels``, -100 on padding). When a batch has both, DualGPT
+sums them (as the released code does on a paired sequence) and MonoGPT averages them (the expectation of the
+released recipe, which alternates single-modality batches).
+
+Paper shape (``PAPER_SHAPE``): 24 layers x 1024, 16 heads, SwiGLU 2816 (LLaMA's 8/3 rule rounded to 256), RoPE,
+RMSNorm eps 1e-6, untied LLaMA-2 32k vocabulary, 2048 positions (the defaults of ``ErniePixelConfig`` in
+ernie-research/pixelgpt, src/ernie_pixel/configuration_ernie_pixel.py, scaled to the ~350M released size; the
+released config.json files live on the Hugging Face hub and were not reachable from here).
 """
 
 from __future__ import annotations
@@ -24,13 +31,13 @@ from torch import nn
 from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, patches_to_strip,
-                   picture)
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
+                   patches_to_strip, picture)
 
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
 IMAGE, TEXT, PAIRED = 0, 1, 2  # what a row holds
-# the released PixelGPT-family size: 24 x 1024, 16 heads, SwiGLU 2816 (~340M without, ~375M with a 32k vocabulary)
+# the released PixelGPT-family size: ~341M (PixelGPT: no token head) / ~374M (with the 32k token head)
 PAPER_SHAPE = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16)
 PAPER_PARAMS = (300e6, 400e6)
 DEBUG_SHAPE = dict(hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4)
@@ -71,6 +78,11 @@ class GPTOutput(ModelOutput):
     token_loss: torch.Tensor | None = None
 
 
+def next_patch_weights(patch_attention: torch.Tensor) -> torch.Tensor:
+    """(B, N-1): 1 where both patch t and its target t+1 are attended (the pairs the patch loss counts)."""
+    return patch_attention[:, 1:] * patch_attention[:, :-1]
+
+
 def normalize_patches(x: torch.Tensor, eps: float) -> torch.Tensor:
     """Per-patch normalized targets: (x - mean) / sqrt(var + eps) over each patch's pixels."""
     mean, var = x.mean(-1, keepdim=True), x.var(-1, keepdim=True)
@@ -81,6 +93,7 @@ class GPTModel(PreTrainedModel):
     config_class = GPTConfig
     base_model_prefix = "gpt"
     main_output = "patch_logits"
+    average_losses = False  # True: mean of the patch and token losses (MonoGPT), else their sum
 
     def __init__(self, config: GPTConfig):
         super().__init__(config)
@@ -89,7 +102,7 @@ class GPTModel(PreTrainedModel):
         if config.use_patches:
             self.patch_embed = nn.Conv2d(c, h, kernel_size=p, stride=p)
             self.patch_norm = nn.LayerNorm(h)
-            self.patch_head = nn.Linear(h, p * p * c)
+            self.patch_head = nn.Linear(h, p * p * c, bias=False)
         if config.use_tokens:
             self.lm_head = nn.Linear(h, config.vocab_size, bias=False)
         self.post_init()
@@ -101,7 +114,8 @@ class GPTModel(PreTrainedModel):
         return self.patch_norm(self.patch_embed(img).reshape(b, n, -1))
 
     def forward(self, pixel_values: torch.Tensor | None = None, patch_attention: torch.Tensor | None = None,
-                input_ids: torch.Tensor | None = None, text_attention: torch.Tensor | None = None) -> GPTOutput:
+                input_ids: torch.Tensor | None = None, text_attention: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> GPTOutput:
         embeds, masks = [], []
         if pixel_values is not None:
             embeds.append(self._embed_patches(pixel_values))
@@ -117,7 +131,7 @@ class GPTModel(PreTrainedModel):
         if pixel_values is not None:
             n = pixel_values.shape[1]
             out.patch_logits = self.patch_head(hidden[:, :n])
-            w = (patch_attention[:, 1:] * patch_attention[:, :-1]).to(hidden.dtype)
+            w = next_patch_weights(patch_attention).to(hidden.dtype)
             if w.sum() > 0:
                 target = normalize_patches(pixel_values[:, 1:], self.config.patch_eps)
                 err = (out.patch_logits[:, :-1] - target).pow(2).mean(-1)
@@ -125,13 +139,13 @@ class GPTModel(PreTrainedModel):
                 losses.append(out.patch_loss)
         if input_ids is not None:
             out.token_logits = self.lm_head(hidden[:, n:])
-            keep = (text_attention[:, 1:] * text_attention[:, :-1]).bool()
-            if keep.any():
-                labels = input_ids[:, 1:].masked_fill(~keep, -100)
+            if labels is not None and (labels[:, 1:] != -100).any():
                 out.token_loss = nn.functional.cross_entropy(
-                    out.token_logits[:, :-1].reshape(-1, out.token_logits.shape[-1]).float(), labels.reshape(-1))
+                    out.token_logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten())
                 losses.append(out.token_loss)
-        out.loss = torch.stack(losses).sum()
+        if not losses:  # nothing to predict (e.g. one-token texts only): a zero that still has a graph
+            losses.append(hidden.sum() * 0)
+        out.loss = torch.stack(losses).mean() if self.average_losses else torch.stack(losses).sum()
         out.logits = getattr(out, self.main_output)
         return out
 
@@ -144,6 +158,7 @@ def make_gpt_config(config_class: type, flavors: dict, needs_tokens: bool):
         if needs_tokens and "vocab_size" not in flavors[flavor]:  # paper flavors pin the released vocabulary
             kwargs["vocab_size"] = data.vocab_size
         cfg = config_class(**kwargs)
+        check_heads(config_class.__name__, (cfg.hidden_size, cfg.num_attention_heads, "decoder"))
         length = (data.max_patches if cfg.use_patches else 0) + (cfg.max_text_tokens if cfg.use_tokens else 0)
         if length > cfg.max_position_embeddings:
             raise ConfigError(f"{length} positions (patches + max_text_tokens) exceed max_position_embeddings "
@@ -167,19 +182,22 @@ def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[
         t = config.max_text_tokens
         ids = np.zeros((len(samples), t), dtype=np.int64)
         att = np.zeros((len(samples), t), dtype=np.int64)
+        labels = np.full((len(samples), t), -100, dtype=np.int64)
         for i, (s, k) in enumerate(zip(samples, kinds)):
             if s.token_ids is None:
                 raise ConfigError(f"sample {s.key} has no token ids; this model needs shards rendered with a tokenizer")
             if k != IMAGE:
                 tok = s.token_ids[:t]
-                ids[i, :len(tok)], att[i, :len(tok)] = tok, 1
-        batch["input_ids"], batch["text_attention"] = torch.from_numpy(ids), torch.from_numpy(att)
+                ids[i, :len(tok)], labels[i, :len(tok)], att[i, :len(tok)] = tok, tok, 1
+        batch.update(input_ids=torch.from_numpy(ids), text_attention=torch.from_numpy(att),
+                     labels=torch.from_numpy(labels))
     return batch
 
 
 def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
-    return {"patches": int(batch["patch_attention"].sum()) if "patch_attention" in batch else 0,
-            "tokens": int(batch["text_attention"].sum()) if "text_attention" in batch else 0}
+    """Targets the losses count: next patches with an attended target, next tokens with a label."""
+    return {"patches": int(next_patch_weights(batch["patch_attention"]).sum()) if "patch_attention" in batch else 0,
+            "tokens": int((batch["labels"][:, 1:] != -100).sum()) if "labels" in batch else 0}
 
 
 def visualize(model: GPTModel, batch: dict[str, torch.Tensor], output: GPTOutput) -> np.ndarray:

@@ -1,6 +1,8 @@
 """MonoGPT (Chai et al., EMNLP 2024): one decoder with both heads, trained on pixel-only and text-only samples
 (no pairs): each sample of a batch is drawn, with the run's rng, to be its strip or its token ids; the loss is
-next-patch MSE over the image rows plus token cross-entropy over the text rows. Shared pieces: ``gpt_common``.
+the mean of the next-patch MSE over the image rows and the token cross-entropy over the text rows (the released
+recipe alternates single-modality batches; averaging is its expectation in one mixed batch). Shared pieces:
+``gpt_common``.
 
 Paper flavor ``base``: 24 x 1024, 16 heads, SwiGLU 2816, the LLaMA-2 32k vocabulary pinned (about 370M).
 """
@@ -19,6 +21,7 @@ class MonoGPTConfig(g.GPTConfig):
 
 class MonoGPT(g.GPTModel):
     config_class = MonoGPTConfig
+    average_losses = True
 
 
 VARIANT = g.family_variant("monogpt", MonoGPTConfig, MonoGPT, g.TEXT_FLAVORS, needs_tokens=True)
