@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from trainer.data import DecodedSample
-from trainer.models import DataInfo, get_variant
+from trainer.models import ConfigError, DataInfo, get_variant
+from trainer.models.base import count_parameters
 from trainer.models.gpt_common import IMAGE, PAIRED, TEXT
 
 
@@ -55,6 +57,54 @@ def test_monogpt_never_pairs():
     batch = v.collate(_samples("gray", 16, n=16), cfg, np.random.default_rng(2))
     both = batch["patch_attention"].any(1) & batch["text_attention"].any(1)
     assert not both.any() and batch["patch_attention"].any() and batch["text_attention"].any()
+
+
+def test_paired_rows_image_first_then_truncated_text():
+    v = get_variant("dualgpt")
+    cfg = v.config("debug", {"max_text_tokens": 40}, DataInfo("gray", 16, 529, vocab_size=1000))
+    samples = _samples("gray", 16, n=12)
+    batch = v.collate(samples, cfg, np.random.default_rng(1))
+    kinds = np.random.default_rng(1).choice(cfg.kinds, size=12)
+    i = int(np.flatnonzero(kinds == PAIRED)[0])
+    assert int(batch["patch_attention"][i].sum()) == samples[i].num_patches + 1  # text patches + EOS, then padding
+    assert batch["input_ids"].shape == (12, 40) and int(batch["text_attention"][i].sum()) == 40
+    assert batch["input_ids"][i].tolist() == batch["labels"][i].tolist() == samples[i].token_ids[:40]
+    j = int(np.flatnonzero(kinds == IMAGE)[0])
+    assert bool((batch["labels"][j] == -100).all()) and not batch["text_attention"][j].any()
+    assert v.stats(batch) == {"patches": sum(s.num_patches for s, k in zip(samples, kinds) if k != TEXT),
+                              "tokens": 39 * int((kinds != IMAGE).sum())}
+
+
+def test_monogpt_averages_and_dualgpt_sums_the_two_losses():
+    info = DataInfo("gray", 16, 529, vocab_size=1000)
+    for name, combine in (("monogpt", lambda a, b: (a + b) / 2), ("dualgpt", lambda a, b: a + b)):
+        v = get_variant(name)
+        cfg = v.config("debug", {}, info)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            out = v.model_class(cfg)(**v.collate(_samples("gray", 16, n=12), cfg, np.random.default_rng(1)))
+        assert torch.allclose(out.loss, combine(out.patch_loss, out.token_loss)), name
+
+
+def test_paper_flavors_pin_the_released_vocabulary_and_size():
+    info = DataInfo("gray", 16, 529, vocab_size=50257)
+    for name in ("pixelgpt", "textgpt", "monogpt", "dualgpt"):
+        v = get_variant(name)
+        assert v.config("base", {}, info).vocab_size == 32000, "LLaMA-2 tokenizer as released"
+        assert 300e6 <= count_parameters(v, "base", info) <= 400e6
+    assert get_variant("textgpt").config("debug", {}, info).vocab_size == 50257, "debug: the shards' tokenizer"
+
+
+def test_impossible_shapes_fail_with_a_named_problem():
+    v = get_variant("dualgpt")
+    info = DataInfo("gray", 16, 529, vocab_size=1000)
+    with pytest.raises(ConfigError, match="heads"):
+        v.config("debug", {"num_attention_heads": 5}, info)
+    with pytest.raises(ConfigError, match="max_position_embeddings"):
+        v.config("debug", {"max_text_tokens": 600}, info)
+    with pytest.raises(ConfigError, match="token ids"):
+        v.collate([DecodedSample("k", np.zeros((16, 16 * 529), np.uint8), 3, 16, "gray", None, "x")], v.config(
+            "debug", {}, info), np.random.default_rng(0))
 
 
 def test_pixar2024_positions_are_patch_pairs():

@@ -1,13 +1,15 @@
-"""The PixelGPT family's shared decoder (Chai et al., EMNLP 2024, "Dual Modalities of Text: Visual and Textual
-Generative Pre-training"): a LLaMA-style decoder (transformers' ``LlamaModel``: RMSNorm, SwiGLU, RoPE, no absolute
-positions) fed through ``inputs_embeds`` by a patch embedding (a p x p conv with stride p + LayerNorm, as the paper's
-16x16 "conv patch embedding") and/or the token embedding, with a patch head and a token head.
+"""The PixelGPT family's shared decoder (Chai et al., EMNLP 2024, "Autoregressive Pre-Training on Pixels and Texts",
+first circulated as "Dual Modalities of Text: Visual and Textual Generative Pre-training"): a LLaMA-style decoder
+(transformers' ``LlamaModel``: RMSNorm, SwiGLU, RoPE, no absolute positions) fed through ``inputs_embeds`` by a
+patch embedding (a p x p conv with stride p + LayerNorm, as the paper's 16x16 "conv patch embedding") and/or the
+token embedding, with a patch head and a token head.
 
 One sequence layout for every variant, ``[image slots (N patches) | text slots (T tokens)]``, with an attention
 mask that switches slots off: PixelGPT uses only image slots, TextGPT only text slots, MonoGPT a per-sample choice
 of one of them, DualGPT also rows with both (image first, then the paired text). RoPE is relative, so a text
-segment behind N switched-off image slots is modelled as if it started the sequence. (Rows with only one modality
-still spend compute on the other's switched-off slots; fine for these sizes, a packing collator would avoid it.)
+segment behind N switched-off image slots is modelled as if it started the sequence. ``collate`` cuts the slots no
+row of a batch uses; rows with one modality still spend compute on the other's switched-off slots (fine for these
+sizes; a packing collator would avoid it).
 
 Losses: next-patch MSE on per-patch normalized pixels (mean / std of each target patch), predicting patch t+1
 from patches <= t, over patches whose target is attended (text patches + EOS); token cross-entropy, predicting
@@ -15,10 +17,11 @@ token t+1 from tokens <= t inside the text segment (``labels``, -100 on padding)
 sums them (as the released code does on a paired sequence) and MonoGPT averages them (the expectation of the
 released recipe, which alternates single-modality batches).
 
-Paper shape (``PAPER_SHAPE``): 24 layers x 1024, 16 heads, SwiGLU 2816 (LLaMA's 8/3 rule rounded to 256), RoPE,
-RMSNorm eps 1e-6, untied LLaMA-2 32k vocabulary, 2048 positions (the defaults of ``ErniePixelConfig`` in
-ernie-research/pixelgpt, src/ernie_pixel/configuration_ernie_pixel.py, scaled to the ~350M released size; the
-released config.json files live on the Hugging Face hub and were not reachable from here).
+Paper flavor ``base``: RoPE (theta 1e4), RMSNorm eps 1e-6, untied LLaMA-2 32k vocabulary, 2048 positions, no bias
+on the heads (``ErniePixelConfig`` defaults and ``ErniePixelForCausalLM`` in ernie-research/pixelgpt,
+src/ernie_pixel/); width and depth ``PAPER_SHAPE`` = 24 x 1024, 16 heads, SwiGLU 2816 (LLaMA's 8/3 rule rounded to
+256), the ~350M size of the released checkpoints (baidu/PixelGPT, MonoGPT, DualGPT on the Hugging Face hub, whose
+config.json could not be read from here: the shape is inferred, not copied).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_ma
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
 IMAGE, TEXT, PAIRED = 0, 1, 2  # what a row holds
-# the released PixelGPT-family size: ~341M (PixelGPT: no token head) / ~374M (with the 32k token head)
+# builds 341.6M (PixelGPT: token embedding, no token head) / 374.4M (with the 32k token head)
 PAPER_SHAPE = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16)
 PAPER_PARAMS = (300e6, 400e6)
 DEBUG_SHAPE = dict(hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4)
@@ -131,10 +134,10 @@ class GPTModel(PreTrainedModel):
         if pixel_values is not None:
             n = pixel_values.shape[1]
             out.patch_logits = self.patch_head(hidden[:, :n])
-            w = next_patch_weights(patch_attention).to(hidden.dtype)
-            if w.sum() > 0:
-                target = normalize_patches(pixel_values[:, 1:], self.config.patch_eps)
-                err = (out.patch_logits[:, :-1] - target).pow(2).mean(-1)
+            w = next_patch_weights(patch_attention).float()
+            if w.sum() > 0:  # in float32 whatever the engine's precision, as the token cross-entropy
+                target = normalize_patches(pixel_values[:, 1:].float(), self.config.patch_eps)
+                err = (out.patch_logits[:, :-1].float() - target).pow(2).mean(-1)
                 out.patch_loss = (err * w).sum() / w.sum()
                 losses.append(out.patch_loss)
         if input_ids is not None:
@@ -170,27 +173,30 @@ def make_gpt_config(config_class: type, flavors: dict, needs_tokens: bool):
 
 
 def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """Rows of one kind each (drawn uniformly from ``config.kinds`` with ``rng``) in the shared layout."""
+    """Rows of one kind each (drawn uniformly from ``config.kinds`` with ``rng``) in the shared layout. Trailing
+    slots no row of the batch attends to are cut off (exact: the decoder is causal and RoPE relative)."""
     kinds = rng.choice(config.kinds, size=len(samples)) if len(config.kinds) > 1 else [config.kinds[0]] * len(samples)
     batch: dict[str, torch.Tensor] = {}
     if config.use_patches:
-        n = config.num_patches
-        att = [attention_mask(s.num_patches, n) * (k != TEXT) for s, k in zip(samples, kinds)]
-        batch["pixel_values"] = batch_patches([s.pixels for s in samples], config.patch_size)
-        batch["patch_attention"] = torch.from_numpy(np.stack(att))
+        att = np.stack([attention_mask(s.num_patches, config.num_patches) * (k != TEXT)
+                        for s, k in zip(samples, kinds)])
+        n, p = max(1, int(att.sum(1).max())), config.patch_size
+        batch["pixel_values"] = batch_patches([s.pixels[:, :n * p] for s in samples], p)
+        batch["patch_attention"] = torch.from_numpy(att[:, :n])
     if config.use_tokens:
         t = config.max_text_tokens
         ids = np.zeros((len(samples), t), dtype=np.int64)
-        att = np.zeros((len(samples), t), dtype=np.int64)
         labels = np.full((len(samples), t), -100, dtype=np.int64)
         for i, (s, k) in enumerate(zip(samples, kinds)):
             if s.token_ids is None:
                 raise ConfigError(f"sample {s.key} has no token ids; this model needs shards rendered with a tokenizer")
             if k != IMAGE:
                 tok = s.token_ids[:t]
-                ids[i, :len(tok)], labels[i, :len(tok)], att[i, :len(tok)] = tok, tok, 1
-        batch.update(input_ids=torch.from_numpy(ids), text_attention=torch.from_numpy(att),
-                     labels=torch.from_numpy(labels))
+                ids[i, :len(tok)], labels[i, :len(tok)] = tok, tok
+        att = (labels != -100).astype(np.int64)
+        t = max(1, int(att.sum(1).max()))
+        batch.update(input_ids=torch.from_numpy(ids[:, :t]), text_attention=torch.from_numpy(att[:, :t]),
+                     labels=torch.from_numpy(labels[:, :t]))
     return batch
 
 
