@@ -136,9 +136,9 @@ def train(cfg: TrainConfig) -> Run:
     spec = StreamSpec(sets=[s.urls for s in sets], weights=weights, batch_size=cfg.micro_batch_size,
                       collate=variant.collate, model_config=model_config, seed=cfg.seed, rank=rank,
                       world_size=world, shuffle_buffer=cfg.data.shuffle_buffer)
-    position = start if start is not None and (start.world_size, start.num_workers) == (world, cfg.data.num_workers) \
-        else Position(world, cfg.data.num_workers)
-    batches = iter(make_loader(spec, start, cfg.data.num_workers))
+    loader = make_loader(spec, start, cfg.data.num_workers)
+    position = Position.from_dict(loader.dataset.start.to_dict())  # where the stream resumes (a copy we advance)
+    batches = iter(loader)
     logger = runtime.RankZeroLogger(out, rank, cfg.to_dict(), total=cfg.max_steps, initial=step)
     accum = ds_config["gradient_accumulation_steps"]
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.engine.precision]

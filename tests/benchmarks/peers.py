@@ -43,9 +43,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import types
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import timed  # noqa: E402  (stdlib only: imports in every peer's venv)
 
 log = logging.getLogger("peers")
 
@@ -283,17 +285,6 @@ def resolved_family(desc) -> str:
 # ----------------------------------------------------------------------------------------------- run
 
 
-def _timed(fn, items) -> list[float]:
-    for x in items[:WARMUP]:
-        fn(x)
-    out = []
-    for x in items:
-        t0 = time.perf_counter()
-        fn(x)
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
     import numpy as np
 
@@ -303,8 +294,8 @@ def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
     if family != "Go Noto Current":
         log.error("%s renders with %r, not Go Noto Current: its font registration did not reach Pango", peer, family)
     log.info("%s: %s, font %r -> %s; %d texts", peer, version, desc.to_string(), family, len(texts))
-    render_ms = statistics.median(_timed(render, texts)) * 1000
-    png_ms = statistics.median(_timed(png, texts)) * 1000
+    render_ms = statistics.median(timed(render, texts, WARMUP)) * 1000
+    png_ms = statistics.median(timed(png, texts, WARMUP)) * 1000
     pixels = np.stack([to_gray(render(t)) for t in texts])
     assert pixels.shape == (len(texts), PPP, WIDTH) and pixels.dtype == np.uint8, pixels.shape
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,23 @@ def patches_to_strip(patches: np.ndarray, patch_size: int, channels: int = 1) ->
     return x[..., 0] if channels == 1 else x
 
 
+def refuse_data_overrides(model: str, overrides: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Settings the shards decide (patch size, channels, length) cannot be overridden by hand."""
+    for key in keys:
+        if key in overrides:
+            raise ConfigError(f"{model} takes {key} from the shards' manifest; drop the {key!r} override")
+
+
+def normalize_patches(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Per-patch normalized pixels (MAE's norm_pix target): each patch minus its mean, over its unbiased std."""
+    return (x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True) + eps) ** 0.5
+
+
+def denormalize_patches(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Inverse of ``normalize_patches`` with the statistics of ``target`` (for pictures of predictions)."""
+    return pred * (target.var(-1, keepdim=True) + eps) ** 0.5 + target.mean(-1, keepdim=True)
+
+
 def check_heads(model: str, *widths_heads: tuple[int, int, str], multiple: int = 1) -> None:
     """Each (width, heads, where): the width splits into the heads (and into ``multiple``), else a ConfigError."""
     for hidden, heads, where in widths_heads:

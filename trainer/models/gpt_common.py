@@ -35,7 +35,7 @@ from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedMo
 from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
-                   patches_to_strip, picture)
+                   denormalize_patches, normalize_patches, patches_to_strip, picture)
 
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
@@ -84,12 +84,6 @@ class GPTOutput(ModelOutput):
 def next_patch_weights(patch_attention: torch.Tensor) -> torch.Tensor:
     """(B, N-1): 1 where both patch t and its target t+1 are attended (the pairs the patch loss counts)."""
     return patch_attention[:, 1:] * patch_attention[:, :-1]
-
-
-def normalize_patches(x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Per-patch normalized targets: (x - mean) / sqrt(var + eps) over each patch's pixels."""
-    mean, var = x.mean(-1, keepdim=True), x.var(-1, keepdim=True)
-    return (x - mean) / (var + eps).sqrt()
 
 
 class GPTModel(PreTrainedModel):
@@ -212,9 +206,8 @@ def visualize(model: GPTModel, batch: dict[str, torch.Tensor], output: GPTOutput
     cfg = model.config
     x, att = batch["pixel_values"].float(), batch["patch_attention"]
     rows = [i for i in range(x.shape[0]) if att[i].any()][:4]
-    mean, std = x.mean(-1, keepdim=True), (x.var(-1, keepdim=True) + cfg.patch_eps).sqrt()
     pred = torch.ones_like(x)
-    pred[:, 1:] = output.patch_logits[:, :-1].float().detach() * std[:, 1:] + mean[:, 1:]
+    pred[:, 1:] = denormalize_patches(output.patch_logits[:, :-1].float().detach(), x[:, 1:], cfg.patch_eps)
     pred = torch.where(att.bool().unsqueeze(-1), pred, torch.ones_like(pred))
     p, c = cfg.patch_size, cfg.num_channels
     return picture([[patches_to_strip(x[i].numpy(), p, c), patches_to_strip(pred[i].numpy(), p, c)] for i in rows], p)

@@ -33,7 +33,7 @@ from transformers.utils import ModelOutput
 
 from ..masking import SpanMaskingGenerator
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
-                   masked_rows, picture)
+                   masked_rows, picture, refuse_data_overrides)
 
 
 class PixarConfig(PretrainedConfig):
@@ -159,13 +159,8 @@ FLAVORS = {
     "base": dict(),  # thesis-like: ViT-B encoder + GPT-2 small decoder with cross-attention
 }
 
-_FROM_DATA = ("patch_size", "num_channels", "num_patches")
-
-
 def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixarConfig:
-    for key in _FROM_DATA:
-        if key in overrides:
-            raise ConfigError(f"PIXAR takes {key} from the shards' manifest; drop the {key!r} override")
+    refuse_data_overrides("PIXAR", overrides, ("patch_size", "num_channels", "num_patches"))
     if data.mode != "binary":
         raise ConfigError(f"PIXAR (thesis) trains on binary shards, these are {data.mode!r}")
     kw = apply_overrides(dict(FLAVORS[flavor]), overrides, PixarConfig)

@@ -30,7 +30,7 @@ from torch import nn
 from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .base import ConfigError, DataInfo, Variant, apply_overrides, check_heads, picture
+from .base import ConfigError, DataInfo, Variant, apply_overrides, check_heads, picture, refuse_data_overrides
 
 GROUP = 2  # 8x8 patches per sequence position
 
@@ -102,9 +102,7 @@ FLAVORS = {
 
 
 def make_config(flavor: str, overrides: dict, data: DataInfo) -> Pixar2024Config:
-    for key in ("patch_size", "num_patches"):
-        if key in overrides:
-            raise ConfigError(f"pixar2024 takes {key} from the shards' manifest; drop the {key!r} override")
+    refuse_data_overrides("pixar2024", overrides, ("patch_size", "num_patches"))
     if data.mode != "binary" or data.channels != 1:
         raise ConfigError(f"pixar2024 trains on binary (one-channel) shards, these are {data.mode!r}")
     if data.max_patches < GROUP:

@@ -40,7 +40,7 @@ from transformers.utils import ModelOutput
 
 from ..masking import SpanMaskingGenerator
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
-                   masked_rows, picture)
+                   denormalize_patches, masked_rows, normalize_patches, picture, refuse_data_overrides)
 
 
 class PixelConfig(PretrainedConfig):
@@ -164,15 +164,6 @@ class PixelForPreTraining(PreTrainedModel):
         return PixelOutput(loss=loss, logits=logits, patch_mask=patch_mask)
 
 
-def normalize_patches(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """MAE's norm_pix_loss target: each patch minus its mean, over its (unbiased) std."""
-    return (x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True) + eps) ** 0.5
-
-
-def denormalize_patches(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    return pred * (target.var(-1, keepdim=True) + eps) ** 0.5 + target.mean(-1, keepdim=True)
-
-
 FLAVORS = {
     "debug": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
                   decoder_hidden_size=64, decoder_num_hidden_layers=1, decoder_num_attention_heads=4,
@@ -181,13 +172,8 @@ FLAVORS = {
     "base": dict(),  # PIXEL-base: ViT-B encoder (~86M) + 512/8/16/2048 decoder, mask ratio 0.25, norm_pix_loss
 }
 
-_FROM_DATA = ("patch_size", "num_channels", "num_patches")
-
-
 def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixelConfig:
-    for key in _FROM_DATA:
-        if key in overrides:
-            raise ConfigError(f"PIXEL takes {key} from the shards' manifest; drop the {key!r} override")
+    refuse_data_overrides("PIXEL", overrides, ("patch_size", "num_channels", "num_patches"))
     kw = apply_overrides(dict(FLAVORS[flavor]), overrides, PixelConfig)
     n = data.max_patches
     if math.isqrt(n) ** 2 != n:
