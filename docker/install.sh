@@ -5,10 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libpango-1.0-0 libpangocairo-1.0-0 libcairo2 fontconfig)
+APT_PACKAGES=(libpango-1.0-0 libpangocairo-1.0-0 libcairo2 fontconfig libarchive13)
 missing=()
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  installed "$pkg" || installed "${pkg}t64" || missing+=("$pkg")  # Ubuntu 24.04 renamed some libs to *t64
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

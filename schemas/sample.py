@@ -70,29 +70,31 @@ class RenderedSample:
     def max_patches(self) -> int:
         return self.width // self.patch_size
 
-    def decode(self) -> np.ndarray:
-        """The pixel array: (H, W) uint8 for gray/binary, (H, W, 3) for rgb."""
-        return decode_pixels(self.pixels, self.encoding, mode=self.mode, height=self.height, width=self.width)
+    def decode(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The pixel array: (H, W) uint8 for gray/binary, (H, W, 3) for rgb (``out``: see ``decode_pixels``)."""
+        return decode_pixels(self.pixels, self.encoding, mode=self.mode, height=self.height, width=self.width,
+                             out=out)
 
     # -- validation -----------------------------------------------------------------------------------------
     def validate(self) -> "RenderedSample":
-        def need(cond: bool, what: str) -> None:
+        def need(cond: bool, what) -> None:  # what: the message, or a function making it (only on failure)
             if not cond:
-                raise SchemaError(f"sample {self.key!r}: {what}")
+                raise SchemaError(f"sample {self.key!r}: {what() if callable(what) else what}")
 
         need(isinstance(self.key, str) and KEY_RE.match(self.key) is not None,
              "key must be 1-200 chars of [A-Za-z0-9_-] (no dots)")
         need(self.schema_version.split(".")[0] == SCHEMA_VERSION.split(".")[0],
-             f"schema_version {self.schema_version} is not compatible with {SCHEMA_VERSION}")
-        need(self.encoding in ENCODINGS, f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        need(self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}")
+             lambda: f"schema_version {self.schema_version} is not compatible with {SCHEMA_VERSION}")
+        need(self.encoding in ENCODINGS, lambda: f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        need(self.mode in MODES, lambda: f"mode must be one of {MODES}, got {self.mode!r}")
         need(isinstance(self.pixels, (bytes, bytearray)) and len(self.pixels) > 0, "pixels must be non-empty bytes")
         for name in ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs"):
             v = getattr(self, name)
-            need(isinstance(v, int) and not isinstance(v, bool) and v >= 0, f"{name} must be an int >= 0, got {v!r}")
+            if type(v) is not int or v < 0:  # bools refused too
+                need(False, f"{name} must be an int >= 0, got {v!r}")
         need(self.patch_size > 0 and self.height == self.patch_size, "height must equal patch_size (one-row strips)")
         need(self.width % self.patch_size == 0, "width must be a multiple of patch_size")
-        need(self.num_patches < self.max_patches, f"num_patches {self.num_patches} leaves no room for EOS")
+        need(self.num_patches < self.max_patches, lambda: f"num_patches {self.num_patches} leaves no room for EOS")
         need(isinstance(self.truncated, bool), "truncated must be a bool")
         need(isinstance(self.text, str) and isinstance(self.source, str) and isinstance(self.doc_id, str),
              "text, source and doc_id must be str")
@@ -146,8 +148,7 @@ class RenderedSample:
         enc = meta.get("encoding")
         if enc not in ENCODINGS or enc not in sample:
             raise SchemaError(f"sample {key!r}: no pixel member for encoding {enc!r}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(meta) - known
+        unknown = set(meta) - _FIELD_NAMES
         if unknown:
             raise SchemaError(f"sample {key!r}: unknown fields {sorted(unknown)}")
         try:
@@ -155,6 +156,9 @@ class RenderedSample:
         except TypeError as e:
             raise SchemaError(f"sample {key!r}: {e}") from e
         return out.validate()
+
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RenderedSample))
 
 
 def _int_list(v: Any) -> bool:

@@ -143,8 +143,22 @@ def test_encode_refuses(pixels, mode, encoding, match):
 
 
 # -- refusals: decode ---------------------------------------------------------------------------------------
-def dec(data, encoding="pxz", mode="gray", height=16, width=8464):
-    return decode_pixels(data, encoding, mode=mode, height=height, width=width)
+def dec(data, encoding="pxz", mode="gray", height=16, width=8464, into=False):
+    out = np.full(height * width * 3 + 7, 9, dtype=np.uint8) if into else None  # a reused, dirty buffer
+    return decode_pixels(data, encoding, mode=mode, height=height, width=width, out=out)
+
+
+@pytest.mark.parametrize("encoding, mode", cases())
+def test_decoding_into_a_reused_buffer_gives_the_same_pixels(strips, encoding, mode):
+    """``out=``: the trainer's path. Same pixels, a view of the buffer (no copy of its own), any memory order."""
+    buf = np.full(max(p.size for p in strips[mode]) + 5, 7, dtype=np.uint8)
+    for px in strips[mode]:
+        back = decode_pixels(encode_pixels(px, mode, encoding), encoding, mode=mode, height=px.shape[0],
+                             width=px.shape[1], out=buf)
+        assert np.array_equal(back, px) and back.shape == px.shape and np.shares_memory(back, buf)
+    with pytest.raises(ValueError, match="out must be"):
+        decode_pixels(encode_pixels(px, mode, encoding), encoding, mode=mode, height=px.shape[0],
+                      width=px.shape[1], out=np.empty(px.size - 1, np.uint8))
 
 
 @pytest.fixture(scope="module")
@@ -183,17 +197,19 @@ def test_decode_refuses_the_other_encoding(payloads):
         dec(payloads["pxz"], "png")
 
 
+@pytest.mark.parametrize("into", [False, True])
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_decode_refuses_every_truncation(payloads, encoding):
+def test_decode_refuses_every_truncation(payloads, encoding, into):
     data = payloads[encoding]
     cuts = sorted({0, 1, 3, 8, 13, 14, 15, 20, 33, len(data) // 2, len(data) - 5, len(data) - 1})
     for cut in cuts:
         with pytest.raises(ValueError, match="truncated|corrupt|not a"):
-            dec(data[:cut], encoding)
+            dec(data[:cut], encoding, into=into)
 
 
+@pytest.mark.parametrize("into", [False, True])
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_no_flipped_byte_decodes_to_wrong_pixels(strips, payloads, encoding):
+def test_no_flipped_byte_decodes_to_wrong_pixels(strips, payloads, encoding, into):
     """Every single-byte corruption is refused (pxz: header checks + zstd checksum; png: chunk CRCs) or, for a
     few bytes zstd never reads back (e.g. weights of unused Huffman symbols), decodes to the very same pixels."""
     data, px = payloads[encoding], strips["gray"][0]
@@ -202,7 +218,7 @@ def test_no_flipped_byte_decodes_to_wrong_pixels(strips, payloads, encoding):
         bad = bytearray(data)
         bad[i] ^= 0xFF
         try:
-            out = dec(bytes(bad), encoding)
+            out = dec(bytes(bad), encoding, into=into)
         except ValueError:
             continue
         (harmless if np.array_equal(out, px) else wrong).append(i)
@@ -210,10 +226,12 @@ def test_no_flipped_byte_decodes_to_wrong_pixels(strips, payloads, encoding):
     assert len(harmless) <= len(data) // 500, harmless
 
 
+@pytest.mark.parametrize("into", [False, True])
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_decode_refuses_trailing_bytes(payloads, encoding):
-    with pytest.raises(ValueError, match="after IEND|corrupt"):
-        dec(payloads[encoding] + b"\x00" * 4, encoding)
+def test_decode_refuses_trailing_bytes(payloads, encoding, into):
+    for tail in (b"\x00" * 4, payloads[encoding][14:] if encoding == "pxz" else b"IEND"):  # pxz: a second frame
+        with pytest.raises(ValueError, match="after IEND|after its frame|corrupt"):
+            dec(payloads[encoding] + tail, encoding, into=into)
 
 
 def test_pxz_refuses_bad_header_fields(payloads):

@@ -8,7 +8,7 @@ import torch
 
 from trainer.data import DecodedSample
 from trainer.models import ConfigError, DataInfo, get_variant
-from trainer.models.base import count_parameters
+from trainer.models.base import count_parameters, unit_pixels
 from trainer.models.gpt_common import IMAGE, PAIRED, TEXT
 
 
@@ -25,7 +25,7 @@ def test_next_patch_prediction_is_causal():
     model = v.model_class(cfg).eval()
     batch = v.collate(_samples("gray", 16), cfg, np.random.default_rng(0))
     changed = {k: t.clone() for k, t in batch.items()}
-    changed["pixel_values"][:, 101:] = 0.5
+    changed["pixel_values"][:, 101:] = 128
     with torch.no_grad():
         a, b = model(**batch).patch_logits, model(**changed).patch_logits
     assert torch.allclose(a[:, :101], b[:, :101], atol=1e-5) and not torch.allclose(a[:, 101:], b[:, 101:])
@@ -43,7 +43,7 @@ def test_dualgpt_rows_and_paired_text_reads_the_image():
     assert torch.equal(has_img, torch.from_numpy(kinds != TEXT)) and torch.equal(has_txt, torch.from_numpy(kinds != IMAGE))
     assert {IMAGE, TEXT, PAIRED} <= set(kinds.tolist())
     changed = {k: t.clone() for k, t in batch.items()}
-    changed["pixel_values"][:] = 1.0
+    changed["pixel_values"][:] = 255
     with torch.no_grad():
         a, b = model(**batch).token_logits, model(**changed).token_logits
     paired, text_only = kinds == PAIRED, kinds == TEXT
@@ -112,8 +112,8 @@ def test_pixar2024_positions_are_patch_pairs():
     cfg = v.config("debug", {}, DataInfo("binary", 8, 529))
     s = _samples("binary", 8, n=1)
     batch = v.collate(s, cfg, np.random.default_rng(0))
-    x = batch["pixel_values"][0]
-    assert x.shape == (265, 128) and set(x.unique().tolist()) <= {0.0, 1.0}
+    x = unit_pixels(batch["pixel_values"])[0]
+    assert batch["pixel_values"].dtype == torch.uint8 and x.shape == (265, 128) and set(x.unique().tolist()) <= {0.0, 1.0}
     block = s[0].pixels[:, 16 * 7:16 * 8]  # position 7 = patches 14 and 15
     assert torch.equal(x[7], torch.from_numpy(block.reshape(-1).astype(np.float32)))
     assert bool((x[264].reshape(8, 16)[:, 8:] == 1).all()), "the 530th patch is white padding"

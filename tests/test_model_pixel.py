@@ -8,7 +8,7 @@ import torch
 from schemas import ShardManifest
 from trainer.data import sample_pipeline
 from trainer.models import DataInfo, get_variant
-from trainer.models.pixel import denormalize_patches, normalize_patches
+from trainer.models.base import denormalize_patches, normalize_patches, unit_pixels
 
 V = get_variant("pixel")
 
@@ -50,8 +50,8 @@ def test_encoder_sees_only_kept_patches_and_never_padding(gray_shards):
     with torch.no_grad():
         ref = model(**batch).logits
         changed = dict(batch, pixel_values=batch["pixel_values"].clone())
-        changed["pixel_values"][batch["patch_mask"]] = 0.3  # dropped patches: the model must not read them
-        changed["pixel_values"][batch["attention_mask"] == 0] = 0.7  # padding: never attended
+        changed["pixel_values"][batch["patch_mask"]] = 77  # dropped patches: the model must not read them
+        changed["pixel_values"][batch["attention_mask"] == 0] = 178  # padding: never attended
         out = model(**changed).logits
     att = batch["attention_mask"].bool()
     assert torch.allclose(ref[att], out[att], atol=1e-5)
@@ -60,7 +60,7 @@ def test_encoder_sees_only_kept_patches_and_never_padding(gray_shards):
 def test_norm_pix_loss_round_trips_and_trains(gray_shards):
     cfg, samples, model = _setup(gray_shards, norm_pix_loss=True)
     batch = V.collate(samples, cfg, np.random.default_rng(1))
-    x = batch["pixel_values"]
+    x = unit_pixels(batch["pixel_values"])
     assert torch.allclose(denormalize_patches(normalize_patches(x), x), x, atol=1e-3)
     out = model(**batch)
     assert torch.isfinite(out.loss)

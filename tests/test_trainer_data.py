@@ -7,12 +7,14 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from pipeline.render import RenderConfig, TextRenderer
 from pipeline.shards import write_shard
 from schemas import DEFAULT_ENCODING, RenderedSample, encode_pixels, make_key, shard_name
 from trainer.data import SkipCounter, sample_pipeline
 from trainer.masking import SpanMaskingGenerator
+from trainer.models.base import ConfigError, batch_patches, unit_pixels
 
 
 def test_span_masking_statistics():
@@ -85,3 +87,38 @@ def test_trainer_never_imports_beam():
             "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_span_masking_hits_the_target_and_spreads_over_the_text():
+    gen, rng = SpanMaskingGenerator(), np.random.default_rng(3)
+    n_text = rng.integers(4, 529, 256)
+    masks = gen.batch(n_text, 529, rng)
+    assert (masks.sum(1) == np.rint(0.25 * n_text)).all(), "exactly round(ratio * text patches), spans cut to fit"
+    assert not any(m[n:].any() for m, n in zip(masks, n_text))
+    cover = gen.batch(np.full(4000, 100), 529, rng).mean(0)
+    assert np.abs(cover[5:95] - 0.25).max() < 0.04, "placement is uniform away from the edges"
+    assert cover[0] > 0.05 and cover[99] > 0.05 and cover[100:].max() == 0
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    assert np.array_equal(gen(300, 529, a), gen.batch([300], 529, b)[0]), "one strip = a batch of one"
+
+
+def test_batch_patches_layout_for_every_mode():
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (16, 64), dtype=np.uint8)
+    for strip in (gray, np.ascontiguousarray(gray.T).T):  # row order, and the column order pxz decodes into
+        x = batch_patches([strip, strip], 16)
+        assert x.dtype == torch.uint8 and x.shape == (2, 4, 16, 16, 1)
+        assert torch.equal(x[1, 2, :, :, 0], torch.from_numpy(gray[:, 32:48]))
+        flat = unit_pixels(x)
+        assert flat.shape == (2, 4, 256) and flat.is_contiguous()
+        assert torch.allclose(flat[0, 3], torch.from_numpy(gray[:, 48:].reshape(-1) / 255).float())
+    rgb = rng.integers(0, 256, (16, 64, 3), dtype=np.uint8)
+    x = batch_patches([np.ascontiguousarray(rgb.transpose(2, 1, 0)).transpose(2, 1, 0)], 16)  # pxz rgb planes
+    assert x.shape == (1, 4, 16, 16, 3) and torch.equal(x[0, 3], torch.from_numpy(rgb[:, 48:]))
+    assert torch.equal(unit_pixels(x)[0, 1], torch.from_numpy(rgb[:, 16:32].reshape(-1) / 255).float())
+    bits = rng.integers(0, 2, (8, 32), dtype=np.uint8)
+    x = batch_patches([bits], 8, binary=True)
+    assert set(x.unique().tolist()) == {0, 255} and torch.equal(unit_pixels(x)[0, 2],
+                                                                torch.from_numpy(bits[:, 16:24].reshape(-1)).float())
+    with pytest.raises(ConfigError, match="differ in shape"):
+        batch_patches([gray, gray[:, :32]], 16)

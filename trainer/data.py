@@ -1,6 +1,7 @@
 """Streaming shards into training samples: webdataset pipelines over raw tar members, decoded by schemas only.
 
-Never webdataset's pickle/.pyd decoders: members stay bytes until ``RenderedSample.from_wds`` validates them.
+Tar members are read by ``trainer.tars`` (libarchive) and stay bytes until ``RenderedSample.from_wds`` validates
+them: never webdataset's pickle/.pyd decoders.
 A corrupt sample or a truncated shard is skipped with a counted warning instead of stopping training.
 """
 
@@ -10,11 +11,14 @@ import logging
 import random
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import webdataset as wds
 
 from schemas import RenderedSample, SchemaError
+
+from . import tars
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class DecodedSample:
     key: str
-    pixels: np.ndarray  # uint8 (H, W) or (H, W, 3)
+    pixels: np.ndarray  # uint8 (H, W) or (H, W, 3), possibly a (transposed) view into a reused buffer
     num_patches: int
     patch_size: int
     mode: str
@@ -42,10 +46,13 @@ class SkipCounter:
         return True
 
 
-def decode(raw: dict, skips: SkipCounter) -> DecodedSample | None:
+def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] | None = None) -> DecodedSample | None:
+    """Validate and decode one raw sample (None if corrupt: counted). ``scratch(nbytes)`` may lend a reused
+    buffer to decode into; the pixels are then a view of it (see ``schemas.codec.decode_pixels``)."""
     try:
         s = RenderedSample.from_wds({k: v for k, v in raw.items() if not k.startswith("__") or k == "__key__"})
-        return DecodedSample(s.key, s.decode(), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text)
+        out = scratch(s.height * s.width * s.channels) if scratch is not None else None
+        return DecodedSample(s.key, s.decode(out), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text)
     except (SchemaError, ValueError) as e:
         skips.counts["corrupt_sample"] += 1
         log.warning("skipping corrupt sample %r: %s", raw.get("__key__"), e)
@@ -70,7 +77,7 @@ def sample_pipeline(urls: str | list[str], *, resampled: bool = False, shuffle: 
     stages = [shards]
     if not resampled:
         stages += [wds.split_by_node, wds.split_by_worker]
-    stages += [wds.tarfile_to_samples(handler=skips)]
+    stages.append(lambda src: (raw for item in src for raw in tars.shard_samples(item["url"], skips)))
     if shuffle:
         stages.append(wds.shuffle(shuffle, rng=random.Random(seed)))
     stages.append(_decode_stage(skips))

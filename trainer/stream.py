@@ -21,9 +21,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from . import tars
 from .data import SkipCounter, decode
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,12 @@ class BatchStream(IterableDataset):
                    for i, urls in enumerate(self.spec.sets)]
         stream = streams[0] if len(streams) == 1 else self._mixed(streams, slot)
         passed, start, buf = 0, self.start.raw.get(worker, 0), []
+        scratch = _Scratch(self.spec.batch_size)
         for raw in stream:
             passed += 1
             if passed <= start:
                 continue
-            sample = decode(raw, skips)
+            sample = decode(raw, skips, lambda nbytes: scratch.row(len(buf), nbytes))
             if sample is None:
                 continue
             buf.append(sample)
@@ -124,7 +125,7 @@ class BatchStream(IterableDataset):
             strided = len(urls) < slots
             mine = [urls[i] for i in (order if strided else order[slot::slots])]
             seen = 0
-            for i, raw in enumerate(wds.tarfile_samples(({"url": u} for u in mine), handler=skips)):
+            for i, raw in enumerate(tars.samples(mine, skips)):
                 if not strided or i % slots == slot:
                     seen += 1
                     yield raw
@@ -163,6 +164,19 @@ class BatchStream(IterableDataset):
                 live.remove(k)
                 continue
             yield item
+
+
+class _Scratch:
+    """One reused decode buffer per batch slot: a batch's strips are decoded into these rows and copied out by
+    its collate, so the next batch decodes into the same memory (zstd into warm buffers is 2x faster here)."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = [np.empty(0, dtype=np.uint8) for _ in range(rows)]
+
+    def row(self, i: int, nbytes: int) -> np.ndarray:
+        if self.rows[i].size < nbytes:
+            self.rows[i] = np.empty(nbytes, dtype=np.uint8)
+        return self.rows[i]
 
 
 def make_loader(spec: StreamSpec, start: Position | None = None, num_workers: int = 0) -> DataLoader:

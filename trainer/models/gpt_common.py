@@ -34,8 +34,8 @@ from torch import nn
 from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
-                   denormalize_patches, normalize_patches, patches_to_strip, picture)
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, binary_batch,
+                   check_heads, denormalize_patches, normalize_patches, patches_to_strip, picture, unit_pixels)
 
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
@@ -115,6 +115,7 @@ class GPTModel(PreTrainedModel):
                 labels: torch.Tensor | None = None) -> GPTOutput:
         embeds, masks = [], []
         if pixel_values is not None:
+            pixel_values = unit_pixels(pixel_values, self.dtype)
             embeds.append(self._embed_patches(pixel_values))
             masks.append(patch_attention)
         if input_ids is not None:
@@ -175,7 +176,7 @@ def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[
         att = np.stack([attention_mask(s.num_patches, config.num_patches) * (k != TEXT)
                         for s, k in zip(samples, kinds)])
         n, p = max(1, int(att.sum(1).max())), config.patch_size
-        batch["pixel_values"] = batch_patches([s.pixels[:, :n * p] for s in samples], p)
+        batch["pixel_values"] = batch_patches([s.pixels[:, :n * p] for s in samples], p, binary_batch(samples))
         batch["patch_attention"] = torch.from_numpy(att[:, :n])
     if config.use_tokens:
         t = config.max_text_tokens
@@ -204,7 +205,7 @@ def visualize(model: GPTModel, batch: dict[str, torch.Tensor], output: GPTOutput
     """For up to 4 image rows: the input strip, and the next-patch prediction drawn where the patch belongs
     (de-normalized with the true patch's mean / std; patch 0 and unattended patches left white)."""
     cfg = model.config
-    x, att = batch["pixel_values"].float(), batch["patch_attention"]
+    x, att = unit_pixels(batch["pixel_values"]), batch["patch_attention"]
     rows = [i for i in range(x.shape[0]) if att[i].any()][:4]
     pred = torch.ones_like(x)
     pred[:, 1:] = denormalize_patches(output.patch_logits[:, :-1].float().detach(), x[:, 1:], cfg.patch_eps)

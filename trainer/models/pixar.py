@@ -32,8 +32,8 @@ from transformers.pytorch_utils import Conv1D
 from transformers.utils import ModelOutput
 
 from ..masking import SpanMaskingGenerator
-from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
-                   masked_rows, picture, refuse_data_overrides)
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, binary_batch,
+                   check_heads, masked_rows, picture, refuse_data_overrides, unit_pixels)
 
 
 class PixarConfig(PretrainedConfig):
@@ -128,6 +128,7 @@ class PixarForPreTraining(PreTrainedModel):
                     init.normal_(proj.weight, std=std / (2 * self.config.decoder_num_hidden_layers) ** 0.5)
 
     def forward(self, pixel_values, attention_mask, patch_mask, **kwargs) -> PixarOutput:
+        pixel_values = unit_pixels(pixel_values, self.dtype)
         b, n, _ = pixel_values.shape
         keys = attention_mask.bool()
         pos = torch.arange(n, device=pixel_values.device)
@@ -175,11 +176,10 @@ def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixarConfig:
 def collate(samples: list, config: PixarConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Binary patches, attention mask (text + EOS), PIXEL span mask inside the text patches."""
     n = config.num_patches
-    pixels = batch_patches([s.pixels for s in samples], config.patch_size)
+    pixels = batch_patches([s.pixels for s in samples], config.patch_size, binary_batch(samples))
     if pixels.shape[1] != n:
         raise ConfigError(f"strips hold {pixels.shape[1]} patches, the model was built for {n}")
-    spans = SpanMaskingGenerator(mask_ratio=config.mask_ratio)
-    masks = np.stack([spans(s.num_patches, n, rng) for s in samples])
+    masks = SpanMaskingGenerator(mask_ratio=config.mask_ratio).batch([s.num_patches for s in samples], n, rng)
     att = np.stack([attention_mask(s.num_patches, n) for s in samples])
     return {"pixel_values": pixels, "attention_mask": torch.from_numpy(att), "patch_mask": torch.from_numpy(masks)}
 
@@ -192,7 +192,7 @@ def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
 def visualize(model: PixarForPreTraining, batch: dict[str, torch.Tensor], output: PixarOutput) -> np.ndarray:
     """Per sample (up to 4): input, input with span-masked patches grayed, prediction with unmasked patches pasted."""
     p = model.config.patch_size
-    x, masked = batch["pixel_values"].float().cpu(), batch["patch_mask"].cpu()
+    x, masked = unit_pixels(batch["pixel_values"]).cpu(), batch["patch_mask"].cpu()
     pred = (output.logits.detach().float().cpu() > 0).float()
     return picture(masked_rows(x, masked, pred, batch["attention_mask"], p), p)
 

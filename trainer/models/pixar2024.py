@@ -30,7 +30,8 @@ from torch import nn
 from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .base import ConfigError, DataInfo, Variant, apply_overrides, check_heads, picture, refuse_data_overrides
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, binary_batch, check_heads, picture,
+                   refuse_data_overrides, unit_pixels)
 
 GROUP = 2  # 8x8 patches per sequence position
 
@@ -83,7 +84,9 @@ class Pixar2024(PreTrainedModel):
         self.post_init()
 
     def forward(self, pixel_values: torch.Tensor, attention_mask: torch.Tensor) -> Pixar2024Output:
-        """pixel_values: (B, positions, bits) in {0, 1}; attention_mask: (B, positions), 1 = text or EOS inside."""
+        """pixel_values: (B, positions, bits), uint8 {0, 255} from collate or float {0, 1}; attention_mask:
+        (B, positions), 1 = text or EOS inside."""
+        pixel_values = unit_pixels(pixel_values, self.dtype)
         hidden = self.decoder(inputs_embeds=self.embed(pixel_values * 2 - 1),
                               attention_mask=attention_mask).last_hidden_state
         logits = self.head(hidden)
@@ -122,12 +125,13 @@ def collate(samples: list, config: Pixar2024Config, rng: np.random.Generator) ->
     for s in samples:
         if s.pixels.shape != (p, width):
             raise ConfigError(f"strip {s.pixels.shape} does not match the model's {p}x{width} (from the manifest)")
-    strips = np.stack([s.pixels for s in samples])
-    strips = np.pad(strips, ((0, 0), (0, 0), (0, n * GROUP * p - width)), constant_values=1)
-    x = torch.from_numpy(strips).view(len(samples), p, n, GROUP * p).transpose(1, 2)
-    x = x.reshape(len(samples), n, config.bits).float()
-    if x.max() > 1:
+    if not binary_batch(samples):
         raise ConfigError("pixar2024 needs binary strips holding {0, 1}; these hold gray values")
+    strips = np.ones((len(samples), p, n * GROUP * p), dtype=np.uint8)  # white padding to whole pairs
+    for i, s in enumerate(samples):
+        strips[i, :, :width] = s.pixels
+    x = torch.from_numpy(strips).view(len(samples), p, n, GROUP * p).transpose(1, 2)
+    x = x.reshape(len(samples), n, config.bits).mul_(255)  # batches carry 0-255 (see base.batch_patches)
     attended = torch.tensor([-(-(s.num_patches + 1) // GROUP) for s in samples])  # text + EOS, whole pairs
     return {"pixel_values": x, "attention_mask": (torch.arange(n) < attended[:, None]).long()}
 
@@ -142,7 +146,7 @@ def visualize(model: Pixar2024, batch: dict[str, torch.Tensor], output: Pixar202
     """Up to 4 samples: the input strip, then the next-position prediction (sigmoid > 0.5) drawn at the position
     it predicts (the first position, which nothing predicts, and padding stay white)."""
     cfg = model.config
-    x = batch["pixel_values"].float().cpu()
+    x = unit_pixels(batch["pixel_values"]).cpu()
     att = batch["attention_mask"].cpu().bool()
     pred = torch.ones_like(x)
     pred[:, 1:] = (output.logits[:, :-1].detach().float().cpu() > 0).float()

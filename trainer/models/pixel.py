@@ -39,8 +39,8 @@ from transformers.models.vit_mae.modeling_vit_mae import (
 from transformers.utils import ModelOutput
 
 from ..masking import SpanMaskingGenerator
-from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, check_heads,
-                   denormalize_patches, masked_rows, normalize_patches, picture, refuse_data_overrides)
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, batch_patches, binary_batch, check_heads,
+                   denormalize_patches, masked_rows, normalize_patches, picture, refuse_data_overrides, unit_pixels)
 
 
 class PixelConfig(PretrainedConfig):
@@ -126,6 +126,7 @@ class PixelForPreTraining(PreTrainedModel):
 
     def encode(self, pixel_values, attention_mask, patch_mask):
         """[CLS] + kept patches -> (B, 1 + keep, hidden), kept indices (B, keep) in strip order."""
+        pixel_values = unit_pixels(pixel_values, self.dtype)
         b, n, _ = pixel_values.shape
         dropped = patch_mask.sum(1)
         if bool((dropped != dropped[0]).any()):
@@ -155,6 +156,7 @@ class PixelForPreTraining(PreTrainedModel):
         return self.decoder_pred(self.decoder_norm(y))[:, 1:]
 
     def forward(self, pixel_values, attention_mask, patch_mask, **kwargs) -> PixelOutput:
+        pixel_values = unit_pixels(pixel_values, self.dtype)
         latent, ids_keep = self.encode(pixel_values, attention_mask, patch_mask)
         logits = self.decode(latent, ids_keep, attention_mask)
         target = normalize_patches(pixel_values) if self.config.norm_pix_loss else pixel_values
@@ -190,16 +192,16 @@ def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixelConfig:
 def collate(samples: list, config: PixelConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Patches, attention mask (text + EOS) and the dropped set: span mask topped up at random to a fixed count."""
     n = config.num_patches
-    pixels = batch_patches([s.pixels for s in samples], config.patch_size)
+    pixels = batch_patches([s.pixels for s in samples], config.patch_size, binary_batch(samples))
     if pixels.shape[1] != n:
         raise ConfigError(f"strips hold {pixels.shape[1]} patches, the model was built for {n}")
-    spans = SpanMaskingGenerator(mask_ratio=config.mask_ratio)
+    text = np.array([s.num_patches for s in samples])
+    spans = SpanMaskingGenerator(mask_ratio=config.mask_ratio).batch(text, n, rng)
     n_drop = n - int(n * (1 - config.mask_ratio))
+    noise = spans + rng.random((len(samples), n)) / 100  # spans first, then random patches up to n_drop
     drops = np.zeros((len(samples), n), dtype=bool)
-    for i, s in enumerate(samples):
-        noise = spans(s.num_patches, n, rng) + rng.random(n) / 100
-        drops[i, np.argsort(noise, kind="stable")[n - n_drop:]] = True
-    att = np.stack([attention_mask(s.num_patches, n) for s in samples])
+    np.put_along_axis(drops, np.argpartition(-noise, n_drop - 1, axis=1)[:, :n_drop], True, axis=1)
+    att = (np.arange(n) < np.minimum(text + 1, n)[:, None]).astype(np.int64)
     return {"pixel_values": pixels, "attention_mask": torch.from_numpy(att), "patch_mask": torch.from_numpy(drops)}
 
 
@@ -211,7 +213,7 @@ def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
 def visualize(model: PixelForPreTraining, batch: dict[str, torch.Tensor], output: PixelOutput) -> np.ndarray:
     """Per sample (up to 4): input, input with dropped patches grayed, reconstruction with kept patches pasted."""
     cfg = model.config
-    x, drop = batch["pixel_values"].float().cpu(), batch["patch_mask"].cpu()
+    x, drop = unit_pixels(batch["pixel_values"]).cpu(), batch["patch_mask"].cpu()
     pred = output.logits.detach().float().cpu()
     if cfg.norm_pix_loss:
         pred = denormalize_patches(pred, x)
