@@ -136,3 +136,19 @@ def test_a_missing_shard_is_counted_not_fatal(tmp_path, gray_shards):
                                        ("rel/b.tar", "rel/b.tar"), ("gs://b/x.tar", None), ("pipe:cat x", None)])
 def test_local_path(url, path):
     assert tars.local_path(url) == path
+
+
+def test_fsspec_urls_stream_through_fsspec(gray_shards):
+    """gs:// and s3:// go through fsspec (with gcsfs / s3fs installed); its in-memory filesystem stands in here."""
+    import fsspec
+    src = sorted(gray_shards.glob("*.tar"))[0]
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/pixelkit-test/train-00000.tar", src.read_bytes())
+    try:
+        skips = SkipCounter()
+        out = list(tars.samples(["memory://pixelkit-test/train-00000.tar"], skips))
+        assert [s["pxz"] for s in out] == [s["pxz"] for s in _grouped(_members(src))] and not skips.counts
+        with pytest.raises(ValueError, match="not known|not available|Protocol"):
+            list(tars.samples(["nosuchproto://bucket/x.tar"], skips))  # a missing backend is fatal, not skipped
+    finally:
+        fs.rm("/pixelkit-test", recursive=True)

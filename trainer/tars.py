@@ -55,8 +55,12 @@ def _open(url: str):
     path = local_path(url)
     if path is not None:
         return libarchive.file_reader(path, format_name="tar"), None
-    from webdataset.gopen import gopen  # fsspec URLs (gs://, s3://, https://) and pipe: commands
-    stream = gopen(url, "rb")
+    if url.startswith("pipe:"):
+        from webdataset.gopen import gopen  # a shell command's stdout, checked for its exit status
+        stream = gopen(url, "rb")
+    else:  # gs://, s3://, https://, memory:// ...: fsspec (gs:// needs gcsfs installed, s3:// s3fs)
+        import fsspec
+        stream = fsspec.open(url, "rb").open()
     wrapped = stream if hasattr(stream, "readinto") else _ReadInto(stream)
     return libarchive.stream_reader(wrapped, format_name="tar"), stream
 
