@@ -139,6 +139,34 @@ def test_rtl_text_starts_on_the_right(gray, udhr):
     assert ltr.offset_mapping[sep + 1][0] == 0
 
 
+def test_pixel_rtl_vote():
+    from pipeline.render.text import is_rtl
+    assert is_rtl("لمّا كان الاعتراف بالكرامة") and is_rtl("הואיל והכרה בכבוד") and not is_rtl("Whereas recognition")
+    assert is_rtl("Article 1: لمّا كان الاعتراف بالكرامة"), "first Latin, middle and last Arabic: 2 of 3 votes"
+    assert not is_rtl("UN said لمّا كان in 1948 and more"), "only the middle votes right-to-left"
+    assert not is_rtl("1948, 2024 ... !!") and not is_rtl("")
+
+
+def test_rtl_pairs_take_an_rtl_base_direction_as_pixel(gray, udhr):
+    """Both texts RTL by PIXEL's vote: both runs are laid out right-to-left even when a text starts with a Latin
+    word (PIXEL's RTL pair path; 22/22 such UDHR pairs pixel-identical to PIXEL's renderer, see the note).
+    The run must look exactly like the same text behind a right-to-left mark (which makes Pango's automatic
+    direction RTL), and unlike the text laid out by its first strong character (Latin: LTR)."""
+    for lang in ("arb", "heb"):
+        a = "Article 1: " + udhr[lang]["paragraphs"][0][:90]
+        b = udhr[lang]["paragraphs"][1][:90]
+        for res in (gray((a, b)), gray.render_qa(a, b)[0]):
+            sep = res.sep_patches[0]
+            forced, auto = gray("\u200f" + a).pixels, gray(a).pixels
+            assert np.array_equal(res.pixels[:, :sep * PPP], forced[:, :sep * PPP]), lang
+            assert not np.array_equal(res.pixels[:, :sep * PPP], auto[:, :sep * PPP]), lang
+        mixed = gray((a, udhr["eng"]["paragraphs"][0][:90]))  # only one text RTL: each run decides for itself
+        sep = mixed.sep_patches[0]
+        assert np.array_equal(mixed.pixels[:, :sep * PPP], gray(a).pixels[:, :sep * PPP])
+    after = gray(udhr["eng"]["paragraphs"][0][:90])  # the renderer is back to automatic direction afterwards
+    assert np.array_equal(after.pixels, TextRenderer(RenderConfig())(udhr["eng"]["paragraphs"][0][:90]).pixels)
+
+
 def test_private_use_and_unassigned_are_tofu(gray):
     assert gray("private \ue000\ue001 use").unknown_glyphs >= 2
     assert gray("unassigned \u0378 code point").unknown_glyphs >= 1

@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import RenderConfig
 from .result import RenderResult
-from .text import prepare
+from .text import is_rtl, prepare
 
 _GAP = 2  # px between the end of a text and the patch boundary search (PIXEL's "+ 2")
 
@@ -72,6 +72,10 @@ class Renderer(abc.ABC):
     @abc.abstractmethod
     def _canvas(self) -> np.ndarray:
         """A fresh uint8 copy of the canvas: (H, W) gray or (H, W, 3) rgb, white background."""
+
+    def _set_base_rtl(self, rtl: bool) -> None:
+        """Lay runs out with a right-to-left base direction from now on (False: back to the backend's own choice,
+        the first strong character). Backends without bidi (PyGame) ignore it."""
 
     def _index_at(self, text: str, x: int) -> int | None:
         """Optional hint: how many characters of ``text`` lie left of pixel ``x`` (None: no hint)."""
@@ -129,14 +133,21 @@ class Renderer(abc.ABC):
         replaced = rep_a + rep_b
         if not a.strip() and not b.strip():
             return RenderResult.failed("empty", a + "\n" + b, replaced)
-        # text_a may take at most half the strip when the pair does not fit; text_b gets the rest.
-        a, cut_a = self._fit(a, ((c.max_patches - 2) // 2) * ppp - c.pad_left - _GAP)
-        self._clear()
-        wa, unk_a = self._draw(a, c.pad_left)
-        sep = self._next_patch(c.pad_left + wa + _GAP)
-        xb = (sep + 1) * ppp + c.pad_left
-        b, cut_b = self._fit(b, (c.max_patches - 1) * ppp - xb - _GAP)
-        wb, unk_b = self._draw(b, xb)
+        # As PIXEL: when both texts are right-to-left by its vote, both runs get a right-to-left base direction
+        # (this moves e.g. a leading Latin word to the right end of an Arabic run); otherwise each run's first
+        # strong character decides.
+        self._set_base_rtl(is_rtl(a) and is_rtl(b))
+        try:
+            # text_a may take at most half the strip when the pair does not fit; text_b gets the rest.
+            a, cut_a = self._fit(a, ((c.max_patches - 2) // 2) * ppp - c.pad_left - _GAP)
+            self._clear()
+            wa, unk_a = self._draw(a, c.pad_left)
+            sep = self._next_patch(c.pad_left + wa + _GAP)
+            xb = (sep + 1) * ppp + c.pad_left
+            b, cut_b = self._fit(b, (c.max_patches - 1) * ppp - xb - _GAP)
+            wb, unk_b = self._draw(b, xb)
+        finally:
+            self._set_base_rtl(False)
         eos = self._next_patch(xb + wb + _GAP)
         return RenderResult(
             pixels=self._finish([sep, eos]), num_patches=eos - 1, text=a + "\n" + b, sep_patches=[sep, eos],
@@ -201,11 +212,19 @@ class Renderer(abc.ABC):
         """
         self._ensure()
         c = self.cfg
-        ppp = c.pixels_per_patch
         q, rep_q, _ = prepare(question, c.char_cap)
         ctx, rep_c = prepare(context, len(context) + 1)[:2]  # the whole context; windows cap themselves
         if not ctx.strip():
             return [RenderResult.failed("empty", q + "\n" + ctx, rep_q + rep_c)]
+        self._set_base_rtl(is_rtl(q) and is_rtl(ctx))  # PIXEL renders QA as a pair: same direction rule
+        try:
+            return self._qa_windows(q, ctx, stride, rep_q + rep_c)
+        finally:
+            self._set_base_rtl(False)
+
+    def _qa_windows(self, q: str, ctx: str, stride: int, replaced: int) -> list[RenderResult]:
+        c = self.cfg
+        ppp = c.pixels_per_patch
         q, cut_q = self._fit(q, ((c.max_patches - 2) // 2) * ppp - c.pad_left - _GAP)
         windows: list[RenderResult] = []
         start = len(ctx) - len(ctx.lstrip())
@@ -218,7 +237,7 @@ class Renderer(abc.ABC):
             piece, cut = self._fit(ctx[start:start + c.char_cap], (c.max_patches - 1) * ppp - x0 - _GAP)
             if not piece:
                 if not windows:
-                    return [RenderResult.failed("too_wide", q + "\n" + ctx, rep_q + rep_c)]
+                    return [RenderResult.failed("too_wide", q + "\n" + ctx, replaced)]
                 break
             wc, unk_c = self._draw(piece, x0)
             eos = self._next_patch(x0 + wc + _GAP)
@@ -233,7 +252,7 @@ class Renderer(abc.ABC):
             windows.append(RenderResult(
                 pixels=self._finish([sep, eos]), num_patches=eos - 1, text=q + "\n" + piece, sep_patches=[sep, eos],
                 unknown_glyphs=unk_q + unk_c, truncated=cut_q or start + len(piece) < end_of_text,
-                replaced_chars=rep_q + rep_c, offset_mapping=mapping, context_span=(start, start + len(piece)),
+                replaced_chars=replaced, offset_mapping=mapping, context_span=(start, start + len(piece)),
             ))
             nxt = start + len(piece)
             if nxt >= end_of_text:

@@ -53,6 +53,7 @@ class PangoCairoRenderer(Renderer):
         pango.pango_font_description_free(desc)
         self._size = _pffi.new("int[2]")
         self._text: str | None = None
+        self._base_dir, self._rtl = pango.pango_context_get_base_dir(ctx), False
 
     def __del__(self) -> None:
         layout = getattr(self, "_layout", None)
@@ -66,6 +67,16 @@ class PangoCairoRenderer(Renderer):
             data = text.encode("utf-8")
             pango.pango_layout_set_text(self._layout, data, len(data))
             self._text = text
+
+    def _set_base_rtl(self, rtl: bool) -> None:
+        """PIXEL's RTL pair layout: no automatic direction, an RTL base direction, right alignment."""
+        if rtl == self._rtl:
+            return
+        pango.pango_layout_set_auto_dir(self._layout, not rtl)
+        pango.pango_context_set_base_dir(self._context, pango.PANGO_DIRECTION_RTL if rtl else self._base_dir)
+        pango.pango_layout_set_alignment(self._layout, pango.PANGO_ALIGN_RIGHT if rtl else pango.PANGO_ALIGN_LEFT)
+        pango.pango_layout_context_changed(self._layout)
+        self._rtl, self._text = rtl, None  # the next run is laid out afresh
 
     def _pixel_size(self) -> tuple[int, int]:
         pango.pango_layout_get_pixel_size(self._layout, self._size, self._size + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 
 # Length-preserving, so character offsets into the input stay valid (QA offset mappings rely on it):
@@ -55,3 +56,17 @@ def prepare(data: str | bytes, cap: int) -> tuple[str, int, bool]:
     if capped:
         text = text[:cap]
     return text, bad + changed, capped
+
+
+_NOT_VOTING = str.maketrans("", "", string.whitespace + string.punctuation + string.digits)
+_RTL_TYPES = frozenset({"R", "AL", "RLE", "RLO"})  # what Pango's unichar_direction calls RTL (strong, right)
+
+
+def is_rtl(text: str) -> bool:
+    """PIXEL's vote for a right-to-left text: after dropping ASCII whitespace, punctuation and digits, at least
+    two of the first, middle and last characters are strong right-to-left. PIXEL lays a pair out with a
+    right-to-left base direction when both of its texts pass."""
+    t = text.translate(_NOT_VOTING)
+    if not t:
+        return False
+    return sum(unicodedata.bidirectional(ch) in _RTL_TYPES for ch in (t[0], t[len(t) // 2], t[-1])) >= 2

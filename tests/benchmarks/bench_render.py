@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,39 @@ def run_peer(peer: str, venvs: Path, texts_file: Path, out: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def rtl_pairs() -> list[tuple[str, str]]:
+    """Arabic and Hebrew UDHR sentence pairs (bundled excerpt), as they are and with a leading Latin word in one
+    text: the case where PIXEL's RTL pair rule and Pango's automatic direction disagree."""
+    recs = {json.loads(line)["lang"]: json.loads(line) for line in
+            (ROOT / "pipeline/sample_data/udhr-excerpt.jsonl").read_text(encoding="utf-8").splitlines()}
+    out = []
+    for lang in ("arb", "heb"):
+        sents = [s.strip()[:300] for p in recs[lang]["paragraphs"] for s in re.split(r"(?<=[.،؛:])\s+", p)
+                 if len(s.strip()) > 20]
+        for i, (a, b) in enumerate(zip(sents, sents[1:])):
+            out += [(a, b), (f"Article {i + 1}: {a}", b), (a, f"UN 1948 {b}")]
+    return out
+
+
+def pair_identity(peers_dir: Path, tmp: Path) -> str:
+    py = peers_dir / "xplip-pixel" / "bin" / "python"
+    if not py.exists():
+        return "- RTL pairs vs xplip-pixel: not run (peer not set up)"
+    pairs = rtl_pairs()
+    pf, out = tmp / "pairs.jsonl", tmp / "pairs.npz"
+    pf.write_text("".join(json.dumps({"pair": p}, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    proc = subprocess.run([str(py), str(Path(__file__).with_name("peers.py")), "pairs", "--pairs", str(pf),
+                           "--out", str(out)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return f"- RTL pairs vs xplip-pixel: failed ({(proc.stderr.strip().splitlines() or ['?'])[-1]})"
+    theirs = np.load(out)["pixels"]
+    r = TextRenderer(RenderConfig())
+    same_pair = sum(np.array_equal(r.render_pair(a, b).pixels, t) for (a, b), t in zip(pairs, theirs))
+    same_qa = sum(np.array_equal(r.render_qa(a, b)[0].pixels, t) for (a, b), t in zip(pairs, theirs))
+    return (f"- RTL pairs (Arabic/Hebrew UDHR, a third with a leading Latin word) pixel-identical to xplip-pixel: "
+            f"{same_pair}/{len(pairs)} as pairs, {same_qa}/{len(pairs)} as QA windows")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser()
@@ -93,7 +127,7 @@ def main() -> None:
     binary = np.stack([TextRenderer(preset("pixar"))(t).pixels for t in texts])
     enc_rows += run_encodings(binary, "binary")
 
-    peer_rows, identity = [], {}
+    peer_rows, identity, pairs_line = [], {}, None
     if not a.skip_peers:
         with tempfile.TemporaryDirectory() as tmp:
             tf = Path(tmp) / "texts.jsonl"
@@ -104,6 +138,7 @@ def main() -> None:
                 if "error" not in res:
                     theirs = np.load(Path(tmp) / f"{peer}.npz")["pixels"]
                     identity[peer] = int(sum(np.array_equal(x, y) for x, y in zip(gray, theirs)))
+            pairs_line = pair_identity(a.peers, Path(tmp))
 
     best_peer = max((r["renders_per_s"] for r in peer_rows if "error" not in r), default=None)
     best_png_path = max((1000 / r["render_png_ms_median"] for r in peer_rows if "error" not in r
@@ -142,6 +177,8 @@ def main() -> None:
                      f"**{ours_enc_rate / best_png_path:.2f}x** (target >= 4x) at {pxz['bytes'] / png['bytes']:.2f}x PNG's bytes (target <= 0.9x)")
     for peer, same in identity.items():
         lines.append(f"- pixel-identical to {peer}: {same}/{len(texts)} strips")
+    if pairs_line:
+        lines.append(pairs_line)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

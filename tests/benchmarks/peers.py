@@ -313,6 +313,19 @@ def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
             "affinity": sorted(os.sched_getaffinity(0)), "out": str(out)}
 
 
+def run_pairs(pairs_path: Path, out: Path, repo: Path | None) -> dict:
+    """PIXEL's own pair rendering (its renderer called with a (text_a, text_b) tuple), for pair identity checks."""
+    import numpy as np
+
+    pairs = [json.loads(line)["pair"] for line in pairs_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    LOADERS["xplip-pixel"](repo)  # registers the stub packages
+    pc = sys.modules["pixel.data.rendering.pangocairo_renderer"]
+    r = pc.PangoCairoTextRenderer(font_file=str(FONT), font_size=FONT_PT, dpi=DPI, pixels_per_patch=PPP,
+                                  max_seq_length=PATCHES, rgb=False)
+    np.savez_compressed(out, pixels=np.stack([r((a, b)).pixel_values for a, b in pairs]))
+    return {"peer": "xplip-pixel", "pairs": len(pairs), "out": str(out)}
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -330,7 +343,14 @@ def main() -> int:
     r.add_argument("--texts", type=Path, required=True, help='jsonl of {"text": ...}')
     r.add_argument("--out", type=Path, required=True, help="npz to write (key: pixels)")
     r.add_argument("--repo", type=Path, help="xplip/pixel source tree holding src/pixel (default: setup's)")
+    p = sub.add_parser("pairs", help="render text pairs with PIXEL's renderer (run with the xplip-pixel venv python)")
+    p.add_argument("--pairs", type=Path, required=True, help='jsonl of {"pair": [text_a, text_b]}')
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--repo", type=Path)
     a = ap.parse_args()
+    if a.cmd == "pairs":
+        print(json.dumps(run_pairs(a.pairs, a.out, a.repo)))
+        return 0
     if a.cmd == "setup":
         return setup(list(PEERS) if a.all else a.peer, a.repo)
     if a.cmd == "check":
