@@ -106,11 +106,19 @@ def unit_pixels(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Te
     return y.reshape(x.shape[0], x.shape[1], -1)
 
 
-def attention_mask(num_patches: int, total: int) -> np.ndarray:
-    """1 over the text patches plus the EOS patch (PIXEL's num_patches + 1), 0 over the padding."""
-    m = np.zeros(total, dtype=np.int64)
-    m[: min(num_patches + 1, total)] = 1
-    return m
+def attention_mask(samples: list, total: int) -> np.ndarray:
+    """(B, total): 1 over each sample's text patches plus its EOS patch (PIXEL's num_patches + 1), 0 over the
+    padding."""
+    text = np.array([s.num_patches for s in samples])
+    return (np.arange(total) < np.minimum(text + 1, total)[:, None]).astype(np.int64)
+
+
+def checked_patches(samples: list, patch_size: int, num_patches: int) -> torch.Tensor:
+    """``batch_patches`` of the samples' strips, refused when they do not hold the model's number of patches."""
+    pixels = batch_patches([s.pixels for s in samples], patch_size, binary_batch(samples))
+    if pixels.shape[1] != num_patches:
+        raise ConfigError(f"strips hold {pixels.shape[1]} patches, the model was built for {num_patches}")
+    return pixels
 
 
 def patches_to_strip(patches: np.ndarray, patch_size: int, channels: int = 1) -> np.ndarray:

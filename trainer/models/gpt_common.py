@@ -173,8 +173,7 @@ def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[
     kinds = rng.choice(config.kinds, size=len(samples)) if len(config.kinds) > 1 else [config.kinds[0]] * len(samples)
     batch: dict[str, torch.Tensor] = {}
     if config.use_patches:
-        att = np.stack([attention_mask(s.num_patches, config.num_patches) * (k != TEXT)
-                        for s, k in zip(samples, kinds)])
+        att = attention_mask(samples, config.num_patches) * (np.asarray(kinds) != TEXT)[:, None]
         n, p = max(1, int(att.sum(1).max())), config.patch_size
         batch["pixel_values"] = batch_patches([s.pixels[:, :n * p] for s in samples], p, binary_batch(samples))
         batch["patch_attention"] = torch.from_numpy(att[:, :n])

@@ -32,8 +32,8 @@ from transformers.pytorch_utils import Conv1D
 from transformers.utils import ModelOutput
 
 from ..masking import SpanMaskingGenerator
-from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, binary_batch,
-                   check_heads, masked_rows, picture, refuse_data_overrides, unit_pixels)
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
+                   masked_rows, picture, refuse_data_overrides, unit_pixels)
 
 
 class PixarConfig(PretrainedConfig):
@@ -176,12 +176,10 @@ def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixarConfig:
 def collate(samples: list, config: PixarConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Binary patches, attention mask (text + EOS), PIXEL span mask inside the text patches."""
     n = config.num_patches
-    pixels = batch_patches([s.pixels for s in samples], config.patch_size, binary_batch(samples))
-    if pixels.shape[1] != n:
-        raise ConfigError(f"strips hold {pixels.shape[1]} patches, the model was built for {n}")
+    pixels = checked_patches(samples, config.patch_size, n)
     masks = SpanMaskingGenerator(mask_ratio=config.mask_ratio).batch([s.num_patches for s in samples], n, rng)
-    att = np.stack([attention_mask(s.num_patches, n) for s in samples])
-    return {"pixel_values": pixels, "attention_mask": torch.from_numpy(att), "patch_mask": torch.from_numpy(masks)}
+    return {"pixel_values": pixels, "attention_mask": torch.from_numpy(attention_mask(samples, n)),
+            "patch_mask": torch.from_numpy(masks)}
 
 
 def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:

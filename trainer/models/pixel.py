@@ -39,7 +39,7 @@ from transformers.models.vit_mae.modeling_vit_mae import (
 from transformers.utils import ModelOutput
 
 from ..masking import SpanMaskingGenerator
-from .base import (ConfigError, DataInfo, Variant, apply_overrides, batch_patches, binary_batch, check_heads,
+from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    denormalize_patches, masked_rows, normalize_patches, picture, refuse_data_overrides, unit_pixels)
 
 
@@ -192,17 +192,14 @@ def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixelConfig:
 def collate(samples: list, config: PixelConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Patches, attention mask (text + EOS) and the dropped set: span mask topped up at random to a fixed count."""
     n = config.num_patches
-    pixels = batch_patches([s.pixels for s in samples], config.patch_size, binary_batch(samples))
-    if pixels.shape[1] != n:
-        raise ConfigError(f"strips hold {pixels.shape[1]} patches, the model was built for {n}")
-    text = np.array([s.num_patches for s in samples])
-    spans = SpanMaskingGenerator(mask_ratio=config.mask_ratio).batch(text, n, rng)
+    pixels = checked_patches(samples, config.patch_size, n)
+    spans = SpanMaskingGenerator(mask_ratio=config.mask_ratio).batch([s.num_patches for s in samples], n, rng)
     n_drop = n - int(n * (1 - config.mask_ratio))
     noise = spans + rng.random((len(samples), n)) / 100  # spans first, then random patches up to n_drop
     drops = np.zeros((len(samples), n), dtype=bool)
     np.put_along_axis(drops, np.argpartition(-noise, n_drop - 1, axis=1)[:, :n_drop], True, axis=1)
-    att = (np.arange(n) < np.minimum(text + 1, n)[:, None]).astype(np.int64)
-    return {"pixel_values": pixels, "attention_mask": torch.from_numpy(att), "patch_mask": torch.from_numpy(drops)}
+    return {"pixel_values": pixels, "attention_mask": torch.from_numpy(attention_mask(samples, n)),
+            "patch_mask": torch.from_numpy(drops)}
 
 
 def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
