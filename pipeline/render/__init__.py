@@ -21,9 +21,10 @@ BACKENDS = {
 }
 
 
-def TextRenderer(cfg: RenderConfig) -> Renderer:  # noqa: N802 - a factory that reads like a class
+def TextRenderer(cfg: RenderConfig, **options) -> Renderer:  # noqa: N802 - a factory that reads like a class
+    """The backend's renderer; ``options`` are the backend's own (pangocairo: ``shape_cache=False``)."""
     module, cls = BACKENDS[cfg.backend].split(":")
-    return getattr(import_module(module), cls)(cfg)
+    return getattr(import_module(module), cls)(cfg, **options)
 
 
 __all__ = ["BACKENDS", "PRESET_NAMES", "RenderConfig", "RenderResult", "Renderer", "TextRenderer", "preset"]

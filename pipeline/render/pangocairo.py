@@ -4,9 +4,17 @@ Geometry follows PIXEL's PangoCairoTextRenderer: an A8 (gray) or RGB24 surface o
 ``"<family> <dpi/72*pt>px"``, each run drawn at y = ppp/2 - h/2 - 2 (- 1 for patches under 10 px, as PIXAR),
 then inverted so ink is black on white.
 Pango shapes complex scripts (HarfBuzz), lays out bidi text, and reports glyphs no loaded font has.
+
+Gray and binary strips take the shaping cache (``shapecache.py``) when they can: words shaped once, glyph masks
+drawn once, strips composed in compiled code -- the same pixels, several times faster. Anything it does not
+take (right-to-left pairs, several scripts or fonts in one run, unknown glyphs) is laid out and drawn by Pango.
+The cache is used with a single font file that ``spacecheck.py`` passes (the pinned fonts all do).
+``shape_cache=False`` (or ``PIXELKIT_SHAPE_CACHE=0``) draws everything through Pango.
 """
 
 from __future__ import annotations
+
+import os
 
 import cairocffi
 import numpy as np
@@ -16,6 +24,7 @@ from pangocffi import pango
 
 from .base import Renderer
 from .fontconfig import PrivateFontConfig, address
+from .spacecheck import verdict
 
 _PANGO_SCALE = 1024
 _pffi = pangocffi.ffi
@@ -24,6 +33,23 @@ _pangocairo = pangocairocffi.pangocairo
 
 
 class PangoCairoRenderer(Renderer):
+    def __init__(self, cfg, shape_cache: bool = True):
+        super().__init__(cfg)
+        self.shape_cache = shape_cache and cfg.mode != "rgb" and os.environ.get("PIXELKIT_SHAPE_CACHE", "1") != "0"
+
+    def __getstate__(self) -> dict:
+        return {"cfg": self.cfg, "shape_cache": self.shape_cache}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["cfg"], state.get("shape_cache", True))
+
+    @property
+    def cache_stats(self) -> dict | None:
+        """The shaping cache's counters (lookups, composed strips, batches, words shaped, foreign words, resets,
+        words held), or None when this renderer draws everything through Pango."""
+        self._ensure()
+        return None if self._cache is None else {**self._cache.stats, "words": self._cache.size}
+
     def _setup(self) -> None:
         c = self.cfg
         self._fonts = PrivateFontConfig(c.font_files())
@@ -38,6 +64,7 @@ class PangoCairoRenderer(Renderer):
         self._cr = cairocffi.Context(self._surface)
         stride = self._surface.get_stride()
         raw = np.frombuffer(self._surface.get_data(), dtype=np.uint8).reshape(c.height, stride)
+        self._raw = raw
         self._pixels = raw[:, : c.width * 4].reshape(c.height, c.width, 4) if c.mode == "rgb" else raw[:, : c.width]
 
         cr_ptr = _pcffi.cast("cairo_t *", address(self._cr._pointer, cairocffi.ffi))
@@ -50,10 +77,20 @@ class PangoCairoRenderer(Renderer):
         families = ",".join(self._fonts.families)
         desc = pango.pango_font_description_from_string(f"{families} {c.font_px}px".encode())
         pango.pango_layout_set_font_description(self._layout, desc)
+        pango.pango_context_set_font_description(ctx, desc)  # what pango_itemize (the shaping cache) reads
         pango.pango_font_description_free(desc)
         self._size = _pffi.new("int[2]")
         self._text: str | None = None
         self._base_dir, self._rtl = pango.pango_context_get_base_dir(ctx), False
+        self._inked = False  # the canvas holds ink since the last _clear
+        self._cache = self._found_text = self._found = None
+        fonts = c.font_files()
+        check = verdict(fonts[0]) if self.shape_cache and len(fonts) == 1 else None
+        if check is not None and check.eligible:  # see spacecheck.py: words of this font shape independently
+            from .shapecache import ShapeCache
+
+            self._cache = ShapeCache(address(ctx, _pffi), self._line_metrics, self._y_top, check.risky_glyphs)
+            self._scratch = np.zeros((c.height, c.width), np.uint8)
 
     def __del__(self) -> None:
         layout = getattr(self, "_layout", None)
@@ -82,19 +119,44 @@ class PangoCairoRenderer(Renderer):
         pango.pango_layout_get_pixel_size(self._layout, self._size, self._size + 1)
         return self._size[0], self._size[1]
 
+    def _y_top(self, height: int) -> float:
+        """PIXEL's placement of a run (2 px above centre); under 10 px patches 1 px, as PIXAR's renderer does,
+        which keeps PixeloidSans's caps and ascenders whole in 8 px patches (baseline on row 7)."""
+        ppp = self.cfg.pixels_per_patch
+        return ppp / 2.0 - height / 2.0 - (1 if ppp < 10 else 2)
+
+    def _line_metrics(self, text: str) -> tuple[int, int]:
+        self._set(text)
+        return self._pixel_size()[1], pango.pango_layout_get_baseline(self._layout)
+
+    def _cached(self, text: str):
+        """The shaping cache's layout of ``text`` (word ids, width, class), or None: Pango's turn."""
+        if self._cache is None or self._rtl:
+            return None
+        if text != self._found_text:  # measuring then drawing the same run looks it up once
+            self._found, self._found_text = self._cache.lookup(text), text
+        return self._found
+
     def _measure(self, text: str) -> int:
+        found = self._cached(text)
+        if found is not None:
+            return found[1]
         self._set(text)
         return self._pixel_size()[0]
 
     def _draw(self, text: str, x: int) -> tuple[int, int]:
+        found = self._cached(text)
+        self._surface.flush()
+        if found is not None:
+            self._cache.compose(self._raw, self.cfg.width, self._scratch, self._inked, found, x)
+            self._surface.mark_dirty()
+            self._inked = True
+            return found[1], 0
         self._set(text)
         width, height = self._pixel_size()
-        self._surface.flush()
-        ppp = self.cfg.pixels_per_patch
-        # PIXEL's placement (2 px above centre); under 10 px patches 1 px, as PIXAR's renderer does, which
-        # keeps PixeloidSans's caps and ascenders whole in 8 px patches (baseline on row 7).
-        self._cr.move_to(x, ppp / 2.0 - height / 2.0 - (1 if ppp < 10 else 2))
+        self._cr.move_to(x, self._y_top(height))
         _pangocairo.pango_cairo_show_layout(self._cr_ptr, self._layout_pc)
+        self._inked = True
         return width, pango.pango_layout_get_unknown_glyphs_count(self._layout)
 
     def _index_at(self, text: str, x: int) -> int | None:
@@ -108,6 +170,7 @@ class PangoCairoRenderer(Renderer):
         self._surface.flush()
         self._pixels[...] = 255 if self.cfg.mode == "rgb" else 0  # A8: alpha 0 is blank paper
         self._surface.mark_dirty()
+        self._inked = False
 
     def _canvas(self) -> np.ndarray:
         self._surface.flush()

@@ -1,0 +1,145 @@
+"""Pango's public C structs and the few calls the shaping cache needs, through our own cffi ABI binding.
+
+pangocffi declares ``PangoGlyphString`` and ``PangoAnalysis`` opaque, so glyphs cannot be read through it. The
+layouts below are the public, stable ones from pango/pango-glyph.h, pango-item.h and pango-glyph-item.h (unchanged
+since Pango 1.44, the first release that shapes with HarfBuzz everywhere). The libraries are the ones pangocffi
+and pangocairocffi already loaded into the process; pointers pass between bindings by address.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+from dataclasses import dataclass
+
+import numpy as np
+from cffi import FFI
+
+ffi = FFI()
+ffi.cdef(
+    """
+    typedef struct { int width; int x_offset; int y_offset; } PangoGlyphGeometry;
+    typedef struct { unsigned int is_cluster_start : 1; unsigned int is_color : 1; } PangoGlyphVisAttr;
+    typedef struct { uint32_t glyph; PangoGlyphGeometry geometry; PangoGlyphVisAttr attr; } PangoGlyphInfo;
+    typedef struct { int num_glyphs; PangoGlyphInfo *glyphs; int *log_clusters; int space; } PangoGlyphString;
+    typedef struct {
+        void *shape_engine; void *lang_engine; void *font;
+        uint8_t level; uint8_t gravity; uint8_t flags; uint8_t script;
+        void *language; void *extra_attrs;
+    } PangoAnalysis;
+    typedef struct { int offset; int length; int num_chars; PangoAnalysis analysis; } PangoItem;
+    typedef struct _GList { void *data; struct _GList *next; struct _GList *prev; } GList;
+
+    GList *pango_itemize(void *context, const char *text, int start_index, int length, void *attrs, void *iter);
+    void pango_item_free(PangoItem *item);
+    void g_list_free(GList *list);
+    int g_unichar_get_script(uint32_t ch);
+    void *g_object_ref(void *object);
+    void g_object_unref(void *object);
+    PangoGlyphString *pango_glyph_string_new(void);
+    void pango_glyph_string_set_size(PangoGlyphString *string, int new_len);
+    void pango_glyph_string_free(PangoGlyphString *string);
+    void pango_shape_with_flags(const char *item_text, int item_length, const char *paragraph_text,
+                                int paragraph_length, const PangoAnalysis *analysis, PangoGlyphString *glyphs,
+                                int flags);
+    void pango_cairo_show_glyph_string(void *cr, void *font, PangoGlyphString *glyphs);
+    """
+)
+
+SHAPE_ROUND_POSITIONS = 1  # PANGO_SHAPE_ROUND_POSITIONS: what a context with round_glyph_positions (default) asks
+GLYPH_EMPTY = 0x0FFFFFFF  # drawn as nothing (default-ignorables such as ZWJ)
+GLYPH_UNKNOWN_FLAG = 0x10000000  # a character no font has: Pango draws a hex box
+SCALE = 1024  # PANGO_SCALE
+
+# PangoGlyphInfo as five int32 columns: glyph (the unknown flag stays visible: ids are < 2**31 but for
+# PANGO_GLYPH_INVALID_INPUT, -1 here), width, x_offset, y_offset, the bitfield word.
+GLYPH, WIDTH, X_OFFSET, Y_OFFSET = 0, 1, 2, 3
+assert ffi.sizeof("PangoGlyphInfo") == 20
+# cffi parses a type given as a string on every call; these are parsed once
+_UINTPTR, _VOIDP, _ITEMP = ffi.typeof("uintptr_t"), ffi.typeof("void *"), ffi.typeof("PangoItem *")
+_CHARP, _ANALYSISP = ffi.typeof("char *"), ffi.typeof("PangoAnalysis *")
+_ANALYSIS_AT = ffi.offsetof("PangoItem", "analysis")
+
+
+def _load(names: tuple[str, ...]):
+    for name in names:
+        path = ctypes.util.find_library(name)
+        if path:
+            return ffi.dlopen(path)
+    raise OSError(f"could not load any of {names}")
+
+
+pango = _load(("pango-1.0",))
+glib = _load(("glib-2.0",))
+gobject = _load(("gobject-2.0",))
+pangocairo = _load(("pangocairo-1.0",))
+
+
+def ptr(p, src_ffi, ctype: str = "void *"):
+    """A pointer from another cffi binding, as ours."""
+    return ffi.cast(ctype, int(src_ffi.cast("uintptr_t", p)))
+
+
+@dataclass
+class Shaped:
+    """One shaped item: glyph records (int32 columns GLYPH..Y_OFFSET) and their byte clusters, with the
+    item's analysis."""
+
+    glyphs: np.ndarray
+    clusters: np.ndarray
+    offset: int  # byte offset of the item in the text
+    length: int  # bytes
+    font: int  # PangoFont address
+    script: int
+    level: int
+    language: int  # PangoLanguage address (interned, stable for the process)
+
+
+def itemize_and_shape(context, text: bytes) -> list[Shaped]:
+    """Pango's own itemization (script, bidi level, font per character) and HarfBuzz shaping of every item, as a
+    PangoLayout does for a single unwrapped line; nothing is drawn. ``context`` must carry the layout's font
+    description (pango_context_set_font_description)."""
+    buf = ffi.from_buffer("char[]", text)  # one buffer: Pango finds an item's context by pointer arithmetic
+    items = pango.pango_itemize(context, buf, 0, len(text), ffi.NULL, ffi.NULL)
+    out: list[Shaped] = []
+    gs = pango.pango_glyph_string_new()
+    try:
+        node = items
+        while node != ffi.NULL:
+            item = ffi.cast(_ITEMP, node.data)
+            a = ffi.cast(_ANALYSISP, ffi.cast(_CHARP, item) + _ANALYSIS_AT)
+            offset, length = item.offset, item.length
+            pango.pango_shape_with_flags(buf + offset, length, buf, len(text), a, gs, SHAPE_ROUND_POSITIONS)
+            n = gs.num_glyphs
+            glyphs = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5).copy()
+            clusters = np.frombuffer(ffi.buffer(gs.log_clusters, n * 4), np.int32) + offset
+            out.append(Shaped(glyphs, clusters, offset, length, int(ffi.cast(_UINTPTR, a.font)), a.script, a.level,
+                              int(ffi.cast(_UINTPTR, a.language))))
+            pango.pango_item_free(item)
+            node = node.next
+    finally:
+        pango.pango_glyph_string_free(gs)
+        glib.g_list_free(items)
+    return out
+
+
+class GlyphPainter:
+    """Draws one glyph of a font with cairo, as pango_cairo_show_layout would draw it inside a run."""
+
+    def __init__(self, cr_address: int):
+        self._cr = ffi.cast("void *", cr_address)
+        self._gs = pango.pango_glyph_string_new()
+        pango.pango_glyph_string_set_size(self._gs, 1)
+        self._gs.log_clusters[0] = 0
+        info = self._gs.glyphs[0]
+        info.geometry.width = info.geometry.x_offset = info.geometry.y_offset = 0
+        info.attr.is_cluster_start = 1
+
+    def __call__(self, font: int, glyph: int) -> None:
+        """Draw ``glyph`` with its origin at the cairo context's current point."""
+        self._gs.glyphs[0].glyph = glyph
+        pangocairo.pango_cairo_show_glyph_string(self._cr, ffi.cast(_VOIDP, font), self._gs)
+
+    def __del__(self) -> None:
+        gs = getattr(self, "_gs", None)
+        if gs is not None:
+            pango.pango_glyph_string_free(gs)
