@@ -207,3 +207,22 @@ def test_all_udhr_languages_match_pango():
                 bad.append((lang, type(x).__name__))
     assert not bad
     assert fast.cache_stats["composed"] > 1000
+
+
+def test_a_cache_that_composes_otherwise_than_pango_is_switched_off(monkeypatch, caplog):
+    """The canary at start-up: a cairo/Pango build compositing differently (here: a fault injected into the
+    cache's compositing) turns the cache off, with a warning, and the renderer still draws Pango's pixels."""
+    from pipeline.render import shapecache
+
+    real = shapecache.ShapeCache.compose
+
+    def off_by_one(self, canvas, *args, **kwargs):
+        real(self, canvas, *args, **kwargs)
+        canvas[8, 40] ^= 1
+
+    monkeypatch.setattr(shapecache.ShapeCache, "compose", off_by_one)
+    with caplog.at_level("WARNING"):
+        r = TextRenderer(RenderConfig())
+        res = r("Typography for a canary")
+    assert r.cache_stats is None and "does not reproduce Pango" in caplog.text
+    assert np.array_equal(res.pixels, TextRenderer(RenderConfig(), shape_cache=False)("Typography for a canary").pixels)

@@ -23,7 +23,8 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   already has ink is painted OVER it, as cairo does.
 
 ``tests/test_render_fastpath.py`` checks composed strips against Pango's own renders on real text in many
-scripts, and the cache's state never changes a strip's pixels. It holds at most ``max_words`` words and starts
+scripts, and the cache's state never changes a strip's pixels; the renderer composes a canary both ways when it
+starts and drops the cache if they differ (another cairo or Pango build). It holds at most ``max_words`` words and starts
 over when full.
 """
 

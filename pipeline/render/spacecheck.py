@@ -31,7 +31,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.manifest import file_sha256
 
 
 @dataclass
@@ -186,7 +185,9 @@ def _pinned(directory: Path) -> dict:
 
 def verdict(path: str | Path) -> SpaceCheck | None:
     """The font's verdict: from fonts/MANIFEST.json for a pinned font (matched by sha256), else checked now."""
-    return _checked(file_sha256(str(path)), str(path))
+    from .config import _font_sha256  # hashed once per process
+
+    return _checked(_font_sha256(str(path)), str(path))
 
 
 def write_manifest() -> None:
