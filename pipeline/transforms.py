@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 
 import apache_beam as beam
@@ -16,7 +17,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from .chunking import chunk_document
 from .documents import Document, TextChunk
-from .render import RenderConfig, TextRenderer
+from .render import RenderConfig, Renderer, TextRenderer
 from .samples import Filters, chunk_key, render_chunk
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,20 @@ def doc_ref(source: str, doc_id: str) -> str:
     return f"{source}\t{doc_id}"
 
 
+_local = threading.local()
+
+
+def shared_renderer(cfg: RenderConfig) -> Renderer:
+    """One renderer per config and thread, shared by the chunking and the rendering DoFns: the words chunking
+    measured are already shaped when their chunks are rendered. A renderer is not thread-safe, hence per thread
+    (asked for on every call: Beam may hand a DoFn's bundles to different threads)."""
+    renderers = _local.__dict__.setdefault("renderers", {})
+    r = renderers.get(cfg)
+    if r is None:
+        r = renderers[cfg] = TextRenderer(cfg)
+    return r
+
+
 class ChunkFn(beam.DoFn):
     """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
 
@@ -36,13 +51,12 @@ class ChunkFn(beam.DoFn):
         self._chunks = Metrics.counter(NS, "chunks")
         self._empty = Metrics.counter(NS, "skipped_empty_document")
 
-    def setup(self):
-        self._r = TextRenderer(self._cfg)
-
     def process(self, doc: Document):
         ref = doc_ref(doc.source, doc.doc_id)
         yield TaggedOutput("outcome", (ref, DOC))  # one marker per document, even when ids repeat
-        chunks = chunk_document(doc, self._r.measure, self._r.text_budget)
+        r = shared_renderer(self._cfg)
+        r.prefetch([" ".join(line.split()) for line in doc.text.splitlines()])  # the document's words in one go
+        chunks = chunk_document(doc, r.measure, r.text_budget)
         if not chunks:
             self._empty.inc()
             yield TaggedOutput("outcome", (ref, "skipped_empty_text"))
@@ -92,7 +106,7 @@ class RenderFn(beam.DoFn):
         self._skips: dict[str, object] = {}
 
     def setup(self):
-        self._r = self._factory(self._cfg)
+        self._r = None if self._factory is TextRenderer else self._factory(self._cfg)  # None: the shared one
         self._tok = None
         if self._tokenizer_path:
             from tokenizers import Tokenizer
@@ -102,7 +116,8 @@ class RenderFn(beam.DoFn):
 
     def process(self, chunk: TextChunk):
         t0 = time.perf_counter()
-        out = render_chunk(chunk, self._r, self._cfg, self._encoding, self._filters, self._tok)
+        r = self._r or shared_renderer(self._cfg)
+        out = render_chunk(chunk, r, self._cfg, self._encoding, self._filters, self._tok)
         ref = doc_ref(chunk.source, chunk.doc_id)
         if isinstance(out, str):
             if out not in self._skips:

@@ -226,3 +226,14 @@ def test_a_cache_that_composes_otherwise_than_pango_is_switched_off(monkeypatch,
         res = r("Typography for a canary")
     assert r.cache_stats is None and "does not reproduce Pango" in caplog.text
     assert np.array_equal(res.pixels, TextRenderer(RenderConfig(), shape_cache=False)("Typography for a canary").pixels)
+
+
+def test_prefetch_shapes_a_documents_words_at_once_and_changes_nothing(wikitext):
+    texts = strips(wikitext)[:10]
+    fresh = [TextRenderer(RenderConfig())(t).pixels.tobytes() for t in texts]
+    r = TextRenderer(RenderConfig())
+    r.prefetch(texts)
+    batches = r.cache_stats["batches"]
+    assert [r(t).pixels.tobytes() for t in texts] == fresh
+    assert r.cache_stats["batches"] == batches  # every word was there already
+    TextRenderer(RenderConfig(), shape_cache=False).prefetch(texts)  # a no-op without a cache

@@ -131,3 +131,18 @@ def test_token_ids_pair_with_the_rendered_text(tmp_path, wikitext):
     tok = Tokenizer.from_file(str(tok_path))
     s = render_chunk(TextChunk("w", "d", 0, wikitext[3][:400]), TextRenderer(CFG), CFG, DEFAULT_ENCODING, Filters(), tok)
     assert s.token_ids and tok.decode(s.token_ids) == s.text
+
+
+def test_chunking_and_rendering_share_one_renderer_per_thread():
+    import threading
+
+    from pipeline.transforms import shared_renderer
+
+    cfg = RenderConfig()
+    mine = shared_renderer(cfg)
+    assert shared_renderer(cfg) is mine and shared_renderer(RenderConfig(mode="binary")) is not mine
+    other = []
+    t = threading.Thread(target=lambda: other.append(shared_renderer(cfg)))
+    t.start()
+    t.join()
+    assert other[0] is not mine  # renderers are not thread-safe: each thread has its own

@@ -95,6 +95,15 @@ class Renderer(abc.ABC):
             return self.render_words(inp)
         raise TypeError(f"render a str, a (text_a, text_b) tuple or a list of words, not {type(inp).__name__}")
 
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """A hint that these texts come next (a backend with a shaping cache shapes their words in one go);
+        never changes a render."""
+        self._ensure()
+        self._prefetch([prepare(t, self.cfg.char_cap)[0] for t in texts])
+
+    def _prefetch(self, texts: list[str]) -> None:
+        """Backend hook for ``prefetch`` (default: nothing to do)."""
+
     def measure(self, text: str) -> int:
         """Width in px that ``text`` takes, for packing chunks to the budget."""
         self._ensure()

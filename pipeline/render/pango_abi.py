@@ -9,7 +9,7 @@ and pangocairocffi already loaded into the process; pointers pass between bindin
 from __future__ import annotations
 
 import ctypes.util
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from cffi import FFI
@@ -56,7 +56,7 @@ GLYPH, WIDTH, X_OFFSET, Y_OFFSET = 0, 1, 2, 3
 assert ffi.sizeof("PangoGlyphInfo") == 20
 # cffi parses a type given as a string on every call; these are parsed once
 _UINTPTR, _VOIDP, _ITEMP = ffi.typeof("uintptr_t"), ffi.typeof("void *"), ffi.typeof("PangoItem *")
-_CHARP, _ANALYSISP = ffi.typeof("char *"), ffi.typeof("PangoAnalysis *")
+_CHARP, _CHARS, _ANALYSISP = ffi.typeof("char *"), ffi.typeof("char[]"), ffi.typeof("PangoAnalysis *")
 _ANALYSIS_AT = ffi.offsetof("PangoItem", "analysis")
 
 
@@ -74,15 +74,9 @@ gobject = _load(("gobject-2.0",))
 pangocairo = _load(("pangocairo-1.0",))
 
 
-def ptr(p, src_ffi, ctype: str = "void *"):
-    """A pointer from another cffi binding, as ours."""
-    return ffi.cast(ctype, int(src_ffi.cast("uintptr_t", p)))
-
-
-@dataclass
-class Shaped:
-    """One shaped item: glyph records (int32 columns GLYPH..Y_OFFSET) and their byte clusters, with the
-    item's analysis."""
+class Shaped(NamedTuple):
+    """One shaped item: glyph records (int32 columns GLYPH..Y_OFFSET) and their byte clusters (from the text's
+    start), with the item's analysis."""
 
     glyphs: np.ndarray
     clusters: np.ndarray
@@ -94,32 +88,41 @@ class Shaped:
     language: int  # PangoLanguage address (interned, stable for the process)
 
 
-def itemize_and_shape(context, text: bytes) -> list[Shaped]:
+class Shaper:
     """Pango's own itemization (script, bidi level, font per character) and HarfBuzz shaping of every item, as a
     PangoLayout does for a single unwrapped line; nothing is drawn. ``context`` must carry the layout's font
-    description (pango_context_set_font_description)."""
-    buf = ffi.from_buffer("char[]", text)  # one buffer: Pango finds an item's context by pointer arithmetic
-    items = pango.pango_itemize(context, buf, 0, len(text), ffi.NULL, ffi.NULL)
-    out: list[Shaped] = []
-    gs = pango.pango_glyph_string_new()
-    try:
+    description (pango_context_set_font_description). One glyph string is reused from call to call."""
+
+    def __init__(self, context):
+        self._context = context
+        self._gs = pango.pango_glyph_string_new()
+
+    def __call__(self, text: bytes) -> list[Shaped]:
+        buf = ffi.from_buffer(_CHARS, text)  # one buffer: Pango finds an item's context by pointer arithmetic
+        items = pango.pango_itemize(self._context, buf, 0, len(text), ffi.NULL, ffi.NULL)
+        gs, out = self._gs, []
         node = items
-        while node != ffi.NULL:
-            item = ffi.cast(_ITEMP, node.data)
-            a = ffi.cast(_ANALYSISP, ffi.cast(_CHARP, item) + _ANALYSIS_AT)
-            offset, length = item.offset, item.length
-            pango.pango_shape_with_flags(buf + offset, length, buf, len(text), a, gs, SHAPE_ROUND_POSITIONS)
-            n = gs.num_glyphs
-            glyphs = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5).copy()
-            clusters = np.frombuffer(ffi.buffer(gs.log_clusters, n * 4), np.int32) + offset
-            out.append(Shaped(glyphs, clusters, offset, length, int(ffi.cast(_UINTPTR, a.font)), a.script, a.level,
-                              int(ffi.cast(_UINTPTR, a.language))))
-            pango.pango_item_free(item)
-            node = node.next
-    finally:
-        pango.pango_glyph_string_free(gs)
-        glib.g_list_free(items)
-    return out
+        try:
+            while node != ffi.NULL:
+                item = ffi.cast(_ITEMP, node.data)
+                a = ffi.cast(_ANALYSISP, ffi.cast(_CHARP, item) + _ANALYSIS_AT)
+                offset, length = item.offset, item.length
+                pango.pango_shape_with_flags(buf + offset, length, buf, len(text), a, gs, SHAPE_ROUND_POSITIONS)
+                n = gs.num_glyphs
+                glyphs = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5).copy()
+                clusters = np.frombuffer(ffi.buffer(gs.log_clusters, n * 4), np.int32) + offset
+                out.append(Shaped(glyphs, clusters, offset, length, int(ffi.cast(_UINTPTR, a.font)), a.script,
+                                  a.level, int(ffi.cast(_UINTPTR, a.language))))
+                pango.pango_item_free(item)
+                node = node.next
+        finally:
+            glib.g_list_free(items)
+        return out
+
+    def __del__(self) -> None:
+        gs = getattr(self, "_gs", None)
+        if gs is not None:
+            pango.pango_glyph_string_free(gs)
 
 
 class GlyphPainter:

@@ -164,6 +164,10 @@ class PangoCairoRenderer(Renderer):
             self._found, self._found_text = self._cache.lookup(text), text
         return self._found
 
+    def _prefetch(self, texts: list[str]) -> None:
+        if self._cache is not None:
+            self._cache.prefetch(texts)
+
     def _measure(self, text: str) -> int:
         found = self._cached(text)
         if found is not None:

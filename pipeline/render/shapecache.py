@@ -67,6 +67,18 @@ def _word_code(word: str) -> int:
     return (_LEAD if lead else 0) | (_STRONG if strong else 0)
 
 
+def _words_in(batch: list[str], start: int, end: int) -> list[tuple[str, int]]:
+    """The words of a batch (each followed by one space) that start in bytes [start, end), with their space's
+    byte offset."""
+    out, at = [], 0
+    for w in batch:
+        space = at + len(w.encode("utf-8"))
+        if start <= at < end:
+            out.append((w, space))
+        at = space + 1
+    return out
+
+
 class _Rows:
     """A growable int32 table (rows appended, never removed until reset)."""
 
@@ -224,43 +236,67 @@ def _compose(canvas, width, scratch, over, ids, x0, y0, space, words, masks, atl
 
 
 @numba.njit(cache=True, nogil=True)
-def _harvest_item(glyphs, clusters, text, starts, spaces, codes, take_weak, lut, risky, space_glyph, space_w, cls,
-                  gmasks, gatlas, wmasks, wdata, words, sizes, status, need):
-    """Cut one shaped item into its words and cache the good ones.
+def _harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, take_weak, lut, risky, space_glyph,
+                  space_w, cls, gmasks, gatlas, wmasks, wdata, words, used, status, need):
+    """Cut one shaped item of a batch into its words and cache the good ones.
 
-    ``glyphs``: the item's (n, 5) int32 records, ``clusters`` their byte offsets; word k spans bytes
-    [starts[k], spaces[k]) and byte spaces[k] is its separating space. ``lut``: glyph id -> glyph mask row
-    (-2: not drawn yet, -1: cannot be cached); ``risky``: glyph id -> 1. A word is good when it starts a
-    cluster of its own, its glyphs sit on whole pixels, are drawable and not risky, and its space shaped to one
-    glyph of its own, the class's space. Good words that are wanted (a script of their own, or ``take_weak``)
-    get a word-mask row in ``wmasks``/``wdata`` and a row in ``words``; ``status[k]`` = the new word id, -1
-    (good, left uncached) or _FOREIGN_WORD (never cacheable). ``codes``: each word's _LEAD | _STRONG, or
-    empty for an ASCII batch (``text``, its bytes): then every word leads and is strong when it has a letter.
+    ``text``: the batch's UTF-8 bytes, words each followed by one space; ``glyphs``: the item's (n, 5) int32
+    records, ``clusters`` their byte offsets in ``text``; the item spans bytes [item_start, item_end). Words starting
+    inside the item from word number ``first`` on are cut; one whose space lies past the item stays foreign.
+    ``lut``: glyph id -> glyph mask row (-2: not drawn yet, -1: cannot be cached); ``risky``: glyph id -> 1.
+    A word is good when it starts a cluster of its own, its glyphs sit on whole pixels, are drawable and not
+    risky, and its space shaped to one glyph of its own, the class's space. Good words that are wanted (a script
+    of their own, or ``take_weak``) get a word-mask row in ``wmasks``/``wdata`` and a row in ``words``; then
+    ``status[k]`` = the new word id; a good word not taken gets -1, the rest stay _FOREIGN_WORD. ``codes``: each
+    word's _LEAD | _STRONG, or empty for an ASCII batch: then every word leads and is strong when it has a
+    letter.
 
-    ``sizes`` = [word-mask bytes used, mask rows used, word rows used]. Returns 0 when done, 1 when glyph ids
-    listed in ``need`` (``need[0]`` = count) must be drawn first, 2 when a table is too small (``need`` =
+    ``used`` = [word-mask bytes, mask rows, word rows] in use, advanced here. Returns 0 when done, 1 when glyph
+    ids listed in ``need`` (``need[0]`` = count) must be drawn first, 2 when a table is too small (``need`` =
     bytes, rows needed); nothing is cached unless it returns 0."""
     n = glyphs.shape[0]
-    nw = starts.shape[0]
-    status[:] = _FOREIGN_WORD
     for i in range(1, n):
         if clusters[i] < clusters[i - 1]:
             return 0
+    # the item's words: global number, first byte, separating space
+    nw_all = 0
+    for b in range(item_end):
+        if text[b] == 32:
+            nw_all += 1
+    ks = np.empty(nw_all, np.int32)
+    starts = np.empty(nw_all, np.int32)
+    spaces = np.empty(nw_all, np.int32)
+    nw = 0
+    k = 0
+    start = 0
+    for b in range(text.shape[0]):
+        if text[b] == 32:
+            if start >= item_start and start < item_end and k >= first:
+                if b >= item_end:
+                    break  # runs on into the next item: foreign
+                ks[nw], starts[nw], spaces[nw] = k, start, b
+                nw += 1
+            k += 1
+            start = b + 1
+            if start >= item_end:
+                break
     code = np.empty(nw, np.int8)
-    for k in range(nw):
+    for i in range(nw):
+        status[ks[i]] = _FOREIGN_WORD
         if codes.shape[0]:
-            code[k] = codes[k]
+            code[i] = codes[ks[i]]
         else:
-            code[k] = _LEAD
-            for b in range(starts[k], spaces[k]):
+            code[i] = _LEAD
+            for b in range(starts[i], spaces[i]):
                 ch = text[b] | 0x20
                 if 97 <= ch <= 122:  # an ASCII letter
-                    code[k] = _LEAD | _STRONG
+                    code[i] = _LEAD | _STRONG
                     break
     box = np.zeros((nw, 5), np.int32)  # left, top, height, width, advance
     g0s = np.zeros(nw, np.int32)
     missing = 0
     j = 0
+    good = np.zeros(nw, np.bool_)
     for k in range(nw):
         while j < n and clusters[j] < starts[k]:
             j += 1
@@ -293,7 +329,8 @@ def _harvest_item(glyphs, clusters, text, starts, spaces, codes, take_weak, lut,
         if not ok or j >= n or clusters[j] != spaces[k] or (j + 1 < n and clusters[j + 1] == spaces[k]) \
                 or glyphs[j, 0] != space_glyph or glyphs[j, 1] != space_w * 1024:
             continue
-        status[k] = -1
+        good[k] = True
+        status[ks[k]] = -1
         if right <= left:
             left = top = right = bottom = 0
         box[k, 0], box[k, 1], box[k, 2], box[k, 3], box[k, 4] = left, top, bottom - top, right - left, x // 1024
@@ -302,17 +339,17 @@ def _harvest_item(glyphs, clusters, text, starts, spaces, codes, take_weak, lut,
         return 1
     nbytes, nrows = 0, 0
     for k in range(nw):
-        if status[k] == -1 and (code[k] & _STRONG or take_weak):
+        if good[k] and (code[k] & _STRONG or take_weak):
             nbytes += box[k, 2] * box[k, 3]
             nrows += 1
-    if sizes[0] + nbytes > wdata.shape[0] or sizes[1] + nrows > wmasks.shape[0] or sizes[2] + nrows > words.shape[0]:
+    if used[0] + nbytes > wdata.shape[0] or used[1] + nrows > wmasks.shape[0] or used[2] + nrows > words.shape[0]:
         need[0], need[1] = nbytes, nrows
         return 2
     for k in range(nw):
-        if status[k] != -1 or not (code[k] & _STRONG or take_weak):
+        if not good[k] or not (code[k] & _STRONG or take_weak):
             continue
         left, top, h, wd = box[k, 0], box[k, 1], box[k, 2], box[k, 3]
-        off = sizes[0]
+        off = used[0]
         if h > 0:
             dst = wdata[off:off + h * wd].reshape((h, wd))
             dst[:] = 0
@@ -327,14 +364,14 @@ def _harvest_item(glyphs, clusters, text, starts, spaces, codes, take_weak, lut,
                               (x + glyphs[j, 2]) // 1024 + gmasks[m, 3] - left, glyphs[j, 3] // 1024 + gmasks[m, 4] - top)
                 x += glyphs[j, 1]
                 j += 1
-        r = sizes[1]
+        r = used[1]
         wmasks[r, 0], wmasks[r, 1], wmasks[r, 2], wmasks[r, 3], wmasks[r, 4] = off, h, wd, left, top
-        t = sizes[2]
+        t = used[2]
         words[t, 0], words[t, 1], words[t, 2], words[t, 3] = r, box[k, 4], cls, 1 if code[k] & _STRONG else 0
-        status[k] = t
-        sizes[0] += h * wd
-        sizes[1] += 1
-        sizes[2] += 1
+        status[ks[k]] = t
+        used[0] += h * wd
+        used[1] += 1
+        used[2] += 1
     return 0
 
 
@@ -378,6 +415,9 @@ class ShapeCache:
         self._glyph_masks = _Atlas(1 << 16)
         self._refs: list[int] = []  # fonts we hold a reference on
         self._need = np.zeros(4096, np.int32)
+        self._used = np.zeros(3, np.int64)
+        self._status = np.empty(1024, np.int32)
+        self._shape = pa.Shaper(self._context)
         self._reset_words()
 
     def _reset_words(self) -> None:
@@ -416,6 +456,20 @@ class ShapeCache:
         if cls < 0:
             return None
         return arr, width, cls
+
+    def prefetch(self, texts: list[str]) -> None:
+        """Shape every word of ``texts`` the cache does not hold yet, in one batch: a strip's own batch costs
+        ~0.1 ms before its first word, so a document's lines or a bundle's chunks are best met together."""
+        words = " ".join(texts).split(" ")
+        for i in range(0, len(words), 20_000):  # batches of a bounded size, for documents of any length
+            part = words[i:i + 20_000]
+            ids = list(map(self._ids.get, part))
+            if None in ids:
+                if self.size + ids.count(None) > self.max_words:
+                    self.stats["resets"] += 1
+                    self._reset_words()
+                    ids = list(map(self._ids.get, part))
+                self._fill(part, ids)
 
     def baseline(self, cls: int) -> tuple[int, int]:
         """(layout height px, baseline row) of the class's runs."""
@@ -463,30 +517,15 @@ class ShapeCache:
         marked foreign, so later strips holding it go to Pango without another batch. Words of no script of
         their own (digits, punctuation) in an item of another class than ``cls`` are left uncached: beside
         other words they may resolve to another script."""
-        text = " ".join(batch) + " "
-        data = text.encode("utf-8")
-        items = pa.itemize_and_shape(self._context, data)
-        if len(data) == len(text):  # ASCII: byte offsets are character offsets
-            sizes = np.fromiter(map(len, batch), np.int32, len(batch)) + 1
-        else:
-            sizes = np.fromiter((len(w.encode("utf-8")) + 1 for w in batch), np.int32, len(batch))
-        ends = np.cumsum(sizes, dtype=np.int32)
-        starts, spaces = ends - sizes, ends - 1
+        data = (" ".join(batch) + " ").encode("utf-8")
         raw = np.frombuffer(data, np.uint8)
-        status = np.full(len(batch), _FOREIGN_WORD, np.int32)
-        if len(items) == 1 and items[0].length == len(data):
-            groups = [(items[0], skip, len(batch))]
-        else:
-            groups = []
-            for item in items:
-                k0 = max(int(np.searchsorted(starts, item.offset)), skip)
-                k1 = int(np.searchsorted(starts, item.offset + item.length))
-                if k0 < k1 and spaces[k1 - 1] >= item.offset + item.length:
-                    k1 -= 1  # the last word runs on into the next item: foreign
-                groups.append((item, k0, k1))
-        for item, k0, k1 in groups:
-            if k0 < k1 and item.level == 0:  # a right-to-left item's words stay foreign
-                self._harvest_words(item, raw, codes, starts, spaces, status, k0, k1, batch, cls)
+        if len(self._status) < len(batch):
+            self._status = np.empty(2 * len(batch), np.int32)
+        status = self._status[:len(batch)]
+        status[:] = _FOREIGN_WORD
+        for item in self._shape(data):
+            if item.level == 0:  # a right-to-left item's words stay foreign
+                self._harvest_words(item, raw, codes, status, skip, batch, cls)
         new, st = batch[skip:], status[skip:].tolist()
         if -1 in st:
             self._ids.update((w, i) for w, i in zip(new, st) if i != -1)
@@ -496,25 +535,24 @@ class ShapeCache:
         self.stats["foreign"] += foreign
         self.stats["words_shaped"] += len(st) - foreign - st.count(-1)
 
-    def _harvest_words(self, item: pa.Shaped, raw: np.ndarray, codes: np.ndarray, starts: np.ndarray,
-                       spaces: np.ndarray, status: np.ndarray, k0: int, k1: int, batch: list[str],
-                       cls: int | None) -> None:
+    def _harvest_words(self, item: pa.Shaped, raw: np.ndarray, codes: np.ndarray, status: np.ndarray, skip: int,
+                       batch: list[str], cls: int | None) -> None:
         key = (item.font, item.script, item.language)
         c = self._class_of.get(key)
         if c is None:
-            c = self._new_class(key, item, batch[k0:k1], spaces[k0])
+            c = self._new_class(key, item, _words_in(batch, item.offset, item.offset + item.length))
             if c is None:
-                status[k0:k1] = -1  # no anchor for a new class in this batch: try again another time
-                return
+                return  # no anchor for a new class in this batch: stays uncached, tried again another time
+        used = self._used
         wm, words = self._word_masks, self._words
         for _ in range(64):
-            sizes = np.array([wm.n, wm.rows.n, words.n], np.int64)
-            code = _harvest_item(item.glyphs, item.clusters, raw, starts[k0:k1], spaces[k0:k1], codes[k0:k1],
+            used[:] = wm.n, wm.rows.n, words.n
+            code = _harvest_item(item.glyphs, item.clusters, raw, item.offset, item.offset + item.length, skip, codes,
                                  cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
                                  self._cls_space[c], c, self._glyph_masks.rows.a, self._glyph_masks.data,
-                                 wm.rows.a, wm.data, words.a, sizes, status[k0:k1], self._need)
+                                 wm.rows.a, wm.data, words.a, used, status, self._need)
             if code == 0:
-                wm.n, wm.rows.n, words.n = (int(v) for v in sizes)
+                wm.n, wm.rows.n, words.n = used.tolist()
                 return
             if code == 1:  # draw the glyphs it has not seen yet, then go again
                 lut = self._cls_lut[c]
@@ -526,18 +564,18 @@ class ShapeCache:
                 words.reserve(int(self._need[1]))
         raise RuntimeError("shape cache: harvesting did not converge")  # pragma: no cover - each round draws glyphs
 
-    def _new_class(self, key: tuple[int, int, int], item: pa.Shaped, words: list[str], space: int) -> int | None:
+    def _new_class(self, key: tuple[int, int, int], item: pa.Shaped, words: list[tuple[str, int]]) -> int | None:
         """A class needs an anchor: a word that Pango itemizes alone into this same class, so that the digits and
         punctuation of later batches resolve to the class's script behind it. Its metrics come from the layout."""
-        anchor = None
-        for w in words:
+        anchor = space = None
+        for w, at in words:
             if _word_code(w) == _LEAD | _STRONG:
-                items = pa.itemize_and_shape(self._context, (w + " ").encode("utf-8"))
+                items = self._shape((w + " ").encode("utf-8"))
                 if len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key:
-                    anchor = w
+                    anchor, space = w, at
                     break
-        j = int(np.searchsorted(item.clusters, space))
-        if anchor is None or j >= len(item.glyphs):
+        j = int(np.searchsorted(item.clusters, space)) if anchor is not None else len(item.glyphs)
+        if j >= len(item.glyphs) or item.clusters[j] != space:
             return None
         space_glyph, space_w = int(item.glyphs[j, pa.GLYPH]), int(item.glyphs[j, pa.WIDTH]) // pa.SCALE
         height, baseline = self._line_metrics(anchor)
