@@ -294,7 +294,8 @@ def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
     if family != "Go Noto Current":
         log.error("%s renders with %r, not Go Noto Current: its font registration did not reach Pango", peer, family)
     log.info("%s: %s, font %r -> %s; %d texts", peer, version, desc.to_string(), family, len(texts))
-    render_ms = statistics.median(timed(render, texts, WARMUP)) * 1000
+    render_times = timed(render, texts, WARMUP)
+    render_ms = statistics.median(render_times) * 1000
     png_ms = statistics.median(timed(png, texts, WARMUP)) * 1000
     pixels = np.stack([to_gray(render(t)) for t in texts])
     assert pixels.shape == (len(texts), PPP, WIDTH) and pixels.dtype == np.uint8, pixels.shape
@@ -307,6 +308,7 @@ def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
     except Exception:  # noqa: BLE001
         pillow = "unknown"
     return {"peer": peer, "version": version, "n": len(texts), "render_ms_median": round(render_ms, 4),
+            "render_ms_mean": round(statistics.fmean(render_times) * 1000, 4),
             "renders_per_s": round(1000 / render_ms, 1), "render_png_ms_median": round(png_ms, 4),
             "render_png_per_s": round(1000 / png_ms, 1), "font": desc.to_string(), "font_resolved": family,
             "python": platform.python_version(), "pillow": pillow, "warmup": WARMUP,
