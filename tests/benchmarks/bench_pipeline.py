@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BUNDLED, ROOT, WIKITEXT, machine_info, median_ms, pin_one_core, timed  # noqa: E402
+from common import BUNDLED, ROOT, WIKITEXT, machine_info, pin_one_core  # noqa: E402
 
 from pipeline.chunking import chunk_document  # noqa: E402
 from pipeline.documents import Document  # noqa: E402

@@ -1,0 +1,264 @@
+"""The shaping cache's compiled kernels (numba, cached on disk): measure a strip of cached words, compose it, and
+cut a shaped batch into word masks. Pure array code; ``shapecache.py`` owns the tables they read and write.
+
+Tables. words rows: [mask row, advance px, class, has a script of its own]; mask rows: [atlas offset, height,
+width, left, top], left/top relative to the word's origin on the baseline. A word's mask is its glyphs' masks
+added together (saturating), so a strip is one paint per word: saturating adds of non-negative values compose in
+any order, min(a + b + c, 255).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+EMPTY_WORD, FOREIGN_WORD = 0, 1  # fixed rows of the words table
+FOREIGN = -3  # class of words the cache cannot compose
+LEAD, STRONG = 1, 2  # word codes: starts on a character of its own; has a script of its own
+
+@numba.njit(cache=True, nogil=True)
+def measure(ids, words, space_px):
+    """(width px, class) of words laid out with one space between neighbours. Class -1 when the strip cannot
+    be composed: words of different classes, a foreign word, or no word of a script of its own (a strip of
+    digits alone is its own script, Common, for Pango)."""
+    cls = -1
+    width = 0
+    strong = False
+    for k in range(ids.shape[0]):
+        w = ids[k]
+        c = words[w, 2]
+        if c == FOREIGN:
+            return 0, -1
+        if c >= 0:
+            if cls == -1:
+                cls = c
+            elif c != cls:
+                return 0, -1
+        width += words[w, 1]
+        strong = strong or words[w, 3] != 0
+    if cls < 0 or not strong:
+        return 0, -1
+    return width + (ids.shape[0] - 1) * space_px[cls], cls
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _blit(dst, atlas, off, h, wd, px, py):
+    """Saturating add of one mask into ``dst`` with its top-left at (px, py), clipped to ``dst``."""
+    H, W = dst.shape
+    r0, r1 = max(0, -py), min(h, H - py)
+    c0, c1 = max(0, -px), min(wd, W - px)
+    for r in range(r0, r1):
+        row = dst[py + r, px + c0:px + c1]
+        src = atlas[off + r * wd + c0:off + r * wd + c1]
+        for c in range(row.shape[0]):
+            v = np.uint16(row[c]) + np.uint16(src[c])
+            row[c] = np.uint8(min(v, np.uint16(255)))
+    return px + c0, px + c1
+
+
+@intrinsic
+def _memcpy(typingctx, dst, dst_at, src, src_at, n):
+    """memcpy between two 1-D uint8 arrays (LLVM's intrinsic): numba's own byte loops run ~7x slower here."""
+    sig = types.void(dst, dst_at, src, src_at, n)
+
+    def codegen(context, builder, signature, args):
+        d, d_at, s, s_at, count = args
+        dptr = builder.gep(context.make_array(signature.args[0])(context, builder, d).data, [d_at])
+        sptr = builder.gep(context.make_array(signature.args[2])(context, builder, s).data, [s_at])
+        cgutils.raw_memcpy(builder, dptr, sptr, count, 1)
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _paint(flat, stride, H, W, atlas, off, h, wd, px, py, hi):
+    """One mask into the row-major canvas ``flat`` (``stride`` bytes a row, H x W visible) with its top-left at
+    (px, py), clipped. Columns left of ``hi`` may already hold ink and are added (saturating); the rest of the
+    canvas is still blank, and adding to zero is copying."""
+    r0, r1 = max(0, -py), min(h, H - py)
+    c0, c1 = max(0, -px), min(wd, W - px)
+    split = min(max(hi - px, c0), c1)
+    for r in range(r0, r1):
+        src = off + r * wd
+        dst = (py + r) * stride + px
+        for c in range(c0, split):
+            v = np.uint16(flat[dst + c]) + np.uint16(atlas[src + c])
+            flat[dst + c] = np.uint8(min(v, np.uint16(255)))
+        if c1 > split:
+            _memcpy(flat, np.int64(dst + split), atlas, np.int64(src + split), np.int64(c1 - split))
+    return px + c0, px + c1
+
+
+@numba.njit(cache=True, nogil=True)
+def compose(canvas, width, scratch, over, ids, x0, y0, space, words, masks, atlas):
+    """Add the words' masks into ``canvas`` (A8 coverage, (H, stride) of which ``width`` columns show) from pixel
+    ``x0`` on baseline row ``y0``; with ``over``, into the blank ``scratch`` (H, width) first, then painted OVER
+    ``canvas`` as pixman paints a run. Words go left to right, so right of the ink so far all is blank."""
+    H = canvas.shape[0]
+    dst = scratch if over else canvas
+    flat = dst.reshape(dst.size)
+    stride = dst.shape[1]
+    lo, hi = width, 0
+    x = x0
+    for k in range(ids.shape[0]):
+        w = ids[k]
+        m = words[w, 0]
+        if masks[m, 1] > 0:
+            a, b = _paint(flat, stride, H, width, atlas, masks[m, 0], masks[m, 1], masks[m, 2], x + masks[m, 3],
+                          y0 + masks[m, 4], hi if hi > 0 else -(1 << 30))
+            if a < b:
+                lo, hi = min(lo, a), max(hi, b)
+        x += words[w, 1]
+        if k < ids.shape[0] - 1:
+            x += space
+    if over:
+        for row in range(H):
+            for col in range(lo, hi):
+                s = np.int32(scratch[row, col])
+                if s:
+                    t = np.int32(canvas[row, col]) * (255 - s) + 128
+                    canvas[row, col] = s + ((t + (t >> 8)) >> 8)
+                    scratch[row, col] = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, take_weak, lut, risky, space_glyph,
+                  space_w, cls, gmasks, gatlas, wmasks, wdata, words, used, status, need):
+    """Cut one shaped item of a batch into its words and cache the good ones.
+
+    ``text``: the batch's UTF-8 bytes, words each followed by one space; ``glyphs``: the item's (n, 5) int32
+    records, ``clusters`` their byte offsets in ``text``; the item spans bytes [item_start, item_end). Words starting
+    inside the item from word number ``first`` on are cut; one whose space lies past the item stays foreign.
+    ``lut``: glyph id -> glyph mask row (-2: not drawn yet, -1: cannot be cached); ``risky``: glyph id -> 1.
+    A word is good when it starts a cluster of its own, its glyphs sit on whole pixels, are drawable and not
+    risky, and its space shaped to one glyph of its own, the class's space. Good words that are wanted (a script
+    of their own, or ``take_weak``) get a word-mask row in ``wmasks``/``wdata`` and a row in ``words``; then
+    ``status[k]`` = the new word id; a good word not taken gets -1, the rest stay FOREIGN_WORD. ``codes``: each
+    word's LEAD | STRONG, or empty for an ASCII batch: then every word leads and is strong when it has a
+    letter.
+
+    ``used`` = [word-mask bytes, mask rows, word rows] in use, advanced here. Returns 0 when done, 1 when glyph
+    ids listed in ``need`` (``need[0]`` = count) must be drawn first, 2 when a table is too small (``need`` =
+    bytes, rows needed); nothing is cached unless it returns 0."""
+    n = glyphs.shape[0]
+    for i in range(1, n):
+        if clusters[i] < clusters[i - 1]:
+            return 0
+    # the item's words: global number, first byte, separating space
+    nw_all = 0
+    for b in range(item_end):
+        if text[b] == 32:
+            nw_all += 1
+    ks = np.empty(nw_all, np.int32)
+    starts = np.empty(nw_all, np.int32)
+    spaces = np.empty(nw_all, np.int32)
+    nw = 0
+    k = 0
+    start = 0
+    for b in range(text.shape[0]):
+        if text[b] == 32:
+            if start >= item_start and start < item_end and k >= first:
+                if b >= item_end:
+                    break  # runs on into the next item: foreign
+                ks[nw], starts[nw], spaces[nw] = k, start, b
+                nw += 1
+            k += 1
+            start = b + 1
+            if start >= item_end:
+                break
+    code = np.empty(nw, np.int8)
+    for i in range(nw):
+        status[ks[i]] = FOREIGN_WORD
+        if codes.shape[0]:
+            code[i] = codes[ks[i]]
+        else:
+            code[i] = LEAD
+            for b in range(starts[i], spaces[i]):
+                ch = text[b] | 0x20
+                if 97 <= ch <= 122:  # an ASCII letter
+                    code[i] = LEAD | STRONG
+                    break
+    box = np.zeros((nw, 5), np.int32)  # left, top, height, width, advance
+    g0s = np.zeros(nw, np.int32)
+    missing = 0
+    j = 0
+    good = np.zeros(nw, np.bool_)
+    for k in range(nw):
+        while j < n and clusters[j] < starts[k]:
+            j += 1
+        g0s[k] = j
+        if j >= n or clusters[j] != starts[k] or not code[k] & LEAD:
+            continue
+        ok = True
+        left, top, right, bottom = 1 << 30, 1 << 30, -(1 << 30), -(1 << 30)
+        x = 0
+        while j < n and clusters[j] < spaces[k]:
+            gid, w, dx, dy = glyphs[j, 0], glyphs[j, 1], glyphs[j, 2], glyphs[j, 3]
+            x += w
+            j += 1
+            if w % 1024 or dx % 1024 or dy % 1024:
+                ok = False
+            elif gid == 0x0FFFFFFF:  # PANGO_GLYPH_EMPTY: nothing to draw
+                continue
+            elif gid < 0 or gid >= lut.shape[0] or (gid < risky.shape[0] and risky[gid]) or lut[gid] == -1:
+                ok = False
+            elif lut[gid] == -2:
+                if missing + 1 < need.shape[0]:
+                    missing += 1
+                    need[missing] = gid
+            else:
+                m = lut[gid]
+                if gmasks[m, 1] > 0:
+                    px, py = (x - w + dx) // 1024 + gmasks[m, 3], dy // 1024 + gmasks[m, 4]
+                    left, top = min(left, px), min(top, py)
+                    right, bottom = max(right, px + gmasks[m, 2]), max(bottom, py + gmasks[m, 1])
+        if not ok or j >= n or clusters[j] != spaces[k] or (j + 1 < n and clusters[j + 1] == spaces[k]) \
+                or glyphs[j, 0] != space_glyph or glyphs[j, 1] != space_w * 1024:
+            continue
+        good[k] = True
+        status[ks[k]] = -1
+        if right <= left:
+            left = top = right = bottom = 0
+        box[k, 0], box[k, 1], box[k, 2], box[k, 3], box[k, 4] = left, top, bottom - top, right - left, x // 1024
+    if missing:
+        need[0] = missing
+        return 1
+    nbytes, nrows = 0, 0
+    for k in range(nw):
+        if good[k] and (code[k] & STRONG or take_weak):
+            nbytes += box[k, 2] * box[k, 3]
+            nrows += 1
+    if used[0] + nbytes > wdata.shape[0] or used[1] + nrows > wmasks.shape[0] or used[2] + nrows > words.shape[0]:
+        need[0], need[1] = nbytes, nrows
+        return 2
+    for k in range(nw):
+        if not good[k] or not (code[k] & STRONG or take_weak):
+            continue
+        left, top, h, wd = box[k, 0], box[k, 1], box[k, 2], box[k, 3]
+        off = used[0]
+        if h > 0:
+            dst = wdata[off:off + h * wd].reshape((h, wd))
+            dst[:] = 0
+            x = 0
+            j = g0s[k]
+            while clusters[j] < spaces[k]:
+                gid = glyphs[j, 0]
+                if gid != 0x0FFFFFFF:
+                    m = lut[gid]
+                    if gmasks[m, 1] > 0:
+                        _blit(dst, gatlas, gmasks[m, 0], gmasks[m, 1], gmasks[m, 2],
+                              (x + glyphs[j, 2]) // 1024 + gmasks[m, 3] - left, glyphs[j, 3] // 1024 + gmasks[m, 4] - top)
+                x += glyphs[j, 1]
+                j += 1
+        r = used[1]
+        wmasks[r, 0], wmasks[r, 1], wmasks[r, 2], wmasks[r, 3], wmasks[r, 4] = off, h, wd, left, top
+        t = used[2]
+        words[t, 0], words[t, 1], words[t, 2], words[t, 3] = r, box[k, 4], cls, 1 if code[k] & STRONG else 0
+        status[ks[k]] = t
+        used[0] += h * wd
+        used[1] += 1
+        used[2] += 1
+    return 0
