@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _pffi = pangocffi.ffi
 _pcffi = pangocairocffi.ffi
 _pangocairo = pangocairocffi.pangocairo
+_cairo = cairocffi.cairo
 
 
 class PangoCairoRenderer(Renderer):
@@ -65,6 +66,9 @@ class PangoCairoRenderer(Renderer):
 
         fmt = cairocffi.FORMAT_RGB24 if c.mode == "rgb" else cairocffi.FORMAT_A8
         self._surface = cairocffi.ImageSurface(fmt, c.width, c.height)
+        ptr = self._surface._pointer  # cairo's own calls, without cairocffi's per-call status check (hot path)
+        self._flush = lambda: _cairo.cairo_surface_flush(ptr)
+        self._mark_dirty = lambda: _cairo.cairo_surface_mark_dirty(ptr)
         self._cr = cairocffi.Context(self._surface)
         stride = self._surface.get_stride()
         raw = np.frombuffer(self._surface.get_data(), dtype=np.uint8).reshape(c.height, stride)
@@ -177,10 +181,10 @@ class PangoCairoRenderer(Renderer):
 
     def _draw(self, text: str, x: int) -> tuple[int, int]:
         found = self._cached(text)
-        self._surface.flush()
+        self._flush()
         if found is not None:
             self._cache.compose(self._raw, self.cfg.width, self._scratch, self._inked, found, x)
-            self._surface.mark_dirty()
+            self._mark_dirty()
             self._inked = True
             return found[1], 0
         self._set(text)
@@ -198,13 +202,13 @@ class PangoCairoRenderer(Renderer):
         return len(text.encode("utf-8")[: idx[0]].decode("utf-8", errors="ignore"))
 
     def _clear(self) -> None:
-        self._surface.flush()
+        self._flush()
         self._pixels[...] = 255 if self.cfg.mode == "rgb" else 0  # A8: alpha 0 is blank paper
-        self._surface.mark_dirty()
+        self._mark_dirty()
         self._inked = False
 
     def _canvas(self) -> np.ndarray:
-        self._surface.flush()
+        self._flush()
         if self.cfg.mode == "rgb":
             return np.ascontiguousarray(self._pixels[:, :, 2::-1])  # cairo's BGRx -> RGB
         return np.invert(self._pixels)  # alpha coverage -> black ink on white (a copy)

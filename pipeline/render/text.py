@@ -28,7 +28,7 @@ def to_text(data: str | bytes) -> tuple[str, int]:
 
 def sanitize(text: str) -> tuple[str, int]:
     """Return (clean text, number of characters replaced or dropped)."""
-    if _SUSPECT.search(text) is None:  # fast path: most corpus text
+    if (text.isascii() and text.isprintable()) or _SUSPECT.search(text) is None:  # fast paths: most corpus text
         return text, 0
     out = []
     changed = 0
