@@ -84,8 +84,11 @@ def test_shards_verify_and_hold_every_written_document(first_run):
     assert (out / "README.md").read_text().count(str(m.num_samples)) >= 1
 
 
-def test_rerun_is_byte_identical(first_run, corpus, tmp_path):
+def test_rerun_is_byte_identical_and_the_shaping_cache_changes_no_byte(first_run, corpus, tmp_path, monkeypatch):
+    """A second run -- this one drawing every strip through Pango alone, in its worker process -- writes the
+    same shards as the first (which composed its strips from the shaping cache)."""
     m, out = first_run
+    monkeypatch.setenv("PIXELKIT_SHAPE_CACHE", "0")
     m2 = run(_argv(corpus, tmp_path, "--workers=1"))
     assert [s.sha256 for s in m2.shards] == [s.sha256 for s in m.shards]
     assert m2.counts == m.counts
