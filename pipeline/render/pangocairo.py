@@ -28,8 +28,10 @@ from .fontconfig import PrivateFontConfig, address
 from .spacecheck import verdict
 
 _PANGO_SCALE = 1024
-# fringes of neighbouring glyphs overlap, digits, punctuation, a kerned pair: what the cache must get right
-CANARY = ("Typography: AVAWAY fjord ffi 0123456789 -- (quick) brown fox, 'lazy' dog!", "Wavy jump, lit office.")
+# fringes of neighbouring glyphs overlap, digits, punctuation, kerned pairs, and a long line (a Pango that rounded
+# positions along the line instead of per glyph would show there): what the cache must get right
+_PANGRAM = "Typography: AVAWAY fjord ffi 0123456789 -- (quick) brown fox, 'lazy' dog! Wavy jump, lit office."
+CANARY = (" ".join([_PANGRAM] * 6), "Wavy jump, lit office.")
 log = logging.getLogger(__name__)
 _pffi = pangocffi.ffi
 _pcffi = pangocairocffi.ffi

@@ -11,8 +11,10 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   the two steps a PangoLayout runs -- in one batch with the strip's other missing words, behind an *anchor* word
   of the strip's class so that digits and punctuation (script "Common") resolve as they would in the strip. A
   word is cached under its item's class (font, script, language) when it lies, with the space after it, inside
-  one left-to-right item, starts a cluster of its own, has whole-pixel glyph positions and no unknown glyph, and
-  that space is the class's one space glyph. A word that can never be cached is marked foreign.
+  one left-to-right item of a script HarfBuzz shapes with its default shaper (Latin, Greek, Cyrillic, Han, Kana,
+  Armenian, Georgian, Ethiopic...; not the syllabic, Thai or Hangul shapers, which keep state across a buffer),
+  starts a cluster of its own, has whole-pixel glyph positions and no unknown glyph, and that space is the
+  class's one space glyph. A word that can never be cached is marked foreign.
 * A strip is composed only when all its words are cached in one class and one of them has a script of its own:
   then Pango would lay it out as one item of that class. Anything else (a foreign word, mixed classes,
   right-to-left pairs) goes through Pango as before.
@@ -47,6 +49,13 @@ from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 _SCRATCH_W, _SCRATCH_H, _ORIGIN_X, _ORIGIN_Y = 256, 128, 64, 64  # glyph capture surface; ink must stay inside
 _GLYPH_IDS = 1 << 16  # OpenType glyph ids are 16-bit
 _WEAK_SCRIPTS = frozenset({0, 1, 61})  # G_UNICODE_SCRIPT_COMMON, _INHERITED, _UNKNOWN
+# Scripts HarfBuzz shapes with its default shaper (GUnicodeScript numbers, which PangoScript shares): Common,
+# Armenian, Bopomofo, Cherokee, Coptic, Cyrillic, Deseret, Ethiopic, Georgian, Gothic, Greek, Han, Hiragana,
+# Katakana, Latin, Ogham, Old Italic, Runic, Canadian Aboriginal, Yi. The syllabic shapers (Indic, Khmer,
+# Myanmar, USE), Thai/Lao and Hangul keep state across a whole buffer: a broken syllable's dotted circle depends
+# on the serial number (mod 16) of the broken syllable before it, however far away (seen in Tamil) -- so a word
+# of those scripts does not always shape the same, and Pango draws them.
+_DEFAULT_SHAPER_SCRIPTS = frozenset({0, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 17, 20, 22, 25, 29, 30, 32, 40, 41})
 _ascii_letter = re.compile("[A-Za-z]").search
 
 
@@ -267,7 +276,7 @@ class ShapeCache:
         status = self._status[:len(batch)]
         status[:] = FOREIGN_WORD
         for item in self._shape(data):
-            if item.level == 0:  # a right-to-left item's words stay foreign
+            if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
                 self._harvest_words(item, raw, codes, status, skip, batch, cls)
         new, st = batch[skip:], status[skip:].tolist()
         if -1 in st:
