@@ -318,14 +318,18 @@ class ShapeCache:
 
     def _new_class(self, key: tuple[int, int, int], item: pa.Shaped, words: list[tuple[str, int]]) -> int | None:
         """A class needs an anchor: a word that Pango itemizes alone into this same class, so that the digits and
-        punctuation of later batches resolve to the class's script behind it. Its metrics come from the layout."""
+        punctuation of later batches resolve to the class's script behind it. The class's line height and
+        baseline come from the anchor's layout, so the anchor must hold no unknown glyph: Pango's hex boxes can
+        be taller than the font, and so make a taller line (seen with PixeloidSans)."""
         anchor = space = None
         for w, at in words:
             if _word_code(w) == LEAD | STRONG:
                 items = self._shape((w + " ").encode("utf-8"))
                 if len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key:
-                    anchor, space = w, at
-                    break
+                    glyphs = items[0].glyphs[:, pa.GLYPH]
+                    if not ((glyphs & pa.GLYPH_UNKNOWN_FLAG).any() or (glyphs < 0).any()):
+                        anchor, space = w, at
+                        break
         j = int(np.searchsorted(item.clusters, space)) if anchor is not None else len(item.glyphs)
         if j >= len(item.glyphs) or item.clusters[j] != space:
             return None
