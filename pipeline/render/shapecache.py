@@ -160,7 +160,6 @@ class ShapeCache:
         self._cls_space: list[int] = []  # space advance px
         self._cls_space_glyph: list[int] = []
         self._cls_base: list[tuple[int, float]] = []  # (baseline row, baseline phase)
-        self._cls_height: list[int] = []
         self._cls_anchor: list[str] = []
         self._cls_lut: list[np.ndarray] = []  # glyph id -> glyph mask row (-2: not drawn yet, -1: uncacheable)
         self._space_px = np.zeros(0, np.int32)
@@ -222,10 +221,6 @@ class ShapeCache:
                     self._reset_words()
                     ids = list(map(self._ids.get, part))
                 self._fill(part, ids)
-
-    def baseline(self, cls: int) -> tuple[int, int]:
-        """(layout height px, baseline row) of the class's runs."""
-        return self._cls_height[cls], self._cls_base[cls][0]
 
     def compose(self, canvas: np.ndarray, width: int, scratch: np.ndarray, over: bool,
                 found: tuple[np.ndarray, int, int], x0: int) -> None:
@@ -344,7 +339,6 @@ class ShapeCache:
         self._cls_space.append(space_w)
         self._cls_space_glyph.append(space_glyph)
         self._cls_base.append((row, y - row))
-        self._cls_height.append(height)
         self._cls_anchor.append(anchor)
         self._cls_lut.append(np.full(_GLYPH_IDS, -2, np.int32))
         self._space_px = np.array(self._cls_space, np.int32)
