@@ -162,6 +162,24 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
     print(json.dumps(identity(out)))
 
 
+def cmd_fontcheck(a: argparse.Namespace) -> None:
+    """Whether each font lets the shaping cache take it (no OpenType rule reaching across a space)."""
+    from .render.spacecheck import check_font, write_manifest
+
+    if a.write_manifest:
+        write_manifest()
+    unusable = 0
+    for path in a.fonts:
+        res = check_font(path)
+        verdict = "words shape independently" if res.eligible else "NOT usable by the shaping cache"
+        print(f"{path}: {verdict}; {len(res.risky_glyphs)} risky glyphs")
+        for line in res.findings[:20]:
+            print(f"  {line}")
+        unusable += not res.eligible
+    if unusable:
+        raise SystemExit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="pixel-render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd")
@@ -191,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto")
     p.add_argument("--vocab-size", type=int, default=16000)
     p.add_argument("--out", default="tokenizer.json")
+    p = sub.add_parser("fontcheck", help="can the shaping cache take these fonts? (OpenType rules across a space)")
+    p.add_argument("fonts", nargs="*")
+    p.add_argument("--write-manifest", action="store_true", help="record the pinned fonts' verdicts in fonts/MANIFEST.json")
     return ap
 
 
@@ -218,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd_demo(a.out, a.workers)
     elif a.cmd == "tokenizer":
         cmd_tokenizer(a)
+    elif a.cmd == "fontcheck":
+        cmd_fontcheck(a)
     else:
         cmd_one(a)
 

@@ -281,3 +281,19 @@ def test_a_word_with_tofu_never_sets_a_class_line_height():
     before = fast.cache_stats["composed"]
     assert same(fast(later), slow(later))
     assert fast.cache_stats["composed"] == before + 1  # the later strip was composed from the cache
+
+
+def test_fontcheck_cli_reports_and_fails_on_an_unusable_font(tmp_path, capsys):
+    from fontTools.feaLib.builder import addOpenTypeFeaturesFromString
+    from fontTools.ttLib import TTFont
+
+    from pipeline.cli import main
+
+    main(["fontcheck", str(fonts_dir() / "PixeloidSans.ttf")])
+    assert "words shape independently" in capsys.readouterr().out
+    font = TTFont(str(fonts_dir() / "PixeloidSans.ttf"))
+    addOpenTypeFeaturesFromString(font, "feature kern { pos space A -300; } kern;")
+    font.save(str(tmp_path / "Kerned.ttf"))
+    with pytest.raises(SystemExit) as e:
+        main(["fontcheck", str(tmp_path / "Kerned.ttf")])
+    assert e.value.code == 1 and "kerns against the space" in capsys.readouterr().out

@@ -16,8 +16,8 @@ of its input, so the font stays usable and those input glyphs are *risky*: the c
 to Pango. Everything else makes the font ineligible. GoNoto has exactly one such rule (Devanagari 'dist': the
 candrabindu, anusvara and reph marks look back up to four glyphs), PixeloidSans none.
 
-    python -m pipeline.render.spacecheck fonts/GoNotoCurrent.ttf     # report on any font file
-    python -m pipeline.render.spacecheck --write-manifest           # record the verdicts in fonts/MANIFEST.json
+    pixel-render fontcheck fonts/GoNotoCurrent.ttf      # report on any font file
+    pixel-render fontcheck --write-manifest             # record the pinned fonts' verdicts in fonts/MANIFEST.json
 
 The pinned fonts' verdicts live in ``fonts/MANIFEST.json`` (``shape_cache``; ``tests/test_fonts.py`` re-derives
 them), so renderers need no fontTools; another font is checked once per process when fontTools is installed.
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,23 +197,3 @@ def write_manifest() -> None:
     for name, entry in data["fonts"].items():
         entry["shape_cache"] = manifest_entry(check_font(fonts_dir() / name))
     path.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = argv if argv is not None else sys.argv[1:]
-    if argv == ["--write-manifest"]:
-        write_manifest()
-        return 0
-    status = 0
-    for p in argv:
-        res = check_font(p)
-        verdict = "words shape independently" if res.eligible else "NOT usable by the shaping cache"
-        print(f"{p}: {verdict}; {len(res.risky_glyphs)} risky glyphs")
-        for line in res.findings[:20]:
-            print(f"  {line}")
-        status |= not res.eligible
-    return status
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
