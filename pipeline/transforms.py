@@ -55,7 +55,7 @@ class ChunkFn(beam.DoFn):
         ref = doc_ref(doc.source, doc.doc_id)
         yield TaggedOutput("outcome", (ref, DOC))  # one marker per document, even when ids repeat
         r = shared_renderer(self._cfg)
-        r.prefetch([" ".join(line.split()) for line in doc.text.splitlines()])  # the document's words in one go
+        r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
         chunks = chunk_document(doc, r.measure, r.text_budget)
         if not chunks:
             self._empty.inc()

@@ -99,7 +99,7 @@ class Renderer(abc.ABC):
         """A hint that these texts come next (a backend with a shaping cache shapes their words in one go);
         never changes a render."""
         self._ensure()
-        self._prefetch([prepare(t, self.cfg.char_cap)[0] for t in texts])
+        self._prefetch([prepare(t, len(t))[0] for t in texts])  # cleaned as a render would, but not capped
 
     def _prefetch(self, texts: list[str]) -> None:
         """Backend hook for ``prefetch`` (default: nothing to do)."""

@@ -44,21 +44,6 @@ def measure(ids, words, space_px):
     return width + (ids.shape[0] - 1) * space_px[cls], cls
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _blit(dst, atlas, off, h, wd, px, py):
-    """Saturating add of one mask into ``dst`` with its top-left at (px, py), clipped to ``dst``."""
-    H, W = dst.shape
-    r0, r1 = max(0, -py), min(h, H - py)
-    c0, c1 = max(0, -px), min(wd, W - px)
-    for r in range(r0, r1):
-        row = dst[py + r, px + c0:px + c1]
-        src = atlas[off + r * wd + c0:off + r * wd + c1]
-        for c in range(row.shape[0]):
-            v = np.uint16(row[c]) + np.uint16(src[c])
-            row[c] = np.uint8(min(v, np.uint16(255)))
-    return px + c0, px + c1
-
-
 @intrinsic
 def _memcpy(typingctx, dst, dst_at, src, src_at, n):
     """memcpy between two 1-D uint8 arrays (LLVM's intrinsic): numba's own byte loops run ~7x slower here."""
@@ -240,7 +225,7 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, tak
         left, top, h, wd = box[k, 0], box[k, 1], box[k, 2], box[k, 3]
         off = used[0]
         if h > 0:
-            dst = wdata[off:off + h * wd].reshape((h, wd))
+            dst = wdata[off:off + h * wd]
             dst[:] = 0
             x = 0
             j = g0s[k]
@@ -248,9 +233,10 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, tak
                 gid = glyphs[j, 0]
                 if gid != 0x0FFFFFFF:
                     m = lut[gid]
-                    if gmasks[m, 1] > 0:
-                        _blit(dst, gatlas, gmasks[m, 0], gmasks[m, 1], gmasks[m, 2],
-                              (x + glyphs[j, 2]) // 1024 + gmasks[m, 3] - left, glyphs[j, 3] // 1024 + gmasks[m, 4] - top)
+                    if gmasks[m, 1] > 0:  # glyphs of a word overlap: every column is added
+                        _paint(dst, wd, h, wd, gatlas, gmasks[m, 0], gmasks[m, 1], gmasks[m, 2],
+                               (x + glyphs[j, 2]) // 1024 + gmasks[m, 3] - left,
+                               glyphs[j, 3] // 1024 + gmasks[m, 4] - top, 1 << 30)
                 x += glyphs[j, 1]
                 j += 1
         r = used[1]

@@ -83,6 +83,15 @@ def _words_in(batch: list[str], start: int, end: int) -> list[tuple[str, int]]:
     return out
 
 
+def _grown(a: np.ndarray, used: int, more: int) -> np.ndarray:
+    """``a`` with room for ``more`` rows past its first ``used`` (doubling; the used rows kept)."""
+    if used + more <= len(a):
+        return a
+    grown = np.empty((max(used + more, 2 * len(a)), *a.shape[1:]), a.dtype)
+    grown[:used] = a[:used]
+    return grown
+
+
 class _Rows:
     """A growable int32 table (rows appended, never removed until reset)."""
 
@@ -91,10 +100,7 @@ class _Rows:
         self.n = 0
 
     def reserve(self, rows: int) -> None:
-        if self.n + rows > len(self.a):
-            grown = np.empty((max(self.n + rows, 2 * len(self.a)), self.a.shape[1]), np.int32)
-            grown[:self.n] = self.a[:self.n]
-            self.a = grown
+        self.a = _grown(self.a, self.n, rows)
 
     def extend(self, rows: np.ndarray) -> int:
         self.reserve(len(rows))
@@ -113,10 +119,7 @@ class _Atlas:
         self.n = 0
 
     def reserve(self, nbytes: int) -> None:
-        if self.n + nbytes > len(self.data):
-            grown = np.empty(max(self.n + nbytes, 2 * len(self.data)), np.uint8)
-            grown[:self.n] = self.data[:self.n]
-            self.data = grown
+        self.data = _grown(self.data, self.n, nbytes)
 
     def add(self, crop: np.ndarray, left: int, top: int) -> int:
         flat = np.ascontiguousarray(crop).reshape(-1)
@@ -194,10 +197,6 @@ class ShapeCache:
         words = text.split(" ")
         ids = list(map(self._ids.get, words))
         if None in ids:
-            if self.size + ids.count(None) > self.max_words:  # full: start over
-                self.stats["resets"] += 1
-                self._reset_words()
-                ids = list(map(self._ids.get, words))
             self._fill(words, ids)
             ids = list(map(self._ids.get, words))
             if None in ids:
@@ -216,10 +215,6 @@ class ShapeCache:
             part = words[i:i + 20_000]
             ids = list(map(self._ids.get, part))
             if None in ids:
-                if self.size + ids.count(None) > self.max_words:
-                    self.stats["resets"] += 1
-                    self._reset_words()
-                    ids = list(map(self._ids.get, part))
                 self._fill(part, ids)
 
     def compose(self, canvas: np.ndarray, width: int, scratch: np.ndarray, over: bool,
@@ -233,7 +228,12 @@ class ShapeCache:
 
     # -- shaping --------------------------------------------------------------------------------------
     def _fill(self, words: list[str], ids: list[int | None]) -> None:
-        """Shape the missing words in one batch behind an anchor of the strip's class and cache them."""
+        """Shape the missing words in one batch behind an anchor of the strip's class and cache them (a full
+        cache starts over first)."""
+        if self.size + ids.count(None) > self.max_words:
+            self.stats["resets"] += 1
+            self._reset_words()
+            ids = list(map(self._ids.get, words))
         missing = list(dict.fromkeys(compress(words, map(is_, ids, repeat(None)))))
         hit = next((i for i in ids if i is not None and i > FOREIGN_WORD), None)
         cls = int(self._words.a[hit, 2]) if hit is not None else None

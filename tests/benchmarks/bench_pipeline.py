@@ -77,7 +77,7 @@ def main() -> None:
         r("warm up")  # loads the compiled kernels, as the job's start-up does
 
         def chunk(d: str) -> list:
-            r.prefetch([" ".join(line.split()) for line in d.splitlines()])
+            r.prefetch([" ".join(d.split())])
             return chunk_document(Document("w", "x", d), r.measure, r.text_budget)
 
         t0 = time.perf_counter()
