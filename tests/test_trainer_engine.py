@@ -271,6 +271,22 @@ def test_two_processes_gloo_zero2(tmp_path, gray_shards, launcher):
     assert (out / "model" / "model.safetensors").exists()
 
 
+@pytest.mark.parametrize("env, expect", [
+    ({"LOCAL_SIZE": "2"}, "half"),  # the deepspeed launcher's variable: it sets no thread count itself
+    ({"LOCAL_WORLD_SIZE": "2"}, "half"),  # torchrun's
+    ({"LOCAL_SIZE": "2", "OMP_NUM_THREADS": "1"}, "1"),  # an explicit setting wins
+    ({}, "all"),  # one rank keeps every core
+])
+def test_cpu_ranks_share_the_cores(env, expect):
+    base = {k: v for k, v in ENV.items() if k not in ("OMP_NUM_THREADS", "LOCAL_SIZE", "LOCAL_WORLD_SIZE")}
+    code = ("import os, torch; before = torch.get_num_threads(); from trainer import runtime; runtime.setup(); "
+            "print(before, torch.get_num_threads(), len(os.sched_getaffinity(0)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True,
+                         text=True, check=True)
+    before, threads, cores = map(int, out.stdout.split())
+    assert threads == {"half": max(1, cores // 2), "1": 1, "all": before}[expect]
+
+
 def test_jit_cache_lives_in_the_project_and_stale_locks_go(tmp_path):
     from trainer import runtime
     env = {k: v for k, v in os.environ.items() if k != "TORCH_EXTENSIONS_DIR"}

@@ -21,12 +21,30 @@ def setup() -> None:
     import torch
     if not torch.cuda.is_available():
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        cpu_threads_per_rank()
     ext = Path(os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(PROJECT_ROOT / ".cache" / "torch_extensions")))
     for lock in ext.glob("*/lock"):
         age = time.time() - lock.stat().st_mtime
         if age > STALE_LOCK_SECONDS:
             log.warning("removing stale JIT build lock %s (%.0f min old; a killed build left it)", lock, age / 60)
             lock.unlink(missing_ok=True)
+
+
+def cpu_threads_per_rank() -> int:
+    """On CPU, give each local rank its share of the cores unless OMP_NUM_THREADS says otherwise.
+
+    torchrun sets OMP_NUM_THREADS=1 for several local ranks; DeepSpeed's launcher sets nothing (only with
+    --bind_cores_to_rank), so every rank would start one thread per core and they would fight over the same
+    cores (7.7 s/step against 1.6 s/step measured with 2 ranks on 2 cores). Local rank count: torchrun's
+    LOCAL_WORLD_SIZE or the deepspeed launcher's LOCAL_SIZE."""
+    import torch
+    if os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    local = int(os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("LOCAL_SIZE") or 1)
+    if local > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores // local))
+    return torch.get_num_threads()
 
 
 def backend() -> str:
