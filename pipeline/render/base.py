@@ -81,6 +81,14 @@ class Renderer(abc.ABC):
         """Optional hint: how many characters of ``text`` lie left of pixel ``x`` (None: no hint)."""
         return None
 
+    def _measure_word(self, text: str) -> int:
+        """``_measure`` for one word of a word list (a backend may memoize short runs)."""
+        return self._measure(text)
+
+    def _draw_word(self, text: str, x: int) -> tuple[int, int]:
+        """``_draw`` for one word of a word list at a whole-pixel ``x`` (a backend may memoize short runs)."""
+        return self._draw(text, x)
+
     def _char_starts(self, text: str) -> list[float]:
         """x (px, from the run's start) where each character begins; the default measures prefixes."""
         return [float(self._measure(text[:i])) for i in range(len(text))]
@@ -182,6 +190,7 @@ class Renderer(abc.ABC):
             capped |= cp
         if not any(t.strip() for t in cleaned):
             return RenderResult.failed("empty", " ".join(cleaned), replaced)
+        self._prefetch([" ".join(cleaned)])  # a shaping cache shapes the sentence's new words in one batch
         self._clear()
         limit = (c.max_patches - 1) * ppp  # the EOS patch must start at or before this pixel
         x, starts, unknown, drawn, truncated = c.pad_left, [], 0, [], capped
@@ -189,7 +198,7 @@ class Renderer(abc.ABC):
             last = i == len(cleaned) - 1
             run = word if last else word + " "
             room = limit - x - _GAP
-            width = self._measure(run)
+            width = self._measure_word(run)
             if width > room:
                 truncated = True
                 if starts:  # the word would not fit: stop before it
@@ -198,7 +207,7 @@ class Renderer(abc.ABC):
                 if not run:
                     return RenderResult.failed("too_wide", word, replaced)
             starts.append(x // ppp)
-            width, unk = self._draw(run, x)
+            width, unk = self._draw_word(run, x)
             unknown += unk
             drawn.append(run.rstrip(" ") if not last else run)
             end = x + width + (_GAP if last or truncated else 0)
