@@ -182,9 +182,9 @@ class Renderer(abc.ABC):
         ppp = c.pixels_per_patch
         if not isinstance(words, (list, tuple)) or not words:
             return RenderResult.failed("empty", "")
-        cleaned, replaced, capped = [], 0, False
+        cleaned, replaced, capped, cap = [], 0, False, c.char_cap
         for w in words:
-            t, r, cp = prepare(w, c.char_cap)
+            t, r, cp = prepare(w, cap)
             cleaned.append(t)
             replaced += r
             capped |= cp
@@ -192,7 +192,8 @@ class Renderer(abc.ABC):
             return RenderResult.failed("empty", " ".join(cleaned), replaced)
         self._prefetch([" ".join(cleaned)])  # a shaping cache shapes the sentence's new words in one batch
         self._clear()
-        limit = (c.max_patches - 1) * ppp  # the EOS patch must start at or before this pixel
+        last_patch = c.max_patches - 1
+        limit = last_patch * ppp  # the EOS patch must start at or before this pixel
         x, starts, unknown, drawn, truncated = c.pad_left, [], 0, [], capped
         for i, word in enumerate(cleaned):
             last = i == len(cleaned) - 1
@@ -211,7 +212,7 @@ class Renderer(abc.ABC):
             unknown += unk
             drawn.append(run.rstrip(" ") if not last else run)
             end = x + width + (_GAP if last or truncated else 0)
-            x = self._next_patch(end) * ppp
+            x = min(math.ceil(end / ppp), last_patch) * ppp  # self._next_patch(end), inlined
             if truncated:
                 break
         eos = x // ppp

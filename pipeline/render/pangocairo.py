@@ -94,7 +94,7 @@ class PangoCairoRenderer(Renderer):
         self._base_dir, self._rtl = pango.pango_context_get_base_dir(ctx), False
         self._inked = False  # the canvas holds ink since the last _clear
         self._cache = self._found_text = self._found = None
-        self._runs, self._runs_epoch = {}, 0
+        self._runs, self._runs_epoch, self._measured = {}, 0, (None, None)
         fonts = c.font_files()
         check = verdict(fonts[0]) if self.shape_cache and len(fonts) == 1 else None
         if check is not None and check.eligible:  # see spacecheck.py: words of this font shape independently
@@ -240,12 +240,15 @@ class PangoCairoRenderer(Renderer):
 
     def _measure_word(self, text: str) -> int:
         entry = self._run(text)
+        self._measured = (text, entry)  # render_words draws the run it just measured: look it up once
         if entry is None:
             return self._measure(text)
         return entry[1][1] if entry[0] == "c" else entry[1]
 
     def _draw_word(self, text: str, x: int) -> tuple[int, int]:
-        entry = self._run(text)
+        last, entry = self._measured
+        if last is not text:
+            entry = self._run(text)
         if entry is None:
             return self._draw(text, x)
         self._flush()

@@ -343,7 +343,8 @@ def run_words(words_path: Path, out: Path, repo: Path | None, patches: int) -> d
     encs = [r(ws) for ws in sents]
     np.savez_compressed(out, pixels=np.stack([e.pixel_values for e in encs]))
     out.with_suffix(".json").write_text(json.dumps([e.word_starts for e in encs]))
-    return {"peer": "xplip-pixel", "sentences": len(sents), "render_ms_median": round(statistics.median(times) * 1000, 4),
+    return {"peer": "xplip-pixel", "sentences": len(sents), "times_ms": [round(t * 1000, 5) for t in times],
+            "render_ms_median": round(statistics.median(times) * 1000, 4),
             "render_ms_mean": round(statistics.fmean(times) * 1000, 4), "warmup": WARMUP,
             "affinity": sorted(os.sched_getaffinity(0)), "out": str(out)}
 
