@@ -117,7 +117,8 @@ def test_word_lists_memoized_runs_match_pango_across_cache_resets(ewt_sentences,
     fast, slow = pair(cfg)
     fast._ensure()
     fast._cache.max_words = 150
-    odd = [["(", "e.g.", ",", "“quoted”", ")", "--", "...", "שלום", "!"], ["αβγ", ";", "x"]]
+    odd = [["(", "e.g.", ",", "“quoted”", ")", "--", "...", "שלום", "!"], ["αβγ", ";", "x"],
+           ["a", "Pneumonoultramicroscopicsilicovolcanoconiosis-is-a-word-too-long-to-memoize", "b", "."]]
     for i, words in enumerate(ewt_sentences + odd + ewt_sentences[:5]):
         assert same(fast.render_words(words), slow.render_words(words)), words
         if i % 7 == 0:

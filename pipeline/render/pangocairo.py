@@ -249,12 +249,16 @@ class PangoCairoRenderer(Renderer):
         last, entry = self._measured
         if last is not text:
             entry = self._run(text)
+        # A word list's runs are written into the canvas memory without a cairo flush / mark_dirty around each:
+        # _clear flushed, and cairo draws on this surface again only through _draw (below: marked dirty first,
+        # flushed after) or after the next _clear; _capture_run flushes and marks on its own; _canvas only reads.
         if entry is None:
-            return self._draw(text, x)
-        self._flush()
+            self._mark_dirty()
+            out = self._draw(text, x)
+            self._flush()
+            return out
         if entry[0] == "c":
             self._cache.compose(self._raw, self.cfg.width, self._scratch, self._inked, entry[1], x)
-            self._mark_dirty()
             self._inked = True
             return entry[1][1], 0
         _, width, unknown, mask, left = entry
@@ -265,7 +269,6 @@ class PangoCairoRenderer(Renderer):
                 region = self._pixels[:, a:b]
                 t = region.astype(np.int32) * (255 - s) + 128
                 region[...] = s + ((t + (t >> 8)) >> 8)
-            self._mark_dirty()
         self._inked = True
         return width, unknown
 
