@@ -18,7 +18,7 @@ import numpy as np
 
 from .codec import ENCODINGS, decode_pixels
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1 added the optional task fields word_index, context_span, answers
 MODES = ("gray", "rgb", "binary")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -60,6 +60,10 @@ class RenderedSample:
     label: int | float | str | None = None  # sequence-level task label
     labels: list[Any] | None = None  # word-level task labels (POS tags, NER tags, heads ...)
     schema_version: str = SCHEMA_VERSION
+    # -- 1.1: task fields (left out of the json member when None, so pretraining samples read as before) --
+    word_index: list[int] | None = None  # words input: which rendered word (index into word_starts) labels[i] is in
+    context_span: list[int] | None = None  # QA window: [start, end) characters of the context it holds
+    answers: dict[str, list] | None = None  # QA: every gold answer, {"text": [...], "answer_start": [...]}
 
     # -- derived ------------------------------------------------------------------------------------------
     @property
@@ -113,12 +117,31 @@ class RenderedSample:
         if self.labels is not None:
             need(isinstance(self.labels, list), "labels must be a list")
         need(self.label is None or isinstance(self.label, (int, float, str)), "label must be int, float or str")
+        if self.word_index is not None:
+            wi = self.word_index
+            need(_int_list(wi) and all(a <= b for a, b in zip(wi, wi[1:])) and min(wi, default=0) >= 0,
+                 "word_index must be non-decreasing ints >= 0")
+            need(self.labels is not None and len(self.labels) == len(wi), "word_index needs one entry per label")
+            need(self.word_starts is not None and all(i < len(self.word_starts) for i in wi),
+                 "word_index must point into word_starts")
+        if self.context_span is not None:
+            cs = self.context_span
+            need(_int_list(cs) and len(cs) == 2 and 0 <= cs[0] <= cs[1], "context_span must be [start, end]")
+        if self.answers is not None:
+            a = self.answers
+            need(isinstance(a, dict) and set(a) == {"text", "answer_start"}
+                 and isinstance(a["text"], list) and all(isinstance(t, str) for t in a["text"])
+                 and _int_list(a["answer_start"]) and len(a["text"]) == len(a["answer_start"]),
+                 'answers must be {"text": [str], "answer_start": [int]} of equal length')
         return self
 
     # -- WebDataset mapping ---------------------------------------------------------------------------------
     def meta(self) -> dict:
         d = dataclasses.asdict(self)
         del d["pixels"], d["text"], d["key"]
+        for name in _OPTIONAL_1_1:
+            if d[name] is None:
+                del d[name]
         return d
 
     def to_wds(self) -> dict[str, Any]:
@@ -159,6 +182,7 @@ class RenderedSample:
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RenderedSample))
+_OPTIONAL_1_1 = ("word_index", "context_span", "answers")
 
 
 def _int_list(v: Any) -> bool:
