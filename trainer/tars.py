@@ -6,7 +6,11 @@ checksums and knows every tar dialect (ustar, pax, GNU) and compression filter. 
 each goes through ``schemas.split_member_name``; anything else (directories, links, paths, unknown fields,
 oversized members) is skipped and counted, never followed. Consecutive members sharing a key form one sample,
 as webdataset groups them. A shard that breaks off (truncated, corrupt, unreadable) ends with a counted error;
-its unfinished last sample is dropped, every complete sample before it is kept.
+its unfinished last sample is dropped, every complete sample before it is kept (the last one too: a sample with
+its json, txt and pixel members is complete even when the next header is cut). When the manifest says what a
+shard holds, a shard of another size is counted (``shard_size``) and so is one that yields fewer or more samples
+than listed (``short_shard`` / ``long_shard``): a cut exactly between two samples looks like a shorter, valid tar
+to any reader, and only the manifest can tell.
 """
 
 from __future__ import annotations
@@ -20,12 +24,20 @@ import libarchive
 from libarchive import ffi
 from libarchive.exception import ArchiveError
 
-from schemas import SchemaError
+from schemas import ENCODINGS, SchemaError, ShardInfo
 from schemas.sample import split_member_name
 
 MAX_MEMBER_BYTES = 64 << 20  # a strip is ~10 KB and a chunk's text a few KB; more is not a sample of ours
 
 Handler = Callable[[Exception], bool]  # True = count it and go on (SkipCounter), False = re-raise
+
+
+class ShardMismatch(SchemaError):
+    """A shard that differs from its manifest entry; ``reason`` names the count it goes to."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def local_path(url: str) -> str | None:
@@ -108,15 +120,20 @@ def shard_members(url: str, handler: Handler) -> Iterator[tuple[str, str, bytes]
             stream.close()
 
 
-def shard_samples(url: str, handler: Handler) -> Iterator[dict]:
-    """Raw samples of one shard; a broken shard ends early through ``handler`` (its partial sample dropped)."""
+def shard_samples(url: str, handler: Handler, expect: ShardInfo | None = None) -> Iterator[dict]:
+    """Raw samples of one shard; a broken shard ends early through ``handler`` (an unfinished last sample
+    dropped, a complete one kept). ``expect``: the manifest's entry, checked against size and sample count."""
+    if expect is not None:
+        _check_size(url, expect, handler)
     current: dict | None = None
     dropped = None  # a sample found broken: its remaining members are skipped too
+    n = 0
     try:
         for key, ext, data in shard_members(url, handler):
             if key == dropped:
                 continue
             if current is not None and key != current["__key__"]:
+                n += 1
                 yield current
                 current = None
             if current is None:
@@ -133,9 +150,32 @@ def shard_samples(url: str, handler: Handler) -> Iterator[dict]:
     except (ArchiveError, OSError) as e:
         if not handler(e):
             raise
-        return
+        if current is None or not _complete(current):
+            current = None
     if current is not None:
+        n += 1
         yield current
+    if expect is not None and n != expect.num_samples:
+        e = ShardMismatch("short_shard" if n < expect.num_samples else "long_shard",
+                          f"{url}: read {n} samples, the manifest lists {expect.num_samples}")
+        if not handler(e):
+            raise e
+
+
+def _complete(sample: dict) -> bool:
+    return "json" in sample and "txt" in sample and any(enc in sample for enc in ENCODINGS)
+
+
+def _check_size(url: str, expect: ShardInfo, handler: Handler) -> None:
+    path = local_path(url)
+    try:
+        size = os.stat(path).st_size if path is not None else None
+    except OSError:
+        return  # opening it reports the problem
+    if size is not None and size != expect.num_bytes:
+        e = ShardMismatch("shard_size", f"{url}: {size} bytes, the manifest lists {expect.num_bytes}")
+        if not handler(e):
+            raise e
 
 
 def samples(urls: Iterable[str], handler: Handler) -> Iterator[dict]:
