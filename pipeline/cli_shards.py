@@ -49,8 +49,10 @@ def verify(directory: Path) -> list[str]:
             if item.key in keys:
                 problems.append(f"{info.name}: duplicate key {item.key}")
             keys.add(item.key)
-            if (item.mode, item.patch_size) != (manifest.render_config["mode"], manifest.patch_size):
-                problems.append(f"{info.name}: {item.key} has mode/patch {item.mode}/{item.patch_size}, manifest differs")
+            want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
+            if (item.mode, item.patch_size, item.max_patches) != want:
+                problems.append(f"{info.name}: {item.key} is a {item.mode} strip of {item.max_patches} "
+                                f"{item.patch_size}px patches; the manifest says {want[0]} {want[2]} x {want[1]}px")
         if n != info.num_samples:
             problems.append(f"{info.name}: {n} valid samples, manifest says {info.num_samples}")
     listed = {info.name for info in manifest.shards}

@@ -124,13 +124,16 @@ def test_malformed_sample_json_is_a_counted_skip_in_loader_and_verify(tmp_path, 
 
     skips = SkipCounter()
     out = [decode(raw, skips, scratch) for raw in tars.samples([str(shard)], skips)]
-    assert sum(o is None for o in out) == 1 and out[2] is None and skips.counts == {"corrupt_sample": 1}
+    if case == "huge":  # over MAX_META_BYTES: the reader refuses the member and drops its sample
+        assert len(out) == 23 and None not in out and skips.counts == {"SchemaError": 1}
+    else:
+        assert sum(o is None for o in out) == 1 and out[2] is None and skips.counts == {"corrupt_sample": 1}
     assert bad_key in skips.last and max(asked) == 16 * 8464
     problems = verify(d)
     assert len(problems) == 2 and all(shard.name in p for p in problems), problems  # the sample, and the count
     assert any(bad_key in p for p in problems)
     keys, counts = loader_counts(resolve(str(d)).urls, resolve(str(d)).expected())
-    assert bad_key not in keys and counts == {"corrupt_sample": 1}
+    assert bad_key not in keys and counts == ({"SchemaError": 1} if case == "huge" else {"corrupt_sample": 1})
 
 
 def test_schema_error_messages_name_the_field(gray_shards):
@@ -145,6 +148,7 @@ def test_schema_error_messages_name_the_field(gray_shards):
 
 # -- 2. no hang when nothing decodes: a clear stop, few log lines ----------------------------------------------
 
+@pytest.mark.slow
 def test_a_set_with_no_usable_sample_stops_pixel_train_with_a_clear_error(tmp_path, gray_shards):
     d = copy_set(gray_shards, tmp_path / "bad")
     for shard in sorted(d.glob("*.tar")):
@@ -163,6 +167,28 @@ def test_a_set_with_no_usable_sample_stops_pixel_train_with_a_clear_error(tmp_pa
     assert "Traceback" not in p.stderr
     skipped_lines = [line for line in p.stderr.splitlines() if "skipped corrupt_sample" in line]
     assert 0 < len(skipped_lines) <= SkipCounter.LOG_FIRST + 1, len(skipped_lines)
+
+
+@pytest.mark.slow
+def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(tmp_path, gray_shards):
+    """The engine hands the manifest's entries and the set's strip shape to the loader: a cut shard, a sample of
+    another shape and a malformed one are skipped and counted once each; training goes on."""
+    d = copy_set(gray_shards, tmp_path / "set")
+    a, b = sorted(d.glob("*.tar"))
+    entries = with_json(members(a), 1, lambda m: json.dumps({**m, "offset_mapping": 5}).encode())
+    write_tar(a, entries[:6] + wrong_shape_sample(entries[0][1]) + entries[6:])
+    rewrite_manifest(d)
+    b.write_bytes(b.read_bytes()[: _header_offsets(b)[20]])  # after the manifest: 20 of 24 samples left
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
+           str(d), "--out", str(out), "--steps", "15", "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
+           "--set", "data.shuffle_buffer=0", "--set", "log_every=5"]
+    p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert rows[-1]["step"] == 15 and rows[-1]["skipped"] == 4, rows[-1]  # size, count, shape, json: once each
+    for reason in ("shard_size", "short_shard", "wrong_shape", "corrupt_sample"):
+        assert sum(f"skipped {reason}" in line for line in p.stderr.splitlines()) == 1, reason
 
 
 def test_skip_warnings_are_rate_limited(caplog):
@@ -294,3 +320,50 @@ def test_verify_lists_shards_the_manifest_does_not(tmp_path, gray_shards):
     d = copy_set(gray_shards, tmp_path / "set")
     shutil.copy(first_shard(d), d / "train-00007-of-00009.tar")
     assert verify(d) == ["train-00007-of-00009.tar: a shard not in the manifest"]
+
+
+# -- beyond the list: valid samples that do not fit the set, huge members in the shuffle buffer -----------------
+
+def wrong_shape_sample(gray_member_json: bytes) -> list[tuple[str, bytes]]:
+    """A valid gray sample of 600 patches (the set holds 529): schema-valid, but no batch of the set can hold it."""
+    import numpy as np
+
+    from schemas import encode_pixels
+    meta = json.loads(gray_member_json)
+    s = RenderedSample(key="odd_0000", pixels=encode_pixels(np.full((16, 9600), 255, np.uint8), "gray", "pxz"),
+                       encoding="pxz", mode="gray", height=16, width=9600, patch_size=16, num_patches=3, text="odd",
+                       source="odd", doc_id="0", token_ids=meta["token_ids"][:3])
+    return [(f"odd_0000.{k}", v) for k, v in sorted(s.to_wds().items()) if k != "__key__"]
+
+
+def test_a_valid_sample_of_another_shape_is_counted_not_fatal(tmp_path, gray_shards):
+    d = copy_set(gray_shards, tmp_path / "set")
+    shard = first_shard(d)
+    entries = members(shard)
+    write_tar(shard, entries[:6] + wrong_shape_sample(entries[0][1]) + entries[6:])
+    rewrite_manifest(d)
+    s = resolve(str(d))
+    keys, counts = loader_counts(s.urls, s.expected(), strip=("gray", 16, 529))
+    assert "odd_0000" not in keys and len(keys) == 48 and counts == {"wrong_shape": 1}
+    assert any("odd_0000 is a gray strip of 600" in p for p in verify(d))
+
+
+def test_the_shuffle_buffer_is_bounded_in_bytes(monkeypatch):
+    from trainer import stream as stream_mod
+    items = [{"__key__": f"k{i}", "pxz": bytes(1000 if i % 5 else 50_000)} for i in range(400)]
+    spec = StreamSpec([["x"]], [1.0], 2, None, None, shuffle_buffer=100)
+    unbounded = [x["__key__"] for x in BatchStream(spec)._shuffled(iter(items), 0, 0)]
+    monkeypatch.setattr(stream_mod, "MAX_SHUFFLE_BYTES", 200_000)
+    pulled, held_max, out = [0], 0, []
+
+    def source():
+        for x in items:
+            pulled[0] += 1
+            yield x
+    for x in BatchStream(spec)._shuffled(source(), 0, 0):
+        out.append(x["__key__"])
+        gone = set(out)
+        held_max = max(held_max, sum(len(y["pxz"]) for y in items[:pulled[0]] if y["__key__"] not in gone))
+    assert sorted(out) == sorted(unbounded) and out != unbounded, "every sample, once; huge ones given back early"
+    assert held_max <= 200_000 + 50_000, "at most the cap plus the one sample that went over it"
+    assert max(sum(len(y["pxz"]) for y in items[i:i + 100]) for i in range(300)) > 1_000_000  # unbounded: 1 MB+

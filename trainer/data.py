@@ -66,19 +66,26 @@ class SkipCounter:
             log.warning("skipped %s [%d so far: %s]%s", self.last, self.noted, dict(self.counts), more)
 
 
-def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] | None = None) -> DecodedSample | None:
+def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] | None = None,
+           strip: tuple[str, int, int] | None = None) -> DecodedSample | None:
     """Validate and decode one raw sample (None if corrupt: counted, unless ``raw["__recount__"]`` says an earlier
-    pass counted it). ``scratch(nbytes)`` may lend a reused buffer to decode into; the pixels are then a view of it
-    (see ``schemas.codec.decode_pixels``). The schema bounds the size before any buffer is asked for."""
+    pass counted it). ``strip``: the (mode, patch size, patches) every sample of the set must have; another one is
+    counted as ``wrong_shape`` (a batch could not hold it). ``scratch(nbytes)`` may lend a reused buffer to decode
+    into; the pixels are then a view of it (see ``schemas.codec.decode_pixels``). The schema and ``strip`` bound
+    the size before any buffer is asked for."""
     try:
         s = RenderedSample.from_wds({k: v for k, v in raw.items() if not k.startswith("__") or k == "__key__"})
+        if strip is not None and (s.mode, s.patch_size, s.max_patches) != strip:
+            raise tars.Mismatch("wrong_shape", f"sample {s.key!r} is a {s.mode} strip of {s.max_patches} "
+                                f"{s.patch_size}px patches; the set holds {strip[0]} {strip[2]} x {strip[1]}px")
         out = scratch(s.height * s.width * s.channels) if scratch is not None else None
         return DecodedSample(s.key, s.decode(out), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text)
     except (SchemaError, ValueError) as e:
+        reason = getattr(e, "reason", "corrupt_sample")
         if raw.get("__recount__"):
-            skips.last = f"corrupt_sample: {e}"
+            skips.last = f"{reason}: {e}"
         else:
-            skips.note("corrupt_sample", f"{raw.get('__key__')!r} in {raw.get('__url__')}: {e}")
+            skips.note(reason, f"{raw.get('__key__')!r} in {raw.get('__url__')}: {e}")
         return None
 
 

@@ -30,6 +30,7 @@ from .data import SkipCounter, decode
 from .models.base import ConfigError
 
 log = logging.getLogger(__name__)
+MAX_SHUFFLE_BYTES = 512 << 20  # raw bytes a shuffle buffer holds (1,000 PIXEL samples are ~20 MB)
 
 
 @dataclass
@@ -45,7 +46,8 @@ class StreamSpec:
     infinite: bool = True  # pretraining: epochs forever; evaluation: one pass
     shuffle_buffer: int = 1000
     expected: dict[str, ShardInfo] = field(default_factory=dict)  # URL -> its manifest entry (ShardSet.expected)
-    max_unusable: int = 1000  # this many samples of one set in a row that fail to decode stop the run
+    max_unusable: int = 10_000  # this many samples of one set in a row that fail to decode stop the run
+    strip: tuple[str, int, int] | None = None  # (mode, patch size, patches) of every sample: DataInfo's
 
 
 class NoUsableData(ConfigError):
@@ -118,7 +120,7 @@ class BatchStream(IterableDataset):
             if passed <= start:
                 live[0] = passed == start
                 continue
-            sample = decode(raw, skips, lambda nbytes: scratch.row(len(buf), nbytes))
+            sample = decode(raw, skips, lambda nbytes: scratch.row(len(buf), nbytes), self.spec.strip)
             k = raw["__set__"]
             if sample is None:
                 unusable[k] += 1
@@ -174,19 +176,30 @@ class BatchStream(IterableDataset):
             epoch += 1
 
     def _shuffled(self, stream: Iterator[dict], set_index: int, slot: int) -> Iterator[dict]:
+        """A seeded shuffle buffer of ``shuffle_buffer`` raw samples and at most ``MAX_SHUFFLE_BYTES`` (members
+        may be up to 64 MiB each: a buffer of such samples gives some back early, at random, instead of growing)."""
         size = self.spec.shuffle_buffer if self.spec.infinite else 0
         if size <= 1:
             yield from stream
             return
         rng = np.random.default_rng([self.seed, set_index, slot, 7])
         buf: list[dict] = []
+        held = 0
         for item in stream:
             if len(buf) < size:
                 buf.append(item)
-                continue
-            j = int(rng.integers(size))
-            buf[j], item = item, buf[j]
-            yield item
+                held += _nbytes(item)
+            else:
+                j = int(rng.integers(size))
+                buf[j], item = item, buf[j]
+                held += _nbytes(buf[j]) - _nbytes(item)
+                yield item
+            while held > MAX_SHUFFLE_BYTES and len(buf) > 1:
+                j = int(rng.integers(len(buf)))
+                buf[j], buf[-1] = buf[-1], buf[j]
+                out = buf.pop()
+                held -= _nbytes(out)
+                yield out
         rng.shuffle(buf)
         yield from buf
 
@@ -202,6 +215,10 @@ class BatchStream(IterableDataset):
                 live.remove(k)
                 continue
             yield item
+
+
+def _nbytes(raw: dict) -> int:
+    return sum(len(v) for v in raw.values() if isinstance(v, bytes))
 
 
 class _Scratch:

@@ -25,15 +25,16 @@ from libarchive import ffi
 from libarchive.exception import ArchiveError
 
 from schemas import ENCODINGS, SchemaError, ShardInfo
-from schemas.sample import split_member_name
+from schemas.sample import MAX_META_BYTES, split_member_name
 
 MAX_MEMBER_BYTES = 64 << 20  # a strip is ~10 KB and a chunk's text a few KB; more is not a sample of ours
 
 Handler = Callable[[Exception], bool]  # True = count it and go on (SkipCounter), False = re-raise
 
 
-class ShardMismatch(SchemaError):
-    """A shard that differs from its manifest entry; ``reason`` names the count it goes to."""
+class Mismatch(SchemaError):
+    """Data that differs from what the manifest says (a shard's size or count, a strip's shape); ``reason``
+    names the count it goes to."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -96,23 +97,27 @@ class _MemberBuffer:
         return ctypes.string_at(base, size)
 
 
-def shard_members(url: str, handler: Handler) -> Iterator[tuple[str, str, bytes]]:
-    """(key, extension, bytes) of each acceptable member of one shard, in tar order."""
+def shard_members(url: str, handler: Handler) -> Iterator[tuple[str, str, bytes | None]]:
+    """(key, extension, bytes) of each acceptable member of one shard, in tar order; bytes are None for a member
+    with a good name that was refused (counted through ``handler``): its sample goes with it."""
     reader, stream = _open(url)
     buf = _MemberBuffer()
     try:
         with reader as archive:
             for entry in archive:
-                name, size = entry.pathname, entry.size
+                name, size, key = entry.pathname, entry.size, None
                 try:
                     if not entry.isreg:
                         raise SchemaError(f"{url}: member {name!r} is not a regular file")
                     key, ext = split_member_name(name)
-                    if size is None or size > MAX_MEMBER_BYTES:
-                        raise SchemaError(f"{url}: member {name!r} is {size} bytes (limit {MAX_MEMBER_BYTES})")
+                    limit = MAX_META_BYTES if ext == "json" else MAX_MEMBER_BYTES  # schemas refuses more
+                    if size is None or size > limit:
+                        raise SchemaError(f"{url}: member {name!r} is {size} bytes (limit {limit})")
                 except SchemaError as e:
                     if not handler(e):
                         raise
+                    if key is not None:
+                        yield key, ext, None
                     continue
                 yield key, ext, buf.read(archive, size)
     finally:
@@ -122,20 +127,25 @@ def shard_members(url: str, handler: Handler) -> Iterator[tuple[str, str, bytes]
 
 def shard_samples(url: str, handler: Handler, expect: ShardInfo | None = None) -> Iterator[dict]:
     """Raw samples of one shard; a broken shard ends early through ``handler`` (an unfinished last sample
-    dropped, a complete one kept). ``expect``: the manifest's entry, checked against size and sample count."""
+    dropped, a complete one kept). A sample with a refused or repeated member is dropped whole (one count).
+    ``expect``: the manifest's entry, checked against size and the samples met (kept or dropped)."""
     if expect is not None:
         _check_size(url, expect, handler)
     current: dict | None = None
     dropped = None  # a sample found broken: its remaining members are skipped too
-    n = 0
+    n, last = 0, None  # samples met, for the manifest's count
     try:
         for key, ext, data in shard_members(url, handler):
+            if key != last:
+                n, last = n + 1, key
             if key == dropped:
                 continue
             if current is not None and key != current["__key__"]:
-                n += 1
                 yield current
                 current = None
+            if data is None:  # refused and counted by shard_members
+                current, dropped = None, key
+                continue
             if current is None:
                 current = {"__key__": key, "__url__": url}
             if ext in current:
@@ -150,14 +160,13 @@ def shard_samples(url: str, handler: Handler, expect: ShardInfo | None = None) -
     except (ArchiveError, OSError) as e:
         if not handler(e):
             raise
-        if current is None or not _complete(current):
-            current = None
+        if current is not None and not _complete(current):
+            current, n = None, n - 1  # the cut sample: not one the shard holds in full
     if current is not None:
-        n += 1
         yield current
     if expect is not None and n != expect.num_samples:
-        e = ShardMismatch("short_shard" if n < expect.num_samples else "long_shard",
-                          f"{url}: read {n} samples, the manifest lists {expect.num_samples}")
+        e = Mismatch("short_shard" if n < expect.num_samples else "long_shard",
+                     f"{url}: read {n} samples, the manifest lists {expect.num_samples}")
         if not handler(e):
             raise e
 
@@ -166,14 +175,26 @@ def _complete(sample: dict) -> bool:
     return "json" in sample and "txt" in sample and any(enc in sample for enc in ENCODINGS)
 
 
-def _check_size(url: str, expect: ShardInfo, handler: Handler) -> None:
+def _size(url: str) -> int | None:
+    """A shard's size in bytes: a stat for local files, one metadata request through fsspec (None for ``pipe:``
+    commands and when it cannot be had: opening the shard then reports the problem)."""
+    if url.startswith("pipe:"):
+        return None
     path = local_path(url)
     try:
-        size = os.stat(path).st_size if path is not None else None
-    except OSError:
-        return  # opening it reports the problem
+        if path is not None:
+            return os.stat(path).st_size
+        import fsspec
+        fs, p = fsspec.core.url_to_fs(url)
+        return fs.size(p)
+    except (OSError, ValueError, ImportError):
+        return None
+
+
+def _check_size(url: str, expect: ShardInfo, handler: Handler) -> None:
+    size = _size(url)
     if size is not None and size != expect.num_bytes:
-        e = ShardMismatch("shard_size", f"{url}: {size} bytes, the manifest lists {expect.num_bytes}")
+        e = Mismatch("shard_size", f"{url}: {size} bytes, the manifest lists {expect.num_bytes}")
         if not handler(e):
             raise e
 
