@@ -270,6 +270,12 @@ def test_an_endless_stream_counts_each_bad_member_once_and_resumes_with_the_same
         half.advance(m)
     resumed = [m for (_, m), _ in zip(BatchStream(spec(), start=half), range(35))]
     assert resumed[-1]["skipped"] == metas[-1]["skipped"] and resumed[-1]["raw"] == metas[-1]["raw"]
+    total: dict = {}  # two ranks both read the one shard (each keeps every other sample): still counted once
+    for rank in (0, 1):
+        s = StreamSpec([[url]], [1.0], 1, lambda s, c, r: 0, None, seed=1, shuffle_buffer=4, rank=rank, world_size=2)
+        for k, v in [m for (_, m), _ in zip(BatchStream(s), range(50))][-1]["skipped"].items():
+            total[k] = total.get(k, 0) + v
+    assert total == {"SchemaError": 2, "corrupt_sample": 1}
 
 
 # -- hostile manifests -------------------------------------------------------------------------------------------
