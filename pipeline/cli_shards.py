@@ -1,7 +1,8 @@
 """``pixel-shards``: look at and check a shard set written by the pipeline.
 
     pixel-shards inspect DIR [--n 16] [--out DIR/contact.png]   manifest summary + a contact sheet PNG
-    pixel-shards verify DIR                                      re-hash every shard, validate every sample
+    pixel-shards verify DIR                                      re-hash every shard, validate every sample,
+                                                                 list shards the manifest does not
     pixel-shards stats DIR                                       patches-per-sample distribution
 Exit status is non-zero when verify finds any problem.
 """
@@ -30,7 +31,7 @@ def verify(directory: Path) -> list[str]:
     problems: list[str] = []
     try:
         manifest = ShardManifest.read(directory)
-    except (FileNotFoundError, SchemaError) as e:
+    except (OSError, SchemaError) as e:
         return [str(e)]
     for info in manifest.shards:
         path = directory / info.name
@@ -48,10 +49,15 @@ def verify(directory: Path) -> list[str]:
             if item.key in keys:
                 problems.append(f"{info.name}: duplicate key {item.key}")
             keys.add(item.key)
-            if (item.mode, item.patch_size) != (manifest.render_config["mode"], manifest.patch_size):
-                problems.append(f"{info.name}: {item.key} has mode/patch {item.mode}/{item.patch_size}, manifest differs")
+            want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
+            if (item.mode, item.patch_size, item.max_patches) != want:
+                problems.append(f"{info.name}: {item.key} is a {item.mode} strip of {item.max_patches} "
+                                f"{item.patch_size}px patches; the manifest says {want[0]} {want[2]} x {want[1]}px")
         if n != info.num_samples:
             problems.append(f"{info.name}: {n} valid samples, manifest says {info.num_samples}")
+    listed = {info.name for info in manifest.shards}
+    problems += [f"{p.name}: a shard not in the manifest" for p in sorted(directory.glob("*.tar"))
+                 if p.name not in listed]
     return problems
 
 
@@ -97,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PROBLEM {line}")
         print(f"{a.dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
         return 1 if problems else 0
-    manifest = ShardManifest.read(a.dir)
+    try:
+        manifest = ShardManifest.read(a.dir)
+    except (OSError, SchemaError) as e:
+        print(f"pixel-shards: error: {e}", file=sys.stderr)
+        return 2
     if a.cmd == "inspect":
         summary = {k: v for k, v in manifest.to_dict().items() if k != "shards"}
         summary["shards"] = len(manifest.shards)

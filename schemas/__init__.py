@@ -1,6 +1,6 @@
 """The versioned contract between the pipeline (writer) and the trainer (reader).
 
-stdlib + numpy (+ zstandard/Pillow for pixel payloads, pyarrow for the Arrow views); never Beam or torch.
+stdlib + numpy + msgspec (+ zstandard/Pillow for pixel payloads, pyarrow for the Arrow views); never Beam or torch.
 """
 
 from .codec import DEFAULT_ENCODING, ENCODINGS, decode_pixels, encode_pixels

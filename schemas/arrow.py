@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tempfile
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -79,10 +79,12 @@ def write_shard_table(manifest: ShardManifest, path: Path) -> None:
     table = pa.Table.from_pylist([dataclasses.asdict(s) for s in manifest.shards], schema=SHARD_SCHEMA)
     meta = {b"pixelkit.manifest": json.dumps(manifest.to_dict(), sort_keys=True).encode()}
     table = table.replace_schema_metadata(meta)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".parquet.tmp", delete=False) as fh:
-        tmp = Path(fh.name)
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # opened as every other output is (0644 under umask 022)
+    try:
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_shard_table(path: Path) -> list[ShardInfo]:

@@ -6,14 +6,19 @@ import dataclasses
 import hashlib
 import json
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sample import SCHEMA_VERSION, SchemaError
+import msgspec
+
+from . import typed
+from .sample import MODES, SCHEMA_VERSION, SchemaError, compatible
 from .task import TaskSpec
 
 MANIFEST_NAME = "manifest.json"
+MAX_MANIFEST_BYTES = 64 << 20  # ~300 bytes per shard: room for 200k shards
 _SHARD_RE = re.compile(r"^[A-Za-z0-9_-]+-\d{5}-of-\d{5}\.tar$")
 
 
@@ -43,10 +48,11 @@ class ShardInfo:
     sha256: str
 
     def validate(self) -> None:
+        typed.convert(dataclasses.asdict(self), _SHARD_STRUCT, f"shard {self.name!r}")
         if not _SHARD_RE.match(self.name):
             raise SchemaError(f"shard name {self.name!r} is not <split>-NNNNN-of-NNNNN.tar")
-        if self.num_samples < 0 or self.num_bytes < 0 or not re.match(r"^[0-9a-f]{64}$", self.sha256):
-            raise SchemaError(f"shard {self.name}: bad counts or sha256")
+        if not re.match(r"^[0-9a-f]{64}$", self.sha256):
+            raise SchemaError(f"shard {self.name}: sha256 is not 64 lowercase hex digits")
 
 
 @dataclass
@@ -79,11 +85,13 @@ class ShardManifest:
         return int(self.render_config["max_patches"])
 
     def validate(self) -> "ShardManifest":
-        if self.schema_version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-            raise SchemaError(f"manifest schema {self.schema_version} is not compatible with {SCHEMA_VERSION}")
-        for k in ("pixels_per_patch", "max_patches", "mode", "font_sha256"):
-            if k not in self.render_config:
-                raise SchemaError(f"manifest render_config lacks {k!r}")
+        """Types and bounds of every field (the same typed schema ``read`` decodes with), then the rules."""
+        typed.convert(dataclasses.asdict(self), _MANIFEST_STRUCT, "manifest")
+        if not compatible(self.schema_version):
+            raise SchemaError(f"manifest schema {self.schema_version!r} is not compatible with {SCHEMA_VERSION}")
+        typed.convert(self.render_config, _RenderKeys, "manifest render_config")
+        if self.tokenizer is not None:
+            typed.convert(self.tokenizer, _TokenizerKeys, "manifest tokenizer")
         names = [s.name for s in self.shards]
         if len(set(names)) != len(names):
             raise SchemaError("manifest lists a shard twice")
@@ -106,18 +114,27 @@ class ShardManifest:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ShardManifest":
-        d = dict(d)
-        d.pop("num_samples", None)
-        d.pop("num_bytes", None)
-        known = {f.name for f in dataclasses.fields(cls)}
-        if set(d) - known:
-            raise SchemaError(f"manifest has unknown fields {sorted(set(d) - known)}")
+    def from_dict(cls, d: Any) -> "ShardManifest":
+        return cls._build(typed.convert(d, _MANIFEST_STRUCT, "manifest"))
+
+    @classmethod
+    def from_json(cls, data: bytes, where: str = "manifest") -> "ShardManifest":
+        """Decode and validate a manifest.json's bytes; anything malformed is a ``SchemaError``."""
+        return cls._build(typed.decode(_MANIFEST_DECODER, data, where, MAX_MANIFEST_BYTES), where)
+
+    @classmethod
+    def _build(cls, m: msgspec.Struct, where: str = "manifest") -> "ShardManifest":
+        d = typed.fields_of(m)
+        totals = d.pop("num_samples"), d.pop("num_bytes")
+        d["shards"] = [ShardInfo(**typed.fields_of(s)) for s in d["shards"]]
+        out = cls(**d)
+        if totals[0] is not None and totals != (out.num_samples, out.num_bytes):
+            raise SchemaError(f"{where}: num_samples/num_bytes {totals} differ from the shards' sums "
+                              f"({out.num_samples}, {out.num_bytes})")
         try:
-            d["shards"] = [ShardInfo(**s) for s in d.get("shards", [])]
-            return cls(**d).validate()
-        except TypeError as e:
-            raise SchemaError(f"manifest: {e}") from e
+            return out.validate()
+        except SchemaError as e:
+            raise e if where == "manifest" else SchemaError(f"{where}: {e}") from None
 
     def write(self, directory: str | Path) -> Path:
         """Write ``manifest.json`` atomically (temp name + rename) and ``manifest.parquet`` (shard table)."""
@@ -139,7 +156,27 @@ class ShardManifest:
             path = path / MANIFEST_NAME
         if not path.is_file():
             raise FileNotFoundError(f"no shard manifest at {path}")
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as e:
-            raise SchemaError(f"{path}: not valid JSON: {e}") from e
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise SchemaError(f"{path}: {path.stat().st_size} bytes, over the limit of {MAX_MANIFEST_BYTES}")
+        return cls.from_json(path.read_bytes(), str(path))
+
+
+class _RenderKeys(msgspec.Struct):
+    """What readers take from a manifest's render_config (the rest is recorded as the pipeline wrote it)."""
+
+    pixels_per_patch: typing.Annotated[int, msgspec.Meta(ge=1, le=4096)]
+    max_patches: typing.Annotated[int, msgspec.Meta(ge=1, le=1 << 20)]
+    mode: typing.Literal[MODES]
+    font_sha256: dict[str, str]
+
+
+class _TokenizerKeys(msgspec.Struct):
+    vocab_size: typing.Optional[typing.Annotated[int, typed.INT32]] = None
+
+
+# manifest.json's typed schema, derived from the dataclasses above (a new optional field: its dataclass line).
+_SHARD_STRUCT = typed.struct_for(ShardInfo, bounds={"num_samples": msgspec.Meta(ge=0), "num_bytes": msgspec.Meta(ge=0)})
+_MANIFEST_STRUCT = typed.struct_for(
+    ShardManifest, types={"shards": list[_SHARD_STRUCT]},
+    extra=(("num_samples", typing.Optional[int], None), ("num_bytes", typing.Optional[int], None)))
+_MANIFEST_DECODER = msgspec.json.Decoder(_MANIFEST_STRUCT)

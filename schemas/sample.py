@@ -14,18 +14,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 
-from .codec import ENCODINGS, decode_pixels
+from . import typed
+from .codec import ENCODINGS, MAX_PIXEL_BYTES, decode_pixels
+from .typed import SchemaError
 
 SCHEMA_VERSION = "1.1"  # 1.1 added the optional task fields word_index, context_span, answers
 MODES = ("gray", "rgb", "binary")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class SchemaError(ValueError):
-    """A sample or manifest that breaks the contract; the message names the field."""
+_VERSION_RE = re.compile(r"^(\d{1,9})\.\d{1,9}$")
+MAX_META_BYTES = 1 << 20  # a sample's .json member (a 529-patch strip's is ~5 KB with token ids)
 
 
 def make_key(source: str, doc_id: str | int, chunk_index: int) -> str:
@@ -87,8 +88,8 @@ class RenderedSample:
 
         need(isinstance(self.key, str) and KEY_RE.match(self.key) is not None,
              "key must be 1-200 chars of [A-Za-z0-9_-] (no dots)")
-        need(self.schema_version.split(".")[0] == SCHEMA_VERSION.split(".")[0],
-             lambda: f"schema_version {self.schema_version} is not compatible with {SCHEMA_VERSION}")
+        need(compatible(self.schema_version),
+             lambda: f"schema_version {self.schema_version!r} is not compatible with {SCHEMA_VERSION}")
         need(self.encoding in ENCODINGS, lambda: f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         need(self.mode in MODES, lambda: f"mode must be one of {MODES}, got {self.mode!r}")
         need(isinstance(self.pixels, (bytes, bytearray)) and len(self.pixels) > 0, "pixels must be non-empty bytes")
@@ -98,6 +99,8 @@ class RenderedSample:
                 need(False, f"{name} must be an int >= 0, got {v!r}")
         need(self.patch_size > 0 and self.height == self.patch_size, "height must equal patch_size (one-row strips)")
         need(self.width % self.patch_size == 0, "width must be a multiple of patch_size")
+        need(self.height * self.width * self.channels <= MAX_PIXEL_BYTES,  # before anyone allocates for it
+             lambda: f"{self.height}x{self.width} {self.mode} strip is over {MAX_PIXEL_BYTES} bytes")
         need(self.num_patches < self.max_patches, lambda: f"num_patches {self.num_patches} leaves no room for EOS")
         need(isinstance(self.truncated, bool), "truncated must be a bool")
         need(isinstance(self.text, str) and isinstance(self.source, str) and isinstance(self.doc_id, str),
@@ -112,7 +115,8 @@ class RenderedSample:
                  and all(a < b for a, b in zip(ws, ws[1:])), "word_starts must be increasing patch indices")
         if self.offset_mapping is not None:
             om = self.offset_mapping
-            need(len(om) == self.max_patches and all(len(p) == 2 and _int_list(p) for p in om),
+            need(isinstance(om, list) and len(om) == self.max_patches
+                 and all(_int_list(p) and len(p) == 2 for p in om),
                  "offset_mapping must hold one [start, end] pair per patch")
         if self.labels is not None:
             need(isinstance(self.labels, list), "labels must be a list")
@@ -161,28 +165,35 @@ class RenderedSample:
         key = sample.get("__key__")
         if "json" not in sample or "txt" not in sample:
             raise SchemaError(f"sample {key!r}: missing json or txt member")
+        text = _bytes(sample["txt"])
+        meta = typed.fields_of(typed.decode(_META_DECODER, _bytes(sample["json"]), f"sample {key!r}", MAX_META_BYTES))
         try:
-            meta = json.loads(_bytes(sample["json"]).decode("utf-8"))
-            text = _bytes(sample["txt"]).decode("utf-8")
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise SchemaError(f"sample {key!r}: unreadable json/txt member: {e}") from e
-        if not isinstance(meta, dict):
-            raise SchemaError(f"sample {key!r}: json member is not an object")
-        enc = meta.get("encoding")
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SchemaError(f"sample {key!r}: txt member is not UTF-8: {e}") from None
+        enc = meta["encoding"]
         if enc not in ENCODINGS or enc not in sample:
             raise SchemaError(f"sample {key!r}: no pixel member for encoding {enc!r}")
-        unknown = set(meta) - _FIELD_NAMES
-        if unknown:
-            raise SchemaError(f"sample {key!r}: unknown fields {sorted(unknown)}")
-        try:
-            out = cls(key=key, pixels=_bytes(sample[enc]), text=text, **meta)
-        except TypeError as e:
-            raise SchemaError(f"sample {key!r}: {e}") from e
+        out = cls(key=key, pixels=_bytes(sample[enc]), text=text, **meta)
         return out.validate()
 
 
-_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RenderedSample))
-_OPTIONAL_1_1 = ("word_index", "context_span", "answers")
+_OPTIONAL_1_1 = ("word_index", "context_span", "answers")  # left out of the json when None
+
+
+def compatible(version: object) -> bool:
+    """A ``MAJOR.MINOR`` string with this reader's major version."""
+    m = _VERSION_RE.match(version) if isinstance(version, str) else None
+    return m is not None and m.group(1) == SCHEMA_VERSION.split(".")[0]
+
+
+# What a sample's .json member may hold: RenderedSample's own fields (minus key, pixels and text, which are
+# members of their own) and types, each int bounded. A new optional field needs only its dataclass line.
+_META_DECODER = msgspec.json.Decoder(typed.struct_for(
+    RenderedSample, skip=("key", "pixels", "text"),
+    bounds={"height": msgspec.Meta(ge=1, le=4096), "patch_size": msgspec.Meta(ge=1, le=4096),
+            "width": msgspec.Meta(ge=1, le=MAX_PIXEL_BYTES), "num_patches": typed.INT32,
+            "chunk_index": typed.INT32, "unknown_glyphs": typed.INT32}))
 
 
 def _int_list(v: Any) -> bool:

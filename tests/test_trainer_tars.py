@@ -92,7 +92,7 @@ def test_oversized_member_is_skipped(tmp_path, monkeypatch, gray_shards):
     monkeypatch.setattr(tars, "MAX_MEMBER_BYTES", min(len(a["pxz"]), len(b["pxz"])) - 1)
     skips = SkipCounter()
     out = list(tars.samples([str(path)], skips))
-    assert all("pxz" not in s for s in out) and skips.counts == {"SchemaError": 2}
+    assert out == [] and skips.counts == {"SchemaError": 2}, "a refused member takes its sample along (one count)"
 
 
 def test_truncated_shard_keeps_every_complete_sample_and_drops_the_cut_one(tmp_path, gray_shards):
@@ -148,6 +148,10 @@ def test_fsspec_urls_stream_through_fsspec(gray_shards):
         skips = SkipCounter()
         out = list(tars.samples(["memory://pixelkit-test/train-00000.tar"], skips))
         assert [s["pxz"] for s in out] == [s["pxz"] for s in _grouped(_members(src))] and not skips.counts
+        from schemas import ShardInfo
+        listed = ShardInfo(src.name, len(out), src.stat().st_size + 1, "0" * 64)  # the size is checked remotely too
+        assert len(list(tars.shard_samples("memory://pixelkit-test/train-00000.tar", skips, listed))) == len(out)
+        assert skips.counts == {"shard_size": 1}
         with pytest.raises(ValueError, match="not known|not available|Protocol"):
             list(tars.samples(["nosuchproto://bucket/x.tar"], skips))  # a missing backend is fatal, not skipped
     finally:

@@ -35,27 +35,57 @@ class DecodedSample:
 
 
 class SkipCounter:
-    """Counts what was skipped and why (per process); also a webdataset exception handler."""
+    """Counts what was skipped and why (per process), by reason: the exception's ``reason`` or class name
+    (``SchemaError``: an unacceptable member, ``ArchiveError``: an unreadable tar, ``short_shard`` ...), and
+    ``corrupt_sample`` for samples that fail validation. Also the readers' exception handler (True = go on).
 
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+    Warnings are rate-limited: one line each for the first ``LOG_FIRST`` skips, then one line per ``LOG_EVERY``
+    with the totals. ``silent`` records a problem without counting it (a shard re-read in a later epoch)."""
+
+    LOG_FIRST, LOG_EVERY = 10, 1000
+
+    def __init__(self, counts: dict[str, int] | None = None) -> None:
+        self.counts: Counter[str] = Counter(counts or {})
+        self.noted = 0  # skips noted by this process (what the log rate follows)
+        self.last = ""  # the newest problem, counted or not (for a stop message)
 
     def __call__(self, exn: Exception) -> bool:  # handler protocol: True = keep going
-        self.counts[type(exn).__name__] += 1
-        log.warning("skipping unreadable shard data: %s", exn)
+        self.note(getattr(exn, "reason", type(exn).__name__), str(exn))
         return True
 
+    def silent(self, exn: Exception) -> bool:
+        self.last = f"{getattr(exn, 'reason', type(exn).__name__)}: {exn}"
+        return True
 
-def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] | None = None) -> DecodedSample | None:
-    """Validate and decode one raw sample (None if corrupt: counted). ``scratch(nbytes)`` may lend a reused
-    buffer to decode into; the pixels are then a view of it (see ``schemas.codec.decode_pixels``)."""
+    def note(self, reason: str, message: str) -> None:
+        self.last = f"{reason}: {message}"
+        self.counts[reason] += 1
+        self.noted += 1
+        if self.noted <= self.LOG_FIRST or self.noted % self.LOG_EVERY == 0:
+            more = "" if self.noted < self.LOG_FIRST else f" (then one line per {self.LOG_EVERY} skips)"
+            log.warning("skipped %s [%d so far: %s]%s", self.last, self.noted, dict(self.counts), more)
+
+
+def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] | None = None,
+           strip: tuple[str, int, int] | None = None) -> DecodedSample | None:
+    """Validate and decode one raw sample (None if corrupt: counted, unless ``raw["__recount__"]`` says an earlier
+    pass counted it). ``strip``: the (mode, patch size, patches) every sample of the set must have; another one is
+    counted as ``wrong_shape`` (a batch could not hold it). ``scratch(nbytes)`` may lend a reused buffer to decode
+    into; the pixels are then a view of it (see ``schemas.codec.decode_pixels``). The schema and ``strip`` bound
+    the size before any buffer is asked for."""
     try:
         s = RenderedSample.from_wds({k: v for k, v in raw.items() if not k.startswith("__") or k == "__key__"})
+        if strip is not None and (s.mode, s.patch_size, s.max_patches) != strip:
+            raise tars.Mismatch("wrong_shape", f"sample {s.key!r} is a {s.mode} strip of {s.max_patches} "
+                                f"{s.patch_size}px patches; the set holds {strip[0]} {strip[2]} x {strip[1]}px")
         out = scratch(s.height * s.width * s.channels) if scratch is not None else None
         return DecodedSample(s.key, s.decode(out), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text)
     except (SchemaError, ValueError) as e:
-        skips.counts["corrupt_sample"] += 1
-        log.warning("skipping corrupt sample %r: %s", raw.get("__key__"), e)
+        reason = getattr(e, "reason", "corrupt_sample")
+        if raw.get("__recount__"):
+            skips.last = f"{reason}: {e}"
+        else:
+            skips.note(reason, f"{raw.get('__key__')!r} in {raw.get('__url__')}: {e}")
         return None
 
 

@@ -135,7 +135,9 @@ def train(cfg: TrainConfig) -> Run:
             log.info("resumed from %s at step %d", ckpt_dir / (ckpt_dir / "latest").read_text().strip(), step)
     spec = StreamSpec(sets=[s.urls for s in sets], weights=weights, batch_size=cfg.micro_batch_size,
                       collate=variant.collate, model_config=model_config, seed=cfg.seed, rank=rank,
-                      world_size=world, shuffle_buffer=cfg.data.shuffle_buffer)
+                      world_size=world, shuffle_buffer=cfg.data.shuffle_buffer,
+                      expected={u: e for s in sets for u, e in s.expected().items()},
+                      strip=(info.mode, info.patch_size, info.max_patches))
     loader = make_loader(spec, start, cfg.data.num_workers)
     position = Position.from_dict(loader.dataset.start.to_dict())  # where the stream resumes (a copy we advance)
     batches = iter(loader)

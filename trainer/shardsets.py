@@ -7,15 +7,14 @@ without one the first sample tells.
 
 from __future__ import annotations
 
-import json
 import posixpath
 from dataclasses import dataclass
 
 import braceexpand
 import fsspec
 
-from schemas import ShardManifest
-from schemas.manifest import MANIFEST_NAME
+from schemas import SchemaError, ShardInfo, ShardManifest
+from schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
 
 from .models.base import ConfigError, DataInfo
 
@@ -26,6 +25,13 @@ class ShardSet:
     urls: list[str]
     manifest: ShardManifest | None
     num_samples: int | None  # from the manifest
+
+    def expected(self) -> dict[str, ShardInfo]:
+        """What the manifest says each shard URL holds (size, sample count); empty without a manifest."""
+        if self.manifest is None:
+            return {}
+        by_name = {s.name: s for s in self.manifest.shards}
+        return {u: by_name[posixpath.basename(u)] for u in self.urls if posixpath.basename(u) in by_name}
 
     def info(self) -> DataInfo:
         if self.manifest is None:
@@ -42,8 +48,13 @@ class ShardSet:
 
 
 def _read_manifest(url: str) -> ShardManifest:
-    with fsspec.open(url, "rt", encoding="utf-8") as fh:
-        return ShardManifest.from_dict(json.load(fh)).validate()
+    """The manifest at ``url``, typed and bounded by schemas; anything malformed is a ConfigError naming it."""
+    with fsspec.open(url, "rb") as fh:
+        data = fh.read(MAX_MANIFEST_BYTES + 1)
+    try:
+        return ShardManifest.from_json(data, url)
+    except SchemaError as e:
+        raise ConfigError(f"unusable shard manifest: {e}") from None
 
 
 def _exists(url: str) -> bool:

@@ -23,10 +23,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from schemas import ShardInfo
+
 from . import tars
 from .data import SkipCounter, decode
+from .models.base import ConfigError
 
 log = logging.getLogger(__name__)
+MAX_SHUFFLE_BYTES = 512 << 20  # raw bytes a shuffle buffer holds (1,000 PIXEL samples are ~20 MB)
 
 
 @dataclass
@@ -41,6 +45,13 @@ class StreamSpec:
     world_size: int = 1
     infinite: bool = True  # pretraining: epochs forever; evaluation: one pass
     shuffle_buffer: int = 1000
+    expected: dict[str, ShardInfo] = field(default_factory=dict)  # URL -> its manifest entry (ShardSet.expected)
+    max_unusable: int = 10_000  # this many samples of one set in a row that fail to decode stop the run
+    strip: tuple[str, int, int] | None = None  # (mode, patch size, patches) of every sample: DataInfo's
+
+
+class NoUsableData(ConfigError):
+    """A shard set that yields no usable sample: the run stops instead of reading it forever."""
 
 
 @dataclass
@@ -94,19 +105,29 @@ class BatchStream(IterableDataset):
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
         worker = (wid + self.offset) % nw
         slots, slot = self.spec.world_size * nw, self.spec.rank * nw + worker
-        skips = SkipCounter()
-        streams = [self._shuffled(self._raw(urls, i, slot, slots, skips), i, slot)
+        # counts go on from the checkpoint's; what the replay below re-reads was counted before it was saved
+        skips = SkipCounter(self.start.skipped.get(worker))
+        start = self.start.raw.get(worker, 0)
+        live = [start == 0]  # False while replaying: the reader's problems were counted in the earlier run
+        streams = [self._shuffled(self._raw(urls, i, slot, slots, skips, live), i, slot)
                    for i, urls in enumerate(self.spec.sets)]
         stream = streams[0] if len(streams) == 1 else self._mixed(streams, slot)
-        passed, start, buf = 0, self.start.raw.get(worker, 0), []
+        passed, buf = 0, []
+        unusable = [0] * len(self.spec.sets)  # samples in a row that failed to decode, per set
         scratch = _Scratch(self.spec.batch_size)
         for raw in stream:
             passed += 1
             if passed <= start:
+                live[0] = passed == start
                 continue
-            sample = decode(raw, skips, lambda nbytes: scratch.row(len(buf), nbytes))
+            sample = decode(raw, skips, lambda nbytes: scratch.row(len(buf), nbytes), self.spec.strip)
+            k = raw["__set__"]
             if sample is None:
+                unusable[k] += 1
+                if unusable[k] >= self.spec.max_unusable:
+                    raise NoUsableData(self._unusable(k, unusable[k], skips))
                 continue
+            unusable[k] = 0
             buf.append(sample)
             if len(buf) == self.spec.batch_size:
                 yield self._collate(buf, slot, passed), {"worker": worker, "raw": passed, "skipped": dict(skips.counts)}
@@ -114,41 +135,71 @@ class BatchStream(IterableDataset):
         if buf:  # a finite stream's last partial batch
             yield self._collate(buf, slot, passed), {"worker": worker, "raw": passed, "skipped": dict(skips.counts)}
 
+    def _unusable(self, k: int, n: int, skips: SkipCounter) -> str:
+        urls = self.spec.sets[k]
+        return (f"shard set {k + 1} of {len(self.spec.sets)} ({len(urls)} shard(s), e.g. {urls[0]}) gave no usable "
+                f"sample in {n} reads; last problem: {skips.last}; skipped so far: {dict(skips.counts)}. "
+                "Check it with `pixel-shards verify DIR`, or leave it out.")
+
     def _collate(self, samples: list, slot: int, passed: int) -> dict[str, torch.Tensor]:
         return self.spec.collate(samples, self.spec.model_config, np.random.default_rng([self.seed, slot, passed]))
 
-    def _raw(self, urls: list[str], set_index: int, slot: int, slots: int, skips: SkipCounter) -> Iterator[dict]:
-        epoch = 0
+    def _raw(self, urls: list[str], set_index: int, slot: int, slots: int, skips: SkipCounter,
+             live: list[bool]) -> Iterator[dict]:
+        """This slot's raw samples of one set, epoch after epoch. A shard's problems are counted on its first
+        read only (by one slot when every slot reads every shard), so a bad member counts once, not per epoch."""
+        epoch, counted = 0, set()
         while True:
             order = (np.random.default_rng([self.seed, set_index, epoch]).permutation(len(urls))
                      if self.spec.infinite else np.arange(len(urls)))
             strided = len(urls) < slots
-            mine = [urls[i] for i in (order if strided else order[slot::slots])]
+            mine = [int(i) for i in (order if strided else order[slot::slots])]
             seen = 0
-            for i, raw in enumerate(tars.samples(mine, skips)):
-                if not strided or i % slots == slot:
-                    seen += 1
-                    yield raw
+            for u in mine:
+                url, first = urls[u], u not in counted
+                count = first and (not strided or u % slots == slot)
+                handler = (lambda e, c=count: skips(e) if c and live[0] else skips.silent(e))
+                for i, raw in enumerate(tars.shard_samples(url, handler, self.spec.expected.get(url))):
+                    if not strided or i % slots == slot:
+                        seen += 1
+                        raw["__set__"] = set_index
+                        if not first:
+                            raw["__recount__"] = True
+                        yield raw
+                counted.add(u)
             if not self.spec.infinite:
                 return
             if seen == 0:
-                raise RuntimeError(f"slot {slot} read no sample from {len(mine)} shard(s), e.g. {urls[0]}")
+                raise NoUsableData(f"shard set {set_index + 1}: slot {slot} read no sample from {len(mine)} "
+                                   f"shard(s), e.g. {urls[mine[0]] if mine else urls[0]}; last problem: "
+                                   f"{skips.last or 'none (too few samples for the ranks x workers?)'}")
             epoch += 1
 
     def _shuffled(self, stream: Iterator[dict], set_index: int, slot: int) -> Iterator[dict]:
+        """A seeded shuffle buffer of ``shuffle_buffer`` raw samples and at most ``MAX_SHUFFLE_BYTES`` (members
+        may be up to 64 MiB each: a buffer of such samples gives some back early, at random, instead of growing)."""
         size = self.spec.shuffle_buffer if self.spec.infinite else 0
         if size <= 1:
             yield from stream
             return
         rng = np.random.default_rng([self.seed, set_index, slot, 7])
         buf: list[dict] = []
+        held = 0
         for item in stream:
             if len(buf) < size:
                 buf.append(item)
-                continue
-            j = int(rng.integers(size))
-            buf[j], item = item, buf[j]
-            yield item
+                held += _nbytes(item)
+            else:
+                j = int(rng.integers(size))
+                buf[j], item = item, buf[j]
+                held += _nbytes(buf[j]) - _nbytes(item)
+                yield item
+            while held > MAX_SHUFFLE_BYTES and len(buf) > 1:
+                j = int(rng.integers(len(buf)))
+                buf[j], buf[-1] = buf[-1], buf[j]
+                out = buf.pop()
+                held -= _nbytes(out)
+                yield out
         rng.shuffle(buf)
         yield from buf
 
@@ -164,6 +215,10 @@ class BatchStream(IterableDataset):
                 live.remove(k)
                 continue
             yield item
+
+
+def _nbytes(raw: dict) -> int:
+    return sum(len(v) for v in raw.values() if isinstance(v, bytes))
 
 
 class _Scratch:

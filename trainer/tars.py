@@ -6,7 +6,11 @@ checksums and knows every tar dialect (ustar, pax, GNU) and compression filter. 
 each goes through ``schemas.split_member_name``; anything else (directories, links, paths, unknown fields,
 oversized members) is skipped and counted, never followed. Consecutive members sharing a key form one sample,
 as webdataset groups them. A shard that breaks off (truncated, corrupt, unreadable) ends with a counted error;
-its unfinished last sample is dropped, every complete sample before it is kept.
+its unfinished last sample is dropped, every complete sample before it is kept (the last one too: a sample with
+its json, txt and pixel members is complete even when the next header is cut). When the manifest says what a
+shard holds, a shard of another size is counted (``shard_size``) and so is one that yields fewer or more samples
+than listed (``short_shard`` / ``long_shard``): a cut exactly between two samples looks like a shorter, valid tar
+to any reader, and only the manifest can tell.
 """
 
 from __future__ import annotations
@@ -20,12 +24,21 @@ import libarchive
 from libarchive import ffi
 from libarchive.exception import ArchiveError
 
-from schemas import SchemaError
-from schemas.sample import split_member_name
+from schemas import ENCODINGS, SchemaError, ShardInfo
+from schemas.sample import MAX_META_BYTES, split_member_name
 
 MAX_MEMBER_BYTES = 64 << 20  # a strip is ~10 KB and a chunk's text a few KB; more is not a sample of ours
 
 Handler = Callable[[Exception], bool]  # True = count it and go on (SkipCounter), False = re-raise
+
+
+class Mismatch(SchemaError):
+    """Data that differs from what the manifest says (a shard's size or count, a strip's shape); ``reason``
+    names the count it goes to."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def local_path(url: str) -> str | None:
@@ -84,23 +97,27 @@ class _MemberBuffer:
         return ctypes.string_at(base, size)
 
 
-def shard_members(url: str, handler: Handler) -> Iterator[tuple[str, str, bytes]]:
-    """(key, extension, bytes) of each acceptable member of one shard, in tar order."""
+def shard_members(url: str, handler: Handler) -> Iterator[tuple[str, str, bytes | None]]:
+    """(key, extension, bytes) of each acceptable member of one shard, in tar order; bytes are None for a member
+    with a good name that was refused (counted through ``handler``): its sample goes with it."""
     reader, stream = _open(url)
     buf = _MemberBuffer()
     try:
         with reader as archive:
             for entry in archive:
-                name, size = entry.pathname, entry.size
+                name, size, key = entry.pathname, entry.size, None
                 try:
                     if not entry.isreg:
                         raise SchemaError(f"{url}: member {name!r} is not a regular file")
                     key, ext = split_member_name(name)
-                    if size is None or size > MAX_MEMBER_BYTES:
-                        raise SchemaError(f"{url}: member {name!r} is {size} bytes (limit {MAX_MEMBER_BYTES})")
+                    limit = MAX_META_BYTES if ext == "json" else MAX_MEMBER_BYTES  # schemas refuses more
+                    if size is None or size > limit:
+                        raise SchemaError(f"{url}: member {name!r} is {size} bytes (limit {limit})")
                 except SchemaError as e:
                     if not handler(e):
                         raise
+                    if key is not None:
+                        yield key, ext, None
                     continue
                 yield key, ext, buf.read(archive, size)
     finally:
@@ -108,17 +125,27 @@ def shard_members(url: str, handler: Handler) -> Iterator[tuple[str, str, bytes]
             stream.close()
 
 
-def shard_samples(url: str, handler: Handler) -> Iterator[dict]:
-    """Raw samples of one shard; a broken shard ends early through ``handler`` (its partial sample dropped)."""
+def shard_samples(url: str, handler: Handler, expect: ShardInfo | None = None) -> Iterator[dict]:
+    """Raw samples of one shard; a broken shard ends early through ``handler`` (an unfinished last sample
+    dropped, a complete one kept). A sample with a refused or repeated member is dropped whole (one count).
+    ``expect``: the manifest's entry, checked against size and the samples met (kept or dropped)."""
+    if expect is not None:
+        _check_size(url, expect, handler)
     current: dict | None = None
     dropped = None  # a sample found broken: its remaining members are skipped too
+    n, last = 0, None  # samples met, for the manifest's count
     try:
         for key, ext, data in shard_members(url, handler):
+            if key != last:
+                n, last = n + 1, key
             if key == dropped:
                 continue
             if current is not None and key != current["__key__"]:
                 yield current
                 current = None
+            if data is None:  # refused and counted by shard_members
+                current, dropped = None, key
+                continue
             if current is None:
                 current = {"__key__": key, "__url__": url}
             if ext in current:
@@ -133,9 +160,43 @@ def shard_samples(url: str, handler: Handler) -> Iterator[dict]:
     except (ArchiveError, OSError) as e:
         if not handler(e):
             raise
-        return
+        if current is not None and not _complete(current):
+            current, n = None, n - 1  # the cut sample: not one the shard holds in full
     if current is not None:
         yield current
+    if expect is not None and n != expect.num_samples:
+        e = Mismatch("short_shard" if n < expect.num_samples else "long_shard",
+                     f"{url}: read {n} samples, the manifest lists {expect.num_samples}")
+        if not handler(e):
+            raise e
+
+
+def _complete(sample: dict) -> bool:
+    return "json" in sample and "txt" in sample and any(enc in sample for enc in ENCODINGS)
+
+
+def _size(url: str) -> int | None:
+    """A shard's size in bytes: a stat for local files, one metadata request through fsspec (None for ``pipe:``
+    commands and when it cannot be had: opening the shard then reports the problem)."""
+    if url.startswith("pipe:"):
+        return None
+    path = local_path(url)
+    try:
+        if path is not None:
+            return os.stat(path).st_size
+        import fsspec
+        fs, p = fsspec.core.url_to_fs(url)
+        return fs.size(p)
+    except (OSError, ValueError, ImportError):
+        return None
+
+
+def _check_size(url: str, expect: ShardInfo, handler: Handler) -> None:
+    size = _size(url)
+    if size is not None and size != expect.num_bytes:
+        e = Mismatch("shard_size", f"{url}: {size} bytes, the manifest lists {expect.num_bytes}")
+        if not handler(e):
+            raise e
 
 
 def samples(urls: Iterable[str], handler: Handler) -> Iterator[dict]:

@@ -45,10 +45,11 @@ def loader_rate(shards: Path, batches: int, repeats: int, to_float: bool = False
     from trainer.stream import BatchStream, StreamSpec
     v = get_variant("pixel")
     cfg = v.config("debug", {}, DataInfo("gray", 16, 529))
-    urls = resolve(str(shards)).urls
+    s = resolve(str(shards))
     rates = []
-    for r in range(repeats):
-        spec = StreamSpec([urls], [1.0], 32, v.collate, cfg, seed=r, shuffle_buffer=256)
+    for r in range(repeats):  # as the engine builds it: the manifest's entries and the strip shape are checked
+        spec = StreamSpec([s.urls], [1.0], 32, v.collate, cfg, seed=r, shuffle_buffer=256, expected=s.expected(),
+                          strip=("gray", 16, 529))
         it = iter(BatchStream(spec))
         next(it)
         t0 = time.perf_counter()
