@@ -112,58 +112,89 @@ def iter_parquet(path: str, source: str, opener: Opener = open_binary, text_fiel
 # ---------------------------------------------------------------- plain text and books
 
 
-def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Record:
-    decoder, parts, offset = codecs.getincrementaldecoder("utf-8-sig")("strict"), [], 0
+def _read_all(fh: BinaryIO) -> tuple[bytes, BaseException | None]:
+    """Every byte the stream gives before it ends or breaks, and the error that broke it (None at a clean end).
+    ``read1``: a decompressor failing mid-file keeps what it had already decompressed (``read(n)`` drops it)."""
+    parts, read = [], getattr(fh, "read1", fh.read)
     try:
-        while True:
-            chunk = fh.read(_CHUNK)
-            pending = len(decoder.getstate()[0])
-            parts.append(decoder.decode(chunk, final=not chunk))
-            if not chunk:
-                break
-            offset += len(chunk)
-    except UnicodeDecodeError as e:
-        return DeadLetter(source, path, f"byte {offset - pending + e.start}", "decode_error", _detail(e))
+        while chunk := read(_CHUNK):
+            parts.append(chunk)
     except _STREAM_ERRORS as e:
-        return DeadLetter(source, path, f"byte {offset}", _stream_reason(e), _detail(e))
-    text = "".join(parts)
+        return b"".join(parts), e
+    return b"".join(parts), None
+
+
+def decode_lines(data: bytes, source: str, path: str) -> tuple[str, list[DeadLetter]]:
+    """``data`` as UTF-8 text (a leading BOM dropped); a line that does not decode is left out and becomes a
+    ``decode_error`` dead letter with its line number (1-based) -- the rest of the file is kept."""
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    kept, dead = [], []
+    for line_no, raw in enumerate(data.split(b"\n"), 1):  # lines keep no newline; joined back below
+        try:
+            kept.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            dead.append(DeadLetter(source, path, f"line {line_no}", "decode_error", _detail(e)))
+    return "\n".join(kept), dead
+
+
+def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Record]:
+    data, err = _read_all(fh)
+    lines_before = data.count(b"\n")
+    if err is not None:  # the partial last line is part of the cut
+        data = data[: data.rfind(b"\n") + 1]
+    text, dead = decode_lines(data, source, path)
+    yield from dead
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if err is not None:
+        yield DeadLetter(source, path, f"line {lines_before + 1}", _stream_reason(err), _detail(err))
+        if not text.strip():
+            return  # nothing before the cut: the dead letter is the file's only record
     if not text or text.isspace():
-        return Skipped(source, stem, "empty_text")
-    return Document(source, stem, text, stem)
+        yield Skipped(source, stem, "empty_text")
+    else:
+        yield Document(source, stem, text, stem)
 
 
 def _paragraphs(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Record]:
     lines: list[str] = []
-    bad, k, line_no = None, 0, 0
+    started, k, line_no = False, 0, 0  # started: the paragraph has lines, good or undecodable
     try:
         for line_no, raw in enumerate(fh, 1):
             try:
                 line = (raw.removeprefix(codecs.BOM_UTF8) if line_no == 1 else raw).decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
-                bad = bad or DeadLetter(source, path, f"line {line_no}", "decode_error", _detail(e))
+                yield DeadLetter(source, path, f"line {line_no}", "decode_error", _detail(e))
+                started = True
                 continue
             if line and not line.isspace():
                 lines.append(line)
-            elif lines or bad:
-                yield bad or Document(source, f"{stem}-{k}", "\n".join(lines), stem)
-                lines, bad, k = [], None, k + 1
-        if lines or bad:
-            yield bad or Document(source, f"{stem}-{k}", "\n".join(lines), stem)
+                started = True
+            elif started:
+                if lines:
+                    yield Document(source, f"{stem}-{k}", "\n".join(lines), stem)
+                lines, started, k = [], False, k + 1
     except _STREAM_ERRORS as e:
         yield DeadLetter(source, path, f"line {line_no + 1}", _stream_reason(e), _detail(e))
+    if lines:  # the last paragraph, or the complete lines read before a cut
+        yield Document(source, f"{stem}-{k}", "\n".join(lines), stem)
 
 
 def iter_text(path: str, source: str, opener: Opener = open_binary, mode: str = "file") -> Iterator[Record]:
-    """UTF-8 text. ``mode="file"``: one document (``doc_id`` = title = file stem; undecodable -> ``decode_error``).
-    ``mode="paragraphs"``: blank-line separated documents ``f"{stem}-{k}"`` (k from 0); an undecodable line makes
-    its paragraph a dead letter (k still counts it, so later ids do not shift)."""
+    """UTF-8 text. ``mode="file"``: one document (``doc_id`` = title = file stem). ``mode="paragraphs"``:
+    blank-line separated documents ``f"{stem}-{k}"`` (k from 0; a paragraph of only undecodable lines still
+    counts, so later ids do not shift). Either way a line that is not valid UTF-8 costs that line only: it is
+    left out and dead-lettered (``decode_error``, ``line N``); a stream cut short (truncated .gz/.bz2/.zst)
+    keeps every complete line before the cut and adds one ``truncated_file`` dead letter."""
     if mode not in ("file", "paragraphs"):
         raise ValueError(f"mode must be 'file' or 'paragraphs', not {mode!r}")
     with open_stream(path, opener) as fh:
         if mode == "file":
-            yield _whole_text(fh, source, path, file_stem(path))
+            yield from _whole_text(fh, source, path, file_stem(path))
         else:
             yield from _paragraphs(fh, source, path, file_stem(path))
 
