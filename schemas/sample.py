@@ -53,6 +53,7 @@ class RenderedSample:
     chunk_index: int = 0
     unknown_glyphs: int = 0
     truncated: bool = False
+    replaced_chars: int = 0  # control characters and lone surrogates in the input, drawn as spaces / U+FFFD
     sep_patches: list[int] = field(default_factory=list)  # black patches: [eos] or [sep, eos]
     token_ids: list[int] | None = None  # the same text, tokenized by the manifest's tokenizer
     word_starts: list[int] | None = None  # words input: patch where word i starts
@@ -88,7 +89,7 @@ class RenderedSample:
         need(self.encoding in ENCODINGS, lambda: f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         need(self.mode in MODES, lambda: f"mode must be one of {MODES}, got {self.mode!r}")
         need(isinstance(self.pixels, (bytes, bytearray)) and len(self.pixels) > 0, "pixels must be non-empty bytes")
-        for name in ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs"):
+        for name in ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs", "replaced_chars"):
             v = getattr(self, name)
             if type(v) is not int or v < 0:  # bools refused too
                 need(False, f"{name} must be an int >= 0, got {v!r}")
