@@ -187,6 +187,11 @@ def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
     log.info("wrote %d samples in %d shards to %s", m.num_samples, len(m.shards), o["output"])
     for line in tofu_warnings(m.counts):
         log.warning(line)
+    if not m.num_samples:
+        lost = sorted(((v, k) for k, v in outcome_counts(m.counts).items() if k.startswith(("dead_", "skipped_"))),
+                      reverse=True)
+        log.warning("no sample was written: %s (dead_letters.jsonl says where; for dead_missing_text check "
+                    "--text_field)", ", ".join(f"{k} {v:,}" for v, k in lost[:3]) or "no document was read")
     return m
 
 

@@ -126,8 +126,9 @@ def _writable_parent(p: Path, flag: str, given: str) -> str | None:
 def _output_problem(out: str) -> str | None:
     from .sink import is_local
 
-    if not is_local(out):
-        return None
+    if not is_local(out):  # shards could go through Beam's FileSystems, but finalize writes the manifest locally
+        return (f"--output {out}: writing the manifest to a remote filesystem is not implemented yet (the job would "
+                f"fail at its very end); write to a local directory and copy it")
     p = Path(out.removeprefix("file://"))
     if p.exists() and not p.is_dir():
         return f"--output {out} is a file; give a directory (it will hold the shards)"
@@ -151,8 +152,9 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
         source, pattern = parse_input(spec)
         try:
             files = match_files([pattern])
-        except ValueError:
-            problems.append(f"--input {spec}: no file matches {pattern!r}; check the path (quote patterns with *)")
+        except ValueError as e:  # nothing matches, or no filesystem for the scheme (gs:// without beam[gcp])
+            fix = "check the path (quote patterns with *)" if "no file matches" in str(e) else "install its filesystem"
+            problems.append(f"--input {spec}: {str(e).split(' Path specified')[0][:200]}; {fix}")
             continue
         if fmt == "auto":
             for f in files:

@@ -53,6 +53,8 @@ RUN_CASES = [
     ("no output", ["-output"], "--output is required"),
     ("output is a file", ["-output", "--output={d}/a-file"], "is a file; give a directory"),
     ("output under a file", ["-output", "--output={d}/a-file/shards"], "is a file, so no directory can be made"),
+    ("remote output", ["-output", "--output=gs://bucket/shards"], "writing the manifest to a remote filesystem is not"),
+    ("input on a filesystem Beam lacks", ["-input", "--input=c4=nosuchfs://bucket/c4/*.jsonl"], "install its filesystem"),
 ]
 
 
@@ -100,3 +102,23 @@ def test_text_out_into_a_missing_folder_makes_it(tmp_path, capsys):
     out = tmp_path / "new" / "dir" / "x.png"
     assert render_main(["text", "hello", "--out", str(out)]) == 0
     assert out.stat().st_size > 0
+
+
+def test_a_run_that_writes_nothing_says_why(tmp_path, caplog):
+    """A wrong --text_field is not refused up front (the field may appear later in a file) but dead-letters every
+    record; the run then warns with the top reasons instead of ending quietly with an empty shard."""
+    import json
+    import logging
+
+    from pipeline.main import run
+
+    src = tmp_path / "udhr.jsonl"
+    src.write_text((SAMPLE / "udhr-excerpt.jsonl").read_text())  # records hold "paragraphs", not "text"
+    with caplog.at_level(logging.WARNING, logger="pipeline.main"):
+        m = run([f"--input=udhr={src}", f"--output={tmp_path / 'o'}"])
+    n = sum(1 for _ in src.open())
+    assert m.num_samples == 0 and m.counts["dead_missing_text"] == n
+    assert any(f"no sample was written: dead_missing_text {n}" in r.getMessage() and "--text_field" in r.getMessage()
+               for r in caplog.records)
+    assert len((tmp_path / "o" / "dead_letters.jsonl").read_text().splitlines()) == n
+    assert json.loads((tmp_path / "o" / "dead_letters.jsonl").read_text().splitlines()[0])["reason"] == "missing_text"
