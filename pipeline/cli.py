@@ -77,11 +77,14 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
 
 
 def cmd_one(a: argparse.Namespace) -> None:
-    from .validate import SettingsError, out_file_problem
+    from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules, out_file_problem
 
     cfg = config_from_args(a)
+    problems = check_rules(vars(a), VIEW_RULES, CLI_FLAGS.get)
     if why := out_file_problem(a.out, "--out"):
-        raise SettingsError([why])
+        problems.append(why)
+    if problems:
+        raise SettingsError(problems)
     r = TextRenderer(cfg)
     if a.cmd == "text":
         _save(r.render_text(a.text), cfg, a, a.out)
@@ -166,7 +169,10 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
 
     from .sources import iter_documents
     from .tokenizer import identity, train_bpe
+    from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules
 
+    if problems := check_rules(vars(a), VIEW_RULES, CLI_FLAGS.get):
+        raise SettingsError(problems)
     files = sorted(f for pattern in a.input for f in glob.glob(pattern))
     if not files:
         raise SystemExit(f"no files match {a.input}")
@@ -224,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer offline")
     p.add_argument("action", choices=["train"])
     p.add_argument("--input", action="append", required=True, help="file pattern (repeatable)")
-    p.add_argument("--format", default="auto")
+    p.add_argument("--format", default="auto", choices=("auto", "wikipedia", "books", "jsonl", "parquet", "text"))
     p.add_argument("--vocab-size", type=int, default=16000)
     p.add_argument("--out", default="tokenizer.json")
     p = sub.add_parser("fontcheck", help="can the shaping cache take these fonts? (OpenType rules across a space)")

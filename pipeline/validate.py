@@ -60,8 +60,17 @@ RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
 )
 
 
+# pixel-render text/pair/words/qa (how the PNG is shown) and tokenizer train
+VIEW_RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("scale", lambda v: 1 <= v <= 64, "must be in 1..64 (nearest-neighbour zoom)"),
+    ("wrap", lambda v: v >= 0, "must be >= 0 (patches per row; 0: one row)"),
+    ("stride", lambda v: v >= 0, "must be >= 0 (context tokens shared by QA windows)"),
+    ("vocab_size", lambda v: v >= 257, "must be >= 257 (256 bytes + <|endoftext|>; smaller sizes silently give 257)"),
+)
+
 RUN_FLAGS = {k: f"--{k}" for k, _, _ in RULES} | {"pixels_per_patch": "--patch", "font_file": "--font"}
-CLI_FLAGS = {k: v.replace("_", "-") for k, v in RUN_FLAGS.items()}  # pixel-render text/pair/words/qa spell them so
+CLI_FLAGS = {k: v.replace("_", "-") for k, v in RUN_FLAGS.items()} | {k: f"--{k.replace('_', '-')}" for k, _, _ in
+                                                                       VIEW_RULES}  # pixel-render text/pair/words/qa spell them so
 
 
 def check_rules(o: dict[str, Any], rules=RULES, flag: Callable[[str], str] = RUN_FLAGS.get) -> list[str]:

@@ -87,12 +87,22 @@ CLI_CASES = [
     ("text with a non-font", ["text", "hi", "--font", "/etc/passwd"], "is not a TrueType/OpenType font"),
     ("pair with a tiny patch", ["pair", "a", "b", "--patch", "1"], "--patch 1 must be in 4..1024"),
     ("demo with negative workers", ["demo", "--out", "{d}/demo", "--workers", "-1"], "--workers -1 must be >= 0"),
+    ("text with a negative wrap", ["text", "hi", "--wrap", "-1"], "--wrap -1 must be >= 0"),
+    ("text with zero scale", ["text", "hi", "--scale", "0"], "--scale 0 must be in 1..64"),
+    ("qa with a negative stride", ["qa", "q", "ctx", "--stride", "-3"], "--stride -3 must be >= 0"),
+    ("tokenizer too small", ["tokenizer", "train", "--input", str(PRIDE), "--vocab-size", "100"],
+     "--vocab-size 100 must be >= 257"),
+    ("tokenizer of an unknown format", ["tokenizer", "train", "--input", str(PRIDE), "--format", "csv"],
+     "invalid choice: 'csv'"),
 ]
 
 
 @pytest.mark.parametrize("case,argv,expected", CLI_CASES, ids=[c[0] for c in CLI_CASES])
 def test_one_off_commands_refuse_bad_settings(files, capsys, case, argv, expected):
-    rc = render_main([a.format(d=files) for a in argv])
+    try:
+        rc = render_main([a.format(d=files) for a in argv])
+    except SystemExit as e:  # argparse's own refusals (choices, types): usage + one error line, exit 2
+        rc = e.code
     err = capsys.readouterr().err
     assert rc == 2 and expected in err and "Traceback" not in err, err
     assert not (files / "demo" / "pixel-gray").exists()
