@@ -16,6 +16,7 @@ import codecs
 import json
 import logging
 import os
+import re
 from typing import BinaryIO, Callable, Iterator
 
 from .documents import DeadLetter, Document, Skipped
@@ -124,16 +125,25 @@ def _read_all(fh: BinaryIO) -> tuple[bytes, BaseException | None]:
     return b"".join(parts), None
 
 
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
 def decode_lines(data: bytes, source: str, path: str) -> tuple[str, list[DeadLetter]]:
-    """``data`` as UTF-8 text (a leading BOM dropped); a line that does not decode is left out and becomes a
-    ``decode_error`` dead letter with its line number (1-based) -- the rest of the file is kept."""
+    """``data`` as UTF-8 text (a leading BOM dropped; a UTF-16 BOM makes it UTF-16, as Windows editors save it).
+    A line (``\n``, ``\r\n`` or ``\r``) that does not decode is left out and becomes a ``decode_error`` dead
+    letter with its line number (1-based) -- the rest of the file is kept."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), []
+        except UnicodeDecodeError as e:
+            return "", [DeadLetter(source, path, f"byte {e.start}", "decode_error", "UTF-16: " + _detail(e))]
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError:
         pass
     kept, dead = [], []
-    for line_no, raw in enumerate(data.split(b"\n"), 1):  # lines keep no newline; joined back below
+    for line_no, raw in enumerate(_NEWLINE.split(data), 1):  # lines keep no newline; joined back below
         try:
             kept.append(raw.decode("utf-8"))
         except UnicodeDecodeError as e:

@@ -292,6 +292,20 @@ def test_one_bad_byte_costs_one_line_not_the_book(tmp_path):
     assert len(changed) == 1 and lines[line_no - 1] not in changed[0][0] and lines[line_no - 1] in changed[0][1]
 
 
+def test_utf16_and_old_mac_newlines(tmp_path):
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")
+    (tmp_path / "notepad.txt").write_bytes(pride.encode("utf-16"))  # with its BOM, as Windows editors save it
+    [doc] = iter_text(str(tmp_path / "notepad.txt"), "books")
+    assert doc.text == pride  # not UTF-8 with a NUL after every letter
+    lines = pride.split("\n")
+    mac = "\r".join(lines).encode()
+    at = mac.index(b"truth universally")
+    (tmp_path / "mac.txt").write_bytes(mac[:at] + b"\xff" + mac[at:])  # \r-only newlines and one bad byte
+    dead, doc = iter_text(str(tmp_path / "mac.txt"), "books")
+    n = mac[:at].count(b"\r") + 1
+    assert dead.position == f"line {n}" and doc.text == "\n".join(lines[: n - 1] + lines[n:])
+
+
 def _real_text(n_bytes: int) -> bytes:
     """Real prose (WikiText-2 + Pride and Prejudice), repeated to ``n_bytes``, ending at a newline."""
     base = ((SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_bytes()
