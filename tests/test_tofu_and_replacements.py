@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -42,7 +41,7 @@ def tofu_run(tmp_path_factory, udhr, wikitext):
     return run([*inputs, f"--output={out}", "--preset=pixar-pango"]), out
 
 
-def test_tofu_rates_per_source_and_mostly_tofu_is_skipped_by_default(tofu_run, udhr, caplog):
+def test_tofu_rates_per_source_and_mostly_tofu_is_skipped_by_default(tofu_run, udhr):
     m, out = tofu_run
     stats = source_stats(m.counts)
     assert set(stats) == {*LATIN, *OTHER, "ctl"}
