@@ -80,9 +80,8 @@ def _dead_json(d) -> str:
 
 
 def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: dict | None, sources: list[str],
-             infos: list, counts: dict, dead: list[str], stats: dict | None = None) -> dict:
-    """Write manifest.json/.parquet, README.md and dead_letters.jsonl; check that every record is accounted for.
-    ``stats`` (per-source characters, tofu, replacements: pipeline/report.py) join the manifest's counts."""
+             infos: list, counts: dict, dead: list[str]) -> dict:
+    """Write manifest.json/.parquet, README.md and dead_letters.jsonl; check that every record is accounted for."""
     counts = {k: int(v) for k, v in counts.items()}
     read = counts.get("records_read", 0)
     outcome = {k: v for k, v in counts.items() if k != "records_read"}
@@ -91,7 +90,6 @@ def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: 
     accounted = sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + counts["documents_written"]
     if accounted != read:
         raise RuntimeError(f"accounting does not add up: read {read}, written+skipped+dead = {accounted}: {counts}")
-    counts.update({k: int(v) for k, v in (stats or {}).items()})
     m = ShardManifest(split=split, encoding=encoding, render_config=cfg_dict, tokenizer=tokenizer,
                       shards=sorted(infos, key=lambda s: s.name), counts=dict(sorted(counts.items())), sources=sources)
     if not is_local(out):
@@ -141,12 +139,13 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
         (dead | "DeadReason" >> beam.Map(_dead_label)),
         (skipped | "SkipReason" >> beam.Map(_skip_label)),
     ) | "AllLabels" >> beam.Flatten()
-    counts = labels | "Count" >> beam.combiners.Count.PerElement()
+    counts = ((labels | "Count" >> beam.combiners.Count.PerElement(), stats)  # stats: f"{stat}:{source}" sums
+              | "CountsAndStats" >> beam.Flatten())
     dead_lines = dead | "DeadJson" >> beam.Map(_dead_json)
     (p | "Once" >> beam.Create([None])
        | "Finalize" >> beam.Map(finalize, o["output"], o["split"], cfg.to_dict(), o["encoding"], tokenizer,
                                 sorted({s for s, _ in inputs}), infos=AsList(infos), counts=AsDict(counts),
-                                dead=AsList(dead_lines), stats=AsDict(stats)))
+                                dead=AsList(dead_lines)))
 
 
 def fingerprint(o: dict, opts: RenderOptions) -> dict:

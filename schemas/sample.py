@@ -53,7 +53,7 @@ class RenderedSample:
     chunk_index: int = 0
     unknown_glyphs: int = 0
     truncated: bool = False
-    replaced_chars: int = 0  # control characters and lone surrogates in the input, drawn as spaces / U+FFFD
+    replaced_chars: int = 0  # control characters / lone surrogates in the input, drawn as spaces / U+FFFD
     sep_patches: list[int] = field(default_factory=list)  # black patches: [eos] or [sep, eos]
     token_ids: list[int] | None = None  # the same text, tokenized by the manifest's tokenizer
     word_starts: list[int] | None = None  # words input: patch where word i starts
@@ -120,6 +120,8 @@ class RenderedSample:
     def meta(self) -> dict:
         d = dataclasses.asdict(self)
         del d["pixels"], d["text"], d["key"]
+        if not d["replaced_chars"]:  # written only when something was replaced: clean samples' bytes are as in 1.0
+            del d["replaced_chars"]
         return d
 
     def to_wds(self) -> dict[str, Any]:

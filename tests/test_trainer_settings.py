@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from trainer.cli import main as train_main
-from trainer.config import load_config, parse_set
-from trainer.models.base import ConfigError
+from trainer.config import ConfigError, load_config, parse_set
 
 # (case, --set items, what stderr must say); data.train is given by --data
 TRAIN_CASES = [
