@@ -79,7 +79,12 @@ def test_replacements_are_counted_per_sample_and_per_source(tofu_run):
     assert {k: s.replaced_chars for k, s in samples.items()} == {k: n for k, (_, _, n) in CONTROLS.items()}
     assert "\ufffd" in samples["sur"].text and "\x00" not in samples["nul"].text
     assert m.counts["replaced_chars:ctl"] == sum(len(s) for _, s, _ in CONTROLS.values())  # the separator too
-    assert all(s.replaced_chars == 0 for info in m.shards for s in read_shard(out / info.name) if s.source != "ctl")
+    clean = [s for info in m.shards for s in read_shard(out / info.name) if s.source != "ctl"]
+    assert clean and all(s.replaced_chars == 0 for s in clean)
+    # the field is written only when something was replaced, so clean samples keep the bytes they had before it
+    assert all("replaced_chars" not in json.loads(s.to_wds()["json"]) for s in clean)
+    assert all(json.loads(s.to_wds()["json"])["replaced_chars"] == s.replaced_chars
+               for s in samples.values() if s.replaced_chars)
 
 
 def test_default_ratio_skips_what_the_font_cannot_write(udhr):
