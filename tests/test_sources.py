@@ -123,14 +123,27 @@ def test_truncated_full_bz2_keeps_the_pages_before(tmp_path, enwiki_full):
     assert last.position.startswith(f"page {len(before) + 1} ")
 
 
-def test_malformed_xml(tmp_path):
+def test_a_broken_page_costs_that_page_not_the_rest_of_the_dump(tmp_path):
     xml = bz2.decompress(WIKI.read_bytes())
+    clean = list(iter_wikipedia(str(WIKI), "enwiki"))
+    ends = [m.start() for m in re.finditer(b"</page>", xml)]
+    assert len(clean) == len(ends) > 4
     bad = tmp_path / "bad.xml"
-    third = [m.start() for m in re.finditer(b"</page>", xml)][2]
-    bad.write_bytes(xml[:third] + b"</pgae>" + xml[third + 7:])  # the 3rd page does not close
+    bad.write_bytes(xml[:ends[2]] + b"</pgae>" + xml[ends[2] + 7:])  # the 3rd page does not close
     recs = list(iter_documents(str(bad), "auto", "enwiki"))
-    assert [type(r) for r in recs] == [Skipped, Document, DeadLetter]
-    assert recs[-1].reason == "malformed_xml" and recs[-1].position.startswith("page 3 ")
+    assert (recs[2].position, recs[2].reason) == ("page 3", "malformed_xml")
+    assert recs[:2] + recs[3:] == clean[:2] + clean[3:]  # every other page, before and after
+    # one invalid UTF-8 byte inside the 4th page's text: that page is a decode_error, the rest are read
+    text_at = xml.index(b"</text>", ends[2]) - 5
+    (tmp_path / "bytes.xml").write_bytes(xml[:text_at] + b"\xff" + xml[text_at:])
+    recs = list(iter_wikipedia(str(tmp_path / "bytes.xml"), "enwiki"))
+    assert (recs[3].position, recs[3].reason) == ("page 4", "decode_error") and "0xff" in recs[3].detail
+    assert recs[:3] + recs[4:] == clean[:3] + clean[4:]
+    # a page left open at the very end of an uncompressed file
+    cut = xml[: ends[-1] - 50]
+    (tmp_path / "cut.xml").write_bytes(cut)
+    recs = list(iter_wikipedia(str(tmp_path / "cut.xml"), "enwiki"))
+    assert recs[:-1] == clean[:-1] and (recs[-1].position, recs[-1].reason) == (f"page {len(clean)}", "malformed_xml")
 
 
 def test_wikitext_to_text_markup():
