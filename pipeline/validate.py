@@ -193,6 +193,9 @@ def check_run_options(o: dict[str, Any], render_config: Callable[[], RenderConfi
     if not any(p.startswith(("--font", "--patch", "--max_patches", "--dpi", "--font_size")) for p in problems):
         cfg, bad = render_config_or_problems(render_config)
         problems += bad or check_render_config(cfg)
+        if cfg is not None and (o.get("min_patches") or 0) >= cfg.max_patches:
+            problems.append(f"--min_patches {o['min_patches']} can never be met: a strip holds at most "
+                            f"{cfg.max_patches - 1} text patches (+ EOS); every chunk would be skipped")
     return problems
 
 

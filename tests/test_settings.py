@@ -38,6 +38,7 @@ RUN_CASES = [
     ("zero font size", ["--font_size=0"], "--font_size 0.0 must be a size in points"),
     ("zero dpi", ["--dpi=0"], "--dpi 0 must be > 0"),
     ("negative min patches", ["--min_patches=-1"], "--min_patches -1 must be >= 0"),
+    ("min patches over the strip", ["--min_patches=529"], "--min_patches 529 can never be met"),
     ("negative doc cap", ["--max_doc_chars=-1"], "--max_doc_chars -1 must be >= 0"),
     ("bad split name", ["--split=dev.v2"], "--split 'dev.v2' must be letters, digits or _"),
     ("bad title regex", ["--drop_title=(unclosed"], "--drop_title '(unclosed' is not a valid regular expression"),
