@@ -19,7 +19,7 @@ from apache_beam.pvalue import AsDict, AsList
 from schemas import ShardManifest
 
 from .card import dataset_card
-from .documents import Document
+from .documents import Document, no_surrogates
 from .options import RenderOptions
 from .outdir import drop_stale_shards, prepare_output
 from .report import outcome_counts, stats_rows, tofu_warnings
@@ -75,8 +75,8 @@ def _skip_label(rec) -> str:
 
 
 def _dead_json(d) -> str:
-    return json.dumps({"source": d.source, "file": d.file, "position": d.position, "reason": d.reason,
-                       "detail": d.detail}, ensure_ascii=False, sort_keys=True)
+    return no_surrogates(json.dumps({"source": d.source, "file": d.file, "position": d.position, "reason": d.reason,
+                                     "detail": d.detail}, ensure_ascii=False, sort_keys=True))
 
 
 def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: dict | None, sources: list[str],

@@ -19,7 +19,7 @@ import os
 import re
 from typing import BinaryIO, Callable, Iterator
 
-from .documents import DeadLetter, Document, Skipped
+from .documents import DeadLetter, Document, Skipped, no_surrogates
 from .streams import STREAM_ERRORS as _STREAM_ERRORS
 from .streams import _CHUNK, Opener, _detail, _split_name, _stream_reason, file_stem, open_binary, open_stream
 from .wikidump import iter_wikipedia
@@ -35,7 +35,7 @@ FORMATS = ("auto", "wikipedia", "books", "jsonl", "parquet", "text")
 
 def _doc_id(value, fallback: str) -> str:
     if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
-        return str(value)
+        return no_surrogates(str(value))
     return fallback
 
 
@@ -299,8 +299,8 @@ class ReadFileFn(beam.DoFn):
         self._max = max_doc_chars
         self._read = Metrics.counter(METRICS_NAMESPACE, "documents_read")
 
-    def process(self, path: str):
-        n = 0
+    def process(self, path: str | bytes):
+        path, n = os.fsdecode(path), 0  # ReadCorpus sends bytes (Beam's str coder refuses non-UTF-8 names)
         try:
             for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field):
                 n += 1
@@ -346,7 +346,7 @@ class ReadCorpus(beam.PTransform):
                 detect_format(f)
         log.info("ReadCorpus %s: %d files (%s)", self._source, len(files), self._fmt)
         return (pbegin
-                | "Files" >> beam.Create(files)
+                | "Files" >> beam.Create([os.fsencode(f) for f in files])  # bytes: a non-UTF-8 name survives
                 | "Reshuffle" >> beam.Reshuffle()
                 | "ReadFiles" >> beam.ParDo(ReadFileFn(self._fmt, self._source, self._text_field, self._id_field,
                                                  self._max_doc_chars))

@@ -153,12 +153,16 @@ def out_file_problem(out: str, flag: str = "--out") -> str | None:
 
 
 def _input_problems(specs: list[str], fmt: str) -> list[str]:
+    from .documents import no_surrogates
     from .main import parse_input
     from .sources import detect_format, match_files
 
     problems = []
     for spec in specs:
         source, pattern = parse_input(spec)
+        if no_surrogates(source) != source:
+            problems.append(f"--input {no_surrogates(spec)}: the source name is not valid UTF-8; give source=pattern")
+            continue
         try:
             files = match_files([pattern])
         except ValueError as e:  # nothing matches, or no filesystem for the scheme (gs:// without beam[gcp])

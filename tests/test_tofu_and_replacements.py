@@ -96,3 +96,19 @@ def test_default_ratio_skips_what_the_font_cannot_write(udhr):
     kept = render_chunk(hindi, r, cfg, DEFAULT_ENCODING, Filters(max_unknown_ratio=1.0))
     assert kept.unknown_glyphs > 0.7 * len(kept.text)
     assert render_chunk(english, r, cfg, DEFAULT_ENCODING, Filters()).unknown_glyphs == 0
+
+
+def test_lone_surrogates_in_ids_and_file_names_do_not_stop_the_job(tmp_path, wikitext):
+    """Beam's string coder cannot encode lone surrogates: a JSON id "\\ud800" or a file name that is not UTF-8 used
+    to crash the whole job in the chunking stage. They become U+FFFD in ids (the key is then a hash)."""
+    import os
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "web.jsonl").write_text(json.dumps({"id": "a\ud800b", "text": wikitext[0][:300]}) + "\n"
+                                 + json.dumps({"id": "plain", "text": wikitext[1][:300]}) + "\n")
+    (d / os.fsdecode(b"book-\xff.txt")).write_text(wikitext[2])  # a Latin-1 file name on a UTF-8 system
+    m = run([f"--input=web={d / 'web.jsonl'}", f"--input=books={d}/book-*.txt", f"--output={tmp_path / 'o'}"])
+    assert m.counts["documents_written"] == 3 and m.counts["records_read"] == 3
+    ids = {s.doc_id for info in m.shards for s in read_shard(tmp_path / "o" / info.name)}
+    assert ids == {"a\ufffdb", "plain", "book-\ufffd"}
