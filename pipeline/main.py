@@ -19,12 +19,15 @@ from apache_beam.pvalue import AsDict, AsList
 from schemas import ShardManifest
 
 from .card import dataset_card
-from .documents import Document
+from .documents import Document, no_surrogates
 from .options import RenderOptions
+from .outdir import drop_stale_shards, prepare_output
+from .report import outcome_counts, stats_rows, tofu_warnings
 from .samples import Filters
 from .sink import WriteWebDataset, is_local
 from .sources import ReadCorpus
 from .transforms import Render
+from .validate import SettingsError, check_run_options, unknown_flags
 
 log = logging.getLogger(__name__)
 _HEADING = re.compile(r"^\s*=+ .* =+\s*$")
@@ -72,8 +75,8 @@ def _skip_label(rec) -> str:
 
 
 def _dead_json(d) -> str:
-    return json.dumps({"source": d.source, "file": d.file, "position": d.position, "reason": d.reason,
-                       "detail": d.detail}, ensure_ascii=False, sort_keys=True)
+    return no_surrogates(json.dumps({"source": d.source, "file": d.file, "position": d.position, "reason": d.reason,
+                                     "detail": d.detail}, ensure_ascii=False, sort_keys=True))
 
 
 def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: dict | None, sources: list[str],
@@ -94,6 +97,7 @@ def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: 
         raise NotImplementedError("manifest writing to remote filesystems is not implemented yet")
     os.makedirs(out, exist_ok=True)
     m.write(out)
+    drop_stale_shards(out, split, {s.name for s in m.shards})
     Path(out, "README.md").write_text(dataset_card(m))
     Path(out, "dead_letters.jsonl").write_text("".join(line + "\n" for line in sorted(dead)))
     return m.to_dict()
@@ -123,7 +127,8 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
     filtered = docs | "Filter" >> beam.ParDo(FilterFn(o["drop_title"], o["drop_headings"])).with_outputs(
         "outcome", main="docs")
     filters = Filters(o["min_patches"], o["max_unknown_ratio"])
-    samples, doc_outcomes = filtered.docs | "Render" >> Render(cfg, o["encoding"], filters, o["tokenizer"], o["dedup"])
+    samples, doc_outcomes, stats = filtered.docs | "Render" >> Render(cfg, o["encoding"], filters, o["tokenizer"],
+                                                                       o["dedup"], stats=True)
     infos = samples | "Write" >> WriteWebDataset(o["output"], o["split"], o["samples_per_shard"], o["resume"])
 
     labels = (
@@ -135,7 +140,8 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
         (dead | "DeadReason" >> beam.Map(_dead_label)),
         (skipped | "SkipReason" >> beam.Map(_skip_label)),
     ) | "AllLabels" >> beam.Flatten()
-    counts = labels | "Count" >> beam.combiners.Count.PerElement()
+    counts = ((labels | "Count" >> beam.combiners.Count.PerElement(), stats)  # stats: f"{stat}:{source}" sums
+              | "CountsAndStats" >> beam.Flatten())
     dead_lines = dead | "DeadJson" >> beam.Map(_dead_json)
     (p | "Once" >> beam.Create([None])
        | "Finalize" >> beam.Map(finalize, o["output"], o["split"], cfg.to_dict(), o["encoding"], tokenizer,
@@ -143,43 +149,55 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
                                 dead=AsList(dead_lines)))
 
 
-RUN_FILE = ".pixelkit-run.json"
-
-
-def _check_resume(o: dict, opts: RenderOptions) -> None:
-    """Record what this run writes; ``--resume`` into a directory written with other settings is refused."""
-    keys = ("input", "format", "max_doc_chars", "text_field", "id_field", "drop_title", "drop_headings", "encoding", "min_patches",
-            "max_unknown_ratio", "dedup", "split", "samples_per_shard")
-    fingerprint = {k: o[k] for k in keys} | {"render_config": opts.render_config().to_dict()}
+def fingerprint(o: dict, opts: RenderOptions) -> dict:
+    """What makes two runs the same run (``--resume`` may finish one only with these equal)."""
+    keys = ("input", "format", "max_doc_chars", "text_field", "id_field", "drop_title", "drop_headings", "encoding",
+            "min_patches", "max_unknown_ratio", "dedup", "split", "samples_per_shard")
+    fp = {k: o[k] for k in keys} | {"render_config": opts.render_config().to_dict()}
     if o["tokenizer"]:
         from .tokenizer import identity
 
-        fingerprint["tokenizer"] = identity(o["tokenizer"])["sha256"]
-    path = Path(o["output"], RUN_FILE)
-    if o["resume"] and path.is_file() and json.loads(path.read_text()) != fingerprint:
-        raise ValueError(f"--resume: {o['output']} was written with other settings ({path}); use a new --output")
-    path.write_text(json.dumps(fingerprint, sort_keys=True, indent=1))
+        fp["tokenizer"] = identity(o["tokenizer"])["sha256"]
+    return fp
+
+
+def parse_options(argv: list[str]) -> RenderOptions:
+    """Beam's parse of ``argv`` with every pixelkit setting checked; SettingsError (one line per problem) if any
+    is wrong, before anything is read or written."""
+    opts = PipelineOptions(argv).view_as(RenderOptions)
+    problems = unknown_flags(argv) + check_run_options(opts.get_all_options(), opts.render_config)
+    if problems:
+        raise SettingsError(problems)
+    return opts
 
 
 def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
-    opts = PipelineOptions(argv).view_as(RenderOptions)
+    opts = parse_options(argv)
     o = opts.get_all_options()
     if o["workers"]:
         direct = opts.view_as(DirectOptions)
         direct.direct_num_workers = o["workers"]
         direct.direct_running_mode = "multi_processing"
-    if o["output"] and is_local(o["output"]):
-        os.makedirs(o["output"], exist_ok=True)
-        _check_resume(o, opts)
+    if is_local(o["output"]):
+        prepare_output(o["output"], fingerprint(o, opts), o["resume"], o["overwrite"])
     p = test_pipeline or beam.Pipeline(options=opts)
     build_pipeline(p, opts)
     p.run().wait_until_finish()
     m = ShardManifest.read(o["output"])
     log.info("wrote %d samples in %d shards to %s", m.num_samples, len(m.shards), o["output"])
+    for line in tofu_warnings(m.counts):
+        log.warning(line)
+    if not m.num_samples:
+        lost = sorted(((v, k) for k, v in outcome_counts(m.counts).items() if k.startswith(("dead_", "skipped_"))),
+                      reverse=True)
+        log.warning("no sample was written: %s (dead_letters.jsonl says where; for dead_missing_text check "
+                    "--text_field)", ", ".join(f"{k} {v:,}" for v, k in lost[:3]) or "no document was read")
     return m
 
 
 def summary_table(m: ShardManifest) -> str:
-    rows = [f"  {k:<40} {v:>10,}" for k, v in sorted(m.counts.items())]
+    rows = [f"  {k:<40} {v:>10,}" for k, v in outcome_counts(m.counts).items()]
+    per_source = [f"  {'source':<22} {'chars rendered':>14} {'tofu':>8} {'tofu %':>8} {'replaced':>9}"]
+    per_source += [f"  {s:<22} {c:>14,} {t:>8,} {r:>8} {x:>9,}" for s, c, t, r, x in stats_rows(m.counts)]
     return "\n".join([f"  {'samples written':<40} {m.num_samples:>10,}", f"  {'shards':<40} {len(m.shards):>10,}",
-                      f"  {'bytes':<40} {m.num_bytes:>10,}", *rows])
+                      f"  {'bytes':<40} {m.num_bytes:>10,}", *rows, *(per_source if len(per_source) > 1 else [])])

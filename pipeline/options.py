@@ -7,6 +7,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from schemas import DEFAULT_ENCODING, ENCODINGS
 
 from .render import PRESET_NAMES, RenderConfig, preset
+from .samples import DEFAULT_MAX_UNKNOWN_RATIO
 
 
 class RenderOptions(PipelineOptions):
@@ -34,13 +35,16 @@ class RenderOptions(PipelineOptions):
         g.add_argument("--encoding", default=DEFAULT_ENCODING, choices=ENCODINGS)
         g.add_argument("--tokenizer", default=None, help="tokenizer.json (HF tokenizers) for paired token ids")
         g.add_argument("--min_patches", type=int, default=0, help="skip chunks with fewer text patches")
-        g.add_argument("--max_unknown_ratio", type=float, default=1.0, help="skip chunks with more tofu per char")
+        g.add_argument("--max_unknown_ratio", type=float, default=DEFAULT_MAX_UNKNOWN_RATIO,
+                       help="skip chunks with a larger share of characters the fonts cannot draw (tofu); 1: keep all")
         g.add_argument("--dedup", action="store_true", help="exact dedup of identical chunks")
         g = parser.add_argument_group("pixelkit output")
         g.add_argument("--output", help="output directory (local or a Beam filesystem URL)")
         g.add_argument("--split", default="train")
         g.add_argument("--samples_per_shard", type=int, default=1000)
         g.add_argument("--resume", action="store_true", help="keep shards a previous identical run finished")
+        g.add_argument("--overwrite", action="store_true",
+                       help="delete another run's shards and manifest in --output first (otherwise refused)")
         g.add_argument("--workers", type=int, default=0,
                        help="DirectRunner: this many worker processes (multi_processing); 0 = Beam's default")
 

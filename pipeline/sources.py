@@ -16,9 +16,10 @@ import codecs
 import json
 import logging
 import os
+import re
 from typing import BinaryIO, Callable, Iterator
 
-from .documents import DeadLetter, Document, Skipped
+from .documents import DeadLetter, Document, Skipped, no_surrogates
 from .streams import STREAM_ERRORS as _STREAM_ERRORS
 from .streams import _CHUNK, Opener, _detail, _split_name, _stream_reason, file_stem, open_binary, open_stream
 from .wikidump import iter_wikipedia
@@ -34,7 +35,7 @@ FORMATS = ("auto", "wikipedia", "books", "jsonl", "parquet", "text")
 
 def _doc_id(value, fallback: str) -> str:
     if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
-        return str(value)
+        return no_surrogates(str(value))
     return fallback
 
 
@@ -112,58 +113,98 @@ def iter_parquet(path: str, source: str, opener: Opener = open_binary, text_fiel
 # ---------------------------------------------------------------- plain text and books
 
 
-def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Record:
-    decoder, parts, offset = codecs.getincrementaldecoder("utf-8-sig")("strict"), [], 0
+def _read_all(fh: BinaryIO) -> tuple[bytes, BaseException | None]:
+    """Every byte the stream gives before it ends or breaks, and the error that broke it (None at a clean end).
+    ``read1``: a decompressor failing mid-file keeps what it had already decompressed (``read(n)`` drops it)."""
+    parts, read = [], getattr(fh, "read1", fh.read)
     try:
-        while True:
-            chunk = fh.read(_CHUNK)
-            pending = len(decoder.getstate()[0])
-            parts.append(decoder.decode(chunk, final=not chunk))
-            if not chunk:
-                break
-            offset += len(chunk)
-    except UnicodeDecodeError as e:
-        return DeadLetter(source, path, f"byte {offset - pending + e.start}", "decode_error", _detail(e))
+        while chunk := read(_CHUNK):
+            parts.append(chunk)
     except _STREAM_ERRORS as e:
-        return DeadLetter(source, path, f"byte {offset}", _stream_reason(e), _detail(e))
-    text = "".join(parts)
+        return b"".join(parts), e
+    return b"".join(parts), None
+
+
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+def decode_lines(data: bytes, source: str, path: str) -> tuple[str, list[DeadLetter]]:
+    """``data`` as UTF-8 text (a leading BOM dropped; a UTF-16 BOM makes it UTF-16, as Windows editors save it).
+    A line (``\n``, ``\r\n`` or ``\r``) that does not decode is left out and becomes a ``decode_error`` dead
+    letter with its line number (1-based) -- the rest of the file is kept."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), []
+        except UnicodeDecodeError as e:
+            return "", [DeadLetter(source, path, f"byte {e.start}", "decode_error", "UTF-16: " + _detail(e))]
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    kept, dead = [], []
+    for line_no, raw in enumerate(_NEWLINE.split(data), 1):  # lines keep no newline; joined back below
+        try:
+            kept.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            dead.append(DeadLetter(source, path, f"line {line_no}", "decode_error", _detail(e)))
+    return "\n".join(kept), dead
+
+
+def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Record]:
+    data, err = _read_all(fh)
+    lines_before = data.count(b"\n")
+    if err is not None:  # the partial last line is part of the cut
+        data = data[: data.rfind(b"\n") + 1]
+    text, dead = decode_lines(data, source, path)
+    yield from dead
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if err is not None:
+        yield DeadLetter(source, path, f"line {lines_before + 1}", _stream_reason(err), _detail(err))
+        if not text.strip():
+            return  # nothing before the cut: the dead letter is the file's only record
     if not text or text.isspace():
-        return Skipped(source, stem, "empty_text")
-    return Document(source, stem, text, stem)
+        yield Skipped(source, stem, "empty_text")
+    else:
+        yield Document(source, stem, text, stem)
 
 
 def _paragraphs(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Record]:
     lines: list[str] = []
-    bad, k, line_no = None, 0, 0
+    started, k, line_no = False, 0, 0  # started: the paragraph has lines, good or undecodable
     try:
         for line_no, raw in enumerate(fh, 1):
             try:
                 line = (raw.removeprefix(codecs.BOM_UTF8) if line_no == 1 else raw).decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
-                bad = bad or DeadLetter(source, path, f"line {line_no}", "decode_error", _detail(e))
+                yield DeadLetter(source, path, f"line {line_no}", "decode_error", _detail(e))
+                started = True
                 continue
             if line and not line.isspace():
                 lines.append(line)
-            elif lines or bad:
-                yield bad or Document(source, f"{stem}-{k}", "\n".join(lines), stem)
-                lines, bad, k = [], None, k + 1
-        if lines or bad:
-            yield bad or Document(source, f"{stem}-{k}", "\n".join(lines), stem)
+                started = True
+            elif started:
+                if lines:
+                    yield Document(source, f"{stem}-{k}", "\n".join(lines), stem)
+                lines, started, k = [], False, k + 1
     except _STREAM_ERRORS as e:
         yield DeadLetter(source, path, f"line {line_no + 1}", _stream_reason(e), _detail(e))
+    if lines:  # the last paragraph, or the complete lines read before a cut
+        yield Document(source, f"{stem}-{k}", "\n".join(lines), stem)
 
 
 def iter_text(path: str, source: str, opener: Opener = open_binary, mode: str = "file") -> Iterator[Record]:
-    """UTF-8 text. ``mode="file"``: one document (``doc_id`` = title = file stem; undecodable -> ``decode_error``).
-    ``mode="paragraphs"``: blank-line separated documents ``f"{stem}-{k}"`` (k from 0); an undecodable line makes
-    its paragraph a dead letter (k still counts it, so later ids do not shift)."""
+    """UTF-8 text. ``mode="file"``: one document (``doc_id`` = title = file stem). ``mode="paragraphs"``:
+    blank-line separated documents ``f"{stem}-{k}"`` (k from 0; a paragraph of only undecodable lines still
+    counts, so later ids do not shift). Either way a line that is not valid UTF-8 costs that line only: it is
+    left out and dead-lettered (``decode_error``, ``line N``); a stream cut short (truncated .gz/.bz2/.zst)
+    keeps every complete line before the cut and adds one ``truncated_file`` dead letter."""
     if mode not in ("file", "paragraphs"):
         raise ValueError(f"mode must be 'file' or 'paragraphs', not {mode!r}")
     with open_stream(path, opener) as fh:
         if mode == "file":
-            yield _whole_text(fh, source, path, file_stem(path))
+            yield from _whole_text(fh, source, path, file_stem(path))
         else:
             yield from _paragraphs(fh, source, path, file_stem(path))
 
@@ -258,8 +299,8 @@ class ReadFileFn(beam.DoFn):
         self._max = max_doc_chars
         self._read = Metrics.counter(METRICS_NAMESPACE, "documents_read")
 
-    def process(self, path: str):
-        n = 0
+    def process(self, path: str | bytes):
+        path, n = os.fsdecode(path), 0  # ReadCorpus sends bytes (Beam's str coder refuses non-UTF-8 names)
         try:
             for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field):
                 n += 1
@@ -305,7 +346,7 @@ class ReadCorpus(beam.PTransform):
                 detect_format(f)
         log.info("ReadCorpus %s: %d files (%s)", self._source, len(files), self._fmt)
         return (pbegin
-                | "Files" >> beam.Create(files)
+                | "Files" >> beam.Create([os.fsencode(f) for f in files])  # bytes: a non-UTF-8 name survives
                 | "Reshuffle" >> beam.Reshuffle()
                 | "ReadFiles" >> beam.ParDo(ReadFileFn(self._fmt, self._source, self._text_field, self._id_field,
                                                  self._max_doc_chars))

@@ -12,6 +12,8 @@ from typing import BinaryIO, Callable, Iterator
 
 import zstandard
 
+from .documents import no_surrogates
+
 Opener = Callable[[str], BinaryIO]
 STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 _CHUNK = 1 << 20
@@ -80,7 +82,8 @@ def _split_name(path: str) -> tuple[str, str]:
 def file_stem(path: str) -> str:
     """``dir/c4-00001.jsonl.zst`` -> ``c4-00001`` (works for gs:// and s3:// paths too)."""
     name = _split_name(path)[0]
-    return os.path.splitext(name)[0] or name
+    # a file name that is not UTF-8 (Python keeps its bytes as lone surrogates) could not travel through Beam
+    return no_surrogates(os.path.splitext(name)[0] or name)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 
@@ -18,11 +19,16 @@ from apache_beam.pvalue import TaggedOutput
 from .chunking import chunk_document
 from .documents import Document, TextChunk
 from .render import RenderConfig, Renderer, TextRenderer
-from .samples import Filters, chunk_key, render_chunk
+from .report import STATS
+from .samples import Filters, chunk_key, render_chunk_result
 
 log = logging.getLogger(__name__)
 NS = "pipeline.transforms"
 DOC = "document"  # the marker outcome that counts documents under one reference
+# Per-source sums on the "stats" output (pipeline/report.py reads them) (key f"{stat}:{source}"): characters of every chunk rendered (kept or
+# skipped), those drawn as tofu, and control characters / lone surrogates replaced. The C0 separators
+# U+001C..U+001F are whitespace to Python, so chunking drops them before a render could: counted at chunking.
+_SEPARATORS = re.compile("[\x1c-\x1f]")
 
 
 def doc_ref(source: str, doc_id: str) -> str:
@@ -46,14 +52,18 @@ def shared_renderer(cfg: RenderConfig) -> Renderer:
 class ChunkFn(beam.DoFn):
     """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
 
-    def __init__(self, cfg: RenderConfig):
-        self._cfg = cfg
+    def __init__(self, cfg: RenderConfig, stats: bool = False):
+        self._cfg, self._stats = cfg, stats
         self._chunks = Metrics.counter(NS, "chunks")
         self._empty = Metrics.counter(NS, "skipped_empty_document")
+        self._replaced = Metrics.counter(NS, "replaced_chars")
 
     def process(self, doc: Document):
         ref = doc_ref(doc.source, doc.doc_id)
         yield TaggedOutput("outcome", (ref, DOC))  # one marker per document, even when ids repeat
+        if self._stats and (n := len(_SEPARATORS.findall(doc.text))):
+            self._replaced.inc(n)
+            yield TaggedOutput("stats", (f"replaced_chars:{doc.source}", n))
         r = shared_renderer(self._cfg)
         r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
         chunks = chunk_document(doc, r.measure, r.text_budget)
@@ -96,8 +106,10 @@ class RenderFn(beam.DoFn):
     """TextChunk -> RenderedSample (main output) plus one outcome record per chunk."""
 
     def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
-                 renderer_factory=TextRenderer):
-        self._cfg, self._encoding, self._filters = cfg, encoding, filters
+                 renderer_factory=TextRenderer, stats: bool = False):
+        self._cfg, self._encoding, self._filters, self._stats = cfg, encoding, filters, stats
+        self._tofu = Metrics.counter(NS, "tofu_chars")
+        self._replaced = Metrics.counter(NS, "replaced_chars")
         self._tokenizer_path = tokenizer_path
         self._factory = renderer_factory  # injectable for tests
         self._written = Metrics.counter(NS, "chunks_rendered")
@@ -117,8 +129,14 @@ class RenderFn(beam.DoFn):
     def process(self, chunk: TextChunk):
         t0 = time.perf_counter()
         r = self._r or shared_renderer(self._cfg)
-        out = render_chunk(chunk, r, self._cfg, self._encoding, self._filters, self._tok)
+        out, res = render_chunk_result(chunk, r, self._cfg, self._encoding, self._filters, self._tok)
         ref = doc_ref(chunk.source, chunk.doc_id)
+        self._tofu.inc(res.unknown_glyphs)
+        self._replaced.inc(res.replaced_chars)
+        if self._stats:
+            for name, n in zip(STATS, (len(res.text) if res.ok else 0, res.unknown_glyphs, res.replaced_chars)):
+                if n or name == "chars_rendered":
+                    yield TaggedOutput("stats", (f"{name}:{chunk.source}", n))
         if isinstance(out, str):
             if out not in self._skips:
                 self._skips[out] = Metrics.counter(NS, f"skipped_{out}")
@@ -153,15 +171,17 @@ def _document_outcomes(item) -> list[str]:
 
 
 class Render(beam.PTransform):
-    """Documents -> (samples, per-document outcome labels)."""
+    """Documents -> (samples, per-document outcome labels), and with ``stats=True`` a third PCollection: per-source
+    sums ``(f"{stat}:{source}", n)`` for ``STATS``."""
 
     def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
-                 dedup: bool = False):
+                 dedup: bool = False, stats: bool = False):
         self._cfg, self._encoding, self._filters = cfg, encoding, filters
-        self._tokenizer_path, self._dedup = tokenizer_path, dedup
+        self._tokenizer_path, self._dedup, self._stats = tokenizer_path, dedup, stats
 
     def expand(self, docs):
-        chunked = docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg)).with_outputs("outcome", main="chunks")
+        tags = ("outcome", "stats") if self._stats else ("outcome",)
+        chunked = docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats)).with_outputs(*tags, main="chunks")
         chunks, outcomes = chunked.chunks, [chunked.outcome]
         if self._dedup:
             deduped = chunks | "Dedup" >> DedupChunks()
@@ -169,8 +189,13 @@ class Render(beam.PTransform):
             outcomes.append(deduped.outcome)
         rendered = (chunks | "Spread" >> beam.Reshuffle()
                     | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
-                                                            self._tokenizer_path)).with_outputs("outcome", main="samples"))
+                                                            self._tokenizer_path, stats=self._stats))
+                    .with_outputs(*tags, main="samples"))
         outcomes.append(rendered.outcome)
         doc_outcomes = (outcomes | "AllOutcomes" >> beam.Flatten() | "ByDocument" >> beam.GroupByKey()
                         | "DocumentOutcome" >> beam.FlatMap(_document_outcomes))
-        return rendered.samples, doc_outcomes
+        if not self._stats:
+            return rendered.samples, doc_outcomes
+        stats = ((chunked.stats, rendered.stats) | "AllStats" >> beam.Flatten()
+                 | "SumStats" >> beam.CombinePerKey(sum))
+        return rendered.samples, doc_outcomes, stats

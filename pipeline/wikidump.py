@@ -1,11 +1,15 @@
 """MediaWiki XML dumps (``.xml``, ``.xml.bz2`` incl. multistream) -> ``Document | DeadLetter | Skipped``.
 
-Namespace 0 only, redirects skipped, wikitext cleaned by ``pipeline.wikitext``; a broken page or a truncated
-stream becomes a dead letter with its page position (see ``pipeline.sources`` for the reader contract).
+Namespace 0 only, redirects skipped, wikitext cleaned by ``pipeline.wikitext``. Pages are cut from the byte stream
+and parsed one by one, so a page that is not well-formed or not valid UTF-8 is one dead letter with its page
+number and the pages after it are still read; a truncated stream ends the file with a dead letter after the pages
+before the cut (see ``pipeline.sources`` for the reader contract).
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 from typing import BinaryIO, Iterator, NamedTuple
 from xml.etree import ElementTree as ET
 
@@ -42,38 +46,93 @@ def _page(elem: ET.Element, ns: str) -> WikiPage:
                     wikitext=text or "")
 
 
-def _xml_events(fh: BinaryIO) -> Iterator[tuple[str, ET.Element]]:
-    """Like ``ET.iterparse`` but fed with ``read1``: a decompressor that fails mid-file keeps the data before it
-    (``read(n)`` would drop the part of its n bytes it had already decompressed)."""
-    parser, read = ET.XMLPullParser(events=("start", "end")), getattr(fh, "read1", fh.read)
-    while chunk := read(1 << 16):
-        parser.feed(chunk)
-        yield from parser.read_events()
-    parser.close()  # ParseError if the document is incomplete
-    yield from parser.read_events()
+_PAGE, _END_PAGE, _END_ROOT = b"<page>", b"</page>", b"</mediawiki>"
+_DECLARED = re.compile(rb"""\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
 
 
-def iter_pages(fh: BinaryIO) -> Iterator[tuple[WikiPage, frozenset[str]]]:
-    """(page, the wiki's file/category link prefixes) for each ``<page>``; memory stays flat (elements are cleared).
+def _blobs(fh: BinaryIO) -> Iterator[tuple[str, bytes]]:
+    """``("header", bytes before the first <page>)``, then ``("page", b"<page>...</page>")`` for each page, cut
+    from the byte stream: each page is parsed on its own, so a broken page costs that page, not the rest of the
+    dump. ``<`` in text is always escaped, so a literal ``<page>`` is markup. Fed with ``read1``: a decompressor
+    that fails mid-file keeps the data before it. A page left unclosed at the end is a ``("page", ...)`` that
+    will not parse; a page that runs into the next ``<page>`` is cut there."""
+    buf, header, searched = bytearray(), True, 0
+    for chunk in _utf8_chunks(fh):
+        buf += chunk
+        while True:
+            start = buf.find(_PAGE)
+            if start < 0:
+                break
+            if header:
+                yield "header", bytes(buf[:start])
+                header = False
+            end = buf.find(_END_PAGE, max(start, searched))  # a long page: only the new bytes are searched
+            if end < 0:
+                searched = max(0, len(buf) - len(_END_PAGE))
+                break
+            nxt = buf.find(_PAGE, start + len(_PAGE), end)
+            stop = nxt if nxt >= 0 else end + len(_END_PAGE)
+            yield "page", bytes(buf[start:stop])
+            del buf[:stop]
+            searched = 0
+    rest = bytes(buf).strip()
+    if header:
+        yield "header", rest
+    elif rest.startswith(_PAGE):  # unclosed at the end of the file
+        yield "page", rest
+    elif rest.removesuffix(_END_ROOT).strip():
+        raise ET.ParseError(f"unexpected data after the last page: {rest[:60]!r}")
 
-    The export namespace (``{http://www.mediawiki.org/xml/export-0.N/}``) is taken from the root element.
-    """
-    root, ns, prefixes = None, "", DEFAULT_LINK_PREFIXES
-    for event, elem in _xml_events(fh):
-        if root is None:
-            root = elem
-            ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
-            if root.tag != f"{ns}mediawiki":
-                raise ET.ParseError(f"not a MediaWiki export: the root element is {root.tag!r}")
-        elif event != "end":
+
+def _utf8_chunks(fh: BinaryIO) -> Iterator[bytes]:
+    """The stream as UTF-8 bytes, in pieces: an export in another encoding (a UTF-16 byte-order mark, or an XML
+    declaration naming one) is transcoded, so pages can be cut at ``<page>`` bytes. Ends with b""."""
+    read = getattr(fh, "read1", fh.read)
+    first = read(1 << 16)
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        enc = "utf-16"
+    else:
+        first = first.removeprefix(codecs.BOM_UTF8)
+        declared = _DECLARED.match(first)
+        enc = declared.group(1).decode("ascii") if declared else "utf-8"
+    if codecs.lookup(enc).name == "utf-8":
+        yield first
+        while chunk := read(1 << 16):
+            yield chunk
+    else:
+        dec = codecs.getincrementaldecoder(enc)("strict")
+        yield dec.decode(first).encode("utf-8")
+        while chunk := read(1 << 16):
+            yield dec.decode(chunk).encode("utf-8")
+        yield dec.decode(b"", final=True).encode("utf-8")
+    yield b""
+
+
+def _header(raw: bytes) -> tuple[str, frozenset[str]]:
+    """The export namespace (``{http://www.mediawiki.org/xml/export-0.N/}``) and the wiki's file/category link
+    prefixes, from everything before the first page (closed here so it parses; UTF-8 by now, so an XML
+    declaration naming another encoding is dropped)."""
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", raw.decode("utf-8"))
+    root = ET.fromstring(text + _END_ROOT.decode())
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    if root.tag != f"{ns}mediawiki":
+        raise ET.ParseError(f"not a MediaWiki export: the root element is {root.tag!r}")
+    siteinfo = root.find(f"{ns}siteinfo")
+    return ns, DEFAULT_LINK_PREFIXES if siteinfo is None else _site_prefixes(siteinfo, ns)
+
+
+def iter_pages(fh: BinaryIO) -> Iterator[tuple[WikiPage | Exception, frozenset[str]]]:
+    """(page, the wiki's file/category link prefixes) for each ``<page>``; a page that is not valid UTF-8 or not
+    well-formed comes as its exception instead (the pages after it still come). A broken header raises."""
+    prefixes = DEFAULT_LINK_PREFIXES
+    for kind, raw in _blobs(fh):
+        if kind == "header":
+            _, prefixes = _header(raw)
             continue
-        elif elem.tag == f"{ns}siteinfo":
-            prefixes = _site_prefixes(elem, ns)
-            root.clear()
-        elif elem.tag == f"{ns}page":
-            page = _page(elem, ns)
-            root.clear()
-            yield page, prefixes
+        try:
+            yield _page(ET.fromstring(raw.decode("utf-8")), ""), prefixes  # a page parsed alone has no namespace
+        except (UnicodeDecodeError, ET.ParseError) as e:
+            yield e, prefixes
 
 
 def page_record(page: WikiPage, source: str, link_prefixes: frozenset[str] = DEFAULT_LINK_PREFIXES) -> Record:
@@ -95,12 +154,18 @@ def iter_wikipedia(path: str, source: str, opener: Opener = open_binary) -> Iter
         try:
             for page, prefixes in iter_pages(fh):
                 pages += 1
+                if isinstance(page, Exception):
+                    reason = "decode_error" if isinstance(page, UnicodeDecodeError) else "malformed_xml"
+                    yield DeadLetter(source, path, f"page {pages}", reason, _detail(page))
+                    continue
                 try:
                     yield page_record(page, source, prefixes)
                 except mwparserfromhell.parser.ParserError as e:
                     yield DeadLetter(source, path, f"page {pages} (id {page.page_id})", "wikitext_error", _detail(e))
         except ET.ParseError as e:
             yield DeadLetter(source, path, _page_pos(pages), "malformed_xml", _detail(e))
+        except (UnicodeDecodeError, LookupError) as e:  # a non-UTF-8 export that does not decode as it says
+            yield DeadLetter(source, path, _page_pos(pages), "decode_error", _detail(e))
         except _STREAM_ERRORS as e:
             yield DeadLetter(source, path, _page_pos(pages), _stream_reason(e), _detail(e))
 

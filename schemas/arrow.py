@@ -29,6 +29,7 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("chunk_index", pa.int32(), nullable=False),
         pa.field("unknown_glyphs", pa.int32(), nullable=False),
         pa.field("truncated", pa.bool_(), nullable=False),
+        pa.field("replaced_chars", pa.int32(), nullable=False),
         pa.field("sep_patches", pa.list_(pa.int32()), nullable=False),
         pa.field("token_ids", pa.list_(pa.int32())),
         pa.field("word_starts", pa.list_(pa.int32())),

@@ -21,7 +21,7 @@ from . import typed
 from .codec import ENCODINGS, MAX_PIXEL_BYTES, decode_pixels
 from .typed import SchemaError
 
-SCHEMA_VERSION = "1.1"  # 1.1 added the optional task fields word_index, context_span, answers
+SCHEMA_VERSION = "1.1"  # 1.1 added the optional task fields word_index, context_span, answers and replaced_chars
 MODES = ("gray", "rgb", "binary")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -54,6 +54,7 @@ class RenderedSample:
     chunk_index: int = 0
     unknown_glyphs: int = 0
     truncated: bool = False
+    replaced_chars: int = 0  # control characters / lone surrogates in the input, drawn as spaces / U+FFFD
     sep_patches: list[int] = field(default_factory=list)  # black patches: [eos] or [sep, eos]
     token_ids: list[int] | None = None  # the same text, tokenized by the manifest's tokenizer
     word_starts: list[int] | None = None  # words input: patch where word i starts
@@ -93,7 +94,7 @@ class RenderedSample:
         need(self.encoding in ENCODINGS, lambda: f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         need(self.mode in MODES, lambda: f"mode must be one of {MODES}, got {self.mode!r}")
         need(isinstance(self.pixels, (bytes, bytearray)) and len(self.pixels) > 0, "pixels must be non-empty bytes")
-        for name in ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs"):
+        for name in ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs", "replaced_chars"):
             v = getattr(self, name)
             if type(v) is not int or v < 0:  # bools refused too
                 need(False, f"{name} must be an int >= 0, got {v!r}")
@@ -146,6 +147,8 @@ class RenderedSample:
         for name in _OPTIONAL_1_1:
             if d[name] is None:
                 del d[name]
+        if not d["replaced_chars"]:  # written only when something was replaced: clean samples' bytes are as in 1.0
+            del d["replaced_chars"]
         return d
 
     def to_wds(self) -> dict[str, Any]:
@@ -193,7 +196,8 @@ _META_DECODER = msgspec.json.Decoder(typed.struct_for(
     RenderedSample, skip=("key", "pixels", "text"),
     bounds={"height": msgspec.Meta(ge=1, le=4096), "patch_size": msgspec.Meta(ge=1, le=4096),
             "width": msgspec.Meta(ge=1, le=MAX_PIXEL_BYTES), "num_patches": typed.INT32,
-            "chunk_index": typed.INT32, "unknown_glyphs": typed.INT32}))
+            "chunk_index": typed.INT32, "unknown_glyphs": typed.INT32,
+            "replaced_chars": typed.INT32}))
 
 
 def _int_list(v: Any) -> bool:

@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import tracemalloc
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -122,14 +123,27 @@ def test_truncated_full_bz2_keeps_the_pages_before(tmp_path, enwiki_full):
     assert last.position.startswith(f"page {len(before) + 1} ")
 
 
-def test_malformed_xml(tmp_path):
+def test_a_broken_page_costs_that_page_not_the_rest_of_the_dump(tmp_path):
     xml = bz2.decompress(WIKI.read_bytes())
+    clean = list(iter_wikipedia(str(WIKI), "enwiki"))
+    ends = [m.start() for m in re.finditer(b"</page>", xml)]
+    assert len(clean) == len(ends) > 4
     bad = tmp_path / "bad.xml"
-    third = [m.start() for m in re.finditer(b"</page>", xml)][2]
-    bad.write_bytes(xml[:third] + b"</pgae>" + xml[third + 7:])  # the 3rd page does not close
+    bad.write_bytes(xml[:ends[2]] + b"</pgae>" + xml[ends[2] + 7:])  # the 3rd page does not close
     recs = list(iter_documents(str(bad), "auto", "enwiki"))
-    assert [type(r) for r in recs] == [Skipped, Document, DeadLetter]
-    assert recs[-1].reason == "malformed_xml" and recs[-1].position.startswith("page 3 ")
+    assert (recs[2].position, recs[2].reason) == ("page 3", "malformed_xml")
+    assert recs[:2] + recs[3:] == clean[:2] + clean[3:]  # every other page, before and after
+    # one invalid UTF-8 byte inside the 4th page's text: that page is a decode_error, the rest are read
+    text_at = xml.index(b"</text>", ends[2]) - 5
+    (tmp_path / "bytes.xml").write_bytes(xml[:text_at] + b"\xff" + xml[text_at:])
+    recs = list(iter_wikipedia(str(tmp_path / "bytes.xml"), "enwiki"))
+    assert (recs[3].position, recs[3].reason) == ("page 4", "decode_error") and "0xff" in recs[3].detail
+    assert recs[:3] + recs[4:] == clean[:3] + clean[4:]
+    # a page left open at the very end of an uncompressed file
+    cut = xml[: ends[-1] - 50]
+    (tmp_path / "cut.xml").write_bytes(cut)
+    recs = list(iter_wikipedia(str(tmp_path / "cut.xml"), "enwiki"))
+    assert recs[:-1] == clean[:-1] and (recs[-1].position, recs[-1].reason) == (f"page {len(clean)}", "malformed_xml")
 
 
 def test_wikitext_to_text_markup():
@@ -253,7 +267,7 @@ def test_gutenberg_dir():
     assert "Mowgli" in jungle and "\r" not in jungle  # CRLF file, newlines normalised
 
 
-def test_book_dir_with_one_undecodable_file(tmp_path):
+def test_book_dir_with_undecodable_lines_loses_those_lines_only(tmp_path):
     pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")
     wikitext = (SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_text(encoding="utf-8")
     (tmp_path / "austen.txt").write_text(pride, encoding="utf-8")
@@ -261,12 +275,103 @@ def test_book_dir_with_one_undecodable_file(tmp_path):
     (tmp_path / "cp1252.txt").write_bytes(pride.encode("cp1252"))  # curly quotes -> invalid UTF-8
     (tmp_path / "notes.md").write_text("not a book")
     out = list(iter_documents(str(tmp_path), "books", "books"))
-    assert [(type(r).__name__, r.file if isinstance(r, DeadLetter) else r.doc_id) for r in out] == [
-        ("Document", "austen"), ("Document", "boulter"), ("DeadLetter", str(tmp_path / "cp1252.txt"))]
-    assert out[0].text == pride and out[1].text == wikitext
-    assert out[2].reason == "decode_error"
-    first_bad = pride.encode("cp1252").index("\u201c".encode("cp1252"))
-    assert out[2].position == f"byte {first_bad}"
+    docs = [r for r in out if isinstance(r, Document)]
+    dead = [r for r in out if isinstance(r, DeadLetter)]
+    assert [d.doc_id for d in docs] == ["austen", "boulter", "cp1252"]
+    assert docs[0].text == pride and docs[1].text == wikitext
+    lines = pride.split("\n")
+    bad = [i for i, line in enumerate(lines, 1) if not line.isascii()]
+    assert [(Path(d.file).name, d.position, d.reason) for d in dead] == [
+        ("cp1252.txt", f"line {i}", "decode_error") for i in bad]
+    assert docs[2].text == "\n".join(line for line in lines if line.isascii())  # every other line kept
+
+
+def test_one_bad_byte_costs_one_line_not_the_book(tmp_path):
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_bytes()
+    at = pride.index(b"truth universally acknowledged")
+    (tmp_path / "book.txt").write_bytes(pride[:at] + b"\xff" + pride[at:])
+    line_no = pride[:at].count(b"\n") + 1
+    dead, doc = iter_text(str(tmp_path / "book.txt"), "books")
+    assert (dead.position, dead.reason) == (f"line {line_no}", "decode_error") and "0xff" in dead.detail
+    lines = pride.decode().split("\n")
+    assert doc.text == "\n".join(lines[: line_no - 1] + lines[line_no:])
+    # paragraphs: the paragraph keeps its other lines; ids do not shift
+    paras = list(iter_text(str(tmp_path / "book.txt"), "books", mode="paragraphs"))
+    clean = list(iter_text(str(SAMPLE_DIR / "pride-and-prejudice-excerpt.txt"), "books", mode="paragraphs"))
+    assert [type(r) for r in paras].count(DeadLetter) == 1
+    docs = [r for r in paras if isinstance(r, Document)]
+    assert [d.doc_id.replace("book-", "") for d in docs] == [d.doc_id.rsplit("-", 1)[1] for d in clean]
+    changed = [(a.text, b.text) for a, b in zip(docs, clean) if a.text != b.text]
+    assert len(changed) == 1 and lines[line_no - 1] not in changed[0][0] and lines[line_no - 1] in changed[0][1]
+
+
+def test_utf16_and_old_mac_newlines(tmp_path):
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")
+    (tmp_path / "notepad.txt").write_bytes(pride.encode("utf-16"))  # with its BOM, as Windows editors save it
+    [doc] = iter_text(str(tmp_path / "notepad.txt"), "books")
+    assert doc.text == pride  # not UTF-8 with a NUL after every letter
+    lines = pride.split("\n")
+    mac = "\r".join(lines).encode()
+    at = mac.index(b"truth universally")
+    (tmp_path / "mac.txt").write_bytes(mac[:at] + b"\xff" + mac[at:])  # \r-only newlines and one bad byte
+    dead, doc = iter_text(str(tmp_path / "mac.txt"), "books")
+    n = mac[:at].count(b"\r") + 1
+    assert dead.position == f"line {n}" and doc.text == "\n".join(lines[: n - 1] + lines[n:])
+
+
+def _real_text(n_bytes: int) -> bytes:
+    """Real prose (WikiText-2 + Pride and Prejudice), repeated to ``n_bytes``, ending at a newline."""
+    base = ((SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_bytes()
+            + (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_bytes())
+    data = base * (n_bytes // len(base) + 1)
+    return data[: data.rindex(b"\n", 0, n_bytes) + 1]
+
+
+def _recoverable(compressed: bytes, suffix: str) -> bytes:
+    """What the codec alone gives back from a cut file: every complete zstd frame / bz2 block / gzip byte."""
+    if suffix == ".zst":
+        out, rest = [], compressed
+        while rest:
+            obj = zstandard.ZstdDecompressor().decompressobj()
+            data = obj.decompress(rest)
+            if not obj.eof:
+                break  # the cut frame: the decompressor holds back what it cannot finish
+            out.append(data)
+            rest = obj.unused_data
+        return b"".join(out)
+    if suffix == ".bz2":
+        return bz2.BZ2Decompressor().decompress(compressed)
+    return zlib.decompressobj(31).decompress(compressed)
+
+
+def _compress(data: bytes, suffix: str) -> bytes:
+    if suffix == ".zst":  # frames of 64 kB, as a streaming writer that flushes per frame makes
+        return b"".join(zstandard.ZstdCompressor().compress(data[i:i + 65536]) for i in range(0, len(data), 65536))
+    if suffix == ".bz2":
+        return bz2.compress(data, 1)  # 100 kB blocks
+    return gzip.compress(data)
+
+
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+def test_truncated_stream_keeps_every_complete_frame_or_block(tmp_path, suffix):
+    data = _real_text(400_000)
+    lines = data.decode().split("\n")[:-1]
+    texts = [t for t in lines if t.strip()]
+    recs = _jsonl_bytes([{"id": f"r{i}", "text": t} for i, t in enumerate(texts)])
+    packed = _compress(recs, suffix)
+    path = tmp_path / f"cut.jsonl{suffix}"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    *docs, last = iter_jsonl(str(path), "web")
+    n = _recoverable(path.read_bytes(), suffix).count(b"\n")  # complete lines in the recoverable part
+    assert len(texts) // 3 < n < len(texts) and [d.text for d in docs] == texts[:n]
+    assert (last.reason, last.position) == ("truncated_file", f"line {n + 1}")
+    # the same cut in a plain-text book: the text before the cut is the document, the cut a dead letter
+    book = tmp_path / f"book.txt{suffix}"
+    packed = _compress(data, suffix)
+    book.write_bytes(packed[: len(packed) * 2 // 3])
+    n = _recoverable(book.read_bytes(), suffix).count(b"\n")
+    cut, doc = iter_text(str(book), "books")
+    assert doc.text == "\n".join(lines[:n]) + "\n" and (cut.reason, cut.position) == ("truncated_file", f"line {n + 1}")
 
 
 def test_bookcorpusopen_layout(tmp_path, sentences):

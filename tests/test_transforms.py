@@ -146,3 +146,30 @@ def test_chunking_and_rendering_share_one_renderer_per_thread():
     t.start()
     t.join()
     assert other[0] is not mine  # renderers are not thread-safe: each thread has its own
+
+
+def test_tofu_and_replacements_reach_the_counters_and_the_stats(wikitext, udhr):
+    """Render(stats=True): per-source sums on the stats output and the Beam counters, on real text (UDHR Hindi
+    with PIXAR's PixeloidSans, which lacks Devanagari; WikiText with a NUL, a lone surrogate and a separator)."""
+    from pipeline.render import preset
+
+    cfg = preset("pixar-pango")
+    hindi = udhr["hin"]["paragraphs"][0][:200]
+    docs = [Document("hin", "p0", hindi),
+            Document("ctl", "c0", wikitext[0][:60] + "\x00" + wikitext[0][60:120] + "\ud800 \x1c" + wikitext[0][120:200])]
+    p = TestPipeline()
+    _, outcomes, stats = p | beam.Create(docs) | Render(cfg, DEFAULT_ENCODING, Filters(max_unknown_ratio=1.0),
+                                                        stats=True)
+    r = TextRenderer(cfg)
+    tofu = r.render_text(hindi).unknown_glyphs
+    assert tofu > 100
+    assert_that(stats | beam.Filter(lambda kv: not kv[0].startswith("chars_rendered")), equal_to(
+        [("tofu_chars:hin", tofu), ("replaced_chars:ctl", 3)]), label="stats")
+    assert_that(outcomes, equal_to(["written", "written"]), label="outcomes")
+    res = p.run()
+    res.wait_until_finish()
+
+    def counter(name):
+        return sum(c.committed for c in res.metrics().query(MetricsFilter().with_name(name))["counters"])
+
+    assert counter("tofu_chars") == tofu and counter("replaced_chars") == 3

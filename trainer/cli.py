@@ -34,7 +34,6 @@ def _report(cfg, run) -> None:
 
 
 def _pretrain(a: argparse.Namespace) -> int:
-    from .engine import train
     flags: dict = {}
     for key, value in (("model", a.model), ("flavor", a.flavor), ("output_dir", a.out), ("max_steps", a.steps)):
         if value is not None:
@@ -43,7 +42,8 @@ def _pretrain(a: argparse.Namespace) -> int:
         flags["data"] = {"train": a.data}
     if a.eval:
         flags.setdefault("data", {})["eval"] = a.eval
-    cfg = load_config(a.config, flags, parse_set(a.set))
+    cfg = load_config(a.config, flags, parse_set(a.set))  # every setting checked before torch is imported
+    from .engine import train
     run = train(cfg)
     if run.model_dir is not None:
         _report(cfg, run)
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return a.fn(a)
     except ConfigError as e:
-        print(f"pixel-train: error: {e}", file=sys.stderr)
+        for line in str(e).splitlines():  # one line per problem
+            print(f"pixel-train: error: {line}", file=sys.stderr)
         return 2
 
 

@@ -67,6 +67,11 @@ class TrainConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def validate(self) -> "TrainConfig":
+        from .checks import config_problems  # every key's type and range (one line each)
+
+        if problems := config_problems(self):
+            raise ConfigError("\n".join(problems))
+
         def need(cond: bool, msg: str) -> None:
             if not cond:
                 raise ConfigError(msg)

@@ -1,0 +1,40 @@
+"""Per-source render statistics in a manifest's ``counts`` (``f"{stat}:{source}"`` keys, summed by
+``transforms.Render(stats=True)``): tofu rates, replaced characters, and the warnings they call for. Pure; no Beam."""
+
+from __future__ import annotations
+
+STATS = ("chars_rendered", "tofu_chars", "replaced_chars")
+TOFU_WARN = 0.01  # a source with more than 1 character in 100 drawn as tofu gets a warning
+
+
+def source_stats(counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """{source: {stat: n}} for every source that had a chunk rendered; missing stats are 0."""
+    out: dict[str, dict[str, int]] = {}
+    for key, n in counts.items():
+        stat, sep, source = key.partition(":")
+        if sep and stat in STATS:
+            out.setdefault(source, dict.fromkeys(STATS, 0))[stat] = int(n)
+    return dict(sorted(out.items()))
+
+
+def outcome_counts(counts: dict[str, int]) -> dict[str, int]:
+    """The accounting counts (records read, written, skipped_*, dead_*) without the per-source stats."""
+    return {k: v for k, v in sorted(counts.items()) if ":" not in k}
+
+
+def tofu_rate(stats: dict[str, int]) -> float:
+    return stats["tofu_chars"] / max(1, stats["chars_rendered"])
+
+
+def tofu_warnings(counts: dict[str, int], threshold: float = TOFU_WARN) -> list[str]:
+    """One line per source whose tofu rate passes ``threshold``."""
+    return [f"source {src!r}: {tofu_rate(st):.1%} of its {st['chars_rendered']:,} characters rendered as tofu (the "
+            f"fonts lack its script); its chunks over --max_unknown_ratio were skipped (too_much_tofu). Use a font "
+            f"that covers it (--font, or --preset pixel: GoNoto)"
+            for src, st in source_stats(counts).items() if tofu_rate(st) > threshold]
+
+
+def stats_rows(counts: dict[str, int]) -> list[tuple[str, int, int, str, int]]:
+    """(source, characters rendered, tofu, tofu share, replaced) per source."""
+    return [(src, st["chars_rendered"], st["tofu_chars"], f"{tofu_rate(st):.2%}", st["replaced_chars"])
+            for src, st in source_stats(counts).items()]

@@ -1,0 +1,237 @@
+"""Every ``pixel-render`` setting is checked before any work starts: one line per problem, naming the flag and the
+fix. ``pixel-render`` prints them and exits with code 2; ``main.run`` raises ``SettingsError``.
+
+    problems = check_run_options(opts.get_all_options(), opts)      # [] when the run can start
+    problems = check_render_config(cfg, "--max_patches")            # fonts that load, a strip cairo can draw
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import os
+import re
+import struct
+from pathlib import Path
+from typing import Any, Callable
+
+from .render import RenderConfig
+
+MAX_STRIP_WIDTH = 32767  # cairo's largest image surface (CAIRO_STATUS_INVALID_SIZE beyond); pygame's strips too
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work. ``str()`` is one line per problem, each naming the flag and its fix."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _regex(v: str) -> bool:
+    try:
+        re.compile(v)
+    except re.error:
+        return False
+    return True
+
+
+# (option, test of a value that is set, what the value must be -- with the fix). None means "not given": fine.
+RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("samples_per_shard", lambda v: v >= 1, "must be >= 1 (samples per tar shard; default 1000)"),
+    ("max_unknown_ratio", lambda v: _number(v) and 0 <= v <= 1,
+     "must be in [0, 1]: the share of a chunk's characters that may be tofu (1 keeps every chunk)"),
+    ("min_patches", lambda v: v >= 0, "must be >= 0 (0 keeps every chunk; PIXEL used 22)"),
+    ("max_doc_chars", lambda v: v >= 0, "must be >= 0 (0: no limit)"),
+    ("workers", lambda v: v >= 0, "must be >= 0 (0: Beam's default)"),
+    ("font_size", lambda v: _number(v) and 0 < v <= 1000, "must be a size in points, > 0 (PIXEL: 8)"),
+    ("dpi", lambda v: 0 < v <= 10_000, "must be > 0 (PIXEL: 120)"),
+    ("pixels_per_patch", lambda v: 4 <= v <= 1024, "must be in 4..1024 pixels (PIXEL: 16, PIXAR: 8)"),
+    ("max_patches", lambda v: v >= 2, "must be >= 2 (PIXEL: 529)"),
+    ("split", lambda v: re.fullmatch(r"[A-Za-z0-9_]+", v) is not None, "must be letters, digits or _ (e.g. train)"),
+    ("text_field", bool, "must name a field (default: text)"),
+    ("id_field", bool, "must name a field (default: id)"),
+    ("drop_title", _regex, "is not a valid regular expression"),
+)
+
+
+# pixel-render text/pair/words/qa (how the PNG is shown) and tokenizer train
+VIEW_RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("scale", lambda v: 1 <= v <= 64, "must be in 1..64 (nearest-neighbour zoom)"),
+    ("wrap", lambda v: v >= 0, "must be >= 0 (patches per row; 0: one row)"),
+    ("stride", lambda v: v >= 0, "must be >= 0 (context tokens shared by QA windows)"),
+    ("vocab_size", lambda v: v >= 257, "must be >= 257 (256 bytes + <|endoftext|>; smaller sizes silently give 257)"),
+)
+
+RUN_FLAGS = {k: f"--{k}" for k, _, _ in RULES} | {"pixels_per_patch": "--patch", "font_file": "--font"}
+CLI_FLAGS = {k: v.replace("_", "-") for k, v in RUN_FLAGS.items()} | {k: f"--{k.replace('_', '-')}" for k, _, _ in
+                                                                       VIEW_RULES}  # pixel-render text/pair/words/qa spell them so
+
+
+def check_rules(o: dict[str, Any], rules=RULES, flag: Callable[[str], str] = RUN_FLAGS.get) -> list[str]:
+    """One line per rule a given value breaks (values left at None are not checked)."""
+    return [f"{flag(key)} {o[key]!r} {msg}" for key, ok, msg in rules if o.get(key) is not None and not ok(o[key])]
+
+
+@functools.lru_cache(maxsize=32)
+def font_problem(path: str) -> str | None:
+    """Why ``path`` is not a font file the renderers can load (None if it is one)."""
+    from fontTools.ttLib import TTCollection, TTFont, TTLibError
+
+    p = Path(path)
+    if not p.is_file():
+        return "does not exist"
+    try:
+        with open(p, "rb") as fh:
+            tag = fh.read(4)
+        font = TTCollection(p).fonts[0] if tag == b"ttcf" else TTFont(p, lazy=True)
+        font["cmap"], font["head"]  # noqa: B018  (parsing these tables is the check)
+    except (TTLibError, OSError, struct.error, KeyError, ValueError, AssertionError, IndexError) as e:
+        return f"is not a TrueType/OpenType font ({type(e).__name__}: {str(e)[:80]})"
+    return None
+
+
+def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches") -> list[str]:
+    """A RenderConfig that constructed fine can still fail in every worker: fonts that are not fonts, a strip wider
+    than cairo can allocate. Checked here, in the main process."""
+    problems = []
+    if cfg.width > MAX_STRIP_WIDTH:
+        problems.append(f"{patches_flag} {cfg.max_patches} x {cfg.pixels_per_patch} px = {cfg.width:,} px: a strip "
+                        f"can be at most {MAX_STRIP_WIDTH:,} px wide; use {patches_flag} "
+                        f"<= {MAX_STRIP_WIDTH // cfg.pixels_per_patch}")
+    for path in cfg.font_files():
+        why = font_problem(str(path))
+        if why:
+            problems.append(f"--font {path} {why}; give a .ttf/.otf file (a name in fonts/ or a path)")
+    return problems
+
+
+def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderConfig | None, list[str]]:
+    try:
+        cfg = make()
+    except FileNotFoundError as e:
+        return None, [f"--font: {e}; give a file in fonts/ or a path"]
+    except (ValueError, KeyError) as e:
+        return None, [f"render settings: {e}"]
+    return cfg, []
+
+
+def _writable_parent(p: Path, flag: str, given: str) -> str | None:
+    parent = p
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{flag} {given}: {parent} is a file, so no directory can be made there; give another path"
+    if not os.access(parent, os.W_OK):
+        return f"{flag} {given}: {parent} is not writable; give another path"
+    return None
+
+
+def _output_problem(out: str) -> str | None:
+    from .sink import is_local
+
+    if not is_local(out):  # shards could go through Beam's FileSystems, but finalize writes the manifest locally
+        return (f"--output {out}: writing the manifest to a remote filesystem is not implemented yet (the job would "
+                f"fail at its very end); write to a local directory and copy it")
+    p = Path(out.removeprefix("file://"))
+    if p.exists() and not p.is_dir():
+        return f"--output {out} is a file; give a directory (it will hold the shards)"
+    return _writable_parent(p, "--output", out)
+
+
+def out_file_problem(out: str, flag: str = "--out") -> str | None:
+    """Why a file cannot be written at ``out`` (its missing folders are made; a file in the way is not)."""
+    p = Path(out)
+    if p.is_dir():
+        return f"{flag} {out} is a directory; give a file name, e.g. {p / 'render.png'}"
+    return _writable_parent(p.parent, flag, out)
+
+
+def _input_problems(specs: list[str], fmt: str) -> list[str]:
+    from .documents import no_surrogates
+    from .main import parse_input
+    from .sources import detect_format, match_files
+
+    problems = []
+    for spec in specs:
+        source, pattern = parse_input(spec)
+        if no_surrogates(source) != source:
+            problems.append(f"--input {no_surrogates(spec)}: the source name is not valid UTF-8; give source=pattern")
+            continue
+        try:
+            files = match_files([pattern])
+        except ValueError as e:  # nothing matches, or no filesystem for the scheme (gs:// without beam[gcp])
+            fix = "check the path (quote patterns with *)" if "no file matches" in str(e) else "install its filesystem"
+            problems.append(f"--input {spec}: {str(e).split(' Path specified')[0][:200]}; {fix}")
+            continue
+        if fmt == "auto":
+            for f in files:
+                try:
+                    detect_format(f)
+                except ValueError:
+                    problems.append(f"--input {spec}: cannot tell the format of {f} from its suffix; pass --format")
+                    break
+    return problems
+
+
+def check_run_options(o: dict[str, Any], render_config: Callable[[], RenderConfig]) -> list[str]:
+    """Every problem with a ``pixel-render run`` option set, in flag order; [] when the run can start."""
+    problems = check_rules(o)
+    if not o.get("input"):
+        problems.append("--input is required: [source=]file pattern, e.g. --input books=books/*.txt")
+    else:
+        problems += _input_problems(o["input"], o["format"])
+    if not o.get("output"):
+        problems.append("--output is required: the directory for the shards, e.g. --output out/mix")
+    elif why := _output_problem(o["output"]):
+        problems.append(why)
+    if o.get("resume") and o.get("overwrite"):
+        problems.append("--resume and --overwrite contradict each other; give one")
+    if o.get("tokenizer"):
+        problems += _tokenizer_problems(o["tokenizer"])
+    if not any(p.startswith(("--font", "--patch", "--max_patches", "--dpi", "--font_size")) for p in problems):
+        cfg, bad = render_config_or_problems(render_config)
+        problems += bad or check_render_config(cfg)
+        if cfg is not None and (o.get("min_patches") or 0) >= cfg.max_patches:
+            problems.append(f"--min_patches {o['min_patches']} can never be met: a strip holds at most "
+                            f"{cfg.max_patches - 1} text patches (+ EOS); every chunk would be skipped")
+    return problems
+
+
+def _tokenizer_problems(path: str) -> list[str]:
+    if not Path(path).is_file():
+        return [f"--tokenizer {path} does not exist; give a tokenizer.json (pixel-render tokenizer train)"]
+    from tokenizers import Tokenizer
+
+    try:
+        Tokenizer.from_file(path)
+    except Exception as e:  # noqa: BLE001  (tokenizers raises a bare Exception for every parse error)
+        return [f"--tokenizer {path} is not a tokenizers JSON file ({str(e)[:80]})"]
+    return []
+
+
+def unknown_flags(argv: list[str]) -> list[str]:
+    """Arguments no Beam or pixelkit option takes (Beam itself only warns and drops them: a typo'd flag would be
+    silently ignored)."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # what PipelineOptions.get_all_options parses with
+    _, unknown = parser.parse_known_args(argv)
+    known = [opt for action in parser._actions for opt in action.option_strings]
+    out, after_flag = [], False
+    for arg in unknown:
+        if after_flag and not arg.startswith("-"):  # the value of the unknown flag before it
+            after_flag = False
+            continue
+        name, after_flag = arg.split("=", 1)[0], arg.startswith("--") and "=" not in arg
+        close = difflib.get_close_matches(name, known, n=1) if name.startswith("--") else []
+        out.append(f"{name}: unknown option" + (f"; did you mean {close[0]}?" if close else
+                                                 "; see pixel-render run --help"))
+    return out

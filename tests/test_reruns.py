@@ -1,0 +1,99 @@
+"""Reruns never mix: a directory holding another run's shards is refused (or replaced with --overwrite), --resume
+finishes the same run, and the dataset card's loading recipe loads exactly the manifest's shards."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli_shards import verify
+from pipeline.main import run
+from pipeline.outdir import RUN_FILE, drop_stale_shards, prepare_output, run_files
+from pipeline.validate import SettingsError
+
+SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
+
+
+def _argv(out: Path, *extra: str) -> list[str]:
+    return [f"--input=gutenberg={SAMPLE / 'pride-and-prejudice-excerpt.txt'}", f"--output={out}", "--min_patches=4",
+            *extra]
+
+
+def _state(d: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(d.iterdir())}
+
+
+@pytest.mark.slow
+def test_rerun_refused_overwrite_replaces_resume_finishes_and_the_card_loads_the_manifest(tmp_path, monkeypatch):
+    out = tmp_path / "shards"
+    first = run(_argv(out, "--samples_per_shard=2"))
+    assert len(first.shards) > 4
+    before = _state(out)
+    with pytest.raises(SettingsError, match="already holds a run .* --overwrite"):
+        run(_argv(out, "--samples_per_shard=8"))
+    with pytest.raises(SettingsError, match="other settings"):
+        run(_argv(out, "--samples_per_shard=8", "--resume"))
+    assert _state(out) == before  # refused before anything was written
+
+    second = run(_argv(out, "--samples_per_shard=8", "--overwrite"))
+    assert second.num_samples == first.num_samples and len(second.shards) < len(first.shards)
+    assert sorted(p.name for p in out.glob("*.tar")) == [s.name for s in second.shards]
+    assert verify(out) == []
+
+    again = run(_argv(out, "--samples_per_shard=8", "--resume"))  # the same run: every shard kept
+    assert [s.sha256 for s in again.shards] == [s.sha256 for s in second.shards]
+
+    card = (out / "README.md").read_text()
+    pattern = re.search(r'data_files=\{"train": "([^"]+)"\}', card).group(1)
+    assert sorted(p.name for p in out.glob(pattern)) == [s.name for s in second.shards]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset("webdataset", data_files={"train": str(out / pattern)}, split="train",
+                               cache_dir=str(tmp_path / "hf-cache"))
+    assert len(ds) == second.num_samples
+
+
+def _fake_run(d: Path, names: list[str], fingerprint: dict | None) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (d / n).write_bytes(b"x")
+    if fingerprint is not None:
+        (d / RUN_FILE).write_text(json.dumps(fingerprint))
+
+
+def test_prepare_output_rules(tmp_path):
+    fp = {"split": "train", "samples_per_shard": 8}
+    prepare_output(tmp_path / "new", fp, resume=False, overwrite=False)  # a new directory: fine
+    assert json.loads((tmp_path / "new" / RUN_FILE).read_text()) == fp
+    prepare_output(tmp_path / "new", fp, resume=True, overwrite=False)  # no shards yet, same settings: fine
+
+    used = tmp_path / "used"
+    _fake_run(used, ["train-00000-of-00002.tar", "train-00001-of-00002.tar", "manifest.json", "README.md",
+                     ".train-00002-of-00003.tar.123.tmp", "notes.txt"], fp)
+    assert [p.name for p in run_files(used)] == [".train-00002-of-00003.tar.123.tmp", "manifest.json",
+                                                 "train-00000-of-00002.tar", "train-00001-of-00002.tar"]
+    with pytest.raises(SettingsError, match="already holds a run"):
+        prepare_output(used, fp, resume=False, overwrite=False)
+    with pytest.raises(SettingsError, match="other settings"):
+        prepare_output(used, fp | {"samples_per_shard": 9}, resume=True, overwrite=False)
+    prepare_output(used, fp, resume=True, overwrite=False)  # the same run, finishing
+    assert len(run_files(used)) == 4
+
+    (used / RUN_FILE).unlink()
+    with pytest.raises(SettingsError, match="no record of their settings"):
+        prepare_output(used, fp, resume=True, overwrite=False)
+    prepare_output(used, fp | {"split": "dev"}, resume=False, overwrite=True)
+    assert run_files(used) == [] and sorted(p.name for p in used.iterdir()) == [RUN_FILE, "notes.txt"]
+
+
+def test_stale_shards_of_an_earlier_attempt_are_dropped(tmp_path):
+    _fake_run(tmp_path, ["train-00000-of-00003.tar", "train-00002-of-00003.tar", "train-00000-of-00002.tar",
+                         "train-00001-of-00002.tar", "dev-00000-of-00001.tar"], None)
+    dropped = drop_stale_shards(tmp_path, "train", {"train-00000-of-00002.tar", "train-00001-of-00002.tar"})
+    assert dropped == ["train-00000-of-00003.tar", "train-00002-of-00003.tar"]
+    assert sorted(p.name for p in tmp_path.glob("*.tar")) == ["dev-00000-of-00001.tar", "train-00000-of-00002.tar",
+                                                              "train-00001-of-00002.tar"]

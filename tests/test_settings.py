@@ -1,0 +1,135 @@
+"""Settings that cannot work are refused before any work: one line per problem naming the flag and the fix, exit
+code 2, no traceback, nothing written. Table-driven: pixel-render run and the one-off pixel-render commands
+(pixel-train's settings: test_trainer_settings.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main as render_main
+
+SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
+PRIDE = SAMPLE / "pride-and-prejudice-excerpt.txt"
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "words.csv").write_text("a,b\n")
+    (tmp_path / "tok.json").write_text("{not json")
+    return tmp_path
+
+
+# (case, argv after the defaults ("-" drops a default flag), what stderr must say)
+RUN_CASES = [
+    ("zero samples per shard", ["--samples_per_shard=0"], "--samples_per_shard 0 must be >= 1"),
+    ("negative samples per shard", ["--samples_per_shard=-5"], "--samples_per_shard -5 must be >= 1"),
+    ("negative tofu ratio", ["--max_unknown_ratio=-3"], "--max_unknown_ratio -3.0 must be in [0, 1]"),
+    ("nan tofu ratio", ["--max_unknown_ratio=nan"], "--max_unknown_ratio nan must be in [0, 1]"),
+    ("tofu ratio over 1", ["--max_unknown_ratio=1.5"], "--max_unknown_ratio 1.5 must be in [0, 1]"),
+    ("negative workers", ["--workers=-1"], "--workers -1 must be >= 0"),
+    ("strip too wide", ["--max_patches=1000000"], "a strip can be at most 32,767 px wide; use --max_patches <= 2047"),
+    ("too few patches", ["--max_patches=1"], "--max_patches 1 must be >= 2"),
+    ("not a font", ["--font=/etc/passwd"], "--font /etc/passwd is not a TrueType/OpenType font"),
+    ("missing font", ["--font=NoSuchFont.ttf"], "font file not found"),
+    ("tiny patch", ["--patch=2"], "--patch 2 must be in 4..1024"),
+    ("zero font size", ["--font_size=0"], "--font_size 0.0 must be a size in points"),
+    ("zero dpi", ["--dpi=0"], "--dpi 0 must be > 0"),
+    ("negative min patches", ["--min_patches=-1"], "--min_patches -1 must be >= 0"),
+    ("min patches over the strip", ["--min_patches=529"], "--min_patches 529 can never be met"),
+    ("negative doc cap", ["--max_doc_chars=-1"], "--max_doc_chars -1 must be >= 0"),
+    ("bad split name", ["--split=dev.v2"], "--split 'dev.v2' must be letters, digits or _"),
+    ("bad title regex", ["--drop_title=(unclosed"], "--drop_title '(unclosed' is not a valid regular expression"),
+    ("empty text field", ["--text_field="], "--text_field '' must name a field"),
+    ("pygame cannot do rgb", ["--preset=pixar", "--mode=rgb"], "the pygame backend renders gray or binary only"),
+    ("missing tokenizer", ["--tokenizer=/nonexistent/tok.json"], "--tokenizer /nonexistent/tok.json does not exist"),
+    ("broken tokenizer", ["--tokenizer={d}/tok.json"], "is not a tokenizers JSON file"),
+    ("resume and overwrite", ["--resume", "--overwrite"], "--resume and --overwrite contradict each other"),
+    ("typo in a flag", ["--sampels_per_shard=3"], "--sampels_per_shard: unknown option; did you mean --samples_per_shard?"),
+    ("no input", ["-input"], "--input is required"),
+    ("input matches nothing", ["-input", "--input=books={d}/nothing/*.txt"], "no file matches"),
+    ("unknown input format", ["-input", "--input={d}/words.csv"], "cannot tell the format"),
+    ("no output", ["-output"], "--output is required"),
+    ("output is a file", ["-output", "--output={d}/a-file"], "is a file; give a directory"),
+    ("output under a file", ["-output", "--output={d}/a-file/shards"], "is a file, so no directory can be made"),
+    ("remote output", ["-output", "--output=gs://bucket/shards"], "writing the manifest to a remote filesystem is not"),
+    ("input on a filesystem Beam lacks", ["-input", "--input=c4=nosuchfs://bucket/c4/*.jsonl"], "install its filesystem"),
+]
+
+
+@pytest.mark.parametrize("case,extra,expected", RUN_CASES, ids=[c[0] for c in RUN_CASES])
+def test_run_refuses_bad_settings_before_work(files, capsys, case, extra, expected):
+    defaults = {"input": f"--input=books={PRIDE}", "output": f"--output={files}/out"}
+    argv = [v for k, v in defaults.items() if f"-{k}" not in extra]
+    argv += [a.format(d=files) for a in extra if not a.startswith("-") or a.startswith("--")]
+    rc = render_main(["run", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert lines and all(line.startswith("pixel-render run: error: ") for line in lines), err
+    assert any(expected in line for line in lines), err
+    assert "Traceback" not in err and not (files / "out").exists()
+
+
+def test_several_problems_are_reported_at_once(files, capsys):
+    assert render_main(["run", f"--input={PRIDE}", f"--output={files}/out", "--samples_per_shard=0",
+                        "--workers=-1", "--max_unknown_ratio=-3"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 3
+
+
+CLI_CASES = [
+    ("fontcheck on a non-font", ["fontcheck", "/etc/passwd"], "/etc/passwd is not a TrueType/OpenType font"),
+    ("text into a file's folder", ["text", "hi", "--out", "{d}/a-file/x.png"], "is a file, so no directory can be made"),
+    ("text onto a directory", ["text", "hi", "--out", "{d}"], "is a directory; give a file name"),
+    ("text with a negative size", ["text", "hi", "--font-size", "-2"], "--font-size -2.0 must be a size in points"),
+    ("text too wide", ["text", "hi", "--max-patches", "1000000"], "use --max-patches <= 2047"),
+    ("text with a non-font", ["text", "hi", "--font", "/etc/passwd"], "is not a TrueType/OpenType font"),
+    ("pair with a tiny patch", ["pair", "a", "b", "--patch", "1"], "--patch 1 must be in 4..1024"),
+    ("demo with negative workers", ["demo", "--out", "{d}/demo", "--workers", "-1"], "--workers -1 must be >= 0"),
+    ("text with a negative wrap", ["text", "hi", "--wrap", "-1"], "--wrap -1 must be >= 0"),
+    ("text with zero scale", ["text", "hi", "--scale", "0"], "--scale 0 must be in 1..64"),
+    ("qa with a negative stride", ["qa", "q", "ctx", "--stride", "-3"], "--stride -3 must be >= 0"),
+    ("tokenizer too small", ["tokenizer", "train", "--input", str(PRIDE), "--vocab-size", "100"],
+     "--vocab-size 100 must be >= 257"),
+    ("tokenizer of an unknown format", ["tokenizer", "train", "--input", str(PRIDE), "--format", "csv"],
+     "invalid choice: 'csv'"),
+]
+
+
+@pytest.mark.parametrize("case,argv,expected", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_one_off_commands_refuse_bad_settings(files, capsys, case, argv, expected):
+    try:
+        rc = render_main([a.format(d=files) for a in argv])
+    except SystemExit as e:  # argparse's own refusals (choices, types): usage + one error line, exit 2
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2 and expected in err and "Traceback" not in err, err
+    assert not (files / "demo" / "pixel-gray").exists()
+
+
+def test_text_out_into_a_missing_folder_makes_it(tmp_path, capsys):
+    out = tmp_path / "new" / "dir" / "x.png"
+    assert render_main(["text", "hello", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+
+
+def test_a_run_that_writes_nothing_says_why(tmp_path, caplog):
+    """A wrong --text_field is not refused up front (the field may appear later in a file) but dead-letters every
+    record; the run then warns with the top reasons instead of ending quietly with an empty shard."""
+    import json
+    import logging
+
+    from pipeline.main import run
+
+    src = tmp_path / "udhr.jsonl"
+    src.write_text((SAMPLE / "udhr-excerpt.jsonl").read_text())  # records hold "paragraphs", not "text"
+    with caplog.at_level(logging.WARNING, logger="pipeline.main"):
+        m = run([f"--input=udhr={src}", f"--output={tmp_path / 'o'}"])
+    n = sum(1 for _ in src.open())
+    assert m.num_samples == 0 and m.counts["dead_missing_text"] == n
+    assert any(f"no sample was written: dead_missing_text {n}" in r.getMessage() and "--text_field" in r.getMessage()
+               for r in caplog.records)
+    assert len((tmp_path / "o" / "dead_letters.jsonl").read_text().splitlines()) == n
+    assert json.loads((tmp_path / "o" / "dead_letters.jsonl").read_text().splitlines()[0])["reason"] == "missing_text"

@@ -1,0 +1,114 @@
+"""Tofu is visible and replacements are counted, on real text: the UDHR in eight languages rendered with PIXAR's
+PixeloidSans (which lacks Arabic, Devanagari, Tamil, Hangul, Han and Kana), and real WikiText lines carrying
+control characters and lone surrogates."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from pipeline.documents import TextChunk
+from pipeline.main import run, summary_table
+from pipeline.render import TextRenderer, preset
+from pipeline.report import source_stats, tofu_rate
+from pipeline.samples import DEFAULT_MAX_UNKNOWN_RATIO, Filters, render_chunk
+from pipeline.shards import read_shard
+from schemas import DEFAULT_ENCODING
+
+LATIN = ("eng", "vie")  # scripts PixeloidSans has (Vietnamese misses some stacked diacritics)
+OTHER = ("arb", "hin", "tam", "kor", "jpn", "cmn_hans")  # scripts it lacks
+CONTROLS = {  # id -> (where to insert, what, replaced in the sample)
+    "nul": (40, "\x00\x07", 2),  # C0 controls -> spaces
+    "sur": (30, "\ud800", 1),  # a lone surrogate (a JSON \ud800 escape) -> U+FFFD
+    "csi": (25, "\x9b", 1),  # a C1 control -> space
+    "sep": (20, "\x1c", 0),  # an information separator: whitespace to Python, dropped (and counted) at chunking
+}
+
+
+@pytest.fixture(scope="module")
+def tofu_run(tmp_path_factory, udhr, wikitext):
+    d = tmp_path_factory.mktemp("udhr")
+    for lang in LATIN + OTHER:
+        (d / f"{lang}.jsonl").write_text("".join(json.dumps({"id": f"p{i}", "text": p}, ensure_ascii=False) + "\n"
+                                                 for i, p in enumerate(udhr[lang]["paragraphs"])))
+    lines = [json.dumps({"id": k, "text": wikitext[i][:at] + s + wikitext[i][at:200]})  # ascii escapes: \ud800 too
+             for i, (k, (at, s, _)) in enumerate(CONTROLS.items())]
+    (d / "ctl.jsonl").write_text("\n".join(lines) + "\n")
+    out = d / "out"
+    inputs = [f"--input={name}={d / name}.jsonl" for name in (*LATIN, *OTHER, "ctl")]
+    return run([*inputs, f"--output={out}", "--preset=pixar-pango"]), out
+
+
+def test_tofu_rates_per_source_and_mostly_tofu_is_skipped_by_default(tofu_run, udhr):
+    m, out = tofu_run
+    stats = source_stats(m.counts)
+    assert set(stats) == {*LATIN, *OTHER, "ctl"}
+    assert tofu_rate(stats["eng"]) == 0 and 0.01 < tofu_rate(stats["vie"]) < 0.1
+    assert all(tofu_rate(stats[lang]) > 0.7 for lang in OTHER), {k: tofu_rate(v) for k, v in stats.items()}
+    n_docs = {lang: len(udhr[lang]["paragraphs"]) for lang in LATIN + OTHER}
+    assert m.counts["skipped_too_much_tofu"] == sum(n_docs[lang] for lang in OTHER)
+    assert m.counts["documents_written"] == sum(n_docs[lang] for lang in LATIN) + len(CONTROLS)
+    samples = [s for info in m.shards for s in read_shard(out / info.name)]
+    assert {s.source for s in samples} == {*LATIN, "ctl"}
+    assert all(s.unknown_glyphs <= DEFAULT_MAX_UNKNOWN_RATIO * len(s.text) for s in samples)
+    table = summary_table(m)
+    assert all(f"  {lang} " in table for lang in LATIN + OTHER)
+    card = (out / "README.md").read_text()
+    assert all(f"**Warning**: source '{lang}'" in card for lang in (*OTHER, "vie"))
+    assert "source 'eng'" not in card and "| hin | " in card
+
+
+def test_a_warning_names_each_source_with_tofu(tmp_path, udhr, caplog):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "hin.jsonl").write_text(json.dumps({"id": "p0", "text": udhr["hin"]["paragraphs"][0]}) + "\n")
+    (d / "eng.jsonl").write_text(json.dumps({"id": "p0", "text": udhr["eng"]["paragraphs"][0]}) + "\n")
+    with caplog.at_level(logging.WARNING, logger="pipeline.main"):
+        m = run([f"--input=hin={d / 'hin.jsonl'}", f"--input=eng={d / 'eng.jsonl'}", f"--output={tmp_path / 'o'}",
+                 "--preset=pixar-pango", "--max_unknown_ratio=1"])
+    warned = [r.getMessage() for r in caplog.records if r.name == "pipeline.main" and r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith("source 'hin': ") and "tofu" in warned[0]
+    assert m.counts["documents_written"] == 2  # --max_unknown_ratio 1 keeps everything, still with the warning
+
+
+def test_replacements_are_counted_per_sample_and_per_source(tofu_run):
+    m, out = tofu_run
+    samples = {s.doc_id: s for info in m.shards for s in read_shard(out / info.name) if s.source == "ctl"}
+    assert {k: s.replaced_chars for k, s in samples.items()} == {k: n for k, (_, _, n) in CONTROLS.items()}
+    assert "\ufffd" in samples["sur"].text and "\x00" not in samples["nul"].text
+    assert m.counts["replaced_chars:ctl"] == sum(len(s) for _, s, _ in CONTROLS.values())  # the separator too
+    clean = [s for info in m.shards for s in read_shard(out / info.name) if s.source != "ctl"]
+    assert clean and all(s.replaced_chars == 0 for s in clean)
+    # the field is written only when something was replaced, so clean samples keep the bytes they had before it
+    assert all("replaced_chars" not in json.loads(s.to_wds()["json"]) for s in clean)
+    assert all(json.loads(s.to_wds()["json"])["replaced_chars"] == s.replaced_chars
+               for s in samples.values() if s.replaced_chars)
+
+
+def test_default_ratio_skips_what_the_font_cannot_write(udhr):
+    cfg = preset("pixar-pango")
+    r = TextRenderer(cfg)
+    hindi = TextChunk("hin", "p0", 0, udhr["hin"]["paragraphs"][0][:300])
+    english = TextChunk("eng", "p0", 0, udhr["eng"]["paragraphs"][0][:300])
+    assert render_chunk(hindi, r, cfg, DEFAULT_ENCODING, Filters()) == "too_much_tofu"
+    kept = render_chunk(hindi, r, cfg, DEFAULT_ENCODING, Filters(max_unknown_ratio=1.0))
+    assert kept.unknown_glyphs > 0.7 * len(kept.text)
+    assert render_chunk(english, r, cfg, DEFAULT_ENCODING, Filters()).unknown_glyphs == 0
+
+
+def test_lone_surrogates_in_ids_and_file_names_do_not_stop_the_job(tmp_path, wikitext):
+    """Beam's string coder cannot encode lone surrogates: a JSON id "\\ud800" or a file name that is not UTF-8 used
+    to crash the whole job in the chunking stage. They become U+FFFD in ids (the key is then a hash)."""
+    import os
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "web.jsonl").write_text(json.dumps({"id": "a\ud800b", "text": wikitext[0][:300]}) + "\n"
+                                 + json.dumps({"id": "plain", "text": wikitext[1][:300]}) + "\n")
+    (d / os.fsdecode(b"book-\xff.txt")).write_text(wikitext[2])  # a Latin-1 file name on a UTF-8 system
+    m = run([f"--input=web={d / 'web.jsonl'}", f"--input=books={d}/book-*.txt", f"--output={tmp_path / 'o'}"])
+    assert m.counts["documents_written"] == 3 and m.counts["records_read"] == 3
+    ids = {s.doc_id for info in m.shards for s in read_shard(tmp_path / "o" / info.name)}
+    assert ids == {"a\ufffdb", "plain", "book-\ufffd"}

@@ -1,0 +1,64 @@
+"""Trainer settings that cannot work are refused before the engine (and torch) start: one line per problem
+naming the dotted key and the fix, exit code 2, no traceback, nothing written. Table-driven."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainer.cli import main as train_main
+from trainer.config import ConfigError, load_config, parse_set
+
+# (case, --set items, what stderr must say); data.train is given by --data
+TRAIN_CASES = [
+    ("log_every 0", ["log_every=0"], "log_every 0 must be >= 1"),
+    ("eval is a number", ["data.eval=5"], "data.eval: expected str | None, got 5"),
+    ("one beta", ["optim.betas=[0.9]"], "optim.betas: expected tuple[float, float], got (0.9,)"),
+    ("beta of 1.5", ["optim.betas=[0.9, 1.5]"], "optim.betas (0.9, 1.5) must be two numbers in [0, 1)"),
+    ("init_from a list", ["init_from=[1,2]"], "init_from: expected str | None, got [1, 2]"),
+    ("init_from missing", ["init_from=/nonexistent/model"], "init_from '/nonexistent/model' is not a directory"),
+    ("weights not numbers", ["data.weights=[a]"], "data.weights: expected list[float] | None, got ['a']"),
+    ("weight zero", ["data.weights=[0]"], "data.weights [0] must be numbers > 0"),
+    ("weights count", ["data.weights=[1, 2]"], "data.weights: 2 weights for 1 data.train sets"),
+    ("zero_stage a bool", ["engine.zero_stage=true"], "engine.zero_stage: expected int, got True"),
+    ("zero_stage 4", ["engine.zero_stage=4"], "engine.zero_stage 4 must be 0, 1, 2 or 3"),
+    ("negative loader workers", ["data.num_workers=-1"], "data.num_workers -1 must be >= 0"),
+    ("negative lr", ["optim.lr=-1"], "optim.lr -1.0 must be a number > 0"),
+    ("lr not a number", ["optim.lr=fast"], "optim.lr: expected a number, got 'fast'"),
+    ("min_lr_ratio over 1", ["optim.min_lr_ratio=2"], "optim.min_lr_ratio 2.0 must be in [0, 1]"),
+    ("zero eps", ["optim.eps=0"], "optim.eps 0.0 must be > 0"),
+    ("negative warmup", ["optim.warmup_steps=-5"], "optim.warmup_steps -5 must be >= 0"),
+    ("log_every a float", ["log_every=1.5"], "log_every: expected int, got 1.5"),
+    ("keep no checkpoint", ["keep_checkpoints=0"], "keep_checkpoints 0 must be >= 1"),
+    ("negative seed", ["seed=-1"], "seed -1 must be in 0..2**32-1"),
+    ("negative eval_every", ["eval_every=-1"], "eval_every -1 must be >= 0"),
+    ("unknown precision", ["engine.precision=fp8"], "engine.precision 'fp8' must be fp32 | bf16 | fp16"),
+    ("zero batch", ["micro_batch_size=0"], "micro_batch_size 0 must be >= 1"),
+    ("resume a string", ["resume=maybe"], "resume: expected bool, got 'maybe'"),
+]
+
+
+@pytest.mark.parametrize("case,sets,expected", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])
+def test_trainer_refuses_bad_settings_before_the_engine(tmp_path, capsys, case, sets, expected):
+    argv = ["pretrain", "--model", "pixel", "--data", str(tmp_path / "shards"), "--out", str(tmp_path / "o")]
+    rc = train_main([*argv, *(x for s in sets for x in ("--set", s))])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert all(line.startswith("pixel-train: error: ") for line in err.strip().splitlines()), err
+    assert expected in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_trainer_output_dir_that_is_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ConfigError, match="output_dir .* is a file"):
+        load_config(None, {"data": {"train": ["x"]}, "output_dir": str(tmp_path / "f")})
+
+
+def test_every_run_file_and_the_defaults_pass():
+    for run in sorted((Path(__file__).resolve().parents[1] / "trainer" / "runs").glob("*.yaml")):
+        load_config(run)
+    cfg = load_config(None, parse_set(["data.train=[a, b]", "data.weights=[1, 3]", "optim.betas=[0.8, 0.9]",
+                                       "engine.zero_stage=2", "data.eval=held-out"]))
+    assert cfg.optim.betas == (0.8, 0.9) and cfg.data.weights == [1.0, 3.0]
