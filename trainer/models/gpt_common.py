@@ -6,10 +6,14 @@ token embedding, with a patch head and a token head.
 
 One sequence layout for every variant, ``[image slots (N patches) | text slots (T tokens)]``, with an attention
 mask that switches slots off: PixelGPT uses only image slots, TextGPT only text slots, MonoGPT a per-sample choice
-of one of them, DualGPT also rows with both (image first, then the paired text). RoPE is relative, so a text
-segment behind N switched-off image slots is modelled as if it started the sequence. ``collate`` cuts the slots no
-row of a batch uses; rows with one modality still spend compute on the other's switched-off slots (fine for these
-sizes; a packing collator would avoid it).
+of one of them, DualGPT also rows with both (image first, then the paired text). Positions are the released
+layout's whatever the batch: image slot i at position i, text token j at position N + j (N = the strips' patch
+count, as the reference puts text after a fixed-length padded image), passed as ``position_ids``. So ``collate``
+may cut the image slots past the batch's longest image and the text slots past its longest text without moving
+anything: a row's outputs do not depend on its batch-mates (``test_model_gpt.py`` checks a paired row against
+its batch-mates and against the uncut layout). RoPE is relative, so a text-only row behind switched-off image
+slots is modelled as if it started the sequence. Rows with one modality still spend compute on the other's
+switched-off slots (fine for these sizes; a packing collator would avoid it).
 
 Losses: next-patch MSE on per-patch normalized pixels (mean / std of each target patch), predicting patch t+1
 from patches <= t, over patches whose target is attended (text patches + EOS); token cross-entropy, predicting
@@ -110,6 +114,15 @@ class GPTModel(PreTrainedModel):
         img = pixel_values.reshape(b * n, p, p, c).permute(0, 3, 1, 2)  # row, column, channel -> NCHW
         return self.patch_norm(self.patch_embed(img).reshape(b, n, -1))
 
+    def position_ids(self, image_slots: int, input_ids: torch.Tensor | None, device) -> torch.Tensor:
+        """(1, L): image slot i at i, text token j at N + j (N = config.num_patches when the model reads pixels),
+        however many image slots ``collate`` kept."""
+        pos = [torch.arange(image_slots, device=device)]
+        if input_ids is not None:
+            start = self.config.num_patches if self.config.use_patches else 0
+            pos.append(start + torch.arange(input_ids.shape[1], device=device))
+        return torch.cat(pos)[None]
+
     def forward(self, pixel_values: torch.Tensor | None = None, patch_attention: torch.Tensor | None = None,
                 input_ids: torch.Tensor | None = None, text_attention: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> GPTOutput:
@@ -122,7 +135,9 @@ class GPTModel(PreTrainedModel):
             embeds.append(self.decoder.embed_tokens(input_ids))
             masks.append(text_attention)
         mask = torch.cat(masks, dim=1).long()
-        hidden = self.decoder(inputs_embeds=torch.cat(embeds, dim=1), attention_mask=mask).last_hidden_state
+        slots = pixel_values.shape[1] if pixel_values is not None else 0
+        hidden = self.decoder(inputs_embeds=torch.cat(embeds, dim=1), attention_mask=mask,
+                              position_ids=self.position_ids(slots, input_ids, mask.device)).last_hidden_state
         out = GPTOutput()
         losses = []
         n = 0
@@ -169,7 +184,8 @@ def make_gpt_config(config_class: type, flavors: dict, needs_tokens: bool):
 
 def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Rows of one kind each (drawn uniformly from ``config.kinds`` with ``rng``) in the shared layout. Trailing
-    slots no row of the batch attends to are cut off (exact: the decoder is causal and RoPE relative)."""
+    slots no row of the batch attends to are cut off; positions stay those of the full layout (``position_ids``),
+    so no row's outputs depend on the cut (up to float rounding of the shorter matrices)."""
     kinds = rng.choice(config.kinds, size=len(samples)) if len(config.kinds) > 1 else [config.kinds[0]] * len(samples)
     batch: dict[str, torch.Tensor] = {}
     if config.use_patches:
