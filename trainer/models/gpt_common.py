@@ -23,9 +23,11 @@ released recipe, which alternates single-modality batches).
 
 Paper flavor ``base``: RoPE (theta 1e4), RMSNorm eps 1e-6, untied LLaMA-2 32k vocabulary, 2048 positions, no bias
 on the heads (``ErniePixelConfig`` defaults and ``ErniePixelForCausalLM`` in ernie-research/pixelgpt,
-src/ernie_pixel/); width and depth ``PAPER_SHAPE`` = 24 x 1024, 16 heads, SwiGLU 2816 (LLaMA's 8/3 rule rounded to
-256), the ~350M size of the released checkpoints (baidu/PixelGPT, MonoGPT, DualGPT on the Hugging Face hub, whose
-config.json could not be read from here: the shape is inferred, not copied).
+src/ernie_pixel/); width and depth ``PAPER_SHAPE`` = 22 x 1024, 16 heads, SwiGLU 2816 (LLaMA's 8/3 rule rounded to
+256). The depth is inferred, not copied: the released checkpoints' config.json could not be read from here, but the
+hub lists baidu/PixelGPT as "350M params, F32" safetensors, and the released ``ErniePixelForCausalLM`` always holds
+both 32k matrices, the RGB conv patch embedding + LayerNorm and the 768-wide pixel head: 22 layers give
+349,749,248 parameters, 24 layers 375,443,456 (``tests/test_paper_fidelity.py`` counts both).
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_ma
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
 IMAGE, TEXT, PAIRED = 0, 1, 2  # what a row holds
-# builds 341.6M (PixelGPT: token embedding, no token head) / 374.4M (with the 32k token head)
-PAPER_SHAPE = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16)
-PAPER_PARAMS = (300e6, 400e6)
+# on RGB 16 px strips: 349.7M with the 32k token head (MonoGPT, DualGPT: the released class); PixelGPT keeps the
+# token embedding but has no token head (317.0M, + 32.8M unused in the released checkpoint)
+PAPER_SHAPE = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=22, num_attention_heads=16)
+PAPER_PARAMS = (300e6, 355e6)
 DEBUG_SHAPE = dict(hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4)
 TEXT_FLAVORS = {  # the variants with a token head; paper flavors pin the LLaMA-2 32k vocabulary
     "debug": dict(**DEBUG_SHAPE, max_text_tokens=128, max_position_embeddings=1024),
@@ -57,7 +60,7 @@ TEXT_FLAVORS = {  # the variants with a token head; paper flavors pin the LLaMA-
 class GPTConfig(PretrainedConfig):
     model_type = "pixelkit-gpt"
 
-    def __init__(self, hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16,
+    def __init__(self, hidden_size=1024, intermediate_size=2816, num_hidden_layers=22, num_attention_heads=16,
                  num_key_value_heads=None, max_position_embeddings=2048, rms_norm_eps=1e-6, initializer_range=0.02,
                  vocab_size=32000, attention_dropout=0.0, patch_size=16, num_channels=1, num_patches=529,
                  max_text_tokens=0, use_patches=True, use_tokens=False, kinds=(IMAGE,), patch_eps=1e-6, **kwargs):
