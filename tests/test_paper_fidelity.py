@@ -116,3 +116,11 @@ def test_run_config_defaults_follow_pixel_and_bad_floors_fail():
         load_config(None, {"data": {"train": ["x"]}, "optim": {"lr": 1e-6}})
     with pytest.raises(ConfigError, match="data.expect"):
         load_config(None, {"data": {"train": ["x"], "expect": {"channels": 3}}})
+
+
+def test_expected_geometry_refuses_other_shards():
+    from trainer.models.base import ConfigError
+    cfg = load_config(RUNS / "pixelgpt-paper.yaml")
+    cfg.check_data(DataInfo("rgb", 16, 1024))
+    with pytest.raises(ConfigError, match=r"data.expect.mode is 'rgb' but the shards .* have 'gray'"):
+        cfg.check_data(DataInfo("gray", 16, 529))  # the gray 529-patch strips the debug runs use
