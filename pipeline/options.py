@@ -33,7 +33,8 @@ class RenderOptions(PipelineOptions):
         g.add_argument("--patch", dest="pixels_per_patch", type=int)
         g.add_argument("--max_patches", type=int)
         g.add_argument("--encoding", default=DEFAULT_ENCODING, choices=ENCODINGS)
-        g.add_argument("--tokenizer", default=None, help="tokenizer.json (HF tokenizers) for paired token ids")
+        g.add_argument("--tokenizer", default=None, help="paired token ids from a HF tokenizers JSON or a SentencePiece "
+                       "tokenizer.model (LLaMA-style, BOS first)")
         g.add_argument("--min_patches", type=int, default=0, help="skip chunks with fewer text patches")
         g.add_argument("--max_unknown_ratio", type=float, default=DEFAULT_MAX_UNKNOWN_RATIO,
                        help="skip chunks with a larger share of characters the fonts cannot draw (tofu); 1: keep all")

@@ -121,9 +121,9 @@ class RenderFn(beam.DoFn):
         self._r = None if self._factory is TextRenderer else self._factory(self._cfg)  # None: the shared one
         self._tok = None
         if self._tokenizer_path:
-            from tokenizers import Tokenizer
+            from .tokenizer import load
 
-            self._tok = Tokenizer.from_file(self._tokenizer_path)
+            self._tok = load(self._tokenizer_path)
         self._n, self._last_log, self._t0 = 0, time.monotonic(), time.monotonic()
 
     def process(self, chunk: TextChunk):

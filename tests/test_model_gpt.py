@@ -118,3 +118,30 @@ def test_pixar2024_positions_are_patch_pairs():
     assert torch.equal(x[7], torch.from_numpy(block.reshape(-1).astype(np.float32)))
     assert bool((x[264].reshape(8, 16)[:, 8:] == 1).all()), "the 530th patch is white padding"
     assert int(batch["attention_mask"][0].sum()) == (300 + 1 + 1) // 2
+
+
+def test_paired_rows_do_not_depend_on_their_batch_mates():
+    """Text sits at positions N + j whatever the longest image of the batch (the reference pads every image to N
+    slots): a paired row's outputs equal those of the uncut layout and do not move when only its batch-mate
+    changes (with positions following the cut they moved by up to ~1e-2)."""
+    v = get_variant("dualgpt")
+    cfg = v.config("debug", {"kinds": [PAIRED]}, DataInfo("gray", 16, 529, vocab_size=1000))
+    torch.manual_seed(0)
+    model = v.model_class(cfg).eval()
+    row, short, long = _samples("gray", 16, n=3)
+    row.num_patches, short.num_patches, long.num_patches = 120, 40, 400
+    rng = np.random.default_rng
+    with torch.no_grad():
+        a, b = (model(**v.collate([row, mate], cfg, rng(0))) for mate in (short, long))
+        full = v.collate([row, short], cfg, rng(0))
+        pad = 529 - full["pixel_values"].shape[1]
+        full["pixel_values"] = torch.nn.functional.pad(full["pixel_values"], (0, 0, 0, 0, 0, 0, 0, pad))
+        full["patch_attention"] = torch.nn.functional.pad(full["patch_attention"], (0, pad))
+        c = model(**full)
+    assert a.patch_logits.shape[1] == 121 and b.patch_logits.shape[1] == 401, "image slots cut to the batch"
+    t = len(row.token_ids)
+    assert torch.allclose(a.token_logits[0, :t], b.token_logits[0, :t], atol=1e-5)
+    assert torch.allclose(a.token_logits[0, :t], c.token_logits[0, :t], atol=1e-5)
+    assert torch.allclose(a.patch_logits[0, :121], b.patch_logits[0, :121], atol=1e-5)
+    shifted = model.position_ids(121, full["input_ids"], "cpu")
+    assert shifted[0, 121].item() == 529, "the first token sits right after a full-length image"

@@ -41,7 +41,7 @@ def test_collate_drops_a_fixed_count_including_every_span(gray_shards):
     assert (a["patch_mask"].sum(1) == 529 - int(529 * 0.75)).all()
     for i, s in enumerate(samples):
         assert a["attention_mask"][i].sum() == s.num_patches + 1
-        assert a["patch_mask"][i, : s.num_patches].sum() >= round(0.25 * s.num_patches)
+        assert a["patch_mask"][i, : s.num_patches + 1].any(), "the first span lies in text + EOS"
 
 
 def test_encoder_sees_only_kept_patches_and_never_padding(gray_shards):

@@ -56,7 +56,7 @@ def test_wikitext_strips_compose_from_the_cache_and_match_pango(wikitext):
 
 
 @pytest.mark.parametrize("cfg", [RenderConfig(), RenderConfig(mode="binary"), preset("pixar-pango"),
-                                 preset("pixelgpt"), RenderConfig(dpi=96, font_size=10, pad_left=5)],
+                                 preset("pixelgpt", mode="gray"), RenderConfig(dpi=96, font_size=10, pad_left=5)],
                          ids=["gray", "binary", "pixar-pango", "pixelgpt", "other-geometry"])
 def test_every_bundled_script_and_layout_matches_pango(cfg, udhr, austen):
     fast, slow = pair(cfg)

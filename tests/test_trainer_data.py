@@ -1,4 +1,4 @@
-"""Trainer side, first pieces: PIXEL span masking statistics and the streaming shard reader (no Beam)."""
+"""Trainer side, first pieces: the streaming shard reader (no Beam) and batch layout (masking: test_masking.py)."""
 
 from __future__ import annotations
 
@@ -13,38 +13,7 @@ from pipeline.render import RenderConfig, TextRenderer
 from pipeline.shards import write_shard
 from schemas import DEFAULT_ENCODING, RenderedSample, encode_pixels, make_key, shard_name
 from trainer.data import SkipCounter, sample_pipeline
-from trainer.masking import SpanMaskingGenerator
 from trainer.models.base import ConfigError, batch_patches, unit_pixels
-
-
-def test_span_masking_statistics():
-    gen = SpanMaskingGenerator()
-    rng = np.random.default_rng(0)
-    ratios, longest = [], 0
-    for i in range(2000):
-        n_text = int(rng.integers(40, 529))
-        mask = gen(n_text, 529, rng)
-        assert not mask[n_text:].any(), "never outside the text patches"
-        ratios.append(mask[:n_text].mean())
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
-        spans = edges[1::2] - edges[::2]
-        longest = max(longest, spans.max())
-    assert abs(np.mean(ratios) - 0.25) <= 0.01
-    assert longest <= 6
-    lengths = []
-    for _ in range(300):  # the span length distribution follows the cumulative weights (most mass on 1-4)
-        m = gen(528, 529, rng)
-        e = np.flatnonzero(np.diff(np.concatenate([[0], m.astype(int), [0]])))
-        lengths += list(e[1::2] - e[::2])
-    share_5_6 = np.mean(np.asarray(lengths) >= 5)
-    assert 0.1 < share_5_6 < 0.3
-
-
-def test_span_masking_rejects_bad_settings():
-    with pytest.raises(ValueError):
-        SpanMaskingGenerator(cumulative_weights=(0.5, 1.0))
-    with pytest.raises(ValueError):
-        SpanMaskingGenerator(mask_ratio=1.5)
 
 
 def _shard(path, texts):
@@ -83,23 +52,10 @@ def test_resampled_stream_is_infinite_and_seeded(tmp_path, wikitext):
 
 
 def test_trainer_never_imports_beam():
-    code = ("import sys, trainer.data, trainer.masking; bad = [m for m in ('apache_beam', 'pipeline') "
+    code = ("import sys, trainer.data, trainer.models.masking; bad = [m for m in ('apache_beam', 'pipeline') "
             "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-def test_span_masking_hits_the_target_and_spreads_over_the_text():
-    gen, rng = SpanMaskingGenerator(), np.random.default_rng(3)
-    n_text = rng.integers(4, 529, 256)
-    masks = gen.batch(n_text, 529, rng)
-    assert (masks.sum(1) == np.rint(0.25 * n_text)).all(), "exactly round(ratio * text patches), spans cut to fit"
-    assert not any(m[n:].any() for m, n in zip(masks, n_text))
-    cover = gen.batch(np.full(4000, 100), 529, rng).mean(0)
-    assert np.abs(cover[5:95] - 0.25).max() < 0.04, "placement is uniform away from the edges"
-    assert cover[0] > 0.05 and cover[99] > 0.05 and cover[100:].max() == 0
-    a, b = np.random.default_rng(9), np.random.default_rng(9)
-    assert np.array_equal(gen(300, 529, a), gen.batch([300], 529, b)[0]), "one strip = a batch of one"
 
 
 def test_batch_patches_layout_for_every_mode():

@@ -64,7 +64,7 @@ def test_deepspeed_config_is_derived_once():
 def test_run_files_load_and_unknown_keys_are_named(tmp_path):
     for run in sorted((ROOT / "trainer" / "runs").glob("*.yaml")):
         cfg = load_config(run)
-        assert cfg.model == run.stem and cfg.data.train
+        assert cfg.model == run.stem.removesuffix("-paper") and cfg.data.train
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: pixel\ndata: {train: [x]}\noptim: {lrr: 0.1}\n")
     with pytest.raises(ConfigError, match=r"optim\.'lrr'.*did you mean.*'lr'"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,22 @@ class DataConfig:
     eval: str | None = None  # held-out shard set, one pass per evaluation
     shuffle_buffer: int = 1000
     num_workers: int = 0  # DataLoader worker processes per rank
+    expect: dict[str, Any] = field(default_factory=dict)  # {mode, patch_size, max_patches} the shards must have
 
 
 @dataclass
 class OptimConfig:
-    lr: float = 1.5e-4
-    min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
-    weight_decay: float = 0.05
-    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW + warmup + schedule. Defaults: PIXEL's pretraining (xplip/pixel configs/training/fp16_apex_bs32.json,
+    HF Trainer's AdamW defaults, src/pixel/utils/optimization.py's cosine to min_lr 1e-5)."""
+
+    lr: float = 1.5e-4  # peak learning rate
+    min_lr: float = 1e-5  # cosine floor (absolute), as PIXEL's get_cosine_schedule_to_min_lr_with_warmup
+    weight_decay: float = 0.05  # not on norms and biases
+    betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
-    warmup_steps: int = 0
-    schedule: str = "cosine"  # cosine | linear | constant (transformers' schedules, with warmup)
+    warmup_steps: int = 0  # > 0: this many linear warmup steps; 0: warmup_ratio of max_steps
+    warmup_ratio: float = 0.05  # PIXEL: 5 % of 1M steps = 50k
+    schedule: str = "cosine"  # cosine (to min_lr) | linear | constant (transformers' schedules, with warmup)
     grad_clip: float = 1.0
 
 
@@ -82,7 +88,27 @@ class TrainConfig:
         need(self.engine.zero_stage in (0, 1, 2, 3), f"engine.zero_stage must be 0-3, not {self.engine.zero_stage}")
         need(self.engine.precision in ("fp32", "bf16", "fp16"), "engine.precision: fp32 | bf16 | fp16")
         need(self.optim.schedule in ("cosine", "linear", "constant"), "optim.schedule: cosine | linear | constant")
+        need(0 <= self.optim.min_lr <= self.optim.lr, f"optim.min_lr {self.optim.min_lr} must lie in [0, optim.lr "
+             f"{self.optim.lr}]; lower it (e.g. --set optim.min_lr=0)")
+        bad = sorted(set(self.data.expect) - {"mode", "patch_size", "max_patches"})
+        need(not bad, f"data.expect: unknown key(s) {bad}; known: mode, patch_size, max_patches")
+        need(self.optim.warmup_steps >= 0 and 0 <= self.optim.warmup_ratio < 1,
+             "optim.warmup_steps must be >= 0 and optim.warmup_ratio in [0, 1)")
         return self
+
+    def check_data(self, info) -> None:
+        """The shards' ``DataInfo`` against ``data.expect`` (paper run files pin their render geometry)."""
+        for key, want in self.data.expect.items():
+            have = getattr(info, key, None)
+            if have != want:
+                raise ConfigError(f"data.expect.{key} is {want!r} but the shards ({self.data.train[0]}) have "
+                                  f"{have!r}: render them with the preset the run file names, or drop the key")
+
+    def warmup(self) -> int:
+        """Linear warmup steps: ``optim.warmup_steps`` if set, else ``ceil(warmup_ratio * max_steps)`` (as HF)."""
+        if self.optim.warmup_steps > 0:
+            return self.optim.warmup_steps
+        return math.ceil(self.optim.warmup_ratio * self.max_steps)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -71,8 +71,8 @@ def _optimizer(model, cfg: TrainConfig):
 def _scheduler(optimizer, cfg: TrainConfig):
     from transformers import get_scheduler
     name = {"cosine": "cosine_with_min_lr", "linear": "linear", "constant": "constant_with_warmup"}[cfg.optim.schedule]
-    extra = {"scheduler_specific_kwargs": {"min_lr_rate": cfg.optim.min_lr_ratio}} if name.startswith("cosine") else {}
-    return get_scheduler(name, optimizer, num_warmup_steps=cfg.optim.warmup_steps,
+    extra = {"scheduler_specific_kwargs": {"min_lr": cfg.optim.min_lr}} if name.startswith("cosine") else {}
+    return get_scheduler(name, optimizer, num_warmup_steps=cfg.warmup(),
                          num_training_steps=cfg.max_steps, **extra)
 
 
@@ -85,6 +85,7 @@ def prepare(cfg: TrainConfig):
             raise ConfigError("engine.precision fp16 needs a CUDA device; use bf16 or fp32 on CPU")
     sets = [resolve(s) for s in cfg.data.train]
     info = common_info(sets)
+    cfg.check_data(info)
     model_config = variant.config(cfg.flavor, cfg.model_overrides, info)
     if cfg.init_from:  # the checkpoint's own architecture, which must fit these shards too
         model_config = variant.config_class.from_pretrained(cfg.init_from)

@@ -131,23 +131,28 @@ class RenderConfig:
 
 
 # Named settings from the papers. PIXEL: GoNoto 8pt@120dpi, 16px patches, 529 patches (23x23).
-# pixel-rgb adds Noto Color Emoji. PixelGPT: PIXEL's renderer with 1024 patches. PIXAR: PixeloidSans 8pt@80dpi (~8.9px), 8px binary patches.
+# pixel-rgb adds Noto Color Emoji. PixelGPT: PIXEL's renderer on RGB 16x16384 strips (1024 patches; ernie-research/
+# pixelgpt renderers/noto_renderer and ErniePixelConfig image_size). PIXAR: PixeloidSans 8pt@80dpi (~8.9px), 8px
+# binary patches; pixar2024: the same through PangoCairo with 720 patches (april-tools/pixar
+# scripts/1M_pretrain/dllama_l2_b0.sh: --max_seq_length 720, LatentPixel renders with PangoCairoTextRenderer).
 
 
 def preset(name: str, **overrides) -> RenderConfig:
     base = {
         "pixel": dict(),
         "pixel-rgb": dict(mode="rgb", fallback_fonts=("NotoColorEmoji.ttf",)),
-        "pixelgpt": dict(max_patches=1024),
+        "pixelgpt": dict(mode="rgb", max_patches=1024),
         "pixar": dict(
             backend="pygame", mode="binary", font_file="PixeloidSans.ttf", font_size=8, dpi=80,
             pixels_per_patch=8, max_patches=529, antialias=False,
         ),
         "pixar-pango": dict(mode="binary", font_file="PixeloidSans.ttf", font_size=8, dpi=80, pixels_per_patch=8),
+        "pixar2024": dict(mode="binary", font_file="PixeloidSans.ttf", font_size=8, dpi=80, pixels_per_patch=8,
+                          max_patches=720),
     }
     if name not in base:
         raise KeyError(f"unknown preset {name!r}; choose from {sorted(base)}")
     return RenderConfig(**{**base[name], **overrides})
 
 
-PRESET_NAMES = ("pixel", "pixel-rgb", "pixelgpt", "pixar", "pixar-pango")
+PRESET_NAMES = ("pixel", "pixel-rgb", "pixelgpt", "pixar", "pixar-pango", "pixar2024")

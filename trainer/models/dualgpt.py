@@ -2,7 +2,7 @@
 the same text's token ids — so each batch mixes image-only, text-only and paired rows (uniformly, by the run's
 rng); the next-patch MSE and the token cross-entropy are summed. Shared pieces: ``gpt_common``.
 
-Paper flavor ``base``: 24 x 1024, 16 heads, SwiGLU 2816, the LLaMA-2 32k vocabulary pinned (about 370M).
+Paper flavor ``base``: 22 x 1024, 16 heads, SwiGLU 2816, the LLaMA-2 32k vocabulary pinned (349.7M on RGB strips).
 """
 
 from __future__ import annotations

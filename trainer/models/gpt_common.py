@@ -6,10 +6,14 @@ token embedding, with a patch head and a token head.
 
 One sequence layout for every variant, ``[image slots (N patches) | text slots (T tokens)]``, with an attention
 mask that switches slots off: PixelGPT uses only image slots, TextGPT only text slots, MonoGPT a per-sample choice
-of one of them, DualGPT also rows with both (image first, then the paired text). RoPE is relative, so a text
-segment behind N switched-off image slots is modelled as if it started the sequence. ``collate`` cuts the slots no
-row of a batch uses; rows with one modality still spend compute on the other's switched-off slots (fine for these
-sizes; a packing collator would avoid it).
+of one of them, DualGPT also rows with both (image first, then the paired text). Positions are the released
+layout's whatever the batch: image slot i at position i, text token j at position N + j (N = the strips' patch
+count, as the reference puts text after a fixed-length padded image), passed as ``position_ids``. So ``collate``
+may cut the image slots past the batch's longest image and the text slots past its longest text without moving
+anything: a row's outputs do not depend on its batch-mates (``test_model_gpt.py`` checks a paired row against
+its batch-mates and against the uncut layout). RoPE is relative, so a text-only row behind switched-off image
+slots is modelled as if it started the sequence. Rows with one modality still spend compute on the other's
+switched-off slots (fine for these sizes; a packing collator would avoid it).
 
 Losses: next-patch MSE on per-patch normalized pixels (mean / std of each target patch), predicting patch t+1
 from patches <= t, over patches whose target is attended (text patches + EOS); token cross-entropy, predicting
@@ -19,9 +23,11 @@ released recipe, which alternates single-modality batches).
 
 Paper flavor ``base``: RoPE (theta 1e4), RMSNorm eps 1e-6, untied LLaMA-2 32k vocabulary, 2048 positions, no bias
 on the heads (``ErniePixelConfig`` defaults and ``ErniePixelForCausalLM`` in ernie-research/pixelgpt,
-src/ernie_pixel/); width and depth ``PAPER_SHAPE`` = 24 x 1024, 16 heads, SwiGLU 2816 (LLaMA's 8/3 rule rounded to
-256), the ~350M size of the released checkpoints (baidu/PixelGPT, MonoGPT, DualGPT on the Hugging Face hub, whose
-config.json could not be read from here: the shape is inferred, not copied).
+src/ernie_pixel/); width and depth ``PAPER_SHAPE`` = 22 x 1024, 16 heads, SwiGLU 2816 (LLaMA's 8/3 rule rounded to
+256). The depth is inferred, not copied: the released checkpoints' config.json could not be read from here, but the
+hub lists baidu/PixelGPT as "350M params, F32" safetensors, and the released ``ErniePixelForCausalLM`` always holds
+both 32k matrices, the RGB conv patch embedding + LayerNorm and the 768-wide pixel head: 22 layers give
+349,749,248 parameters, 24 layers 375,443,456 (``tests/test_paper_fidelity.py`` counts both).
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_ma
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
 IMAGE, TEXT, PAIRED = 0, 1, 2  # what a row holds
-# builds 341.6M (PixelGPT: token embedding, no token head) / 374.4M (with the 32k token head)
-PAPER_SHAPE = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16)
-PAPER_PARAMS = (300e6, 400e6)
+# on RGB 16 px strips: 349.7M with the 32k token head (MonoGPT, DualGPT: the released class); PixelGPT keeps the
+# token embedding but has no token head (317.0M, + 32.8M unused in the released checkpoint)
+PAPER_SHAPE = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=22, num_attention_heads=16)
+PAPER_PARAMS = (300e6, 355e6)
 DEBUG_SHAPE = dict(hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4)
 TEXT_FLAVORS = {  # the variants with a token head; paper flavors pin the LLaMA-2 32k vocabulary
     "debug": dict(**DEBUG_SHAPE, max_text_tokens=128, max_position_embeddings=1024),
@@ -53,7 +60,7 @@ TEXT_FLAVORS = {  # the variants with a token head; paper flavors pin the LLaMA-
 class GPTConfig(PretrainedConfig):
     model_type = "pixelkit-gpt"
 
-    def __init__(self, hidden_size=1024, intermediate_size=2816, num_hidden_layers=24, num_attention_heads=16,
+    def __init__(self, hidden_size=1024, intermediate_size=2816, num_hidden_layers=22, num_attention_heads=16,
                  num_key_value_heads=None, max_position_embeddings=2048, rms_norm_eps=1e-6, initializer_range=0.02,
                  vocab_size=32000, attention_dropout=0.0, patch_size=16, num_channels=1, num_patches=529,
                  max_text_tokens=0, use_patches=True, use_tokens=False, kinds=(IMAGE,), patch_eps=1e-6, **kwargs):
@@ -110,6 +117,15 @@ class GPTModel(PreTrainedModel):
         img = pixel_values.reshape(b * n, p, p, c).permute(0, 3, 1, 2)  # row, column, channel -> NCHW
         return self.patch_norm(self.patch_embed(img).reshape(b, n, -1))
 
+    def position_ids(self, image_slots: int, input_ids: torch.Tensor | None, device) -> torch.Tensor:
+        """(1, L): image slot i at i, text token j at N + j (N = config.num_patches when the model reads pixels),
+        however many image slots ``collate`` kept."""
+        pos = [torch.arange(image_slots, device=device)]
+        if input_ids is not None:
+            start = self.config.num_patches if self.config.use_patches else 0
+            pos.append(start + torch.arange(input_ids.shape[1], device=device))
+        return torch.cat(pos)[None]
+
     def forward(self, pixel_values: torch.Tensor | None = None, patch_attention: torch.Tensor | None = None,
                 input_ids: torch.Tensor | None = None, text_attention: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> GPTOutput:
@@ -122,7 +138,9 @@ class GPTModel(PreTrainedModel):
             embeds.append(self.decoder.embed_tokens(input_ids))
             masks.append(text_attention)
         mask = torch.cat(masks, dim=1).long()
-        hidden = self.decoder(inputs_embeds=torch.cat(embeds, dim=1), attention_mask=mask).last_hidden_state
+        slots = pixel_values.shape[1] if pixel_values is not None else 0
+        hidden = self.decoder(inputs_embeds=torch.cat(embeds, dim=1), attention_mask=mask,
+                              position_ids=self.position_ids(slots, input_ids, mask.device)).last_hidden_state
         out = GPTOutput()
         losses = []
         n = 0
@@ -169,7 +187,8 @@ def make_gpt_config(config_class: type, flavors: dict, needs_tokens: bool):
 
 def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Rows of one kind each (drawn uniformly from ``config.kinds`` with ``rng``) in the shared layout. Trailing
-    slots no row of the batch attends to are cut off (exact: the decoder is causal and RoPE relative)."""
+    slots no row of the batch attends to are cut off; positions stay those of the full layout (``position_ids``),
+    so no row's outputs depend on the cut (up to float rounding of the shorter matrices)."""
     kinds = rng.choice(config.kinds, size=len(samples)) if len(config.kinds) > 1 else [config.kinds[0]] * len(samples)
     batch: dict[str, torch.Tensor] = {}
     if config.use_patches:

@@ -4,7 +4,7 @@ the mean of the next-patch MSE over the image rows and the token cross-entropy o
 recipe alternates single-modality batches; averaging is its expectation in one mixed batch). Shared pieces:
 ``gpt_common``.
 
-Paper flavor ``base``: 24 x 1024, 16 heads, SwiGLU 2816, the LLaMA-2 32k vocabulary pinned (about 370M).
+Paper flavor ``base``: 22 x 1024, 16 heads, SwiGLU 2816, the LLaMA-2 32k vocabulary pinned (349.7M on RGB strips).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 What reproduces the seed setting:
 
-* input: binary strips (1 = white), 529 patches of 8x8 px, one channel; PIXEL's span masking (``trainer.masking``,
-  25 % of the text patches in spans of 1-6) drawn in ``collate`` with the run's rng;
+* input: binary strips (1 = white), 529 patches of 8x8 px, one channel; PIXEL's span masking exactly as
+  april-tools/pixar sets up xplip/pixel's generator (``masking.py``: ceil(0.25 * N) patches over the whole strip,
+  spans of 1-6 spaced by their own length, the first one inside text + EOS; no top-up), drawn in ``collate`` with
+  the run's rng;
 * encoder: a ViT (pre-norm ``ViTMAELayer``; "base" = ViT-B 768 / 12 layers / 12 heads / 3072 MLP) over the whole
   strip, span-masked patches replaced by a learned mask embedding, learned 1D positions, padding never attended;
 * decoder: a GPT-2 stack ("base" = GPT-2 small: 768 / 12 layers / 12 heads, ``GPT2Block`` with cross-attention)
@@ -31,9 +33,9 @@ from transformers.models.vit_mae.modeling_vit_mae import ViTMAEConfig, ViTMAELay
 from transformers.pytorch_utils import Conv1D
 from transformers.utils import ModelOutput
 
-from ..masking import SpanMaskingGenerator
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    masked_rows, picture, refuse_data_overrides, unit_pixels)
+from .masking import SpanMaskingGenerator
 
 
 class PixarConfig(PretrainedConfig):
@@ -174,10 +176,11 @@ def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixarConfig:
 
 
 def collate(samples: list, config: PixarConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """Binary patches, attention mask (text + EOS), PIXEL span mask inside the text patches."""
+    """Binary patches, attention mask (text + EOS), the span mask over the strip (LatentPixel's ``get_span_mask``
+    passes ``num_text_patches + 1``)."""
     n = config.num_patches
     pixels = checked_patches(samples, config.patch_size, n)
-    masks = SpanMaskingGenerator(mask_ratio=config.mask_ratio).batch([s.num_patches for s in samples], n, rng)
+    masks = SpanMaskingGenerator(n, mask_ratio=config.mask_ratio).batch([s.num_patches + 1 for s in samples], rng)
     return {"pixel_values": pixels, "attention_mask": torch.from_numpy(attention_mask(samples, n)),
             "patch_mask": torch.from_numpy(masks)}
 

@@ -5,10 +5,12 @@ What reproduces the paper (and the reference code, xplip/pixel ``modeling_pixel.
 * patches: the strip's N patches (529 = 23 x 23 of 16x16 px) laid on a sqrt(N) x sqrt(N) grid, patch i at row
   i // sqrt(N), column i % sqrt(N); fixed 2D sin-cos positions over that grid (MAE layout, zero row for [CLS]),
   recomputed on every forward so nothing fixed is saved or has to be restored;
-* masking: PIXEL's span masking (``trainer.masking``, 25 % of the text patches in spans of 1-6), topped up with
-  uniformly random patches to a fixed drop count N - int(N * (1 - mask_ratio)) as the reference's
-  ``controlled_masking`` does (noise = span mask + U[0, 0.01), drop the highest). The drawing happens in ``collate``
-  with the run's rng, so a batch is reproducible; the model only keeps the patches ``patch_mask`` leaves;
+* masking: the reference's span masking (``masking.py``: ceil(mask_ratio * N) = 133 of 529 patches over the whole
+  strip in spans of 1-6 spaced by their own length, the first span inside text + EOS), topped up with uniformly
+  random patches to a fixed drop count N - int(N * (1 - mask_ratio)) as its ``controlled_masking`` does (noise =
+  span mask + U[0, 0.01), drop the highest); statistics checked against the reference's in ``test_masking.py``.
+  The drawing happens in ``collate`` with the run's rng, so a batch is reproducible; the model only keeps the
+  patches ``patch_mask`` leaves;
 * encoder: ViT-B (768 / 12 layers / 12 heads / 3072 MLP, pre-norm ``ViTMAELayer``) over [CLS] + kept patches only,
   attending only to kept patches that are text, EOS or [CLS] (attention mask gathered like the patches);
 * decoder: 512 / 8 layers / 16 heads / 2048 MLP over [CLS] + all N positions (mask token at dropped ones), with the
@@ -38,9 +40,9 @@ from transformers.models.vit_mae.modeling_vit_mae import (
 )
 from transformers.utils import ModelOutput
 
-from ..masking import SpanMaskingGenerator
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    denormalize_patches, masked_rows, normalize_patches, picture, refuse_data_overrides, unit_pixels)
+from .masking import SpanMaskingGenerator, controlled_drop
 
 
 class PixelConfig(PretrainedConfig):
@@ -190,14 +192,12 @@ def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixelConfig:
 
 
 def collate(samples: list, config: PixelConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """Patches, attention mask (text + EOS) and the dropped set: span mask topped up at random to a fixed count."""
+    """Patches, attention mask (text + EOS) and the dropped set: the reference's span mask (its first span inside
+    text + EOS, as run_pretraining.py passes ``num_patches + 1``) topped up at random to a fixed count."""
     n = config.num_patches
     pixels = checked_patches(samples, config.patch_size, n)
-    spans = SpanMaskingGenerator(mask_ratio=config.mask_ratio).batch([s.num_patches for s in samples], n, rng)
-    n_drop = n - int(n * (1 - config.mask_ratio))
-    noise = spans + rng.random((len(samples), n)) / 100  # spans first, then random patches up to n_drop
-    drops = np.zeros((len(samples), n), dtype=bool)
-    np.put_along_axis(drops, np.argpartition(-noise, n_drop - 1, axis=1)[:, :n_drop], True, axis=1)
+    spans = SpanMaskingGenerator(n, mask_ratio=config.mask_ratio).batch([s.num_patches + 1 for s in samples], rng)
+    drops = controlled_drop(spans, config.mask_ratio, rng)
     return {"pixel_values": pixels, "attention_mask": torch.from_numpy(attention_mask(samples, n)),
             "patch_mask": torch.from_numpy(drops)}
 

@@ -1,9 +1,10 @@
 """PixelGPT (Chai et al., EMNLP 2024): the LLaMA-style decoder on rendered strips alone, next-patch regression
 (MSE on per-patch normalized pixels, patch t+1 from patches <= t). Shared pieces: ``gpt_common``.
 
-Paper flavor ``base``: the released PixelGPT size, 24 layers x 1024 hidden, 16 heads, SwiGLU 2816, with a
+Paper flavor ``base``: the released PixelGPT size, 22 layers x 1024 hidden, 16 heads, SwiGLU 2816, with a
 32k LLaMA-2-sized token embedding kept in the decoder (unused by PixelGPT; it makes the checkpoint the same
-shape as its MonoGPT / DualGPT siblings): about 340M parameters.
+shape as its MonoGPT / DualGPT siblings): 317.0M parameters on RGB strips (the released class also carries an
+unused 32.8M token head: 349.7M, the hub's "350M").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """TextGPT (Chai et al., EMNLP 2024): the PixelGPT decoder as a causal language model on the shards' paired
 token ids (the pipeline tokenizes every chunk it renders). Shared pieces: ``gpt_common``.
 
-Paper flavor ``base``: 24 x 1024, 16 heads, SwiGLU 2816, the LLaMA-2 32k vocabulary pinned (about 370M
+Paper flavor ``base``: 22 x 1024, 16 heads, SwiGLU 2816, the LLaMA-2 32k vocabulary pinned (about 348M
 parameters with the untied output layer). Other flavors take the vocabulary size from the shards' manifest.
 """
 

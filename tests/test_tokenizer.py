@@ -1,0 +1,64 @@
+"""Paired token ids from either tokenizer kind: a HF ``tokenizers`` JSON or a LLaMA-style SentencePiece
+``tokenizer.model`` (the real 32k one shipped in the ``mistral-common`` wheel stands in for LLaMA-2's)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.documents import TextChunk
+from pipeline.render import RenderConfig
+from pipeline.samples import Filters
+from pipeline.tokenizer import SentencePieceTokenizer, identity, load, train_bpe
+from pipeline.transforms import RenderFn
+from schemas import DEFAULT_ENCODING
+
+
+def _sentencepiece(tmp_path: Path) -> Path:
+    mistral = pytest.importorskip("mistral_common")
+    src = Path(mistral.__file__).parent / "data" / "tokenizer.model.v1"
+    if not src.is_file():
+        pytest.skip(f"no SentencePiece model at {src}")
+    return Path(shutil.copy(src, tmp_path / "tokenizer.model"))
+
+
+def test_sentencepiece_model_is_loaded_and_identified(tmp_path):
+    path = _sentencepiece(tmp_path)
+    ident = identity(path)
+    assert ident == {"name": "tokenizer.model", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                     "vocab_size": 32000, "model": "SentencePiece"}
+    tok = load(path)
+    assert isinstance(tok, SentencePieceTokenizer)
+    ids = tok.encode("Pixels, not tokens.").ids
+    assert ids[0] == tok.bos == 1 and len(ids) > 3 and max(ids) < 32000, "LLaMA-style: BOS first"
+    assert tok.decode(ids) == "Pixels, not tokens."
+
+
+def test_json_tokenizers_still_load_and_junk_is_refused(tmp_path, wikitext):
+    bpe = train_bpe(iter(wikitext[:20]), 500, tmp_path / "tok.json")
+    assert identity(bpe)["model"] == "BPE" and load(bpe).encode("the cat").ids
+    junk = tmp_path / "junk.model"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="neither"):
+        load(junk)
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.model")
+
+
+def test_render_fn_pairs_sentencepiece_ids_with_the_rendered_text(tmp_path, wikitext):
+    path = _sentencepiece(tmp_path)
+    chunks = [TextChunk("w", f"d{i}", 0, t[:300]) for i, t in enumerate(wikitext[:3])]
+    tok = load(path)
+    with TestPipeline() as p:
+        samples = (p | beam.Create(chunks) | beam.ParDo(RenderFn(RenderConfig(), DEFAULT_ENCODING, Filters(),
+                                                                 tokenizer_path=str(path)))
+                   .with_outputs("outcome", main="samples")).samples
+        assert_that(samples | beam.Map(lambda s: (s.token_ids[0], tok.decode(s.token_ids) == s.text,
+                                                  s.token_ids == tok.encode(s.text).ids)),
+                    equal_to([(1, True, True)] * 3))
