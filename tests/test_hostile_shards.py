@@ -191,6 +191,23 @@ def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(t
         assert sum(f"skipped {reason}" in line for line in p.stderr.splitlines()) == 1, reason
 
 
+@pytest.mark.slow
+def test_an_eval_set_with_no_usable_sample_is_an_error_not_a_zero_loss(tmp_path, gray_shards):
+    d = copy_set(gray_shards, tmp_path / "bad")
+    for shard in sorted(d.glob("*.tar")):
+        entries = members(shard)
+        for i in range(len(entries) // 3):
+            entries = with_json(entries, i, lambda m: json.dumps({**m, "mode": 3}).encode())
+        write_tar(shard, entries)
+    rewrite_manifest(d)
+    cmd = [sys.executable, "-m", "trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
+           str(gray_shards), "--eval", str(d), "--out", str(tmp_path / "o"), "--steps", "1",
+           "--set", "micro_batch_size=2", "--set", "global_batch_size=2"]
+    p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 2 and "data.eval" in p.stderr and "no usable batch" in p.stderr, p.stderr[-3000:]
+    assert '"eval_loss"' not in (tmp_path / "o" / "metrics.jsonl").read_text()
+
+
 def test_skip_warnings_are_rate_limited(caplog):
     skips = SkipCounter()
     with caplog.at_level(logging.WARNING, logger="trainer.data"):

@@ -202,6 +202,10 @@ def evaluate(engine, variant, model_config, urls: list[str], cfg: TrainConfig, r
             total += torch.tensor([float(engine(**batch).loss), 1.0])
     dist.all_reduce(total)
     engine.train()
+    if total[1] == 0 and cfg.eval_batches > 0:  # not a loss of 0.0: a held-out set with nothing usable in it
+        from .stream import NoUsableData
+        raise NoUsableData(f"data.eval ({len(urls)} shard(s), e.g. {urls[0]}) gave no usable batch in one pass; "
+                           "check it with `pixel-shards verify DIR`")
     return float(total[0] / total[1].clamp(min=1))
 
 

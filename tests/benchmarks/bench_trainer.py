@@ -34,9 +34,10 @@ def build_shards(n: int, encoding: str, workdir: Path) -> Path:
     return make_shard_set(workdir / encoding, "pixel", texts, None, n_shards=4, encoding=encoding)
 
 
-def loader_rate(shards: Path, batches: int, repeats: int, to_float: bool = False) -> tuple[float, float]:
+def loader_rate(shards: Path, batches: int, repeats: int, to_float: bool = False) -> tuple[float, float, float]:
     """Batches of 32 from a BatchStream; ``to_float`` also maps each batch to float patches on this core, as
-    the model's forward does on the training device (``unit_pixels``)."""
+    the model's forward does on the training device (``unit_pixels``). Wall-clock rates (median, slowest) and
+    the median rate per CPU-second of this process (what a shared, loaded machine distorts least)."""
     import torch
 
     from trainer.models import DataInfo, get_variant
@@ -46,25 +47,26 @@ def loader_rate(shards: Path, batches: int, repeats: int, to_float: bool = False
     v = get_variant("pixel")
     cfg = v.config("debug", {}, DataInfo("gray", 16, 529))
     s = resolve(str(shards))
-    rates = []
+    rates, cpu = [], []
     for r in range(repeats):  # as the engine builds it: the manifest's entries and the strip shape are checked
         spec = StreamSpec([s.urls], [1.0], 32, v.collate, cfg, seed=r, shuffle_buffer=256, expected=s.expected(),
                           strip=("gray", 16, 529))
         it = iter(BatchStream(spec))
         next(it)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(batches):
             batch, _ = next(it)
             if to_float:
                 x = unit_pixels(batch["pixel_values"])
         rates.append(batches * 32 / (time.perf_counter() - t0))
+        cpu.append(batches * 32 / (time.process_time() - c0))
     assert batch["pixel_values"].dtype == torch.uint8 and batch["pixel_values"].shape == (32, 529, 16, 16, 1)
     if to_float:
         assert x.dtype == torch.float32 and x.shape == (32, 529, 256) and x.is_contiguous()
-    return statistics.median(rates), min(rates)
+    return statistics.median(rates), min(rates), statistics.median(cpu)
 
 
-def webdataset_rate(shards: Path, batches: int, repeats: int) -> tuple[float, float]:
+def webdataset_rate(shards: Path, batches: int, repeats: int) -> tuple[float, float, float]:
     """The same work through webdataset's own reader (Python tarfile), shuffle and batching, decoding with the
     project's decoder into fresh arrays and the same collate: the stock WebDataset loading path, side by side."""
     import webdataset as wds
@@ -74,18 +76,19 @@ def webdataset_rate(shards: Path, batches: int, repeats: int) -> tuple[float, fl
     from trainer.shardsets import resolve
     v = get_variant("pixel")
     cfg = v.config("debug", {}, DataInfo("gray", 16, 529))
-    urls, skips, rates = resolve(str(shards)).urls, SkipCounter(), []
+    urls, skips, rates, cpu = resolve(str(shards)).urls, SkipCounter(), [], []
     for r in range(repeats):
         rng = np.random.default_rng(r)
         ds = (wds.WebDataset(urls, shardshuffle=False, empty_check=False).repeat().shuffle(256)
               .map(lambda raw: decode(raw, skips)).batched(32, collation_fn=lambda s: v.collate(s, cfg, rng)))
         it = iter(ds)
         next(it)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(batches):
             next(it)
         rates.append(batches * 32 / (time.perf_counter() - t0))
-    return statistics.median(rates), min(rates)
+        cpu.append(batches * 32 / (time.process_time() - c0))
+    return statistics.median(rates), min(rates), statistics.median(cpu)
 
 
 def replay_rate(shards: Path, samples: int) -> float:
@@ -170,6 +173,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
+    load0 = os.getloadavg()[0]
     pinned = pin_one_core()
     torch_threads = "1"
     os.environ["OMP_NUM_THREADS"] = torch_threads
@@ -179,15 +183,15 @@ def main() -> None:
         rows = []
         for enc in ("pxz", "png"):
             shards = build_shards(a.n, enc, Path(tmp))
-            med, low = loader_rate(shards, a.batches, a.repeats)
-            rows.append(f"| {enc} | {med:,.0f} | {low:,.0f} |")
+            med, low, per_cpu = loader_rate(shards, a.batches, a.repeats)
+            rows.append(f"| {enc} | {med:,.0f} | {low:,.0f} | {per_cpu:,.0f} |")
             if enc == "pxz":
-                med, low = webdataset_rate(shards, a.batches, a.repeats)
+                med, low, per_cpu = webdataset_rate(shards, a.batches, a.repeats)
                 rows.append(f"| {enc}, stock webdataset reader + shuffle + batching instead (same decode, collate) "
-                            f"| {med:,.0f} | {low:,.0f} |")
-                med, low = loader_rate(shards, a.batches, a.repeats, to_float=True)
+                            f"| {med:,.0f} | {low:,.0f} | {per_cpu:,.0f} |")
+                med, low, per_cpu = loader_rate(shards, a.batches, a.repeats, to_float=True)
                 rows.append(f"| {enc}, then float patches on this core (what a CPU-only run's forward adds) "
-                            f"| {med:,.0f} | {low:,.0f} |")
+                            f"| {med:,.0f} | {low:,.0f} | {per_cpu:,.0f} |")
                 replay = replay_rate(shards, min(a.n, 4000))
                 pxz_shards = shards
         eng = engine_overhead(pxz_shards, a.steps, a.rounds)
@@ -195,7 +199,10 @@ def main() -> None:
     lines = [
         "# Trainer benchmarks", "",
         *machine_info(("torch", "deepspeed", "transformers", "webdataset")),
-        f"- {pinned}; torch threads {torch_threads}; text: {a.n} strips of {src}", "",
+        f"- {pinned}; torch threads {torch_threads}; text: {a.n} strips of {src}",
+        f"- load average (1 min): {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on "
+        f"{os.cpu_count()} cores (other jobs share the machine: wall-clock rates fall with the load, rates per "
+        "CPU-second much less)", "",
         "## Loader: shards -> PIXEL training tensors (one core)", "",
         "Tar reading (libarchive), shuffle buffer (256), schema decoding, PIXEL collation (uint8 patches, attention",
         f"mask, span mask), batches of 32; median / slowest of {a.repeats} passes of {a.batches} batches. Target:",
@@ -203,7 +210,8 @@ def main() -> None:
         "Batches hold uint8 patches as a permuted view of a column-order copy (see trainer/README.md); the float",
         "conversion and transpose belong to the model's forward on the training device. The \"then float patches\"",
         "row adds them on this core anyway, for a CPU-only run; the webdataset row is the stock loading path.", "",
-        "| shard encoding | samples/s (median) | samples/s (slowest) |", "|---|---:|---:|", *rows, "",
+        "| shard encoding | samples/s (median) | samples/s (slowest) | samples per CPU-second (median) |",
+        "|---|---:|---:|---:|", *rows, "",
         f"Resume fast-forward (raw replay, no decoding): {replay:,.0f} samples/s.", "",
         "## Engine step overhead: DeepSpeed vs a plain PyTorch loop", "",
         f"Debug PIXEL, batch 8, fp32, ZeRO 0, CPU, {a.rounds} alternating rounds of {a.steps} steps; median step time.",
