@@ -6,8 +6,9 @@ stdlib + numpy (+ zstandard/Pillow for pixel payloads, pyarrow for the Arrow vie
 from .codec import DEFAULT_ENCODING, ENCODINGS, decode_pixels, encode_pixels
 from .manifest import ShardInfo, ShardManifest, shard_name
 from .sample import MODES, SCHEMA_VERSION, RenderedSample, SchemaError, make_key
+from .task import TaskSpec
 
 __all__ = [
     "DEFAULT_ENCODING", "ENCODINGS", "MODES", "SCHEMA_VERSION", "RenderedSample", "SchemaError", "ShardInfo",
-    "ShardManifest", "decode_pixels", "encode_pixels", "make_key", "shard_name",
+    "ShardManifest", "TaskSpec", "decode_pixels", "encode_pixels", "make_key", "shard_name",
 ]

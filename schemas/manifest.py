@@ -57,6 +57,7 @@ class ShardManifest:
     tokenizer: dict[str, Any] | None = None  # {"name", "sha256", "vocab_size"} or None
     counts: dict[str, int] = field(default_factory=dict)  # documents read / written / skipped_<reason> ...
     sources: list[str] = field(default_factory=list)
+    task: dict[str, Any] | None = None  # task shards: TaskSpec.to_dict() (schemas/task.py)
     schema_version: str = SCHEMA_VERSION
     created_by: str = "pixelkit"
 

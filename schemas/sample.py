@@ -18,7 +18,7 @@ import numpy as np
 
 from .codec import ENCODINGS, decode_pixels
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: word_index, context_span, answers (task shards)
 MODES = ("gray", "rgb", "binary")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -59,6 +59,9 @@ class RenderedSample:
     offset_mapping: list[list[int]] | None = None  # QA: per patch [start, end) char offsets, [-1, -1] if none
     label: int | float | str | None = None  # sequence-level task label
     labels: list[Any] | None = None  # word-level task labels (POS tags, NER tags, heads ...)
+    word_index: list[int] | None = None  # tagging/parsing: rendered word (index into word_starts) per label
+    context_span: list[int] | None = None  # QA window: [start, end) characters of the context it holds
+    answers: dict[str, list] | None = None  # QA: every gold answer, {"text": [...], "answer_start": [...]}
     schema_version: str = SCHEMA_VERSION
 
     # -- derived ------------------------------------------------------------------------------------------
@@ -113,6 +116,18 @@ class RenderedSample:
         if self.labels is not None:
             need(isinstance(self.labels, list), "labels must be a list")
         need(self.label is None or isinstance(self.label, (int, float, str)), "label must be int, float or str")
+        if self.word_index is not None:
+            need(_int_list(self.word_index) and self.labels is not None and len(self.word_index) == len(self.labels)
+                 and all(0 <= w < len(self.word_starts or []) for w in self.word_index),
+                 "word_index must hold one rendered-word index per label")
+        if self.context_span is not None:
+            need(_int_list(self.context_span) and len(self.context_span) == 2
+                 and 0 <= self.context_span[0] <= self.context_span[1], "context_span must be [start, end]")
+        if self.answers is not None:
+            a = self.answers
+            need(isinstance(a, dict) and set(a) == {"text", "answer_start"} and len(a["text"]) == len(a["answer_start"])
+                 and all(isinstance(t, str) for t in a["text"]) and _int_list(a["answer_start"]),
+                 'answers must be {"text": [str], "answer_start": [int]} of equal length')
         return self
 
     # -- WebDataset mapping ---------------------------------------------------------------------------------
