@@ -18,6 +18,12 @@ def dataset_card(m: ShardManifest) -> str:
     pattern = first.rsplit("-", 3)[0] + "-{" + first.split("-")[-3] + ".." + last.split("-")[-3] + "}-of-" + \
         first.split("-of-")[1]
     tok = m.tokenizer or {}
+    task = ""
+    if m.task:
+        t = m.task
+        labels = ", ".join(t["label_names"][:12]) + (" ..." if len(t["label_names"]) > 12 else "")
+        task = (f"- Task: {t['name']} ({t['family']}, {t['input']} input, metric {t['metric']}, language "
+                f"{t['language'] or '-'}); {len(t['label_names'])} labels{': ' + labels if labels else ''}.\n")
     return f"""---
 license: other
 tags: [pixel-language-model, rendered-text, webdataset]
@@ -28,7 +34,7 @@ Text rendered to {rc['pixels_per_patch']}-px patch strips ({rc['mode']}, {rc['ma
 {rc['backend']} backend, font {rc['font_file']} {rc['font_size']} pt @ {rc['dpi']} dpi) by pixelkit, schema
 {m.schema_version}. {m.num_samples:,} samples in {len(m.shards)} WebDataset shards ({m.num_bytes / 1e6:,.1f} MB).
 
-- Sources: {', '.join(m.sources)}. Licenses: {'; '.join(lic)}.
+{task}- Sources: {', '.join(m.sources)}. Licenses: {'; '.join(lic)}.
 - Pixels: `.{m.encoding}` members ({'PNG images' if m.encoding == 'png' else 'pixelkit pxz, decode with schemas.decode_pixels'});
   metadata in `.json`, text in `.txt`. Token ids: {tok.get('name', 'none')} (vocab {tok.get('vocab_size', '-')},
   sha256 {str(tok.get('sha256', '-'))[:16]}...).

@@ -2,6 +2,7 @@
 
     pixel-render                                      # the main job: bundled corpus -> shards in out/
     pixel-render run --input enwiki=dumps/*.xml.bz2 --output out/enwiki --workers 2 [Beam options]
+    pixel-render task --task glue-mrpc --input train=MRPC/train.tsv --input validation=MRPC/dev.tsv --output out/mrpc
     pixel-render tokenizer train --input "corpus/*.txt" --vocab-size 16000 --out tokenizer.json
     pixel-render text "Some text" --out x.png --grid --scale 4
     pixel-render pair "A premise." "A hypothesis." --out pair.png
@@ -180,6 +181,24 @@ def cmd_fontcheck(a: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_task(argv: list[str]) -> None:
+    """``pixel-render task``: the Beam job that turns labelled files into one task shard set per split."""
+    from .main import summary_table
+    from .options import RenderOptions
+    from .tasks import EXAMPLES, FORMATS
+    from .tasks.job import TaskOptions, run_task
+
+    if "--help" in argv or "-h" in argv:
+        p = argparse.ArgumentParser(prog="pixel-render task", epilog=f"Task names: {', '.join(EXAMPLES)} (readers: "
+                                    f"{', '.join(FORMATS)}). Beam's own flags are passed through to the runner.")
+        TaskOptions._add_argparse_args(p)
+        RenderOptions._add_argparse_args(p)
+        p.print_help()
+        return
+    for split, m in run_task(argv).items():
+        print(f"\n{split}: {m.num_samples} samples in {len(m.shards)} shards\n{summary_table(m)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="pixel-render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd")
@@ -203,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out")
     p.add_argument("--workers", type=int, default=2)
     sub.add_parser("run", help="run the Beam pipeline (see pixel-render run --help)", add_help=False)
+    sub.add_parser("task", help="labelled datasets -> task shards (see pixel-render task --help)", add_help=False)
     p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer offline")
     p.add_argument("action", choices=["train"])
     p.add_argument("--input", action="append", required=True, help="file pattern (repeatable)")
@@ -231,6 +251,9 @@ def main(argv: list[str] | None = None) -> None:
             return
         m = run(argv[1:])
         print(summary_table(m))
+        return
+    if argv[:1] == ["task"]:
+        cmd_task(argv[1:])
         return
     a = build_parser().parse_args(argv or ["demo"])
     if a.cmd == "sample":

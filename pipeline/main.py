@@ -77,7 +77,7 @@ def _dead_json(d) -> str:
 
 
 def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: dict | None, sources: list[str],
-             infos: list, counts: dict, dead: list[str]) -> dict:
+             infos: list, counts: dict, dead: list[str], task: dict | None = None) -> dict:
     """Write manifest.json/.parquet, README.md and dead_letters.jsonl; check that every record is accounted for."""
     counts = {k: int(v) for k, v in counts.items()}
     read = counts.get("records_read", 0)
@@ -88,7 +88,8 @@ def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: 
     if accounted != read:
         raise RuntimeError(f"accounting does not add up: read {read}, written+skipped+dead = {accounted}: {counts}")
     m = ShardManifest(split=split, encoding=encoding, render_config=cfg_dict, tokenizer=tokenizer,
-                      shards=sorted(infos, key=lambda s: s.name), counts=dict(sorted(counts.items())), sources=sources)
+                      shards=sorted(infos, key=lambda s: s.name), counts=dict(sorted(counts.items())), sources=sources,
+                      task=task)
     if not is_local(out):
         raise NotImplementedError("manifest writing to remote filesystems is not implemented yet")
     os.makedirs(out, exist_ok=True)

@@ -35,10 +35,10 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("offset_mapping", pa.list_(pa.list_(pa.int32(), 2))),
         pa.field("label", pa.string()),  # JSON-encoded: int, float or str stay distinguishable
         pa.field("labels", pa.string()),  # JSON-encoded list
-        pa.field("word_index", pa.list_(pa.int32())),
-        pa.field("context_span", pa.list_(pa.int32())),
-        pa.field("answers", pa.string()),  # JSON-encoded {"text": [...], "answer_start": [...]}
         pa.field("schema_version", pa.string(), nullable=False),
+        pa.field("word_index", pa.list_(pa.int32())),
+        pa.field("context_span", pa.list_(pa.int32(), 2)),
+        pa.field("answers", pa.string()),  # JSON-encoded {"text": [...], "answer_start": [...]}
     ]
 )
 

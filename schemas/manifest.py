@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .sample import SCHEMA_VERSION, SchemaError
+from .task import TaskSpec
 
 MANIFEST_NAME = "manifest.json"
 _SHARD_RE = re.compile(r"^[A-Za-z0-9_-]+-\d{5}-of-\d{5}\.tar$")
@@ -57,9 +58,9 @@ class ShardManifest:
     tokenizer: dict[str, Any] | None = None  # {"name", "sha256", "vocab_size"} or None
     counts: dict[str, int] = field(default_factory=dict)  # documents read / written / skipped_<reason> ...
     sources: list[str] = field(default_factory=list)
-    task: dict[str, Any] | None = None  # task shards: TaskSpec.to_dict() (schemas/task.py)
     schema_version: str = SCHEMA_VERSION
     created_by: str = "pixelkit"
+    task: dict[str, Any] | None = None  # 1.1: TaskSpec.to_dict() for labelled (task) shards; absent otherwise
 
     @property
     def num_samples(self) -> int:
@@ -88,10 +89,18 @@ class ShardManifest:
             raise SchemaError("manifest lists a shard twice")
         for s in self.shards:
             s.validate()
+        if self.task is not None:
+            TaskSpec.from_dict(self.task)
         return self
+
+    @property
+    def task_spec(self) -> TaskSpec | None:
+        return None if self.task is None else TaskSpec.from_dict(self.task)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        if d["task"] is None:  # pretraining manifests stay readable by 1.0 readers
+            del d["task"]
         d["num_samples"] = self.num_samples
         d["num_bytes"] = self.num_bytes
         return d

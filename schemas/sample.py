@@ -18,7 +18,7 @@ import numpy as np
 
 from .codec import ENCODINGS, decode_pixels
 
-SCHEMA_VERSION = "1.1"  # 1.1: word_index, context_span, answers (task shards)
+SCHEMA_VERSION = "1.1"  # 1.1 added the optional task fields word_index, context_span, answers
 MODES = ("gray", "rgb", "binary")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -59,10 +59,11 @@ class RenderedSample:
     offset_mapping: list[list[int]] | None = None  # QA: per patch [start, end) char offsets, [-1, -1] if none
     label: int | float | str | None = None  # sequence-level task label
     labels: list[Any] | None = None  # word-level task labels (POS tags, NER tags, heads ...)
-    word_index: list[int] | None = None  # tagging/parsing: rendered word (index into word_starts) per label
+    schema_version: str = SCHEMA_VERSION
+    # -- 1.1: task fields (left out of the json member when None, so pretraining samples read as before) --
+    word_index: list[int] | None = None  # words input: which rendered word (index into word_starts) labels[i] is in
     context_span: list[int] | None = None  # QA window: [start, end) characters of the context it holds
     answers: dict[str, list] | None = None  # QA: every gold answer, {"text": [...], "answer_start": [...]}
-    schema_version: str = SCHEMA_VERSION
 
     # -- derived ------------------------------------------------------------------------------------------
     @property
@@ -117,16 +118,20 @@ class RenderedSample:
             need(isinstance(self.labels, list), "labels must be a list")
         need(self.label is None or isinstance(self.label, (int, float, str)), "label must be int, float or str")
         if self.word_index is not None:
-            need(_int_list(self.word_index) and self.labels is not None and len(self.word_index) == len(self.labels)
-                 and all(0 <= w < len(self.word_starts or []) for w in self.word_index),
-                 "word_index must hold one rendered-word index per label")
+            wi = self.word_index
+            need(_int_list(wi) and all(a <= b for a, b in zip(wi, wi[1:])) and min(wi, default=0) >= 0,
+                 "word_index must be non-decreasing ints >= 0")
+            need(self.labels is not None and len(self.labels) == len(wi), "word_index needs one entry per label")
+            need(self.word_starts is not None and all(i < len(self.word_starts) for i in wi),
+                 "word_index must point into word_starts")
         if self.context_span is not None:
-            need(_int_list(self.context_span) and len(self.context_span) == 2
-                 and 0 <= self.context_span[0] <= self.context_span[1], "context_span must be [start, end]")
+            cs = self.context_span
+            need(_int_list(cs) and len(cs) == 2 and 0 <= cs[0] <= cs[1], "context_span must be [start, end]")
         if self.answers is not None:
             a = self.answers
-            need(isinstance(a, dict) and set(a) == {"text", "answer_start"} and len(a["text"]) == len(a["answer_start"])
-                 and all(isinstance(t, str) for t in a["text"]) and _int_list(a["answer_start"]),
+            need(isinstance(a, dict) and set(a) == {"text", "answer_start"}
+                 and isinstance(a["text"], list) and all(isinstance(t, str) for t in a["text"])
+                 and _int_list(a["answer_start"]) and len(a["text"]) == len(a["answer_start"]),
                  'answers must be {"text": [str], "answer_start": [int]} of equal length')
         return self
 
@@ -134,6 +139,9 @@ class RenderedSample:
     def meta(self) -> dict:
         d = dataclasses.asdict(self)
         del d["pixels"], d["text"], d["key"]
+        for name in _OPTIONAL_1_1:
+            if d[name] is None:
+                del d[name]
         return d
 
     def to_wds(self) -> dict[str, Any]:
@@ -174,6 +182,7 @@ class RenderedSample:
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(RenderedSample))
+_OPTIONAL_1_1 = ("word_index", "context_span", "answers")
 
 
 def _int_list(v: Any) -> bool:

@@ -194,3 +194,80 @@ def test_plain_webdataset_reads_the_shards(tmp_path, wikitext):
     info = write_shard(tmp_path / shard_name("train", 0, 1), samples)
     ds = wds.WebDataset(str(tmp_path / info.name), shardshuffle=False).map(RenderedSample.from_wds)
     assert list(ds) == samples
+
+
+# -- 1.1: task fields and the task spec ------------------------------------------------------------------------
+
+def _task_sample(wikitext) -> RenderedSample:
+    s = make_sample(wikitext[0], RenderConfig(), DEFAULT_ENCODING, 0, word_starts=[0, 3, 7], labels=[4, 4, 1, 0],
+                    word_index=[0, 1, 1, 2])
+    return s
+
+
+def test_task_fields_round_trip_through_wds_and_arrow(wikitext):
+    s = _task_sample(wikitext)
+    q = make_sample(wikitext[1], RenderConfig(), DEFAULT_ENCODING, 1, labels=[5, 7], context_span=[0, 120],
+                    answers={"text": ["Valkyria", "Valkyria Chronicles"], "answer_start": [3, 3]})
+    for x in (s, q):
+        assert RenderedSample.from_wds(x.to_wds()) == x
+    assert table_to_samples(samples_to_table([s, q])) == [s, q]
+
+
+def test_samples_without_task_fields_keep_the_1_0_json_layout(wikitext):
+    """None task fields are left out of the json member: a 1.0 reader (which refuses unknown fields) still reads
+    pretraining samples; only schema_version changed."""
+    meta = json.loads(make_sample(wikitext[0], RenderConfig(), DEFAULT_ENCODING).to_wds()["json"])
+    assert not {"word_index", "context_span", "answers"} & set(meta) and meta["schema_version"] == "1.1"
+
+
+def test_readers_accept_1_0_samples(wikitext):
+    raw = make_sample(wikitext[0], RenderConfig(), DEFAULT_ENCODING, **FULL).to_wds()
+    meta = json.loads(raw["json"])
+    meta["schema_version"] = "1.0"
+    raw["json"] = json.dumps(meta).encode()
+    back = RenderedSample.from_wds(raw)
+    assert back.schema_version == "1.0" and back.word_index is None and back.labels == FULL["labels"]
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(word_index=[0, 1]), "one entry per label"),
+    (dict(word_index=[0, 1, 1, 5]), "point into word_starts"),
+    (dict(word_index=[1, 0, 1, 2]), "non-decreasing"),
+    (dict(context_span=[9, 3]), "context_span"),
+    (dict(answers={"text": ["a"], "answer_start": []}), "answers"),
+])
+def test_task_fields_are_validated(wikitext, change, match):
+    s = _task_sample(wikitext)
+    for k, v in change.items():
+        setattr(s, k, v)
+    with pytest.raises(SchemaError, match=match):
+        s.validate()
+
+
+def test_task_spec_round_trip_in_manifest_and_task_json(tmp_path, wikitext):
+    from schemas import TaskSpec
+
+    spec = TaskSpec("ud-en_ewt-parse", "parsing", "words", ["acl", "nsubj", "root"], "uas_las", "en")
+    assert TaskSpec.from_dict(spec.to_dict()) == spec
+    assert TaskSpec.read(spec.write(tmp_path)) == spec
+    info = write_shard(tmp_path / shard_name("validation", 0, 1), [_task_sample(wikitext)])
+    m = ShardManifest(split="validation", encoding=DEFAULT_ENCODING, render_config=RenderConfig().to_dict(),
+                      shards=[info], task=spec.to_dict())
+    m.write(tmp_path)
+    assert ShardManifest.read(tmp_path).task_spec == spec
+    plain = ShardManifest(split="train", encoding=DEFAULT_ENCODING, render_config=RenderConfig().to_dict())
+    assert "task" not in plain.to_dict()
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(name="GLUE MRPC"), "name"), (dict(family="ranking"), "family"), (dict(input="words"), "input"),
+    (dict(metric="bleu"), "metric"), (dict(label_names=["a", "a"]), "repeat"),
+])
+def test_task_spec_refuses_bad_values(change, match):
+    from schemas import TaskSpec
+
+    d = dict(name="glue-mrpc", family="classification", input="pair", label_names=["0", "1"], metric="accuracy_f1")
+    with pytest.raises(SchemaError, match=match):
+        TaskSpec.from_dict({**d, **change})
+    with pytest.raises(SchemaError, match="empty for regression"):
+        TaskSpec.from_dict({**d, "family": "regression", "metric": "pearson_spearman"})

@@ -1,0 +1,234 @@
+"""The task path of the pipeline: labelled files -> task shards, one shard set per split, in one Beam job.
+
+    pixel-render task --task glue-mrpc --input train=glue/MRPC/train.tsv --input validation=glue/MRPC/dev.tsv \
+        --output out/mrpc --tokenizer tok.json --max_patches 196
+
+A labelled record is one sample (a QA question: one per window), so this path skips chunking: read (the task's
+reader) -> Reshuffle -> RenderTask (render_record + encode + token ids) -> WriteWebDataset -> finalize, the same
+sink, manifest, card, dead letters and accounting check (records read = written + skipped + dead-lettered) as
+pretraining shards. The label vocabulary comes from the ``--vocab_split`` split's records (or the task's
+documented classes) as a side input, so every split renders with the same ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
+
+from schemas import ShardManifest, TaskSpec
+
+from ..documents import DeadLetter, Skipped
+from ..main import _dead_json, _dead_label, _read, _skip_label, finalize, parse_input
+from ..options import RenderOptions
+from ..sink import WriteWebDataset, is_local
+from ..sources import match_files, open_beam
+from ..transforms import shared_renderer
+from . import read_records, resolve
+from .records import LabelledRecord, TaskDef
+from .render import pair_encoder, render_record
+
+log = logging.getLogger(__name__)
+NS = "pipeline.tasks"
+
+
+class TaskOptions(PipelineOptions):
+    """The task flags; the rendering, tokenizer and output flags are RenderOptions' (parsed alongside)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        g = parser.add_argument_group("pixelkit tasks (--input split=pattern, e.g. train=glue/MRPC/train.tsv)")
+        g.add_argument("--task", help="task name, e.g. glue-mrpc, xnli-en, ud-en_ewt-pos, conll2003-ner, xquad-en")
+        g.add_argument("--task_format", default=None, help="force a reader: glue, xnli, conllu, conll_ner, squad")
+        g.add_argument("--stride", type=int, default=0, help="QA: context patches consecutive windows share")
+        g.add_argument("--limit", type=int, default=0, help="read only the first N records of each file (0: all)")
+        g.add_argument("--vocab_split", default="train", help="the split whose labels fix the label vocabulary")
+
+
+class ReadTaskFn(beam.DoFn):
+    """path -> LabelledRecords (main), DeadLetters ("dead"), Skipped ("skipped")."""
+
+    def __init__(self, task: TaskDef, limit: int):
+        self._task, self._limit = task, limit
+
+    def process(self, path: str):
+        n = 0
+        try:
+            for rec in read_records(path, self._task, open_beam, self._limit):
+                n += 1
+                if isinstance(rec, LabelledRecord):
+                    yield rec
+                elif isinstance(rec, DeadLetter):
+                    Metrics.counter(NS, f"dead_{rec.reason}").inc()
+                    yield TaggedOutput("dead", rec)
+                else:
+                    yield TaggedOutput("skipped", rec)
+        except OSError as e:
+            yield TaggedOutput("dead", DeadLetter(self._task.name, path, f"after {n} records", "unreadable_file",
+                                                  f"{type(e).__name__}: {e}"[:300]))
+
+
+class RenderTaskFn(beam.DoFn):
+    """LabelledRecord -> samples (main), one outcome label per record ("outcome"), dead letters ("dead")."""
+
+    def __init__(self, cfg, encoding: str, task: TaskDef, tokenizer_path: str | None, stride: int):
+        self._cfg, self._encoding, self._task = cfg, encoding, task
+        self._tokenizer_path, self._stride = tokenizer_path, stride
+
+    def setup(self):
+        self._tok = None
+        if self._tokenizer_path:
+            from tokenizers import Tokenizer
+
+            self._tok = Tokenizer.from_file(self._tokenizer_path)
+
+    def process(self, rec: LabelledRecord, vocab: list[str]):
+        ids = {name: i for i, name in enumerate(vocab)}
+        out = render_record(rec, shared_renderer(self._cfg), self._cfg, self._encoding, self._task, ids, self._tok,
+                            self._stride)
+        if isinstance(out, DeadLetter):
+            Metrics.counter(NS, f"dead_{out.reason}").inc()
+            yield TaggedOutput("dead", out)
+            yield TaggedOutput("outcome", f"dead_{out.reason}")
+            return
+        if isinstance(out, str):
+            Metrics.counter(NS, f"skipped_{out}").inc()
+            yield TaggedOutput("outcome", f"skipped_{out}")
+            return
+        yield TaggedOutput("outcome", "written")
+        for s in out:
+            if s.truncated:
+                yield TaggedOutput("outcome", "samples_truncated")
+            if self._task.family == "qa" and s.labels == [-1, -1]:
+                yield TaggedOutput("outcome", "windows_without_answer")
+            yield s
+
+
+def record_labels(rec: LabelledRecord) -> list[str]:
+    """The label names a record uses (tags / deprels, or its class name)."""
+    return list(rec.tags) if rec.tags else ([rec.label] if isinstance(rec.label, str) else [])
+
+
+def _sorted_names(names: list[str]) -> list[str]:
+    return sorted(set(names))
+
+
+def _spec_dict(vocab: list[str], task: TaskDef) -> dict:
+    return task.spec(vocab).to_dict()
+
+
+class ReadSplit(beam.PTransform):
+    def __init__(self, patterns: list[str], task: TaskDef, limit: int):
+        self._patterns, self._task, self._limit = patterns, task, limit
+
+    def expand(self, pbegin):
+        files = match_files(self._patterns)
+        return (pbegin | "Files" >> beam.Create(files) | "Reshuffle" >> beam.Reshuffle()
+                | "ReadFiles" >> beam.ParDo(ReadTaskFn(self._task, self._limit)).with_outputs("dead", "skipped",
+                                                                                               main="records"))
+
+
+def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
+    """Add one read -> render -> write -> finalize branch per split; returns {split: output directory}."""
+    o = opts.get_all_options()
+    task, splits = check_options(o)
+    cfg = opts.view_as(RenderOptions).render_config()
+    tokenizer = None
+    if o["tokenizer"]:
+        from tokenizers import Tokenizer
+
+        from ..tokenizer import identity
+
+        if task.input in ("pair", "qa"):
+            pair_encoder(Tokenizer.from_file(o["tokenizer"]))  # no way to encode pairs: fail before work starts
+        tokenizer = identity(o["tokenizer"])
+    reads = {split: p | f"Read_{split}" >> ReadSplit(patterns, task, o["limit"]) for split, patterns in splits.items()}
+    if task.label_names is not None or task.family in ("regression", "qa"):
+        vocab = p | "Vocab" >> beam.Create([list(task.label_names or ())])
+    else:
+        vocab = (reads[o["vocab_split"]].records | "VocabNames" >> beam.FlatMap(record_labels)
+                 | "VocabAll" >> beam.combiners.ToList() | "Vocab" >> beam.Map(_sorted_names))
+    spec = vocab | "Spec" >> beam.Map(_spec_dict, task)
+    outputs = {}
+    for split, read in reads.items():
+        out = FileSystems.join(o["output"], split)
+        outputs[split] = out
+        rendered = (read.records | f"Spread_{split}" >> beam.Reshuffle()
+                    | f"Render_{split}" >> beam.ParDo(RenderTaskFn(cfg, o["encoding"], task, o["tokenizer"], o["stride"]),
+                                                      vocab=AsSingleton(vocab)).with_outputs("outcome", "dead",
+                                                                                             main="samples"))
+        infos = rendered.samples | f"Write_{split}" >> WriteWebDataset(out, split, o["samples_per_shard"])
+        dead = (read.dead, rendered.dead) | f"AllDead_{split}" >> beam.Flatten()
+        labels = (
+            (read.records | f"ReadRecords_{split}" >> beam.Map(_read)),
+            (read.dead | f"ReadDead_{split}" >> beam.Map(_read)),
+            (read.skipped | f"ReadSkipped_{split}" >> beam.Map(_read)),
+            (read.dead | f"DeadReason_{split}" >> beam.Map(_dead_label)),
+            (read.skipped | f"SkipReason_{split}" >> beam.Map(_skip_label)),
+            rendered.outcome,
+        ) | f"AllLabels_{split}" >> beam.Flatten()
+        counts = labels | f"Count_{split}" >> beam.combiners.Count.PerElement()
+        dead_lines = dead | f"DeadJson_{split}" >> beam.Map(_dead_json)
+        (p | f"Once_{split}" >> beam.Create([None])
+           | f"Finalize_{split}" >> beam.Map(finalize, out, split, cfg.to_dict(), o["encoding"], tokenizer, [task.name],
+                                             infos=AsList(infos), counts=AsDict(counts), dead=AsList(dead_lines),
+                                             task=AsSingleton(spec)))
+    return outputs
+
+
+def check_options(o: dict) -> tuple[TaskDef, dict[str, list[str]]]:
+    """Bad settings fail here, before any work, naming the flag and the fix."""
+    if not o.get("task"):
+        raise ValueError(f"--task is required (e.g. glue-mrpc, xnli-en, ud-en_ewt-pos, conll2003-ner, xquad-en)")
+    if not o["input"] or not o["output"]:
+        raise ValueError("--input split=pattern (repeatable) and --output are required")
+    if o.get("resume"):
+        raise ValueError("--resume is not supported for task shards (they are small): rerun into a new --output")
+    task = resolve(o["task"], o.get("task_format"))
+    splits: dict[str, list[str]] = {}
+    for spec in o["input"]:
+        split, pattern = parse_input(spec)
+        if "=" not in spec or not re.match(r"^[A-Za-z0-9_]+$", split):
+            raise ValueError(f"--input {spec!r}: give split=pattern with a split name of [A-Za-z0-9_], "
+                             "e.g. train=data/train.tsv, validation_matched=dev_matched.tsv")
+        splits.setdefault(split, []).append(pattern)
+    needs_vocab = task.label_names is None and task.family not in ("regression", "qa")
+    if needs_vocab and o["vocab_split"] not in splits:
+        raise ValueError(f"--task {task.name} takes its label vocabulary from the {o['vocab_split']!r} split, which is "
+                         f"not among --input {sorted(splits)}: add --input {o['vocab_split']}=... or pass --vocab_split")
+    if o["stride"] < 0 or o["limit"] < 0:
+        raise ValueError("--stride and --limit must be >= 0")
+    return task, splits
+
+
+def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]:
+    """Run the task job; writes OUT/<split>/ shard sets and OUT/task.json; returns {split: manifest}."""
+    opts = PipelineOptions(argv).view_as(TaskOptions)
+    o = opts.get_all_options()
+    check_options(o)
+    if o["workers"]:
+        direct = opts.view_as(DirectOptions)
+        direct.direct_num_workers = o["workers"]
+        direct.direct_running_mode = "multi_processing"
+    if not is_local(o["output"]):
+        raise NotImplementedError("task shards are written to local directories for now (the manifest step is local)")
+    p = test_pipeline or beam.Pipeline(options=opts)
+    outputs = build_task_pipeline(p, opts)
+    for out in outputs.values():
+        os.makedirs(out, exist_ok=True)
+    p.run().wait_until_finish()
+    manifests = {split: ShardManifest.read(out) for split, out in outputs.items()}
+    spec = next(iter(manifests.values())).task_spec
+    spec.write(o["output"])
+    for split, m in manifests.items():
+        log.info("%s: %d samples in %d shards", split, m.num_samples, len(m.shards))
+    return manifests
+
+
+__all__ = ["TaskOptions", "TaskSpec", "build_task_pipeline", "run_task"]

@@ -1,0 +1,67 @@
+"""Extractive QA in SQuAD v1.1 JSON: SQuAD, XQuAD, TyDiQA-GoldP (``{"data": [{"paragraphs": [{"context",
+"qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}``).
+
+Every gold answer must be the context's text at its offset (``context[start:start + len(text)] == text``);
+otherwise, or with an empty answer, question or context, the question is a dead letter naming the file, where
+in the JSON it is, and the reason. A question without answers (a test file) is kept, unlabelled.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from ..streams import Opener, open_binary, open_stream
+from .records import DeadLetter, LabelledRecord, Record, TaskDef
+
+
+def describe(name: str) -> TaskDef:
+    """``squad`` (English), ``xquad-<lang>``, ``tydiqa-<lang>`` or any ``<corpus>-<lang>`` read as SQuAD JSON."""
+    lang = name.split("-", 1)[1] if "-" in name else ("en" if name == "squad" else None)
+    return TaskDef(name, "squad", "qa", "qa", "squad", lang)
+
+
+def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Record]:
+    with open_stream(path, opener) as fh:
+        try:
+            data = json.loads(fh.read().decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as e:
+            yield DeadLetter(task.name, path, "file", "invalid_json", str(e)[:300])
+            return
+    articles = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(articles, list):
+        yield DeadLetter(task.name, path, "file", "invalid_json", 'no "data" list (not SQuAD v1.1 JSON)')
+        return
+    for i, art in enumerate(articles):
+        for j, para in enumerate(art.get("paragraphs", []) if isinstance(art, dict) else []):
+            ctx = para.get("context") if isinstance(para, dict) else None
+            for k, qa in enumerate(para.get("qas", []) if isinstance(para, dict) else []):
+                yield _record(task, path, f"data[{i}].paragraphs[{j}].qas[{k}]", ctx, qa)
+
+
+def _record(task: TaskDef, path: str, where: str, ctx, qa) -> Record:
+    def dead(reason: str, detail: str) -> DeadLetter:
+        qid = qa.get("id") if isinstance(qa, dict) else None
+        return DeadLetter(task.name, path, f"{where} (id {qid})", reason, detail[:300])
+
+    if not isinstance(qa, dict) or not isinstance(qa.get("question"), str):
+        return dead("invalid_json", "a question needs a string 'question'")
+    if not isinstance(ctx, str) or not ctx.strip():
+        return dead("empty_text", "empty context")
+    if not qa["question"].strip():
+        return dead("empty_text", "empty question")
+    qid = qa.get("id")
+    if not isinstance(qid, (str, int)) or not str(qid).strip():
+        return dead("missing_id", "a question needs an id")
+    answers = []
+    for a in qa.get("answers") or []:
+        text, start = (a.get("text"), a.get("answer_start")) if isinstance(a, dict) else (None, None)
+        if not isinstance(text, str) or type(start) is not int:
+            return dead("invalid_json", f"answer {a!r} needs text and an int answer_start")
+        if not text.strip():
+            return dead("empty_answer", f"empty answer text at {start}")
+        if start < 0 or ctx[start:start + len(text)] != text:
+            return dead("answer_not_at_offset", f"{text!r} is not the context at {start}: "
+                                                f"{ctx[max(0, start):start + len(text)]!r}")
+        answers.append((text, start))
+    return LabelledRecord(task.name, str(qid), path, 0, text=qa["question"], text_b=ctx, answers=tuple(answers))
