@@ -190,7 +190,7 @@ def train(cfg: TrainConfig) -> Run:
                 logger.scalars(step, {"eval_loss": evaluate(engine, variant, model_config, eval_set.urls, cfg,
                                                             rank, world)})
             else:
-                stop = best.update(engine, eval_set.urls, step, rank, world, logger)
+                stop = best.update(engine, eval_set, step, rank, world, logger)
         if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps or stop:
             ckpt = save_checkpoint(engine, ckpt_dir, step, cfg, position, world,
                                    {"finetune": best.state()} if best is not None else None)
@@ -242,9 +242,10 @@ class _Best:
         if d:
             self.value, self.step, self.bad = float(d["value"]), int(d["step"]), int(d["bad"])
 
-    def update(self, engine, urls: list[str], step: int, rank: int, world: int, logger) -> bool:
+    def update(self, engine, eval_set, step: int, rank: int, world: int, logger) -> bool:
         from . import finetune
-        metrics, _ = finetune.evaluate(engine.module, self.model_config, urls, self.cfg.micro_batch_size, rank, world)
+        metrics, _ = finetune.evaluate(engine.module, self.model_config, eval_set.urls, self.cfg.micro_batch_size,
+                                       rank, world)
         if self.metric not in metrics:
             raise ConfigError(f"task.metric {self.metric!r} is not among this task's metrics {sorted(metrics)}")
         logger.scalars(step, {f"eval_{k}": v for k, v in metrics.items()})
@@ -254,7 +255,8 @@ class _Best:
             out = Path(self.cfg.output_dir) / "best"
             save_model(engine, out, rank, self.cfg)
             if rank == 0:
-                (out / "metrics.json").write_text(json.dumps({"step": step, "split": urls[0], **metrics}, indent=1))
+                (out / "metrics.json").write_text(json.dumps({"step": step, "split": eval_set.spec, **metrics},
+                                                                   indent=1))
         else:
             self.bad += 1
         return bool(self.cfg.task.patience) and self.bad >= self.cfg.task.patience
