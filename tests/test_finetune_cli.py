@@ -48,7 +48,10 @@ def test_cli_help_and_run_files_do_not_import_torch():
     code = ("import sys\nfrom trainer.cli import main\nfrom trainer.config import load_config\n"
             "for argv in (['finetune', '--help'], ['evaluate', '--help']):\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-            "load_config('trainer/runs/finetune-tagging.yaml', {'data': {'train': ['x']}, 'task': {'name': 'pos'}})\n"
+            "import pathlib\n"
+            "for f in sorted(pathlib.Path('trainer/runs/finetune').glob('*.yaml')):\n"
+            "    c = load_config(f, {'data': {'train': ['x']}, 'task': {'name': f.stem}})\n"
+            "    assert c.eval_every > 0 and c.task.patience > 0, f\n"
             "sys.exit(int('torch' in sys.modules))")
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True)
     assert p.returncode == 0 and "--init" in p.stdout, p.stderr[-2000:]

@@ -68,7 +68,7 @@ def _finetune(a: argparse.Namespace) -> int:
     from .engine import train
     from .finetune import read_split
     family = _task_family(a.data)
-    config = a.config or RUNS / f"finetune-{family}.yaml"
+    config = a.config or RUNS / "finetune" / f"{family}.yaml"
     flags: dict = {"task": {"name": a.task or family}, "data": {"train": [read_split(a.data, "train")]}}
     for key, value in (("model", a.model), ("flavor", a.flavor), ("output_dir", a.out), ("max_steps", a.steps),
                        ("init_from", a.init), ("eval_every", a.eval_every)):
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--task", help="the task's name, family or an alias (pos, ner, parse, glue, sts, squad); checked "
                                "against the shards")
     f.add_argument("--init", help="a pixel-train pretrain output's model/ dir (safetensors); omit: from scratch")
-    f.add_argument("--config", help="run file (default: trainer/runs/finetune-<family>.yaml)")
+    f.add_argument("--config", help="run file (default: trainer/runs/finetune/<family>.yaml)")
     f.add_argument("--model", help="variant, when finetuning from scratch (with --init it comes from the checkpoint)")
     f.add_argument("--flavor", help="flavor, when finetuning from scratch")
     f.add_argument("--eval-split", help="dev split evaluated every --eval-every steps (default: validation)")

@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from schemas import SchemaError, TaskSpec
+from schemas import TaskSpec
 
 from .heads import get_head
 from .heads.encoders import encoder_class
@@ -162,6 +162,3 @@ def read_split(data: str, split: str) -> str:
     if split == "train" or (p / "manifest.json").is_file():
         return data
     raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")
-
-
-__all__ = ["ConfigError", "SchemaError", "build", "evaluate", "predict", "read_split", "setup", "task_spec"]

@@ -9,6 +9,7 @@ rebuilds it from its directory alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -96,7 +97,7 @@ class TaskVariant:
         """Encoder inputs + the head's label tensors. Copies out of the stream's scratch buffers (pixels are
         stacked by ``batch_patches``) and keeps no reference to a sample's pixels."""
         kind = encoder_class(config.encoder).kind
-        batch = encoder_inputs(samples, config.encoder_cfg(), kind)
+        batch = encoder_inputs(samples, SimpleNamespace(**config.encoder_config), kind)  # (no config object per batch)
         batch.update(get_head(config.head).collate(samples, config.task["family"]))
         return batch
 

@@ -86,7 +86,7 @@ def loader(a) -> list[str]:
 
 
 def _cli(args: list[str], log: Path) -> float:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DS_ACCELERATOR": "cpu"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         subprocess.run([sys.executable, "-m", "trainer.cli", *args], cwd=ROOT, env=env, stdout=fh, stderr=fh,
@@ -110,7 +110,8 @@ def learn(a) -> list[str]:
     secs = {}
     if not (pre / "model" / "model.safetensors").exists():
         secs["pretrain"] = _cli(["pretrain", "--config", "trainer/runs/pixel.yaml", "--steps", str(a.pretrain_steps),
-                                 "--out", str(pre), "--set", "log_every=50", "--set", "optim.warmup_steps=20"],
+                                 "--out", str(pre), "--set", "log_every=25", "--set", "save_every=50",
+                                 "--set", "optim.warmup_steps=10"],
                                 work / "pretrain.log")
     pre_loss = [json.loads(r) for r in (pre / "metrics.jsonl").read_text().splitlines() if '"loss"' in r]
     common = ["--steps", str(a.steps), "--eval-every", str(a.eval_every), "--patience", "0",
@@ -125,29 +126,34 @@ def learn(a) -> list[str]:
         base = {"accuracy": sum(x == majority for x in dev) / len(dev), "mcc": 0.0}
         res = {}
         for init in ("pretrained", "scratch"):
-            out = work / f"{task}-{init}"
+            out = work / f"{task}-{init}-{a.steps}"
             init_args = ["--init", str(pre / "model")] if init == "pretrained" else ["--model", "pixel", "--flavor",
                                                                                      "debug"]
-            secs[f"{task} {init}"] = _cli(["finetune", "--data", str(data), "--out", str(out), *init_args, *common],
-                                          work / f"{task}-{init}.log")
+            if not (out / "best" / "metrics.json").exists():  # else: an earlier run of the same command
+                secs[f"{task} {init}"] = _cli(["finetune", "--data", str(data), "--out", str(out), *init_args,
+                                               *common], work / f"{task}-{init}-{a.steps}.log")
             res[init] = json.loads((out / "best" / "metrics.json").read_text())
         for metric in (["accuracy"] if spec["metric"] == "accuracy" else ["mcc", "accuracy"]):
             rows.append(f"| {task} | {metric} | {len(dev):,} | {base[metric]:.4f} | {res['scratch'][metric]:.4f} "
                         f"(step {res['scratch']['step']}) | **{res['pretrained'][metric]:.4f}** "
                         f"(step {res['pretrained']['step']}) |")
-    return ["## Learning: pretrained vs from scratch vs majority class (dev split, best checkpoint)", "",
+    return [f"## Learning, {a.steps} finetuning steps: pretrained vs from scratch vs majority class (dev, best "
+            "checkpoint)", "",
             f"- command: `python tests/benchmarks/bench_finetune.py learn --pretrain-steps {a.pretrain_steps} "
             f"--steps {a.steps} --eval-every {a.eval_every} --batch {a.batch} --lr {a.lr} "
             f"--tasks {' '.join(a.tasks)}`",
             f"- pretraining: `pixel-train pretrain --config trainer/runs/pixel.yaml --steps {a.pretrain_steps}` on "
-            f"`out/pixel-gray` (the bundled corpus as `pixel-render` writes it), debug PIXEL (529 patches), loss "
+            f"`out/pixel-gray` (the bundled corpus as `pixel-render` writes it), debug PIXEL (529 patches)"
+            f"{'' if 'pretrain' in secs else ' (reused: an earlier run of this command)'}, loss "
             f"{pre_loss[0]['loss']:.4f} (step {pre_loss[0]['step']}) -> {pre_loss[-1]['loss']:.4f} "
             f"(step {pre_loss[-1]['step']})",
             f"- finetuning: `pixel-train finetune` ({a.steps} steps, batch {a.batch}, lr {a.lr}, linear schedule, "
             f"warmup 20, dev evaluation every {a.eval_every} steps, best checkpoint kept), from the pretrained model "
             "(`--init`, 529 -> 256 patches) and from scratch (`--model pixel --flavor debug`, same seed)",
             "- tasks rendered by `pixel-render task ... --max_patches 256` (256 = 16 x 16, PIXEL's finetuning length)",
-            "- wall time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in secs.items()), "",
+            "- wall time (s) of the runs this invocation made (others reused from an earlier run of the same "
+            "commands; the machine was shared with other jobs): " + ", ".join(f"{k} {v:.0f}" for k, v in secs.items()),
+            "",
             "| task | metric | dev items | majority class | from scratch | pretrained |", "|---|---|---:|---:|---:|---:|",
             *rows, ""]
 
@@ -158,10 +164,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="loader: CoLA sentences to render")
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--pretrain-steps", type=int, default=300)
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--eval-every", type=int, default=150)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--pretrain-steps", type=int, default=150)
+    ap.add_argument("--steps", type=int, default=120)
+    ap.add_argument("--eval-every", type=int, default=60)
+    ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--tasks", nargs="+", default=["ud-en_ewt-pos", "glue-cola"])
     ap.add_argument("--out", type=Path, default=ROOT / "tests" / "benchmarks" / "results" / "finetune.md")
