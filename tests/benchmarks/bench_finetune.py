@@ -135,7 +135,7 @@ def learn(a) -> list[str]:
             res[init] = json.loads((out / "best" / "metrics.json").read_text())
         for metric in (["accuracy"] if spec["metric"] == "accuracy" else ["mcc", "accuracy"]):
             rows.append(f"| {task} | {metric} | {len(dev):,} | {base[metric]:.4f} | {res['scratch'][metric]:.4f} "
-                        f"(step {res['scratch']['step']}) | **{res['pretrained'][metric]:.4f}** "
+                        f"(step {res['scratch']['step']}) | {res['pretrained'][metric]:.4f} "
                         f"(step {res['pretrained']['step']}) |")
     return [f"## Learning, {a.steps} finetuning steps: pretrained vs from scratch vs majority class (dev, best "
             "checkpoint)", "",
