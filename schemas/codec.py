@@ -182,13 +182,22 @@ def _packed_rows(height: int) -> int:
     return (height + 7) // 8
 
 
+def _columns(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) -> the C-contiguous (W, H) transpose, one row at a time: ~3x faster than numpy's element-wise
+    transposed copy of a one-patch-high strip (same bytes)."""
+    out = np.empty((pixels.shape[1], pixels.shape[0]), pixels.dtype)
+    for r in range(pixels.shape[0]):
+        out[:, r] = pixels[r]
+    return out
+
+
 def _pxz_layout(pixels: np.ndarray, mode: str) -> np.ndarray:
     """The C-contiguous array whose bytes are compressed (see the module docstring)."""
     if mode == "gray":
-        return np.ascontiguousarray(pixels.T)
+        return _columns(pixels)
     if mode == "rgb":
         return np.ascontiguousarray(pixels.transpose(2, 1, 0))
-    cols = np.ascontiguousarray(pixels.T)  # (W, H)
+    cols = _columns(pixels)  # (W, H)
     if pixels.shape[0] % 8 == 0:  # a column is whole bytes: pack the flat run (fast path, same bytes)
         return np.packbits(cols.reshape(-1))
     return np.packbits(cols, axis=1)

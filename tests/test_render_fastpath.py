@@ -109,6 +109,24 @@ def test_cache_history_never_changes_a_strip(wikitext, udhr):
     assert tiny.cache_stats["resets"] > 0 and tiny.cache_stats["words"] <= 300
 
 
+def test_word_lists_memoized_runs_match_pango_across_cache_resets(ewt_sentences, wikitext):
+    """Word lists look each run up once: composed from the cache, or (punctuation alone, a word the cache cannot
+    take) drawn by Pango once and kept as a mask. Neither, nor a cache that starts over between word lists (its
+    word ids change), nor strips rendered in between, changes a pixel."""
+    cfg = RenderConfig(max_patches=96)
+    fast, slow = pair(cfg)
+    fast._ensure()
+    fast._cache.max_words = 150
+    odd = [["(", "e.g.", ",", "“quoted”", ")", "--", "...", "שלום", "!"], ["αβγ", ";", "x"],
+           ["a", "Pneumonoultramicroscopicsilicovolcanoconiosis-is-a-word-too-long-to-memoize", "b", "."]]
+    for i, words in enumerate(ewt_sentences + odd + ewt_sentences[:5]):
+        assert same(fast.render_words(words), slow.render_words(words)), words
+        if i % 7 == 0:
+            assert same(fast(wikitext[i % len(wikitext)]), slow(wikitext[i % len(wikitext)]))
+    kinds = {entry[0] for entry in fast._runs.values() if entry is not None}
+    assert kinds == {"c", "m"} and fast.cache_stats["resets"] > 0
+
+
 def test_overlapping_runs_are_painted_over_as_cairo_does(wikitext):
     """A run drawn where another already left ink is painted OVER it (cairo's operator), not added."""
     fast, slow = pair(RenderConfig())

@@ -81,6 +81,14 @@ class Renderer(abc.ABC):
         """Optional hint: how many characters of ``text`` lie left of pixel ``x`` (None: no hint)."""
         return None
 
+    def _measure_word(self, text: str) -> int:
+        """``_measure`` for one word of a word list (a backend may memoize short runs)."""
+        return self._measure(text)
+
+    def _draw_word(self, text: str, x: int) -> tuple[int, int]:
+        """``_draw`` for one word of a word list at a whole-pixel ``x`` (a backend may memoize short runs)."""
+        return self._draw(text, x)
+
     def _char_starts(self, text: str) -> list[float]:
         """x (px, from the run's start) where each character begins; the default measures prefixes."""
         return [float(self._measure(text[:i])) for i in range(len(text))]
@@ -174,22 +182,24 @@ class Renderer(abc.ABC):
         ppp = c.pixels_per_patch
         if not isinstance(words, (list, tuple)) or not words:
             return RenderResult.failed("empty", "")
-        cleaned, replaced, capped = [], 0, False
+        cleaned, replaced, capped, cap = [], 0, False, c.char_cap
         for w in words:
-            t, r, cp = prepare(w, c.char_cap)
+            t, r, cp = prepare(w, cap)
             cleaned.append(t)
             replaced += r
             capped |= cp
         if not any(t.strip() for t in cleaned):
             return RenderResult.failed("empty", " ".join(cleaned), replaced)
+        self._prefetch([" ".join(cleaned)])  # a shaping cache shapes the sentence's new words in one batch
         self._clear()
-        limit = (c.max_patches - 1) * ppp  # the EOS patch must start at or before this pixel
+        last_patch = c.max_patches - 1
+        limit = last_patch * ppp  # the EOS patch must start at or before this pixel
         x, starts, unknown, drawn, truncated = c.pad_left, [], 0, [], capped
         for i, word in enumerate(cleaned):
             last = i == len(cleaned) - 1
             run = word if last else word + " "
             room = limit - x - _GAP
-            width = self._measure(run)
+            width = self._measure_word(run)
             if width > room:
                 truncated = True
                 if starts:  # the word would not fit: stop before it
@@ -198,11 +208,11 @@ class Renderer(abc.ABC):
                 if not run:
                     return RenderResult.failed("too_wide", word, replaced)
             starts.append(x // ppp)
-            width, unk = self._draw(run, x)
+            width, unk = self._draw_word(run, x)
             unknown += unk
             drawn.append(run.rstrip(" ") if not last else run)
             end = x + width + (_GAP if last or truncated else 0)
-            x = self._next_patch(end) * ppp
+            x = min(math.ceil(end / ppp), last_patch) * ppp  # self._next_patch(end), inlined
             if truncated:
                 break
         eos = x // ppp

@@ -94,6 +94,7 @@ class PangoCairoRenderer(Renderer):
         self._base_dir, self._rtl = pango.pango_context_get_base_dir(ctx), False
         self._inked = False  # the canvas holds ink since the last _clear
         self._cache = self._found_text = self._found = None
+        self._runs, self._runs_epoch, self._measured = {}, 0, (None, None)
         fonts = c.font_files()
         check = verdict(fonts[0]) if self.shape_cache and len(fonts) == 1 else None
         if check is not None and check.eligible:  # see spacecheck.py: words of this font shape independently
@@ -189,12 +190,87 @@ class PangoCairoRenderer(Renderer):
             self._mark_dirty()
             self._inked = True
             return found[1], 0
+        return self._draw_pango(text, x)
+
+    def _draw_pango(self, text: str, x: int) -> tuple[int, int]:
         self._set(text)
         width, height = self._pixel_size()
         self._cr.move_to(x, self._y_top(height))
         _pangocairo.pango_cairo_show_layout(self._cr_ptr, self._layout_pc)
         self._inked = True
         return width, pango.pango_layout_get_unknown_glyphs_count(self._layout)
+
+    # -- word lists: short runs looked up once ------------------------------------------------------------
+    _RUN_CHARS, _RUN_ORIGIN, _RUNS_MAX = 48, 32, 50_000
+
+    def _run(self, text: str):
+        """A word-list run, looked up once: ("c", found) when the shaping cache composes it, ("m", width,
+        unknown, mask, left) when Pango draws it (punctuation alone, a word the cache cannot take) -- its A8
+        mask as Pango drew it on a blank canvas, which at any whole-pixel x is the same mask shifted (Pango puts
+        glyphs on whole pixels) -- or None: Pango draws it every time."""
+        if self._cache is None or self._rtl or len(text) > self._RUN_CHARS:
+            return None
+        if self._runs_epoch != self._cache.stats["resets"] or len(self._runs) > self._RUNS_MAX:
+            self._runs, self._runs_epoch = {}, self._cache.stats["resets"]  # word ids changed: start over
+        if text in self._runs:
+            return self._runs[text]
+        found = self._cached(text)
+        entry = ("c", found) if found is not None else self._capture_run(text)
+        self._runs[text] = entry
+        return entry
+
+    def _capture_run(self, text: str):
+        """Draw ``text`` through Pango on a blank canvas (the strip's canvas, restored afterwards) and keep its ink."""
+        self._flush()
+        saved = self._raw.copy()
+        self._pixels[...] = 0
+        self._mark_dirty()
+        width, unknown = self._draw_pango(text, self._RUN_ORIGIN)
+        self._flush()
+        cols = np.flatnonzero(self._pixels.any(axis=0))
+        if len(cols) and (cols[0] == 0 or cols[-1] == self.cfg.width - 1):
+            entry = None  # ink at the canvas's edge: not all of it was captured
+        elif len(cols):
+            entry = ("m", width, unknown, self._pixels[:, cols[0]:cols[-1] + 1].copy(), int(cols[0]) - self._RUN_ORIGIN)
+        else:
+            entry = ("m", width, unknown, None, 0)
+        self._raw[...] = saved
+        self._mark_dirty()
+        return entry
+
+    def _measure_word(self, text: str) -> int:
+        entry = self._run(text)
+        self._measured = (text, entry)  # render_words draws the run it just measured: look it up once
+        if entry is None:
+            return self._measure(text)
+        return entry[1][1] if entry[0] == "c" else entry[1]
+
+    def _draw_word(self, text: str, x: int) -> tuple[int, int]:
+        last, entry = self._measured
+        if last is not text:
+            entry = self._run(text)
+        # A word list's runs are written into the canvas memory without a cairo flush / mark_dirty around each:
+        # _clear flushed, and cairo draws on this surface again only through _draw (below: marked dirty first,
+        # flushed after) or after the next _clear; _capture_run flushes and marks on its own; _canvas only reads.
+        if entry is None:
+            self._mark_dirty()
+            out = self._draw(text, x)
+            self._flush()
+            return out
+        if entry[0] == "c":
+            self._cache.compose(self._raw, self.cfg.width, self._scratch, self._inked, entry[1], x)
+            self._inked = True
+            return entry[1][1], 0
+        _, width, unknown, mask, left = entry
+        if mask is not None:  # painted OVER the canvas as cairo paints a run (onto blank paper: a copy)
+            a, b = max(0, x + left), min(self.cfg.width, x + left + mask.shape[1])
+            if a < b:
+                s = mask[:, a - x - left:b - x - left].astype(np.int32)
+                region = self._pixels[:, a:b]
+                t = region.astype(np.int32) * (255 - s) + 128
+                region[...] = s + ((t + (t >> 8)) >> 8)
+        self._inked = True
+        return width, unknown
 
     def _index_at(self, text: str, x: int) -> int | None:
         """Characters left of pixel ``x`` in the laid-out run (Pango's hit test); a hint for truncation."""

@@ -4,7 +4,8 @@
         --output out/mrpc --tokenizer tok.json --max_patches 196
 
 A labelled record is one sample (a QA question: one per window), so this path skips chunking: read (the task's
-reader) -> Reshuffle -> RenderTask (render_record + encode + token ids) -> WriteWebDataset -> finalize, the same
+reader) -> Reshuffle -> batches of up to 64 records (their new words shaped in one go) -> RenderTask
+(render_record + encode + token ids) -> WriteWebDataset -> finalize, the same
 sink, manifest, card, dead letters and accounting check (records read = written + skipped + dead-lettered) as
 pretraining shards. The label vocabulary comes from the ``--vocab_split`` split's records (or the task's
 documented classes) as a side input, so every split renders with the same ids.
@@ -32,7 +33,7 @@ from ..sources import match_files, open_beam
 from ..transforms import shared_renderer
 from . import read_records, resolve
 from .records import LabelledRecord, TaskDef
-from .render import pair_encoder, render_record
+from .render import pair_encoder, prefetch_texts, render_record
 
 log = logging.getLogger(__name__)
 NS = "pipeline.tasks"
@@ -75,7 +76,7 @@ class ReadTaskFn(beam.DoFn):
 
 
 class RenderTaskFn(beam.DoFn):
-    """LabelledRecord -> samples (main), one outcome label per record ("outcome"), dead letters ("dead")."""
+    """Batches of LabelledRecords -> samples (main), one outcome label per record ("outcome"), dead letters ("dead")."""
 
     def __init__(self, cfg, encoding: str, task: TaskDef, tokenizer_path: str | None, stride: int):
         self._cfg, self._encoding, self._task = cfg, encoding, task
@@ -88,10 +89,15 @@ class RenderTaskFn(beam.DoFn):
 
             self._tok = Tokenizer.from_file(self._tokenizer_path)
 
-    def process(self, rec: LabelledRecord, vocab: list[str]):
+    def process(self, batch: list[LabelledRecord], vocab: list[str]):
         ids = {name: i for i, name in enumerate(vocab)}
-        out = render_record(rec, shared_renderer(self._cfg), self._cfg, self._encoding, self._task, ids, self._tok,
-                            self._stride)
+        r = shared_renderer(self._cfg)
+        r.prefetch(prefetch_texts(batch))  # the batch's new words shaped in one go (never changes a render)
+        for rec in batch:
+            yield from self._one(rec, r, ids)
+
+    def _one(self, rec: LabelledRecord, r, ids: dict[str, int]):
+        out = render_record(rec, r, self._cfg, self._encoding, self._task, ids, self._tok, self._stride)
         if isinstance(out, DeadLetter):
             Metrics.counter(NS, f"dead_{out.reason}").inc()
             yield TaggedOutput("dead", out)
@@ -160,6 +166,7 @@ def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
         out = FileSystems.join(o["output"], split)
         outputs[split] = out
         rendered = (read.records | f"Spread_{split}" >> beam.Reshuffle()
+                    | f"Batch_{split}" >> beam.BatchElements(min_batch_size=16, max_batch_size=64)
                     | f"Render_{split}" >> beam.ParDo(RenderTaskFn(cfg, o["encoding"], task, o["tokenizer"], o["stride"]),
                                                       vocab=AsSingleton(vocab)).with_outputs("outcome", "dead",
                                                                                              main="samples"))

@@ -49,6 +49,16 @@ def answer_patches(offset_mapping, start: int, end: int) -> list[int]:
     return [hits[0], hits[-1]] if hits else [-1, -1]
 
 
+def prefetch_texts(records: list[LabelledRecord]) -> list[str]:
+    """The texts whose words a batch of records will draw, for ``Renderer.prefetch`` (one shaping batch for all)."""
+    out = []
+    for r in records:
+        out.append(" ".join(r.words) if r.words else r.text)
+        if r.text_b:
+            out.append(r.text_b)
+    return out
+
+
 def _sample(rec: LabelledRecord, res: RenderResult, cfg: RenderConfig, encoding: str, index: int,
             **fields) -> RenderedSample:
     return RenderedSample(

@@ -1,11 +1,12 @@
 """Run ONE peer pixel renderer in its own throwaway venv, for bench_render.py to compare against.
 
 Self-contained: stdlib + numpy + the peer's own packages, nothing from this project (it runs in the peers'
-venvs). Two subcommands:
+venvs). Subcommands:
 
     python tests/benchmarks/peers.py setup --all          # or --peer NAME; idempotent, makes /tmp/peers/<peer>
     taskset -c 0 /tmp/peers/<peer>/bin/python tests/benchmarks/peers.py run --peer <peer> \
         --texts texts.jsonl --out /tmp/peers/<peer>.npz [--repo PATH]
+    /tmp/peers/xplip-pixel/bin/python tests/benchmarks/peers.py words --words words.jsonl --out w.npz --patches 256
 
 ``setup`` runs apt-get (as root), ``python3 -m venv --system-site-packages`` on Debian's /usr/bin/python3 (the
 peers need PyGObject's Pango/PangoCairo typelibs, pycairo and a manimpango linked to the *system* Pango, which
@@ -328,6 +329,26 @@ def run_pairs(pairs_path: Path, out: Path, repo: Path | None) -> dict:
     return {"peer": "xplip-pixel", "pairs": len(pairs), "out": str(out)}
 
 
+def run_words(words_path: Path, out: Path, repo: Path | None, patches: int) -> dict:
+    """PIXEL's own word-level rendering (its renderer called with a list of words, as its POS/UD/NER datasets do),
+    timed per call after a warm-up; strips to --out (npz ``pixels``), word starts to --out with suffix .json."""
+    import numpy as np
+
+    sents = [json.loads(line)["words"] for line in words_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    LOADERS["xplip-pixel"](repo)  # registers the stub packages
+    pc = sys.modules["pixel.data.rendering.pangocairo_renderer"]
+    r = pc.PangoCairoTextRenderer(font_file=str(FONT), font_size=FONT_PT, dpi=DPI, pixels_per_patch=PPP,
+                                  max_seq_length=patches, rgb=False)
+    times = timed(r, sents, WARMUP)
+    encs = [r(ws) for ws in sents]
+    np.savez_compressed(out, pixels=np.stack([e.pixel_values for e in encs]))
+    out.with_suffix(".json").write_text(json.dumps([e.word_starts for e in encs]))
+    return {"peer": "xplip-pixel", "sentences": len(sents), "times_ms": [round(t * 1000, 5) for t in times],
+            "render_ms_median": round(statistics.median(times) * 1000, 4),
+            "render_ms_mean": round(statistics.fmean(times) * 1000, 4), "warmup": WARMUP,
+            "affinity": sorted(os.sched_getaffinity(0)), "out": str(out)}
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -349,7 +370,15 @@ def main() -> int:
     p.add_argument("--pairs", type=Path, required=True, help='jsonl of {"pair": [text_a, text_b]}')
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--repo", type=Path)
+    w = sub.add_parser("words", help="render word lists with PIXEL's renderer (run with the xplip-pixel venv python)")
+    w.add_argument("--words", type=Path, required=True, help='jsonl of {"words": [...]}')
+    w.add_argument("--out", type=Path, required=True)
+    w.add_argument("--patches", type=int, default=PATCHES)
+    w.add_argument("--repo", type=Path)
     a = ap.parse_args()
+    if a.cmd == "words":
+        print(json.dumps(run_words(a.words, a.out, a.repo, a.patches)))
+        return 0
     if a.cmd == "pairs":
         print(json.dumps(run_pairs(a.pairs, a.out, a.repo)))
         return 0

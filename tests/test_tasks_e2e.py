@@ -1,0 +1,144 @@
+"""`pixel-render task` end to end on the Beam DirectRunner: bundled UD EWT and XQuAD excerpts (+ GLUE RTE from
+../shared when present), every split's manifest, the label vocabulary, the accounting, and a byte-identical rerun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE_DIR, SHARED_DATA
+from pipeline.cli_shards import verify
+from pipeline.shards import read_shard
+from pipeline.tasks import LabelledRecord, read_records, resolve
+from pipeline.tasks.job import run_task
+from schemas import ShardManifest, TaskSpec
+
+pytestmark = pytest.mark.slow
+EXCERPT = SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu"
+
+
+def _samples(out: Path, m: ShardManifest) -> list:
+    return [s for info in m.shards for s in read_shard(out / info.name)]
+
+
+def _accounting(m: ShardManifest) -> None:
+    c = m.counts
+    assert c["records_read"] == c["documents_written"] + sum(v for k, v in c.items() if k.startswith(("skipped_", "dead_")))
+
+
+@pytest.fixture(scope="module")
+def ud_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ud")
+    blocks = EXCERPT.read_text().split("\n\n")
+    (d / "train.conllu").write_text("\n\n".join(blocks[:10]) + "\n\n")
+    broken = blocks[3].splitlines()
+    tok = next(i for i, x in enumerate(broken) if x[:1].isdigit())
+    broken[tok] = broken[tok].replace("\t", " ", 1)  # one broken CoNLL-U line
+    (d / "test.conllu").write_text("\n\n".join(blocks[:3] + ["\n".join(broken)] + blocks[4:8]) + "\n\n")
+    return d
+
+
+def _ud_argv(files: Path, out: Path, tokenizer: Path, *extra: str) -> list[str]:
+    return ["--task=ud-en_ewt-pos", f"--input=train={files / 'train.conllu'}", f"--input=validation={EXCERPT}",
+            f"--input=test={files / 'test.conllu'}", f"--output={out}", "--max_patches=64", "--samples_per_shard=8",
+            f"--tokenizer={tokenizer}", *extra]
+
+
+@pytest.fixture(scope="module")
+def ud_run(ud_files, tokenizer_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ud-out")
+    return run_task(_ud_argv(ud_files, out, tokenizer_file)), out
+
+
+def test_task_spec_and_label_vocabulary_come_from_train(ud_run, ud_files):
+    ms, out = ud_run
+    train_tags = sorted({t for r in read_records(str(ud_files / "train.conllu"), resolve("ud-en_ewt-pos")) for t in r.tags})
+    spec = TaskSpec.read(out)
+    assert spec == TaskSpec("ud-en_ewt-pos", "tagging", "words", train_tags, "accuracy", "en")
+    assert set(ms) == {"train", "validation", "test"}
+    for split, m in ms.items():
+        assert m.task_spec == spec and m.split == split and (out / split / "README.md").is_file()
+        assert verify(out / split) == []
+
+
+def test_other_splits_reuse_the_vocabulary_and_dead_letter_unknown_labels(ud_run, ud_files):
+    ms, out = ud_run
+    vocab = TaskSpec.read(out).label_names
+    recs = list(read_records(str(EXCERPT), resolve("ud-en_ewt-pos")))
+    unknown = [r for r in recs if not set(r.tags) <= set(vocab)]
+    m = ms["validation"]
+    assert unknown and m.counts["dead_label_not_in_vocabulary"] == len(unknown)
+    assert m.counts["documents_written"] == len(recs) - len(unknown)
+    letters = [json.loads(x) for x in (out / "validation" / "dead_letters.jsonl").read_text().splitlines()]
+    assert sorted(d["position"] for d in letters) == sorted(f"line {r.line}" for r in unknown)
+    assert all(d["file"] == str(EXCERPT) for d in letters)
+    by_id = {r.doc_id: r for r in recs}
+    for s in _samples(out / "validation", m):
+        r = by_id[s.doc_id]
+        assert len(s.labels) == len(s.word_index) and max(s.word_index) < len(s.word_starts)
+        assert [vocab[i] for i in s.labels] == list(r.tags[:len(s.labels)])
+        assert s.word_index == list(r.word_index[:len(s.labels)]) and s.token_ids
+    test_letters = (out / "test" / "dead_letters.jsonl").read_text()
+    assert '"reason": "bad_conllu_line"' in test_letters and ms["test"].counts["dead_bad_conllu_line"] == 1
+
+
+def test_counts_add_up_and_truncation_is_counted(ud_run):
+    ms, out = ud_run
+    for split, m in ms.items():
+        _accounting(m)
+        samples = _samples(out / split, m)
+        assert len(samples) == m.num_samples == m.counts["documents_written"]
+        assert m.counts.get("samples_truncated", 0) == sum(s.truncated for s in samples)
+    assert ms["validation"].counts["samples_truncated"] > 0  # 64 patches cut the long sentences
+
+
+def test_rerun_is_byte_identical(ud_run, ud_files, tokenizer_file, tmp_path):
+    ms, out = ud_run
+    ms2 = run_task(_ud_argv(ud_files, tmp_path, tokenizer_file))
+    for split, m in ms.items():
+        assert [s.sha256 for s in ms2[split].shards] == [s.sha256 for s in m.shards]
+        assert ms2[split].counts == m.counts
+        assert (tmp_path / split / "dead_letters.jsonl").read_bytes() == (out / split / "dead_letters.jsonl").read_bytes()
+    assert (tmp_path / "task.json").read_bytes() == (out / "task.json").read_bytes()
+
+
+def test_qa_windows_map_answers_back_through_the_offset_mapping(tokenizer_file, tmp_path):
+    src = SAMPLE_DIR / "xquad-en-excerpt.json"
+    ms = run_task(["--task=xquad-en", f"--input=validation={src}", f"--output={tmp_path}", "--max_patches=96",
+                   "--stride=32", f"--tokenizer={tokenizer_file}"])
+    m = ms["validation"]
+    _accounting(m)
+    contexts = {q["id"]: p["context"] for p in json.loads(src.read_text())["data"][0]["paragraphs"] for q in p["qas"]}
+    samples = _samples(tmp_path / "validation", m)
+    assert m.counts["documents_written"] == len(contexts) and len(samples) > len(contexts)  # long contexts: windows
+    assert m.counts["windows_without_answer"] == sum(s.labels == [-1, -1] for s in samples) > 0
+    answered = set()
+    for s in samples:
+        ctx = contexts[s.doc_id]
+        assert s.text.endswith(ctx[s.context_span[0]:s.context_span[1]]) and s.token_ids
+        a, b = s.labels
+        if a >= 0:
+            text = s.answers["text"][0]
+            assert text in ctx[s.offset_mapping[a][0]:s.offset_mapping[b][1]]
+            answered.add(s.doc_id)
+    assert answered == set(contexts)  # stride 32 keeps every answer of the excerpt whole in some window
+    assert m.task_spec.family == "qa" and m.task_spec.label_names == []
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} (GLUE, research use) not present")
+def test_glue_pair_classification(tokenizer_file, tmp_path):
+    d = SHARED_DATA / "glue" / "RTE"
+    ms = run_task(["--task=glue-rte", f"--input=train={d / 'train.tsv'}", f"--input=validation={d / 'dev.tsv'}",
+                   f"--output={tmp_path}", "--limit=12", "--max_patches=196", f"--tokenizer={tokenizer_file}"])
+    for split, m in ms.items():
+        _accounting(m)
+        assert m.task_spec.label_names == ["entailment", "not_entailment"]
+        recs = {r.doc_id: r for r in read_records(str(d / f"{'dev' if split == 'validation' else split}.tsv"),
+                                                  resolve("glue-rte"), limit=12) if isinstance(r, LabelledRecord)}
+        samples = _samples(tmp_path / split, m)
+        assert len(samples) == 12
+        for s in samples:
+            assert s.label == m.task_spec.label_names.index(recs[s.doc_id].label)
+            assert len(s.sep_patches) == 2 and s.token_ids
