@@ -151,8 +151,10 @@ def learn(a) -> list[str]:
             f"warmup 20, dev evaluation every {a.eval_every} steps, best checkpoint kept), from the pretrained model "
             "(`--init`, 529 -> 256 patches) and from scratch (`--model pixel --flavor debug`, same seed)",
             "- tasks rendered by `pixel-render task ... --max_patches 256` (256 = 16 x 16, PIXEL's finetuning length)",
-            "- wall time (s) of the runs this invocation made (others reused from an earlier run of the same "
-            "commands; the machine was shared with other jobs): " + ", ".join(f"{k} {v:.0f}" for k, v in secs.items()),
+            ("- wall time (s) of the runs this invocation made (others reused from an earlier run of the same "
+             "commands; the machine was shared with other jobs): " + ", ".join(f"{k} {v:.0f}" for k, v in secs.items())
+             if secs else "- every run reused from an earlier run of the same commands (logs in out/bench-finetune/; "
+                          "the machine was shared with other jobs, so wall times say little)"),
             "",
             "| task | metric | dev items | majority class | from scratch | pretrained |", "|---|---|---:|---:|---:|---:|",
             *rows, ""]
