@@ -77,6 +77,19 @@ def loader(a) -> list[str]:
                 rates.append(a.batches * 32 / (time.perf_counter() - t0))
             rows.append(f"| {label} | {statistics.median(rates):,.0f} | {min(rates):,.0f} |")
         assert batch["pixel_values"].shape[1:] == (529, 16, 16, 1)
+        from trainer.data import read_samples
+        import numpy as np
+        mem = list(read_samples(s.urls, limit=256))  # collate alone, on decoded samples held in memory
+        for label, collate, cfg in (("finetuning collate alone", TaskVariant.collate, tcfg),
+                                    ("pretraining collate alone (span masking)", v.collate, pcfg)):
+            rng, ms = np.random.default_rng(0), []
+            for _ in range(a.repeats):
+                t0 = time.perf_counter()
+                for i in range(0, 256, 32):
+                    collate(mem[i:i + 32], cfg, rng)
+                ms.append((time.perf_counter() - t0) / 8 * 1000)
+            rows.append(f"| {label}: {statistics.median(ms):.1f} ms per batch of 32 | {32e3 / statistics.median(ms):,.0f} "
+                        f"| {32e3 / max(ms):,.0f} |")
     return ["## Loader: task shards -> finetuning batches (one core)", "",
             f"- command: `python tests/benchmarks/bench_finetune.py loader --n {a.n}`; {pinned}; torch threads 1",
             f"- {s.num_samples} CoLA train sentences (research use, read from ../shared/data; not committed), "
