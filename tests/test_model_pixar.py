@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from schemas import ShardManifest
-from trainer.data import sample_pipeline
+from trainer.data import read_samples
 from trainer.models import ConfigError, DataInfo, get_variant
 from trainer.models.pixar import focal_loss
 
@@ -47,7 +47,7 @@ def test_focal_loss_values():
 def test_padding_is_never_read(binary_shards):
     m = ShardManifest.read(binary_shards / "manifest.json")
     info = DataInfo(mode="binary", patch_size=m.patch_size, max_patches=m.max_patches)
-    samples = list(sample_pipeline(sorted(str(p) for p in binary_shards.glob("*.tar"))))[:4]
+    samples = list(read_samples(sorted(str(p) for p in binary_shards.glob("*.tar"))))[:4]
     cfg = V.config("debug", {}, info)
     torch.manual_seed(0)
     model = V.model_class(cfg).eval()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from schemas import ShardManifest
-from trainer.data import DecodedSample, sample_pipeline
+from trainer.data import DecodedSample, read_samples
 from trainer.models import ConfigError, DataInfo, get_variant
 from trainer.models.base import count_parameters, unit_pixels
 
@@ -74,7 +74,7 @@ def test_loss_is_bce_of_the_next_position():
 def test_real_shards_and_picture(binary_shards):
     m = ShardManifest.read(binary_shards / "manifest.json")
     info = DataInfo(mode="binary", patch_size=m.patch_size, max_patches=m.max_patches)
-    samples = list(sample_pipeline(sorted(str(p) for p in binary_shards.glob("*.tar"))))[:4]
+    samples = list(read_samples(sorted(str(p) for p in binary_shards.glob("*.tar"))))[:4]
     cfg, model = _model(info)
     batch = V.collate(samples, cfg, np.random.default_rng(0))
     assert batch["pixel_values"].shape == (4, -(-m.max_patches // 2), 128)

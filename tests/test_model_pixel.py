@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from schemas import ShardManifest
-from trainer.data import sample_pipeline
+from trainer.data import read_samples
 from trainer.models import DataInfo, get_variant
 from trainer.models.base import denormalize_patches, normalize_patches, unit_pixels
 
@@ -16,7 +16,7 @@ V = get_variant("pixel")
 def _setup(gray_shards, **overrides):
     m = ShardManifest.read(gray_shards / "manifest.json")
     info = DataInfo(mode=m.render_config["mode"], patch_size=m.patch_size, max_patches=m.max_patches)
-    samples = list(sample_pipeline(sorted(str(p) for p in gray_shards.glob("*.tar"))))[:4]
+    samples = list(read_samples(sorted(str(p) for p in gray_shards.glob("*.tar"))))[:4]
     cfg = V.config("debug", overrides, info)
     torch.manual_seed(0)
     return cfg, samples, V.model_class(cfg).eval()

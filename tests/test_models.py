@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from schemas import ShardManifest
-from trainer.data import sample_pipeline
+from trainer.data import read_samples
 from trainer.models import REGISTRY, ConfigError, DataInfo, get_variant
 from trainer.models.base import count_parameters
 
@@ -21,7 +21,7 @@ def _data(variant, gray_shards, binary_shards):
     m = ShardManifest.read(d / "manifest.json")
     info = DataInfo(mode=m.render_config["mode"], patch_size=m.patch_size, max_patches=m.max_patches,
                     vocab_size=(m.tokenizer or {}).get("vocab_size"))
-    samples = list(sample_pipeline(sorted(str(p) for p in d.glob("*.tar"))))
+    samples = list(read_samples(sorted(str(p) for p in d.glob("*.tar"))))
     return info, samples
 
 

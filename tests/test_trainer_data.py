@@ -12,7 +12,7 @@ import torch
 from pipeline.render import RenderConfig, TextRenderer
 from pipeline.shards import write_shard
 from schemas import DEFAULT_ENCODING, RenderedSample, encode_pixels, make_key, shard_name
-from trainer.data import SkipCounter, sample_pipeline
+from trainer.data import SkipCounter, read_samples
 from trainer.models.base import ConfigError, batch_patches, unit_pixels
 
 
@@ -36,7 +36,7 @@ def test_stream_decodes_and_skips_corrupt_data(tmp_path, wikitext):
     data = bad_path.read_bytes()
     bad_path.write_bytes(data[: len(data) * 2 // 3])  # truncated shard
     skips = SkipCounter()
-    out = list(sample_pipeline([str(tmp_path / good.name), str(bad_path)], skips=skips))
+    out = list(read_samples([str(tmp_path / good.name), str(bad_path)], skips=skips))
     keys = [s.key for s in out]
     assert keys[:6] == sorted(keys[:6]) and len(out) >= 6
     assert all(s.pixels.shape == (16, 8464) and s.pixels.dtype == np.uint8 for s in out)
@@ -46,9 +46,14 @@ def test_stream_decodes_and_skips_corrupt_data(tmp_path, wikitext):
 def test_resampled_stream_is_infinite_and_seeded(tmp_path, wikitext):
     info = _shard(tmp_path / shard_name("train", 0, 1), wikitext[:3])
     url = str(tmp_path / info.name)
-    a = [s.key for s, _ in zip(sample_pipeline(url, resampled=True, shuffle=4, seed=1), range(10))]
-    b = [s.key for s, _ in zip(sample_pipeline(url, resampled=True, shuffle=4, seed=1), range(10))]
-    assert len(a) == 10 and a == b
+    from trainer.stream import BatchStream, StreamSpec
+
+    def keys(seed: int) -> list[str]:
+        spec = StreamSpec(sets=[[url]], weights=[1.0], batch_size=1, collate=lambda s, c, r: s[0].key,
+                          model_config=None, seed=seed, shuffle_buffer=4)
+        return [k for (k, _), _ in zip(BatchStream(spec), range(10))]
+    a, b = keys(1), keys(1)
+    assert len(a) == 10 and a == b and set(a) == {s.key for s in read_samples(url)}
 
 
 def test_trainer_never_imports_beam():

@@ -103,9 +103,11 @@ def test_non_square_pixel_length_fails_at_start(tmp_path, wikitext):
 
 
 def test_trainer_never_imports_beam_or_pipeline():
-    code = ("import sys, trainer.cli, trainer.engine, trainer.stream\n"
+    code = ("import sys, trainer.cli, trainer.engine, trainer.stream, trainer.finetune, trainer.loading\n"
+            "import trainer.taskmodel, trainer.tasks, trainer.scores\n"
             "from trainer.models import REGISTRY, get_variant\n"
-            "[get_variant(n) for n in REGISTRY]\n"
+            "from trainer.heads import HEADS, get_head\n"
+            "[get_variant(n) for n in REGISTRY], [get_head(n) for n in HEADS]\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('apache_beam', 'pipeline')]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=ENV)

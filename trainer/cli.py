@@ -3,6 +3,8 @@
     pixel-train pretrain --model pixel --flavor debug --data out/pixel-gray --steps 30
     pixel-train pretrain --config trainer/runs/pixar.yaml --set optim.lr=3e-4
     torchrun --nproc_per_node 2 -m trainer.cli pretrain --config trainer/runs/pixel.yaml --set engine.zero_stage=2
+    pixel-train finetune --task pos --init out/train/pixel/model --data out/tasks/ud-en_ewt-pos --steps 200
+    pixel-train evaluate --model out/finetune/ud-en_ewt-pos/best --data out/tasks/ud-en_ewt-pos --split test
     pixel-train models          # variants, flavors and parameter counts
     pixel-train demo            # the README's main job: debug PIXEL + PIXAR on what pixel-render wrote to out/
 """
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .config import load_config, parse_set
-from .models.base import ConfigError
+from .spec import ConfigError
 
 RUNS = Path(__file__).resolve().parent / "runs"
 RUNS_HELP = "a run file, e.g. trainer/runs/pixel.yaml"
@@ -47,6 +49,69 @@ def _pretrain(a: argparse.Namespace) -> int:
     run = train(cfg)
     if run.model_dir is not None:
         _report(cfg, run)
+    return 0
+
+
+def _task_family(data: str) -> str:
+    """The family in a task output's task.json (or its train split's), to pick the family's run file."""
+    for d in (Path(data), Path(data) / "train", Path(data).parent):
+        f = d / "task.json"
+        if f.is_file():
+            return json.loads(f.read_text())["family"]
+        m = d / "manifest.json"
+        if m.is_file() and json.loads(m.read_text()).get("task"):
+            return json.loads(m.read_text())["task"]["family"]
+    raise ConfigError(f"--data {data}: no task.json; give the output of pixel-render task")
+
+
+def _finetune(a: argparse.Namespace) -> int:
+    from .engine import train
+    from .finetune import read_split
+    family = _task_family(a.data)
+    config = a.config or RUNS / "finetune" / f"{family}.yaml"
+    flags: dict = {"task": {"name": a.task or family}, "data": {"train": [read_split(a.data, "train")]}}
+    for key, value in (("model", a.model), ("flavor", a.flavor), ("output_dir", a.out), ("max_steps", a.steps),
+                       ("init_from", a.init), ("eval_every", a.eval_every)):
+        if value is not None:
+            flags[key] = value
+    if a.patience is not None:
+        flags["task"]["patience"] = a.patience
+    split = a.eval_split or next((s for s in ("validation", "validation_matched") if (Path(a.data) / s).is_dir()), None)
+    if split:
+        flags["data"]["eval"] = read_split(a.data, split)
+    cfg = load_config(config, flags, parse_set(a.set))
+    if a.out is None and cfg.output_dir == "out/finetune":
+        cfg.output_dir = f"out/finetune/{Path(a.data).name}"
+    run = train(cfg)
+    if run.model_dir is not None:
+        _report(cfg, run)
+        best = Path(cfg.output_dir) / "best"
+        if (best / "metrics.json").exists():
+            print(f"  best dev checkpoint: {best}  {(best / 'metrics.json').read_text().strip()}")
+    return 0
+
+
+def _evaluate(a: argparse.Namespace) -> int:
+    import torch
+
+    from .finetune import evaluate, read_split
+    from .shardsets import resolve
+    from .taskmodel import TaskModel
+    from .tasks import write
+    model_dir = Path(a.model)
+    if not (model_dir / "config.json").is_file():
+        raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")
+    torch.manual_seed(0)
+    model = TaskModel.from_pretrained(str(model_dir))
+    split_dir = read_split(a.data, a.split)
+    metrics, records = evaluate(model, model.config, resolve(split_dir).urls, a.batch_size)
+    out = Path(a.out) if a.out else model_dir / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = {"split": split_dir, "model": str(model_dir), **metrics}
+    (out / f"metrics-{a.split}.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    preds = write(model.config.spec, records, out / f"predictions-{a.split}")
+    print(json.dumps(metrics, indent=1))
+    print(f"metrics: {out / f'metrics-{a.split}.json'}  predictions: {preds}")
     return 0
 
 
@@ -93,6 +158,29 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any setting, e.g. optim.lr=3e-4 engine.zero_stage=2 model_overrides.hidden_size=64")
     t.set_defaults(fn=_pretrain)
+    f = sub.add_parser("finetune", help="finetune a pretrained (or fresh) variant on task shards (pixel-render task)")
+    f.add_argument("--data", required=True, help="a pixel-render task output (OUT with train/, validation/, task.json)")
+    f.add_argument("--task", help="the task's name, family or an alias (pos, ner, parse, glue, sts, squad); checked "
+                               "against the shards")
+    f.add_argument("--init", help="a pixel-train pretrain output's model/ dir (safetensors); omit: from scratch")
+    f.add_argument("--config", help="run file (default: trainer/runs/finetune/<family>.yaml)")
+    f.add_argument("--model", help="variant, when finetuning from scratch (with --init it comes from the checkpoint)")
+    f.add_argument("--flavor", help="flavor, when finetuning from scratch")
+    f.add_argument("--eval-split", help="dev split evaluated every --eval-every steps (default: validation)")
+    f.add_argument("--eval-every", type=int, help="steps between dev evaluations")
+    f.add_argument("--patience", type=int, help="stop after this many evaluations without improvement")
+    f.add_argument("--out", help="output directory (default out/finetune/<task dir name>)")
+    f.add_argument("--steps", type=int, help="max_steps")
+    f.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any setting, e.g. optim.lr=3e-5 task.head_options.pooling=cls")
+    f.set_defaults(fn=_finetune)
+    e = sub.add_parser("evaluate", help="score a finetuned model on a split; write metrics JSON + predictions")
+    e.add_argument("--model", required=True, help="a finetuning output's best/ or model/ dir")
+    e.add_argument("--data", required=True, help="a pixel-render task output (or one split's shard set)")
+    e.add_argument("--split", default="validation", help="split to score (default validation)")
+    e.add_argument("--out", help="where metrics-<split>.json and predictions-<split>.* go (default MODEL/eval)")
+    e.add_argument("--batch-size", type=int, default=32)
+    e.set_defaults(fn=_evaluate)
     sub.add_parser("models", help="list variants, flavors and sizes").set_defaults(fn=_models)
     d = sub.add_parser("demo", help="debug PIXEL + PIXAR on out/pixel-gray and out/pixar-binary (after pixel-render)")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override both runs")

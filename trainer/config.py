@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .models.base import ConfigError
+from .spec import ConfigError
 
 
 @dataclass
@@ -51,11 +51,21 @@ class EngineConfig:
 
 
 @dataclass
+class TaskRunConfig:
+    name: str | None = None  # finetuning: the task (its name, family or an alias such as pos); None: pretraining
+    head: str | None = None  # default: the family's (sequence, tagging, biaffine, qa)
+    head_options: dict[str, Any] = field(default_factory=dict)  # e.g. {pooling: cls, dropout: 0.1}
+    metric: str | None = None  # metric key the best checkpoint is chosen by; default: the task's main metric
+    patience: int = 0  # stop after this many evaluations without improvement; 0: never stop early
+
+
+@dataclass
 class TrainConfig:
     model: str = "pixel"
     flavor: str = "debug"
     model_overrides: dict[str, Any] = field(default_factory=dict)  # model config fields, e.g. {hidden_size: 128}
-    init_from: str | None = None  # a save_pretrained directory (safetensors) to start from
+    init_from: str | None = None  # a save_pretrained directory (safetensors): pretraining continues from it;
+    #                               finetuning (task.name set) puts its encoder under the task's head
     output_dir: str = "out/train"
     seed: int = 0
     max_steps: int = 100
@@ -71,6 +81,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    task: TaskRunConfig = field(default_factory=TaskRunConfig)
 
     def validate(self) -> "TrainConfig":
         from .checks import config_problems  # every key's type and range (one line each)
@@ -87,6 +98,9 @@ class TrainConfig:
         need(self.max_steps > 0 and self.micro_batch_size > 0, "max_steps and micro_batch_size must be > 0")
         need(self.engine.zero_stage in (0, 1, 2, 3), f"engine.zero_stage must be 0-3, not {self.engine.zero_stage}")
         need(self.engine.precision in ("fp32", "bf16", "fp16"), "engine.precision: fp32 | bf16 | fp16")
+        need(self.task.patience >= 0, "task.patience must be >= 0")
+        need(self.task.name is not None or (self.task.head is None and not self.task.head_options),
+             "task.head / task.head_options need task.name (a finetuning run)")
         need(self.optim.schedule in ("cosine", "linear", "constant"), "optim.schedule: cosine | linear | constant")
         need(0 <= self.optim.min_lr <= self.optim.lr, f"optim.min_lr {self.optim.min_lr} must lie in [0, optim.lr "
              f"{self.optim.lr}]; lower it (e.g. --set optim.min_lr=0)")
@@ -151,7 +165,7 @@ def _merge(obj: Any, updates: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}{key} is a section; give a mapping")
             _merge(current, value, f"{where}{key}.")
-        elif key == "model_overrides":
+        elif key in ("model_overrides", "head_options"):
             setattr(obj, key, {**current, **(value or {})})
         else:
             setattr(obj, key, _coerce(value, current, f"{where}{key}"))

@@ -1,4 +1,4 @@
-"""Streaming shards into training samples: webdataset pipelines over raw tar members, decoded by schemas only.
+"""Decoding shard samples for the trainer: raw tar members (``trainer.tars``) -> ``DecodedSample``, by schemas only.
 
 Tar members are read by ``trainer.tars`` (libarchive) and stay bytes until ``RenderedSample.from_wds`` validates
 them: never webdataset's pickle/.pyd decoders.
@@ -8,13 +8,11 @@ A corrupt sample or a truncated shard is skipped with a counted warning instead 
 from __future__ import annotations
 
 import logging
-import random
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
-import webdataset as wds
 
 from schemas import RenderedSample, SchemaError
 
@@ -25,6 +23,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DecodedSample:
+    """What a variant's or a head's ``collate`` receives: the loader -> collate contract.
+
+    ``pixels`` may be a view into one of the stream's reused scratch buffers (``stream._Scratch``): it is valid
+    only until the next batch is decoded, so **collate copies out of the scratch buffers** (``batch_patches``
+    does, with one ``np.stack``) and never keeps a reference to ``pixels``. Everything else is plain Python
+    data owned by the sample. The task fields are ``None`` on pretraining shards (schemas/sample.py says what
+    each holds on task shards).
+    """
+
     key: str
     pixels: np.ndarray  # uint8 (H, W) or (H, W, 3), possibly a (transposed) view into a reused buffer
     num_patches: int
@@ -32,6 +39,17 @@ class DecodedSample:
     mode: str
     token_ids: list[int] | None
     text: str
+    doc_id: str = ""
+    chunk_index: int = 0
+    sep_patches: list[int] | None = None
+    label: int | float | str | None = None  # classification: class index; regression: float; None: unlabelled
+    labels: list | None = None  # tagging: tag index per syntactic word; parsing: [head, deprel]; qa: [start, end]
+    word_starts: list[int] | None = None  # patch index of each rendered word
+    word_index: list[int] | None = None  # rendered word of each syntactic word (one per label)
+    offset_mapping: list[list[int]] | None = None  # QA: per patch [start, end) context chars, [-1, -1] outside
+    context_span: list[int] | None = None  # QA: [start, end) of the context the window holds
+    answers: dict | None = None  # QA: every gold answer {"text": [...], "answer_start": [...]}
+    truncated: bool = False
 
 
 class SkipCounter:
@@ -79,7 +97,9 @@ def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] |
             raise tars.Mismatch("wrong_shape", f"sample {s.key!r} is a {s.mode} strip of {s.max_patches} "
                                 f"{s.patch_size}px patches; the set holds {strip[0]} {strip[2]} x {strip[1]}px")
         out = scratch(s.height * s.width * s.channels) if scratch is not None else None
-        return DecodedSample(s.key, s.decode(out), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text)
+        return DecodedSample(s.key, s.decode(out), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text,
+                             s.doc_id, s.chunk_index, s.sep_patches, s.label, s.labels, s.word_starts,
+                             s.word_index, s.offset_mapping, s.context_span, s.answers, s.truncated)
     except (SchemaError, ValueError) as e:
         reason = getattr(e, "reason", "corrupt_sample")
         if raw.get("__recount__"):
@@ -89,26 +109,16 @@ def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] |
         return None
 
 
-def _decode_stage(skips: SkipCounter):
-    def stage(src):
-        for raw in src:
-            out = decode(raw, skips)
-            if out is not None:
-                yield out
-    return stage
-
-
-def sample_pipeline(urls: str | list[str], *, resampled: bool = False, shuffle: int = 0, seed: int = 0,
-                    skips: SkipCounter | None = None) -> wds.DataPipeline:
-    """Shards (paths, brace patterns, fsspec or ``pipe:`` URLs) -> DecodedSample stream, split across nodes
-    and DataLoader workers; ``resampled`` gives the infinite pretraining stream, otherwise one pass."""
+def read_samples(urls: str | list[str], limit: int | None = None,
+                 skips: SkipCounter | None = None) -> Iterator[DecodedSample]:
+    """One pass over shards in the given order, decoded (no shuffling, no splitting): the same reader
+    (``tars.samples`` + ``decode``) the training stream uses, for peeking at a set and for tests."""
     skips = skips if skips is not None else SkipCounter()
-    shards = wds.ResampledShards(urls, seed=seed, deterministic=True) if resampled else wds.SimpleShardList(urls)
-    stages = [shards]
-    if not resampled:
-        stages += [wds.split_by_node, wds.split_by_worker]
-    stages.append(lambda src: (raw for item in src for raw in tars.shard_samples(item["url"], skips)))
-    if shuffle:
-        stages.append(wds.shuffle(shuffle, rng=random.Random(seed)))
-    stages.append(_decode_stage(skips))
-    return wds.DataPipeline(*stages)
+    n = 0
+    for raw in tars.samples([urls] if isinstance(urls, str) else urls, skips):
+        if limit is not None and n >= limit:
+            return
+        out = decode(raw, skips)
+        if out is not None:
+            n += 1
+            yield out

@@ -77,8 +77,8 @@ def _scheduler(optimizer, cfg: TrainConfig):
 
 
 def prepare(cfg: TrainConfig):
-    """Everything that can fail on bad settings, before any engine starts: shards, data info, model config."""
-    variant = get_variant(cfg.model)
+    """Everything that can fail on bad settings, before any engine starts: shards, data info, model config.
+    A finetuning run (``task.name`` set) gets its task model's config from ``finetune.setup``."""
     if cfg.engine.precision == "fp16":
         import torch
         if not torch.cuda.is_available():
@@ -86,9 +86,14 @@ def prepare(cfg: TrainConfig):
     sets = [resolve(s) for s in cfg.data.train]
     info = common_info(sets)
     cfg.check_data(info)
-    model_config = variant.config(cfg.flavor, cfg.model_overrides, info)
-    if cfg.init_from:  # the checkpoint's own architecture, which must fit these shards too
-        model_config = variant.config_class.from_pretrained(cfg.init_from)
+    if cfg.task.name is not None:
+        from . import finetune
+        variant, model_config, _ = finetune.setup(cfg, sets, info)
+    else:
+        variant = get_variant(cfg.model)
+        model_config = variant.config(cfg.flavor, cfg.model_overrides, info)
+        if cfg.init_from:  # continued pretraining: the checkpoint's own architecture, which must fit these shards
+            model_config = variant.config_class.from_pretrained(cfg.init_from)
     for name, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
         have = getattr(model_config, name, want)
         if have != want:
@@ -116,10 +121,15 @@ def train(cfg: TrainConfig) -> Run:
     out = Path(cfg.output_dir)
     ckpt_dir = out / "checkpoints"
     torch.manual_seed(cfg.seed)
-    if cfg.init_from:
+    finetuning = cfg.task.name is not None
+    if finetuning:
+        from . import finetune
+        model = finetune.build(model_config, cfg.init_from, out if rank == 0 else None)
+    elif cfg.init_from:
         model = variant.model_class.from_pretrained(cfg.init_from, config=model_config)
     else:
         model = variant.model_class(model_config)
+    best = _Best(cfg, model_config) if finetuning else None
     optimizer = _optimizer(model, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer,
                                                    lr_scheduler=_scheduler(optimizer, cfg), config=ds_config)
@@ -129,6 +139,8 @@ def train(cfg: TrainConfig) -> Run:
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
         torch.set_rng_state(client["torch_rng"])
+        if best is not None:
+            best.restore(client.get("finetune", {}))
         changed = _changed_settings(client["config"], cfg.to_dict())
         if changed and rank == 0:
             log.warning("resuming with settings that differ from the checkpoint's: %s", ", ".join(changed))
@@ -175,11 +187,22 @@ def train(cfg: TrainConfig) -> Run:
             engine.eval()
             with torch.no_grad():
                 logger.picture(step, variant.visualize(engine.module, last_batch, _float(last_out)))
+        stop = False
         if eval_set is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
-            logger.scalars(step, {"eval_loss": evaluate(engine, variant, model_config, eval_set.urls, cfg, rank, world)})
-        if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps:
-            ckpt = save_checkpoint(engine, ckpt_dir, step, cfg, position, world)
+            if best is None:
+                logger.scalars(step, {"eval_loss": evaluate(engine, variant, model_config, eval_set.urls, cfg,
+                                                            rank, world)})
+            else:
+                stop = best.update(engine, eval_set, step, rank, world, logger)
+        if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps or stop:
+            ckpt = save_checkpoint(engine, ckpt_dir, step, cfg, position, world,
+                                   {"finetune": best.state()} if best is not None else None)
         logger.progress(step, loss_value)
+        if stop:
+            if rank == 0:
+                log.info("early stop at step %d: %s did not improve in %d evaluations (best %.4f at step %d)",
+                         step, best.metric, cfg.task.patience, best.value, best.step)
+            break
     model_dir = save_model(engine, out / "model", rank, cfg)
     logger.close()
     dist.barrier()
@@ -209,12 +232,49 @@ def evaluate(engine, variant, model_config, urls: list[str], cfg: TrainConfig, r
     return float(total[0] / total[1].clamp(min=1))
 
 
+class _Best:
+    """Finetuning: score the dev split, keep the best model in ``output_dir/best`` (safetensors +
+    ``metrics.json``), count evaluations without improvement for early stopping; resumable."""
+
+    def __init__(self, cfg: TrainConfig, model_config) -> None:
+        from .spec import MAIN_METRIC
+        self.cfg, self.model_config = cfg, model_config
+        self.metric = cfg.task.metric or MAIN_METRIC[model_config.task["metric"]]
+        self.value, self.step, self.bad = float("-inf"), 0, 0
+
+    def state(self) -> dict:
+        return {"metric": self.metric, "value": self.value, "step": self.step, "bad": self.bad}
+
+    def restore(self, d: dict) -> None:
+        if d:
+            self.value, self.step, self.bad = float(d["value"]), int(d["step"]), int(d["bad"])
+
+    def update(self, engine, eval_set, step: int, rank: int, world: int, logger) -> bool:
+        from . import finetune
+        metrics, _ = finetune.evaluate(engine.module, self.model_config, eval_set.urls, self.cfg.micro_batch_size,
+                                       rank, world)
+        if self.metric not in metrics:
+            raise ConfigError(f"task.metric {self.metric!r} is not among this task's metrics {sorted(metrics)}")
+        logger.scalars(step, {f"eval_{k}": v for k, v in metrics.items()})
+        value = float(metrics[self.metric])
+        if value > self.value:
+            self.value, self.step, self.bad = value, step, 0
+            out = Path(self.cfg.output_dir) / "best"
+            save_model(engine, out, rank, self.cfg)
+            if rank == 0:
+                (out / "metrics.json").write_text(json.dumps({"step": step, "split": eval_set.spec, **metrics},
+                                                                   indent=1))
+        else:
+            self.bad += 1
+        return bool(self.cfg.task.patience) and self.bad >= self.cfg.task.patience
+
+
 def _changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
     """Dotted names of settings whose values differ between two resolved configs."""
     out = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict) and k != "model_overrides":
+        if isinstance(a, dict) and isinstance(b, dict) and k not in ("model_overrides", "head_options"):
             out += _changed_settings(a, b, f"{prefix}{k}.")
         elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
             out.append(f"{prefix}{k}: {a!r} -> {b!r}")
@@ -234,13 +294,14 @@ def _place(batch: dict, device, dtype) -> dict:
     return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
 
 
-def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, position: Position, world: int) -> Path:
+def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, position: Position, world: int,
+                    extra: dict | None = None) -> Path:
     import torch
     import torch.distributed as dist
     positions: list[Any] = [None] * world
     dist.all_gather_object(positions, position.to_dict())
     client = {"step": step, "config": cfg.to_dict(), "data": {str(r): p for r, p in enumerate(positions)},
-              "torch_rng": torch.get_rng_state()}
+              "torch_rng": torch.get_rng_state(), **(extra or {})}
     tag = f"step-{step:07d}"
     engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client)
     dist.barrier()

@@ -35,8 +35,8 @@ class ShardSet:
 
     def info(self) -> DataInfo:
         if self.manifest is None:
-            from .data import sample_pipeline  # peek: the first sample tells what the set holds
-            first = next(iter(sample_pipeline(self.urls[:1])), None)
+            from .data import read_samples  # peek: the first sample tells what the set holds
+            first = next(read_samples(self.urls[:1], limit=1), None)
             if first is None:
                 raise ConfigError(f"{self.spec}: no readable sample in {self.urls[0]}")
             return DataInfo(mode=first.mode, patch_size=first.patch_size,

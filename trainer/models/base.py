@@ -14,23 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-
-class ConfigError(ValueError):
-    """A model/data/run setting that cannot work; the message names the setting and the fix."""
-
-
-@dataclass(frozen=True)
-class DataInfo:
-    """What the shard manifest says about the pixels (and tokens) a model will see."""
-
-    mode: str  # gray | rgb | binary
-    patch_size: int  # pixels per patch side (strip height)
-    max_patches: int  # strip width // patch_size (EOS and padding included)
-    vocab_size: int | None = None  # tokenizer vocab size from the manifest, if the shards carry token ids
-
-    @property
-    def channels(self) -> int:
-        return 3 if self.mode == "rgb" else 1
+from ..spec import ConfigError, DataInfo  # noqa: F401 - re-exported for the variants
 
 
 @dataclass(frozen=True)

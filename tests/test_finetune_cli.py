@@ -1,0 +1,121 @@
+"""Finetuning through the real engine and CLI (one small run: finetune from a pretrained model dir, evaluate,
+resume), loading pretrained weights under a head, and the torch-free CLI / config path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from taskdata import EWT_EXCERPT, make_task
+from test_trainer_engine import ENV, ROOT, _cli
+from trainer.spec import DataInfo
+from trainer.loading import load_encoder
+from trainer.models import get_variant
+from trainer.spec import ConfigError
+from trainer.taskmodel import TaskConfig, TaskModel
+
+
+@pytest.fixture(scope="module")
+def pos_task(tmp_path_factory) -> Path:
+    """UD English-EWT excerpt (bundled, CC BY-SA 4.0) as a POS task: 30 sentences, 64-patch strips."""
+    return make_task(tmp_path_factory.mktemp("pos"), "ud-en_ewt-pos",
+                     {"train": EWT_EXCERPT, "validation": EWT_EXCERPT}, max_patches=64)
+
+
+def _pretrained(path: Path, variant: str = "pixel", mode: str = "gray", patches: int = 529, **overrides) -> Path:
+    """A pretraining model dir as ``pixel-train pretrain`` writes it (save_pretrained, safetensors)."""
+    v = get_variant(variant)
+    cfg = v.config("debug", overrides, DataInfo(mode, 8 if mode == "binary" else 16, patches))
+    torch.manual_seed(1)
+    v.model_class(cfg).save_pretrained(path, safe_serialization=True)
+    return path
+
+
+def _task_model(task_dir: Path, variant: str, patches: int = 64, mode: str = "gray", **overrides) -> TaskModel:
+    from schemas import TaskSpec
+    v = get_variant(variant)
+    ec = v.config("debug", overrides, DataInfo(mode, 8 if mode == "binary" else 16, patches))
+    return TaskModel(TaskConfig(encoder=variant, encoder_config=ec.to_dict(), head="tagging",
+                                task=TaskSpec.read(task_dir).to_dict()))
+
+
+def test_cli_help_and_run_files_do_not_import_torch():
+    code = ("import sys\nfrom trainer.cli import main\nfrom trainer.config import load_config\n"
+            "for argv in (['finetune', '--help'], ['evaluate', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "import pathlib\n"
+            "for f in sorted(pathlib.Path('trainer/runs/finetune').glob('*.yaml')):\n"
+            "    c = load_config(f, {'data': {'train': ['x']}, 'task': {'name': f.stem}})\n"
+            "    assert c.eval_every > 0 and c.task.patience > 0, f\n"
+            "sys.exit(int('torch' in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert p.returncode == 0 and "--init" in p.stdout, p.stderr[-2000:]
+
+
+def test_pretrained_pixel_loads_under_a_head_and_reports(tmp_path, pos_task):
+    pre = _pretrained(tmp_path / "pre")
+    model = _task_model(pos_task, "pixel")
+    report = load_encoder(model, pre)
+    from safetensors.torch import load_file
+    state = load_file(str(pre / "model.safetensors"))
+    for k, v in model.encoder.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    assert report.dropped and all(k.startswith(("decoder", "mask_token")) for k in report.dropped)
+    assert not report.unexpected and set(report.new) == {f"head.{k}" for k in model.head.state_dict()}
+    assert set(report.loaded) == set(model.encoder.state_dict())
+
+
+def test_loading_refuses_shape_mismatch_and_missing_weights(tmp_path, pos_task):
+    pre = _pretrained(tmp_path / "pre")
+    with pytest.raises(ConfigError, match=r"shape \(.*64\) in the checkpoint but \(.*32\)"):
+        load_encoder(_task_model(pos_task, "pixel", hidden_size=32, decoder_hidden_size=32), pre)
+    from safetensors.torch import load_file, save_file
+    state = load_file(str(pre / "model.safetensors"))
+    del state["encoder_norm.weight"]
+    save_file(state, str(pre / "model.safetensors"))
+    with pytest.raises(ConfigError, match="lacks encoder weights.*encoder_norm.weight"):
+        load_encoder(_task_model(pos_task, "pixel"), pre)
+
+
+def test_pixar_positions_keep_their_first_rows(tmp_path):
+    task = make_task(tmp_path / "t", "ud-en_ewt-pos", {"train": EWT_EXCERPT}, preset_name="pixar", max_patches=64)
+    pre = _pretrained(tmp_path / "pre", "pixar", "binary", 529)
+    model = _task_model(task, "pixar", 64, "binary")
+    report = load_encoder(model, pre)
+    from safetensors.torch import load_file
+    assert torch.equal(model.encoder.enc_pos.weight, load_file(str(pre / "model.safetensors"))["enc_pos.weight"][:64])
+    assert "enc_pos.weight" in report.resized
+
+
+def test_finetune_evaluate_resume_through_the_cli(tmp_path, pos_task):
+    pre = _pretrained(tmp_path / "pre")  # 529 patches (23 x 23) -> the task's 64 (8 x 8)
+    out = tmp_path / "run"
+    args = ["finetune", "--task", "pos", "--init", str(pre), "--data", str(pos_task), "--eval-every", "2",
+            "--out", str(out), "--set", "micro_batch_size=8", "--set", "global_batch_size=8",
+            "--set", "optim.lr=3e-3", "--set", "optim.warmup_steps=0"]
+    p = _cli(*args, "--steps", "4")
+    assert "loaded 37 encoder tensors" in p.stderr and "529 -> 64 patches" in p.stderr
+    best = json.loads((out / "best" / "metrics.json").read_text())
+    evals = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines() if "eval_accuracy" in r]
+    assert [e["step"] for e in evals] == [2, 4]
+    assert best["accuracy"] == max(e["eval_accuracy"] for e in evals)
+    report = json.loads((out / "load_report.json").read_text())
+    assert report["new"] and report["dropped"] and not report["unexpected"]
+
+    # evaluate reproduces the metric the run logged for the same (best) checkpoint
+    p = _cli("evaluate", "--model", str(out / "best"), "--data", str(pos_task), "--out", str(tmp_path / "ev"))
+    ev = json.loads((tmp_path / "ev" / "metrics-validation.json").read_text())
+    assert ev["accuracy"] == pytest.approx(best["accuracy"], abs=1e-9) and ev["n"] == best["n"]
+    conll = (tmp_path / "ev" / "predictions-validation.conll").read_text().split("\n\n")
+    assert len([b for b in conll if b.strip()]) == 30 and conll[0].split("\n")[0].split("\t")[0] == "I'm"
+
+    # resume: the same command with more steps continues from the step-4 checkpoint
+    p = _cli(*args, "--steps", "6")
+    assert "resumed from" in p.stderr and "at step 4" in p.stderr
+    steps = [json.loads(r)["step"] for r in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 6 and 5 not in steps[:steps.index(4) + 1]

@@ -1,0 +1,172 @@
+"""Task heads on every encoder they make sense for (plain torch forward/backward; the engine is tested once in
+test_finetune_cli.py), and each head learning a 64-example real subset well above chance.
+
+Real data: UD English-EWT (the bundled excerpt, or the shared treebank's dev split when ../shared/data exists),
+GLUE CoLA / STS-B and XQuAD from ../shared/data (those tests skip without it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from taskdata import EWT_EXCERPT, make_task
+from conftest import SHARED_DATA
+from schemas import TaskSpec
+from trainer.data import read_samples
+from trainer.finetune import scratch_info
+from trainer.heads import get_head
+from trainer.models import get_variant
+from trainer.shardsets import common_info, resolve
+from trainer.spec import ConfigError
+from trainer.taskmodel import TaskConfig, TaskModel, TaskVariant
+from trainer.tasks import score
+
+EWT_DEV = SHARED_DATA / "ud" / "UD_English-EWT" / "en_ewt-ud-dev.conllu"
+SOURCES = {
+    "pos": ("ud-en_ewt-pos", EWT_DEV if EWT_DEV.exists() else EWT_EXCERPT),
+    "parse": ("ud-en_ewt-parse", EWT_DEV if EWT_DEV.exists() else EWT_EXCERPT),
+    "cola": ("glue-cola", SHARED_DATA / "glue" / "CoLA" / "train.tsv"),
+    "stsb": ("glue-stsb", SHARED_DATA / "glue" / "STS-B" / "train.tsv"),
+    "qa": ("xquad-en", SHARED_DATA / "xquad" / "xquad.en.json"),
+}
+HEAD_OF = {"pos": "tagging", "parse": "biaffine", "cola": "sequence", "stsb": "sequence", "qa": "qa"}
+PATCH_ENCODERS = ("pixel", "pixar", "pixelgpt", "monogpt", "dualgpt")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: threads only contend on a shared CPU
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tasks(tmp_path_factory, tokenizer_file):
+    """name -> {"gray": dir, "binary": dir}: 64 records each, 64-patch strips (8 x 8 for PIXEL's grid)."""
+    made = {}
+
+    def get(name: str, mode: str = "gray"):
+        task, path = SOURCES[name]
+        if not path.exists():
+            pytest.skip(f"{path} not found (research-use data is read from ../shared/data)")
+        if (name, mode) not in made:
+            out = tmp_path_factory.mktemp(f"{name}-{mode}")
+            made[name, mode] = make_task(out, task, {"train": path}, limit=64 if name != "qa" else 100,
+                                         preset_name="pixar" if mode == "binary" else "pixel", max_patches=64,
+                                         tokenizer=tokenizer_file if name in ("cola", "pos") else None)
+        return made[name, mode]
+    return get
+
+
+def _model(task_dir, variant: str, head_options: dict | None = None, seed: int = 0):
+    spec = TaskSpec.read(task_dir)
+    s = resolve(str(task_dir / "train"))
+    ec = get_variant(variant).config("debug", {}, scratch_info(variant, common_info([s])))
+    head = {"classification": "sequence", "regression": "sequence", "tagging": "tagging", "parsing": "biaffine",
+            "qa": "qa"}[spec.family]
+    tc = TaskConfig(encoder=variant, encoder_config=ec.to_dict(), head=head, head_options=head_options or {},
+                    task=spec.to_dict())
+    torch.manual_seed(seed)
+    return TaskModel(tc), list(read_samples(s.urls)), spec
+
+
+@pytest.mark.parametrize("name", ["pos", "parse", "cola", "qa"])
+@pytest.mark.parametrize("variant", PATCH_ENCODERS)
+def test_every_head_on_every_patch_encoder(tasks, name, variant):
+    d = tasks(name, "binary" if variant == "pixar" else "gray")
+    model, samples, spec = _model(d, variant)
+    batch = TaskVariant.collate(samples[:4], model.config, np.random.default_rng(0))
+    out = model(**batch)
+    assert torch.isfinite(out.loss) and out.loss > 0
+    out.loss.backward()
+    assert sum(float(p.grad.abs().sum()) for p in model.head.parameters() if p.grad is not None) > 0
+    torch.optim.SGD(model.parameters(), lr=0.1).step()  # PIXEL's biaffine starts at zero: no encoder grad yet
+    model.zero_grad()
+    model(**batch).loss.backward()
+    enc_grad = sum(float(p.grad.abs().sum()) for p in model.encoder.parameters() if p.grad is not None)
+    assert enc_grad > 0, "the loss reaches the encoder"
+    recs = get_head(model.config.head).predict(out.outputs, batch, samples[:4], spec.family)
+    assert len(recs) == 4 and np.isfinite(list(score(spec, recs).values())[0])
+
+
+@pytest.mark.parametrize("variant,pooling", [("pixel", "mean"), ("pixel", "max"), ("pixel", "cls"),
+                                             ("pixel", "pma"), ("pixar", "mean"), ("pixelgpt", "last"),
+                                             ("dualgpt", "pma"), ("textgpt", "last")])
+def test_sequence_pooling_modes(tasks, variant, pooling):
+    d = tasks("cola", "binary" if variant == "pixar" else "gray")
+    model, samples, _ = _model(d, variant, {"pooling": pooling})
+    batch = TaskVariant.collate(samples[:4], model.config, np.random.default_rng(0))
+    assert ("input_ids" in batch) == (variant == "textgpt")
+    out = model(**batch)
+    assert out.logits.shape == (4, 2) and torch.isfinite(out.loss)
+
+
+def test_heads_refuse_what_they_cannot_sit_on(tasks):
+    with pytest.raises(ConfigError, match="causal"):
+        _model(tasks("cola"), "pixel", {"pooling": "last"})
+    with pytest.raises(ConfigError, match="CLS"):
+        _model(tasks("cola"), "pixelgpt", {"pooling": "cls"})
+    with pytest.raises(ConfigError, match="tokens"):
+        _model(tasks("pos"), "textgpt")
+    with pytest.raises(ConfigError, match="unknown"):
+        _model(tasks("pos"), "pixel", {"pooling": "mean"})
+
+
+def _fit(model, samples, steps: int, lr: float, batch: int = 16) -> list[float]:
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    rng = np.random.default_rng(0)
+    losses = []
+    model.train()
+    for _ in range(steps):
+        b = TaskVariant.collate([samples[i] for i in rng.choice(len(samples), batch, replace=False)],
+                                model.config, rng)
+        loss = model(**b).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(float(loss))
+    return losses
+
+
+def _train_score(model, samples, spec) -> dict:
+    model.eval()
+    recs = []
+    with torch.no_grad():
+        for i in range(0, len(samples), 32):
+            b = TaskVariant.collate(samples[i:i + 32], model.config, np.random.default_rng(0))
+            recs += get_head(model.config.head).predict(model(**b).outputs, b, samples[i:i + 32], spec.family)
+    return score(spec, recs)
+
+
+# (task, head options, steps, lr, metric, chance(samples) -> the score a constant guess gets, margin)
+LEARN = {
+    "pos": ({}, 60, 1e-3, "accuracy", lambda ss: _majority([t for s in ss for t in s.labels]), 0.15),
+    "parse": ({}, 60, 1e-3, "uas", lambda ss: 100 * np.mean([1 / (len(s.labels) + 1) for s in ss]), 15.0),
+    "cola": ({"pooling": "max"}, 150, 1e-3, "accuracy", lambda ss: _majority([s.label for s in ss]), 0.1),
+    "stsb": ({"pooling": "max"}, 150, 1e-3, "pearson", lambda ss: 0.0, 0.5),
+    "qa": ({}, 150, 1e-3, "f1", lambda ss: 0.0, 30.0),
+}
+
+
+def _majority(values: list) -> float:
+    return max(np.unique(values, return_counts=True)[1]) / len(values)
+
+
+@pytest.mark.parametrize("name", list(LEARN))
+def test_each_head_fits_64_real_examples(tasks, name):
+    options, steps, lr, metric, chance, margin = LEARN[name]
+    model, samples, spec = _model(tasks(name), "pixel", {"dropout": 0.0, **options})
+    if name == "qa":  # the first window holding the answer of each question: 64 examples with a span to learn
+        first = {}
+        for s in samples:
+            if s.labels[0] >= 0:
+                first.setdefault(s.doc_id, s)
+        samples = list(first.values())[:64]
+        assert len(samples) >= 32
+    losses = _fit(model, samples, steps, lr)
+    assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10]), f"loss did not go down: {losses[:3]} ... {losses[-3:]}"
+    got = _train_score(model, samples, spec)[metric]
+    assert got > chance(samples) + margin, f"{name}: train {metric} {got:.3f} vs chance {chance(samples):.3f}"

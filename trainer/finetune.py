@@ -1,0 +1,164 @@
+"""Finetuning on task shards, through the same engine loop as pretraining (``engine.train``): what differs is
+config (``task.name`` set; ``init_from`` a pretraining output) and three hooks this module provides --
+``setup`` (the task model's config from the shards' task spec and the pretrained encoder's config),
+``build`` (the model, with the pretrained encoder loaded and reported) and ``evaluate`` (a pass over the dev
+split scored with the task's metric; the engine keeps the best checkpoint and stops early on it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+from schemas import TaskSpec
+
+from .heads import get_head
+from .heads.encoders import encoder_class
+from .models import REGISTRY, get_variant
+from .spec import FAMILIES, MAIN_METRIC, ConfigError, DataInfo, resolve_task
+
+log = logging.getLogger(__name__)
+
+
+def task_spec(shard_set) -> TaskSpec:
+    """The task spec of a shard set: its manifest's ``task`` field, else ``task.json`` beside the split."""
+    m = shard_set.manifest
+    if m is not None and getattr(m, "task", None):
+        return TaskSpec.from_dict(m.task)
+    for url in shard_set.urls[:1]:
+        for parent in list(Path(url).parents)[:2]:
+            if (parent / "task.json").is_file():
+                return TaskSpec.read(parent)
+    raise ConfigError(f"{shard_set.spec}: no task spec (manifest 'task' field or task.json): render it with "
+                      f"pixel-render task")
+
+
+def variant_of(config: dict, path) -> str:
+    """The registered variant a pretrained config.json belongs to (by its model_type)."""
+    mt = config.get("model_type")
+    for name in REGISTRY:
+        if get_variant(name).config_class.model_type == mt:
+            return name
+    raise ConfigError(f"init_from {path}: model_type {mt!r} is no registered variant")
+
+
+def scratch_info(variant: str, info: DataInfo) -> DataInfo:
+    """MonoGPT / DualGPT read patches when finetuned; their (unused) token embedding needs some vocabulary size
+    when the task shards carry no tokenizer."""
+    if get_variant(variant).needs_tokens and not info.vocab_size and encoder_class(variant).kind == "patches":
+        return dataclasses.replace(info, vocab_size=8)
+    return info
+
+
+def encoder_config(cfg, info: DataInfo):
+    """The encoder's config: the pretrained one (fitted to the task strips' length) or a fresh flavor."""
+    from .loading import read_pretrained
+    if not cfg.init_from:
+        return cfg.model, get_variant(cfg.model).config(cfg.flavor, cfg.model_overrides, scratch_info(cfg.model, info))
+    conf, _ = read_pretrained(cfg.init_from)
+    name = variant_of(conf, cfg.init_from)
+    variant = get_variant(name)
+    ec = variant.config_class.from_dict(conf)
+    for key, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
+        if getattr(ec, key) != want:
+            raise ConfigError(f"init_from {cfg.init_from} was pretrained with {key} {getattr(ec, key)}; the task "
+                              f"shards have {want}: render the task with the pretraining settings")
+    old, n = ec.num_patches, info.max_patches
+    if name == "pixel":
+        import math
+        if math.isqrt(n) ** 2 != n:
+            raise ConfigError(f"PIXEL's 2-D sin-cos grid needs a square patch count; the task strips hold {n} "
+                              f"patches: render them with e.g. --max-patches 256 (16 x 16) or 529 (23 x 23)")
+    elif name == "pixar" and n > old:
+        raise ConfigError(f"PIXAR learned {old} positions; the task strips hold {n} patches: render them with "
+                          f"--max-patches {old} or fewer")
+    elif hasattr(ec, "max_position_embeddings") and n > ec.max_position_embeddings:
+        raise ConfigError(f"{name} has {ec.max_position_embeddings} positions; the task strips hold {n} patches")
+    if n != old:
+        log.info("%s encoder: %d -> %d patches (%s)", name, old, n,
+                 {"pixel": "2-D sin-cos recomputed on the new square grid",
+                  "pixar": "learned positions: first rows kept"}.get(name, "RoPE: nothing to resize"))
+    ec.num_patches = n
+    if cfg.model_overrides:
+        raise ConfigError("model_overrides change a pretrained architecture; drop them or finetune from scratch")
+    return name, ec
+
+
+def setup(cfg, sets, info: DataInfo):
+    """(variant-like entry, TaskConfig, TaskSpec) for a finetuning run; every setting checked before work."""
+    from .taskmodel import TaskConfig, TaskVariant
+    spec = task_spec(sets[0])
+    resolve_task(cfg.task.name, spec.name, spec.family)
+    head = cfg.task.head or FAMILIES[spec.family][0]
+    name, ec = encoder_config(cfg, info)
+    kind = encoder_class(name).kind
+    get_head(head).check(spec.family, kind, cfg.task.head_options)
+    if cfg.task.metric is not None and cfg.task.metric != MAIN_METRIC[spec.metric]:
+        log.info("best checkpoint chosen by %s (the task's main metric is %s)", cfg.task.metric,
+                 MAIN_METRIC[spec.metric])
+    tc = TaskConfig(encoder=name, encoder_config=ec.to_dict(), head=head, head_options=cfg.task.head_options,
+                    task=spec.to_dict())
+    return TaskVariant(name=f"{name}+{head}"), tc, spec
+
+
+def build(config, init_from: str | None, out: Path | None = None):
+    """The task model; with ``init_from``, the pretrained encoder loaded (report in out/load_report.json)."""
+    from .loading import load_encoder
+    from .taskmodel import TaskModel
+    model = TaskModel(config)
+    if init_from:
+        report = load_encoder(model, init_from)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "load_report.json").write_text(json.dumps(report.to_dict(), indent=1))
+    return model
+
+
+def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1) -> list[dict]:
+    """One pass over a split: the head's prediction records, gathered from every rank (in rank order)."""
+    import torch
+    import torch.distributed as dist
+
+    from .stream import StreamSpec, make_loader
+    from .taskmodel import TaskVariant
+    head = get_head(config.head)
+    family = config.task["family"]
+
+    def collate(samples, cfg, rng):  # the batch, and the samples without their (scratch-buffer) pixels
+        return TaskVariant.collate(samples, cfg, rng), [dataclasses.replace(s, pixels=None) for s in samples]
+
+    spec = StreamSpec(sets=[urls], weights=[1.0], batch_size=batch_size, collate=collate, model_config=config,
+                      rank=rank, world_size=world, infinite=False)
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    was_training = model.training
+    model.eval()
+    records: list[dict] = []
+    with torch.no_grad():
+        for (batch, samples), _ in make_loader(spec):
+            batch = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
+            records += head.predict(model(**batch).outputs, batch, samples, family)
+    model.train(was_training)
+    if world > 1 and dist.is_initialized():
+        parts: list = [None] * world
+        dist.all_gather_object(parts, records)
+        records = [r for p in parts for r in p]
+    return records
+
+
+def evaluate(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1) -> tuple[dict, list]:
+    from .tasks import score
+    records = predict(model, config, urls, batch_size, rank, world)
+    return score(config.spec, records), records
+
+
+def read_split(data: str, split: str) -> str:
+    """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split."""
+    p = Path(data)
+    if (p / split / "manifest.json").is_file():
+        return str(p / split)
+    if split == "train" or (p / "manifest.json").is_file():
+        return data
+    raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")

@@ -1,0 +1,70 @@
+"""What every head provides, and the word-level gathering the word heads share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..spec import ConfigError
+
+IGNORE = -100  # label ignored by the losses (padding, unlabelled rows)
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str
+    families: tuple[str, ...]  # task families it serves
+    kinds: tuple[str, ...]  # encoder kinds it sits on: "patches" and/or "tokens"
+    options: dict[str, Any]  # defaults; run files set them under task.head_options
+    build: Callable  # (hidden_size, num_labels, options, encoder) -> nn.Module: forward(Encoded, **labels)
+    collate: Callable  # (samples, family) -> dict of label tensors
+    predict: Callable  # (output, batch, samples, family) -> list of per-sample prediction records
+    new_keys: tuple[str, ...] = field(default=())  # documentation only: every head parameter is new
+
+    def check(self, family: str, kind: str, options: dict[str, Any]) -> dict[str, Any]:
+        if family not in self.families:
+            raise ConfigError(f"head {self.name!r} serves {'/'.join(self.families)} tasks, not {family!r}")
+        if kind not in self.kinds:
+            raise ConfigError(f"head {self.name!r} needs an encoder over {'/'.join(self.kinds)}; this one reads "
+                              f"{kind} (task shards carry no word -> token alignment: use a pixel variant)")
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise ConfigError(f"task.head_options {unknown} unknown for head {self.name!r}; known: {sorted(self.options)}")
+        return {**self.options, **options}
+
+
+def word_tables(samples: list, n_patches: int) -> dict[str, torch.Tensor]:
+    """Per syntactic word (padded to the batch's longest): the first and last patch of the rendered word it
+    belongs to, its rank inside that word (0, 1, ... for the parts of a UD multi-word token) and a mask."""
+    w = max(1, max(len(s.word_index or []) for s in samples))
+    first = np.zeros((len(samples), w), np.int64)
+    last = np.zeros((len(samples), w), np.int64)
+    part = np.zeros((len(samples), w), np.int64)
+    mask = np.zeros((len(samples), w), np.int64)
+    for i, s in enumerate(samples):
+        if s.word_starts is None or s.word_index is None:
+            raise ConfigError(f"sample {s.key} has no word_starts/word_index: render the task with words input")
+        ends = list(s.word_starts[1:]) + [s.num_patches]
+        prev = -1
+        for j, r in enumerate(s.word_index):
+            first[i, j] = s.word_starts[r]
+            last[i, j] = max(s.word_starts[r], min(ends[r], n_patches) - 1)
+            part[i, j] = part[i, j - 1] + 1 if r == prev else 0
+            prev = r
+        mask[i, :len(s.word_index)] = 1
+    return {"word_first": torch.from_numpy(first), "word_last": torch.from_numpy(last),
+            "word_part": torch.from_numpy(np.minimum(part, 3)), "word_mask": torch.from_numpy(mask)}
+
+
+def gather(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """hidden (B, L, H), index (B, W) -> (B, W, H)."""
+    return torch.gather(hidden, 1, index[..., None].expand(-1, -1, hidden.shape[-1]))
+
+
+def surface_words(s) -> list[str]:
+    """The rendered word each syntactic word belongs to (``text`` is the drawn words joined by spaces)."""
+    drawn = s.text.split(" ")
+    return [drawn[r] if r < len(drawn) else "_" for r in (s.word_index or [])]

@@ -1,0 +1,93 @@
+"""Sequence classification and regression over pooled encoder states (PIXEL's ``--pooling_mode``).
+
+Pooling: ``mean`` / ``max`` over the attended patches (text + EOS) or tokens, ``cls`` (PIXEL's [CLS] state
+through a dense + tanh pooler, as ViT's pooler), ``pma`` (pooling by multi-head attention, Set Transformer:
+one learned seed attends over the attended states), ``last`` (the last attended position: the PixelGPT
+family's causal pooling, state t has seen everything <= t). Defaults: ``mean`` (PIXEL's default) on
+bidirectional encoders, ``last`` on causal ones. Loss: cross-entropy (classification, ignoring unlabelled
+rows) or MSE (regression, one output).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..spec import ConfigError
+from .base import IGNORE, Head
+
+MODES = ("auto", "mean", "max", "cls", "pma", "last")
+
+
+class SequenceHead(nn.Module):
+    def __init__(self, hidden: int, num_labels: int, options: dict, encoder) -> None:
+        super().__init__()
+        mode = options["pooling"]
+        if mode not in MODES:
+            raise ConfigError(f"task.head_options.pooling must be one of {MODES}, not {mode!r}")
+        mode = ("last" if encoder.causal else "mean") if mode == "auto" else mode
+        if mode == "cls" and not encoder.has_cls:
+            raise ConfigError(f"pooling 'cls' needs an encoder with a [CLS] state (pixel); use mean, max, pma or last")
+        if mode == "last" and not encoder.causal:
+            raise ConfigError("pooling 'last' is for causal encoders (the PixelGPT family); use mean, max, cls or pma")
+        self.mode, self.regression = mode, num_labels == 0
+        if mode == "cls":
+            self.pooler = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh())
+        if mode == "pma":
+            self.seed = nn.Parameter(torch.empty(1, 1, hidden))
+            self.attn = nn.MultiheadAttention(hidden, options["pma_heads"], batch_first=True)
+        self.dropout = nn.Dropout(options["dropout"])
+        self.out = nn.Linear(hidden, max(num_labels, 1))
+
+    def init_new(self) -> None:
+        if self.mode == "pma":
+            nn.init.xavier_uniform_(self.seed)
+
+    def pool(self, enc) -> torch.Tensor:
+        h, m = enc.hidden, enc.mask.bool()
+        if self.mode == "mean":
+            w = m.to(h.dtype)[..., None]
+            return (h * w).sum(1) / w.sum(1).clamp(min=1)
+        if self.mode == "max":
+            return h.masked_fill(~m[..., None], torch.finfo(h.dtype).min).amax(1)
+        if self.mode == "cls":
+            return self.pooler(enc.cls)
+        if self.mode == "pma":
+            return self.attn(self.seed.expand(h.shape[0], -1, -1), h, h, key_padding_mask=~m)[0][:, 0]
+        last = (m.long().sum(1) - 1).clamp(min=0)
+        return h[torch.arange(h.shape[0], device=h.device), last]
+
+    def forward(self, enc, labels=None):
+        logits = self.out(self.dropout(self.pool(enc)))
+        loss = None
+        if labels is not None:
+            if self.regression:
+                keep = ~torch.isnan(labels)
+                loss = nn.functional.mse_loss(logits[:, 0][keep].float(), labels[keep].float()) if keep.any() \
+                    else logits.sum() * 0
+            else:
+                loss = nn.functional.cross_entropy(logits.float(), labels, ignore_index=IGNORE) \
+                    if (labels != IGNORE).any() else logits.sum() * 0
+        return loss, {"logits": logits}
+
+
+def collate(samples: list, family: str) -> dict[str, torch.Tensor]:
+    if family == "regression":
+        return {"labels": torch.tensor([np.nan if s.label is None else float(s.label) for s in samples],
+                                       dtype=torch.float32)}
+    for s in samples:
+        if s.label is not None and not isinstance(s.label, int):
+            raise ConfigError(f"sample {s.key}: classification label {s.label!r} is not a class index")
+    return {"labels": torch.tensor([IGNORE if s.label is None else s.label for s in samples], dtype=torch.long)}
+
+
+def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
+    logits = out["logits"].detach().float().cpu()
+    preds = logits[:, 0].tolist() if family == "regression" else logits.argmax(-1).tolist()
+    return [{"id": s.doc_id, "pred": p, "gold": s.label} for s, p in zip(samples, preds)]
+
+
+HEAD = Head(name="sequence", families=("classification", "regression"), kinds=("patches", "tokens"),
+            options={"pooling": "auto", "dropout": 0.1, "pma_heads": 4},
+            build=SequenceHead, collate=collate, predict=predict)

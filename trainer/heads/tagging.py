@@ -1,0 +1,59 @@
+"""Token classification (UD POS, NER BIO tags): one label per syntactic word, read from its rendered word's
+first patch (PIXEL's ``PIXELForTokenClassification`` labels each word's first patch and ignores the rest) --
+or, on a causal encoder whose first patch has not seen the word yet, from its last patch.
+
+UD multi-word tokens: their syntactic words share one rendered word; a learned embedding of the part's rank
+(0, 1, 2, 3+), zero at start, is added so "do" and "n't" of "don't" can get different tags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..spec import ConfigError
+from .base import IGNORE, Head, gather, surface_words, word_tables
+
+
+class TaggingHead(nn.Module):
+    def __init__(self, hidden: int, num_labels: int, options: dict, encoder) -> None:
+        super().__init__()
+        pos = options["word_patch"]
+        if pos not in ("auto", "first", "last"):
+            raise ConfigError(f"task.head_options.word_patch must be auto, first or last, not {pos!r}")
+        self.use_last = pos == "last" or (pos == "auto" and encoder.causal)
+        self.part = nn.Embedding(4, hidden)
+        self.dropout = nn.Dropout(options["dropout"])
+        self.out = nn.Linear(hidden, num_labels)
+
+    def init_new(self) -> None:
+        nn.init.zeros_(self.part.weight)
+
+    def forward(self, enc, word_first, word_last, word_part, word_mask, labels=None):
+        x = gather(enc.hidden, word_last if self.use_last else word_first) + self.part(word_part)
+        logits = self.out(self.dropout(x))
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE) \
+                if (labels != IGNORE).any() else logits.sum() * 0
+        return loss, {"logits": logits}
+
+
+def collate(samples: list, family: str) -> dict[str, torch.Tensor]:
+    tables = word_tables(samples, samples[0].pixels.shape[1] // samples[0].patch_size)
+    labels = np.full(tables["word_mask"].shape, IGNORE, np.int64)
+    for i, s in enumerate(samples):
+        if s.labels:
+            labels[i, :len(s.labels)] = s.labels
+    return {**tables, "labels": torch.from_numpy(labels)}
+
+
+def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
+    pred = out["logits"].detach().argmax(-1).cpu().numpy()
+    return [{"id": s.doc_id, "key": s.key, "words": surface_words(s), "pred": pred[i, :len(s.word_index)].tolist(), "gold": list(s.labels or [])}
+            for i, s in enumerate(samples)]
+
+
+HEAD = Head(name="tagging", families=("tagging",), kinds=("patches",),
+            options={"dropout": 0.1, "word_patch": "auto"}, build=TaggingHead, collate=collate, predict=predict)

@@ -1,0 +1,91 @@
+"""Pretrained weights under a new head: a ``pixel-train pretrain`` output (``model.safetensors`` +
+``config.json``) loaded into a ``TaskModel``'s encoder.
+
+* every encoder parameter must come from the checkpoint (a missing one would stay random: refused);
+* pretraining-only parts (the encoder's ``DROPPED`` prefixes: PIXEL's decoder, PIXAR's decoder, the GPT
+  family's patch / token heads) are dropped and listed;
+* any other checkpoint key is reported as unexpected (and ignored);
+* a shape that differs is refused with the key, both shapes and the fix -- except PIXAR's learned positions
+  (``enc_pos.weight``), which keep their first N rows when the finetuning strips are shorter;
+* the head's parameters are the only new ones, and the report lists them.
+Only safetensors are read (no pickles).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from .spec import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadReport:
+    source: str
+    loaded: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # pretraining-only parts left out
+    unexpected: list[str] = field(default_factory=list)  # checkpoint keys nothing in the model has
+    new: list[str] = field(default_factory=list)  # the head's parameters, initialised fresh
+    resized: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_pretrained(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """config.json and the safetensors state dict of a ``save_pretrained`` directory."""
+    from safetensors.torch import load_file
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"init_from {path}: no config.json (give a pixel-train pretrain output's model/ dir)")
+    files = sorted(path.glob("model*.safetensors"))
+    if not files:
+        raise ConfigError(f"init_from {path}: no model*.safetensors (only safetensors are loaded, never pickles)")
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        state.update(load_file(str(f)))
+    return json.loads((path / "config.json").read_text()), state
+
+
+def load_encoder(model, path: str | Path) -> LoadReport:
+    _, state = read_pretrained(path)
+    enc = model.encoder
+    own = enc.state_dict()
+    report = LoadReport(str(path))
+    take: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key in own:
+            want = own[key].shape
+            if value.shape != want:
+                if key == "enc_pos.weight" and value.shape[0] > want[0] and value.shape[1:] == want[1:]:
+                    value = value[:want[0]]
+                    report.resized[key] = f"{tuple(state[key].shape)} -> {tuple(want)} (first rows kept)"
+                else:
+                    raise ConfigError(
+                        f"init_from {path}: {key} has shape {tuple(value.shape)} in the checkpoint but "
+                        f"{tuple(want)} in the model; finetune with the pretraining architecture (the encoder "
+                        f"config comes from the checkpoint) and strips no longer than it was pretrained on")
+            take[key] = value
+            report.loaded.append(key)
+        elif key.startswith(enc.DROPPED):
+            report.dropped.append(key)
+        else:
+            report.unexpected.append(key)
+    missing = sorted(set(own) - set(take))
+    if missing:
+        raise ConfigError(f"init_from {path}: the checkpoint lacks encoder weights {missing[:8]}"
+                          f"{' ...' if len(missing) > 8 else ''}; they would stay random -- is it the right variant?")
+    enc.load_state_dict(take, strict=True)
+    report.new = sorted(f"head.{k}" for k in model.head.state_dict())
+    log.info("loaded %d encoder tensors from %s; dropped %d pretraining-only, %d unexpected, %d new (head)%s",
+             len(report.loaded), path, len(report.dropped), len(report.unexpected), len(report.new),
+             f"; resized {report.resized}" if report.resized else "")
+    if report.unexpected:
+        log.warning("unexpected keys in %s (ignored): %s", path, report.unexpected)
+    return report

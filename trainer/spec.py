@@ -1,0 +1,49 @@
+"""Torch-free names the CLI, the run config and the registries share: reading a run file or ``--help`` must not
+import torch (a test checks). Models, heads and the engine import these; these import nothing heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    """A model/data/run setting that cannot work; the message names the setting and the fix."""
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the shard manifest says about the pixels (and tokens) a model will see."""
+
+    mode: str  # gray | rgb | binary
+    patch_size: int  # pixels per patch side (strip height)
+    max_patches: int  # strip width // patch_size (EOS and padding included)
+    vocab_size: int | None = None  # tokenizer vocab size from the manifest, if the shards carry token ids
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.mode == "rgb" else 1
+
+
+# task family -> (default head, default metric key the best checkpoint is chosen by)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "classification": ("sequence", "accuracy"),
+    "regression": ("sequence", "pearson"),
+    "tagging": ("tagging", "accuracy"),
+    "parsing": ("biaffine", "las"),
+    "qa": ("qa", "f1"),
+}
+# what `pixel-train finetune --task X` may say besides a task's name or family
+TASK_ALIASES = {"pos": "tagging", "ner": "tagging", "upos": "tagging", "parse": "parsing", "ud": "parsing",
+                "glue": "classification", "sts": "regression", "squad": "qa"}
+# the metric the task spec names -> the key of that metric's dict the best checkpoint is chosen by
+MAIN_METRIC = {"accuracy": "accuracy", "f1": "f1", "mcc": "mcc", "pearson_spearman": "pearson",
+               "accuracy_f1": "f1", "seqeval": "f1", "uas_las": "las", "squad": "f1"}
+
+
+def resolve_task(requested: str | None, name: str, family: str) -> None:
+    """``--task`` must name the shards' task, its family, or an alias of the family."""
+    if requested is None or requested in (name, family) or TASK_ALIASES.get(requested) == family:
+        return
+    raise ConfigError(f"--task {requested!r} does not match the shards' task {name!r} (family {family!r}); "
+                      f"give {name!r}, {family!r} or leave --task out")

@@ -1,0 +1,108 @@
+"""A pretrained variant's encoder under a task head: ``TaskModel`` (a ``PreTrainedModel``, saved and loaded
+with safetensors like every variant) and the ``Variant``-shaped entry the engine trains it through.
+
+``TaskConfig`` holds the encoder's variant name and its full config, the head name and options, and the task
+spec (name, family, label names), so a saved finetuned model is self-describing: ``pixel-train evaluate``
+rebuilds it from its directory alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import PretrainedConfig, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from schemas import TaskSpec
+
+from .heads import get_head
+from .heads.encoders import encoder_class, encoder_inputs
+from .models import get_variant
+
+
+class TaskConfig(PretrainedConfig):
+    model_type = "pixelkit-task"
+
+    def __init__(self, encoder: str = "pixel", encoder_config: dict | None = None, head: str = "sequence",
+                 head_options: dict | None = None, task: dict | None = None, initializer_range: float = 0.02,
+                 **kwargs):
+        self.encoder, self.encoder_config = encoder, dict(encoder_config or {})
+        self.head, self.head_options = head, dict(head_options or {})
+        self.task = dict(task or {})
+        self.initializer_range = initializer_range
+        super().__init__(**kwargs)
+
+    @property
+    def spec(self) -> TaskSpec:
+        return TaskSpec.from_dict(self.task)
+
+    def encoder_cfg(self):
+        return get_variant(self.encoder).config_class.from_dict(self.encoder_config)
+
+    def num_outputs(self) -> int:
+        return 0 if self.task["family"] in ("regression", "qa") else len(self.task["label_names"])
+
+
+@dataclass
+class TaskOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    outputs: dict | None = None  # the head's named outputs (logits / arc + rel / start + end)
+
+
+class TaskModel(PreTrainedModel):
+    config_class = TaskConfig
+    base_model_prefix = "task"
+    main_input_name = "pixel_values"
+    _supports_sdpa = True
+
+    def __init__(self, config: TaskConfig):
+        super().__init__(config)
+        enc_cfg = config.encoder_cfg()
+        self.encoder = encoder_class(config.encoder)(enc_cfg)
+        head = get_head(config.head)
+        options = head.check(config.task["family"], self.encoder.kind, config.head_options)
+        self.head = head.build(enc_cfg.hidden_size, config.num_outputs(), options, self.encoder)
+        self.post_init()
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if module is self:
+            self.encoder.init_new()
+            self.head.init_new()
+
+    def forward(self, pixel_values=None, attention_mask=None, input_ids=None, **labels) -> TaskOutput:
+        enc = self.encoder(**({"input_ids": input_ids} if input_ids is not None else {"pixel_values": pixel_values}),
+                           attention_mask=attention_mask)
+        loss, out = self.head(enc, **labels)
+        return TaskOutput(loss=loss, logits=next(iter(out.values())), outputs=out)
+
+
+@dataclass(frozen=True)
+class TaskVariant:
+    """What the engine needs of a "variant" (name, classes, collate, stats), for a task model."""
+
+    name: str
+    config_class: type = TaskConfig
+    model_class: type = TaskModel
+    visualize: Any = None
+
+    @staticmethod
+    def collate(samples: list, config: TaskConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """Encoder inputs + the head's label tensors. Copies out of the stream's scratch buffers (pixels are
+        stacked by ``batch_patches``) and keeps no reference to a sample's pixels."""
+        kind = encoder_class(config.encoder).kind
+        batch = encoder_inputs(samples, SimpleNamespace(**config.encoder_config), kind)  # (no config object per batch)
+        batch.update(get_head(config.head).collate(samples, config.task["family"]))
+        return batch
+
+    @staticmethod
+    def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
+        if "pixel_values" in batch:
+            return {"patches": int(batch["attention_mask"].sum()), "tokens": 0}
+        return {"patches": 0, "tokens": int(batch["attention_mask"].sum())}

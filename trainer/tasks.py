@@ -1,0 +1,90 @@
+"""Task families -> how predictions are scored and written. Records come from a head's ``predict`` (one per
+sample), gathered over ranks; a family's ``score`` turns them into the metrics the task spec names, its
+``write`` into the usual prediction file (CoNLL-U for parsing, CoNLL columns for tagging, SQuAD-style JSON for
+QA, TSV for sequence tasks).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from schemas import TaskSpec
+
+from . import scores
+
+
+def score(spec: TaskSpec, records: list[dict]) -> dict[str, float]:
+    fam = spec.family
+    if fam in ("classification", "regression"):
+        rows = [r for r in records if r["gold"] is not None]
+        gold, pred = [r["gold"] for r in rows], [r["pred"] for r in rows]
+        if not rows:
+            return {"n": 0}
+        fn = {"accuracy": scores.accuracy, "f1": scores.accuracy_f1, "accuracy_f1": scores.accuracy_f1,
+              "mcc": scores.mcc, "pearson_spearman": scores.pearson_spearman}[spec.metric]
+        return {**fn(gold, pred), "n": len(rows)}
+    if fam == "tagging":
+        gold = [r["gold"] for r in records if r["gold"]]
+        pred = [r["pred"][:len(r["gold"])] for r in records if r["gold"]]
+        if spec.metric == "seqeval":
+            names = spec.label_names
+            return {**scores.entity_f1([[names[t] for t in g] for g in gold], [[names[t] for t in p] for p in pred]),
+                    "n": len(gold)}
+        flat_g = [t for g in gold for t in g]
+        flat_p = [t for p in pred for t in p]
+        return {**scores.accuracy(flat_g, flat_p), "n": len(flat_g)}
+    if fam == "parsing":
+        rows = [r for r in records if r["gold"]]
+        return scores.uas_las([[tuple(x) for x in r["gold"]] for r in rows], [r["heads"] for r in rows],
+                              [r["rels"] for r in rows])
+    if fam == "qa":
+        best = qa_answers(records)
+        gold = {r["id"]: r["answers"]["text"] for r in records if r.get("answers") and r["answers"]["text"]}
+        ids = sorted(gold)
+        return {**scores.squad([gold[i] for i in ids], [best.get(i, "") for i in ids]), "n": len(ids)}
+    raise ValueError(f"unknown task family {fam!r}")
+
+
+def qa_answers(records: list[dict]) -> dict[str, str]:
+    """The best-scoring span across each question's windows."""
+    best: dict[str, tuple[float, str]] = {}
+    for r in records:
+        for c in r["candidates"][:1]:
+            if r["id"] not in best or c["score"] > best[r["id"]][0]:
+                best[r["id"]] = (c["score"], c["text"])
+        best.setdefault(r["id"], (float("-inf"), ""))
+    return {k: v[1] for k, v in best.items()}
+
+
+def write(spec: TaskSpec, records: list[dict], path: Path) -> Path:
+    """Predictions in the family's usual format; returns the file written (through a temp name + rename)."""
+    names = spec.label_names
+    fam = spec.family
+    if fam == "qa":
+        out, text = path.with_suffix(".json"), json.dumps(qa_answers(records), indent=1, ensure_ascii=False)
+    elif fam == "parsing":
+        out, lines = path.with_suffix(".conllu"), []
+        for r in records:
+            lines.append(f"# sent_id = {r['id']}")
+            for i, (w, h, d) in enumerate(zip(r["words"], r["heads"], r["rels"]), 1):
+                lines.append("\t".join([str(i), w, "_", "_", "_", "_", str(h), names[d], "_", "_"]))
+            lines.append("")
+        text = "\n".join(lines) + "\n"
+    elif fam == "tagging":
+        out, lines = path.with_suffix(".conll"), []
+        for r in records:
+            for j, (w, p) in enumerate(zip(r["words"], r["pred"])):
+                gold = names[r["gold"][j]] if j < len(r["gold"]) else "_"
+                lines.append(f"{w}\t{gold}\t{names[p]}")
+            lines.append("")
+        text = "\n".join(lines) + "\n"
+    else:
+        out = path.with_suffix(".tsv")
+        rows = ["id\tprediction"] + [f"{r['id']}\t{names[r['pred']] if fam == 'classification' else r['pred']}"
+                                     for r in records]
+        text = "\n".join(rows) + "\n"
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return out
