@@ -46,7 +46,6 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 log = logging.getLogger(__name__)
 
-FULL_NAME = f"{__name__}.DaskRunner"
 
 
 def _plain(value):
