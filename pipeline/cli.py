@@ -283,7 +283,8 @@ def _dispatch(argv: list[str]) -> None:
             from .options import RenderOptions
 
             p = argparse.ArgumentParser(prog="pixel-render run", epilog="Beam's own flags (--runner, --project, "
-                                        "--direct_num_workers ...) are passed through to the runner.")
+                                        "--direct_num_workers ...) are passed through to the runner. A Dask cluster: "
+                                        "--runner dask --dask_client_address tcp://HOST:8786 (pipeline/README.md).")
             RenderOptions._add_argparse_args(p)
             p.print_help()
             return

@@ -2,6 +2,7 @@
 
     pixel-render run --input enwiki=dumps/*.xml.bz2 --output out/enwiki --workers 2
     pixel-render run --input c4=gs://bucket/c4/*.jsonl.zst --output gs://bucket/shards --runner DataflowRunner ...
+    pixel-render run --input ... --output ... --runner dask --dask_client_address tcp://HOST:8786
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from schemas import ShardManifest
 
 from .card import dataset_card
 from .documents import Document, no_surrogates
-from .options import RenderOptions
+from .options import RUNNER_NAMES, RenderOptions, with_runner
 from .outdir import drop_stale_shards, prepare_output
 from .report import outcome_counts, stats_rows, tofu_warnings
 from .samples import Filters
@@ -30,6 +31,7 @@ from .transforms import Render
 from .validate import SettingsError, check_run_options, unknown_flags
 
 log = logging.getLogger(__name__)
+DASK_RUNNER = RUNNER_NAMES["dask"]
 _HEADING = re.compile(r"^\s*=+ .* =+\s*$")
 
 
@@ -164,6 +166,12 @@ def fingerprint(o: dict, opts: RenderOptions) -> dict:
 def parse_options(argv: list[str]) -> RenderOptions:
     """Beam's parse of ``argv`` with every pixelkit setting checked; SettingsError (one line per problem) if any
     is wrong, before anything is read or written."""
+    argv = with_runner(argv)
+    if DASK_RUNNER in argv or f"--runner={DASK_RUNNER}" in argv:
+        try:
+            from . import dask_runner  # noqa: F401  (registers Beam's --dask_* flags)
+        except ImportError as e:
+            raise SettingsError([f"--runner dask: {e}; install it with pip install 'pixelkit[dask]'"]) from e
     opts = PipelineOptions(argv).view_as(RenderOptions)
     problems = unknown_flags(argv) + check_run_options(opts.get_all_options(), opts.render_config)
     if problems:

@@ -10,6 +10,30 @@ from .render import PRESET_NAMES, RenderConfig, preset
 from .samples import DEFAULT_MAX_UNKNOWN_RATIO
 
 
+# Short runner names the CLI maps (Beam 2.77 itself knows Dask only by its full class path).
+RUNNER_NAMES = {"dask": "pipeline.dask_runner.DaskRunner", "daskrunner": "pipeline.dask_runner.DaskRunner",
+                "apache_beam.runners.dask.dask_runner.daskrunner": "pipeline.dask_runner.DaskRunner",
+                "direct": "DirectRunner"}
+# Without --runner: the in-process FnApiRunner, by name. (Beam's default DirectRunner first tries the PrismRunner,
+# which downloads a Prism binary from GitHub and, offline, falls back to this same FnApiRunner after a delay.)
+LOCAL_RUNNER = "FnApiRunner"
+
+
+def with_runner(argv: list[str]) -> list[str]:
+    """``argv`` with ``--runner`` made explicit: a short name mapped to its class, the local default added."""
+    out, named = [], False
+    for i, arg in enumerate(argv):
+        if arg == "--runner" and i + 1 < len(argv):
+            named = True
+        elif arg.startswith("--runner="):
+            named = True
+            arg = "--runner=" + RUNNER_NAMES.get(arg.split("=", 1)[1].lower(), arg.split("=", 1)[1])
+        elif i and argv[i - 1] == "--runner":
+            arg = RUNNER_NAMES.get(arg.lower(), arg)
+        out.append(arg)
+    return out if named else [f"--runner={LOCAL_RUNNER}", *out]
+
+
 class RenderOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):

@@ -27,7 +27,7 @@ from schemas import ShardManifest, TaskSpec
 
 from ..documents import DeadLetter, Skipped
 from ..main import _dead_json, _dead_label, _read, _skip_label, finalize, parse_input
-from ..options import RenderOptions
+from ..options import RenderOptions, with_runner
 from ..sink import WriteWebDataset, is_local
 from ..sources import match_files, open_beam
 from ..transforms import shared_renderer
@@ -216,7 +216,7 @@ def check_options(o: dict) -> tuple[TaskDef, dict[str, list[str]]]:
 
 def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]:
     """Run the task job; writes OUT/<split>/ shard sets and OUT/task.json; returns {split: manifest}."""
-    opts = PipelineOptions(argv).view_as(TaskOptions)
+    opts = PipelineOptions(with_runner(argv)).view_as(TaskOptions)
     o = opts.get_all_options()
     check_options(o)
     if o["workers"]:

@@ -1,0 +1,202 @@
+"""``DaskRunner``: Beam 2.77's Dask runner with the defects that break this pipeline fixed.
+
+    pixel-render run --runner dask --dask_client_address tcp://HOST:8786 --input ... --output ...
+
+Subclasses ``apache_beam.runners.dask.dask_runner.DaskRunner`` (same options: ``--dask_client_address``,
+``--dask_scheduler_file``, ``--dask_npartitions`` ...) and replaces only its graph translation of ``ParDo`` and
+its choice of what to compute. Each fix names the upstream behaviour it corrects (file:function in
+``apache_beam/runners/dask/`` of apache-beam 2.77.0); the minimal reproductions are ``tests/test_dask_runner.py``
+and the bug report text is in ``pipeline/README.md``:
+
+(a) Tagged outputs are routed per tag. Upstream, ``dask_runner.py:DaskBagVisitor`` keys its bags by producing
+    *transform*, so every consumer of a multi-output ``ParDo`` (main or ``TaggedOutput`` branch) receives the
+    same bag, holding every branch's elements. Here bags are keyed by *PCollection*: a ``ParDo``'s bag holds
+    ``(tag, value)`` pairs and each output PCollection is that bag filtered to its own tag.
+(b) Bundles keep their tags and their ``finish_bundle`` output. Upstream,
+    ``transform_evaluator.py:apply_dofn_to_bundle`` returns ``[v.value for v in receivers.values]`` (which strips
+    the tag from every ``TaggedOutput``) *before* ``invoke_finish_bundle`` (whose outputs are lost), and its
+    receivers are one object created at graph-build time and shared by every partition. Here each bundle makes
+    its own receivers and collects after ``finish_bundle``.
+(c) Every leaf is computed. Upstream, ``dask_runner.py:run_pipeline`` computes only the last bag the visitor
+    made, so a second sink (or any branch not upstream of that bag) silently never runs and the job exits 0.
+    Here every PCollection no transform consumes is computed (shared upstream tasks run once).
+
+And one more, needed for (c) not to run work twice: side inputs are graph dependencies. Upstream
+(``transform_evaluator.py:DaskBagWindowedIterator``) a side input is a bag object pickled into the task, which
+computes it again inside every partition that reads it (``list(self.bag)``: a nested compute on the worker).
+Here the side input's elements are one task whose result every partition receives.
+
+Dask unpickles task graphs on the scheduler too: the scheduler's and the workers' Python must import
+``pipeline`` (install pixelkit there, or start them with ``PYTHONPATH`` pointing at a checkout).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+
+from apache_beam import DoFn, pvalue
+from apache_beam.pipeline import PipelineVisitor
+from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, Receiver, _OutputHandler
+from apache_beam.runners.dask import dask_runner as upstream
+from apache_beam.runners.dask.transform_evaluator import TRANSLATIONS, Flatten, NoOp, ParDo, get_windowed_value
+from apache_beam.transforms.sideinputs import SideInputMap
+from apache_beam.utils.windowed_value import WindowedValue
+
+log = logging.getLogger(__name__)
+
+
+
+def _plain(value):
+    """What a bag holds: the element itself, as upstream's main output does (global windows only)."""
+    return value.value if isinstance(value, WindowedValue) else value
+
+
+class _Collect(Receiver):
+    def __init__(self, tag, out: list):
+        self.tag, self.out = tag, out
+
+    def receive(self, windowed_value):
+        self.out.append((self.tag, _plain(windowed_value)))
+
+
+class _Receivers(dict):
+    def __init__(self, out: list):
+        super().__init__()
+        self.out = out
+
+    def __missing__(self, tag):
+        self[tag] = _Collect(tag, self.out)
+        return self[tag]
+
+
+def _bundle(items, dofn, label, window_fn, args, kwargs, side_specs, *side_values) -> list:
+    """Fix (b): one bundle (= one Dask partition) through the DoFn; ``(tag, element)`` pairs, tagged outputs
+    and ``finish_bundle``'s output included. ``side_values[i]`` is side input i's full list of elements."""
+    out: list = []
+    receivers = _Receivers(out)
+    side_inputs = [SideInputMap(view_type, view_options, [get_windowed_value(v, window_fn) for v in values])
+                   for (view_type, view_options, window_fn), values in zip(side_specs, side_values)]
+    handler = _OutputHandler(window_fn=window_fn, main_receivers=receivers[None], tagged_receivers=receivers,
+                             per_element_output_counter=None, output_batch_converter=None,
+                             process_yields_batches=False, process_batch_yields_elements=False)
+    invoker = DoFnInvoker.create_invoker(
+        DoFnSignature(dofn), handler, context=DoFnContext(label, state=None), side_inputs=side_inputs,
+        input_args=list(args), input_kwargs=kwargs, user_state_context=None,
+        bundle_finalizer_param=DoFn.BundleFinalizerParam())
+    invoker.invoke_setup()
+    invoker.invoke_start_bundle()
+    for item in items:
+        invoker.invoke_process(get_windowed_value(item, window_fn))
+    invoker.invoke_finish_bundle()
+    invoker.invoke_teardown()
+    return out
+
+
+def _concat(parts) -> list:
+    return list(itertools.chain.from_iterable(parts))
+
+
+def _whole(bag):
+    """A bag's elements as one task (a ``dask.bag.Item``) that tasks can depend on."""
+    return bag.reduction(list, _concat, split_every=False)
+
+
+def _select(pair, tag) -> bool:
+    return pair[0] == tag
+
+
+def _second(pair):
+    return pair[1]
+
+
+def _count(part) -> list[int]:
+    return [sum(1 for _ in part)]
+
+
+class _Visitor(PipelineVisitor):
+    """Fix (a): one bag per PCollection (not per transform)."""
+
+    def __init__(self, bag_kwargs: dict):
+        self.bag_kwargs = bag_kwargs
+        self.bags: dict = {}  # PCollection -> dask bag (None for PBegin)
+        self.consumed: set = set()
+        self.outputs: list = []
+
+    def visit_transform(self, node) -> None:
+        inputs = []
+        for value in node.inputs:
+            if not isinstance(value, pvalue.PBegin):
+                self.consumed.add(value)
+                inputs.append(self.bags.get(value))
+        for si in node.side_inputs:
+            self.consumed.add(si.pvalue)
+        op_class = TRANSLATIONS.get(node.transform.__class__, NoOp)  # exact class, as upstream (a ParDo subclass
+        if op_class is ParDo:  # such as the GroupByKey's _GroupAlsoByWindow is a no-op there, and here)
+            bag = self._pardo(node, inputs[0])
+            for tag, pcoll in node.outputs.items():
+                self._add(pcoll, bag.filter(functools.partial(_select, tag=pcoll.tag)).map(_second))
+            return
+        op = op_class(node, bag_kwargs=self.bag_kwargs)
+        if isinstance(op, Flatten):
+            bag = op.apply(inputs)
+        else:
+            bag = op.apply(inputs[0] if inputs else None)
+        for pcoll in node.outputs.values():
+            self._add(pcoll, bag)
+
+    def _add(self, pcoll, bag) -> None:
+        self.bags[pcoll] = bag
+        self.outputs.append(pcoll)
+
+    def _pardo(self, node, input_bag):
+        transform = node.transform
+        args, kwargs = transform.raw_side_inputs
+        main = next(iter(node.main_inputs.values()))
+        window_fn = main.windowing.windowfn if hasattr(main, "windowing") else None
+        specs, items = [], []
+        for si in node.side_inputs:
+            specs.append((type(si), si._view_options(), si._window_mapping_fn))
+            items.append(_whole(self.bags[si.pvalue]))
+        return input_bag.map_partitions(_bundle, transform.fn, transform.label, window_fn, tuple(args), kwargs,
+                                        tuple(specs), *items)
+
+
+class DaskRunner(upstream.DaskRunner):
+    """Beam's DaskRunner with fixes (a), (b), (c) and side inputs as dependencies (see the module docstring)."""
+
+    def run_pipeline(self, pipeline, options):
+        import dask
+        import dask.distributed as ddist
+
+        dask_options = options.view_as(upstream.DaskOptions).get_all_options(drop_default=True, current_only=True)
+        bag_kwargs = upstream.DaskOptions._extract_bag_kwargs(dask_options)
+        client = ddist.Client(**dask_options)
+        if not bag_kwargs:  # upstream puts up to 128 created elements (here: input files) in one partition, so a
+            # few files would all be read by one worker; one partition per worker thread instead (now connected)
+            bag_kwargs["npartitions"] = max(1, sum(client.nthreads().values()))
+        pipeline.replace_all(upstream.dask_overrides())
+        visitor = _Visitor(bag_kwargs)
+        pipeline.visit(visitor)
+        # Fix (c): compute every leaf, not only the last bag made (upstream dask_runner.py:run_pipeline). Only
+        # per-partition counts travel back to the client; tasks shared by several leaves run once.
+        leaves, seen = [], set()
+        for pcoll in visitor.outputs:
+            bag = visitor.bags[pcoll]
+            if pcoll not in visitor.consumed and bag is not None and bag.name not in seen:
+                seen.add(bag.name)
+                leaves.append(bag.map_partitions(_count))
+        log.info("dask: computing %d leaf collection(s) on %s", len(leaves), client)
+        futures = client.compute(list(dask.optimize(*leaves)))
+        return _Result(client, futures)
+
+
+class _Result(upstream.DaskRunnerResult):
+    def wait_until_finish(self, duration=None) -> str:
+        """Upstream's, then the client is closed (upstream leaves it connected)."""
+        try:
+            return super().wait_until_finish(duration)
+        finally:
+            if self.state in ("DONE", "FAILED"):
+                self.client.close()
