@@ -20,8 +20,12 @@ from schemas import ShardManifest
 
 from .card import dataset_card
 from .documents import Document, no_surrogates
+from .localrunner import LiveFnApiRunner
+from .localrunner import is_local as is_local_runner
 from .options import RenderOptions
 from .outdir import drop_stale_shards, prepare_output
+from .progress import watch
+from .quiet import worker_log_flags
 from .report import outcome_counts, stats_rows, tofu_warnings
 from .samples import Filters
 from .sink import WriteWebDataset, is_local
@@ -171,7 +175,9 @@ def parse_options(argv: list[str]) -> RenderOptions:
     return opts
 
 
-def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
+def run(argv: list[str], *, test_pipeline=None, progress: str = "") -> ShardManifest:
+    """Run the job; ``progress``: show a live display labelled so (empty: none) while it runs."""
+    argv = [*argv, *worker_log_flags(argv)]
     opts = parse_options(argv)
     o = opts.get_all_options()
     if o["workers"]:
@@ -180,9 +186,13 @@ def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
         direct.direct_running_mode = "multi_processing"
     if is_local(o["output"]):
         prepare_output(o["output"], fingerprint(o, opts), o["resume"], o["overwrite"])
-    p = test_pipeline or beam.Pipeline(options=opts)
+    p = test_pipeline or beam.Pipeline(runner=LiveFnApiRunner(opts) if is_local_runner(opts) else None, options=opts)
     build_pipeline(p, opts)
-    p.run().wait_until_finish()
+    result = p.run()
+    if progress:
+        watch(result, progress)
+    else:
+        result.wait_until_finish()
     m = ShardManifest.read(o["output"])
     log.info("wrote %d samples in %d shards to %s", m.num_samples, len(m.shards), o["output"])
     for line in tofu_warnings(m.counts):
