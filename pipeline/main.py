@@ -18,7 +18,7 @@ from apache_beam.pvalue import AsDict, AsList
 
 from schemas import ShardManifest
 
-from .card import dataset_card
+from .card import dataset_card, first_json
 from .documents import Document, no_surrogates
 from .localrunner import LiveFnApiRunner
 from .localrunner import is_local as is_local_runner
@@ -102,7 +102,7 @@ def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: 
     os.makedirs(out, exist_ok=True)
     m.write(out)
     drop_stale_shards(out, split, {s.name for s in m.shards})
-    Path(out, "README.md").write_text(dataset_card(m))
+    Path(out, "README.md").write_text(dataset_card(m, first_json(Path(out, m.shards[0].name)) if m.shards else None))
     Path(out, "dead_letters.jsonl").write_text("".join(line + "\n" for line in sorted(dead)))
     return m.to_dict()
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import runtime
 from .config import TrainConfig, deepspeed_config
+from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
 from .shardsets import common_info, resolve
@@ -181,6 +182,8 @@ def train(cfg: TrainConfig) -> Run:
             ckpt = save_checkpoint(engine, ckpt_dir, step, cfg, position, world)
         logger.progress(step, loss_value)
     model_dir = save_model(engine, out / "model", rank, cfg)
+    if model_dir is not None:
+        write_model_card(model_dir, cfg, model_config, sets, step)
     logger.close()
     dist.barrier()
     return Run(out, ckpt, model_dir, logger.last_picture, loss_value, step)
