@@ -17,6 +17,9 @@ LICENSES = {  # what the bundled/known sources are licensed under; unknown sourc
 }
 
 
+OPTIONAL_JSON = {"replaced_chars": 0}  # sample JSON fields some samples leave out; `datasets` fills them with None
+
+
 def _dtype(v: Any) -> Any:
     """The Hugging Face ``datasets`` type of one JSON value, as its YAML front matter spells it (what the
     webdataset builder infers from the same value)."""
@@ -44,10 +47,11 @@ def _field(name: str, v: Any) -> dict:
 
 def hf_features(first_json: dict, encoding: str) -> list[dict]:
     """The columns ``datasets.load_dataset`` gives these shards (webdataset builder): the sample JSON as a
-    struct (types from the first sample), the pixels (``png``: an image; ``pxz``: bytes), the text, the key
+    struct (types from the first sample, plus the optional fields), the pixels (``png``: an image; ``pxz``: bytes), the text, the key
     and the shard URL."""
     pixels = {"name": encoding, "dtype": "image" if encoding == "png" else "binary"}
-    return [_field("json", dict(sorted(first_json.items()))), pixels, {"name": "txt", "dtype": "string"},
+    meta = {**OPTIONAL_JSON, **first_json}  # written only when non-zero: declared so every sample fits
+    return [_field("json", dict(sorted(meta.items()))), pixels, {"name": "txt", "dtype": "string"},
             {"name": "__key__", "dtype": "string"}, {"name": "__url__", "dtype": "string"}]
 
 

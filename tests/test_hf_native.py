@@ -48,8 +48,15 @@ def test_load_dataset_from_the_folder(tmp_path, hf_offline, encoding, preset):
     ds = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf-cache"))
     assert len(ds) == m.num_samples and sorted(os.path.basename(u) for u in set(ds["__url__"])) == \
         sorted(s.name for s in m.shards)
-    inferred = datasets.DatasetInfo(features=ds.features)._to_yaml_dict()["features"]
-    assert meta["dataset_info"]["features"] == json.loads(json.dumps(inferred))  # the card names what loads
+    declared = meta["dataset_info"]["features"]
+    assert json.loads(json.dumps(datasets.DatasetInfo(features=ds.features)._to_yaml_dict()["features"])) == declared
+    plain = datasets.load_dataset("webdataset", data_files={"train": [str(out / s.name) for s in m.shards]},
+                                  split="train", cache_dir=str(tmp_path / "hf-cache-plain"))  # no card: inferred
+    inferred = json.loads(json.dumps(datasets.DatasetInfo(features=plain.features)._to_yaml_dict()["features"]))
+    assert [f for f in declared if f["name"] != "json"] == [f for f in inferred if f["name"] != "json"]
+    card_json, data_json = (next(f["struct"] for f in fs if f["name"] == "json") for fs in (declared, inferred))
+    assert all(f in card_json for f in data_json)  # every field the data has, typed as datasets infers it
+    assert {f["name"] for f in card_json} - {f["name"] for f in data_json} <= {"replaced_chars"}
     ref = {s.key: s for s in _samples(out, m)}
     row = ds[0]
     want = ref[row["__key__"]].decode()

@@ -23,6 +23,9 @@ def setup() -> None:
     if not torch.cuda.is_available():
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
         cpu_threads_per_rank()
+    if not sys.stderr.isatty():  # save_pretrained's "Writing model shards" bar is noise in a log
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
     ext = Path(os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(PROJECT_ROOT / ".cache" / "torch_extensions")))
     for lock in ext.glob("*/lock"):
         age = time.time() - lock.stat().st_mtime
@@ -90,7 +93,7 @@ class RankZeroLogger:
             metrics.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
         self.metrics = metrics.open("a", encoding="utf-8")
         self.tb = SummaryWriter(str(out / "tensorboard"))
-        self.total, self.every = total, max(1, int(config.get("log_every") or 10))
+        self.total, self.every, self.name = total, max(1, int(config.get("log_every") or 10)), config.get("model", "")
         self.t0, self.start = time.perf_counter(), initial
         # a terminal gets a bar; a log file gets one plain line per log_every steps (a bar there is one long line)
         self.bar = tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True) \
@@ -122,7 +125,7 @@ class RankZeroLogger:
             self.bar.update(step - self.bar.n)
         elif step % self.every == 0 or step == self.total:
             rate = (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
-            log.info("step %d/%d  loss %.4f  %.2f steps/s", step, self.total, loss, rate)
+            log.info("%s step %d/%d  loss %.4f  %.2f steps/s", self.name, step, self.total, loss, rate)
 
     def close(self) -> None:
         if self.rank == 0:
