@@ -42,7 +42,7 @@ def _pretrain(a: argparse.Namespace) -> int:
         flags["data"] = {"train": a.data}
     if a.eval:
         flags.setdefault("data", {})["eval"] = a.eval
-    cfg = load_config(a.config, flags, parse_set(a.set))  # every setting checked before torch is imported
+    cfg = load_config(a.config, flags, parse_set(a.set))  # every setting checked before any engine starts
     from .engine import train
     run = train(cfg)
     if run.model_dir is not None:
