@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
 from schemas import ShardManifest
 
 from .report import outcome_counts, stats_rows, tofu_warnings
@@ -12,7 +17,67 @@ LICENSES = {  # what the bundled/known sources are licensed under; unknown sourc
 }
 
 
-def dataset_card(m: ShardManifest) -> str:
+OPTIONAL_JSON = {"replaced_chars": 0}  # sample JSON fields some samples leave out; `datasets` fills them with None
+
+
+def _dtype(v: Any) -> Any:
+    """The Hugging Face ``datasets`` type of one JSON value, as its YAML front matter spells it (what the
+    webdataset builder infers from the same value)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int64"
+    if isinstance(v, float):
+        return "float64"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return {"list": _dtype(next((x for x in v if x is not None), None))}
+    if isinstance(v, dict):
+        return {"struct": [_field(k, x) for k, x in v.items()]}
+    raise TypeError(f"no datasets type for {type(v).__name__}")
+
+
+def _field(name: str, v: Any) -> dict:
+    t = _dtype(v)
+    return {"name": name, **(t if isinstance(t, dict) else {"dtype": t})}
+
+
+def hf_features(first_json: dict, encoding: str) -> list[dict]:
+    """The columns ``datasets.load_dataset`` gives these shards (webdataset builder): the sample JSON as a
+    struct (types from the first sample, plus the optional fields), the pixels (``png``: an image; ``pxz``: bytes), the text, the key
+    and the shard URL."""
+    pixels = {"name": encoding, "dtype": "image" if encoding == "png" else "binary"}
+    meta = {**OPTIONAL_JSON, **first_json}  # written only when non-zero: declared so every sample fits
+    return [_field("json", dict(sorted(meta.items()))), pixels, {"name": "txt", "dtype": "string"},
+            {"name": "__key__", "dtype": "string"}, {"name": "__url__", "dtype": "string"}]
+
+
+def first_json(shard: str | Path) -> dict | None:
+    """The metadata of a shard's first sample (this run wrote it), for the card's feature types."""
+    with tarfile.open(shard) as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".json"):
+                return json.loads(tar.extractfile(member).read())
+    return None
+
+
+def decode_recipe(m: ShardManifest) -> str:
+    """The one-liner that turns the ``pxz`` column into an image column inside ``datasets`` (exact pixels:
+    ``numpy.asarray(row["image"])`` is the strip ``decode_pixels`` returns)."""
+    rc = m.render_config
+    width = rc["max_patches"] * rc["pixels_per_patch"]
+    return (f'ds = ds.map(lambda r: {{"image": Image.fromarray(decode_pixels(r["pxz"], "pxz", mode="{rc["mode"]}", '
+            f'height={rc["pixels_per_patch"]}, width={width}))}}, remove_columns=["pxz"])')
+
+
+def dataset_card(m: ShardManifest, first_json: dict | None = None) -> str:
+    """README.md text: ``huggingface_hub.DatasetCard`` front matter (license, tags, ``configs`` with the
+    manifest's data files, ``dataset_info`` features when ``first_json`` is given) and the body."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
     rc = m.render_config
     lic = sorted({LICENSES.get(s, "see the source's license (not recorded)") for s in m.sources})
     counts = "\n".join(f"| {k} | {v:,} |" for k, v in outcome_counts(m.counts).items())
@@ -29,11 +94,19 @@ def dataset_card(m: ShardManifest) -> str:
         task = (f"- Task: {t['name']} ({t['family']}, {t['input']} input, metric {t['metric']}, language "
                 f"{t['language'] or '-'}); {len(t['label_names'])} labels{': ' + labels if labels else ''}.\n")
     hf_files = f"{m.split}-*-of-{len(m.shards):05d}.tar"
-    return f"""---
-license: other
-tags: [pixel-language-model, rendered-text, webdataset]
----
-# Rendered text shards ({m.split})
+    meta = DatasetCardData(license="other", tags=["pixel-language-model", "rendered-text", "webdataset"],
+                           configs=[{"config_name": "default", "data_files": [{"split": m.split, "path": hf_files}]}])
+    if first_json is not None:
+        meta.dataset_info = {"features": hf_features(first_json, m.encoding)}
+    if m.encoding == "png":
+        hf_load = ("The `png` column arrives as a PIL image, the strip as rendered (what the dataset viewer shows; "
+                   "binary strips are 1-bit images).")
+    else:
+        hf_load = (f"`pxz` is pixelkit's compressed strip (bytes to `datasets`); to turn it into an image column:"
+                   f"\n\n```python\nfrom PIL import Image\nfrom schemas import decode_pixels\n{decode_recipe(m)}\n```"
+                   f"\n\n(`numpy.asarray(row[\"image\"])` is the pixel array.) Render with `--encoding png` for shards "
+                   f"the dataset viewer shows as images directly.")
+    body = f"""# Rendered text shards ({m.split})
 
 Text rendered to {rc['pixels_per_patch']}-px patch strips ({rc['mode']}, {rc['max_patches']} patches,
 {rc['backend']} backend, font {rc['font_file']} {rc['font_size']} pt @ {rc['dpi']} dpi) by pixelkit, schema
@@ -66,7 +139,10 @@ from schemas import RenderedSample
 ds = wds.WebDataset("{pattern}", shardshuffle=False).map(RenderedSample.from_wds)
 ```
 
-With Hugging Face datasets: `datasets.load_dataset("webdataset", data_files={{"{m.split}": "{hf_files}"}})`
-(exactly the {len(m.shards)} shards of this manifest).
+With Hugging Face datasets: `datasets.load_dataset("path/to/this/folder", split="{m.split}")` (the `configs` above
+name exactly the {len(m.shards)} shards of this manifest; or `datasets.load_dataset("webdataset",
+data_files={{"{m.split}": "{hf_files}"}})`). {hf_load}
+
 Full render configuration and per-shard sha256 are in `manifest.json`.
 """
+    return str(DatasetCard(f"---\n{meta.to_yaml()}\n---\n{body}"))

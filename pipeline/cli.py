@@ -9,6 +9,7 @@
     pixel-render words The quick brown fox --out words.png
     pixel-render qa "Who?" "Some context ..." --stride 8 --out qa.png
     pixel-render sample --out out/samples             # the bundled corpus as PNG files
+    pixel-render -v ...                               # also Beam's and its workers' own INFO logs
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def cmd_demo(out: str, workers: int) -> None:
         shards = root / name
         argv = [*(f"--input={s}" for s in DEMO_INPUTS), f"--output={shards}", f"--tokenizer={tok}",
                 "--min_patches=4", "--samples_per_shard=64", f"--workers={workers}", "--overwrite", *args]
-        m = run(argv)
+        m = run(argv, progress=name)
         sheet = contact_sheet(list(iter_samples(shards, m))[:12], shards / "contact.png")
         print(f"\n{name}: {m.num_samples} samples in {len(m.shards)} shards -> {shards}\n{summary_table(m)}")
         print(f"  manifest: {shards / 'manifest.json'}\n  card: {shards / 'README.md'}\n  contact sheet: {sheet}")
@@ -263,8 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     """Exit code 0, or 2 (one line per problem on stderr, no traceback) for settings that cannot work."""
     from .validate import SettingsError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .quiet import configure
+
     argv = sys.argv[1:] if argv is None else argv
+    verbose = sum(a in ("-v", "--verbose") for a in argv)
+    argv = [a for a in argv if a not in ("-v", "--verbose")]
+    configure(verbose)
     try:
         _dispatch(argv)
     except SettingsError as e:
@@ -288,7 +293,7 @@ def _dispatch(argv: list[str]) -> None:
             RenderOptions._add_argparse_args(p)
             p.print_help()
             return
-        m = run(argv[1:])
+        m = run(argv[1:], progress="render")
         print(summary_table(m))
         return
     if argv[:1] == ["task"]:

@@ -19,10 +19,14 @@ from apache_beam.pvalue import AsDict, AsList
 
 from schemas import ShardManifest
 
-from .card import dataset_card
+from .card import dataset_card, first_json
 from .documents import Document, no_surrogates
 from .options import RUNNER_NAMES, RenderOptions, with_runner
+from .localrunner import LiveFnApiRunner
+from .localrunner import is_local as is_local_runner
 from .outdir import drop_stale_shards, prepare_output
+from .progress import watch
+from .quiet import worker_log_flags
 from .report import outcome_counts, stats_rows, tofu_warnings
 from .samples import Filters
 from .sink import WriteWebDataset, is_local
@@ -100,7 +104,7 @@ def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: 
     os.makedirs(out, exist_ok=True)
     m.write(out)
     drop_stale_shards(out, split, {s.name for s in m.shards})
-    Path(out, "README.md").write_text(dataset_card(m))
+    Path(out, "README.md").write_text(dataset_card(m, first_json(Path(out, m.shards[0].name)) if m.shards else None))
     Path(out, "dead_letters.jsonl").write_text("".join(line + "\n" for line in sorted(dead)))
     return m.to_dict()
 
@@ -179,7 +183,9 @@ def parse_options(argv: list[str]) -> RenderOptions:
     return opts
 
 
-def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
+def run(argv: list[str], *, test_pipeline=None, progress: str = "") -> ShardManifest:
+    """Run the job; ``progress``: show a live display labelled so (empty: none) while it runs."""
+    argv = [*argv, *worker_log_flags(argv)]
     opts = parse_options(argv)
     o = opts.get_all_options()
     if o["workers"]:
@@ -188,9 +194,13 @@ def run(argv: list[str], *, test_pipeline=None) -> ShardManifest:
         direct.direct_running_mode = "multi_processing"
     if is_local(o["output"]):
         prepare_output(o["output"], fingerprint(o, opts), o["resume"], o["overwrite"])
-    p = test_pipeline or beam.Pipeline(options=opts)
+    p = test_pipeline or beam.Pipeline(runner=LiveFnApiRunner(opts) if is_local_runner(opts) else None, options=opts)
     build_pipeline(p, opts)
-    p.run().wait_until_finish()
+    result = p.run()
+    if progress:
+        watch(result, progress)
+    else:
+        result.wait_until_finish()
     m = ShardManifest.read(o["output"])
     log.info("wrote %d samples in %d shards to %s", m.num_samples, len(m.shards), o["output"])
     for line in tofu_warnings(m.counts):

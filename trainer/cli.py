@@ -29,7 +29,7 @@ DEMO_RUNS = ("pixel", "pixar")  # gray shards -> PIXEL, binary shards -> PIXAR
 def _report(cfg, run) -> None:
     print(f"\n{cfg.model}/{cfg.flavor}: {run.steps} steps, final loss {run.final_loss:.4f}")
     print(f"  checkpoint (resume): {run.checkpoint}")
-    print(f"  model (safetensors): {run.model_dir}")
+    print(f"  model (safetensors + model card; transformers AutoModel after `import trainer`): {run.model_dir}")
     if run.picture:
         print(f"  reconstruction PNG:  {run.picture}")
     print(f"  metrics: {run.output_dir / 'metrics.jsonl'}  tensorboard: {run.output_dir / 'tensorboard'}")
@@ -44,7 +44,7 @@ def _pretrain(a: argparse.Namespace) -> int:
         flags["data"] = {"train": a.data}
     if a.eval:
         flags.setdefault("data", {})["eval"] = a.eval
-    cfg = load_config(a.config, flags, parse_set(a.set))  # every setting checked before torch is imported
+    cfg = load_config(a.config, flags, parse_set(a.set))  # every setting checked before any engine starts
     from .engine import train
     run = train(cfg)
     if run.model_dir is not None:
@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     d.set_defaults(fn=_demo)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("libarchive").setLevel(logging.WARNING)  # its INFO notes a feature the reader does not use
     try:
         return a.fn(a)
     except ConfigError as e:

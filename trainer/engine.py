@@ -20,6 +20,7 @@ from typing import Any
 
 from . import runtime
 from .config import TrainConfig, deepspeed_config
+from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
 from .shardsets import common_info, resolve
@@ -204,6 +205,8 @@ def train(cfg: TrainConfig) -> Run:
                          step, best.metric, cfg.task.patience, best.value, best.step)
             break
     model_dir = save_model(engine, out / "model", rank, cfg)
+    if model_dir is not None:
+        write_model_card(model_dir, cfg, model_config, sets, step)
     logger.close()
     dist.barrier()
     return Run(out, ckpt, model_dir, logger.last_picture, loss_value, step)

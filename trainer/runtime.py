@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ def setup() -> None:
     if not torch.cuda.is_available():
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
         cpu_threads_per_rank()
+    if not sys.stderr.isatty():  # save_pretrained's "Writing model shards" bar is noise in a log
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
     ext = Path(os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(PROJECT_ROOT / ".cache" / "torch_extensions")))
     for lock in ext.glob("*/lock"):
         age = time.time() - lock.stat().st_mtime
@@ -72,7 +76,8 @@ class Throughput:
 
 
 class RankZeroLogger:
-    """metrics.jsonl + tensorboard events + PNGs + a progress bar, on rank 0 only (other ranks: no-ops)."""
+    """metrics.jsonl + tensorboard events + PNGs + progress (a bar on a terminal, a line per ``log_every`` steps
+    in a log), on rank 0 only (other ranks: no-ops)."""
 
     def __init__(self, out: Path, rank: int, config: dict[str, Any], total: int, initial: int = 0):
         self.rank, self.out, self.last_picture = rank, out, None
@@ -88,7 +93,11 @@ class RankZeroLogger:
             metrics.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
         self.metrics = metrics.open("a", encoding="utf-8")
         self.tb = SummaryWriter(str(out / "tensorboard"))
-        self.bar = tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
+        self.total, self.every, self.name = total, max(1, int(config.get("log_every") or 10)), config.get("model", "")
+        self.t0, self.start = time.perf_counter(), initial
+        # a terminal gets a bar; a log file gets one plain line per log_every steps (a bar there is one long line)
+        self.bar = tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True) \
+            if sys.stderr.isatty() else None
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         if self.rank != 0:
@@ -109,12 +118,18 @@ class RankZeroLogger:
         self.last_picture = path
 
     def progress(self, step: int, loss: float) -> None:
-        if self.rank == 0:
+        if self.rank != 0:
+            return
+        if self.bar is not None:
             self.bar.set_postfix(loss=f"{loss:.4f}")
             self.bar.update(step - self.bar.n)
+        elif step % self.every == 0 or step == self.total:
+            rate = (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
+            log.info("%s step %d/%d  loss %.4f  %.2f steps/s", self.name, step, self.total, loss, rate)
 
     def close(self) -> None:
         if self.rank == 0:
-            self.bar.close()
+            if self.bar is not None:
+                self.bar.close()
             self.metrics.close()
             self.tb.close()

@@ -1,0 +1,118 @@
+"""Hugging Face-native outputs: every variant registered with transformers' Auto classes, and a model card.
+
+After ``import trainer``, ``transformers.AutoModel.from_pretrained("out/train/pixel/model")`` (and
+``AutoConfig``, and the task Auto class below) load what ``pixel-train`` saved: the config's ``model_type``
+(``pixelkit-pixel`` ...) names a class registered here. No ``trust_remote_code``, no code in the model folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+# variant -> the transformers Auto class that fits its head, besides AutoModel (one line per variant)
+TASK_AUTO = {
+    "pixel": "AutoModelForPreTraining",  # MAE reconstruction head
+    "pixar": "AutoModelForPreTraining",  # encoder + decoder reconstruction
+    "pixar2024": "AutoModelForCausalLM",  # next binary patch pair
+    "pixelgpt": "AutoModelForCausalLM",  # next patch
+    "textgpt": "AutoModelForCausalLM",  # next token
+    "monogpt": "AutoModelForCausalLM",
+    "dualgpt": "AutoModelForCausalLM",
+}
+
+
+def register() -> dict[str, str]:
+    """Register every variant's config and model with transformers; returns {model_type: model class name}.
+    Safe to call again (``exist_ok``)."""
+    import transformers
+    from transformers import AutoConfig, AutoModel
+
+    from .models import REGISTRY
+
+    done = {}
+    for name, module in REGISTRY.items():
+        variant = importlib.import_module(module).VARIANT
+        cfg, model = variant.config_class, variant.model_class
+        AutoConfig.register(cfg.model_type, cfg, exist_ok=True)
+        AutoModel.register(cfg, model, exist_ok=True)
+        if name in TASK_AUTO:
+            getattr(transformers, TASK_AUTO[name]).register(cfg, model, exist_ok=True)
+        done[cfg.model_type] = model.__name__
+    return done
+
+
+def manifest_sha256(manifest) -> str:
+    """sha256 of a shard manifest's canonical JSON (sorted keys): which data a model was trained on."""
+    return hashlib.sha256(json.dumps(manifest.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def _last_metrics(metrics_file: Path) -> dict[str, Any]:
+    """The newest value of every scalar in metrics.jsonl (loss, lr, rates, eval_loss ...)."""
+    out: dict[str, Any] = {}
+    if metrics_file.exists():
+        for line in metrics_file.read_text(encoding="utf-8").splitlines():
+            out.update(json.loads(line))
+    return out
+
+
+def model_card(variant: str, flavor: str, model_config, train_config: dict, data: list[tuple[str, str | None]],
+               steps: int, metrics: dict[str, Any]):
+    """A ``huggingface_hub.ModelCard``: variant, flavor, architecture, data (spec + manifest sha256), steps,
+    final metrics, and how to load it. ``data``: (spec, manifest sha256 or None) per training set."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    data_rows = "\n".join(f"| `{spec}` | {sha or 'no manifest'} |" for spec, sha in data)
+    metric_rows = "\n".join(f"| {k} | {v:.6g} |" if isinstance(v, float) else f"| {k} | {v} |"
+                            for k, v in sorted(metrics.items()))
+    arch = json.dumps({k: v for k, v in sorted(model_config.to_diff_dict().items())}, indent=1, default=str)
+    meta = ModelCardData(library_name="transformers", tags=["pixelkit", "pixel-language-model", variant],
+                         model_type=model_config.model_type)
+    content = f"""---
+{meta.to_yaml()}
+---
+# pixelkit {variant} ({flavor})
+
+A `{type(model_config).__name__}` / `{model_config.model_type}` model trained by pixelkit's `pixel-train` for
+{steps:,} optimizer steps.
+
+```python
+import trainer  # registers pixelkit's models with transformers' Auto classes
+from transformers import AutoModel, {TASK_AUTO.get(variant, "AutoModel")}
+model = AutoModel.from_pretrained("path/to/this/folder")
+```
+
+## Training data
+
+| shard set | manifest sha256 (canonical JSON) |
+|---|---|
+{data_rows}
+
+## Final metrics (step {metrics.get('step', steps)})
+
+| metric | value |
+|---|---:|
+{metric_rows}
+
+## Architecture
+
+```json
+{arch}
+```
+
+The full training configuration is in `training_config.json`.
+"""
+    return ModelCard(content)
+
+
+def write_model_card(model_dir: Path, cfg, model_config, sets, steps: int) -> Path:
+    """README.md beside the saved model (rank 0, after ``save_pretrained``)."""
+    data = [(s.spec, manifest_sha256(s.manifest) if s.manifest is not None else None) for s in sets]
+    card = model_card(cfg.model, cfg.flavor, model_config, cfg.to_dict(), data, steps,
+                      _last_metrics(Path(cfg.output_dir) / "metrics.jsonl"))
+    path = Path(model_dir) / "README.md"
+    card.save(path)
+    return path
