@@ -86,8 +86,10 @@ def prepare(cfg: TrainConfig):
     sets = [resolve(s) for s in cfg.data.train]
     info = common_info(sets)
     model_config = variant.config(cfg.flavor, cfg.model_overrides, info)
-    if cfg.init_from:  # the checkpoint's own architecture, which must fit these shards too
-        model_config = variant.config_class.from_pretrained(cfg.init_from)
+    if cfg.init_from:  # the checkpoint's own architecture (a published layout converted), must fit these shards too
+        from .importers import pretrained_config
+        model_config = pretrained_config(variant.name, variant.config_class, cfg.init_from, info.channels,
+                                         info.max_patches)
     for name, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
         have = getattr(model_config, name, want)
         if have != want:

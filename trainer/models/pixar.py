@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GPT2Config, PretrainedConfig, PreTrainedModel
+from transformers import GPT2Config, PretrainedConfig
 from transformers import initialization as init
 from transformers.models.gpt2.modeling_gpt2 import GPT2Block
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAEConfig, ViTMAELayer
@@ -34,6 +34,7 @@ from transformers.utils import ModelOutput
 from ..masking import SpanMaskingGenerator
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    masked_rows, picture, refuse_data_overrides, unit_pixels)
+from .base import PixelkitModel
 
 
 class PixarConfig(PretrainedConfig):
@@ -77,7 +78,7 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float, gamma: 
     return alpha_t * (1 - p_t) ** gamma * ce
 
 
-class PixarForPreTraining(PreTrainedModel):
+class PixarForPreTraining(PixelkitModel):
     config_class = PixarConfig
     base_model_prefix = "pixar"
     main_input_name = "pixel_values"
