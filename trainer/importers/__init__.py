@@ -60,7 +60,8 @@ def convert(src: str | Path, fmt: str | None = None, variant: str | None = None,
     variant = variant or mod.VARIANTS[0]
     if variant not in mod.VARIANTS:
         raise CheckpointError(f"a {fmt} checkpoint imports as {'/'.join(mod.VARIANTS)}, not {variant!r}")
-    extra = {"num_patches": num_patches} if num_patches and "num_patches" in inspect.signature(mod.convert).parameters else {}
+    takes_length = "num_patches" in inspect.signature(mod.convert).parameters
+    extra = {"num_patches": num_patches} if num_patches and takes_length else {}
     conv = mod.convert(read_weights(src), cfg, variant=variant, channels=channels, **extra)
     for key, why in sorted(conv.dropped.items()):
         log.info("import %s: not imported %s (%s)", fmt, key, why)

@@ -72,15 +72,17 @@ def convert(weights: dict[str, torch.Tensor], cfg: dict, variant: str = "pixel",
     out["cls_token"] = led.take("vit.embeddings.cls_token")
     for stored, dim in (("vit.embeddings.position_embeddings", config.hidden_size),
                         ("decoder.decoder_pos_embed", config.decoder_hidden_size)):
-        check_equal(stored, led.take(stored), sincos_positions(dim, n, torch.device("cpu"), torch.float32)[None], atol=1e-4)
+        ours = sincos_positions(dim, n, torch.device("cpu"), torch.float32)[None]
+        check_equal(stored, led.take(stored), ours, atol=1e-4)
     _layers(led, "vit.encoder.layer", "encoder", config.num_hidden_layers, out)
-    out["encoder_norm.weight"], out["encoder_norm.bias"] = led.take("vit.layernorm.weight"), led.take("vit.layernorm.bias")
+    for t in ("weight", "bias"):
+        out[f"encoder_norm.{t}"] = led.take(f"vit.layernorm.{t}")
     for t in ("weight", "bias"):
         out[f"decoder_embed.{t}"] = led.take(f"decoder.decoder_embed.{t}")
         out[f"decoder_norm.{t}"] = led.take(f"decoder.decoder_norm.{t}")
     out["mask_token"] = led.take("decoder.mask_token")
     _layers(led, "decoder.decoder_layers", "decoder", config.decoder_num_hidden_layers, out)
-    pred_w, pred_b = led.take("decoder.decoder_pred.weight"), led.take("decoder.decoder_pred.bias")  # rows (p, q, c)
+    pred_w, pred_b = led.take("decoder.decoder_pred.weight"), led.take("decoder.decoder_pred.bias")  # (p, q, c) rows
     if note:
         pred_w = pred_w.reshape(p * p, c_in, -1).mean(1)
         pred_b = pred_b.reshape(p * p, c_in).mean(1)

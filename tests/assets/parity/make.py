@@ -133,7 +133,8 @@ def make_pixel(peer: Path, out: Path) -> None:
     for case, img in (("gray3", gray[:, None].expand(b, 3, p, p * n)),  # gray replicated to RGB, as PIXEL-base
                       ("rgb", torch.rand(b, 3, p, p * n))):
         real_rand = torch.rand
-        torch.rand = lambda bs, length, device=None: (torch.arange(length, dtype=torch.float32) / length)[None].expand(bs, length).to(device)  # noqa: E731
+        torch.rand = lambda bs, length, device=None: (  # noqa: E731
+            torch.arange(length, dtype=torch.float32) / length)[None].expand(bs, length).to(device)
         try:
             with torch.no_grad():
                 o = model(pixel_values=img.contiguous(), attention_mask=attention, patch_mask=patch_mask,
