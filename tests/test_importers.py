@@ -258,3 +258,13 @@ def test_init_from_reads_a_published_layout(tmp_path, gray_shards):
                              "init_from": str(ASSETS / "pixel-hf"), "output_dir": str(tmp_path / "o")})
     with pytest.raises(ConfigError, match="patch_size is 4 but the shards .* have 16"):
         prepare(run)
+
+
+def test_pixel_decoder_norm_eps_is_pixels_and_old_configs_keep_theirs():
+    from trainer.models import DataInfo, get_variant
+    from trainer.models.pixel import PixelConfig
+    cfg = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 16))
+    assert PixelForPreTraining(cfg).decoder_norm.eps == 1e-5
+    old = PixelConfig(hidden_size=64, num_attention_heads=4, decoder_hidden_size=64, decoder_num_attention_heads=4,
+                      num_hidden_layers=1, decoder_num_hidden_layers=1, num_patches=16)  # a config.json without it
+    assert PixelForPreTraining(old).decoder_norm.eps == old.layer_norm_eps == 1e-12

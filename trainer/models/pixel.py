@@ -51,7 +51,7 @@ class PixelConfig(PretrainedConfig):
                  decoder_hidden_size=512, decoder_num_hidden_layers=8, decoder_num_attention_heads=16,
                  decoder_intermediate_size=2048, patch_size=16, num_channels=1, num_patches=529, mask_ratio=0.25,
                  norm_pix_loss=True, hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                 layer_norm_eps=1e-12, qkv_bias=True, initializer_range=0.02, decoder_norm_eps=1e-5, **kwargs):
+                 layer_norm_eps=1e-12, qkv_bias=True, initializer_range=0.02, decoder_norm_eps=None, **kwargs):
         self.hidden_size, self.num_hidden_layers = hidden_size, num_hidden_layers
         self.num_attention_heads, self.intermediate_size = num_attention_heads, intermediate_size
         self.decoder_hidden_size, self.decoder_num_hidden_layers = decoder_hidden_size, decoder_num_hidden_layers
@@ -62,7 +62,9 @@ class PixelConfig(PretrainedConfig):
         self.hidden_act, self.hidden_dropout_prob = hidden_act, hidden_dropout_prob
         self.attention_probs_dropout_prob, self.layer_norm_eps = attention_probs_dropout_prob, layer_norm_eps
         self.qkv_bias, self.initializer_range = qkv_bias, initializer_range
-        self.decoder_norm_eps = decoder_norm_eps  # PIXEL's decoder_norm is nn.LayerNorm(d): torch's default 1e-5
+        # PIXEL's decoder_norm is nn.LayerNorm(d): torch's default 1e-5 (make_config sets it); None = layer_norm_eps,
+        # what checkpoints saved before this setting existed were trained with
+        self.decoder_norm_eps = decoder_norm_eps
         super().__init__(**kwargs)
 
 
@@ -114,7 +116,7 @@ class PixelForPreTraining(PixelkitModel):
         self.decoder_embed = nn.Linear(c.hidden_size, c.decoder_hidden_size)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_hidden_size))
         self.decoder = nn.ModuleList([ViTMAELayer(dec) for _ in range(c.decoder_num_hidden_layers)])
-        self.decoder_norm = nn.LayerNorm(c.decoder_hidden_size, eps=c.decoder_norm_eps)
+        self.decoder_norm = nn.LayerNorm(c.decoder_hidden_size, eps=c.decoder_norm_eps or c.layer_norm_eps)
         self.decoder_pred = nn.Linear(c.decoder_hidden_size, dim)
         self.post_init()
 
@@ -179,6 +181,7 @@ FLAVORS = {
 def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixelConfig:
     refuse_data_overrides("PIXEL", overrides, ("patch_size", "num_channels", "num_patches"))
     kw = apply_overrides(dict(FLAVORS[flavor]), overrides, PixelConfig)
+    kw.setdefault("decoder_norm_eps", 1e-5)  # xplip/pixel's decoder LayerNorm
     n = data.max_patches
     if math.isqrt(n) ** 2 != n:
         raise ConfigError(f"PIXEL lays its patches on a square sqrt(N) x sqrt(N) grid for its 2D sin-cos positions; "
