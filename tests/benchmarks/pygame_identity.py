@@ -94,15 +94,15 @@ def render_ours(texts: list[str]) -> np.ndarray:
 
 
 WHY = [
-    "Where they differ, and why (each a property of one side, measured by the columns below):",
+    "Where they differ, and why (each a property of one side; the counts are in the lines above):",
     "- **FreeType**: upstream pygame 2.6.1 bundles FreeType 2.12.1, our pygame-ce 2.5.8 FreeType 2.14.3; their "
     "glyph rasterization differs. The -ce run of PIXEL's renderer removes this and leaves the layout differences:",
     "- **text origin**: PIXEL blits the rendered text surface with its left edge at x = 2, so the ink box of the "
     "first glyph starts there; ours puts the pen at x = 2 (the glyph's left bearing, often 1 px, comes on top): "
     "the -1 px offsets;",
     "- **vertical placement**: PIXEL centres each text's ink box on the middle row (per text); ours draws every "
-    "text on one fixed baseline so that runs drawn apart line up: the +-1 row offsets, for texts without "
-    "ascenders or descenders;",
+    "text on one fixed baseline so that runs drawn apart line up: a text whose ink box is not the usual one "
+    "(no descender, a taller glyph) moves by a row in PIXEL's: the +-1 row offsets;",
     "- **EOS patch**: PIXEL puts it after ceil((2 + ink-box width + 2) / 16) patches, ours after the advance "
     "width: one patch apart when the two straddle a patch boundary;",
     "- **gray levels**: PIXEL alpha-blits an antialiased surface onto white (SDL's blend), ours draws "
@@ -159,9 +159,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         body = section(texts, a.peers, Path(tmp), a.reuse)
     lines = ["# PyGame identity", "", *machine_info(("numpy", "pygame-ce")),
-             f"- {len(texts)} strips of ~1,200 chars of real WikiText ({source})",
-             f"- command: python tests/benchmarks/pygame_identity.py --n {a.n} --peers {a.peers}"
-             + (f" --reuse {a.reuse}" if a.reuse else ""), "", *body]
+             f"- {len(texts)} strips of ~1,200 chars of real WikiText ({source})", "", *body]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
