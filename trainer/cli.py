@@ -5,6 +5,7 @@
     torchrun --nproc_per_node 2 -m trainer.cli pretrain --config trainer/runs/pixel.yaml --set engine.zero_stage=2
     pixel-train finetune --task pos --init out/train/pixel/model --data out/tasks/ud-en_ewt-pos --steps 200
     pixel-train evaluate --model out/finetune/ud-en_ewt-pos/best --data out/tasks/ud-en_ewt-pos --split test
+    pixel-train import --format pixel-hf --from ~/pixel-base --out models/pixel-base [--channels 1]
     pixel-train models          # variants, flavors and parameter counts
     pixel-train demo            # the README's main job: debug PIXEL + PIXAR on what pixel-render wrote to out/
 """
@@ -131,6 +132,18 @@ def _demo(a: argparse.Namespace) -> int:
     return 0
 
 
+def _import(a: argparse.Namespace) -> int:
+    """A published checkpoint directory (local) -> our safetensors model + import.json."""
+    from .importers import convert, write
+    conv = convert(a.source, a.format, variant=a.model, channels=a.channels)
+    out = write(conv, a.format, a.source, a.out)
+    print(f"{a.format} {a.source} -> {conv.variant} {out} ({len(conv.state_dict)} tensors; "
+          f"{len(conv.dropped)} source keys not needed, listed in {out / 'import.json'})")
+    for note in conv.notes:
+        print(f"  {note}")
+    return 0
+
+
 def _models(_: argparse.Namespace) -> int:
     from .models import REGISTRY, DataInfo, get_variant
     from .models.base import count_parameters
@@ -182,6 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--batch-size", type=int, default=32)
     e.set_defaults(fn=_evaluate)
     sub.add_parser("models", help="list variants, flavors and sizes").set_defaults(fn=_models)
+    from .importers import FORMATS
+    i = sub.add_parser("import", help="convert a published checkpoint directory (local) into our layout")
+    i.add_argument("--format", required=True, choices=list(FORMATS))
+    i.add_argument("--from", dest="source", required=True, help="the checkpoint directory (config.json + weights)")
+    i.add_argument("--out", required=True, help="where to write our model (safetensors) + import.json")
+    i.add_argument("--model", help="variant to import into (pixelgpt-hf: pixelgpt, monogpt or dualgpt)")
+    i.add_argument("--channels", type=int, choices=(1, 3), help="1: a gray model from 3-channel weights")
+    i.set_defaults(fn=_import)
     d = sub.add_parser("demo", help="debug PIXEL + PIXAR on out/pixel-gray and out/pixar-binary (after pixel-render)")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override both runs")
     d.set_defaults(fn=_demo)

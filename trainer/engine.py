@@ -93,8 +93,10 @@ def prepare(cfg: TrainConfig):
     else:
         variant = get_variant(cfg.model)
         model_config = variant.config(cfg.flavor, cfg.model_overrides, info)
-        if cfg.init_from:  # continued pretraining: the checkpoint's own architecture, which must fit these shards
-            model_config = variant.config_class.from_pretrained(cfg.init_from)
+        if cfg.init_from:  # continued pretraining: the checkpoint's own architecture (a published layout
+            from .importers import pretrained_config  # converted), which must fit these shards too
+            model_config = pretrained_config(variant.name, variant.config_class, cfg.init_from, info.channels,
+                                             info.max_patches)
     for name, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
         have = getattr(model_config, name, want)
         if have != want:

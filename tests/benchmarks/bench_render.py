@@ -4,6 +4,7 @@
 
 Our PangoCairo gray strips are timed three ways: Pango only (``shape_cache=False``), and with the shaping cache
 on a first pass (empty cache: every word is new when first met) and a second pass (every word cached).
+The PyGame section compares our pygame backend with PIXEL's PyGameTextRenderer (``pygame_identity.py``).
 Peers run in their own throwaway venvs (``python tests/benchmarks/peers.py setup --all`` makes them under
 /tmp/peers); a peer that is not set up is reported as such. Everything runs pinned to one core.
 """
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, full_strip_texts, machine_info, median_ms, pin_one_core, timed  # noqa: E402
+import pygame_identity  # noqa: E402
 
 from pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
 from schemas import ENCODINGS, decode_pixels, encode_pixels  # noqa: E402
@@ -195,7 +197,7 @@ def main() -> None:
     binary = np.stack([TextRenderer(preset("pixar"))(t).pixels for t in texts])
     enc_rows += run_encodings(binary, "binary")
 
-    peer_rows, identity, pairs_line = [], {}, None
+    peer_rows, identity, pairs_line, pygame_lines = [], {}, None, []
     if not a.skip_peers:
         with tempfile.TemporaryDirectory() as tmp:
             tf = Path(tmp) / "texts.jsonl"
@@ -207,6 +209,7 @@ def main() -> None:
                     theirs = np.load(Path(tmp) / f"{peer}.npz")["pixels"]
                     identity[peer] = int(sum(np.array_equal(x, y) for x, y in zip(gray, theirs)))
             pairs_line = pair_identity(a.peers, Path(tmp))
+            pygame_lines = pygame_identity.section(texts, a.peers, Path(tmp))  # PIXEL-base's PyGame renderer
 
     best_peer = max((r["renders_per_s"] for r in peer_rows if "error" not in r), default=None)
     best_peer_mean = min((r["render_ms_mean"] for r in peer_rows if "error" not in r and "render_ms_mean" in r),
@@ -261,6 +264,8 @@ def main() -> None:
         lines.append(f"- pixel-identical to {peer}: {same}/{len(texts)} strips")
     if pairs_line:
         lines.append(pairs_line)
+    if pygame_lines:
+        lines += ["", *pygame_lines]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

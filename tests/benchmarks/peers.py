@@ -70,6 +70,11 @@ APT = ["python3-venv", "python3-gi", "python3-gi-cairo", "gir1.2-pango-1.0", "py
 TORCH = "torch==2.13.0"
 PIP = {
     "xplip-pixel": [["transformers==4.17.0"]],  # PIXEL's pin; rendering_utils imports its old file_utils names
+    # PIXEL's PyGameTextRenderer (PIXEL-base's pretraining data was rendered with it): upstream pygame (not
+    # pygame-ce, which this project uses) and OpenCV for its RGB -> gray conversion, both unpinned in PIXEL
+    "xplip-pixel-pygame": [["transformers==4.17.0", "pygame", "opencv-python-headless", "numpy<2"]],
+    # the same renderer on this project's pygame-ce (its FreeType): separates FreeType's rasterization from layout
+    "xplip-pixel-pygame-ce": [["transformers==4.17.0", "pygame-ce==2.5.8", "opencv-python-headless", "numpy<2"]],
     # --no-deps: its torchvision dep only exists on PyPI as CUDA builds, whose _C.so needs libtorch_cuda.so and so
     # fails to import with the CPU torch ("operator torchvision::nms does not exist"); pixar-render uses torchvision
     # only for ToPILImage in its visualisation helpers, which load_pixar_render stubs when torchvision won't import.
@@ -132,7 +137,7 @@ def setup_peer(peer: str, repo: Path | None) -> None:
         _sh(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)])
     for reqs in PIP[peer]:
         _sh([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *reqs])
-    if peer == "xplip-pixel":
+    if peer.startswith("xplip-pixel"):
         extract_pixel_source(venv / "src-tree", repo)
     _sh([str(venv / "bin" / "python"), __file__, "check", "--peer", peer])  # the renderer imports and finds GoNoto
 
@@ -192,6 +197,37 @@ def load_xplip_pixel(repo: Path | None):
 
     commit = (tree / "COMMIT").read_text().strip() if (tree / "COMMIT").exists() else "unknown"
     return render, lambda a: a, png, f"xplip/pixel@{commit[:10]}", r.font
+
+
+def load_xplip_pixel_pygame(repo: Path | None):
+    """PIXEL's PyGameTextRenderer, loaded from src/ by path like load_xplip_pixel, at the settings of its shipped
+    renderer config (GoNotoCurrent.ttf, 8 pt, 120 dpi, 16 px patches, 529 patches): the text surface of
+    ``font.render`` blitted with its left edge at x = 2 and its ink box centred vertically, the black EOS patch
+    at the next patch boundary after text + 4 px, RGB -> gray by OpenCV. No Pango involved: the font is the
+    file itself (the returned description is None)."""
+    tree = repo or Path(sys.prefix) / "src-tree"  # this peer venv's copy (setup extracts it there)
+    pkg = tree / "src" / "pixel"
+    for name, sub in (("pixel", ""), ("pixel.data", "data"), ("pixel.utils", "utils"),
+                      ("pixel.data.rendering", "data/rendering")):
+        mod = types.ModuleType(name)
+        mod.__path__ = [str(pkg / sub)]
+        sys.modules[name] = mod
+    pg = importlib.import_module("pixel.data.rendering.pygame_renderer")
+    r = pg.PyGameTextRenderer(font_file=str(FONT), font_size=FONT_PT, dpi=DPI, pixels_per_patch=PPP,
+                              max_seq_length=PATCHES)
+
+    def render(text):
+        return r(text).pixel_values  # uint8 [16, 8464] gray
+
+    def png(text):
+        return _pillow_png(r(text).pixel_values)
+
+    commit = (tree / "COMMIT").read_text().strip() if (tree / "COMMIT").exists() else "unknown"
+    import pygame
+
+    ft = ".".join(map(str, pygame.freetype.get_version()))
+    version = f"xplip/pixel@{commit[:10]} PyGame (pygame {pygame.version.ver}, FreeType {ft})"
+    return render, lambda a: a, png, version, None
 
 
 def load_pixar_render(repo: Path | None):
@@ -271,11 +307,16 @@ def load_pixel_renderer(repo: Path | None):
     return render, to_gray, png, f"pixel-renderer {version('pixel-renderer')}", cached_font_description("sans", FONT_PX)
 
 
-LOADERS = {"xplip-pixel": load_xplip_pixel, "pixar-render": load_pixar_render, "pixel-renderer": load_pixel_renderer}
+LOADERS = {"xplip-pixel": load_xplip_pixel, "xplip-pixel-pygame": load_xplip_pixel_pygame,
+           "xplip-pixel-pygame-ce": load_xplip_pixel_pygame,
+           "pixar-render": load_pixar_render, "pixel-renderer": load_pixel_renderer}
 
 
 def resolved_family(desc) -> str:
-    """The family Pango really loads for the peer's font description (GoNoto, or a silent fallback)."""
+    """The family Pango really loads for the peer's font description (GoNoto, or a silent fallback); a peer
+    without Pango (desc None) loads the font file itself."""
+    if desc is None:
+        return "Go Noto Current"
     from gi.repository import PangoCairo
 
     fontmap = PangoCairo.FontMap.get_default()
@@ -294,7 +335,8 @@ def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
     family = resolved_family(desc)
     if family != "Go Noto Current":
         log.error("%s renders with %r, not Go Noto Current: its font registration did not reach Pango", peer, family)
-    log.info("%s: %s, font %r -> %s; %d texts", peer, version, desc.to_string(), family, len(texts))
+    log.info("%s: %s, font %r -> %s; %d texts", peer, version, desc.to_string() if desc else FONT.name, family,
+             len(texts))
     render_times = timed(render, texts, WARMUP)
     render_ms = statistics.median(render_times) * 1000
     png_ms = statistics.median(timed(png, texts, WARMUP)) * 1000
@@ -311,7 +353,8 @@ def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
     return {"peer": peer, "version": version, "n": len(texts), "render_ms_median": round(render_ms, 4),
             "render_ms_mean": round(statistics.fmean(render_times) * 1000, 4),
             "renders_per_s": round(1000 / render_ms, 1), "render_png_ms_median": round(png_ms, 4),
-            "render_png_per_s": round(1000 / png_ms, 1), "font": desc.to_string(), "font_resolved": family,
+            "render_png_per_s": round(1000 / png_ms, 1), "font": desc.to_string() if desc else FONT.name,
+            "font_resolved": family,
             "python": platform.python_version(), "pillow": pillow, "warmup": WARMUP,
             "affinity": sorted(os.sched_getaffinity(0)), "out": str(out)}
 
@@ -387,7 +430,8 @@ def main() -> int:
     if a.cmd == "check":
         *_, version, desc = LOADERS[a.peer](a.repo)
         family = resolved_family(desc)
-        print(json.dumps({"peer": a.peer, "version": version, "font": desc.to_string(), "font_resolved": family}))
+        print(json.dumps({"peer": a.peer, "version": version, "font": desc.to_string() if desc else FONT.name,
+                          "font_resolved": family}))
         return 0 if family == "Go Noto Current" else 1
     print(json.dumps(run(a.peer, a.texts, a.out, a.repo)))
     return 0

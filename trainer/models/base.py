@@ -8,11 +8,14 @@ with ``variant.collate(samples, config, rng)``, and calls ``model(**batch).loss`
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
+from transformers import PreTrainedModel
 
 from ..spec import ConfigError, DataInfo  # noqa: F401 - re-exported for the variants
 
@@ -39,6 +42,66 @@ class Variant:
         if self.needs_tokens and not data.vocab_size:
             raise ConfigError(f"model {self.name!r} needs token ids; the shards' manifest names no tokenizer")
         return self.make_config(flavor, dict(overrides or {}), data)
+
+
+class LoadingError(ConfigError):
+    """Loading a checkpoint would leave weights random or drop trained ones; the message names them."""
+
+
+def check_loading(model: str, path, info: dict, allow_missing=(), allow_unexpected=()) -> None:
+    """Refuse a load with missing, unexpected or size-mismatched keys, unless each matches one of the caller's
+    fnmatch patterns (a finetuning head's new weights are allowed missing, dropped pretraining heads unexpected)."""
+    def left(keys, allowed):
+        return sorted(k for k in keys if not any(fnmatch.fnmatchcase(k, a) for a in allowed))
+    missing = left(info.get("missing_keys", ()), allow_missing)
+    mismatched = left([m[0] if isinstance(m, (tuple, list)) else m for m in info.get("mismatched_keys", ())],
+                      allow_missing)
+    unexpected = left(info.get("unexpected_keys", ()), allow_unexpected)
+    problems = []
+    for what, keys, fix in (("missing (would stay random)", missing, "allow_missing"),
+                            ("of another shape (would stay random)", mismatched, "allow_missing"),
+                            ("unexpected (would be dropped)", unexpected, "allow_unexpected")):
+        if keys:
+            more = f" (+{len(keys) - 6} more)" if len(keys) > 6 else ""
+            problems.append(f"{len(keys)} key(s) {what}: {keys[:6]}{more} [name them in {fix}= if intended]")
+    if problems:
+        raise LoadingError(f"loading {model} from {path}: " + "; ".join(problems))
+
+
+class PixelkitModel(PreTrainedModel):
+    """Our models' base: ``from_pretrained`` refuses silence and reads published layouts.
+
+    * our own checkpoints load as transformers loads them, then ``check_loading``: any missing, unexpected or
+      mismatched key fails unless named in ``allow_missing`` / ``allow_unexpected`` (fnmatch patterns);
+    * a directory in a published layout (``trainer.importers``: pixel-hf, pixelgpt-hf, pixar) is converted
+      first; ``channels=1`` (or a ``config`` with ``num_channels=1``) folds 3-channel weights into a gray model.
+    """
+
+    @classmethod
+    def variant_name(cls) -> str:
+        return str(cls.config_class.model_type).removeprefix("pixelkit-")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, allow_missing=(), allow_unexpected=(),
+                        channels: int | None = None, **kwargs):
+        from ..importers import build, convert, detect
+        want_info = kwargs.pop("output_loading_info", False)
+        path = pretrained_model_name_or_path
+        fmt = detect(path) if path is not None and Path(path).is_dir() else None
+        if fmt is not None:
+            config = kwargs.get("config")
+            ours = config is not None and not isinstance(config, (str, Path))
+            if channels is None and ours:
+                channels = getattr(config, "num_channels", None)
+            conv = convert(path, fmt, variant=cls.variant_name(), channels=channels,
+                           num_patches=getattr(config, "num_patches", None) if ours else None)
+            model = build(conv, cls)
+            info = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": [],
+                    "imported_from": fmt, "dropped": conv.dropped, "notes": conv.notes}
+        else:
+            model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
+            check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
+        return (model, info) if want_info else model
 
 
 def apply_overrides(kwargs: dict[str, Any], overrides: dict[str, Any], config_class: type) -> dict[str, Any]:

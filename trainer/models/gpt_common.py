@@ -37,11 +37,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel
+from transformers import LlamaConfig, LlamaModel, PretrainedConfig
 from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, binary_batch,
                    check_heads, denormalize_patches, normalize_patches, patches_to_strip, picture, unit_pixels)
+from .base import PixelkitModel
 
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
@@ -93,7 +94,7 @@ def next_patch_weights(patch_attention: torch.Tensor) -> torch.Tensor:
     return patch_attention[:, 1:] * patch_attention[:, :-1]
 
 
-class GPTModel(PreTrainedModel):
+class GPTModel(PixelkitModel):
     config_class = GPTConfig
     base_model_prefix = "gpt"
     main_output = "patch_logits"

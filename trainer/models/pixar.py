@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GPT2Config, PretrainedConfig, PreTrainedModel
+from transformers import GPT2Config, PretrainedConfig
 from transformers import initialization as init
 from transformers.models.gpt2.modeling_gpt2 import GPT2Block
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAEConfig, ViTMAELayer
@@ -35,6 +35,7 @@ from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    masked_rows, picture, refuse_data_overrides, unit_pixels)
+from .base import PixelkitModel
 from .masking import SpanMaskingGenerator
 
 
@@ -79,7 +80,7 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float, gamma: 
     return alpha_t * (1 - p_t) ** gamma * ce
 
 
-class PixarForPreTraining(PreTrainedModel):
+class PixarForPreTraining(PixelkitModel):
     config_class = PixarConfig
     base_model_prefix = "pixar"
     main_input_name = "pixel_values"

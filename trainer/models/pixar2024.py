@@ -27,11 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel
+from transformers import LlamaConfig, LlamaModel, PretrainedConfig
 from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, binary_batch, check_heads, picture,
                    refuse_data_overrides, unit_pixels)
+from .base import PixelkitModel
 
 GROUP = 2  # 8x8 patches per sequence position
 
@@ -69,7 +70,7 @@ class Pixar2024Output(ModelOutput):
     logits: torch.Tensor | None = None  # (B, positions, bits): position t's logits are for position t+1's bits
 
 
-class Pixar2024(PreTrainedModel):
+class Pixar2024(PixelkitModel):
     config_class = Pixar2024Config
     base_model_prefix = "pixar2024"
     main_input_name = "pixel_values"

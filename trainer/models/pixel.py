@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from transformers import PretrainedConfig, PreTrainedModel
+from transformers import PretrainedConfig
 from transformers import initialization as init
 from transformers.models.vit_mae.modeling_vit_mae import (
     ViTMAEConfig,
@@ -42,6 +42,7 @@ from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    denormalize_patches, masked_rows, normalize_patches, picture, refuse_data_overrides, unit_pixels)
+from .base import PixelkitModel
 from .masking import SpanMaskingGenerator, controlled_drop
 
 
@@ -52,7 +53,7 @@ class PixelConfig(PretrainedConfig):
                  decoder_hidden_size=512, decoder_num_hidden_layers=8, decoder_num_attention_heads=16,
                  decoder_intermediate_size=2048, patch_size=16, num_channels=1, num_patches=529, mask_ratio=0.25,
                  norm_pix_loss=True, hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                 layer_norm_eps=1e-12, qkv_bias=True, initializer_range=0.02, **kwargs):
+                 layer_norm_eps=1e-12, qkv_bias=True, initializer_range=0.02, decoder_norm_eps=None, **kwargs):
         self.hidden_size, self.num_hidden_layers = hidden_size, num_hidden_layers
         self.num_attention_heads, self.intermediate_size = num_attention_heads, intermediate_size
         self.decoder_hidden_size, self.decoder_num_hidden_layers = decoder_hidden_size, decoder_num_hidden_layers
@@ -63,6 +64,9 @@ class PixelConfig(PretrainedConfig):
         self.hidden_act, self.hidden_dropout_prob = hidden_act, hidden_dropout_prob
         self.attention_probs_dropout_prob, self.layer_norm_eps = attention_probs_dropout_prob, layer_norm_eps
         self.qkv_bias, self.initializer_range = qkv_bias, initializer_range
+        # PIXEL's decoder_norm is nn.LayerNorm(d): torch's default 1e-5 (make_config sets it); None = layer_norm_eps,
+        # what checkpoints saved before this setting existed were trained with
+        self.decoder_norm_eps = decoder_norm_eps
         super().__init__(**kwargs)
 
 
@@ -95,7 +99,7 @@ def sincos_positions(dim: int, num_patches: int, device, dtype) -> torch.Tensor:
     return torch.cat([pos[:, half:], pos[:, :half]], dim=1)
 
 
-class PixelForPreTraining(PreTrainedModel):
+class PixelForPreTraining(PixelkitModel):
     config_class = PixelConfig
     base_model_prefix = "pixel"
     main_input_name = "pixel_values"
@@ -114,7 +118,7 @@ class PixelForPreTraining(PreTrainedModel):
         self.decoder_embed = nn.Linear(c.hidden_size, c.decoder_hidden_size)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_hidden_size))
         self.decoder = nn.ModuleList([ViTMAELayer(dec) for _ in range(c.decoder_num_hidden_layers)])
-        self.decoder_norm = nn.LayerNorm(c.decoder_hidden_size, eps=c.layer_norm_eps)
+        self.decoder_norm = nn.LayerNorm(c.decoder_hidden_size, eps=c.decoder_norm_eps or c.layer_norm_eps)
         self.decoder_pred = nn.Linear(c.decoder_hidden_size, dim)
         self.post_init()
 
@@ -179,6 +183,7 @@ FLAVORS = {
 def make_config(flavor: str, overrides: dict, data: DataInfo) -> PixelConfig:
     refuse_data_overrides("PIXEL", overrides, ("patch_size", "num_channels", "num_patches"))
     kw = apply_overrides(dict(FLAVORS[flavor]), overrides, PixelConfig)
+    kw.setdefault("decoder_norm_eps", 1e-5)  # xplip/pixel's decoder LayerNorm
     n = data.max_patches
     if math.isqrt(n) ** 2 != n:
         raise ConfigError(f"PIXEL lays its patches on a square sqrt(N) x sqrt(N) grid for its 2D sin-cos positions; "

@@ -1,0 +1,108 @@
+"""Importers of published checkpoints (local directories only; nothing is downloaded): one module per format,
+one ``FORMATS`` line each. Each module exposes ``FORMAT``, ``VARIANTS`` (the models it imports into),
+``matches(config_dict)`` and ``convert(weights, config_dict, variant, channels) -> Converted``.
+
+``pixel-train import --format F --from DIR --out DIR`` writes our safetensors model; ``from_pretrained`` and
+``init_from`` accept these directories directly (``base.PixelkitModel``)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import logging
+from pathlib import Path
+
+from .common import CheckpointError, Converted, read_config, read_weights
+
+log = logging.getLogger(__name__)
+
+FORMATS: dict[str, str] = {
+    "pixel-hf": "trainer.importers.pixel_hf",  # xplip/pixel PIXELForPreTraining (Team-PIXEL/pixel-base)
+    "pixelgpt-hf": "trainer.importers.pixelgpt_hf",  # ernie-research/pixelgpt ErniePixelForCausalLM (baidu/*GPT)
+    "pixar": "trainer.importers.pixar",  # april-tools/pixar LlamaForPatchCausalInference backbone
+}
+
+
+def module(fmt: str):
+    if fmt not in FORMATS:
+        raise CheckpointError(f"unknown checkpoint format {fmt!r}; known: {', '.join(FORMATS)}")
+    return importlib.import_module(FORMATS[fmt])
+
+
+def detect(src: str | Path) -> str | None:
+    """The published format of a local checkpoint directory, or None (ours, or not a directory)."""
+    path = Path(src)
+    if not (path / "config.json").is_file():
+        return None
+    cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    if str(cfg.get("model_type", "")).startswith("pixelkit-"):
+        return None
+    for fmt in FORMATS:
+        if module(fmt).matches(cfg):
+            return fmt
+    return None
+
+
+def convert(src: str | Path, fmt: str | None = None, variant: str | None = None, channels: int | None = None,
+            num_patches: int | None = None) -> Converted:
+    """A published checkpoint directory in our layout. ``variant``: the model to import into (default: the
+    format's first); ``channels``: 1 for a gray model from 3-channel weights; ``num_patches``: the strip length
+    for formats that do not store one (pixar)."""
+    fmt = fmt or detect(src)
+    if fmt is None:
+        raise CheckpointError(f"{src} is not in a known published layout ({', '.join(FORMATS)})")
+    mod = module(fmt)
+    cfg = read_config(src)
+    if not mod.matches(cfg):
+        raise CheckpointError(f"{src} is not a {fmt} checkpoint (model_type {cfg.get('model_type')!r}); "
+                              f"detected: {detect(src) or 'none'}")
+    variant = variant or mod.VARIANTS[0]
+    if variant not in mod.VARIANTS:
+        raise CheckpointError(f"a {fmt} checkpoint imports as {'/'.join(mod.VARIANTS)}, not {variant!r}")
+    takes_length = "num_patches" in inspect.signature(mod.convert).parameters
+    extra = {"num_patches": num_patches} if num_patches and takes_length else {}
+    conv = mod.convert(read_weights(src), cfg, variant=variant, channels=channels, **extra)
+    for key, why in sorted(conv.dropped.items()):
+        log.info("import %s: not imported %s (%s)", fmt, key, why)
+    for note in conv.notes:
+        log.info("import %s: %s", fmt, note)
+    return conv
+
+
+def build(conv: Converted, model_class=None):
+    """The model of a converted checkpoint, every weight loaded (strict: a gap is our bug and raises)."""
+    if model_class is None:
+        from ..models import get_variant
+        model_class = get_variant(conv.variant).model_class
+    model = model_class(conv.config)
+    result = model.load_state_dict(conv.state_dict, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(f"importer for {conv.variant} left {sorted(result.missing_keys)} missing and "
+                              f"{sorted(result.unexpected_keys)} unexpected")
+    return model.eval()
+
+
+def pretrained_config(variant: str, config_class, path, channels: int | None = None, num_patches: int | None = None):
+    """The config of a checkpoint to start from: ours as saved, a published layout's as converted (3-channel
+    weights folded into a gray model when ``channels`` is 1, e.g. for gray shards)."""
+    fmt = detect(path)
+    if fmt is None:
+        return config_class.from_pretrained(path)
+    return convert(path, fmt, variant=variant, channels=channels, num_patches=num_patches).config
+
+
+def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
+    """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
+    dropped and why, what was transformed."""
+    out = Path(out)
+    model = build(conv)
+    model.save_pretrained(out, safe_serialization=True)
+    record = {"format": fmt, "source": str(Path(src).resolve()), "variant": conv.variant,
+              "dropped": conv.dropped, "notes": conv.notes}
+    (out / "import.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+__all__ = ["FORMATS", "CheckpointError", "Converted", "build", "convert", "detect", "module", "pretrained_config",
+           "write"]

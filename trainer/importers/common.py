@@ -1,0 +1,136 @@
+"""What every checkpoint importer shares: reading a published checkpoint directory safely, and accounting for
+every one of its tensors (each is taken into our layout or dropped with a stated reason; anything else is an
+error, never a silent random weight)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..models.base import ConfigError
+
+log = logging.getLogger(__name__)
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint that cannot be loaded or imported as asked; the message names the keys and the fix."""
+
+
+@dataclass
+class Converted:
+    """A published checkpoint in our layout: the variant, its config, a complete state dict, and what was done."""
+
+    variant: str
+    config: Any
+    state_dict: dict[str, torch.Tensor]
+    dropped: dict[str, str] = field(default_factory=dict)  # source key -> why it is not needed
+    notes: list[str] = field(default_factory=list)  # transformations (channel folding, head averaging, ...)
+
+
+def read_config(src: Path) -> dict:
+    path = Path(src) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{src} has no config.json: not a checkpoint directory")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _load_file(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        return load_file(str(path))
+    # a pickle written by someone else: torch's weights_only unpickler admits tensors and plain containers only
+    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path} does not hold a flat state dict of tensors")
+    return state
+
+
+def read_weights(src: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a checkpoint directory: safetensors (single or sharded) preferred, else PyTorch's .bin
+    read with ``weights_only=True`` (no arbitrary unpickling)."""
+    src = Path(src)
+    for name in WEIGHT_FILES:
+        path = src / name
+        if not path.is_file():
+            continue
+        if name.endswith(".index.json"):
+            shards = sorted(set(json.loads(path.read_text(encoding="utf-8"))["weight_map"].values()))
+            state: dict[str, torch.Tensor] = {}
+            for shard in shards:
+                if Path(shard).name != shard:  # untrusted names: no paths out of the directory
+                    raise CheckpointError(f"{path} names a shard outside its directory: {shard!r}")
+                state.update(_load_file(src / shard))
+            return state
+        return _load_file(path)
+    raise CheckpointError(f"{src} holds none of {', '.join(WEIGHT_FILES)}")
+
+
+class KeyLedger:
+    """Takes source tensors by name; ``finish`` fails unless every source key was taken or dropped with a reason."""
+
+    def __init__(self, source: dict[str, torch.Tensor], fmt: str):
+        self.source, self.fmt = source, fmt
+        self.used: set[str] = set()
+        self.dropped: dict[str, str] = {}
+
+    def has(self, key: str) -> bool:
+        return key in self.source
+
+    def take(self, key: str) -> torch.Tensor:
+        if key not in self.source:
+            raise CheckpointError(f"{self.fmt} checkpoint lacks {key!r}: it is not a complete {self.fmt} checkpoint")
+        self.used.add(key)
+        return self.source[key]
+
+    def drop(self, pattern: str, reason: str) -> list[str]:
+        keys = [k for k in self.source if fnmatch.fnmatchcase(k, pattern) and k not in self.used]
+        for k in keys:
+            self.dropped[k] = reason
+        return keys
+
+    def finish(self) -> dict[str, str]:
+        left = sorted(set(self.source) - self.used - set(self.dropped))
+        if left:
+            more = f" (+{len(left) - 8} more)" if len(left) > 8 else ""
+            raise CheckpointError(f"{self.fmt} checkpoint has {len(left)} key(s) the importer does not know: "
+                                  f"{left[:8]}{more}; refusing to guess where they belong")
+        return self.dropped
+
+
+def check_equal(name: str, stored: torch.Tensor, ours: torch.Tensor, atol: float) -> None:
+    """A stored buffer we recompute (fixed positions, RoPE frequencies) must equal ours, else we would run another
+    model than the checkpoint's."""
+    stored = stored.float().reshape(ours.shape) if stored.numel() == ours.numel() else stored
+    if stored.shape != ours.shape or not torch.allclose(stored.float(), ours.float(), atol=atol, rtol=0):
+        diff = (stored.float() - ours.float()).abs().max().item() if stored.shape == ours.shape else "shape"
+        raise CheckpointError(f"stored {name} differs from the one this model computes (max diff {diff}); "
+                              f"the checkpoint was trained with other fixed values")
+
+
+def fold_channels(channels_in: int, channels_out: int, where: str) -> str | None:
+    """Validate a channel change; return the note describing it."""
+    if channels_out == channels_in:
+        return None
+    if (channels_in, channels_out) != (3, 1):
+        raise CheckpointError(f"{where}: cannot import {channels_in}-channel weights as a {channels_out}-channel model")
+    return ("gray model from a 3-channel checkpoint: the patch projection is summed over the channels (exact for "
+            "gray input replicated to RGB, as PIXEL feeds its gray renderings); the pixel head predicts the mean "
+            "of its three channel predictions (exact mean of the reference's logits; the norm-pix loss then "
+            "normalizes over p*p, not 3*p*p, values)")
+
+
+def refuse(cfg: dict, fmt: str, **allowed: Any) -> None:
+    """Settings our model does not implement must have the value it does, else the import is refused."""
+    for key, want in allowed.items():
+        have = cfg.get(key, want)
+        if have != want and not (isinstance(want, tuple) and have in want):
+            raise CheckpointError(f"{fmt} checkpoint sets {key}={have!r}; this importer reproduces only {want!r}")
