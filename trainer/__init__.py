@@ -6,14 +6,17 @@ torch-free (``pixel-train --help`` and reading a run file import no torch) and `
 knows our models whichever of the two imports comes first.
 """
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import sys
 
 
 def _register() -> None:
-    from .hf import register
-    register()
+    """Import the models, whose package registers them (``models/__init__.py``); when transformers is being
+    imported by the models package itself, that package registers once it is complete."""
+    if __name__ + ".models" not in sys.modules:
+        importlib.import_module(__name__ + ".models")
 
 
 class _AfterTransformers(importlib.abc.MetaPathFinder):

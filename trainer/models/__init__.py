@@ -24,3 +24,8 @@ def get_variant(name: str) -> Variant:
 
 
 __all__ = ["REGISTRY", "ConfigError", "DataInfo", "Variant", "get_variant"]
+
+# Every model_type known to transformers' Auto classes as soon as the models are (trainer/__init__.py says when).
+from ..hf import register as _register_with_transformers  # noqa: E402
+
+_register_with_transformers()
