@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--batch-size", type=int, default=32)
     e.set_defaults(fn=_evaluate)
     sub.add_parser("models", help="list variants, flavors and sizes").set_defaults(fn=_models)
-    from .importers import FORMATS
+    from .spec import IMPORT_FORMATS as FORMATS
     i = sub.add_parser("import", help="convert a published checkpoint directory (local) into our layout")
     i.add_argument("--format", required=True, choices=list(FORMATS))
     i.add_argument("--from", dest="source", required=True, help="the checkpoint directory (config.json + weights)")

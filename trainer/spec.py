@@ -47,3 +47,11 @@ def resolve_task(requested: str | None, name: str, family: str) -> None:
         return
     raise ConfigError(f"--task {requested!r} does not match the shards' task {name!r} (family {family!r}); "
                       f"give {name!r}, {family!r} or leave --task out")
+
+
+# Published checkpoint formats `pixel-train import` reads: one module under trainer/importers/ and one line here.
+IMPORT_FORMATS: dict[str, str] = {
+    "pixel-hf": "trainer.importers.pixel_hf",  # xplip/pixel PIXELForPreTraining (Team-PIXEL/pixel-base)
+    "pixelgpt-hf": "trainer.importers.pixelgpt_hf",  # ernie-research/pixelgpt ErniePixelForCausalLM (baidu/*GPT)
+    "pixar": "trainer.importers.pixar",  # april-tools/pixar LlamaForPatchCausalInference backbone
+}

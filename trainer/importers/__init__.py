@@ -13,15 +13,12 @@ import json
 import logging
 from pathlib import Path
 
+from ..spec import IMPORT_FORMATS
 from .common import CheckpointError, Converted, read_config, read_weights
 
 log = logging.getLogger(__name__)
 
-FORMATS: dict[str, str] = {
-    "pixel-hf": "trainer.importers.pixel_hf",  # xplip/pixel PIXELForPreTraining (Team-PIXEL/pixel-base)
-    "pixelgpt-hf": "trainer.importers.pixelgpt_hf",  # ernie-research/pixelgpt ErniePixelForCausalLM (baidu/*GPT)
-    "pixar": "trainer.importers.pixar",  # april-tools/pixar LlamaForPatchCausalInference backbone
-}
+FORMATS = IMPORT_FORMATS  # the registry lives in the torch-free spec module (the CLI lists it)
 
 
 def module(fmt: str):
