@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from ..streams import Opener, open_binary, open_stream
-from .records import DeadLetter, LabelledRecord, Record, TaskDef
+from ..streams import Opener, open_binary
+from .records import DeadLetter, LabelledRecord, Record, TaskDef, text_lines
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
 
@@ -51,30 +51,27 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         return LabelledRecord(task.name, str(first_line), path, first_line, words=tuple(words),
                               word_index=tuple(range(len(words))), tags=tuple(to_bio(tags)))
 
-    with open_stream(path, opener) as fh:
-        for line_no, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                bad = bad or DeadLetter(task.name, path, f"line {line_no}", "decode_error", str(e)[:300])
-                continue
-            cols = line.split()
-            if not cols or cols[0] == "-DOCSTART-":
-                rec = flush()
-                if rec is not None:
-                    yield rec
-                words, tags, bad = [], [], None
-                continue
-            if not words and bad is None:
-                first_line = line_no
-            ncols = ncols or len(cols)
-            if bad is None and (len(cols) != ncols or len(cols) < 2):
-                bad = DeadLetter(task.name, path, f"line {line_no}", "wrong_column_count",
-                                 f"{len(cols)} columns, the file has {ncols} (at least 2: word ... tag)")
-            elif bad is None and not _TAG.match(cols[-1]):
-                bad = DeadLetter(task.name, path, f"line {line_no}", "bad_tag", f"tag {cols[-1]!r} is not O, B-X or I-X")
-            words.append(cols[0])
-            tags.append(cols[-1])
+    for line_no, line in text_lines(path, opener):
+        if isinstance(line, DeadLetter):
+            bad = bad or DeadLetter(task.name, line.file, line.position, line.reason, line.detail)
+            continue
+        cols = line.split()
+        if not cols or cols[0] == "-DOCSTART-":
+            rec = flush()
+            if rec is not None:
+                yield rec
+            words, tags, bad = [], [], None
+            continue
+        if not words and bad is None:
+            first_line = line_no
+        ncols = ncols or len(cols)
+        if bad is None and (len(cols) != ncols or len(cols) < 2):
+            bad = DeadLetter(task.name, path, f"line {line_no}", "wrong_column_count",
+                             f"{len(cols)} columns, the file has {ncols} (at least 2: word ... tag)")
+        elif bad is None and not _TAG.match(cols[-1]):
+            bad = DeadLetter(task.name, path, f"line {line_no}", "bad_tag", f"tag {cols[-1]!r} is not O, B-X or I-X")
+        words.append(cols[0])
+        tags.append(cols[-1])
     rec = flush()
     if rec is not None:
         yield rec

@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from ..streams import Opener, open_binary, open_stream
-from .records import DeadLetter, LabelledRecord, Record, TaskDef
+from ..streams import Opener, open_binary
+from .records import DeadLetter, LabelledRecord, Record, TaskDef, text_lines
 
 _ID = re.compile(r"^(\d+)(?:-(\d+)|\.(\d+))?$")
 
@@ -103,23 +103,20 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         except _Broken as e:
             return DeadLetter(task.name, path, f"line {e.line}", e.reason, e.detail[:300])
 
-    with open_stream(path, opener) as fh:
-        for line_no, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                bad = bad or DeadLetter(task.name, path, f"line {line_no}", "decode_error", str(e)[:300])
-                continue
-            if not line.strip():
-                rec = flush()
-                if rec is not None:
-                    yield rec
-                lines, sent_id, bad = [], None, None
-            elif line.startswith("#"):
-                if line.startswith("# sent_id") and "=" in line:
-                    sent_id = line.split("=", 1)[1].strip()
-            else:
-                lines.append((line_no, line))
+    for line_no, line in text_lines(path, opener):
+        if isinstance(line, DeadLetter):
+            bad = bad or DeadLetter(task.name, line.file, line.position, line.reason, line.detail)
+            continue
+        if not line.strip():
+            rec = flush()
+            if rec is not None:
+                yield rec
+            lines, sent_id, bad = [], None, None
+        elif line.startswith("#"):
+            if line.startswith("# sent_id") and "=" in line:
+                sent_id = line.split("=", 1)[1].strip()
+        else:
+            lines.append((line_no, line))
     rec = flush()
     if rec is not None:
         yield rec

@@ -8,12 +8,11 @@ empty text or a missing/unparseable label is a dead letter (file, line, reason).
 
 from __future__ import annotations
 
-import codecs
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..streams import Opener, open_binary, open_stream
-from .records import DeadLetter, LabelledRecord, Record, TaskDef
+from ..streams import Opener, open_binary
+from .records import DeadLetter, LabelledRecord, Record, TaskDef, text_lines
 
 
 @dataclass(frozen=True)
@@ -51,17 +50,11 @@ def describe(name: str) -> TaskDef:
 
 
 def _rows(path: str, opener: Opener) -> Iterator[tuple[int, list[str] | DeadLetter]]:
-    with open_stream(path, opener) as fh:
-        for line_no, raw in enumerate(fh, 1):
-            if line_no == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                yield line_no, DeadLetter("", path, f"line {line_no}", "decode_error", str(e)[:300])
-                continue
-            if line.strip():
-                yield line_no, line.split("\t")
+    for line_no, line in text_lines(path, opener):
+        if isinstance(line, DeadLetter):
+            yield line_no, line
+        elif line.strip():
+            yield line_no, line.split("\t")
 
 
 def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Record]:

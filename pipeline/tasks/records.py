@@ -7,10 +7,12 @@ line, reason) or ``Skipped`` (a row left out on purpose, e.g. another language i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 from schemas import TaskSpec
 
 from ..documents import DeadLetter, Skipped
+from ..streams import Opener, open_stream
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,14 @@ class LabelledRecord:
 
 Record = LabelledRecord | DeadLetter | Skipped
 __all__ = ["DeadLetter", "LabelledRecord", "Record", "Skipped", "TaskDef"]
+
+
+def text_lines(path: str, opener: Opener) -> Iterator[tuple[int, str | DeadLetter]]:
+    """A UTF-8 file's numbered lines (BOM dropped, line ends stripped), as every line-based reader takes them; an
+    undecodable line comes back as a ``decode_error`` dead letter (no task name: the reader adds its own)."""
+    with open_stream(path, opener) as fh:
+        for line_no, raw in enumerate(fh, 1):
+            try:
+                yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                yield line_no, DeadLetter("", path, f"line {line_no}", "decode_error", str(e)[:300])
