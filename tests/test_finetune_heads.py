@@ -104,6 +104,16 @@ def test_sequence_pooling_modes(tasks, variant, pooling):
     assert out.logits.shape == (4, 2) and torch.isfinite(out.loss)
 
 
+def test_new_parts_get_their_own_init(tasks):
+    """transformers skips a "custom code" module with no direct parameters (TaskModel itself) as initialised;
+    the head's and encoder's own init must still run: a PMA seed left as torch.empty memory gave NaN losses."""
+    model, _, _ = _model(tasks("cola"), "pixel", {"pooling": "pma"})
+    assert model.head.seed.abs().sum() > 0 and torch.isfinite(model.head.seed).all()
+    assert 0.005 < float(model.encoder.cls_token.std()) < 0.05  # PIXEL's normal(0, 0.02), not the zeros it starts as
+    model, _, _ = _model(tasks("pos"), "pixel")
+    assert float(model.head.part.weight.abs().sum()) == 0  # tagging: the word-part embedding starts at zero
+
+
 def test_heads_refuse_what_they_cannot_sit_on(tasks):
     with pytest.raises(ConfigError, match="causal"):
         _model(tasks("cola"), "pixel", {"pooling": "last"})
@@ -127,7 +137,7 @@ def _fit(model, samples, steps: int, lr: float, batch: int = 16) -> list[float]:
         loss.backward()
         opt.step()
         opt.zero_grad()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return losses
 
 

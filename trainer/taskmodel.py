@@ -69,6 +69,12 @@ class TaskModel(PreTrainedModel):
         self.head = head.build(enc_cfg.hidden_size, config.num_outputs(), options, self.encoder)
         self.post_init()
 
+    def _initialize_weights(self, module, is_custom_code: bool = False):
+        # transformers treats a model defined outside it as "custom code" and then skips every module with no
+        # parameters of its own as already initialised -- this one, so init_new never ran (a PMA seed stayed
+        # uninitialised memory). Our init goes through the guarded init functions, so the shortcut is not needed.
+        super()._initialize_weights(module, False)
+
     @torch.no_grad()
     def _init_weights(self, module):
         super()._init_weights(module)

@@ -35,7 +35,7 @@ class SequenceHead(nn.Module):
         if mode == "cls":
             self.pooler = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh())
         if mode == "pma":
-            self.seed = nn.Parameter(torch.empty(1, 1, hidden))
+            self.seed = nn.Parameter(torch.zeros(1, 1, hidden))
             self.attn = nn.MultiheadAttention(hidden, options["pma_heads"], batch_first=True)
         self.dropout = nn.Dropout(options["dropout"])
         self.out = nn.Linear(hidden, max(num_labels, 1))
