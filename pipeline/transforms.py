@@ -1,7 +1,9 @@
 """Beam DoFns and PTransforms: thin shells over chunking.py and samples.py, with counters for every outcome.
 
-Every chunk ends as exactly one outcome record ``(doc_ref, outcome)`` -- ``written`` or ``skipped_<reason>``
--- so that each document's fate can be derived and the accounting adds up.
+Every chunk ends as exactly one outcome -- ``written`` or ``skipped_<reason>`` -- so that each document's fate can
+be derived and the accounting adds up: ``(doc_ref, outcome)`` per chunk on the ``--dedup`` path (``ChunkFn`` ->
+``DedupChunks`` -> ``RenderFn``), ``(doc_ref, (DOC, *its chunks' distinct outcomes))`` per document on the default
+path (``BatchDocsFn`` -> Reshuffle -> ``ChunkRenderFn``, chunking and rendering fused).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.window import GlobalWindows
+
+from pixelkit.schemas import RenderedSample
 
 from .chunking import chunk_document
 from .documents import Document, TextChunk
@@ -25,6 +30,9 @@ from .samples import Filters, chunk_key, render_chunk_result
 log = logging.getLogger(__name__)
 NS = "pipeline.transforms"
 DOC = "document"  # the marker outcome that counts documents under one reference
+# Documents travel to the render step in lists of about this many characters (~16 full strips of Latin text): a
+# few WikiText articles or ~10 web documents per element, so Beam's per-element cost is paid per list.
+BATCH_CHARS = 20_000
 # Per-source sums on the "stats" output (pipeline/report.py reads them) (key f"{stat}:{source}"): characters of every chunk rendered (kept or
 # skipped), those drawn as tofu, and control characters / lone surrogates replaced. The C0 separators
 # U+001C..U+001F are whitespace to Python, so chunking drops them before a render could: counted at chunking.
@@ -49,29 +57,44 @@ def shared_renderer(cfg: RenderConfig) -> Renderer:
     return r
 
 
-class ChunkFn(beam.DoFn):
-    """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
+class _Chunker:
+    """Document -> (chunks, outcome labels, stats): the chunking both ``ChunkFn`` and ``ChunkRenderFn`` run."""
 
-    def __init__(self, cfg: RenderConfig, stats: bool = False):
+    def __init__(self, cfg: RenderConfig, stats: bool):
         self._cfg, self._stats = cfg, stats
         self._chunks = Metrics.counter(NS, "chunks")
         self._empty = Metrics.counter(NS, "skipped_empty_document")
         self._replaced = Metrics.counter(NS, "replaced_chars")
 
-    def process(self, doc: Document):
-        ref = doc_ref(doc.source, doc.doc_id)
-        yield TaggedOutput("outcome", (ref, DOC))  # one marker per document, even when ids repeat
+    def __call__(self, doc: Document) -> tuple[list[TextChunk], list[str], list[tuple[str, int]]]:
+        stats = []
         if self._stats and (n := len(_SEPARATORS.findall(doc.text))):
             self._replaced.inc(n)
-            yield TaggedOutput("stats", (f"replaced_chars:{doc.source}", n))
+            stats.append((f"replaced_chars:{doc.source}", n))
         r = shared_renderer(self._cfg)
         r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
         chunks = chunk_document(doc, r.measure, r.text_budget)
         if not chunks:
             self._empty.inc()
-            yield TaggedOutput("outcome", (ref, "skipped_empty_text"))
-            return
+            return [], ["skipped_empty_text"], stats
         self._chunks.inc(len(chunks))
+        return chunks, [], stats
+
+
+class ChunkFn(beam.DoFn):
+    """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
+
+    def __init__(self, cfg: RenderConfig, stats: bool = False):
+        self._chunker = _Chunker(cfg, stats)
+
+    def process(self, doc: Document):
+        ref = doc_ref(doc.source, doc.doc_id)
+        yield TaggedOutput("outcome", (ref, DOC))  # one marker per document, even when ids repeat
+        chunks, labels, stats = self._chunker(doc)
+        for kv in stats:
+            yield TaggedOutput("stats", kv)
+        for label in labels:
+            yield TaggedOutput("outcome", (ref, label))
         yield from chunks
 
 
@@ -102,23 +125,21 @@ class DedupChunks(beam.PTransform):
                 | "KeepFirst" >> beam.ParDo(_KeepFirstFn()).with_outputs("outcome", main="chunks"))
 
 
-class RenderFn(beam.DoFn):
-    """TextChunk -> RenderedSample (main output) plus one outcome record per chunk."""
+class _ChunkRenderer:
+    """TextChunk -> (sample or None, outcome label, stats): the rendering both ``RenderFn`` and ``ChunkRenderFn``
+    run, with the Beam counters of every outcome."""
 
-    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
-                 renderer_factory=TextRenderer, stats: bool = False):
+    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None, stats: bool):
         self._cfg, self._encoding, self._filters, self._stats = cfg, encoding, filters, stats
+        self._tokenizer_path = tokenizer_path
         self._tofu = Metrics.counter(NS, "tofu_chars")
         self._replaced = Metrics.counter(NS, "replaced_chars")
-        self._tokenizer_path = tokenizer_path
-        self._factory = renderer_factory  # injectable for tests
         self._written = Metrics.counter(NS, "chunks_rendered")
         self._patches = Metrics.distribution(NS, "patches_per_sample")
         self._ms = Metrics.distribution(NS, "render_encode_us")
         self._skips: dict[str, object] = {}
 
-    def setup(self):
-        self._r = None if self._factory is TextRenderer else self._factory(self._cfg)  # None: the shared one
+    def setup(self) -> None:
         self._tok = None
         if self._tokenizer_path:
             from .tokenizer import load
@@ -126,29 +147,26 @@ class RenderFn(beam.DoFn):
             self._tok = load(self._tokenizer_path)
         self._n, self._last_log, self._t0 = 0, time.monotonic(), time.monotonic()
 
-    def process(self, chunk: TextChunk):
+    def __call__(self, chunk: TextChunk, r: Renderer) -> tuple[RenderedSample | None, str, list[tuple[str, int]]]:
         t0 = time.perf_counter()
-        r = self._r or shared_renderer(self._cfg)
         out, res = render_chunk_result(chunk, r, self._cfg, self._encoding, self._filters, self._tok)
-        ref = doc_ref(chunk.source, chunk.doc_id)
         self._tofu.inc(res.unknown_glyphs)
         self._replaced.inc(res.replaced_chars)
+        stats = []
         if self._stats:
             for name, n in zip(STATS, (len(res.text) if res.ok else 0, res.unknown_glyphs, res.replaced_chars)):
                 if n or name == "chars_rendered":
-                    yield TaggedOutput("stats", (f"{name}:{chunk.source}", n))
+                    stats.append((f"{name}:{chunk.source}", n))
         if isinstance(out, str):
             if out not in self._skips:
                 self._skips[out] = Metrics.counter(NS, f"skipped_{out}")
             self._skips[out].inc()
-            yield TaggedOutput("outcome", (ref, f"skipped_{out}"))
-            return
+            return None, f"skipped_{out}", stats
         self._ms.update(int((time.perf_counter() - t0) * 1e6))
         self._patches.update(out.num_patches)
         self._written.inc()
         self._progress()
-        yield TaggedOutput("outcome", (ref, "written"))
-        yield out
+        return out, "written", stats
 
     def _progress(self) -> None:
         self._n += 1
@@ -158,12 +176,93 @@ class RenderFn(beam.DoFn):
             self._last_log = now
 
 
+class RenderFn(beam.DoFn):
+    """TextChunk -> RenderedSample (main output) plus one outcome record per chunk (the ``--dedup`` path, where
+    chunks are grouped by text between chunking and rendering)."""
+
+    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
+                 renderer_factory=TextRenderer, stats: bool = False):
+        self._cfg = cfg
+        self._render = _ChunkRenderer(cfg, encoding, filters, tokenizer_path, stats)
+        self._factory = renderer_factory  # injectable for tests
+
+    def setup(self):
+        self._r = None if self._factory is TextRenderer else self._factory(self._cfg)  # None: the shared one
+        self._render.setup()
+
+    def process(self, chunk: TextChunk):
+        out, label, stats = self._render(chunk, self._r or shared_renderer(self._cfg))
+        for kv in stats:
+            yield TaggedOutput("stats", kv)
+        yield TaggedOutput("outcome", (doc_ref(chunk.source, chunk.doc_id), label))
+        if out is not None:
+            yield out
+
+
+class BatchDocsFn(beam.DoFn):
+    """Documents -> lists of documents of about ``chars`` characters in all (a longer document alone), cut within a
+    bundle: fewer, larger elements through the shuffle and the render step. Which documents share a list changes
+    nothing written (samples are keyed by document and chunk; outcomes and stats are per document and summed)."""
+
+    def __init__(self, chars: int):
+        self._max = chars
+
+    def start_bundle(self):
+        self._batch, self._chars = [], 0
+
+    def process(self, doc: Document):
+        self._batch.append(doc)
+        self._chars += len(doc.text)
+        if self._chars >= self._max:
+            yield self._batch
+            self._batch, self._chars = [], 0
+
+    def finish_bundle(self):
+        if self._batch:
+            yield GlobalWindows.windowed_value(self._batch)
+            self._batch, self._chars = [], 0
+
+
+class ChunkRenderFn(beam.DoFn):
+    """A list of documents -> RenderedSamples (main output), one outcome record per document and the batch's
+    summed stats. Chunking and rendering are fused: a document's chunks are rendered right after chunking measured
+    them, by the same (per-thread) renderer, whose shaping cache then holds every word of the chunk."""
+
+    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
+                 stats: bool = False):
+        self._cfg, self._stats = cfg, stats
+        self._chunker = _Chunker(cfg, stats)
+        self._render = _ChunkRenderer(cfg, encoding, filters, tokenizer_path, stats)
+
+    def setup(self):
+        self._render.setup()
+
+    def process(self, docs: list[Document]):
+        sums: dict[str, int] = {}
+        for doc in docs:
+            chunks, labels, stats = self._chunker(doc)
+            r = shared_renderer(self._cfg)
+            for chunk in chunks:
+                out, label, chunk_stats = self._render(chunk, r)
+                labels.append(label)
+                stats += chunk_stats
+                if out is not None:
+                    yield out
+            for key, n in stats:
+                sums[key] = sums.get(key, 0) + n
+            yield TaggedOutput("outcome", (doc_ref(doc.source, doc.doc_id), (DOC, *sorted(set(labels)))))
+        for kv in sums.items():
+            yield TaggedOutput("stats", kv)
+
+
 def _document_outcomes(item) -> list[str]:
     """A document is written if any of its chunks was; otherwise skipped for its (first, sorted) reason.
 
     Documents that share a reference (a corpus that repeats an id) share its outcome, once per document."""
-    _, outcomes = item
-    outcomes = list(outcomes)
+    _, grouped = item
+    outcomes: list[str] = []
+    for o in grouped:  # a label, or a document's marker and labels as one tuple (``ChunkRenderFn``)
+        outcomes += o if isinstance(o, tuple) else [o]
     n_docs = outcomes.count(DOC)
     rest = sorted(set(outcomes) - {DOC})
     label = "written" if "written" in rest else (rest[0] if rest else "skipped_no_outcome")
@@ -181,21 +280,25 @@ class Render(beam.PTransform):
 
     def expand(self, docs):
         tags = ("outcome", "stats") if self._stats else ("outcome",)
-        chunked = docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats)).with_outputs(*tags, main="chunks")
-        chunks, outcomes = chunked.chunks, [chunked.outcome]
-        if self._dedup:
-            deduped = chunks | "Dedup" >> DedupChunks()
-            chunks = deduped.chunks
-            outcomes.append(deduped.outcome)
-        rendered = (chunks | "Spread" >> beam.Reshuffle()
-                    | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
-                                                            self._tokenizer_path, stats=self._stats))
-                    .with_outputs(*tags, main="samples"))
-        outcomes.append(rendered.outcome)
+        if self._dedup:  # chunks are grouped by text, so rendering happens after that shuffle, chunk by chunk
+            chunked = docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats)).with_outputs(*tags, main="chunks")
+            deduped = chunked.chunks | "Dedup" >> DedupChunks()
+            rendered = (deduped.chunks
+                        | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
+                                                                self._tokenizer_path, stats=self._stats))
+                        .with_outputs(*tags, main="samples"))
+            outcomes = [chunked.outcome, deduped.outcome, rendered.outcome]
+            stats = [chunked.stats, rendered.stats] if self._stats else []
+        else:  # documents spread over workers in lists; each chunked and rendered by the same worker and thread
+            rendered = (docs | "Batch" >> beam.ParDo(BatchDocsFn(BATCH_CHARS)) | "Spread" >> beam.Reshuffle()
+                        | "ChunkAndRender" >> beam.ParDo(ChunkRenderFn(self._cfg, self._encoding, self._filters,
+                                                                       self._tokenizer_path, stats=self._stats))
+                        .with_outputs(*tags, main="samples"))
+            outcomes = [rendered.outcome]
+            stats = [rendered.stats] if self._stats else []
         doc_outcomes = (outcomes | "AllOutcomes" >> beam.Flatten() | "ByDocument" >> beam.GroupByKey()
                         | "DocumentOutcome" >> beam.FlatMap(_document_outcomes))
         if not self._stats:
             return rendered.samples, doc_outcomes
-        stats = ((chunked.stats, rendered.stats) | "AllStats" >> beam.Flatten()
-                 | "SumStats" >> beam.CombinePerKey(sum))
+        stats = stats | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(sum)
         return rendered.samples, doc_outcomes, stats

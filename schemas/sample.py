@@ -142,8 +142,9 @@ class RenderedSample:
 
     # -- WebDataset mapping ---------------------------------------------------------------------------------
     def meta(self) -> dict:
-        d = dataclasses.asdict(self)
-        del d["pixels"], d["text"], d["key"]
+        # A shallow dict of the fields (json.dumps copies nothing): dataclasses.asdict deep-copied every token id,
+        # which made this the sink's largest per-sample cost (tests/benchmarks/results/pipeline.md)
+        d = {name: getattr(self, name) for name in _META_FIELDS}
         for name in _OPTIONAL_1_1:
             if d[name] is None:
                 del d[name]
@@ -182,6 +183,7 @@ class RenderedSample:
 
 
 _OPTIONAL_1_1 = ("word_index", "context_span", "answers")  # left out of the json when None
+_META_FIELDS = tuple(f.name for f in dataclasses.fields(RenderedSample) if f.name not in ("key", "pixels", "text"))
 
 
 def compatible(version: object) -> bool:
