@@ -127,7 +127,8 @@ class DedupChunks(beam.PTransform):
 
 class _ChunkRenderer:
     """TextChunk -> (sample or None, outcome label, stats): the rendering both ``RenderFn`` and ``ChunkRenderFn``
-    run, with the Beam counters of every outcome."""
+    run, with the Beam counters of every outcome (tallied here, added to the counters by ``flush``: once per chunk
+    in ``RenderFn``, once per list of documents in ``ChunkRenderFn``)."""
 
     def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None, stats: bool):
         self._cfg, self._encoding, self._filters, self._stats = cfg, encoding, filters, stats
@@ -138,6 +139,7 @@ class _ChunkRenderer:
         self._patches = Metrics.distribution(NS, "patches_per_sample")
         self._ms = Metrics.distribution(NS, "render_encode_us")
         self._skips: dict[str, object] = {}
+        self._tally: dict[str, int] = {}
 
     def setup(self) -> None:
         self._tok = None
@@ -150,26 +152,42 @@ class _ChunkRenderer:
     def __call__(self, chunk: TextChunk, r: Renderer) -> tuple[RenderedSample | None, str, list[tuple[str, int]]]:
         t0 = time.perf_counter()
         out, res = render_chunk_result(chunk, r, self._cfg, self._encoding, self._filters, self._tok)
-        self._tofu.inc(res.unknown_glyphs)
-        self._replaced.inc(res.replaced_chars)
+        tally = self._tally
+        tally["tofu"] = tally.get("tofu", 0) + res.unknown_glyphs
+        tally["replaced"] = tally.get("replaced", 0) + res.replaced_chars
         stats = []
         if self._stats:
             for name, n in zip(STATS, (len(res.text) if res.ok else 0, res.unknown_glyphs, res.replaced_chars)):
                 if n or name == "chars_rendered":
                     stats.append((f"{name}:{chunk.source}", n))
         if isinstance(out, str):
-            if out not in self._skips:
-                self._skips[out] = Metrics.counter(NS, f"skipped_{out}")
-            self._skips[out].inc()
+            tally[f"skipped_{out}"] = tally.get(f"skipped_{out}", 0) + 1
             return None, f"skipped_{out}", stats
         self._ms.update(int((time.perf_counter() - t0) * 1e6))
         self._patches.update(out.num_patches)
-        self._written.inc()
-        self._progress()
+        tally["written"] = tally.get("written", 0) + 1
         return out, "written", stats
 
-    def _progress(self) -> None:
-        self._n += 1
+    def flush(self) -> None:
+        """Add the tallies to the Beam counters; log this worker's rate every 30 s."""
+        for name, n in self._tally.items():
+            if not n:
+                continue
+            if name == "tofu":
+                self._tofu.inc(n)
+            elif name == "replaced":
+                self._replaced.inc(n)
+            elif name == "written":
+                self._written.inc(n)
+                self._progress(n)
+            else:
+                if name not in self._skips:
+                    self._skips[name] = Metrics.counter(NS, name)
+                self._skips[name].inc(n)
+        self._tally.clear()
+
+    def _progress(self, n: int) -> None:
+        self._n += n
         now = time.monotonic()
         if now - self._last_log >= 30:
             log.info("rendered %d chunks in this worker (%.0f/s)", self._n, self._n / (now - self._t0))
@@ -192,6 +210,7 @@ class RenderFn(beam.DoFn):
 
     def process(self, chunk: TextChunk):
         out, label, stats = self._render(chunk, self._r or shared_renderer(self._cfg))
+        self._render.flush()
         for kv in stats:
             yield TaggedOutput("stats", kv)
         yield TaggedOutput("outcome", (doc_ref(chunk.source, chunk.doc_id), label))
@@ -251,6 +270,7 @@ class ChunkRenderFn(beam.DoFn):
             for key, n in stats:
                 sums[key] = sums.get(key, 0) + n
             yield TaggedOutput("outcome", (doc_ref(doc.source, doc.doc_id), (DOC, *sorted(set(labels)))))
+        self._render.flush()
         for kv in sums.items():
             yield TaggedOutput("stats", kv)
 
