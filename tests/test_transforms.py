@@ -173,3 +173,46 @@ def test_tofu_and_replacements_reach_the_counters_and_the_stats(wikitext, udhr):
         return sum(c.committed for c in res.metrics().query(MetricsFilter().with_name(name))["counters"])
 
     assert counter("tofu_chars") == tofu and counter("replaced_chars") == 3
+
+
+def test_fused_chunk_and_render_writes_what_the_pure_functions_write(wikitext, austen):
+    """The default path (documents in lists -> Reshuffle -> ChunkRenderFn) writes, for every chunk, the sample that
+    chunk_document + render_chunk give on a fresh renderer (key, pixels, json member), one outcome per document (a
+    repeated id shares it), and the per-source stats of every chunk (as RenderFn's)."""
+    from pixelkit.pipeline.chunking import chunk_document
+    from pixelkit.pipeline.samples import render_chunk
+
+    docs = [Document("wikitext", f"w{i}", "\n".join(wikitext[4 * i:4 * i + 4])) for i in range(3)]
+    docs += [Document("gutenberg", "pp", "\n".join(austen[:12])), Document("gutenberg", "blank", "   \n  "),
+             Document("wikitext", "w0", wikitext[13][:300] + "\x1c")]  # an id repeated, a separator replaced
+    r = TextRenderer(CFG)
+    expected, sums = [], {"replaced_chars:wikitext": 1}  # the separator, counted at chunking
+    for d in docs:
+        for c in chunk_document(d, r.measure, r.text_budget):
+            s = render_chunk(c, r, CFG, DEFAULT_ENCODING, Filters())
+            expected.append((s.key, s.pixels, s.to_wds()["json"]))
+            res = r.render_text(c.text)
+            for name, n in (("chars_rendered", len(res.text)), ("tofu_chars", res.unknown_glyphs),
+                            ("replaced_chars", res.replaced_chars)):
+                if n or name == "chars_rendered":
+                    sums[f"{name}:{d.source}"] = sums.get(f"{name}:{d.source}", 0) + n
+    assert len(expected) > len(docs) and sums["chars_rendered:gutenberg"] > 0
+    with TestPipeline() as p:
+        samples, outcomes, stats = p | beam.Create(docs) | Render(CFG, DEFAULT_ENCODING, Filters(), stats=True)
+        assert_that(samples | beam.Map(lambda s: (s.key, s.pixels, s.to_wds()["json"])), equal_to(expected),
+                    label="samples")
+        assert_that(outcomes, equal_to(["written"] * 5 + ["skipped_empty_text"]), label="outcomes")
+        assert_that(stats, equal_to(list(sums.items())), label="stats")
+
+
+def test_documents_are_batched_by_characters_and_none_is_lost(wikitext):
+    from pixelkit.pipeline.transforms import BatchDocsFn
+
+    docs = [Document("w", f"d{i}", t) for i, t in enumerate(wikitext[:12])]
+    with TestPipeline() as p:
+        batches = p | beam.Create(docs) | beam.ParDo(BatchDocsFn(3000))
+        assert_that(batches | beam.FlatMap(lambda b: [d.doc_id for d in b]), equal_to([d.doc_id for d in docs]),
+                    label="every document once")
+        # a list closes as soon as it reaches 3,000 characters: without its last document it is under that
+        assert_that(batches | beam.Map(lambda b: sum(len(d.text) for d in b[:-1]) < 3000) | beam.Distinct(),
+                    equal_to([True]), label="closed at the budget")
