@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BUNDLED, ROOT, WIKITEXT, machine_info, pin_one_core  # noqa: E402
 
 DOCS_400M = 400_000_000
+PROFILE = "## Where a sample's time goes"
 
 
 def articles() -> tuple[list[str], str]:
@@ -202,6 +203,9 @@ def main() -> None:
               "  --sdk_container_image IMAGE --max_num_workers 500 --samples_per_shard 5000",
               "```", "or on Flink: `--runner FlinkRunner --flink_master HOST:8081 --environment_type DOCKER --environment_config IMAGE`."]
     a.out.parent.mkdir(parents=True, exist_ok=True)
+    kept = a.out.read_text().partition(PROFILE)[2] if a.out.is_file() else ""
+    if kept:  # the profile section below the numbers is written by hand (py-spy); a rerun keeps it
+        lines += ["", PROFILE + kept.rstrip("\n")]
     a.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
