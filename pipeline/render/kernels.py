@@ -1,7 +1,8 @@
 """The shaping cache's compiled kernels (numba, cached on disk): measure a strip of cached words, compose it, and
 cut a shaped batch into word masks. Pure array code; ``shapecache.py`` owns the tables they read and write.
 
-Tables. words rows: [mask row, advance px, class, has a script of its own]; mask rows: [atlas offset, height,
+Tables. words rows: [mask row, advance px, class, script: 0 none of its own, 1 its own after a digit or punctuation
+mark, 2 its own from its first character]; mask rows: [atlas offset, height,
 width, left, top], left/top relative to the word's origin on the baseline. A word's mask is its glyphs' masks
 added together (saturating), so a strip is one paint per word: saturating adds of non-negative values compose in
 any order, min(a + b + c, 255).
@@ -17,7 +18,8 @@ from numba.extending import intrinsic
 
 EMPTY_WORD, FOREIGN_WORD = 0, 1  # fixed rows of the words table
 FOREIGN = -3  # class of words the cache cannot compose
-LEAD, STRONG = 1, 2  # word codes: starts on a character of its own; has a script of its own
+LEAD, STRONG, FIRST = 1, 2, 4  # word codes: starts on a character of its own; has a script of its own; starts
+# on a character of a script of its own (so no neighbour can pull its first characters into another script's run)
 
 @numba.njit(cache=True, nogil=True)
 def measure(ids, words, space_px):
@@ -42,6 +44,43 @@ def measure(ids, words, space_px):
     if cls < 0 or not strong:
         return 0, -1
     return width + (ids.shape[0] - 1) * space_px[cls], cls
+
+
+@numba.njit(cache=True, nogil=True)
+def measure_mixed(ids, words, space_px, group, gaps):
+    """(width px, class of the first run) of words of several classes, laid out in the runs Pango's script
+    iterator would cut (pango-script.c, for a strip without paired punctuation): a digit or punctuation mark takes
+    the script of the last character of a script of its own before it (the first one's at the strip's start), so
+    a run ends where a word of another script begins. Each word must lie, with the space after it, in a run of its
+    own class: a word of no script of its own is cached in the class of the run it falls in, and a word that
+    starts with a digit or mark may not open a run. ``gaps[k]``: the space after word k (that of its run's class).
+    Class -1 when the strip cannot be composed so; all its classes must share a ``group`` (font and baseline)."""
+    n = ids.shape[0]
+    run = -1
+    for k in range(n):
+        w = ids[k]
+        if words[w, 2] == FOREIGN:
+            return 0, -1
+        if run == -1 and words[w, 3] != 0:
+            run = words[w, 2]
+    if run < 0:
+        return 0, -1
+    first, g, width = run, group[run], 0
+    for k in range(n):
+        w = ids[k]
+        c = words[w, 2]
+        if c >= 0:
+            if group[c] != g:
+                return 0, -1
+            if words[w, 3] == 2:
+                run = c
+            elif c != run:  # no script of its own, or one behind a digit or mark: must continue the run
+                return 0, -1
+        width += words[w, 1]
+        if k < n - 1:
+            gaps[k] = space_px[run]
+            width += space_px[run]
+    return width, first
 
 
 @intrinsic
@@ -78,10 +117,11 @@ def _paint(flat, stride, H, W, atlas, off, h, wd, px, py, hi):
 
 
 @numba.njit(cache=True, nogil=True)
-def compose(canvas, width, scratch, over, ids, x0, y0, space, words, masks, atlas):
+def compose(canvas, width, scratch, over, ids, x0, y0, space, gaps, words, masks, atlas):
     """Add the words' masks into ``canvas`` (A8 coverage, (H, stride) of which ``width`` columns show) from pixel
     ``x0`` on baseline row ``y0``; with ``over``, into the blank ``scratch`` (H, width) first, then painted OVER
-    ``canvas`` as pixman paints a run. Words go left to right, so right of the ink so far all is blank."""
+    ``canvas`` as pixman paints a run. Words go left to right, so right of the ink so far all is blank. Between
+words: ``space`` px, or ``gaps[k]`` after word k when ``gaps`` is not empty (a strip of several classes)."""
     H = canvas.shape[0]
     dst = scratch if over else canvas
     flat = dst.reshape(dst.size)
@@ -98,7 +138,7 @@ def compose(canvas, width, scratch, over, ids, x0, y0, space, words, masks, atla
                 lo, hi = min(lo, a), max(hi, b)
         x += words[w, 1]
         if k < ids.shape[0] - 1:
-            x += space
+            x += gaps[k] if gaps.shape[0] else space
     if over:
         for row in range(H):
             for col in range(lo, hi):
@@ -164,7 +204,7 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, tak
             for b in range(starts[i], spaces[i]):
                 ch = text[b] | 0x20
                 if 97 <= ch <= 122:  # an ASCII letter
-                    code[i] = LEAD | STRONG
+                    code[i] = LEAD | STRONG | (FIRST if b == starts[i] else 0)
                     break
     box = np.zeros((nw, 5), np.int32)  # left, top, height, width, advance
     g0s = np.zeros(nw, np.int32)
@@ -242,7 +282,7 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, tak
         r = used[1]
         wmasks[r, 0], wmasks[r, 1], wmasks[r, 2], wmasks[r, 3], wmasks[r, 4] = off, h, wd, left, top
         t = used[2]
-        words[t, 0], words[t, 1], words[t, 2], words[t, 3] = r, box[k, 4], cls, 1 if code[k] & STRONG else 0
+        words[t, 0], words[t, 1], words[t, 2], words[t, 3] = r, box[k, 4], cls, (2 if code[k] & FIRST else 1) if code[k] & STRONG else 0
         status[ks[k]] = t
         used[0] += h * wd
         used[1] += 1

@@ -44,7 +44,8 @@ import numpy as np
 
 from . import pango_abi as pa
 from . import kernels
-from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
+from .scriptgate import gate
+from .kernels import EMPTY_WORD, FIRST, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 
 _SCRATCH_W, _SCRATCH_H, _ORIGIN_X, _ORIGIN_Y = 256, 128, 64, 64  # glyph capture surface; ink must stay inside
 _GLYPH_IDS = 1 << 16  # OpenType glyph ids are 16-bit
@@ -57,18 +58,21 @@ _WEAK_SCRIPTS = frozenset({0, 1, 61})  # G_UNICODE_SCRIPT_COMMON, _INHERITED, _U
 # of those scripts does not always shape the same, and Pango draws them.
 _DEFAULT_SHAPER_SCRIPTS = frozenset({0, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 17, 20, 22, 25, 29, 30, 32, 40, 41})
 _ascii_letter = re.compile("[A-Za-z]").search
+_NO_GAPS = np.zeros(0, np.int32)
 
 
 def _word_code(word: str) -> int:
     """LEAD: the word starts on a character of its own (not a combining mark, joiner or variation selector,
     which attach to the space before it, or take a dotted circle at the start of a text); STRONG: it has a
-    character of a script of its own (digits and punctuation are Common and take their neighbours' script)."""
+    character of a script of its own (digits and punctuation are Common and take their neighbours' script);
+    FIRST: its first character is one."""
     if word.isascii():  # the common case: ASCII letters are Latin, the rest of ASCII is Common
-        return LEAD | STRONG if _ascii_letter(word) else LEAD
+        return LEAD | STRONG | (FIRST if word[:1].isalpha() else 0) if _ascii_letter(word) else LEAD
     lead = unicodedata.category(word[0]) not in ("Mn", "Mc", "Me", "Cf") and not "\ufe00" <= word[0] <= "\ufe0f"
     get = pa.glib.g_unichar_get_script
     strong = any(get(ord(ch)) not in _WEAK_SCRIPTS for ch in word)
-    return (LEAD if lead else 0) | (STRONG if strong else 0)
+    first = strong and get(ord(word[0])) not in _WEAK_SCRIPTS
+    return (LEAD if lead else 0) | (STRONG if strong else 0) | (FIRST if first else 0)
 
 
 def _words_in(batch: list[str], start: int, end: int) -> list[tuple[str, int]]:
@@ -157,7 +161,8 @@ class ShapeCache:
         stride = self._surface.get_stride()
         self._capture = np.frombuffer(self._surface.get_data(), np.uint8).reshape(_SCRATCH_H, stride)[:, :_SCRATCH_W]
         self._paint = pa.GlyphPainter(int(cairocffi.ffi.cast("uintptr_t", self._cr._pointer)))
-        self.stats = {"lookups": 0, "composed": 0, "batches": 0, "words_shaped": 0, "foreign": 0, "resets": 0}
+        self._gate = gate()
+        self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "words_shaped": 0, "foreign": 0, "resets": 0}
         # classes: one per (font, script, language) that Pango made a single left-to-right item of
         self._class_of: dict[tuple[int, int, int], int] = {}
         self._cls_space: list[int] = []  # space advance px
@@ -166,6 +171,7 @@ class ShapeCache:
         self._cls_anchor: list[str] = []
         self._cls_lut: list[np.ndarray] = []  # glyph id -> glyph mask row (-2: not drawn yet, -1: uncacheable)
         self._space_px = np.zeros(0, np.int32)
+        self._group = np.zeros(0, np.int32)  # class -> the first class of its font and baseline
         self._glyph_masks = _Atlas(1 << 16)
         self._refs: list[int] = []  # fonts we hold a reference on
         self._need = np.zeros(4096, np.int32)
@@ -190,27 +196,40 @@ class ShapeCache:
         return len(self._ids)
 
     # -- public ---------------------------------------------------------------------------------------
-    def lookup(self, text: str) -> tuple[np.ndarray, int, int] | None:
-        """(word ids, width px, class) when the whole text can be composed from cached words, else None.
-        Missing words are shaped (one Pango batch) and cached on the way."""
+    def lookup(self, text: str) -> tuple[np.ndarray, int, int, np.ndarray] | None:
+        """(word ids, width px, class, gaps) when the whole text can be composed from cached words, else None;
+        gaps: the space after each word in a strip of several classes (else empty). Missing words are shaped
+        (one Pango batch) and cached on the way -- unless the gate or a word already known to be foreign says
+        the strip is Pango's anyway."""
         self.stats["lookups"] += 1
+        scripts = self._gate(text)
+        if not scripts:  # scripts the cache never composes, or a mixture it cannot: Pango's, unshaped
+            self.stats["gated"] += 1
+            return None
         words = text.split(" ")
         ids = list(map(self._ids.get, words))
         if None in ids:
-            self._fill(words, ids)
+            if FOREIGN_WORD in ids:  # a known foreign word sends the strip to Pango: nothing to shape
+                return None
+            self._fill(words, ids, mixed=scripts > 1)
             ids = list(map(self._ids.get, words))
             if None in ids:
                 return None
         arr = np.frombuffer(array.array("i", ids), np.int32)
-        width, cls = kernels.measure(arr, self._words.a, self._space_px)
+        if scripts > 1:
+            gaps = np.empty(max(len(ids) - 1, 1), np.int32)
+            width, cls = kernels.measure_mixed(arr, self._words.a, self._space_px, self._group, gaps)
+        else:
+            gaps = _NO_GAPS
+            width, cls = kernels.measure(arr, self._words.a, self._space_px)
         if cls < 0:
             return None
-        return arr, width, cls
+        return arr, width, cls, gaps
 
     def prefetch(self, texts: list[str]) -> None:
         """Shape every word of ``texts`` the cache does not hold yet, in one batch: a strip's own batch costs
         ~0.1 ms before its first word, so a document's lines or a bundle's chunks are best met together."""
-        words = " ".join(texts).split(" ")
+        words = " ".join(filter(self._gate, texts)).split(" ")
         for i in range(0, len(words), 20_000):  # batches of a bounded size, for documents of any length
             part = words[i:i + 20_000]
             ids = list(map(self._ids.get, part))
@@ -221,21 +240,23 @@ class ShapeCache:
                 found: tuple[np.ndarray, int, int], x0: int) -> None:
         """Draw a ``lookup`` result into the A8 ``canvas`` ((H, stride), ``width`` columns visible) from pixel
         ``x0``; ``over``: the canvas has ink already (``scratch`` is a blank (H, width) array to compose in)."""
-        ids, _, cls = found
+        ids, _, cls, gaps = found
         self.stats["composed"] += 1
-        kernels.compose(canvas, width, scratch, over, ids, x0, self._cls_base[cls][0], self._cls_space[cls],
-                 self._words.a, self._word_masks.rows.a, self._word_masks.data)
+        kernels.compose(canvas, width, scratch, over, ids, x0, self._cls_base[cls][0], self._cls_space[cls], gaps,
+                        self._words.a, self._word_masks.rows.a, self._word_masks.data)
 
     # -- shaping --------------------------------------------------------------------------------------
-    def _fill(self, words: list[str], ids: list[int | None]) -> None:
+    def _fill(self, words: list[str], ids: list[int | None], mixed: bool = False) -> None:
         """Shape the missing words in one batch behind an anchor of the strip's class and cache them (a full
-        cache starts over first)."""
+        cache starts over first). ``mixed``: the strip holds several scripts, so it has no one class; its words
+        are shaped in their order, each cached in the class of the item it falls in (``measure_mixed`` takes a
+        word of no script of its own only where the strip puts it in a run of that class)."""
         if self.size + ids.count(None) > self.max_words:
             self.stats["resets"] += 1
             self._reset_words()
             ids = list(map(self._ids.get, words))
         missing = list(dict.fromkeys(compress(words, map(is_, ids, repeat(None)))))
-        hit = next((i for i in ids if i is not None and i > FOREIGN_WORD), None)
+        hit = None if mixed else next((i for i in ids if i is not None and i > FOREIGN_WORD), None)
         cls = int(self._words.a[hit, 2]) if hit is not None else None
         codes = None
         if not all(map(str.isascii, missing)):  # ASCII words all lead; the kernel finds their letters
@@ -318,7 +339,7 @@ class ShapeCache:
         be taller than the font, and so make a taller line (seen with PixeloidSans)."""
         anchor = space = None
         for w, at in words:
-            if _word_code(w) == LEAD | STRONG:
+            if _word_code(w) & (LEAD | STRONG) == LEAD | STRONG:
                 items = self._shape((w + " ").encode("utf-8"))
                 if len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key:
                     glyphs = items[0].glyphs[:, pa.GLYPH]
@@ -342,6 +363,9 @@ class ShapeCache:
         self._cls_anchor.append(anchor)
         self._cls_lut.append(np.full(_GLYPH_IDS, -2, np.int32))
         self._space_px = np.array(self._cls_space, np.int32)
+        # classes that may share a strip: one font, one baseline (so one line height and placement)
+        same = next((c for c in range(cls) if self._refs[c] == key[0] and self._cls_base[c] == self._cls_base[cls]), cls)
+        self._group = np.append(self._group, np.int32(self._group[same] if same < cls else cls))
         return cls
 
     def _glyph_mask(self, font: int, glyph: int, cls: int) -> int:
