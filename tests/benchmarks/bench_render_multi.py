@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_render import PEERS, run_peer  # noqa: E402
 from common import ROOT, machine_info, pin_one_core  # noqa: E402
 
-from pipeline.chunking import chunk_document  # noqa: E402
-from pipeline.documents import Document  # noqa: E402
-from pipeline.render import RenderConfig, TextRenderer  # noqa: E402
+from pixelkit.pipeline.chunking import chunk_document  # noqa: E402
+from pixelkit.pipeline.documents import Document  # noqa: E402
+from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
 
 log = logging.getLogger("bench_render_multi")
 DATA = ROOT.parent / "shared" / "data"
@@ -79,7 +79,7 @@ def udhr_texts() -> dict[str, str]:
 
 def bgwiki_text() -> str:
     """The Bulgarian Wikipedia excerpt's article text (markup stripped by the pipeline's own reader)."""
-    from pipeline.wikidump import iter_wikipedia
+    from pixelkit.pipeline.wikidump import iter_wikipedia
 
     return "\n".join(r.text for r in iter_wikipedia(str(BGWIKI), "bgwiki") if hasattr(r, "text"))
 
