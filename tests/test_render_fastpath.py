@@ -1,4 +1,4 @@
-"""The shaping cache (pipeline/render/shapecache.py) gives exactly Pango's pixels, in every script and layout.
+"""The shaping cache (pipeline/render/pango/shapecache.py) gives exactly Pango's pixels, in every script and layout.
 
 Every test renders the same real input twice -- through the cache and through Pango alone
 (``shape_cache=False``) -- and compares everything the result carries.
@@ -17,7 +17,7 @@ from conftest import SHARED_DATA
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 from pixelkit.pipeline.render.config import fonts_dir
-from pixelkit.pipeline.render.spacecheck import check_font, manifest_entry
+from pixelkit.pipeline.render.pango.spacecheck import check_font, manifest_entry
 
 
 def strips(paragraphs: list[str], size: int = 1200) -> list[str]:
@@ -342,7 +342,7 @@ def test_all_udhr_languages_match_pango():
 def test_a_cache_that_composes_otherwise_than_pango_is_switched_off(monkeypatch, caplog):
     """The canary at start-up: a cairo/Pango build compositing differently (here: a fault injected into the
     cache's compositing) turns the cache off, with a warning, and the renderer still draws Pango's pixels."""
-    from pixelkit.pipeline.render import shapecache
+    from pixelkit.pipeline.render.pango import shapecache
 
     real = shapecache.ShapeCache.compose
 
