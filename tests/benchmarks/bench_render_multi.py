@@ -9,8 +9,8 @@ each followed by a name or number phrase from the English UDHR. Each language is
 pipeline's own chunker (``chunk_document``, measured by a Pango-only renderer) and only full strips (>= 80% of the
 budget) are kept. Ours is timed on one core, strip by strip interleaved: Pango only, then the cache's first pass
 (a fresh renderer per script: every word new), and again for the second pass (every word seen). Peers run in
-their own venvs (``python tests/benchmarks/peers.py setup --all``), pinned to the same core, right after ours on
-the same strips. Every call is timed by the CPU time of its thread (``time.thread_time``; the peers' too, through
+their own venvs (``python tests/benchmarks/peers.py setup --all``), pinned to the same core, each over all the
+scripts' strips in one process right after ours, their per-strip times cut back into scripts. Every call is timed by the CPU time of its thread (``time.thread_time``; the peers' too, through
 ``PIXELKIT_BENCH_CLOCK=thread``), so other processes on a loaded machine do not count. Ratios are of medians.
 """
 
@@ -147,18 +147,31 @@ def run_ours(strips: list[str]) -> dict:
         times["second"].append(dt)
         same += int(np.array_equal(a, b))
     ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    ms["first_mean"] = statistics.fmean(times["first"]) * 1000
+    ms["pango_mean"] = statistics.fmean(times["pango"]) * 1000
     return {"ms": ms, "same": same, "n": 2 * len(strips), "stats": first, "pixels": np.stack(pixels)}
 
 
-def run_peers(strips: list[str], peers_dir: Path, tmp: Path, tag: str) -> dict[str, dict]:
-    tf = tmp / f"{tag}.jsonl"
-    tf.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in strips), encoding="utf-8")
-    out = {}
+def run_peers(groups: dict[str, list[str]], peers_dir: Path, tmp: Path) -> dict[str, dict[str, dict]]:
+    """Each peer renders every group's strips in one process (its warm-up first); per-strip times and strips
+    are cut back into groups: {group: {peer: {"render_ms_median", "pixels"} or {"error"}}}."""
+    tf = tmp / "strips.jsonl"
+    flat = [t for strips in groups.values() for t in strips]
+    tf.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in flat), encoding="utf-8")
+    out: dict[str, dict[str, dict]] = {g: {} for g in groups}
     for peer in PEERS:
-        res = run_peer(peer, peers_dir, tf, tmp / f"{tag}-{peer}.npz")
-        if "error" not in res:
-            res["pixels"] = np.load(tmp / f"{tag}-{peer}.npz")["pixels"]
-        out[peer] = res
+        log.info("peer %s: %d strips", peer, len(flat))
+        res = run_peer(peer, peers_dir, tf, tmp / f"{peer}.npz")
+        pixels = np.load(tmp / f"{peer}.npz")["pixels"] if "error" not in res else None
+        at = 0
+        for g, strips in groups.items():
+            if pixels is None:
+                out[g][peer] = {"error": res["error"]}
+            else:
+                times = res["times_ms"][at:at + len(strips)]
+                out[g][peer] = {"render_ms_median": statistics.median(times), "pixels": pixels[at:at + len(strips)],
+                                "version": res.get("version", "")}
+            at += len(strips)
     return out
 
 
@@ -175,20 +188,21 @@ def main() -> None:
     pinned = pin_one_core()
     groups = corpus(a.strips)
     rows = []
+    for script, strips in groups.items():
+        log.info("%s: %d strips", script, len(strips))
+        rows.append((script, strips, run_ours(strips)))
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (script, strips) in enumerate(groups.items()):
-            log.info("%s: %d strips", script, len(strips))
-            ours = run_ours(strips)
-            peers = {} if a.skip_peers else run_peers(strips, a.peers, Path(tmp), f"s{i}")
-            rows.append((script, strips, ours, peers))
+        peers = {g: {} for g in groups} if a.skip_peers else run_peers(groups, a.peers, Path(tmp))
+    rows = [(script, strips, ours, peers[script]) for script, strips, ours in rows]
 
     lines = ["# Multilingual renderer benchmark", "",
              *machine_info(("numpy", "pangocffi", "pangocairocffi")),
              f"- strips: full 16x8464 PIXEL strips (GoNotoCurrent, gray), packed by `chunk_document`, >= 80% of the "
              f"budget, at most {a.strips} per script; {pinned}; medians of per-strip CPU times of the rendering thread "
              f"(`time.thread_time`, ours and the peers': the machine was shared); ours interleaved strip by "
-             "strip (Pango only / cache), peers right after on the same strips", "",
-             "| script | strips | ours Pango only ms | cache 1st pass ms | cache 2nd pass ms | 1st vs Pango only | "
+             "strip (Pango only / cache), each peer over all strips right after", "",
+             "| script | strips | ours Pango only ms | cache 1st pass ms | cache 2nd pass ms | 1st vs Pango only "
+             "(medians; means) | "
              + " | ".join(f"{p} ms" for p in PEERS) + " | 1st vs fastest peer | 2nd vs fastest peer | "
              "identical to Pango only | identical to xplip-pixel | composed / gated (1st pass) |",
              "|---|---:|---:|---:|---:|---:|" + "---:|" * len(PEERS) + "---:|---:|---:|---:|---:|"]
@@ -203,16 +217,18 @@ def main() -> None:
         st = ours["stats"]
         lines.append(
             f"| {script} | {len(strips)} | {ms['pango']:.2f} | {ms['first']:.2f} | {ms['second']:.2f} | "
-            f"{ms['pango'] / ms['first']:.2f}x | " + " | ".join(cells) + " | "
+            f"{ms['pango'] / ms['first']:.2f}x; {ms['pango_mean'] / ms['first_mean']:.2f}x | " + " | ".join(cells) + " | "
             + (f"{best / ms['first']:.2f}x | {best / ms['second']:.2f}x" if best else "— | —")
             + f" | {ours['same']}/{ours['n']} | {same_xp} | {st['composed']} / {st['gated']} |")
+    versions = {p: r["version"] for _, _, _, peers in rows for p, r in peers.items() if r.get("version")}
+    lines += [""] + [f"- peer {p}: {v}" for p, v in versions.items()]
     errors = {p: r["error"] for _, _, _, peers in rows for p, r in peers.items() if "error" in r}
     for p, e in errors.items():
         lines.append(f"- {p}: {e}")
     lines += ["", "Columns: `1st vs Pango only` > 1 means the cache's first pass is faster than Pango alone; "
               "`vs fastest peer` is the fastest peer's median over ours. `composed / gated`: strips the cache drew "
               "on its first pass / strips the script gate sent to Pango before any shaping (see "
-              "`pipeline/render/scriptgate.py`)."]
+              "`pipeline/render/pango/scriptgate.py`)."]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
