@@ -145,11 +145,11 @@ def test_mixed_script_strips_compose_run_by_run_and_match_pango(seed, cfg, udhr)
     """Several scripts in one strip: composed run by run (kernels.measure_mixed) with exactly Pango's pixels, on
     their first and second meeting."""
     fast, slow = pair(cfg)
-    texts = _mixed_texts(udhr, seed, 150)
+    texts = _mixed_texts(udhr, seed, 80)
     for t in texts + texts:
         assert same(fast(t), slow(t)), t
     if "GoNoto" in cfg.font_file:  # PixeloidSans has no Cyrillic, Greek or Ethiopic: Pango draws its hex boxes
-        assert fast.cache_stats["composed"] > 60, fast.cache_stats
+        assert fast.cache_stats["composed"] > 40, fast.cache_stats
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "wikipedia").is_dir(), reason="needs ../shared/data/wikipedia")

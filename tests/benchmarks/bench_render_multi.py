@@ -77,11 +77,15 @@ def udhr_texts() -> dict[str, str]:
     return out
 
 
-def bgwiki_text() -> str:
-    """The Bulgarian Wikipedia excerpt's article text (markup stripped by the pipeline's own reader)."""
+def bgwiki_articles() -> list[str]:
+    """The Bulgarian Wikipedia excerpt's articles (markup stripped by the pipeline's own reader)."""
     from pixelkit.pipeline.wikidump import iter_wikipedia
 
-    return "\n".join(r.text for r in iter_wikipedia(str(BGWIKI), "bgwiki") if hasattr(r, "text"))
+    return [r.text for r in iter_wikipedia(str(BGWIKI), "bgwiki") if hasattr(r, "text")]
+
+
+def bgwiki_text() -> str:
+    return "\n".join(bgwiki_articles())
 
 
 def mixed(text: str, english: str) -> str:
@@ -128,7 +132,8 @@ def run_ours(strips: list[str]) -> dict:
     """Interleaved strip by strip: Pango only, then a fresh cache (first pass); then both again (second pass)."""
     pango = TextRenderer(RenderConfig(), shape_cache=False)
     cache = TextRenderer(RenderConfig())
-    pango("warm up Pango and the kernels"), cache("warm up Pango and the kernels")
+    for r in (pango, cache):  # Pango, and the kernels of one script and of two (compiled or loaded)
+        r("warm up Pango and the kernels"), r("warm up Москва kernels")
     before = dict(cache.cache_stats)
     times: dict[str, list[float]] = {"pango": [], "first": [], "second": []}
     pixels, same = [], 0

@@ -27,6 +27,8 @@ import functools
 import re
 import unicodedata
 
+import numpy as np
+
 from . import pango_abi as pa
 
 # GUnicodeScript numbers: Common, Inherited, Unknown (no script of their own; they take their neighbours')
@@ -57,17 +59,16 @@ def _table() -> list[int]:
     return out
 
 
-def _char_class(table: list[int], keep) -> str:
-    """A regex character class of the BMP code points whose script passes ``keep`` (as ranges)."""
-    parts, start = [], None
-    for cp in range(_PLANE0 + 1):
-        inside = cp < _PLANE0 and keep(table[cp])
-        if inside and start is None:
+def _ranges(table: list[int]) -> dict[int, list[str]]:
+    """Script -> its BMP code points as regex class ranges (one pass over the table)."""
+    out: dict[int, list[str]] = {}
+    start = 0
+    for cp in range(1, _PLANE0 + 1):
+        if cp == _PLANE0 or table[cp] != table[start]:
+            out.setdefault(table[start], []).append(
+                f"\\u{start:04x}" if cp - 1 == start else f"\\u{start:04x}-\\u{cp - 1:04x}")
             start = cp
-        elif not inside and start is not None:
-            parts.append(f"\\u{start:04x}" if cp - 1 == start else f"\\u{start:04x}-\\u{cp - 1:04x}")
-            start = None
-    return "".join(parts)
+    return out
 
 
 class ScriptGate:
@@ -76,20 +77,30 @@ class ScriptGate:
 
     def __init__(self):
         t = _table()
-        self._script = t
-        blocked = _char_class(t, lambda s: s not in WEAK and s not in COMPOSABLE)
+        self._script = self.script = t  # GLib's script of every BMP code point (by block for CJK and Hangul)
+        self._ranges = _ranges(t)
+        blocked = self._class(lambda s: s not in WEAK and s not in COMPOSABLE)
         self._blocked = re.compile(f"[{blocked}{_SUPPLEMENTARY_BLOCKED}]").search
-        self._strong = re.compile(f"[{_char_class(t, lambda s: s in COMPOSABLE)}]").search
+        self._strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
         self._others = {}  # script -> search for a strong character of any other composable script
         paired = "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if not 0xD800 <= cp <= 0xDFFF and (
             unicodedata.category(chr(cp)) in ("Ps", "Pe", "Pi", "Pf") or unicodedata.mirrored(chr(cp))))
         self._paired = re.compile(f"[{paired}]").search
+        # per BMP code point, for the shaping cache's kernels: 1 it can start a word (no mark, format character or
+        # variation selector, which attach to what stands before them), 2 it has a script of its own
+        self.char_codes = np.array([(0 if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me", "Cf")
+                                     or 0xFE00 <= cp <= 0xFE0F else 1) | (0 if t[cp] in WEAK else 2)
+                                    for cp in range(_PLANE0)], np.uint8)
+
+    def _class(self, keep) -> str:
+        """A regex character class (without brackets) of the BMP code points whose script passes ``keep``."""
+        return "".join(r for script, ranges in self._ranges.items() if keep(script) for r in ranges)
 
     def _other(self, script: int):
         found = self._others.get(script)
         if found is None:
-            chars = _char_class(self._script, lambda s: s in COMPOSABLE and s != script)
-            found = self._others[script] = re.compile(f"[{chars}]").search
+            found = self._others[script] = re.compile(
+                f"[{self._class(lambda s: s in COMPOSABLE and s != script)}]").search
         return found
 
     def __call__(self, text: str) -> int:

@@ -15,9 +15,14 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Armenian, Georgian, Ethiopic...; not the syllabic, Thai or Hangul shapers, which keep state across a buffer),
   starts a cluster of its own, has whole-pixel glyph positions and no unknown glyph, and that space is the
   class's one space glyph. A word that can never be cached is marked foreign.
-* A strip is composed only when all its words are cached in one class and one of them has a script of its own:
-  then Pango would lay it out as one item of that class. Anything else (a foreign word, mixed classes,
-  right-to-left pairs) goes through Pango as before.
+* Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
+  (right-to-left, stateful shapers, Han/kana) or a mixture of scripts with paired punctuation sends the strip to
+  Pango with no word shaped; so does a word already known to be foreign.
+* A strip is composed when all its words are cached in one class and one of them has a script of its own: then
+  Pango would lay it out as one item of that class. A strip of several left-to-right scripts is composed run by
+  run (``kernels.measure_mixed``: Pango's script iterator without paired punctuation; each word must lie in a run
+  of its own class, a digit or punctuation word is looked up, or shaped once, in the class of the run it falls
+  in). Anything else (a foreign word, a word that switches script, right-to-left pairs) goes through Pango.
 * Each glyph is drawn once by cairo through ``pango_cairo_show_glyph_string`` at the class's baseline phase and
   kept as a cropped A8 mask; a word's mask is the saturating sum of its glyphs'. Pango places glyphs on whole
   pixels (the context rounds glyph positions) and cairo adds a run's glyph masks with saturation before painting
@@ -41,10 +46,12 @@ from operator import is_
 from typing import Callable
 
 import numpy as np
+from cairocffi import cairo as _cairo
 
 from . import pango_abi as pa
 from . import kernels
 from .scriptgate import gate
+from .tables import Atlas, Rows
 from .kernels import EMPTY_WORD, FIRST, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 
 _SCRATCH_W, _SCRATCH_H, _ORIGIN_X, _ORIGIN_Y = 256, 128, 64, 64  # glyph capture surface; ink must stay inside
@@ -69,9 +76,10 @@ def _word_code(word: str) -> int:
     if word.isascii():  # the common case: ASCII letters are Latin, the rest of ASCII is Common
         return LEAD | STRONG | (FIRST if word[:1].isalpha() else 0) if _ascii_letter(word) else LEAD
     lead = unicodedata.category(word[0]) not in ("Mn", "Mc", "Me", "Cf") and not "\ufe00" <= word[0] <= "\ufe0f"
-    get = pa.glib.g_unichar_get_script
-    strong = any(get(ord(ch)) not in _WEAK_SCRIPTS for ch in word)
-    first = strong and get(ord(word[0])) not in _WEAK_SCRIPTS
+    table, get = gate().script, pa.glib.g_unichar_get_script
+    scripts = [table[o] if o < 0x10000 else get(o) for o in map(ord, word)]
+    strong = any(sc not in _WEAK_SCRIPTS for sc in scripts)
+    first = scripts[0] not in _WEAK_SCRIPTS
     return (LEAD if lead else 0) | (STRONG if strong else 0) | (FIRST if first else 0)
 
 
@@ -85,53 +93,6 @@ def _words_in(batch: list[str], start: int, end: int) -> list[tuple[str, int]]:
             out.append((w, space))
         at = space + 1
     return out
-
-
-def _grown(a: np.ndarray, used: int, more: int) -> np.ndarray:
-    """``a`` with room for ``more`` rows past its first ``used`` (doubling; the used rows kept)."""
-    if used + more <= len(a):
-        return a
-    grown = np.empty((max(used + more, 2 * len(a)), *a.shape[1:]), a.dtype)
-    grown[:used] = a[:used]
-    return grown
-
-
-class _Rows:
-    """A growable int32 table (rows appended, never removed until reset)."""
-
-    def __init__(self, cols: int, cap: int = 4096):
-        self.a = np.zeros((cap, cols), np.int32)
-        self.n = 0
-
-    def reserve(self, rows: int) -> None:
-        self.a = _grown(self.a, self.n, rows)
-
-    def extend(self, rows: np.ndarray) -> int:
-        self.reserve(len(rows))
-        start = self.n
-        self.a[start:start + len(rows)] = rows
-        self.n += len(rows)
-        return start
-
-
-class _Atlas:
-    """Masks: a rows table [offset, height, width, left, top] over one growing byte buffer."""
-
-    def __init__(self, cap: int):
-        self.rows = _Rows(5)
-        self.data = np.zeros(cap, np.uint8)
-        self.n = 0
-
-    def reserve(self, nbytes: int) -> None:
-        self.data = _grown(self.data, self.n, nbytes)
-
-    def add(self, crop: np.ndarray, left: int, top: int) -> int:
-        flat = np.ascontiguousarray(crop).reshape(-1)
-        self.reserve(len(flat))
-        self.data[self.n:self.n + len(flat)] = flat
-        idx = self.rows.extend(np.array([[self.n, crop.shape[0], crop.shape[1], left, top]], np.int32))
-        self.n += len(flat)
-        return idx
 
 
 # ---------------------------------------------------------------------------------------------------- cache
@@ -161,7 +122,9 @@ class ShapeCache:
         stride = self._surface.get_stride()
         self._capture = np.frombuffer(self._surface.get_data(), np.uint8).reshape(_SCRATCH_H, stride)[:, :_SCRATCH_W]
         self._paint = pa.GlyphPainter(int(cairocffi.ffi.cast("uintptr_t", self._cr._pointer)))
+        self._inked = (0, 0, 0, 0)  # rows and columns of the capture surface the last glyph inked
         self._gate = gate()
+        self._char_codes = self._gate.char_codes
         self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "words_shaped": 0, "foreign": 0, "resets": 0}
         # classes: one per (font, script, language) that Pango made a single left-to-right item of
         self._class_of: dict[tuple[int, int, int], int] = {}
@@ -172,7 +135,7 @@ class ShapeCache:
         self._cls_lut: list[np.ndarray] = []  # glyph id -> glyph mask row (-2: not drawn yet, -1: uncacheable)
         self._space_px = np.zeros(0, np.int32)
         self._group = np.zeros(0, np.int32)  # class -> the first class of its font and baseline
-        self._glyph_masks = _Atlas(1 << 16)
+        self._glyph_masks = Atlas(1 << 16)
         self._refs: list[int] = []  # fonts we hold a reference on
         self._need = np.zeros(4096, np.int32)
         self._used = np.zeros(3, np.int64)
@@ -182,9 +145,10 @@ class ShapeCache:
 
     def _reset_words(self) -> None:
         self._ids: dict[str, int] = {"": EMPTY_WORD}  # the empty word (between two spaces) draws nothing
-        self._word_masks = _Atlas(1 << 22)
+        self._weak: dict[tuple[str, int], int] = {}  # (word of no script of its own, class) -> its row there
+        self._word_masks = Atlas(1 << 22)
         self._word_masks.add(np.zeros((0, 0), np.uint8), 0, 0)
-        self._words = _Rows(4, 1 << 14)
+        self._words = Rows(4, 1 << 14)
         self._words.extend(np.array([[0, 0, -1, 0], [0, 0, FOREIGN, 0]], np.int32))
 
     def __del__(self) -> None:
@@ -217,14 +181,34 @@ class ShapeCache:
                 return None
         arr = np.frombuffer(array.array("i", ids), np.int32)
         if scripts > 1:
-            gaps = np.empty(max(len(ids) - 1, 1), np.int32)
-            width, cls = kernels.measure_mixed(arr, self._words.a, self._space_px, self._group, gaps)
+            return self._measure_mixed(words, arr)
         else:
             gaps = _NO_GAPS
             width, cls = kernels.measure(arr, self._words.a, self._space_px)
         if cls < 0:
             return None
         return arr, width, cls, gaps
+
+    def _measure_mixed(self, words: list[str], arr: np.ndarray):
+        """``kernels.measure_mixed``; a word of no script of its own that the strip puts in a run of another class
+        than the one it was cached in is looked up (or shaped, once) in that class, and the strip measured again."""
+        gaps = np.empty(max(len(arr) - 1, 1), np.int32)
+        for _ in range(32):
+            width, cls, bad, run = kernels.measure_mixed(arr, self._words.a, self._space_px, self._group, gaps)
+            if bad < 0:
+                return (arr, width, cls, gaps) if cls >= 0 else None
+            alt = self._weak.get((words[bad], run))
+            if alt is None:  # shaped behind the run's anchor, as it stands in the strip
+                anchor, word = self._cls_anchor[run], words[bad]
+                self.stats["batches"] += 1
+                self._harvest([anchor, word], np.array([_word_code(anchor), _word_code(word)], np.int8), 1, run,
+                              weak_only=True)
+                alt = self._weak.setdefault((word, run), FOREIGN_WORD)
+            if alt == FOREIGN_WORD:
+                return None
+            arr = arr.copy() if not arr.flags.writeable else arr
+            arr[bad] = alt
+        return None
 
     def prefetch(self, texts: list[str]) -> None:
         """Shape every word of ``texts`` the cache does not hold yet, in one batch: a strip's own batch costs
@@ -259,7 +243,8 @@ class ShapeCache:
         hit = None if mixed else next((i for i in ids if i is not None and i > FOREIGN_WORD), None)
         cls = int(self._words.a[hit, 2]) if hit is not None else None
         codes = None
-        if not all(map(str.isascii, missing)):  # ASCII words all lead; the kernel finds their letters
+        joined = "".join(missing)
+        if not joined.isascii() and max(joined) > "\uffff":  # else the kernel reads the words' codes
             codes = list(map(_word_code, missing))
             for w, code in zip(missing, codes):
                 if not code & LEAD:  # a leading mark attaches to the space before it: never cacheable
@@ -278,7 +263,8 @@ class ShapeCache:
         self.stats["batches"] += 1
         self._harvest(missing, np.array(codes or [], np.int8), skip, cls)
 
-    def _harvest(self, batch: list[str], codes: np.ndarray, skip: int, cls: int | None) -> None:
+    def _harvest(self, batch: list[str], codes: np.ndarray, skip: int, cls: int | None,
+                 weak_only: bool = False) -> None:
         """Shape ``batch`` (words, each followed by one space) as Pango would and cache ``batch[skip:]``.
 
         A word that can never be cached (split between items, right-to-left, unknown or risky glyphs...) is
@@ -295,6 +281,10 @@ class ShapeCache:
             if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
                 self._harvest_words(item, raw, codes, status, skip, batch, cls)
         new, st = batch[skip:], status[skip:].tolist()
+        weak = [(w, i) for w, i in zip(new, st) if i > FOREIGN_WORD and self._words.a[i, 3] == 0]
+        self._weak.update(((w, int(self._words.a[i, 2])), i) for w, i in weak)  # by class: see _measure_mixed
+        if weak_only:
+            return
         if -1 in st:
             self._ids.update((w, i) for w, i in zip(new, st) if i != -1)
         else:
@@ -315,8 +305,8 @@ class ShapeCache:
         wm, words = self._word_masks, self._words
         for _ in range(64):
             used[:] = wm.n, wm.rows.n, words.n
-            code = kernels.harvest_item(item.glyphs, item.clusters, raw, item.offset, item.offset + item.length, skip, codes,
-                                 cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
+            code = kernels.harvest_item(item.glyphs, item.clusters, raw, item.offset, item.offset + item.length, skip,
+                                 codes, self._char_codes, cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
                                  self._cls_space[c], c, self._glyph_masks.rows.a, self._glyph_masks.data,
                                  wm.rows.a, wm.data, words.a, used, status, self._need)
             if code == 0:
@@ -361,11 +351,13 @@ class ShapeCache:
         self._cls_space_glyph.append(space_glyph)
         self._cls_base.append((row, y - row))
         self._cls_anchor.append(anchor)
-        self._cls_lut.append(np.full(_GLYPH_IDS, -2, np.int32))
         self._space_px = np.array(self._cls_space, np.int32)
-        # classes that may share a strip: one font, one baseline (so one line height and placement)
+        # Classes of one font and baseline may share a strip (one line height and placement) and their glyph masks
+        # (a mask depends on the font, the glyph and the baseline phase only): Russian, Ukrainian and Bulgarian
+        # text draw each Cyrillic glyph once.
         same = next((c for c in range(cls) if self._refs[c] == key[0] and self._cls_base[c] == self._cls_base[cls]), cls)
         self._group = np.append(self._group, np.int32(self._group[same] if same < cls else cls))
+        self._cls_lut.append(self._cls_lut[same] if same < cls else np.full(_GLYPH_IDS, -2, np.int32))
         return cls
 
     def _glyph_mask(self, font: int, glyph: int, cls: int) -> int:
@@ -373,15 +365,18 @@ class ShapeCache:
         the capture surface's edge, so words holding it are left to Pango)."""
         phase = self._cls_base[cls][1]
         self._surface.flush()
-        self._capture[...] = 0
+        r0, r1, c0, c1 = self._inked  # blank the last glyph's ink: the rest of the surface is blank already
+        self._capture[r0:r1, c0:c1] = 0
         self._surface.mark_dirty()
-        self._cr.move_to(_ORIGIN_X, _ORIGIN_Y + phase)
+        _cairo.cairo_move_to(self._cr._pointer, _ORIGIN_X, _ORIGIN_Y + phase)
         self._paint(font, glyph)
         self._surface.flush()
         ink = self._capture
-        rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+        rows = np.flatnonzero(ink.any(axis=1))
         if not len(rows):
             return self._glyph_masks.add(np.zeros((0, 0), np.uint8), 0, 0)
+        cols = np.flatnonzero(ink[rows[0]:rows[-1] + 1].any(axis=0))  # columns of the inked rows only
+        self._inked = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
         if rows[0] == 0 or cols[0] == 0 or rows[-1] == _SCRATCH_H - 1 or cols[-1] == _SCRATCH_W - 1:
             return -1
         crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
