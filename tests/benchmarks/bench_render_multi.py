@@ -9,8 +9,9 @@ each followed by a name or number phrase from the English UDHR. Each language is
 pipeline's own chunker (``chunk_document``, measured by a Pango-only renderer) and only full strips (>= 80% of the
 budget) are kept. Ours is timed on one core, strip by strip interleaved: Pango only, then the cache's first pass
 (a fresh renderer per script: every word new), and again for the second pass (every word seen). Peers run in
-their own venvs (``python tests/benchmarks/peers.py setup --all``), pinned to the same core, each over all the
-scripts' strips in one process right after ours, their per-strip times cut back into scripts. Every call is timed by the CPU time of its thread (``time.thread_time``; the peers' too, through
+their own venvs (``python tests/benchmarks/peers.py setup --all``) as servers pinned to the same core
+(``peers.py serve``), each rendering every strip right after ours: first pass, peers and Pango only side by side
+strip by strip. Every call is timed by the CPU time of its thread (``time.thread_time``; the peers' too, through
 ``PIXELKIT_BENCH_CLOCK=thread``), so other processes on a loaded machine do not count. Ratios are of medians.
 """
 
@@ -22,6 +23,7 @@ import logging
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +34,7 @@ import numpy as np
 
 os.environ["PIXELKIT_BENCH_CLOCK"] = "thread"  # CPU time of the timed thread: the machine may be loaded
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_render import PEERS, run_peer  # noqa: E402
+from bench_render import PEERS  # noqa: E402
 from common import ROOT, machine_info, pin_one_core  # noqa: E402
 
 from pixelkit.pipeline.chunking import chunk_document  # noqa: E402
@@ -128,14 +130,58 @@ def _time(r, t) -> tuple[float, np.ndarray]:
     return time.thread_time() - t0, px
 
 
-def run_ours(strips: list[str]) -> dict:
-    """Interleaved strip by strip: Pango only, then a fresh cache (first pass); then both again (second pass)."""
+class Peer:
+    """A peer renderer serving strips on request in its own venv (``peers.py serve``), pinned to our core."""
+
+    def __init__(self, name: str, peers_dir: Path, out: Path):
+        self.name, self.out, self.version, self.error = name, out, "", None
+        py = peers_dir / name / "bin" / "python"
+        if not py.exists():
+            self.error, self.proc = f"not set up ({py} missing): python tests/benchmarks/peers.py setup --all", None
+            return
+        core = str(min(os.sched_getaffinity(0)))
+        self.proc = subprocess.Popen(["taskset", "-c", core, str(py), str(Path(__file__).with_name("peers.py")),
+                                      "serve", "--peer", name, "--out", str(out)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8")
+        reply = self._reply("ready")
+        if reply is None:
+            self.error, self.proc = "did not start (see: peers.py check --peer " + name + ")", None
+        else:
+            self.version = reply["ready"]
+
+    def _reply(self, key: str) -> dict | None:
+        for line in self.proc.stdout:  # a peer's library may print to stdout too: skip what is not ours
+            try:
+                reply = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(reply, dict) and key in reply:
+                return reply
+        return None
+
+    def __call__(self, text: str) -> float:
+        self.proc.stdin.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+        self.proc.stdin.flush()
+        return self._reply("ms")["ms"] / 1000
+
+    def close(self) -> np.ndarray | None:
+        if self.proc is None:
+            return None
+        self.proc.stdin.close()
+        self.proc.wait()
+        return np.load(self.out)["pixels"]
+
+
+def run_group(strips: list[str], peers: list[Peer]) -> dict:
+    """Interleaved strip by strip: Pango only, a fresh cache (first pass), each peer; then Pango only and the cache
+    again (second pass). CPU time of the rendering thread (ours) and of each peer's (its own report)."""
     pango = TextRenderer(RenderConfig(), shape_cache=False)
     cache = TextRenderer(RenderConfig())
     for r in (pango, cache):  # Pango, and the kernels of one script and of two (compiled or loaded)
         r("warm up Pango and the kernels"), r("warm up Москва kernels")
     before = dict(cache.cache_stats)
-    times: dict[str, list[float]] = {"pango": [], "first": [], "second": []}
+    live = [p for p in peers if p.error is None]
+    times: dict[str, list[float]] = {"pango": [], "first": [], "second": [], **{p.name: [] for p in live}}
     pixels, same = [], 0
     for t in strips:
         dt, a = _time(pango, t)
@@ -144,6 +190,8 @@ def run_ours(strips: list[str]) -> dict:
         times["first"].append(dt)
         same += int(np.array_equal(a, b))
         pixels.append(a)
+        for p in live:
+            times[p.name].append(p(t))
     first = {k: v - before.get(k, 0) for k, v in cache.cache_stats.items()}
     for t, a in zip(strips, pixels):
         dt, _ = _time(pango, t)
@@ -155,29 +203,6 @@ def run_ours(strips: list[str]) -> dict:
     ms["first_mean"] = statistics.fmean(times["first"]) * 1000
     ms["pango_mean"] = statistics.fmean(times["pango"]) * 1000
     return {"ms": ms, "same": same, "n": 2 * len(strips), "stats": first, "pixels": np.stack(pixels)}
-
-
-def run_peers(groups: dict[str, list[str]], peers_dir: Path, tmp: Path) -> dict[str, dict[str, dict]]:
-    """Each peer renders every group's strips in one process (its warm-up first); per-strip times and strips
-    are cut back into groups: {group: {peer: {"render_ms_median", "pixels"} or {"error"}}}."""
-    tf = tmp / "strips.jsonl"
-    flat = [t for strips in groups.values() for t in strips]
-    tf.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in flat), encoding="utf-8")
-    out: dict[str, dict[str, dict]] = {g: {} for g in groups}
-    for peer in PEERS:
-        log.info("peer %s: %d strips", peer, len(flat))
-        res = run_peer(peer, peers_dir, tf, tmp / f"{peer}.npz")
-        pixels = np.load(tmp / f"{peer}.npz")["pixels"] if "error" not in res else None
-        at = 0
-        for g, strips in groups.items():
-            if pixels is None:
-                out[g][peer] = {"error": res["error"]}
-            else:
-                times = res["times_ms"][at:at + len(strips)]
-                out[g][peer] = {"render_ms_median": statistics.median(times), "pixels": pixels[at:at + len(strips)],
-                                "version": res.get("version", "")}
-            at += len(strips)
-    return out
 
 
 def main() -> None:
@@ -193,19 +218,26 @@ def main() -> None:
     pinned = pin_one_core()
     groups = corpus(a.strips)
     rows = []
-    for script, strips in groups.items():
-        log.info("%s: %d strips", script, len(strips))
-        rows.append((script, strips, run_ours(strips)))
     with tempfile.TemporaryDirectory() as tmp:
-        peers = {g: {} for g in groups} if a.skip_peers else run_peers(groups, a.peers, Path(tmp))
-    rows = [(script, strips, ours, peers[script]) for script, strips, ours in rows]
+        peers = [] if a.skip_peers else [Peer(p, a.peers, Path(tmp) / f"{p}.npz") for p in PEERS]
+        for script, strips in groups.items():
+            log.info("%s: %d strips", script, len(strips))
+            rows.append((script, strips, run_group(strips, peers)))
+        theirs = {p.name: p.close() for p in peers}
+    at = 0
+    for script, strips, ours in rows:
+        ours["peers"] = {p.name: ({"error": p.error} if p.error else {
+            "render_ms_median": ours["ms"][p.name], "version": p.version,
+            "pixels": theirs[p.name][at:at + len(strips)]}) for p in peers}
+        at += len(strips)
+    rows = [(script, strips, ours, ours["peers"]) for script, strips, ours in rows]
 
     lines = ["# Multilingual renderer benchmark", "",
              *machine_info(("numpy", "pangocffi", "pangocairocffi")),
              f"- strips: full 16x8464 PIXEL strips (GoNotoCurrent, gray), packed by `chunk_document`, >= 80% of the "
              f"budget, at most {a.strips} per script; {pinned}; medians of per-strip CPU times of the rendering thread "
              f"(`time.thread_time`, ours and the peers': the machine was shared); ours interleaved strip by "
-             "strip (Pango only / cache), each peer over all strips right after", "",
+             "strip with the peers (Pango only / cache / each peer)", "",
              "| script | strips | ours Pango only ms | cache 1st pass ms | cache 2nd pass ms | 1st vs Pango only "
              "(medians; means) | "
              + " | ".join(f"{p} ms" for p in PEERS) + " | 1st vs fastest peer | 2nd vs fastest peer | "

@@ -10,6 +10,8 @@ venvs). Subcommands:
 
 ``setup`` makes the peers' venvs (``peer_setup.py``).
 
+``serve`` renders texts one by one on request (a benchmark interleaves the peers with its own renderers).
+
 ``run`` renders every {"text": ...} line of --texts at PIXEL's settings (GoNotoCurrent.ttf, 8 pt, 120 dpi,
 16 px patches, 529 patches) the way the peer does it, times the render call only (warm-up first,
 time.perf_counter per call, or the thread's CPU time with PIXELKIT_BENCH_CLOCK=thread; every call's time is in
@@ -44,7 +46,7 @@ import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import timed  # noqa: E402  (stdlib only: imports in every peer's venv)
+from common import CLOCK, timed  # noqa: E402  (stdlib only: imports in every peer's venv)
 from peer_setup import PEERS, PEERS_DIR, setup  # noqa: E402  (stdlib only too)
 
 log = logging.getLogger("peers")
@@ -254,6 +256,29 @@ def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
             "affinity": sorted(os.sched_getaffinity(0)), "out": str(out)}
 
 
+def serve(peer: str, out: Path, repo: Path | None) -> int:
+    """Render on request, so a benchmark can interleave this peer with its own renderers strip by strip: after a
+    warm-up, print {"ready": version}; then for each {"text": ...} line on stdin render it, timed by ``CLOCK``,
+    and print {"ms": ...}; at end of input write the strips (gray, as ``run``) to --out."""
+    import numpy as np
+
+    render, to_gray, _, version, desc = LOADERS[peer](repo)
+    family = resolved_family(desc)
+    for _ in range(WARMUP):
+        render("Warm-up: the quick brown fox jumps over the lazy dog. " * 20)
+    print(json.dumps({"ready": version, "font_resolved": family}), flush=True)
+    pixels = []
+    for line in sys.stdin:
+        text = json.loads(line)["text"]
+        t0 = CLOCK()
+        native = render(text)
+        ms = (CLOCK() - t0) * 1000
+        pixels.append(to_gray(native))
+        print(json.dumps({"ms": ms}), flush=True)
+    np.savez_compressed(out, pixels=np.stack(pixels) if pixels else np.zeros((0, PPP, WIDTH), np.uint8))
+    return 0
+
+
 def run_pairs(pairs_path: Path, out: Path, repo: Path | None) -> dict:
     """PIXEL's own pair rendering (its renderer called with a (text_a, text_b) tuple), for pair identity checks."""
     import numpy as np
@@ -304,6 +329,10 @@ def main() -> int:
     r.add_argument("--texts", type=Path, required=True, help='jsonl of {"text": ...}')
     r.add_argument("--out", type=Path, required=True, help="npz to write (key: pixels)")
     r.add_argument("--repo", type=Path, help="xplip/pixel source tree holding src/pixel (default: setup's)")
+    v = sub.add_parser("serve", help="render {\"text\"} lines from stdin on request, one timing line each")
+    v.add_argument("--peer", choices=PEERS, required=True)
+    v.add_argument("--out", type=Path, required=True, help="npz to write at end of input (key: pixels)")
+    v.add_argument("--repo", type=Path)
     p = sub.add_parser("pairs", help="render text pairs with PIXEL's renderer (run with the xplip-pixel venv python)")
     p.add_argument("--pairs", type=Path, required=True, help='jsonl of {"pair": [text_a, text_b]}')
     p.add_argument("--out", type=Path, required=True)
@@ -317,6 +346,8 @@ def main() -> int:
     if a.cmd == "words":
         print(json.dumps(run_words(a.words, a.out, a.repo, a.patches)))
         return 0
+    if a.cmd == "serve":
+        return serve(a.peer, a.out, a.repo)
     if a.cmd == "pairs":
         print(json.dumps(run_pairs(a.pairs, a.out, a.repo)))
         return 0
