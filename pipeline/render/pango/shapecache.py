@@ -314,7 +314,7 @@ class ShapeCache:
                 return
             if code == 1:  # draw the glyphs it has not seen yet, then go again
                 lut = self._cls_lut[c]
-                for glyph in self._need[1:1 + self._need[0]].tolist():
+                for glyph in dict.fromkeys(self._need[1:1 + self._need[0]].tolist()):  # each glyph once
                     lut[glyph] = self._glyph_mask(item.font, glyph, c)
             else:  # grow the tables, then go again
                 wm.reserve(int(self._need[0]))
