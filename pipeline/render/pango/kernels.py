@@ -183,12 +183,12 @@ def _word_code(text, start, end, char_codes):
 
 
 @numba.njit(cache=True, nogil=True)
-def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, char_codes, take_weak, lut, risky,
+def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, char_codes, want, take_weak, lut, risky,
                  space_glyph, space_w, cls, gmasks, gatlas, wmasks, wdata, words, used, status, need):
     """Cut one shaped item of a batch into its words and cache the good ones.
 
     ``text``: the batch's UTF-8 bytes, words each followed by one space; ``codes``: each word's code, or empty
-    when they are to be read from ``char_codes`` (see ``_word_code``); ``glyphs``: the item's (n, 5) int32
+    when they are to be read from ``char_codes`` (see ``_word_code``); ``want``: 1 for the words to cut (empty: all); ``glyphs``: the item's (n, 5) int32
     records, ``clusters`` their byte offsets in ``text``; the item spans bytes [item_start, item_end). Words starting
     inside the item from word number ``first`` on are cut; one whose space lies past the item stays foreign.
     ``lut``: glyph id -> glyph mask row (-2: not drawn yet, -1: cannot be cached); ``risky``: glyph id -> 1.
@@ -242,7 +242,7 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, cha
         while j < n and clusters[j] < starts[k]:
             j += 1
         g0s[k] = j
-        if j >= n or clusters[j] != starts[k] or not code[k] & LEAD:
+        if j >= n or clusters[j] != starts[k] or not code[k] & LEAD or (want.shape[0] and not want[ks[k]]):
             continue
         ok = True
         left, top, right, bottom = 1 << 30, 1 << 30, -(1 << 30), -(1 << 30)

@@ -125,6 +125,7 @@ class ShapeCache:
         self._inked = (0, 0, 0, 0)  # rows and columns of the capture surface the last glyph inked
         self._gate = gate()
         self._char_codes = self._gate.char_codes
+        self._want = np.zeros(0, np.uint8)  # which words of a batch to cut (empty: all); see _measure_mixed
         self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "words_shaped": 0, "foreign": 0, "resets": 0}
         # classes: one per (font, script, language) that Pango made a single left-to-right item of
         self._class_of: dict[tuple[int, int, int], int] = {}
@@ -191,19 +192,29 @@ class ShapeCache:
 
     def _measure_mixed(self, words: list[str], arr: np.ndarray):
         """``kernels.measure_mixed``; a word of no script of its own that the strip puts in a run of another class
-        than the one it was cached in is looked up (or shaped, once) in that class, and the strip measured again."""
+        than the one it was cached in is looked up in that class, and the strip measured again. The first such
+        word missing there has the strip shaped once as it stands, its digit and punctuation words cut into the
+        classes of their runs (a word still missing is remembered as not composable in that class)."""
         gaps = np.empty(max(len(arr) - 1, 1), np.int32)
-        for _ in range(32):
+        reshaped = False
+        for _ in range(len(arr) + 1):
             width, cls, bad, run = kernels.measure_mixed(arr, self._words.a, self._space_px, self._group, gaps)
             if bad < 0:
                 return (arr, width, cls, gaps) if cls >= 0 else None
             alt = self._weak.get((words[bad], run))
-            if alt is None:  # shaped behind the run's anchor, as it stands in the strip
-                anchor, word = self._cls_anchor[run], words[bad]
-                self.stats["batches"] += 1
-                self._harvest([anchor, word], np.array([_word_code(anchor), _word_code(word)], np.int8), 1, run,
-                              weak_only=True)
-                alt = self._weak.setdefault((word, run), FOREIGN_WORD)
+            if alt is None and not reshaped and self._words.n < 2 * self.max_words:  # (rows stay bounded)
+                reshaped = True  # shape the strip as it stands, once, cutting its digit and punctuation words
+                # only: each lands in the class of its run
+                rows = self._words.a
+                self._want = np.array([i > FOREIGN_WORD and rows[i, 3] == 0 for i in arr.tolist()], np.uint8)
+                try:
+                    self.stats["batches"] += 1
+                    self._harvest(words, np.zeros(0, np.int8), 0, None, weak_only=True)
+                finally:
+                    self._want = np.zeros(0, np.uint8)
+                alt = self._weak.get((words[bad], run))
+            if alt is None:
+                alt = self._weak[(words[bad], run)] = FOREIGN_WORD
             if alt == FOREIGN_WORD:
                 return None
             arr = arr.copy() if not arr.flags.writeable else arr
@@ -244,7 +255,18 @@ class ShapeCache:
         cls = int(self._words.a[hit, 2]) if hit is not None else None
         codes = None
         joined = "".join(missing)
-        if not joined.isascii() and max(joined) > "\uffff":  # else the kernel reads the words' codes
+        plane0 = joined.isascii() or max(joined) <= "\uffff"  # else codes are read here, not by the kernel
+        if mixed and plane0:  # the strip shaped as it stands: its new words, and its digit and punctuation
+            rows, want = self._words.a, set(missing)  # words each in the class of its run (_measure_mixed)
+            self._want = np.array([w in want or (i is not None and i > FOREIGN_WORD and rows[i, 3] == 0)
+                                   for w, i in zip(words, ids)], np.uint8)
+            try:
+                self.stats["batches"] += 1
+                self._harvest(words, np.zeros(0, np.int8), 0, None, only=want)
+            finally:
+                self._want = np.zeros(0, np.uint8)
+            return
+        if not plane0:
             codes = list(map(_word_code, missing))
             for w, code in zip(missing, codes):
                 if not code & LEAD:  # a leading mark attaches to the space before it: never cacheable
@@ -264,7 +286,7 @@ class ShapeCache:
         self._harvest(missing, np.array(codes or [], np.int8), skip, cls)
 
     def _harvest(self, batch: list[str], codes: np.ndarray, skip: int, cls: int | None,
-                 weak_only: bool = False) -> None:
+                 weak_only: bool = False, only: set[str] | None = None) -> None:
         """Shape ``batch`` (words, each followed by one space) as Pango would and cache ``batch[skip:]``.
 
         A word that can never be cached (split between items, right-to-left, unknown or risky glyphs...) is
@@ -285,6 +307,9 @@ class ShapeCache:
         self._weak.update(((w, int(self._words.a[i, 2])), i) for w, i in weak)  # by class: see _measure_mixed
         if weak_only:
             return
+        if only is not None:  # a whole strip was shaped: only its new words are new to the cache
+            new, st = zip(*[(w, i) for w, i in dict(zip(new, st)).items() if w in only]) if only else ((), ())
+            st = list(st)
         if -1 in st:
             self._ids.update((w, i) for w, i in zip(new, st) if i != -1)
         else:
@@ -306,7 +331,7 @@ class ShapeCache:
         for _ in range(64):
             used[:] = wm.n, wm.rows.n, words.n
             code = kernels.harvest_item(item.glyphs, item.clusters, raw, item.offset, item.offset + item.length, skip,
-                                 codes, self._char_codes, cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
+                                 codes, self._char_codes, self._want, cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
                                  self._cls_space[c], c, self._glyph_masks.rows.a, self._glyph_masks.data,
                                  wm.rows.a, wm.data, words.a, used, status, self._need)
             if code == 0:
