@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, machine_info, pin_one_core  # noqa: E402
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
+from pixelkit.schemas import encode_pixels  # noqa: E402
 from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve  # noqa: E402
 from pixelkit.pipeline.tasks.render import prefetch_texts, render_record  # noqa: E402
 
@@ -48,6 +49,7 @@ ROWS = ("render_words, Pango only", "render_words, shape cache, first pass", "re
 BATCHED = "render_words, first pass, batches of 64 prefetched (the job's batches)"
 AFTER_TRAIN = "render_words, shape cache, after the train split (one worker renders all of a job's splits)"
 BATCHED_RECORD = "render_record, first pass, batches of 64 prefetched (the job's RenderTaskFn)"
+ENCODE = "encode_pixels(pxz) of a rendered strip alone (schemas/codec.py)"
 
 
 def each_ms(fn, items) -> list[float]:
@@ -73,7 +75,7 @@ class Ours:
             self.warm.prefetch([" ".join(w) for w in train[i:i + 64]])
             for w in train[i:i + 64]:
                 self.warm.render_words(w)
-        self.times = {k: [] for k in (*ROWS, BATCHED, BATCHED_RECORD, AFTER_TRAIN)}
+        self.times = {k: [] for k in (*ROWS, BATCHED, BATCHED_RECORD, ENCODE, AFTER_TRAIN)}
 
     def round(self, recs: list[LabelledRecord]) -> list:
         words = [list(r.words) for r in recs]
@@ -95,7 +97,9 @@ class Ours:
             share = (time.perf_counter() - t0) * 1000 / len(batch)
             t[BATCHED_RECORD] += [ms + share for ms in each_ms(
                 lambda rec: render_record(rec, self.batched_record, self.cfg, "pxz", self.task, self.vocab), batch)]
-        return [self.cache.render_words(w) for w in words]
+        out = [self.cache.render_words(w) for w in words]
+        t[ENCODE] += each_ms(lambda res: encode_pixels(res.pixels, self.cfg.mode, "pxz"), out)
+        return out
 
 
 def run_peer(peers: Path, recs: list[LabelledRecord], tmp: Path) -> dict:
@@ -192,13 +196,22 @@ def main() -> None:
     else:
         pm, pmean = statistics.median(peer_times), statistics.fmean(peer_times)
         lines.append(f"| peer {peer['version']} `renderer(words)` | {pm:.3f} | {pmean:.3f} | {1000 / pm:,.0f} |")
-    names = [n for n in (*ROWS, BATCHED, BATCHED_RECORD, AFTER_TRAIN) if ours.times[n]]
+    names = [n for n in (*ROWS, BATCHED, BATCHED_RECORD, ENCODE, AFTER_TRAIN) if ours.times[n]]
     for name in names:
         t = ours.times[name]
         lines.append(f"| pixelkit {name} | {statistics.median(t):.3f} | {statistics.fmean(t):.3f} | "
                      f"{1000 / statistics.median(t):,.0f} |")
     lines.append(f"| pixelkit `pixel-render task` job (DirectRunner in process, start-up included) | — | "
                  f"{job['mean_ms']:.3f} | {1000 / job['mean_ms']:,.0f} (mean) |")
+    med = {n: statistics.median(ours.times[n]) for n in names}
+    rest = med[BATCHED_RECORD] - med[BATCHED] - med[ENCODE]
+    lines += ["", "## Where a record's time goes (the job's batches, medians)", "",
+              f"- rendering the words (`render_words` + its prefetch share; pipeline/render): {med[BATCHED]:.3f} ms "
+              f"({med[BATCHED] / med[BATCHED_RECORD]:.0%})",
+              f"- pxz encoding of the strip (`encode_pixels`; schemas/codec.py): {med[ENCODE]:.3f} ms "
+              f"({med[ENCODE] / med[BATCHED_RECORD]:.0%})",
+              f"- the rest -- labels, key, the sample (pipeline/tasks/render.py): {rest:.3f} ms "
+              f"({rest / med[BATCHED_RECORD]:.0%}; medians do not add exactly)"]
     lines += ["", "## Side by side", ""]
     if "error" not in peer:
         for name in names:
