@@ -2,12 +2,19 @@
 
     # the loader (one core): classification task shards -> TaskModel batches, beside PIXEL pretraining batches
     python tests/benchmarks/bench_finetune.py loader --n 2000
-    # learning: pretrain a debug PIXEL on the bundled corpus, finetune it and a from-scratch twin on UD POS and CoLA
-    pixel-render && pixel-render task --task ud-en_ewt-pos --max_patches 256 --output out/tasks/ud-en_ewt-pos \\
-        --input train=../shared/data/ud/UD_English-EWT/en_ewt-ud-train.conllu --input validation=...-dev.conllu
-    pixel-render task --task glue-cola --max_patches 256 --output out/tasks/glue-cola \\
-        --input train=../shared/data/glue/CoLA/train.tsv --input validation=../shared/data/glue/CoLA/dev.tsv
-    python tests/benchmarks/bench_finetune.py learn --out tests/benchmarks/results/finetune.md
+    # learning: pretrain a debug PIXEL, finetune it and a from-scratch twin on UD POS and MRPC
+    pixel-render                                       # out/tokenizer.json, out/pixel-gray (the bundled corpus)
+    S=../shared/data
+    pixel-render run --input wikitext=$S/prose/wikitext-2-raw/wiki.test.raw --format text \
+        --output out/pretrain-wikitext --tokenizer out/tokenizer.json
+    pixel-render run --input enwiki=$S/wikipedia/enwiki-articles-excerpt.xml.bz2 --input "books=$S/prose/gutenberg/*.txt" \
+        --output out/pretrain-wiki-books --tokenizer out/tokenizer.json
+    pixel-render task --task ud-en_ewt-pos --max_patches 256 --output out/tasks/ud-en_ewt-pos \
+        --input train=$S/ud/UD_English-EWT/en_ewt-ud-train.conllu --input validation=$S/ud/UD_English-EWT/en_ewt-ud-dev.conllu
+    pixel-render task --task glue-mrpc --max_patches 256 --output out/tasks/glue-mrpc \
+        --input train=$S/glue/MRPC/train.tsv --input validation=$S/glue/MRPC/dev.tsv
+    python tests/benchmarks/bench_finetune.py learn --pretrain-data out/pretrain-wikitext out/pretrain-wiki-books \
+        out/pixel-gray --pretrain-steps 200 --pretrain-batch 8 --steps 300 --eval-every 300 --tasks ud-en_ewt-pos glue-mrpc
 
 ``loader``: CoLA train sentences rendered with PIXEL's settings (gray 16 px, 529 patches, pxz) by the tests'
 task helper (the pipeline's pure task functions), streamed by ``trainer.stream.BatchStream`` into (a) the
@@ -15,7 +22,7 @@ finetuning batches of a debug PIXEL + sequence head (patches, attention mask, la
 batches (patches, attention mask, span masks) from the same shards; one pinned core, median of passes.
 
 ``learn``: every step is the real CLI (DeepSpeed engine, dev evaluation, best checkpoint): ``pixel-train
-pretrain`` on ``out/pixel-gray``, then ``pixel-train finetune`` from it and from scratch (same flavor, same
+pretrain`` on the given shard sets, then ``pixel-train finetune`` from it and from scratch (same flavor, same
 steps and settings); the dev metric of the best checkpoint, against the majority-class baseline (the train
 split's most frequent label predicted for every dev item).
 """
