@@ -69,7 +69,7 @@ work=$SMOKE_DIR/work
 rm -rf "$work" && mkdir -p "$work"
 RUN=(podman run --rm "${LIMITS[@]}" --network none -v "$work:/workspace")
 timed worker-env "${RUN[@]}" --entrypoint python "$WORKER" -c '
-import shutil, sys, apache_beam, apache_beam.runners.worker.sdk_worker_main, pipeline.render.pangocairo
+import shutil, sys, apache_beam, apache_beam.runners.worker.sdk_worker_main, pixelkit.pipeline.render.pangocairo
 assert sys.prefix == "/opt/pixelkit/.venv", sys.prefix                 # the python Beam boot would start
 assert shutil.which("python") == "/opt/pixelkit/.venv/bin/python", shutil.which("python")
 assert apache_beam.__version__ == "2.77.0", apache_beam.__version__

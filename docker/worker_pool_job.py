@@ -16,8 +16,8 @@ import sys
 import apache_beam as beam
 from apache_beam.transforms.environments import ExternalEnvironment
 
-from pipeline.localrunner import LiveFnApiRunner
-from pipeline.main import parse_options, run
+from pixelkit.pipeline.localrunner import LiveFnApiRunner
+from pixelkit.pipeline.main import parse_options, run
 
 
 class WorkerPoolRunner(LiveFnApiRunner):
