@@ -80,21 +80,22 @@ for f in out/pixel-gray/manifest.json out/pixar-binary/manifest.json out/train/p
          out/train/pixar/model/model.safetensors; do
   [ -s "$work/$f" ] || { note "FAILED: $f missing"; exit 1; }
 done
-note "accounting: $(grep -m1 -i 'read' "$SMOKE_DIR/pixel-render.log" || true)"
-note "training: $(grep -i -E 'loss' "$SMOKE_DIR/pixel-train-demo.log" | tail -2 | tr '\n' ' ')"
+note "rendered: $(grep -E '^pixel-gray:|^pixar-binary:' "$SMOKE_DIR/pixel-render.log" | tr '\n' ' ')"
+note "trained: $(grep -E 'step (5|40)/40' "$SMOKE_DIR/pixel-train-demo.log" | sed 's/.*INFO //' | tr '\n' ' ')"
 
 # 4. The worker image as a Beam worker pool (what Flink / Spark workers run): a driver container sends the job's
 # bundles to a pool container over the Fn API; its shards must equal the same job's on the local runner.
 POOL_PORT=${POOL_PORT:-50777}
+POOL=pixelkit-smoke-pool-$POOL_PORT
 NET=(podman run --rm "${LIMITS[@]}" --network host -v "$work:/workspace")
 job=(--input wikitext=/opt/pixelkit/pipeline/sample_data/wikitext-2-test-excerpt.txt)
-podman rm -f pixelkit-smoke-pool >/dev/null 2>&1 || true
-podman run -d --name pixelkit-smoke-pool "${LIMITS[@]}" --network host -v "$work:/workspace" --entrypoint python \
+podman rm -f "$POOL" >/dev/null 2>&1 || true
+podman run -d --name "$POOL" "${LIMITS[@]}" --network host -v "$work:/workspace" --entrypoint python \
   "$WORKER" -m apache_beam.runners.worker.worker_pool_main --service_port="$POOL_PORT" >/dev/null
-trap 'podman rm -f pixelkit-smoke-pool >/dev/null 2>&1 || true' EXIT
+trap 'podman rm -f "$POOL" >/dev/null 2>&1 || true' EXIT
 timed worker-pool-job "${NET[@]}" -v "$REPO/docker:/smoke:ro" --entrypoint python "$WORKER" /smoke/worker_pool_job.py \
   "localhost:$POOL_PORT" "${job[@]}" --output /workspace/pool-out
-podman logs pixelkit-smoke-pool > "$SMOKE_DIR/worker-pool.log" 2>&1
+podman logs "$POOL" > "$SMOKE_DIR/worker-pool.log" 2>&1
 grep -q "Starting worker with command" "$SMOKE_DIR/worker-pool.log" || { note "FAILED: the pool started no worker"; exit 1; }
 timed local-runner-job "${RUN[@]}" --entrypoint pixel-render "$WORKER" run "${job[@]}" --output /workspace/local-out
 for f in $(cd "$work/local-out" && ls *.tar dead_letters.jsonl manifest.json); do
