@@ -128,6 +128,7 @@ def test_the_trainers_loader_reads_the_same_s3_shards(s3, runs):
     assert all((a.pixels == b.pixels).all() and a.token_ids == b.token_ids for a, b in zip(remote, here))
 
 
+@pytest.mark.slow
 def test_rerun_guard_and_resume_on_s3(s3, runs):
     _, _, first = runs
     prefix = "resume/"
@@ -162,6 +163,7 @@ def test_rerun_guard_and_resume_on_s3(s3, runs):
     assert verify(out) == []
 
 
+@pytest.mark.slow
 def test_the_s3_flags_reach_multi_process_workers(s3, runs, monkeypatch):
     """Beam's own --s3_* flags instead of the environment, with 2 worker processes (they get the flags through
     the pipeline options): the launcher's checks, the workers' reads and writes. Same bytes as the local run."""
