@@ -7,7 +7,9 @@ flags (``--s3_endpoint_url``, ``--s3_access_key_id`` ...; ``FileSystems.set_opti
 ``.{name}.uploading`` object beside the target and then copies it to its name (Beam's rename is copy + delete),
 so a reader never finds a half-uploaded object under a shard's or the manifest's name, also when an upload fails
 part-way (Beam's uploader completes the multipart upload of whatever it was given when its ``with`` block exits
-on an exception; a killed process leaves an incomplete multipart upload that S3 never shows as an object).
+on an exception: ``tests/test_s3.py`` shows it). A killed process leaves an incomplete multipart upload, which S3
+never shows as an object (S3's semantics; not tested by killing a writer here): a bucket lifecycle rule
+``AbortIncompleteMultipartUpload`` reclaims its space.
 
 Beam's S3 uploader cannot write an empty object (``S3Uploader.finish`` completes a multipart upload with no
 parts, which S3 refuses as ``MalformedXML``; Beam 2.77). ``dead_letters.jsonl`` of a run without dead letters is
