@@ -113,6 +113,11 @@ class ShardManifest:
         d["num_bytes"] = self.num_bytes
         return d
 
+    def to_json(self) -> bytes:
+        """``manifest.json``'s bytes (validated first): the same bytes wherever they are written."""
+        self.validate()
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
     @classmethod
     def from_dict(cls, d: Any) -> "ShardManifest":
         return cls._build(typed.convert(d, _MANIFEST_STRUCT, "manifest"))
@@ -138,11 +143,10 @@ class ShardManifest:
 
     def write(self, directory: str | Path) -> Path:
         """Write ``manifest.json`` atomically (temp name + rename) and ``manifest.parquet`` (shard table)."""
-        self.validate()
         directory = Path(directory)
         path = directory / MANIFEST_NAME
         tmp = directory / f".{MANIFEST_NAME}.tmp"
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        tmp.write_bytes(self.to_json())
         tmp.replace(path)
         from .arrow import write_shard_table  # pyarrow only when writing the parquet copy
 

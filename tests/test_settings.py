@@ -54,7 +54,8 @@ RUN_CASES = [
     ("no output", ["-output"], "--output is required"),
     ("output is a file", ["-output", "--output={d}/a-file"], "is a file; give a directory"),
     ("output under a file", ["-output", "--output={d}/a-file/shards"], "is a file, so no directory can be made"),
-    ("remote output", ["-output", "--output=gs://bucket/shards"], "writing the manifest to a remote filesystem is not"),
+    ("output on a filesystem Beam lacks", ["-output", "--output=nosuchfs://bucket/shards"],
+     "--output nosuchfs://bucket/shards: Unable to get filesystem"),
     ("input on a filesystem Beam lacks", ["-input", "--input=c4=nosuchfs://bucket/c4/*.jsonl"], "install its filesystem"),
 ]
 
