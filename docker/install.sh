@@ -38,6 +38,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch first: a CPU wheel where one is provided, and it keeps deepspeed from pulling another torch.
   .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
   .venv/bin/pip install -q --disable-pip-version-check -e '.[all]'
+  # Coqui's TTS `trainer` (+ the two it needs that .venv lacks): tests/test_namespace.py installs it beside our
+  # wheel in a fresh venv to prove the two co-install; fetched here so the tests need no network.
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d .venv/wheels \
+    trainer==0.0.36 coqpit==0.0.17 soundfile==0.14.0
   echo "$want" > "$stamp"
 fi
 echo "pixelkit environment ready: $(pwd)/.venv" >&2

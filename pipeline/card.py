@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from schemas import ShardManifest
+from pixelkit.schemas import ShardManifest
 
 from .report import outcome_counts, stats_rows, tofu_warnings
 
@@ -135,7 +135,7 @@ are control characters and lone surrogates drawn as spaces / U+FFFD.
 
 ```python
 import webdataset as wds
-from schemas import RenderedSample
+from pixelkit.schemas import RenderedSample
 ds = wds.WebDataset("{pattern}", shardshuffle=False).map(RenderedSample.from_wds)
 ```
 

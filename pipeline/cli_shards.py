@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from schemas import RenderedSample, SchemaError, ShardManifest
+from pixelkit.schemas import RenderedSample, SchemaError, ShardManifest
 
 from .render.visual import to_image
 from .shards import file_sha256, read_shard

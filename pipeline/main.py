@@ -17,7 +17,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.pvalue import AsDict, AsList
 
-from schemas import ShardManifest
+from pixelkit.schemas import ShardManifest
 
 from .card import dataset_card, first_json
 from .documents import Document, no_surrogates

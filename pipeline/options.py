@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from schemas import DEFAULT_ENCODING, ENCODINGS
+from pixelkit.schemas import DEFAULT_ENCODING, ENCODINGS
 
 from .render import PRESET_NAMES, RenderConfig, preset
 from .samples import DEFAULT_MAX_UNKNOWN_RATIO
 
 
 # Short runner names the CLI maps (Beam 2.77 itself knows Dask only by its full class path).
-RUNNER_NAMES = {"dask": "pipeline.dask_runner.DaskRunner", "daskrunner": "pipeline.dask_runner.DaskRunner",
-                "apache_beam.runners.dask.dask_runner.daskrunner": "pipeline.dask_runner.DaskRunner",
+RUNNER_NAMES = {"dask": "pixelkit.pipeline.dask_runner.DaskRunner", "daskrunner": "pixelkit.pipeline.dask_runner.DaskRunner",
+                "apache_beam.runners.dask.dask_runner.daskrunner": "pixelkit.pipeline.dask_runner.DaskRunner",
                 "direct": "DirectRunner"}
 # Without --runner: the in-process FnApiRunner, by name. (Beam's default DirectRunner first tries the PrismRunner,
 # which downloads a Prism binary from GitHub and, offline, falls back to this same FnApiRunner after a delay.)

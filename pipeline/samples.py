@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas import RenderedSample, encode_pixels, make_key
+from pixelkit.schemas import RenderedSample, encode_pixels, make_key
 
 from .documents import TextChunk
 from .render import RenderConfig, Renderer, RenderResult

@@ -9,9 +9,9 @@ from typing import Iterable, Iterator
 
 import webdataset as wds
 
-from schemas import RenderedSample, SchemaError, ShardInfo
-from schemas.manifest import file_sha256
-from schemas.sample import split_member_name
+from pixelkit.schemas import RenderedSample, SchemaError, ShardInfo
+from pixelkit.schemas.manifest import file_sha256
+from pixelkit.schemas.sample import split_member_name
 
 MAX_MEMBER_BYTES = 64 << 20  # a single field larger than this is rejected, not read into memory
 

@@ -21,8 +21,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsSingleton
 
-from schemas import ShardInfo, shard_name
-from schemas.sample import split_member_name
+from pixelkit.schemas import ShardInfo, shard_name
+from pixelkit.schemas.sample import split_member_name
 
 from .shards import file_sha256, write_shard
 

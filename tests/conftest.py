@@ -85,10 +85,10 @@ def make_shard_set(out: Path, preset_name: str, texts: list[str], tokenizer: Pat
     """Render ``texts`` with a renderer preset into ``n_shards`` shards + manifest.json (as the pipeline does)."""
     from tokenizers import Tokenizer
 
-    from pipeline.render import TextRenderer, preset
-    from pipeline.shards import write_shard
-    from pipeline.tokenizer import identity
-    from schemas import DEFAULT_ENCODING, RenderedSample, ShardManifest, encode_pixels, make_key, shard_name
+    from pixelkit.pipeline.render import TextRenderer, preset
+    from pixelkit.pipeline.shards import write_shard
+    from pixelkit.pipeline.tokenizer import identity
+    from pixelkit.schemas import DEFAULT_ENCODING, RenderedSample, ShardManifest, encode_pixels, make_key, shard_name
 
     encoding = encoding or DEFAULT_ENCODING
     cfg = preset(preset_name, **render_overrides)
@@ -114,7 +114,7 @@ def make_shard_set(out: Path, preset_name: str, texts: list[str], tokenizer: Pat
 @pytest.fixture(scope="session")
 def tokenizer_file(tmp_path_factory, wikitext) -> Path:
     """A 1k byte-level BPE trained offline on the bundled WikiText excerpt."""
-    from pipeline.tokenizer import train_bpe
+    from pixelkit.pipeline.tokenizer import train_bpe
     return train_bpe(wikitext, 1024, tmp_path_factory.mktemp("tok") / "tokenizer.json")
 
 

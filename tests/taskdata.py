@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schemas import DEFAULT_ENCODING, ShardManifest, shard_name
+from pixelkit.schemas import DEFAULT_ENCODING, ShardManifest, shard_name
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 EWT_EXCERPT = SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu"
@@ -14,11 +14,11 @@ EWT_EXCERPT = SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu"
 
 def make_task(out: Path, task_name: str, inputs: dict[str, str | Path], limit: int = 0, preset_name: str = "pixel",
               stride: int = 0, tokenizer: Path | None = None, **render) -> Path:
-    from pipeline.render import TextRenderer, preset
-    from pipeline.shards import write_shard
-    from pipeline.tasks import LabelledRecord, read_records, resolve
-    from pipeline.tasks.render import render_record
-    from pipeline.tokenizer import identity
+    from pixelkit.pipeline.render import TextRenderer, preset
+    from pixelkit.pipeline.shards import write_shard
+    from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve
+    from pixelkit.pipeline.tasks.render import render_record
+    from pixelkit.pipeline.tokenizer import identity
 
     task = resolve(task_name)
     records = {split: [r for r in read_records(str(path), task, limit=limit) if isinstance(r, LabelledRecord)]

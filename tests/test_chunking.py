@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.chunking import chunk_document, pieces
-from pipeline.documents import Document
-from pipeline.render import RenderConfig, TextRenderer
+from pixelkit.pipeline.chunking import chunk_document, pieces
+from pixelkit.pipeline.documents import Document
+from pixelkit.pipeline.render import RenderConfig, TextRenderer
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import zstandard
 
-from pipeline.render import RenderConfig, TextRenderer, preset
-from schemas import codec
-from schemas.codec import DEFAULT_ENCODING, ENCODINGS, MAX_PIXEL_BYTES, decode_pixels, encode_pixels
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
+from pixelkit.schemas import codec
+from pixelkit.schemas.codec import DEFAULT_ENCODING, ENCODINGS, MAX_PIXEL_BYTES, decode_pixels, encode_pixels
 
 ROOT = Path(__file__).resolve().parents[1]
 EMOJI = " The cat 🐱 sat on the mat 🎉 and smiled 😀."
@@ -79,7 +79,7 @@ def test_deterministic_in_process_and_across_processes(strips, tmp_path, encodin
     a, b = encode_pixels(px, mode, encoding), encode_pixels(px.copy(), mode, encoding)
     assert a == b
     np.save(tmp_path / "px.npy", px)
-    code = ("import sys, hashlib, numpy as np; from schemas.codec import encode_pixels; "
+    code = ("import sys, hashlib, numpy as np; from pixelkit.schemas.codec import encode_pixels; "
             f"print(hashlib.sha256(encode_pixels(np.load(sys.argv[1]), {mode!r}, {encoding!r})).hexdigest())")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "px.npy")], capture_output=True, text=True,
                          cwd=ROOT, check=True)
@@ -350,7 +350,7 @@ def test_golden_pxz_payloads_decode_and_encode_unchanged(mode):
 
 
 def test_codec_imports_pillow_only_for_png():
-    code = ("import sys, numpy as np; from schemas.codec import encode_pixels, decode_pixels; "
+    code = ("import sys, numpy as np; from pixelkit.schemas.codec import encode_pixels, decode_pixels; "
             "a = np.full((16, 32), 255, np.uint8); decode_pixels(encode_pixels(a, 'gray', 'pxz'), 'pxz', mode='gray', "
             "height=16, width=32); print('PIL' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)

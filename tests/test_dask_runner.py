@@ -23,14 +23,14 @@ from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 from apache_beam.transforms.window import GlobalWindow  # noqa: E402
 from apache_beam.utils.windowed_value import WindowedValue  # noqa: E402
 
-from pipeline.main import run  # noqa: E402
-from pipeline.options import LOCAL_RUNNER, with_runner  # noqa: E402
+from pixelkit.pipeline.main import run  # noqa: E402
+from pixelkit.pipeline.options import LOCAL_RUNNER, with_runner  # noqa: E402
 from conftest import hang_guard  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "pipeline" / "sample_data"
 UPSTREAM = "apache_beam.runners.dask.dask_runner.DaskRunner"
-OURS = "pipeline.dask_runner.DaskRunner"
+OURS = "pixelkit.pipeline.dask_runner.DaskRunner"
 pytestmark = pytest.mark.slow
 
 

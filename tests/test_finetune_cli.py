@@ -13,11 +13,11 @@ import torch
 
 from taskdata import EWT_EXCERPT, make_task
 from test_trainer_engine import ENV, ROOT, _cli
-from trainer.spec import DataInfo
-from trainer.loading import load_encoder
-from trainer.models import get_variant
-from trainer.spec import ConfigError
-from trainer.taskmodel import TaskConfig, TaskModel
+from pixelkit.trainer.spec import DataInfo
+from pixelkit.trainer.loading import load_encoder
+from pixelkit.trainer.models import get_variant
+from pixelkit.trainer.spec import ConfigError
+from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def _pretrained(path: Path, variant: str = "pixel", mode: str = "gray", patches:
 
 
 def _task_model(task_dir: Path, variant: str, patches: int = 64, mode: str = "gray", **overrides) -> TaskModel:
-    from schemas import TaskSpec
+    from pixelkit.schemas import TaskSpec
     v = get_variant(variant)
     ec = v.config("debug", overrides, DataInfo(mode, 8 if mode == "binary" else 16, patches))
     return TaskModel(TaskConfig(encoder=variant, encoder_config=ec.to_dict(), head="tagging",

@@ -13,15 +13,15 @@ import torch
 
 from taskdata import EWT_EXCERPT, make_task
 from conftest import SHARED_DATA
-from schemas import TaskSpec
-from trainer.data import read_samples
-from trainer.finetune import scratch_info
-from trainer.heads import get_head
-from trainer.models import get_variant
-from trainer.shardsets import common_info, resolve
-from trainer.spec import ConfigError
-from trainer.taskmodel import TaskConfig, TaskModel, TaskVariant
-from trainer.tasks import score
+from pixelkit.schemas import TaskSpec
+from pixelkit.trainer.data import read_samples
+from pixelkit.trainer.finetune import scratch_info
+from pixelkit.trainer.heads import get_head
+from pixelkit.trainer.models import get_variant
+from pixelkit.trainer.shardsets import common_info, resolve
+from pixelkit.trainer.spec import ConfigError
+from pixelkit.trainer.taskmodel import TaskConfig, TaskModel, TaskVariant
+from pixelkit.trainer.tasks import score
 
 EWT_DEV = SHARED_DATA / "ud" / "UD_English-EWT" / "en_ewt-ud-dev.conllu"
 SOURCES = {

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from pipeline.render import RenderConfig, TextRenderer
-from pipeline.render.config import fonts_dir
-from pipeline.render.fontconfig import PrivateFontConfig
+from pixelkit.pipeline.render import RenderConfig, TextRenderer
+from pixelkit.pipeline.render.config import fonts_dir
+from pixelkit.pipeline.render.fontconfig import PrivateFontConfig
 
 
 def test_font_files_match_manifest():

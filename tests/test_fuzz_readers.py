@@ -26,16 +26,16 @@ from conftest import hang_guard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.cli_shards import verify
-from pipeline.shards import read_shard
-from schemas import RenderedSample, SchemaError, ShardManifest
-from schemas.codec import MAX_PIXEL_BYTES
+from pixelkit.pipeline.cli_shards import verify
+from pixelkit.pipeline.shards import read_shard
+from pixelkit.schemas import RenderedSample, SchemaError, ShardManifest
+from pixelkit.schemas.codec import MAX_PIXEL_BYTES
 from test_hostile_shards import members, rewrite_manifest, write_tar
-from trainer import tars
-from trainer.data import SkipCounter, decode
-from trainer.models.base import ConfigError
-from trainer.shardsets import resolve
-from trainer.stream import BatchStream, Position, StreamSpec
+from pixelkit.trainer import tars
+from pixelkit.trainer.data import SkipCounter, decode
+from pixelkit.trainer.models.base import ConfigError
+from pixelkit.trainer.shardsets import resolve
+from pixelkit.trainer.stream import BatchStream, Position, StreamSpec
 
 _PROFILE = os.environ.get("PIXELKIT_FUZZ", "short")
 _EXAMPLES = {"short": 30, "long": 2000}.get(_PROFILE) or int(_PROFILE)

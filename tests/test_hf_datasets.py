@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.main import run
-from schemas import decode_pixels
+from pixelkit.pipeline.main import run
+from pixelkit.schemas import decode_pixels
 
 SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 

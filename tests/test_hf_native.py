@@ -1,6 +1,6 @@
 """What the main job writes loads with Hugging Face's own tools: shard sets with ``datasets.load_dataset(dir)``
 (the card's ``configs`` and features), pxz decoded by the card's one-liner; trained models with
-``AutoModel.from_pretrained`` after ``import trainer``, with a model card."""
+``AutoModel.from_pretrained`` after ``import pixelkit``, with a model card."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.main import run
-from schemas import RenderedSample, ShardManifest
+from pixelkit.pipeline.main import run
+from pixelkit.schemas import RenderedSample, ShardManifest
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
@@ -86,7 +86,7 @@ def test_auto_model_loads_a_trained_model_with_its_card(tmp_path, gray_shards):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TORCH_EXTENSIONS_DIR": str(ROOT / ".cache" / "torch_extensions"),
            "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
     out = tmp_path / "run"
-    p = subprocess.run([sys.executable, "-m", "trainer.cli", "pretrain", "--model", "pixel", "--data",
+    p = subprocess.run([sys.executable, "-m", "pixelkit.trainer.cli", "pretrain", "--model", "pixel", "--data",
                         str(gray_shards), "--out", str(out), "--steps", "2", "--set", "log_every=1"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-4000:]
@@ -95,9 +95,9 @@ def test_auto_model_loads_a_trained_model_with_its_card(tmp_path, gray_shards):
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModel, AutoModelForPreTraining
 
-    import trainer  # noqa: F401  -- registers pixelkit's model types
-    from trainer.hf import manifest_sha256
-    from trainer.models.pixel import PixelForPreTraining
+    from pixelkit import trainer  # noqa: F401  -- registers pixelkit's model types
+    from pixelkit.trainer.hf import manifest_sha256
+    from pixelkit.trainer.models.pixel import PixelForPreTraining
 
     model_dir = out / "model"
     assert AutoConfig.from_pretrained(model_dir).model_type == "pixelkit-pixel"

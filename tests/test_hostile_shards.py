@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli_shards import main as shards_main
-from pipeline.cli_shards import verify
-from pipeline.shards import read_shard
-from schemas import RenderedSample, SchemaError, ShardManifest
-from schemas.manifest import file_sha256
-from trainer import tars
-from trainer.cli import main as train_main
-from trainer.data import SkipCounter, decode
-from trainer.shardsets import resolve
-from trainer.stream import BatchStream, NoUsableData, Position, StreamSpec
+from pixelkit.pipeline.cli_shards import main as shards_main
+from pixelkit.pipeline.cli_shards import verify
+from pixelkit.pipeline.shards import read_shard
+from pixelkit.schemas import RenderedSample, SchemaError, ShardManifest
+from pixelkit.schemas.manifest import file_sha256
+from pixelkit.trainer import tars
+from pixelkit.trainer.cli import main as train_main
+from pixelkit.trainer.data import SkipCounter, decode
+from pixelkit.trainer.shardsets import resolve
+from pixelkit.trainer.stream import BatchStream, NoUsableData, Position, StreamSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TORCH_EXTENSIONS_DIR": str(ROOT / ".cache" / "torch_extensions"), "DS_ACCELERATOR": "cpu",
@@ -158,7 +158,7 @@ def test_a_set_with_no_usable_sample_stops_pixel_train_with_a_clear_error(tmp_pa
             entries = with_json(entries, i, lambda m: json.dumps({**m, "schema_version": 1}).encode())
         write_tar(shard, entries)
     rewrite_manifest(d)  # the manifest is intact: the run starts, every sample then fails
-    cmd = [sys.executable, "-m", "trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
+    cmd = [sys.executable, "-m", "pixelkit.trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
            str(d), "--out", str(tmp_path / "o"), "--steps", "3", "--set", "micro_batch_size=2",
            "--set", "global_batch_size=2"]
     p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)  # fails, never hangs
@@ -180,7 +180,7 @@ def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(t
     rewrite_manifest(d)
     b.write_bytes(b.read_bytes()[: _header_offsets(b)[20]])  # after the manifest: 20 of 24 samples left
     out = tmp_path / "o"
-    cmd = [sys.executable, "-m", "trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
+    cmd = [sys.executable, "-m", "pixelkit.trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
            str(d), "--out", str(out), "--steps", "15", "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
            "--set", "data.shuffle_buffer=0", "--set", "log_every=5"]
     p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
@@ -200,7 +200,7 @@ def test_an_eval_set_with_no_usable_sample_is_an_error_not_a_zero_loss(tmp_path,
             entries = with_json(entries, i, lambda m: json.dumps({**m, "mode": 3}).encode())
         write_tar(shard, entries)
     rewrite_manifest(d)
-    cmd = [sys.executable, "-m", "trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
+    cmd = [sys.executable, "-m", "pixelkit.trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
            str(gray_shards), "--eval", str(d), "--out", str(tmp_path / "o"), "--steps", "1",
            "--set", "micro_batch_size=2", "--set", "global_batch_size=2"]
     p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
@@ -210,7 +210,7 @@ def test_an_eval_set_with_no_usable_sample_is_an_error_not_a_zero_loss(tmp_path,
 
 def test_skip_warnings_are_rate_limited(caplog):
     skips = SkipCounter()
-    with caplog.at_level(logging.WARNING, logger="trainer.data"):
+    with caplog.at_level(logging.WARNING, logger="pixelkit.trainer.data"):
         for i in range(5000):
             skips.note("corrupt_sample", f"sample {i}")
     assert skips.counts == {"corrupt_sample": 5000}
@@ -351,7 +351,7 @@ def wrong_shape_sample(gray_member_json: bytes) -> list[tuple[str, bytes]]:
     """A valid gray sample of 600 patches (the set holds 529): schema-valid, but no batch of the set can hold it."""
     import numpy as np
 
-    from schemas import encode_pixels
+    from pixelkit.schemas import encode_pixels
     meta = json.loads(gray_member_json)
     s = RenderedSample(key="odd_0000", pixels=encode_pixels(np.full((16, 9600), 255, np.uint8), "gray", "pxz"),
                        encoding="pxz", mode="gray", height=16, width=9600, patch_size=16, num_patches=3, text="odd",
@@ -372,7 +372,7 @@ def test_a_valid_sample_of_another_shape_is_counted_not_fatal(tmp_path, gray_sha
 
 
 def test_the_shuffle_buffer_is_bounded_in_bytes(monkeypatch):
-    from trainer import stream as stream_mod
+    from pixelkit.trainer import stream as stream_mod
     items = [{"__key__": f"k{i}", "pxz": bytes(1000 if i % 5 else 50_000)} for i in range(400)]
     spec = StreamSpec([["x"]], [1.0], 2, None, None, shuffle_buffer=100)
     unbounded = [x["__key__"] for x in BatchStream(spec)._shuffled(iter(items), 0, 0)]

@@ -13,13 +13,13 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from trainer.importers import FORMATS, CheckpointError, build, convert, detect
-from trainer.models.base import LoadingError
-from trainer.models.dualgpt import DualGPT
-from trainer.models.monogpt import MonoGPT
-from trainer.models.pixar2024 import Pixar2024
-from trainer.models.pixel import PixelForPreTraining
-from trainer.models.pixelgpt import PixelGPT
+from pixelkit.trainer.importers import FORMATS, CheckpointError, build, convert, detect
+from pixelkit.trainer.models.base import LoadingError
+from pixelkit.trainer.models.dualgpt import DualGPT
+from pixelkit.trainer.models.monogpt import MonoGPT
+from pixelkit.trainer.models.pixar2024 import Pixar2024
+from pixelkit.trainer.models.pixel import PixelForPreTraining
+from pixelkit.trainer.models.pixelgpt import PixelGPT
 
 ASSETS = Path(__file__).parent / "assets" / "parity"
 TOL = 1e-5
@@ -232,8 +232,8 @@ def test_pixar_matches_reference():
 
 def test_every_variant_saves_the_documented_layout():
     """trainer/models/layout.py is our checkpoint contract; a transformers upgrade renaming a block fails here."""
-    from trainer.models import REGISTRY, DataInfo, get_variant
-    from trainer.models.layout import LAYOUTS, templates
+    from pixelkit.trainer.models import REGISTRY, DataInfo, get_variant
+    from pixelkit.trainer.models.layout import LAYOUTS, templates
     assert set(LAYOUTS) == set(REGISTRY)
     for name in REGISTRY:
         v = get_variant(name)
@@ -247,11 +247,11 @@ def test_every_variant_saves_the_documented_layout():
 def test_init_from_reads_a_published_layout(tmp_path, gray_shards):
     """prepare() takes the architecture of a published checkpoint through its importer: 3-channel PIXEL weights
     on gray shards become a gray model, and a patch size the shards do not have is refused before any work."""
-    from trainer.config import load_config
-    from trainer.engine import prepare
-    from trainer.importers import pretrained_config
-    from trainer.models.base import ConfigError
-    from trainer.models.pixel import PixelConfig
+    from pixelkit.trainer.config import load_config
+    from pixelkit.trainer.engine import prepare
+    from pixelkit.trainer.importers import pretrained_config
+    from pixelkit.trainer.models.base import ConfigError
+    from pixelkit.trainer.models.pixel import PixelConfig
     cfg = pretrained_config("pixel", PixelConfig, ASSETS / "pixel-hf", channels=1)
     assert (cfg.num_channels, cfg.num_patches, cfg.patch_size, cfg.decoder_norm_eps) == (1, 16, 4, 1e-5)
     run = load_config(None, {"model": "pixel", "flavor": "debug", "data": {"train": [str(gray_shards)]},
@@ -261,8 +261,8 @@ def test_init_from_reads_a_published_layout(tmp_path, gray_shards):
 
 
 def test_pixel_decoder_norm_eps_is_pixels_and_old_configs_keep_theirs():
-    from trainer.models import DataInfo, get_variant
-    from trainer.models.pixel import PixelConfig
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.models.pixel import PixelConfig
     cfg = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 16))
     assert PixelForPreTraining(cfg).decoder_norm.eps == 1e-5
     old = PixelConfig(hidden_size=64, num_attention_heads=4, decoder_hidden_size=64, decoder_num_attention_heads=4,

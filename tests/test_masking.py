@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.models.masking import PIXEL_CUMULATIVE_SPAN_WEIGHTS, SpanMaskingGenerator, controlled_drop
+from pixelkit.trainer.models.masking import PIXEL_CUMULATIVE_SPAN_WEIGHTS, SpanMaskingGenerator, controlled_drop
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 from ref_masking import figures, runs  # noqa: E402  (the same statistics the reference was measured with)

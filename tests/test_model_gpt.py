@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.data import DecodedSample
-from trainer.models import ConfigError, DataInfo, get_variant
-from trainer.models.base import count_parameters, unit_pixels
-from trainer.models.gpt_common import IMAGE, PAIRED, TEXT
+from pixelkit.trainer.data import DecodedSample
+from pixelkit.trainer.models import ConfigError, DataInfo, get_variant
+from pixelkit.trainer.models.base import count_parameters, unit_pixels
+from pixelkit.trainer.models.gpt_common import IMAGE, PAIRED, TEXT
 
 
 def _samples(mode: str, p: int, n: int = 4) -> list[DecodedSample]:

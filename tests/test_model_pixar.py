@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from schemas import ShardManifest
-from trainer.data import read_samples
-from trainer.models import ConfigError, DataInfo, get_variant
-from trainer.models.pixar import focal_loss
+from pixelkit.schemas import ShardManifest
+from pixelkit.trainer.data import read_samples
+from pixelkit.trainer.models import ConfigError, DataInfo, get_variant
+from pixelkit.trainer.models.pixar import focal_loss
 
 V = get_variant("pixar")
 

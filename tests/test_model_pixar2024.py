@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from schemas import ShardManifest
-from trainer.data import DecodedSample, read_samples
-from trainer.models import ConfigError, DataInfo, get_variant
-from trainer.models.base import count_parameters, unit_pixels
+from pixelkit.schemas import ShardManifest
+from pixelkit.trainer.data import DecodedSample, read_samples
+from pixelkit.trainer.models import ConfigError, DataInfo, get_variant
+from pixelkit.trainer.models.base import count_parameters, unit_pixels
 
 V = get_variant("pixar2024")
 INFO = DataInfo(mode="binary", patch_size=8, max_patches=529)

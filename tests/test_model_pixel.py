@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from schemas import ShardManifest
-from trainer.data import read_samples
-from trainer.models import DataInfo, get_variant
-from trainer.models.base import denormalize_patches, normalize_patches, unit_pixels
+from pixelkit.schemas import ShardManifest
+from pixelkit.trainer.data import read_samples
+from pixelkit.trainer.models import DataInfo, get_variant
+from pixelkit.trainer.models.base import denormalize_patches, normalize_patches, unit_pixels
 
 V = get_variant("pixel")
 

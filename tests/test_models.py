@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from schemas import ShardManifest
-from trainer.data import read_samples
-from trainer.models import REGISTRY, ConfigError, DataInfo, get_variant
-from trainer.models.base import count_parameters
+from pixelkit.schemas import ShardManifest
+from pixelkit.trainer.data import read_samples
+from pixelkit.trainer.models import REGISTRY, ConfigError, DataInfo, get_variant
+from pixelkit.trainer.models.base import count_parameters
 
 VARIANTS = list(REGISTRY)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.render import preset
-from trainer.config import deepspeed_config, load_config
-from trainer.models import DataInfo, get_variant
-from trainer.models.base import count_parameters
+from pixelkit.pipeline.render import preset
+from pixelkit.trainer.config import deepspeed_config, load_config
+from pixelkit.trainer.models import DataInfo, get_variant
+from pixelkit.trainer.models.base import count_parameters
 
 RUNS = Path(__file__).resolve().parents[1] / "trainer" / "runs"
 M = 1e6
@@ -72,7 +72,7 @@ CITED = {
 
 
 def test_every_variant_has_a_paper_run_file():
-    from trainer.models import REGISTRY
+    from pixelkit.trainer.models import REGISTRY
     assert sorted(p.name for p in RUNS.glob("*-paper.yaml")) == sorted(f"{n}-paper.yaml" for n in REGISTRY)
     assert sorted(CITED) == sorted(REGISTRY)
 
@@ -96,7 +96,7 @@ def test_paper_run_file_derives_the_cited_recipe(name):
     r = preset(render)
     assert cfg.data.expect == {"mode": r.mode, "patch_size": r.pixels_per_patch, "max_patches": r.max_patches}
 
-    from trainer.engine import _scheduler  # the schedule the engine builds: warmup to lr, cosine to min_lr
+    from pixelkit.trainer.engine import _scheduler  # the schedule the engine builds: warmup to lr, cosine to min_lr
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=o.lr)
     factor = _scheduler(opt, cfg).lr_lambdas[0]  # transformers' LambdaLR: lr(step) = lr * factor(step)
     lrs = {step: o.lr * factor(step) for step in (0, warmup // 2, warmup, (warmup + steps) // 2, steps)}
@@ -107,7 +107,7 @@ def test_paper_run_file_derives_the_cited_recipe(name):
 
 
 def test_run_config_defaults_follow_pixel_and_bad_floors_fail():
-    from trainer.models.base import ConfigError
+    from pixelkit.trainer.models.base import ConfigError
     cfg = load_config(None, {"data": {"train": ["x"]}, "max_steps": 1_000_000})
     o = cfg.optim
     assert (o.lr, o.min_lr, tuple(o.betas), o.weight_decay, o.eps, cfg.warmup()) == (
@@ -119,7 +119,7 @@ def test_run_config_defaults_follow_pixel_and_bad_floors_fail():
 
 
 def test_expected_geometry_refuses_other_shards():
-    from trainer.models.base import ConfigError
+    from pixelkit.trainer.models.base import ConfigError
     cfg = load_config(RUNS / "pixelgpt-paper.yaml")
     cfg.check_data(DataInfo("rgb", 16, 1024))
     with pytest.raises(ConfigError, match=r"data.expect.mode is 'rgb' but the shards .* have 'gray'"):

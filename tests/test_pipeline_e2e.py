@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.main import run
-from pipeline.shards import read_shard
-from pipeline.cli_shards import verify
-from schemas import RenderedSample, SchemaError
+from pixelkit.pipeline.main import run
+from pixelkit.pipeline.shards import read_shard
+from pixelkit.pipeline.cli_shards import verify
+from pixelkit.schemas import RenderedSample, SchemaError
 
 SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 pytestmark = pytest.mark.slow
@@ -96,7 +96,7 @@ def test_rerun_is_byte_identical_and_the_shaping_cache_changes_no_byte(first_run
 
 def test_killed_run_leaves_no_partial_shard_and_resume_completes(first_run, corpus, tmp_path):
     m, _ = first_run
-    cmd = [sys.executable, "-m", "pipeline.cli", "run", *_argv(corpus, tmp_path, "--workers=2")]
+    cmd = [sys.executable, "-m", "pixelkit.pipeline.cli", "run", *_argv(corpus, tmp_path, "--workers=2")]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any(p.suffix in (".tar", ".tmp") for p in tmp_path.iterdir()):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import hang_guard
 
-from pipeline.render import RenderConfig, TextRenderer, preset
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 
 # WikiText-2 (CC BY-SA 3.0): wiki.test.raw, lines 5-8 (the Robert Boulter article), whitespace as in the file.
 WIKI = [

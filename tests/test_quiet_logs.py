@@ -13,8 +13,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.localrunner import LiveFnApiRunner
-from pipeline.progress import counters, describe
+from pixelkit.pipeline.localrunner import LiveFnApiRunner
+from pixelkit.pipeline.progress import counters, describe
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
@@ -24,7 +24,7 @@ BEAM_NOISE = ("Converting string literal", "apitools", "Discarding unparseable",
 
 def _render(tmp_path: Path, *extra: str, workers: int = 2) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *extra, "run", f"--input=gutenberg={BOOK}",
+    return subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", *extra, "run", f"--input=gutenberg={BOOK}",
                            f"--output={tmp_path / 'out'}", f"--workers={workers}", "--samples_per_shard=16"],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
 

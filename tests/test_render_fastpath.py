@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA
 
-from pipeline.render import RenderConfig, TextRenderer, preset
-from pipeline.render.config import fonts_dir
-from pipeline.render.spacecheck import check_font, manifest_entry
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
+from pixelkit.pipeline.render.config import fonts_dir
+from pixelkit.pipeline.render.spacecheck import check_font, manifest_entry
 
 
 def strips(paragraphs: list[str], size: int = 1200) -> list[str]:
@@ -261,7 +261,7 @@ def test_all_udhr_languages_match_pango():
 def test_a_cache_that_composes_otherwise_than_pango_is_switched_off(monkeypatch, caplog):
     """The canary at start-up: a cairo/Pango build compositing differently (here: a fault injected into the
     cache's compositing) turns the cache off, with a warning, and the renderer still draws Pango's pixels."""
-    from pipeline.render import shapecache
+    from pixelkit.pipeline.render import shapecache
 
     real = shapecache.ShapeCache.compose
 
@@ -305,7 +305,7 @@ def test_fontcheck_cli_reports_and_fails_on_an_unusable_font(tmp_path, capsys):
     from fontTools.feaLib.builder import addOpenTypeFeaturesFromString
     from fontTools.ttLib import TTFont
 
-    from pipeline.cli import main
+    from pixelkit.pipeline.cli import main
 
     main(["fontcheck", str(fonts_dir() / "PixeloidSans.ttf")])
     assert "words shape independently" in capsys.readouterr().out

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import hang_guard
 
-from pipeline.render import RenderConfig, TextRenderer, preset
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 
 PPP = 16
 
@@ -140,7 +140,7 @@ def test_rtl_text_starts_on_the_right(gray, udhr):
 
 
 def test_pixel_rtl_vote():
-    from pipeline.render.text import is_rtl
+    from pixelkit.pipeline.render.text import is_rtl
     assert is_rtl("لمّا كان الاعتراف بالكرامة") and is_rtl("הואיל והכרה בכבוד") and not is_rtl("Whereas recognition")
     assert is_rtl("Article 1: لمّا كان الاعتراف بالكرامة"), "first Latin, middle and last Arabic: 2 of 3 votes"
     assert not is_rtl("UN said لمّا كان in 1948 and more"), "only the middle votes right-to-left"
@@ -179,7 +179,7 @@ def test_identical_input_identical_bytes_in_process_and_across_processes(gray, w
     assert gray(wikitext[6]).pixels.tobytes() != a
     assert gray(text).pixels.tobytes() == a
     code = (
-        "import hashlib,sys; from pipeline.render import RenderConfig, TextRenderer; "
+        "import hashlib,sys; from pixelkit.pipeline.render import RenderConfig, TextRenderer; "
         "t=sys.stdin.read(); print(hashlib.sha256(TextRenderer(RenderConfig())(t).pixels.tobytes()).hexdigest())"
     )
     out = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True, text=True, check=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli_shards import verify
-from pipeline.main import run
-from pipeline.outdir import RUN_FILE, drop_stale_shards, prepare_output, run_files
-from pipeline.validate import SettingsError
+from pixelkit.pipeline.cli_shards import verify
+from pixelkit.pipeline.main import run
+from pixelkit.pipeline.outdir import RUN_FILE, drop_stale_shards, prepare_output, run_files
+from pixelkit.pipeline.validate import SettingsError
 
 SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 

@@ -11,13 +11,13 @@ import tarfile
 import numpy as np
 import pytest
 
-from pipeline.render import RenderConfig, TextRenderer, preset
-from pipeline.shards import read_shard, write_shard
-from pipeline.cli_shards import main as shards_main
-from schemas import (DEFAULT_ENCODING, ENCODINGS, RenderedSample, SchemaError, ShardManifest, encode_pixels,
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
+from pixelkit.pipeline.shards import read_shard, write_shard
+from pixelkit.pipeline.cli_shards import main as shards_main
+from pixelkit.schemas import (DEFAULT_ENCODING, ENCODINGS, RenderedSample, SchemaError, ShardManifest, encode_pixels,
                      make_key, shard_name)
-from schemas.arrow import read_shard_table, samples_to_table, table_to_samples
-from schemas.sample import split_member_name
+from pixelkit.schemas.arrow import read_shard_table, samples_to_table, table_to_samples
+from pixelkit.schemas.sample import split_member_name
 
 
 def make_sample(text: str, cfg: RenderConfig, encoding: str, i: int = 0, **extra) -> RenderedSample:
@@ -181,8 +181,8 @@ def test_hostile_and_truncated_tars_keep_good_samples(tmp_path, wikitext):
 
 
 def test_schemas_imports_no_engine():
-    code = ("import sys, schemas, schemas.arrow; bad = [m for m in ('apache_beam', 'torch', 'pipeline', 'trainer', "
-            "'deepspeed') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    code = ("import sys, pixelkit.schemas, pixelkit.schemas.arrow; bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('apache_beam', 'torch', 'deepspeed') or m.startswith(('pixelkit.pipeline', 'pixelkit.trainer.'))]; print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -245,7 +245,7 @@ def test_task_fields_are_validated(wikitext, change, match):
 
 
 def test_task_spec_round_trip_in_manifest_and_task_json(tmp_path, wikitext):
-    from schemas import TaskSpec
+    from pixelkit.schemas import TaskSpec
 
     spec = TaskSpec("ud-en_ewt-parse", "parsing", "words", ["acl", "nsubj", "root"], "uas_las", "en")
     assert TaskSpec.from_dict(spec.to_dict()) == spec
@@ -264,7 +264,7 @@ def test_task_spec_round_trip_in_manifest_and_task_json(tmp_path, wikitext):
     (dict(metric="bleu"), "metric"), (dict(label_names=["a", "a"]), "repeat"),
 ])
 def test_task_spec_refuses_bad_values(change, match):
-    from schemas import TaskSpec
+    from pixelkit.schemas import TaskSpec
 
     d = dict(name="glue-mrpc", family="classification", input="pair", label_names=["0", "1"], metric="accuracy_f1")
     with pytest.raises(SchemaError, match=match):

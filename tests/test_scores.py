@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainer import scores
+from pixelkit.trainer import scores
 
 
 def test_accuracy_f1_mcc_by_hand():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main as render_main
+from pixelkit.pipeline.cli import main as render_main
 
 SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 PRIDE = SAMPLE / "pride-and-prejudice-excerpt.txt"
@@ -121,11 +121,11 @@ def test_a_run_that_writes_nothing_says_why(tmp_path, caplog):
     import json
     import logging
 
-    from pipeline.main import run
+    from pixelkit.pipeline.main import run
 
     src = tmp_path / "udhr.jsonl"
     src.write_text((SAMPLE / "udhr-excerpt.jsonl").read_text())  # records hold "paragraphs", not "text"
-    with caplog.at_level(logging.WARNING, logger="pipeline.main"):
+    with caplog.at_level(logging.WARNING, logger="pixelkit.pipeline.main"):
         m = run([f"--input=udhr={src}", f"--output={tmp_path / 'o'}"])
     n = sum(1 for _ in src.open())
     assert m.num_samples == 0 and m.counts["dead_missing_text"] == n

@@ -22,11 +22,11 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.documents import DeadLetter, Document, Skipped
-from pipeline.sources import (ReadCorpus, ReadFileFn, detect_format, iter_book_dir, iter_documents, iter_jsonl,
+from pixelkit.pipeline.documents import DeadLetter, Document, Skipped
+from pixelkit.pipeline.sources import (ReadCorpus, ReadFileFn, detect_format, iter_book_dir, iter_documents, iter_jsonl,
                               iter_parquet, iter_text)
-from pipeline.wikidump import iter_wikipedia
-from pipeline.wikitext import wikitext_to_text
+from pixelkit.pipeline.wikidump import iter_wikipedia
+from pixelkit.pipeline.wikitext import wikitext_to_text
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLE_DIR, SHARED_DATA
-from pipeline.documents import DeadLetter, Skipped
-from pipeline.render import RenderConfig, TextRenderer
-from pipeline.tasks import LabelledRecord, read_records, resolve
-from pipeline.tasks.conll_ner import to_bio
-from pipeline.tasks.glue import LAYOUTS
-from pipeline.tasks.render import answer_patches, glue_format, render_record
+from pixelkit.pipeline.documents import DeadLetter, Skipped
+from pixelkit.pipeline.render import RenderConfig, TextRenderer
+from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve
+from pixelkit.pipeline.tasks.conll_ner import to_bio
+from pixelkit.pipeline.tasks.glue import LAYOUTS
+from pixelkit.pipeline.tasks.render import answer_patches, glue_format, render_record
 
 EXCERPT = SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu"
 XQUAD_EXCERPT = SAMPLE_DIR / "xquad-en-excerpt.json"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLE_DIR, SHARED_DATA
-from pipeline.cli_shards import verify
-from pipeline.shards import read_shard
-from pipeline.tasks import LabelledRecord, read_records, resolve
-from pipeline.tasks.job import run_task
-from schemas import ShardManifest, TaskSpec
+from pixelkit.pipeline.cli_shards import verify
+from pixelkit.pipeline.shards import read_shard
+from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve
+from pixelkit.pipeline.tasks.job import run_task
+from pixelkit.schemas import ShardManifest, TaskSpec
 
 pytestmark = pytest.mark.slow
 EXCERPT = SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu"

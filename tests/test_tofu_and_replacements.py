@@ -9,13 +9,13 @@ import logging
 
 import pytest
 
-from pipeline.documents import TextChunk
-from pipeline.main import run, summary_table
-from pipeline.render import TextRenderer, preset
-from pipeline.report import source_stats, tofu_rate
-from pipeline.samples import DEFAULT_MAX_UNKNOWN_RATIO, Filters, render_chunk
-from pipeline.shards import read_shard
-from schemas import DEFAULT_ENCODING
+from pixelkit.pipeline.documents import TextChunk
+from pixelkit.pipeline.main import run, summary_table
+from pixelkit.pipeline.render import TextRenderer, preset
+from pixelkit.pipeline.report import source_stats, tofu_rate
+from pixelkit.pipeline.samples import DEFAULT_MAX_UNKNOWN_RATIO, Filters, render_chunk
+from pixelkit.pipeline.shards import read_shard
+from pixelkit.schemas import DEFAULT_ENCODING
 
 LATIN = ("eng", "vie")  # scripts PixeloidSans has (Vietnamese misses some stacked diacritics)
 OTHER = ("arb", "hin", "tam", "kor", "jpn", "cmn_hans")  # scripts it lacks
@@ -65,10 +65,10 @@ def test_a_warning_names_each_source_with_tofu(tmp_path, udhr, caplog):
     d.mkdir()
     (d / "hin.jsonl").write_text(json.dumps({"id": "p0", "text": udhr["hin"]["paragraphs"][0]}) + "\n")
     (d / "eng.jsonl").write_text(json.dumps({"id": "p0", "text": udhr["eng"]["paragraphs"][0]}) + "\n")
-    with caplog.at_level(logging.WARNING, logger="pipeline.main"):
+    with caplog.at_level(logging.WARNING, logger="pixelkit.pipeline.main"):
         m = run([f"--input=hin={d / 'hin.jsonl'}", f"--input=eng={d / 'eng.jsonl'}", f"--output={tmp_path / 'o'}",
                  "--preset=pixar-pango", "--max_unknown_ratio=1"])
-    warned = [r.getMessage() for r in caplog.records if r.name == "pipeline.main" and r.levelno == logging.WARNING]
+    warned = [r.getMessage() for r in caplog.records if r.name == "pixelkit.pipeline.main" and r.levelno == logging.WARNING]
     assert len(warned) == 1 and warned[0].startswith("source 'hin': ") and "tofu" in warned[0]
     assert m.counts["documents_written"] == 2  # --max_unknown_ratio 1 keeps everything, still with the warning
 

@@ -12,12 +12,12 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.documents import TextChunk
-from pipeline.render import RenderConfig
-from pipeline.samples import Filters
-from pipeline.tokenizer import SentencePieceTokenizer, identity, load, train_bpe
-from pipeline.transforms import RenderFn
-from schemas import DEFAULT_ENCODING
+from pixelkit.pipeline.documents import TextChunk
+from pixelkit.pipeline.render import RenderConfig
+from pixelkit.pipeline.samples import Filters
+from pixelkit.pipeline.tokenizer import SentencePieceTokenizer, identity, load, train_bpe
+from pixelkit.pipeline.transforms import RenderFn
+from pixelkit.schemas import DEFAULT_ENCODING
 
 
 def _sentencepiece(tmp_path: Path) -> Path:

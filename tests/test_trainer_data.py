@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.render import RenderConfig, TextRenderer
-from pipeline.shards import write_shard
-from schemas import DEFAULT_ENCODING, RenderedSample, encode_pixels, make_key, shard_name
-from trainer.data import SkipCounter, read_samples
-from trainer.models.base import ConfigError, batch_patches, unit_pixels
+from pixelkit.pipeline.render import RenderConfig, TextRenderer
+from pixelkit.pipeline.shards import write_shard
+from pixelkit.schemas import DEFAULT_ENCODING, RenderedSample, encode_pixels, make_key, shard_name
+from pixelkit.trainer.data import SkipCounter, read_samples
+from pixelkit.trainer.models.base import ConfigError, batch_patches, unit_pixels
 
 
 def _shard(path, texts):
@@ -46,7 +46,7 @@ def test_stream_decodes_and_skips_corrupt_data(tmp_path, wikitext):
 def test_resampled_stream_is_infinite_and_seeded(tmp_path, wikitext):
     info = _shard(tmp_path / shard_name("train", 0, 1), wikitext[:3])
     url = str(tmp_path / info.name)
-    from trainer.stream import BatchStream, StreamSpec
+    from pixelkit.trainer.stream import BatchStream, StreamSpec
 
     def keys(seed: int) -> list[str]:
         spec = StreamSpec(sets=[[url]], weights=[1.0], batch_size=1, collate=lambda s, c, r: s[0].key,
@@ -57,8 +57,8 @@ def test_resampled_stream_is_infinite_and_seeded(tmp_path, wikitext):
 
 
 def test_trainer_never_imports_beam():
-    code = ("import sys, trainer.data, trainer.models.masking; bad = [m for m in ('apache_beam', 'pipeline') "
-            "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    code = ("import sys, pixelkit.trainer.data, pixelkit.trainer.models.masking; bad = [m for m in sys.modules "
+            "if m.split('.')[0] == 'apache_beam' or m.startswith('pixelkit.pipeline')]; print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 

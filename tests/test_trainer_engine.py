@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.config import TrainConfig, deepspeed_config, load_config, parse_set
-from trainer.models.base import ConfigError
-from trainer.shardsets import resolve
-from trainer.stream import BatchStream, Position, StreamSpec, make_loader
+from pixelkit.trainer.config import TrainConfig, deepspeed_config, load_config, parse_set
+from pixelkit.trainer.models.base import ConfigError
+from pixelkit.trainer.shardsets import resolve
+from pixelkit.trainer.stream import BatchStream, Position, StreamSpec, make_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TORCH_EXTENSIONS_DIR": str(ROOT / ".cache" / "torch_extensions"), "DS_ACCELERATOR": "cpu",
@@ -26,7 +26,7 @@ ENV = {**os.environ, "TORCH_EXTENSIONS_DIR": str(ROOT / ".cache" / "torch_extens
 
 
 def _cli(*args: str, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, "-m", "trainer.cli", *args], cwd=ROOT, env=ENV, capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "pixelkit.trainer.cli", *args], cwd=ROOT, env=ENV, capture_output=True,
                        text=True, timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"pixel-train failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
@@ -76,7 +76,7 @@ def test_run_files_load_and_unknown_keys_are_named(tmp_path):
 
 
 def test_resume_names_settings_that_changed():
-    from trainer.engine import _changed_settings
+    from pixelkit.trainer.engine import _changed_settings
     old = load_config(None, {"data": {"train": ["x"]}}).to_dict()
     new = load_config(None, {"data": {"train": ["x"]}, "optim": {"lr": 3e-4}, "max_steps": 200}).to_dict()
     assert _changed_settings(old, new) == ["max_steps: 100 -> 200", "optim.lr: 0.00015 -> 0.0003"]
@@ -103,12 +103,12 @@ def test_non_square_pixel_length_fails_at_start(tmp_path, wikitext):
 
 
 def test_trainer_never_imports_beam_or_pipeline():
-    code = ("import sys, trainer.cli, trainer.engine, trainer.stream, trainer.finetune, trainer.loading\n"
-            "import trainer.taskmodel, trainer.tasks, trainer.scores\n"
-            "from trainer.models import REGISTRY, get_variant\n"
-            "from trainer.heads import HEADS, get_head\n"
+    code = ("import sys, pixelkit.trainer.cli, pixelkit.trainer.engine, pixelkit.trainer.stream, pixelkit.trainer.finetune, pixelkit.trainer.loading\n"
+            "import pixelkit.trainer.taskmodel, pixelkit.trainer.tasks, pixelkit.trainer.scores\n"
+            "from pixelkit.trainer.models import REGISTRY, get_variant\n"
+            "from pixelkit.trainer.heads import HEADS, get_head\n"
             "[get_variant(n) for n in REGISTRY], [get_head(n) for n in HEADS]\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('apache_beam', 'pipeline')]\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'apache_beam' or m.startswith('pixelkit.pipeline')]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=ENV)
 
@@ -207,7 +207,7 @@ def test_pretrain_pixel_end_to_end(tmp_path, gray_shards):
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     png = sorted((out / "pictures").glob("*.png"))
     assert png and png[-1].stat().st_size > 1000
-    from trainer.models import get_variant
+    from pixelkit.trainer.models import get_variant
     model = get_variant("pixel").model_class.from_pretrained(out / "model")
     assert sum(p.numel() for p in model.parameters()) > 0
 
@@ -219,7 +219,7 @@ def test_zero_stages_and_precisions(tmp_path, gray_shards, zero, precision):
     _cli("pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "3",
          "--set", f"engine.zero_stage={zero}", "--set", f"engine.precision={precision}", "--set", "log_every=1")
     assert all(np.isfinite(r["loss"]) for r in _metrics(out).values()) and len(_metrics(out)) == 3
-    from trainer.models import get_variant
+    from pixelkit.trainer.models import get_variant
     model = get_variant("pixel").model_class.from_pretrained(out / "model")
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
@@ -231,7 +231,7 @@ def test_killed_run_resumes_to_the_same_losses(tmp_path, gray_shards):
     straight = tmp_path / "straight"
     _cli(*args, "--out", str(straight))
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", *args, "--out", str(killed)], cwd=ROOT, env=ENV,
+    proc = subprocess.Popen([sys.executable, "-m", "pixelkit.trainer.cli", *args, "--out", str(killed)], cwd=ROOT, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latest = killed / "checkpoints" / "latest"
     deadline = time.time() + 300
@@ -259,7 +259,7 @@ LAUNCHERS = {
 @pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
 def test_two_processes_gloo_zero2(tmp_path, gray_shards, launcher):
     out = tmp_path / "ddp"
-    cmd = [*LAUNCHERS[launcher], "trainer.cli", "pretrain", "--model", "pixel", "--data", str(gray_shards),
+    cmd = [*LAUNCHERS[launcher], "pixelkit.trainer.cli", "pretrain", "--model", "pixel", "--data", str(gray_shards),
            "--out", str(out), "--steps", "4", "--set", "engine.zero_stage=2", "--set", "micro_batch_size=2",
            "--set", "global_batch_size=8", "--set", "log_every=1"]
     p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
@@ -281,7 +281,7 @@ def test_two_processes_gloo_zero2(tmp_path, gray_shards, launcher):
 ])
 def test_cpu_ranks_share_the_cores(env, expect):
     base = {k: v for k, v in ENV.items() if k not in ("OMP_NUM_THREADS", "LOCAL_SIZE", "LOCAL_WORLD_SIZE")}
-    code = ("import os, torch; before = torch.get_num_threads(); from trainer import runtime; runtime.setup(); "
+    code = ("import os, torch; before = torch.get_num_threads(); from pixelkit.trainer import runtime; runtime.setup(); "
             "print(before, torch.get_num_threads(), len(os.sched_getaffinity(0)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True,
                          text=True, check=True)
@@ -290,9 +290,9 @@ def test_cpu_ranks_share_the_cores(env, expect):
 
 
 def test_jit_cache_lives_in_the_project_and_stale_locks_go(tmp_path):
-    from trainer import runtime
+    from pixelkit.trainer import runtime
     env = {k: v for k, v in os.environ.items() if k != "TORCH_EXTENSIONS_DIR"}
-    code = "import os; from trainer import runtime; runtime.setup(); print(os.environ['TORCH_EXTENSIONS_DIR'])"
+    code = "import os; from pixelkit.trainer import runtime; runtime.setup(); print(os.environ['TORCH_EXTENSIONS_DIR'])"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(runtime.PROJECT_ROOT / ".cache" / "torch_extensions")
     stale, fresh = tmp_path / "op_a" / "lock", tmp_path / "op_b" / "lock"
@@ -312,7 +312,7 @@ def test_demo_trains_pixel_and_pixar_on_rendered_shards(tmp_path, gray_shards, b
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "pixel-gray").symlink_to(gray_shards)
     (tmp_path / "out" / "pixar-binary").symlink_to(binary_shards)
-    p = subprocess.run([sys.executable, "-m", "trainer.cli", "demo", "--set", "max_steps=3"], cwd=tmp_path,
+    p = subprocess.run([sys.executable, "-m", "pixelkit.trainer.cli", "demo", "--set", "max_steps=3"], cwd=tmp_path,
                        env={**ENV, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-5000:]
     for name in ("pixel", "pixar"):

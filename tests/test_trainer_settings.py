@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer.cli import main as train_main
-from trainer.config import ConfigError, load_config, parse_set
+from pixelkit.trainer.cli import main as train_main
+from pixelkit.trainer.config import ConfigError, load_config, parse_set
 
 # (case, --set items, what stderr must say); data.train is given by --data
 TRAIN_CASES = [

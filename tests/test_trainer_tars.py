@@ -1,4 +1,4 @@
-"""trainer.tars: libarchive reads what the pipeline writes, exactly as Python's tarfile sees it, and treats
+"""pixelkit.trainer.tars: libarchive reads what the pipeline writes, exactly as Python's tarfile sees it, and treats
 every member name and size as untrusted input."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import tarfile
 import pytest
 import webdataset as wds
 
-from trainer import tars
-from trainer.data import SkipCounter, decode
+from pixelkit.trainer import tars
+from pixelkit.trainer.data import SkipCounter, decode
 
 
 def _members(path) -> list[tuple[str, bytes]]:
@@ -148,7 +148,7 @@ def test_fsspec_urls_stream_through_fsspec(gray_shards):
         skips = SkipCounter()
         out = list(tars.samples(["memory://pixelkit-test/train-00000.tar"], skips))
         assert [s["pxz"] for s in out] == [s["pxz"] for s in _grouped(_members(src))] and not skips.counts
-        from schemas import ShardInfo
+        from pixelkit.schemas import ShardInfo
         listed = ShardInfo(src.name, len(out), src.stat().st_size + 1, "0" * 64)  # the size is checked remotely too
         assert len(list(tars.shard_samples("memory://pixelkit-test/train-00000.tar", skips, listed))) == len(out)
         assert skips.counts == {"shard_size": 1}

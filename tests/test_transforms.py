@@ -7,13 +7,13 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.documents import Document, TextChunk
-from pipeline.render import RenderConfig, RenderResult, TextRenderer
-from pipeline.samples import Filters
-from pipeline.shards import read_shard
-from pipeline.sink import WriteWebDataset, shard_of
-from pipeline.transforms import Render, RenderFn
-from schemas import DEFAULT_ENCODING
+from pixelkit.pipeline.documents import Document, TextChunk
+from pixelkit.pipeline.render import RenderConfig, RenderResult, TextRenderer
+from pixelkit.pipeline.samples import Filters
+from pixelkit.pipeline.shards import read_shard
+from pixelkit.pipeline.sink import WriteWebDataset, shard_of
+from pixelkit.pipeline.transforms import Render, RenderFn
+from pixelkit.schemas import DEFAULT_ENCODING
 
 CFG = RenderConfig()
 
@@ -96,8 +96,8 @@ def test_sink_writes_deterministic_shards(tmp_path, wikitext):
 def test_repeated_ids_get_distinct_deterministic_keys(wikitext):
     import dataclasses
 
-    from pipeline.sink import unique_keys
-    from pipeline.samples import render_chunk
+    from pixelkit.pipeline.sink import unique_keys
+    from pixelkit.pipeline.samples import render_chunk
 
     r = TextRenderer(CFG)
     a, b = (render_chunk(TextChunk("web", "same-id", 0, t[:200]), r, CFG, DEFAULT_ENCODING, Filters())
@@ -109,7 +109,7 @@ def test_repeated_ids_get_distinct_deterministic_keys(wikitext):
 
 
 def test_title_and_heading_filters(wikitext):
-    from pipeline.main import FilterFn
+    from pixelkit.pipeline.main import FilterFn
 
     docs = [Document("enwiki", "1", "= Heading =\n" + wikitext[0], "List of things"),
             Document("enwiki", "2", " = History = \n" + wikitext[1], "Anarchism")]
@@ -123,8 +123,8 @@ def test_title_and_heading_filters(wikitext):
 def test_token_ids_pair_with_the_rendered_text(tmp_path, wikitext):
     from tokenizers import Tokenizer
 
-    from pipeline.samples import render_chunk
-    from pipeline.tokenizer import identity, train_bpe
+    from pixelkit.pipeline.samples import render_chunk
+    from pixelkit.pipeline.tokenizer import identity, train_bpe
 
     tok_path = train_bpe(iter(wikitext), 2000, tmp_path / "tok.json")
     assert identity(tok_path)["vocab_size"] == 2000
@@ -136,7 +136,7 @@ def test_token_ids_pair_with_the_rendered_text(tmp_path, wikitext):
 def test_chunking_and_rendering_share_one_renderer_per_thread():
     import threading
 
-    from pipeline.transforms import shared_renderer
+    from pixelkit.pipeline.transforms import shared_renderer
 
     cfg = RenderConfig()
     mine = shared_renderer(cfg)
@@ -151,7 +151,7 @@ def test_chunking_and_rendering_share_one_renderer_per_thread():
 def test_tofu_and_replacements_reach_the_counters_and_the_stats(wikitext, udhr):
     """Render(stats=True): per-source sums on the stats output and the Beam counters, on real text (UDHR Hindi
     with PIXAR's PixeloidSans, which lacks Devanagari; WikiText with a NUL, a lone surrogate and a separator)."""
-    from pipeline.render import preset
+    from pixelkit.pipeline.render import preset
 
     cfg = preset("pixar-pango")
     hindi = udhr["hin"]["paragraphs"][0][:200]

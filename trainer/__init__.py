@@ -1,7 +1,7 @@
 """pixelkit's training side (the streaming DeepSpeed trainer). Reads shards through `schemas`; never imports Beam.
 
 Importing it registers every pixelkit ``model_type`` with transformers' Auto classes (``hf.register``) -- at once
-when transformers is already imported, otherwise right after it is, so that ``import trainer`` alone stays
+when transformers is already imported, otherwise right after it is, so that ``import pixelkit.trainer`` alone stays
 torch-free (``pixel-train --help`` and reading a run file import no torch) and ``AutoModel.from_pretrained`` still
 knows our models whichever of the two imports comes first.
 """

@@ -2,7 +2,7 @@
 
     pixel-train pretrain --model pixel --flavor debug --data out/pixel-gray --steps 30
     pixel-train pretrain --config trainer/runs/pixar.yaml --set optim.lr=3e-4
-    torchrun --nproc_per_node 2 -m trainer.cli pretrain --config trainer/runs/pixel.yaml --set engine.zero_stage=2
+    torchrun --nproc_per_node 2 -m pixelkit.trainer.cli pretrain --config trainer/runs/pixel.yaml --set engine.zero_stage=2
     pixel-train finetune --task pos --init out/train/pixel/model --data out/tasks/ud-en_ewt-pos --steps 200
     pixel-train evaluate --model out/finetune/ud-en_ewt-pos/best --data out/tasks/ud-en_ewt-pos --split test
     pixel-train suite --config tiny --init out/train/dualgpt/model --tokenizer out/tokenizer.json
@@ -31,7 +31,7 @@ DEMO_RUNS = ("pixel", "pixar")  # gray shards -> PIXEL, binary shards -> PIXAR
 def _report(cfg, run) -> None:
     print(f"\n{cfg.model}/{cfg.flavor}: {run.steps} steps, final loss {run.final_loss:.4f}")
     print(f"  checkpoint (resume): {run.checkpoint}")
-    print(f"  model (safetensors + model card; transformers AutoModel after `import trainer`): {run.model_dir}")
+    print(f"  model (safetensors + model card; transformers AutoModel after `import pixelkit`): {run.model_dir}")
     if run.picture:
         print(f"  reconstruction PNG:  {run.picture}")
     print(f"  metrics: {run.output_dir / 'metrics.jsonl'}  tensorboard: {run.output_dir / 'tensorboard'}")

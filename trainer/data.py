@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from schemas import RenderedSample, SchemaError
+from pixelkit.schemas import RenderedSample, SchemaError
 
 from . import tars
 

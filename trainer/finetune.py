@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from schemas import TaskSpec
+from pixelkit.schemas import TaskSpec
 
 from .heads import get_head
 from .heads.encoders import encoder_class

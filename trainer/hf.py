@@ -1,6 +1,6 @@
 """Hugging Face-native outputs: every variant registered with transformers' Auto classes, and a model card.
 
-After ``import trainer``, ``transformers.AutoModel.from_pretrained("out/train/pixel/model")`` (and
+After ``import pixelkit``, ``transformers.AutoModel.from_pretrained("out/train/pixel/model")`` (and
 ``AutoConfig``, and the task Auto class below) load what ``pixel-train`` saved: the config's ``model_type``
 (``pixelkit-pixel`` ...) names a class registered here. No ``trust_remote_code``, no code in the model folder.
 """
@@ -80,7 +80,7 @@ A `{type(model_config).__name__}` / `{model_config.model_type}` model trained by
 {steps:,} optimizer steps.
 
 ```python
-import trainer  # registers pixelkit's models with transformers' Auto classes
+from pixelkit import trainer  # registers pixelkit's models with transformers' Auto classes
 from transformers import AutoModel, {TASK_AUTO.get(variant, "AutoModel")}
 model = AutoModel.from_pretrained("path/to/this/folder")
 ```

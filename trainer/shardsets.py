@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import braceexpand
 import fsspec
 
-from schemas import SchemaError, ShardInfo, ShardManifest
-from schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
+from pixelkit.schemas import SchemaError, ShardInfo, ShardManifest
+from pixelkit.schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
 
 from .models.base import ConfigError, DataInfo
 

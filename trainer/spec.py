@@ -80,7 +80,7 @@ def check_modality(modality: str | None, variant: str, family: str, has_tokens: 
 
 # Published checkpoint formats `pixel-train import` reads: one module under trainer/importers/ and one line here.
 IMPORT_FORMATS: dict[str, str] = {
-    "pixel-hf": "trainer.importers.pixel_hf",  # xplip/pixel PIXELForPreTraining (Team-PIXEL/pixel-base)
-    "pixelgpt-hf": "trainer.importers.pixelgpt_hf",  # ernie-research/pixelgpt ErniePixelForCausalLM (baidu/*GPT)
-    "pixar": "trainer.importers.pixar",  # april-tools/pixar LlamaForPatchCausalInference backbone
+    "pixel-hf": "pixelkit.trainer.importers.pixel_hf",  # xplip/pixel PIXELForPreTraining (Team-PIXEL/pixel-base)
+    "pixelgpt-hf": "pixelkit.trainer.importers.pixelgpt_hf",  # ernie-research/pixelgpt ErniePixelForCausalLM (baidu/*GPT)
+    "pixar": "pixelkit.trainer.importers.pixar",  # april-tools/pixar LlamaForPatchCausalInference backbone
 }

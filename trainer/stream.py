@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from schemas import ShardInfo
+from pixelkit.schemas import ShardInfo
 
 from . import tars
 from .data import SkipCounter, decode

@@ -24,8 +24,8 @@ import libarchive
 from libarchive import ffi
 from libarchive.exception import ArchiveError
 
-from schemas import ENCODINGS, SchemaError, ShardInfo
-from schemas.sample import MAX_META_BYTES, split_member_name
+from pixelkit.schemas import ENCODINGS, SchemaError, ShardInfo
+from pixelkit.schemas.sample import MAX_META_BYTES, split_member_name
 
 MAX_MEMBER_BYTES = 64 << 20  # a strip is ~10 KB and a chunk's text a few KB; more is not a sample of ours
 

@@ -17,7 +17,7 @@ import torch
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from schemas import TaskSpec
+from pixelkit.schemas import TaskSpec
 
 from .heads import get_head
 from .heads.encoders import encoder_class

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from schemas import TaskSpec
+from pixelkit.schemas import TaskSpec
 
 from . import scores
 

@@ -1,6 +1,6 @@
 """Text -> pixel strips. Pure Python + font engines; knows nothing of Beam or torch.
 
-    from pipeline.render import RenderConfig, TextRenderer
+    from pixelkit.pipeline.render import RenderConfig, TextRenderer
     r = TextRenderer(RenderConfig())          # PIXEL: GoNoto 8pt @ 120 dpi, 16 px patches, 529 patches
     res = r("Some text")                      # or r(("text a", "text b")) or r(["a", "list", "of", "words"])
     res.pixels, res.num_patches, res.unknown_glyphs
@@ -16,8 +16,8 @@ from .result import RenderResult
 
 # backend name -> "module:Class"; modules are imported on first use so a pangocairo user never loads SDL.
 BACKENDS = {
-    "pangocairo": "pipeline.render.pangocairo:PangoCairoRenderer",
-    "pygame": "pipeline.render.pygame:PygameRenderer",
+    "pangocairo": "pixelkit.pipeline.render.pangocairo:PangoCairoRenderer",
+    "pygame": "pixelkit.pipeline.render.pygame:PygameRenderer",
 }
 
 

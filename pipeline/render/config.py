@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.manifest import file_sha256
+from pixelkit.schemas.manifest import file_sha256
 
 BACKENDS = ("pangocairo", "pygame")
 MODES = ("gray", "rgb", "binary")

@@ -1,6 +1,6 @@
 """Labelled task datasets -> task shards: one Beam-free reader per input format, one registry line each.
 
-    from pipeline.tasks import resolve, read_records
+    from pixelkit.pipeline.tasks import resolve, read_records
     task = resolve("glue-mrpc")                       # TaskDef: reader, family, input, metric, documented classes
     for rec in read_records("glue/MRPC/dev.tsv", task): ...   # LabelledRecord | DeadLetter | Skipped
 
@@ -18,11 +18,11 @@ from .records import LabelledRecord, Record, TaskDef
 
 # format -> module (each has describe(name) -> TaskDef and read(path, task, opener) -> records)
 FORMATS = {
-    "glue": "pipeline.tasks.glue",
-    "xnli": "pipeline.tasks.xnli",
-    "conllu": "pipeline.tasks.conllu",
-    "conll_ner": "pipeline.tasks.conll_ner",
-    "squad": "pipeline.tasks.squad",
+    "glue": "pixelkit.pipeline.tasks.glue",
+    "xnli": "pixelkit.pipeline.tasks.xnli",
+    "conllu": "pixelkit.pipeline.tasks.conllu",
+    "conll_ner": "pixelkit.pipeline.tasks.conll_ner",
+    "squad": "pixelkit.pipeline.tasks.squad",
 }
 # task-name prefix -> format
 PREFIXES = {"glue-": "glue", "xnli-": "xnli", "ud-": "conllu", "conll2003-": "conll_ner", "masakhaner-": "conll_ner",

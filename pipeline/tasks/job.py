@@ -23,7 +23,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 
-from schemas import ShardManifest, TaskSpec
+from pixelkit.schemas import ShardManifest, TaskSpec
 
 from ..documents import DeadLetter, Skipped
 from ..main import _dead_json, _dead_label, _read, _skip_label, finalize, parse_input

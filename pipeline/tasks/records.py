@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from schemas import TaskSpec
+from pixelkit.schemas import TaskSpec
 
 from ..documents import DeadLetter, Skipped
 from ..streams import Opener, open_stream

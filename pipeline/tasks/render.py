@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from schemas import RenderedSample, encode_pixels, make_key
+from pixelkit.schemas import RenderedSample, encode_pixels, make_key
 
 from ..documents import DeadLetter
 from ..render import RenderConfig, Renderer, RenderResult

@@ -23,9 +23,9 @@ CODE = r'''
 import os, sys, time, json, statistics
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 import torch; torch.set_num_threads(1)
-from trainer.models import DataInfo, get_variant
-from trainer.shardsets import resolve
-from trainer.stream import BatchStream, StreamSpec
+from pixelkit.trainer.models import DataInfo, get_variant
+from pixelkit.trainer.shardsets import resolve
+from pixelkit.trainer.stream import BatchStream, StreamSpec
 v = get_variant("pixel"); cfg = v.config("debug", {}, DataInfo("gray", 16, 529))
 s = resolve(sys.argv[1])
 wall, cpu = [], []

@@ -25,9 +25,9 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, full_strip_texts, machine_info, median_ms, pin_one_core  # noqa: E402
 
-from pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
-from schemas import codec  # noqa: E402
-from schemas.codec import DEFAULT_ENCODING, ENCODINGS, decode_pixels, encode_pixels  # noqa: E402
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
+from pixelkit.schemas import codec  # noqa: E402
+from pixelkit.schemas.codec import DEFAULT_ENCODING, ENCODINGS, decode_pixels, encode_pixels  # noqa: E402
 
 # (label, config, mode, share of --n): the strips each model family trains on.
 SETTINGS = [

@@ -47,11 +47,11 @@ def loader(a) -> list[str]:
     torch.set_num_threads(1)
     from taskdata import make_task
 
-    from schemas import TaskSpec
-    from trainer.models import get_variant
-    from trainer.shardsets import common_info, resolve
-    from trainer.stream import BatchStream, StreamSpec
-    from trainer.taskmodel import TaskConfig, TaskVariant
+    from pixelkit.schemas import TaskSpec
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.shardsets import common_info, resolve
+    from pixelkit.trainer.stream import BatchStream, StreamSpec
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskVariant
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         out = make_task(Path(tmp), "glue-cola", {"train": SHARED / "glue" / "CoLA" / "train.tsv"}, limit=a.n)
@@ -77,7 +77,7 @@ def loader(a) -> list[str]:
                 rates.append(a.batches * 32 / (time.perf_counter() - t0))
             rows.append(f"| {label} | {statistics.median(rates):,.0f} | {min(rates):,.0f} |")
         assert batch["pixel_values"].shape[1:] == (529, 16, 16, 1)
-        from trainer.data import read_samples
+        from pixelkit.trainer.data import read_samples
         import numpy as np
         mem = list(read_samples(s.urls, limit=256))  # collate alone, on decoded samples held in memory
         for label, collate, cfg in (("finetuning collate alone", TaskVariant.collate, tcfg),
@@ -102,14 +102,14 @@ def _cli(args: list[str], log: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        subprocess.run([sys.executable, "-m", "trainer.cli", *args], cwd=ROOT, env=env, stdout=fh, stderr=fh,
+        subprocess.run([sys.executable, "-m", "pixelkit.trainer.cli", *args], cwd=ROOT, env=env, stdout=fh, stderr=fh,
                        check=True)
     return time.perf_counter() - t0
 
 
 def _labels(split: Path) -> list:
-    from trainer.data import read_samples
-    from trainer.shardsets import resolve
+    from pixelkit.trainer.data import read_samples
+    from pixelkit.trainer.shardsets import resolve
     out = []
     for s in read_samples(resolve(str(split)).urls):
         out += s.labels if isinstance(s.labels, list) else [s.label]

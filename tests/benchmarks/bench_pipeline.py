@@ -21,12 +21,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BUNDLED, ROOT, WIKITEXT, machine_info, pin_one_core  # noqa: E402
 
-from pipeline.chunking import chunk_document  # noqa: E402
-from pipeline.documents import Document  # noqa: E402
-from pipeline.main import run  # noqa: E402
-from pipeline.render import RenderConfig, TextRenderer  # noqa: E402
-from pipeline.samples import Filters, render_chunk  # noqa: E402
-from pipeline.tokenizer import train_bpe  # noqa: E402
+from pixelkit.pipeline.chunking import chunk_document  # noqa: E402
+from pixelkit.pipeline.documents import Document  # noqa: E402
+from pixelkit.pipeline.main import run  # noqa: E402
+from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
+from pixelkit.pipeline.samples import Filters, render_chunk  # noqa: E402
+from pixelkit.pipeline.tokenizer import train_bpe  # noqa: E402
 
 DOCS_400M = 400_000_000
 

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, full_strip_texts, machine_info, median_ms, pin_one_core, timed  # noqa: E402
 import pygame_identity  # noqa: E402
 
-from pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
-from schemas import ENCODINGS, decode_pixels, encode_pixels  # noqa: E402
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
+from pixelkit.schemas import ENCODINGS, decode_pixels, encode_pixels  # noqa: E402
 
 log = logging.getLogger("bench_render")
 PEERS = ("xplip-pixel", "pixar-render", "pixel-renderer")
@@ -99,7 +99,7 @@ def stream_lines(window: int = 500) -> list[str]:
     ~2.9M characters as the pipeline cleans them), in order, through one renderer, as a worker meets them."""
     if not ENWIKI.is_file():
         return [f"- stream: not run ({ENWIKI} missing)"]
-    from pipeline.wikidump import iter_wikipedia
+    from pixelkit.pipeline.wikidump import iter_wikipedia
 
     text = " ".join(" ".join(r.text.split()) for r in iter_wikipedia(str(ENWIKI), "enwiki") if hasattr(r, "text"))
     strips = [text[i:i + 1200] for i in range(0, len(text) - 1200, 1200)]

@@ -33,9 +33,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, machine_info, pin_one_core  # noqa: E402
 
-from pipeline.render import RenderConfig, TextRenderer  # noqa: E402
-from pipeline.tasks import LabelledRecord, read_records, resolve  # noqa: E402
-from pipeline.tasks.render import prefetch_texts, render_record  # noqa: E402
+from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
+from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve  # noqa: E402
+from pixelkit.pipeline.tasks.render import prefetch_texts, render_record  # noqa: E402
 
 log = logging.getLogger("bench_tasks")
 EWT = ROOT.parent / "shared" / "data" / "ud" / "UD_English-EWT" / "en_ewt-ud-test.conllu"
@@ -122,7 +122,7 @@ def glue_format_check(peers: Path) -> str:
     fetched source, src/pixel/utils/misc.py, whose module imports torch) on every GLUE sentence in ../shared."""
     import ast
 
-    from pipeline.tasks.render import glue_format
+    from pixelkit.pipeline.tasks.render import glue_format
 
     misc = peers / "xplip-pixel" / "src-tree" / "src" / "pixel" / "utils" / "misc.py"
     glue = ROOT.parent / "shared" / "data" / "glue"
@@ -141,7 +141,7 @@ def glue_format_check(peers: Path) -> str:
 
 
 def run_job(path: Path, tmp: Path, n: int) -> dict:
-    from pipeline.tasks.job import run_task
+    from pixelkit.pipeline.tasks.job import run_task
 
     t0 = time.perf_counter()
     ms = run_task(["--task=ud-en_ewt-pos", f"--input=test={path}", "--vocab_split=test", f"--output={tmp / 'job'}",

@@ -40,10 +40,10 @@ def loader_rate(shards: Path, batches: int, repeats: int, to_float: bool = False
     the median rate per CPU-second of this process (what a shared, loaded machine distorts least)."""
     import torch
 
-    from trainer.models import DataInfo, get_variant
-    from trainer.models.base import unit_pixels
-    from trainer.shardsets import resolve
-    from trainer.stream import BatchStream, StreamSpec
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.models.base import unit_pixels
+    from pixelkit.trainer.shardsets import resolve
+    from pixelkit.trainer.stream import BatchStream, StreamSpec
     v = get_variant("pixel")
     cfg = v.config("debug", {}, DataInfo("gray", 16, 529))
     s = resolve(str(shards))
@@ -71,9 +71,9 @@ def webdataset_rate(shards: Path, batches: int, repeats: int) -> tuple[float, fl
     project's decoder into fresh arrays and the same collate: the stock WebDataset loading path, side by side."""
     import webdataset as wds
 
-    from trainer.data import SkipCounter, decode
-    from trainer.models import DataInfo, get_variant
-    from trainer.shardsets import resolve
+    from pixelkit.trainer.data import SkipCounter, decode
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.shardsets import resolve
     v = get_variant("pixel")
     cfg = v.config("debug", {}, DataInfo("gray", 16, 529))
     urls, skips, rates, cpu = resolve(str(shards)).urls, SkipCounter(), [], []
@@ -92,8 +92,8 @@ def webdataset_rate(shards: Path, batches: int, repeats: int) -> tuple[float, fl
 
 
 def replay_rate(shards: Path, samples: int) -> float:
-    from trainer.shardsets import resolve
-    from trainer.stream import BatchStream, Position, StreamSpec
+    from pixelkit.trainer.shardsets import resolve
+    from pixelkit.trainer.stream import BatchStream, Position, StreamSpec
     spec = StreamSpec([resolve(str(shards)).urls], [1.0], 32, lambda s, c, r: len(s), None, shuffle_buffer=256)
     t0 = time.perf_counter()
     it = iter(BatchStream(spec, start=Position(raw={0: samples})))
@@ -107,12 +107,12 @@ def engine_overhead(shards: Path, steps: int, rounds: int) -> dict[str, float]:
     import torch
     from transformers import get_scheduler
 
-    from trainer import runtime
-    from trainer.config import TrainConfig, deepspeed_config
-    from trainer.engine import _init_distributed
-    from trainer.models import DataInfo, get_variant
-    from trainer.shardsets import resolve
-    from trainer.stream import BatchStream, StreamSpec
+    from pixelkit.trainer import runtime
+    from pixelkit.trainer.config import TrainConfig, deepspeed_config
+    from pixelkit.trainer.engine import _init_distributed
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.shardsets import resolve
+    from pixelkit.trainer.stream import BatchStream, StreamSpec
 
     runtime.setup()
     _init_distributed()

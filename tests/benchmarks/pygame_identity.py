@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, full_strip_texts, machine_info  # noqa: E402
 
-from pipeline.render import RenderConfig, TextRenderer  # noqa: E402
+from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
 
 log = logging.getLogger("pygame_identity")
 PEER = "xplip-pixel-pygame"  # upstream pygame, as PIXEL's requirements name it

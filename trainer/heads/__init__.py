@@ -12,10 +12,10 @@ import importlib
 from ..spec import ConfigError
 
 HEADS: dict[str, str] = {
-    "sequence": "trainer.heads.sequence",  # classification / regression: pooled states (mean, max, cls, pma, last)
-    "tagging": "trainer.heads.tagging",  # a label per word from its first (or, causal encoders, last) patch
-    "biaffine": "trainer.heads.biaffine",  # dependency arcs + labels (Dozat & Manning, as PIXEL's parser)
-    "qa": "trainer.heads.qa",  # extractive QA: start / end logits over the context patches
+    "sequence": "pixelkit.trainer.heads.sequence",  # classification / regression: pooled states (mean, max, cls, pma, last)
+    "tagging": "pixelkit.trainer.heads.tagging",  # a label per word from its first (or, causal encoders, last) patch
+    "biaffine": "pixelkit.trainer.heads.biaffine",  # dependency arcs + labels (Dozat & Manning, as PIXEL's parser)
+    "qa": "pixelkit.trainer.heads.qa",  # extractive QA: start / end logits over the context patches
 }
 
 

@@ -7,13 +7,13 @@ import importlib
 from .base import ConfigError, DataInfo, Variant
 
 REGISTRY: dict[str, str] = {
-    "pixel": "trainer.models.pixel",  # Rust et al. 2023: ViT-MAE over 529 span-masked patches
-    "pixar": "trainer.models.pixar",  # Tai et al. thesis: ViT encoder + GPT decoder, binary patches, focal loss
-    "pixar2024": "trainer.models.pixar2024",  # Tai et al. 2024: decoder-only LLaMA on binary patch pairs, BCE
-    "pixelgpt": "trainer.models.pixelgpt",  # Chai et al. 2024: LLaMA decoder, next-patch MSE
-    "textgpt": "trainer.models.textgpt",  # the same decoder as a causal LM on the paired token ids
-    "monogpt": "trainer.models.monogpt",  # both heads, pixel-only and text-only samples
-    "dualgpt": "trainer.models.dualgpt",  # MonoGPT + paired image-then-text sequences
+    "pixel": "pixelkit.trainer.models.pixel",  # Rust et al. 2023: ViT-MAE over 529 span-masked patches
+    "pixar": "pixelkit.trainer.models.pixar",  # Tai et al. thesis: ViT encoder + GPT decoder, binary patches, focal loss
+    "pixar2024": "pixelkit.trainer.models.pixar2024",  # Tai et al. 2024: decoder-only LLaMA on binary patch pairs, BCE
+    "pixelgpt": "pixelkit.trainer.models.pixelgpt",  # Chai et al. 2024: LLaMA decoder, next-patch MSE
+    "textgpt": "pixelkit.trainer.models.textgpt",  # the same decoder as a causal LM on the paired token ids
+    "monogpt": "pixelkit.trainer.models.monogpt",  # both heads, pixel-only and text-only samples
+    "dualgpt": "pixelkit.trainer.models.dualgpt",  # MonoGPT + paired image-then-text sequences
 }
 
 
