@@ -10,18 +10,18 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA
-from schemas import TaskSpec
+from pixelkit.schemas import TaskSpec
 from taskdata import EWT_EXCERPT, make_task
 from test_importers import ASSETS, _close, _expected, _strip_patches
-from trainer.config import load_config
-from trainer.data import read_samples
-from trainer.finetune import scratch_info, setup
-from trainer.heads.modal import ModalGPTEncoder
-from trainer.models import get_variant
-from trainer.models.dualgpt import DualGPT
-from trainer.shardsets import common_info, resolve
-from trainer.spec import ConfigError
-from trainer.taskmodel import TaskConfig, TaskModel, TaskVariant
+from pixelkit.trainer.config import load_config
+from pixelkit.trainer.data import read_samples
+from pixelkit.trainer.finetune import scratch_info, setup
+from pixelkit.trainer.heads.modal import ModalGPTEncoder
+from pixelkit.trainer.models import get_variant
+from pixelkit.trainer.models.dualgpt import DualGPT
+from pixelkit.trainer.shardsets import common_info, resolve
+from pixelkit.trainer.spec import ConfigError
+from pixelkit.trainer.taskmodel import TaskConfig, TaskModel, TaskVariant
 
 COLA = SHARED_DATA / "glue" / "CoLA" / "train.tsv"
 
@@ -58,7 +58,7 @@ def test_text_mode_matches_the_reference_and_drops_the_patch_embedding():
 
 def test_last_pooling_reads_the_last_text_token_of_a_pair():
     """As ErniePixelForSequenceClassification: pooled at patch_len + the last attended text index."""
-    from trainer.heads.sequence import SequenceHead
+    from pixelkit.trainer.heads.sequence import SequenceHead
     e = _expected("pixelgpt-hf")
     enc, ref = _encoder("pair")
     head = SequenceHead(ref.config.hidden_size, 3, {"pooling": "last", "dropout": 0.0, "pma_heads": 1}, enc).eval()

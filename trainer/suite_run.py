@@ -104,7 +104,7 @@ class SuiteRunner:
                 raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} does not exist")
         tmp = d.with_name(d.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)  # a render killed earlier
-        cmd = [sys.executable, "-m", "pipeline.cli", "task", "--task", task, "--output", str(tmp),
+        cmd = [sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task", task, "--output", str(tmp),
                *(f"--input={split}={self._slice(path)}" for split, path in spec.inputs.items()), *self.suite.render]
         if spec.limit:
             cmd += ["--limit", str(spec.limit)]
