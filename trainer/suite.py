@@ -75,7 +75,7 @@ class Entry(_Strict):
     metric: str | None = None  # the metric key shown (default: the task's main metric, e.g. accuracy, las, f1)
     settings: dict[str, Any] = Field(default_factory=dict)  # run-file keys over the suite's defaults (dotted ok)
     paper: Union[float, dict[str, float], None] = None  # the paper's number(s), shown beside ours
-    variants: list[str] = Field(default_factory=list)  # the models the paper ran it on (documentation)
+    render: list[str] = Field(default_factory=list)  # pixel-render task flags after the suite's (e.g. --max_patches 196)
 
     @model_validator(mode="after")
     def _protocol(self):

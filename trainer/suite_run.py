@@ -85,8 +85,8 @@ class SuiteRunner:
         if spec.dir is not None:
             return Path(spec.dir)
         task = (spec.task or entry.task).replace("{lang}", lang)
-        tok = self.tokenizer if entry.modality in ("text", "pair") else None
-        key = _hash([task, sorted(spec.inputs.items()), spec.limit, self.suite.render, tok])
+        tok = self.tokenizer  # every entry's shards carry token ids when a tokenizer is given: one set, every mode
+        key = _hash([task, sorted(spec.inputs.items()), spec.limit, self.suite.render + entry.render, tok])
         return self.out / "data" / f"{task}-{key}"
 
     def render(self, entry: Entry, lang: str) -> Path:
@@ -105,10 +105,11 @@ class SuiteRunner:
         tmp = d.with_name(d.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)  # a render killed earlier
         cmd = [sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task", task, "--output", str(tmp),
-               *(f"--input={split}={self._slice(path)}" for split, path in spec.inputs.items()), *self.suite.render]
+               *(f"--input={split}={self._slice(path)}" for split, path in spec.inputs.items()), *self.suite.render,
+               *entry.render]
         if spec.limit:
             cmd += ["--limit", str(spec.limit)]
-        if self.tokenizer and entry.modality in ("text", "pair"):
+        if self.tokenizer:
             cmd += ["--tokenizer", self.tokenizer]
         log.info("rendering %s (%s): %s", task, lang, " ".join(cmd[3:]))
         p = subprocess.run(cmd, capture_output=True, text=True)
