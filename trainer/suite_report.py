@@ -3,7 +3,7 @@ columns = tasks or languages, an Avg column), mean ± std over seeds, the paper'
 the scored split's majority baseline; ``results.json`` + ``report.md`` + one PNG per table (bars per column with
 the seeds' spread and the paper's number, and the dev learning curves from each run's ``metrics.jsonl``).
 
-Scores are shown x 100 (as the papers print accuracy, F1, MCC, LAS, Pearson); std is the sample std over seeds
+Scores are shown x 100 (as the papers print accuracy, F1, MCC, LAS, Pearson; UAS / LAS and SQuAD EM / F1 already are); std is the sample std over seeds
 (ddof 1), blank for one seed. A table's Avg is the mean of a row's cells (for several seeds: of the per-seed
 means, so its std is the spread of the seeds' averages), over the columns the row fills.
 """
@@ -57,8 +57,9 @@ def collect(suite: Suite, results: list[dict]) -> dict:
                              "runs": [str(Path(r["model"]).parent) for r in runs]})
         for lang in e.languages:
             col = cell_name(e, lang)
-            vals = [float(r["languages"][lang]["metrics"].get(key, np.nan)) for r in runs]
-            base = runs[0]["languages"][lang].get("majority") or {}
+            k = runs[0].get("scale", 100)  # shown x 100 (UD and QA scores already are)
+            vals = [k * float(r["languages"][lang]["metrics"].get(key, np.nan)) for r in runs]
+            base = {m: k * v for m, v in (runs[0]["languages"][lang].get("majority") or {}).items()}
             paper = e.paper.get(lang) if isinstance(e.paper, dict) else e.paper
             n = runs[0]["languages"][lang]["metrics"].get("n")
             _put(t, row, col, {"values": vals, "majority": base.get(key), "paper": paper, "metric": key, "n": n})
@@ -89,7 +90,7 @@ def _put(t: dict, row: str, col: str, cell: dict) -> None:
 
 
 def fmt(values: list[float]) -> str:
-    v = np.asarray(values, dtype=float) * 100
+    v = np.asarray(values, dtype=float)
     if not len(v) or np.isnan(v).all():
         return "—"
     return f"{v.mean():.1f}" if len(v) == 1 else f"{v.mean():.1f} ± {v.std(ddof=1):.1f}"
@@ -113,7 +114,7 @@ def markdown(name: str, t: dict) -> str:
             for c, cell in t["cells"][row].items():
                 first.setdefault(c, cell.get("majority"))
         lines.append("| majority class | " + " | ".join(
-            f"{first[c] * 100:.1f}" if first.get(c) is not None else "" for c in cols) + " |")
+            f"{first[c]:.1f}" if first.get(c) is not None else "" for c in cols) + " |")
     lines += ["", "| entry | task | protocol | input | metric | train | seeds | steps (best) | scored | s |",
               "|---|---|---|---|---|---|---|---|---|---:|"]
     for e in t["entries"]:
@@ -146,8 +147,8 @@ def plot(name: str, t: dict, path: Path) -> Path:
     x = np.arange(len(cols))
     for i, row in enumerate(rows):
         cells = t["cells"][row]
-        mean = [np.mean(cells[c]["values"]) * 100 if c in cells else np.nan for c in cols]
-        std = [np.std(cells[c]["values"], ddof=1) * 100 if c in cells and len(cells[c]["values"]) > 1 else 0
+        mean = [np.mean(cells[c]["values"]) if c in cells else np.nan for c in cols]
+        std = [np.std(cells[c]["values"], ddof=1) if c in cells and len(cells[c]["values"]) > 1 else 0
                for c in cols]
         xs = x - 0.4 + width * (i + 0.5)
         ax.bar(xs, mean, width, yerr=std, label=row, capsize=2)
@@ -155,7 +156,7 @@ def plot(name: str, t: dict, path: Path) -> Path:
         if not np.isnan(paper).all():
             ax.scatter(xs, paper, marker="_", s=200, color="black", zorder=3,
                        label="paper" if i == 0 else None)
-        base = [cells[c]["majority"] * 100 if c in cells and cells[c]["majority"] is not None else np.nan for c in cols]
+        base = [cells[c]["majority"] if c in cells and cells[c]["majority"] is not None else np.nan for c in cols]
         if not np.isnan(base).all():
             ax.scatter(xs, base, marker="x", color="gray", zorder=3, label="majority class" if i == 0 else None)
     ax.set_xticks(x, cols, rotation=30, ha="right")
@@ -165,7 +166,7 @@ def plot(name: str, t: dict, path: Path) -> Path:
     for e in t["entries"]:
         s, v = curves(Path(e["runs"][0]), e["metric"]) if e["metric"] != "avg" else ([], [])
         if s:
-            lc.plot(s, np.asarray(v) * 100, marker="o", ms=3, label=e["entry"])
+            lc.plot(s, np.asarray(v) * (1 if e["metric"] in ("las", "uas", "exact_match") or e["task"].startswith(("tydiqa", "xquad", "squad", "mlqa")) else 100), marker="o", ms=3, label=e["entry"])
     lc.set_xlabel("step")
     lc.set_ylabel("dev score x 100 (selection split)")
     lc.set_title("learning curves (first seed)")

@@ -34,6 +34,7 @@ from .suite import Entry, Suite, expand
 
 log = logging.getLogger(__name__)
 RUN_FILES = Path(__file__).resolve().parent / "runs" / "finetune"
+PERCENT_FAMILIES = ("parsing", "qa")  # their scores (UAS / LAS, SQuAD EM / F1) are already x 100
 SLICE = re.compile(r"^(?P<path>.+)\[(?P<a>\d*):(?P<b>\d*)\]$")  # "file.tsv[0:1990]": lines 0..1989 of a line-based file
 
 
@@ -187,7 +188,8 @@ class SuiteRunner:
         best = json.loads((out / "best" / "metrics.json").read_text()) if (out / "best" / "metrics.json").is_file() else {}
         spec = json.loads((next(iter(dirs.values())) / "task.json").read_text())
         result = {"entry": entry.name, "seed": seed, "protocol": entry.protocol, "modality": entry.modality,
-                  "task": entry.task, "main_metric": MAIN_METRIC[spec["metric"]], "train_languages": entry.train_languages(), "eval_split": entry.eval_split,
+                  "task": entry.task, "main_metric": MAIN_METRIC[spec["metric"]],
+                  "scale": 1 if spec["family"] in PERCENT_FAMILIES else 100, "train_languages": entry.train_languages(), "eval_split": entry.eval_split,
                   "steps": run.steps, "best_step": best.get("step"), "model": str(model_dir),
                   "seconds": round(time.time() - start, 1), "languages": langs}
         write_atomic(out / "result.json", json.dumps(result, indent=1) + "\n")
