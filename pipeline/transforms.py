@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 import time
 
 import apache_beam as beam
@@ -17,8 +16,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from .chunking import chunk_document
-from .documents import Document, TextChunk
-from .render import RenderConfig, Renderer, TextRenderer
+from .documents import Document, Skipped, TextChunk
+from .render import RenderConfig, TextRenderer
+from .renderers import SharedRenderer
 from .report import STATS
 from .samples import Filters, chunk_key, render_chunk_result
 
@@ -35,25 +35,12 @@ def doc_ref(source: str, doc_id: str) -> str:
     return f"{source}\t{doc_id}"
 
 
-_local = threading.local()
-
-
-def shared_renderer(cfg: RenderConfig) -> Renderer:
-    """One renderer per config and thread, shared by the chunking and the rendering DoFns: the words chunking
-    measured are already shaped when their chunks are rendered. A renderer is not thread-safe, hence per thread
-    (asked for on every call: Beam may hand a DoFn's bundles to different threads)."""
-    renderers = _local.__dict__.setdefault("renderers", {})
-    r = renderers.get(cfg)
-    if r is None:
-        r = renderers[cfg] = TextRenderer(cfg)
-    return r
-
-
 class ChunkFn(beam.DoFn):
     """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
 
-    def __init__(self, cfg: RenderConfig, stats: bool = False):
+    def __init__(self, cfg: RenderConfig, stats: bool = False, renderer: SharedRenderer | None = None):
         self._cfg, self._stats = cfg, stats
+        self._renderer = renderer or SharedRenderer(cfg)  # the one RenderFn draws with (renderers.py)
         self._chunks = Metrics.counter(NS, "chunks")
         self._empty = Metrics.counter(NS, "skipped_empty_document")
         self._replaced = Metrics.counter(NS, "replaced_chars")
@@ -64,7 +51,7 @@ class ChunkFn(beam.DoFn):
         if self._stats and (n := len(_SEPARATORS.findall(doc.text))):
             self._replaced.inc(n)
             yield TaggedOutput("stats", (f"replaced_chars:{doc.source}", n))
-        r = shared_renderer(self._cfg)
+        r = self._renderer.get()
         r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
         chunks = chunk_document(doc, r.measure, r.text_budget)
         if not chunks:
@@ -106,19 +93,18 @@ class RenderFn(beam.DoFn):
     """TextChunk -> RenderedSample (main output) plus one outcome record per chunk."""
 
     def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
-                 renderer_factory=TextRenderer, stats: bool = False):
+                 renderer_factory=TextRenderer, stats: bool = False, renderer: SharedRenderer | None = None):
         self._cfg, self._encoding, self._filters, self._stats = cfg, encoding, filters, stats
         self._tofu = Metrics.counter(NS, "tofu_chars")
         self._replaced = Metrics.counter(NS, "replaced_chars")
         self._tokenizer_path = tokenizer_path
-        self._factory = renderer_factory  # injectable for tests
+        self._renderer = renderer or SharedRenderer(cfg, renderer_factory)  # factory: injectable for tests
         self._written = Metrics.counter(NS, "chunks_rendered")
         self._patches = Metrics.distribution(NS, "patches_per_sample")
         self._ms = Metrics.distribution(NS, "render_encode_us")
         self._skips: dict[str, object] = {}
 
     def setup(self):
-        self._r = None if self._factory is TextRenderer else self._factory(self._cfg)  # None: the shared one
         self._tok = None
         if self._tokenizer_path:
             from .tokenizer import load
@@ -128,7 +114,7 @@ class RenderFn(beam.DoFn):
 
     def process(self, chunk: TextChunk):
         t0 = time.perf_counter()
-        r = self._r or shared_renderer(self._cfg)
+        r = self._renderer.get()
         out, res = render_chunk_result(chunk, r, self._cfg, self._encoding, self._filters, self._tok)
         ref = doc_ref(chunk.source, chunk.doc_id)
         self._tofu.inc(res.unknown_glyphs)
@@ -137,11 +123,11 @@ class RenderFn(beam.DoFn):
             for name, n in zip(STATS, (len(res.text) if res.ok else 0, res.unknown_glyphs, res.replaced_chars)):
                 if n or name == "chars_rendered":
                     yield TaggedOutput("stats", (f"{name}:{chunk.source}", n))
-        if isinstance(out, str):
-            if out not in self._skips:
-                self._skips[out] = Metrics.counter(NS, f"skipped_{out}")
-            self._skips[out].inc()
-            yield TaggedOutput("outcome", (ref, f"skipped_{out}"))
+        if isinstance(out, Skipped):
+            if out.count_name not in self._skips:
+                self._skips[out.count_name] = Metrics.counter(NS, out.count_name)
+            self._skips[out.count_name].inc()
+            yield TaggedOutput("outcome", (ref, out.count_name))
             return
         self._ms.update(int((time.perf_counter() - t0) * 1e6))
         self._patches.update(out.num_patches)
@@ -181,7 +167,9 @@ class Render(beam.PTransform):
 
     def expand(self, docs):
         tags = ("outcome", "stats") if self._stats else ("outcome",)
-        chunked = docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats)).with_outputs(*tags, main="chunks")
+        shared = SharedRenderer(self._cfg)  # chunking measures with the renderer that draws
+        chunked = (docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats, shared))
+                   .with_outputs(*tags, main="chunks"))
         chunks, outcomes = chunked.chunks, [chunked.outcome]
         if self._dedup:
             deduped = chunks | "Dedup" >> DedupChunks()
@@ -189,7 +177,7 @@ class Render(beam.PTransform):
             outcomes.append(deduped.outcome)
         rendered = (chunks | "Spread" >> beam.Reshuffle()
                     | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
-                                                            self._tokenizer_path, stats=self._stats))
+                                                            self._tokenizer_path, stats=self._stats, renderer=shared))
                     .with_outputs(*tags, main="samples"))
         outcomes.append(rendered.outcome)
         doc_outcomes = (outcomes | "AllOutcomes" >> beam.Flatten() | "ByDocument" >> beam.GroupByKey()

@@ -155,7 +155,8 @@ def out_file_problem(out: str, flag: str = "--out") -> str | None:
 def _input_problems(specs: list[str], fmt: str) -> list[str]:
     from .documents import no_surrogates
     from .main import parse_input
-    from .sources import detect_format, match_files
+    from .readers import detect_format
+    from .sources import match_files
 
     problems = []
     for spec in specs:

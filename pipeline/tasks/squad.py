@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from ..streams import Opener, open_binary, open_stream
+from ..readers.streams import Opener, open_binary, open_stream
 from .records import DeadLetter, LabelledRecord, Record, TaskDef
 
 
