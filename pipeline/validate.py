@@ -115,6 +115,8 @@ def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderC
     try:
         cfg = make()
     except FileNotFoundError as e:
+        if "fallback_fonts_dir" in str(e):
+            return None, [f"--fallback_fonts_dir: {e}; give a directory of .ttf/.otf files"]
         return None, [f"--font: {e}; give a file in fonts/ or a path"]
     except (ValueError, KeyError) as e:
         return None, [f"render settings: {e}"]

@@ -35,6 +35,7 @@ RUN_CASES = [
     ("not a font", ["--font=/etc/passwd"], "--font /etc/passwd is not a TrueType/OpenType font"),
     ("missing font", ["--font=NoSuchFont.ttf"], "font file not found"),
     ("tiny patch", ["--patch=2"], "--patch 2 must be in 4..1024"),
+    ("missing fallback font dir", ["--fallback-fonts-dir={d}/none"], "--fallback_fonts_dir: fallback_fonts_dir is not a"),
     ("zero font size", ["--font_size=0"], "--font_size 0.0 must be a size in points"),
     ("zero dpi", ["--dpi=0"], "--dpi 0 must be > 0"),
     ("negative min patches", ["--min_patches=-1"], "--min_patches -1 must be >= 0"),

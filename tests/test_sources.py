@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import shutil
@@ -49,10 +50,12 @@ def test_read_corpus_pipeline(tmp_path, sentences):
     broken[2] = broken[2][:-5]
     write_data(tmp_path / "broken.jsonl", b"\n".join(broken) + b"\n")
     shutil.copy(WIKI, tmp_path / WIKI.name)
+    with open(tmp_path / "rows.csv", "w", encoding="utf-8", newline="") as fh:  # the newest format, by suffix
+        csv.writer(fh).writerows([["id", "text"], ["row-a", sentences[0]], ["", sentences[1]]])
 
     p = BeamTestPipeline()
     read = p | "ReadCorpus" >> ReadCorpus([str(tmp_path / "*")], "auto", "mix")
-    expected_ids = sorted([f"good{i}" for i in range(len(sentences))] + ["b0", "b1", "b3", "12"])
+    expected_ids = sorted([f"good{i}" for i in range(len(sentences))] + ["b0", "b1", "b3", "12", "row-a", "rows-2"])
     assert_that(read.docs | "Ids" >> beam.Map(_doc_id), equal_to(expected_ids), label="DocIds")
     assert_that(read.dead | "Dead" >> beam.Map(_dead_key), equal_to([("broken.jsonl", "line 3", "invalid_json")]),
                 label="DeadLetters")
