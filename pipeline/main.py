@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -19,7 +18,7 @@ from apache_beam.pvalue import AsDict, AsList
 
 from pixelkit.schemas import ShardManifest
 
-from .documents import Document, no_surrogates
+from .documents import DeadLetter, Document, Outcome
 from .options import RUNNER_NAMES, RenderOptions, with_runner
 from .localrunner import LiveFnApiRunner
 from .localrunner import is_local as is_local_runner
@@ -71,17 +70,12 @@ def _read(_) -> str:
     return "records_read"
 
 
-def _dead_label(rec) -> str:
-    return f"dead_{rec.reason}"
+def _count_name(rec: Outcome) -> str:
+    return rec.count_name
 
 
-def _skip_label(rec) -> str:
-    return f"skipped_{rec.reason}"
-
-
-def _dead_json(d) -> str:
-    return no_surrogates(json.dumps({"source": d.source, "file": d.file, "position": d.position, "reason": d.reason,
-                                     "detail": d.detail}, ensure_ascii=False, sort_keys=True))
+def _dead_json(d: DeadLetter) -> str:
+    return d.to_json()
 
 
 def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: dict | None, sources: list[str],
@@ -136,8 +130,8 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
         (skipped | "ReadSkipped" >> beam.Map(_read)),
         doc_outcomes,
         filtered.outcome,
-        (dead | "DeadReason" >> beam.Map(_dead_label)),
-        (skipped | "SkipReason" >> beam.Map(_skip_label)),
+        (dead | "DeadReason" >> beam.Map(_count_name)),
+        (skipped | "SkipReason" >> beam.Map(_count_name)),
     ) | "AllLabels" >> beam.Flatten()
     counts = ((labels | "Count" >> beam.combiners.Count.PerElement(), stats)  # stats: f"{stat}:{source}" sums
               | "CountsAndStats" >> beam.Flatten())

@@ -14,8 +14,7 @@ import webdataset as wds
 from pixelkit.schemas import RenderedSample, SchemaError, ShardInfo
 from pixelkit.schemas.manifest import file_sha256
 from pixelkit.schemas.sample import split_member_name
-
-MAX_MEMBER_BYTES = 64 << 20  # a single field larger than this is rejected, not read into memory
+from pixelkit.schemas.vocab import MAX_MEMBER_BYTES  # a larger member is rejected, not read into memory
 
 
 def write_shard(path: str | Path, samples: Iterable[RenderedSample]) -> ShardInfo:

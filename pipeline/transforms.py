@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 import time
 
 import apache_beam as beam
@@ -22,8 +21,9 @@ from apache_beam.transforms.window import GlobalWindows
 from pixelkit.schemas import RenderedSample
 
 from .chunking import chunk_document
-from .documents import Document, TextChunk
+from .documents import Document, Skipped, TextChunk
 from .render import RenderConfig, Renderer, TextRenderer
+from .renderers import SharedRenderer
 from .report import STATS
 from .samples import Filters, chunk_key, render_chunk_result
 
@@ -43,25 +43,11 @@ def doc_ref(source: str, doc_id: str) -> str:
     return f"{source}\t{doc_id}"
 
 
-_local = threading.local()
-
-
-def shared_renderer(cfg: RenderConfig) -> Renderer:
-    """One renderer per config and thread, shared by the chunking and the rendering DoFns: the words chunking
-    measured are already shaped when their chunks are rendered. A renderer is not thread-safe, hence per thread
-    (asked for on every call: Beam may hand a DoFn's bundles to different threads)."""
-    renderers = _local.__dict__.setdefault("renderers", {})
-    r = renderers.get(cfg)
-    if r is None:
-        r = renderers[cfg] = TextRenderer(cfg)
-    return r
-
-
 class _Chunker:
     """Document -> (chunks, outcome labels, stats): the chunking both ``ChunkFn`` and ``ChunkRenderFn`` run."""
 
-    def __init__(self, cfg: RenderConfig, stats: bool):
-        self._cfg, self._stats = cfg, stats
+    def __init__(self, cfg: RenderConfig, stats: bool, renderer: SharedRenderer):
+        self._cfg, self._stats, self._renderer = cfg, stats, renderer
         self._chunks = Metrics.counter(NS, "chunks")
         self._empty = Metrics.counter(NS, "skipped_empty_document")
         self._replaced = Metrics.counter(NS, "replaced_chars")
@@ -71,7 +57,7 @@ class _Chunker:
         if self._stats and (n := len(_SEPARATORS.findall(doc.text))):
             self._replaced.inc(n)
             stats.append((f"replaced_chars:{doc.source}", n))
-        r = shared_renderer(self._cfg)
+        r = self._renderer.get()
         r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
         chunks = chunk_document(doc, r.measure, r.text_budget)
         if not chunks:
@@ -84,8 +70,8 @@ class _Chunker:
 class ChunkFn(beam.DoFn):
     """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
 
-    def __init__(self, cfg: RenderConfig, stats: bool = False):
-        self._chunker = _Chunker(cfg, stats)
+    def __init__(self, cfg: RenderConfig, stats: bool = False, renderer: SharedRenderer | None = None):
+        self._chunker = _Chunker(cfg, stats, renderer or SharedRenderer(cfg))  # the one RenderFn draws with
 
     def process(self, doc: Document):
         ref = doc_ref(doc.source, doc.doc_id)
@@ -160,9 +146,9 @@ class _ChunkRenderer:
             for name, n in zip(STATS, (len(res.text) if res.ok else 0, res.unknown_glyphs, res.replaced_chars)):
                 if n or name == "chars_rendered":
                     stats.append((f"{name}:{chunk.source}", n))
-        if isinstance(out, str):
-            tally[f"skipped_{out}"] = tally.get(f"skipped_{out}", 0) + 1
-            return None, f"skipped_{out}", stats
+        if isinstance(out, Skipped):
+            tally[out.count_name] = tally.get(out.count_name, 0) + 1
+            return None, out.count_name, stats
         self._ms.update(int((time.perf_counter() - t0) * 1e6))
         self._patches.update(out.num_patches)
         tally["written"] = tally.get("written", 0) + 1
@@ -199,17 +185,15 @@ class RenderFn(beam.DoFn):
     chunks are grouped by text between chunking and rendering)."""
 
     def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
-                 renderer_factory=TextRenderer, stats: bool = False):
-        self._cfg = cfg
+                 renderer_factory=TextRenderer, stats: bool = False, renderer: SharedRenderer | None = None):
         self._render = _ChunkRenderer(cfg, encoding, filters, tokenizer_path, stats)
-        self._factory = renderer_factory  # injectable for tests
+        self._renderer = renderer or SharedRenderer(cfg, renderer_factory)  # factory: injectable for tests
 
     def setup(self):
-        self._r = None if self._factory is TextRenderer else self._factory(self._cfg)  # None: the shared one
         self._render.setup()
 
     def process(self, chunk: TextChunk):
-        out, label, stats = self._render(chunk, self._r or shared_renderer(self._cfg))
+        out, label, stats = self._render(chunk, self._renderer.get())
         self._render.flush()
         for kv in stats:
             yield TaggedOutput("stats", kv)
@@ -248,9 +232,10 @@ class ChunkRenderFn(beam.DoFn):
     them, by the same (per-thread) renderer, whose shaping cache then holds every word of the chunk."""
 
     def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
-                 stats: bool = False):
+                 stats: bool = False, renderer: SharedRenderer | None = None):
         self._cfg, self._stats = cfg, stats
-        self._chunker = _Chunker(cfg, stats)
+        self._renderer = renderer or SharedRenderer(cfg)  # chunking measures with the renderer that draws
+        self._chunker = _Chunker(cfg, stats, self._renderer)
         self._render = _ChunkRenderer(cfg, encoding, filters, tokenizer_path, stats)
 
     def setup(self):
@@ -260,7 +245,7 @@ class ChunkRenderFn(beam.DoFn):
         sums: dict[str, int] = {}
         for doc in docs:
             chunks, labels, stats = self._chunker(doc)
-            r = shared_renderer(self._cfg)
+            r = self._renderer.get()
             for chunk in chunks:
                 out, label, chunk_stats = self._render(chunk, r)
                 labels.append(label)
@@ -301,11 +286,14 @@ class Render(beam.PTransform):
     def expand(self, docs):
         tags = ("outcome", "stats") if self._stats else ("outcome",)
         if self._dedup:  # chunks are grouped by text, so rendering happens after that shuffle, chunk by chunk
-            chunked = docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats)).with_outputs(*tags, main="chunks")
+            shared = SharedRenderer(self._cfg)  # chunking measures with the renderer that draws
+            chunked = (docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats, shared))
+                       .with_outputs(*tags, main="chunks"))
             deduped = chunked.chunks | "Dedup" >> DedupChunks()
             rendered = (deduped.chunks
                         | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
-                                                                self._tokenizer_path, stats=self._stats))
+                                                                self._tokenizer_path, stats=self._stats,
+                                                                renderer=shared))
                         .with_outputs(*tags, main="samples"))
             outcomes = [chunked.outcome, deduped.outcome, rendered.outcome]
             stats = [chunked.stats, rendered.stats] if self._stats else []

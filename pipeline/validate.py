@@ -115,6 +115,8 @@ def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderC
     try:
         cfg = make()
     except FileNotFoundError as e:
+        if "fallback_fonts_dir" in str(e):
+            return None, [f"--fallback_fonts_dir: {e}; give a directory of .ttf/.otf files"]
         return None, [f"--font: {e}; give a file in fonts/ or a path"]
     except (ValueError, KeyError) as e:
         return None, [f"render settings: {e}"]
@@ -173,7 +175,8 @@ def out_file_problem(out: str, flag: str = "--out") -> str | None:
 def _input_problems(specs: list[str], fmt: str) -> list[str]:
     from .documents import no_surrogates
     from .main import parse_input
-    from .sources import detect_format, match_files
+    from .readers import detect_format
+    from .sources import match_files
 
     problems = []
     for spec in specs:

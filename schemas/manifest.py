@@ -31,15 +31,6 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def shard_name(split: str, index: int, total: int) -> str:
-    """``{split}-{index:05d}-of-{total:05d}.tar``: brace-expandable as ``{split}-{00000..0000N}-of-...``."""
-    if not re.match(r"^[A-Za-z0-9_]+$", split):
-        raise SchemaError(f"split name {split!r} must be [A-Za-z0-9_]+")
-    if not 0 <= index < total:
-        raise SchemaError(f"shard index {index} outside 0..{total - 1}")
-    return f"{split}-{index:05d}-of-{total:05d}.tar"
-
-
 @dataclass
 class ShardInfo:
     name: str

@@ -155,7 +155,7 @@ def test_mixed_script_strips_compose_run_by_run_and_match_pango(seed, cfg, udhr)
 @pytest.mark.skipif(not (SHARED_DATA / "wikipedia").is_dir(), reason="needs ../shared/data/wikipedia")
 def test_bulgarian_wikipedia_matches_pango():
     """Real Cyrillic prose with Latin names, numbers and brackets (the Bulgarian Wikipedia excerpt)."""
-    from pixelkit.pipeline.wikidump import iter_wikipedia
+    from pixelkit.pipeline.readers.wikidump import iter_wikipedia
 
     text = " ".join(" ".join(r.text.split()) for r in iter_wikipedia(
         str(SHARED_DATA / "wikipedia" / "bgwiki-articles-excerpt.xml.bz2"), "bgwiki") if hasattr(r, "text"))

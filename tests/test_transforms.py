@@ -12,7 +12,7 @@ from pixelkit.pipeline.render import RenderConfig, RenderResult, TextRenderer
 from pixelkit.pipeline.samples import Filters
 from pixelkit.pipeline.shards import read_shard
 from pixelkit.pipeline.sink import WriteWebDataset, shard_of
-from pixelkit.pipeline.transforms import Render, RenderFn
+from pixelkit.pipeline.transforms import ChunkFn, Render, RenderFn
 from pixelkit.schemas import DEFAULT_ENCODING
 
 CFG = RenderConfig()
@@ -134,15 +134,21 @@ def test_token_ids_pair_with_the_rendered_text(tmp_path, wikitext):
 
 
 def test_chunking_and_rendering_share_one_renderer_per_thread():
+    import pickle
     import threading
 
-    from pixelkit.pipeline.transforms import shared_renderer
+    from pixelkit.pipeline.renderers import SharedRenderer
 
     cfg = RenderConfig()
-    mine = shared_renderer(cfg)
-    assert shared_renderer(cfg) is mine and shared_renderer(RenderConfig(mode="binary")) is not mine
+    shared = SharedRenderer(cfg)
+    mine = shared.get()
+    chunk_fn, render_fn = (pickle.loads(pickle.dumps(fn)) for fn in  # Beam pickles each DoFn on its own
+                           (ChunkFn(cfg, renderer=shared), RenderFn(cfg, DEFAULT_ENCODING, Filters(), renderer=shared)))
+    assert chunk_fn._renderer.get() is mine and render_fn._renderer.get() is mine
+    assert SharedRenderer(RenderConfig(mode="binary")).get() is not mine
+    assert SharedRenderer(cfg, _FailingRenderer).get() is not mine  # another factory, another renderer
     other = []
-    t = threading.Thread(target=lambda: other.append(shared_renderer(cfg)))
+    t = threading.Thread(target=lambda: other.append(shared.get()))
     t.start()
     t.join()
     assert other[0] is not mine  # renderers are not thread-safe: each thread has its own

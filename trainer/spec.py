@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pixelkit.schemas.vocab import channels
+
 
 class ConfigError(ValueError):
     """A model/data/run setting that cannot work; the message names the setting and the fix."""
@@ -22,7 +24,7 @@ class DataInfo:
 
     @property
     def channels(self) -> int:
-        return 3 if self.mode == "rgb" else 1
+        return channels(self.mode)
 
 
 # task family -> (default head, default metric key the best checkpoint is chosen by)

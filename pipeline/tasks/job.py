@@ -25,12 +25,12 @@ from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 from pixelkit.schemas import ShardManifest, TaskSpec
 
 from ..documents import DeadLetter, Skipped
-from ..main import _dead_json, _dead_label, _read, _skip_label, finalize
+from ..main import _count_name, _dead_json, _read, finalize
 from ..options import RenderOptions, with_runner
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags
 from ..sources import match_files, open_beam
-from ..transforms import shared_renderer
+from ..renderers import shared_renderer
 from . import read_records, resolve
 from .records import LabelledRecord, TaskDef
 from .render import pair_encoder, prefetch_texts, render_record
@@ -91,9 +91,9 @@ class RenderTaskFn(beam.DoFn):
             yield TaggedOutput("dead", out)
             yield TaggedOutput("outcome", f"dead_{out.reason}")
             return
-        if isinstance(out, str):
-            Metrics.counter(NS, f"skipped_{out}").inc()
-            yield TaggedOutput("outcome", f"skipped_{out}")
+        if isinstance(out, Skipped):
+            Metrics.counter(NS, out.count_name).inc()
+            yield TaggedOutput("outcome", out.count_name)
             return
         yield TaggedOutput("outcome", "written")
         for s in out:
@@ -164,8 +164,8 @@ def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
             (read.records | f"ReadRecords_{split}" >> beam.Map(_read)),
             (read.dead | f"ReadDead_{split}" >> beam.Map(_read)),
             (read.skipped | f"ReadSkipped_{split}" >> beam.Map(_read)),
-            (read.dead | f"DeadReason_{split}" >> beam.Map(_dead_label)),
-            (read.skipped | f"SkipReason_{split}" >> beam.Map(_skip_label)),
+            (read.dead | f"DeadReason_{split}" >> beam.Map(_count_name)),
+            (read.skipped | f"SkipReason_{split}" >> beam.Map(_count_name)),
             rendered.outcome,
         ) | f"AllLabels_{split}" >> beam.Flatten()
         counts = labels | f"Count_{split}" >> beam.combiners.Count.PerElement()

@@ -17,7 +17,7 @@ import json
 import logging
 from typing import Iterator
 
-from ..streams import Opener, open_binary, open_stream
+from ..readers.streams import Opener, open_binary, open_stream
 from .records import DeadLetter, LabelledRecord, Record, TaskDef
 
 log = logging.getLogger(__name__)

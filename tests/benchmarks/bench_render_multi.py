@@ -81,7 +81,7 @@ def udhr_texts() -> dict[str, str]:
 
 def bgwiki_articles() -> list[str]:
     """The Bulgarian Wikipedia excerpt's articles (markup stripped by the pipeline's own reader)."""
-    from pixelkit.pipeline.wikidump import iter_wikipedia
+    from pixelkit.pipeline.readers.wikidump import iter_wikipedia
 
     return [r.text for r in iter_wikipedia(str(BGWIKI), "bgwiki") if hasattr(r, "text")]
 
