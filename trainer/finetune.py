@@ -62,9 +62,13 @@ def encoder_config(cfg, info: DataInfo):
     variant = get_variant(name)
     ec = variant.config_class.from_dict(conf)
     for key, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
-        if getattr(ec, key) != want:
-            raise ConfigError(f"init_from {cfg.init_from} was pretrained with {key} {getattr(ec, key)}; the task "
+        have = getattr(ec, key, 1)  # pixar2024's config has no num_channels: one (binary) channel
+        if have != want:
+            raise ConfigError(f"init_from {cfg.init_from} was pretrained with {key} {have}; the task "
                               f"shards have {want}: render the task with the pretraining settings")
+    if name == "pixar2024" and info.mode != "binary":
+        raise ConfigError(f"init_from {cfg.init_from} is a pixar2024 model (binary strips); the task shards are "
+                          f"{info.mode!r}: render the task with --preset pixar")
     old, n = ec.num_patches, info.max_patches
     if name == "pixel":
         import math
