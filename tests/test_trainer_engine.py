@@ -314,8 +314,13 @@ def test_two_processes_killed_run_resumes_where_it_stood(tmp_path, gray_shards, 
     deadline = time.time() + 600
     while not latest.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks at once
+    import psutil  # torchrun starts each rank in its own session: kill the launcher's whole process tree
+    tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    for p in tree:
+        p.send_signal(signal.SIGKILL)
     proc.wait()
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    assert not alive and len(tree) >= 3, f"launcher + 2 ranks killed: {tree}, alive {alive}"
     stopped = int(latest.read_text().strip().split("-")[1])
     assert stopped < 6, "the run was killed before it finished"
     p = subprocess.run(_two_ranks("torchrun", gray_shards, out), cwd=ROOT, env=ENV, capture_output=True,
