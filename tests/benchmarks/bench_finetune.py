@@ -14,7 +14,7 @@
     pixel-render task --task glue-mrpc --max_patches 256 --output out/tasks/glue-mrpc \
         --input train=$S/glue/MRPC/train.tsv --input validation=$S/glue/MRPC/dev.tsv
     python tests/benchmarks/bench_finetune.py learn --pretrain-data out/pretrain-wikitext out/pretrain-wiki-books \
-        out/pixel-gray --pretrain-steps 200 --pretrain-batch 8 --steps 300 --eval-every 300 --tasks ud-en_ewt-pos glue-mrpc
+        out/pixel-gray --pretrain-steps 100 --pretrain-batch 8 --steps 300 --eval-every 300 --tasks ud-en_ewt-pos glue-mrpc
 
 ``loader``: CoLA train sentences rendered with PIXEL's settings (gray 16 px, 529 patches, pxz) by the tests'
 task helper (the pipeline's pure task functions), streamed by ``trainer.stream.BatchStream`` into (a) the
