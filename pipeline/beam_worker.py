@@ -1,4 +1,4 @@
-"""The SDK worker process the local runner starts (``python -m pipeline.beam_worker``): Beam's own
+"""The SDK worker process the local runner starts (``python -m pixelkit.pipeline.beam_worker``): Beam's own
 ``sdk_worker_main`` with this process's stderr limited to warnings and Beam's import-time "apitools not found"
 dropped. The worker's log records still reach the runner through the Fn API logging channel, which
 ``pixel-render`` shows at its own level (``-v``: everything), so nothing is printed twice."""

@@ -185,7 +185,7 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
 
 def cmd_fontcheck(a: argparse.Namespace) -> None:
     """Whether each font lets the shaping cache take it (no OpenType rule reaching across a space)."""
-    from .render.spacecheck import check_font, write_manifest
+    from .render.pango.spacecheck import check_font, write_manifest
 
     if a.write_manifest:
         write_manifest()

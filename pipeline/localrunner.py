@@ -21,7 +21,7 @@ from apache_beam.runners.portability.portable_runner import JobServiceHandle
 from apache_beam.runners.runner import PipelineResult, PipelineState
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
-WORKER_COMMAND = f"{sys.executable} -m pipeline.beam_worker"
+WORKER_COMMAND = f"{sys.executable} -m pixelkit.pipeline.beam_worker"  # importable outside the checkout too
 
 
 class LiveResult(PipelineResult):

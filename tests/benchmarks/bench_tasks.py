@@ -180,7 +180,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.clock == "cpu":
         import os
-        os.environ["BENCH_CLOCK"] = "cpu"  # the peer's subprocess inherits it
+        os.environ["PIXELKIT_BENCH_CLOCK"] = "thread"  # the peer's subprocess inherits it
     pinned = pin_one_core()
     src = EWT if EWT.is_file() else BUNDLED
     recs = [r for r in read_records(str(src), resolve("ud-en_ewt-pos"), limit=a.n) if isinstance(r, LabelledRecord)]

@@ -47,9 +47,13 @@ def pin_one_core() -> str:
 
 
 def clock():
-    """The timer of per-call timings: wall time, or this thread's CPU time when BENCH_CLOCK=cpu (on a loaded,
-    shared machine a call's wall time is mostly the time it waited for a core; its CPU time is not)."""
-    return time.thread_time if os.environ.get("BENCH_CLOCK") == "cpu" else time.perf_counter
+    """The timer of per-call timings: the wall clock, or this thread's CPU time under
+    PIXELKIT_BENCH_CLOCK=thread (on a loaded, shared machine a call's wall time is mostly the time it waited for a
+    core; its CPU time is not). Peer subprocesses inherit the variable."""
+    return time.thread_time if os.environ.get("PIXELKIT_BENCH_CLOCK") == "thread" else time.perf_counter
+
+
+CLOCK = clock()  # fixed at import (peers.py sets nothing after importing)
 
 
 def timed(fn, items, warmup: int = 20) -> list[float]:
