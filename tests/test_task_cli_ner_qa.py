@@ -30,12 +30,12 @@ def _finetune_and_evaluate(tmp_path: Path, data: Path, task: str) -> tuple[dict,
     out = tmp_path / "run"
     _cli("finetune", "--task", task, "--model", "pixel", "--flavor", "debug", "--data", str(data), "--out", str(out),
          "--steps", "4", "--eval-every", "2", "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
-         "--set", "optim.warmup_steps=0")
+         "--set", "optim.warmup_steps=0", timeout=1800)  # (a first run may JIT-compile DeepSpeed's CPU op)
     best = json.loads((out / "best" / "metrics.json").read_text())
     logged = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines() if '"eval_' in r]
     assert [r["step"] for r in logged] == [2, 4]
     at_best = next(r for r in logged if r["step"] == best["step"])
-    _cli("evaluate", "--model", str(out / "best"), "--data", str(data), "--out", str(tmp_path / "ev"))
+    _cli("evaluate", "--model", str(out / "best"), "--data", str(data), "--out", str(tmp_path / "ev"), timeout=1800)
     ev = json.loads((tmp_path / "ev" / "metrics-validation.json").read_text())
     metrics = [k for k, v in best.items() if isinstance(v, float)]
     assert metrics

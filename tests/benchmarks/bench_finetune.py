@@ -14,7 +14,7 @@
     pixel-render task --task glue-mrpc --max_patches 256 --output out/tasks/glue-mrpc \
         --input train=$S/glue/MRPC/train.tsv --input validation=$S/glue/MRPC/dev.tsv
     python tests/benchmarks/bench_finetune.py learn --pretrain-data out/pretrain-wikitext out/pretrain-wiki-books \
-        out/pixel-gray --pretrain-steps 200 --pretrain-batch 8 --steps 300 --eval-every 300 --tasks ud-en_ewt-pos glue-mrpc
+        out/pixel-gray --pretrain-steps 100 --pretrain-batch 8 --steps 300 --eval-every 300 --tasks ud-en_ewt-pos glue-mrpc
 
 ``loader``: CoLA train sentences rendered with PIXEL's settings (gray 16 px, 529 patches, pxz) by the tests'
 task helper (the pipeline's pure task functions), streamed by ``trainer.stream.BatchStream`` into (a) the
@@ -141,13 +141,13 @@ def learn(a) -> list[str]:
     work.mkdir(parents=True, exist_ok=True)
     pre = work / f"pretrain-{a.pretrain_steps}"
     secs = {}
-    data = [str(d) for d in a.pretrain_data]
-    pre_args = ["pretrain", "--config", "trainer/runs/pixel.yaml", "--data", *data, "--steps", str(a.pretrain_steps),
+    pre_data = [str(d) for d in a.pretrain_data]
+    pre_args = ["pretrain", "--config", "trainer/runs/pixel.yaml", "--data", *pre_data, "--steps", str(a.pretrain_steps),
                 "--set", "log_every=25", "--set", "save_every=250", "--set", "optim.warmup_steps=50",
                 "--set", f"micro_batch_size={a.pretrain_batch}", "--set", f"global_batch_size={a.pretrain_batch}"]
     if not (pre / "model" / "model.safetensors").exists():
         secs["pretrain"] = _cli([*pre_args, "--out", str(pre)], work / f"pretrain-{a.pretrain_steps}.log")
-    strips = sum(json.loads((ROOT / d / "manifest.json").read_text())["num_samples"] for d in data)
+    strips = sum(json.loads((ROOT / d / "manifest.json").read_text())["num_samples"] for d in pre_data)
     pre_loss = [json.loads(r) for r in (pre / "metrics.jsonl").read_text().splitlines() if '"loss"' in r]
     common = ["--steps", str(a.steps), "--eval-every", str(a.eval_every), "--patience", "0",
               "--set", f"micro_batch_size={a.batch}", "--set", f"global_batch_size={a.batch}",
@@ -178,11 +178,12 @@ def learn(a) -> list[str]:
     return [f"## Learning, {a.steps} finetuning steps after {a.pretrain_steps} pretraining steps: pretrained vs "
             "from scratch vs majority class (dev, best checkpoint)", "",
             f"- command: `python tests/benchmarks/bench_finetune.py learn --pretrain-steps {a.pretrain_steps} "
-            f"--pretrain-batch {a.pretrain_batch} --pretrain-data {' '.join(data)} "
+            f"--pretrain-batch {a.pretrain_batch} --pretrain-data {' '.join(pre_data)} "
             f"--steps {a.steps} --eval-every {a.eval_every} --batch {a.batch} --lr {a.lr} "
             f"--tasks {' '.join(a.tasks)}`",
-            f"- pretraining: `pixel-train {' '.join(pre_args)}` on {strips:,} strips of 529 patches ({', '.join(data)}: "
-            "see the README's data note), debug PIXEL"
+            f"- pretraining: `pixel-train {' '.join(pre_args)}` on {strips:,} strips of 529 patches ({', '.join(pre_data)}: "
+            "the bundled corpus, WikiText-2 test, the enwiki excerpt and two Gutenberg books from ../shared/data, "
+            "rendered by `pixel-render run` as this file's docstring shows), debug PIXEL"
             f"{'' if 'pretrain' in secs else ' (reused: an earlier run of this command)'}, loss "
             f"{pre_loss[0]['loss']:.4f} (step {pre_loss[0]['step']}) -> {pre_loss[-1]['loss']:.4f} "
             f"(step {pre_loss[-1]['step']})",
@@ -190,6 +191,8 @@ def learn(a) -> list[str]:
             f"warmup 20, dev evaluation every {a.eval_every} steps, best checkpoint kept), from the pretrained model "
             "(`--init`, 529 -> 256 patches) and from scratch (`--model pixel --flavor debug`, same seed)",
             "- tasks rendered by `pixel-render task ... --max_patches 256` (256 = 16 x 16, PIXEL's finetuning length)",
+            "- measured with the TaskModel init fix (286af4a: head / encoder init_new run); the earlier sections "
+            "(150 pretraining steps on the 105 bundled strips) were measured without it and are replaced",
             ("- wall time (s) of the runs this invocation made (others reused from an earlier run of the same "
              "commands; the machine was shared with other jobs): " + ", ".join(f"{k} {v:.0f}" for k, v in secs.items())
              if secs else "- every run reused from an earlier run of the same commands (logs in out/bench-finetune/; "
