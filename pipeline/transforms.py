@@ -71,7 +71,8 @@ class ChunkFn(beam.DoFn):
     """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
 
     def __init__(self, cfg: RenderConfig, stats: bool = False, renderer: SharedRenderer | None = None):
-        self._chunker = _Chunker(cfg, stats, renderer or SharedRenderer(cfg))  # the one RenderFn draws with
+        self._renderer = renderer or SharedRenderer(cfg)  # the one RenderFn draws with
+        self._chunker = _Chunker(cfg, stats, self._renderer)
 
     def process(self, doc: Document):
         ref = doc_ref(doc.source, doc.doc_id)

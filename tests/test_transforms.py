@@ -12,7 +12,7 @@ from pixelkit.pipeline.render import RenderConfig, RenderResult, TextRenderer
 from pixelkit.pipeline.samples import Filters
 from pixelkit.pipeline.shards import read_shard
 from pixelkit.pipeline.sink import WriteWebDataset, shard_of
-from pixelkit.pipeline.transforms import ChunkFn, Render, RenderFn
+from pixelkit.pipeline.transforms import ChunkFn, ChunkRenderFn, Render, RenderFn
 from pixelkit.schemas import DEFAULT_ENCODING
 
 CFG = RenderConfig()
@@ -145,6 +145,8 @@ def test_chunking_and_rendering_share_one_renderer_per_thread():
     chunk_fn, render_fn = (pickle.loads(pickle.dumps(fn)) for fn in  # Beam pickles each DoFn on its own
                            (ChunkFn(cfg, renderer=shared), RenderFn(cfg, DEFAULT_ENCODING, Filters(), renderer=shared)))
     assert chunk_fn._renderer.get() is mine and render_fn._renderer.get() is mine
+    fused = pickle.loads(pickle.dumps(ChunkRenderFn(cfg, DEFAULT_ENCODING, Filters(), renderer=shared)))
+    assert fused._renderer.get() is mine and fused._chunker._renderer.get() is mine  # the default, fused path
     assert SharedRenderer(RenderConfig(mode="binary")).get() is not mine
     assert SharedRenderer(cfg, _FailingRenderer).get() is not mine  # another factory, another renderer
     other = []
