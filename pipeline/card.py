@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pixelkit.schemas import ShardManifest
 
@@ -55,9 +55,11 @@ def hf_features(first_json: dict, encoding: str) -> list[dict]:
             {"name": "__key__", "dtype": "string"}, {"name": "__url__", "dtype": "string"}]
 
 
-def first_json(shard: str | Path) -> dict | None:
-    """The metadata of a shard's first sample (this run wrote it), for the card's feature types."""
-    with tarfile.open(shard) as tar:
+def first_json(shard: str | Path | BinaryIO) -> dict | None:
+    """The metadata of a shard's first sample (this run wrote it), for the card's feature types; ``shard``: a
+    local path or a binary stream (read only up to that sample)."""
+    opened = {"fileobj": shard, "mode": "r|"} if hasattr(shard, "read") else {"name": shard}
+    with tarfile.open(**opened) as tar:
         for member in tar:
             if member.isfile() and member.name.endswith(".json"):
                 return json.loads(tar.extractfile(member).read())

@@ -20,32 +20,20 @@ import logging
 import sys
 from pathlib import Path
 
-from .render import PRESET_NAMES, RenderConfig, RenderResult, TextRenderer, preset
+from . import readers
+from .args import add_render_args, render_settings
+from .render import RenderConfig, RenderResult, TextRenderer, preset
 from .render.visual import to_image
 
 log = logging.getLogger("pixel-render")
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample_data"
 
 
-def _config_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("rendering")
-    g.add_argument("--preset", default="pixel", choices=PRESET_NAMES, help="paper settings to start from")
-    g.add_argument("--backend", choices=("pangocairo", "pygame"))
-    g.add_argument("--mode", choices=("gray", "rgb", "binary"))
-    g.add_argument("--font", dest="font_file", help="font file name in fonts/ or a path")
-    g.add_argument("--fallback-fonts-dir")
-    g.add_argument("--font-size", type=float)
-    g.add_argument("--dpi", type=int)
-    g.add_argument("--patch", dest="pixels_per_patch", type=int)
-    g.add_argument("--max-patches", type=int)
-
-
 def config_from_args(a: argparse.Namespace) -> RenderConfig:
     """The render settings of a one-off command, checked like ``run``'s (SettingsError, one line per problem)."""
     from .validate import CLI_FLAGS, SettingsError, check_render_config, check_rules, render_config_or_problems
 
-    keys = ("backend", "mode", "font_file", "fallback_fonts_dir", "font_size", "dpi", "pixels_per_patch", "max_patches")
-    given = {k: getattr(a, k) for k in keys if getattr(a, k, None) is not None}
+    given = render_settings(vars(a))
     problems = check_rules(given, flag=CLI_FLAGS.get)
     cfg, bad = render_config_or_problems(lambda: preset(a.preset, **given)) if not problems else (None, [])
     problems += bad or (check_render_config(cfg, "--max-patches") if cfg else [])
@@ -147,7 +135,7 @@ def cmd_demo(out: str, workers: int) -> None:
     """The README's main job: the bundled real corpus through the Beam pipeline, in PIXEL and PIXAR settings."""
     from .main import run, summary_table
     from .cli_shards import contact_sheet, iter_samples
-    from .sources import iter_documents
+    from .readers import iter_documents
     from .tokenizer import train_bpe
 
     root = Path(out)
@@ -169,7 +157,7 @@ def cmd_demo(out: str, workers: int) -> None:
 def cmd_tokenizer(a: argparse.Namespace) -> None:
     import glob
 
-    from .sources import iter_documents
+    from .readers import iter_documents
     from .tokenizer import identity, train_bpe
     from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules
 
@@ -185,7 +173,7 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
 
 def cmd_fontcheck(a: argparse.Namespace) -> None:
     """Whether each font lets the shaping cache take it (no OpenType rule reaching across a space)."""
-    from .render.spacecheck import check_font, write_manifest
+    from .render.pango.spacecheck import check_font, write_manifest
 
     if a.write_manifest:
         write_manifest()
@@ -239,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("context")
     p.add_argument("--stride", type=int, default=0)
     for name in ("text", "pair", "words", "qa"):
-        _config_args(sub.choices[name])
+        add_render_args(sub.choices[name])
         _view_args(sub.choices[name])
     p = sub.add_parser("sample", help="render the bundled sample corpus to PNG files")
     p.add_argument("--out", default="out/samples")
@@ -251,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer offline")
     p.add_argument("action", choices=["train"])
     p.add_argument("--input", action="append", required=True, help="file pattern (repeatable)")
-    p.add_argument("--format", default="auto", choices=("auto", "wikipedia", "books", "jsonl", "parquet", "text"))
+    p.add_argument("--format", default="auto", choices=readers.choices(), help=readers.format_help())
     p.add_argument("--vocab-size", type=int, default=16000)
     p.add_argument("--out", default="tokenizer.json")
     p = sub.add_parser("fontcheck", help="can the shaping cache take these fonts? (OpenType rules across a space)")

@@ -4,6 +4,8 @@
     pixel-shards verify DIR                                      re-hash every shard, validate every sample,
                                                                  list shards the manifest does not
     pixel-shards stats DIR                                       patches-per-sample distribution
+DIR may be a URL: s3://bucket/shards (s3fs; endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID ...),
+gs://bucket/shards (gcsfs). A remote set's contact sheet goes to ./contact.png unless --out says where.
 Exit status is non-zero when verify finds any problem.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import posixpath
 import sys
 from pathlib import Path
 
@@ -19,53 +22,81 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from pixelkit.schemas import RenderedSample, SchemaError, ShardManifest
+from pixelkit.schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
 
 from .render.visual import to_image
-from .shards import file_sha256, read_shard
+from .shards import HashingReader, read_shard
 
 log = logging.getLogger("pixel-shards")
 
 
-def verify(directory: Path) -> list[str]:
-    """Every problem found in a shard set, as readable lines (empty: all good)."""
+def _fs(directory: str | Path):
+    """(fsspec filesystem, path inside it) of a shard set's directory: local, s3:// (s3fs), gs:// (gcsfs) ..."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(str(directory))
+    fs.invalidate_cache(root)  # s3fs/gcsfs cache listings per process: a rerun since then must be seen
+    return fs, root.rstrip("/")
+
+
+def read_manifest(directory: str | Path) -> ShardManifest:
+    """The manifest of the shard set in ``directory`` (a local directory or an fsspec URL)."""
+    fs, root = _fs(directory)
+    path = f"{root}/{MANIFEST_NAME}"
+    if not fs.isfile(path):
+        raise FileNotFoundError(f"no shard manifest at {str(directory).rstrip('/')}/{MANIFEST_NAME}")
+    if fs.size(path) > MAX_MANIFEST_BYTES:
+        raise SchemaError(f"{path}: {fs.size(path)} bytes, over the limit of {MAX_MANIFEST_BYTES}")
+    return ShardManifest.from_json(fs.cat_file(path), path)
+
+
+def verify(directory: str | Path) -> list[str]:
+    """Every problem found in a shard set (a local directory or an fsspec URL such as ``s3://bucket/shards``),
+    as readable lines (empty: all good). Each shard is read once: hashed and parsed in one pass."""
     problems: list[str] = []
     try:
-        manifest = ShardManifest.read(directory)
+        manifest = read_manifest(directory)
     except (OSError, SchemaError) as e:
         return [str(e)]
+    fs, root = _fs(directory)
+    want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
     for info in manifest.shards:
-        path = directory / info.name
-        if not path.is_file():
+        path = f"{root}/{info.name}"
+        if not fs.isfile(path):
             problems.append(f"{info.name}: missing")
             continue
-        if path.stat().st_size != info.num_bytes or file_sha256(path) != info.sha256:
-            problems.append(f"{info.name}: size or sha256 differs from the manifest")
         n, keys = 0, set()
-        for item in read_shard(path):
-            if isinstance(item, SchemaError):
-                problems.append(f"{info.name}: {item}")
-                continue
-            n += 1
-            if item.key in keys:
-                problems.append(f"{info.name}: duplicate key {item.key}")
-            keys.add(item.key)
-            want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
-            if (item.mode, item.patch_size, item.max_patches) != want:
-                problems.append(f"{info.name}: {item.key} is a {item.mode} strip of {item.max_patches} "
-                                f"{item.patch_size}px patches; the manifest says {want[0]} {want[2]} x {want[1]}px")
+        with fs.open(path, "rb") as raw:
+            reader = HashingReader(raw)
+            for item in read_shard(reader):
+                if isinstance(item, SchemaError):
+                    problems.append(f"{info.name}: {item}")
+                    continue
+                n += 1
+                if item.key in keys:
+                    problems.append(f"{info.name}: duplicate key {item.key}")
+                keys.add(item.key)
+                if (item.mode, item.patch_size, item.max_patches) != want:
+                    problems.append(f"{info.name}: {item.key} is a {item.mode} strip of {item.max_patches} "
+                                    f"{item.patch_size}px patches; the manifest says {want[0]} {want[2]} x {want[1]}px")
+            reader.drain()
+        if reader.nbytes != info.num_bytes or reader.sha.hexdigest() != info.sha256:
+            problems.append(f"{info.name}: size or sha256 differs from the manifest")
         if n != info.num_samples:
             problems.append(f"{info.name}: {n} valid samples, manifest says {info.num_samples}")
     listed = {info.name for info in manifest.shards}
-    problems += [f"{p.name}: a shard not in the manifest" for p in sorted(directory.glob("*.tar"))
-                 if p.name not in listed]
+    found = sorted(posixpath.basename(p) for p in fs.glob(f"{root}/*.tar"))
+    problems += [f"{name}: a shard not in the manifest" for name in found if name not in listed]
     return problems
 
 
-def iter_samples(directory: Path, manifest: ShardManifest):
+def iter_samples(directory: str | Path, manifest: ShardManifest):
+    fs, root = _fs(directory)
     for info in manifest.shards:
-        for item in read_shard(directory / info.name):
-            if isinstance(item, RenderedSample):
-                yield item
+        with fs.open(f"{root}/{info.name}", "rb") as fh:
+            for item in read_shard(fh):
+                if isinstance(item, RenderedSample):
+                    yield item
 
 
 def contact_sheet(samples: list[RenderedSample], out: Path, patches: int = 64) -> Path:
@@ -92,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("inspect", "verify", "stats"):
         p = sub.add_parser(name)
-        p.add_argument("dir", type=Path)
+        p.add_argument("dir", help="a shard set's directory, or its URL (s3://bucket/shards, gs://...: fsspec)")
         if name == "inspect":
             p.add_argument("--n", type=int, default=16)
             p.add_argument("--out", type=Path)
@@ -104,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{a.dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
         return 1 if problems else 0
     try:
-        manifest = ShardManifest.read(a.dir)
+        manifest = read_manifest(a.dir)
     except (OSError, SchemaError) as e:
         print(f"pixel-shards: error: {e}", file=sys.stderr)
         return 2
@@ -118,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             if len(samples) >= a.n:
                 break
         if samples:
-            out = contact_sheet(samples, a.out or a.dir / "contact.png")
+            local = "://" not in a.dir or a.dir.startswith("file://")  # a remote set's sheet goes to the cwd
+            beside = Path(a.dir.removeprefix("file://")) if local else Path()
+            out = contact_sheet(samples, a.out or beside / "contact.png")
             print(f"contact sheet: {out}")
         return 0
     counts = np.array([s.num_patches for s in iter_samples(a.dir, manifest)])

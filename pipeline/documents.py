@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 def no_surrogates(s: str) -> str:
@@ -25,9 +27,25 @@ class Document:
     title: str = ""
 
 
+class Outcome:
+    """What became of a record that is not written -- the one shape for every skip and dead letter, from reading
+    to rendering: ``Skipped`` (well-formed, left out on purpose) or ``DeadLetter`` (broken: file and position).
+    Each is counted under its ``count_name`` (``skipped_<reason>``, ``dead_<reason>``) in the manifest's counts and
+    goes to the Beam output named by its ``kind``."""
+
+    kind: ClassVar[str]
+    reason: str  # snake_case
+
+    @property
+    def count_name(self) -> str:
+        return f"{self.kind}_{self.reason}"
+
+
 @dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(Outcome):
     """A record that could not become a Document: where it was and why. Nothing is dropped silently."""
+
+    kind: ClassVar[str] = "dead"
 
     source: str
     file: str
@@ -35,10 +53,18 @@ class DeadLetter:
     reason: str  # snake_case: invalid_json, missing_text, decode_error, truncated_file, ...
     detail: str = ""  # the error message, at most ~300 chars
 
+    def to_json(self) -> str:
+        """One line of ``dead_letters.jsonl``."""
+        return no_surrogates(json.dumps({"source": self.source, "file": self.file, "position": self.position,
+                                         "reason": self.reason, "detail": self.detail}, ensure_ascii=False,
+                                        sort_keys=True))
+
 
 @dataclass(frozen=True)
-class Skipped:
+class Skipped(Outcome):
     """A well-formed record left out on purpose (not an error); counted by reason so every record is accounted for."""
+
+    kind: ClassVar[str] = "skipped"
 
     source: str
     doc_id: str  # page id, the record's id field, or file:line, as a Document would have had
@@ -53,3 +79,6 @@ class TextChunk:
     doc_id: str
     index: int  # chunk number within the document, from 0
     text: str
+
+
+Record = Document | DeadLetter | Skipped  # what a reader yields

@@ -7,29 +7,27 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 from pathlib import Path
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.pvalue import AsDict, AsList
 
 from pixelkit.schemas import ShardManifest
 
-from .card import dataset_card, first_json
-from .documents import Document, no_surrogates
+from .documents import DeadLetter, Document, Outcome
 from .options import RUNNER_NAMES, RenderOptions, with_runner
 from .localrunner import LiveFnApiRunner
 from .localrunner import is_local as is_local_runner
-from .outdir import drop_stale_shards, prepare_output
+from .outdir import prepare_output, read_manifest, write_outputs
 from .progress import watch
 from .quiet import worker_log_flags
 from .report import outcome_counts, stats_rows, tofu_warnings
 from .samples import Filters
-from .sink import WriteWebDataset, is_local
+from .sink import WriteWebDataset
 from .sources import ReadCorpus
 from .transforms import Render
 from .validate import SettingsError, check_run_options, unknown_flags
@@ -72,17 +70,12 @@ def _read(_) -> str:
     return "records_read"
 
 
-def _dead_label(rec) -> str:
-    return f"dead_{rec.reason}"
+def _count_name(rec: Outcome) -> str:
+    return rec.count_name
 
 
-def _skip_label(rec) -> str:
-    return f"skipped_{rec.reason}"
-
-
-def _dead_json(d) -> str:
-    return no_surrogates(json.dumps({"source": d.source, "file": d.file, "position": d.position, "reason": d.reason,
-                                     "detail": d.detail}, ensure_ascii=False, sort_keys=True))
+def _dead_json(d: DeadLetter) -> str:
+    return d.to_json()
 
 
 def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: dict | None, sources: list[str],
@@ -99,13 +92,7 @@ def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: 
     m = ShardManifest(split=split, encoding=encoding, render_config=cfg_dict, tokenizer=tokenizer,
                       shards=sorted(infos, key=lambda s: s.name), counts=dict(sorted(counts.items())), sources=sources,
                       task=task)
-    if not is_local(out):
-        raise NotImplementedError("manifest writing to remote filesystems is not implemented yet")
-    os.makedirs(out, exist_ok=True)
-    m.write(out)
-    drop_stale_shards(out, split, {s.name for s in m.shards})
-    Path(out, "README.md").write_text(dataset_card(m, first_json(Path(out, m.shards[0].name)) if m.shards else None))
-    Path(out, "dead_letters.jsonl").write_text("".join(line + "\n" for line in sorted(dead)))
+    write_outputs(out, m, dead)  # a local directory or s3:// / gs:// (pipeline/storage.py)
     return m.to_dict()
 
 
@@ -143,8 +130,8 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
         (skipped | "ReadSkipped" >> beam.Map(_read)),
         doc_outcomes,
         filtered.outcome,
-        (dead | "DeadReason" >> beam.Map(_dead_label)),
-        (skipped | "SkipReason" >> beam.Map(_skip_label)),
+        (dead | "DeadReason" >> beam.Map(_count_name)),
+        (skipped | "SkipReason" >> beam.Map(_count_name)),
     ) | "AllLabels" >> beam.Flatten()
     counts = ((labels | "Count" >> beam.combiners.Count.PerElement(), stats)  # stats: f"{stat}:{source}" sums
               | "CountsAndStats" >> beam.Flatten())
@@ -177,6 +164,7 @@ def parse_options(argv: list[str]) -> RenderOptions:
         except ImportError as e:
             raise SettingsError([f"--runner dask: {e}; install it with pip install 'pixelkit[dask]'"]) from e
     opts = PipelineOptions(argv).view_as(RenderOptions)
+    FileSystems.set_options(opts)  # Beam's --s3_* / GCS flags for the checks below and the launcher's own reads
     problems = unknown_flags(argv) + check_run_options(opts.get_all_options(), opts.render_config)
     if problems:
         raise SettingsError(problems)
@@ -192,8 +180,7 @@ def run(argv: list[str], *, test_pipeline=None, progress: str = "") -> ShardMani
         direct = opts.view_as(DirectOptions)
         direct.direct_num_workers = o["workers"]
         direct.direct_running_mode = "multi_processing"
-    if is_local(o["output"]):
-        prepare_output(o["output"], fingerprint(o, opts), o["resume"], o["overwrite"])
+    prepare_output(o["output"], fingerprint(o, opts), o["resume"], o["overwrite"])
     p = test_pipeline or beam.Pipeline(runner=LiveFnApiRunner(opts) if is_local_runner(opts) else None, options=opts)
     build_pipeline(p, opts)
     result = p.run()
@@ -201,7 +188,7 @@ def run(argv: list[str], *, test_pipeline=None, progress: str = "") -> ShardMani
         watch(result, progress)
     else:
         result.wait_until_finish()
-    m = ShardManifest.read(o["output"])
+    m = read_manifest(o["output"])
     log.info("wrote %d samples in %d shards to %s", m.num_samples, len(m.shards), o["output"])
     for line in tofu_warnings(m.counts):
         log.warning(line)

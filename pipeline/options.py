@@ -6,7 +6,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pixelkit.schemas import DEFAULT_ENCODING, ENCODINGS
 
-from .render import PRESET_NAMES, RenderConfig, preset
+from . import readers
+from .args import add_render_args, render_config
+from .render import RenderConfig
 from .samples import DEFAULT_MAX_UNKNOWN_RATIO
 
 
@@ -40,22 +42,15 @@ class RenderOptions(PipelineOptions):
         g = parser.add_argument_group("pixelkit input")
         g.add_argument("--input", action="append", default=[],
                        help="[source=]file pattern (repeatable), e.g. enwiki=dumps/*.xml.bz2 or c4=gs://b/c4/*.jsonl.zst")
-        g.add_argument("--format", default="auto", choices=("auto", "wikipedia", "books", "jsonl", "parquet", "text"))
+        g.add_argument("--format", default="auto", choices=readers.choices(), help=readers.format_help())
         g.add_argument("--text_field", default="text")
         g.add_argument("--id_field", default="id")
         g.add_argument("--max_doc_chars", type=int, default=10_000_000,
                        help="dead-letter documents longer than this (0: no limit); protects workers' memory")
         g.add_argument("--drop_title", default="", help="regex: skip documents whose title matches")
         g.add_argument("--drop_headings", action="store_true", help="drop wikitext-style '= Heading =' lines")
-        g = parser.add_argument_group("pixelkit rendering")
-        g.add_argument("--preset", default="pixel", choices=PRESET_NAMES)
-        g.add_argument("--backend", choices=("pangocairo", "pygame"))
-        g.add_argument("--mode", choices=("gray", "rgb", "binary"))
-        g.add_argument("--font", dest="font_file")
-        g.add_argument("--font_size", type=float)
-        g.add_argument("--dpi", type=int)
-        g.add_argument("--patch", dest="pixels_per_patch", type=int)
-        g.add_argument("--max_patches", type=int)
+        add_render_args(parser, "pixelkit rendering")
+        g = parser.add_argument_group("pixelkit samples")
         g.add_argument("--encoding", default=DEFAULT_ENCODING, choices=ENCODINGS)
         g.add_argument("--tokenizer", default=None, help="paired token ids from a HF tokenizers JSON or a SentencePiece "
                        "tokenizer.model (LLaMA-style, BOS first)")
@@ -74,6 +69,4 @@ class RenderOptions(PipelineOptions):
                        help="DirectRunner: this many worker processes (multi_processing); 0 = Beam's default")
 
     def render_config(self) -> RenderConfig:
-        keys = ("backend", "mode", "font_file", "font_size", "dpi", "pixels_per_patch", "max_patches")
-        o = self.get_all_options()
-        return preset(o["preset"], **{k: o[k] for k in keys if o.get(k) is not None})
+        return render_config(self.get_all_options())

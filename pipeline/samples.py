@@ -1,4 +1,4 @@
-"""Pure: a rendered chunk becomes a schema sample (or a skip reason). The DoFn in transforms.py is a thin shell."""
+"""Pure: a rendered chunk becomes a schema sample (or a ``Skipped`` with its reason). The DoFn in transforms.py is a thin shell."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pixelkit.schemas import RenderedSample, encode_pixels, make_key
 
-from .documents import TextChunk
+from .documents import Skipped, TextChunk
 from .render import RenderConfig, Renderer, RenderResult
 
 
@@ -28,21 +28,21 @@ def chunk_key(chunk: TextChunk) -> str:
 
 
 def render_chunk(chunk: TextChunk, renderer: Renderer, cfg: RenderConfig, encoding: str, filters: Filters,
-                 tokenizer=None) -> RenderedSample | str:
-    """The sample for ``chunk``, or the snake_case reason it was skipped."""
+                 tokenizer=None) -> RenderedSample | Skipped:
+    """The sample for ``chunk``, or why it was skipped (``render_error``, ``too_short``, ``too_much_tofu`` ...)."""
     return render_chunk_result(chunk, renderer, cfg, encoding, filters, tokenizer)[0]
 
 
 def render_chunk_result(chunk: TextChunk, renderer: Renderer, cfg: RenderConfig, encoding: str, filters: Filters,
-                        tokenizer=None) -> tuple[RenderedSample | str, RenderResult]:
+                        tokenizer=None) -> tuple[RenderedSample | Skipped, RenderResult]:
     """``render_chunk``'s outcome and the render it came from (tofu and replacement counts, kept or not)."""
     res = renderer.render_text(chunk.text)
-    if not res.ok:
-        return res.reason or "render_error", res
-    if res.num_patches < filters.min_patches:
-        return "too_short", res
-    if res.unknown_glyphs > filters.max_unknown_ratio * max(1, len(res.text)):
-        return "too_much_tofu", res
+    reason = (res.reason or "render_error" if not res.ok
+              else "too_short" if res.num_patches < filters.min_patches
+              else "too_much_tofu" if res.unknown_glyphs > filters.max_unknown_ratio * max(1, len(res.text))
+              else None)
+    if reason:
+        return Skipped(chunk.source, chunk.doc_id, reason), res
     return RenderedSample(
         key=chunk_key(chunk), pixels=encode_pixels(res.pixels, cfg.mode, encoding), encoding=encoding,
         mode=cfg.mode, height=cfg.height, width=cfg.width, patch_size=cfg.pixels_per_patch,

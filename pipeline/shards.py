@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import tarfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 import webdataset as wds
 
 from pixelkit.schemas import RenderedSample, SchemaError, ShardInfo
 from pixelkit.schemas.manifest import file_sha256
 from pixelkit.schemas.sample import split_member_name
-
-MAX_MEMBER_BYTES = 64 << 20  # a single field larger than this is rejected, not read into memory
+from pixelkit.schemas.vocab import MAX_MEMBER_BYTES  # a larger member is rejected, not read into memory
 
 
 def write_shard(path: str | Path, samples: Iterable[RenderedSample]) -> ShardInfo:
@@ -39,16 +40,19 @@ def write_shard(path: str | Path, samples: Iterable[RenderedSample]) -> ShardInf
     return ShardInfo(name=path.name, num_samples=count, num_bytes=path.stat().st_size, sha256=file_sha256(path))
 
 
-def read_shard(path: str | Path) -> Iterator[RenderedSample | SchemaError]:
-    """Stream the samples of one shard; a bad sample is yielded as a ``SchemaError`` (the stream goes on).
+def read_shard(path: str | Path | BinaryIO) -> Iterator[RenderedSample | SchemaError]:
+    """Stream the samples of one shard (a local path or an open binary stream, e.g. fsspec's for s3://); a bad
+    sample is yielded as a ``SchemaError`` (the stream goes on).
 
     Members are grouped by key in order; names are validated before use and nothing is extracted to disk.
     A truncated tar ends the stream with one ``SchemaError``.
     """
     group: dict[str, bytes] = {}
     key = None
+    stream = hasattr(path, "read")
+    name = getattr(path, "name", "shard") if stream else path
     try:
-        with tarfile.open(path, mode="r|") as tf:
+        with tarfile.open(fileobj=path, mode="r|") if stream else tarfile.open(path, mode="r|") as tf:
             for member in tf:
                 try:
                     if not member.isreg():
@@ -68,7 +72,7 @@ def read_shard(path: str | Path) -> Iterator[RenderedSample | SchemaError]:
                     continue
                 group[ext] = tf.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError) as e:
-        yield SchemaError(f"{path}: unreadable or truncated tar: {e}")
+        yield SchemaError(f"{name}: unreadable or truncated tar: {e}")
     if group:
         yield _assemble(key, group)
 
@@ -80,3 +84,25 @@ def _assemble(key: str, group: dict[str, bytes]) -> RenderedSample | SchemaError
         return sample
     except ValueError as e:  # SchemaError is a ValueError; so are the codec's payload errors
         return e if isinstance(e, SchemaError) else SchemaError(f"sample {key!r}: {e}")
+
+
+class HashingReader(io.RawIOBase):
+    """Reads through ``raw`` counting and hashing (sha256) the bytes: one pass both checks and parses a shard."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.sha, self.nbytes = raw, hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        data = self.raw.read(len(buf))
+        buf[: len(data)] = data
+        self.sha.update(data)
+        self.nbytes += len(data)
+        return len(data)
+
+    def drain(self) -> None:
+        """Read to the end: what a parser left unread (tar padding, a part after an error) counts too."""
+        while self.read(1 << 20):
+            pass

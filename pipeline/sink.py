@@ -12,19 +12,19 @@ import hashlib
 import logging
 import math
 import os
-import shutil
 import tarfile
 import tempfile
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsSingleton
 
 from pixelkit.schemas import ShardInfo, shard_name
 from pixelkit.schemas.sample import split_member_name
 
+from . import storage
 from .shards import file_sha256, write_shard
+from .storage import is_local  # noqa: F401  (callers import it from here)
 
 log = logging.getLogger(__name__)
 NS = "pipeline.sink"
@@ -46,22 +46,20 @@ def _all_indices(n: int):
     return [(i, None) for i in range(n)]
 
 
-def is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
 def existing_shard(path: str, keys: list[str]) -> ShardInfo | None:
-    """The ShardInfo of a finished shard at ``path`` if it holds exactly ``keys``; None otherwise."""
-    if not is_local(path) or not os.path.isfile(path):
+    """The ShardInfo of a finished shard at ``path`` (a local file or an object) if it holds exactly ``keys``;
+    None otherwise. An object is read once, into a temporary file."""
+    if not storage.exists(path):
         return None
     try:
-        with tarfile.open(path, mode="r|") as tf:
-            found = sorted({split_member_name(m.name)[0] for m in tf})
+        with storage.local_copy(path) as local:
+            with tarfile.open(local, mode="r|") as tf:
+                found = sorted({split_member_name(m.name)[0] for m in tf})
+            if found != sorted(keys):
+                return None
+            return ShardInfo(storage.basename(path), len(keys), os.path.getsize(local), file_sha256(local))
     except (tarfile.TarError, OSError, ValueError):
         return None
-    if found != sorted(keys):
-        return None
-    return ShardInfo(os.path.basename(path), len(keys), os.path.getsize(path), file_sha256(path))
 
 
 def unique_keys(samples) -> list:
@@ -92,22 +90,19 @@ class WriteShardFn(beam.DoFn):
         samples = unique_keys(s for s in samples if s is not None)
         self._renamed.inc(sum(1 for s in samples if "-dup" in s.key))
         name = shard_name(self._split, index, n)
-        final = FileSystems.join(self._out, name)
+        final = storage.join(self._out, name)
         if self._resume:
             info = existing_shard(final, [s.key for s in samples])
             if info is not None:
                 self._kept.inc()
                 yield info
                 return
-        if is_local(final):
+        if storage.is_local(final):
             info = write_shard(final, samples)
-        else:  # remote (gs://, s3://): build locally, upload to a hidden name, then rename
-            with tempfile.TemporaryDirectory() as tmp:
+        else:  # s3://, gs://: the same bytes built locally, uploaded to a hidden name, then renamed (storage.write)
+            with tempfile.TemporaryDirectory(prefix="pixelkit-") as tmp:
                 info = write_shard(os.path.join(tmp, name), samples)
-                staging = FileSystems.join(self._out, f".{name}.uploading")
-                with open(os.path.join(tmp, name), "rb") as src, FileSystems.create(staging) as dst:
-                    shutil.copyfileobj(src, dst)
-                FileSystems.rename([staging], [final])
+                storage.write_file(final, os.path.join(tmp, name))
         self._written.inc()
         self._samples.inc(info.num_samples)
         yield info

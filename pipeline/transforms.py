@@ -1,7 +1,9 @@
 """Beam DoFns and PTransforms: thin shells over chunking.py and samples.py, with counters for every outcome.
 
-Every chunk ends as exactly one outcome record ``(doc_ref, outcome)`` -- ``written`` or ``skipped_<reason>``
--- so that each document's fate can be derived and the accounting adds up.
+Every chunk ends as exactly one outcome -- ``written`` or ``skipped_<reason>`` -- so that each document's fate can
+be derived and the accounting adds up: ``(doc_ref, outcome)`` per chunk on the ``--dedup`` path (``ChunkFn`` ->
+``DedupChunks`` -> ``RenderFn``), ``(doc_ref, (DOC, *its chunks' distinct outcomes))`` per document on the default
+path (``BatchDocsFn`` -> Reshuffle -> ``ChunkRenderFn``, chunking and rendering fused).
 """
 
 from __future__ import annotations
@@ -9,22 +11,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 import time
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.window import GlobalWindows
+
+from pixelkit.schemas import RenderedSample
 
 from .chunking import chunk_document
-from .documents import Document, TextChunk
+from .documents import Document, Skipped, TextChunk
 from .render import RenderConfig, Renderer, TextRenderer
+from .renderers import SharedRenderer
 from .report import STATS
 from .samples import Filters, chunk_key, render_chunk_result
 
 log = logging.getLogger(__name__)
 NS = "pipeline.transforms"
 DOC = "document"  # the marker outcome that counts documents under one reference
+# Documents travel to the render step in lists of about this many characters (~16 full strips of Latin text): a
+# few WikiText articles or ~10 web documents per element, so Beam's per-element cost is paid per list.
+BATCH_CHARS = 20_000
 # Per-source sums on the "stats" output (pipeline/report.py reads them) (key f"{stat}:{source}"): characters of every chunk rendered (kept or
 # skipped), those drawn as tofu, and control characters / lone surrogates replaced. The C0 separators
 # U+001C..U+001F are whitespace to Python, so chunking drops them before a render could: counted at chunking.
@@ -35,43 +43,44 @@ def doc_ref(source: str, doc_id: str) -> str:
     return f"{source}\t{doc_id}"
 
 
-_local = threading.local()
+class _Chunker:
+    """Document -> (chunks, outcome labels, stats): the chunking both ``ChunkFn`` and ``ChunkRenderFn`` run."""
 
+    def __init__(self, cfg: RenderConfig, stats: bool, renderer: SharedRenderer):
+        self._cfg, self._stats, self._renderer = cfg, stats, renderer
+        self._chunks = Metrics.counter(NS, "chunks")
+        self._empty = Metrics.counter(NS, "skipped_empty_document")
+        self._replaced = Metrics.counter(NS, "replaced_chars")
 
-def shared_renderer(cfg: RenderConfig) -> Renderer:
-    """One renderer per config and thread, shared by the chunking and the rendering DoFns: the words chunking
-    measured are already shaped when their chunks are rendered. A renderer is not thread-safe, hence per thread
-    (asked for on every call: Beam may hand a DoFn's bundles to different threads)."""
-    renderers = _local.__dict__.setdefault("renderers", {})
-    r = renderers.get(cfg)
-    if r is None:
-        r = renderers[cfg] = TextRenderer(cfg)
-    return r
+    def __call__(self, doc: Document) -> tuple[list[TextChunk], list[str], list[tuple[str, int]]]:
+        stats = []
+        if self._stats and (n := len(_SEPARATORS.findall(doc.text))):
+            self._replaced.inc(n)
+            stats.append((f"replaced_chars:{doc.source}", n))
+        r = self._renderer.get()
+        r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
+        chunks = chunk_document(doc, r.measure, r.text_budget)
+        if not chunks:
+            self._empty.inc()
+            return [], ["skipped_empty_text"], stats
+        self._chunks.inc(len(chunks))
+        return chunks, [], stats
 
 
 class ChunkFn(beam.DoFn):
     """Document -> TextChunks that fill the budget; a document with no text is an outcome, not a chunk."""
 
-    def __init__(self, cfg: RenderConfig, stats: bool = False):
-        self._cfg, self._stats = cfg, stats
-        self._chunks = Metrics.counter(NS, "chunks")
-        self._empty = Metrics.counter(NS, "skipped_empty_document")
-        self._replaced = Metrics.counter(NS, "replaced_chars")
+    def __init__(self, cfg: RenderConfig, stats: bool = False, renderer: SharedRenderer | None = None):
+        self._chunker = _Chunker(cfg, stats, renderer or SharedRenderer(cfg))  # the one RenderFn draws with
 
     def process(self, doc: Document):
         ref = doc_ref(doc.source, doc.doc_id)
         yield TaggedOutput("outcome", (ref, DOC))  # one marker per document, even when ids repeat
-        if self._stats and (n := len(_SEPARATORS.findall(doc.text))):
-            self._replaced.inc(n)
-            yield TaggedOutput("stats", (f"replaced_chars:{doc.source}", n))
-        r = shared_renderer(self._cfg)
-        r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
-        chunks = chunk_document(doc, r.measure, r.text_budget)
-        if not chunks:
-            self._empty.inc()
-            yield TaggedOutput("outcome", (ref, "skipped_empty_text"))
-            return
-        self._chunks.inc(len(chunks))
+        chunks, labels, stats = self._chunker(doc)
+        for kv in stats:
+            yield TaggedOutput("stats", kv)
+        for label in labels:
+            yield TaggedOutput("outcome", (ref, label))
         yield from chunks
 
 
@@ -102,23 +111,23 @@ class DedupChunks(beam.PTransform):
                 | "KeepFirst" >> beam.ParDo(_KeepFirstFn()).with_outputs("outcome", main="chunks"))
 
 
-class RenderFn(beam.DoFn):
-    """TextChunk -> RenderedSample (main output) plus one outcome record per chunk."""
+class _ChunkRenderer:
+    """TextChunk -> (sample or None, outcome label, stats): the rendering both ``RenderFn`` and ``ChunkRenderFn``
+    run, with the Beam counters of every outcome (tallied here, added to the counters by ``flush``: once per chunk
+    in ``RenderFn``, once per list of documents in ``ChunkRenderFn``)."""
 
-    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
-                 renderer_factory=TextRenderer, stats: bool = False):
+    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None, stats: bool):
         self._cfg, self._encoding, self._filters, self._stats = cfg, encoding, filters, stats
+        self._tokenizer_path = tokenizer_path
         self._tofu = Metrics.counter(NS, "tofu_chars")
         self._replaced = Metrics.counter(NS, "replaced_chars")
-        self._tokenizer_path = tokenizer_path
-        self._factory = renderer_factory  # injectable for tests
         self._written = Metrics.counter(NS, "chunks_rendered")
         self._patches = Metrics.distribution(NS, "patches_per_sample")
         self._ms = Metrics.distribution(NS, "render_encode_us")
         self._skips: dict[str, object] = {}
+        self._tally: dict[str, int] = {}
 
-    def setup(self):
-        self._r = None if self._factory is TextRenderer else self._factory(self._cfg)  # None: the shared one
+    def setup(self) -> None:
         self._tok = None
         if self._tokenizer_path:
             from .tokenizer import load
@@ -126,44 +135,139 @@ class RenderFn(beam.DoFn):
             self._tok = load(self._tokenizer_path)
         self._n, self._last_log, self._t0 = 0, time.monotonic(), time.monotonic()
 
-    def process(self, chunk: TextChunk):
+    def __call__(self, chunk: TextChunk, r: Renderer) -> tuple[RenderedSample | None, str, list[tuple[str, int]]]:
         t0 = time.perf_counter()
-        r = self._r or shared_renderer(self._cfg)
         out, res = render_chunk_result(chunk, r, self._cfg, self._encoding, self._filters, self._tok)
-        ref = doc_ref(chunk.source, chunk.doc_id)
-        self._tofu.inc(res.unknown_glyphs)
-        self._replaced.inc(res.replaced_chars)
+        tally = self._tally
+        tally["tofu"] = tally.get("tofu", 0) + res.unknown_glyphs
+        tally["replaced"] = tally.get("replaced", 0) + res.replaced_chars
+        stats = []
         if self._stats:
             for name, n in zip(STATS, (len(res.text) if res.ok else 0, res.unknown_glyphs, res.replaced_chars)):
                 if n or name == "chars_rendered":
-                    yield TaggedOutput("stats", (f"{name}:{chunk.source}", n))
-        if isinstance(out, str):
-            if out not in self._skips:
-                self._skips[out] = Metrics.counter(NS, f"skipped_{out}")
-            self._skips[out].inc()
-            yield TaggedOutput("outcome", (ref, f"skipped_{out}"))
-            return
+                    stats.append((f"{name}:{chunk.source}", n))
+        if isinstance(out, Skipped):
+            tally[out.count_name] = tally.get(out.count_name, 0) + 1
+            return None, out.count_name, stats
         self._ms.update(int((time.perf_counter() - t0) * 1e6))
         self._patches.update(out.num_patches)
-        self._written.inc()
-        self._progress()
-        yield TaggedOutput("outcome", (ref, "written"))
-        yield out
+        tally["written"] = tally.get("written", 0) + 1
+        return out, "written", stats
 
-    def _progress(self) -> None:
-        self._n += 1
+    def flush(self) -> None:
+        """Add the tallies to the Beam counters; log this worker's rate every 30 s."""
+        for name, n in self._tally.items():
+            if not n:
+                continue
+            if name == "tofu":
+                self._tofu.inc(n)
+            elif name == "replaced":
+                self._replaced.inc(n)
+            elif name == "written":
+                self._written.inc(n)
+                self._progress(n)
+            else:
+                if name not in self._skips:
+                    self._skips[name] = Metrics.counter(NS, name)
+                self._skips[name].inc(n)
+        self._tally.clear()
+
+    def _progress(self, n: int) -> None:
+        self._n += n
         now = time.monotonic()
         if now - self._last_log >= 30:
             log.info("rendered %d chunks in this worker (%.0f/s)", self._n, self._n / (now - self._t0))
             self._last_log = now
 
 
+class RenderFn(beam.DoFn):
+    """TextChunk -> RenderedSample (main output) plus one outcome record per chunk (the ``--dedup`` path, where
+    chunks are grouped by text between chunking and rendering)."""
+
+    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
+                 renderer_factory=TextRenderer, stats: bool = False, renderer: SharedRenderer | None = None):
+        self._render = _ChunkRenderer(cfg, encoding, filters, tokenizer_path, stats)
+        self._renderer = renderer or SharedRenderer(cfg, renderer_factory)  # factory: injectable for tests
+
+    def setup(self):
+        self._render.setup()
+
+    def process(self, chunk: TextChunk):
+        out, label, stats = self._render(chunk, self._renderer.get())
+        self._render.flush()
+        for kv in stats:
+            yield TaggedOutput("stats", kv)
+        yield TaggedOutput("outcome", (doc_ref(chunk.source, chunk.doc_id), label))
+        if out is not None:
+            yield out
+
+
+class BatchDocsFn(beam.DoFn):
+    """Documents -> lists of documents of about ``chars`` characters in all (a longer document alone), cut within a
+    bundle: fewer, larger elements through the shuffle and the render step. Which documents share a list changes
+    nothing written (samples are keyed by document and chunk; outcomes and stats are per document and summed)."""
+
+    def __init__(self, chars: int):
+        self._max = chars
+
+    def start_bundle(self):
+        self._batch, self._chars = [], 0
+
+    def process(self, doc: Document):
+        self._batch.append(doc)
+        self._chars += len(doc.text)
+        if self._chars >= self._max:
+            yield self._batch
+            self._batch, self._chars = [], 0
+
+    def finish_bundle(self):
+        if self._batch:
+            yield GlobalWindows.windowed_value(self._batch)
+            self._batch, self._chars = [], 0
+
+
+class ChunkRenderFn(beam.DoFn):
+    """A list of documents -> RenderedSamples (main output), one outcome record per document and the batch's
+    summed stats. Chunking and rendering are fused: a document's chunks are rendered right after chunking measured
+    them, by the same (per-thread) renderer, whose shaping cache then holds every word of the chunk."""
+
+    def __init__(self, cfg: RenderConfig, encoding: str, filters: Filters, tokenizer_path: str | None = None,
+                 stats: bool = False, renderer: SharedRenderer | None = None):
+        self._cfg, self._stats = cfg, stats
+        self._renderer = renderer or SharedRenderer(cfg)  # chunking measures with the renderer that draws
+        self._chunker = _Chunker(cfg, stats, self._renderer)
+        self._render = _ChunkRenderer(cfg, encoding, filters, tokenizer_path, stats)
+
+    def setup(self):
+        self._render.setup()
+
+    def process(self, docs: list[Document]):
+        sums: dict[str, int] = {}
+        for doc in docs:
+            chunks, labels, stats = self._chunker(doc)
+            r = self._renderer.get()
+            for chunk in chunks:
+                out, label, chunk_stats = self._render(chunk, r)
+                labels.append(label)
+                stats += chunk_stats
+                if out is not None:
+                    yield out
+            for key, n in stats:
+                sums[key] = sums.get(key, 0) + n
+            yield TaggedOutput("outcome", (doc_ref(doc.source, doc.doc_id), (DOC, *sorted(set(labels)))))
+        self._render.flush()
+        for kv in sums.items():
+            yield TaggedOutput("stats", kv)
+
+
 def _document_outcomes(item) -> list[str]:
     """A document is written if any of its chunks was; otherwise skipped for its (first, sorted) reason.
 
     Documents that share a reference (a corpus that repeats an id) share its outcome, once per document."""
-    _, outcomes = item
-    outcomes = list(outcomes)
+    _, grouped = item
+    outcomes: list[str] = []
+    for o in grouped:  # a label, or a document's marker and labels as one tuple (``ChunkRenderFn``)
+        outcomes += o if isinstance(o, tuple) else [o]
     n_docs = outcomes.count(DOC)
     rest = sorted(set(outcomes) - {DOC})
     label = "written" if "written" in rest else (rest[0] if rest else "skipped_no_outcome")
@@ -181,21 +285,28 @@ class Render(beam.PTransform):
 
     def expand(self, docs):
         tags = ("outcome", "stats") if self._stats else ("outcome",)
-        chunked = docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats)).with_outputs(*tags, main="chunks")
-        chunks, outcomes = chunked.chunks, [chunked.outcome]
-        if self._dedup:
-            deduped = chunks | "Dedup" >> DedupChunks()
-            chunks = deduped.chunks
-            outcomes.append(deduped.outcome)
-        rendered = (chunks | "Spread" >> beam.Reshuffle()
-                    | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
-                                                            self._tokenizer_path, stats=self._stats))
-                    .with_outputs(*tags, main="samples"))
-        outcomes.append(rendered.outcome)
+        if self._dedup:  # chunks are grouped by text, so rendering happens after that shuffle, chunk by chunk
+            shared = SharedRenderer(self._cfg)  # chunking measures with the renderer that draws
+            chunked = (docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats, shared))
+                       .with_outputs(*tags, main="chunks"))
+            deduped = chunked.chunks | "Dedup" >> DedupChunks()
+            rendered = (deduped.chunks
+                        | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
+                                                                self._tokenizer_path, stats=self._stats,
+                                                                renderer=shared))
+                        .with_outputs(*tags, main="samples"))
+            outcomes = [chunked.outcome, deduped.outcome, rendered.outcome]
+            stats = [chunked.stats, rendered.stats] if self._stats else []
+        else:  # documents spread over workers in lists; each chunked and rendered by the same worker and thread
+            rendered = (docs | "Batch" >> beam.ParDo(BatchDocsFn(BATCH_CHARS)) | "Spread" >> beam.Reshuffle()
+                        | "ChunkAndRender" >> beam.ParDo(ChunkRenderFn(self._cfg, self._encoding, self._filters,
+                                                                       self._tokenizer_path, stats=self._stats))
+                        .with_outputs(*tags, main="samples"))
+            outcomes = [rendered.outcome]
+            stats = [rendered.stats] if self._stats else []
         doc_outcomes = (outcomes | "AllOutcomes" >> beam.Flatten() | "ByDocument" >> beam.GroupByKey()
                         | "DocumentOutcome" >> beam.FlatMap(_document_outcomes))
         if not self._stats:
             return rendered.samples, doc_outcomes
-        stats = ((chunked.stats, rendered.stats) | "AllStats" >> beam.Flatten()
-                 | "SumStats" >> beam.CombinePerKey(sum))
+        stats = stats | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(sum)
         return rendered.samples, doc_outcomes, stats

@@ -115,6 +115,8 @@ def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderC
     try:
         cfg = make()
     except FileNotFoundError as e:
+        if "fallback_fonts_dir" in str(e):
+            return None, [f"--fallback_fonts_dir: {e}; give a directory of .ttf/.otf files"]
         return None, [f"--font: {e}; give a file in fonts/ or a path"]
     except (ValueError, KeyError) as e:
         return None, [f"render settings: {e}"]
@@ -135,13 +137,31 @@ def _writable_parent(p: Path, flag: str, given: str) -> str | None:
 def _output_problem(out: str) -> str | None:
     from .sink import is_local
 
-    if not is_local(out):  # shards could go through Beam's FileSystems, but finalize writes the manifest locally
-        return (f"--output {out}: writing the manifest to a remote filesystem is not implemented yet (the job would "
-                f"fail at its very end); write to a local directory and copy it")
+    if not is_local(out):  # s3://, gs://: everything goes through Beam's FileSystems (pipeline/storage.py)
+        return _remote_problem(out, "--output")
     p = Path(out.removeprefix("file://"))
     if p.exists() and not p.is_dir():
         return f"--output {out} is a file; give a directory (it will hold the shards)"
     return _writable_parent(p, "--output", out)
+
+
+def _remote_problem(url: str, flag: str) -> str | None:
+    """Why Beam cannot reach ``url``'s filesystem here (its scheme unknown, or the client library not installed)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        FileSystems.get_filesystem(url)
+    except ValueError as e:
+        return f"{flag} {url}: {e}"
+    import importlib.util
+
+    need = {"s3": ("boto3", "pixelkit[s3]"), "gs": ("google.cloud.storage", "apache-beam[gcp]")}
+    module, extra = need.get(url.split("://", 1)[0], (None, ""))
+    try:
+        found = module is None or importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    return None if found else f"{flag} {url}: Beam's filesystem for it needs {module}; pip install '{extra}'"
 
 
 def out_file_problem(out: str, flag: str = "--out") -> str | None:
@@ -155,7 +175,8 @@ def out_file_problem(out: str, flag: str = "--out") -> str | None:
 def _input_problems(specs: list[str], fmt: str) -> list[str]:
     from .documents import no_surrogates
     from .main import parse_input
-    from .sources import detect_format, match_files
+    from .readers import detect_format
+    from .sources import match_files
 
     problems = []
     for spec in specs:

@@ -76,10 +76,21 @@ def table_to_samples(table: pa.Table) -> list[RenderedSample]:
     return out
 
 
-def write_shard_table(manifest: ShardManifest, path: Path) -> None:
+def _shard_table(manifest: ShardManifest) -> pa.Table:
     table = pa.Table.from_pylist([dataclasses.asdict(s) for s in manifest.shards], schema=SHARD_SCHEMA)
     meta = {b"pixelkit.manifest": json.dumps(manifest.to_dict(), sort_keys=True).encode()}
-    table = table.replace_schema_metadata(meta)
+    return table.replace_schema_metadata(meta)
+
+
+def shard_table_bytes(manifest: ShardManifest) -> bytes:
+    """``manifest.parquet``'s bytes (what ``write_shard_table`` writes), for writing elsewhere than a local file."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(_shard_table(manifest), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def write_shard_table(manifest: ShardManifest, path: Path) -> None:
+    table = _shard_table(manifest)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # opened as every other output is (0644 under umask 022)
     try:
         pq.write_table(table, tmp)

@@ -54,9 +54,11 @@ import zlib
 import numpy as np
 import zstandard
 
+from .vocab import MODES
+from .vocab import channels as _channels
+
 ENCODINGS: tuple[str, ...] = ("png", "pxz")
 DEFAULT_ENCODING: str = "pxz"
-MODES: tuple[str, ...] = ("gray", "rgb", "binary")
 
 MAX_PIXEL_BYTES = 1 << 26  # 64 MiB decoded (a 16x8464 gray strip is 132 KiB): refuses absurd shapes early
 
@@ -96,10 +98,6 @@ def _dctx() -> zstandard.ZstdDecompressor:
 
 
 # -- validation ---------------------------------------------------------------------------------------------
-def _channels(mode: str) -> int:
-    return 3 if mode == "rgb" else 1
-
-
 def _check_mode_encoding(mode: object, encoding: object) -> None:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

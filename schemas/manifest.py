@@ -31,15 +31,6 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def shard_name(split: str, index: int, total: int) -> str:
-    """``{split}-{index:05d}-of-{total:05d}.tar``: brace-expandable as ``{split}-{00000..0000N}-of-...``."""
-    if not re.match(r"^[A-Za-z0-9_]+$", split):
-        raise SchemaError(f"split name {split!r} must be [A-Za-z0-9_]+")
-    if not 0 <= index < total:
-        raise SchemaError(f"shard index {index} outside 0..{total - 1}")
-    return f"{split}-{index:05d}-of-{total:05d}.tar"
-
-
 @dataclass
 class ShardInfo:
     name: str
@@ -113,6 +104,11 @@ class ShardManifest:
         d["num_bytes"] = self.num_bytes
         return d
 
+    def to_json(self) -> bytes:
+        """``manifest.json``'s bytes (validated first): the same bytes wherever they are written."""
+        self.validate()
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
     @classmethod
     def from_dict(cls, d: Any) -> "ShardManifest":
         return cls._build(typed.convert(d, _MANIFEST_STRUCT, "manifest"))
@@ -138,11 +134,10 @@ class ShardManifest:
 
     def write(self, directory: str | Path) -> Path:
         """Write ``manifest.json`` atomically (temp name + rename) and ``manifest.parquet`` (shard table)."""
-        self.validate()
         directory = Path(directory)
         path = directory / MANIFEST_NAME
         tmp = directory / f".{MANIFEST_NAME}.tmp"
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        tmp.write_bytes(self.to_json())
         tmp.replace(path)
         from .arrow import write_shard_table  # pyarrow only when writing the parquet copy
 

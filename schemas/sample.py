@@ -20,13 +20,12 @@ import numpy as np
 from . import typed
 from .codec import ENCODINGS, MAX_PIXEL_BYTES, decode_pixels
 from .typed import SchemaError
+from .vocab import CHANNELS, MAX_META_BYTES, MODES
 
 SCHEMA_VERSION = "1.1"  # 1.1 added the optional task fields word_index, context_span, answers and replaced_chars
-MODES = ("gray", "rgb", "binary")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _VERSION_RE = re.compile(r"^(\d{1,9})\.\d{1,9}$")
-MAX_META_BYTES = 1 << 20  # a sample's .json member (a 529-patch strip's is ~5 KB with token ids)
 
 
 def make_key(source: str, doc_id: str | int, chunk_index: int) -> str:
@@ -70,7 +69,7 @@ class RenderedSample:
     # -- derived ------------------------------------------------------------------------------------------
     @property
     def channels(self) -> int:
-        return 3 if self.mode == "rgb" else 1
+        return CHANNELS.get(self.mode, 1)  # an unknown mode is refused by validate()
 
     @property
     def max_patches(self) -> int:
@@ -142,8 +141,9 @@ class RenderedSample:
 
     # -- WebDataset mapping ---------------------------------------------------------------------------------
     def meta(self) -> dict:
-        d = dataclasses.asdict(self)
-        del d["pixels"], d["text"], d["key"]
+        # A shallow dict of the fields (json.dumps copies nothing): dataclasses.asdict deep-copied every token id,
+        # which made this the sink's largest per-sample cost (tests/benchmarks/results/pipeline.md)
+        d = {name: getattr(self, name) for name in _META_FIELDS}
         for name in _OPTIONAL_1_1:
             if d[name] is None:
                 del d[name]
@@ -182,6 +182,7 @@ class RenderedSample:
 
 
 _OPTIONAL_1_1 = ("word_index", "context_span", "answers")  # left out of the json when None
+_META_FIELDS = tuple(f.name for f in dataclasses.fields(RenderedSample) if f.name not in ("key", "pixels", "text"))
 
 
 def compatible(version: object) -> bool:

@@ -92,6 +92,34 @@ def test_pixar_positions_keep_their_first_rows(tmp_path):
     assert "enc_pos.weight" in report.resized
 
 
+def test_pixar2024_encoder_is_the_pretrained_decoder(tmp_path):
+    """Loaded under a head, PIXAR 2024's encoder gives every patch the hidden state the pretraining model computes
+    at its pair's position (65 patches: the odd one completed with white, as the pretraining collate does)."""
+    import numpy as np
+    from pixelkit.trainer.data import read_samples
+    from pixelkit.trainer.heads.encoders import encoder_inputs
+    from pixelkit.trainer.shardsets import resolve
+    from pixelkit.trainer.taskmodel import TaskVariant
+    task = make_task(tmp_path / "t", "ud-en_ewt-pos", {"train": EWT_EXCERPT}, preset_name="pixar", max_patches=65)
+    pre = _pretrained(tmp_path / "pre", "pixar2024", "binary", 65)
+    model = _task_model(task, "pixar2024", 65, "binary")
+    report = load_encoder(model, pre)
+    assert report.dropped == ["head.weight"] and not report.unexpected and report.new
+    samples = list(read_samples(resolve(str(task / "train")).urls))[:4]
+    v = get_variant("pixar2024")
+    ref_model = v.model_class.from_pretrained(pre).eval()
+    ref_batch = v.collate(samples, ref_model.config, np.random.default_rng(0))
+    with torch.no_grad():
+        ref = ref_model.decoder(inputs_embeds=ref_model.embed(ref_batch["pixel_values"].float() / 255 * 2 - 1),
+                                attention_mask=ref_batch["attention_mask"]).last_hidden_state
+        enc = model.eval().encoder(**encoder_inputs(samples, model.config.encoder_cfg(), "patches"))
+    assert enc.hidden.shape[1] == 65 and enc.causal
+    for i in range(65):
+        assert torch.allclose(enc.hidden[:, i], ref[:, i // 2], atol=1e-5), i
+    batch = TaskVariant.collate(samples, model.config, np.random.default_rng(0))
+    assert torch.isfinite(model.train()(**batch).loss)
+
+
 def test_finetune_evaluate_resume_through_the_cli(tmp_path, pos_task):
     pre = _pretrained(tmp_path / "pre")  # 529 patches (23 x 23) -> the task's 64 (8 x 8)
     out = tmp_path / "run"

@@ -32,7 +32,8 @@ SOURCES = {
     "qa": ("xquad-en", SHARED_DATA / "xquad" / "xquad.en.json"),
 }
 HEAD_OF = {"pos": "tagging", "parse": "biaffine", "cola": "sequence", "stsb": "sequence", "qa": "qa"}
-PATCH_ENCODERS = ("pixel", "pixar", "pixelgpt", "monogpt", "dualgpt")
+PATCH_ENCODERS = ("pixel", "pixar", "pixar2024", "pixelgpt", "monogpt", "dualgpt")
+BINARY = ("pixar", "pixar2024")
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +77,7 @@ def _model(task_dir, variant: str, head_options: dict | None = None, seed: int =
 @pytest.mark.parametrize("name", ["pos", "parse", "cola", "qa"])
 @pytest.mark.parametrize("variant", PATCH_ENCODERS)
 def test_every_head_on_every_patch_encoder(tasks, name, variant):
-    d = tasks(name, "binary" if variant == "pixar" else "gray")
+    d = tasks(name, "binary" if variant in BINARY else "gray")
     model, samples, spec = _model(d, variant)
     batch = TaskVariant.collate(samples[:4], model.config, np.random.default_rng(0))
     out = model(**batch)

@@ -9,7 +9,7 @@ import pytest
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer
 from pixelkit.pipeline.render.config import fonts_dir
-from pixelkit.pipeline.render.fontconfig import PrivateFontConfig
+from pixelkit.pipeline.render.pango.fontconfig import PrivateFontConfig
 
 
 def test_font_files_match_manifest():

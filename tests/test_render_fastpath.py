@@ -1,4 +1,4 @@
-"""The shaping cache (pipeline/render/shapecache.py) gives exactly Pango's pixels, in every script and layout.
+"""The shaping cache (pipeline/render/pango/shapecache.py) gives exactly Pango's pixels, in every script and layout.
 
 Every test renders the same real input twice -- through the cache and through Pango alone
 (``shape_cache=False``) -- and compares everything the result carries.
@@ -17,7 +17,7 @@ from conftest import SHARED_DATA
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 from pixelkit.pipeline.render.config import fonts_dir
-from pixelkit.pipeline.render.spacecheck import check_font, manifest_entry
+from pixelkit.pipeline.render.pango.spacecheck import check_font, manifest_entry
 
 
 def strips(paragraphs: list[str], size: int = 1200) -> list[str]:
@@ -79,10 +79,91 @@ def test_the_cache_takes_the_scripts_it_can(udhr):
         fast(strips(rec["paragraphs"])[0])
         if fast.cache_stats["composed"] > before:
             composed.add(lang)
-    assert {"eng", "rus", "bul", "ell_monotonic", "vie", "cmn_hans", "amh"} <= composed
+    assert {"eng", "rus", "bul", "ell_monotonic", "vie", "amh"} <= composed
     # right-to-left (arb, heb); HarfBuzz's syllabic, Thai and Hangul shapers keep state across a buffer (hin,
-    # tam, tha, kor); Japanese words that change script inside (jpn): Pango draws them
-    assert not composed & {"arb", "heb", "hin", "tam", "tha", "kor", "jpn"}
+    # tam, tha, kor); Han and kana have no spaces to cut words at (cmn_hans, jpn): Pango draws them
+    assert not composed & {"arb", "heb", "hin", "tam", "tha", "kor", "jpn", "cmn_hans"}
+
+
+def test_strips_the_cache_cannot_compose_go_to_pango_unshaped(udhr):
+    """The script gate decides before any shaping: a strip of a script the cache never composes, or mixing scripts
+    with paired punctuation, reaches Pango without a word of it shaped first (and so is never shaped twice)."""
+    fast, slow = pair(RenderConfig())
+    texts = [strips(udhr[lang]["paragraphs"])[0] for lang in ("arb", "heb", "hin", "tam", "tha", "kor", "jpn", "cmn_hans")]
+    texts.append(strips(udhr["rus"]["paragraphs"])[0][:300] + " (Universal Declaration) " + udhr["eng"]["paragraphs"][0][:200])
+    fast("warm")
+    before = dict(fast.cache_stats)
+    for t in texts:
+        assert same(fast(t), slow(t))
+    fast.prefetch(texts)  # the pipeline's prefetch skips them too
+    after = fast.cache_stats
+    assert after["gated"] - before["gated"] == len(texts)
+    assert (after["batches"], after["words_shaped"], after["foreign"]) == \
+        (before["batches"], before["words_shaped"], before["foreign"])
+
+
+def test_the_gate_only_turns_away_strips_the_cache_would_not_compose(udhr, wikitext):
+    """With the gate off (every strip offered to the cache, as before it) no strip is composed that the gated
+    cache leaves to Pango -- but for Han and kana, turned away on purpose: with no spaces, a cached "word" is a
+    whole sentence, shaped for a strip that rarely comes again."""
+    texts = strips(wikitext)[:10] + [t for lang, rec in udhr.items() if lang not in ("cmn_hans", "jpn")
+                                     for t in strips(rec["paragraphs"], 300)]
+    gated, open_ = TextRenderer(RenderConfig()), TextRenderer(RenderConfig())
+    open_._ensure()
+    open_._cache._gate = lambda text: 1
+    for t in texts:
+        n_gated, n_open = gated.cache_stats["composed"], open_.cache_stats["composed"]
+        assert same(gated(t), open_(t))
+        if open_.cache_stats["composed"] > n_open:
+            assert gated.cache_stats["composed"] > n_gated, t
+
+
+def _mixed_texts(udhr, seed: int, n: int) -> list[str]:
+    """Strips of real words of two or three left-to-right scripts (Cyrillic, Greek, Latin with diacritics,
+    Ethiopic, English) with numbers, in random order: a Latin name or year inside Cyrillic or Greek prose."""
+    import random
+
+    rng = random.Random(seed)
+    words = {lang: " ".join(udhr[lang]["paragraphs"]).split() for lang in ("rus", "bul", "ell_monotonic", "vie", "amh", "eng")}
+    base_langs = ["rus", "bul", "ell_monotonic", "amh", "vie"]
+    out = []
+    for _ in range(n):
+        base = rng.choice(base_langs)
+        other = rng.choice([x for x in words if x != base])
+        parts = []
+        for _ in range(rng.randint(5, 120)):
+            r = rng.random()
+            parts.append(rng.choice(words[base]) if r < 0.8 else rng.choice(words[other]) if r < 0.93
+                         else str(rng.randint(1, 3000)) + rng.choice(["", ",", ".", " г.", "%"]))
+        out.append(" ".join(parts))
+    return out
+
+
+@pytest.mark.parametrize("seed,cfg", [(11, RenderConfig()), (12, RenderConfig(mode="binary")), (13, preset("pixar-pango"))],
+                         ids=["gray", "binary", "pixar-pango"])
+def test_mixed_script_strips_compose_run_by_run_and_match_pango(seed, cfg, udhr):
+    """Several scripts in one strip: composed run by run (kernels.measure_mixed) with exactly Pango's pixels, on
+    their first and second meeting."""
+    fast, slow = pair(cfg)
+    texts = _mixed_texts(udhr, seed, 80)
+    for t in texts + texts:
+        assert same(fast(t), slow(t)), t
+    if "GoNoto" in cfg.font_file:  # PixeloidSans has no Cyrillic, Greek or Ethiopic: Pango draws its hex boxes
+        assert fast.cache_stats["composed"] > 40, fast.cache_stats
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "wikipedia").is_dir(), reason="needs ../shared/data/wikipedia")
+def test_bulgarian_wikipedia_matches_pango():
+    """Real Cyrillic prose with Latin names, numbers and brackets (the Bulgarian Wikipedia excerpt)."""
+    from pixelkit.pipeline.readers.wikidump import iter_wikipedia
+
+    text = " ".join(" ".join(r.text.split()) for r in iter_wikipedia(
+        str(SHARED_DATA / "wikipedia" / "bgwiki-articles-excerpt.xml.bz2"), "bgwiki") if hasattr(r, "text"))
+    texts = [text[i:i + 900] for i in range(0, min(len(text), 120_000), 900)]
+    fast, slow = pair(RenderConfig())
+    for t in texts + texts[:40]:
+        assert same(fast(t), slow(t)), t
+    assert fast.cache_stats["composed"] > 10
 
 
 def test_measure_matches_pango_for_every_prefix(wikitext):
@@ -261,7 +342,7 @@ def test_all_udhr_languages_match_pango():
 def test_a_cache_that_composes_otherwise_than_pango_is_switched_off(monkeypatch, caplog):
     """The canary at start-up: a cairo/Pango build compositing differently (here: a fault injected into the
     cache's compositing) turns the cache off, with a warning, and the renderer still draws Pango's pixels."""
-    from pixelkit.pipeline.render import shapecache
+    from pixelkit.pipeline.render.pango import shapecache
 
     real = shapecache.ShapeCache.compose
 

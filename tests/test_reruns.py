@@ -74,7 +74,7 @@ def test_prepare_output_rules(tmp_path):
     used = tmp_path / "used"
     _fake_run(used, ["train-00000-of-00002.tar", "train-00001-of-00002.tar", "manifest.json", "README.md",
                      ".train-00002-of-00003.tar.123.tmp", "notes.txt"], fp)
-    assert [p.name for p in run_files(used)] == [".train-00002-of-00003.tar.123.tmp", "manifest.json",
+    assert run_files(used) == [".train-00002-of-00003.tar.123.tmp", "manifest.json",
                                                  "train-00000-of-00002.tar", "train-00001-of-00002.tar"]
     with pytest.raises(SettingsError, match="already holds a run"):
         prepare_output(used, fp, resume=False, overwrite=False)

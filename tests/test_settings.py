@@ -17,7 +17,7 @@ PRIDE = SAMPLE / "pride-and-prejudice-excerpt.txt"
 @pytest.fixture
 def files(tmp_path):
     (tmp_path / "a-file").write_text("not a directory")
-    (tmp_path / "words.csv").write_text("a,b\n")
+    (tmp_path / "words.tsv").write_text("a,b\n")
     (tmp_path / "tok.json").write_text("{not json")
     return tmp_path
 
@@ -35,6 +35,7 @@ RUN_CASES = [
     ("not a font", ["--font=/etc/passwd"], "--font /etc/passwd is not a TrueType/OpenType font"),
     ("missing font", ["--font=NoSuchFont.ttf"], "font file not found"),
     ("tiny patch", ["--patch=2"], "--patch 2 must be in 4..1024"),
+    ("missing fallback font dir", ["--fallback-fonts-dir={d}/none"], "--fallback_fonts_dir: fallback_fonts_dir is not a"),
     ("zero font size", ["--font_size=0"], "--font_size 0.0 must be a size in points"),
     ("zero dpi", ["--dpi=0"], "--dpi 0 must be > 0"),
     ("negative min patches", ["--min_patches=-1"], "--min_patches -1 must be >= 0"),
@@ -50,11 +51,12 @@ RUN_CASES = [
     ("typo in a flag", ["--sampels_per_shard=3"], "--sampels_per_shard: unknown option; did you mean --samples_per_shard?"),
     ("no input", ["-input"], "--input is required"),
     ("input matches nothing", ["-input", "--input=books={d}/nothing/*.txt"], "no file matches"),
-    ("unknown input format", ["-input", "--input={d}/words.csv"], "cannot tell the format"),
+    ("unknown input format", ["-input", "--input={d}/words.tsv"], "cannot tell the format"),
     ("no output", ["-output"], "--output is required"),
     ("output is a file", ["-output", "--output={d}/a-file"], "is a file; give a directory"),
     ("output under a file", ["-output", "--output={d}/a-file/shards"], "is a file, so no directory can be made"),
-    ("remote output", ["-output", "--output=gs://bucket/shards"], "writing the manifest to a remote filesystem is not"),
+    ("output on a filesystem Beam lacks", ["-output", "--output=nosuchfs://bucket/shards"],
+     "--output nosuchfs://bucket/shards: Unable to get filesystem"),
     ("input on a filesystem Beam lacks", ["-input", "--input=c4=nosuchfs://bucket/c4/*.jsonl"], "install its filesystem"),
 ]
 
@@ -93,8 +95,8 @@ CLI_CASES = [
     ("qa with a negative stride", ["qa", "q", "ctx", "--stride", "-3"], "--stride -3 must be >= 0"),
     ("tokenizer too small", ["tokenizer", "train", "--input", str(PRIDE), "--vocab-size", "100"],
      "--vocab-size 100 must be >= 257"),
-    ("tokenizer of an unknown format", ["tokenizer", "train", "--input", str(PRIDE), "--format", "csv"],
-     "invalid choice: 'csv'"),
+    ("tokenizer of an unknown format", ["tokenizer", "train", "--input", str(PRIDE), "--format", "docx"],
+     "invalid choice: 'docx'"),
 ]
 
 

@@ -251,8 +251,23 @@ def test_squad_excerpt_and_answer_offsets(tmp_path):
 @needs_shared
 def test_squad_real_xquad_and_tydiqa():
     assert _kinds(_read(SHARED_DATA / "xquad/xquad.en.json", "xquad-en")) == {"LabelledRecord": 1190}
-    # The shared TyDiQA-GoldP copy holds every answer as {"text": "", "answer_start": 0}: all dead-lettered.
-    assert _kinds(_read(SHARED_DATA / "tydiqa/tydiqa.goldp.en.dev.json", "tydiqa-en")) == {"DeadLetter:empty_answer": 440}
+    # The shared TyDiQA-GoldP copy holds every answer as {"text": "", "answer_start": 0} (its answers removed):
+    # every question kept, unlabelled, as a test file's.
+    recs = _read(SHARED_DATA / "tydiqa/tydiqa.goldp.en.dev.json", "tydiqa-en")
+    assert _kinds(recs) == {"LabelledRecord": 440} and all(r.answers == () and r.text_b for r in recs)
+
+
+def test_squad_blank_answers_unlabelled_only_when_the_whole_file_is_blank(tmp_path):
+    para = {"context": "Jane Austen wrote it.", "qas": [
+        {"id": "q1", "question": "Who wrote it?", "answers": [{"text": "", "answer_start": 0}]},
+        {"id": "q2", "question": "What?", "answers": [{"text": "", "answer_start": 0}]}]}
+    f = tmp_path / "blank.json"
+    f.write_text(json.dumps({"data": [{"paragraphs": [para]}]}))
+    assert [(type(r).__name__, r.answers) for r in _read(f, "tydiqa-en")] == [("LabelledRecord", ())] * 2
+    para["qas"][1]["answers"] = [{"text": "Jane Austen", "answer_start": 0}]  # one real answer: blanks are bad rows
+    f.write_text(json.dumps({"data": [{"paragraphs": [para]}]}))
+    recs = _read(f, "tydiqa-en")
+    assert recs[0].reason == "empty_answer" and recs[1].answers == (("Jane Austen", 0),)
 
 
 # -- render_record --------------------------------------------------------------------------------------------

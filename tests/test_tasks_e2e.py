@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from pixelkit.pipeline.cli_shards import verify
 from pixelkit.pipeline.shards import read_shard
 from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve
 from pixelkit.pipeline.tasks.job import run_task
+from pixelkit.pipeline.validate import SettingsError
 from pixelkit.schemas import ShardManifest, TaskSpec
 
 pytestmark = pytest.mark.slow
@@ -102,6 +104,39 @@ def test_rerun_is_byte_identical(ud_run, ud_files, tokenizer_file, tmp_path):
         assert ms2[split].counts == m.counts
         assert (tmp_path / split / "dead_letters.jsonl").read_bytes() == (out / split / "dead_letters.jsonl").read_bytes()
     assert (tmp_path / "task.json").read_bytes() == (out / "task.json").read_bytes()
+
+
+def test_rerun_guard_resume_and_overwrite(ud_run, ud_files, tokenizer_file, tmp_path):
+    ms, out = ud_run
+    with pytest.raises(SettingsError, match="already holds a task run .* --overwrite"):
+        run_task(_ud_argv(ud_files, out, tokenizer_file))
+    with pytest.raises(SettingsError, match="--resume: .* other settings"):
+        run_task(_ud_argv(ud_files, out, tokenizer_file, "--resume", "--stride=3"))
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    lost = copy / "train" / ms["train"].shards[0].name
+    lost.unlink()  # a killed run: one shard and the task spec never written
+    (copy / "task.json").unlink()
+    again = run_task(_ud_argv(ud_files, copy, tokenizer_file, "--resume"))
+    for split, m in ms.items():  # finished: the same bytes as the uninterrupted run
+        assert [s.sha256 for s in again[split].shards] == [s.sha256 for s in m.shards]
+    assert (copy / "task.json").read_bytes() == (out / "task.json").read_bytes()
+    only_train = [a for a in _ud_argv(ud_files, copy, tokenizer_file, "--overwrite") if "=validation=" not in a
+                  and "=test=" not in a]
+    assert set(run_task(only_train)) == {"train"}
+    assert not list((copy / "test").glob("*.tar")) and not (copy / "validation" / "manifest.json").exists()
+
+
+def test_bad_settings_fail_before_work_all_at_once(tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(SettingsError) as e:
+        run_task(["--task=ud-en_ewt-pos", f"--input=validation={EXCERPT}", "--input=train=nothing/*.conllu",
+                  f"--output={out}", "--stride=-1", "--resume", "--overwrite", "--max_patchs=64"])
+    msg = str(e.value)
+    for part in ("--max_patchs: unknown option; did you mean --max_patches?", "no file matches 'nothing/*.conllu'",
+                 "--resume and --overwrite contradict", "--stride -1 must be >= 0"):
+        assert part in msg
+    assert not out.exists()
 
 
 def test_qa_windows_map_answers_back_through_the_offset_mapping(tokenizer_file, tmp_path):

@@ -92,7 +92,7 @@ def test_default_ratio_skips_what_the_font_cannot_write(udhr):
     r = TextRenderer(cfg)
     hindi = TextChunk("hin", "p0", 0, udhr["hin"]["paragraphs"][0][:300])
     english = TextChunk("eng", "p0", 0, udhr["eng"]["paragraphs"][0][:300])
-    assert render_chunk(hindi, r, cfg, DEFAULT_ENCODING, Filters()) == "too_much_tofu"
+    assert render_chunk(hindi, r, cfg, DEFAULT_ENCODING, Filters()).count_name == "skipped_too_much_tofu"
     kept = render_chunk(hindi, r, cfg, DEFAULT_ENCODING, Filters(max_unknown_ratio=1.0))
     assert kept.unknown_glyphs > 0.7 * len(kept.text)
     assert render_chunk(english, r, cfg, DEFAULT_ENCODING, Filters()).unknown_glyphs == 0

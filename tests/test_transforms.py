@@ -12,7 +12,7 @@ from pixelkit.pipeline.render import RenderConfig, RenderResult, TextRenderer
 from pixelkit.pipeline.samples import Filters
 from pixelkit.pipeline.shards import read_shard
 from pixelkit.pipeline.sink import WriteWebDataset, shard_of
-from pixelkit.pipeline.transforms import Render, RenderFn
+from pixelkit.pipeline.transforms import ChunkFn, Render, RenderFn
 from pixelkit.schemas import DEFAULT_ENCODING
 
 CFG = RenderConfig()
@@ -134,15 +134,21 @@ def test_token_ids_pair_with_the_rendered_text(tmp_path, wikitext):
 
 
 def test_chunking_and_rendering_share_one_renderer_per_thread():
+    import pickle
     import threading
 
-    from pixelkit.pipeline.transforms import shared_renderer
+    from pixelkit.pipeline.renderers import SharedRenderer
 
     cfg = RenderConfig()
-    mine = shared_renderer(cfg)
-    assert shared_renderer(cfg) is mine and shared_renderer(RenderConfig(mode="binary")) is not mine
+    shared = SharedRenderer(cfg)
+    mine = shared.get()
+    chunk_fn, render_fn = (pickle.loads(pickle.dumps(fn)) for fn in  # Beam pickles each DoFn on its own
+                           (ChunkFn(cfg, renderer=shared), RenderFn(cfg, DEFAULT_ENCODING, Filters(), renderer=shared)))
+    assert chunk_fn._renderer.get() is mine and render_fn._renderer.get() is mine
+    assert SharedRenderer(RenderConfig(mode="binary")).get() is not mine
+    assert SharedRenderer(cfg, _FailingRenderer).get() is not mine  # another factory, another renderer
     other = []
-    t = threading.Thread(target=lambda: other.append(shared_renderer(cfg)))
+    t = threading.Thread(target=lambda: other.append(shared.get()))
     t.start()
     t.join()
     assert other[0] is not mine  # renderers are not thread-safe: each thread has its own
@@ -173,3 +179,46 @@ def test_tofu_and_replacements_reach_the_counters_and_the_stats(wikitext, udhr):
         return sum(c.committed for c in res.metrics().query(MetricsFilter().with_name(name))["counters"])
 
     assert counter("tofu_chars") == tofu and counter("replaced_chars") == 3
+
+
+def test_fused_chunk_and_render_writes_what_the_pure_functions_write(wikitext, austen):
+    """The default path (documents in lists -> Reshuffle -> ChunkRenderFn) writes, for every chunk, the sample that
+    chunk_document + render_chunk give on a fresh renderer (key, pixels, json member), one outcome per document (a
+    repeated id shares it), and the per-source stats of every chunk (as RenderFn's)."""
+    from pixelkit.pipeline.chunking import chunk_document
+    from pixelkit.pipeline.samples import render_chunk
+
+    docs = [Document("wikitext", f"w{i}", "\n".join(wikitext[4 * i:4 * i + 4])) for i in range(3)]
+    docs += [Document("gutenberg", "pp", "\n".join(austen[:12])), Document("gutenberg", "blank", "   \n  "),
+             Document("wikitext", "w0", wikitext[13][:300] + "\x1c")]  # an id repeated, a separator replaced
+    r = TextRenderer(CFG)
+    expected, sums = [], {"replaced_chars:wikitext": 1}  # the separator, counted at chunking
+    for d in docs:
+        for c in chunk_document(d, r.measure, r.text_budget):
+            s = render_chunk(c, r, CFG, DEFAULT_ENCODING, Filters())
+            expected.append((s.key, s.pixels, s.to_wds()["json"]))
+            res = r.render_text(c.text)
+            for name, n in (("chars_rendered", len(res.text)), ("tofu_chars", res.unknown_glyphs),
+                            ("replaced_chars", res.replaced_chars)):
+                if n or name == "chars_rendered":
+                    sums[f"{name}:{d.source}"] = sums.get(f"{name}:{d.source}", 0) + n
+    assert len(expected) > len(docs) and sums["chars_rendered:gutenberg"] > 0
+    with TestPipeline() as p:
+        samples, outcomes, stats = p | beam.Create(docs) | Render(CFG, DEFAULT_ENCODING, Filters(), stats=True)
+        assert_that(samples | beam.Map(lambda s: (s.key, s.pixels, s.to_wds()["json"])), equal_to(expected),
+                    label="samples")
+        assert_that(outcomes, equal_to(["written"] * 5 + ["skipped_empty_text"]), label="outcomes")
+        assert_that(stats, equal_to(list(sums.items())), label="stats")
+
+
+def test_documents_are_batched_by_characters_and_none_is_lost(wikitext):
+    from pixelkit.pipeline.transforms import BatchDocsFn
+
+    docs = [Document("w", f"d{i}", t) for i, t in enumerate(wikitext[:12])]
+    with TestPipeline() as p:
+        batches = p | beam.Create(docs) | beam.ParDo(BatchDocsFn(3000))
+        assert_that(batches | beam.FlatMap(lambda b: [d.doc_id for d in b]), equal_to([d.doc_id for d in docs]),
+                    label="every document once")
+        # a list closes as soon as it reaches 3,000 characters: without its last document it is under that
+        assert_that(batches | beam.Map(lambda b: sum(len(d.text) for d in b[:-1]) < 3000) | beam.Distinct(),
+                    equal_to([True]), label="closed at the budget")

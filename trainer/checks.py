@@ -82,6 +82,7 @@ RANGES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("optim.warmup_steps", lambda v: v >= 0, "must be >= 0"),
     ("optim.grad_clip", lambda v: _finite(v) and v >= 0, "must be >= 0 (0: no clipping)"),
     ("optim.schedule", lambda v: v in ("cosine", "linear", "constant"), "must be cosine | linear | constant"),
+    ("task.modality", lambda v: v in (None, "text", "pixel", "pair"), "must be text | pixel | pair (or unset)"),
     ("engine.zero_stage", lambda v: v in (0, 1, 2, 3), "must be 0, 1, 2 or 3"),
     ("engine.precision", lambda v: v in ("fp32", "bf16", "fp16"), "must be fp32 | bf16 | fp16"),
 )

@@ -5,6 +5,7 @@
     torchrun --nproc_per_node 2 -m pixelkit.trainer.cli pretrain --config trainer/runs/pixel.yaml --set engine.zero_stage=2
     pixel-train finetune --task pos --init out/train/pixel/model --data out/tasks/ud-en_ewt-pos --steps 200
     pixel-train evaluate --model out/finetune/ud-en_ewt-pos/best --data out/tasks/ud-en_ewt-pos --split test
+    pixel-train suite --config tiny --init out/train/dualgpt/model --tokenizer out/tokenizer.json
     pixel-train import --format pixel-hf --from ~/pixel-base --out models/pixel-base [--channels 1]
     pixel-train models          # variants, flavors and parameter counts
     pixel-train demo            # the README's main job: debug PIXEL + PIXAR on what pixel-render wrote to out/
@@ -116,6 +117,21 @@ def _evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _suite(a: argparse.Namespace) -> int:
+    """Every entry of a suite file (resumable), then its tables: report.md, results.json, one PNG per table."""
+    from .suite import load_suite
+    from .suite_run import SuiteRunner
+    suite = load_suite(a.config)  # every entry's settings checked before anything runs
+    out = Path(a.out or f"out/suites/{suite.name}")
+    runner = SuiteRunner(suite, out, a.init, a.tokenizer, a.only)
+    results = runner.run()
+    from .suite_report import report
+    text = report(suite, results, out, " ".join(["pixel-train", *sys.argv[1:]]) if a.command is None else a.command)
+    print(text)
+    print(f"report: {out / 'report.md'}  metrics: {out / 'results.json'}  plots: {out}/<table>.png")
+    return 0
+
+
 def _demo(a: argparse.Namespace) -> int:
     """Train the debug PIXEL and PIXAR run files from scratch on ``out/`` (rendered by ``pixel-render``)."""
     from .engine import train
@@ -194,6 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--out", help="where metrics-<split>.json and predictions-<split>.* go (default MODEL/eval)")
     e.add_argument("--batch-size", type=int, default=32)
     e.set_defaults(fn=_evaluate)
+    u = sub.add_parser("suite", help="run a suite of finetuning entries (the papers' tables); resumable")
+    u.add_argument("--config", required=True, help="a suite file or a shipped suite's name (trainer/suites/*.yaml)")
+    u.add_argument("--init", help="the pretrained model/ dir every entry starts from (omit: the suite's model from "
+                                  "scratch)")
+    u.add_argument("--out", help="output directory (default out/suites/<name>)")
+    u.add_argument("--tokenizer", help="tokenizer the task shards get token ids from (text / pair entries); the "
+                                       "pretrained model's own")
+    u.add_argument("--only", nargs="+", help="run only these entries")
+    u.add_argument("--command", help=argparse.SUPPRESS)
+    u.set_defaults(fn=_suite)
     sub.add_parser("models", help="list variants, flavors and sizes").set_defaults(fn=_models)
     from .spec import IMPORT_FORMATS as FORMATS
     i = sub.add_parser("import", help="convert a published checkpoint directory (local) into our layout")

@@ -57,6 +57,7 @@ class TaskRunConfig:
     head_options: dict[str, Any] = field(default_factory=dict)  # e.g. {pooling: cls, dropout: 0.1}
     metric: str | None = None  # metric key the best checkpoint is chosen by; default: the task's main metric
     patience: int = 0  # stop after this many evaluations without improvement; 0: never stop early
+    modality: str | None = None  # PixelGPT family: text | pixel | pair (image then text); None: the variant's own
 
 
 @dataclass

@@ -120,6 +120,8 @@ def train(cfg: TrainConfig) -> Run:
     import torch.distributed as dist
 
     rank, world = _init_distributed()
+    if not torch.cuda.is_available():  # each rank's share of the cores (runtime.cpu_threads_per_rank)
+        log.info("rank %d/%d: %d CPU threads", rank, world, torch.get_num_threads())
     ds_config = deepspeed_config(cfg, world)
     out = Path(cfg.output_dir)
     ckpt_dir = out / "checkpoints"
@@ -308,8 +310,15 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     client = {"step": step, "config": cfg.to_dict(), "data": {str(r): p for r, p in enumerate(positions)},
               "torch_rng": torch.get_rng_state(), **(extra or {})}
     tag = f"step-{step:07d}"
-    engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client)
+    # DeepSpeed's own `latest` is written by rank 0 as soon as rank 0's files are done, while other ranks may
+    # still be writing their optimizer shards, and in place: a run killed then would resume from a half-written
+    # checkpoint (or an empty `latest`). Here it is written after every rank has finished, by rename.
+    engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client, save_latest=False)
     dist.barrier()
+    if dist.get_rank() == 0:
+        tmp = ckpt_dir / "latest.tmp"
+        tmp.write_text(tag)
+        os.replace(tmp, ckpt_dir / "latest")
     if dist.get_rank() == 0 and cfg.keep_checkpoints > 0:
         for old in sorted(ckpt_dir.glob("step-*"))[:-cfg.keep_checkpoints]:
             shutil.rmtree(old)

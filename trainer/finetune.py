@@ -16,8 +16,9 @@ from pixelkit.schemas import TaskSpec
 
 from .heads import get_head
 from .heads.encoders import encoder_class
+from .heads.modal import KINDS
 from .models import REGISTRY, get_variant
-from .spec import FAMILIES, MAIN_METRIC, ConfigError, DataInfo, resolve_task
+from .spec import FAMILIES, MAIN_METRIC, ConfigError, DataInfo, check_modality, resolve_task
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,13 @@ def encoder_config(cfg, info: DataInfo):
     variant = get_variant(name)
     ec = variant.config_class.from_dict(conf)
     for key, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
-        if getattr(ec, key) != want:
-            raise ConfigError(f"init_from {cfg.init_from} was pretrained with {key} {getattr(ec, key)}; the task "
+        have = getattr(ec, key, 1)  # pixar2024's config has no num_channels: one (binary) channel
+        if have != want:
+            raise ConfigError(f"init_from {cfg.init_from} was pretrained with {key} {have}; the task "
                               f"shards have {want}: render the task with the pretraining settings")
+    if name == "pixar2024" and info.mode != "binary":
+        raise ConfigError(f"init_from {cfg.init_from} is a pixar2024 model (binary strips); the task shards are "
+                          f"{info.mode!r}: render the task with --preset pixar")
     old, n = ec.num_patches, info.max_patches
     if name == "pixel":
         import math
@@ -93,13 +98,17 @@ def setup(cfg, sets, info: DataInfo):
     resolve_task(cfg.task.name, spec.name, spec.family)
     head = cfg.task.head or FAMILIES[spec.family][0]
     name, ec = encoder_config(cfg, info)
-    kind = encoder_class(name).kind
+    modality = check_modality(cfg.task.modality, name, spec.family, bool(info.vocab_size))
+    kind = "tokens" if encoder_class(name).kind == "tokens" else KINDS[modality]
+    if modality == "pair" and ec.num_patches + ec.max_text_tokens > ec.max_position_embeddings:
+        raise ConfigError(f"task.modality pair: {ec.num_patches} patches + {ec.max_text_tokens} tokens exceed "
+                          f"{name}'s {ec.max_position_embeddings} positions; render shorter strips")
     get_head(head).check(spec.family, kind, cfg.task.head_options)
     if cfg.task.metric is not None and cfg.task.metric != MAIN_METRIC[spec.metric]:
         log.info("best checkpoint chosen by %s (the task's main metric is %s)", cfg.task.metric,
                  MAIN_METRIC[spec.metric])
     tc = TaskConfig(encoder=name, encoder_config=ec.to_dict(), head=head, head_options=cfg.task.head_options,
-                    task=spec.to_dict())
+                    task=spec.to_dict(), modality=modality)
     return TaskVariant(name=f"{name}+{head}"), tc, spec
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pixelkit.schemas.vocab import channels
+
 
 class ConfigError(ValueError):
     """A model/data/run setting that cannot work; the message names the setting and the fix."""
@@ -22,7 +24,7 @@ class DataInfo:
 
     @property
     def channels(self) -> int:
-        return 3 if self.mode == "rgb" else 1
+        return channels(self.mode)
 
 
 # task family -> (default head, default metric key the best checkpoint is chosen by)
@@ -48,6 +50,35 @@ def resolve_task(requested: str | None, name: str, family: str) -> None:
     raise ConfigError(f"--task {requested!r} does not match the shards' task {name!r} (family {family!r}); "
                       f"give {name!r}, {family!r} or leave --task out")
 
+
+# PixelGPT's input modes (Chai et al. 2024, Tables 1-2): what each variant may read when finetuned. "pair" is the
+# released layout: the whole strip's patches first, then the same text's token ids (text token j at position N + j).
+MODALITIES: dict[str, tuple[str, ...]] = {"textgpt": ("text",), "pixelgpt": ("pixel",), "monogpt": ("text", "pixel", "pair"),
+                                          "dualgpt": ("text", "pixel", "pair")}
+TOKEN_FAMILIES = ("classification", "regression")  # task shards carry no word -> token alignment
+
+
+def default_modality(variant: str) -> str:
+    return "text" if variant == "textgpt" else "pixel"
+
+
+def check_modality(modality: str | None, variant: str, family: str, has_tokens: bool) -> str:
+    """``task.modality`` against the variant, the task family and the shards; the mode to use, or ConfigError."""
+    if modality is None:
+        return default_modality(variant)
+    allowed = MODALITIES.get(variant, ("pixel",))
+    if modality not in ("text", "pixel", "pair"):
+        raise ConfigError(f"task.modality {modality!r}: one of text, pixel, pair")
+    if modality not in allowed:
+        raise ConfigError(f"task.modality {modality!r} is not an input mode of {variant} (it reads "
+                          f"{' / '.join(allowed)}); use {allowed[0]!r} or a MonoGPT / DualGPT checkpoint")
+    if modality != "pixel" and family not in TOKEN_FAMILIES:
+        raise ConfigError(f"task.modality {modality!r} serves classification / regression tasks, not {family!r} "
+                          f"(task shards carry no word -> token alignment); use task.modality=pixel")
+    if modality != "pixel" and not has_tokens:
+        raise ConfigError(f"task.modality {modality!r} needs token ids in the task shards; render the task with "
+                          f"pixel-render task --tokenizer TOKENIZER")
+    return modality
 
 # Published checkpoint formats `pixel-train import` reads: one module under trainer/importers/ and one line here.
 IMPORT_FORMATS: dict[str, str] = {

@@ -25,9 +25,8 @@ from libarchive import ffi
 from libarchive.exception import ArchiveError
 
 from pixelkit.schemas import ENCODINGS, SchemaError, ShardInfo
-from pixelkit.schemas.sample import MAX_META_BYTES, split_member_name
-
-MAX_MEMBER_BYTES = 64 << 20  # a strip is ~10 KB and a chunk's text a few KB; more is not a sample of ours
+from pixelkit.schemas.sample import split_member_name
+from pixelkit.schemas.vocab import MAX_MEMBER_BYTES, MAX_META_BYTES
 
 Handler = Callable[[Exception], bool]  # True = count it and go on (SkipCounter), False = re-raise
 

@@ -20,7 +20,8 @@ from transformers.utils import ModelOutput
 from pixelkit.schemas import TaskSpec
 
 from .heads import get_head
-from .heads.encoders import encoder_class, encoder_inputs
+from .heads.encoders import encoder_class
+from .heads.modal import KINDS, build_encoder, modal_inputs, modal_stats
 from .models import get_variant
 
 
@@ -29,8 +30,9 @@ class TaskConfig(PretrainedConfig):
 
     def __init__(self, encoder: str = "pixel", encoder_config: dict | None = None, head: str = "sequence",
                  head_options: dict | None = None, task: dict | None = None, initializer_range: float = 0.02,
-                 **kwargs):
+                 modality: str | None = None, **kwargs):
         self.encoder, self.encoder_config = encoder, dict(encoder_config or {})
+        self.modality = modality  # text | pixel | pair (PixelGPT's input modes); None: the variant's own
         self.head, self.head_options = head, dict(head_options or {})
         self.task = dict(task or {})
         self.initializer_range = initializer_range
@@ -42,6 +44,11 @@ class TaskConfig(PretrainedConfig):
 
     def encoder_cfg(self):
         return get_variant(self.encoder).config_class.from_dict(self.encoder_config)
+
+    def kind(self) -> str:
+        """What the encoder reads: patches, tokens or pair (image then text)."""
+        own = encoder_class(self.encoder).kind
+        return own if self.modality is None or own == "tokens" else KINDS[self.modality]
 
     def num_outputs(self) -> int:
         return 0 if self.task["family"] in ("regression", "qa") else len(self.task["label_names"])
@@ -63,7 +70,7 @@ class TaskModel(PreTrainedModel):
     def __init__(self, config: TaskConfig):
         super().__init__(config)
         enc_cfg = config.encoder_cfg()
-        self.encoder = encoder_class(config.encoder)(enc_cfg)
+        self.encoder = build_encoder(config.encoder, enc_cfg, config.modality)
         head = get_head(config.head)
         options = head.check(config.task["family"], self.encoder.kind, config.head_options)
         self.head = head.build(enc_cfg.hidden_size, config.num_outputs(), options, self.encoder)
@@ -82,9 +89,10 @@ class TaskModel(PreTrainedModel):
             self.encoder.init_new()
             self.head.init_new()
 
-    def forward(self, pixel_values=None, attention_mask=None, input_ids=None, **labels) -> TaskOutput:
-        enc = self.encoder(**({"input_ids": input_ids} if input_ids is not None else {"pixel_values": pixel_values}),
-                           attention_mask=attention_mask)
+    def forward(self, pixel_values=None, attention_mask=None, input_ids=None, text_attention=None,
+                **labels) -> TaskOutput:
+        inputs = {"pixel_values": pixel_values, "input_ids": input_ids, "text_attention": text_attention}
+        enc = self.encoder(**{k: v for k, v in inputs.items() if v is not None}, attention_mask=attention_mask)
         loss, out = self.head(enc, **labels)
         return TaskOutput(loss=loss, logits=next(iter(out.values())), outputs=out)
 
@@ -102,13 +110,10 @@ class TaskVariant:
     def collate(samples: list, config: TaskConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Encoder inputs + the head's label tensors. Copies out of the stream's scratch buffers (pixels are
         stacked by ``batch_patches``) and keeps no reference to a sample's pixels."""
-        kind = encoder_class(config.encoder).kind
-        batch = encoder_inputs(samples, SimpleNamespace(**config.encoder_config), kind)  # (no config object per batch)
+        batch = modal_inputs(samples, SimpleNamespace(**config.encoder_config), config.kind())  # (no config object per batch)
         batch.update(get_head(config.head).collate(samples, config.task["family"]))
         return batch
 
     @staticmethod
     def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
-        if "pixel_values" in batch:
-            return {"patches": int(batch["attention_mask"].sum()), "tokens": 0}
-        return {"patches": 0, "tokens": int(batch["attention_mask"].sum())}
+        return modal_stats(batch)

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixelkit.schemas.manifest import file_sha256
+from pixelkit.schemas.vocab import BACKENDS, MODES, channels
 
-BACKENDS = ("pangocairo", "pygame")
-MODES = ("gray", "rgb", "binary")
 FONTS_DIR_ENV = "PIXELKIT_FONTS_DIR"
 
 
@@ -82,7 +81,7 @@ class RenderConfig:
 
     @property
     def channels(self) -> int:
-        return 3 if self.mode == "rgb" else 1
+        return channels(self.mode)
 
     @property
     def font_px(self) -> float:

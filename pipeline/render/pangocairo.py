@@ -5,10 +5,10 @@ Geometry follows PIXEL's PangoCairoTextRenderer: an A8 (gray) or RGB24 surface o
 then inverted so ink is black on white.
 Pango shapes complex scripts (HarfBuzz), lays out bidi text, and reports glyphs no loaded font has.
 
-Gray and binary strips take the shaping cache (``shapecache.py``) when they can: words shaped once, glyph masks
+Gray and binary strips take the shaping cache (``pango/shapecache.py``) when they can: words shaped once, glyph masks
 drawn once, strips composed in compiled code -- the same pixels, several times faster. Anything it does not
 take (right-to-left pairs, several scripts or fonts in one run, unknown glyphs) is laid out and drawn by Pango.
-The cache is used with a single font file that ``spacecheck.py`` passes (the pinned fonts all do).
+The cache is used with a single font file that ``pango/spacecheck.py`` passes (the pinned fonts all do).
 ``shape_cache=False`` (or ``PIXELKIT_SHAPE_CACHE=0``) draws everything through Pango.
 """
 
@@ -24,8 +24,8 @@ import pangocairocffi
 from pangocffi import pango
 
 from .base import Renderer
-from .fontconfig import PrivateFontConfig, address
-from .spacecheck import verdict
+from .pango.fontconfig import PrivateFontConfig, address
+from .pango.spacecheck import verdict
 
 _PANGO_SCALE = 1024
 # fringes of neighbouring glyphs overlap, digits, punctuation, kerned pairs, and a long line (a Pango that rounded
@@ -98,7 +98,7 @@ class PangoCairoRenderer(Renderer):
         fonts = c.font_files()
         check = verdict(fonts[0]) if self.shape_cache and len(fonts) == 1 else None
         if check is not None and check.eligible:  # see spacecheck.py: words of this font shape independently
-            from .shapecache import ShapeCache
+            from .pango.shapecache import ShapeCache
 
             self._cache = ShapeCache(address(ctx, _pffi), self._line_metrics, self._y_top, check.risky_glyphs)
             self._scratch = np.zeros((c.height, c.width), np.uint8)

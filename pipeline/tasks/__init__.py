@@ -13,7 +13,7 @@ import itertools
 from importlib import import_module
 from typing import Iterator
 
-from ..streams import Opener, open_binary
+from ..readers.streams import Opener, open_binary
 from .records import LabelledRecord, Record, TaskDef
 
 # format -> module (each has describe(name) -> TaskDef and read(path, task, opener) -> records)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from ..streams import Opener, open_binary
+from ..readers.streams import Opener, open_binary
 from .records import DeadLetter, LabelledRecord, Record, TaskDef, text_lines
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..streams import Opener, open_binary
+from ..readers.streams import Opener, open_binary
 from .records import DeadLetter, LabelledRecord, Record, TaskDef, text_lines
 
 

@@ -8,14 +8,13 @@ reader) -> Reshuffle -> batches of up to 64 records (their new words shaped in o
 (render_record + encode + token ids) -> WriteWebDataset -> finalize, the same
 sink, manifest, card, dead letters and accounting check (records read = written + skipped + dead-lettered) as
 pretraining shards. The label vocabulary comes from the ``--vocab_split`` split's records (or the task's
-documented classes) as a side input, so every split renders with the same ids.
+documented classes) as a side input, so every split renders with the same ids. Settings are checked and the
+output directory guarded (``--resume`` / ``--overwrite``) before any work, in ``settings.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -26,30 +25,19 @@ from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 from pixelkit.schemas import ShardManifest, TaskSpec
 
 from ..documents import DeadLetter, Skipped
-from ..main import _dead_json, _dead_label, _read, _skip_label, finalize, parse_input
+from ..main import _count_name, _dead_json, _read, finalize
 from ..options import RenderOptions, with_runner
-from ..sink import WriteWebDataset, is_local
+from ..sink import WriteWebDataset
+from ..validate import SettingsError, unknown_flags
 from ..sources import match_files, open_beam
-from ..transforms import shared_renderer
+from ..renderers import shared_renderer
 from . import read_records, resolve
 from .records import LabelledRecord, TaskDef
 from .render import pair_encoder, prefetch_texts, render_record
+from .settings import TaskOptions, check_options, fingerprint, prepare_task_output
 
 log = logging.getLogger(__name__)
 NS = "pipeline.tasks"
-
-
-class TaskOptions(PipelineOptions):
-    """The task flags; the rendering, tokenizer and output flags are RenderOptions' (parsed alongside)."""
-
-    @classmethod
-    def _add_argparse_args(cls, parser):
-        g = parser.add_argument_group("pixelkit tasks (--input split=pattern, e.g. train=glue/MRPC/train.tsv)")
-        g.add_argument("--task", help="task name, e.g. glue-mrpc, xnli-en, ud-en_ewt-pos, conll2003-ner, xquad-en")
-        g.add_argument("--task_format", default=None, help="force a reader: glue, xnli, conllu, conll_ner, squad")
-        g.add_argument("--stride", type=int, default=0, help="QA: context patches consecutive windows share")
-        g.add_argument("--limit", type=int, default=0, help="read only the first N records of each file (0: all)")
-        g.add_argument("--vocab_split", default="train", help="the split whose labels fix the label vocabulary")
 
 
 class ReadTaskFn(beam.DoFn):
@@ -103,9 +91,9 @@ class RenderTaskFn(beam.DoFn):
             yield TaggedOutput("dead", out)
             yield TaggedOutput("outcome", f"dead_{out.reason}")
             return
-        if isinstance(out, str):
-            Metrics.counter(NS, f"skipped_{out}").inc()
-            yield TaggedOutput("outcome", f"skipped_{out}")
+        if isinstance(out, Skipped):
+            Metrics.counter(NS, out.count_name).inc()
+            yield TaggedOutput("outcome", out.count_name)
             return
         yield TaggedOutput("outcome", "written")
         for s in out:
@@ -170,14 +158,14 @@ def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
                     | f"Render_{split}" >> beam.ParDo(RenderTaskFn(cfg, o["encoding"], task, o["tokenizer"], o["stride"]),
                                                       vocab=AsSingleton(vocab)).with_outputs("outcome", "dead",
                                                                                              main="samples"))
-        infos = rendered.samples | f"Write_{split}" >> WriteWebDataset(out, split, o["samples_per_shard"])
+        infos = rendered.samples | f"Write_{split}" >> WriteWebDataset(out, split, o["samples_per_shard"], o["resume"])
         dead = (read.dead, rendered.dead) | f"AllDead_{split}" >> beam.Flatten()
         labels = (
             (read.records | f"ReadRecords_{split}" >> beam.Map(_read)),
             (read.dead | f"ReadDead_{split}" >> beam.Map(_read)),
             (read.skipped | f"ReadSkipped_{split}" >> beam.Map(_read)),
-            (read.dead | f"DeadReason_{split}" >> beam.Map(_dead_label)),
-            (read.skipped | f"SkipReason_{split}" >> beam.Map(_skip_label)),
+            (read.dead | f"DeadReason_{split}" >> beam.Map(_count_name)),
+            (read.skipped | f"SkipReason_{split}" >> beam.Map(_count_name)),
             rendered.outcome,
         ) | f"AllLabels_{split}" >> beam.Flatten()
         counts = labels | f"Count_{split}" >> beam.combiners.Count.PerElement()
@@ -189,46 +177,28 @@ def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
     return outputs
 
 
-def check_options(o: dict) -> tuple[TaskDef, dict[str, list[str]]]:
-    """Bad settings fail here, before any work, naming the flag and the fix."""
-    if not o.get("task"):
-        raise ValueError(f"--task is required (e.g. glue-mrpc, xnli-en, ud-en_ewt-pos, conll2003-ner, xquad-en)")
-    if not o["input"] or not o["output"]:
-        raise ValueError("--input split=pattern (repeatable) and --output are required")
-    if o.get("resume"):
-        raise ValueError("--resume is not supported for task shards (they are small): rerun into a new --output")
-    task = resolve(o["task"], o.get("task_format"))
-    splits: dict[str, list[str]] = {}
-    for spec in o["input"]:
-        split, pattern = parse_input(spec)
-        if "=" not in spec or not re.match(r"^[A-Za-z0-9_]+$", split):
-            raise ValueError(f"--input {spec!r}: give split=pattern with a split name of [A-Za-z0-9_], "
-                             "e.g. train=data/train.tsv, validation_matched=dev_matched.tsv")
-        splits.setdefault(split, []).append(pattern)
-    needs_vocab = task.label_names is None and task.family not in ("regression", "qa")
-    if needs_vocab and o["vocab_split"] not in splits:
-        raise ValueError(f"--task {task.name} takes its label vocabulary from the {o['vocab_split']!r} split, which is "
-                         f"not among --input {sorted(splits)}: add --input {o['vocab_split']}=... or pass --vocab_split")
-    if o["stride"] < 0 or o["limit"] < 0:
-        raise ValueError("--stride and --limit must be >= 0")
-    return task, splits
-
-
 def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]:
-    """Run the task job; writes OUT/<split>/ shard sets and OUT/task.json; returns {split: manifest}."""
-    opts = PipelineOptions(with_runner(argv)).view_as(TaskOptions)
+    """Run the task job; writes OUT/<split>/ shard sets and OUT/task.json; returns {split: manifest}. Every setting
+    is checked first (SettingsError, one line per problem) and the output directory guarded (``settings``)."""
+    argv = with_runner(argv)
+    opts = PipelineOptions(argv).view_as(TaskOptions)
     o = opts.get_all_options()
-    check_options(o)
+    render = opts.view_as(RenderOptions)
+    unknown = unknown_flags(argv)
+    try:
+        task, splits = check_options(o, render.render_config)
+    except SettingsError as e:
+        raise SettingsError(unknown + e.problems) from None
+    if unknown:
+        raise SettingsError(unknown)
     if o["workers"]:
         direct = opts.view_as(DirectOptions)
         direct.direct_num_workers = o["workers"]
         direct.direct_running_mode = "multi_processing"
-    if not is_local(o["output"]):
-        raise NotImplementedError("task shards are written to local directories for now (the manifest step is local)")
+    prepare_task_output(o["output"], list(splits), fingerprint(o, render.render_config().to_dict()), o["resume"],
+                        o["overwrite"])
     p = test_pipeline or beam.Pipeline(options=opts)
     outputs = build_task_pipeline(p, opts)
-    for out in outputs.values():
-        os.makedirs(out, exist_ok=True)
     p.run().wait_until_finish()
     manifests = {split: ShardManifest.read(out) for split, out in outputs.items()}
     spec = next(iter(manifests.values())).task_spec
@@ -238,4 +208,4 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
     return manifests
 
 
-__all__ = ["TaskOptions", "TaskSpec", "build_task_pipeline", "run_task"]
+__all__ = ["TaskOptions", "TaskSpec", "build_task_pipeline", "check_options", "run_task"]

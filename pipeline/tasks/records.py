@@ -12,7 +12,7 @@ from typing import Iterator
 from pixelkit.schemas import TaskSpec
 
 from ..documents import DeadLetter, Skipped
-from ..streams import Opener, open_stream
+from ..readers.streams import Opener, open_stream
 
 
 @dataclass(frozen=True)

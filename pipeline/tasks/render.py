@@ -13,7 +13,7 @@ from typing import Callable
 
 from pixelkit.schemas import RenderedSample, encode_pixels, make_key
 
-from ..documents import DeadLetter
+from ..documents import DeadLetter, Skipped
 from ..render import RenderConfig, Renderer, RenderResult
 from .records import LabelledRecord, TaskDef
 
@@ -72,8 +72,12 @@ def _dead(rec: LabelledRecord, reason: str, detail: str) -> DeadLetter:
     return DeadLetter(rec.source, rec.file, rec.position, reason, detail[:300])
 
 
+def _skip(rec: LabelledRecord, reason: str) -> Skipped:
+    return Skipped(rec.source, rec.doc_id, reason)
+
+
 def render_record(rec: LabelledRecord, renderer: Renderer, cfg: RenderConfig, encoding: str, task: TaskDef,
-                  vocab: dict[str, int], tokenizer=None, stride: int = 0) -> list[RenderedSample] | str | DeadLetter:
+                  vocab: dict[str, int], tokenizer=None, stride: int = 0) -> list[RenderedSample] | Skipped | DeadLetter:
     """The samples for ``rec``; a snake_case skip reason; or a DeadLetter (label outside the vocabulary, no text)."""
     if task.input == "qa":
         return _render_qa(rec, renderer, cfg, encoding, tokenizer, stride)
@@ -90,7 +94,7 @@ def render_record(rec: LabelledRecord, renderer: Renderer, cfg: RenderConfig, en
     else:
         res = renderer.render_text(fmt(rec.text))
     if not res.ok:
-        return _dead(rec, "empty_text", "nothing left to render") if res.reason == "empty" else res.reason
+        return _dead(rec, "empty_text", "nothing left to render") if res.reason == "empty" else _skip(rec, res.reason)
     ids = None
     if tokenizer is not None:
         ids = pair_encoder(tokenizer)(*res.text.split("\n", 1)) if task.input == "pair" else tokenizer.encode(res.text).ids
@@ -103,7 +107,7 @@ def _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer):
         return _dead(rec, "label_not_in_vocabulary", f"{unknown} not in the train split's labels")
     res = renderer.render_words(list(rec.words))
     if not res.ok:
-        return _dead(rec, "empty_text", "nothing left to render") if res.reason == "empty" else res.reason
+        return _dead(rec, "empty_text", "nothing left to render") if res.reason == "empty" else _skip(rec, res.reason)
     n = len(res.word_starts)
     keep = [i for i, w in enumerate(rec.word_index) if w < n]  # syntactic words of the words drawn
     if task.family == "parsing":
@@ -118,7 +122,9 @@ def _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer):
 def _render_qa(rec, renderer, cfg, encoding, tokenizer, stride):
     windows = renderer.render_qa(rec.text, rec.text_b or "", stride=stride)
     if not windows[0].ok:
-        return _dead(rec, "empty_text", "nothing left to render") if windows[0].reason == "empty" else windows[0].reason
+        if windows[0].reason == "empty":
+            return _dead(rec, "empty_text", "nothing left to render")
+        return _skip(rec, windows[0].reason)
     answers = {"text": [t for t, _ in rec.answers], "answer_start": [s for _, s in rec.answers]}
     encode = pair_encoder(tokenizer) if tokenizer is not None else None
     out = []

@@ -4,15 +4,23 @@
 Every gold answer must be the context's text at its offset (``context[start:start + len(text)] == text``);
 otherwise, or with an empty answer, question or context, the question is a dead letter naming the file, where
 in the JSON it is, and the reason. A question without answers (a test file) is kept, unlabelled.
+
+A file whose every answer is blank (``{"text": "", "answer_start": 0}`` throughout, as in the shared
+TyDiQA-GoldP English dev copy: its 440 questions all carry that one placeholder) is a file with its answers
+removed, not 440 bad rows: its questions are kept unlabelled too (logged once per file). In a file where some
+question has a real answer, a blank answer stays an ``empty_answer`` dead letter.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Iterator
 
-from ..streams import Opener, open_binary, open_stream
+from ..readers.streams import Opener, open_binary, open_stream
 from .records import DeadLetter, LabelledRecord, Record, TaskDef
+
+log = logging.getLogger(__name__)
 
 
 def describe(name: str) -> TaskDef:
@@ -32,14 +40,27 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
     if not isinstance(articles, list):
         yield DeadLetter(task.name, path, "file", "invalid_json", 'no "data" list (not SQuAD v1.1 JSON)')
         return
-    for i, art in enumerate(articles):
-        for j, para in enumerate(art.get("paragraphs", []) if isinstance(art, dict) else []):
-            ctx = para.get("context") if isinstance(para, dict) else None
-            for k, qa in enumerate(para.get("qas", []) if isinstance(para, dict) else []):
-                yield _record(task, path, f"data[{i}].paragraphs[{j}].qas[{k}]", ctx, qa)
+    questions = [(f"data[{i}].paragraphs[{j}].qas[{k}]", para.get("context"), qa)
+                 for i, art in enumerate(articles)
+                 for j, para in enumerate(art.get("paragraphs", []) if isinstance(art, dict) else [])
+                 if isinstance(para, dict)
+                 for k, qa in enumerate(para.get("qas", []))]
+    blank = answers_removed([qa for _, _, qa in questions])
+    if blank:
+        log.warning("%s: every answer is blank ({'text': '', ...}): the answers were removed; its %d questions are "
+                    "kept unlabelled", path, len(questions))
+    for where, ctx, qa in questions:
+        yield _record(task, path, where, ctx, qa, blank)
 
 
-def _record(task: TaskDef, path: str, where: str, ctx, qa) -> Record:
+def answers_removed(qas: list) -> bool:
+    """True when the file has answers and every one of them has blank text (a copy with its answers removed)."""
+    answers = [a for qa in qas if isinstance(qa, dict) for a in (qa.get("answers") or [])]
+    return bool(answers) and all(isinstance(a, dict) and isinstance(a.get("text"), str) and not a["text"].strip()
+                                 for a in answers)
+
+
+def _record(task: TaskDef, path: str, where: str, ctx, qa, blank: bool = False) -> Record:
     def dead(reason: str, detail: str) -> DeadLetter:
         qid = qa.get("id") if isinstance(qa, dict) else None
         return DeadLetter(task.name, path, f"{where} (id {qid})", reason, detail[:300])
@@ -54,7 +75,7 @@ def _record(task: TaskDef, path: str, where: str, ctx, qa) -> Record:
     if not isinstance(qid, (str, int)) or not str(qid).strip():
         return dead("missing_id", "a question needs an id")
     answers = []
-    for a in qa.get("answers") or []:
+    for a in () if blank else qa.get("answers") or []:
         text, start = (a.get("text"), a.get("answer_start")) if isinstance(a, dict) else (None, None)
         if not isinstance(text, str) or type(start) is not int:
             return dead("invalid_json", f"answer {a!r} needs text and an int answer_start")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from ..streams import Opener, open_binary
+from ..readers.streams import Opener, open_binary
 from .glue import _rows
 from .records import DeadLetter, LabelledRecord, Record, Skipped, TaskDef
 
@@ -75,7 +75,7 @@ def _record(task: TaskDef, path: str, line_no: int, doc_id: str, a, b, label) ->
 
 
 def _read_jsonl(path: str, task: TaskDef, opener: Opener) -> Iterator[Record]:
-    from ..streams import open_stream
+    from ..readers.streams import open_stream
 
     with open_stream(path, opener) as fh:
         for line_no, raw in enumerate(fh, 1):

@@ -99,7 +99,7 @@ def stream_lines(window: int = 500) -> list[str]:
     ~2.9M characters as the pipeline cleans them), in order, through one renderer, as a worker meets them."""
     if not ENWIKI.is_file():
         return [f"- stream: not run ({ENWIKI} missing)"]
-    from pixelkit.pipeline.wikidump import iter_wikipedia
+    from pixelkit.pipeline.readers.wikidump import iter_wikipedia
 
     text = " ".join(" ".join(r.text.split()) for r in iter_wikipedia(str(ENWIKI), "enwiki") if hasattr(r, "text"))
     strips = [text[i:i + 1200] for i in range(0, len(text) - 1200, 1200)]

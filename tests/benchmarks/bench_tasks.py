@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine_info, pin_one_core  # noqa: E402
+from common import ROOT, clock, machine_info, pin_one_core  # noqa: E402
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
+from pixelkit.schemas import encode_pixels  # noqa: E402
 from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve  # noqa: E402
 from pixelkit.pipeline.tasks.render import prefetch_texts, render_record  # noqa: E402
 
@@ -48,14 +49,15 @@ ROWS = ("render_words, Pango only", "render_words, shape cache, first pass", "re
 BATCHED = "render_words, first pass, batches of 64 prefetched (the job's batches)"
 AFTER_TRAIN = "render_words, shape cache, after the train split (one worker renders all of a job's splits)"
 BATCHED_RECORD = "render_record, first pass, batches of 64 prefetched (the job's RenderTaskFn)"
+ENCODE = "encode_pixels(pxz) of a rendered strip alone (schemas/codec.py)"
 
 
 def each_ms(fn, items) -> list[float]:
-    out = []
+    out, now = [], clock()
     for x in items:
-        t0 = time.perf_counter()
+        t0 = now()
         fn(x)
-        out.append((time.perf_counter() - t0) * 1000)
+        out.append((now() - t0) * 1000)
     return out
 
 
@@ -73,7 +75,7 @@ class Ours:
             self.warm.prefetch([" ".join(w) for w in train[i:i + 64]])
             for w in train[i:i + 64]:
                 self.warm.render_words(w)
-        self.times = {k: [] for k in (*ROWS, BATCHED, BATCHED_RECORD, AFTER_TRAIN)}
+        self.times = {k: [] for k in (*ROWS, BATCHED, BATCHED_RECORD, ENCODE, AFTER_TRAIN)}
 
     def round(self, recs: list[LabelledRecord]) -> list:
         words = [list(r.words) for r in recs]
@@ -86,16 +88,19 @@ class Ours:
         t[ROWS[3]] += each_ms(lambda rec: render_record(rec, self.record, self.cfg, "pxz", self.task, self.vocab), recs)
         for i in range(0, len(recs), 64):  # the job's batches: each sentence's time + its share of the prefetch
             batch = recs[i:i + 64]
-            t0 = time.perf_counter()
+            now = clock()
+            t0 = now()
             self.batched.prefetch(prefetch_texts(batch))
-            share = (time.perf_counter() - t0) * 1000 / len(batch)
+            share = (now() - t0) * 1000 / len(batch)
             t[BATCHED] += [ms + share for ms in each_ms(lambda r: self.batched.render_words(list(r.words)), batch)]
-            t0 = time.perf_counter()
+            t0 = now()
             self.batched_record.prefetch(prefetch_texts(batch))
-            share = (time.perf_counter() - t0) * 1000 / len(batch)
+            share = (now() - t0) * 1000 / len(batch)
             t[BATCHED_RECORD] += [ms + share for ms in each_ms(
                 lambda rec: render_record(rec, self.batched_record, self.cfg, "pxz", self.task, self.vocab), batch)]
-        return [self.cache.render_words(w) for w in words]
+        out = [self.cache.render_words(w) for w in words]
+        t[ENCODE] += each_ms(lambda res: encode_pixels(res.pixels, self.cfg.mode, "pxz"), out)
+        return out
 
 
 def run_peer(peers: Path, recs: list[LabelledRecord], tmp: Path) -> dict:
@@ -158,7 +163,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--peers", type=Path, default=Path("/tmp/peers"), help="where peers.py setup made the venvs")
     ap.add_argument("--out", type=Path, default=ROOT / "tests/benchmarks/results/tasks.md")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="per-call timer, ours and the peer's alike: wall time, or the thread's CPU time (loaded machine)")
     a = ap.parse_args()
+    if a.clock == "cpu":
+        import os
+        os.environ["PIXELKIT_BENCH_CLOCK"] = "thread"  # the peer's subprocess inherits it
     pinned = pin_one_core()
     src = EWT if EWT.is_file() else BUNDLED
     recs = [r for r in read_records(str(src), resolve("ud-en_ewt-pos"), limit=a.n) if isinstance(r, LabelledRecord)]
@@ -185,20 +195,31 @@ def main() -> None:
     lines = ["# Task rendering benchmark: word-level (POS / NER / parsing input)", "",
              *machine_info(("numpy", "pangocffi", "pangocairocffi", "apache-beam", "zstandard")),
              f"- {len(recs)} UD English-EWT sentences ({src.name}, surface words, {sum(len(r.words) for r in recs):,} "
-             f"words) in {a.rounds} rounds, PIXEL settings at {PATCHES} patches; {pinned}", "",
+             f"words) in {a.rounds} rounds, PIXEL settings at {PATCHES} patches; {pinned}; per-call times are "
+             f"{'thread CPU time (--clock cpu: the machine was loaded)' if a.clock == 'cpu' else 'wall time'}, "
+             "ours and the peer's alike (the whole job: wall time)", "",
              "| renderer | median ms / sentence | mean ms | sentences/s (median) |", "|---|---:|---:|---:|"]
     if "error" in peer:
         lines.append(f"| peer xplip/pixel | not run: {peer['error']} | | |")
     else:
         pm, pmean = statistics.median(peer_times), statistics.fmean(peer_times)
         lines.append(f"| peer {peer['version']} `renderer(words)` | {pm:.3f} | {pmean:.3f} | {1000 / pm:,.0f} |")
-    names = [n for n in (*ROWS, BATCHED, BATCHED_RECORD, AFTER_TRAIN) if ours.times[n]]
+    names = [n for n in (*ROWS, BATCHED, BATCHED_RECORD, ENCODE, AFTER_TRAIN) if ours.times[n]]
     for name in names:
         t = ours.times[name]
         lines.append(f"| pixelkit {name} | {statistics.median(t):.3f} | {statistics.fmean(t):.3f} | "
                      f"{1000 / statistics.median(t):,.0f} |")
     lines.append(f"| pixelkit `pixel-render task` job (DirectRunner in process, start-up included) | — | "
                  f"{job['mean_ms']:.3f} | {1000 / job['mean_ms']:,.0f} (mean) |")
+    med = {n: statistics.median(ours.times[n]) for n in names}
+    rest = med[BATCHED_RECORD] - med[BATCHED] - med[ENCODE]
+    lines += ["", "## Where a record's time goes (the job's batches, medians)", "",
+              f"- rendering the words (`render_words` + its prefetch share; pipeline/render): {med[BATCHED]:.3f} ms "
+              f"({med[BATCHED] / med[BATCHED_RECORD]:.0%})",
+              f"- pxz encoding of the strip (`encode_pixels`; schemas/codec.py): {med[ENCODE]:.3f} ms "
+              f"({med[ENCODE] / med[BATCHED_RECORD]:.0%})",
+              f"- the rest -- labels, key, the sample (pipeline/tasks/render.py): {rest:.3f} ms "
+              f"({rest / med[BATCHED_RECORD]:.0%}; medians do not add exactly)"]
     lines += ["", "## Side by side", ""]
     if "error" not in peer:
         for name in names:

@@ -8,15 +8,14 @@ venvs). Subcommands:
         --texts texts.jsonl --out /tmp/peers/<peer>.npz [--repo PATH]
     /tmp/peers/xplip-pixel/bin/python tests/benchmarks/peers.py words --words words.jsonl --out w.npz --patches 256
 
-``setup`` runs apt-get (as root), ``python3 -m venv --system-site-packages`` on Debian's /usr/bin/python3 (the
-peers need PyGObject's Pango/PangoCairo typelibs, pycairo and a manimpango linked to the *system* Pango, which
-Debian's python3-gi, python3-cairo and python3-manimpango give; manimpango has no Linux wheel on PyPI), pip, and
-for xplip/pixel ``git archive`` of a snapshot of its repository. A peer that fails writes the exact error to
-/tmp/peers/<peer>/SETUP_ERROR and the others go on.
+``setup`` makes the peers' venvs (``peer_setup.py``).
+
+``serve`` renders texts one by one on request (a benchmark interleaves the peers with its own renderers).
 
 ``run`` renders every {"text": ...} line of --texts at PIXEL's settings (GoNotoCurrent.ttf, 8 pt, 120 dpi,
 16 px patches, 529 patches) the way the peer does it, times the render call only (warm-up first,
-time.perf_counter per call) and render + PNG encode, writes the strips to --out as ``pixels`` (uint8
+time.perf_counter per call, or the thread's CPU time with PIXELKIT_BENCH_CLOCK=thread; every call's time is in
+the output's ``times_ms``) and render + PNG encode, writes the strips to --out as ``pixels`` (uint8
 [n, 16, 8464], 255 white, 0 black, whatever the peer's own convention) and prints one JSON line.
 
 Conventions by design (see each loader): xplip/pixel and pixar-render draw text at (2, 8 - h/2 - 2) (h = layout
@@ -41,126 +40,23 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import timed  # noqa: E402  (stdlib only: imports in every peer's venv)
+from common import CLOCK, timed  # noqa: E402  (stdlib only: imports in every peer's venv)
+from peer_setup import PEERS, PEERS_DIR, setup  # noqa: E402  (stdlib only too)
 
 log = logging.getLogger("peers")
 
 ROOT = Path(__file__).resolve().parents[2]
 FONT = ROOT / "fonts" / "GoNotoCurrent.ttf"
-PEERS_DIR = Path(os.environ.get("PEERS_DIR", "/tmp/peers"))
-PIXEL_MIRROR = Path("/work/.mirror/xplip+pixel/repo")  # a bare snapshot of github.com/xplip/pixel, if present
-PIXEL_GIT_URL = "https://github.com/xplip/pixel"
 FONT_PT, DPI, PPP, PATCHES = 8, 120, 16, 529
 WIDTH = PPP * PATCHES  # 8464
 FONT_PX = DPI / 72 * FONT_PT  # 13.33 px, PIXEL's scaled font size
 WARMUP = 20
-
-APT = ["python3-venv", "python3-gi", "python3-gi-cairo", "gir1.2-pango-1.0", "python3-cairo",
-       "python3-manimpango", "python3-fonttools", "python3-numpy", "python3-pil", "git"]
-# pip steps per peer, in order. torch (pulled by pixar-render's torchvision and pixel-renderer's utf8-tokenizer)
-# is installed first and pinned in every later step: pip then keeps the local CPU wheel (/opt/wheels here) instead
-# of upgrading to a newer torch's multi-GB CUDA build.
-TORCH = "torch==2.13.0"
-PIP = {
-    "xplip-pixel": [["transformers==4.17.0"]],  # PIXEL's pin; rendering_utils imports its old file_utils names
-    # PIXEL's PyGameTextRenderer (PIXEL-base's pretraining data was rendered with it): upstream pygame (not
-    # pygame-ce, which this project uses) and OpenCV for its RGB -> gray conversion, both unpinned in PIXEL
-    "xplip-pixel-pygame": [["transformers==4.17.0", "pygame", "opencv-python-headless", "numpy<2"]],
-    # the same renderer on this project's pygame-ce (its FreeType): separates FreeType's rasterization from layout
-    "xplip-pixel-pygame-ce": [["transformers==4.17.0", "pygame-ce==2.5.8", "opencv-python-headless", "numpy<2"]],
-    # --no-deps: its torchvision dep only exists on PyPI as CUDA builds, whose _C.so needs libtorch_cuda.so and so
-    # fails to import with the CPU torch ("operator torchvision::nms does not exist"); pixar-render uses torchvision
-    # only for ToPILImage in its visualisation helpers, which load_pixar_render stubs when torchvision won't import.
-    "pixar-render": [[TORCH], ["--no-deps", "pixar-render==0.5.1"]],
-    "pixel-renderer": [[TORCH], ["pixel-renderer", TORCH]],
-}
-PEERS = tuple(PIP)
-
-
-# ----------------------------------------------------------------------------------------------- setup
-
-
-def _sh(cmd: list[str], **kw) -> None:
-    log.info("$ %s", " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{tail}")
-
-
-def setup_apt() -> None:
-    missing = [p for p in APT if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
-                                                text=True).stdout != "install ok installed"]
-    if not missing:
-        return
-    if os.geteuid() != 0:
-        raise RuntimeError(f"need root to apt-get install {' '.join(missing)}")
-    _sh(["apt-get", "update"])
-    _sh(["apt-get", "install", "-y", *missing], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-
-
-def extract_pixel_source(dest: Path, repo: Path | None) -> None:
-    """Put xplip/pixel's src/ under dest/src (the renderer is loaded from there by path) and note its commit."""
-    if (dest / "src" / "pixel").is_dir():
-        return
-    dest.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="pixel-clone-", dir="/tmp"))
-    try:
-        if repo is None and PIXEL_MIRROR.is_dir():
-            repo = PIXEL_MIRROR
-        if repo is None:
-            _sh(["git", "clone", "--depth", "1", PIXEL_GIT_URL, str(tmp / "repo")])
-            repo = tmp / "repo"
-        git_dir = repo / ".git" if (repo / ".git").exists() else repo
-        commit = subprocess.run(["git", "--git-dir", str(git_dir), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        # only src/: the repo's large font file is absent from some snapshots, which breaks a whole-tree archive
-        archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", "HEAD", "src"], capture_output=True,
-                                 check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-        (dest / "COMMIT").write_text(commit + "\n")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def setup_peer(peer: str, repo: Path | None) -> None:
-    venv = PEERS_DIR / peer
-    (venv / "SETUP_ERROR").unlink(missing_ok=True)
-    if not (venv / "bin" / "python").exists():
-        _sh(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)])
-    for reqs in PIP[peer]:
-        _sh([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *reqs])
-    if peer.startswith("xplip-pixel"):
-        extract_pixel_source(venv / "src-tree", repo)
-    _sh([str(venv / "bin" / "python"), __file__, "check", "--peer", peer])  # the renderer imports and finds GoNoto
-
-
-def setup(peers: list[str], repo: Path | None) -> int:
-    PEERS_DIR.mkdir(parents=True, exist_ok=True)
-    failed = {}
-    try:
-        setup_apt()
-    except Exception as e:  # noqa: BLE001 - recorded, each peer then reports what is missing
-        log.error("apt: %s", e)
-    for peer in peers:
-        try:
-            setup_peer(peer, repo)
-            log.info("%s: ready (%s)", peer, PEERS_DIR / peer / "bin" / "python")
-        except Exception as e:  # noqa: BLE001 - one peer's failure must not stop the others
-            failed[peer] = str(e)
-            (PEERS_DIR / peer).mkdir(parents=True, exist_ok=True)
-            (PEERS_DIR / peer / "SETUP_ERROR").write_text(str(e) + "\n")
-            log.error("%s: setup failed: %s", peer, e)
-    print(json.dumps({"ready": [p for p in peers if p not in failed], "failed": failed}))
-    return 1 if failed else 0
-
 
 # ----------------------------------------------------------------------------------------------- peers
 # Each loader returns (render(text) -> the peer's native output, to_gray(native) -> uint8 [16, 8464],
@@ -352,11 +248,35 @@ def run(peer: str, texts_path: Path, out: Path, repo: Path | None) -> dict:
         pillow = "unknown"
     return {"peer": peer, "version": version, "n": len(texts), "render_ms_median": round(render_ms, 4),
             "render_ms_mean": round(statistics.fmean(render_times) * 1000, 4),
+            "times_ms": [round(t * 1000, 5) for t in render_times],
             "renders_per_s": round(1000 / render_ms, 1), "render_png_ms_median": round(png_ms, 4),
             "render_png_per_s": round(1000 / png_ms, 1), "font": desc.to_string() if desc else FONT.name,
             "font_resolved": family,
             "python": platform.python_version(), "pillow": pillow, "warmup": WARMUP,
             "affinity": sorted(os.sched_getaffinity(0)), "out": str(out)}
+
+
+def serve(peer: str, out: Path, repo: Path | None) -> int:
+    """Render on request, so a benchmark can interleave this peer with its own renderers strip by strip: after a
+    warm-up, print {"ready": version}; then for each {"text": ...} line on stdin render it, timed by ``CLOCK``,
+    and print {"ms": ...}; at end of input write the strips (gray, as ``run``) to --out."""
+    import numpy as np
+
+    render, to_gray, _, version, desc = LOADERS[peer](repo)
+    family = resolved_family(desc)
+    for _ in range(WARMUP):
+        render("Warm-up: the quick brown fox jumps over the lazy dog. " * 20)
+    print(json.dumps({"ready": version, "font_resolved": family}), flush=True)
+    pixels = []
+    for line in sys.stdin:
+        text = json.loads(line)["text"]
+        t0 = CLOCK()
+        native = render(text)
+        ms = (CLOCK() - t0) * 1000
+        pixels.append(to_gray(native))
+        print(json.dumps({"ms": ms}), flush=True)
+    np.savez_compressed(out, pixels=np.stack(pixels) if pixels else np.zeros((0, PPP, WIDTH), np.uint8))
+    return 0
 
 
 def run_pairs(pairs_path: Path, out: Path, repo: Path | None) -> dict:
@@ -409,6 +329,10 @@ def main() -> int:
     r.add_argument("--texts", type=Path, required=True, help='jsonl of {"text": ...}')
     r.add_argument("--out", type=Path, required=True, help="npz to write (key: pixels)")
     r.add_argument("--repo", type=Path, help="xplip/pixel source tree holding src/pixel (default: setup's)")
+    v = sub.add_parser("serve", help="render {\"text\"} lines from stdin on request, one timing line each")
+    v.add_argument("--peer", choices=PEERS, required=True)
+    v.add_argument("--out", type=Path, required=True, help="npz to write at end of input (key: pixels)")
+    v.add_argument("--repo", type=Path)
     p = sub.add_parser("pairs", help="render text pairs with PIXEL's renderer (run with the xplip-pixel venv python)")
     p.add_argument("--pairs", type=Path, required=True, help='jsonl of {"pair": [text_a, text_b]}')
     p.add_argument("--out", type=Path, required=True)
@@ -422,6 +346,8 @@ def main() -> int:
     if a.cmd == "words":
         print(json.dumps(run_words(a.words, a.out, a.repo, a.patches)))
         return 0
+    if a.cmd == "serve":
+        return serve(a.peer, a.out, a.repo)
     if a.cmd == "pairs":
         print(json.dumps(run_pairs(a.pairs, a.out, a.repo)))
         return 0

@@ -9,6 +9,9 @@ loads into it key for key (``trainer.loading``); ``DROPPED`` lists the pretraini
   (529 -> 256 for POS, as PIXEL does) needs no resize. A non-square count is refused (the grid needs sqrt(N)).
 * ``pixar``: PIXAR's ViT encoder with its learned 1-D positions over all patches (no mask embedding). A shorter
   finetuning strip keeps the first N position rows; a longer one is refused (nothing was learned there).
+* ``pixar2024``: PIXAR 2024's LLaMA decoder over its blocks of two 8x8 binary patches (an odd count completed
+  with a white patch, as in pretraining); each block's last hidden state serves both its patches. RoPE: any
+  length.
 * ``pixelgpt`` / ``monogpt`` / ``dualgpt``: the LLaMA decoder's last hidden states over the image slots
   (causal: state t has seen patches <= t). RoPE is relative: any length up to ``max_position_embeddings``.
 * ``textgpt``: the same decoder over the shards' token ids (sequence heads only: task shards carry no
@@ -131,12 +134,48 @@ class GPTEncoder(nn.Module):
         return Encoded(hidden, attention_mask, None, True)
 
 
+class Pixar2024Encoder(nn.Module):
+    """PIXAR 2024's LLaMA decoder as an encoder: the pretraining model's blocks of two 8x8 patches (128 bits,
+    mapped to {-1, 1}) in, its last hidden states out, each position's state given to both of its patches (so
+    patch i reads position i // 2; causal: that state has seen patches <= its pair's second)."""
+
+    DROPPED = ("head.",)
+    kind, causal, has_cls = "patches", True, False
+
+    def __init__(self, config):
+        super().__init__()
+        from transformers import LlamaModel
+        self.config = config
+        self.embed = nn.Linear(config.bits, config.hidden_size, bias=False)
+        self.decoder = LlamaModel(config.llama())
+        self.decoder.embed_tokens = None  # positions arrive as inputs_embeds, as in pretraining
+
+    def init_new(self) -> None:
+        pass
+
+    def forward(self, pixel_values, attention_mask) -> Encoded:
+        from ..models.pixar2024 import GROUP
+        b, n = pixel_values.shape[:2]
+        p = self.config.patch_size
+        pad = -n % GROUP
+        x = pixel_values.reshape(b, n, p, p)
+        if pad:  # a white patch completes the last pair, as the pretraining collate does
+            x = torch.cat([x, x.new_full((b, pad, p, p), 255 if x.dtype == torch.uint8 else 1)], dim=1)
+        # (B, pairs, 2, row, col) -> (B, pairs, row, 2, col): each row of the 8x16 block runs across both patches
+        x = x.reshape(b, -1, GROUP, p, p).transpose(2, 3).reshape(b, -1, GROUP * p * p)
+        x = unit_pixels(x, self.embed.weight.dtype)
+        pos_mask = nn.functional.pad(attention_mask, (0, pad)).reshape(b, -1, GROUP).amax(-1)
+        hidden = self.decoder(inputs_embeds=self.embed(x * 2 - 1), attention_mask=pos_mask.long()).last_hidden_state
+        return Encoded(hidden.repeat_interleave(GROUP, dim=1)[:, :n], attention_mask, None, True)
+
+
 class TokenEncoder(GPTEncoder):
     kind = "tokens"
 
 
-ENCODERS: dict[str, type] = {"pixel": PixelEncoder, "pixar": PixarEncoder, "pixelgpt": GPTEncoder,
-                             "monogpt": GPTEncoder, "dualgpt": GPTEncoder, "textgpt": TokenEncoder}
+ENCODERS: dict[str, type] = {"pixel": PixelEncoder, "pixar": PixarEncoder, "pixar2024": Pixar2024Encoder,
+                             "pixelgpt": GPTEncoder, "monogpt": GPTEncoder, "dualgpt": GPTEncoder,
+                             "textgpt": TokenEncoder}
 
 
 def encoder_class(variant: str) -> type:

@@ -55,7 +55,8 @@ class SequenceHead(nn.Module):
             return self.pooler(enc.cls)
         if self.mode == "pma":
             return self.attn(self.seed.expand(h.shape[0], -1, -1), h, h, key_padding_mask=~m)[0][:, 0]
-        last = (m.long().sum(1) - 1).clamp(min=0)
+        # the last attended position (a pair row has switched-off image padding before its text)
+        last = (torch.arange(m.shape[1], device=m.device) * m.long()).argmax(1)
         return h[torch.arange(h.shape[0], device=h.device), last]
 
     def forward(self, enc, labels=None):
@@ -88,6 +89,6 @@ def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
     return [{"id": s.doc_id, "pred": p, "gold": s.label} for s, p in zip(samples, preds)]
 
 
-HEAD = Head(name="sequence", families=("classification", "regression"), kinds=("patches", "tokens"),
+HEAD = Head(name="sequence", families=("classification", "regression"), kinds=("patches", "tokens", "pair"),
             options={"pooling": "auto", "dropout": 0.1, "pma_heads": 4},
             build=SequenceHead, collate=collate, predict=predict)

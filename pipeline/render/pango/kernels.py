@@ -1,7 +1,8 @@
 """The shaping cache's compiled kernels (numba, cached on disk): measure a strip of cached words, compose it, and
 cut a shaped batch into word masks. Pure array code; ``shapecache.py`` owns the tables they read and write.
 
-Tables. words rows: [mask row, advance px, class, has a script of its own]; mask rows: [atlas offset, height,
+Tables. words rows: [mask row, advance px, class, script: 0 none of its own, 1 its own after a digit or punctuation
+mark, 2 its own from its first character]; mask rows: [atlas offset, height,
 width, left, top], left/top relative to the word's origin on the baseline. A word's mask is its glyphs' masks
 added together (saturating), so a strip is one paint per word: saturating adds of non-negative values compose in
 any order, min(a + b + c, 255).
@@ -17,7 +18,8 @@ from numba.extending import intrinsic
 
 EMPTY_WORD, FOREIGN_WORD = 0, 1  # fixed rows of the words table
 FOREIGN = -3  # class of words the cache cannot compose
-LEAD, STRONG = 1, 2  # word codes: starts on a character of its own; has a script of its own
+LEAD, STRONG, FIRST = 1, 2, 4  # word codes: starts on a character of its own; has a script of its own; starts
+# on a character of a script of its own (so no neighbour can pull its first characters into another script's run)
 
 @numba.njit(cache=True, nogil=True)
 def measure(ids, words, space_px):
@@ -42,6 +44,47 @@ def measure(ids, words, space_px):
     if cls < 0 or not strong:
         return 0, -1
     return width + (ids.shape[0] - 1) * space_px[cls], cls
+
+
+@numba.njit(cache=True, nogil=True)
+def measure_mixed(ids, words, space_px, group, gaps):
+    """(width px, class of the first run, -1, -1) of words of several classes, laid out in the runs Pango's script
+    iterator would cut (pango-script.c, for a strip without paired punctuation): a digit or punctuation mark takes
+    the script of the last character of a script of its own before it (the first one's at the strip's start), so
+    a run ends where a word of another script begins. Each word must lie, with the space after it, in a run of its
+    own class: a word of no script of its own is cached in the class of the run it falls in, and a word that
+    starts with a digit or mark may not open a run. ``gaps[k]``: the space after word k (that of its run's class).
+    Class -1 when the strip cannot be composed so; all its classes must share a ``group`` (font and baseline).
+    (0, -1, k, run) when word k, of no script of its own, is cached in another class than its run's: the caller
+    may look it up in that class and try again."""
+    n = ids.shape[0]
+    run = -1
+    for k in range(n):
+        w = ids[k]
+        if words[w, 2] == FOREIGN:
+            return 0, -1, -1, -1
+        if run == -1 and words[w, 3] != 0:
+            run = words[w, 2]
+    if run < 0:
+        return 0, -1, -1, -1
+    first, g, width = run, group[run], 0
+    for k in range(n):
+        w = ids[k]
+        c = words[w, 2]
+        if c >= 0:
+            if group[c] != g:
+                return 0, -1, -1, -1
+            if words[w, 3] == 2:
+                run = c
+            elif c != run:  # no script of its own, or one behind a digit or mark: must continue the run
+                if words[w, 3] == 0:
+                    return 0, -1, k, run
+                return 0, -1, -1, -1
+        width += words[w, 1]
+        if k < n - 1:
+            gaps[k] = space_px[run]
+            width += space_px[run]
+    return width, first, -1, -1
 
 
 @intrinsic
@@ -78,10 +121,11 @@ def _paint(flat, stride, H, W, atlas, off, h, wd, px, py, hi):
 
 
 @numba.njit(cache=True, nogil=True)
-def compose(canvas, width, scratch, over, ids, x0, y0, space, words, masks, atlas):
+def compose(canvas, width, scratch, over, ids, x0, y0, space, gaps, words, masks, atlas):
     """Add the words' masks into ``canvas`` (A8 coverage, (H, stride) of which ``width`` columns show) from pixel
     ``x0`` on baseline row ``y0``; with ``over``, into the blank ``scratch`` (H, width) first, then painted OVER
-    ``canvas`` as pixman paints a run. Words go left to right, so right of the ink so far all is blank."""
+    ``canvas`` as pixman paints a run. Words go left to right, so right of the ink so far all is blank. Between
+words: ``space`` px, or ``gaps[k]`` after word k when ``gaps`` is not empty (a strip of several classes)."""
     H = canvas.shape[0]
     dst = scratch if over else canvas
     flat = dst.reshape(dst.size)
@@ -98,7 +142,7 @@ def compose(canvas, width, scratch, over, ids, x0, y0, space, words, masks, atla
                 lo, hi = min(lo, a), max(hi, b)
         x += words[w, 1]
         if k < ids.shape[0] - 1:
-            x += space
+            x += gaps[k] if gaps.shape[0] else space
     if over:
         for row in range(H):
             for col in range(lo, hi):
@@ -109,21 +153,49 @@ def compose(canvas, width, scratch, over, ids, x0, y0, space, words, masks, atla
                     scratch[row, col] = 0
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _word_code(text, start, end, char_codes):
+    """LEAD | STRONG | FIRST of the UTF-8 word text[start:end] (see shapecache._word_code) from ``char_codes``: per
+    BMP code point, bit 1 it can start a word (no mark, joiner or variation selector), bit 2 it has a script of its
+    own. A character past the BMP makes the word not LEAD (the caller reads such batches in Python instead)."""
+    code = LEAD
+    b = start
+    while b < end:
+        c0 = np.int64(text[b])
+        if c0 < 0x80:
+            cp, n = c0, 1
+        elif c0 < 0xE0:
+            cp, n = ((c0 & 0x1F) << 6) | (np.int64(text[b + 1]) & 0x3F), 2
+        elif c0 < 0xF0:
+            cp, n = ((c0 & 0x0F) << 12) | ((np.int64(text[b + 1]) & 0x3F) << 6) | (np.int64(text[b + 2]) & 0x3F), 3
+        else:
+            return 0
+        cc = char_codes[cp]
+        if b == start:
+            if not cc & 1:
+                code = 0
+            if cc & 2:
+                code |= FIRST
+        if cc & 2:
+            code |= STRONG
+        b += n
+    return code
+
+
 @numba.njit(cache=True, nogil=True)
-def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, take_weak, lut, risky, space_glyph,
-                  space_w, cls, gmasks, gatlas, wmasks, wdata, words, used, status, need):
+def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, char_codes, want, take_weak, lut, risky,
+                 space_glyph, space_w, cls, gmasks, gatlas, wmasks, wdata, words, used, status, need):
     """Cut one shaped item of a batch into its words and cache the good ones.
 
-    ``text``: the batch's UTF-8 bytes, words each followed by one space; ``glyphs``: the item's (n, 5) int32
+    ``text``: the batch's UTF-8 bytes, words each followed by one space; ``codes``: each word's code, or empty
+    when they are to be read from ``char_codes`` (see ``_word_code``); ``want``: 1 for the words to cut (empty: all); ``glyphs``: the item's (n, 5) int32
     records, ``clusters`` their byte offsets in ``text``; the item spans bytes [item_start, item_end). Words starting
     inside the item from word number ``first`` on are cut; one whose space lies past the item stays foreign.
     ``lut``: glyph id -> glyph mask row (-2: not drawn yet, -1: cannot be cached); ``risky``: glyph id -> 1.
     A word is good when it starts a cluster of its own, its glyphs sit on whole pixels, are drawable and not
     risky, and its space shaped to one glyph of its own, the class's space. Good words that are wanted (a script
     of their own, or ``take_weak``) get a word-mask row in ``wmasks``/``wdata`` and a row in ``words``; then
-    ``status[k]`` = the new word id; a good word not taken gets -1, the rest stay FOREIGN_WORD. ``codes``: each
-    word's LEAD | STRONG, or empty for an ASCII batch: then every word leads and is strong when it has a
-    letter.
+    ``status[k]`` = the new word id; a good word not taken gets -1, the rest stay FOREIGN_WORD. (Codes: see ``_word_code``.)
 
     ``used`` = [word-mask bytes, mask rows, word rows] in use, advanced here. Returns 0 when done, 1 when glyph
     ids listed in ``need`` (``need[0]`` = count) must be drawn first, 2 when a table is too small (``need`` =
@@ -160,12 +232,7 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, tak
         if codes.shape[0]:
             code[i] = codes[ks[i]]
         else:
-            code[i] = LEAD
-            for b in range(starts[i], spaces[i]):
-                ch = text[b] | 0x20
-                if 97 <= ch <= 122:  # an ASCII letter
-                    code[i] = LEAD | STRONG
-                    break
+            code[i] = _word_code(text, starts[i], spaces[i], char_codes)
     box = np.zeros((nw, 5), np.int32)  # left, top, height, width, advance
     g0s = np.zeros(nw, np.int32)
     missing = 0
@@ -175,7 +242,7 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, tak
         while j < n and clusters[j] < starts[k]:
             j += 1
         g0s[k] = j
-        if j >= n or clusters[j] != starts[k] or not code[k] & LEAD:
+        if j >= n or clusters[j] != starts[k] or not code[k] & LEAD or (want.shape[0] and not want[ks[k]]):
             continue
         ok = True
         left, top, right, bottom = 1 << 30, 1 << 30, -(1 << 30), -(1 << 30)
@@ -242,7 +309,7 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, tak
         r = used[1]
         wmasks[r, 0], wmasks[r, 1], wmasks[r, 2], wmasks[r, 3], wmasks[r, 4] = off, h, wd, left, top
         t = used[2]
-        words[t, 0], words[t, 1], words[t, 2], words[t, 3] = r, box[k, 4], cls, 1 if code[k] & STRONG else 0
+        words[t, 0], words[t, 1], words[t, 2], words[t, 3] = r, box[k, 4], cls, (2 if code[k] & FIRST else 1) if code[k] & STRONG else 0
         status[ks[k]] = t
         used[0] += h * wd
         used[1] += 1

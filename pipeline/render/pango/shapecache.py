@@ -15,9 +15,14 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Armenian, Georgian, Ethiopic...; not the syllabic, Thai or Hangul shapers, which keep state across a buffer),
   starts a cluster of its own, has whole-pixel glyph positions and no unknown glyph, and that space is the
   class's one space glyph. A word that can never be cached is marked foreign.
-* A strip is composed only when all its words are cached in one class and one of them has a script of its own:
-  then Pango would lay it out as one item of that class. Anything else (a foreign word, mixed classes,
-  right-to-left pairs) goes through Pango as before.
+* Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
+  (right-to-left, stateful shapers, Han/kana) or a mixture of scripts with paired punctuation sends the strip to
+  Pango with no word shaped; so does a word already known to be foreign.
+* A strip is composed when all its words are cached in one class and one of them has a script of its own: then
+  Pango would lay it out as one item of that class. A strip of several left-to-right scripts is composed run by
+  run (``kernels.measure_mixed``: Pango's script iterator without paired punctuation; each word must lie in a run
+  of its own class, a digit or punctuation word is looked up, or shaped once, in the class of the run it falls
+  in). Anything else (a foreign word, a word that switches script, right-to-left pairs) goes through Pango.
 * Each glyph is drawn once by cairo through ``pango_cairo_show_glyph_string`` at the class's baseline phase and
   kept as a cropped A8 mask; a word's mask is the saturating sum of its glyphs'. Pango places glyphs on whole
   pixels (the context rounds glyph positions) and cairo adds a run's glyph masks with saturation before painting
@@ -41,10 +46,13 @@ from operator import is_
 from typing import Callable
 
 import numpy as np
+from cairocffi import cairo as _cairo
 
 from . import pango_abi as pa
 from . import kernels
-from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
+from .scriptgate import gate
+from .tables import Atlas, Rows
+from .kernels import EMPTY_WORD, FIRST, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 
 _SCRATCH_W, _SCRATCH_H, _ORIGIN_X, _ORIGIN_Y = 256, 128, 64, 64  # glyph capture surface; ink must stay inside
 _GLYPH_IDS = 1 << 16  # OpenType glyph ids are 16-bit
@@ -57,18 +65,22 @@ _WEAK_SCRIPTS = frozenset({0, 1, 61})  # G_UNICODE_SCRIPT_COMMON, _INHERITED, _U
 # of those scripts does not always shape the same, and Pango draws them.
 _DEFAULT_SHAPER_SCRIPTS = frozenset({0, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 17, 20, 22, 25, 29, 30, 32, 40, 41})
 _ascii_letter = re.compile("[A-Za-z]").search
+_NO_GAPS = np.zeros(0, np.int32)
 
 
 def _word_code(word: str) -> int:
     """LEAD: the word starts on a character of its own (not a combining mark, joiner or variation selector,
     which attach to the space before it, or take a dotted circle at the start of a text); STRONG: it has a
-    character of a script of its own (digits and punctuation are Common and take their neighbours' script)."""
+    character of a script of its own (digits and punctuation are Common and take their neighbours' script);
+    FIRST: its first character is one."""
     if word.isascii():  # the common case: ASCII letters are Latin, the rest of ASCII is Common
-        return LEAD | STRONG if _ascii_letter(word) else LEAD
+        return LEAD | STRONG | (FIRST if word[:1].isalpha() else 0) if _ascii_letter(word) else LEAD
     lead = unicodedata.category(word[0]) not in ("Mn", "Mc", "Me", "Cf") and not "\ufe00" <= word[0] <= "\ufe0f"
-    get = pa.glib.g_unichar_get_script
-    strong = any(get(ord(ch)) not in _WEAK_SCRIPTS for ch in word)
-    return (LEAD if lead else 0) | (STRONG if strong else 0)
+    table, get = gate().script, pa.glib.g_unichar_get_script
+    scripts = [table[o] if o < 0x10000 else get(o) for o in map(ord, word)]
+    strong = any(sc not in _WEAK_SCRIPTS for sc in scripts)
+    first = scripts[0] not in _WEAK_SCRIPTS
+    return (LEAD if lead else 0) | (STRONG if strong else 0) | (FIRST if first else 0)
 
 
 def _words_in(batch: list[str], start: int, end: int) -> list[tuple[str, int]]:
@@ -81,53 +93,6 @@ def _words_in(batch: list[str], start: int, end: int) -> list[tuple[str, int]]:
             out.append((w, space))
         at = space + 1
     return out
-
-
-def _grown(a: np.ndarray, used: int, more: int) -> np.ndarray:
-    """``a`` with room for ``more`` rows past its first ``used`` (doubling; the used rows kept)."""
-    if used + more <= len(a):
-        return a
-    grown = np.empty((max(used + more, 2 * len(a)), *a.shape[1:]), a.dtype)
-    grown[:used] = a[:used]
-    return grown
-
-
-class _Rows:
-    """A growable int32 table (rows appended, never removed until reset)."""
-
-    def __init__(self, cols: int, cap: int = 4096):
-        self.a = np.zeros((cap, cols), np.int32)
-        self.n = 0
-
-    def reserve(self, rows: int) -> None:
-        self.a = _grown(self.a, self.n, rows)
-
-    def extend(self, rows: np.ndarray) -> int:
-        self.reserve(len(rows))
-        start = self.n
-        self.a[start:start + len(rows)] = rows
-        self.n += len(rows)
-        return start
-
-
-class _Atlas:
-    """Masks: a rows table [offset, height, width, left, top] over one growing byte buffer."""
-
-    def __init__(self, cap: int):
-        self.rows = _Rows(5)
-        self.data = np.zeros(cap, np.uint8)
-        self.n = 0
-
-    def reserve(self, nbytes: int) -> None:
-        self.data = _grown(self.data, self.n, nbytes)
-
-    def add(self, crop: np.ndarray, left: int, top: int) -> int:
-        flat = np.ascontiguousarray(crop).reshape(-1)
-        self.reserve(len(flat))
-        self.data[self.n:self.n + len(flat)] = flat
-        idx = self.rows.extend(np.array([[self.n, crop.shape[0], crop.shape[1], left, top]], np.int32))
-        self.n += len(flat)
-        return idx
 
 
 # ---------------------------------------------------------------------------------------------------- cache
@@ -157,7 +122,11 @@ class ShapeCache:
         stride = self._surface.get_stride()
         self._capture = np.frombuffer(self._surface.get_data(), np.uint8).reshape(_SCRATCH_H, stride)[:, :_SCRATCH_W]
         self._paint = pa.GlyphPainter(int(cairocffi.ffi.cast("uintptr_t", self._cr._pointer)))
-        self.stats = {"lookups": 0, "composed": 0, "batches": 0, "words_shaped": 0, "foreign": 0, "resets": 0}
+        self._inked = (0, 0, 0, 0)  # rows and columns of the capture surface the last glyph inked
+        self._gate = gate()
+        self._char_codes = self._gate.char_codes
+        self._want = np.zeros(0, np.uint8)  # which words of a batch to cut (empty: all); see _measure_mixed
+        self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "words_shaped": 0, "foreign": 0, "resets": 0}
         # classes: one per (font, script, language) that Pango made a single left-to-right item of
         self._class_of: dict[tuple[int, int, int], int] = {}
         self._cls_space: list[int] = []  # space advance px
@@ -166,7 +135,8 @@ class ShapeCache:
         self._cls_anchor: list[str] = []
         self._cls_lut: list[np.ndarray] = []  # glyph id -> glyph mask row (-2: not drawn yet, -1: uncacheable)
         self._space_px = np.zeros(0, np.int32)
-        self._glyph_masks = _Atlas(1 << 16)
+        self._group = np.zeros(0, np.int32)  # class -> the first class of its font and baseline
+        self._glyph_masks = Atlas(1 << 16)
         self._refs: list[int] = []  # fonts we hold a reference on
         self._need = np.zeros(4096, np.int32)
         self._used = np.zeros(3, np.int64)
@@ -176,9 +146,10 @@ class ShapeCache:
 
     def _reset_words(self) -> None:
         self._ids: dict[str, int] = {"": EMPTY_WORD}  # the empty word (between two spaces) draws nothing
-        self._word_masks = _Atlas(1 << 22)
+        self._weak: dict[tuple[str, int], int] = {}  # (word of no script of its own, class) -> its row there
+        self._word_masks = Atlas(1 << 22)
         self._word_masks.add(np.zeros((0, 0), np.uint8), 0, 0)
-        self._words = _Rows(4, 1 << 14)
+        self._words = Rows(4, 1 << 14)
         self._words.extend(np.array([[0, 0, -1, 0], [0, 0, FOREIGN, 0]], np.int32))
 
     def __del__(self) -> None:
@@ -190,27 +161,70 @@ class ShapeCache:
         return len(self._ids)
 
     # -- public ---------------------------------------------------------------------------------------
-    def lookup(self, text: str) -> tuple[np.ndarray, int, int] | None:
-        """(word ids, width px, class) when the whole text can be composed from cached words, else None.
-        Missing words are shaped (one Pango batch) and cached on the way."""
+    def lookup(self, text: str) -> tuple[np.ndarray, int, int, np.ndarray] | None:
+        """(word ids, width px, class, gaps) when the whole text can be composed from cached words, else None;
+        gaps: the space after each word in a strip of several classes (else empty). Missing words are shaped
+        (one Pango batch) and cached on the way -- unless the gate or a word already known to be foreign says
+        the strip is Pango's anyway."""
         self.stats["lookups"] += 1
+        scripts = self._gate(text)
+        if not scripts:  # scripts the cache never composes, or a mixture it cannot: Pango's, unshaped
+            self.stats["gated"] += 1
+            return None
         words = text.split(" ")
         ids = list(map(self._ids.get, words))
         if None in ids:
-            self._fill(words, ids)
+            if FOREIGN_WORD in ids:  # a known foreign word sends the strip to Pango: nothing to shape
+                return None
+            self._fill(words, ids, mixed=scripts > 1)
             ids = list(map(self._ids.get, words))
             if None in ids:
                 return None
         arr = np.frombuffer(array.array("i", ids), np.int32)
-        width, cls = kernels.measure(arr, self._words.a, self._space_px)
+        if scripts > 1:
+            return self._measure_mixed(words, arr)
+        else:
+            gaps = _NO_GAPS
+            width, cls = kernels.measure(arr, self._words.a, self._space_px)
         if cls < 0:
             return None
-        return arr, width, cls
+        return arr, width, cls, gaps
+
+    def _measure_mixed(self, words: list[str], arr: np.ndarray):
+        """``kernels.measure_mixed``; a word of no script of its own that the strip puts in a run of another class
+        than the one it was cached in is looked up in that class, and the strip measured again. The first such
+        word missing there has the strip shaped once as it stands, its digit and punctuation words cut into the
+        classes of their runs (a word still missing is remembered as not composable in that class)."""
+        gaps = np.empty(max(len(arr) - 1, 1), np.int32)
+        reshaped = False
+        for _ in range(len(arr) + 1):
+            width, cls, bad, run = kernels.measure_mixed(arr, self._words.a, self._space_px, self._group, gaps)
+            if bad < 0:
+                return (arr, width, cls, gaps) if cls >= 0 else None
+            alt = self._weak.get((words[bad], run))
+            if alt is None and not reshaped and self._words.n < 2 * self.max_words:  # (rows stay bounded)
+                reshaped = True  # shape the strip as it stands, once, cutting its digit and punctuation words
+                # only: each lands in the class of its run
+                rows = self._words.a
+                self._want = np.array([i > FOREIGN_WORD and rows[i, 3] == 0 for i in arr.tolist()], np.uint8)
+                try:
+                    self.stats["batches"] += 1
+                    self._harvest(words, np.zeros(0, np.int8), 0, None, weak_only=True)
+                finally:
+                    self._want = np.zeros(0, np.uint8)
+                alt = self._weak.get((words[bad], run))
+            if alt is None:
+                alt = self._weak[(words[bad], run)] = FOREIGN_WORD
+            if alt == FOREIGN_WORD:
+                return None
+            arr = arr.copy() if not arr.flags.writeable else arr
+            arr[bad] = alt
+        return None
 
     def prefetch(self, texts: list[str]) -> None:
         """Shape every word of ``texts`` the cache does not hold yet, in one batch: a strip's own batch costs
         ~0.1 ms before its first word, so a document's lines or a bundle's chunks are best met together."""
-        words = " ".join(texts).split(" ")
+        words = " ".join(filter(self._gate, texts)).split(" ")
         for i in range(0, len(words), 20_000):  # batches of a bounded size, for documents of any length
             part = words[i:i + 20_000]
             ids = list(map(self._ids.get, part))
@@ -221,24 +235,38 @@ class ShapeCache:
                 found: tuple[np.ndarray, int, int], x0: int) -> None:
         """Draw a ``lookup`` result into the A8 ``canvas`` ((H, stride), ``width`` columns visible) from pixel
         ``x0``; ``over``: the canvas has ink already (``scratch`` is a blank (H, width) array to compose in)."""
-        ids, _, cls = found
+        ids, _, cls, gaps = found
         self.stats["composed"] += 1
-        kernels.compose(canvas, width, scratch, over, ids, x0, self._cls_base[cls][0], self._cls_space[cls],
-                 self._words.a, self._word_masks.rows.a, self._word_masks.data)
+        kernels.compose(canvas, width, scratch, over, ids, x0, self._cls_base[cls][0], self._cls_space[cls], gaps,
+                        self._words.a, self._word_masks.rows.a, self._word_masks.data)
 
     # -- shaping --------------------------------------------------------------------------------------
-    def _fill(self, words: list[str], ids: list[int | None]) -> None:
+    def _fill(self, words: list[str], ids: list[int | None], mixed: bool = False) -> None:
         """Shape the missing words in one batch behind an anchor of the strip's class and cache them (a full
-        cache starts over first)."""
+        cache starts over first). ``mixed``: the strip holds several scripts, so it has no one class; its words
+        are shaped in their order, each cached in the class of the item it falls in (``measure_mixed`` takes a
+        word of no script of its own only where the strip puts it in a run of that class)."""
         if self.size + ids.count(None) > self.max_words:
             self.stats["resets"] += 1
             self._reset_words()
             ids = list(map(self._ids.get, words))
         missing = list(dict.fromkeys(compress(words, map(is_, ids, repeat(None)))))
-        hit = next((i for i in ids if i is not None and i > FOREIGN_WORD), None)
+        hit = None if mixed else next((i for i in ids if i is not None and i > FOREIGN_WORD), None)
         cls = int(self._words.a[hit, 2]) if hit is not None else None
         codes = None
-        if not all(map(str.isascii, missing)):  # ASCII words all lead; the kernel finds their letters
+        joined = "".join(missing)
+        plane0 = joined.isascii() or max(joined) <= "\uffff"  # else codes are read here, not by the kernel
+        if mixed and plane0:  # the strip shaped as it stands: its new words, and its digit and punctuation
+            rows, want = self._words.a, set(missing)  # words each in the class of its run (_measure_mixed)
+            self._want = np.array([w in want or (i is not None and i > FOREIGN_WORD and rows[i, 3] == 0)
+                                   for w, i in zip(words, ids)], np.uint8)
+            try:
+                self.stats["batches"] += 1
+                self._harvest(words, np.zeros(0, np.int8), 0, None, only=want)
+            finally:
+                self._want = np.zeros(0, np.uint8)
+            return
+        if not plane0:
             codes = list(map(_word_code, missing))
             for w, code in zip(missing, codes):
                 if not code & LEAD:  # a leading mark attaches to the space before it: never cacheable
@@ -257,7 +285,8 @@ class ShapeCache:
         self.stats["batches"] += 1
         self._harvest(missing, np.array(codes or [], np.int8), skip, cls)
 
-    def _harvest(self, batch: list[str], codes: np.ndarray, skip: int, cls: int | None) -> None:
+    def _harvest(self, batch: list[str], codes: np.ndarray, skip: int, cls: int | None,
+                 weak_only: bool = False, only: set[str] | None = None) -> None:
         """Shape ``batch`` (words, each followed by one space) as Pango would and cache ``batch[skip:]``.
 
         A word that can never be cached (split between items, right-to-left, unknown or risky glyphs...) is
@@ -274,6 +303,13 @@ class ShapeCache:
             if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
                 self._harvest_words(item, raw, codes, status, skip, batch, cls)
         new, st = batch[skip:], status[skip:].tolist()
+        weak = [(w, i) for w, i in zip(new, st) if i > FOREIGN_WORD and self._words.a[i, 3] == 0]
+        self._weak.update(((w, int(self._words.a[i, 2])), i) for w, i in weak)  # by class: see _measure_mixed
+        if weak_only:
+            return
+        if only is not None:  # a whole strip was shaped: only its new words are new to the cache
+            new, st = zip(*[(w, i) for w, i in dict(zip(new, st)).items() if w in only]) if only else ((), ())
+            st = list(st)
         if -1 in st:
             self._ids.update((w, i) for w, i in zip(new, st) if i != -1)
         else:
@@ -294,8 +330,8 @@ class ShapeCache:
         wm, words = self._word_masks, self._words
         for _ in range(64):
             used[:] = wm.n, wm.rows.n, words.n
-            code = kernels.harvest_item(item.glyphs, item.clusters, raw, item.offset, item.offset + item.length, skip, codes,
-                                 cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
+            code = kernels.harvest_item(item.glyphs, item.clusters, raw, item.offset, item.offset + item.length, skip,
+                                 codes, self._char_codes, self._want, cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
                                  self._cls_space[c], c, self._glyph_masks.rows.a, self._glyph_masks.data,
                                  wm.rows.a, wm.data, words.a, used, status, self._need)
             if code == 0:
@@ -303,7 +339,7 @@ class ShapeCache:
                 return
             if code == 1:  # draw the glyphs it has not seen yet, then go again
                 lut = self._cls_lut[c]
-                for glyph in self._need[1:1 + self._need[0]].tolist():
+                for glyph in dict.fromkeys(self._need[1:1 + self._need[0]].tolist()):  # each glyph once
                     lut[glyph] = self._glyph_mask(item.font, glyph, c)
             else:  # grow the tables, then go again
                 wm.reserve(int(self._need[0]))
@@ -318,7 +354,7 @@ class ShapeCache:
         be taller than the font, and so make a taller line (seen with PixeloidSans)."""
         anchor = space = None
         for w, at in words:
-            if _word_code(w) == LEAD | STRONG:
+            if _word_code(w) & (LEAD | STRONG) == LEAD | STRONG:
                 items = self._shape((w + " ").encode("utf-8"))
                 if len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key:
                     glyphs = items[0].glyphs[:, pa.GLYPH]
@@ -340,8 +376,13 @@ class ShapeCache:
         self._cls_space_glyph.append(space_glyph)
         self._cls_base.append((row, y - row))
         self._cls_anchor.append(anchor)
-        self._cls_lut.append(np.full(_GLYPH_IDS, -2, np.int32))
         self._space_px = np.array(self._cls_space, np.int32)
+        # Classes of one font and baseline may share a strip (one line height and placement) and their glyph masks
+        # (a mask depends on the font, the glyph and the baseline phase only): Russian, Ukrainian and Bulgarian
+        # text draw each Cyrillic glyph once.
+        same = next((c for c in range(cls) if self._refs[c] == key[0] and self._cls_base[c] == self._cls_base[cls]), cls)
+        self._group = np.append(self._group, np.int32(self._group[same] if same < cls else cls))
+        self._cls_lut.append(self._cls_lut[same] if same < cls else np.full(_GLYPH_IDS, -2, np.int32))
         return cls
 
     def _glyph_mask(self, font: int, glyph: int, cls: int) -> int:
@@ -349,15 +390,18 @@ class ShapeCache:
         the capture surface's edge, so words holding it are left to Pango)."""
         phase = self._cls_base[cls][1]
         self._surface.flush()
-        self._capture[...] = 0
+        r0, r1, c0, c1 = self._inked  # blank the last glyph's ink: the rest of the surface is blank already
+        self._capture[r0:r1, c0:c1] = 0
         self._surface.mark_dirty()
-        self._cr.move_to(_ORIGIN_X, _ORIGIN_Y + phase)
+        _cairo.cairo_move_to(self._cr._pointer, _ORIGIN_X, _ORIGIN_Y + phase)
         self._paint(font, glyph)
         self._surface.flush()
         ink = self._capture
-        rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+        rows = np.flatnonzero(ink.any(axis=1))
         if not len(rows):
             return self._glyph_masks.add(np.zeros((0, 0), np.uint8), 0, 0)
+        cols = np.flatnonzero(ink[rows[0]:rows[-1] + 1].any(axis=0))  # columns of the inked rows only
+        self._inked = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
         if rows[0] == 0 or cols[0] == 0 or rows[-1] == _SCRATCH_H - 1 or cols[-1] == _SCRATCH_W - 1:
             return -1
         crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]

@@ -1,6 +1,6 @@
 """MediaWiki wikitext -> plain text (mwparserfromhell, then a clean-up pass for what it leaves unparsed).
 
-Pure functions; used by the Wikipedia dump reader in sources.py.
+Pure functions; used by the Wikipedia dump reader (wikidump.py).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """MediaWiki XML dumps (``.xml``, ``.xml.bz2`` incl. multistream) -> ``Document | DeadLetter | Skipped``.
 
-Namespace 0 only, redirects skipped, wikitext cleaned by ``pipeline.wikitext``. Pages are cut from the byte stream
+Namespace 0 only, redirects skipped, wikitext cleaned by ``readers.wikitext``. Pages are cut from the byte stream
 and parsed one by one, so a page that is not well-formed or not valid UTF-8 is one dead letter with its page
 number and the pages after it are still read; a truncated stream ends the file with a dead letter after the pages
-before the cut (see ``pipeline.sources`` for the reader contract).
+before the cut (see ``pipeline.readers`` for the reader contract).
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from xml.etree import ElementTree as ET
 
 import mwparserfromhell
 
-from .documents import DeadLetter, Document, Skipped
-from .streams import STREAM_ERRORS as _STREAM_ERRORS
-from .streams import Opener, _detail, _stream_reason, open_binary, open_stream
+from ..documents import DeadLetter, Document, Record, Skipped
+from .streams import STREAM_ERRORS, Opener, error_detail, open_binary, open_stream, stream_reason
 from .wikitext import DEFAULT_LINK_PREFIXES, wikitext_to_text
 
-Record = Document | DeadLetter | Skipped
 
 _LINK_NAMESPACES = ("-2", "6", "14")  # Media, File, Category: their links are not prose
 
@@ -156,18 +154,18 @@ def iter_wikipedia(path: str, source: str, opener: Opener = open_binary) -> Iter
                 pages += 1
                 if isinstance(page, Exception):
                     reason = "decode_error" if isinstance(page, UnicodeDecodeError) else "malformed_xml"
-                    yield DeadLetter(source, path, f"page {pages}", reason, _detail(page))
+                    yield DeadLetter(source, path, f"page {pages}", reason, error_detail(page))
                     continue
                 try:
                     yield page_record(page, source, prefixes)
                 except mwparserfromhell.parser.ParserError as e:
-                    yield DeadLetter(source, path, f"page {pages} (id {page.page_id})", "wikitext_error", _detail(e))
+                    yield DeadLetter(source, path, f"page {pages} (id {page.page_id})", "wikitext_error", error_detail(e))
         except ET.ParseError as e:
-            yield DeadLetter(source, path, _page_pos(pages), "malformed_xml", _detail(e))
+            yield DeadLetter(source, path, _page_pos(pages), "malformed_xml", error_detail(e))
         except (UnicodeDecodeError, LookupError) as e:  # a non-UTF-8 export that does not decode as it says
-            yield DeadLetter(source, path, _page_pos(pages), "decode_error", _detail(e))
-        except _STREAM_ERRORS as e:
-            yield DeadLetter(source, path, _page_pos(pages), _stream_reason(e), _detail(e))
+            yield DeadLetter(source, path, _page_pos(pages), "decode_error", error_detail(e))
+        except STREAM_ERRORS as e:
+            yield DeadLetter(source, path, _page_pos(pages), stream_reason(e), error_detail(e))
 
 
 def _page_pos(pages: int) -> str:

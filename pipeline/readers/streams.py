@@ -12,11 +12,11 @@ from typing import BinaryIO, Callable, Iterator
 
 import zstandard
 
-from .documents import no_surrogates
+from ..documents import no_surrogates
 
 Opener = Callable[[str], BinaryIO]
 STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
-_CHUNK = 1 << 20
+CHUNK = 1 << 20
 
 
 def open_binary(path: str) -> BinaryIO:
@@ -70,7 +70,7 @@ def _zstd(raw: BinaryIO) -> BinaryIO:
 _CODECS: dict[str, Callable[[BinaryIO], BinaryIO]] = {".bz2": bz2.BZ2File, ".gz": _gzip, ".zst": _zstd}
 
 
-def _split_name(path: str) -> tuple[str, str]:
+def split_name(path: str) -> tuple[str, str]:
     """(file name without its compression suffix, that suffix or "")."""
     name = path.rstrip("/").rsplit("/", 1)[-1]
     for suffix in _CODECS:
@@ -81,7 +81,7 @@ def _split_name(path: str) -> tuple[str, str]:
 
 def file_stem(path: str) -> str:
     """``dir/c4-00001.jsonl.zst`` -> ``c4-00001`` (works for gs:// and s3:// paths too)."""
-    name = _split_name(path)[0]
+    name = split_name(path)[0]
     # a file name that is not UTF-8 (Python keeps its bytes as lone surrogates) could not travel through Beam
     return no_surrogates(os.path.splitext(name)[0] or name)
 
@@ -90,7 +90,7 @@ def file_stem(path: str) -> str:
 def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
     """``opener(path)``, wrapped in a streaming decompressor chosen by the path's suffix."""
     with opener(path) as raw:
-        codec = _CODECS.get(_split_name(path)[1])
+        codec = _CODECS.get(split_name(path)[1])
         if codec is None:
             yield raw
         else:
@@ -98,9 +98,11 @@ def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
                 yield fh
 
 
-def _detail(exc: BaseException) -> str:
+def error_detail(exc: BaseException) -> str:
+    """A dead letter's ``detail``: the error's type and message, at most 300 characters."""
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _stream_reason(exc: BaseException) -> str:
+def stream_reason(exc: BaseException) -> str:
+    """The dead-letter reason for a stream that broke: ``truncated_file`` (ended early) or ``corrupt_file``."""
     return "truncated_file" if isinstance(exc, EOFError) else "corrupt_file"

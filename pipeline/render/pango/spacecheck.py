@@ -166,7 +166,7 @@ def manifest_entry(res: SpaceCheck) -> dict:
 
 @functools.lru_cache(maxsize=16)
 def _checked(sha256: str, path: str) -> SpaceCheck | None:
-    from .config import fonts_dir
+    from ..config import fonts_dir
 
     entry = next((f.get("shape_cache") for f in _pinned(fonts_dir()).values() if f["sha256"] == sha256), None)
     if entry is not None:
@@ -184,13 +184,13 @@ def _pinned(directory: Path) -> dict:
 
 def verdict(path: str | Path) -> SpaceCheck | None:
     """The font's verdict: from fonts/MANIFEST.json for a pinned font (matched by sha256), else checked now."""
-    from .config import _font_sha256  # hashed once per process
+    from ..config import _font_sha256  # hashed once per process
 
     return _checked(_font_sha256(str(path)), str(path))
 
 
 def write_manifest() -> None:
-    from .config import fonts_dir
+    from ..config import fonts_dir
 
     path = fonts_dir() / "MANIFEST.json"
     data = json.loads(path.read_text())

@@ -1,0 +1,32 @@
+"""Books: a directory of plain-text books (Project Gutenberg style), one book file, or the bookcorpusopen layout."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from ..documents import Record
+from .streams import Opener, open_binary
+from .text import iter_text
+
+_BOOK_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.zst")
+
+
+def iter_book_dir(path: str, source: str, opener: Opener = open_binary) -> Iterator[Record]:
+    """A local directory of plain-text books (``*.txt[.gz|.bz2|.zst]``, sorted by name), one Document per file."""
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if name.lower().endswith(_BOOK_SUFFIXES) and os.path.isfile(full):
+            yield from iter_text(full, source, opener, mode="file")
+
+
+def iter_books(path: str, source: str, opener: Opener = open_binary, text_field: str = "text") -> Iterator[Record]:
+    """Books: a directory or a file per book, or the bookcorpusopen layout (jsonl/parquet with ``title``, ``text``)."""
+    from . import detect_format, reader  # the registry imports this module
+
+    if os.path.isdir(path):
+        return iter_book_dir(path, source, opener)
+    fmt = detect_format(path)
+    if fmt in ("jsonl", "parquet"):
+        return reader(fmt)(path, source, opener, text_field=text_field, id_field="title")
+    return iter_text(path, source, opener, mode="file")

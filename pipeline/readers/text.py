@@ -1,0 +1,106 @@
+"""Plain UTF-8 text (``.txt``, compressed or not): a file is one document, or one per blank-line separated paragraph."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import BinaryIO, Iterator
+
+from ..documents import DeadLetter, Document, Record, Skipped
+from .streams import CHUNK, STREAM_ERRORS, Opener, error_detail, file_stem, open_binary, open_stream, stream_reason
+
+
+def _read_all(fh: BinaryIO) -> tuple[bytes, BaseException | None]:
+    """Every byte the stream gives before it ends or breaks, and the error that broke it (None at a clean end).
+    ``read1``: a decompressor failing mid-file keeps what it had already decompressed (``read(n)`` drops it)."""
+    parts, read = [], getattr(fh, "read1", fh.read)
+    try:
+        while chunk := read(CHUNK):
+            parts.append(chunk)
+    except STREAM_ERRORS as e:
+        return b"".join(parts), e
+    return b"".join(parts), None
+
+
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+def decode_lines(data: bytes, source: str, path: str) -> tuple[str, list[DeadLetter]]:
+    """``data`` as UTF-8 text (a leading BOM dropped; a UTF-16 BOM makes it UTF-16, as Windows editors save it).
+    A line (``\n``, ``\r\n`` or ``\r``) that does not decode is left out and becomes a ``decode_error`` dead
+    letter with its line number (1-based) -- the rest of the file is kept."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), []
+        except UnicodeDecodeError as e:
+            return "", [DeadLetter(source, path, f"byte {e.start}", "decode_error", "UTF-16: " + error_detail(e))]
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    kept, dead = [], []
+    for line_no, raw in enumerate(_NEWLINE.split(data), 1):  # lines keep no newline; joined back below
+        try:
+            kept.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            dead.append(DeadLetter(source, path, f"line {line_no}", "decode_error", error_detail(e)))
+    return "\n".join(kept), dead
+
+
+def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Record]:
+    data, err = _read_all(fh)
+    lines_before = data.count(b"\n")
+    if err is not None:  # the partial last line is part of the cut
+        data = data[: data.rfind(b"\n") + 1]
+    text, dead = decode_lines(data, source, path)
+    yield from dead
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if err is not None:
+        yield DeadLetter(source, path, f"line {lines_before + 1}", stream_reason(err), error_detail(err))
+        if not text.strip():
+            return  # nothing before the cut: the dead letter is the file's only record
+    if not text or text.isspace():
+        yield Skipped(source, stem, "empty_text")
+    else:
+        yield Document(source, stem, text, stem)
+
+
+def _paragraphs(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Record]:
+    lines: list[str] = []
+    started, k, line_no = False, 0, 0  # started: the paragraph has lines, good or undecodable
+    try:
+        for line_no, raw in enumerate(fh, 1):
+            try:
+                line = (raw.removeprefix(codecs.BOM_UTF8) if line_no == 1 else raw).decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                yield DeadLetter(source, path, f"line {line_no}", "decode_error", error_detail(e))
+                started = True
+                continue
+            if line and not line.isspace():
+                lines.append(line)
+                started = True
+            elif started:
+                if lines:
+                    yield Document(source, f"{stem}-{k}", "\n".join(lines), stem)
+                lines, started, k = [], False, k + 1
+    except STREAM_ERRORS as e:
+        yield DeadLetter(source, path, f"line {line_no + 1}", stream_reason(e), error_detail(e))
+    if lines:  # the last paragraph, or the complete lines read before a cut
+        yield Document(source, f"{stem}-{k}", "\n".join(lines), stem)
+
+
+def iter_text(path: str, source: str, opener: Opener = open_binary, mode: str = "file") -> Iterator[Record]:
+    """UTF-8 text. ``mode="file"``: one document (``doc_id`` = title = file stem). ``mode="paragraphs"``:
+    blank-line separated documents ``f"{stem}-{k}"`` (k from 0; a paragraph of only undecodable lines still
+    counts, so later ids do not shift). Either way a line that is not valid UTF-8 costs that line only: it is
+    left out and dead-lettered (``decode_error``, ``line N``); a stream cut short (truncated .gz/.bz2/.zst)
+    keeps every complete line before the cut and adds one ``truncated_file`` dead letter."""
+    if mode not in ("file", "paragraphs"):
+        raise ValueError(f"mode must be 'file' or 'paragraphs', not {mode!r}")
+    with open_stream(path, opener) as fh:
+        if mode == "file":
+            yield from _whole_text(fh, source, path, file_stem(path))
+        else:
+            yield from _paragraphs(fh, source, path, file_stem(path))

@@ -1,0 +1,13 @@
+"""The PangoCairo backend's internals, behind the renderer contract (``pangocairo.PangoCairoRenderer``):
+
+| module | what |
+|---|---|
+| `fontconfig.py` | a private fontconfig configuration holding only the pinned fonts, with a fixed rendering policy |
+| `pango_abi.py` | Pango's public glyph structs and the itemize / shape / show-glyphs calls through our own cffi binding |
+| `spacecheck.py` | does a font shape each space-separated word the same wherever it stands? (the cache's premise) |
+| `scriptgate.py` | before any shaping: can the cache compose this strip at all? |
+| `shapecache.py` | words shaped once, glyph masks drawn once, strips composed from them (Pango's exact pixels) |
+| `kernels.py` | the shaping cache's compiled (numba) kernels |
+
+Nothing outside the backend imports them but the ``fontcheck`` command (``spacecheck``) and their tests.
+"""

@@ -1,0 +1,120 @@
+"""Before any shaping: can the shaping cache compose this strip at all? (A few regular-expression scans.)
+
+The cache composes a strip only when Pango would lay it out as one left-to-right item of a script HarfBuzz
+shapes with its default shaper (see ``shapecache.py``). Two things rule that out from the characters alone:
+
+* a character of a script the cache never takes: right-to-left scripts (Arabic, Hebrew, Syriac, Thaana, N'Ko...),
+  the stateful shapers (Indic, Thai, Lao, Tibetan, Myanmar, Khmer, Hangul, USE scripts...), and Han, kana,
+  Bopomofo and Yi, whose text has no spaces to cut words at (a "word" is a whole sentence, met once);
+* characters of two scripts of their own (Cyrillic with a Latin name, Greek with a Latin term) and a paired
+  punctuation mark (brackets, quotes; here: every opening, closing, initial or final punctuation mark and every
+  character with a bidi mirror, a superset of Pango's pairs): Pango makes an item of each script, and a closing
+  mark takes the script of its opening one, which ``kernels.measure_mixed`` does not follow.
+
+``gate(text)`` is 0 for such strips, 2 for a mixture the cache may compose run by run (``measure_mixed``), 1
+else (one script at most).
+
+Such a strip goes straight to Pango: its words are not shaped first (the issue's first pass shaped every new word
+of a Russian, Arabic or Chinese strip, then handed the strip to Pango, which shaped it again). Anything the gate
+lets through is still decided by the cache as before, so the gate only ever sends strips to Pango that the cache
+would have sent there after shaping them. Scripts are GLib's (``g_unichar_get_script``), the ones Pango's script
+iterator reads; digits, punctuation and marks (Common, Inherited) belong to no script of their own.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import numpy as np
+
+from . import pango_abi as pa
+
+# GUnicodeScript numbers: Common, Inherited, Unknown (no script of their own; they take their neighbours')
+WEAK = frozenset({0, 1, 61})
+# Scripts the cache may compose: HarfBuzz's default shaper, left to right, words cut at spaces -- Armenian,
+# Cherokee, Coptic, Cyrillic, Deseret, Ethiopic, Georgian, Gothic, Greek, Latin, Ogham, Old Italic, Runic,
+# Canadian Aboriginal (shapecache._DEFAULT_SHAPER_SCRIPTS without the weak scripts and Bopomofo, Han, Hiragana,
+# Katakana, Yi).
+COMPOSABLE = frozenset({3, 6, 7, 8, 9, 11, 12, 13, 14, 25, 29, 30, 32, 40})
+_HAN, _HANGUL = 17, 15
+_PLANE0 = 0x10000
+_SUPPLEMENTARY_BLOCKED = "\U00020000-\U0003ffff"  # Han extensions B-H (every other plane-1+ character: the cache)
+
+
+def _table() -> list[int]:
+    """GLib's script of every BMP code point (CJK ideographs and Hangul syllables by their block: ~0.2 s)."""
+    get = pa.glib.g_unichar_get_script
+    out = []
+    for cp in range(_PLANE0):
+        if 0x4E00 <= cp <= 0x9FFF:
+            out.append(_HAN)
+        elif 0xAC00 <= cp <= 0xD7A3:
+            out.append(_HANGUL)
+        elif 0xD800 <= cp <= 0xDFFF:
+            out.append(61)
+        else:
+            out.append(get(cp))
+    return out
+
+
+def _ranges(table: list[int]) -> dict[int, list[str]]:
+    """Script -> its BMP code points as regex class ranges (one pass over the table)."""
+    out: dict[int, list[str]] = {}
+    start = 0
+    for cp in range(1, _PLANE0 + 1):
+        if cp == _PLANE0 or table[cp] != table[start]:
+            out.setdefault(table[start], []).append(
+                f"\\u{start:04x}" if cp - 1 == start else f"\\u{start:04x}-\\u{cp - 1:04x}")
+            start = cp
+    return out
+
+
+class ScriptGate:
+    """``gate(text)``: 0 when the strip can not be composed (send it to Pango without shaping a word), 2 when it
+    mixes scripts the cache may compose run by run, 1 else."""
+
+    def __init__(self):
+        t = _table()
+        self._script = self.script = t  # GLib's script of every BMP code point (by block for CJK and Hangul)
+        self._ranges = _ranges(t)
+        blocked = self._class(lambda s: s not in WEAK and s not in COMPOSABLE)
+        self._blocked = re.compile(f"[{blocked}{_SUPPLEMENTARY_BLOCKED}]").search
+        self._strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
+        self._others = {}  # script -> search for a strong character of any other composable script
+        paired = "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if not 0xD800 <= cp <= 0xDFFF and (
+            unicodedata.category(chr(cp)) in ("Ps", "Pe", "Pi", "Pf") or unicodedata.mirrored(chr(cp))))
+        self._paired = re.compile(f"[{paired}]").search
+        # per BMP code point, for the shaping cache's kernels: 1 it can start a word (no mark, format character or
+        # variation selector, which attach to what stands before them), 2 it has a script of its own
+        self.char_codes = np.array([(0 if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me", "Cf")
+                                     or 0xFE00 <= cp <= 0xFE0F else 1) | (0 if t[cp] in WEAK else 2)
+                                    for cp in range(_PLANE0)], np.uint8)
+
+    def _class(self, keep) -> str:
+        """A regex character class (without brackets) of the BMP code points whose script passes ``keep``."""
+        return "".join(r for script, ranges in self._ranges.items() if keep(script) for r in ranges)
+
+    def _other(self, script: int):
+        found = self._others.get(script)
+        if found is None:
+            found = self._others[script] = re.compile(
+                f"[{self._class(lambda s: s in COMPOSABLE and s != script)}]").search
+        return found
+
+    def __call__(self, text: str) -> int:
+        if text.isascii():  # Latin letters and Common: one script at most
+            return 1
+        if self._blocked(text):
+            return 0
+        m = self._strong(text)
+        if m is None or self._other(self._script[ord(m.group())])(text, m.end()) is None:
+            return 1
+        return 0 if self._paired(text) else 2
+
+
+@functools.lru_cache(maxsize=1)
+def gate() -> ScriptGate:
+    """The process's gate (its tables are built once, on first use)."""
+    return ScriptGate()

@@ -1,0 +1,127 @@
+"""The task job's settings: its flags, their check before any work (every problem at once, each naming the flag
+and the fix, as ``pixel-render run`` does), and its output directory's rerun guard.
+
+One ``--output`` holds one task run: ``OUT/task.json``, ``OUT/.pixelkit-run.json`` (the settings that made it) and
+one shard set per split in ``OUT/<split>/`` (each with its own run record, as ``pipeline.outdir`` keeps for a
+pretraining shard set). A directory holding another run is refused unless ``--overwrite`` (that run's files,
+every split of it, are deleted first) or ``--resume`` with the same settings (shards already written whole are
+kept, the rest written: the same bytes as one uninterrupted run).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from pathlib import Path
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from ..main import parse_input
+from ..outdir import RUN_FILE, prepare_output, run_files
+from ..validate import (SettingsError, _output_problem, _tokenizer_problems, check_render_config, check_rules,
+                        render_config_or_problems)
+from . import EXAMPLES, resolve
+from .records import TaskDef
+
+
+class TaskOptions(PipelineOptions):
+    """The task flags; the rendering, tokenizer and output flags are RenderOptions' (parsed alongside)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        g = parser.add_argument_group("pixelkit tasks (--input split=pattern, e.g. train=glue/MRPC/train.tsv)")
+        g.add_argument("--task", help="task name, e.g. glue-mrpc, xnli-en, ud-en_ewt-pos, conll2003-ner, xquad-en")
+        g.add_argument("--task_format", default=None, help="force a reader: glue, xnli, conllu, conll_ner, squad")
+        g.add_argument("--stride", type=int, default=0, help="QA: context patches consecutive windows share")
+        g.add_argument("--limit", type=int, default=0, help="read only the first N records of each file (0: all)")
+        g.add_argument("--vocab_split", default="train", help="the split whose labels fix the label vocabulary")
+
+
+def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[str]]]:
+    """The task and its {split: patterns}; SettingsError listing every problem (flag + fix) before any work."""
+    problems = check_rules(o)
+    task = None
+    if not o.get("task"):
+        problems.append(f"--task is required (e.g. {', '.join(EXAMPLES[:5])})")
+    else:
+        try:
+            task = resolve(o["task"], o.get("task_format"))
+        except ValueError as e:
+            problems.append(str(e))
+    splits: dict[str, list[str]] = {}
+    for spec in o.get("input") or []:
+        split, pattern = parse_input(spec)
+        if "=" not in spec or not re.match(r"^[A-Za-z0-9_]+$", split):
+            problems.append(f"--input {spec!r}: give split=pattern with a split name of [A-Za-z0-9_], "
+                            "e.g. train=data/train.tsv, validation_matched=dev_matched.tsv")
+            continue
+        if "://" not in pattern and not glob.glob(pattern):
+            problems.append(f"--input {spec}: no file matches {pattern!r}")
+        splits.setdefault(split, []).append(pattern)
+    if not o.get("input"):
+        problems.append("--input split=pattern is required (repeatable), e.g. --input train=glue/MRPC/train.tsv")
+    if not o.get("output"):
+        problems.append("--output is required: the directory for the shard sets, e.g. --output out/tasks/mrpc")
+    elif why := _output_problem(o["output"]):
+        problems.append(why)
+    if o.get("resume") and o.get("overwrite"):
+        problems.append("--resume and --overwrite contradict each other; give one")
+    if task is not None and splits and task.label_names is None and task.family not in ("regression", "qa") \
+            and o["vocab_split"] not in splits:
+        problems.append(f"--task {task.name} takes its label vocabulary from the {o['vocab_split']!r} split, which "
+                        f"is not among --input {sorted(splits)}: add --input {o['vocab_split']}=... or pass "
+                        "--vocab_split")
+    for flag in ("stride", "limit"):
+        if (o.get(flag) or 0) < 0:
+            problems.append(f"--{flag} {o[flag]} must be >= 0")
+    if o.get("tokenizer"):
+        problems += _tokenizer_problems(o["tokenizer"])
+    if render_config is not None:
+        cfg, bad = render_config_or_problems(render_config)
+        problems += bad or check_render_config(cfg)
+    if problems:
+        raise SettingsError(problems)
+    return task, splits
+
+
+def fingerprint(o: dict, render_config: dict) -> dict:
+    """What makes two task runs the same run (``--resume`` finishes one only with these equal)."""
+    keys = ("task", "task_format", "input", "limit", "stride", "vocab_split", "encoding", "samples_per_shard")
+    fp = {k: o.get(k) for k in keys} | {"render_config": render_config}
+    if o.get("tokenizer"):
+        from ..tokenizer import identity
+
+        fp["tokenizer"] = identity(o["tokenizer"])["sha256"]
+    return fp
+
+
+def _split_dirs(out: Path) -> list[Path]:
+    """The subdirectories of ``out`` that hold a shard set (shards or a manifest)."""
+    return sorted(d for d in out.iterdir() if d.is_dir() and run_files(d)) if out.is_dir() else []
+
+
+def prepare_task_output(out: str, splits: list[str], fp: dict, resume: bool, overwrite: bool) -> None:
+    """Make ``out`` ready for this task run (see the module doc); SettingsError naming the fix otherwise."""
+    root = Path(out.removeprefix("file://"))
+    held = _split_dirs(root)
+    has_spec, run_file = (root / "task.json").is_file(), root / RUN_FILE
+    recorded = json.loads(run_file.read_text()) if run_file.is_file() else None
+    if (held or has_spec) and not overwrite:
+        names = ", ".join(d.name for d in held) or "task.json"
+        if not resume:
+            raise SettingsError(f"--output {out} already holds a task run ({names}); give a new --output, --overwrite "
+                                "to replace that run, or --resume to finish it if it is this same run")
+        if recorded != fp:
+            raise SettingsError(f"--resume: {out} was written with other settings ({run_file}"
+                                f"{'' if recorded else ': missing'}); give a new --output, or --overwrite")
+    if overwrite:
+        (root / "task.json").unlink(missing_ok=True)
+        for d in held:
+            if d.name not in splits:  # a split of the old run this one does not write: its files go too
+                prepare_output(d, {}, resume=False, overwrite=True)
+                (d / RUN_FILE).unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    run_file.write_text(json.dumps(fp, sort_keys=True, indent=1))
+    for split in splits:
+        prepare_output(root / split, fp | {"split": split}, resume, overwrite)

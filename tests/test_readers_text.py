@@ -1,0 +1,164 @@
+"""Plain text and books (readers/text.py, readers/books.py): Project Gutenberg books from /work/shared (skipped when
+absent) and files built from the bundled real prose; undecodable lines, odd newlines, truncated streams."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import re
+import zlib
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from pixelkit.pipeline.documents import DeadLetter, Document, Skipped
+from pixelkit.pipeline.readers import iter_documents
+from pixelkit.pipeline.readers.books import iter_book_dir
+from pixelkit.pipeline.readers.jsonl import iter_jsonl
+from pixelkit.pipeline.readers.text import iter_text
+
+from readerdata import SAMPLE_DIR, SHARED_DATA, jsonl_bytes, need, sentences, write_data  # noqa: F401
+
+GUTENBERG = SHARED_DATA / "prose" / "gutenberg"
+
+
+def test_gutenberg_dir():
+    out = list(iter_book_dir(str(need(GUTENBERG)), "gutenberg"))
+    expected = sorted(p.name[:-4] for p in GUTENBERG.glob("*.txt"))
+    assert [d.doc_id for d in out] == expected and all(isinstance(d, Document) for d in out)
+    books = {d.doc_id: d for d in out}
+    pride = books["pg1342_pride_and_prejudice"]
+    assert pride.title == "pg1342_pride_and_prejudice"
+    assert "It is a truth universally acknowledged" in pride.text
+    jungle = books["jnglb10_jungle_book"].text
+    assert "Mowgli" in jungle and "\r" not in jungle  # CRLF file, newlines normalised
+
+
+def test_book_dir_with_undecodable_lines_loses_those_lines_only(tmp_path):
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")
+    wikitext = (SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_text(encoding="utf-8")
+    (tmp_path / "austen.txt").write_text(pride, encoding="utf-8")
+    (tmp_path / "boulter.txt").write_bytes(b"\xef\xbb\xbf" + wikitext.encode("utf-8"))  # with a BOM
+    (tmp_path / "cp1252.txt").write_bytes(pride.encode("cp1252"))  # curly quotes -> invalid UTF-8
+    (tmp_path / "notes.md").write_text("not a book")
+    out = list(iter_documents(str(tmp_path), "books", "books"))
+    docs = [r for r in out if isinstance(r, Document)]
+    dead = [r for r in out if isinstance(r, DeadLetter)]
+    assert [d.doc_id for d in docs] == ["austen", "boulter", "cp1252"]
+    assert docs[0].text == pride and docs[1].text == wikitext
+    lines = pride.split("\n")
+    bad = [i for i, line in enumerate(lines, 1) if not line.isascii()]
+    assert [(Path(d.file).name, d.position, d.reason) for d in dead] == [
+        ("cp1252.txt", f"line {i}", "decode_error") for i in bad]
+    assert docs[2].text == "\n".join(line for line in lines if line.isascii())  # every other line kept
+
+
+def test_one_bad_byte_costs_one_line_not_the_book(tmp_path):
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_bytes()
+    at = pride.index(b"truth universally acknowledged")
+    (tmp_path / "book.txt").write_bytes(pride[:at] + b"\xff" + pride[at:])
+    line_no = pride[:at].count(b"\n") + 1
+    dead, doc = iter_text(str(tmp_path / "book.txt"), "books")
+    assert (dead.position, dead.reason) == (f"line {line_no}", "decode_error") and "0xff" in dead.detail
+    lines = pride.decode().split("\n")
+    assert doc.text == "\n".join(lines[: line_no - 1] + lines[line_no:])
+    # paragraphs: the paragraph keeps its other lines; ids do not shift
+    paras = list(iter_text(str(tmp_path / "book.txt"), "books", mode="paragraphs"))
+    clean = list(iter_text(str(SAMPLE_DIR / "pride-and-prejudice-excerpt.txt"), "books", mode="paragraphs"))
+    assert [type(r) for r in paras].count(DeadLetter) == 1
+    docs = [r for r in paras if isinstance(r, Document)]
+    assert [d.doc_id.replace("book-", "") for d in docs] == [d.doc_id.rsplit("-", 1)[1] for d in clean]
+    changed = [(a.text, b.text) for a, b in zip(docs, clean) if a.text != b.text]
+    assert len(changed) == 1 and lines[line_no - 1] not in changed[0][0] and lines[line_no - 1] in changed[0][1]
+
+
+def test_utf16_and_old_mac_newlines(tmp_path):
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")
+    (tmp_path / "notepad.txt").write_bytes(pride.encode("utf-16"))  # with its BOM, as Windows editors save it
+    [doc] = iter_text(str(tmp_path / "notepad.txt"), "books")
+    assert doc.text == pride  # not UTF-8 with a NUL after every letter
+    lines = pride.split("\n")
+    mac = "\r".join(lines).encode()
+    at = mac.index(b"truth universally")
+    (tmp_path / "mac.txt").write_bytes(mac[:at] + b"\xff" + mac[at:])  # \r-only newlines and one bad byte
+    dead, doc = iter_text(str(tmp_path / "mac.txt"), "books")
+    n = mac[:at].count(b"\r") + 1
+    assert dead.position == f"line {n}" and doc.text == "\n".join(lines[: n - 1] + lines[n:])
+
+
+def _real_text(n_bytes: int) -> bytes:
+    """Real prose (WikiText-2 + Pride and Prejudice), repeated to ``n_bytes``, ending at a newline."""
+    base = ((SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_bytes()
+            + (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_bytes())
+    data = base * (n_bytes // len(base) + 1)
+    return data[: data.rindex(b"\n", 0, n_bytes) + 1]
+
+
+def _recoverable(compressed: bytes, suffix: str) -> bytes:
+    """What the codec alone gives back from a cut file: every complete zstd frame / bz2 block / gzip byte."""
+    if suffix == ".zst":
+        out, rest = [], compressed
+        while rest:
+            obj = zstandard.ZstdDecompressor().decompressobj()
+            data = obj.decompress(rest)
+            if not obj.eof:
+                break  # the cut frame: the decompressor holds back what it cannot finish
+            out.append(data)
+            rest = obj.unused_data
+        return b"".join(out)
+    if suffix == ".bz2":
+        return bz2.BZ2Decompressor().decompress(compressed)
+    return zlib.decompressobj(31).decompress(compressed)
+
+
+def _compress(data: bytes, suffix: str) -> bytes:
+    if suffix == ".zst":  # frames of 64 kB, as a streaming writer that flushes per frame makes
+        return b"".join(zstandard.ZstdCompressor().compress(data[i:i + 65536]) for i in range(0, len(data), 65536))
+    if suffix == ".bz2":
+        return bz2.compress(data, 1)  # 100 kB blocks
+    return gzip.compress(data)
+
+
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+def test_truncated_stream_keeps_every_complete_frame_or_block(tmp_path, suffix):
+    data = _real_text(400_000)
+    lines = data.decode().split("\n")[:-1]
+    texts = [t for t in lines if t.strip()]
+    recs = jsonl_bytes([{"id": f"r{i}", "text": t} for i, t in enumerate(texts)])
+    packed = _compress(recs, suffix)
+    path = tmp_path / f"cut.jsonl{suffix}"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    *docs, last = iter_jsonl(str(path), "web")
+    n = _recoverable(path.read_bytes(), suffix).count(b"\n")  # complete lines in the recoverable part
+    assert len(texts) // 3 < n < len(texts) and [d.text for d in docs] == texts[:n]
+    assert (last.reason, last.position) == ("truncated_file", f"line {n + 1}")
+    # the same cut in a plain-text book: the text before the cut is the document, the cut a dead letter
+    book = tmp_path / f"book.txt{suffix}"
+    packed = _compress(data, suffix)
+    book.write_bytes(packed[: len(packed) * 2 // 3])
+    n = _recoverable(book.read_bytes(), suffix).count(b"\n")
+    cut, doc = iter_text(str(book), "books")
+    assert doc.text == "\n".join(lines[:n]) + "\n" and (cut.reason, cut.position) == ("truncated_file", f"line {n + 1}")
+
+
+def test_bookcorpusopen_layout(tmp_path, sentences):
+    path = write_data(tmp_path / "books.jsonl.zst", jsonl_bytes(
+        [{"title": f"book-{i}.epub.txt", "text": "\n".join(sentences[i::3])} for i in range(3)]))
+    out = list(iter_documents(str(path), "books", "bookcorpus"))
+    assert [(d.doc_id, d.title) for d in out] == [(f"book-{i}.epub.txt",) * 2 for i in range(3)]
+    assert out[1].text == "\n".join(sentences[1::3])
+
+
+def test_text_paragraphs_and_file(tmp_path):
+    src = SAMPLE_DIR / "pride-and-prejudice-excerpt.txt"
+    text = src.read_text(encoding="utf-8")
+    expected = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    out = list(iter_text(str(src), "austen", mode="paragraphs"))
+    assert [d.doc_id for d in out] == [f"pride-and-prejudice-excerpt-{k}" for k in range(len(expected))]
+    assert [d.text for d in out] == expected and len(expected) > 50
+    [whole] = iter_documents(str(src), "auto", "austen")
+    assert whole.text == text and whole.doc_id == "pride-and-prejudice-excerpt"
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" \n\n")
+    assert list(iter_text(str(empty), "x")) == [Skipped("x", "empty", "empty_text")]

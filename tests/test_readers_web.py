@@ -1,0 +1,124 @@
+"""Web-corpus readers (readers/jsonl.py, readers/parquet.py) on files built from real WikiText-2 lines."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tracemalloc
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from pixelkit.pipeline.documents import DeadLetter, Document, Skipped
+from pixelkit.pipeline.readers import iter_documents
+from pixelkit.pipeline.readers.jsonl import iter_jsonl
+from pixelkit.pipeline.readers.parquet import iter_parquet
+
+from readerdata import SAMPLE_DIR, jsonl_bytes, sentences, write_data  # noqa: F401  (sentences: a fixture)
+
+
+def _records(sentences):
+    """Every third record has no id, to exercise the deterministic fallback."""
+    return [{"text": s, **({} if i % 3 == 2 else {"id": f"wt{i}"})} for i, s in enumerate(sentences)]
+
+
+@pytest.mark.parametrize("name", ["web.jsonl", "web.jsonl.gz", "web.jsonl.zst", "web.parquet"])
+def test_web_formats_all_docs_with_ids(tmp_path, sentences, name):
+    recs = _records(sentences)
+    if name.endswith(".parquet"):
+        pq.write_table(pa.table({"id": [r.get("id") for r in recs], "text": sentences, "url": ["x"] * len(recs)}),
+                       tmp_path / name, row_group_size=7)
+        expected_ids = [r.get("id", f"web-{i}") for i, r in enumerate(recs)]  # row numbers from 0
+    else:
+        write_data(tmp_path / name, jsonl_bytes(recs))
+        expected_ids = [r.get("id", f"web-{i + 1}") for i, r in enumerate(recs)]  # line numbers from 1
+    out = list(iter_documents(str(tmp_path / name), "auto", "web"))
+    assert all(isinstance(d, Document) for d in out)
+    assert [(d.doc_id, d.text) for d in out] == list(zip(expected_ids, sentences))
+
+
+def test_jsonl_bad_records_are_dead_letters(tmp_path, sentences):
+    good = [json.dumps({"id": f"g{i}", "text": s}).encode() for i, s in enumerate(sentences[:8])]
+    lines = [good[0], good[1], b'{"id": "broken", "text": "no end', good[2],
+             json.dumps({"id": "bad-bytes", "text": sentences[9]}).encode().replace(b"the", b"th\xff\xfe", 1),
+             good[3], json.dumps({"id": "no-text", "body": sentences[10]}).encode(), b'["a", "list"]',
+             b'{"id": "num", "text": 5}', b'{"id": "blank", "text": "  \\n "}', b"", good[4], good[5]]
+    path = write_data(tmp_path / "mixed.jsonl", b"\n".join(lines) + b"\n")
+    out = list(iter_jsonl(str(path), "web"))
+    dead = [(r.position, r.reason) for r in out if isinstance(r, DeadLetter)]
+    assert dead == [("line 3", "invalid_json"), ("line 5", "decode_error"), ("line 7", "missing_text"),
+                    ("line 8", "missing_text"), ("line 9", "missing_text")]
+    assert [r for r in out if isinstance(r, Skipped)] == [Skipped("web", "blank", "empty_text")]
+    assert [d.doc_id for d in out if isinstance(d, Document)] == ["g0", "g1", "g2", "g3", "g4", "g5"]
+
+
+def test_truncated_gz_keeps_what_was_read(tmp_path, sentences):
+    data = gzip.compress(jsonl_bytes([{"id": f"s{i}", "text": s} for i, s in enumerate(sentences)]))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    *docs, last = iter_jsonl(str(path), "web")
+    assert (last.reason, last.position) == ("truncated_file", f"line {len(docs) + 1}")
+    assert 0 < len(docs) < len(sentences)
+    assert [(d.doc_id, d.text) for d in docs] == [(f"s{i}", s) for i, s in enumerate(sentences[: len(docs)])]
+
+
+def test_truncated_zst_is_not_silent(tmp_path, sentences):
+    data = zstandard.ZstdCompressor().compress(jsonl_bytes([{"text": s} for s in sentences]))
+    path = tmp_path / "cut.jsonl.zst"
+    path.write_bytes(data[:-40])
+    out = list(iter_jsonl(str(path), "web"))
+    assert out[-1].reason == "truncated_file"
+    assert [d.text for d in out[:-1]] == sentences[: len(out) - 1]
+
+
+def test_parquet_missing_column_and_null_text(tmp_path, sentences):
+    pq.write_table(pa.table({"title": ["a", "b"], "body": sentences[:2]}), tmp_path / "nocol.parquet")
+    [dead] = iter_parquet(str(tmp_path / "nocol.parquet"), "web")
+    assert (dead.position, dead.reason) == ("schema", "missing_text")
+    pq.write_table(pa.table({"text": [sentences[0], None, sentences[1]]}), tmp_path / "null.parquet")
+    out = list(iter_parquet(str(tmp_path / "null.parquet"), "web"))
+    assert [type(r) for r in out] == [Document, DeadLetter, Document] and out[1].position == "row 1"
+    (tmp_path / "junk.parquet").write_bytes(sentences[0].encode())
+    assert [r.reason for r in iter_parquet(str(tmp_path / "junk.parquet"), "web")] == ["corrupt_file"]
+
+
+def test_50mb_single_line_document(tmp_path):
+    base = (SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_text(encoding="utf-8")
+    text = base * (50_000_000 // len(base) + 1)
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(jsonl_bytes([{"id": "big", "text": text}]))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        out = list(iter_jsonl(str(path), "web"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(out) == 1 and out[0].doc_id == "big" and out[0].text == text
+    assert peak < 8 * size  # line bytes + decoded str + parsed str (2 bytes/char: the text has CJK), not more
+
+
+def test_csv_rows_ids_and_bad_rows(tmp_path, sentences):
+    import csv
+    import io
+
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["id", "title", "text"])
+    w.writerows([["", "t0", sentences[0]], ["c1", "t1", sentences[1] + "\n" + sentences[2]], ["c2", "t2", "  "],
+                 ["c3", "t3"]])  # a multi-line field; an empty text; a row with no text column
+    path = write_data(tmp_path / "rows.csv.gz", ("\ufeff" + buf.getvalue()).encode("utf-8"))  # Excel's BOM
+    out = list(iter_documents(str(path), "auto", "web"))
+    assert out[:3] == [Document("web", "rows-1", sentences[0], "t0"),
+                       Document("web", "c1", sentences[1] + "\n" + sentences[2], "t1"), Skipped("web", "c2", "empty_text")]
+    assert (out[3].position, out[3].reason) == ("row 4", "missing_text") and len(out) == 4
+    long_doc = sentences[0] * (200_000 // len(sentences[0]))  # longer than the csv module's default field limit
+    with open(tmp_path / "long.csv", "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([["text"], [long_doc]])
+    [doc] = iter_documents(str(tmp_path / "long.csv"), "csv", "web")
+    assert doc.text == long_doc and doc.doc_id == "long-1"
+    (tmp_path / "bad.csv").write_bytes(b"text\nok\n\xff\xfe broken\n")
+    out = list(iter_documents(str(tmp_path / "bad.csv"), "csv", "web"))
+    assert isinstance(out[-1], DeadLetter) and out[-1].reason == "malformed_csv"  # not UTF-8: the file's end

@@ -1,0 +1,148 @@
+"""``pixel-train suite``: the shipped suite files load and validate (torch-free), bad suites fail naming the key,
+and one small suite on real data through the CLI -- both cross-lingual protocols, seeds, a language rendered by
+``pixel-render task`` -- killed after its first entry and resumed without redoing it, then reported as tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import SHARED_DATA
+from taskdata import EWT_EXCERPT, make_task
+from test_trainer_engine import ENV, ROOT
+from pixelkit.trainer.spec import ConfigError
+from pixelkit.trainer.suite import SUITES, load_suite, parse_suite
+
+XNLI = SHARED_DATA / "xnli" / "dev-en.tsv"
+
+
+def test_shipped_suites_load_and_validate_without_torch():
+    code = ("import sys, pathlib\nfrom pixelkit.trainer.suite import SUITES, load_suite\n"
+            "names = sorted(p.stem for p in SUITES.glob('*.yaml'))\n"
+            "for n in names:\n    s = load_suite(n)\n    assert s.entries and s.tables, n\n"
+            "print(' '.join(names))\nsys.exit(int('torch' in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert {"tiny", "pixel-paper", "pixelgpt-paper", "pixar-thesis"} <= set(p.stdout.split())
+
+
+def test_paper_suites_cite_their_sources_and_cover_the_tables():
+    for name in ("pixel-paper", "pixelgpt-paper", "pixar-thesis"):
+        text = (SUITES / f"{name}.yaml").read_text()
+        suite = load_suite(name)
+        assert suite.source and all(t.source for t in suite.tables), name
+        assert text.count("#") >= len(suite.entries), f"{name}: every entry's settings carry a citation comment"
+    pixel = load_suite("pixel-paper")
+    assert {t.name for t in pixel.tables} >= {"glue", "ud-pos", "ud-dp", "ner", "qa"}
+    gpt = load_suite("pixelgpt-paper")
+    assert {e.modality for e in gpt.entries} == {"text", "pixel", "pair"}
+    assert {e.protocol for e in gpt.entries} >= {"train-en", "translate-train-all"}
+
+
+def _suite(**entry) -> dict:
+    base = {"name": "e", "task": "xnli-en", "table": "t", "languages": {"en": {"dir": "x"}}}
+    return {"name": "s", "tables": [{"name": "t"}], "entries": [{**base, **entry}]}
+
+
+@pytest.mark.parametrize("entry,match", [
+    ({"protocol": "train-all"}, r"entries\[0\]\.protocol: Input should be 'single', 'train-en' or"),
+    ({"languages": {"en": {"dir": "a"}, "de": {"dir": "b"}}}, r"entries\[0\]: protocol single takes one language"),
+    ({"protocol": "train-en", "train_language": "fr", "languages": {"en": {"dir": "a"}, "de": {"dir": "b"}}},
+     r"train_language 'fr' is not among languages"),
+    ({"table": "glue"}, r"entries\[0\]\.table 'glue' is not one of tables"),
+    ({"modality": "image"}, r"entries\[0\]\.modality: Input should be 'text', 'pixel' or 'pair'"),
+    ({"settings": {"optim.lrr": 1e-5}}, r"unknown setting optim\.'lrr'; did you mean optim\.'lr'"),
+    ({"settings": {"max_steps": "many"}}, r"settings: max_steps: expected int"),
+    ({"languages": {"en": {}}}, r"languages\.en: give either inputs"),
+    ({"seeds": []}, r"entries\[0\]\.seeds: List should have at least 1 item"),
+])
+def test_bad_suites_fail_naming_the_key(entry, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_suite(_suite(**entry))
+
+
+@pytest.fixture(scope="module")
+def xnli_sets(tmp_path_factory) -> dict[str, Path]:
+    """XNLI English dev (real, CC BY-NC; read from ../shared/data) cut into two disjoint 'languages' a and b, each
+    with 64 train and 24 dev rows: the only labelled multilingual-shaped data here is English."""
+    if not XNLI.exists():
+        pytest.skip(f"{XNLI} not found (read from ../shared/data)")
+    d = tmp_path_factory.mktemp("xnli")
+    rows = XNLI.read_text().splitlines(keepends=True)
+    out = {}
+    for name, tr, dev in (("a", 0, 2000), ("b", 64, 2024)):
+        (d / f"{name}-train.tsv").write_text("".join(rows[tr:tr + 64]))
+        (d / f"{name}-dev.tsv").write_text("".join(rows[dev:dev + 24]))
+        out[name] = make_task(d / name, "xnli-en", {"train": d / f"{name}-train.tsv",
+                                                    "validation": d / f"{name}-dev.tsv"}, max_patches=64)
+    return out
+
+
+def test_suite_runs_both_protocols_resumes_after_a_kill_and_reports(tmp_path, xnli_sets):
+    suite = {
+        "name": "t", "model": "PIXEL debug",
+        "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 2, "eval_every": 2, "micro_batch_size": 8,
+                     "global_batch_size": 8, "log_every": 1},
+        "render": ["--max_patches", "64"],
+        "tables": [{"name": "xnli", "title": "XNLI"}, {"name": "ud", "average": False}],
+        "entries": [
+            {"name": "zero-shot", "task": "xnli-en", "table": "xnli", "row": "train-en", "protocol": "train-en",
+             "train_language": "a", "languages": {k: {"dir": str(v)} for k, v in xnli_sets.items()},
+             "paper": {"a": 80.0, "b": 70.0}},
+            {"name": "all", "task": "xnli-en", "table": "xnli", "row": "translate-train-all",
+             "protocol": "translate-train-all", "seeds": [1, 2],
+             "languages": {k: {"dir": str(v)} for k, v in xnli_sets.items()}},
+            {"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "paper": 96.7,
+             "languages": {"en": {"inputs": {"train": str(EWT_EXCERPT), "validation": str(EWT_EXCERPT)},
+                                  "limit": 12}}},
+        ]}
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "pixelkit.trainer.cli", "suite", "--config", str(cfg), "--out", str(out)]
+    first = out / "runs" / "zero-shot" / "seed-42" / "result.json"
+    with open(tmp_path / "log1", "w") as log:
+        p = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 1500  # a cold DeepSpeed op build on a busy machine took 8 minutes
+        while not first.exists() and p.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        os.killpg(p.pid, signal.SIGKILL)  # killed as soon as the first entry finished
+        p.wait()
+    assert first.exists(), (tmp_path / "log1").read_text()[-3000:]
+    before = (first.read_bytes(), first.stat().st_mtime_ns)
+
+    p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "[1/4] zero-shot seed 42: done earlier" in p.stderr
+    assert (first.read_bytes(), first.stat().st_mtime_ns) == before, "a finished entry was rerun"
+
+    zs = json.loads(first.read_text())
+    assert zs["train_languages"] == ["a"] and set(zs["languages"]) == {"a", "b"}
+    cfgs = {n: json.loads((out / "runs" / n / s / "config.json").read_text())
+            for n, s in (("zero-shot", "seed-42"), ("all", "seed-1"))}
+    assert [Path(t).parent.name for t in cfgs["zero-shot"]["data"]["train"]] == ["a"]
+    assert [Path(t).parent.name for t in cfgs["all"]["data"]["train"]] == ["a", "b"]
+    assert cfgs["all"]["data"]["eval"].startswith("{") and "/a/validation/" in cfgs["all"]["data"]["eval"] \
+        and "/b/validation/" in cfgs["all"]["data"]["eval"]  # selection on the union of the dev splits
+
+    res = json.loads((out / "results.json").read_text())
+    x = res["tables"]["xnli"]
+    assert x["columns"] == ["a", "b", "Avg"] and x["rows"] == ["train-en", "translate-train-all"]
+    tta = x["cells"]["translate-train-all"]
+    assert len(tta["a"]["values"]) == 2  # two seeds
+    assert tta["Avg"]["values"] == pytest.approx([(a + b) / 2 for a, b in zip(tta["a"]["values"], tta["b"]["values"])])
+    assert x["cells"]["train-en"]["Avg"]["paper"] == pytest.approx(75.0)
+    pos = json.loads((out / "runs" / "pos" / "seed-42" / "result.json").read_text())["languages"]["en"]
+    assert pos["metrics"]["n"] > 0 and 0 < pos["majority"]["accuracy"] < 1
+    md = (out / "report.md").read_text()
+    assert "| translate-train-all |" in md and " ± " in md and "| train-en (paper) | 80.0 | 70.0 | 75.0 |" in md
+    assert (out / "xnli.png").stat().st_size > 1000 and (out / "ud.png").stat().st_size > 1000
+    assert md in p.stdout

@@ -1,0 +1,193 @@
+"""A suite file: the papers' evaluation tables as one list of finetuning entries (torch-free; pydantic-checked).
+
+    suite = load_suite("trainer/suites/tiny.yaml")   # or a shipped name: load_suite("tiny")
+
+Each entry is (task, data per language, protocol, modality, seeds, run settings) and names the table cell(s) it
+fills. Protocols:
+
+* ``single``: one language (or a monolingual task): train on its train split, score its eval split;
+* ``train-en`` (zero-shot transfer; CCLM's and PixelGPT's XNLI setup): train on ``train_language``'s train split
+  only, score every language's eval split with the same model in one run;
+* ``translate-train-all`` (PIXEL's and PixelGPT's XNLI setup): train on the union of every language's train split
+  (mixed by size), score each language.
+
+In both cross-lingual protocols the best checkpoint is chosen on the union of the languages' dev splits, as
+ernie-research/pixelgpt's ``run_ernie_xnli_translate_train_{en,all}.py`` concatenate them for evaluation.
+Every problem is one line naming its key (``entries[2].protocol``) and the fix, before any work starts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .spec import ConfigError
+
+SUITES = Path(__file__).resolve().parent / "suites"
+PROTOCOLS = ("single", "train-en", "translate-train-all")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Language(_Strict):
+    """One language's data: files ``pixel-render task`` reads (``inputs``: split -> path), or a rendered task
+    output (``dir``). Paths are relative to the working directory."""
+
+    inputs: dict[str, str] = Field(default_factory=dict)  # e.g. {train: ../shared/data/glue/CoLA/train.tsv}
+    dir: str | None = None  # an existing pixel-render task output (train/, validation/, task.json)
+    task: str | None = None  # pixel-render task name for this language (default: the entry's, {lang} filled in)
+    limit: int | None = Field(default=None, ge=1)  # read only the first N records of each file
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if bool(self.inputs) == bool(self.dir):
+            raise ValueError("give either inputs (split: file, rendered by pixel-render task) or dir (a rendered task "
+                             "output)")
+        return self
+
+
+class Table(_Strict):
+    name: str
+    title: str = ""
+    source: str = ""  # the paper table it mirrors
+    average: bool = True  # an "Avg" column over each row's cells (as the papers' tables)
+
+
+class Entry(_Strict):
+    name: str
+    task: str  # pixel-render task name, e.g. glue-cola, xnli-{lang}, ud-{lang}-pos
+    table: str
+    row: str = ""  # default: the modality (PixelGPT tables) or the suite's model name
+    column: str = ""  # default: the entry's name; multilingual entries fill one column per language
+    protocol: Literal["single", "train-en", "translate-train-all"] = "single"
+    languages: dict[str, Language]
+    train_language: str = "en"  # train-en: the language trained on
+    modality: Literal["text", "pixel", "pair"] | None = None
+    seeds: list[int] = Field(default_factory=lambda: [42], min_length=1)
+    eval_split: str = "validation"  # the split scored for the table (test where the paper reports test)
+    metric: str | None = None  # the metric key shown (default: the task's main metric, e.g. accuracy, las, f1)
+    settings: dict[str, Any] = Field(default_factory=dict)  # run-file keys over the suite's defaults (dotted ok)
+    paper: Union[float, dict[str, float], None] = None  # the paper's number(s), shown beside ours
+    render: list[str] = Field(default_factory=list)  # pixel-render task flags after the suite's (e.g. --max_patches 196)
+
+    @model_validator(mode="after")
+    def _protocol(self):
+        if not NAME.match(self.name):
+            raise ValueError(f"name {self.name!r}: letters, digits, _ . + - only (it names a directory)")
+        if self.protocol == "single" and len(self.languages) != 1:
+            raise ValueError(f"protocol single takes one language, got {sorted(self.languages)}; use train-en or "
+                             f"translate-train-all for several")
+        if self.protocol == "train-en" and self.train_language not in self.languages:
+            raise ValueError(f"train_language {self.train_language!r} is not among languages {sorted(self.languages)}")
+        if isinstance(self.paper, dict) and (extra := sorted(set(self.paper) - set(self.languages) - {"avg"})):
+            raise ValueError(f"paper numbers for {extra}, which are not among languages {sorted(self.languages)}")
+        return self
+
+    def train_languages(self) -> list[str]:
+        if self.protocol == "train-en":
+            return [self.train_language]
+        return list(self.languages)
+
+
+class Suite(_Strict):
+    name: str
+    title: str = ""
+    source: str = ""  # the paper(s) the suite mirrors
+    model: str = ""  # the row label when an entry names none
+    defaults: dict[str, Any] = Field(default_factory=dict)  # run-file keys for every entry (over the family's run file)
+    render: list[str] = Field(default_factory=list)  # pixel-render task flags for every language, e.g. [--max_patches, '256']
+    tables: list[Table] = Field(min_length=1)
+    entries: list[Entry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _refs(self):
+        tables = [t.name for t in self.tables]
+        if len(set(tables)) != len(tables):
+            raise ValueError(f"tables: duplicate names in {tables}")
+        names = [e.name for e in self.entries]
+        if dup := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"entries: duplicate names {dup} (each names its run directory)")
+        for i, e in enumerate(self.entries):
+            if e.table not in tables:
+                raise ValueError(f"entries[{i}].table {e.table!r} is not one of tables {tables}")
+        return self
+
+
+def _path_of(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_suite(data: Any, where: str = "suite") -> Suite:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a suite file holds a mapping (name, tables, entries)")
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            key = _path_of(tuple(p for p in err["loc"] if not str(p).startswith("function-")))
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {key or '(top)'}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+    _check_settings(suite, where)
+    return suite
+
+
+def _check_settings(suite: Suite, where: str) -> None:
+    """Every entry's run settings (defaults <- entry) are real run-file keys of the right type (torch-free)."""
+    from .checks import type_problems
+    from .config import TrainConfig, _merge
+    for i, e in enumerate(suite.entries):
+        cfg = TrainConfig()
+        try:
+            for layer in (suite.defaults, e.settings):
+                _merge(cfg, expand(layer), "")
+        except ConfigError as err:
+            raise ConfigError(f"{where}: entries[{i}] ({e.name}) settings: {err}") from None
+        if problems := type_problems(cfg):
+            raise ConfigError("\n".join(f"{where}: entries[{i}] ({e.name}) settings: {p}" for p in problems))
+
+
+def expand(settings: dict[str, Any]) -> dict[str, Any]:
+    """``{"optim.lr": 3e-5, "task": {"patience": 8}}`` -> nested mapping."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+            node[leaf].update(value)
+        else:
+            node[leaf] = value
+    return out
+
+
+def suite_path(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = SUITES / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    known = ", ".join(sorted(f.stem for f in SUITES.glob("*.yaml")))
+    raise ConfigError(f"--config {name_or_path}: no such file and no shipped suite of that name ({known})")
+
+
+def load_suite(name_or_path: str) -> Suite:
+    p = suite_path(name_or_path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not YAML ({e})") from None
+    return parse_suite(data, str(p))

@@ -1,0 +1,245 @@
+"""``pixel-train suite``: every entry of a suite file, resumable, into per-entry results and the papers' tables.
+
+Layout under ``--out`` (default ``out/suites/<name>``):
+
+| path | what |
+|---|---|
+| ``data/<task>-<hash>/`` | each language's task shards, rendered once by ``pixel-render task`` (a subprocess: the trainer never imports the pipeline); a render that was killed is redone |
+| ``runs/<entry>/seed-<s>/`` | one finetuning run (the engine's own checkpoints, ``best/``, ``metrics.jsonl``) |
+| ``runs/<entry>/seed-<s>/result.json`` | written last (atomically): per-language metrics of the best checkpoint on ``eval_split`` + the majority baseline; an entry with it is **not rerun** |
+| ``results.json``, ``report.md``, ``<table>.png`` | the tables (mean ± std over seeds), written by ``suite_report`` |
+
+A suite killed mid-way is resumed by the same command: finished (entry, seed) runs are skipped, an unfinished
+run continues from its newest checkpoint (the engine's resume), unrendered data is rendered.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from .config import load_config
+from .spec import MAIN_METRIC, ConfigError
+from .suite import Entry, Suite, expand
+
+log = logging.getLogger(__name__)
+RUN_FILES = Path(__file__).resolve().parent / "runs" / "finetune"
+PERCENT_FAMILIES = ("parsing", "qa")  # their scores (UAS / LAS, SQuAD EM / F1) are already x 100
+SLICE = re.compile(r"^(?P<path>.+)\[(?P<a>\d*):(?P<b>\d*)\]$")  # "file.tsv[0:1990]": lines 0..1989 of a line-based file
+
+
+def _hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class SuiteRunner:
+    def __init__(self, suite: Suite, out: Path, init: str | None, tokenizer: str | None = None,
+                 only: list[str] | None = None):
+        self.suite, self.out, self.init, self.tokenizer = suite, out, init, tokenizer
+        if init is not None and not (Path(init) / "config.json").is_file():
+            raise ConfigError(f"--init {init}: no config.json (give a pixel-train pretrain output's model/ dir)")
+        if tokenizer is not None and not Path(tokenizer).is_file():
+            raise ConfigError(f"--tokenizer {tokenizer} does not exist")
+        names = [e.name for e in suite.entries]
+        if only and (bad := sorted(set(only) - set(names))):
+            raise ConfigError(f"--only {bad}: no such entries; the suite has {names}")
+        self.entries = [e for e in suite.entries if not only or e.name in only]
+
+    # -- data ---------------------------------------------------------------------------------------------
+    def _slice(self, spec: str) -> str:
+        """A line range of a line-based file (TSV / CoNLL rows), materialized once under data/_slices/."""
+        m = SLICE.match(spec)
+        if not m:
+            return spec
+        src = Path(m["path"])
+        if not src.is_file():
+            raise ConfigError(f"input {spec}: {src} does not exist")
+        a, b = int(m["a"] or 0), int(m["b"]) if m["b"] else None
+        dst = self.out / "data" / "_slices" / f"{src.stem}-{a}-{b if b is not None else 'end'}-{_hash(str(src.resolve()))}{src.suffix}"
+        if not dst.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with src.open("rb") as fh:
+                lines = fh.read().splitlines(keepends=True)[a:b]
+            tmp = dst.with_name(dst.name + ".tmp")
+            tmp.write_bytes(b"".join(lines))
+            os.replace(tmp, dst)
+        return str(dst)
+
+    def data_dir(self, entry: Entry, lang: str) -> Path:
+        spec = entry.languages[lang]
+        if spec.dir is not None:
+            return Path(spec.dir)
+        task = (spec.task or entry.task).replace("{lang}", lang)
+        tok = self.tokenizer  # every entry's shards carry token ids when a tokenizer is given: one set, every mode
+        key = _hash([task, sorted(spec.inputs.items()), spec.limit, self.suite.render + entry.render, tok])
+        return self.out / "data" / f"{task}-{key}"
+
+    def render(self, entry: Entry, lang: str) -> Path:
+        d = self.data_dir(entry, lang)
+        spec = entry.languages[lang]
+        if (d / "task.json").is_file() or spec.dir is not None:
+            if not (d / "task.json").is_file():
+                raise ConfigError(f"entries {entry.name}: languages.{lang}.dir {d} has no task.json (render it "
+                                  f"with pixel-render task)")
+            return d
+        task = (spec.task or entry.task).replace("{lang}", lang)
+        for split, path in spec.inputs.items():
+            p = SLICE.match(path)["path"] if SLICE.match(path) else path
+            if not glob.glob(p):
+                raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} does not exist")
+        tmp = d.with_name(d.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)  # a render killed earlier
+        cmd = [sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task", task, "--output", str(tmp),
+               *(f"--input={split}={self._slice(path)}" for split, path in spec.inputs.items()), *self.suite.render,
+               *entry.render]
+        if spec.limit:
+            cmd += ["--limit", str(spec.limit)]
+        if self.tokenizer:
+            cmd += ["--tokenizer", self.tokenizer]
+        log.info("rendering %s (%s): %s", task, lang, " ".join(cmd[3:]))
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise ConfigError(f"pixel-render task for {entry.name}/{lang} failed (exit {p.returncode}): "
+                              f"{p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}")
+        d.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, d)
+        return d
+
+    def prepare(self) -> dict[str, dict[str, Path]]:
+        """Render every language of every entry, then check each entry's splits and label sets: all before any
+        training starts."""
+        dirs = {e.name: {lang: self.render(e, lang) for lang in e.languages} for e in self.entries}
+        for e in self.entries:
+            specs = {lang: json.loads((d / "task.json").read_text()) for lang, d in dirs[e.name].items()}
+            first = specs[e.train_languages()[0]]
+            for lang, s in specs.items():
+                if (s["family"], s.get("label_names")) != (first["family"], first.get("label_names")):
+                    raise ConfigError(f"entries {e.name}: language {lang} has family {s['family']} / labels "
+                                      f"{s.get('label_names')}, but {e.train_languages()[0]} has {first['family']} / "
+                                      f"{first.get('label_names')}: one head cannot serve both")
+                if not (dirs[e.name][lang] / e.eval_split).is_dir():
+                    raise ConfigError(f"entries {e.name}: language {lang} has no {e.eval_split}/ split; add "
+                                      f"languages.{lang}.inputs.{e.eval_split} or set eval_split")
+            for lang in e.train_languages():
+                if not (dirs[e.name][lang] / "train").is_dir():
+                    raise ConfigError(f"entries {e.name}: protocol {e.protocol} trains on {lang}, which has no "
+                                      f"train/ split (languages.{lang}.inputs.train)")
+        return dirs
+
+    # -- runs ---------------------------------------------------------------------------------------------
+    def run_dir(self, entry: Entry, seed: int) -> Path:
+        return self.out / "runs" / entry.name / f"seed-{seed}"
+
+    def config(self, entry: Entry, seed: int, dirs: dict[str, Path]):
+        family = json.loads(next(iter(dirs.values())).joinpath("task.json").read_text())["family"]
+        devs = [str(dirs[lang] / "validation") for lang in entry.languages if (dirs[lang] / "validation").is_dir()]
+        flags: dict = {"task": {"name": family, "modality": entry.modality},
+                       "data": {"train": [str(dirs[lang] / "train") for lang in entry.train_languages()]},
+                       "output_dir": str(self.run_dir(entry, seed)), "seed": seed}
+        if devs:
+            flags["data"]["eval"] = dev_union(devs)
+        if self.init:
+            flags["init_from"] = self.init
+        return load_config(RUN_FILES / f"{family}.yaml", expand(self.suite.defaults), expand(entry.settings), flags)
+
+    def configs(self, dirs) -> list:
+        """Every run's settings, validated before the first run starts."""
+        return [(e, seed, self.config(e, seed, dirs[e.name])) for e in self.entries for seed in e.seeds]
+
+    def run(self) -> list[dict]:
+        dirs = self.prepare()
+        plan = self.configs(dirs)
+        results = []
+        for i, (entry, seed, cfg) in enumerate(plan, 1):
+            done = self.run_dir(entry, seed) / "result.json"
+            if done.is_file():
+                log.info("[%d/%d] %s seed %d: done earlier (%s), not rerun", i, len(plan), entry.name, seed, done)
+                results.append(json.loads(done.read_text()))
+                continue
+            log.info("[%d/%d] %s seed %d: %s, %s, train %s", i, len(plan), entry.name, seed, entry.protocol,
+                     entry.modality or "default input", "+".join(entry.train_languages()))
+            results.append(self.run_one(entry, seed, cfg, dirs[entry.name]))
+        return results
+
+    def run_one(self, entry: Entry, seed: int, cfg, dirs: dict[str, Path]) -> dict:
+        from .engine import train
+        start = time.time()
+        run = train(cfg)
+        out = Path(cfg.output_dir)
+        model_dir = out / "best" if (out / "best" / "config.json").is_file() else run.model_dir or out / "model"
+        langs = {lang: evaluate_language(model_dir, dirs[lang], entry.eval_split, out / "eval" / lang,
+                                         cfg.micro_batch_size) for lang in entry.languages}
+        best = json.loads((out / "best" / "metrics.json").read_text()) if (out / "best" / "metrics.json").is_file() else {}
+        spec = json.loads((next(iter(dirs.values())) / "task.json").read_text())
+        result = {"entry": entry.name, "seed": seed, "protocol": entry.protocol, "modality": entry.modality,
+                  "task": entry.task, "main_metric": MAIN_METRIC[spec["metric"]],
+                  "scale": 1 if spec["family"] in PERCENT_FAMILIES else 100, "train_languages": entry.train_languages(), "eval_split": entry.eval_split,
+                  "steps": run.steps, "best_step": best.get("step"), "model": str(model_dir),
+                  "seconds": round(time.time() - start, 1), "languages": langs}
+        write_atomic(out / "result.json", json.dumps(result, indent=1) + "\n")
+        return result
+
+
+def dev_union(devs: list[str]) -> str:
+    """One shard set spec for several dev splits: the split itself, or a brace list of all their shards."""
+    if len(devs) == 1:
+        return devs[0]
+    from .shardsets import resolve
+    urls = [u for d in devs for u in resolve(d).urls]
+    if any("," in u or "{" in u for u in urls):
+        raise ConfigError(f"dev shard paths with ',' or '{{' cannot be listed together: {urls[:2]}")
+    return "{" + ",".join(urls) + "}"
+
+
+def evaluate_language(model_dir: Path, data: Path, split: str, out: Path, batch_size: int) -> dict:
+    """The finetuned model on one language's split: metrics, the majority baseline, predictions written."""
+    import torch
+
+    from .finetune import evaluate, read_split
+    from .shardsets import resolve
+    from .taskmodel import TaskModel
+    from .tasks import write
+    torch.manual_seed(0)
+    model = TaskModel.from_pretrained(str(model_dir))
+    metrics, records = evaluate(model, model.config, resolve(read_split(str(data), split)).urls, batch_size)
+    out.mkdir(parents=True, exist_ok=True)
+    write(model.config.spec, records, out / f"predictions-{split}")
+    return {"metrics": metrics, "majority": majority(model.config.spec, records), "data": str(data)}
+
+
+def majority(spec, records: list[dict]) -> dict | None:
+    """The scored split's majority-class baseline (most frequent gold label or tag, predicted everywhere);
+    regression: a constant (correlation 0); parsing and QA: none."""
+    from .tasks import score
+    fam = spec.family
+    if fam == "classification":
+        gold = [r["gold"] for r in records if r["gold"] is not None]
+        if not gold:
+            return None
+        top = Counter(gold).most_common(1)[0][0]
+        return score(spec, [{**r, "pred": top} for r in records])
+    if fam == "tagging":
+        tags = Counter(t for r in records for t in (r["gold"] or []))
+        if not tags:
+            return None
+        top = tags.most_common(1)[0][0]
+        return score(spec, [{**r, "pred": [top] * len(r["gold"] or [])} for r in records])
+    if fam == "regression":
+        return {MAIN_METRIC[spec.metric]: 0.0}
+    return None
