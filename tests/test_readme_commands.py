@@ -46,6 +46,22 @@ NOT_RUN = {
     ".venv/bin/python render_on_slurm.py": "needs a SLURM cluster and dask-jobqueue; the Dask path itself: "
                                            "test_dask_runner.py",
 }
+S3 = "the object-storage blocks of pipeline/README.md and trainer/README.md share one local S3 server; " \
+     "tests/test_s3.py::test_the_readme_commands_run_as_written runs both blocks as written, in one bash session"
+NOT_RUN.update(dict.fromkeys([
+    ".venv/bin/moto_server -H 127.0.0.1 -p 5055 > /dev/null 2>&1 &",
+    "export AWS_ENDPOINT_URL_S3=http://127.0.0.1:5055 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+    "AWS_DEFAULT_REGION=us-east-1",
+    ".venv/bin/python -c import fsspec; fs = fsspec.filesystem('s3'); fs.mkdir('pixelkit-demo');      "
+    "fs.put('pipeline/sample_data/wikitext-2-test-excerpt.txt', 'pixelkit-demo/corpus/')",
+    ".venv/bin/pixel-render run --input wikitext=s3://pixelkit-demo/corpus/*.txt --output s3://pixelkit-demo/shards "
+    "--min_patches 4 --samples_per_shard 64",
+    ".venv/bin/pixel-render run --input wikitext=s3://pixelkit-demo/corpus/*.txt --output s3://pixelkit-demo/shards "
+    "--min_patches 4 --samples_per_shard 64 --resume",
+    ".venv/bin/pixel-shards verify s3://pixelkit-demo/shards",
+    ".venv/bin/pixel-train pretrain --model pixel --flavor debug --data s3://pixelkit-demo/shards --steps 2 "
+    "--set micro_batch_size=4 --set global_batch_size=4 --out out/train/s3-demo",
+], S3))
 DOCKER = "builds / runs a container image: no container engine in CI; docker/smoke.sh builds both Dockerfiles with " \
          "podman and runs them (docker/README.md records the run); CI: test_docker.py parses both Dockerfiles"
 NOT_RUN_PREFIXES = {
