@@ -50,6 +50,7 @@ S3 = "the object-storage blocks of pipeline/README.md and trainer/README.md shar
      "tests/test_s3.py::test_the_readme_commands_run_as_written runs both blocks as written, in one bash session"
 NOT_RUN.update(dict.fromkeys([
     ".venv/bin/moto_server -H 127.0.0.1 -p 5055 > /dev/null 2>&1 &",
+    "timeout 60 bash -c until (: > /dev/tcp/127.0.0.1/5055) 2> /dev/null; do sleep 0.2; done",
     "export AWS_ENDPOINT_URL_S3=http://127.0.0.1:5055 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
     "AWS_DEFAULT_REGION=us-east-1",
     ".venv/bin/python -c import fsspec; fs = fsspec.filesystem('s3'); fs.mkdir('pixelkit-demo');      "
@@ -79,6 +80,9 @@ NOT_RUN_PREFIXES = {
 DASK = "the Dask block (a local scheduler + 2 workers on port 8786); CI: test_dask_runner.py (the same job on a " \
        "scheduler and 2 workers on 127.0.0.1, byte-identical to the local runner)"
 SLOW = {
+    "pixel-train finetune --data out/tasks/glue-mrpc --init out/train/dualgpt/model --set task.modality=pair":
+        "finetuning on MRPC task shards with token ids and a pretrained DualGPT; CI: test_modality.py (all three "
+        "input modes on real CoLA shards) and test_finetune_cli.py",
     ".venv/bin/pixel-train pretrain --model pixel --flavor debug --data out/pixel-gray --steps 40":
         "training; CI: test_trainer_engine.py::test_pretrain_pixel_end_to_end",
     ".venv/bin/pixel-train pretrain --config trainer/runs/dualgpt.yaml --set optim.lr=3e-4 --set engine.zero_stage=2":
