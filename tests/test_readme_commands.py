@@ -34,6 +34,9 @@ MAIN_JOB = ".venv/bin/pixel-render && .venv/bin/pixel-train demo"  # README.md's
 AFTER_MAIN_JOB = {"README.md", "trainer/README.md"}  # READMEs whose commands read what the main job wrote
 
 NOT_RUN = {
+    "pixel-train suite --config trainer/suites/pixel-paper.yaml --init models/pixel-base --only glue-cola "
+    "ud-en_ewt-pos": "needs the released PIXEL base checkpoint imported to models/pixel-base and paper-scale "
+                     "finetuning (GPU); the suite machinery: test_suite.py, the import: test_importers.py",
     "bash docker/install.sh && .venv/bin/pixel-render && .venv/bin/pixel-train demo":
         "installs into the venv (CI runs docker/install.sh itself, .ci/run); the main job after it runs first in "
         "PIXELKIT_README=all mode (MAIN_JOB); CI: test_pipeline_e2e.py and "
@@ -60,6 +63,7 @@ NOT_RUN.update(dict.fromkeys([
     ".venv/bin/pixel-render run --input wikitext=s3://pixelkit-demo/corpus/*.txt --output s3://pixelkit-demo/shards "
     "--min_patches 4 --samples_per_shard 64 --resume",
     ".venv/bin/pixel-shards verify s3://pixelkit-demo/shards",
+    "kill %1",
     ".venv/bin/pixel-train pretrain --model pixel --flavor debug --data s3://pixelkit-demo/shards --steps 2 "
     "--set micro_batch_size=4 --set global_batch_size=4 --out out/train/s3-demo",
 ], S3))
@@ -80,6 +84,9 @@ NOT_RUN_PREFIXES = {
 DASK = "the Dask block (a local scheduler + 2 workers on port 8786); CI: test_dask_runner.py (the same job on a " \
        "scheduler and 2 workers on 127.0.0.1, byte-identical to the local runner)"
 SLOW = {
+    "pixel-train suite --config tiny --init out/train/dualgpt/model --tokenizer out/tokenizer.json":
+        "the tiny suite (14 finetuning runs; tests/benchmarks/results/suite-tiny.md records it); CI: "
+        "test_suite.py::test_suite_runs_both_protocols_resumes_after_a_kill_and_reports",
     "pixel-train finetune --data out/tasks/glue-mrpc --init out/train/dualgpt/model --set task.modality=pair":
         "finetuning on MRPC task shards with token ids and a pretrained DualGPT; CI: test_modality.py (all three "
         "input modes on real CoLA shards) and test_finetune_cli.py",
