@@ -93,7 +93,8 @@ class ShapeCache:
         self._char_codes = self._gate.char_codes
         self._char_bytes = self._char_codes.tobytes()
         self._want = np.zeros(0, np.uint8)  # which words of a batch to cut (empty: all); see _measure_mixed
-        self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "words_shaped": 0, "foreign": 0, "resets": 0}
+        self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "batch_words": 0, "words_shaped": 0,
+                      "foreign": 0, "resets": 0}
         # classes: one per (font, script, language) that Pango made a single left-to-right item of
         self._class_of: dict[tuple[int, int, int], int] = {}
         self._cls_space: list[int] = []  # space advance px
@@ -259,6 +260,7 @@ class ShapeCache:
         marked foreign, so later strips holding it go to Pango without another batch. Words of no script of
         their own (digits, punctuation) in an item of another class than ``cls`` are left uncached: beside
         other words they may resolve to another script."""
+        self.stats["batch_words"] += len(batch)
         data = (" ".join(batch) + " ").encode("utf-8")
         raw = np.frombuffer(data, np.uint8)
         if len(self._status) < len(batch):
