@@ -26,9 +26,9 @@ ENV = {**os.environ, "TORCH_EXTENSIONS_DIR": str(ROOT / ".cache" / "torch_extens
        "OMP_NUM_THREADS": "1"}
 
 
-def _cli(*args: str, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, "-m", "pixelkit.trainer.cli", *args], cwd=ROOT, env=ENV, capture_output=True,
-                       text=True, timeout=timeout)
+def _cli(*args: str, timeout: int = 600, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, "-m", "pixelkit.trainer.cli", *args], cwd=ROOT, env=env or ENV,
+                       capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"pixel-train failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
     return p
@@ -196,10 +196,13 @@ def test_corrupt_shard_in_stream_is_skipped_and_counted(tmp_path, gray_shards):
 
 @pytest.mark.slow
 def test_pretrain_pixel_end_to_end(tmp_path, gray_shards):
-    out = tmp_path / "run"
+    out, ext = tmp_path / "run", tmp_path / "torch_extensions"
     p = _cli("pretrain", "--model", "pixel", "--data", str(gray_shards), "--eval", str(gray_shards),
              "--out", str(out), "--steps", "6", "--set", "save_every=3", "--set", "log_every=1",
-             "--set", "micro_batch_size=4", "--set", "global_batch_size=8")
+             "--set", "micro_batch_size=4", "--set", "global_batch_size=8",
+             env={**ENV, "TORCH_EXTENSIONS_DIR": str(ext)})
+    assert not any(ext.glob("*/*.so")), "a CPU training run JIT-built a DeepSpeed op (training needs none)"
+    assert "built successfully" not in p.stdout + p.stderr
     assert "reconstruction PNG" in p.stdout
     m = _metrics(out)
     assert sorted(m) == [1, 2, 3, 4, 5, 6] and all(np.isfinite(r["loss"]) for r in m.values())

@@ -54,6 +54,9 @@ def _init_distributed() -> tuple[int, int]:
         os.environ.setdefault(k, v)
     os.environ.setdefault("MASTER_PORT", str(_free_port()))
     if not dist.is_initialized():
+        # DeepSpeed's CPU backend JIT-builds a shared-memory op (1-2 min on a first run) that only its
+        # inference_all_reduce uses; training reduces through gloo, so the build is skipped.
+        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
         deepspeed.init_distributed(dist_backend=runtime.backend(), auto_mpi_discovery=False, verbose=False)
     return dist.get_rank(), dist.get_world_size()
 
