@@ -15,11 +15,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import re
 from pathlib import Path
 
 from pixelkit.schemas import ShardManifest
 from pixelkit.schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
+from pixelkit.schemas.vocab import SHARD_RE
 
 from . import storage
 from .card import dataset_card, first_json
@@ -28,7 +28,6 @@ from .validate import SettingsError
 log = logging.getLogger(__name__)
 
 RUN_FILE = ".pixelkit-run.json"
-SHARD_RE = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}\.tar$")
 RUN_OUTPUTS = ("manifest.json", "manifest.parquet", "README.md", "dead_letters.jsonl", "contact.png")
 
 
