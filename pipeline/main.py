@@ -81,7 +81,7 @@ def finalize(_, run: RunConfig, infos: list, counts: dict, dead: list[str], task
     m = ShardManifest(split=run.split, encoding=run.encoding, render_config=run.render.to_dict(),
                       tokenizer=run.tokenizer, shards=sorted(infos, key=lambda s: s.name),
                       counts=dict(sorted(counts.items())), sources=list(run.sources), task=task)
-    write_outputs(run.output, m, dead)  # a local directory or s3:// / gs:// (pipeline/storage.py)
+    write_outputs(run.output, m, dead, list(run.source_rows))  # a local directory or s3:// / gs:// (storage.py)
     return m.to_dict()
 
 

@@ -85,10 +85,11 @@ def drop_stale_shards(out: str | Path, split: str, keep: set[str]) -> list[str]:
     return stale
 
 
-def write_outputs(out: str, m: ShardManifest, dead_lines: list[str]) -> None:
+def write_outputs(out: str, m: ShardManifest, dead_lines: list[str], sources: list | None = None) -> None:
     """A finished run's files besides its shards, each written atomically: ``dead_letters.jsonl``, the card
-    ``README.md``, ``manifest.parquet``, and ``manifest.json`` last (a manifest means the run finished); then
-    the stale shards go. The same bytes in a local directory and in object storage."""
+    ``README.md`` (``sources``: ``card.source_rows``), ``manifest.parquet``, and ``manifest.json`` last (a
+    manifest means the run finished); then the stale shards go. The same bytes in a local directory and in object
+    storage."""
     from pixelkit.schemas.arrow import shard_table_bytes
 
     storage.makedirs(out)
@@ -97,7 +98,7 @@ def write_outputs(out: str, m: ShardManifest, dead_lines: list[str]) -> None:
     if m.shards:
         with storage.open_read(storage.join(out, m.shards[0].name)) as fh:
             first = first_json(fh)
-    storage.write(storage.join(out, "README.md"), dataset_card(m, first).encode())
+    storage.write(storage.join(out, "README.md"), dataset_card(m, first, sources).encode())
     storage.write(storage.join(out, "manifest.parquet"), shard_table_bytes(m))
     storage.write(storage.join(out, MANIFEST_NAME), m.to_json())
     drop_stale_shards(out, m.split, {s.name for s in m.shards})

@@ -2,7 +2,9 @@
 
 ``run`` builds it and hands the same object to ``prepare_output`` (as ``fingerprint()``, the rerun guard's
 record), to ``build_pipeline`` (readers, filters, render, sink) and to ``finalize`` (the manifest and card). The
-render config is built once here, and the tokenizer file hashed once. Beam-free; pickled into ``finalize``.
+render config is built once here, the tokenizer file hashed once, and what the card says of each input (its
+format and license, from the format registry) looked up once, in the launcher. Beam-free; pickled into
+``finalize``.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ class RunConfig:
     samples_per_shard: int = 1000
     resume: bool = False
     overwrite: bool = False
+    source_rows: tuple[tuple[str, str, str, str], ...] = ()  # card.source_rows: each input as the card lists it
 
     @classmethod
     def from_options(cls, o: dict) -> "RunConfig":
         """From ``RenderOptions.get_all_options()`` (already checked: ``validate.check_run_options``)."""
         from .args import render_config
+        from .card import source_rows
 
         tokenizer = None
         if o["tokenizer"]:
@@ -68,7 +72,8 @@ class RunConfig:
                    text_field=o["text_field"], id_field=o["id_field"], max_doc_chars=o["max_doc_chars"],
                    drop_title=o["drop_title"], drop_headings=o["drop_headings"], min_patches=o["min_patches"],
                    max_unknown_ratio=o["max_unknown_ratio"], dedup=o["dedup"], samples_per_shard=o["samples_per_shard"],
-                   resume=o["resume"], overwrite=o["overwrite"])
+                   resume=o["resume"], overwrite=o["overwrite"],
+                   source_rows=tuple(source_rows([parse_input(s) for s in o["input"]], o["format"])))
 
     def inputs(self) -> list[tuple[str, str]]:
         """``(source, pattern)`` per --input, in the order given."""
