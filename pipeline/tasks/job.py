@@ -172,7 +172,8 @@ def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
         counts = labels | f"Count_{split}" >> beam.combiners.Count.PerElement()
         dead_lines = dead | f"DeadJson_{split}" >> beam.Map(_dead_json)
         (p | f"Once_{split}" >> beam.Create([None])
-           | f"Finalize_{split}" >> beam.Map(finalize, RunConfig(out, split, cfg, o["encoding"], (task.name,), tokenizer),
+           | f"Finalize_{split}" >> beam.Map(finalize, RunConfig(out, split, cfg, o["encoding"], sources=(task.name,),
+                                                                       tokenizer=tokenizer),
                                              infos=AsList(infos), counts=AsDict(counts), dead=AsList(dead_lines),
                                              task=AsSingleton(spec)))
     return outputs
