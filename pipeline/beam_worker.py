@@ -8,10 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 
-
-class _DropApitools(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("apitools not found")
+from .quiet import drop_beam_import_warning
 
 
 def main() -> None:
@@ -19,7 +16,7 @@ def main() -> None:
     stderr.setLevel(logging.WARNING)
     stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s (worker): %(message)s"))
     logging.getLogger().addHandler(stderr)  # before Beam's import: its logging.warning finds a handler
-    logging.getLogger().addFilter(_DropApitools())
+    drop_beam_import_warning()  # Beam's "apitools not found" (pipeline/quiet.py)
     from apache_beam.runners.worker import sdk_worker_main
 
     sdk_worker_main.main(sys.argv)

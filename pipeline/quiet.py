@@ -8,8 +8,13 @@ Hidden by default (all of it comes back with ``pixel-render -v``):
   for a healthy run (``--sdk_harness_log_level_overrides``): "Discarding unparseable args" (the workers do not
   know pixelkit's flags; they need none of them) and "No semi_persistent_directory found" (the local runner
   has none).
-* "apitools not found" (a root-logger warning Beam gives on import when the optional GCP client is absent; the
-  GCP IOs it concerns are not used by a local run).
+* "apitools not found, and bigquery client libraries are not available": ``import apache_beam`` gives it when the
+  optional GCP client (``apache-beam[gcp]``) is absent, which is pixelkit's install; no GCP IO is used by a run
+  that gives it. Beam logs it with ``logging.warning`` from ``apache_beam/io/gcp/internal/clients/bigquery``, i.e.
+  on the *root* logger, so no ``apache_beam`` logger level can hide it: ``DropBeamImportWarning`` is a filter on
+  the root logger (which sees only records logged on the root logger itself, not those propagated from named
+  loggers) that drops a record only when it comes from that Beam file and says that sentence. It must be in place
+  before Beam is imported: ``configure`` and ``beam_worker`` add it first thing.
 """
 
 from __future__ import annotations
@@ -20,12 +25,21 @@ import logging
 WORKER_LEVEL = "WARNING"
 WORKER_OVERRIDES = {"apache_beam.options.pipeline_options": "ERROR", "__main__": "ERROR",
                     "apache_beam.runners.worker.sdk_worker_main": "ERROR"}
-_NOISE = ("apitools not found",)
+BEAM_IMPORT_WARNING = ("apache_beam/io/gcp/internal/clients/bigquery/", "apitools not found")
 
 
-class _DropNoise(logging.Filter):
+class DropBeamImportWarning(logging.Filter):
+    """Drops Beam's import-time "apitools not found" (see the module docstring) and nothing else."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "root" and record.getMessage().startswith(_NOISE))
+        where, says = BEAM_IMPORT_WARNING
+        return not (where in record.pathname.replace("\\", "/") and record.getMessage().startswith(says))
+
+
+def drop_beam_import_warning() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(f, DropBeamImportWarning) for f in root.filters):
+        root.addFilter(DropBeamImportWarning())
 
 
 def configure(verbose: int = 0) -> None:
@@ -34,9 +48,7 @@ def configure(verbose: int = 0) -> None:
     beam_level = logging.INFO if verbose else logging.WARNING
     logging.getLogger("apache_beam").setLevel(beam_level)
     if not verbose:
-        for handler in logging.getLogger().handlers:
-            if not any(isinstance(f, _DropNoise) for f in handler.filters):
-                handler.addFilter(_DropNoise())
+        drop_beam_import_warning()
 
 
 def beam_is_quiet() -> bool:

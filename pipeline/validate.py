@@ -174,7 +174,7 @@ def out_file_problem(out: str, flag: str = "--out") -> str | None:
 
 def _input_problems(specs: list[str], fmt: str) -> list[str]:
     from .documents import no_surrogates
-    from .main import parse_input
+    from .runconfig import parse_input
     from .readers import detect_format
     from .sources import match_files
 
@@ -200,6 +200,19 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
     return problems
 
 
+def output_problems(o: dict[str, Any], holds: str, example: str) -> list[str]:
+    """``--output`` (given, a directory that can be made or reached) and ``--resume``/``--overwrite`` (not both):
+    the checks ``pixel-render run`` and ``pixel-render task`` share; ``holds``/``example`` word the first message."""
+    problems = []
+    if not o.get("output"):
+        problems.append(f"--output is required: the directory for {holds}, e.g. --output {example}")
+    elif why := _output_problem(o["output"]):
+        problems.append(why)
+    if o.get("resume") and o.get("overwrite"):
+        problems.append("--resume and --overwrite contradict each other; give one")
+    return problems
+
+
 def check_run_options(o: dict[str, Any], render_config: Callable[[], RenderConfig]) -> list[str]:
     """Every problem with a ``pixel-render run`` option set, in flag order; [] when the run can start."""
     problems = check_rules(o)
@@ -207,12 +220,7 @@ def check_run_options(o: dict[str, Any], render_config: Callable[[], RenderConfi
         problems.append("--input is required: [source=]file pattern, e.g. --input books=books/*.txt")
     else:
         problems += _input_problems(o["input"], o["format"])
-    if not o.get("output"):
-        problems.append("--output is required: the directory for the shards, e.g. --output out/mix")
-    elif why := _output_problem(o["output"]):
-        problems.append(why)
-    if o.get("resume") and o.get("overwrite"):
-        problems.append("--resume and --overwrite contradict each other; give one")
+    problems += output_problems(o, "the shards", "out/mix")
     if o.get("tokenizer"):
         problems += _tokenizer_problems(o["tokenizer"])
     if not any(p.startswith(("--font", "--patch", "--max_patches", "--dpi", "--font_size")) for p in problems):

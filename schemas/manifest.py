@@ -16,10 +16,10 @@ import msgspec
 from . import typed
 from .sample import MODES, SCHEMA_VERSION, SchemaError, compatible
 from .task import TaskSpec
+from .vocab import SHARD_RE
 
 MANIFEST_NAME = "manifest.json"
 MAX_MANIFEST_BYTES = 64 << 20  # ~300 bytes per shard: room for 200k shards
-_SHARD_RE = re.compile(r"^[A-Za-z0-9_-]+-\d{5}-of-\d{5}\.tar$")
 
 
 def file_sha256(path: str | Path) -> str:
@@ -40,7 +40,7 @@ class ShardInfo:
 
     def validate(self) -> None:
         typed.convert(dataclasses.asdict(self), _SHARD_STRUCT, f"shard {self.name!r}")
-        if not _SHARD_RE.match(self.name):
+        if not SHARD_RE.match(self.name):
             raise SchemaError(f"shard name {self.name!r} is not <split>-NNNNN-of-NNNNN.tar")
         if not re.match(r"^[0-9a-f]{64}$", self.sha256):
             raise SchemaError(f"shard {self.name}: sha256 is not 64 lowercase hex digits")

@@ -18,6 +18,8 @@ MAX_MEMBER_BYTES = 64 << 20  # one tar member (a strip is ~10 KB, a chunk's text
 MAX_META_BYTES = 1 << 20  # a sample's .json member (a 529-patch strip's is ~5 KB with token ids)
 
 SPLIT_RE = re.compile(r"^[A-Za-z0-9_]+$")
+SHARD_RE = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}\.tar$")  # what shard_name writes; the manifest and the
+# output directory's clean-up accept no other shard name
 
 
 def channels(mode: str) -> int:

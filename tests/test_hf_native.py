@@ -65,7 +65,7 @@ def test_load_dataset_from_the_folder(tmp_path, hf_offline, encoding, preset):
         assert img.mode == "1" and np.array_equal(np.asarray(img).astype(np.uint8), want)  # binary: 1-bit
         assert "`--encoding png`" not in card
     else:
-        recipe = re.search(r"```python\n(from PIL import Image\nfrom schemas import decode_pixels\nds = .*)\n```",
+        recipe = re.search(r"```python\n(from PIL import Image\nfrom pixelkit.schemas import decode_pixels\nds = .*)\n```",
                            card).group(1)
         scope = {"ds": ds.select(range(3))}
         exec(recipe, scope)  # the card's documented one-liner, as written

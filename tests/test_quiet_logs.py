@@ -3,6 +3,7 @@ the PipelineResult's metrics while the job runs, and the local runner's metrics 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -46,6 +47,29 @@ def test_verbose_brings_beam_logs_back(tmp_path):
     r = _render(tmp_path, "-v", workers=1)  # the type-hint lines come from this process, at construction
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Converting string literal" in r.stderr and "apache_beam" in r.stderr
+    if importlib.util.find_spec("apitools") is None:  # Beam warns on import without apache-beam[gcp]
+        assert "apitools not found" in r.stderr, r.stderr
+
+
+def test_importing_beam_through_the_cli_prints_no_warning_of_beams():
+    """``pixel-render run --help`` imports Beam (pipeline.main) and prints nothing on stderr: Beam's import-time
+    "apitools not found" (a root-logger warning when apache-beam[gcp] is absent, as in pixelkit's install) is dropped
+    by pipeline/quiet.py's filter; test_verbose_brings_beam_logs_back sees it come back with -v."""
+    r = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", "--help"], capture_output=True,
+                       text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, timeout=300)
+    assert r.returncode == 0 and "--samples_per_shard" in r.stdout, r.stderr
+    assert r.stderr == "", r.stderr
+
+
+def test_the_filter_drops_beams_warning_and_nothing_else():
+    code = ("import logging; from pixelkit.pipeline.quiet import configure; configure(0); import apache_beam; "
+            "logging.warning('apitools not found, but this line is not Beam\\'s'); "
+            "logging.getLogger('apache_beam').warning('a warning of Beam\\'s own logger')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and "not Beam's" in lines[0] and "Beam's own logger" in lines[1], r.stderr
 
 
 class _CountThenWait(beam.DoFn):

@@ -17,7 +17,9 @@ from pixelkit.pipeline.cli_shards import main as shards_main
 from pixelkit.schemas import (DEFAULT_ENCODING, ENCODINGS, RenderedSample, SchemaError, ShardManifest, encode_pixels,
                      make_key, shard_name)
 from pixelkit.schemas.arrow import read_shard_table, samples_to_table, table_to_samples
+from pixelkit.schemas.manifest import ShardInfo
 from pixelkit.schemas.sample import split_member_name
+from pixelkit.schemas.vocab import SHARD_RE
 
 
 def make_sample(text: str, cfg: RenderConfig, encoding: str, i: int = 0, **extra) -> RenderedSample:
@@ -104,6 +106,26 @@ def test_manifest_rejects_bad_input(tmp_path):
     with pytest.raises(SchemaError):
         shard_name("train.v2", 0, 1)
     assert shard_name("train", 3, 12) == "train-00003-of-00012.tar"
+
+
+@pytest.mark.parametrize("split", ["train", "validation_matched", "my-split", "train.v2", ""])
+def test_one_shard_name_rule_for_writer_manifest_and_output_dir(split):
+    """shard_name (the writer), ShardInfo.validate (the manifest) and outdir's clean-up share vocab.SHARD_RE."""
+    from pixelkit.pipeline.outdir import _is_run_file
+
+    name = f"{split}-00000-of-00001.tar"
+    info = ShardInfo(name, 1, 1, "0" * 64)
+    try:
+        written = shard_name(split, 0, 1) == name
+    except SchemaError:
+        written = False
+    try:
+        info.validate()
+        listed = True
+    except SchemaError:
+        listed = False
+    ours = split in ("train", "validation_matched")
+    assert written == listed == _is_run_file(name) == bool(SHARD_RE.match(name)) == ours
 
 
 @pytest.mark.parametrize("change, match", [

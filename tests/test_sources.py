@@ -117,8 +117,33 @@ def test_every_registered_format_loads_and_every_flag_offers_it():
     assert tuple(choices["format"]) == tuple(run_choices["format"]) == ("auto", *FORMATS)
 
 
+def test_the_dataset_card_reads_what_it_says_of_a_source_from_the_registry(monkeypatch, tmp_path):
+    """What the card says a source was read as, and the license a format implies, come from the format's registry
+    entry: a format added by one line shows in the card with nothing else changed. A bundled sample file's license
+    comes from sample_data/README.md; anything else is said to be not recorded."""
+    from pixelkit.pipeline import card
+    from pixelkit.pipeline.readers import Format
+    from pixelkit.pipeline.render import RenderConfig
+    from pixelkit.schemas import ShardManifest
+    from pixelkit.schemas.manifest import ShardInfo
+
+    monkeypatch.setitem(FORMATS, "tsv", Format("pixelkit.pipeline.readers.csvrows:iter_csv", (".tsv",),
+                                               help="tab-separated rows", license="CC0 1.0 (a test's)"))
+    book = card.SAMPLE_DATA / "pride-and-prejudice-excerpt.txt"
+    rows = card.source_rows([("mine", str(tmp_path / "a.tsv.gz")), ("wiki", "s3://b/enwiki.xml.bz2"),
+                             ("austen", str(book)), ("mixed", str(tmp_path / "*"))], "auto")
+    assert rows == [("mine", "a.tsv.gz", "tsv: tab-separated rows", "CC0 1.0 (a test's)"),
+                    ("wiki", "enwiki.xml.bz2", f"wikipedia: {FORMATS['wikipedia'].help}", FORMATS["wikipedia"].license),
+                    ("austen", book.name, f"text: {FORMATS['text'].help}", "public domain (US)"),
+                    ("mixed", "*", "by each file's suffix", card.NOT_RECORDED)]
+    assert card.source_rows([("mine", "x.dat")], "tsv")[0][2:] == ("tsv: tab-separated rows", "CC0 1.0 (a test's)")
+    m = ShardManifest(split="train", encoding="pxz", render_config=RenderConfig().to_dict(), sources=["mine"],
+                      shards=[ShardInfo("train-00000-of-00001.tar", 1, 1, "0" * 64)])
+    assert "| mine | a.tsv.gz | tsv: tab-separated rows | CC0 1.0 (a test's) |" in card.dataset_card(m, None, rows)
+
+
 BEAM_FREE = ("documents", "chunking", "samples", "renderers", "args", "report", "card", "cli", "validate", "shards",
-             "tokenizer", "tasks", "tasks.render", "render")
+             "tokenizer", "tasks", "tasks.render", "render", "runconfig")
 
 
 def test_beam_only_at_the_edge():

@@ -162,6 +162,20 @@ def test_stream_position_resumes_exactly_with_loader_workers(gray_shards):
     assert full[5:] == resumed
 
 
+def test_resuming_with_another_worker_count_warns_and_restarts_from_a_new_seed(gray_shards, caplog):
+    """trainer/README.md: with another world size or worker count the stream is not an exact continuation."""
+    urls = resolve(str(gray_shards)).urls
+    pos = Position(num_workers=2)
+    for (b, meta), _ in zip(make_loader(_spec(urls), num_workers=2), range(5)):
+        pos.advance(meta)
+    with caplog.at_level("WARNING", logger="pixelkit.trainer.stream"):
+        other = BatchStream(_spec(urls), start=pos, num_workers=0)
+    assert "restarts from a new seed" in caplog.text
+    assert other.seed == 5 + 1_000_003 * 5 and other.start.batches == 0
+    same = BatchStream(_spec(urls), start=pos, num_workers=2)
+    assert same.seed == 5 and same.start is pos
+
+
 def test_ranks_read_disjoint_data_and_finite_pass_covers_all(gray_shards):
     urls = resolve(str(gray_shards)).urls
     seen = [sorted(k for b, _ in BatchStream(_spec(urls, rank=r, world_size=2, infinite=False)) for k in b["keys"])

@@ -7,7 +7,8 @@ corrupt) ends the file with one ``DeadLetter`` after the records read so far. Er
 (missing file, permission) propagate; ``sources.ReadFileFn`` (the Beam edge) makes them ``unreadable_file``.
 
 ``FORMATS`` is the one registry: ``--format``'s choices and help (``pixel-render run``, ``pixel-render tokenizer``),
-``--format auto``'s suffix map and ``iter_documents`` all read it. A new format is one module here and one line
+``--format auto``'s suffix map, ``iter_documents`` and the dataset card (what each source was read as, and the
+license a format implies) all read it. A new format is one module here and one line
 below (pipeline/README.md shows one).
 
     for rec in iter_documents("dumps/enwiki-pages-articles-multistream.xml.bz2", "auto", "enwiki"): ...
@@ -31,12 +32,15 @@ class Format:
     reader: str  # "module:function", imported on first use (a parquet-less install never loads pyarrow)
     suffixes: tuple[str, ...] = ()  # file suffixes (before .gz/.bz2/.zst) that --format auto reads with it
     options: tuple[str, ...] = ()  # which of OPTIONS the reader takes
-    help: str = ""
+    help: str = ""  # --format's help, and what the dataset card says the source was read as
+    license: str = ""  # the license text in this format comes under, when the format implies one (the card says it)
 
 
 FORMATS: dict[str, Format] = {
     "wikipedia": Format("pixelkit.pipeline.readers.wikidump:iter_wikipedia", (".xml",),
-                        help="MediaWiki XML export (pages-articles, multistream .bz2 too)"),
+                        help="MediaWiki XML export (pages-articles, multistream .bz2 too)",
+                        license="Wikipedia: CC BY-SA 3.0 and GFDL (dumps before June 2023), CC BY-SA 4.0 since; "
+                                "another wiki: its own terms"),
     "books": Format("pixelkit.pipeline.readers.books:iter_books", (), ("text_field",),
                     help="a directory of .txt books, or bookcorpusopen jsonl/parquet"),
     "jsonl": Format("pixelkit.pipeline.readers.jsonl:iter_jsonl", (".jsonl", ".ndjson"), OPTIONS,
@@ -65,6 +69,17 @@ def reader(fmt: str) -> Callable[..., Iterator[Record]]:
     return getattr(import_module(module), func)
 
 
+def format_of(pattern: str, fmt: str = "auto") -> str | None:
+    """The format a run reads ``pattern``'s files in: ``fmt``, or by the pattern's suffix; None when the suffix
+    does not tell (the files are then detected one by one)."""
+    if fmt != "auto":
+        return fmt
+    try:
+        return detect_format(pattern)
+    except ValueError:
+        return None
+
+
 def detect_format(path: str) -> str:
     """The format for ``path`` by suffix (a local directory is ``books``); ValueError if the suffix is unknown."""
     if os.path.isdir(path):
@@ -88,4 +103,5 @@ def iter_documents(path: str, fmt: str = "auto", source: str = "corpus", opener:
     return reader(name)(path, source, opener, **{k: opts[k] for k in FORMATS[name].options})
 
 
-__all__ = ["FORMATS", "OPTIONS", "Format", "choices", "detect_format", "format_help", "iter_documents", "reader"]
+__all__ = ["FORMATS", "OPTIONS", "Format", "choices", "detect_format", "format_help", "format_of", "iter_documents",
+           "reader"]

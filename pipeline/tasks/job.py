@@ -27,6 +27,7 @@ from pixelkit.schemas import ShardManifest, TaskSpec
 from ..documents import DeadLetter, Skipped
 from ..main import _count_name, _dead_json, _read, finalize
 from ..options import RenderOptions, with_runner
+from ..runconfig import RunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags
 from ..sources import match_files, open_beam
@@ -171,7 +172,8 @@ def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
         counts = labels | f"Count_{split}" >> beam.combiners.Count.PerElement()
         dead_lines = dead | f"DeadJson_{split}" >> beam.Map(_dead_json)
         (p | f"Once_{split}" >> beam.Create([None])
-           | f"Finalize_{split}" >> beam.Map(finalize, out, split, cfg.to_dict(), o["encoding"], tokenizer, [task.name],
+           | f"Finalize_{split}" >> beam.Map(finalize, RunConfig(out, split, cfg, o["encoding"], sources=(task.name,),
+                                                                       tokenizer=tokenizer),
                                              infos=AsList(infos), counts=AsDict(counts), dead=AsList(dead_lines),
                                              task=AsSingleton(spec)))
     return outputs

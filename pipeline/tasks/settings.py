@@ -17,9 +17,9 @@ from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from ..main import parse_input
+from ..runconfig import parse_input
 from ..outdir import RUN_FILE, prepare_output, run_files
-from ..validate import (SettingsError, _output_problem, _tokenizer_problems, check_render_config, check_rules,
+from ..validate import (SettingsError, _tokenizer_problems, check_render_config, check_rules, output_problems,
                         render_config_or_problems)
 from . import EXAMPLES, resolve
 from .records import TaskDef
@@ -61,12 +61,7 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         splits.setdefault(split, []).append(pattern)
     if not o.get("input"):
         problems.append("--input split=pattern is required (repeatable), e.g. --input train=glue/MRPC/train.tsv")
-    if not o.get("output"):
-        problems.append("--output is required: the directory for the shard sets, e.g. --output out/tasks/mrpc")
-    elif why := _output_problem(o["output"]):
-        problems.append(why)
-    if o.get("resume") and o.get("overwrite"):
-        problems.append("--resume and --overwrite contradict each other; give one")
+    problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
     if task is not None and splits and task.label_names is None and task.family not in ("regression", "qa") \
             and o["vocab_split"] not in splits:
         problems.append(f"--task {task.name} takes its label vocabulary from the {o['vocab_split']!r} split, which "

@@ -23,7 +23,7 @@ import zstandard
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, full_strip_texts, machine_info, median_ms, pin_one_core  # noqa: E402
+from common import ROOT, full_strip_texts, machine_info, median_ms, pin_one_core, write_report  # noqa: E402
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
 from pixelkit.schemas import codec  # noqa: E402
@@ -367,9 +367,7 @@ def main() -> None:
           f"{b8['png']['bytes']:,.0f} bytes ({b8['pxz']['bytes'] / b8['png']['bytes']:.2f}x) at "
           f"{b8['pxz']['encode_ms']:.2f} vs {b8['png']['encode_ms']:.2f} ms.{research} `png` stays for datasets people "
           "open with image tools."]
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text("\n".join(L) + "\n")
-    print("\n".join(L))
+    write_report(a.out, L)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_render_multi import BGWIKI, MIXED, SCRIPTS, bgwiki_articles, mixed, udhr_texts  # noqa: E402
-from common import ROOT, machine_info, pin_one_core  # noqa: E402
+from common import ROOT, machine_info, pin_one_core, write_report  # noqa: E402
 
 from pixelkit.pipeline.chunking import chunk_document  # noqa: E402
 from pixelkit.pipeline.documents import Document  # noqa: E402
@@ -108,9 +108,7 @@ def main() -> None:
              f"- start-up + teardown of a DirectRunner job (2-document run): {startup_cpu:.1f} CPU-s ({startup:.1f} s wall)",
              f"- shaping cache on the raw pass: {stats['composed']} strips composed of {stats['lookups']} lookups, "
              f"{stats['gated']} sent to Pango by the script gate before any shaping"]
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(a.out, lines)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CLOCK, ROOT, full_strip_texts, machine_info, median_ms, pin_one_core, timed  # noqa: E402
+from common import CLOCK, ROOT, full_strip_texts, machine_info, median_ms, pin_one_core, timed, write_report  # noqa: E402
 import pygame_identity  # noqa: E402
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
@@ -268,9 +268,7 @@ def main() -> None:
         lines.append(pairs_line)
     if pygame_lines:
         lines += ["", *pygame_lines]
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(a.out, lines)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import numpy as np
 os.environ["PIXELKIT_BENCH_CLOCK"] = "thread"  # CPU time of the timed thread: the machine may be loaded
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_render import PEERS  # noqa: E402
-from common import ROOT, machine_info, pin_one_core  # noqa: E402
+from common import ROOT, machine_info, pin_one_core, write_report  # noqa: E402
 
 from pixelkit.pipeline.chunking import chunk_document  # noqa: E402
 from pixelkit.pipeline.documents import Document  # noqa: E402
@@ -266,9 +266,7 @@ def main() -> None:
               "`vs fastest peer` is the fastest peer's median over ours. `composed / gated`: strips the cache drew "
               "on its first pass / strips the script gate sent to Pango before any shaping (see "
               "`pipeline/render/pango/scriptgate.py`)."]
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(a.out, lines)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, clock, machine_info, pin_one_core  # noqa: E402
+from common import ROOT, clock, machine_info, pin_one_core, write_report  # noqa: E402
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
 from pixelkit.schemas import encode_pixels  # noqa: E402
@@ -251,9 +251,7 @@ def main() -> None:
         lines.append(f"- {len(recs) - len(fits)} sentences do not fit (we stop before the first word that does not fit "
                      "and flag the sample truncated; PIXEL draws that word clipped at the strip's end): not compared")
     lines.append(glue_format_check(a.peers))
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(a.out, lines)
 
 
 if __name__ == "__main__":

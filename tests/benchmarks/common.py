@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: real test strips, machine info, timing."""
+"""Shared by the benchmark scripts: real test strips, machine info, timing, writing the report."""
 
 from __future__ import annotations
 
@@ -94,3 +94,10 @@ def machine_info(packages: tuple[str, ...]) -> list[str]:
         f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
     ]
+
+
+def write_report(out: Path, lines: list[str]) -> None:
+    """The Markdown report to ``out`` (its folder made) and to stdout."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))

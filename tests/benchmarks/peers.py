@@ -71,17 +71,23 @@ def _pillow_png(arr) -> bytes:
     return buf.getvalue()
 
 
+def _pixel_rendering_module(tree: Path, name: str):
+    """``pixel.data.rendering.<name>`` from a copy of xplip/pixel, with its parent packages stubbed (their
+    ``__init__.py`` would import models, trainer, torch ...)."""
+    pkg = tree / "src" / "pixel"
+    for parent, sub in (("pixel", ""), ("pixel.data", "data"), ("pixel.utils", "utils"),
+                        ("pixel.data.rendering", "data/rendering")):
+        mod = types.ModuleType(parent)
+        mod.__path__ = [str(pkg / sub)]
+        sys.modules[parent] = mod
+    return importlib.import_module(f"pixel.data.rendering.{name}")
+
+
 def load_xplip_pixel(repo: Path | None):
     """PIXEL's PangoCairoTextRenderer, loaded from src/ by path: stub parent packages so pixel/__init__.py
     (models, trainer, torch...) is not run; rendering_utils.py and utils/defaults.py load as its neighbours."""
     tree = repo or PEERS_DIR / "xplip-pixel" / "src-tree"
-    pkg = tree / "src" / "pixel"
-    for name, sub in (("pixel", ""), ("pixel.data", "data"), ("pixel.utils", "utils"),
-                      ("pixel.data.rendering", "data/rendering")):
-        mod = types.ModuleType(name)
-        mod.__path__ = [str(pkg / sub)]
-        sys.modules[name] = mod
-    pc = importlib.import_module("pixel.data.rendering.pangocairo_renderer")
+    pc = _pixel_rendering_module(tree, "pangocairo_renderer")
     r = pc.PangoCairoTextRenderer(font_file=str(FONT), font_size=FONT_PT, dpi=DPI, pixels_per_patch=PPP,
                                   max_seq_length=PATCHES, rgb=False)
 
@@ -102,13 +108,7 @@ def load_xplip_pixel_pygame(repo: Path | None):
     at the next patch boundary after text + 4 px, RGB -> gray by OpenCV. No Pango involved: the font is the
     file itself (the returned description is None)."""
     tree = repo or Path(sys.prefix) / "src-tree"  # this peer venv's copy (setup extracts it there)
-    pkg = tree / "src" / "pixel"
-    for name, sub in (("pixel", ""), ("pixel.data", "data"), ("pixel.utils", "utils"),
-                      ("pixel.data.rendering", "data/rendering")):
-        mod = types.ModuleType(name)
-        mod.__path__ = [str(pkg / sub)]
-        sys.modules[name] = mod
-    pg = importlib.import_module("pixel.data.rendering.pygame_renderer")
+    pg = _pixel_rendering_module(tree, "pygame_renderer")
     r = pg.PyGameTextRenderer(font_file=str(FONT), font_size=FONT_PT, dpi=DPI, pixels_per_patch=PPP,
                               max_seq_length=PATCHES)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, full_strip_texts, machine_info  # noqa: E402
+from common import ROOT, full_strip_texts, machine_info, write_report  # noqa: E402
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
 
@@ -160,9 +160,7 @@ def main() -> None:
         body = section(texts, a.peers, Path(tmp), a.reuse)
     lines = ["# PyGame identity", "", *machine_info(("numpy", "pygame-ce")),
              f"- {len(texts)} strips of ~1,200 chars of real WikiText ({source})", "", *body]
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_report(a.out, lines)
 
 
 if __name__ == "__main__":

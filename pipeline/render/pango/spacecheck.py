@@ -13,8 +13,9 @@ space (the cache never takes a word that starts with a combining mark).
 
 A positioning rule (GPOS 7/8) that reaches the space only from its backtrack or lookahead moves just the glyphs
 of its input, so the font stays usable and those input glyphs are *risky*: the cache leaves any word holding one
-to Pango. Everything else makes the font ineligible. GoNoto has exactly one such rule (Devanagari 'dist': the
-candrabindu, anusvara and reph marks look back up to four glyphs), PixeloidSans none.
+to Pango. Everything else makes the font ineligible. GoNoto has such rules (Devanagari 'dist': the
+candrabindu, anusvara and reph marks look back up to four glyphs; 19 risky glyphs, as fonts/MANIFEST.json records
+and tests/test_render_fastpath.py re-derives), PixeloidSans none.
 
     pixel-render fontcheck fonts/GoNotoCurrent.ttf      # report on any font file
     pixel-render fontcheck --write-manifest             # record the pinned fonts' verdicts in fonts/MANIFEST.json

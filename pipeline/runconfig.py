@@ -1,0 +1,88 @@
+"""``RunConfig``: one run's settings, typed, built once from the parsed flags after they were checked.
+
+``run`` builds it and hands the same object to ``prepare_output`` (as ``fingerprint()``, the rerun guard's
+record), to ``build_pipeline`` (readers, filters, render, sink) and to ``finalize`` (the manifest and card). The
+render config is built once here, the tokenizer file hashed once, and what the card says of each input (its
+format and license, from the format registry) looked up once, in the launcher. Beam-free; pickled into
+``finalize``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .render import RenderConfig
+
+# What makes two runs the same run (``--resume`` finishes one only with these equal, with the render config and
+# the tokenizer's sha256); the names are the flags' and ``.pixelkit-run.json``'s keys.
+FINGERPRINT_KEYS = ("input", "format", "max_doc_chars", "text_field", "id_field", "drop_title", "drop_headings",
+                    "encoding", "min_patches", "max_unknown_ratio", "dedup", "split", "samples_per_shard")
+
+
+def parse_input(spec: str) -> tuple[str, str]:
+    """``source=pattern`` or a bare pattern (the source is then the file name's stem up to the first dot)."""
+    if "=" in spec and "://" not in spec.split("=", 1)[0]:
+        source, pattern = spec.split("=", 1)
+    else:
+        pattern = spec
+        source = re.sub(r"[^A-Za-z0-9_-]", "", Path(spec).name.split(".")[0].replace("*", "")) or "corpus"
+    return source, pattern
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    output: str
+    split: str
+    render: RenderConfig
+    encoding: str
+    sources: tuple[str, ...]  # sorted source names (the manifest's ``sources``)
+    tokenizer: dict | None = None  # tokenizer.identity() of --tokenizer: name, sha256, vocab_size, model
+    tokenizer_path: str | None = None
+    input: tuple[str, ...] = ()  # the --input specs as given ([source=]pattern)
+    format: str = "auto"
+    text_field: str = "text"
+    id_field: str = "id"
+    max_doc_chars: int = 0
+    drop_title: str = ""
+    drop_headings: bool = False
+    min_patches: int = 0
+    max_unknown_ratio: float = 1.0
+    dedup: bool = False
+    samples_per_shard: int = 1000
+    resume: bool = False
+    overwrite: bool = False
+    source_rows: tuple[tuple[str, str, str, str], ...] = ()  # card.source_rows: each input as the card lists it
+
+    @classmethod
+    def from_options(cls, o: dict) -> "RunConfig":
+        """From ``RenderOptions.get_all_options()`` (already checked: ``validate.check_run_options``)."""
+        from .args import render_config
+        from .card import source_rows
+
+        tokenizer = None
+        if o["tokenizer"]:
+            from .tokenizer import identity
+
+            tokenizer = identity(o["tokenizer"])
+        return cls(output=o["output"], split=o["split"], render=render_config(o), encoding=o["encoding"],
+                   sources=tuple(sorted({parse_input(s)[0] for s in o["input"]})), tokenizer=tokenizer,
+                   tokenizer_path=o["tokenizer"], input=tuple(o["input"]), format=o["format"],
+                   text_field=o["text_field"], id_field=o["id_field"], max_doc_chars=o["max_doc_chars"],
+                   drop_title=o["drop_title"], drop_headings=o["drop_headings"], min_patches=o["min_patches"],
+                   max_unknown_ratio=o["max_unknown_ratio"], dedup=o["dedup"], samples_per_shard=o["samples_per_shard"],
+                   resume=o["resume"], overwrite=o["overwrite"],
+                   source_rows=tuple(source_rows([parse_input(s) for s in o["input"]], o["format"])))
+
+    def inputs(self) -> list[tuple[str, str]]:
+        """``(source, pattern)`` per --input, in the order given."""
+        return [parse_input(s) for s in self.input]
+
+    def fingerprint(self) -> dict:
+        """What ``.pixelkit-run.json`` records (``outdir.prepare_output`` compares it on ``--resume``)."""
+        fp = {k: getattr(self, k) for k in FINGERPRINT_KEYS} | {"input": list(self.input),
+                                                                  "render_config": self.render.to_dict()}
+        if self.tokenizer is not None:
+            fp["tokenizer"] = self.tokenizer["sha256"]
+        return fp
