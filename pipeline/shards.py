@@ -23,6 +23,12 @@ def write_shard(path: str | Path, samples: Iterable[RenderedSample]) -> ShardInf
     Fixed mtime, owner and mode make the bytes a function of the samples alone; a killed writer leaves only
     the hidden temp file, never a partial file under the final name.
     """
+    return write_members(path, (s.to_wds() for s in samples))
+
+
+def write_members(path: str | Path, samples: Iterable[dict]) -> ShardInfo:
+    """``write_shard`` for samples already turned into ``RenderedSample.to_wds`` dicts (the sink packs them where
+    they were rendered)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     count = 0
@@ -30,7 +36,7 @@ def write_shard(path: str | Path, samples: Iterable[RenderedSample]) -> ShardInf
         with open(tmp, "wb") as fh:
             with wds.TarWriter(fh, encoder=False, mtime=0, user="pixelkit", group="pixelkit", mode=0o644) as tw:
                 for s in samples:
-                    tw.write(s.to_wds())
+                    tw.write(s)
                     count += 1
             fh.flush()
             os.fsync(fh.fileno())

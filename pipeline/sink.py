@@ -3,11 +3,15 @@
 Beam's own file sharding depends on bundling, so it is not used: the shard a sample lands in and its place
 inside the shard are functions of its key alone, which makes reruns byte-identical and lets ``--resume``
 recognise finished shards.
+
+A sample is packed where it was rendered: its key and tar members (``Packed``: strings and bytes, which Beam's
+fast primitive coder moves without pickling, in the runner too), in lists of up to ``PACK_BYTES`` per bundle,
+so the count, the shard assignment and the group by shard each see one element per list, not per sample.
+Which samples share a list changes nothing written (a shard's samples are sorted by key before writing).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import math
@@ -18,12 +22,13 @@ import tempfile
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsSingleton
+from apache_beam.transforms.window import GlobalWindows
 
-from pixelkit.schemas import ShardInfo, shard_name
+from pixelkit.schemas import RenderedSample, ShardInfo, shard_name
 from pixelkit.schemas.sample import split_member_name
 
 from . import storage
-from .shards import file_sha256, write_shard
+from .shards import file_sha256, write_members
 from .storage import is_local  # noqa: F401  (callers import it from here)
 
 log = logging.getLogger(__name__)
@@ -38,12 +43,55 @@ def shard_of(key: str, n: int) -> int:
     return int(hashlib.sha1(key.encode()).hexdigest()[:12], 16) % n
 
 
-def _assign(sample, n: int):
-    return shard_of(sample.key, n), sample
+Packed = tuple[str, bytes, bytes, str, bytes]  # key, json member, txt member, pixel extension, pixel member
+PACK_BYTES = 4 << 20  # a list of packed samples is cut at about this many bytes (~360 pxz samples)
+
+
+def pack(sample: RenderedSample) -> Packed:
+    """The sample's key and tar members (validated: ``RenderedSample.to_wds``), as plain strings and bytes."""
+    m = sample.to_wds()
+    return sample.key, m["json"], m["txt"], sample.encoding, m[sample.encoding]
+
+
+def members(p: Packed, key: str) -> dict:
+    """What ``shards.write_members`` writes for ``p`` under ``key``: ``RenderedSample.to_wds``'s dict."""
+    _, meta, txt, ext, pixels = p
+    return {"__key__": key, "json": meta, "txt": txt, ext: pixels}
+
+
+class PackFn(beam.DoFn):
+    """Samples -> lists of ``Packed`` of up to ``PACK_BYTES``, cut within a bundle."""
+
+    def __init__(self, max_bytes: int = PACK_BYTES):
+        self._max = max_bytes
+
+    def start_bundle(self):
+        self._batch, self._bytes = [], 0
+
+    def process(self, sample: RenderedSample):
+        p = pack(sample)
+        self._batch.append(p)
+        self._bytes += len(p[1]) + len(p[2]) + len(p[4])
+        if self._bytes >= self._max:
+            yield self._batch
+            self._batch, self._bytes = [], 0
+
+    def finish_bundle(self):
+        if self._batch:
+            yield GlobalWindows.windowed_value(self._batch)
+            self._batch, self._bytes = [], 0
+
+
+def _by_shard(batch: list[Packed], n: int):
+    """A list of packed samples -> (shard, the list's samples in that shard) per shard it touches."""
+    groups: dict[int, list[Packed]] = {}
+    for p in batch:
+        groups.setdefault(shard_of(p[0], n), []).append(p)
+    return groups.items()
 
 
 def _all_indices(n: int):
-    return [(i, None) for i in range(n)]
+    return [(i, []) for i in range(n)]
 
 
 def existing_shard(path: str, keys: list[str]) -> ShardInfo | None:
@@ -62,19 +110,17 @@ def existing_shard(path: str, keys: list[str]) -> ShardInfo | None:
         return None
 
 
-def unique_keys(samples) -> list:
-    """Sorted by key; samples that share a key (a corpus repeating an id) get ``-dupN`` suffixes in content order.
+def unique_keys(packed) -> list[tuple[str, Packed]]:
+    """(key to write, packed sample) sorted by that key; samples that share a key (a corpus repeating an id) get
+    ``-dupN`` suffixes in content order (text, then pixels: UTF-8 bytes sort as the text's code points do).
 
     All samples with one key hash to the same shard, so this is decided inside one shard, deterministically."""
-    ordered = sorted(samples, key=lambda s: (s.key, s.text, s.pixels))
     out, seen = [], {}
-    for s in ordered:
-        n = seen.get(s.key, 0)
-        seen[s.key] = n + 1
-        if n:
-            s = dataclasses.replace(s, key=f"{s.key}-dup{n}")
-        out.append(s)
-    return sorted(out, key=lambda s: s.key)
+    for p in sorted(packed, key=lambda p: (p[0], p[2], p[4])):
+        n = seen.get(p[0], 0)
+        seen[p[0]] = n + 1
+        out.append((f"{p[0]}-dup{n}" if n else p[0], p))
+    return sorted(out, key=lambda kp: kp[0])
 
 
 class WriteShardFn(beam.DoFn):
@@ -86,22 +132,23 @@ class WriteShardFn(beam.DoFn):
         self._renamed = Metrics.counter(NS, "duplicate_keys_renamed")
 
     def process(self, item, n: int):
-        index, samples = item
-        samples = unique_keys(s for s in samples if s is not None)
-        self._renamed.inc(sum(1 for s in samples if "-dup" in s.key))
+        index, lists = item
+        keyed = unique_keys(p for batch in lists for p in batch)
+        self._renamed.inc(sum(1 for k, p in keyed if k != p[0]))
         name = shard_name(self._split, index, n)
         final = storage.join(self._out, name)
         if self._resume:
-            info = existing_shard(final, [s.key for s in samples])
+            info = existing_shard(final, [k for k, _ in keyed])
             if info is not None:
                 self._kept.inc()
                 yield info
                 return
+        samples = (members(p, k) for k, p in keyed)
         if storage.is_local(final):
-            info = write_shard(final, samples)
+            info = write_members(final, samples)
         else:  # s3://, gs://: the same bytes built locally, uploaded to a hidden name, then renamed (storage.write)
             with tempfile.TemporaryDirectory(prefix="pixelkit-") as tmp:
-                info = write_shard(os.path.join(tmp, name), samples)
+                info = write_members(os.path.join(tmp, name), samples)
                 storage.write_file(final, os.path.join(tmp, name))
         self._written.inc()
         self._samples.inc(info.num_samples)
@@ -115,9 +162,10 @@ class WriteWebDataset(beam.PTransform):
         self._out, self._split, self._per, self._resume = out_dir, split, samples_per_shard, resume
 
     def expand(self, samples):
-        n = (samples | "CountSamples" >> beam.combiners.Count.Globally()
+        packed = samples | "Pack" >> beam.ParDo(PackFn())
+        n = (packed | "CountSamples" >> beam.Map(len) | "SumCounts" >> beam.CombineGlobally(sum)
              | "NumShards" >> beam.Map(num_shards, self._per))
-        keyed = samples | "AssignShard" >> beam.Map(_assign, n=AsSingleton(n))
+        keyed = packed | "AssignShard" >> beam.FlatMap(_by_shard, n=AsSingleton(n))
         every = n | "EveryShard" >> beam.FlatMap(_all_indices)  # shards no key hashed to are written empty
         return ((keyed, every) | "WithEmpty" >> beam.Flatten() | "GroupByShard" >> beam.GroupByKey()
                 | "WriteShards" >> beam.ParDo(WriteShardFn(self._out, self._split, self._resume), n=AsSingleton(n)))

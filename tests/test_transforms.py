@@ -96,16 +96,17 @@ def test_sink_writes_deterministic_shards(tmp_path, wikitext):
 def test_repeated_ids_get_distinct_deterministic_keys(wikitext):
     import dataclasses
 
-    from pixelkit.pipeline.sink import unique_keys
+    from pixelkit.pipeline.sink import pack, unique_keys
     from pixelkit.pipeline.samples import render_chunk
 
     r = TextRenderer(CFG)
     a, b = (render_chunk(TextChunk("web", "same-id", 0, t[:200]), r, CFG, DEFAULT_ENCODING, Filters())
             for t in wikitext[:2])
     assert a.key == b.key
-    keys = [s.key for s in unique_keys([b, a])]
-    assert keys == [s.key for s in unique_keys([a, dataclasses.replace(b)])]
-    assert keys == ["web_same-id_0000", "web_same-id_0000-dup1"]
+    keyed = unique_keys([pack(b), pack(a)])
+    assert keyed == unique_keys([pack(a), pack(dataclasses.replace(b))])
+    assert [k for k, _ in keyed] == ["web_same-id_0000", "web_same-id_0000-dup1"]
+    assert [p[2] for _, p in keyed] == sorted(s.text.encode() for s in (a, b))  # content order decides
 
 
 def test_title_and_heading_filters(wikitext):

@@ -1,16 +1,24 @@
-"""Whole-pipeline benchmark: the local Beam job (1 and 2 worker processes) vs the raw work on the same chunks,
-bytes per example, and a projection for a 400M-document corpus.
+"""Whole-pipeline benchmark: the local Beam job's CPU against the raw work's CPU on the same documents (the share
+of the raw work rate a worker keeps), 2-vs-1-worker scaling, bytes per example, a 400M-document projection.
 
     python tests/benchmarks/bench_pipeline.py --out tests/benchmarks/results/pipeline.md
     python tests/benchmarks/bench_pipeline.py --rounds 3 --baseline /path/to/older/checkout   # A/B, interleaved
+    python tests/benchmarks/bench_pipeline.py --workers 1                                     # skip the 2-worker jobs
 
 Input: the WikiText-2 test split split into articles (../shared/data when present, else the bundled excerpt),
-written as jsonl. Every measurement runs in a fresh subprocess (``--job`` / ``--raw`` below) with ``PYTHONPATH``
-at the checkout measured, in interleaved rounds (raw, then each checkout's 1-worker and 2-worker jobs), so a busy
-machine slows every variant alike; the report gives medians and ratios. The raw work renders, encodes and
-tokenizes the job's own chunks in one process pinned to one core; a 1-worker job is pinned to one core too (runner
-and worker process share it, as a worker's share of a cluster would); a 2-worker job gets both cores. Each job's
-time is net of a 2-document job's (start-up and teardown), measured in the same round.
+written as jsonl (``bench_pipeline_multi.py`` runs the same measurement on multilingual text). Every measurement
+runs in a fresh subprocess (``--job`` / ``--raw`` below) with ``PYTHONPATH`` at the checkout measured, in
+interleaved rounds (raw, then each checkout's jobs), and the report gives medians.
+
+CPU time, not wall time, is the measure: on a shared machine a job's wall time is mostly waiting for a core.
+- The raw work: chunking (words prefetched, as the job does), render, pxz, tokenize, then the write (each sample's
+  tar members, shards of ``--samples_per_shard`` sorted by key, tar + fsync + sha256) in a plain loop, one process
+  pinned to one core; CPU seconds of that process around the loop (its imports and first render excluded).
+- A job: ``pixel-render run``'s ``run()`` in a fresh process: CPU seconds of that process and of its reaped
+  children (the SDK worker processes) from the call to its return. 1 worker: runner and worker pinned to one core.
+- Start-up: the same job on 2 short documents, in the same round (imports, pipeline construction, worker start,
+  teardown); "net" subtracts it.
+- Efficiency = raw CPU / job CPU for the same samples: gross (everything the job spent) and net of start-up.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from common import BUNDLED, ROOT, WIKITEXT, machine_info, pin_one_core  # noqa: 
 
 DOCS_400M = 400_000_000
 PROFILE = "## Where a sample's time goes"
+PER_SHARD = 1000
 
 
 def articles() -> tuple[list[str], str]:
@@ -42,7 +51,7 @@ def articles() -> tuple[list[str], str]:
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and of its finished children (a job's worker processes)."""
+    """CPU seconds of this process and of its reaped children (a job's worker processes)."""
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
@@ -53,18 +62,22 @@ def job(corpus: str, out: str, tok: str, encoding: str, workers: int) -> dict:
         pin_one_core()
     from pixelkit.pipeline.main import run
 
-    t0, c0, load0 = time.perf_counter(), _cpu(), os.getloadavg()[0]
-    m = run([f"--input=wikitext={corpus}", f"--output={out}", f"--tokenizer={tok}", f"--encoding={encoding}",
-             f"--workers={workers}", "--samples_per_shard=1000"])
-    return {"wall": time.perf_counter() - t0, "cpu": _cpu() - c0, "load": (load0 + os.getloadavg()[0]) / 2,
-            "samples": m.num_samples, "docs": m.counts["documents_written"], "bytes": m.num_bytes,
-            "shards": len(m.shards)}
+    t0, c0, k0, load0 = time.perf_counter(), _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN), os.getloadavg()[0]
+    m = run([f"--input={Path(corpus).stem}={corpus}", f"--output={out}", f"--tokenizer={tok}",
+             f"--encoding={encoding}", f"--workers={workers}", f"--samples_per_shard={PER_SHARD}"])
+    k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime
+    if workers_cpu <= 0:
+        raise RuntimeError("the job's worker processes were not reaped: their CPU would be missed")
+    return {"wall": time.perf_counter() - t0, "cpu": _cpu() - c0, "workers_cpu": workers_cpu,
+            "load": (load0 + os.getloadavg()[0]) / 2, "samples": m.num_samples,
+            "docs": m.counts["documents_written"], "bytes": m.num_bytes, "shards": len(m.shards)}
 
 
 def raw(corpus: str, tok: str) -> dict:
     """The raw work as the job does it (``--raw``), in one pass from a fresh renderer, pinned to one core: each
     document's words prefetched and chunked, then its chunks rendered by the same renderer, encoded (pxz) and
-    tokenized."""
+    tokenized; then the samples written as the job writes them."""
     pin_one_core()
     from tokenizers import Tokenizer
 
@@ -72,22 +85,29 @@ def raw(corpus: str, tok: str) -> dict:
     from pixelkit.pipeline.documents import Document
     from pixelkit.pipeline.render import RenderConfig, TextRenderer
     from pixelkit.pipeline.samples import Filters, render_chunk
+    from pixelkit.pipeline.shards import write_shard
+    from pixelkit.pipeline.sink import num_shards, shard_of
 
-    docs = [json.loads(line)["text"] for line in Path(corpus).read_text().splitlines()]
+    docs = [json.loads(line)["text"] for line in Path(corpus).read_text(encoding="utf-8").splitlines()]
     cfg, tokenizer = RenderConfig(), Tokenizer.from_file(tok)
     r = TextRenderer(cfg)
-    r("warm up")  # loads the compiled kernels, as the job's start-up does
+    r("warm up Москва")  # loads the compiled kernels (one script and two), as the job's start-up does
     load0 = os.getloadavg()[0]
-    chunks = []
-    t0, c0 = time.perf_counter(), time.process_time()
+    clocks = [(time.perf_counter(), time.process_time())]
+    samples = []
     for d in docs:
         r.prefetch([" ".join(d.split())])
-        chunks += chunk_document(Document("w", "x", d), r.measure, r.text_budget)
-    t1, c1 = time.perf_counter(), time.process_time()
-    for c in chunks:
-        render_chunk(c, r, cfg, "pxz", Filters(), tokenizer)
-    t2, c2 = time.perf_counter(), time.process_time()
-    return {"chunk": t1 - t0, "render": t2 - t1, "wall": t2 - t0, "cpu": c2 - c0, "samples": len(chunks),
+        for c in chunk_document(Document("w", "x", d), r.measure, r.text_budget):
+            samples.append(render_chunk(c, r, cfg, "pxz", Filters(), tokenizer))
+    clocks.append((time.perf_counter(), time.process_time()))
+    n = num_shards(len(samples), PER_SHARD)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            write_shard(Path(tmp) / f"{i}.tar", sorted((s for s in samples if shard_of(s.key, n) == i),
+                                                         key=lambda s: s.key))
+        clocks.append((time.perf_counter(), time.process_time()))
+    (w0, c0), (w1, c1), (w2, c2) = clocks
+    return {"wall": w2 - w0, "cpu": c2 - c0, "render_cpu": c1 - c0, "write_cpu": c2 - c1, "samples": len(samples),
             "load": (load0 + os.getloadavg()[0]) / 2}
 
 
@@ -103,11 +123,100 @@ def med(xs) -> float:
     return statistics.median(xs)
 
 
+def write_inputs(docs: list[str], tmp: Path, name: str) -> tuple[Path, Path, str]:
+    """The corpus, a 2-document start-up corpus and a tokenizer trained on the corpus, under ``tmp``."""
+    from pixelkit.pipeline.tokenizer import train_bpe
+
+    corpus, tiny = tmp / f"{name}.jsonl", tmp / "tiny.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"a{i}", "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in enumerate(docs)), encoding="utf-8")
+    tiny.write_text("".join(json.dumps({"id": f"t{i}", "text": t[:500]}, ensure_ascii=False) + "\n"
+                            for i, t in enumerate(docs[:2])), encoding="utf-8")
+    return corpus, tiny, str(train_bpe(iter(docs), 16000, tmp / "tok.json"))
+
+
+def measure(corpus: Path, tiny: Path, tok: str, tmp: Path, variants: list, workers: list[int], rounds: int) -> dict:
+    """Interleaved rounds: the raw work, then per worker count and checkout the start-up job and the job."""
+    res: dict = {"raw": []}
+    n = 0
+
+    def run_job(checkout, inp, w, enc="pxz"):
+        nonlocal n
+        n += 1
+        return spawn(checkout, "--job", str(inp), str(tmp / f"out{n}"), tok, enc, str(w))
+
+    for rnd in range(rounds):
+        res["raw"].append(spawn(ROOT, "--raw", str(corpus), tok))
+        for w in workers:
+            for name, checkout in variants:
+                t, big = run_job(checkout, tiny, w), run_job(checkout, corpus, w)
+                res.setdefault((name, w), []).append((t, big))
+                print(f"round {rnd} {name} w{w}: {big['cpu']:.1f} CPU-s (start-up {t['cpu']:.1f}), raw "
+                      f"{res['raw'][-1]['cpu']:.1f} CPU-s, {big['wall']:.0f} s wall, load {big['load']:.1f}",
+                      file=sys.stderr, flush=True)
+    res["png"] = run_job(ROOT, corpus, 1, "png")
+    return res
+
+
+def efficiency_table(res: dict, variants: list, workers: list[int]) -> tuple[list[str], dict]:
+    """The CPU table (one row per checkout and worker count) and the medians the projection uses."""
+    raws = res["raw"]
+    raw_ms = med([r["cpu"] / r["samples"] for r in raws]) * 1000
+    render_ms = med([r["render_cpu"] / r["samples"] for r in raws]) * 1000
+    write_ms = med([r["write_cpu"] / r["samples"] for r in raws]) * 1000
+    lines = ["| job | workers | samples | job CPU s | start-up CPU s | gross CPU ms/sample | net CPU ms/sample | "
+             "raw CPU ms/sample | efficiency gross | efficiency net | net, per round |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    out = {"raw_ms": raw_ms}
+    for name, _ in variants:
+        for w in workers:
+            runs = res[(name, w)]
+            samples = runs[0][1]["samples"]
+            gross = [b["cpu"] / b["samples"] for _, b in runs]
+            net = [(b["cpu"] - t["cpu"]) / b["samples"] for t, b in runs]
+            per_round = [r["cpu"] / r["samples"] / x for r, x in zip(raws, net)]
+            out[(name, w)] = med(net) * 1000
+            lines.append(f"| {name} | {w} | {samples} | {med([b['cpu'] for _, b in runs]):.1f} | "
+                         f"{med([t['cpu'] for t, _ in runs]):.1f} | {med(gross) * 1000:.2f} | {med(net) * 1000:.2f} | "
+                         f"{raw_ms:.2f} | {med([r['cpu'] / r['samples'] / g for r, g in zip(raws, gross)]):.0%} | "
+                         f"{med(per_round):.0%} | {', '.join(f'{x:.0%}' for x in per_round)} |")
+    lines += ["", f"- raw work per sample, one process, one core: {raw_ms:.2f} CPU-ms (chunking + render + pxz + "
+              f"tokenize {render_ms:.2f}, write {write_ms:.2f}); against the raw work without the write, the net "
+              f"efficiencies above are x{render_ms / raw_ms:.2f}",
+              f"- efficiency = raw CPU / job CPU for the same samples, per round then the median; gross counts "
+              "everything the job spent from `run()` to its return, net subtracts the same round's start-up job"]
+    return lines, out
+
+
+def scaling_lines(res: dict, variants: list) -> list[str]:
+    """2 workers vs 1 by wall time net of start-up, with the load it was measured under."""
+    lines = []
+    for name, _ in variants:
+        if (name, 2) not in res:
+            continue
+        net = {w: [b["wall"] - t["wall"] for t, b in res[(name, w)]] for w in (1, 2)}
+        sp = [a / b for a, b in zip(net[1], net[2])]
+        loads = [b["load"] for w in (1, 2) for _, b in res[(name, w)]]
+        lines.append(f"- {name}: 2 workers vs 1 by wall time net of start-up: {med(sp):.2f}x (per round: "
+                     f"{', '.join(f'{x:.2f}' for x in sp)}), 1-min load average {min(loads):.1f}-{max(loads):.1f} "
+                     f"on {os.cpu_count()} cores" + (" (meaningless under this load: the jobs waited for cores "
+                                                     "other processes held)" if max(loads) > 3 else ""))
+    return lines
+
+
+def load_line(res: dict) -> str:
+    loads = [r["load"] for r in res["raw"]] + [b["load"] for k, v in res.items() if isinstance(k, tuple)
+                                              for _, b in v]
+    return (f"- machine load while measuring (1-min load average, {os.cpu_count()} cores): median {med(loads):.1f}, "
+            f"range {min(loads):.1f}-{max(loads):.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "tests/benchmarks/results/pipeline.md")
     ap.add_argument("--copies", type=int, default=3, help="repeat the articles (new ids) to amortise start-up")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--baseline", type=Path, help="another checkout (e.g. the previous commit) measured alike")
     ap.add_argument("--job", nargs=5, metavar=("CORPUS", "OUT", "TOK", "ENCODING", "WORKERS"), help=argparse.SUPPRESS)
     ap.add_argument("--raw", nargs=2, metavar=("CORPUS", "TOK"), help=argparse.SUPPRESS)
@@ -121,82 +230,33 @@ def main() -> None:
     docs, src = articles()
     docs = docs * a.copies
     variants = [("this", ROOT)] + ([("baseline", a.baseline.resolve())] if a.baseline else [])
-    res: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        corpus = tmp / "wikitext.jsonl"
-        corpus.write_text("".join(json.dumps({"id": f"a{i}", "text": t}) + "\n" for i, t in enumerate(docs)))
-        from pixelkit.pipeline.tokenizer import train_bpe
+        corpus, tiny, tok = write_inputs(docs, tmp, "wikitext")
+        res = measure(corpus, tiny, tok, tmp, variants, a.workers, a.rounds)
 
-        tok = str(train_bpe(iter(docs), 16000, tmp / "tok.json"))
-        tiny = tmp / "tiny.jsonl"
-        tiny.write_text("".join(json.dumps({"id": f"t{i}", "text": t[:500]}) + "\n" for i, t in enumerate(docs[:2])))
-        n = 0
-
-        def run_job(checkout, inp, workers, enc="pxz"):
-            nonlocal n
-            n += 1
-            return spawn(checkout, "--job", str(inp), str(tmp / f"out{n}"), tok, enc, str(workers))
-
-        for rnd in range(a.rounds):
-            res.setdefault("raw", []).append(spawn(ROOT, "--raw", str(corpus), tok))
-            for workers in (1, 2):
-                for name, checkout in variants:
-                    t, big = run_job(checkout, tiny, workers), run_job(checkout, corpus, workers)
-                    res.setdefault((name, workers), []).append((t, big))
-                    print(f"round {rnd} {name} w{workers}: {big['wall']:.1f}s (start-up {t['wall']:.1f}s), "
-                          f"load {big['load']:.1f}", file=sys.stderr, flush=True)
-        png = run_job(ROOT, corpus, 1, "png")
-
-    raws = res["raw"]
-    raw_ms = med([r["wall"] / r["samples"] for r in raws]) * 1000
-    raw_cpu_ms = med([r["cpu"] / r["samples"] for r in raws]) * 1000
-    chunk_ms = med([r["chunk"] / r["samples"] for r in raws]) * 1000
-    loads = [r["load"] for r in raws] + [b["load"] for k, v in res.items() if k != "raw" for _, b in v]
+    table, meds = efficiency_table(res, variants, a.workers)
     lines = ["# Pipeline benchmark", "", *machine_info(("apache-beam", "numpy", "zstandard", "tokenizers")),
              f"- input: {len(docs)} WikiText-2 articles ({a.copies} copies under distinct ids) from {src} "
              f"({sum(map(len, docs)):,} chars) as jsonl; {a.rounds} interleaved rounds, medians",
-             f"- machine load while measuring (1-min load average, {os.cpu_count()} cores): median "
-             f"{med(loads):.1f}, range {min(loads):.1f}-{max(loads):.1f}", ""]
-
-    def net(name, workers, key):
-        return [(b[key] - t[key]) / b["samples"] for t, b in res[(name, workers)]]
-
-    lines += ["| job | workers | wall s (median) | start-up s | net ms/sample | samples/s per worker | raw rate kept "
-              "per worker | net CPU ms/sample (all processes) | CPU vs raw |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    keep = {}
-    for name, _ in variants:
-        for workers in (1, 2):
-            runs = res[(name, workers)]
-            ms = med(net(name, workers, "wall")) * 1000
-            cpu = med(net(name, workers, "cpu")) * 1000
-            keep[(name, workers)] = raw_ms / (ms * workers)
-            lines.append(f"| {name} | {workers} | {med([b['wall'] for _, b in runs]):.1f} | "
-                         f"{med([t['wall'] for t, _ in runs]):.1f} | {ms:.2f} | {1000 / (ms * workers):.0f} | "
-                         f"{keep[(name, workers)]:.0%} | {cpu:.2f} | {cpu / raw_cpu_ms:.2f}x |")
-    lines += ["", f"- raw work per sample, one process (chunking + render + pxz + tokenize): {raw_ms:.2f} ms wall "
-              f"({1000 / raw_ms:.0f} samples/s; chunking {chunk_ms:.2f} ms), {raw_cpu_ms:.2f} ms CPU"]
-    for name, _ in variants:
-        sp = [a1 / a2 for a1, a2 in zip(net(name, 1, "wall"), net(name, 2, "wall"))]
-        lines.append(f"- {name}: 2 workers vs 1, net of start-up: {med(sp):.2f}x (per round: "
-                     f"{', '.join(f'{x:.2f}' for x in sp)}); 1 worker keeps {keep[(name, 1)]:.0%} of the raw rate "
-                     f"(per round: {', '.join(f'{raw_ms / (x * 1000):.0%}' for x in net(name, 1, 'wall'))})")
-    lines += ["", "| encoding | wall s | documents | samples | bytes/sample | shards |", "|---|---:|---:|---:|---:|---:|"]
-    m = res[("this", 1)][-1][1]
-    for enc, r in (("pxz", m), ("png", png)):
-        lines.append(f"| {enc} | {r['wall']:.1f} | {r['docs']} | {r['samples']} | {r['bytes'] / r['samples']:,.0f} | "
-                     f"{r['shards']} |")
+             load_line(res), "", *table, *scaling_lines(res, variants)]
+    lines += ["", "| encoding | documents | samples | bytes/sample | shards |", "|---|---:|---:|---:|---:|"]
+    m = res[("this", a.workers[0])][-1][1]
+    for enc, r in (("pxz", m), ("png", res["png"])):
+        lines.append(f"| {enc} | {r['docs']} | {r['samples']} | {r['bytes'] / r['samples']:,.0f} | {r['shards']} |")
     lines += ["", "- bytes/sample include the tar headers and padding of 3 members (~2 KB), the text and the token ids "
               "(json), besides the pixels (pxz ~5.9 KB, PNG ~11.2 KB for a full gray strip)"]
-    per_sample = med(net("this", 1, "wall"))
+    per_sample = meds[("this", a.workers[0])] / 1000
     samples_per_doc = m["samples"] / m["docs"]
     # A web document (C4-like) averages ~2,200 chars (~2 strips at ~1,200 chars/strip); WikiText articles are longer.
     for label, spd in (("WikiText-like articles (measured)", samples_per_doc),
                        ("web documents (~2,200 chars, assumed)", 2200 / 1200)):
         n_samples = DOCS_400M * spd
         lines.append(f"- 400M documents, {label}: {spd:.2f} samples/doc -> {n_samples / 1e9:.2f}B samples, "
-                     f"~{n_samples * per_sample / 3600:,.0f} core-hours at the job's measured net cost per sample "
-                     f"(1 worker), ~{n_samples * m['bytes'] / m['samples'] / 1e12:.1f} TB of pxz shards")
+                     f"~{n_samples * per_sample / 3600:,.0f} core-hours at the job's net CPU per sample measured here "
+                     f"({per_sample * 1000:.2f} ms, {a.workers[0]} worker; raw work alone "
+                     f"~{n_samples * meds['raw_ms'] / 1000 / 3600:,.0f}), ~{n_samples * m['bytes'] / m['samples'] / 1e12:.1f} "
+                     "TB of pxz shards")
     lines += ["", "Run it on Dataflow (same code, Beam's flags; not run from here — no cloud access):", "",
               "```", "pixel-render run --input c4=gs://BUCKET/c4/*.jsonl.zst --output gs://BUCKET/shards --tokenizer tok.json \\",
               "  --runner DataflowRunner --project PROJECT --region REGION --temp_location gs://BUCKET/tmp \\",
