@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from pixelkit.trainer.cli import main as train_main
 from pixelkit.trainer.config import TrainConfig, deepspeed_config, load_config, parse_set
 from pixelkit.trainer.models.base import ConfigError
 from pixelkit.trainer.shardsets import resolve
@@ -83,23 +84,27 @@ def test_resume_names_settings_that_changed():
     assert _changed_settings(old, old) == []
 
 
-def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards):
+def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards, capsys):
+    """One real pixel-train process shows the exit path (status 2, the message, no traceback); the other bad runs
+    go through the same ``main`` in this process (each CLI start costs seconds of imports)."""
     p = _cli("pretrain", "--model", "pixel", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"),
              check=False)
     assert p.returncode == 2 and "nothing" in p.stderr and "Traceback" not in p.stderr
-    p = _cli("pretrain", "--model", "pixel", "--data", str(binary_shards), "--set", "model_overrides.patch_size=16",
-             "--out", str(tmp_path / "o"), check=False)
-    assert p.returncode == 2 and "patch_size" in p.stderr
-    p = _cli("pretrain", "--model", "pixar", "--data", str(gray_shards), "--out", str(tmp_path / "o"), check=False)
-    assert p.returncode == 2 and "binary" in p.stderr
+    for argv, named in ((["--model", "pixel", "--data", str(binary_shards), "--set", "model_overrides.patch_size=16"],
+                         "patch_size"),
+                        (["--model", "pixar", "--data", str(gray_shards)], "binary")):
+        code = train_main(["pretrain", *argv, "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert code == 2 and named in err and "pixel-train: error:" in err, err
     assert not (tmp_path / "o" / "checkpoints").exists()
 
 
-def test_non_square_pixel_length_fails_at_start(tmp_path, wikitext):
+def test_non_square_pixel_length_fails_at_start(tmp_path, wikitext, capsys):
     from conftest import make_shard_set
     d = make_shard_set(tmp_path / "s530", "pixel", wikitext[:4], None, n_shards=1, max_patches=530)
-    p = _cli("pretrain", "--model", "pixel", "--data", str(d), "--out", str(tmp_path / "o"), check=False)
-    assert p.returncode == 2 and "square" in p.stderr
+    code = train_main(["pretrain", "--model", "pixel", "--data", str(d), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "square" in err, err
 
 
 def test_trainer_never_imports_beam_or_pipeline():
@@ -226,11 +231,12 @@ def test_zero_stages_and_precisions(tmp_path, gray_shards, zero, precision):
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_losses(tmp_path, gray_shards):
-    args = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--steps", "24", "--set", "log_every=1",
+    args = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--steps", "12", "--set", "log_every=1",
             "--set", "save_every=4", "--set", "data.shuffle_buffer=8", "--set", "micro_batch_size=4"]
-    straight = tmp_path / "straight"
-    _cli(*args, "--out", str(straight))
-    killed = tmp_path / "killed"
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    # the uninterrupted run and the one to kill start together (one thread each; their losses do not depend on it)
+    whole = subprocess.Popen([sys.executable, "-m", "pixelkit.trainer.cli", *args, "--out", str(straight)], cwd=ROOT,
+                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     proc = subprocess.Popen([sys.executable, "-m", "pixelkit.trainer.cli", *args, "--out", str(killed)], cwd=ROOT, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latest = killed / "checkpoints" / "latest"
@@ -240,11 +246,13 @@ def test_killed_run_resumes_to_the_same_losses(tmp_path, gray_shards):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     stopped = int(latest.read_text().strip().split("-")[1])
-    assert stopped < 24, "the run was killed before it finished"
+    assert stopped < 12, "the run was killed before it finished"
+    _, err = whole.communicate(timeout=600)
+    assert whole.returncode == 0, err[-5000:]
     _cli(*args, "--out", str(killed))
     a, b = _metrics(straight), _metrics(killed)
-    assert sorted(b) == list(range(1, 25))
-    for step in range(stopped + 1, 25):
+    assert sorted(b) == list(range(1, 13))
+    for step in range(stopped + 1, 13):
         assert a[step]["loss"] == b[step]["loss"], f"step {step}: {a[step]['loss']} != {b[step]['loss']}"
 
 
@@ -338,33 +346,50 @@ def test_two_processes_killed_run_resumes_where_it_stood(tmp_path, gray_shards, 
 @pytest.mark.parametrize("env, expect", [
     ({"LOCAL_SIZE": "2"}, "half"),  # the deepspeed launcher's variable: it sets no thread count itself
     ({"LOCAL_WORLD_SIZE": "2"}, "half"),  # torchrun's
-    ({"LOCAL_SIZE": "2", "OMP_NUM_THREADS": "1"}, "1"),  # an explicit setting wins
-    ({}, "all"),  # one rank keeps every core
+    ({"LOCAL_SIZE": "2", "OMP_NUM_THREADS": "1"}, "kept"),  # an explicit setting wins (torch read it at start)
+    ({}, "kept"),  # one rank keeps every core
 ])
-def test_cpu_ranks_share_the_cores(env, expect):
-    base = {k: v for k, v in ENV.items() if k not in ("OMP_NUM_THREADS", "LOCAL_SIZE", "LOCAL_WORLD_SIZE")}
-    code = ("import os, torch; before = torch.get_num_threads(); from pixelkit.trainer import runtime; runtime.setup(); "
-            "print(before, torch.get_num_threads(), len(os.sched_getaffinity(0)))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True,
-                         text=True, check=True)
-    before, threads, cores = map(int, out.stdout.split())
-    assert threads == {"half": max(1, cores // 2), "1": 1, "all": before}[expect]
-
-
-def test_jit_cache_lives_in_the_project_and_stale_locks_go(tmp_path):
+def test_cpu_ranks_share_the_cores(env, expect, monkeypatch):
+    """``runtime.setup`` in this process (no CUDA here), from a thread count neither rule gives by itself."""
     from pixelkit.trainer import runtime
-    env = {k: v for k, v in os.environ.items() if k != "TORCH_EXTENSIONS_DIR"}
-    code = "import os; from pixelkit.trainer import runtime; runtime.setup(); print(os.environ['TORCH_EXTENSIONS_DIR'])"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(runtime.PROJECT_ROOT / ".cache" / "torch_extensions")
+    for k in ("OMP_NUM_THREADS", "LOCAL_SIZE", "LOCAL_WORLD_SIZE", "DS_ACCELERATOR", "TORCH_EXTENSIONS_DIR"):
+        monkeypatch.delenv(k, raising=False)  # restored after the test, as is torch's thread count
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    cores = len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    torch.set_num_threads(cores + 3)
+    try:
+        runtime.setup()
+        threads = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert threads == {"half": max(1, cores // 2), "kept": cores + 3}[expect]
+
+
+def test_an_explicit_thread_count_reaches_a_fresh_rank():
+    """OMP_NUM_THREADS=1 beside the launcher's LOCAL_SIZE=2: a new process keeps torch's 1 thread."""
+    base = {k: v for k, v in ENV.items() if k not in ("OMP_NUM_THREADS", "LOCAL_SIZE", "LOCAL_WORLD_SIZE")}
+    code = "import torch; from pixelkit.trainer import runtime; runtime.setup(); print(torch.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, "LOCAL_SIZE": "2", "OMP_NUM_THREADS": "1"},
+                         capture_output=True, text=True, check=True)
+    assert int(out.stdout) == 1
+
+
+def test_jit_cache_lives_in_the_project_and_stale_locks_go(tmp_path, monkeypatch):
+    from pixelkit.trainer import runtime
+    monkeypatch.delenv("TORCH_EXTENSIONS_DIR", raising=False)  # restored after the test
+    monkeypatch.delenv("DS_ACCELERATOR", raising=False)
+    runtime.setup()
+    assert os.environ["TORCH_EXTENSIONS_DIR"] == str(runtime.PROJECT_ROOT / ".cache" / "torch_extensions")
     stale, fresh = tmp_path / "op_a" / "lock", tmp_path / "op_b" / "lock"
     for f in (stale, fresh):
         f.parent.mkdir()
         f.touch()
     old = time.time() - runtime.STALE_LOCK_SECONDS - 60
     os.utime(stale, (old, old))
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "TORCH_EXTENSIONS_DIR": str(tmp_path)},
-                   check=True, capture_output=True)
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    runtime.setup()
     assert not stale.exists() and fresh.exists(), "only a lock left by a killed build is removed"
 
 
