@@ -69,6 +69,20 @@ def test_bad_suites_fail_naming_the_key(entry, match):
         parse_suite(_suite(**entry))
 
 
+def test_cuts_a_squad_json_by_articles_and_refuses_other_json(tmp_path):
+    from pixelkit.trainer.suite_run import SuiteRunner
+    arts = [{"title": f"t{i}", "paragraphs": [{"context": f"c{i}", "qas": []}]} for i in range(5)]
+    src = tmp_path / "squad.json"
+    src.write_text(json.dumps({"version": "1.1", "data": arts}))
+    runner = SuiteRunner(load_suite("tiny"), tmp_path / "out", None)
+    cut = json.loads(Path(runner._slice(f"{src}[3:5]")).read_text())
+    assert cut == {"version": "1.1", "data": arts[3:5]}  # whole articles, nothing else changed
+    assert json.loads(Path(runner._slice(f"{src}[:3]")).read_text())["data"] == arts[:3]
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match=r"not SQuAD-format JSON .*only line-based files and SQuAD JSON"):
+        runner._slice(f"{tmp_path / 'list.json'}[0:1]")
+
+
 @pytest.fixture(scope="module")
 def xnli_sets(tmp_path_factory) -> dict[str, Path]:
     """XNLI English dev (real, CC BY-NC; read from ../shared/data) cut into two disjoint 'languages' a and b, each

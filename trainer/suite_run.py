@@ -35,7 +35,8 @@ from .suite import Entry, Suite, expand
 log = logging.getLogger(__name__)
 RUN_FILES = Path(__file__).resolve().parent / "runs" / "finetune"
 PERCENT_FAMILIES = ("parsing", "qa")  # their scores (UAS / LAS, SQuAD EM / F1) are already x 100
-SLICE = re.compile(r"^(?P<path>.+)\[(?P<a>\d*):(?P<b>\d*)\]$")  # "file.tsv[0:1990]": lines 0..1989 of a line-based file
+# "file.tsv[0:1990]": lines 0..1989 of a line-based file; "file.json[0:40]": articles 0..39 of a SQuAD-format JSON
+SLICE = re.compile(r"^(?P<path>.+)\[(?P<a>\d*):(?P<b>\d*)\]$")
 
 
 def _hash(obj) -> str:
@@ -63,7 +64,9 @@ class SuiteRunner:
 
     # -- data ---------------------------------------------------------------------------------------------
     def _slice(self, spec: str) -> str:
-        """A line range of a line-based file (TSV / CoNLL rows), materialized once under data/_slices/."""
+        """A line range of a line-based file (TSV / CoNLL rows), or an article range of a SQuAD-format JSON file
+        (its ``data`` list: whole articles, so no context is shared across the cut), materialized once under
+        data/_slices/."""
         m = SLICE.match(spec)
         if not m:
             return spec
@@ -74,10 +77,20 @@ class SuiteRunner:
         dst = self.out / "data" / "_slices" / f"{src.stem}-{a}-{b if b is not None else 'end'}-{_hash(str(src.resolve()))}{src.suffix}"
         if not dst.is_file():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            with src.open("rb") as fh:
-                lines = fh.read().splitlines(keepends=True)[a:b]
+            if src.suffix == ".json":
+                try:
+                    doc = json.loads(src.read_text(encoding="utf-8"))
+                except ValueError as e:
+                    raise ConfigError(f"input {spec}: {src} is not JSON ({e})") from None
+                if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+                    raise ConfigError(f"input {spec}: {src} is not SQuAD-format JSON (no 'data' list of articles); "
+                                      f"only line-based files and SQuAD JSON can be cut with [a:b]")
+                body = json.dumps({**doc, "data": doc["data"][a:b]}, ensure_ascii=False).encode()
+            else:
+                with src.open("rb") as fh:
+                    body = b"".join(fh.read().splitlines(keepends=True)[a:b])
             tmp = dst.with_name(dst.name + ".tmp")
-            tmp.write_bytes(b"".join(lines))
+            tmp.write_bytes(body)
             os.replace(tmp, dst)
         return str(dst)
 
