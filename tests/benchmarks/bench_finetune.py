@@ -15,6 +15,9 @@
         --input train=$S/glue/MRPC/train.tsv --input validation=$S/glue/MRPC/dev.tsv
     python tests/benchmarks/bench_finetune.py learn --pretrain-data out/pretrain-wikitext out/pretrain-wiki-books \
         out/pixel-gray --pretrain-steps 100 --pretrain-batch 8 --steps 300 --eval-every 300 --tasks ud-en_ewt-pos glue-mrpc
+    # several seeds (mean and each seed in the table), from a model pretrained by hand, one init at a time
+    python tests/benchmarks/bench_finetune.py learn --pretrain-model out/bench-finetune/pretrain-np800/model \
+        --seeds 0 1 --inits scratch --steps 300 --eval-every 300 --tasks ud-en_ewt-pos
 
 ``loader``: CoLA train sentences rendered with PIXEL's settings (gray 16 px, 529 patches, pxz) by the tests'
 task helper (the pipeline's pure task functions), streamed by ``trainer.stream.BatchStream`` into (a) the
