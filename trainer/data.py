@@ -92,7 +92,7 @@ def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] |
     into; the pixels are then a view of it (see ``schemas.codec.decode_pixels``). The schema and ``strip`` bound
     the size before any buffer is asked for."""
     try:
-        s = RenderedSample.from_wds({k: v for k, v in raw.items() if not k.startswith("__") or k == "__key__"})
+        s = RenderedSample.from_wds(raw)  # reads __key__ and the field members only (not __url__, __set__ ...)
         if strip is not None and (s.mode, s.patch_size, s.max_patches) != strip:
             raise tars.Mismatch("wrong_shape", f"sample {s.key!r} is a {s.mode} strip of {s.max_patches} "
                                 f"{s.patch_size}px patches; the set holds {strip[0]} {strip[2]} x {strip[1]}px")

@@ -184,22 +184,26 @@ class BatchStream(IterableDataset):
             return
         rng = np.random.default_rng([self.seed, set_index, slot, 7])
         buf: list[dict] = []
+        sizes: list[int] = []  # each held sample's bytes, counted once on the way in
         held = 0
         for item in stream:
+            n = _nbytes(item)
+            held += n
             if len(buf) < size:
                 buf.append(item)
-                held += _nbytes(item)
+                sizes.append(n)
             else:
                 j = int(rng.integers(size))
                 buf[j], item = item, buf[j]
-                held += _nbytes(buf[j]) - _nbytes(item)
+                held -= sizes[j]
+                sizes[j] = n
                 yield item
             while held > MAX_SHUFFLE_BYTES and len(buf) > 1:
                 j = int(rng.integers(len(buf)))
                 buf[j], buf[-1] = buf[-1], buf[j]
-                out = buf.pop()
-                held -= _nbytes(out)
-                yield out
+                sizes[j], sizes[-1] = sizes[-1], sizes[j]
+                held -= sizes.pop()
+                yield buf.pop()
         rng.shuffle(buf)
         yield from buf
 
@@ -218,7 +222,7 @@ class BatchStream(IterableDataset):
 
 
 def _nbytes(raw: dict) -> int:
-    return sum(len(v) for v in raw.values() if isinstance(v, bytes))
+    return sum([len(v) for v in raw.values() if type(v) is bytes])
 
 
 class _Scratch:

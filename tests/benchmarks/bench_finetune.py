@@ -15,6 +15,9 @@
         --input train=$S/glue/MRPC/train.tsv --input validation=$S/glue/MRPC/dev.tsv
     python tests/benchmarks/bench_finetune.py learn --pretrain-data out/pretrain-wikitext out/pretrain-wiki-books \
         out/pixel-gray --pretrain-steps 100 --pretrain-batch 8 --steps 300 --eval-every 300 --tasks ud-en_ewt-pos glue-mrpc
+    # several seeds (mean and each seed in the table), from a model pretrained by hand, one init at a time
+    python tests/benchmarks/bench_finetune.py learn --pretrain-model out/bench-finetune/pretrain-np800/model \
+        --seeds 0 1 --inits scratch --steps 300 --eval-every 300 --tasks ud-en_ewt-pos
 
 ``loader``: CoLA train sentences rendered with PIXEL's settings (gray 16 px, 529 patches, pxz) by the tests'
 task helper (the pipeline's pure task functions), streamed by ``trainer.stream.BatchStream`` into (a) the
@@ -139,16 +142,17 @@ def _labels(split: Path) -> list:
 def learn(a) -> list[str]:
     work = ROOT / "out" / "bench-finetune"
     work.mkdir(parents=True, exist_ok=True)
-    pre = work / f"pretrain-{a.pretrain_steps}"
+    pre = a.pretrain_model.parent if a.pretrain_model else work / f"pretrain-{a.pretrain_steps}"
     secs = {}
     pre_data = [str(d) for d in a.pretrain_data]
     pre_args = ["pretrain", "--config", "trainer/runs/pixel.yaml", "--data", *pre_data, "--steps", str(a.pretrain_steps),
                 "--set", "log_every=25", "--set", "save_every=250", "--set", "optim.warmup_steps=50",
                 "--set", f"micro_batch_size={a.pretrain_batch}", "--set", f"global_batch_size={a.pretrain_batch}"]
-    if not (pre / "model" / "model.safetensors").exists():
+    if not (pre / "model" / "model.safetensors").exists() and "pretrained" in a.inits:
         secs["pretrain"] = _cli([*pre_args, "--out", str(pre)], work / f"pretrain-{a.pretrain_steps}.log")
     strips = sum(json.loads((ROOT / d / "manifest.json").read_text())["num_samples"] for d in pre_data)
-    pre_loss = [json.loads(r) for r in (pre / "metrics.jsonl").read_text().splitlines() if '"loss"' in r]
+    pre_loss = [json.loads(r) for r in (pre / "metrics.jsonl").read_text().splitlines() if '"loss"' in r] \
+        if (pre / "metrics.jsonl").exists() else [{"loss": float("nan"), "step": 0}]
     common = ["--steps", str(a.steps), "--eval-every", str(a.eval_every), "--patience", "0",
               "--set", f"micro_batch_size={a.batch}", "--set", f"global_batch_size={a.batch}",
               "--set", f"optim.lr={a.lr}", "--set", "optim.warmup_steps=20", "--set", "log_every=50"]
@@ -159,22 +163,28 @@ def learn(a) -> list[str]:
         train, dev = _labels(data / "train"), _labels(data / "validation")
         majority = Counter(train).most_common(1)[0][0]
         base = {"accuracy": sum(x == majority for x in dev) / len(dev), "mcc": 0.0}
-        res = {}
-        for init in ("pretrained", "scratch"):
-            out = work / f"{task}-{init}-{a.steps}" if init == "scratch" else \
-                work / f"{task}-{init}{a.pretrain_steps}-{a.steps}"
-            init_args = ["--init", str(pre / "model")] if init == "pretrained" else ["--model", "pixel", "--flavor",
-                                                                                     "debug"]
-            if not (out / "best" / "metrics.json").exists():  # else: an earlier run of the same command
-                secs[f"{task} {init}"] = _cli(["finetune", "--data", str(data), "--out", str(out), *init_args,
-                                               *common], work / f"{task}-{init}-{a.steps}.log")
-            res[init] = json.loads((out / "best" / "metrics.json").read_text())
+        res: dict[str, list[dict]] = {"pretrained": [], "scratch": []}
+        for seed in a.seeds:
+            for init in a.inits:
+                tag = f"-s{seed}" if seed != 0 else ""
+                out = work / f"{task}-{init}-{a.steps}{tag}" if init == "scratch" else \
+                    work / f"{task}-{init}{pre.name.removeprefix('pretrain-')}-{a.steps}{tag}"
+                init_args = ["--init", str(pre / "model")] if init == "pretrained" else ["--model", "pixel",
+                                                                                         "--flavor", "debug"]
+                if not (out / "best" / "metrics.json").exists():  # else: an earlier run of the same command
+                    secs[f"{task} {init} seed {seed}"] = _cli(
+                        ["finetune", "--data", str(data), "--out", str(out), *init_args, *common,
+                         *(["--set", f"seed={seed}"] if seed != 0 else [])], Path(f"{out}.log"))
+                res[init].append(json.loads((out / "best" / "metrics.json").read_text()))
+        if not all(res.values()):
+            continue
         base["f1"] = 2 * base["accuracy"] / (1 + base["accuracy"]) if spec["label_names"][majority] == "1" else 0.0
         for metric in {"accuracy": ["accuracy"], "mcc": ["mcc", "accuracy"], "accuracy_f1": ["accuracy", "f1"]}[
                 spec["metric"]]:
-            rows.append(f"| {task} | {metric} | {len(dev):,} | {base[metric]:.4f} | {res['scratch'][metric]:.4f} "
-                        f"(step {res['scratch']['step']}) | {res['pretrained'][metric]:.4f} "
-                        f"(step {res['pretrained']['step']}) |")
+            cell = {k: (f"{statistics.mean(r[metric] for r in v):.4f} (" +
+                        ", ".join(f"{r[metric]:.4f}" for r in v) + ")") for k, v in res.items()}
+            rows.append(f"| {task} | {metric} | {len(dev):,} | {base[metric]:.4f} | {cell['scratch']} | "
+                        f"{cell['pretrained']} |")
     return [f"## Learning, {a.steps} finetuning steps after {a.pretrain_steps} pretraining steps: pretrained vs "
             "from scratch vs majority class (dev, best checkpoint)", "",
             f"- command: `python tests/benchmarks/bench_finetune.py learn --pretrain-steps {a.pretrain_steps} "
@@ -216,6 +226,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--tasks", nargs="+", default=["ud-en_ewt-pos", "glue-cola"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="learn: finetuning seeds (seed=...)")
+    ap.add_argument("--inits", nargs="+", default=["pretrained", "scratch"], choices=["pretrained", "scratch"])
+    ap.add_argument("--pretrain-model", type=Path, help="learn: an existing pretraining output's model dir")
     ap.add_argument("--out", type=Path, default=ROOT / "tests" / "benchmarks" / "results" / "finetune.md")
     a = ap.parse_args()
     body = loader(a) if a.part == "loader" else learn(a)
