@@ -45,7 +45,7 @@ def _task_model(task_dir: Path, variant: str, patches: int = 64, mode: str = "gr
 
 
 def test_cli_help_and_run_files_do_not_import_torch():
-    code = ("import sys\nfrom trainer.cli import main\nfrom trainer.config import load_config\n"
+    code = ("import sys\nfrom pixelkit.trainer.cli import main\nfrom pixelkit.trainer.config import load_config\n"
             "for argv in (['finetune', '--help'], ['evaluate', '--help']):\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
             "import pathlib\n"
