@@ -152,6 +152,21 @@ def test_mixed_script_strips_compose_run_by_run_and_match_pango(seed, cfg, udhr)
         assert fast.cache_stats["composed"] > 40, fast.cache_stats
 
 
+def test_a_mixed_strip_shapes_its_new_words_not_the_whole_strip():
+    """A strip of several scripts meets the cache with a few new words: only those are shaped (a number behind the
+    name that sets its run's script), not the whole strip again -- and it is composed with Pango's pixels."""
+    fast, slow = pair(RenderConfig())
+    base = ("Москва и Санкт-Петербург - крупнейшие города России, Moscow and Saint Petersburg 1147 года, "
+            "а также Новосибирск и Екатеринбург")
+    more = base + " новые слова Kazan 2024"
+    for t in (base, more):
+        before = dict(fast.cache_stats)
+        assert same(fast(t), slow(t)), t
+        st = fast.cache_stats
+        assert st["composed"] == before["composed"] + 1, st
+    assert st["batch_words"] - before["batch_words"] == 4, st  # новые, слова, Kazan, 2024 (of 22 words)
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "wikipedia").is_dir(), reason="needs ../shared/data/wikipedia")
 def test_bulgarian_wikipedia_matches_pango():
     """Real Cyrillic prose with Latin names, numbers and brackets (the Bulgarian Wikipedia excerpt)."""

@@ -52,8 +52,8 @@ class PangoCairoRenderer(Renderer):
 
     @property
     def cache_stats(self) -> dict | None:
-        """The shaping cache's counters (lookups, composed strips, batches, words shaped, foreign words, resets,
-        words held), or None when this renderer draws everything through Pango."""
+        """The shaping cache's counters (lookups, strips gated, composed strips, batches, words in batches, words
+        shaped, foreign words, resets, words held), or None when this renderer draws everything through Pango."""
         self._ensure()
         return None if self._cache is None else {**self._cache.stats, "words": self._cache.size}
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_render_multi import SCRIPTS, full_strips, udhr_texts  # noqa: E402
+from bench_render_multi import MIXED, SCRIPTS, full_strips, mixed, udhr_texts  # noqa: E402
 from common import pin_one_core  # noqa: E402
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
@@ -24,14 +24,18 @@ from pixelkit.pipeline.render import RenderConfig, TextRenderer  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--script", default="Cyrillic (ru, uk, bg)", choices=SCRIPTS)
+    ap.add_argument("--script", default="Cyrillic (ru, uk, bg)", choices=[*SCRIPTS, *MIXED])
     ap.add_argument("--strips", type=int, default=24)
     a = ap.parse_args()
     pin_one_core()
     udhr = udhr_texts()
     pango = TextRenderer(RenderConfig(), shape_cache=False)
-    strips = [s for lang in SCRIPTS[a.script] for s in full_strips(udhr[lang], lang, pango.measure,
-                                                                     pango.text_budget, a.strips)][:a.strips]
+    if a.script in MIXED:  # the benchmark's mixed strips: sentences each followed by an English name or number
+        text = mixed(udhr[MIXED[a.script]].replace("\n", " "), udhr["en"])
+        strips = full_strips(text, MIXED[a.script], pango.measure, pango.text_budget, a.strips)
+    else:
+        strips = [s for lang in SCRIPTS[a.script] for s in full_strips(udhr[lang], lang, pango.measure,
+                                                                         pango.text_budget, a.strips)][:a.strips]
     cache = TextRenderer(RenderConfig())
     for r in (pango, cache):
         r("warm up Pango and the kernels"), r("warm up Москва kernels")

@@ -155,7 +155,7 @@ words: ``space`` px, or ``gaps[k]`` after word k when ``gaps`` is not empty (a s
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _word_code(text, start, end, char_codes):
-    """LEAD | STRONG | FIRST of the UTF-8 word text[start:end] (see shapecache._word_code) from ``char_codes``: per
+    """LEAD | STRONG | FIRST of the UTF-8 word text[start:end] (see words.word_code) from ``char_codes``: per
     BMP code point, bit 1 it can start a word (no mark, joiner or variation selector), bit 2 it has a script of its
     own. A character past the BMP makes the word not LEAD (the caller reads such batches in Python instead)."""
     code = LEAD

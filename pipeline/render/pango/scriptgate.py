@@ -81,7 +81,8 @@ class ScriptGate:
         self._ranges = _ranges(t)
         blocked = self._class(lambda s: s not in WEAK and s not in COMPOSABLE)
         self._blocked = re.compile(f"[{blocked}{_SUPPLEMENTARY_BLOCKED}]").search
-        self._strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
+        # search for a character of a composable script of its own (the shaping cache's mixed batches use it too)
+        self._strong = self.strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
         self._others = {}  # script -> search for a strong character of any other composable script
         paired = "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if not 0xD800 <= cp <= 0xDFFF and (
             unicodedata.category(chr(cp)) in ("Ps", "Pe", "Pi", "Pf") or unicodedata.mirrored(chr(cp))))

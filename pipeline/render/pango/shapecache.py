@@ -23,8 +23,12 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   run (``kernels.measure_mixed``: Pango's script iterator without paired punctuation; each word must lie in a run
   of its own class, a digit or punctuation word is looked up, or shaped once, in the class of the run it falls
   in). Anything else (a foreign word, a word that switches script, right-to-left pairs) goes through Pango.
+  Such a strip's new words are shaped in one batch of their own too, each behind the words that set the script of
+  its leading digits or marks (``words.mixed_batch``), grouped by script: a first pass shapes each new word once
+  and never the whole strip.
 * Each glyph is drawn once by cairo through ``pango_cairo_show_glyph_string`` at the class's baseline phase and
-  kept as a cropped A8 mask; a word's mask is the saturating sum of its glyphs'. Pango places glyphs on whole
+  kept as a cropped A8 mask (``glyphs.py``: a batch's new glyphs drawn side by side, cropped by one kernel); a
+  word's mask is the saturating sum of its glyphs'. Pango places glyphs on whole
   pixels (the context rounds glyph positions) and cairo adds a run's glyph masks with saturation before painting
   the run, so composing cached masks with a saturating add gives its pixels exactly; a run drawn on a canvas that
   already has ink is painted OVER it, as cairo does.
@@ -39,24 +43,21 @@ from __future__ import annotations
 
 import array
 import math
-import re
-import unicodedata
 from itertools import compress, repeat
 from operator import is_
 from typing import Callable
 
 import numpy as np
-from cairocffi import cairo as _cairo
 
-from . import pango_abi as pa
 from . import kernels
+from . import pango_abi as pa
+from .glyphs import GlyphMasks
+from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 from .scriptgate import gate
 from .tables import Atlas, Rows
-from .kernels import EMPTY_WORD, FIRST, FOREIGN, FOREIGN_WORD, LEAD, STRONG
+from .words import astral, mixed_batch, word_code, words_in
 
-_SCRATCH_W, _SCRATCH_H, _ORIGIN_X, _ORIGIN_Y = 256, 128, 64, 64  # glyph capture surface; ink must stay inside
 _GLYPH_IDS = 1 << 16  # OpenType glyph ids are 16-bit
-_WEAK_SCRIPTS = frozenset({0, 1, 61})  # G_UNICODE_SCRIPT_COMMON, _INHERITED, _UNKNOWN
 # Scripts HarfBuzz shapes with its default shaper (GUnicodeScript numbers, which PangoScript shares): Common,
 # Armenian, Bopomofo, Cherokee, Coptic, Cyrillic, Deseret, Ethiopic, Georgian, Gothic, Greek, Han, Hiragana,
 # Katakana, Latin, Ogham, Old Italic, Runic, Canadian Aboriginal, Yi. The syllabic shapers (Indic, Khmer,
@@ -64,35 +65,7 @@ _WEAK_SCRIPTS = frozenset({0, 1, 61})  # G_UNICODE_SCRIPT_COMMON, _INHERITED, _U
 # on the serial number (mod 16) of the broken syllable before it, however far away (seen in Tamil) -- so a word
 # of those scripts does not always shape the same, and Pango draws them.
 _DEFAULT_SHAPER_SCRIPTS = frozenset({0, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 17, 20, 22, 25, 29, 30, 32, 40, 41})
-_ascii_letter = re.compile("[A-Za-z]").search
 _NO_GAPS = np.zeros(0, np.int32)
-
-
-def _word_code(word: str) -> int:
-    """LEAD: the word starts on a character of its own (not a combining mark, joiner or variation selector,
-    which attach to the space before it, or take a dotted circle at the start of a text); STRONG: it has a
-    character of a script of its own (digits and punctuation are Common and take their neighbours' script);
-    FIRST: its first character is one."""
-    if word.isascii():  # the common case: ASCII letters are Latin, the rest of ASCII is Common
-        return LEAD | STRONG | (FIRST if word[:1].isalpha() else 0) if _ascii_letter(word) else LEAD
-    lead = unicodedata.category(word[0]) not in ("Mn", "Mc", "Me", "Cf") and not "\ufe00" <= word[0] <= "\ufe0f"
-    table, get = gate().script, pa.glib.g_unichar_get_script
-    scripts = [table[o] if o < 0x10000 else get(o) for o in map(ord, word)]
-    strong = any(sc not in _WEAK_SCRIPTS for sc in scripts)
-    first = scripts[0] not in _WEAK_SCRIPTS
-    return (LEAD if lead else 0) | (STRONG if strong else 0) | (FIRST if first else 0)
-
-
-def _words_in(batch: list[str], start: int, end: int) -> list[tuple[str, int]]:
-    """The words of a batch (each followed by one space) that start in bytes [start, end), with their space's
-    byte offset."""
-    out, at = [], 0
-    for w in batch:
-        space = at + len(w.encode("utf-8"))
-        if start <= at < end:
-            out.append((w, space))
-        at = space + 1
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------- cache
@@ -110,23 +83,18 @@ class ShapeCache:
     def __init__(self, context: int, line_metrics: Callable[[str], tuple[int, int]],
                  y_top: Callable[[int], float], risky_glyphs: frozenset[int] = frozenset(),
                  max_words: int = 100_000):
-        import cairocffi
-
         self._context = pa.ffi.cast("void *", context)
         self._line_metrics, self._y_top = line_metrics, y_top
         self.max_words = max_words
         self._risky = np.zeros(_GLYPH_IDS, np.uint8)  # glyphs whose position may depend on a word's neighbours
         self._risky[[g for g in risky_glyphs if g < _GLYPH_IDS]] = 1
-        self._surface = cairocffi.ImageSurface(cairocffi.FORMAT_A8, _SCRATCH_W, _SCRATCH_H)
-        self._cr = cairocffi.Context(self._surface)
-        stride = self._surface.get_stride()
-        self._capture = np.frombuffer(self._surface.get_data(), np.uint8).reshape(_SCRATCH_H, stride)[:, :_SCRATCH_W]
-        self._paint = pa.GlyphPainter(int(cairocffi.ffi.cast("uintptr_t", self._cr._pointer)))
-        self._inked = (0, 0, 0, 0)  # rows and columns of the capture surface the last glyph inked
+        self._glyphs = GlyphMasks()
         self._gate = gate()
         self._char_codes = self._gate.char_codes
+        self._char_bytes = self._char_codes.tobytes()
         self._want = np.zeros(0, np.uint8)  # which words of a batch to cut (empty: all); see _measure_mixed
-        self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "words_shaped": 0, "foreign": 0, "resets": 0}
+        self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "batch_words": 0, "words_shaped": 0,
+                      "foreign": 0, "resets": 0}
         # classes: one per (font, script, language) that Pango made a single left-to-right item of
         self._class_of: dict[tuple[int, int, int], int] = {}
         self._cls_space: list[int] = []  # space advance px
@@ -136,7 +104,6 @@ class ShapeCache:
         self._cls_lut: list[np.ndarray] = []  # glyph id -> glyph mask row (-2: not drawn yet, -1: uncacheable)
         self._space_px = np.zeros(0, np.int32)
         self._group = np.zeros(0, np.int32)  # class -> the first class of its font and baseline
-        self._glyph_masks = Atlas(1 << 16)
         self._refs: list[int] = []  # fonts we hold a reference on
         self._need = np.zeros(4096, np.int32)
         self._used = np.zeros(3, np.int64)
@@ -255,19 +222,19 @@ class ShapeCache:
         cls = int(self._words.a[hit, 2]) if hit is not None else None
         codes = None
         joined = "".join(missing)
-        plane0 = joined.isascii() or max(joined) <= "\uffff"  # else codes are read here, not by the kernel
-        if mixed and plane0:  # the strip shaped as it stands: its new words, and its digit and punctuation
-            rows, want = self._words.a, set(missing)  # words each in the class of its run (_measure_mixed)
-            self._want = np.array([w in want or (i is not None and i > FOREIGN_WORD and rows[i, 3] == 0)
-                                   for w, i in zip(words, ids)], np.uint8)
+        plane0 = joined.isascii() or astral(joined) is None  # else codes are read here, not by the kernel
+        if mixed and plane0:  # the strip's new words in their order, each behind what sets its run's script
+            batch, want = mixed_batch(words, ids, self._words.a, self._weak, self._gate.strong,
+                                       self._gate.script, self._char_bytes)
+            self._want = want
             try:
                 self.stats["batches"] += 1
-                self._harvest(words, np.zeros(0, np.int8), 0, None, only=want)
+                self._harvest(batch, np.zeros(0, np.int8), 0, None, only=set(missing))
             finally:
                 self._want = np.zeros(0, np.uint8)
             return
         if not plane0:
-            codes = list(map(_word_code, missing))
+            codes = list(map(word_code, missing))
             for w, code in zip(missing, codes):
                 if not code & LEAD:  # a leading mark attaches to the space before it: never cacheable
                     self._ids[w] = FOREIGN_WORD
@@ -293,6 +260,7 @@ class ShapeCache:
         marked foreign, so later strips holding it go to Pango without another batch. Words of no script of
         their own (digits, punctuation) in an item of another class than ``cls`` are left uncached: beside
         other words they may resolve to another script."""
+        self.stats["batch_words"] += len(batch)
         data = (" ".join(batch) + " ").encode("utf-8")
         raw = np.frombuffer(data, np.uint8)
         if len(self._status) < len(batch):
@@ -303,8 +271,10 @@ class ShapeCache:
             if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
                 self._harvest_words(item, raw, codes, status, skip, batch, cls)
         new, st = batch[skip:], status[skip:].tolist()
-        weak = [(w, i) for w, i in zip(new, st) if i > FOREIGN_WORD and self._words.a[i, 3] == 0]
-        self._weak.update(((w, int(self._words.a[i, 2])), i) for w, i in weak)  # by class: see _measure_mixed
+        got = status[skip:]
+        rows = self._words.a[np.maximum(got, 0)]
+        weak = np.flatnonzero((got > FOREIGN_WORD) & (rows[:, 3] == 0)).tolist()  # by class: see _measure_mixed
+        self._weak.update(((new[k], int(rows[k, 2])), st[k]) for k in weak)
         if weak_only:
             return
         if only is not None:  # a whole strip was shaped: only its new words are new to the cache
@@ -323,24 +293,23 @@ class ShapeCache:
         key = (item.font, item.script, item.language)
         c = self._class_of.get(key)
         if c is None:
-            c = self._new_class(key, item, _words_in(batch, item.offset, item.offset + item.length))
+            c = self._new_class(key, item, words_in(batch, item.offset, item.offset + item.length))
             if c is None:
                 return  # no anchor for a new class in this batch: stays uncached, tried again another time
-        used = self._used
+        used, gm = self._used, self._glyphs.atlas
         wm, words = self._word_masks, self._words
         for _ in range(64):
             used[:] = wm.n, wm.rows.n, words.n
             code = kernels.harvest_item(item.glyphs, item.clusters, raw, item.offset, item.offset + item.length, skip,
                                  codes, self._char_codes, self._want, cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
-                                 self._cls_space[c], c, self._glyph_masks.rows.a, self._glyph_masks.data,
+                                 self._cls_space[c], c, gm.rows.a, gm.data,
                                  wm.rows.a, wm.data, words.a, used, status, self._need)
             if code == 0:
                 wm.n, wm.rows.n, words.n = used.tolist()
                 return
             if code == 1:  # draw the glyphs it has not seen yet, then go again
-                lut = self._cls_lut[c]
-                for glyph in dict.fromkeys(self._need[1:1 + self._need[0]].tolist()):  # each glyph once
-                    lut[glyph] = self._glyph_mask(item.font, glyph, c)
+                need = list(dict.fromkeys(self._need[1:1 + self._need[0]].tolist()))  # each glyph once
+                self._cls_lut[c][need] = self._glyphs.draw(item.font, need, self._cls_base[c][1])
             else:  # grow the tables, then go again
                 wm.reserve(int(self._need[0]))
                 wm.rows.reserve(int(self._need[1]))
@@ -354,7 +323,7 @@ class ShapeCache:
         be taller than the font, and so make a taller line (seen with PixeloidSans)."""
         anchor = space = None
         for w, at in words:
-            if _word_code(w) & (LEAD | STRONG) == LEAD | STRONG:
+            if word_code(w) & (LEAD | STRONG) == LEAD | STRONG:
                 items = self._shape((w + " ").encode("utf-8"))
                 if len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key:
                     glyphs = items[0].glyphs[:, pa.GLYPH]
@@ -384,25 +353,3 @@ class ShapeCache:
         self._group = np.append(self._group, np.int32(self._group[same] if same < cls else cls))
         self._cls_lut.append(self._cls_lut[same] if same < cls else np.full(_GLYPH_IDS, -2, np.int32))
         return cls
-
-    def _glyph_mask(self, font: int, glyph: int, cls: int) -> int:
-        """Row of the cropped mask of ``glyph`` drawn by cairo at the class's baseline phase (-1: its ink reaches
-        the capture surface's edge, so words holding it are left to Pango)."""
-        phase = self._cls_base[cls][1]
-        self._surface.flush()
-        r0, r1, c0, c1 = self._inked  # blank the last glyph's ink: the rest of the surface is blank already
-        self._capture[r0:r1, c0:c1] = 0
-        self._surface.mark_dirty()
-        _cairo.cairo_move_to(self._cr._pointer, _ORIGIN_X, _ORIGIN_Y + phase)
-        self._paint(font, glyph)
-        self._surface.flush()
-        ink = self._capture
-        rows = np.flatnonzero(ink.any(axis=1))
-        if not len(rows):
-            return self._glyph_masks.add(np.zeros((0, 0), np.uint8), 0, 0)
-        cols = np.flatnonzero(ink[rows[0]:rows[-1] + 1].any(axis=0))  # columns of the inked rows only
-        self._inked = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-        if rows[0] == 0 or cols[0] == 0 or rows[-1] == _SCRATCH_H - 1 or cols[-1] == _SCRATCH_W - 1:
-            return -1
-        crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        return self._glyph_masks.add(crop, int(cols[0]) - _ORIGIN_X, int(rows[0]) - _ORIGIN_Y)
