@@ -137,7 +137,8 @@ SLOW = {
         "reads the finetuned model above; CI: test_finetune_cli.py::test_finetune_evaluate_resume_through_the_cli",
     "pixel-train pretrain --model pixel --flavor debug --data out/pixel-gray --steps 40":
         "training; CI: test_trainer_engine.py::test_pretrain_pixel_end_to_end",
-    "pixel-train pretrain --config trainer/runs/pixar.yaml --set optim.lr=3e-4 --set engine.zero_stage=2":
+    "pixel-train pretrain --config trainer/runs/pixar.yaml --set optim.lr=3e-4 --set engine.zero_stage=2 "
+    "--out out/train/pixar-zero2":
         "training; CI: test_trainer_engine.py::test_demo_trains_pixel_and_pixar_on_rendered_shards (PIXAR's run "
         "file)",
     "torchrun --standalone --nproc_per_node 2 -m pixelkit.trainer.cli pretrain --config trainer/runs/pixel.yaml "
