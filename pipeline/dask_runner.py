@@ -21,6 +21,15 @@ and the bug report text is in ``pipeline/README.md``:
     made, so a second sink (or any branch not upstream of that bag) silently never runs and the job exits 0.
     Here every PCollection no transform consumes is computed (shared upstream tasks run once).
 
+(d) The workers get the job's filesystem options. Upstream nothing on a Dask worker calls
+    ``FileSystems.set_options`` (Beam's own SDK harness does, ``sdk_worker_main.py:create_harness``), so Beam's
+    ``--s3_*`` flags (endpoint, credentials, region) configure only the launcher's reads and writes, and a worker
+    writing shards to ``s3://`` falls back to the SDK's defaults (the real AWS endpoint, whatever credentials its
+    environment holds). Here every bundle applies the job's options first (once per worker and job).
+
+(e) ``wait_until_finish(duration)`` returns RUNNING when the duration runs out (upstream raises and marks the
+    job FAILED: ``_Result`` below); a live progress display polls with it.
+
 And one more, needed for (c) not to run work twice: side inputs are graph dependencies. Upstream
 (``transform_evaluator.py:DaskBagWindowedIterator``) a side input is a bag object pickled into the task, which
 computes it again inside every partition that reads it (``list(self.bag)``: a nested compute on the worker).
@@ -37,6 +46,8 @@ import itertools
 import logging
 
 from apache_beam import DoFn, pvalue
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, Receiver, _OutputHandler
 from apache_beam.runners.dask import dask_runner as upstream
@@ -71,9 +82,22 @@ class _Receivers(dict):
         return self[tag]
 
 
-def _bundle(items, dofn, label, window_fn, args, kwargs, side_specs, *side_values) -> list:
+_APPLIED: list = [None]  # the filesystem options this worker process last applied (fix (d))
+
+
+def _filesystem_options(options: dict) -> None:
+    """Fix (d): ``FileSystems.set_options`` with the job's options, unless this process already has them (a new
+    options object would make ``storage`` build its S3 clients again)."""
+    if options != _APPLIED[0]:
+        FileSystems.set_options(PipelineOptions.from_dictionary(options))
+        _APPLIED[0] = options
+
+
+def _bundle(items, dofn, label, window_fn, args, kwargs, side_specs, fs_options, *side_values) -> list:
     """Fix (b): one bundle (= one Dask partition) through the DoFn; ``(tag, element)`` pairs, tagged outputs
-    and ``finish_bundle``'s output included. ``side_values[i]`` is side input i's full list of elements."""
+    and ``finish_bundle``'s output included. ``side_values[i]`` is side input i's full list of elements.
+    ``fs_options``: the job's options as a dict, applied to ``FileSystems`` first (fix (d))."""
+    _filesystem_options(fs_options)
     out: list = []
     receivers = _Receivers(out)
     side_inputs = [SideInputMap(view_type, view_options, [get_windowed_value(v, window_fn) for v in values])
@@ -118,8 +142,8 @@ def _count(part) -> list[int]:
 class _Visitor(PipelineVisitor):
     """Fix (a): one bag per PCollection (not per transform)."""
 
-    def __init__(self, bag_kwargs: dict):
-        self.bag_kwargs = bag_kwargs
+    def __init__(self, bag_kwargs: dict, fs_options: dict):
+        self.bag_kwargs, self.fs_options = bag_kwargs, fs_options
         self.bags: dict = {}  # PCollection -> dask bag (None for PBegin)
         self.consumed: set = set()
         self.outputs: list = []
@@ -160,11 +184,11 @@ class _Visitor(PipelineVisitor):
             specs.append((type(si), si._view_options(), si._window_mapping_fn))
             items.append(_whole(self.bags[si.pvalue]))
         return input_bag.map_partitions(_bundle, transform.fn, transform.label, window_fn, tuple(args), kwargs,
-                                        tuple(specs), *items)
+                                        tuple(specs), self.fs_options, *items)
 
 
 class DaskRunner(upstream.DaskRunner):
-    """Beam's DaskRunner with fixes (a), (b), (c) and side inputs as dependencies (see the module docstring)."""
+    """Beam's DaskRunner with fixes (a) to (e) and side inputs as dependencies (see the module docstring)."""
 
     def run_pipeline(self, pipeline, options):
         import dask
@@ -177,7 +201,7 @@ class DaskRunner(upstream.DaskRunner):
             # few files would all be read by one worker; one partition per worker thread instead (now connected)
             bag_kwargs["npartitions"] = max(1, sum(client.nthreads().values()))
         pipeline.replace_all(upstream.dask_overrides())
-        visitor = _Visitor(bag_kwargs)
+        visitor = _Visitor(bag_kwargs, options.get_all_options(drop_default=True))
         pipeline.visit(visitor)
         # Fix (c): compute every leaf, not only the last bag made (upstream dask_runner.py:run_pipeline). Only
         # per-partition counts travel back to the client; tasks shared by several leaves run once.
@@ -194,9 +218,22 @@ class DaskRunner(upstream.DaskRunner):
 
 class _Result(upstream.DaskRunnerResult):
     def wait_until_finish(self, duration=None) -> str:
-        """Upstream's, then the client is closed (upstream leaves it connected)."""
+        """Upstream's, then the client is closed (upstream leaves it connected). Fix (e): a ``duration`` (ms) that
+        runs out returns the state, RUNNING, as ``PipelineResult`` documents; upstream lets ``as_completed``'s
+        ``TimeoutError`` out and marks the job FAILED (``dask_runner.py:DaskRunnerResult.wait_until_finish``), so
+        a caller polling for progress (``pixel-render``'s live display) failed every job longer than one poll.
+        Once finished, it returns the final state again (a poller's last call)."""
+        import dask.distributed as ddist
+
+        if self.state in ("DONE", "FAILED"):  # finished earlier and the client is closed: nothing to wait for
+            return self.state
+        if duration is not None and self.state == "RUNNING":
+            try:
+                ddist.wait(self.futures, timeout=duration / 1000)
+            except TimeoutError:  # distributed's wait raises the builtin TimeoutError
+                return self.state
         try:
-            return super().wait_until_finish(duration)
+            return super().wait_until_finish()
         finally:
             if self.state in ("DONE", "FAILED"):
                 self.client.close()

@@ -34,6 +34,15 @@ def counters(result) -> Counter:
     return out
 
 
+def reports_metrics(result) -> bool:
+    """Whether the runner has live metrics at all (Beam's DaskRunnerResult.metrics raises NotImplementedError)."""
+    try:
+        result.metrics()
+    except NotImplementedError:
+        return False
+    return True
+
+
 def describe(c: Counter, seconds: float) -> str:
     """``read 10 docs | 812 chunks | 105 samples written (52/s) | skipped: redirect 7 | dead: -``."""
     def by_reason(prefix: str) -> str:
@@ -50,6 +59,8 @@ def watch(result, label: str = "", *, poll: float = 0.5, log_every: float = 15.0
           stream: TextIO | None = None) -> Counter:
     """Show progress until the job ends; returns the final counters. A failed job raises (wait_until_finish)."""
     stream = stream or sys.stderr
+    if not reports_metrics(result):  # no counts to show ("read 0 docs" would be wrong): the elapsed time only
+        return _wait_without_metrics(result, label, poll=poll, log_every=log_every)
     tty = stream.isatty()
     t0 = last_log = time.monotonic()
     bar = None
@@ -78,3 +89,18 @@ def watch(result, label: str = "", *, poll: float = 0.5, log_every: float = 15.0
     if bar is None:
         log.info("%s%s", f"{label}: " if label else "", describe(final, time.monotonic() - t0))
     return final
+
+
+def _wait_without_metrics(result, label: str, *, poll: float, log_every: float) -> Counter:
+    """A runner without live metrics (Dask): one log line every ``log_every`` seconds that it still runs; the
+    accounting comes from the manifest when it ends. Returns no counters."""
+    t0 = last_log = time.monotonic()
+    while result.state in (PipelineState.RUNNING, PipelineState.STARTING, PipelineState.PENDING,
+                           PipelineState.UNKNOWN):
+        result.wait_until_finish(duration=int(poll * 1000))
+        if time.monotonic() - last_log >= log_every:
+            log.info("%srunning for %.0f s (this runner reports no live counts; the accounting follows at the end)",
+                     f"{label}: " if label else "", time.monotonic() - t0)
+            last_log = time.monotonic()
+    result.wait_until_finish()
+    return Counter()

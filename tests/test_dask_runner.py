@@ -2,12 +2,14 @@
 
 The minimal reproductions run Beam 2.77's own DaskRunner too and check that it still shows each defect (when one
 of these fails, upstream fixed it: drop that fix from pipeline/dask_runner.py). The bundled job's output on Dask
-must be byte-identical to the local runner's.
+must be byte-identical to the local runner's, also when the workers write it to S3 (a local moto server) configured
+by Beam's --s3_* flags only (fix (d)).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -183,16 +185,20 @@ def _tree(d: Path) -> dict[str, bytes]:
     return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*")) if f.is_file()}
 
 
-def test_bundled_job_on_dask_is_byte_identical_to_the_local_runner(scheduler_file, tmp_path):
+def test_bundled_job_on_dask_is_byte_identical_to_the_local_runner(scheduler_file, tmp_path, caplog):
     lines = (SAMPLE / "wikitext-2-test-excerpt.txt").read_text().splitlines()
     corpus = tmp_path / "web.jsonl"
     corpus.write_text("\n".join([json.dumps({"id": "w1", "text": lines[3] or "some real text here"}),
                                  json.dumps({"id": "t1", "title": "skip me", "text": "filtered by --drop_title"}),
                                  json.dumps({"id": "no-text", "body": "wrong field"}),
                                  '{"id": "broken", "text": "unterminated']) + "\n")
+    caplog.set_level(logging.INFO, logger="pixel-render")
     with hang_guard(900):
         local = run(_job_argv(corpus, tmp_path / "local"))
-        dask = run([*_job_argv(corpus, tmp_path / "dask"), "--runner", "dask", "--dask_scheduler_file", scheduler_file])
+        dask = run([*_job_argv(corpus, tmp_path / "dask"), "--runner", "dask", "--dask_scheduler_file", scheduler_file],
+                   progress="dask")  # as pixel-render runs it: the live display polls wait_until_finish (fix (e))
+    shown = [r.getMessage() for r in caplog.records if r.name == "pixel-render"]
+    assert not [m for m in shown if m.startswith("dask: read ")], shown  # no live counts on Dask: no "read 0 docs"
     a, b = _tree(tmp_path / "local"), _tree(tmp_path / "dask")
     assert {"manifest.json", "README.md", "dead_letters.jsonl"} <= set(a) and any(k.endswith(".tar") for k in a)
     assert sorted(a) == sorted(b)
@@ -204,3 +210,41 @@ def test_bundled_job_on_dask_is_byte_identical_to_the_local_runner(scheduler_fil
     dead = (tmp_path / "dask" / "dead_letters.jsonl").read_text().splitlines()
     assert len(dead) == sum(v for k, v in c.items() if k.startswith("dead_"))
     assert dask.num_samples == local.num_samples > 0
+
+
+def test_dask_workers_write_to_s3_with_beams_flags(scheduler_file, tmp_path):
+    """The Dask workers write shards, manifest, card and dead letters to an s3:// prefix (moto's S3 server on
+    localhost), configured by Beam's ``--s3_*`` flags only: the workers' environment has no AWS settings, so the
+    flags must reach them (fix (d)). The objects are byte-identical to the local runner's directory."""
+    pytest.importorskip("s3fs")
+    boto3 = pytest.importorskip("boto3")
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+        flags = [f"--s3_endpoint_url=http://{host}:{port}", "--s3_access_key_id=testing",
+                 "--s3_secret_access_key=testing", "--s3_region_name=us-east-1"]
+        s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", **creds)
+        s3.create_bucket(Bucket="pixelkit-dask")
+        lines = [t for t in (SAMPLE / "wikitext-2-test-excerpt.txt").read_text().splitlines() if len(t) > 80]
+        corpus = tmp_path / "web.jsonl"
+        corpus.write_text("\n".join([*(json.dumps({"id": f"w{i}", "text": t}) for i, t in enumerate(lines[:8])),
+                                     '{"id": "broken", "text": "unterminated']) + "\n")
+        argv = [f"--input=web={corpus}", "--samples_per_shard=4", "--min_patches=4"]
+        if {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} & set(os.environ):  # the workers started with this environment
+            pytest.skip("an AWS endpoint in the environment: the workers would not need the flags")
+        with hang_guard(600):
+            local = run([*argv, f"--output={tmp_path / 'local'}"])
+            remote = run([*argv, "--output=s3://pixelkit-dask/dask", "--runner", "dask",
+                          "--dask_scheduler_file", scheduler_file, *flags])
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="pixelkit-dask")["Contents"]]
+        objects = {k.removeprefix("dask/"): s3.get_object(Bucket="pixelkit-dask", Key=k)["Body"].read() for k in keys}
+        here = _tree(tmp_path / "local")
+        assert {"manifest.json", "README.md", "dead_letters.jsonl"} <= set(here) and len(local.shards) > 1
+        assert sorted(objects) == sorted(here)  # no staging object left behind
+        assert [k for k in here if objects[k] != here[k]] == []
+        assert remote.to_dict() == local.to_dict() and remote.counts["dead_invalid_json"] == 1
+    finally:
+        server.stop()
