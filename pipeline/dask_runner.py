@@ -19,7 +19,8 @@ and the bug report text is in ``pipeline/README.md``:
     its own receivers and collects after ``finish_bundle``.
 (c) Every leaf is computed. Upstream, ``dask_runner.py:run_pipeline`` computes only the last bag the visitor
     made, so a second sink (or any branch not upstream of that bag) silently never runs and the job exits 0.
-    Here every PCollection no transform consumes is computed (shared upstream tasks run once).
+    Here every PCollection no transform consumes is computed, in one ``client.compute`` without graph
+    optimisation, so shared upstream tasks run once (optimised, a multi-output ParDo ran once per branch).
 
 (d) The workers get the job's filesystem options. Upstream nothing on a Dask worker calls
     ``FileSystems.set_options`` (Beam's own SDK harness does, ``sdk_worker_main.py:create_harness``), so Beam's
@@ -29,6 +30,12 @@ and the bug report text is in ``pipeline/README.md``:
 
 (e) ``wait_until_finish(duration)`` returns RUNNING when the duration runs out (upstream raises and marks the
     job FAILED: ``_Result`` below); a live progress display polls with it.
+(f) Metrics while the job runs. Upstream runs DoFns with no metrics container (a ``Metrics.counter`` is a no-op on
+    a worker) and ``DaskRunnerResult.metrics`` raises ``NotImplementedError``. Here each bundle counts into its own
+    ``MetricsContainer``; each worker process adds them to its running totals for the job and sends the totals to
+    the scheduler as a Dask event (``Worker.log_event``); ``_Result.metrics()`` keeps each worker's latest totals
+    (by sequence number: the scheduler keeps only the newest events of a topic) and sums them. Counts are
+    *attempted* ones, as Beam defines them: a task Dask retries counts twice.
 
 And one more, needed for (c) not to run work twice: side inputs are graph dependencies. Upstream
 (``transform_evaluator.py:DaskBagWindowedIterator``) a side input is a bag object pickled into the task, which
@@ -44,14 +51,22 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import threading
+import uuid
+from collections import Counter
 
 from apache_beam import DoFn, pvalue
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.execution import MetricKey, MetricResult, MetricsContainer
+from apache_beam.metrics.metric import MetricResults
+from apache_beam.metrics.metricbase import MetricName
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, Receiver, _OutputHandler
 from apache_beam.runners.dask import dask_runner as upstream
 from apache_beam.runners.dask.transform_evaluator import TRANSLATIONS, Flatten, NoOp, ParDo, get_windowed_value
+from apache_beam.runners.worker import statesampler
+from apache_beam.utils.counters import CounterFactory
 from apache_beam.transforms.sideinputs import SideInputMap
 from apache_beam.utils.windowed_value import WindowedValue
 
@@ -93,11 +108,49 @@ def _filesystem_options(options: dict) -> None:
         _APPLIED[0] = options
 
 
-def _bundle(items, dofn, label, window_fn, args, kwargs, side_specs, fs_options, *side_values) -> list:
+TOPIC = "pixelkit-beam-metrics-"  # + the job's id: one Dask event topic per job (fix (f))
+_TOTALS: dict[str, Counter] = {}  # job id -> this worker process's counter totals so far
+_SEQ = itertools.count(1)
+_LOCK = threading.Lock()
+
+
+def _publish(job: str, container: MetricsContainer) -> None:
+    """Fix (f): add one bundle's counters to this worker's totals for ``job`` and send the totals."""
+    counts = container.get_cumulative().counters
+    if not counts:
+        return
+    try:
+        from distributed import get_worker
+        worker = get_worker()
+    except ValueError:  # not inside a Dask worker task: nobody to tell
+        return
+    with _LOCK:
+        totals = _TOTALS.setdefault(job, Counter())
+        for key, value in counts.items():
+            totals[(key.step, key.metric.namespace, key.metric.name)] += int(value)
+        msg = {"worker": worker.address, "seq": next(_SEQ), "totals": [[*k, v] for k, v in totals.items()]}
+    worker.log_event(TOPIC + job, msg)
+
+
+def _bundle(items, dofn, label, window_fn, args, kwargs, side_specs, fs_options, job, *side_values) -> list:
     """Fix (b): one bundle (= one Dask partition) through the DoFn; ``(tag, element)`` pairs, tagged outputs
     and ``finish_bundle``'s output included. ``side_values[i]`` is side input i's full list of elements.
-    ``fs_options``: the job's options as a dict, applied to ``FileSystems`` first (fix (d))."""
+    ``fs_options``: the job's options as a dict, applied to ``FileSystems`` first (fix (d)); the bundle's
+    counters go to ``job``'s totals (fix (f))."""
     _filesystem_options(fs_options)
+    container = MetricsContainer(label)
+    sampler = statesampler.StateSampler(label, CounterFactory())
+    statesampler.set_current_tracker(sampler)  # per thread: what Metrics.counter(...).inc() looks up
+    try:
+        with sampler.scoped_state(label, "process", metrics_container=container):
+            out = _run_bundle(items, dofn, label, window_fn, args, kwargs, side_specs, side_values)
+    finally:
+        statesampler.set_current_tracker(None)
+    _publish(job, container)
+    return out
+
+
+def _run_bundle(items, dofn, label, window_fn, args, kwargs, side_specs, side_values) -> list:
     out: list = []
     receivers = _Receivers(out)
     side_inputs = [SideInputMap(view_type, view_options, [get_windowed_value(v, window_fn) for v in values])
@@ -142,8 +195,8 @@ def _count(part) -> list[int]:
 class _Visitor(PipelineVisitor):
     """Fix (a): one bag per PCollection (not per transform)."""
 
-    def __init__(self, bag_kwargs: dict, fs_options: dict):
-        self.bag_kwargs, self.fs_options = bag_kwargs, fs_options
+    def __init__(self, bag_kwargs: dict, fs_options: dict, job: str):
+        self.bag_kwargs, self.fs_options, self.job = bag_kwargs, fs_options, job
         self.bags: dict = {}  # PCollection -> dask bag (None for PBegin)
         self.consumed: set = set()
         self.outputs: list = []
@@ -184,14 +237,13 @@ class _Visitor(PipelineVisitor):
             specs.append((type(si), si._view_options(), si._window_mapping_fn))
             items.append(_whole(self.bags[si.pvalue]))
         return input_bag.map_partitions(_bundle, transform.fn, transform.label, window_fn, tuple(args), kwargs,
-                                        tuple(specs), self.fs_options, *items)
+                                        tuple(specs), self.fs_options, self.job, *items)
 
 
 class DaskRunner(upstream.DaskRunner):
-    """Beam's DaskRunner with fixes (a) to (e) and side inputs as dependencies (see the module docstring)."""
+    """Beam's DaskRunner with fixes (a) to (f) and side inputs as dependencies (see the module docstring)."""
 
     def run_pipeline(self, pipeline, options):
-        import dask
         import dask.distributed as ddist
 
         dask_options = options.view_as(upstream.DaskOptions).get_all_options(drop_default=True, current_only=True)
@@ -201,7 +253,8 @@ class DaskRunner(upstream.DaskRunner):
             # few files would all be read by one worker; one partition per worker thread instead (now connected)
             bag_kwargs["npartitions"] = max(1, sum(client.nthreads().values()))
         pipeline.replace_all(upstream.dask_overrides())
-        visitor = _Visitor(bag_kwargs, options.get_all_options(drop_default=True))
+        job = uuid.uuid4().hex
+        visitor = _Visitor(bag_kwargs, options.get_all_options(drop_default=True), job)
         pipeline.visit(visitor)
         # Fix (c): compute every leaf, not only the last bag made (upstream dask_runner.py:run_pipeline). Only
         # per-partition counts travel back to the client; tasks shared by several leaves run once.
@@ -212,11 +265,48 @@ class DaskRunner(upstream.DaskRunner):
                 seen.add(bag.name)
                 leaves.append(bag.map_partitions(_count))
         log.info("dask: computing %d leaf collection(s) on %s", len(leaves), client)
-        futures = client.compute(list(dask.optimize(*leaves)))
-        return _Result(client, futures)
+        # Computed as built: Dask's bag optimisation (fusion) copies a shared task into each consumer's chain, so a
+        # multi-output ParDo ran once per branch (seen through fix (f)'s counters: 12 reads of 6 elements).
+        futures = client.compute(leaves, optimize_graph=False)
+        return _Result(client, futures, job)
+
+
+class _Counters(MetricResults):
+    """The counters of fix (f) as Beam's ``MetricResults`` (attempted = committed: what the workers reported)."""
+
+    def __init__(self, totals: Counter):
+        self._results = [MetricResult(MetricKey(step, MetricName(ns, name)), v, v)
+                         for (step, ns, name), v in sorted(totals.items())]
+
+    def query(self, filter=None) -> dict:
+        counters = [r for r in self._results if self.matches(filter, r.key)]
+        return {self.COUNTERS: counters, self.DISTRIBUTIONS: [], self.GAUGES: [], self.STRINGSETS: [],
+                self.BOUNDED_TRIES: [], self.HISTOGRAMS: []}
 
 
 class _Result(upstream.DaskRunnerResult):
+    def __init__(self, client, futures, job: str):
+        super().__init__(client, futures)
+        self._job = job
+        self._latest: dict[str, dict] = {}  # worker address -> its newest totals message
+
+    def _refresh(self) -> None:
+        """Fix (f): read the job's events from the scheduler (while the client is open)."""
+        if self.client.status != "running":
+            return
+        for _, msg in self.client.get_events(TOPIC + self._job):
+            if msg["seq"] > self._latest.get(msg["worker"], {"seq": 0})["seq"]:
+                self._latest[msg["worker"]] = msg
+
+    def metrics(self) -> MetricResults:
+        if self.state not in ("DONE", "FAILED"):
+            self._refresh()
+        totals: Counter = Counter()
+        for msg in self._latest.values():
+            for step, ns, name, value in msg["totals"]:
+                totals[(step, ns, name)] += value
+        return _Counters(totals)
+
     def wait_until_finish(self, duration=None) -> str:
         """Upstream's, then the client is closed (upstream leaves it connected). Fix (e): a ``duration`` (ms) that
         runs out returns the state, RUNNING, as ``PipelineResult`` documents; upstream lets ``as_completed``'s
@@ -236,4 +326,5 @@ class _Result(upstream.DaskRunnerResult):
             return super().wait_until_finish()
         finally:
             if self.state in ("DONE", "FAILED"):
+                self._refresh()  # the last counts, before the client goes
                 self.client.close()
