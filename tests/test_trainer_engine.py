@@ -209,7 +209,7 @@ def test_corrupt_shard_in_stream_is_skipped_and_counted(tmp_path, gray_shards):
 # -- the engine ---------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_pretrain_pixel_end_to_end(tmp_path, gray_shards):
+def test_pretrain_pixel_end_to_end(tmp_path, gray_shards, capsys):
     out, ext = tmp_path / "run", tmp_path / "torch_extensions"
     p = _cli("pretrain", "--model", "pixel", "--data", str(gray_shards), "--eval", str(gray_shards),
              "--out", str(out), "--steps", "6", "--set", "save_every=3", "--set", "log_every=1",
@@ -223,6 +223,15 @@ def test_pretrain_pixel_end_to_end(tmp_path, gray_shards):
     assert m[6]["samples_per_s"] > 0 and m[6]["patches_per_s"] > 0 and m[1]["lr"] > 0
     evals = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "eval_loss" in x]
     assert evals and np.isfinite(evals[-1]["eval_loss"])
+    assert (out / "checkpoints" / "latest").read_text().strip() == "step-0000006"
+    info = json.loads((out / "checkpoints" / "step-0000006" / "pixelkit.json").read_text())
+    assert info == {"step": 6, "zero_stage": 0, "world_size": 1}
+    # resuming it under another ZeRO stage fails before any engine starts, naming the key (DeepSpeed would die
+    # mid-load on optimizer files stage 0 never wrote)
+    code = train_main(["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "8",
+                       "--set", "engine.zero_stage=2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "engine.zero_stage=0" in err and "resume=false" in err, err
     assert (out / "checkpoints" / "latest").read_text().strip() == "step-0000006"
     state = torch.load(out / "checkpoints" / "step-0000003" / "mp_rank_00_model_states.pt", weights_only=False)
     assert state["step"] == 3 and state["data"]["0"]["batches"] == 6 and state["config"]["model"] == "pixel"

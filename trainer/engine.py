@@ -87,6 +87,7 @@ def prepare(cfg: TrainConfig):
         import torch
         if not torch.cuda.is_available():
             raise ConfigError("engine.precision fp16 needs a CUDA device; use bf16 or fp32 on CPU")
+    check_resume(cfg)
     sets = [resolve(s) for s in cfg.data.train]
     info = common_info(sets)
     cfg.check_data(info)
@@ -304,6 +305,27 @@ def _place(batch: dict, device, dtype) -> dict:
     return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
 
 
+RESUME_INFO = "pixelkit.json"  # beside DeepSpeed's files: what resuming needs to know before an engine starts
+
+
+def check_resume(cfg: TrainConfig) -> None:
+    """A run that will resume its output's latest checkpoint must use the ZeRO stage it was saved with: DeepSpeed
+    lays out (and looks for) optimizer state per stage, and dies mid-load on another one."""
+    ckpt_dir = Path(cfg.output_dir) / "checkpoints"
+    if not cfg.resume or not (ckpt_dir / "latest").is_file():
+        return
+    tag = (ckpt_dir / "latest").read_text().strip()
+    info = ckpt_dir / tag / RESUME_INFO
+    if not info.is_file():  # written since this check exists; older checkpoints resume unchecked
+        return
+    saved = json.loads(info.read_text())
+    if saved.get("zero_stage") != cfg.engine.zero_stage:
+        raise ConfigError(
+            f"engine.zero_stage is {cfg.engine.zero_stage} but {ckpt_dir / tag}, which this run would resume, was "
+            f"saved with engine.zero_stage={saved.get('zero_stage')}: DeepSpeed cannot resume across ZeRO stages. "
+            f"Set engine.zero_stage={saved.get('zero_stage')}, write to another --out, or set resume=false")
+
+
 def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, position: Position, world: int,
                     extra: dict | None = None) -> Path:
     import torch
@@ -319,6 +341,8 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client, save_latest=False)
     dist.barrier()
     if dist.get_rank() == 0:
+        (ckpt_dir / tag / RESUME_INFO).write_text(json.dumps({"step": step, "zero_stage": cfg.engine.zero_stage,
+                                                              "world_size": world}))
         tmp = ckpt_dir / "latest.tmp"
         tmp.write_text(tag)
         os.replace(tmp, ckpt_dir / "latest")
