@@ -19,8 +19,9 @@ and the bug report text is in ``pipeline/README.md``:
     its own receivers and collects after ``finish_bundle``.
 (c) Every leaf is computed. Upstream, ``dask_runner.py:run_pipeline`` computes only the last bag the visitor
     made, so a second sink (or any branch not upstream of that bag) silently never runs and the job exits 0.
-    Here every PCollection no transform consumes is computed, in one ``client.compute`` without graph
-    optimisation, so shared upstream tasks run once (optimised, a multi-output ParDo ran once per branch).
+    Here every PCollection no transform consumes is computed, in one ``client.compute`` of the leaves as built,
+    so tasks shared by several leaves run once (the leaves optimised first with ``dask.optimize(*leaves)``, a
+    two-output ParDo over 6 elements ran 12 times: ``tests/test_dask_runner.py::test_a_shared_step_runs_once``).
 
 (d) The workers get the job's filesystem options. Upstream nothing on a Dask worker calls
     ``FileSystems.set_options`` (Beam's own SDK harness does, ``sdk_worker_main.py:create_harness``), so Beam's
@@ -37,10 +38,14 @@ and the bug report text is in ``pipeline/README.md``:
     (by sequence number: the scheduler keeps only the newest events of a topic) and sums them. Counts are
     *attempted* ones, as Beam defines them: a task Dask retries counts twice.
 
-And one more, needed for (c) not to run work twice: side inputs are graph dependencies. Upstream
-(``transform_evaluator.py:DaskBagWindowedIterator``) a side input is a bag object pickled into the task, which
-computes it again inside every partition that reads it (``list(self.bag)``: a nested compute on the worker).
-Here the side input's elements are one task whose result every partition receives.
+(g) A side input's producers run once. Upstream (``transform_evaluator.py:DaskBagWindowedIterator``) a side input
+    is a bag object pickled into the task, which computes it again inside every partition that reads it
+    (``list(self.bag)``: a nested compute on the worker). Here the side input's elements are one task whose
+    result every partition receives, passed as a ``Delayed``: passed as a ``dask.bag.Item``, Dask gives the
+    argument its own copy of everything upstream of it under new keys (``dask/delayed.py:unpack_collections``
+    wraps a collection in ``ProhibitReuse``, dask 2026.1), so every step above a side input ran once more per
+    side input: the bundled job read each document 6 times and rendered each chunk 5 times (its sink reads
+    three side inputs, its shard count two more), with shards still byte-identical because the sink ran once.
 
 Dask unpickles task graphs on the scheduler too: the scheduler's and the workers' Python must import
 ``pipeline`` (install pixelkit there, or start them with ``PYTHONPATH`` pointing at a checkout).
@@ -176,8 +181,10 @@ def _concat(parts) -> list:
 
 
 def _whole(bag):
-    """A bag's elements as one task (a ``dask.bag.Item``) that tasks can depend on."""
-    return bag.reduction(list, _concat, split_every=False)
+    """A bag's elements as one task that tasks can depend on, as a ``Delayed`` (fix (g)): Dask copies the graph of
+    an ``Item`` argument under new keys (``dask/delayed.py:unpack_collections`` wraps it in ``ProhibitReuse``), so
+    each side input recomputed every step upstream of it; a ``Delayed`` argument is referenced by its key."""
+    return bag.reduction(list, _concat, split_every=False).to_delayed(optimize_graph=False)
 
 
 def _select(pair, tag) -> bool:
@@ -241,7 +248,7 @@ class _Visitor(PipelineVisitor):
 
 
 class DaskRunner(upstream.DaskRunner):
-    """Beam's DaskRunner with fixes (a) to (f) and side inputs as dependencies (see the module docstring)."""
+    """Beam's DaskRunner with fixes (a) to (g) (see the module docstring)."""
 
     def run_pipeline(self, pipeline, options):
         import dask.distributed as ddist
@@ -265,8 +272,8 @@ class DaskRunner(upstream.DaskRunner):
                 seen.add(bag.name)
                 leaves.append(bag.map_partitions(_count))
         log.info("dask: computing %d leaf collection(s) on %s", len(leaves), client)
-        # Computed as built: Dask's bag optimisation (fusion) copies a shared task into each consumer's chain, so a
-        # multi-output ParDo ran once per branch (seen through fix (f)'s counters: 12 reads of 6 elements).
+        # Computed as built, in one call: optimised first with dask.optimize(*leaves), a two-output ParDo ran once
+        # per branch (seen through fix (f)'s counters: 12 reads of 6 elements).
         futures = client.compute(leaves, optimize_graph=False)
         return _Result(client, futures, job)
 

@@ -88,6 +88,7 @@ def watch(result, label: str = "", *, poll: float = 0.5, log_every: float = 15.0
             bar.close()
     if bar is None:
         log.info("%s%s", f"{label}: " if label else "", describe(final, time.monotonic() - t0))
+    log.debug("%scounters: %s", f"{label}: " if label else "", dict(sorted(final.items())))
     return final
 
 

@@ -148,6 +148,37 @@ def test_a_shared_step_runs_once(scheduler_file):
     assert counters(result)["documents_read"] == 6
 
 
+def _logged_read(x, d: str):
+    """A step whose every run leaves a file in ``d``: counted the same way on either runner (upstream has no
+    metrics)."""
+    Path(d, uuid.uuid4().hex).write_text(str(x))
+    return x
+
+
+def _side_inputs(runner: str, scheduler_file: str, log_dir: Path):
+    """Repro (g): a step read both as the main input and through two side inputs (AsSingleton of a combine, AsList)
+    of a later step, and by the combine itself."""
+    p = beam.Pipeline(options=_options(runner, scheduler_file))
+    docs = p | beam.Create(range(6)) | "Read" >> beam.Map(_logged_read, str(log_dir))
+    total = docs | beam.CombineGlobally(sum)
+    _ = docs | "Use" >> beam.Map(lambda x, t, a: [x, t, len(a)], t=beam.pvalue.AsSingleton(total),
+                                 a=beam.pvalue.AsList(docs))
+    assert p.run().wait_until_finish() == "DONE"
+
+
+def test_a_step_read_by_side_inputs_runs_once(scheduler_file, tmp_path):
+    """Fix (g): a side input's producer is shared, not copied (Dask gave each Item argument its own copy of the
+    graph upstream of it: 18 runs for 6 elements)."""
+    with hang_guard(180):
+        (tmp_path / "ours").mkdir()
+        _side_inputs(OURS, scheduler_file, tmp_path / "ours")
+        assert len(list((tmp_path / "ours").iterdir())) == 6
+        (tmp_path / "upstream").mkdir()
+        _side_inputs(UPSTREAM, scheduler_file, tmp_path / "upstream")
+    assert len(list((tmp_path / "upstream").iterdir())) > 6, \
+        "Beam's DaskRunner runs a side input's producer once now: recheck fix (g)"
+
+
 def _finish(runner: str, scheduler_file: str, out: Path) -> list:
     """Repro (b): output emitted in finish_bundle."""
     with hang_guard(180), beam.Pipeline(options=_options(runner, scheduler_file)) as p:
@@ -246,14 +277,19 @@ def test_bundled_job_on_dask_is_byte_identical_to_the_local_runner(scheduler_fil
                                  json.dumps({"id": "t1", "title": "skip me", "text": "filtered by --drop_title"}),
                                  json.dumps({"id": "no-text", "body": "wrong field"}),
                                  '{"id": "broken", "text": "unterminated']) + "\n")
-    caplog.set_level(logging.INFO, logger="pixel-render")
+    caplog.set_level(logging.DEBUG, logger="pixel-render")
     with hang_guard(900):
-        local = run(_job_argv(corpus, tmp_path / "local"))
+        local = run(_job_argv(corpus, tmp_path / "local"), progress="local")
         dask = run([*_job_argv(corpus, tmp_path / "dask"), "--runner", "dask", "--dask_scheduler_file", scheduler_file],
                    progress="dask")  # as pixel-render runs it: the live display polls wait_until_finish (fix (e))
-    shown = [r.getMessage() for r in caplog.records if r.name == "pixel-render" and r.getMessage().startswith("dask: ")]
+    shown = [r.getMessage() for r in caplog.records if r.name == "pixel-render" and r.getMessage().startswith("dask: ")
+             and r.levelno == logging.INFO]
     assert shown and f"| {dask.num_samples:,} samples written" in shown[-1], shown  # the counts of fix (f)
-    assert "invalid_json 1" in shown[-1] and "missing_text 1" in shown[-1], shown
+    assert "read 4 docs" in shown[-1] and "invalid_json 1" in shown[-1] and "missing_text 1" in shown[-1], shown
+    # every counter of every step as on the local runner: no step ran twice (fixes (c) and (g))
+    final = {r.args[0]: r.args[1] for r in caplog.records if r.name == "pixel-render" and r.levelno == logging.DEBUG
+             and r.msg == "%scounters: %s"}
+    assert final["dask: "] == final["local: "] and final["local: "]["chunks"] > 0, final
     a, b = _tree(tmp_path / "local"), _tree(tmp_path / "dask")
     assert {"manifest.json", "README.md", "dead_letters.jsonl"} <= set(a) and any(k.endswith(".tar") for k in a)
     assert sorted(a) == sorted(b)
