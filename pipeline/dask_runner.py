@@ -34,9 +34,10 @@ and the bug report text is in ``pipeline/README.md``:
 (f) Metrics while the job runs. Upstream runs DoFns with no metrics container (a ``Metrics.counter`` is a no-op on
     a worker) and ``DaskRunnerResult.metrics`` raises ``NotImplementedError``. Here each bundle counts into its own
     ``MetricsContainer``; each worker process adds them to its running totals for the job and sends the totals to
-    the scheduler as a Dask event (``Worker.log_event``); ``_Result.metrics()`` keeps each worker's latest totals
-    (by sequence number: the scheduler keeps only the newest events of a topic) and sums them. Counts are
-    *attempted* ones, as Beam defines them: a task Dask retries counts twice.
+    the scheduler as a Dask event (``Worker.log_event``, one topic per job), which pushes them to the client
+    (``Client.subscribe_topic``: a poll costs no round trip); ``_Result.metrics()`` keeps each worker's latest
+    totals (by sequence number) and sums them; when the job ends, the topic's events are read once more before
+    the client closes. Counts are *attempted* ones, as Beam defines them: a task Dask retries counts twice.
 
 (g) A side input's producers run once. Upstream (``transform_evaluator.py:DaskBagWindowedIterator``) a side input
     is a bag object pickled into the task, which computes it again inside every partition that reads it
@@ -44,8 +45,17 @@ and the bug report text is in ``pipeline/README.md``:
     result every partition receives, passed as a ``Delayed``: passed as a ``dask.bag.Item``, Dask gives the
     argument its own copy of everything upstream of it under new keys (``dask/delayed.py:unpack_collections``
     wraps a collection in ``ProhibitReuse``, dask 2026.1), so every step above a side input ran once more per
-    side input: the bundled job read each document 6 times and rendered each chunk 5 times (its sink reads
-    three side inputs, its shard count two more), with shards still byte-identical because the sink ran once.
+    side input: the bundled job read each document 6 times and rendered each chunk 5 times (its last step
+    reads three side inputs, two sink steps the shard count), and its shards were still byte-identical (the
+    sink itself ran once).
+(h) A GroupByKey shuffles at most one partition per worker thread, always through tasks. Upstream
+    (``transform_evaluator.py:GroupByKey``) calls ``Bag.groupby`` on its input as it comes: after a ``Flatten``
+    (``dask.bag.concat``: the partitions of all inputs) that is often many partitions, and Dask's task shuffle
+    makes n² split tasks for n <= 32 of them (441 in one of the bundled job's groupings, of 21 partitions); and it
+    leaves the method to Dask, whose "disk" shuffle (chosen when no client is the default, or by
+    ``dataframe.shuffle.method``) groups through files on each worker's own disk, wrong on several machines.
+    Here the input is first repartitioned to the worker-thread count (``--dask_npartitions``), and the shuffle
+    is ``tasks``.
 
 Dask unpickles task graphs on the scheduler too: the scheduler's and the workers' Python must import
 ``pipeline`` (install pixelkit there, or start them with ``PYTHONPATH`` pointing at a checkout).
@@ -58,7 +68,7 @@ import itertools
 import logging
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 
 from apache_beam import DoFn, pvalue
 from apache_beam.io.filesystems import FileSystems
@@ -69,7 +79,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, Receiver, _OutputHandler
 from apache_beam.runners.dask import dask_runner as upstream
-from apache_beam.runners.dask.transform_evaluator import TRANSLATIONS, Flatten, NoOp, ParDo, get_windowed_value
+from apache_beam.runners.dask.transform_evaluator import (TRANSLATIONS, Flatten, GroupByKey, NoOp, ParDo,
+                                                          get_windowed_value)
 from apache_beam.runners.worker import statesampler
 from apache_beam.utils.counters import CounterFactory
 from apache_beam.transforms.sideinputs import SideInputMap
@@ -114,7 +125,8 @@ def _filesystem_options(options: dict) -> None:
 
 
 TOPIC = "pixelkit-beam-metrics-"  # + the job's id: one Dask event topic per job (fix (f))
-_TOTALS: dict[str, Counter] = {}  # job id -> this worker process's counter totals so far
+_TOTALS: OrderedDict[str, Counter] = OrderedDict()  # job id -> this worker process's counter totals so far
+_JOBS_KEPT = 64  # a long-lived worker keeps the totals of its 64 most recent jobs only
 _SEQ = itertools.count(1)
 _LOCK = threading.Lock()
 
@@ -131,6 +143,9 @@ def _publish(job: str, container: MetricsContainer) -> None:
         return
     with _LOCK:
         totals = _TOTALS.setdefault(job, Counter())
+        _TOTALS.move_to_end(job)
+        while len(_TOTALS) > _JOBS_KEPT:
+            _TOTALS.popitem(last=False)
         for key, value in counts.items():
             totals[(key.step, key.metric.namespace, key.metric.name)] += int(value)
         msg = {"worker": worker.address, "seq": next(_SEQ), "totals": [[*k, v] for k, v in totals.items()]}
@@ -199,6 +214,22 @@ def _count(part) -> list[int]:
     return [sum(1 for _ in part)]
 
 
+def _key(pair):
+    return pair[0]
+
+
+def _grouped(group) -> tuple:
+    key, pairs = group
+    return key, [_plain(value) for _, value in pairs]
+
+
+def _group_by_key(bag, npartitions: int | None):
+    """Fix (h): Beam's GroupByKey as a task shuffle over at most ``npartitions`` partitions."""
+    if npartitions and bag.npartitions > npartitions:
+        bag = bag.repartition(npartitions)
+    return bag.groupby(_key, shuffle="tasks").map(_grouped)
+
+
 class _Visitor(PipelineVisitor):
     """Fix (a): one bag per PCollection (not per transform)."""
 
@@ -225,6 +256,8 @@ class _Visitor(PipelineVisitor):
         op = op_class(node, bag_kwargs=self.bag_kwargs)
         if isinstance(op, Flatten):
             bag = op.apply(inputs)
+        elif isinstance(op, GroupByKey):
+            bag = _group_by_key(inputs[0], self.bag_kwargs.get("npartitions"))
         else:
             bag = op.apply(inputs[0] if inputs else None)
         for pcoll in node.outputs.values():
@@ -274,8 +307,10 @@ class DaskRunner(upstream.DaskRunner):
         log.info("dask: computing %d leaf collection(s) on %s", len(leaves), client)
         # Computed as built, in one call: optimised first with dask.optimize(*leaves), a two-output ParDo ran once
         # per branch (seen through fix (f)'s counters: 12 reads of 6 elements).
+        latest = _Latest()
+        client.subscribe_topic(TOPIC + job, latest.take)  # fix (f): before the graph, so no event goes unseen
         futures = client.compute(leaves, optimize_graph=False)
-        return _Result(client, futures, job)
+        return _Result(client, futures, job, latest)
 
 
 class _Counters(MetricResults):
@@ -291,28 +326,45 @@ class _Counters(MetricResults):
                 self.BOUNDED_TRIES: [], self.HISTOGRAMS: []}
 
 
+class _Latest:
+    """Fix (f): each worker's newest totals message of one job (by sequence number: events can arrive twice, from
+    the subscription and from the final read, and the scheduler keeps only a topic's newest events)."""
+
+    def __init__(self):
+        self._by_worker: dict[str, dict] = {}
+        self._lock = threading.Lock()  # take() runs on the client's event loop thread, totals() on the caller's
+
+    def take(self, event) -> None:
+        _, msg = event
+        with self._lock:
+            if msg["seq"] > self._by_worker.get(msg["worker"], {"seq": 0})["seq"]:
+                self._by_worker[msg["worker"]] = msg
+
+    def totals(self) -> Counter:
+        with self._lock:
+            msgs = list(self._by_worker.values())
+        out: Counter = Counter()
+        for msg in msgs:
+            for step, ns, name, value in msg["totals"]:
+                out[(step, ns, name)] += value
+        return out
+
+
 class _Result(upstream.DaskRunnerResult):
-    def __init__(self, client, futures, job: str):
+    def __init__(self, client, futures, job: str, latest: _Latest):
         super().__init__(client, futures)
-        self._job = job
-        self._latest: dict[str, dict] = {}  # worker address -> its newest totals message
+        self._job, self._latest = job, latest
 
     def _refresh(self) -> None:
-        """Fix (f): read the job's events from the scheduler (while the client is open)."""
-        if self.client.status != "running":
-            return
-        for _, msg in self.client.get_events(TOPIC + self._job):
-            if msg["seq"] > self._latest.get(msg["worker"], {"seq": 0})["seq"]:
-                self._latest[msg["worker"]] = msg
+        """Fix (f): read all of the job's events from the scheduler once more (while the client is open): the
+        subscription delivers them as they come, this makes sure none is missing at the end."""
+        if self.client.status == "running":
+            for event in self.client.get_events(TOPIC + self._job):
+                self._latest.take(event)
 
     def metrics(self) -> MetricResults:
-        if self.state not in ("DONE", "FAILED"):
-            self._refresh()
-        totals: Counter = Counter()
-        for msg in self._latest.values():
-            for step, ns, name, value in msg["totals"]:
-                totals[(step, ns, name)] += value
-        return _Counters(totals)
+        """The counters so far (pushed to the client as workers report them) or, once finished, the final ones."""
+        return _Counters(self._latest.totals())
 
     def wait_until_finish(self, duration=None) -> str:
         """Upstream's, then the client is closed (upstream leaves it connected). Fix (e): a ``duration`` (ms) that
