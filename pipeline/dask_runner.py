@@ -281,7 +281,7 @@ class _Visitor(PipelineVisitor):
 
 
 class DaskRunner(upstream.DaskRunner):
-    """Beam's DaskRunner with fixes (a) to (g) (see the module docstring)."""
+    """Beam's DaskRunner with fixes (a) to (h) (see the module docstring)."""
 
     def run_pipeline(self, pipeline, options):
         import dask.distributed as ddist
