@@ -88,11 +88,12 @@ def watch(result, label: str = "", *, poll: float = 0.5, log_every: float = 15.0
             bar.close()
     if bar is None:
         log.info("%s%s", f"{label}: " if label else "", describe(final, time.monotonic() - t0))
+    log.debug("%scounters: %s", f"{label}: " if label else "", dict(sorted(final.items())))
     return final
 
 
 def _wait_without_metrics(result, label: str, *, poll: float, log_every: float) -> Counter:
-    """A runner without live metrics (Dask): one log line every ``log_every`` seconds that it still runs; the
+    """A runner without live metrics (Beam's own DaskRunner): one log line every ``log_every`` seconds that it still runs; the
     accounting comes from the manifest when it ends. Returns no counters."""
     t0 = last_log = time.monotonic()
     while result.state in (PipelineState.RUNNING, PipelineState.STARTING, PipelineState.PENDING,

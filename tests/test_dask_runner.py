@@ -21,11 +21,13 @@ import pytest
 
 pytest.importorskip("distributed")
 import apache_beam as beam  # noqa: E402
+from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 from apache_beam.transforms.window import GlobalWindow  # noqa: E402
 from apache_beam.utils.windowed_value import WindowedValue  # noqa: E402
 
 from pixelkit.pipeline.main import run  # noqa: E402
+from pixelkit.pipeline.progress import counters  # noqa: E402
 from pixelkit.pipeline.options import LOCAL_RUNNER, with_runner  # noqa: E402
 from conftest import hang_guard  # noqa: E402
 
@@ -97,6 +99,7 @@ def _options(runner: str, scheduler_file: str) -> PipelineOptions:
 
 class _Split(beam.DoFn):
     def process(self, x):
+        Metrics.counter("pipeline.sources", "documents_read").inc()
         yield x if x % 2 == 0 else beam.pvalue.TaggedOutput("odd", x)
 
 
@@ -130,6 +133,50 @@ def test_tagged_outputs_reach_their_own_branch(scheduler_file, tmp_path):
     # upstream: both branches receive every element (main and tagged alike), 12 instead of 6
     assert got == sorted([branch, x] for branch in ("even", "odd") for x in range(6)), \
         "Beam's DaskRunner routes tagged outputs differently now: recheck fix (a) in pipeline/dask_runner.py"
+
+
+def test_a_shared_step_runs_once(scheduler_file):
+    """Fix (c)'s single compute without graph optimisation: the two-output ParDo feeding two sinks runs once per
+    element (Dask's fusion copied it into each branch: 12 runs for 6 elements)."""
+    with hang_guard(180):
+        p = beam.Pipeline(options=_options(OURS, scheduler_file))
+        r = p | beam.Create(range(6)) | beam.ParDo(_Split()).with_outputs("odd", main="even")
+        _ = r.even | "E" >> beam.Map(str)
+        _ = r.odd | "O" >> beam.Map(str)
+        result = p.run()
+        assert result.wait_until_finish() == "DONE"
+    assert counters(result)["documents_read"] == 6
+
+
+def _logged_read(x, d: str):
+    """A step whose every run leaves a file in ``d``: counted the same way on either runner (upstream has no
+    metrics)."""
+    Path(d, uuid.uuid4().hex).write_text(str(x))
+    return x
+
+
+def _side_inputs(runner: str, scheduler_file: str, log_dir: Path):
+    """Repro (g): a step read both as the main input and through two side inputs (AsSingleton of a combine, AsList)
+    of a later step, and by the combine itself."""
+    p = beam.Pipeline(options=_options(runner, scheduler_file))
+    docs = p | beam.Create(range(6)) | "Read" >> beam.Map(_logged_read, str(log_dir))
+    total = docs | beam.CombineGlobally(sum)
+    _ = docs | "Use" >> beam.Map(lambda x, t, a: [x, t, len(a)], t=beam.pvalue.AsSingleton(total),
+                                 a=beam.pvalue.AsList(docs))
+    assert p.run().wait_until_finish() == "DONE"
+
+
+def test_a_step_read_by_side_inputs_runs_once(scheduler_file, tmp_path):
+    """Fix (g): a side input's producer is shared, not copied (Dask gave each Item argument its own copy of the
+    graph upstream of it: 18 runs for 6 elements)."""
+    with hang_guard(180):
+        (tmp_path / "ours").mkdir()
+        _side_inputs(OURS, scheduler_file, tmp_path / "ours")
+        assert len(list((tmp_path / "ours").iterdir())) == 6
+        (tmp_path / "upstream").mkdir()
+        _side_inputs(UPSTREAM, scheduler_file, tmp_path / "upstream")
+    assert len(list((tmp_path / "upstream").iterdir())) > 6, \
+        "Beam's DaskRunner runs a side input's producer once now: recheck fix (g)"
 
 
 def _finish(runner: str, scheduler_file: str, out: Path) -> list:
@@ -166,6 +213,44 @@ def test_every_sink_runs(scheduler_file, tmp_path):
         "Beam's DaskRunner computes every leaf now: drop fix (c)"
 
 
+class _WaitForGate(beam.DoFn):
+    def __init__(self, gate: str):
+        self._gate = gate
+
+    def process(self, x):
+        deadline = time.monotonic() + 120
+        while not os.path.exists(self._gate) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield x
+
+
+def _read(x):
+    Metrics.counter("pipeline.sources", "documents_read").inc()
+    return x
+
+
+def test_counters_are_live_while_the_job_runs(scheduler_file, tmp_path):
+    """Fix (f): the first stage's counters reach the client while a later stage still runs (waiting on a file the
+    test writes only after it has seen them), and the final counts are exact. Upstream has no metrics at all."""
+    from apache_beam.runners.dask.dask_runner import DaskRunnerResult
+
+    with pytest.raises(NotImplementedError):
+        DaskRunnerResult(None, []).metrics()  # when this stops raising, upstream collects metrics: recheck (f)
+    gate = tmp_path / "gate"
+    with hang_guard(300):
+        p = beam.Pipeline(options=_options(OURS, scheduler_file))
+        _ = (p | beam.Create(range(7)) | beam.Map(_read) | beam.Reshuffle() | beam.ParDo(_WaitForGate(str(gate))))
+        result = p.run()
+        seen, deadline = 0, time.monotonic() + 120
+        while seen < 7 and time.monotonic() < deadline:
+            result.wait_until_finish(duration=200)
+            seen = counters(result)["documents_read"]
+        assert result.state == "RUNNING" and seen == 7  # read during the run, not after it
+        gate.write_text("go")
+        assert result.wait_until_finish() == "DONE"
+    assert counters(result)["documents_read"] == 7  # after the client closed: the last totals were kept
+
+
 def test_runner_names_are_explicit():
     assert with_runner(["--runner", "dask"]) == ["--runner", OURS]
     assert with_runner(["--runner=DaskRunner", "--x"]) == [f"--runner={OURS}", "--x"]
@@ -192,13 +277,19 @@ def test_bundled_job_on_dask_is_byte_identical_to_the_local_runner(scheduler_fil
                                  json.dumps({"id": "t1", "title": "skip me", "text": "filtered by --drop_title"}),
                                  json.dumps({"id": "no-text", "body": "wrong field"}),
                                  '{"id": "broken", "text": "unterminated']) + "\n")
-    caplog.set_level(logging.INFO, logger="pixel-render")
+    caplog.set_level(logging.DEBUG, logger="pixel-render")
     with hang_guard(900):
-        local = run(_job_argv(corpus, tmp_path / "local"))
+        local = run(_job_argv(corpus, tmp_path / "local"), progress="local")
         dask = run([*_job_argv(corpus, tmp_path / "dask"), "--runner", "dask", "--dask_scheduler_file", scheduler_file],
                    progress="dask")  # as pixel-render runs it: the live display polls wait_until_finish (fix (e))
-    shown = [r.getMessage() for r in caplog.records if r.name == "pixel-render"]
-    assert not [m for m in shown if m.startswith("dask: read ")], shown  # no live counts on Dask: no "read 0 docs"
+    shown = [r.getMessage() for r in caplog.records if r.name == "pixel-render" and r.getMessage().startswith("dask: ")
+             and r.levelno == logging.INFO]
+    assert shown and f"| {dask.num_samples:,} samples written" in shown[-1], shown  # the counts of fix (f)
+    assert "read 4 docs" in shown[-1] and "invalid_json 1" in shown[-1] and "missing_text 1" in shown[-1], shown
+    # every counter of every step as on the local runner: no step ran twice (fixes (c) and (g))
+    final = {r.args[0]: r.args[1] for r in caplog.records if r.name == "pixel-render" and r.levelno == logging.DEBUG
+             and r.msg == "%scounters: %s"}
+    assert final["dask: "] == final["local: "] and final["local: "]["chunks"] > 0, final
     a, b = _tree(tmp_path / "local"), _tree(tmp_path / "dask")
     assert {"manifest.json", "README.md", "dead_letters.jsonl"} <= set(a) and any(k.endswith(".tar") for k in a)
     assert sorted(a) == sorted(b)
@@ -248,3 +339,41 @@ def test_dask_workers_write_to_s3_with_beams_flags(scheduler_file, tmp_path):
         assert remote.to_dict() == local.to_dict() and remote.counts["dead_invalid_json"] == 1
     finally:
         server.stop()
+
+
+def _grouping():
+    """Repro (h): a GroupByKey after a Flatten of 5 inputs of 2 partitions each, translated without running it."""
+    import dask
+    from apache_beam.runners.dask import dask_runner as upstream
+    from apache_beam.runners.dask.transform_evaluator import GroupByKey
+    from pixelkit.pipeline.dask_runner import _Visitor
+
+    p = beam.Pipeline()
+    parts = [p | f"C{i}" >> beam.Create([(i % 3, i), (i % 3, -i)]) for i in range(5)]
+    _ = parts | beam.Flatten() | "Group" >> beam.GroupByKey() | "Sorted" >> beam.MapTuple(lambda k, v: (k, sorted(v)))
+    p.replace_all(upstream.dask_overrides())
+    visitor = _Visitor({"npartitions": 2}, {}, "job")
+    with dask.config.set({"dataframe.shuffle.method": "tasks"}):  # what Dask picks with a distributed client
+        p.visit(visitor)
+        [node] = [pc.producer for pc in visitor.bags if pc.producer.full_label == "Group/GroupByKey"]
+        flat = visitor.bags[node.inputs[0]]
+        theirs = GroupByKey(node).apply(flat)
+    ours = [b for pc, b in visitor.bags.items() if pc.producer.full_label == "Sorted"][0]
+    return flat.npartitions, ours, theirs
+
+
+def _splits(bag) -> int:
+    return sum(1 for k in dict(bag.__dask_graph__()) if isinstance(k, tuple) and str(k[0]).startswith("shuffle-split"))
+
+
+def test_a_grouping_shuffles_one_partition_per_worker_thread():
+    """Fix (h): the grouping after a Flatten shuffles 2 partitions (the worker threads), not the 10 it got, with the
+    same groups; upstream's translation makes 10 x 10 split tasks."""
+    n, ours, theirs = _grouping()
+    assert n == 10 and _splits(ours) == 2 * 2
+    assert _splits(theirs) == 10 * 10, "Beam's DaskRunner groups differently now: recheck fix (h)"
+    import dask
+
+    with dask.config.set(scheduler="sync"):
+        got = sorted(ours.compute())
+    assert got == [(0, [-3, -0, 0, 3]), (1, [-4, -1, 1, 4]), (2, [-2, 2])]
