@@ -19,14 +19,14 @@ import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 
 from pixelkit.schemas import ShardManifest, TaskSpec
 
 from ..documents import DeadLetter, Skipped
 from ..main import _count_name, _dead_json, _read, finalize
-from ..options import RenderOptions, with_runner
+from ..options import RenderOptions, use_workers, with_runner
 from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags
@@ -186,10 +186,7 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
         raise SettingsError(unknown + e.problems) from None
     if unknown:
         raise SettingsError(unknown)
-    if o["workers"]:
-        direct = opts.view_as(DirectOptions)
-        direct.direct_num_workers = o["workers"]
-        direct.direct_running_mode = "multi_processing"
+    use_workers(opts, o["workers"])
     run = TaskRunConfig.from_options(o, task, splits)
     prepare_task_output(run.output, [split for split, _ in run.splits], run.fingerprint(), run.resume, run.overwrite)
     p = test_pipeline or beam.Pipeline(options=opts)
