@@ -2,9 +2,8 @@
 and the fix, as ``pixel-render run`` does), and its output directory's rerun guard.
 
 One ``--output`` holds one task run: ``OUT/task.json``, ``OUT/.pixelkit-run.json`` (the settings that made it:
-``runconfig.TaskRunConfig.fingerprint()``) and
-one shard set per split in ``OUT/<split>/`` (each with its own run record, as ``pipeline.outdir`` keeps for a
-pretraining shard set). A directory holding another run is refused unless ``--overwrite`` (that run's files,
+``runconfig.TaskRunConfig.fingerprint()``) and one shard set per split in ``OUT/<split>/`` (each with its own run
+record, as ``pipeline.outdir`` keeps for a pretraining shard set). A directory holding another run is refused unless ``--overwrite`` (that run's files,
 every split of it, are deleted first) or ``--resume`` with the same settings (shards already written whole are
 kept, the rest written: the same bytes as one uninterrupted run).
 """
