@@ -12,13 +12,13 @@ import re
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import AsDict, AsList
 
 from pixelkit.schemas import ShardManifest
 
 from .documents import DeadLetter, Document, Outcome
-from .options import RUNNER_NAMES, RenderOptions, with_runner
+from .options import RUNNER_NAMES, RenderOptions, use_workers, with_runner
 from .localrunner import LiveFnApiRunner
 from .localrunner import is_local as is_local_runner
 from .outdir import prepare_output, read_manifest, write_outputs
@@ -143,10 +143,7 @@ def run(argv: list[str], *, test_pipeline=None, progress: str = "") -> ShardMani
     argv = [*argv, *worker_log_flags(argv)]
     opts = parse_options(argv)
     o = opts.get_all_options()
-    if o["workers"]:
-        direct = opts.view_as(DirectOptions)
-        direct.direct_num_workers = o["workers"]
-        direct.direct_running_mode = "multi_processing"
+    use_workers(opts, o["workers"])
     config = RunConfig.from_options(o)
     prepare_output(config.output, config.fingerprint(), config.resume, config.overwrite)
     p = test_pipeline or beam.Pipeline(runner=LiveFnApiRunner(opts) if is_local_runner(opts) else None, options=opts)

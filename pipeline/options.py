@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from pixelkit.schemas import DEFAULT_ENCODING, ENCODINGS
 
@@ -34,6 +34,14 @@ def with_runner(argv: list[str]) -> list[str]:
             arg = RUNNER_NAMES.get(arg.lower(), arg)
         out.append(arg)
     return out if named else [f"--runner={LOCAL_RUNNER}", *out]
+
+
+def use_workers(opts: PipelineOptions, workers: int) -> None:
+    """``--workers N`` (N > 0): the local runner in N worker processes; 0 leaves the runner's own setting."""
+    if workers:
+        direct = opts.view_as(DirectOptions)
+        direct.direct_num_workers = workers
+        direct.direct_running_mode = "multi_processing"
 
 
 class RenderOptions(PipelineOptions):

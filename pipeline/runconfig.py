@@ -4,7 +4,7 @@
 record), to ``build_pipeline`` (readers, filters, render, sink) and to ``finalize`` (the manifest and card). The
 render config is built once here, the tokenizer file hashed once, and what the card says of each input (its
 format and license, from the format registry) looked up once, in the launcher. Beam-free; pickled into
-``finalize``.
+``finalize``. ``TaskRunConfig`` does the same for ``pixel-render task``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .render import RenderConfig
+
+if TYPE_CHECKING:
+    from .tasks.records import TaskDef
 
 # What makes two runs the same run (``--resume`` finishes one only with these equal, with the render config and
 # the tokenizer's sha256); the names are the flags' and ``.pixelkit-run.json``'s keys.
@@ -86,3 +90,62 @@ class RunConfig:
         if self.tokenizer is not None:
             fp["tokenizer"] = self.tokenizer["sha256"]
         return fp
+
+
+# What makes two task runs the same run (``.pixelkit-run.json`` of a task output, with the render config and the
+# tokenizer's sha256); the flags' names.
+TASK_FINGERPRINT_KEYS = ("task", "task_format", "input", "limit", "stride", "vocab_split", "encoding",
+                         "samples_per_shard")
+
+
+@dataclass(frozen=True)
+class TaskRunConfig:
+    """``pixel-render task``'s settings, typed, built once after ``tasks.settings.check_options``: handed to the
+    rerun guard (``fingerprint()``), ``build_task_pipeline`` and, one split at a time (``split_run``), ``finalize``."""
+
+    output: str
+    task: TaskDef
+    splits: tuple[tuple[str, tuple[str, ...]], ...]  # (split, its patterns) in the order given
+    render: RenderConfig
+    encoding: str
+    tokenizer: dict | None = None  # tokenizer.identity() of --tokenizer: name, sha256, vocab_size, model
+    tokenizer_path: str | None = None
+    task_name: str = ""  # --task as given (``task.name`` is the resolved name)
+    task_format: str | None = None
+    input: tuple[str, ...] = ()  # the --input specs as given (split=pattern)
+    limit: int = 0
+    stride: int = 0
+    vocab_split: str = "train"
+    samples_per_shard: int = 1000
+    resume: bool = False
+    overwrite: bool = False
+
+    @classmethod
+    def from_options(cls, o: dict, task: TaskDef, splits: dict[str, list[str]]) -> "TaskRunConfig":
+        """From ``TaskOptions.get_all_options()`` and what ``check_options`` returned for it."""
+        from .args import render_config
+
+        tokenizer = None
+        if o["tokenizer"]:
+            from .tokenizer import identity
+
+            tokenizer = identity(o["tokenizer"])
+        return cls(output=o["output"], task=task, splits=tuple((s, tuple(p)) for s, p in splits.items()),
+                   render=render_config(o), encoding=o["encoding"], tokenizer=tokenizer,
+                   tokenizer_path=o["tokenizer"], task_name=o.get("task"), task_format=o.get("task_format"),
+                   input=tuple(o.get("input") or ()), limit=o.get("limit"), stride=o.get("stride"),
+                   vocab_split=o.get("vocab_split"), samples_per_shard=o.get("samples_per_shard"),
+                   resume=o["resume"], overwrite=o["overwrite"])
+
+    def fingerprint(self) -> dict:
+        """What ``OUT/.pixelkit-run.json`` records (``tasks.settings.prepare_task_output`` compares it)."""
+        fp = {k: getattr(self, k) for k in TASK_FINGERPRINT_KEYS} | {
+            "task": self.task_name, "input": list(self.input), "render_config": self.render.to_dict()}
+        if self.tokenizer is not None:
+            fp["tokenizer"] = self.tokenizer["sha256"]
+        return fp
+
+    def split_run(self, split: str, output: str) -> RunConfig:
+        """The one split's shard set at ``output``, as ``finalize`` takes it (its source: the task's name)."""
+        return RunConfig(output, split, self.render, self.encoding, sources=(self.task.name,),
+                         tokenizer=self.tokenizer)

@@ -22,12 +22,12 @@ import tempfile
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsSingleton
-from apache_beam.transforms.window import GlobalWindows
 
 from pixelkit.schemas import RenderedSample, ShardInfo, shard_name
 from pixelkit.schemas.sample import split_member_name
 
 from . import storage
+from .batching import BatchBySizeFn
 from .shards import file_sha256, write_members
 from .storage import is_local  # noqa: F401  (callers import it from here)
 
@@ -59,27 +59,20 @@ def members(p: Packed, key: str) -> dict:
     return {"__key__": key, "json": meta, "txt": txt, ext: pixels}
 
 
-class PackFn(beam.DoFn):
-    """Samples -> lists of ``Packed`` of up to ``PACK_BYTES``, cut within a bundle."""
+def packed_bytes(p: Packed) -> int:
+    """A packed sample's size for ``BatchBySizeFn``: the bytes of its members."""
+    return len(p[1]) + len(p[2]) + len(p[4])
+
+
+class PackFn(BatchBySizeFn):
+    """Samples -> lists of ``Packed`` of up to ``PACK_BYTES``, cut within a bundle (each sample packed, then
+    batched by size)."""
 
     def __init__(self, max_bytes: int = PACK_BYTES):
-        self._max = max_bytes
-
-    def start_bundle(self):
-        self._batch, self._bytes = [], 0
+        super().__init__(max_bytes, packed_bytes)
 
     def process(self, sample: RenderedSample):
-        p = pack(sample)
-        self._batch.append(p)
-        self._bytes += len(p[1]) + len(p[2]) + len(p[4])
-        if self._bytes >= self._max:
-            yield self._batch
-            self._batch, self._bytes = [], 0
-
-    def finish_bundle(self):
-        if self._batch:
-            yield GlobalWindows.windowed_value(self._batch)
-            self._batch, self._bytes = [], 0
+        return super().process(pack(sample))
 
 
 def _by_shard(batch: list[Packed], n: int):

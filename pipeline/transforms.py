@@ -3,7 +3,7 @@
 Every chunk ends as exactly one outcome -- ``written`` or ``skipped_<reason>`` -- so that each document's fate can
 be derived and the accounting adds up: ``(doc_ref, outcome)`` per chunk on the ``--dedup`` path (``ChunkFn`` ->
 ``DedupChunks`` -> ``RenderFn``), ``(doc_ref, (DOC, *its chunks' distinct outcomes))`` per document on the default
-path (``BatchDocsFn`` -> Reshuffle -> ``ChunkRenderFn``, chunking and rendering fused).
+path (``BatchBySizeFn`` -> Reshuffle -> ``ChunkRenderFn``, chunking and rendering fused).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
-from apache_beam.transforms.window import GlobalWindows
 
 from pixelkit.schemas import RenderedSample
 
+from .batching import BatchBySizeFn
 from .chunking import chunk_document
 from .documents import Document, Skipped, TextChunk
 from .render import RenderConfig, Renderer, TextRenderer
@@ -203,28 +203,11 @@ class RenderFn(beam.DoFn):
             yield out
 
 
-class BatchDocsFn(beam.DoFn):
-    """Documents -> lists of documents of about ``chars`` characters in all (a longer document alone), cut within a
-    bundle: fewer, larger elements through the shuffle and the render step. Which documents share a list changes
-    nothing written (samples are keyed by document and chunk; outcomes and stats are per document and summed)."""
-
-    def __init__(self, chars: int):
-        self._max = chars
-
-    def start_bundle(self):
-        self._batch, self._chars = [], 0
-
-    def process(self, doc: Document):
-        self._batch.append(doc)
-        self._chars += len(doc.text)
-        if self._chars >= self._max:
-            yield self._batch
-            self._batch, self._chars = [], 0
-
-    def finish_bundle(self):
-        if self._batch:
-            yield GlobalWindows.windowed_value(self._batch)
-            self._batch, self._chars = [], 0
+def doc_chars(doc: Document) -> int:
+    """A document's size for ``BatchBySizeFn`` on the default path: its characters. Which documents share a list
+    changes nothing written (samples are keyed by document and chunk; outcomes and stats are per document and
+    summed)."""
+    return len(doc.text)
 
 
 class ChunkRenderFn(beam.DoFn):
@@ -299,7 +282,8 @@ class Render(beam.PTransform):
             outcomes = [chunked.outcome, deduped.outcome, rendered.outcome]
             stats = [chunked.stats, rendered.stats] if self._stats else []
         else:  # documents spread over workers in lists; each chunked and rendered by the same worker and thread
-            rendered = (docs | "Batch" >> beam.ParDo(BatchDocsFn(BATCH_CHARS)) | "Spread" >> beam.Reshuffle()
+            rendered = (docs | "Batch" >> beam.ParDo(BatchBySizeFn(BATCH_CHARS, doc_chars))
+                        | "Spread" >> beam.Reshuffle()
                         | "ChunkAndRender" >> beam.ParDo(ChunkRenderFn(self._cfg, self._encoding, self._filters,
                                                                        self._tokenizer_path, stats=self._stats))
                         .with_outputs(*tags, main="samples"))

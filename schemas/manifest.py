@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from . import typed
+from .files import file_in, write_atomic
 from .sample import MODES, SCHEMA_VERSION, SchemaError, compatible
 from .task import TaskSpec
 from .vocab import SHARD_RE
@@ -135,10 +136,7 @@ class ShardManifest:
     def write(self, directory: str | Path) -> Path:
         """Write ``manifest.json`` atomically (temp name + rename) and ``manifest.parquet`` (shard table)."""
         directory = Path(directory)
-        path = directory / MANIFEST_NAME
-        tmp = directory / f".{MANIFEST_NAME}.tmp"
-        tmp.write_bytes(self.to_json())
-        tmp.replace(path)
+        path = write_atomic(directory / MANIFEST_NAME, self.to_json())
         from .arrow import write_shard_table  # pyarrow only when writing the parquet copy
 
         write_shard_table(self, directory / "manifest.parquet")
@@ -146,9 +144,7 @@ class ShardManifest:
 
     @classmethod
     def read(cls, path: str | Path) -> "ShardManifest":
-        path = Path(path)
-        if path.is_dir():
-            path = path / MANIFEST_NAME
+        path = file_in(path, MANIFEST_NAME)
         if not path.is_file():
             raise FileNotFoundError(f"no shard manifest at {path}")
         if path.stat().st_size > MAX_MANIFEST_BYTES:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .files import file_in, write_atomic
 from .sample import SchemaError
 
 FAMILIES = ("classification", "regression", "tagging", "parsing", "qa")
@@ -70,18 +71,13 @@ class TaskSpec:
 
     def write(self, directory: str | Path) -> Path:
         """``task.json`` (atomically) in ``directory``."""
-        path = Path(directory) / TASK_FILE
-        tmp = path.with_name(f".{TASK_FILE}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        tmp.replace(path)
-        return path
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return write_atomic(Path(directory) / TASK_FILE, text.encode("utf-8"))
 
     @classmethod
     def read(cls, path: str | Path) -> "TaskSpec":
-        path = Path(path)
-        if path.is_dir():
-            path = path / TASK_FILE
+        path = file_in(path, TASK_FILE)
         try:
-            return cls.from_dict(json.loads(path.read_text()))
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as e:
             raise SchemaError(f"{path}: not valid JSON: {e}") from e

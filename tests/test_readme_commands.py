@@ -76,8 +76,8 @@ NOT_RUN_PREFIXES = {
                                              "worker image; docker/smoke.sh runs that image as a Beam worker pool",
     # multi-node lines of trainer/README.md
     "deepspeed --hostfile": "several machines (ssh + a hostfile); the launcher on one machine: "
-                            "test_trainer_engine.py::test_two_processes_under_the_deepspeed_launcher_share_the_cores",
-    "torchrun --nnodes": "several machines; torchrun on one: test_trainer_engine.py::test_two_processes_under_torchrun "
+                            "test_trainer_processes.py::test_two_processes_under_the_deepspeed_launcher_share_the_cores",
+    "torchrun --nnodes": "several machines; torchrun on one: test_trainer_processes.py::test_two_processes_under_torchrun "
                          "and ::test_two_processes_killed_run_resumes_where_it_stood",
 }
 
@@ -103,7 +103,7 @@ SLOW = {
         "training; CI: test_models.py (every variant learns), test_trainer_engine.py::test_zero_stages_and_precisions",
     ".venv/bin/torchrun --standalone --nproc_per_node 2 -m pixelkit.trainer.cli pretrain "
     "--config trainer/runs/pixel.yaml --set micro_batch_size=4 --out out/train/pixel-2ranks":
-        "2-process training; CI: test_trainer_engine.py::test_two_processes_under_torchrun",
+        "2-process training; CI: test_trainer_processes.py::test_two_processes_under_torchrun",
     ".venv/bin/pixel-render tokenizer train --input pipeline/sample_data/*.txt --vocab-size 16000 --out tok.json":
         "needed by the run below only",
     ".venv/bin/pixel-render run --input enwiki=pipeline/sample_data/enwiki-excerpt.xml.bz2 "
@@ -143,10 +143,10 @@ SLOW = {
         "file)",
     "torchrun --standalone --nproc_per_node 2 -m pixelkit.trainer.cli pretrain --config trainer/runs/pixel.yaml "
     "--set micro_batch_size=4 --set global_batch_size=16 --out out/train/pixel-torchrun":
-        "2-process training; CI: test_trainer_engine.py::test_two_processes_under_torchrun",
+        "2-process training; CI: test_trainer_processes.py::test_two_processes_under_torchrun",
     "deepspeed --num_gpus 2 --module pixelkit.trainer.cli pretrain --config trainer/runs/pixel.yaml "
     "--set micro_batch_size=4 --out out/train/pixel-deepspeed":
-        "2-process training; CI: test_trainer_engine.py::test_two_processes_under_the_deepspeed_launcher_share_the_cores",
+        "2-process training; CI: test_trainer_processes.py::test_two_processes_under_the_deepspeed_launcher_share_the_cores",
     "pixel-train demo": "training; CI: test_trainer_engine.py::test_demo_trains_pixel_and_pixar_on_rendered_shards",
     "S=../shared/data/ud/UD_English-EWT": "the full UD English-EWT (12,543 training sentences) from ../shared/data",
     "pixel-render task --task ud-en_ewt-pos --max_patches 256 --output out/tasks/ud-en_ewt-pos "

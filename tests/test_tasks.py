@@ -107,7 +107,7 @@ def test_glue_bad_rows_are_dead_lettered_with_file_line_reason(tmp_path):
     f = _write(tmp_path / "sts.tsv", [sts[0], sts[1].rsplit("\t", 1)[0] + "\thigh"])
     assert [r.reason for r in _read(f, "glue-stsb")] == ["bad_label"]
     f.write_bytes(sts[0].encode() + b"\n" + sts[1].encode()[:40] + b"\xff\n")
-    assert [(r.position, r.reason) for r in _read(f, "glue-stsb")] == [("line 2", "decode_error")]
+    assert [(r.source, r.position, r.reason) for r in _read(f, "glue-stsb")] == [("glue-stsb", "line 2", "decode_error")]
 
 
 def test_unknown_task_names_fail_with_the_fix():

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from pixelkit.pipeline.documents import TextChunk
+from pixelkit.pipeline.documents import Skipped, TextChunk
 from pixelkit.pipeline.main import run, summary_table
 from pixelkit.pipeline.render import TextRenderer, preset
 from pixelkit.pipeline.report import source_stats, tofu_rate
@@ -112,3 +112,23 @@ def test_lone_surrogates_in_ids_and_file_names_do_not_stop_the_job(tmp_path, wik
     assert m.counts["documents_written"] == 3 and m.counts["records_read"] == 3
     ids = {s.doc_id for info in m.shards for s in read_shard(tmp_path / "o" / info.name)}
     assert ids == {"a\ufffdb", "plain", "book-\ufffd"}
+
+
+@pytest.mark.parametrize("name", ["pixel-gray", "pixar-binary"])
+def test_the_main_jobs_corpus_is_far_below_the_default_tofu_limit(name):
+    """pipeline/README: on the bundled corpus no chunk comes near --max_unknown_ratio's default: every chunk of the
+    main job (its inputs, each preset, chunked and rendered as the job does) is at most 2% tofu, none skipped."""
+    from pixelkit.pipeline.chunking import chunk_document
+    from pixelkit.pipeline.cli import DEMO_CONFIGS, DEMO_INPUTS
+    from pixelkit.pipeline.readers import iter_documents
+    from pixelkit.pipeline.samples import render_chunk_result
+
+    cfg = preset(DEMO_CONFIGS[name][DEMO_CONFIGS[name].index("--preset") + 1])
+    r = TextRenderer(cfg)
+    docs = [d for spec in DEMO_INPUTS for d in iter_documents(spec.split("=", 1)[1], "auto", spec.split("=", 1)[0])
+            if hasattr(d, "text")]
+    chunks = [c for d in docs for c in chunk_document(d, r.measure, r.text_budget)]
+    results = [render_chunk_result(c, r, cfg, DEFAULT_ENCODING, Filters()) for c in chunks]
+    assert len(chunks) > 100
+    assert not [out for out, _ in results if isinstance(out, Skipped) and out.reason == "too_much_tofu"]
+    assert max(res.unknown_glyphs / max(1, len(res.text)) for _, res in results) <= 0.02

@@ -214,12 +214,22 @@ def test_fused_chunk_and_render_writes_what_the_pure_functions_write(wikitext, a
         assert_that(stats, equal_to(list(sums.items())), label="stats")
 
 
+def test_size_batcher_cuts_at_the_size_and_keeps_every_item():
+    from pixelkit.pipeline.batching import SizeBatcher
+
+    b = SizeBatcher(10, len)
+    got = [b.add(x) for x in ("aaaaa", "bbbbb", "c", "dddddddddddd", "ee")]
+    assert got == [None, ["aaaaa", "bbbbb"], None, ["c", "dddddddddddd"], None]
+    assert b.flush() == ["ee"] and b.flush() is None
+
+
 def test_documents_are_batched_by_characters_and_none_is_lost(wikitext):
-    from pixelkit.pipeline.transforms import BatchDocsFn
+    from pixelkit.pipeline.batching import BatchBySizeFn
+    from pixelkit.pipeline.transforms import doc_chars
 
     docs = [Document("w", f"d{i}", t) for i, t in enumerate(wikitext[:12])]
     with TestPipeline() as p:
-        batches = p | beam.Create(docs) | beam.ParDo(BatchDocsFn(3000))
+        batches = p | beam.Create(docs) | beam.ParDo(BatchBySizeFn(3000, doc_chars))
         assert_that(batches | beam.FlatMap(lambda b: [d.doc_id for d in b]), equal_to([d.doc_id for d in docs]),
                     label="every document once")
         # a list closes as soon as it reaches 3,000 characters: without its last document it is under that

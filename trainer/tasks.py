@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from pixelkit.schemas import TaskSpec
+from pixelkit.schemas.files import write_atomic
 
 from . import scores
 
@@ -84,7 +85,4 @@ def write(spec: TaskSpec, records: list[dict], path: Path) -> Path:
         rows = ["id\tprediction"] + [f"{r['id']}\t{names[r['pred']] if fam == 'classification' else r['pred']}"
                                      for r in records]
         text = "\n".join(rows) + "\n"
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_atomic(out, text.encode("utf-8"))

@@ -51,9 +51,9 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         return LabelledRecord(task.name, str(first_line), path, first_line, words=tuple(words),
                               word_index=tuple(range(len(words))), tags=tuple(to_bio(tags)))
 
-    for line_no, line in text_lines(path, opener):
+    for line_no, line in text_lines(path, opener, task.name):
         if isinstance(line, DeadLetter):
-            bad = bad or DeadLetter(task.name, line.file, line.position, line.reason, line.detail)
+            bad = bad or line
             continue
         cols = line.split()
         if not cols or cols[0] == "-DOCSTART-":

@@ -103,9 +103,9 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         except _Broken as e:
             return DeadLetter(task.name, path, f"line {e.line}", e.reason, e.detail[:300])
 
-    for line_no, line in text_lines(path, opener):
+    for line_no, line in text_lines(path, opener, task.name):
         if isinstance(line, DeadLetter):
-            bad = bad or DeadLetter(task.name, line.file, line.position, line.reason, line.detail)
+            bad = bad or line
             continue
         if not line.strip():
             rec = flush()

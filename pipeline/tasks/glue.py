@@ -49,8 +49,9 @@ def describe(name: str) -> TaskDef:
                    "pair" if len(lay.texts) == 2 else "text", lay.metric, "en", lay.labels, key)
 
 
-def _rows(path: str, opener: Opener) -> Iterator[tuple[int, list[str] | DeadLetter]]:
-    for line_no, line in text_lines(path, opener):
+def _rows(path: str, source: str, opener: Opener) -> Iterator[tuple[int, list[str] | DeadLetter]]:
+    """A TSV's non-blank rows split on tabs; an undecodable line as ``source``'s dead letter."""
+    for line_no, line in text_lines(path, opener, source):
         if isinstance(line, DeadLetter):
             yield line_no, line
         elif line.strip():
@@ -60,9 +61,9 @@ def _rows(path: str, opener: Opener) -> Iterator[tuple[int, list[str] | DeadLett
 def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Record]:
     lay = LAYOUTS[task.layout]
     header: list[str] | None = None
-    for line_no, row in _rows(path, opener):
+    for line_no, row in _rows(path, task.name, opener):
         if isinstance(row, DeadLetter):
-            yield DeadLetter(task.name, row.file, row.position, row.reason, row.detail)
+            yield row
             continue
         if header is None:
             if task.layout == "cola" and row[0] != "index":  # CoLA train/dev: no header line

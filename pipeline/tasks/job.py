@@ -19,23 +19,23 @@ import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 
 from pixelkit.schemas import ShardManifest, TaskSpec
 
 from ..documents import DeadLetter, Skipped
 from ..main import _count_name, _dead_json, _read, finalize
-from ..options import RenderOptions, with_runner
-from ..runconfig import RunConfig
+from ..options import RenderOptions, use_workers, with_runner
+from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags
 from ..sources import match_files, open_beam
 from ..renderers import shared_renderer
-from . import read_records, resolve
+from . import read_records
 from .records import LabelledRecord, TaskDef
 from .render import pair_encoder, prefetch_texts, render_record
-from .settings import TaskOptions, check_options, fingerprint, prepare_task_output
+from .settings import TaskOptions, check_options, prepare_task_output
 
 log = logging.getLogger(__name__)
 NS = "pipeline.tasks"
@@ -129,37 +129,31 @@ class ReadSplit(beam.PTransform):
                                                                                                main="records"))
 
 
-def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
+def build_task_pipeline(p: beam.Pipeline, run: TaskRunConfig) -> dict[str, str]:
     """Add one read -> render -> write -> finalize branch per split; returns {split: output directory}."""
-    o = opts.get_all_options()
-    task, splits = check_options(o)
-    cfg = opts.view_as(RenderOptions).render_config()
-    tokenizer = None
-    if o["tokenizer"]:
+    task, cfg = run.task, run.render
+    if run.tokenizer_path and task.input in ("pair", "qa"):
         from tokenizers import Tokenizer
 
-        from ..tokenizer import identity
-
-        if task.input in ("pair", "qa"):
-            pair_encoder(Tokenizer.from_file(o["tokenizer"]))  # no way to encode pairs: fail before work starts
-        tokenizer = identity(o["tokenizer"])
-    reads = {split: p | f"Read_{split}" >> ReadSplit(patterns, task, o["limit"]) for split, patterns in splits.items()}
+        pair_encoder(Tokenizer.from_file(run.tokenizer_path))  # no way to encode pairs: fail before work starts
+    reads = {split: p | f"Read_{split}" >> ReadSplit(list(patterns), task, run.limit) for split, patterns in run.splits}
     if task.label_names is not None or task.family in ("regression", "qa"):
         vocab = p | "Vocab" >> beam.Create([list(task.label_names or ())])
     else:
-        vocab = (reads[o["vocab_split"]].records | "VocabNames" >> beam.FlatMap(record_labels)
+        vocab = (reads[run.vocab_split].records | "VocabNames" >> beam.FlatMap(record_labels)
                  | "VocabAll" >> beam.combiners.ToList() | "Vocab" >> beam.Map(_sorted_names))
     spec = vocab | "Spec" >> beam.Map(_spec_dict, task)
     outputs = {}
     for split, read in reads.items():
-        out = FileSystems.join(o["output"], split)
+        out = FileSystems.join(run.output, split)
         outputs[split] = out
         rendered = (read.records | f"Spread_{split}" >> beam.Reshuffle()
                     | f"Batch_{split}" >> beam.BatchElements(min_batch_size=16, max_batch_size=64)
-                    | f"Render_{split}" >> beam.ParDo(RenderTaskFn(cfg, o["encoding"], task, o["tokenizer"], o["stride"]),
+                    | f"Render_{split}" >> beam.ParDo(RenderTaskFn(cfg, run.encoding, task, run.tokenizer_path,
+                                                                   run.stride),
                                                       vocab=AsSingleton(vocab)).with_outputs("outcome", "dead",
                                                                                              main="samples"))
-        infos = rendered.samples | f"Write_{split}" >> WriteWebDataset(out, split, o["samples_per_shard"], o["resume"])
+        infos = rendered.samples | f"Write_{split}" >> WriteWebDataset(out, split, run.samples_per_shard, run.resume)
         dead = (read.dead, rendered.dead) | f"AllDead_{split}" >> beam.Flatten()
         labels = (
             (read.records | f"ReadRecords_{split}" >> beam.Map(_read)),
@@ -172,8 +166,7 @@ def build_task_pipeline(p: beam.Pipeline, opts: TaskOptions) -> dict[str, str]:
         counts = labels | f"Count_{split}" >> beam.combiners.Count.PerElement()
         dead_lines = dead | f"DeadJson_{split}" >> beam.Map(_dead_json)
         (p | f"Once_{split}" >> beam.Create([None])
-           | f"Finalize_{split}" >> beam.Map(finalize, RunConfig(out, split, cfg, o["encoding"], sources=(task.name,),
-                                                                       tokenizer=tokenizer),
+           | f"Finalize_{split}" >> beam.Map(finalize, run.split_run(split, out),
                                              infos=AsList(infos), counts=AsDict(counts), dead=AsList(dead_lines),
                                              task=AsSingleton(spec)))
     return outputs
@@ -193,14 +186,11 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
         raise SettingsError(unknown + e.problems) from None
     if unknown:
         raise SettingsError(unknown)
-    if o["workers"]:
-        direct = opts.view_as(DirectOptions)
-        direct.direct_num_workers = o["workers"]
-        direct.direct_running_mode = "multi_processing"
-    prepare_task_output(o["output"], list(splits), fingerprint(o, render.render_config().to_dict()), o["resume"],
-                        o["overwrite"])
+    use_workers(opts, o["workers"])
+    run = TaskRunConfig.from_options(o, task, splits)
+    prepare_task_output(run.output, [split for split, _ in run.splits], run.fingerprint(), run.resume, run.overwrite)
     p = test_pipeline or beam.Pipeline(options=opts)
-    outputs = build_task_pipeline(p, opts)
+    outputs = build_task_pipeline(p, run)
     p.run().wait_until_finish()
     manifests = {split: ShardManifest.read(out) for split, out in outputs.items()}
     spec = next(iter(manifests.values())).task_spec

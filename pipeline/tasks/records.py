@@ -56,12 +56,12 @@ Record = LabelledRecord | DeadLetter | Skipped
 __all__ = ["DeadLetter", "LabelledRecord", "Record", "Skipped", "TaskDef"]
 
 
-def text_lines(path: str, opener: Opener) -> Iterator[tuple[int, str | DeadLetter]]:
+def text_lines(path: str, opener: Opener, source: str) -> Iterator[tuple[int, str | DeadLetter]]:
     """A UTF-8 file's numbered lines (BOM dropped, line ends stripped), as every line-based reader takes them; an
-    undecodable line comes back as a ``decode_error`` dead letter (no task name: the reader adds its own)."""
+    undecodable line comes back as a ``decode_error`` dead letter of ``source`` (the task's name)."""
     with open_stream(path, opener) as fh:
         for line_no, raw in enumerate(fh, 1):
             try:
                 yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
-                yield line_no, DeadLetter("", path, f"line {line_no}", "decode_error", str(e)[:300])
+                yield line_no, DeadLetter(source, path, f"line {line_no}", "decode_error", str(e)[:300])

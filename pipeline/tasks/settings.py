@@ -1,9 +1,9 @@
 """The task job's settings: its flags, their check before any work (every problem at once, each naming the flag
 and the fix, as ``pixel-render run`` does), and its output directory's rerun guard.
 
-One ``--output`` holds one task run: ``OUT/task.json``, ``OUT/.pixelkit-run.json`` (the settings that made it) and
-one shard set per split in ``OUT/<split>/`` (each with its own run record, as ``pipeline.outdir`` keeps for a
-pretraining shard set). A directory holding another run is refused unless ``--overwrite`` (that run's files,
+One ``--output`` holds one task run: ``OUT/task.json``, ``OUT/.pixelkit-run.json`` (the settings that made it:
+``runconfig.TaskRunConfig.fingerprint()``) and one shard set per split in ``OUT/<split>/`` (each with its own run
+record, as ``pipeline.outdir`` keeps for a pretraining shard set). A directory holding another run is refused unless ``--overwrite`` (that run's files,
 every split of it, are deleted first) or ``--resume`` with the same settings (shards already written whole are
 kept, the rest written: the same bytes as one uninterrupted run).
 """
@@ -78,17 +78,6 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     if problems:
         raise SettingsError(problems)
     return task, splits
-
-
-def fingerprint(o: dict, render_config: dict) -> dict:
-    """What makes two task runs the same run (``--resume`` finishes one only with these equal)."""
-    keys = ("task", "task_format", "input", "limit", "stride", "vocab_split", "encoding", "samples_per_shard")
-    fp = {k: o.get(k) for k in keys} | {"render_config": render_config}
-    if o.get("tokenizer"):
-        from ..tokenizer import identity
-
-        fp["tokenizer"] = identity(o["tokenizer"])["sha256"]
-    return fp
 
 
 def _split_dirs(out: Path) -> list[Path]:

@@ -35,9 +35,9 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         yield from _read_jsonl(path, task, opener)
         return
     header: list[str] | None = None
-    for line_no, row in _rows(path, opener):
+    for line_no, row in _rows(path, task.name, opener):
         if isinstance(row, DeadLetter):
-            yield DeadLetter(task.name, row.file, row.position, row.reason, row.detail)
+            yield row
             continue
         if header is None:
             if {"sentence1", "sentence2"} <= set(row) or {"premise", "hypo"} <= set(row):
