@@ -78,6 +78,10 @@ def build(kind: str, n: int, tmp: Path) -> tuple[Path, str]:
     return out / "train", f"{n} CoLA train sentences (glue-cola task shards, labelled)"
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", type=Path, required=True, help="the other checkout")
@@ -87,8 +91,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="also write the report here (Markdown)")
     a = ap.parse_args()
     trees = {"base": a.base.resolve(), "this": ROOT}
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip()
+    head = _git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if _git("status", "--porcelain") else "")
     with tempfile.TemporaryDirectory() as tmp:
         shards, what = build(a.kind, a.n, Path(tmp))
         res: dict[str, list] = {k: [] for k in trees}
@@ -109,7 +112,7 @@ def main() -> None:
           f"median {statistics.median(ratios):.3f}")
     if a.out is None:
         return
-    label = {"base": f"base ({a.base})", "this": f"this checkout ({head or 'working tree'} + changes)"}
+    label = {"base": f"base ({a.base})", "this": f"this checkout ({head or 'working tree'})"}
     write_report(a.out, [
         f"# Loader A/B: {'finetuning (classification)' if a.kind == 'finetune' else 'pretraining'} batches, one core",
         "", *machine_info(("numpy", "torch", "zstandard", "msgspec", "libarchive-c")),
