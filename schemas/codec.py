@@ -182,7 +182,10 @@ def _packed_rows(height: int) -> int:
 
 def _columns(pixels: np.ndarray) -> np.ndarray:
     """(H, W) -> the C-contiguous (W, H) transpose, one row at a time: ~3x faster than numpy's element-wise
-    transposed copy of a one-patch-high strip (same bytes)."""
+    transposed copy of a one-patch-high strip (same bytes). A Fortran-ordered strip (the Pango renderer hands
+    out its gray strips so) is that transpose already: returned as it is, no copy."""
+    if pixels.T.flags.c_contiguous:
+        return pixels.T
     out = np.empty((pixels.shape[1], pixels.shape[0]), pixels.dtype)
     for r in range(pixels.shape[0]):
         out[:, r] = pixels[r]

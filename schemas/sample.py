@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import msgspec.structs
 import numpy as np
 
 from . import typed
@@ -82,62 +83,77 @@ class RenderedSample:
 
     # -- validation -----------------------------------------------------------------------------------------
     def validate(self) -> "RenderedSample":
-        def need(cond: bool, what) -> None:  # what: the message, or a function making it (only on failure)
-            if not cond:
-                raise SchemaError(f"sample {self.key!r}: {what() if callable(what) else what}")
-
-        need(isinstance(self.key, str) and KEY_RE.match(self.key) is not None,
-             "key must be 1-200 chars of [A-Za-z0-9_-] (no dots)")
-        need(compatible(self.schema_version),
-             lambda: f"schema_version {self.schema_version!r} is not compatible with {SCHEMA_VERSION}")
-        need(self.encoding in ENCODINGS, lambda: f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        need(self.mode in MODES, lambda: f"mode must be one of {MODES}, got {self.mode!r}")
-        need(isinstance(self.pixels, (bytes, bytearray)) and len(self.pixels) > 0, "pixels must be non-empty bytes")
-        for name in ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs", "replaced_chars"):
-            v = getattr(self, name)
-            if type(v) is not int or v < 0:  # bools refused too
-                need(False, f"{name} must be an int >= 0, got {v!r}")
-        need(self.patch_size > 0 and self.height == self.patch_size, "height must equal patch_size (one-row strips)")
-        need(self.width % self.patch_size == 0, "width must be a multiple of patch_size")
-        need(self.height * self.width * self.channels <= MAX_PIXEL_BYTES,  # before anyone allocates for it
-             lambda: f"{self.height}x{self.width} {self.mode} strip is over {MAX_PIXEL_BYTES} bytes")
-        need(self.num_patches < self.max_patches, lambda: f"num_patches {self.num_patches} leaves no room for EOS")
-        need(isinstance(self.truncated, bool), "truncated must be a bool")
-        need(isinstance(self.text, str) and isinstance(self.source, str) and isinstance(self.doc_id, str),
-             "text, source and doc_id must be str")
-        need(_int_list(self.sep_patches) and all(0 <= p < self.max_patches for p in self.sep_patches),
-             "sep_patches must be patch indices inside the strip")
-        if self.token_ids is not None:
-            need(_int_list(self.token_ids) and min(self.token_ids, default=0) >= 0, "token_ids must be ints >= 0")
-        if self.word_starts is not None:
-            ws = self.word_starts
-            need(_int_list(ws) and all(0 <= w < self.max_patches for w in ws)
-                 and all(a < b for a, b in zip(ws, ws[1:])), "word_starts must be increasing patch indices")
-        if self.offset_mapping is not None:
-            om = self.offset_mapping
-            need(isinstance(om, list) and len(om) == self.max_patches
-                 and all(_int_list(p) and len(p) == 2 for p in om),
-                 "offset_mapping must hold one [start, end] pair per patch")
-        if self.labels is not None:
-            need(isinstance(self.labels, list), "labels must be a list")
-        need(self.label is None or isinstance(self.label, (int, float, str)), "label must be int, float or str")
-        if self.word_index is not None:
-            wi = self.word_index
-            need(_int_list(wi) and all(a <= b for a, b in zip(wi, wi[1:])) and min(wi, default=0) >= 0,
-                 "word_index must be non-decreasing ints >= 0")
-            need(self.labels is not None and len(self.labels) == len(wi), "word_index needs one entry per label")
-            need(self.word_starts is not None and all(i < len(self.word_starts) for i in wi),
-                 "word_index must point into word_starts")
-        if self.context_span is not None:
-            cs = self.context_span
-            need(_int_list(cs) and len(cs) == 2 and 0 <= cs[0] <= cs[1], "context_span must be [start, end]")
-        if self.answers is not None:
-            a = self.answers
-            need(isinstance(a, dict) and set(a) == {"text", "answer_start"}
-                 and isinstance(a["text"], list) and all(isinstance(t, str) for t in a["text"])
-                 and _int_list(a["answer_start"]) and len(a["text"]) == len(a["answer_start"]),
-                 'answers must be {"text": [str], "answer_start": [int]} of equal length')
+        """Every field against the contract (SchemaError naming the first one that breaks it). Written as plain
+        ``if`` statements, no closure or message built per check: the loader validates every sample it reads."""
+        if not (isinstance(self.key, str) and KEY_RE.match(self.key) is not None):
+            self._fail("key must be 1-200 chars of [A-Za-z0-9_-] (no dots)")
+        if not compatible(self.schema_version):
+            self._fail(f"schema_version {self.schema_version!r} is not compatible with {SCHEMA_VERSION}")
+        if self.encoding not in ENCODINGS:
+            self._fail(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.mode not in MODES:
+            self._fail(f"mode must be one of {MODES}, got {self.mode!r}")
+        if not (isinstance(self.pixels, (bytes, bytearray)) and len(self.pixels) > 0):
+            self._fail("pixels must be non-empty bytes")
+        h, w, ps, n = self.height, self.width, self.patch_size, self.num_patches
+        if not (type(h) is int and type(w) is int and type(ps) is int and type(n) is int
+                and type(self.chunk_index) is int and type(self.unknown_glyphs) is int
+                and type(self.replaced_chars) is int and h >= 0 and w >= 0 and ps >= 0 and n >= 0
+                and self.chunk_index >= 0 and self.unknown_glyphs >= 0 and self.replaced_chars >= 0):
+            for name in _INT_FIELDS:  # bools refused too
+                v = getattr(self, name)
+                if type(v) is not int or v < 0:
+                    self._fail(f"{name} must be an int >= 0, got {v!r}")
+        if not (ps > 0 and h == ps):
+            self._fail("height must equal patch_size (one-row strips)")
+        if w % ps != 0:
+            self._fail("width must be a multiple of patch_size")
+        if h * w * self.channels > MAX_PIXEL_BYTES:  # before anyone allocates for it
+            self._fail(f"{h}x{w} {self.mode} strip is over {MAX_PIXEL_BYTES} bytes")
+        mp = w // ps
+        if n >= mp:
+            self._fail(f"num_patches {n} leaves no room for EOS")
+        if not isinstance(self.truncated, bool):
+            self._fail("truncated must be a bool")
+        if not (isinstance(self.text, str) and isinstance(self.source, str) and isinstance(self.doc_id, str)):
+            self._fail("text, source and doc_id must be str")
+        sep = self.sep_patches
+        if not (_int_list(sep) and all(0 <= p < mp for p in sep)):
+            self._fail("sep_patches must be patch indices inside the strip")
+        if self.token_ids is not None and not (_int_list(self.token_ids) and min(self.token_ids, default=0) >= 0):
+            self._fail("token_ids must be ints >= 0")
+        ws = self.word_starts
+        if ws is not None and not (_int_list(ws) and all(0 <= x < mp for x in ws)
+                                   and all(a < b for a, b in zip(ws, ws[1:]))):
+            self._fail("word_starts must be increasing patch indices")
+        om = self.offset_mapping
+        if om is not None and not (isinstance(om, list) and len(om) == mp
+                                   and all(_int_list(p) and len(p) == 2 for p in om)):
+            self._fail("offset_mapping must hold one [start, end] pair per patch")
+        if self.labels is not None and not isinstance(self.labels, list):
+            self._fail("labels must be a list")
+        if not (self.label is None or isinstance(self.label, (int, float, str))):
+            self._fail("label must be int, float or str")
+        wi = self.word_index
+        if wi is not None:
+            if not (_int_list(wi) and all(a <= b for a, b in zip(wi, wi[1:])) and min(wi, default=0) >= 0):
+                self._fail("word_index must be non-decreasing ints >= 0")
+            if not (self.labels is not None and len(self.labels) == len(wi)):
+                self._fail("word_index needs one entry per label")
+            if not (ws is not None and all(i < len(ws) for i in wi)):
+                self._fail("word_index must point into word_starts")
+        cs = self.context_span
+        if cs is not None and not (_int_list(cs) and len(cs) == 2 and 0 <= cs[0] <= cs[1]):
+            self._fail("context_span must be [start, end]")
+        a = self.answers
+        if a is not None and not (isinstance(a, dict) and set(a) == {"text", "answer_start"}
+                                  and isinstance(a["text"], list) and all(isinstance(t, str) for t in a["text"])
+                                  and _int_list(a["answer_start"]) and len(a["text"]) == len(a["answer_start"])):
+            self._fail('answers must be {"text": [str], "answer_start": [int]} of equal length')
         return self
+
+    def _fail(self, message: str) -> None:
+        raise SchemaError(f"sample {self.key!r}: {message}")
 
     # -- WebDataset mapping ---------------------------------------------------------------------------------
     def meta(self) -> dict:
@@ -169,7 +185,8 @@ class RenderedSample:
         if "json" not in sample or "txt" not in sample:
             raise SchemaError(f"sample {key!r}: missing json or txt member")
         text = _bytes(sample["txt"])
-        meta = typed.fields_of(typed.decode(_META_DECODER, _bytes(sample["json"]), f"sample {key!r}", MAX_META_BYTES))
+        meta = msgspec.structs.asdict(  # shallow, in C
+            typed.decode(_META_DECODER, _bytes(sample["json"]), f"sample {key!r}", MAX_META_BYTES))
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -181,6 +198,7 @@ class RenderedSample:
         return out.validate()
 
 
+_INT_FIELDS = ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs", "replaced_chars")
 _OPTIONAL_1_1 = ("word_index", "context_span", "answers")  # left out of the json when None
 _META_FIELDS = tuple(f.name for f in dataclasses.fields(RenderedSample) if f.name not in ("key", "pixels", "text"))
 

@@ -355,3 +355,14 @@ def test_codec_imports_pillow_only_for_png():
             "height=16, width=32); print('PIL' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("mode", ["gray", "binary"])
+def test_column_ordered_strips_encode_to_the_same_bytes(strips, mode):
+    """The Pango renderer hands out gray/binary strips Fortran-ordered (pango/columns.py); pxz compresses their
+    transpose without a copy, to the bytes a C-ordered copy of the same pixels gives."""
+    for px in strips[mode]:
+        c, f = np.ascontiguousarray(px), np.asfortranarray(px)
+        assert encode_pixels(f, mode, "pxz") == encode_pixels(c, mode, "pxz")
+        assert encode_pixels(f, mode, "png") == encode_pixels(c, mode, "png")
+    assert strips["gray"][0].flags.f_contiguous, "Pango's gray strips come column-ordered"

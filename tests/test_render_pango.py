@@ -288,3 +288,21 @@ def test_qa_windows_cover_the_context_with_offsets(wikitext, stride):
     start = context.index("Royal Court Theatre")
     hits = [w for w in windows if w.context_span[0] <= start < w.context_span[1] - 6]
     assert hits and any(p[0] <= start < p[1] for p in hits[0].offset_mapping)
+
+
+def test_column_ordered_canvas_is_the_inverted_canvas(ewt_sentences, wikitext):
+    """The gray canvas comes out column by column, white right of the last inked 8-column word (pango/columns.py):
+    the same pixels as inverting the whole A8 surface, for short and full strips, after a render and on a
+    canvas with ink in its very last column."""
+    r = TextRenderer(RenderConfig(max_patches=64))
+    for words in ewt_sentences[:20]:
+        res = r.render_words(words)
+        assert r._columns is not None and res.pixels.flags.f_contiguous
+        r._clear()
+        r._draw(" ".join(words), r.cfg.pad_left)
+        assert np.array_equal(r._canvas(), np.invert(r._pixels))
+    r._clear()
+    r._draw(" ".join(wikitext)[:2000], r.cfg.pad_left)  # runs off the strip's end
+    r._pixels[3, -1] = 7  # ink in the last visible column
+    out = r._canvas()
+    assert out.shape == (16, r.cfg.width) and np.array_equal(out, np.invert(r._pixels)) and out[3, -1] == 248

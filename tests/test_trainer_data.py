@@ -83,3 +83,30 @@ def test_batch_patches_layout_for_every_mode():
                                                                 torch.from_numpy(bits[:, 16:24].reshape(-1)).float())
     with pytest.raises(ConfigError, match="differ in shape"):
         batch_patches([gray, gray[:, :32]], 16)
+
+
+def test_stream_batches_own_their_pixels_and_match_a_copied_batch(tmp_path, wikitext):
+    """BatchStream decodes a batch's strips into rows of one fresh array that ``batch_patches`` hands on without a
+    copy: every batch equals the copied batch of the same samples, and stays so after later batches are read."""
+    from pixelkit.trainer.models.base import rows_of_one_array
+    from pixelkit.trainer.stream import BatchStream, StreamSpec
+
+    url = str(tmp_path / _shard(tmp_path / shard_name("train", 0, 1), wikitext[:5]).name)
+    spec = StreamSpec(sets=[[url]], weights=[1.0], batch_size=2, model_config=None, infinite=False,
+                      collate=lambda s, c, r: ([x.key for x in s], rows_of_one_array([x.pixels for x in s]),
+                                               batch_patches([x.pixels for x in s], 16)))
+    batches = [b for b, _ in BatchStream(spec)]  # all read before any is checked
+    ref = {s.key: s.pixels for s in read_samples(url)}  # decoded into fresh arrays of their own
+    assert [len(k) for k, _, _ in batches] == [2, 2, 1]
+    for keys, rows, x in batches:
+        assert rows is not None, "the stream's strips are rows of one array"
+        assert np.shares_memory(x.numpy(), rows), "... which is the batch, not a copy of it"
+        assert rows_of_one_array([ref[k] for k in keys]) is None  # strips of their own: copied
+        assert torch.equal(x, batch_patches([ref[k] for k in keys], 16))
+    a, b = np.zeros((3, 16 * 32), np.uint8), np.arange(16 * 32, dtype=np.uint8)
+    strips = [row.reshape(32, 16).T for row in a]
+    assert rows_of_one_array(strips) is not None and rows_of_one_array(strips[::-1]) is None
+    assert rows_of_one_array([strips[0], strips[2]]) is None  # rows not in order 0, 1, ...
+    a[1] = b
+    x = batch_patches(strips[:2], 16)
+    assert torch.equal(x[1, 1, :, :, 0], torch.from_numpy(b.reshape(32, 16).T[:, 16:]))

@@ -25,15 +25,17 @@ log = logging.getLogger(__name__)
 class DecodedSample:
     """What a variant's or a head's ``collate`` receives: the loader -> collate contract.
 
-    ``pixels`` may be a view into one of the stream's reused scratch buffers (``stream._Scratch``): it is valid
-    only until the next batch is decoded, so **collate copies out of the scratch buffers** (``batch_patches``
-    does, with one ``np.stack``) and never keeps a reference to ``pixels``. Everything else is plain Python
-    data owned by the sample. The task fields are ``None`` on pretraining shards (schemas/sample.py says what
+    In a ``BatchStream``, ``pixels`` is a (transposed) view of one row of a fresh array per batch
+    (``stream._BatchRows``): the strips of a batch are that array's rows in order, and ``batch_patches`` hands
+    the array on as the batch's patches **without a copy** (it copies strips laid out any other way). The array
+    belongs to that batch alone (the next batch decodes into a new one), so a batch stays valid as long as it is
+    held; **a collate never writes into ``pixels``** (binary strips are scaled in a copy). Everything else is
+    plain Python data owned by the sample. The task fields are ``None`` on pretraining shards (schemas/sample.py says what
     each holds on task shards).
     """
 
     key: str
-    pixels: np.ndarray  # uint8 (H, W) or (H, W, 3), possibly a (transposed) view into a reused buffer
+    pixels: np.ndarray  # uint8 (H, W) or (H, W, 3), possibly a (transposed) view of a row of the batch's array
     num_patches: int
     patch_size: int
     mode: str
@@ -88,8 +90,8 @@ def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] |
            strip: tuple[str, int, int] | None = None) -> DecodedSample | None:
     """Validate and decode one raw sample (None if corrupt: counted, unless ``raw["__recount__"]`` says an earlier
     pass counted it). ``strip``: the (mode, patch size, patches) every sample of the set must have; another one is
-    counted as ``wrong_shape`` (a batch could not hold it). ``scratch(nbytes)`` may lend a reused buffer to decode
-    into; the pixels are then a view of it (see ``schemas.codec.decode_pixels``). The schema and ``strip`` bound
+    counted as ``wrong_shape`` (a batch could not hold it). ``scratch(nbytes)`` may lend a buffer to decode
+    into (the batch's row); the pixels are then a view of it (see ``schemas.codec.decode_pixels``). The schema and ``strip`` bound
     the size before any buffer is asked for."""
     try:
         s = RenderedSample.from_wds(raw)  # reads __key__ and the field members only (not __url__, __set__ ...)

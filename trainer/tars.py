@@ -101,7 +101,8 @@ def _headers(archive) -> Iterator[tuple[str, int | None, bool]]:
     ``archive_entry`` (``read_next_header2`` clears it): libarchive-c's iterator allocates and frees an entry and
     goes through a Python property per field, about a third of the reading time of a three-member sample. A
     name that is not valid UTF-8 comes back with surrogate escapes (and is refused by ``split_member_name``)."""
-    ptr, entry = archive._pointer, ffi.entry_new()
+    ptr, entry, free = archive._pointer, ffi.entry_new(), ffi.entry_free  # bound here: a generator closed at
+    # interpreter exit runs its finally after module globals are gone
     next_header, pathname_w, pathname = ffi.read_next_header2, ffi.entry_pathname_w, ffi.entry_pathname
     size_is_set, entry_size, filetype = ffi.entry_size_is_set, ffi.entry_size, ffi.entry_filetype
     try:
@@ -112,7 +113,7 @@ def _headers(archive) -> Iterator[tuple[str, int | None, bool]]:
                 name = raw.decode("utf-8", "surrogateescape") if raw is not None else ""
             yield name, entry_size(entry) if size_is_set(entry) else None, filetype(entry) & 0o170000 == 0o100000
     finally:
-        ffi.entry_free(entry)
+        free(entry)
 
 
 def shard_members(url: str, handler: Handler) -> Iterator[tuple[str, str, bytes | None]]:

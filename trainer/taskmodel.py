@@ -108,8 +108,8 @@ class TaskVariant:
 
     @staticmethod
     def collate(samples: list, config: TaskConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        """Encoder inputs + the head's label tensors. Copies out of the stream's scratch buffers (pixels are
-        stacked by ``batch_patches``) and keeps no reference to a sample's pixels."""
+        """Encoder inputs + the head's label tensors (the pixels through ``batch_patches``: the batch's own array
+        when the stream decoded the strips into its rows, else a copy; never written to)."""
         batch = modal_inputs(samples, SimpleNamespace(**config.encoder_config), config.kind())  # (no config object per batch)
         batch.update(get_head(config.head).collate(samples, config.task["family"]))
         return batch

@@ -76,6 +76,12 @@ class PangoCairoRenderer(Renderer):
         raw = np.frombuffer(self._surface.get_data(), dtype=np.uint8).reshape(c.height, stride)
         self._raw = raw
         self._pixels = raw[:, : c.width * 4].reshape(c.height, c.width, 4) if c.mode == "rgb" else raw[:, : c.width]
+        self._columns = None  # gray / binary: the canvas out in column order in one pass (pango/columns.py)
+        if c.mode != "rgb" and stride % 8 == 0:
+            from .pango.columns import canvas_columns
+
+            raw64 = raw.view(np.uint64)
+            self._columns = lambda out: canvas_columns(raw, raw64, c.width, out)
 
         cr_ptr = _pcffi.cast("cairo_t *", address(self._cr._pointer, cairocffi.ffi))
         self._cr_ptr = cr_ptr
@@ -289,7 +295,11 @@ class PangoCairoRenderer(Renderer):
         self._flush()
         if self.cfg.mode == "rgb":
             return np.ascontiguousarray(self._pixels[:, :, 2::-1])  # cairo's BGRx -> RGB
-        return np.invert(self._pixels)  # alpha coverage -> black ink on white (a copy)
+        if self._columns is None:
+            return np.invert(self._pixels)  # alpha coverage -> black ink on white (a copy)
+        out = np.empty((self.cfg.width, self.cfg.height), np.uint8)
+        self._columns(out)  # the same, written column by column: pxz's order (pango/columns.py)
+        return out.T
 
     def _char_starts(self, text: str) -> list[float]:
         """Start x of every character, from Pango's layout iterator (handles clusters and bidi)."""

@@ -14,7 +14,9 @@ class RenderResult:
     ``num_patches`` counts text patches only (the EOS patch is excluded, as PIXEL counts), so the attention
     mask covers ``num_patches + 1`` patches. ``sep_patches`` holds the patch indices of every black patch:
     ``[eos]`` for a single text or words, ``[sep, eos]`` for a pair. ``reason`` is None for a good render and
-    a short snake_case word otherwise (``empty``), in which case ``pixels`` is None.
+    a short snake_case word otherwise (``empty``), in which case ``pixels`` is None. ``pixels`` is (H, W) or
+    (H, W, 3) uint8 in any memory order: the Pango renderer's gray and binary strips are Fortran-ordered (pxz's
+    column order, see render/pango/columns.py); ``np.ascontiguousarray`` gives a row-major copy when one is needed.
     """
 
     pixels: np.ndarray | None

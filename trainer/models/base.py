@@ -117,23 +117,41 @@ def batch_patches(strips: list[np.ndarray], patch_size: int, binary: bool = Fals
     """Strips (H, W[, C]) uint8 -> (B, N, p, p, C) uint8 patches (row, column, channel), 0-255 (binary strips,
     {0, 1}, become {0, 255}). Models flatten and scale them on their own device with ``unit_pixels``.
 
-    The batch is copied in column order, the order pxz stores and decodes strips in, and returned as a
-    permuted view of that copy (as FFCV hands out channels-last images): one plain copy per strip (~5 us)
-    instead of a byte-wise transpose (~50 us) on the loader's core. The transpose happens in the model's
-    reshape, on the accelerator, on a quarter of the bytes a float batch would move."""
+    The batch is held in column order, the order pxz stores and decodes strips in, and returned as a permuted
+    view (as FFCV hands out channels-last images): the transpose happens in the model's reshape, on the
+    accelerator, on a quarter of the bytes a float batch would move. When the strips are the rows of one array
+    in order (``BatchStream`` decodes a batch's strips into one fresh array per batch), that array is the batch,
+    without a copy; other strips are copied in, one plain copy per pxz-decoded strip (~5 us) instead of a
+    byte-wise transpose (~50 us) on the loader's core. Either way the strips are not written to."""
     h, w = strips[0].shape[:2]
     c = 1 if strips[0].ndim == 2 else strips[0].shape[2]
     if h != patch_size or w % patch_size:
         raise ConfigError(f"strip {h}x{w} does not split into {patch_size}px patches")
     if any(s.shape != strips[0].shape for s in strips):
         raise ConfigError(f"strips of one batch differ in shape: {sorted({s.shape for s in strips})}")
-    cols = np.stack([s.T for s in strips])  # (B, W, H) or (B, C, W, H); a plain copy for pxz-decoded strips
-    if binary:
-        np.multiply(cols, 255, out=cols)
+    cols = None if binary else rows_of_one_array(strips)
+    if cols is None:
+        cols = np.stack([s.T for s in strips])  # (B, W, H) or (B, C, W, H); a plain copy for pxz-decoded strips
+        if binary:
+            np.multiply(cols, 255, out=cols)
     n, t = w // patch_size, torch.from_numpy(cols)
     if c == 1:
         return t.view(len(strips), n, patch_size, patch_size).transpose(2, 3).unsqueeze(-1)
     return t.view(len(strips), c, n, patch_size, patch_size).permute(0, 2, 4, 3, 1)
+
+
+def rows_of_one_array(strips: list[np.ndarray]) -> np.ndarray | None:
+    """The (B, W, H) or (B, C, W, H) array whose rows 0..B-1 hold the strips' transposes in order (a view of
+    it, no copy), or None when the strips are not laid out so (then they must be copied)."""
+    base, cols = strips[0].base, strips[0].T
+    if (base is None or base.ndim != 2 or base.dtype != np.uint8 or not base.flags.c_contiguous
+            or len(strips) > base.shape[0] or base.shape[1] != cols.size):
+        return None
+    for i, s in enumerate(strips):
+        t = s.T
+        if s.base is not base or not t.flags.c_contiguous or t.ctypes.data != base.ctypes.data + i * base.strides[0]:
+            return None
+    return base[:len(strips)].reshape(len(strips), *cols.shape)
 
 
 def binary_batch(samples: list) -> bool:
