@@ -102,9 +102,11 @@ class PangoCairoRenderer(Renderer):
         fonts = c.font_files()
         check = verdict(fonts[0]) if self.shape_cache and len(fonts) == 1 else None
         if check is not None and check.eligible:  # see spacecheck.py: words of this font shape independently
+            from .pango.glyphs import cell_for
             from .pango.shapecache import ShapeCache
 
-            self._cache = ShapeCache(address(ctx, _pffi), self._line_metrics, self._y_top, check.risky_glyphs)
+            self._cache = ShapeCache(address(ctx, _pffi), self._line_metrics, self._y_top, check.risky_glyphs,
+                                     glyph_cell=cell_for(fonts[0], c.font_px))
             self._scratch = np.zeros((c.height, c.width), np.uint8)
             self._check_cache()
 

@@ -87,18 +87,18 @@ class ShapeCache(RtlWords):
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
     lays ``text`` out with the renderer's PangoLayout and returns (height px, baseline Pango units);
     ``y_top(height)`` is where the renderer puts a run of that height; words holding one of ``risky_glyphs``
-    (see ``spacecheck.py``) are left to Pango.
+    (see ``spacecheck.py``) are left to Pango; ``glyph_cell``: the cell glyphs are drawn in (``glyphs.cell_for``).
     """
 
     def __init__(self, context: int, line_metrics: Callable[[str], tuple[int, int]],
                  y_top: Callable[[int], float], risky_glyphs: frozenset[int] = frozenset(),
-                 max_words: int = 100_000):
+                 max_words: int = 100_000, glyph_cell: tuple[int, int, int, int] | None = None):
         self._context = pa.ffi.cast("void *", context)
         self._line_metrics, self._y_top = line_metrics, y_top
         self.max_words = max_words
         self._risky = np.zeros(_GLYPH_IDS, np.uint8)  # glyphs whose position may depend on a word's neighbours
         self._risky[[g for g in risky_glyphs if g < _GLYPH_IDS]] = 1
-        self._glyphs = GlyphMasks()
+        self._glyphs = GlyphMasks(glyph_cell) if glyph_cell else GlyphMasks()
         self._gate = gate()
         self._char_codes = self._gate.char_codes
         self._char_bytes = self._char_codes.tobytes()
