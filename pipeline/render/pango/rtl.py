@@ -37,7 +37,7 @@ import numpy as np
 from . import kernels
 from . import pango_abi as pa
 from .kernels import FOREIGN_WORD
-from .scriptgate import RTL_SCRIPTS
+from .scriptgate import RTL_SCRIPTS, digit_word
 
 _NO_GAPS = np.zeros(0, np.int32)
 
@@ -90,6 +90,8 @@ class RtlWords:
         script = RTL_SCRIPTS[rtl]
         items = [it for it in self._shape(data, pa.DIRECTION_RTL) if it.script == script and it.level in (1, 2)]
         for item in items:
+            if item.level == 2 and not digit_word(data[item.offset:item.offset + item.length].decode("utf-8")):
+                continue  # only a number may stand at level 2 (the gate's bidi classes are Python's, Pango's fribidi's)
             if item.level == 1:  # Pango gives a right-to-left item's glyphs in visual order
                 item = item._replace(glyphs=np.ascontiguousarray(item.glyphs[::-1]),
                                      clusters=np.ascontiguousarray(item.clusters[::-1]))

@@ -51,7 +51,7 @@ _JAMO = "\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\u302e\u302f"
 RTL_SCRIPTS = (2, 19)  # Arabic, Hebrew
 RTL = 3
 # Digit words an RTL strip may hold: one family of digits, a separator (bidi CS) only between two digits.
-_DIGIT_WORD = re.compile("[0-9]+(?:[,./:][0-9]+)*|[\u0660-\u0669]+(?:[,./:][\u0660-\u0669]+)*"
+_DIGIT_WORD = digit_word = re.compile("[0-9]+(?:[,./:][0-9]+)*|[\u0660-\u0669]+(?:[,./:][\u0660-\u0669]+)*"
                          "|[\u06f0-\u06f9]+(?:[,./:][\u06f0-\u06f9]+)*").fullmatch
 _DIGIT_TOKEN = re.compile("[^ ]*[0-9\u0660-\u0669\u06f0-\u06f9][^ ]*").finditer
 _PLANE0 = 0x10000
