@@ -7,7 +7,8 @@ Pango shapes complex scripts (HarfBuzz), lays out bidi text, and reports glyphs 
 
 Gray and binary strips take the shaping cache (``pango/shapecache.py``) when they can: words shaped once, glyph masks
 drawn once, strips composed in compiled code -- the same pixels, several times faster. Anything it does not
-take (right-to-left pairs, several scripts or fonts in one run, unknown glyphs) is laid out and drawn by Pango.
+take (right-to-left pairs, left-to-right words in right-to-left text, several fonts in one run, unknown glyphs) is
+laid out and drawn by Pango.
 The cache is used with a single font file that ``pango/spacecheck.py`` passes (the pinned fonts all do).
 ``shape_cache=False`` (or ``PIXELKIT_SHAPE_CACHE=0``) draws everything through Pango.
 """
@@ -32,6 +33,9 @@ _PANGO_SCALE = 1024
 # positions along the line instead of per glyph would show there): what the cache must get right
 _PANGRAM = "Typography: AVAWAY fjord ffi 0123456789 -- (quick) brown fox, 'lazy' dog! Wavy jump, lit office."
 CANARY = (" ".join([_PANGRAM] * 6), "Wavy jump, lit office.")
+# right to left: Hebrew kerned by x offsets off whole pixels, Arabic marks placed by y offsets off whole pixels,
+# numbers (level-2 items) between words -- composed in reverse order, each glyph at the pixel cairo rounds it to
+RTL_CANARY = ("הואיל והכרה בכבוד 1948 הטבעי", "وضميرًا أحرارًا ١٩٤٨ 2024 عقلاً")
 log = logging.getLogger(__name__)
 _pffi = pangocffi.ffi
 _pcffi = pangocairocffi.ffi
@@ -104,9 +108,11 @@ class PangoCairoRenderer(Renderer):
         fonts = c.font_files()
         check = verdict(fonts[0]) if self.shape_cache and len(fonts) == 1 else None
         if check is not None and check.eligible:  # see spacecheck.py: words of this font shape independently
+            from .pango.glyphs import cell_for
             from .pango.shapecache import ShapeCache
 
-            self._cache = ShapeCache(address(ctx, _pffi), self._line_metrics, self._y_top, check.risky_glyphs)
+            self._cache = ShapeCache(address(ctx, _pffi), self._line_metrics, self._y_top, check.risky_glyphs,
+                                     glyph_cell=cell_for(fonts[0], c.font_px))
             self._scratch = np.zeros((c.height, c.width), np.uint8)
             self._check_cache()
 
@@ -123,6 +129,8 @@ class PangoCairoRenderer(Renderer):
             self._draw(a, self.cfg.pad_left)
             self._draw(b, self.cfg.pad_left + 3)  # a second run over the first's ink: painted OVER it
             self._draw(b, self.cfg.width // 2)
+            self._draw(RTL_CANARY[0], 3 * self.cfg.width // 4)
+            self._draw(RTL_CANARY[1], 7 * self.cfg.width // 8)
             composed.append(self._canvas())
             self._cache = cache
         self._found_text = None

@@ -7,6 +7,7 @@
 | `spacecheck.py` | does a font shape each space-separated word the same wherever it stands? (the cache's premise) |
 | `scriptgate.py` | before any shaping: can the cache compose this strip at all? |
 | `shapecache.py` | words shaped once, glyph masks drawn once, strips composed from them (Pango's exact pixels) |
+| `rtl.py` | right-to-left strips (Arabic, Hebrew): words composed in reverse order, and why that is Pango's layout |
 | `words.py` | the cache's words: where a word may be cut, and which words of a strip its shaping batch holds |
 | `glyphs.py` | glyph masks: each glyph drawn once by cairo as Pango draws it, cropped by a compiled kernel |
 | `tables.py` | the cache's growable tables |

@@ -5,13 +5,19 @@ column and at the class's baseline phase (the fractional part of the baseline's 
 Pango places glyphs on whole pixels, so in any run of the class the glyph leaves these same coverage values, shifted.
 
 The glyphs a batch needs are drawn together, each in a cell of its own (``CELL_W`` x ``CELL_H`` px, origin at
-(``ORIGIN_X``, ``ORIGIN_Y``) of the cell), then cropped and blanked by one compiled kernel: the per-glyph cost is the
+(``ORIGIN_X``, ``ORIGIN_Y``) of the cell -- or, from ``cell_for``, a cell just big enough for the font's bounding box
+in its 'head' table, which holds every glyph's outline: 128 x 48 px instead of 256 x 128 for GoNoto at PIXEL's
+size, a fifth of the bytes to scan), then cropped and blanked by one compiled kernel: the per-glyph cost is the
 draw call alone. A glyph whose ink reaches its cell's border may have spilled into a neighbour's cell, so such a
 batch is drawn again one glyph at a time in the first cell (a clipped glyph is then reported as -1: words holding it
 are left to Pango).
 """
 
 from __future__ import annotations
+
+import math
+import struct
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -22,49 +28,87 @@ from .tables import Atlas
 
 CELL_W, CELL_H, ORIGIN_X, ORIGIN_Y = 256, 128, 64, 64  # a glyph's ink must stay inside its cell
 CELLS = 32  # glyphs drawn per pass
+_MARGIN = 3  # px around the font's bounding box: antialiasing and hinting may reach a pixel past an outline
+
+
+def cell_for(font_file: str | Path, em_px: float) -> tuple[int, int, int, int]:
+    """(cell width, cell height, origin x, origin y) that hold any glyph of ``font_file`` drawn at ``em_px`` pixels
+    per em, from the bounding box of all its glyphs (the 'head' table); the default cell when the file is not a
+    plain sfnt or the box is larger than the default cell."""
+    default = (CELL_W, CELL_H, ORIGIN_X, ORIGIN_Y)
+    try:
+        with open(font_file, "rb") as f:
+            head = f.read(12)
+            if head[:4] not in (b"\x00\x01\x00\x00", b"OTTO", b"true"):
+                return default
+            n = struct.unpack(">H", head[4:6])[0]
+            records = f.read(16 * n)
+            for i in range(n):
+                tag, _, offset, _ = struct.unpack(">4sIII", records[16 * i:16 * i + 16])
+                if tag == b"head":
+                    f.seek(offset)
+                    table = f.read(54)
+                    break
+            else:
+                return default
+    except OSError:
+        return default
+    upem = struct.unpack(">H", table[18:20])[0]
+    x_min, y_min, x_max, y_max = struct.unpack(">hhhh", table[36:44])
+    if upem <= 0 or x_max < x_min or y_max < y_min:
+        return default
+    k = em_px / upem
+    left, right = math.ceil(-x_min * k) + _MARGIN, math.ceil(x_max * k) + _MARGIN
+    above, below = math.ceil(y_max * k) + _MARGIN, math.ceil(-y_min * k) + _MARGIN + 1  # (+1: the baseline phase)
+    width = -(-(left + right) // 8) * 8  # the ink kernel reads a cell 8 bytes at a time
+    height = above + below
+    if width > CELL_W or height > CELL_H or left > ORIGIN_X or above > ORIGIN_Y:
+        return default
+    return width, height, left, above
 
 
 @numba.njit(cache=True, nogil=True)
-def ink_boxes(img, words, n, boxes):
-    """Per cell k < n of the A8 ``img`` ((CELL_H, stride); ``words``: the same bytes as uint64): ``boxes[k]`` =
+def ink_boxes(img, words, n, boxes, cell_w, cell_h):
+    """Per cell k < n (``cell_w`` x ``cell_h``) of the A8 ``img`` ((cell_h, stride); ``words``: the same bytes as
+    uint64): ``boxes[k]`` =
     first row, last row + 1, first column, last column + 1 of its ink (cell-relative); all 0 when blank. Returns
     how many cells have ink on their border."""
     edge = 0
-    per = CELL_W // 8
+    per = cell_w // 8
     for k in range(n):
-        r_lo, r_hi, c_lo, c_hi = CELL_H, 0, CELL_W, 0
-        for r in range(CELL_H):
+        r_lo, r_hi, c_lo, c_hi = cell_h, 0, cell_w, 0
+        for r in range(cell_h):
             for j in range(k * per, (k + 1) * per):
                 if words[r, j]:  # 8 blank bytes at a time; the columns of an inked word byte by byte
                     r_lo, r_hi = min(r_lo, r), r + 1
                     for b in range(8):
                         if img[r, j * 8 + b]:
-                            c = j * 8 + b - k * CELL_W
+                            c = j * 8 + b - k * cell_w
                             c_lo, c_hi = min(c_lo, c), max(c_hi, c + 1)
         if r_hi == 0:
             boxes[k, 0] = boxes[k, 1] = boxes[k, 2] = boxes[k, 3] = 0
             continue
         boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3] = r_lo, r_hi, c_lo, c_hi
-        if r_lo == 0 or c_lo == 0 or r_hi == CELL_H or c_hi == CELL_W:
+        if r_lo == 0 or c_lo == 0 or r_hi == cell_h or c_hi == cell_w:
             edge += 1
     return edge
 
 
 @numba.njit(cache=True, nogil=True)
-def cut_cells(img, n, boxes, rows, row0, data, off0, out):
+def cut_cells(img, n, boxes, rows, row0, data, off0, out, cell_w, origin_x, origin_y):
     """Copy each cell's ink (``boxes`` from ``ink_boxes``) into the atlas (``rows`` from row ``row0``, ``data`` from
     byte ``off0``), blank it in ``img``, and put each cell's atlas row in ``out``."""
     off = off0
     for k in range(n):
-        r0, r1, c0, c1 = boxes[k, 0], boxes[k, 1], boxes[k, 2] + k * CELL_W, boxes[k, 3] + k * CELL_W
+        r0, r1, c0, c1 = boxes[k, 0], boxes[k, 1], boxes[k, 2] + k * cell_w, boxes[k, 3] + k * cell_w
         h, w = r1 - r0, c1 - c0
         for r in range(h):
             for c in range(w):
                 data[off + r * w + c] = img[r0 + r, c0 + c]
                 img[r0 + r, c0 + c] = 0
         rows[row0 + k, 0], rows[row0 + k, 1], rows[row0 + k, 2] = off, h, w
-        rows[row0 + k, 3] = boxes[k, 2] - ORIGIN_X if h else 0
-        rows[row0 + k, 4] = r0 - ORIGIN_Y if h else 0
+        rows[row0 + k, 3] = boxes[k, 2] - origin_x if h else 0
+        rows[row0 + k, 4] = r0 - origin_y if h else 0
         out[k] = row0 + k
         off += h * w
     return off
@@ -74,17 +118,18 @@ class GlyphMasks:
     """Cropped glyph masks in one ``Atlas`` (rows [offset, height, width, left, top], left/top from the glyph's
     origin on the baseline), drawn on a private A8 surface."""
 
-    def __init__(self):
+    def __init__(self, cell: tuple[int, int, int, int] = (CELL_W, CELL_H, ORIGIN_X, ORIGIN_Y)):
         import cairocffi
 
         self.atlas = Atlas(1 << 16)
-        self._surface = cairocffi.ImageSurface(cairocffi.FORMAT_A8, CELLS * CELL_W, CELL_H)
+        self._cell_w, self._cell_h, self._ox, self._oy = cell
+        self._surface = cairocffi.ImageSurface(cairocffi.FORMAT_A8, CELLS * self._cell_w, self._cell_h)
         self._sp = self._surface._pointer
         self._cr = cairocffi.Context(self._surface)
         self._crp = self._cr._pointer
         stride = self._surface.get_stride()
-        self._img = np.frombuffer(self._surface.get_data(), np.uint8).reshape(CELL_H, stride)
-        self._words = self._img.view(np.uint64)  # (stride: a multiple of CELL_W)
+        self._img = np.frombuffer(self._surface.get_data(), np.uint8).reshape(self._cell_h, stride)
+        self._words = self._img.view(np.uint64)  # (stride: a multiple of 8)
         self._paint = pa.GlyphPainter(int(cairocffi.ffi.cast("uintptr_t", self._crp)))
         self._boxes = np.zeros((CELLS, 4), np.int32)
         self._out = np.zeros(CELLS, np.int32)
@@ -103,11 +148,11 @@ class GlyphMasks:
     def _draw(self, font: int, glyphs: list[int], phase: float, spread: bool) -> list[int] | None:
         n = len(glyphs)
         for k, g in enumerate(glyphs):
-            _cairo.cairo_move_to(self._crp, k * CELL_W + ORIGIN_X, ORIGIN_Y + phase)
+            _cairo.cairo_move_to(self._crp, k * self._cell_w + self._ox, self._oy + phase)
             self._paint(font, g)
         _cairo.cairo_surface_flush(self._sp)
         boxes = self._boxes[:n]
-        edge = ink_boxes(self._img, self._words, n, boxes)
+        edge = ink_boxes(self._img, self._words, n, boxes, self._cell_w, self._cell_h)
         if edge and spread:
             self._img[...] = 0
             _cairo.cairo_surface_mark_dirty(self._sp)
@@ -115,7 +160,8 @@ class GlyphMasks:
         a = self.atlas
         a.reserve(int(((boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2])).sum()))
         a.rows.reserve(n)
-        a.n = int(cut_cells(self._img, n, boxes, a.rows.a, a.rows.n, a.data, a.n, self._out))
+        a.n = int(cut_cells(self._img, n, boxes, a.rows.a, a.rows.n, a.data, a.n, self._out, self._cell_w, self._ox,
+                            self._oy))
         a.rows.n += n
         _cairo.cairo_surface_mark_dirty(self._sp)
         rows = self._out[:n].tolist()

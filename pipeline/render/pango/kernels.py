@@ -182,9 +182,30 @@ def _word_code(text, start, end, char_codes):
     return code
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rows(dy, phase):
+    """Rows a glyph moves down for a y offset of ``dy`` Pango units: cairo draws it at the nearest whole pixel of the
+    baseline (at ``phase`` units below a pixel row) plus ``dy``, halves rounded up, as it draws the glyph's mask at
+    the baseline itself (``phase`` -1: ``dy`` is whole pixels)."""
+    if phase < 0:
+        return dy // 1024
+    return (phase + dy + 512) // 1024 - (phase + 512) // 1024
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _advance(glyphs, clusters, j, end):
+    """Pango units from glyph j up to the first glyph of cluster ``end`` or later."""
+    total = 0
+    while j < glyphs.shape[0] and clusters[j] < end:
+        total += glyphs[j, 1]
+        j += 1
+    return total
+
+
 @numba.njit(cache=True, nogil=True)
 def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, char_codes, want, take_weak, lut, risky,
-                 space_glyph, space_w, cls, gmasks, gatlas, wmasks, wdata, words, used, status, need):
+                 space_glyph, space_w, cls, gmasks, gatlas, wmasks, wdata, words, used, status, need, rtl=False,
+                 open_end=False, phase=-1):
     """Cut one shaped item of a batch into its words and cache the good ones.
 
     ``text``: the batch's UTF-8 bytes, words each followed by one space; ``codes``: each word's code, or empty
@@ -192,10 +213,19 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, cha
     records, ``clusters`` their byte offsets in ``text``; the item spans bytes [item_start, item_end). Words starting
     inside the item from word number ``first`` on are cut; one whose space lies past the item stays foreign.
     ``lut``: glyph id -> glyph mask row (-2: not drawn yet, -1: cannot be cached); ``risky``: glyph id -> 1.
-    A word is good when it starts a cluster of its own, its glyphs sit on whole pixels, are drawable and not
+    A word is good when it starts a cluster of its own, its glyphs sit on whole pixels (but for x offsets: cairo 1.16's
+    image compositor puts a glyph at the nearest whole pixel, halves up -- ``_cairo_lround`` -- and so does this
+    kernel; Hebrew kerns with such offsets -- and y offsets alike, from the class's baseline ``phase`` in Pango
+    units, -1 when it is not a whole number of them: then y offsets must be whole pixels; Arabic and Hebrew marks
+    sit so), are drawable and not
     risky, and its space shaped to one glyph of its own, the class's space. Good words that are wanted (a script
     of their own, or ``take_weak``) get a word-mask row in ``wmasks``/``wdata`` and a row in ``words``; then
     ``status[k]`` = the new word id; a good word not taken gets -1, the rest stay FOREIGN_WORD. (Codes: see ``_word_code``.)
+
+    ``rtl``: a right-to-left item, its glyphs given in logical order (Pango's visual order reversed): a word's first
+    glyph is its rightmost, and its mask is laid out from its right end. ``open_end``: a word that ends where the
+    item ends may have its space in the next item (a number inside right-to-left text is an item of its own; the
+    caller checks that item's spaces).
 
     ``used`` = [word-mask bytes, mask rows, word rows] in use, advanced here. Returns 0 when done, 1 when glyph
     ids listed in ``need`` (``need[0]`` = count) must be drawn first, 2 when a table is too small (``need`` =
@@ -218,7 +248,7 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, cha
     for b in range(text.shape[0]):
         if text[b] == 32:
             if start >= item_start and start < item_end and k >= first:
-                if b >= item_end:
+                if b > item_end or (b == item_end and not open_end):
                     break  # runs on into the next item: foreign
                 ks[nw], starts[nw], spaces[nw] = k, start, b
                 nw += 1
@@ -246,12 +276,14 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, cha
             continue
         ok = True
         left, top, right, bottom = 1 << 30, 1 << 30, -(1 << 30), -(1 << 30)
-        x = 0
+        total = _advance(glyphs, clusters, j, spaces[k])
+        x = total if rtl else 0
         while j < n and clusters[j] < spaces[k]:
             gid, w, dx, dy = glyphs[j, 0], glyphs[j, 1], glyphs[j, 2], glyphs[j, 3]
-            x += w
+            x = x - w if rtl else x + w
+            ox = x + dx if rtl else x - w + dx  # the glyph's origin from the word's left end
             j += 1
-            if w % 1024 or dx % 1024 or dy % 1024:
+            if w % 1024 or (dy % 1024 and phase < 0):
                 ok = False
             elif gid == 0x0FFFFFFF:  # PANGO_GLYPH_EMPTY: nothing to draw
                 continue
@@ -264,17 +296,22 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, cha
             else:
                 m = lut[gid]
                 if gmasks[m, 1] > 0:
-                    px, py = (x - w + dx) // 1024 + gmasks[m, 3], dy // 1024 + gmasks[m, 4]
+                    px, py = (ox + 512) // 1024 + gmasks[m, 3], _rows(dy, phase) + gmasks[m, 4]
                     left, top = min(left, px), min(top, py)
                     right, bottom = max(right, px + gmasks[m, 2]), max(bottom, py + gmasks[m, 1])
-        if not ok or j >= n or clusters[j] != spaces[k] or (j + 1 < n and clusters[j + 1] == spaces[k]) \
+        if not ok:
+            continue
+        if spaces[k] >= item_end:  # (open_end) its space is the next item's
+            if j != n:
+                continue
+        elif j >= n or clusters[j] != spaces[k] or (j + 1 < n and clusters[j + 1] == spaces[k]) \
                 or glyphs[j, 0] != space_glyph or glyphs[j, 1] != space_w * 1024:
             continue
         good[k] = True
         status[ks[k]] = -1
         if right <= left:
             left = top = right = bottom = 0
-        box[k, 0], box[k, 1], box[k, 2], box[k, 3], box[k, 4] = left, top, bottom - top, right - left, x // 1024
+        box[k, 0], box[k, 1], box[k, 2], box[k, 3], box[k, 4] = left, top, bottom - top, right - left, total // 1024
     if missing:
         need[0] = missing
         return 1
@@ -294,17 +331,20 @@ def harvest_item(glyphs, clusters, text, item_start, item_end, first, codes, cha
         if h > 0:
             dst = wdata[off:off + h * wd]
             dst[:] = 0
-            x = 0
             j = g0s[k]
-            while clusters[j] < spaces[k]:
+            x = box[k, 4] * 1024 if rtl else 0
+            while j < n and clusters[j] < spaces[k]:
                 gid = glyphs[j, 0]
+                if rtl:
+                    x -= glyphs[j, 1]
                 if gid != 0x0FFFFFFF:
                     m = lut[gid]
                     if gmasks[m, 1] > 0:  # glyphs of a word overlap: every column is added
                         _paint(dst, wd, h, wd, gatlas, gmasks[m, 0], gmasks[m, 1], gmasks[m, 2],
-                               (x + glyphs[j, 2]) // 1024 + gmasks[m, 3] - left,
-                               glyphs[j, 3] // 1024 + gmasks[m, 4] - top, 1 << 30)
-                x += glyphs[j, 1]
+                               (x + glyphs[j, 2] + 512) // 1024 + gmasks[m, 3] - left,
+                               _rows(glyphs[j, 3], phase) + gmasks[m, 4] - top, 1 << 30)
+                if not rtl:
+                    x += glyphs[j, 1]
                 j += 1
         r = used[1]
         wmasks[r, 0], wmasks[r, 1], wmasks[r, 2], wmasks[r, 3], wmasks[r, 4] = off, h, wd, left, top

@@ -30,6 +30,8 @@ ffi.cdef(
     typedef struct _GList { void *data; struct _GList *next; struct _GList *prev; } GList;
 
     GList *pango_itemize(void *context, const char *text, int start_index, int length, void *attrs, void *iter);
+    GList *pango_itemize_with_base_dir(void *context, int base_dir, const char *text, int start_index, int length,
+                                       void *attrs, void *iter);
     void pango_item_free(PangoItem *item);
     void g_list_free(GList *list);
     int g_unichar_get_script(uint32_t ch);
@@ -49,6 +51,7 @@ SHAPE_ROUND_POSITIONS = 1  # PANGO_SHAPE_ROUND_POSITIONS: what a context with ro
 GLYPH_EMPTY = 0x0FFFFFFF  # drawn as nothing (default-ignorables such as ZWJ)
 GLYPH_UNKNOWN_FLAG = 0x10000000  # a character no font has: Pango draws a hex box
 SCALE = 1024  # PANGO_SCALE
+DIRECTION_RTL = 1  # PANGO_DIRECTION_RTL
 
 # PangoGlyphInfo as five int32 columns: glyph (the unknown flag stays visible: ids are < 2**31 but for
 # PANGO_GLYPH_INVALID_INPUT, -1 here), width, x_offset, y_offset, the bitfield word.
@@ -97,9 +100,14 @@ class Shaper:
         self._context = context
         self._gs = pango.pango_glyph_string_new()
 
-    def __call__(self, text: bytes) -> list[Shaped]:
+    def __call__(self, text: bytes, base_dir: int | None = None) -> list[Shaped]:
+        """``base_dir``: the paragraph direction (``DIRECTION_RTL`` for a right-to-left strip, which a PangoLayout
+        with automatic direction finds from its first strong character); None: the context's."""
         buf = ffi.from_buffer(_CHARS, text)  # one buffer: Pango finds an item's context by pointer arithmetic
-        items = pango.pango_itemize(self._context, buf, 0, len(text), ffi.NULL, ffi.NULL)
+        if base_dir is None:
+            items = pango.pango_itemize(self._context, buf, 0, len(text), ffi.NULL, ffi.NULL)
+        else:
+            items = pango.pango_itemize_with_base_dir(self._context, base_dir, buf, 0, len(text), ffi.NULL, ffi.NULL)
         gs, out = self._gs, []
         node = items
         try:

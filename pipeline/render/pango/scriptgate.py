@@ -3,16 +3,18 @@
 The cache composes a strip only when Pango would lay it out as one left-to-right item of a script HarfBuzz
 shapes with its default shaper (see ``shapecache.py``). Two things rule that out from the characters alone:
 
-* a character of a script the cache never takes: right-to-left scripts (Arabic, Hebrew, Syriac, Thaana, N'Ko...),
-  the stateful shapers (Indic, Thai, Lao, Tibetan, Myanmar, Khmer, Hangul, USE scripts...), and Han, kana,
-  Bopomofo and Yi, whose text has no spaces to cut words at (a "word" is a whole sentence, met once);
+* a character of a script the cache never takes: right-to-left scripts (Syriac, Thaana, N'Ko...; Arabic and
+  Hebrew but in the strips ``_rtl`` passes), the stateful shapers (Indic, Thai, Lao, Tibetan, Myanmar, Khmer,
+  USE scripts..., and Hangul's conjoining jamo and tone marks), and Han, kana, Bopomofo and Yi, whose text has
+  no spaces to cut words at (a "word" is a whole sentence, met once);
 * characters of two scripts of their own (Cyrillic with a Latin name, Greek with a Latin term) and a paired
   punctuation mark (brackets, quotes; here: every opening, closing, initial or final punctuation mark and every
   character with a bidi mirror, a superset of Pango's pairs): Pango makes an item of each script, and a closing
   mark takes the script of its opening one, which ``kernels.measure_mixed`` does not follow.
 
 ``gate(text)`` is 0 for such strips, 2 for a mixture the cache may compose run by run (``measure_mixed``), 1
-else (one script at most).
+else (one script at most) -- and ``RTL + i`` for right-to-left text of ``RTL_SCRIPTS[i]`` (Arabic, Hebrew) that
+the cache composes word by word in reverse order (see ``ScriptGate._rtl``).
 
 Such a strip goes straight to Pango: its words are not shaped first (the issue's first pass shaped every new word
 of a Russian, Arabic or Chinese strip, then handed the strip to Pango, which shaped it again). Anything the gate
@@ -37,8 +39,21 @@ WEAK = frozenset({0, 1, 61})
 # Cherokee, Coptic, Cyrillic, Deseret, Ethiopic, Georgian, Gothic, Greek, Latin, Ogham, Old Italic, Runic,
 # Canadian Aboriginal (shapecache._DEFAULT_SHAPER_SCRIPTS without the weak scripts and Bopomofo, Han, Hiragana,
 # Katakana, Yi).
-COMPOSABLE = frozenset({3, 6, 7, 8, 9, 11, 12, 13, 14, 25, 29, 30, 32, 40})
-_HAN, _HANGUL = 17, 15
+COMPOSABLE = frozenset({3, 6, 7, 8, 9, 11, 12, 13, 14, 18, 25, 29, 30, 32, 40})
+_HAN, _HANGUL = 17, 18
+# Hangul is composable word by word when the strip holds no conjoining jamo and no tone mark: HarfBuzz's Hangul shaper
+# (hb-ot-shaper-hangul.cc, preprocess_text) keeps state from one character to the next only to combine a syllable
+# with the jamo or tone mark that follows it; a precomposed syllable followed by anything else is passed on as it
+# is (or decomposed on its own when the font lacks it). Those characters send the strip to Pango.
+_JAMO = "\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\u302e\u302f"
+# Right-to-left strips the cache composes word by word (``shapecache.ShapeCache._lookup_rtl``): one of these
+# scripts, returned by ``gate`` as RTL + its index here.
+RTL_SCRIPTS = (2, 19)  # Arabic, Hebrew
+RTL = 3
+# Digit words an RTL strip may hold: one family of digits, a separator (bidi CS) only between two digits.
+_DIGIT_WORD = digit_word = re.compile("[0-9]+(?:[,./:][0-9]+)*|[\u0660-\u0669]+(?:[,./:][\u0660-\u0669]+)*"
+                         "|[\u06f0-\u06f9]+(?:[,./:][\u06f0-\u06f9]+)*").fullmatch
+_DIGIT_TOKEN = re.compile("[^ ]*[0-9\u0660-\u0669\u06f0-\u06f9][^ ]*").finditer
 _PLANE0 = 0x10000
 _SUPPLEMENTARY_BLOCKED = "\U00020000-\U0003ffff"  # Han extensions B-H (every other plane-1+ character: the cache)
 
@@ -80,7 +95,16 @@ class ScriptGate:
         self._script = self.script = t  # GLib's script of every BMP code point (by block for CJK and Hangul)
         self._ranges = _ranges(t)
         blocked = self._class(lambda s: s not in WEAK and s not in COMPOSABLE)
-        self._blocked = re.compile(f"[{blocked}{_SUPPLEMENTARY_BLOCKED}]").search
+        self._blocked = re.compile(f"[{blocked}{_JAMO}{_SUPPLEMENTARY_BLOCKED}]").search
+        # An RTL strip is composed when nothing in it can take a level of its own but numbers (see _rtl)
+        rtl_bad = self._class(lambda s: s not in WEAK and s not in RTL_SCRIPTS)
+        bidi = [unicodedata.bidirectional(chr(cp)) if not 0xD800 <= cp <= 0xDFFF else "" for cp in range(_PLANE0)]
+        other = "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if bidi[cp] in (
+            "L", "LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI", "S", "B")
+            or (bidi[cp] in ("EN", "AN") and not _DIGIT_WORD(chr(cp))))
+        self._rtl_bad = re.compile(f"[{rtl_bad}{other}\u200e\u200f\u061c\U00010000-\U0010ffff]").search
+        self._rtl_has = [re.compile("[" + "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if t[cp] == sc and bidi[cp]
+                                                  in ("R", "AL")) + "]").search for sc in RTL_SCRIPTS]
         # search for a character of a composable script of its own (the shaping cache's mixed batches use it too)
         self._strong = self.strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
         self._others = {}  # script -> search for a strong character of any other composable script
@@ -108,11 +132,30 @@ class ScriptGate:
         if text.isascii():  # Latin letters and Common: one script at most
             return 1
         if self._blocked(text):
-            return 0
+            return self._rtl(text)
         m = self._strong(text)
         if m is None or self._other(self._script[ord(m.group())])(text, m.end()) is None:
             return 1
         return 0 if self._paired(text) else 2
+
+    def _rtl(self, text: str) -> int:
+        """RTL + i when ``text`` is right-to-left text of ``RTL_SCRIPTS[i]`` alone, else 0. Its paragraph is
+        right-to-left (its first strong character is), and in it (UAX #9) every character is at level 1 but the
+        digits, at level 2: there is no left-to-right character (bidi L), explicit embedding or isolate, segment or
+        paragraph separator, nor a character of another script of its own; every number is a word of one family of
+        digits (separators only between digits), so none of the rules that make a number's neighbours part of it
+        (W4, W5: "1+2", "50%" after an Arabic letter) or its level depend on what stands before it. Each space is
+        then at level 1, between two words whose levels do not depend on each other, and the line shows the words
+        in reverse order."""
+        if self._rtl_bad(text):
+            return 0
+        found = [i for i, has in enumerate(self._rtl_has) if has(text)]
+        if len(found) != 1:
+            return 0
+        for m in _DIGIT_TOKEN(text):
+            if not _DIGIT_WORD(m.group()):
+                return 0
+        return RTL + found[0]
 
 
 @functools.lru_cache(maxsize=1)

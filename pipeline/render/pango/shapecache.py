@@ -12,12 +12,19 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   of the strip's class so that digits and punctuation (script "Common") resolve as they would in the strip. A
   word is cached under its item's class (font, script, language) when it lies, with the space after it, inside
   one left-to-right item of a script HarfBuzz shapes with its default shaper (Latin, Greek, Cyrillic, Han, Kana,
-  Armenian, Georgian, Ethiopic...; not the syllabic, Thai or Hangul shapers, which keep state across a buffer),
-  starts a cluster of its own, has whole-pixel glyph positions and no unknown glyph, and that space is the
-  class's one space glyph. A word that can never be cached is marked foreign.
+  Armenian, Georgian, Ethiopic...; not the syllabic or Thai shapers, which keep state across a buffer) or of
+  Hangul (see ``scriptgate``: no jamo or tone mark), starts a cluster of its own, has whole-pixel advances and no
+  unknown glyph, and that space is the class's one space glyph. A word that can never be cached is marked foreign.
+* Right to left (``_lookup_rtl``): an Arabic or Hebrew strip the gate passes (one RTL script, no left-to-right
+  character or bidi control, numbers as words of digits) is one right-to-left line in which Pango shows the words
+  in reverse order -- each word at level 1 shaped as it is alone (the Arabic shaper's joining state ends at a
+  space, which joins nothing; ``spacecheck`` rules out lookups across it), each number a level-2 item of its own
+  -- with the class's space between them. Its words are cut from batches itemized with a right-to-left paragraph
+  direction, their glyphs turned back from Pango's visual order into logical order, a word's mask laid out from
+  its right end.
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
-  (right-to-left, stateful shapers, Han/kana) or a mixture of scripts with paired punctuation sends the strip to
-  Pango with no word shaped; so does a word already known to be foreign.
+  (other right-to-left text, stateful shapers, Han/kana) or a mixture of scripts with paired punctuation sends the
+  strip to Pango with no word shaped; so does a word already known to be foreign.
 * A strip is composed when all its words are cached in one class and one of them has a script of its own: then
   Pango would lay it out as one item of that class. A strip of several left-to-right scripts is composed run by
   run (``kernels.measure_mixed``: Pango's script iterator without paired punctuation; each word must lie in a run
@@ -28,8 +35,9 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   and never the whole strip.
 * Each glyph is drawn once by cairo through ``pango_cairo_show_glyph_string`` at the class's baseline phase and
   kept as a cropped A8 mask (``glyphs.py``: a batch's new glyphs drawn side by side, cropped by one kernel); a
-  word's mask is the saturating sum of its glyphs'. Pango places glyphs on whole
-  pixels (the context rounds glyph positions) and cairo adds a run's glyph masks with saturation before painting
+  word's mask is the saturating sum of its glyphs'. Pango rounds advances to whole pixels (the context rounds
+  glyph positions), cairo 1.16 draws each glyph at the nearest whole pixel of its position (x and y offsets that
+  Hebrew kerning and Arabic marks leave off whole pixels are rounded the same way, ``kernels._rows``), and cairo adds a run's glyph masks with saturation before painting
   the run, so composing cached masks with a saturating add gives its pixels exactly; a run drawn on a canvas that
   already has ink is painted OVER it, as cairo does.
 
@@ -53,42 +61,44 @@ from . import kernels
 from . import pango_abi as pa
 from .glyphs import GlyphMasks
 from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
-from .scriptgate import gate
+from .rtl import RtlWords
+from .scriptgate import RTL, RTL_SCRIPTS, gate
 from .tables import Atlas, Rows
 from .words import astral, mixed_batch, word_code, words_in
 
 _GLYPH_IDS = 1 << 16  # OpenType glyph ids are 16-bit
 # Scripts HarfBuzz shapes with its default shaper (GUnicodeScript numbers, which PangoScript shares): Common,
 # Armenian, Bopomofo, Cherokee, Coptic, Cyrillic, Deseret, Ethiopic, Georgian, Gothic, Greek, Han, Hiragana,
-# Katakana, Latin, Ogham, Old Italic, Runic, Canadian Aboriginal, Yi. The syllabic shapers (Indic, Khmer,
-# Myanmar, USE), Thai/Lao and Hangul keep state across a whole buffer: a broken syllable's dotted circle depends
-# on the serial number (mod 16) of the broken syllable before it, however far away (seen in Tamil) -- so a word
-# of those scripts does not always shape the same, and Pango draws them.
-_DEFAULT_SHAPER_SCRIPTS = frozenset({0, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 17, 20, 22, 25, 29, 30, 32, 40, 41})
+# Katakana, Latin, Ogham, Old Italic, Runic, Canadian Aboriginal, Yi -- and Hangul (18), whose shaper keeps state
+# only between a syllable and the conjoining jamo or tone mark after it, which the script gate sends to Pango.
+# The syllabic shapers (Indic, Khmer, Myanmar, USE) and Thai/Lao keep state across a whole buffer: a broken
+# syllable's dotted circle depends on the serial number (mod 16) of the broken syllable before it, however far
+# away (seen in Tamil) -- so a word of those scripts does not always shape the same, and Pango draws them.
+_DEFAULT_SHAPER_SCRIPTS = frozenset({0, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 17, 18, 20, 22, 25, 29, 30, 32, 40, 41})
 _NO_GAPS = np.zeros(0, np.int32)
 
 
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache:
+class ShapeCache(RtlWords):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
     lays ``text`` out with the renderer's PangoLayout and returns (height px, baseline Pango units);
     ``y_top(height)`` is where the renderer puts a run of that height; words holding one of ``risky_glyphs``
-    (see ``spacecheck.py``) are left to Pango.
+    (see ``spacecheck.py``) are left to Pango; ``glyph_cell``: the cell glyphs are drawn in (``glyphs.cell_for``).
     """
 
     def __init__(self, context: int, line_metrics: Callable[[str], tuple[int, int]],
                  y_top: Callable[[int], float], risky_glyphs: frozenset[int] = frozenset(),
-                 max_words: int = 100_000):
+                 max_words: int = 100_000, glyph_cell: tuple[int, int, int, int] | None = None):
         self._context = pa.ffi.cast("void *", context)
         self._line_metrics, self._y_top = line_metrics, y_top
         self.max_words = max_words
         self._risky = np.zeros(_GLYPH_IDS, np.uint8)  # glyphs whose position may depend on a word's neighbours
         self._risky[[g for g in risky_glyphs if g < _GLYPH_IDS]] = 1
-        self._glyphs = GlyphMasks()
+        self._glyphs = GlyphMasks(glyph_cell) if glyph_cell else GlyphMasks()
         self._gate = gate()
         self._char_codes = self._gate.char_codes
         self._char_bytes = self._char_codes.tobytes()
@@ -100,10 +110,12 @@ class ShapeCache:
         self._cls_space: list[int] = []  # space advance px
         self._cls_space_glyph: list[int] = []
         self._cls_base: list[tuple[int, float]] = []  # (baseline row, baseline phase)
+        self._cls_phase: list[int] = []  # baseline phase in Pango units (-1: not a whole number of them)
         self._cls_anchor: list[str] = []
         self._cls_lut: list[np.ndarray] = []  # glyph id -> glyph mask row (-2: not drawn yet, -1: uncacheable)
         self._space_px = np.zeros(0, np.int32)
         self._group = np.zeros(0, np.int32)  # class -> the first class of its font and baseline
+        self._rtl_cls: dict[int, int] = {}  # RTL_SCRIPTS index -> its class (level-1 items of that script)
         self._refs: list[int] = []  # fonts we hold a reference on
         self._need = np.zeros(4096, np.int32)
         self._used = np.zeros(3, np.int64)
@@ -114,6 +126,7 @@ class ShapeCache:
     def _reset_words(self) -> None:
         self._ids: dict[str, int] = {"": EMPTY_WORD}  # the empty word (between two spaces) draws nothing
         self._weak: dict[tuple[str, int], int] = {}  # (word of no script of its own, class) -> its row there
+        self._rtl_ids: list[dict[str, int]] = [{"": EMPTY_WORD} for _ in RTL_SCRIPTS]  # words of RTL strips
         self._word_masks = Atlas(1 << 22)
         self._word_masks.add(np.zeros((0, 0), np.uint8), 0, 0)
         self._words = Rows(4, 1 << 14)
@@ -125,7 +138,7 @@ class ShapeCache:
 
     @property
     def size(self) -> int:
-        return len(self._ids)
+        return len(self._ids) + sum(map(len, self._rtl_ids))
 
     # -- public ---------------------------------------------------------------------------------------
     def lookup(self, text: str) -> tuple[np.ndarray, int, int, np.ndarray] | None:
@@ -138,6 +151,8 @@ class ShapeCache:
         if not scripts:  # scripts the cache never composes, or a mixture it cannot: Pango's, unshaped
             self.stats["gated"] += 1
             return None
+        if scripts >= RTL:
+            return self._lookup_rtl(text, scripts - RTL)
         words = text.split(" ")
         ids = list(map(self._ids.get, words))
         if None in ids:
@@ -191,7 +206,7 @@ class ShapeCache:
     def prefetch(self, texts: list[str]) -> None:
         """Shape every word of ``texts`` the cache does not hold yet, in one batch: a strip's own batch costs
         ~0.1 ms before its first word, so a document's lines or a bundle's chunks are best met together."""
-        words = " ".join(filter(self._gate, texts)).split(" ")
+        words = " ".join(t for t in texts if 0 < self._gate(t) < RTL).split(" ")
         for i in range(0, len(words), 20_000):  # batches of a bounded size, for documents of any length
             part = words[i:i + 20_000]
             ids = list(map(self._ids.get, part))
@@ -253,13 +268,14 @@ class ShapeCache:
         self._harvest(missing, np.array(codes or [], np.int8), skip, cls)
 
     def _harvest(self, batch: list[str], codes: np.ndarray, skip: int, cls: int | None,
-                 weak_only: bool = False, only: set[str] | None = None) -> None:
+                 weak_only: bool = False, only: set[str] | None = None, rtl: int | None = None) -> None:
         """Shape ``batch`` (words, each followed by one space) as Pango would and cache ``batch[skip:]``.
 
         A word that can never be cached (split between items, right-to-left, unknown or risky glyphs...) is
         marked foreign, so later strips holding it go to Pango without another batch. Words of no script of
         their own (digits, punctuation) in an item of another class than ``cls`` are left uncached: beside
-        other words they may resolve to another script."""
+        other words they may resolve to another script. ``rtl``: a batch of an RTL strip's words (see
+        ``_lookup_rtl``), cached in ``_rtl_ids[rtl]``."""
         self.stats["batch_words"] += len(batch)
         data = (" ".join(batch) + " ").encode("utf-8")
         raw = np.frombuffer(data, np.uint8)
@@ -267,10 +283,20 @@ class ShapeCache:
             self._status = np.empty(2 * len(batch), np.int32)
         status = self._status[:len(batch)]
         status[:] = FOREIGN_WORD
-        for item in self._shape(data):
-            if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
-                self._harvest_words(item, raw, codes, status, skip, batch, cls)
+        if rtl is None:
+            for item in self._shape(data):
+                if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
+                    self._harvest_words(item, raw, codes, status, skip, batch, cls)
+        else:
+            self._harvest_rtl(data, raw, codes, status, skip, batch, cls, rtl)
         new, st = batch[skip:], status[skip:].tolist()
+        if rtl is not None:
+            known = self._rtl_ids[rtl]
+            known.update(zip(new, st))
+            foreign = st.count(FOREIGN_WORD)
+            self.stats["foreign"] += foreign
+            self.stats["words_shaped"] += len(st) - foreign
+            return
         got = status[skip:]
         rows = self._words.a[np.maximum(got, 0)]
         weak = np.flatnonzero((got > FOREIGN_WORD) & (rows[:, 3] == 0)).tolist()  # by class: see _measure_mixed
@@ -289,11 +315,12 @@ class ShapeCache:
         self.stats["words_shaped"] += len(st) - foreign - st.count(-1)
 
     def _harvest_words(self, item: pa.Shaped, raw: np.ndarray, codes: np.ndarray, status: np.ndarray, skip: int,
-                       batch: list[str], cls: int | None) -> None:
+                       batch: list[str], cls: int | None, rtl: bool = False, open_end: bool = False) -> None:
         key = (item.font, item.script, item.language)
         c = self._class_of.get(key)
         if c is None:
-            c = self._new_class(key, item, words_in(batch, item.offset, item.offset + item.length))
+            c = self._new_class(key, item, words_in(batch, item.offset, item.offset + item.length),
+                                pa.DIRECTION_RTL if rtl else None)
             if c is None:
                 return  # no anchor for a new class in this batch: stays uncached, tried again another time
         used, gm = self._used, self._glyphs.atlas
@@ -303,7 +330,8 @@ class ShapeCache:
             code = kernels.harvest_item(item.glyphs, item.clusters, raw, item.offset, item.offset + item.length, skip,
                                  codes, self._char_codes, self._want, cls is None or c == cls, self._cls_lut[c], self._risky, self._cls_space_glyph[c],
                                  self._cls_space[c], c, gm.rows.a, gm.data,
-                                 wm.rows.a, wm.data, words.a, used, status, self._need)
+                                 wm.rows.a, wm.data, words.a, used, status, self._need, rtl, open_end,
+                                 self._cls_phase[c])
             if code == 0:
                 wm.n, wm.rows.n, words.n = used.tolist()
                 return
@@ -316,7 +344,8 @@ class ShapeCache:
                 words.reserve(int(self._need[1]))
         raise RuntimeError("shape cache: harvesting did not converge")  # pragma: no cover - each round draws glyphs
 
-    def _new_class(self, key: tuple[int, int, int], item: pa.Shaped, words: list[tuple[str, int]]) -> int | None:
+    def _new_class(self, key: tuple[int, int, int], item: pa.Shaped, words: list[tuple[str, int]],
+                   base_dir: int | None = None) -> int | None:
         """A class needs an anchor: a word that Pango itemizes alone into this same class, so that the digits and
         punctuation of later batches resolve to the class's script behind it. The class's line height and
         baseline come from the anchor's layout, so the anchor must hold no unknown glyph: Pango's hex boxes can
@@ -324,7 +353,7 @@ class ShapeCache:
         anchor = space = None
         for w, at in words:
             if word_code(w) & (LEAD | STRONG) == LEAD | STRONG:
-                items = self._shape((w + " ").encode("utf-8"))
+                items = self._shape((w + " ").encode("utf-8"), base_dir)
                 if len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key:
                     glyphs = items[0].glyphs[:, pa.GLYPH]
                     if not ((glyphs & pa.GLYPH_UNKNOWN_FLAG).any() or (glyphs < 0).any()):
@@ -344,6 +373,8 @@ class ShapeCache:
         self._cls_space.append(space_w)
         self._cls_space_glyph.append(space_glyph)
         self._cls_base.append((row, y - row))
+        units = (y - row) * pa.SCALE
+        self._cls_phase.append(int(units) if units == int(units) else -1)  # for glyphs' y offsets (kernels._rows)
         self._cls_anchor.append(anchor)
         self._space_px = np.array(self._cls_space, np.int32)
         # Classes of one font and baseline may share a strip (one line height and placement) and their glyph masks
