@@ -126,6 +126,44 @@ def test_heads_refuse_what_they_cannot_sit_on(tasks):
         _model(tasks("pos"), "pixel", {"pooling": "mean"})
 
 
+@pytest.mark.parametrize("name,variant", [("pos", "dualgpt"), ("cola", "pixel")])
+def test_class_weights_weight_the_cross_entropy(tasks, name, variant):
+    """head_options.class_weights is torch's weighted cross-entropy: sum_i w[y_i] * nll_i / sum_i w[y_i] over the
+    labelled rows / words, recomputed here by hand from the same logits; all-equal weights give the plain loss."""
+    model, samples, spec = _model(tasks(name), variant)
+    k = len(spec.label_names)
+    w = [0.5 + i for i in range(k)]
+    weighted, _, _ = _model(tasks(name), variant, {"class_weights": w})
+    weighted.load_state_dict(model.state_dict())
+    same, _, _ = _model(tasks(name), variant, {"class_weights": [3.0] * k})
+    same.load_state_dict(model.state_dict())
+    for m in (model, weighted, same):
+        m.eval()
+    if spec.family == "classification":  # both classes in the batch (with one class any weight gives the plain mean)
+        samples = [s for s in samples if s.label == 0][:4] + [s for s in samples if s.label == 1][:4]
+    batch = TaskVariant.collate(samples[:8], model.config, np.random.default_rng(0))
+    with torch.no_grad():
+        plain, out, flat = model(**batch).loss, weighted(**batch), same(**batch).loss
+    logits, labels = out.logits.reshape(-1, k).double(), batch["labels"].reshape(-1)
+    keep = labels != -100
+    nll = -torch.log_softmax(logits[keep], -1)[torch.arange(int(keep.sum())), labels[keep]]
+    wy = torch.tensor(w, dtype=torch.float64)[labels[keep]]
+    assert float(out.loss) == pytest.approx(float((wy * nll).sum() / wy.sum()), rel=1e-5)
+    assert float(out.loss) != pytest.approx(float(plain), rel=1e-3)
+    assert float(flat) == pytest.approx(float(plain), rel=1e-5)
+    assert "head.class_weight" not in model.state_dict() and "head.class_weight" not in weighted.state_dict()
+
+
+def test_class_weights_are_checked(tasks):
+    with pytest.raises(ConfigError, match="2 positive numbers"):
+        _model(tasks("cola"), "pixel", {"class_weights": [1.0, 2.0, 3.0]})
+    k = len(TaskSpec.read(tasks("pos")).label_names)
+    with pytest.raises(ConfigError, match=f"{k} positive numbers"):
+        _model(tasks("pos"), "pixel", {"class_weights": [1.0] * (k - 1) + [0.0]})
+    with pytest.raises(ConfigError, match="regression"):
+        _model(tasks("stsb"), "pixel", {"class_weights": [1.0]})
+
+
 def _fit(model, samples, steps: int, lr: float, batch: int = 16) -> list[float]:
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     rng = np.random.default_rng(0)

@@ -36,6 +36,20 @@ class Head:
         return {**self.options, **options}
 
 
+def class_weights(options: dict, num_labels: int) -> torch.Tensor | None:
+    """``head_options.class_weights``: one positive loss weight per label, in the task's label order (the
+    cross-entropy's ``weight``); None: unweighted. E.g. scikit-learn's "balanced" weights, n / (k * count_c),
+    from the train split's label counts, for a task whose majority label swamps the rest (NER's O)."""
+    w = options.get("class_weights")
+    if w is None:
+        return None
+    if num_labels < 2 or not isinstance(w, (list, tuple)) or len(w) != num_labels \
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in w):
+        raise ConfigError(f"task.head_options.class_weights must be {num_labels} positive numbers (one per label, "
+                          f"in the task's label order), not {w!r}")
+    return torch.tensor([float(x) for x in w], dtype=torch.float32)
+
+
 def word_tables(samples: list, n_patches: int) -> dict[str, torch.Tensor]:
     """Per syntactic word (padded to the batch's longest): the first and last patch of the rendered word it
     belongs to, its rank inside that word (0, 1, ... for the parts of a UD multi-word token) and a mask."""

@@ -5,7 +5,7 @@ through a dense + tanh pooler, as ViT's pooler), ``pma`` (pooling by multi-head 
 one learned seed attends over the attended states), ``last`` (the last attended position: the PixelGPT
 family's causal pooling, state t has seen everything <= t). Defaults: ``mean`` (PIXEL's default) on
 bidirectional encoders, ``last`` on causal ones. Loss: cross-entropy (classification, ignoring unlabelled
-rows) or MSE (regression, one output).
+rows; ``class_weights`` weights it per label) or MSE (regression, one output).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..spec import ConfigError
-from .base import IGNORE, Head
+from .base import IGNORE, Head, class_weights
 
 MODES = ("auto", "mean", "max", "cls", "pma", "last")
 
@@ -39,6 +39,9 @@ class SequenceHead(nn.Module):
             self.attn = nn.MultiheadAttention(hidden, options["pma_heads"], batch_first=True)
         self.dropout = nn.Dropout(options["dropout"])
         self.out = nn.Linear(hidden, max(num_labels, 1))
+        if self.regression and options["class_weights"] is not None:
+            raise ConfigError("task.head_options.class_weights is for classification; a regression task has no classes")
+        self.register_buffer("class_weight", class_weights(options, num_labels), persistent=False)
 
     def init_new(self) -> None:
         if self.mode == "pma":
@@ -68,7 +71,8 @@ class SequenceHead(nn.Module):
                 loss = nn.functional.mse_loss(logits[:, 0][keep].float(), labels[keep].float()) if keep.any() \
                     else logits.sum() * 0
             else:
-                loss = nn.functional.cross_entropy(logits.float(), labels, ignore_index=IGNORE) \
+                loss = nn.functional.cross_entropy(logits.float(), labels, ignore_index=IGNORE,
+                                                   weight=self.class_weight) \
                     if (labels != IGNORE).any() else logits.sum() * 0
         return loss, {"logits": logits}
 
@@ -90,5 +94,5 @@ def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
 
 
 HEAD = Head(name="sequence", families=("classification", "regression"), kinds=("patches", "tokens", "pair"),
-            options={"pooling": "auto", "dropout": 0.1, "pma_heads": 4},
+            options={"pooling": "auto", "dropout": 0.1, "pma_heads": 4, "class_weights": None},
             build=SequenceHead, collate=collate, predict=predict)

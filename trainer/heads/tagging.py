@@ -4,6 +4,7 @@ or, on a causal encoder whose first patch has not seen the word yet, from its la
 
 UD multi-word tokens: their syntactic words share one rendered word; a learned embedding of the part's rank
 (0, 1, 2, 3+), zero at start, is added so "do" and "n't" of "don't" can get different tags.
+``class_weights`` (one per label) weights the cross-entropy, e.g. against NER's majority O.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from ..spec import ConfigError
-from .base import IGNORE, Head, gather, surface_words, word_tables
+from .base import IGNORE, Head, class_weights, gather, surface_words, word_tables
 
 
 class TaggingHead(nn.Module):
@@ -26,6 +27,7 @@ class TaggingHead(nn.Module):
         self.part = nn.Embedding(4, hidden)
         self.dropout = nn.Dropout(options["dropout"])
         self.out = nn.Linear(hidden, num_labels)
+        self.register_buffer("class_weight", class_weights(options, num_labels), persistent=False)
 
     def init_new(self) -> None:
         nn.init.zeros_(self.part.weight)
@@ -35,8 +37,8 @@ class TaggingHead(nn.Module):
         logits = self.out(self.dropout(x))
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE) \
-                if (labels != IGNORE).any() else logits.sum() * 0
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE,
+                                           weight=self.class_weight) if (labels != IGNORE).any() else logits.sum() * 0
         return loss, {"logits": logits}
 
 
@@ -56,4 +58,4 @@ def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
 
 
 HEAD = Head(name="tagging", families=("tagging",), kinds=("patches",),
-            options={"dropout": 0.1, "word_patch": "auto"}, build=TaggingHead, collate=collate, predict=predict)
+            options={"dropout": 0.1, "word_patch": "auto", "class_weights": None}, build=TaggingHead, collate=collate, predict=predict)
