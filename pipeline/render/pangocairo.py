@@ -57,7 +57,8 @@ class PangoCairoRenderer(Renderer):
     @property
     def cache_stats(self) -> dict | None:
         """The shaping cache's counters (lookups, strips gated, composed strips, batches, words in batches, words
-        shaped, foreign words, resets, words held), or None when this renderer draws everything through Pango."""
+        shaped, foreign words, resets, strips declined for cost and words noted from / cut from Pango's layouts --
+        see pango/adopt.py --, words held), or None when this renderer draws everything through Pango."""
         self._ensure()
         return None if self._cache is None else {**self._cache.stats, "words": self._cache.size}
 
@@ -212,6 +213,8 @@ class PangoCairoRenderer(Renderer):
         self._cr.move_to(x, self._y_top(height))
         _pangocairo.pango_cairo_show_layout(self._cr_ptr, self._layout_pc)
         self._inked = True
+        if self._cache is not None and self._cache.declined == text and not self._rtl:
+            self._cache.adopt(text, address(self._layout, _pffi))  # its new words, as this layout shaped them
         return width, pango.pango_layout_get_unknown_glyphs_count(self._layout)
 
     # -- word lists: short runs looked up once ------------------------------------------------------------

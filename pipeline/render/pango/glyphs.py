@@ -4,7 +4,7 @@ A glyph is drawn by ``pango_cairo_show_glyph_string`` (a string of that one glyp
 column and at the class's baseline phase (the fractional part of the baseline's device y), on a blank A8 surface.
 Pango places glyphs on whole pixels, so in any run of the class the glyph leaves these same coverage values, shifted.
 
-The glyphs a batch needs are drawn together, each in a cell of its own (``CELL_W`` x ``CELL_H`` px, origin at
+The glyphs a batch needs are drawn together, in one glyph string (one ``pango_cairo_show_glyph_string`` call), each in a cell of its own (``CELL_W`` x ``CELL_H`` px, origin at
 (``ORIGIN_X``, ``ORIGIN_Y``) of the cell -- or, from ``cell_for``, a cell just big enough for the font's bounding box
 in its 'head' table, which holds every glyph's outline: 128 x 48 px instead of 256 x 128 for GoNoto at PIXEL's
 size, a fifth of the bytes to scan), then cropped and blanked by one compiled kernel: the per-glyph cost is the
@@ -147,9 +147,11 @@ class GlyphMasks:
 
     def _draw(self, font: int, glyphs: list[int], phase: float, spread: bool) -> list[int] | None:
         n = len(glyphs)
-        for k, g in enumerate(glyphs):
-            _cairo.cairo_move_to(self._crp, k * self._cell_w + self._ox, self._oy + phase)
-            self._paint(font, g)
+        _cairo.cairo_move_to(self._crp, self._ox, self._oy + phase)
+        if n == 1:
+            self._paint(font, glyphs[0])
+        else:  # one glyph string, one glyph per cell: one call, not one per glyph
+            self._paint.row(font, glyphs, self._cell_w)
         _cairo.cairo_surface_flush(self._sp)
         boxes = self._boxes[:n]
         edge = ink_boxes(self._img, self._words, n, boxes, self._cell_w, self._cell_h)

@@ -28,6 +28,12 @@ ffi.cdef(
     } PangoAnalysis;
     typedef struct { int offset; int length; int num_chars; PangoAnalysis analysis; } PangoItem;
     typedef struct _GList { void *data; struct _GList *next; struct _GList *prev; } GList;
+    typedef struct _GSList { void *data; struct _GSList *next; } GSList;
+    typedef struct { PangoItem *item; PangoGlyphString *glyphs; } PangoGlyphItem;  /* (its first fields) */
+    typedef struct {
+        void *layout; int start_index; int length; GSList *runs;
+        unsigned int is_paragraph_start : 1; unsigned int resolved_dir : 3;
+    } PangoLayoutLine;
 
     GList *pango_itemize(void *context, const char *text, int start_index, int length, void *attrs, void *iter);
     GList *pango_itemize_with_base_dir(void *context, int base_dir, const char *text, int start_index, int length,
@@ -44,6 +50,8 @@ ffi.cdef(
                                 int paragraph_length, const PangoAnalysis *analysis, PangoGlyphString *glyphs,
                                 int flags);
     void pango_cairo_show_glyph_string(void *cr, void *font, PangoGlyphString *glyphs);
+    int pango_layout_get_line_count(void *layout);
+    PangoLayoutLine *pango_layout_get_line_readonly(void *layout, int line);
     """
 )
 
@@ -61,6 +69,7 @@ assert ffi.sizeof("PangoGlyphInfo") == 20
 _UINTPTR, _VOIDP, _ITEMP = ffi.typeof("uintptr_t"), ffi.typeof("void *"), ffi.typeof("PangoItem *")
 _CHARP, _CHARS, _ANALYSISP = ffi.typeof("char *"), ffi.typeof("char[]"), ffi.typeof("PangoAnalysis *")
 _ANALYSIS_AT = ffi.offsetof("PangoItem", "analysis")
+_GLYPH_ITEMP = ffi.typeof("PangoGlyphItem *")
 
 
 def _load(names: tuple[str, ...]):
@@ -133,6 +142,31 @@ class Shaper:
             pango.pango_glyph_string_free(gs)
 
 
+def layout_items(layout: int, scripts: frozenset[int]) -> list[Shaped] | None:
+    """The left-to-right (level 0) glyph runs of ``scripts`` that a PangoLayout (address ``layout``) holding one
+    line has just shaped, as ``Shaper`` gives them, or None when the layout has several lines. What the shaping
+    cache reads after Pango drew a strip, so that its words are never shaped again."""
+    lay = ffi.cast(_VOIDP, layout)
+    if pango.pango_layout_get_line_count(lay) != 1:
+        return None
+    out = []
+    node = pango.pango_layout_get_line_readonly(lay, 0).runs
+    while node != ffi.NULL:
+        run = ffi.cast(_GLYPH_ITEMP, node.data)
+        node = node.next
+        item = run.item
+        a = ffi.cast(_ANALYSISP, ffi.cast(_CHARP, item) + _ANALYSIS_AT)
+        if a.level or a.script not in scripts:
+            continue
+        gs, offset = run.glyphs, item.offset
+        n = gs.num_glyphs
+        glyphs = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5).copy()
+        clusters = np.frombuffer(ffi.buffer(gs.log_clusters, n * 4), np.int32) + offset
+        out.append(Shaped(glyphs, clusters, offset, item.length, int(ffi.cast(_UINTPTR, a.font)), a.script, 0,
+                          int(ffi.cast(_UINTPTR, a.language))))
+    return out
+
+
 class GlyphPainter:
     """Draws one glyph of a font with cairo, as pango_cairo_show_layout would draw it inside a run."""
 
@@ -149,6 +183,23 @@ class GlyphPainter:
         """Draw ``glyph`` with its origin at the cairo context's current point."""
         self._gs.glyphs[0].glyph = glyph
         pangocairo.pango_cairo_show_glyph_string(self._cr, ffi.cast(_VOIDP, font), self._gs)
+
+    def row(self, font: int, glyphs: list[int], step: int) -> None:
+        """Draw ``glyphs`` in one call, the first with its origin at the current point, each next one ``step`` px
+        to the right of the one before (whole pixels: every glyph lands as it would alone there)."""
+        n = len(glyphs)
+        gs = pango.pango_glyph_string_new()
+        try:
+            pango.pango_glyph_string_set_size(gs, n)
+            info = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5)
+            info[:, 0] = glyphs
+            info[:, 1] = step * SCALE
+            info[:, 2:4] = 0
+            info[:, 4] = 1  # is_cluster_start
+            np.frombuffer(ffi.buffer(gs.log_clusters, n * 4), np.int32)[:] = 0
+            pangocairo.pango_cairo_show_glyph_string(self._cr, ffi.cast(_VOIDP, font), gs)
+        finally:
+            pango.pango_glyph_string_free(gs)
 
     def __del__(self) -> None:
         gs = getattr(self, "_gs", None)

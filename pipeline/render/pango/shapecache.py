@@ -33,8 +33,15 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Such a strip's new words are shaped in one batch of their own too, each behind the words that set the script of
   its leading digits or marks (``words.mixed_batch``), grouped by script: a first pass shapes each new word once
   and never the whole strip.
+* First pass (``adopt.py``): before anything is shaped, ``adopt.composing_pays`` weighs composing the strip (its new
+  words shaped, cut and drawn; its *pending* words cut) against Pango drawing it, from the strip's word counts and
+  per-word costs measured on the benchmark. A strip it declines (nearly all words new) is drawn by Pango, and its
+  new words are noted as pending in the glyph runs of Pango's own layout (``pango_abi.layout_items``); a later
+  strip that is composed cuts them from those runs with the same kernel -- so no word is shaped twice, and a word
+  met once costs a Pango strip a dict entry.
 * Each glyph is drawn once by cairo through ``pango_cairo_show_glyph_string`` at the class's baseline phase and
-  kept as a cropped A8 mask (``glyphs.py``: a batch's new glyphs drawn side by side, cropped by one kernel); a
+  kept as a cropped A8 mask (``glyphs.py``: a batch's new glyphs drawn side by side in one glyph string, cropped by
+  one kernel); a
   word's mask is the saturating sum of its glyphs'. Pango rounds advances to whole pixels (the context rounds
   glyph positions), cairo 1.16 draws each glyph at the nearest whole pixel of its position (x and y offsets that
   Hebrew kerning and Arabic marks leave off whole pixels are rounded the same way, ``kernels._rows``), and cairo adds a run's glyph masks with saturation before painting
@@ -59,6 +66,7 @@ import numpy as np
 
 from . import kernels
 from . import pango_abi as pa
+from .adopt import PangoWords
 from .glyphs import GlyphMasks
 from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 from .rtl import RtlWords
@@ -81,7 +89,7 @@ _NO_GAPS = np.zeros(0, np.int32)
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache(RtlWords):
+class ShapeCache(RtlWords, PangoWords):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
@@ -104,7 +112,9 @@ class ShapeCache(RtlWords):
         self._char_bytes = self._char_codes.tobytes()
         self._want = np.zeros(0, np.uint8)  # which words of a batch to cut (empty: all); see _measure_mixed
         self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "batch_words": 0, "words_shaped": 0,
-                      "foreign": 0, "resets": 0}
+                      "foreign": 0, "resets": 0, "declined": 0, "noted": 0, "from_layout": 0}
+        self.declined: str | None = None  # the strip lookup last left to Pango for cost (see adopt.py)
+        self._composed_scripts = _DEFAULT_SHAPER_SCRIPTS
         # classes: one per (font, script, language) that Pango made a single left-to-right item of
         self._class_of: dict[tuple[int, int, int], int] = {}
         self._cls_space: list[int] = []  # space advance px
@@ -131,6 +141,7 @@ class ShapeCache(RtlWords):
         self._word_masks.add(np.zeros((0, 0), np.uint8), 0, 0)
         self._words = Rows(4, 1 << 14)
         self._words.extend(np.array([[0, 0, -1, 0], [0, 0, FOREIGN, 0]], np.int32))
+        self._reset_pending()
 
     def __del__(self) -> None:
         for font in getattr(self, "_refs", ()):
@@ -155,12 +166,14 @@ class ShapeCache(RtlWords):
             return self._lookup_rtl(text, scripts - RTL)
         words = text.split(" ")
         ids = list(map(self._ids.get, words))
-        if None in ids:
-            if FOREIGN_WORD in ids:  # a known foreign word sends the strip to Pango: nothing to shape
+        if None in ids:  # a known foreign word, or composing would cost more (adopt.py): Pango's, nothing shaped
+            if FOREIGN_WORD in ids or not self._first_pass(text, words, ids, scripts > 1):
                 return None
-            self._fill(words, ids, mixed=scripts > 1)
             ids = list(map(self._ids.get, words))
-            if None in ids:
+            if None in ids and FOREIGN_WORD not in ids:
+                self._fill(words, ids, mixed=scripts > 1)
+                ids = list(map(self._ids.get, words))
+            if None in ids or FOREIGN_WORD in ids:
                 return None
         arr = np.frombuffer(array.array("i", ids), np.int32)
         if scripts > 1:
