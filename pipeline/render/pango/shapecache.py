@@ -214,13 +214,23 @@ class ShapeCache(RtlWords):
                 self._fill(part, ids)
 
     def compose(self, canvas: np.ndarray, width: int, scratch: np.ndarray, over: bool,
-                found: tuple[np.ndarray, int, int], x0: int) -> None:
+                found: tuple[np.ndarray, int, int], x0: int) -> tuple[int, int]:
         """Draw a ``lookup`` result into the A8 ``canvas`` ((H, stride), ``width`` columns visible) from pixel
-        ``x0``; ``over``: the canvas has ink already (``scratch`` is a blank (H, width) array to compose in)."""
+        ``x0``; ``over``: the canvas has ink already (``scratch`` is a blank (H, width) array to compose in).
+        Returns the columns [lo, hi) painted (lo >= hi: none)."""
         ids, _, cls, gaps = found
         self.stats["composed"] += 1
-        kernels.compose(canvas, width, scratch, over, ids, x0, self._cls_base[cls][0], self._cls_space[cls], gaps,
+        return kernels.compose(canvas, width, scratch, over, ids, x0, self._cls_base[cls][0], self._cls_space[cls], gaps,
                         self._words.a, self._word_masks.rows.a, self._word_masks.data)
+
+    def word_mask(self, found) -> tuple[np.ndarray, int, int, int, int] | None:
+        """What ``compose`` paints for a ``lookup`` of one word (and its space) at x = 0, y = 0: that word's mask
+        (flat bytes, height, width, left, top row); None for several words."""
+        ids, cls = found[0], found[2]
+        if len(ids) > 2 or (len(ids) == 2 and ids[1] != EMPTY_WORD):
+            return None
+        off, h, w, left, top = self._word_masks.rows.a[self._words.a[ids[0], 0]].tolist()
+        return self._word_masks.data[off:off + h * w], h, w, left, self._cls_base[cls][0] + top
 
     # -- shaping --------------------------------------------------------------------------------------
     def _fill(self, words: list[str], ids: list[int | None], mixed: bool = False) -> None:
