@@ -35,10 +35,13 @@ def _cluster_safe(text: str, n: int) -> int:
 def _clean_words(words: Sequence, cap: int) -> tuple[list[str], int, bool]:
     """``prepare`` of each word: (cleaned words, characters replaced, any word capped); printable ASCII words
     under the cap (most UD, NER and GLUE text) are taken as they are, in one check."""
-    if all(type(w) is str for w in words):
+    try:
         joined = "".join(words)
-        if joined.isascii() and joined.isprintable() and max(map(len, words)) <= cap:
-            return list(words), 0, False
+    except TypeError:  # bytes among them: decoded below
+        joined = None
+    if joined is not None and joined.isascii() and joined.isprintable() \
+            and (len(joined) <= cap or max(map(len, words)) <= cap):
+        return list(words), 0, False
     cleaned, replaced, capped = [], 0, False
     for w in words:
         t, r, cp = prepare(w, cap)
