@@ -6,14 +6,14 @@ strip lengths that truncate them, and on odd lists, in any order on one renderer
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import SHARED_DATA
 from pixelkit.pipeline.render import RenderConfig, TextRenderer
 
-EWT_TEST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ud" / "UD_English-EWT" / "en_ewt-ud-test.conllu"
+EWT_TEST = SHARED_DATA / "ud" / "UD_English-EWT" / "en_ewt-ud-test.conllu"
 
 
 def _same(a, b) -> bool:
