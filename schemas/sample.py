@@ -8,6 +8,7 @@ the encoding, e.g. ``png`` or ``pxz``). Readers decode only these fields, never 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -29,9 +30,14 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _VERSION_RE = re.compile(r"^(\d{1,9})\.\d{1,9}$")
 
 
+@functools.lru_cache(maxsize=1024)
+def _key_source(source: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", source)[:40] or "src"
+
+
 def make_key(source: str, doc_id: str | int, chunk_index: int) -> str:
     """Deterministic key from (source, document id, chunk index); ids that are not key-safe are hashed."""
-    src = re.sub(r"[^A-Za-z0-9_-]", "-", source)[:40] or "src"
+    src = _key_source(source)
     doc = str(doc_id)
     if not _SAFE_ID.match(doc):
         doc = "h" + hashlib.sha1(doc.encode("utf-8", "surrogatepass")).hexdigest()[:20]

@@ -32,6 +32,25 @@ def _cluster_safe(text: str, n: int) -> int:
     return n
 
 
+def _clean_words(words: Sequence, cap: int) -> tuple[list[str], int, bool]:
+    """``prepare`` of each word: (cleaned words, characters replaced, any word capped); printable ASCII words
+    under the cap (most UD, NER and GLUE text) are taken as they are, in one check."""
+    try:
+        joined = "".join(words)
+    except TypeError:  # bytes among them: decoded below
+        joined = None
+    if joined is not None and joined.isascii() and joined.isprintable() \
+            and (len(joined) <= cap or max(map(len, words)) <= cap):
+        return list(words), 0, False
+    cleaned, replaced, capped = [], 0, False
+    for w in words:
+        t, r, cp = prepare(w, cap)
+        cleaned.append(t)
+        replaced += r
+        capped |= cp
+    return cleaned, replaced, capped
+
+
 class Renderer(abc.ABC):
     """``Renderer(cfg)(x)`` renders a str, a (text_a, text_b) tuple or a list of words."""
 
@@ -88,6 +107,12 @@ class Renderer(abc.ABC):
     def _draw_word(self, text: str, x: int) -> tuple[int, int]:
         """``_draw`` for one word of a word list at a whole-pixel ``x`` (a backend may memoize short runs)."""
         return self._draw(text, x)
+
+    def _draw_word_list(self, words: list[str], x0: int, limit: int, gap: int):
+        """Optional: the whole loop of ``render_words`` at once onto the cleared canvas -- (word starts, x after the
+        last word drawn, unknown glyphs, truncated), exactly what the loop gives; None, with nothing drawn: the
+        loop draws the list."""
+        return None
 
     def _char_starts(self, text: str) -> list[float]:
         """x (px, from the run's start) where each character begins; the default measures prefixes."""
@@ -182,18 +207,24 @@ class Renderer(abc.ABC):
         ppp = c.pixels_per_patch
         if not isinstance(words, (list, tuple)) or not words:
             return RenderResult.failed("empty", "")
-        cleaned, replaced, capped, cap = [], 0, False, c.char_cap
-        for w in words:
-            t, r, cp = prepare(w, cap)
-            cleaned.append(t)
-            replaced += r
-            capped |= cp
-        if not any(t.strip() for t in cleaned):
+        cleaned, replaced, capped = _clean_words(words, c.char_cap)
+        if not "".join(cleaned).strip():  # no word holds anything but white space
             return RenderResult.failed("empty", " ".join(cleaned), replaced)
-        self._prefetch([" ".join(cleaned)])  # a shaping cache shapes the sentence's new words in one batch
         self._clear()
         last_patch = c.max_patches - 1
         limit = last_patch * ppp  # the EOS patch must start at or before this pixel
+        # (a capped word ends the list after the first word in the loop below: the loop's own case)
+        fast = None if capped else self._draw_word_list(cleaned, c.pad_left, limit, _GAP)
+        if fast is not None:
+            starts, x, unknown, truncated = fast
+            n = len(starts)
+            text = " ".join([w.rstrip(" ") for w in cleaned[:n - 1]]
+                            + [cleaned[n - 1] if n == len(cleaned) else cleaned[n - 1].rstrip(" ")])
+            eos = x // ppp
+            return RenderResult(
+                pixels=self._finish([eos]), num_patches=eos, text=text, sep_patches=[eos], unknown_glyphs=unknown,
+                truncated=truncated, replaced_chars=replaced, word_starts=starts)
+        self._prefetch([" ".join(cleaned)])  # a shaping cache shapes the sentence's new words in one batch
         x, starts, unknown, drawn, truncated = c.pad_left, [], 0, [], capped
         for i, word in enumerate(cleaned):
             last = i == len(cleaned) - 1

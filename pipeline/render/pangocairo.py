@@ -11,6 +11,8 @@ take (right-to-left pairs, left-to-right words in right-to-left text, several fo
 laid out and drawn by Pango.
 The cache is used with a single font file that ``pango/spacecheck.py`` passes (the pinned fonts all do).
 ``shape_cache=False`` (or ``PIXELKIT_SHAPE_CACHE=0``) draws everything through Pango.
+Word lists whose runs all have masks are laid out and painted in one compiled call (``pango/wordruns.py``);
+``word_kernel=False`` (or ``PIXELKIT_WORD_KERNEL=0``) keeps the per-word loop.
 """
 
 from __future__ import annotations
@@ -43,16 +45,22 @@ _pangocairo = pangocairocffi.pangocairo
 _cairo = cairocffi.cairo
 
 
+def _ink_span_np(pixels: np.ndarray) -> tuple[int, int]:
+    cols = np.flatnonzero(pixels.any(axis=0))
+    return (int(cols[0]), int(cols[-1]) + 1) if len(cols) else (0, 0)
+
+
 class PangoCairoRenderer(Renderer):
-    def __init__(self, cfg, shape_cache: bool = True):
+    def __init__(self, cfg, shape_cache: bool = True, word_kernel: bool = True):
         super().__init__(cfg)
         self.shape_cache = shape_cache and cfg.mode != "rgb" and os.environ.get("PIXELKIT_SHAPE_CACHE", "1") != "0"
+        self.word_kernel = word_kernel and os.environ.get("PIXELKIT_WORD_KERNEL", "1") != "0"
 
     def __getstate__(self) -> dict:
-        return {"cfg": self.cfg, "shape_cache": self.shape_cache}
+        return {"cfg": self.cfg, "shape_cache": self.shape_cache, "word_kernel": self.word_kernel}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["cfg"], state.get("shape_cache", True))
+        self.__init__(state["cfg"], state.get("shape_cache", True), state.get("word_kernel", True))
 
     @property
     def cache_stats(self) -> dict | None:
@@ -82,11 +90,13 @@ class PangoCairoRenderer(Renderer):
         self._raw = raw
         self._pixels = raw[:, : c.width * 4].reshape(c.height, c.width, 4) if c.mode == "rgb" else raw[:, : c.width]
         self._columns = None  # gray / binary: the canvas out in column order in one pass (pango/columns.py)
+        self._ink_span = lambda: _ink_span_np(self._pixels)  # the columns [a, b) holding ink
         if c.mode != "rgb" and stride % 8 == 0:
-            from .pango.columns import canvas_columns
+            from .pango.columns import canvas_columns, ink_span
 
             raw64 = raw.view(np.uint64)
-            self._columns = lambda out: canvas_columns(raw, raw64, c.width, out)
+            self._columns = lambda out, end: canvas_columns(raw, raw64, c.width, out, end)
+            self._ink_span = lambda: ink_span(raw, raw64, c.width)
 
         cr_ptr = _pcffi.cast("cairo_t *", address(self._cr._pointer, cairocffi.ffi))
         self._cr_ptr = cr_ptr
@@ -103,8 +113,10 @@ class PangoCairoRenderer(Renderer):
         self._size = _pffi.new("int[2]")
         self._text: str | None = None
         self._base_dir, self._rtl = pango.pango_context_get_base_dir(ctx), False
-        self._inked = False  # the canvas holds ink since the last _clear
-        self._cache = self._found_text = self._found = None
+        # the canvas holds ink since the last _clear; none right of column _ink_end (the word kernel's runs end
+        # there, any other draw may ink anywhere)
+        self._inked, self._ink_end = False, c.width
+        self._cache = self._found_text = self._found = self._word_runs = None
         self._runs, self._runs_epoch, self._measured = {}, 0, (None, None)
         fonts = c.font_files()
         check = verdict(fonts[0]) if self.shape_cache and len(fonts) == 1 else None
@@ -116,6 +128,10 @@ class PangoCairoRenderer(Renderer):
                                      glyph_cell=cell_for(fonts[0], c.font_px))
             self._scratch = np.zeros((c.height, c.width), np.uint8)
             self._check_cache()
+        if self._cache is not None and self.word_kernel:
+            from .pango.wordruns import WordRuns
+
+            self._word_runs = WordRuns(c.height, c.width, self._cache, self._compose_blank)
 
     def _check_cache(self) -> None:
         """Compose a canary through the cache and through Pango; on any difference (a cairo or Pango build that
@@ -203,16 +219,16 @@ class PangoCairoRenderer(Renderer):
         if found is not None:
             self._cache.compose(self._raw, self.cfg.width, self._scratch, self._inked, found, x)
             self._mark_dirty()
-            self._inked = True
+            self._inked, self._ink_end = True, self.cfg.width
             return found[1], 0
         return self._draw_pango(text, x)
 
     def _draw_pango(self, text: str, x: int) -> tuple[int, int]:
         self._set(text)
         width, height = self._pixel_size()
-        self._cr.move_to(x, self._y_top(height))
+        _cairo.cairo_move_to(self._cr._pointer, x, self._y_top(height))  # Context.move_to without its status check
         _pangocairo.pango_cairo_show_layout(self._cr_ptr, self._layout_pc)
-        self._inked = True
+        self._inked, self._ink_end = True, self.cfg.width
         if self._cache is not None and self._cache.declined == text and not self._rtl:
             self._cache.adopt(text, address(self._layout, _pffi))  # its new words, as this layout shaped them
         return width, pango.pango_layout_get_unknown_glyphs_count(self._layout)
@@ -237,21 +253,28 @@ class PangoCairoRenderer(Renderer):
         return entry
 
     def _capture_run(self, text: str):
-        """Draw ``text`` through Pango on a blank canvas (the strip's canvas, restored afterwards) and keep its ink."""
+        """Draw ``text`` through Pango on a blank canvas (the strip's canvas: blanked and restored afterwards when it
+        holds ink) and keep its ink."""
         self._flush()
-        saved = self._raw.copy()
-        self._pixels[...] = 0
-        self._mark_dirty()
+        saved, end = self._raw.copy() if self._inked else None, self._ink_end
+        if saved is not None:
+            self._pixels[...] = 0
+            self._mark_dirty()
         width, unknown = self._draw_pango(text, self._RUN_ORIGIN)
         self._flush()
-        cols = np.flatnonzero(self._pixels.any(axis=0))
-        if len(cols) and (cols[0] == 0 or cols[-1] == self.cfg.width - 1):
+        a, b = self._ink_span()
+        if a < b and (a == 0 or b == self.cfg.width):
             entry = None  # ink at the canvas's edge: not all of it was captured
-        elif len(cols):
-            entry = ("m", width, unknown, self._pixels[:, cols[0]:cols[-1] + 1].copy(), int(cols[0]) - self._RUN_ORIGIN)
+        elif a < b:
+            entry = ("m", width, unknown, self._pixels[:, a:b].copy(), a - self._RUN_ORIGIN)
         else:
             entry = ("m", width, unknown, None, 0)
-        self._raw[...] = saved
+        if saved is None:
+            self._pixels[:, a:b] = 0  # blank again
+            self._inked = False
+        else:
+            self._raw[...] = saved
+        self._ink_end = end  # the canvas is as it was
         self._mark_dirty()
         return entry
 
@@ -276,7 +299,7 @@ class PangoCairoRenderer(Renderer):
             return out
         if entry[0] == "c":
             self._cache.compose(self._raw, self.cfg.width, self._scratch, self._inked, entry[1], x)
-            self._inked = True
+            self._inked, self._ink_end = True, self.cfg.width
             return entry[1][1], 0
         _, width, unknown, mask, left = entry
         if mask is not None:  # painted OVER the canvas as cairo paints a run (onto blank paper: a copy)
@@ -286,8 +309,28 @@ class PangoCairoRenderer(Renderer):
                 region = self._pixels[:, a:b]
                 t = region.astype(np.int32) * (255 - s) + 128
                 region[...] = s + ((t + (t >> 8)) >> 8)
-        self._inked = True
+        self._inked, self._ink_end = True, self.cfg.width
         return width, unknown
+
+    def _compose_blank(self, buf: np.ndarray, width: int, found, x: int) -> tuple[int, int]:
+        """A cached run composed onto the blank (H, width) ``buf`` from pixel ``x``; the columns it inked."""
+        return self._cache.compose(buf, width, buf, False, found, x)
+
+    def _draw_word_list(self, words: list[str], x0: int, limit: int, gap: int):
+        """The whole word list in one compiled call when every run has a mask (``pango/wordruns.py``)."""
+        if self._word_runs is None or self._rtl:
+            return None
+        runs = [w + " " for w in words]
+        runs[-1] = words[-1]
+        rows = self._word_runs.rows(runs, self._run, lambda: self._prefetch([" ".join(words)]))
+        if rows is None:
+            return None
+        c = self.cfg
+        out = self._word_runs.draw(rows, self._raw, x0, limit, c.pixels_per_patch, c.max_patches - 1, gap)
+        if out is None:
+            return None
+        self._inked, self._ink_end = True, max(self._ink_end, out[4])
+        return out[:4]
 
     def _index_at(self, text: str, x: int) -> int | None:
         """Characters left of pixel ``x`` in the laid-out run (Pango's hit test); a hint for truncation."""
@@ -298,9 +341,12 @@ class PangoCairoRenderer(Renderer):
 
     def _clear(self) -> None:
         self._flush()
-        self._pixels[...] = 255 if self.cfg.mode == "rgb" else 0  # A8: alpha 0 is blank paper
+        if self.cfg.mode == "rgb":
+            self._pixels[...] = 255
+        else:
+            self._pixels[:, :self._ink_end] = 0  # A8: alpha 0 is blank paper (right of _ink_end it is already)
         self._mark_dirty()
-        self._inked = False
+        self._inked, self._ink_end = False, 0
 
     def _canvas(self) -> np.ndarray:
         self._flush()
@@ -309,7 +355,7 @@ class PangoCairoRenderer(Renderer):
         if self._columns is None:
             return np.invert(self._pixels)  # alpha coverage -> black ink on white (a copy)
         out = np.empty((self.cfg.width, self.cfg.height), np.uint8)
-        self._columns(out)  # the same, written column by column: pxz's order (pango/columns.py)
+        self._columns(out, self._ink_end)  # the same, written column by column: pxz's order (pango/columns.py)
         return out.T
 
     def _char_starts(self, text: str) -> list[float]:

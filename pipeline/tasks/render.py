@@ -102,21 +102,23 @@ def render_record(rec: LabelledRecord, renderer: Renderer, cfg: RenderConfig, en
 
 
 def _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer):
-    unknown = sorted({t for t in rec.tags if t not in vocab})
-    if unknown:
+    tags = list(map(vocab.get, rec.tags))
+    if None in tags:
+        unknown = sorted({t for t in rec.tags if t not in vocab})
         return _dead(rec, "label_not_in_vocabulary", f"{unknown} not in the train split's labels")
     res = renderer.render_words(list(rec.words))
     if not res.ok:
         return _dead(rec, "empty_text", "nothing left to render") if res.reason == "empty" else _skip(rec, res.reason)
     n = len(res.word_starts)
-    keep = [i for i, w in enumerate(rec.word_index) if w < n]  # syntactic words of the words drawn
-    if task.family == "parsing":
-        labels = [[rec.heads[i], vocab[rec.tags[i]]] for i in keep]
-    else:
-        labels = [vocab[rec.tags[i]] for i in keep]
+    if n == len(rec.words):  # every word drawn: every syntactic word kept
+        keep, word_index = range(len(tags)), list(rec.word_index)
+    else:  # the syntactic words of the words drawn
+        keep = [i for i, w in enumerate(rec.word_index) if w < n]
+        word_index, tags = [rec.word_index[i] for i in keep], [tags[i] for i in keep]
+    labels = [[rec.heads[i], t] for i, t in zip(keep, tags)] if task.family == "parsing" else tags
     ids = tokenizer.encode(res.text).ids if tokenizer is not None else None
-    return [_sample(rec, res, cfg, encoding, 0, word_starts=list(res.word_starts), labels=labels,
-                    word_index=[rec.word_index[i] for i in keep], token_ids=ids)]
+    return [_sample(rec, res, cfg, encoding, 0, word_starts=res.word_starts, labels=labels,
+                    word_index=word_index, token_ids=ids)]
 
 
 def _render_qa(rec, renderer, cfg, encoding, tokenizer, stride):

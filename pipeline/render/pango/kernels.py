@@ -125,7 +125,8 @@ def compose(canvas, width, scratch, over, ids, x0, y0, space, gaps, words, masks
     """Add the words' masks into ``canvas`` (A8 coverage, (H, stride) of which ``width`` columns show) from pixel
     ``x0`` on baseline row ``y0``; with ``over``, into the blank ``scratch`` (H, width) first, then painted OVER
     ``canvas`` as pixman paints a run. Words go left to right, so right of the ink so far all is blank. Between
-words: ``space`` px, or ``gaps[k]`` after word k when ``gaps`` is not empty (a strip of several classes)."""
+words: ``space`` px, or ``gaps[k]`` after word k when ``gaps`` is not empty (a strip of several classes).
+    Returns the columns [lo, hi) it painted (lo >= hi: none)."""
     H = canvas.shape[0]
     dst = scratch if over else canvas
     flat = dst.reshape(dst.size)
@@ -151,6 +152,7 @@ words: ``space`` px, or ``gaps[k]`` after word k when ``gaps`` is not empty (a s
                     t = np.int32(canvas[row, col]) * (255 - s) + 128
                     canvas[row, col] = s + ((t + (t >> 8)) >> 8)
                     scratch[row, col] = 0
+    return lo, hi
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

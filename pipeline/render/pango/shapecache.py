@@ -15,13 +15,8 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Armenian, Georgian, Ethiopic...; not the syllabic or Thai shapers, which keep state across a buffer) or of
   Hangul (see ``scriptgate``: no jamo or tone mark), starts a cluster of its own, has whole-pixel advances and no
   unknown glyph, and that space is the class's one space glyph. A word that can never be cached is marked foreign.
-* Right to left (``_lookup_rtl``): an Arabic or Hebrew strip the gate passes (one RTL script, no left-to-right
-  character or bidi control, numbers as words of digits) is one right-to-left line in which Pango shows the words
-  in reverse order -- each word at level 1 shaped as it is alone (the Arabic shaper's joining state ends at a
-  space, which joins nothing; ``spacecheck`` rules out lookups across it), each number a level-2 item of its own
-  -- with the class's space between them. Its words are cut from batches itemized with a right-to-left paragraph
-  direction, their glyphs turned back from Pango's visual order into logical order, a word's mask laid out from
-  its right end.
+* Right to left (``_lookup_rtl``, why it is Pango's layout: ``rtl.py``): an Arabic or Hebrew strip the gate
+  passes is composed word by word in reverse order, numbers as level-2 items of their own.
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
   (other right-to-left text, stateful shapers, Han/kana) or a mixture of scripts with paired punctuation sends the
   strip to Pango with no word shaped; so does a word already known to be foreign.
@@ -33,25 +28,21 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Such a strip's new words are shaped in one batch of their own too, each behind the words that set the script of
   its leading digits or marks (``words.mixed_batch``), grouped by script: a first pass shapes each new word once
   and never the whole strip.
-* First pass (``adopt.py``): before anything is shaped, ``adopt.composing_pays`` weighs composing the strip (its new
-  words shaped, cut and drawn; its *pending* words cut) against Pango drawing it, from the strip's word counts and
-  per-word costs measured on the benchmark. A strip it declines (nearly all words new) is drawn by Pango, and its
-  new words are noted as pending in the glyph runs of Pango's own layout (``pango_abi.layout_items``); a later
-  strip that is composed cuts them from those runs with the same kernel -- so no word is shaped twice, and a word
-  met once costs a Pango strip a dict entry.
-* Each glyph is drawn once by cairo through ``pango_cairo_show_glyph_string`` at the class's baseline phase and
-  kept as a cropped A8 mask (``glyphs.py``: a batch's new glyphs drawn side by side in one glyph string, cropped by
-  one kernel); a
-  word's mask is the saturating sum of its glyphs'. Pango rounds advances to whole pixels (the context rounds
-  glyph positions), cairo 1.16 draws each glyph at the nearest whole pixel of its position (x and y offsets that
-  Hebrew kerning and Arabic marks leave off whole pixels are rounded the same way, ``kernels._rows``), and cairo adds a run's glyph masks with saturation before painting
-  the run, so composing cached masks with a saturating add gives its pixels exactly; a run drawn on a canvas that
-  already has ink is painted OVER it, as cairo does.
+* First pass (``adopt.py``): ``adopt.composing_pays`` weighs composing a strip against Pango drawing it before
+  anything is shaped; a strip it declines is drawn by Pango and its new words are cut later from that layout's own
+  glyph runs -- no word is shaped twice.
+* Each glyph is drawn once by cairo through ``pango_cairo_show_glyph_string`` at the class's baseline phase and kept
+  as a cropped A8 mask (``glyphs.py``: a batch's new glyphs drawn side by side in one glyph string, cropped by one
+  kernel); a word's mask is the saturating sum of its glyphs'. Pango rounds advances to whole pixels (the context
+  rounds glyph positions), cairo 1.16 draws each glyph at the nearest whole pixel of its position (x and y offsets
+  that Hebrew kerning and Arabic marks leave off whole pixels are rounded the same way, ``kernels._rows``), and
+  cairo adds a run's glyph masks with saturation before painting the run, so composing cached masks with a
+  saturating add gives its pixels exactly; a run drawn on an inked canvas is painted OVER it, as cairo does.
 
-``tests/test_render_fastpath.py`` checks composed strips against Pango's own renders on real text in many
-scripts, and the cache's state never changes a strip's pixels; the renderer composes a canary both ways when it
-starts and drops the cache if they differ (another cairo or Pango build). It holds at most ``max_words`` words and starts
-over when full.
+``tests/test_render_fastpath.py`` checks composed strips against Pango's own renders on real text in many scripts,
+and the cache's state never changes a strip's pixels; the renderer composes a canary both ways when it starts and
+drops the cache if they differ (another cairo or Pango build). It holds at most ``max_words`` words and starts over
+when full.
 """
 
 from __future__ import annotations
@@ -227,13 +218,23 @@ class ShapeCache(RtlWords, PangoWords):
                 self._fill(part, ids)
 
     def compose(self, canvas: np.ndarray, width: int, scratch: np.ndarray, over: bool,
-                found: tuple[np.ndarray, int, int], x0: int) -> None:
+                found: tuple[np.ndarray, int, int], x0: int) -> tuple[int, int]:
         """Draw a ``lookup`` result into the A8 ``canvas`` ((H, stride), ``width`` columns visible) from pixel
-        ``x0``; ``over``: the canvas has ink already (``scratch`` is a blank (H, width) array to compose in)."""
+        ``x0``; ``over``: the canvas has ink already (``scratch`` is a blank (H, width) array to compose in).
+        Returns the columns [lo, hi) painted (lo >= hi: none)."""
         ids, _, cls, gaps = found
         self.stats["composed"] += 1
-        kernels.compose(canvas, width, scratch, over, ids, x0, self._cls_base[cls][0], self._cls_space[cls], gaps,
+        return kernels.compose(canvas, width, scratch, over, ids, x0, self._cls_base[cls][0], self._cls_space[cls], gaps,
                         self._words.a, self._word_masks.rows.a, self._word_masks.data)
+
+    def word_mask(self, found) -> tuple[np.ndarray, int, int, int, int] | None:
+        """What ``compose`` paints for a ``lookup`` of one word (and its space) at x = 0, y = 0: that word's mask
+        (flat bytes, height, width, left, top row); None for several words."""
+        ids, cls = found[0], found[2]
+        if len(ids) > 2 or (len(ids) == 2 and ids[1] != EMPTY_WORD):
+            return None
+        off, h, w, left, top = self._word_masks.rows.a[self._words.a[ids[0], 0]].tolist()
+        return self._word_masks.data[off:off + h * w], h, w, left, self._cls_base[cls][0] + top
 
     # -- shaping --------------------------------------------------------------------------------------
     def _fill(self, words: list[str], ids: list[int | None], mixed: bool = False) -> None:
