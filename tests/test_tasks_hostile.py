@@ -94,3 +94,18 @@ def test_squad_offsets_counted_in_utf16_units_are_named_in_the_dead_letter(tmp_p
     assert recs[0].reason == "answer_not_at_offset" and "counting UTF-16 code units" in recs[0].detail
     assert all(isinstance(r, LabelledRecord) for r in recs[1:len(qas)])
     assert all(r.text_b[s:s + len(t)] == t for r in recs[1:len(qas)] for t, s in r.answers)
+def test_conllu_head_that_python_calls_a_digit_but_is_not_a_number(tmp_path):
+    block = EWT.read_text(encoding="utf-8").split("\n\n")[0].splitlines()
+    tok = [i for i, x in enumerate(block) if x[:1].isdigit() and "-" not in x.split("\t")[0]]
+    for head in ("²", "٢"):  # str.isdigit() is True for both; int("²") raises; UD heads are ASCII digits
+        b = list(block)
+        cols = b[tok[0]].split("\t")
+        b[tok[0]] = "\t".join(cols[:6] + [head] + cols[7:])
+        f = tmp_path / "h.conllu"
+        f.write_text("\n".join(b + [""] + block + [""]), encoding="utf-8")
+        recs = _read(f, "ud-en_ewt-parse")
+        assert (recs[0].reason, recs[0].position) == ("bad_head", f"line {tok[0] + 1}") and \
+            isinstance(recs[1], LabelledRecord)
+        assert isinstance(_read(f, "ud-en_ewt-pos")[0], LabelledRecord)  # POS does not read HEAD
+
+
