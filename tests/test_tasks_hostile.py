@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_DIR
+from conftest import SAMPLE_DIR, SHARED_DATA
 from pixelkit.pipeline.documents import DeadLetter
 from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve
 
@@ -107,5 +107,24 @@ def test_conllu_head_that_python_calls_a_digit_but_is_not_a_number(tmp_path):
         assert (recs[0].reason, recs[0].position) == ("bad_head", f"line {tok[0] + 1}") and \
             isinstance(recs[1], LabelledRecord)
         assert isinstance(_read(f, "ud-en_ewt-pos")[0], LabelledRecord)  # POS does not read HEAD
+
+
+def _stsb_rows() -> list[str]:
+    real = SHARED_DATA / "glue" / "STS-B" / "dev.tsv"
+    if real.is_file():
+        return real.read_text(encoding="utf-8").splitlines()[:6]
+    return ["index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"] + [
+        f"{i}\tmain-captions\tMSRvid\t2012test\t{i}\tnone\tnone\tA man is playing.\tA man plays.\t{i}.0" for i in range(5)]
+
+
+def test_stsb_score_that_is_not_finite_is_a_dead_letter(tmp_path):
+    rows = _stsb_rows()
+    for i, bad in enumerate(("nan", "inf", "-Infinity", "1e400"), 1):
+        rows[i] = rows[i].rsplit("\t", 1)[0] + "\t" + bad
+    f = tmp_path / "dev.tsv"
+    f.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    recs = _read(f, "glue-stsb")
+    assert [getattr(r, "reason", None) for r in recs] == ["bad_label"] * 4 + [None]
+    assert [r.position for r in recs[:4]] == ["line 2", "line 3", "line 4", "line 5"]
 
 
