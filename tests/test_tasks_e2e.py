@@ -131,10 +131,14 @@ def test_bad_settings_fail_before_work_all_at_once(tmp_path):
     out = tmp_path / "never"
     with pytest.raises(SettingsError) as e:
         run_task(["--task=ud-en_ewt-pos", f"--input=validation={EXCERPT}", "--input=train=nothing/*.conllu",
-                  f"--output={out}", "--stride=-1", "--resume", "--overwrite", "--max_patchs=64"])
+                  f"--output={out}", "--stride=-1", "--resume", "--overwrite", "--max_patchs=64", "--dedup",
+                  "--max_unknown_ratio=0.2", "--split=dev"])
     msg = str(e.value)
     for part in ("--max_patchs: unknown option; did you mean --max_patches?", "no file matches 'nothing/*.conllu'",
-                 "--resume and --overwrite contradict", "--stride -1 must be >= 0"):
+                 "--resume and --overwrite contradict", "--stride -1 must be >= 0",
+                 # run-only flags the task job would silently ignore
+                 "--dedup is a pixel-render run setting that pixel-render task does not use",
+                 "--max_unknown_ratio is a pixel-render run setting", "--split is a pixel-render run setting"):
         assert part in msg
     assert not out.exists()
 

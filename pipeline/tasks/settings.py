@@ -70,6 +70,11 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     for flag in ("stride", "limit"):
         if (o.get(flag) or 0) < 0:
             problems.append(f"--{flag} {o[flag]} must be >= 0")
+    defaults = _run_defaults()
+    for key in RUN_ONLY:  # parsed alongside (RenderOptions), but nothing in the task job reads them
+        if key in o and o[key] != defaults[key]:
+            problems.append(f"--{key} is a pixel-render run setting that pixel-render task does not use (a labelled "
+                            f"record is one sample: {RUN_ONLY[key]}): drop it")
     if o.get("tokenizer"):
         problems += _tokenizer_problems(o["tokenizer"])
     if render_config is not None:
@@ -78,6 +83,24 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     if problems:
         raise SettingsError(problems)
     return task, splits
+
+
+# `pixel-render run` flags the task job does not read, and what it does instead
+RUN_ONLY = {"format": "--task/--task_format pick the reader", "text_field": "the task's reader knows its columns",
+            "id_field": "the task's reader knows its columns", "max_doc_chars": "no document length limit",
+            "drop_title": "no filters", "drop_headings": "no filters", "min_patches": "no filters",
+            "max_unknown_ratio": "no tofu filter; each sample records its unknown_glyphs", "dedup": "no dedup",
+            "split": "splits are named by --input split=pattern"}
+
+
+def _run_defaults() -> dict:
+    import argparse
+
+    from ..options import RenderOptions
+
+    parser = argparse.ArgumentParser()
+    RenderOptions._add_argparse_args(parser)
+    return vars(parser.parse_args([]))
 
 
 def _split_dirs(out: Path) -> list[Path]:
