@@ -104,7 +104,11 @@ def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches") 
         problems.append(f"{patches_flag} {cfg.max_patches} x {cfg.pixels_per_patch} px = {cfg.width:,} px: a strip "
                         f"can be at most {MAX_STRIP_WIDTH:,} px wide; use {patches_flag} "
                         f"<= {MAX_STRIP_WIDTH // cfg.pixels_per_patch}")
-    for path in cfg.font_files():
+    files = cfg.font_files()
+    if cfg.fallback_fonts_dir and not any(Path(f).parent == Path(cfg.fallback_fonts_dir) for f in files):
+        problems.append(f"--fallback_fonts_dir {cfg.fallback_fonts_dir} holds no .ttf/.otf/.ttc file, so it would add "
+                        "no font; give a directory of font files, or leave the flag out")
+    for path in files:
         why = font_problem(str(path))
         if why:
             problems.append(f"--font {path} {why}; give a .ttf/.otf file (a name in fonts/ or a path)")
