@@ -39,6 +39,7 @@ RUN_CASES = [
     ("fallback font dir without fonts", ["--fallback-fonts-dir={d}"], "--fallback_fonts_dir {d} holds no .ttf/.otf/.ttc"),
     ("zero font size", ["--font_size=0"], "--font_size 0.0 must be a size in points"),
     ("zero dpi", ["--dpi=0"], "--dpi 0 must be > 0"),
+    ("glyphs larger than cairo draws", ["--font_size=1000", "--dpi=5000"], "is 69,444 px per em: a glyph can be at most"),
     ("negative min patches", ["--min_patches=-1"], "--min_patches -1 must be >= 0"),
     ("min patches over the strip", ["--min_patches=529"], "--min_patches 529 can never be met"),
     ("negative doc cap", ["--max_doc_chars=-1"], "--max_doc_chars -1 must be >= 0"),
