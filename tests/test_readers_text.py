@@ -78,6 +78,9 @@ def test_utf16_and_old_mac_newlines(tmp_path):
     (tmp_path / "notepad.txt").write_bytes(pride.encode("utf-16"))  # with its BOM, as Windows editors save it
     [doc] = iter_text(str(tmp_path / "notepad.txt"), "books")
     assert doc.text == pride  # not UTF-8 with a NUL after every letter
+    (tmp_path / "utf32.txt").write_bytes(pride.encode("utf-32"))  # FF FE 00 00: UTF-16's BOM and a NUL
+    [doc] = iter_text(str(tmp_path / "utf32.txt"), "books")
+    assert doc.text == pride  # not UTF-16 with a NUL after every letter
     lines = pride.split("\n")
     mac = "\r".join(lines).encode()
     at = mac.index(b"truth universally")
