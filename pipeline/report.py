@@ -27,10 +27,15 @@ def tofu_rate(stats: dict[str, int]) -> float:
 
 
 def tofu_warnings(counts: dict[str, int], threshold: float = TOFU_WARN) -> list[str]:
-    """One line per source whose tofu rate passes ``threshold``."""
-    return [f"source {src!r}: {tofu_rate(st):.1%} of its {st['chars_rendered']:,} characters rendered as tofu (the "
-            f"fonts lack its script); its chunks over --max_unknown_ratio were skipped (too_much_tofu). Use a font "
-            f"that covers it (--font, or --preset pixel: GoNoto)"
+    """One line per source whose tofu rate passes ``threshold``. Only what the counts show: the run's
+    ``skipped_too_much_tofu`` is over all sources, and the font that was used is not in them, so no line claims
+    that this source's chunks were skipped or that a given preset would help."""
+    skipped = counts.get("skipped_too_much_tofu", 0)
+    return [f"source {src!r}: {tofu_rate(st):.1%} of its {st['chars_rendered']:,} characters rendered as tofu (characters "
+            f"the fonts lack: a script, emoji, private-use or unassigned code points); chunks more tofu than "
+            f"--max_unknown_ratio are skipped ({skipped:,} in this run, all sources: skipped_too_much_tofu). A font "
+            f"that has them: --font or --fallback_fonts_dir (GoNoto, --preset pixel's font, has most scripts; "
+            f"--preset pixel-rgb adds color emoji)"
             for src, st in source_stats(counts).items() if tofu_rate(st) > threshold]
 
 

@@ -70,6 +70,7 @@ def test_a_warning_names_each_source_with_tofu(tmp_path, udhr, caplog):
                  "--preset=pixar-pango", "--max_unknown_ratio=1"])
     warned = [r.getMessage() for r in caplog.records if r.name == "pixelkit.pipeline.main" and r.levelno == logging.WARNING]
     assert len(warned) == 1 and warned[0].startswith("source 'hin': ") and "tofu" in warned[0]
+    assert "(0 in this run, all sources: skipped_too_much_tofu)" in warned[0]  # nothing was skipped: not claimed
     assert m.counts["documents_written"] == 2  # --max_unknown_ratio 1 keeps everything, still with the warning
 
 
