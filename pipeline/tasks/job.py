@@ -202,7 +202,7 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
         log.info("%s: %d samples in %d shards", split, m.num_samples, len(m.shards))
         if not m.num_samples:
             lost = sorted(((v, k) for k, v in m.counts.items() if k.startswith(("dead_", "skipped_"))), reverse=True)
-            log.warning("%s: no sample was written: %s (%s/dead_letters.jsonl says where)", split,
+            log.warning("%s: no sample was written: %s (dead letters, with file and line: %s/dead_letters.jsonl)", split,
                         ", ".join(f"{k} {v:,}" for v, k in lost[:3]) or "no record was read", outputs[split])
     return manifests
 

@@ -70,6 +70,9 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     for flag in ("stride", "limit"):
         if (o.get(flag) or 0) < 0:
             problems.append(f"--{flag} {o[flag]} must be >= 0")
+    if (o.get("stride") or 0) > 0 and task is not None and task.family != "qa":
+        problems.append(f"--stride is the QA window overlap; --task {task.name} renders one sample per record and "
+                        "would ignore it: drop it")
     defaults = _run_defaults()
     for key in RUN_ONLY:  # parsed alongside (RenderOptions), but nothing in the task job reads them
         if key in o and o[key] != defaults[key]:
@@ -80,6 +83,11 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     if render_config is not None:
         cfg, bad = render_config_or_problems(render_config)
         problems += bad or check_render_config(cfg)
+        most = cfg.max_patches - 3 if cfg is not None else None  # a window: >= 1 question patch, SEP, EOS
+        if most is not None and (o.get("stride") or 0) >= max(most, 1):
+            problems.append(f"--stride {o['stride']}: a window of --max_patches {cfg.max_patches} holds at most {most} "
+                            "context patches, so windows could never overlap by that much (the renderer would "
+                            "silently not overlap them); give a smaller --stride (PIXEL: 160 with --max_patches 400)")
     if problems:
         raise SettingsError(problems)
     return task, splits
