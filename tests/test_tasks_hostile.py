@@ -128,3 +128,13 @@ def test_stsb_score_that_is_not_finite_is_a_dead_letter(tmp_path):
     assert [r.position for r in recs[:4]] == ["line 2", "line 3", "line 4", "line 5"]
 
 
+def test_verify_on_a_task_output_names_its_splits(tmp_path):
+    """``pixel-shards verify out/tasks/x`` (the task root, not a split) said only "no shard manifest"; it now names
+    the split directories to give it."""
+    from pixelkit.pipeline.cli_shards import verify
+    from taskdata import EWT_EXCERPT, make_task
+
+    out = make_task(tmp_path / "ud", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT}, limit=3)
+    [problem] = verify(out)
+    assert f"a pixel-render task output: each split is a shard set; give one of {out}/train, {out}/validation" in problem
+    assert verify(out / "train") == []
