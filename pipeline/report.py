@@ -17,6 +17,18 @@ def source_stats(counts: dict[str, int]) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items()))
 
 
+def chunk_skips(counts: dict[str, int]) -> dict[str, int]:
+    """Rendered chunks skipped, by reason, over all sources (``chunks_skipped_<reason>:<source>`` keys): the
+    accounting is per document, and a document with one chunk written counts as written, so a chunk skipped
+    inside it (too much tofu, too few patches) is only counted here."""
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        stat, sep, _ = key.partition(":")
+        if sep and stat.startswith("chunks_skipped_"):
+            out[stat] = out.get(stat, 0) + int(n)
+    return dict(sorted(out.items()))
+
+
 def outcome_counts(counts: dict[str, int]) -> dict[str, int]:
     """The accounting counts (records read, written, skipped_*, dead_*) without the per-source stats."""
     return {k: v for k, v in sorted(counts.items()) if ":" not in k}
