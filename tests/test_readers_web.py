@@ -139,3 +139,14 @@ def test_csv_rows_cut_by_a_comma_or_a_quote_are_dead_letters_not_silently_shorte
     (tmp_path / "open.csv").write_text(f'id,text\n1,"{a}\n2,{b}\n3,{c}\n')  # the quote never closes
     out = list(iter_documents(str(tmp_path / "open.csv"), "csv", "web"))
     assert [(r.position, r.reason) for r in out] == [("row 1", "malformed_csv")]
+
+
+def test_missing_text_says_whether_the_field_is_absent_or_of_another_type(tmp_path, sentences):
+    """A wrong --text_field and a text that is a number or null are different mistakes; the dead letter used to say
+    "no string field 'text'" for both."""
+    lines = [{"id": "a", "body": sentences[0]}, {"id": "b", "text": 42}, {"id": "c", "text": None}]
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = list(iter_documents(str(tmp_path / "t.jsonl"), "auto", "web"))
+    assert [(r.reason, r.detail) for r in out] == [
+        ("missing_text", "no field 'text' (fields: ['body', 'id']; --text_field names it)"),
+        ("missing_text", "field 'text' is int, not a string"), ("missing_text", "field 'text' is NoneType, not a string")]
