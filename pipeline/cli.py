@@ -157,6 +157,7 @@ def cmd_demo(out: str, workers: int) -> None:
 def cmd_tokenizer(a: argparse.Namespace) -> None:
     import glob
 
+    from .documents import no_surrogates
     from .readers import iter_documents
     from .tokenizer import identity, train_bpe
     from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules
@@ -166,7 +167,8 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
     files = sorted(f for pattern in a.input for f in glob.glob(pattern))
     if not files:
         raise SystemExit(f"no files match {a.input}")
-    texts = (d.text for f in files for d in iter_documents(f, a.format, "tok") if hasattr(d, "text"))
+    # lone surrogates (a JSON "\ud800") as U+FFFD, as rendering replaces them: tokenizers cannot encode them
+    texts = (no_surrogates(d.text) for f in files for d in iter_documents(f, a.format, "tok") if hasattr(d, "text"))
     out = train_bpe(texts, a.vocab_size, a.out)
     print(json.dumps(identity(out)))
 
