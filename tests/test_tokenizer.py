@@ -76,3 +76,15 @@ def test_tokenizer_train_takes_lone_surrogates(tmp_path, capsys, wikitext):
     assert render_main(["tokenizer", "train", "--input", str(tmp_path / "c.jsonl"), "--vocab-size", "300",
                         "--out", str(tmp_path / "tok.json")]) == 0
     assert json.loads(capsys.readouterr().out)["vocab_size"] == 300
+
+
+def test_tokenizer_train_on_no_text_is_refused(tmp_path, capsys):
+    """Files with no text (empty, blank) used to give a 257-token tokenizer, whatever --vocab-size asked."""
+    from pixelkit.pipeline.cli import main as render_main
+
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blank.txt").write_text(" \n\n  \n")
+    rc = render_main(["tokenizer", "train", "--input", str(tmp_path / "*.txt"), "--vocab-size", "300",
+                      "--out", str(tmp_path / "tok.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "2 file(s), no document with text to train on" in err and not (tmp_path / "tok.json").exists()
