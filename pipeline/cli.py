@@ -157,6 +157,7 @@ def cmd_demo(out: str, workers: int) -> None:
 def cmd_tokenizer(a: argparse.Namespace) -> None:
     import glob
 
+    from .documents import no_surrogates
     from .readers import iter_documents
     from .tokenizer import identity, train_bpe
     from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules
@@ -166,8 +167,23 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
     files = sorted(f for pattern in a.input for f in glob.glob(pattern))
     if not files:
         raise SystemExit(f"no files match {a.input}")
-    texts = (d.text for f in files for d in iter_documents(f, a.format, "tok") if hasattr(d, "text"))
-    out = train_bpe(texts, a.vocab_size, a.out)
+    # lone surrogates (a JSON "\ud800") as U+FFFD, as rendering replaces them: tokenizers cannot encode them
+    seen = [0]
+
+    def texts():
+        for f in files:
+            for d in iter_documents(f, a.format, "tok"):
+                if hasattr(d, "text"):
+                    seen[0] += 1
+                    yield no_surrogates(d.text)
+
+    if Path(a.out).exists() and not Path(a.out).is_file():
+        raise SettingsError([f"--out {a.out} is not a file path"])
+    out = train_bpe(texts(), a.vocab_size, a.out)
+    if not seen[0]:  # a tokenizer of the 256 bytes alone, whatever --vocab-size asked: not what was meant
+        out.unlink()
+        raise SettingsError([f"--input {' '.join(a.input)}: {len(files)} file(s), no document with text to train on "
+                             "(empty, or every record skipped or broken); nothing written"])
     print(json.dumps(identity(out)))
 
 

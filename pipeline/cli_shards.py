@@ -44,7 +44,11 @@ def read_manifest(directory: str | Path) -> ShardManifest:
     fs, root = _fs(directory)
     path = f"{root}/{MANIFEST_NAME}"
     if not fs.isfile(path):
-        raise FileNotFoundError(f"no shard manifest at {str(directory).rstrip('/')}/{MANIFEST_NAME}")
+        splits = sorted(p.rsplit("/", 2)[-2] for p in fs.glob(f"{root}/*/{MANIFEST_NAME}")) \
+            if fs.isfile(f"{root}/task.json") else []
+        hint = (f" (a pixel-render task output: each split is a shard set; give one of "
+                f"{', '.join(str(directory).rstrip('/') + '/' + s for s in splits)})" if splits else "")
+        raise FileNotFoundError(f"no shard manifest at {str(directory).rstrip('/')}/{MANIFEST_NAME}{hint}")
     if fs.size(path) > MAX_MANIFEST_BYTES:
         raise SchemaError(f"{path}: {fs.size(path)} bytes, over the limit of {MAX_MANIFEST_BYTES}")
     return ShardManifest.from_json(fs.cat_file(path), path)

@@ -24,7 +24,7 @@ from .localrunner import is_local as is_local_runner
 from .outdir import prepare_output, read_manifest, write_outputs
 from .progress import watch
 from .quiet import worker_log_flags
-from .report import outcome_counts, stats_rows, tofu_warnings
+from .report import chunk_skips, outcome_counts, stats_rows, tofu_warnings
 from .runconfig import RunConfig
 from .samples import Filters
 from .sink import WriteWebDataset
@@ -167,6 +167,7 @@ def run(argv: list[str], *, test_pipeline=None, progress: str = "") -> ShardMani
 
 def summary_table(m: ShardManifest) -> str:
     rows = [f"  {k:<40} {v:>10,}" for k, v in outcome_counts(m.counts).items()]
+    rows += [f"  {k + ' (chunks)':<40} {v:>10,}" for k, v in chunk_skips(m.counts).items()]
     per_source = [f"  {'source':<22} {'chars rendered':>14} {'tofu':>8} {'tofu %':>8} {'replaced':>9}"]
     per_source += [f"  {s:<22} {c:>14,} {t:>8,} {r:>8} {x:>9,}" for s, c, t, r, x in stats_rows(m.counts)]
     return "\n".join([f"  {'samples written':<40} {m.num_samples:>10,}", f"  {'shards':<40} {len(m.shards):>10,}",

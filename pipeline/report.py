@@ -17,6 +17,18 @@ def source_stats(counts: dict[str, int]) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items()))
 
 
+def chunk_skips(counts: dict[str, int]) -> dict[str, int]:
+    """Rendered chunks skipped, by reason, over all sources (``chunks_skipped_<reason>:<source>`` keys): the
+    accounting is per document, and a document with one chunk written counts as written, so a chunk skipped
+    inside it (too much tofu, too few patches) is only counted here."""
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        stat, sep, _ = key.partition(":")
+        if sep and stat.startswith("chunks_skipped_"):
+            out[stat] = out.get(stat, 0) + int(n)
+    return dict(sorted(out.items()))
+
+
 def outcome_counts(counts: dict[str, int]) -> dict[str, int]:
     """The accounting counts (records read, written, skipped_*, dead_*) without the per-source stats."""
     return {k: v for k, v in sorted(counts.items()) if ":" not in k}
@@ -27,10 +39,15 @@ def tofu_rate(stats: dict[str, int]) -> float:
 
 
 def tofu_warnings(counts: dict[str, int], threshold: float = TOFU_WARN) -> list[str]:
-    """One line per source whose tofu rate passes ``threshold``."""
-    return [f"source {src!r}: {tofu_rate(st):.1%} of its {st['chars_rendered']:,} characters rendered as tofu (the "
-            f"fonts lack its script); its chunks over --max_unknown_ratio were skipped (too_much_tofu). Use a font "
-            f"that covers it (--font, or --preset pixel: GoNoto)"
+    """One line per source whose tofu rate passes ``threshold``. Only what the counts show: the run's
+    ``skipped_too_much_tofu`` is over all sources, and the font that was used is not in them, so no line claims
+    that this source's chunks were skipped or that a given preset would help."""
+    skipped = counts.get("skipped_too_much_tofu", 0)
+    return [f"source {src!r}: {tofu_rate(st):.1%} of its {st['chars_rendered']:,} characters rendered as tofu (characters "
+            f"the fonts lack: a script, emoji, private-use or unassigned code points); chunks more tofu than "
+            f"--max_unknown_ratio are skipped ({skipped:,} in this run, all sources: skipped_too_much_tofu). A font "
+            f"that has them: --font or --fallback_fonts_dir (GoNoto, --preset pixel's font, has most scripts; "
+            f"--preset pixel-rgb adds color emoji)"
             for src, st in source_stats(counts).items() if tofu_rate(st) > threshold]
 
 

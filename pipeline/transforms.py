@@ -149,6 +149,8 @@ class _ChunkRenderer:
                     stats.append((f"{name}:{chunk.source}", n))
         if isinstance(out, Skipped):
             tally[out.count_name] = tally.get(out.count_name, 0) + 1
+            if self._stats:  # a document some of whose chunks are written counts as written: the rest show here
+                stats.append((f"chunks_{out.count_name}:{chunk.source}", 1))
             return None, out.count_name, stats
         self._ms.update(int((time.perf_counter() - t0) * 1e6))
         self._patches.update(out.num_patches)

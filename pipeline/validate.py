@@ -104,7 +104,16 @@ def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches") 
         problems.append(f"{patches_flag} {cfg.max_patches} x {cfg.pixels_per_patch} px = {cfg.width:,} px: a strip "
                         f"can be at most {MAX_STRIP_WIDTH:,} px wide; use {patches_flag} "
                         f"<= {MAX_STRIP_WIDTH // cfg.pixels_per_patch}")
-    for path in cfg.font_files():
+    em = cfg.font_size * cfg.dpi / 72  # the font's size in pixels
+    if em > MAX_STRIP_WIDTH:
+        problems.append(f"--font_size {cfg.font_size:g} at --dpi {cfg.dpi} is {em:,.0f} px per em: a glyph can be at "
+                        f"most {MAX_STRIP_WIDTH:,} px (cairo's largest surface); PIXEL draws 8 pt at 120 dpi "
+                        f"({8 * 120 / 72:.0f} px) into {16} px patches")
+    files = cfg.font_files()
+    if cfg.fallback_fonts_dir and not any(Path(f).parent == Path(cfg.fallback_fonts_dir) for f in files):
+        problems.append(f"--fallback_fonts_dir {cfg.fallback_fonts_dir} holds no .ttf/.otf/.ttc file, so it would add "
+                        "no font; give a directory of font files, or leave the flag out")
+    for path in files:
         why = font_problem(str(path))
         if why:
             problems.append(f"--font {path} {why}; give a .ttf/.otf file (a name in fonts/ or a path)")

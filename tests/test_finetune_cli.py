@@ -147,3 +147,22 @@ def test_finetune_evaluate_resume_through_the_cli(tmp_path, pos_task):
     assert "resumed from" in p.stderr and "at step 4" in p.stderr
     steps = [json.loads(r)["step"] for r in (out / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 6 and 5 not in steps[:steps.index(4) + 1]
+
+
+def test_a_split_with_no_sample_is_refused_before_training(tmp_path, capsys):
+    """A dev split whose every record was dead-lettered (here: UPOS tags outside the train vocabulary) used to
+    train and then crash in seqeval at the first evaluation (TypeError: 'Found input variables without list of
+    list'); finetune (and evaluate, through the same read_split) now refuse it up front, naming the reasons and the dead-letter file."""
+    from pixelkit.trainer.cli import main as train_main
+
+    blocks = EWT_EXCERPT.read_text(encoding="utf-8").split("\n\n")[:2]
+    relabelled = ["\t".join(c[:3] + ["NOTATAG"] + c[4:]) if (c := line.split("\t"))[0][:1].isdigit() else line
+                  for b in blocks for line in b.splitlines() + [""]]
+    (tmp_path / "dev.conllu").write_text("\n".join(relabelled) + "\n", encoding="utf-8")
+    data = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": tmp_path / "dev.conllu"},
+                     max_patches=64)
+    rc = train_main(["finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data", str(data),
+                     "--out", str(tmp_path / "run"), "--steps", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{data / 'validation'} holds no sample" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()

@@ -111,6 +111,55 @@ def test_missing_key_in_a_published_checkpoint_is_refused(tmp_path):
         PixelForPreTraining.from_pretrained(src)
 
 
+def test_broken_checkpoint_files_are_refused_with_the_file_named(tmp_path):
+    """Untrusted files: a cut safetensors file, an index that is not JSON or maps names to a list, a shard named
+    '..', a .bin that is not a pickle -- each a CheckpointError naming the file (pixel-train: one line, exit 2),
+    where they were tracebacks (SafetensorError, JSONDecodeError, AttributeError)."""
+    def broken(name: str, edit) -> Path:
+        src = _copy_asset("pixel-hf", tmp_path / name)
+        edit(src)
+        return src
+
+    def sharded(index: str):
+        def edit(src: Path) -> None:
+            (src / "model.safetensors").rename(src / "shard-1.safetensors")
+            (src / "model.safetensors.index.json").write_text(index)
+        return edit
+
+    cases = {
+        "cut": (lambda s: (s / "model.safetensors").write_bytes((s / "model.safetensors").read_bytes()[:100]),
+                "model.safetensors is not a readable safetensors file"),
+        "index-not-json": (sharded("{not json"), "model.safetensors.index.json is not valid JSON"),
+        "index-list": (sharded('{"weight_map": ["shard-1.safetensors"]}'), "'weight_map' must map tensor names"),
+        "index-dotdot": (sharded('{"weight_map": {"a": ".."}}'), "names a shard outside its directory: '..'"),
+        "bin-not-pickle": (lambda s: ((s / "model.safetensors").unlink(), (s / "pytorch_model.bin").write_bytes(b"x")),
+                           "pytorch_model.bin is not a readable PyTorch weights file"),
+        "config-not-json": (lambda s: (s / "config.json").write_text("{"), "config.json is not valid JSON"),
+    }
+    for name, (edit, message) in cases.items():
+        with pytest.raises(CheckpointError, match=message):
+            convert(broken(name, edit))
+
+
+
+def test_a_broken_init_from_is_a_config_error(tmp_path):
+    """``finetune --init DIR`` (trainer/loading.read_pretrained): a cut safetensors file or a config.json that is
+    not JSON is a ConfigError naming the file (pixel-train: one line, exit 2), not a traceback."""
+    from pixelkit.trainer.loading import read_pretrained
+    from pixelkit.trainer.spec import ConfigError
+
+    model = build(convert(ASSETS / "pixel-hf"))
+    model.save_pretrained(tmp_path / "ours")
+    files = sorted((tmp_path / "ours").glob("model*.safetensors"))
+    files[0].write_bytes(files[0].read_bytes()[:100])
+    with pytest.raises(ConfigError, match=f"init_from {files[0]}: not a readable safetensors file"):
+        read_pretrained(tmp_path / "ours")
+    model.save_pretrained(tmp_path / "ours")
+    (tmp_path / "ours" / "config.json").write_text("{")
+    with pytest.raises(ConfigError, match="config.json: not valid JSON"):
+        read_pretrained(tmp_path / "ours")
+
+
 def test_our_checkpoints_load_strictly(tmp_path):
     model = build(convert(ASSETS / "pixel-hf"))
     model.save_pretrained(tmp_path / "ours")

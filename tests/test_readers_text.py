@@ -42,9 +42,12 @@ def test_book_dir_with_undecodable_lines_loses_those_lines_only(tmp_path):
     (tmp_path / "boulter.txt").write_bytes(b"\xef\xbb\xbf" + wikitext.encode("utf-8"))  # with a BOM
     (tmp_path / "cp1252.txt").write_bytes(pride.encode("cp1252"))  # curly quotes -> invalid UTF-8
     (tmp_path / "notes.md").write_text("not a book")
+    (tmp_path / "more").mkdir()  # a subdirectory: not read either
     out = list(iter_documents(str(tmp_path), "books", "books"))
     docs = [r for r in out if isinstance(r, Document)]
     dead = [r for r in out if isinstance(r, DeadLetter)]
+    assert [r for r in out if isinstance(r, Skipped)] == [Skipped("books", "more", "not_a_book_file"),
+                                                          Skipped("books", "notes.md", "not_a_book_file")]
     assert [d.doc_id for d in docs] == ["austen", "boulter", "cp1252"]
     assert docs[0].text == pride and docs[1].text == wikitext
     lines = pride.split("\n")
@@ -78,6 +81,9 @@ def test_utf16_and_old_mac_newlines(tmp_path):
     (tmp_path / "notepad.txt").write_bytes(pride.encode("utf-16"))  # with its BOM, as Windows editors save it
     [doc] = iter_text(str(tmp_path / "notepad.txt"), "books")
     assert doc.text == pride  # not UTF-8 with a NUL after every letter
+    (tmp_path / "utf32.txt").write_bytes(pride.encode("utf-32"))  # FF FE 00 00: UTF-16's BOM and a NUL
+    [doc] = iter_text(str(tmp_path / "utf32.txt"), "books")
+    assert doc.text == pride  # not UTF-16 with a NUL after every letter
     lines = pride.split("\n")
     mac = "\r".join(lines).encode()
     at = mac.index(b"truth universally")

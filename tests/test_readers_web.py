@@ -122,3 +122,31 @@ def test_csv_rows_ids_and_bad_rows(tmp_path, sentences):
     (tmp_path / "bad.csv").write_bytes(b"text\nok\n\xff\xfe broken\n")
     out = list(iter_documents(str(tmp_path / "bad.csv"), "csv", "web"))
     assert isinstance(out[-1], DeadLetter) and out[-1].reason == "malformed_csv"  # not UTF-8: the file's end
+
+
+def test_csv_rows_cut_by_a_comma_or_a_quote_are_dead_letters_not_silently_shortened(tmp_path, sentences):
+    """Hand-written CSV: an unquoted comma in the text used to drop everything after it (DictReader keeps extra
+    fields under None), and a stray or unclosed quote used to merge rows into one document."""
+    a, b, c = (s.replace('"', "") for s in sentences[:3])
+    (tmp_path / "comma.csv").write_text(f"id,text\n1,{a.replace(',', '')}\n2,{b}, and more\n3,\"{c}\"\n")
+    out = list(iter_documents(str(tmp_path / "comma.csv"), "csv", "web"))
+    assert [type(r).__name__ for r in out] == ["Document", "DeadLetter", "Document"]
+    assert (out[1].position, out[1].reason, out[1].detail) == ("row 2", "wrong_column_count",
+                                                               f"{3 + b.count(',')} fields, the header has 2")
+    (tmp_path / "quote.csv").write_text(f'id,text\n1,"{a}"\n2,"{b}" said\n3,{c}\n')
+    out = list(iter_documents(str(tmp_path / "quote.csv"), "csv", "web"))
+    assert out[0].text == a and (out[1].position, out[1].reason) == ("row 2", "malformed_csv") and len(out) == 2
+    (tmp_path / "open.csv").write_text(f'id,text\n1,"{a}\n2,{b}\n3,{c}\n')  # the quote never closes
+    out = list(iter_documents(str(tmp_path / "open.csv"), "csv", "web"))
+    assert [(r.position, r.reason) for r in out] == [("row 1", "malformed_csv")]
+
+
+def test_missing_text_says_whether_the_field_is_absent_or_of_another_type(tmp_path, sentences):
+    """A wrong --text_field and a text that is a number or null are different mistakes; the dead letter used to say
+    "no string field 'text'" for both."""
+    lines = [{"id": "a", "body": sentences[0]}, {"id": "b", "text": 42}, {"id": "c", "text": None}]
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = list(iter_documents(str(tmp_path / "t.jsonl"), "auto", "web"))
+    assert [(r.reason, r.detail) for r in out] == [
+        ("missing_text", "no field 'text' (fields: ['body', 'id']; --text_field names it)"),
+        ("missing_text", "field 'text' is int, not a string"), ("missing_text", "field 'text' is NoneType, not a string")]

@@ -116,3 +116,16 @@ def test_wikitext_to_text_markup():
                             "{|\n| cell\n|}\n== References ==\n{{reflist}}\n[[Категория:Y]]",
                             frozenset({"файл", "категория"}))
     assert text == "Bold word (k).\n\nLife\nBorn in Sofia."
+
+
+def test_wikitext_nested_too_deep_costs_that_page(tmp_path):
+    """~1,000 nested ``{{`` overflow mwparserfromhell's Python builder (RecursionError): it used to end the file
+    and, in the Beam job, the job; now that page is a wikitext_error dead letter and the rest are read."""
+    xml = bz2.decompress(WIKI.read_bytes())
+    clean = list(iter_wikipedia(str(WIKI), "enwiki"))
+    at = xml.index(b"<text", xml.index(b"<page>", xml.index(b"<page>") + 1))  # the 2nd page's text
+    at = xml.index(b">", at) + 1
+    (tmp_path / "deep.xml").write_bytes(xml[:at] + b"{{" * 5000 + b"deep" + b"}}" * 5000 + xml[at:])
+    recs = list(iter_wikipedia(str(tmp_path / "deep.xml"), "enwiki"))
+    assert (recs[1].reason, recs[1].position) == ("wikitext_error", f"page 2 (id {clean[1].doc_id})")
+    assert "RecursionError" in recs[1].detail and recs[:1] + recs[2:] == clean[:1] + clean[2:]

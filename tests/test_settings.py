@@ -36,8 +36,10 @@ RUN_CASES = [
     ("missing font", ["--font=NoSuchFont.ttf"], "font file not found"),
     ("tiny patch", ["--patch=2"], "--patch 2 must be in 4..1024"),
     ("missing fallback font dir", ["--fallback-fonts-dir={d}/none"], "--fallback_fonts_dir: fallback_fonts_dir is not a"),
+    ("fallback font dir without fonts", ["--fallback-fonts-dir={d}"], "--fallback_fonts_dir {d} holds no .ttf/.otf/.ttc"),
     ("zero font size", ["--font_size=0"], "--font_size 0.0 must be a size in points"),
     ("zero dpi", ["--dpi=0"], "--dpi 0 must be > 0"),
+    ("glyphs larger than cairo draws", ["--font_size=1000", "--dpi=5000"], "is 69,444 px per em: a glyph can be at most"),
     ("negative min patches", ["--min_patches=-1"], "--min_patches -1 must be >= 0"),
     ("min patches over the strip", ["--min_patches=529"], "--min_patches 529 can never be met"),
     ("negative doc cap", ["--max_doc_chars=-1"], "--max_doc_chars -1 must be >= 0"),
@@ -71,7 +73,7 @@ def test_run_refuses_bad_settings_before_work(files, capsys, case, extra, expect
     assert rc == 2, err
     lines = err.strip().splitlines()
     assert lines and all(line.startswith("pixel-render run: error: ") for line in lines), err
-    assert any(expected in line for line in lines), err
+    assert any(expected.format(d=files) in line for line in lines), err
     assert "Traceback" not in err and not (files / "out").exists()
 
 

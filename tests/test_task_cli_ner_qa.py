@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLE_DIR, SHARED_DATA
+from test_quiet_logs import BEAM_NOISE
 from test_trainer_engine import ENV, ROOT, _cli
 
 pytestmark = pytest.mark.slow
@@ -24,6 +25,8 @@ def _render(*args: str) -> None:
     p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "task", *args], cwd=ROOT, env=ENV,
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
+    noise = [line for line in p.stderr.splitlines() if any(n.lower() in line.lower() for n in BEAM_NOISE)]
+    assert not noise, noise  # as quiet as pixel-render run: Beam's and its workers' chatter needs -v
 
 
 def _finetune_and_evaluate(tmp_path: Path, data: Path, task: str) -> tuple[dict, dict, Path]:

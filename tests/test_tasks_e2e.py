@@ -111,7 +111,7 @@ def test_rerun_guard_resume_and_overwrite(ud_run, ud_files, tokenizer_file, tmp_
     with pytest.raises(SettingsError, match="already holds a task run .* --overwrite"):
         run_task(_ud_argv(ud_files, out, tokenizer_file))
     with pytest.raises(SettingsError, match="--resume: .* other settings"):
-        run_task(_ud_argv(ud_files, out, tokenizer_file, "--resume", "--stride=3"))
+        run_task(_ud_argv(ud_files, out, tokenizer_file, "--resume", "--limit=3"))
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     lost = copy / "train" / ms["train"].shards[0].name
@@ -131,12 +131,27 @@ def test_bad_settings_fail_before_work_all_at_once(tmp_path):
     out = tmp_path / "never"
     with pytest.raises(SettingsError) as e:
         run_task(["--task=ud-en_ewt-pos", f"--input=validation={EXCERPT}", "--input=train=nothing/*.conllu",
-                  f"--output={out}", "--stride=-1", "--resume", "--overwrite", "--max_patchs=64"])
+                  f"--output={out}", "--stride=-1", "--resume", "--overwrite", "--max_patchs=64", "--dedup",
+                  "--max_unknown_ratio=0.2", "--split=dev"])
     msg = str(e.value)
     for part in ("--max_patchs: unknown option; did you mean --max_patches?", "no file matches 'nothing/*.conllu'",
-                 "--resume and --overwrite contradict", "--stride -1 must be >= 0"):
+                 "--resume and --overwrite contradict", "--stride -1 must be >= 0",
+                 # run-only flags the task job would silently ignore
+                 "--dedup is a pixel-render run setting that pixel-render task does not use",
+                 "--max_unknown_ratio is a pixel-render run setting", "--split is a pixel-render run setting"):
         assert part in msg
     assert not out.exists()
+
+
+def test_a_stride_that_would_be_ignored_is_refused(tmp_path):
+    """--stride only shapes QA windows, and only when it is smaller than a window's context: otherwise the
+    renderer silently does not overlap windows. Both are settings errors, before any work."""
+    qa = ["--task=xquad-en", f"--input=validation={SAMPLE_DIR / 'xquad-en-excerpt.json'}", f"--output={tmp_path / 'q'}"]
+    with pytest.raises(SettingsError, match=r"--stride 61: a window of --max_patches 64 holds at most 61 context"):
+        run_task([*qa, "--max_patches=64", "--stride=61"])
+    with pytest.raises(SettingsError, match=r"--stride is the QA window overlap; --task ud-en_ewt-pos .* drop it"):
+        run_task(["--task=ud-en_ewt-pos", f"--input=train={EXCERPT}", f"--output={tmp_path / 'u'}", "--stride=8"])
+    assert not (tmp_path / "q").exists() and not (tmp_path / "u").exists()
 
 
 def test_qa_windows_map_answers_back_through_the_offset_mapping(tokenizer_file, tmp_path):

@@ -70,6 +70,7 @@ def test_a_warning_names_each_source_with_tofu(tmp_path, udhr, caplog):
                  "--preset=pixar-pango", "--max_unknown_ratio=1"])
     warned = [r.getMessage() for r in caplog.records if r.name == "pixelkit.pipeline.main" and r.levelno == logging.WARNING]
     assert len(warned) == 1 and warned[0].startswith("source 'hin': ") and "tofu" in warned[0]
+    assert "(0 in this run, all sources: skipped_too_much_tofu)" in warned[0]  # nothing was skipped: not claimed
     assert m.counts["documents_written"] == 2  # --max_unknown_ratio 1 keeps everything, still with the warning
 
 
@@ -132,3 +133,18 @@ def test_the_main_jobs_corpus_is_far_below_the_default_tofu_limit(name):
     assert len(chunks) > 100
     assert not [out for out, _ in results if isinstance(out, Skipped) and out.reason == "too_much_tofu"]
     assert max(res.unknown_glyphs / max(1, len(res.text)) for _, res in results) <= 0.02
+
+
+def test_chunks_skipped_inside_a_written_document_are_counted(tmp_path, udhr):
+    """The accounting is per document: one written chunk makes a document written. Its other chunks that a filter
+    skips (here the Hindi half of an English + Hindi document under PIXAR's PixeloidSans) were counted nowhere in
+    the manifest; they are now ``chunks_skipped_<reason>:<source>`` counts and a summary-table row."""
+    text = "\n".join(udhr["eng"]["paragraphs"][:6] + udhr["hin"]["paragraphs"][:6])
+    (tmp_path / "mixed.jsonl").write_text(json.dumps({"id": "m", "text": text}, ensure_ascii=False) + "\n")
+    m = run([f"--input=mixed={tmp_path / 'mixed.jsonl'}", f"--output={tmp_path / 'o'}", "--preset=pixar-pango"])
+    skipped = m.counts.get("chunks_skipped_too_much_tofu:mixed", 0)
+    assert m.counts["documents_written"] == 1 and "skipped_too_much_tofu" not in m.counts
+    assert skipped > 0 and m.num_samples > 0
+    assert f"skipped_too_much_tofu (chunks) {skipped:>10,}"[-10:] in summary_table(m)
+    samples = list(read_shard(tmp_path / "o" / m.shards[0].name))
+    assert all(s.unknown_glyphs <= DEFAULT_MAX_UNKNOWN_RATIO * len(s.text) for s in samples)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -62,3 +63,28 @@ def test_render_fn_pairs_sentencepiece_ids_with_the_rendered_text(tmp_path, wiki
         assert_that(samples | beam.Map(lambda s: (s.token_ids[0], tok.decode(s.token_ids) == s.text,
                                                   s.token_ids == tok.encode(s.text).ids)),
                     equal_to([(1, True, True)] * 3))
+
+
+def test_tokenizer_train_takes_lone_surrogates(tmp_path, capsys, wikitext):
+    """A JSON line with "\\ud800" in its text (the readers keep it; rendering replaces it) made
+    ``pixel-render tokenizer train`` die with UnicodeEncodeError inside tokenizers; it is now U+FFFD, as rendered."""
+    from pixelkit.pipeline.cli import main as render_main
+
+    lines = [json.dumps({"id": str(i), "text": t}) for i, t in enumerate(wikitext[:20])]
+    lines.append('{"id": "s", "text": "lone \\ud800 surrogate ' + wikitext[0][:100].replace('"', "") + '"}')
+    (tmp_path / "c.jsonl").write_text("\n".join(lines) + "\n")
+    assert render_main(["tokenizer", "train", "--input", str(tmp_path / "c.jsonl"), "--vocab-size", "300",
+                        "--out", str(tmp_path / "tok.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["vocab_size"] == 300
+
+
+def test_tokenizer_train_on_no_text_is_refused(tmp_path, capsys):
+    """Files with no text (empty, blank) used to give a 257-token tokenizer, whatever --vocab-size asked."""
+    from pixelkit.pipeline.cli import main as render_main
+
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blank.txt").write_text(" \n\n  \n")
+    rc = render_main(["tokenizer", "train", "--input", str(tmp_path / "*.txt"), "--vocab-size", "300",
+                      "--out", str(tmp_path / "tok.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "2 file(s), no document with text to train on" in err and not (tmp_path / "tok.json").exists()

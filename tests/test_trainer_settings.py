@@ -37,7 +37,29 @@ TRAIN_CASES = [
     ("unknown precision", ["engine.precision=fp8"], "engine.precision 'fp8' must be fp32 | bf16 | fp16"),
     ("zero batch", ["micro_batch_size=0"], "micro_batch_size 0 must be >= 1"),
     ("resume a string", ["resume=maybe"], "resume: expected bool, got 'maybe'"),
+    ("value not YAML", ["optim.lr=[1,"], "--set 'optim.lr=[1,': the value is not YAML"),
+    ("section set to a value", ["optim=5", "optim.lr=1"], "--set 'optim.lr=1': optim was set to a value"),
 ]
+
+# (case, run file text, what stderr must say): YAML errors were tracebacks; a repeated key silently kept the last
+RUN_FILE_CASES = [
+    ("unclosed list", "model: pixel\nmax_steps: [1, 2\n", "is not valid YAML: while parsing a flow sequence"),
+    ("tab indent", "model: pixel\n\tflavor: debug\n", "is not valid YAML: while scanning for the next token"),
+    ("python tag", "model: !!python/object/apply:os.system [echo hi]\n", "could not determine a constructor"),
+    ("repeated key", "model: pixel\nflavor: debug\nmodel: pixar\n", "key 'model' appears twice in one mapping"),
+    ("a list", "- model\n- pixel\n", "must hold a mapping"),
+]
+
+
+@pytest.mark.parametrize("case,text,expected", RUN_FILE_CASES, ids=[c[0] for c in RUN_FILE_CASES])
+def test_trainer_refuses_bad_run_files_before_the_engine(tmp_path, capsys, case, text, expected):
+    (tmp_path / "run.yaml").write_text(text)
+    rc = train_main(["pretrain", "--config", str(tmp_path / "run.yaml"), "--data", str(tmp_path / "shards"),
+                     "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and expected in err and "Traceback" not in err, err
+    assert all(line.startswith("pixel-train: error: ") for line in err.strip().splitlines()), err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("case,sets,expected", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])

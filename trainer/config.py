@@ -199,8 +199,38 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         *parents, leaf = key.strip().split(".")
         for p in parents:
             node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(raw)
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {p} was set to a value by an earlier --set, not a section")
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {item!r}: the value is not YAML ({str(e).splitlines()[0]}); quote it, "
+                              f"e.g. --set '{key}=\"...\"'") from None
     return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_run_file(p: Path) -> Any:
+    """A YAML run file's data; ConfigError (with the line) for one that is not a file or not YAML."""
+    if not p.is_file():
+        raise ConfigError(f"run file {p} {'is a directory' if p.is_dir() else 'does not exist'}")
+    try:
+        return yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"run file {p} is not valid YAML: {' '.join(str(e).split())[:300]}") from None
 
 
 def load_config(path: str | Path | None = None, *overrides: dict[str, Any]) -> TrainConfig:
@@ -208,9 +238,7 @@ def load_config(path: str | Path | None = None, *overrides: dict[str, Any]) -> T
     cfg = TrainConfig()
     if path is not None:
         p = Path(path)
-        if not p.exists():
-            raise ConfigError(f"run file {p} does not exist")
-        data = yaml.safe_load(p.read_text()) or {}
+        data = read_run_file(p) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"run file {p} must hold a mapping")
         _merge(cfg, data, "")

@@ -167,7 +167,23 @@ def read_split(data: str, split: str) -> str:
     """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split."""
     p = Path(data)
     if (p / split / "manifest.json").is_file():
+        _not_empty(p / split)
         return str(p / split)
     if split == "train" or (p / "manifest.json").is_file():
         return data
     raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")
+
+
+def _not_empty(split_dir: Path) -> None:
+    """ConfigError when a split's manifest lists no sample (e.g. every dev label outside the train vocabulary):
+    training or scoring on it would fail deep inside (seqeval's TypeError on empty lists) or mean nothing."""
+    try:
+        m = json.loads((split_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # unreadable manifests are the loader's to report, with its own message
+    if isinstance(m, dict) and m.get("num_samples") == 0:
+        counts = m.get("counts") if isinstance(m.get("counts"), dict) else {}
+        lost = sorted(((v, k) for k, v in counts.items() if str(k).startswith(("dead_", "skipped_"))), reverse=True)
+        why = ", ".join(f"{k} {v}" for v, k in lost[:3]) or "no record was read"
+        raise ConfigError(f"{split_dir} holds no sample ({why}; {split_dir}/dead_letters.jsonl says where): fix that "
+                          "split's input, or give another split (--eval-split / --split)")

@@ -47,10 +47,17 @@ def read_pretrained(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     files = sorted(path.glob("model*.safetensors"))
     if not files:
         raise ConfigError(f"init_from {path}: no model*.safetensors (only safetensors are loaded, never pickles)")
+    from safetensors import SafetensorError
     state: dict[str, torch.Tensor] = {}
     for f in files:
-        state.update(load_file(str(f)))
-    return json.loads((path / "config.json").read_text()), state
+        try:
+            state.update(load_file(str(f)))
+        except SafetensorError as e:
+            raise ConfigError(f"init_from {f}: not a readable safetensors file ({str(e)[:120]})") from None
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")), state
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"init_from {path / 'config.json'}: not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
 
 
 def load_encoder(model, path: str | Path) -> LoadReport:

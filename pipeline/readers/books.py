@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from ..documents import Record
+from ..documents import Record, Skipped, no_surrogates
 from .streams import Opener, open_binary
 from .text import iter_text
 
@@ -13,11 +13,14 @@ _BOOK_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.zst")
 
 
 def iter_book_dir(path: str, source: str, opener: Opener = open_binary) -> Iterator[Record]:
-    """A local directory of plain-text books (``*.txt[.gz|.bz2|.zst]``, sorted by name), one Document per file."""
+    """A local directory of plain-text books (``*.txt[.gz|.bz2|.zst]``, sorted by name), one Document per file.
+    Anything else in it (a .jsonl, a subdirectory) is not read: a ``not_a_book_file`` skip, counted, not silence."""
     for name in sorted(os.listdir(path)):
         full = os.path.join(path, name)
         if name.lower().endswith(_BOOK_SUFFIXES) and os.path.isfile(full):
             yield from iter_text(full, source, opener, mode="file")
+        else:
+            yield Skipped(source, no_surrogates(name), "not_a_book_file")
 
 
 def iter_books(path: str, source: str, opener: Opener = open_binary, text_field: str = "text") -> Iterator[Record]:

@@ -26,14 +26,20 @@ _NEWLINE = re.compile(rb"\r\n|\r|\n")
 
 
 def decode_lines(data: bytes, source: str, path: str) -> tuple[str, list[DeadLetter]]:
-    """``data`` as UTF-8 text (a leading BOM dropped; a UTF-16 BOM makes it UTF-16, as Windows editors save it).
+    """``data`` as UTF-8 text (a leading BOM dropped; a UTF-16 BOM makes it UTF-16, as Windows editors save it, and
+    a UTF-32 BOM UTF-32).
     A line (``\n``, ``\r\n`` or ``\r``) that does not decode is left out and becomes a ``decode_error`` dead
     letter with its line number (1-based) -- the rest of the file is kept."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), []
-        except UnicodeDecodeError as e:
-            return "", [DeadLetter(source, path, f"byte {e.start}", "decode_error", "UTF-16: " + error_detail(e))]
+    # UTF-32 first: its little-endian BOM (FF FE 00 00) starts with UTF-16's (FF FE), and read as UTF-16 it gave a
+    # NUL after every character (replaced and rendered, not refused)
+    for boms, codec in (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32"),
+                        ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-16")):
+        if data.startswith(boms):
+            try:
+                return data.decode(codec), []
+            except UnicodeDecodeError as e:
+                return "", [DeadLetter(source, path, f"byte {e.start}", "decode_error", f"{codec.upper()}: "
+                                       + error_detail(e))]
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8"), []

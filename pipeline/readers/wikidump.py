@@ -158,7 +158,8 @@ def iter_wikipedia(path: str, source: str, opener: Opener = open_binary) -> Iter
                     continue
                 try:
                     yield page_record(page, source, prefixes)
-                except mwparserfromhell.parser.ParserError as e:
+                except (mwparserfromhell.parser.ParserError, RecursionError) as e:  # RecursionError: ~1,000 nested
+                    # {{ or [[ overflow mwparserfromhell's (Python) builder; that page is lost, not the file
                     yield DeadLetter(source, path, f"page {pages} (id {page.page_id})", "wikitext_error", error_detail(e))
         except ET.ParseError as e:
             yield DeadLetter(source, path, _page_pos(pages), "malformed_xml", error_detail(e))

@@ -73,7 +73,7 @@ def sentence_record(lines: list[tuple[int, str]], task: TaskDef, path: str, sent
             raise _Broken(line_no, "missing_label", f"no {task.layout.upper()} for word {first}")
         tags.append(tag)
         if task.layout == "deprel":
-            if not cols[6].isdigit():
+            if not (cols[6].isascii() and cols[6].isdigit()):  # str.isdigit takes "²", which int() refuses
                 raise _Broken(line_no, "bad_head", f"HEAD {cols[6]!r}")
             heads.append(int(cols[6]))
     if not tags:

@@ -8,6 +8,7 @@ empty text or a missing/unparseable label is a dead letter (file, line, reason).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -99,6 +100,8 @@ def _record(row: list[str], header: list[str], lay: Layout, task: TaskDef, path:
                 label = float(raw)
             except ValueError:
                 return dead("bad_label", f"{lay.label}={raw!r} is not a number")
+            if not math.isfinite(label):  # float() takes "nan", "inf" and "1e400": a NaN loss, not a target
+                return dead("bad_label", f"{lay.label}={raw!r} is not a finite number")
         else:
             label = raw
     doc_id = next((cols[c] for c in ("index", "id") if c in cols and cols[c].strip()), str(line_no))

@@ -26,7 +26,10 @@ from pixelkit.schemas import ShardManifest, TaskSpec
 
 from ..documents import DeadLetter, Skipped
 from ..main import _count_name, _dead_json, _read, finalize
+from ..localrunner import LiveFnApiRunner
+from ..localrunner import is_local as is_local_runner
 from ..options import RenderOptions, use_workers, with_runner
+from ..quiet import worker_log_flags
 from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags
@@ -175,7 +178,7 @@ def build_task_pipeline(p: beam.Pipeline, run: TaskRunConfig) -> dict[str, str]:
 def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]:
     """Run the task job; writes OUT/<split>/ shard sets and OUT/task.json; returns {split: manifest}. Every setting
     is checked first (SettingsError, one line per problem) and the output directory guarded (``settings``)."""
-    argv = with_runner(argv)
+    argv = with_runner([*argv, *worker_log_flags(argv)])  # SDK workers as quiet as `pixel-render run`'s
     opts = PipelineOptions(argv).view_as(TaskOptions)
     o = opts.get_all_options()
     render = opts.view_as(RenderOptions)
@@ -189,7 +192,7 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
     use_workers(opts, o["workers"])
     run = TaskRunConfig.from_options(o, task, splits)
     prepare_task_output(run.output, [split for split, _ in run.splits], run.fingerprint(), run.resume, run.overwrite)
-    p = test_pipeline or beam.Pipeline(options=opts)
+    p = test_pipeline or beam.Pipeline(runner=LiveFnApiRunner(opts) if is_local_runner(opts) else None, options=opts)
     outputs = build_task_pipeline(p, run)
     p.run().wait_until_finish()
     manifests = {split: ShardManifest.read(out) for split, out in outputs.items()}
@@ -197,6 +200,10 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
     spec.write(o["output"])
     for split, m in manifests.items():
         log.info("%s: %d samples in %d shards", split, m.num_samples, len(m.shards))
+        if not m.num_samples:
+            lost = sorted(((v, k) for k, v in m.counts.items() if k.startswith(("dead_", "skipped_"))), reverse=True)
+            log.warning("%s: no sample was written: %s (dead letters, with file and line: %s/dead_letters.jsonl)", split,
+                        ", ".join(f"{k} {v:,}" for v, k in lost[:3]) or "no record was read", outputs[split])
     return manifests
 
 

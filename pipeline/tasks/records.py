@@ -12,7 +12,7 @@ from typing import Iterator
 from pixelkit.schemas import TaskSpec
 
 from ..documents import DeadLetter, Skipped
-from ..readers.streams import Opener, open_stream
+from ..readers.streams import STREAM_ERRORS, Opener, error_detail, open_stream, stream_reason
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,16 @@ __all__ = ["DeadLetter", "LabelledRecord", "Record", "Skipped", "TaskDef"]
 
 def text_lines(path: str, opener: Opener, source: str) -> Iterator[tuple[int, str | DeadLetter]]:
     """A UTF-8 file's numbered lines (BOM dropped, line ends stripped), as every line-based reader takes them; an
-    undecodable line comes back as a ``decode_error`` dead letter of ``source`` (the task's name)."""
+    undecodable line comes back as a ``decode_error`` dead letter of ``source`` (the task's name). A stream that
+    breaks (a truncated or corrupt .gz/.bz2/.zst) ends the file with one ``truncated_file`` / ``corrupt_file`` dead
+    letter at the line after the last complete one, as the corpus readers do."""
+    line_no = 0
     with open_stream(path, opener) as fh:
-        for line_no, raw in enumerate(fh, 1):
-            try:
-                yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                yield line_no, DeadLetter(source, path, f"line {line_no}", "decode_error", str(e)[:300])
+        try:
+            for line_no, raw in enumerate(fh, 1):
+                try:
+                    yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as e:
+                    yield line_no, DeadLetter(source, path, f"line {line_no}", "decode_error", str(e)[:300])
+        except STREAM_ERRORS as e:
+            yield line_no + 1, DeadLetter(source, path, f"line {line_no + 1}", stream_reason(e), error_detail(e))

@@ -70,14 +70,45 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     for flag in ("stride", "limit"):
         if (o.get(flag) or 0) < 0:
             problems.append(f"--{flag} {o[flag]} must be >= 0")
+    if (o.get("stride") or 0) > 0 and task is not None and task.family != "qa":
+        problems.append(f"--stride is the QA window overlap; --task {task.name} renders one sample per record and "
+                        "would ignore it: drop it")
+    defaults = _run_defaults()
+    for key in RUN_ONLY:  # parsed alongside (RenderOptions), but nothing in the task job reads them
+        if key in o and o[key] != defaults[key]:
+            problems.append(f"--{key} is a pixel-render run setting that pixel-render task does not use (a labelled "
+                            f"record is one sample: {RUN_ONLY[key]}): drop it")
     if o.get("tokenizer"):
         problems += _tokenizer_problems(o["tokenizer"])
     if render_config is not None:
         cfg, bad = render_config_or_problems(render_config)
         problems += bad or check_render_config(cfg)
+        most = cfg.max_patches - 3 if cfg is not None else None  # a window: >= 1 question patch, SEP, EOS
+        if most is not None and (o.get("stride") or 0) >= max(most, 1):
+            problems.append(f"--stride {o['stride']}: a window of --max_patches {cfg.max_patches} holds at most {most} "
+                            "context patches, so windows could never overlap by that much (the renderer would "
+                            "silently not overlap them); give a smaller --stride (PIXEL: 160 with --max_patches 400)")
     if problems:
         raise SettingsError(problems)
     return task, splits
+
+
+# `pixel-render run` flags the task job does not read, and what it does instead
+RUN_ONLY = {"format": "--task/--task_format pick the reader", "text_field": "the task's reader knows its columns",
+            "id_field": "the task's reader knows its columns", "max_doc_chars": "no document length limit",
+            "drop_title": "no filters", "drop_headings": "no filters", "min_patches": "no filters",
+            "max_unknown_ratio": "no tofu filter; each sample records its unknown_glyphs", "dedup": "no dedup",
+            "split": "splits are named by --input split=pattern"}
+
+
+def _run_defaults() -> dict:
+    import argparse
+
+    from ..options import RenderOptions
+
+    parser = argparse.ArgumentParser()
+    RenderOptions._add_argparse_args(parser)
+    return vars(parser.parse_args([]))
 
 
 def _split_dirs(out: Path) -> list[Path]:

@@ -17,7 +17,7 @@ import json
 import logging
 from typing import Iterator
 
-from ..readers.streams import Opener, open_binary, open_stream
+from ..readers.streams import STREAM_ERRORS, Opener, error_detail, open_binary, open_stream, stream_reason
 from .records import DeadLetter, LabelledRecord, Record, TaskDef
 
 log = logging.getLogger(__name__)
@@ -33,18 +33,19 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
     with open_stream(path, opener) as fh:
         try:
             data = json.loads(fh.read().decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as e:
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
             yield DeadLetter(task.name, path, "file", "invalid_json", str(e)[:300])
+            return
+        except STREAM_ERRORS as e:  # one JSON document: a cut file has no complete question to keep
+            yield DeadLetter(task.name, path, "file", stream_reason(e), error_detail(e))
             return
     articles = data.get("data") if isinstance(data, dict) else None
     if not isinstance(articles, list):
         yield DeadLetter(task.name, path, "file", "invalid_json", 'no "data" list (not SQuAD v1.1 JSON)')
         return
-    questions = [(f"data[{i}].paragraphs[{j}].qas[{k}]", para.get("context"), qa)
-                 for i, art in enumerate(articles)
-                 for j, para in enumerate(art.get("paragraphs", []) if isinstance(art, dict) else [])
-                 if isinstance(para, dict)
-                 for k, qa in enumerate(para.get("qas", []))]
+    questions, broken = _questions(articles)
+    for where, what in broken:  # an article / paragraph / qas list of the wrong shape: its questions are unknown
+        yield DeadLetter(task.name, path, where, "invalid_json", what)
     blank = answers_removed([qa for _, _, qa in questions])
     if blank:
         log.warning("%s: every answer is blank ({'text': '', ...}): the answers were removed; its %d questions are "
@@ -53,9 +54,29 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         yield _record(task, path, where, ctx, qa, blank)
 
 
+def _questions(articles: list) -> tuple[list[tuple[str, object, object]], list[tuple[str, str]]]:
+    """(where, context, qa) of every question, and (where, what) of every article, paragraph or ``qas`` that is
+    not the JSON type SQuAD v1.1 has there (a missing ``paragraphs`` / ``qas`` is an empty one)."""
+    questions, broken = [], []
+    for i, art in enumerate(articles):
+        paras = art.get("paragraphs", []) if isinstance(art, dict) else None
+        if not isinstance(paras, list):
+            broken.append((f"data[{i}]", f"an article needs a 'paragraphs' list, not {type(paras).__name__}"
+                                         if isinstance(art, dict) else f"an article is an object, not {type(art).__name__}"))
+            continue
+        for j, para in enumerate(paras):
+            qas = para.get("qas", []) if isinstance(para, dict) else None
+            if not isinstance(qas, list):
+                broken.append((f"data[{i}].paragraphs[{j}]", f"a paragraph needs a 'qas' list, not {type(qas).__name__}"
+                               if isinstance(para, dict) else f"a paragraph is an object, not {type(para).__name__}"))
+                continue
+            questions += [(f"data[{i}].paragraphs[{j}].qas[{k}]", para.get("context"), qa) for k, qa in enumerate(qas)]
+    return questions, broken
+
+
 def answers_removed(qas: list) -> bool:
     """True when the file has answers and every one of them has blank text (a copy with its answers removed)."""
-    answers = [a for qa in qas if isinstance(qa, dict) for a in (qa.get("answers") or [])]
+    answers = [a for qa in qas if isinstance(qa, dict) and isinstance(qa.get("answers"), list) for a in qa["answers"]]
     return bool(answers) and all(isinstance(a, dict) and isinstance(a.get("text"), str) and not a["text"].strip()
                                  for a in answers)
 
@@ -75,7 +96,10 @@ def _record(task: TaskDef, path: str, where: str, ctx, qa, blank: bool = False) 
     if not isinstance(qid, (str, int)) or not str(qid).strip():
         return dead("missing_id", "a question needs an id")
     answers = []
-    for a in () if blank else qa.get("answers") or []:
+    answers_in = qa.get("answers") or []
+    if not isinstance(answers_in, list):
+        return dead("invalid_json", f"'answers' must be a list, not {type(answers_in).__name__}")
+    for a in () if blank else answers_in:
         text, start = (a.get("text"), a.get("answer_start")) if isinstance(a, dict) else (None, None)
         if not isinstance(text, str) or type(start) is not int:
             return dead("invalid_json", f"answer {a!r} needs text and an int answer_start")
@@ -83,6 +107,15 @@ def _record(task: TaskDef, path: str, where: str, ctx, qa, blank: bool = False) 
             return dead("empty_answer", f"empty answer text at {start}")
         if start < 0 or ctx[start:start + len(text)] != text:
             return dead("answer_not_at_offset", f"{text!r} is not the context at {start}: "
-                                                f"{ctx[max(0, start):start + len(text)]!r}")
+                                                f"{ctx[max(0, start):start + len(text)]!r}{_utf16_hint(ctx, start, text)}")
         answers.append((text, start))
     return LabelledRecord(task.name, str(qid), path, 0, text=qa["question"], text_b=ctx, answers=tuple(answers))
+
+
+def _utf16_hint(ctx: str, start: int, text: str) -> str:
+    """A note when ``start`` counts UTF-16 code units (as JavaScript tools write offsets), not code points: the
+    two differ after a character outside the BMP (an emoji, a CJK extension ideograph)."""
+    units, n = ctx.encode("utf-16-le", "surrogatepass"), len(text.encode("utf-16-le", "surrogatepass"))
+    if start >= 0 and units[2 * start:2 * start + n] == text.encode("utf-16-le", "surrogatepass"):
+        return "; it is there counting UTF-16 code units: answer_start must count code points (Python str indices)"
+    return ""

@@ -75,19 +75,24 @@ def _record(task: TaskDef, path: str, line_no: int, doc_id: str, a, b, label) ->
 
 
 def _read_jsonl(path: str, task: TaskDef, opener: Opener) -> Iterator[Record]:
-    from ..readers.streams import open_stream
+    from ..readers.streams import STREAM_ERRORS, error_detail, open_stream, stream_reason
 
+    line_no = 0
     with open_stream(path, opener) as fh:
-        for line_no, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
-                yield DeadLetter(task.name, path, f"line {line_no}", "invalid_json", str(e)[:300])
-                continue
-            if not isinstance(rec, dict):
-                yield DeadLetter(task.name, path, f"line {line_no}", "invalid_json", "not a JSON object")
-                continue
-            doc_id = rec.get("id", line_no)
-            yield _record(task, path, line_no, doc_id, rec.get("premise"), rec.get("hypothesis"), rec.get("label"))
+        try:
+            for line_no, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    rec = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError, RecursionError) as e:
+                    yield DeadLetter(task.name, path, f"line {line_no}", "invalid_json", str(e)[:300])
+                    continue
+                if not isinstance(rec, dict):
+                    yield DeadLetter(task.name, path, f"line {line_no}", "invalid_json", "not a JSON object")
+                    continue
+                doc_id = rec.get("id", line_no)
+                yield _record(task, path, line_no, doc_id, rec.get("premise"), rec.get("hypothesis"),
+                              rec.get("label"))
+        except STREAM_ERRORS as e:  # a truncated/corrupt .gz/.zst: the records before the cut are kept
+            yield DeadLetter(task.name, path, f"line {line_no + 1}", stream_reason(e), error_detail(e))

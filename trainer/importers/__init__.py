@@ -32,7 +32,7 @@ def detect(src: str | Path) -> str | None:
     path = Path(src)
     if not (path / "config.json").is_file():
         return None
-    cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    cfg = read_config(path)  # CheckpointError for a config.json that is not a JSON object
     if str(cfg.get("model_type", "")).startswith("pixelkit-"):
         return None
     for fmt in FORMATS:

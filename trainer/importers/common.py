@@ -40,15 +40,33 @@ def read_config(src: Path) -> dict:
     path = Path(src) / "config.json"
     if not path.is_file():
         raise CheckpointError(f"{src} has no config.json: not a checkpoint directory")
-    return json.loads(path.read_text(encoding="utf-8"))
+    cfg = _json(path)
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(cfg).__name__}, not an object")
+    return cfg
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
 
 
 def _load_file(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except SafetensorError as e:
+            raise CheckpointError(f"{path} is not a readable safetensors file ({str(e)[:120]})") from None
     # a pickle written by someone else: torch's weights_only unpickler admits tensors and plain containers only
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 -- torch raises UnpicklingError, RuntimeError, EOFError... for a bad file
+        raise CheckpointError(f"{path} is not a readable PyTorch weights file ({type(e).__name__}: "
+                              f"{str(e)[:120]})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} does not hold a flat state dict of tensors")
     return state
@@ -63,10 +81,14 @@ def read_weights(src: Path) -> dict[str, torch.Tensor]:
         if not path.is_file():
             continue
         if name.endswith(".index.json"):
-            shards = sorted(set(json.loads(path.read_text(encoding="utf-8"))["weight_map"].values()))
+            index = _json(path)
+            weight_map = index.get("weight_map") if isinstance(index, dict) else None
+            if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+                raise CheckpointError(f"{path}: 'weight_map' must map tensor names to shard file names")
+            shards = sorted(set(weight_map.values()))
             state: dict[str, torch.Tensor] = {}
             for shard in shards:
-                if Path(shard).name != shard:  # untrusted names: no paths out of the directory
+                if Path(shard).name != shard or shard in ("", ".", ".."):  # untrusted: no paths out of the directory
                     raise CheckpointError(f"{path} names a shard outside its directory: {shard!r}")
                 state.update(_load_file(src / shard))
             return state
