@@ -268,11 +268,14 @@ def test_non_text_input_is_a_type_error(gray):
         gray(12345)
 
 
-@pytest.mark.parametrize("stride", [0, 8])
-def test_qa_windows_cover_the_context_with_offsets(wikitext, stride):
+@pytest.mark.parametrize("stride,question", [(0, "Where was Herons performed?"), (8, "Where was Herons performed?"),
+                                             (200, "Where was Herons performed? " * 3)])
+def test_qa_windows_cover_the_context_with_offsets(wikitext, stride, question):
+    """Windows overlap by ``stride`` context patches -- at most all but one of a window's (a stride of 200 with a
+    long question): they never silently stop overlapping, and always advance."""
     r = TextRenderer(RenderConfig(max_patches=96))
     context = " ".join(wikitext[:3])
-    windows = r.render_qa("Where was Herons performed?", context, stride=stride)
+    windows = r.render_qa(question, context, stride=stride)
     assert len(windows) > 2 and all(w.ok for w in windows)
     spans = [w.context_span for w in windows]
     assert spans[0][0] == 0 and spans[-1][1] == len(context.rstrip())

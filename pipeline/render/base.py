@@ -307,8 +307,11 @@ class Renderer(abc.ABC):
             nxt = start + len(piece)
             if nxt >= end_of_text:
                 break
-            if stride > 0:  # restart at the first character drawn in the last `stride` context patches
-                overlap = [start + i for i, p in enumerate(patch_of) if p >= eos - stride]
+            # restart at the first character drawn in the last `stride` context patches -- at most all but the
+            # window's first context patch (a long question leaves fewer), so windows always overlap and advance
+            keep = min(stride, eos - sep - 2)
+            if keep > 0:
+                overlap = [start + i for i, p in enumerate(patch_of) if p >= eos - keep]
                 if overlap and _cluster_safe(ctx, min(overlap)) > start:
                     nxt = _cluster_safe(ctx, min(overlap))
             while nxt < end_of_text and ctx[nxt] == " ":
