@@ -58,18 +58,18 @@ def _questions(articles: list) -> tuple[list[tuple[str, object, object]], list[t
     """(where, context, qa) of every question, and (where, what) of every article, paragraph or ``qas`` that is
     not the JSON type SQuAD v1.1 has there (a missing ``paragraphs`` / ``qas`` is an empty one)."""
     questions, broken = [], []
+
+    def members(obj, key: str, kind: str, where: str) -> list | None:  # obj[key] as a list, else noted as broken
+        got = obj.get(key, []) if isinstance(obj, dict) else None
+        if not isinstance(got, list):
+            broken.append((where, f"{kind} needs a '{key}' list, not {type(got).__name__}" if isinstance(obj, dict)
+                           else f"{kind} is an object, not {type(obj).__name__}"))
+            return None
+        return got
+
     for i, art in enumerate(articles):
-        paras = art.get("paragraphs", []) if isinstance(art, dict) else None
-        if not isinstance(paras, list):
-            broken.append((f"data[{i}]", f"an article needs a 'paragraphs' list, not {type(paras).__name__}"
-                                         if isinstance(art, dict) else f"an article is an object, not {type(art).__name__}"))
-            continue
-        for j, para in enumerate(paras):
-            qas = para.get("qas", []) if isinstance(para, dict) else None
-            if not isinstance(qas, list):
-                broken.append((f"data[{i}].paragraphs[{j}]", f"a paragraph needs a 'qas' list, not {type(qas).__name__}"
-                               if isinstance(para, dict) else f"a paragraph is an object, not {type(para).__name__}"))
-                continue
+        for j, para in enumerate(members(art, "paragraphs", "an article", f"data[{i}]") or []):
+            qas = members(para, "qas", "a paragraph", f"data[{i}].paragraphs[{j}]") or []
             questions += [(f"data[{i}].paragraphs[{j}].qas[{k}]", para.get("context"), qa) for k, qa in enumerate(qas)]
     return questions, broken
 
