@@ -7,11 +7,27 @@ UD English-EWT at 256 patches, ~620 of 4,096 columns hold ink on average). ``can
 column that may hold ink (eight columns at a time: the last nonzero 8-byte word of each row), inverts and
 transposes the columns up to it and fills the rest white. The renderer returns ``out.T``: the same (H, W)
 pixels, a Fortran-ordered view whose transpose the codec compresses without a copy.
+
+The transpose works on 8x8 blocks of bytes held in eight 64-bit words (eight rows of eight columns in, eight
+columns of eight rows out: three rounds of swapping halves, quarters and bytes), so a full 16x8464 strip is ~2,100
+block transposes instead of 135,000 strided byte moves; heights that are not a multiple of 8 go byte by byte.
 """
 
 from __future__ import annotations
 
 import numba
+import numpy as np
+
+_LO32, _HI32 = np.uint64(0x00000000FFFFFFFF), np.uint64(0xFFFFFFFF00000000)
+_LO16, _HI16 = np.uint64(0x0000FFFF0000FFFF), np.uint64(0xFFFF0000FFFF0000)
+_LO8, _HI8 = np.uint64(0x00FF00FF00FF00FF), np.uint64(0xFF00FF00FF00FF00)
+_S32, _S16, _S8 = np.uint64(32), np.uint64(16), np.uint64(8)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _swap(a, b, lo, hi, s):
+    """One round of the 8x8 byte transpose on a pair of words: a's high part <-> b's low part."""
+    return (a & lo) | ((b & lo) << s), ((a >> s) & lo) | (b & hi)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -28,7 +44,29 @@ def ink_columns(raw, raw64, width, out, upto):
             w -= 1
         end = max(end, w + 1)
     end = min(end * 8, width)
-    for c in range(end):
+    done = 0
+    if h % 8 == 0 and out.shape[1] == h:
+        out64 = out.reshape(out.shape[0] * (h // 8), 8).view(np.uint64).reshape(out.shape[0], h // 8)
+        done = end - end % 8
+        for rb in range(h // 8):  # (rows outer: each row is read in order, ~2.5x faster than columns outer)
+            r = rb * 8
+            for w in range(done // 8):
+                x0, x4 = _swap(raw64[r, w], raw64[r + 4, w], _LO32, _HI32, _S32)
+                x1, x5 = _swap(raw64[r + 1, w], raw64[r + 5, w], _LO32, _HI32, _S32)
+                x2, x6 = _swap(raw64[r + 2, w], raw64[r + 6, w], _LO32, _HI32, _S32)
+                x3, x7 = _swap(raw64[r + 3, w], raw64[r + 7, w], _LO32, _HI32, _S32)
+                x0, x2 = _swap(x0, x2, _LO16, _HI16, _S16)
+                x1, x3 = _swap(x1, x3, _LO16, _HI16, _S16)
+                x4, x6 = _swap(x4, x6, _LO16, _HI16, _S16)
+                x5, x7 = _swap(x5, x7, _LO16, _HI16, _S16)
+                x0, x1 = _swap(x0, x1, _LO8, _HI8, _S8)
+                x2, x3 = _swap(x2, x3, _LO8, _HI8, _S8)
+                x4, x5 = _swap(x4, x5, _LO8, _HI8, _S8)
+                x6, x7 = _swap(x6, x7, _LO8, _HI8, _S8)
+                c = w * 8
+                out64[c, rb], out64[c + 1, rb], out64[c + 2, rb], out64[c + 3, rb] = ~x0, ~x1, ~x2, ~x3
+                out64[c + 4, rb], out64[c + 5, rb], out64[c + 6, rb], out64[c + 7, rb] = ~x4, ~x5, ~x6, ~x7
+    for c in range(done, end):
         for r in range(h):
             out[c, r] = 255 - raw[r, c]
     return end

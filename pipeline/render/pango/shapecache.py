@@ -6,7 +6,8 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
 
 * A strip is split at U+0020 into words. In a font that ``spacecheck.py`` passes, no lookup reaches across a
   space, so a word shapes the same wherever it stands (GoNoto: one Devanagari positioning rule does; words
-  holding its 19 input glyphs are left to Pango).
+  holding its 19 input glyphs are left to Pango). A strip of one script is split and its words looked up in a
+  compiled copy of the word ids (``wordtable.py``) in one call; the dict is asked only for the words it lacks.
 * A word missing from the cache is shaped by Pango itself -- ``pango_itemize`` and ``pango_shape_with_flags``,
   the two steps a PangoLayout runs -- in one batch with the strip's other missing words, behind an *anchor* word
   of the strip's class so that digits and punctuation (script "Common") resolve as they would in the strip. A
@@ -48,7 +49,6 @@ when full.
 from __future__ import annotations
 
 import array
-import math
 from itertools import compress, repeat
 from operator import is_
 from typing import Callable
@@ -58,14 +58,15 @@ import numpy as np
 from . import kernels
 from . import pango_abi as pa
 from .adopt import PangoWords
+from .classes import GLYPH_IDS, Classes
 from .glyphs import GlyphMasks
 from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 from .rtl import RtlWords
 from .scriptgate import RTL, RTL_SCRIPTS, gate
 from .tables import Atlas, Rows
 from .words import astral, mixed_batch, word_code, words_in
+from .wordtable import WordTable
 
-_GLYPH_IDS = 1 << 16  # OpenType glyph ids are 16-bit
 # Scripts HarfBuzz shapes with its default shaper (GUnicodeScript numbers, which PangoScript shares): Common,
 # Armenian, Bopomofo, Cherokee, Coptic, Cyrillic, Deseret, Ethiopic, Georgian, Gothic, Greek, Han, Hiragana,
 # Katakana, Latin, Ogham, Old Italic, Runic, Canadian Aboriginal, Yi -- and Hangul (18), whose shaper keeps state
@@ -80,7 +81,7 @@ _NO_GAPS = np.zeros(0, np.int32)
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache(RtlWords, PangoWords):
+class ShapeCache(RtlWords, PangoWords, Classes):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
@@ -95,8 +96,8 @@ class ShapeCache(RtlWords, PangoWords):
         self._context = pa.ffi.cast("void *", context)
         self._line_metrics, self._y_top = line_metrics, y_top
         self.max_words = max_words
-        self._risky = np.zeros(_GLYPH_IDS, np.uint8)  # glyphs whose position may depend on a word's neighbours
-        self._risky[[g for g in risky_glyphs if g < _GLYPH_IDS]] = 1
+        self._risky = np.zeros(GLYPH_IDS, np.uint8)  # glyphs whose position may depend on a word's neighbours
+        self._risky[[g for g in risky_glyphs if g < GLYPH_IDS]] = 1
         self._glyphs = GlyphMasks(glyph_cell) if glyph_cell else GlyphMasks()
         self._gate = gate()
         self._char_codes = self._gate.char_codes
@@ -122,10 +123,12 @@ class ShapeCache(RtlWords, PangoWords):
         self._used = np.zeros(3, np.int64)
         self._status = np.empty(1024, np.int32)
         self._shape = pa.Shaper(self._context)
+        self._table = WordTable()  # a compiled copy of _ids for strips of known words
         self._reset_words()
 
     def _reset_words(self) -> None:
         self._ids: dict[str, int] = {"": EMPTY_WORD}  # the empty word (between two spaces) draws nothing
+        self._table.clear()
         self._weak: dict[tuple[str, int], int] = {}  # (word of no script of its own, class) -> its row there
         self._rtl_ids: list[dict[str, int]] = [{"": EMPTY_WORD} for _ in RTL_SCRIPTS]  # words of RTL strips
         self._word_masks = Atlas(1 << 22)
@@ -155,26 +158,46 @@ class ShapeCache(RtlWords, PangoWords):
             return None
         if scripts >= RTL:
             return self._lookup_rtl(text, scripts - RTL)
-        words = text.split(" ")
-        ids = list(map(self._ids.get, words))
+        words = text.split(" ") if scripts > 1 else None
+        if words is None:  # the words' ids from the compiled table (wordtable.py), the dict asked for the rest
+            data = np.frombuffer(text.encode("utf-8"), np.uint8)
+            arr, missing = self._table.ids(data)
+            if not missing:
+                width, cls = kernels.measure(arr, self._words.a, self._space_px)
+                return (arr, width, cls, _NO_GAPS) if cls >= 0 else None
+            words, ids, miss, known = text.split(" "), arr.tolist(), np.flatnonzero(arr < 0).tolist(), arr
+            for k in miss:
+                ids[k] = self._ids.get(words[k])
+        else:
+            ids, miss = list(map(self._ids.get, words)), None
         if None in ids:  # a known foreign word, or composing would cost more (adopt.py): Pango's, nothing shaped
             if FOREIGN_WORD in ids or not self._first_pass(text, words, ids, scripts > 1):
                 return None
-            ids = list(map(self._ids.get, words))
+            ids = self._ids_again(words, ids, miss)
             if None in ids and FOREIGN_WORD not in ids:
+                resets = self.stats["resets"]
                 self._fill(words, ids, mixed=scripts > 1)
-                ids = list(map(self._ids.get, words))
+                if resets != self.stats["resets"]:  # the cache started over: every id is new, the table empty
+                    miss = known = None
+                ids = self._ids_again(words, ids, miss)
             if None in ids or FOREIGN_WORD in ids:
                 return None
         arr = np.frombuffer(array.array("i", ids), np.int32)
         if scripts > 1:
             return self._measure_mixed(words, arr)
-        else:
-            gaps = _NO_GAPS
-            width, cls = kernels.measure(arr, self._words.a, self._space_px)
-        if cls < 0:
-            return None
-        return arr, width, cls, gaps
+        # the next strip of these words skips the dict (the words the table gave are not added again)
+        self._table.add(data, arr, known if known is not None else arr[:0])
+        width, cls = kernels.measure(arr, self._words.a, self._space_px)
+        return (arr, width, cls, _NO_GAPS) if cls >= 0 else None
+
+    def _ids_again(self, words: list[str], ids: list[int | None], miss: list[int] | None) -> list[int | None]:
+        """The words' ids after shaping: looked up again at the positions ``miss`` (None: all of them)."""
+        if miss is None:
+            return list(map(self._ids.get, words))
+        get = self._ids.get
+        for k in miss:
+            ids[k] = get(words[k])
+        return ids
 
     def _measure_mixed(self, words: list[str], arr: np.ndarray):
         """``kernels.measure_mixed``; a word of no script of its own that the strip puts in a run of another class
@@ -357,44 +380,3 @@ class ShapeCache(RtlWords, PangoWords):
                 wm.rows.reserve(int(self._need[1]))
                 words.reserve(int(self._need[1]))
         raise RuntimeError("shape cache: harvesting did not converge")  # pragma: no cover - each round draws glyphs
-
-    def _new_class(self, key: tuple[int, int, int], item: pa.Shaped, words: list[tuple[str, int]],
-                   base_dir: int | None = None) -> int | None:
-        """A class needs an anchor: a word that Pango itemizes alone into this same class, so that the digits and
-        punctuation of later batches resolve to the class's script behind it. The class's line height and
-        baseline come from the anchor's layout, so the anchor must hold no unknown glyph: Pango's hex boxes can
-        be taller than the font, and so make a taller line (seen with PixeloidSans)."""
-        anchor = space = None
-        for w, at in words:
-            if word_code(w) & (LEAD | STRONG) == LEAD | STRONG:
-                items = self._shape((w + " ").encode("utf-8"), base_dir)
-                if len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key:
-                    glyphs = items[0].glyphs[:, pa.GLYPH]
-                    if not ((glyphs & pa.GLYPH_UNKNOWN_FLAG).any() or (glyphs < 0).any()):
-                        anchor, space = w, at
-                        break
-        j = int(np.searchsorted(item.clusters, space)) if anchor is not None else len(item.glyphs)
-        if j >= len(item.glyphs) or item.clusters[j] != space:
-            return None
-        space_glyph, space_w = int(item.glyphs[j, pa.GLYPH]), int(item.glyphs[j, pa.WIDTH]) // pa.SCALE
-        height, baseline = self._line_metrics(anchor)
-        y = self._y_top(height) + baseline / pa.SCALE  # the baseline's device y, as Pango's renderer computes it
-        row = math.floor(y)
-        pa.gobject.g_object_ref(pa.ffi.cast("void *", key[0]))
-        self._refs.append(key[0])
-        cls = len(self._cls_space)
-        self._class_of[key] = cls
-        self._cls_space.append(space_w)
-        self._cls_space_glyph.append(space_glyph)
-        self._cls_base.append((row, y - row))
-        units = (y - row) * pa.SCALE
-        self._cls_phase.append(int(units) if units == int(units) else -1)  # for glyphs' y offsets (kernels._rows)
-        self._cls_anchor.append(anchor)
-        self._space_px = np.array(self._cls_space, np.int32)
-        # Classes of one font and baseline may share a strip (one line height and placement) and their glyph masks
-        # (a mask depends on the font, the glyph and the baseline phase only): Russian, Ukrainian and Bulgarian
-        # text draw each Cyrillic glyph once.
-        same = next((c for c in range(cls) if self._refs[c] == key[0] and self._cls_base[c] == self._cls_base[cls]), cls)
-        self._group = np.append(self._group, np.int32(self._group[same] if same < cls else cls))
-        self._cls_lut.append(self._cls_lut[same] if same < cls else np.full(_GLYPH_IDS, -2, np.int32))
-        return cls
