@@ -219,3 +219,35 @@ def test_each_head_fits_64_real_examples(tasks, name):
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10]), f"loss did not go down: {losses[:3]} ... {losses[-3:]}"
     got = _train_score(model, samples, spec)[metric]
     assert got > chance(samples) + margin, f"{name}: train {metric} {got:.3f} vs chance {chance(samples):.3f}"
+
+
+def test_pooling_reads_only_attended_positions_by_hand():
+    """Each pooling mode on hand-made states: padding never counts, `last` is the last attended position (also
+    after switched-off image padding, as in a pair row), `pma` ignores what the mask hides."""
+    from types import SimpleNamespace
+
+    from pixelkit.trainer.heads.sequence import SequenceHead
+    h = torch.tensor([[[1.0, 4.0], [3.0, 0.0], [9.0, 9.0]],      # row 0: two attended, one pad
+                      [[2.0, 2.0], [-5.0, -5.0], [6.0, -1.0]]])  # row 1: pos 1 switched off, pos 2 attended
+    m = torch.tensor([[1, 1, 0], [1, 0, 1]])
+    enc = SimpleNamespace(hidden=h, mask=m, cls=torch.tensor([[0.5, -0.5], [1.0, 0.0]]))
+    opts = {"dropout": 0.0, "pma_heads": 1, "class_weights": None}
+
+    def pool(mode, e=enc, causal=False):
+        head = SequenceHead(2, 2, {**opts, "pooling": mode}, SimpleNamespace(causal=causal, has_cls=True))
+        torch.manual_seed(0)
+        head.init_new()
+        return head, head.pool(e)
+
+    assert torch.equal(pool("mean")[1], torch.tensor([[2.0, 2.0], [4.0, 0.5]]))
+    assert torch.equal(pool("max")[1], torch.tensor([[3.0, 4.0], [6.0, 2.0]]))
+    assert torch.equal(pool("last", causal=True)[1], torch.tensor([[3.0, 0.0], [6.0, -1.0]]))
+    head, cls = pool("cls")
+    assert torch.allclose(cls, head.pooler(enc.cls))
+    head, pma = pool("pma")
+    hidden2 = h.clone()
+    hidden2[0, 2], hidden2[1, 1] = 100.0, -100.0  # change only what the mask hides
+    with torch.no_grad():
+        assert torch.allclose(pma, head.pool(SimpleNamespace(hidden=hidden2, mask=m, cls=enc.cls)), atol=1e-6)
+        hidden2[0, 0] = 100.0  # an attended state does count
+        assert not torch.allclose(pma, head.pool(SimpleNamespace(hidden=hidden2, mask=m, cls=enc.cls)))
