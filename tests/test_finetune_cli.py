@@ -147,3 +147,37 @@ def test_finetune_evaluate_resume_through_the_cli(tmp_path, pos_task):
     assert "resumed from" in p.stderr and "at step 4" in p.stderr
     steps = [json.loads(r)["step"] for r in (out / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 6 and 5 not in steps[:steps.index(4) + 1]
+
+
+def _mae_2d_sincos(dim: int, side: int):
+    """MAE's util/pos_embed.py (get_2d_sincos_pos_embed, cls_token=True), which PIXEL copies: numpy, by the book."""
+    import numpy as np
+
+    def one_d(d, pos):
+        omega = 1.0 / 10000 ** (np.arange(d // 2, dtype=np.float64) / (d / 2.0))
+        out = np.einsum("m,d->md", pos.reshape(-1), omega)
+        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+    grid = np.stack(np.meshgrid(np.arange(side, dtype=np.float64), np.arange(side, dtype=np.float64)), axis=0)
+    emb = np.concatenate([one_d(dim // 2, grid[0]), one_d(dim // 2, grid[1])], axis=1)
+    return np.concatenate([np.zeros([1, dim]), emb], axis=0)
+
+
+def test_init_fits_positions_to_the_task_length_or_refuses(tmp_path):
+    """529-patch pretraining -> 256-patch POS strips: PIXEL's 2-D sin-cos over the new 16 x 16 grid (MAE's own
+    formula); a non-square count and a PIXAR strip longer than its learned positions stop with the fix."""
+    import numpy as np
+    from types import SimpleNamespace
+    from pixelkit.trainer.finetune import encoder_config
+    from pixelkit.trainer.models.pixel import sincos_positions
+    cfg = SimpleNamespace(init_from=str(_pretrained(tmp_path / "pixel")), model_overrides={})
+    name, ec = encoder_config(cfg, DataInfo("gray", 16, 256))
+    assert name == "pixel" and ec.num_patches == 256
+    for n in (256, 529, 196):
+        ours = sincos_positions(ec.hidden_size, n, torch.device("cpu"), torch.float64).numpy()
+        assert np.abs(ours - _mae_2d_sincos(ec.hidden_size, int(n ** 0.5))).max() < 1e-12, n
+    with pytest.raises(ConfigError, match="square patch count.*200 patches.*256"):
+        encoder_config(cfg, DataInfo("gray", 16, 200))
+    pixar = SimpleNamespace(init_from=str(_pretrained(tmp_path / "pixar", "pixar", "binary", 256)), model_overrides={})
+    assert encoder_config(pixar, DataInfo("binary", 8, 64))[1].num_patches == 64
+    with pytest.raises(ConfigError, match="PIXAR learned 256 positions.*529 patches"):
+        encoder_config(pixar, DataInfo("binary", 8, 529))
