@@ -76,6 +76,9 @@ def test_loading_refuses_shape_mismatch_and_missing_weights(tmp_path, pos_task):
         load_encoder(_task_model(pos_task, "pixel", hidden_size=32, decoder_hidden_size=32), pre)
     from safetensors.torch import load_file, save_file
     state = load_file(str(pre / "model.safetensors"))
+    save_file({**state, "adapter.weight": torch.ones(2)}, str(pre / "model.safetensors"))
+    report = load_encoder(_task_model(pos_task, "pixel"), pre)  # a key nothing has: reported, the rest loads
+    assert report.unexpected == ["adapter.weight"] and "encoder_norm.weight" in report.loaded
     del state["encoder_norm.weight"]
     save_file(state, str(pre / "model.safetensors"))
     with pytest.raises(ConfigError, match="lacks encoder weights.*encoder_norm.weight"):
