@@ -76,6 +76,9 @@ def test_loading_refuses_shape_mismatch_and_missing_weights(tmp_path, pos_task):
         load_encoder(_task_model(pos_task, "pixel", hidden_size=32, decoder_hidden_size=32), pre)
     from safetensors.torch import load_file, save_file
     state = load_file(str(pre / "model.safetensors"))
+    save_file({**state, "adapter.weight": torch.ones(2)}, str(pre / "model.safetensors"))
+    report = load_encoder(_task_model(pos_task, "pixel"), pre)  # a key nothing has: reported, the rest loads
+    assert report.unexpected == ["adapter.weight"] and "encoder_norm.weight" in report.loaded
     del state["encoder_norm.weight"]
     save_file(state, str(pre / "model.safetensors"))
     with pytest.raises(ConfigError, match="lacks encoder weights.*encoder_norm.weight"):
@@ -166,3 +169,49 @@ def test_a_split_with_no_sample_is_refused_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and f"{data / 'validation'} holds no sample" in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_early_stopping_after_patience_evaluations_without_gain(tmp_path, pos_task):
+    """lr 1e-12: the dev metric never improves on the first evaluation, so --patience 2 stops at the third."""
+    out = tmp_path / "run"
+    p = _cli("finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task),
+             "--out", str(out), "--steps", "50", "--eval-every", "1", "--patience", "2", "--set", "micro_batch_size=4",
+             "--set", "global_batch_size=4", "--set", "optim.lr=1e-12", "--set", "optim.min_lr=0")
+    assert "early stop at step 3: accuracy did not improve in 2 evaluations" in p.stderr, p.stderr[-3000:]
+    evals = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines() if "eval_accuracy" in r]
+    assert [e["step"] for e in evals] == [1, 2, 3] and len({e["eval_accuracy"] for e in evals}) == 1
+    assert json.loads((out / "best" / "metrics.json").read_text())["step"] == 1
+
+
+def _mae_2d_sincos(dim: int, side: int):
+    """MAE's util/pos_embed.py (get_2d_sincos_pos_embed, cls_token=True), which PIXEL copies: numpy, by the book."""
+    import numpy as np
+
+    def one_d(d, pos):
+        omega = 1.0 / 10000 ** (np.arange(d // 2, dtype=np.float64) / (d / 2.0))
+        out = np.einsum("m,d->md", pos.reshape(-1), omega)
+        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+    grid = np.stack(np.meshgrid(np.arange(side, dtype=np.float64), np.arange(side, dtype=np.float64)), axis=0)
+    emb = np.concatenate([one_d(dim // 2, grid[0]), one_d(dim // 2, grid[1])], axis=1)
+    return np.concatenate([np.zeros([1, dim]), emb], axis=0)
+
+
+def test_init_fits_positions_to_the_task_length_or_refuses(tmp_path):
+    """529-patch pretraining -> 256-patch POS strips: PIXEL's 2-D sin-cos over the new 16 x 16 grid (MAE's own
+    formula); a non-square count and a PIXAR strip longer than its learned positions stop with the fix."""
+    import numpy as np
+    from types import SimpleNamespace
+    from pixelkit.trainer.finetune import encoder_config
+    from pixelkit.trainer.models.pixel import sincos_positions
+    cfg = SimpleNamespace(init_from=str(_pretrained(tmp_path / "pixel")), model_overrides={})
+    name, ec = encoder_config(cfg, DataInfo("gray", 16, 256))
+    assert name == "pixel" and ec.num_patches == 256
+    for n in (256, 529, 196):
+        ours = sincos_positions(ec.hidden_size, n, torch.device("cpu"), torch.float64).numpy()
+        assert np.abs(ours - _mae_2d_sincos(ec.hidden_size, int(n ** 0.5))).max() < 1e-12, n
+    with pytest.raises(ConfigError, match="square patch count.*200 patches.*256"):
+        encoder_config(cfg, DataInfo("gray", 16, 200))
+    pixar = SimpleNamespace(init_from=str(_pretrained(tmp_path / "pixar", "pixar", "binary", 256)), model_overrides={})
+    assert encoder_config(pixar, DataInfo("binary", 8, 64))[1].num_patches == 64
+    with pytest.raises(ConfigError, match="PIXAR learned 256 positions.*529 patches"):
+        encoder_config(pixar, DataInfo("binary", 8, 529))

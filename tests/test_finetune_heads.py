@@ -219,3 +219,78 @@ def test_each_head_fits_64_real_examples(tasks, name):
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10]), f"loss did not go down: {losses[:3]} ... {losses[-3:]}"
     got = _train_score(model, samples, spec)[metric]
     assert got > chance(samples) + margin, f"{name}: train {metric} {got:.3f} vs chance {chance(samples):.3f}"
+
+
+def test_pooling_reads_only_attended_positions_by_hand():
+    """Each pooling mode on hand-made states: padding never counts, `last` is the last attended position (also
+    after switched-off image padding, as in a pair row), `pma` ignores what the mask hides."""
+    from types import SimpleNamespace
+
+    from pixelkit.trainer.heads.sequence import SequenceHead
+    h = torch.tensor([[[1.0, 4.0], [3.0, 0.0], [9.0, 9.0]],      # row 0: two attended, one pad
+                      [[2.0, 2.0], [-5.0, -5.0], [6.0, -1.0]]])  # row 1: pos 1 switched off, pos 2 attended
+    m = torch.tensor([[1, 1, 0], [1, 0, 1]])
+    enc = SimpleNamespace(hidden=h, mask=m, cls=torch.tensor([[0.5, -0.5], [1.0, 0.0]]))
+    opts = {"dropout": 0.0, "pma_heads": 1, "class_weights": None}
+
+    def pool(mode, e=enc, causal=False):
+        head = SequenceHead(2, 2, {**opts, "pooling": mode}, SimpleNamespace(causal=causal, has_cls=True))
+        torch.manual_seed(0)
+        head.init_new()
+        return head, head.pool(e)
+
+    assert torch.equal(pool("mean")[1], torch.tensor([[2.0, 2.0], [4.0, 0.5]]))
+    assert torch.equal(pool("max")[1], torch.tensor([[3.0, 4.0], [6.0, 2.0]]))
+    assert torch.equal(pool("last", causal=True)[1], torch.tensor([[3.0, 0.0], [6.0, -1.0]]))
+    head, cls = pool("cls")
+    assert torch.allclose(cls, head.pooler(enc.cls))
+    head, pma = pool("pma")
+    hidden2 = h.clone()
+    hidden2[0, 2], hidden2[1, 1] = 100.0, -100.0  # change only what the mask hides
+    with torch.no_grad():
+        assert torch.allclose(pma, head.pool(SimpleNamespace(hidden=hidden2, mask=m, cls=enc.cls)), atol=1e-6)
+        hidden2[0, 0] = 100.0  # an attended state does count
+        assert not torch.allclose(pma, head.pool(SimpleNamespace(hidden=hidden2, mask=m, cls=enc.cls)))
+
+
+def test_qa_spans_map_to_characters_and_the_best_window_wins(tmp_path):
+    """Real XQuAD windows (bundled excerpt, stride 32): logits put on the gold start/end patches give the original
+    context's characters under those patches' offsets; across a question's windows the best-scoring span wins."""
+    import json
+    from taskdata import SAMPLE_DIR
+    from pixelkit.trainer.heads import qa
+    from pixelkit.trainer.tasks import qa_answers
+    src = SAMPLE_DIR / "xquad-en-excerpt.json"
+    context = {q["id"]: p["context"] for a in json.loads(src.read_text())["data"] for p in a["paragraphs"]
+               for q in p["qas"]}
+    d = make_task(tmp_path, "xquad-en", {"validation": src}, max_patches=96, stride=32)
+    samples = list(read_samples(resolve(str(d / "validation")).urls))
+    batch = qa.collate(samples, "qa")
+    ctx = batch["context_mask"].numpy().astype(bool)
+    first = [int(np.flatnonzero(c)[0]) for c in ctx]
+
+    def answers(decoy: float) -> dict:
+        start, end = torch.zeros(ctx.shape), torch.zeros(ctx.shape)
+        for i, s in enumerate(samples):
+            a, b = s.labels
+            if a >= 0:
+                start[i, a], end[i, b] = 10.0, 10.0
+            else:  # a window without the answer: its first context patch as a one-patch decoy span
+                start[i, first[i]], end[i, first[i]] = decoy / 2, decoy / 2
+        return qa_answers(qa.predict({"start": start, "end": end}, batch, samples, "qa"))
+
+    best = answers(decoy=5.0)
+    assert set(best) == set(context)
+    gold = {}  # the context's characters under the gold patches of a question's first window holding the answer
+    for s in (s for s in samples if s.labels[0] >= 0):  # (tied windows: the first; its patch edges are its own)
+        c0, c1 = s.offset_mapping[s.labels[0]][0], s.offset_mapping[s.labels[1]][1]
+        gold.setdefault(s.doc_id, context[s.doc_id][c0:c1])
+        assert s.answers["text"][0] in context[s.doc_id][c0:c1]
+    assert gold == {q: best[q] for q in gold} and len(gold) == len(context)
+    decoys = {}
+    for i, s in enumerate(samples):
+        if s.labels[0] < 0:
+            decoys.setdefault(s.doc_id, context[s.doc_id][slice(*s.offset_mapping[first[i]])])
+    assert decoys
+    worse = answers(decoy=30.0)  # now a window without the answer scores above the answer's window: it wins
+    assert {q: worse[q] for q in decoys} == decoys and all(worse[q] != best[q] for q in decoys)

@@ -192,3 +192,60 @@ def test_glue_pair_classification(tokenizer_file, tmp_path):
         for s in samples:
             assert s.label == m.task_spec.label_names.index(recs[s.doc_id].label)
             assert len(s.sep_patches) == 2 and s.token_ids
+
+
+MNLI_HEAD = ("index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\t"
+             "sentence2_parse\tsentence1\tsentence2")
+
+
+def test_mnli_matched_and_mismatched_splits_and_unlabelled_test_rows(tmp_path):
+    """MNLI's five files as GLUE lays them out (text made up: MNLI is not in ../shared) through `pixel-render task`:
+    one shard set per split, the vocabulary the documented class order, test rows kept and unlabelled."""
+    row = "{i}\t1\t1n\tfiction\t( a )\t( b )\t(ROOT a)\t(ROOT b)\tThe cat sat on the mat.\tA cat sat{tail}"
+    dev_head = MNLI_HEAD + "\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label"
+    gold = ["neutral", "entailment", "contradiction"]
+    files = {"train": [MNLI_HEAD + "\tlabel1\tgold_label"] + [row.format(i=i, tail=f".\t{g}\t{g}") for i, g in enumerate(gold)],
+             "validation_matched": [dev_head] + [row.format(i=i, tail="." + f"\t{g}" * 6) for i, g in enumerate(gold)],
+             "validation_mismatched": [dev_head] + [row.format(i=i, tail="!" + f"\t{g}" * 6) for i, g in enumerate(gold[:2])],
+             "test_matched": [MNLI_HEAD] + [row.format(i=i, tail="?") for i in range(2)],
+             "test_mismatched": [MNLI_HEAD] + [row.format(i=0, tail="?")]}
+    argv = ["--task=glue-mnli", f"--output={tmp_path / 'out'}", "--max_patches=196"]
+    for split, lines in files.items():
+        (tmp_path / f"{split}.tsv").write_text("".join(x + "\n" for x in lines))
+        argv.append(f"--input={split}={tmp_path / f'{split}.tsv'}")
+    ms = run_task(argv)
+    assert set(ms) == set(files)
+    names = ["entailment", "neutral", "contradiction"]
+    for split, m in ms.items():
+        _accounting(m)
+        assert m.task_spec.label_names == names and m.counts["documents_written"] == len(files[split]) - 1
+        labels = [s.label for s in _samples(tmp_path / "out" / split, m)]
+        if split.startswith("test"):
+            assert labels == [None] * len(labels)
+        else:
+            assert sorted(labels) == sorted(names.index(g) for g in gold[:len(labels)])
+    # finetune takes validation_matched as its dev split; evaluate scores the mismatched one, and a test split
+    # (unlabelled) gets predictions and no score
+    from test_trainer_engine import _cli
+    run, data = tmp_path / "run", str(tmp_path / "out")
+    _cli("finetune", "--model", "pixel", "--flavor", "debug", "--data", data, "--out", str(run), "--steps", "2",
+         "--eval-every", "2", "--set", "micro_batch_size=2", "--set", "global_batch_size=2")
+    assert json.loads((run / "best" / "metrics.json").read_text())["split"].endswith("validation_matched/manifest.json")
+    for split, n in (("validation_mismatched", 2), ("test_matched", 0)):
+        _cli("evaluate", "--model", str(run / "best"), "--data", data, "--split", split, "--out", str(tmp_path / "ev"))
+        assert json.loads((tmp_path / "ev" / f"metrics-{split}.json").read_text())["n"] == n
+        assert len((tmp_path / "ev" / f"predictions-{split}.tsv").read_text().splitlines()) == 1 + len(files[split]) - 1
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} (GLUE, research use) not present")
+def test_stsb_float_targets(tmp_path):
+    d = SHARED_DATA / "glue" / "STS-B"
+    ms = run_task(["--task=glue-stsb", f"--input=train={d / 'train.tsv'}", f"--input=validation={d / 'dev.tsv'}",
+                   f"--output={tmp_path}", "--limit=8", "--max_patches=196"])
+    for split, m in ms.items():
+        _accounting(m)
+        assert m.task_spec.family == "regression" and m.task_spec.metric == "pearson_spearman"
+        rows = [x.split("\t") for x in (d / f"{'dev' if split == 'validation' else split}.tsv").read_text().splitlines()[1:9]]
+        by_id = {r[0]: float(r[-1]) for r in rows}
+        samples = _samples(tmp_path / split, m)
+        assert {s.doc_id: s.label for s in samples} == by_id and any(v % 1 for v in by_id.values())

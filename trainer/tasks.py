@@ -66,10 +66,15 @@ def write(spec: TaskSpec, records: list[dict], path: Path) -> Path:
         out, text = path.with_suffix(".json"), json.dumps(qa_answers(records), indent=1, ensure_ascii=False)
     elif fam == "parsing":
         out, lines = path.with_suffix(".conllu"), []
-        for r in records:
+        for r in records:  # a UD multi-word token: its range line holds the surface form, its words' forms `_`
             lines.append(f"# sent_id = {r['id']}")
+            part = r.get("word_index") or list(range(len(r["words"])))
             for i, (w, h, d) in enumerate(zip(r["words"], r["heads"], r["rels"]), 1):
-                lines.append("\t".join([str(i), w, "_", "_", "_", "_", str(h), names[d], "_", "_"]))
+                end = i + sum(p == part[i - 1] for p in part[i:len(r["heads"])])
+                if end > i and (i == 1 or part[i - 2] != part[i - 1]):
+                    lines.append("\t".join([f"{i}-{end}", w] + ["_"] * 8))
+                form = "_" if part.count(part[i - 1]) > 1 else w
+                lines.append("\t".join([str(i), form, "_", "_", "_", "_", str(h), names[d], "_", "_"]))
             lines.append("")
         text = "\n".join(lines) + "\n"
     elif fam == "tagging":

@@ -90,7 +90,7 @@ def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
     recs = []
     for i, s in enumerate(samples):
         n = len(s.labels or s.word_index or [])
-        recs.append({"id": s.doc_id, "key": s.key, "words": surface_words(s), "heads": heads[i, :n].tolist(), "rels": rels[i, :n].tolist(),
+        recs.append({"id": s.doc_id, "key": s.key, "words": surface_words(s), "word_index": list(s.word_index or []), "heads": heads[i, :n].tolist(), "rels": rels[i, :n].tolist(),
                      "gold": [list(x) for x in (s.labels or [])]})
     return recs
 
