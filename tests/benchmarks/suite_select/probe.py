@@ -7,8 +7,11 @@ word-overlap / length features of the pair, as a floor of what the data allows.
     (RUN_DIR: a select.yaml run of the task, e.g. out/suite-select/runs/mrpc-last/seed-42, for its head config;
      DATA_DIR: that run's task shards, out/suite-select/data/glue-mrpc-*; the encoder: out/train/dualgpt/model)
 """
-import sys, json, re
-import numpy as np, torch
+import re
+import sys
+
+import numpy as np
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from pixelkit.trainer.data import read_samples
