@@ -53,7 +53,7 @@ class RenderedSample:
     height: int
     width: int
     patch_size: int
-    num_patches: int  # text patches, EOS excluded (PIXEL's count); attention covers num_patches + 1
+    num_patches: int  # patches before EOS (PIXEL's count; a pair's SEP counts); attention covers num_patches + 1
     text: str
     source: str
     doc_id: str

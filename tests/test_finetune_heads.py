@@ -253,6 +253,32 @@ def test_pooling_reads_only_attended_positions_by_hand():
         assert not torch.allclose(pma, head.pool(SimpleNamespace(hidden=hidden2, mask=m, cls=enc.cls)))
 
 
+def test_the_attention_mask_ends_on_the_eos_patch_for_texts_pairs_and_qa_windows(wikitext):
+    """Every rendered strip's mask (``num_patches + 1`` patches) ends on its black EOS patch, as PIXEL's
+    ``num_text_patches + 1`` does; so a causal encoder's ``last`` pooling reads the EOS state. (A pair and a QA
+    window used to count num_patches = EOS - 1, which left their EOS patch out of the mask: GLUE pairs, XNLI and QA
+    were pooled on the last text patch and PIXEL's mean pooling missed EOS.)"""
+    from types import SimpleNamespace
+
+    from pixelkit.pipeline.render import TextRenderer, preset
+    from pixelkit.trainer.heads.sequence import SequenceHead
+    from pixelkit.trainer.models.base import attention_mask
+    r = TextRenderer(preset("pixel", max_patches=128))
+    results = [r.render_text(wikitext[0][:80]), r.render_pair(wikitext[1][:90], wikitext[2][:90]),
+               r.render_pair(wikitext[3][:400], wikitext[4][:400]),  # cut to fit: text_a gets half the strip
+               *r.render_qa(wikitext[5][:40], wikitext[6][:600], stride=32)[:2]]
+    assert all(res.ok for res in results) and results[2].truncated and len(results[3:]) == 2
+    mask = torch.from_numpy(attention_mask(results, 128))
+    eos = [res.sep_patches[-1] for res in results]
+    for i, (res, e) in enumerate(zip(results, eos)):
+        assert (res.pixels[:, e * 16:(e + 1) * 16] == 0).all(), "the EOS patch is black"
+        assert res.num_patches == e and int(mask[i].sum()) == e + 1 and mask[i, e] == 1
+    head = SequenceHead(4, 2, {"pooling": "last", "dropout": 0.0, "pma_heads": 1, "class_weights": None},
+                        SimpleNamespace(causal=True, has_cls=False))
+    position = torch.arange(128, dtype=torch.float32)[None, :, None].expand(len(results), 128, 4)
+    assert head.pool(SimpleNamespace(hidden=position, mask=mask, cls=None))[:, 0].long().tolist() == eos
+
+
 def test_qa_spans_map_to_characters_and_the_best_window_wins(tmp_path):
     """Real XQuAD windows (bundled excerpt, stride 32): logits put on the gold start/end patches give the original
     context's characters under those patches' offsets; across a question's windows the best-scoring span wins."""

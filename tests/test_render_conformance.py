@@ -111,7 +111,7 @@ def test_pair_sep_then_eos(renderer):
     cfg = renderer.cfg
     res = renderer((LINES[1][:60], LINES[2][:60]))
     sep, eos = res.sep_patches
-    assert res.ok and 0 < sep < eos <= cfg.max_patches - 1 and res.num_patches == eos - 1
+    assert res.ok and 0 < sep < eos <= cfg.max_patches - 1 and res.num_patches == eos
     assert (_patch(res, cfg, sep) == 0).all() and (_patch(res, cfg, eos) == 0).all()
     assert (_patch(res, cfg, sep + 1) != WHITE[cfg.mode]).any()  # text_b starts right after SEP
 

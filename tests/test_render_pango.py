@@ -68,7 +68,7 @@ def test_overflow_is_truncated_at_a_patch_boundary_and_flagged(gray, austen):
 def test_pair_has_sep_then_eos(gray, wikitext):
     res = gray((wikitext[0][:200], wikitext[1][:200]))
     sep, eos = res.sep_patches
-    assert 0 < sep < eos < 529 and res.num_patches == eos - 1
+    assert 0 < sep < eos < 529 and res.num_patches == eos
     assert (patch(res.pixels, sep) == 0).all() and (patch(res.pixels, eos) == 0).all()
     assert (patch(res.pixels, sep + 1) < 128).any(), "text_b starts right after SEP"
 

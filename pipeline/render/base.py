@@ -192,7 +192,7 @@ class Renderer(abc.ABC):
             self._set_base_rtl(False)
         eos = self._next_patch(xb + wb + _GAP)
         return RenderResult(
-            pixels=self._finish([sep, eos]), num_patches=eos - 1, text=a + "\n" + b, sep_patches=[sep, eos],
+            pixels=self._finish([sep, eos]), num_patches=eos, text=a + "\n" + b, sep_patches=[sep, eos],
             unknown_glyphs=unk_a + unk_b, truncated=cut_a or cut_b or cap_a or cap_b, replaced_chars=replaced,
         )
 
@@ -300,7 +300,7 @@ class Renderer(abc.ABC):
                 if mapping[p] == (-1, -1) and p * ppp < x0 + wc:
                     mapping[p] = mapping[p - 1]
             windows.append(RenderResult(
-                pixels=self._finish([sep, eos]), num_patches=eos - 1, text=q + "\n" + piece, sep_patches=[sep, eos],
+                pixels=self._finish([sep, eos]), num_patches=eos, text=q + "\n" + piece, sep_patches=[sep, eos],
                 unknown_glyphs=unk_q + unk_c, truncated=cut_q or start + len(piece) < end_of_text,
                 replaced_chars=replaced, offset_mapping=mapping, context_span=(start, start + len(piece)),
             ))

@@ -11,8 +11,9 @@ import numpy as np
 class RenderResult:
     """One rendered strip.
 
-    ``num_patches`` counts text patches only (the EOS patch is excluded, as PIXEL counts), so the attention
-    mask covers ``num_patches + 1`` patches. ``sep_patches`` holds the patch indices of every black patch:
+    ``num_patches`` counts the patches before the EOS patch (PIXEL's ``num_text_patches``: a pair's SEP patch
+    counts, the EOS patch does not), so the attention mask covers ``num_patches + 1`` patches, EOS included; for
+    every strip ``num_patches == sep_patches[-1]``, the EOS patch's index. ``sep_patches`` holds the patch indices of every black patch:
     ``[eos]`` for a single text or words, ``[sep, eos]`` for a pair. ``reason`` is None for a good render and
     a short snake_case word otherwise (``empty``), in which case ``pixels`` is None. ``pixels`` is (H, W) or
     (H, W, 3) uint8 in any memory order: the Pango renderer's gray and binary strips are Fortran-ordered (pxz's
