@@ -1,6 +1,8 @@
 """Well-formed dependency trees from arc scores: the maximum spanning tree with exactly one word under the root
 (Chu-Liu/Edmonds; the single-root optimum by trying each root word, as Zmigrod et al. 2020 describe the exact
-constraint). Pure numpy.
+constraint). Pure numpy. Cost: nothing when the words' own best heads form such a tree, one MST when the best tree
+has one root word, else one per word (random scores favouring the root, thread CPU on this machine: 2 ms for 10
+words, 56 ms for 50, 0.34 s for 100).
 
 PIXEL's parser takes each word's best head on its own, which may form cycles or give a sentence several roots;
 the CoNLL 2018 scorer refuses such a sentence, so the predictions file holds these trees instead (biaffine.py).
@@ -65,6 +67,9 @@ def one_root_tree(scores: np.ndarray) -> list[int]:
     heads = s.argmax(1)
     heads[0] = 0
     if (heads[1:] == 0).sum() == 1 and _cycle(heads) is None:  # the words' own best heads already form one
+        return heads[1:].tolist()
+    heads = _mst(s)
+    if (heads[1:] == 0).sum() == 1:  # the best tree has one root word anyway
         return heads[1:].tolist()
     best, best_score = None, -np.inf
     for r in range(1, n + 1):
