@@ -25,7 +25,10 @@ from pixelkit.trainer.heads import biaffine
 from pixelkit.trainer.heads.trees import _cycle, one_root_tree
 from pixelkit.trainer.spec import ConfigError
 
-udeval = pytest.importorskip("udtools.udeval", reason="the official UD scorer: pip install -e '.[dev]' (udtools)")
+
+def _udtools(module: str = "udtools.udeval"):
+    return pytest.importorskip(module, reason="UD's official scorer / validator: pip install -e '.[dev]' (udtools)")
+
 
 GOLD = [SAMPLE_DIR / "en_ewt-ud-dev-empty-nodes.conllu", SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu"]  # name order
 TASK = resolve("ud-en_ewt-parse")
@@ -56,6 +59,7 @@ def _predict(samples, n_labels: int, seed: int = 0) -> list[dict]:
 
 
 def _scorer(gold_files, system, tmp_path):
+    udeval = _udtools()
     gold = tmp_path / "gold.conllu"
     gold.write_text("".join(p.read_text(encoding="utf-8") for p in gold_files), encoding="utf-8")
     return udeval.evaluate(udeval.load_conllu_file(str(gold)), udeval.load_conllu_file(str(system)))
@@ -142,7 +146,7 @@ def test_one_root_tree_is_the_best_single_root_tree():
 def test_official_validator_finds_nothing_but_the_upos_we_do_not_predict(tmp_path):
     """UD's validator (udtools): level 1 (the CoNLL-U format) passes; level 2 (trees: one root, no cycle, heads
     inside the sentence; morphology) reports only 'unknown-upos' for the `_` UPOS of every word, nothing else."""
-    from udtools import Validator
+    Validator = _udtools("udtools").Validator
     samples, names = _samples(48)
     spec = TaskSpec("ud-en_ewt-parse", "parsing", "words", names, "uas_las", "en")
     path = tasks.write(spec, _predict(samples, len(names)), tmp_path / "p")
