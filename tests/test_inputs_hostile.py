@@ -101,3 +101,26 @@ def test_one_pattern_matching_a_file_and_its_symlink_is_refused(corpus, tmp_path
 def test_distinct_files_and_a_fifo_under_a_glob_pass_the_checks(corpus):
     assert _input_problems([f"x={corpus}/a.txt", f"y={corpus}/b.txt"], "auto") == []
     assert _input_problems([f"z={corpus}/*.txt"], "auto") == []  # the FIFO it matches is skipped when read
+
+
+def test_pixel_render_task_refuses_a_named_fifo_and_skips_one_a_glob_matches(tmp_path):
+    """The same two rules for ``pixel-render task`` (its own settings and reader DoFn); subprocesses with a timeout,
+    since before the fix both waited for a writer forever."""
+    ud = tmp_path / "ud"
+    ud.mkdir()
+    (ud / "train.conllu").write_bytes((ROOT / "pipeline" / "sample_data" / "en_ewt-ud-test-excerpt.conllu").read_bytes())
+    os.mkfifo(ud / "pipe.conllu")
+
+    def task(pattern: str, out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task=ud-en_ewt-pos",
+                               f"--input=train={pattern}", f"--output={out}", "--max_patches=64"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    p = task(str(ud / "pipe.conllu"), tmp_path / "never")
+    assert p.returncode == 2 and "pipe.conllu is a named pipe (FIFO), not a regular file" in p.stderr, p.stderr[-2000:]
+    assert not (tmp_path / "never").exists()
+    out = tmp_path / "out"
+    p = task(f"{ud}/*.conllu", out)
+    assert p.returncode == 0, p.stderr[-2000:]
+    counts = json.loads((out / "train" / "manifest.json").read_text())["counts"]
+    assert counts["skipped_not_a_regular_file"] == 1 and counts["documents_written"] == 30, counts
