@@ -14,9 +14,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from .documents import DeadLetter, Document, Record
+from .documents import DeadLetter, Document, Record, Skipped, no_surrogates
 from .readers import choices, detect_format, iter_documents
-from .readers.streams import error_detail
+from .readers.streams import error_detail, special_file
 
 log = logging.getLogger(__name__)
 METRICS_NAMESPACE = "pipeline.sources"
@@ -49,6 +49,9 @@ class ReadFileFn(beam.DoFn):
 
     def process(self, path: str | bytes):
         path, n = os.fsdecode(path), 0  # ReadCorpus sends bytes (Beam's str coder refuses non-UTF-8 names)
+        if special_file(path):  # a FIFO a glob matched: opening it would wait for a writer (a named one is refused)
+            yield self._route(Skipped(self._source, no_surrogates(path), "not_a_regular_file"))
+            return
         try:
             for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field):
                 n += 1

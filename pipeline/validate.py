@@ -185,9 +185,11 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
     from .documents import no_surrogates
     from .runconfig import parse_input
     from .readers import detect_format
+    from .readers.streams import special_file
     from .sources import match_files
 
     problems = []
+    matched: list[tuple[str, list[str]]] = []
     for spec in specs:
         source, pattern = parse_input(spec)
         if no_surrogates(source) != source:
@@ -199,6 +201,11 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
             fix = "check the path (quote patterns with *)" if "no file matches" in str(e) else "install its filesystem"
             problems.append(f"--input {spec}: {str(e).split(' Path specified')[0][:200]}; {fix}")
             continue
+        if not any(ch in pattern for ch in "*?[") and (what := special_file(pattern)):  # named, not globbed
+            problems.append(f"--input {spec}: {pattern} is {what}, not a regular file: reading it would wait for a "
+                            "writer (or never end); give a file (a pipe's contents: save them to one first)")
+            continue
+        matched.append((spec, files))
         if fmt == "auto":
             for f in files:
                 try:
@@ -206,7 +213,45 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
                 except ValueError:
                     problems.append(f"--input {spec}: cannot tell the format of {f} from its suffix; pass --format")
                     break
-    return problems
+    return problems + _duplicate_problems(matched, fmt)
+
+
+def _file_identity(path: str) -> object:
+    """The same file whatever the path (symlinks, hard links, ./ and ../): device + inode; a URL is itself."""
+    if "://" in path and not path.startswith("file://"):
+        return path
+    try:
+        st = os.stat(path.removeprefix("file://"))
+    except (OSError, ValueError):
+        return os.path.realpath(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _duplicate_problems(matched: list[tuple[str, list[str]]], fmt: str) -> list[str]:
+    """One line per pair of --input values that would read the same file (twice: a repeated value, a file and a
+    book directory holding it, a symlink or hard link to it, overlapping patterns), naming one such file."""
+    from .readers.books import book_files
+
+    seen: dict[object, tuple[str, str]] = {}  # file identity -> (the --input that reads it first, its path)
+    clashes: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for spec, files in matched:
+        for f in files:
+            local_dir = "://" not in f and os.path.isdir(f) and fmt in ("auto", "books")
+            for member in book_files(f) if local_dir else [f]:
+                key = _file_identity(member)
+                if key in seen:
+                    first_spec, first_path = seen[key]
+                    clashes.setdefault((spec, first_spec), []).append((member, first_path))
+                else:
+                    seen[key] = (spec, member)
+    out = []
+    for (spec, first_spec), pairs in clashes.items():
+        member, first = pairs[0]
+        same = member if member == first else f"{member} (the same file as {first})"
+        where = "this pattern matches it twice" if spec == first_spec else f"--input {first_spec} reads it too"
+        more = f" and {len(pairs) - 1} more file(s)" if len(pairs) > 1 else ""
+        out.append(f"--input {spec}: {same}{more} would be read twice ({where}); give each file once")
+    return out
 
 
 def output_problems(o: dict[str, Any], holds: str, example: str) -> list[str]:

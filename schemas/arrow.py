@@ -40,6 +40,8 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("word_index", pa.list_(pa.int32())),
         pa.field("context_span", pa.list_(pa.int32(), 2)),
         pa.field("answers", pa.string()),  # JSON-encoded {"text": [...], "answer_start": [...]}
+        pa.field("conllu", pa.string()),  # 1.2: UD parsing, the sentence's CoNLL-U block
+        pa.field("conllu_origin", pa.string()),  # 1.2: JSON-encoded [file name, line]
     ]
 )
 
@@ -52,7 +54,7 @@ SHARD_SCHEMA = pa.schema(
     ]
 )
 
-_JSON_FIELDS = ("label", "labels", "answers")
+_JSON_FIELDS = ("label", "labels", "answers", "conllu_origin")
 
 
 def samples_to_table(samples: list[RenderedSample]) -> pa.Table:
@@ -67,7 +69,10 @@ def samples_to_table(samples: list[RenderedSample]) -> pa.Table:
 
 def table_to_samples(table: pa.Table) -> list[RenderedSample]:
     if not table.schema.equals(SAMPLE_SCHEMA):
-        table = table.cast(SAMPLE_SCHEMA)
+        for f in SAMPLE_SCHEMA:  # a table written before a later optional field existed (1.2: conllu) reads as None
+            if f.nullable and f.name not in table.schema.names:
+                table = table.append_column(f, pa.nulls(len(table), f.type))
+        table = table.select(SAMPLE_SCHEMA.names).cast(SAMPLE_SCHEMA)
     out = []
     for d in table.to_pylist():
         for k in _JSON_FIELDS:

@@ -24,7 +24,9 @@ from .codec import ENCODINGS, MAX_PIXEL_BYTES, decode_pixels
 from .typed import SchemaError
 from .vocab import CHANNELS, MAX_META_BYTES, MODES
 
-SCHEMA_VERSION = "1.1"  # 1.1 added the optional task fields word_index, context_span, answers and replaced_chars
+SCHEMA_VERSION = "1.2"  # 1.1 added the optional task fields word_index, context_span, answers and replaced_chars;
+# 1.2 added conllu and conllu_origin (UD parsing: the sentence's CoNLL-U block and where it was read, so predictions
+# can be written as a file the UD scorer reads, in the gold file's order)
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _VERSION_RE = re.compile(r"^(\d{1,9})\.\d{1,9}$")
@@ -72,6 +74,9 @@ class RenderedSample:
     word_index: list[int] | None = None  # words input: which rendered word (index into word_starts) labels[i] is in
     context_span: list[int] | None = None  # QA window: [start, end) characters of the context it holds
     answers: dict[str, list] | None = None  # QA: every gold answer, {"text": [...], "answer_start": [...]}
+    # -- 1.2 (left out when None) --
+    conllu: str | None = None  # UD parsing: the sentence's CoNLL-U block as read (comments, token lines, no blank line)
+    conllu_origin: list[Any] | None = None  # UD parsing: [file name, 1-based line of its first token]
 
     # -- derived ------------------------------------------------------------------------------------------
     @property
@@ -156,6 +161,12 @@ class RenderedSample:
                                   and isinstance(a["text"], list) and all(isinstance(t, str) for t in a["text"])
                                   and _int_list(a["answer_start"]) and len(a["text"]) == len(a["answer_start"])):
             self._fail('answers must be {"text": [str], "answer_start": [int]} of equal length')
+        if self.conllu is not None and not (isinstance(self.conllu, str) and self.conllu and "\n\n" not in self.conllu):
+            self._fail("conllu must be one sentence's non-empty CoNLL-U block (no blank line)")
+        o = self.conllu_origin
+        if o is not None and not (isinstance(o, list) and len(o) == 2 and isinstance(o[0], str)
+                                  and type(o[1]) is int and o[1] >= 1):
+            self._fail("conllu_origin must be [file name, line >= 1]")
         return self
 
     def _fail(self, message: str) -> None:
@@ -205,7 +216,7 @@ class RenderedSample:
 
 
 _INT_FIELDS = ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs", "replaced_chars")
-_OPTIONAL_1_1 = ("word_index", "context_span", "answers")  # left out of the json when None
+_OPTIONAL_1_1 = ("word_index", "context_span", "answers", "conllu", "conllu_origin")  # 1.1 / 1.2 fields: left out of the json when None
 _META_FIELDS = tuple(f.name for f in dataclasses.fields(RenderedSample) if f.name not in ("key", "pixels", "text"))
 
 

@@ -14,7 +14,7 @@ import pytest
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 from pixelkit.pipeline.shards import read_shard, write_shard
 from pixelkit.pipeline.cli_shards import main as shards_main
-from pixelkit.schemas import (DEFAULT_ENCODING, ENCODINGS, RenderedSample, SchemaError, ShardManifest, encode_pixels,
+from pixelkit.schemas import (DEFAULT_ENCODING, ENCODINGS, SCHEMA_VERSION, RenderedSample, SchemaError, ShardManifest, encode_pixels,
                      make_key, shard_name)
 from pixelkit.schemas.arrow import read_shard_table, samples_to_table, table_to_samples
 from pixelkit.schemas.manifest import ShardInfo
@@ -239,7 +239,7 @@ def test_samples_without_task_fields_keep_the_1_0_json_layout(wikitext):
     """None task fields are left out of the json member: a 1.0 reader (which refuses unknown fields) still reads
     pretraining samples; only schema_version changed."""
     meta = json.loads(make_sample(wikitext[0], RenderConfig(), DEFAULT_ENCODING).to_wds()["json"])
-    assert not {"word_index", "context_span", "answers"} & set(meta) and meta["schema_version"] == "1.1"
+    assert not {"word_index", "context_span", "answers"} & set(meta) and meta["schema_version"] == SCHEMA_VERSION
 
 
 def test_readers_accept_1_0_samples(wikitext):
@@ -257,6 +257,10 @@ def test_readers_accept_1_0_samples(wikitext):
     (dict(word_index=[1, 0, 1, 2]), "non-decreasing"),
     (dict(context_span=[9, 3]), "context_span"),
     (dict(answers={"text": ["a"], "answer_start": []}), "answers"),
+    (dict(conllu="1\tI\n\n2\tam"), "one sentence"),
+    (dict(conllu=""), "one sentence"),
+    (dict(conllu_origin=["dev.conllu", 0]), "conllu_origin"),
+    (dict(conllu_origin=["dev.conllu", "3"]), "conllu_origin"),
 ])
 def test_task_fields_are_validated(wikitext, change, match):
     s = _task_sample(wikitext)
@@ -264,6 +268,31 @@ def test_task_fields_are_validated(wikitext, change, match):
         setattr(s, k, v)
     with pytest.raises(SchemaError, match=match):
         s.validate()
+
+
+BLOCK = "# sent_id = s1\n# text = It's\n1-2\tIt's\t_\t_\t_\t_\t_\t_\t_\t_\n1\tIt\tit\tPRON\tPRP\t_\t2\tnsubj\t_\t_\n" \
+        "2\t's\tbe\tAUX\tVBZ\t_\t0\troot\t_\t_"
+
+
+def test_1_2_conllu_fields_round_trip_and_1_1_samples_read_without_them(wikitext):
+    s = _task_sample(wikitext)
+    s.conllu, s.conllu_origin = BLOCK, ["en_ewt-ud-dev.conllu", 12]
+    back = RenderedSample.from_wds(s.to_wds())
+    assert back == s and back.conllu == BLOCK and back.conllu_origin == ["en_ewt-ud-dev.conllu", 12]
+    assert table_to_samples(samples_to_table([s])) == [s]
+    raw = _task_sample(wikitext).to_wds()  # a 1.1 task sample: no conllu fields in its json member
+    meta = json.loads(raw["json"])
+    assert "conllu" not in meta
+    meta["schema_version"] = "1.1"
+    raw["json"] = json.dumps(meta).encode()
+    old = RenderedSample.from_wds(raw)
+    assert old.schema_version == "1.1" and old.conllu is None and old.conllu_origin is None
+
+
+def test_arrow_tables_written_before_1_2_still_read(wikitext):
+    s = _task_sample(wikitext)
+    table = samples_to_table([s]).drop_columns(["conllu", "conllu_origin"])  # the 1.1 table layout
+    assert table_to_samples(table) == [s]
 
 
 def test_task_spec_round_trip_in_manifest_and_task_json(tmp_path, wikitext):

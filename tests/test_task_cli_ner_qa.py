@@ -82,7 +82,8 @@ def test_qa_xquad_render_finetune_evaluate(tmp_path):
 
 
 def test_parsing_ud_render_finetune_evaluate(tmp_path):
-    """UD parsing (HEAD + DEPREL) on the bundled EWT excerpt: UAS/LAS reproduced, predictions in CoNLL-U."""
+    """UD parsing (HEAD + DEPREL) on the bundled EWT excerpt: UAS/LAS reproduced; the predictions file is CoNLL-U
+    the official CoNLL 2018 scorer (udtools.udeval) reads, and its UAS / LAS are our conll18_uas / conll18_las."""
     src = SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu"  # bundled UD English-EWT excerpt (CC BY-SA 4.0)
     data = tmp_path / "parse"
     _render("--task", "ud-en_ewt-parse", "--input", f"train={src}", "--input", f"validation={src}", "--limit", "12",
@@ -91,23 +92,16 @@ def test_parsing_ud_render_finetune_evaluate(tmp_path):
     assert spec["family"] == "parsing" and "nsubj" in spec["label_names"] and "root" in spec["label_names"]
     best, ev, ev_dir = _finetune_and_evaluate(tmp_path, data, "parse")
     assert {"uas", "las"} <= set(ev) and 0 <= ev["las"] <= ev["uas"] <= 100  # percent, as PIXEL reports them
-    blocks = [b for b in (ev_dir / "predictions-validation.conllu").read_text().split("\n\n") if b.strip()]
-    assert len(blocks) == 12
-
-    def tokens(rows):  # the sentence's surface tokens: range lines, and the words outside a range
-        ends = [int(r[0].split("-")[1]) for r in rows if "-" in r[0]]
-        spans = [range(int(r[0].split("-")[0]), e + 1) for r, e in zip([r for r in rows if "-" in r[0]], ends)]
-        return [r[1] for r in rows if "-" in r[0] or (r[0].isdigit() and not any(int(r[0]) in sp for sp in spans))]
-    gold = [tokens([ln.split("\t") for ln in b.splitlines() if not ln.startswith("#")])
-            for b in src.read_text().split("\n\n") if b.strip()]
-    mwt = 0
-    for b in blocks:
-        assert b.startswith("# sent_id = ")
-        rows = [ln.split("\t") for ln in b.splitlines()[1:]]
-        words = [r for r in rows if r[0].isdigit()]
-        assert all(len(r) == 10 for r in rows) and [int(r[0]) for r in words] == list(range(1, len(words) + 1))
-        assert all(0 <= int(r[6]) <= len(words) and r[7] in spec["label_names"] for r in words)
-        mwt += sum("-" in r[0] for r in rows)
-        toks = tokens(rows)  # one of the treebank's sentences, its first tokens (strips are cut)
-        assert any(g[:len(toks)] == toks for g in gold), toks
-    assert mwt > 0  # the excerpt's "I'm", "don't" ... came out as range lines
+    pred = ev_dir / "predictions-validation.conllu"
+    gold = tmp_path / "gold.conllu"  # the 12 sentences read (--limit 12), as the treebank has them
+    gold.write_text("\n\n".join(src.read_text(encoding="utf-8").split("\n\n")[:12]) + "\n\n", encoding="utf-8")
+    comments = [ln for ln in gold.read_text().splitlines() if ln.startswith("#")]
+    assert [ln for ln in pred.read_text().splitlines() if ln.startswith("#")] == comments
+    assert sum("-" in ln.split("\t")[0] for ln in pred.read_text().splitlines() if not ln.startswith("#")) > 0
+    assert ev["conll18_words"] > ev["words"]  # strips of 64 patches cut words: they count for the scorer
+    udeval = pytest.importorskip("udtools.udeval", reason="the official UD scorer: pip install -e '.[dev]'")
+    official = udeval.evaluate(udeval.load_conllu_file(str(gold)), udeval.load_conllu_file(str(pred)))
+    assert official["Tokens"].f1 == official["Words"].f1 == official["Sentences"].f1 == 1.0
+    assert official["UAS"].gold_total == ev["conll18_words"]
+    assert 100 * official["UAS"].f1 == pytest.approx(ev["conll18_uas"], abs=1e-9)
+    assert 100 * official["LAS"].f1 == pytest.approx(ev["conll18_las"], abs=1e-9)

@@ -52,6 +52,8 @@ class DecodedSample:
     context_span: list[int] | None = None  # QA: [start, end) of the context the window holds
     answers: dict | None = None  # QA: every gold answer {"text": [...], "answer_start": [...]}
     truncated: bool = False
+    conllu: str | None = None  # UD parsing (schema 1.2): the sentence's CoNLL-U block, for scorer-ready predictions
+    conllu_origin: list | None = None  # UD parsing (1.2): [file name, line] it was read at (the predictions' order)
 
 
 class SkipCounter:
@@ -101,7 +103,8 @@ def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] |
         out = scratch(s.height * s.width * s.channels) if scratch is not None else None
         return DecodedSample(s.key, s.decode(out), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text,
                              s.doc_id, s.chunk_index, s.sep_patches, s.label, s.labels, s.word_starts,
-                             s.word_index, s.offset_mapping, s.context_span, s.answers, s.truncated)
+                             s.word_index, s.offset_mapping, s.context_span, s.answers, s.truncated,
+                             s.conllu, s.conllu_origin)
     except (SchemaError, ValueError) as e:
         reason = getattr(e, "reason", "corrupt_sample")
         if raw.get("__recount__"):

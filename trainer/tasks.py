@@ -12,7 +12,7 @@ from pathlib import Path
 from pixelkit.schemas import TaskSpec
 from pixelkit.schemas.files import write_atomic
 
-from . import scores
+from . import scores, udfile
 
 
 def score(spec: TaskSpec, records: list[dict]) -> dict[str, float]:
@@ -37,8 +37,11 @@ def score(spec: TaskSpec, records: list[dict]) -> dict[str, float]:
         return {**scores.accuracy(flat_g, flat_p), "n": len(flat_g)}
     if fam == "parsing":
         rows = [r for r in records if r["gold"]]
-        return scores.uas_las([[tuple(x) for x in r["gold"]] for r in rows], [r["heads"] for r in rows],
-                              [r["rels"] for r in rows])
+        out = scores.uas_las([[tuple(x) for x in r["gold"]] for r in rows], [r["heads"] for r in rows],
+                             [r["rels"] for r in rows])
+        if rows and all(r.get("conllu") for r in rows):  # the written file's trees, as the CoNLL 2018 scorer scores them
+            out.update(udfile.conll18_uas_las(rows, spec.label_names))
+        return out
     if fam == "qa":
         best = qa_answers(records)
         gold = {r["id"]: r["answers"]["text"] for r in records if r.get("answers") and r["answers"]["text"]}
@@ -65,18 +68,9 @@ def write(spec: TaskSpec, records: list[dict], path: Path) -> Path:
     if fam == "qa":
         out, text = path.with_suffix(".json"), json.dumps(qa_answers(records), indent=1, ensure_ascii=False)
     elif fam == "parsing":
-        out, lines = path.with_suffix(".conllu"), []
-        for r in records:  # a UD multi-word token: its range line holds the surface form, its words' forms `_`
-            lines.append(f"# sent_id = {r['id']}")
-            part = r.get("word_index") or list(range(len(r["words"])))
-            for i, (w, h, d) in enumerate(zip(r["words"], r["heads"], r["rels"]), 1):
-                end = i + sum(p == part[i - 1] for p in part[i:len(r["heads"])])
-                if end > i and (i == 1 or part[i - 2] != part[i - 1]):
-                    lines.append("\t".join([f"{i}-{end}", w] + ["_"] * 8))
-                form = "_" if part.count(part[i - 1]) > 1 else w
-                lines.append("\t".join([str(i), form, "_", "_", "_", "_", str(h), names[d], "_", "_"]))
-            lines.append("")
-        text = "\n".join(lines) + "\n"
+        out = path.with_suffix(".conllu")  # the gold blocks with the predicted trees, in the gold files' order
+        udfile.need_blocks(records)
+        text = udfile.write_predictions(sorted(records, key=lambda r: tuple(r["conllu_origin"])), names)
     elif fam == "tagging":
         out, lines = path.with_suffix(".conll"), []
         for r in records:

@@ -6,18 +6,27 @@ import os
 from typing import Iterator
 
 from ..documents import Record, Skipped, no_surrogates
-from .streams import Opener, open_binary
+from .streams import Opener, open_binary, special_file
 from .text import iter_text
 
 _BOOK_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.zst")
 
 
+def book_files(path: str) -> list[str]:
+    """The files ``iter_book_dir`` reads in the local directory ``path``, in its order."""
+    return [os.path.join(path, n) for n in sorted(os.listdir(path)) if n.lower().endswith(_BOOK_SUFFIXES)
+            and not special_file(os.path.join(path, n)) and os.path.isfile(os.path.join(path, n))]
+
+
 def iter_book_dir(path: str, source: str, opener: Opener = open_binary) -> Iterator[Record]:
     """A local directory of plain-text books (``*.txt[.gz|.bz2|.zst]``, sorted by name), one Document per file.
-    Anything else in it (a .jsonl, a subdirectory) is not read: a ``not_a_book_file`` skip, counted, not silence."""
+    Anything else in it (a .jsonl, a subdirectory) is not read: a ``not_a_book_file`` skip, counted, not silence;
+    a named pipe, socket or device (whatever its name) is a ``not_a_regular_file`` skip, never opened."""
     for name in sorted(os.listdir(path)):
         full = os.path.join(path, name)
-        if name.lower().endswith(_BOOK_SUFFIXES) and os.path.isfile(full):
+        if special_file(full):
+            yield Skipped(source, no_surrogates(name), "not_a_regular_file")
+        elif name.lower().endswith(_BOOK_SUFFIXES) and os.path.isfile(full):
             yield from iter_text(full, source, opener, mode="file")
         else:
             yield Skipped(source, no_surrogates(name), "not_a_book_file")

@@ -6,6 +6,7 @@ import bz2
 import gzip
 import io
 import os
+import stat
 import zlib
 from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterator
@@ -17,6 +18,23 @@ from ..documents import no_surrogates
 Opener = Callable[[str], BinaryIO]
 STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 CHUNK = 1 << 20
+
+
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"))
+
+
+def special_file(path: str) -> str | None:
+    """What ``path`` is when it is a local file that is neither a regular file nor a directory (opening a FIFO waits
+    for a writer, a device may never end), e.g. "a named pipe (FIFO)"; None otherwise (remote URLs included).
+    Symlinks are followed; ``os.stat`` does not open the file, so it never blocks."""
+    if "://" in path and not path.startswith("file://"):
+        return None
+    try:
+        mode = os.stat(path.removeprefix("file://")).st_mode
+    except (OSError, ValueError):  # missing, unreadable directory, NUL in the name: the readers report those
+        return None
+    return next((what for test, what in _SPECIAL if test(mode)), None)
 
 
 def open_binary(path: str) -> BinaryIO:

@@ -7,6 +7,10 @@ empty nodes (``5.1``) are neither rendered nor labelled. Deprels keep their univ
 ``nmod``), as PIXEL's run_ud.py and the CoNLL 2018 LAS score do. ``doc_id`` is the ``# sent_id`` (or the line of
 the sentence's first token).
 
+A parsing record also keeps the sentence's CoNLL-U block as read (its comments and token lines, empty nodes
+included): ``pixel-train evaluate`` writes its predictions into that block, so the file has the gold tokenization,
+forms and comments the official CoNLL 2018 scorer aligns on (trainer/udfile.py).
+
 A sentence with a broken line (not 10 tab-separated columns, ids out of order, a head outside the sentence, a
 missing label) is one dead letter naming the file, the line and the reason.
 """
@@ -39,8 +43,10 @@ class _Broken(Exception):
         self.line, self.reason, self.detail = line, reason, detail
 
 
-def sentence_record(lines: list[tuple[int, str]], task: TaskDef, path: str, sent_id: str | None) -> LabelledRecord:
-    """One sentence's token lines -> a record; raises _Broken for a bad line."""
+def sentence_record(lines: list[tuple[int, str]], task: TaskDef, path: str, sent_id: str | None,
+                    block: str = "") -> LabelledRecord:
+    """One sentence's token lines -> a record (parsing: ``block``, the sentence's lines as read, goes along);
+    raises _Broken for a bad line."""
     words: list[str] = []
     word_index: list[int] = []
     tags: list[str] = []
@@ -85,11 +91,13 @@ def sentence_record(lines: list[tuple[int, str]], task: TaskDef, path: str, sent
     if heads and max(heads) > len(tags):
         raise _Broken(lines[0][0], "bad_head", f"head {max(heads)} outside a {len(tags)}-word sentence")
     return LabelledRecord(task.name, sent_id or str(lines[0][0]), path, lines[0][0], words=tuple(words),
-                          word_index=tuple(word_index), tags=tuple(tags), heads=tuple(heads))
+                          word_index=tuple(word_index), tags=tuple(tags), heads=tuple(heads),
+                          conllu=block if task.layout == "deprel" else "")
 
 
 def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Record]:
     lines: list[tuple[int, str]] = []
+    block: list[str] = []  # the sentence's comment and token lines, in order
     sent_id: str | None = None
     bad: DeadLetter | None = None
 
@@ -99,7 +107,7 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         if not lines:
             return None
         try:
-            return sentence_record(lines, task, path, sent_id)
+            return sentence_record(lines, task, path, sent_id, "\n".join(block))
         except _Broken as e:
             return DeadLetter(task.name, path, f"line {e.line}", e.reason, e.detail[:300])
 
@@ -111,11 +119,13 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
             rec = flush()
             if rec is not None:
                 yield rec
-            lines, sent_id, bad = [], None, None
+            lines, block, sent_id, bad = [], [], None, None
         elif line.startswith("#"):
+            block.append(line)
             if line.startswith("# sent_id") and "=" in line:
                 sent_id = line.split("=", 1)[1].strip()
         else:
+            block.append(line)
             lines.append((line_no, line))
     rec = flush()
     if rec is not None:

@@ -30,6 +30,7 @@ from ..localrunner import LiveFnApiRunner
 from ..localrunner import is_local as is_local_runner
 from ..options import RenderOptions, use_workers, with_runner
 from ..quiet import worker_log_flags
+from ..readers.streams import special_file
 from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags
@@ -52,6 +53,9 @@ class ReadTaskFn(beam.DoFn):
 
     def process(self, path: str):
         n = 0
+        if special_file(path):  # a FIFO a glob matched: opening it would wait for a writer (a named one is refused)
+            yield TaggedOutput("skipped", Skipped(self._task.name, path, "not_a_regular_file"))
+            return
         try:
             for rec in read_records(path, self._task, open_beam, self._limit):
                 n += 1

@@ -46,6 +46,7 @@ class LabelledRecord:
     heads: tuple[int, ...] = ()  # parsing: per syntactic word, 1-based head, 0 = root
     label: str | float | None = None  # class name or regression score; None = unlabelled
     answers: tuple[tuple[str, int], ...] = ()  # QA: (text, answer_start) of every gold answer
+    conllu: str = ""  # UD parsing: the sentence's CoNLL-U block as read (comments and token lines)
 
     @property
     def position(self) -> str:

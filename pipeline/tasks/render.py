@@ -118,7 +118,8 @@ def _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer):
     labels = [[rec.heads[i], t] for i, t in zip(keep, tags)] if task.family == "parsing" else tags
     ids = tokenizer.encode(res.text).ids if tokenizer is not None else None
     return [_sample(rec, res, cfg, encoding, 0, word_starts=res.word_starts, labels=labels,
-                    word_index=word_index, token_ids=ids)]
+                    word_index=word_index, token_ids=ids, conllu=rec.conllu or None,
+                    conllu_origin=[rec.file.replace("\\", "/").rsplit("/", 1)[-1], rec.line] if rec.conllu else None)]
 
 
 def _render_qa(rec, renderer, cfg, encoding, tokenizer, stride):

@@ -3,7 +3,9 @@ mean of its rendered word's patches (+ a learned part embedding for UD multi-wor
 the root is the [CLS] state (pixel) or a learned vector (encoders without [CLS]); arc scores
 ``biaffine(dep, head)`` (bias on the dependent side), label scores ``biaffine_rels(dep, head)`` (both biases),
 zero-initialised as PIXEL's. Loss: cross-entropy over each word's head + over its label at the gold head.
-Prediction: each word's highest-scoring head (no tree decoding, as PIXEL) and the best label there.
+Prediction: each word's highest-scoring head (no tree decoding, as PIXEL) and the best label there; and, for
+the CoNLL-U predictions file, the best single-root tree over the same scores (log-softmax over each word's heads,
+``trees.py``) with the best label at each tree head (``tree_heads`` / ``tree_rels``, see trainer/udfile.py).
 
 Gold heads that point at a word cut by truncation are not trained on (the scorer counts them separately).
 """
@@ -15,6 +17,7 @@ import torch
 from torch import nn
 
 from .base import IGNORE, Head, surface_words, word_tables
+from .trees import one_root_tree
 
 
 class Biaffine(nn.Module):
@@ -87,11 +90,17 @@ def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
     heads = out["arc"].detach().argmax(-1)  # (B, W)
     rel = out["rel"].detach().gather(2, heads[..., None, None].expand(-1, -1, 1, out["rel"].shape[-1]))[:, :, 0]
     heads, rels = heads.cpu().numpy(), rel.argmax(-1).cpu().numpy()
+    arc_logp = torch.log_softmax(out["arc"].detach().double(), -1).cpu().numpy()
+    rel_best = out["rel"].detach().argmax(-1).cpu().numpy()  # (B, W, 1 + W): best label at every head
     recs = []
     for i, s in enumerate(samples):
         n = len(s.labels or s.word_index or [])
-        recs.append({"id": s.doc_id, "key": s.key, "words": surface_words(s), "word_index": list(s.word_index or []), "heads": heads[i, :n].tolist(), "rels": rels[i, :n].tolist(),
-                     "gold": [list(x) for x in (s.labels or [])]})
+        tree = one_root_tree(arc_logp[i, :n, :n + 1]) if n else []
+        recs.append({"id": s.doc_id, "key": s.key, "words": surface_words(s), "word_index": list(s.word_index or []),
+                     "heads": heads[i, :n].tolist(), "rels": rels[i, :n].tolist(),
+                     "tree_heads": tree, "tree_rels": [int(rel_best[i, d, h]) for d, h in enumerate(tree)],
+                     "gold": [list(x) for x in (s.labels or [])], "conllu": s.conllu,
+                     "conllu_origin": s.conllu_origin})
     return recs
 
 

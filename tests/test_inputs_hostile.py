@@ -1,0 +1,126 @@
+"""Hostile ``pixel-render run --input`` values: a named pipe (or socket, device) and the same file given twice.
+
+A FIFO named as an input is refused before any work (one line, exit 2: reading it waits for a writer forever); one
+a glob or a book directory turns up is a counted ``not_a_regular_file`` skip, never opened. Two inputs that would
+read the same file (repeated, a file and the book directory holding it, a symlink or hard link, overlapping
+patterns) are refused, naming the file: documents read twice would be rendered twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pixelkit.pipeline.cli import main as render_main
+from pixelkit.pipeline.documents import Skipped
+from pixelkit.pipeline.readers.books import iter_book_dir
+from pixelkit.pipeline.validate import _input_problems
+
+ROOT = Path(__file__).resolve().parents[1]
+PRIDE = ROOT / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "a.txt").write_text(PRIDE.read_text(encoding="utf-8")[:3000], encoding="utf-8")
+    (books / "b.txt").write_text(PRIDE.read_text(encoding="utf-8")[3000:6000], encoding="utf-8")
+    os.mkfifo(books / "pipe.txt")  # nobody ever writes to it
+    return books
+
+
+def _refused(argv: list[str], capsys, out: Path) -> list[str]:
+    rc = render_main(["run", *argv, f"--output={out}"])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert rc == 2 and lines and all(ln.startswith("pixel-render run: error: ") for ln in lines), err
+    assert "Traceback" not in err and not out.exists()
+    return lines
+
+
+def test_a_named_fifo_is_refused_before_work(corpus, tmp_path, capsys):
+    fifo = corpus / "pipe.txt"
+    assert any("is a named pipe (FIFO), not a regular file" in p for p in _input_problems([f"b={fifo}"], "auto"))
+    lines = _refused([f"--input=b={fifo}"], capsys, tmp_path / "out")
+    assert len(lines) == 1 and f"--input b={fifo}: {fifo} is a named pipe (FIFO)" in lines[0]
+
+
+def test_a_fifo_in_a_book_directory_is_a_counted_skip(corpus):
+    out = list(iter_book_dir(str(corpus), "books"))
+    assert Skipped("books", "pipe.txt", "not_a_regular_file") in out
+    assert sum(isinstance(r, Skipped) for r in out) == 1 and len(out) > 2  # a.txt and b.txt read
+
+
+def test_a_fifo_a_glob_matches_is_skipped_and_the_counts_add_up(corpus, tmp_path):
+    """The whole job, in a subprocess with a timeout: before the fix it waited for a writer forever."""
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", f"--input=books={corpus}/*.txt",
+                        f"--output={out}", "--max_patches=64"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0, p.stderr[-2000:]
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["skipped_not_a_regular_file"] == 1 and counts["documents_written"] == 2, counts
+    assert counts["records_read"] == sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + 2
+
+
+@pytest.mark.parametrize("case", ["repeated", "file and its directory", "symlink", "hard link", "two sources",
+                                  "overlapping patterns"])
+def test_the_same_file_twice_is_refused_naming_it(corpus, tmp_path, capsys, case):
+    a = corpus / "a.txt"
+    link = tmp_path / "link.txt"
+    if case == "symlink":
+        link.symlink_to(a)
+    elif case == "hard link":
+        os.link(a, link)
+    argv = {"repeated": [f"--input={a}", f"--input={a}"],
+            "file and its directory": [f"--input=books={corpus}", f"--input=extra={a}"],
+            "symlink": [f"--input={a}", f"--input={link}"],
+            "hard link": [f"--input={a}", f"--input=l={link}"],
+            "two sources": [f"--input=x={a}", f"--input=y={a}"],
+            "overlapping patterns": [f"--input=x={corpus}/a*.txt", f"--input=y={corpus}/[ab].txt"]}[case]
+    specs = [v.removeprefix("--input=") for v in argv]
+    problems = _input_problems(specs, "auto")
+    assert [p for p in problems if "would be read twice" in p], problems
+    lines = _refused(argv, capsys, tmp_path / "out")
+    assert len(lines) == 1 and f"--input {specs[1]}: " in lines[0] and "would be read twice" in lines[0]
+    assert str(link if case in ("symlink", "hard link") else a) in lines[0]
+
+
+def test_one_pattern_matching_a_file_and_its_symlink_is_refused(corpus, tmp_path):
+    (corpus / "c.txt").symlink_to(corpus / "a.txt")
+    [problem] = _input_problems([f"books={corpus}/*.txt"], "auto")
+    assert "c.txt (the same file as" in problem and "this pattern matches it twice" in problem
+
+
+def test_distinct_files_and_a_fifo_under_a_glob_pass_the_checks(corpus):
+    assert _input_problems([f"x={corpus}/a.txt", f"y={corpus}/b.txt"], "auto") == []
+    assert _input_problems([f"z={corpus}/*.txt"], "auto") == []  # the FIFO it matches is skipped when read
+
+
+def test_pixel_render_task_refuses_a_named_fifo_and_skips_one_a_glob_matches(tmp_path):
+    """The same two rules for ``pixel-render task`` (its own settings and reader DoFn); subprocesses with a timeout,
+    since before the fix both waited for a writer forever."""
+    ud = tmp_path / "ud"
+    ud.mkdir()
+    (ud / "train.conllu").write_bytes((ROOT / "pipeline" / "sample_data" / "en_ewt-ud-test-excerpt.conllu").read_bytes())
+    os.mkfifo(ud / "pipe.conllu")
+
+    def task(pattern: str, out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task=ud-en_ewt-pos",
+                               f"--input=train={pattern}", f"--output={out}", "--max_patches=64"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    p = task(str(ud / "pipe.conllu"), tmp_path / "never")
+    assert p.returncode == 2 and "pipe.conllu is a named pipe (FIFO), not a regular file" in p.stderr, p.stderr[-2000:]
+    assert not (tmp_path / "never").exists()
+    out = tmp_path / "out"
+    p = task(f"{ud}/*.conllu", out)
+    assert p.returncode == 0, p.stderr[-2000:]
+    counts = json.loads((out / "train" / "manifest.json").read_text())["counts"]
+    assert counts["skipped_not_a_regular_file"] == 1 and counts["documents_written"] == 30, counts
