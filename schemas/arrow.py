@@ -40,6 +40,10 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("word_index", pa.list_(pa.int32())),
         pa.field("context_span", pa.list_(pa.int32(), 2)),
         pa.field("answers", pa.string()),  # JSON-encoded {"text": [...], "answer_start": [...]}
+        pa.field("word_tokens", pa.list_(pa.list_(pa.int32(), 2))),  # 1.2
+        pa.field("token_offsets", pa.list_(pa.list_(pa.int32(), 2))),
+        pa.field("token_answer", pa.list_(pa.int32(), 2)),
+        pa.field("tokens_truncated", pa.bool_(), nullable=False),
     ]
 )
 
@@ -67,7 +71,11 @@ def samples_to_table(samples: list[RenderedSample]) -> pa.Table:
 
 def table_to_samples(table: pa.Table) -> list[RenderedSample]:
     if not table.schema.equals(SAMPLE_SCHEMA):
-        table = table.cast(SAMPLE_SCHEMA)
+        for f in SAMPLE_SCHEMA:  # a table written before a minor version's columns: their defaults
+            if f.name not in table.column_names:
+                fill = [False] * table.num_rows if f.name == "tokens_truncated" else [None] * table.num_rows
+                table = table.append_column(f, pa.array(fill, f.type))
+        table = table.select(SAMPLE_SCHEMA.names).cast(SAMPLE_SCHEMA)
     out = []
     for d in table.to_pylist():
         for k in _JSON_FIELDS:
