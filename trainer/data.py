@@ -52,6 +52,11 @@ class DecodedSample:
     context_span: list[int] | None = None  # QA: [start, end) of the context the window holds
     answers: dict | None = None  # QA: every gold answer {"text": [...], "answer_start": [...]}
     truncated: bool = False
+    word_tokens: list[list[int]] | None = None  # 1.2, words + tokenizer: [first, end) tokens of each rendered word
+    token_offsets: list[list[int]] | None = None  # 1.2, QA + tokenizer: per token [start, end) context chars
+    token_answer: list[int] | None = None  # 1.2, QA + tokenizer: [start_token, end_token], [-1, -1] if none
+    tokens_truncated: bool = False  # 1.2: token ids cut at --max_tokens
+    schema_version: str = ""  # the sample's own (an older shard lacks the 1.2 fields: errors name it)
 
 
 class SkipCounter:
@@ -101,7 +106,9 @@ def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] |
         out = scratch(s.height * s.width * s.channels) if scratch is not None else None
         return DecodedSample(s.key, s.decode(out), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text,
                              s.doc_id, s.chunk_index, s.sep_patches, s.label, s.labels, s.word_starts,
-                             s.word_index, s.offset_mapping, s.context_span, s.answers, s.truncated)
+                             s.word_index, s.offset_mapping, s.context_span, s.answers, s.truncated,
+                             s.word_tokens, s.token_offsets, s.token_answer, s.tokens_truncated,
+                             s.schema_version)
     except (SchemaError, ValueError) as e:
         reason = getattr(e, "reason", "corrupt_sample")
         if raw.get("__recount__"):

@@ -6,6 +6,8 @@ zero-initialised as PIXEL's. Loss: cross-entropy over each word's head + over it
 Prediction: each word's highest-scoring head (no tree decoding, as PIXEL) and the best label there.
 
 Gold heads that point at a word cut by truncation are not trained on (the scorer counts them separately).
+On token input (TextGPT, the ``text`` modality) a word is the mean of its tokens (``word_tokens``), the root the
+learned vector; words whose tokens ``--max_tokens`` cut off are treated as cut by truncation.
 """
 
 from __future__ import annotations
@@ -71,13 +73,13 @@ class BiaffineHead(nn.Module):
         return loss, {"arc": arc, "rel": rel}
 
 
-def collate(samples: list, family: str) -> dict[str, torch.Tensor]:
-    tables = word_tables(samples, samples[0].pixels.shape[1] // samples[0].patch_size)
+def collate(samples: list, family: str, units: str = "patches", width: int | None = None) -> dict[str, torch.Tensor]:
+    tables = word_tables(samples, width or samples[0].pixels.shape[1] // samples[0].patch_size, units)
     heads = np.full(tables["word_mask"].shape, IGNORE, np.int64)
     rels = np.full(tables["word_mask"].shape, IGNORE, np.int64)
     for i, s in enumerate(samples):
-        n = len(s.labels or [])
-        for j, (head, rel) in enumerate(s.labels or []):
+        n = int(tables["word_mask"][i].sum())  # the words the encoder reads (all, unless tokens were cut)
+        for j, (head, rel) in enumerate((s.labels or [])[:n]):
             if head <= n:  # a head cut off by truncation is not a target
                 heads[i, j], rels[i, j] = head, rel
     return {**tables, "heads": torch.from_numpy(heads), "rels": torch.from_numpy(rels)}
@@ -88,12 +90,12 @@ def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
     rel = out["rel"].detach().gather(2, heads[..., None, None].expand(-1, -1, 1, out["rel"].shape[-1]))[:, :, 0]
     heads, rels = heads.cpu().numpy(), rel.argmax(-1).cpu().numpy()
     recs = []
-    for i, s in enumerate(samples):
-        n = len(s.labels or s.word_index or [])
-        recs.append({"id": s.doc_id, "key": s.key, "words": surface_words(s), "word_index": list(s.word_index or []), "heads": heads[i, :n].tolist(), "rels": rels[i, :n].tolist(),
-                     "gold": [list(x) for x in (s.labels or [])]})
+    for i, (s, n) in enumerate(zip(samples, batch["word_mask"].sum(1).tolist())):
+        recs.append({"id": s.doc_id, "key": s.key, "words": surface_words(s)[:n], "word_index": list(s.word_index or [])[:n],
+                     "heads": heads[i, :n].tolist(), "rels": rels[i, :n].tolist(),
+                     "gold": [list(x) for x in (s.labels or [])][:n]})
     return recs
 
 
-HEAD = Head(name="biaffine", families=("parsing",), kinds=("patches",), options={"dropout": 0.1},
+HEAD = Head(name="biaffine", families=("parsing",), kinds=("patches", "tokens"), options={"dropout": 0.1},
             build=BiaffineHead, collate=collate, predict=predict)
