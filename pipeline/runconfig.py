@@ -115,6 +115,7 @@ class TaskRunConfig:
     input: tuple[str, ...] = ()  # the --input specs as given (split=pattern)
     limit: int = 0
     stride: int = 0
+    max_tokens: int = 0  # --max_tokens (0: token ids not cut)
     vocab_split: str = "train"
     samples_per_shard: int = 1000
     resume: bool = False
@@ -134,6 +135,7 @@ class TaskRunConfig:
                    render=render_config(o), encoding=o["encoding"], tokenizer=tokenizer,
                    tokenizer_path=o["tokenizer"], task_name=o.get("task"), task_format=o.get("task_format"),
                    input=tuple(o.get("input") or ()), limit=o.get("limit"), stride=o.get("stride"),
+                   max_tokens=o.get("max_tokens") or 0,
                    vocab_split=o.get("vocab_split"), samples_per_shard=o.get("samples_per_shard"),
                    resume=o["resume"], overwrite=o["overwrite"])
 
@@ -143,9 +145,12 @@ class TaskRunConfig:
             "task": self.task_name, "input": list(self.input), "render_config": self.render.to_dict()}
         if self.tokenizer is not None:
             fp["tokenizer"] = self.tokenizer["sha256"]
+        if self.max_tokens:  # (only when set: earlier runs' records stay equal to their reruns')
+            fp["max_tokens"] = self.max_tokens
         return fp
 
     def split_run(self, split: str, output: str) -> RunConfig:
         """The one split's shard set at ``output``, as ``finalize`` takes it (its source: the task's name)."""
         return RunConfig(output, split, self.render, self.encoding, sources=(self.task.name,),
-                         tokenizer=self.tokenizer)
+                         tokenizer=self.tokenizer if not self.max_tokens or self.tokenizer is None
+                         else {**self.tokenizer, "max_tokens": self.max_tokens})

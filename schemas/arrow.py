@@ -42,6 +42,10 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("answers", pa.string()),  # JSON-encoded {"text": [...], "answer_start": [...]}
         pa.field("conllu", pa.string()),  # 1.2: UD parsing, the sentence's CoNLL-U block
         pa.field("conllu_origin", pa.string()),  # 1.2: JSON-encoded [file name, line]
+        pa.field("word_tokens", pa.list_(pa.list_(pa.int32(), 2))),  # 1.2
+        pa.field("token_offsets", pa.list_(pa.list_(pa.int32(), 2))),
+        pa.field("token_answer", pa.list_(pa.int32(), 2)),
+        pa.field("tokens_truncated", pa.bool_(), nullable=False),
     ]
 )
 
@@ -69,9 +73,10 @@ def samples_to_table(samples: list[RenderedSample]) -> pa.Table:
 
 def table_to_samples(table: pa.Table) -> list[RenderedSample]:
     if not table.schema.equals(SAMPLE_SCHEMA):
-        for f in SAMPLE_SCHEMA:  # a table written before a later optional field existed (1.2: conllu) reads as None
-            if f.nullable and f.name not in table.schema.names:
-                table = table.append_column(f, pa.nulls(len(table), f.type))
+        for f in SAMPLE_SCHEMA:  # a table written before a minor version's columns: their defaults
+            if f.name not in table.column_names:
+                fill = [False] * table.num_rows if f.name == "tokens_truncated" else [None] * table.num_rows
+                table = table.append_column(f, pa.array(fill, f.type))
         table = table.select(SAMPLE_SCHEMA.names).cast(SAMPLE_SCHEMA)
     out = []
     for d in table.to_pylist():

@@ -26,7 +26,8 @@ from .vocab import CHANNELS, MAX_META_BYTES, MODES
 
 SCHEMA_VERSION = "1.2"  # 1.1 added the optional task fields word_index, context_span, answers and replaced_chars;
 # 1.2 added conllu and conllu_origin (UD parsing: the sentence's CoNLL-U block and where it was read, so predictions
-# can be written as a file the UD scorer reads, in the gold file's order)
+# can be written as a file the UD scorer reads, in the gold file's order) and the token side of task samples:
+# word_tokens, token_offsets, token_answer and tokens_truncated
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _VERSION_RE = re.compile(r"^(\d{1,9})\.\d{1,9}$")
@@ -77,6 +78,11 @@ class RenderedSample:
     # -- 1.2 (left out when None) --
     conllu: str | None = None  # UD parsing: the sentence's CoNLL-U block as read (comments, token lines, no blank line)
     conllu_origin: list[Any] | None = None  # UD parsing: [file name, 1-based line of its first token]
+    # the token side of task samples (left out when None / False):
+    word_tokens: list[list[int]] | None = None  # words input + tokenizer: per rendered word [first, end) into token_ids
+    token_offsets: list[list[int]] | None = None  # QA + tokenizer: per token [start, end) context chars, [-1, -1] if none
+    token_answer: list[int] | None = None  # QA + tokenizer: [start_token, end_token] of the answer, [-1, -1] if not in it
+    tokens_truncated: bool = False  # token_ids cut at pixel-render task --max_tokens
 
     # -- derived ------------------------------------------------------------------------------------------
     @property
@@ -167,7 +173,32 @@ class RenderedSample:
         if o is not None and not (isinstance(o, list) and len(o) == 2 and isinstance(o[0], str)
                                   and type(o[1]) is int and o[1] >= 1):
             self._fail("conllu_origin must be [file name, line >= 1]")
+        if self.word_tokens is not None or self.token_offsets is not None or self.token_answer is not None \
+                or self.tokens_truncated is not False:
+            self._validate_token_side()
         return self
+
+    def _validate_token_side(self) -> None:
+        if not isinstance(self.tokens_truncated, bool):
+            self._fail("tokens_truncated must be a bool")
+        n = len(self.token_ids) if self.token_ids is not None else -1
+        wt = self.word_tokens
+        if wt is not None:
+            if n < 0 or not (isinstance(wt, list) and all(_int_list(p) and len(p) == 2 and 0 <= p[0] < p[1] <= n
+                                                          for p in wt)):
+                self._fail("word_tokens must hold one [first, end) token span per word, inside token_ids")
+            if not all(a[1] <= b[0] for a, b in zip(wt, wt[1:])):
+                self._fail("word_tokens spans must be increasing and not share a token")
+            if self.word_starts is None or len(wt) > len(self.word_starts):
+                self._fail("word_tokens needs word_starts and at most one span per rendered word")
+        to = self.token_offsets
+        if to is not None and not (isinstance(to, list) and len(to) == n
+                                   and all(_int_list(p) and len(p) == 2 for p in to)):
+            self._fail("token_offsets must hold one [start, end] pair per token id")
+        ta = self.token_answer
+        if ta is not None and not (_int_list(ta) and len(ta) == 2 and to is not None
+                                   and (ta == [-1, -1] or 0 <= ta[0] <= ta[1] < n)):
+            self._fail("token_answer must be [start_token, end_token] inside token_offsets, or [-1, -1]")
 
     def _fail(self, message: str) -> None:
         raise SchemaError(f"sample {self.key!r}: {message}")
@@ -182,6 +213,8 @@ class RenderedSample:
                 del d[name]
         if not d["replaced_chars"]:  # written only when something was replaced: clean samples' bytes are as in 1.0
             del d["replaced_chars"]
+        if d["tokens_truncated"] is False:
+            del d["tokens_truncated"]
         return d
 
     def to_wds(self) -> dict[str, Any]:
@@ -216,7 +249,8 @@ class RenderedSample:
 
 
 _INT_FIELDS = ("height", "width", "patch_size", "num_patches", "chunk_index", "unknown_glyphs", "replaced_chars")
-_OPTIONAL_1_1 = ("word_index", "context_span", "answers", "conllu", "conllu_origin")  # 1.1 / 1.2 fields: left out of the json when None
+_OPTIONAL_1_1 = ("word_index", "context_span", "answers",  # 1.1 / 1.2 fields: left out of the json when None
+                 "conllu", "conllu_origin", "word_tokens", "token_offsets", "token_answer")
 _META_FIELDS = tuple(f.name for f in dataclasses.fields(RenderedSample) if f.name not in ("key", "pixels", "text"))
 
 

@@ -13,7 +13,7 @@ EWT_EXCERPT = SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu"
 
 
 def make_task(out: Path, task_name: str, inputs: dict[str, str | Path], limit: int = 0, preset_name: str = "pixel",
-              stride: int = 0, tokenizer: Path | None = None, **render) -> Path:
+              stride: int = 0, tokenizer: Path | None = None, max_tokens: int = 0, **render) -> Path:
     from pixelkit.pipeline.render import TextRenderer, preset
     from pixelkit.pipeline.shards import write_shard
     from pixelkit.pipeline.tasks import LabelledRecord, read_records, resolve
@@ -42,7 +42,7 @@ def make_task(out: Path, task_name: str, inputs: dict[str, str | Path], limit: i
     for split, recs in records.items():
         samples = []
         for r in recs:
-            res = render_record(r, renderer, cfg, DEFAULT_ENCODING, task, vocab, tok, stride)
+            res = render_record(r, renderer, cfg, DEFAULT_ENCODING, task, vocab, tok, stride, max_tokens)
             if isinstance(res, list):
                 samples += res
         d = out / split
@@ -50,6 +50,7 @@ def make_task(out: Path, task_name: str, inputs: dict[str, str | Path], limit: i
         info = write_shard(d / shard_name(split, 0, 1), sorted(samples, key=lambda s: s.key))
         ShardManifest(split=split, encoding=DEFAULT_ENCODING, render_config=cfg.to_dict(), shards=[info],
                       sources=[task_name], task=spec.to_dict(),
-                      tokenizer=identity(tokenizer) if tokenizer else None).write(d)
+                      tokenizer=({**identity(tokenizer), **({"max_tokens": max_tokens} if max_tokens else {})}
+                                 if tokenizer else None)).write(d)
     spec.write(out)
     return out

@@ -120,8 +120,8 @@ def test_heads_refuse_what_they_cannot_sit_on(tasks):
         _model(tasks("cola"), "pixel", {"pooling": "last"})
     with pytest.raises(ConfigError, match="CLS"):
         _model(tasks("cola"), "pixelgpt", {"pooling": "cls"})
-    with pytest.raises(ConfigError, match="tokens"):
-        _model(tasks("pos"), "textgpt")
+    with pytest.raises(ConfigError, match="needs an encoder over patches/tokens; this one reads pair"):
+        get_head("tagging").check("tagging", "pair", {})  # (the pair layout carries a sequence head only)
     with pytest.raises(ConfigError, match="unknown"):
         _model(tasks("pos"), "pixel", {"pooling": "mean"})
 

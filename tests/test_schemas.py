@@ -18,7 +18,7 @@ from pixelkit.schemas import (DEFAULT_ENCODING, ENCODINGS, SCHEMA_VERSION, Rende
                      make_key, shard_name)
 from pixelkit.schemas.arrow import read_shard_table, samples_to_table, table_to_samples
 from pixelkit.schemas.manifest import ShardInfo
-from pixelkit.schemas.sample import split_member_name
+from pixelkit.schemas.sample import SCHEMA_VERSION, split_member_name
 from pixelkit.schemas.vocab import SHARD_RE
 
 
@@ -239,7 +239,9 @@ def test_samples_without_task_fields_keep_the_1_0_json_layout(wikitext):
     """None task fields are left out of the json member: a 1.0 reader (which refuses unknown fields) still reads
     pretraining samples; only schema_version changed."""
     meta = json.loads(make_sample(wikitext[0], RenderConfig(), DEFAULT_ENCODING).to_wds()["json"])
-    assert not {"word_index", "context_span", "answers"} & set(meta) and meta["schema_version"] == SCHEMA_VERSION
+    assert not {"word_index", "context_span", "answers", "conllu", "conllu_origin", "word_tokens", "token_offsets",
+                "token_answer", "tokens_truncated"} & set(meta)
+    assert meta["schema_version"] == SCHEMA_VERSION == "1.2"
 
 
 def test_readers_accept_1_0_samples(wikitext):
@@ -322,3 +324,68 @@ def test_task_spec_refuses_bad_values(change, match):
         TaskSpec.from_dict({**d, **change})
     with pytest.raises(SchemaError, match="empty for regression"):
         TaskSpec.from_dict({**d, "family": "regression", "metric": "pearson_spearman"})
+
+
+# -- 1.2: the token side of task samples ---------------------------------------------------------------------------
+
+def _token_samples(wikitext) -> tuple[RenderedSample, RenderedSample]:
+    w = make_sample(wikitext[0], RenderConfig(), DEFAULT_ENCODING, 0, word_starts=[0, 3, 7], labels=[4, 4, 1, 0],
+                    word_index=[0, 1, 1, 2], token_ids=[5, 6, 7, 8, 9], word_tokens=[[0, 1], [1, 3], [3, 5]])
+    q = make_sample(wikitext[1], RenderConfig(), DEFAULT_ENCODING, 1, labels=[5, 7], context_span=[0, 120],
+                    answers={"text": ["Valkyria"], "answer_start": [3]}, token_ids=[1, 2, 3, 4],
+                    token_offsets=[[-1, -1], [-1, -1], [0, 2], [2, 11]], token_answer=[2, 3], tokens_truncated=True)
+    return w, q
+
+
+def test_token_fields_round_trip_through_wds_and_arrow(wikitext):
+    w, q = _token_samples(wikitext)
+    for x in (w, q):
+        assert RenderedSample.from_wds(x.to_wds()) == x
+    assert table_to_samples(samples_to_table([w, q])) == [w, q]
+    assert json.loads(q.to_wds()["json"])["tokens_truncated"] is True
+
+
+def test_arrow_tables_without_the_1_2_columns_still_read(wikitext):
+    s = _task_sample(wikitext)
+    table = samples_to_table([s])
+    old = table.drop_columns(["word_tokens", "token_offsets", "token_answer", "tokens_truncated"])
+    assert table_to_samples(old) == [s]
+
+
+def test_readers_accept_1_1_task_samples(wikitext):
+    raw = _task_sample(wikitext).to_wds()
+    meta = json.loads(raw["json"])
+    meta["schema_version"] = "1.1"
+    raw["json"] = json.dumps(meta).encode()
+    back = RenderedSample.from_wds(raw)
+    assert back.schema_version == "1.1" and back.word_tokens is None and back.word_index == [0, 1, 1, 2]
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(word_tokens=[[0, 1], [1, 6]]), "inside token_ids"),
+    (dict(word_tokens=[[0, 2], [1, 3]]), "not share a token"),
+    (dict(word_tokens=[[0, 1], [1, 2], [2, 3], [3, 4]]), "at most one span per rendered word"),
+    (dict(word_tokens=[[1, 1]]), "inside token_ids"),
+    (dict(token_ids=None), "inside token_ids"),
+    (dict(tokens_truncated=1), "tokens_truncated must be a bool"),
+])
+def test_word_token_fields_are_validated(wikitext, change, match):
+    s = _token_samples(wikitext)[0]
+    for k, v in change.items():
+        setattr(s, k, v)
+    with pytest.raises(SchemaError, match=match):
+        s.validate()
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(token_offsets=[[0, 1]]), "one .start, end. pair per token id"),
+    (dict(token_answer=[3, 4]), "token_answer"),
+    (dict(token_answer=[3, 2]), "token_answer"),
+    (dict(token_offsets=None), "token_answer"),
+])
+def test_qa_token_fields_are_validated(wikitext, change, match):
+    s = _token_samples(wikitext)[1]
+    for k, v in change.items():
+        setattr(s, k, v)
+    with pytest.raises(SchemaError, match=match):
+        s.validate()

@@ -29,9 +29,9 @@ def _render(*args: str) -> None:
     assert not noise, noise  # as quiet as pixel-render run: Beam's and its workers' chatter needs -v
 
 
-def _finetune_and_evaluate(tmp_path: Path, data: Path, task: str) -> tuple[dict, dict, Path]:
+def _finetune_and_evaluate(tmp_path: Path, data: Path, task: str, model: str = "pixel") -> tuple[dict, dict, Path]:
     out = tmp_path / "run"
-    _cli("finetune", "--task", task, "--model", "pixel", "--flavor", "debug", "--data", str(data), "--out", str(out),
+    _cli("finetune", "--task", task, "--model", model, "--flavor", "debug", "--data", str(data), "--out", str(out),
          "--steps", "4", "--eval-every", "2", "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
          "--set", "optim.warmup_steps=0", timeout=1800)  # (a first run may JIT-compile DeepSpeed's CPU op)
     best = json.loads((out / "best" / "metrics.json").read_text())

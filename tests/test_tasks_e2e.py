@@ -45,7 +45,7 @@ def ud_files(tmp_path_factory):
 def _ud_argv(files: Path, out: Path, tokenizer: Path, *extra: str) -> list[str]:
     return ["--task=ud-en_ewt-pos", f"--input=train={files / 'train.conllu'}", f"--input=validation={EXCERPT}",
             f"--input=test={files / 'test.conllu'}", f"--output={out}", "--max_patches=64", "--samples_per_shard=8",
-            f"--tokenizer={tokenizer}", *extra]
+            f"--tokenizer={tokenizer}", "--max_tokens=24", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,11 @@ def test_counts_add_up_and_truncation_is_counted(ud_run):
         samples = _samples(out / split, m)
         assert len(samples) == m.num_samples == m.counts["documents_written"]
         assert m.counts.get("samples_truncated", 0) == sum(s.truncated for s in samples)
+        assert m.counts.get("samples_tokens_truncated", 0) == sum(s.tokens_truncated for s in samples)
+        assert m.tokenizer["max_tokens"] == 24 and all(len(s.token_ids) <= 24 for s in samples)
+        assert all(s.word_tokens and s.word_tokens[-1][1] <= 24 for s in samples)
     assert ms["validation"].counts["samples_truncated"] > 0  # 64 patches cut the long sentences
+    assert ms["validation"].counts["samples_tokens_truncated"] > 0  # and 24 tokens some of the drawn words
 
 
 def test_rerun_is_byte_identical(ud_run, ud_files, tokenizer_file, tmp_path):
@@ -132,13 +136,14 @@ def test_bad_settings_fail_before_work_all_at_once(tmp_path):
     with pytest.raises(SettingsError) as e:
         run_task(["--task=ud-en_ewt-pos", f"--input=validation={EXCERPT}", "--input=train=nothing/*.conllu",
                   f"--output={out}", "--stride=-1", "--resume", "--overwrite", "--max_patchs=64", "--dedup",
-                  "--max_unknown_ratio=0.2", "--split=dev"])
+                  "--max_unknown_ratio=0.2", "--split=dev", "--max_tokens=16"])
     msg = str(e.value)
     for part in ("--max_patchs: unknown option; did you mean --max_patches?", "no file matches 'nothing/*.conllu'",
                  "--resume and --overwrite contradict", "--stride -1 must be >= 0",
                  # run-only flags the task job would silently ignore
                  "--dedup is a pixel-render run setting that pixel-render task does not use",
-                 "--max_unknown_ratio is a pixel-render run setting", "--split is a pixel-render run setting"):
+                 "--max_unknown_ratio is a pixel-render run setting", "--split is a pixel-render run setting",
+                 "--max_tokens 16 cuts token ids, but there are none without --tokenizer"):
         assert part in msg
     assert not out.exists()
 

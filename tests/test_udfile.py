@@ -55,7 +55,8 @@ def _predict(samples, n_labels: int, seed: int = 0) -> list[dict]:
             if h <= len(s.labels):
                 arc[i, d, h] += 2.0
                 rel[i, d, :, r] += 3.0
-    return biaffine.predict({"arc": arc, "rel": rel}, {}, samples, "parsing")
+    mask = torch.tensor([[int(j < len(s.labels)) for j in range(w)] for s in samples])  # every word read (patches)
+    return biaffine.predict({"arc": arc, "rel": rel}, {"word_mask": mask}, samples, "parsing")
 
 
 def _scorer(gold_files, system, tmp_path):

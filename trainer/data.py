@@ -54,6 +54,11 @@ class DecodedSample:
     truncated: bool = False
     conllu: str | None = None  # UD parsing (schema 1.2): the sentence's CoNLL-U block, for scorer-ready predictions
     conllu_origin: list | None = None  # UD parsing (1.2): [file name, line] it was read at (the predictions' order)
+    word_tokens: list[list[int]] | None = None  # 1.2, words + tokenizer: [first, end) tokens of each rendered word
+    token_offsets: list[list[int]] | None = None  # 1.2, QA + tokenizer: per token [start, end) context chars
+    token_answer: list[int] | None = None  # 1.2, QA + tokenizer: [start_token, end_token], [-1, -1] if none
+    tokens_truncated: bool = False  # 1.2: token ids cut at --max_tokens
+    schema_version: str = ""  # the sample's own (an older shard lacks the 1.2 fields: errors name it)
 
 
 class SkipCounter:
@@ -104,7 +109,8 @@ def decode(raw: dict, skips: SkipCounter, scratch: Callable[[int], np.ndarray] |
         return DecodedSample(s.key, s.decode(out), s.num_patches, s.patch_size, s.mode, s.token_ids, s.text,
                              s.doc_id, s.chunk_index, s.sep_patches, s.label, s.labels, s.word_starts,
                              s.word_index, s.offset_mapping, s.context_span, s.answers, s.truncated,
-                             s.conllu, s.conllu_origin)
+                             s.conllu, s.conllu_origin, s.word_tokens, s.token_offsets, s.token_answer,
+                             s.tokens_truncated, s.schema_version)
     except (SchemaError, ValueError) as e:
         reason = getattr(e, "reason", "corrupt_sample")
         if raw.get("__recount__"):

@@ -18,7 +18,7 @@ from .heads import get_head
 from .heads.encoders import encoder_class
 from .heads.modal import KINDS
 from .models import REGISTRY, get_variant
-from .spec import FAMILIES, MAIN_METRIC, ConfigError, DataInfo, check_modality, resolve_task
+from .spec import FAMILIES, MAIN_METRIC, TOKEN_UNIT_FAMILIES, ConfigError, DataInfo, check_modality, resolve_task
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ def setup(cfg, sets, info: DataInfo):
     if modality == "pair" and ec.num_patches + ec.max_text_tokens > ec.max_position_embeddings:
         raise ConfigError(f"task.modality pair: {ec.num_patches} patches + {ec.max_text_tokens} tokens exceed "
                           f"{name}'s {ec.max_position_embeddings} positions; render shorter strips")
+    if kind == "tokens" and spec.family in TOKEN_UNIT_FAMILIES:
+        check_token_side(sets, spec.family, ec.max_text_tokens)
     get_head(head).check(spec.family, kind, cfg.task.head_options)
     if cfg.task.metric is not None and cfg.task.metric != MAIN_METRIC[spec.metric]:
         log.info("best checkpoint chosen by %s (the task's main metric is %s)", cfg.task.metric,
@@ -110,6 +112,27 @@ def setup(cfg, sets, info: DataInfo):
     tc = TaskConfig(encoder=name, encoder_config=ec.to_dict(), head=head, head_options=cfg.task.head_options,
                     task=spec.to_dict(), modality=modality)
     return TaskVariant(name=f"{name}+{head}"), tc, spec
+
+
+def check_token_side(sets, family: str, max_text_tokens: int) -> None:
+    """Token input for a word-level or QA task needs the shards' token alignment (schema 1.2: ``word_tokens`` /
+    ``token_offsets``) and token ids cut at most at the encoder's ``max_text_tokens`` (``--max_tokens``, flagged
+    and counted by the pipeline), so nothing is cut silently here. ConfigError naming the fix otherwise."""
+    fix = f"pixel-render task --tokenizer TOKENIZER --max_tokens {max_text_tokens}"
+    for s in sets:
+        m = s.manifest
+        if m is None:
+            continue  # no manifest: each sample is checked in the collate (same messages)
+        major, minor = (int(x) for x in m.schema_version.split("."))
+        if (major, minor) < (1, 2):
+            raise ConfigError(f"{s.spec}: schema {m.schema_version} task shards carry no word -> token alignment "
+                              f"(word_tokens / token_offsets, schema 1.2), which {family} on token input needs: "
+                              f"re-render the task with {fix}")
+        cap = (m.tokenizer or {}).get("max_tokens")
+        if not cap or cap > max_text_tokens:
+            raise ConfigError(f"{s.spec}: token ids cut at {cap or 'no limit'}, but the encoder reads "
+                              f"{max_text_tokens} (max_text_tokens); re-render the task with {fix} so token "
+                              "truncation is flagged and counted there, not silent here")
 
 
 def build(config, init_from: str | None, out: Path | None = None):

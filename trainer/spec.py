@@ -55,7 +55,8 @@ def resolve_task(requested: str | None, name: str, family: str) -> None:
 # released layout: the whole strip's patches first, then the same text's token ids (text token j at position N + j).
 MODALITIES: dict[str, tuple[str, ...]] = {"textgpt": ("text",), "pixelgpt": ("pixel",), "monogpt": ("text", "pixel", "pair"),
                                           "dualgpt": ("text", "pixel", "pair")}
-TOKEN_FAMILIES = ("classification", "regression")  # task shards carry no word -> token alignment
+PAIR_FAMILIES = ("classification", "regression")  # the pair layout has a sequence head only (as the release)
+TOKEN_UNIT_FAMILIES = ("tagging", "parsing", "qa")  # on token input: the shards' word / offset alignment (1.2)
 
 
 def default_modality(variant: str) -> str:
@@ -72,9 +73,9 @@ def check_modality(modality: str | None, variant: str, family: str, has_tokens: 
     if modality not in allowed:
         raise ConfigError(f"task.modality {modality!r} is not an input mode of {variant} (it reads "
                           f"{' / '.join(allowed)}); use {allowed[0]!r} or a MonoGPT / DualGPT checkpoint")
-    if modality != "pixel" and family not in TOKEN_FAMILIES:
-        raise ConfigError(f"task.modality {modality!r} serves classification / regression tasks, not {family!r} "
-                          f"(task shards carry no word -> token alignment); use task.modality=pixel")
+    if modality == "pair" and family not in PAIR_FAMILIES:
+        raise ConfigError(f"task.modality 'pair' serves classification / regression tasks, not {family!r} "
+                          f"(PixelGPT's pair layout has a sequence head only); use task.modality=text or pixel")
     if modality != "pixel" and not has_tokens:
         raise ConfigError(f"task.modality {modality!r} needs token ids in the task shards; render the task with "
                           f"pixel-render task --tokenizer TOKENIZER")

@@ -110,8 +110,10 @@ class TaskVariant:
     def collate(samples: list, config: TaskConfig, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Encoder inputs + the head's label tensors (the pixels through ``batch_patches``: the batch's own array
         when the stream decoded the strips into its rows, else a copy; never written to)."""
-        batch = modal_inputs(samples, SimpleNamespace(**config.encoder_config), config.kind())  # (no config object per batch)
-        batch.update(get_head(config.head).collate(samples, config.task["family"]))
+        kind = config.kind()
+        batch = modal_inputs(samples, SimpleNamespace(**config.encoder_config), kind)  # (no config object per batch)
+        units, width = ("tokens", batch["input_ids"].shape[1]) if kind == "tokens" else ("patches", None)
+        batch.update(get_head(config.head).collate(samples, config.task["family"], units, width))
         return batch
 
     @staticmethod

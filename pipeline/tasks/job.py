@@ -74,9 +74,10 @@ class ReadTaskFn(beam.DoFn):
 class RenderTaskFn(beam.DoFn):
     """Batches of LabelledRecords -> samples (main), one outcome label per record ("outcome"), dead letters ("dead")."""
 
-    def __init__(self, cfg, encoding: str, task: TaskDef, tokenizer_path: str | None, stride: int):
+    def __init__(self, cfg, encoding: str, task: TaskDef, tokenizer_path: str | None, stride: int,
+                 max_tokens: int = 0):
         self._cfg, self._encoding, self._task = cfg, encoding, task
-        self._tokenizer_path, self._stride = tokenizer_path, stride
+        self._tokenizer_path, self._stride, self._max_tokens = tokenizer_path, stride, max_tokens
 
     def setup(self):
         self._tok = None
@@ -93,7 +94,8 @@ class RenderTaskFn(beam.DoFn):
             yield from self._one(rec, r, ids)
 
     def _one(self, rec: LabelledRecord, r, ids: dict[str, int]):
-        out = render_record(rec, r, self._cfg, self._encoding, self._task, ids, self._tok, self._stride)
+        out = render_record(rec, r, self._cfg, self._encoding, self._task, ids, self._tok, self._stride,
+                            self._max_tokens)
         if isinstance(out, DeadLetter):
             Metrics.counter(NS, f"dead_{out.reason}").inc()
             yield TaggedOutput("dead", out)
@@ -107,6 +109,8 @@ class RenderTaskFn(beam.DoFn):
         for s in out:
             if s.truncated:
                 yield TaggedOutput("outcome", "samples_truncated")
+            if s.tokens_truncated:
+                yield TaggedOutput("outcome", "samples_tokens_truncated")
             if self._task.family == "qa" and s.labels == [-1, -1]:
                 yield TaggedOutput("outcome", "windows_without_answer")
             yield s
@@ -157,7 +161,7 @@ def build_task_pipeline(p: beam.Pipeline, run: TaskRunConfig) -> dict[str, str]:
         rendered = (read.records | f"Spread_{split}" >> beam.Reshuffle()
                     | f"Batch_{split}" >> beam.BatchElements(min_batch_size=16, max_batch_size=64)
                     | f"Render_{split}" >> beam.ParDo(RenderTaskFn(cfg, run.encoding, task, run.tokenizer_path,
-                                                                   run.stride),
+                                                                   run.stride, run.max_tokens),
                                                       vocab=AsSingleton(vocab)).with_outputs("outcome", "dead",
                                                                                              main="samples"))
         infos = rendered.samples | f"Write_{split}" >> WriteWebDataset(out, split, run.samples_per_shard, run.resume)

@@ -37,6 +37,9 @@ class TaskOptions(PipelineOptions):
         g.add_argument("--stride", type=int, default=0, help="QA: context patches consecutive windows share")
         g.add_argument("--limit", type=int, default=0, help="read only the first N records of each file (0: all)")
         g.add_argument("--vocab_split", default="train", help="the split whose labels fix the label vocabulary")
+        g.add_argument("--max_tokens", type=int, default=0,
+                       help="cut each sample's token ids after N (0: keep all; cut samples are flagged and counted); "
+                            "text-input finetuning of word and QA tasks needs N <= the model's max_text_tokens")
 
 
 def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[str]]]:
@@ -71,7 +74,10 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         problems.append(f"--task {task.name} takes its label vocabulary from the {o['vocab_split']!r} split, which "
                         f"is not among --input {sorted(splits)}: add --input {o['vocab_split']}=... or pass "
                         "--vocab_split")
-    for flag in ("stride", "limit"):
+    if (o.get("max_tokens") or 0) > 0 and not o.get("tokenizer"):
+        problems.append(f"--max_tokens {o['max_tokens']} cuts token ids, but there are none without --tokenizer: "
+                        "give --tokenizer tokenizer.json or drop --max_tokens")
+    for flag in ("stride", "limit", "max_tokens"):
         if (o.get(flag) or 0) < 0:
             problems.append(f"--{flag} {o[flag]} must be >= 0")
     if (o.get("stride") or 0) > 0 and task is not None and task.family != "qa":

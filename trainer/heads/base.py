@@ -1,4 +1,9 @@
-"""What every head provides, and the word-level gathering the word heads share."""
+"""What every head provides, and the word-level gathering the word heads share.
+
+Word and QA heads read *unit positions*: a strip's patches (``word_starts``, ``offset_mapping``) or the token ids
+(``word_tokens``, ``token_offsets``, schema 1.2), as ``units`` says; the modules themselves only see positions into
+the encoder's states, so one head serves both.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ class Head:
     kinds: tuple[str, ...]  # encoder kinds it sits on: "patches" and/or "tokens"
     options: dict[str, Any]  # defaults; run files set them under task.head_options
     build: Callable  # (hidden_size, num_labels, options, encoder) -> nn.Module: forward(Encoded, **labels)
-    collate: Callable  # (samples, family) -> dict of label tensors
+    collate: Callable  # (samples, family, units="patches", width=None) -> dict of label tensors
     predict: Callable  # (output, batch, samples, family) -> list of per-sample prediction records
     new_keys: tuple[str, ...] = field(default=())  # documentation only: every head parameter is new
 
@@ -29,7 +34,7 @@ class Head:
             raise ConfigError(f"head {self.name!r} serves {'/'.join(self.families)} tasks, not {family!r}")
         if kind not in self.kinds:
             raise ConfigError(f"head {self.name!r} needs an encoder over {'/'.join(self.kinds)}; this one reads "
-                              f"{kind} (task shards carry no word -> token alignment: use a pixel variant)")
+                              f"{kind}")
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ConfigError(f"task.head_options {unknown} unknown for head {self.name!r}; known: {sorted(self.options)}")
@@ -50,25 +55,49 @@ def class_weights(options: dict, num_labels: int) -> torch.Tensor | None:
     return torch.tensor([float(x) for x in w], dtype=torch.float32)
 
 
-def word_tables(samples: list, n_patches: int) -> dict[str, torch.Tensor]:
-    """Per syntactic word (padded to the batch's longest): the first and last patch of the rendered word it
-    belongs to, its rank inside that word (0, 1, ... for the parts of a UD multi-word token) and a mask."""
+def unit_spans(s, units: str, width: int) -> list[tuple[int, int]]:
+    """``[first, last]`` unit of each rendered word of ``s`` that the encoder reads: patches (from
+    ``word_starts``) or tokens (``word_tokens``; shorter when ``--max_tokens`` cut words off)."""
+    if s.word_starts is None or s.word_index is None:
+        raise ConfigError(f"sample {s.key} has no word_starts/word_index: render the task with words input")
+    if units == "patches":
+        ends = list(s.word_starts[1:]) + [s.num_patches]
+        return [(a, max(a, min(e, width) - 1)) for a, e in zip(s.word_starts, ends)]
+    if s.word_tokens is None:
+        raise ConfigError(f"sample {s.key} (schema {s.schema_version or '?'}) has no word_tokens: token input for "
+                          "word-level tasks needs each word's token span (schema 1.2); re-render the task with "
+                          "pixel-render task --tokenizer TOKENIZER --max_tokens N")
+    too_long(s, width)
+    return [(a, b - 1) for a, b in s.word_tokens]
+
+
+def too_long(s, width: int) -> None:
+    """Token input: a sample holding more token ids than the encoder reads would be cut here, silently; refused."""
+    if len(s.token_ids or ()) > width:
+        raise ConfigError(f"sample {s.key} holds {len(s.token_ids)} token ids, over the model's max_text_tokens "
+                          f"{width}: re-render the task with pixel-render task --max_tokens {width} (cut samples "
+                          "are flagged and counted there)")
+
+
+def word_tables(samples: list, width: int, units: str = "patches") -> dict[str, torch.Tensor]:
+    """Per syntactic word (padded to the batch's longest): the first and last unit (patch or token, see
+    ``unit_spans``) of the rendered word it belongs to, its rank inside that word (0, 1, ... for the parts of a
+    UD multi-word token) and a mask (0: padding, or a word whose tokens ``--max_tokens`` cut off)."""
     w = max(1, max(len(s.word_index or []) for s in samples))
     first = np.zeros((len(samples), w), np.int64)
     last = np.zeros((len(samples), w), np.int64)
     part = np.zeros((len(samples), w), np.int64)
     mask = np.zeros((len(samples), w), np.int64)
     for i, s in enumerate(samples):
-        if s.word_starts is None or s.word_index is None:
-            raise ConfigError(f"sample {s.key} has no word_starts/word_index: render the task with words input")
-        ends = list(s.word_starts[1:]) + [s.num_patches]
+        spans = unit_spans(s, units, width)
         prev = -1
         for j, r in enumerate(s.word_index):
-            first[i, j] = s.word_starts[r]
-            last[i, j] = max(s.word_starts[r], min(ends[r], n_patches) - 1)
+            if r >= len(spans):
+                break
+            first[i, j], last[i, j] = spans[r]
             part[i, j] = part[i, j - 1] + 1 if r == prev else 0
             prev = r
-        mask[i, :len(s.word_index)] = 1
+            mask[i, j] = 1
     return {"word_first": torch.from_numpy(first), "word_last": torch.from_numpy(last),
             "word_part": torch.from_numpy(np.minimum(part, 3)), "word_mask": torch.from_numpy(mask)}
 

@@ -8,6 +8,8 @@ the CoNLL-U predictions file, the best single-root tree over the same scores (lo
 ``trees.py``) with the best label at each tree head (``tree_heads`` / ``tree_rels``, see trainer/udfile.py).
 
 Gold heads that point at a word cut by truncation are not trained on (the scorer counts them separately).
+On token input (TextGPT, the ``text`` modality) a word is the mean of its tokens (``word_tokens``), the root the
+learned vector; words whose tokens ``--max_tokens`` cut off are treated as cut by truncation.
 """
 
 from __future__ import annotations
@@ -74,13 +76,13 @@ class BiaffineHead(nn.Module):
         return loss, {"arc": arc, "rel": rel}
 
 
-def collate(samples: list, family: str) -> dict[str, torch.Tensor]:
-    tables = word_tables(samples, samples[0].pixels.shape[1] // samples[0].patch_size)
+def collate(samples: list, family: str, units: str = "patches", width: int | None = None) -> dict[str, torch.Tensor]:
+    tables = word_tables(samples, width or samples[0].pixels.shape[1] // samples[0].patch_size, units)
     heads = np.full(tables["word_mask"].shape, IGNORE, np.int64)
     rels = np.full(tables["word_mask"].shape, IGNORE, np.int64)
     for i, s in enumerate(samples):
-        n = len(s.labels or [])
-        for j, (head, rel) in enumerate(s.labels or []):
+        n = int(tables["word_mask"][i].sum())  # the words the encoder reads (all, unless tokens were cut)
+        for j, (head, rel) in enumerate((s.labels or [])[:n]):
             if head <= n:  # a head cut off by truncation is not a target
                 heads[i, j], rels[i, j] = head, rel
     return {**tables, "heads": torch.from_numpy(heads), "rels": torch.from_numpy(rels)}
@@ -93,16 +95,16 @@ def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
     arc_logp = torch.log_softmax(out["arc"].detach().double(), -1).cpu().numpy()
     rel_best = out["rel"].detach().argmax(-1).cpu().numpy()  # (B, W, 1 + W): best label at every head
     recs = []
-    for i, s in enumerate(samples):
-        n = len(s.labels or s.word_index or [])
+    for i, (s, n) in enumerate(zip(samples, batch["word_mask"].sum(1).tolist())):  # n: the words the encoder read
         tree = one_root_tree(arc_logp[i, :n, :n + 1]) if n else []
-        recs.append({"id": s.doc_id, "key": s.key, "words": surface_words(s), "word_index": list(s.word_index or []),
-                     "heads": heads[i, :n].tolist(), "rels": rels[i, :n].tolist(),
-                     "tree_heads": tree, "tree_rels": [int(rel_best[i, d, h]) for d, h in enumerate(tree)],
-                     "gold": [list(x) for x in (s.labels or [])], "conllu": s.conllu,
+        recs.append({"id": s.doc_id, "key": s.key, "words": surface_words(s)[:n],
+                     "word_index": list(s.word_index or [])[:n], "heads": heads[i, :n].tolist(),
+                     "rels": rels[i, :n].tolist(), "tree_heads": tree,
+                     "tree_rels": [int(rel_best[i, d, h]) for d, h in enumerate(tree)],
+                     "gold": [list(x) for x in (s.labels or [])][:n], "conllu": s.conllu,
                      "conllu_origin": s.conllu_origin})
     return recs
 
 
-HEAD = Head(name="biaffine", families=("parsing",), kinds=("patches",), options={"dropout": 0.1},
+HEAD = Head(name="biaffine", families=("parsing",), kinds=("patches", "tokens"), options={"dropout": 0.1},
             build=BiaffineHead, collate=collate, predict=predict)

@@ -14,8 +14,8 @@ loads into it key for key (``trainer.loading``); ``DROPPED`` lists the pretraini
   length.
 * ``pixelgpt`` / ``monogpt`` / ``dualgpt``: the LLaMA decoder's last hidden states over the image slots
   (causal: state t has seen patches <= t). RoPE is relative: any length up to ``max_position_embeddings``.
-* ``textgpt``: the same decoder over the shards' token ids (sequence heads only: task shards carry no
-  word -> token alignment).
+* ``textgpt``: the same decoder over the shards' token ids; the word and QA heads read token positions there
+  (schema 1.2's ``word_tokens`` / ``token_offsets``, ``heads/base.py``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ task shard set that carries the rendered strip and the token ids of the same tex
   The sequence head's ``last`` pooling then reads the last attended text token, as
   ``ErniePixelForSequenceClassification`` pools at ``patch_len + last text index``.
 
-Which variant may read which mode is ``spec.MODALITIES`` (TextGPT: text; PixelGPT: pixel; MonoGPT / DualGPT: all
+Every head reads ``text`` (word and QA heads through the shards' token alignment, schema 1.2); ``pair`` serves the
+sequence head only. Which variant may read which mode is ``spec.MODALITIES`` (TextGPT: text; PixelGPT: pixel; MonoGPT / DualGPT: all
 three), checked with ``spec.check_modality`` before any work starts.
 """
 

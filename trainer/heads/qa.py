@@ -3,6 +3,10 @@ context patches (offset mapping != [-1, -1]) can be chosen. A window whose gold 
 (labels [-1, -1]) adds no loss. Prediction: per window the best spans (start <= end, at most
 ``max_answer_patches`` long, by start + end logit), mapped back to characters through the offset mapping;
 ``trainer.tasks`` then keeps the best span across a question's windows.
+
+On token input (TextGPT, the ``text`` modality) the units are the window's tokens: ``token_offsets`` (per token,
+its context characters) and ``token_answer`` (schema 1.2) take the place of the offset mapping and the labels;
+the rest is the same code.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import torch
 from torch import nn
 
 from ..spec import ConfigError
-from .base import IGNORE, Head
+from .base import IGNORE, Head, too_long
 
 
 class QAHead(nn.Module):
@@ -38,17 +42,31 @@ class QAHead(nn.Module):
         return loss, {"start": start, "end": end}
 
 
-def collate(samples: list, family: str) -> dict[str, torch.Tensor]:
-    n = samples[0].pixels.shape[1] // samples[0].patch_size
+def units_of(s, units: str) -> tuple[list, list | None]:
+    """(per-unit context offsets, [start, end] answer units or None) of a window, in patches or tokens."""
+    if s.offset_mapping is None:
+        raise ConfigError(f"sample {s.key} has no offset_mapping: render the task with qa input")
+    if units == "patches":
+        return s.offset_mapping, s.labels
+    if s.token_offsets is None:
+        raise ConfigError(f"sample {s.key} (schema {s.schema_version or '?'}) has no token_offsets: token input for "
+                          "QA needs each token's context offsets (schema 1.2); re-render the task with "
+                          "pixel-render task --tokenizer TOKENIZER --max_tokens N")
+    return s.token_offsets, s.token_answer
+
+
+def collate(samples: list, family: str, units: str = "patches", width: int | None = None) -> dict[str, torch.Tensor]:
+    n = width or samples[0].pixels.shape[1] // samples[0].patch_size
     ctx = np.zeros((len(samples), n), np.int64)
     start = np.full(len(samples), IGNORE, np.int64)
     end = np.full(len(samples), IGNORE, np.int64)
     for i, s in enumerate(samples):
-        if s.offset_mapping is None:
-            raise ConfigError(f"sample {s.key} has no offset_mapping: render the task with qa input")
-        ctx[i] = [a >= 0 for a, _ in s.offset_mapping[:n]]
-        if s.labels and s.labels[0] >= 0:
-            start[i], end[i] = s.labels
+        offsets, labels = units_of(s, units)
+        if units == "tokens":
+            too_long(s, n)
+        ctx[i, :min(n, len(offsets))] = [a >= 0 for a, _ in offsets[:n]]
+        if labels and labels[0] >= 0:
+            start[i], end[i] = labels
     return {"context_mask": torch.from_numpy(ctx), "start_positions": torch.from_numpy(start),
             "end_positions": torch.from_numpy(end)}
 
@@ -63,8 +81,10 @@ def predict(out: dict, batch: dict, samples: list, family: str, max_answer_patch
             top: int = 5) -> list[dict]:
     start, end = out["start"].detach().float().cpu().numpy(), out["end"].detach().float().cpu().numpy()
     ctx = batch["context_mask"].cpu().numpy().astype(bool)
+    units = "tokens" if "input_ids" in batch and "pixel_values" not in batch else "patches"
     recs = []
     for i, s in enumerate(samples):
+        offsets = units_of(s, units)[0]
         idx = np.flatnonzero(ctx[i])
         cands = []
         if idx.size:
@@ -76,7 +96,7 @@ def predict(out: dict, batch: dict, samples: list, family: str, max_answer_patch
                 a, b = np.unravel_index(flat, sc.shape)
                 if not np.isfinite(sc[a, b]):
                     break
-                c0, c1 = s.offset_mapping[idx[a]][0], s.offset_mapping[idx[b]][1]
+                c0, c1 = offsets[idx[a]][0], offsets[idx[b]][1]
                 lo = s.context_span[0]
                 cands.append({"score": float(sc[a, b]), "text": window_context(s)[c0 - lo:c1 - lo],
                               "start": int(c0)})
@@ -84,5 +104,5 @@ def predict(out: dict, batch: dict, samples: list, family: str, max_answer_patch
     return recs
 
 
-HEAD = Head(name="qa", families=("qa",), kinds=("patches",), options={"dropout": 0.1},
+HEAD = Head(name="qa", families=("qa",), kinds=("patches", "tokens"), options={"dropout": 0.1},
             build=QAHead, collate=collate, predict=predict)

@@ -77,7 +77,7 @@ class SequenceHead(nn.Module):
         return loss, {"logits": logits}
 
 
-def collate(samples: list, family: str) -> dict[str, torch.Tensor]:
+def collate(samples: list, family: str, units: str = "patches", width: int | None = None) -> dict[str, torch.Tensor]:
     if family == "regression":
         return {"labels": torch.tensor([np.nan if s.label is None else float(s.label) for s in samples],
                                        dtype=torch.float32)}

@@ -1,6 +1,8 @@
 """Token classification (UD POS, NER BIO tags): one label per syntactic word, read from its rendered word's
 first patch (PIXEL's ``PIXELForTokenClassification`` labels each word's first patch and ignores the rest) --
-or, on a causal encoder whose first patch has not seen the word yet, from its last patch.
+or, on a causal encoder whose first patch has not seen the word yet, from its last patch. On token input
+(TextGPT, the ``text`` modality) the same with the word's first / last token (``word_tokens``; ``word_patch``
+names the unit either way); words whose tokens ``--max_tokens`` cut off are neither trained on nor scored.
 
 UD multi-word tokens: their syntactic words share one rendered word; a learned embedding of the part's rank
 (0, 1, 2, 3+), zero at start, is added so "do" and "n't" of "don't" can get different tags.
@@ -42,20 +44,22 @@ class TaggingHead(nn.Module):
         return loss, {"logits": logits}
 
 
-def collate(samples: list, family: str) -> dict[str, torch.Tensor]:
-    tables = word_tables(samples, samples[0].pixels.shape[1] // samples[0].patch_size)
+def collate(samples: list, family: str, units: str = "patches", width: int | None = None) -> dict[str, torch.Tensor]:
+    tables = word_tables(samples, width or samples[0].pixels.shape[1] // samples[0].patch_size, units)
     labels = np.full(tables["word_mask"].shape, IGNORE, np.int64)
     for i, s in enumerate(samples):
+        n = int(tables["word_mask"][i].sum())  # the words the encoder reads (all, unless tokens were cut)
         if s.labels:
-            labels[i, :len(s.labels)] = s.labels
+            labels[i, :n] = s.labels[:n]
     return {**tables, "labels": torch.from_numpy(labels)}
 
 
 def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
     pred = out["logits"].detach().argmax(-1).cpu().numpy()
-    return [{"id": s.doc_id, "key": s.key, "words": surface_words(s), "pred": pred[i, :len(s.word_index)].tolist(), "gold": list(s.labels or [])}
-            for i, s in enumerate(samples)]
+    reached = batch["word_mask"].sum(1).tolist()
+    return [{"id": s.doc_id, "key": s.key, "words": surface_words(s)[:n], "pred": pred[i, :n].tolist(),
+             "gold": list(s.labels or [])[:n]} for i, (s, n) in enumerate(zip(samples, reached))]
 
 
-HEAD = Head(name="tagging", families=("tagging",), kinds=("patches",),
+HEAD = Head(name="tagging", families=("tagging",), kinds=("patches", "tokens"),
             options={"dropout": 0.1, "word_patch": "auto", "class_weights": None}, build=TaggingHead, collate=collate, predict=predict)
