@@ -1,0 +1,31 @@
+"""The script gate's digit words (``scriptgate.digit_tokens``): the same words, in the same order, as the regex
+"[^ ]*[0-9][^ ]*" it replaces (which backtracked over every word from every position in it), on random strings of
+spaces, the three digit families and the characters around them, and on real RTL strips."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from pixelkit.pipeline.render.pango.scriptgate import RTL, digit_tokens, gate
+
+_OLD = re.compile("[^ ]*[0-9\u0660-\u0669\u06f0-\u06f9][^ ]*").finditer
+_ALPHABET = " 07\u0660\u0669\u06f0\u06f5,./:-a\u05d0\u0627\u200f\n"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_digit_tokens_are_the_old_regexs_matches(seed):
+    rng = random.Random(seed)
+    for _ in range(2000):
+        text = "".join(rng.choice(_ALPHABET) for _ in range(rng.randrange(0, 40)))
+        assert list(digit_tokens(text)) == [m.group() for m in _OLD(text)], repr(text)
+
+
+def test_rtl_strips_with_numbers_pass_or_fail_the_gate_on_their_digit_words():
+    g = gate()
+    assert g("\u05e9\u05dc\u05d5\u05dd 1948 \u05e2\u05d5\u05dc\u05dd") >= RTL  # a number word: composed
+    assert g("\u05e9\u05dc\u05d5\u05dd 10% \u05e2\u05d5\u05dc\u05dd") == 0  # "50%": its level depends on neighbours
+    assert g("\u05e9\u05dc\u05d5\u05dd \u05d01 \u05e2\u05d5\u05dc\u05dd") == 0  # a digit glued to a letter
+    assert g("\u0633\u0644\u0627\u0645 \u0661\u0669\u0664\u0668 \u0639\u0627\u0644\u0645") >= RTL
