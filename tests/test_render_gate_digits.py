@@ -29,3 +29,20 @@ def test_rtl_strips_with_numbers_pass_or_fail_the_gate_on_their_digit_words():
     assert g("\u05e9\u05dc\u05d5\u05dd 10% \u05e2\u05d5\u05dc\u05dd") == 0  # "50%": its level depends on neighbours
     assert g("\u05e9\u05dc\u05d5\u05dd \u05d01 \u05e2\u05d5\u05dc\u05dd") == 0  # a digit glued to a letter
     assert g("\u0633\u0644\u0627\u0645 \u0661\u0669\u0664\u0668 \u0639\u0627\u0644\u0645") >= RTL
+
+
+def test_the_rtl_table_agrees_with_the_gates_regexes_on_every_bmp_character():
+    """``_rtl`` reads one table per UTF-16 unit; bit for bit what ``_rtl_bad`` / ``_rtl_has`` / a digit say."""
+    g = gate()
+    for cp in range(0x10000):
+        f = int(g._rtl_flags[cp])
+        if 0xD800 <= cp <= 0xDFFF:
+            assert f & 1  # half of a character past the BMP, which _rtl_bad finds
+            continue
+        ch = chr(cp)
+        assert bool(f & 1) == bool(g._rtl_bad(ch)), hex(cp)
+        for i, has in enumerate(g._rtl_has):
+            assert bool(f & (2 << i)) == bool(has(ch)), hex(cp)
+        assert bool(f & 128) == (ch in "0123456789" or "\u0660" <= ch <= "\u0669" or "\u06f0" <= ch <= "\u06f9"), hex(cp)
+    assert g("\u05e9\u05dc\u05d5\u05dd \U0001f600 \u05e2\u05d5\u05dc\u05dd") == 0  # past the BMP: Pango's
+    assert g("\u05e9\u05dc\u05d5\u05dd \u0633\u0644\u0627\u0645") == 0  # two RTL scripts
