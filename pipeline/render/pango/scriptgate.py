@@ -59,7 +59,7 @@ _DIGITS = re.compile("[0-9\u0660-\u0669\u06f0-\u06f9]+").finditer
 def digit_tokens(text: str):
     """The words (between spaces) of ``text`` that hold a digit, in order: the matches of "[^ ]*[0-9][^ ]*" (digits
     of the three families), found from the digits out instead -- that regex backtracks over every word from every
-    position in it, ~140 us a full strip, most of an RTL strip's gate (``tests/test_render_gate_digits.py`` checks both
+    position in it, ~140 us a full strip, most of an RTL strip's gate (``tests/test_render_fast_checks.py`` checks both
     give the same words)."""
     end = 0
     for m in _DIGITS(text):

@@ -1,6 +1,7 @@
-"""The script gate's digit words (``scriptgate.digit_tokens``): the same words, in the same order, as the regex
-"[^ ]*[0-9][^ ]*" it replaces (which backtracked over every word from every position in it), on random strings of
-spaces, the three digit families and the characters around them, and on real RTL strips."""
+"""Speed paths of the script gate and of text clean-up, each against what it replaced: the RTL gate's digit words
+(``scriptgate.digit_tokens``) are the matches of the regex "[^ ]*[0-9][^ ]*" (which backtracked over every word from
+every position in it) on random strings; its table agrees with its regexes on every BMP code point; and
+``text.sanitize``'s printable fast path skips no character it would change."""
 
 from __future__ import annotations
 
@@ -46,3 +47,13 @@ def test_the_rtl_table_agrees_with_the_gates_regexes_on_every_bmp_character():
         assert bool(f & 128) == (ch in "0123456789" or "\u0660" <= ch <= "\u0669" or "\u06f0" <= ch <= "\u06f9"), hex(cp)
     assert g("\u05e9\u05dc\u05d5\u05dd \U0001f600 \u05e2\u05d5\u05dc\u05dd") == 0  # past the BMP: Pango's
     assert g("\u05e9\u05dc\u05d5\u05dd \u0633\u0644\u0627\u0645") == 0  # two RTL scripts
+
+
+def test_sanitizes_printable_fast_path_skips_no_suspect_character():
+    """``text.sanitize`` returns printable text as it is: sound only while every character its _SUSPECT pattern
+    finds is unprintable to Python."""
+    from pixelkit.pipeline.render.text import _SUSPECT, sanitize
+
+    suspects = [chr(cp) for cp in range(0x10000) if _SUSPECT.fullmatch(chr(cp))]
+    assert len(suspects) > 2000 and not any(ch.isprintable() for ch in suspects)
+    assert sanitize("Привет\u2028мир\x07") == ("Привет мир ", 1)  # a line separator: a space, not counted
