@@ -77,7 +77,7 @@ def test_the_cache_reads_known_strips_from_the_table_with_the_same_pixels():
 
 
 @pytest.mark.parametrize("h,stride,width", [(16, 8464, 8464), (16, 8464, 8459), (8, 4232, 4232), (24, 64, 61),
-                                            (12, 104, 100), (16, 16, 9)])
+                                            (12, 104, 100), (16, 16, 9), (32, 128, 120), (16, 48, 47)])
 def test_block_transposed_columns_are_the_inverted_canvas(h, stride, width):
     rng = np.random.default_rng(h * width)
     for cut in (0, 1, 7, 8, 9, width // 2, width - 1, stride):

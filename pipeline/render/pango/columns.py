@@ -11,12 +11,18 @@ pixels, a Fortran-ordered view whose transpose the codec compresses without a co
 The transpose works on 8x8 blocks of bytes held in eight 64-bit words (eight rows of eight columns in, eight
 columns of eight rows out: three rounds of swapping halves, quarters and bytes), so a full 16x8464 strip is ~2,100
 block transposes instead of 135,000 strided byte moves; heights that are not a multiple of 8 go byte by byte.
+Heights that are a multiple of 16 (PIXEL's 16 px strips) go 16x16 bytes at a time in SIMD registers instead
+(``_tile16``: sixteen 16-byte rows loaded, four rounds of byte interleaving, sixteen columns stored; ~8 instead of
+~55 us a full strip): each 16-byte vector is one row in and one column out.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 _LO32, _HI32 = np.uint64(0x00000000FFFFFFFF), np.uint64(0xFFFFFFFF00000000)
 _LO16, _HI16 = np.uint64(0x0000FFFF0000FFFF), np.uint64(0xFFFF0000FFFF0000)
@@ -28,6 +34,36 @@ _S32, _S16, _S8 = np.uint64(32), np.uint64(16), np.uint64(8)
 def _swap(a, b, lo, hi, s):
     """One round of the 8x8 byte transpose on a pair of words: a's high part <-> b's low part."""
     return (a & lo) | ((b & lo) << s), ((a >> s) & lo) | (b & hi)
+
+
+@intrinsic
+def _tile16(typingctx, src, src_stride, dst, dst_stride):
+    """Invert and transpose one 16x16 byte tile: 16 rows of 16 bytes at address ``src`` (``src_stride`` bytes
+    apart) -> 16 rows at ``dst`` (``dst_stride`` apart), dst row c = 255 - src column c. Four rounds of interleaving
+    row i with row i + 8 byte by byte (LLVM shufflevector: SSE2 punpcklbw / punpckhbw) transpose a 16x16 tile."""
+    sig = types.void(src, src_stride, dst, dst_stride)
+
+    def codegen(context, builder, signature, args):
+        s, s_stride, d, d_stride = args
+        v16 = ir.VectorType(ir.IntType(8), 16)
+        i8p = ir.IntType(8).as_pointer()
+        s, d = builder.inttoptr(s, i8p), builder.inttoptr(d, i8p)
+        x = [builder.load(builder.bitcast(builder.gep(s, [builder.mul(s_stride, ir.Constant(s_stride.type, r))]),
+                                          v16.as_pointer()), align=1) for r in range(16)]
+        lo = ir.Constant(ir.VectorType(ir.IntType(32), 16), [k // 2 + 16 * (k % 2) for k in range(16)])
+        hi = ir.Constant(ir.VectorType(ir.IntType(32), 16), [8 + k // 2 + 16 * (k % 2) for k in range(16)])
+        for _ in range(4):
+            y = []
+            for i in range(8):
+                y += [builder.shuffle_vector(x[i], x[i + 8], lo), builder.shuffle_vector(x[i], x[i + 8], hi)]
+            x = y
+        ones = ir.Constant(v16, [255] * 16)
+        for c in range(16):
+            at = builder.gep(d, [builder.mul(d_stride, ir.Constant(d_stride.type, c))])
+            builder.store(builder.xor(x[c], ones), builder.bitcast(at, v16.as_pointer()), align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @numba.njit(cache=True, nogil=True)
@@ -45,7 +81,13 @@ def ink_columns(raw, raw64, width, out, upto):
         end = max(end, w + 1)
     end = min(end * 8, width)
     done = 0
-    if h % 8 == 0 and out.shape[1] == h:
+    if h % 16 == 0 and out.shape[1] == h and raw.strides[1] == 1 and out.strides[1] == 1 and out.strides[0] == h:
+        done = end - end % 16
+        src, rs, dst = raw.ctypes.data, raw.strides[0], out.ctypes.data
+        for rb in range(h // 16):
+            for c0 in range(0, done, 16):
+                _tile16(src + rb * 16 * rs + c0, rs, dst + c0 * h + rb * 16, h)
+    elif h % 8 == 0 and out.shape[1] == h:
         out64 = out.reshape(out.shape[0] * (h // 8), 8).view(np.uint64).reshape(out.shape[0], h // 8)
         done = end - end % 8
         for rb in range(h // 8):  # (rows outer: each row is read in order, ~2.5x faster than columns outer)

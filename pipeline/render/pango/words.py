@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import compress
 
 import numpy as np
 
@@ -68,6 +69,12 @@ def mixed_batch(words: list[str], ids: list[int | None], rows: np.ndarray, weak:
     own, cls = own.tolist(), row[:, 2].tolist()
     last, lead = -1, -1  # the last word with a character of a script of its own; the first weak word before any
     for k in range(n):
+        if own[k]:  # (most of a strip: a cached word of a script of its own is never cut, it only sets the run)
+            if lead >= 0:
+                keep[lead:k + 1] = b"\x01" * (k + 1 - lead)
+                lead = -1
+            last = k
+            continue
         w = words[k]
         if ids[k] is None:
             has = strong(w) is not None
@@ -94,9 +101,7 @@ def mixed_batch(words: list[str], ids: list[int | None], rows: np.ndarray, weak:
     # own (what follows it in the piece resolves behind it), grouped by that script: a batch of one item per script
     # rather than one per switch (Pango shapes item by item); the piece that opens the strip stays first.
     segs: list[tuple[int, int, list[str]]] = []
-    for k in range(n):
-        if not keep[k]:
-            continue
+    for k in compress(range(n), keep):
         w = words[k]
         o = ord(w[0]) if w else 0
         if o < 0x10000 and char_codes[o] & 2:
