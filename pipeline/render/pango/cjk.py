@@ -150,6 +150,42 @@ def tokens(cps, rs, proven, tok, spaces):
     return k
 
 
+@numba.njit(cache=True, nogil=True)
+def measure(ids, words, group, space_px, cps, rs, tok, space_cls, gaps):
+    """(width px, first class) of the tokens ``ids`` with the spaces of the strip ``cps`` (each of its run's class,
+    ``space_cls[run script]``) added after the token they follow (into ``gaps``); class -1 when a token is foreign
+    or missing, or the strip's classes do not share one font and baseline (``group``)."""
+    n = ids.shape[0]
+    cls = -1
+    for k in range(n):
+        w = ids[k]
+        if w < 0 or w == FOREIGN_WORD:
+            return 0, -1
+        c = words[w, 2]
+        if c >= 0:
+            if cls < 0:
+                cls = c
+            elif group[c] != group[cls]:
+                return 0, -1
+    if cls < 0:
+        return 0, -1
+    width = 0
+    k = 0
+    for i in range(cps.shape[0]):
+        while k + 1 < n and tok[k + 1, 0] <= i:
+            k += 1
+        if cps[i] == 32:
+            c = space_cls[rs[i] & 255]
+            if c < 0 or group[c] != group[cls]:
+                return 0, -1
+            gaps[k] += space_px[c]
+    for k in range(n):
+        width += words[ids[k], 1]
+        if k < n - 1:
+            width += gaps[k]
+    return width, cls
+
+
 class CjkWords:
     """``_lookup_cjk`` and its batches; ``ShapeCache`` holds the words, masks and classes. ``_cjk_proven``: per BMP
     code point 1 when ``cjkcheck`` proved it for the font (set by the renderer; all 0: nothing is composed)."""
@@ -157,19 +193,21 @@ class CjkWords:
     def _cjk_init(self, proven: frozenset[int]) -> None:
         self._cjk_proven = np.zeros(1 << 16, np.uint8)
         self._cjk_proven[[c for c in proven if c < 1 << 16]] = 1
+        self._cjk_any = bool(self._cjk_proven.any())
         self._cjk_pair = pair_table()
         self._cjk_script = np.array(self._gate.script, np.uint8)
         self._cjk_cls: dict[int, int] = {}  # run script -> its class
+        self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
         self._cjk_reset()
 
     def _cjk_reset(self) -> None:
         self._cjk_chars: dict[int, np.ndarray] = {}  # class -> per code point its id (-1: not cut yet)
-        self._cjk_words: dict[tuple[str, int], int] = {}  # (token, class) -> id
+        self._cjk_words: dict[int, dict[str, int]] = {}  # class -> token -> id
         self._cjk_epoch = self.stats["resets"]
 
     def _lookup_cjk(self, text: str):
         """(ids, width, class, gaps) for a strip the gate sent here, or None (Pango's)."""
-        if not self._cjk_proven.any():
+        if not self._cjk_any:
             return None
         if self._cjk_epoch != self.stats["resets"]:
             self._cjk_reset()
@@ -185,57 +223,44 @@ class CjkWords:
         if spaces[-1]:  # trailing spaces: an empty token after them
             tok = np.vstack([tok, [[len(cps), len(cps), -1]]]).astype(np.int32)
             spaces = np.append(spaces, 0).astype(np.int32)
-        for _ in range(2):
+        ids = self._cjk_ids(text, cps, tok)
+        if ids is None:
+            return None
+        if ids.min() < 0:
+            self._cjk_fill(text, cps, tok, ids)
             ids = self._cjk_ids(text, cps, tok)
             if ids is None:
                 return None
-            if (ids >= 0).all():
-                break
-            self._cjk_fill(text, cps, tok, ids)
-        else:
-            return None
-        if (ids == FOREIGN_WORD).any() or (ids < 0).any():
-            return None
-        rows = self._words.a
-        classes = rows[ids, 2]
-        classes = classes[classes >= 0]
-        if not len(classes) or len(np.unique(self._group[classes])) != 1:
-            return None
-        # the spaces after each token: each of its run's class (a space takes the script before it)
+        space_cls = self._cjk_space_cls
+        if not len(space_cls):  # run script -> class (GUnicodeScript numbers are < 256)
+            space_cls = self._cjk_space_cls = np.full(256, -1, np.int32)
+            space_cls[list(self._cjk_cls)] = list(self._cjk_cls.values())
         gaps = np.zeros(len(ids), np.int32)
-        at = np.flatnonzero(cps == 32)
-        if len(at):
-            owner = np.searchsorted(tok[:, 0], at, side="right") - 1  # the token each space follows
-            cls_of = np.array([self._cjk_cls.get(int(s), -1) for s in rs[at]], np.int32)
-            if (cls_of < 0).any() or len(np.unique(self._group[cls_of])) != 1 or \
-                    self._group[cls_of[0]] != self._group[classes[0]]:
-                return None
-            np.add.at(gaps, np.maximum(owner, 0), self._space_px[cls_of])
-        width = int(rows[ids, 1].sum() + gaps[:-1].sum())
-        return ids, width, int(classes[0]), gaps
+        width, cls = measure(ids, self._words.a, self._group, self._space_px, cps, rs, tok, space_cls, gaps)
+        return (ids, width, cls, gaps) if cls >= 0 else None
 
     def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray) -> np.ndarray | None:
         """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet)."""
         ids = np.full(len(tok), -2, np.int32)
-        single = (tok[:, 1] - tok[:, 0] == 1) & (self._cjk_proven[cps[np.minimum(tok[:, 0], len(cps) - 1)]] == 1)
+        first = cps[np.minimum(tok[:, 0], len(cps) - 1)]
+        single = (tok[:, 1] - tok[:, 0] == 1) & (self._cjk_proven[first] == 1)
         empty = tok[:, 1] == tok[:, 0]
         ids[empty] = EMPTY_WORD
-        for s in np.unique(tok[~empty, 2]).tolist():
-            if s == _COMMON or not _real_py(s):
+        scripts = tok[:, 2]
+        for s in set(scripts[~empty].tolist()):
+            if not _real_py(s):
                 return None  # a run of no script of its own
             cls = self._cjk_cls.get(s)
             if cls is None:
                 continue
-            here = (tok[:, 2] == s) & ~empty
-            table = self._cjk_chars.get(cls)
+            here = (scripts == s) & ~empty
             one = here & single
-            if table is not None:
-                ids[one] = table[cps[tok[one, 0]]]
-            else:
-                ids[one] = -1
-            get = self._cjk_words.get
-            for k in np.flatnonzero(here & ~single).tolist():
-                ids[k] = get((text[tok[k, 0]:tok[k, 1]], cls), -1)
+            table = self._cjk_chars.get(cls)
+            ids[one] = table[first[one]] if table is not None else -1
+            words = np.flatnonzero(here & ~single)
+            if len(words):
+                get = self._cjk_words.setdefault(cls, {}).get
+                ids[words] = [get(text[a:b], -1) for a, b in tok[words, :2].tolist()]
         return ids
 
     def _cjk_fill(self, text: str, cps: np.ndarray, tok: np.ndarray, ids: np.ndarray) -> None:
@@ -273,19 +298,24 @@ class CjkWords:
         if cls is None:
             return
         self._cjk_cls[s] = cls
-        rows = self._words.a
-        table = self._cjk_chars.get(cls)
-        if table is None:
-            table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
-        for t, i in zip(batch[1:], status[1:].tolist()):
-            good = i > FOREIGN_WORD and rows[i, 2] == cls
-            i = i if good else FOREIGN_WORD
-            if len(t) == 1 and self._cjk_proven[ord(t)]:
-                table[ord(t)] = i
-            else:
-                self._cjk_words[(t, cls)] = i
-            self.stats["words_shaped" if good else "foreign"] += 1
-
+        self._cjk_space_cls = np.full(0, -1, np.int32)
+        st = status[1:]
+        good = (st > FOREIGN_WORD) & (self._words.a[np.maximum(st, 0), 2] == cls)
+        got = np.where(good, st, FOREIGN_WORD).astype(np.int32)
+        n_good = int(good.sum())
+        self.stats["words_shaped"] += n_good
+        self.stats["foreign"] += len(st) - n_good
+        one = np.array([len(t) == 1 for t in batch[1:]], bool)
+        if one.any():
+            cps = np.array([ord(t[0]) for t in batch[1:]], np.int32)
+            one &= self._cjk_proven[cps] == 1
+            table = self._cjk_chars.get(cls)
+            if table is None:
+                table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
+            table[cps[one]] = got[one]
+        words = self._cjk_words.setdefault(cls, {})
+        for k in np.flatnonzero(~one).tolist():
+            words[batch[1 + k]] = int(got[k])
 
 def _real_py(sc: int) -> bool:
     return sc > 1 and sc != 61
