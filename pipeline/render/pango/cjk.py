@@ -227,8 +227,10 @@ class CjkWords:
         if ids is None:
             return None
         if ids.min() < 0:
-            self._cjk_fill(text, cps, tok, ids)
-            ids = self._cjk_ids(text, cps, tok)
+            resets = self.stats["resets"]
+            self._cjk_fill(text, cps, rs, tok, ids)
+            miss = None if resets != self.stats["resets"] else np.flatnonzero(ids < 0)
+            ids = self._cjk_ids(text, cps, tok, miss, ids)
             if ids is None:
                 return None
         space_cls = self._cjk_space_cls
@@ -239,21 +241,28 @@ class CjkWords:
         width, cls = measure(ids, self._words.a, self._group, self._space_px, cps, rs, tok, space_cls, gaps)
         return (ids, width, cls, gaps) if cls >= 0 else None
 
-    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray) -> np.ndarray | None:
-        """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet)."""
-        ids = np.full(len(tok), -2, np.int32)
+    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray, only: np.ndarray | None = None,
+                 ids: np.ndarray | None = None) -> np.ndarray | None:
+        """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet); with
+        ``only``, just the tokens at those positions are looked up (again) into ``ids``."""
+        if only is None:
+            ids = np.full(len(tok), -2, np.int32)
+            pick = np.ones(len(tok), bool)
+        else:
+            pick = np.zeros(len(tok), bool)
+            pick[only] = True
         first = cps[np.minimum(tok[:, 0], len(cps) - 1)]
         single = (tok[:, 1] - tok[:, 0] == 1) & (self._cjk_proven[first] == 1)
         empty = tok[:, 1] == tok[:, 0]
         ids[empty] = EMPTY_WORD
         scripts = tok[:, 2]
-        for s in set(scripts[~empty].tolist()):
+        for s in set(scripts[~empty & pick].tolist()):
             if not _real_py(s):
                 return None  # a run of no script of its own
             cls = self._cjk_cls.get(s)
             if cls is None:
                 continue
-            here = (scripts == s) & ~empty
+            here = (scripts == s) & ~empty & pick
             one = here & single
             table = self._cjk_chars.get(cls)
             ids[one] = table[first[one]] if table is not None else -1
@@ -263,7 +272,7 @@ class CjkWords:
                 ids[words] = [get(text[a:b], -1) for a, b in tok[words, :2].tolist()]
         return ids
 
-    def _cjk_fill(self, text: str, cps: np.ndarray, tok: np.ndarray, ids: np.ndarray) -> None:
+    def _cjk_fill(self, text: str, cps: np.ndarray, rs: np.ndarray, tok: np.ndarray, ids: np.ndarray) -> None:
         """Shape the strip's missing tokens, one batch per run script, each behind a token of that script."""
         if self._words.n + int((ids < 0).sum()) >= 2 * self.max_words:
             self.stats["resets"] += 1
@@ -271,14 +280,15 @@ class CjkWords:
             self._cjk_reset()
             ids[ids >= 0] = -1
             ids[tok[:, 1] == tok[:, 0]] = EMPTY_WORD
-        script = self._cjk_script
-        for s in np.unique(tok[ids < 0, 2]).tolist():
-            here = np.flatnonzero(tok[:, 2] == s)
-            texts = [text[a:b] for a, b in tok[here, :2].tolist()]
-            anchor = next((t for t in texts if (script[np.array([ord(c) for c in t])] == s).any()), None)
-            if anchor is None:
+        own = self._cjk_script[cps]  # each character's own script
+        for s in set(tok[ids < 0, 2].tolist()):
+            strong = np.flatnonzero((rs == s) & (own == s))
+            if not len(strong):
                 continue
-            missing = list(dict.fromkeys(t for t, i in zip(texts, ids[here].tolist()) if i < 0))
+            k = int(np.searchsorted(tok[:, 0], strong[0], side="right")) - 1  # the token holding the first one
+            anchor = text[tok[k, 0]:tok[k, 1]]
+            miss = np.flatnonzero((tok[:, 2] == s) & (ids < 0))
+            missing = list(dict.fromkeys(text[a:b] for a, b in tok[miss, :2].tolist()))
             self._cjk_batch(s, [anchor] + missing)
 
     def _cjk_batch(self, s: int, batch: list[str]) -> None:

@@ -5,8 +5,8 @@ shapes with its default shaper (see ``shapecache.py``). Two things rule that out
 
 * a character of a script the cache never takes: right-to-left scripts (Syriac, Thaana, N'Ko...; Arabic and
   Hebrew but in the strips ``_rtl`` passes), the stateful shapers (Indic, Thai, Lao, Tibetan, Myanmar, Khmer,
-  USE scripts..., and Hangul's conjoining jamo and tone marks), and Han, kana, Bopomofo and Yi, whose text has
-  no spaces to cut words at (a "word" is a whole sentence, met once);
+  USE scripts..., and Hangul's conjoining jamo and tone marks), and Yi; Han, kana and Bopomofo, whose text has
+  no spaces to cut words at, go to ``cjk.py`` instead (``CJK`` below), which cuts them at characters;
 * characters of two scripts of their own (Cyrillic with a Latin name, Greek with a Latin term) and a paired
   punctuation mark (brackets, quotes; here: every opening, closing, initial or final punctuation mark and every
   character with a bidi mirror, a superset of Pango's pairs): Pango makes an item of each script, and a closing

@@ -18,8 +18,10 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   unknown glyph, and that space is the class's one space glyph. A word that can never be cached is marked foreign.
 * Right to left (``_lookup_rtl``, why it is Pango's layout: ``rtl.py``): an Arabic or Hebrew strip the gate
   passes is composed word by word in reverse order, numbers as level-2 items of their own.
+* Han, kana and Bopomofo text (with Latin words or not; ``cjk.py``): cut into tokens at spaces, script runs and
+  characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class.
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
-  (other right-to-left text, stateful shapers, Han/kana) or a mixture of scripts with paired punctuation sends the
+  (other right-to-left text, stateful shapers) or a mixture of scripts with paired punctuation sends the
   strip to Pango with no word shaped; so does a word already known to be foreign.
 * A strip is composed when all its words are cached in one class and one of them has a script of its own: then
   Pango would lay it out as one item of that class. A strip of several left-to-right scripts is composed run by
