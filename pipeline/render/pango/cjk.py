@@ -32,7 +32,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from . import pango_abi as pa
 from .kernels import EMPTY_WORD, FOREIGN_WORD
 
 # Pango's paired punctuation (pango-script.c ``paired_chars``): even index opens, odd index closes
@@ -327,8 +326,7 @@ class CjkWords:
         for k in np.flatnonzero(~one).tolist():
             words[batch[1 + k]] = int(got[k])
 
+
 def _real_py(sc: int) -> bool:
     return sc > 1 and sc != 61
 
-
-__all__ = ["CjkWords", "runs", "tokens", "pair_table", "pa"]

@@ -3,8 +3,11 @@
 Han, kana and Bopomofo text has no spaces to cut words at, so the shaping cache composes it character by character
 (``cjk.py``). That gives Pango's pixels when no OpenType lookup can make a character's glyph or position depend on
 a neighbour -- nor a neighbour's on it. This module reads the font's GSUB, GPOS and GDEF with fontTools and proves
-it per character, for every lookup of the font (whatever its feature, script or language: a superset of what
-HarfBuzz applies for Pango's default features in horizontal text):
+it per character, for every lookup of the features HarfBuzz applies by default in horizontal text
+(``DEFAULT_FEATURES``: Pango asks for no others) under any script and language of the font -- a superset of what
+applies to one item -- and every lookup their contextual rules call. Not among them: 'halt', 'palt', 'chws',
+'vhal' (CJK punctuation and proportional spacing, GoNoto has 'halt' and 'palt': off unless asked for), 'vert'
+(vertical text only), 'dlig' (GoNoto's era-name ligatures):
 
 * the character's glyphs are its cmap glyph and every glyph a context-free substitution (GSUB single, multiple or
   alternate: the same whatever the neighbours) can turn them into -- 'locl' and the like;
@@ -36,12 +39,12 @@ from pathlib import Path
 BLOCKS = ((0x2E80, 0x2FDF), (0x3000, 0x303F), (0x3040, 0x30FF), (0x3100, 0x312F), (0x31A0, 0x31FF),
           (0x3200, 0x32FF), (0x3300, 0x33FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
           (0xFE30, 0xFE4F), (0xFF01, 0xFF60), (0xFF61, 0xFF9F), (0xFFE0, 0xFFEE))
-_IGNORE = {1: 0x2, 2: 0x4, 3: 0x8}
+_IGNORE = {1: 0x2, 2: 0x4, 3: 0x8}  # GDEF class -> the lookup flag that skips it (base, ligature, mark)
 # Features HarfBuzz turns on by default in horizontal text (hb-ot-shape.cc: common, horizontal and the always-on
 # ones; 'frac'/'numr'/'dnom' around a fraction slash), under any script and language of the font: Pango adds none.
 DEFAULT_FEATURES = frozenset({"abvm", "blwm", "ccmp", "locl", "mark", "mkmk", "rlig", "calt", "clig", "curs", "dist",
                               "kern", "liga", "rclt", "rand", "rvrn", "ltra", "ltrm", "frac", "numr", "dnom",
-                              "ljmo", "vjmo", "tjmo"})  # GDEF class -> the lookup flag that skips it (base, ligature, mark)
+                              "ljmo", "vjmo", "tjmo"})
 
 
 @dataclass
