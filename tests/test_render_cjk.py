@@ -234,3 +234,34 @@ def test_a_font_without_cjk_proof_composes_no_cjk(monkeypatch):
 
 def test_pango_abi_is_the_one_used():
     assert pa.SCALE == 1024
+
+
+def test_proven_characters_shape_in_pairs_as_alone():
+    """The proof cross-checked by Pango's own shaper on GoNoto: for random pairs of proven characters (Han, kana
+    that are proven, CJK and full-width punctuation) and pairs of a proven character with a kana, a Latin letter,
+    a digit or an ASCII mark, each character's glyphs and positions beside the other are those it has with a space
+    after it in the same run (behind a Han anchor, so digits and punctuation take the script they take in text)."""
+    r = TextRenderer(RenderConfig())
+    r._ensure()
+    shape = r._cache._shape
+    proven = sorted(cjkcheck.verdict(fonts_dir() / "GoNotoCurrent.ttf").chars)
+    others = [ord(c) for c in "のをはでいるすアイウカキーAVTaf01,.(「"]
+    rng = random.Random(7)
+    anchor = "一 ".encode("utf-8")
+
+    def glyphs(text: str, start: int, end: int) -> list[tuple[int, ...]]:
+        """The glyphs of bytes [start, end) of ``text`` (after the anchor), shaped as a strip would be."""
+        out = []
+        for it in shape(anchor + text.encode("utf-8")):
+            for g, c in zip(it.glyphs.tolist(), it.clusters.tolist()):
+                if len(anchor) + start <= c < len(anchor) + end:
+                    out.append(tuple(g))
+        return out
+
+    for _ in range(3000):
+        a = chr(rng.choice(proven))
+        b = chr(rng.choice(proven if rng.random() < 0.5 else others))
+        a, b = (a, b) if rng.random() < 0.5 else (b, a)
+        na, nb = len(a.encode("utf-8")), len(b.encode("utf-8"))
+        alone = glyphs(a + " " + b + " ", 0, na) + glyphs(a + " " + b + " ", na + 1, na + 1 + nb)
+        assert glyphs(a + b, 0, na + nb) == alone, (a, b)

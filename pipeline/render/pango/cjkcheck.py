@@ -29,6 +29,7 @@ alone). Pango's side of it (items, rounding, paired punctuation) is ``cjk.py``'s
 from __future__ import annotations
 
 import functools
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,7 +185,8 @@ def check_font(path: str | Path, features: frozenset[str] = DEFAULT_FEATURES) ->
 
     font = TTFont(str(path), lazy=False)
     fatal = [f"has a '{t}' table" for t in ("kern", "morx", "kerx", "mort") if t in font]
-    cmap = {cp: g for cp, g in font.getBestCmap().items() if in_blocks(cp)}
+    cmap = {cp: g for cp, g in font.getBestCmap().items() if in_blocks(cp)
+            and unicodedata.category(chr(cp)) not in ("Mn", "Mc", "Me", "Cf")}  # (a mark joins the cluster before it)
     subst: dict[str, set[str]] = {}
     touched: set[str] = set()
     notes: list[str] = []
