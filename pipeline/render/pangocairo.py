@@ -124,8 +124,12 @@ class PangoCairoRenderer(Renderer):
             from .pango.glyphs import cell_for
             from .pango.shapecache import ShapeCache
 
+            from .pango.cjkcheck import verdict as cjk_verdict
+
+            cjk = cjk_verdict(fonts[0])  # Han/kana characters no lookup ties to a neighbour (pango/cjkcheck.py)
             self._cache = ShapeCache(address(ctx, _pffi), self._line_metrics, self._y_top, check.risky_glyphs,
-                                     glyph_cell=cell_for(fonts[0], c.font_px))
+                                     glyph_cell=cell_for(fonts[0], c.font_px),
+                                     cjk_chars=cjk.chars if cjk is not None and cjk.eligible else frozenset())
             self._scratch = np.zeros((c.height, c.width), np.uint8)
             self._check_cache()
         if self._cache is not None and self.word_kernel:

@@ -177,8 +177,8 @@ def run_group(strips: list[str], peers: list[Peer]) -> dict:
     again (second pass). CPU time of the rendering thread (ours) and of each peer's (its own report)."""
     pango = TextRenderer(RenderConfig(), shape_cache=False)
     cache = TextRenderer(RenderConfig())
-    for r in (pango, cache):  # Pango, and the kernels of one script and of two (compiled or loaded)
-        r("warm up Pango and the kernels"), r("warm up Москва kernels")
+    for r in (pango, cache):  # Pango, and the kernels of one script, of two and of Han/kana (compiled or loaded)
+        r("warm up Pango and the kernels"), r("warm up Москва kernels"), r("暖身 kernels")
     before = dict(cache.cache_stats)
     live = [p for p in peers if p.error is None]
     times: dict[str, list[float]] = {"pango": [], "first": [], "second": [], **{p.name: [] for p in live}}

@@ -5,14 +5,16 @@ shapes with its default shaper (see ``shapecache.py``). Two things rule that out
 
 * a character of a script the cache never takes: right-to-left scripts (Syriac, Thaana, N'Ko...; Arabic and
   Hebrew but in the strips ``_rtl`` passes), the stateful shapers (Indic, Thai, Lao, Tibetan, Myanmar, Khmer,
-  USE scripts..., and Hangul's conjoining jamo and tone marks), and Han, kana, Bopomofo and Yi, whose text has
-  no spaces to cut words at (a "word" is a whole sentence, met once);
+  USE scripts..., and Hangul's conjoining jamo and tone marks), and Yi; Han, kana and Bopomofo, whose text has
+  no spaces to cut words at, go to ``cjk.py`` instead (``CJK`` below), which cuts them at characters;
 * characters of two scripts of their own (Cyrillic with a Latin name, Greek with a Latin term) and a paired
   punctuation mark (brackets, quotes; here: every opening, closing, initial or final punctuation mark and every
   character with a bidi mirror, a superset of Pango's pairs): Pango makes an item of each script, and a closing
   mark takes the script of its opening one, which ``kernels.measure_mixed`` does not follow.
 
-``gate(text)`` is 0 for such strips, 2 for a mixture the cache may compose run by run (``measure_mixed``), 1
+``gate(text)`` is ``CJK`` for Han, kana or Bopomofo text with no character of another blocked script, jamo, bidi
+control or character past the BMP (``cjk.py`` composes it token by token, or sends it to Pango), else 0 for such
+strips, 2 for a mixture the cache may compose run by run (``measure_mixed``), 1
 else (one script at most) -- and ``RTL + i`` for right-to-left text of ``RTL_SCRIPTS[i]`` (Arabic, Hebrew) that
 the cache composes word by word in reverse order (see ``ScriptGate._rtl``).
 
@@ -50,6 +52,10 @@ _JAMO = "\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\u302e\u302f"
 # scripts, returned by ``gate`` as RTL + its index here.
 RTL_SCRIPTS = (2, 19)  # Arabic, Hebrew
 RTL = 3
+# Han, kana and Bopomofo text with left-to-right scripts the cache composes and no bidi control: ``cjk.py``
+CJK = RTL + len(RTL_SCRIPTS)
+_CJK_SCRIPTS = frozenset({5, 17, 20, 22})  # Bopomofo, Han, Hiragana, Katakana (BMP)
+_BIDI_CONTROLS = "\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069"
 # Digit words an RTL strip may hold: one family of digits, a separator (bidi CS) only between two digits.
 _DIGIT_WORD = digit_word = re.compile("[0-9]+(?:[,./:][0-9]+)*|[\u0660-\u0669]+(?:[,./:][\u0660-\u0669]+)*"
                          "|[\u06f0-\u06f9]+(?:[,./:][\u06f0-\u06f9]+)*").fullmatch
@@ -111,6 +117,8 @@ class ScriptGate:
         self._ranges = _ranges(t)
         blocked = self._class(lambda s: s not in WEAK and s not in COMPOSABLE)
         self._blocked = re.compile(f"[{blocked}{_JAMO}{_SUPPLEMENTARY_BLOCKED}]").search
+        cjk_bad = self._class(lambda s: s not in WEAK and s not in COMPOSABLE and s not in _CJK_SCRIPTS)
+        self._cjk_bad = re.compile(f"[{cjk_bad}{_JAMO}{_BIDI_CONTROLS}\U00010000-\U0010ffff]").search
         # An RTL strip is composed when nothing in it can take a level of its own but numbers (see _rtl)
         rtl_bad = self._class(lambda s: s not in WEAK and s not in RTL_SCRIPTS)
         bidi = [unicodedata.bidirectional(chr(cp)) if not 0xD800 <= cp <= 0xDFFF else "" for cp in range(_PLANE0)]
@@ -159,7 +167,7 @@ class ScriptGate:
         if text.isascii():  # Latin letters and Common: one script at most
             return 1
         if self._blocked(text):
-            return self._rtl(text)
+            return self._rtl(text) or (0 if self._cjk_bad(text) else CJK)
         # two composable scripts? (two table look-ups per UTF-16 unit; a regex class per script took ~10 ms to
         # compile, on the first strip of each script)
         u = np.frombuffer(text.encode("utf-16-le"), np.uint16)

@@ -18,8 +18,10 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   unknown glyph, and that space is the class's one space glyph. A word that can never be cached is marked foreign.
 * Right to left (``_lookup_rtl``, why it is Pango's layout: ``rtl.py``): an Arabic or Hebrew strip the gate
   passes is composed word by word in reverse order, numbers as level-2 items of their own.
+* Han, kana and Bopomofo text (with Latin words or not; ``cjk.py``): cut into tokens at spaces, script runs and
+  characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class.
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
-  (other right-to-left text, stateful shapers, Han/kana) or a mixture of scripts with paired punctuation sends the
+  (other right-to-left text, stateful shapers) or a mixture of scripts with paired punctuation sends the
   strip to Pango with no word shaped; so does a word already known to be foreign.
 * A strip is composed when all its words are cached in one class and one of them has a script of its own: then
   Pango would lay it out as one item of that class. A strip of several left-to-right scripts is composed run by
@@ -58,11 +60,12 @@ import numpy as np
 from . import kernels
 from . import pango_abi as pa
 from .adopt import PangoWords
+from .cjk import CjkWords
 from .classes import GLYPH_IDS, Classes
 from .glyphs import GlyphMasks
 from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 from .rtl import RtlWords
-from .scriptgate import RTL, RTL_SCRIPTS, gate
+from .scriptgate import CJK, RTL, RTL_SCRIPTS, gate
 from .tables import Atlas, Rows
 from .words import astral, mixed_batch, word_code, words_in
 from .wordtable import WordTable
@@ -81,7 +84,7 @@ _NO_GAPS = np.zeros(0, np.int32)
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache(RtlWords, PangoWords, Classes):
+class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
@@ -92,7 +95,8 @@ class ShapeCache(RtlWords, PangoWords, Classes):
 
     def __init__(self, context: int, line_metrics: Callable[[str], tuple[int, int]],
                  y_top: Callable[[int], float], risky_glyphs: frozenset[int] = frozenset(),
-                 max_words: int = 100_000, glyph_cell: tuple[int, int, int, int] | None = None):
+                 max_words: int = 100_000, glyph_cell: tuple[int, int, int, int] | None = None,
+                 cjk_chars: frozenset[int] = frozenset()):
         self._context = pa.ffi.cast("void *", context)
         self._line_metrics, self._y_top = line_metrics, y_top
         self.max_words = max_words
@@ -125,6 +129,7 @@ class ShapeCache(RtlWords, PangoWords, Classes):
         self._shape = pa.Shaper(self._context)
         self._table = WordTable()  # a compiled copy of _ids for strips of known words
         self._reset_words()
+        self._cjk_init(cjk_chars)  # the font's proven CJK characters (cjkcheck.py): Han/kana strips, cjk.py
 
     def _reset_words(self) -> None:
         self._ids: dict[str, int] = {"": EMPTY_WORD}  # the empty word (between two spaces) draws nothing
@@ -156,6 +161,8 @@ class ShapeCache(RtlWords, PangoWords, Classes):
         if not scripts:  # scripts the cache never composes, or a mixture it cannot: Pango's, unshaped
             self.stats["gated"] += 1
             return None
+        if scripts == CJK:
+            return self._lookup_cjk(text)
         if scripts >= RTL:
             return self._lookup_rtl(text, scripts - RTL)
         words = text.split(" ") if scripts > 1 else None
@@ -233,7 +240,10 @@ class ShapeCache(RtlWords, PangoWords, Classes):
     def prefetch(self, texts: list[str]) -> None:
         """Shape every word of ``texts`` the cache does not hold yet, in one batch: a strip's own batch costs
         ~0.1 ms before its first word, so a document's lines or a bundle's chunks are best met together."""
-        words = " ".join(t for t in texts if 0 < self._gate(t) < RTL).split(" ")
+        codes = [self._gate(t) for t in texts]
+        for t in compress(texts, [c == CJK for c in codes]):
+            self._lookup_cjk(t)  # (cjk.py: its tokens, shaped strip by strip)
+        words = " ".join(compress(texts, [0 < c < RTL for c in codes])).split(" ")
         for i in range(0, len(words), 20_000):  # batches of a bounded size, for documents of any length
             part = words[i:i + 20_000]
             ids = list(map(self._ids.get, part))

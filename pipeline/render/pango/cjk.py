@@ -1,0 +1,332 @@
+"""The shaping cache's Han, kana and Bopomofo strips (``ShapeCache`` inherits this): text without spaces, composed
+token by token.
+
+Why a token shapes the same in a batch as in the strip (Pango 1.50 lays a strip out as one unwrapped line):
+
+* Items. Pango's script iterator (pango-script.c, ``_runs`` below does what it does: a digit or punctuation mark
+  takes the script of its run, a closing bracket of Pango's paired list the script its opening one was pushed
+  with) cuts the strip into runs of one script; Pango makes an item of each (splitting further only where the font
+  or the width class changes, which depends on the characters alone). Han, Hiragana and Katakana are scripts of
+  their own, so a Japanese sentence is many items; each is shaped alone by HarfBuzz's default shaper.
+* Tokens. Inside a run, a token ends at a space and on both sides of every *proven* character (``cjkcheck.py``:
+  no lookup of the font can tie its glyph to a neighbour, nor skip over it); what lies between (a kana run, which
+  GoNoto kerns pair by pair; a Latin word; digits) is one token, shaped as a word. No lookup reaches across a
+  space (``spacecheck.py``) nor across a proven character, and none across an item's end, so each token's
+  glyphs and advances are those it gets alone, followed by a space, in an item of the same class (font, script,
+  language: the language is derived from the script and the context only). A token is cached per class (its
+  run's), cut from a batch ``anchor tok1 tok2 ...`` shaped by Pango itself, the anchor being a token of the
+  strip of the run's own script (so the batch is one run of that script), by ``kernels.harvest_item`` (a token
+  must start a cluster, have whole-pixel advances, no unknown glyph, and its space must be the class's).
+* Pixels. Pango rounds each glyph's advance to whole pixels, so a token's x is the sum of the advances and
+  spaces before it; glyph offsets off whole pixels are placed as cairo rounds them (``kernels._rows``); a strip's
+  classes must share a font and baseline (``_group``), and ``kernels.compose`` adds the token masks with
+  saturation, as cairo composes a run. A space takes the class of its run.
+
+Anything else goes to Pango: a token that cannot be cut (``FOREIGN_WORD``), a run of no script of its own,
+several fonts or baselines. ``scriptgate`` sends here strips of Han/kana/Bopomofo with left-to-right scripts and no
+bidi control (``CJK``). ``tests/test_render_cjk.py`` checks every strip against Pango's, first and second pass.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .kernels import EMPTY_WORD, FOREIGN_WORD
+
+# Pango's paired punctuation (pango-script.c ``paired_chars``): even index opens, odd index closes
+PAIRED = (0x0028, 0x0029, 0x003C, 0x003E, 0x005B, 0x005D, 0x007B, 0x007D, 0x00AB, 0x00BB, 0x0F3A, 0x0F3B,
+          0x0F3C, 0x0F3D, 0x169B, 0x169C, 0x2018, 0x2019, 0x201C, 0x201D, 0x2039, 0x203A, 0x2045, 0x2046,
+          0x207D, 0x207E, 0x208D, 0x208E, 0x27E6, 0x27E7, 0x27E8, 0x27E9, 0x27EA, 0x27EB, 0x27EC, 0x27ED,
+          0x27EE, 0x27EF, 0x2983, 0x2984, 0x2985, 0x2986, 0x2987, 0x2988, 0x2989, 0x298A, 0x298B, 0x298C,
+          0x298D, 0x298E, 0x298F, 0x2990, 0x2991, 0x2992, 0x2993, 0x2994, 0x2995, 0x2996, 0x2997, 0x2998,
+          0x29FC, 0x29FD, 0x2E02, 0x2E03, 0x2E04, 0x2E05, 0x2E09, 0x2E0A, 0x2E0C, 0x2E0D, 0x2E1C, 0x2E1D,
+          0x2E20, 0x2E21, 0x2E22, 0x2E23, 0x2E24, 0x2E25, 0x2E26, 0x2E27, 0x2E28, 0x2E29, 0x3008, 0x3009,
+          0x300A, 0x300B, 0x300C, 0x300D, 0x300E, 0x300F, 0x3010, 0x3011, 0x3014, 0x3015, 0x3016, 0x3017,
+          0x3018, 0x3019, 0x301A, 0x301B, 0xFE59, 0xFE5A, 0xFE5B, 0xFE5C, 0xFE5D, 0xFE5E, 0xFF08, 0xFF09,
+          0xFF3B, 0xFF3D, 0xFF5B, 0xFF5D, 0xFF5F, 0xFF60, 0xFF62, 0xFF63)
+_COMMON = 0
+_DEPTH = 128  # Pango's PAREN_STACK_DEPTH
+
+
+def pair_table() -> np.ndarray:
+    t = np.full(1 << 16, -1, np.int16)
+    t[list(PAIRED)] = np.arange(len(PAIRED), dtype=np.int16)
+    return t
+
+
+@numba.njit(cache=True, nogil=True)
+def _real(sc):
+    return sc > 1 and sc != 61  # not Common, Inherited or Unknown
+
+
+@numba.njit(cache=True, nogil=True)
+def runs(cps, script, pair, out):
+    """Pango's script iterator (pango_script_iter_next) over the code points ``cps``: ``out[i]`` = the script of the
+    run character i falls in; returns the number of runs."""
+    n = cps.shape[0]
+    stack_pair = np.empty(_DEPTH, np.int32)
+    stack_sc = np.empty(_DEPTH, np.int32)
+    sp = -1
+    end = 0
+    nruns = 0
+    while end < n:
+        start_sp = sp
+        code = _COMMON
+        start = end
+        while end < n:
+            ch = cps[end]
+            sc = np.int32(script[ch])
+            pi = -1
+            if sc == _COMMON:
+                pi = np.int32(pair[ch])
+            if pi >= 0:
+                if pi & 1 == 0:
+                    sp += 1
+                    if sp >= _DEPTH:
+                        sp = 0
+                    stack_pair[sp] = pi
+                    stack_sc[sp] = code
+                elif sp >= 0:
+                    want = pi & ~1
+                    while sp >= 0 and stack_pair[sp] != want:
+                        sp -= 1
+                    if sp < start_sp:
+                        start_sp = sp
+                    if sp >= 0:
+                        sc = stack_sc[sp]
+            if not _real(code) or not _real(sc) or code == sc:
+                if not _real(code) and _real(sc):
+                    code = sc
+                    while start_sp < sp:
+                        start_sp += 1
+                        stack_sc[start_sp] = code
+                if pi >= 0 and pi & 1 == 1 and sp >= 0:
+                    sp -= 1
+                    if sp < start_sp:
+                        start_sp = sp
+            else:
+                break
+            end += 1
+        for i in range(start, end):
+            out[i] = code
+        nruns += 1
+    return nruns
+
+
+@numba.njit(cache=True, nogil=True)
+def tokens(cps, rs, proven, tok, spaces):
+    """Cut the strip into tokens (see the module doc): ``tok[k]`` = (first char, end char, run script); a token
+    ends at a space, at a change of run and on both sides of a proven character. ``spaces[k]`` = the spaces after
+    token k (their run scripts are the caller's to read). A leading space gets an empty token before it. Returns
+    the token count."""
+    n = cps.shape[0]
+    k = 0
+    open_tok = False
+    for i in range(n):
+        ch = cps[i]
+        if ch == 32:
+            if k == 0:
+                tok[0, 0], tok[0, 1], tok[0, 2] = 0, 0, -1
+                spaces[0] = 0
+                k = 1
+            spaces[k - 1] += 1
+            open_tok = False
+            continue
+        if proven[ch]:
+            tok[k, 0], tok[k, 1], tok[k, 2] = i, i + 1, rs[i]
+            spaces[k] = 0
+            k += 1
+            open_tok = False
+            continue
+        if open_tok and rs[i] == tok[k - 1, 2] and not (i > 0 and rs[i - 1] != rs[i]):
+            tok[k - 1, 1] = i + 1
+            continue
+        tok[k, 0], tok[k, 1], tok[k, 2] = i, i + 1, rs[i]
+        spaces[k] = 0
+        k += 1
+        open_tok = True
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def measure(ids, words, group, space_px, cps, rs, tok, space_cls, gaps):
+    """(width px, first class) of the tokens ``ids`` with the spaces of the strip ``cps`` (each of its run's class,
+    ``space_cls[run script]``) added after the token they follow (into ``gaps``); class -1 when a token is foreign
+    or missing, or the strip's classes do not share one font and baseline (``group``)."""
+    n = ids.shape[0]
+    cls = -1
+    for k in range(n):
+        w = ids[k]
+        if w < 0 or w == FOREIGN_WORD:
+            return 0, -1
+        c = words[w, 2]
+        if c >= 0:
+            if cls < 0:
+                cls = c
+            elif group[c] != group[cls]:
+                return 0, -1
+    if cls < 0:
+        return 0, -1
+    width = 0
+    k = 0
+    for i in range(cps.shape[0]):
+        while k + 1 < n and tok[k + 1, 0] <= i:
+            k += 1
+        if cps[i] == 32:
+            c = space_cls[rs[i] & 255]
+            if c < 0 or group[c] != group[cls]:
+                return 0, -1
+            gaps[k] += space_px[c]
+    for k in range(n):
+        width += words[ids[k], 1]
+        if k < n - 1:
+            width += gaps[k]
+    return width, cls
+
+
+class CjkWords:
+    """``_lookup_cjk`` and its batches; ``ShapeCache`` holds the words, masks and classes. ``_cjk_proven``: per BMP
+    code point 1 when ``cjkcheck`` proved it for the font (set by the renderer; all 0: nothing is composed)."""
+
+    def _cjk_init(self, proven: frozenset[int]) -> None:
+        self._cjk_proven = np.zeros(1 << 16, np.uint8)
+        self._cjk_proven[[c for c in proven if c < 1 << 16]] = 1
+        self._cjk_any = bool(self._cjk_proven.any())
+        self._cjk_pair = pair_table()
+        self._cjk_script = np.array(self._gate.script, np.uint8)
+        self._cjk_cls: dict[int, int] = {}  # run script -> its class
+        self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
+        self._cjk_reset()
+
+    def _cjk_reset(self) -> None:
+        self._cjk_chars: dict[int, np.ndarray] = {}  # class -> per code point its id (-1: not cut yet)
+        self._cjk_words: dict[int, dict[str, int]] = {}  # class -> token -> id
+        self._cjk_epoch = self.stats["resets"]
+
+    def _lookup_cjk(self, text: str):
+        """(ids, width, class, gaps) for a strip the gate sent here, or None (Pango's)."""
+        if not self._cjk_any:
+            return None
+        if self._cjk_epoch != self.stats["resets"]:
+            self._cjk_reset()
+        cps = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.int32)
+        if cps.max(initial=0) >= 1 << 16:
+            return None
+        rs = np.empty(len(cps), np.int32)
+        runs(cps, self._cjk_script, self._cjk_pair, rs)
+        tok = np.empty((len(cps) + 1, 3), np.int32)
+        spaces = np.zeros(len(cps) + 1, np.int32)
+        nt = tokens(cps, rs, self._cjk_proven, tok, spaces)
+        tok, spaces = tok[:nt], spaces[:nt]
+        if spaces[-1]:  # trailing spaces: an empty token after them
+            tok = np.vstack([tok, [[len(cps), len(cps), -1]]]).astype(np.int32)
+            spaces = np.append(spaces, 0).astype(np.int32)
+        ids = self._cjk_ids(text, cps, tok)
+        if ids is None:
+            return None
+        if ids.min() < 0:
+            resets = self.stats["resets"]
+            self._cjk_fill(text, cps, rs, tok, ids)
+            miss = None if resets != self.stats["resets"] else np.flatnonzero(ids < 0)
+            ids = self._cjk_ids(text, cps, tok, miss, ids)
+            if ids is None:
+                return None
+        space_cls = self._cjk_space_cls
+        if not len(space_cls):  # run script -> class (GUnicodeScript numbers are < 256)
+            space_cls = self._cjk_space_cls = np.full(256, -1, np.int32)
+            space_cls[list(self._cjk_cls)] = list(self._cjk_cls.values())
+        gaps = np.zeros(len(ids), np.int32)
+        width, cls = measure(ids, self._words.a, self._group, self._space_px, cps, rs, tok, space_cls, gaps)
+        return (ids, width, cls, gaps) if cls >= 0 else None
+
+    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray, only: np.ndarray | None = None,
+                 ids: np.ndarray | None = None) -> np.ndarray | None:
+        """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet); with
+        ``only``, just the tokens at those positions are looked up (again) into ``ids``."""
+        if only is None:
+            ids = np.full(len(tok), -2, np.int32)
+            pick = np.ones(len(tok), bool)
+        else:
+            pick = np.zeros(len(tok), bool)
+            pick[only] = True
+        first = cps[np.minimum(tok[:, 0], len(cps) - 1)]
+        single = (tok[:, 1] - tok[:, 0] == 1) & (self._cjk_proven[first] == 1)
+        empty = tok[:, 1] == tok[:, 0]
+        ids[empty] = EMPTY_WORD
+        scripts = tok[:, 2]
+        for s in set(scripts[~empty & pick].tolist()):
+            if not _real_py(s):
+                return None  # a run of no script of its own
+            cls = self._cjk_cls.get(s)
+            if cls is None:
+                continue
+            here = (scripts == s) & ~empty & pick
+            one = here & single
+            table = self._cjk_chars.get(cls)
+            ids[one] = table[first[one]] if table is not None else -1
+            words = np.flatnonzero(here & ~single)
+            if len(words):
+                get = self._cjk_words.setdefault(cls, {}).get
+                ids[words] = [get(text[a:b], -1) for a, b in tok[words, :2].tolist()]
+        return ids
+
+    def _cjk_fill(self, text: str, cps: np.ndarray, rs: np.ndarray, tok: np.ndarray, ids: np.ndarray) -> None:
+        """Shape the strip's missing tokens, one batch per run script, each behind a token of that script."""
+        if self._words.n + int((ids < 0).sum()) >= 2 * self.max_words:
+            self.stats["resets"] += 1
+            self._reset_words()
+            self._cjk_reset()
+            ids[ids >= 0] = -1
+            ids[tok[:, 1] == tok[:, 0]] = EMPTY_WORD
+        own = self._cjk_script[cps]  # each character's own script
+        for s in set(tok[ids < 0, 2].tolist()):
+            strong = np.flatnonzero((rs == s) & (own == s))
+            if not len(strong):
+                continue
+            k = int(np.searchsorted(tok[:, 0], strong[0], side="right")) - 1  # the token holding the first one
+            anchor = text[tok[k, 0]:tok[k, 1]]
+            miss = np.flatnonzero((tok[:, 2] == s) & (ids < 0))
+            missing = list(dict.fromkeys(text[a:b] for a, b in tok[miss, :2].tolist()))
+            self._cjk_batch(s, [anchor] + missing)
+
+    def _cjk_batch(self, s: int, batch: list[str]) -> None:
+        """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``."""
+        self.stats["batches"] += 1
+        self.stats["batch_words"] += len(batch)
+        data = (" ".join(batch) + " ").encode("utf-8")
+        raw = np.frombuffer(data, np.uint8)
+        status = np.full(len(batch), FOREIGN_WORD, np.int32)
+        items = self._shape(data)
+        cls = None
+        for item in items:
+            if item.level == 0 and item.script in self._composed_scripts:
+                self._harvest_words(item, raw, np.zeros(0, np.int8), status, 1, batch, None)
+                if item.script == s and item.offset == 0:
+                    cls = self._class_of.get((item.font, item.script, item.language))
+        if cls is None:
+            return
+        self._cjk_cls[s] = cls
+        self._cjk_space_cls = np.full(0, -1, np.int32)
+        st = status[1:]
+        good = (st > FOREIGN_WORD) & (self._words.a[np.maximum(st, 0), 2] == cls)
+        got = np.where(good, st, FOREIGN_WORD).astype(np.int32)
+        n_good = int(good.sum())
+        self.stats["words_shaped"] += n_good
+        self.stats["foreign"] += len(st) - n_good
+        one = np.array([len(t) == 1 for t in batch[1:]], bool)
+        if one.any():
+            cps = np.array([ord(t[0]) for t in batch[1:]], np.int32)
+            one &= self._cjk_proven[cps] == 1
+            table = self._cjk_chars.get(cls)
+            if table is None:
+                table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
+            table[cps[one]] = got[one]
+        words = self._cjk_words.setdefault(cls, {})
+        for k in np.flatnonzero(~one).tolist():
+            words[batch[1 + k]] = int(got[k])
+
+
+def _real_py(sc: int) -> bool:
+    return sc > 1 and sc != 61
+
