@@ -76,6 +76,7 @@ def digit_tokens(text: str):
         end = len(text) if end < 0 else end
         yield text[text.rfind(" ", 0, at) + 1:end]
 _PLANE0 = 0x10000
+_RTL_PROBE = 256  # characters of a strip _rtl searches for a character that rules it out before its table pass
 _SUPPLEMENTARY_BLOCKED = "\U00020000-\U0003ffff"  # Han extensions B-H (every other plane-1+ character: the cache)
 
 
@@ -143,6 +144,16 @@ class ScriptGate:
         flags[[ord(c) for c in "0123456789\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
                "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9"]] |= 128
         self._rtl_flags = flags
+        # per BMP code point: 1 when it rules out both of the gate's ways past a blocked character (_rtl: it is a
+        # character _rtl_bad finds; CJK: one _cjk_bad finds), so that a strip whose first blocked character is one
+        # of these (Indic, Thai, Tibetan, Myanmar, Khmer... letters) is gated at once: the full-strip scans of
+        # _rtl cost ~25 us a strip just after Pango drew one (caches cold), ~1-2% of a gated strip
+        fl = flags.tolist()
+        never = bytearray(_PLANE0)
+        for cp in range(_PLANE0):
+            if fl[cp] & 1 and not 0xD800 <= cp <= 0xDFFF and self._cjk_bad(chr(cp)):
+                never[cp] = 1
+        self._never = bytes(never)
         # search for a character of a composable script of its own (the shaping cache's mixed batches use it too)
         self._strong = self.strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
         # per BMP code point (UTF-16 unit) its script if composable, else 255 (_hi: else 0): a strip mixes
@@ -166,7 +177,11 @@ class ScriptGate:
     def __call__(self, text: str) -> int:
         if text.isascii():  # Latin letters and Common: one script at most
             return 1
-        if self._blocked(text):
+        m = self._blocked(text)
+        if m:
+            cp = ord(text[m.start()])
+            if cp >= _PLANE0 or self._never[cp]:  # (past the BMP: _rtl_bad and _cjk_bad find it too)
+                return 0
             return self._rtl(text) or (0 if self._cjk_bad(text) else CJK)
         # two composable scripts? (two table look-ups per UTF-16 unit; a regex class per script took ~10 ms to
         # compile, on the first strip of each script)
@@ -185,7 +200,11 @@ class ScriptGate:
         (W4, W5: "1+2", "50%" after an Arabic letter) or its level depend on what stands before it. Each space is
         then at level 1, between two words whose levels do not depend on each other, and the line shows the words
         in reverse order."""
-        # (_rtl_bad and _rtl_has as one table look-up per UTF-16 unit: ~8 instead of ~30 us a full strip)
+        # (_rtl_bad and _rtl_has as one table look-up per UTF-16 unit: ~8 instead of ~30 us a full strip; but
+        # ~25 us cold, just after Pango drew a strip, so a left-to-right or other character near the start -- an
+        # Arabic strip with Latin names, which Pango draws -- is found first by _rtl_bad on the strip's start, ~3 us)
+        if self._rtl_bad(text, 0, _RTL_PROBE):
+            return 0
         f = int(np.bitwise_or.reduce(self._rtl_flags.take(np.frombuffer(text.encode("utf-16-le", "surrogatepass"),
                                                                          np.uint16))))
         if f & 1:
