@@ -1,7 +1,10 @@
 """A/B of the shaping cache between two checkouts, alternated in the same minutes (for a shared, loaded machine):
 each run is one process of a checkout rendering each group's strips as ``bench_render_multi.run_group`` does
-(Pango only and a fresh cache, interleaved strip by strip; then the second pass), without peers, so each ratio is
-the cache against Pango only in the same process -- the load moves both. Groups: names of
+(Pango only and a fresh cache, interleaved strip by strip, taking turns going first; then the second pass), without
+peers, so each ratio is the cache against Pango only in the same process -- the load moves both. The benchmark code
+(``corpus``, ``run_group``) is this checkout's for both sides, the renderer each checkout's own, so both are measured
+the same way. Ratios: each pass against Pango only's same pass; ``[both]``: the first pass against Pango only's
+median over both passes (what ``run_group`` reported before it split them). Groups: names of
 ``bench_render_multi.corpus`` rows, or ``English`` (300 WikiText strips of ``bench_render.py``).
 
     mkdir -p /tmp/base && git archive ba1d8ef | tar -x -C /tmp/base      # the other checkout
@@ -22,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CODE = r'''
 import sys, json
-sys.path.insert(0, "tests/benchmarks")
+sys.path.insert(0, sys.argv.pop(1))  # this checkout's tests/benchmarks: the same benchmark code for both sides
 from common import pin_one_core, full_strip_texts
 pin_one_core()
 import bench_render_multi as b
@@ -35,13 +38,15 @@ if rest:
 out = {}
 for name, strips in groups.items():
     r = b.run_group(strips, [])
-    out[name] = {**{k: r["ms"][k] for k in ("pango", "first", "second")}, "same": r["same"], "n": r["n"]}
+    out[name] = {**{k: r["ms"][k] for k in ("pango", "pango1", "pango2", "first", "second")}, "same": r["same"],
+                 "n": r["n"]}
 print("RESULT" + json.dumps(out))
 '''
 
 
 def run(checkout: Path, groups: list[str]) -> dict:
-    p = subprocess.run([sys.executable, "-c", CODE, *groups], cwd=checkout, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-c", CODE, str(ROOT / "tests" / "benchmarks"), *groups], cwd=checkout,
+                       capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(checkout)})
     lines = [line for line in p.stdout.splitlines() if line.startswith("RESULT")]
     if not lines:
@@ -63,11 +68,13 @@ def main() -> None:
     for g in a.groups:
         for tag in ("base", "this"):
             rs = [r[g] for r in res[tag]]
-            first = [r["pango"] / r["first"] for r in rs]
-            second = [r["pango"] / r["second"] for r in rs]
-            print(f"{g[:36]:36s} {tag:4s} 1st / Pango only {statistics.median(first):.2f} "
-                  f"[{min(first):.2f}-{max(first):.2f}]  2nd / Pango only {statistics.median(second):.2f} "
-                  f"[{min(second):.2f}-{max(second):.2f}]  identical {rs[0]['same']}/{rs[0]['n']}")
+            first = [r["pango1"] / r["first"] for r in rs]
+            second = [r["pango2"] / r["second"] for r in rs]
+            both = [r["pango"] / r["first"] for r in rs]
+            print(f"{g[:36]:36s} {tag:4s} 1st / Pango only 1st {statistics.median(first):.2f} "
+                  f"[{min(first):.2f}-{max(first):.2f}]  2nd / Pango only 2nd {statistics.median(second):.2f} "
+                  f"[{min(second):.2f}-{max(second):.2f}]  [both {statistics.median(both):.2f}]  "
+                  f"identical {rs[0]['same']}/{rs[0]['n']}")
 
 
 if __name__ == "__main__":
