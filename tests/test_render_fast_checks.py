@@ -63,7 +63,8 @@ def test_sanitizes_printable_fast_path_skips_no_suspect_character():
 
 
 def _full_gate(g, text: str) -> int:
-    """The gate as it was before its short cuts: every blocked strip scanned by _rtl's table and by _cjk_bad."""
+    """The gate as it was before its short cuts and kernels: every blocked strip scanned by _rtl's table and by
+    _cjk_bad (numpy), the scripts of a strip with none counted by numpy."""
     if text.isascii():
         return 1
     if g._blocked(text):
@@ -75,7 +76,9 @@ def _full_gate(g, text: str) -> int:
             if len(found) == 1 and all(_DIGIT_WORD(w) for w in digit_tokens(text)):
                 rtl = RTL + found[0]
         return rtl or (0 if g._cjk_bad(text) else CJK)
-    return g(text)
+    u = np.frombuffer(text.encode("utf-16-le"), np.uint16)  # two composable scripts? (numpy, not the kernel)
+    scripts = set(g._lo.take(u).tolist()) - {255}
+    return 1 if len(scripts) < 2 else 0 if g._paired(text) else 2
 
 
 def test_the_gates_first_blocked_character_short_cut_is_exact_on_every_bmp_character():
@@ -94,15 +97,17 @@ def test_the_gates_first_blocked_character_short_cut_is_exact_on_every_bmp_chara
 
 @pytest.mark.parametrize("seed", range(3))
 def test_the_gate_with_its_short_cuts_gives_the_full_scans_verdict_on_random_strips(seed):
-    """Strips of 0-600 characters from Latin, Arabic, Hebrew, Devanagari, Thai, Han, digits, marks and controls,
-    so that a character ruling out RTL falls before, at and after the _RTL_PROBE-th character."""
+    """Strips of 0-600 characters from Latin, Cyrillic, Greek, Hangul, Arabic, Hebrew, Devanagari, Thai, Han,
+    digits, marks, brackets and controls, so that a character ruling out RTL falls before, at and after the
+    _RTL_PROBE-th character, and strips of one and of several composable scripts."""
     g = gate()
     pool = ["a", "Z", " ", " ", "1", "\u0661", ",", "%", "(", "\u0627", "\u0644", "\u064e", "\u05d0", "\u05e9",
-            "\u0915", "\u093e", "\u0e01", "\u4e00", "\u3042", "\u200f", "\u202b", "\U0001f600", "\u1100"]
+            "\u0915", "\u093e", "\u0e01", "\u4e00", "\u3042", "\u200f", "\u202b", "\U0001f600", "\u1100",
+            "\u0436", "\u03b1", "\uac00", "\u0301", "\u00e9", "\u00bb"]
     rng = random.Random(seed)
     seen = set()
     for _ in range(3000):
-        base = rng.choice(["\u0627\u0644", "\u05d0\u05e9", "\u4e00\u3042", "a"])
+        base = rng.choice(["\u0627\u0644", "\u05d0\u05e9", "\u4e00\u3042", "a", "\u0436\u0430", "\uac00\u03b1"])
         n = rng.randrange(0, 600)
         text = "".join(rng.choice(base) if rng.random() < 0.9 else rng.choice(pool) for _ in range(n))
         if rng.random() < 0.5:
@@ -110,4 +115,4 @@ def test_the_gate_with_its_short_cuts_gives_the_full_scans_verdict_on_random_str
         got = g(text)
         assert got == _full_gate(g, text), repr(text)
         seen.add(got)
-    assert {0, CJK, RTL, RTL + 1} <= seen  # every verdict met
+    assert {0, 1, 2, CJK, RTL, RTL + 1} <= seen  # every verdict met

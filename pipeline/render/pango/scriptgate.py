@@ -31,6 +31,7 @@ import functools
 import re
 import unicodedata
 
+import numba
 import numpy as np
 
 from . import pango_abi as pa
@@ -78,6 +79,28 @@ def digit_tokens(text: str):
 _PLANE0 = 0x10000
 _RTL_PROBE = 256  # characters of a strip _rtl searches for a character that rules it out before its table pass
 _SUPPLEMENTARY_BLOCKED = "\U00020000-\U0003ffff"  # Han extensions B-H (every other plane-1+ character: the cache)
+
+
+@numba.njit(cache=True, nogil=True)
+def _span(units: np.ndarray, table: np.ndarray) -> tuple[int, int]:
+    """(least, greatest but 255) of ``table[u]`` over the UTF-16 ``units`` (greatest: 0 when all are 255)."""
+    lo, hi = 255, 0
+    for i in range(len(units)):
+        s = table[units[i]]
+        if s < lo:
+            lo = s
+        if s != 255 and s > hi:
+            hi = s
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
+def _any_flags(units: np.ndarray, table: np.ndarray) -> int:
+    """The bitwise OR of ``table[u]`` over the UTF-16 ``units``."""
+    f = 0
+    for i in range(len(units)):
+        f |= table[units[i]]
+    return f
 
 
 def _table() -> list[int]:
@@ -156,11 +179,10 @@ class ScriptGate:
         self._never = bytes(never)
         # search for a character of a composable script of its own (the shaping cache's mixed batches use it too)
         self._strong = self.strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
-        # per BMP code point (UTF-16 unit) its script if composable, else 255 (_hi: else 0): a strip mixes
-        # composable scripts when the least and the greatest of its characters' differ
+        # per BMP code point (UTF-16 unit) its script if composable, else 255: a strip mixes composable scripts
+        # when the least and the greatest (but 255) of its characters' differ
         self._lo = np.array([sc if sc in COMPOSABLE and not 0xD800 <= cp <= 0xDFFF else 255
                              for cp, sc in enumerate(t)], np.uint8)
-        self._hi = np.where(self._lo == 255, 0, self._lo).astype(np.uint8)
         paired = "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if not 0xD800 <= cp <= 0xDFFF and (
             unicodedata.category(chr(cp)) in ("Ps", "Pe", "Pi", "Pf") or unicodedata.mirrored(chr(cp))))
         self._paired = re.compile(f"[{paired}]").search
@@ -183,11 +205,11 @@ class ScriptGate:
             if cp >= _PLANE0 or self._never[cp]:  # (past the BMP: _rtl_bad and _cjk_bad find it too)
                 return 0
             return self._rtl(text) or (0 if self._cjk_bad(text) else CJK)
-        # two composable scripts? (two table look-ups per UTF-16 unit; a regex class per script took ~10 ms to
-        # compile, on the first strip of each script)
-        u = np.frombuffer(text.encode("utf-16-le"), np.uint16)
-        lo = self._lo.take(u).min()
-        if lo == 255 or self._hi.take(u).max() == lo:
+        # two composable scripts? (a table look-up per UTF-16 unit, in one compiled loop: ~15 us a full strip
+        # just after Pango drew one, where numpy's take / min / take / max took ~35; a regex class per script took
+        # ~10 ms to compile, on the first strip of each script)
+        lo, hi = _span(np.frombuffer(text.encode("utf-16-le"), np.uint16), self._lo)
+        if lo == 255 or hi == lo:
             return 1
         return 0 if self._paired(text) else 2
 
@@ -200,13 +222,13 @@ class ScriptGate:
         (W4, W5: "1+2", "50%" after an Arabic letter) or its level depend on what stands before it. Each space is
         then at level 1, between two words whose levels do not depend on each other, and the line shows the words
         in reverse order."""
-        # (_rtl_bad and _rtl_has as one table look-up per UTF-16 unit: ~8 instead of ~30 us a full strip; but
-        # ~25 us cold, just after Pango drew a strip, so a left-to-right or other character near the start -- an
-        # Arabic strip with Latin names, which Pango draws -- is found first by _rtl_bad on the strip's start, ~3 us)
+        # (_rtl_bad and _rtl_has as one table look-up per UTF-16 unit, compiled: ~12 us a full strip just after
+        # Pango drew one, ~24 with numpy's take / reduce, ~30 with the regexes. A character that rules the strip
+        # out near its start -- an Arabic strip with Latin names, which Pango draws -- is found first by _rtl_bad
+        # on the strip's first _RTL_PROBE characters, ~3 us)
         if self._rtl_bad(text, 0, _RTL_PROBE):
             return 0
-        f = int(np.bitwise_or.reduce(self._rtl_flags.take(np.frombuffer(text.encode("utf-16-le", "surrogatepass"),
-                                                                         np.uint16))))
+        f = _any_flags(np.frombuffer(text.encode("utf-16-le", "surrogatepass"), np.uint16), self._rtl_flags)
         if f & 1:
             return 0
         found = [i for i in range(len(RTL_SCRIPTS)) if f & (2 << i)]
