@@ -183,6 +183,8 @@ class ScriptGate:
         # when the least and the greatest (but 255) of its characters' differ
         self._lo = np.array([sc if sc in COMPOSABLE and not 0xD800 <= cp <= 0xDFFF else 255
                              for cp, sc in enumerate(t)], np.uint8)
+        _span(np.zeros(1, np.uint16), self._lo), _any_flags(np.zeros(1, np.uint16), flags)  # compiled or loaded
+        # now, not on a strip
         paired = "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if not 0xD800 <= cp <= 0xDFFF and (
             unicodedata.category(chr(cp)) in ("Ps", "Pe", "Pi", "Pf") or unicodedata.mirrored(chr(cp))))
         self._paired = re.compile(f"[{paired}]").search
