@@ -10,6 +10,8 @@ median over both passes (what ``run_group`` reported before it split them). Grou
     mkdir -p /tmp/base && git archive ba1d8ef | tar -x -C /tmp/base      # the other checkout
     ln -s /work/shared /tmp/shared                                         # its ../shared/data
     python tests/benchmarks/ab_render.py --base /tmp/base --rounds 4 English Hebrew "Mixed: Russian + Latin names/numbers"
+
+``--control`` adds an A/A row per group: what the ratios are when both columns are Pango only (their noise and bias).
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ sys.path.insert(0, sys.argv.pop(1))  # this checkout's tests/benchmarks: the sam
 from common import pin_one_core, full_strip_texts
 pin_one_core()
 import bench_render_multi as b
+if sys.argv[1] == "--control":  # the A/A control: the cache's column drawn by a second Pango-only renderer
+    sys.argv.pop(1)
+    from pixelkit.pipeline.render import TextRenderer
+
+    class PangoOnly(type(TextRenderer(b.RenderConfig(), shape_cache=False))):
+        def __init__(self, cfg, shape_cache=True):
+            super().__init__(cfg, shape_cache=False)
+
+        cache_stats = property(lambda self: {})
+    b.TextRenderer = PangoOnly
 want = sys.argv[1:]
 groups = {"English": full_strip_texts(300)[0]} if "English" in want else {}
 rest = [w for w in want if w != "English"]
@@ -44,8 +56,10 @@ print("RESULT" + json.dumps(out))
 '''
 
 
-def run(checkout: Path, groups: list[str]) -> dict:
-    p = subprocess.run([sys.executable, "-c", CODE, str(ROOT / "tests" / "benchmarks"), *groups], cwd=checkout,
+def run(checkout: Path, groups: list[str], control: bool = False) -> dict:
+    p = subprocess.run([sys.executable, "-c", CODE, str(ROOT / "tests" / "benchmarks"), *(["--control"] if control
+                                                                                          else []), *groups],
+                       cwd=checkout,
                        capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(checkout)})
     lines = [line for line in p.stdout.splitlines() if line.startswith("RESULT")]
@@ -58,15 +72,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", type=Path, required=True, help="the other checkout (A)")
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--control", action="store_true", help="also an A/A control in each round: this checkout with "
+                    "the cache's column drawn by a second Pango-only renderer (the ratios identical work gives)")
     ap.add_argument("groups", nargs="+")
     a = ap.parse_args()
-    res: dict[str, list[dict]] = {"base": [], "this": []}
+    res: dict[str, list[dict]] = {"base": [], "this": [], "A/A": []}
     for i in range(a.rounds):  # alternate which side goes first
-        order = [("base", a.base), ("this", ROOT)]
+        order = [("base", a.base), ("this", ROOT)] + ([("A/A", ROOT)] if a.control else [])
         for tag, path in order if i % 2 == 0 else order[::-1]:
-            res[tag].append(run(path, a.groups))
+            res[tag].append(run(path, a.groups, control=tag == "A/A"))
     for g in a.groups:
-        for tag in ("base", "this"):
+        for tag in [t for t in res if res[t]]:
             rs = [r[g] for r in res[tag]]
             first = [r["pango1"] / r["first"] for r in rs]
             second = [r["pango2"] / r["second"] for r in rs]
