@@ -1,16 +1,19 @@
 """Speed paths of the script gate and of text clean-up, each against what it replaced: the RTL gate's digit words
 (``scriptgate.digit_tokens``) are the matches of the regex "[^ ]*[0-9][^ ]*" (which backtracked over every word from
-every position in it) on random strings; its table agrees with its regexes on every BMP code point; and
-``text.sanitize``'s printable fast path skips no character it would change."""
+every position in it) on random strings; its table agrees with its regexes on every BMP code point; its short
+cuts (a strip's first blocked character that rules out both ways past it; a character ruling out RTL near the start)
+give the verdict of its full scans on every BMP code point and on random mixed strings; and ``text.sanitize``'s
+printable fast path skips no character it would change."""
 
 from __future__ import annotations
 
 import random
 import re
 
+import numpy as np
 import pytest
 
-from pixelkit.pipeline.render.pango.scriptgate import RTL, digit_tokens, gate
+from pixelkit.pipeline.render.pango.scriptgate import CJK, RTL, RTL_SCRIPTS, _DIGIT_WORD, digit_tokens, gate
 
 _OLD = re.compile("[^ ]*[0-9\u0660-\u0669\u06f0-\u06f9][^ ]*").finditer
 _ALPHABET = " 07\u0660\u0669\u06f0\u06f5,./:-a\u05d0\u0627\u200f\n"
@@ -57,3 +60,59 @@ def test_sanitizes_printable_fast_path_skips_no_suspect_character():
     suspects = [chr(cp) for cp in range(0x10000) if _SUSPECT.fullmatch(chr(cp))]
     assert len(suspects) > 2000 and not any(ch.isprintable() for ch in suspects)
     assert sanitize("Привет\u2028мир\x07") == ("Привет мир ", 1)  # a line separator: a space, not counted
+
+
+def _full_gate(g, text: str) -> int:
+    """The gate as it was before its short cuts and kernels: every blocked strip scanned by _rtl's table and by
+    _cjk_bad (numpy), the scripts of a strip with none counted by numpy."""
+    if text.isascii():
+        return 1
+    if g._blocked(text):
+        f = int(np.bitwise_or.reduce(g._rtl_flags.take(np.frombuffer(text.encode("utf-16-le", "surrogatepass"),
+                                                                     np.uint16))))
+        rtl = 0
+        if not f & 1:
+            found = [i for i in range(len(RTL_SCRIPTS)) if f & (2 << i)]
+            if len(found) == 1 and all(_DIGIT_WORD(w) for w in digit_tokens(text)):
+                rtl = RTL + found[0]
+        return rtl or (0 if g._cjk_bad(text) else CJK)
+    u = np.frombuffer(text.encode("utf-16-le"), np.uint16)  # two composable scripts? (numpy, not the kernel)
+    scripts = set(g._lo.take(u).tolist()) - {255}
+    return 1 if len(scripts) < 2 else 0 if g._paired(text) else 2
+
+
+def test_the_gates_first_blocked_character_short_cut_is_exact_on_every_bmp_character():
+    """``_never[cp]``: a strip holding cp is neither an RTL strip nor a CJK one -- so gating it on sight changes no
+    verdict. Each character alone, after a Hebrew word, and after Han (where _rtl / CJK would have said yes)."""
+    g = gate()
+    assert sum(g._never) > 5000 and g._never[ord("\u0915")] and g._never[ord("\u0e01")]  # Devanagari ka, Thai ko kai
+    assert not g._never[ord("\u0627")] and not g._never[ord("\u4e00")] and not g._never[ord("a")]
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        for text in (ch, "\u05e9\u05dc\u05d5\u05dd " + ch, "\u4e16\u754c" + ch, "abc " + ch + " \u0645"):
+            assert g(text) == _full_gate(g, text), (hex(cp), text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_gate_with_its_short_cuts_gives_the_full_scans_verdict_on_random_strips(seed):
+    """Strips of 0-600 characters from Latin, Cyrillic, Greek, Hangul, Arabic, Hebrew, Devanagari, Thai, Han,
+    digits, marks, brackets and controls, so that a character ruling out RTL falls before, at and after the
+    _RTL_PROBE-th character, and strips of one and of several composable scripts."""
+    g = gate()
+    pool = ["a", "Z", " ", " ", "1", "\u0661", ",", "%", "(", "\u0627", "\u0644", "\u064e", "\u05d0", "\u05e9",
+            "\u0915", "\u093e", "\u0e01", "\u4e00", "\u3042", "\u200f", "\u202b", "\U0001f600", "\u1100",
+            "\u0436", "\u03b1", "\uac00", "\u0301", "\u00e9", "\u00bb"]
+    rng = random.Random(seed)
+    seen = set()
+    for _ in range(3000):
+        base = rng.choice(["\u0627\u0644", "\u05d0\u05e9", "\u4e00\u3042", "a", "\u0436\u0430", "\uac00\u03b1"])
+        n = rng.randrange(0, 600)
+        text = "".join(rng.choice(base) if rng.random() < 0.9 else rng.choice(pool) for _ in range(n))
+        if rng.random() < 0.5:
+            text = " ".join(text[i:i + 7] for i in range(0, len(text), 7))
+        got = g(text)
+        assert got == _full_gate(g, text), repr(text)
+        seen.add(got)
+    assert {0, 1, 2, CJK, RTL, RTL + 1} <= seen  # every verdict met

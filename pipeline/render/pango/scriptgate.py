@@ -31,6 +31,7 @@ import functools
 import re
 import unicodedata
 
+import numba
 import numpy as np
 
 from . import pango_abi as pa
@@ -76,7 +77,30 @@ def digit_tokens(text: str):
         end = len(text) if end < 0 else end
         yield text[text.rfind(" ", 0, at) + 1:end]
 _PLANE0 = 0x10000
+_RTL_PROBE = 256  # characters of a strip _rtl searches for a character that rules it out before its table pass
 _SUPPLEMENTARY_BLOCKED = "\U00020000-\U0003ffff"  # Han extensions B-H (every other plane-1+ character: the cache)
+
+
+@numba.njit(cache=True, nogil=True)
+def _span(units: np.ndarray, table: np.ndarray) -> tuple[int, int]:
+    """(least, greatest but 255) of ``table[u]`` over the UTF-16 ``units`` (greatest: 0 when all are 255)."""
+    lo, hi = 255, 0
+    for i in range(len(units)):
+        s = table[units[i]]
+        if s < lo:
+            lo = s
+        if s != 255 and s > hi:
+            hi = s
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
+def _any_flags(units: np.ndarray, table: np.ndarray) -> int:
+    """The bitwise OR of ``table[u]`` over the UTF-16 ``units``."""
+    f = 0
+    for i in range(len(units)):
+        f |= table[units[i]]
+    return f
 
 
 def _table() -> list[int]:
@@ -143,13 +167,24 @@ class ScriptGate:
         flags[[ord(c) for c in "0123456789\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
                "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9"]] |= 128
         self._rtl_flags = flags
+        # per BMP code point: 1 when it rules out both of the gate's ways past a blocked character (_rtl: it is a
+        # character _rtl_bad finds; CJK: one _cjk_bad finds), so that a strip whose first blocked character is one
+        # of these (Indic, Thai, Tibetan, Myanmar, Khmer... letters) is gated at once: the full-strip scans of
+        # _rtl cost ~25 us a strip just after Pango drew one (caches cold), ~1-2% of a gated strip
+        fl = flags.tolist()
+        never = bytearray(_PLANE0)
+        for cp in range(_PLANE0):
+            if fl[cp] & 1 and not 0xD800 <= cp <= 0xDFFF and self._cjk_bad(chr(cp)):
+                never[cp] = 1
+        self._never = bytes(never)
         # search for a character of a composable script of its own (the shaping cache's mixed batches use it too)
         self._strong = self.strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
-        # per BMP code point (UTF-16 unit) its script if composable, else 255 (_hi: else 0): a strip mixes
-        # composable scripts when the least and the greatest of its characters' differ
+        # per BMP code point (UTF-16 unit) its script if composable, else 255: a strip mixes composable scripts
+        # when the least and the greatest (but 255) of its characters' differ
         self._lo = np.array([sc if sc in COMPOSABLE and not 0xD800 <= cp <= 0xDFFF else 255
                              for cp, sc in enumerate(t)], np.uint8)
-        self._hi = np.where(self._lo == 255, 0, self._lo).astype(np.uint8)
+        _span(np.zeros(1, np.uint16), self._lo), _any_flags(np.zeros(1, np.uint16), flags)  # compiled or loaded
+        # now, not on a strip
         paired = "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if not 0xD800 <= cp <= 0xDFFF and (
             unicodedata.category(chr(cp)) in ("Ps", "Pe", "Pi", "Pf") or unicodedata.mirrored(chr(cp))))
         self._paired = re.compile(f"[{paired}]").search
@@ -166,13 +201,17 @@ class ScriptGate:
     def __call__(self, text: str) -> int:
         if text.isascii():  # Latin letters and Common: one script at most
             return 1
-        if self._blocked(text):
+        m = self._blocked(text)
+        if m:
+            cp = ord(text[m.start()])
+            if cp >= _PLANE0 or self._never[cp]:  # (past the BMP: _rtl_bad and _cjk_bad find it too)
+                return 0
             return self._rtl(text) or (0 if self._cjk_bad(text) else CJK)
-        # two composable scripts? (two table look-ups per UTF-16 unit; a regex class per script took ~10 ms to
-        # compile, on the first strip of each script)
-        u = np.frombuffer(text.encode("utf-16-le"), np.uint16)
-        lo = self._lo.take(u).min()
-        if lo == 255 or self._hi.take(u).max() == lo:
+        # two composable scripts? (a table look-up per UTF-16 unit, in one compiled loop: ~15 us a full strip
+        # just after Pango drew one, where numpy's take / min / take / max took ~35; a regex class per script took
+        # ~10 ms to compile, on the first strip of each script)
+        lo, hi = _span(np.frombuffer(text.encode("utf-16-le"), np.uint16), self._lo)
+        if lo == 255 or hi == lo:
             return 1
         return 0 if self._paired(text) else 2
 
@@ -185,9 +224,13 @@ class ScriptGate:
         (W4, W5: "1+2", "50%" after an Arabic letter) or its level depend on what stands before it. Each space is
         then at level 1, between two words whose levels do not depend on each other, and the line shows the words
         in reverse order."""
-        # (_rtl_bad and _rtl_has as one table look-up per UTF-16 unit: ~8 instead of ~30 us a full strip)
-        f = int(np.bitwise_or.reduce(self._rtl_flags.take(np.frombuffer(text.encode("utf-16-le", "surrogatepass"),
-                                                                         np.uint16))))
+        # (_rtl_bad and _rtl_has as one table look-up per UTF-16 unit, compiled: ~12 us a full strip just after
+        # Pango drew one, ~24 with numpy's take / reduce, ~30 with the regexes. A character that rules the strip
+        # out near its start -- an Arabic strip with Latin names, which Pango draws -- is found first by _rtl_bad
+        # on the strip's first _RTL_PROBE characters, ~3 us)
+        if self._rtl_bad(text, 0, _RTL_PROBE):
+            return 0
+        f = _any_flags(np.frombuffer(text.encode("utf-16-le", "surrogatepass"), np.uint16), self._rtl_flags)
         if f & 1:
             return 0
         found = [i for i in range(len(RTL_SCRIPTS)) if f & (2 << i)]

@@ -5,11 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 
+def touched(shape, dtype) -> np.ndarray:
+    """``np.zeros(shape, dtype)`` with every page written now. numpy asks the kernel for huge pages for arrays of
+    4 MB and more (madvise), and np.zeros leaves pages to be faulted in at first write: a 2 MB page zeroed (and
+    memory compacted when fragmented) in the middle of a strip the cache composes -- 0.25-7 ms on one strip of a
+    first pass (a word table's pool, the word masks' atlas) on the benchmark machine. Written here, that happens
+    when the renderer is built."""
+    a = np.empty(shape, dtype)
+    a.fill(0)
+    return a
+
+
 def _grown(a: np.ndarray, used: int, more: int) -> np.ndarray:
     """``a`` with room for ``more`` rows past its first ``used`` (doubling; the used rows kept)."""
     if used + more <= len(a):
         return a
-    grown = np.empty((max(used + more, 2 * len(a)), *a.shape[1:]), a.dtype)
+    grown = touched((max(used + more, 2 * len(a)), *a.shape[1:]), a.dtype)
     grown[:used] = a[:used]
     return grown
 
@@ -18,7 +29,7 @@ class Rows:
     """A growable int32 table (rows appended, never removed until reset)."""
 
     def __init__(self, cols: int, cap: int = 4096):
-        self.a = np.zeros((cap, cols), np.int32)
+        self.a = touched((cap, cols), np.int32)
         self.n = 0
 
     def reserve(self, rows: int) -> None:
@@ -37,7 +48,7 @@ class Atlas:
 
     def __init__(self, cap: int):
         self.rows = Rows(5)
-        self.data = np.zeros(cap, np.uint8)
+        self.data = touched(cap, np.uint8)
         self.n = 0
 
     def reserve(self, nbytes: int) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .tables import touched
+
 _FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 _SPACE = 0x20
 _NONE_KNOWN = np.zeros(0, np.int32)
@@ -124,7 +126,7 @@ class WordTable:
     def __init__(self, slots: int = 1 << 16, max_slots: int = 1 << 18, pool_bytes: int = 1 << 22):
         self._slots, self._max_slots = slots, max_slots
         self._recs = np.full((slots, 2), -1, np.int64)
-        self._pool = np.zeros(pool_bytes, np.uint8)  # (offsets are 24-bit: at most 16 MB)
+        self._pool = touched(pool_bytes, np.uint8)  # (offsets are 24-bit: at most 16 MB; touched: tables.py)
         self._used = np.zeros(2, np.int64)
 
     def clear(self) -> None:
