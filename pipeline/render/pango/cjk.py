@@ -29,6 +29,8 @@ bidi control (``CJK``). ``tests/test_render_cjk.py`` checks every strip against 
 
 from __future__ import annotations
 
+from itertools import compress
+
 import numba
 import numpy as np
 
@@ -286,12 +288,12 @@ class CjkWords:
                 continue
             k = int(np.searchsorted(tok[:, 0], strong[0], side="right")) - 1  # the token holding the first one
             anchor = text[tok[k, 0]:tok[k, 1]]
-            miss = np.flatnonzero((tok[:, 2] == s) & (ids < 0))
-            missing = list(dict.fromkeys(text[a:b] for a, b in tok[miss, :2].tolist()))
-            self._cjk_batch(s, [anchor] + missing)
+            missing, one_cp = _distinct(text, cps, tok, np.flatnonzero((tok[:, 2] == s) & (ids < 0)))
+            self._cjk_batch(s, [anchor] + missing, one_cp)
 
-    def _cjk_batch(self, s: int, batch: list[str]) -> None:
-        """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``."""
+    def _cjk_batch(self, s: int, batch: list[str], one_cp: np.ndarray) -> None:
+        """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``;
+        ``one_cp``: per token, its code point when it is one character, else -1."""
         self.stats["batches"] += 1
         self.stats["batch_words"] += len(batch)
         data = (" ".join(batch) + " ").encode("utf-8")
@@ -314,19 +316,33 @@ class CjkWords:
         n_good = int(good.sum())
         self.stats["words_shaped"] += n_good
         self.stats["foreign"] += len(st) - n_good
-        one = np.array([len(t) == 1 for t in batch[1:]], bool)
+        one = (one_cp >= 0) & (self._cjk_proven[np.maximum(one_cp, 0)] == 1)  # proven characters: by code point
         if one.any():
-            cps = np.array([ord(t[0]) for t in batch[1:]], np.int32)
-            one &= self._cjk_proven[cps] == 1
             table = self._cjk_chars.get(cls)
             if table is None:
                 table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
-            table[cps[one]] = got[one]
-        words = self._cjk_words.setdefault(cls, {})
-        for k in np.flatnonzero(~one).tolist():
-            words[batch[1 + k]] = int(got[k])
+            table[one_cp[one]] = got[one]
+        if not one.all():
+            self._cjk_words.setdefault(cls, {}).update(zip(compress(batch[1:], (~one).tolist()), got[~one].tolist()))
 
 
 def _real_py(sc: int) -> bool:
     return sc > 1 and sc != 61
+
+
+def _distinct(text: str, cps: np.ndarray, tok: np.ndarray, at: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The distinct tokens among the tokens ``at`` of the strip (BMP text), in the order they first occur, and
+    per token its code point when it is one character, else -1: one-character tokens (most of a Han strip) are
+    told apart by code point in numpy, the others by their text."""
+    a, b = tok[at, 0], tok[at, 1]
+    one = b - a == 1
+    cp, first = np.unique(cps[a[one]], return_index=True)
+    multi = np.flatnonzero(~one)
+    texts = [text[x:y] for x, y in zip(a[multi].tolist(), b[multi].tolist())]
+    where = dict(zip(reversed(texts), reversed(multi.tolist())))  # each text's first position among ``at``
+    pos = np.concatenate([np.flatnonzero(one)[first], np.array(list(where.values()), np.int64)])
+    toks = list(map(chr, cp.tolist())) + list(where)
+    codes = np.concatenate([cp.astype(np.int64), np.full(len(where), -1, np.int64)])
+    order = np.argsort(pos, kind="stable")
+    return [toks[i] for i in order.tolist()], codes[order]
 
