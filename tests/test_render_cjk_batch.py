@@ -1,7 +1,8 @@
 """The batches that shape a CJK strip's new tokens (``cjk._distinct``, ``CjkWords._cjk_batch``): every batch a
 renderer makes over real Chinese and Japanese strips with Latin names and numbers is the one the plain Python
 dedup gave (``[anchor] + list(dict.fromkeys(token texts))``, each token's code point when it is one character),
-no token is shaped twice in a class on a first pass, and every strip has Pango's pixels."""
+each token's ids are written from its batch entry (the ids a second look-up finds), no token is shaped twice in a
+class on a first pass, and every strip has Pango's pixels."""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ def test_cjk_batches_are_the_plain_dedup_and_shape_each_token_once(cjk_text, mon
 
     def distinct(text, cps, tok, at):
         got = real_distinct(text, cps, tok, at)
-        ref = list(dict.fromkeys(text[a:b] for a, b in tok[at, :2].tolist()))
+        texts = [text[a:b] for a, b in tok[at, :2].tolist()]
+        ref = list(dict.fromkeys(texts))
         codes = [ord(t) if len(t) == 1 else -1 for t in ref]
         assert got[0] == ref and got[1].tolist() == codes, text
+        assert [got[0][i] for i in got[2].tolist()] == texts  # each token's distinct one: its ids come from there
         calls.append(len(ref))
         return got
 
@@ -42,6 +45,14 @@ def test_cjk_batches_are_the_plain_dedup_and_shape_each_token_once(cjk_text, mon
         seen.update(toks[1:])
         return real_batch(self, s, toks, one_cp)
 
+    def lookup(self, text):
+        found = real_lookup(self, text)
+        again = real_lookup(self, text)  # every token known now: its ids straight from the tables
+        assert (found is None) == (again is None) and (found is None or np.array_equal(found[0], again[0])), text
+        return found
+
+    real_lookup = cjk.CjkWords._lookup_cjk
+    monkeypatch.setattr(cjk.CjkWords, "_lookup_cjk", lookup)
     monkeypatch.setattr(cjk, "_distinct", distinct)
     monkeypatch.setattr(cjk.CjkWords, "_cjk_batch", batch)
     fast, slow = TextRenderer(RenderConfig()), TextRenderer(RenderConfig(), shape_cache=False)

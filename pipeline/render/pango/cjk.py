@@ -228,12 +228,7 @@ class CjkWords:
         if ids is None:
             return None
         if ids.min() < 0:
-            resets = self.stats["resets"]
-            self._cjk_fill(text, cps, rs, tok, ids)
-            miss = None if resets != self.stats["resets"] else np.flatnonzero(ids < 0)
-            ids = self._cjk_ids(text, cps, tok, miss, ids)
-            if ids is None:
-                return None
+            self._cjk_fill(text, cps, rs, tok, ids)  # (the new tokens' ids written into ids)
         space_cls = self._cjk_space_cls
         if not len(space_cls):  # run script -> class (GUnicodeScript numbers are < 256)
             space_cls = self._cjk_space_cls = np.full(256, -1, np.int32)
@@ -242,28 +237,21 @@ class CjkWords:
         width, cls = measure(ids, self._words.a, self._group, self._space_px, cps, rs, tok, space_cls, gaps)
         return (ids, width, cls, gaps) if cls >= 0 else None
 
-    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray, only: np.ndarray | None = None,
-                 ids: np.ndarray | None = None) -> np.ndarray | None:
-        """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet); with
-        ``only``, just the tokens at those positions are looked up (again) into ``ids``."""
-        if only is None:
-            ids = np.full(len(tok), -2, np.int32)
-            pick = np.ones(len(tok), bool)
-        else:
-            pick = np.zeros(len(tok), bool)
-            pick[only] = True
+    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray) -> np.ndarray | None:
+        """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet)."""
+        ids = np.full(len(tok), -2, np.int32)
         first = cps[np.minimum(tok[:, 0], len(cps) - 1)]
         single = (tok[:, 1] - tok[:, 0] == 1) & (self._cjk_proven[first] == 1)
         empty = tok[:, 1] == tok[:, 0]
         ids[empty] = EMPTY_WORD
         scripts = tok[:, 2]
-        for s in set(scripts[~empty & pick].tolist()):
+        for s in set(scripts[~empty].tolist()):
             if not _real_py(s):
                 return None  # a run of no script of its own
             cls = self._cjk_cls.get(s)
             if cls is None:
                 continue
-            here = (scripts == s) & ~empty & pick
+            here = (scripts == s) & ~empty
             one = here & single
             table = self._cjk_chars.get(cls)
             ids[one] = table[first[one]] if table is not None else -1
@@ -274,7 +262,8 @@ class CjkWords:
         return ids
 
     def _cjk_fill(self, text: str, cps: np.ndarray, rs: np.ndarray, tok: np.ndarray, ids: np.ndarray) -> None:
-        """Shape the strip's missing tokens, one batch per run script, each behind a token of that script."""
+        """Shape the strip's missing tokens, one batch per run script, each behind a token of that script, and write
+        their ids (as the tables now hold them) into ``ids``."""
         if self._words.n + int((ids < 0).sum()) >= 2 * self.max_words:
             self.stats["resets"] += 1
             self._reset_words()
@@ -288,12 +277,16 @@ class CjkWords:
                 continue
             k = int(np.searchsorted(tok[:, 0], strong[0], side="right")) - 1  # the token holding the first one
             anchor = text[tok[k, 0]:tok[k, 1]]
-            missing, one_cp = _distinct(text, cps, tok, np.flatnonzero((tok[:, 2] == s) & (ids < 0)))
-            self._cjk_batch(s, [anchor] + missing, one_cp)
+            at = np.flatnonzero((tok[:, 2] == s) & (ids < 0))
+            missing, one_cp, inv = _distinct(text, cps, tok, at)
+            got = self._cjk_batch(s, [anchor] + missing, one_cp)
+            if got is not None:
+                ids[at] = got[inv]
 
-    def _cjk_batch(self, s: int, batch: list[str], one_cp: np.ndarray) -> None:
+    def _cjk_batch(self, s: int, batch: list[str], one_cp: np.ndarray) -> np.ndarray | None:
         """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``;
-        ``one_cp``: per token, its code point when it is one character, else -1."""
+        ``one_cp``: per token, its code point when it is one character, else -1. Returns the tokens' ids as cached
+        (``FOREIGN_WORD``: not composable), or None when the batch gave the script no class (nothing cached)."""
         self.stats["batches"] += 1
         self.stats["batch_words"] += len(batch)
         data = (" ".join(batch) + " ").encode("utf-8")
@@ -307,7 +300,7 @@ class CjkWords:
                 if item.script == s and item.offset == 0:
                     cls = self._class_of.get((item.font, item.script, item.language))
         if cls is None:
-            return
+            return None
         self._cjk_cls[s] = cls
         self._cjk_space_cls = np.full(0, -1, np.int32)
         st = status[1:]
@@ -324,25 +317,34 @@ class CjkWords:
             table[one_cp[one]] = got[one]
         if not one.all():
             self._cjk_words.setdefault(cls, {}).update(zip(compress(batch[1:], (~one).tolist()), got[~one].tolist()))
+        return got
 
 
 def _real_py(sc: int) -> bool:
     return sc > 1 and sc != 61
 
 
-def _distinct(text: str, cps: np.ndarray, tok: np.ndarray, at: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """The distinct tokens among the tokens ``at`` of the strip (BMP text), in the order they first occur, and
-    per token its code point when it is one character, else -1: one-character tokens (most of a Han strip) are
-    told apart by code point in numpy, the others by their text."""
+def _distinct(text: str, cps: np.ndarray, tok: np.ndarray, at: np.ndarray) -> tuple[list[str], np.ndarray,
+                                                                                   np.ndarray]:
+    """The distinct tokens among the tokens ``at`` of the strip (BMP text), in the order they first occur; per
+    distinct token its code point when it is one character, else -1; and per token of ``at`` the index of its
+    distinct token. One-character tokens (most of a Han strip) are told apart by code point in numpy, the others by
+    their text."""
     a, b = tok[at, 0], tok[at, 1]
     one = b - a == 1
-    cp, first = np.unique(cps[a[one]], return_index=True)
+    cp, first, inv_one = np.unique(cps[a[one]], return_index=True, return_inverse=True)
     multi = np.flatnonzero(~one)
     texts = [text[x:y] for x, y in zip(a[multi].tolist(), b[multi].tolist())]
     where = dict(zip(reversed(texts), reversed(multi.tolist())))  # each text's first position among ``at``
+    slot = dict(zip(where, range(len(cp), len(cp) + len(where))))
     pos = np.concatenate([np.flatnonzero(one)[first], np.array(list(where.values()), np.int64)])
     toks = list(map(chr, cp.tolist())) + list(where)
     codes = np.concatenate([cp.astype(np.int64), np.full(len(where), -1, np.int64)])
     order = np.argsort(pos, kind="stable")
-    return [toks[i] for i in order.tolist()], codes[order]
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    inv = np.empty(len(at), np.int64)
+    inv[one] = inv_one.reshape(-1)
+    inv[multi] = np.array(list(map(slot.__getitem__, texts)), np.int64)
+    return [toks[i] for i in order.tolist()], codes[order], rank[inv]
 
