@@ -29,8 +29,9 @@ def test_cjk_batches_are_the_plain_dedup_and_shape_each_token_once(cjk_text, mon
     calls, shaped = [], {}
     real_distinct, real_batch = cjk._distinct, cjk.CjkWords._cjk_batch
 
-    def distinct(text, cps, tok, at):
-        got = real_distinct(text, cps, tok, at)
+    def distinct(text, cps, tok, at, scratch):
+        got = real_distinct(text, cps, tok, at, scratch)
+        assert (scratch == -1).all()
         texts = [text[a:b] for a, b in tok[at, :2].tolist()]
         ref = list(dict.fromkeys(texts))
         codes = [ord(t) if len(t) == 1 else -1 for t in ref]

@@ -187,6 +187,27 @@ def measure(ids, words, group, space_px, cps, rs, tok, space_cls, gaps):
     return width, cls
 
 
+_NO_CHARS = np.full(1 << 16, -1, np.int32)  # (read only: a class with no character cut yet)
+
+
+@numba.njit(cache=True, nogil=True)
+def _char_ids(tok, cps, proven, s, table, ids, words):
+    """For the non-empty tokens of run script ``s``: a proven one-character token's id from ``table`` (per code
+    point) into ``ids``; the positions of the others into ``words`` (their ids are the caller's to look up).
+    Returns how many went to ``words``."""
+    n = 0
+    for k in range(tok.shape[0]):
+        a, b = tok[k, 0], tok[k, 1]
+        if tok[k, 2] != s or a == b:
+            continue
+        if b - a == 1 and proven[cps[a]] == 1:
+            ids[k] = table[cps[a]]
+        else:
+            words[n] = k
+            n += 1
+    return n
+
+
 class CjkWords:
     """``_lookup_cjk`` and its batches; ``ShapeCache`` holds the words, masks and classes. ``_cjk_proven``: per BMP
     code point 1 when ``cjkcheck`` proved it for the font (set by the renderer; all 0: nothing is composed)."""
@@ -199,6 +220,7 @@ class CjkWords:
         self._cjk_script = np.array(self._gate.script, np.uint8)
         self._cjk_cls: dict[int, int] = {}  # run script -> its class
         self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
+        self._cjk_scratch = np.full(1 << 16, -1, np.int32)  # (_distinct's, all -1 between calls)
         self._cjk_reset()
 
     def _cjk_reset(self) -> None:
@@ -240,25 +262,21 @@ class CjkWords:
     def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray) -> np.ndarray | None:
         """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet)."""
         ids = np.full(len(tok), -2, np.int32)
-        first = cps[np.minimum(tok[:, 0], len(cps) - 1)]
-        single = (tok[:, 1] - tok[:, 0] == 1) & (self._cjk_proven[first] == 1)
         empty = tok[:, 1] == tok[:, 0]
         ids[empty] = EMPTY_WORD
-        scripts = tok[:, 2]
-        for s in set(scripts[~empty].tolist()):
-            if not _real_py(s):
-                return None  # a run of no script of its own
+        scripts = set(tok[~empty, 2].tolist())
+        if not all(map(_real_py, scripts)):
+            return None  # a run of no script of its own
+        words = np.empty(len(tok), np.int64)
+        for s in scripts:
             cls = self._cjk_cls.get(s)
             if cls is None:
                 continue
-            here = (scripts == s) & ~empty
-            one = here & single
-            table = self._cjk_chars.get(cls)
-            ids[one] = table[first[one]] if table is not None else -1
-            words = np.flatnonzero(here & ~single)
-            if len(words):
+            table = self._cjk_chars.get(cls, _NO_CHARS)
+            n = _char_ids(tok, cps, self._cjk_proven, s, table, ids, words)
+            if n:
                 get = self._cjk_words.setdefault(cls, {}).get
-                ids[words] = [get(text[a:b], -1) for a, b in tok[words, :2].tolist()]
+                ids[words[:n]] = [get(text[a:b], -1) for a, b in tok[words[:n], :2].tolist()]
         return ids
 
     def _cjk_fill(self, text: str, cps: np.ndarray, rs: np.ndarray, tok: np.ndarray, ids: np.ndarray) -> None:
@@ -278,7 +296,7 @@ class CjkWords:
             k = int(np.searchsorted(tok[:, 0], strong[0], side="right")) - 1  # the token holding the first one
             anchor = text[tok[k, 0]:tok[k, 1]]
             at = np.flatnonzero((tok[:, 2] == s) & (ids < 0))
-            missing, one_cp, inv = _distinct(text, cps, tok, at)
+            missing, one_cp, inv = _distinct(text, cps, tok, at, self._cjk_scratch)
             got = self._cjk_batch(s, [anchor] + missing, one_cp)
             if got is not None:
                 ids[at] = got[inv]
@@ -324,27 +342,52 @@ def _real_py(sc: int) -> bool:
     return sc > 1 and sc != 61
 
 
-def _distinct(text: str, cps: np.ndarray, tok: np.ndarray, at: np.ndarray) -> tuple[list[str], np.ndarray,
-                                                                                   np.ndarray]:
+@numba.njit(cache=True, nogil=True)
+def _slots(at, tok, cps, mfirst, slot_of_cp, slot_at, codes, inv):
+    """Distinct tokens among the tokens ``at``, numbered in the order they first occur: a one-character token by
+    its code point (``slot_of_cp``: a per-code-point scratch of -1, left so), any other by ``mfirst`` (the first
+    position among ``at`` of a token with its text). ``codes[slot]``: the code point, or -1; ``slot_at[slot]``: its
+    first position; ``inv[i]``: the slot of token ``at[i]``. Returns the slot count."""
+    n = 0
+    for i in range(at.shape[0]):
+        a, b = tok[at[i], 0], tok[at[i], 1]
+        if b - a == 1:
+            c = cps[a]
+            if slot_of_cp[c] < 0:
+                slot_of_cp[c] = n
+                codes[n], slot_at[n] = c, i
+                n += 1
+            inv[i] = slot_of_cp[c]
+        elif mfirst[i] == i:
+            codes[n], slot_at[n] = -1, i
+            inv[i] = n
+            n += 1
+        else:
+            inv[i] = inv[mfirst[i]]
+    for k in range(n):
+        if codes[k] >= 0:
+            slot_of_cp[codes[k]] = -1
+    return n
+
+
+def _distinct(text: str, cps: np.ndarray, tok: np.ndarray, at: np.ndarray, scratch: np.ndarray) -> tuple[
+        list[str], np.ndarray, np.ndarray]:
     """The distinct tokens among the tokens ``at`` of the strip (BMP text), in the order they first occur; per
     distinct token its code point when it is one character, else -1; and per token of ``at`` the index of its
-    distinct token. One-character tokens (most of a Han strip) are told apart by code point in numpy, the others by
-    their text."""
-    a, b = tok[at, 0], tok[at, 1]
-    one = b - a == 1
-    cp, first, inv_one = np.unique(cps[a[one]], return_index=True, return_inverse=True)
-    multi = np.flatnonzero(~one)
-    texts = [text[x:y] for x, y in zip(a[multi].tolist(), b[multi].tolist())]
-    where = dict(zip(reversed(texts), reversed(multi.tolist())))  # each text's first position among ``at``
-    slot = dict(zip(where, range(len(cp), len(cp) + len(where))))
-    pos = np.concatenate([np.flatnonzero(one)[first], np.array(list(where.values()), np.int64)])
-    toks = list(map(chr, cp.tolist())) + list(where)
-    codes = np.concatenate([cp.astype(np.int64), np.full(len(where), -1, np.int64)])
-    order = np.argsort(pos, kind="stable")
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    inv = np.empty(len(at), np.int64)
-    inv[one] = inv_one.reshape(-1)
-    inv[multi] = np.array(list(map(slot.__getitem__, texts)), np.int64)
-    return [toks[i] for i in order.tolist()], codes[order], rank[inv]
-
+    distinct token. One-character tokens (most of a Han strip) are told apart by code point in compiled code, the
+    others by their text. ``scratch``: the caller's per-code-point int32 array of -1 (left so)."""
+    m = len(at)
+    mfirst = np.full(m, -1, np.int64)
+    multi = np.flatnonzero(tok[at, 1] - tok[at, 0] != 1)
+    if len(multi):
+        texts = [text[x:y] for x, y in tok[at[multi], :2].tolist()]
+        where = dict(zip(reversed(texts), reversed(multi.tolist())))  # each text's first position among ``at``
+        mfirst[multi] = list(map(where.__getitem__, texts))
+    codes, slot_at, inv = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64)
+    n = _slots(at, tok, cps, mfirst, scratch, slot_at, codes, inv)
+    codes = codes[:n]
+    toks = list(map(chr, np.maximum(codes, 0).tolist()))
+    for k in np.flatnonzero(codes < 0).tolist():
+        x, y = tok[at[slot_at[k]], :2].tolist()
+        toks[k] = text[x:y]
+    return toks, codes, inv
