@@ -319,8 +319,9 @@ class CjkWords:
                     cls = self._class_of.get((item.font, item.script, item.language))
         if cls is None:
             return None
-        self._cjk_cls[s] = cls
-        self._cjk_space_cls = np.full(0, -1, np.int32)
+        if self._cjk_cls.get(s) != cls:
+            self._cjk_cls[s] = cls
+            self._cjk_space_cls = np.full(0, -1, np.int32)  # (rebuilt on the next look-up)
         st = status[1:]
         good = (st > FOREIGN_WORD) & (self._words.a[np.maximum(st, 0), 2] == cls)
         got = np.where(good, st, FOREIGN_WORD).astype(np.int32)
