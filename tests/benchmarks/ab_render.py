@@ -42,7 +42,8 @@ for name, strips in groups.items():
     out[name] = []
     for _ in range(reps):  # fresh renderers each time (run_group makes them)
         r = b.run_group(strips, [])
-        out[name].append({**{k: r["ms"][k] for k in ("pango", "first", "second")}, "same": r["same"], "n": r["n"]})
+        out[name].append({**{k: r["ms"][k] for k in ("pango", "first", "second", "pango_mean", "first_mean")},
+                          "same": r["same"], "n": r["n"]})
 print("RESULT" + json.dumps(out))
 '''
 
@@ -73,10 +74,13 @@ def main() -> None:
         for tag in ("base", "this"):
             rs = [x for r in res[tag] for x in (r[g] if isinstance(r[g], list) else [r[g]])]
             first = [r["pango"] / r["first"] for r in rs]
+            means = [r["pango_mean"] / r["first_mean"] for r in rs if "first_mean" in r]
             second = [r["pango"] / r["second"] for r in rs]
             print(f"{g[:36]:36s} {tag:4s} 1st / Pango only {statistics.median(first):.2f} "
                   f"[{min(first):.2f}-{max(first):.2f}]  2nd / Pango only {statistics.median(second):.2f} "
-                  f"[{min(second):.2f}-{max(second):.2f}]  identical {rs[0]['same']}/{rs[0]['n']}")
+                  f"[{min(second):.2f}-{max(second):.2f}]  identical {rs[0]['same']}/{rs[0]['n']}"
+                  + (f"  1st / Pango only by means {statistics.median(means):.2f} [{min(means):.2f}-{max(means):.2f}]"
+                     if means else ""))
 
 
 if __name__ == "__main__":
