@@ -314,7 +314,7 @@ class CjkWords:
         cls = None
         for item in items:
             if item.level == 0 and item.script in self._composed_scripts:
-                self._predraw(item)
+                self._predraw(item)  # (classes.py: Han text brings new glyphs strip after strip)
                 self._harvest_words(item, raw, np.zeros(0, np.int8), status, 1, batch, None)
                 if item.script == s and item.offset == 0:
                     cls = self._class_of.get((item.font, item.script, item.language))

@@ -20,9 +20,11 @@ class Classes:
     def _predraw(self, item: pa.Shaped) -> None:
         """Draw the glyphs of a shaped item of a known class that the class has not drawn yet, in one go, before its
         words are cut: ``kernels.harvest_item`` stops at a word's glyph not drawn yet, asks for every such glyph
-        and is run again, so on a first pass it ran twice an item; now once. (Glyphs of words that are not cut
-        get drawn too: a mask row each, never read unless a later word uses the glyph; a word's glyphs are
-        checked by the kernel as before.)"""
+        and is run again, so an item bringing new glyphs ran twice; now once. Used for CJK batches, where new glyphs
+        come strip after strip (measured: for Latin/Cyrillic batches, whose glyphs are all drawn after a few strips,
+        the look-up cost more than the second runs it saved). (Glyphs of words that are not cut get drawn too: a
+        mask row each, never read unless a later word uses the glyph; a word's glyphs are checked by the kernel as
+        before.)"""
         c = self._class_of.get((item.font, item.script, item.language))
         if c is None:
             return

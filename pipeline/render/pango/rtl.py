@@ -95,7 +95,6 @@ class RtlWords:
             if item.level == 1:  # Pango gives a right-to-left item's glyphs in visual order
                 item = item._replace(glyphs=np.ascontiguousarray(item.glyphs[::-1]),
                                      clusters=np.ascontiguousarray(item.clusters[::-1]))
-            self._predraw(item)  # (classes.py: the kernel then runs once)
             self._harvest_words(item, raw, codes, status, skip, batch, cls, rtl=item.level == 1,
                                 open_end=item.level == 2)
         c = self._rtl_cls.get(rtl)

@@ -333,7 +333,6 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         if rtl is None:
             for item in self._shape(data):
                 if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
-                    self._predraw(item)  # (classes.py: the kernel then runs once)
                     self._harvest_words(item, raw, codes, status, skip, batch, cls)
         else:
             self._harvest_rtl(data, raw, codes, status, skip, batch, cls, rtl)
