@@ -14,7 +14,8 @@ from test_render_cjk import cjk_text  # noqa: F401  (fixture)
 from pixelkit.pipeline.render import RenderConfig, TextRenderer
 from pixelkit.pipeline.render.pango import cjk
 
-NAMES = ("Eleanor Roosevelt", "UN", "Paris", "René Cassin", "P. C. Chang", "Charles Malik", "1948", "10.12", "A/RES/217")
+NAMES = ("Eleanor Roosevelt", "UN", "Paris", "René Cassin", "P. C. Chang", "Charles Malik", "1948", "10.12",
+         "A/RES/217")
 
 
 def _mixed(text: str, n: int) -> list[str]:

@@ -89,5 +89,6 @@ def test_strong_table_is_the_gates_search():
     BMP code point but the surrogates."""
     strong = mixbatch.tables()[0]
     g = gate()
-    got = [cp for cp in range(0x10000) if not 0xD800 <= cp <= 0xDFFF and bool(strong[cp]) != (g.strong(chr(cp)) is not None)]
+    got = [cp for cp in range(0x10000)
+           if not 0xD800 <= cp <= 0xDFFF and bool(strong[cp]) != (g.strong(chr(cp)) is not None)]
     assert got == [] and strong.sum() > 1000
