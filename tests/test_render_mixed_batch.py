@@ -92,3 +92,15 @@ def test_strong_table_is_the_gates_search():
     got = [cp for cp in range(0x10000)
            if not 0xD800 <= cp <= 0xDFFF and bool(strong[cp]) != (g.strong(chr(cp)) is not None)]
     assert got == [] and strong.sum() > 1000
+
+
+def test_a_cached_word_past_the_bmp_is_read_as_the_reference_reads_it():
+    """The kernel's tables are per BMP code point: a cached word past it (only the missing words are checked to be
+    BMP text) is read as the reference reads it, not past the tables' end."""
+    rows = np.array([[0, 0, -1, 0], [0, 0, -3, 0], [2, 7, 0, 2], [3, 9, 0, 0], [4, 8, 1, 2]], np.int32)
+    words = ["Москва", "\U0001d400\U0001d401", "1948", "Paris", "новое", "\U0001f600", "2024", "слово"]
+    ids = [2, 4, None, 4, None, 3, None, None]
+    g = gate()
+    got = mixbatch.mixed_batch(words, ids, rows, {})
+    ref = _reference(words, ids, rows, {}, g.strong, g.script, g.char_codes)
+    assert got[0] == ref[0] and np.array_equal(got[1], ref[1]) and "1948" in got[0]

@@ -40,7 +40,7 @@ def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def word_scripts(cps, strong, char_codes, script, has, first):
     """Per word of the code points ``cps`` (words separated by single spaces): ``has[k]`` 1 when it holds a
     character of a composable script, ``first[k]`` the script of its first character when that character has a
-    script of its own, else -1."""
+    script of its own, else -1 (the tables are per BMP code point)."""
     k = 0
     start = True
     has[:] = 0
@@ -50,6 +50,9 @@ def word_scripts(cps, strong, char_codes, script, has, first):
         if c == 32:
             k += 1
             start = True
+            continue
+        if c >= 0x10000:  # (a cached word past the BMP: its characters count as none of a script of its own here,
+            start = False  # as the loop this replaced read them; the missing words are BMP text)
             continue
         if start:
             if char_codes[c] & 2:
