@@ -1,6 +1,7 @@
-"""``words.mixed_batch`` (the batch that shapes a mixed strip's new words) against the plain loop it replaced, on the
-states a real renderer meets: every call made while rendering random mixtures of real words of several scripts
-(with numbers) is made again with the reference, and both give the same batch and the same words to cut."""
+"""``mixbatch.mixed_batch`` (the batch that shapes a mixed strip's new words, two compiled passes) against the plain
+Python loop it replaced, on the states a real renderer meets: every call made while rendering random mixtures of
+real words of several scripts (with numbers) is made again with the reference, and both give the same batch and the
+same words to cut."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import numpy as np
 from test_render_fastpath_mixed import _mixed_texts
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer
-from pixelkit.pipeline.render.pango import shapecache, words as words_mod
+from pixelkit.pipeline.render.pango import mixbatch, shapecache
 from pixelkit.pipeline.render.pango.kernels import FOREIGN_WORD
+from pixelkit.pipeline.render.pango.scriptgate import gate
 
 
 def _reference(words, ids, rows, weak, strong, script, char_codes):
@@ -67,8 +69,9 @@ def test_mixed_batches_are_the_reference_loops(udhr, monkeypatch):
     calls = []
 
     def checked(*args):
-        got = words_mod.mixed_batch(*args)
-        ref = _reference(*args)
+        got = mixbatch.mixed_batch(*args)
+        g = gate()
+        ref = _reference(*args, g.strong, g.script, g.char_codes)
         calls.append(len(args[0]))
         assert got[0] == ref[0] and np.array_equal(got[1], ref[1]), args[0]
         return got
@@ -79,3 +82,25 @@ def test_mixed_batches_are_the_reference_loops(udhr, monkeypatch):
     for t in texts + texts[::-1]:
         r(t)
     assert len(calls) > 30 and r.cache_stats["composed"] > 40, (len(calls), r.cache_stats)
+
+
+def test_strong_table_is_the_gates_search():
+    """The kernel's per-character table says what ``gate().strong`` (the regex the reference asks) says, on every
+    BMP code point but the surrogates."""
+    strong = mixbatch.tables()[0]
+    g = gate()
+    got = [cp for cp in range(0x10000)
+           if not 0xD800 <= cp <= 0xDFFF and bool(strong[cp]) != (g.strong(chr(cp)) is not None)]
+    assert got == [] and strong.sum() > 1000
+
+
+def test_a_cached_word_past_the_bmp_is_read_as_the_reference_reads_it():
+    """The kernel's tables are per BMP code point: a cached word past it (only the missing words are checked to be
+    BMP text) is read as the reference reads it, not past the tables' end."""
+    rows = np.array([[0, 0, -1, 0], [0, 0, -3, 0], [2, 7, 0, 2], [3, 9, 0, 0], [4, 8, 1, 2]], np.int32)
+    words = ["Москва", "\U0001d400\U0001d401", "1948", "Paris", "новое", "\U0001f600", "2024", "слово"]
+    ids = [2, 4, None, 4, None, 3, None, None]
+    g = gate()
+    got = mixbatch.mixed_batch(words, ids, rows, {})
+    ref = _reference(words, ids, rows, {}, g.strong, g.script, g.char_codes)
+    assert got[0] == ref[0] and np.array_equal(got[1], ref[1]) and "1948" in got[0]

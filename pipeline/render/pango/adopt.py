@@ -11,7 +11,7 @@ word, ``_from_pending`` cuts it from the runs it was noted in, with the kernel t
 Pango-drawn strip a dict entry only.
 
 The runs are the strip's own, so a word is cut as it stands in the strip: with the class of the run it fell in
-(digits and punctuation take their run's script, as in a mixed strip's batch, ``words.mixed_batch``), and only
+(digits and punctuation take their run's script, as in a mixed strip's batch, ``mixbatch.py``), and only
 when it and the space after it lie in one left-to-right run of a script the cache composes; its space must be the
 class's one space glyph (as for any batch). The strip's last word, with no space after it in the layout, is never
 noted. Pending words are dropped when the cache starts over, or when ``_MAX_RECORDS`` strips have been noted.

@@ -29,6 +29,8 @@ bidi control (``CJK``). ``tests/test_render_cjk.py`` checks every strip against 
 
 from __future__ import annotations
 
+from itertools import compress
+
 import numba
 import numpy as np
 
@@ -185,6 +187,27 @@ def measure(ids, words, group, space_px, cps, rs, tok, space_cls, gaps):
     return width, cls
 
 
+_NO_CHARS = np.full(1 << 16, -1, np.int32)  # (read only: a class with no character cut yet)
+
+
+@numba.njit(cache=True, nogil=True)
+def _char_ids(tok, cps, proven, s, table, ids, words):
+    """For the non-empty tokens of run script ``s``: a proven one-character token's id from ``table`` (per code
+    point) into ``ids``; the positions of the others into ``words`` (their ids are the caller's to look up).
+    Returns how many went to ``words``."""
+    n = 0
+    for k in range(tok.shape[0]):
+        a, b = tok[k, 0], tok[k, 1]
+        if tok[k, 2] != s or a == b:
+            continue
+        if b - a == 1 and proven[cps[a]] == 1:
+            ids[k] = table[cps[a]]
+        else:
+            words[n] = k
+            n += 1
+    return n
+
+
 class CjkWords:
     """``_lookup_cjk`` and its batches; ``ShapeCache`` holds the words, masks and classes. ``_cjk_proven``: per BMP
     code point 1 when ``cjkcheck`` proved it for the font (set by the renderer; all 0: nothing is composed)."""
@@ -197,6 +220,7 @@ class CjkWords:
         self._cjk_script = np.array(self._gate.script, np.uint8)
         self._cjk_cls: dict[int, int] = {}  # run script -> its class
         self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
+        self._cjk_scratch = np.full(1 << 16, -1, np.int32)  # (_distinct's, all -1 between calls)
         self._cjk_reset()
 
     def _cjk_reset(self) -> None:
@@ -226,12 +250,7 @@ class CjkWords:
         if ids is None:
             return None
         if ids.min() < 0:
-            resets = self.stats["resets"]
-            self._cjk_fill(text, cps, rs, tok, ids)
-            miss = None if resets != self.stats["resets"] else np.flatnonzero(ids < 0)
-            ids = self._cjk_ids(text, cps, tok, miss, ids)
-            if ids is None:
-                return None
+            self._cjk_fill(text, cps, rs, tok, ids)  # (the new tokens' ids written into ids)
         space_cls = self._cjk_space_cls
         if not len(space_cls):  # run script -> class (GUnicodeScript numbers are < 256)
             space_cls = self._cjk_space_cls = np.full(256, -1, np.int32)
@@ -240,39 +259,29 @@ class CjkWords:
         width, cls = measure(ids, self._words.a, self._group, self._space_px, cps, rs, tok, space_cls, gaps)
         return (ids, width, cls, gaps) if cls >= 0 else None
 
-    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray, only: np.ndarray | None = None,
-                 ids: np.ndarray | None = None) -> np.ndarray | None:
-        """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet); with
-        ``only``, just the tokens at those positions are looked up (again) into ``ids``."""
-        if only is None:
-            ids = np.full(len(tok), -2, np.int32)
-            pick = np.ones(len(tok), bool)
-        else:
-            pick = np.zeros(len(tok), bool)
-            pick[only] = True
-        first = cps[np.minimum(tok[:, 0], len(cps) - 1)]
-        single = (tok[:, 1] - tok[:, 0] == 1) & (self._cjk_proven[first] == 1)
+    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray) -> np.ndarray | None:
+        """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet)."""
+        ids = np.full(len(tok), -2, np.int32)
         empty = tok[:, 1] == tok[:, 0]
         ids[empty] = EMPTY_WORD
-        scripts = tok[:, 2]
-        for s in set(scripts[~empty & pick].tolist()):
-            if not _real_py(s):
-                return None  # a run of no script of its own
+        scripts = set(tok[~empty, 2].tolist())
+        if not all(map(_real_py, scripts)):
+            return None  # a run of no script of its own
+        words = np.empty(len(tok), np.int64)
+        for s in scripts:
             cls = self._cjk_cls.get(s)
             if cls is None:
                 continue
-            here = (scripts == s) & ~empty & pick
-            one = here & single
-            table = self._cjk_chars.get(cls)
-            ids[one] = table[first[one]] if table is not None else -1
-            words = np.flatnonzero(here & ~single)
-            if len(words):
+            table = self._cjk_chars.get(cls, _NO_CHARS)
+            n = _char_ids(tok, cps, self._cjk_proven, s, table, ids, words)
+            if n:
                 get = self._cjk_words.setdefault(cls, {}).get
-                ids[words] = [get(text[a:b], -1) for a, b in tok[words, :2].tolist()]
+                ids[words[:n]] = [get(text[a:b], -1) for a, b in tok[words[:n], :2].tolist()]
         return ids
 
     def _cjk_fill(self, text: str, cps: np.ndarray, rs: np.ndarray, tok: np.ndarray, ids: np.ndarray) -> None:
-        """Shape the strip's missing tokens, one batch per run script, each behind a token of that script."""
+        """Shape the strip's missing tokens, one batch per run script, each behind a token of that script, and write
+        their ids (as the tables now hold them) into ``ids``."""
         if self._words.n + int((ids < 0).sum()) >= 2 * self.max_words:
             self.stats["resets"] += 1
             self._reset_words()
@@ -286,12 +295,16 @@ class CjkWords:
                 continue
             k = int(np.searchsorted(tok[:, 0], strong[0], side="right")) - 1  # the token holding the first one
             anchor = text[tok[k, 0]:tok[k, 1]]
-            miss = np.flatnonzero((tok[:, 2] == s) & (ids < 0))
-            missing = list(dict.fromkeys(text[a:b] for a, b in tok[miss, :2].tolist()))
-            self._cjk_batch(s, [anchor] + missing)
+            at = np.flatnonzero((tok[:, 2] == s) & (ids < 0))
+            missing, one_cp, inv = _distinct(text, cps, tok, at, self._cjk_scratch)
+            got = self._cjk_batch(s, [anchor] + missing, one_cp)
+            if got is not None:
+                ids[at] = got[inv]
 
-    def _cjk_batch(self, s: int, batch: list[str]) -> None:
-        """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``."""
+    def _cjk_batch(self, s: int, batch: list[str], one_cp: np.ndarray) -> np.ndarray | None:
+        """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``;
+        ``one_cp``: per token, its code point when it is one character, else -1. Returns the tokens' ids as cached
+        (``FOREIGN_WORD``: not composable), or None when the batch gave the script no class (nothing cached)."""
         self.stats["batches"] += 1
         self.stats["batch_words"] += len(batch)
         data = (" ".join(batch) + " ").encode("utf-8")
@@ -301,32 +314,82 @@ class CjkWords:
         cls = None
         for item in items:
             if item.level == 0 and item.script in self._composed_scripts:
+                self._predraw(item)  # (classes.py: Han text brings new glyphs strip after strip)
                 self._harvest_words(item, raw, np.zeros(0, np.int8), status, 1, batch, None)
                 if item.script == s and item.offset == 0:
                     cls = self._class_of.get((item.font, item.script, item.language))
         if cls is None:
-            return
-        self._cjk_cls[s] = cls
-        self._cjk_space_cls = np.full(0, -1, np.int32)
+            return None
+        if self._cjk_cls.get(s) != cls:
+            self._cjk_cls[s] = cls
+            self._cjk_space_cls = np.full(0, -1, np.int32)  # (rebuilt on the next look-up)
         st = status[1:]
         good = (st > FOREIGN_WORD) & (self._words.a[np.maximum(st, 0), 2] == cls)
         got = np.where(good, st, FOREIGN_WORD).astype(np.int32)
         n_good = int(good.sum())
         self.stats["words_shaped"] += n_good
         self.stats["foreign"] += len(st) - n_good
-        one = np.array([len(t) == 1 for t in batch[1:]], bool)
+        one = (one_cp >= 0) & (self._cjk_proven[np.maximum(one_cp, 0)] == 1)  # proven characters: by code point
         if one.any():
-            cps = np.array([ord(t[0]) for t in batch[1:]], np.int32)
-            one &= self._cjk_proven[cps] == 1
             table = self._cjk_chars.get(cls)
             if table is None:
                 table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
-            table[cps[one]] = got[one]
-        words = self._cjk_words.setdefault(cls, {})
-        for k in np.flatnonzero(~one).tolist():
-            words[batch[1 + k]] = int(got[k])
+            table[one_cp[one]] = got[one]
+        if not one.all():
+            self._cjk_words.setdefault(cls, {}).update(zip(compress(batch[1:], (~one).tolist()), got[~one].tolist()))
+        return got
 
 
 def _real_py(sc: int) -> bool:
     return sc > 1 and sc != 61
 
+
+@numba.njit(cache=True, nogil=True)
+def _slots(at, tok, cps, mfirst, slot_of_cp, slot_at, codes, inv):
+    """Distinct tokens among the tokens ``at``, numbered in the order they first occur: a one-character token by
+    its code point (``slot_of_cp``: a per-code-point scratch of -1, left so), any other by ``mfirst`` (the first
+    position among ``at`` of a token with its text). ``codes[slot]``: the code point, or -1; ``slot_at[slot]``: its
+    first position; ``inv[i]``: the slot of token ``at[i]``. Returns the slot count."""
+    n = 0
+    for i in range(at.shape[0]):
+        a, b = tok[at[i], 0], tok[at[i], 1]
+        if b - a == 1:
+            c = cps[a]
+            if slot_of_cp[c] < 0:
+                slot_of_cp[c] = n
+                codes[n], slot_at[n] = c, i
+                n += 1
+            inv[i] = slot_of_cp[c]
+        elif mfirst[i] == i:
+            codes[n], slot_at[n] = -1, i
+            inv[i] = n
+            n += 1
+        else:
+            inv[i] = inv[mfirst[i]]
+    for k in range(n):
+        if codes[k] >= 0:
+            slot_of_cp[codes[k]] = -1
+    return n
+
+
+def _distinct(text: str, cps: np.ndarray, tok: np.ndarray, at: np.ndarray, scratch: np.ndarray) -> tuple[
+        list[str], np.ndarray, np.ndarray]:
+    """The distinct tokens among the tokens ``at`` of the strip (BMP text), in the order they first occur; per
+    distinct token its code point when it is one character, else -1; and per token of ``at`` the index of its
+    distinct token. One-character tokens (most of a Han strip) are told apart by code point in compiled code, the
+    others by their text. ``scratch``: the caller's per-code-point int32 array of -1 (left so)."""
+    m = len(at)
+    mfirst = np.full(m, -1, np.int64)
+    multi = np.flatnonzero(tok[at, 1] - tok[at, 0] != 1)
+    if len(multi):
+        texts = [text[x:y] for x, y in tok[at[multi], :2].tolist()]
+        where = dict(zip(reversed(texts), reversed(multi.tolist())))  # each text's first position among ``at``
+        mfirst[multi] = list(map(where.__getitem__, texts))
+    codes, slot_at, inv = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64)
+    n = _slots(at, tok, cps, mfirst, scratch, slot_at, codes, inv)
+    codes = codes[:n]
+    toks = list(map(chr, np.maximum(codes, 0).tolist()))
+    for k in np.flatnonzero(codes < 0).tolist():
+        x, y = tok[at[slot_at[k]], :2].tolist()
+        toks[k] = text[x:y]
+    return toks, codes, inv

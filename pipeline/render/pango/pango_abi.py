@@ -186,22 +186,26 @@ class GlyphPainter:
 
     def row(self, font: int, glyphs: list[int], step: int) -> None:
         """Draw ``glyphs`` in one call, the first with its origin at the current point, each next one ``step`` px
-        to the right of the one before (whole pixels: every glyph lands as it would alone there)."""
+        to the right of the one before (whole pixels: every glyph lands as it would alone there). One glyph string
+        is kept from call to call (grown when a row is longer than any before)."""
         n = len(glyphs)
-        gs = pango.pango_glyph_string_new()
-        try:
-            pango.pango_glyph_string_set_size(gs, n)
-            info = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5)
-            info[:, 0] = glyphs
-            info[:, 1] = step * SCALE
-            info[:, 2:4] = 0
-            info[:, 4] = 1  # is_cluster_start
-            np.frombuffer(ffi.buffer(gs.log_clusters, n * 4), np.int32)[:] = 0
-            pangocairo.pango_cairo_show_glyph_string(self._cr, ffi.cast(_VOIDP, font), gs)
-        finally:
-            pango.pango_glyph_string_free(gs)
+        if n > self._row_cap:
+            if self._row is None:
+                self._row = pango.pango_glyph_string_new()
+            pango.pango_glyph_string_set_size(self._row, n)  # (reallocates: the views are taken again)
+            self._row_cap = n
+            self._row_info = np.frombuffer(ffi.buffer(self._row.glyphs, n * 20), np.int32).reshape(n, 5)
+            np.frombuffer(ffi.buffer(self._row.log_clusters, n * 4), np.int32)[:] = 0
+            self._row_info[:, 2:5] = [0, 0, 1]  # no offsets; is_cluster_start
+        info = self._row_info
+        info[:n, 0] = glyphs
+        info[:n, 1] = step * SCALE
+        self._row.num_glyphs = n  # (what set_size does when the string holds n already)
+        pangocairo.pango_cairo_show_glyph_string(self._cr, ffi.cast(_VOIDP, font), self._row)
+
+    _row, _row_cap, _row_info = None, 0, None
 
     def __del__(self) -> None:
-        gs = getattr(self, "_gs", None)
-        if gs is not None:
-            pango.pango_glyph_string_free(gs)
+        for gs in (getattr(self, "_gs", None), getattr(self, "_row", None)):
+            if gs is not None:
+                pango.pango_glyph_string_free(gs)

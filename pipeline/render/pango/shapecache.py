@@ -29,7 +29,7 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   of its own class, a digit or punctuation word is looked up, or shaped once, in the class of the run it falls
   in). Anything else (a foreign word, a word that switches script, right-to-left pairs) goes through Pango.
   Such a strip's new words are shaped in one batch of their own too, each behind the words that set the script of
-  its leading digits or marks (``words.mixed_batch``), grouped by script: a first pass shapes each new word once
+  its leading digits or marks (``mixbatch.py``), grouped by script: a first pass shapes each new word once
   and never the whole strip.
 * First pass (``adopt.py``): ``adopt.composing_pays`` weighs composing a strip against Pango drawing it before
   anything is shaped; a strip it declines is drawn by Pango and its new words are cut later from that layout's own
@@ -67,7 +67,8 @@ from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 from .rtl import RtlWords
 from .scriptgate import CJK, RTL, RTL_SCRIPTS, gate
 from .tables import Atlas, Rows
-from .words import astral, mixed_batch, word_code, words_in
+from .mixbatch import mixed_batch
+from .words import astral, word_code, words_in
 from .wordtable import WordTable
 
 # Scripts HarfBuzz shapes with its default shaper (GUnicodeScript numbers, which PangoScript shares): Common,
@@ -286,8 +287,7 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         joined = "".join(missing)
         plane0 = joined.isascii() or astral(joined) is None  # else codes are read here, not by the kernel
         if mixed and plane0:  # the strip's new words in their order, each behind what sets its run's script
-            batch, want = mixed_batch(words, ids, self._words.a, self._weak, self._gate.strong,
-                                       self._gate.script, self._char_bytes)
+            batch, want = mixed_batch(words, ids, self._words.a, self._weak)
             self._want = want
             try:
                 self.stats["batches"] += 1

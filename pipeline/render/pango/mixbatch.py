@@ -1,0 +1,151 @@
+"""The batch that shapes a mixed strip's new words, and which of its words to cut (``ShapeCache._fill``), in two
+compiled passes over the strip's code points and words instead of a Python loop over its words (~120 us of a full
+Russian + Latin strip's first pass, ~25 here).
+
+Pango's script iterator gives a digit or punctuation mark the script of the last character of a script of its own
+before it (at the strip's start: of the first one after it). A word that starts with its own script's character
+lands in that script's class wherever it stands; a word that starts with a digit or mark is put behind the words of
+the strip back to the last one holding a character of a script of its own (at the start: followed by the words up
+to the first such one), so that its leading characters resolve as in the strip. A cached digit or punctuation word
+is cut again the same way when its run's class has no copy of it (``weak``: (word, class) -> row). Every other word
+of the strip is left out: one batch shapes only what is new, not the whole strip (a word still cut in another class
+than its run's is settled by ``_measure_mixed``). The pieces of the batch that stand alone, each opened by a word
+that starts with a character of a script of its own, are grouped by that script (one item per script rather than
+one per switch); the piece that opens the strip stays first.
+
+``tests/test_render_mixed_batch.py`` checks every call a renderer makes over random real mixtures against the plain
+Python loop this replaced (kept there as the reference).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+
+from .kernels import FOREIGN_WORD
+from .scriptgate import gate
+
+
+@functools.lru_cache(maxsize=1)
+def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per BMP code point: 1 when it is a character of a script the cache composes (what ``gate().strong``
+    searches for), its ``gate().char_codes``, and its script (``gate().script``)."""
+    g = gate()
+    return (g._lo != 255).astype(np.uint8), np.asarray(g.char_codes, np.uint8), np.array(g.script, np.uint8)
+
+
+@numba.njit(cache=True, nogil=True)
+def word_scripts(cps, strong, char_codes, script, has, first):
+    """Per word of the code points ``cps`` (words separated by single spaces): ``has[k]`` 1 when it holds a
+    character of a composable script, ``first[k]`` the script of its first character when that character has a
+    script of its own, else -1 (the tables are per BMP code point)."""
+    k = 0
+    start = True
+    has[:] = 0
+    first[:] = -1
+    for i in range(cps.shape[0]):
+        c = cps[i]
+        if c == 32:
+            k += 1
+            start = True
+            continue
+        if c >= 0x10000:  # (a cached word past the BMP: its characters count as none of a script of its own here,
+            start = False  # as the loop this replaced read them; the missing words are BMP text)
+            continue
+        if start:
+            if char_codes[c] & 2:
+                first[k] = script[c]
+            start = False
+        if strong[c]:
+            has[k] = 1
+
+
+@numba.njit(cache=True, nogil=True)
+def batch_words(missing, own, cached_weak, weak_ok, fo, has, first, keep, seen, idx, key):
+    """The words of the batch: ``keep``/``seen`` (by first occurrence ``fo``) as the module doc says; ``idx[:m]``
+    the kept words in strip order, ``key[:m]`` their piece's sort key (piece opener's script + 1 << 16, 0 for the
+    strip's leading piece of weak words, 1 << 16 for a weak piece later on). Returns m."""
+    n = missing.shape[0]
+    last, lead = -1, -1
+    for k in range(n):
+        if own[k]:  # a cached word of a script of its own: never cut, it only sets the run
+            if lead >= 0:
+                keep[lead:k + 1] = 1
+                lead = -1
+            last = k
+            continue
+        if missing[k]:
+            h = has[k] != 0
+            cut = seen[fo[k]] == 0
+            starts_weak = cut and first[k] < 0
+        else:
+            h = False
+            cut = starts_weak = cached_weak[k] and seen[fo[k]] == 0 and weak_ok[k]
+        if cut:
+            seen[fo[k]] = 1
+            keep[k] = 1
+            if starts_weak:
+                if last >= 0:
+                    keep[last:k] = 1
+                elif lead < 0:
+                    lead = k
+        if h:
+            if lead >= 0:
+                keep[lead:k + 1] = 1
+                lead = -1
+            last = k
+    m = 0
+    cur = 0
+    for k in range(n):
+        if not keep[k]:
+            continue
+        if first[k] >= 0:
+            cur = (1 << 16) + first[k]
+        elif m > 0 and keep[k - 1]:
+            pass  # goes on the piece before
+        else:
+            cur = (1 << 16) if k > 0 else 0
+        idx[m] = k
+        key[m] = cur
+        m += 1
+    return m
+
+
+def mixed_batch(words: list[str], ids: list[int | None], rows: np.ndarray, weak: dict) -> tuple[list[str], np.ndarray]:
+    """(batch, want): the words to shape for a mixed strip of BMP text whose words ``ids`` (None: missing) the
+    cache partly holds (``rows``: its words table), and which of the batch's words to cut (1) -- the rest are
+    context that sets a run's script."""
+    n = len(words)
+    strong, char_codes, script = tables()
+    a = np.array(ids, np.float64)  # (None -> nan)
+    missing = np.isnan(a)
+    at = np.where(missing, -1, a).astype(np.int64)
+    row = rows[np.maximum(at, 0)]
+    cached = at > FOREIGN_WORD
+    own = (row[:, 3] != 0) & cached
+    cached_weak = (row[:, 3] == 0) & cached
+    cps = np.frombuffer(" ".join(words).encode("utf-32-le"), np.uint32)
+    has = np.empty(n, np.uint8)
+    first = np.empty(n, np.int32)
+    word_scripts(cps, strong, char_codes, script, has, first)
+    weak_ok = np.ones(n, np.bool_)
+    cw = np.flatnonzero(cached_weak)
+    if len(cw):  # the dict is asked only for cached digit and punctuation words, behind the last strong word
+        setter = np.where(own | (missing & (has != 0)), np.arange(n), -1)
+        last = np.maximum.accumulate(setter)
+        cls = row[:, 2]
+        for k in cw.tolist():
+            j = int(last[k - 1]) if k > 0 else -1
+            weak_ok[k] = j < 0 or missing[j] or (words[k], int(cls[j])) not in weak
+    fo_of = dict(zip(reversed(words), range(n - 1, -1, -1)))  # each word's first position
+    fo = np.array(list(map(fo_of.__getitem__, words)), np.int64)
+    keep = np.zeros(n, np.uint8)
+    seen = np.zeros(n, np.uint8)
+    idx = np.empty(n, np.int64)
+    key = np.empty(n, np.int64)
+    m = batch_words(missing, own, cached_weak, weak_ok, fo, has, first, keep, seen, idx, key)
+    order = idx[:m][np.argsort(key[:m], kind="stable")]
+    batch = [words[k] for k in order.tolist()]
+    return batch, seen[fo[order]].astype(np.uint8)

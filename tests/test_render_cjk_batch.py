@@ -1,0 +1,65 @@
+"""The batches that shape a CJK strip's new tokens (``cjk._distinct``, ``CjkWords._cjk_batch``): every batch a
+renderer makes over real Chinese and Japanese strips with Latin names and numbers is the one the plain Python
+dedup gave (``[anchor] + list(dict.fromkeys(token texts))``, each token's code point when it is one character),
+each token's ids are written from its batch entry (the ids a second look-up finds), no token is shaped twice in a
+class on a first pass, and every strip has Pango's pixels."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from test_render_cjk import cjk_text  # noqa: F401  (fixture)
+
+from pixelkit.pipeline.render import RenderConfig, TextRenderer
+from pixelkit.pipeline.render.pango import cjk
+
+NAMES = ("Eleanor Roosevelt", "UN", "Paris", "René Cassin", "P. C. Chang", "Charles Malik", "1948", "10.12",
+         "A/RES/217")
+
+
+def _mixed(text: str, n: int) -> list[str]:
+    """Strips of ``text``'s sentences, each followed by a name or number (as a Latin name stands in CJK prose)."""
+    sents = [s for s in re.split("(?<=[。；])", text) if s]
+    out = [f"{s} {NAMES[i % len(NAMES)]} {1948 + i}" for i, s in enumerate(sents)]
+    joined = " ".join(out)
+    return [joined[i:i + 300] for i in range(0, min(len(joined), 300 * n), 300)]
+
+
+def test_cjk_batches_are_the_plain_dedup_and_shape_each_token_once(cjk_text, monkeypatch):  # noqa: F811
+    calls, shaped = [], {}
+    real_distinct, real_batch = cjk._distinct, cjk.CjkWords._cjk_batch
+
+    def distinct(text, cps, tok, at, scratch):
+        got = real_distinct(text, cps, tok, at, scratch)
+        assert (scratch == -1).all()
+        texts = [text[a:b] for a, b in tok[at, :2].tolist()]
+        ref = list(dict.fromkeys(texts))
+        codes = [ord(t) if len(t) == 1 else -1 for t in ref]
+        assert got[0] == ref and got[1].tolist() == codes, text
+        assert [got[0][i] for i in got[2].tolist()] == texts  # each token's distinct one: its ids come from there
+        calls.append(len(ref))
+        return got
+
+    def batch(self, s, toks, one_cp):
+        seen = shaped.setdefault(s, set())
+        assert not seen & set(toks[1:]), sorted(seen & set(toks[1:]))[:5]  # (the anchor is a known token)
+        seen.update(toks[1:])
+        return real_batch(self, s, toks, one_cp)
+
+    def lookup(self, text):
+        found = real_lookup(self, text)
+        again = real_lookup(self, text)  # every token known now: its ids straight from the tables
+        assert (found is None) == (again is None) and (found is None or np.array_equal(found[0], again[0])), text
+        return found
+
+    real_lookup = cjk.CjkWords._lookup_cjk
+    monkeypatch.setattr(cjk.CjkWords, "_lookup_cjk", lookup)
+    monkeypatch.setattr(cjk, "_distinct", distinct)
+    monkeypatch.setattr(cjk.CjkWords, "_cjk_batch", batch)
+    fast, slow = TextRenderer(RenderConfig()), TextRenderer(RenderConfig(), shape_cache=False)
+    strips = [s for lang in sorted(cjk_text) for s in _mixed(cjk_text[lang], 12)]
+    for t in strips:
+        assert np.array_equal(fast(t).pixels, slow(t).pixels), t
+    assert len(calls) > 20 and max(calls) > 50 and fast.cache_stats["composed"] >= len(strips) // 2, (
+        len(calls), fast.cache_stats)
