@@ -148,6 +148,21 @@ SLOW = {
     "--set micro_batch_size=4 --out out/train/pixel-deepspeed":
         "2-process training; CI: test_trainer_processes.py::test_two_processes_under_the_deepspeed_launcher_share_the_cores",
     "pixel-train demo": "training; CI: test_trainer_engine.py::test_demo_trains_pixel_and_pixar_on_rendered_shards",
+    "pixel-train pretrain --config trainer/runs/textgpt.yaml":
+        "training (the TextGPT the token-input parsing lines below start from); CI: test_models.py (every variant "
+        "learns)",
+    "pixel-render task --task ud-en_ewt-parse --max_patches 256 --output out/tasks/ewt-excerpt-parse-text "
+    "--input train=pipeline/sample_data/en_ewt-ud-test-excerpt.conllu "
+    "--input validation=pipeline/sample_data/en_ewt-ud-test-excerpt.conllu --tokenizer out/tokenizer.json "
+    "--max_tokens 128": "a Beam job with the main job's tokenizer; CI: test_finetune_text.py (token spans, the "
+                        "--max_tokens cut)",
+    "pixel-train finetune --init out/train/textgpt/model --data out/tasks/ewt-excerpt-parse-text --steps 20 "
+    "--eval-every 10": "training; CI: test_finetune_text.py::test_textgpt_finetune_evaluate_through_the_cli",
+    "pixel-train evaluate --model out/finetune/ewt-excerpt-parse-text/best --data out/tasks/ewt-excerpt-parse-text":
+        "reads the finetuned model above; CI: test_finetune_text.py::test_textgpt_finetune_evaluate_through_the_cli",
+    "udeval -v pipeline/sample_data/en_ewt-ud-test-excerpt.conllu "
+    "out/finetune/ewt-excerpt-parse-text/best/eval/predictions-validation.conllu":
+        "scores the predictions above; CI: test_udfile.py (UD's scorer on our CoNLL-U equals conll18_uas / las)",
     "S=../shared/data/ud/UD_English-EWT": "the full UD English-EWT (12,543 training sentences) from ../shared/data",
     "pixel-render task --task ud-en_ewt-pos --max_patches 256 --output out/tasks/ud-en_ewt-pos "
     "--input train=$S/en_ewt-ud-train.conllu --input validation=$S/en_ewt-ud-dev.conllu "

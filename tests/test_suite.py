@@ -160,3 +160,48 @@ def test_suite_runs_both_protocols_resumes_after_a_kill_and_reports(tmp_path, xn
     assert "| translate-train-all |" in md and " ± " in md and "| train-en (paper) | 80.0 | 70.0 | 75.0 |" in md
     assert (out / "xnli.png").stat().st_size > 1000 and (out / "ud.png").stat().st_size > 1000
     assert md in p.stdout
+
+
+def test_reused_task_shards_are_rendered_again_when_the_rendering_code_or_an_input_changed(tmp_path):
+    """A suite's rendered data is reused across runs only while the code that renders it, its inputs and its
+    tokenizer are unchanged: a renderer fix (the EOS-mask one changed pairs' num_patches, not the schema version nor
+    any setting) must not leave the shards it fixed in use. Real ``pixel-render task`` subprocesses."""
+    import shutil
+
+    from pixelkit.trainer.suite_run import RENDER_CODE, RENDER_RECORD, SuiteRunner, code_fingerprint
+    conllu = tmp_path / "ewt.conllu"
+    shutil.copy(EWT_EXCERPT, conllu)
+    suite = parse_suite({"name": "t", "render": ["--max_patches", "64"], "tables": [{"name": "ud"}],
+                         "defaults": {"model": "pixel", "flavor": "debug"},
+                         "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {
+                             "en": {"inputs": {"train": str(conllu), "validation": str(conllu)}, "limit": 4}}}]})
+    out = tmp_path / "out"
+    entry = suite.entries[0]
+
+    def render() -> Path:  # a new runner each time: a new `pixel-train suite` command on the same --out
+        return SuiteRunner(suite, out, None).render(entry, "en")
+
+    d = render()
+    sentinel = d / "train" / "sentinel"  # survives only if the directory is reused
+    sentinel.write_text("rendered earlier")
+    assert render() == d and sentinel.exists(), "unchanged code and inputs: the shards are reused"
+
+    # shards written by other pipeline code: their record names that code's fingerprint (here: this checkout's
+    # rendering code with one line added to the renderer)
+    code = tmp_path / "code"
+    for root in RENDER_CODE:
+        shutil.copytree(root, code / root.name, ignore=shutil.ignore_patterns("__pycache__", "sample_data"))
+    with open(code / "pipeline" / "render" / "base.py", "a") as fh:
+        fh.write("\n# a renderer fix\n")
+    old = code_fingerprint(tuple(code / r.name for r in RENDER_CODE))
+    assert old != code_fingerprint()
+    record = json.loads((d / RENDER_RECORD).read_text())
+    (d / RENDER_RECORD).write_text(json.dumps({**record, "code": old}))
+    assert render() == d and not sentinel.exists(), "shards from other rendering code were reused"
+    assert json.loads((d / RENDER_RECORD).read_text())["code"] == code_fingerprint()
+    assert (d / "train" / "manifest.json").is_file() and (d / "validation" / "manifest.json").is_file()
+
+    sentinel.write_text("rendered earlier")
+    st = conllu.stat()
+    os.utime(conllu, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the input file replaced by another version
+    assert render() == d and not sentinel.exists(), "shards of an input that changed since were reused"

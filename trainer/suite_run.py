@@ -5,6 +5,7 @@ Layout under ``--out`` (default ``out/suites/<name>``):
 | path | what |
 |---|---|
 | ``data/<task>-<hash>/`` | each language's task shards, rendered once by ``pixel-render task`` (a subprocess: the trainer never imports the pipeline); a render that was killed is redone |
+| ``data/<task>-<hash>/suite-render.json`` | what the shards were rendered from (``render_record``): the rendering code's fingerprint, the tokenizer's sha256, each input file's size and mtime; reused only while all three are what a render would use now, else rendered again |
 | ``runs/<entry>/seed-<s>/`` | one finetuning run (the engine's own checkpoints, ``best/``, ``metrics.jsonl``) |
 | ``runs/<entry>/seed-<s>/result.json`` | written last (atomically): per-language metrics of the best checkpoint on ``eval_split`` + the majority baseline; an entry with it is **not rerun** |
 | ``results.json``, ``report.md``, ``<table>.png`` | the tables (mean ± std over seeds), written by ``suite_report`` |
@@ -37,10 +38,32 @@ RUN_FILES = Path(__file__).resolve().parent / "runs" / "finetune"
 PERCENT_FAMILIES = ("parsing", "qa")  # their scores (UAS / LAS, SQuAD EM / F1) are already x 100
 # "file.tsv[0:1990]": lines 0..1989 of a line-based file; "file.json[0:40]": articles 0..39 of a SQuAD-format JSON
 SLICE = re.compile(r"^(?P<path>.+)\[(?P<a>\d*):(?P<b>\d*)\]$")
+RENDER_RECORD = "suite-render.json"
+# the code that writes task shards, beside this package's trainer/ (checkout root, or site-packages/pixelkit/)
+RENDER_CODE = tuple(Path(__file__).resolve().parent.parent / d for d in ("pipeline", "schemas"))
 
 
 def _hash(obj) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def code_fingerprint(roots: tuple[Path, ...] = RENDER_CODE) -> str:
+    """sha256 over every ``.py`` of the code that writes task shards (``pipeline/``, ``schemas/``: path + bytes).
+    Renderer fixes need not change the schema version or any render setting (the EOS-mask fix changed pairs'
+    ``num_patches`` and neither), so reused shards are checked against the code itself: any change re-renders."""
+    h = hashlib.sha256()
+    for root in roots:
+        for f in sorted(root.rglob("*.py")):
+            h.update(f"{f.relative_to(root.parent).as_posix()}\0{f.stat().st_size}\0".encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def _file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -61,6 +84,7 @@ class SuiteRunner:
         if only and (bad := sorted(set(only) - set(names))):
             raise ConfigError(f"--only {bad}: no such entries; the suite has {names}")
         self.entries = [e for e in suite.entries if not only or e.name in only]
+        self._code: str | None = None  # code_fingerprint(), computed once
 
     # -- data ---------------------------------------------------------------------------------------------
     def _slice(self, spec: str) -> str:
@@ -74,7 +98,9 @@ class SuiteRunner:
         if not src.is_file():
             raise ConfigError(f"input {spec}: {src} does not exist")
         a, b = int(m["a"] or 0), int(m["b"]) if m["b"] else None
-        dst = self.out / "data" / "_slices" / f"{src.stem}-{a}-{b if b is not None else 'end'}-{_hash(str(src.resolve()))}{src.suffix}"
+        st = src.stat()  # a changed source gets a new slice
+        dst = self.out / "data" / "_slices" / (f"{src.stem}-{a}-{b if b is not None else 'end'}-"
+                                               f"{_hash([str(src.resolve()), st.st_size, st.st_mtime_ns])}{src.suffix}")
         if not dst.is_file():
             dst.parent.mkdir(parents=True, exist_ok=True)
             if src.suffix == ".json":
@@ -103,19 +129,40 @@ class SuiteRunner:
         key = _hash([task, sorted(spec.inputs.items()), spec.limit, self.suite.render + entry.render, tok])
         return self.out / "data" / f"{task}-{key}"
 
+    def render_record(self, entry: Entry, lang: str) -> dict:
+        """What a render of this language would be made from now: reused shards must have been made from the same
+        (``data_dir``'s key holds the settings; this, what can change under the same settings)."""
+        spec, files = entry.languages[lang], []
+        for split, path in spec.inputs.items():
+            p = SLICE.match(path)["path"] if SLICE.match(path) else path
+            matched = sorted(glob.glob(p))
+            if not matched:
+                raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} does not exist")
+            files += [[split, f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in matched]
+        if self._code is None:
+            self._code = code_fingerprint()
+        return {"code": self._code, "tokenizer": _file_sha256(self.tokenizer) if self.tokenizer else None,
+                "inputs": files}
+
     def render(self, entry: Entry, lang: str) -> Path:
         d = self.data_dir(entry, lang)
         spec = entry.languages[lang]
-        if (d / "task.json").is_file() or spec.dir is not None:
+        if spec.dir is not None:  # the user's own shards: used as given
             if not (d / "task.json").is_file():
                 raise ConfigError(f"entries {entry.name}: languages.{lang}.dir {d} has no task.json (render it "
                                   f"with pixel-render task)")
             return d
+        record = self.render_record(entry, lang)
+        if (d / "task.json").is_file():
+            try:
+                recorded = json.loads((d / RENDER_RECORD).read_text())
+            except (OSError, ValueError):
+                recorded = None  # rendered before the record existed, or damaged: unknown code
+            if recorded == record:
+                return d
+            log.warning("%s (%s): %s were rendered by other pipeline code or from other inputs / tokenizer; "
+                        "rendering again", entry.name, lang, d)
         task = (spec.task or entry.task).replace("{lang}", lang)
-        for split, path in spec.inputs.items():
-            p = SLICE.match(path)["path"] if SLICE.match(path) else path
-            if not glob.glob(p):
-                raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} does not exist")
         tmp = d.with_name(d.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)  # a render killed earlier
         cmd = [sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task", task, "--output", str(tmp),
@@ -130,7 +177,9 @@ class SuiteRunner:
         if p.returncode != 0:
             raise ConfigError(f"pixel-render task for {entry.name}/{lang} failed (exit {p.returncode}): "
                               f"{p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}")
+        write_atomic(tmp / RENDER_RECORD, json.dumps(record, indent=1) + "\n")
         d.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(d, ignore_errors=True)  # stale shards: replaced only once the new ones are complete
         os.replace(tmp, d)
         return d
 
