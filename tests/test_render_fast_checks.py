@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pytest
 
+from pixelkit.pipeline.render.pango import brackets
 from pixelkit.pipeline.render.pango.scriptgate import CJK, RTL, RTL_SCRIPTS, _DIGIT_WORD, digit_tokens, gate
 
 _OLD = re.compile("[^ ]*[0-9\u0660-\u0669\u06f0-\u06f9][^ ]*").finditer
@@ -78,7 +79,7 @@ def _full_gate(g, text: str) -> int:
         return rtl or (0 if g._cjk_bad(text) else CJK)
     u = np.frombuffer(text.encode("utf-16-le"), np.uint16)  # two composable scripts? (numpy, not the kernel)
     scripts = set(g._lo.take(u).tolist()) - {255}
-    return 1 if len(scripts) < 2 else 0 if g._paired(text) else 2
+    return 1 if len(scripts) < 2 else 0 if g._paired(text) and not brackets.agree(text) else 2
 
 
 def test_the_gates_first_blocked_character_short_cut_is_exact_on_every_bmp_character():

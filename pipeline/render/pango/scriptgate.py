@@ -8,9 +8,11 @@ shapes with its default shaper (see ``shapecache.py``). Two things rule that out
   USE scripts..., and Hangul's conjoining jamo and tone marks), and Yi; Han, kana and Bopomofo, whose text has
   no spaces to cut words at, go to ``cjk.py`` instead (``CJK`` below), which cuts them at characters;
 * characters of two scripts of their own (Cyrillic with a Latin name, Greek with a Latin term) and a paired
-  punctuation mark (brackets, quotes; here: every opening, closing, initial or final punctuation mark and every
-  character with a bidi mirror, a superset of Pango's pairs): Pango makes an item of each script, and a closing
-  mark takes the script of its opening one, which ``kernels.measure_mixed`` does not follow.
+  punctuation mark (brackets, quotes; searched for here as every opening, closing, initial or final punctuation
+  mark and every character with a bidi mirror, a superset of Pango's pairs) that Pango's script iterator puts in
+  another run than it would if the mark were not paired (``brackets.agree``: a closing mark takes the script of
+  its opening one, which ``kernels.measure_mixed`` does not follow; where that is the script of the run it stands
+  in anyway, as in "Текст (друг текст) Latin", the strip is composed).
 
 ``gate(text)`` is ``CJK`` for Han, kana or Bopomofo text with no character of another blocked script, jamo, bidi
 control or character past the BMP (``cjk.py`` composes it token by token, or sends it to Pango), else 0 for such
@@ -34,6 +36,7 @@ import unicodedata
 import numba
 import numpy as np
 
+from . import brackets
 from . import pango_abi as pa
 
 # GUnicodeScript numbers: Common, Inherited, Unknown (no script of their own; they take their neighbours')
@@ -213,7 +216,7 @@ class ScriptGate:
         lo, hi = _span(np.frombuffer(text.encode("utf-16-le"), np.uint16), self._lo)
         if lo == 255 or hi == lo:
             return 1
-        return 0 if self._paired(text) else 2
+        return 0 if self._paired(text) and not brackets.agree(text) else 2
 
     def _rtl(self, text: str) -> int:
         """RTL + i when ``text`` is right-to-left text of ``RTL_SCRIPTS[i]`` alone, else 0. Its paragraph is
