@@ -12,7 +12,10 @@ shapes with its default shaper (see ``shapecache.py``). Two things rule that out
   mark and every character with a bidi mirror, a superset of Pango's pairs) that Pango's script iterator puts in
   another run than it would if the mark were not paired (``brackets.agree``: a closing mark takes the script of
   its opening one, which ``kernels.measure_mixed`` does not follow; where that is the script of the run it stands
-  in anyway, as in "Текст (друг текст) Latin", the strip is composed).
+  in anyway, as in "Текст (друг текст) Latin", the strip is composed);
+* characters of two scripts of their own and a run of Pango's script iterator that starts inside a word ("18.I.1919"
+  or "„AD“," in Cyrillic prose: the digits or quote in the Cyrillic run, the letters in a Latin one): the cache
+  never composes a word split between two items (``brackets.runs_split_no_word``).
 
 ``gate(text)`` is ``CJK`` for Han, kana or Bopomofo text with no character of another blocked script, jamo, bidi
 control or character past the BMP (``cjk.py`` composes it token by token, or sends it to Pango), else 0 for such
@@ -216,7 +219,7 @@ class ScriptGate:
         lo, hi = _span(np.frombuffer(text.encode("utf-16-le"), np.uint16), self._lo)
         if lo == 255 or hi == lo:
             return 1
-        return 0 if self._paired(text) and not brackets.agree(text) else 2
+        return 2 if brackets.runs_split_no_word(text, self._paired(text) is not None) else 0
 
     def _rtl(self, text: str) -> int:
         """RTL + i when ``text`` is right-to-left text of ``RTL_SCRIPTS[i]`` alone, else 0. Its paragraph is
