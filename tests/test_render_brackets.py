@@ -50,13 +50,13 @@ def test_agree_is_pangos_iterator_with_and_without_its_pairs():
     assert out[12] == 8  # the ")" is Cyrillic's (GUnicodeScript 8), its opening bracket's
     assert gate()("Текст (Latin) текст") == 0 and gate()("Текст (друг текст) Latin") == 2
     # a run that starts inside a word: its digits or quote in the Cyrillic run, its letters in a Latin one
-    assert not brackets.runs_split_no_word("Текст 18.I.1919 текст", False)
-    assert not brackets.runs_split_no_word("Текст „AD“, текст", True)
-    assert brackets.runs_split_no_word("Текст 1919 Latin, текст (текст) AD", True)
-    assert not brackets.runs_split_no_word("Текст 1919 Latin, (текст) AD", True)  # "(" in the Latin run
-    assert not brackets.runs_split_no_word("Текст ( Latin ) текст", True)  # a lone closing one: agree says no
-    assert brackets.runs_split_no_word("Текст ( Latin ) текст", False)  # (the pairs not compared)
-    assert brackets.runs_split_no_word("Текст Latin ) текст", True)  # nothing to close
+    assert not brackets.runs_split_no_word("Текст 18.I.1919 текст")
+    assert not brackets.runs_split_no_word("Текст „AD“, текст")
+    assert brackets.runs_split_no_word("Текст 1919 Latin, текст (текст) AD")
+    assert not brackets.runs_split_no_word("Текст 1919 Latin, (текст) AD")  # "(" in the Latin run
+    assert not brackets.runs_split_no_word("Текст ( Latin ) текст")  # a lone closing one: agree says no
+    assert brackets.runs_split_no_word("Текст Latin ) текст") and brackets.runs_split_no_word("Текст ( Latin текст")
+    assert not brackets.runs_split_no_word("Текст Latin \U0001F600")  # past the BMP
 
 
 def _runs_are_pangos(fast, texts: list[str]) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 
+import numba
 import numpy as np
 
 from .cjk import pair_table, runs
@@ -59,18 +60,37 @@ def agree(text: str) -> bool:
     return got is not None and bool(np.array_equal(got[1], _runs(text, False)[1]))
 
 
-def runs_split_no_word(text: str, paired: bool) -> bool:
-    """For a strip of several composable scripts (``paired``: it may hold a mark of Pango's pair list): True when
-    ``agree`` holds (without pairs: always) and every run Pango's script iterator cuts starts at a word's start
+@numba.njit(cache=True, nogil=True)
+def _split_no_word(cps, script, pair, none):
+    """``runs_split_no_word`` over the code points ``cps`` in one compiled call (~2x faster than numpy around two
+    ``runs`` calls, and than a regex looking for paired marks first: it is asked for every mixed strip)."""
+    n = cps.shape[0]
+    paired = False
+    for i in range(n):
+        if cps[i] >= 0x10000:
+            return False
+        if pair[cps[i]] >= 0:
+            paired = True
+    rs = np.empty(n, np.int32)
+    runs(cps, script, pair, rs)
+    if paired:
+        plain = np.empty(n, np.int32)
+        runs(cps, script, none, plain)
+        for i in range(n):
+            if rs[i] != plain[i]:
+                return False
+    for i in range(1, n):
+        if rs[i] != rs[i - 1] and cps[i - 1] != 32:
+            return False
+    return True
+
+
+def runs_split_no_word(text: str) -> bool:
+    """For a strip of several composable scripts: True when ``agree`` holds (without a mark of Pango's pair list:
+    always) and every run Pango's script iterator cuts starts at a word's start
     (after a space, or at the strip's start). A word split between two runs ("18.I.1919" or "„AD“," in Cyrillic
     prose: its digits or quote take the Cyrillic run, its letters start a Latin one) lies in two items of Pango's
     layout, so the cache never composes it (``measure_mixed`` takes a word only inside one run of its class):
     saying so before shaping keeps its words from being shaped for a strip Pango draws anyway."""
-    got = _runs(text, True)
-    if got is None:
-        return False
-    cps, rs = got
-    if paired and not np.array_equal(rs, _runs(text, False)[1]):
-        return False
-    at = np.flatnonzero(rs[1:] != rs[:-1])  # the character before each run's first
-    return not bool((cps[at] != 32).any())
+    script, pair, none = _tables()
+    return _split_no_word(np.frombuffer(text.encode("utf-32-le"), np.int32), script, pair, none)
