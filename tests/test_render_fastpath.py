@@ -198,11 +198,13 @@ def test_words_the_cache_cannot_take_fall_back_to_pango(text):
 
 def test_foreign_words_are_remembered():
     fast = TextRenderer(RenderConfig())
-    fast("The ωc ratio")
+    fast("The \ue000c ratio")  # a private-use character: GoNoto has no glyph for it
     batches = fast.cache_stats["batches"]
     assert fast.cache_stats["foreign"] >= 1
-    fast("The ωc ratio")
+    fast("The \ue000c ratio")
     assert fast.cache_stats["batches"] == batches  # no second shaping for a known foreign word
+    fast("The ωc ratio")  # a word split between a Greek and a Latin run: the gate's, never shaped
+    assert fast.cache_stats["batches"] == batches and fast.cache_stats["gated"] >= 1
 
 
 def test_switches_and_pickling(monkeypatch):

@@ -224,11 +224,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "tests/benchmarks/results/render_multi.md")
     ap.add_argument("--peers", type=Path, default=Path("/tmp/peers"), help="where peers.py setup made the venvs")
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--only", nargs="+", metavar="ROW", help="only these rows (names as in the table)")
     a = ap.parse_args()
     if not UDHR.is_dir():
         raise SystemExit(f"needs the UDHR set at {UDHR}")
     pinned = pin_one_core()
     groups = corpus(a.strips)
+    if a.only:
+        groups = {k: groups[k] for k in a.only}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         peers = [] if a.skip_peers else [Peer(p, a.peers, Path(tmp) / f"{p}.npz") for p in PEERS]

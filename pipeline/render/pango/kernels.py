@@ -49,7 +49,7 @@ def measure(ids, words, space_px):
 @numba.njit(cache=True, nogil=True)
 def measure_mixed(ids, words, space_px, group, gaps):
     """(width px, class of the first run, -1, -1) of words of several classes, laid out in the runs Pango's script
-    iterator would cut (pango-script.c, for a strip without paired punctuation): a digit or punctuation mark takes
+    iterator would cut (pango-script.c without pairs, see ``brackets.agree``): a digit or punctuation mark takes
     the script of the last character of a script of its own before it (the first one's at the strip's start), so
     a run ends where a word of another script begins. Each word must lie, with the space after it, in a run of its
     own class: a word of no script of its own is cached in the class of the run it falls in, and a word that

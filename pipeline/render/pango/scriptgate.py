@@ -8,9 +8,13 @@ shapes with its default shaper (see ``shapecache.py``). Two things rule that out
   USE scripts..., and Hangul's conjoining jamo and tone marks), and Yi; Han, kana and Bopomofo, whose text has
   no spaces to cut words at, go to ``cjk.py`` instead (``CJK`` below), which cuts them at characters;
 * characters of two scripts of their own (Cyrillic with a Latin name, Greek with a Latin term) and a paired
-  punctuation mark (brackets, quotes; here: every opening, closing, initial or final punctuation mark and every
-  character with a bidi mirror, a superset of Pango's pairs): Pango makes an item of each script, and a closing
-  mark takes the script of its opening one, which ``kernels.measure_mixed`` does not follow.
+  punctuation mark (brackets, quotes: Pango's pair list) that Pango's script iterator puts in
+  another run than it would if the mark were not paired (``brackets.agree``: a closing mark takes the script of
+  its opening one, which ``kernels.measure_mixed`` does not follow; where that is the script of the run it stands
+  in anyway, as in "Текст (друг текст) Latin", the strip is composed);
+* characters of two scripts of their own and a run of Pango's script iterator that starts inside a word ("18.I.1919"
+  or "„AD“," in Cyrillic prose: the digits or quote in the Cyrillic run, the letters in a Latin one): the cache
+  never composes a word split between two items (``brackets.runs_split_no_word``).
 
 ``gate(text)`` is ``CJK`` for Han, kana or Bopomofo text with no character of another blocked script, jamo, bidi
 control or character past the BMP (``cjk.py`` composes it token by token, or sends it to Pango), else 0 for such
@@ -34,6 +38,7 @@ import unicodedata
 import numba
 import numpy as np
 
+from . import brackets
 from . import pango_abi as pa
 
 # GUnicodeScript numbers: Common, Inherited, Unknown (no script of their own; they take their neighbours')
@@ -185,9 +190,6 @@ class ScriptGate:
                              for cp, sc in enumerate(t)], np.uint8)
         _span(np.zeros(1, np.uint16), self._lo), _any_flags(np.zeros(1, np.uint16), flags)  # compiled or loaded
         # now, not on a strip
-        paired = "".join(re.escape(chr(cp)) for cp in range(_PLANE0) if not 0xD800 <= cp <= 0xDFFF and (
-            unicodedata.category(chr(cp)) in ("Ps", "Pe", "Pi", "Pf") or unicodedata.mirrored(chr(cp))))
-        self._paired = re.compile(f"[{paired}]").search
         # per BMP code point, for the shaping cache's kernels: 1 it can start a word (no mark, format character or
         # variation selector, which attach to what stands before them), 2 it has a script of its own
         self.char_codes = np.array([(0 if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me", "Cf")
@@ -213,7 +215,7 @@ class ScriptGate:
         lo, hi = _span(np.frombuffer(text.encode("utf-16-le"), np.uint16), self._lo)
         if lo == 255 or hi == lo:
             return 1
-        return 0 if self._paired(text) else 2
+        return 2 if brackets.runs_split_no_word(text) else 0
 
     def _rtl(self, text: str) -> int:
         """RTL + i when ``text`` is right-to-left text of ``RTL_SCRIPTS[i]`` alone, else 0. Its paragraph is

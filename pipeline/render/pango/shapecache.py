@@ -21,8 +21,8 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
 * Han, kana and Bopomofo text (with Latin words or not; ``cjk.py``): cut into tokens at spaces, script runs and
   characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class.
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
-  (other right-to-left text, stateful shapers) or a mixture of scripts with paired punctuation sends the
-  strip to Pango with no word shaped; so does a word already known to be foreign.
+  (other right-to-left text, stateful shapers) or a mixture of scripts whose paired punctuation Pango runs
+  otherwise than unpaired marks (``brackets.py``) sends the strip to Pango unshaped; so does a foreign word.
 * A strip is composed when all its words are cached in one class and one of them has a script of its own: then
   Pango would lay it out as one item of that class. A strip of several left-to-right scripts is composed run by
   run (``kernels.measure_mixed``: Pango's script iterator without paired punctuation; each word must lie in a run
