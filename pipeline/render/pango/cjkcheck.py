@@ -269,16 +269,3 @@ def verdict(path: str | Path) -> CjkCheck | None:
     from ..config import _font_sha256
 
     return _checked(_font_sha256(str(path)), str(path))
-
-
-def write_manifest() -> None:
-    """Record the pinned fonts' CJK verdicts in fonts/MANIFEST.json (``cjk``)."""
-    import json
-
-    from ..config import fonts_dir
-
-    path = fonts_dir() / "MANIFEST.json"
-    data = json.loads(path.read_text())
-    for name, entry in data["fonts"].items():
-        entry["cjk"] = manifest_entry(check_font(fonts_dir() / name))
-    path.write_text(json.dumps(data, indent=2) + "\n")
