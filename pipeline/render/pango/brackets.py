@@ -39,7 +39,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from .scriptgate import gate  # (scriptgate imports this module)
 
     pair = pair_table()
-    return np.array(gate().script, np.uint8), pair, np.full_like(pair, -1)
+    return gate().script_u8, pair, np.full_like(pair, -1)
 
 
 def _runs(text: str, pairs: bool) -> tuple[np.ndarray, np.ndarray] | None:

@@ -217,7 +217,7 @@ class CjkWords:
         self._cjk_proven[[c for c in proven if c < 1 << 16]] = 1
         self._cjk_any = bool(self._cjk_proven.any())
         self._cjk_pair = pair_table()
-        self._cjk_script = np.array(self._gate.script, np.uint8)
+        self._cjk_script = self._gate.script_u8
         self._cjk_cls: dict[int, int] = {}  # run script -> its class
         self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
         self._cjk_scratch = np.full(1 << 16, -1, np.int32)  # (_distinct's, all -1 between calls)

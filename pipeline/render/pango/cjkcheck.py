@@ -252,16 +252,10 @@ def manifest_entry(res: CjkCheck) -> dict:
 
 @functools.lru_cache(maxsize=8)
 def _checked(sha256: str, path: str) -> CjkCheck | None:
-    from ..config import fonts_dir
-    from .spacecheck import _pinned
+    from .spacecheck import pinned_or_checked
 
-    entry = next((f.get("cjk") for f in _pinned(fonts_dir()).values() if f["sha256"] == sha256), None)
-    if entry is not None:
-        return CjkCheck(entry["eligible"], from_ranges(entry["chars"]))
-    try:
-        return check_font(path)
-    except ImportError:  # fontTools is not installed: nothing can vouch for this font
-        return None
+    return pinned_or_checked("cjk", sha256, path,
+                             lambda e: CjkCheck(e["eligible"], from_ranges(e["chars"])), check_font)
 
 
 def verdict(path: str | Path) -> CjkCheck | None:

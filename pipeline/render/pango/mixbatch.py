@@ -33,7 +33,7 @@ def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per BMP code point: 1 when it is a character of a script the cache composes (what ``gate().strong``
     searches for), its ``gate().char_codes``, and its script (``gate().script``)."""
     g = gate()
-    return (g._lo != 255).astype(np.uint8), np.asarray(g.char_codes, np.uint8), np.array(g.script, np.uint8)
+    return (g._lo != 255).astype(np.uint8), np.asarray(g.char_codes, np.uint8), g.script_u8
 
 
 @numba.njit(cache=True, nogil=True)

@@ -143,6 +143,7 @@ class ScriptGate:
     def __init__(self):
         t = _table()
         self._script = self.script = t  # GLib's script of every BMP code point (by block for CJK and Hangul)
+        self.script_u8 = np.array(t, np.uint8)  # the same as an array (the kernels of cjk, brackets, mixbatch)
         self._ranges = _ranges(t)
         blocked = self._class(lambda s: s not in WEAK and s not in COMPOSABLE)
         self._blocked = re.compile(f"[{blocked}{_JAMO}{_SUPPLEMENTARY_BLOCKED}]").search

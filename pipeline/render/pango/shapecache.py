@@ -106,7 +106,6 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         self._glyphs = GlyphMasks(glyph_cell) if glyph_cell else GlyphMasks()
         self._gate = gate()
         self._char_codes = self._gate.char_codes
-        self._char_bytes = self._char_codes.tobytes()
         self._want = np.zeros(0, np.uint8)  # which words of a batch to cut (empty: all); see _measure_mixed
         self.stats = {"lookups": 0, "gated": 0, "composed": 0, "batches": 0, "batch_words": 0, "words_shaped": 0,
                       "foreign": 0, "resets": 0, "declined": 0, "noted": 0, "from_layout": 0}

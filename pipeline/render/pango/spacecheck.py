@@ -165,17 +165,24 @@ def manifest_entry(res: SpaceCheck) -> dict:
     return {"eligible": res.eligible, "risky_glyphs": sorted(res.risky_glyphs)}
 
 
-@functools.lru_cache(maxsize=16)
-def _checked(sha256: str, path: str) -> SpaceCheck | None:
+def pinned_or_checked(key: str, sha256: str, path: str, from_entry, check):
+    """``from_entry`` of the font's ``key`` verdict in fonts/MANIFEST.json for a pinned font (matched by sha256),
+    else ``check(path)``; None when fontTools is not installed (nothing can vouch for an unpinned font)."""
     from ..config import fonts_dir
 
-    entry = next((f.get("shape_cache") for f in _pinned(fonts_dir()).values() if f["sha256"] == sha256), None)
+    entry = next((f.get(key) for f in _pinned(fonts_dir()).values() if f["sha256"] == sha256), None)
     if entry is not None:
-        return SpaceCheck(entry["eligible"], frozenset(entry["risky_glyphs"]))
+        return from_entry(entry)
     try:
-        return check_font(path)
-    except ImportError:  # fontTools is not installed: nothing can vouch for this font
+        return check(path)
+    except ImportError:
         return None
+
+
+@functools.lru_cache(maxsize=16)
+def _checked(sha256: str, path: str) -> SpaceCheck | None:
+    return pinned_or_checked("shape_cache", sha256, path,
+                             lambda e: SpaceCheck(e["eligible"], frozenset(e["risky_glyphs"])), check_font)
 
 
 def _pinned(directory: Path) -> dict:
