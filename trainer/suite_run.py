@@ -84,7 +84,7 @@ class SuiteRunner:
         if only and (bad := sorted(set(only) - set(names))):
             raise ConfigError(f"--only {bad}: no such entries; the suite has {names}")
         self.entries = [e for e in suite.entries if not only or e.name in only]
-        self._fixed: dict | None = None  # code_fingerprint() and the tokenizer's sha256: the same for every entry, computed once
+        self._fixed: dict | None = None  # code_fingerprint() and the tokenizer's sha256: computed once per run
 
     # -- data ---------------------------------------------------------------------------------------------
     def _slice(self, spec: str) -> str:
