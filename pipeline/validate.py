@@ -185,7 +185,6 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
     from .documents import no_surrogates
     from .runconfig import parse_input
     from .readers import detect_format
-    from .readers.streams import special_file
     from .sources import match_files
 
     problems = []
@@ -201,9 +200,8 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
             fix = "check the path (quote patterns with *)" if "no file matches" in str(e) else "install its filesystem"
             problems.append(f"--input {spec}: {str(e).split(' Path specified')[0][:200]}; {fix}")
             continue
-        if not any(ch in pattern for ch in "*?[") and (what := special_file(pattern)):  # named, not globbed
-            problems.append(f"--input {spec}: {pattern} is {what}, not a regular file: reading it would wait for a "
-                            "writer (or never end); give a file (a pipe's contents: save them to one first)")
+        if problem := special_input_problem(spec, pattern):
+            problems.append(problem)
             continue
         matched.append((spec, files))
         if fmt == "auto":
@@ -214,6 +212,17 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
                     problems.append(f"--input {spec}: cannot tell the format of {f} from its suffix; pass --format")
                     break
     return problems + _duplicate_problems(matched, fmt)
+
+
+def special_input_problem(spec: str, pattern: str) -> str | None:
+    """The refusal of an --input that names (not globs) a FIFO, socket or device: reading it would block (``run`` and
+    ``task`` alike; a glob's match is skipped by the readers instead)."""
+    from .readers.streams import special_file
+
+    if any(ch in pattern for ch in "*?[") or not (what := special_file(pattern)):
+        return None
+    return (f"--input {spec}: {pattern} is {what}, not a regular file: reading it would wait for a writer (or never "
+            "end); give a file (a pipe's contents: save them to one first)")
 
 
 def _file_identity(path: str) -> object:

@@ -84,7 +84,7 @@ class SuiteRunner:
         if only and (bad := sorted(set(only) - set(names))):
             raise ConfigError(f"--only {bad}: no such entries; the suite has {names}")
         self.entries = [e for e in suite.entries if not only or e.name in only]
-        self._code: str | None = None  # code_fingerprint(), computed once
+        self._fixed: dict | None = None  # code_fingerprint() and the tokenizer's sha256: computed once per run
 
     # -- data ---------------------------------------------------------------------------------------------
     def _slice(self, spec: str) -> str:
@@ -138,11 +138,11 @@ class SuiteRunner:
             matched = sorted(glob.glob(p))
             if not matched:
                 raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} does not exist")
-            files += [[split, f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in matched]
-        if self._code is None:
-            self._code = code_fingerprint()
-        return {"code": self._code, "tokenizer": _file_sha256(self.tokenizer) if self.tokenizer else None,
-                "inputs": files}
+            files += [[split, f, st.st_size, st.st_mtime_ns] for f in matched for st in [os.stat(f)]]
+        if self._fixed is None:
+            self._fixed = {"code": code_fingerprint(),
+                           "tokenizer": _file_sha256(self.tokenizer) if self.tokenizer else None}
+        return {**self._fixed, "inputs": files}
 
     def render(self, entry: Entry, lang: str) -> Path:
         d = self.data_dir(entry, lang)

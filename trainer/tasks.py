@@ -68,9 +68,7 @@ def write(spec: TaskSpec, records: list[dict], path: Path) -> Path:
     if fam == "qa":
         out, text = path.with_suffix(".json"), json.dumps(qa_answers(records), indent=1, ensure_ascii=False)
     elif fam == "parsing":
-        out = path.with_suffix(".conllu")  # the gold blocks with the predicted trees, in the gold files' order
-        udfile.need_blocks(records)
-        text = udfile.write_predictions(sorted(records, key=lambda r: tuple(r["conllu_origin"])), names)
+        out, text = path.with_suffix(".conllu"), udfile.write_predictions(records, names)
     elif fam == "tagging":
         out, lines = path.with_suffix(".conll"), []
         for r in records:

@@ -88,6 +88,8 @@ def conll18_uas_las(records: list[dict], names: list[str]) -> dict[str, float]:
 
 
 def write_predictions(records: list[dict], names: list[str]) -> str:
+    """The gold blocks with the predicted trees, in the gold files' order (``conllu_origin``)."""
     need_blocks(records)
+    records = sorted(records, key=lambda r: tuple(r["conllu_origin"]))
     return "\n".join(prediction_block(r["conllu"], r["tree_heads"], [names[d] for d in r["tree_rels"]])
                      for r in records) + ("\n" if records else "")

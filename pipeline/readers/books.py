@@ -14,8 +14,8 @@ _BOOK_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.zst")
 
 def book_files(path: str) -> list[str]:
     """The files ``iter_book_dir`` reads in the local directory ``path``, in its order."""
-    return [os.path.join(path, n) for n in sorted(os.listdir(path)) if n.lower().endswith(_BOOK_SUFFIXES)
-            and not special_file(os.path.join(path, n)) and os.path.isfile(os.path.join(path, n))]
+    names = (os.path.join(path, n) for n in sorted(os.listdir(path)) if n.lower().endswith(_BOOK_SUFFIXES))
+    return [f for f in names if os.path.isfile(f)]  # (a regular file: never a FIFO, socket or device)
 
 
 def iter_book_dir(path: str, source: str, opener: Opener = open_binary) -> Iterator[Record]:

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from ..readers.streams import special_file
 from ..runconfig import parse_input
 from ..outdir import RUN_FILE, prepare_output, run_files
 from ..validate import (SettingsError, _tokenizer_problems, check_render_config, check_rules, output_problems,
-                        render_config_or_problems)
+                        render_config_or_problems, special_input_problem)
 from . import EXAMPLES, resolve
 from .records import TaskDef
 
@@ -62,9 +61,8 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
             continue
         if "://" not in pattern and not glob.glob(pattern):
             problems.append(f"--input {spec}: no file matches {pattern!r}")
-        elif not any(ch in pattern for ch in "*?[") and (what := special_file(pattern)):
-            problems.append(f"--input {spec}: {pattern} is {what}, not a regular file: reading it would wait for a "
-                            "writer (or never end); give a file (a pipe's contents: save them to one first)")
+        elif problem := special_input_problem(spec, pattern):
+            problems.append(problem)
         splits.setdefault(split, []).append(pattern)
     if not o.get("input"):
         problems.append("--input split=pattern is required (repeatable), e.g. --input train=glue/MRPC/train.tsv")
