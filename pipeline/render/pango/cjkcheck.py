@@ -33,6 +33,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .spacecheck import _glyphs as _cov  # a coverage's glyph names (empty if none)
+from .spacecheck import _subtables, pinned_or_checked
+
 # The blocks whose characters may be composed one by one: CJK radicals and symbols, punctuation, kana, Bopomofo,
 # Hangul compatibility jamo excluded (they are Hangul), CJK unified ideographs (and extension A), compatibility
 # ideographs, vertical forms, CJK compatibility forms, half- and full-width forms. Marks, format characters and
@@ -57,16 +60,6 @@ class CjkCheck:
 
 def in_blocks(cp: int) -> bool:
     return any(a <= cp <= b for a, b in BLOCKS)
-
-
-def _subtables(lookup):
-    for st in lookup.SubTable:
-        st = getattr(st, "ExtSubTable", st)
-        yield st, st.LookupType
-
-
-def _cov(c) -> set[str]:
-    return set(c.glyphs) if c is not None else set()
 
 
 def _classes(cd, used: set[int]) -> set[str] | None:
@@ -252,7 +245,6 @@ def manifest_entry(res: CjkCheck) -> dict:
 
 @functools.lru_cache(maxsize=8)
 def _checked(sha256: str, path: str) -> CjkCheck | None:
-    from .spacecheck import pinned_or_checked
 
     return pinned_or_checked("cjk", sha256, path,
                              lambda e: CjkCheck(e["eligible"], from_ranges(e["chars"])), check_font)
