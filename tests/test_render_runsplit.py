@@ -98,6 +98,12 @@ def test_random_glued_mixed_udhr_strips_match_pango(seed, cfg, udhr):
         assert same(fast(t), slow(t)), t
     cut = sum(gate()(t) == 2 and len(brackets.word_cuts(t)) > 0 for t in texts)
     assert cut > 30
+    glued = [w for t in texts for w in t.split(" ") if gate()(w) == 2 and len(brackets.word_cuts(w))]
+    assert len(glued) > 50
+    for i in range(0, 120, 30):  # PIXEL's other layouts: word lists (a run per word) and sentence pairs
+        words, pair_ = glued[i:i + 30], (" ".join(glued[i:i + 15]), " ".join(glued[i + 15:i + 30]))
+        for x in (words, pair_, words, pair_):
+            assert same(fast(x), slow(x)), x
     if "GoNoto" in cfg.font_file:
         assert _cut_composed(fast, texts) > 15, fast.cache_stats
 
