@@ -358,8 +358,9 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         if weak_only:
             return
         if only is not None:  # a whole strip was shaped: only its new words are new to the cache
-            new, st = zip(*[(w, i) for w, i in dict(zip(new, st)).items() if w in only]) if only else ((), ())
-            st = list(st)
+            last = dict(zip(new, st))  # (a word shaped twice: its last status)
+            new = list(filter(only.__contains__, last))
+            st = list(map(last.__getitem__, new))
         if -1 in st:
             self._ids.update((w, i) for w, i in zip(new, st) if i != -1)
         else:
