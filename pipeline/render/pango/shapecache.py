@@ -185,9 +185,9 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         else:
             ids, miss = list(map(self._ids.get, words)), None
         if None in ids:  # a known foreign word, or composing would cost more (adopt.py): Pango's, nothing shaped
-            if FOREIGN_WORD in ids or not self._first_pass(text, words, ids, scripts > 1, joined):
+            if FOREIGN_WORD in ids or not (cut := self._first_pass(text, words, ids, scripts > 1, joined)):
                 return None
-            ids = self._ids_again(words, ids, miss)
+            ids = self._ids_again(words, ids, miss) if cut > 1 else ids  # (pending words cut: look up again)
             if None in ids and FOREIGN_WORD not in ids:
                 resets = self.stats["resets"]
                 self._fill(words, ids, mixed=scripts > 1)
