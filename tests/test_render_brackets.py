@@ -49,14 +49,15 @@ def test_agree_is_pangos_iterator_with_and_without_its_pairs():
     runs(cps, np.array(gate().script, np.uint8), pair_table(), out)
     assert out[12] == 8  # the ")" is Cyrillic's (GUnicodeScript 8), its opening bracket's
     assert gate()("Текст (Latin) текст") == 0 and gate()("Текст (друг текст) Latin") == 2
-    # a run that starts inside a word: its digits or quote in the Cyrillic run, its letters in a Latin one
-    assert not brackets.runs_split_no_word("Текст 18.I.1919 текст")
-    assert not brackets.runs_split_no_word("Текст „AD“, текст")
-    assert brackets.runs_split_no_word("Текст 1919 Latin, текст (текст) AD")
-    assert not brackets.runs_split_no_word("Текст 1919 Latin, (текст) AD")  # "(" in the Latin run
-    assert not brackets.runs_split_no_word("Текст ( Latin ) текст")  # a lone closing one: agree says no
-    assert brackets.runs_split_no_word("Текст Latin ) текст") and brackets.runs_split_no_word("Текст ( Latin текст")
-    assert not brackets.runs_split_no_word("Текст Latin \U0001F600")  # past the BMP
+    # a run that starts inside a word (its digits or quote in the Cyrillic run, its letters in a Latin one): cut there
+    assert brackets.word_cuts("Текст 18.I.1919 текст").tolist() == [9]
+    assert brackets.word_cuts("Текст „AD“, текст").tolist() == [7]
+    assert brackets.word_cuts("Текст 1919 Latin, текст (текст) AD").tolist() == []
+    assert brackets.word_cuts("Текст 1919 Latin, (текст) AD") is None  # "(" in the Latin run, ")" follows it
+    assert brackets.word_cuts("Текст ( Latin ) текст") is None  # a lone closing one: agree says no
+    assert brackets.word_cuts("Текст Latin ) текст").tolist() == []
+    assert brackets.word_cuts("Текст ( Latin текст").tolist() == []
+    assert brackets.word_cuts("Текст Latin \U0001F600") is None  # past the BMP
 
 
 def _runs_are_pangos(fast, texts: list[str]) -> None:
@@ -96,9 +97,8 @@ def test_bulgarian_wikipedia_strips_with_brackets_compose_and_match_pango():
     for t in texts + texts:
         assert same(fast(t), slow(t)), t
     _runs_are_pangos(fast, texts)
-    assert _composed_paired(fast, texts) >= 3, fast.cache_stats  # (most others hold a word such as "18.I.1919"
-    # or "„AD“," whose digits or quote fall in a Cyrillic run, its letters in a Latin one: a word split between
-    # items, which the cache never takes)
+    assert _composed_paired(fast, texts) >= 12, fast.cache_stats  # (most hold a word such as "18.I.1919" or
+    # "„AD“," whose digits or quote fall in a Cyrillic run, its letters in a Latin one: cut there, test_render_runsplit)
 
 
 def _with_brackets(rng: random.Random, words: dict[str, list[str]], base: str, other: str) -> str:
@@ -158,7 +158,7 @@ def test_random_brackets_in_mixed_udhr_strips_match_pango(seed, cfg, udhr):
 def test_a_closing_bracket_that_kerns_with_a_word_of_another_script_is_left_to_pango():
     """GoNoto kerns "T)", "W]", "Y»"...: a closing bracket glued to a Latin word, its opening one in a Cyrillic or
     Greek run, is an item of its own in Pango's layout (the opening one's script), so composing the word as one
-    Latin item would differ (it does: with ``runs_split_no_word`` made to say yes, these strips fail). The gate
+    Latin item would differ (it does: with ``word_cuts`` made to say yes, these strips fail). The gate
     sends those to Pango; the same brackets opened in the Latin run, or not opened at all, are composed."""
     fast, slow = pair(RenderConfig())
     g = gate()

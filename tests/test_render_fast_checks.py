@@ -79,7 +79,7 @@ def _full_gate(g, text: str) -> int:
         return rtl or (0 if g._cjk_bad(text) else CJK)
     u = np.frombuffer(text.encode("utf-16-le"), np.uint16)  # two composable scripts? (numpy, not the kernel)
     scripts = set(g._lo.take(u).tolist()) - {255}
-    return 1 if len(scripts) < 2 else 2 if brackets.runs_split_no_word(text) else 0
+    return 1 if len(scripts) < 2 else 2 if brackets.agree(text) else 0  # (a run inside a word: cut there)
 
 
 def test_the_gates_first_blocked_character_short_cut_is_exact_on_every_bmp_character():

@@ -6,7 +6,7 @@
 | `pango_abi.py` | Pango's public glyph structs and the itemize / shape / show-glyphs calls through our own cffi binding |
 | `spacecheck.py` | does a font shape each space-separated word the same wherever it stands? (the cache's premise) |
 | `scriptgate.py` | before any shaping: can the cache compose this strip at all? |
-| `brackets.py` | mixed left-to-right strips: do Pango's script runs, paired punctuation followed, split no word and match the runs without pairs? |
+| `brackets.py` | mixed left-to-right strips: do Pango's script runs, paired punctuation followed, match the runs without pairs? where do runs cut words? |
 | `shapecache.py` | words shaped once, glyph masks drawn once, strips composed from them (Pango's exact pixels) |
 | `rtl.py` | right-to-left strips (Arabic, Hebrew): words composed in reverse order, and why that is Pango's layout |
 | `words.py` | the cache's words: where a word may be cut, and which words of a strip its shaping batch holds |

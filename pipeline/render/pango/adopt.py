@@ -88,18 +88,26 @@ class PangoWords:
         self._declined_new: set[str] | None = None
         self._record_n = 0
 
-    def _first_pass(self, text: str, words: list[str], ids: list[int | None], mixed: bool) -> bool:
-        """A strip with words the cache lacks: False when composing would cost more than Pango (``adopt`` notes its
-        words once Pango has drawn it), else True, its pending words cut (the rest are shaped by the caller)."""
+    def _first_pass(self, text: str, words: list[str], ids: list[int | None], mixed: bool,
+                    joined: np.ndarray) -> int:
+        """A strip with words the cache lacks: 0 when composing would cost more than Pango (``adopt`` notes its
+        words once Pango has drawn it), else 2 when it cut pending words (the rest are shaped by the caller: their
+        ids changed), 1 when there were none.
+        ``joined``: the strip's words are pieces of words cut where a run starts (``brackets.pieces``); the pieces
+        beside a cut are no words of the layout (no space after or before them there): never noted."""
         missing = set(compress(words, map(is_, ids, repeat(None))))
         pending = len(missing & self._pending.keys()) if self._pending else 0
         if not composing_pays(len(words), len(missing) - pending, pending, mixed):
+            if len(joined):
+                glued = np.flatnonzero(joined | np.r_[np.uint8(0), joined[:-1]]).tolist()
+                missing = missing - {words[k] for k in glued}
             self.declined, self._declined_new = text, missing
             self.stats["declined"] += 1
-            return False
+            return 0
         if pending:
             self._from_pending(missing)
-        return True
+            return 2
+        return 1
 
     def adopt(self, text: str, layout: int) -> None:
         """Pango has just drawn ``text`` (a strip ``lookup`` declined) with the PangoLayout at address ``layout``:

@@ -11,12 +11,31 @@ other mark would. So where every character falls in a run of the same script bot
 as if its marks were not paired, and ``measure_mixed`` lays it out as Pango does.
 
 ``agree(text)`` runs the iterator both ways (``cjk.runs`` with Pango's pair table and with none) and says whether
-they cut the same runs. ``scriptgate`` asks ``runs_split_no_word`` for every mixed strip: it sends the strip to
+they cut the same runs. ``scriptgate`` asks ``word_cuts`` for every mixed strip: it sends the strip to
 Pango when they do not agree (a closing bracket after a word of another script than its opening one's: "Текст
-(Latin) текст"), when a run starts inside a word (which the cache never composes), or when the strip holds a
-character past the BMP (the tables are per BMP code point). The batches that shape a mixed strip's new words
-are not concerned: a word is cached in the class of the item Pango put it in, whole
-(``ShapeCache._harvest``), and ``measure_mixed`` takes it only where the strip's run has that class.
+(Latin) текст") or when the strip holds a character past the BMP (the tables are per BMP code point); else it
+gives the positions where a run starts inside a word ("18.I.1919" in Cyrillic prose), where the cache cuts the
+word. The batches that shape a mixed strip's new words are not concerned: a word is cached in the class of the
+item Pango put it in, whole (``ShapeCache._harvest``), and ``measure_mixed`` takes it only where the strip's run
+has that class.
+
+Words cut by a run. Where a run starts inside a word ("18.I.1919" in Cyrillic prose: "18." ends the Cyrillic run,
+"I.1919" opens a Latin one; "текстLatin"), Pango makes two items of it and shapes each alone: HarfBuzz sees the rest
+of the paragraph only as context, which the default shaper reads for no lookup (only the Arabic-type joiners do; a
+dotted circle is added only to a buffer that starts with a mark and has no context before it: a run starts on a
+character of a script of its own, and a piece that starts with a mark is foreign). So no kerning or ligature crosses
+the cut, and each piece shapes as it does alone followed by a space in an item of its class, which is how the cache
+cuts it (``pieces``: the pieces are words of the strip, ``kernels.measure_mixed`` puts no space between the two).
+Positions: ``pango_shape_with_flags`` rounds each glyph's width to whole pixels within its item (shape.c,
+PANGO_SHAPE_ROUND_POSITIONS), the line and the renderer add the widths of all items in Pango units, and the cache's
+words have whole-pixel advances (``kernels.harvest_item``): the second piece starts exactly at the first's advance;
+no rounding applies between items that does not apply within one. Pixels: cairo paints each item on its own, OVER
+what the items before it painted, where the cache adds a strip's masks and paints once: the same wherever two items'
+ink shares no pixel, which ``measure_mixed`` requires (by columns: a word's ink may not reach left of the right end
+of any earlier run's ink; "дj", whose ink touches across the cut, goes to Pango).
+``tests/test_render_runsplit.py`` checks real Bulgarian text, random glued UDHR words and every glued pair of
+Cyrillic or Greek and Latin letters against Pango, and that an offset one pixel off at the cut, or no ink check,
+changes pixels.
 
 ``tests/test_render_brackets.py`` checks ``cjk.runs`` against Pango's own items and the composed strips against
 Pango's pixels, first and second pass (real Bulgarian Wikipedia and UDHR text, randomized brackets), and that
@@ -61,14 +80,15 @@ def agree(text: str) -> bool:
 
 
 @numba.njit(cache=True, nogil=True)
-def _split_no_word(cps, script, pair, none):
-    """``runs_split_no_word`` over the code points ``cps`` in one compiled call (~2x faster than numpy around two
-    ``runs`` calls, and than a regex looking for paired marks first: it is asked for every mixed strip)."""
+def _cuts(cps, script, pair, none, out):
+    """``word_cuts`` over the code points ``cps`` in one compiled call (~2x faster than numpy around two ``runs``
+    calls, and than a regex looking for paired marks first: it is asked for every mixed strip): the cuts into
+    ``out``, their count returned; -1 when the strip is Pango's."""
     n = cps.shape[0]
     paired = False
     for i in range(n):
         if cps[i] >= 0x10000:
-            return False
+            return -1
         if pair[cps[i]] >= 0:
             paired = True
     rs = np.empty(n, np.int32)
@@ -78,19 +98,39 @@ def _split_no_word(cps, script, pair, none):
         runs(cps, script, none, plain)
         for i in range(n):
             if rs[i] != plain[i]:
-                return False
+                return -1
+    m = 0
     for i in range(1, n):
         if rs[i] != rs[i - 1] and cps[i - 1] != 32:
-            return False
-    return True
+            out[m] = i
+            m += 1
+    return m
 
 
-def runs_split_no_word(text: str) -> bool:
-    """For a strip of several composable scripts: True when ``agree`` holds (without a mark of Pango's pair list:
-    always) and every run Pango's script iterator cuts starts at a word's start
-    (after a space, or at the strip's start). A word split between two runs ("18.I.1919" or "„AD“," in Cyrillic
-    prose: its digits or quote take the Cyrillic run, its letters start a Latin one) lies in two items of Pango's
-    layout, so the cache never composes it (``measure_mixed`` takes a word only inside one run of its class):
-    saying so before shaping keeps its words from being shaped for a strip Pango draws anyway."""
+def word_cuts(text: str) -> np.ndarray | None:
+    """For a strip of several composable scripts: None when ``agree`` fails (without a mark of Pango's pair list it
+    holds) or the strip holds a character past the BMP -- Pango's strip; else the character positions inside words
+    where Pango's script iterator starts a run (empty when every run starts at a word's start: after a space, or
+    at the strip's start). A word split between two runs ("18.I.1919" or "„AD“," in Cyrillic prose: its digits or
+    quote take the Cyrillic run, its letters start a Latin one) lies in two items of Pango's layout, each shaped
+    alone: the cache cuts it there (``pieces``; why that is exact: the module doc)."""
     script, pair, none = _tables()
-    return _split_no_word(np.frombuffer(text.encode("utf-32-le"), np.int32), script, pair, none)
+    cps = np.frombuffer(text.encode("utf-32-le"), np.int32)
+    out = np.empty(len(cps), np.int64)
+    m = _cuts(cps, script, pair, none, out)
+    return out[:m] if m >= 0 else None
+
+
+def pieces(text: str, cuts: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """(words, joined): ``text`` split at its spaces and at the positions ``cuts`` (``word_cuts``), and per piece 1
+    when the next one follows it with no space between (a word cut where Pango starts a run), else 0."""
+    words: list[str] = []
+    joined = []
+    at = 0
+    for c in cuts.tolist() + [len(text)]:
+        part = text[at:c].split(" ")
+        words += part
+        joined += [0] * (len(part) - 1) + [1]
+        at = c
+    joined[-1] = 0
+    return words, np.array(joined, np.uint8)

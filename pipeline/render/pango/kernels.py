@@ -47,13 +47,17 @@ def measure(ids, words, space_px):
 
 
 @numba.njit(cache=True, nogil=True)
-def measure_mixed(ids, words, space_px, group, gaps):
+def measure_mixed(ids, words, space_px, group, gaps, joined, masks):
     """(width px, class of the first run, -1, -1) of words of several classes, laid out in the runs Pango's script
     iterator would cut (pango-script.c without pairs, see ``brackets.agree``): a digit or punctuation mark takes
     the script of the last character of a script of its own before it (the first one's at the strip's start), so
     a run ends where a word of another script begins. Each word must lie, with the space after it, in a run of its
     own class: a word of no script of its own is cached in the class of the run it falls in, and a word that
-    starts with a digit or mark may not open a run. ``gaps[k]``: the space after word k (that of its run's class).
+    starts with a digit or mark may not open a run. ``gaps[k]``: the space after word k (that of its run's class),
+    0 when ``joined[k]`` (empty: none): word k is the piece of a word before a run Pango starts inside it
+    (``brackets.word_cuts``), and word k + 1 the rest. Each run is painted by cairo on its own (over the ones
+    before it), the words of a run added together: so no word's ink (``masks``: the words' mask rows) may reach
+    left of the right end of any earlier run's ink, where painting OVER and adding differ.
     Class -1 when the strip cannot be composed so; all its classes must share a ``group`` (font and baseline).
     (0, -1, k, run) when word k, of no script of its own, is cached in another class than its run's: the caller
     may look it up in that class and try again."""
@@ -68,6 +72,8 @@ def measure_mixed(ids, words, space_px, group, gaps):
     if run < 0:
         return 0, -1, -1, -1
     first, g, width = run, group[run], 0
+    done_hi, run_hi = -(1 << 30), -(1 << 30)  # ink's right end: of the runs before this one, of this one
+    cut = joined.shape[0] > 0
     for k in range(n):
         w = ids[k]
         c = words[w, 2]
@@ -75,15 +81,25 @@ def measure_mixed(ids, words, space_px, group, gaps):
             if group[c] != g:
                 return 0, -1, -1, -1
             if words[w, 3] == 2:
+                if c != run:  # a new run (item), painted after the ones before
+                    done_hi = max(done_hi, run_hi)
+                    run_hi = -(1 << 30)
                 run = c
             elif c != run:  # no script of its own, or one behind a digit or mark: must continue the run
                 if words[w, 3] == 0:
                     return 0, -1, k, run
                 return 0, -1, -1, -1
+        m = words[w, 0]
+        if masks[m, 1] > 0 and masks[m, 2] > 0:
+            left = width + masks[m, 3]
+            if left < done_hi:
+                return 0, -1, -1, -1
+            run_hi = max(run_hi, left + masks[m, 2])
         width += words[w, 1]
         if k < n - 1:
-            gaps[k] = space_px[run]
-            width += space_px[run]
+            gap = 0 if cut and joined[k] else space_px[run]
+            gaps[k] = gap
+            width += gap
     return width, first, -1, -1
 
 

@@ -12,9 +12,9 @@ shapes with its default shaper (see ``shapecache.py``). Two things rule that out
   another run than it would if the mark were not paired (``brackets.agree``: a closing mark takes the script of
   its opening one, which ``kernels.measure_mixed`` does not follow; where that is the script of the run it stands
   in anyway, as in "Текст (друг текст) Latin", the strip is composed);
-* characters of two scripts of their own and a run of Pango's script iterator that starts inside a word ("18.I.1919"
-  or "„AD“," in Cyrillic prose: the digits or quote in the Cyrillic run, the letters in a Latin one): the cache
-  never composes a word split between two items (``brackets.runs_split_no_word``).
+* (not a reason: a run of Pango's script iterator that starts inside a word, "18.I.1919" or "„AD“," in Cyrillic
+  prose, the digits or quote in the Cyrillic run, the letters in a Latin one: the cache cuts the word there,
+  ``brackets.word_cuts``, whose positions the gate keeps in ``cuts`` for the look-up that asked).
 
 ``gate(text)`` is ``CJK`` for Han, kana or Bopomofo text with no character of another blocked script, jamo, bidi
 control or character past the BMP (``cjk.py`` composes it token by token, or sends it to Pango), else 0 for such
@@ -184,6 +184,7 @@ class ScriptGate:
                 never[cp] = 1
         self._never = bytes(never)
         # search for a character of a composable script of its own (the shaping cache's mixed batches use it too)
+        self.cuts: tuple[str, np.ndarray | None] = ("", None)  # (the last mixed strip, its brackets.word_cuts)
         self._strong = self.strong = re.compile(f"[{self._class(lambda s: s in COMPOSABLE)}]").search
         # per BMP code point (UTF-16 unit) its script if composable, else 255: a strip mixes composable scripts
         # when the least and the greatest (but 255) of its characters' differ
@@ -216,7 +217,11 @@ class ScriptGate:
         lo, hi = _span(np.frombuffer(text.encode("utf-16-le"), np.uint16), self._lo)
         if lo == 255 or hi == lo:
             return 1
-        return 2 if brackets.runs_split_no_word(text) else 0
+        cuts = brackets.word_cuts(text)
+        if cuts is None:
+            return 0
+        self.cuts = (text, cuts)  # (read back by the shaping cache's look-up of this very strip: ``is``, not ==)
+        return 2
 
     def _rtl(self, text: str) -> int:
         """RTL + i when ``text`` is right-to-left text of ``RTL_SCRIPTS[i]`` alone, else 0. Its paragraph is

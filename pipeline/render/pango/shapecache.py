@@ -27,7 +27,8 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Pango would lay it out as one item of that class. A strip of several left-to-right scripts is composed run by
   run (``kernels.measure_mixed``: Pango's script iterator without paired punctuation; each word must lie in a run
   of its own class, a digit or punctuation word is looked up, or shaped once, in the class of the run it falls
-  in). Anything else (a foreign word, a word that switches script, right-to-left pairs) goes through Pango.
+  in; a word in which a run starts is cut there, ``brackets.pieces``). Anything else (a foreign word, pairs that
+  Pango's iterator runs otherwise, ink touching across runs) goes through Pango.
   Such a strip's new words are shaped in one batch of their own too, each behind the words that set the script of
   its leading digits or marks (``mixbatch.py``), grouped by script: a first pass shapes each new word once
   and never the whole strip.
@@ -60,6 +61,7 @@ import numpy as np
 from . import kernels
 from . import pango_abi as pa
 from .adopt import PangoWords
+from .brackets import pieces, word_cuts
 from .cjk import CjkWords
 from .classes import GLYPH_IDS, Classes
 from .glyphs import GlyphMasks
@@ -80,6 +82,7 @@ from .wordtable import WordTable
 # away (seen in Tamil) -- so a word of those scripts does not always shape the same, and Pango draws them.
 _DEFAULT_SHAPER_SCRIPTS = frozenset({0, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 17, 18, 20, 22, 25, 29, 30, 32, 40, 41})
 _NO_GAPS = np.zeros(0, np.int32)
+_NO_JOIN = np.zeros(0, np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------------- cache
@@ -165,7 +168,11 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
             return self._lookup_cjk(text)
         if scripts >= RTL:
             return self._lookup_rtl(text, scripts - RTL)
-        words = text.split(" ") if scripts > 1 else None
+        words, joined = (text.split(" ") if scripts > 1 else None), _NO_JOIN
+        if words is not None:  # a word Pango's runs cut in two (brackets.word_cuts): its two pieces, glued
+            cuts = self._gate.cuts[1] if self._gate.cuts[0] is text else word_cuts(text)
+            if cuts is not None and len(cuts):
+                words, joined = pieces(text, cuts)
         if words is None:  # the words' ids from the compiled table (wordtable.py), the dict asked for the rest
             data = np.frombuffer(text.encode("utf-8"), np.uint8)
             arr, missing = self._table.ids(data)
@@ -178,9 +185,9 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         else:
             ids, miss = list(map(self._ids.get, words)), None
         if None in ids:  # a known foreign word, or composing would cost more (adopt.py): Pango's, nothing shaped
-            if FOREIGN_WORD in ids or not self._first_pass(text, words, ids, scripts > 1):
+            if FOREIGN_WORD in ids or not (cut := self._first_pass(text, words, ids, scripts > 1, joined)):
                 return None
-            ids = self._ids_again(words, ids, miss)
+            ids = self._ids_again(words, ids, miss) if cut > 1 else ids  # (pending words cut: look up again)
             if None in ids and FOREIGN_WORD not in ids:
                 resets = self.stats["resets"]
                 self._fill(words, ids, mixed=scripts > 1)
@@ -191,7 +198,7 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
                 return None
         arr = np.frombuffer(array.array("i", ids), np.int32)
         if scripts > 1:
-            return self._measure_mixed(words, arr)
+            return self._measure_mixed(words, arr, joined)
         # the next strip of these words skips the dict (the words the table gave are not added again)
         self._table.add(data, arr, known if known is not None else arr[:0])
         width, cls = kernels.measure(arr, self._words.a, self._space_px)
@@ -206,7 +213,7 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
             ids[k] = get(words[k])
         return ids
 
-    def _measure_mixed(self, words: list[str], arr: np.ndarray):
+    def _measure_mixed(self, words: list[str], arr: np.ndarray, joined: np.ndarray):
         """``kernels.measure_mixed``; a word of no script of its own that the strip puts in a run of another class
         than the one it was cached in is looked up in that class, and the strip measured again. The first such
         word missing there has the strip shaped once as it stands, its digit and punctuation words cut into the
@@ -214,7 +221,8 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         gaps = np.empty(max(len(arr) - 1, 1), np.int32)
         reshaped = False
         for _ in range(len(arr) + 1):
-            width, cls, bad, run = kernels.measure_mixed(arr, self._words.a, self._space_px, self._group, gaps)
+            width, cls, bad, run = kernels.measure_mixed(arr, self._words.a, self._space_px, self._group, gaps,
+                                                              joined, self._word_masks.rows.a)
             if bad < 0:
                 return (arr, width, cls, gaps) if cls >= 0 else None
             alt = self._weak.get((words[bad], run))
@@ -350,8 +358,9 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         if weak_only:
             return
         if only is not None:  # a whole strip was shaped: only its new words are new to the cache
-            new, st = zip(*[(w, i) for w, i in dict(zip(new, st)).items() if w in only]) if only else ((), ())
-            st = list(st)
+            last = dict(zip(new, st))  # (a word shaped twice: its last status)
+            new = list(filter(only.__contains__, last))
+            st = list(map(last.__getitem__, new))
         if -1 in st:
             self._ids.update((w, i) for w, i in zip(new, st) if i != -1)
         else:
