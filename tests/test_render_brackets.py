@@ -15,7 +15,7 @@ from test_render_fastpath import pair, same
 
 from pixelkit.pipeline.render import RenderConfig, preset
 from pixelkit.pipeline.render.pango import brackets
-from pixelkit.pipeline.render.pango.cjk import PAIRED, pair_table, runs
+from pixelkit.pipeline.render.pango.scriptruns import PAIRED, pair_table, runs
 from pixelkit.pipeline.render.pango.scriptgate import gate
 
 # ASCII and typographic pairs (Pango's list), marks that are not in it (U+201E, U+00BF), a lone ASCII quote
@@ -37,7 +37,7 @@ def _composed_paired(fast, texts: list[str]) -> int:
 
 
 def test_agree_is_pangos_iterator_with_and_without_its_pairs():
-    """``agree``: both runs of cjk.runs per character; a closing bracket after a word of another script than its
+    """``agree``: both runs of scriptruns.runs per character; a closing bracket after a word of another script than its
     opening one's disagrees, one in its opening one's script agrees (nested, unmatched, closing first)."""
     assert brackets.agree("Текст (друг текст) Latin")
     assert brackets.agree("(Latin) Текст") and brackets.agree("Текст (Latin") and brackets.agree("Latin) Текст")
@@ -61,7 +61,7 @@ def test_agree_is_pangos_iterator_with_and_without_its_pairs():
 
 
 def _runs_are_pangos(fast, texts: list[str]) -> None:
-    """``cjk.runs`` with Pango's pairs gives each character (but marks) the script of the item Pango puts it in."""
+    """``scriptruns.runs`` with Pango's pairs gives each character (but marks) the script of the item Pango puts it in."""
     fast._ensure()
     shape, script, pairs = fast._cache._shape, np.array(gate().script, np.uint8), pair_table()
     for t in texts:

@@ -2,15 +2,15 @@
 
 ``kernels.measure_mixed`` lays a strip of several scripts out in the runs of Pango's script iterator *without*
 paired punctuation: a digit or punctuation mark takes the script of the run it stands in. Pango's iterator
-(pango-script.c; ``cjk.runs`` does what it does) also keeps a stack of the opening marks of its paired list
-(``cjk.PAIRED``), each with the script of the run it was pushed in, and a closing mark takes the script of its
+(pango-script.c; ``scriptruns.runs`` does what it does) also keeps a stack of the opening marks of its paired list
+(``scriptruns.PAIRED``), each with the script of the run it was pushed in, and a closing mark takes the script of its
 opening one. That is the only thing the pairs change: an opening mark, or a closing mark without its opening one
 on the stack, is read as any other mark; a closing mark whose opening one was pushed in the run's own script (or
 in no script yet: the stack's entries are set to the run's script when it gets one) continues the run as any
 other mark would. So where every character falls in a run of the same script both ways, Pango itemizes the strip
 as if its marks were not paired, and ``measure_mixed`` lays it out as Pango does.
 
-``agree(text)`` runs the iterator both ways (``cjk.runs`` with Pango's pair table and with none) and says whether
+``agree(text)`` runs the iterator both ways (``scriptruns.runs`` with Pango's pair table and with none) and says whether
 they cut the same runs. ``scriptgate`` asks ``word_cuts`` for every mixed strip: it sends the strip to
 Pango when they do not agree (a closing bracket after a word of another script than its opening one's: "Текст
 (Latin) текст") or when the strip holds a character past the BMP (the tables are per BMP code point); else it
@@ -37,7 +37,7 @@ of any earlier run's ink; "дj", whose ink touches across the cut, goes to Pango
 Cyrillic or Greek and Latin letters against Pango, and that an offset one pixel off at the cut, or no ink check,
 changes pixels.
 
-``tests/test_render_brackets.py`` checks ``cjk.runs`` against Pango's own items and the composed strips against
+``tests/test_render_brackets.py`` checks ``scriptruns.runs`` against Pango's own items and the composed strips against
 Pango's pixels, first and second pass (real Bulgarian Wikipedia and UDHR text, randomized brackets), and that
 composing a strip the gate turns away would differ (a closing bracket GoNoto kerns with a Latin letter).
 """
@@ -49,7 +49,7 @@ import functools
 import numba
 import numpy as np
 
-from .cjk import pair_table, runs
+from .scriptruns import pair_table, runs
 
 
 @functools.lru_cache(maxsize=1)
