@@ -4,9 +4,16 @@ same config, over task rows on pixel and text input: the across-row std of the p
 magnitude (``std/|x|``, the number ``probe.py`` prints), and the mean cosine between rows' pooled states (1 = one
 vector for every input), for the `last` (EOS / last token) and `mean` pooling the sequence head offers.
 
-    .venv/bin/python tests/benchmarks/suite_select/layers.py MODEL_DIR DATA_DIR [SPLIT]
+Also, for the patch embedding (the conv ``W`` of the ``p x p`` patch): ``||W.1||``, its response to an all-white
+patch (the common mode of every patch: 70% of the pixels of MRPC's text patches are exactly white), beside what one
+pixel's column adds; and on one pretraining batch (16 strips of PRETRAIN_SHARDS), the share of each channel's 256
+pixel gradients with the channel's majority sign (near 1: Adam's per-weight step moves the channel's weights
+together, along W.1). Finetuned task models (FINETUNED...) get their ||W.1|| printed.
+
+    .venv/bin/python tests/benchmarks/suite_select/layers.py MODEL_DIR DATA_DIR [PRETRAIN_SHARDS [FINETUNED...]]
     (MODEL_DIR: a pretrain output, e.g. out/train/dualgpt/model; DATA_DIR: task shards with token ids, e.g. from
-     pixel-render task --task glue-mrpc ... --max_patches 128 --tokenizer out/tokenizer.json)
+     pixel-render task --task glue-mrpc ... --max_patches 128 --tokenizer out/tokenizer.json; its first 400 train
+     rows are read; PRETRAIN_SHARDS: default out/pixel-gray)
 """
 import copy
 import sys
@@ -73,6 +80,21 @@ def patch_level(model, samples):
     return w.sum(1).norm().item(), w.norm(dim=0).mean().item(), (u[i[keep]] * u[j[keep]]).sum(1).mean().item()
 
 
+def gradient_sign_share(model, shards):
+    import numpy as np
+    from pixelkit.trainer.models import get_variant
+    samples = list(read_samples(resolve(shards).urls))[:16]
+    model.train()
+    model.zero_grad()
+    batch = get_variant(model.config.model_type.replace("pixelkit-", "")).collate(
+        samples, model.config, np.random.default_rng(0))
+    model(**batch).loss.backward()
+    g = model.patch_embed.weight.grad.reshape(model.config.hidden_size, -1)
+    model.zero_grad()
+    model.eval()
+    return (torch.sign(g) == torch.sign(g.sum(1, keepdim=True))).float().mean().item()
+
+
 def spread(x):
     ratio = (x.std(0).mean() / x.abs().mean()).item()
     u = torch.nn.functional.normalize(x, dim=1)
@@ -83,15 +105,22 @@ def spread(x):
 
 if __name__ == "__main__":
     model_dir, data = sys.argv[1], sys.argv[2]
-    split = sys.argv[3] if len(sys.argv) > 3 else "train"
-    samples = list(read_samples(resolve(read_split(data, split)).urls))[:400]
+    shards = sys.argv[3] if len(sys.argv) > 3 else "out/pixel-gray"
+    samples = list(read_samples(resolve(read_split(data, "train")).urls))[:400]
+    from pixelkit.trainer.models.base import attention_mask, batch_patches, unit_pixels
+    n = samples[0].pixels.shape[1] // 16
+    att = torch.from_numpy(attention_mask(samples, n)).bool()
+    px = unit_pixels(batch_patches([s.pixels for s in samples], 16))[att]
+    print(f"attended patches (EOS included): {len(px)}, mean pixel {px.mean():.2f}, share of pixels exactly white "
+          f"{(px == 1).float().mean():.3f}, share of all-white patches {(px.min(1).values == 1).float().mean():.4f}")
     trained = AutoModel.from_pretrained(model_dir).eval()
     torch.manual_seed(0)
     fresh = type(trained)(trained.config).eval()
     for label, m in (("random init", fresh), ("pretrained", trained)):
         white, pixel, cos = patch_level(m, samples)
         print(f"{label:11s} patch embedding: ||W.1|| {white:.2f}, one pixel's column {pixel:.3f}, "
-              f"cos between two text patches' embeddings {cos:.3f}", flush=True)
+              f"cos between two text patches' embeddings {cos:.3f}; pixel gradients with their channel's sign "
+              f"{gradient_sign_share(m, shards):.3f}", flush=True)
         for kind in ("patches", "tokens"):
             names, res = pooled_per_layer(m, samples, kind)
             cells = []
@@ -99,3 +128,8 @@ if __name__ == "__main__":
                 (rl, cl), (rm, cm) = spread(res[(n, "last")]), spread(res[(n, "mean")])
                 cells.append(f"{n}: last {rl:.3f}/{cl:.3f} mean {rm:.3f}/{cm:.3f}")
             print(f"{label:11s} {kind:7s} (std/|x| / cos)  " + " | ".join(cells), flush=True)
+    from safetensors.torch import load_file
+    for d in sys.argv[4:]:
+        w = next(v for k, v in load_file(f"{d}/model.safetensors").items() if k.endswith("patch_embed.weight"))
+        w = w.reshape(w.shape[0], -1)
+        print(f"finetuned {d}: ||W.1|| {w.sum(1).norm():.2f}, one pixel's column {w.norm(dim=0).mean():.3f}")
