@@ -17,6 +17,7 @@ from pixelkit.pipeline.render import RenderConfig
 from pixelkit.pipeline.render.pango import cjkfuse
 from pixelkit.pipeline.render.pango.cjk import PAIRED, pair_table, runs, tokens
 from pixelkit.pipeline.render.pango.cjkcheck import verdict as cjk_verdict
+from pixelkit.pipeline.render.pango.glyphs import new_glyphs
 from pixelkit.pipeline.render.pango.kernels import EMPTY_WORD, FOREIGN_WORD
 from pixelkit.pipeline.render.pango.scriptgate import gate
 
@@ -120,7 +121,7 @@ def _check_batch_at(cps, rs, tok, ids, rng: np.random.Generator) -> None:
         assert m == len(want) and np.array_equal(at[:m], want)
 
 
-def _check_settle(cps, rng: np.random.Generator, proven: np.ndarray) -> None:
+def _check_settle(cps, rng: np.random.Generator) -> None:
     n = int(rng.integers(1, 300))
     words = np.zeros((64, 4), np.int32)
     words[:, 2] = rng.integers(-3, 4, size=64)
@@ -129,13 +130,27 @@ def _check_settle(cps, rng: np.random.Generator, proven: np.ndarray) -> None:
     cls = int(rng.integers(0, 4))
     table, want_table = np.full(1 << 16, -1, np.int32), np.full(1 << 16, -1, np.int32)
     got, one = np.full(n, -9, np.int32), np.zeros(n, np.bool_)
-    n_good = cjkfuse.settle(st, words, cls, one_cp, proven, table, got, one)
-    good = (st > FOREIGN_WORD) & (words[np.maximum(st, 0), 2] == cls)  # (the reference: _cjk_batch before it)
-    want_got = np.where(good, st, FOREIGN_WORD).astype(np.int32)
-    want_one = (one_cp >= 0) & (proven[np.maximum(one_cp, 0)] == 1)
+    n_good = cjkfuse.settle(st, words, cls, one_cp, table, got, one)
+    good = (st > FOREIGN_WORD) & (words[np.maximum(st, 0), 2] == cls)  # (the reference: _cjk_batch before it, but
+    want_got = np.where(good, st, FOREIGN_WORD).astype(np.int32)  # every one-character token by code point now,
+    want_one = one_cp >= 0  # not the proven ones only: see cjkfuse.settle)
     want_table[one_cp[want_one]] = want_got[want_one]
     assert n_good == int(good.sum())
     assert np.array_equal(got, want_got) and np.array_equal(one, want_one) and np.array_equal(table, want_table)
+
+
+def _check_new_glyphs(rng: np.random.Generator) -> None:
+    """``glyphs.new_glyphs`` against ``Classes._predraw``'s numpy before it."""
+    lut = np.where(rng.random(500) < 0.5, -2, rng.integers(-1, 50, size=500)).astype(np.int32)
+    item = rng.integers(-3, 520, size=(int(rng.integers(0, 700)), 5)).astype(np.int32)
+    before = lut.copy()
+    out = np.full(len(item), -9, np.int64)
+    n = new_glyphs(item, lut, out)
+    g = item[:, 0]  # (pango_abi.GLYPH)
+    g = g[(g >= 0) & (g < len(lut))]
+    g = g[lut[g] == -2]
+    assert out[:n].tolist() == list(dict.fromkeys(g.tolist()))
+    assert np.array_equal(lut, before)
 
 
 def test_fused_passes_on_real_cjk_text(texts):
@@ -148,7 +163,8 @@ def test_fused_passes_on_real_cjk_text(texts):
             continue
         cps, rs, tok, ids = got
         _check_batch_at(cps, rs, tok, ids, rng)
-        _check_settle(cps, rng, proven)
+        _check_settle(cps, rng)
+        _check_new_glyphs(rng)
         checked += 1
     assert checked > 60
 
@@ -163,4 +179,5 @@ def test_fused_passes_on_random_strings():
             continue
         cps, rs, tok, ids = got
         _check_batch_at(cps, rs, tok, ids, nrng)
-        _check_settle(cps, nrng, proven)
+        _check_settle(cps, nrng)
+        _check_new_glyphs(nrng)

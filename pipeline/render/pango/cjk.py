@@ -191,16 +191,16 @@ _NO_CHARS = np.full(1 << 16, -1, np.int32)  # (read only: a class with no charac
 
 
 @numba.njit(cache=True, nogil=True)
-def _char_ids(tok, cps, proven, s, table, ids, words):
-    """For the non-empty tokens of run script ``s``: a proven one-character token's id from ``table`` (per code
-    point) into ``ids``; the positions of the others into ``words`` (their ids are the caller's to look up).
-    Returns how many went to ``words``."""
+def _char_ids(tok, cps, s, table, ids, words):
+    """For the non-empty tokens of run script ``s``: a one-character token's id from ``table`` (per code point:
+    a one-character token is its code point, proven or not) into ``ids``; the positions of the others into
+    ``words`` (their ids are the caller's to look up by text). Returns how many went to ``words``."""
     n = 0
     for k in range(tok.shape[0]):
         a, b = tok[k, 0], tok[k, 1]
         if tok[k, 2] != s or a == b:
             continue
-        if b - a == 1 and proven[cps[a]] == 1:
+        if b - a == 1:
             ids[k] = table[cps[a]]
         else:
             words[n] = k
@@ -264,7 +264,7 @@ class CjkWords:
             if cls is None:
                 continue
             table = self._cjk_chars.get(cls, _NO_CHARS)
-            n = _char_ids(tok, cps, self._cjk_proven, s, table, ids, words)
+            n = _char_ids(tok, cps, s, table, ids, words)
             if n:
                 get = self._cjk_words.setdefault(cls, {}).get
                 ids[words[:n]] = [get(text[a:b], -1) for a, b in tok[words[:n], :2].tolist()]
@@ -315,8 +315,7 @@ class CjkWords:
         if table is None and (one_cp >= 0).any():
             table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
         got, one = np.empty(n, np.int32), np.empty(n, np.bool_)
-        n_good = cjkfuse.settle(st, self._words.a, cls, one_cp, self._cjk_proven, _NO_CHARS if table is None else
-                                table, got, one)
+        n_good = cjkfuse.settle(st, self._words.a, cls, one_cp, _NO_CHARS if table is None else table, got, one)
         self.stats["words_shaped"] += n_good
         self.stats["foreign"] += n - n_good
         if not one.all():

@@ -6,8 +6,9 @@ strip's tokens (a full Han strip: ~500 tokens, of which ~200 new on a fresh cach
   passes of ``_cjk_ids``).
 * ``batch_at``: a run script's anchor token and its missing tokens (was ``_cjk_fill``'s per-character script
   lookup, ``np.flatnonzero`` twice and ``np.searchsorted``).
-* ``settle``: a batch's ids as cached in the class, and its proven characters entered in the class's per-code-point
-  table (was five array passes of ``_cjk_batch``).
+* ``settle``: a batch's ids as cached in the class, and its one-character tokens entered in the class's
+  per-code-point table (was five array passes of ``_cjk_batch``; unproven characters, such as the full-width
+  comma, went to the class's dict of token texts then).
 
 ``tests/test_render_cjk_fuse.py`` checks each against the numpy code it replaced (kept there as the reference) on
 real UDHR Chinese, Japanese and Korean text and on random strings.
@@ -73,11 +74,12 @@ def batch_at(s, rs, script, cps, tok, ids, at):
 
 
 @numba.njit(cache=True, nogil=True)
-def settle(st, words, cls, one_cp, proven, table, got, one):
+def settle(st, words, cls, one_cp, table, got, one):
     """A batch's statuses ``st`` (after its anchor) as ids: ``got[i]`` = st[i] when it is a word cut in class
-    ``cls``, else ``FOREIGN_WORD``; ``one[i]`` = 1 when token i is one proven character (``one_cp[i]``, its code
-    point, or -1), whose id then goes into ``table`` (per code point; may be empty when no token is one character).
-    Returns how many were cut in ``cls``."""
+    ``cls``, else ``FOREIGN_WORD``; ``one[i]`` = 1 when token i is one character (``one_cp[i]``, its code point,
+    or -1), whose id then goes into ``table`` (per code point; may be empty when no token is one character): a
+    one-character token is cached by code point whether the font's proof cleared it or not (it is its text), so
+    ``_char_ids`` finds it there, not in the class's dict. Returns how many were cut in ``cls``."""
     good = 0
     for i in range(st.shape[0]):
         v = st[i]
@@ -87,7 +89,7 @@ def settle(st, words, cls, one_cp, proven, table, got, one):
             good += 1
         got[i] = g
         c = one_cp[i]
-        if c >= 0 and proven[c] == 1:
+        if c >= 0:
             one[i] = 1
             table[c] = g
         else:
