@@ -17,7 +17,6 @@ real UDHR Chinese, Japanese and Korean text and on random strings.
 from __future__ import annotations
 
 import numba
-import numpy as np
 
 from .cjk import _real, runs, tokens
 from .kernels import EMPTY_WORD, FOREIGN_WORD
