@@ -126,16 +126,16 @@ _NO_CHARS = np.full(1 << 16, -1, np.int32)  # (read only: a class with no charac
 
 
 @numba.njit(cache=True, nogil=True)
-def _char_ids(tok, cps, proven, s, table, ids, words):
-    """For the non-empty tokens of run script ``s``: a proven one-character token's id from ``table`` (per code
-    point) into ``ids``; the positions of the others into ``words`` (their ids are the caller's to look up).
-    Returns how many went to ``words``."""
+def _char_ids(tok, cps, s, table, ids, words):
+    """For the non-empty tokens of run script ``s``: a one-character token's id from ``table`` (per code point:
+    a one-character token is its code point, proven or not) into ``ids``; the positions of the others into
+    ``words`` (their ids are the caller's to look up by text). Returns how many went to ``words``."""
     n = 0
     for k in range(tok.shape[0]):
         a, b = tok[k, 0], tok[k, 1]
         if tok[k, 2] != s or a == b:
             continue
-        if b - a == 1 and proven[cps[a]] == 1:
+        if b - a == 1:
             ids[k] = table[cps[a]]
         else:
             words[n] = k
@@ -172,18 +172,14 @@ class CjkWords:
         cps = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.int32)
         if cps.max(initial=0) >= 1 << 16:
             return None
-        rs = np.empty(len(cps), np.int32)
-        runs(cps, self._cjk_script, self._cjk_pair, rs)
-        tok = np.empty((len(cps) + 1, 3), np.int32)
-        spaces = np.zeros(len(cps) + 1, np.int32)
-        nt = tokens(cps, rs, self._cjk_proven, tok, spaces)
-        tok, spaces = tok[:nt], spaces[:nt]
-        if spaces[-1]:  # trailing spaces: an empty token after them
-            tok = np.vstack([tok, [[len(cps), len(cps), -1]]]).astype(np.int32)
-            spaces = np.append(spaces, 0).astype(np.int32)
-        ids = self._cjk_ids(text, cps, tok)
-        if ids is None:
-            return None
+        n = len(cps)
+        rs, tok, spaces = np.empty(n, np.int32), np.empty((n + 2, 3), np.int32), np.empty(n + 2, np.int32)
+        ids, present = np.empty(n + 2, np.int32), np.zeros(256, np.uint8)
+        nt = cjkfuse.cut(cps, self._cjk_script, self._cjk_pair, self._cjk_proven, rs, tok, spaces, ids, present)
+        if nt < 0:
+            return None  # a run of no script of its own
+        tok, ids = tok[:nt], ids[:nt]
+        self._cjk_ids(text, cps, tok, ids, np.flatnonzero(present).tolist())
         if ids.min() < 0:
             self._cjk_fill(text, cps, rs, tok, ids)  # (the new tokens' ids written into ids)
         space_cls = self._cjk_space_cls
@@ -195,25 +191,19 @@ class CjkWords:
                              self._word_masks.rows.a)
         return (ids, width, cls, gaps) if cls >= 0 else None
 
-    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray) -> np.ndarray | None:
-        """Each token's id in its run's class (-1: not cut yet, -2: its run's class is not known yet)."""
-        ids = np.full(len(tok), -2, np.int32)
-        empty = tok[:, 1] == tok[:, 0]
-        ids[empty] = EMPTY_WORD
-        scripts = set(tok[~empty, 2].tolist())
-        if not all(map(_real_py, scripts)):
-            return None  # a run of no script of its own
+    def _cjk_ids(self, text: str, cps: np.ndarray, tok: np.ndarray, ids: np.ndarray, scripts: list[int]) -> None:
+        """Each token's id in its run's class into ``ids`` (-1: not cut yet; -2, as ``cjkfuse.cut`` left it: its
+        run's class is not known yet). ``scripts``: the run scripts of the non-empty tokens."""
         words = np.empty(len(tok), np.int64)
         for s in scripts:
             cls = self._cjk_cls.get(s)
             if cls is None:
                 continue
             table = self._cjk_chars.get(cls, _NO_CHARS)
-            n = _char_ids(tok, cps, self._cjk_proven, s, table, ids, words)
+            n = _char_ids(tok, cps, s, table, ids, words)
             if n:
                 get = self._cjk_words.setdefault(cls, {}).get
                 ids[words[:n]] = [get(text[a:b], -1) for a, b in tok[words[:n], :2].tolist()]
-        return ids
 
     def _cjk_fill(self, text: str, cps: np.ndarray, rs: np.ndarray, tok: np.ndarray, ids: np.ndarray) -> None:
         """Shape the strip's missing tokens, one batch per run script, each behind a token of that script, and write
@@ -224,18 +214,15 @@ class CjkWords:
             self._cjk_reset()
             ids[ids >= 0] = -1
             ids[tok[:, 1] == tok[:, 0]] = EMPTY_WORD
-        own = self._cjk_script[cps]  # each character's own script
+        at = np.empty(len(tok), np.int64)
         for s in set(tok[ids < 0, 2].tolist()):
-            strong = np.flatnonzero((rs == s) & (own == s))
-            if not len(strong):
+            k, m = cjkfuse.batch_at(s, rs, self._cjk_script, cps, tok, ids, at)
+            if k < 0:
                 continue
-            k = int(np.searchsorted(tok[:, 0], strong[0], side="right")) - 1  # the token holding the first one
-            anchor = text[tok[k, 0]:tok[k, 1]]
-            at = np.flatnonzero((tok[:, 2] == s) & (ids < 0))
-            missing, one_cp, inv = _distinct(text, cps, tok, at, self._cjk_scratch)
-            got = self._cjk_batch(s, [anchor] + missing, one_cp)
+            missing, one_cp, inv = _distinct(text, cps, tok, at[:m], self._cjk_scratch)
+            got = self._cjk_batch(s, [text[tok[k, 0]:tok[k, 1]]] + missing, one_cp)
             if got is not None:
-                ids[at] = got[inv]
+                ids[at[:m]] = got[inv]
 
     def _cjk_batch(self, s: int, batch: list[str], one_cp: np.ndarray) -> np.ndarray | None:
         """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``;
@@ -259,25 +246,17 @@ class CjkWords:
         if self._cjk_cls.get(s) != cls:
             self._cjk_cls[s] = cls
             self._cjk_space_cls = np.full(0, -1, np.int32)  # (rebuilt on the next look-up)
-        st = status[1:]
-        good = (st > FOREIGN_WORD) & (self._words.a[np.maximum(st, 0), 2] == cls)
-        got = np.where(good, st, FOREIGN_WORD).astype(np.int32)
-        n_good = int(good.sum())
+        st, n = status[1:], len(batch) - 1
+        table = self._cjk_chars.get(cls)
+        if table is None and (one_cp >= 0).any():
+            table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
+        got, one = np.empty(n, np.int32), np.empty(n, np.bool_)
+        n_good = cjkfuse.settle(st, self._words.a, cls, one_cp, _NO_CHARS if table is None else table, got, one)
         self.stats["words_shaped"] += n_good
-        self.stats["foreign"] += len(st) - n_good
-        one = (one_cp >= 0) & (self._cjk_proven[np.maximum(one_cp, 0)] == 1)  # proven characters: by code point
-        if one.any():
-            table = self._cjk_chars.get(cls)
-            if table is None:
-                table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
-            table[one_cp[one]] = got[one]
+        self.stats["foreign"] += n - n_good
         if not one.all():
             self._cjk_words.setdefault(cls, {}).update(zip(compress(batch[1:], (~one).tolist()), got[~one].tolist()))
         return got
-
-
-def _real_py(sc: int) -> bool:
-    return sc > 1 and sc != 61
 
 
 @numba.njit(cache=True, nogil=True)
@@ -329,3 +308,6 @@ def _distinct(text: str, cps: np.ndarray, tok: np.ndarray, at: np.ndarray, scrat
         x, y = tok[at[slot_at[k]], :2].tolist()
         toks[k] = text[x:y]
     return toks, codes, inv
+
+
+from . import cjkfuse  # noqa: E402  (its kernels call runs and tokens above)

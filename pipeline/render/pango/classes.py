@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from . import pango_abi as pa
+from .glyphs import new_glyphs
 from .kernels import LEAD, STRONG
 from .words import word_code
 
@@ -28,12 +29,11 @@ class Classes:
         c = self._class_of.get((item.font, item.script, item.language))
         if c is None:
             return
-        lut, g = self._cls_lut[c], item.glyphs[:, pa.GLYPH]
-        g = g[(g >= 0) & (g < len(lut))]  # (not PANGO_GLYPH_EMPTY, nor an unknown character's box)
-        g = g[lut[g] == -2]
-        if len(g):
-            need = list(dict.fromkeys(g.tolist()))
-            lut[need] = self._glyphs.draw(item.font, need, self._cls_base[c][1])
+        lut, out = self._cls_lut[c], np.empty(len(item.glyphs), np.int64)
+        n = new_glyphs(item.glyphs, lut, out)  # (each once; not PANGO_GLYPH_EMPTY, nor an unknown character's box)
+        if n:
+            need = out[:n]
+            lut[need] = self._glyphs.draw(item.font, need.tolist(), self._cls_base[c][1])
 
     def _new_class(self, key: tuple[int, int, int], item: pa.Shaped, words: list[tuple[str, int]],
                    base_dir: int | None = None) -> int | None:

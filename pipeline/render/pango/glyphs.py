@@ -153,6 +153,24 @@ def cut_cells(img, n, boxes, rows, row0, data, off0, out, cell_w, origin_x, orig
     return off
 
 
+@numba.njit(cache=True, nogil=True)
+def new_glyphs(item, lut, out):
+    """The distinct glyphs of a shaped item (``item``: Pango's glyph infos, (n, 5) int32, the glyph in column 0)
+    that a class's ``lut`` has not drawn yet (-2), skipping PANGO_GLYPH_EMPTY and unknown characters' boxes (ids
+    past the table), into ``out`` in the order they first occur; ``lut`` is left as it was. Returns their count."""
+    n = 0
+    size = lut.shape[0]
+    for i in range(item.shape[0]):
+        g = item[i, 0]
+        if 0 <= g < size and lut[g] == -2:
+            lut[g] = -4  # (seen: restored below)
+            out[n] = g
+            n += 1
+    for i in range(n):
+        lut[out[i]] = -2
+    return n
+
+
 class GlyphMasks:
     """Cropped glyph masks in one ``Atlas`` (rows [offset, height, width, left, top], left/top from the glyph's
     origin on the baseline), drawn on a private A8 surface."""
