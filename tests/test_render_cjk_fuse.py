@@ -15,7 +15,8 @@ from conftest import SHARED_DATA
 
 from pixelkit.pipeline.render import RenderConfig
 from pixelkit.pipeline.render.pango import cjkfuse
-from pixelkit.pipeline.render.pango.cjk import PAIRED, pair_table, runs, tokens
+from pixelkit.pipeline.render.pango.cjk import tokens
+from pixelkit.pipeline.render.pango.scriptruns import PAIRED, pair_table, runs
 from pixelkit.pipeline.render.pango.cjkcheck import verdict as cjk_verdict
 from pixelkit.pipeline.render.pango.glyphs import new_glyphs
 from pixelkit.pipeline.render.pango.kernels import EMPTY_WORD, FOREIGN_WORD

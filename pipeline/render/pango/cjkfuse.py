@@ -2,7 +2,7 @@
 strip's tokens (a full Han strip: ~500 tokens, of which ~200 new on a fresh cache).
 
 * ``cut``: Pango's script runs, the tokens, the trailing empty token and the tokens' starting ids, with the run
-  scripts present, in one call (was ``cjk.runs``, ``cjk.tokens``, ``np.vstack``/``np.append`` and four array
+  scripts present, in one call (was ``scriptruns.runs``, ``cjk.tokens``, ``np.vstack``/``np.append`` and four array
   passes of ``_cjk_ids``).
 * ``batch_at``: a run script's anchor token and its missing tokens (was ``_cjk_fill``'s per-character script
   lookup, ``np.flatnonzero`` twice and ``np.searchsorted``).
@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numba
 
-from .cjk import _real, runs, tokens
+from .cjk import tokens
 from .kernels import EMPTY_WORD, FOREIGN_WORD
+from .scriptruns import _real, runs
 
 
 @numba.njit(cache=True, nogil=True)
