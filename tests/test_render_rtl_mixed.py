@@ -1,0 +1,134 @@
+"""Right-to-left strips with left-to-right words (``pango/rtlmix.py``): Arabic, Persian, Urdu and Hebrew UDHR text
+with Latin names and terms, numbers and punctuation pushed in, composed from cached pieces in Pango's visual order --
+always with exactly Pango's pixels (``shape_cache=False`` renders the same input alone; any pixel of difference
+fails), on the first meeting and the second, in gray, binary and PIXAR's Pango geometry.
+
+The strips start and end with either script (so paragraphs of both directions), hold Latin runs of several words,
+numbers of three digit families, punctuation glued to words of both scripts or standing alone between them, and
+now and then brackets, quotes, double spaces. Most must be composed (the test counts them), so a wrong order of
+runs, a wrong space class or a wrong level would show as a pixel difference.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from html import unescape
+
+import numpy as np
+import pytest
+from conftest import SHARED_DATA
+
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
+from pixelkit.pipeline.render.pango.scriptgate import MIX, gate
+
+HAS_UDHR = (SHARED_DATA / "udhr").is_dir()
+pytestmark = pytest.mark.skipif(not HAS_UDHR, reason="needs ../shared/data/udhr (the full UDHR set)")
+_FILES = {"arb": "arb", "pes": "pes_1", "urd": "urd", "heb": "heb", "eng": "eng"}
+
+
+def _words(name: str) -> list[str]:
+    raw = (SHARED_DATA / "udhr" / "declaration" / f"{name}.html").read_text(encoding="utf-8")
+    paras = [unescape(re.sub("<[^>]+>", "", p)) for p in re.findall(r"<p>(.*?)</p>", raw, re.S)]
+    return " ".join(paras).split()
+
+
+@pytest.fixture(scope="module")
+def words():
+    return {k: _words(v) for k, v in _FILES.items()}
+
+
+def same(a, b) -> bool:
+    return (np.array_equal(a.pixels, b.pixels) and a.num_patches == b.num_patches and a.text == b.text
+            and a.unknown_glyphs == b.unknown_glyphs and a.truncated == b.truncated)
+
+
+_DIGITS = {"ascii": "0123456789", "arabic": "".join(map(chr, range(0x660, 0x66A))),
+           "persian": "".join(map(chr, range(0x6F0, 0x6FA)))}
+_GLUE = [".", ",", ":", ";", "!", "?", "%", "\u060c", "\u061f"]  # glued to the end of a word
+_ALONE = ["-", "\u2013", "/", "+", "*", "&", "=", "#", "\u2022"]  # standing alone between words
+_WRAP = [("(", ")"), ("\u00ab", "\u00bb"), ("\"", "\""), ("[", "]")]
+
+
+def _number(rng: random.Random, latin: bool) -> str:
+    fam = "ascii" if latin or rng.random() < 0.6 else rng.choice(["arabic", "persian"])
+    d = _DIGITS[fam]
+    n = "".join(rng.choice(d) for _ in range(rng.randint(1, 5)))
+    r = rng.random()
+    if r < 0.2:
+        n += rng.choice([".", ",", "/", ":"]) + "".join(rng.choice(d) for _ in range(rng.randint(1, 3)))
+    return n
+
+
+def _latin_run(rng: random.Random, eng: list[str]) -> list[str]:
+    out = []
+    for _ in range(rng.randint(1, 5)):
+        r = rng.random()
+        out.append(_number(rng, True) if r < 0.2 else rng.choice(eng).strip(".,;:()\"'"))
+    out = [w for w in out if w]
+    if out and rng.random() < 0.3:
+        out[-1] += rng.choice(_GLUE)
+    if out and rng.random() < 0.08:
+        a, b = rng.choice(_WRAP)
+        out[0], out[-1] = a + out[0], out[-1] + b
+    return out
+
+
+def mixed_strips(words, seed: int, n: int) -> list[str]:
+    """Strips of real RTL UDHR words (Arabic, Persian, Urdu, Hebrew) with Latin runs, numbers and punctuation."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        lang = rng.choice(["arb", "pes", "urd", "heb"])
+        parts: list[str] = []
+        if rng.random() < 0.4:  # a left-to-right start: the paragraph is left to right
+            parts += _latin_run(rng, words["eng"])
+        for _ in range(rng.randint(3, 60)):
+            r = rng.random()
+            if r < 0.7:
+                w = rng.choice(words[lang])
+                if rng.random() < 0.08:
+                    w += rng.choice(_GLUE)
+                parts.append(w)
+            elif r < 0.85:
+                parts += _latin_run(rng, words["eng"])
+            elif r < 0.95:
+                parts.append(_number(rng, False))
+            else:
+                parts.append(rng.choice(_ALONE))
+        if rng.random() < 0.4:  # ends with a Latin run
+            parts += _latin_run(rng, words["eng"])
+        text = ""
+        for k, p in enumerate(parts):
+            text += p if k == 0 else rng.choice([" "] * 12 + ["  "]) + p
+        out.append(rng.choice(["", "", "", " "]) + text + rng.choice(["", "", "", " "]))
+    return out
+
+
+@pytest.mark.parametrize("seed,cfg", [(31, RenderConfig()), (32, RenderConfig(mode="binary")),
+                                      (33, preset("pixar-pango"))], ids=["gray", "binary", "pixar-pango"])
+def test_rtl_strips_with_latin_words_match_pango(seed, cfg, words):
+    """Every strip, first and second pass, has Pango's pixels; in GoNoto most are composed (PixeloidSans has no
+    Arabic or Hebrew glyphs: Pango draws those strips, and they must match too)."""
+    fast, slow = TextRenderer(cfg), TextRenderer(cfg, shape_cache=False)
+    texts = mixed_strips(words, seed, 80)
+    g = gate()
+    assert sum(g(t) >= MIX for t in texts) > 60  # the gate hands most to rtlmix.py
+    for t in texts + texts:
+        assert same(fast(t), slow(t)), t
+    if cfg.font_file.startswith("GoNoto") or cfg.mode == "gray":
+        stats = fast.cache_stats
+        assert stats["composed"] > 80, stats  # composed, not only sent to Pango
+
+
+def test_mixed_strips_are_composed_in_both_paragraph_directions(words):
+    """Composed strips of both paragraph directions (a Latin word first: left to right), with Latin runs at level
+    2 (right-to-left paragraph) and Arabic runs at level 1 (left-to-right paragraph) -- the layout's two halves."""
+    fast, slow = TextRenderer(RenderConfig()), TextRenderer(RenderConfig(), shape_cache=False)
+    rtl = "\u0627\u0644\u0625\u0639\u0644\u0627\u0646 Universal Declaration 1948 \u0644\u062d\u0642\u0648\u0642. " \
+          "\u0627\u0644\u0625\u0646\u0633\u0627\u0646 United Nations, \u0639\u0627\u0645 \u0661\u0669\u0664\u0668"
+    ltr = "Article 3: " + rtl + " end."
+    for t in (rtl, ltr, rtl, ltr):
+        before = fast.cache_stats["composed"]
+        assert same(fast(t), slow(t)), t
+        assert fast.cache_stats["composed"] == before + 1, t
