@@ -132,3 +132,41 @@ def test_mixed_strips_are_composed_in_both_paragraph_directions(words):
         before = fast.cache_stats["composed"]
         assert same(fast(t), slow(t)), t
         assert fast.cache_stats["composed"] == before + 1, t
+
+
+def _layout_levels(renderer, text: str) -> np.ndarray:
+    """Each character's bidi level as the renderer's own PangoLayout itemized ``text`` (its line's runs)."""
+    from pixelkit.pipeline.render.pango import pango_abi as pa
+    from pixelkit.pipeline.render.pango.fontconfig import address
+
+    renderer._set(text)
+    lay = pa.ffi.cast("void *", address(renderer._layout, __import__("pangocffi").ffi))
+    assert pa.pango.pango_layout_get_line_count(lay) == 1
+    data = text.encode("utf-8")
+    per_byte = np.full(len(data), 255, np.uint8)
+    node = pa.pango.pango_layout_get_line_readonly(lay, 0).runs
+    while node != pa.ffi.NULL:
+        item = pa.ffi.cast("PangoGlyphItem *", node.data).item
+        per_byte[item.offset:item.offset + item.length] = item.analysis.level
+        node = node.next
+    starts = np.frombuffer(data, np.uint8)
+    return per_byte[(starts & 0xC0) != 0x80]  # the first byte of each character
+
+
+def test_the_levels_the_cache_reads_are_the_layouts(words):
+    """``pango_abi.bidi_levels`` (Pango's own find_base_dir + log2vis) gives, character by character, the levels of
+    the items the renderer's PangoLayout makes of the same strip -- both paragraph directions, brackets, numbers."""
+    from pixelkit.pipeline.render.pango import pango_abi as pa
+
+    r = TextRenderer(RenderConfig(), shape_cache=False)
+    r("x")
+    checked = 0
+    for t in mixed_strips(words, 41, 60):
+        t = t.strip()[:300].strip()
+        if not t:
+            continue
+        lv = np.empty(len(t), np.uint8)
+        assert pa.bidi_levels(t.encode("utf-8"), lv) >= 0
+        assert np.array_equal(lv, _layout_levels(r, t)), t
+        checked += 1
+    assert checked > 50
