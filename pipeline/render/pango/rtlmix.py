@@ -240,10 +240,10 @@ class RtlMixWords:
         rk = np.flatnonzero(rtl_take)
         rg = list(map(self._rtl_ids[i].get, compress(toks, rtl_take.tolist())))
         rtl_new = []
+        if FOREIGN_WORD in rg:  # a word known not to compose: Pango's, nothing shaped
+            return None
         if None in rg:
             rtl_new = [toks[k] for k, g in zip(rk.tolist(), rg) if g is None]
-        elif FOREIGN_WORD in rg:
-            return None
         else:
             pid[rk] = rg
         ltr_strong, ltr_weak, c_ltr = [], [], None
@@ -299,12 +299,19 @@ class RtlMixWords:
             self.stats["resets"] += 1
             self._reset_words()
             return None  # (every id changed: the next strip starts afresh)
+        ltr = list(dict.fromkeys(ltr_strong + [w for _, w, _ in ltr_weak]))
+        only = set(ltr_strong) | {w for _, w, got in ltr_weak if got is None}
+        c_rtl = self._rtl_cls.get(i)
+        if rtl_new and ltr and c_ltr is not None and c_rtl is not None:  # one batch for both (rtl._fill_merged)
+            words = list(dict.fromkeys(rtl_new))
+            self._fill_merged(i, words, ltr, c_rtl, c_ltr, only)
+            ids_get, weak_get = self._ids.get, self._weak.get
+            rtl_new = []
+            ltr = [w for w in ltr if (ids_get(w) is None if w in only else weak_get((w, c_ltr)) is None)]
         if rtl_new:
             words = list(dict.fromkeys(rtl_new))
             self._fill_rtl(words, [None] * len(words), i)
-        ltr = list(dict.fromkeys(ltr_strong + [w for _, w, _ in ltr_weak]))
         if ltr:
-            only = set(ltr_strong) | {w for _, w, got in ltr_weak if got is None}
             batch, skip = ([self._cls_anchor[c_ltr]] + ltr, 1) if c_ltr is not None else (ltr, 0)
             self.stats["batches"] += 1
             self._harvest(batch, np.zeros(0, np.int8), skip, c_ltr, only=only)
