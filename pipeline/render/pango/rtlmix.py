@@ -219,25 +219,28 @@ class RtlMixWords:
             return None
         return out[:m], width, c_rtl, gaps[:max(m - 1, 1)]
 
-    def _mix_ids(self, toks: list[str], lv: np.ndarray, rtl: np.ndarray, i: int, fill: int):
+    def _mix_ids(self, toks: list[str], lv: np.ndarray, rtl: np.ndarray, i: int, fill: int, sorts=None):
         """Each piece's id (levels ``lv``; ``rtl``: in a run of the RTL script) and the two classes; None when a
         piece can not be composed. With ``fill`` rounds left, the strip's new pieces are shaped first
-        (``_mix_fill``: its words, then the numbers and marks whose class they set)."""
+        (``_mix_fill``: its words, then the numbers and marks whose class they set). ``sorts``: which pieces are
+        looked up where, from the round before (the same strip)."""
         c_rtl, rows = self._rtl_cls.get(i), self._words.a
-        odd = (lv & 1) == 1
         pid = np.full(len(toks), -1, np.int32)
-        rtl_take = rtl & odd
-        cross = []
-        for k in np.flatnonzero(rtl != odd).tolist():  # the RTL run at an even level, the other at an odd one
-            w = toks[k]
-            r = odd[k] == 0
-            if r and digit_word(w):  # a number: a level-2 item of the RTL script, as the RTL batches cut it
-                rtl_take[k] = True
-            elif marks_only(w):
-                cross.append((k, w, 0 if r else 1))
-            else:
-                return None
-        rk = np.flatnonzero(rtl_take)
+        if sorts is None:
+            odd = (lv & 1) == 1
+            rtl_take = rtl & odd
+            cross = []
+            for k in np.flatnonzero(rtl != odd).tolist():  # the RTL run at an even level, the other at an odd one
+                w = toks[k]
+                r = odd[k] == 0
+                if r and digit_word(w):  # a number: a level-2 item of the RTL script, as the RTL batches cut it
+                    rtl_take[k] = True
+                elif marks_only(w):
+                    cross.append((k, w, 0 if r else 1))
+                else:
+                    return None
+            sorts = odd, rtl_take, cross, np.flatnonzero(rtl_take), np.flatnonzero(~rtl & ~odd).tolist()
+        odd, rtl_take, cross, rk, ltr_k = sorts
         rg = list(map(self._rtl_ids[i].get, compress(toks, rtl_take.tolist())))
         rtl_new = []
         if FOREIGN_WORD in rg:  # a word known not to compose: Pango's, nothing shaped
@@ -248,7 +251,7 @@ class RtlMixWords:
             pid[rk] = rg
         ltr_strong, ltr_weak, c_ltr = [], [], None
         ids_get, strong = self._ids.get, self._gate.strong
-        for k in np.flatnonzero(~rtl & ~odd).tolist():
+        for k in ltr_k:
             w = toks[k]
             got = ids_get(w)
             if got == FOREIGN_WORD:
@@ -286,12 +289,12 @@ class RtlMixWords:
         if rtl_new or ltr_strong or weak_new or cross_new:
             if not fill:
                 return None
-            return self._mix_fill(toks, lv, rtl, i, fill, rtl_new, ltr_strong, weak_new, cross_new, c_ltr)
+            return self._mix_fill(toks, lv, rtl, i, fill, rtl_new, ltr_strong, weak_new, cross_new, c_ltr, sorts)
         if c_ltr is None or c_rtl is None:
             return None
         return pid, c_rtl, c_ltr
 
-    def _mix_fill(self, toks, lv, rtl, i, fill, rtl_new, ltr_strong, ltr_weak, cross, c_ltr):
+    def _mix_fill(self, toks, lv, rtl, i, fill, rtl_new, ltr_strong, ltr_weak, cross, c_ltr, sorts):
         """Shape the strip's new pieces -- right-to-left ones in a right-to-left batch (``_fill_rtl``), left-to-right
         ones behind the anchor of their class (numbers and marks after a word of the script when the class is new),
         crossed marks in batches of their own (``_fill_cross``) -- then look every piece up again."""
@@ -317,7 +320,7 @@ class RtlMixWords:
             self._harvest(batch, np.zeros(0, np.int8), skip, c_ltr, only=only)
         if cross and c_ltr is not None:  # (a new class: its marks are shaped in the next round)
             self._fill_cross(i, cross, c_ltr)
-        return self._mix_ids(toks, lv, rtl, i, fill - 1)
+        return self._mix_ids(toks, lv, rtl, i, fill - 1, sorts)
 
     def _fill_cross(self, i, cross, c_ltr):
         """Marks of a run at a level against its script's direction, each shaped where a batch puts it so: between
