@@ -14,17 +14,21 @@ What Pango does with such a strip (a PangoLayout with automatic direction, one l
 * Line: rule L2 reverses, from the highest level down to the lowest odd one, every stretch at that level or
   higher; each item's glyphs are drawn in that visual order, advances rounded to whole pixels.
 
-So a strip is composed when every word (between spaces) lies in one item -- one level and one script run, else
-Pango draws it (a Latin word with a comma before an Arabic one: the comma is at level 1) -- and is cached as that
-item shapes it: a word of the right-to-left script at an odd level as the right-to-left strips cache it
-(``rtl.py``: shaped in a right-to-left batch), a number of that script's run at level 2 the same (a level-2 item of
-the script, left to right), a word of the left-to-right script's run at an even level as left-to-right strips cache
-it, in that script's class (a number or mark there in that class: ``_weak``). A word does not see its neighbours
-(``spacecheck.py``; the Arabic shaper joins nothing across a space) and an item's direction is its level's parity,
-so each shapes as cached. Each space is its run's class's space glyph and advance (a right-to-left space of the
-Latin class is the same glyph). Words and spaces are then laid out in the L2 order of their levels. Anything else
--- a word split between levels or runs, a left-to-right script word at an odd level, a mark of the right-to-left
-script's run at an even level, two classes of different fonts or baselines -- is Pango's.
+So the strip is cut into pieces: at spaces, and inside a word where its level or script run changes ("word." before
+a Latin word in a left-to-right paragraph: the stop is at level 0, the word at 1), never before a mark, joiner or
+other character that attaches to what precedes it (``units``). Each piece is then one item's text, or a whole word
+of it, and is looked up as that item shapes it: a piece of the right-to-left script's run at an odd level, or a
+number of that run at an even one, as the right-to-left strips cache it (``rtl.py``: a right-to-left batch, numbers
+as level-2 items); a piece of the left-to-right script's run at an even level as left-to-right strips cache it, in
+that script's class (a number or mark there: ``_weak``); punctuation standing against its run's direction (the
+stop above; a comma after a Latin word before an Arabic one, at level 1 in the Latin run) from batches that put it
+so (``_fill_cross``). A piece does not see its neighbours: no lookup crosses a space (``spacecheck.py``) or an item
+boundary, the Arabic shaper joins nothing across a space or punctuation, and an item's direction is its level's
+parity, so each shapes as cached. Each space is its run's class's space glyph and advance (a right-to-left space of
+the Latin class included). Pieces and spaces are laid out in the L2 order of their levels (``lay_out``). Anything
+else -- a left-to-right script piece at an odd level that is not punctuation, a mark or letter of the right-to-left
+run at an even level, two classes of different fonts or baselines, a piece no batch caches -- is Pango's. A strip's
+new words of both directions are shaped in one right-to-left batch (``rtl._fill_merged``).
 
 ``tests/test_render_rtl_mixed.py`` checks composed strips against Pango's pixels (Arabic, Persian, Urdu and Hebrew
 UDHR text with Latin words, numbers and punctuation pushed in at random, paragraphs of either direction).
