@@ -170,3 +170,19 @@ def test_the_levels_the_cache_reads_are_the_layouts(words):
         assert np.array_equal(lv, _layout_levels(r, t)), t
         checked += 1
     assert checked > 50
+
+
+_GAF_YE = "\u06af\u06d2"  # Urdu gaf, bari ye: the ye's tail reaches past its advance
+
+
+_URDU = "\u0634\u0627\u062f\u06cc \u06a9\u0648 * \u062d\u0642 \u06c1\u0631"
+
+
+@pytest.mark.parametrize("text", [f"work or + {_GAF_YE} {_URDU}? into", f"basis of {_GAF_YE}? right 12 family."])
+def test_pieces_of_two_runs_whose_ink_meets_go_to_pango(text):
+    """Urdu gaf, bari ye then "?" in a left-to-right paragraph: the letters at level 1, the stop at level 0, two runs
+    whose ink shares a column. Cairo paints the second OVER the first where ``compose`` would add them with
+    saturation, so the strip must go to Pango (``rtlmix.lay_out``); composing it anyway differs by a pixel."""
+    fast, slow = TextRenderer(RenderConfig()), TextRenderer(RenderConfig(), shape_cache=False)
+    for _ in range(2):
+        assert same(fast(text), slow(text)), text

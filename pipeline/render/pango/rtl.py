@@ -134,7 +134,8 @@ class RtlWords:
         ``only`` names go into the word table; each number or mark under its class), of which only the words cut
         whole are kept (a closing bracket paired with an RTL word's is not in their run): the caller shapes the rest
         in a batch of their own."""
-        batch = [self._cls_anchor[c_rtl]] + rtl_words + [self._cls_anchor[c_ltr]] + ltr_words + [self._cls_anchor[c_ltr]]
+        anchor = self._cls_anchor[c_ltr]
+        batch = [self._cls_anchor[c_rtl]] + rtl_words + [anchor] + ltr_words + [anchor]
         self.stats["batches"] += 1
         self.stats["batch_words"] += len(batch)
         data = (" ".join(batch) + " ").encode("utf-8")

@@ -25,7 +25,9 @@ stop above; a comma after a Latin word before an Arabic one, at level 1 in the L
 so (``_fill_cross``). A piece does not see its neighbours: no lookup crosses a space (``spacecheck.py``) or an item
 boundary, the Arabic shaper joins nothing across a space or punctuation, and an item's direction is its level's
 parity, so each shapes as cached. Each space is its run's class's space glyph and advance (a right-to-left space of
-the Latin class included). Pieces and spaces are laid out in the L2 order of their levels (``lay_out``). Anything
+the Latin class included). Pieces and spaces are laid out in the L2 order of their levels (``lay_out``), and only
+where no two of Pango's runs ink one pixel column: cairo paints each run OVER the ones before it, ``compose`` adds
+the whole line with saturation (an Urdu bari ye's tail under the "?" after it differed by one pixel). Anything
 else -- a left-to-right script piece at an odd level that is not punctuation, a mark or letter of the right-to-left
 run at an even level, two classes of different fonts or baselines, a piece no batch caches -- is Pango's. A strip's
 new words of both directions are shaped in one right-to-left batch (``rtl._fill_merged``).
@@ -125,17 +127,26 @@ def visual(lv, order):
 
 
 @numba.njit(cache=True, nogil=True)
-def lay_out(u, ids, words, space_px, cls_rtl, cls_ltr, rtl_script, out_ids, gaps):
-    """The visual line (``visual``'s order of the units ``u``): ``out_ids`` the pieces left to right (an empty word first / last when the line starts /
-    ends with a space), ``gaps[k]`` the spaces' advance after piece k (0 between two pieces of one word). Returns
-    (count, width px), count -1 when a piece is not of its run's class."""
+def lay_out(u, ids, words, masks, space_px, cls_rtl, cls_ltr, rtl_script, out_ids, gaps):
+    """The visual line (``visual``'s order of the units ``u``): ``out_ids`` the pieces left to right (an empty word
+    first / last when the line starts / ends with a space), ``gaps[k]`` the spaces' advance after piece k (0 between
+    two pieces of one word). Returns (count, width px), count -1 when a piece is not of its run's class, or when its
+    ink reaches a column that an item before it (in visual order: a change of level or run) inked: cairo paints each
+    of Pango's runs OVER the ones before, and adds glyph masks with saturation only within a run, as ``compose``
+    does for the whole line -- the same pixels only where no two runs ink one column ("گے?" at level 1 / 0:
+    the stop touches the letter's tail)."""
     order = np.empty(u.shape[0], np.int64)
     visual(u[:, 2], order)
     m = 0
     width = 0
     pending = 0
+    key = -1
+    before, ink = -(1 << 30), -(1 << 30)  # rightmost ink column of the items before this one; of all so far
     for q in range(order.shape[0]):
         k = order[q]
+        if u[k, 2] * 4096 + u[k, 3] != key:  # another item
+            key = u[k, 2] * 4096 + u[k, 3]
+            before = ink
         c = cls_rtl if u[k, 3] == rtl_script else cls_ltr
         w = ids[k]
         if w == _SPACE_ID:
@@ -150,6 +161,11 @@ def lay_out(u, ids, words, space_px, cls_rtl, cls_ltr, rtl_script, out_ids, gaps
             gaps[m - 1] = pending
             width += pending
         pending = 0
+        r = words[w, 0]
+        if masks[r, 1] > 0 and masks[r, 2] > 0:
+            if width + masks[r, 3] < before:
+                return -1, 0
+            ink = max(ink, width + masks[r, 3] + masks[r, 2])
         out_ids[m] = w
         width += words[w, 1]
         m += 1
@@ -170,8 +186,8 @@ def warm_kernels() -> None:
         return
     u = np.zeros((1, 6), np.int32)
     units(np.zeros(1, np.int32), np.zeros(1, np.uint8), np.zeros(1, np.int32), np.zeros(1, np.uint8), u)
-    lay_out(u, np.zeros(1, np.int32), np.zeros((1, 4), np.int32), np.zeros(1, np.int32), 0, 0, 2,
-            np.zeros(3, np.int32), np.zeros(3, np.int32))
+    lay_out(u, np.zeros(1, np.int32), np.zeros((1, 4), np.int32), np.zeros((1, 5), np.int32), np.zeros(1, np.int32),
+            0, 0, 2, np.zeros(3, np.int32), np.zeros(3, np.int32))
     runs(np.zeros(1, np.int32), np.zeros(1, np.uint8), np.full(1, -1, np.int16), np.zeros(1, np.int32))
     _WARM.append(True)
 
@@ -218,7 +234,8 @@ class RtlMixWords:
         ids[piece] = pid
         out = np.empty(n + 2, np.int32)
         gaps = np.zeros(n + 2, np.int32)
-        m, width = lay_out(u, ids, self._words.a, self._space_px, c_rtl, c_ltr, RTL_SCRIPTS[i], out, gaps)
+        m, width = lay_out(u, ids, self._words.a, self._word_masks.rows.a, self._space_px, c_rtl, c_ltr, RTL_SCRIPTS[i],
+                           out, gaps)
         if m < 0:
             return None
         return out[:m], width, c_rtl, gaps[:max(m - 1, 1)]
