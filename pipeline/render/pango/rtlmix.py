@@ -26,7 +26,7 @@ so (``_fill_cross``). A piece does not see its neighbours: no lookup crosses a s
 boundary, the Arabic shaper joins nothing across a space or punctuation, and an item's direction is its level's
 parity, so each shapes as cached. Each space is its run's class's space glyph and advance (a right-to-left space of
 the Latin class included). Pieces and spaces are laid out in the L2 order of their levels (``lay_out``), and only
-where no two of Pango's runs ink one pixel column: cairo paints each run OVER the ones before it, ``compose`` adds
+where no two of Pango's runs ink one pixel: cairo paints each run OVER the ones before it, ``compose`` adds
 the whole line with saturation (an Urdu bari ye's tail under the "?" after it differed by one pixel). Anything
 else -- a left-to-right script piece at an odd level that is not punctuation, a mark or letter of the right-to-left
 run at an even level, two classes of different fonts or baselines, a piece no batch caches -- is Pango's. A strip's
@@ -126,32 +126,52 @@ def visual(lv, order):
         lev -= 1
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _touch(atlas, ma, xa, mb, xb):
+    """Do two placed masks (rows ``ma``, ``mb`` of [offset, height, width, left, top], origins at x ``xa``, ``xb`` on
+    one baseline) both ink some pixel?"""
+    c0 = max(xa + ma[3], xb + mb[3])
+    c1 = min(xa + ma[3] + ma[2], xb + mb[3] + mb[2])
+    r0, r1 = max(ma[4], mb[4]), min(ma[4] + ma[1], mb[4] + mb[1])
+    for y in range(r0, r1):
+        for x in range(c0, c1):
+            if atlas[ma[0] + (y - ma[4]) * ma[2] + x - xa - ma[3]] and \
+                    atlas[mb[0] + (y - mb[4]) * mb[2] + x - xb - mb[3]]:
+                return True
+    return False
+
+
 @numba.njit(cache=True, nogil=True)
-def lay_out(u, ids, words, masks, space_px, cls_rtl, cls_ltr, rtl_script, out_ids, gaps):
+def lay_out(u, ids, words, masks, atlas, space_px, cls_rtl, cls_ltr, rtl_script, out_ids, gaps):
     """The visual line (``visual``'s order of the units ``u``): ``out_ids`` the pieces left to right (an empty word
     first / last when the line starts / ends with a space), ``gaps[k]`` the spaces' advance after piece k (0 between
-    two pieces of one word). Returns (count, width px), count -1 when a piece is not of its run's class, or when its
-    ink reaches a column that an item before it (in visual order: a change of level or run) inked: cairo paints each
-    of Pango's runs OVER the ones before, and adds glyph masks with saturation only within a run, as ``compose``
-    does for the whole line -- the same pixels only where no two runs ink one column ("گے?" at level 1 / 0:
-    the stop touches the letter's tail)."""
-    order = np.empty(u.shape[0], np.int64)
+    two pieces of one word). Returns (count, width px), count -1 when a piece is not of its run's class, or when it
+    inks a pixel that an item before it (in visual order: a change of level or run) inked: cairo paints each of
+    Pango's runs OVER the ones before, and adds glyph masks with saturation only within a run, as ``compose`` does
+    for the whole line -- the same pixels only where no two runs ink one pixel ("\u06af\u06d2?" at level 1 / 0: the
+    stop meets the bari ye's tail)."""
+    n = u.shape[0]
+    order = np.empty(n, np.int64)
     visual(u[:, 2], order)
+    at = np.empty(n + 2, np.int64)  # each placed piece's x and item number
+    item_of = np.empty(n + 2, np.int64)
     m = 0
     width = 0
     pending = 0
-    key = -1
+    key, item = -1, 0
     before, ink = -(1 << 30), -(1 << 30)  # rightmost ink column of the items before this one; of all so far
-    for q in range(order.shape[0]):
+    for q in range(n):
         k = order[q]
         if u[k, 2] * 4096 + u[k, 3] != key:  # another item
             key = u[k, 2] * 4096 + u[k, 3]
             before = ink
+            item += 1
         c = cls_rtl if u[k, 3] == rtl_script else cls_ltr
         w = ids[k]
         if w == _SPACE_ID:
             if m == 0:
                 out_ids[0] = EMPTY_WORD
+                at[0], item_of[0] = 0, -1
                 m = 1
             pending += space_px[c]
             continue
@@ -163,10 +183,14 @@ def lay_out(u, ids, words, masks, space_px, cls_rtl, cls_ltr, rtl_script, out_id
         pending = 0
         r = words[w, 0]
         if masks[r, 1] > 0 and masks[r, 2] > 0:
-            if width + masks[r, 3] < before:
-                return -1, 0
+            if width + masks[r, 3] < before:  # its ink's columns meet an earlier item's: do its pixels?
+                for j in range(m - 1, -1, -1):
+                    if item_of[j] >= 0 and item_of[j] != item and \
+                            _touch(atlas, masks[words[out_ids[j], 0]], at[j], masks[r], width):
+                        return -1, 0
             ink = max(ink, width + masks[r, 3] + masks[r, 2])
         out_ids[m] = w
+        at[m], item_of[m] = width, item
         width += words[w, 1]
         m += 1
     if pending:
@@ -186,8 +210,8 @@ def warm_kernels() -> None:
         return
     u = np.zeros((1, 6), np.int32)
     units(np.zeros(1, np.int32), np.zeros(1, np.uint8), np.zeros(1, np.int32), np.zeros(1, np.uint8), u)
-    lay_out(u, np.zeros(1, np.int32), np.zeros((1, 4), np.int32), np.zeros((1, 5), np.int32), np.zeros(1, np.int32),
-            0, 0, 2, np.zeros(3, np.int32), np.zeros(3, np.int32))
+    lay_out(u, np.zeros(1, np.int32), np.zeros((1, 4), np.int32), np.zeros((1, 5), np.int32), np.zeros(1, np.uint8),
+            np.zeros(1, np.int32), 0, 0, 2, np.zeros(3, np.int32), np.zeros(3, np.int32))
     runs(np.zeros(1, np.int32), np.zeros(1, np.uint8), np.full(1, -1, np.int16), np.zeros(1, np.int32))
     _WARM.append(True)
 
@@ -234,8 +258,8 @@ class RtlMixWords:
         ids[piece] = pid
         out = np.empty(n + 2, np.int32)
         gaps = np.zeros(n + 2, np.int32)
-        m, width = lay_out(u, ids, self._words.a, self._word_masks.rows.a, self._space_px, c_rtl, c_ltr, RTL_SCRIPTS[i],
-                           out, gaps)
+        m, width = lay_out(u, ids, self._words.a, self._word_masks.rows.a, self._word_masks.data, self._space_px, c_rtl,
+                           c_ltr, RTL_SCRIPTS[i], out, gaps)
         if m < 0:
             return None
         return out[:m], width, c_rtl, gaps[:max(m - 1, 1)]
