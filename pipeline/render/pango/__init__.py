@@ -10,6 +10,7 @@
 | `shapecache.py` | words shaped once, glyph masks drawn once, strips composed from them (Pango's exact pixels) |
 | `rtl.py` | right-to-left strips (Arabic, Hebrew): words composed in reverse order, and why that is Pango's layout |
 | `rtlmix.py` | right-to-left strips with Latin words and numbers: pieces in Pango's visual order, from Pango's own bidi levels |
+| `rtllayout.py` | `rtlmix.py`'s compiled kernels: pieces and spaces of a strip, its visual line (rule L2), no two runs inking one pixel |
 | `words.py` | the cache's words: where a word may be cut, and which words of a strip its shaping batch holds |
 | `glyphs.py` | glyph masks: each glyph drawn once by cairo as Pango draws it, cropped by a compiled kernel |
 | `tables.py` | the cache's growable tables |

@@ -66,7 +66,8 @@ from .classes import GLYPH_IDS, Classes
 from .glyphs import GlyphMasks
 from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 from .rtl import RtlWords
-from .rtlmix import RtlMixWords, warm_kernels
+from .rtllayout import warm_kernels
+from .rtlmix import RtlMixWords
 from .scriptgate import CJK, MIX, RTL, RTL_SCRIPTS, gate
 from .tables import Atlas, Rows
 from .mixbatch import mixed_batch
