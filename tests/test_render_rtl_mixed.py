@@ -186,3 +186,30 @@ def test_pieces_of_two_runs_whose_ink_meets_go_to_pango(text):
     fast, slow = TextRenderer(RenderConfig()), TextRenderer(RenderConfig(), shape_cache=False)
     for _ in range(2):
         assert same(fast(text), slow(text)), text
+
+
+_LATIN_BITS = ["A", "T", "W", "j", "f", "y", "g", "Jy", "fj", "\u0192", "(j)", "j)", "\u00abf\u00bb", "7", "1.", "USA",
+               "NATO", "iPhone", "J.K.", "x2"]  # letters whose ink overhangs their advance, brackets, stops
+
+
+@pytest.mark.parametrize("glue", [False, True], ids=["spaced", "glued"])
+def test_latin_bits_beside_rtl_letters_match_pango_in_gray(glue, words):
+    """Latin letters that overhang their advance (j, f, y, g, W), brackets and stops, inserted between RTL UDHR words
+    or glued to them, in gray (where a pixel painted by two runs shows): every strip as Pango draws it -- composed
+    where no two runs ink one pixel, else drawn by Pango (``rtllayout.lay_out``)."""
+    rng = random.Random(7 + glue)
+    fast, slow = TextRenderer(RenderConfig()), TextRenderer(RenderConfig(), shape_cache=False)
+    texts = []
+    for lang in ("arb", "heb", "pes", "urd"):
+        for _ in range(12):
+            ws = [rng.choice(words[lang]) for _ in range(50)]
+            for _ in range(10):
+                i = rng.randrange(len(ws))
+                if glue:
+                    ws[i] = rng.choice([ws[i] + rng.choice(_LATIN_BITS), rng.choice(_LATIN_BITS) + ws[i]])
+                else:
+                    ws.insert(i, " ".join(rng.choice(_LATIN_BITS) for _ in range(rng.randint(1, 3))))
+            texts.append(" ".join(ws))
+    for t in texts + texts:
+        assert same(fast(t), slow(t)), t
+    assert fast.cache_stats["composed"] > 20, fast.cache_stats
