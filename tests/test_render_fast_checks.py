@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 
 from pixelkit.pipeline.render.pango import brackets
-from pixelkit.pipeline.render.pango.scriptgate import CJK, RTL, RTL_SCRIPTS, _DIGIT_WORD, digit_tokens, gate
+import unicodedata
+
+from pixelkit.pipeline.render.pango.scriptgate import (CJK, COMPOSABLE, MIX, RTL, RTL_SCRIPTS, WEAK, _DIGIT_WORD,
+                                                      digit_tokens, gate)
 
 _OLD = re.compile("[^ ]*[0-9\u0660-\u0669\u06f0-\u06f9][^ ]*").finditer
 _ALPHABET = " 07\u0660\u0669\u06f0\u06f5,./:-a\u05d0\u0627\u200f\n"
@@ -76,10 +79,35 @@ def _full_gate(g, text: str) -> int:
             found = [i for i in range(len(RTL_SCRIPTS)) if f & (2 << i)]
             if len(found) == 1 and all(_DIGIT_WORD(w) for w in digit_tokens(text)):
                 rtl = RTL + found[0]
-        return rtl or (0 if g._cjk_bad(text) else CJK)
+        return rtl or _full_mix(g, text) or (0 if g._cjk_bad(text) else CJK)
     u = np.frombuffer(text.encode("utf-16-le"), np.uint16)  # two composable scripts? (numpy, not the kernel)
     scripts = set(g._lo.take(u).tolist()) - {255}
     return 1 if len(scripts) < 2 else 2 if brackets.agree(text) else 0  # (a run inside a word: cut there)
+
+
+_MIX_BAD_BIDI = {"LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI", "S", "B"}
+
+
+def _full_mix(g, text: str) -> int:
+    """``_rtl_mix`` character by character (unicodedata and GLib's scripts, no table): one RTL script's letters,
+    left-to-right letters of one composable script but Hangul, nothing else of a script of its own, no bidi
+    control, separator or character past the BMP."""
+    rtl, ltr = set(), set()
+    for ch in text:
+        cp = ord(ch)
+        if cp >= 0x10000 or 0x1100 <= cp <= 0x11FF or 0xA960 <= cp <= 0xA97F or 0xD7B0 <= cp <= 0xD7FF \
+                or cp in (0x302E, 0x302F, 0x200E, 0x200F, 0x061C):
+            return 0
+        sc, b = g.script[cp], unicodedata.bidirectional(ch)
+        if b in _MIX_BAD_BIDI or (sc not in WEAK and sc not in RTL_SCRIPTS and (sc not in COMPOSABLE or sc == 18)):
+            return 0
+        if b in ("R", "AL") and sc in RTL_SCRIPTS:
+            rtl.add(RTL_SCRIPTS.index(sc))
+        if sc in COMPOSABLE:
+            ltr.add(sc)
+        if b == "L" and sc in COMPOSABLE:
+            ltr.add(-1)
+    return MIX + rtl.pop() if len(rtl) == 1 and -1 in ltr and len(ltr) == 2 else 0
 
 
 def test_the_gates_first_blocked_character_short_cut_is_exact_on_every_bmp_character():
@@ -119,4 +147,4 @@ def test_the_gate_with_its_short_cuts_gives_the_full_scans_verdict_on_random_str
         got = g(text)
         assert got == _full_gate(g, text), repr(text)
         seen.add(got)
-    assert {0, 1, 2, CJK, RTL, RTL + 1} <= seen  # every verdict met
+    assert {0, 1, 2, CJK, RTL, RTL + 1, MIX, MIX + 1} <= seen  # every verdict met

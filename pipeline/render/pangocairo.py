@@ -7,8 +7,8 @@ Pango shapes complex scripts (HarfBuzz), lays out bidi text, and reports glyphs 
 
 Gray and binary strips take the shaping cache (``pango/shapecache.py``) when they can: words shaped once, glyph masks
 drawn once, strips composed in compiled code -- the same pixels, several times faster. Anything it does not
-take (right-to-left pairs, left-to-right words in right-to-left text, several fonts in one run, unknown glyphs) is
-laid out and drawn by Pango.
+take (right-to-left pairs, a word split between bidi levels but at marks, several fonts in one run, unknown glyphs)
+is laid out and drawn by Pango.
 The cache is used with a single font file that ``pango/spacecheck.py`` passes (the pinned fonts all do).
 ``shape_cache=False`` (or ``PIXELKIT_SHAPE_CACHE=0``) draws everything through Pango.
 Word lists whose runs all have masks are laid out and painted in one compiled call (``pango/wordruns.py``);

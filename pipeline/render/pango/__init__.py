@@ -18,6 +18,8 @@
 | `wordtable.py` | a compiled copy of the word ids: a strip of known words looked up in one kernel |
 | `wordruns.py` | word lists laid out and painted by one kernel |
 | `columns.py` | the gray canvas handed out in pxz's column order |
+| `rtlmix.py` | right-to-left strips with Latin words and numbers: pieces in Pango's visual order, from Pango's own bidi levels |
+| `rtllayout.py` | `rtlmix.py`'s compiled kernels: pieces and spaces of a strip, its visual line (rule L2), no two runs inking one pixel |
 | `words.py` | the cache's words: where a word may be cut, and which words of a strip its shaping batch holds |
 | `glyphs.py` | glyph masks: each glyph drawn once by cairo as Pango draws it, cropped by a compiled kernel |
 | `tables.py` | the cache's growable tables |

@@ -52,6 +52,9 @@ ffi.cdef(
     void pango_cairo_show_glyph_string(void *cr, void *font, PangoGlyphString *glyphs);
     int pango_layout_get_line_count(void *layout);
     PangoLayoutLine *pango_layout_get_line_readonly(void *layout, int line);
+    uint8_t *pango_log2vis_get_embedding_levels(const char *text, int length, int *pbase_dir);
+    int pango_find_base_dir(const char *text, int length);
+    void g_free(void *mem);
     """
 )
 
@@ -60,6 +63,7 @@ GLYPH_EMPTY = 0x0FFFFFFF  # drawn as nothing (default-ignorables such as ZWJ)
 GLYPH_UNKNOWN_FLAG = 0x10000000  # a character no font has: Pango draws a hex box
 SCALE = 1024  # PANGO_SCALE
 DIRECTION_RTL = 1  # PANGO_DIRECTION_RTL
+DIRECTION_NEUTRAL = 6  # PANGO_DIRECTION_NEUTRAL: no strong character
 
 # PangoGlyphInfo as five int32 columns: glyph (the unknown flag stays visible: ids are < 2**31 but for
 # PANGO_GLYPH_INVALID_INPUT, -1 here), width, x_offset, y_offset, the bitfield word.
@@ -165,6 +169,25 @@ def layout_items(layout: int, scripts: frozenset[int]) -> list[Shaped] | None:
         out.append(Shaped(glyphs, clusters, offset, item.length, int(ffi.cast(_UINTPTR, a.font)), a.script, 0,
                           int(ffi.cast(_UINTPTR, a.language))))
     return out
+
+
+def bidi_levels(text: bytes, out: np.ndarray) -> int:
+    """The bidi embedding level of each character of the UTF-8 ``text`` into ``out`` (uint8, one per character), as a
+    PangoLayout with automatic direction itemizes it: the paragraph direction from its first strong character
+    (``pango_find_base_dir``, as pango-layout.c), then Pango's own call into fribidi
+    (``pango_log2vis_get_embedding_levels``: bidi and bracket types, UAX #9 rules up to L1). Returns the paragraph
+    direction (PangoDirection), or -1 when the text has no strong character."""
+    buf = ffi.from_buffer(_CHARS, text)
+    base = pango.pango_find_base_dir(buf, len(text))
+    if base == DIRECTION_NEUTRAL:
+        return -1
+    d = ffi.new("int *", base)
+    levels = pango.pango_log2vis_get_embedding_levels(buf, len(text), d)
+    try:
+        out[:] = np.frombuffer(ffi.buffer(levels, len(out)), np.uint8)
+    finally:
+        glib.g_free(levels)
+    return base
 
 
 class GlyphPainter:

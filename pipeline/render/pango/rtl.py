@@ -83,12 +83,15 @@ class RtlWords:
 
 
     def _harvest_rtl(self, data: bytes, raw: np.ndarray, codes: np.ndarray, status: np.ndarray, skip: int,
-                     batch: list[str], cls: int | None, rtl: int) -> None:
+                     batch: list[str], cls: int | None, rtl: int, shaped: list | None = None,
+                     end: int | None = None) -> None:
         """Cut an RTL batch: its level-1 items (glyphs turned back into logical order) and its numbers, level-2
         items whose space is the next item's. Every space of the batch must be the class's one space glyph and
-        advance, else nothing of it is cached."""
+        advance, else nothing of it is cached. ``shaped``, ``end``: the batch's items, shaped already, of which the
+        ones before byte ``end`` are the RTL words' (``_fill_merged``)."""
         script = RTL_SCRIPTS[rtl]
-        items = [it for it in self._shape(data, pa.DIRECTION_RTL) if it.script == script and it.level in (1, 2)]
+        shaped = self._shape(data, pa.DIRECTION_RTL) if shaped is None else [it for it in shaped if it.offset < end]
+        items = [it for it in shaped if it.script == script and it.level in (1, 2)]
         for item in items:
             if item.level == 2 and not digit_word(data[item.offset:item.offset + item.length].decode("utf-8")):
                 continue  # only a number may stand at level 2 (the gate's bidi classes are Python's, Pango's fribidi's)
@@ -105,7 +108,7 @@ class RtlWords:
                 status[:] = FOREIGN_WORD
                 return
             self._rtl_cls[rtl] = c
-        spaces = int(np.count_nonzero(raw == 32))
+        spaces = int(np.count_nonzero((raw if end is None else raw[:end]) == 32))
         seen = 0
         for it in items:
             at = raw[it.clusters] == 32
@@ -119,3 +122,42 @@ class RtlWords:
                     return
         if seen != spaces:
             status[:] = FOREIGN_WORD
+
+    def _fill_merged(self, i: int, rtl_words: list[str], ltr_words: list[str], c_rtl: int, c_ltr: int,
+                     only: set[str]) -> None:
+        """A right-to-left strip's new RTL words and new left-to-right words in one right-to-left batch, as the strip
+        itself is itemized: [RTL anchor] + RTL words + [LTR anchor] + LTR words + [LTR anchor]. The RTL part is cut
+        as ``_fill_rtl``'s batches are, and kept as they are (a Latin letter after it resolves its last neutrals as the
+        end of the paragraph does: to the paragraph's R; a bracket paired across the parts stays R, as the RTL text
+        before it sets); the LTR words stand between two strong L letters, so every one of
+        them, numbers and marks too, is in a level-2 item of their script, cut as a left-to-right batch is (words
+        ``only`` names go into the word table; each number or mark under its class), of which only the words cut
+        whole are kept (a closing bracket paired with an RTL word's is not in their run): the caller shapes the rest
+        in a batch of their own."""
+        anchor = self._cls_anchor[c_ltr]
+        batch = [self._cls_anchor[c_rtl]] + rtl_words + [anchor] + ltr_words + [anchor]
+        self.stats["batches"] += 1
+        self.stats["batch_words"] += len(batch)
+        data = (" ".join(batch) + " ").encode("utf-8")
+        end = len((" ".join(batch[:1 + len(rtl_words)]) + " ").encode("utf-8"))
+        raw = np.frombuffer(data, np.uint8)
+        status = np.full(len(batch), FOREIGN_WORD, np.int32)
+        codes = np.zeros(0, np.int8)
+        shaped = self._shape(data, pa.DIRECTION_RTL)
+        self._harvest_rtl(data, raw, codes, status, 1, batch, c_rtl, i, shaped, end)
+        first = 2 + len(rtl_words)
+        for item in shaped:
+            if item.offset >= end and not item.level & 1 and self._class_of.get(
+                    (item.font, item.script, item.language)) == c_ltr:
+                self._harvest_words(item, raw, codes, status, first, batch, c_ltr)
+        st = status[1:first - 1].tolist()
+        self._rtl_ids[i].update(zip(rtl_words, st))
+        good = [s for s in st if s > FOREIGN_WORD]
+        self.stats["foreign"] += len(st) - len(good)
+        new, got = ltr_words, status[first:first + len(ltr_words)]
+        rows = self._words.a[np.maximum(got, 0)]
+        weak = np.flatnonzero((got > FOREIGN_WORD) & (rows[:, 3] == 0)).tolist()
+        self._weak.update(((new[k], int(rows[k, 2])), int(got[k])) for k in weak)
+        kept = [(w, s) for w, s in zip(new, got.tolist()) if s > FOREIGN_WORD and w in only]
+        self._ids.update(kept)
+        self.stats["words_shaped"] += len(good) + len(kept)

@@ -4,7 +4,7 @@ The cache composes a strip only when Pango would lay it out as one left-to-right
 shapes with its default shaper (see ``shapecache.py``). Two things rule that out from the characters alone:
 
 * a character of a script the cache never takes: right-to-left scripts (Syriac, Thaana, N'Ko...; Arabic and
-  Hebrew but in the strips ``_rtl`` passes), the stateful shapers (Indic, Thai, Lao, Tibetan, Myanmar, Khmer,
+  Hebrew but in the strips ``_rtl`` or ``_rtl_mix`` pass), the stateful shapers (Indic, Thai, Lao, Tibetan, Myanmar, Khmer,
   USE scripts..., and Hangul's conjoining jamo and tone marks), and Yi; Han, kana and Bopomofo, whose text has
   no spaces to cut words at, go to ``cjk.py`` instead (``CJK`` below), which cuts them at characters;
 * characters of two scripts of their own (Cyrillic with a Latin name, Greek with a Latin term) and a paired
@@ -20,7 +20,8 @@ shapes with its default shaper (see ``shapecache.py``). Two things rule that out
 control or character past the BMP (``cjk.py`` composes it token by token, or sends it to Pango), else 0 for such
 strips, 2 for a mixture the cache may compose run by run (``measure_mixed``), 1
 else (one script at most) -- and ``RTL + i`` for right-to-left text of ``RTL_SCRIPTS[i]`` (Arabic, Hebrew) that
-the cache composes word by word in reverse order (see ``ScriptGate._rtl``).
+the cache composes word by word in reverse order (see ``ScriptGate._rtl``), ``MIX + i`` for such text with words of
+one composable left-to-right script (Latin names and numbers in Arabic prose: ``rtlmix.py``, ``ScriptGate._rtl_mix``).
 
 Such a strip goes straight to Pango: its words are not shaped first (the issue's first pass shaped every new word
 of a Russian, Arabic or Chinese strip, then handed the strip to Pango, which shaped it again). Anything the gate
@@ -54,12 +55,17 @@ _HAN, _HANGUL = 17, 18
 # with the jamo or tone mark that follows it; a precomposed syllable followed by anything else is passed on as it
 # is (or decomposed on its own when the font lacks it). Those characters send the strip to Pango.
 _JAMO = "\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\u302e\u302f"
+_JAMO_CHARS = [chr(c) for r in ((0x1100, 0x11ff), (0xa960, 0xa97f), (0xd7b0, 0xd7ff), (0x302e, 0x302f))
+               for c in range(r[0], r[1] + 1)]
 # Right-to-left strips the cache composes word by word (``shapecache.ShapeCache._lookup_rtl``): one of these
 # scripts, returned by ``gate`` as RTL + its index here.
 RTL_SCRIPTS = (2, 19)  # Arabic, Hebrew
 RTL = 3
 # Han, kana and Bopomofo text with left-to-right scripts the cache composes and no bidi control: ``cjk.py``
 CJK = RTL + len(RTL_SCRIPTS)
+# Right-to-left text of one of RTL_SCRIPTS with words of one composable left-to-right script (Latin names in Arabic
+# prose): ``rtlmix.py``, returned as MIX + the RTL script's index
+MIX = CJK + 1
 _CJK_SCRIPTS = frozenset({5, 17, 20, 22})  # Bopomofo, Han, Hiragana, Katakana (BMP)
 _BIDI_CONTROLS = "\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069"
 # Digit words an RTL strip may hold: one family of digits, a separator (bidi CS) only between two digits.
@@ -173,14 +179,30 @@ class ScriptGate:
         flags[[ord(c) for c in "0123456789\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
                "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9"]] |= 128
         self._rtl_flags = flags
-        # per BMP code point: 1 when it rules out both of the gate's ways past a blocked character (_rtl: it is a
-        # character _rtl_bad finds; CJK: one _cjk_bad finds), so that a strip whose first blocked character is one
+        # the same for _rtl_mix: bit 0 a character it refuses (a script neither weak, RTL nor composable but Hangul,
+        # a bidi control, a segment or paragraph separator, past the BMP), bit 1 + i as above, bit 6 a strong L
+        mix = np.zeros(_PLANE0, np.uint8)
+        for cp in range(_PLANE0):
+            b, sc = bidi[cp], t[cp]
+            if (sc not in WEAK and sc not in RTL_SCRIPTS and (sc not in COMPOSABLE or sc == _HANGUL)) or b in (
+                    "LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI", "S", "B") or cp in (0x200E, 0x200F,
+                                                                                                      0x061C):
+                mix[cp] |= 1
+            if b in ("R", "AL") and sc in RTL_SCRIPTS:
+                mix[cp] |= 2 << RTL_SCRIPTS.index(sc)
+            if b == "L" and sc in COMPOSABLE:
+                mix[cp] |= 64
+        mix[0xD800:0xE000] |= 1
+        mix[[ord(c) for c in _JAMO_CHARS]] |= 1
+        self._mix_flags = mix
+        # per BMP code point: 1 when it rules out the gate's ways past a blocked character (_rtl: it is a
+        # character _rtl_bad finds; _rtl_mix: one it refuses; CJK: one _cjk_bad finds), so that a strip whose first blocked character is one
         # of these (Indic, Thai, Tibetan, Myanmar, Khmer... letters) is gated at once: the full-strip scans of
         # _rtl cost ~25 us a strip just after Pango drew one (caches cold), ~1-2% of a gated strip
         fl = flags.tolist()
         never = bytearray(_PLANE0)
         for cp in range(_PLANE0):
-            if fl[cp] & 1 and not 0xD800 <= cp <= 0xDFFF and self._cjk_bad(chr(cp)):
+            if fl[cp] & 1 and mix[cp] & 1 and not 0xD800 <= cp <= 0xDFFF and self._cjk_bad(chr(cp)):
                 never[cp] = 1
         self._never = bytes(never)
         # search for a character of a composable script of its own (the shaping cache's mixed batches use it too)
@@ -210,7 +232,8 @@ class ScriptGate:
             cp = ord(text[m.start()])
             if cp >= _PLANE0 or self._never[cp]:  # (past the BMP: _rtl_bad and _cjk_bad find it too)
                 return 0
-            return self._rtl(text) or (0 if self._cjk_bad(text) else CJK)
+            return self._rtl(text) or (self._rtl_mix(text) if self._cjk_bad(text) else CJK)  # (MIX holds RTL letters,
+            # which _cjk_bad finds: a CJK strip skips _rtl_mix's scan)
         # two composable scripts? (a table look-up per UTF-16 unit, in one compiled loop: ~15 us a full strip
         # just after Pango drew one, where numpy's take / min / take / max took ~35; a regex class per script took
         # ~10 ms to compile, on the first strip of each script)
@@ -249,6 +272,21 @@ class ScriptGate:
                 if not _DIGIT_WORD(word):
                     return 0
         return RTL + found[0]
+
+    def _rtl_mix(self, text: str) -> int:
+        """MIX + i when ``text`` holds right-to-left letters of ``RTL_SCRIPTS[i]`` (and of no other RTL script),
+        left-to-right letters of one composable script (not Hangul), weak and neutral characters, and nothing else:
+        no bidi control, separator or character past the BMP. Whether Pango lays it out as cached words is
+        ``rtlmix.py``'s question, from Pango's own bidi levels."""
+        units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), np.uint16)
+        f = _any_flags(units, self._mix_flags)
+        if f & 1 or not f & 64:
+            return 0
+        found = [i for i in range(len(RTL_SCRIPTS)) if f & (2 << i)]
+        if len(found) != 1:
+            return 0
+        lo, hi = _span(units, self._lo)
+        return MIX + found[0] if lo != 255 and lo == hi else 0
 
 
 @functools.lru_cache(maxsize=1)

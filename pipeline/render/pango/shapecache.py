@@ -17,7 +17,8 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Hangul (see ``scriptgate``: no jamo or tone mark), starts a cluster of its own, has whole-pixel advances and no
   unknown glyph, and that space is the class's one space glyph. A word that can never be cached is marked foreign.
 * Right to left (``_lookup_rtl``, why it is Pango's layout: ``rtl.py``): an Arabic or Hebrew strip the gate
-  passes is composed word by word in reverse order, numbers as level-2 items of their own.
+  passes is composed word by word in reverse order, numbers as level-2 items of their own; with Latin words in it,
+  piece by piece in the order of Pango's own bidi levels (``rtlmix.py``).
 * Han, kana and Bopomofo text (with Latin words or not; ``cjk.py``): cut into tokens at spaces, script runs and
   characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class.
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
@@ -67,7 +68,9 @@ from .classes import GLYPH_IDS, Classes
 from .glyphs import GlyphMasks
 from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
 from .rtl import RtlWords
-from .scriptgate import CJK, RTL, RTL_SCRIPTS, gate
+from .rtllayout import warm_kernels
+from .rtlmix import RtlMixWords
+from .scriptgate import CJK, MIX, RTL, RTL_SCRIPTS, gate
 from .tables import Atlas, Rows
 from .mixbatch import mixed_batch
 from .words import astral, word_code, words_in
@@ -88,7 +91,7 @@ _NO_JOIN = np.zeros(0, np.uint8)
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
+class ShapeCache(CjkWords, RtlWords, RtlMixWords, PangoWords, Classes):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
@@ -133,6 +136,7 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         self._table = WordTable()  # a compiled copy of _ids for strips of known words
         self._reset_words()
         self._cjk_init(cjk_chars)  # the font's proven CJK characters (cjkcheck.py): Han/kana strips, cjk.py
+        warm_kernels()  # rtlmix.py's, loaded now (once a process), not on a strip
 
     def _reset_words(self) -> None:
         self._ids: dict[str, int] = {"": EMPTY_WORD}  # the empty word (between two spaces) draws nothing
@@ -164,6 +168,8 @@ class ShapeCache(CjkWords, RtlWords, PangoWords, Classes):
         if not scripts:  # scripts the cache never composes, or a mixture it cannot: Pango's, unshaped
             self.stats["gated"] += 1
             return None
+        if scripts >= MIX:  # right to left with left-to-right words: rtlmix.py
+            return self._lookup_rtl_mix(text, scripts - MIX)
         if scripts == CJK:
             return self._lookup_cjk(text)
         if scripts >= RTL:

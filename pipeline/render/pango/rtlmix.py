@@ -1,0 +1,250 @@
+"""The shaping cache's right-to-left strips with left-to-right words (``ShapeCache`` inherits this): Arabic or Hebrew
+text holding Latin (or another composable left-to-right script's) names, terms and numbers, composed from cached
+words in Pango's visual order.
+
+What Pango does with such a strip (a PangoLayout with automatic direction, one line):
+
+* Bidi: the paragraph takes the direction of its first strong character (``pango_find_base_dir``) and every
+  character its embedding level from fribidi (``pango_log2vis_get_embedding_levels``, rules W1-W7, N0-N2 with
+  bracket pairs, I1-I2 and L1). The cache asks Pango itself for those levels, strip by strip
+  (``pango_abi.bidi_levels``): nothing of UAX #9 is re-implemented or assumed.
+* Items: a run of one level and one script (Pango's script iterator with its paired punctuation: ``cjk.runs``),
+  of the one font the cache works with. A space between a Latin word and an Arabic one is usually at the
+  paragraph's level 1 while in the Latin script run: an item of its own, right to left, of the Latin class.
+* Line: rule L2 reverses, from the highest level down to the lowest odd one, every stretch at that level or
+  higher; each item's glyphs are drawn in that visual order, advances rounded to whole pixels.
+
+So the strip is cut into pieces: at spaces, and inside a word where its level or script run changes ("word." before
+a Latin word in a left-to-right paragraph: the stop is at level 0, the word at 1), never before a mark, joiner or
+other character that attaches to what precedes it (``units``). Each piece is then one item's text, or a whole word
+of it, and is looked up as that item shapes it: a piece of the right-to-left script's run at an odd level, or a
+number of that run at an even one, as the right-to-left strips cache it (``rtl.py``: a right-to-left batch, numbers
+as level-2 items); a piece of the left-to-right script's run at an even level as left-to-right strips cache it, in
+that script's class (a number or mark there: ``_weak``); punctuation standing against its run's direction (the
+stop above; a comma after a Latin word before an Arabic one, at level 1 in the Latin run) from batches that put it
+so (``_fill_cross``). A piece does not see its neighbours: no lookup crosses a space (``spacecheck.py``) or an item
+boundary, the Arabic shaper joins nothing across a space or punctuation, and an item's direction is its level's
+parity, so each shapes as cached. Each space is its run's class's space glyph and advance (a right-to-left space of
+the Latin class included). Pieces and spaces are laid out in the L2 order of their levels (``lay_out``), and only
+where no two of Pango's runs ink one pixel: cairo paints each run OVER the ones before it, ``compose`` adds
+the whole line with saturation (an Urdu bari ye's tail under the "?" after it differed by one pixel). Anything
+else -- a left-to-right script piece at an odd level that is not punctuation, a mark or letter of the right-to-left
+run at an even level, two classes of different fonts or baselines, a piece no batch caches -- is Pango's. A strip's
+new words of both directions are shaped in one right-to-left batch (``rtl._fill_merged``).
+
+``tests/test_render_rtl_mixed.py`` checks composed strips against Pango's pixels (Arabic, Persian, Urdu and Hebrew
+UDHR text with Latin words, numbers and punctuation pushed in at random, paragraphs of either direction).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from itertools import compress
+
+import numpy as np
+
+from . import pango_abi as pa
+from .cjk import pair_table, runs
+from .kernels import FOREIGN_WORD
+from .rtllayout import LTR_DIR, SPACE_ID, lay_out, units
+from .scriptgate import RTL_SCRIPTS, digit_word
+
+_NEUTRAL = frozenset({"ON", "CS", "ES", "ET"})
+
+
+def marks_only(piece: str) -> bool:
+    """Punctuation and symbols alone (bidi classes ON, CS, ES, ET): no letter, digit, mark or control."""
+    return all(unicodedata.bidirectional(c) in _NEUTRAL for c in piece)
+
+
+class RtlMixWords:
+    """``_lookup_rtl_mix``; the tables are ``ShapeCache``'s (``_rtl_ids``, ``_ids``, ``_weak``) and ``_cross``:
+    (piece, class, parity) -> id for marks shaped against their run's direction (a full stop of the Arabic run at
+    level 0, a comma of the Latin run at level 1), cut from batches of their own (``_fill_cross``)."""
+
+    _mix_pairs = None
+    _cross_rows = None
+
+    def _lookup_rtl_mix(self, text: str, i: int):
+        """A right-to-left strip of ``RTL_SCRIPTS[i]`` with words of one composable left-to-right script that the
+        gate passed (``ScriptGate._rtl_mix``): its pieces in Pango's visual order (see the module doc), or None."""
+        cps = np.frombuffer(text.encode("utf-32-le"), np.uint32).astype(np.int32)
+        lv = np.empty(len(cps), np.uint8)
+        if pa.bidi_levels(text.encode("utf-8"), lv) < 0:
+            return None
+        if self._mix_pairs is None:
+            RtlMixWords._mix_pairs = pair_table()
+        rs = np.empty(len(cps), np.int32)
+        runs(cps, self._gate.script_u8, self._mix_pairs, rs)
+        u = np.empty((len(cps), 6), np.int32)
+        n, cut = units(cps, lv, rs, self._char_codes, u)
+        if n < 0:
+            return None
+        u = u[:n]
+        if self._cross_rows is not self._words:  # the cache started over: so do the crossed pieces
+            self._cross, self._cross_rows = {}, self._words
+        piece = u[:, 4] >= 0
+        pu = u[piece]
+        toks = list(map(text.split(" ").__getitem__, pu[:, 5].tolist()))  # each piece's word
+        if cut:  # the cut words' pieces sliced out
+            for k in np.flatnonzero(pu[:, 4] == 0).tolist():
+                toks[k] = text[pu[k, 0]:pu[k, 1]]
+        got = self._mix_ids(toks, pu[:, 2], pu[:, 3] == RTL_SCRIPTS[i], i, 2)
+        if got is None:
+            return None
+        pid, c_rtl, c_ltr = got
+        if self._group[c_rtl] != self._group[c_ltr]:  # one font and baseline: one line height, one y
+            return None
+        ids = np.full(n, SPACE_ID, np.int32)
+        ids[piece] = pid
+        out = np.empty(n + 2, np.int32)
+        gaps = np.zeros(n + 2, np.int32)
+        m, width = lay_out(u, ids, self._words.a, self._word_masks.rows.a, self._word_masks.data, self._space_px, c_rtl,
+                           c_ltr, RTL_SCRIPTS[i], out, gaps)
+        if m < 0:
+            return None
+        return out[:m], width, c_rtl, gaps[:max(m - 1, 1)]
+
+    def _mix_ids(self, toks: list[str], lv: np.ndarray, rtl: np.ndarray, i: int, fill: int, sorts=None):
+        """Each piece's id (levels ``lv``; ``rtl``: in a run of the RTL script) and the two classes; None when a
+        piece can not be composed. With ``fill`` rounds left, the strip's new pieces are shaped first
+        (``_mix_fill``: its words, then the numbers and marks whose class they set). ``sorts``: which pieces are
+        looked up where, from the round before (the same strip)."""
+        c_rtl, rows = self._rtl_cls.get(i), self._words.a
+        pid = np.full(len(toks), -1, np.int32)
+        if sorts is None:
+            odd = (lv & 1) == 1
+            rtl_take = rtl & odd
+            cross = []
+            for k in np.flatnonzero(rtl != odd).tolist():  # the RTL run at an even level, the other at an odd one
+                w = toks[k]
+                r = odd[k] == 0
+                if r and digit_word(w):  # a number: a level-2 item of the RTL script, as the RTL batches cut it
+                    rtl_take[k] = True
+                elif marks_only(w):
+                    cross.append((k, w, 0 if r else 1))
+                else:
+                    return None
+            sorts = odd, rtl_take, cross, np.flatnonzero(rtl_take), np.flatnonzero(~rtl & ~odd).tolist()
+        odd, rtl_take, cross, rk, ltr_k = sorts
+        rg = list(map(self._rtl_ids[i].get, compress(toks, rtl_take.tolist())))
+        rtl_new = []
+        if FOREIGN_WORD in rg:  # a word known not to compose: Pango's, nothing shaped
+            return None
+        if None in rg:
+            rtl_new = [toks[k] for k, g in zip(rk.tolist(), rg) if g is None]
+        else:
+            pid[rk] = rg
+        ltr_strong, ltr_weak, c_ltr = [], [], None
+        ids_get, strong = self._ids.get, self._gate.strong
+        for k in ltr_k:
+            w = toks[k]
+            got = ids_get(w)
+            if got == FOREIGN_WORD:
+                return None
+            if got is not None and rows[got, 3] != 0:  # a word of a script of its own: sets the class
+                if c_ltr is None:
+                    c_ltr = int(rows[got, 2])
+                pid[k] = got
+            elif got is None and strong(w):
+                ltr_strong.append(w)
+            else:
+                ltr_weak.append((k, w, got))
+        weak_new, cross_new = [], []
+        if c_ltr is not None:
+            weak_get = self._weak.get
+            for k, w, got in ltr_weak:
+                alt = got if got is not None and rows[got, 2] == c_ltr else weak_get((w, c_ltr))
+                if alt is None:
+                    weak_new.append((k, w, got))
+                elif alt == FOREIGN_WORD:
+                    return None
+                else:
+                    pid[k] = alt
+            if c_rtl is not None:
+                for k, w, o in cross:
+                    got = self._cross.get((w, c_ltr if o else c_rtl, o))
+                    if got is None:
+                        cross_new.append((k, w, o))
+                    elif got == FOREIGN_WORD:
+                        return None
+                    else:
+                        pid[k] = got
+        else:
+            weak_new, cross_new = ltr_weak, cross
+        if rtl_new or ltr_strong or weak_new or cross_new:
+            if not fill:
+                return None
+            return self._mix_fill(toks, lv, rtl, i, fill, rtl_new, ltr_strong, weak_new, cross_new, c_ltr, sorts)
+        if c_ltr is None or c_rtl is None:
+            return None
+        return pid, c_rtl, c_ltr
+
+    def _mix_fill(self, toks, lv, rtl, i, fill, rtl_new, ltr_strong, ltr_weak, cross, c_ltr, sorts):
+        """Shape the strip's new pieces -- right-to-left ones in a right-to-left batch (``_fill_rtl``), left-to-right
+        ones behind the anchor of their class (numbers and marks after a word of the script when the class is new),
+        crossed marks in batches of their own (``_fill_cross``) -- then look every piece up again."""
+        if self.size + len(rtl_new) + len(ltr_strong) + len(ltr_weak) + len(cross) > self.max_words:
+            self.stats["resets"] += 1
+            self._reset_words()
+            return None  # (every id changed: the next strip starts afresh)
+        ltr = list(dict.fromkeys(ltr_strong + [w for _, w, _ in ltr_weak]))
+        only = set(ltr_strong) | {w for _, w, got in ltr_weak if got is None}
+        c_rtl = self._rtl_cls.get(i)
+        if rtl_new and ltr and c_ltr is not None and c_rtl is not None:  # one batch for both (rtl._fill_merged)
+            words = list(dict.fromkeys(rtl_new))
+            self._fill_merged(i, words, ltr, c_rtl, c_ltr, only)
+            ids_get, weak_get = self._ids.get, self._weak.get
+            rtl_new = []
+            ltr = [w for w in ltr if (ids_get(w) is None if w in only else weak_get((w, c_ltr)) is None)]
+        if rtl_new:
+            words = list(dict.fromkeys(rtl_new))
+            self._fill_rtl(words, [None] * len(words), i)
+        if ltr:
+            batch, skip = ([self._cls_anchor[c_ltr]] + ltr, 1) if c_ltr is not None else (ltr, 0)
+            self.stats["batches"] += 1
+            self._harvest(batch, np.zeros(0, np.int8), skip, c_ltr, only=only)
+        if cross and c_ltr is not None:  # (a new class: its marks are shaped in the next round)
+            self._fill_cross(i, cross, c_ltr)
+        return self._mix_ids(toks, lv, rtl, i, fill - 1, sorts)
+
+    def _fill_cross(self, i, cross, c_ltr):
+        """Marks of a run at a level against its script's direction, each shaped where a batch puts it so: between
+        a word of its run's script and one of the other direction (``A p L`` with a left-to-right paragraph for the
+        Arabic run's marks at an even level, ``L p A`` with a right-to-left one for the Latin run's at an odd
+        level), cut from the items of that script and level parity; the rest are remembered as foreign."""
+        c_rtl = self._rtl_cls.get(i)
+        if c_rtl is None or c_ltr is None:
+            return
+        for odd in (0, 1):
+            marks = list(dict.fromkeys(w for _, w, o in cross if o == odd))
+            if not marks:
+                continue
+            own, other = (self._cls_anchor[c_ltr], self._cls_anchor[c_rtl]) if odd else \
+                (self._cls_anchor[c_rtl], self._cls_anchor[c_ltr])
+            batch = [x for w in marks for x in (own, w, other)]
+            script, cls = (self._ltr_script_of(c_ltr), c_ltr) if odd else (RTL_SCRIPTS[i], c_rtl)
+            self.stats["batches"] += 1
+            self.stats["batch_words"] += len(batch)
+            data = (" ".join(batch) + " ").encode("utf-8")
+            raw = np.frombuffer(data, np.uint8)
+            status = np.full(len(batch), FOREIGN_WORD, np.int32)
+            want = np.zeros(len(batch), np.uint8)
+            want[1::3] = 1
+            self._want = want
+            try:
+                for item in self._shape(data, pa.DIRECTION_RTL if odd else LTR_DIR):
+                    if item.script != script or item.level & 1 != odd:
+                        continue
+                    if odd:  # Pango gives a right-to-left item's glyphs in visual order
+                        item = item._replace(glyphs=np.ascontiguousarray(item.glyphs[::-1]),
+                                             clusters=np.ascontiguousarray(item.clusters[::-1]))
+                    self._harvest_words(item, raw, np.zeros(0, np.int8), status, 0, batch, cls, rtl=bool(odd))
+            finally:
+                self._want = np.zeros(0, np.uint8)
+            for w, st in zip(marks, status[1::3].tolist()):
+                ok = st > FOREIGN_WORD and self._words.a[st, 2] == cls
+                self._cross[(w, cls, odd)] = st if ok else FOREIGN_WORD
+
+    def _ltr_script_of(self, cls: int) -> int:
+        return next(key[1] for key, c in self._class_of.items() if c == cls)
