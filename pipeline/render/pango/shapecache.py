@@ -62,7 +62,7 @@ import numpy as np
 from . import kernels
 from . import pango_abi as pa
 from .adopt import PangoWords
-from .brackets import pieces, word_cuts
+from .brackets import MixedWords, pieces, word_cuts
 from .cjk import CjkWords
 from .classes import GLYPH_IDS, Classes
 from .glyphs import GlyphMasks
@@ -91,7 +91,7 @@ _NO_JOIN = np.zeros(0, np.uint8)
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache(CjkWords, RtlWords, RtlMixWords, PangoWords, Classes):
+class ShapeCache(CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classes):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
@@ -218,38 +218,6 @@ class ShapeCache(CjkWords, RtlWords, RtlMixWords, PangoWords, Classes):
         for k in miss:
             ids[k] = get(words[k])
         return ids
-
-    def _measure_mixed(self, words: list[str], arr: np.ndarray, joined: np.ndarray):
-        """``kernels.measure_mixed``; a word of no script of its own that the strip puts in a run of another class
-        than the one it was cached in is looked up in that class, and the strip measured again. The first such
-        word missing there has the strip shaped once as it stands, its digit and punctuation words cut into the
-        classes of their runs (a word still missing is remembered as not composable in that class)."""
-        gaps = np.empty(max(len(arr) - 1, 1), np.int32)
-        reshaped = False
-        for _ in range(len(arr) + 1):
-            width, cls, bad, run = kernels.measure_mixed(arr, self._words.a, self._space_px, self._group, gaps,
-                                                              joined, self._word_masks.rows.a)
-            if bad < 0:
-                return (arr, width, cls, gaps) if cls >= 0 else None
-            alt = self._weak.get((words[bad], run))
-            if alt is None and not reshaped and self._words.n < 2 * self.max_words:  # (rows stay bounded)
-                reshaped = True  # shape the strip as it stands, once, cutting its digit and punctuation words
-                # only: each lands in the class of its run
-                rows = self._words.a
-                self._want = np.array([i > FOREIGN_WORD and rows[i, 3] == 0 for i in arr.tolist()], np.uint8)
-                try:
-                    self.stats["batches"] += 1
-                    self._harvest(words, np.zeros(0, np.int8), 0, None, weak_only=True)
-                finally:
-                    self._want = np.zeros(0, np.uint8)
-                alt = self._weak.get((words[bad], run))
-            if alt is None:
-                alt = self._weak[(words[bad], run)] = FOREIGN_WORD
-            if alt == FOREIGN_WORD:
-                return None
-            arr = arr.copy() if not arr.flags.writeable else arr
-            arr[bad] = alt
-        return None
 
     def prefetch(self, texts: list[str]) -> None:
         """Shape every word of ``texts`` the cache does not hold yet, in one batch: a strip's own batch costs
