@@ -154,19 +154,24 @@ def _check_new_glyphs(rng: np.random.Generator) -> None:
     assert np.array_equal(lut, before)
 
 
+def _check_all(text: str, proven: np.ndarray, rng: np.random.Generator) -> bool:
+    """Every fused pass against its reference on one strip; False when the strip is not the CJK path's."""
+    got = _check_cut(text, proven)
+    if got is None:
+        return False
+    cps, rs, tok, ids = got
+    _check_batch_at(cps, rs, tok, ids, rng)
+    _check_settle(cps, rng)
+    _check_new_glyphs(rng)
+    return True
+
+
 def test_fused_passes_on_real_cjk_text(texts):
     proven, rng = _proven_real(), np.random.default_rng(0)
     assert proven.sum() > 1000  # (the font's proof: most Han characters)
     checked = 0
     for text in texts:
-        got = _check_cut(text, proven)
-        if got is None:
-            continue
-        cps, rs, tok, ids = got
-        _check_batch_at(cps, rs, tok, ids, rng)
-        _check_settle(cps, rng)
-        _check_new_glyphs(rng)
-        checked += 1
+        checked += _check_all(text, proven, rng)
     assert checked > 60
 
 
@@ -175,10 +180,4 @@ def test_fused_passes_on_random_strings():
     for i in range(1500):
         text = _random(rng)
         proven = (nrng.random(1 << 16) < nrng.random()).astype(np.uint8)
-        got = _check_cut(text, proven)
-        if got is None:
-            continue
-        cps, rs, tok, ids = got
-        _check_batch_at(cps, rs, tok, ids, nrng)
-        _check_settle(cps, nrng)
-        _check_new_glyphs(nrng)
+        _check_all(text, proven, nrng)
