@@ -34,7 +34,7 @@ from itertools import compress
 import numba
 import numpy as np
 
-from .kernels import EMPTY_WORD, FOREIGN_WORD
+from .kernels import EMPTY_WORD, FOREIGN_WORD, NO_INK, OVERLAP, ink_end
 from .scriptruns import pair_table, runs
 
 @numba.njit(cache=True, nogil=True)
@@ -103,19 +103,16 @@ def measure(ids, words, group, space_px, cps, rs, tok, space_cls, gaps, masks):
             if c < 0 or group[c] != group[cls]:
                 return 0, -1
             gaps[k] += space_px[c]
-    done_hi, run_hi, run = -(1 << 30), -(1 << 30), -2  # ink's right end: of the runs before this one, of this one
+    done_hi, run_hi, run = NO_INK, NO_INK, -2  # ink's right end: of the runs before this one, of this one
     for k in range(n):
         w = ids[k]
         if tok[k, 2] != run:
             done_hi = max(done_hi, run_hi)
-            run_hi = -(1 << 30)
+            run_hi = NO_INK
             run = tok[k, 2]
-        m = words[w, 0]
-        if masks[m, 1] > 0 and masks[m, 2] > 0:
-            left = width + masks[m, 3]
-            if left < done_hi:
-                return 0, -1
-            run_hi = max(run_hi, left + masks[m, 2])
+        run_hi = ink_end(masks, words[w, 0], width, done_hi, run_hi)
+        if run_hi == OVERLAP:
+            return 0, -1
         width += words[w, 1]
         if k < n - 1:
             width += gaps[k]

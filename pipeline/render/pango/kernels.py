@@ -46,6 +46,23 @@ def measure(ids, words, space_px):
     return width + (ids.shape[0] - 1) * space_px[cls], cls
 
 
+NO_INK = -(1 << 30)  # a run's ink right end before any ink
+OVERLAP = -(1 << 40)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def ink_end(masks, m, x, done_hi, run_hi):
+    """A run's ink right end (``run_hi``) after word mask ``m`` placed at ``x``, or ``OVERLAP`` when that ink
+    reaches left of ``done_hi``, the right end of the earlier runs' ink: cairo paints each run (item) over the ones
+    before it while ``compose`` adds, and the two differ only where two runs ink one column."""
+    if masks[m, 1] > 0 and masks[m, 2] > 0:
+        left = x + masks[m, 3]
+        if left < done_hi:
+            return OVERLAP
+        return max(run_hi, left + masks[m, 2])
+    return run_hi
+
+
 @numba.njit(cache=True, nogil=True)
 def measure_mixed(ids, words, space_px, group, gaps, joined, masks):
     """(width px, class of the first run, -1, -1) of words of several classes, laid out in the runs Pango's script
@@ -72,7 +89,7 @@ def measure_mixed(ids, words, space_px, group, gaps, joined, masks):
     if run < 0:
         return 0, -1, -1, -1
     first, g, width = run, group[run], 0
-    done_hi, run_hi = -(1 << 30), -(1 << 30)  # ink's right end: of the runs before this one, of this one
+    done_hi, run_hi = NO_INK, NO_INK  # ink's right end: of the runs before this one, of this one
     cut = joined.shape[0] > 0
     for k in range(n):
         w = ids[k]
@@ -83,18 +100,15 @@ def measure_mixed(ids, words, space_px, group, gaps, joined, masks):
             if words[w, 3] == 2:
                 if c != run:  # a new run (item), painted after the ones before
                     done_hi = max(done_hi, run_hi)
-                    run_hi = -(1 << 30)
+                    run_hi = NO_INK
                 run = c
             elif c != run:  # no script of its own, or one behind a digit or mark: must continue the run
                 if words[w, 3] == 0:
                     return 0, -1, k, run
                 return 0, -1, -1, -1
-        m = words[w, 0]
-        if masks[m, 1] > 0 and masks[m, 2] > 0:
-            left = width + masks[m, 3]
-            if left < done_hi:
-                return 0, -1, -1, -1
-            run_hi = max(run_hi, left + masks[m, 2])
+        run_hi = ink_end(masks, words[w, 0], width, done_hi, run_hi)
+        if run_hi == OVERLAP:
+            return 0, -1, -1, -1
         width += words[w, 1]
         if k < n - 1:
             gap = 0 if cut and joined[k] else space_px[run]

@@ -153,23 +153,12 @@ class RtlMixWords:
         weak_new, cross_new = [], []
         if c_ltr is not None:
             weak_get = self._weak.get
-            for k, w, got in ltr_weak:
-                alt = got if got is not None and rows[got, 2] == c_ltr else weak_get((w, c_ltr))
-                if alt is None:
-                    weak_new.append((k, w, got))
-                elif alt == FOREIGN_WORD:
-                    return None
-                else:
-                    pid[k] = alt
-            if c_rtl is not None:
-                for k, w, o in cross:
-                    got = self._cross.get((w, c_ltr if o else c_rtl, o))
-                    if got is None:
-                        cross_new.append((k, w, o))
-                    elif got == FOREIGN_WORD:
-                        return None
-                    else:
-                        pid[k] = got
+            weak_new = _place(pid, ltr_weak, [got if got is not None and rows[got, 2] == c_ltr
+                                              else weak_get((w, c_ltr)) for _, w, got in ltr_weak])
+            if c_rtl is not None and weak_new is not None:
+                cross_new = _place(pid, cross, [self._cross.get((w, c_ltr if o else c_rtl, o)) for _, w, o in cross])
+            if weak_new is None or cross_new is None:
+                return None
         else:
             weak_new, cross_new = ltr_weak, cross
         if rtl_new or ltr_strong or weak_new or cross_new:
@@ -248,3 +237,17 @@ class RtlMixWords:
 
     def _ltr_script_of(self, cls: int) -> int:
         return next(key[1] for key, c in self._class_of.items() if c == cls)
+
+
+def _place(pid: np.ndarray, items: list[tuple], found: list[int | None]) -> list[tuple] | None:
+    """``pid[k] = found[i]`` for each item ``(k, ...)`` found; the items still missing, or None when one is known
+    to be foreign (the strip is Pango's)."""
+    missing = []
+    for item, got in zip(items, found):
+        if got is None:
+            missing.append(item)
+        elif got == FOREIGN_WORD:
+            return None
+        else:
+            pid[item[0]] = got
+    return missing
