@@ -1,6 +1,7 @@
-"""The batches that shape a CJK strip's new tokens (``cjk._distinct``, ``CjkWords._cjk_batch``): every batch a
-renderer makes over real Chinese and Japanese strips with Latin names and numbers is the one the plain Python
-dedup gave (``[anchor] + list(dict.fromkeys(token texts))``, each token's code point when it is one character),
+"""The batches that shape a CJK strip's new tokens (``cjk._distinct``, ``cjkfuse.plan``, ``CjkWords._cjk_batch``):
+every batch a renderer makes over real Chinese and Japanese strips with Latin names and numbers is the one the
+plain Python dedup gave (``[anchor] + list(dict.fromkeys(token texts))``, each token's code point when it is one
+character; ``plan``'s batches, made when every new token is one character, hold distinct characters),
 each token's ids are written from its batch entry (the ids a second look-up finds), no token is shaped twice in a
 class on a first pass, and every strip has Pango's pixels."""
 
@@ -27,7 +28,7 @@ def _mixed(text: str, n: int) -> list[str]:
 
 
 def test_cjk_batches_are_the_plain_dedup_and_shape_each_token_once(cjk_text, monkeypatch):  # noqa: F811
-    calls, shaped = [], {}
+    calls, planned, shaped = [], [], {}
     real_distinct, real_batch = cjk._distinct, cjk.CjkWords._cjk_batch
 
     def distinct(text, cps, tok, at, scratch):
@@ -41,11 +42,19 @@ def test_cjk_batches_are_the_plain_dedup_and_shape_each_token_once(cjk_text, mon
         calls.append(len(ref))
         return got
 
-    def batch(self, s, toks, one_cp):
+    def batch(self, s, toks, one_cp, data=None):
+        if toks is None:  # cjkfuse.plan's batch (every new token one character): its bytes, distinct characters
+            made = data.decode("utf-8").split(" ")
+            assert made[-1] == "" and len(made) == len(one_cp) + 2 and "" not in made[:-1]
+            assert [ord(t) for t in made[1:-1]] == one_cp.tolist() and len(set(made[1:-1])) == len(one_cp)
+            planned.append(len(one_cp))
+            toks_seen = made[1:-1]
+        else:
+            toks_seen = toks[1:]
         seen = shaped.setdefault(s, set())
-        assert not seen & set(toks[1:]), sorted(seen & set(toks[1:]))[:5]  # (the anchor is a known token)
-        seen.update(toks[1:])
-        return real_batch(self, s, toks, one_cp)
+        assert not seen & set(toks_seen), sorted(seen & set(toks_seen))[:5]  # (the anchor is a known token)
+        seen.update(toks_seen)
+        return real_batch(self, s, toks, one_cp, data)
 
     def lookup(self, text):
         found = real_lookup(self, text)
@@ -61,5 +70,5 @@ def test_cjk_batches_are_the_plain_dedup_and_shape_each_token_once(cjk_text, mon
     strips = [s for lang in sorted(cjk_text) for s in _mixed(cjk_text[lang], 12)]
     for t in strips:
         assert np.array_equal(fast(t).pixels, slow(t).pixels), t
-    assert len(calls) > 20 and max(calls) > 50 and fast.cache_stats["composed"] >= len(strips) // 2, (
-        len(calls), fast.cache_stats)
+    assert len(calls) > 20 and len(planned) > 20 and max(planned) > 50, (len(calls), len(planned))
+    assert fast.cache_stats["composed"] >= len(strips) // 2, fast.cache_stats

@@ -15,7 +15,7 @@ from conftest import SHARED_DATA
 
 from pixelkit.pipeline.render import RenderConfig
 from pixelkit.pipeline.render.pango import cjkfuse
-from pixelkit.pipeline.render.pango.cjk import tokens
+from pixelkit.pipeline.render.pango.cjk import _distinct, tokens
 from pixelkit.pipeline.render.pango.scriptruns import PAIRED, pair_table, runs
 from pixelkit.pipeline.render.pango.cjkcheck import verdict as cjk_verdict
 from pixelkit.pipeline.render.pango.glyphs import new_glyphs
@@ -23,6 +23,7 @@ from pixelkit.pipeline.render.pango.kernels import EMPTY_WORD, FOREIGN_WORD
 from pixelkit.pipeline.render.pango.scriptgate import gate
 
 SCRIPT, PAIR = gate().script_u8, pair_table()
+_PLANS = [0]  # batches cjkfuse.plan made itself (both tests: many)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,33 @@ def _check_batch_at(cps, rs, tok, ids, rng: np.random.Generator) -> None:
         assert m == len(want) and np.array_equal(at[:m], want)
 
 
+def _check_plan(text: str, cps, rs, tok, ids, rng: np.random.Generator) -> int:
+    """``cjkfuse.plan`` against ``batch_at``, ``cjk._distinct`` and the batch text ``_cjk_fill`` / ``_cjk_batch``
+    built before it. Returns how many batches it made itself (every missing token one character)."""
+    ids = ids.copy()
+    ids[ids == -2] = rng.choice([-2, -1, 5], size=int((ids == -2).sum()))
+    nt = len(tok)
+    at, codes, inv = np.full(nt, -9, np.int64), np.full(nt, -9, np.int64), np.full(nt, -9, np.int64)
+    at2 = np.full(nt, -9, np.int64)
+    buf, scratch = np.zeros(4 * len(cps) + 8, np.uint8), np.full(1 << 16, -1, np.int32)
+    made = 0
+    for s in set(tok[:, 2].tolist()) | {int(rng.integers(0, 200))}:
+        k, m, n, nbytes = cjkfuse.plan(s, rs, SCRIPT, cps, tok, ids, at, scratch, codes, inv, buf)
+        assert (k, m) == cjkfuse.batch_at(s, rs, SCRIPT, cps, tok, ids, at2) and np.array_equal(at[:m], at2[:m])
+        assert (scratch == -1).all()
+        if k < 0:
+            continue
+        if (tok[at[:m], 1] - tok[at[:m], 0] != 1).any():
+            assert n == -1
+            continue
+        missing, one_cp, slot = _distinct(text, cps, tok, at[:m], scratch)
+        want = (" ".join([text[tok[k, 0]:tok[k, 1]]] + missing) + " ").encode("utf-8")
+        assert buf[:nbytes].tobytes() == want
+        assert np.array_equal(codes[:n], one_cp) and np.array_equal(inv[:m], slot)
+        made += 1
+    return made
+
+
 def _check_settle(cps, rng: np.random.Generator) -> None:
     n = int(rng.integers(1, 300))
     words = np.zeros((64, 4), np.int32)
@@ -161,6 +189,7 @@ def _check_all(text: str, proven: np.ndarray, rng: np.random.Generator) -> bool:
         return False
     cps, rs, tok, ids = got
     _check_batch_at(cps, rs, tok, ids, rng)
+    _PLANS[0] += _check_plan(text, cps, rs, tok, ids, rng)
     _check_settle(cps, rng)
     _check_new_glyphs(rng)
     return True
@@ -169,15 +198,17 @@ def _check_all(text: str, proven: np.ndarray, rng: np.random.Generator) -> bool:
 def test_fused_passes_on_real_cjk_text(texts):
     proven, rng = _proven_real(), np.random.default_rng(0)
     assert proven.sum() > 1000  # (the font's proof: most Han characters)
-    checked = 0
+    checked, _PLANS[0] = 0, 0
     for text in texts:
         checked += _check_all(text, proven, rng)
-    assert checked > 60
+    assert checked > 60 and _PLANS[0] > 60
 
 
 def test_fused_passes_on_random_strings():
     rng, nrng = random.Random(12), np.random.default_rng(12)
+    _PLANS[0] = 0
     for i in range(1500):
         text = _random(rng)
         proven = (nrng.random(1 << 16) < nrng.random()).astype(np.uint8)
         _check_all(text, proven, nrng)
+    assert _PLANS[0] > 300

@@ -211,30 +211,45 @@ class CjkWords:
             self._cjk_reset()
             ids[ids >= 0] = -1
             ids[tok[:, 1] == tok[:, 0]] = EMPTY_WORD
-        at = np.empty(len(tok), np.int64)
+        nt = len(tok)
+        at, codes, inv = np.empty(nt, np.int64), np.empty(nt, np.int64), np.empty(nt, np.int64)
+        buf = np.empty(4 * len(cps) + 8, np.uint8)
         for s in set(tok[ids < 0, 2].tolist()):
-            k, m = cjkfuse.batch_at(s, rs, self._cjk_script, cps, tok, ids, at)
+            k, m, n, nbytes = cjkfuse.plan(s, rs, self._cjk_script, cps, tok, ids, at, self._cjk_scratch, codes, inv,
+                                           buf)
             if k < 0:
                 continue
-            missing, one_cp, inv = _distinct(text, cps, tok, at[:m], self._cjk_scratch)
+            if n >= 0:  # every missing token one character (a Han strip): its batch's bytes made by plan
+                got = self._cjk_batch(s, None, codes[:n], buf[:nbytes].tobytes())
+                if got is not None:
+                    ids[at[:m]] = got[inv[:m]]
+                continue
+            missing, one_cp, slot = _distinct(text, cps, tok, at[:m], self._cjk_scratch)
             got = self._cjk_batch(s, [text[tok[k, 0]:tok[k, 1]]] + missing, one_cp)
             if got is not None:
-                ids[at[:m]] = got[inv]
+                ids[at[:m]] = got[slot]
 
-    def _cjk_batch(self, s: int, batch: list[str], one_cp: np.ndarray) -> np.ndarray | None:
+    def _cjk_batch(self, s: int, batch: list[str] | None, one_cp: np.ndarray, data: bytes | None = None
+                   ) -> np.ndarray | None:
         """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``;
         ``one_cp``: per token, its code point when it is one character, else -1. Returns the tokens' ids as cached
-        (``FOREIGN_WORD``: not composable), or None when the batch gave the script no class (nothing cached)."""
+        (``FOREIGN_WORD``: not composable), or None when the batch gave the script no class (nothing cached).
+        ``data``: the batch's bytes (``" ".join(batch) + " "`` in UTF-8) made by ``cjkfuse.plan``, ``batch`` then
+        None (its text is read from them only for a new class's anchor)."""
+        n_batch = len(one_cp) + 1
         self.stats["batches"] += 1
-        self.stats["batch_words"] += len(batch)
-        data = (" ".join(batch) + " ").encode("utf-8")
+        self.stats["batch_words"] += n_batch
+        if data is None:
+            data = (" ".join(batch) + " ").encode("utf-8")
         raw = np.frombuffer(data, np.uint8)
-        status = np.full(len(batch), FOREIGN_WORD, np.int32)
+        status = np.full(n_batch, FOREIGN_WORD, np.int32)
         items = self._shape(data)
         cls = None
         for item in items:
             if item.level == 0 and item.script in self._composed_scripts:
                 self._predraw(item)  # (classes.py: Han text brings new glyphs strip after strip)
+                if batch is None and (item.font, item.script, item.language) not in self._class_of:
+                    batch = data.decode("utf-8").split(" ")[:-1]  # (a new class looks for its anchor in it)
                 self._harvest_words(item, raw, np.zeros(0, np.int8), status, 1, batch, None)
                 if item.script == s and item.offset == 0:
                     cls = self._class_of.get((item.font, item.script, item.language))
@@ -243,7 +258,7 @@ class CjkWords:
         if self._cjk_cls.get(s) != cls:
             self._cjk_cls[s] = cls
             self._cjk_space_cls = np.full(0, -1, np.int32)  # (rebuilt on the next look-up)
-        st, n = status[1:], len(batch) - 1
+        st, n = status[1:], n_batch - 1
         table = self._cjk_chars.get(cls)
         if table is None and (one_cp >= 0).any():
             table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)

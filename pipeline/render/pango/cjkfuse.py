@@ -6,6 +6,9 @@ strip's tokens (a full Han strip: ~500 tokens, of which ~200 new on a fresh cach
   passes of ``_cjk_ids``).
 * ``batch_at``: a run script's anchor token and its missing tokens (was ``_cjk_fill``'s per-character script
   lookup, ``np.flatnonzero`` twice and ``np.searchsorted``).
+* ``plan``: ``batch_at``, then -- when every missing token of the run script is one character, as in a Han strip
+  -- the distinct ones in the order they first occur and the batch's UTF-8 bytes ``anchor c1 c2 ... `` (was
+  ``cjk._distinct``'s numpy passes and ``" ".join(batch).encode()``: ~20-70 us a Han strip).
 * ``settle``: a batch's ids as cached in the class, and its one-character tokens entered in the class's
   per-code-point table (was five array passes of ``_cjk_batch``; unproven characters, such as the full-width
   comma, went to the class's dict of token texts then).
@@ -95,3 +98,50 @@ def settle(st, words, cls, one_cp, table, got, one):
         else:
             one[i] = 0
     return good
+
+
+@numba.njit(cache=True, nogil=True)
+def _utf8(c, buf, o):
+    """Code point ``c`` (BMP) as UTF-8 into ``buf`` at ``o``; returns the next offset."""
+    if c < 0x80:
+        buf[o] = c
+        return o + 1
+    if c < 0x800:
+        buf[o], buf[o + 1] = 0xC0 | (c >> 6), 0x80 | (c & 0x3F)
+        return o + 2
+    buf[o], buf[o + 1], buf[o + 2] = 0xE0 | (c >> 12), 0x80 | ((c >> 6) & 0x3F), 0x80 | (c & 0x3F)
+    return o + 3
+
+
+@numba.njit(cache=True, nogil=True)
+def plan(s, rs, script, cps, tok, ids, at, slot_of_cp, codes, inv, buf):
+    """``batch_at`` for run script ``s`` -- (k, m), ``at[:m]`` -- and, when each of those m tokens is one
+    character, their distinct code points in the order they first occur (``codes[:n]``; ``inv[i]``: the slot of
+    token ``at[i]``; ``slot_of_cp``: a per-code-point scratch of -1, left so) and the batch ``anchor c1 c2 ... cn ``
+    as UTF-8 in ``buf[:nbytes]`` (``buf``: at least 4 bytes a character of the strip, plus 8). Returns (k, m, n,
+    nbytes); n = -1 when some missing token is longer (the caller's ``_distinct`` then), k = -1 when none."""
+    k, m = batch_at(s, rs, script, cps, tok, ids, at)
+    if k < 0:
+        return k, m, 0, 0
+    for i in range(m):
+        if tok[at[i], 1] - tok[at[i], 0] != 1:
+            return k, m, -1, 0
+    o = 0
+    for i in range(tok[k, 0], tok[k, 1]):
+        o = _utf8(cps[i], buf, o)
+    buf[o] = 32
+    o += 1
+    n = 0
+    for i in range(m):
+        c = cps[tok[at[i], 0]]
+        if slot_of_cp[c] < 0:
+            slot_of_cp[c] = n
+            codes[n] = c
+            n += 1
+            o = _utf8(c, buf, o)
+            buf[o] = 32
+            o += 1
+        inv[i] = slot_of_cp[c]
+    for j in range(n):
+        slot_of_cp[codes[j]] = -1
+    return k, m, n, o
