@@ -213,3 +213,45 @@ def test_latin_bits_beside_rtl_letters_match_pango_in_gray(glue, words):
     for t in texts + texts:
         assert same(fast(t), slow(t)), t
     assert fast.cache_stats["composed"] > 20, fast.cache_stats
+
+
+def test_pieces_and_their_sorting_match_the_plain_definitions(words):
+    """``rtlmix._pieces`` (a strip's pieces from its words, only the cut words sliced) and ``rtllayout.sort_pieces``
+    (where each piece is looked up) against the plain reading of ``units``' rows, over random mixed strips (double
+    spaces, glued stops and words cut where a level or run changes included)."""
+    from pixelkit.pipeline.render.pango import pango_abi as pa
+    from pixelkit.pipeline.render.pango.cjk import pair_table, runs
+    from pixelkit.pipeline.render.pango.rtllayout import sort_pieces, units
+    from pixelkit.pipeline.render.pango.rtlmix import _pieces
+    from pixelkit.pipeline.render.pango.scriptgate import RTL_SCRIPTS
+
+    g, pairs = gate(), pair_table()
+    checked = cut_strips = 0
+    for t in mixed_strips(words, 51, 150):
+        code = g(t)
+        if code < MIX:
+            continue
+        cps = np.frombuffer(t.encode("utf-32-le"), np.uint32).astype(np.int32)
+        lv = np.empty(len(cps), np.uint8)
+        if pa.bidi_levels(t.encode("utf-8"), lv) < 0:
+            continue
+        rs = np.empty(len(cps), np.int32)
+        runs(cps, g.script_u8, pairs, rs)
+        u = np.empty((len(cps), 6), np.int32)
+        n, cut = units(cps, lv, rs, g.char_codes, u)
+        if n < 0:
+            continue
+        u = u[:n]
+        pu = u[u[:, 4] >= 0]
+        plain = [t.split(" ")[w] if whole else t[a:b] for a, b, whole, w in pu[:, [0, 1, 4, 5]].tolist()]
+        assert _pieces(t, u, cut) == plain, t
+        script = RTL_SCRIPTS[code - MIX]
+        at = np.empty((3, len(plain)), np.int64)
+        na, nb, nc = sort_pieces(u, script, at)
+        rtl, odd = pu[:, 3] == script, (pu[:, 2] & 1) == 1
+        assert at[0, :na].tolist() == np.flatnonzero(rtl & odd).tolist()
+        assert at[1, :nb].tolist() == np.flatnonzero(~rtl & ~odd).tolist()
+        assert at[2, :nc].tolist() == [2 * k + int(odd[k]) for k in np.flatnonzero(rtl != odd).tolist()]
+        checked += 1
+        cut_strips += cut > 0
+    assert checked > 100 and cut_strips > 20, (checked, cut_strips)

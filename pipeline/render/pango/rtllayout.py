@@ -51,6 +51,35 @@ def units(cps, levels, rs, char_codes, out):
     return k, cut
 
 
+@numba.njit(cache=True, nogil=True)
+def sort_pieces(u, rtl_script, out):
+    """Where ``rtlmix`` looks each piece of the units ``u`` (``units``; pieces numbered in order, spaces skipped)
+    up, in one pass: ``out[0]`` the pieces of the right-to-left run at an odd level, ``out[1]`` those of the
+    left-to-right run at an even one, ``out[2]`` 2 * piece + parity for the rest (a run at a level against its
+    direction: a number or a mark). Returns the three counts."""
+    a = b = c = 0
+    p = -1
+    for k in range(u.shape[0]):
+        if u[k, 4] < 0:
+            continue
+        p += 1
+        odd = u[k, 2] & 1
+        if u[k, 3] == rtl_script:
+            if odd:
+                out[0, a] = p
+                a += 1
+            else:
+                out[2, c] = 2 * p
+                c += 1
+        elif odd:
+            out[2, c] = 2 * p + 1
+            c += 1
+        else:
+            out[1, b] = p
+            b += 1
+    return a, b, c
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def visual(lv, order):
     """UAX #9 rule L2 over units of levels ``lv``: ``order`` gets their visual order, left to right."""
@@ -167,4 +196,5 @@ def warm_kernels() -> None:
     lay_out(u, np.zeros(1, np.int32), np.zeros((1, 4), np.int32), np.zeros((1, 5), np.int32), np.zeros(1, np.uint8),
             np.zeros(1, np.int32), 0, 0, 2, np.zeros(3, np.int32), np.zeros(3, np.int32))
     runs(np.zeros(1, np.int32), np.zeros(1, np.uint8), np.full(1, -1, np.int16), np.zeros(1, np.int32))
+    sort_pieces(u, 2, np.zeros((3, 1), np.int64))
     _WARM.append(True)

@@ -38,6 +38,7 @@ UDHR text with Latin words, numbers and punctuation pushed in at random, paragra
 
 from __future__ import annotations
 
+import array
 import unicodedata
 from itertools import compress
 
@@ -46,7 +47,7 @@ import numpy as np
 from . import pango_abi as pa
 from .cjk import pair_table, runs
 from .kernels import FOREIGN_WORD
-from .rtllayout import LTR_DIR, SPACE_ID, lay_out, units
+from .rtllayout import LTR_DIR, SPACE_ID, lay_out, sort_pieces, units
 from .scriptgate import RTL_SCRIPTS, digit_word
 
 _NEUTRAL = frozenset({"ON", "CS", "ES", "ET"})
@@ -83,20 +84,30 @@ class RtlMixWords:
         u = u[:n]
         if self._cross_rows is not self._words:  # the cache started over: so do the crossed pieces
             self._cross, self._cross_rows = {}, self._words
-        piece = u[:, 4] >= 0
-        pu = u[piece]
-        toks = list(map(text.split(" ").__getitem__, pu[:, 5].tolist()))  # each piece's word
-        if cut:  # the cut words' pieces sliced out
-            for k in np.flatnonzero(pu[:, 4] == 0).tolist():
-                toks[k] = text[pu[k, 0]:pu[k, 1]]
-        got = self._mix_ids(toks, pu[:, 2], pu[:, 3] == RTL_SCRIPTS[i], i, 2)
+        toks = _pieces(text, u, cut)
+        at = np.empty((3, len(toks)), np.int64)
+        na, nb, nc = sort_pieces(u, RTL_SCRIPTS[i], at)
+        rk, cross = at[0, :na].tolist(), []
+        for kk in at[2, :nc].tolist():  # the RTL run at an even level, the other at an odd one
+            k, o = kk >> 1, kk & 1
+            w = toks[k]
+            if not o and digit_word(w):  # a number: a level-2 item of the RTL script, as the RTL batches cut it
+                rk.append(k)
+            elif marks_only(w):
+                cross.append((k, w, o))
+            else:
+                return None
+        if len(rk) > na:
+            rk.sort()
+        got = self._mix_ids(toks, i, 2, (rk, at[1, :nb].tolist(), cross), [-1] * len(toks), None)
         if got is None:
             return None
         pid, c_rtl, c_ltr = got
+        pid = np.frombuffer(array.array("i", pid), np.int32)
         if self._group[c_rtl] != self._group[c_ltr]:  # one font and baseline: one line height, one y
             return None
         ids = np.full(n, SPACE_ID, np.int32)
-        ids[piece] = pid
+        ids[u[:, 4] >= 0] = pid
         out = np.empty(n + 2, np.int32)
         gaps = np.zeros(n + 2, np.int32)
         m, width = lay_out(u, ids, self._words.a, self._word_masks.rows.a, self._word_masks.data, self._space_px, c_rtl,
@@ -105,56 +116,50 @@ class RtlMixWords:
             return None
         return out[:m], width, c_rtl, gaps[:max(m - 1, 1)]
 
-    def _mix_ids(self, toks: list[str], lv: np.ndarray, rtl: np.ndarray, i: int, fill: int, sorts=None):
-        """Each piece's id (levels ``lv``; ``rtl``: in a run of the RTL script) and the two classes; None when a
-        piece can not be composed. With ``fill`` rounds left, the strip's new pieces are shaped first
-        (``_mix_fill``: its words, then the numbers and marks whose class they set). ``sorts``: which pieces are
-        looked up where, from the round before (the same strip)."""
+    def _mix_ids(self, toks: list[str], i: int, fill: int, sorts: tuple, pid: list[int], c_ltr: int | None):
+        """Each piece's id (``pid``, a list) and the two classes; None when a piece can not be composed. ``sorts``:
+        which pieces are looked up where (the pieces of the RTL run at an odd level and the numbers of that run,
+        the left-to-right run's at an even level, the marks against their run's direction); ``c_ltr``: the
+        left-to-right class when known. With ``fill`` rounds left, the strip's new pieces are shaped first
+        (``_mix_fill``: its words, then the numbers and marks whose class they set), and the next round looks up
+        only the pieces this one did not find (a found id stays valid: rows are only appended to until the cache
+        starts over, which ends the strip)."""
+        if self._cross_rows is not self._words:  # (the cache started over since the round before)
+            return None
         c_rtl, rows = self._rtl_cls.get(i), self._words.a
-        pid = np.full(len(toks), -1, np.int32)
-        if sorts is None:
-            odd = (lv & 1) == 1
-            rtl_take = rtl & odd
-            cross = []
-            for k in np.flatnonzero(rtl != odd).tolist():  # the RTL run at an even level, the other at an odd one
-                w = toks[k]
-                r = odd[k] == 0
-                if r and digit_word(w):  # a number: a level-2 item of the RTL script, as the RTL batches cut it
-                    rtl_take[k] = True
-                elif marks_only(w):
-                    cross.append((k, w, 0 if r else 1))
-                else:
-                    return None
-            sorts = odd, rtl_take, cross, np.flatnonzero(rtl_take), np.flatnonzero(~rtl & ~odd).tolist()
-        odd, rtl_take, cross, rk, ltr_k = sorts
-        rg = list(map(self._rtl_ids[i].get, compress(toks, rtl_take.tolist())))
-        rtl_new = []
+        rk, ltr_k, cross = sorts
+        rg = list(map(self._rtl_ids[i].get, map(toks.__getitem__, rk)))
+        rtl_miss = rtl_new = []
         if FOREIGN_WORD in rg:  # a word known not to compose: Pango's, nothing shaped
             return None
         if None in rg:
-            rtl_new = [toks[k] for k, g in zip(rk.tolist(), rg) if g is None]
-        else:
-            pid[rk] = rg
-        ltr_strong, ltr_weak, c_ltr = [], [], None
-        ids_get, strong = self._ids.get, self._gate.strong
-        for k in ltr_k:
-            w = toks[k]
-            got = ids_get(w)
-            if got == FOREIGN_WORD:
+            rtl_miss = [k for k, g in zip(rk, rg) if g is None]
+            rtl_new = list(map(toks.__getitem__, rtl_miss))
+        for k, g in zip(rk, rg):
+            pid[k] = g  # (None where missing: set by the next round)
+        ltr_strong, strong_k, ltr_weak, weak_cls = [], [], [], []
+        if ltr_k:
+            ltr = list(map(toks.__getitem__, ltr_k))
+            gots = list(map(self._ids.get, ltr))
+            if FOREIGN_WORD in gots:
                 return None
-            if got is not None and rows[got, 3] != 0:  # a word of a script of its own: sets the class
-                if c_ltr is None:
-                    c_ltr = int(rows[got, 2])
-                pid[k] = got
-            elif got is None and strong(w):
-                ltr_strong.append(w)
-            else:
-                ltr_weak.append((k, w, got))
+            strong = self._gate.strong
+            for k, w, got, r in zip(ltr_k, ltr, gots, rows[[0 if g is None else g for g in gots]].tolist()):
+                if got is not None and r[3] != 0:  # a word of a script of its own: sets the class
+                    if c_ltr is None:
+                        c_ltr = r[2]
+                    pid[k] = got
+                elif got is None and strong(w):
+                    ltr_strong.append(w)
+                    strong_k.append(k)
+                else:
+                    ltr_weak.append((k, w, got))
+                    weak_cls.append(r[2])
         weak_new, cross_new = [], []
         if c_ltr is not None:
             weak_get = self._weak.get
-            weak_new = _place(pid, ltr_weak, [got if got is not None and rows[got, 2] == c_ltr
-                                              else weak_get((w, c_ltr)) for _, w, got in ltr_weak])
+            weak_new = _place(pid, ltr_weak, [got if got is not None and wc == c_ltr else weak_get((w, c_ltr))
+                                              for (_, w, got), wc in zip(ltr_weak, weak_cls)])
             if c_rtl is not None and weak_new is not None:
                 cross_new = _place(pid, cross, [self._cross.get((w, c_ltr if o else c_rtl, o)) for _, w, o in cross])
             if weak_new is None or cross_new is None:
@@ -164,15 +169,17 @@ class RtlMixWords:
         if rtl_new or ltr_strong or weak_new or cross_new:
             if not fill:
                 return None
-            return self._mix_fill(toks, lv, rtl, i, fill, rtl_new, ltr_strong, weak_new, cross_new, c_ltr, sorts)
+            todo = (rtl_miss, sorted(strong_k + [k for k, _, _ in weak_new]),
+                    cross if c_ltr is None or c_rtl is None else cross_new)
+            return self._mix_fill(toks, i, fill, rtl_new, ltr_strong, weak_new, cross_new, c_ltr, todo, pid)
         if c_ltr is None or c_rtl is None:
             return None
         return pid, c_rtl, c_ltr
 
-    def _mix_fill(self, toks, lv, rtl, i, fill, rtl_new, ltr_strong, ltr_weak, cross, c_ltr, sorts):
+    def _mix_fill(self, toks, i, fill, rtl_new, ltr_strong, ltr_weak, cross, c_ltr, sorts, pid):
         """Shape the strip's new pieces -- right-to-left ones in a right-to-left batch (``_fill_rtl``), left-to-right
         ones behind the anchor of their class (numbers and marks after a word of the script when the class is new),
-        crossed marks in batches of their own (``_fill_cross``) -- then look every piece up again."""
+        crossed marks in batches of their own (``_fill_cross``) -- then look the pieces still missing up again."""
         if self.size + len(rtl_new) + len(ltr_strong) + len(ltr_weak) + len(cross) > self.max_words:
             self.stats["resets"] += 1
             self._reset_words()
@@ -195,7 +202,7 @@ class RtlMixWords:
             self._harvest(batch, np.zeros(0, np.int8), skip, c_ltr, only=only)
         if cross and c_ltr is not None:  # (a new class: its marks are shaped in the next round)
             self._fill_cross(i, cross, c_ltr)
-        return self._mix_ids(toks, lv, rtl, i, fill - 1, sorts)
+        return self._mix_ids(toks, i, fill - 1, sorts, pid, c_ltr)
 
     def _fill_cross(self, i, cross, c_ltr):
         """Marks of a run at a level against its script's direction, each shaped where a batch puts it so: between
@@ -237,6 +244,25 @@ class RtlMixWords:
 
     def _ltr_script_of(self, cls: int) -> int:
         return next(key[1] for key, c in self._class_of.items() if c == cls)
+
+
+def _pieces(text: str, u: np.ndarray, cut: int) -> list[str]:
+    """The pieces of ``text`` that ``units`` cut (``u``), in order: its words between spaces, those cut where a
+    level or run changes (``cut`` of them) replaced by their pieces (``u``: the rows of kind 0)."""
+    words = text.split(" ")
+    if not cut:
+        return list(filter(None, words))
+    by_word: dict[int, list[str]] = {}
+    for a, b, w in u[u[:, 4] == 0][:, [0, 1, 5]].tolist():
+        by_word.setdefault(w, []).append(text[a:b])
+    toks: list[str] = []
+    at = 0
+    for w, parts in by_word.items():  # (in order: units numbers words as they come)
+        toks += filter(None, words[at:w])
+        toks += parts
+        at = w + 1
+    toks += filter(None, words[at:])
+    return toks
 
 
 def _place(pid: np.ndarray, items: list[tuple], found: list[int | None]) -> list[tuple] | None:
