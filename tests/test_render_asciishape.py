@@ -12,6 +12,7 @@ from conftest import SHARED_DATA
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 from pixelkit.pipeline.render.config import fonts_dir
+from pixelkit.pipeline.render.pango import asciishape
 from pixelkit.pipeline.render.pango.asciicheck import check_font, manifest_entry
 
 WIKI = SHARED_DATA / "prose" / "wikitext-2-raw" / "wiki.test.raw"
@@ -84,9 +85,10 @@ def test_written_glyph_strings_are_pangos():
 
 @pytest.mark.parametrize("cfg", [RenderConfig(), RenderConfig(mode="binary"), preset("pixar-pango")],
                          ids=["gray", "binary", "pixar-pango"])
-def test_composed_strips_are_pangos(cfg):
-    """WikiText strips and strips of random ASCII words, both passes: the cache (most new words written, not shaped)
-    gives Pango's pixels, as it does with the glyph path off."""
+def test_composed_strips_are_pangos(cfg, monkeypatch):
+    """WikiText strips and strips of random ASCII words, both passes: the cache (most new words written, not shaped:
+    seeded at once) gives Pango's pixels, as it does with the glyph path off."""
+    monkeypatch.setattr(asciishape, "SEED_AFTER", 0)
     rng = random.Random(3)
     texts = _wiki_strips(30) + [" ".join(_random_words(rng, 150)) for _ in range(10)]
     cache, pango = TextRenderer(cfg), TextRenderer(cfg, shape_cache=False)
@@ -106,3 +108,14 @@ def test_path_off_shapes_everything(monkeypatch):
     for t in _wiki_strips(3):
         assert np.array_equal(r(t).pixels, p(t).pixels)
     assert not r._cache._ascii.on and r._cache._ascii.stats["words"] == 0
+
+
+def test_a_class_is_seeded_after_its_first_new_words():
+    """The default: no seed (no written word) before SEED_AFTER new words of the class, then written words."""
+    r = TextRenderer(RenderConfig())
+    texts = _wiki_strips(40)
+    r(texts[0])
+    assert not r._cache._ascii.seeded and r._cache._ascii.stats["words"] == 0
+    for t in texts[1:]:
+        r(t)
+    assert r._cache._ascii.seeded and r._cache._ascii.stats["words"] > 0

@@ -9,7 +9,7 @@ starts, as HarfBuzz applies it -- each one glyph of its own cluster with no offs
 advance plus the pair adjustments with the glyph after it, rounded by Pango) is a function of that unit and the next
 one. A space's advance is the same before any unit (``spacecheck``: no lookup reaches the space).
 
-So when a Latin class is first met, ``seed`` has Pango shape one string holding every ordered pair of proven
+So once a Latin class has met ``SEED_AFTER`` new words, ``seed`` has Pango shape one string holding every ordered pair of proven
 characters (a de Bruijn sequence), every character before and after each ligature and every unit before a space,
 and ``learn`` notes each unit's glyph and each neighbouring pair's advance (only glyphs that are one unit's whole
 cluster). ``write`` then makes a batch's glyph string (glyph, advance, clusters = byte offsets) and the cache cuts
@@ -29,6 +29,9 @@ import numpy as np
 from . import pango_abi as pa
 
 LATIN = 25  # GUnicodeScript / PangoScript
+# A seed costs ~5 ms of thread CPU (shaping ~11 KB and learning it; measured on the benchmark machine), a written
+# word saves ~3.5 us of itemizing and HarfBuzz: so a class is seeded once ~1,500 of its new words have been shaped
+SEED_AFTER = 1500
 _SPACE = 0x20
 
 
@@ -57,6 +60,7 @@ class AsciiShaper:
         self._tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # class -> glyph, attr, width
         self.off: set[int] = set()  # classes whose strings broke the proof (never seen)
         self.seeded: set[int] = set()
+        self._met: dict[int, int] = {}  # class -> new words met before its seed
         self.stats = {"written": 0, "words": 0, "unlearned": 0}
 
     def eligible(self, words: list[str]) -> list[str]:
@@ -66,6 +70,12 @@ class AsciiShaper:
         if text.isascii() and not text.translate(self._drop) and (bad is None or not bad(text)):
             return words
         return [w for w in words if w.isascii() and not w.translate(self._drop) and (bad is None or not bad(w))]
+
+    def due(self, cls: int, words: int) -> bool:
+        """Whether to seed the class now that ``words`` more of its new words came: once SEED_AFTER have (seeding
+        costs about what shaping that many words costs, so a short run never pays more than twice the best)."""
+        met = self._met[cls] = self._met.get(cls, 0) + words
+        return met >= SEED_AFTER
 
     def seed(self, cls: int, key: tuple[int, int, int], shape, anchor: str) -> None:
         """Learn a new class's tables at once from one Pango string: its anchor, every pair of proven characters
@@ -118,6 +128,8 @@ class AsciiWords:
         if key[1] != LATIN:
             return missing
         if cls not in self._ascii.seeded:
+            if not self._ascii.due(cls, len(missing)):
+                return missing
             self._ascii.seed(cls, key, self._shape, self._cls_anchor[cls])
         easy = self._ascii.eligible(missing)
         for _ in range(2):  # (a second time without the words holding a pair not learned yet)
