@@ -16,6 +16,10 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Armenian, Georgian, Ethiopic...; not the syllabic or Thai shapers, which keep state across a buffer) or of
   Hangul (see ``scriptgate``: no jamo or tone mark), starts a cluster of its own, has whole-pixel advances and no
   unknown glyph, and that space is the class's one space glyph. A word that can never be cached is marked foreign.
+* A new word of printable ASCII in a Latin class is not shaped at all once the class is seeded: its glyph string
+  is written from glyph and pair-advance tables Pango's own shaping of one seed string taught (``asciishape.py``;
+  ``asciicheck.py`` proves per font that only cmap, single substitutions, one ligature lookup and pair advances
+  touch those characters), and cut by the same kernel.
 * Right to left (``_lookup_rtl``, why it is Pango's layout: ``rtl.py``): an Arabic or Hebrew strip the gate
   passes is composed word by word in reverse order, numbers as level-2 items of their own; with Latin words in it,
   piece by piece in the order of Pango's own bidi levels (``rtlmix.py``).
