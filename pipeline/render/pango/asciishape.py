@@ -30,7 +30,8 @@ from . import pango_abi as pa
 
 LATIN = 25  # GUnicodeScript / PangoScript
 # A seed costs ~5 ms of thread CPU (shaping ~11 KB and learning it; measured on the benchmark machine), a written
-# word saves ~3.5 us of itemizing and HarfBuzz: so a class is seeded once ~1,500 of its new words have been shaped
+# word saves ~3.5 us of itemizing and HarfBuzz: so a class is seeded once ~1,500 of its new words that could be
+# written have been shaped
 SEED_AFTER = 1500
 _SPACE = 0x20
 
@@ -72,8 +73,9 @@ class AsciiShaper:
         return [w for w in words if w.isascii() and not w.translate(self._drop) and (bad is None or not bad(w))]
 
     def due(self, cls: int, words: int) -> bool:
-        """Whether to seed the class now that ``words`` more of its new words came: once SEED_AFTER have (seeding
-        costs about what shaping that many words costs, so a short run never pays more than twice the best)."""
+        """Whether to seed the class now that ``words`` more of its new words it could write came: once SEED_AFTER
+        have (seeding costs about what shaping that many words costs, so a short run never pays more than twice
+        the best)."""
         met = self._met[cls] = self._met.get(cls, 0) + words
         return met >= SEED_AFTER
 
@@ -127,11 +129,11 @@ class AsciiWords:
         key = next(k for k, c in self._class_of.items() if c == cls)
         if key[1] != LATIN:
             return missing
+        easy = self._ascii.eligible(missing)
         if cls not in self._ascii.seeded:
-            if not self._ascii.due(cls, len(missing)):
+            if not self._ascii.due(cls, len(easy)):  # (counting the words it could write)
                 return missing
             self._ascii.seed(cls, key, self._shape, self._cls_anchor[cls])
-        easy = self._ascii.eligible(missing)
         for _ in range(2):  # (a second time without the words holding a pair not learned yet)
             if not easy:
                 return missing
