@@ -16,6 +16,10 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Armenian, Georgian, Ethiopic...; not the syllabic or Thai shapers, which keep state across a buffer) or of
   Hangul (see ``scriptgate``: no jamo or tone mark), starts a cluster of its own, has whole-pixel advances and no
   unknown glyph, and that space is the class's one space glyph. A word that can never be cached is marked foreign.
+* A new word of printable ASCII in a Latin class is not shaped at all once the class is seeded: its glyph string
+  is written from glyph and pair-advance tables Pango's own shaping of one seed string taught (``asciishape.py``;
+  ``asciicheck.py`` proves per font that only cmap, single substitutions, one ligature lookup and pair advances
+  touch those characters), and cut by the same kernel.
 * Right to left (``_lookup_rtl``, why it is Pango's layout: ``rtl.py``): an Arabic or Hebrew strip the gate
   passes is composed word by word in reverse order, numbers as level-2 items of their own; with Latin words in it,
   piece by piece in the order of Pango's own bidi levels (``rtlmix.py``).
@@ -62,6 +66,7 @@ import numpy as np
 from . import kernels
 from . import pango_abi as pa
 from .adopt import PangoWords
+from .asciishape import AsciiShaper, AsciiWords
 from .brackets import MixedWords, pieces, word_cuts
 from .cjk import CjkWords
 from .classes import GLYPH_IDS, Classes
@@ -91,7 +96,7 @@ _NO_JOIN = np.zeros(0, np.uint8)
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache(CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classes):
+class ShapeCache(AsciiWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classes):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
@@ -103,13 +108,14 @@ class ShapeCache(CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classe
     def __init__(self, context: int, line_metrics: Callable[[str], tuple[int, int]],
                  y_top: Callable[[int], float], risky_glyphs: frozenset[int] = frozenset(),
                  max_words: int = 100_000, glyph_cell: tuple[int, int, int, int] | None = None,
-                 cjk_chars: frozenset[int] = frozenset()):
+                 cjk_chars: frozenset[int] = frozenset(), ascii_check=None):
         self._context = pa.ffi.cast("void *", context)
         self._line_metrics, self._y_top = line_metrics, y_top
         self.max_words = max_words
         self._risky = np.zeros(GLYPH_IDS, np.uint8)  # glyphs whose position may depend on a word's neighbours
         self._risky[[g for g in risky_glyphs if g < GLYPH_IDS]] = 1
         self._glyphs = GlyphMasks(glyph_cell) if glyph_cell else GlyphMasks()
+        self._ascii = AsciiShaper(ascii_check)  # new ASCII words' glyph strings written, not shaped (asciishape.py)
         self._gate = gate()
         self._char_codes = self._gate.char_codes
         self._want = np.zeros(0, np.uint8)  # which words of a batch to cut (empty: all); see _measure_mixed
@@ -286,6 +292,10 @@ class ShapeCache(CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classe
             codes = [code for code in codes if code & LEAD]
             if not missing:
                 return
+        if cls is not None and codes is None and self._ascii.on:
+            missing = self._write(missing, cls)
+            if not missing:
+                return
         skip = 0
         if cls is not None:
             missing.insert(0, self._cls_anchor[cls])
@@ -296,7 +306,8 @@ class ShapeCache(CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classe
         self._harvest(missing, np.array(codes or [], np.int8), skip, cls)
 
     def _harvest(self, batch: list[str], codes: np.ndarray, skip: int, cls: int | None,
-                 weak_only: bool = False, only: set[str] | None = None, rtl: int | None = None) -> None:
+                 weak_only: bool = False, only: set[str] | None = None, rtl: int | None = None,
+                 data: tuple[bytes, list[pa.Shaped]] | None = None) -> None:
         """Shape ``batch`` (words, each followed by one space) as Pango would and cache ``batch[skip:]``.
 
         A word that can never be cached (split between items, right-to-left, unknown or risky glyphs...) is
@@ -305,14 +316,14 @@ class ShapeCache(CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classe
         other words they may resolve to another script. ``rtl``: a batch of an RTL strip's words (see
         ``_lookup_rtl``), cached in ``_rtl_ids[rtl]``."""
         self.stats["batch_words"] += len(batch)
-        data = (" ".join(batch) + " ").encode("utf-8")
+        data, written = data if data is not None else ((" ".join(batch) + " ").encode("utf-8"), None)
         raw = np.frombuffer(data, np.uint8)
         if len(self._status) < len(batch):
             self._status = np.empty(2 * len(batch), np.int32)
         status = self._status[:len(batch)]
         status[:] = FOREIGN_WORD
         if rtl is None:
-            for item in self._shape(data):
+            for item in written or self._shape(data):
                 if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
                     self._harvest_words(item, raw, codes, status, skip, batch, cls)
         else:

@@ -198,14 +198,16 @@ def verdict(path: str | Path) -> SpaceCheck | None:
 
 
 def write_manifest() -> None:
-    """Record the pinned fonts' verdicts in fonts/MANIFEST.json: ``shape_cache`` (this check) and ``cjk``
-    (``cjkcheck``: which CJK characters may be composed one by one)."""
+    """Record the pinned fonts' verdicts in fonts/MANIFEST.json: ``shape_cache`` (this check), ``cjk``
+    (``cjkcheck``: which CJK characters may be composed one by one) and ``ascii`` (``asciicheck``: which printable
+    ASCII words may have their glyph strings written)."""
     from ..config import fonts_dir
-    from . import cjkcheck
+    from . import asciicheck, cjkcheck
 
     path = fonts_dir() / "MANIFEST.json"
     data = json.loads(path.read_text())
     for name, entry in data["fonts"].items():
         entry["shape_cache"] = manifest_entry(check_font(fonts_dir() / name))
         entry["cjk"] = cjkcheck.manifest_entry(cjkcheck.check_font(fonts_dir() / name))
+        entry["ascii"] = asciicheck.manifest_entry(asciicheck.check_font(fonts_dir() / name))
     path.write_text(json.dumps(data, indent=2) + "\n")
