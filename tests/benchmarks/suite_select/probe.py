@@ -3,9 +3,10 @@ debug encoder's `last` and `mean` pooled states on pixel and text input, how muc
 magnitude), and a logistic regression on them (train rows -> held-out rows); beside it, the same regression on four
 word-overlap / length features of the pair, as a floor of what the data allows.
 
-    .venv/bin/python tests/benchmarks/suite_select/probe.py RUN_DIR DATA_DIR
+    .venv/bin/python tests/benchmarks/suite_select/probe.py RUN_DIR DATA_DIR [ENCODER]
     (RUN_DIR: a select.yaml run of the task, e.g. out/suite-select/runs/mrpc-last/seed-42, for its head config;
-     DATA_DIR: that run's task shards, out/suite-select/data/glue-mrpc-*; the encoder: out/train/dualgpt/model)
+     DATA_DIR: that run's task shards, out/suite-select/data/glue-mrpc-*; ENCODER: the pretrained model/ dir,
+     default out/train/dualgpt/model)
 """
 import re
 import sys
@@ -21,10 +22,11 @@ from pixelkit.trainer.taskmodel import TaskModel, TaskConfig, TaskVariant
 from pixelkit.trainer.loading import load_encoder
 torch.manual_seed(0)
 run, data = sys.argv[1], sys.argv[2]
+encoder = sys.argv[3] if len(sys.argv) > 3 else "out/train/dualgpt/model"
 base = TaskModel.from_pretrained(run + "/model").config
 def feats(modality, split):
     cfg = TaskConfig(**{**base.to_dict(), "modality": modality})
-    m = TaskModel(cfg); load_encoder(m, "out/train/dualgpt/model"); m.eval()
+    m = TaskModel(cfg); load_encoder(m, encoder); m.eval()
     ss = list(read_samples(resolve(read_split(data, split)).urls))
     L, M, y = [], [], []
     with torch.no_grad():
