@@ -24,10 +24,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-# hb-ot-shape.cc: common (ccmp, locl, mark, mkmk, rlig, abvm, blwm, rvrn) and horizontal features (calt, clig,
-# curs, dist, kern, liga, rclt), the direction's (ltra, ltrm), and rand / trak, which HarfBuzz also enables
-_DEFAULT = frozenset({"ccmp", "locl", "mark", "mkmk", "rlig", "abvm", "blwm", "rvrn", "calt", "clig", "curs", "dist",
-                      "kern", "liga", "rclt", "ltra", "ltrm", "rand", "trak"})
+from .cjkcheck import DEFAULT_FEATURES
+from .spacecheck import _subtables, pinned_or_checked
+
+# the features HarfBuzz turns on by default (cjkcheck's list, from hb-ot-shape.cc) less 'frac' / 'numr' / 'dnom' (only
+# around U+2044, not ASCII) and the Hangul jamo features, plus 'trak', which HarfBuzz also enables horizontally
+_DEFAULT = (DEFAULT_FEATURES - {"frac", "numr", "dnom", "ljmo", "vjmo", "tjmo"}) | {"trak"}
 _SCRIPTS = ("latn", "DFLT")
 _XADVANCE = 4
 ASCII = range(0x20, 0x7F)
@@ -101,9 +103,8 @@ def _scan(font, pool: set[str]) -> tuple[set[str], list[tuple[int, str, list[str
             continue
         table = font[tag].table
         for li in sorted(_lookups(table)):
-            for st in table.LookupList.Lookup[li].SubTable:
-                st = getattr(st, "ExtSubTable", st)
-                kind = (tag, st.LookupType)
+            for st, lookup_type in _subtables(table.LookupList.Lookup[li]):
+                kind = (tag, lookup_type)
                 if kind in (("GSUB", 5), ("GSUB", 6), ("GPOS", 7), ("GPOS", 8)):
                     for ctx, ins in _rules(st, kind[1] in (6, 8), pool):
                         if all(ctx) and all(ins):  # every position can be printable ASCII: it may fire
@@ -147,8 +148,7 @@ def check_font(path) -> AsciiCheck:
     for c, g in names.items():
         origin.setdefault(g, set()).add(chr(c))
     singles = [st for li in sorted(_lookups(font["GSUB"].table)) if "GSUB" in font
-               for st in (getattr(s, "ExtSubTable", s) for s in font["GSUB"].table.LookupList.Lookup[li].SubTable)
-               if st.LookupType == 1]
+               for st, lookup_type in _subtables(font["GSUB"].table.LookupList.Lookup[li]) if lookup_type == 1]
     for _ in range(8):
         grown = True
         while grown:
@@ -202,8 +202,6 @@ def from_entry(e: dict) -> AsciiCheck:
 
 @functools.lru_cache(maxsize=16)
 def _checked(sha256: str, path: str) -> AsciiCheck | None:
-    from .spacecheck import pinned_or_checked
-
     return pinned_or_checked("ascii", sha256, path, from_entry, check_font)
 
 
