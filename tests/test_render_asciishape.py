@@ -110,15 +110,19 @@ def test_path_off_shapes_everything(monkeypatch):
     assert not r._cache._glyph.on and r._cache._glyph.stats["words"] == 0
 
 
-def test_a_class_is_seeded_after_its_first_new_words():
-    """The default: no seed before SEED_AFTER new words of the class (words are written from what Pango's own
-    batches taught), then the seed."""
+def test_a_class_is_seeded_once_unlearned_words_paid_for_it(monkeypatch):
+    """Words are written from what Pango's own batches taught from the second strip on, with no seed; the seed
+    comes once as many new words went to Pango for want of a unit or pair as it costs (SEED_AFTER per 12,000
+    seed characters; lowered here so that a short run reaches it)."""
+    monkeypatch.setattr(glyphshape, "SEED_AFTER", 10)
     r = TextRenderer(RenderConfig())
     texts = _wiki_strips(40)
     r(texts[0])
-    assert not r._cache._glyph.seeded and r._cache._glyph.stats["words"] == 0
+    shaper = r._cache._glyph
+    assert not shaper.seeded and shaper.stats["words"] == 0
     r(texts[1])
-    assert not r._cache._glyph.seeded and r._cache._glyph.stats["words"] > 0  # (learned from the first strip)
+    assert not shaper.seeded and shaper.stats["words"] > 0  # (learned from the first strip)
     for t in texts[2:]:
         r(t)
-    assert r._cache._glyph.seeded
+    (cls,) = shaper.seeded
+    assert shaper._met[cls] >= 10 * shaper.scripts[25].seed_chars // 12_000

@@ -13,7 +13,8 @@ reaches the space).
 
 The tables are learned from every item Pango shapes in a class of those scripts (``learn``: only glyphs that are
 one unit's whole cluster with no offsets; a kerned pair's advance, else the lone advance), and, once a class has
-met ``SEED_AFTER`` new words, from one *seed* string Pango shapes: every unit before a space and every kerned pair
+met as many new words that went to Pango for want of a unit or pair as the seed costs (``SEED_AFTER``), from
+one *seed* string Pango shapes: every unit before a space and every kerned pair of the everyday letters
 (walks through the pairs, ~6,000 in GoNoto's Cyrillic). ``write`` then makes a batch's glyph string (glyph,
 advance, clusters = byte offsets); a word holding a unit or kerned pair not learned yet goes to Pango (and is
 learned from there). A unit seen with two glyphs, a pair with two advances or an unkerned pair off its lone advance
@@ -32,11 +33,17 @@ import numpy as np
 from . import pango_abi as pa
 
 LATIN = 25  # GUnicodeScript / PangoScript
-# A seed costs ~1 ms per 1,000 units and pairs shaped and learned, a written word saves ~3.5 us of itemizing and
-# HarfBuzz: the seed is shaped once a class has met this many new words it could write
+# A seed of 12,000 characters costs ~5 ms of thread CPU to shape and learn, a written word saves ~3.5 us of itemizing
+# and HarfBuzz: a class is seeded once this many of its new words per 12,000 seed characters went to Pango for a
+# unit or pair not learned yet (GoNoto: Latin ~1,260 words, Cyrillic and Greek ~340)
 SEED_AFTER = 1500
 _SPACE = 0x20
 NCP = 0x2200  # code points below this can be units (the checked candidates all are)
+
+
+def _core(u: str) -> bool:
+    """A unit the seed shows: a ligature, a Common character or a letter of the everyday alphabets."""
+    return len(u) > 1 or ord(u) < 0x180 or 0x370 <= ord(u) < 0x460 or ord(u) in (0x490, 0x491) or ord(u) >= 0x2000
 
 
 class _Script:
@@ -65,19 +72,35 @@ class _Script:
             self.pairs[u] = nxt
             self.kern[[unit(u) * nu + unit(v) for v in nxt]] = True
         self.units = [chr(c) for c in sorted(check.chars) if c != _SPACE] + ligs
-        # the script's own letters (a word beginning with one is a run of this script in any strip)
-        self.letters = frozenset(chr(c) for c in check.chars if chr(c).isalpha() and c != 0x374 and (
-            c >= 0x370 if script != LATIN else (c < 0x80 or 0xC0 <= c < 0x250)))
+        self._seed: str | None = None
+        # the seed's length, about (each unit and a space, each core pair): what seeding costs
+        self.seed_chars = 2 * len(self.units) + 2 * sum(_core(v) for u, nxt in self.pairs.items() if _core(u) for v in nxt)
+        # the script's own letters (a word of the proven characters holding one has no other script of its own)
+        letters = [chr(c) for c in check.chars if chr(c).isalpha() and c != 0x374 and (
+            c >= 0x370 if script != LATIN else (c < 0x80 or 0xC0 <= c < 0x250))]
+        self.has_letter = re.compile("[" + re.escape("".join(letters)) + "]").search if letters else lambda w: None
+
+    @property
+    def seed(self) -> str:
+        if self._seed is None:
+            self._seed = self.seed_text()
+        return self._seed
 
     def seed_text(self) -> str:
-        """Every unit before a space, then walks through the kerned pairs (each pair once as neighbours)."""
-        out = {u: list(v) for u, v in self.pairs.items()}
-        walks = []
-        for start in list(out):
-            while out.get(start):
+        """Every unit before a space, then trails through the kerned pairs of the *core* units (letters of the
+        everyday alphabets -- Latin to Extended-A, basic Cyrillic with Ґ, Greek -- ligatures and Common
+        characters; the rest are learned from Pango's items as they come), each pair once as neighbours."""
+        adj = {u: [v for v in nxt if _core(v)] for u, nxt in self.pairs.items() if _core(u)}
+        left_in: dict[str, int] = {}
+        for nxt in adj.values():
+            for v in nxt:
+                left_in[v] = left_in.get(v, 0) + 1
+        walks = []  # walks until stuck, from the nodes with the most edges out over in first (few walks)
+        for start in sorted(adj, key=lambda u: left_in.get(u, 0) - len(adj[u])):
+            while adj[start]:
                 walk, u = [start], start
-                while out.get(u):
-                    u = out[u].pop()
+                while adj.get(u):
+                    u = adj[u].pop()
                     walk.append(u)
                 walks.append("".join(walk))
         return " ".join(self.units + walks)
@@ -114,18 +137,20 @@ class GlyphShaper:
             return words
         return [w for w in words if not w.translate(sc.drop) and (bad is None or not bad(w))]
 
-    def due(self, cls: int, words: int) -> bool:
-        """Whether to seed the class now that ``words`` more of its new words it could write came: once SEED_AFTER
-        have (seeding costs about what shaping that many words costs, so a short run never pays more than twice
-        the best)."""
+    def due(self, cls: int, script: int, words: int) -> bool:
+        """Whether to seed the class now that ``words`` more of its new words that could be written were not (a
+        unit or pair not learned yet): once they would have paid for the seed (~SEED_AFTER words per 12,000
+        characters of seed text: a seed costs about what shaping as many words costs, so a run never pays more
+        than twice the best)."""
         met = self._met[cls] = self._met.get(cls, 0) + words
-        return met >= SEED_AFTER
+        return met >= SEED_AFTER * self.scripts[script].seed_chars // 12_000
 
     def seed(self, cls: int, key: tuple[int, int, int], shape, anchor: str) -> None:
         """Learn a class's tables from one Pango string: its anchor, each unit before a space, each kerned pair.
         (A pair that string does not show stays unlearned: its words go to Pango.)"""
         self.seeded.add(cls)
-        data = (anchor + " " + self.scripts[key[1]].seed_text() + " ").encode("utf-8")
+        sc = self.scripts[key[1]]
+        data = (anchor + " " + sc.seed + " ").encode("utf-8")
         raw = np.frombuffer(data, np.uint8)
         for item in shape(data):
             if item.level == 0 and (item.font, item.script, item.language) == key:
@@ -184,16 +209,16 @@ class GlyphWords:
         return [w for w in missing if w not in done] if done else missing
 
     def _write_mixed(self, missing: list[str]) -> list[str]:
-        """The same for a strip of several scripts: the words that begin with a letter of a glyph-path script and
-        hold only its proven characters (a word of a script of its own: Pango puts it, and the space after it, in
-        a run of that script, whatever its neighbours), each written in its script's class (when the font has
-        exactly one); the rest, to be shaped by Pango."""
+        """The same for a strip of several scripts: the words that hold a letter of a glyph-path script and only
+        its proven characters (a word of that script alone: cached in its class as a Pango batch would cache it; a
+        strip whose runs cut it or put it in another run is settled by ``_measure_mixed``, as for any cached word),
+        each written in its script's class (when the font has exactly one); the rest, to be shaped by Pango."""
         shaper, done = self._glyph, set()
         for script, sc in shaper.scripts.items():
             keys = [k for k in self._class_of if k[1] == script]
             if len(keys) != 1:
                 continue
-            own = [w for w in missing if w[:1] in sc.letters]
+            own = list(filter(sc.has_letter, missing))
             if own:
                 done |= self._write_in(shaper.eligible(own, script), self._class_of[keys[0]], keys[0])
         return [w for w in missing if w not in done] if done else missing
@@ -202,21 +227,21 @@ class GlyphWords:
         """Write and cache what can be of the eligible words ``easy`` in class ``cls`` (seeding it when due); the
         words written."""
         shaper = self._glyph
-        if cls not in shaper.seeded and shaper.due(cls, len(easy)):  # (counting the words it could write)
-            shaper.seed(cls, key, self._shape, self._cls_anchor[cls])
-        for _ in range(2):  # (a second time without the words holding a pair not learned yet)
+        for _ in range(3):
             if not easy:
                 return set()
             data = (" ".join(easy) + " ").encode("utf-8")
             item = shaper.write(cls, key[1], np.frombuffer(data, np.uint8), key[0], key[2])
+            if isinstance(item, pa.Shaped):
+                self._harvest(easy, np.zeros(0, np.int8), 0, cls, data=(data, [item]))
+                shaper.stats["words"] += len(easy)
+                return set(easy)
+            if cls not in shaper.seeded and shaper.due(cls, key[1], len(easy) if item is None else len(item)):
+                shaper.seed(cls, key, self._shape, self._cls_anchor[cls])
+                continue  # (all of them again)
             if item is None:
                 return set()
-            if isinstance(item, set):
-                easy = [w for k, w in enumerate(easy) if k not in item]
-                continue
-            self._harvest(easy, np.zeros(0, np.int8), 0, cls, data=(data, [item]))
-            shaper.stats["words"] += len(easy)
-            return set(easy)
+            easy = [w for k, w in enumerate(easy) if k not in item]  # (the rest, without the unlearned ones)
         return set()
 
 
