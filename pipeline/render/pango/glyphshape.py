@@ -11,8 +11,9 @@ advance plus the pair adjustments with the glyph after it, rounded by Pango) is 
 one; for a pair the kerning cannot touch, the unit's *lone* advance (before a space: ``spacecheck``, no lookup
 reaches the space).
 
-The tables are learned from every item Pango shapes in a class of those scripts (``learn``: only glyphs that are
-one unit's whole cluster with no offsets; a kerned pair's advance, else the lone advance), and, once a class has
+The tables are learned from every item Pango shapes in a class of those scripts (``learn``: only the words whose
+every glyph is one unit's whole cluster with no offsets, which the proof covers; a kerned pair's advance, else the
+lone advance), and, once a class has
 met as many new words that went to Pango for want of a unit or pair as the seed costs (``SEED_AFTER``), from
 one *seed* string Pango shapes: every unit before a space and every kerned pair of the everyday letters
 (walks through the pairs, ~6,000 in GoNoto's Cyrillic). ``write`` then makes a batch's glyph string (glyph,
@@ -297,6 +298,16 @@ def _learn(glyphs, clusters, end, raw, umap, ok, ligs, lens, lig_units, kern, sp
         b = clusters[k + 1] if k + 1 < n else end
         if glyphs[k, 0] >= 0 and glyphs[k, 2] == 0 and glyphs[k, 3] == 0 and b > clusters[k]:
             units[k] = _unit(raw, clusters[k], b, umap, ok, ligs, lens, lig_units)
+    # only words made of units are learned: the proof covers them (a glyph beside an unproven one -- a combining
+    # mark, say -- may be another: GoNoto's ccmp takes a dotless i-ogonek before a top mark)
+    start, clean = 0, True
+    for k in range(n + 1):
+        if k == n or units[k] == space:
+            if not clean:
+                units[start:k] = -1
+            start, clean = k + 1, True
+        elif units[k] < 0:
+            clean = False
     for k in range(n):
         u = units[k]
         if u < 0:
