@@ -48,10 +48,16 @@ def _core(u: str) -> bool:
 
 
 class _Script:
-    """One script's proven units: which are its own (``ok``), which start a ligature, its ligatures (code points,
-    in the order the lookup tries them) and the kerned pairs."""
+    """One script's proven units (its characters, then its ligatures): which are proven (``ok``), which start a
+    ligature, its ligatures (code points, in the order the lookup tries them) and the kerned pairs."""
 
-    def __init__(self, script: int, check, umap: np.ndarray, lig_unit: dict[str, int], nu: int):
+    def __init__(self, script: int, check):
+        chars = sorted(check.chars)
+        self.umap = umap = np.full(NCP, -1, np.int64)  # code point -> unit (the script's own numbering)
+        umap[chars] = np.arange(len(chars))
+        self.space = int(umap[_SPACE])
+        self.nu = nu = len(chars) + len(check.ligatures)
+        lig_unit = {q: len(chars) + j for j, q in enumerate(check.ligatures)}
         self.ok = np.zeros(nu, np.bool_)
         self.ok[[umap[c] for c in check.chars]] = True
         self.drop = {c: None for c in check.chars | {_SPACE}}  # str.translate deletes the proven characters
@@ -109,20 +115,14 @@ class _Script:
 
 class GlyphShaper:
     """Learned glyph and pair-advance tables for the Latin, Cyrillic and Greek classes of one ``ShapeCache``
-    (``checks``: the font's ``glyphcheck`` verdicts by script, None: off). Units are numbered over all scripts:
-    the proven characters, then the ligatures."""
+    (``checks``: the font's ``glyphcheck`` verdicts by script, None: off)."""
 
     def __init__(self, checks):
         checks = {s: c for s, c in (checks or {}).items() if c.chars}
         self.on = bool(checks)
-        chars = sorted(set().union(*(c.chars for c in checks.values()))) if checks else [_SPACE]
-        ligs = sorted(set().union(*(c.ligatures for c in checks.values()))) if checks else []
-        self._umap = np.full(NCP, -1, np.int64)
-        self._umap[chars] = np.arange(len(chars))
-        self._space = int(self._umap[_SPACE])
-        self._nu = nu = len(chars) + len(ligs)
-        lig_unit = {q: len(chars) + j for j, q in enumerate(ligs)}
-        self.scripts = {s: _Script(s, c, self._umap, lig_unit, nu) for s, c in checks.items()}
+        self.scripts = {s: _Script(s, c) for s, c in checks.items()}
+        if self.on:
+            _warm()
         self._tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # class -> glyph, attr, width
         self.off: set[int] = set()  # classes whose strings broke the proof (never seen)
         self.seeded: set[int] = set()
@@ -165,11 +165,11 @@ class GlyphShaper:
         sc = self.scripts[item.script]
         t = self._tables.get(cls)
         if t is None:
-            nu = self._nu
+            nu = sc.nu
             t = self._tables[cls] = (np.full(nu, -1, np.int64), np.zeros(nu, np.int32), np.full(nu * nu, -1, np.int32))
         self.stats["learned"] += 1
-        if _learn(item.glyphs, item.clusters, item.offset + item.length, raw, self._umap, sc.ok, sc.ligs, sc.lens,
-                  sc.lig_units, sc.kern, self._space, *t):
+        if _learn(item.glyphs, item.clusters, item.offset + item.length, raw, sc.umap, sc.ok, sc.ligs, sc.lens,
+                  sc.lig_units, sc.kern, sc.space, *t):
             self.off.add(cls)  # a unit with two glyphs or a pair with two advances: never written again
 
     def write(self, cls: int, script: int, raw: np.ndarray, font: int, language: int) -> pa.Shaped | set[int] | None:
@@ -181,7 +181,7 @@ class GlyphShaper:
         sc = self.scripts[script]
         out = np.empty((len(raw), 5), np.int32)
         clusters = np.empty(len(raw), np.int32)
-        m, bad = _write(raw, self._umap, sc.ok, sc.ligs, sc.lens, sc.lig_units, sc.first, sc.kern, self._space, *t,
+        m, bad = _write(raw, sc.umap, sc.ok, sc.ligs, sc.lens, sc.lig_units, sc.first, sc.kern, sc.space, *t,
                         out, clusters)
         if bad:
             self.stats["unlearned"] += 1
@@ -244,6 +244,21 @@ class GlyphWords:
                 return set()
             easy = [w for k, w in enumerate(easy) if k not in item]  # (the rest, without the unlearned ones)
         return set()
+
+
+_WARM: list[bool] = []
+
+
+def _warm() -> None:
+    """Load (or compile) the kernels once a process (~6-10 ms each, which a first strip would pay)."""
+    if _WARM:
+        return
+    raw, z = np.frombuffer(b"a ", np.uint8), np.zeros(1, np.int32)
+    umap, ok, ligs, lens = np.full(NCP, -1, np.int64), np.zeros(1, np.bool_), np.zeros((0, 1), np.int32), np.zeros(0, np.int64)
+    t = (np.full(1, -1, np.int64), np.zeros(1, np.int32), np.full(1, -1, np.int32))
+    _learn(np.zeros((1, 5), np.int32), z, 1, raw, umap, ok, ligs, lens, lens, ok, 0, *t)
+    _write(raw, umap, ok, ligs, lens, lens, ok, ok, 0, *t, np.empty((2, 5), np.int32), np.empty(2, np.int32))
+    _WARM.append(True)
 
 
 @numba.njit(cache=True, nogil=True)
