@@ -112,9 +112,8 @@ def test_path_off_shapes_everything(monkeypatch):
 
 def test_a_class_is_seeded_once_unlearned_words_paid_for_it(monkeypatch):
     """Words are written from what Pango's own batches taught from the second strip on, with no seed; the seed
-    comes once as many new words went to Pango for want of a unit or pair as it costs (SEED_AFTER per 12,000
-    seed characters; lowered here so that a short run reaches it)."""
-    monkeypatch.setattr(glyphshape, "SEED_AFTER", 10)
+    comes once the new words that went to Pango for want of a unit or pair (and their batches) cost what it costs
+    (SEED_AFTER per 12,000 seed characters; lowered after two strips here so that a short run reaches it)."""
     r = TextRenderer(RenderConfig())
     texts = _wiki_strips(40)
     r(texts[0])
@@ -122,6 +121,7 @@ def test_a_class_is_seeded_once_unlearned_words_paid_for_it(monkeypatch):
     assert not shaper.seeded and shaper.stats["words"] == 0
     r(texts[1])
     assert not shaper.seeded and shaper.stats["words"] > 0  # (learned from the first strip)
+    monkeypatch.setattr(glyphshape, "SEED_AFTER", 10)
     for t in texts[2:]:
         r(t)
     (cls,) = shaper.seeded

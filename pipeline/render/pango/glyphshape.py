@@ -19,7 +19,10 @@ one *seed* string Pango shapes: every unit before a space and every kerned pair 
 (walks through the pairs, ~6,000 in GoNoto's Cyrillic). ``write`` then makes a batch's glyph string (glyph,
 advance, clusters = byte offsets); a word holding a unit or kerned pair not learned yet goes to Pango (and is
 learned from there). A unit seen with two glyphs, a pair with two advances or an unkerned pair off its lone advance
-(a proof that would be wrong) turns the path off for the class. ``tests/test_render_glyphpath.py`` and
+(a proof that would be wrong) turns the path off for the class. In a strip of several scripts
+(``_write_mixed``) the new words are written only when all of them can be (each word of one script in that
+script's class, each digit or punctuation word in the class of every run it stands in), since a Pango batch for
+the rest would cost more than writing the others saves. The kernels are in ``glyphkernels.py``. ``tests/test_render_glyphpath.py`` and
 ``tests/test_render_asciishape.py`` compare written glyph strings with Pango's and composed strips with Pango's
 pixels; ``PIXELKIT_ASCII_PATH=0`` turns the path off.
 """
@@ -27,19 +30,24 @@ pixels; ``PIXELKIT_ASCII_PATH=0`` turns the path off.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 
-import numba
 import numpy as np
 
 from . import pango_abi as pa
+from .glyphkernels import NCP, _learn, _warm, _write
+from .scriptruns import PAIRED
+
+_LETTER = re.compile(r"[^\W\d_]").search
+_PAIRED = re.compile("[" + re.escape("".join(map(chr, PAIRED))) + "]").search
 
 LATIN = 25  # GUnicodeScript / PangoScript
 # A seed of 12,000 characters costs ~5 ms of thread CPU to shape and learn, a written word saves ~3.5 us of itemizing
 # and HarfBuzz: a class is seeded once this many of its new words per 12,000 seed characters went to Pango for a
 # unit or pair not learned yet (GoNoto: Latin ~1,260 words, Cyrillic and Greek ~340)
 SEED_AFTER = 1500
+_BATCH = 40  # what a Pango batch costs beyond its words (~150 us), in words' shaping
 _SPACE = 0x20
-NCP = 0x2200  # code points below this can be units (the checked candidates all are)
 
 
 def _core(u: str) -> bool:
@@ -60,7 +68,8 @@ class _Script:
         lig_unit = {q: len(chars) + j for j, q in enumerate(check.ligatures)}
         self.ok = np.zeros(nu, np.bool_)
         self.ok[[umap[c] for c in check.chars]] = True
-        self.drop = {c: None for c in check.chars | {_SPACE}}  # str.translate deletes the proven characters
+        # a character that is not proven (the space is: words are joined by it)
+        self.other = re.compile("[^" + re.escape("".join(map(chr, sorted(check.chars | {_SPACE})))) + "]").search
         self.bad = re.compile("|".join(map(re.escape, check.forbidden))).search if check.forbidden else None
         ligs = list(check.ligatures)
         self.ligs = np.zeros((len(ligs), max(map(len, ligs), default=1)), np.int32)
@@ -133,10 +142,10 @@ class GlyphShaper:
         """The words of the script's proven characters only, holding no forbidden sequence (all at once when they
         all are)."""
         sc = self.scripts[script]
-        text, bad = " ".join(words), sc.bad
-        if not text.translate(sc.drop) and (bad is None or not bad(text)):
+        text, bad, other = " ".join(words), sc.bad, sc.other
+        if not other(text) and (bad is None or not bad(text)):
             return words
-        return [w for w in words if not w.translate(sc.drop) and (bad is None or not bad(w))]
+        return [w for w in words if not other(w) and (bad is None or not bad(w))]
 
     def due(self, cls: int, script: int, words: int) -> bool:
         """Whether to seed the class now that ``words`` more of its new words that could be written were not (a
@@ -209,179 +218,87 @@ class GlyphWords:
         done = self._write_in(self._glyph.eligible(missing, key[1]), cls, key)
         return [w for w in missing if w not in done] if done else missing
 
-    def _write_mixed(self, missing: list[str]) -> list[str]:
-        """The same for a strip of several scripts: the words that hold a letter of a glyph-path script and only
-        its proven characters (a word of that script alone: cached in its class as a Pango batch would cache it; a
-        strip whose runs cut it or put it in another run is settled by ``_measure_mixed``, as for any cached word),
-        each written in its script's class (when the font has exactly one); the rest, to be shaped by Pango."""
-        shaper, done = self._glyph, set()
+    def _write_mixed(self, words: list[str], ids: list[int | None], missing: list[str]) -> bool:
+        """The same for a strip of several scripts (``words``, their ``ids``; None: missing), all or nothing (a Pango
+        batch for the rest would cost more than writing saves): the words that hold a letter of a glyph-path script
+        and only its proven characters (a word of that script alone: cached in its class as a Pango batch would
+        cache it; a strip whose runs cut it or put it in another run is settled by ``_measure_mixed``, as for any
+        cached word), each in its script's class (the font must have exactly one), and the digit and punctuation
+        words (no paired marks), each in the class of every run it stands in -- the script of the last word of a
+        script of its own before it (at the strip's start: after it), as Pango's script iterator gives it.
+        Whether they all were."""
+        shaper = self._glyph
+        one = {}  # script -> its one class (key, class)
+        for k, c in self._class_of.items():
+            one[k[1]] = None if k[1] in one else (k, c)
+        strong: dict[str, int] = {}  # word -> the script of its letters
+        weak = set()
         for script, sc in shaper.scripts.items():
-            keys = [k for k in self._class_of if k[1] == script]
-            if len(keys) != 1:
-                continue
             own = list(filter(sc.has_letter, missing))
-            if own:
-                done |= self._write_in(shaper.eligible(own, script), self._class_of[keys[0]], keys[0])
-        return [w for w in missing if w not in done] if done else missing
+            if own and one.get(script) is None:
+                return False
+            own = shaper.eligible(own, script)
+            strong.update(zip(own, repeat(script)))
+        bare = [w for w in missing if w not in strong]
+        if len(strong) + len(bare) > len(missing) or any(map(_LETTER, bare)) or any(map(_PAIRED, bare)):
+            return False  # (a word of two scripts' letters, of another script's, or a paired mark)
+        script_of = {c: k[1] for k, c in self._class_of.items()}
+        rows, last, before = self._words.a, None, []
+        runs: dict[int, set] = {}  # script -> its digit words
+        for w, i in zip(words, ids):
+            if i is None and w in strong:
+                last = strong[w]
+            elif i is None:
+                weak.add(w)
+                if last is None:
+                    before.append(w)
+                else:
+                    runs.setdefault(last, set()).add(w)
+                continue
+            elif rows[i, 3] != 0:  # a cached word of a script of its own
+                last = script_of[int(rows[i, 2])]
+            else:
+                continue
+            for b in before:
+                runs.setdefault(last, set()).add(b)
+            before = []
+        if before or any(s not in shaper.scripts or one.get(s) is None for s in runs):
+            return False
+        plans = []
+        groups = {s: [w for w, t in strong.items() if t == s] for s in shaper.scripts}
+        for s, ws in runs.items():
+            groups[s] = groups.get(s, []) + sorted(ws)
+        for s, ws in groups.items():
+            if ws:
+                key, cls = one[s]
+                if len(shaper.eligible(ws, s)) < len(ws) or (plan := self._write_in(ws, cls, key, whole=True)) is None:
+                    return False
+                plans.append((cls, plan))
+        for cls, (ws, data, item) in plans:
+            self._harvest(ws, np.zeros(0, np.int8), 0, cls, data=(data, [item]))
+            shaper.stats["words"] += len(ws)
+        return True
 
-    def _write_in(self, easy: list[str], cls: int, key: tuple[int, int, int]) -> set[str]:
-        """Write and cache what can be of the eligible words ``easy`` in class ``cls`` (seeding it when due); the
-        words written."""
+    def _write_in(self, easy: list[str], cls: int, key: tuple[int, int, int], whole: bool = False):
+        """Write what can be of the eligible words ``easy`` in class ``cls`` (seeding it when due): cached, and the
+        words written returned; ``whole``: all of them or none, and not cached yet -- (words, data, item) or None."""
         shaper = self._glyph
         for _ in range(3):
             if not easy:
-                return set()
+                return set() if not whole else None
             data = (" ".join(easy) + " ").encode("utf-8")
             item = shaper.write(cls, key[1], np.frombuffer(data, np.uint8), key[0], key[2])
             if isinstance(item, pa.Shaped):
+                if whole:
+                    return easy, data, item
                 self._harvest(easy, np.zeros(0, np.int8), 0, cls, data=(data, [item]))
                 shaper.stats["words"] += len(easy)
                 return set(easy)
-            if cls not in shaper.seeded and shaper.due(cls, key[1], len(easy) if item is None else len(item)):
+            lost = (len(easy) if item is None or whole else len(item)) + _BATCH
+            if cls not in shaper.seeded and shaper.due(cls, key[1], lost):
                 shaper.seed(cls, key, self._shape, self._cls_anchor[cls])
                 continue  # (all of them again)
-            if item is None:
-                return set()
+            if item is None or whole:
+                return set() if not whole else None
             easy = [w for k, w in enumerate(easy) if k not in item]  # (the rest, without the unlearned ones)
-        return set()
-
-
-_WARM: list[bool] = []
-
-
-def _warm() -> None:
-    """Load (or compile) the kernels once a process (~6-10 ms each, which a first strip would pay)."""
-    if _WARM:
-        return
-    raw, z = np.frombuffer(b"a ", np.uint8), np.zeros(1, np.int32)
-    umap, ok, ligs, lens = np.full(NCP, -1, np.int64), np.zeros(1, np.bool_), np.zeros((0, 1), np.int32), np.zeros(0, np.int64)
-    t = (np.full(1, -1, np.int64), np.zeros(1, np.int32), np.full(1, -1, np.int32))
-    _learn(np.zeros((1, 5), np.int32), z, 1, raw, umap, ok, ligs, lens, lens, ok, 0, *t)
-    _write(raw, umap, ok, ligs, lens, lens, ok, ok, 0, *t, np.empty((2, 5), np.int32), np.empty(2, np.int32))
-    _WARM.append(True)
-
-
-@numba.njit(cache=True, nogil=True)
-def _char(raw, i):
-    """(code point, bytes) of the UTF-8 character at raw[i] (4-byte characters: -1, they are never units)."""
-    b = raw[i]
-    if b < 0x80:
-        return np.int64(b), 1
-    if b < 0xE0:
-        return np.int64(((b & 0x1F) << 6) | (raw[i + 1] & 0x3F)), 2
-    if b < 0xF0:
-        return np.int64(((b & 0x0F) << 12) | ((raw[i + 1] & 0x3F) << 6) | (raw[i + 2] & 0x3F)), 3
-    return np.int64(-1), 4
-
-
-@numba.njit(cache=True, nogil=True)
-def _lig_at(raw, i, n, ligs, lens):
-    """(ligature index, bytes) of the first ligature whose sequence starts at raw[i], or (-1, 0)."""
-    for j in range(ligs.shape[0]):
-        p, same = i, True
-        for t in range(lens[j]):
-            if p >= n:
-                same = False
-                break
-            cp, nb = _char(raw, p)
-            if cp != ligs[j, t]:
-                same = False
-                break
-            p += nb
-        if same:
-            return j, p - i
-    return -1, 0
-
-
-@numba.njit(cache=True, nogil=True)
-def _unit(raw, a, b, umap, ok, ligs, lens, lig_units):
-    """The unit of bytes raw[a:b] (one glyph's cluster), or -1."""
-    cp, nb = _char(raw, a)
-    if a + nb == b:
-        u = umap[cp] if 0 <= cp < umap.shape[0] else -1
-        return u if u >= 0 and ok[u] else -1
-    j, nb = _lig_at(raw, a, b, ligs, lens)
-    return lig_units[j] if j >= 0 and a + nb == b else -1
-
-
-@numba.njit(cache=True, nogil=True)
-def _learn(glyphs, clusters, end, raw, umap, ok, ligs, lens, lig_units, kern, space, gly, attr, width):
-    """Fill the tables from one shaped item (logical order, level 0); 1 on a contradiction, else 0."""
-    n, nu = glyphs.shape[0], gly.shape[0]
-    units = np.full(n, -1, np.int64)
-    for k in range(n):
-        b = clusters[k + 1] if k + 1 < n else end
-        if glyphs[k, 0] >= 0 and glyphs[k, 2] == 0 and glyphs[k, 3] == 0 and b > clusters[k]:
-            units[k] = _unit(raw, clusters[k], b, umap, ok, ligs, lens, lig_units)
-    # only words made of units are learned: the proof covers them (a glyph beside an unproven one -- a combining
-    # mark, say -- may be another: GoNoto's ccmp takes a dotless i-ogonek before a top mark)
-    start, clean = 0, True
-    for k in range(n + 1):
-        if k == n or units[k] == space:
-            if not clean:
-                units[start:k] = -1
-            start, clean = k + 1, True
-        elif units[k] < 0:
-            clean = False
-    for k in range(n):
-        u = units[k]
-        if u < 0:
-            continue
-        flags = glyphs[k, 4] & 3  # is_cluster_start, is_color (the attr word's other bits are not set by Pango)
-        if gly[u] >= 0 and (gly[u] != glyphs[k, 0] or attr[u] != flags):
-            return 1
-        gly[u], attr[u] = glyphs[k, 0], flags
-        p = -1
-        if u == space:  # (nothing reaches across the space: one advance before any unit, and at the end)
-            p = u * nu + space
-        elif k + 1 < n and units[k + 1] >= 0:
-            p = u * nu + units[k + 1]
-            if not kern[p]:
-                p = u * nu + space  # a pair no kerning touches: the lone advance
-        if p >= 0:
-            if width[p] >= 0 and width[p] != glyphs[k, 1]:
-                return 1
-            width[p] = glyphs[k, 1]
-    return 0
-
-
-@numba.njit(cache=True, nogil=True)
-def _write(raw, umap, ok, ligs, lens, lig_units, first, kern, space, gly, attr, width, out, clusters):
-    """Cut ``raw`` into units (a ligature where its sequence starts, the first that matches, as HarfBuzz applies a
-    ligature lookup) and fill ``out`` / ``clusters`` with their glyph records. Returns (glyphs, 0), or (0, how
-    many words hold a unit or pair not learned yet; their indices in ``out[:n, 0]``)."""
-    n, nu = raw.shape[0], gly.shape[0]
-    units = np.empty(n, np.int64)
-    starts = np.empty(n, np.int64)
-    m, i = 0, 0
-    while i < n:
-        cp, step = _char(raw, i)
-        u = umap[cp] if 0 <= cp < umap.shape[0] else -1
-        if u >= 0 and not ok[u]:
-            u = -1
-        if u >= 0 and first[u]:
-            j, nb = _lig_at(raw, i, n, ligs, lens)
-            if j >= 0:
-                u, step = lig_units[j], nb
-        units[m], starts[m] = u, i
-        m += 1
-        i += step
-    word, bad, last = 0, 0, -1
-    for k in range(m):
-        u = units[k]
-        nxt = units[k + 1] if k + 1 < m else space  # (after the last space: as before any unit)
-        g = gly[u] if u >= 0 else -1
-        w = -1
-        if g >= 0 and nxt >= 0:
-            w = width[u * nu + nxt] if kern[u * nu + nxt] else width[u * nu + space]
-        if g < 0 or w < 0:
-            if last != word:
-                out[bad, 0] = word
-                bad += 1
-                last = word
-        elif bad == 0:
-            out[k, 0], out[k, 1], out[k, 2], out[k, 3], out[k, 4] = g, w, 0, 0, attr[u]
-            clusters[k] = starts[k]
-        if u == space:
-            word += 1
-    return (0, bad) if bad else (m, 0)
+        return set() if not whole else None

@@ -274,13 +274,8 @@ class ShapeCache(GlyphWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoW
         codes = None
         joined = "".join(missing)
         plane0 = joined.isascii() or astral(joined) is None  # else codes are read here, not by the kernel
-        if mixed and plane0 and self._glyph.on:  # (glyphshape.py: words of a script of their own, written)
-            only = set(self._write_mixed(missing))
-            if len(only) < len(missing):
-                ids = list(map(self._ids.get, words))
-                if None not in ids:
-                    return
-                missing = list(only)
+        if mixed and plane0 and self._glyph.on and self._write_mixed(words, ids, missing):
+            return  # (glyphshape.py: every new word written)
         if mixed and plane0:  # the strip's new words in their order, each behind what sets its run's script
             batch, want = mixed_batch(words, ids, self._words.a, self._weak)
             self._want = want
