@@ -257,7 +257,10 @@ class GlyphWords:
                 continue
             elif rows[i, 3] != 0:  # a cached word of a script of its own
                 last = script_of[int(rows[i, 2])]
-            else:
+            else:  # a cached digit word: it needs a copy in its run's class (else mixed_batch cuts one)
+                if i > 1 and last is not None and (c := one.get(last)) is not None and c[1] != rows[i, 2] \
+                        and (w, c[1]) not in self._weak:
+                    return False
                 continue
             for b in before:
                 runs.setdefault(last, set()).add(b)
