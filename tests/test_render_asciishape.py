@@ -1,5 +1,5 @@
-"""The shaping cache's glyph path (pipeline/render/pango/asciishape.py): new ASCII words' glyph strings written from
-learned tables are Pango's own, and strips composed with them are Pango's pixels."""
+"""The shaping cache's glyph path (pipeline/render/pango/glyphshape.py) on ASCII: new ASCII words' glyph strings
+written from learned tables are Pango's own, and strips composed with them are Pango's pixels."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from conftest import SHARED_DATA
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 from pixelkit.pipeline.render.config import fonts_dir
-from pixelkit.pipeline.render.pango import asciishape
+from pixelkit.pipeline.render.pango import glyphshape
 from pixelkit.pipeline.render.pango.asciicheck import check_font, manifest_entry
 
 WIKI = SHARED_DATA / "prose" / "wikitext-2-raw" / "wiki.test.raw"
@@ -34,8 +34,8 @@ def _latin_class(r: TextRenderer):
     r("The shaping cache seeds its Latin class from this sentence.")
     cache = r._cache
     (key, cls), = [(k, c) for k, c in cache._class_of.items() if k[1] == 25]
-    if cls not in cache._ascii.seeded:
-        cache._ascii.seed(cls, key, cache._shape, cache._cls_anchor[cls])
+    if cls not in cache._glyph.seeded:
+        cache._glyph.seed(cls, key, cache._shape, cache._cls_anchor[cls])
     return cache, key, cls
 
 
@@ -54,23 +54,23 @@ def test_written_glyph_strings_are_pangos():
     clusters) equals the one Pango's itemize + shape gives the same batch behind the class's anchor."""
     r = TextRenderer(RenderConfig())
     cache, key, cls = _latin_class(r)
-    shaper = cache._ascii
+    shaper = cache._glyph
     rng = random.Random(12)
     words = [w for s in _wiki_strips(40) for w in s.split(" ") if w]
     batches = [words[i:i + 25] for i in range(0, len(words), 25)]
     batches += [_random_words(rng, 25) for _ in range(120)]
     written = 0
     for batch in batches:
-        batch = shaper.eligible(list(dict.fromkeys(batch)))
-        data = (" ".join(batch) + " ").encode("ascii")
-        item = shaper.write(cls, np.frombuffer(data, np.uint8), key[0], key[2])
+        batch = shaper.eligible(list(dict.fromkeys(batch)), 25)
+        data = (" ".join(batch) + " ").encode("utf-8")
+        item = shaper.write(cls, 25, np.frombuffer(data, np.uint8), key[0], key[2])
         if isinstance(item, set):  # (words with a pair the seed did not show go to Pango)
             batch = [w for k, w in enumerate(batch) if k not in item]
-            data = (" ".join(batch) + " ").encode("ascii")
-            item = shaper.write(cls, np.frombuffer(data, np.uint8), key[0], key[2])
+            data = (" ".join(batch) + " ").encode("utf-8")
+            item = shaper.write(cls, 25, np.frombuffer(data, np.uint8), key[0], key[2])
         if not batch:
             continue
-        anchor = (cache._cls_anchor[cls] + " ").encode("ascii")
+        anchor = (cache._cls_anchor[cls] + " ").encode("utf-8")
         items = cache._shape(anchor + data)
         assert len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key
         want = items[0].glyphs.copy()
@@ -88,7 +88,7 @@ def test_written_glyph_strings_are_pangos():
 def test_composed_strips_are_pangos(cfg, monkeypatch):
     """WikiText strips and strips of random ASCII words, both passes: the cache (most new words written, not shaped:
     seeded at once) gives Pango's pixels, as it does with the glyph path off."""
-    monkeypatch.setattr(asciishape, "SEED_AFTER", 0)
+    monkeypatch.setattr(glyphshape, "SEED_AFTER", 0)
     rng = random.Random(3)
     texts = _wiki_strips(30) + [" ".join(_random_words(rng, 150)) for _ in range(10)]
     cache, pango = TextRenderer(cfg), TextRenderer(cfg, shape_cache=False)
@@ -96,9 +96,9 @@ def test_composed_strips_are_pangos(cfg, monkeypatch):
         for t in texts:
             a, b = cache(t), pango(t)
             assert np.array_equal(a.pixels, b.pixels) and a.num_patches == b.num_patches, t[:80]
-    stats = cache._cache._ascii.stats
+    stats = cache._cache._glyph.stats
     assert stats["words"] > 0.6 * cache.cache_stats["words_shaped"]
-    assert not cache._cache._ascii.off
+    assert not cache._cache._glyph.off
 
 
 def test_path_off_shapes_everything(monkeypatch):
@@ -107,15 +107,22 @@ def test_path_off_shapes_everything(monkeypatch):
     r, p = TextRenderer(RenderConfig()), TextRenderer(RenderConfig(), shape_cache=False)
     for t in _wiki_strips(3):
         assert np.array_equal(r(t).pixels, p(t).pixels)
-    assert not r._cache._ascii.on and r._cache._ascii.stats["words"] == 0
+    assert not r._cache._glyph.on and r._cache._glyph.stats["words"] == 0
 
 
-def test_a_class_is_seeded_after_its_first_new_words():
-    """The default: no seed (no written word) before SEED_AFTER new words of the class, then written words."""
+def test_a_class_is_seeded_once_unlearned_words_paid_for_it(monkeypatch):
+    """Words are written from what Pango's own batches taught from the second strip on, with no seed; the seed
+    comes once the new words that went to Pango for want of a unit or pair (and their batches) cost what it costs
+    (SEED_AFTER per 12,000 seed characters; lowered after two strips here so that a short run reaches it)."""
     r = TextRenderer(RenderConfig())
     texts = _wiki_strips(40)
     r(texts[0])
-    assert not r._cache._ascii.seeded and r._cache._ascii.stats["words"] == 0
-    for t in texts[1:]:
+    shaper = r._cache._glyph
+    assert not shaper.seeded and shaper.stats["words"] == 0
+    r(texts[1])
+    assert not shaper.seeded and shaper.stats["words"] > 0  # (learned from the first strip)
+    monkeypatch.setattr(glyphshape, "SEED_AFTER", 10)
+    for t in texts[2:]:
         r(t)
-    assert r._cache._ascii.seeded and r._cache._ascii.stats["words"] > 0
+    (cls,) = shaper.seeded
+    assert shaper._met[cls] >= 10 * shaper.scripts[25].seed_chars // 12_000

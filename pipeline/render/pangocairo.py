@@ -13,7 +13,8 @@ The cache is used with a single font file that ``pango/spacecheck.py`` passes (t
 ``shape_cache=False`` (or ``PIXELKIT_SHAPE_CACHE=0``) draws everything through Pango.
 Word lists whose runs all have masks are laid out and painted in one compiled call (``pango/wordruns.py``);
 ``word_kernel=False`` (or ``PIXELKIT_WORD_KERNEL=0``) keeps the per-word loop. ``PIXELKIT_ASCII_PATH=0`` has the
-cache shape every new ASCII word with Pango instead of writing its glyph string (``pango/asciishape.py``).
+cache shape every new Latin, Cyrillic or Greek word with Pango instead of writing its glyph string
+(``pango/glyphshape.py``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class PangoCairoRenderer(Renderer):
         super().__init__(cfg)
         self.shape_cache = shape_cache and cfg.mode != "rgb" and os.environ.get("PIXELKIT_SHAPE_CACHE", "1") != "0"
         self.word_kernel = word_kernel and os.environ.get("PIXELKIT_WORD_KERNEL", "1") != "0"
-        self.ascii_path = os.environ.get("PIXELKIT_ASCII_PATH", "1") != "0"  # pango/asciishape.py (0: off, for A/B)
+        self.ascii_path = os.environ.get("PIXELKIT_ASCII_PATH", "1") != "0"  # pango/glyphshape.py (0: off, for A/B)
 
     def __getstate__(self) -> dict:
         return {"cfg": self.cfg, "shape_cache": self.shape_cache, "word_kernel": self.word_kernel}
@@ -126,14 +127,14 @@ class PangoCairoRenderer(Renderer):
             from .pango.glyphs import cell_for
             from .pango.shapecache import ShapeCache
 
-            from .pango.asciicheck import verdict as ascii_verdict
+            from .pango.glyphcheck import verdict as glyph_verdict
             from .pango.cjkcheck import verdict as cjk_verdict
 
             cjk = cjk_verdict(fonts[0])  # Han/kana characters no lookup ties to a neighbour (pango/cjkcheck.py)
             self._cache = ShapeCache(address(ctx, _pffi), self._line_metrics, self._y_top, check.risky_glyphs,
                                      glyph_cell=cell_for(fonts[0], c.font_px),
                                      cjk_chars=cjk.chars if cjk is not None and cjk.eligible else frozenset(),
-                                     ascii_check=ascii_verdict(fonts[0]) if self.ascii_path else None)
+                                     glyph_checks=glyph_verdict(fonts[0]) if self.ascii_path else None)
             self._scratch = np.zeros((c.height, c.width), np.uint8)
             self._check_cache()
         if self._cache is not None and self.word_kernel:

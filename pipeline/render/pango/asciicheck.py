@@ -6,7 +6,7 @@ U+2044, which is not ASCII). If no such lookup of the 'latn' or 'DFLT' script (a
 move a glyph of the word but a pair adjustment of the first glyph's advance (GPOS type 2, value formats XAdvance
 only), then the word's glyph string is each character's cmap glyph, and each glyph's advance -- HarfBuzz's advance
 plus the pair adjustments with the glyph after it, rounded by Pango -- depends on that glyph and the next one only.
-So ``asciishape.py`` can write the glyph string Pango would make from a table of such pair advances, which it
+So ``glyphshape.py`` can write the glyph string Pango would make from a table of such pair advances, which it
 learns from glyph strings Pango itself shaped.
 
 This module reads the font's GSUB, GPOS and GDEF with fontTools (as ``spacecheck.py`` does) and returns what is
@@ -42,10 +42,10 @@ class AsciiCheck:
     forbidden: tuple[str, ...] = ()  # other sequences a ligature may join: their words go to Pango
 
 
-def _lookups(table) -> set[int]:
+def _lookups(table, scripts=_SCRIPTS) -> set[int]:
     out: set[int] = set()
     for sr in table.ScriptList.ScriptRecord:
-        if sr.ScriptTag not in _SCRIPTS:
+        if sr.ScriptTag not in scripts:
             continue
         for ls in [sr.Script.DefaultLangSys, *(r.LangSys for r in sr.Script.LangSysRecord)]:
             for fi in (ls.FeatureIndex if ls is not None else []):
@@ -91,18 +91,37 @@ def _rules(st, chaining: bool, pool: set[str]):
         yield ctx, ins
 
 
-def _scan(font, pool: set[str]) -> tuple[set[str], list[tuple[int, str, list[str], str]]]:
+def _starts(st) -> set[str]:
+    """The glyphs a subtable may start matching at (every glyph when it has no coverage to say)."""
+    if getattr(st, "ligatures", None) is not None:
+        return set(st.ligatures)
+    if getattr(st, "mapping", None) is not None:
+        return set(st.mapping)
+    cov = getattr(st, "Coverage", None) or getattr(st, "MarkCoverage", None) or getattr(st, "Mark1Coverage", None)
+    if cov is None and getattr(st, "InputCoverage", None):
+        cov = st.InputCoverage[0]
+    return set(cov.glyphs) if cov is not None else {"*"}
+
+
+def _scan(font, pool: set[str], scripts=_SCRIPTS) -> tuple[set[str], list[tuple[int, str, list[str], str]]]:
     """(risky glyphs of ``pool``, ligatures of glyphs of ``pool``: (lookup, first, components, ligature glyph))."""
     risky: set[str] = set()
     ligs: list[tuple[int, str, list[str], str]] = []
-    if "GDEF" in font and font["GDEF"].table.GlyphClassDef is not None:
-        marks = font["GDEF"].table.GlyphClassDef.classDefs
-        risky |= {g for g in pool if marks.get(g) == 3}  # a mark: HarfBuzz may zero its advance
+    classes = font["GDEF"].table.GlyphClassDef.classDefs \
+        if "GDEF" in font and font["GDEF"].table.GlyphClassDef is not None else {}
+    risky |= {g for g in pool if classes.get(g) == 3}  # a mark: HarfBuzz may zero its advance
     for tag in ("GSUB", "GPOS"):
         if tag not in font or font[tag].table.LookupList is None:
             continue
         table = font[tag].table
-        for li in sorted(_lookups(table)):
+        for li in sorted(_lookups(table, scripts)):
+            flag = table.LookupList.Lookup[li].LookupFlag
+            # a lookup that starts at a glyph of the pool and skips base glyphs or ligatures of it may join or kern
+            # glyphs that are not neighbours
+            skipped = {g for g in pool if (flag & 2 and classes.get(g) == 1) or (flag & 4 and classes.get(g) == 2)}
+            if skipped:
+                starts = set().union(*(_starts(st) for st, _t in _subtables(table.LookupList.Lookup[li]))) & pool
+                risky |= (starts | skipped) if starts - skipped else set()
             for st, lookup_type in _subtables(table.LookupList.Lookup[li]):
                 kind = (tag, lookup_type)
                 if kind in (("GSUB", 5), ("GSUB", 6), ("GPOS", 7), ("GPOS", 8)):
@@ -139,15 +158,21 @@ def check_font(path) -> AsciiCheck:
     from fontTools.ttLib import TTFont
 
     font = TTFont(str(path), lazy=False)
+    return prove(font, ASCII, _SCRIPTS)[0]
+
+
+def prove(font, chars, scripts) -> tuple[AsciiCheck, dict[str, set[str]]]:
+    """The verdict for the characters ``chars`` in an item whose lookups are those of the script tags ``scripts``
+    (any language system), and ``origin``: each glyph a proven character or ligature may become -> its sequences."""
     best = font.getBestCmap()
-    names = {c: best[c] for c in ASCII if c in best}
+    names = {c: best[c] for c in chars if c in best}
     # the glyphs a character may become: its cmap glyph and what single substitutions make of it (context-free:
-    # still one glyph per character, which asciishape learns from Pango), the space's too (a rule can reach a
+    # still one glyph per character, which the glyph path learns from Pango), the space's too (a rule can reach a
     # word's edge through it); then ligatures of those, and what single substitutions make of them, till no more
     origin: dict[str, set[str]] = {}
     for c, g in names.items():
         origin.setdefault(g, set()).add(chr(c))
-    singles = [st for li in sorted(_lookups(font["GSUB"].table)) if "GSUB" in font
+    singles = [st for li in sorted(_lookups(font["GSUB"].table, scripts)) if "GSUB" in font
                for st, lookup_type in _subtables(font["GSUB"].table.LookupList.Lookup[li]) if lookup_type == 1]
     for _ in range(8):
         grown = True
@@ -158,7 +183,7 @@ def check_font(path) -> AsciiCheck:
                     if g in origin and not origin[g] <= origin.get(h, set()):
                         origin.setdefault(h, set()).update(origin[g])
                         grown = True
-        risky, ligs = _scan(font, set(origin))
+        risky, ligs = _scan(font, set(origin), scripts)
         before = {g: set(v) for g, v in origin.items()}
         for _li, first, comps, out in ligs:
             seqs = {""}
@@ -168,11 +193,11 @@ def check_font(path) -> AsciiCheck:
         if origin == before:
             break
     else:
-        return AsciiCheck(frozenset(), (), ())
+        return AsciiCheck(frozenset(), (), ()), {}
     bad = set().union(*(origin[g] for g in risky))  # character sequences that may become a risky glyph
     ok = frozenset(c for c in names if chr(c) not in bad)
     if 0x20 not in ok:
-        return AsciiCheck(frozenset(), (), ())
+        return AsciiCheck(frozenset(), (), ()), {}
     good = lambda q: all(ord(ch) in ok for ch in q)  # noqa: E731
     lookups = {li for li, *_ in ligs}
     written, forbidden = [], set()
@@ -188,7 +213,7 @@ def check_font(path) -> AsciiCheck:
             written += sorted(seqs)
         else:
             forbidden |= seqs
-    return AsciiCheck(ok, tuple(written), tuple(sorted(forbidden)))
+    return AsciiCheck(ok, tuple(written), tuple(sorted(forbidden))), origin
 
 
 def manifest_entry(res: AsciiCheck) -> dict:

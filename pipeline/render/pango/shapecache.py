@@ -16,10 +16,11 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   Armenian, Georgian, Ethiopic...; not the syllabic or Thai shapers, which keep state across a buffer) or of
   Hangul (see ``scriptgate``: no jamo or tone mark), starts a cluster of its own, has whole-pixel advances and no
   unknown glyph, and that space is the class's one space glyph. A word that can never be cached is marked foreign.
-* A new word of printable ASCII in a Latin class is not shaped at all once the class is seeded: its glyph string
-  is written from glyph and pair-advance tables Pango's own shaping of one seed string taught (``asciishape.py``;
-  ``asciicheck.py`` proves per font that only cmap, single substitutions, one ligature lookup and pair advances
-  touch those characters), and cut by the same kernel.
+* A new word of Latin, Cyrillic or Greek letters and the Common characters of their items in a class of that
+  script is not shaped at all once its units and kerned pairs are learned: its glyph string is written from glyph
+  and pair-advance tables learned from Pango's own items and one seed string (``glyphshape.py``; ``glyphcheck.py``
+  proves per font and script that only cmap, single substitutions, one ligature lookup and pair advances touch
+  those characters, and which pairs the kerning can touch), and cut by the same kernel.
 * Right to left (``_lookup_rtl``, why it is Pango's layout: ``rtl.py``): an Arabic or Hebrew strip the gate
   passes is composed word by word in reverse order, numbers as level-2 items of their own; with Latin words in it,
   piece by piece in the order of Pango's own bidi levels (``rtlmix.py``).
@@ -66,7 +67,7 @@ import numpy as np
 from . import kernels
 from . import pango_abi as pa
 from .adopt import PangoWords
-from .asciishape import AsciiShaper, AsciiWords
+from .glyphshape import GlyphShaper, GlyphWords
 from .brackets import MixedWords, pieces, word_cuts
 from .cjk import CjkWords
 from .classes import GLYPH_IDS, Classes
@@ -96,7 +97,7 @@ _NO_JOIN = np.zeros(0, np.uint8)
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache(AsciiWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classes):
+class ShapeCache(GlyphWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classes):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
@@ -108,14 +109,14 @@ class ShapeCache(AsciiWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoW
     def __init__(self, context: int, line_metrics: Callable[[str], tuple[int, int]],
                  y_top: Callable[[int], float], risky_glyphs: frozenset[int] = frozenset(),
                  max_words: int = 100_000, glyph_cell: tuple[int, int, int, int] | None = None,
-                 cjk_chars: frozenset[int] = frozenset(), ascii_check=None):
+                 cjk_chars: frozenset[int] = frozenset(), glyph_checks=None):
         self._context = pa.ffi.cast("void *", context)
         self._line_metrics, self._y_top = line_metrics, y_top
         self.max_words = max_words
         self._risky = np.zeros(GLYPH_IDS, np.uint8)  # glyphs whose position may depend on a word's neighbours
         self._risky[[g for g in risky_glyphs if g < GLYPH_IDS]] = 1
         self._glyphs = GlyphMasks(glyph_cell) if glyph_cell else GlyphMasks()
-        self._ascii = AsciiShaper(ascii_check)  # new ASCII words' glyph strings written, not shaped (asciishape.py)
+        self._glyph = GlyphShaper(glyph_checks)  # new words' glyph strings written, not shaped (glyphshape.py)
         self._gate = gate()
         self._char_codes = self._gate.char_codes
         self._want = np.zeros(0, np.uint8)  # which words of a batch to cut (empty: all); see _measure_mixed
@@ -273,6 +274,8 @@ class ShapeCache(AsciiWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoW
         codes = None
         joined = "".join(missing)
         plane0 = joined.isascii() or astral(joined) is None  # else codes are read here, not by the kernel
+        if mixed and plane0 and self._glyph.on and self._write_mixed(words, ids, missing):
+            return  # (glyphshape.py: every new word written)
         if mixed and plane0:  # the strip's new words in their order, each behind what sets its run's script
             batch, want = mixed_batch(words, ids, self._words.a, self._weak)
             self._want = want
@@ -292,7 +295,7 @@ class ShapeCache(AsciiWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoW
             codes = [code for code in codes if code & LEAD]
             if not missing:
                 return
-        if cls is not None and codes is None and self._ascii.on:
+        if cls is not None and codes is None and self._glyph.on:
             missing = self._write(missing, cls)
             if not missing:
                 return
@@ -326,6 +329,8 @@ class ShapeCache(AsciiWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoW
             for item in written or self._shape(data):
                 if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
                     self._harvest_words(item, raw, codes, status, skip, batch, cls)
+                    if written is None and self._glyph.on:  # (glyphshape.py learns from Pango's items)
+                        self._learn_item(item, raw)
         else:
             self._harvest_rtl(data, raw, codes, status, skip, batch, cls, rtl)
         new, st = batch[skip:], status[skip:].tolist()

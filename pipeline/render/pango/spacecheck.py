@@ -200,9 +200,10 @@ def verdict(path: str | Path) -> SpaceCheck | None:
 def write_manifest() -> None:
     """Record the pinned fonts' verdicts in fonts/MANIFEST.json: ``shape_cache`` (this check), ``cjk``
     (``cjkcheck``: which CJK characters may be composed one by one) and ``ascii`` (``asciicheck``: which printable
-    ASCII words may have their glyph strings written)."""
+    ASCII words may have their glyph strings written; ``glyphs``: ``glyphcheck``, the same for Latin, Cyrillic
+    and Greek, with the pairs the kerning can touch)."""
     from ..config import fonts_dir
-    from . import asciicheck, cjkcheck
+    from . import asciicheck, cjkcheck, glyphcheck
 
     path = fonts_dir() / "MANIFEST.json"
     data = json.loads(path.read_text())
@@ -210,4 +211,5 @@ def write_manifest() -> None:
         entry["shape_cache"] = manifest_entry(check_font(fonts_dir() / name))
         entry["cjk"] = cjkcheck.manifest_entry(cjkcheck.check_font(fonts_dir() / name))
         entry["ascii"] = asciicheck.manifest_entry(asciicheck.check_font(fonts_dir() / name))
+        entry["glyphs"] = glyphcheck.manifest_entry(glyphcheck.check_font(fonts_dir() / name))
     path.write_text(json.dumps(data, indent=2) + "\n")
