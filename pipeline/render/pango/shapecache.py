@@ -24,7 +24,8 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   passes is composed word by word in reverse order, numbers as level-2 items of their own; with Latin words in it,
   piece by piece in the order of Pango's own bidi levels (``rtlmix.py``).
 * Han, kana and Bopomofo text (with Latin words or not; ``cjk.py``): cut into tokens at spaces, script runs and
-  characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class.
+  characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class; a
+  new proven character's glyph record is written, not shaped, when ``cjkglyph.py`` can (its class's language system).
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
   (other right-to-left text, stateful shapers) or a mixture of scripts whose paired punctuation Pango runs
   otherwise than unpaired marks (``brackets.py``) sends the strip to Pango unshaped; so does a foreign word.

@@ -1,0 +1,275 @@
+"""The shaping cache's CJK glyph path: a new proven Han/kana character's glyph record written, not shaped.
+
+``cjkcheck.py`` proves per font which CJK characters no lookup ties to a neighbour; their glyphs may still be
+changed by a context-free substitution ('locl': GoNoto gives 7,357 Han characters other glyphs under its JAN, KOR,
+ZHT and ZHH language systems) or moved by a single adjustment. This module narrows the proof to the language
+system HarfBuzz will use for a class (font, script, language) and writes what HarfBuzz would make of such a
+character alone -- so a first pass no longer needs a Pango batch for its new Han characters.
+
+Which language system. The renderer sets no language: Pango's item language is the context's (the process locale,
+``pango_language_get_default``) when it includes the script, else ``pango_script_get_sample_language`` (Han has
+none: ``PANGO_LANGUAGE``/``LANGUAGE`` may name one, else "xx"; kana gives "ja"; pango-language.c, itemize.c
+``compute_derived_language``) -- so it depends on the environment, and is read per class from the item Pango made
+(``Shaped.language``). Pango hands HarfBuzz ``hb_language_from_string(pango_language_to_string(language))`` and
+the ISO 15924 tag of the item's script (shape.c); HarfBuzz's map builder (hb-ot-map.cc) turns them into OpenType
+tags (``hb_ot_tags_from_script_and_language``) and picks, per table, a script (``hb_ot_layout_table_select_script``)
+and a language system (``hb_ot_layout_script_select_language``). ``_LangSys`` makes the same calls on the font's
+own ``hb_face_t`` and collects every glyph any lookup of that language system's default features
+(``cjkcheck.DEFAULT_FEATURES``, 'trak' included, and its required feature) can read (``hb_ot_layout_lookup_
+collect_glyphs``: input, backtrack and lookahead) -- a superset of what the shaper applies.
+
+Then, for a proven character whose cmap glyph (HarfBuzz's ``hb_font_get_nominal_glyph`` on Pango's own
+``hb_font_t``) no such lookup reads and whose GDEF class is not mark: HarfBuzz keeps the glyph (normalization keeps
+a character the font has, hb-ot-shape-normalize.cc ``decompose_current_character``), positions it at the font's
+advance (``hb_font_get_glyph_h_advance``: for a font without variations the hmtx advance scaled) with no offsets,
+and Pango rounds that advance to whole pixels (shape.c: ``PANGO_UNITS_ROUND``, or ``HINT_X`` with the font's
+scale factors when hinted -- either way a function of the advance for one font). So a class learns Pango's width
+per distinct HarfBuzz advance from glyph strings Pango shaped (``learn``), and ``write`` makes the glyph string of
+new characters whose advance it has seen: glyph, width, no offsets, a cluster start; ``is_color`` is 0 because a
+font with colour glyphs (COLR, CBDT/sbix) is refused, as are fonts with variations or AAT tables. A glyph Pango
+gave otherwise than the table, or two widths for one advance, turns the path off for the class.
+
+``tests/test_render_cjkglyph.py`` compares written glyph strings with Pango's on the UDHR's Chinese and Japanese
+and composed strips with Pango's pixels, and shows broken tables fail. ``PIXELKIT_CJK_GLYPHS=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+
+import numba
+import numpy as np
+from cffi import FFI
+
+from . import pango_abi as pa
+from .cjkcheck import DEFAULT_FEATURES
+
+ffi = FFI()
+ffi.cdef(
+    """
+    void *pango_font_get_hb_font(void *font);
+    const char *pango_language_to_string(void *language);
+    uint32_t g_unicode_script_to_iso15924(int script);
+    void *hb_font_get_face(void *font);
+    void *hb_language_from_string(const char *str, int len);
+    unsigned int hb_font_get_nominal_glyphs(void *font, unsigned int count, const uint32_t *first_unicode,
+        unsigned int unicode_stride, uint32_t *first_glyph, unsigned int glyph_stride);
+    void hb_font_get_glyph_h_advances(void *font, unsigned int count, const uint32_t *first_glyph,
+        unsigned int glyph_stride, int32_t *first_advance, unsigned int advance_stride);
+    void hb_ot_tags_from_script_and_language(uint32_t script, void *language, unsigned int *script_count,
+        uint32_t *script_tags, unsigned int *language_count, uint32_t *language_tags);
+    int hb_ot_layout_table_select_script(void *face, uint32_t table_tag, unsigned int script_count,
+        const uint32_t *script_tags, unsigned int *script_index, uint32_t *chosen_script);
+    int hb_ot_layout_script_select_language(void *face, uint32_t table_tag, unsigned int script_index,
+        unsigned int language_count, const uint32_t *language_tags, unsigned int *language_index);
+    int hb_ot_layout_language_get_required_feature(void *face, uint32_t table_tag, unsigned int script_index,
+        unsigned int language_index, unsigned int *feature_index, uint32_t *feature_tag);
+    unsigned int hb_ot_layout_language_get_feature_indexes(void *face, uint32_t table_tag, unsigned int script_index,
+        unsigned int language_index, unsigned int start_offset, unsigned int *feature_count,
+        unsigned int *feature_indexes);
+    unsigned int hb_ot_layout_table_get_feature_tags(void *face, uint32_t table_tag, unsigned int start_offset,
+        unsigned int *feature_count, uint32_t *feature_tags);
+    unsigned int hb_ot_layout_feature_get_lookups(void *face, uint32_t table_tag, unsigned int feature_index,
+        unsigned int start_offset, unsigned int *lookup_count, unsigned int *lookup_indexes);
+    void hb_ot_layout_lookup_collect_glyphs(void *face, uint32_t table_tag, unsigned int lookup_index,
+        void *glyphs_before, void *glyphs_input, void *glyphs_after, void *glyphs_output);
+    unsigned int hb_ot_layout_get_glyphs_in_class(void *face, int klass, void *glyphs);
+    int hb_ot_color_has_layers(void *face);
+    int hb_ot_color_has_png(void *face);
+    int hb_ot_var_has_data(void *face);
+    int hb_aat_layout_has_substitution(void *face);
+    int hb_aat_layout_has_positioning(void *face);
+    int hb_aat_layout_has_tracking(void *face);
+    void *hb_set_create(void);
+    void hb_set_destroy(void *set);
+    unsigned int hb_set_next_many(const void *set, uint32_t codepoint, uint32_t *out, unsigned int size);
+    """
+)
+
+
+def _load(name: str):
+    path = ctypes.util.find_library(name)
+    if not path:
+        raise OSError(f"could not load {name}")
+    return ffi.dlopen(path)
+
+
+hb = _load("harfbuzz")
+_pango = _load("pango-1.0")
+_glib = _load("glib-2.0")
+
+
+def _tag(s: str) -> int:
+    return int.from_bytes(s.encode("ascii"), "big")
+
+
+_TABLES = (_tag("GSUB"), _tag("GPOS"))
+_FEATURES = frozenset(map(_tag, DEFAULT_FEATURES))
+_NONE = 0xFFFF  # HB_OT_LAYOUT_NO_FEATURE_INDEX / HB_OT_LAYOUT_DEFAULT_LANGUAGE_INDEX
+_MARK = 3  # HB_OT_LAYOUT_GLYPH_CLASS_MARK
+
+
+def _set_items(s) -> np.ndarray:
+    out, buf, start = [], ffi.new("uint32_t[4096]"), 0xFFFFFFFF  # (HB_SET_VALUE_INVALID: from the first)
+    while True:
+        n = hb.hb_set_next_many(s, start, buf, 4096)
+        if not n:
+            break
+        got = np.frombuffer(ffi.buffer(buf, 4 * n), np.uint32).copy()
+        out.append(got)
+        start = int(got[-1])
+    return np.concatenate(out) if out else np.zeros(0, np.uint32)
+
+
+def touched_glyphs(hb_font, script: int, language: int) -> np.ndarray | None:
+    """Every glyph a lookup of the default features of the language system HarfBuzz picks for (PangoScript
+    ``script``, PangoLanguage address ``language``) can read, in GSUB or GPOS (sorted glyph ids); None when the
+    face is one this path refuses (variations, AAT tables, colour glyphs)."""
+    face = hb.hb_font_get_face(hb_font)
+    if (hb.hb_ot_var_has_data(face) or hb.hb_aat_layout_has_substitution(face) or hb.hb_aat_layout_has_positioning(face)
+            or hb.hb_aat_layout_has_tracking(face) or hb.hb_ot_color_has_layers(face) or hb.hb_ot_color_has_png(face)):
+        return None
+    lang_s = _pango.pango_language_to_string(ffi.cast("void *", language))
+    hb_lang = hb.hb_language_from_string(lang_s, -1)
+    hb_script = _glib.g_unicode_script_to_iso15924(script)
+    sc, lc = ffi.new("unsigned int *", 3), ffi.new("unsigned int *", 3)  # (HB_OT_MAX_TAGS_PER_SCRIPT/LANGUAGE)
+    st, lt = ffi.new("uint32_t[3]"), ffi.new("uint32_t[3]")
+    hb.hb_ot_tags_from_script_and_language(hb_script, hb_lang, sc, st, lc, lt)
+    glyphs = hb.hb_set_create()
+    try:
+        for table in _TABLES:
+            si, chosen, li = ffi.new("unsigned int *"), ffi.new("uint32_t *"), ffi.new("unsigned int *")
+            hb.hb_ot_layout_table_select_script(face, table, sc[0], st, si, chosen)
+            hb.hb_ot_layout_script_select_language(face, table, si[0], lc[0], lt, li)
+            count = ffi.new("unsigned int *", 4096)
+            idx = ffi.new("unsigned int[4096]")
+            hb.hb_ot_layout_language_get_feature_indexes(face, table, si[0], li[0], 0, count, idx)
+            features = [idx[i] for i in range(count[0])]
+            req, req_tag = ffi.new("unsigned int *"), ffi.new("uint32_t *")
+            if hb.hb_ot_layout_language_get_required_feature(face, table, si[0], li[0], req, req_tag):
+                features.append(req[0])
+            tcount = ffi.new("unsigned int *", 8192)
+            tags = ffi.new("uint32_t[8192]")
+            hb.hb_ot_layout_table_get_feature_tags(face, table, 0, tcount, tags)
+            lookups: set[int] = set()
+            for fi in features:
+                if fi != _NONE and (tags[fi] in _FEATURES or (req[0] == fi and fi != _NONE)):
+                    lc2 = ffi.new("unsigned int *", 4096)
+                    li2 = ffi.new("unsigned int[4096]")
+                    hb.hb_ot_layout_feature_get_lookups(face, table, fi, 0, lc2, li2)
+                    lookups.update(li2[i] for i in range(lc2[0]))
+            for lk in sorted(lookups):  # (collect_glyphs follows the lookups a contextual rule calls)
+                hb.hb_ot_layout_lookup_collect_glyphs(face, table, lk, glyphs, glyphs, glyphs, ffi.NULL)
+        marks = hb.hb_set_create()
+        try:
+            hb.hb_ot_layout_get_glyphs_in_class(face, _MARK, marks)
+            return np.union1d(_set_items(glyphs), _set_items(marks))
+        finally:
+            hb.hb_set_destroy(marks)
+    finally:
+        hb.hb_set_destroy(glyphs)
+
+
+class CjkGlyphs:
+    """Per class: the glyph and HarfBuzz advance of each writable character, and Pango's width per advance learned.
+    ``proven``: the renderer's per-BMP-code-point array (``cjk.CjkWords._cjk_proven``)."""
+
+    def __init__(self, proven: np.ndarray):
+        self._cps = np.flatnonzero(proven).astype(np.uint32)
+        self._cls: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}  # glyph, adv index, widths
+        self.off: set[int] = set()
+        self.stats = {"written": 0, "chars": 0, "learned": 0}
+
+    def tables(self, cls: int, key: tuple[int, int, int]):
+        """The class's tables (made on first use): per code point its glyph (-1: not writable) and advance index,
+        and per advance index Pango's width (-1: not seen yet); None when the font is refused."""
+        if cls in self._cls:
+            return self._cls[cls]
+        font, script, language = key
+        hb_font = _pango.pango_font_get_hb_font(ffi.cast("void *", font))
+        touched = touched_glyphs(hb_font, script, language) if hb_font != ffi.NULL else None
+        t = None
+        if touched is not None and len(self._cps):
+            cps = self._cps
+            g = np.zeros(len(cps), np.uint32)
+            have = hb.hb_font_get_nominal_glyphs(hb_font, len(cps), ffi.from_buffer("uint32_t[]", cps), 4,
+                                                 ffi.from_buffer("uint32_t[]", g), 4)
+            del have  # (stops at the first character the font lacks: those keep glyph 0, refused below)
+            adv = np.zeros(len(cps), np.int32)
+            hb.hb_font_get_glyph_h_advances(hb_font, len(cps), ffi.from_buffer("uint32_t[]", g), 4,
+                                            ffi.from_buffer("int32_t[]", adv), 4)
+            ok = (g > 0) & ~np.isin(g, touched)
+            glyph = np.full(1 << 16, -1, np.int64)
+            glyph[cps[ok]] = g[ok]
+            values, inv = np.unique(adv, return_inverse=True)
+            aidx = np.full(1 << 16, -1, np.int64)
+            aidx[cps] = inv
+            t = (glyph, aidx, np.full(len(values), -1, np.int64))
+        self._cls[cls] = t
+        return t
+
+    def learn(self, cls: int, key, item: pa.Shaped, raw: np.ndarray) -> None:
+        """Note Pango's width per advance from a left-to-right item Pango shaped in class ``cls`` (batch bytes
+        ``raw``): each glyph that is one writable character's whole cluster. A glyph other than the table's, an
+        offset, or a second width for an advance turns the class off."""
+        if cls in self.off:
+            return
+        t = self.tables(cls, key)
+        if t is None:
+            return
+        bad, n = _learn(item.glyphs, item.clusters, item.offset + item.length, raw, *t)
+        self.stats["learned"] += n
+        if bad:
+            self.off.add(cls)
+
+    def writable(self, cls: int, key, codes: np.ndarray) -> np.ndarray | None:
+        """Per code point of ``codes``: True when its glyph record can be written now; None: nothing can."""
+        if cls in self.off:
+            return None
+        t = self.tables(cls, key)
+        if t is None:
+            return None
+        glyph, aidx, widths = t
+        return (glyph[codes] >= 0) & (widths[np.maximum(aidx[codes], 0)] >= 0) & (aidx[codes] >= 0)
+
+    def write(self, cls: int, key, codes: np.ndarray, space_glyph: int, space_px: int) -> tuple[bytes, pa.Shaped]:
+        """The batch ``c1 c2 ... cn `` (UTF-8) and the glyph string Pango would make of it in class ``cls``: each
+        character's glyph at its learned width, each space the class's space glyph at its width."""
+        glyph, aidx, widths = self._cls[cls]
+        data = (" ".join(map(chr, codes.tolist())) + " ").encode("utf-8")
+        out = np.zeros((2 * len(codes), 5), np.int32)
+        out[0::2, 0] = glyph[codes]
+        out[0::2, 1] = widths[aidx[codes]]
+        out[1::2, 0] = space_glyph
+        out[1::2, 1] = space_px * pa.SCALE
+        out[:, 4] = 1  # is_cluster_start
+        clusters = np.zeros(2 * len(codes), np.int32)
+        ends = np.cumsum(2 + (codes >= 0x80) + (codes >= 0x800)).astype(np.int32)  # (BMP: UTF-8 bytes, a space)
+        clusters[1::2] = ends - 1
+        clusters[2::2] = ends[:-1]
+        self.stats["written"] += 1
+        self.stats["chars"] += len(codes)
+        return data, pa.Shaped(out, clusters, 0, len(data), key[0], key[1], 0, key[2])
+
+
+@numba.njit(cache=True, nogil=True)
+def _learn(glyphs, clusters, end, raw, glyph, aidx, widths):
+    """(1 on a contradiction, glyphs learned)."""
+    n, got = glyphs.shape[0], 0
+    for k in range(n):
+        a = clusters[k]
+        b = clusters[k + 1] if k + 1 < n else end
+        if b - a != 3 or raw[a] < 0xE0 or raw[a] >= 0xF0 or (k > 0 and clusters[k - 1] == a):
+            continue  # (writable characters are three UTF-8 bytes; one glyph to the cluster)
+        cp = ((raw[a] & 0x0F) << 12) | ((raw[a + 1] & 0x3F) << 6) | (raw[a + 2] & 0x3F)
+        g = glyph[cp]
+        if g < 0:
+            continue
+        if glyphs[k, 0] != g or glyphs[k, 2] != 0 or glyphs[k, 3] != 0 or (glyphs[k, 4] & 3) != 1:
+            return 1, got
+        j = aidx[cp]
+        if widths[j] >= 0 and widths[j] != glyphs[k, 1]:
+            return 1, got
+        widths[j] = glyphs[k, 1]
+        got += 1
+    return 0, got

@@ -1,0 +1,151 @@
+"""The CJK glyph path (pipeline/render/pango/cjkglyph.py): new proven Han/kana characters' glyph records written from
+HarfBuzz's cmap and advances and widths learned from Pango, not shaped -- checked against Pango's own glyph strings
+under every language Pango may hand HarfBuzz (the process locale's, or ja / zh-TW / zh-HK / ko / zh-CN: GoNoto's
+'locl' gives thousands of Han characters other glyphs under JAN, KOR, ZHT and ZHH), and composed strips against
+Pango's pixels (``shape_cache=False``), first and second pass. Broken tables (a width, a glyph) give other pixels,
+and the learning notices a glyph other than the table's.
+
+Real text: the UDHR in Chinese (simplified, traditional, Cantonese), Japanese and Korean from ../shared/data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pangocffi import pango
+from test_render_cjk import _strips, cjk_text  # noqa: F401  (the fixture)
+from test_render_fastpath import same
+
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
+from pixelkit.pipeline.render.pango import cjkglyph
+from pixelkit.pipeline.render.pango.cjkglyph import CjkGlyphs
+
+HAN = 17  # GUnicodeScript
+LANGS = (None, "ja", "zh-tw", "zh-hk", "ko", "zh-cn")
+
+
+@pytest.fixture(scope="module")
+def kor_text(cjk_text) -> str:  # noqa: F811
+    import re
+    from html import unescape
+
+    from conftest import SHARED_DATA
+
+    path = SHARED_DATA / "udhr" / "declaration" / "kor.html"
+    if not path.is_file():
+        return ""
+    raw = path.read_text(encoding="utf-8")
+    paras = [unescape(re.sub("<[^>]+>", "", p)).strip() for p in re.findall(r"<p>(.*?)</p>", raw, re.S)]
+    return " ".join(" ".join(p.split()) for p in paras if p.strip())
+
+
+def _renderer(cfg: RenderConfig, lang: str | None, cache: bool = True) -> TextRenderer:
+    """A renderer whose Pango context has the language ``lang`` (None: the process locale's, as the renderer
+    leaves it) -- what a process started under that locale itemizes with."""
+    r = TextRenderer(cfg, shape_cache=cache)
+    r._ensure()
+    if lang is not None:
+        pango.pango_context_set_language(r._context, pango.pango_language_from_string(lang.encode()))
+        pango.pango_layout_context_changed(r._layout)
+    return r
+
+
+def _han_class(r: TextRenderer, text: str) -> tuple[int, tuple[int, int, int]]:
+    r(text[:200])  # (a first strip: the Han class and its anchor)
+    cache = r._cache
+    cls = cache._cjk_cls[HAN]
+    return cls, next(k for k, c in cache._class_of.items() if c == cls)
+
+
+def _han_items(r: TextRenderer, data: bytes, key) -> list:
+    items = [it for it in r._cache._shape(data) if (it.font, it.script, it.language) == key]
+    assert items
+    return items
+
+
+@pytest.mark.parametrize("lang", LANGS, ids=[x or "locale" for x in LANGS])
+def test_written_glyph_strings_are_pangos(lang, cjk_text):
+    """Half the UDHR's distinct proven Han-run characters teach the widths; the other half's written glyph string
+    (glyphs, widths, offsets, flags, clusters, spaces) is Pango's own, under each language."""
+    r = _renderer(RenderConfig(), lang)
+    text = " ".join(cjk_text.values())
+    cls, key = _han_class(r, text)
+    cache = r._cache
+    script = np.array(cache._gate.script_u8)
+    cps = np.array(sorted({ord(c) for c in text if ord(c) < 1 << 16}), np.int64)
+    cps = cps[(cache._cjk_proven[cps] == 1) & (script[cps] == HAN)]
+    assert len(cps) > 600
+    teach, check = cps[0::2], cps[1::2]
+    g = CjkGlyphs(cache._cjk_proven)
+    data = (" ".join(map(chr, teach.tolist())) + " ").encode()
+    for it in _han_items(r, data, key):
+        g.learn(cls, key, it, np.frombuffer(data, np.uint8))
+    assert cls not in g.off and g.stats["learned"] == (g.tables(cls, key)[0][teach] >= 0).sum() > 150
+    ok = g.writable(cls, key, check)
+    assert ok.sum() > (0.95 if lang in (None, "zh-cn") else 0.2) * len(check), (lang, ok.sum(), len(check))
+    data, item = g.write(cls, key, check[ok], cache._cls_space_glyph[cls], cache._cls_space[cls])
+    (theirs,) = _han_items(r, data, key)
+    assert theirs.offset == 0 and theirs.length == len(data)
+    assert np.array_equal(item.glyphs[:, :4], theirs.glyphs[:, :4])
+    assert np.array_equal(item.glyphs[:, 4] & 3, theirs.glyphs[:, 4] & 3)
+    assert np.array_equal(item.clusters, theirs.clusters)
+
+
+def test_the_language_system_matters(monkeypatch, cjk_text):
+    """Under 'ja' Pango gives many Han characters other glyphs than their cmap glyph (GoNoto's JAN 'locl'): the
+    tables that ignored the language system would write them wrong; the real ones refuse exactly such
+    characters."""
+    r = _renderer(RenderConfig(), "ja")
+    text = " ".join(cjk_text.values())
+    cls, key = _han_class(r, text)
+    cache = r._cache
+    cps = np.array(sorted({ord(c) for c in text if ord(c) < 1 << 16}), np.int64)
+    cps = cps[(cache._cjk_proven[cps] == 1) & (np.array(cache._gate.script_u8)[cps] == HAN)]
+    data = (" ".join(map(chr, cps.tolist())) + " ").encode()
+    (item,) = _han_items(r, data, key)
+    pango_glyph = item.glyphs[0::2, 0]
+    real = CjkGlyphs(cache._cjk_proven).tables(cls, key)[0][cps]
+    monkeypatch.setattr(cjkglyph, "touched_glyphs", lambda *a: np.zeros(0, np.uint32))
+    naive = CjkGlyphs(cache._cjk_proven).tables(cls, key)[0][cps]
+    differ = naive != pango_glyph
+    assert differ.sum() > 100  # the locl at work
+    assert (real[differ] == -1).all()  # all refused
+    assert np.array_equal(real[real >= 0], pango_glyph[real >= 0])
+    # and learning from Pango's string with the naive table notices it
+    g = CjkGlyphs(cache._cjk_proven)
+    g.learn(cls, key, item, np.frombuffer(data, np.uint8))
+    assert cls in g.off
+
+
+@pytest.mark.parametrize("cfg", [RenderConfig(), RenderConfig(mode="binary"), preset("pixar-pango")],
+                         ids=["gray", "binary", "pixar-pango"])
+def test_udhr_strips_with_written_glyphs_match_pango(cfg, cjk_text, kor_text):  # noqa: F811
+    """Every UDHR Chinese, Japanese and Korean strip, first and second pass: Pango's pixels, with characters
+    written (PIXAR's PixeloidSans has no CJK glyphs: Pango's pixels, nothing written)."""
+    texts = [t for text in [*cjk_text.values(), kor_text] for t in _strips(text, 300)]
+    for lang in (None, "ja") if cfg.mode == "gray" and cfg.font_size == RenderConfig().font_size else (None,):
+        fast, slow = _renderer(cfg, lang), _renderer(cfg, lang, cache=False)
+        for t in texts + texts:
+            assert same(fast(t), slow(t)), (lang, t)
+        g = fast._cache._cjk_glyphs
+        assert (g.stats["chars"] > 300 if "GoNoto" in cfg.font_file else g.stats["chars"] == 0) and not g.off
+
+
+@pytest.mark.parametrize("broken", ["width", "glyph"])
+def test_broken_tables_give_other_pixels(broken, cjk_text):
+    """A written width one pixel off, or a neighbour's glyph, shows in the pixels: the identity checks can fail."""
+    text = cjk_text["cmn_hans"] if "cmn_hans" in cjk_text else next(iter(cjk_text.values()))
+    texts = _strips(text, 300)
+    fast, slow = _renderer(RenderConfig(), None), _renderer(RenderConfig(), None, cache=False)
+    assert same(fast(texts[0]), slow(texts[0]))
+    cache = fast._cache
+    cls = cache._cjk_cls[HAN]
+    glyph, _, widths = cache._cjk_glyphs._cls[cls]
+    if broken == "width":
+        widths[widths >= 0] += 1024
+    else:
+        w = glyph >= 0
+        glyph[w] = glyph[w] + 1
+    differ = sum(not same(fast(t), slow(t)) for t in texts[1:])
+    assert cache._cjk_glyphs.stats["chars"] > 50
+    assert differ > 0
