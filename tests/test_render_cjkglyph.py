@@ -149,3 +149,51 @@ def test_broken_tables_give_other_pixels(broken, cjk_text):
     differ = sum(not same(fast(t), slow(t)) for t in texts[1:])
     assert cache._cjk_glyphs.stats["chars"] > 50
     assert differ > 0
+
+
+@pytest.mark.parametrize("lang", (None, "ko", "ja"), ids=["locale", "ko", "ja"])
+def test_written_hangul_words_are_pangos(lang, kor_text):  # noqa: F811
+    """Words of precomposed syllables, digits and punctuation from the Korean UDHR: half teach the widths, the other
+    half's written glyph string is Pango's own (the Hangul shaper leaves such syllables alone)."""
+    from pixelkit.pipeline.render.pango.cjkglyph import HANGUL, _SYLLABLES
+
+    r = _renderer(RenderConfig(), lang)
+    words = list(dict.fromkeys(w for w in kor_text.split(" ") if _SYLLABLES.fullmatch(w)))
+    assert len(words) > 300
+    r(" ".join(words[:20]))
+    cache = r._cache
+    cls = next(c for k, c in cache._class_of.items() if k[1] == HANGUL)
+    key = next(k for k, c in cache._class_of.items() if c == cls)
+    g = CjkGlyphs(cache._cjk_proven)
+    data = (" ".join(words[0::2]) + " ").encode()
+    for it in _han_items(r, data, key):
+        g.learn(cls, key, it, np.frombuffer(data, np.uint8))
+    assert cls not in g.off and g.stats["learned"] > 1000
+    check = " ".join(words[1::2]) + " "
+    cps = np.frombuffer(check.encode("utf-32-le"), np.uint32).astype(np.int64)
+    ok = g.writable(cls, key, np.where(cps == 32, 0, cps))
+    assert ok[cps != 32].all()
+    data, item = g.write_text(cls, key, cps, cache._cls_space_glyph[cls], cache._cls_space[cls])
+    (theirs,) = _han_items(r, data, key)
+    assert theirs.offset == 0 and theirs.length == len(data)
+    assert np.array_equal(item.glyphs[:, :4], theirs.glyphs[:, :4])
+    assert np.array_equal(item.glyphs[:, 4] & 3, theirs.glyphs[:, 4] & 3)
+    assert np.array_equal(item.clusters, theirs.clusters)
+
+
+@pytest.mark.parametrize("cfg", [RenderConfig(), RenderConfig(mode="binary")], ids=["gray", "binary"])
+def test_korean_strips_with_written_words_match_pango(cfg, kor_text):  # noqa: F811
+    """Korean UDHR strips, first and second pass: Pango's pixels, most new words written; and a width one pixel off
+    shows in the pixels."""
+    texts = _strips(kor_text, 300)
+    fast, slow = _renderer(cfg, None), _renderer(cfg, None, cache=False)
+    for t in texts + texts:
+        assert same(fast(t), slow(t)), t
+    g = fast._cache._cjk_glyphs
+    assert g.stats["chars"] > 1000 and not g.off, g.stats
+    fast, slow = _renderer(cfg, None), _renderer(cfg, None, cache=False)
+    assert same(fast(texts[0]), slow(texts[0]))
+    for t in fast._cache._cjk_glyphs._cls.values():
+        if t is not None:
+            t[2][t[2] >= 0] += 1024
+    assert sum(not same(fast(t), slow(t)) for t in texts[1:]) > 0

@@ -1,4 +1,5 @@
-"""The shaping cache's CJK glyph path: a new proven Han/kana character's glyph record written, not shaped.
+"""The shaping cache's CJK glyph path: a new proven Han/kana character's (or Hangul word's) glyph record written,
+not shaped.
 
 ``cjkcheck.py`` proves per font which CJK characters no lookup ties to a neighbour; their glyphs may still be
 changed by a context-free substitution ('locl': GoNoto gives 7,357 Han characters other glyphs under its JAN, KOR,
@@ -29,13 +30,26 @@ new characters whose advance it has seen: glyph, width, no offsets, a cluster st
 font with colour glyphs (COLR, CBDT/sbix) is refused, as are fonts with variations or AAT tables. A glyph Pango
 gave otherwise than the table, or two widths for one advance, turns the path off for the class.
 
-``tests/test_render_cjkglyph.py`` compares written glyph strings with Pango's on the UDHR's Chinese and Japanese
-and composed strips with Pango's pixels, and shows broken tables fail. ``PIXELKIT_CJK_GLYPHS=0`` turns it off.
+Hangul words (``HangulWords``, on the word path: a strip of Hangul words split at spaces). HarfBuzz's Hangul shaper
+(hb-ot-shaper-hangul.cc, 6.0.0 ``preprocess_text_hangul``) leaves a precomposed syllable (U+AC00-D7A3) alone when
+the font has its glyph and no trailing jamo (``isT``) follows it -- it composes <LV,T> or decomposes only then, and
+moves a tone mark (U+302E/F) only after a valid syllable -- and sets the ljmo/vjmo/tjmo masks only on jamo it
+composed or decomposed (``setup_masks_hangul``: the feature of an untouched glyph is none), with normalization,
+mark zeroing and fallback positioning off. So a word of syllables, ASCII digits and punctuation (no script of their
+own: in a strip of Hangul words they are in the Hangul run, as in Pango's batch behind the class's anchor) is, when
+no lookup of the class's language system reads any of its glyphs (``touched_glyphs``; GoNoto: none of its 11,172
+syllables under 'hang'), each character's cmap glyph at its advance: written as the Han characters are, at the
+widths the class learned from Pango's Hangul batches. Words holding anything else (jamo, tone marks, Latin letters)
+are shaped by Pango as before; ``scriptgate`` sends strips with conjoining jamo or tone marks to Pango anyway.
+
+``tests/test_render_cjkglyph.py`` compares written glyph strings with Pango's on the UDHR's Chinese, Japanese and
+Korean and composed strips with Pango's pixels, and shows broken tables fail. ``PIXELKIT_CJK_GLYPHS=0`` turns it off.
 """
 
 from __future__ import annotations
 
 import ctypes.util
+import re
 
 import numba
 import numpy as np
@@ -175,7 +189,8 @@ class CjkGlyphs:
     ``proven``: the renderer's per-BMP-code-point array (``cjk.CjkWords._cjk_proven``)."""
 
     def __init__(self, proven: np.ndarray):
-        self._cps = np.flatnonzero(proven).astype(np.uint32)
+        # the proven CJK characters and the precomposed Hangul syllables (written only in a Hangul word)
+        self._cps = np.union1d(np.flatnonzero(proven), _HANGUL_WORD).astype(np.uint32)
         self._cls: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}  # glyph, adv index, widths
         self.off: set[int] = set()
         self.stats = {"written": 0, "chars": 0, "learned": 0}
@@ -235,21 +250,75 @@ class CjkGlyphs:
     def write(self, cls: int, key, codes: np.ndarray, space_glyph: int, space_px: int) -> tuple[bytes, pa.Shaped]:
         """The batch ``c1 c2 ... cn `` (UTF-8) and the glyph string Pango would make of it in class ``cls``: each
         character's glyph at its learned width, each space the class's space glyph at its width."""
+        cps = np.full(2 * len(codes), 32, np.int64)
+        cps[0::2] = codes
+        return self.write_text(cls, key, cps, space_glyph, space_px)
+
+    def write_text(self, cls: int, key, cps: np.ndarray, space_glyph: int, space_px: int
+                   ) -> tuple[bytes, pa.Shaped]:
+        """The glyph string of the BMP text ``cps`` (code points: writable characters and spaces, ending in a
+        space) in class ``cls``, and its UTF-8 bytes: one glyph a character, its byte offset its cluster."""
         glyph, aidx, widths = self._cls[cls]
-        data = (" ".join(map(chr, codes.tolist())) + " ").encode("utf-8")
-        out = np.zeros((2 * len(codes), 5), np.int32)
-        out[0::2, 0] = glyph[codes]
-        out[0::2, 1] = widths[aidx[codes]]
-        out[1::2, 0] = space_glyph
-        out[1::2, 1] = space_px * pa.SCALE
+        data = cps.astype(np.uint32).tobytes().decode("utf-32-le").encode("utf-8")
+        sp = cps == 32
+        out = np.zeros((len(cps), 5), np.int32)
+        c = np.where(sp, 0, cps)
+        out[:, 0] = np.where(sp, space_glyph, glyph[c])
+        out[:, 1] = np.where(sp, space_px * pa.SCALE, widths[aidx[c]])
         out[:, 4] = 1  # is_cluster_start
-        clusters = np.zeros(2 * len(codes), np.int32)
-        ends = np.cumsum(2 + (codes >= 0x80) + (codes >= 0x800)).astype(np.int32)  # (BMP: UTF-8 bytes, a space)
-        clusters[1::2] = ends - 1
-        clusters[2::2] = ends[:-1]
+        size = 1 + (cps >= 0x80) + (cps >= 0x800)  # (UTF-8 bytes of a BMP code point)
+        clusters = np.zeros(len(cps), np.int32)
+        clusters[1:] = np.cumsum(size)[:-1]
         self.stats["written"] += 1
-        self.stats["chars"] += len(codes)
+        self.stats["chars"] += int((~sp).sum())
         return data, pa.Shaped(out, clusters, 0, len(data), key[0], key[1], 0, key[2])
+
+
+HANGUL = 18  # GUnicodeScript
+# what a written Hangul word may hold: precomposed syllables, ASCII digits and punctuation (no script of their own: in
+# a strip of Hangul words they take the Hangul run's script, as behind the class's anchor in Pango's batch)
+_HANGUL_WORD = np.array([*range(0x21, 0x41), *range(0x5B, 0x61), *range(0x7B, 0x7F), *range(0xAC00, 0xD7A4)])
+_SYLLABLES = re.compile("[!-@\\[-`{-~\uac00-\ud7a3]+")
+
+
+class HangulWords:
+    """``_write_hangul``, a mixin of ``ShapeCache`` (its ``_fill`` calls it for a batch of a known class): new words of
+    precomposed Hangul syllables only, written as the Hangul shaper leaves them (see the module doc)."""
+
+    def _write_hangul(self, missing: list[str], cls: int) -> list[str]:
+        """Cache the words of ``missing`` whose glyph string can be written in the Hangul class ``cls``; the rest,
+        to be shaped by Pango."""
+        g = self._cjk_glyphs
+        key = next(k for k, c in self._class_of.items() if c == cls)
+        if key[1] != HANGUL or g is None:
+            return missing
+        easy = [w for w in missing if _SYLLABLES.fullmatch(w)]
+        if not easy:
+            return missing
+        cps = np.frombuffer((" ".join(easy) + " ").encode("utf-32-le"), np.uint32).astype(np.int64)
+        sp = cps == 32
+        ok = g.writable(cls, key, np.where(sp, 0, cps))
+        if ok is None:
+            return missing
+        bad = ~(ok | sp)
+        if bad.any():
+            word = np.cumsum(sp) - sp  # (each character's word)
+            drop = set(word[bad].tolist())
+            easy = [w for k, w in enumerate(easy) if k not in drop]
+            if not easy:
+                return missing
+            cps = np.frombuffer((" ".join(easy) + " ").encode("utf-32-le"), np.uint32).astype(np.int64)
+        data, item = g.write_text(cls, key, cps, self._cls_space_glyph[cls], self._cls_space[cls])
+        self._harvest(easy, np.zeros(0, np.int8), 0, cls, data=(data, [item]))
+        done = set(easy)
+        return [w for w in missing if w not in done]
+
+    def _learn_hangul(self, item: pa.Shaped, raw: np.ndarray) -> None:
+        """Teach the glyph path Pango's widths from a Hangul item Pango shaped."""
+        key = (item.font, item.script, item.language)
+        c = self._class_of.get(key)
+        if c is not None and self._cjk_glyphs is not None:
+            self._cjk_glyphs.learn(c, key, item, raw)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -259,9 +328,14 @@ def _learn(glyphs, clusters, end, raw, glyph, aidx, widths):
     for k in range(n):
         a = clusters[k]
         b = clusters[k + 1] if k + 1 < n else end
-        if b - a != 3 or raw[a] < 0xE0 or raw[a] >= 0xF0 or (k > 0 and clusters[k - 1] == a):
-            continue  # (writable characters are three UTF-8 bytes; one glyph to the cluster)
-        cp = ((raw[a] & 0x0F) << 12) | ((raw[a + 1] & 0x3F) << 6) | (raw[a + 2] & 0x3F)
+        if (k > 0 and clusters[k - 1] == a) or b - a < 1 or b - a > 3:
+            continue  # (one glyph to the cluster, one BMP character)
+        if b - a == 1 and raw[a] < 0x80:
+            cp = np.int64(raw[a])
+        elif b - a == 3 and 0xE0 <= raw[a] < 0xF0:
+            cp = ((np.int64(raw[a]) & 0x0F) << 12) | ((raw[a + 1] & 0x3F) << 6) | (raw[a + 2] & 0x3F)
+        else:
+            continue
         g = glyph[cp]
         if g < 0:
             continue
