@@ -17,7 +17,9 @@ tags (``hb_ot_tags_from_script_and_language``) and picks, per table, a script (`
 and a language system (``hb_ot_layout_script_select_language``). ``_LangSys`` makes the same calls on the font's
 own ``hb_face_t`` and collects every glyph any lookup of that language system's default features
 (``cjkcheck.DEFAULT_FEATURES``, 'trak' included, and its required feature) can read (``hb_ot_layout_lookup_
-collect_glyphs``: input, backtrack and lookahead) -- a superset of what the shaper applies.
+collect_glyphs``: input, backtrack and lookahead) -- a superset of what the shaper applies. Those sets leave out
+class 0 of class-based rules ("any other glyph"); a font where a default-feature lookup matches class 0 is refused by
+``cjkcheck`` (no proven characters), and the path exists only for a font it passes.
 
 Then, for a proven character whose cmap glyph (HarfBuzz's ``hb_font_get_nominal_glyph`` on Pango's own
 ``hb_font_t``) no such lookup reads and whose GDEF class is not mark: HarfBuzz keeps the glyph (normalization keeps
@@ -184,44 +186,77 @@ def touched_glyphs(hb_font, script: int, language: int) -> np.ndarray | None:
         hb.hb_set_destroy(glyphs)
 
 
+_UNSEEN = -2  # (a code point not looked up yet)
+_ADVANCES = 64  # distinct advances a class learns widths for (GoNoto's CJK: 6)
+
+
+class _Tables:
+    """One class's tables: per code point its glyph (-1: not writable, ``_UNSEEN``: not looked up yet) and advance
+    index, per advance index Pango's width (-1: not seen yet); the glyphs its language system's lookups read."""
+
+    def __init__(self, hb_font, touched: np.ndarray):
+        self.hb_font = hb_font
+        self.touched = np.zeros(1 << 16, np.bool_)
+        self.touched[touched[touched < 1 << 16]] = True
+        self.glyph = np.full(1 << 16, _UNSEEN, np.int64)
+        self.aidx = np.full(1 << 16, -1, np.int64)
+        self.widths = np.full(_ADVANCES, -1, np.int64)
+        self.advs: dict[int, int] = {}
+
+
 class CjkGlyphs:
-    """Per class: the glyph and HarfBuzz advance of each writable character, and Pango's width per advance learned.
-    ``proven``: the renderer's per-BMP-code-point array (``cjk.CjkWords._cjk_proven``)."""
+    """Per class: the glyph and HarfBuzz advance of each writable character (looked up the first time it is met),
+    and Pango's width per advance learned. ``proven``: the renderer's per-BMP-code-point array
+    (``cjk.CjkWords._cjk_proven``); besides those, the characters of ``_HANGUL_WORD`` may be written."""
 
     def __init__(self, proven: np.ndarray):
-        # the proven CJK characters and the precomposed Hangul syllables (written only in a Hangul word)
-        self._cps = np.union1d(np.flatnonzero(proven), _HANGUL_WORD).astype(np.uint32)
-        self._cls: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}  # glyph, adv index, widths
+        self._allowed = proven.astype(np.bool_)
+        self._allowed[_HANGUL_WORD] = True
+        self._cls: dict[int, _Tables | None] = {}
         self.off: set[int] = set()
         self.stats = {"written": 0, "chars": 0, "learned": 0}
 
-    def tables(self, cls: int, key: tuple[int, int, int]):
-        """The class's tables (made on first use): per code point its glyph (-1: not writable) and advance index,
-        and per advance index Pango's width (-1: not seen yet); None when the font is refused."""
+    def tables(self, cls: int, key: tuple[int, int, int]) -> _Tables | None:
+        """The class's tables (made on first use), None when the font is refused."""
         if cls in self._cls:
             return self._cls[cls]
         font, script, language = key
         hb_font = _pango.pango_font_get_hb_font(ffi.cast("void *", font))
         touched = touched_glyphs(hb_font, script, language) if hb_font != ffi.NULL else None
-        t = None
-        if touched is not None and len(self._cps):
-            cps = self._cps
-            g = np.zeros(len(cps), np.uint32)
-            have = hb.hb_font_get_nominal_glyphs(hb_font, len(cps), ffi.from_buffer("uint32_t[]", cps), 4,
-                                                 ffi.from_buffer("uint32_t[]", g), 4)
-            del have  # (stops at the first character the font lacks: those keep glyph 0, refused below)
-            adv = np.zeros(len(cps), np.int32)
-            hb.hb_font_get_glyph_h_advances(hb_font, len(cps), ffi.from_buffer("uint32_t[]", g), 4,
-                                            ffi.from_buffer("int32_t[]", adv), 4)
-            ok = (g > 0) & ~np.isin(g, touched)
-            glyph = np.full(1 << 16, -1, np.int64)
-            glyph[cps[ok]] = g[ok]
-            values, inv = np.unique(adv, return_inverse=True)
-            aidx = np.full(1 << 16, -1, np.int64)
-            aidx[cps] = inv
-            t = (glyph, aidx, np.full(len(values), -1, np.int64))
-        self._cls[cls] = t
-        return t
+        self._cls[cls] = _Tables(hb_font, touched) if touched is not None else None
+        return self._cls[cls]
+
+    def _look_up(self, t: _Tables, codes: np.ndarray) -> None:
+        """Enter the code points ``codes`` (not looked up yet, distinct) in the tables: HarfBuzz's cmap glyph and
+        advance on Pango's own ``hb_font_t``; writable when allowed, in the font and read by no lookup."""
+        cps = codes.astype(np.uint32)
+        g, i = np.zeros(len(cps), np.uint32), 0
+        while i < len(cps):  # (the array call stops at the first character the font lacks: on after it, glyph 0)
+            i += 1 + hb.hb_font_get_nominal_glyphs(t.hb_font, len(cps) - i, ffi.from_buffer("uint32_t[]", cps[i:]),
+                                                   4, ffi.from_buffer("uint32_t[]", g[i:]), 4)
+        adv = np.zeros(len(cps), np.int32)
+        hb.hb_font_get_glyph_h_advances(t.hb_font, len(cps), ffi.from_buffer("uint32_t[]", g), 4,
+                                        ffi.from_buffer("int32_t[]", adv), 4)
+        ok = (g > 0) & self._allowed[codes] & ~t.touched[np.minimum(g, (1 << 16) - 1)] & (g < 1 << 16)
+        for k, a in enumerate(adv.tolist()):
+            j = t.advs.get(a)
+            if j is None and len(t.advs) < _ADVANCES:
+                j = t.advs[a] = len(t.advs)
+            if j is None:
+                ok[k] = False
+            else:
+                t.aidx[codes[k]] = j
+        t.glyph[codes] = np.where(ok, g.astype(np.int64), -1)
+
+    def glyphs(self, cls: int, key, codes: np.ndarray) -> np.ndarray | None:
+        """The glyph the tables give each code point of ``codes`` (-1: not writable); None: the font is refused."""
+        t = self.tables(cls, key)
+        if t is None:
+            return None
+        new = np.unique(codes[t.glyph[codes] == _UNSEEN])
+        if len(new):
+            self._look_up(t, new)
+        return t.glyph[codes]
 
     def learn(self, cls: int, key, item: pa.Shaped, raw: np.ndarray) -> None:
         """Note Pango's width per advance from a left-to-right item Pango shaped in class ``cls`` (batch bytes
@@ -232,8 +267,12 @@ class CjkGlyphs:
         t = self.tables(cls, key)
         if t is None:
             return
-        bad, n = _learn(item.glyphs, item.clusters, item.offset + item.length, raw, *t)
-        self.stats["learned"] += n
+        unseen, end = np.empty(len(item.glyphs), np.int64), item.offset + item.length
+        bad, n = _learn(item.glyphs, item.clusters, end, raw, t.glyph, t.aidx, t.widths, unseen)
+        if n < 0:  # characters not looked up yet: look them up, then learn
+            self._look_up(t, np.unique(unseen[:-n]))
+            bad, n = _learn(item.glyphs, item.clusters, end, raw, t.glyph, t.aidx, t.widths, unseen)
+        self.stats["learned"] += max(n, 0)
         if bad:
             self.off.add(cls)
 
@@ -241,11 +280,9 @@ class CjkGlyphs:
         """Per code point of ``codes``: True when its glyph record can be written now; None: nothing can."""
         if cls in self.off:
             return None
-        t = self.tables(cls, key)
-        if t is None:
-            return None
-        glyph, aidx, widths = t
-        return (glyph[codes] >= 0) & (widths[np.maximum(aidx[codes], 0)] >= 0) & (aidx[codes] >= 0)
+        glyph = self.glyphs(cls, key, codes)
+        t = self._cls[cls]
+        return None if t is None else (glyph >= 0) & (t.widths[np.maximum(t.aidx[codes], 0)] >= 0)
 
     def write(self, cls: int, key, codes: np.ndarray, space_glyph: int, space_px: int) -> tuple[bytes, pa.Shaped]:
         """The batch ``c1 c2 ... cn `` (UTF-8) and the glyph string Pango would make of it in class ``cls``: each
@@ -258,7 +295,8 @@ class CjkGlyphs:
                    ) -> tuple[bytes, pa.Shaped]:
         """The glyph string of the BMP text ``cps`` (code points: writable characters and spaces, ending in a
         space) in class ``cls``, and its UTF-8 bytes: one glyph a character, its byte offset its cluster."""
-        glyph, aidx, widths = self._cls[cls]
+        t = self._cls[cls]
+        glyph, aidx, widths = t.glyph, t.aidx, t.widths
         data = cps.astype(np.uint32).tobytes().decode("utf-32-le").encode("utf-8")
         sp = cps == 32
         out = np.zeros((len(cps), 5), np.int32)
@@ -322,24 +360,36 @@ class HangulWords:
 
 
 @numba.njit(cache=True, nogil=True)
-def _learn(glyphs, clusters, end, raw, glyph, aidx, widths):
-    """(1 on a contradiction, glyphs learned)."""
-    n, got = glyphs.shape[0], 0
-    for k in range(n):
-        a = clusters[k]
-        b = clusters[k + 1] if k + 1 < n else end
-        if (k > 0 and clusters[k - 1] == a) or b - a < 1 or b - a > 3:
-            continue  # (one glyph to the cluster, one BMP character)
-        if b - a == 1 and raw[a] < 0x80:
-            cp = np.int64(raw[a])
-        elif b - a == 3 and 0xE0 <= raw[a] < 0xF0:
-            cp = ((np.int64(raw[a]) & 0x0F) << 12) | ((raw[a + 1] & 0x3F) << 6) | (raw[a + 2] & 0x3F)
-        else:
+def _cp_at(glyphs, clusters, end, raw, k):
+    """The code point glyph k is the whole cluster of (one glyph, one BMP character of 1 or 3 UTF-8 bytes), or -1."""
+    n, a = glyphs.shape[0], clusters[k]
+    b = clusters[k + 1] if k + 1 < n else end
+    if k > 0 and clusters[k - 1] == a:
+        return -1
+    if b - a == 1 and raw[a] < 0x80:
+        return np.int64(raw[a])
+    if b - a == 3 and 0xE0 <= raw[a] < 0xF0:
+        return ((np.int64(raw[a]) & 0x0F) << 12) | ((raw[a + 1] & 0x3F) << 6) | (raw[a + 2] & 0x3F)
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _learn(glyphs, clusters, end, raw, glyph, aidx, widths, unseen):
+    """(1 on a contradiction, glyphs learned); (0, -m) when m characters are not looked up yet (in ``unseen[:m]``):
+    nothing is learned then."""
+    m, got = 0, 0
+    for k in range(glyphs.shape[0]):
+        cp = _cp_at(glyphs, clusters, end, raw, k)
+        if cp >= 0 and glyph[cp] == -2:
+            unseen[m] = cp
+            m += 1
+    if m:
+        return 0, -m
+    for k in range(glyphs.shape[0]):
+        cp = _cp_at(glyphs, clusters, end, raw, k)
+        if cp < 0 or glyph[cp] < 0:
             continue
-        g = glyph[cp]
-        if g < 0:
-            continue
-        if glyphs[k, 0] != g or glyphs[k, 2] != 0 or glyphs[k, 3] != 0 or (glyphs[k, 4] & 3) != 1:
+        if glyphs[k, 0] != glyph[cp] or glyphs[k, 2] != 0 or glyphs[k, 3] != 0 or (glyphs[k, 4] & 3) != 1:
             return 1, got
         j = aidx[cp]
         if widths[j] >= 0 and widths[j] != glyphs[k, 1]:
