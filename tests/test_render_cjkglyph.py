@@ -21,6 +21,11 @@ from pixelkit.pipeline.render.pango import cjkglyph
 from pixelkit.pipeline.render.pango.cjkglyph import CjkGlyphs
 
 HAN = 17  # GUnicodeScript
+
+
+@pytest.fixture(autouse=True)
+def _glyph_path_on(monkeypatch):
+    monkeypatch.setenv("PIXELKIT_CJK_GLYPHS", "1")  # (opt-in: the renderers made here write)
 LANGS = (None, "ja", "zh-tw", "zh-hk", "ko", "zh-cn")
 
 

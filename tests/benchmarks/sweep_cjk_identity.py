@@ -12,6 +12,7 @@ and how many characters the glyph path (``cjkglyph.py``) wrote.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sys
@@ -58,6 +59,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2000)
     ap.add_argument("--strips", type=int, default=60, help="random spans per run (and half as many glued strips)")
     a = ap.parse_args()
+    os.environ.setdefault("PIXELKIT_CJK_GLYPHS", "1")  # (the glyph path is opt-in: swept on unless told otherwise)
     src = texts()
     total = diff = composed = written = 0
     runs = [(RenderConfig(), None), (RenderConfig(mode="binary"), None), (preset("pixar-pango"), None)]

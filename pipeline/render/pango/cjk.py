@@ -17,7 +17,8 @@ Why a token shapes the same in a batch as in the strip (Pango 1.50 lays a strip 
   run's), cut from a batch ``anchor tok1 tok2 ...`` shaped by Pango itself, the anchor being a token of the
   strip of the run's own script (so the batch is one run of that script), by ``kernels.harvest_item`` (a token
   must start a cluster, have whole-pixel advances, no unknown glyph, and its space must be the class's). A new
-  proven character of a known class is not shaped when ``cjkglyph.py`` can write its glyph record (``_cjk_written``:
+  proven character of a known class is not shaped, with ``PIXELKIT_CJK_GLYPHS=1`` (opt-in: measured no faster
+  yet), when ``cjkglyph.py`` can write its glyph record (``_cjk_written``:
   no lookup of the class's language system reads its glyph, and Pango's width for its advance has been seen); the
   written string is cut by the same kernel.
 * Pixels. Pango rounds each glyph's advance to whole pixels, so a token's x is the sum of the advances and
@@ -158,8 +159,9 @@ class CjkWords:
         self._cjk_cls: dict[int, int] = {}  # run script -> its class
         self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
         self._cjk_scratch = np.full(1 << 16, -1, np.int32)  # (_distinct's, all -1 between calls)
-        # new proven characters' glyph records written, not shaped (cjkglyph.py); PIXELKIT_CJK_GLYPHS=0: off
-        on = self._cjk_any and os.environ.get("PIXELKIT_CJK_GLYPHS", "1") != "0"
+        # new proven characters' glyph records written, not shaped (cjkglyph.py): opt-in, PIXELKIT_CJK_GLYPHS=1 (measured
+        # no faster than Pango's batch yet: tests/benchmarks/results/render_multi.md, cjkglyph)
+        on = self._cjk_any and os.environ.get("PIXELKIT_CJK_GLYPHS", "0") == "1"
         self._cjk_glyphs = CjkGlyphs(self._cjk_proven) if on else None
         self._cjk_reset()
 

@@ -2,8 +2,8 @@
 not shaped.
 
 ``cjkcheck.py`` proves per font which CJK characters no lookup ties to a neighbour; their glyphs may still be
-changed by a context-free substitution ('locl': GoNoto gives 7,357 Han characters other glyphs under its JAN, KOR,
-ZHT and ZHH language systems) or moved by a single adjustment. This module narrows the proof to the language
+changed by a context-free substitution ('locl': GoNoto gives 7,357 Han characters other glyphs under some of its
+JAN, KOR, ZHH, ZHS and ZHT language systems) or moved by a single adjustment. This module narrows the proof to the language
 system HarfBuzz will use for a class (font, script, language) and writes what HarfBuzz would make of such a
 character alone -- so a first pass no longer needs a Pango batch for its new Han characters.
 
@@ -45,7 +45,8 @@ widths the class learned from Pango's Hangul batches. Words holding anything els
 are shaped by Pango as before; ``scriptgate`` sends strips with conjoining jamo or tone marks to Pango anyway.
 
 ``tests/test_render_cjkglyph.py`` compares written glyph strings with Pango's on the UDHR's Chinese, Japanese and
-Korean and composed strips with Pango's pixels, and shows broken tables fail. ``PIXELKIT_CJK_GLYPHS=0`` turns it off.
+Korean and composed strips with Pango's pixels, and shows broken tables fail. Opt-in (``PIXELKIT_CJK_GLYPHS=1``):
+writing measured about as costly as the Pango batch it replaces (render_multi.md, section cjkglyph).
 """
 
 from __future__ import annotations
@@ -186,8 +187,7 @@ def touched_glyphs(hb_font, script: int, language: int) -> np.ndarray | None:
         hb.hb_set_destroy(glyphs)
 
 
-_UNSEEN = -2  # (a code point not looked up yet)
-_ADVANCES = 64  # distinct advances a class learns widths for (GoNoto's CJK: 6)
+_UNSEEN, _ADVANCES = -2, 64  # (a code point not looked up yet; distinct advances a class learns widths for)
 
 
 class _Tables:
@@ -238,14 +238,15 @@ class CjkGlyphs:
         hb.hb_font_get_glyph_h_advances(t.hb_font, len(cps), ffi.from_buffer("uint32_t[]", g), 4,
                                         ffi.from_buffer("int32_t[]", adv), 4)
         ok = (g > 0) & self._allowed[codes] & ~t.touched[np.minimum(g, (1 << 16) - 1)] & (g < 1 << 16)
-        for k, a in enumerate(adv.tolist()):
+        for a in set(adv.tolist()):  # (a few distinct advances)
             j = t.advs.get(a)
             if j is None and len(t.advs) < _ADVANCES:
                 j = t.advs[a] = len(t.advs)
+            at = adv == a
             if j is None:
-                ok[k] = False
+                ok &= ~at
             else:
-                t.aidx[codes[k]] = j
+                t.aidx[codes[at]] = j
         t.glyph[codes] = np.where(ok, g.astype(np.int64), -1)
 
     def glyphs(self, cls: int, key, codes: np.ndarray) -> np.ndarray | None:
@@ -253,7 +254,7 @@ class CjkGlyphs:
         t = self.tables(cls, key)
         if t is None:
             return None
-        new = np.unique(codes[t.glyph[codes] == _UNSEEN])
+        new = codes[t.glyph[codes] == _UNSEEN]  # (repeats are harmless: no np.unique, ~0.7 ms a call on numpy 2.3)
         if len(new):
             self._look_up(t, new)
         return t.glyph[codes]
@@ -270,7 +271,7 @@ class CjkGlyphs:
         unseen, end = np.empty(len(item.glyphs), np.int64), item.offset + item.length
         bad, n = _learn(item.glyphs, item.clusters, end, raw, t.glyph, t.aidx, t.widths, unseen)
         if n < 0:  # characters not looked up yet: look them up, then learn
-            self._look_up(t, np.unique(unseen[:-n]))
+            self._look_up(t, unseen[:-n])
             bad, n = _learn(item.glyphs, item.clusters, end, raw, t.glyph, t.aidx, t.widths, unseen)
         self.stats["learned"] += max(n, 0)
         if bad:

@@ -26,7 +26,8 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
 * Han, kana and Bopomofo text (with Latin words or not; ``cjk.py``): cut into tokens at spaces, script runs and
   characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class; a
   new proven character's glyph record is written, not shaped, when ``cjkglyph.py`` can (its class's language
-  system) -- and so is a new Hangul word of precomposed syllables, digits and punctuation.
+  system) -- and so is a new Hangul word of precomposed syllables, digits and punctuation (opt-in:
+  ``PIXELKIT_CJK_GLYPHS=1``, measured no faster yet).
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
   (other right-to-left text, stateful shapers) or a mixture of scripts whose paired punctuation Pango runs
   otherwise than unpaired marks (``brackets.py``) sends the strip to Pango unshaped; so does a foreign word.
