@@ -86,9 +86,12 @@ def test_written_glyph_strings_are_pangos(lang, cjk_text):
     for it in _han_items(r, data, key):
         g.learn(cls, key, it, np.frombuffer(data, np.uint8))
     assert cls not in g.off and g.stats["learned"] == (g.glyphs(cls, key, teach) >= 0).sum() > 150
-    ok = g.writable(cls, key, check)
+    cps = np.full(2 * len(check), 32, np.int64)
+    cps[0::2] = check
+    ok, data, item = g.write_words(cls, key, cps, g.allowed, cache._cls_space_glyph[cls], cache._cls_space[cls])
+    ok = ok[:len(check)]
     assert ok.sum() > (0.95 if lang in (None, "zh-cn") else 0.2) * len(check), (lang, ok.sum(), len(check))
-    data, item = g.write(cls, key, check[ok], cache._cls_space_glyph[cls], cache._cls_space[cls])
+    assert len(item.glyphs) == 2 * ok.sum() and data == (" ".join(map(chr, check[ok].tolist())) + " ").encode()
     (theirs,) = _han_items(r, data, key)
     assert theirs.offset == 0 and theirs.length == len(data)
     assert np.array_equal(item.glyphs[:, :4], theirs.glyphs[:, :4])
@@ -165,7 +168,7 @@ def test_broken_tables_give_other_pixels(broken, cjk_text, monkeypatch):
 def test_written_hangul_words_are_pangos(lang, kor_text):  # noqa: F811
     """Words of precomposed syllables, digits and punctuation from the Korean UDHR: half teach the widths, the other
     half's written glyph string is Pango's own (the Hangul shaper leaves such syllables alone)."""
-    from pixelkit.pipeline.render.pango.cjkglyph import HANGUL, _SYLLABLES
+    from pixelkit.pipeline.render.pango.cjkglyph import HANGUL, HANGUL_OK, _SYLLABLES
 
     r = _renderer(RenderConfig(), lang)
     words = list(dict.fromkeys(w for w in kor_text.split(" ") if _SYLLABLES.fullmatch(w)))
@@ -181,9 +184,8 @@ def test_written_hangul_words_are_pangos(lang, kor_text):  # noqa: F811
     assert cls not in g.off and g.stats["learned"] > 1000
     check = " ".join(words[1::2]) + " "
     cps = np.frombuffer(check.encode("utf-32-le"), np.uint32).astype(np.int64)
-    ok = g.writable(cls, key, np.where(cps == 32, 0, cps))
-    assert ok[cps != 32].all()
-    data, item = g.write_text(cls, key, cps, cache._cls_space_glyph[cls], cache._cls_space[cls])
+    ok, data, item = g.write_words(cls, key, cps, HANGUL_OK, cache._cls_space_glyph[cls], cache._cls_space[cls])
+    assert ok[:len(words[1::2])].all() and data == check.encode()
     (theirs,) = _han_items(r, data, key)
     assert theirs.offset == 0 and theirs.length == len(data)
     assert np.array_equal(item.glyphs[:, :4], theirs.glyphs[:, :4])

@@ -249,9 +249,14 @@ class CjkWords:
         if cls is None:
             return None
         key = next(x for x, c in self._class_of.items() if c == cls)
-        ok = self._cjk_glyphs.writable(cls, key, codes)
-        if ok is None or not ok.any():
+        g = self._cjk_glyphs
+        cps = np.full(2 * len(codes), 32, np.int64)
+        cps[0::2] = codes
+        written = g.write_words(cls, key, cps, g.allowed, self._cls_space_glyph[cls], self._cls_space[cls])
+        if written is None:
             return None
+        ok, data, item = written
+        ok = ok[:len(codes)]
         got = np.empty(len(codes), np.int32)
         rest = np.flatnonzero(~ok)
         if len(rest):
@@ -261,7 +266,6 @@ class CjkWords:
                 return None
             got[rest] = part
         w = np.flatnonzero(ok)
-        data, item = self._cjk_glyphs.write(cls, key, codes[w], self._cls_space_glyph[cls], self._cls_space[cls])
         self.stats["batch_words"] += len(w)
         raw = np.frombuffer(data, np.uint8)
         status = np.full(len(w), FOREIGN_WORD, np.int32)

@@ -53,11 +53,13 @@ from __future__ import annotations
 
 import ctypes.util
 import re
+import threading
 
 import numba
 import numpy as np
 from cffi import FFI
 
+from . import cjkwrite
 from . import pango_abi as pa
 from .cjkcheck import DEFAULT_FEATURES
 
@@ -127,7 +129,7 @@ _MARK = 3  # HB_OT_LAYOUT_GLYPH_CLASS_MARK
 
 
 def _set_items(s) -> np.ndarray:
-    out, buf, start = [], ffi.new("uint32_t[4096]"), 0xFFFFFFFF  # (HB_SET_VALUE_INVALID: from the first)
+    out, buf, start = [], _bufs()["set"], 0xFFFFFFFF  # (HB_SET_VALUE_INVALID: from the first)
     while True:
         n = hb.hb_set_next_many(s, start, buf, 4096)
         if not n:
@@ -138,10 +140,27 @@ def _set_items(s) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.uint32)
 
 
+def _bufs() -> dict:
+    """The calls' out-parameters, made once a thread (~40 ``ffi.new`` a class were a third of its queries' cost;
+    cffi lets go of the GIL in a call, so threads do not share them)."""
+    b = getattr(_LOCAL, "b", None)
+    if b is None:
+        new = ffi.new
+        b = _LOCAL.b = {"set": new("uint32_t[4096]"), "sc": new("unsigned int *"), "lc": new("unsigned int *"),
+                        "st": new("uint32_t[3]"), "lt": new("uint32_t[3]"), "si": new("unsigned int *"),
+                        "chosen": new("uint32_t *"), "li": new("unsigned int *"), "count": new("unsigned int *"),
+                        "idx": new("unsigned int[4096]"), "req": new("unsigned int *"), "req_tag": new("uint32_t *"),
+                        "tcount": new("unsigned int *"), "tags": new("uint32_t[8192]")}
+    return b
+
+
+_LOCAL = threading.local()
+
+
 def touched_glyphs(hb_font, script: int, language: int) -> np.ndarray | None:
     """Every glyph a lookup of the default features of the language system HarfBuzz picks for (PangoScript
-    ``script``, PangoLanguage address ``language``) can read, in GSUB or GPOS (sorted glyph ids); None when the
-    face is one this path refuses (variations, AAT tables, colour glyphs)."""
+    ``script``, PangoLanguage address ``language``) can read, in GSUB or GPOS, and every mark glyph (sorted glyph
+    ids); None when the face is one this path refuses (variations, AAT tables, colour glyphs)."""
     face = hb.hb_font_get_face(hb_font)
     if (hb.hb_ot_var_has_data(face) or hb.hb_aat_layout_has_substitution(face) or hb.hb_aat_layout_has_positioning(face)
             or hb.hb_aat_layout_has_tracking(face) or hb.hb_ot_color_has_layers(face) or hb.hb_ot_color_has_png(face)):
@@ -149,45 +168,40 @@ def touched_glyphs(hb_font, script: int, language: int) -> np.ndarray | None:
     lang_s = _pango.pango_language_to_string(ffi.cast("void *", language))
     hb_lang = hb.hb_language_from_string(lang_s, -1)
     hb_script = _glib.g_unicode_script_to_iso15924(script)
-    sc, lc = ffi.new("unsigned int *", 3), ffi.new("unsigned int *", 3)  # (HB_OT_MAX_TAGS_PER_SCRIPT/LANGUAGE)
-    st, lt = ffi.new("uint32_t[3]"), ffi.new("uint32_t[3]")
+    B = _bufs()
+    sc, lc, st, lt = B["sc"], B["lc"], B["st"], B["lt"]
+    sc[0] = lc[0] = 3  # (HB_OT_MAX_TAGS_PER_SCRIPT/LANGUAGE)
     hb.hb_ot_tags_from_script_and_language(hb_script, hb_lang, sc, st, lc, lt)
+    si, li, count, idx, req, tcount, tags = B["si"], B["li"], B["count"], B["idx"], B["req"], B["tcount"], B["tags"]
     glyphs = hb.hb_set_create()
     try:
         for table in _TABLES:
-            si, chosen, li = ffi.new("unsigned int *"), ffi.new("uint32_t *"), ffi.new("unsigned int *")
-            hb.hb_ot_layout_table_select_script(face, table, sc[0], st, si, chosen)
+            hb.hb_ot_layout_table_select_script(face, table, sc[0], st, si, B["chosen"])
             hb.hb_ot_layout_script_select_language(face, table, si[0], lc[0], lt, li)
-            count = ffi.new("unsigned int *", 4096)
-            idx = ffi.new("unsigned int[4096]")
+            count[0] = 4096
             hb.hb_ot_layout_language_get_feature_indexes(face, table, si[0], li[0], 0, count, idx)
-            features = [idx[i] for i in range(count[0])]
-            req, req_tag = ffi.new("unsigned int *"), ffi.new("uint32_t *")
-            if hb.hb_ot_layout_language_get_required_feature(face, table, si[0], li[0], req, req_tag):
+            features = list(idx[0:count[0]])
+            req[0] = _NONE
+            if hb.hb_ot_layout_language_get_required_feature(face, table, si[0], li[0], req, B["req_tag"]):
                 features.append(req[0])
-            tcount = ffi.new("unsigned int *", 8192)
-            tags = ffi.new("uint32_t[8192]")
+            tcount[0] = 8192
             hb.hb_ot_layout_table_get_feature_tags(face, table, 0, tcount, tags)
             lookups: set[int] = set()
             for fi in features:
-                if fi != _NONE and (tags[fi] in _FEATURES or (req[0] == fi and fi != _NONE)):
-                    lc2 = ffi.new("unsigned int *", 4096)
-                    li2 = ffi.new("unsigned int[4096]")
-                    hb.hb_ot_layout_feature_get_lookups(face, table, fi, 0, lc2, li2)
-                    lookups.update(li2[i] for i in range(lc2[0]))
+                if fi != _NONE and (tags[fi] in _FEATURES or req[0] == fi):
+                    count[0] = 4096
+                    hb.hb_ot_layout_feature_get_lookups(face, table, fi, 0, count, idx)
+                    lookups.update(idx[0:count[0]])
             for lk in sorted(lookups):  # (collect_glyphs follows the lookups a contextual rule calls)
                 hb.hb_ot_layout_lookup_collect_glyphs(face, table, lk, glyphs, glyphs, glyphs, ffi.NULL)
-        marks = hb.hb_set_create()
-        try:
-            hb.hb_ot_layout_get_glyphs_in_class(face, _MARK, marks)
-            return np.union1d(_set_items(glyphs), _set_items(marks))
-        finally:
-            hb.hb_set_destroy(marks)
+        hb.hb_ot_layout_get_glyphs_in_class(face, _MARK, glyphs)  # (adds the marks to the set)
+        return _set_items(glyphs)
     finally:
         hb.hb_set_destroy(glyphs)
 
 
-_UNSEEN, _ADVANCES = -2, 64  # (a code point not looked up yet; distinct advances a class learns widths for)
+_UNSEEN, _ADVANCES = -2, 64
+_WARM: list[bool] = []  # (a code point not looked up yet; distinct advances a class learns widths for)
 
 
 class _Tables:
@@ -198,8 +212,8 @@ class _Tables:
         self.hb_font = hb_font
         self.touched = np.zeros(1 << 16, np.bool_)
         self.touched[touched[touched < 1 << 16]] = True
-        self.glyph = np.full(1 << 16, _UNSEEN, np.int64)
-        self.aidx = np.full(1 << 16, -1, np.int64)
+        self.glyph = np.full(1 << 16, _UNSEEN, np.int32)  # (small types: a class's first strip fills these)
+        self.aidx = np.full(1 << 16, -1, np.int8)
         self.widths = np.full(_ADVANCES, -1, np.int64)
         self.advs: dict[int, int] = {}
 
@@ -210,8 +224,14 @@ class CjkGlyphs:
     (``cjk.CjkWords._cjk_proven``); besides those, the characters of ``_HANGUL_WORD`` may be written."""
 
     def __init__(self, proven: np.ndarray):
-        self._allowed = proven.astype(np.bool_)
-        self._allowed[_HANGUL_WORD] = True
+        self.allowed = proven.astype(np.bool_)
+        self.allowed[_HANGUL_WORD] = True
+        cjkwrite.warm()  # (the kernels loaded now, not on a first strip: ~3 ms each)
+        if not _WARM:
+            for raw in (np.zeros(1, np.uint8), np.frombuffer(b" ", np.uint8)):  # (batch bytes: ours, Pango's)
+                _learn(np.zeros((1, 5), np.int32), np.zeros(1, np.int32), 1, raw, np.full(1 << 16, -1, np.int32),
+                       np.zeros(1 << 16, np.int8), np.full(1, -1, np.int64), np.zeros(1, np.int64))
+            _WARM.append(True)
         self._cls: dict[int, _Tables | None] = {}
         self.off: set[int] = set()
         self.stats = {"written": 0, "chars": 0, "learned": 0}
@@ -237,7 +257,7 @@ class CjkGlyphs:
         adv = np.zeros(len(cps), np.int32)
         hb.hb_font_get_glyph_h_advances(t.hb_font, len(cps), ffi.from_buffer("uint32_t[]", g), 4,
                                         ffi.from_buffer("int32_t[]", adv), 4)
-        ok = (g > 0) & self._allowed[codes] & ~t.touched[np.minimum(g, (1 << 16) - 1)] & (g < 1 << 16)
+        ok = (g > 0) & self.allowed[codes] & ~t.touched[np.minimum(g, (1 << 16) - 1)] & (g < 1 << 16)
         for a in set(adv.tolist()):  # (a few distinct advances)
             j = t.advs.get(a)
             if j is None and len(t.advs) < _ADVANCES:
@@ -277,40 +297,27 @@ class CjkGlyphs:
         if bad:
             self.off.add(cls)
 
-    def writable(self, cls: int, key, codes: np.ndarray) -> np.ndarray | None:
-        """Per code point of ``codes``: True when its glyph record can be written now; None: nothing can."""
-        if cls in self.off:
+    def write_words(self, cls: int, key, cps: np.ndarray, ok: np.ndarray, space_glyph: int, space_px: int
+                    ) -> tuple[np.ndarray, bytes, pa.Shaped] | None:
+        """The words of ``cps`` (code points: words, each followed by a space) that can be written now in class
+        ``cls`` (each character allowed by ``ok`` and writable), in one compiled pass (``cjkwrite.write``): per word
+        whether it is written, and the written words' UTF-8 bytes and the glyph string Pango would make of them;
+        None when no word can be written."""
+        if cls in self.off or (t := self.tables(cls, key)) is None:
             return None
-        glyph = self.glyphs(cls, key, codes)
-        t = self._cls[cls]
-        return None if t is None else (glyph >= 0) & (t.widths[np.maximum(t.aidx[codes], 0)] >= 0)
-
-    def write(self, cls: int, key, codes: np.ndarray, space_glyph: int, space_px: int) -> tuple[bytes, pa.Shaped]:
-        """The batch ``c1 c2 ... cn `` (UTF-8) and the glyph string Pango would make of it in class ``cls``: each
-        character's glyph at its learned width, each space the class's space glyph at its width."""
-        cps = np.full(2 * len(codes), 32, np.int64)
-        cps[0::2] = codes
-        return self.write_text(cls, key, cps, space_glyph, space_px)
-
-    def write_text(self, cls: int, key, cps: np.ndarray, space_glyph: int, space_px: int
-                   ) -> tuple[bytes, pa.Shaped]:
-        """The glyph string of the BMP text ``cps`` (code points: writable characters and spaces, ending in a
-        space) in class ``cls``, and its UTF-8 bytes: one glyph a character, its byte offset its cluster."""
-        t = self._cls[cls]
-        glyph, aidx, widths = t.glyph, t.aidx, t.widths
-        data = cps.astype(np.uint32).tobytes().decode("utf-32-le").encode("utf-8")
-        sp = cps == 32
-        out = np.zeros((len(cps), 5), np.int32)
-        c = np.where(sp, 0, cps)
-        out[:, 0] = np.where(sp, space_glyph, glyph[c])
-        out[:, 1] = np.where(sp, space_px * pa.SCALE, widths[aidx[c]])
-        out[:, 4] = 1  # is_cluster_start
-        size = 1 + (cps >= 0x80) + (cps >= 0x800)  # (UTF-8 bytes of a BMP code point)
-        clusters = np.zeros(len(cps), np.int32)
-        clusters[1:] = np.cumsum(size)[:-1]
+        n = len(cps)
+        keep, out, clusters = np.zeros(n, np.bool_), np.empty((n, 5), np.int32), np.empty(n, np.int32)
+        raw, unseen = np.empty(3 * n, np.uint8), np.empty(n, np.int64)
+        args = (cps, ok, t.glyph, t.aidx, t.widths, space_glyph, space_px * pa.SCALE, keep, out, clusters, raw, unseen)
+        k, b, kept = cjkwrite.write(*args)
+        if kept < 0:  # characters not looked up yet: look them up, then write
+            self._look_up(t, unseen[:-kept])
+            k, b, kept = cjkwrite.write(*args)
+        if not kept:
+            return None
         self.stats["written"] += 1
-        self.stats["chars"] += int((~sp).sum())
-        return data, pa.Shaped(out, clusters, 0, len(data), key[0], key[1], 0, key[2])
+        self.stats["chars"] += k - kept
+        return keep, raw[:b].tobytes(), pa.Shaped(out[:k], clusters[:k], 0, b, key[0], key[1], 0, key[2])
 
 
 HANGUL = 18  # GUnicodeScript
@@ -318,6 +325,8 @@ HANGUL = 18  # GUnicodeScript
 # a strip of Hangul words they take the Hangul run's script, as behind the class's anchor in Pango's batch)
 _HANGUL_WORD = np.array([*range(0x21, 0x41), *range(0x5B, 0x61), *range(0x7B, 0x7F), *range(0xAC00, 0xD7A4)])
 _SYLLABLES = re.compile("[!-@\\[-`{-~\uac00-\ud7a3]+")
+HANGUL_OK = np.zeros(1 << 16, np.bool_)
+HANGUL_OK[_HANGUL_WORD] = True
 
 
 class HangulWords:
@@ -331,26 +340,14 @@ class HangulWords:
         key = next(k for k, c in self._class_of.items() if c == cls)
         if key[1] != HANGUL or g is None:
             return missing
-        easy = [w for w in missing if _SYLLABLES.fullmatch(w)]
-        if not easy:
+        cps = np.frombuffer((" ".join(missing) + " ").encode("utf-32-le"), np.uint32).astype(np.int64)
+        got = g.write_words(cls, key, cps, HANGUL_OK, self._cls_space_glyph[cls], self._cls_space[cls])
+        if got is None:
             return missing
-        cps = np.frombuffer((" ".join(easy) + " ").encode("utf-32-le"), np.uint32).astype(np.int64)
-        sp = cps == 32
-        ok = g.writable(cls, key, np.where(sp, 0, cps))
-        if ok is None:
-            return missing
-        bad = ~(ok | sp)
-        if bad.any():
-            word = np.cumsum(sp) - sp  # (each character's word)
-            drop = set(word[bad].tolist())
-            easy = [w for k, w in enumerate(easy) if k not in drop]
-            if not easy:
-                return missing
-            cps = np.frombuffer((" ".join(easy) + " ").encode("utf-32-le"), np.uint32).astype(np.int64)
-        data, item = g.write_text(cls, key, cps, self._cls_space_glyph[cls], self._cls_space[cls])
-        self._harvest(easy, np.zeros(0, np.int8), 0, cls, data=(data, [item]))
-        done = set(easy)
-        return [w for w in missing if w not in done]
+        keep, data, item = got
+        keep = keep[:len(missing)].tolist()
+        self._harvest([w for w, k in zip(missing, keep) if k], np.zeros(0, np.int8), 0, cls, data=(data, [item]))
+        return [w for w, k in zip(missing, keep) if not k]
 
     def _learn_hangul(self, item: pa.Shaped, raw: np.ndarray) -> None:
         """Teach the glyph path Pango's widths from a Hangul item Pango shaped."""
