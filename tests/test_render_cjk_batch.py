@@ -63,6 +63,7 @@ def test_cjk_batches_are_the_plain_dedup_and_shape_each_token_once(cjk_text, mon
         return found
 
     real_lookup = cjk.CjkWords._lookup_cjk
+    monkeypatch.setenv("PIXELKIT_CJK_GLYPHS", "0")  # (Pango's batches: the glyph path, cjkglyph.py, writes most)
     monkeypatch.setattr(cjk.CjkWords, "_lookup_cjk", lookup)
     monkeypatch.setattr(cjk, "_distinct", distinct)
     monkeypatch.setattr(cjk.CjkWords, "_cjk_batch", batch)

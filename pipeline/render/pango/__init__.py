@@ -14,6 +14,8 @@
 | `classes.py` | the cache's classes: one per (font, script, language) item, with its anchor, space and baseline |
 | `cjk.py` | Han, kana and Bopomofo strips: cut into tokens, composed token by token |
 | `cjkcheck.py` | which CJK characters a font shapes the same whatever stands beside them (cjk.py's premise) |
+| `cjkglyph.py` | new proven Han/kana characters' and Hangul words' glyph records written, not shaped |
+| `cjkwrite.py` | `cjkglyph.py`'s write in one compiled pass: which words can be written, their glyph string and bytes |
 | `mixbatch.py` | the batch that shapes a mixed strip's new words, in compiled passes |
 | `wordtable.py` | a compiled copy of the word ids: a strip of known words looked up in one kernel |
 | `wordruns.py` | word lists laid out and painted by one kernel |

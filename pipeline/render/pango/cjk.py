@@ -16,7 +16,11 @@ Why a token shapes the same in a batch as in the strip (Pango 1.50 lays a strip 
   language: the language is derived from the script and the context only). A token is cached per class (its
   run's), cut from a batch ``anchor tok1 tok2 ...`` shaped by Pango itself, the anchor being a token of the
   strip of the run's own script (so the batch is one run of that script), by ``kernels.harvest_item`` (a token
-  must start a cluster, have whole-pixel advances, no unknown glyph, and its space must be the class's).
+  must start a cluster, have whole-pixel advances, no unknown glyph, and its space must be the class's). A new
+  proven character of a known class is not shaped, with ``PIXELKIT_CJK_GLYPHS=1`` (opt-in: measured no faster
+  yet), when ``cjkglyph.py`` can write its glyph record (``_cjk_written``:
+  no lookup of the class's language system reads its glyph, and Pango's width for its advance has been seen); the
+  written string is cut by the same kernel.
 * Pixels. Pango rounds each glyph's advance to whole pixels, so a token's x is the sum of the advances and
   spaces before it; glyph offsets off whole pixels are placed as cairo rounds them (``kernels._rows``); a strip's
   classes must share a font and baseline (``_group``), and ``kernels.compose`` adds the token masks with
@@ -29,11 +33,13 @@ bidi control (``CJK``). ``tests/test_render_cjk.py`` checks every strip against 
 
 from __future__ import annotations
 
+import os
 from itertools import compress
 
 import numba
 import numpy as np
 
+from .cjkglyph import CjkGlyphs
 from .kernels import EMPTY_WORD, FOREIGN_WORD, NO_INK, OVERLAP, ink_end
 from .scriptruns import pair_table, runs
 
@@ -153,6 +159,10 @@ class CjkWords:
         self._cjk_cls: dict[int, int] = {}  # run script -> its class
         self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
         self._cjk_scratch = np.full(1 << 16, -1, np.int32)  # (_distinct's, all -1 between calls)
+        # new proven characters' glyph records written, not shaped (cjkglyph.py): opt-in, PIXELKIT_CJK_GLYPHS=1 (measured
+        # no faster than Pango's batch yet: tests/benchmarks/results/render_multi.md, cjkglyph)
+        on = self._cjk_any and os.environ.get("PIXELKIT_CJK_GLYPHS", "0") == "1"
+        self._cjk_glyphs = CjkGlyphs(self._cjk_proven) if on else None
         self._cjk_reset()
 
     def _cjk_reset(self) -> None:
@@ -220,7 +230,9 @@ class CjkWords:
             if k < 0:
                 continue
             if n >= 0:  # every missing token one character (a Han strip): its batch's bytes made by plan
-                got = self._cjk_batch(s, None, codes[:n], buf[:nbytes].tobytes())
+                got = self._cjk_written(s, codes[:n], k, text, tok) if self._cjk_glyphs is not None else None
+                if got is None:
+                    got = self._cjk_batch(s, None, codes[:n], buf[:nbytes].tobytes())
                 if got is not None:
                     ids[at[:m]] = got[inv[:m]]
                 continue
@@ -228,6 +240,46 @@ class CjkWords:
             got = self._cjk_batch(s, [text[tok[k, 0]:tok[k, 1]]] + missing, one_cp)
             if got is not None:
                 ids[at[:m]] = got[slot]
+
+    def _cjk_written(self, s: int, codes: np.ndarray, k: int, text: str, tok: np.ndarray) -> np.ndarray | None:
+        """The ids of the distinct new characters ``codes`` of run script ``s`` (one-character tokens), their glyph
+        records written by ``cjkglyph`` where it can and the rest shaped by Pango behind the anchor token ``k``;
+        None when none can be written (the caller's batch then)."""
+        cls = self._cjk_cls.get(s)
+        if cls is None:
+            return None
+        key = next(x for x, c in self._class_of.items() if c == cls)
+        g = self._cjk_glyphs
+        cps = np.full(2 * len(codes), 32, np.int64)
+        cps[0::2] = codes
+        written = g.write_words(cls, key, cps, g.allowed, self._cls_space_glyph[cls], self._cls_space[cls])
+        if written is None:
+            return None
+        ok, data, item = written
+        ok = ok[:len(codes)]
+        got = np.empty(len(codes), np.int32)
+        rest = np.flatnonzero(~ok)
+        if len(rest):
+            anchor = text[tok[k, 0]:tok[k, 1]]
+            part = self._cjk_batch(s, [anchor, *map(chr, codes[rest].tolist())], codes[rest])
+            if part is None:
+                return None
+            got[rest] = part
+        w = np.flatnonzero(ok)
+        self.stats["batch_words"] += len(w)
+        raw = np.frombuffer(data, np.uint8)
+        status = np.full(len(w), FOREIGN_WORD, np.int32)
+        self._predraw(item)
+        self._harvest_words(item, raw, np.zeros(0, np.int8), status, 0, None, cls)
+        table = self._cjk_chars.get(cls)
+        if table is None:
+            table = self._cjk_chars[cls] = np.full(1 << 16, -1, np.int32)
+        part, one = np.empty(len(w), np.int32), np.empty(len(w), np.bool_)
+        n_good = cjkfuse.settle(status, self._words.a, cls, codes[w], table, part, one)
+        self.stats["words_shaped"] += n_good
+        self.stats["foreign"] += len(w) - n_good
+        got[w] = part
+        return got
 
     def _cjk_batch(self, s: int, batch: list[str] | None, one_cp: np.ndarray, data: bytes | None = None
                    ) -> np.ndarray | None:
@@ -251,8 +303,11 @@ class CjkWords:
                 if batch is None and (item.font, item.script, item.language) not in self._class_of:
                     batch = data.decode("utf-8").split(" ")[:-1]  # (a new class looks for its anchor in it)
                 self._harvest_words(item, raw, np.zeros(0, np.int8), status, 1, batch, None)
+                c = self._class_of.get((item.font, item.script, item.language))
+                if c is not None and self._cjk_glyphs is not None:
+                    self._cjk_glyphs.learn(c, (item.font, item.script, item.language), item, raw)
                 if item.script == s and item.offset == 0:
-                    cls = self._class_of.get((item.font, item.script, item.language))
+                    cls = c
         if cls is None:
             return None
         if self._cjk_cls.get(s) != cls:

@@ -44,11 +44,12 @@ BLOCKS = ((0x2E80, 0x2FDF), (0x3000, 0x303F), (0x3040, 0x30FF), (0x3100, 0x312F)
           (0x3200, 0x32FF), (0x3300, 0x33FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
           (0xFE30, 0xFE4F), (0xFF01, 0xFF60), (0xFF61, 0xFF9F), (0xFFE0, 0xFFEE))
 _IGNORE = {1: 0x2, 2: 0x4, 3: 0x8}  # GDEF class -> the lookup flag that skips it (base, ligature, mark)
-# Features HarfBuzz turns on by default in horizontal text (hb-ot-shape.cc: common, horizontal and the always-on
-# ones; 'frac'/'numr'/'dnom' around a fraction slash), under any script and language of the font: Pango adds none.
+# Features HarfBuzz turns on by default in horizontal text (hb-ot-shape.cc: common, horizontal -- 'trak' among them,
+# enabled with a fallback -- the always-on ones and HarfBuzz's own 'Harf'/'HARF'/'Buzz'/'BUZZ'; 'frac'/'numr'/'dnom'
+# around a fraction slash), under any script and language of the font: Pango adds none.
 DEFAULT_FEATURES = frozenset({"abvm", "blwm", "ccmp", "locl", "mark", "mkmk", "rlig", "calt", "clig", "curs", "dist",
                               "kern", "liga", "rclt", "rand", "rvrn", "ltra", "ltrm", "frac", "numr", "dnom",
-                              "ljmo", "vjmo", "tjmo"})
+                              "ljmo", "vjmo", "tjmo", "trak", "Harf", "HARF", "Buzz", "BUZZ"})
 
 
 @dataclass

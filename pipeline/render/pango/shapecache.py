@@ -25,7 +25,10 @@ strip after strip: a corpus reuses its words, and a font draws each glyph the sa
   passes is composed word by word in reverse order, numbers as level-2 items of their own; with Latin words in it,
   piece by piece in the order of Pango's own bidi levels (``rtlmix.py``).
 * Han, kana and Bopomofo text (with Latin words or not; ``cjk.py``): cut into tokens at spaces, script runs and
-  characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class.
+  characters ``cjkcheck.py`` proves no lookup ties to a neighbour (per font), each cached in its run's class; a
+  new proven character's glyph record is written, not shaped, when ``cjkglyph.py`` can (its class's language
+  system) -- and so is a new Hangul word of precomposed syllables, digits and punctuation (opt-in:
+  ``PIXELKIT_CJK_GLYPHS=1``, measured no faster yet).
 * Before any of that, ``scriptgate.py`` reads the strip's characters: a script the cache never composes
   (other right-to-left text, stateful shapers) or a mixture of scripts whose paired punctuation Pango runs
   otherwise than unpaired marks (``brackets.py``) sends the strip to Pango unshaped; so does a foreign word.
@@ -70,6 +73,7 @@ from .adopt import PangoWords
 from .glyphshape import GlyphShaper, GlyphWords
 from .brackets import MixedWords, pieces, word_cuts
 from .cjk import CjkWords
+from .cjkglyph import HANGUL, HangulWords
 from .classes import GLYPH_IDS, Classes
 from .glyphs import GlyphMasks
 from .kernels import EMPTY_WORD, FOREIGN, FOREIGN_WORD, LEAD, STRONG
@@ -97,7 +101,7 @@ _NO_JOIN = np.zeros(0, np.uint8)
 # ---------------------------------------------------------------------------------------------------- cache
 
 
-class ShapeCache(GlyphWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classes):
+class ShapeCache(GlyphWords, HangulWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoWords, Classes):
     """Shaped words and glyph masks for one PangoCairo renderer (one process, one font map).
 
     ``context`` is the renderer's PangoContext address (carrying its font description); ``line_metrics(text)``
@@ -299,6 +303,8 @@ class ShapeCache(GlyphWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoW
             missing = self._write(missing, cls)
             if not missing:
                 return
+        if cls is not None and codes is None and not (missing := self._write_hangul(missing, cls)):
+            return  # (cjkglyph.py: words of Hangul syllables)
         skip = 0
         if cls is not None:
             missing.insert(0, self._cls_anchor[cls])
@@ -331,6 +337,8 @@ class ShapeCache(GlyphWords, CjkWords, RtlWords, RtlMixWords, MixedWords, PangoW
                     self._harvest_words(item, raw, codes, status, skip, batch, cls)
                     if written is None and self._glyph.on:  # (glyphshape.py learns from Pango's items)
                         self._learn_item(item, raw)
+                    if item.script == HANGUL and written is None:
+                        self._learn_hangul(item, raw)
         else:
             self._harvest_rtl(data, raw, codes, status, skip, batch, cls, rtl)
         new, st = batch[skip:], status[skip:].tolist()
