@@ -19,10 +19,10 @@ one *seed* string Pango shapes: every unit before a space and every kerned pair 
 (walks through the pairs, ~6,000 in GoNoto's Cyrillic). ``write`` then makes a batch's glyph string (glyph,
 advance, clusters = byte offsets); a word holding a unit or kerned pair not learned yet goes to Pango (and is
 learned from there). A unit seen with two glyphs, a pair with two advances or an unkerned pair off its lone advance
-(a proof that would be wrong) turns the path off for the class. In a strip of several scripts
-(``_write_mixed``) the new words are written only when all of them can be (each word of one script in that
-script's class, each digit or punctuation word in the class of every run it stands in), since a Pango batch for
-the rest would cost more than writing the others saves. The kernels are in ``glyphkernels.py``. ``tests/test_render_glyphpath.py`` and
+(a proof that would be wrong) turns the path off for the class. A strip of several scripts still shapes its new words in one Pango batch
+(``mixed_batch``), whose items teach the tables: writing them instead (all or none) was pixel-identical but measured
+0.84-0.87x Pango only against 0.96-0.98x without it on the mixed rows of ``bench_render_multi.py``
+(``render_multi.md``, session 17). The kernels are in ``glyphkernels.py``. ``tests/test_render_glyphpath.py`` and
 ``tests/test_render_asciishape.py`` compare written glyph strings with Pango's and composed strips with Pango's
 pixels; ``PIXELKIT_ASCII_PATH=0`` turns the path off.
 """
@@ -30,16 +30,11 @@ pixels; ``PIXELKIT_ASCII_PATH=0`` turns the path off.
 from __future__ import annotations
 
 import re
-from itertools import repeat
 
 import numpy as np
 
 from . import pango_abi as pa
 from .glyphkernels import NCP, _learn, _warm, _write
-from .scriptruns import PAIRED
-
-_LETTER = re.compile(r"[^\W\d_]").search
-_PAIRED = re.compile("[" + re.escape("".join(map(chr, PAIRED))) + "]").search
 
 LATIN = 25  # GUnicodeScript / PangoScript
 # A seed of 12,000 characters costs ~5 ms of thread CPU to shape and learn, a written word saves ~3.5 us of itemizing
@@ -218,90 +213,24 @@ class GlyphWords:
         done = self._write_in(self._glyph.eligible(missing, key[1]), cls, key)
         return [w for w in missing if w not in done] if done else missing
 
-    def _write_mixed(self, words: list[str], ids: list[int | None], missing: list[str]) -> bool:
-        """The same for a strip of several scripts (``words``, their ``ids``; None: missing), all or nothing (a Pango
-        batch for the rest would cost more than writing saves): the words that hold a letter of a glyph-path script
-        and only its proven characters (a word of that script alone: cached in its class as a Pango batch would
-        cache it; a strip whose runs cut it or put it in another run is settled by ``_measure_mixed``, as for any
-        cached word), each in its script's class (the font must have exactly one), and the digit and punctuation
-        words (no paired marks), each in the class of every run it stands in -- the script of the last word of a
-        script of its own before it (at the strip's start: after it), as Pango's script iterator gives it.
-        Whether they all were."""
-        shaper = self._glyph
-        one = {}  # script -> its one class (key, class)
-        for k, c in self._class_of.items():
-            one[k[1]] = None if k[1] in one else (k, c)
-        strong: dict[str, int] = {}  # word -> the script of its letters
-        weak = set()
-        for script, sc in shaper.scripts.items():
-            own = list(filter(sc.has_letter, missing))
-            if own and one.get(script) is None:
-                return False
-            own = shaper.eligible(own, script)
-            strong.update(zip(own, repeat(script)))
-        bare = [w for w in missing if w not in strong]
-        if len(strong) + len(bare) > len(missing) or any(map(_LETTER, bare)) or any(map(_PAIRED, bare)):
-            return False  # (a word of two scripts' letters, of another script's, or a paired mark)
-        script_of = {c: k[1] for k, c in self._class_of.items()}
-        rows, last, before = self._words.a, None, []
-        runs: dict[int, set] = {}  # script -> its digit words
-        for w, i in zip(words, ids):
-            if i is None and w in strong:
-                last = strong[w]
-            elif i is None:
-                weak.add(w)
-                if last is None:
-                    before.append(w)
-                else:
-                    runs.setdefault(last, set()).add(w)
-                continue
-            elif rows[i, 3] != 0:  # a cached word of a script of its own
-                last = script_of[int(rows[i, 2])]
-            else:  # a cached digit word: it needs a copy in its run's class (else mixed_batch cuts one)
-                if i > 1 and last is not None and (c := one.get(last)) is not None and c[1] != rows[i, 2] \
-                        and (w, c[1]) not in self._weak:
-                    return False
-                continue
-            for b in before:
-                runs.setdefault(last, set()).add(b)
-            before = []
-        if before or any(s not in shaper.scripts or one.get(s) is None for s in runs):
-            return False
-        plans = []
-        groups = {s: [w for w, t in strong.items() if t == s] for s in shaper.scripts}
-        for s, ws in runs.items():
-            groups[s] = groups.get(s, []) + sorted(ws)
-        for s, ws in groups.items():
-            if ws:
-                key, cls = one[s]
-                if len(shaper.eligible(ws, s)) < len(ws) or (plan := self._write_in(ws, cls, key, whole=True)) is None:
-                    return False
-                plans.append((cls, plan))
-        for cls, (ws, data, item) in plans:
-            self._harvest(ws, np.zeros(0, np.int8), 0, cls, data=(data, [item]))
-            shaper.stats["words"] += len(ws)
-        return True
-
-    def _write_in(self, easy: list[str], cls: int, key: tuple[int, int, int], whole: bool = False):
+    def _write_in(self, easy: list[str], cls: int, key: tuple[int, int, int]) -> set[str]:
         """Write what can be of the eligible words ``easy`` in class ``cls`` (seeding it when due): cached, and the
-        words written returned; ``whole``: all of them or none, and not cached yet -- (words, data, item) or None."""
+        words written returned."""
         shaper = self._glyph
         for _ in range(3):
             if not easy:
-                return set() if not whole else None
+                return set()
             data = (" ".join(easy) + " ").encode("utf-8")
             item = shaper.write(cls, key[1], np.frombuffer(data, np.uint8), key[0], key[2])
             if isinstance(item, pa.Shaped):
-                if whole:
-                    return easy, data, item
                 self._harvest(easy, np.zeros(0, np.int8), 0, cls, data=(data, [item]))
                 shaper.stats["words"] += len(easy)
                 return set(easy)
-            lost = (len(easy) if item is None or whole else len(item)) + _BATCH
+            lost = (len(easy) if item is None else len(item)) + _BATCH
             if cls not in shaper.seeded and shaper.due(cls, key[1], lost):
                 shaper.seed(cls, key, self._shape, self._cls_anchor[cls])
                 continue  # (all of them again)
-            if item is None or whole:
-                return set() if not whole else None
+            if item is None:
+                return set()
             easy = [w for k, w in enumerate(easy) if k not in item]  # (the rest, without the unlearned ones)
-        return set() if not whole else None
+        return set()

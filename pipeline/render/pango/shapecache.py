@@ -278,8 +278,6 @@ class ShapeCache(GlyphWords, HangulWords, CjkWords, RtlWords, RtlMixWords, Mixed
         codes = None
         joined = "".join(missing)
         plane0 = joined.isascii() or astral(joined) is None  # else codes are read here, not by the kernel
-        if mixed and plane0 and self._glyph.on and self._write_mixed(words, ids, missing):
-            return  # (glyphshape.py: every new word written)
         if mixed and plane0:  # the strip's new words in their order, each behind what sets its run's script
             batch, want = mixed_batch(words, ids, self._words.a, self._weak)
             self._want = want
