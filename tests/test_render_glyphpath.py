@@ -13,6 +13,7 @@ from html import unescape
 import numpy as np
 import pytest
 from conftest import SHARED_DATA
+from glyphpath import written_equal_pangos
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 from pixelkit.pipeline.render.config import fonts_dir
@@ -89,26 +90,7 @@ def test_written_glyph_strings_are_pangos(lang):
     batches = [words[i:i + 25] for i in range(0, len(words), 25)]
     rng = random.Random(hash(lang) % 1000)
     batches += [_kerned_words(rng, script, 25) for _ in range(60)]
-    written = 0
-    for batch in batches:
-        batch = shaper.eligible(list(dict.fromkeys(batch)), script)
-        data = (" ".join(batch) + " ").encode("utf-8")
-        item = shaper.write(cls, script, np.frombuffer(data, np.uint8), key[0], key[2])
-        if isinstance(item, set):  # (words with a unit or pair not learned go to Pango)
-            batch = [w for k, w in enumerate(batch) if k not in item]
-            data = (" ".join(batch) + " ").encode("utf-8")
-            item = shaper.write(cls, script, np.frombuffer(data, np.uint8), key[0], key[2])
-        if not batch:
-            continue
-        anchor = (cache._cls_anchor[cls] + " ").encode("utf-8")
-        items = cache._shape(anchor + data)
-        assert len(items) == 1 and (items[0].font, items[0].script, items[0].language) == key
-        want = items[0].glyphs.copy()
-        want[:, 4] &= 3
-        start = np.flatnonzero(items[0].clusters >= len(anchor))[0]
-        assert np.array_equal(item.glyphs, want[start:]), batch
-        assert np.array_equal(item.clusters, items[0].clusters[start:] - len(anchor)), batch
-        written += len(batch)
+    written = written_equal_pangos(cache, key, cls, script, batches)
     assert written > 1000, written
     assert not shaper.off
     if lang == "vi":  # stacked diacritics (U+1EA0...) are not proven: those words are Pango's
