@@ -1,5 +1,5 @@
 """``cjkglyph.py``'s write in one compiled pass: which words of a batch can be written, and their glyph string and
-UTF-8 bytes, from a class's tables (as ``asciishape._write`` does for ASCII words).
+UTF-8 bytes, from a class's tables (as ``glyphkernels._write`` does for Latin, Cyrillic and Greek words).
 
 A batch is code points: words, each followed by one space (32). A word is written when each of its characters is
 allowed (``ok``: the class's characters -- Hangul syllables, ASCII digits and punctuation for a Hangul word, proven

@@ -13,18 +13,17 @@ reaches the space).
 
 The tables are learned from every item Pango shapes in a class of those scripts (``learn``: only the words whose
 every glyph is one unit's whole cluster with no offsets, which the proof covers; a kerned pair's advance, else the
-lone advance), and, once a class has
-met as many new words that went to Pango for want of a unit or pair as the seed costs (``SEED_AFTER``), from
-one *seed* string Pango shapes: every unit before a space and every kerned pair of the everyday letters
+lone advance), and, once a class has met as many new words that went to Pango for want of a unit or pair as the
+seed costs (``SEED_AFTER``), from one *seed* string Pango shapes: every unit before a space and every kerned pair of the everyday letters
 (walks through the pairs, ~6,000 in GoNoto's Cyrillic). ``write`` then makes a batch's glyph string (glyph,
 advance, clusters = byte offsets); a word holding a unit or kerned pair not learned yet goes to Pango (and is
 learned from there). A unit seen with two glyphs, a pair with two advances or an unkerned pair off its lone advance
-(a proof that would be wrong) turns the path off for the class. A strip of several scripts still shapes its new words in one Pango batch
-(``mixed_batch``), whose items teach the tables: writing them instead (all or none) was pixel-identical but measured
-0.84-0.87x Pango only against 0.96-0.98x without it on the mixed rows of ``bench_render_multi.py``
-(``render_multi.md``, session 17). The kernels are in ``glyphkernels.py``. ``tests/test_render_glyphpath.py`` and
-``tests/test_render_asciishape.py`` compare written glyph strings with Pango's and composed strips with Pango's
-pixels; ``PIXELKIT_ASCII_PATH=0`` turns the path off.
+(a proof that would be wrong) turns the path off for the class. A strip of several scripts still shapes its new
+words in one Pango batch (``mixed_batch``), whose items teach the tables: writing them instead (all or none) was
+pixel-identical but measured 0.84-0.87x Pango only against 0.96-0.98x without it on the mixed rows of
+``bench_render_multi.py`` (``render_multi.md``, session 17). The kernels are in ``glyphkernels.py``.
+``tests/test_render_glyphpath.py`` and ``tests/test_render_asciishape.py`` compare written glyph strings with
+Pango's and composed strips with Pango's pixels; ``PIXELKIT_ASCII_PATH=0`` turns the path off.
 """
 
 from __future__ import annotations
