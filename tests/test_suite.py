@@ -208,3 +208,25 @@ def test_reused_task_shards_are_rendered_again_when_the_rendering_code_or_an_inp
     recorded = json.loads((d / RENDER_RECORD).read_text())
     now = SuiteRunner(suite, out, None).render_record(entry, "en")
     assert now["code"] == recorded["code"] and now["inputs"] != recorded["inputs"], "the input change is not seen"
+
+
+def test_a_tables_avg_over_cells_with_different_numbers_of_seeds_is_the_mean_of_their_means():
+    """tiny.yaml's GLUE row mixes three-seed and one-seed entries: its Avg must still be there (the mean of the cells'
+    means), and with equal seed counts stay the mean of the per-seed averages."""
+    from pixelkit.trainer.suite_report import collect
+
+    suite = load_suite("tiny")
+
+    def run(entry, seed, acc):
+        return {"entry": entry, "seed": seed, "steps": 1, "best_step": 1, "seconds": 1.0, "train_languages": ["en"],
+                "model": f"/x/{entry}/seed-{seed}/model", "main_metric": "accuracy",
+                "languages": {"en": {"metrics": {"accuracy": acc, "n": 10}, "majority": {"accuracy": 0.5}}}}
+
+    mixed = [run("rte", 42, 0.50), run("rte", 43, 0.60), run("rte", 44, 0.70), run("wnli", 42, 0.40)]
+    glue = collect(suite, mixed)["glue"]
+    row = next(iter(glue["cells"]))
+    assert "Avg" in glue["columns"]
+    assert glue["cells"][row]["Avg"]["values"] == pytest.approx([(60.0 + 40.0) / 2])
+    same = [run("rte", 42, 0.50), run("rte", 43, 0.60), run("wnli", 42, 0.40), run("wnli", 43, 0.20)]
+    glue = collect(suite, same)["glue"]
+    assert glue["cells"][row]["Avg"]["values"] == pytest.approx([45.0, 40.0])

@@ -5,7 +5,8 @@ the seeds' spread and the paper's number, and the dev learning curves from each 
 
 Scores are shown x 100 (as the papers print accuracy, F1, MCC, LAS, Pearson; UAS / LAS and SQuAD EM / F1 already are); std is the sample std over seeds
 (ddof 1), blank for one seed. A table's Avg is the mean of a row's cells (for several seeds: of the per-seed
-means, so its std is the spread of the seeds' averages), over the columns the row fills.
+means, so its std is the spread of the seeds' averages; when the cells have different numbers of seeds, the mean of
+the cells' means, with no std), over the columns the row fills.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ def collect(suite: Suite, results: list[dict]) -> dict:
     for t in tables.values():
         if t["average"]:
             for row, cells in t["cells"].items():
-                per_seed = np.array([c["values"] for c in cells.values() if len({len(c["values"])
-                                                                                for c in cells.values()}) == 1])
+                if len({len(c["values"]) for c in cells.values()}) == 1:
+                    per_seed = np.array([c["values"] for c in cells.values()])
+                else:  # cells with different numbers of seeds: the mean of the cells' means (no std)
+                    per_seed = np.array([[float(np.mean(c["values"]))] for c in cells.values()])
                 if per_seed.size and len(cells) > 1:
                     papers = [c["paper"] for c in cells.values()]
                     paper = t.get("paper_avg", {}).get(row, float(np.mean(papers)) if None not in papers else None)
