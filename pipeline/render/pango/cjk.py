@@ -248,7 +248,7 @@ class CjkWords:
         cls = self._cjk_cls.get(s)
         if cls is None:
             return None
-        key = next(x for x, c in self._class_of.items() if c == cls)
+        key = self._cls_key[cls]
         g = self._cjk_glyphs
         cps = np.full(2 * len(codes), 32, np.int64)
         cps[0::2] = codes

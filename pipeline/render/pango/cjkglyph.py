@@ -339,7 +339,7 @@ class HangulWords:
         """Cache the words of ``missing`` whose glyph string can be written in the Hangul class ``cls``; the rest,
         to be shaped by Pango."""
         g = self._cjk_glyphs
-        key = next(k for k, c in self._class_of.items() if c == cls)
+        key = self._cls_key[cls]
         if key[1] != HANGUL or g is None:
             return missing
         cps = np.frombuffer((" ".join(missing) + " ").encode("utf-32-le"), np.uint32).astype(np.int64)

@@ -61,6 +61,7 @@ class Classes:
         self._refs.append(key[0])
         cls = len(self._cls_space)
         self._class_of[key] = cls
+        self._cls_key.append(key)
         self._cls_space.append(space_w)
         self._cls_space_glyph.append(space_glyph)
         self._cls_base.append((row, y - row))

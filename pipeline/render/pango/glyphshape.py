@@ -206,7 +206,7 @@ class GlyphWords:
     def _write(self, missing: list[str], cls: int) -> list[str]:
         """Cache the words of ``missing`` whose glyph string ``glyphshape`` can write in the class ``cls``; the
         rest, to be shaped by Pango."""
-        key = next(k for k, c in self._class_of.items() if c == cls)
+        key = self._cls_key[cls]
         if key[1] not in self._glyph.scripts:
             return missing
         done = self._write_in(self._glyph.eligible(missing, key[1]), cls, key)

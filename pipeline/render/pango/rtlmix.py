@@ -243,7 +243,7 @@ class RtlMixWords:
                 self._cross[(w, cls, odd)] = st if ok else FOREIGN_WORD
 
     def _ltr_script_of(self, cls: int) -> int:
-        return next(key[1] for key, c in self._class_of.items() if c == cls)
+        return self._cls_key[cls][1]
 
 
 def _pieces(text: str, u: np.ndarray, cut: int) -> list[str]:

@@ -130,6 +130,7 @@ class ShapeCache(GlyphWords, HangulWords, CjkWords, RtlWords, RtlMixWords, Mixed
         self._composed_scripts = _DEFAULT_SHAPER_SCRIPTS
         # classes: one per (font, script, language) that Pango made a single left-to-right item of
         self._class_of: dict[tuple[int, int, int], int] = {}
+        self._cls_key: list[tuple[int, int, int]] = []  # class -> its key (the inverse of _class_of)
         self._cls_space: list[int] = []  # space advance px
         self._cls_space_glyph: list[int] = []
         self._cls_base: list[tuple[int, float]] = []  # (baseline row, baseline phase)
