@@ -19,9 +19,7 @@ seed costs (``SEED_AFTER``), from one *seed* string Pango shapes: every unit bef
 advance, clusters = byte offsets); a word holding a unit or kerned pair not learned yet goes to Pango (and is
 learned from there). A unit seen with two glyphs, a pair with two advances or an unkerned pair off its lone advance
 (a proof that would be wrong) turns the path off for the class. A strip of several scripts still shapes its new
-words in one Pango batch (``mixed_batch``), whose items teach the tables once a strip of their class alone asks to
-write words (kept until then, ``_learn_item``: on a first pass of mixed strips learning was ~0.1 ms a strip, for
-tables no mixed strip reads): writing them instead (all or none) was
+words in one Pango batch (``mixed_batch``), whose items teach the tables: writing them instead (all or none) was
 pixel-identical but measured 0.84-0.87x Pango only against 0.96-0.98x without it on the mixed rows of
 ``bench_render_multi.py`` (``render_multi.md``, session 17). The kernels are in ``glyphkernels.py``.
 ``tests/test_render_glyphpath.py`` and ``tests/test_render_asciishape.py`` compare written glyph strings with
@@ -44,7 +42,6 @@ LATIN = 25  # GUnicodeScript / PangoScript
 SEED_AFTER = 1500
 _BATCH = 40  # what a Pango batch costs beyond its words (~150 us), in words' shaping
 _SPACE = 0x20
-_DEFERRED = 64  # items of mixed strips' batches kept per class to learn from later (a few KB each)
 
 
 def _core(u: str) -> bool:
@@ -132,8 +129,6 @@ class GlyphShaper:
         self._tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # class -> glyph, attr, width
         self.off: set[int] = set()  # classes whose strings broke the proof (never seen)
         self.seeded: set[int] = set()
-        self.writing: set[int] = set()  # classes a strip of one script asked to write words in (see _learn_item)
-        self.deferred: dict[int, list[tuple[pa.Shaped, np.ndarray]]] = {}  # class -> mixed batches' items, unlearned
         self._met: dict[int, int] = {}  # class -> new words met before its seed
         self.stats = {"written": 0, "words": 0, "unlearned": 0, "learned": 0}
 
@@ -201,21 +196,12 @@ class GlyphShaper:
 class GlyphWords:
     """``_write`` and ``_learn_item``, a mixin of ``ShapeCache`` (its ``_fill`` and ``_harvest`` call them)."""
 
-    def _learn_item(self, item: pa.Shaped, raw: np.ndarray, mixed: bool = False) -> None:
-        """Learn from an item Pango shaped (a class of a glyph-path script). ``mixed``: an item of a mixed strip's
-        batch, whose class no strip of one script has asked to write words in yet: kept (up to ``_DEFERRED`` per
-        class) and learned from when one does (``_write``) -- mixed strips never write theirs, so until then the
-        tables would serve no strip (the order tables are learned in does not change them)."""
+    def _learn_item(self, item: pa.Shaped, raw: np.ndarray) -> None:
+        """Learn from an item Pango shaped (a class of a glyph-path script)."""
         if item.script in self._glyph.scripts and item.level == 0:
             cls = self._class_of.get((item.font, item.script, item.language))
-            if cls is None:
-                return
-            if mixed and cls not in self._glyph.writing:
-                kept = self._glyph.deferred.setdefault(cls, [])
-                if len(kept) < _DEFERRED:
-                    kept.append((item, raw))
-                return
-            self._glyph.learn(cls, item, raw)
+            if cls is not None:
+                self._glyph.learn(cls, item, raw)
 
     def _write(self, missing: list[str], cls: int) -> list[str]:
         """Cache the words of ``missing`` whose glyph string ``glyphshape`` can write in the class ``cls``; the
@@ -223,10 +209,6 @@ class GlyphWords:
         key = self._cls_key[cls]
         if key[1] not in self._glyph.scripts:
             return missing
-        if cls not in self._glyph.writing:  # the first strip of this class alone: learn what mixed strips held
-            self._glyph.writing.add(cls)
-            for item, raw in self._glyph.deferred.pop(cls, ()):
-                self._glyph.learn(cls, item, raw)
         done = self._write_in(self._glyph.eligible(missing, key[1]), cls, key)
         return [w for w in missing if w not in done] if done else missing
 

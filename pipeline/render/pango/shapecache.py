@@ -335,7 +335,7 @@ class ShapeCache(GlyphWords, HangulWords, CjkWords, RtlWords, RtlMixWords, Mixed
                 if item.level == 0 and item.script in _DEFAULT_SHAPER_SCRIPTS:  # the rest stay foreign
                     self._harvest_words(item, raw, codes, status, skip, batch, cls)
                     if written is None and self._glyph.on:  # (glyphshape.py learns from Pango's items)
-                        self._learn_item(item, raw, only is not None)
+                        self._learn_item(item, raw)
                     if item.script == HANGUL and written is None:
                         self._learn_hangul(item, raw)
         else:
