@@ -70,8 +70,10 @@ def main() -> None:
                 diff += 1
                 print(f"DIFF {cfg.mode} {cfg.font_file} {lang}: {t!r}")
         composed += fast.cache_stats["composed"]
-        written += fast._cache._cjk_glyphs.stats["chars"]
-        print(f"{cfg.mode} {cfg.font_file} lang={lang}: {2 * len(ts)} renders, glyph path {fast._cache._cjk_glyphs.stats}")
+        glyphs = fast._cache._cjk_glyphs  # (None: PIXELKIT_CJK_GLYPHS=0, the path off)
+        written += glyphs.stats["chars"] if glyphs is not None else 0
+        print(f"{cfg.mode} {cfg.font_file} lang={lang}: {2 * len(ts)} renders, glyph path "
+              f"{glyphs.stats if glyphs is not None else 'off'}")
     print(f"renders: {total}, differ: {diff}, composed: {composed}, characters written: {written}")
 
 
