@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from taskdata import EWT_EXCERPT, make_task
-from test_trainer_engine import ENV, ROOT, _cli
+from test_trainer_engine import ENV, ROOT, _cli, _main
 from pixelkit.trainer.spec import DataInfo
 from pixelkit.trainer.loading import load_encoder
 from pixelkit.trainer.models import get_variant
@@ -138,16 +138,17 @@ def test_finetune_evaluate_resume_through_the_cli(tmp_path, pos_task):
     report = json.loads((out / "load_report.json").read_text())
     assert report["new"] and report["dropped"] and not report["unexpected"]
 
-    # evaluate reproduces the metric the run logged for the same (best) checkpoint
-    p = _cli("evaluate", "--model", str(out / "best"), "--data", str(pos_task), "--out", str(tmp_path / "ev"))
+    # evaluate reproduces the metric the run logged for the same (best) checkpoint (this and the resume: the
+    # console script's main in this process; the run above is the subprocess a user starts)
+    _main("evaluate", "--model", str(out / "best"), "--data", str(pos_task), "--out", str(tmp_path / "ev"))
     ev = json.loads((tmp_path / "ev" / "metrics-validation.json").read_text())
     assert ev["accuracy"] == pytest.approx(best["accuracy"], abs=1e-9) and ev["n"] == best["n"]
     conll = (tmp_path / "ev" / "predictions-validation.conll").read_text().split("\n\n")
     assert len([b for b in conll if b.strip()]) == 30 and conll[0].split("\n")[0].split("\t")[0] == "I'm"
 
     # resume: the same command with more steps continues from the step-4 checkpoint
-    p = _cli(*args, "--steps", "6")
-    assert "resumed from" in p.stderr and "at step 4" in p.stderr
+    log = _main(*args, "--steps", "6")
+    assert "resumed from" in log and "at step 4" in log
     steps = [json.loads(r)["step"] for r in (out / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 6 and 5 not in steps[:steps.index(4) + 1]
 
@@ -174,10 +175,11 @@ def test_a_split_with_no_sample_is_refused_before_training(tmp_path, capsys):
 def test_early_stopping_after_patience_evaluations_without_gain(tmp_path, pos_task):
     """lr 1e-12: the dev metric never improves on the first evaluation, so --patience 2 stops at the third."""
     out = tmp_path / "run"
-    p = _cli("finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task),
-             "--out", str(out), "--steps", "50", "--eval-every", "1", "--patience", "2", "--set", "micro_batch_size=4",
-             "--set", "global_batch_size=4", "--set", "optim.lr=1e-12", "--set", "optim.min_lr=0")
-    assert "early stop at step 3: accuracy did not improve in 2 evaluations" in p.stderr, p.stderr[-3000:]
+    log = _main("finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task),
+                "--out", str(out), "--steps", "50", "--eval-every", "1", "--patience", "2",
+                "--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "optim.lr=1e-12",
+                "--set", "optim.min_lr=0")
+    assert "early stop at step 3: accuracy did not improve in 2 evaluations" in log, log[-3000:]
     evals = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines() if "eval_accuracy" in r]
     assert [e["step"] for e in evals] == [1, 2, 3] and len({e["eval_accuracy"] for e in evals}) == 1
     assert json.loads((out / "best" / "metrics.json").read_text())["step"] == 1

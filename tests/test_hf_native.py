@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,14 +81,11 @@ def _samples(out: Path, m: ShardManifest):
 
 
 def test_auto_model_loads_a_trained_model_with_its_card(tmp_path, gray_shards):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TORCH_EXTENSIONS_DIR": str(ROOT / ".cache" / "torch_extensions"),
-           "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
+    from test_trainer_engine import _main  # pixel-train's main in this process (no subprocess start-up)
     out = tmp_path / "run"
-    p = subprocess.run([sys.executable, "-m", "pixelkit.trainer.cli", "pretrain", "--model", "pixel", "--data",
-                        str(gray_shards), "--out", str(out), "--steps", "2", "--set", "log_every=1"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert p.returncode == 0, p.stderr[-4000:]
-    assert re.search(r"step 2/2 +loss \d", p.stderr), p.stderr[-2000:]  # not a TTY: a plain line per log_every
+    log = _main("pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "2",
+                "--set", "log_every=1")
+    assert re.search(r"step 2/2 +loss \d", log), log[-2000:]  # not a TTY: a plain line per log_every
     import torch
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModel, AutoModelForPreTraining

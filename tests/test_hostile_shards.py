@@ -25,6 +25,7 @@ from pixelkit.trainer.cli import main as train_main
 from pixelkit.trainer.data import SkipCounter, decode
 from pixelkit.trainer.shardsets import resolve
 from pixelkit.trainer.stream import BatchStream, NoUsableData, Position, StreamSpec
+from test_trainer_engine import _main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TORCH_EXTENSIONS_DIR": str(ROOT / ".cache" / "torch_extensions"), "DS_ACCELERATOR": "cpu",
@@ -180,15 +181,14 @@ def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(t
     rewrite_manifest(d)
     b.write_bytes(b.read_bytes()[: _header_offsets(b)[20]])  # after the manifest: 20 of 24 samples left
     out = tmp_path / "o"
-    cmd = [sys.executable, "-m", "pixelkit.trainer.cli", "pretrain", "--model", "pixel", "--flavor", "debug", "--data",
-           str(d), "--out", str(out), "--steps", "15", "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
-           "--set", "data.shuffle_buffer=0", "--set", "log_every=5"]
-    p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
+    # pixel-train's main in this process (no subprocess start-up); fails on a non-zero exit
+    log = _main("pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(d), "--out", str(out), "--steps",
+                "15", "--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "data.shuffle_buffer=0",
+                "--set", "log_every=5")
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
     assert rows[-1]["step"] == 15 and rows[-1]["skipped"] == 4, rows[-1]  # size, count, shape, json: once each
     for reason in ("shard_size", "short_shard", "wrong_shape", "corrupt_sample"):
-        assert sum(f"skipped {reason}" in line for line in p.stderr.splitlines()) == 1, reason
+        assert sum(f"skipped {reason}" in line for line in log.splitlines()) == 1, reason
 
 
 @pytest.mark.slow

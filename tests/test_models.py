@@ -50,10 +50,17 @@ def test_forward_backward_finite(name, gray_shards, binary_shards):
         assert img.dtype == np.uint8 and img.ndim in (2, 3) and img.std() > 0
 
 
+# AdamW steps per variant in test_loss_falls_on_real_shards: the slow pixel models learn white space fast (held-out
+# loss after / before, measured: PIXEL 0.24 and PIXAR 0.56 at 10 steps, MonoGPT 0.86 and DualGPT 0.85 at 20); the
+# fast ones take 30 (PIXAR 2024 0.72, PixelGPT 0.73, TextGPT 0.85)
+LEARN_STEPS = {"pixel": 10, "pixar": 10, "monogpt": 20, "dualgpt": 20}
+
+
 @pytest.mark.parametrize("name", VARIANTS)
 def test_loss_falls_on_real_shards(name, gray_shards, binary_shards):
-    """30 AdamW steps (lr 1e-3) on 40 real strips lower the loss on 8 held-out strips, each drawn the same way
-    before and after, by >= 10% (debug models: mostly learning white space and frequent shapes / tokens)."""
+    """10-30 AdamW steps (lr 1e-3; LEARN_STEPS) on 40 real strips lower the loss on 8 held-out strips, each drawn
+    the same way before and after, by >= 10% (debug models: mostly learning white space and frequent shapes /
+    tokens)."""
     v = get_variant(name)
     info, samples = _data(v, gray_shards, binary_shards)
     train, held_out = samples[:40], samples[40:48]
@@ -70,7 +77,7 @@ def test_loss_falls_on_real_shards(name, gray_shards, binary_shards):
 
     before = held_out_loss()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    for step in range(30):
+    for step in range(LEARN_STEPS.get(name, 30)):
         i = (step * 8) % (len(train) - 8)
         loss = model(**v.collate(train[i:i + 8], cfg, np.random.default_rng(step))).loss
         opt.zero_grad()

@@ -1,7 +1,9 @@
 """NER and extractive QA through the whole command line, as a user runs them: ``pixel-render task`` (the Beam
 job) -> ``pixel-train finetune`` (the DeepSpeed engine, dev evaluation, best checkpoint) -> ``pixel-train
 evaluate``, which must reproduce the metric the run logged for its best checkpoint and write the task's
-prediction file (CoNLL columns for NER, SQuAD-style JSON for QA). Tiny model, a few steps, a few records: this
+prediction file (CoNLL columns for NER, SQuAD-style JSON for QA). ``pixel-render task`` runs as a subprocess
+(its stderr must be quiet); ``pixel-train`` runs its console script's ``main`` in the test's process (the same
+command lines, without a subprocess's imports each time). Tiny model, a few steps, a few records: this
 checks the plumbing, not learning (``tests/benchmarks/bench_finetune.py learn`` does that)."""
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from conftest import SAMPLE_DIR, SHARED_DATA
 from test_quiet_logs import BEAM_NOISE
-from test_trainer_engine import ENV, ROOT, _cli
+from test_trainer_engine import ENV, ROOT, _main
 
 pytestmark = pytest.mark.slow
 CONLL = SHARED_DATA / "ner" / "conll2003" / "eng.testa"  # research use: read from ../shared, never committed
@@ -31,14 +33,15 @@ def _render(*args: str) -> None:
 
 def _finetune_and_evaluate(tmp_path: Path, data: Path, task: str, model: str = "pixel") -> tuple[dict, dict, Path]:
     out = tmp_path / "run"
-    _cli("finetune", "--task", task, "--model", model, "--flavor", "debug", "--data", str(data), "--out", str(out),
-         "--steps", "4", "--eval-every", "2", "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
-         "--set", "optim.warmup_steps=0", timeout=1800)  # (a first run may JIT-compile DeepSpeed's CPU op)
+    # pixel-train's own main in this process: the same command line, without a subprocess's 5-10 s of imports
+    _main("finetune", "--task", task, "--model", model, "--flavor", "debug", "--data", str(data), "--out", str(out),
+          "--steps", "4", "--eval-every", "2", "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
+          "--set", "optim.warmup_steps=0")
     best = json.loads((out / "best" / "metrics.json").read_text())
     logged = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines() if '"eval_' in r]
     assert [r["step"] for r in logged] == [2, 4]
     at_best = next(r for r in logged if r["step"] == best["step"])
-    _cli("evaluate", "--model", str(out / "best"), "--data", str(data), "--out", str(tmp_path / "ev"), timeout=1800)
+    _main("evaluate", "--model", str(out / "best"), "--data", str(data), "--out", str(tmp_path / "ev"))
     ev = json.loads((tmp_path / "ev" / "metrics-validation.json").read_text())
     metrics = [k for k, v in best.items() if isinstance(v, float)]
     assert metrics

@@ -231,13 +231,13 @@ def test_mnli_matched_and_mismatched_splits_and_unlabelled_test_rows(tmp_path):
             assert sorted(labels) == sorted(names.index(g) for g in gold[:len(labels)])
     # finetune takes validation_matched as its dev split; evaluate scores the mismatched one, and a test split
     # (unlabelled) gets predictions and no score
-    from test_trainer_engine import _cli
+    from test_trainer_engine import _main  # pixel-train's main in this process (no subprocess start-ups)
     run, data = tmp_path / "run", str(tmp_path / "out")
-    _cli("finetune", "--model", "pixel", "--flavor", "debug", "--data", data, "--out", str(run), "--steps", "2",
+    _main("finetune", "--model", "pixel", "--flavor", "debug", "--data", data, "--out", str(run), "--steps", "2",
          "--eval-every", "2", "--set", "micro_batch_size=2", "--set", "global_batch_size=2")
     assert json.loads((run / "best" / "metrics.json").read_text())["split"].endswith("validation_matched/manifest.json")
     for split, n in (("validation_mismatched", 2), ("test_matched", 0)):
-        _cli("evaluate", "--model", str(run / "best"), "--data", data, "--split", split, "--out", str(tmp_path / "ev"))
+        _main("evaluate", "--model", str(run / "best"), "--data", data, "--split", split, "--out", str(tmp_path / "ev"))
         assert json.loads((tmp_path / "ev" / f"metrics-{split}.json").read_text())["n"] == n
         assert len((tmp_path / "ev" / f"predictions-{split}.tsv").read_text().splitlines()) == 1 + len(files[split]) - 1
 

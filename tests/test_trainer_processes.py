@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_trainer_engine import ENV, ROOT, _cli, _metrics
+from test_trainer_engine import ENV, ROOT, _main, _metrics
 
 
 @pytest.mark.slow
@@ -37,7 +37,7 @@ def test_killed_run_resumes_to_the_same_losses(tmp_path, gray_shards):
     assert stopped < 12, "the run was killed before it finished"
     _, err = whole.communicate(timeout=600)
     assert whole.returncode == 0, err[-5000:]
-    _cli(*args, "--out", str(killed))
+    _main(*args, "--out", str(killed))  # the resume: the same command, run by pixel-train's main in this process
     a, b = _metrics(straight), _metrics(killed)
     assert sorted(b) == list(range(1, 13))
     for step in range(stopped + 1, 13):
