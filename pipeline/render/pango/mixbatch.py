@@ -1,6 +1,8 @@
 """The batch that shapes a mixed strip's new words, and which of its words to cut (``ShapeCache._fill``), in two
 compiled passes over the strip's code points and words instead of a Python loop over its words (~120 us of a full
-Russian + Latin strip's first pass, ~25 here).
+Russian + Latin strip's first pass, ~25 here); the first pass also finds each word's first occurrence (a hash of its
+code points), reads the words table and lists the cached digit and punctuation words the ``weak`` dict must be
+asked about, where a dict, a Python loop and two more calls cost ~35 us a strip (``ab_mixed_batch.py``).
 
 Pango's script iterator gives a digit or punctuation mark the script of the last character of a script of its own
 before it (at the strip's start: of the first one after it). A word that starts with its own script's character
@@ -114,10 +116,19 @@ def batch_words(missing, own, cached_weak, weak_ok, fo, has, first, keep, seen, 
 
 
 @numba.njit(cache=True, nogil=True)
-def classify(at, rows, missing, own, cached_weak, cls):
-    """Per word of id ``at[k]`` (-1: missing): missing, cached with a script of its own, cached without one, and
-    its class (``rows``: the words table) -- one compiled pass instead of ten numpy calls on small arrays."""
-    for k in range(at.shape[0]):
+def scan(cps, at, rows, strong, char_codes, script, has, first, fo, missing, own, cached_weak, cls, weak_ok, check,
+         slots):
+    """``word_scripts`` and, per word of id ``at[k]`` (-1: missing), whether it is missing, cached with a script of
+    its own, cached without one, its class (``rows``: the words table), and ``fo[k]`` the position of its first
+    occurrence (equal code points; ``slots``: a zeroed hash table, a power of two > the word count) -- one compiled
+    pass instead of a dict over the words and three calls. ``weak_ok`` is set for every word but the cached digit
+    and punctuation words behind a cached word that sets the run: those are listed in ``check`` (position, that
+    word's class), for the caller to ask the ``weak`` dict; returns how many."""
+    word_scripts(cps, strong, char_codes, script, has, first)
+    n = at.shape[0]
+    last = -1  # the last word before k that sets a run's script (cached with one of its own, or missing with one)
+    m = 0
+    for k in range(n):
         i = at[k]
         missing[k] = i < 0
         c = i > FOREIGN_WORD
@@ -125,6 +136,46 @@ def classify(at, rows, missing, own, cached_weak, cls):
         own[k] = c and r[3] != 0
         cached_weak[k] = c and r[3] == 0
         cls[k] = r[2]
+        weak_ok[k] = True
+        if cached_weak[k] and last >= 0 and not missing[last]:
+            check[0, m] = k
+            check[1, m] = cls[last]
+            m += 1
+        if own[k] or (missing[k] and has[k] != 0):
+            last = k
+    mask = slots.shape[0] - 1
+    starts = np.empty(n + 1, np.int64)
+    k = 0
+    starts[0] = 0
+    for i in range(cps.shape[0]):
+        if cps[i] == 32:
+            k += 1
+            starts[k] = i + 1
+    starts[n] = cps.shape[0] + 1
+    for k in range(n):
+        s, e = starts[k], starts[k + 1] - 1
+        h = np.uint64(14695981039346656037)
+        for i in range(s, e):
+            h = (h ^ np.uint64(cps[i])) * np.uint64(1099511628211)
+        j = np.int64(h & np.uint64(mask))
+        while True:
+            o = slots[j] - 1
+            if o < 0:
+                slots[j] = k + 1
+                fo[k] = k
+                break
+            p0, p1 = starts[o], starts[o + 1] - 1
+            if p1 - p0 == e - s:
+                same = True
+                for i in range(e - s):
+                    if cps[p0 + i] != cps[s + i]:
+                        same = False
+                        break
+                if same:
+                    fo[k] = o
+                    break
+            j = (j + 1) & mask
+    return m
 
 
 def mixed_batch(words: list[str], ids: list[int | None], rows: np.ndarray, weak: dict) -> tuple[list[str], np.ndarray]:
@@ -134,26 +185,19 @@ def mixed_batch(words: list[str], ids: list[int | None], rows: np.ndarray, weak:
     n = len(words)
     strong, char_codes, script = tables()
     at = np.array([-1 if i is None else i for i in ids], np.int64)
-    missing, own, cached_weak, cls = np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.bool_), \
-        np.empty(n, np.int64)
-    classify(at, rows, missing, own, cached_weak, cls)
+    flags = np.empty((4, n), np.bool_)  # missing, own, cached_weak, weak_ok
+    missing, own, cached_weak, weak_ok = flags
+    ints = np.empty((4, n), np.int64)  # cls, fo, idx, key
+    cls, fo, idx, key = ints[0], ints[1], ints[2], ints[3]
     cps = np.frombuffer(" ".join(words).encode("utf-32-le"), np.uint32)
-    has = np.empty(n, np.uint8)
+    small = np.zeros((3, n), np.uint8)  # has, keep, seen
+    has, keep, seen = small[0], small[1], small[2]
     first = np.empty(n, np.int32)
-    word_scripts(cps, strong, char_codes, script, has, first)
-    weak_ok = np.ones(n, np.bool_)
-    cw = np.flatnonzero(cached_weak)
-    if len(cw):  # the dict is asked only for cached digit and punctuation words, behind the last strong word
-        setter = np.where(own | (missing & (has != 0)), np.arange(n), -1)
-        last = np.maximum.accumulate(setter)
-        for k in cw.tolist():
-            j = int(last[k - 1]) if k > 0 else -1
-            weak_ok[k] = j < 0 or missing[j] or (words[k], int(cls[j])) not in weak
-    fo = np.array(list(map({}.setdefault, words, range(n))), np.int64)  # each word's first position
-    keep = np.zeros(n, np.uint8)
-    seen = np.zeros(n, np.uint8)
-    idx = np.empty(n, np.int64)
-    key = np.empty(n, np.int64)
+    check = np.empty((2, n), np.int64)
+    m = scan(cps, at, rows, strong, char_codes, script, has, first, fo, missing, own, cached_weak, cls, weak_ok, check,
+             np.zeros(1 << (2 * n).bit_length(), np.int64))
+    for k, c in zip(*check[:, :m].tolist()):  # the dict is asked only for cached digit and punctuation words
+        weak_ok[k] = (words[k], c) not in weak
     m = batch_words(missing, own, cached_weak, weak_ok, fo, has, first, keep, seen, idx, key)
     order = idx[:m][np.argsort(key[:m], kind="stable")]
     batch = [words[k] for k in order.tolist()]
