@@ -15,7 +15,7 @@ from conftest import SHARED_DATA
 
 from pixelkit.pipeline.render import RenderConfig
 from pixelkit.pipeline.render.pango import cjkfuse
-from pixelkit.pipeline.render.pango.cjk import _distinct, tokens
+from pixelkit.pipeline.render.pango.cjk import tokens
 from pixelkit.pipeline.render.pango.scriptruns import PAIRED, pair_table, runs
 from pixelkit.pipeline.render.pango.cjkcheck import verdict as cjk_verdict
 from pixelkit.pipeline.render.pango.glyphs import new_glyphs
@@ -23,7 +23,7 @@ from pixelkit.pipeline.render.pango.kernels import EMPTY_WORD, FOREIGN_WORD
 from pixelkit.pipeline.render.pango.scriptgate import gate
 
 SCRIPT, PAIR = gate().script_u8, pair_table()
-_PLANS = [0]  # batches cjkfuse.plan made itself (both tests: many)
+_PLANS = [0]  # batches plan made with a token of several characters (both tests: many)
 
 
 @pytest.fixture(scope="module")
@@ -124,30 +124,31 @@ def _check_batch_at(cps, rs, tok, ids, rng: np.random.Generator) -> None:
 
 
 def _check_plan(text: str, cps, rs, tok, ids, rng: np.random.Generator) -> int:
-    """``cjkfuse.plan`` against ``batch_at``, ``cjk._distinct`` and the batch text ``_cjk_fill`` / ``_cjk_batch``
-    built before it. Returns how many batches it made itself (every missing token one character)."""
+    """``cjkfuse.plan`` against ``batch_at``, the plain Python dedup of the missing tokens' texts (what
+    ``cjk._distinct`` gave before ``plan`` took every batch over) and the batch text ``_cjk_fill`` / ``_cjk_batch``
+    built before it. Returns how many batches held a token of several characters."""
     ids = ids.copy()
     ids[ids == -2] = rng.choice([-2, -1, 5], size=int((ids == -2).sum()))
     nt = len(tok)
     at, codes, inv = np.full(nt, -9, np.int64), np.full(nt, -9, np.int64), np.full(nt, -9, np.int64)
-    at2 = np.full(nt, -9, np.int64)
-    buf, scratch = np.zeros(4 * len(cps) + 8, np.uint8), np.full(1 << 16, -1, np.int32)
-    made = 0
+    at2, slot_at = np.full(nt, -9, np.int64), np.full(nt, -9, np.int64)
+    buf, scratch = np.zeros(8 * len(cps) + 8, np.uint8), np.full(1 << 16, -1, np.int32)
+    multi = 0
     for s in set(tok[:, 2].tolist()) | {int(rng.integers(0, 200))}:
-        k, m, n, nbytes = cjkfuse.plan(s, rs, SCRIPT, cps, tok, ids, at, scratch, codes, inv, buf)
+        k, m, n, nbytes = cjkfuse.plan(s, rs, SCRIPT, cps, tok, ids, at, scratch, codes, inv, slot_at, buf)
         assert (k, m) == cjkfuse.batch_at(s, rs, SCRIPT, cps, tok, ids, at2) and np.array_equal(at[:m], at2[:m])
         assert (scratch == -1).all()
         if k < 0:
             continue
-        if (tok[at[:m], 1] - tok[at[:m], 0] != 1).any():
-            assert n == -1
-            continue
-        missing, one_cp, slot = _distinct(text, cps, tok, at[:m], scratch)
+        texts = [text[a:b] for a, b in tok[at[:m], :2].tolist()]
+        missing = list(dict.fromkeys(texts))
         want = (" ".join([text[tok[k, 0]:tok[k, 1]]] + missing) + " ").encode("utf-8")
-        assert buf[:nbytes].tobytes() == want
-        assert np.array_equal(codes[:n], one_cp) and np.array_equal(inv[:m], slot)
-        made += 1
-    return made
+        assert nbytes <= 7 * len(cps) + 1 and buf[:nbytes].tobytes() == want
+        assert codes[:n].tolist() == [ord(t) if len(t) == 1 else -1 for t in missing]
+        assert [missing[j] for j in inv[:m].tolist()] == texts
+        assert [texts[i] for i in slot_at[:n].tolist()] == missing
+        multi += any(len(t) != 1 for t in missing)
+    return multi
 
 
 def _check_settle(cps, rng: np.random.Generator) -> None:

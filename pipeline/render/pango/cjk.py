@@ -158,7 +158,7 @@ class CjkWords:
         self._cjk_script = self._gate.script_u8
         self._cjk_cls: dict[int, int] = {}  # run script -> its class
         self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
-        self._cjk_scratch = np.full(1 << 16, -1, np.int32)  # (_distinct's, all -1 between calls)
+        self._cjk_scratch = np.full(1 << 16, -1, np.int32)  # (cjkfuse.plan's, all -1 between calls)
         # new proven characters' glyph records written, not shaped (cjkglyph.py): opt-in, PIXELKIT_CJK_GLYPHS=1 (measured
         # no faster than Pango's batch yet: tests/benchmarks/results/render_multi.md, cjkglyph)
         on = self._cjk_any and os.environ.get("PIXELKIT_CJK_GLYPHS", "0") == "1"
@@ -222,24 +222,22 @@ class CjkWords:
             ids[ids >= 0] = -1
             ids[tok[:, 1] == tok[:, 0]] = EMPTY_WORD
         nt = len(tok)
-        at, codes, inv = np.empty(nt, np.int64), np.empty(nt, np.int64), np.empty(nt, np.int64)
-        buf = np.empty(4 * len(cps) + 8, np.uint8)
+        at, codes, inv, slot_at = (np.empty(nt, np.int64) for _ in range(4))
+        buf = np.empty(8 * len(cps) + 8, np.uint8)
         for s in set(tok[ids < 0, 2].tolist()):
             k, m, n, nbytes = cjkfuse.plan(s, rs, self._cjk_script, cps, tok, ids, at, self._cjk_scratch, codes, inv,
-                                           buf)
+                                           slot_at, buf)
             if k < 0:
                 continue
-            if n >= 0:  # every missing token one character (a Han strip): its batch's bytes made by plan
-                got = self._cjk_written(s, codes[:n], k, text, tok) if self._cjk_glyphs is not None else None
-                if got is None:
-                    got = self._cjk_batch(s, None, codes[:n], buf[:nbytes].tobytes())
-                if got is not None:
-                    ids[at[:m]] = got[inv[:m]]
-                continue
-            missing, one_cp, slot = _distinct(text, cps, tok, at[:m], self._cjk_scratch)
-            got = self._cjk_batch(s, [text[tok[k, 0]:tok[k, 1]]] + missing, one_cp)
+            multi = np.flatnonzero(codes[:n] < 0)  # (distinct tokens of several characters)
+            got = None
+            if not len(multi) and self._cjk_glyphs is not None:  # every one a character (a Han strip)
+                got = self._cjk_written(s, codes[:n], k, text, tok)
+            if got is None:
+                texts = [text[a:b] for a, b in tok[at[slot_at[multi]], :2].tolist()]
+                got = self._cjk_batch(s, None, codes[:n], buf[:nbytes].tobytes(), texts)
             if got is not None:
-                ids[at[:m]] = got[slot]
+                ids[at[:m]] = got[inv[:m]]
 
     def _cjk_written(self, s: int, codes: np.ndarray, k: int, text: str, tok: np.ndarray) -> np.ndarray | None:
         """The ids of the distinct new characters ``codes`` of run script ``s`` (one-character tokens), their glyph
@@ -281,13 +279,14 @@ class CjkWords:
         got[w] = part
         return got
 
-    def _cjk_batch(self, s: int, batch: list[str] | None, one_cp: np.ndarray, data: bytes | None = None
-                   ) -> np.ndarray | None:
+    def _cjk_batch(self, s: int, batch: list[str] | None, one_cp: np.ndarray, data: bytes | None = None,
+                   texts: list[str] | None = None) -> np.ndarray | None:
         """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``;
         ``one_cp``: per token, its code point when it is one character, else -1. Returns the tokens' ids as cached
         (``FOREIGN_WORD``: not composable), or None when the batch gave the script no class (nothing cached).
         ``data``: the batch's bytes (``" ".join(batch) + " "`` in UTF-8) made by ``cjkfuse.plan``, ``batch`` then
-        None (its text is read from them only for a new class's anchor)."""
+        None (its text is read from them only for a new class's anchor) and ``texts`` its tokens of several
+        characters, in order."""
         n_batch = len(one_cp) + 1
         self.stats["batches"] += 1
         self.stats["batch_words"] += n_batch
@@ -322,59 +321,10 @@ class CjkWords:
         self.stats["words_shaped"] += n_good
         self.stats["foreign"] += n - n_good
         if not one.all():
-            self._cjk_words.setdefault(cls, {}).update(zip(compress(batch[1:], (~one).tolist()), got[~one].tolist()))
+            if texts is None:
+                texts = list(compress(batch[1:], (~one).tolist()))
+            self._cjk_words.setdefault(cls, {}).update(zip(texts, got[~one].tolist()))
         return got
-
-
-@numba.njit(cache=True, nogil=True)
-def _slots(at, tok, cps, mfirst, slot_of_cp, slot_at, codes, inv):
-    """Distinct tokens among the tokens ``at``, numbered in the order they first occur: a one-character token by
-    its code point (``slot_of_cp``: a per-code-point scratch of -1, left so), any other by ``mfirst`` (the first
-    position among ``at`` of a token with its text). ``codes[slot]``: the code point, or -1; ``slot_at[slot]``: its
-    first position; ``inv[i]``: the slot of token ``at[i]``. Returns the slot count."""
-    n = 0
-    for i in range(at.shape[0]):
-        a, b = tok[at[i], 0], tok[at[i], 1]
-        if b - a == 1:
-            c = cps[a]
-            if slot_of_cp[c] < 0:
-                slot_of_cp[c] = n
-                codes[n], slot_at[n] = c, i
-                n += 1
-            inv[i] = slot_of_cp[c]
-        elif mfirst[i] == i:
-            codes[n], slot_at[n] = -1, i
-            inv[i] = n
-            n += 1
-        else:
-            inv[i] = inv[mfirst[i]]
-    for k in range(n):
-        if codes[k] >= 0:
-            slot_of_cp[codes[k]] = -1
-    return n
-
-
-def _distinct(text: str, cps: np.ndarray, tok: np.ndarray, at: np.ndarray, scratch: np.ndarray) -> tuple[
-        list[str], np.ndarray, np.ndarray]:
-    """The distinct tokens among the tokens ``at`` of the strip (BMP text), in the order they first occur; per
-    distinct token its code point when it is one character, else -1; and per token of ``at`` the index of its
-    distinct token. One-character tokens (most of a Han strip) are told apart by code point in compiled code, the
-    others by their text. ``scratch``: the caller's per-code-point int32 array of -1 (left so)."""
-    m = len(at)
-    mfirst = np.full(m, -1, np.int64)
-    multi = np.flatnonzero(tok[at, 1] - tok[at, 0] != 1)
-    if len(multi):
-        texts = [text[x:y] for x, y in tok[at[multi], :2].tolist()]
-        where = dict(zip(reversed(texts), reversed(multi.tolist())))  # each text's first position among ``at``
-        mfirst[multi] = list(map(where.__getitem__, texts))
-    codes, slot_at, inv = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64)
-    n = _slots(at, tok, cps, mfirst, scratch, slot_at, codes, inv)
-    codes = codes[:n]
-    toks = list(map(chr, np.maximum(codes, 0).tolist()))
-    for k in np.flatnonzero(codes < 0).tolist():
-        x, y = tok[at[slot_at[k]], :2].tolist()
-        toks[k] = text[x:y]
-    return toks, codes, inv
 
 
 from . import cjkfuse  # noqa: E402  (its kernels call runs and tokens above)

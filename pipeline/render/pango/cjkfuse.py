@@ -6,9 +6,10 @@ strip's tokens (a full Han strip: ~500 tokens, of which ~200 new on a fresh cach
   passes of ``_cjk_ids``).
 * ``batch_at``: a run script's anchor token and its missing tokens (was ``_cjk_fill``'s per-character script
   lookup, ``np.flatnonzero`` twice and ``np.searchsorted``).
-* ``plan``: ``batch_at``, then -- when every missing token of the run script is one character, as in a Han strip
-  -- the distinct ones in the order they first occur and the batch's UTF-8 bytes ``anchor c1 c2 ... `` (was
-  ``cjk._distinct``'s numpy passes and ``" ".join(batch).encode()``: ~20-70 us a Han strip).
+* ``plan``: ``batch_at``, then the distinct missing tokens in the order they first occur and the batch's UTF-8
+  bytes ``anchor t1 t2 ... `` (was ``cjk._distinct``'s numpy passes, dict and list steps and
+  ``" ".join(batch).encode()``: ~20-70 us a Han strip; tokens of several characters, such as Latin names, digits
+  and kana runs, are told apart by their code points in compiled code since render_profile_cjk.md's last section).
 * ``settle``: a batch's ids as cached in the class, and its one-character tokens entered in the class's
   per-code-point table (was five array passes of ``_cjk_batch``; unproven characters, such as the full-width
   comma, went to the class's dict of token texts then).
@@ -20,6 +21,7 @@ real UDHR Chinese, Japanese and Korean text and on random strings.
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 from .cjk import tokens
 from .kernels import EMPTY_WORD, FOREIGN_WORD
@@ -114,34 +116,66 @@ def _utf8(c, buf, o):
 
 
 @numba.njit(cache=True, nogil=True)
-def plan(s, rs, script, cps, tok, ids, at, slot_of_cp, codes, inv, buf):
-    """``batch_at`` for run script ``s`` -- (k, m), ``at[:m]`` -- and, when each of those m tokens is one
-    character, their distinct code points in the order they first occur (``codes[:n]``; ``inv[i]``: the slot of
-    token ``at[i]``; ``slot_of_cp``: a per-code-point scratch of -1, left so) and the batch ``anchor c1 c2 ... cn ``
-    as UTF-8 in ``buf[:nbytes]`` (``buf``: at least 4 bytes a character of the strip, plus 8). Returns (k, m, n,
-    nbytes); n = -1 when some missing token is longer (the caller's ``_distinct`` then), k = -1 when none."""
+def _same(cps, a, b, c, d):
+    """Whether the strip's characters ``a:b`` and ``c:d`` are the same text."""
+    if b - a != d - c:
+        return False
+    for i in range(b - a):
+        if cps[a + i] != cps[c + i]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def plan(s, rs, script, cps, tok, ids, at, slot_of_cp, codes, inv, slot_at, buf):
+    """``batch_at`` for run script ``s`` -- (k, m), ``at[:m]`` -- then the distinct ones of those m tokens in the
+    order they first occur: ``codes[:n]`` their code points (-1: a token of several characters; one-character
+    tokens told apart by ``slot_of_cp``, a per-code-point scratch of -1, left so; the others by their text),
+    ``slot_at[:n]`` the first position among ``at`` of each, ``inv[i]`` the slot of token ``at[i]``; and the batch
+    ``anchor t1 t2 ... tn `` as UTF-8 in ``buf[:nbytes]`` (``buf``: at least 8 bytes a character of the strip,
+    plus 8: the anchor is also a token, each character up to 3 bytes and a space). Returns (k, m, n, nbytes); k = -1 when none."""
     k, m = batch_at(s, rs, script, cps, tok, ids, at)
     if k < 0:
         return k, m, 0, 0
-    for i in range(m):
-        if tok[at[i], 1] - tok[at[i], 0] != 1:
-            return k, m, -1, 0
     o = 0
     for i in range(tok[k, 0], tok[k, 1]):
         o = _utf8(cps[i], buf, o)
     buf[o] = 32
     o += 1
     n = 0
+    multi = np.empty(m, np.int64)  # the slots of tokens of several characters
+    n_multi = 0
     for i in range(m):
-        c = cps[tok[at[i], 0]]
-        if slot_of_cp[c] < 0:
-            slot_of_cp[c] = n
-            codes[n] = c
+        a, b = tok[at[i], 0], tok[at[i], 1]
+        if b - a == 1:
+            c = cps[a]
+            if slot_of_cp[c] < 0:
+                slot_of_cp[c] = n
+                codes[n], slot_at[n] = c, i
+                n += 1
+                o = _utf8(c, buf, o)
+                buf[o] = 32
+                o += 1
+            inv[i] = slot_of_cp[c]
+            continue
+        j = -1
+        for q in range(n_multi):
+            p = at[slot_at[multi[q]]]
+            if _same(cps, tok[p, 0], tok[p, 1], a, b):
+                j = multi[q]
+                break
+        if j < 0:
+            j = n
+            codes[n], slot_at[n] = -1, i
+            multi[n_multi] = n
+            n_multi += 1
             n += 1
-            o = _utf8(c, buf, o)
+            for x in range(a, b):
+                o = _utf8(cps[x], buf, o)
             buf[o] = 32
             o += 1
-        inv[i] = slot_of_cp[c]
+        inv[i] = j
     for j in range(n):
-        slot_of_cp[codes[j]] = -1
+        if codes[j] >= 0:
+            slot_of_cp[codes[j]] = -1
     return k, m, n, o
