@@ -34,7 +34,6 @@ bidi control (``CJK``). ``tests/test_render_cjk.py`` checks every strip against 
 from __future__ import annotations
 
 import os
-from itertools import compress
 
 import numba
 import numpy as np
@@ -160,7 +159,7 @@ class CjkWords:
         self._cjk_space_cls = np.full(0, -1, np.int32)  # the same as an array (rebuilt when a script is added)
         self._cjk_scratch = np.full(1 << 16, -1, np.int32)  # (cjkfuse.plan's, all -1 between calls)
         # new proven characters' glyph records written, not shaped (cjkglyph.py): opt-in, PIXELKIT_CJK_GLYPHS=1 (measured
-        # no faster than Pango's batch yet: tests/benchmarks/results/render_multi.md, cjkglyph)
+        # no faster than Pango's batch on all four CJK rows, on or off: tests/benchmarks/results/render_profile_cjk.md)
         on = self._cjk_any and os.environ.get("PIXELKIT_CJK_GLYPHS", "0") == "1"
         self._cjk_glyphs = CjkGlyphs(self._cjk_proven) if on else None
         self._cjk_reset()
@@ -280,13 +279,13 @@ class CjkWords:
         return got
 
     def _cjk_batch(self, s: int, batch: list[str] | None, one_cp: np.ndarray, data: bytes | None = None,
-                   texts: list[str] | None = None) -> np.ndarray | None:
+                   texts: list[str] = ()) -> np.ndarray | None:
         """Shape ``batch`` (an anchor of script ``s``, then tokens) and cache its tokens in the class of ``s``;
         ``one_cp``: per token, its code point when it is one character, else -1. Returns the tokens' ids as cached
         (``FOREIGN_WORD``: not composable), or None when the batch gave the script no class (nothing cached).
         ``data``: the batch's bytes (``" ".join(batch) + " "`` in UTF-8) made by ``cjkfuse.plan``, ``batch`` then
-        None (its text is read from them only for a new class's anchor) and ``texts`` its tokens of several
-        characters, in order."""
+        None (its text is read from them only for a new class's anchor). ``texts``: the batch's tokens of several
+        characters, in order (none when every token is one character, as in ``_cjk_written``'s batches)."""
         n_batch = len(one_cp) + 1
         self.stats["batches"] += 1
         self.stats["batch_words"] += n_batch
@@ -321,9 +320,7 @@ class CjkWords:
         self.stats["words_shaped"] += n_good
         self.stats["foreign"] += n - n_good
         if not one.all():
-            if texts is None:
-                texts = list(compress(batch[1:], (~one).tolist()))
-            self._cjk_words.setdefault(cls, {}).update(zip(texts, got[~one].tolist()))
+            self._cjk_words.setdefault(cls, {}).update(zip(texts, got[~one].tolist(), strict=True))
         return got
 
 

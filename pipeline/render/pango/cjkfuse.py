@@ -133,8 +133,8 @@ def plan(s, rs, script, cps, tok, ids, at, slot_of_cp, codes, inv, slot_at, buf)
     tokens told apart by ``slot_of_cp``, a per-code-point scratch of -1, left so; the others by their text),
     ``slot_at[:n]`` the first position among ``at`` of each, ``inv[i]`` the slot of token ``at[i]``; and the batch
     ``anchor t1 t2 ... tn `` as UTF-8 in ``buf[:nbytes]`` (``buf``: at least 8 bytes a character of the strip,
-    plus 8: the anchor is also a token, each character at most 4 bytes, each token one space). Returns (k, m, n,
-    nbytes); k = -1 when none."""
+    plus 8: the anchor is also a token, each character at most 3 bytes -- the CJK look-up takes BMP text only,
+    see ``_utf8`` -- and each token one space). Returns (k, m, n, nbytes); k = -1 when none."""
     k, m = batch_at(s, rs, script, cps, tok, ids, at)
     if k < 0:
         return k, m, 0, 0
