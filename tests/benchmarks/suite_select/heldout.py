@@ -8,6 +8,7 @@ The tiny suite trains on the first 2,000 (CoLA, MRPC) / 1,000 (RTE) rows of each
 a seeded random sample of the rows after those (CoLA's train file is ordered by source paper, so a contiguous
 slice would score another distribution), with the header line kept where the file has one. `*-rest.tsv` holds every other train row (the first ones
 included), in file order: what a candidate trained on "all train rows" reads while the held-out rows are scored.
+`cola-first64.tsv`: CoLA's first 64 train rows, for the memorisation probes (train and score the same rows).
 """
 
 import random
@@ -29,3 +30,5 @@ if __name__ == "__main__":
         other = [row for i, row in enumerate(rows) if i not in held]
         (OUT / f"{name.lower()}-rest.tsv").write_text("".join(head + other), encoding="utf-8")
         print(f"{name}: {n} held-out rows of train rows {used}..{len(rows) - 1}; {len(other)} rows left to train on")
+    cola = (GLUE / "CoLA" / "train.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (OUT / "cola-first64.tsv").write_text("".join(cola[:64]), encoding="utf-8")  # memorise.py, select.yaml's mem-*
