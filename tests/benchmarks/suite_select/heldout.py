@@ -6,8 +6,9 @@
 
 The tiny suite trains on the first 2,000 (CoLA, MRPC) / 1,000 (RTE) rows of each train.tsv; the held-out slice is
 a seeded random sample of the rows after those (CoLA's train file is ordered by source paper, so a contiguous
-slice would score another distribution), with the header line kept where the file has one. `*-rest.tsv` holds every other train row (the first ones
-included), in file order: what a candidate trained on "all train rows" reads while the held-out rows are scored.
+slice would score another distribution), with the header line kept where the file has one. `*-rest.tsv` holds
+every other train row (the first ones included), in file order: what a candidate trained on "all train rows" reads
+while the held-out rows are scored.
 `cola-first64.tsv`: CoLA's first 64 train rows, for the memorisation probes (train and score the same rows).
 """
 
