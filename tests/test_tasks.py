@@ -101,6 +101,7 @@ def test_glue_bad_rows_are_dead_lettered_with_file_line_reason(tmp_path):
     recs = _read(f, "glue-mrpc")
     dead = [(r.position, r.reason) for r in recs if isinstance(r, DeadLetter)]
     assert dead == [("line 3", "wrong_column_count"), ("line 4", "empty_text"), ("line 5", "missing_label")]
+    assert recs[1].detail == f"4 columns, expected 5: {head.split(chr(9))}"
     assert all(r.file == str(f) for r in recs if isinstance(r, DeadLetter))
     assert [r.line for r in recs if isinstance(r, LabelledRecord)] == [2, 6]
     sts = (SHARED_DATA / "glue/STS-B/dev.tsv").read_text().splitlines()[:2]
@@ -217,6 +218,18 @@ def test_conll2003_real_testa():
     for r in recs:  # BIO: every I-X continues an X
         assert all(not t.startswith("I-") or p[2:] == t[2:] for p, t in zip(("O",) + r.tags, r.tags))
     assert {t[2:] for r in recs for t in r.tags if t != "O"} == {"PER", "ORG", "LOC", "MISC"}
+
+
+def test_a_headerless_file_s_bad_row_names_the_columns_its_format_expects(tmp_path):
+    """CoLA's and XNLI's tsv files may have no header line: the dead letter names the columns the format expects."""
+    f = _write(tmp_path / "cola.tsv", ["gj04\t1\t\tThe cat sat.", "gj04\t0"])
+    recs = _read(f, "glue-cola")
+    assert isinstance(recs[0], LabelledRecord) and recs[0].label == "1"
+    assert (recs[1].reason, recs[1].detail) == (
+        "wrong_column_count", "2 columns, expected 4: ['source', 'label', 'original_label', 'sentence']")
+    f = _write(tmp_path / "xnli.tsv", ["A.\tB.\tneutral", "A.\tB."])
+    recs = _read(f, "xnli-en")
+    assert recs[1].detail == "2 columns, expected 3: ['premise', 'hypo', 'label']"
 
 
 def test_masakhaner_layout_and_bad_lines(tmp_path):

@@ -85,7 +85,7 @@ def _record(row: list[str], header: list[str], lay: Layout, task: TaskDef, path:
         return DeadLetter(task.name, path, f"line {line_no}", reason, detail[:300])
 
     if len(row) != len(header):
-        return dead("wrong_column_count", f"{len(row)} columns, header has {len(header)}")
+        return dead("wrong_column_count", f"{len(row)} columns, expected {len(header)}: {header}")
     cols = dict(zip(header, row))
     texts = [cols[c] for c in lay.texts]
     if any(not t.strip() for t in texts):

@@ -46,7 +46,7 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
             header = ["premise", "hypo", "label"]
         if len(row) != len(header):
             yield DeadLetter(task.name, path, f"line {line_no}", "wrong_column_count",
-                             f"{len(row)} columns, header has {len(header)}")
+                             f"{len(row)} columns, expected {len(header)}: {header}")
             continue
         cols = dict(zip(header, row))
         if "language" in cols and cols["language"] != task.language:
