@@ -7,12 +7,14 @@ QA, TSV for sequence tasks).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from pixelkit.schemas import TaskSpec
 from pixelkit.schemas.files import write_atomic
 
 from . import scores, udfile
+from .spec import ConfigError
 
 
 def score(spec: TaskSpec, records: list[dict]) -> dict[str, float]:
@@ -43,22 +45,47 @@ def score(spec: TaskSpec, records: list[dict]) -> dict[str, float]:
             out.update(udfile.conll18_uas_las(rows, spec.label_names))
         return out
     if fam == "qa":
-        best = qa_answers(records)
-        gold = {r["id"]: r["answers"]["text"] for r in records if r.get("answers") and r["answers"]["text"]}
-        ids = sorted(gold)
-        return {**scores.squad([gold[i] for i in ids], [best.get(i, "") for i in ids]), "n": len(ids)}
+        best = best_spans(records)
+        gold = {question(r): r["answers"]["text"] for r in records if r.get("answers") and r["answers"]["text"]}
+        keys = sorted(gold)
+        return {**scores.squad([gold[k] for k in keys], [best.get(k, "") for k in keys]), "n": len(keys)}
     raise ValueError(f"unknown task family {fam!r}")
 
 
-def qa_answers(records: list[dict]) -> dict[str, str]:
-    """The best-scoring span across each question's windows."""
-    best: dict[str, tuple[float, str]] = {}
+def question(r: dict) -> tuple[str, str]:
+    """A question: its id and its text (XQuAD's and MLQA's languages share ids, and a suite entry picks its checkpoint
+    on the union of its languages' dev splits)."""
+    return r["id"], r.get("question", "")
+
+
+def best_spans(records: list[dict]) -> dict[tuple[str, str], str]:
+    """The best-scoring span across each question's windows. ConfigError when a window of one question comes twice
+    (the same questions read twice): pooled, they would score as one with no error."""
+    windows = Counter((*question(r), r["window"]) for r in records)
+    if windows and (top := windows.most_common(1)[0])[1] > 1:
+        (qid, _, window), n = top
+        raise ConfigError(f"question {qid!r}: window {window} appears {n} times -- the same questions are in the "
+                          "scored split more than once (one input given twice?); render each file once")
+    best: dict[tuple[str, str], tuple[float, str]] = {}
     for r in records:
+        k = question(r)
         for c in r["candidates"][:1]:
-            if r["id"] not in best or c["score"] > best[r["id"]][0]:
-                best[r["id"]] = (c["score"], c["text"])
-        best.setdefault(r["id"], (float("-inf"), ""))
+            if k not in best or c["score"] > best[k][0]:
+                best[k] = (c["score"], c["text"])
+        best.setdefault(k, (float("-inf"), ""))
     return {k: v[1] for k, v in best.items()}
+
+
+def qa_answers(records: list[dict]) -> dict[str, str]:
+    """{question id: best span}, the SQuAD prediction file's layout; ConfigError when one id names two questions,
+    which that layout cannot hold."""
+    best = best_spans(records)
+    ids = Counter(qid for qid, _ in best)
+    if ids and (top := ids.most_common(1)[0])[1] > 1:
+        raise ConfigError(f"question id {top[0]!r} names {top[1]} questions: SQuAD-style predictions are keyed by id "
+                          "-- XQuAD's and MLQA's languages share ids: render each language as its own split (a suite "
+                          "entry's languages)")
+    return {qid: text for (qid, _), text in best.items()}
 
 
 def write(spec: TaskSpec, records: list[dict], path: Path) -> Path:

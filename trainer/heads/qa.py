@@ -100,7 +100,9 @@ def predict(out: dict, batch: dict, samples: list, family: str, max_answer_patch
                 lo = s.context_span[0]
                 cands.append({"score": float(sc[a, b]), "text": window_context(s)[c0 - lo:c1 - lo],
                               "start": int(c0)})
-        recs.append({"id": s.doc_id, "window": s.chunk_index, "candidates": cands, "answers": s.answers})
+        question = s.text[:len(s.text) - len(window_context(s))].rstrip("\n")
+        recs.append({"id": s.doc_id, "question": question, "window": s.chunk_index, "candidates": cands,
+                     "answers": s.answers})
     return recs
 
 
