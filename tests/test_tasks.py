@@ -178,6 +178,28 @@ def test_conllu_real_dev_with_empty_nodes_and_parse_labels():
     assert all(":" not in t for r in recs for t in r.tags)  # universal deprels, as PIXEL's run_ud.py
 
 
+def test_a_gold_tree_that_is_not_a_tree_is_dead_lettered_for_parsing_and_kept_for_pos(tmp_path):
+    """UD's basic tree has one root word and every word reaches it; the CoNLL 2018 scorer refuses other gold."""
+    from pixelkit.pipeline.tasks.conllu import tree_problem
+    assert tree_problem([2, 0, 2]) is None and tree_problem([0]) is None
+    assert tree_problem([0, 1, 0]) == "2 root words ([1, 3]), UD has one"
+    assert tree_problem([2, 3, 2, 0]) == "a cycle through word 2"
+    assert tree_problem([2, 1]) == "0 root words, UD has one"
+    assert tree_problem([0] + list(range(1, 200_000))) is None  # a chain: linear, not quadratic
+    block = [x for x in EXCERPT.read_text().split("\n\n")[0].splitlines()]
+    tok = [i for i, x in enumerate(block) if x[:1].isdigit() and "-" not in x.split("\t")[0]]
+    root = next(i for i in tok if block[i].split("\t")[6] == "0")
+    other = next(i for i in tok if i != root)
+    cols = block[other].split("\t")
+    b = list(block)
+    b[other] = "\t".join(cols[:6] + ["0"] + cols[7:])  # a second root word
+    f = _write(tmp_path / "two_roots.conllu", b + [""] + block + [""])
+    recs = _read(f, "ud-en_ewt-parse")
+    assert (recs[0].reason, recs[0].detail.split(" (")[0]) == ("bad_tree", "2 root words")
+    assert isinstance(recs[1], LabelledRecord)
+    assert all(isinstance(r, LabelledRecord) for r in _read(f, "ud-en_ewt-pos"))  # POS reads no HEAD
+
+
 def test_conllu_broken_lines_are_dead_letters(tmp_path):
     block = [x for x in EXCERPT.read_text().split("\n\n")[0].splitlines()]
     tok = [i for i, x in enumerate(block) if x[:1].isdigit()]

@@ -90,9 +90,30 @@ def sentence_record(lines: list[tuple[int, str]], task: TaskDef, path: str, sent
         raise _Broken(lines[0][0], "empty_text", "a word form is empty")
     if heads and max(heads) > len(tags):
         raise _Broken(lines[0][0], "bad_head", f"head {max(heads)} outside a {len(tags)}-word sentence")
+    if heads and (problem := tree_problem(heads)):
+        raise _Broken(lines[0][0], "bad_tree", problem)
     return LabelledRecord(task.name, sent_id or str(lines[0][0]), path, lines[0][0], words=tuple(words),
                           word_index=tuple(word_index), tags=tuple(tags), heads=tuple(heads),
                           conllu=block if task.layout == "deprel" else "")
+
+
+def tree_problem(heads: list[int]) -> str | None:
+    """Why HEAD (1-based, 0 = root) is not a UD basic tree -- one root word, every word reaching it -- or None.
+    The CoNLL 2018 scorer refuses such a gold sentence, and a parser cannot be trained towards it."""
+    roots = [i for i, h in enumerate(heads, 1) if h == 0]
+    if len(roots) != 1:
+        return f"{len(roots)} root words{f' ({roots[:5]})' if roots else ''}, UD has one"
+    reaches = [True] + [False] * len(heads)  # word -> known to reach the root (0 does); linear in the words
+    for start in range(1, len(heads) + 1):
+        path, w = set(), start
+        while not reaches[w]:
+            if w in path:
+                return f"a cycle through word {w}"
+            path.add(w)
+            w = heads[w - 1]
+        for v in path:
+            reaches[v] = True
+    return None
 
 
 def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Record]:
