@@ -323,10 +323,11 @@ def test_qa_spans_map_to_characters_and_the_best_window_wins(tmp_path):
 
 
 def test_qa_questions_that_share_an_id_are_scored_apart_and_refused_in_a_prediction_file(tokenizer_file, tmp_path):
-    """XQuAD's languages share question ids: rendered into one split (here the bundled excerpt and a copy with other
-    question texts), the windows of two questions carry one id. Scored by id they would pool their windows under one
-    gold answer -- a wrong number with no error -- so scoring keys a question by id and text; the SQuAD-style
-    prediction file, keyed by id alone, refuses them; the same file read twice is refused by both."""
+    """XQuAD's languages share question ids, MLQA's also English questions across context languages: rendered into one
+    split (here the bundled excerpt, a copy with other question texts and a copy with other contexts), the windows
+    of three questions carry one id. Scored by id they would pool their windows under one gold answer -- a wrong
+    number with no error -- so scoring keys a question by id, text and answers; the SQuAD-style prediction file,
+    keyed by id alone, refuses them; the same file read twice is refused by both."""
     import json
     import shutil
     from taskdata import SAMPLE_DIR
@@ -337,11 +338,17 @@ def test_qa_questions_that_share_an_id_are_scored_apart_and_refused_in_a_predict
     src = SAMPLE_DIR / "xquad-en-excerpt.json"
     (tmp_path / "in").mkdir()
     shutil.copy(src, tmp_path / "in" / "a.json")
-    other = json.loads(src.read_text())
-    for p in other["data"][0]["paragraphs"]:
+    asked, moved = json.loads(src.read_text()), json.loads(src.read_text())
+    for p in asked["data"][0]["paragraphs"]:
         for q in p["qas"]:
             q["question"] = "Once more: " + q["question"]  # every window of a question starts with it
-    (tmp_path / "in" / "b.json").write_text(json.dumps(other))
+    for p in moved["data"][0]["paragraphs"]:
+        p["context"] = "Elsewhere. " + p["context"]
+        for q in p["qas"]:
+            for a in q["answers"]:
+                a["answer_start"] += len("Elsewhere. ")
+    (tmp_path / "in" / "b.json").write_text(json.dumps(asked))
+    (tmp_path / "in" / "c.json").write_text(json.dumps(moved))
     run_task(["--task=xquad-en", f"--input=validation={tmp_path / 'in' / '*.json'}", f"--output={tmp_path / 'out'}",
               "--max_patches=96", "--stride=32", f"--tokenizer={tokenizer_file}"])
     split = resolve(str(tmp_path / "out" / "validation"))
@@ -349,18 +356,22 @@ def test_qa_questions_that_share_an_id_are_scored_apart_and_refused_in_a_predict
     samples = list(read_samples(split.urls))
     batch = qa.collate(samples, "qa")
     start, end = torch.zeros(batch["context_mask"].shape), torch.zeros(batch["context_mask"].shape)
+    starts = {q["id"]: [a["answer_start"] for a in q["answers"]] for p in json.loads(src.read_text())["data"][0][
+        "paragraphs"] for q in p["qas"]}
+    origin = ["b" if s.text.startswith("Once more: ") else "a" if list(s.answers["answer_start"]) == starts[s.doc_id]
+              else "c" for s in samples]
     for i, s in enumerate(samples):  # logits on the gold span of the first file's windows only
-        if s.labels[0] >= 0 and not s.text.startswith("Once more: "):
+        if s.labels[0] >= 0 and origin[i] == "a":
             start[i, s.labels[0]], end[i, s.labels[1]] = 10.0, 10.0
     records = qa.predict({"start": start, "end": end}, batch, samples, "qa")
-    n = sum(len(p["qas"]) for p in other["data"][0]["paragraphs"])
+    n = sum(len(p["qas"]) for p in asked["data"][0]["paragraphs"])
     assert len({r["id"] for r in records}) == n and len({(r["id"], r["question"]) for r in records}) == 2 * n
-    first = [r for r in records if not r["question"].startswith("Once more: ")]
+    first = [r for r, o in zip(records, origin) if o == "a"]
     alone = score(spec, first)
     assert alone["n"] == n and alone["f1"] > 50.0
-    both = score(spec, records)  # each question on its own windows: the copy's spans are not the gold ones
-    assert both["n"] == 2 * n and both["f1"] < alone["f1"]  # (pooled by id: n questions, the first file's spans)
-    with pytest.raises(ConfigError, match=r"question id '.+' names 2 questions: .* its own split"):
+    every = score(spec, records)  # each question on its own windows: the copies' spans are not the gold ones
+    assert every["n"] == 3 * n and every["f1"] < alone["f1"]  # (pooled by id: n questions, the first file's spans)
+    with pytest.raises(ConfigError, match=r"question id '.+' names 3 questions: .* its own split"):
         write(spec, records, tmp_path / "predictions.json")
     assert not (tmp_path / "predictions.json").exists()
     assert write(spec, first, tmp_path / "predictions.json").is_file()

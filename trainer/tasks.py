@@ -52,21 +52,23 @@ def score(spec: TaskSpec, records: list[dict]) -> dict[str, float]:
     raise ValueError(f"unknown task family {fam!r}")
 
 
-def question(r: dict) -> tuple[str, str]:
-    """A question: its id and its text (XQuAD's and MLQA's languages share ids, and a suite entry picks its checkpoint
-    on the union of its languages' dev splits)."""
-    return r["id"], r.get("question", "")
+def question(r: dict) -> tuple:
+    """A question: its id, its text and its gold answers. XQuAD's languages share ids, MLQA's share ids and English
+    questions across context languages, and a suite entry picks its checkpoint on the union of its languages' dev
+    splits; the same key twice is the same question."""
+    a = r.get("answers") or {}
+    return r["id"], r.get("question", ""), tuple(a.get("text", ())), tuple(a.get("answer_start", ()))
 
 
-def best_spans(records: list[dict]) -> dict[tuple[str, str], str]:
+def best_spans(records: list[dict]) -> dict[tuple, str]:
     """The best-scoring span across each question's windows. ConfigError when a window of one question comes twice
     (the same questions read twice): pooled, they would score as one with no error."""
     windows = Counter((*question(r), r["window"]) for r in records)
     if windows and (top := windows.most_common(1)[0])[1] > 1:
-        (qid, _, window), n = top
+        (qid, *_, window), n = top
         raise ConfigError(f"question {qid!r}: window {window} appears {n} times -- the same questions are in the "
                           "scored split more than once (one input given twice?); render each file once")
-    best: dict[tuple[str, str], tuple[float, str]] = {}
+    best: dict[tuple, tuple[float, str]] = {}
     for r in records:
         k = question(r)
         for c in r["candidates"][:1]:
@@ -80,12 +82,12 @@ def qa_answers(records: list[dict]) -> dict[str, str]:
     """{question id: best span}, the SQuAD prediction file's layout; ConfigError when one id names two questions,
     which that layout cannot hold."""
     best = best_spans(records)
-    ids = Counter(qid for qid, _ in best)
+    ids = Counter(k[0] for k in best)
     if ids and (top := ids.most_common(1)[0])[1] > 1:
         raise ConfigError(f"question id {top[0]!r} names {top[1]} questions: SQuAD-style predictions are keyed by id "
                           "-- XQuAD's and MLQA's languages share ids: render each language as its own split (a suite "
                           "entry's languages)")
-    return {qid: text for (qid, _), text in best.items()}
+    return {k[0]: text for k, text in best.items()}
 
 
 def write(spec: TaskSpec, records: list[dict], path: Path) -> Path:
