@@ -63,10 +63,22 @@ def _suite(**entry) -> dict:
     ({"settings": {"max_steps": "many"}}, r"settings: max_steps: expected int"),
     ({"languages": {"en": {}}}, r"languages\.en: give either inputs"),
     ({"seeds": []}, r"entries\[0\]\.seeds: List should have at least 1 item"),
+    # names that become paths under the output directory: one plain component each
+    ({"name": "../up"}, r"entries\[0\]: .*name '\.\./up': letters, digits"),
+    ({"languages": {"../../x": {"dir": "a"}}}, r"entries\[0\]: .*languages '\.\./\.\./x': letters, digits"),
+    ({"eval_split": "/etc"}, r"entries\[0\]: .*eval_split '/etc': letters, digits"),
 ])
 def test_bad_suites_fail_naming_the_key(entry, match):
     with pytest.raises(ConfigError, match=match):
         parse_suite(_suite(**entry))
+
+
+def test_a_table_name_is_one_path_component():
+    bad = _suite()
+    bad["tables"] = [{"name": "../t"}]
+    bad["entries"][0]["table"] = "../t"
+    with pytest.raises(ConfigError, match=r"tables\[0\]: .*name '\.\./t': letters, digits.*table's PNG"):
+        parse_suite(bad)
 
 
 def test_cuts_a_squad_json_by_articles_and_refuses_other_json(tmp_path):

@@ -53,11 +53,23 @@ class Language(_Strict):
         return self
 
 
+def check_name(key: str, value: str, why: str) -> None:
+    """ValueError unless ``value`` is one plain path component (no ``/``, no leading ``.``): a suite file may come
+    from elsewhere, and these names become paths under the suite's output directory."""
+    if not NAME.match(value):
+        raise ValueError(f"{key} {value!r}: letters, digits, _ . + - only, starting with a letter or digit ({why})")
+
+
 class Table(_Strict):
     name: str
     title: str = ""
     source: str = ""  # the paper table it mirrors
     average: bool = True  # an "Avg" column over each row's cells (as the papers' tables)
+
+    @model_validator(mode="after")
+    def _name(self):
+        check_name("name", self.name, "it names the table's PNG")
+        return self
 
 
 class Entry(_Strict):
@@ -79,8 +91,10 @@ class Entry(_Strict):
 
     @model_validator(mode="after")
     def _protocol(self):
-        if not NAME.match(self.name):
-            raise ValueError(f"name {self.name!r}: letters, digits, _ . + - only (it names a directory)")
+        check_name("name", self.name, "it names a directory")
+        for lang in self.languages:
+            check_name("languages", lang, "it names a directory")
+        check_name("eval_split", self.eval_split, "it names a split directory")
         if self.protocol == "single" and len(self.languages) != 1:
             raise ValueError(f"protocol single takes one language, got {sorted(self.languages)}; use train-en or "
                              f"translate-train-all for several")
