@@ -81,7 +81,7 @@ def test_a_table_name_is_one_path_component():
         parse_suite(bad)
 
 
-def test_cuts_a_squad_json_by_articles_and_refuses_other_json(tmp_path):
+def test_cuts_a_squad_json_by_articles_and_refuses_other_json_and_empty_ranges(tmp_path):
     from pixelkit.trainer.suite_run import SuiteRunner
     arts = [{"title": f"t{i}", "paragraphs": [{"context": f"c{i}", "qas": []}]} for i in range(5)]
     src = tmp_path / "squad.json"
@@ -90,6 +90,12 @@ def test_cuts_a_squad_json_by_articles_and_refuses_other_json(tmp_path):
     cut = json.loads(Path(runner._slice(f"{src}[3:5]")).read_text())
     assert cut == {"version": "1.1", "data": arts[3:5]}  # whole articles, nothing else changed
     assert json.loads(Path(runner._slice(f"{src}[:3]")).read_text())["data"] == arts[:3]
+    with pytest.raises(ConfigError, match=r"squad\.json\[5:2\]: selects no article of .* \(5 articles\); fix the range"):
+        runner._slice(f"{src}[5:2]")
+    (tmp_path / "rows.tsv").write_text("a\t1\nb\t0\n")
+    assert Path(runner._slice(f"{tmp_path / 'rows.tsv'}[1:]")).read_text() == "b\t0\n"
+    with pytest.raises(ConfigError, match=r"rows\.tsv\[2:9\]: selects no line of .* \(2 lines\)"):
+        runner._slice(f"{tmp_path / 'rows.tsv'}[2:9]")
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(ConfigError, match=r"not SQuAD-format JSON .*only line-based files and SQuAD JSON"):
         runner._slice(f"{tmp_path / 'list.json'}[0:1]")

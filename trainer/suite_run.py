@@ -111,10 +111,15 @@ class SuiteRunner:
                 if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
                     raise ConfigError(f"input {spec}: {src} is not SQuAD-format JSON (no 'data' list of articles); "
                                       f"only line-based files and SQuAD JSON can be cut with [a:b]")
-                body = json.dumps({**doc, "data": doc["data"][a:b]}, ensure_ascii=False).encode()
+                kept, unit, total = doc["data"][a:b], "article", len(doc["data"])
+                body = json.dumps({**doc, "data": kept}, ensure_ascii=False).encode()
             else:
                 with src.open("rb") as fh:
-                    body = b"".join(fh.read().splitlines(keepends=True)[a:b])
+                    lines = fh.read().splitlines(keepends=True)
+                kept, unit, total = lines[a:b], "line", len(lines)
+                body = b"".join(kept)
+            if not kept:  # an empty split would only fail later, at training ("holds no sample")
+                raise ConfigError(f"input {spec}: selects no {unit} of {src} ({total:,} {unit}s); fix the range")
             tmp = dst.with_name(dst.name + ".tmp")
             tmp.write_bytes(body)
             os.replace(tmp, dst)
