@@ -63,14 +63,13 @@ def question(r: dict) -> tuple:
 def best_spans(records: list[dict]) -> dict[tuple, str]:
     """The best-scoring span across each question's windows. ConfigError when a window of one question comes twice
     (the same questions read twice): pooled, they would score as one with no error."""
-    windows = Counter((*question(r), r["window"]) for r in records)
-    if windows and (top := windows.most_common(1)[0])[1] > 1:
-        (qid, *_, window), n = top
+    keys = [question(r) for r in records]
+    if dup := _repeated((*k, r["window"]) for k, r in zip(keys, records)):
+        (qid, *_, window), n = dup
         raise ConfigError(f"question {qid!r}: window {window} appears {n} times -- the same questions are in the "
                           "scored split more than once (one input given twice?); render each file once")
     best: dict[tuple, tuple[float, str]] = {}
-    for r in records:
-        k = question(r)
+    for k, r in zip(keys, records):
         for c in r["candidates"][:1]:
             if k not in best or c["score"] > best[k][0]:
                 best[k] = (c["score"], c["text"])
@@ -78,13 +77,19 @@ def best_spans(records: list[dict]) -> dict[tuple, str]:
     return {k: v[1] for k, v in best.items()}
 
 
+def _repeated(items) -> tuple | None:
+    """(the most frequent item, its count) when some item comes more than once, else None."""
+    counts = Counter(items)
+    top = counts.most_common(1)
+    return top[0] if top and top[0][1] > 1 else None
+
+
 def qa_answers(records: list[dict]) -> dict[str, str]:
     """{question id: best span}, the SQuAD prediction file's layout; ConfigError when one id names two questions,
     which that layout cannot hold."""
     best = best_spans(records)
-    ids = Counter(k[0] for k in best)
-    if ids and (top := ids.most_common(1)[0])[1] > 1:
-        raise ConfigError(f"question id {top[0]!r} names {top[1]} questions: SQuAD-style predictions are keyed by id "
+    if dup := _repeated(k[0] for k in best):
+        raise ConfigError(f"question id {dup[0]!r} names {dup[1]} questions: SQuAD-style predictions are keyed by id "
                           "-- XQuAD's and MLQA's languages share ids: render each language as its own split (a suite "
                           "entry's languages)")
     return {k[0]: text for k, text in best.items()}

@@ -86,6 +86,7 @@ def predict(out: dict, batch: dict, samples: list, family: str, max_answer_patch
     for i, s in enumerate(samples):
         offsets = units_of(s, units)[0]
         idx = np.flatnonzero(ctx[i])
+        context, lo = window_context(s), s.context_span[0]
         cands = []
         if idx.size:
             # scores of every (start, end) pair over context patches, end - start in [0, max_answer_patches)
@@ -97,10 +98,8 @@ def predict(out: dict, batch: dict, samples: list, family: str, max_answer_patch
                 if not np.isfinite(sc[a, b]):
                     break
                 c0, c1 = offsets[idx[a]][0], offsets[idx[b]][1]
-                lo = s.context_span[0]
-                cands.append({"score": float(sc[a, b]), "text": window_context(s)[c0 - lo:c1 - lo],
-                              "start": int(c0)})
-        question = s.text[:len(s.text) - len(window_context(s))].rstrip("\n")
+                cands.append({"score": float(sc[a, b]), "text": context[c0 - lo:c1 - lo], "start": int(c0)})
+        question = s.text[:len(s.text) - len(context)].rstrip("\n")
         recs.append({"id": s.doc_id, "question": question, "window": s.chunk_index, "candidates": cands,
                      "answers": s.answers})
     return recs
