@@ -179,6 +179,20 @@ def test_suite_runs_both_protocols_resumes_after_a_kill_and_reports(tmp_path, xn
     assert (out / "xnli.png").stat().st_size > 1000 and (out / "ud.png").stat().st_size > 1000
     assert md in p.stdout
 
+    # the same --out with another setting, or another --init model: refused before any work, nothing rerun
+    suite["defaults"]["max_steps"] = 3
+    cfg.write_text(yaml.safe_dump(suite))
+    p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert p.returncode != 0 and "4 run(s) under" in p.stderr and "zero-shot seed 42" in p.stderr, p.stderr[-2000:]
+    assert "max_steps: 2 -> 3" in p.stderr and "delete those run directories" in p.stderr.lower()
+    suite["defaults"]["max_steps"] = 2
+    cfg.write_text(yaml.safe_dump(suite))
+    model = out / "runs" / "pos" / "seed-42" / "best"
+    p = subprocess.run(cmd + ["--init", str(model), "--only", "pos"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert p.returncode != 0 and "pos seed 42" in p.stderr and "the init (--init model)" in p.stderr, p.stderr[-2000:]
+    assert (first.read_bytes(), first.stat().st_mtime_ns) == before
+    assert "Traceback" not in p.stderr
+
 
 def test_reused_task_shards_are_rendered_again_when_the_rendering_code_or_an_input_changed(tmp_path):
     """A suite's rendered data is reused across runs only while the code that renders it, its inputs and its

@@ -105,11 +105,11 @@ def test_run_files_load_and_unknown_keys_are_named(tmp_path):
 
 
 def test_resume_names_settings_that_changed():
-    from pixelkit.trainer.engine import _changed_settings
+    from pixelkit.trainer.config import changed_settings
     old = load_config(None, {"data": {"train": ["x"]}}).to_dict()
     new = load_config(None, {"data": {"train": ["x"]}, "optim": {"lr": 3e-4}, "max_steps": 200}).to_dict()
-    assert _changed_settings(old, new) == ["max_steps: 100 -> 200", "optim.lr: 0.00015 -> 0.0003"]
-    assert _changed_settings(old, old) == []
+    assert changed_settings(old, new) == ["max_steps: 100 -> 200", "optim.lr: 0.00015 -> 0.0003"]
+    assert changed_settings(old, old) == []
 
 
 def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards, capsys):

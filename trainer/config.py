@@ -129,6 +129,18 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+def changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted names of settings whose values differ between two resolved configs."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict) and k not in ("model_overrides", "head_options"):
+            out += changed_settings(a, b, f"{prefix}{k}.")
+        elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
 def deepspeed_config(cfg: TrainConfig, world_size: int) -> dict[str, Any]:
     """The DeepSpeed config for this run; gradient accumulation = global / (micro * world), exactly."""
     per_step = cfg.micro_batch_size * world_size

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import runtime
-from .config import TrainConfig, deepspeed_config
+from .config import TrainConfig, changed_settings, deepspeed_config
 from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
@@ -150,7 +150,7 @@ def train(cfg: TrainConfig) -> Run:
         torch.set_rng_state(client["torch_rng"])
         if best is not None:
             best.restore(client.get("finetune", {}))
-        changed = _changed_settings(client["config"], cfg.to_dict())
+        changed = changed_settings(client["config"], cfg.to_dict())
         if changed and rank == 0:
             log.warning("resuming with settings that differ from the checkpoint's: %s", ", ".join(changed))
         if rank == 0:
@@ -278,18 +278,6 @@ class _Best:
         else:
             self.bad += 1
         return bool(self.cfg.task.patience) and self.bad >= self.cfg.task.patience
-
-
-def _changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """Dotted names of settings whose values differ between two resolved configs."""
-    out = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict) and k not in ("model_overrides", "head_options"):
-            out += _changed_settings(a, b, f"{prefix}{k}.")
-        elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
-            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
-    return out
 
 
 def _float(output):

@@ -7,11 +7,14 @@ Layout under ``--out`` (default ``out/suites/<name>``):
 | ``data/<task>-<hash>/`` | each language's task shards, rendered once by ``pixel-render task`` (a subprocess: the trainer never imports the pipeline); a render that was killed is redone |
 | ``data/<task>-<hash>/suite-render.json`` | what the shards were rendered from (``render_record``): the rendering code's fingerprint, the tokenizer's sha256, each input file's size and mtime; reused only while all three are what a render would use now, else rendered again |
 | ``runs/<entry>/seed-<s>/`` | one finetuning run (the engine's own checkpoints, ``best/``, ``metrics.jsonl``) |
+| ``runs/<entry>/seed-<s>/suite-run.json`` | written before the run starts (``run_record``): its resolved settings, the ``--init`` model's and the task data's fingerprints; a later suite run whose own differ is refused before any work |
 | ``runs/<entry>/seed-<s>/result.json`` | written last (atomically): per-language metrics of the best checkpoint on ``eval_split`` + the majority baseline; an entry with it is **not rerun** |
 | ``results.json``, ``report.md``, ``<table>.png`` | the tables (mean ± std over seeds), written by ``suite_report`` |
 
 A suite killed mid-way is resumed by the same command: finished (entry, seed) runs are skipped, an unfinished
-run continues from its newest checkpoint (the engine's resume), unrendered data is rendered.
+run continues from its newest checkpoint (the engine's resume), unrendered data is rendered. A run left there by
+other settings, another ``--init`` model or other task data is neither reused nor resumed: the suite stops before
+any work and names the run, what changed, and the fix (delete that run's directory, or give another ``--out``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .config import load_config
+from .config import changed_settings, load_config
 from .spec import MAIN_METRIC, ConfigError
 from .suite import Entry, Suite, expand
 
@@ -39,6 +42,7 @@ PERCENT_FAMILIES = ("parsing", "qa")  # their scores (UAS / LAS, SQuAD EM / F1) 
 # "file.tsv[0:1990]": lines 0..1989 of a line-based file; "file.json[0:40]": articles 0..39 of a SQuAD-format JSON
 SLICE = re.compile(r"^(?P<path>.+)\[(?P<a>\d*):(?P<b>\d*)\]$")
 RENDER_RECORD = "suite-render.json"
+RUN_RECORD = "suite-run.json"
 # the code that writes task shards, beside this package's trainer/ (checkout root, or site-packages/pixelkit/)
 RENDER_CODE = tuple(Path(__file__).resolve().parent.parent / d for d in ("pipeline", "schemas"))
 
@@ -84,6 +88,7 @@ class SuiteRunner:
         if only and (bad := sorted(set(only) - set(names))):
             raise ConfigError(f"--only {bad}: no such entries; the suite has {names}")
         self.entries = [e for e in suite.entries if not only or e.name in only]
+        self._init_files: dict | None = None  # the --init model's files' sha256: computed once per suite run
         self._fixed: dict | None = None  # code_fingerprint() and the tokenizer's sha256: computed once per run
 
     # -- data ---------------------------------------------------------------------------------------------
@@ -229,9 +234,49 @@ class SuiteRunner:
         """Every run's settings, validated before the first run starts."""
         return [(e, seed, self.config(e, seed, dirs[e.name])) for e in self.entries for seed in e.seeds]
 
+    def run_record(self, cfg, dirs: dict[str, Path]) -> dict:
+        """What one run is made from: its resolved settings, the ``--init`` model's files (sha256; the same path
+        may hold a model pretrained again) and each language's task data (its ``task.json`` and split manifests,
+        which hold every shard's sha256)."""
+        if self._init_files is None:
+            files = sorted(Path(self.init).iterdir()) if self.init else []
+            self._init_files = {f.name: _file_sha256(f) for f in files if f.is_file()}
+        data = {lang: {str(f.relative_to(d)): _file_sha256(f) for f in sorted([d / "task.json", *d.glob("*/manifest.json")])}
+                for lang, d in sorted(dirs.items())}
+        settings = json.loads(json.dumps(cfg.to_dict(), default=str))
+        settings.pop("init_from", None)  # the model's files are compared, not where they are
+        return {"settings": settings, "init": self._init_files, "data": data}
+
+    def check_earlier(self, plan: list, dirs) -> None:
+        """Refuse, before any run, a run directory left by other settings, another init model or other data: its
+        result would be reported (or its checkpoint resumed) as if made by this suite file."""
+        stale = []
+        for entry, seed, cfg in plan:
+            d = self.run_dir(entry, seed)
+            try:
+                old = json.loads((d / RUN_RECORD).read_text())
+            except FileNotFoundError:
+                if d.is_dir() and any(d.iterdir()):
+                    log.warning("%s: written before runs recorded their settings (%s); not checked", d, RUN_RECORD)
+                continue
+            except ValueError as err:
+                raise ConfigError(f"{d / RUN_RECORD} is damaged ({err}): delete {d} to run it again") from None
+            new = self.run_record(cfg, dirs[entry.name])
+            what = changed_settings(old.get("settings", {}), new["settings"])
+            what += [f"the {k} ({'--init model' if k == 'init' else 'task shards'})" for k in ("init", "data")
+                     if old.get(k) != new[k]]
+            if what:
+                stale.append(f"{entry.name} seed {seed} ({d}): {'; '.join(what[:4])}{' ...' if len(what) > 4 else ''}")
+        if stale:
+            raise ConfigError(f"{len(stale)} run(s) under {self.out / 'runs'} were made from other settings, model or "
+                              f"data than this suite would use now; their results would be reported as this "
+                              f"suite's. Delete those run directories to run them again, or give another --out:\n  "
+                              + "\n  ".join(stale))
+
     def run(self) -> list[dict]:
         dirs = self.prepare()
         plan = self.configs(dirs)
+        self.check_earlier(plan, dirs)
         results = []
         for i, (entry, seed, cfg) in enumerate(plan, 1):
             done = self.run_dir(entry, seed) / "result.json"
@@ -241,6 +286,9 @@ class SuiteRunner:
                 continue
             log.info("[%d/%d] %s seed %d: %s, %s, train %s", i, len(plan), entry.name, seed, entry.protocol,
                      entry.modality or "default input", "+".join(entry.train_languages()))
+            self.run_dir(entry, seed).mkdir(parents=True, exist_ok=True)
+            write_atomic(self.run_dir(entry, seed) / RUN_RECORD,
+                         json.dumps(self.run_record(cfg, dirs[entry.name]), indent=1) + "\n")
             results.append(self.run_one(entry, seed, cfg, dirs[entry.name]))
         return results
 
