@@ -117,6 +117,7 @@ class TaskRunConfig:
     stride: int = 0
     max_tokens: int = 0  # --max_tokens (0: token ids not cut)
     vocab_split: str = "train"
+    label_names: tuple[str, ...] | None = None  # --label_names, resolved to names (None: not given)
     samples_per_shard: int = 1000
     resume: bool = False
     overwrite: bool = False
@@ -137,6 +138,7 @@ class TaskRunConfig:
                    input=tuple(o.get("input") or ()), limit=o.get("limit"), stride=o.get("stride"),
                    max_tokens=o.get("max_tokens") or 0,
                    vocab_split=o.get("vocab_split"), samples_per_shard=o.get("samples_per_shard"),
+                   label_names=task.label_names if o.get("label_names") else None,
                    resume=o["resume"], overwrite=o["overwrite"])
 
     def fingerprint(self) -> dict:
@@ -147,6 +149,8 @@ class TaskRunConfig:
             fp["tokenizer"] = self.tokenizer["sha256"]
         if self.max_tokens:  # (only when set: earlier runs' records stay equal to their reruns')
             fp["max_tokens"] = self.max_tokens
+        if self.label_names is not None:  # (likewise)
+            fp["label_names"] = list(self.label_names)
         return fp
 
     def split_run(self, split: str, output: str) -> RunConfig:

@@ -172,6 +172,38 @@ def test_a_split_with_no_sample_is_refused_before_training(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_splits_of_another_task_or_label_vocabulary_are_refused(tmp_path, pos_task, capsys):
+    """Labels are ids into their render's label_names, and UD / NER take theirs from their own train split: an
+    eval split, a second train set or an evaluated split rendered with another vocabulary (or of another task)
+    used to be scored / mixed silently with shifted ids; each is now refused before work, naming the fix."""
+    from pixelkit.trainer.cli import main as train_main
+
+    blocks = EWT_EXCERPT.read_text(encoding="utf-8").split("\n\n")
+    (tmp_path / "two.conllu").write_text("\n\n".join(blocks[:2]) + "\n\n", encoding="utf-8")
+    fewer = make_task(tmp_path / "fewer", "ud-en_ewt-pos", {"train": tmp_path / "two.conllu",
+                                                             "validation": tmp_path / "two.conllu"}, max_patches=64)
+    parse = make_task(tmp_path / "parse", "ud-en_ewt-parse", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                      max_patches=64)
+    assert 0 < len(json.loads((fewer / "task.json").read_text())["label_names"]) < \
+        len(json.loads((pos_task / "task.json").read_text())["label_names"])
+    base = ["finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task),
+            "--out", str(tmp_path / "run"), "--steps", "2"]
+    for extra in (["--set", f"data.eval={fewer / 'validation'}"],
+                  ["--set", f"data.train=[{pos_task / 'train'}, {fewer / 'train'}]"]):
+        assert train_main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert "was rendered with another label vocabulary than ud-en_ewt-pos's" in err and "it lacks [" in err, err
+        assert "--label_names=" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+    model = tmp_path / "model"
+    _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
+    for data, msg in ((fewer, "another label vocabulary"), (parse, "holds ud-en_ewt-parse (parsing, words input)")):
+        assert train_main(["evaluate", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "ev")]) == 2
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "ev").exists()
+
+
 def test_early_stopping_after_patience_evaluations_without_gain(tmp_path, pos_task):
     """lr 1e-12: the dev metric never improves on the first evaluation, so --patience 2 stops at the third."""
     out = tmp_path / "run"

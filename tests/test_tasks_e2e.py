@@ -131,6 +131,29 @@ def test_rerun_guard_resume_and_overwrite(ud_run, ud_files, tokenizer_file, tmp_
     assert not list((copy / "test").glob("*.tar")) and not (copy / "validation" / "manifest.json").exists()
 
 
+def test_label_names_fix_the_vocabulary_of_a_split_without_train(ud_run, tmp_path):
+    """Zero-shot transfer scores a language with the training language's label vocabulary: --label_names takes
+    another render's task.json (or a list), so a test-only render needs no train split and gets the same ids."""
+    _, out = ud_run
+    ms = run_task(["--task=ud-en_ewt-pos", f"--input=test={EXCERPT}", f"--output={tmp_path / 'a'}",
+                   "--max_patches=64", f"--label_names={out / 'task.json'}"])
+    assert TaskSpec.read(tmp_path / "a").label_names == TaskSpec.read(out).label_names
+    recs = list(read_records(str(EXCERPT), resolve("ud-en_ewt-pos")))
+    assert ms["test"].counts["dead_label_not_in_vocabulary"] == len([r for r in recs if not set(r.tags) <= set(
+        TaskSpec.read(out).label_names)]) > 0
+    _accounting(ms["test"])
+    ms = run_task(["--task=ud-en_ewt-pos", f"--input=test={EXCERPT}", f"--output={tmp_path / 'b'}",
+                   "--max_patches=64", "--label_names=PUNCT,NOUN"])
+    assert TaskSpec.read(tmp_path / "b").label_names == ["PUNCT", "NOUN"]  # in the order given
+    assert ms["test"].counts["dead_label_not_in_vocabulary"] == len(recs)  # every sentence has other tags
+    for bad, msg in (("NOUN,NOUN", "give distinct, non-empty names"), (str(EXCERPT) + ".json", "not a readable task.json")):
+        with pytest.raises(SettingsError, match=msg):
+            run_task(["--task=ud-en_ewt-pos", f"--input=test={EXCERPT}", f"--output={tmp_path / 'c'}",
+                      f"--label_names={bad}"])
+    with pytest.raises(SettingsError, match="a regression task has no label vocabulary"):
+        run_task(["--task=glue-stsb", f"--input=test={EXCERPT}", f"--output={tmp_path / 'c'}", "--label_names=a"])
+
+
 def test_bad_settings_fail_before_work_all_at_once(tmp_path):
     out = tmp_path / "never"
     with pytest.raises(SettingsError) as e:

@@ -96,7 +96,7 @@ def _finetune(a: argparse.Namespace) -> int:
 def _evaluate(a: argparse.Namespace) -> int:
     import torch
 
-    from .finetune import evaluate, read_split
+    from .finetune import check_same_task, evaluate, read_split
     from .shardsets import resolve
     from .taskmodel import TaskModel
     from .tasks import write
@@ -106,7 +106,9 @@ def _evaluate(a: argparse.Namespace) -> int:
     torch.manual_seed(0)
     model = TaskModel.from_pretrained(str(model_dir))
     split_dir = read_split(a.data, a.split)
-    metrics, records = evaluate(model, model.config, resolve(split_dir).urls, a.batch_size)
+    split = resolve(split_dir)
+    check_same_task(model.config.spec, split, "--data")
+    metrics, records = evaluate(model, model.config, split.urls, a.batch_size)
     out = Path(a.out) if a.out else model_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
     metrics = {"split": split_dir, "model": str(model_dir), **metrics}

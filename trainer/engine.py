@@ -93,7 +93,7 @@ def prepare(cfg: TrainConfig):
     cfg.check_data(info)
     if cfg.task.name is not None:
         from . import finetune
-        variant, model_config, _ = finetune.setup(cfg, sets, info)
+        variant, model_config, spec = finetune.setup(cfg, sets, info)
     else:
         variant = get_variant(cfg.model)
         model_config = variant.config(cfg.flavor, cfg.model_overrides, info)
@@ -108,6 +108,8 @@ def prepare(cfg: TrainConfig):
                               f"render with matching settings or change the model")
     eval_set = resolve(cfg.data.eval) if cfg.data.eval else None
     if eval_set is not None:
+        if cfg.task.name is not None:
+            finetune.check_same_task(spec, eval_set, "data.eval")
         ei = eval_set.info()
         if (ei.mode, ei.patch_size, ei.max_patches) != (info.mode, info.patch_size, info.max_patches):
             raise ConfigError(f"data.eval {cfg.data.eval} holds {ei.mode} {ei.patch_size}px x {ei.max_patches} "

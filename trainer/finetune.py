@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import posixpath
 from pathlib import Path
 
 from pixelkit.schemas import TaskSpec
@@ -34,6 +35,38 @@ def task_spec(shard_set) -> TaskSpec:
                 return TaskSpec.read(parent)
     raise ConfigError(f"{shard_set.spec}: no task spec (manifest 'task' field or task.json): render it with "
                       f"pixel-render task")
+
+
+def split_specs(shard_set) -> dict[str, TaskSpec]:
+    """The task spec of every directory a shard set reads (a union of dev splits spans several renders)."""
+    from .shardsets import resolve
+    dirs = list(dict.fromkeys(posixpath.dirname(u) for u in shard_set.urls))
+    if len(dirs) <= 1 or shard_set.spec.startswith("pipe:"):
+        return {shard_set.spec: task_spec(shard_set)}
+    return {d: task_spec(resolve(d)) for d in dirs}
+
+
+def check_same_task(spec: TaskSpec, shard_set, what: str) -> None:
+    """Shards mixed with or scored by a model of ``spec`` must be of its task and label vocabulary: labels are
+    stored as ids into their render's ``label_names`` (UD and NER take theirs from their own train split)."""
+    for where, other in split_specs(shard_set).items():
+        if (other.family, other.input) != (spec.family, spec.input):
+            raise ConfigError(f"{what} {where} holds {other.name} ({other.family}, {other.input} input), not "
+                              f"{spec.name}'s kind of task ({spec.family}, {spec.input} input): give a split of that "
+                              "task")
+        if other.label_names != spec.label_names:
+            missing = [n for n in spec.label_names if n not in other.label_names]
+            extra = [n for n in other.label_names if n not in spec.label_names]
+            how = "; ".join([f"it lacks {_few(missing)}"] * bool(missing) + [f"it has {_few(extra)}"] * bool(extra)) \
+                or "the same labels in another order"
+            raise ConfigError(f"{what} {where} ({other.name}) was rendered with another label vocabulary than "
+                              f"{spec.name}'s {_few(spec.label_names)} ({how}); labels are stored as ids into it, so "
+                              f"results would be wrong. Give a split of {spec.name}'s task rendered with its "
+                              f"vocabulary: pixel-render task --label_names=<its train split's task.json>")
+
+
+def _few(names: list[str], n: int = 5) -> str:
+    return "[" + ", ".join(names[:n]) + (f", ... {len(names)} in all]" if len(names) > n else "]")
 
 
 def variant_of(config: dict, path) -> str:
@@ -95,6 +128,8 @@ def setup(cfg, sets, info: DataInfo):
     """(variant-like entry, TaskConfig, TaskSpec) for a finetuning run; every setting checked before work."""
     from .taskmodel import TaskConfig, TaskVariant
     spec = task_spec(sets[0])
+    for s in sets:
+        check_same_task(spec, s, "data.train")
     resolve_task(cfg.task.name, spec.name, spec.family)
     head = cfg.task.head or FAMILIES[spec.family][0]
     name, ec = encoder_config(cfg, info)

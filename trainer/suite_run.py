@@ -204,7 +204,9 @@ class SuiteRunner:
                 if (s["family"], s.get("label_names")) != (first["family"], first.get("label_names")):
                     raise ConfigError(f"entries {e.name}: language {lang} has family {s['family']} / labels "
                                       f"{s.get('label_names')}, but {e.train_languages()[0]} has {first['family']} / "
-                                      f"{first.get('label_names')}: one head cannot serve both")
+                                      f"{first.get('label_names')}: one head cannot serve both (UD and NER take their labels from "
+                                      f"each language's train split: give the entry one vocabulary, render: "
+                                      f"[--label_names, 'A,B,...'])")
                 if not (dirs[e.name][lang] / e.eval_split).is_dir():
                     raise ConfigError(f"entries {e.name}: language {lang} has no {e.eval_split}/ split; add "
                                       f"languages.{lang}.inputs.{e.eval_split} or set eval_split")

@@ -97,7 +97,7 @@ def _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer, max_toke
     tags = list(map(vocab.get, rec.tags))
     if None in tags:
         unknown = sorted({t for t in rec.tags if t not in vocab})
-        return _dead(rec, "label_not_in_vocabulary", f"{unknown} not in the train split's labels")
+        return _dead(rec, "label_not_in_vocabulary", f"{unknown} not in the label vocabulary")
     res = renderer.render_words(list(rec.words))
     if not res.ok:
         return _dead(rec, "empty_text", "nothing left to render") if res.reason == "empty" else _skip(rec, res.reason)

@@ -10,6 +10,7 @@ kept, the rest written: the same bytes as one uninterrupted run).
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import re
@@ -36,6 +37,9 @@ class TaskOptions(PipelineOptions):
         g.add_argument("--stride", type=int, default=0, help="QA: context patches consecutive windows share")
         g.add_argument("--limit", type=int, default=0, help="read only the first N records of each file (0: all)")
         g.add_argument("--vocab_split", default="train", help="the split whose labels fix the label vocabulary")
+        g.add_argument("--label_names", default=None,
+                       help="the label vocabulary, in order, instead of --vocab_split's: another render's task.json "
+                            "(e.g. the training language's, for zero-shot transfer) or a comma-separated list")
         g.add_argument("--max_tokens", type=int, default=0,
                        help="cut each sample's token ids after N (0: keep all; cut samples are flagged and counted); "
                             "text-input finetuning of word and QA tasks needs N <= the model's max_text_tokens")
@@ -67,6 +71,12 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     if not o.get("input"):
         problems.append("--input split=pattern is required (repeatable), e.g. --input train=glue/MRPC/train.tsv")
     problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
+    if o.get("label_names") and task is not None:
+        names, problem = label_names(o["label_names"], task.family)
+        if problem:
+            problems.append(problem)
+        else:
+            task = dataclasses.replace(task, label_names=tuple(names))
     if task is not None and splits and task.label_names is None and task.family not in ("regression", "qa") \
             and o["vocab_split"] not in splits:
         problems.append(f"--task {task.name} takes its label vocabulary from the {o['vocab_split']!r} split, which "
@@ -99,6 +109,25 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     if problems:
         raise SettingsError(problems)
     return task, splits
+
+
+def label_names(value: str, family: str) -> tuple[list[str], str | None]:
+    """``--label_names``: a task.json's ``label_names`` (path) or a comma-separated list; (names, problem)."""
+    if family in ("regression", "qa"):
+        return [], f"--label_names: a {family} task has no label vocabulary: drop it"
+    if value.endswith(".json"):
+        try:
+            names = json.loads(Path(value).read_text(encoding="utf-8")).get("label_names")
+        except (OSError, ValueError, AttributeError) as e:
+            return [], f"--label_names {value}: not a readable task.json ({e})"
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            return [], f"--label_names {value}: its label_names is not a list of names"
+    else:
+        names = [n.strip() for n in value.split(",")]
+    if not names or "" in names or len(set(names)) != len(names):
+        return [], (f"--label_names {value!r}: give distinct, non-empty names (a task.json, or e.g. "
+                    "--label_names=NOUN,VERB,ADJ)")
+    return names, None
 
 
 # `pixel-render run` flags the task job does not read, and what it does instead
