@@ -97,6 +97,7 @@ def _evaluate(a: argparse.Namespace) -> int:
     import torch
 
     from .finetune import check_same_task, evaluate, read_split
+    from .runtime import quiet_hf_bars
     from .shardsets import resolve
     from .taskmodel import TaskModel
     from .tasks import write
@@ -104,6 +105,7 @@ def _evaluate(a: argparse.Namespace) -> int:
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")
     torch.manual_seed(0)
+    quiet_hf_bars()
     model = TaskModel.from_pretrained(str(model_dir))
     split_dir = read_split(a.data, a.split)
     split = resolve(split_dir)

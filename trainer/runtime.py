@@ -23,15 +23,21 @@ def setup() -> None:
     if not torch.cuda.is_available():
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
         cpu_threads_per_rank()
-    if not sys.stderr.isatty():  # save_pretrained's "Writing model shards" bar is noise in a log
-        from transformers.utils import logging as hf_logging
-        hf_logging.disable_progress_bar()
+    quiet_hf_bars()
     ext = Path(os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(PROJECT_ROOT / ".cache" / "torch_extensions")))
     for lock in ext.glob("*/lock"):
         age = time.time() - lock.stat().st_mtime
         if age > STALE_LOCK_SECONDS:
             log.warning("removing stale JIT build lock %s (%.0f min old; a killed build left it)", lock, age / 60)
             lock.unlink(missing_ok=True)
+
+
+def quiet_hf_bars() -> None:
+    """Off a terminal, transformers' bars (save_pretrained's "Writing model shards", from_pretrained's "Loading
+    weights") are noise in a log."""
+    if not sys.stderr.isatty():
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
 
 
 def cpu_threads_per_rank() -> int:
