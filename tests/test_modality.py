@@ -123,3 +123,39 @@ def test_impossible_combinations_are_refused_before_work(cola, tmp_path, variant
 def test_modality_value_is_checked_with_the_settings():
     with pytest.raises(ConfigError, match=r"task.modality 'image' must be text \| pixel \| pair"):
         load_config(None, {"task": {"name": "glue", "modality": "image"}, "data": {"train": ["x"]}})
+
+
+def test_token_ids_of_another_tokenizer_are_refused(cola, tmp_path, wikitext, tokenizer_file):
+    """A model reads token ids as its pretraining's tokenizer made them. Task shards tokenized otherwise used to
+    crash in the embedding (a larger vocabulary, after DeepSpeed started) or train on wrong tokens (same size);
+    with the model's tokenizer-identity.json they are refused up front, without it the vocabulary size is."""
+    import json
+
+    from pixelkit.pipeline.tokenizer import train_bpe
+    from pixelkit.trainer.spec import TOKENIZER_RECORD, tokenizer_record
+
+    info = common_info([resolve(str(cola / "train"))])
+    pre = tmp_path / "pre"
+    get_variant("dualgpt").model_class(get_variant("dualgpt").config("debug", {}, info)).save_pretrained(pre)
+    other = train_bpe(wikitext[:40], 1024, tmp_path / "other.json")  # the same size, other merges
+    bigger = train_bpe(wikitext, 2048, tmp_path / "bigger.json")
+
+    def task(tok):
+        return make_task(tmp_path / tok.stem, "glue-cola", {"train": COLA}, limit=4, max_patches=64, tokenizer=tok)
+
+    def run(d, modality="text"):
+        cfg = load_config(None, {"model": "dualgpt", "init_from": str(pre), "data": {"train": [str(d / "train")]},
+                                 "task": {"name": "classification", "modality": modality}})
+        s = resolve(str(d / "train"))
+        return setup(cfg, [s], common_info([s]))
+
+    with pytest.raises(ConfigError, match=r"a 2048-token vocabulary \(bigger.json\), but .* embeds 1024"):
+        run(task(bigger))  # no record (a model from elsewhere): the size is what can be checked
+    run(task(other))  # the same size: nothing tells them apart without the record
+    (pre / TOKENIZER_RECORD).write_text(json.dumps(tokenizer_record(info)))
+    run(cola)
+    with pytest.raises(ConfigError, match=r"tokenizer other.json .* trained on those of tokenizer.json"):
+        run(task(other))
+    run(task(other), "pixel")  # the pixel input reads no token id
+    with pytest.raises(ConfigError, match=r"holds token ids of tokenizer other.json.*one --tokenizer"):
+        common_info([resolve(str(cola / "train")), resolve(str(tmp_path / "other" / "train"))])

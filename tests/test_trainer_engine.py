@@ -269,6 +269,9 @@ def test_pretrain_pixel_end_to_end(tmp_path, gray_shards, capsys):
     from pixelkit.trainer.models import get_variant
     model = get_variant("pixel").model_class.from_pretrained(out / "model")
     assert sum(p.numel() for p in model.parameters()) > 0
+    tok = json.loads((gray_shards / "manifest.json").read_text())["tokenizer"]  # what the model's token ids mean
+    assert json.loads((out / "model" / "tokenizer-identity.json").read_text()) == \
+        {"name": tok["name"], "sha256": tok["sha256"], "vocab_size": tok["vocab_size"]}
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from .config import load_config, parse_set
-from .spec import ConfigError
+from .spec import ConfigError, check_tokenizer
 
 RUNS = Path(__file__).resolve().parent / "runs"
 RUNS_HELP = "a run file, e.g. trainer/runs/pixel.yaml"
@@ -110,6 +110,8 @@ def _evaluate(a: argparse.Namespace) -> int:
     split_dir = read_split(a.data, a.split)
     split = resolve(split_dir)
     check_same_task(model.config.spec, split, "--data")
+    if model.config.modality in ("text", "pair"):
+        check_tokenizer(model_dir, model.config.encoder_config.get("vocab_size"), split.info(), f"the shards of --data {split_dir}")
     metrics, records = evaluate(model, model.config, split.urls, a.batch_size)
     out = Path(a.out) if a.out else model_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
 from .shardsets import common_info, resolve
+from .spec import TOKENIZER_RECORD, check_tokenizer, other_tokenizer, tokenizer_record
 from .stream import Position, StreamSpec, make_loader
 
 log = logging.getLogger("pixel-train")
@@ -101,6 +102,8 @@ def prepare(cfg: TrainConfig):
             from .importers import pretrained_config  # converted), which must fit these shards too
             model_config = pretrained_config(variant.name, variant.config_class, cfg.init_from, info.channels,
                                              info.max_patches)
+            if variant.needs_tokens:
+                check_tokenizer(cfg.init_from, getattr(model_config, "vocab_size", None), info, "the train sets")
     for name, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
         have = getattr(model_config, name, want)
         if have != want:
@@ -114,6 +117,9 @@ def prepare(cfg: TrainConfig):
         if (ei.mode, ei.patch_size, ei.max_patches) != (info.mode, info.patch_size, info.max_patches):
             raise ConfigError(f"data.eval {cfg.data.eval} holds {ei.mode} {ei.patch_size}px x {ei.max_patches} "
                               f"strips; the train sets hold {info.mode} {info.patch_size}px x {info.max_patches}")
+        if other_tokenizer(ei, info):
+            raise ConfigError(f"data.eval {cfg.data.eval} holds token ids of tokenizer {ei.tokenizer_name}, the "
+                              f"train sets those of {info.tokenizer_name}: render it with the train sets' --tokenizer")
     weights = cfg.data.weights or [float(s.num_samples or len(s.urls)) for s in sets]
     return variant, sets, info, model_config, eval_set, weights
 
@@ -140,7 +146,7 @@ def train(cfg: TrainConfig) -> Run:
         model = variant.model_class.from_pretrained(cfg.init_from, config=model_config)
     else:
         model = variant.model_class(model_config)
-    best = _Best(cfg, model_config) if finetuning else None
+    best = _Best(cfg, model_config, info) if finetuning else None
     optimizer = _optimizer(model, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer,
                                                    lr_scheduler=_scheduler(optimizer, cfg), config=ds_config)
@@ -214,7 +220,7 @@ def train(cfg: TrainConfig) -> Run:
                 log.info("early stop at step %d: %s did not improve in %d evaluations (best %.4f at step %d)",
                          step, best.metric, cfg.task.patience, best.value, best.step)
             break
-    model_dir = save_model(engine, out / "model", rank, cfg)
+    model_dir = save_model(engine, out / "model", rank, cfg, info)
     if model_dir is not None:
         write_model_card(model_dir, cfg, model_config, sets, step)
     logger.close()
@@ -249,9 +255,9 @@ class _Best:
     """Finetuning: score the dev split, keep the best model in ``output_dir/best`` (safetensors +
     ``metrics.json``), count evaluations without improvement for early stopping; resumable."""
 
-    def __init__(self, cfg: TrainConfig, model_config) -> None:
+    def __init__(self, cfg: TrainConfig, model_config, info) -> None:
         from .spec import MAIN_METRIC
-        self.cfg, self.model_config = cfg, model_config
+        self.cfg, self.model_config, self.info = cfg, model_config, info
         self.metric = cfg.task.metric or MAIN_METRIC[model_config.task["metric"]]
         self.value, self.step, self.bad = float("-inf"), 0, 0
 
@@ -273,7 +279,7 @@ class _Best:
         if value > self.value:
             self.value, self.step, self.bad = value, step, 0
             out = Path(self.cfg.output_dir) / "best"
-            save_model(engine, out, rank, self.cfg)
+            save_model(engine, out, rank, self.cfg, self.info)
             if rank == 0:
                 (out / "metrics.json").write_text(json.dumps({"step": step, "split": eval_set.spec, **metrics},
                                                                    indent=1))
@@ -342,13 +348,18 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     return ckpt_dir / tag
 
 
-def save_model(engine, path: Path, rank: int, cfg: TrainConfig) -> Path | None:
-    """``save_pretrained`` (safetensors) of the trained weights; ZeRO-3 gathers the shards first."""
+def save_model(engine, path: Path, rank: int, cfg: TrainConfig, info=None) -> Path | None:
+    """``save_pretrained`` (safetensors) of the trained weights; ZeRO-3 gathers the shards first. With the
+    train sets' tokenizer known, ``tokenizer-identity.json`` beside it (what its token ids mean: checked by
+    finetune and evaluate)."""
     state = engine._zero3_consolidated_16bit_state_dict() if cfg.engine.zero_stage == 3 else None
     if rank != 0:
         return None
     module = engine.module
     module.save_pretrained(path, state_dict=state, safe_serialization=True)
     (path / "training_config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=str))
+    record = tokenizer_record(info) if info is not None else None
+    if record is not None:
+        (path / TOKENIZER_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     return path
 

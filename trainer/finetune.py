@@ -19,7 +19,8 @@ from .heads import get_head
 from .heads.encoders import encoder_class
 from .heads.modal import KINDS
 from .models import REGISTRY, get_variant
-from .spec import FAMILIES, MAIN_METRIC, TOKEN_UNIT_FAMILIES, ConfigError, DataInfo, check_modality, resolve_task
+from .spec import (FAMILIES, MAIN_METRIC, TOKEN_UNIT_FAMILIES, ConfigError, DataInfo, check_modality,
+                   check_tokenizer, resolve_task)
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,8 @@ def setup(cfg, sets, info: DataInfo):
     name, ec = encoder_config(cfg, info)
     modality = check_modality(cfg.task.modality, name, spec.family, bool(info.vocab_size))
     kind = "tokens" if encoder_class(name).kind == "tokens" else KINDS[modality]
+    if cfg.init_from and kind != "patches":
+        check_tokenizer(cfg.init_from, getattr(ec, "vocab_size", None), info, "the task shards")
     if modality == "pair" and ec.num_patches + ec.max_text_tokens > ec.max_position_embeddings:
         raise ConfigError(f"task.modality pair: {ec.num_patches} patches + {ec.max_text_tokens} tokens exceed "
                           f"{name}'s {ec.max_position_embeddings} positions; render shorter strips")

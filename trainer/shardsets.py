@@ -17,6 +17,7 @@ from pixelkit.schemas import SchemaError, ShardInfo, ShardManifest
 from pixelkit.schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
 
 from .models.base import ConfigError, DataInfo
+from .spec import other_tokenizer
 
 
 @dataclass
@@ -43,8 +44,10 @@ class ShardSet:
                             max_patches=first.pixels.shape[1] // first.patch_size,
                             vocab_size=max(first.token_ids) + 1 if first.token_ids else None)
         m = self.manifest
+        tok = m.tokenizer or {}
         return DataInfo(mode=m.render_config["mode"], patch_size=m.patch_size, max_patches=m.max_patches,
-                        vocab_size=(m.tokenizer or {}).get("vocab_size"))
+                        vocab_size=tok.get("vocab_size"), tokenizer_name=tok.get("name"),
+                        tokenizer_sha256=tok.get("sha256"))
 
 
 def _read_manifest(url: str) -> ShardManifest:
@@ -105,4 +108,8 @@ def common_info(sets: list[ShardSet]) -> DataInfo:
         if (i.mode, i.patch_size, i.max_patches) != (infos[0].mode, infos[0].patch_size, infos[0].max_patches):
             raise ConfigError(f"{s.spec} holds {i.mode} {i.patch_size}px x {i.max_patches} strips, but "
                               f"{sets[0].spec} holds {infos[0].mode} {infos[0].patch_size}px x {infos[0].max_patches}")
+        if other_tokenizer(i, infos[0]):
+            raise ConfigError(f"{s.spec} holds token ids of tokenizer {i.tokenizer_name}, {sets[0].spec} those of "
+                              f"{infos[0].tokenizer_name}: an id would mean different tokens; render every set "
+                              "with one --tokenizer")
     return infos[0]

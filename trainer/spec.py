@@ -4,7 +4,9 @@ import torch (a test checks). Models, heads and the engine import these; these i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from pixelkit.schemas.vocab import channels
 
@@ -21,10 +23,51 @@ class DataInfo:
     patch_size: int  # pixels per patch side (strip height)
     max_patches: int  # strip width // patch_size (EOS and padding included)
     vocab_size: int | None = None  # tokenizer vocab size from the manifest, if the shards carry token ids
+    tokenizer_name: str | None = None  # the manifest's tokenizer: its file name and sha256 (None: unknown)
+    tokenizer_sha256: str | None = None
 
     @property
     def channels(self) -> int:
         return channels(self.mode)
+
+
+# beside a saved model (``model/``, ``best/``): the tokenizer whose token ids it was trained on
+TOKENIZER_RECORD = "tokenizer-identity.json"
+
+
+def tokenizer_record(info: DataInfo) -> dict | None:
+    if not info.tokenizer_sha256:
+        return None
+    return {"name": info.tokenizer_name, "sha256": info.tokenizer_sha256, "vocab_size": info.vocab_size}
+
+
+def other_tokenizer(a: DataInfo, b: DataInfo) -> bool:
+    """Both carry token ids from known tokenizers, and not the same one."""
+    return bool(a.vocab_size and b.vocab_size and a.tokenizer_sha256 and b.tokenizer_sha256
+                and a.tokenizer_sha256 != b.tokenizer_sha256)
+
+
+def check_tokenizer(model_dir, model_vocab: int | None, info: DataInfo, what: str) -> None:
+    """Token ids mean what their tokenizer says: a model trained on one tokenizer's ids must not read another's
+    (a larger vocabulary crashed in the embedding; one of the same size trained and scored on wrong tokens)."""
+    if not info.vocab_size:
+        return
+    p = Path(model_dir) / TOKENIZER_RECORD
+    rec = None
+    if p.is_file():
+        try:
+            rec = json.loads(p.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ConfigError(f"{p} is damaged ({e}): delete it to skip the tokenizer check") from None
+    if isinstance(rec, dict) and isinstance(rec.get("sha256"), str) and info.tokenizer_sha256 \
+            and rec["sha256"] != info.tokenizer_sha256:
+        raise ConfigError(f"{what} hold token ids of tokenizer {info.tokenizer_name} (sha256 "
+                          f"{info.tokenizer_sha256[:12]}), but {model_dir} was trained on those of "
+                          f"{rec.get('name')} (sha256 {rec['sha256'][:12]}): an id would mean another token. "
+                          f"Render them with --tokenizer <that {rec.get('name')}>")
+    if model_vocab and info.vocab_size > model_vocab:
+        raise ConfigError(f"{what} hold token ids of a {info.vocab_size}-token vocabulary ({info.tokenizer_name}), "
+                          f"but {model_dir} embeds {model_vocab}: render them with the model's tokenizer")
 
 
 # task family -> (default head, default metric key the best checkpoint is chosen by)
