@@ -138,6 +138,15 @@ def test_finetune_evaluate_resume_through_the_cli(tmp_path, pos_task):
     report = json.loads((out / "load_report.json").read_text())
     assert report["new"] and report["dropped"] and not report["unexpected"]
 
+    # what a user publishes: best/ loads with transformers' AutoModel after `import pixelkit`, and its card names
+    # the encoder's variant (not the run's default `model` setting), the task, its labels and the init model
+    from transformers import AutoModel
+    assert type(AutoModel.from_pretrained(out / "best")) is TaskModel
+    for d, step in ((out / "best", best["step"]), (out / "model", 4)):
+        card = (d / "README.md").read_text()
+        assert "# pixelkit pixel finetuned on ud-en_ewt-pos" in card and f"## Metrics (step {step})" in card, card
+        assert f"| encoder initialised from | `{pre}` |" in card and "| labels | `ADJ`, `ADP`," in card
+
     # evaluate reproduces the metric the run logged for the same (best) checkpoint (this and the resume: the
     # console script's main in this process; the run above is the subprocess a user starts)
     _main("evaluate", "--model", str(out / "best"), "--data", str(pos_task), "--out", str(tmp_path / "ev"))

@@ -146,7 +146,7 @@ def train(cfg: TrainConfig) -> Run:
         model = variant.model_class.from_pretrained(cfg.init_from, config=model_config)
     else:
         model = variant.model_class(model_config)
-    best = _Best(cfg, model_config, info) if finetuning else None
+    best = _Best(cfg, model_config, info, sets) if finetuning else None
     optimizer = _optimizer(model, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer,
                                                    lr_scheduler=_scheduler(optimizer, cfg), config=ds_config)
@@ -255,9 +255,9 @@ class _Best:
     """Finetuning: score the dev split, keep the best model in ``output_dir/best`` (safetensors +
     ``metrics.json``), count evaluations without improvement for early stopping; resumable."""
 
-    def __init__(self, cfg: TrainConfig, model_config, info) -> None:
+    def __init__(self, cfg: TrainConfig, model_config, info, sets) -> None:
         from .spec import MAIN_METRIC
-        self.cfg, self.model_config, self.info = cfg, model_config, info
+        self.cfg, self.model_config, self.info, self.sets = cfg, model_config, info, sets
         self.metric = cfg.task.metric or MAIN_METRIC[model_config.task["metric"]]
         self.value, self.step, self.bad = float("-inf"), 0, 0
 
@@ -283,6 +283,8 @@ class _Best:
             if rank == 0:
                 (out / "metrics.json").write_text(json.dumps({"step": step, "split": eval_set.spec, **metrics},
                                                                    indent=1))
+                write_model_card(out, self.cfg, self.model_config, self.sets, step,
+                                 {"step": step, **{f"eval_{k}": v for k, v in metrics.items()}})
         else:
             self.bad += 1
         return bool(self.cfg.task.patience) and self.bad >= self.cfg.task.patience

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,11 @@ def register() -> dict[str, str]:
         if name in TASK_AUTO:
             getattr(transformers, TASK_AUTO[name]).register(cfg, model, exist_ok=True)
         done[cfg.model_type] = model.__name__
+    # a finetuned model (any encoder under a task head): taskmodel registers itself when its import completes
+    # (it may be the module being imported right now, which imported transformers, which brought us here)
+    if __package__ + ".taskmodel" not in sys.modules:
+        importlib.import_module(__package__ + ".taskmodel")
+    done["pixelkit-task"] = "TaskModel"
     return done
 
 
@@ -59,6 +65,18 @@ def _last_metrics(metrics_file: Path) -> dict[str, Any]:
     return out
 
 
+def _task_section(model_config, init_from: str | None, flavor: str) -> str:
+    """A finetuned model's task, labels, input mode, head and where its encoder came from."""
+    t = model_config.task
+    labels = ", ".join(f"`{n}`" for n in t.get("label_names", [])[:20])
+    more = f" ({len(t['label_names'])} in all)" if len(t.get("label_names", [])) > 20 else ""
+    rows = [("task", f"`{t.get('name')}` ({t.get('family')}; {t.get('language') or 'no language'})"),
+            ("labels", (labels + more) or "none (a score or spans)"), ("metric", t.get("metric")),
+            ("input mode", model_config.modality or "the variant's own"), ("head", f"`{model_config.head}`"),
+            ("encoder initialised from", f"`{init_from}`" if init_from else f"scratch (flavor `{flavor}`)")]
+    return "## Task\n\n| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n\n"
+
+
 def model_card(variant: str, flavor: str, model_config, train_config: dict, data: list[tuple[str, str | None]],
                steps: int, metrics: dict[str, Any]):
     """A ``huggingface_hub.ModelCard``: variant, flavor, architecture, data (spec + manifest sha256), steps,
@@ -69,29 +87,34 @@ def model_card(variant: str, flavor: str, model_config, train_config: dict, data
     metric_rows = "\n".join(f"| {k} | {v:.6g} |" if isinstance(v, float) else f"| {k} | {v} |"
                             for k, v in sorted(metrics.items()))
     arch = json.dumps({k: v for k, v in sorted(model_config.to_diff_dict().items())}, indent=1, default=str)
-    meta = ModelCardData(library_name="transformers", tags=["pixelkit", "pixel-language-model", variant],
-                         model_type=model_config.model_type)
+    task = model_config.task if model_config.model_type == "pixelkit-task" else None
+    if task:  # a finetuned model: its encoder's variant, not the run's (default) model setting
+        variant = model_config.encoder
+    tags = ["pixelkit", "pixel-language-model", variant] + ([task["name"]] if task and task.get("name") else [])
+    meta = ModelCardData(library_name="transformers", tags=tags, model_type=model_config.model_type)
+    title = f"{variant} finetuned on {task.get('name')}" if task else f"{variant} ({flavor})"
+    auto = "AutoModel" if task else TASK_AUTO.get(variant, "AutoModel")
     content = f"""---
 {meta.to_yaml()}
 ---
-# pixelkit {variant} ({flavor})
+# pixelkit {title}
 
 A `{type(model_config).__name__}` / `{model_config.model_type}` model trained by pixelkit's `pixel-train` for
 {steps:,} optimizer steps.
 
 ```python
 from pixelkit import trainer  # registers pixelkit's models with transformers' Auto classes
-from transformers import AutoModel, {TASK_AUTO.get(variant, "AutoModel")}
+from transformers import {", ".join(dict.fromkeys(["AutoModel", auto]))}
 model = AutoModel.from_pretrained("path/to/this/folder")
 ```
 
-## Training data
+{_task_section(model_config, train_config.get("init_from"), flavor) if task else ""}## Training data
 
 | shard set | manifest sha256 (canonical JSON) |
 |---|---|
 {data_rows}
 
-## Final metrics (step {metrics.get('step', steps)})
+## Metrics (step {metrics.get("step", steps)})
 
 | metric | value |
 |---|---:|
@@ -108,11 +131,12 @@ The full training configuration is in `training_config.json`.
     return ModelCard(content)
 
 
-def write_model_card(model_dir: Path, cfg, model_config, sets, steps: int) -> Path:
-    """README.md beside the saved model (rank 0, after ``save_pretrained``)."""
+def write_model_card(model_dir: Path, cfg, model_config, sets, steps: int, metrics: dict | None = None) -> Path:
+    """README.md beside the saved model (rank 0, after ``save_pretrained``); ``metrics``: the card's (default:
+    the run's last logged values)."""
     data = [(s.spec, manifest_sha256(s.manifest) if s.manifest is not None else None) for s in sets]
     card = model_card(cfg.model, cfg.flavor, model_config, cfg.to_dict(), data, steps,
-                      _last_metrics(Path(cfg.output_dir) / "metrics.jsonl"))
+                      metrics if metrics is not None else _last_metrics(Path(cfg.output_dir) / "metrics.jsonl"))
     path = Path(model_dir) / "README.md"
     card.save(path)
     return path

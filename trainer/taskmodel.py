@@ -19,10 +19,7 @@ from transformers.utils import ModelOutput
 
 from pixelkit.schemas import TaskSpec
 
-from .heads import get_head
-from .heads.encoders import encoder_class
-from .heads.modal import KINDS, build_encoder, modal_inputs, modal_stats
-from .models import get_variant
+# heads / models are imported where used: hf.register imports this module while models/ may still be loading
 
 
 class TaskConfig(PretrainedConfig):
@@ -43,10 +40,13 @@ class TaskConfig(PretrainedConfig):
         return TaskSpec.from_dict(self.task)
 
     def encoder_cfg(self):
+        from .models import get_variant
         return get_variant(self.encoder).config_class.from_dict(self.encoder_config)
 
     def kind(self) -> str:
         """What the encoder reads: patches, tokens or pair (image then text)."""
+        from .heads.encoders import encoder_class
+        from .heads.modal import KINDS
         own = encoder_class(self.encoder).kind
         return own if self.modality is None or own == "tokens" else KINDS[self.modality]
 
@@ -70,6 +70,8 @@ class TaskModel(PreTrainedModel):
     def __init__(self, config: TaskConfig):
         super().__init__(config)
         enc_cfg = config.encoder_cfg()
+        from .heads import get_head
+        from .heads.modal import build_encoder
         self.encoder = build_encoder(config.encoder, enc_cfg, config.modality)
         head = get_head(config.head)
         options = head.check(config.task["family"], self.encoder.kind, config.head_options)
@@ -111,6 +113,8 @@ class TaskVariant:
         """Encoder inputs + the head's label tensors (the pixels through ``batch_patches``: the batch's own array
         when the stream decoded the strips into its rows, else a copy; never written to)."""
         kind = config.kind()
+        from .heads import get_head
+        from .heads.modal import modal_inputs
         batch = modal_inputs(samples, SimpleNamespace(**config.encoder_config), kind)  # (no config object per batch)
         units, width = ("tokens", batch["input_ids"].shape[1]) if kind == "tokens" else ("patches", None)
         batch.update(get_head(config.head).collate(samples, config.task["family"], units, width))
@@ -118,4 +122,14 @@ class TaskVariant:
 
     @staticmethod
     def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
+        from .heads.modal import modal_stats
         return modal_stats(batch)
+
+
+def _register() -> None:
+    from transformers import AutoConfig, AutoModel
+    AutoConfig.register(TaskConfig.model_type, TaskConfig, exist_ok=True)
+    AutoModel.register(TaskConfig, TaskModel, exist_ok=True)
+
+
+_register()  # AutoModel.from_pretrained loads a finetuned model after ``import pixelkit``
