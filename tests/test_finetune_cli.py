@@ -209,6 +209,10 @@ def test_splits_of_another_task_or_label_vocabulary_are_refused(tmp_path, pos_ta
     _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
     assert train_main(["evaluate", "--model", str(model), "--data", str(fewer), "--out", str(tmp_path / "ev")]) == 2
     assert "another label vocabulary" in capsys.readouterr().err
+    pre = _pretrained(tmp_path / "pre", patches=64)  # a pretraining output: no task, nothing to score with
+    assert train_main(["evaluate", "--model", str(pre), "--data", str(pos_task), "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err
+    assert "is a 'pixelkit-pixel' model, not a finetuned one" in err and "Traceback" not in err, err
     p = subprocess.run([sys.executable, "-m", "pixelkit.trainer.cli", "evaluate", "--model", str(model), "--data",
                         str(parse), "--out", str(tmp_path / "ev")], cwd=ROOT, env=ENV, capture_output=True, text=True)
     assert p.returncode == 2 and "holds ud-en_ewt-parse (parsing, words input)" in p.stderr, p.stderr
