@@ -101,6 +101,23 @@ def test_cuts_a_squad_json_by_articles_and_refuses_other_json_and_empty_ranges(t
         runner._slice(f"{tmp_path / 'list.json'}[0:1]")
 
 
+def test_a_run_that_cannot_work_fails_before_the_first_run(tmp_path):
+    """Each run's engine checks (here: a PIXEL model has no text input) run before any entry trains; before, the
+    bad entry failed only when its turn came, after the entries listed before it had run."""
+    from pixelkit.trainer.suite_run import SuiteRunner
+    pos = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                    max_patches=64)
+    suite = parse_suite({"name": "t", "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 1},
+                         "tables": [{"name": "ud"}],
+                         "entries": [{"name": "ok", "task": "ud-en_ewt-pos", "table": "ud",
+                                      "languages": {"en": {"dir": str(pos)}}},
+                                     {"name": "text", "task": "ud-en_ewt-pos", "table": "ud", "modality": "text",
+                                      "languages": {"en": {"dir": str(pos)}}}]}, "t.yaml")
+    with pytest.raises(ConfigError, match=r"entries text \(seed 42\): task.modality 'text' is not an input mode"):
+        SuiteRunner(suite, tmp_path / "out", None).run()
+    assert not (tmp_path / "out" / "runs" / "ok").exists()
+
+
 @pytest.fixture(scope="module")
 def xnli_sets(tmp_path_factory) -> dict[str, Path]:
     """XNLI English dev (real, CC BY-NC; read from ../shared/data) cut into two disjoint 'languages' a and b, each

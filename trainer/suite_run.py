@@ -275,10 +275,26 @@ class SuiteRunner:
                               f"suite's. Delete those run directories to run them again, or give another --out:\n  "
                               + "\n  ".join(stale))
 
+    def check_runs(self, plan: list) -> None:
+        """Every run still to do gets the engine's own checks (shards, modality, head, tokenizer, positions, init
+        model) now: a bad entry must not fail hours into a suite, after the entries before it."""
+        from .engine import prepare
+        logging.disable(logging.INFO)  # each check would log what its run will log again
+        try:
+            for entry, seed, cfg in plan:
+                if not (self.run_dir(entry, seed) / "result.json").is_file():
+                    try:
+                        prepare(cfg)
+                    except ConfigError as e:
+                        raise ConfigError(f"entries {entry.name} (seed {seed}): {e}") from None
+        finally:
+            logging.disable(logging.NOTSET)
+
     def run(self) -> list[dict]:
         dirs = self.prepare()
         plan = self.configs(dirs)
         self.check_earlier(plan, dirs)
+        self.check_runs(plan)
         results = []
         for i, (entry, seed, cfg) in enumerate(plan, 1):
             done = self.run_dir(entry, seed) / "result.json"
