@@ -209,6 +209,9 @@ def test_splits_of_another_task_or_label_vocabulary_are_refused(tmp_path, pos_ta
     _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
     assert train_main(["evaluate", "--model", str(model), "--data", str(fewer), "--out", str(tmp_path / "ev")]) == 2
     assert "another label vocabulary" in capsys.readouterr().err
+    assert train_main(["finetune", "--task", "pos", "--init", str(model), "--data", str(pos_task), "--out",
+                       str(tmp_path / "run"), "--steps", "1"]) == 2
+    assert "is a finetuned model (pixel under a tagging head, task ud-en_ewt-pos)" in capsys.readouterr().err
     pre = _pretrained(tmp_path / "pre", patches=64)  # a pretraining output: no task, nothing to score with
     assert train_main(["evaluate", "--model", str(pre), "--data", str(pos_task), "--out", str(tmp_path / "ev")]) == 2
     err = capsys.readouterr().err

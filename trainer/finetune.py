@@ -73,6 +73,10 @@ def _few(names: list[str], n: int = 5) -> str:
 def variant_of(config: dict, path) -> str:
     """The registered variant a pretrained config.json belongs to (by its model_type)."""
     mt = config.get("model_type")
+    if mt == "pixelkit-task":
+        raise ConfigError(f"init_from {path} is a finetuned model ({config.get('encoder')} under a "
+                          f"{config.get('head')} head, task {(config.get('task') or {}).get('name')}); --init takes a "
+                          "pretraining output's model/ dir: give the one it was finetuned from")
     for name in REGISTRY:
         if get_variant(name).config_class.model_type == mt:
             return name
