@@ -85,6 +85,25 @@ def test_loading_refuses_shape_mismatch_and_missing_weights(tmp_path, pos_task):
         load_encoder(_task_model(pos_task, "pixel"), pre)
 
 
+def test_a_saved_task_model_with_a_missing_or_extra_tensor_is_refused(tmp_path):
+    """``pixel-train evaluate`` and the suite's scoring load a finetuned dir with ``TaskModel.from_pretrained``; it
+    was transformers' own, which only printed a report and scored a head left random (here: ``head.out.weight``
+    deleted from best/model.safetensors). Now LoadingError (pixel-train: one line, exit 2), naming both keys."""
+    from safetensors.torch import load_file, save_file
+
+    from pixelkit.trainer.models.base import LoadingError
+    ec = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 64))
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    TaskModel(TaskConfig(encoder="pixel", encoder_config=ec.to_dict(), head="tagging", task=task)).save_pretrained(
+        tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    del state["head.out.weight"]
+    save_file({**state, "adapter.weight": torch.ones(2)}, str(tmp_path / "model.safetensors"),
+              metadata={"format": "pt"})
+    with pytest.raises(LoadingError, match=r"missing.*head\.out\.weight.*unexpected.*adapter\.weight"):
+        TaskModel.from_pretrained(tmp_path)
+
+
 def test_pixar_positions_keep_their_first_rows(tmp_path):
     task = make_task(tmp_path / "t", "ud-en_ewt-pos", {"train": EWT_EXCERPT}, preset_name="pixar", max_patches=64)
     pre = _pretrained(tmp_path / "pre", "pixar", "binary", 529)
