@@ -177,6 +177,22 @@ def test_our_checkpoints_load_strictly(tmp_path):
     assert torch.equal(loaded.decoder.state_dict()["0.mlp.fc1.weight"], model.decoder.state_dict()["0.mlp.fc1.weight"])
 
 
+def test_a_size_mismatch_in_our_checkpoint_is_a_loading_error_naming_the_key(tmp_path):
+    """A config.json whose sizes disagree with its weights (here intermediate_size edited): transformers raised a
+    bare RuntimeError pointing at its log (pixel-train: a traceback); now LoadingError with the key and both
+    shapes, as the README documents for size-mismatched keys."""
+    model = build(convert(ASSETS / "pixel-hf"))
+    model.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    want = cfg["intermediate_size"]
+    (tmp_path / "config.json").write_text(json.dumps({**cfg, "intermediate_size": want + 8}))
+    hidden = cfg["hidden_size"]
+    with pytest.raises(LoadingError, match=rf"of another shape.*encoder\.0\.mlp\.fc1\.bias \(checkpoint "
+                                           rf"\({want},\), model \({want + 8},\)\).*fc1\.weight \(checkpoint "
+                                           rf"\({want}, {hidden}\)"):
+        PixelForPreTraining.from_pretrained(tmp_path)
+
+
 def test_a_pixel_checkpoint_does_not_import_as_another_model():
     with pytest.raises(CheckpointError, match="imports as pixel"):
         Pixar2024.from_pretrained(ASSETS / "pixel-hf")

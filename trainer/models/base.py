@@ -54,8 +54,10 @@ def check_loading(model: str, path, info: dict, allow_missing=(), allow_unexpect
     def left(keys, allowed):
         return sorted(k for k in keys if not any(fnmatch.fnmatchcase(k, a) for a in allowed))
     missing = left(info.get("missing_keys", ()), allow_missing)
-    mismatched = left([m[0] if isinstance(m, (tuple, list)) else m for m in info.get("mismatched_keys", ())],
-                      allow_missing)
+    shapes = {m[0]: f" (checkpoint {tuple(m[1])}, model {tuple(m[2])})" for m in info.get("mismatched_keys", ())
+              if isinstance(m, (tuple, list)) and len(m) == 3}
+    mismatched = [k + shapes.get(k, "") for k in left([m[0] if isinstance(m, (tuple, list)) else m
+                                                       for m in info.get("mismatched_keys", ())], allow_missing)]
     unexpected = left(info.get("unexpected_keys", ()), allow_unexpected)
     problems = []
     for what, keys, fix in (("missing (would stay random)", missing, "allow_missing"),
@@ -99,6 +101,8 @@ class PixelkitModel(PreTrainedModel):
             info = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": [],
                     "imported_from": fmt, "dropped": conv.dropped, "notes": conv.notes}
         else:
+            # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
+            kwargs["ignore_mismatched_sizes"] = True
             model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
             check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
         return (model, info) if want_info else model
