@@ -193,6 +193,22 @@ def test_a_size_mismatch_in_our_checkpoint_is_a_loading_error_naming_the_key(tmp
         PixelForPreTraining.from_pretrained(tmp_path)
 
 
+def test_our_dir_without_config_or_with_a_cut_file_is_named(tmp_path):
+    """Our layout through ``from_pretrained``: without config.json transformers built the config class's defaults
+    (a base-size model) and reported all 300-odd keys missing or mis-shaped; a cut model.safetensors was a bare
+    SafetensorError naming no file. Each is now a LoadingError naming the file and the fix."""
+    model = build(convert(ASSETS / "pixel-hf"))
+    model.save_pretrained(tmp_path / "nocfg")
+    (tmp_path / "nocfg" / "config.json").unlink()
+    with pytest.raises(LoadingError, match="nocfg: no config.json there"):
+        PixelForPreTraining.from_pretrained(tmp_path / "nocfg")
+    model.save_pretrained(tmp_path / "cut")
+    f = tmp_path / "cut" / "model.safetensors"
+    f.write_bytes(f.read_bytes()[:-100])
+    with pytest.raises(LoadingError, match=f"{f} is not a readable safetensors file"):
+        PixelForPreTraining.from_pretrained(tmp_path / "cut")
+
+
 def test_a_pixel_checkpoint_does_not_import_as_another_model():
     with pytest.raises(CheckpointError, match="imports as pixel"):
         Pixar2024.from_pretrained(ASSETS / "pixel-hf")

@@ -70,6 +70,23 @@ def check_loading(model: str, path, info: dict, allow_missing=(), allow_unexpect
         raise LoadingError(f"loading {model} from {path}: " + "; ".join(problems))
 
 
+def check_local_dir(model: str, path: Path, config) -> None:
+    """A model directory of ours before transformers reads it: a config.json (without one transformers builds the
+    config class's defaults -- another architecture -- and reports every key as missing) and safetensors files
+    that open (a cut one was a bare SafetensorError naming no file)."""
+    from safetensors import SafetensorError, safe_open
+    if not (path / "config.json").is_file() and (config is None or isinstance(config, (str, Path))):
+        raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
+                           f"output dir, or pixel-train import a published checkpoint first)")
+    for f in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), "pt"):
+                pass
+        except (SafetensorError, OSError) as e:
+            raise LoadingError(f"loading {model}: {f} is not a readable safetensors file ({str(e)[:120]}); "
+                               f"save or copy it again") from None
+
+
 class PixelkitModel(PreTrainedModel):
     """Our models' base: ``from_pretrained`` refuses silence and reads published layouts.
 
@@ -101,6 +118,8 @@ class PixelkitModel(PreTrainedModel):
             info = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": [],
                     "imported_from": fmt, "dropped": conv.dropped, "notes": conv.notes}
         else:
+            if path is not None and Path(path).is_dir():
+                check_local_dir(cls.__name__, Path(path), kwargs.get("config"))
             # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
             kwargs["ignore_mismatched_sizes"] = True
             model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
