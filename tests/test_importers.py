@@ -209,6 +209,37 @@ def test_our_dir_without_config_or_with_a_cut_file_is_named(tmp_path):
         PixelForPreTraining.from_pretrained(tmp_path / "cut")
 
 
+def test_absurd_sizes_in_a_config_json_are_refused_naming_it(tmp_path):
+    """config.json is untrusted: a negative width, zero heads or a text patch size was a torch RuntimeError /
+    ZeroDivisionError / ValueError traceback inside a constructor, on each way in (from_pretrained on our layout,
+    finetune --init, a published layout's import). Now a ConfigError naming the file and the value."""
+    from types import SimpleNamespace
+
+    from pixelkit.trainer.finetune import encoder_config
+    from pixelkit.trainer.models.base import ConfigError
+    from pixelkit.trainer.spec import DataInfo
+
+    def edited(name: str, src: Path, **sizes) -> Path:
+        dst = tmp_path / name
+        shutil.copytree(src, dst)
+        cfg = json.loads((dst / "config.json").read_text())
+        (dst / "config.json").write_text(json.dumps({**cfg, **sizes}))
+        return dst
+
+    build(convert(ASSETS / "pixel-hf")).save_pretrained(tmp_path / "ours")
+    with pytest.raises(ConfigError, match=r"neg/config.json: hidden_size=-64: sizes must be whole numbers"):
+        PixelForPreTraining.from_pretrained(edited("neg", tmp_path / "ours", hidden_size=-64))
+    with pytest.raises(ConfigError, match=r"zero/config.json: num_attention_heads=0"):
+        encoder_config(SimpleNamespace(init_from=str(edited("zero", tmp_path / "ours", num_attention_heads=0)),
+                                       model_overrides={}), DataInfo("gray", 4, 16))
+    with pytest.raises(ConfigError, match=r"odd/config.json: hidden_size=17 does not split into num_attention_heads"):
+        PixelForPreTraining.from_pretrained(edited("odd", tmp_path / "ours", hidden_size=17))
+    with pytest.raises(ConfigError, match=r"text/config.json: patch_size='x'"):
+        convert(edited("text", ASSETS / "pixel-hf", patch_size="x"))
+    with pytest.raises(ConfigError, match=r"nul/config.json: patch_size=0"):
+        convert(edited("nul", ASSETS / "pixelgpt-hf", patch_size=0))
+
+
 def test_a_pixel_checkpoint_does_not_import_as_another_model():
     with pytest.raises(CheckpointError, match="imports as pixel"):
         Pixar2024.from_pretrained(ASSETS / "pixel-hf")

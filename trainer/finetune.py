@@ -18,6 +18,7 @@ from .heads import get_head
 from .heads.encoders import encoder_class
 from .heads.modal import KINDS
 from .models import REGISTRY, get_variant
+from .models.base import check_sizes
 from .spec import FAMILIES, MAIN_METRIC, TOKEN_UNIT_FAMILIES, ConfigError, DataInfo, check_modality, resolve_task
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def encoder_config(cfg, info: DataInfo):
     if not cfg.init_from:
         return cfg.model, get_variant(cfg.model).config(cfg.flavor, cfg.model_overrides, scratch_info(cfg.model, info))
     conf, _ = read_pretrained(cfg.init_from)
+    check_sizes(conf, Path(cfg.init_from) / "config.json")
     name = variant_of(conf, cfg.init_from)
     variant = get_variant(name)
     ec = variant.config_class.from_dict(conf)

@@ -13,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+from ..models.base import check_sizes
 from ..spec import IMPORT_FORMATS
 from .common import CheckpointError, Converted, read_config, read_weights
 
@@ -51,6 +52,7 @@ def convert(src: str | Path, fmt: str | None = None, variant: str | None = None,
         raise CheckpointError(f"{src} is not in a known published layout ({', '.join(FORMATS)})")
     mod = module(fmt)
     cfg = read_config(src)
+    check_sizes(cfg, Path(src) / "config.json")
     if not mod.matches(cfg):
         raise CheckpointError(f"{src} is not a {fmt} checkpoint (model_type {cfg.get('model_type')!r}); "
                               f"detected: {detect(src) or 'none'}")
@@ -85,6 +87,7 @@ def pretrained_config(variant: str, config_class, path, channels: int | None = N
     weights folded into a gray model when ``channels`` is 1, e.g. for gray shards)."""
     fmt = detect(path)
     if fmt is None:
+        check_sizes(read_config(path), Path(path) / "config.json")
         return config_class.from_pretrained(path)
     return convert(path, fmt, variant=variant, channels=channels, num_patches=num_patches).config
 

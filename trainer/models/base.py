@@ -70,6 +70,33 @@ def check_loading(model: str, path, info: dict, allow_missing=(), allow_unexpect
         raise LoadingError(f"loading {model} from {path}: " + "; ".join(problems))
 
 
+# config.json sizes a model is built from: whole numbers >= 1 (max_text_tokens >= 0); a file is untrusted, and
+# a negative, zero, fractional or textual size was a torch / ZeroDivisionError traceback deep in a constructor
+SIZES = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+         "decoder_hidden_size", "decoder_intermediate_size", "decoder_num_hidden_layers",
+         "decoder_num_attention_heads", "patch_size", "num_channels", "num_channel", "patch_len", "num_patches",
+         "max_position_embeddings", "vocab_size", "max_text_tokens")
+
+
+def check_sizes(cfg: dict, where) -> None:
+    """ConfigError naming ``where`` (a config.json) when a size in ``cfg`` is not a whole number >= 1 (>= 0 for
+    ``max_text_tokens``; ``num_key_value_heads`` may be null) or a width does not split into its heads."""
+    bad = []
+    for key in SIZES:
+        if key not in cfg or (key == "num_key_value_heads" and cfg[key] is None):
+            continue
+        v, low = cfg[key], 0 if key == "max_text_tokens" else 1
+        if type(v) is not int or v < low:
+            bad.append(f"{key}={v!r}")
+    if bad:
+        raise ConfigError(f"{where}: {', '.join(bad)}: sizes must be whole numbers >= 1 (max_text_tokens >= 0); "
+                          f"the file is damaged or not a model config")
+    for width, heads in (("hidden_size", "num_attention_heads"), ("decoder_hidden_size", "decoder_num_attention_heads"),
+                         ("num_attention_heads", "num_key_value_heads")):
+        if isinstance(cfg.get(width), int) and isinstance(cfg.get(heads), int) and cfg[width] % cfg[heads]:
+            raise ConfigError(f"{where}: {width}={cfg[width]} does not split into {heads}={cfg[heads]}")
+
+
 def check_local_dir(model: str, path: Path, config) -> None:
     """A model directory of ours before transformers reads it: a config.json (without one transformers builds the
     config class's defaults -- another architecture -- and reports every key as missing) and safetensors files
@@ -78,6 +105,15 @@ def check_local_dir(model: str, path: Path, config) -> None:
     if not (path / "config.json").is_file() and (config is None or isinstance(config, (str, Path))):
         raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
                            f"output dir, or pixel-train import a published checkpoint first)")
+    if (path / "config.json").is_file():
+        import json
+        try:
+            cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise LoadingError(f"{path / 'config.json'} is not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+        if not isinstance(cfg, dict):
+            raise LoadingError(f"{path / 'config.json'} holds a JSON {type(cfg).__name__}, not an object")
+        check_sizes(cfg, path / "config.json")
     for f in sorted(path.glob("*.safetensors")):
         try:
             with safe_open(str(f), "pt"):
