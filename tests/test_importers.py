@@ -240,6 +240,28 @@ def test_absurd_sizes_in_a_config_json_are_refused_naming_it(tmp_path):
         convert(edited("nul", ASSETS / "pixelgpt-hf", patch_size=0))
 
 
+def test_a_published_config_without_a_size_or_with_a_bad_image_size_is_named(tmp_path):
+    """A published config.json lacking hidden_size was a bare KeyError; an image_size that is no (h, w) pair a
+    ValueError / TypeError from tuple unpacking. Now errors naming the file and the field."""
+    from pixelkit.trainer.models.base import ConfigError
+
+    def edited(name: str, fmt: str, drop: str = "", **fields) -> Path:
+        dst = _copy_asset(fmt, tmp_path / name)
+        cfg = {k: v for k, v in json.loads((dst / "config.json").read_text()).items() if k != drop}
+        (dst / "config.json").write_text(json.dumps({**cfg, **fields}))
+        return dst
+
+    for fmt in ("pixelgpt-hf", "pixar"):
+        with pytest.raises(CheckpointError, match=f"{fmt}/config.json lacks hidden_size: not a complete {fmt}"):
+            convert(edited(f"no-{fmt}", fmt, drop="hidden_size"))
+    with pytest.raises(ConfigError, match=r"config.json: image_size=\[16\]"):
+        convert(edited("one", "pixel-hf", image_size=[16]))
+    with pytest.raises(ConfigError, match=r"config.json: image_size=\[16, 'w'\]"):
+        convert(edited("text", "pixelgpt-hf", image_size=[16, "w"]))
+    with pytest.raises(CheckpointError, match=r"image_size \(16, 16\) is not one strip of 4px patches"):
+        convert(edited("square", "pixelgpt-hf", image_size=16))
+
+
 def test_a_pixel_checkpoint_does_not_import_as_another_model():
     with pytest.raises(CheckpointError, match="imports as pixel"):
         Pixar2024.from_pretrained(ASSETS / "pixel-hf")

@@ -56,6 +56,9 @@ def convert(src: str | Path, fmt: str | None = None, variant: str | None = None,
     if not mod.matches(cfg):
         raise CheckpointError(f"{src} is not a {fmt} checkpoint (model_type {cfg.get('model_type')!r}); "
                               f"detected: {detect(src) or 'none'}")
+    lacking = [k for k in getattr(mod, "REQUIRED", ()) if k not in cfg]
+    if lacking:
+        raise CheckpointError(f"{Path(src) / 'config.json'} lacks {', '.join(lacking)}: not a complete {fmt} config")
     variant = variant or mod.VARIANTS[0]
     if variant not in mod.VARIANTS:
         raise CheckpointError(f"a {fmt} checkpoint imports as {'/'.join(mod.VARIANTS)}, not {variant!r}")

@@ -88,6 +88,9 @@ def check_sizes(cfg: dict, where) -> None:
         v, low = cfg[key], 0 if key == "max_text_tokens" else 1
         if type(v) is not int or v < low:
             bad.append(f"{key}={v!r}")
+    size = cfg.get("image_size", 1)  # published layouts: an int or (height, width)
+    if not all(type(v) is int and v >= 1 for v in (size if isinstance(size, (list, tuple)) and len(size) == 2 else [size])):
+        bad.append(f"image_size={size!r}")
     if bad:
         raise ConfigError(f"{where}: {', '.join(bad)}: sizes must be whole numbers >= 1 (max_text_tokens >= 0); "
                           f"the file is damaged or not a model config")
