@@ -104,6 +104,30 @@ def test_a_saved_task_model_with_a_missing_or_extra_tensor_is_refused(tmp_path):
         TaskModel.from_pretrained(tmp_path)
 
 
+def test_init_reads_the_files_save_pretrained_wrote_and_nothing_beside_them(tmp_path):
+    """``--init`` read every ``model*.safetensors``, so a stale copy beside the model (``model_old.safetensors``,
+    zeros here) silently replaced the weights it shares names with; it now reads what ``from_pretrained`` reads:
+    ``model.safetensors`` or the shards ``model.safetensors.index.json`` names (checked: plain names, each tensor
+    once)."""
+    from safetensors.torch import load_file, save_file
+
+    from pixelkit.trainer.loading import read_pretrained
+    pre = _pretrained(tmp_path / "pre", patches=64)
+    state = load_file(str(pre / "model.safetensors"))
+    save_file({k: torch.zeros_like(v) for k, v in state.items()}, str(pre / "model_old.safetensors"))
+    _, got = read_pretrained(pre)
+    assert got.keys() == state.keys() and all(torch.equal(got[k], v) for k, v in state.items())
+    model = get_variant("pixel").model_class.from_pretrained(pre)  # the same tensors as from_pretrained
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in got.items())
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
+    assert len(list((tmp_path / "sharded").glob("model-*.safetensors"))) > 1
+    _, got = read_pretrained(tmp_path / "sharded")
+    assert got.keys() == state.keys() and all(torch.equal(got[k], v) for k, v in state.items())
+    (tmp_path / "sharded" / "model.safetensors.index.json").write_text('{"weight_map": {"a": "../pre/x"}}')
+    with pytest.raises(ConfigError, match="'weight_map' must map tensor names to shard files"):
+        read_pretrained(tmp_path / "sharded")
+
+
 def test_pixar_positions_keep_their_first_rows(tmp_path):
     task = make_task(tmp_path / "t", "ud-en_ewt-pos", {"train": EWT_EXCERPT}, preset_name="pixar", max_patches=64)
     pre = _pretrained(tmp_path / "pre", "pixar", "binary", 529)

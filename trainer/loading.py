@@ -39,25 +39,48 @@ class LoadReport:
 
 
 def read_pretrained(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """config.json and the safetensors state dict of a ``save_pretrained`` directory."""
+    """config.json and the safetensors state dict of a ``save_pretrained`` directory (``_weight_files``)."""
     from safetensors.torch import load_file
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ConfigError(f"init_from {path}: no config.json (give a pixel-train pretrain output's model/ dir)")
-    files = sorted(path.glob("model*.safetensors"))
-    if not files:
-        raise ConfigError(f"init_from {path}: no model*.safetensors (only safetensors are loaded, never pickles)")
+    files = _weight_files(path)
     from safetensors import SafetensorError
     state: dict[str, torch.Tensor] = {}
     for f in files:
         try:
-            state.update(load_file(str(f)))
-        except SafetensorError as e:
+            part = load_file(str(f))
+        except (SafetensorError, OSError) as e:
             raise ConfigError(f"init_from {f}: not a readable safetensors file ({str(e)[:120]})") from None
+        twice = sorted(set(part) & set(state))
+        if twice:
+            raise ConfigError(f"init_from {f}: holds {twice[:4]} again (another shard has them); which one is "
+                              f"meant? save the model again")
+        state.update(part)
     try:
         return json.loads((path / "config.json").read_text(encoding="utf-8")), state
     except (UnicodeDecodeError, ValueError) as e:
         raise ConfigError(f"init_from {path / 'config.json'}: not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+
+
+def _weight_files(path: Path) -> list[Path]:
+    """The files ``save_pretrained`` wrote, as ``from_pretrained`` reads them: the shards
+    ``model.safetensors.index.json`` names, else ``model.safetensors`` -- not every ``model*.safetensors``, where a
+    stale copy beside them (``model_old.safetensors``) silently replaced the weights it shares names with."""
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+        except (UnicodeDecodeError, ValueError, AttributeError) as e:
+            raise ConfigError(f"init_from {index}: not a JSON object ({type(e).__name__})") from None
+        names = sorted(set(weight_map.values())) if isinstance(weight_map, dict) else None
+        if not names or not all(isinstance(n, str) and Path(n).name == n and n not in (".", "..") for n in names):
+            raise ConfigError(f"init_from {index}: 'weight_map' must map tensor names to shard files in {path}")
+        return [path / n for n in names]
+    if (path / "model.safetensors").is_file():
+        return [path / "model.safetensors"]
+    raise ConfigError(f"init_from {path}: no model.safetensors or model.safetensors.index.json (only safetensors "
+                      f"are loaded, never pickles)")
 
 
 def load_encoder(model, path: str | Path) -> LoadReport:
