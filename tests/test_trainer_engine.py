@@ -112,6 +112,20 @@ def test_resume_names_settings_that_changed():
     assert _changed_settings(old, old) == []
 
 
+def test_resume_from_a_latest_whose_directory_is_gone_fails_at_start(tmp_path, gray_shards, capsys):
+    """checkpoints/latest naming a step dir that was deleted (or a path): DeepSpeed's load_checkpoint died on a bare
+    AssertionError after the engine started; now exit 2 before any work, naming latest, the tag and the fixes."""
+    ckpt = tmp_path / "run" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    for tag in ("step-0000002", "../../elsewhere"):
+        (ckpt / "latest").write_text(tag)
+        code = train_main(["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out",
+                           str(tmp_path / "run"), "--steps", "3"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"names checkpoint {tag!r}, which is not a directory there" in err, err
+        assert "resume=false" in err
+
+
 def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards, capsys):
     """One real pixel-train process shows the exit path (status 2, the message, no traceback); the other bad runs
     go through the same ``main`` in this process (each CLI start costs seconds of imports)."""

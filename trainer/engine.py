@@ -309,12 +309,16 @@ RESUME_INFO = "pixelkit.json"  # beside DeepSpeed's files: what resuming needs t
 
 
 def check_resume(cfg: TrainConfig) -> None:
-    """A run that will resume its output's latest checkpoint must use the ZeRO stage it was saved with: DeepSpeed
-    lays out (and looks for) optimizer state per stage, and dies mid-load on another one."""
+    """A run that will resume its output's latest checkpoint needs that checkpoint's directory, and must use the
+    ZeRO stage it was saved with: DeepSpeed lays out (and looks for) optimizer state per stage, and dies mid-load
+    on another one."""
     ckpt_dir = Path(cfg.output_dir) / "checkpoints"
     if not cfg.resume or not (ckpt_dir / "latest").is_file():
         return
     tag = (ckpt_dir / "latest").read_text().strip()
+    if not tag or Path(tag).name != tag or not (ckpt_dir / tag).is_dir():  # DeepSpeed: a bare AssertionError
+        raise ConfigError(f"{ckpt_dir / 'latest'} names checkpoint {tag!r}, which is not a directory there (deleted "
+                          f"or moved?): put it back, point latest at a complete step-* dir, or set resume=false")
     info = ckpt_dir / tag / RESUME_INFO
     if not info.is_file():  # written since this check exists; older checkpoints resume unchecked
         return
