@@ -126,6 +126,23 @@ def test_resume_from_a_latest_whose_directory_is_gone_fails_at_start(tmp_path, g
         assert "resume=false" in err
 
 
+def test_pruning_keeps_the_checkpoint_latest_names_beside_a_killed_runs_leftover(tmp_path, gray_shards):
+    """A run killed while writing step-0000009 leaves that dir without latest naming it; resumed with fewer steps
+    and keep_checkpoints=1, the pruning kept the newest *name* -- the leftover -- and deleted the checkpoint just
+    saved, so latest named a deleted dir. Now only checkpoints up to the saved one are pruned."""
+    out = tmp_path / "run"
+    args = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--set", "save_every=1",
+            "--set", "keep_checkpoints=1"]
+    _main(*args, "--steps", "1")
+    left = out / "checkpoints" / "step-0000009"  # the killed run's unfinished write
+    left.mkdir()
+    (left / "mp_rank_00_model_states.pt").write_bytes(b"PK\x03\x04 cut")
+    _main(*args, "--steps", "2")
+    ckpt = out / "checkpoints"
+    assert (ckpt / "latest").read_text() == "step-0000002" and (ckpt / "step-0000002" / "pixelkit.json").is_file()
+    assert not (ckpt / "step-0000001").exists()
+
+
 def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards, capsys):
     """One real pixel-train process shows the exit path (status 2, the message, no traceback); the other bad runs
     go through the same ``main`` in this process (each CLI start costs seconds of imports)."""

@@ -351,7 +351,9 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
         tmp.write_text(tag)
         os.replace(tmp, ckpt_dir / "latest")
     if dist.get_rank() == 0 and cfg.keep_checkpoints > 0:
-        for old in sorted(ckpt_dir.glob("step-*"))[:-cfg.keep_checkpoints]:
+        # the newest up to this one; a step-* dir past it is no checkpoint of this run (a killed run's unfinished
+        # write, which latest never named): counted in, it pushed out the one latest now names
+        for old in sorted(p for p in ckpt_dir.glob("step-*") if p.name <= tag)[:-cfg.keep_checkpoints]:
             shutil.rmtree(old)
     return ckpt_dir / tag
 
