@@ -128,6 +128,26 @@ def test_init_reads_the_files_save_pretrained_wrote_and_nothing_beside_them(tmp_
         read_pretrained(tmp_path / "sharded")
 
 
+def test_init_from_a_published_layout_finetunes_its_encoder(tmp_path):
+    """trainer/README: ``init_from`` accepts a published layout directly. ``finetune --init`` stopped with
+    "model_type 'pixel' is no registered variant"; it now converts it as ``from_pretrained`` does (3-channel
+    PIXEL weights folded for gray task strips) and loads every encoder tensor of the import."""
+    from types import SimpleNamespace
+
+    from pixelkit.trainer.finetune import encoder_config
+    from pixelkit.trainer.models.pixel import PixelForPreTraining
+    src = ROOT / "tests" / "assets" / "parity" / "pixel-hf"
+    name, ec = encoder_config(SimpleNamespace(init_from=str(src), model="pixel", model_overrides={}),
+                              DataInfo("gray", 4, 16))
+    assert (name, ec.num_channels, ec.patch_size) == ("pixel", 1, 4)
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    model = TaskModel(TaskConfig(encoder=name, encoder_config=ec.to_dict(), head="tagging", task=task))
+    report = load_encoder(model, src)
+    ref = PixelForPreTraining.from_pretrained(src, channels=1).state_dict()
+    assert set(report.loaded) == set(model.encoder.state_dict()) and not report.unexpected
+    assert all(torch.equal(v, ref[k]) for k, v in model.encoder.state_dict().items())
+
+
 def test_pixar_positions_keep_their_first_rows(tmp_path):
     task = make_task(tmp_path / "t", "ud-en_ewt-pos", {"train": EWT_EXCERPT}, preset_name="pixar", max_patches=64)
     pre = _pretrained(tmp_path / "pre", "pixar", "binary", 529)
@@ -248,7 +268,7 @@ def test_init_fits_positions_to_the_task_length_or_refuses(tmp_path):
     from types import SimpleNamespace
     from pixelkit.trainer.finetune import encoder_config
     from pixelkit.trainer.models.pixel import sincos_positions
-    cfg = SimpleNamespace(init_from=str(_pretrained(tmp_path / "pixel")), model_overrides={})
+    cfg = SimpleNamespace(init_from=str(_pretrained(tmp_path / "pixel")), model="pixel", model_overrides={})
     name, ec = encoder_config(cfg, DataInfo("gray", 16, 256))
     assert name == "pixel" and ec.num_patches == 256
     for n in (256, 529, 196):
@@ -256,7 +276,8 @@ def test_init_fits_positions_to_the_task_length_or_refuses(tmp_path):
         assert np.abs(ours - _mae_2d_sincos(ec.hidden_size, int(n ** 0.5))).max() < 1e-12, n
     with pytest.raises(ConfigError, match="square patch count.*200 patches.*256"):
         encoder_config(cfg, DataInfo("gray", 16, 200))
-    pixar = SimpleNamespace(init_from=str(_pretrained(tmp_path / "pixar", "pixar", "binary", 256)), model_overrides={})
+    pixar = SimpleNamespace(init_from=str(_pretrained(tmp_path / "pixar", "pixar", "binary", 256)), model="pixar",
+                            model_overrides={})
     assert encoder_config(pixar, DataInfo("binary", 8, 64))[1].num_patches == 64
     with pytest.raises(ConfigError, match="PIXAR learned 256 positions.*529 patches"):
         encoder_config(pixar, DataInfo("binary", 8, 529))

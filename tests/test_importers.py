@@ -231,7 +231,7 @@ def test_absurd_sizes_in_a_config_json_are_refused_naming_it(tmp_path):
         PixelForPreTraining.from_pretrained(edited("neg", tmp_path / "ours", hidden_size=-64))
     with pytest.raises(ConfigError, match=r"zero/config.json: num_attention_heads=0"):
         encoder_config(SimpleNamespace(init_from=str(edited("zero", tmp_path / "ours", num_attention_heads=0)),
-                                       model_overrides={}), DataInfo("gray", 4, 16))
+                                       model="pixel", model_overrides={}), DataInfo("gray", 4, 16))
     with pytest.raises(ConfigError, match=r"odd/config.json: hidden_size=17 does not split into num_attention_heads"):
         PixelForPreTraining.from_pretrained(edited("odd", tmp_path / "ours", hidden_size=17))
     with pytest.raises(ConfigError, match=r"text/config.json: patch_size='x'"):

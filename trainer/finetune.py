@@ -59,7 +59,7 @@ def encoder_config(cfg, info: DataInfo):
     from .loading import read_pretrained
     if not cfg.init_from:
         return cfg.model, get_variant(cfg.model).config(cfg.flavor, cfg.model_overrides, scratch_info(cfg.model, info))
-    conf, _ = read_pretrained(cfg.init_from)
+    conf, _ = read_pretrained(cfg.init_from, cfg.model, info.channels)
     check_sizes(conf, Path(cfg.init_from) / "config.json")
     name = variant_of(conf, cfg.init_from)
     variant = get_variant(name)

@@ -8,7 +8,8 @@
 * a shape that differs is refused with the key, both shapes and the fix -- except PIXAR's learned positions
   (``enc_pos.weight``), which keep their first N rows when the finetuning strips are shorter;
 * the head's parameters are the only new ones, and the report lists them.
-Only safetensors are read (no pickles).
+Only safetensors are read (no pickles); a published layout (``importers``) is converted first, as
+``from_pretrained`` and pretraining's ``init_from`` do.
 """
 
 from __future__ import annotations
@@ -38,12 +39,28 @@ class LoadReport:
         return asdict(self)
 
 
-def read_pretrained(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """config.json and the safetensors state dict of a ``save_pretrained`` directory (``_weight_files``)."""
+def read_pretrained(path: str | Path, variant: str | None = None, channels: int | None = None
+                    ) -> tuple[dict, dict[str, torch.Tensor]]:
+    """config.json and the safetensors state dict of a ``save_pretrained`` directory (``_weight_files``), or of a
+    published layout (``importers``: pixel-hf, pixelgpt-hf, pixar) converted into ours -- into ``variant`` when the
+    format imports into it, 3-channel weights folded into a gray model when ``channels`` is 1."""
     from safetensors.torch import load_file
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ConfigError(f"init_from {path}: no config.json (give a pixel-train pretrain output's model/ dir)")
+    try:
+        conf = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"init_from {path / 'config.json'}: not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(conf, dict):
+        raise ConfigError(f"init_from {path / 'config.json'}: holds a JSON {type(conf).__name__}, not an object")
+    if not str(conf.get("model_type", "")).startswith("pixelkit-"):
+        from .importers import convert, detect, module
+        fmt = detect(path)
+        if fmt is not None:
+            conv = convert(path, fmt, variant=variant if variant in module(fmt).VARIANTS else None, channels=channels)
+            log.info("init_from %s: a published %s checkpoint, imported as %s", path, fmt, conv.variant)
+            return conv.config.to_dict(), conv.state_dict
     files = _weight_files(path)
     from safetensors import SafetensorError
     state: dict[str, torch.Tensor] = {}
@@ -57,10 +74,7 @@ def read_pretrained(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
             raise ConfigError(f"init_from {f}: holds {twice[:4]} again (another shard has them); which one is "
                               f"meant? save the model again")
         state.update(part)
-    try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8")), state
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ConfigError(f"init_from {path / 'config.json'}: not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+    return conf, state
 
 
 def _weight_files(path: Path) -> list[Path]:
@@ -84,7 +98,7 @@ def _weight_files(path: Path) -> list[Path]:
 
 
 def load_encoder(model, path: str | Path) -> LoadReport:
-    _, state = read_pretrained(path)
+    _, state = read_pretrained(path, model.config.encoder, model.config.encoder_config.get("num_channels"))
     enc = model.encoder
     own = enc.state_dict()
     report = LoadReport(str(path))
