@@ -89,7 +89,8 @@ def check_sizes(cfg: dict, where) -> None:
         if type(v) is not int or v < low:
             bad.append(f"{key}={v!r}")
     size = cfg.get("image_size", 1)  # published layouts: an int or (height, width)
-    if not all(type(v) is int and v >= 1 for v in (size if isinstance(size, (list, tuple)) and len(size) == 2 else [size])):
+    pair = isinstance(size, (list, tuple)) and len(size) == 2
+    if not all(type(v) is int and v >= 1 for v in (size if pair else [size])):
         bad.append(f"image_size={size!r}")
     if bad:
         raise ConfigError(f"{where}: {', '.join(bad)}: sizes must be whole numbers >= 1 (max_text_tokens >= 0); "
@@ -113,7 +114,8 @@ def check_local_dir(model: str, path: Path, config) -> None:
         try:
             cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
-            raise LoadingError(f"{path / 'config.json'} is not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+            raise LoadingError(f"{path / 'config.json'} is not valid JSON ({type(e).__name__}: "
+                               f"{str(e)[:120]})") from None
         if not isinstance(cfg, dict):
             raise LoadingError(f"{path / 'config.json'} holds a JSON {type(cfg).__name__}, not an object")
         check_sizes(cfg, path / "config.json")
