@@ -262,6 +262,35 @@ def test_a_published_config_without_a_size_or_with_a_bad_image_size_is_named(tmp
         convert(edited("square", "pixelgpt-hf", image_size=16))
 
 
+def test_a_float_weight_stored_as_integers_is_refused(tmp_path):
+    """torch's copy casts silently: an int64 encoder_norm.weight (a damaged or foreign file) loaded as floats under
+    from_pretrained, finetune --init and an import. Each now names the key and its stored dtype; a bf16 file (a
+    bf16 run's weights) still loads into fp32, cast."""
+    from pixelkit.trainer.loading import load_encoder
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+
+    model = build(convert(ASSETS / "pixel-hf"))
+    model.save_pretrained(tmp_path / "ours")
+    f = tmp_path / "ours" / "model.safetensors"
+    state = load_file(str(f))
+    save_file({k: v.to(torch.bfloat16) for k, v in state.items()}, str(f), metadata={"format": "pt"})
+    half = PixelForPreTraining.from_pretrained(tmp_path / "ours")
+    assert torch.equal(half.encoder_norm.weight, state["encoder_norm.weight"].to(torch.bfloat16).float())
+    save_file({**state, "encoder_norm.weight": state["encoder_norm.weight"].long()}, str(f), metadata={"format": "pt"})
+    with pytest.raises(LoadingError, match=r"stored as integers or booleans: \['encoder_norm.weight \(I64\)'\]"):
+        PixelForPreTraining.from_pretrained(tmp_path / "ours")
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    head = TaskModel(TaskConfig(encoder="pixel", encoder_config=model.config.to_dict(), head="tagging", task=task))
+    with pytest.raises(LoadingError, match=r"encoder_norm.weight \(torch.int64\)"):
+        load_encoder(head, tmp_path / "ours")
+    src = _copy_asset("pixel-hf", tmp_path)
+    state = load_file(str(src / "model.safetensors"))
+    state["vit.layernorm.weight"] = state["vit.layernorm.weight"].to(torch.int32)
+    save_file(state, str(src / "model.safetensors"))
+    with pytest.raises(LoadingError, match=r"encoder_norm.weight \(torch.int32\)"):
+        PixelForPreTraining.from_pretrained(src)
+
+
 def test_a_pixel_checkpoint_does_not_import_as_another_model():
     with pytest.raises(CheckpointError, match="imports as pixel"):
         Pixar2024.from_pretrained(ASSETS / "pixel-hf")

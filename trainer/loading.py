@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .models.base import check_dtypes
 from .spec import ConfigError
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,10 @@ def load_encoder(model, path: str | Path) -> LoadReport:
             report.dropped.append(key)
         else:
             report.unexpected.append(key)
+    check_dtypes("the encoder", path, own, {k: v.dtype for k, v in take.items()})
+    cast = sorted({f"{v.dtype} -> {own[k].dtype}" for k, v in take.items() if v.dtype != own[k].dtype})
+    if cast:
+        log.info("init_from %s: float weights cast %s", path, ", ".join(cast))
     missing = sorted(set(own) - set(take))
     if missing:
         raise ConfigError(f"init_from {path}: the checkpoint lacks encoder weights {missing[:8]}"

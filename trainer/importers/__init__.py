@@ -13,7 +13,7 @@ import json
 import logging
 from pathlib import Path
 
-from ..models.base import check_sizes
+from ..models.base import check_dtypes, check_sizes
 from ..spec import IMPORT_FORMATS
 from .common import CheckpointError, Converted, read_config, read_weights
 
@@ -78,6 +78,8 @@ def build(conv: Converted, model_class=None):
         from ..models import get_variant
         model_class = get_variant(conv.variant).model_class
     model = model_class(conv.config)
+    check_dtypes(conv.variant, "an imported checkpoint", model.state_dict(),
+                 {k: v.dtype for k, v in conv.state_dict.items()})
     result = model.load_state_dict(conv.state_dict, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(f"importer for {conv.variant} left {sorted(result.missing_keys)} missing and "

@@ -101,10 +101,10 @@ def check_sizes(cfg: dict, where) -> None:
             raise ConfigError(f"{where}: {width}={cfg[width]} does not split into {heads}={cfg[heads]}")
 
 
-def check_local_dir(model: str, path: Path, config) -> None:
+def check_local_dir(model: str, path: Path, config) -> dict[str, str]:
     """A model directory of ours before transformers reads it: a config.json (without one transformers builds the
     config class's defaults -- another architecture -- and reports every key as missing) and safetensors files
-    that open (a cut one was a bare SafetensorError naming no file)."""
+    that open (a cut one was a bare SafetensorError naming no file). Returns their tensors' dtype names."""
     from safetensors import SafetensorError, safe_open
     if not (path / "config.json").is_file() and (config is None or isinstance(config, (str, Path))):
         raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
@@ -119,13 +119,28 @@ def check_local_dir(model: str, path: Path, config) -> None:
         if not isinstance(cfg, dict):
             raise LoadingError(f"{path / 'config.json'} holds a JSON {type(cfg).__name__}, not an object")
         check_sizes(cfg, path / "config.json")
+    dtypes: dict[str, str] = {}
     for f in sorted(path.glob("*.safetensors")):
         try:
-            with safe_open(str(f), "pt"):
-                pass
+            with safe_open(str(f), "pt") as h:
+                dtypes.update({k: h.get_slice(k).get_dtype() for k in h.keys()})
         except (SafetensorError, OSError) as e:
             raise LoadingError(f"loading {model}: {f} is not a readable safetensors file ({str(e)[:120]}); "
                                f"save or copy it again") from None
+    return dtypes
+
+
+def check_dtypes(model: str, where, own: dict[str, torch.Tensor], stored: dict[str, Any]) -> None:
+    """A float weight stored as integers or booleans (a damaged or foreign file) is refused: torch's copy would
+    cast it silently. Float precisions (a bf16 run's weights into fp32) are cast, as transformers does.
+    ``stored``: key -> torch dtype or safetensors dtype name (F32, BF16, I64, BOOL ...)."""
+    def floating(dt) -> bool:
+        return dt.is_floating_point if isinstance(dt, torch.dtype) else str(dt).startswith(("F", "BF"))
+    bad = sorted(f"{k} ({dt})" for k, dt in stored.items()
+                 if k in own and own[k].is_floating_point() and not floating(dt))
+    if bad:
+        raise LoadingError(f"loading {model} from {where}: {len(bad)} float weight(s) stored as integers or "
+                           f"booleans: {bad[:6]}; the file is damaged or not this model's")
 
 
 class PixelkitModel(PreTrainedModel):
@@ -159,12 +174,13 @@ class PixelkitModel(PreTrainedModel):
             info = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": [],
                     "imported_from": fmt, "dropped": conv.dropped, "notes": conv.notes}
         else:
-            if path is not None and Path(path).is_dir():
-                check_local_dir(cls.__name__, Path(path), kwargs.get("config"))
+            local = path is not None and Path(path).is_dir()
+            dtypes = check_local_dir(cls.__name__, Path(path), kwargs.get("config")) if local else {}
             # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
             kwargs["ignore_mismatched_sizes"] = True
             model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
             check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
+            check_dtypes(cls.__name__, path, model.state_dict(), dtypes)
         return (model, info) if want_info else model
 
 
