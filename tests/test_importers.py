@@ -291,6 +291,17 @@ def test_a_float_weight_stored_as_integers_is_refused(tmp_path):
         PixelForPreTraining.from_pretrained(src)
 
 
+def test_another_variants_checkpoint_is_named_as_such(tmp_path):
+    """A PIXAR model dir given to PIXEL (``pretrain --model pixel --set init_from=...``): the LoadingError listed
+    38 missing keys and suggested allow_missing=; it now says which variant the dir holds and how to load it."""
+    from pixelkit.trainer.models import DataInfo, get_variant
+    v = get_variant("pixar")
+    v.model_class(v.config("debug", {}, DataInfo("binary", 8, 16))).save_pretrained(tmp_path)
+    with pytest.raises(LoadingError, match=r"holds a 'pixelkit-pixar' model, not 'pixelkit-pixel': load it as that "
+                                           r"variant \(AutoModel picks it; pretrain: --model pixar\)\. .* missing"):
+        PixelForPreTraining.from_pretrained(tmp_path)
+
+
 def test_a_pixel_checkpoint_does_not_import_as_another_model():
     with pytest.raises(CheckpointError, match="imports as pixel"):
         Pixar2024.from_pretrained(ASSETS / "pixel-hf")

@@ -9,6 +9,7 @@ with ``variant.collate(samples, config, rng)``, and calls ``model(**batch).loss`
 from __future__ import annotations
 
 import fnmatch
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -110,7 +111,6 @@ def check_local_dir(model: str, path: Path, config) -> dict[str, str]:
         raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
                            f"output dir, or pixel-train import a published checkpoint first)")
     if (path / "config.json").is_file():
-        import json
         try:
             cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
@@ -179,7 +179,16 @@ class PixelkitModel(PreTrainedModel):
             # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
             kwargs["ignore_mismatched_sizes"] = True
             model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
-            check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
+            try:
+                check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
+            except LoadingError as e:  # another variant's checkpoint: say so, not just "name them in allow_*"
+                saved = json.loads((Path(path) / "config.json").read_text()).get("model_type") if local else None
+                own = cls.config_class.model_type
+                if saved and saved != own:
+                    raise LoadingError(f"{path} holds a {saved!r} model, not {own!r}: load it as that variant "
+                                       f"(AutoModel picks it; pretrain: --model {str(saved).removeprefix('pixelkit-')})"
+                                       f". {e}") from None
+                raise
             check_dtypes(cls.__name__, path, model.state_dict(), dtypes)
         return (model, info) if want_info else model
 
