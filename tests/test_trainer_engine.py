@@ -143,6 +143,23 @@ def test_pruning_keeps_the_checkpoint_latest_names_beside_a_killed_runs_leftover
     assert not (ckpt / "step-0000001").exists()
 
 
+def test_continued_pretraining_from_bf16_weights_trains_in_fp32(tmp_path, gray_shards):
+    """A bf16 run's model dir holds bf16 weights (config dtype bfloat16); transformers' dtype "auto" loaded them
+    as bf16, so an engine.precision=fp32 run from it trained and saved bf16 weights, silently. Now fp32."""
+    from safetensors.torch import load_file
+
+    from pixelkit.trainer.models import DataInfo, get_variant
+    v = get_variant("pixel")
+    torch.manual_seed(0)
+    v.model_class(v.config("debug", {}, DataInfo("gray", 16, 529))).to(torch.bfloat16).save_pretrained(
+        tmp_path / "bf16")
+    out = tmp_path / "run"
+    _main("pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "1",
+          "--set", f"init_from={tmp_path / 'bf16'}")
+    assert {v.dtype for v in load_file(str(out / "model" / "model.safetensors")).values()} == {torch.float32}
+    assert json.loads((out / "model" / "config.json").read_text())["dtype"] == "float32"
+
+
 def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards, capsys):
     """One real pixel-train process shows the exit path (status 2, the message, no traceback); the other bad runs
     go through the same ``main`` in this process (each CLI start costs seconds of imports)."""

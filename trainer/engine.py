@@ -134,8 +134,9 @@ def train(cfg: TrainConfig) -> Run:
     if finetuning:
         from . import finetune
         model = finetune.build(model_config, cfg.init_from, out if rank == 0 else None)
-    elif cfg.init_from:
-        model = variant.model_class.from_pretrained(cfg.init_from, config=model_config)
+    elif cfg.init_from:  # in fp32 as a fresh model is (transformers' dtype "auto" kept a bf16 run's weights in
+        # bf16, and an fp32 run then trained and saved bf16 weights); engine.precision casts for itself
+        model = variant.model_class.from_pretrained(cfg.init_from, config=model_config, dtype=torch.float32)
     else:
         model = variant.model_class(model_config)
     best = _Best(cfg, model_config) if finetuning else None
