@@ -160,6 +160,19 @@ def test_continued_pretraining_from_bf16_weights_trains_in_fp32(tmp_path, gray_s
     assert json.loads((out / "model" / "config.json").read_text())["dtype"] == "float32"
 
 
+def test_resuming_a_checkpoint_of_another_architecture_names_it(tmp_path, gray_shards, capsys):
+    """The same --out with changed model_overrides: DeepSpeed's strict module load raised a RuntimeError traceback
+    listing every tensor; now exit 2 naming the checkpoint, a mismatch and the fixes."""
+    out = tmp_path / "run"
+    args = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "2"]
+    _main(*args[:-1], "1")
+    capsys.readouterr()
+    code = train_main(args + ["--set", "model_overrides.intermediate_size=96"])
+    err = capsys.readouterr().err
+    assert code == 2 and "step-0000001, which this run would resume, holds another architecture" in err, err
+    assert "size mismatch for encoder.0.mlp.fc1.weight" in err and "resume=false" in err
+
+
 def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards, capsys):
     """One real pixel-train process shows the exit path (status 2, the message, no traceback); the other bad runs
     go through the same ``main`` in this process (each CLI start costs seconds of imports)."""

@@ -145,7 +145,16 @@ def train(cfg: TrainConfig) -> Run:
                                                    lr_scheduler=_scheduler(optimizer, cfg), config=ds_config)
     step, start = 0, None
     if cfg.resume and (ckpt_dir / "latest").exists():
-        _, client = engine.load_checkpoint(str(ckpt_dir))
+        try:
+            _, client = engine.load_checkpoint(str(ckpt_dir))
+        except RuntimeError as e:  # DeepSpeed loads the module strictly: a traceback listing every key
+            if "Error(s) in loading state_dict" not in str(e):
+                raise
+            lines = [x.strip() for x in str(e).splitlines()[1:3]]
+            raise ConfigError(f"{ckpt_dir / (ckpt_dir / 'latest').read_text().strip()}, which this run would resume, "
+                              f"holds another architecture than this run's model (changed --model, --flavor or "
+                              f"model_overrides?): {' '.join(lines)[:300]} -- restore the settings it was saved with, "
+                              f"write to another --out, or set resume=false") from None
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
         torch.set_rng_state(client["torch_rng"])
