@@ -148,6 +148,24 @@ def test_init_from_a_published_layout_finetunes_its_encoder(tmp_path):
     assert all(torch.equal(v, ref[k]) for k, v in model.encoder.state_dict().items())
 
 
+def test_evaluate_given_a_pretraining_output_names_the_mix_up(tmp_path, capsys):
+    """``pixel-train evaluate --model out/train/pixel/model`` (a pretraining output, not a finetuned one) died in
+    TaskModel.__init__ with KeyError: 'family'; now exit 2 naming the dir and what to give. The other way round
+    (a task dir into a pretraining class) is refused too."""
+    from pixelkit.trainer.cli import main as train_main
+    from pixelkit.trainer.models.base import LoadingError
+    pre = _pretrained(tmp_path / "pre", patches=64)
+    code = train_main(["evaluate", "--model", str(pre), "--data", str(tmp_path / "task")])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds a 'pixelkit-pixel' model, not a 'pixelkit-task' one: give a finetuning output" in err
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    ec = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 64))
+    TaskModel(TaskConfig(encoder="pixel", encoder_config=ec.to_dict(), head="tagging", task=task)).save_pretrained(
+        tmp_path / "ft")
+    with pytest.raises(LoadingError, match="holds a 'pixelkit-task' model, not a 'pixelkit-pixel' one"):
+        get_variant("pixel").model_class.from_pretrained(tmp_path / "ft")
+
+
 def test_pixar_positions_keep_their_first_rows(tmp_path):
     task = make_task(tmp_path / "t", "ud-en_ewt-pos", {"train": EWT_EXCERPT}, preset_name="pixar", max_patches=64)
     pre = _pretrained(tmp_path / "pre", "pixar", "binary", 529)

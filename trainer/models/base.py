@@ -102,10 +102,12 @@ def check_sizes(cfg: dict, where) -> None:
             raise ConfigError(f"{where}: {width}={cfg[width]} does not split into {heads}={cfg[heads]}")
 
 
-def check_local_dir(model: str, path: Path, config) -> dict[str, str]:
+def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, str]:
     """A model directory of ours before transformers reads it: a config.json (without one transformers builds the
     config class's defaults -- another architecture -- and reports every key as missing) and safetensors files
-    that open (a cut one was a bare SafetensorError naming no file). Returns their tensors' dtype names."""
+    that open (a cut one was a bare SafetensorError naming no file); a finetuned task model and a pretraining
+    model (``own_type``: the loading class's model_type) do not load as each other. Returns the tensors' dtype
+    names."""
     from safetensors import SafetensorError, safe_open
     if not (path / "config.json").is_file() and (config is None or isinstance(config, (str, Path))):
         raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
@@ -119,6 +121,11 @@ def check_local_dir(model: str, path: Path, config) -> dict[str, str]:
         if not isinstance(cfg, dict):
             raise LoadingError(f"{path / 'config.json'} holds a JSON {type(cfg).__name__}, not an object")
         check_sizes(cfg, path / "config.json")
+        saved, task = cfg.get("model_type"), "pixelkit-task"
+        if saved != own_type and task in (saved, own_type):  # never each other's: a traceback inside __init__
+            raise LoadingError(f"{path} holds a {saved!r} model, not a {own_type!r} one: " + (
+                "give a finetuning output's best/ or model/ dir" if own_type == task else
+                "a finetuned task model loads with TaskModel.from_pretrained (pixel-train evaluate)"))
     dtypes: dict[str, str] = {}
     for f in sorted(path.glob("*.safetensors")):
         try:
@@ -175,7 +182,8 @@ class PixelkitModel(PreTrainedModel):
                     "imported_from": fmt, "dropped": conv.dropped, "notes": conv.notes}
         else:
             local = path is not None and Path(path).is_dir()
-            dtypes = check_local_dir(cls.__name__, Path(path), kwargs.get("config")) if local else {}
+            dtypes = check_local_dir(cls.__name__, Path(path), kwargs.get("config"),
+                                     cls.config_class.model_type) if local else {}
             # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
             kwargs["ignore_mismatched_sizes"] = True
             model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
