@@ -164,6 +164,12 @@ def test_evaluate_given_a_pretraining_output_names_the_mix_up(tmp_path, capsys):
         tmp_path / "ft")
     with pytest.raises(LoadingError, match="holds a 'pixelkit-task' model, not a 'pixelkit-pixel' one"):
         get_variant("pixel").model_class.from_pretrained(tmp_path / "ft")
+    from types import SimpleNamespace
+
+    from pixelkit.trainer.finetune import encoder_config
+    with pytest.raises(ConfigError, match="'pixelkit-task' is a finetuned task model; give a pixel-train pretrain"):
+        encoder_config(SimpleNamespace(init_from=str(tmp_path / "ft"), model="pixel", model_overrides={}),
+                       DataInfo("gray", 16, 64))
 
 
 def test_pixar_positions_keep_their_first_rows(tmp_path):

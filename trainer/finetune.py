@@ -43,7 +43,9 @@ def variant_of(config: dict, path) -> str:
     for name in REGISTRY:
         if get_variant(name).config_class.model_type == mt:
             return name
-    raise ConfigError(f"init_from {path}: model_type {mt!r} is no registered variant")
+    what = "a finetuned task model" if mt == "pixelkit-task" else "no registered variant"
+    raise ConfigError(f"init_from {path}: model_type {mt!r} is {what}; give a pixel-train pretrain output's model/ "
+                      f"dir or a published checkpoint (pixel-train import lists the formats)")
 
 
 def scratch_info(variant: str, info: DataInfo) -> DataInfo:
