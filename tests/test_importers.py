@@ -302,6 +302,17 @@ def test_another_variants_checkpoint_is_named_as_such(tmp_path):
         PixelForPreTraining.from_pretrained(tmp_path)
 
 
+def test_import_into_its_own_directory_is_refused(tmp_path):
+    """``pixel-train import --from X --out X`` wrote our config.json and model.safetensors over the published
+    checkpoint's; now refused, the source untouched."""
+    from pixelkit.trainer.importers import write
+    src = _copy_asset("pixel-hf", tmp_path)
+    before = {f.name: f.read_bytes() for f in src.iterdir()}
+    with pytest.raises(CheckpointError, match="is the checkpoint being imported"):
+        write(convert(src), "pixel-hf", src, tmp_path / "pixel-hf" / ".." / "pixel-hf")
+    assert {f.name: f.read_bytes() for f in src.iterdir()} == before
+
+
 def test_a_pixel_checkpoint_does_not_import_as_another_model():
     with pytest.raises(CheckpointError, match="imports as pixel"):
         Pixar2024.from_pretrained(ASSETS / "pixel-hf")

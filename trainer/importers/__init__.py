@@ -101,6 +101,8 @@ def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
     """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
     dropped and why, what was transformed."""
     out = Path(out)
+    if out.resolve() == Path(src).resolve():  # save_pretrained would write over the source's config and weights
+        raise CheckpointError(f"--out {out} is the checkpoint being imported; write the import to another directory")
     model = build(conv)
     model.save_pretrained(out, safe_serialization=True)
     record = {"format": fmt, "source": str(Path(src).resolve()), "variant": conv.variant,
