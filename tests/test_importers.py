@@ -177,6 +177,142 @@ def test_our_checkpoints_load_strictly(tmp_path):
     assert torch.equal(loaded.decoder.state_dict()["0.mlp.fc1.weight"], model.decoder.state_dict()["0.mlp.fc1.weight"])
 
 
+def test_a_size_mismatch_in_our_checkpoint_is_a_loading_error_naming_the_key(tmp_path):
+    """A config.json whose sizes disagree with its weights (here intermediate_size edited): transformers raised a
+    bare RuntimeError pointing at its log (pixel-train: a traceback); now LoadingError with the key and both
+    shapes, as the README documents for size-mismatched keys."""
+    model = build(convert(ASSETS / "pixel-hf"))
+    model.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    want = cfg["intermediate_size"]
+    (tmp_path / "config.json").write_text(json.dumps({**cfg, "intermediate_size": want + 8}))
+    hidden = cfg["hidden_size"]
+    with pytest.raises(LoadingError, match=rf"of another shape.*encoder\.0\.mlp\.fc1\.bias \(checkpoint "
+                                           rf"\({want},\), model \({want + 8},\)\).*fc1\.weight \(checkpoint "
+                                           rf"\({want}, {hidden}\)"):
+        PixelForPreTraining.from_pretrained(tmp_path)
+
+
+def test_our_dir_without_config_or_with_a_cut_file_is_named(tmp_path):
+    """Our layout through ``from_pretrained``: without config.json transformers built the config class's defaults
+    (a base-size model) and reported all 300-odd keys missing or mis-shaped; a cut model.safetensors was a bare
+    SafetensorError naming no file. Each is now a LoadingError naming the file and the fix."""
+    model = build(convert(ASSETS / "pixel-hf"))
+    model.save_pretrained(tmp_path / "nocfg")
+    (tmp_path / "nocfg" / "config.json").unlink()
+    with pytest.raises(LoadingError, match="nocfg: no config.json there"):
+        PixelForPreTraining.from_pretrained(tmp_path / "nocfg")
+    model.save_pretrained(tmp_path / "cut")
+    f = tmp_path / "cut" / "model.safetensors"
+    f.write_bytes(f.read_bytes()[:-100])
+    with pytest.raises(LoadingError, match=f"{f} is not a readable safetensors file"):
+        PixelForPreTraining.from_pretrained(tmp_path / "cut")
+
+
+def test_absurd_sizes_in_a_config_json_are_refused_naming_it(tmp_path):
+    """config.json is untrusted: a negative width, zero heads or a text patch size was a torch RuntimeError /
+    ZeroDivisionError / ValueError traceback inside a constructor, on each way in (from_pretrained on our layout,
+    finetune --init, a published layout's import). Now a ConfigError naming the file and the value."""
+    from types import SimpleNamespace
+
+    from pixelkit.trainer.finetune import encoder_config
+    from pixelkit.trainer.models.base import ConfigError
+    from pixelkit.trainer.spec import DataInfo
+
+    def edited(name: str, src: Path, **sizes) -> Path:
+        dst = tmp_path / name
+        shutil.copytree(src, dst)
+        cfg = json.loads((dst / "config.json").read_text())
+        (dst / "config.json").write_text(json.dumps({**cfg, **sizes}))
+        return dst
+
+    build(convert(ASSETS / "pixel-hf")).save_pretrained(tmp_path / "ours")
+    with pytest.raises(ConfigError, match=r"neg/config.json: hidden_size=-64: sizes must be whole numbers"):
+        PixelForPreTraining.from_pretrained(edited("neg", tmp_path / "ours", hidden_size=-64))
+    with pytest.raises(ConfigError, match=r"zero/config.json: num_attention_heads=0"):
+        encoder_config(SimpleNamespace(init_from=str(edited("zero", tmp_path / "ours", num_attention_heads=0)),
+                                       model="pixel", model_overrides={}), DataInfo("gray", 4, 16))
+    with pytest.raises(ConfigError, match=r"odd/config.json: hidden_size=17 does not split into num_attention_heads"):
+        PixelForPreTraining.from_pretrained(edited("odd", tmp_path / "ours", hidden_size=17))
+    with pytest.raises(ConfigError, match=r"text/config.json: patch_size='x'"):
+        convert(edited("text", ASSETS / "pixel-hf", patch_size="x"))
+    with pytest.raises(ConfigError, match=r"nul/config.json: patch_size=0"):
+        convert(edited("nul", ASSETS / "pixelgpt-hf", patch_size=0))
+
+
+def test_a_published_config_without_a_size_or_with_a_bad_image_size_is_named(tmp_path):
+    """A published config.json lacking hidden_size was a bare KeyError; an image_size that is no (h, w) pair a
+    ValueError / TypeError from tuple unpacking. Now errors naming the file and the field."""
+    from pixelkit.trainer.models.base import ConfigError
+
+    def edited(name: str, fmt: str, drop: str = "", **fields) -> Path:
+        dst = _copy_asset(fmt, tmp_path / name)
+        cfg = {k: v for k, v in json.loads((dst / "config.json").read_text()).items() if k != drop}
+        (dst / "config.json").write_text(json.dumps({**cfg, **fields}))
+        return dst
+
+    for fmt in ("pixelgpt-hf", "pixar"):
+        with pytest.raises(CheckpointError, match=f"{fmt}/config.json lacks hidden_size: not a complete {fmt}"):
+            convert(edited(f"no-{fmt}", fmt, drop="hidden_size"))
+    with pytest.raises(ConfigError, match=r"config.json: image_size=\[16\]"):
+        convert(edited("one", "pixel-hf", image_size=[16]))
+    with pytest.raises(ConfigError, match=r"config.json: image_size=\[16, 'w'\]"):
+        convert(edited("text", "pixelgpt-hf", image_size=[16, "w"]))
+    with pytest.raises(CheckpointError, match=r"image_size \(16, 16\) is not one strip of 4px patches"):
+        convert(edited("square", "pixelgpt-hf", image_size=16))
+
+
+def test_a_float_weight_stored_as_integers_is_refused(tmp_path):
+    """torch's copy casts silently: an int64 encoder_norm.weight (a damaged or foreign file) loaded as floats under
+    from_pretrained, finetune --init and an import. Each now names the key and its stored dtype; a bf16 file (a
+    bf16 run's weights) still loads into fp32, cast."""
+    from pixelkit.trainer.loading import load_encoder
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+
+    model = build(convert(ASSETS / "pixel-hf"))
+    model.save_pretrained(tmp_path / "ours")
+    f = tmp_path / "ours" / "model.safetensors"
+    state = load_file(str(f))
+    save_file({k: v.to(torch.bfloat16) for k, v in state.items()}, str(f), metadata={"format": "pt"})
+    half = PixelForPreTraining.from_pretrained(tmp_path / "ours")
+    assert torch.equal(half.encoder_norm.weight, state["encoder_norm.weight"].to(torch.bfloat16).float())
+    save_file({**state, "encoder_norm.weight": state["encoder_norm.weight"].long()}, str(f), metadata={"format": "pt"})
+    with pytest.raises(LoadingError, match=r"stored as integers or booleans: \['encoder_norm.weight \(I64\)'\]"):
+        PixelForPreTraining.from_pretrained(tmp_path / "ours")
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    head = TaskModel(TaskConfig(encoder="pixel", encoder_config=model.config.to_dict(), head="tagging", task=task))
+    with pytest.raises(LoadingError, match=r"encoder_norm.weight \(torch.int64\)"):
+        load_encoder(head, tmp_path / "ours")
+    src = _copy_asset("pixel-hf", tmp_path)
+    state = load_file(str(src / "model.safetensors"))
+    state["vit.layernorm.weight"] = state["vit.layernorm.weight"].to(torch.int32)
+    save_file(state, str(src / "model.safetensors"))
+    with pytest.raises(LoadingError, match=r"encoder_norm.weight \(torch.int32\)"):
+        PixelForPreTraining.from_pretrained(src)
+
+
+def test_another_variants_checkpoint_is_named_as_such(tmp_path):
+    """A PIXAR model dir given to PIXEL (``pretrain --model pixel --set init_from=...``): the LoadingError listed
+    38 missing keys and suggested allow_missing=; it now says which variant the dir holds and how to load it."""
+    from pixelkit.trainer.models import DataInfo, get_variant
+    v = get_variant("pixar")
+    v.model_class(v.config("debug", {}, DataInfo("binary", 8, 16))).save_pretrained(tmp_path)
+    with pytest.raises(LoadingError, match=r"holds a 'pixelkit-pixar' model, not 'pixelkit-pixel': load it as that "
+                                           r"variant \(AutoModel picks it; pretrain: --model pixar\)\. .* missing"):
+        PixelForPreTraining.from_pretrained(tmp_path)
+
+
+def test_import_into_its_own_directory_is_refused(tmp_path):
+    """``pixel-train import --from X --out X`` wrote our config.json and model.safetensors over the published
+    checkpoint's; now refused, the source untouched."""
+    from pixelkit.trainer.importers import write
+    src = _copy_asset("pixel-hf", tmp_path)
+    before = {f.name: f.read_bytes() for f in src.iterdir()}
+    with pytest.raises(CheckpointError, match="is the checkpoint being imported"):
+        write(convert(src), "pixel-hf", src, tmp_path / "pixel-hf" / ".." / "pixel-hf")
+    assert {f.name: f.read_bytes() for f in src.iterdir()} == before
+
+
 def test_a_pixel_checkpoint_does_not_import_as_another_model():
     with pytest.raises(CheckpointError, match="imports as pixel"):
         Pixar2024.from_pretrained(ASSETS / "pixel-hf")

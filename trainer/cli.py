@@ -104,13 +104,6 @@ def _evaluate(a: argparse.Namespace) -> int:
     model_dir = Path(a.model)
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")
-    try:
-        model_type = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (ValueError, AttributeError) as e:
-        raise ConfigError(f"--model {model_dir}/config.json is not a model config ({e})") from None
-    if model_type != "pixelkit-task":
-        raise ConfigError(f"--model {model_dir} is a {model_type!r} model, not a finetuned one (pixelkit-task): "
-                          f"finetune it first, pixel-train finetune --init {model_dir} --data ...")
     torch.manual_seed(0)
     quiet_hf_bars()
     model = TaskModel.from_pretrained(str(model_dir))

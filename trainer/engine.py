@@ -142,8 +142,9 @@ def train(cfg: TrainConfig) -> Run:
     if finetuning:
         from . import finetune
         model = finetune.build(model_config, cfg.init_from, out if rank == 0 else None)
-    elif cfg.init_from:
-        model = variant.model_class.from_pretrained(cfg.init_from, config=model_config)
+    elif cfg.init_from:  # in fp32 as a fresh model is (transformers' dtype "auto" kept a bf16 run's weights in
+        # bf16, and an fp32 run then trained and saved bf16 weights); engine.precision casts for itself
+        model = variant.model_class.from_pretrained(cfg.init_from, config=model_config, dtype=torch.float32)
     else:
         model = variant.model_class(model_config)
     best = _Best(cfg, model_config, info, sets) if finetuning else None
@@ -152,7 +153,16 @@ def train(cfg: TrainConfig) -> Run:
                                                    lr_scheduler=_scheduler(optimizer, cfg), config=ds_config)
     step, start = 0, None
     if cfg.resume and (ckpt_dir / "latest").exists():
-        _, client = engine.load_checkpoint(str(ckpt_dir))
+        try:
+            _, client = engine.load_checkpoint(str(ckpt_dir))
+        except RuntimeError as e:  # DeepSpeed loads the module strictly: a traceback listing every key
+            if "Error(s) in loading state_dict" not in str(e):
+                raise
+            lines = [x.strip() for x in str(e).splitlines()[1:3]]
+            raise ConfigError(f"{ckpt_dir / (ckpt_dir / 'latest').read_text().strip()}, which this run would resume, "
+                              f"holds another architecture than this run's model (changed --model, --flavor or "
+                              f"model_overrides?): {' '.join(lines)[:300]} -- restore the settings it was saved with, "
+                              f"write to another --out, or set resume=false") from None
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
         torch.set_rng_state(client["torch_rng"])
@@ -307,12 +317,16 @@ RESUME_INFO = "pixelkit.json"  # beside DeepSpeed's files: what resuming needs t
 
 
 def check_resume(cfg: TrainConfig) -> None:
-    """A run that will resume its output's latest checkpoint must use the ZeRO stage it was saved with: DeepSpeed
-    lays out (and looks for) optimizer state per stage, and dies mid-load on another one."""
+    """A run that will resume its output's latest checkpoint needs that checkpoint's directory, and must use the
+    ZeRO stage it was saved with: DeepSpeed lays out (and looks for) optimizer state per stage, and dies mid-load
+    on another one."""
     ckpt_dir = Path(cfg.output_dir) / "checkpoints"
     if not cfg.resume or not (ckpt_dir / "latest").is_file():
         return
     tag = (ckpt_dir / "latest").read_text().strip()
+    if not tag or Path(tag).name != tag or not (ckpt_dir / tag).is_dir():  # DeepSpeed: a bare AssertionError
+        raise ConfigError(f"{ckpt_dir / 'latest'} names checkpoint {tag!r}, which is not a directory there (deleted "
+                          f"or moved?): put it back, point latest at a complete step-* dir, or set resume=false")
     info = ckpt_dir / tag / RESUME_INFO
     if not info.is_file():  # written since this check exists; older checkpoints resume unchecked
         return
@@ -345,7 +359,9 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
         tmp.write_text(tag)
         os.replace(tmp, ckpt_dir / "latest")
     if dist.get_rank() == 0 and cfg.keep_checkpoints > 0:
-        for old in sorted(ckpt_dir.glob("step-*"))[:-cfg.keep_checkpoints]:
+        # the newest up to this one; a step-* dir past it is no checkpoint of this run (a killed run's unfinished
+        # write, which latest never named): counted in, it pushed out the one latest now names
+        for old in sorted(p for p in ckpt_dir.glob("step-*") if p.name <= tag)[:-cfg.keep_checkpoints]:
             shutil.rmtree(old)
     return ckpt_dir / tag
 

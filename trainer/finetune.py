@@ -19,6 +19,7 @@ from .heads import get_head
 from .heads.encoders import encoder_class
 from .heads.modal import KINDS
 from .models import REGISTRY, get_variant
+from .models.base import check_sizes
 from .spec import (FAMILIES, MAIN_METRIC, TOKEN_UNIT_FAMILIES, ConfigError, DataInfo, check_modality,
                    check_tokenizer, resolve_task)
 
@@ -73,14 +74,12 @@ def _few(names: list[str], n: int = 5) -> str:
 def variant_of(config: dict, path) -> str:
     """The registered variant a pretrained config.json belongs to (by its model_type)."""
     mt = config.get("model_type")
-    if mt == "pixelkit-task":
-        raise ConfigError(f"init_from {path} is a finetuned model ({config.get('encoder')} under a "
-                          f"{config.get('head')} head, task {(config.get('task') or {}).get('name')}); --init takes a "
-                          "pretraining output's model/ dir: give the one it was finetuned from")
     for name in REGISTRY:
         if get_variant(name).config_class.model_type == mt:
             return name
-    raise ConfigError(f"init_from {path}: model_type {mt!r} is no registered variant")
+    what = "a finetuned task model" if mt == "pixelkit-task" else "no registered variant"
+    raise ConfigError(f"init_from {path}: model_type {mt!r} is {what}; give a pixel-train pretrain output's model/ "
+                      f"dir or a published checkpoint (pixel-train import lists the formats)")
 
 
 def scratch_info(variant: str, info: DataInfo) -> DataInfo:
@@ -96,7 +95,8 @@ def encoder_config(cfg, info: DataInfo):
     from .loading import read_pretrained
     if not cfg.init_from:
         return cfg.model, get_variant(cfg.model).config(cfg.flavor, cfg.model_overrides, scratch_info(cfg.model, info))
-    conf, _ = read_pretrained(cfg.init_from)
+    conf, _ = read_pretrained(cfg.init_from, cfg.model, info.channels)
+    check_sizes(conf, Path(cfg.init_from) / "config.json")
     name = variant_of(conf, cfg.init_from)
     variant = get_variant(name)
     ec = variant.config_class.from_dict(conf)

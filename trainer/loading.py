@@ -8,7 +8,8 @@
 * a shape that differs is refused with the key, both shapes and the fix -- except PIXAR's learned positions
   (``enc_pos.weight``), which keep their first N rows when the finetuning strips are shorter;
 * the head's parameters are the only new ones, and the report lists them.
-Only safetensors are read (no pickles).
+Only safetensors are read (no pickles); a published layout (``importers``) is converted first, as
+``from_pretrained`` and pretraining's ``init_from`` do.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .models.base import check_dtypes
 from .spec import ConfigError
 
 log = logging.getLogger(__name__)
@@ -38,30 +40,66 @@ class LoadReport:
         return asdict(self)
 
 
-def read_pretrained(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """config.json and the safetensors state dict of a ``save_pretrained`` directory."""
+def read_pretrained(path: str | Path, variant: str | None = None, channels: int | None = None
+                    ) -> tuple[dict, dict[str, torch.Tensor]]:
+    """config.json and the safetensors state dict of a ``save_pretrained`` directory (``_weight_files``), or of a
+    published layout (``importers``: pixel-hf, pixelgpt-hf, pixar) converted into ours -- into ``variant`` when the
+    format imports into it, 3-channel weights folded into a gray model when ``channels`` is 1."""
     from safetensors.torch import load_file
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ConfigError(f"init_from {path}: no config.json (give a pixel-train pretrain output's model/ dir)")
-    files = sorted(path.glob("model*.safetensors"))
-    if not files:
-        raise ConfigError(f"init_from {path}: no model*.safetensors (only safetensors are loaded, never pickles)")
+    try:
+        conf = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"init_from {path / 'config.json'}: not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(conf, dict):
+        raise ConfigError(f"init_from {path / 'config.json'}: holds a JSON {type(conf).__name__}, not an object")
+    if not str(conf.get("model_type", "")).startswith("pixelkit-"):
+        from .importers import convert, detect, module
+        fmt = detect(path)
+        if fmt is not None:
+            conv = convert(path, fmt, variant=variant if variant in module(fmt).VARIANTS else None, channels=channels)
+            log.info("init_from %s: a published %s checkpoint, imported as %s", path, fmt, conv.variant)
+            return conv.config.to_dict(), conv.state_dict
+    files = _weight_files(path)
     from safetensors import SafetensorError
     state: dict[str, torch.Tensor] = {}
     for f in files:
         try:
-            state.update(load_file(str(f)))
-        except SafetensorError as e:
+            part = load_file(str(f))
+        except (SafetensorError, OSError) as e:
             raise ConfigError(f"init_from {f}: not a readable safetensors file ({str(e)[:120]})") from None
-    try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8")), state
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ConfigError(f"init_from {path / 'config.json'}: not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+        twice = sorted(set(part) & set(state))
+        if twice:
+            raise ConfigError(f"init_from {f}: holds {twice[:4]} again (another shard has them); which one is "
+                              f"meant? save the model again")
+        state.update(part)
+    return conf, state
+
+
+def _weight_files(path: Path) -> list[Path]:
+    """The files ``save_pretrained`` wrote, as ``from_pretrained`` reads them: the shards
+    ``model.safetensors.index.json`` names, else ``model.safetensors`` -- not every ``model*.safetensors``, where a
+    stale copy beside them (``model_old.safetensors``) silently replaced the weights it shares names with."""
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+        except (UnicodeDecodeError, ValueError, AttributeError) as e:
+            raise ConfigError(f"init_from {index}: not a JSON object ({type(e).__name__})") from None
+        names = sorted(set(weight_map.values())) if isinstance(weight_map, dict) else None
+        if not names or not all(isinstance(n, str) and Path(n).name == n and n not in (".", "..") for n in names):
+            raise ConfigError(f"init_from {index}: 'weight_map' must map tensor names to shard files in {path}")
+        return [path / n for n in names]
+    if (path / "model.safetensors").is_file():
+        return [path / "model.safetensors"]
+    raise ConfigError(f"init_from {path}: no model.safetensors or model.safetensors.index.json (only safetensors "
+                      f"are loaded, never pickles)")
 
 
 def load_encoder(model, path: str | Path) -> LoadReport:
-    _, state = read_pretrained(path)
+    _, state = read_pretrained(path, model.config.encoder, model.config.encoder_config.get("num_channels"))
     enc = model.encoder
     own = enc.state_dict()
     report = LoadReport(str(path))
@@ -84,6 +122,10 @@ def load_encoder(model, path: str | Path) -> LoadReport:
             report.dropped.append(key)
         else:
             report.unexpected.append(key)
+    check_dtypes("the encoder", path, own, {k: v.dtype for k, v in take.items()})
+    cast = sorted({f"{v.dtype} -> {own[k].dtype}" for k, v in take.items() if v.dtype != own[k].dtype})
+    if cast:
+        log.info("init_from %s: float weights cast %s", path, ", ".join(cast))
     missing = sorted(set(own) - set(take))
     if missing:
         raise ConfigError(f"init_from {path}: the checkpoint lacks encoder weights {missing[:8]}"

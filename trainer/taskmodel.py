@@ -1,5 +1,5 @@
-"""A pretrained variant's encoder under a task head: ``TaskModel`` (a ``PreTrainedModel``, saved and loaded
-with safetensors like every variant) and the ``Variant``-shaped entry the engine trains it through.
+"""A pretrained variant's encoder under a task head: ``TaskModel`` (a ``PixelkitModel``, saved and loaded
+with safetensors like every variant, strictly) and the ``Variant``-shaped entry the engine trains it through.
 
 ``TaskConfig`` holds the encoder's variant name and its full config, the head name and options, and the task
 spec (name, family, label names), so a saved finetuned model is self-describing: ``pixel-train evaluate``
@@ -14,12 +14,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import PretrainedConfig, PreTrainedModel
+from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
 from pixelkit.schemas import TaskSpec
 
-# heads / models are imported where used: hf.register imports this module while models/ may still be loading
+from .models.base import PixelkitModel
+
+# heads and the models registry are imported where used: hf.register imports this module while models/ is still
+# loading (models.base is complete by then)
 
 
 class TaskConfig(PretrainedConfig):
@@ -61,7 +64,11 @@ class TaskOutput(ModelOutput):
     outputs: dict | None = None  # the head's named outputs (logits / arc + rel / start + end)
 
 
-class TaskModel(PreTrainedModel):
+class TaskModel(PixelkitModel):
+    """``from_pretrained`` is ``PixelkitModel``'s: a saved task model whose file lacks a tensor (the head's, an
+    encoder layer's), has an extra one or one of another shape is refused, naming them (``pixel-train evaluate``
+    and the suite's scoring would otherwise score a head left random)."""
+
     config_class = TaskConfig
     base_model_prefix = "task"
     main_input_name = "pixel_values"

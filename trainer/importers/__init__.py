@@ -13,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+from ..models.base import check_dtypes, check_sizes
 from ..spec import IMPORT_FORMATS
 from .common import CheckpointError, Converted, read_config, read_weights
 
@@ -51,9 +52,13 @@ def convert(src: str | Path, fmt: str | None = None, variant: str | None = None,
         raise CheckpointError(f"{src} is not in a known published layout ({', '.join(FORMATS)})")
     mod = module(fmt)
     cfg = read_config(src)
+    check_sizes(cfg, Path(src) / "config.json")
     if not mod.matches(cfg):
         raise CheckpointError(f"{src} is not a {fmt} checkpoint (model_type {cfg.get('model_type')!r}); "
                               f"detected: {detect(src) or 'none'}")
+    lacking = [k for k in getattr(mod, "REQUIRED", ()) if k not in cfg]
+    if lacking:
+        raise CheckpointError(f"{Path(src) / 'config.json'} lacks {', '.join(lacking)}: not a complete {fmt} config")
     variant = variant or mod.VARIANTS[0]
     if variant not in mod.VARIANTS:
         raise CheckpointError(f"a {fmt} checkpoint imports as {'/'.join(mod.VARIANTS)}, not {variant!r}")
@@ -73,6 +78,8 @@ def build(conv: Converted, model_class=None):
         from ..models import get_variant
         model_class = get_variant(conv.variant).model_class
     model = model_class(conv.config)
+    check_dtypes(conv.variant, "an imported checkpoint", model.state_dict(),
+                 {k: v.dtype for k, v in conv.state_dict.items()})
     result = model.load_state_dict(conv.state_dict, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(f"importer for {conv.variant} left {sorted(result.missing_keys)} missing and "
@@ -85,6 +92,7 @@ def pretrained_config(variant: str, config_class, path, channels: int | None = N
     weights folded into a gray model when ``channels`` is 1, e.g. for gray shards)."""
     fmt = detect(path)
     if fmt is None:
+        check_sizes(read_config(path), Path(path) / "config.json")
         return config_class.from_pretrained(path)
     return convert(path, fmt, variant=variant, channels=channels, num_patches=num_patches).config
 
@@ -93,6 +101,8 @@ def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
     """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
     dropped and why, what was transformed."""
     out = Path(out)
+    if out.resolve() == Path(src).resolve():  # save_pretrained would write over the source's config and weights
+        raise CheckpointError(f"--out {out} is the checkpoint being imported; write the import to another directory")
     model = build(conv)
     model.save_pretrained(out, safe_serialization=True)
     record = {"format": fmt, "source": str(Path(src).resolve()), "variant": conv.variant,

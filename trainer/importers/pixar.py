@@ -21,6 +21,7 @@ FORMAT = "pixar"
 VARIANTS = ("pixar2024",)
 LLAMA = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
          "mlp.up_proj", "mlp.down_proj", "input_layernorm", "post_attention_layernorm")
+REQUIRED = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")  # no defaults
 DEFAULT_PATCHES = 529  # not in the checkpoint: the strip length our shards use (PIXEL's 529); override by argument
 
 

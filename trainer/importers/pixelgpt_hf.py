@@ -23,6 +23,7 @@ from .common import CheckpointError, Converted, KeyLedger, fold_channels, refuse
 FORMAT = "pixelgpt-hf"
 CONFIGS = {"pixelgpt": PixelGPTConfig, "monogpt": MonoGPTConfig, "dualgpt": DualGPTConfig}
 VARIANTS = tuple(CONFIGS)
+REQUIRED = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")  # no defaults
 LLAMA = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
          "mlp.up_proj", "mlp.down_proj", "input_layernorm", "post_attention_layernorm")
 
@@ -38,7 +39,8 @@ def convert(weights: dict[str, torch.Tensor], cfg: dict, variant: str = "pixelgp
     refuse(cfg, FORMAT, hidden_act="silu", rope_scaling=None, rope_theta=(10000, 10000.0), attention_bias=False,
            norm_pix_loss=True, num_key_value_heads=(None, cfg.get("num_attention_heads")))
     p = int(cfg.get("patch_size", 16))
-    h_img, w_img = cfg.get("image_size", (16, 16384))
+    size = cfg.get("image_size", (16, 16384))  # an int or (h, w), checked by check_sizes
+    h_img, w_img = (size, size) if isinstance(size, int) else size
     if h_img != p or w_img % p:
         raise CheckpointError(f"{FORMAT} image_size {(h_img, w_img)} is not one strip of {p}px patches")
     c_in = int(cfg.get("num_channels", 3))

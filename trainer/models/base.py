@@ -9,6 +9,7 @@ with ``variant.collate(samples, config, rng)``, and calls ``model(**batch).loss`
 from __future__ import annotations
 
 import fnmatch
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -54,8 +55,10 @@ def check_loading(model: str, path, info: dict, allow_missing=(), allow_unexpect
     def left(keys, allowed):
         return sorted(k for k in keys if not any(fnmatch.fnmatchcase(k, a) for a in allowed))
     missing = left(info.get("missing_keys", ()), allow_missing)
-    mismatched = left([m[0] if isinstance(m, (tuple, list)) else m for m in info.get("mismatched_keys", ())],
-                      allow_missing)
+    shapes = {m[0]: f" (checkpoint {tuple(m[1])}, model {tuple(m[2])})" for m in info.get("mismatched_keys", ())
+              if isinstance(m, (tuple, list)) and len(m) == 3}
+    mismatched = [k + shapes.get(k, "") for k in left([m[0] if isinstance(m, (tuple, list)) else m
+                                                       for m in info.get("mismatched_keys", ())], allow_missing)]
     unexpected = left(info.get("unexpected_keys", ()), allow_unexpected)
     problems = []
     for what, keys, fix in (("missing (would stay random)", missing, "allow_missing"),
@@ -66,6 +69,85 @@ def check_loading(model: str, path, info: dict, allow_missing=(), allow_unexpect
             problems.append(f"{len(keys)} key(s) {what}: {keys[:6]}{more} [name them in {fix}= if intended]")
     if problems:
         raise LoadingError(f"loading {model} from {path}: " + "; ".join(problems))
+
+
+# config.json sizes a model is built from: whole numbers >= 1 (max_text_tokens >= 0); a file is untrusted, and
+# a negative, zero, fractional or textual size was a torch / ZeroDivisionError traceback deep in a constructor
+SIZES = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+         "decoder_hidden_size", "decoder_intermediate_size", "decoder_num_hidden_layers",
+         "decoder_num_attention_heads", "patch_size", "num_channels", "num_channel", "patch_len", "num_patches",
+         "max_position_embeddings", "vocab_size", "max_text_tokens")
+
+
+def check_sizes(cfg: dict, where) -> None:
+    """ConfigError naming ``where`` (a config.json) when a size in ``cfg`` is not a whole number >= 1 (>= 0 for
+    ``max_text_tokens``; ``num_key_value_heads`` may be null) or a width does not split into its heads."""
+    bad = []
+    for key in SIZES:
+        if key not in cfg or (key == "num_key_value_heads" and cfg[key] is None):
+            continue
+        v, low = cfg[key], 0 if key == "max_text_tokens" else 1
+        if type(v) is not int or v < low:
+            bad.append(f"{key}={v!r}")
+    size = cfg.get("image_size", 1)  # published layouts: an int or (height, width)
+    pair = isinstance(size, (list, tuple)) and len(size) == 2
+    if not all(type(v) is int and v >= 1 for v in (size if pair else [size])):
+        bad.append(f"image_size={size!r}")
+    if bad:
+        raise ConfigError(f"{where}: {', '.join(bad)}: sizes must be whole numbers >= 1 (max_text_tokens >= 0); "
+                          f"the file is damaged or not a model config")
+    for width, heads in (("hidden_size", "num_attention_heads"), ("decoder_hidden_size", "decoder_num_attention_heads"),
+                         ("num_attention_heads", "num_key_value_heads")):
+        if isinstance(cfg.get(width), int) and isinstance(cfg.get(heads), int) and cfg[width] % cfg[heads]:
+            raise ConfigError(f"{where}: {width}={cfg[width]} does not split into {heads}={cfg[heads]}")
+
+
+def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, str]:
+    """A model directory of ours before transformers reads it: a config.json (without one transformers builds the
+    config class's defaults -- another architecture -- and reports every key as missing) and safetensors files
+    that open (a cut one was a bare SafetensorError naming no file); a finetuned task model and a pretraining
+    model (``own_type``: the loading class's model_type) do not load as each other. Returns the tensors' dtype
+    names."""
+    from safetensors import SafetensorError, safe_open
+    if not (path / "config.json").is_file() and (config is None or isinstance(config, (str, Path))):
+        raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
+                           f"output dir, or pixel-train import a published checkpoint first)")
+    if (path / "config.json").is_file():
+        try:
+            cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise LoadingError(f"{path / 'config.json'} is not valid JSON ({type(e).__name__}: "
+                               f"{str(e)[:120]})") from None
+        if not isinstance(cfg, dict):
+            raise LoadingError(f"{path / 'config.json'} holds a JSON {type(cfg).__name__}, not an object")
+        check_sizes(cfg, path / "config.json")
+        saved, task = cfg.get("model_type"), "pixelkit-task"
+        if saved != own_type and task in (saved, own_type):  # never each other's: a traceback inside __init__
+            raise LoadingError(f"{path} holds a {saved!r} model, not a {own_type!r} one: " + (
+                "give a finetuning output's best/ or model/ dir" if own_type == task else
+                "a finetuned task model loads with TaskModel.from_pretrained (pixel-train evaluate)"))
+    dtypes: dict[str, str] = {}
+    for f in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), "pt") as h:
+                dtypes.update({k: h.get_slice(k).get_dtype() for k in h.keys()})
+        except (SafetensorError, OSError) as e:
+            raise LoadingError(f"loading {model}: {f} is not a readable safetensors file ({str(e)[:120]}); "
+                               f"save or copy it again") from None
+    return dtypes
+
+
+def check_dtypes(model: str, where, own: dict[str, torch.Tensor], stored: dict[str, Any]) -> None:
+    """A float weight stored as integers or booleans (a damaged or foreign file) is refused: torch's copy would
+    cast it silently. Float precisions (a bf16 run's weights into fp32) are cast, as transformers does.
+    ``stored``: key -> torch dtype or safetensors dtype name (F32, BF16, I64, BOOL ...)."""
+    def floating(dt) -> bool:
+        return dt.is_floating_point if isinstance(dt, torch.dtype) else str(dt).startswith(("F", "BF"))
+    bad = sorted(f"{k} ({dt})" for k, dt in stored.items()
+                 if k in own and own[k].is_floating_point() and not floating(dt))
+    if bad:
+        raise LoadingError(f"loading {model} from {where}: {len(bad)} float weight(s) stored as integers or "
+                           f"booleans: {bad[:6]}; the file is damaged or not this model's")
 
 
 class PixelkitModel(PreTrainedModel):
@@ -99,8 +181,23 @@ class PixelkitModel(PreTrainedModel):
             info = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": [],
                     "imported_from": fmt, "dropped": conv.dropped, "notes": conv.notes}
         else:
+            local = path is not None and Path(path).is_dir()
+            dtypes = check_local_dir(cls.__name__, Path(path), kwargs.get("config"),
+                                     cls.config_class.model_type) if local else {}
+            # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
+            kwargs["ignore_mismatched_sizes"] = True
             model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
-            check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
+            try:
+                check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
+            except LoadingError as e:  # another variant's checkpoint: say so, not just "name them in allow_*"
+                saved = json.loads((Path(path) / "config.json").read_text()).get("model_type") if local else None
+                own = cls.config_class.model_type
+                if saved and saved != own:
+                    raise LoadingError(f"{path} holds a {saved!r} model, not {own!r}: load it as that variant "
+                                       f"(AutoModel picks it; pretrain: --model {str(saved).removeprefix('pixelkit-')})"
+                                       f". {e}") from None
+                raise
+            check_dtypes(cls.__name__, path, model.state_dict(), dtypes)
         return (model, info) if want_info else model
 
 
