@@ -148,6 +148,25 @@ def test_truncated_stream_keeps_every_complete_frame_or_block(tmp_path, suffix):
     assert doc.text == "\n".join(lines[:n]) + "\n" and (cut.reason, cut.position) == ("truncated_file", f"line {n + 1}")
 
 
+
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+def test_a_zero_byte_compressed_file_is_truncated_not_empty(tmp_path, suffix):
+    """A compressed file cut to 0 bytes (an interrupted download) has lost even its header: gzip and zstd read it
+    as no data, so it ended with no record and no dead letter -- silently; bzip2 and the command-line tools call it
+    truncated. Now all three do. A compressed stream of no data still reads as nothing, and real text as before."""
+    for name in (f"cut.jsonl{suffix}", f"book.txt{suffix}"):
+        (tmp_path / name).write_bytes(b"")
+        [dead] = iter_documents(str(tmp_path / name), "auto", "web")
+        assert (dead.reason, dead.position) == ("truncated_file", "line 1") and "0 bytes" in dead.detail, dead
+    compress = {".zst": zstandard.ZstdCompressor().compress, ".bz2": bz2.compress, ".gz": gzip.compress}[suffix]
+    (tmp_path / f"empty.jsonl{suffix}").write_bytes(compress(b""))  # a header, no data
+    assert list(iter_jsonl(str(tmp_path / f"empty.jsonl{suffix}"), "web")) == []
+    data = _real_text(2000)
+    (tmp_path / f"ok.txt{suffix}").write_bytes(_compress(data, suffix))
+    [doc] = iter_text(str(tmp_path / f"ok.txt{suffix}"), "books")
+    assert doc.text == data.decode()
+
+
 def test_bookcorpusopen_layout(tmp_path, sentences):
     path = write_data(tmp_path / "books.jsonl.zst", jsonl_bytes(
         [{"title": f"book-{i}.epub.txt", "text": "\n".join(sentences[i::3])} for i in range(3)]))

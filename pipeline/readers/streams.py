@@ -77,6 +77,27 @@ class _ZstdReader(io.RawIOBase):
         return b"".join(parts)
 
 
+class _NotEmpty(io.RawIOBase):
+    """A compressed file of 0 bytes was cut before its header (an interrupted download or copy): gzip and zstd
+    would read it as no data at all, a silently empty file; bzip2, and the ``gzip``/``zstd``/``bzip2`` tools, call
+    it truncated. EOFError on a first read that gets no bytes, so every codec reports it as ``truncated_file``."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw, self._started = raw, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        data = self._raw.read(len(buf))
+        if not self._started:
+            if not data:
+                raise EOFError("the file is empty (0 bytes): not even a compressed stream's header")
+            self._started = True
+        buf[:len(data)] = data
+        return len(data)
+
+
 def _gzip(raw: BinaryIO) -> BinaryIO:
     return gzip.GzipFile(fileobj=raw, mode="rb")
 
@@ -112,7 +133,7 @@ def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
         if codec is None:
             yield raw
         else:
-            with codec(raw) as fh:
+            with codec(io.BufferedReader(_NotEmpty(raw), buffer_size=CHUNK)) as fh:
                 yield fh
 
 
