@@ -118,6 +118,21 @@ def test_wikitext_to_text_markup():
     assert text == "Bold word (k).\n\nLife\nBorn in Sofia."
 
 
+
+def test_interlanguage_links_are_not_text(enwiki_full):
+    """[[bg:Аграрни науки]] at the end of an article is an interlanguage link, shown by MediaWiki in the sidebar:
+    the real "Agricultural science" page (572) ended with 14 lines "be-x-old:Аграномія", "bg:Аграрни науки" ...
+    in 12 scripts, and "Allah" (740) with "te:అల్లాహ్". A labelled link, one with a leading colon and a title with a
+    capital or a space before its colon stay text."""
+    docs = {d.doc_id: d.text for d in enwiki_full if isinstance(d, Document)}
+    assert docs["572"].endswith("Department of Entomology Plant Pathology and Weed Science")
+    language_line = re.compile(r"[a-z]{2,3}(-[a-z]+)*:[^/]")  # not "http://..."
+    assert not [(k, line) for k, t in docs.items() for line in t.splitlines() if language_line.match(line)]
+    text = wikitext_to_text("Science.\n\n[[be-x-old:Аграномія]]\n[[bg:Аграрни науки]]\n[[th:เกษตรศาสตร์]]\n"
+                            "See [[de:Agronomie|the German article]], [[:fr:Agronomie]] and [[Ys: The Vanished Omens]].")
+    assert text == "Science.\n\nSee the German article, :fr:Agronomie and Ys: The Vanished Omens."
+
+
 def test_wikitext_nested_too_deep_costs_that_page(tmp_path):
     """~1,000 nested ``{{`` overflow mwparserfromhell's Python builder (RecursionError): it used to end the file
     and, in the Beam job, the job; now that page is a wikitext_error dead letter and the rest are read."""
