@@ -110,6 +110,19 @@ def test_a_broken_page_costs_that_page_not_the_rest_of_the_dump(tmp_path):
     assert recs[:-1] == clean[:-1] and (recs[-1].position, recs[-1].reason) == (f"page {len(clean)}", "malformed_xml")
 
 
+
+def test_an_export_without_pages_is_empty_and_one_cut_before_its_first_page_is_not(tmp_path):
+    """The header was always closed with ``</mediawiki>`` before parsing, so an export of no pages (closed already)
+    failed as malformed_xml, while one cut before its first page parsed, silently, as a file of no pages."""
+    xml = bz2.decompress(WIKI.read_bytes())
+    header = xml[: xml.index(b"<page>")]
+    (tmp_path / "none.xml").write_bytes(header + b"</mediawiki>\n")
+    assert list(iter_wikipedia(str(tmp_path / "none.xml"), "enwiki")) == []
+    (tmp_path / "cut.xml").write_bytes(header)
+    [dead] = iter_wikipedia(str(tmp_path / "cut.xml"), "enwiki")
+    assert (dead.reason, dead.position) == ("malformed_xml", "page 1 (after 0 complete pages)"), dead
+
+
 def test_wikitext_to_text_markup():
     text = wikitext_to_text("'''Bold''' {{Infobox|x=1}} word<ref>cite</ref> ([[Kategorie|k]]).\n\n"
                             "== Life ==\n[[Файл:X.png|thumb|cap [[a]]]]Born [[Sofia|in Sofia]].\n"
