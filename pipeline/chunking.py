@@ -83,12 +83,16 @@ def _word_pieces(word: str, measure: Callable[[str], int], budget: int) -> list[
     return out
 
 
-def chunk_document(doc: Document, measure: Callable[[str], int], budget: int) -> list[TextChunk]:
+def chunk_document(doc: Document, measure: Callable[[str], int], budget: int, max_chars: int = 0) -> list[TextChunk]:
     """Greedy packing of the document's lines (joined with spaces) into chunks of at most ``budget`` px.
 
     Widths are summed as an estimate (one layout per line), then each chunk is measured once as a whole;
-    if shaping across the joins makes it wider, its last piece moves to the next chunk.
+    if shaping across the joins makes it wider, its last piece moves to the next chunk. ``max_chars``: the
+    renderer's character cap (``RenderConfig.char_cap``; 0: none) -- a text longer than it counts as too wide
+    whatever it measures, since the renderer would cut it (a run of zero-width characters measures ~0 px).
     """
+    if max_chars:
+        measure = _within(measure, budget, max_chars)
     space = max(1, measure("a a") - measure("aa"))
     queue: list[tuple[str, int]] = []
     for line in doc.text.splitlines():
@@ -117,6 +121,10 @@ def chunk_document(doc: Document, measure: Callable[[str], int], budget: int) ->
         back = _emit(doc, cur, measure, budget, chunks)
         cur = cur[len(cur) - back:] if back else []
     return chunks
+
+
+def _within(measure: Callable[[str], int], budget: int, max_chars: int) -> Callable[[str], int]:
+    return lambda text: budget + 1 if len(text) > max_chars else measure(text)
 
 
 def _emit(doc: Document, cur: list[tuple[str, int]], measure, budget: int, chunks: list[TextChunk]) -> int:

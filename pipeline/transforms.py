@@ -59,7 +59,7 @@ class _Chunker:
             stats.append((f"replaced_chars:{doc.source}", n))
         r = self._renderer.get()
         r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
-        chunks = chunk_document(doc, r.measure, r.text_budget)
+        chunks = chunk_document(doc, r.measure, r.text_budget, self._cfg.char_cap)
         if not chunks:
             self._empty.inc()
             return [], ["skipped_empty_text"], stats

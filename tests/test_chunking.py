@@ -95,3 +95,19 @@ def test_an_unbroken_run_is_split_between_character_clusters(r, udhr):
         text = udhr_page_text(page.read_text(encoding="utf-8"))
         chunks = chunk_document(Document("udhr", "jav", text), pixar.measure, pixar.text_budget)
         assert len(chunks) > 10 and not _cuts_inside_a_cluster(text, chunks)
+
+
+def test_a_run_of_zero_width_characters_longer_than_the_render_cap_is_split_not_cut(r, wikitext):
+    """The renderer keeps at most ``char_cap`` characters of a text (4 per pixel of the strip) and measures only
+    those: 40,000 zero-width spaces inside a word measured ~0 px, so the job made them one chunk and the renderer
+    cut it -- the document's last words were lost, flagged only as ``truncated`` in its one sample. The job's
+    chunking (transforms._Chunker) now counts a text longer than the cap as too wide."""
+    from pixelkit.pipeline.renderers import SharedRenderer
+    from pixelkit.pipeline.transforms import _Chunker
+
+    text = wikitext[0][:200] + "\u200b" * 40_000 + wikitext[1][:200]
+    chunks, labels, _ = _Chunker(r.cfg, False, SharedRenderer(r.cfg))(Document("web", "zw", text))
+    assert len(chunks) > 1 and labels == []
+    assert "".join(c.text for c in chunks).replace(" ", "") == text.replace(" ", "")
+    results = [r(c.text) for c in chunks]
+    assert not any(res.truncated for res in results) and results[-1].text.endswith(wikitext[1][:200].split()[-1])
