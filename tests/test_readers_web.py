@@ -168,3 +168,15 @@ def test_jsonl_with_a_utf16_or_utf32_byte_order_mark_is_decoded(tmp_path, senten
     *docs, dead = iter_jsonl(str(tmp_path / "cut.jsonl"), "web")
     assert [d.doc_id for d in docs] == ["w0", "w1", "w2", "w3"]
     assert (dead.reason, dead.position) == ("decode_error", "line 5")
+
+
+def test_concatenated_jsonl_files_saved_with_a_bom_lose_no_record(tmp_path, sentences):
+    """``cat a.jsonl b.jsonl``, each saved with a UTF-8 BOM (as Windows tools save): the BOM was stripped from the
+    file's first line only, so each later file's first record was an invalid_json dead letter ("Unexpected UTF-8
+    BOM"). JSON allows a parser to ignore a BOM before a JSON text, and each line is one."""
+    parts = [jsonl_bytes([{"id": f"{k}{i}", "text": s} for i, s in enumerate(sentences[j:j + 3])])
+             for k, j in (("a", 0), ("b", 3), ("c", 6))]
+    (tmp_path / "all.jsonl").write_bytes(b"".join(codecs.BOM_UTF8 + part for part in parts))
+    out = list(iter_jsonl(str(tmp_path / "all.jsonl"), "web"))
+    assert [(d.doc_id, d.text) for d in out] == [(f"{k}{i}", s) for k, j in (("a", 0), ("b", 3), ("c", 6))
+                                                 for i, s in enumerate(sentences[j:j + 3])]

@@ -52,8 +52,7 @@ def iter_jsonl(path: str, source: str, opener: Opener = open_binary, text_field:
     with open_stream(path, opener) as fh:
         try:
             for line_no, raw in enumerate(_lines(fh), 1):
-                if line_no == 1:
-                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                raw = raw.removeprefix(codecs.BOM_UTF8)  # on any line: files saved with a BOM, concatenated
                 if raw and not raw.isspace():
                     yield _json_line(raw, source, path, line_no, stem, text_field, id_field)
         except UnicodeDecodeError as e:  # in a UTF-16/32 file
