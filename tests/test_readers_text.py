@@ -167,6 +167,21 @@ def test_a_zero_byte_compressed_file_is_truncated_not_empty(tmp_path, suffix):
     assert doc.text == data.decode()
 
 
+
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+def test_a_compressed_file_named_without_its_suffix_is_decompressed(tmp_path, suffix):
+    """A download saved compressed under its plain name: a gzip'd book.txt was read as UTF-8 text, 83 lines of
+    compressed bytes as decode_error dead letters and the few that decoded as a 2-character document of junk,
+    rendered and written. A file named without a compression suffix is now decompressed by its magic bytes."""
+    data = _real_text(20_000)
+    (tmp_path / "book.txt").write_bytes(_compress(data, suffix))
+    [doc] = iter_documents(str(tmp_path / "book.txt"), "auto", "books")
+    assert doc.text == data.decode()
+    texts = [t for t in data.decode().split("\n") if t.strip()]
+    (tmp_path / "web.jsonl").write_bytes(_compress(jsonl_bytes([{"text": t} for t in texts]), suffix))
+    assert [d.text for d in iter_jsonl(str(tmp_path / "web.jsonl"), "web")] == texts
+
+
 def test_bookcorpusopen_layout(tmp_path, sentences):
     path = write_data(tmp_path / "books.jsonl.zst", jsonl_bytes(
         [{"title": f"book-{i}.epub.txt", "text": "\n".join(sentences[i::3])} for i in range(3)]))

@@ -125,11 +125,27 @@ def file_stem(path: str) -> str:
     return no_surrogates(os.path.splitext(name)[0] or name)
 
 
+def _sniff(raw: BinaryIO) -> Callable[[BinaryIO], BinaryIO] | None:
+    """The codec whose magic bytes start a file named without a compression suffix (a download saved compressed
+    under its plain name): gzip, zstd, bzip2 (its header and first block's magic). No text starts so: 0x1F 0x8B
+    and 0x28 0xB5 are not UTF-8, "BZh91AY&SY" is not prose. None when the stream cannot be peeked at."""
+    head = raw.peek(10)[:10] if hasattr(raw, "peek") else b""
+    if head.startswith(b"\x1f\x8b"):
+        return _gzip
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return _zstd
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
+        return bz2.BZ2File
+    return None
+
+
 @contextmanager
 def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
-    """``opener(path)``, wrapped in a streaming decompressor chosen by the path's suffix."""
+    """``opener(path)``, wrapped in a streaming decompressor chosen by the path's suffix, or for a file named
+    without one, by its magic bytes."""
     with opener(path) as raw:
-        codec = _CODECS.get(split_name(path)[1])
+        suffix = split_name(path)[1]
+        codec = _CODECS[suffix] if suffix else _sniff(raw)
         if codec is None:
             yield raw
         else:
