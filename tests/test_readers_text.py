@@ -93,6 +93,21 @@ def test_utf16_and_old_mac_newlines(tmp_path):
     assert dead.position == f"line {n}" and doc.text == "\n".join(lines[: n - 1] + lines[n:])
 
 
+
+def test_a_utf16_book_with_one_bad_unit_keeps_the_text_before_it(tmp_path):
+    """A UTF-16 book cut mid-character (a copy one byte short) or holding a lone surrogate was lost whole: a
+    decode_error dead letter and an empty_text skip. The text before the bad unit is now the document."""
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")
+    data = pride.encode("utf-16")
+    (tmp_path / "cut.txt").write_bytes(data[:-1])
+    dead, doc = iter_text(str(tmp_path / "cut.txt"), "books")
+    assert (dead.reason, dead.position) == ("decode_error", f"byte {len(data) - 2}") and doc.text == pride[:-1]
+    at = len(data) // 2 & ~1
+    (tmp_path / "lone.txt").write_bytes(data[:at] + "\ud800".encode("utf-16-le", "surrogatepass") + data[at:])
+    dead, doc = iter_text(str(tmp_path / "lone.txt"), "books")
+    assert (dead.reason, dead.position) == ("decode_error", f"byte {at}") and doc.text == pride[:(at - 2) // 2]
+
+
 def _real_text(n_bytes: int) -> bytes:
     """Real prose (WikiText-2 + Pride and Prejudice), repeated to ``n_bytes``, ending at a newline."""
     base = ((SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_bytes()
