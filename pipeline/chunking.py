@@ -2,13 +2,15 @@
 
 As PIXEL prerendered its data: line by line, within one document only, measuring rendered widths with the
 font and leaving room for the EOS patch. A line wider than a strip is split at sentence boundaries, a
-sentence wider than a strip at spaces, and a single unbroken run (a URL, a long compound) between
-characters -- text is split across chunks, never clipped.
+sentence wider than a strip at spaces, and a single unbroken run (a URL, a long compound, a line of a script
+written without spaces) between characters, where a new character cluster starts (not before a combining mark,
+inside a conjunct, an emoji sequence or a flag) -- text is split across chunks, never clipped.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Callable
 
 from .documents import Document, TextChunk
@@ -16,8 +18,30 @@ from .documents import Document, TextChunk
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026\u3002\uff01\uff1f\u0964])\s+")
 
 
+_ZWJ, _ZWNJ = "\u200d", "\u200c"
+
+
+def _joins(text: str, i: int) -> bool:
+    """Whether ``text[i]`` belongs to the character cluster before it (a cut there would leave a mark on a dotted
+    circle, split a conjunct, an emoji ZWJ sequence, a skin-tone modifier or a flag): a combining mark (variation
+    selectors included), ZWJ/ZWNJ, an emoji modifier or tag, anything after ZWJ or a virama, a flag's second half."""
+    ch, prev = text[i], text[i - 1]
+    if unicodedata.category(ch) in ("Mn", "Mc", "Me") or ch in (_ZWJ, _ZWNJ) or "\U0001f3fb" <= ch <= "\U0001f3ff" \
+            or "\U000e0020" <= ch <= "\U000e007f":  # emoji tag sequences (the flag of England)
+        return True
+    if prev == _ZWJ or unicodedata.combining(prev) == 9:  # 9: the virama class
+        return True
+    if "\U0001f1e6" <= ch <= "\U0001f1ff":  # regional indicators pair up from the start of their run
+        k = i
+        while k > 0 and "\U0001f1e6" <= text[k - 1] <= "\U0001f1ff":
+            k -= 1
+        return (i - k) % 2 == 1
+    return False
+
+
 def _fit_prefix(text: str, measure: Callable[[str], int], budget: int) -> int:
-    """Length of the longest prefix of ``text`` that measures within ``budget`` (at least 1)."""
+    """Length of the longest prefix of ``text`` that measures within ``budget`` and ends where a character cluster
+    does (at least 1; a cut inside a cluster only when the first cluster alone is wider than the budget)."""
     lo, hi = 1, len(text)
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -25,7 +49,10 @@ def _fit_prefix(text: str, measure: Callable[[str], int], budget: int) -> int:
             lo = mid
         else:
             hi = mid - 1
-    return lo
+    n = lo
+    while 0 < n < len(text) and _joins(text, n):
+        n -= 1
+    return n or lo
 
 
 def pieces(line: str, measure: Callable[[str], int], budget: int) -> list[tuple[str, int]]:
@@ -56,12 +83,16 @@ def _word_pieces(word: str, measure: Callable[[str], int], budget: int) -> list[
     return out
 
 
-def chunk_document(doc: Document, measure: Callable[[str], int], budget: int) -> list[TextChunk]:
+def chunk_document(doc: Document, measure: Callable[[str], int], budget: int, max_chars: int = 0) -> list[TextChunk]:
     """Greedy packing of the document's lines (joined with spaces) into chunks of at most ``budget`` px.
 
     Widths are summed as an estimate (one layout per line), then each chunk is measured once as a whole;
-    if shaping across the joins makes it wider, its last piece moves to the next chunk.
+    if shaping across the joins makes it wider, its last piece moves to the next chunk. ``max_chars``: the
+    renderer's character cap (``RenderConfig.char_cap``; 0: none) -- a text longer than it counts as too wide
+    whatever it measures, since the renderer would cut it (a run of zero-width characters measures ~0 px).
     """
+    if max_chars:
+        measure = _within(measure, budget, max_chars)
     space = max(1, measure("a a") - measure("aa"))
     queue: list[tuple[str, int]] = []
     for line in doc.text.splitlines():
@@ -90,6 +121,10 @@ def chunk_document(doc: Document, measure: Callable[[str], int], budget: int) ->
         back = _emit(doc, cur, measure, budget, chunks)
         cur = cur[len(cur) - back:] if back else []
     return chunks
+
+
+def _within(measure: Callable[[str], int], budget: int, max_chars: int) -> Callable[[str], int]:
+    return lambda text: budget + 1 if len(text) > max_chars else measure(text)
 
 
 def _emit(doc: Document, cur: list[tuple[str, int]], measure, budget: int, chunks: list[TextChunk]) -> int:

@@ -20,7 +20,7 @@ def source_stats(counts: dict[str, int]) -> dict[str, dict[str, int]]:
 def chunk_skips(counts: dict[str, int]) -> dict[str, int]:
     """Rendered chunks skipped, by reason, over all sources (``chunks_skipped_<reason>:<source>`` keys): the
     accounting is per document, and a document with one chunk written counts as written, so a chunk skipped
-    inside it (too much tofu, too few patches) is only counted here."""
+    inside it (too much tofu, too few patches, a duplicate under ``--dedup``) is only counted here."""
     out: dict[str, int] = {}
     for key, n in counts.items():
         stat, sep, _ = key.partition(":")

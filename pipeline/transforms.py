@@ -59,7 +59,7 @@ class _Chunker:
             stats.append((f"replaced_chars:{doc.source}", n))
         r = self._renderer.get()
         r.prefetch([" ".join(doc.text.split())])  # the document's words in one go, split as chunking splits them
-        chunks = chunk_document(doc, r.measure, r.text_budget)
+        chunks = chunk_document(doc, r.measure, r.text_budget, self._cfg.char_cap)
         if not chunks:
             self._empty.inc()
             return [], ["skipped_empty_text"], stats
@@ -90,10 +90,12 @@ def _text_hash(chunk: TextChunk) -> tuple[str, TextChunk]:
 
 
 class _KeepFirstFn(beam.DoFn):
-    """Of identical chunks keep the one with the smallest key (deterministic); the rest are outcomes."""
+    """Of identical chunks keep the one with the smallest key (deterministic); the rest are outcomes (and, with
+    ``stats``, ``chunks_skipped_duplicate:<source>`` counts, as chunks a filter skips are)."""
 
-    def __init__(self):
+    def __init__(self, stats: bool = False):
         self._dups = Metrics.counter(NS, "skipped_duplicate")
+        self._stats = stats
 
     def process(self, item):
         _, chunks = item
@@ -102,14 +104,21 @@ class _KeepFirstFn(beam.DoFn):
         for c in ordered[1:]:
             self._dups.inc()
             yield TaggedOutput("outcome", (doc_ref(c.source, c.doc_id), "skipped_duplicate"))
+            if self._stats:
+                yield TaggedOutput("stats", (f"chunks_skipped_duplicate:{c.source}", 1))
 
 
 class DedupChunks(beam.PTransform):
     """Exact dedup of identical chunk texts within a run."""
 
+    def __init__(self, stats: bool = False):
+        super().__init__()
+        self._stats = stats
+
     def expand(self, chunks):
+        tags = ("outcome", "stats") if self._stats else ("outcome",)
         return (chunks | "HashText" >> beam.Map(_text_hash) | "GroupByText" >> beam.GroupByKey()
-                | "KeepFirst" >> beam.ParDo(_KeepFirstFn()).with_outputs("outcome", main="chunks"))
+                | "KeepFirst" >> beam.ParDo(_KeepFirstFn(self._stats)).with_outputs(*tags, main="chunks"))
 
 
 class _ChunkRenderer:
@@ -275,14 +284,14 @@ class Render(beam.PTransform):
             shared = SharedRenderer(self._cfg)  # chunking measures with the renderer that draws
             chunked = (docs | "Chunk" >> beam.ParDo(ChunkFn(self._cfg, self._stats, shared))
                        .with_outputs(*tags, main="chunks"))
-            deduped = chunked.chunks | "Dedup" >> DedupChunks()
+            deduped = chunked.chunks | "Dedup" >> DedupChunks(self._stats)
             rendered = (deduped.chunks
                         | "RenderChunks" >> beam.ParDo(RenderFn(self._cfg, self._encoding, self._filters,
                                                                 self._tokenizer_path, stats=self._stats,
                                                                 renderer=shared))
                         .with_outputs(*tags, main="samples"))
             outcomes = [chunked.outcome, deduped.outcome, rendered.outcome]
-            stats = [chunked.stats, rendered.stats] if self._stats else []
+            stats = [chunked.stats, deduped.stats, rendered.stats] if self._stats else []
         else:  # documents spread over workers in lists; each chunked and rendered by the same worker and thread
             rendered = (docs | "Batch" >> beam.ParDo(BatchBySizeFn(BATCH_CHARS, doc_chars))
                         | "Spread" >> beam.Reshuffle()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import unicodedata
+
 import pytest
+from conftest import SHARED_DATA, udhr_page_text
 
 from pixelkit.pipeline.chunking import chunk_document, pieces
 from pixelkit.pipeline.documents import Document
-from pixelkit.pipeline.render import RenderConfig, TextRenderer
+from pixelkit.pipeline.render import RenderConfig, TextRenderer, preset
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +59,55 @@ def test_documents_never_share_a_chunk(r, wikitext):
 
 def test_empty_document_has_no_chunks(r):
     assert chunk_document(Document("w", "e", "  \n\n \t"), r.measure, r.text_budget) == []
+
+
+
+def _cuts_inside_a_cluster(text: str, chunks) -> list:
+    """The cuts between chunks of ``text`` that are not at a space and split a character cluster: a mark (or ZWJ)
+    starting the next chunk, a virama or ZWJ ending the chunk, or a flag's two regional indicators apart."""
+    norm, pos, bad = " ".join(text.split()), 0, []
+    for a, b in zip(chunks, chunks[1:]):
+        pos += len(a.text)
+        if norm[pos] == " ":
+            pos += 1
+            continue
+        flag = sum(1 for _ in itertools.takewhile(lambda c: "\U0001f1e6" <= c <= "\U0001f1ff", a.text[::-1])) % 2
+        if unicodedata.category(b.text[0]) in ("Mn", "Mc", "Me") or b.text[0] in "\u200c\u200d" \
+                or a.text[-1] == "\u200d" or unicodedata.combining(a.text[-1]) == 9 \
+                or (flag and "\U0001f1e6" <= b.text[0] <= "\U0001f1ff"):
+            bad.append((a.index, a.text[-2:], b.text[:2]))
+    return bad
+
+
+def test_an_unbroken_run_is_split_between_character_clusters(r, udhr):
+    """A run wider than a strip was cut at any code point: a line of Hindi without spaces gave every other chunk a
+    vowel sign on a dotted circle (and the chunk before a consonant without it), and Javanese, written without
+    spaces, did so in the real UDHR under PIXAR's strips. Cuts now fall where a new character cluster starts."""
+    hindi = udhr["hin"]["paragraphs"][0].replace(" ", "")[:200] * 40
+    emoji = "\U0001F468\u200d\U0001F469\u200d\U0001F467\U0001F44D\U0001F3FD\U0001F1FA\U0001F1F8\U0001F1EF\U0001F1F5"
+    for text in (hindi, emoji * 300):
+        chunks = chunk_document(Document("web", "run", text), r.measure, r.text_budget)
+        assert len(chunks) > 2 and "".join(c.text for c in chunks) == text
+        assert not _cuts_inside_a_cluster(text, chunks)
+    page = SHARED_DATA / "udhr" / "declaration" / "jav_java.html"  # Javanese in its own script
+    if page.exists():
+        pixar = TextRenderer(preset("pixar-pango"))
+        text = udhr_page_text(page.read_text(encoding="utf-8"))
+        chunks = chunk_document(Document("udhr", "jav", text), pixar.measure, pixar.text_budget)
+        assert len(chunks) > 10 and not _cuts_inside_a_cluster(text, chunks)
+
+
+def test_a_run_of_zero_width_characters_longer_than_the_render_cap_is_split_not_cut(r, wikitext):
+    """The renderer keeps at most ``char_cap`` characters of a text (4 per pixel of the strip) and measures only
+    those: 40,000 zero-width spaces inside a word measured ~0 px, so the job made them one chunk and the renderer
+    cut it -- the document's last words were lost, flagged only as ``truncated`` in its one sample. The job's
+    chunking (transforms._Chunker) now counts a text longer than the cap as too wide."""
+    from pixelkit.pipeline.renderers import SharedRenderer
+    from pixelkit.pipeline.transforms import _Chunker
+
+    text = wikitext[0][:200] + "\u200b" * 40_000 + wikitext[1][:200]
+    chunks, labels, _ = _Chunker(r.cfg, False, SharedRenderer(r.cfg))(Document("web", "zw", text))
+    assert len(chunks) > 1 and labels == []
+    assert "".join(c.text for c in chunks).replace(" ", "") == text.replace(" ", "")
+    results = [r(c.text) for c in chunks]
+    assert not any(res.truncated for res in results) and results[-1].text.endswith(wikitext[1][:200].split()[-1])

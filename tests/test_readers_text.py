@@ -93,6 +93,21 @@ def test_utf16_and_old_mac_newlines(tmp_path):
     assert dead.position == f"line {n}" and doc.text == "\n".join(lines[: n - 1] + lines[n:])
 
 
+
+def test_a_utf16_book_with_one_bad_unit_keeps_the_text_before_it(tmp_path):
+    """A UTF-16 book cut mid-character (a copy one byte short) or holding a lone surrogate was lost whole: a
+    decode_error dead letter and an empty_text skip. The text before the bad unit is now the document."""
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")
+    data = pride.encode("utf-16")
+    (tmp_path / "cut.txt").write_bytes(data[:-1])
+    dead, doc = iter_text(str(tmp_path / "cut.txt"), "books")
+    assert (dead.reason, dead.position) == ("decode_error", f"byte {len(data) - 2}") and doc.text == pride[:-1]
+    at = len(data) // 2 & ~1
+    (tmp_path / "lone.txt").write_bytes(data[:at] + "\ud800".encode("utf-16-le", "surrogatepass") + data[at:])
+    dead, doc = iter_text(str(tmp_path / "lone.txt"), "books")
+    assert (dead.reason, dead.position) == ("decode_error", f"byte {at}") and doc.text == pride[:(at - 2) // 2]
+
+
 def _real_text(n_bytes: int) -> bytes:
     """Real prose (WikiText-2 + Pride and Prejudice), repeated to ``n_bytes``, ending at a newline."""
     base = ((SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_bytes()
@@ -146,6 +161,40 @@ def test_truncated_stream_keeps_every_complete_frame_or_block(tmp_path, suffix):
     n = _recoverable(book.read_bytes(), suffix).count(b"\n")
     cut, doc = iter_text(str(book), "books")
     assert doc.text == "\n".join(lines[:n]) + "\n" and (cut.reason, cut.position) == ("truncated_file", f"line {n + 1}")
+
+
+
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+def test_a_zero_byte_compressed_file_is_truncated_not_empty(tmp_path, suffix):
+    """A compressed file cut to 0 bytes (an interrupted download) has lost even its header: gzip and zstd read it
+    as no data, so it ended with no record and no dead letter -- silently; bzip2 and the command-line tools call it
+    truncated. Now all three do. A compressed stream of no data still reads as nothing, and real text as before."""
+    for name in (f"cut.jsonl{suffix}", f"book.txt{suffix}"):
+        (tmp_path / name).write_bytes(b"")
+        [dead] = iter_documents(str(tmp_path / name), "auto", "web")
+        assert (dead.reason, dead.position) == ("truncated_file", "line 1") and "0 bytes" in dead.detail, dead
+    compress = {".zst": zstandard.ZstdCompressor().compress, ".bz2": bz2.compress, ".gz": gzip.compress}[suffix]
+    (tmp_path / f"empty.jsonl{suffix}").write_bytes(compress(b""))  # a header, no data
+    assert list(iter_jsonl(str(tmp_path / f"empty.jsonl{suffix}"), "web")) == []
+    data = _real_text(2000)
+    (tmp_path / f"ok.txt{suffix}").write_bytes(_compress(data, suffix))
+    [doc] = iter_text(str(tmp_path / f"ok.txt{suffix}"), "books")
+    assert doc.text == data.decode()
+
+
+
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+def test_a_compressed_file_named_without_its_suffix_is_decompressed(tmp_path, suffix):
+    """A download saved compressed under its plain name: a gzip'd book.txt was read as UTF-8 text, 83 lines of
+    compressed bytes as decode_error dead letters and the few that decoded as a 2-character document of junk,
+    rendered and written. A file named without a compression suffix is now decompressed by its magic bytes."""
+    data = _real_text(20_000)
+    (tmp_path / "book.txt").write_bytes(_compress(data, suffix))
+    [doc] = iter_documents(str(tmp_path / "book.txt"), "auto", "books")
+    assert doc.text == data.decode()
+    texts = [t for t in data.decode().split("\n") if t.strip()]
+    (tmp_path / "web.jsonl").write_bytes(_compress(jsonl_bytes([{"text": t} for t in texts]), suffix))
+    assert [d.text for d in iter_jsonl(str(tmp_path / "web.jsonl"), "web")] == texts
 
 
 def test_bookcorpusopen_layout(tmp_path, sentences):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import tracemalloc
@@ -150,3 +151,32 @@ def test_missing_text_says_whether_the_field_is_absent_or_of_another_type(tmp_pa
     assert [(r.reason, r.detail) for r in out] == [
         ("missing_text", "no field 'text' (fields: ['body', 'id']; --text_field names it)"),
         ("missing_text", "field 'text' is int, not a string"), ("missing_text", "field 'text' is NoneType, not a string")]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_jsonl_with_a_utf16_or_utf32_byte_order_mark_is_decoded(tmp_path, sentences, codec):
+    """Windows PowerShell's ``>`` writes UTF-16 with a BOM. Read as UTF-8 lines (split at b"\\n"), such a file gave a
+    decode_error and then an invalid_json dead letter per line, plus one more for the NUL byte after the last
+    newline: 6 dead letters for 5 records. A character cut at the end is one decode_error that ends the file."""
+    recs = [{"id": f"w{i}", "text": s} for i, s in enumerate(sentences[:5])]
+    text = jsonl_bytes(recs).decode("utf-8").replace("\n", "\r\n")
+    bom = codecs.BOM_UTF16_BE if codec == "utf-16-be" else b""  # "utf-16" and "utf-32" write their own
+    (tmp_path / "ps.jsonl").write_bytes(bom + text.encode(codec))
+    out = list(iter_jsonl(str(tmp_path / "ps.jsonl"), "web"))
+    assert [(d.doc_id, d.text) for d in out] == [(r["id"], r["text"]) for r in recs]
+    (tmp_path / "cut.jsonl").write_bytes((bom + text.encode(codec))[:-3])
+    *docs, dead = iter_jsonl(str(tmp_path / "cut.jsonl"), "web")
+    assert [d.doc_id for d in docs] == ["w0", "w1", "w2", "w3"]
+    assert (dead.reason, dead.position) == ("decode_error", "line 5")
+
+
+def test_concatenated_jsonl_files_saved_with_a_bom_lose_no_record(tmp_path, sentences):
+    """``cat a.jsonl b.jsonl``, each saved with a UTF-8 BOM (as Windows tools save): the BOM was stripped from the
+    file's first line only, so each later file's first record was an invalid_json dead letter ("Unexpected UTF-8
+    BOM"). JSON allows a parser to ignore a BOM before a JSON text, and each line is one."""
+    parts = [jsonl_bytes([{"id": f"{k}{i}", "text": s} for i, s in enumerate(sentences[j:j + 3])])
+             for k, j in (("a", 0), ("b", 3), ("c", 6))]
+    (tmp_path / "all.jsonl").write_bytes(b"".join(codecs.BOM_UTF8 + part for part in parts))
+    out = list(iter_jsonl(str(tmp_path / "all.jsonl"), "web"))
+    assert [(d.doc_id, d.text) for d in out] == [(f"{k}{i}", s) for k, j in (("a", 0), ("b", 3), ("c", 6))
+                                                 for i, s in enumerate(sentences[j:j + 3])]

@@ -110,12 +110,40 @@ def test_a_broken_page_costs_that_page_not_the_rest_of_the_dump(tmp_path):
     assert recs[:-1] == clean[:-1] and (recs[-1].position, recs[-1].reason) == (f"page {len(clean)}", "malformed_xml")
 
 
+
+def test_an_export_without_pages_is_empty_and_one_cut_before_its_first_page_is_not(tmp_path):
+    """The header was always closed with ``</mediawiki>`` before parsing, so an export of no pages (closed already)
+    failed as malformed_xml, while one cut before its first page parsed, silently, as a file of no pages."""
+    xml = bz2.decompress(WIKI.read_bytes())
+    header = xml[: xml.index(b"<page>")]
+    (tmp_path / "none.xml").write_bytes(header + b"</mediawiki>\n")
+    assert list(iter_wikipedia(str(tmp_path / "none.xml"), "enwiki")) == []
+    (tmp_path / "cut.xml").write_bytes(header)
+    [dead] = iter_wikipedia(str(tmp_path / "cut.xml"), "enwiki")
+    assert (dead.reason, dead.position) == ("malformed_xml", "page 1 (after 0 complete pages)"), dead
+
+
 def test_wikitext_to_text_markup():
     text = wikitext_to_text("'''Bold''' {{Infobox|x=1}} word<ref>cite</ref> ([[Kategorie|k]]).\n\n"
                             "== Life ==\n[[Файл:X.png|thumb|cap [[a]]]]Born [[Sofia|in Sofia]].\n"
                             "{|\n| cell\n|}\n== References ==\n{{reflist}}\n[[Категория:Y]]",
                             frozenset({"файл", "категория"}))
     assert text == "Bold word (k).\n\nLife\nBorn in Sofia."
+
+
+
+def test_interlanguage_links_are_not_text(enwiki_full):
+    """[[bg:Аграрни науки]] at the end of an article is an interlanguage link, shown by MediaWiki in the sidebar:
+    the real "Agricultural science" page (572) ended with 14 lines "be-x-old:Аграномія", "bg:Аграрни науки" ...
+    in 12 scripts, and "Allah" (740) with "te:అల్లాహ్". A labelled link, one with a leading colon and a title with a
+    capital or a space before its colon stay text."""
+    docs = {d.doc_id: d.text for d in enwiki_full if isinstance(d, Document)}
+    assert docs["572"].endswith("Department of Entomology Plant Pathology and Weed Science")
+    language_line = re.compile(r"[a-z]{2,3}(-[a-z]+)*:[^/]")  # not "http://..."
+    assert not [(k, line) for k, t in docs.items() for line in t.splitlines() if language_line.match(line)]
+    text = wikitext_to_text("Science.\n\n[[be-x-old:Аграномія]]\n[[bg:Аграрни науки]]\n[[th:เกษตรศาสตร์]]\n"
+                            "See [[de:Agronomie|the German article]], [[:fr:Agronomie]] and [[Ys: The Vanished Omens]].")
+    assert text == "Science.\n\nSee the German article, :fr:Agronomie and Ys: The Vanished Omens."
 
 
 def test_wikitext_nested_too_deep_costs_that_page(tmp_path):

@@ -148,3 +148,15 @@ def test_chunks_skipped_inside_a_written_document_are_counted(tmp_path, udhr):
     assert f"skipped_too_much_tofu (chunks) {skipped:>10,}"[-10:] in summary_table(m)
     samples = list(read_shard(tmp_path / "o" / m.shards[0].name))
     assert all(s.unknown_glyphs <= DEFAULT_MAX_UNKNOWN_RATIO * len(s.text) for s in samples)
+
+
+def test_chunks_dropped_as_duplicates_inside_a_written_document_are_counted(tmp_path, udhr):
+    """--dedup: a chunk identical to one already kept is dropped. Inside a written document that drop was counted
+    nowhere in the manifest (only in the live display's 'skipped: duplicate'); it is now a
+    ``chunks_skipped_duplicate:<source>`` count and a summary-table row, as chunks a filter skips are."""
+    line = " ".join(udhr["eng"]["paragraphs"])  # wider than half a strip: each copy is a chunk of its own
+    (tmp_path / "rep.jsonl").write_text(json.dumps({"id": "r", "text": "\n".join([line] * 4)}) + "\n")
+    m = run([f"--input=rep={tmp_path / 'rep.jsonl'}", f"--output={tmp_path / 'o'}", "--dedup", "--workers=1"])
+    assert m.counts["documents_written"] == 1 and m.num_samples == 1
+    assert m.counts["chunks_skipped_duplicate:rep"] == 3
+    assert f"skipped_duplicate (chunks) {3:>10,}"[-10:] in summary_table(m)

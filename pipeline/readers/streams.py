@@ -77,6 +77,27 @@ class _ZstdReader(io.RawIOBase):
         return b"".join(parts)
 
 
+class _NotEmpty(io.RawIOBase):
+    """A compressed file of 0 bytes was cut before its header (an interrupted download or copy): gzip and zstd
+    would read it as no data at all, a silently empty file; bzip2, and the ``gzip``/``zstd``/``bzip2`` tools, call
+    it truncated. EOFError on a first read that gets no bytes, so every codec reports it as ``truncated_file``."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw, self._started = raw, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        data = self._raw.read(len(buf))
+        if not self._started:
+            if not data:
+                raise EOFError("the file is empty (0 bytes): not even a compressed stream's header")
+            self._started = True
+        buf[:len(data)] = data
+        return len(data)
+
+
 def _gzip(raw: BinaryIO) -> BinaryIO:
     return gzip.GzipFile(fileobj=raw, mode="rb")
 
@@ -104,15 +125,31 @@ def file_stem(path: str) -> str:
     return no_surrogates(os.path.splitext(name)[0] or name)
 
 
+def _sniff(raw: BinaryIO) -> Callable[[BinaryIO], BinaryIO] | None:
+    """The codec whose magic bytes start a file named without a compression suffix (a download saved compressed
+    under its plain name): gzip, zstd, bzip2 (its header and first block's magic). No text starts so: 0x1F 0x8B
+    and 0x28 0xB5 are not UTF-8, "BZh91AY&SY" is not prose. None when the stream cannot be peeked at."""
+    head = raw.peek(10)[:10] if hasattr(raw, "peek") else b""
+    if head.startswith(b"\x1f\x8b"):
+        return _gzip
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return _zstd
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
+        return bz2.BZ2File
+    return None
+
+
 @contextmanager
 def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
-    """``opener(path)``, wrapped in a streaming decompressor chosen by the path's suffix."""
+    """``opener(path)``, wrapped in a streaming decompressor chosen by the path's suffix, or for a file named
+    without one, by its magic bytes."""
     with opener(path) as raw:
-        codec = _CODECS.get(split_name(path)[1])
+        suffix = split_name(path)[1]
+        codec = _CODECS[suffix] if suffix else _sniff(raw)
         if codec is None:
             yield raw
         else:
-            with codec(raw) as fh:
+            with codec(io.BufferedReader(_NotEmpty(raw), buffer_size=CHUNK)) as fh:
                 yield fh
 
 

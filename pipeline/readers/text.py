@@ -27,7 +27,7 @@ _NEWLINE = re.compile(rb"\r\n|\r|\n")
 
 def decode_lines(data: bytes, source: str, path: str) -> tuple[str, list[DeadLetter]]:
     """``data`` as UTF-8 text (a leading BOM dropped; a UTF-16 BOM makes it UTF-16, as Windows editors save it, and
-    a UTF-32 BOM UTF-32).
+    a UTF-32 BOM UTF-32: there, what follows a unit that does not decode is one ``decode_error`` dead letter).
     A line (``\n``, ``\r\n`` or ``\r``) that does not decode is left out and becomes a ``decode_error`` dead
     letter with its line number (1-based) -- the rest of the file is kept."""
     # UTF-32 first: its little-endian BOM (FF FE 00 00) starts with UTF-16's (FF FE), and read as UTF-16 it gave a
@@ -37,9 +37,9 @@ def decode_lines(data: bytes, source: str, path: str) -> tuple[str, list[DeadLet
         if data.startswith(boms):
             try:
                 return data.decode(codec), []
-            except UnicodeDecodeError as e:
-                return "", [DeadLetter(source, path, f"byte {e.start}", "decode_error", f"{codec.upper()}: "
-                                       + error_detail(e))]
+            except UnicodeDecodeError as e:  # a file cut mid-character, a lone surrogate: the text before it is kept
+                return data[:e.start].decode(codec), [DeadLetter(source, path, f"byte {e.start}", "decode_error",
+                                                                 f"{codec.upper()}: " + error_detail(e))]
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8"), []

@@ -49,7 +49,8 @@ _DECLARED = re.compile(rb"""\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
 
 
 def _blobs(fh: BinaryIO) -> Iterator[tuple[str, bytes]]:
-    """``("header", bytes before the first <page>)``, then ``("page", b"<page>...</page>")`` for each page, cut
+    """``("header", bytes before the first <page>)`` (``("whole", ...)``: a file without pages), then
+    ``("page", b"<page>...</page>")`` for each page, cut
     from the byte stream: each page is parsed on its own, so a broken page costs that page, not the rest of the
     dump. ``<`` in text is always escaped, so a literal ``<page>`` is markup. Fed with ``read1``: a decompressor
     that fails mid-file keeps the data before it. A page left unclosed at the end is a ``("page", ...)`` that
@@ -75,7 +76,7 @@ def _blobs(fh: BinaryIO) -> Iterator[tuple[str, bytes]]:
             searched = 0
     rest = bytes(buf).strip()
     if header:
-        yield "header", rest
+        yield "whole", rest
     elif rest.startswith(_PAGE):  # unclosed at the end of the file
         yield "page", rest
     elif rest.removesuffix(_END_ROOT).strip():
@@ -106,12 +107,13 @@ def _utf8_chunks(fh: BinaryIO) -> Iterator[bytes]:
     yield b""
 
 
-def _header(raw: bytes) -> tuple[str, frozenset[str]]:
+def _header(raw: bytes, whole: bool = False) -> tuple[str, frozenset[str]]:
     """The export namespace (``{http://www.mediawiki.org/xml/export-0.N/}``) and the wiki's file/category link
     prefixes, from everything before the first page (closed here so it parses; UTF-8 by now, so an XML
-    declaration naming another encoding is dropped)."""
+    declaration naming another encoding is dropped). ``whole``: the file has no page, so it is parsed as it is
+    (an export of no pages is closed already; one cut before its first page does not parse)."""
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", raw.decode("utf-8"))
-    root = ET.fromstring(text + _END_ROOT.decode())
+    root = ET.fromstring(text if whole else text + _END_ROOT.decode())
     ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     if root.tag != f"{ns}mediawiki":
         raise ET.ParseError(f"not a MediaWiki export: the root element is {root.tag!r}")
@@ -124,8 +126,8 @@ def iter_pages(fh: BinaryIO) -> Iterator[tuple[WikiPage | Exception, frozenset[s
     well-formed comes as its exception instead (the pages after it still come). A broken header raises."""
     prefixes = DEFAULT_LINK_PREFIXES
     for kind, raw in _blobs(fh):
-        if kind == "header":
-            _, prefixes = _header(raw)
+        if kind in ("header", "whole"):
+            _, prefixes = _header(raw, kind == "whole")
             continue
         try:
             yield _page(ET.fromstring(raw.decode("utf-8")), ""), prefixes  # a page parsed alone has no namespace

@@ -30,6 +30,10 @@ _POSSESSIVE = re.compile(r"'''(?=s\b)")  # ''Iliad'''s: italics closed, then an 
 _RESIDUAL_MARKUP = re.compile(r"'{2,}|\[\[|\]\]|\{\{|\}\}")
 _CHILD_CODE = {Tag: "contents", Wikilink: "text", ExternalLink: "title"}  # wikicode inside a node
 _HEADING_LINE = re.compile(r"^\s*(={1,6})(.+?)\1\s*$")
+# An interlanguage link ([[de:Agronomie]], [[be-x-old:...]], no leading colon, no label) is shown by MediaWiki in the
+# sidebar, not in the text: a language code's prefix, lower case as wikis write them (a main-namespace title with a
+# colon, "Ys: The Vanished Omens", has a capital or a space)
+_LANGUAGE_LINK = re.compile(r"[a-z]{2,3}(?:-[a-z]+)*:[^:|]")
 
 
 def _is_junk(node, prefixes: frozenset[str]) -> bool:
@@ -38,10 +42,16 @@ def _is_junk(node, prefixes: frozenset[str]) -> bool:
     if isinstance(node, Tag):
         return str(node.tag).strip().lower() in _DROP_TAGS
     if isinstance(node, Wikilink):
-        title = str(node.title).strip()
-        return ":" in title and not title.startswith(":") and \
-            title.split(":", 1)[0].strip().replace("_", " ").lower() in prefixes
+        return _dropped_link(str(node.title).strip(), node.text is not None, prefixes)
     return False
+
+
+def _dropped_link(target: str, labelled: bool, prefixes: frozenset[str]) -> bool:
+    """A link that is not prose: to a file or category (``prefixes``), or to another language's article."""
+    if ":" not in target or target.startswith(":"):
+        return False
+    return target.split(":", 1)[0].strip().replace("_", " ").lower() in prefixes or \
+        (not labelled and _LANGUAGE_LINK.match(target) is not None)
 
 
 def _prune(code: Wikicode, prefixes: frozenset[str]) -> None:
@@ -86,8 +96,8 @@ def _drop_table_lines(text: str) -> str:
 
 
 def _link_text(inner: str, prefixes: frozenset[str]) -> str:
-    target, _, label = inner.partition("|")
-    if ":" in target and target.split(":", 1)[0].strip().replace("_", " ").lower() in prefixes:
+    target, bar, label = inner.partition("|")
+    if _dropped_link(target.strip(), bool(bar), prefixes):
         return ""
     return label.rsplit("|", 1)[-1] if label else target
 
