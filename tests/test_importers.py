@@ -191,6 +191,12 @@ def test_a_size_mismatch_in_our_checkpoint_is_a_loading_error_naming_the_key(tmp
                                            rf"\({want},\), model \({want + 8},\)\).*fc1\.weight \(checkpoint "
                                            rf"\({want}, {hidden}\)"):
         PixelForPreTraining.from_pretrained(tmp_path)
+    # an absurd size is reported the same way, from the headers and a model on the meta device: before, building
+    # the model allocated it first (here ~2 TB: a RuntimeError from the allocator, or the machine out of memory)
+    (tmp_path / "config.json").write_text(json.dumps({**cfg, "intermediate_size": 2 ** 30}))
+    with pytest.raises(LoadingError, match=rf"of another shape.*fc1\.bias \(checkpoint \({want},\), model "
+                                           rf"\({2 ** 30},\)\)"):
+        PixelForPreTraining.from_pretrained(tmp_path)
 
 
 def test_our_dir_without_config_or_with_a_cut_file_is_named(tmp_path):

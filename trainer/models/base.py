@@ -107,7 +107,7 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
     config class's defaults -- another architecture -- and reports every key as missing) and safetensors files
     that open (a cut one was a bare SafetensorError naming no file); a finetuned task model and a pretraining
     model (``own_type``: the loading class's model_type) do not load as each other. Returns the tensors' dtype
-    names."""
+    names and shapes (from the headers: nothing is read)."""
     from safetensors import SafetensorError, safe_open
     if not (path / "config.json").is_file() and (config is None or isinstance(config, (str, Path))):
         raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
@@ -127,14 +127,27 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
                 "give a finetuning output's best/ or model/ dir" if own_type == task else
                 "a finetuned task model loads with TaskModel.from_pretrained (pixel-train evaluate)"))
     dtypes: dict[str, str] = {}
+    shapes: dict[str, tuple] = {}
     for f in sorted(path.glob("*.safetensors")):
         try:
             with safe_open(str(f), "pt") as h:
-                dtypes.update({k: h.get_slice(k).get_dtype() for k in h.keys()})
+                for k in h.keys():
+                    dtypes[k], shapes[k] = h.get_slice(k).get_dtype(), tuple(h.get_slice(k).get_shape())
         except (SafetensorError, OSError) as e:
             raise LoadingError(f"loading {model}: {f} is not a readable safetensors file ({str(e)[:120]}); "
                                f"save or copy it again") from None
-    return dtypes
+    return dtypes, shapes
+
+
+def check_shapes(cls, path, config, stored: dict[str, tuple], allow_missing=()) -> None:
+    """config.json's shapes against the safetensors headers, the model built on the meta device (nothing
+    allocated): a config with absurd sizes made from_pretrained allocate them (17 GB for one damaged file) before
+    it reported the mismatch. Same message and ``allow_missing`` patterns as ``check_loading``."""
+    with torch.device("meta"):
+        probe = cls(config)
+    bad = [(k, stored[k], tuple(v.shape)) for k, v in probe.state_dict().items()
+           if k in stored and tuple(v.shape) != tuple(stored[k])]
+    check_loading(cls.__name__, path, {"mismatched_keys": bad}, allow_missing)
 
 
 def check_dtypes(model: str, where, own: dict[str, torch.Tensor], stored: dict[str, Any]) -> None:
@@ -182,8 +195,15 @@ class PixelkitModel(PreTrainedModel):
                     "imported_from": fmt, "dropped": conv.dropped, "notes": conv.notes}
         else:
             local = path is not None and Path(path).is_dir()
-            dtypes = check_local_dir(cls.__name__, Path(path), kwargs.get("config"),
-                                     cls.config_class.model_type) if local else {}
+            dtypes, shapes = check_local_dir(cls.__name__, Path(path), kwargs.get("config"),
+                                             cls.config_class.model_type) if local else ({}, {})
+            config, own = kwargs.get("config"), cls.config_class.model_type
+            saved_type = json.loads((Path(path) / "config.json").read_text()).get("model_type") \
+                if local and (Path(path) / "config.json").is_file() else None
+            if saved_type == own:  # (another variant's dir is named as such below)
+                if config is None or isinstance(config, (str, Path)):
+                    config = cls.config_class.from_pretrained(config or path)
+                check_shapes(cls, path, config, shapes, allow_missing)
             # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
             kwargs["ignore_mismatched_sizes"] = True
             model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
