@@ -83,6 +83,11 @@ def test_parquet_missing_column_and_null_text(tmp_path, sentences):
     assert [type(r) for r in out] == [Document, DeadLetter, Document] and out[1].position == "row 1"
     (tmp_path / "junk.parquet").write_bytes(sentences[0].encode())
     assert [r.reason for r in iter_parquet(str(tmp_path / "junk.parquet"), "web")] == ["corrupt_file"]
+    # two columns named text: pyarrow gave the last and the first was lost silently; the file is dead-lettered
+    pq.write_table(pa.Table.from_arrays([pa.array(sentences[:1]), pa.array(sentences[1:2])], names=["text", "text"]),
+                   tmp_path / "dup.parquet")
+    [dead] = iter_parquet(str(tmp_path / "dup.parquet"), "web")
+    assert (dead.position, dead.reason) == ("schema", "duplicate_column") and "('text', 2)" in dead.detail
 
 
 def test_50mb_single_line_document(tmp_path):

@@ -26,6 +26,12 @@ def iter_parquet(path: str, source: str, opener: Opener = open_binary, text_fiel
             if text_field not in names:
                 yield DeadLetter(source, path, "schema", "missing_text", f"no column {text_field!r} in {names}"[:300])
                 return
+            twice = [c for c in dict.fromkeys((text_field, id_field, "title")) if names.count(c) > 1]
+            if twice:  # pyarrow would hand over the last of them and drop the others without a word
+                yield DeadLetter(source, path, "schema", "duplicate_column",
+                                 f"{[(c, names.count(c)) for c in twice]} columns of one name in {names}: which one "
+                                 "to read is ambiguous; rename them"[:300])
+                return
             columns = [c for c in dict.fromkeys((text_field, id_field, "title")) if c in names]
             for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
                 for rec in batch.to_pylist():
