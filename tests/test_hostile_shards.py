@@ -329,6 +329,16 @@ def test_a_malformed_manifest_is_a_clear_error_in_verify_and_pixel_train(tmp_pat
     assert code == 2 and "unusable shard manifest" in err and "manifest.json" in err, err
 
 
+def test_a_manifest_listing_no_shard_stops_pixel_train_before_the_engine(tmp_path, gray_shards, capsys):
+    d = copy_set(gray_shards, tmp_path / "set")  # a valid manifest of zero shards (was an IndexError in the stream)
+    for shard in d.glob("*.tar"):
+        shard.unlink()
+    (d / "manifest.json").write_text(json.dumps({**_manifest_dict(d), "shards": [], "num_samples": 0, "num_bytes": 0}))
+    code = train_main(["pretrain", "--model", "pixel", "--data", str(d), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "manifest.json: lists no shards" in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
+
 def test_manifest_parquet_has_the_mode_of_every_other_output(tmp_path, gray_shards):
     old = os.umask(0o022)
     try:
