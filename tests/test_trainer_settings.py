@@ -79,6 +79,20 @@ def test_trainer_output_dir_that_is_a_file(tmp_path):
         load_config(None, {"data": {"train": ["x"]}, "output_dir": str(tmp_path / "f")})
 
 
+def test_init_from_a_pretrain_output_instead_of_its_model_dir(tmp_path, capsys):
+    import json
+
+    from test_finetune_cli import _pretrained
+    run = tmp_path / "pretrain"  # as pixel-train pretrain leaves it: the run's config.json beside model/
+    _pretrained(run / "model")
+    (run / "config.json").write_text(json.dumps(load_config(None, {"data": {"train": ["x"]}}).to_dict()))
+    rc = train_main(["pretrain", "--model", "pixel", "--data", str(tmp_path / "shards"), "--out", str(tmp_path / "o"),
+                     "--set", f"init_from={run}"])
+    err = capsys.readouterr().err  # was an OSError traceback from transformers, after DeepSpeed started
+    assert rc == 2 and "holds no config.json + model weights" in err and f"did you mean {run / 'model'}?" in err, err
+    assert not (tmp_path / "o").exists()
+    load_config(None, {"data": {"train": ["x"]}, "init_from": str(run / "model")})  # the model dir itself passes
+
 def test_every_run_file_and_the_defaults_pass():
     for run in sorted((Path(__file__).resolve().parents[1] / "trainer" / "runs").glob("*.yaml")):
         load_config(run)

@@ -55,6 +55,19 @@ def _local_dir(v: str | None) -> bool:
     return v is None or "://" in v or Path(v).is_dir()
 
 
+def _weights_problem(init_from: str | None) -> str | None:
+    """A local ``init_from`` directory must hold config.json and weights (a pretrain output's own directory has
+    a config.json too, the run's settings, and used to fail inside the engine)."""
+    if init_from is None or "://" in init_from or not Path(init_from).is_dir():
+        return None  # unset, remote, or already reported as not a directory
+    d = Path(init_from)
+    if (d / "config.json").is_file() and (any(d.glob("model*.safetensors*")) or any(d.glob("pytorch_model*.bin*"))):
+        return None
+    hint = f"; did you mean {d / 'model'}?" if (d / "model" / "config.json").is_file() else ""
+    return (f"init_from {init_from!r} holds no config.json + model weights (model*.safetensors, pytorch_model*.bin): "
+            f"give a save_pretrained directory, e.g. a pixel-train pretrain output's model/{hint}")
+
+
 # (dotted key, test, what the value must be -- with the fix); a key the config lacks is skipped.
 RANGES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("max_steps", lambda v: v >= 1, "must be >= 1"),
@@ -105,6 +118,8 @@ def config_problems(cfg: Any) -> list[str]:
         found, value = _get(cfg, key)
         if found and key not in bad and not ok(value):
             problems.append(f"{key} {value!r} {msg}")
+    if "init_from" not in bad and (problem := _weights_problem(cfg.init_from)):
+        problems.append(problem)
     weights, train = cfg.data.weights, cfg.data.train
     if "data.weights" not in bad and weights is not None and len(weights) != len(train):
         problems.append(f"data.weights: {len(weights)} weights for {len(train)} data.train sets; give one per set")
