@@ -57,6 +57,20 @@ def test_cli_help_and_run_files_do_not_import_torch():
     assert p.returncode == 0 and "--init" in p.stdout, p.stderr[-2000:]
 
 
+def test_task_alias_ner_is_refused_on_pos_shards(tmp_path, pos_task, capsys):
+    from pixelkit.trainer.cli import main as train_main
+    from pixelkit.trainer.spec import resolve_task
+    code = train_main(["finetune", "--data", str(pos_task), "--task", "ner", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err  # both are tagging: it used to finetune POS (accuracy) under the name NER
+    assert code == 2 and "--task 'ner' does not match the shards' task 'ud-en_ewt-pos'" in err, err
+    assert not (tmp_path / "o").exists()
+    for alias in ("pos", "upos", "tagging", "ud-en_ewt-pos", None):
+        resolve_task(alias, "ud-en_ewt-pos", "tagging", "accuracy")
+    resolve_task("ner", "conll2003-ner", "tagging", "seqeval")
+    with pytest.raises(ConfigError, match="--task 'pos' does not match the shards' task 'conll2003-ner'"):
+        resolve_task("pos", "conll2003-ner", "tagging", "seqeval")
+
+
 def test_pretrained_pixel_loads_under_a_head_and_reports(tmp_path, pos_task):
     pre = _pretrained(tmp_path / "pre")
     model = _task_model(pos_task, "pixel")
