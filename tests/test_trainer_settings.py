@@ -39,6 +39,9 @@ TRAIN_CASES = [
     ("resume a string", ["resume=maybe"], "resume: expected bool, got 'maybe'"),
     ("value not YAML", ["optim.lr=[1,"], "--set 'optim.lr=[1,': the value is not YAML"),
     ("section set to a value", ["optim=5", "optim.lr=1"], "--set 'optim.lr=1': optim was set to a value"),
+    ("overrides not a mapping", ["model_overrides=5"], "model_overrides: expected a mapping of settings"),
+    ("head options a list", ["task.head_options=[1]"], "task.head_options: expected a mapping of settings (e.g. "
+     "--set task.head_options.NAME=VALUE), got [1]"),
 ]
 
 # (case, run file text, what stderr must say): YAML errors were tracebacks; a repeated key silently kept the last
