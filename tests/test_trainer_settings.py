@@ -96,6 +96,25 @@ def test_init_from_a_pretrain_output_instead_of_its_model_dir(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     load_config(None, {"data": {"train": ["x"]}, "init_from": str(run / "model")})  # the model dir itself passes
 
+# model_overrides are checked against the variant's config once the shards are resolved: a string width was a
+# TypeError traceback, a negative width a RuntimeError once DeepSpeed had started
+OVERRIDE_CASES = [
+    ("hidden_size=abc", "model_overrides.hidden_size: expected int, got 'abc'"),
+    ("hidden_size=-8", "model_overrides.hidden_size -8 must be >= 1"),
+    ("decoder_num_attention_heads=0", "model_overrides.decoder_num_attention_heads 0 must be >= 1"),
+    ("hidden_dropout_prob=2", "model_overrides.hidden_dropout_prob 2 must be in [0, 1]"),
+    ("layer_norm_eps=.inf", "model_overrides.layer_norm_eps: expected a number, got inf"),
+]
+
+
+@pytest.mark.parametrize("item,expected", OVERRIDE_CASES, ids=[c[0] for c in OVERRIDE_CASES])
+def test_bad_model_overrides_are_refused_before_the_engine(tmp_path, capsys, gray_shards, item, expected):
+    rc = train_main(["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(tmp_path / "o"),
+                     "--set", f"model_overrides.{item}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and expected in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
+
 def test_every_run_file_and_the_defaults_pass():
     for run in sorted((Path(__file__).resolve().parents[1] / "trainer" / "runs").glob("*.yaml")):
         load_config(run)
