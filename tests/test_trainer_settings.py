@@ -39,6 +39,10 @@ TRAIN_CASES = [
     ("resume a string", ["resume=maybe"], "resume: expected bool, got 'maybe'"),
     ("value not YAML", ["optim.lr=[1,"], "--set 'optim.lr=[1,': the value is not YAML"),
     ("section set to a value", ["optim=5", "optim.lr=1"], "--set 'optim.lr=1': optim was set to a value"),
+    ("empty output_dir", ["output_dir=''"], "output_dir '' is empty; give a directory"),  # wrote into the cwd
+    ("empty init_from", ["init_from=''"], "init_from '' is empty; give a save_pretrained directory"),
+    ("empty eval", ["data.eval=''"], "data.eval '' is empty"),
+    ("empty train entry", ["data.train=['']"], "data.train [''] holds an empty entry"),
     ("overrides not a mapping", ["model_overrides=5"], "model_overrides: expected a mapping of settings"),
     ("head options a list", ["task.head_options=[1]"], "task.head_options: expected a mapping of settings (e.g. "
      "--set task.head_options.NAME=VALUE), got [1]"),
@@ -75,6 +79,14 @@ def test_trainer_refuses_bad_settings_before_the_engine(tmp_path, capsys, case, 
     assert expected in err and "Traceback" not in err, err
     assert not (tmp_path / "o").exists()
 
+
+def test_empty_flags_are_refused_not_dropped(tmp_path, capsys):
+    """``--eval ""`` (an unset shell variable in quotes) was dropped silently: a run without evaluation; ``--out ""``
+    and ``finetune --init ""`` reached the config as empty strings (the current directory; from scratch)."""
+    for flag, expected in (("--eval", "data.eval '' is empty"), ("--out", "output_dir '' is empty")):
+        rc = train_main(["pretrain", "--model", "pixel", "--data", str(tmp_path / "shards"), flag, ""])
+        err = capsys.readouterr().err
+        assert rc == 2 and expected in err and "Traceback" not in err, err
 
 def test_trainer_output_dir_that_is_a_file(tmp_path):
     (tmp_path / "f").write_text("x")

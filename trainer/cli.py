@@ -44,7 +44,7 @@ def _pretrain(a: argparse.Namespace) -> int:
             flags[key] = value
     if a.data:
         flags["data"] = {"train": a.data}
-    if a.eval:
+    if a.eval is not None:
         flags.setdefault("data", {})["eval"] = a.eval
     cfg = load_config(a.config, flags, parse_set(a.set))  # every setting checked before any engine starts
     from .engine import train
