@@ -296,12 +296,18 @@ def check_run_options(o: dict[str, Any], render_config: Callable[[], RenderConfi
 
 
 def _tokenizer_problems(path: str) -> list[str]:
+    """The tokenizer loads as the run will load it (``tokenizer.load``: a tokenizers JSON or a SentencePiece
+    model; only JSON passed here before, so a SentencePiece ``tokenizer.model`` was refused)."""
+    if Path(path).is_dir():
+        return [f"--tokenizer {path} is a directory; give its tokenizer.json or tokenizer.model file"]
     if not Path(path).is_file():
         return [f"--tokenizer {path} does not exist; give a tokenizer.json (pixel-render tokenizer train)"]
-    from tokenizers import Tokenizer
+    from .tokenizer import load
 
     try:
-        Tokenizer.from_file(path)
+        load(path)
+    except ValueError as e:  # neither kind (load names both)
+        return [str(e)[:300]]
     except Exception as e:  # noqa: BLE001  (tokenizers raises a bare Exception for every parse error)
         return [f"--tokenizer {path} is not a tokenizers JSON file ({str(e)[:80]})"]
     return []
