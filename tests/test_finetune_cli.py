@@ -71,6 +71,18 @@ def test_task_alias_ner_is_refused_on_pos_shards(tmp_path, pos_task, capsys):
         resolve_task("pos", "conll2003-ner", "tagging", "seqeval")
 
 
+def test_finetune_model_or_flavor_that_contradict_init_are_refused(tmp_path, capsys):
+    from pixelkit.trainer.cli import main as train_main
+    pre = _pretrained(tmp_path / "pre")  # a pixel model: --model pixar was ignored, and config.json said pixar
+    for flags, expected in ((["--model", "pixar"], f"--model pixar but --init {pre} holds a pixel model"),
+                            (["--flavor", "base"], "--flavor base with --init: the checkpoint's architecture")):
+        code = train_main(["finetune", "--data", str(tmp_path / "task"), "--init", str(pre), *flags,
+                           "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert code == 2 and expected in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_pretrained_pixel_loads_under_a_head_and_reports(tmp_path, pos_task):
     pre = _pretrained(tmp_path / "pre")
     model = _task_model(pos_task, "pixel")
