@@ -339,6 +339,7 @@ def test_a_manifest_listing_no_shard_stops_pixel_train_before_the_engine(tmp_pat
     assert code == 2 and "manifest.json: lists no shards" in err and "Traceback" not in err, err
     assert not (tmp_path / "o").exists()
 
+
 def test_manifest_parquet_has_the_mode_of_every_other_output(tmp_path, gray_shards):
     old = os.umask(0o022)
     try:

@@ -93,6 +93,7 @@ def test_init_given_the_pretrain_output_instead_of_its_model_dir_is_refused_befo
     assert code == 2 and f"did you mean {run / 'model'}?" in err and "Traceback" not in err, err
     assert not (tmp_path / "s").exists()
 
+
 def test_cuts_a_squad_json_by_articles_and_refuses_other_json_and_empty_ranges(tmp_path):
     from pixelkit.trainer.suite_run import SuiteRunner
     arts = [{"title": f"t{i}", "paragraphs": [{"context": f"c{i}", "qas": []}]} for i in range(5)]

@@ -81,6 +81,7 @@ def test_pixel_render_run_takes_a_sentencepiece_model_and_task_says_why_it_does_
     assert "is a SentencePiece model: pixel-render task needs a tokenizers JSON file" in err and "Traceback" not in err
     assert not (tmp_path / "t").exists()
 
+
 def test_tokenizer_train_takes_lone_surrogates(tmp_path, capsys, wikitext):
     """A JSON line with "\\ud800" in its text (the readers keep it; rendering replaces it) made
     ``pixel-render tokenizer train`` die with UnicodeEncodeError inside tokenizers; it is now U+FFFD, as rendered."""

@@ -88,6 +88,7 @@ def test_empty_flags_are_refused_not_dropped(tmp_path, capsys):
         err = capsys.readouterr().err
         assert rc == 2 and expected in err and "Traceback" not in err, err
 
+
 def test_trainer_output_dir_that_is_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(ConfigError, match="output_dir .* is a file"):
@@ -126,6 +127,7 @@ def test_bad_model_overrides_are_refused_before_the_engine(tmp_path, capsys, gra
     err = capsys.readouterr().err
     assert rc == 2 and expected in err and "Traceback" not in err, err
     assert not (tmp_path / "o").exists()
+
 
 def test_every_run_file_and_the_defaults_pass():
     for run in sorted((Path(__file__).resolve().parents[1] / "trainer" / "runs").glob("*.yaml")):
