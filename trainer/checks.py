@@ -55,7 +55,7 @@ def _local_dir(v: str | None) -> bool:
     return v is None or "://" in v or Path(v).is_dir()
 
 
-def _weights_problem(init_from: str | None) -> str | None:
+def weights_problem(init_from: str | None, key: str = "init_from") -> str | None:
     """A local ``init_from`` directory must hold config.json and weights (a pretrain output's own directory has
     a config.json too, the run's settings, and used to fail inside the engine)."""
     if not init_from or not init_from.strip() or "://" in init_from or not Path(init_from).is_dir():
@@ -64,7 +64,7 @@ def _weights_problem(init_from: str | None) -> str | None:
     if (d / "config.json").is_file() and (any(d.glob("model*.safetensors*")) or any(d.glob("pytorch_model*.bin*"))):
         return None
     hint = f"; did you mean {d / 'model'}?" if (d / "model" / "config.json").is_file() else ""
-    return (f"init_from {init_from!r} holds no config.json + model weights (model*.safetensors, pytorch_model*.bin): "
+    return (f"{key} {init_from!r} holds no config.json + model weights (model*.safetensors, pytorch_model*.bin): "
             f"give a save_pretrained directory, e.g. a pixel-train pretrain output's model/{hint}")
 
 
@@ -123,7 +123,7 @@ def config_problems(cfg: Any) -> list[str]:
         found, value = _get(cfg, key)
         if found and key not in bad and not ok(value):
             problems.append(f"{key} {value!r} {msg}")
-    if "init_from" not in bad and (problem := _weights_problem(cfg.init_from)):
+    if "init_from" not in bad and (problem := weights_problem(cfg.init_from)):
         problems.append(problem)
     weights, train = cfg.data.weights, cfg.data.train
     if "data.weights" not in bad and weights is not None and len(weights) != len(train):
