@@ -173,12 +173,20 @@ def _remote_problem(url: str, flag: str) -> str | None:
     return None if found else f"{flag} {url}: Beam's filesystem for it needs {module}; pip install '{extra}'"
 
 
-def out_file_problem(out: str, flag: str = "--out") -> str | None:
+def out_file_problem(out: str, flag: str = "--out", example: str = "render.png") -> str | None:
     """Why a file cannot be written at ``out`` (its missing folders are made; a file in the way is not)."""
     p = Path(out)
     if p.is_dir():
-        return f"{flag} {out} is a directory; give a file name, e.g. {p / 'render.png'}"
+        return f"{flag} {out} is a directory; give a file name, e.g. {p / example}"
     return _writable_parent(p.parent, flag, out)
+
+
+def out_dir_problem(out: str, flag: str = "--out") -> str | None:
+    """Why a directory cannot be made (or written into) at ``out``."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        return f"{flag} {out} is a file; give a directory"
+    return _writable_parent(p, flag, out)
 
 
 def _input_problems(specs: list[str], fmt: str) -> list[str]:

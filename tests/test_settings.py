@@ -95,6 +95,13 @@ CLI_CASES = [
     ("text with a negative wrap", ["text", "hi", "--wrap", "-1"], "--wrap -1 must be >= 0"),
     ("text with zero scale", ["text", "hi", "--scale", "0"], "--scale 0 must be in 1..64"),
     ("qa with a negative stride", ["qa", "q", "ctx", "--stride", "-3"], "--stride -3 must be >= 0"),
+    ("demo into a file", ["demo", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
+    ("demo under a file", ["demo", "--out", "{d}/a-file/out"], "is a file, so no directory can be made"),
+    ("sample into a file", ["sample", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
+    ("tokenizer under a file", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}/a-file/tok.json"],
+     "is a file, so no directory can be made"),
+    ("tokenizer onto a directory", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}"],
+     "is a directory; give a file name, e.g. {d}/tokenizer.json"),
     ("tokenizer too small", ["tokenizer", "train", "--input", str(PRIDE), "--vocab-size", "100"],
      "--vocab-size 100 must be >= 257"),
     ("tokenizer of an unknown format", ["tokenizer", "train", "--input", str(PRIDE), "--format", "docx"],
@@ -109,7 +116,7 @@ def test_one_off_commands_refuse_bad_settings(files, capsys, case, argv, expecte
     except SystemExit as e:  # argparse's own refusals (choices, types): usage + one error line, exit 2
         rc = e.code
     err = capsys.readouterr().err
-    assert rc == 2 and expected in err and "Traceback" not in err, err
+    assert rc == 2 and expected.format(d=files) in err and "Traceback" not in err, err
     assert not (files / "demo" / "pixel-gray").exists()
 
 
