@@ -175,8 +175,8 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
     if problems:
         raise SettingsError(problems)
     files = sorted(f for pattern in a.input for f in glob.glob(pattern))
-    if not files:
-        raise SystemExit(f"no files match {a.input}")
+    if not files:  # a settings error like the others (it exited 1 with a bare message)
+        raise SettingsError([f"--input {' '.join(a.input)}: no file matches; give existing files or patterns"])
     # lone surrogates (a JSON "\ud800") as U+FFFD, as rendering replaces them: tokenizers cannot encode them
     seen = [0]
 

@@ -102,6 +102,8 @@ CLI_CASES = [
      "is a file, so no directory can be made"),
     ("tokenizer onto a directory", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}"],
      "is a directory; give a file name, e.g. {d}/tokenizer.json"),
+    ("tokenizer input matches nothing", ["tokenizer", "train", "--input", "{d}/none/*.txt"],
+     "--input {d}/none/*.txt: no file matches"),
     ("tokenizer too small", ["tokenizer", "train", "--input", str(PRIDE), "--vocab-size", "100"],
      "--vocab-size 100 must be >= 257"),
     ("tokenizer of an unknown format", ["tokenizer", "train", "--input", str(PRIDE), "--format", "docx"],
