@@ -66,6 +66,15 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
     print(json.dumps(info, ensure_ascii=False))
 
 
+def _image_suffix_problem(out: str) -> str | None:
+    from PIL import Image
+
+    suffix = Path(out).suffix.lower()
+    if not suffix:
+        return "no file extension to tell the image format"
+    return None if suffix in Image.registered_extensions() else f"{suffix} is not an image format PIL writes"
+
+
 def cmd_one(a: argparse.Namespace) -> None:
     from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules, out_file_problem
 
@@ -73,6 +82,8 @@ def cmd_one(a: argparse.Namespace) -> None:
     problems = check_rules(vars(a), VIEW_RULES, CLI_FLAGS.get)
     if why := out_file_problem(a.out, "--out"):
         problems.append(why)
+    elif _image_suffix_problem(a.out):  # PIL picks the format by the suffix (it raised after rendering)
+        problems.append(f"--out {a.out}: {_image_suffix_problem(a.out)}; give an image file name, e.g. render.png")
     if problems:
         raise SettingsError(problems)
     r = TextRenderer(cfg)

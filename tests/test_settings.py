@@ -87,6 +87,8 @@ CLI_CASES = [
     ("fontcheck on a non-font", ["fontcheck", "/etc/passwd"], "/etc/passwd is not a TrueType/OpenType font"),
     ("text into a file's folder", ["text", "hi", "--out", "{d}/a-file/x.png"], "is a file, so no directory can be made"),
     ("text onto a directory", ["text", "hi", "--out", "{d}"], "is a directory; give a file name"),
+    ("text to a .txt file", ["text", "hi", "--out", "{d}/x.txt"], "--out {d}/x.txt: .txt is not an image format"),
+    ("text to a name without suffix", ["text", "hi", "--out", "{d}/x"], "no file extension to tell the image format"),
     ("text with a negative size", ["text", "hi", "--font-size", "-2"], "--font-size -2.0 must be a size in points"),
     ("text too wide", ["text", "hi", "--max-patches", "1000000"], "use --max-patches <= 2047"),
     ("text with a non-font", ["text", "hi", "--font", "/etc/passwd"], "is not a TrueType/OpenType font"),
