@@ -192,6 +192,23 @@ def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(t
 
 
 @pytest.mark.slow
+def test_an_eval_set_is_read_with_the_manifest_checks_and_its_skips_are_recorded(tmp_path, gray_shards):
+    """data.eval went through the loader without the manifest's entries and the strip shape: a cut shard's size and
+    count went unchecked, a sample of another shape reached collate, and what was skipped was only logged."""
+    d = copy_set(gray_shards, tmp_path / "eval")
+    a, b = sorted(d.glob("*.tar"))
+    entries = with_json(members(a), 1, lambda m: json.dumps({**m, "offset_mapping": 5}).encode())
+    write_tar(a, entries[:6] + wrong_shape_sample(entries[0][1]) + entries[6:])
+    rewrite_manifest(d)
+    b.write_bytes(b.read_bytes()[: _header_offsets(b)[20]])  # after the manifest: 20 of 24 samples left
+    out = tmp_path / "o"
+    _main("pretrain", "--model", "pixel", "--data", str(gray_shards), "--eval", str(d), "--out", str(out), "--steps",
+          "1", "--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "eval_batches=100")
+    evals = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "eval_loss" in x]
+    assert evals[-1]["eval_skipped"] == 4, evals  # size, count, shape, json
+
+
+@pytest.mark.slow
 def test_an_eval_set_with_no_usable_sample_is_an_error_not_a_zero_loss(tmp_path, gray_shards):
     d = copy_set(gray_shards, tmp_path / "bad")
     for shard in sorted(d.glob("*.tar")):
