@@ -66,6 +66,15 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
     print(json.dumps(info, ensure_ascii=False))
 
 
+def _image_suffix_problem(out: str) -> str | None:
+    from PIL import Image
+
+    suffix = Path(out).suffix.lower()
+    if not suffix:
+        return "no file extension to tell the image format"
+    return None if suffix in Image.registered_extensions() else f"{suffix} is not an image format PIL writes"
+
+
 def cmd_one(a: argparse.Namespace) -> None:
     from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules, out_file_problem
 
@@ -73,6 +82,8 @@ def cmd_one(a: argparse.Namespace) -> None:
     problems = check_rules(vars(a), VIEW_RULES, CLI_FLAGS.get)
     if why := out_file_problem(a.out, "--out"):
         problems.append(why)
+    elif _image_suffix_problem(a.out):  # PIL picks the format by the suffix (it raised after rendering)
+        problems.append(f"--out {a.out}: {_image_suffix_problem(a.out)}; give an image file name, e.g. render.png")
     if problems:
         raise SettingsError(problems)
     r = TextRenderer(cfg)
@@ -104,6 +115,10 @@ def sample_texts() -> list[tuple[str, str]]:
 
 def cmd_sample(a: argparse.Namespace) -> None:
     """Render the bundled sample corpus in the PIXEL (gray), RGB and PIXAR (binary) settings to PNG files."""
+    from .validate import SettingsError, out_dir_problem
+
+    if why := out_dir_problem(a.out):
+        raise SettingsError([why])
     out = Path(a.out)
     texts = sample_texts()
     for name in ("pixel", "pixel-rgb", "pixar"):
@@ -137,7 +152,10 @@ def cmd_demo(out: str, workers: int) -> None:
     from .cli_shards import contact_sheet, iter_samples
     from .readers import iter_documents
     from .tokenizer import train_bpe
+    from .validate import SettingsError, out_dir_problem
 
+    if why := out_dir_problem(out):  # before the tokenizer is trained into it
+        raise SettingsError([why])
     root = Path(out)
     tok = root / "tokenizer.json"
     texts = (d.text for spec in DEMO_INPUTS for d in iter_documents(spec.split("=", 1)[1], "auto", "demo")
@@ -160,13 +178,16 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
     from .documents import no_surrogates
     from .readers import iter_documents
     from .tokenizer import identity, train_bpe
-    from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules
+    from .validate import CLI_FLAGS, VIEW_RULES, SettingsError, check_rules, out_file_problem
 
-    if problems := check_rules(vars(a), VIEW_RULES, CLI_FLAGS.get):
+    problems = check_rules(vars(a), VIEW_RULES, CLI_FLAGS.get)
+    if why := out_file_problem(a.out, "--out", "tokenizer.json"):  # before training: a folder or a file in the way
+        problems.append(why)
+    if problems:
         raise SettingsError(problems)
     files = sorted(f for pattern in a.input for f in glob.glob(pattern))
-    if not files:
-        raise SystemExit(f"no files match {a.input}")
+    if not files:  # a settings error like the others (it exited 1 with a bare message)
+        raise SettingsError([f"--input {' '.join(a.input)}: no file matches; give existing files or patterns"])
     # lone surrogates (a JSON "\ud800") as U+FFFD, as rendering replaces them: tokenizers cannot encode them
     seen = [0]
 
@@ -177,8 +198,6 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
                     seen[0] += 1
                     yield no_surrogates(d.text)
 
-    if Path(a.out).exists() and not Path(a.out).is_file():
-        raise SettingsError([f"--out {a.out} is not a file path"])
     out = train_bpe(texts(), a.vocab_size, a.out)
     if not seen[0]:  # a tokenizer of the 256 bytes alone, whatever --vocab-size asked: not what was meant
         out.unlink()

@@ -173,12 +173,20 @@ def _remote_problem(url: str, flag: str) -> str | None:
     return None if found else f"{flag} {url}: Beam's filesystem for it needs {module}; pip install '{extra}'"
 
 
-def out_file_problem(out: str, flag: str = "--out") -> str | None:
+def out_file_problem(out: str, flag: str = "--out", example: str = "render.png") -> str | None:
     """Why a file cannot be written at ``out`` (its missing folders are made; a file in the way is not)."""
     p = Path(out)
     if p.is_dir():
-        return f"{flag} {out} is a directory; give a file name, e.g. {p / 'render.png'}"
+        return f"{flag} {out} is a directory; give a file name, e.g. {p / example}"
     return _writable_parent(p.parent, flag, out)
+
+
+def out_dir_problem(out: str, flag: str = "--out") -> str | None:
+    """Why a directory cannot be made (or written into) at ``out``."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        return f"{flag} {out} is a file; give a directory"
+    return _writable_parent(p, flag, out)
 
 
 def _input_problems(specs: list[str], fmt: str) -> list[str]:
@@ -296,12 +304,18 @@ def check_run_options(o: dict[str, Any], render_config: Callable[[], RenderConfi
 
 
 def _tokenizer_problems(path: str) -> list[str]:
+    """The tokenizer loads as the run will load it (``tokenizer.load``: a tokenizers JSON or a SentencePiece
+    model; only JSON passed here before, so a SentencePiece ``tokenizer.model`` was refused)."""
+    if Path(path).is_dir():
+        return [f"--tokenizer {path} is a directory; give its tokenizer.json or tokenizer.model file"]
     if not Path(path).is_file():
         return [f"--tokenizer {path} does not exist; give a tokenizer.json (pixel-render tokenizer train)"]
-    from tokenizers import Tokenizer
+    from .tokenizer import load
 
     try:
-        Tokenizer.from_file(path)
+        load(path)
+    except ValueError as e:  # neither kind (load names both)
+        return [str(e)[:300]]
     except Exception as e:  # noqa: BLE001  (tokenizers raises a bare Exception for every parse error)
         return [f"--tokenizer {path} is not a tokenizers JSON file ({str(e)[:80]})"]
     return []

@@ -57,6 +57,32 @@ def test_cli_help_and_run_files_do_not_import_torch():
     assert p.returncode == 0 and "--init" in p.stdout, p.stderr[-2000:]
 
 
+def test_task_alias_ner_is_refused_on_pos_shards(tmp_path, pos_task, capsys):
+    from pixelkit.trainer.cli import main as train_main
+    from pixelkit.trainer.spec import resolve_task
+    code = train_main(["finetune", "--data", str(pos_task), "--task", "ner", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err  # both are tagging: it used to finetune POS (accuracy) under the name NER
+    assert code == 2 and "--task 'ner' does not match the shards' task 'ud-en_ewt-pos'" in err, err
+    assert not (tmp_path / "o").exists()
+    for alias in ("pos", "upos", "tagging", "ud-en_ewt-pos", None):
+        resolve_task(alias, "ud-en_ewt-pos", "tagging", "accuracy")
+    resolve_task("ner", "conll2003-ner", "tagging", "seqeval")
+    with pytest.raises(ConfigError, match="--task 'pos' does not match the shards' task 'conll2003-ner'"):
+        resolve_task("pos", "conll2003-ner", "tagging", "seqeval")
+
+
+def test_finetune_model_or_flavor_that_contradict_init_are_refused(tmp_path, capsys):
+    from pixelkit.trainer.cli import main as train_main
+    pre = _pretrained(tmp_path / "pre")  # a pixel model: --model pixar was ignored, and config.json said pixar
+    for flags, expected in ((["--model", "pixar"], f"--model pixar but --init {pre} holds a pixel model"),
+                            (["--flavor", "base"], "--flavor base with --init: the checkpoint's architecture")):
+        code = train_main(["finetune", "--data", str(tmp_path / "task"), "--init", str(pre), *flags,
+                           "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert code == 2 and expected in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_pretrained_pixel_loads_under_a_head_and_reports(tmp_path, pos_task):
     pre = _pretrained(tmp_path / "pre")
     model = _task_model(pos_task, "pixel")

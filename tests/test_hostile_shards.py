@@ -192,6 +192,23 @@ def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(t
 
 
 @pytest.mark.slow
+def test_an_eval_set_is_read_with_the_manifest_checks_and_its_skips_are_recorded(tmp_path, gray_shards):
+    """data.eval went through the loader without the manifest's entries and the strip shape: a cut shard's size and
+    count went unchecked, a sample of another shape reached collate, and what was skipped was only logged."""
+    d = copy_set(gray_shards, tmp_path / "eval")
+    a, b = sorted(d.glob("*.tar"))
+    entries = with_json(members(a), 1, lambda m: json.dumps({**m, "offset_mapping": 5}).encode())
+    write_tar(a, entries[:6] + wrong_shape_sample(entries[0][1]) + entries[6:])
+    rewrite_manifest(d)
+    b.write_bytes(b.read_bytes()[: _header_offsets(b)[20]])  # after the manifest: 20 of 24 samples left
+    out = tmp_path / "o"
+    _main("pretrain", "--model", "pixel", "--data", str(gray_shards), "--eval", str(d), "--out", str(out), "--steps",
+          "1", "--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "eval_batches=100")
+    evals = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "eval_loss" in x]
+    assert evals[-1]["eval_skipped"] == 4, evals  # size, count, shape, json
+
+
+@pytest.mark.slow
 def test_an_eval_set_with_no_usable_sample_is_an_error_not_a_zero_loss(tmp_path, gray_shards):
     d = copy_set(gray_shards, tmp_path / "bad")
     for shard in sorted(d.glob("*.tar")):
@@ -327,6 +344,17 @@ def test_a_malformed_manifest_is_a_clear_error_in_verify_and_pixel_train(tmp_pat
     code = train_main(["pretrain", "--model", "pixel", "--data", str(d), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "unusable shard manifest" in err and "manifest.json" in err, err
+
+
+def test_a_manifest_listing_no_shard_stops_pixel_train_before_the_engine(tmp_path, gray_shards, capsys):
+    d = copy_set(gray_shards, tmp_path / "set")  # a valid manifest of zero shards (was an IndexError in the stream)
+    for shard in d.glob("*.tar"):
+        shard.unlink()
+    (d / "manifest.json").write_text(json.dumps({**_manifest_dict(d), "shards": [], "num_samples": 0, "num_bytes": 0}))
+    code = train_main(["pretrain", "--model", "pixel", "--data", str(d), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "manifest.json: lists no shards" in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
 
 
 def test_manifest_parquet_has_the_mode_of_every_other_output(tmp_path, gray_shards):

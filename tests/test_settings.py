@@ -87,6 +87,8 @@ CLI_CASES = [
     ("fontcheck on a non-font", ["fontcheck", "/etc/passwd"], "/etc/passwd is not a TrueType/OpenType font"),
     ("text into a file's folder", ["text", "hi", "--out", "{d}/a-file/x.png"], "is a file, so no directory can be made"),
     ("text onto a directory", ["text", "hi", "--out", "{d}"], "is a directory; give a file name"),
+    ("text to a .txt file", ["text", "hi", "--out", "{d}/x.txt"], "--out {d}/x.txt: .txt is not an image format"),
+    ("text to a name without suffix", ["text", "hi", "--out", "{d}/x"], "no file extension to tell the image format"),
     ("text with a negative size", ["text", "hi", "--font-size", "-2"], "--font-size -2.0 must be a size in points"),
     ("text too wide", ["text", "hi", "--max-patches", "1000000"], "use --max-patches <= 2047"),
     ("text with a non-font", ["text", "hi", "--font", "/etc/passwd"], "is not a TrueType/OpenType font"),
@@ -95,6 +97,15 @@ CLI_CASES = [
     ("text with a negative wrap", ["text", "hi", "--wrap", "-1"], "--wrap -1 must be >= 0"),
     ("text with zero scale", ["text", "hi", "--scale", "0"], "--scale 0 must be in 1..64"),
     ("qa with a negative stride", ["qa", "q", "ctx", "--stride", "-3"], "--stride -3 must be >= 0"),
+    ("demo into a file", ["demo", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
+    ("demo under a file", ["demo", "--out", "{d}/a-file/out"], "is a file, so no directory can be made"),
+    ("sample into a file", ["sample", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
+    ("tokenizer under a file", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}/a-file/tok.json"],
+     "is a file, so no directory can be made"),
+    ("tokenizer onto a directory", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}"],
+     "is a directory; give a file name, e.g. {d}/tokenizer.json"),
+    ("tokenizer input matches nothing", ["tokenizer", "train", "--input", "{d}/none/*.txt"],
+     "--input {d}/none/*.txt: no file matches"),
     ("tokenizer too small", ["tokenizer", "train", "--input", str(PRIDE), "--vocab-size", "100"],
      "--vocab-size 100 must be >= 257"),
     ("tokenizer of an unknown format", ["tokenizer", "train", "--input", str(PRIDE), "--format", "docx"],
@@ -109,7 +120,7 @@ def test_one_off_commands_refuse_bad_settings(files, capsys, case, argv, expecte
     except SystemExit as e:  # argparse's own refusals (choices, types): usage + one error line, exit 2
         rc = e.code
     err = capsys.readouterr().err
-    assert rc == 2 and expected in err and "Traceback" not in err, err
+    assert rc == 2 and expected.format(d=files) in err and "Traceback" not in err, err
     assert not (files / "demo" / "pixel-gray").exists()
 
 

@@ -81,6 +81,19 @@ def test_a_table_name_is_one_path_component():
         parse_suite(bad)
 
 
+def test_init_given_the_pretrain_output_instead_of_its_model_dir_is_refused_before_rendering(tmp_path, capsys):
+    from pixelkit.trainer.cli import main as train_main
+    from pixelkit.trainer.config import load_config
+    from test_finetune_cli import _pretrained
+    run = tmp_path / "pretrain"  # as pixel-train pretrain leaves it: the run's config.json beside model/
+    _pretrained(run / "model")
+    (run / "config.json").write_text(json.dumps(load_config(None, {"data": {"train": ["x"]}}).to_dict()))
+    code = train_main(["suite", "--config", "tiny", "--init", str(run), "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err  # it passed, rendered every task (minutes), then each finetune refused it
+    assert code == 2 and f"did you mean {run / 'model'}?" in err and "Traceback" not in err, err
+    assert not (tmp_path / "s").exists()
+
+
 def test_cuts_a_squad_json_by_articles_and_refuses_other_json_and_empty_ranges(tmp_path):
     from pixelkit.trainer.suite_run import SuiteRunner
     arts = [{"title": f"t{i}", "paragraphs": [{"context": f"c{i}", "qas": []}]} for i in range(5)]

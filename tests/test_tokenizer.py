@@ -65,6 +65,23 @@ def test_render_fn_pairs_sentencepiece_ids_with_the_rendered_text(tmp_path, wiki
                     equal_to([(1, True, True)] * 3))
 
 
+def test_pixel_render_run_takes_a_sentencepiece_model_and_task_says_why_it_does_not(tmp_path, capsys):
+    """The settings check only accepted tokenizers JSON, so ``pixel-render run --tokenizer tokenizer.model`` (the
+    README's line) was refused; ``task`` reads token offsets through the tokenizers API and names that."""
+    from pixelkit.pipeline.cli import main as render_main
+    path = _sentencepiece(tmp_path)
+    sample = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
+    assert render_main(["run", "--input", f"books={sample / 'pride-and-prejudice-excerpt.txt'}", "--output",
+                        str(tmp_path / "o"), "--tokenizer", str(path), "--max_patches", "64"]) == 0
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["tokenizer"]["model"] == "SentencePiece"
+    capsys.readouterr()
+    assert render_main(["task", "--task", "ud-en_ewt-pos", "--input", f"train={sample / 'en_ewt-ud-test-excerpt.conllu'}",
+                        "--output", str(tmp_path / "t"), "--tokenizer", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a SentencePiece model: pixel-render task needs a tokenizers JSON file" in err and "Traceback" not in err
+    assert not (tmp_path / "t").exists()
+
+
 def test_tokenizer_train_takes_lone_surrogates(tmp_path, capsys, wikitext):
     """A JSON line with "\\ud800" in its text (the readers keep it; rendering replaces it) made
     ``pixel-render tokenizer train`` die with UnicodeEncodeError inside tokenizers; it is now U+FFFD, as rendered."""

@@ -39,6 +39,13 @@ TRAIN_CASES = [
     ("resume a string", ["resume=maybe"], "resume: expected bool, got 'maybe'"),
     ("value not YAML", ["optim.lr=[1,"], "--set 'optim.lr=[1,': the value is not YAML"),
     ("section set to a value", ["optim=5", "optim.lr=1"], "--set 'optim.lr=1': optim was set to a value"),
+    ("empty output_dir", ["output_dir=''"], "output_dir '' is empty; give a directory"),  # wrote into the cwd
+    ("empty init_from", ["init_from=''"], "init_from '' is empty; give a save_pretrained directory"),
+    ("empty eval", ["data.eval=''"], "data.eval '' is empty"),
+    ("empty train entry", ["data.train=['']"], "data.train [''] holds an empty entry"),
+    ("overrides not a mapping", ["model_overrides=5"], "model_overrides: expected a mapping of settings"),
+    ("head options a list", ["task.head_options=[1]"], "task.head_options: expected a mapping of settings (e.g. "
+     "--set task.head_options.NAME=VALUE), got [1]"),
 ]
 
 # (case, run file text, what stderr must say): YAML errors were tracebacks; a repeated key silently kept the last
@@ -73,10 +80,53 @@ def test_trainer_refuses_bad_settings_before_the_engine(tmp_path, capsys, case, 
     assert not (tmp_path / "o").exists()
 
 
+def test_empty_flags_are_refused_not_dropped(tmp_path, capsys):
+    """``--eval ""`` (an unset shell variable in quotes) was dropped silently: a run without evaluation; ``--out ""``
+    and ``finetune --init ""`` reached the config as empty strings (the current directory; from scratch)."""
+    for flag, expected in (("--eval", "data.eval '' is empty"), ("--out", "output_dir '' is empty")):
+        rc = train_main(["pretrain", "--model", "pixel", "--data", str(tmp_path / "shards"), flag, ""])
+        err = capsys.readouterr().err
+        assert rc == 2 and expected in err and "Traceback" not in err, err
+
+
 def test_trainer_output_dir_that_is_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(ConfigError, match="output_dir .* is a file"):
         load_config(None, {"data": {"train": ["x"]}, "output_dir": str(tmp_path / "f")})
+
+
+def test_init_from_a_pretrain_output_instead_of_its_model_dir(tmp_path, capsys):
+    import json
+
+    from test_finetune_cli import _pretrained
+    run = tmp_path / "pretrain"  # as pixel-train pretrain leaves it: the run's config.json beside model/
+    _pretrained(run / "model")
+    (run / "config.json").write_text(json.dumps(load_config(None, {"data": {"train": ["x"]}}).to_dict()))
+    rc = train_main(["pretrain", "--model", "pixel", "--data", str(tmp_path / "shards"), "--out", str(tmp_path / "o"),
+                     "--set", f"init_from={run}"])
+    err = capsys.readouterr().err  # was an OSError traceback from transformers, after DeepSpeed started
+    assert rc == 2 and "holds no config.json + model weights" in err and f"did you mean {run / 'model'}?" in err, err
+    assert not (tmp_path / "o").exists()
+    load_config(None, {"data": {"train": ["x"]}, "init_from": str(run / "model")})  # the model dir itself passes
+
+# model_overrides are checked against the variant's config once the shards are resolved: a string width was a
+# TypeError traceback, a negative width a RuntimeError once DeepSpeed had started
+OVERRIDE_CASES = [
+    ("hidden_size=abc", "model_overrides.hidden_size: expected int, got 'abc'"),
+    ("hidden_size=-8", "model_overrides.hidden_size -8 must be >= 1"),
+    ("decoder_num_attention_heads=0", "model_overrides.decoder_num_attention_heads 0 must be >= 1"),
+    ("hidden_dropout_prob=2", "model_overrides.hidden_dropout_prob 2 must be in [0, 1]"),
+    ("layer_norm_eps=.inf", "model_overrides.layer_norm_eps: expected a number, got inf"),
+]
+
+
+@pytest.mark.parametrize("item,expected", OVERRIDE_CASES, ids=[c[0] for c in OVERRIDE_CASES])
+def test_bad_model_overrides_are_refused_before_the_engine(tmp_path, capsys, gray_shards, item, expected):
+    rc = train_main(["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(tmp_path / "o"),
+                     "--set", f"model_overrides.{item}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and expected in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
 
 
 def test_every_run_file_and_the_defaults_pass():

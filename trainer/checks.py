@@ -55,6 +55,19 @@ def _local_dir(v: str | None) -> bool:
     return v is None or "://" in v or Path(v).is_dir()
 
 
+def weights_problem(init_from: str | None, key: str = "init_from") -> str | None:
+    """A local ``init_from`` directory must hold config.json and weights (a pretrain output's own directory has
+    a config.json too, the run's settings, and used to fail inside the engine)."""
+    if not init_from or not init_from.strip() or "://" in init_from or not Path(init_from).is_dir():
+        return None  # unset, remote, or already reported as not a directory
+    d = Path(init_from)
+    if (d / "config.json").is_file() and (any(d.glob("model*.safetensors*")) or any(d.glob("pytorch_model*.bin*"))):
+        return None
+    hint = f"; did you mean {d / 'model'}?" if (d / "model" / "config.json").is_file() else ""
+    return (f"{key} {init_from!r} holds no config.json + model weights (model*.safetensors, pytorch_model*.bin): "
+            f"give a save_pretrained directory, e.g. a pixel-train pretrain output's model/{hint}")
+
+
 # (dotted key, test, what the value must be -- with the fix); a key the config lacks is skipped.
 RANGES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("max_steps", lambda v: v >= 1, "must be >= 1"),
@@ -67,9 +80,14 @@ RANGES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("eval_batches", lambda v: v >= 1, "must be >= 1"),
     ("viz_every", lambda v: v >= 0, "must be >= 0 (0: only at the end)"),
     ("seed", lambda v: 0 <= v < 2**32, "must be in 0..2**32-1"),
-    ("init_from", _local_dir, "is not a directory; give a save_pretrained directory (model.safetensors + config.json)"),
+    ("init_from", lambda v: v is None or v.strip() != "", "is empty; give a save_pretrained directory or leave it out "
+     "(from scratch)"),
+    ("init_from", lambda v: v is None or not v.strip() or _local_dir(v), "is not a directory; give a save_pretrained directory (model.safetensors + config.json)"),
+    ("output_dir", lambda v: v.strip() != "", "is empty; give a directory (an empty one wrote into the current one)"),
     ("output_dir", lambda v: not Path(v).is_file(), "is a file; give a directory"),
     ("data.train", lambda v: len(v) > 0, "needs at least one shard set (--data DIR)"),
+    ("data.train", lambda v: all(x.strip() for x in v), "holds an empty entry; give shard sets (--data DIR)"),
+    ("data.eval", lambda v: v is None or v.strip() != "", "is empty; give a held-out shard set or leave it out"),
     ("data.weights", lambda v: v is None or all(_finite(w) and w > 0 for w in v), "must be numbers > 0"),
     ("data.shuffle_buffer", lambda v: v >= 0, "must be >= 0 (0: no shuffling)"),
     ("data.num_workers", lambda v: v >= 0, "must be >= 0 (DataLoader worker processes; 0: load in the main process)"),
@@ -105,6 +123,8 @@ def config_problems(cfg: Any) -> list[str]:
         found, value = _get(cfg, key)
         if found and key not in bad and not ok(value):
             problems.append(f"{key} {value!r} {msg}")
+    if "init_from" not in bad and (problem := weights_problem(cfg.init_from)):
+        problems.append(problem)
     weights, train = cfg.data.weights, cfg.data.train
     if "data.weights" not in bad and weights is not None and len(weights) != len(train):
         problems.append(f"data.weights: {len(weights)} weights for {len(train)} data.train sets; give one per set")

@@ -44,7 +44,7 @@ def _pretrain(a: argparse.Namespace) -> int:
             flags[key] = value
     if a.data:
         flags["data"] = {"train": a.data}
-    if a.eval:
+    if a.eval is not None:
         flags.setdefault("data", {})["eval"] = a.eval
     cfg = load_config(a.config, flags, parse_set(a.set))  # every setting checked before any engine starts
     from .engine import train
@@ -66,9 +66,27 @@ def _task_family(data: str) -> str:
     raise ConfigError(f"--data {data}: no task.json; give the output of pixel-render task")
 
 
+def _init_conflicts(a: argparse.Namespace) -> None:
+    """``--model`` / ``--flavor`` are for finetuning from scratch: with ``--init`` the checkpoint's architecture is
+    used, and they were ignored silently (the run's config.json then named a model it did not train)."""
+    if a.flavor is not None:
+        raise ConfigError(f"--flavor {a.flavor} with --init: the checkpoint's architecture is used; drop --flavor "
+                          "(it is for finetuning from scratch)")
+    f = Path(a.init) / "config.json"
+    try:
+        model_type = json.loads(f.read_text(encoding="utf-8")).get("model_type") if f.is_file() else None
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return  # the init_from checks name an unreadable config.json
+    if isinstance(model_type, str) and model_type.startswith("pixelkit-") and model_type != f"pixelkit-{a.model}":
+        raise ConfigError(f"--model {a.model} but --init {a.init} holds a {model_type.removeprefix('pixelkit-')} "
+                          "model: drop --model (with --init the checkpoint's variant is finetuned)")
+
+
 def _finetune(a: argparse.Namespace) -> int:
     from .engine import train
     from .finetune import read_split
+    if a.init is not None and (a.model is not None or a.flavor is not None):
+        _init_conflicts(a)
     family = _task_family(a.data)
     config = a.config or RUNS / "finetune" / f"{family}.yaml"
     flags: dict = {"task": {"name": a.task or family}, "data": {"train": [read_split(a.data, "train")]}}

@@ -179,6 +179,9 @@ def _merge(obj: Any, updates: dict[str, Any], where: str) -> Any:
                 raise ConfigError(f"{where}{key} is a section; give a mapping")
             _merge(current, value, f"{where}{key}.")
         elif key in ("model_overrides", "head_options"):
+            if value is not None and not isinstance(value, dict):
+                raise ConfigError(f"{where}{key}: expected a mapping of settings (e.g. --set {where}{key}.NAME=VALUE), "
+                                  f"got {value!r}")
             setattr(obj, key, {**current, **(value or {})})
         else:
             setattr(obj, key, _coerce(value, current, f"{where}{key}"))

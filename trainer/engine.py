@@ -217,8 +217,8 @@ def train(cfg: TrainConfig) -> Run:
         stop = False
         if eval_set is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
             if best is None:
-                logger.scalars(step, {"eval_loss": evaluate(engine, variant, model_config, eval_set.urls, cfg,
-                                                            rank, world)})
+                logger.scalars(step, evaluate(engine, variant, model_config, eval_set.urls, cfg, rank, world,
+                                              eval_set.expected(), (info.mode, info.patch_size, info.max_patches)))
             else:
                 stop = best.update(engine, eval_set, step, rank, world, logger)
         if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps or stop:
@@ -238,27 +238,32 @@ def train(cfg: TrainConfig) -> Run:
     return Run(out, ckpt, model_dir, logger.last_picture, loss_value, step)
 
 
-def evaluate(engine, variant, model_config, urls: list[str], cfg: TrainConfig, rank: int, world: int) -> float:
-    """Mean loss over up to ``eval_batches`` batches per rank of one pass over the held-out set."""
+def evaluate(engine, variant, model_config, urls: list[str], cfg: TrainConfig, rank: int, world: int,
+             expected: dict | None = None, strip: tuple | None = None) -> dict[str, float]:
+    """``eval_loss``: the mean loss over up to ``eval_batches`` batches per rank of one pass over the held-out set,
+    read with the manifest's checks and the train sets' strip shape; ``eval_skipped``: what that pass skipped
+    (corrupt samples, a cut shard, counts the manifest does not list), summed over ranks."""
     import torch
     import torch.distributed as dist
     spec = StreamSpec(sets=[urls], weights=[1.0], batch_size=cfg.micro_batch_size, collate=variant.collate,
-                      model_config=model_config, seed=cfg.seed, rank=rank, world_size=world, infinite=False)
-    total = torch.zeros(2)
+                      model_config=model_config, seed=cfg.seed, rank=rank, world_size=world, infinite=False,
+                      expected=expected or {}, strip=strip)
+    total = torch.zeros(3)
     engine.eval()
     with torch.no_grad():
-        for i, (batch, _) in enumerate(make_loader(spec)):
+        for i, (batch, meta) in enumerate(make_loader(spec)):
+            total[2] = float(sum(meta["skipped"].values()))
             if i >= cfg.eval_batches:
                 break
             batch = _place(batch, engine.device, next(engine.module.parameters()).dtype)
-            total += torch.tensor([float(engine(**batch).loss), 1.0])
+            total[:2] += torch.tensor([float(engine(**batch).loss), 1.0])
     dist.all_reduce(total)
     engine.train()
     if total[1] == 0 and cfg.eval_batches > 0:  # not a loss of 0.0: a held-out set with nothing usable in it
         from .stream import NoUsableData
         raise NoUsableData(f"data.eval ({len(urls)} shard(s), e.g. {urls[0]}) gave no usable batch in one pass; "
                            "check it with `pixel-shards verify DIR`")
-    return float(total[0] / total[1].clamp(min=1))
+    return {"eval_loss": float(total[0] / total[1].clamp(min=1)), "eval_skipped": int(total[2])}
 
 
 class _Best:

@@ -135,7 +135,7 @@ def setup(cfg, sets, info: DataInfo):
     spec = task_spec(sets[0])
     for s in sets:
         check_same_task(spec, s, "data.train")
-    resolve_task(cfg.task.name, spec.name, spec.family)
+    resolve_task(cfg.task.name, spec.name, spec.family, spec.metric)
     head = cfg.task.head or FAMILIES[spec.family][0]
     name, ec = encoder_config(cfg, info)
     modality = check_modality(cfg.task.modality, name, spec.family, bool(info.vocab_size))

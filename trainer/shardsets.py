@@ -95,6 +95,8 @@ def resolve(spec: str) -> ShardSet:
 
 
 def _checked(s: ShardSet) -> ShardSet:
+    if not s.urls:  # a manifest listing no shard: the stream would have nothing to read
+        raise ConfigError(f"{s.spec}: lists no shards; render the set again or leave it out")
     missing = [u for u in s.urls if not _exists(u)]
     if missing:
         raise ConfigError(f"{s.spec}: {len(missing)} shard(s) missing, e.g. {missing[0]}")

@@ -86,9 +86,15 @@ MAIN_METRIC = {"accuracy": "accuracy", "f1": "f1", "mcc": "mcc", "pearson_spearm
                "accuracy_f1": "f1", "seqeval": "f1", "uas_las": "las", "squad": "f1"}
 
 
-def resolve_task(requested: str | None, name: str, family: str) -> None:
-    """``--task`` must name the shards' task, its family, or an alias of the family."""
-    if requested is None or requested in (name, family) or TASK_ALIASES.get(requested) == family:
+ALIAS_METRICS = {"pos": "accuracy", "upos": "accuracy", "ner": "seqeval"}  # tagging aliases that name one kind
+
+
+def resolve_task(requested: str | None, name: str, family: str, metric: str | None = None) -> None:
+    """``--task`` must name the shards' task, its family, or an alias of the family (``pos`` / ``ner``: of that
+    kind of tagging, by the task's metric, so NER shards are not finetuned as POS nor POS shards as NER)."""
+    if requested is None or requested in (name, family):
+        return
+    if TASK_ALIASES.get(requested) == family and ALIAS_METRICS.get(requested, metric) == metric:
         return
     raise ConfigError(f"--task {requested!r} does not match the shards' task {name!r} (family {family!r}); "
                       f"give {name!r}, {family!r} or leave --task out")

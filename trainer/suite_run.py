@@ -80,8 +80,12 @@ class SuiteRunner:
     def __init__(self, suite: Suite, out: Path, init: str | None, tokenizer: str | None = None,
                  only: list[str] | None = None):
         self.suite, self.out, self.init, self.tokenizer = suite, out, init, tokenizer
-        if init is not None and not (Path(init) / "config.json").is_file():
-            raise ConfigError(f"--init {init}: no config.json (give a pixel-train pretrain output's model/ dir)")
+        if init is not None:  # what finetune's init_from takes, checked before anything is rendered
+            from .checks import weights_problem
+            if not Path(init).is_dir():
+                raise ConfigError(f"--init {init} is not a directory; give a pixel-train pretrain output's model/ dir")
+            if problem := weights_problem(init, "--init"):
+                raise ConfigError(problem)
         if tokenizer is not None and not Path(tokenizer).is_file():
             raise ConfigError(f"--tokenizer {tokenizer} does not exist")
         names = [e.name for e in suite.entries]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -227,7 +228,27 @@ def apply_overrides(kwargs: dict[str, Any], overrides: dict[str, Any], config_cl
     unknown = sorted(k for k in overrides if k not in known and k not in kwargs)
     if unknown:
         raise ConfigError(f"unknown model setting(s) {unknown} for {config_class.__name__}")
+    defaults = {**config_class().to_dict(), **kwargs}
+    problems = [p for k, v in overrides.items() if (p := _override_problem(k, v, defaults.get(k)))]
+    if problems:  # a string width or a negative size failed inside the model's construction, with a traceback
+        raise ConfigError("\n".join(problems))
     return {**kwargs, **overrides}
+
+
+def _override_problem(key: str, value: Any, default: Any) -> str | None:
+    """A numeric model override of the default's type, finite and not negative; sizes and head counts >= 1,
+    dropout probabilities in [0, 1]."""
+    name = f"model_overrides.{key}"
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return None if not isinstance(default, bool) or isinstance(value, bool) else f"{name}: expected bool, got {value!r}"
+    want = int if isinstance(default, int) else (int, float)
+    if isinstance(value, bool) or not isinstance(value, want) or not math.isfinite(value):
+        return f"{name}: expected {'int' if want is int else 'a number'}, got {value!r}"
+    if key.endswith("size") or key.endswith("heads"):
+        return None if value >= 1 else f"{name} {value!r} must be >= 1"
+    if "dropout" in key or key.endswith("_prob"):
+        return None if 0 <= value <= 1 else f"{name} {value!r} must be in [0, 1]"
+    return None if value >= 0 else f"{name} {value!r} must be >= 0"
 
 
 def batch_patches(strips: list[np.ndarray], patch_size: int, binary: bool = False) -> torch.Tensor:
