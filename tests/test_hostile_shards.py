@@ -170,16 +170,23 @@ def test_a_set_with_no_usable_sample_stops_pixel_train_with_a_clear_error(tmp_pa
     assert 0 < len(skipped_lines) <= SkipCounter.LOG_FIRST + 1, len(skipped_lines)
 
 
-@pytest.mark.slow
-def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(tmp_path, gray_shards):
-    """The engine hands the manifest's entries and the set's strip shape to the loader: a cut shard, a sample of
-    another shape and a malformed one are skipped and counted once each; training goes on."""
-    d = copy_set(gray_shards, tmp_path / "set")
+def hostile_copy(src: Path, dest: Path) -> Path:
+    """A copy of a shard set with four problems, one of each kind: a sample of another shape and a malformed one
+    (the manifest rewritten to match), and a shard cut after the manifest was written (20 of 24 samples left)."""
+    d = copy_set(src, dest)
     a, b = sorted(d.glob("*.tar"))
     entries = with_json(members(a), 1, lambda m: json.dumps({**m, "offset_mapping": 5}).encode())
     write_tar(a, entries[:6] + wrong_shape_sample(entries[0][1]) + entries[6:])
     rewrite_manifest(d)
     b.write_bytes(b.read_bytes()[: _header_offsets(b)[20]])  # after the manifest: 20 of 24 samples left
+    return d
+
+
+@pytest.mark.slow
+def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(tmp_path, gray_shards):
+    """The engine hands the manifest's entries and the set's strip shape to the loader: a cut shard, a sample of
+    another shape and a malformed one are skipped and counted once each; training goes on."""
+    d = hostile_copy(gray_shards, tmp_path / "set")
     out = tmp_path / "o"
     # pixel-train's main in this process (no subprocess start-up); fails on a non-zero exit
     log = _main("pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(d), "--out", str(out), "--steps",
@@ -195,12 +202,7 @@ def test_pixel_train_trains_through_a_hostile_set_and_counts_each_problem_once(t
 def test_an_eval_set_is_read_with_the_manifest_checks_and_its_skips_are_recorded(tmp_path, gray_shards):
     """data.eval went through the loader without the manifest's entries and the strip shape: a cut shard's size and
     count went unchecked, a sample of another shape reached collate, and what was skipped was only logged."""
-    d = copy_set(gray_shards, tmp_path / "eval")
-    a, b = sorted(d.glob("*.tar"))
-    entries = with_json(members(a), 1, lambda m: json.dumps({**m, "offset_mapping": 5}).encode())
-    write_tar(a, entries[:6] + wrong_shape_sample(entries[0][1]) + entries[6:])
-    rewrite_manifest(d)
-    b.write_bytes(b.read_bytes()[: _header_offsets(b)[20]])  # after the manifest: 20 of 24 samples left
+    d = hostile_copy(gray_shards, tmp_path / "eval")
     out = tmp_path / "o"
     _main("pretrain", "--model", "pixel", "--data", str(gray_shards), "--eval", str(d), "--out", str(out), "--steps",
           "1", "--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "eval_batches=100")

@@ -156,7 +156,7 @@ def test_a_broken_init_from_is_a_config_error(tmp_path):
         read_pretrained(tmp_path / "ours")
     model.save_pretrained(tmp_path / "ours")
     (tmp_path / "ours" / "config.json").write_text("{")
-    with pytest.raises(ConfigError, match="config.json: not valid JSON"):
+    with pytest.raises(ConfigError, match="init_from .*config.json is not valid JSON"):
         read_pretrained(tmp_path / "ours")
 
 

@@ -142,7 +142,8 @@ def test_interlanguage_links_are_not_text(enwiki_full):
     language_line = re.compile(r"[a-z]{2,3}(-[a-z]+)*:[^/]")  # not "http://..."
     assert not [(k, line) for k, t in docs.items() for line in t.splitlines() if language_line.match(line)]
     text = wikitext_to_text("Science.\n\n[[be-x-old:Аграномія]]\n[[bg:Аграрни науки]]\n[[th:เกษตรศาสตร์]]\n"
-                            "See [[de:Agronomie|the German article]], [[:fr:Agronomie]] and [[Ys: The Vanished Omens]].")
+                            "See [[de:Agronomie|the German article]], [[:fr:Agronomie]] and "
+                            "[[Ys: The Vanished Omens]].")
     assert text == "Science.\n\nSee the German article, :fr:Agronomie and Ys: The Vanished Omens."
 
 

@@ -146,7 +146,8 @@ def test_label_names_fix_the_vocabulary_of_a_split_without_train(ud_run, tmp_pat
                    "--max_patches=64", "--label_names=PUNCT,NOUN"])
     assert TaskSpec.read(tmp_path / "b").label_names == ["PUNCT", "NOUN"]  # in the order given
     assert ms["test"].counts["dead_label_not_in_vocabulary"] == len(recs)  # every sentence has other tags
-    for bad, msg in (("NOUN,NOUN", "give distinct, non-empty names"), (str(EXCERPT) + ".json", "not a readable task.json")):
+    for bad, msg in (("NOUN,NOUN", "give distinct, non-empty names"),
+                     (str(EXCERPT) + ".json", "not a readable task.json")):
         with pytest.raises(SettingsError, match=msg):
             run_task(["--task=ud-en_ewt-pos", f"--input=test={EXCERPT}", f"--output={tmp_path / 'c'}",
                       f"--label_names={bad}"])

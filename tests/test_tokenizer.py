@@ -75,7 +75,8 @@ def test_pixel_render_run_takes_a_sentencepiece_model_and_task_says_why_it_does_
                         str(tmp_path / "o"), "--tokenizer", str(path), "--max_patches", "64"]) == 0
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["tokenizer"]["model"] == "SentencePiece"
     capsys.readouterr()
-    assert render_main(["task", "--task", "ud-en_ewt-pos", "--input", f"train={sample / 'en_ewt-ud-test-excerpt.conllu'}",
+    assert render_main(["task", "--task", "ud-en_ewt-pos",
+                        "--input", f"train={sample / 'en_ewt-ud-test-excerpt.conllu'}",
                         "--output", str(tmp_path / "t"), "--tokenizer", str(path)]) == 2
     err = capsys.readouterr().err
     assert "is a SentencePiece model: pixel-render task needs a tokenizers JSON file" in err and "Traceback" not in err

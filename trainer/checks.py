@@ -82,7 +82,8 @@ RANGES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("seed", lambda v: 0 <= v < 2**32, "must be in 0..2**32-1"),
     ("init_from", lambda v: v is None or v.strip() != "", "is empty; give a save_pretrained directory or leave it out "
      "(from scratch)"),
-    ("init_from", lambda v: v is None or not v.strip() or _local_dir(v), "is not a directory; give a save_pretrained directory (model.safetensors + config.json)"),
+    ("init_from", lambda v: v is None or not v.strip() or _local_dir(v),
+     "is not a directory; give a save_pretrained directory (model.safetensors + config.json)"),
     ("output_dir", lambda v: v.strip() != "", "is empty; give a directory (an empty one wrote into the current one)"),
     ("output_dir", lambda v: not Path(v).is_file(), "is a file; give a directory"),
     ("data.train", lambda v: len(v) > 0, "needs at least one shard set (--data DIR)"),

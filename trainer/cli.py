@@ -129,7 +129,8 @@ def _evaluate(a: argparse.Namespace) -> int:
     split = resolve(split_dir)
     check_same_task(model.config.spec, split, "--data")
     if model.config.modality in ("text", "pair"):
-        check_tokenizer(model_dir, model.config.encoder_config.get("vocab_size"), split.info(), f"the shards of --data {split_dir}")
+        check_tokenizer(model_dir, model.config.encoder_config.get("vocab_size"), split.info(),
+                        f"the shards of --data {split_dir}")
     metrics, records = evaluate(model, model.config, split.urls, a.batch_size)
     out = Path(a.out) if a.out else model_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)

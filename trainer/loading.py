@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from .models.base import check_dtypes
-from .spec import ConfigError
+from .spec import ConfigError, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,7 @@ def read_pretrained(path: str | Path, variant: str | None = None, channels: int 
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ConfigError(f"init_from {path}: no config.json (give a pixel-train pretrain output's model/ dir)")
-    try:
-        conf = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ConfigError(f"init_from {path / 'config.json'}: not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
-    if not isinstance(conf, dict):
-        raise ConfigError(f"init_from {path / 'config.json'}: holds a JSON {type(conf).__name__}, not an object")
+    conf = read_json_object(path / "config.json", ConfigError, "init_from ")
     if not str(conf.get("model_type", "")).startswith("pixelkit-"):
         from .importers import convert, detect, module
         fmt = detect(path)

@@ -31,6 +31,21 @@ class DataInfo:
         return channels(self.mode)
 
 
+def read_json(path: Path, error: type[Exception] = ConfigError, prefix: str = ""):
+    """A JSON file we did not write (a checkpoint's config.json or index): ``error`` naming it if it is not."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise error(f"{prefix}{path} is not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+
+
+def read_json_object(path: Path, error: type[Exception] = ConfigError, prefix: str = "") -> dict:
+    obj = read_json(path, error, prefix)
+    if not isinstance(obj, dict):
+        raise error(f"{prefix}{path} holds a JSON {type(obj).__name__}, not an object")
+    return obj
+
+
 # beside a saved model (``model/``, ``best/``): the tokenizer whose token ids it was trained on
 TOKENIZER_RECORD = "tokenizer-identity.json"
 

@@ -208,9 +208,9 @@ class SuiteRunner:
                 if (s["family"], s.get("label_names")) != (first["family"], first.get("label_names")):
                     raise ConfigError(f"entries {e.name}: language {lang} has family {s['family']} / labels "
                                       f"{s.get('label_names')}, but {e.train_languages()[0]} has {first['family']} / "
-                                      f"{first.get('label_names')}: one head cannot serve both (UD and NER take their labels from "
-                                      f"each language's train split: give the entry one vocabulary, render: "
-                                      f"[--label_names, 'A,B,...'])")
+                                      f"{first.get('label_names')}: one head cannot serve both (UD and NER take "
+                                      f"their labels from each language's train split: give the entry one "
+                                      f"vocabulary, render: [--label_names, 'A,B,...'])")
                 if not (dirs[e.name][lang] / e.eval_split).is_dir():
                     raise ConfigError(f"entries {e.name}: language {lang} has no {e.eval_split}/ split; add "
                                       f"languages.{lang}.inputs.{e.eval_split} or set eval_split")
@@ -247,7 +247,8 @@ class SuiteRunner:
         if self._init_files is None:
             files = sorted(Path(self.init).iterdir()) if self.init else []
             self._init_files = {f.name: _file_sha256(f) for f in files if f.is_file()}
-        data = {lang: {str(f.relative_to(d)): _file_sha256(f) for f in sorted([d / "task.json", *d.glob("*/manifest.json")])}
+        data = {lang: {str(f.relative_to(d)): _file_sha256(f)
+                       for f in sorted([d / "task.json", *d.glob("*/manifest.json")])}
                 for lang, d in sorted(dirs.items())}
         settings = json.loads(json.dumps(cfg.to_dict(), default=str))
         settings.pop("init_from", None)  # the model's files are compared, not where they are

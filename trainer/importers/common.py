@@ -5,7 +5,6 @@ error, never a silent random weight)."""
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import torch
 
 from ..models.base import ConfigError
+from ..spec import read_json, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,11 @@ def read_config(src: Path) -> dict:
     path = Path(src) / "config.json"
     if not path.is_file():
         raise CheckpointError(f"{src} has no config.json: not a checkpoint directory")
-    cfg = _json(path)
-    if not isinstance(cfg, dict):
-        raise CheckpointError(f"{path} holds a JSON {type(cfg).__name__}, not an object")
-    return cfg
+    return read_json_object(path, CheckpointError)
 
 
 def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"{path} is not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
+    return read_json(path, CheckpointError)
 
 
 def _load_file(path: Path) -> dict[str, torch.Tensor]:

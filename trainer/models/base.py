@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from ..spec import ConfigError, DataInfo  # noqa: F401 - re-exported for the variants
+from ..spec import ConfigError, DataInfo, read_json_object  # noqa: F401 - ConfigError, DataInfo: re-exported
 
 
 @dataclass(frozen=True)
@@ -114,13 +114,7 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
         raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
                            f"output dir, or pixel-train import a published checkpoint first)")
     if (path / "config.json").is_file():
-        try:
-            cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
-            raise LoadingError(f"{path / 'config.json'} is not valid JSON ({type(e).__name__}: "
-                               f"{str(e)[:120]})") from None
-        if not isinstance(cfg, dict):
-            raise LoadingError(f"{path / 'config.json'} holds a JSON {type(cfg).__name__}, not an object")
+        cfg = read_json_object(path / "config.json", LoadingError)
         check_sizes(cfg, path / "config.json")
         saved, task = cfg.get("model_type"), "pixelkit-task"
         if saved != own_type and task in (saved, own_type):  # never each other's: a traceback inside __init__
@@ -141,9 +135,8 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
 
 
 def check_shapes(cls, path, config, stored: dict[str, tuple], allow_missing=()) -> None:
-    """config.json's shapes against the safetensors headers, the model built on the meta device (nothing
-    allocated): a config with absurd sizes made from_pretrained allocate them (17 GB for one damaged file) before
-    it reported the mismatch. Same message and ``allow_missing`` patterns as ``check_loading``."""
+    """config.json's shapes against the safetensors headers, on the meta device (nothing allocated: absurd sizes
+    were allocated before the mismatch was reported); ``check_loading``'s message and ``allow_missing``."""
     with torch.device("meta"):
         probe = cls(config)
     bad = [(k, stored[k], tuple(v.shape)) for k, v in probe.state_dict().items()
@@ -240,7 +233,8 @@ def _override_problem(key: str, value: Any, default: Any) -> str | None:
     dropout probabilities in [0, 1]."""
     name = f"model_overrides.{key}"
     if isinstance(default, bool) or not isinstance(default, (int, float)):
-        return None if not isinstance(default, bool) or isinstance(value, bool) else f"{name}: expected bool, got {value!r}"
+        ok = not isinstance(default, bool) or isinstance(value, bool)
+        return None if ok else f"{name}: expected bool, got {value!r}"
     want = int if isinstance(default, int) else (int, float)
     if isinstance(value, bool) or not isinstance(value, want) or not math.isfinite(value):
         return f"{name}: expected {'int' if want is int else 'a number'}, got {value!r}"
