@@ -198,6 +198,21 @@ def test_evaluate_given_a_pretraining_output_names_the_mix_up(tmp_path, capsys):
                        DataInfo("gray", 16, 64))
 
 
+def test_an_init_whose_config_disagrees_with_its_weights_is_refused_before_the_model_is_built(tmp_path, pos_task,
+                                                                                               capsys):
+    """A damaged config.json with an absurd size: the task model was built from it (here ~1 TB) before load_encoder
+    compared shapes; the shapes are now compared on the meta device, in the settings checks."""
+    from pixelkit.trainer.cli import main as train_main
+    pre = _pretrained(tmp_path / "pre")
+    cfg = json.loads((pre / "config.json").read_text())
+    (pre / "config.json").write_text(json.dumps({**cfg, "intermediate_size": 2 ** 30}))
+    code = train_main(["finetune", "--task", "pos", "--init", str(pre), "--data", str(pos_task), "--out",
+                       str(tmp_path / "run"), "--steps", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "its config.json and weights disagree" in err and f"(1073741824, {cfg['hidden_size']})" \
+        in err, err[-2000:]
+
+
 def test_pixar_positions_keep_their_first_rows(tmp_path):
     task = make_task(tmp_path / "t", "ud-en_ewt-pos", {"train": EWT_EXCERPT}, preset_name="pixar", max_patches=64)
     pre = _pretrained(tmp_path / "pre", "pixar", "binary", 529)

@@ -153,6 +153,9 @@ def setup(cfg, sets, info: DataInfo):
                  MAIN_METRIC[spec.metric])
     tc = TaskConfig(encoder=name, encoder_config=ec.to_dict(), head=head, head_options=cfg.task.head_options,
                     task=spec.to_dict(), modality=modality)
+    if cfg.init_from:
+        from .loading import check_init_shapes
+        check_init_shapes(tc, cfg.init_from)
     return TaskVariant(name=f"{name}+{head}"), tc, spec
 
 

@@ -93,6 +93,37 @@ def _weight_files(path: Path) -> list[Path]:
                       f"are loaded, never pickles)")
 
 
+def check_init_shapes(config, path: str | Path) -> None:
+    """Before the task model is built: the encoder's shapes from the checkpoint's config.json against its
+    safetensors headers, the model on the meta device (absurd sizes were allocated before ``load_encoder``
+    compared). Same rule as ``load_encoder``: only a longer learned position table may differ (first rows kept).
+    A published layout is converted whole by ``read_pretrained`` and checked there."""
+    from safetensors import SafetensorError, safe_open
+
+    from .taskmodel import TaskModel
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        return
+    if not str(read_json_object(path / "config.json", ConfigError, "init_from ").get("model_type")).startswith(
+            "pixelkit-"):
+        return
+    stored: dict[str, tuple] = {}
+    for f in _weight_files(path):
+        try:
+            with safe_open(str(f), "pt") as h:
+                stored.update({k: tuple(h.get_slice(k).get_shape()) for k in h.keys()})
+        except (SafetensorError, OSError):
+            return  # read_pretrained names the unreadable file
+    with torch.device("meta"):
+        own = TaskModel(config).encoder.state_dict()
+    bad = [f"{k} {stored[k]} in the weights, {tuple(v.shape)} by config.json" for k, v in own.items()
+           if k in stored and tuple(v.shape) != stored[k]
+           and not (k == "enc_pos.weight" and stored[k][0] > v.shape[0] and stored[k][1:] == tuple(v.shape[1:]))]
+    if bad:
+        raise ConfigError(f"init_from {path}: its config.json and weights disagree: {bad[:4]}; the config is damaged "
+                          f"or belongs to other weights")
+
+
 def load_encoder(model, path: str | Path) -> LoadReport:
     _, state = read_pretrained(path, model.config.encoder, model.config.encoder_config.get("num_channels"))
     enc = model.encoder
