@@ -1,6 +1,6 @@
 """The DeepSpeed trainer end to end on real rendered shards: config, streaming positions, checkpoints, ZeRO stages,
 the demo, and the rule that the trainer never imports the pipeline. Killed runs and two processes over gloo:
-test_trainer_processes.py."""
+test_trainer_processes.py; resuming and continuing a run: test_trainer_resume.py."""
 
 from __future__ import annotations
 
@@ -102,75 +102,6 @@ def test_run_files_load_and_unknown_keys_are_named(tmp_path):
         load_config(None, parse_set(["max_step=3", "data.train=[x]"]))
     assert load_config(None, parse_set(["data.train=[a, b]", "optim.lr=3e-4"])).optim.lr == 3e-4
     assert isinstance(TrainConfig().to_dict()["optim"], dict)
-
-
-def test_resume_names_settings_that_changed():
-    from pixelkit.trainer.config import changed_settings
-    old = load_config(None, {"data": {"train": ["x"]}}).to_dict()
-    new = load_config(None, {"data": {"train": ["x"]}, "optim": {"lr": 3e-4}, "max_steps": 200}).to_dict()
-    assert changed_settings(old, new) == ["max_steps: 100 -> 200", "optim.lr: 0.00015 -> 0.0003"]
-    assert changed_settings(old, old) == []
-
-
-def test_resume_from_a_latest_whose_directory_is_gone_fails_at_start(tmp_path, gray_shards, capsys):
-    """checkpoints/latest naming a step dir that was deleted (or a path): DeepSpeed's load_checkpoint died on a bare
-    AssertionError after the engine started; now exit 2 before any work, naming latest, the tag and the fixes."""
-    ckpt = tmp_path / "run" / "checkpoints"
-    ckpt.mkdir(parents=True)
-    for tag in ("step-0000002", "../../elsewhere"):
-        (ckpt / "latest").write_text(tag)
-        code = train_main(["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out",
-                           str(tmp_path / "run"), "--steps", "3"])
-        err = capsys.readouterr().err
-        assert code == 2 and f"names checkpoint {tag!r}, which is not a directory there" in err, err
-        assert "resume=false" in err
-
-
-def test_pruning_keeps_the_checkpoint_latest_names_beside_a_killed_runs_leftover(tmp_path, gray_shards):
-    """A run killed while writing step-0000009 leaves that dir without latest naming it; resumed with fewer steps
-    and keep_checkpoints=1, the pruning kept the newest *name* -- the leftover -- and deleted the checkpoint just
-    saved, so latest named a deleted dir. Now only checkpoints up to the saved one are pruned."""
-    out = tmp_path / "run"
-    args = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--set", "save_every=1",
-            "--set", "keep_checkpoints=1"]
-    _main(*args, "--steps", "1")
-    left = out / "checkpoints" / "step-0000009"  # the killed run's unfinished write
-    left.mkdir()
-    (left / "mp_rank_00_model_states.pt").write_bytes(b"PK\x03\x04 cut")
-    _main(*args, "--steps", "2")
-    ckpt = out / "checkpoints"
-    assert (ckpt / "latest").read_text() == "step-0000002" and (ckpt / "step-0000002" / "pixelkit.json").is_file()
-    assert not (ckpt / "step-0000001").exists()
-
-
-def test_continued_pretraining_from_bf16_weights_trains_in_fp32(tmp_path, gray_shards):
-    """A bf16 run's model dir holds bf16 weights (config dtype bfloat16); transformers' dtype "auto" loaded them
-    as bf16, so an engine.precision=fp32 run from it trained and saved bf16 weights, silently. Now fp32."""
-    from safetensors.torch import load_file
-
-    from pixelkit.trainer.models import DataInfo, get_variant
-    v = get_variant("pixel")
-    torch.manual_seed(0)
-    v.model_class(v.config("debug", {}, DataInfo("gray", 16, 529))).to(torch.bfloat16).save_pretrained(
-        tmp_path / "bf16")
-    out = tmp_path / "run"
-    _main("pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "1",
-          "--set", f"init_from={tmp_path / 'bf16'}")
-    assert {v.dtype for v in load_file(str(out / "model" / "model.safetensors")).values()} == {torch.float32}
-    assert json.loads((out / "model" / "config.json").read_text())["dtype"] == "float32"
-
-
-def test_resuming_a_checkpoint_of_another_architecture_names_it(tmp_path, gray_shards, capsys):
-    """The same --out with changed model_overrides: DeepSpeed's strict module load raised a RuntimeError traceback
-    listing every tensor; now exit 2 naming the checkpoint, a mismatch and the fixes."""
-    out = tmp_path / "run"
-    args = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "2"]
-    _main(*args[:-1], "1")
-    capsys.readouterr()
-    code = train_main(args + ["--set", "model_overrides.intermediate_size=96"])
-    err = capsys.readouterr().err
-    assert code == 2 and "step-0000001, which this run would resume, holds another architecture" in err, err
-    assert "size mismatch for encoder.0.mlp.fc1.weight" in err and "resume=false" in err
 
 
 def test_bad_settings_fail_at_start_naming_the_problem(tmp_path, gray_shards, binary_shards, capsys):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .models.base import check_dtypes
+from .models.base import check_dtypes, header_info
 from .spec import ConfigError, read_json_object
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def check_init_shapes(config, path: str | Path) -> None:
     safetensors headers, the model on the meta device (absurd sizes were allocated before ``load_encoder``
     compared). Same rule as ``load_encoder``: only a longer learned position table may differ (first rows kept).
     A published layout is converted whole by ``read_pretrained`` and checked there."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
 
     from .taskmodel import TaskModel
     path = Path(path)
@@ -110,8 +110,7 @@ def check_init_shapes(config, path: str | Path) -> None:
     stored: dict[str, tuple] = {}
     for f in _weight_files(path):
         try:
-            with safe_open(str(f), "pt") as h:
-                stored.update({k: tuple(h.get_slice(k).get_shape()) for k in h.keys()})
+            header_info(f, {}, stored)
         except (SafetensorError, OSError):
             return  # read_pretrained names the unreadable file
     with torch.device("meta"):

@@ -9,7 +9,6 @@ with ``variant.collate(samples, config, rng)``, and calls ``model(**batch).loss`
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,8 +107,9 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
     config class's defaults -- another architecture -- and reports every key as missing) and safetensors files
     that open (a cut one was a bare SafetensorError naming no file); a finetuned task model and a pretraining
     model (``own_type``: the loading class's model_type) do not load as each other. Returns the tensors' dtype
-    names and shapes (from the headers: nothing is read)."""
-    from safetensors import SafetensorError, safe_open
+    names and shapes (from the headers: nothing is read) and the saved model_type."""
+    from safetensors import SafetensorError
+    saved = None
     if not (path / "config.json").is_file() and (config is None or isinstance(config, (str, Path))):
         raise LoadingError(f"loading {model} from {path}: no config.json there (give a save_pretrained / pixel-train "
                            f"output dir, or pixel-train import a published checkpoint first)")
@@ -125,13 +125,19 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
     shapes: dict[str, tuple] = {}
     for f in sorted(path.glob("*.safetensors")):
         try:
-            with safe_open(str(f), "pt") as h:
-                for k in h.keys():
-                    dtypes[k], shapes[k] = h.get_slice(k).get_dtype(), tuple(h.get_slice(k).get_shape())
+            header_info(f, dtypes, shapes)
         except (SafetensorError, OSError) as e:
             raise LoadingError(f"loading {model}: {f} is not a readable safetensors file ({str(e)[:120]}); "
                                f"save or copy it again") from None
-    return dtypes, shapes
+    return dtypes, shapes, saved
+
+
+def header_info(f: Path, dtypes: dict, shapes: dict) -> None:
+    """Each tensor's dtype name and shape from a safetensors file's header (no tensor is read)."""
+    from safetensors import safe_open
+    with safe_open(str(f), "pt") as h:
+        for k in h.keys():
+            dtypes[k], shapes[k] = h.get_slice(k).get_dtype(), tuple(h.get_slice(k).get_shape())
 
 
 def check_shapes(cls, path, config, stored: dict[str, tuple], allow_missing=()) -> None:
@@ -189,12 +195,9 @@ class PixelkitModel(PreTrainedModel):
                     "imported_from": fmt, "dropped": conv.dropped, "notes": conv.notes}
         else:
             local = path is not None and Path(path).is_dir()
-            dtypes, shapes = check_local_dir(cls.__name__, Path(path), kwargs.get("config"),
-                                             cls.config_class.model_type) if local else ({}, {})
             config, own = kwargs.get("config"), cls.config_class.model_type
-            saved_type = json.loads((Path(path) / "config.json").read_text()).get("model_type") \
-                if local and (Path(path) / "config.json").is_file() else None
-            if saved_type == own:  # (another variant's dir is named as such below)
+            dtypes, shapes, saved = check_local_dir(cls.__name__, Path(path), config, own) if local else ({}, {}, None)
+            if saved == own:  # (another variant's dir is named as such below)
                 if config is None or isinstance(config, (str, Path)):
                     config = cls.config_class.from_pretrained(config or path)
                 check_shapes(cls, path, config, shapes, allow_missing)
@@ -204,8 +207,6 @@ class PixelkitModel(PreTrainedModel):
             try:
                 check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
             except LoadingError as e:  # another variant's checkpoint: say so, not just "name them in allow_*"
-                saved = json.loads((Path(path) / "config.json").read_text()).get("model_type") if local else None
-                own = cls.config_class.model_type
                 if saved and saved != own:
                     raise LoadingError(f"{path} holds a {saved!r} model, not {own!r}: load it as that variant "
                                        f"(AutoModel picks it; pretrain: --model {str(saved).removeprefix('pixelkit-')})"
