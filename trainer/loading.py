@@ -147,7 +147,7 @@ def load_encoder(model, path: str | Path) -> LoadReport:
             report.dropped.append(key)
         else:
             report.unexpected.append(key)
-    check_dtypes("the encoder", path, own, {k: v.dtype for k, v in take.items()})
+    check_dtypes("the encoder", path, own, {k: v.dtype for k, v in take.items()}, take)
     cast = sorted({f"{v.dtype} -> {own[k].dtype}" for k, v in take.items() if v.dtype != own[k].dtype})
     if cast:
         log.info("init_from %s: float weights cast %s", path, ", ".join(cast))
