@@ -19,6 +19,7 @@ import torch
 from transformers import PreTrainedModel
 
 from ..spec import ConfigError, DataInfo, read_json_object  # noqa: F401 - ConfigError, DataInfo: re-exported
+from ..spec import weight_files
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
                 "a finetuned task model loads with TaskModel.from_pretrained (pixel-train evaluate)"))
     dtypes: dict[str, str] = {}
     shapes: dict[str, tuple] = {}
-    for f in sorted(path.glob("*.safetensors")):
+    for f in weight_files(path, LoadingError, f"loading {model}: "):
         try:
             header_info(f, dtypes, shapes)
         except (SafetensorError, OSError) as e:
