@@ -42,7 +42,7 @@ class Variant:
         if data.mode not in self.modes:
             raise ConfigError(f"model {self.name!r} trains on {'/'.join(self.modes)} shards, these are {data.mode!r}")
         if self.needs_tokens and not data.vocab_size:
-            raise ConfigError(f"model {self.name!r} needs token ids; the shards' manifest names no tokenizer")
+            raise ConfigError(f"model {self.name!r} needs token ids; no manifest of the shards names a tokenizer")
         return self.make_config(flavor, dict(overrides or {}), data)
 
 
