@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from .render import RenderConfig
 
+MAX_WORKERS = 4 * (os.cpu_count() or 1)  # --workers: local processes; 10,000 of them exhausted the machine
 MAX_STRIP_WIDTH = 32767  # cairo's largest image surface (CAIRO_STATUS_INVALID_SIZE beyond); pygame's strips too
 
 
@@ -48,7 +49,9 @@ RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
      "must be in [0, 1]: the share of a chunk's characters that may be tofu (1 keeps every chunk)"),
     ("min_patches", lambda v: v >= 0, "must be >= 0 (0 keeps every chunk; PIXEL used 22)"),
     ("max_doc_chars", lambda v: v >= 0, "must be >= 0 (0: no limit)"),
-    ("workers", lambda v: v >= 0, "must be >= 0 (0: Beam's default)"),
+    ("workers", lambda v: 0 <= v <= MAX_WORKERS,
+     f"must be in 0..{MAX_WORKERS} (0: Beam's default; each is a local process, at most 4 per core of this "
+     f"machine's {os.cpu_count()}); for more, a cluster runner (--runner dask)"),
     ("font_size", lambda v: _number(v) and 0 < v <= 1000, "must be a size in points, > 0 (PIXEL: 8)"),
     ("dpi", lambda v: 0 < v <= 10_000, "must be > 0 (PIXEL: 120)"),
     ("pixels_per_patch", lambda v: 4 <= v <= 1024, "must be in 4..1024 pixels (PIXEL: 16, PIXAR: 8)"),

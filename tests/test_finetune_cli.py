@@ -143,6 +143,7 @@ def test_init_reads_the_files_save_pretrained_wrote_and_nothing_beside_them(tmp_
     save_file({k: torch.zeros_like(v) for k, v in state.items()}, str(pre / "model_old.safetensors"))
     _, got = read_pretrained(pre)
     assert got.keys() == state.keys() and all(torch.equal(got[k], v) for k, v in state.items())
+    (pre / "scratch.safetensors").write_bytes(b"cut")  # check_local_dir read every *.safetensors: refused
     model = get_variant("pixel").model_class.from_pretrained(pre)  # the same tensors as from_pretrained
     assert all(torch.equal(model.state_dict()[k], v) for k, v in got.items())
     model.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")

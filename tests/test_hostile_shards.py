@@ -329,3 +329,19 @@ def test_the_shuffle_buffer_is_bounded_in_bytes(monkeypatch):
     assert sorted(out) == sorted(unbounded) and out != unbounded, "every sample, once; huge ones given back early"
     assert held_max <= 200_000 + 50_000, "at most the cap plus the one sample that went over it"
     assert max(sum(len(y["pxz"]) for y in items[i:i + 100]) for i in range(300)) > 1_000_000  # unbounded: 1 MB+
+
+
+def test_token_shards_without_a_manifest_are_refused_for_a_token_model(tmp_path, gray_shards, capsys):
+    """A tar list without manifest.json: the vocabulary was guessed as the first sample's largest id + 1 (here far
+    below the tokenizer's 1,024), so the embedding was too small and a larger id later an IndexError mid-run."""
+    from pixelkit.trainer.cli import main as train_main
+    from pixelkit.trainer.shardsets import resolve
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for tar in sorted(gray_shards.glob("*.tar")):
+        shutil.copy(tar, bare / tar.name)
+    assert resolve(str(bare)).info().vocab_size is None and resolve(str(gray_shards)).info().vocab_size == 1024
+    rc = train_main(["pretrain", "--model", "textgpt", "--data", str(bare), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "needs token ids; no manifest of the shards names a tokenizer" in err, err
+    assert not (tmp_path / "o").exists()

@@ -206,3 +206,30 @@ def test_import_into_its_own_directory_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="is the checkpoint being imported"):
         write(convert(src), "pixel-hf", src, tmp_path / "pixel-hf" / ".." / "pixel-hf")
     assert {f.name: f.read_bytes() for f in src.iterdir()} == before
+
+
+def test_weights_holding_nan_or_inf_are_refused(tmp_path):
+    """A diverged run's weights (one NaN, one inf) loaded silently: every forward gave NaN and finetuning trained
+    on it. from_pretrained, finetune --init (load_encoder) and an import now name the key."""
+    from pixelkit.trainer.loading import load_encoder
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+
+    model = build(convert(ASSETS / "pixel-hf"))
+    model.save_pretrained(tmp_path / "ours")
+    f = tmp_path / "ours" / "model.safetensors"
+    state = load_file(str(f))
+    w = state["encoder_norm.weight"].clone()
+    w[3] = float("nan")
+    save_file({**state, "encoder_norm.weight": w}, str(f), metadata={"format": "pt"})
+    with pytest.raises(LoadingError, match=r"1 weight\(s\) hold NaN or inf: \['encoder_norm.weight'\]"):
+        PixelForPreTraining.from_pretrained(tmp_path / "ours")
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    head = TaskModel(TaskConfig(encoder="pixel", encoder_config=model.config.to_dict(), head="tagging", task=task))
+    with pytest.raises(LoadingError, match=r"hold NaN or inf: \['encoder_norm.weight'\]"):
+        load_encoder(head, tmp_path / "ours")
+    src = _copy_asset("pixel-hf", tmp_path)
+    state = load_file(str(src / "model.safetensors"))
+    state["vit.layernorm.bias"][0] = float("-inf")
+    save_file(state, str(src / "model.safetensors"))
+    with pytest.raises(LoadingError, match=r"hold NaN or inf: \['encoder_norm.bias'\]"):
+        PixelForPreTraining.from_pretrained(src)

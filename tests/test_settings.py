@@ -4,6 +4,7 @@ code 2, no traceback, nothing written. Table-driven: pixel-render run and the on
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,8 @@ RUN_CASES = [
     ("negative tofu ratio", ["--max_unknown_ratio=-3"], "--max_unknown_ratio -3.0 must be in [0, 1]"),
     ("nan tofu ratio", ["--max_unknown_ratio=nan"], "--max_unknown_ratio nan must be in [0, 1]"),
     ("tofu ratio over 1", ["--max_unknown_ratio=1.5"], "--max_unknown_ratio 1.5 must be in [0, 1]"),
-    ("negative workers", ["--workers=-1"], "--workers -1 must be >= 0"),
+    ("negative workers", ["--workers=-1"], "--workers -1 must be in 0.."),
+    ("ten thousand workers", ["--workers=10000"], f"--workers 10000 must be in 0..{4 * (os.cpu_count() or 1)} (0: Beam's default; "),
     ("strip too wide", ["--max_patches=1000000"], "a strip can be at most 32,767 px wide; use --max_patches <= 2047"),
     ("too few patches", ["--max_patches=1"], "--max_patches 1 must be >= 2"),
     ("not a font", ["--font=/etc/passwd"], "--font /etc/passwd is not a TrueType/OpenType font"),
@@ -93,7 +95,7 @@ CLI_CASES = [
     ("text too wide", ["text", "hi", "--max-patches", "1000000"], "use --max-patches <= 2047"),
     ("text with a non-font", ["text", "hi", "--font", "/etc/passwd"], "is not a TrueType/OpenType font"),
     ("pair with a tiny patch", ["pair", "a", "b", "--patch", "1"], "--patch 1 must be in 4..1024"),
-    ("demo with negative workers", ["demo", "--out", "{d}/demo", "--workers", "-1"], "--workers -1 must be >= 0"),
+    ("demo with negative workers", ["demo", "--out", "{d}/demo", "--workers", "-1"], "--workers -1 must be in 0.."),
     ("text with a negative wrap", ["text", "hi", "--wrap", "-1"], "--wrap -1 must be >= 0"),
     ("text with zero scale", ["text", "hi", "--scale", "0"], "--scale 0 must be in 1..64"),
     ("qa with a negative stride", ["qa", "q", "ctx", "--stride", "-3"], "--stride -3 must be >= 0"),

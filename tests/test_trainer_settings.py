@@ -36,6 +36,8 @@ TRAIN_CASES = [
     ("negative eval_every", ["eval_every=-1"], "eval_every -1 must be >= 0"),
     ("unknown precision", ["engine.precision=fp8"], "engine.precision 'fp8' must be fp32 | bf16 | fp16"),
     ("zero batch", ["micro_batch_size=0"], "micro_batch_size 0 must be >= 1"),
+    ("batch not a multiple", ["micro_batch_size=4", "global_batch_size=10"],  # was found after torch.distributed began
+     "global_batch_size 10 is not a multiple of micro_batch_size 4 x 1 rank(s); make it a multiple of 4"),
     ("resume a string", ["resume=maybe"], "resume: expected bool, got 'maybe'"),
     ("value not YAML", ["optim.lr=[1,"], "--set 'optim.lr=[1,': the value is not YAML"),
     ("section set to a value", ["optim=5", "optim.lr=1"], "--set 'optim.lr=1': optim was set to a value"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,11 @@ class TrainConfig:
         need(self.data.weights is None or len(self.data.weights) == len(self.data.train),
              "data.weights: one weight per data.train entry")
         need(self.max_steps > 0 and self.micro_batch_size > 0, "max_steps and micro_batch_size must be > 0")
+        # also in deepspeed_config, but there torch.distributed had started; WORLD_SIZE: the launcher's ranks
+        world = int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1
+        per_step = self.micro_batch_size * max(world, 1)
+        need(self.global_batch_size % per_step == 0, f"global_batch_size {self.global_batch_size} is not a multiple of "
+             f"micro_batch_size {self.micro_batch_size} x {max(world, 1)} rank(s); make it a multiple of {per_step}")
         need(self.engine.zero_stage in (0, 1, 2, 3), f"engine.zero_stage must be 0-3, not {self.engine.zero_stage}")
         need(self.engine.precision in ("fp32", "bf16", "fp16"), "engine.precision: fp32 | bf16 | fp16")
         need(self.task.patience >= 0, "task.patience must be >= 0")

@@ -14,7 +14,6 @@ Only safetensors are read (no pickles); a published layout (``importers``) is co
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .models.base import check_dtypes, header_info
-from .spec import ConfigError, read_json_object
+from .spec import ConfigError, read_json_object, weight_files
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +73,11 @@ def read_pretrained(path: str | Path, variant: str | None = None, channels: int 
 
 
 def _weight_files(path: Path) -> list[Path]:
-    """The files ``save_pretrained`` wrote, as ``from_pretrained`` reads them: the shards
-    ``model.safetensors.index.json`` names, else ``model.safetensors`` -- not every ``model*.safetensors``, where a
-    stale copy beside them (``model_old.safetensors``) silently replaced the weights it shares names with."""
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
-        except (UnicodeDecodeError, ValueError, AttributeError) as e:
-            raise ConfigError(f"init_from {index}: not a JSON object ({type(e).__name__})") from None
-        names = sorted(set(weight_map.values())) if isinstance(weight_map, dict) else None
-        if not names or not all(isinstance(n, str) and Path(n).name == n and n not in (".", "..") for n in names):
-            raise ConfigError(f"init_from {index}: 'weight_map' must map tensor names to shard files in {path}")
-        return [path / n for n in names]
-    if (path / "model.safetensors").is_file():
-        return [path / "model.safetensors"]
-    raise ConfigError(f"init_from {path}: no model.safetensors or model.safetensors.index.json (only safetensors "
-                      f"are loaded, never pickles)")
+    files = weight_files(path, ConfigError, "init_from ")
+    if not files:
+        raise ConfigError(f"init_from {path}: no model.safetensors or model.safetensors.index.json (only "
+                          f"safetensors are loaded, never pickles)")
+    return files
 
 
 def check_init_shapes(config, path: str | Path) -> None:
@@ -147,7 +134,7 @@ def load_encoder(model, path: str | Path) -> LoadReport:
             report.dropped.append(key)
         else:
             report.unexpected.append(key)
-    check_dtypes("the encoder", path, own, {k: v.dtype for k, v in take.items()})
+    check_dtypes("the encoder", path, own, {k: v.dtype for k, v in take.items()}, take)
     cast = sorted({f"{v.dtype} -> {own[k].dtype}" for k, v in take.items() if v.dtype != own[k].dtype})
     if cast:
         log.info("init_from %s: float weights cast %s", path, ", ".join(cast))

@@ -40,9 +40,10 @@ class ShardSet:
             first = next(read_samples(self.urls[:1], limit=1), None)
             if first is None:
                 raise ConfigError(f"{self.spec}: no readable sample in {self.urls[0]}")
+            # no vocab_size: one sample's largest id + 1 sized the embedding, and a larger id later was an
+            # IndexError mid-run; a token model is refused (the manifest names the tokenizer)
             return DataInfo(mode=first.mode, patch_size=first.patch_size,
-                            max_patches=first.pixels.shape[1] // first.patch_size,
-                            vocab_size=max(first.token_ids) + 1 if first.token_ids else None)
+                            max_patches=first.pixels.shape[1] // first.patch_size)
         m = self.manifest
         tok = m.tokenizer or {}
         return DataInfo(mode=m.render_config["mode"], patch_size=m.patch_size, max_patches=m.max_patches,

@@ -46,6 +46,20 @@ def read_json_object(path: Path, error: type[Exception] = ConfigError, prefix: s
     return obj
 
 
+def weight_files(path: Path, error: type[Exception] = ConfigError, prefix: str = "") -> list[Path]:
+    """The files ``save_pretrained`` wrote, as transformers reads them: the shards ``model.safetensors.index.json``
+    names, else ``model.safetensors`` ([] if neither) -- not every ``*.safetensors``, where a stale copy beside
+    them (``model_old.safetensors``) replaced or contradicted the weights."""
+    index = Path(path) / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = read_json_object(index, error, prefix).get("weight_map")
+        names = sorted(set(weight_map.values())) if isinstance(weight_map, dict) else None
+        if not names or not all(isinstance(n, str) and Path(n).name == n and n not in (".", "..") for n in names):
+            raise error(f"{prefix}{index}: 'weight_map' must map tensor names to shard files in {path}")
+        return [Path(path) / n for n in names]
+    return [Path(path) / "model.safetensors"] if (Path(path) / "model.safetensors").is_file() else []
+
+
 # beside a saved model (``model/``, ``best/``): the tokenizer whose token ids it was trained on
 TOKENIZER_RECORD = "tokenizer-identity.json"
 

@@ -79,7 +79,7 @@ def build(conv: Converted, model_class=None):
         model_class = get_variant(conv.variant).model_class
     model = model_class(conv.config)
     check_dtypes(conv.variant, "an imported checkpoint", model.state_dict(),
-                 {k: v.dtype for k, v in conv.state_dict.items()})
+                 {k: v.dtype for k, v in conv.state_dict.items()}, conv.state_dict)
     result = model.load_state_dict(conv.state_dict, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(f"importer for {conv.variant} left {sorted(result.missing_keys)} missing and "

@@ -19,6 +19,7 @@ import torch
 from transformers import PreTrainedModel
 
 from ..spec import ConfigError, DataInfo, read_json_object  # noqa: F401 - ConfigError, DataInfo: re-exported
+from ..spec import weight_files
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Variant:
         if data.mode not in self.modes:
             raise ConfigError(f"model {self.name!r} trains on {'/'.join(self.modes)} shards, these are {data.mode!r}")
         if self.needs_tokens and not data.vocab_size:
-            raise ConfigError(f"model {self.name!r} needs token ids; the shards' manifest names no tokenizer")
+            raise ConfigError(f"model {self.name!r} needs token ids; no manifest of the shards names a tokenizer")
         return self.make_config(flavor, dict(overrides or {}), data)
 
 
@@ -123,7 +124,7 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
                 "a finetuned task model loads with TaskModel.from_pretrained (pixel-train evaluate)"))
     dtypes: dict[str, str] = {}
     shapes: dict[str, tuple] = {}
-    for f in sorted(path.glob("*.safetensors")):
+    for f in weight_files(path, LoadingError, f"loading {model}: "):
         try:
             header_info(f, dtypes, shapes)
         except (SafetensorError, OSError) as e:
@@ -150,10 +151,11 @@ def check_shapes(cls, path, config, stored: dict[str, tuple], allow_missing=()) 
     check_loading(cls.__name__, path, {"mismatched_keys": bad}, allow_missing)
 
 
-def check_dtypes(model: str, where, own: dict[str, torch.Tensor], stored: dict[str, Any]) -> None:
+def check_dtypes(model: str, where, own: dict[str, torch.Tensor], stored: dict[str, Any], values=None) -> None:
     """A float weight stored as integers or booleans (a damaged or foreign file) is refused: torch's copy would
     cast it silently. Float precisions (a bf16 run's weights into fp32) are cast, as transformers does.
-    ``stored``: key -> torch dtype or safetensors dtype name (F32, BF16, I64, BOOL ...)."""
+    ``stored``: key -> torch dtype or safetensors name (F32, I64 ...). A NaN or inf in the loaded ``values``
+    (default ``own``) is refused too: a diverged run's weights loaded silently and trained on NaN."""
     def floating(dt) -> bool:
         return dt.is_floating_point if isinstance(dt, torch.dtype) else str(dt).startswith(("F", "BF"))
     bad = sorted(f"{k} ({dt})" for k, dt in stored.items()
@@ -161,6 +163,11 @@ def check_dtypes(model: str, where, own: dict[str, torch.Tensor], stored: dict[s
     if bad:
         raise LoadingError(f"loading {model} from {where}: {len(bad)} float weight(s) stored as integers or "
                            f"booleans: {bad[:6]}; the file is damaged or not this model's")
+    values = own if values is None else values
+    bad = sorted(k for k in stored if k in values and not bool(torch.isfinite(values[k]).all()))
+    if bad:
+        raise LoadingError(f"loading {model} from {where}: {len(bad)} weight(s) hold NaN or inf: {bad[:6]}; its run "
+                           f"diverged or the file is damaged -- load an earlier checkpoint")
 
 
 class PixelkitModel(PreTrainedModel):
@@ -375,10 +382,8 @@ def count_parameters(variant: Variant, flavor: str, data: DataInfo) -> int:
 
 def picture(rows: list[list[np.ndarray]], patch_size: int, wrap_patches: int = 64) -> np.ndarray:
     """A viewable PNG-ready image from strips: ``rows[i]`` are the strips of sample i (e.g. input, masked input,
-    reconstruction), each wrapped into lines of ``wrap_patches`` patches, stacked with gray separators.
-
-    Strips are uint8 (p, N*p) gray or (p, N*p, 3) rgb; binary {0, 1} strips are scaled to 0/255.
-    """
+    reconstruction), each wrapped into lines of ``wrap_patches`` patches, stacked with gray separators. Strips are
+    uint8 (p, N*p) gray or (p, N*p, 3) rgb; binary {0, 1} strips are scaled to 0/255."""
     blocks = []
     width = wrap_patches * patch_size
     for strips in rows:
