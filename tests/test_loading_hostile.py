@@ -157,33 +157,46 @@ def test_a_published_config_without_a_size_or_with_a_bad_image_size_is_named(tmp
         convert(edited("square", "pixelgpt-hf", image_size=16))
 
 
-def test_a_float_weight_stored_as_integers_is_refused(tmp_path):
-    """torch's copy casts silently: an int64 encoder_norm.weight (a damaged or foreign file) loaded as floats under
-    from_pretrained, finetune --init and an import. Each now names the key and its stored dtype; a bf16 file (a
-    bf16 run's weights) still loads into fp32, cast."""
+def _refused_on_every_path(tmp_path, ours, published, ours_msg, encoder_msg, published_msg):
+    """A damaged weight, edited by ``ours(state)`` into a saved model and by ``published(state)`` into the
+    pixel-hf asset, is refused by from_pretrained, finetune --init (``load_encoder``) and an import."""
     from pixelkit.trainer.loading import load_encoder
     from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
 
     model = build(convert(ASSETS / "pixel-hf"))
     model.save_pretrained(tmp_path / "ours")
     f = tmp_path / "ours" / "model.safetensors"
-    state = load_file(str(f))
-    save_file({k: v.to(torch.bfloat16) for k, v in state.items()}, str(f), metadata={"format": "pt"})
-    half = PixelForPreTraining.from_pretrained(tmp_path / "ours")
-    assert torch.equal(half.encoder_norm.weight, state["encoder_norm.weight"].to(torch.bfloat16).float())
-    save_file({**state, "encoder_norm.weight": state["encoder_norm.weight"].long()}, str(f), metadata={"format": "pt"})
-    with pytest.raises(LoadingError, match=r"stored as integers or booleans: \['encoder_norm.weight \(I64\)'\]"):
+    save_file(ours(load_file(str(f))), str(f), metadata={"format": "pt"})
+    with pytest.raises(LoadingError, match=ours_msg):
         PixelForPreTraining.from_pretrained(tmp_path / "ours")
     task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
     head = TaskModel(TaskConfig(encoder="pixel", encoder_config=model.config.to_dict(), head="tagging", task=task))
-    with pytest.raises(LoadingError, match=r"encoder_norm.weight \(torch.int64\)"):
+    with pytest.raises(LoadingError, match=encoder_msg):
         load_encoder(head, tmp_path / "ours")
     src = _copy_asset("pixel-hf", tmp_path)
-    state = load_file(str(src / "model.safetensors"))
-    state["vit.layernorm.weight"] = state["vit.layernorm.weight"].to(torch.int32)
-    save_file(state, str(src / "model.safetensors"))
-    with pytest.raises(LoadingError, match=r"encoder_norm.weight \(torch.int32\)"):
+    save_file(published(load_file(str(src / "model.safetensors"))), str(src / "model.safetensors"))
+    with pytest.raises(LoadingError, match=published_msg):
         PixelForPreTraining.from_pretrained(src)
+
+
+def _edited(key: str, edit):
+    return lambda state: {**state, key: edit(state[key].clone())}
+
+
+def test_a_float_weight_stored_as_integers_is_refused(tmp_path):
+    """torch's copy casts silently: an int64 encoder_norm.weight (a damaged or foreign file) loaded as floats under
+    from_pretrained, finetune --init and an import. Each now names the key and its stored dtype; a bf16 file (a
+    bf16 run's weights) still loads into fp32, cast."""
+    build(convert(ASSETS / "pixel-hf")).save_pretrained(tmp_path / "half")
+    f = tmp_path / "half" / "model.safetensors"
+    state = load_file(str(f))
+    save_file({k: v.to(torch.bfloat16) for k, v in state.items()}, str(f), metadata={"format": "pt"})
+    half = PixelForPreTraining.from_pretrained(tmp_path / "half")
+    assert torch.equal(half.encoder_norm.weight, state["encoder_norm.weight"].to(torch.bfloat16).float())
+    _refused_on_every_path(tmp_path, _edited("encoder_norm.weight", lambda w: w.long()),
+                           _edited("vit.layernorm.weight", lambda w: w.to(torch.int32)),
+                           r"stored as integers or booleans: \['encoder_norm.weight \(I64\)'\]",
+                           r"encoder_norm.weight \(torch.int64\)", r"encoder_norm.weight \(torch.int32\)")
 
 
 def test_another_variants_checkpoint_is_named_as_such(tmp_path):
@@ -211,25 +224,13 @@ def test_import_into_its_own_directory_is_refused(tmp_path):
 def test_weights_holding_nan_or_inf_are_refused(tmp_path):
     """A diverged run's weights (one NaN, one inf) loaded silently: every forward gave NaN and finetuning trained
     on it. from_pretrained, finetune --init (load_encoder) and an import now name the key."""
-    from pixelkit.trainer.loading import load_encoder
-    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+    def nan(w):
+        w[3] = float("nan")
+        return w
 
-    model = build(convert(ASSETS / "pixel-hf"))
-    model.save_pretrained(tmp_path / "ours")
-    f = tmp_path / "ours" / "model.safetensors"
-    state = load_file(str(f))
-    w = state["encoder_norm.weight"].clone()
-    w[3] = float("nan")
-    save_file({**state, "encoder_norm.weight": w}, str(f), metadata={"format": "pt"})
-    with pytest.raises(LoadingError, match=r"1 weight\(s\) hold NaN or inf: \['encoder_norm.weight'\]"):
-        PixelForPreTraining.from_pretrained(tmp_path / "ours")
-    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
-    head = TaskModel(TaskConfig(encoder="pixel", encoder_config=model.config.to_dict(), head="tagging", task=task))
-    with pytest.raises(LoadingError, match=r"hold NaN or inf: \['encoder_norm.weight'\]"):
-        load_encoder(head, tmp_path / "ours")
-    src = _copy_asset("pixel-hf", tmp_path)
-    state = load_file(str(src / "model.safetensors"))
-    state["vit.layernorm.bias"][0] = float("-inf")
-    save_file(state, str(src / "model.safetensors"))
-    with pytest.raises(LoadingError, match=r"hold NaN or inf: \['encoder_norm.bias'\]"):
-        PixelForPreTraining.from_pretrained(src)
+    def inf(w):
+        w[0] = float("-inf")
+        return w
+    _refused_on_every_path(tmp_path, _edited("encoder_norm.weight", nan), _edited("vit.layernorm.bias", inf),
+                           r"1 weight\(s\) hold NaN or inf: \['encoder_norm.weight'\]",
+                           r"hold NaN or inf: \['encoder_norm.weight'\]", r"hold NaN or inf: \['encoder_norm.bias'\]")
