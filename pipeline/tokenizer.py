@@ -27,14 +27,26 @@ def train_bpe(texts: Iterable[str], vocab_size: int, out: str | Path) -> Path:
 
 
 @dataclass(frozen=True)
-class _Ids:
+class _Encoding:
+    """The part of a ``tokenizers.Encoding`` the pipeline reads: ids, per-token character offsets into the text
+    of its own sequence, the sequence of each token (None: a special token)."""
     ids: list[int]
+    offsets: list[tuple[int, int]]
+    sequence_ids: list[int | None]
+
+    def char_to_token(self, char: int) -> int | None:
+        """The first token of sequence 0 whose characters include ``char`` (as ``tokenizers``)."""
+        return next((i for i, ((s, e), q) in enumerate(zip(self.offsets, self.sequence_ids))
+                     if q == 0 and s <= char < e), None)
 
 
 class SentencePieceTokenizer:
     """A SentencePiece model behind the part of the ``tokenizers.Tokenizer`` interface the pipeline uses
-    (``encode(text).ids``, ``decode``, ``get_vocab_size``). Like LLaMA's tokenizer (``add_bos_token=True``,
-    ``add_eos_token=False``, as the PixelGPT release's ``tokenization_llama.py``) it puts BOS first."""
+    (``encode(text[, pair])`` with ids, offsets and sequence ids, ``decode``, ``get_vocab_size``). As LLaMA's
+    tokenizer (``add_bos_token=True``, ``add_eos_token=False``, the PixelGPT release's ``tokenization_llama.py``)
+    it puts BOS first, and a pair is ``<s> A <s> B`` (its ``build_inputs_with_special_tokens``)."""
+
+    post_processor = "<s> $A <s> $B"  # not None: tasks encode pairs with encode(a, b), as with a template
 
     def __init__(self, path: str | Path):
         import sentencepiece as spm
@@ -42,15 +54,34 @@ class SentencePieceTokenizer:
         self._sp = spm.SentencePieceProcessor(model_file=str(path))
         self.bos = self._sp.bos_id()
 
-    def encode(self, text: str) -> _Ids:
-        ids = self._sp.encode(text)
-        return _Ids([self.bos, *ids] if self.bos >= 0 else ids)
+    def encode(self, text: str, pair: str | None = None) -> _Encoding:
+        ids: list[int] = []
+        offsets: list[tuple[int, int]] = []
+        seqs: list[int | None] = []
+        for q, part in enumerate((text,) if pair is None else (text, pair)):
+            if self.bos >= 0:
+                ids.append(self.bos), offsets.append((0, 0)), seqs.append(None)
+            char_of = _char_of_byte(part)  # the proto's begin / end are UTF-8 byte offsets
+            for piece in self._sp.encode(part, return_type="proto").pieces:
+                ids.append(piece.id), seqs.append(q)
+                offsets.append((char_of[piece.begin][0], char_of[piece.end][1]))
+        return _Encoding(ids, offsets, seqs)
 
     def decode(self, ids: list[int]) -> str:
         return self._sp.decode(list(ids))
 
     def get_vocab_size(self) -> int:
         return self._sp.vocab_size()
+
+
+def _char_of_byte(text: str) -> list[tuple[int, int]]:
+    """Per UTF-8 byte offset of ``text`` (and its end): the character it falls in, as a start (floor) and as an
+    end (ceil: a byte inside a character ends after it). Byte-fallback pieces of one character start inside it."""
+    out: list[tuple[int, int]] = []
+    for i, ch in enumerate(text):
+        n = len(ch.encode("utf-8", "surrogatepass"))
+        out += [(i, i)] + [(i, i + 1)] * (n - 1)
+    return out + [(len(text), len(text))]
 
 
 def _is_json(path: Path) -> bool:

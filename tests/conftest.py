@@ -8,6 +8,7 @@ import re
 import signal
 from contextlib import contextmanager
 from html import unescape
+import shutil
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,17 @@ def make_shard_set(out: Path, preset_name: str, texts: list[str], tokenizer: Pat
     ShardManifest(split=split, encoding=encoding, render_config=cfg.to_dict(), shards=infos,
                   tokenizer=identity(tokenizer) if tokenizer else None, sources=["wikitext"]).write(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def sentencepiece_file(tmp_path_factory) -> Path:
+    """A real LLaMA-style 32k SentencePiece ``tokenizer.model``: the one the ``mistral-common`` wheel ships stands in
+    for LLaMA-2's (the PixelGPT family's), which no PyPI package carries."""
+    mistral = pytest.importorskip("mistral_common")
+    src = Path(mistral.__file__).parent / "data" / "tokenizer.model.v1"
+    if not src.is_file():
+        pytest.skip(f"no SentencePiece model at {src}")
+    return Path(shutil.copy(src, tmp_path_factory.mktemp("sp") / "tokenizer.model"))
 
 
 @pytest.fixture(scope="session")

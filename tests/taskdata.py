@@ -37,8 +37,8 @@ def make_task(out: Path, task_name: str, inputs: dict[str, str | Path], limit: i
     renderer = TextRenderer(cfg)
     tok = None
     if tokenizer is not None:
-        from tokenizers import Tokenizer
-        tok = Tokenizer.from_file(str(tokenizer))
+        from pixelkit.pipeline.tokenizer import load
+        tok = load(tokenizer)
     for split, recs in records.items():
         samples = []
         for r in recs:

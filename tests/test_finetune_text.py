@@ -21,6 +21,7 @@ from taskdata import EWT_EXCERPT, make_task
 from test_finetune_heads import EWT_DEV, _fit, _majority, _train_score
 from pixelkit.pipeline.shards import read_shard, write_shard
 from pixelkit.pipeline.tasks.tokens import pair_encoder
+from pixelkit.pipeline.tokenizer import load as load_tokenizer
 from pixelkit.schemas import ShardManifest, TaskSpec
 from pixelkit.trainer.config import load_config
 from pixelkit.trainer.data import read_samples
@@ -68,12 +69,17 @@ def _samples(d: Path, split: str = "train") -> list:
 
 # -- the pipeline's token side ---------------------------------------------------------------------------------
 
-def test_word_tokens_line_up_with_the_words(tokenizer_file, tmp_path):
+@pytest.fixture(params=["bpe", "sentencepiece"])
+def any_tokenizer(request) -> Path:
+    """Both kinds ``--tokenizer`` takes: a byte-level BPE ``tokenizer.json``, a LLaMA-style ``tokenizer.model``."""
+    return request.getfixturevalue({"bpe": "tokenizer_file", "sentencepiece": "sentencepiece_file"}[request.param])
+
+
+def test_word_tokens_line_up_with_the_words(any_tokenizer, tmp_path):
     """Each rendered word's token span decodes to exactly that word (shifted by one token it would not), and its
     first token's offsets cover the word's first character: the alignment is the tokenizer's, not ours."""
-    from tokenizers import Tokenizer
-    tok = Tokenizer.from_file(str(tokenizer_file))
-    d = make_task(tmp_path, "ud-en_ewt-pos", {"train": EWT_EXCERPT}, max_patches=96, tokenizer=tokenizer_file)
+    tok = load_tokenizer(any_tokenizer)
+    d = make_task(tmp_path, "ud-en_ewt-pos", {"train": EWT_EXCERPT}, max_patches=96, tokenizer=any_tokenizer)
     checked = 0
     for s in _samples(d):
         words = s.text.split(" ")
@@ -90,12 +96,11 @@ def test_word_tokens_line_up_with_the_words(tokenizer_file, tmp_path):
     assert shifted != s.text.split(" ")[:-1]
 
 
-def test_qa_token_offsets_map_back_to_the_answer(tokenizer_file, tmp_path):
+def test_qa_token_offsets_map_back_to_the_answer(any_tokenizer, tmp_path):
     context = {q["id"]: p["context"] for a in json.loads(XQUAD.read_text())["data"] for p in a["paragraphs"]
                for q in p["qas"]}
-    from tokenizers import Tokenizer
-    encode = pair_encoder(Tokenizer.from_file(str(tokenizer_file)))
-    d = make_task(tmp_path, "xquad-en", {"validation": XQUAD}, max_patches=96, stride=32, tokenizer=tokenizer_file)
+    encode = pair_encoder(load_tokenizer(any_tokenizer))
+    d = make_task(tmp_path, "xquad-en", {"validation": XQUAD}, max_patches=96, stride=32, tokenizer=any_tokenizer)
     hits = 0
     for s in _samples(d, "validation"):
         s0, s1 = s.context_span

@@ -21,16 +21,8 @@ from pixelkit.pipeline.transforms import RenderFn
 from pixelkit.schemas import DEFAULT_ENCODING
 
 
-def _sentencepiece(tmp_path: Path) -> Path:
-    mistral = pytest.importorskip("mistral_common")
-    src = Path(mistral.__file__).parent / "data" / "tokenizer.model.v1"
-    if not src.is_file():
-        pytest.skip(f"no SentencePiece model at {src}")
-    return Path(shutil.copy(src, tmp_path / "tokenizer.model"))
-
-
-def test_sentencepiece_model_is_loaded_and_identified(tmp_path):
-    path = _sentencepiece(tmp_path)
+def test_sentencepiece_model_is_loaded_and_identified(tmp_path, sentencepiece_file):
+    path = sentencepiece_file
     ident = identity(path)
     assert ident == {"name": "tokenizer.model", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                      "vocab_size": 32000, "model": "SentencePiece"}
@@ -52,8 +44,8 @@ def test_json_tokenizers_still_load_and_junk_is_refused(tmp_path, wikitext):
         load(tmp_path / "missing.model")
 
 
-def test_render_fn_pairs_sentencepiece_ids_with_the_rendered_text(tmp_path, wikitext):
-    path = _sentencepiece(tmp_path)
+def test_render_fn_pairs_sentencepiece_ids_with_the_rendered_text(tmp_path, wikitext, sentencepiece_file):
+    path = sentencepiece_file
     chunks = [TextChunk("w", f"d{i}", 0, t[:300]) for i, t in enumerate(wikitext[:3])]
     tok = load(path)
     with TestPipeline() as p:
@@ -65,22 +57,61 @@ def test_render_fn_pairs_sentencepiece_ids_with_the_rendered_text(tmp_path, wiki
                     equal_to([(1, True, True)] * 3))
 
 
-def test_pixel_render_run_takes_a_sentencepiece_model_and_task_says_why_it_does_not(tmp_path, capsys):
+def test_pixel_render_run_and_task_take_a_sentencepiece_model(tmp_path, capsys, sentencepiece_file):
     """The settings check only accepted tokenizers JSON, so ``pixel-render run --tokenizer tokenizer.model`` (the
-    README's line) was refused; ``task`` reads token offsets through the tokenizers API and names that."""
+    README's line) was refused; ``task`` refused it too (it reads word and answer offsets, which the SentencePiece
+    wrapper lacked). Both take it now; the task's word spans decode to the words (tests/test_finetune_text.py runs
+    the alignment and QA checks with both tokenizer kinds)."""
     from pixelkit.pipeline.cli import main as render_main
-    path = _sentencepiece(tmp_path)
+    from pixelkit.trainer.data import read_samples
+    from pixelkit.trainer.shardsets import resolve
+    path = sentencepiece_file
     sample = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
     assert render_main(["run", "--input", f"books={sample / 'pride-and-prejudice-excerpt.txt'}", "--output",
                         str(tmp_path / "o"), "--tokenizer", str(path), "--max_patches", "64"]) == 0
     assert json.loads((tmp_path / "o" / "manifest.json").read_text())["tokenizer"]["model"] == "SentencePiece"
-    capsys.readouterr()
-    assert render_main(["task", "--task", "ud-en_ewt-pos",
-                        "--input", f"train={sample / 'en_ewt-ud-test-excerpt.conllu'}",
-                        "--output", str(tmp_path / "t"), "--tokenizer", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert "is a SentencePiece model: pixel-render task needs a tokenizers JSON file" in err and "Traceback" not in err
-    assert not (tmp_path / "t").exists()
+    ud = sample / "en_ewt-ud-test-excerpt.conllu"
+    assert render_main(["task", "--task", "ud-en_ewt-pos", "--input", f"train={ud}", "--output", str(tmp_path / "t"),
+                        "--tokenizer", str(path)]) == 0
+    tok, words = load(path), 0
+    for s in read_samples(resolve(str(tmp_path / "t" / "train")).urls):
+        assert s.token_ids == tok.encode(s.text).ids and s.token_ids[0] == 1  # LLaMA's BOS first
+        for w, (a, b) in zip(s.text.split(" "), s.word_tokens):
+            assert tok.decode(s.token_ids[a:b]) == w
+            words += 1
+    assert words > 300
+
+
+# Measured with the PixelGPT release's own tokenizer (ernie-research/pixelgpt 762c942,
+# src/ernie_pixel/tokenization_llama.py, run from a scratch copy: ``LlamaTokenizer(vocab_file=<this model>)(a,
+# b).input_ids``) on the first 60 / 50 characters of the first two UDHR paragraphs of each language below
+# (pipeline/sample_data/udhr-excerpt.jsonl): sha256 of the JSON list of the six id lists, and their lengths.
+REFERENCE_PAIRS = ("eng", "arb", "hin", "jpn", "kor", "tha")
+REFERENCE_PAIR_IDS_SHA256 = "08efd508bbfbf79036df83d86fd5ba851f9a9e98af645a254fe3732376febdae"
+REFERENCE_PAIR_LENGTHS = [26, 103, 124, 136, 120, 114]
+REFERENCE_ENG = [1, 6926, 293, 13828, 302, 272, 9677, 308, 27182, 304, 302, 272, 6530,
+                 1, 6926, 293, 704, 1376, 488, 304, 679, 3310, 354, 2930, 4495, 3631]
+
+
+def test_sentencepiece_pairs_are_the_reference_llama_layout(sentencepiece_file):
+    """A pair is ``<s> A <s> B`` as the reference's ``build_inputs_with_special_tokens`` builds it (BOS per
+    sequence, no EOS), in six scripts (byte-fallback pieces included), and its offsets map into each sequence."""
+    sample = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "udhr-excerpt.jsonl"
+    rows = {r["lang"]: r for r in map(json.loads, sample.read_text(encoding="utf-8").splitlines())}
+    pairs = [(rows[lang]["paragraphs"][0][:60], rows[lang]["paragraphs"][1][:50]) for lang in REFERENCE_PAIRS]
+    tok = SentencePieceTokenizer(sentencepiece_file)
+    encs = [tok.encode(a, b) for a, b in pairs]
+    assert encs[0].ids == REFERENCE_ENG and [len(e.ids) for e in encs] == REFERENCE_PAIR_LENGTHS
+    assert hashlib.sha256(json.dumps([e.ids for e in encs]).encode()).hexdigest() == REFERENCE_PAIR_IDS_SHA256
+    for (a, b), e in zip(pairs, encs):
+        n = e.sequence_ids.index(1) - 1  # the second BOS
+        assert e.sequence_ids[0] is None and e.sequence_ids[n] is None and e.ids[n] == 1
+        for q, text in ((0, a), (1, b)):  # every character of a sequence is covered by its tokens, in order
+            spans = [o for o, s in zip(e.offsets, e.sequence_ids) if s == q and o[1] > o[0]]
+            assert spans[0][0] == 0 and spans[-1][1] == len(text)
+            assert all(x[1] == y[0] for x, y in zip(spans, spans[1:]))
+        first = next(i for i, (o, q) in enumerate(zip(e.offsets, e.sequence_ids)) if q == 0 and o[1] > o[0])
+        assert e.char_to_token(0) == first and e.char_to_token(len(a)) is None  # (a lone "▁" piece covers nothing)
 
 
 def test_tokenizer_train_takes_lone_surrogates(tmp_path, capsys, wikitext):

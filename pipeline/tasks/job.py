@@ -35,6 +35,7 @@ from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags
 from ..sources import match_files, open_beam
+from ..tokenizer import load as load_tokenizer
 from ..renderers import shared_renderer
 from . import read_records
 from .records import LabelledRecord, TaskDef
@@ -82,9 +83,7 @@ class RenderTaskFn(beam.DoFn):
     def setup(self):
         self._tok = None
         if self._tokenizer_path:
-            from tokenizers import Tokenizer
-
-            self._tok = Tokenizer.from_file(self._tokenizer_path)
+            self._tok = load_tokenizer(self._tokenizer_path)
 
     def process(self, batch: list[LabelledRecord], vocab: list[str]):
         ids = {name: i for i, name in enumerate(vocab)}
@@ -144,9 +143,7 @@ def build_task_pipeline(p: beam.Pipeline, run: TaskRunConfig) -> dict[str, str]:
     """Add one read -> render -> write -> finalize branch per split; returns {split: output directory}."""
     task, cfg = run.task, run.render
     if run.tokenizer_path and task.input in ("pair", "qa"):
-        from tokenizers import Tokenizer
-
-        pair_encoder(Tokenizer.from_file(run.tokenizer_path))  # no way to encode pairs: fail before work starts
+        pair_encoder(load_tokenizer(run.tokenizer_path))  # no way to encode pairs: fail before work starts
     reads = {split: p | f"Read_{split}" >> ReadSplit(list(patterns), task, run.limit) for split, patterns in run.splits}
     if task.label_names is not None or task.family in ("regression", "qa"):
         vocab = p | "Vocab" >> beam.Create([list(task.label_names or ())])

@@ -97,13 +97,7 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
             problems.append(f"--{key} is a pixel-render run setting that pixel-render task does not use (a labelled "
                             f"record is one sample: {RUN_ONLY[key]}): drop it")
     if o.get("tokenizer"):
-        bad = _tokenizer_problems(o["tokenizer"])
-        from ..tokenizer import _is_json
-        if not bad and not _is_json(Path(o["tokenizer"])):  # task token offsets need the tokenizers API
-            bad = [f"--tokenizer {o['tokenizer']} is a SentencePiece model: pixel-render task needs a tokenizers JSON "
-                   "file (word and answer token offsets; e.g. the checkpoint's tokenizer.json); pixel-render run takes "
-                   "either"]
-        problems += bad
+        problems += _tokenizer_problems(o["tokenizer"])
     if render_config is not None:
         cfg, bad = render_config_or_problems(render_config)
         problems += bad or check_render_config(cfg)
