@@ -85,7 +85,8 @@ DASK = "the Dask block (a local scheduler + 2 workers on port 8786); CI: test_da
        "scheduler and 2 workers on 127.0.0.1, byte-identical to the local runner)"
 SLOW = {
     "pixel-train suite --config tiny --init out/train/dualgpt/model --tokenizer out/tokenizer.json":
-        "the tiny suite (14 entries, 22 finetuning runs; tests/benchmarks/results/suite-tiny.md records it); CI: "
+        "the tiny suite (20 entries, 28 finetuning runs, ~4 CPU-hours; tests/benchmarks/results/suite-tiny.md "
+        "records it); CI: "
         "test_suite.py::test_suite_runs_both_protocols_resumes_after_a_kill_and_reports",
     "pixel-train pretrain --config trainer/runs/dualgpt.yaml":
         "training (the DualGPT the MRPC and suite lines below start from); CI: test_models.py (every variant learns)",
