@@ -98,11 +98,8 @@ class TrainConfig:
         need(self.data.weights is None or len(self.data.weights) == len(self.data.train),
              "data.weights: one weight per data.train entry")
         need(self.max_steps > 0 and self.micro_batch_size > 0, "max_steps and micro_batch_size must be > 0")
-        # also in deepspeed_config, but there torch.distributed had started; WORLD_SIZE: the launcher's ranks
-        world = int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1
-        per_step = self.micro_batch_size * max(world, 1)
-        need(self.global_batch_size % per_step == 0, f"global_batch_size {self.global_batch_size} is not a multiple of "
-             f"micro_batch_size {self.micro_batch_size} x {max(world, 1)} rank(s); make it a multiple of {per_step}")
+        # before torch.distributed starts (deepspeed_config checks again with its world); WORLD_SIZE: the launcher's
+        check_batch(self, int(os.environ["WORLD_SIZE"]) if os.environ.get("WORLD_SIZE", "").isdigit() else 1)
         need(self.engine.zero_stage in (0, 1, 2, 3), f"engine.zero_stage must be 0-3, not {self.engine.zero_stage}")
         need(self.engine.precision in ("fp32", "bf16", "fp16"), "engine.precision: fp32 | bf16 | fp16")
         need(self.task.patience >= 0, "task.patience must be >= 0")
@@ -147,12 +144,18 @@ def changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def deepspeed_config(cfg: TrainConfig, world_size: int) -> dict[str, Any]:
-    """The DeepSpeed config for this run; gradient accumulation = global / (micro * world), exactly."""
-    per_step = cfg.micro_batch_size * world_size
+def check_batch(cfg: TrainConfig, world_size: int) -> int:
+    """Samples per optimizer micro-step over all ranks; ConfigError unless the global batch is a multiple of it."""
+    per_step = cfg.micro_batch_size * max(world_size, 1)
     if cfg.global_batch_size % per_step:
         raise ConfigError(f"global_batch_size {cfg.global_batch_size} is not a multiple of micro_batch_size "
-                          f"{cfg.micro_batch_size} x {world_size} rank(s)")
+                          f"{cfg.micro_batch_size} x {max(world_size, 1)} rank(s); make it a multiple of {per_step}")
+    return per_step
+
+
+def deepspeed_config(cfg: TrainConfig, world_size: int) -> dict[str, Any]:
+    """The DeepSpeed config for this run; gradient accumulation = global / (micro * world), exactly."""
+    per_step = check_batch(cfg, world_size)
     ds: dict[str, Any] = {
         "train_batch_size": cfg.global_batch_size,
         "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
