@@ -80,10 +80,15 @@ def _weight_files(path: Path) -> list[Path]:
     return files
 
 
+def truncatable(key: str, stored: tuple, want: tuple) -> bool:
+    """The one shape difference an encoder init allows: a longer learned position table (first rows kept)."""
+    return key == "enc_pos.weight" and stored[0] > want[0] and stored[1:] == want[1:]
+
+
 def check_init_shapes(config, path: str | Path) -> None:
     """Before the task model is built: the encoder's shapes from the checkpoint's config.json against its
     safetensors headers, the model on the meta device (absurd sizes were allocated before ``load_encoder``
-    compared). Same rule as ``load_encoder``: only a longer learned position table may differ (first rows kept).
+    compared), by ``load_encoder``'s rule (``truncatable``).
     A published layout is converted whole by ``read_pretrained`` and checked there."""
     from safetensors import SafetensorError
 
@@ -104,7 +109,7 @@ def check_init_shapes(config, path: str | Path) -> None:
         own = TaskModel(config).encoder.state_dict()
     bad = [f"{k} {stored[k]} in the weights, {tuple(v.shape)} by config.json" for k, v in own.items()
            if k in stored and tuple(v.shape) != stored[k]
-           and not (k == "enc_pos.weight" and stored[k][0] > v.shape[0] and stored[k][1:] == tuple(v.shape[1:]))]
+           and not truncatable(k, stored[k], tuple(v.shape))]
     if bad:
         raise ConfigError(f"init_from {path}: its config.json and weights disagree: {bad[:4]}; the config is damaged "
                           f"or belongs to other weights")
@@ -120,7 +125,7 @@ def load_encoder(model, path: str | Path) -> LoadReport:
         if key in own:
             want = own[key].shape
             if value.shape != want:
-                if key == "enc_pos.weight" and value.shape[0] > want[0] and value.shape[1:] == want[1:]:
+                if truncatable(key, tuple(value.shape), tuple(want)):
                     value = value[:want[0]]
                     report.resized[key] = f"{tuple(state[key].shape)} -> {tuple(want)} (first rows kept)"
                 else:
