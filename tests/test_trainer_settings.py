@@ -131,6 +131,28 @@ def test_bad_model_overrides_are_refused_before_the_engine(tmp_path, capsys, gra
     assert not (tmp_path / "o").exists()
 
 
+# the GPT family's row kinds: [7] and the string "paired" (letter by letter) were accepted, [] failed in the first
+# batch after DeepSpeed had started
+KIND_CASES = [
+    ("dualgpt", "kinds=[7]", "model_overrides.kinds [7]: expected a non-empty list of distinct row kinds among this "
+                             "variant's (0 image, 1 text, 2 paired)"),
+    ("dualgpt", "kinds=paired", "model_overrides.kinds 'paired': expected"),
+    ("dualgpt", "kinds=[]", "model_overrides.kinds []: expected"),
+    ("dualgpt", "kinds=[2, 2]", "model_overrides.kinds [2, 2]: expected"),
+    ("monogpt", "kinds=[2]", "among this variant's (0 image, 1 text)"),
+    ("pixelgpt", "use_tokens=true", "model_overrides: ['use_tokens'] are fixed by the variant"),
+]
+
+
+@pytest.mark.parametrize("model,item,expected", KIND_CASES, ids=[f"{c[0]}-{c[1]}" for c in KIND_CASES])
+def test_bad_row_kinds_are_refused_before_the_engine(tmp_path, capsys, gray_shards, model, item, expected):
+    rc = train_main(["pretrain", "--model", model, "--data", str(gray_shards), "--out", str(tmp_path / "o"),
+                     "--set", f"model_overrides.{item}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and expected in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_every_run_file_and_the_defaults_pass():
     for run in sorted((Path(__file__).resolve().parents[1] / "trainer" / "runs").glob("*.yaml")):
         load_config(run)

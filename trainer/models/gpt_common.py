@@ -47,6 +47,7 @@ from .base import PixelkitModel
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
 IMAGE, TEXT, PAIRED = 0, 1, 2  # what a row holds
+KIND_NAMES = {IMAGE: "image", TEXT: "text", PAIRED: "paired"}
 # on RGB 16 px strips: 349.7M with the 32k token head (MonoGPT, DualGPT: the released class); PixelGPT keeps the
 # token embedding but has no token head (317.0M, + 32.8M unused in the released checkpoint)
 PAPER_SHAPE = dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=22, num_attention_heads=16)
@@ -167,9 +168,26 @@ class GPTModel(PixelkitModel):
         return out
 
 
+def check_row_kinds(overrides: dict, own: list[int]) -> None:
+    """What a family member reads is fixed by the variant; ``kinds`` may only narrow the rows it draws (e.g. DualGPT
+    on paired rows alone). A bad list was accepted (``[7]``, or the string ``paired`` taken letter by letter) or
+    failed inside the first batch, after the engine had started."""
+    fixed = sorted(k for k in ("use_patches", "use_tokens") if k in overrides)
+    if fixed:
+        raise ConfigError(f"model_overrides: {fixed} are fixed by the variant; choose the variant that reads what "
+                          f"you want (pixelgpt: images, textgpt: text, monogpt: both, dualgpt: both and paired rows)")
+    kinds = overrides.get("kinds", own)
+    if not (isinstance(kinds, list) and kinds and len(set(map(repr, kinds))) == len(kinds)
+            and all(type(k) is int and k in own for k in kinds)):
+        names = ", ".join(f"{k} {KIND_NAMES[k]}" for k in own)
+        raise ConfigError(f"model_overrides.kinds {kinds!r}: expected a non-empty list of distinct row kinds among "
+                          f"this variant's ({names}), e.g. [{own[-1]}]")
+
+
 def make_gpt_config(config_class: type, flavors: dict, needs_tokens: bool):
     """A ``make_config`` for a family member: flavor + overrides, sizes and vocabulary from the shards."""
     def make(flavor: str, overrides: dict, data: DataInfo):
+        check_row_kinds(overrides, config_class().kinds)
         kwargs = apply_overrides(dict(flavors[flavor]), overrides, config_class)
         kwargs.update(patch_size=data.patch_size, num_channels=data.channels, num_patches=data.max_patches)
         if needs_tokens and "vocab_size" not in flavors[flavor]:  # paper flavors pin the released vocabulary
