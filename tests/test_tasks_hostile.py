@@ -138,3 +138,16 @@ def test_verify_on_a_task_output_names_its_splits(tmp_path):
     [problem] = verify(out)
     assert f"a pixel-render task output: each split is a shard set; give one of {out}/train, {out}/validation" in problem
     assert verify(out / "train") == []
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ner/conll2003/eng.testa").is_file(), reason="CoNLL-2003 not present")
+def test_a_broken_first_ner_line_does_not_set_the_file_s_column_count(tmp_path):
+    """A first line with one column ("word", its tag missing) used to fix the file's column count at 1, so every
+    later sentence of the file was dead-lettered as "4 columns, the file has 1"; only its own sentence is."""
+    real = (SHARED_DATA / "ner/conll2003/eng.testa").read_text(encoding="utf-8").splitlines()[:60]
+    (tmp_path / "whole.txt").write_text("\n".join(real) + "\n", encoding="utf-8")
+    (tmp_path / "broken.txt").write_text("\n".join(["CRICKET", ""] + real) + "\n", encoding="utf-8")
+    whole, recs = _read(tmp_path / "whole.txt", "conll2003-ner"), _read(tmp_path / "broken.txt", "conll2003-ner")
+    assert (recs[0].reason, recs[0].position) == ("wrong_column_count", "line 1")
+    assert all(isinstance(r, LabelledRecord) for r in whole) and len(whole) > 3
+    assert [(r.words, r.tags) for r in recs[1:]] == [(r.words, r.tags) for r in whole]
