@@ -250,7 +250,7 @@ def test_mnli_matched_and_mismatched_splits_and_unlabelled_test_rows(tmp_path):
         assert m.task_spec.label_names == names and m.counts["documents_written"] == len(files[split]) - 1
         labels = [s.label for s in _samples(tmp_path / "out" / split, m)]
         if split.startswith("test"):
-            assert labels == [None] * len(labels)
+            assert labels == [None] * len(labels) and m.counts["samples_unlabelled"] == len(labels)
         else:
             assert sorted(labels) == sorted(names.index(g) for g in gold[:len(labels)])
     # finetune takes validation_matched as its dev split; evaluate scores the mismatched one, and a test split
@@ -278,3 +278,36 @@ def test_stsb_float_targets(tmp_path):
         by_id = {r[0]: float(r[-1]) for r in rows}
         samples = _samples(tmp_path / split, m)
         assert {s.doc_id: s.label for s in samples} == by_id and any(v % 1 for v in by_id.values())
+
+
+def test_unlabelled_splits_are_counted_and_finetune_refuses_to_train_or_select_on_them(tmp_path, capsys):
+    """A split whose every sample is unlabelled (a test file, a GLUE label column under another name, a QA file
+    with its answers removed) used to finetune at loss 0.0000 and pick a "best" checkpoint at n = 0 (QA), or train
+    and fail only at the first evaluation with "task.metric 'accuracy' is not among this task's metrics ['n']"
+    (classification). The pipeline counts such samples (samples_unlabelled) and finetune refuses them up front."""
+    from pixelkit.trainer.cli import main as train_main
+
+    src = SAMPLE_DIR / "xquad-en-excerpt.json"
+    data = json.loads(src.read_text(encoding="utf-8"))
+    for art in data["data"]:
+        for para in art["paragraphs"]:
+            for qa in para["qas"]:
+                qa["answers"] = [{"text": "", "answer_start": 0}]  # as the shared TyDiQA dev copy: answers removed
+    (tmp_path / "blank.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    ms = run_task(["--task=xquad-en", f"--input=train={src}", f"--input=test={tmp_path / 'blank.json'}",
+                   f"--output={tmp_path / 'q'}", "--max_patches=144", "--stride=40"])
+    for m in ms.values():
+        _accounting(m)
+    assert ms["test"].counts["samples_unlabelled"] == ms["test"].num_samples > 0
+    assert "samples_unlabelled" not in ms["train"].counts
+    swapped = tmp_path / "swapped"  # the same shard sets, the unlabelled one as train
+    shutil.copytree(tmp_path / "q" / "test", swapped / "train")
+    shutil.copytree(tmp_path / "q" / "train", swapped / "validation")
+    shutil.copy(tmp_path / "q" / "task.json", swapped / "task.json")
+    argv = ["finetune", "--model", "pixel", "--flavor", "debug", "--steps", "2", "--out", str(tmp_path / "run")]
+    for data, extra, refused in ((tmp_path / "q", ["--eval-split", "test"], tmp_path / "q" / "test"),
+                                 (swapped, [], swapped / "train")):
+        rc = train_main([*argv, "--data", str(data), *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"{refused} holds no labelled sample" in err and "Traceback" not in err, err
+        assert not (tmp_path / "run").exists()

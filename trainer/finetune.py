@@ -231,27 +231,38 @@ def evaluate(model, config, urls: list[str], batch_size: int, rank: int = 0, wor
     return score(config.spec, records), records
 
 
-def read_split(data: str, split: str) -> str:
-    """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split."""
+def read_split(data: str, split: str, labelled: bool = False) -> str:
+    """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split;
+    ``labelled``: refuse a split none of whose samples has a label (finetuning's train and dev splits)."""
     p = Path(data)
     if (p / split / "manifest.json").is_file():
-        _not_empty(p / split)
+        _not_empty(p / split, labelled)
         return str(p / split)
     if split == "train" or (p / "manifest.json").is_file():
         return data
     raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")
 
 
-def _not_empty(split_dir: Path) -> None:
+def _not_empty(split_dir: Path, labelled: bool = False) -> None:
     """ConfigError when a split's manifest lists no sample (e.g. every dev label outside the train vocabulary):
-    training or scoring on it would fail deep inside (seqeval's TypeError on empty lists) or mean nothing."""
+    training or scoring on it would fail deep inside (seqeval's TypeError on empty lists) or mean nothing. With
+    ``labelled``, also when every sample is unlabelled (``samples_unlabelled``, counted since the pipeline counts
+    it): training on it runs at loss 0, scoring it fails only at the first evaluation, or scores n = 0."""
     try:
         m = json.loads((split_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return  # unreadable manifests are the loader's to report, with its own message
-    if isinstance(m, dict) and m.get("num_samples") == 0:
-        counts = m.get("counts") if isinstance(m.get("counts"), dict) else {}
+    if not isinstance(m, dict):
+        return
+    counts = m.get("counts") if isinstance(m.get("counts"), dict) else {}
+    if m.get("num_samples") == 0:
         lost = sorted(((v, k) for k, v in counts.items() if str(k).startswith(("dead_", "skipped_"))), reverse=True)
         why = ", ".join(f"{k} {v}" for v, k in lost[:3]) or "no record was read"
         raise ConfigError(f"{split_dir} holds no sample ({why}; {split_dir}/dead_letters.jsonl says where): fix that "
                           "split's input, or give another split (--eval-split / --split)")
+    n = m.get("num_samples")
+    if labelled and isinstance(n, int) and n > 0 and counts.get("samples_unlabelled") == n:
+        raise ConfigError(f"{split_dir} holds no labelled sample (all {n} are unlabelled: a test file, a label column "
+                          "not named as the task's reader expects, or a QA file without answers): finetuning would "
+                          "learn or score nothing; render a labelled file as this split, or give another split "
+                          "(--eval-split)")

@@ -105,7 +105,11 @@ class RenderTaskFn(beam.DoFn):
             yield TaggedOutput("outcome", out.count_name)
             return
         yield TaggedOutput("outcome", "written")
+        unlabelled = rec.label is None if self._task.family in ("classification", "regression") else (
+            self._task.family == "qa" and not rec.answers)  # a test file's rows: finetuning refuses a split of these
         for s in out:
+            if unlabelled:
+                yield TaggedOutput("outcome", "samples_unlabelled")
             if s.truncated:
                 yield TaggedOutput("outcome", "samples_truncated")
             if s.tokens_truncated:
