@@ -151,3 +151,19 @@ def test_a_broken_first_ner_line_does_not_set_the_file_s_column_count(tmp_path):
     assert (recs[0].reason, recs[0].position) == ("wrong_column_count", "line 1")
     assert all(isinstance(r, LabelledRecord) for r in whole) and len(whole) > 3
     assert [(r.words, r.tags) for r in recs[1:]] == [(r.words, r.tags) for r in whole]
+
+
+def test_a_question_id_repeated_in_one_squad_file_is_a_dead_letter(tmp_path):
+    """Two questions of one file under one id rendered, trained and scored, and then `pixel-train evaluate` refused
+    to write the SQuAD-style predictions (keyed by id) after the whole run, telling the user to render each
+    language as its own split; the later question is now a `duplicate_id` dead letter naming the first."""
+    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+    qas = [qa for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    first, later = qas[0]["id"], qas[-1]["id"]
+    qas[-1]["id"] = first
+    f = tmp_path / "dup.json"
+    f.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    recs = _read(f, "xquad-en")
+    assert len(recs) == len(qas) and all(isinstance(r, LabelledRecord) for r in recs[:-1])
+    assert recs[-1].reason == "duplicate_id" and f"(id {first})" in recs[-1].position
+    assert "data[0].paragraphs[0].qas[0]" in recs[-1].detail and later not in {r.doc_id for r in recs[:-1]}

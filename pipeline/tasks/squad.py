@@ -3,7 +3,8 @@
 
 Every gold answer must be the context's text at its offset (``context[start:start + len(text)] == text``);
 otherwise, or with an empty answer, question or context, the question is a dead letter naming the file, where
-in the JSON it is, and the reason. A question without answers (a test file) is kept, unlabelled.
+in the JSON it is, and the reason. A question without answers (a test file) is kept, unlabelled. A question id
+that an earlier question of the file has is a ``duplicate_id`` dead letter (predictions are keyed by id).
 
 A file whose every answer is blank (``{"text": "", "answer_start": 0}`` throughout, as in the shared
 TyDiQA-GoldP English dev copy: its 440 questions all carry that one placeholder) is a file with its answers
@@ -50,8 +51,16 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
     if blank:
         log.warning("%s: every answer is blank ({'text': '', ...}): the answers were removed; its %d questions are "
                     "kept unlabelled", path, len(questions))
+    first: dict[str, str] = {}  # id -> where its first question is
     for where, ctx, qa in questions:
-        yield _record(task, path, where, ctx, qa, blank)
+        rec = _record(task, path, where, ctx, qa, blank)
+        if isinstance(rec, LabelledRecord):
+            if rec.doc_id in first:  # SQuAD-style predictions are keyed by id: evaluate could not write both
+                rec = DeadLetter(task.name, path, f"{where} (id {rec.doc_id})", "duplicate_id",
+                                 f"id {rec.doc_id!r} is already the question at {first[rec.doc_id]}"[:300])
+            else:
+                first[rec.doc_id] = where
+        yield rec
 
 
 def _questions(articles: list) -> tuple[list[tuple[str, object, object]], list[tuple[str, str]]]:
