@@ -115,6 +115,11 @@ def label_names(value: str, family: str) -> tuple[list[str], str | None]:
     """``--label_names``: a task.json's ``label_names`` (path) or a comma-separated list; (names, problem)."""
     if family in ("regression", "qa"):
         return [], f"--label_names: a {family} task has no label vocabulary: drop it"
+    if not value.endswith(".json") and Path(value).exists():  # a render's directory, a data file: not a list of names
+        hint = f" (give its task.json: --label_names={Path(value) / 'task.json'})" \
+            if (Path(value) / "task.json").is_file() else ""
+        return [], (f"--label_names {value}: a {'directory' if Path(value).is_dir() else 'file'}, not a task.json"
+                    f"{hint}; give another render's task.json or a comma-separated list (e.g. NOUN,VERB,ADJ)")
     if value.endswith(".json"):
         try:
             names = json.loads(Path(value).read_text(encoding="utf-8")).get("label_names")
