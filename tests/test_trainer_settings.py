@@ -137,3 +137,17 @@ def test_every_run_file_and_the_defaults_pass():
     cfg = load_config(None, parse_set(["data.train=[a, b]", "data.weights=[1, 3]", "optim.betas=[0.8, 0.9]",
                                        "engine.zero_stage=2", "data.eval=held-out"]))
     assert cfg.optim.betas == (0.8, 0.9) and cfg.data.weights == [1.0, 3.0]
+
+
+def test_a_task_metric_the_dev_scores_lack_is_refused_before_training(tmp_path, capsys):
+    """task.metric=f1 on a POS task (accuracy) trained, and failed only at the first dev evaluation -- after
+    eval_every steps -- with "task.metric 'f1' is not among this task's metrics"; it is now refused up front."""
+    from taskdata import EWT_EXCERPT, make_task
+
+    pos_task = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                         max_patches=64)
+    rc = train_main(["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task), "--out",
+                     str(tmp_path / "run"), "--steps", "2", "--set", "task.metric=f1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "task.metric 'f1': ud-en_ewt-pos's dev scores (accuracy) are ['accuracy', 'n']" in err, err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
