@@ -314,3 +314,28 @@ def test_unlabelled_splits_are_counted_and_finetune_refuses_to_train_or_select_o
         err = capsys.readouterr().err
         assert rc == 2 and f"{refused} holds no labelled sample" in err and "Traceback" not in err, err
         assert not (tmp_path / "run").exists()
+
+
+def test_qa_windows_whose_answer_the_token_cut_removed_are_counted_and_token_finetuning_refuses_none_left(
+        tokenizer_file, tmp_path, capsys):
+    """With --max_tokens cutting every answer off (a long question, a tokenizer that needs many tokens per word),
+    TextGPT finetuned QA at loss 0.0000 on every step: no window had its answer on the token side, and the manifest
+    did not say so. Such windows are now counted (windows_without_token_answer: the answer in the patches, not in
+    the tokens), and token-input finetuning refuses a train split where no window keeps its answer; patches still
+    train on it."""
+    from pixelkit.trainer.cli import main as train_main
+
+    src = SAMPLE_DIR / "xquad-en-excerpt.json"
+    ms = run_task(["--task=xquad-en", f"--input=train={src}", f"--output={tmp_path / 'q'}", "--max_patches=144",
+                   "--stride=40", f"--tokenizer={tokenizer_file}", "--max_tokens=8"])
+    m = ms["train"]
+    _accounting(m)
+    samples = _samples(tmp_path / "q" / "train", m)
+    assert m.counts["windows_without_token_answer"] == sum(s.labels != [-1, -1] for s in samples) > 0
+    assert all(s.token_answer == [-1, -1] for s in samples)
+    argv = ["finetune", "--flavor", "debug", "--data", str(tmp_path / "q"), "--steps", "1", "--eval-every", "0"]
+    rc = train_main([*argv, "--model", "textgpt", "--out", str(tmp_path / "text")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no window keeps its answer in its first 8 tokens" in err and "Traceback" not in err, err
+    assert not (tmp_path / "text").exists()
+    assert train_main([*argv, "--model", "pixel", "--out", str(tmp_path / "pixel")]) == 0

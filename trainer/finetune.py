@@ -182,6 +182,14 @@ def check_token_side(sets, family: str, max_text_tokens: int) -> None:
             raise ConfigError(f"{s.spec}: token ids cut at {cap or 'no limit'}, but the encoder reads "
                               f"{max_text_tokens} (max_text_tokens); re-render the task with {fix} so token "
                               "truncation is flagged and counted there, not silent here")
+        c = m.counts or {}
+        if family == "qa" and m.num_samples and "windows_without_token_answer" in c and \
+                m.num_samples == c.get("windows_without_answer", 0) + c["windows_without_token_answer"]:
+            raise ConfigError(f"{s.spec}: no window keeps its answer in its first {cap} tokens (of "
+                              f"{m.num_samples} windows, {c['windows_without_token_answer']} have it only in "
+                              "their patches): on token input QA would learn nothing; render with a smaller "
+                              "--max_patches / --stride (shorter windows), a tokenizer that needs fewer tokens for "
+                              "this language, or finetune on patches")
 
 
 def build(config, init_from: str | None, out: Path | None = None):

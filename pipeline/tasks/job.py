@@ -116,6 +116,8 @@ class RenderTaskFn(beam.DoFn):
                 yield TaggedOutput("outcome", "samples_tokens_truncated")
             if self._task.family == "qa" and s.labels == [-1, -1]:
                 yield TaggedOutput("outcome", "windows_without_answer")
+            elif self._task.family == "qa" and s.token_answer == [-1, -1]:  # in the patches, not in the tokens
+                yield TaggedOutput("outcome", "windows_without_token_answer")
             yield s
 
 
