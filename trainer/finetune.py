@@ -251,6 +251,8 @@ def read_split(data: str, split: str, labelled: bool = False) -> str:
         _not_empty(p / split, labelled)
         return str(p / split)
     if split == "train" or (p / "manifest.json").is_file():
+        if (p / "manifest.json").is_file():  # --data is one shard set: the same checks
+            _not_empty(p, labelled)
         return data
     raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")
 
