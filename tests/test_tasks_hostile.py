@@ -167,3 +167,18 @@ def test_a_question_id_repeated_in_one_squad_file_is_a_dead_letter(tmp_path):
     assert len(recs) == len(qas) and all(isinstance(r, LabelledRecord) for r in recs[:-1])
     assert recs[-1].reason == "duplicate_id" and f"(id {first})" in recs[-1].position
     assert "data[0].paragraphs[0].qas[0]" in recs[-1].detail and later not in {r.doc_id for r in recs[:-1]}
+
+
+def test_xnli_jsonl_ids_that_are_null_blank_or_not_scalars_fall_back_to_the_line(tmp_path):
+    """`"id": null` became the doc id "None" (twice: keys None_0000 and None_0000-dup1, and "None" rows in the
+    predictions TSV), `"id": ""` an empty id; they now get the line number, as a row without an id does."""
+    real = SHARED_DATA / "xnli/dev-en.tsv"
+    rows = ([r.split("\t") for r in real.read_text(encoding="utf-8").splitlines()[:6]] if real.is_file()
+            else [["And he said, Mama, I'm home.", "He didn't say a word.", "contradiction"]] * 6)
+    ids = [None, None, "", "  ", {"x": 1}, "p-7"]
+    lines = [json.dumps({"premise": a, "hypothesis": b, "label": lab, "id": i}) for (a, b, lab), i in zip(rows, ids)]
+    f = tmp_path / "dev.jsonl"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    recs = _read(f, "xnli-en")
+    assert all(isinstance(r, LabelledRecord) for r in recs)
+    assert [r.doc_id for r in recs] == ["1", "2", "3", "4", "5", "p-7"]

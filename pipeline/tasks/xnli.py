@@ -6,7 +6,8 @@
   ``contradiction``);
 - three columns without a header (premise, hypothesis, label), as ``dev-<lang>.tsv`` exports are;
 - ``.jsonl``: ``{"premise", "hypothesis", "label"}`` with a class name or its index (0 entailment, 1 neutral,
-  2 contradiction, as the Hugging Face ``xnli`` dataset numbers them); an optional ``id``.
+  2 contradiction, as the Hugging Face ``xnli`` dataset numbers them); an optional ``id`` (a string or number;
+  without one -- or null, blank -- the line number).
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def _read_jsonl(path: str, task: TaskDef, opener: Opener) -> Iterator[Record]:
                 if not isinstance(rec, dict):
                     yield DeadLetter(task.name, path, f"line {line_no}", "invalid_json", "not a JSON object")
                     continue
-                doc_id = rec.get("id", line_no)
+                doc_id = rec.get("id")
+                if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
+                    doc_id = line_no  # no usable id (null, "", an object): the line, as for rows without one
                 yield _record(task, path, line_no, doc_id, rec.get("premise"), rec.get("hypothesis"),
                               rec.get("label"))
         except STREAM_ERRORS as e:  # a truncated/corrupt .gz/.zst: the records before the cut are kept
