@@ -175,6 +175,15 @@ def test_bad_settings_fail_before_work_all_at_once(tmp_path):
     assert not out.exists()
 
 
+def test_a_directory_as_input_is_refused_before_work(tmp_path):
+    """A task reader reads files: `--input train=DIR` passed the settings check and ended as one
+    `unreadable_file` dead letter (IsADirectoryError) in a run that wrote nothing."""
+    with pytest.raises(SettingsError, match=rf"--input train={SAMPLE_DIR}: {SAMPLE_DIR} is a directory; give its "
+                                            rf"files, e.g. --input train={SAMPLE_DIR}/\*.tsv"):
+        run_task(["--task=ud-en_ewt-pos", f"--input=train={SAMPLE_DIR}", f"--output={tmp_path / 'o'}"])
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_stride_that_would_be_ignored_is_refused(tmp_path):
     """--stride only shapes QA windows, and only when it is smaller than a window's context: otherwise the
     renderer silently does not overlap windows. Both are settings errors, before any work."""

@@ -65,6 +65,9 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
             continue
         if "://" not in pattern and not glob.glob(pattern):
             problems.append(f"--input {spec}: no file matches {pattern!r}")
+        elif "://" not in pattern and Path(pattern).is_dir():  # a task reader reads files (it was a dead letter)
+            problems.append(f"--input {spec}: {pattern} is a directory; give its files, e.g. "
+                            f"--input {split}={Path(pattern) / '*.tsv'}")
         elif problem := special_input_problem(spec, pattern):
             problems.append(problem)
         splits.setdefault(split, []).append(pattern)
