@@ -184,6 +184,16 @@ def test_a_directory_as_input_is_refused_before_work(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("name", ["xquad-en_ZZ", "mlqa-en.de", "xnli-pt BR"])
+def test_a_task_name_the_task_spec_refuses_is_a_settings_error(tmp_path, name):
+    """Such names took a reader by their prefix, so the job read and rendered everything and then died in Beam's
+    'Spec' step with a SchemaError traceback (the shards' task spec takes [a-z0-9_-]+ only)."""
+    with pytest.raises(SettingsError, match=rf"--task {name}: name must be \[a-z0-9_-\]\+ \(lower-case letters"):
+        run_task([f"--task={name}", f"--input=train={SAMPLE_DIR / 'xquad-en-excerpt.json'}",
+                  f"--output={tmp_path / 'o'}"])
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_stride_that_would_be_ignored_is_refused(tmp_path):
     """--stride only shapes QA windows, and only when it is smaller than a window's context: otherwise the
     renderer silently does not overlap windows. Both are settings errors, before any work."""
