@@ -182,3 +182,35 @@ def test_xnli_jsonl_ids_that_are_null_blank_or_not_scalars_fall_back_to_the_line
     recs = _read(f, "xnli-en")
     assert all(isinstance(r, LabelledRecord) for r in recs)
     assert [r.doc_id for r in recs] == ["1", "2", "3", "4", "5", "p-7"]
+
+
+def test_lone_surrogates_from_json_escapes_do_not_stop_the_job(tmp_path):
+    """JSON's "\\ud800" escape is valid JSON and a lone surrogate in Python, which no UTF-8 writer takes: in a
+    SQuAD id or answer, or an XNLI .jsonl id, it reached the sample's meta and the whole job died in the sink
+    (UnicodeEncodeError while packing). Such characters are now U+FFFD, which keeps every answer_start right."""
+    from pixelkit.pipeline.render import RenderConfig, TextRenderer
+    from pixelkit.pipeline.sink import pack
+    from pixelkit.pipeline.tasks.render import render_record
+
+    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+    para = data["data"][0]["paragraphs"][0]
+    qa = para["qas"][0]
+    start = qa["answers"][0]["answer_start"]
+    para["context"] = para["context"][:start] + "\ud800" + para["context"][start + 1:]  # its answer's first letter
+    qa["answers"] = [{"text": "\ud800" + a["text"][1:], "answer_start": a["answer_start"]} for a in qa["answers"]]
+    qa["id"] += "\udc00"
+    f = tmp_path / "xquad.json"
+    f.write_text(json.dumps(data), encoding="ascii")  # json.dumps writes the surrogates as \\u escapes
+    x = tmp_path / "xnli.jsonl"
+    x.write_text(json.dumps({"premise": "A \ud800.", "hypothesis": "B.", "label": 0, "id": "p\ud800"}) + "\n")
+    cfg = RenderConfig(max_patches=144)
+    r = TextRenderer(cfg)
+    for path, name in ((f, "xquad-en"), (x, "xnli-en")):
+        task = resolve(name)
+        rec = _read(path, name)[0]
+        assert isinstance(rec, LabelledRecord) and "\ufffd" in rec.doc_id
+        if name == "xquad-en":
+            assert all(rec.text_b[s:s + len(t)] == t and t.startswith("\ufffd") for t, s in rec.answers)
+        vocab = {n: i for i, n in enumerate(task.label_names or ())}
+        samples = render_record(rec, r, cfg, "pxz", task, vocab, None, 40)
+        assert [pack(s)[0] for s in samples]  # what the sink does first: no UnicodeEncodeError

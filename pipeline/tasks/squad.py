@@ -19,6 +19,7 @@ import logging
 from typing import Iterator
 
 from ..readers.streams import STREAM_ERRORS, Opener, error_detail, open_binary, open_stream, stream_reason
+from ..documents import no_surrogates
 from .records import DeadLetter, LabelledRecord, Record, TaskDef
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,10 @@ def _record(task: TaskDef, path: str, where: str, ctx, qa, blank: bool = False) 
             return dead("answer_not_at_offset", f"{text!r} is not the context at {start}: "
                                                 f"{ctx[max(0, start):start + len(text)]!r}{_utf16_hint(ctx, start, text)}")
         answers.append((text, start))
-    return LabelledRecord(task.name, str(qid), path, 0, text=qa["question"], text_b=ctx, answers=tuple(answers))
+    # a JSON "\ud800" escape is a lone surrogate, which no UTF-8 writer takes: U+FFFD (one code point for one,
+    # so every answer_start still points at its answer)
+    return LabelledRecord(task.name, no_surrogates(str(qid)), path, 0, text=no_surrogates(qa["question"]),
+                          text_b=no_surrogates(ctx), answers=tuple((no_surrogates(t), s) for t, s in answers))
 
 
 def _utf16_hint(ctx: str, start: int, text: str) -> str:

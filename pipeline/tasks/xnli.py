@@ -16,6 +16,7 @@ import json
 from typing import Iterator
 
 from ..readers.streams import Opener, open_binary
+from ..documents import no_surrogates
 from .glue import _rows
 from .records import DeadLetter, LabelledRecord, Record, Skipped, TaskDef
 
@@ -72,7 +73,8 @@ def _record(task: TaskDef, path: str, line_no: int, doc_id: str, a, b, label) ->
         return DeadLetter(task.name, path, pos, "bad_label", f"label {label!r}")
     if label is None:
         return DeadLetter(task.name, path, pos, "missing_label", "no label")
-    return LabelledRecord(task.name, str(doc_id), path, line_no, text=a, text_b=b, label=label)
+    return LabelledRecord(task.name, no_surrogates(str(doc_id)), path, line_no, text=no_surrogates(a),
+                          text_b=no_surrogates(b), label=no_surrogates(label))  # JSON "\ud800": U+FFFD
 
 
 def _read_jsonl(path: str, task: TaskDef, opener: Opener) -> Iterator[Record]:
