@@ -170,3 +170,13 @@ def test_a_shard_set_given_as_data_gets_the_split_checks(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and f"{data / 'validation'} holds no sample" in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("size", ["0", "-1"])
+def test_evaluate_batch_size_below_one_is_refused(tmp_path, capsys, size):
+    """`pixel-train evaluate --batch-size 0` ended in an IndexError traceback, -1 in scikit-learn's "Found empty
+    input array"; both are refused before the model is loaded."""
+    rc = train_main(["evaluate", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "data"),
+                     "--batch-size", size])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--batch-size {size} must be >= 1" in err and "Traceback" not in err, err

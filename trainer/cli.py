@@ -119,6 +119,8 @@ def _evaluate(a: argparse.Namespace) -> int:
     from .shardsets import resolve
     from .taskmodel import TaskModel
     from .tasks import write
+    if a.batch_size < 1:  # 0 and negatives reached the loader: an IndexError / scikit-learn traceback
+        raise ConfigError(f"--batch-size {a.batch_size} must be >= 1 (samples per forward pass; default 32)")
     model_dir = Path(a.model)
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")
