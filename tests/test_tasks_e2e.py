@@ -147,6 +147,7 @@ def test_label_names_fix_the_vocabulary_of_a_split_without_train(ud_run, tmp_pat
     assert TaskSpec.read(tmp_path / "b").label_names == ["PUNCT", "NOUN"]  # in the order given
     assert ms["test"].counts["dead_label_not_in_vocabulary"] == len(recs)  # every sentence has other tags
     for bad, msg in (("NOUN,NOUN", "give distinct, non-empty names"),
+                     ("", "--label_names '': give distinct, non-empty names"),  # was ignored: the train vocabulary
                      (str(EXCERPT) + ".json", "not a readable task.json"),
                      # a render's directory or a data file was read as a one-name list: every record dead-lettered
                      (str(out), f"a directory, not a task.json \\(give its task.json: --label_names={out}/task.json"),
