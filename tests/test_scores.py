@@ -50,3 +50,31 @@ def test_uas_las_counts_punctuation_and_skips_cut_heads():
     # scorable words: 3 + 1 = 4; heads right: w1, w2 (s1) + w2 (s2) = 3 -> UAS 75; labels right too: w1, w2 -> 50
     out = scores.uas_las(gold, heads, rels)
     assert out == pytest.approx({"uas": 75.0, "las": 50.0, "words": 4, "unscorable": 1})
+
+
+def test_the_metric_keys_finetune_accepts_are_the_keys_the_scores_have():
+    """spec.METRIC_KEYS (what task.metric may name, checked before training) against trainer/tasks.score itself."""
+    from pixelkit.schemas import TaskSpec
+    from pixelkit.trainer.spec import MAIN_METRIC, METRIC_KEYS
+    from pixelkit.trainer.tasks import score
+
+    labels = ["B-PER", "I-PER", "O"]
+    seq = [{"gold": g, "pred": p} for g, p in ((0, 0), (1, 0), (1, 1), (0, 1))]
+    cases = {"classification": (("accuracy", "f1", "mcc", "accuracy_f1"), seq),
+             "regression": (("pearson_spearman",), [{"gold": g, "pred": p} for g, p in ((0.5, 1.0), (2.0, 1.5),
+                                                                                      (4.0, 3.0))]),
+             "tagging": (("accuracy", "seqeval"), [{"gold": [0, 1, 2], "pred": [0, 2, 2]}]),
+             "qa": (("squad",), [{"id": "q", "question": "Who?", "answers": {"text": ["Ann"], "answer_start": [0]},
+                                  "window": 0, "candidates": [{"score": 1.0, "text": "Ann"}]}]),
+             "parsing": (("uas_las",), [{"gold": [[0, 1], [1, 0]], "heads": [0, 1], "rels": [1, 0]}])}
+    seen = set()
+    for family, (metrics, records) in cases.items():
+        for metric in metrics:
+            keys = set(score(TaskSpec("t", family, "text", labels, metric), records))
+            seen.add(metric)
+            if family == "parsing":  # conll18_* come with the sentences' CoNLL-U blocks (schema 1.2 shards)
+                assert keys | {"conll18_uas", "conll18_las", "conll18_words"} == set(METRIC_KEYS[metric])
+            else:
+                assert keys == set(METRIC_KEYS[metric]), metric
+            assert MAIN_METRIC[metric] in METRIC_KEYS[metric]
+    assert seen == set(METRIC_KEYS) == set(MAIN_METRIC)

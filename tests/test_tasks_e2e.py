@@ -147,7 +147,11 @@ def test_label_names_fix_the_vocabulary_of_a_split_without_train(ud_run, tmp_pat
     assert TaskSpec.read(tmp_path / "b").label_names == ["PUNCT", "NOUN"]  # in the order given
     assert ms["test"].counts["dead_label_not_in_vocabulary"] == len(recs)  # every sentence has other tags
     for bad, msg in (("NOUN,NOUN", "give distinct, non-empty names"),
-                     (str(EXCERPT) + ".json", "not a readable task.json")):
+                     ("", "--label_names '': give distinct, non-empty names"),  # was ignored: the train vocabulary
+                     (str(EXCERPT) + ".json", "not a readable task.json"),
+                     # a render's directory or a data file was read as a one-name list: every record dead-lettered
+                     (str(out), f"a directory, not a task.json \\(give its task.json: --label_names={out}/task.json"),
+                     (str(EXCERPT), "a file, not a task.json; give another render's task.json")):
         with pytest.raises(SettingsError, match=msg):
             run_task(["--task=ud-en_ewt-pos", f"--input=test={EXCERPT}", f"--output={tmp_path / 'c'}",
                       f"--label_names={bad}"])
@@ -170,6 +174,25 @@ def test_bad_settings_fail_before_work_all_at_once(tmp_path):
                  "--max_tokens 16 cuts token ids, but there are none without --tokenizer"):
         assert part in msg
     assert not out.exists()
+
+
+def test_a_directory_as_input_is_refused_before_work(tmp_path):
+    """A task reader reads files: `--input train=DIR` passed the settings check and ended as one
+    `unreadable_file` dead letter (IsADirectoryError) in a run that wrote nothing."""
+    with pytest.raises(SettingsError, match=rf"--input train={SAMPLE_DIR}: {SAMPLE_DIR} is a directory; give its "
+                                            rf"files, e.g. --input train={SAMPLE_DIR}/\*.tsv"):
+        run_task(["--task=ud-en_ewt-pos", f"--input=train={SAMPLE_DIR}", f"--output={tmp_path / 'o'}"])
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", ["xquad-en_ZZ", "mlqa-en.de", "xnli-pt BR"])
+def test_a_task_name_the_task_spec_refuses_is_a_settings_error(tmp_path, name):
+    """Such names took a reader by their prefix, so the job read and rendered everything and then died in Beam's
+    'Spec' step with a SchemaError traceback (the shards' task spec takes [a-z0-9_-]+ only)."""
+    with pytest.raises(SettingsError, match=rf"--task {name}: name must be \[a-z0-9_-\]\+ \(lower-case letters"):
+        run_task([f"--task={name}", f"--input=train={SAMPLE_DIR / 'xquad-en-excerpt.json'}",
+                  f"--output={tmp_path / 'o'}"])
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_stride_that_would_be_ignored_is_refused(tmp_path):
@@ -250,7 +273,7 @@ def test_mnli_matched_and_mismatched_splits_and_unlabelled_test_rows(tmp_path):
         assert m.task_spec.label_names == names and m.counts["documents_written"] == len(files[split]) - 1
         labels = [s.label for s in _samples(tmp_path / "out" / split, m)]
         if split.startswith("test"):
-            assert labels == [None] * len(labels)
+            assert labels == [None] * len(labels) and m.counts["samples_unlabelled"] == len(labels)
         else:
             assert sorted(labels) == sorted(names.index(g) for g in gold[:len(labels)])
     # finetune takes validation_matched as its dev split; evaluate scores the mismatched one, and a test split
@@ -278,3 +301,61 @@ def test_stsb_float_targets(tmp_path):
         by_id = {r[0]: float(r[-1]) for r in rows}
         samples = _samples(tmp_path / split, m)
         assert {s.doc_id: s.label for s in samples} == by_id and any(v % 1 for v in by_id.values())
+
+
+def test_unlabelled_splits_are_counted_and_finetune_refuses_to_train_or_select_on_them(tmp_path, capsys):
+    """A split whose every sample is unlabelled (a test file, a GLUE label column under another name, a QA file
+    with its answers removed) used to finetune at loss 0.0000 and pick a "best" checkpoint at n = 0 (QA), or train
+    and fail only at the first evaluation with "task.metric 'accuracy' is not among this task's metrics ['n']"
+    (classification). The pipeline counts such samples (samples_unlabelled) and finetune refuses them up front."""
+    from pixelkit.trainer.cli import main as train_main
+
+    src = SAMPLE_DIR / "xquad-en-excerpt.json"
+    data = json.loads(src.read_text(encoding="utf-8"))
+    for art in data["data"]:
+        for para in art["paragraphs"]:
+            for qa in para["qas"]:
+                qa["answers"] = [{"text": "", "answer_start": 0}]  # as the shared TyDiQA dev copy: answers removed
+    (tmp_path / "blank.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    ms = run_task(["--task=xquad-en", f"--input=train={src}", f"--input=test={tmp_path / 'blank.json'}",
+                   f"--output={tmp_path / 'q'}", "--max_patches=144", "--stride=40"])
+    for m in ms.values():
+        _accounting(m)
+    assert ms["test"].counts["samples_unlabelled"] == ms["test"].num_samples > 0
+    assert "samples_unlabelled" not in ms["train"].counts
+    swapped = tmp_path / "swapped"  # the same shard sets, the unlabelled one as train
+    shutil.copytree(tmp_path / "q" / "test", swapped / "train")
+    shutil.copytree(tmp_path / "q" / "train", swapped / "validation")
+    shutil.copy(tmp_path / "q" / "task.json", swapped / "task.json")
+    argv = ["finetune", "--model", "pixel", "--flavor", "debug", "--steps", "2", "--out", str(tmp_path / "run")]
+    for data, extra, refused in ((tmp_path / "q", ["--eval-split", "test"], tmp_path / "q" / "test"),
+                                 (swapped, [], swapped / "train")):
+        rc = train_main([*argv, "--data", str(data), *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"{refused} holds no labelled sample" in err and "Traceback" not in err, err
+        assert not (tmp_path / "run").exists()
+
+
+def test_qa_windows_whose_answer_the_token_cut_removed_are_counted_and_token_finetuning_refuses_none_left(
+        tokenizer_file, tmp_path, capsys):
+    """With --max_tokens cutting every answer off (a long question, a tokenizer that needs many tokens per word),
+    TextGPT finetuned QA at loss 0.0000 on every step: no window had its answer on the token side, and the manifest
+    did not say so. Such windows are now counted (windows_without_token_answer: the answer in the patches, not in
+    the tokens), and token-input finetuning refuses a train split where no window keeps its answer; patches still
+    train on it."""
+    from pixelkit.trainer.cli import main as train_main
+
+    src = SAMPLE_DIR / "xquad-en-excerpt.json"
+    ms = run_task(["--task=xquad-en", f"--input=train={src}", f"--output={tmp_path / 'q'}", "--max_patches=144",
+                   "--stride=40", f"--tokenizer={tokenizer_file}", "--max_tokens=8"])
+    m = ms["train"]
+    _accounting(m)
+    samples = _samples(tmp_path / "q" / "train", m)
+    assert m.counts["windows_without_token_answer"] == sum(s.labels != [-1, -1] for s in samples) > 0
+    assert all(s.token_answer == [-1, -1] for s in samples)
+    argv = ["finetune", "--flavor", "debug", "--data", str(tmp_path / "q"), "--steps", "1", "--eval-every", "0"]
+    rc = train_main([*argv, "--model", "textgpt", "--out", str(tmp_path / "text")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no window keeps its answer in its first 8 tokens" in err and "Traceback" not in err, err
+    assert not (tmp_path / "text").exists()
+    assert train_main([*argv, "--model", "pixel", "--out", str(tmp_path / "pixel")]) == 0

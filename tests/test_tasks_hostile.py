@@ -138,3 +138,79 @@ def test_verify_on_a_task_output_names_its_splits(tmp_path):
     [problem] = verify(out)
     assert f"a pixel-render task output: each split is a shard set; give one of {out}/train, {out}/validation" in problem
     assert verify(out / "train") == []
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ner/conll2003/eng.testa").is_file(), reason="CoNLL-2003 not present")
+def test_a_broken_first_ner_line_does_not_set_the_file_s_column_count(tmp_path):
+    """A first line with one column ("word", its tag missing) used to fix the file's column count at 1, so every
+    later sentence of the file was dead-lettered as "4 columns, the file has 1"; only its own sentence is."""
+    real = (SHARED_DATA / "ner/conll2003/eng.testa").read_text(encoding="utf-8").splitlines()[:60]
+    (tmp_path / "whole.txt").write_text("\n".join(real) + "\n", encoding="utf-8")
+    (tmp_path / "broken.txt").write_text("\n".join(["CRICKET", ""] + real) + "\n", encoding="utf-8")
+    whole, recs = _read(tmp_path / "whole.txt", "conll2003-ner"), _read(tmp_path / "broken.txt", "conll2003-ner")
+    assert (recs[0].reason, recs[0].position) == ("wrong_column_count", "line 1")
+    assert all(isinstance(r, LabelledRecord) for r in whole) and len(whole) > 3
+    assert [(r.words, r.tags) for r in recs[1:]] == [(r.words, r.tags) for r in whole]
+
+
+def test_a_question_id_repeated_in_one_squad_file_is_a_dead_letter(tmp_path):
+    """Two questions of one file under one id rendered, trained and scored, and then `pixel-train evaluate` refused
+    to write the SQuAD-style predictions (keyed by id) after the whole run, telling the user to render each
+    language as its own split; the later question is now a `duplicate_id` dead letter naming the first."""
+    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+    qas = [qa for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    first, later = qas[0]["id"], qas[-1]["id"]
+    qas[-1]["id"] = first
+    f = tmp_path / "dup.json"
+    f.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    recs = _read(f, "xquad-en")
+    assert len(recs) == len(qas) and all(isinstance(r, LabelledRecord) for r in recs[:-1])
+    assert recs[-1].reason == "duplicate_id" and f"(id {first})" in recs[-1].position
+    assert "data[0].paragraphs[0].qas[0]" in recs[-1].detail and later not in {r.doc_id for r in recs[:-1]}
+
+
+def test_xnli_jsonl_ids_that_are_null_blank_or_not_scalars_fall_back_to_the_line(tmp_path):
+    """`"id": null` became the doc id "None" (twice: keys None_0000 and None_0000-dup1, and "None" rows in the
+    predictions TSV), `"id": ""` an empty id; they now get the line number, as a row without an id does."""
+    real = SHARED_DATA / "xnli/dev-en.tsv"
+    rows = ([r.split("\t") for r in real.read_text(encoding="utf-8").splitlines()[:6]] if real.is_file()
+            else [["And he said, Mama, I'm home.", "He didn't say a word.", "contradiction"]] * 6)
+    ids = [None, None, "", "  ", {"x": 1}, "p-7"]
+    lines = [json.dumps({"premise": a, "hypothesis": b, "label": lab, "id": i}) for (a, b, lab), i in zip(rows, ids)]
+    f = tmp_path / "dev.jsonl"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    recs = _read(f, "xnli-en")
+    assert all(isinstance(r, LabelledRecord) for r in recs)
+    assert [r.doc_id for r in recs] == ["1", "2", "3", "4", "5", "p-7"]
+
+
+def test_lone_surrogates_from_json_escapes_do_not_stop_the_job(tmp_path):
+    """JSON's "\\ud800" escape is valid JSON and a lone surrogate in Python, which no UTF-8 writer takes: in a
+    SQuAD id or answer, or an XNLI .jsonl id, it reached the sample's meta and the whole job died in the sink
+    (UnicodeEncodeError while packing). Such characters are now U+FFFD, which keeps every answer_start right."""
+    from pixelkit.pipeline.render import RenderConfig, TextRenderer
+    from pixelkit.pipeline.sink import pack
+    from pixelkit.pipeline.tasks.render import render_record
+
+    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+    para = data["data"][0]["paragraphs"][0]
+    qa = para["qas"][0]
+    start = qa["answers"][0]["answer_start"]
+    para["context"] = para["context"][:start] + "\ud800" + para["context"][start + 1:]  # its answer's first letter
+    qa["answers"] = [{"text": "\ud800" + a["text"][1:], "answer_start": a["answer_start"]} for a in qa["answers"]]
+    qa["id"] += "\udc00"
+    f = tmp_path / "xquad.json"
+    f.write_text(json.dumps(data), encoding="ascii")  # json.dumps writes the surrogates as \\u escapes
+    x = tmp_path / "xnli.jsonl"
+    x.write_text(json.dumps({"premise": "A \ud800.", "hypothesis": "B.", "label": 0, "id": "p\ud800"}) + "\n")
+    cfg = RenderConfig(max_patches=144)
+    r = TextRenderer(cfg)
+    for path, name in ((f, "xquad-en"), (x, "xnli-en")):
+        task = resolve(name)
+        rec = _read(path, name)[0]
+        assert isinstance(rec, LabelledRecord) and "\ufffd" in rec.doc_id
+        if name == "xquad-en":
+            assert all(rec.text_b[s:s + len(t)] == t and t.startswith("\ufffd") for t, s in rec.answers)
+        vocab = {n: i for i, n in enumerate(task.label_names or ())}
+        samples = render_record(rec, r, cfg, "pxz", task, vocab, None, 40)
+        assert [pack(s)[0] for s in samples]  # what the sink does first: no UnicodeEncodeError

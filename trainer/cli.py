@@ -89,7 +89,7 @@ def _finetune(a: argparse.Namespace) -> int:
         _init_conflicts(a)
     family = _task_family(a.data)
     config = a.config or RUNS / "finetune" / f"{family}.yaml"
-    flags: dict = {"task": {"name": a.task or family}, "data": {"train": [read_split(a.data, "train")]}}
+    flags: dict = {"task": {"name": a.task or family}, "data": {"train": [read_split(a.data, "train", labelled=True)]}}
     for key, value in (("model", a.model), ("flavor", a.flavor), ("output_dir", a.out), ("max_steps", a.steps),
                        ("init_from", a.init), ("eval_every", a.eval_every)):
         if value is not None:
@@ -98,7 +98,7 @@ def _finetune(a: argparse.Namespace) -> int:
         flags["task"]["patience"] = a.patience
     split = a.eval_split or next((s for s in ("validation", "validation_matched") if (Path(a.data) / s).is_dir()), None)
     if split:
-        flags["data"]["eval"] = read_split(a.data, split)
+        flags["data"]["eval"] = read_split(a.data, split, labelled=True)
     cfg = load_config(config, flags, parse_set(a.set))
     if a.out is None and cfg.output_dir == "out/finetune":
         cfg.output_dir = f"out/finetune/{Path(a.data).name}"
@@ -119,6 +119,8 @@ def _evaluate(a: argparse.Namespace) -> int:
     from .shardsets import resolve
     from .taskmodel import TaskModel
     from .tasks import write
+    if a.batch_size < 1:  # 0 and negatives reached the loader: an IndexError / scikit-learn traceback
+        raise ConfigError(f"--batch-size {a.batch_size} must be >= 1 (samples per forward pass; default 32)")
     model_dir = Path(a.model)
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")

@@ -113,6 +113,11 @@ TASK_ALIASES = {"pos": "tagging", "ner": "tagging", "upos": "tagging", "parse": 
 # the metric the task spec names -> the key of that metric's dict the best checkpoint is chosen by
 MAIN_METRIC = {"accuracy": "accuracy", "f1": "f1", "mcc": "mcc", "pearson_spearman": "pearson",
                "accuracy_f1": "f1", "seqeval": "f1", "uas_las": "las", "squad": "f1"}
+# the task spec's metric -> every key its dev scores have (trainer/tasks.py score), any of which task.metric may name
+METRIC_KEYS = {"accuracy": ("accuracy", "n"), "f1": ("accuracy", "f1", "n"), "mcc": ("mcc", "accuracy", "n"),
+               "pearson_spearman": ("pearson", "spearman", "n"), "accuracy_f1": ("accuracy", "f1", "n"),
+               "seqeval": ("precision", "recall", "f1", "n"), "squad": ("exact_match", "f1", "n"),
+               "uas_las": ("uas", "las", "words", "unscorable", "conll18_uas", "conll18_las", "conll18_words")}
 
 
 ALIAS_METRICS = {"pos": "accuracy", "upos": "accuracy", "ner": "seqeval"}  # tagging aliases that name one kind

@@ -13,6 +13,8 @@ import itertools
 from importlib import import_module
 from typing import Iterator
 
+from pixelkit.schemas import SchemaError
+
 from ..readers.streams import Opener, open_binary
 from .records import LabelledRecord, Record, TaskDef
 
@@ -41,7 +43,13 @@ def resolve(name: str, fmt: str | None = None) -> TaskDef:
                              f"or pass --task_format {{{','.join(FORMATS)}}}")
     if fmt not in FORMATS:
         raise ValueError(f"--task_format {fmt}: unknown; one of {sorted(FORMATS)}")
-    return import_module(FORMATS[fmt]).describe(name)
+    task = import_module(FORMATS[fmt]).describe(name)
+    try:  # the spec every split's manifest carries: a name it refuses would fail the job after the work
+        task.spec(list(task.label_names or ()))
+    except SchemaError as e:
+        raise ValueError(f"--task {name}: {str(e).split(': ', 1)[-1]} (lower-case letters, digits, _ and -; "
+                         "e.g. xquad-de, ud-en_ewt-pos)") from None
+    return task
 
 
 def read_records(path: str, task: TaskDef, opener: Opener = open_binary, limit: int = 0) -> Iterator[Record]:

@@ -4,7 +4,8 @@ Columns are space-separated; the word is the first, the tag the last. ``-DOCSTAR
 sentence. Tags are written as BIO (IOB2): CoNLL-2003's original IOB1 (``I-`` opening an entity) becomes
 ``B-``, which leaves BIO input such as MasakhaNER unchanged -- what seqeval's default scheme and the Hugging Face
 ``conll2003`` dataset use. ``doc_id`` is the line of the sentence's first word. A line with another column count
-than the file's first, or a tag that is not ``O``/``B-X``/``I-X``, makes its sentence a dead letter.
+than the file's first line of two or more columns, or a tag that is not ``O``/``B-X``/``I-X``, makes its sentence
+a dead letter.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
             continue
         if not words and bad is None:
             first_line = line_no
-        ncols = ncols or len(cols)
+        ncols = ncols or (len(cols) if len(cols) >= 2 else 0)  # a broken first line sets no column count
         if bad is None and (len(cols) != ncols or len(cols) < 2):
             bad = DeadLetter(task.name, path, f"line {line_no}", "wrong_column_count",
                              f"{len(cols)} columns, the file has {ncols} (at least 2: word ... tag)")

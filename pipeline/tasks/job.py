@@ -105,13 +105,19 @@ class RenderTaskFn(beam.DoFn):
             yield TaggedOutput("outcome", out.count_name)
             return
         yield TaggedOutput("outcome", "written")
+        unlabelled = rec.label is None if self._task.family in ("classification", "regression") else (
+            self._task.family == "qa" and not rec.answers)  # a test file's rows: finetuning refuses a split of these
         for s in out:
+            if unlabelled:
+                yield TaggedOutput("outcome", "samples_unlabelled")
             if s.truncated:
                 yield TaggedOutput("outcome", "samples_truncated")
             if s.tokens_truncated:
                 yield TaggedOutput("outcome", "samples_tokens_truncated")
             if self._task.family == "qa" and s.labels == [-1, -1]:
                 yield TaggedOutput("outcome", "windows_without_answer")
+            elif self._task.family == "qa" and s.token_answer == [-1, -1]:  # in the patches, not in the tokens
+                yield TaggedOutput("outcome", "windows_without_token_answer")
             yield s
 
 

@@ -65,13 +65,16 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
             continue
         if "://" not in pattern and not glob.glob(pattern):
             problems.append(f"--input {spec}: no file matches {pattern!r}")
+        elif "://" not in pattern and Path(pattern).is_dir():  # a task reader reads files (it was a dead letter)
+            problems.append(f"--input {spec}: {pattern} is a directory; give its files, e.g. "
+                            f"--input {split}={Path(pattern) / '*.tsv'}")
         elif problem := special_input_problem(spec, pattern):
             problems.append(problem)
         splits.setdefault(split, []).append(pattern)
     if not o.get("input"):
         problems.append("--input split=pattern is required (repeatable), e.g. --input train=glue/MRPC/train.tsv")
     problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
-    if o.get("label_names") and task is not None:
+    if o.get("label_names") is not None and task is not None:  # given empty (an unset $VAR): refused, not ignored
         names, problem = label_names(o["label_names"], task.family)
         if problem:
             problems.append(problem)
@@ -115,6 +118,11 @@ def label_names(value: str, family: str) -> tuple[list[str], str | None]:
     """``--label_names``: a task.json's ``label_names`` (path) or a comma-separated list; (names, problem)."""
     if family in ("regression", "qa"):
         return [], f"--label_names: a {family} task has no label vocabulary: drop it"
+    if value.strip() and not value.endswith(".json") and Path(value).exists():  # a render's directory, a data file: not a list of names
+        hint = f" (give its task.json: --label_names={Path(value) / 'task.json'})" \
+            if (Path(value) / "task.json").is_file() else ""
+        return [], (f"--label_names {value}: a {'directory' if Path(value).is_dir() else 'file'}, not a task.json"
+                    f"{hint}; give another render's task.json or a comma-separated list (e.g. NOUN,VERB,ADJ)")
     if value.endswith(".json"):
         try:
             names = json.loads(Path(value).read_text(encoding="utf-8")).get("label_names")

@@ -3,7 +3,8 @@
 
 Every gold answer must be the context's text at its offset (``context[start:start + len(text)] == text``);
 otherwise, or with an empty answer, question or context, the question is a dead letter naming the file, where
-in the JSON it is, and the reason. A question without answers (a test file) is kept, unlabelled.
+in the JSON it is, and the reason. A question without answers (a test file) is kept, unlabelled. A question id
+that an earlier question of the file has is a ``duplicate_id`` dead letter (predictions are keyed by id).
 
 A file whose every answer is blank (``{"text": "", "answer_start": 0}`` throughout, as in the shared
 TyDiQA-GoldP English dev copy: its 440 questions all carry that one placeholder) is a file with its answers
@@ -18,6 +19,7 @@ import logging
 from typing import Iterator
 
 from ..readers.streams import STREAM_ERRORS, Opener, error_detail, open_binary, open_stream, stream_reason
+from ..documents import no_surrogates
 from .records import DeadLetter, LabelledRecord, Record, TaskDef
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,16 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
     if blank:
         log.warning("%s: every answer is blank ({'text': '', ...}): the answers were removed; its %d questions are "
                     "kept unlabelled", path, len(questions))
+    first: dict[str, str] = {}  # id -> where its first question is
     for where, ctx, qa in questions:
-        yield _record(task, path, where, ctx, qa, blank)
+        rec = _record(task, path, where, ctx, qa, blank)
+        if isinstance(rec, LabelledRecord):
+            if rec.doc_id in first:  # SQuAD-style predictions are keyed by id: evaluate could not write both
+                rec = DeadLetter(task.name, path, f"{where} (id {rec.doc_id})", "duplicate_id",
+                                 f"id {rec.doc_id!r} is already the question at {first[rec.doc_id]}"[:300])
+            else:
+                first[rec.doc_id] = where
+        yield rec
 
 
 def _questions(articles: list) -> tuple[list[tuple[str, object, object]], list[tuple[str, str]]]:
@@ -109,7 +119,10 @@ def _record(task: TaskDef, path: str, where: str, ctx, qa, blank: bool = False) 
             return dead("answer_not_at_offset", f"{text!r} is not the context at {start}: "
                                                 f"{ctx[max(0, start):start + len(text)]!r}{_utf16_hint(ctx, start, text)}")
         answers.append((text, start))
-    return LabelledRecord(task.name, str(qid), path, 0, text=qa["question"], text_b=ctx, answers=tuple(answers))
+    # a JSON "\ud800" escape is a lone surrogate, which no UTF-8 writer takes: U+FFFD (one code point for one,
+    # so every answer_start still points at its answer)
+    return LabelledRecord(task.name, no_surrogates(str(qid)), path, 0, text=no_surrogates(qa["question"]),
+                          text_b=no_surrogates(ctx), answers=tuple((no_surrogates(t), s) for t, s in answers))
 
 
 def _utf16_hint(ctx: str, start: int, text: str) -> str:

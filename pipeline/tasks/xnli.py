@@ -6,7 +6,8 @@
   ``contradiction``);
 - three columns without a header (premise, hypothesis, label), as ``dev-<lang>.tsv`` exports are;
 - ``.jsonl``: ``{"premise", "hypothesis", "label"}`` with a class name or its index (0 entailment, 1 neutral,
-  2 contradiction, as the Hugging Face ``xnli`` dataset numbers them); an optional ``id``.
+  2 contradiction, as the Hugging Face ``xnli`` dataset numbers them); an optional ``id`` (a string or number;
+  without one -- or null, blank -- the line number).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from typing import Iterator
 
 from ..readers.streams import Opener, open_binary
+from ..documents import no_surrogates
 from .glue import _rows
 from .records import DeadLetter, LabelledRecord, Record, Skipped, TaskDef
 
@@ -71,7 +73,8 @@ def _record(task: TaskDef, path: str, line_no: int, doc_id: str, a, b, label) ->
         return DeadLetter(task.name, path, pos, "bad_label", f"label {label!r}")
     if label is None:
         return DeadLetter(task.name, path, pos, "missing_label", "no label")
-    return LabelledRecord(task.name, str(doc_id), path, line_no, text=a, text_b=b, label=label)
+    return LabelledRecord(task.name, no_surrogates(str(doc_id)), path, line_no, text=no_surrogates(a),
+                          text_b=no_surrogates(b), label=no_surrogates(label))  # JSON "\ud800": U+FFFD
 
 
 def _read_jsonl(path: str, task: TaskDef, opener: Opener) -> Iterator[Record]:
@@ -91,7 +94,9 @@ def _read_jsonl(path: str, task: TaskDef, opener: Opener) -> Iterator[Record]:
                 if not isinstance(rec, dict):
                     yield DeadLetter(task.name, path, f"line {line_no}", "invalid_json", "not a JSON object")
                     continue
-                doc_id = rec.get("id", line_no)
+                doc_id = rec.get("id")
+                if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
+                    doc_id = line_no  # no usable id (null, "", an object): the line, as for rows without one
                 yield _record(task, path, line_no, doc_id, rec.get("premise"), rec.get("hypothesis"),
                               rec.get("label"))
         except STREAM_ERRORS as e:  # a truncated/corrupt .gz/.zst: the records before the cut are kept
