@@ -292,3 +292,26 @@ def test_a_tables_avg_over_cells_with_different_numbers_of_seeds_is_the_mean_of_
     same = [run("rte", 42, 0.50), run("rte", 43, 0.60), run("wnli", 42, 0.40), run("wnli", 43, 0.20)]
     glue = collect(suite, same)["glue"]
     assert glue["cells"][row]["Avg"]["values"] == pytest.approx([45.0, 40.0])
+
+
+@pytest.mark.parametrize("settings,match", [
+    ({"max_steps": -1}, r"entries\[0\] \(pos\) settings: max_steps -1 must be >= 1"),
+    ({"task.patience": -3}, r"entries\[0\] \(pos\) settings: task.patience must be >= 0"),
+    ({"optim.lr": 0}, r"entries\[0\] \(pos\) settings: optim.lr 0.0 must be a number > 0"),
+    ({"global_batch_size": 7, "micro_batch_size": 2}, r"global_batch_size 7 is not a multiple of micro_batch_size 2"),
+])
+def test_a_setting_out_of_range_is_refused_before_anything_is_rendered(tmp_path, capsys, settings, match):
+    """Ranges and batch division used to be checked only when each run's config was built, after every language of
+    every entry had been rendered (minutes to hours for a paper suite), and without naming the entry."""
+    from pixelkit.trainer.cli import main as train_main
+    suite = {"name": "t", "render": ["--max_patches", "64"], "tables": [{"name": "ud"}],
+             "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "settings": settings,
+                          "languages": {"en": {"inputs": {"train": str(EWT_EXCERPT), "validation": str(EWT_EXCERPT)},
+                                               "limit": 4}}}]}
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text(yaml.safe_dump(suite))
+    code = train_main(["suite", "--config", str(cfg), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert __import__("re").search(match, err), err
+    assert not (tmp_path / "out").exists(), "rendered before the settings were checked"

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .spec import ConfigError
 
 SUITES = Path(__file__).resolve().parent / "suites"
+FINETUNE_RUNS = Path(__file__).resolve().parent / "runs" / "finetune"  # one run file per task family
 PROTOCOLS = ("single", "train-en", "translate-train-all")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -158,9 +159,10 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
 
 
 def _check_settings(suite: Suite, where: str) -> None:
-    """Every entry's run settings (defaults <- entry) are real run-file keys of the right type (torch-free)."""
+    """Every entry's run settings (defaults <- entry) are real run-file keys of the right type, and each run's
+    whole config passes the run checks (ranges, batch division) -- before anything is rendered (torch-free)."""
     from .checks import type_problems
-    from .config import TrainConfig, _merge
+    from .config import TrainConfig, _merge, load_config
     for i, e in enumerate(suite.entries):
         cfg = TrainConfig()
         try:
@@ -170,6 +172,21 @@ def _check_settings(suite: Suite, where: str) -> None:
             raise ConfigError(f"{where}: entries[{i}] ({e.name}) settings: {err}") from None
         if problems := type_problems(cfg):
             raise ConfigError("\n".join(f"{where}: entries[{i}] ({e.name}) settings: {p}" for p in problems))
+        # the task family picks the run file, and is known only once the data is rendered: refuse what fails under
+        # every family's run file (a max_steps of -1 used to fail only after every language had been rendered)
+        stand_in = {"task": {"name": e.task}, "output_dir": "run", "seed": e.seeds[0],
+                    "data": {"train": [f"{lang}/train" for lang in e.train_languages()] or ["train"]}}
+        errors = []
+        for run_file in sorted(FINETUNE_RUNS.glob("*.yaml")):
+            try:
+                load_config(run_file, expand(suite.defaults), expand(e.settings), stand_in)
+                break
+            except ConfigError as err:
+                errors.append(err)
+        else:
+            if errors:
+                raise ConfigError("\n".join(f"{where}: entries[{i}] ({e.name}) settings: {line}"
+                                             for line in str(errors[0]).splitlines()))
 
 
 def expand(settings: dict[str, Any]) -> dict[str, Any]:
