@@ -63,6 +63,8 @@ def _suite(**entry) -> dict:
     ({"settings": {"max_steps": "many"}}, r"settings: max_steps: expected int"),
     ({"languages": {"en": {}}}, r"languages\.en: give either inputs"),
     ({"seeds": []}, r"entries\[0\]\.seeds: List should have at least 1 item"),
+    ({"seeds": [42, 43, 42]}, r"entries\[0\]: seeds \[42\] given twice: one run per seed"),
+    ({"seeds": [1, -1]}, r"entries\[0\]: seeds \[-1\]: each must be an integer in 0\.\.2\*\*32-1"),
     # names that become paths under the output directory: one plain component each
     ({"name": "../up"}, r"entries\[0\]: .*name '\.\./up': letters, digits"),
     ({"languages": {"../../x": {"dir": "a"}}}, r"entries\[0\]: .*languages '\.\./\.\./x': letters, digits"),

@@ -96,6 +96,11 @@ class Entry(_Strict):
         for lang in self.languages:
             check_name("languages", lang, "it names a directory")
         check_name("eval_split", self.eval_split, "it names a split directory")
+        if dup := sorted({s for s in self.seeds if self.seeds.count(s) > 1}):
+            raise ValueError(f"seeds {dup} given twice: one run per seed (a repeat was counted as another seed's "
+                             f"result); list each seed once")
+        if bad := [s for s in self.seeds if isinstance(s, bool) or not 0 <= s < 2**32]:
+            raise ValueError(f"seeds {bad}: each must be an integer in 0..2**32-1")
         if self.protocol == "single" and len(self.languages) != 1:
             raise ValueError(f"protocol single takes one language, got {sorted(self.languages)}; use train-en or "
                              f"translate-train-all for several")
