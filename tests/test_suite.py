@@ -62,6 +62,7 @@ def _suite(**entry) -> dict:
     ({"settings": {"optim.lrr": 1e-5}}, r"unknown setting optim\.'lrr'; did you mean optim\.'lr'"),
     ({"settings": {"max_steps": "many"}}, r"settings: max_steps: expected int"),
     ({"languages": {"en": {}}}, r"languages\.en: give either inputs"),
+    ({"protocol": "translate-train-all", "languages": {}}, r"entries\[0\]\.languages: Dictionary should have at least 1"),
     ({"seeds": []}, r"entries\[0\]\.seeds: List should have at least 1 item"),
     ({"seeds": [42, 43, 42]}, r"entries\[0\]: seeds \[42\] given twice: one run per seed"),
     ({"seeds": [1, -1]}, r"entries\[0\]: seeds \[-1\]: each must be an integer in 0\.\.2\*\*32-1"),

@@ -80,7 +80,7 @@ class Entry(_Strict):
     row: str = ""  # default: the modality (PixelGPT tables) or the suite's model name
     column: str = ""  # default: the entry's name; multilingual entries fill one column per language
     protocol: Literal["single", "train-en", "translate-train-all"] = "single"
-    languages: dict[str, Language]
+    languages: dict[str, Language] = Field(min_length=1)
     train_language: str = "en"  # train-en: the language trained on
     modality: Literal["text", "pixel", "pair"] | None = None
     seeds: list[int] = Field(default_factory=lambda: [42], min_length=1)
