@@ -318,3 +318,20 @@ def test_a_setting_out_of_range_is_refused_before_anything_is_rendered(tmp_path,
     assert code == 2 and "Traceback" not in err, err
     assert __import__("re").search(match, err), err
     assert not (tmp_path / "out").exists(), "rendered before the settings were checked"
+
+
+def test_two_entries_filling_one_table_cell_or_the_avg_column_are_refused():
+    """The report kept the last entry's score for a cell two entries fill (the other's runs were trained and then
+    hidden), and a column named Avg was overwritten by the row's average."""
+    e = {"task": "xnli-en", "table": "t", "languages": {"en": {"dir": "x"}}}
+    two = {"name": "s", "tables": [{"name": "t"}],
+           "entries": [{**e, "name": "a", "column": "XNLI"}, {**e, "name": "b", "column": "XNLI"}]}
+    with pytest.raises(ConfigError, match=r"entries\[1\] \(b\) and a both fill table t, row 'ours', column 'XNLI'"):
+        parse_suite(two)
+    two["entries"][1]["modality"] = "text"  # another row: both shown
+    assert len(parse_suite(two).entries) == 2
+    avg = {"name": "s", "tables": [{"name": "t"}], "entries": [{**e, "name": "a", "column": "Avg"}]}
+    with pytest.raises(ConfigError, match=r"entries\[0\] \(a\) fills column 'Avg' of table t"):
+        parse_suite(avg)
+    avg["tables"][0]["average"] = False  # no Avg column then
+    assert parse_suite(avg).entries[0].column == "Avg"

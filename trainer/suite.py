@@ -134,10 +134,31 @@ class Suite(_Strict):
         names = [e.name for e in self.entries]
         if dup := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"entries: duplicate names {dup} (each names its run directory)")
+        average = {t.name: t.average for t in self.tables}
+        filled: dict[tuple[str, str, str], str] = {}  # (table, row, column) -> the entry whose score it shows
         for i, e in enumerate(self.entries):
             if e.table not in tables:
                 raise ValueError(f"entries[{i}].table {e.table!r} is not one of tables {tables}")
+            for lang in e.languages:
+                cell = (e.table, row_name(self, e), cell_name(e, lang))
+                if average[e.table] and cell[2] == "Avg":
+                    raise ValueError(f"entries[{i}] ({e.name}) fills column 'Avg' of table {e.table}, which holds "
+                                     f"the row's average: name the column or language otherwise")
+                if cell in filled:
+                    raise ValueError(f"entries[{i}] ({e.name}) and {filled[cell]} both fill table {e.table}, row "
+                                     f"{cell[1]!r}, column {cell[2]!r} (one would hide the other): give one of them "
+                                     f"another row or column")
+                filled[cell] = e.name
         return self
+
+
+def cell_name(entry: Entry, lang: str) -> str:
+    """The table column an entry's language fills: the language (several), else ``column`` or the entry's name."""
+    return lang if len(entry.languages) > 1 else (entry.column or entry.name)
+
+
+def row_name(suite: Suite, entry: Entry) -> str:
+    return entry.row or (f"{suite.model} {entry.modality}".strip() if entry.modality else suite.model or "ours")
 
 
 def _path_of(loc: tuple) -> str:

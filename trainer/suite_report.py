@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .suite import Entry, Suite
+from .suite import Entry, Suite, cell_name, row_name
 from .suite_run import write_atomic
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,6 @@ log = logging.getLogger(__name__)
 def metric_key(entry: Entry, result: dict) -> str:
     """The metric shown: the entry's ``metric``, else the task's main one (accuracy, f1, mcc, pearson, las)."""
     return entry.metric or result["main_metric"]
-
-
-def cell_name(entry: Entry, lang: str) -> str:
-    return lang if len(entry.languages) > 1 else (entry.column or entry.name)
-
-
-def row_name(suite: Suite, entry: Entry) -> str:
-    return entry.row or (f"{suite.model} {entry.modality}".strip() if entry.modality else suite.model or "ours")
 
 
 def collect(suite: Suite, results: list[dict]) -> dict:
