@@ -335,3 +335,28 @@ def test_two_entries_filling_one_table_cell_or_the_avg_column_are_refused():
         parse_suite(avg)
     avg["tables"][0]["average"] = False  # no Avg column then
     assert parse_suite(avg).entries[0].column == "Avg"
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"train": "DIR", "validation": str(EWT_EXCERPT)}, r"entries two: languages.en.inputs.train .*a dir is a directory"),
+    ({"train": str(EWT_EXCERPT)}, r"entries two: language en has no validation input; add languages.en.inputs"),
+])
+def test_an_input_that_is_a_directory_or_a_split_not_given_is_refused_before_the_first_render(tmp_path, capsys, bad,
+                                                                                               match):
+    """A directory given as an input file was rendered into an empty split (the pipeline dead-letters it), and the
+    suite failed later with 'slot 0 read no sample'; a missing eval split was found only after every earlier entry
+    had been rendered. Both are refused before anything is written (the second entry is the bad one)."""
+    from pixelkit.trainer.cli import main as train_main
+    (tmp_path / "a dir").mkdir()
+    good = {"train": str(EWT_EXCERPT), "validation": str(EWT_EXCERPT)}
+    bad = {k: str(tmp_path / "a dir") if v == "DIR" else v for k, v in bad.items()}
+    suite = {"name": "t", "render": ["--max_patches", "64"], "tables": [{"name": "ud"}],
+             "entries": [{"name": name, "task": "ud-en_ewt-pos", "table": "ud", "column": name,
+                          "languages": {"en": {"inputs": inputs, "limit": 4}}}
+                         for name, inputs in (("one", good), ("two", bad))]}
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text(yaml.safe_dump(suite))
+    code = train_main(["suite", "--config", str(cfg), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and __import__("re").search(match, err), err
+    assert not (tmp_path / "out").exists(), "the first entry was rendered before the second's inputs were checked"

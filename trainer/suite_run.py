@@ -150,8 +150,9 @@ class SuiteRunner:
         for split, path in spec.inputs.items():
             p = SLICE.match(path)["path"] if SLICE.match(path) else path
             matched = sorted(glob.glob(p))
-            if not matched:
-                raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} does not exist")
+            if not matched or not all(os.path.isfile(f) for f in matched):
+                raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} "
+                                  f"{'is a directory; give a file' if matched else 'does not exist'}")
             files += [[split, f, st.st_size, st.st_mtime_ns] for f in matched for st in [os.stat(f)]]
         if self._fixed is None:
             self._fixed = {"code": code_fingerprint(),
@@ -199,7 +200,16 @@ class SuiteRunner:
 
     def prepare(self) -> dict[str, dict[str, Path]]:
         """Render every language of every entry, then check each entry's splits and label sets: all before any
-        training starts."""
+        training starts; every input file and split named is checked before the first render."""
+        for e in self.entries:
+            for lang, spec in e.languages.items():
+                if spec.inputs:
+                    self.render_record(e, lang)
+                    if missing := [s for s in {e.eval_split, *(("train",) * (lang in e.train_languages()))}
+                                   if s not in spec.inputs]:
+                        raise ConfigError(f"entries {e.name}: language {lang} has no {missing[0]} input; add "
+                                          f"languages.{lang}.inputs.{missing[0]}" + " or set eval_split" * (
+                                              missing[0] == e.eval_split))
         dirs = {e.name: {lang: self.render(e, lang) for lang in e.languages} for e in self.entries}
         for e in self.entries:
             specs = {lang: json.loads((d / "task.json").read_text()) for lang, d in dirs[e.name].items()}
