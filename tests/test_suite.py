@@ -360,3 +360,23 @@ def test_an_input_that_is_a_directory_or_a_split_not_given_is_refused_before_the
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and __import__("re").search(match, err), err
     assert not (tmp_path / "out").exists(), "the first entry was rendered before the second's inputs were checked"
+
+
+def test_a_split_rendered_to_no_sample_is_refused_before_any_run(tmp_path, capsys):
+    """A dev file whose every record is dead-lettered renders to an empty split: the suite trained on, and its run
+    then died in scikit-learn ('Found empty input array') with a traceback at its first evaluation."""
+    from pixelkit.trainer.cli import main as train_main
+    garbage = tmp_path / "dev.conllu"
+    garbage.write_text("not a conllu line\n")
+    suite = {"name": "t", "render": ["--max_patches", "64"], "tables": [{"name": "ud"}],
+             "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 1, "micro_batch_size": 4,
+                          "global_batch_size": 4},
+             "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {
+                 "en": {"inputs": {"train": str(EWT_EXCERPT), "validation": str(garbage)}, "limit": 4}}}]}
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text(yaml.safe_dump(suite))
+    code = train_main(["suite", "--config", str(cfg), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert "entries pos (en): " in err and "validation holds no sample (dead_bad_conllu_line 1" in err, err
+    assert not (tmp_path / "out" / "runs").exists()

@@ -199,17 +199,17 @@ class SuiteRunner:
         return d
 
     def prepare(self) -> dict[str, dict[str, Path]]:
-        """Render every language of every entry, then check each entry's splits and label sets: all before any
-        training starts; every input file and split named is checked before the first render."""
+        """Check every input file and split named, render every language of every entry, then check each entry's
+        splits (each must hold samples) and label sets: all before any training starts."""
+        from .finetune import read_split
         for e in self.entries:
             for lang, spec in e.languages.items():
                 if spec.inputs:
                     self.render_record(e, lang)
-                    if missing := [s for s in {e.eval_split, *(("train",) * (lang in e.train_languages()))}
-                                   if s not in spec.inputs]:
+                    needed = {e.eval_split, *(("train",) * (lang in e.train_languages()))}
+                    if missing := sorted(needed - set(spec.inputs)):
                         raise ConfigError(f"entries {e.name}: language {lang} has no {missing[0]} input; add "
-                                          f"languages.{lang}.inputs.{missing[0]}" + " or set eval_split" * (
-                                              missing[0] == e.eval_split))
+                                          f"languages.{lang}.inputs.{missing[0]} (or change eval_split / protocol)")
         dirs = {e.name: {lang: self.render(e, lang) for lang in e.languages} for e in self.entries}
         for e in self.entries:
             specs = {lang: json.loads((d / "task.json").read_text()) for lang, d in dirs[e.name].items()}
@@ -228,6 +228,13 @@ class SuiteRunner:
                 if not (dirs[e.name][lang] / "train").is_dir():
                     raise ConfigError(f"entries {e.name}: protocol {e.protocol} trains on {lang}, which has no "
                                       f"train/ split (languages.{lang}.inputs.train)")
+            for lang, d in dirs[e.name].items():  # rendered, but every record dead-lettered: refused, not trained on
+                for split in sorted({"validation", e.eval_split, *(("train",) * (lang in e.train_languages()))}):
+                    try:
+                        if (d / split).is_dir():
+                            read_split(str(d), split)
+                    except ConfigError as err:
+                        raise ConfigError(f"entries {e.name} ({lang}): {err}") from None
         return dirs
 
     # -- runs ---------------------------------------------------------------------------------------------
