@@ -346,16 +346,25 @@ def test_splits_of_another_task_or_label_vocabulary_are_refused(tmp_path, pos_ta
 
 
 def test_early_stopping_after_patience_evaluations_without_gain(tmp_path, pos_task):
-    """lr 1e-12: the dev metric never improves on the first evaluation, so --patience 2 stops at the third."""
+    """lr 1e-12: the dev metric never improves on the first evaluation, so --patience 2 stops at the third. The same
+    command again (what a suite does for a run killed after training, before its result was written) resumes the
+    early stop's checkpoint and stays stopped: it used to train on past the stop (here one more step and
+    evaluation, to step 4), changing the run's steps and possibly its best checkpoint."""
     out = tmp_path / "run"
-    log = _main("finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task),
-                "--out", str(out), "--steps", "50", "--eval-every", "1", "--patience", "2",
-                "--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "optim.lr=1e-12",
-                "--set", "optim.min_lr=0")
+    args = ("finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task),
+            "--out", str(out), "--steps", "50", "--eval-every", "1", "--patience", "2",
+            "--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "optim.lr=1e-12",
+            "--set", "optim.min_lr=0")
+    log = _main(*args)
     assert "early stop at step 3: accuracy did not improve in 2 evaluations" in log, log[-3000:]
     evals = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines() if "eval_accuracy" in r]
     assert [e["step"] for e in evals] == [1, 2, 3] and len({e["eval_accuracy"] for e in evals}) == 1
     assert json.loads((out / "best" / "metrics.json").read_text())["step"] == 1
+    metrics, best = (out / "metrics.jsonl").read_bytes(), (out / "best" / "model.safetensors").read_bytes()
+    log = _main(*args)
+    assert "resumed from" in log and "at step 3" in log and "had stopped early" in log, log[-3000:]
+    assert (out / "metrics.jsonl").read_bytes() == metrics, "trained on past the early stop"
+    assert (out / "best" / "model.safetensors").read_bytes() == best
 
 
 def _mae_2d_sincos(dim: int, side: int):

@@ -173,6 +173,9 @@ def train(cfg: TrainConfig) -> Run:
             log.warning("resuming with settings that differ from the checkpoint's: %s", ", ".join(changed))
         if rank == 0:
             log.info("resumed from %s at step %d", ckpt_dir / (ckpt_dir / "latest").read_text().strip(), step)
+            if best is not None and best.stopped() and step < cfg.max_steps:
+                log.info("that run had stopped early (%s: %d evaluations without gain); not training further",
+                         best.metric, best.bad)
     spec = StreamSpec(sets=[s.urls for s in sets], weights=weights, batch_size=cfg.micro_batch_size,
                       collate=variant.collate, model_config=model_config, seed=cfg.seed, rank=rank,
                       world_size=world, shuffle_buffer=cfg.data.shuffle_buffer,
@@ -188,7 +191,7 @@ def train(cfg: TrainConfig) -> Run:
     loss_value = float("nan")
     window = runtime.Throughput()
     ckpt = None
-    while step < cfg.max_steps:
+    while step < cfg.max_steps and not (best is not None and best.stopped()):  # a resumed early stop stays one
         engine.train()
         losses = []
         for _ in range(accum):
@@ -302,6 +305,10 @@ class _Best:
                                  {"step": step, **{f"eval_{k}": v for k, v in metrics.items()}})
         else:
             self.bad += 1
+        return self.stopped()
+
+    def stopped(self) -> bool:
+        """Early stopping's verdict on the evaluations so far (restored: a resumed early-stopped run stays stopped)."""
         return bool(self.cfg.task.patience) and self.bad >= self.cfg.task.patience
 
 
