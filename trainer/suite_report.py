@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pixelkit.schemas.files import write_atomic
+
 from .suite import Entry, Suite, cell_name, row_name
-from .suite_run import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,8 @@ def report(suite: Suite, results: list[dict], out: Path, command: str = "") -> s
         doc += [markdown(name, t), f"![{name}]({png.name})", ""]
     text = "\n".join(doc)
     write_atomic(out / "results.json", json.dumps({"suite": suite.name, "tables": tables, "runs": results},
-                                                  indent=1, default=float) + "\n")
-    write_atomic(out / "report.md", text)
+                                                  indent=1, default=float).encode() + b"\n")
+    write_atomic(out / "report.md", text.encode())
     return text
 
 

@@ -32,6 +32,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from pixelkit.schemas.files import write_atomic
+
 from .config import changed_settings, load_config
 from .spec import MAIN_METRIC, ConfigError
 from .suite import Entry, Suite, expand
@@ -68,12 +70,6 @@ def _file_sha256(path: str) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class SuiteRunner:
@@ -192,7 +188,7 @@ class SuiteRunner:
         if p.returncode != 0:
             raise ConfigError(f"pixel-render task for {entry.name}/{lang} failed (exit {p.returncode}): "
                               f"{p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}")
-        write_atomic(tmp / RENDER_RECORD, json.dumps(record, indent=1) + "\n")
+        write_atomic(tmp / RENDER_RECORD, (json.dumps(record, indent=1) + "\n").encode())
         d.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(d, ignore_errors=True)  # stale shards: replaced only once the new ones are complete
         os.replace(tmp, d)
@@ -328,7 +324,7 @@ class SuiteRunner:
                      entry.modality or "default input", "+".join(entry.train_languages()))
             self.run_dir(entry, seed).mkdir(parents=True, exist_ok=True)
             write_atomic(self.run_dir(entry, seed) / RUN_RECORD,
-                         json.dumps(self.run_record(cfg, dirs[entry.name]), indent=1) + "\n")
+                         (json.dumps(self.run_record(cfg, dirs[entry.name]), indent=1) + "\n").encode())
             results.append(self.run_one(entry, seed, cfg, dirs[entry.name]))
         return results
 
@@ -347,7 +343,7 @@ class SuiteRunner:
                   "scale": 1 if spec["family"] in PERCENT_FAMILIES else 100, "train_languages": entry.train_languages(), "eval_split": entry.eval_split,
                   "steps": run.steps, "best_step": best.get("step"), "model": str(model_dir),
                   "seconds": round(time.time() - start, 1), "languages": langs}
-        write_atomic(out / "result.json", json.dumps(result, indent=1) + "\n")
+        write_atomic(out / "result.json", (json.dumps(result, indent=1) + "\n").encode())
         return result
 
 
