@@ -169,8 +169,10 @@ def plot(name: str, t: dict, path: Path) -> Path:
     if lc.lines:
         lc.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    tmp = path.with_name(f".{path.name}.tmp")  # as write_atomic: a killed report leaves the old PNG or the new one
+    fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+    tmp.replace(path)
     return path
 
 
