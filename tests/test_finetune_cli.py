@@ -400,3 +400,17 @@ def test_init_fits_positions_to_the_task_length_or_refuses(tmp_path):
     assert encoder_config(pixar, DataInfo("binary", 8, 64))[1].num_patches == 64
     with pytest.raises(ConfigError, match="PIXAR learned 256 positions.*529 patches"):
         encoder_config(pixar, DataInfo("binary", 8, 529))
+
+
+def test_a_task_metric_the_task_does_not_have_is_refused_before_training(tmp_path, pos_task, capsys):
+    """task.metric picks the best checkpoint; one the task is not scored by used to fail only at the first dev
+    evaluation, with DeepSpeed started and the run's files written."""
+    from pixelkit.trainer.cli import main as train_main
+    for metric in ("bogus", "f1"):  # POS is scored by accuracy only (f1 is NER's and MRPC's)
+        code = train_main(["finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data",
+                           str(pos_task), "--out", str(tmp_path / "run"), "--steps", "2", "--set",
+                           f"task.metric={metric}"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"task.metric {metric!r} is not a score of ud-en_ewt-pos (it is scored by accuracy)" \
+            in err and "Traceback" not in err, err
+        assert not (tmp_path / "run").exists()

@@ -50,3 +50,30 @@ def test_uas_las_counts_punctuation_and_skips_cut_heads():
     # scorable words: 3 + 1 = 4; heads right: w1, w2 (s1) + w2 (s2) = 3 -> UAS 75; labels right too: w1, w2 -> 50
     out = scores.uas_las(gold, heads, rels)
     assert out == pytest.approx({"uas": 75.0, "las": 50.0, "words": 4, "unscorable": 1})
+
+
+def test_the_metric_keys_table_names_what_score_gives():
+    """spec.METRIC_KEYS (what task.metric and a suite entry's metric are checked against before a run) lists exactly
+    the score keys tasks.score returns for each metric a task spec may name (counts such as n aside)."""
+    from pixelkit.schemas import TaskSpec
+    from pixelkit.trainer.spec import METRIC_KEYS
+    from pixelkit.trainer.tasks import score
+    seq = [{"gold": 1, "pred": 1}, {"gold": 0, "pred": 1}, {"gold": 0, "pred": 0}]
+    tags = [{"gold": [0, 1, 2], "pred": [0, 1, 1]}]
+    qa = [{"id": "q", "question": "?", "answers": {"text": ["a b"], "answer_start": [0]}, "window": 0,
+           "candidates": [{"score": 1.0, "text": "a"}]}]
+    cases = {"accuracy": ("classification", "text", ["a", "b"], seq), "f1": ("classification", "pair", ["a", "b"], seq),
+             "accuracy_f1": ("classification", "pair", ["a", "b"], seq),
+             "mcc": ("classification", "text", ["a", "b"], seq),
+             "pearson_spearman": ("regression", "pair", [], [{"gold": 1.0, "pred": 2.0}, {"gold": 2.0, "pred": 3.5},
+                                                             {"gold": 3.0, "pred": 3.0}]),
+             "seqeval": ("tagging", "words", ["B-PER", "I-PER", "O"], tags),
+             "squad": ("qa", "qa", [], qa)}
+    for metric, (family, kind, names, records) in cases.items():
+        got = score(TaskSpec("t", family, kind, names, metric), records)
+        assert set(got) - {"n"} == set(METRIC_KEYS[metric]), metric
+    assert set(score(TaskSpec("t", "tagging", "words", ["A", "B", "C"], "accuracy"), tags)) - {"n"} == {"accuracy"}
+    uas_las = scores.uas_las([[(0, 1)]], [[0]], [[1]])
+    assert {"uas", "las"} <= set(uas_las) and set(METRIC_KEYS["uas_las"]) - {"uas", "las"} == {"conll18_uas",
+                                                                                                  "conll18_las"}
+    assert set(METRIC_KEYS) == set(__import__("pixelkit.schemas.task", fromlist=["METRICS"]).METRICS)

@@ -380,3 +380,18 @@ def test_a_split_rendered_to_no_sample_is_refused_before_any_run(tmp_path, capsy
     assert code == 2 and "Traceback" not in err, err
     assert "entries pos (en): " in err and "validation holds no sample (dead_bad_conllu_line 1" in err, err
     assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_an_entry_metric_the_task_does_not_have_is_refused_before_any_run(tmp_path):
+    """A suite entry's metric names the score its table shows; one the task lacks showed '—' in every cell, after
+    every run had trained."""
+    from pixelkit.trainer.suite_run import SuiteRunner
+    pos = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                    max_patches=64)
+    entry = {"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {"en": {"dir": str(pos)}}}
+    suite = {"name": "t", "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 1},
+             "tables": [{"name": "ud"}], "entries": [{**entry, "metric": "las"}]}
+    with pytest.raises(ConfigError, match=r"entries pos: metric 'las' is not a score of ud-en_ewt-pos \(it is "
+                                          r"scored by accuracy\)"):
+        SuiteRunner(parse_suite(suite), tmp_path / "out", None).run()
+    assert not (tmp_path / "out" / "runs").exists()

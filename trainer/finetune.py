@@ -20,7 +20,7 @@ from .heads.encoders import encoder_class
 from .heads.modal import KINDS
 from .models import REGISTRY, get_variant
 from .models.base import check_sizes
-from .spec import (FAMILIES, MAIN_METRIC, TOKEN_UNIT_FAMILIES, ConfigError, DataInfo, check_modality,
+from .spec import (FAMILIES, MAIN_METRIC, METRIC_KEYS, TOKEN_UNIT_FAMILIES, ConfigError, DataInfo, check_modality,
                    check_tokenizer, resolve_task)
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,10 @@ def setup(cfg, sets, info: DataInfo):
     if kind == "tokens" and spec.family in TOKEN_UNIT_FAMILIES:
         check_token_side(sets, spec.family, ec.max_text_tokens)
     get_head(head).check(spec.family, kind, cfg.task.head_options)
+    if cfg.task.metric is not None and cfg.task.metric not in METRIC_KEYS[spec.metric]:
+        raise ConfigError(f"task.metric {cfg.task.metric!r} is not a score of {spec.name} (it is scored by "
+                          f"{' / '.join(METRIC_KEYS[spec.metric])}); pick one of those or leave it out (the main one, "
+                          f"{MAIN_METRIC[spec.metric]})")
     if cfg.task.metric is not None and cfg.task.metric != MAIN_METRIC[spec.metric]:
         log.info("best checkpoint chosen by %s (the task's main metric is %s)", cfg.task.metric,
                  MAIN_METRIC[spec.metric])

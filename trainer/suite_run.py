@@ -35,7 +35,7 @@ from pathlib import Path
 from pixelkit.schemas.files import write_atomic
 
 from .config import changed_settings, load_config
-from .spec import MAIN_METRIC, ConfigError
+from .spec import MAIN_METRIC, METRIC_KEYS, ConfigError
 from .suite import Entry, Suite, expand
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,9 @@ class SuiteRunner:
         for e in self.entries:
             specs = {lang: json.loads((d / "task.json").read_text()) for lang, d in dirs[e.name].items()}
             first = specs[e.train_languages()[0]]
+            if e.metric is not None and e.metric not in (keys := METRIC_KEYS[first["metric"]]):  # else: "—" cells
+                raise ConfigError(f"entries {e.name}: metric {e.metric!r} is not a score of {first['name']} (it is "
+                                  f"scored by {' / '.join(keys)}); pick one of those or leave it out")
             for lang, s in specs.items():
                 if (s["family"], s.get("label_names")) != (first["family"], first.get("label_names")):
                     raise ConfigError(f"entries {e.name}: language {lang} has family {s['family']} / labels "
