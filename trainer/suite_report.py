@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import platform
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from pixelkit.schemas.files import write_atomic
 
+from .spec import MAIN_METRIC
 from .suite import Entry, Suite, cell_name, row_name
 
 log = logging.getLogger(__name__)
@@ -202,3 +204,24 @@ def _cores() -> int:
     import os
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
+
+def majority(spec, records: list[dict]) -> dict | None:
+    """The scored split's majority-class baseline (most frequent gold label or tag, predicted everywhere);
+    regression: a constant (correlation 0); parsing and QA: none."""
+    from .tasks import score
+    fam = spec.family
+    if fam == "classification":
+        gold = [r["gold"] for r in records if r["gold"] is not None]
+        if not gold:
+            return None
+        top = Counter(gold).most_common(1)[0][0]
+        return score(spec, [{**r, "pred": top} for r in records])
+    if fam == "tagging":
+        tags = Counter(t for r in records for t in (r["gold"] or []))
+        if not tags:
+            return None
+        top = tags.most_common(1)[0][0]
+        return score(spec, [{**r, "pred": [top] * len(r["gold"] or [])} for r in records])
+    if fam == "regression":
+        return {MAIN_METRIC[spec.metric]: 0.0}
+    return None

@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from pixelkit.schemas.files import write_atomic
@@ -367,6 +366,7 @@ def evaluate_language(model_dir: Path, data: Path, split: str, out: Path, batch_
 
     from .finetune import evaluate, read_split
     from .shardsets import resolve
+    from .suite_report import majority
     from .taskmodel import TaskModel
     from .tasks import write
     torch.manual_seed(0)
@@ -375,25 +375,3 @@ def evaluate_language(model_dir: Path, data: Path, split: str, out: Path, batch_
     out.mkdir(parents=True, exist_ok=True)
     write(model.config.spec, records, out / f"predictions-{split}")
     return {"metrics": metrics, "majority": majority(model.config.spec, records), "data": str(data)}
-
-
-def majority(spec, records: list[dict]) -> dict | None:
-    """The scored split's majority-class baseline (most frequent gold label or tag, predicted everywhere);
-    regression: a constant (correlation 0); parsing and QA: none."""
-    from .tasks import score
-    fam = spec.family
-    if fam == "classification":
-        gold = [r["gold"] for r in records if r["gold"] is not None]
-        if not gold:
-            return None
-        top = Counter(gold).most_common(1)[0][0]
-        return score(spec, [{**r, "pred": top} for r in records])
-    if fam == "tagging":
-        tags = Counter(t for r in records for t in (r["gold"] or []))
-        if not tags:
-            return None
-        top = tags.most_common(1)[0][0]
-        return score(spec, [{**r, "pred": [top] * len(r["gold"] or [])} for r in records])
-    if fam == "regression":
-        return {MAIN_METRIC[spec.metric]: 0.0}
-    return None
