@@ -395,3 +395,31 @@ def test_an_entry_metric_the_task_does_not_have_is_refused_before_any_run(tmp_pa
                                           r"scored by accuracy\)"):
         SuiteRunner(parse_suite(suite), tmp_path / "out", None).run()
     assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_a_damaged_result_is_not_counted_the_run_resumes_and_is_scored_again(tmp_path):
+    """A result.json that is not JSON (cut, or edited by hand) used to stop the resumed suite with a JSONDecodeError
+    traceback; it is now a run not finished: resumed from its checkpoint (no step trained again) and scored again,
+    to the same result."""
+    from test_trainer_engine import _main
+    pos = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                    max_patches=64)
+    suite = {"name": "t", "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 2, "eval_every": 2,
+                                       "micro_batch_size": 4, "global_batch_size": 4},
+             "tables": [{"name": "ud"}],
+             "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {"en": {"dir": str(pos)}}}]}
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text(yaml.safe_dump(suite))
+    args = ("suite", "--config", str(cfg), "--out", str(tmp_path / "out"))
+    _main(*args)
+    run = tmp_path / "out" / "runs" / "pos" / "seed-42"
+    good, metrics = json.loads((run / "result.json").read_text()), (run / "metrics.jsonl").read_bytes()
+    for damage in ((run / "result.json").read_text()[:100], json.dumps({**good, "seed": 7}), "[]"):
+        (run / "result.json").write_text(damage)
+        log = _main(*args)
+        assert "result.json is damaged or not this run's" in log and "resumed from" in log and "at step 2" in log, log
+        again = json.loads((run / "result.json").read_text())
+        assert {**again, "seconds": 0} == {**good, "seconds": 0}
+        assert (run / "metrics.jsonl").read_bytes() == metrics, "trained again"
+    log = _main(*args)
+    assert "done earlier" in log and "resumed from" not in log

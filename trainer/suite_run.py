@@ -295,14 +295,30 @@ class SuiteRunner:
                               f"suite's. Delete those run directories to run them again, or give another --out:\n  "
                               + "\n  ".join(stale))
 
-    def check_runs(self, plan: list) -> None:
+    def finished(self, entry: Entry, seed: int) -> dict | None:
+        """The run's ``result.json``; None if not written yet, or damaged (not JSON, or another run's): such a run
+        resumes from its newest checkpoint and is scored again, as one killed before writing it."""
+        f = self.run_dir(entry, seed) / "result.json"
+        if not f.is_file():
+            return None
+        try:
+            r = json.loads(f.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            r = None
+        if isinstance(r, dict) and (r.get("entry"), r.get("seed")) == (entry.name, seed) and \
+                isinstance(r.get("languages"), dict) and set(r["languages"]) == set(entry.languages):
+            return r
+        log.warning("%s is damaged or not this run's: the run resumes from its checkpoint and is scored again", f)
+        return None
+
+    def check_runs(self, plan: list, done: dict) -> None:
         """Every run still to do gets the engine's own checks (shards, modality, head, tokenizer, positions, init
         model) now: a bad entry must not fail hours into a suite, after the entries before it."""
         from .engine import prepare
         logging.disable(logging.INFO)  # each check would log what its run will log again
         try:
             for entry, seed, cfg in plan:
-                if not (self.run_dir(entry, seed) / "result.json").is_file():
+                if done[entry.name, seed] is None:
                     try:
                         prepare(cfg)
                     except ConfigError as e:
@@ -314,13 +330,14 @@ class SuiteRunner:
         dirs = self.prepare()
         plan = self.configs(dirs)
         self.check_earlier(plan, dirs)
-        self.check_runs(plan)
+        done = {(entry.name, seed): self.finished(entry, seed) for entry, seed, _ in plan}
+        self.check_runs(plan, done)
         results = []
         for i, (entry, seed, cfg) in enumerate(plan, 1):
-            done = self.run_dir(entry, seed) / "result.json"
-            if done.is_file():
-                log.info("[%d/%d] %s seed %d: done earlier (%s), not rerun", i, len(plan), entry.name, seed, done)
-                results.append(json.loads(done.read_text()))
+            if done[entry.name, seed] is not None:
+                log.info("[%d/%d] %s seed %d: done earlier (%s), not rerun", i, len(plan), entry.name, seed,
+                         self.run_dir(entry, seed) / "result.json")
+                results.append(done[entry.name, seed])
                 continue
             log.info("[%d/%d] %s seed %d: %s, %s, train %s", i, len(plan), entry.name, seed, entry.protocol,
                      entry.modality or "default input", "+".join(entry.train_languages()))
