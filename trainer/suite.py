@@ -29,6 +29,11 @@ from .spec import ConfigError
 
 SUITES = Path(__file__).resolve().parent / "suites"
 FINETUNE_RUNS = Path(__file__).resolve().parent / "runs" / "finetune"  # one run file per task family
+# run settings the suite gives each run itself (a suite file's value would be replaced): what to use instead
+SUITE_OWNED = {"seed": "the entry's seeds", "output_dir": "--out (each run writes runs/<entry>/seed-<s>/)",
+               "init_from": "pixel-train suite --init", "task.name": "the entry's task",
+               "task.modality": "the entry's modality", "data.train": "the entry's languages (their train splits)",
+               "data.eval": "the entry's languages (their validation splits)"}
 PROTOCOLS = ("single", "train-en", "translate-train-all")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -189,6 +194,14 @@ def _check_settings(suite: Suite, where: str) -> None:
     whole config passes the run checks (ranges, batch division) -- before anything is rendered (torch-free)."""
     from .checks import type_problems
     from .config import TrainConfig, _merge, load_config
+    for where_, layer in (("defaults", suite.defaults), *((f"entries[{i}] ({e.name}) settings", e.settings)
+                                                         for i, e in enumerate(suite.entries))):
+        for key, instead in SUITE_OWNED.items():  # each run's own value replaced these silently
+            node = expand(layer)
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node is not None:
+                raise ConfigError(f"{where}: {where_}: {key} is set by the suite for each run; use {instead}")
     for i, e in enumerate(suite.entries):
         cfg = TrainConfig()
         try:
