@@ -414,3 +414,22 @@ def test_a_task_metric_the_task_does_not_have_is_refused_before_training(tmp_pat
         assert code == 2 and f"task.metric {metric!r} is not a score of ud-en_ewt-pos (it is scored by accuracy)" \
             in err and "Traceback" not in err, err
         assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_refuses_a_batch_size_below_one_and_an_out_that_is_a_file_before_scoring(tmp_path, pos_task, capsys):
+    """--batch-size 0 or -3 scored nothing and crashed in numpy / scikit-learn with a traceback; --out naming a file
+    crashed in mkdir with FileExistsError after the whole split had been scored."""
+    from pixelkit.trainer.cli import main as train_main
+    model = tmp_path / "model"
+    _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
+    base = ["evaluate", "--model", str(model), "--data", str(pos_task), "--out", str(tmp_path / "ev")]
+    for bad in ("0", "-3"):
+        with pytest.raises(SystemExit) as e:
+            train_main(base + ["--batch-size", bad])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and f"argument --batch-size: {bad} must be >= 1" in err and "Traceback" not in err
+    (tmp_path / "afile").write_text("")
+    assert train_main(base + ["--out", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {tmp_path / 'afile'} is a file; give a directory" in err and "Traceback" not in err, err
+    assert not (tmp_path / "ev").exists()
