@@ -114,6 +114,8 @@ def _finetune(a: argparse.Namespace) -> int:
 def _evaluate(a: argparse.Namespace) -> int:
     import torch
 
+    from pixelkit.schemas.files import write_atomic
+
     from .finetune import check_same_task, evaluate, read_split
     from .runtime import quiet_hf_bars
     from .shardsets import resolve
@@ -137,7 +139,7 @@ def _evaluate(a: argparse.Namespace) -> int:
     metrics, records = evaluate(model, model.config, split.urls, a.batch_size)
     out.mkdir(parents=True, exist_ok=True)
     metrics = {"split": split_dir, "model": str(model_dir), **metrics}
-    (out / f"metrics-{a.split}.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    write_atomic(out / f"metrics-{a.split}.json", (json.dumps(metrics, indent=1) + "\n").encode())  # whole or none
     preds = write(model.config.spec, records, out / f"predictions-{a.split}")
     print(json.dumps(metrics, indent=1))
     print(f"metrics: {out / f'metrics-{a.split}.json'}  predictions: {preds}")
