@@ -79,3 +79,18 @@ def test_resuming_a_checkpoint_of_another_architecture_names_it(tmp_path, gray_s
     err = capsys.readouterr().err
     assert code == 2 and "step-0000001, which this run would resume, holds another architecture" in err, err
     assert "size mismatch for encoder.0.mlp.fc1.weight" in err and "resume=false" in err
+
+
+def test_a_metrics_record_cut_off_by_a_kill_does_not_stop_the_resume(tmp_path):
+    """The resumed run keeps metrics.jsonl's records up to its checkpoint's step; a last line the killed run had
+    only half written (no closing brace) stopped the resume with a JSONDecodeError traceback."""
+    from pixelkit.trainer.runtime import RankZeroLogger
+    records = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}, {"step": 2, "eval_accuracy": 0.5},
+               {"step": 3, "loss": 1.2}]
+    whole = "".join(json.dumps(r) + "\n" for r in records)
+    (tmp_path / "metrics.jsonl").write_text(whole + '{"step": 4, "lo', encoding="utf-8")
+    logger = RankZeroLogger(tmp_path, 0, {"log_every": 1}, total=10, initial=2)
+    logger.scalars(3, {"loss": 1.1})
+    logger.close()
+    lines = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert lines == records[:3] + [{"step": 3, "loss": 1.1}]
