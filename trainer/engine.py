@@ -151,7 +151,7 @@ def train(cfg: TrainConfig) -> Run:
     optimizer = _optimizer(model, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer,
                                                    lr_scheduler=_scheduler(optimizer, cfg), config=ds_config)
-    step, start = 0, None
+    step, start, rng = 0, None, None
     if cfg.resume and (ckpt_dir / "latest").exists():
         try:
             _, client = engine.load_checkpoint(str(ckpt_dir))
@@ -165,7 +165,7 @@ def train(cfg: TrainConfig) -> Run:
                               f"write to another --out, or set resume=false") from None
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
-        torch.set_rng_state(client["torch_rng"])
+        rng = client["torch_rng"]  # restored once the loader's iterator has drawn its seed (below)
         if best is not None:
             best.restore(client.get("finetune", {}))
         changed = changed_settings(client["config"], cfg.to_dict())
@@ -183,7 +183,9 @@ def train(cfg: TrainConfig) -> Run:
                       strip=(info.mode, info.patch_size, info.max_patches))
     loader = make_loader(spec, start, cfg.data.num_workers)
     position = Position.from_dict(loader.dataset.start.to_dict())  # where the stream resumes (a copy we advance)
-    batches = iter(loader)
+    batches = iter(loader)  # draws a base seed from torch's RNG: the saved state is restored after it, so a
+    if rng is not None:  # resumed run's dropout masks are the uninterrupted run's (restored before, they were not)
+        torch.set_rng_state(rng)
     logger = runtime.RankZeroLogger(out, rank, cfg.to_dict(), total=cfg.max_steps, initial=step)
     accum = ds_config["gradient_accumulation_steps"]
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.engine.precision]
