@@ -141,3 +141,26 @@ def test_a_damaged_result_is_not_counted_the_run_resumes_and_is_scored_again(tmp
         assert (run / "metrics.jsonl").read_bytes() == metrics, "trained again"
     log = _main(*args)
     assert "done earlier" in log and "resumed from" not in log
+
+
+def test_the_same_out_spelled_relative_is_the_same_suite_not_stale_runs(tmp_path, monkeypatch):
+    """Each run records its settings, output_dir and data paths included; the same suite resumed with --out given
+    relative instead of absolute (or from another working directory) was refused as 'made from other settings'
+    for every finished run. A real change is still refused."""
+    from test_trainer_engine import _main
+    from pixelkit.trainer.cli import main as train_main
+    pos = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                    max_patches=64)
+    suite = {"name": "t", "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 1, "micro_batch_size": 4,
+                                       "global_batch_size": 4},
+             "tables": [{"name": "ud"}],
+             "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {"en": {"dir": str(pos)}}}]}
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text(yaml.safe_dump(suite))
+    _main("suite", "--config", str(cfg), "--out", str(tmp_path / "out"))
+    monkeypatch.chdir(tmp_path)
+    log = _main("suite", "--config", str(cfg), "--out", "out")
+    assert "pos seed 42: done earlier" in log, log[-2000:]
+    suite["defaults"]["max_steps"] = 2
+    cfg.write_text(yaml.safe_dump(suite))
+    assert train_main(["suite", "--config", str(cfg), "--out", "out"]) == 2

@@ -18,6 +18,7 @@ Every problem is one line naming its key (``entries[2].protocol``) and the fix, 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -241,6 +242,22 @@ def expand(settings: dict[str, Any]) -> dict[str, Any]:
         else:
             node[leaf] = value
     return out
+
+
+def out_relative(settings: dict) -> dict:
+    """A run's recorded settings with its suite's ``--out`` written ``<out>`` (found from the run's own
+    ``output_dir``, ``<out>/runs/<entry>/seed-<s>``, which is dropped): the same suite resumed from another working
+    directory, or with ``--out`` spelled otherwise (relative / absolute), makes the same runs."""
+    settings = json.loads(json.dumps(settings))
+    out_dir = settings.pop("output_dir", None)
+    data = settings.get("data")
+    if isinstance(out_dir, str) and isinstance(data, dict):
+        root = str(Path(out_dir).parent.parent.parent) + "/"
+        if isinstance(data.get("train"), list):
+            data["train"] = [t.replace(root, "<out>/") if isinstance(t, str) else t for t in data["train"]]
+        if isinstance(data.get("eval"), str):
+            data["eval"] = data["eval"].replace(root, "<out>/")
+    return settings
 
 
 def suite_path(name_or_path: str) -> Path:

@@ -35,7 +35,7 @@ from pixelkit.schemas.files import write_atomic
 
 from .config import changed_settings, load_config
 from .spec import MAIN_METRIC, METRIC_KEYS, ConfigError
-from .suite import Entry, Suite, expand
+from .suite import Entry, Suite, expand, out_relative
 
 log = logging.getLogger(__name__)
 RUN_FILES = Path(__file__).resolve().parent / "runs" / "finetune"
@@ -284,7 +284,7 @@ class SuiteRunner:
             except ValueError as err:
                 raise ConfigError(f"{d / RUN_RECORD} is damaged ({err}): delete {d} to run it again") from None
             new = self.run_record(cfg, dirs[entry.name])
-            what = changed_settings(old.get("settings", {}), new["settings"])
+            what = changed_settings(out_relative(old.get("settings", {})), out_relative(new["settings"]))
             what += [f"the {k} ({'--init model' if k == 'init' else 'task shards'})" for k in ("init", "data")
                      if old.get(k) != new[k]]
             if what:
