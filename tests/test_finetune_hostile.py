@@ -74,3 +74,15 @@ def test_early_stopping_after_patience_evaluations_without_gain(tmp_path, pos_ta
     assert "resumed from" in log and "at step 3" in log and "had stopped early" in log, log[-3000:]
     assert (out / "metrics.jsonl").read_bytes() == metrics, "trained on past the early stop"
     assert (out / "best" / "model.safetensors").read_bytes() == best
+
+
+@pytest.mark.parametrize("value", ["2", "-0.5", ".nan", "abc"])
+def test_a_head_dropout_outside_0_1_is_refused_before_training(tmp_path, pos_task, capsys, value):
+    """torch refused it only when the head was built (ValueError / TypeError traceback; nan got as far as writing
+    the run's files)."""
+    from pixelkit.trainer.cli import main as train_main
+    code = train_main(["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task), "--out",
+                       str(tmp_path / "run"), "--steps", "1", "--set", f"task.head_options.dropout={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "task.head_options.dropout must be a number in [0, 1] (e.g. 0.1), not" in err, err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
