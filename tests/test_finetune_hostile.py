@@ -86,3 +86,16 @@ def test_a_head_dropout_outside_0_1_is_refused_before_training(tmp_path, pos_tas
     err = capsys.readouterr().err
     assert code == 2 and "task.head_options.dropout must be a number in [0, 1] (e.g. 0.1), not" in err, err
     assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_finetuning_pixel_under_zero_3_trains(tmp_path, pos_task):
+    """engine.zero_stage=3 (a documented setting) crashed PIXEL's first finetuning backward ('The size of tensor a
+    (0) must match the size of tensor b (64)'): the encoder's output, a dataclass, hid its tensors from DeepSpeed's
+    ZeRO-3 hooks, so the encoder's own cls_token was not gathered for backward."""
+    out = tmp_path / "run"
+    _main("finetune", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task), "--out", str(out), "--steps",
+          "2", "--eval-every", "2", "--set", "engine.zero_stage=3", "--set", "micro_batch_size=4",
+          "--set", "global_batch_size=4")
+    losses = [r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    assert len(losses) == 2 and all(0 < x < 10 for x in losses)
+    assert json.loads((out / "best" / "metrics.json").read_text())["n"] > 0
