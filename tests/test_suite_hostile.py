@@ -164,3 +164,24 @@ def test_the_same_out_spelled_relative_is_the_same_suite_not_stale_runs(tmp_path
     suite["defaults"]["max_steps"] = 2
     cfg.write_text(yaml.safe_dump(suite))
     assert train_main(["suite", "--config", str(cfg), "--out", "out"]) == 2
+
+
+def test_a_suite_file_giving_a_key_twice_or_not_text_is_refused_with_its_line(tmp_path):
+    """Suite files were read with yaml.safe_load, which keeps the last of two equal keys silently (a language or a
+    setting written twice), and a file that is not UTF-8 stopped with a UnicodeDecodeError traceback; run files
+    refuse both already, and now suite files do too."""
+    from pixelkit.trainer.suite import load_suite
+    lang = "{en: {dir: x}}"
+    for text, match in (
+            (f"name: s\ntables: [{{name: t}}]\ndefaults: {{max_steps: 10, max_steps: 20}}\nentries:\n"
+             f"  - {{name: e, task: xnli-en, table: t, languages: {lang}}}\n",
+             r"suite file .*dup.yaml is not valid YAML: key 'max_steps' appears twice in one mapping .*line 3"),
+            (f"name: s\ntables: [{{name: t}}]\nentries:\n  - {{name: e, task: xnli-en, table: t, languages: "
+             f"{{en: {{dir: x}}, en: {{dir: y}}}}}}\n",
+             r"key 'en' appears twice in one mapping .*line 4")):
+        (tmp_path / "dup.yaml").write_text(text)
+        with pytest.raises(ConfigError, match=match):
+            load_suite(str(tmp_path / "dup.yaml"))
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match=r"suite file .*bin.yaml is not valid YAML: 'utf-8' codec can't decode"):
+        load_suite(str(tmp_path / "bin.yaml"))

@@ -272,9 +272,12 @@ def suite_path(name_or_path: str) -> Path:
 
 
 def load_suite(name_or_path: str) -> Suite:
+    """A suite file, read as run files are: a key given twice in one mapping (PyYAML kept the last silently: a
+    language or a setting written twice) is refused with its line."""
+    from .config import read_run_file
     p = suite_path(name_or_path)
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not YAML ({e})") from None
+        data = read_run_file(p)
+    except ConfigError as e:
+        raise ConfigError(str(e).replace("run file", "suite file", 1)) from None
     return parse_suite(data, str(p))
