@@ -149,21 +149,23 @@ def test_the_same_out_spelled_relative_is_the_same_suite_not_stale_runs(tmp_path
     for every finished run. A real change is still refused."""
     from test_trainer_engine import _main
     from pixelkit.trainer.cli import main as train_main
-    pos = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
-                    max_patches=64)
     suite = {"name": "t", "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 1, "micro_batch_size": 4,
                                        "global_batch_size": 4},
-             "tables": [{"name": "ud"}],
-             "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {"en": {"dir": str(pos)}}}]}
+             "render": ["--max_patches", "64"], "tables": [{"name": "ud"}],  # rendered under --out: data paths too
+             "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {"en": {"inputs": {
+                 "train": str(EWT_EXCERPT), "validation": str(EWT_EXCERPT)}, "limit": 4}}}]}
     cfg = tmp_path / "suite.yaml"
     cfg.write_text(yaml.safe_dump(suite))
     _main("suite", "--config", str(cfg), "--out", str(tmp_path / "out"))
     monkeypatch.chdir(tmp_path)
     log = _main("suite", "--config", str(cfg), "--out", "out")
     assert "pos seed 42: done earlier" in log, log[-2000:]
+    monkeypatch.chdir(tmp_path / "out")
+    log = _main("suite", "--config", str(cfg), "--out", ".")
+    assert "pos seed 42: done earlier" in log, log[-2000:]
     suite["defaults"]["max_steps"] = 2
     cfg.write_text(yaml.safe_dump(suite))
-    assert train_main(["suite", "--config", str(cfg), "--out", "out"]) == 2
+    assert train_main(["suite", "--config", str(cfg), "--out", "."]) == 2
 
 
 def test_a_suite_file_giving_a_key_twice_or_not_text_is_refused_with_its_line(tmp_path):

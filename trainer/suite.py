@@ -19,6 +19,7 @@ Every problem is one line naming its key (``entries[2].protocol``) and the fix, 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -251,12 +252,18 @@ def out_relative(settings: dict) -> dict:
     settings = json.loads(json.dumps(settings))
     out_dir = settings.pop("output_dir", None)
     data = settings.get("data")
-    if isinstance(out_dir, str) and isinstance(data, dict):
-        root = str(Path(out_dir).parent.parent.parent) + "/"
-        if isinstance(data.get("train"), list):
-            data["train"] = [t.replace(root, "<out>/") if isinstance(t, str) else t for t in data["train"]]
-        if isinstance(data.get("eval"), str):
-            data["eval"] = data["eval"].replace(root, "<out>/")
+    if not isinstance(out_dir, str) or not isinstance(data, dict):
+        return settings
+    root = str(Path(out_dir).parent.parent.parent)  # spelled as the data paths beside it (both made from --out)
+
+    def under(path):
+        rel = os.path.relpath(path, root) if isinstance(path, str) and "://" not in path else ".."
+        return path if rel == ".." or rel.startswith("../") else f"<out>/{rel}"
+    if isinstance(data.get("train"), list):
+        data["train"] = [under(t) for t in data["train"]]
+    ev = data.get("eval")
+    if isinstance(ev, str):  # one split, or dev_union's brace list of several splits' shards
+        data["eval"] = "{" + ",".join(map(under, ev[1:-1].split(","))) + "}" if ev.startswith("{") else under(ev)
     return settings
 
 
