@@ -118,7 +118,7 @@ def test_an_entry_metric_the_task_does_not_have_is_refused_before_any_run(tmp_pa
 def test_a_damaged_result_is_not_counted_the_run_resumes_and_is_scored_again(tmp_path):
     """A result.json that is not JSON (cut, or edited by hand) used to stop the resumed suite with a JSONDecodeError
     traceback; it is now a run not finished: resumed from its checkpoint (no step trained again) and scored again,
-    to the same result."""
+    to the same result. So is a result scored on another split than the entry's eval_split now."""
     from test_trainer_engine import _main
     pos = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
                     max_patches=64)
@@ -135,12 +135,20 @@ def test_a_damaged_result_is_not_counted_the_run_resumes_and_is_scored_again(tmp
     for damage in ((run / "result.json").read_text()[:100], json.dumps({**good, "seed": 7}), "[]"):
         (run / "result.json").write_text(damage)
         log = _main(*args)
-        assert "result.json is damaged or not this run's" in log and "resumed from" in log and "at step 2" in log, log
+        assert "result.json is damaged, not this run's" in log and "resumed from" in log and "at step 2" in log, log
         again = json.loads((run / "result.json").read_text())
         assert {**again, "seconds": 0} == {**good, "seconds": 0}
         assert (run / "metrics.jsonl").read_bytes() == metrics, "trained again"
     log = _main(*args)
     assert "done earlier" in log and "resumed from" not in log
+    # eval_split changed in the suite file: the result scored on the old split was reported as the new one's
+    suite["entries"][0]["eval_split"] = "train"
+    cfg.write_text(yaml.safe_dump(suite))
+    log = _main(*args)
+    assert "scored on another split than eval_split train" in log and "at step 2" in log, log[-2000:]
+    assert json.loads((run / "result.json").read_text())["eval_split"] == "train"
+    assert (run / "eval" / "en" / "predictions-train.conll").is_file()
+    assert (run / "metrics.jsonl").read_bytes() == metrics, "trained again"
 
 
 def test_the_same_out_spelled_relative_is_the_same_suite_not_stale_runs(tmp_path, monkeypatch):

@@ -296,8 +296,9 @@ class SuiteRunner:
                               + "\n  ".join(stale))
 
     def finished(self, entry: Entry, seed: int) -> dict | None:
-        """The run's ``result.json``; None if not written yet, or damaged (not JSON, or another run's): such a run
-        resumes from its newest checkpoint and is scored again, as one killed before writing it."""
+        """The run's ``result.json``; None if not written yet, damaged (not JSON, or another run's) or scored on
+        another split than the entry's ``eval_split`` now: such a run resumes from its newest checkpoint and is scored
+        again, as one killed before writing it."""
         f = self.run_dir(entry, seed) / "result.json"
         if not f.is_file():
             return None
@@ -306,9 +307,11 @@ class SuiteRunner:
         except (ValueError, UnicodeDecodeError):
             r = None
         if isinstance(r, dict) and (r.get("entry"), r.get("seed")) == (entry.name, seed) and \
-                isinstance(r.get("languages"), dict) and set(r["languages"]) == set(entry.languages):
+                isinstance(r.get("languages"), dict) and set(r["languages"]) == set(entry.languages) and \
+                r.get("eval_split") == entry.eval_split:
             return r
-        log.warning("%s is damaged or not this run's: the run resumes from its checkpoint and is scored again", f)
+        log.warning("%s is damaged, not this run's or scored on another split than eval_split %s: the run resumes "
+                    "from its checkpoint and is scored again", f, entry.eval_split)
         return None
 
     def check_runs(self, plan: list, done: dict) -> None:
