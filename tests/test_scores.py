@@ -52,29 +52,28 @@ def test_uas_las_counts_punctuation_and_skips_cut_heads():
     assert out == pytest.approx({"uas": 75.0, "las": 50.0, "words": 4, "unscorable": 1})
 
 
-def test_the_metric_keys_finetune_accepts_are_the_keys_the_scores_have():
-    """spec.METRIC_KEYS (what task.metric may name, checked before training) against trainer/tasks.score itself."""
+def test_the_metric_keys_table_names_what_score_gives():
+    """spec.METRIC_KEYS (what task.metric and a suite entry's metric are checked against before a run) lists exactly
+    the score keys tasks.score returns for each metric a task spec may name (counts such as n aside)."""
     from pixelkit.schemas import TaskSpec
-    from pixelkit.trainer.spec import MAIN_METRIC, METRIC_KEYS
+    from pixelkit.trainer.spec import METRIC_KEYS
     from pixelkit.trainer.tasks import score
-
-    labels = ["B-PER", "I-PER", "O"]
-    seq = [{"gold": g, "pred": p} for g, p in ((0, 0), (1, 0), (1, 1), (0, 1))]
-    cases = {"classification": (("accuracy", "f1", "mcc", "accuracy_f1"), seq),
-             "regression": (("pearson_spearman",), [{"gold": g, "pred": p} for g, p in ((0.5, 1.0), (2.0, 1.5),
-                                                                                      (4.0, 3.0))]),
-             "tagging": (("accuracy", "seqeval"), [{"gold": [0, 1, 2], "pred": [0, 2, 2]}]),
-             "qa": (("squad",), [{"id": "q", "question": "Who?", "answers": {"text": ["Ann"], "answer_start": [0]},
-                                  "window": 0, "candidates": [{"score": 1.0, "text": "Ann"}]}]),
-             "parsing": (("uas_las",), [{"gold": [[0, 1], [1, 0]], "heads": [0, 1], "rels": [1, 0]}])}
-    seen = set()
-    for family, (metrics, records) in cases.items():
-        for metric in metrics:
-            keys = set(score(TaskSpec("t", family, "text", labels, metric), records))
-            seen.add(metric)
-            if family == "parsing":  # conll18_* come with the sentences' CoNLL-U blocks (schema 1.2 shards)
-                assert keys | {"conll18_uas", "conll18_las", "conll18_words"} == set(METRIC_KEYS[metric])
-            else:
-                assert keys == set(METRIC_KEYS[metric]), metric
-            assert MAIN_METRIC[metric] in METRIC_KEYS[metric]
-    assert seen == set(METRIC_KEYS) == set(MAIN_METRIC)
+    seq = [{"gold": 1, "pred": 1}, {"gold": 0, "pred": 1}, {"gold": 0, "pred": 0}]
+    tags = [{"gold": [0, 1, 2], "pred": [0, 1, 1]}]
+    qa = [{"id": "q", "question": "?", "answers": {"text": ["a b"], "answer_start": [0]}, "window": 0,
+           "candidates": [{"score": 1.0, "text": "a"}]}]
+    cases = {"accuracy": ("classification", "text", ["a", "b"], seq), "f1": ("classification", "pair", ["a", "b"], seq),
+             "accuracy_f1": ("classification", "pair", ["a", "b"], seq),
+             "mcc": ("classification", "text", ["a", "b"], seq),
+             "pearson_spearman": ("regression", "pair", [], [{"gold": 1.0, "pred": 2.0}, {"gold": 2.0, "pred": 3.5},
+                                                             {"gold": 3.0, "pred": 3.0}]),
+             "seqeval": ("tagging", "words", ["B-PER", "I-PER", "O"], tags),
+             "squad": ("qa", "qa", [], qa)}
+    for metric, (family, kind, names, records) in cases.items():
+        got = score(TaskSpec("t", family, kind, names, metric), records)
+        assert set(got) - {"n"} == set(METRIC_KEYS[metric]), metric
+    assert set(score(TaskSpec("t", "tagging", "words", ["A", "B", "C"], "accuracy"), tags)) - {"n"} == {"accuracy"}
+    uas_las = scores.uas_las([[(0, 1)]], [[0]], [[1]])
+    assert {"uas", "las"} <= set(uas_las) and set(METRIC_KEYS["uas_las"]) - {"uas", "las"} == {"conll18_uas",
+                                                                                                  "conll18_las"}
+    assert set(METRIC_KEYS) == set(__import__("pixelkit.schemas.task", fromlist=["METRICS"]).METRICS)

@@ -61,8 +61,16 @@ def _suite(**entry) -> dict:
     ({"modality": "image"}, r"entries\[0\]\.modality: Input should be 'text', 'pixel' or 'pair'"),
     ({"settings": {"optim.lrr": 1e-5}}, r"unknown setting optim\.'lrr'; did you mean optim\.'lr'"),
     ({"settings": {"max_steps": "many"}}, r"settings: max_steps: expected int"),
+    # keys the suite sets for each run (a suite file's value was replaced silently: task.modality text trained pixel)
+    ({"settings": {"task.modality": "text"}}, r"settings: task.modality is set by the suite .*use the entry's modality"),
+    ({"settings": {"seed": 7}}, r"settings: seed is set by the suite for each run; use the entry's seeds"),
+    ({"settings": {"data": {"eval": "dev"}}}, r"settings: data.eval is set by the suite .*the entry's languages"),
+    ({"settings": {"output_dir": "o"}}, r"settings: output_dir is set by the suite for each run; use --out"),
     ({"languages": {"en": {}}}, r"languages\.en: give either inputs"),
+    ({"protocol": "translate-train-all", "languages": {}}, r"entries\[0\]\.languages: Dictionary should have at least 1"),
     ({"seeds": []}, r"entries\[0\]\.seeds: List should have at least 1 item"),
+    ({"seeds": [42, 43, 42]}, r"entries\[0\]: seeds \[42\] given twice: one run per seed"),
+    ({"seeds": [1, -1]}, r"entries\[0\]: seeds \[-1\]: each must be an integer in 0\.\.2\*\*32-1"),
     # names that become paths under the output directory: one plain component each
     ({"name": "../up"}, r"entries\[0\]: .*name '\.\./up': letters, digits"),
     ({"languages": {"../../x": {"dir": "a"}}}, r"entries\[0\]: .*languages '\.\./\.\./x': letters, digits"),

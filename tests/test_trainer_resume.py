@@ -79,3 +79,46 @@ def test_resuming_a_checkpoint_of_another_architecture_names_it(tmp_path, gray_s
     err = capsys.readouterr().err
     assert code == 2 and "step-0000001, which this run would resume, holds another architecture" in err, err
     assert "size mismatch for encoder.0.mlp.fc1.weight" in err and "resume=false" in err
+
+
+def test_a_metrics_record_cut_off_by_a_kill_does_not_stop_the_resume(tmp_path):
+    """The resumed run keeps metrics.jsonl's records up to its checkpoint's step; a last line the killed run had
+    only half written (no closing brace) stopped the resume with a JSONDecodeError traceback."""
+    from pixelkit.trainer.runtime import RankZeroLogger
+    records = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}, {"step": 2, "eval_accuracy": 0.5},
+               {"step": 3, "loss": 1.2}]
+    whole = "".join(json.dumps(r) + "\n" for r in records)
+    (tmp_path / "metrics.jsonl").write_text(whole + '{"step": 4, "lo', encoding="utf-8")
+    logger = RankZeroLogger(tmp_path, 0, {"log_every": 1}, total=10, initial=2)
+    logger.scalars(3, {"loss": 1.1})
+    logger.close()
+    lines = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert lines == records[:3] + [{"step": 3, "loss": 1.1}]
+
+
+def test_a_finetuning_run_resumed_after_a_kill_repeats_the_uninterrupted_runs_losses(tmp_path):
+    """A run killed after its step-4 checkpoint (here: the uninterrupted run's directory with `latest` pointed back
+    at step 4, its later checkpoint and records removed) resumes to the same losses, step for step, and the same best
+    model. Before, the torch RNG state was restored before the loader's iterator drew its seed from it, so the
+    resumed run's dropout masks differed (the losses after the resume differed in the third decimal)."""
+    import shutil
+
+    from taskdata import EWT_EXCERPT, make_task
+    pos = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                    max_patches=64)
+    args = ["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(pos), "--steps", "6",
+            "--eval-every", "2", "--patience", "0", "--set", "save_every=2", "--set", "log_every=1",
+            "--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "optim.lr=3e-3"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    _main(*args, "--out", str(whole))
+    shutil.copytree(whole, cut)
+    shutil.rmtree(cut / "checkpoints" / "step-0000006")
+    (cut / "checkpoints" / "latest").write_text("step-0000004")
+    log = _main(*args, "--out", str(cut))
+    assert "resumed from" in log and "at step 4" in log, log[-2000:]
+
+    def losses(run):
+        return [(r["step"], r.get("loss"), r.get("eval_accuracy"))
+                for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
+    assert losses(cut) == losses(whole) and [s for s, *_ in losses(cut)].count(6) == 2  # step 6: loss + eval
+    assert (cut / "model" / "model.safetensors").read_bytes() == (whole / "model" / "model.safetensors").read_bytes()

@@ -114,16 +114,19 @@ def _finetune(a: argparse.Namespace) -> int:
 def _evaluate(a: argparse.Namespace) -> int:
     import torch
 
+    from pixelkit.schemas.files import write_atomic
+
     from .finetune import check_same_task, evaluate, read_split
     from .runtime import quiet_hf_bars
     from .shardsets import resolve
     from .taskmodel import TaskModel
     from .tasks import write
-    if a.batch_size < 1:  # 0 and negatives reached the loader: an IndexError / scikit-learn traceback
-        raise ConfigError(f"--batch-size {a.batch_size} must be >= 1 (samples per forward pass; default 32)")
     model_dir = Path(a.model)
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")
+    out = Path(a.out) if a.out else model_dir / "eval"
+    if out.exists() and not out.is_dir():  # found only after the whole split had been scored
+        raise ConfigError(f"--out {out} is a file; give a directory (metrics and predictions go there)")
     torch.manual_seed(0)
     quiet_hf_bars()
     model = TaskModel.from_pretrained(str(model_dir))
@@ -134,10 +137,9 @@ def _evaluate(a: argparse.Namespace) -> int:
         check_tokenizer(model_dir, model.config.encoder_config.get("vocab_size"), split.info(),
                         f"the shards of --data {split_dir}")
     metrics, records = evaluate(model, model.config, split.urls, a.batch_size)
-    out = Path(a.out) if a.out else model_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
     metrics = {"split": split_dir, "model": str(model_dir), **metrics}
-    (out / f"metrics-{a.split}.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    write_atomic(out / f"metrics-{a.split}.json", (json.dumps(metrics, indent=1) + "\n").encode())  # whole or none
     preds = write(model.config.spec, records, out / f"predictions-{a.split}")
     print(json.dumps(metrics, indent=1))
     print(f"metrics: {out / f'metrics-{a.split}.json'}  predictions: {preds}")
@@ -199,6 +201,17 @@ def _models(_: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """argparse type: an integer >= 1 (a batch size of 0 or less scored nothing and crashed in the metric)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="pixel-train", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--local_rank", "--local-rank", type=int, help=argparse.SUPPRESS)  # added by the deepspeed launcher
@@ -235,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--data", required=True, help="a pixel-render task output (or one split's shard set)")
     e.add_argument("--split", default="validation", help="split to score (default validation)")
     e.add_argument("--out", help="where metrics-<split>.json and predictions-<split>.* go (default MODEL/eval)")
-    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--batch-size", type=_positive, default=32, help="samples per forward pass (default 32)")
     e.set_defaults(fn=_evaluate)
     u = sub.add_parser("suite", help="run a suite of finetuning entries (the papers' tables); resumable")
     u.add_argument("--config", required=True, help="a suite file or a shipped suite's name (trainer/suites/*.yaml)")

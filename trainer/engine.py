@@ -151,7 +151,7 @@ def train(cfg: TrainConfig) -> Run:
     optimizer = _optimizer(model, cfg)
     engine, _, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer,
                                                    lr_scheduler=_scheduler(optimizer, cfg), config=ds_config)
-    step, start = 0, None
+    step, start, rng = 0, None, None
     if cfg.resume and (ckpt_dir / "latest").exists():
         try:
             _, client = engine.load_checkpoint(str(ckpt_dir))
@@ -165,7 +165,7 @@ def train(cfg: TrainConfig) -> Run:
                               f"write to another --out, or set resume=false") from None
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
-        torch.set_rng_state(client["torch_rng"])
+        rng = client["torch_rng"]  # restored once the loader's iterator has drawn its seed (below)
         if best is not None:
             best.restore(client.get("finetune", {}))
         changed = changed_settings(client["config"], cfg.to_dict())
@@ -173,6 +173,9 @@ def train(cfg: TrainConfig) -> Run:
             log.warning("resuming with settings that differ from the checkpoint's: %s", ", ".join(changed))
         if rank == 0:
             log.info("resumed from %s at step %d", ckpt_dir / (ckpt_dir / "latest").read_text().strip(), step)
+            if best is not None and best.stopped() and step < cfg.max_steps:
+                log.info("that run had stopped early (%s: %d evaluations without gain); not training further",
+                         best.metric, best.bad)
     spec = StreamSpec(sets=[s.urls for s in sets], weights=weights, batch_size=cfg.micro_batch_size,
                       collate=variant.collate, model_config=model_config, seed=cfg.seed, rank=rank,
                       world_size=world, shuffle_buffer=cfg.data.shuffle_buffer,
@@ -180,7 +183,9 @@ def train(cfg: TrainConfig) -> Run:
                       strip=(info.mode, info.patch_size, info.max_patches))
     loader = make_loader(spec, start, cfg.data.num_workers)
     position = Position.from_dict(loader.dataset.start.to_dict())  # where the stream resumes (a copy we advance)
-    batches = iter(loader)
+    batches = iter(loader)  # draws a base seed from torch's RNG: the saved state is restored after it, so a
+    if rng is not None:  # resumed run's dropout masks are the uninterrupted run's (restored before, they were not)
+        torch.set_rng_state(rng)
     logger = runtime.RankZeroLogger(out, rank, cfg.to_dict(), total=cfg.max_steps, initial=step)
     accum = ds_config["gradient_accumulation_steps"]
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.engine.precision]
@@ -188,7 +193,7 @@ def train(cfg: TrainConfig) -> Run:
     loss_value = float("nan")
     window = runtime.Throughput()
     ckpt = None
-    while step < cfg.max_steps:
+    while step < cfg.max_steps and not (best is not None and best.stopped()):  # a resumed early stop stays one
         engine.train()
         losses = []
         for _ in range(accum):
@@ -302,6 +307,10 @@ class _Best:
                                  {"step": step, **{f"eval_{k}": v for k, v in metrics.items()}})
         else:
             self.bad += 1
+        return self.stopped()
+
+    def stopped(self) -> bool:
+        """Early stopping's verdict on the evaluations so far (restored: a resumed early-stopped run stays stopped)."""
         return bool(self.cfg.task.patience) and self.bad >= self.cfg.task.patience
 
 

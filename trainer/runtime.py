@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from pixelkit.schemas.files import write_atomic
+
 log = logging.getLogger("pixel-train")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STALE_LOCK_SECONDS = 15 * 60  # a JIT build takes 1-2 min; a lock this old was left by a killed build
@@ -81,6 +83,14 @@ class Throughput:
         return out
 
 
+def _step(record: str) -> int | None:
+    """A metrics.jsonl record's step; None for a line that is not a whole record (cut off by a kill)."""
+    try:
+        return int(json.loads(record)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class RankZeroLogger:
     """metrics.jsonl + tensorboard events + PNGs + progress (a bar on a terminal, a line per ``log_every`` steps
     in a log), on rank 0 only (other ranks: no-ops)."""
@@ -95,8 +105,9 @@ class RankZeroLogger:
         (out / "config.json").write_text(json.dumps(config, indent=1, default=str))
         metrics = out / "metrics.jsonl"
         if metrics.exists():  # a resumed run: records past the checkpoint's step are re-logged, drop the old ones
-            keep = [r for r in metrics.read_text(encoding="utf-8").splitlines() if json.loads(r)["step"] <= initial]
-            metrics.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
+            keep = [r for r in metrics.read_text(encoding="utf-8").splitlines() if (s := _step(r)) is not None
+                    and s <= initial]  # and a record the killed run cut off mid-line (it stopped the resume)
+            write_atomic(metrics, "".join(r + "\n" for r in keep).encode())
         self.metrics = metrics.open("a", encoding="utf-8")
         self.tb = SummaryWriter(str(out / "tensorboard"))
         self.total, self.every, self.name = total, max(1, int(config.get("log_every") or 10)), config.get("model", "")

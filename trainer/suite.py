@@ -18,6 +18,8 @@ Every problem is one line naming its key (``entries[2].protocol``) and the fix, 
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -28,6 +30,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .spec import ConfigError
 
 SUITES = Path(__file__).resolve().parent / "suites"
+FINETUNE_RUNS = Path(__file__).resolve().parent / "runs" / "finetune"  # one run file per task family
+# run settings the suite gives each run itself (a suite file's value would be replaced): what to use instead
+SUITE_OWNED = {"seed": "the entry's seeds", "output_dir": "--out (each run writes runs/<entry>/seed-<s>/)",
+               "init_from": "pixel-train suite --init", "task.name": "the entry's task",
+               "task.modality": "the entry's modality", "data.train": "the entry's languages (their train splits)",
+               "data.eval": "the entry's languages (their validation splits)"}
 PROTOCOLS = ("single", "train-en", "translate-train-all")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -79,7 +87,7 @@ class Entry(_Strict):
     row: str = ""  # default: the modality (PixelGPT tables) or the suite's model name
     column: str = ""  # default: the entry's name; multilingual entries fill one column per language
     protocol: Literal["single", "train-en", "translate-train-all"] = "single"
-    languages: dict[str, Language]
+    languages: dict[str, Language] = Field(min_length=1)
     train_language: str = "en"  # train-en: the language trained on
     modality: Literal["text", "pixel", "pair"] | None = None
     seeds: list[int] = Field(default_factory=lambda: [42], min_length=1)
@@ -95,6 +103,11 @@ class Entry(_Strict):
         for lang in self.languages:
             check_name("languages", lang, "it names a directory")
         check_name("eval_split", self.eval_split, "it names a split directory")
+        if dup := sorted({s for s in self.seeds if self.seeds.count(s) > 1}):
+            raise ValueError(f"seeds {dup} given twice: one run per seed (a repeat was counted as another seed's "
+                             f"result); list each seed once")
+        if bad := [s for s in self.seeds if isinstance(s, bool) or not 0 <= s < 2**32]:
+            raise ValueError(f"seeds {bad}: each must be an integer in 0..2**32-1")
         if self.protocol == "single" and len(self.languages) != 1:
             raise ValueError(f"protocol single takes one language, got {sorted(self.languages)}; use train-en or "
                              f"translate-train-all for several")
@@ -128,10 +141,31 @@ class Suite(_Strict):
         names = [e.name for e in self.entries]
         if dup := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"entries: duplicate names {dup} (each names its run directory)")
+        average = {t.name: t.average for t in self.tables}
+        filled: dict[tuple[str, str, str], str] = {}  # (table, row, column) -> the entry whose score it shows
         for i, e in enumerate(self.entries):
             if e.table not in tables:
                 raise ValueError(f"entries[{i}].table {e.table!r} is not one of tables {tables}")
+            for lang in e.languages:
+                cell = (e.table, row_name(self, e), cell_name(e, lang))
+                if average[e.table] and cell[2] == "Avg":
+                    raise ValueError(f"entries[{i}] ({e.name}) fills column 'Avg' of table {e.table}, which holds "
+                                     f"the row's average: name the column or language otherwise")
+                if cell in filled:
+                    raise ValueError(f"entries[{i}] ({e.name}) and {filled[cell]} both fill table {e.table}, row "
+                                     f"{cell[1]!r}, column {cell[2]!r} (one would hide the other): give one of them "
+                                     f"another row or column")
+                filled[cell] = e.name
         return self
+
+
+def cell_name(entry: Entry, lang: str) -> str:
+    """The table column an entry's language fills: the language (several), else ``column`` or the entry's name."""
+    return lang if len(entry.languages) > 1 else (entry.column or entry.name)
+
+
+def row_name(suite: Suite, entry: Entry) -> str:
+    return entry.row or (f"{suite.model} {entry.modality}".strip() if entry.modality else suite.model or "ours")
 
 
 def _path_of(loc: tuple) -> str:
@@ -158,9 +192,18 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
 
 
 def _check_settings(suite: Suite, where: str) -> None:
-    """Every entry's run settings (defaults <- entry) are real run-file keys of the right type (torch-free)."""
+    """Every entry's run settings (defaults <- entry) are real run-file keys of the right type, and each run's
+    whole config passes the run checks (ranges, batch division) -- before anything is rendered (torch-free)."""
     from .checks import type_problems
-    from .config import TrainConfig, _merge
+    from .config import TrainConfig, _merge, load_config
+    for where_, layer in (("defaults", suite.defaults), *((f"entries[{i}] ({e.name}) settings", e.settings)
+                                                         for i, e in enumerate(suite.entries))):
+        for key, instead in SUITE_OWNED.items():  # each run's own value replaced these silently
+            node = expand(layer)
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node is not None:
+                raise ConfigError(f"{where}: {where_}: {key} is set by the suite for each run; use {instead}")
     for i, e in enumerate(suite.entries):
         cfg = TrainConfig()
         try:
@@ -170,6 +213,21 @@ def _check_settings(suite: Suite, where: str) -> None:
             raise ConfigError(f"{where}: entries[{i}] ({e.name}) settings: {err}") from None
         if problems := type_problems(cfg):
             raise ConfigError("\n".join(f"{where}: entries[{i}] ({e.name}) settings: {p}" for p in problems))
+        # the task family picks the run file, and is known only once the data is rendered: refuse what fails under
+        # every family's run file (a max_steps of -1 used to fail only after every language had been rendered)
+        stand_in = {"task": {"name": e.task}, "output_dir": "run", "seed": e.seeds[0],
+                    "data": {"train": [f"{lang}/train" for lang in e.train_languages()] or ["train"]}}
+        errors = []
+        for run_file in sorted(FINETUNE_RUNS.glob("*.yaml")):
+            try:
+                load_config(run_file, expand(suite.defaults), expand(e.settings), stand_in)
+                break
+            except ConfigError as err:
+                errors.append(err)
+        else:
+            if errors:
+                raise ConfigError("\n".join(f"{where}: entries[{i}] ({e.name}) settings: {line}"
+                                             for line in str(errors[0]).splitlines()))
 
 
 def expand(settings: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +245,28 @@ def expand(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def out_relative(settings: dict) -> dict:
+    """A run's recorded settings with its suite's ``--out`` written ``<out>`` (found from the run's own
+    ``output_dir``, ``<out>/runs/<entry>/seed-<s>``, which is dropped): the same suite resumed from another working
+    directory, or with ``--out`` spelled otherwise (relative / absolute), makes the same runs."""
+    settings = json.loads(json.dumps(settings))
+    out_dir = settings.pop("output_dir", None)
+    data = settings.get("data")
+    if not isinstance(out_dir, str) or not isinstance(data, dict):
+        return settings
+    root = str(Path(out_dir).parent.parent.parent)  # spelled as the data paths beside it (both made from --out)
+
+    def under(path):
+        rel = os.path.relpath(path, root) if isinstance(path, str) and "://" not in path else ".."
+        return path if rel == ".." or rel.startswith("../") else f"<out>/{rel}"
+    if isinstance(data.get("train"), list):
+        data["train"] = [under(t) for t in data["train"]]
+    ev = data.get("eval")
+    if isinstance(ev, str):  # one split, or dev_union's brace list of several splits' shards
+        data["eval"] = "{" + ",".join(map(under, ev[1:-1].split(","))) + "}" if ev.startswith("{") else under(ev)
+    return settings
+
+
 def suite_path(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.is_file():
@@ -199,9 +279,12 @@ def suite_path(name_or_path: str) -> Path:
 
 
 def load_suite(name_or_path: str) -> Suite:
+    """A suite file, read as run files are: a key given twice in one mapping (PyYAML kept the last silently: a
+    language or a setting written twice) is refused with its line."""
+    from .config import read_run_file
     p = suite_path(name_or_path)
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not YAML ({e})") from None
+        data = read_run_file(p)
+    except ConfigError as e:
+        raise ConfigError(str(e).replace("run file", "suite file", 1)) from None
     return parse_suite(data, str(p))

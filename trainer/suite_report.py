@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import platform
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from .suite import Entry, Suite
-from .suite_run import write_atomic
+from pixelkit.schemas.files import write_atomic
+
+from .spec import MAIN_METRIC
+from .suite import Entry, Suite, cell_name, row_name
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +30,6 @@ log = logging.getLogger(__name__)
 def metric_key(entry: Entry, result: dict) -> str:
     """The metric shown: the entry's ``metric``, else the task's main one (accuracy, f1, mcc, pearson, las)."""
     return entry.metric or result["main_metric"]
-
-
-def cell_name(entry: Entry, lang: str) -> str:
-    return lang if len(entry.languages) > 1 else (entry.column or entry.name)
-
-
-def row_name(suite: Suite, entry: Entry) -> str:
-    return entry.row or (f"{suite.model} {entry.modality}".strip() if entry.modality else suite.model or "ours")
 
 
 def collect(suite: Suite, results: list[dict]) -> dict:
@@ -176,8 +171,10 @@ def plot(name: str, t: dict, path: Path) -> Path:
     if lc.lines:
         lc.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    tmp = path.with_name(f".{path.name}.tmp")  # as write_atomic: a killed report leaves the old PNG or the new one
+    fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+    tmp.replace(path)
     return path
 
 
@@ -198,8 +195,8 @@ def report(suite: Suite, results: list[dict], out: Path, command: str = "") -> s
         doc += [markdown(name, t), f"![{name}]({png.name})", ""]
     text = "\n".join(doc)
     write_atomic(out / "results.json", json.dumps({"suite": suite.name, "tables": tables, "runs": results},
-                                                  indent=1, default=float) + "\n")
-    write_atomic(out / "report.md", text)
+                                                  indent=1, default=float).encode() + b"\n")
+    write_atomic(out / "report.md", text.encode())
     return text
 
 
@@ -207,3 +204,24 @@ def _cores() -> int:
     import os
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
+
+def majority(spec, records: list[dict]) -> dict | None:
+    """The scored split's majority-class baseline (most frequent gold label or tag, predicted everywhere);
+    regression: a constant (correlation 0); parsing and QA: none."""
+    from .tasks import score
+    fam = spec.family
+    if fam == "classification":
+        gold = [r["gold"] for r in records if r["gold"] is not None]
+        if not gold:
+            return None
+        top = Counter(gold).most_common(1)[0][0]
+        return score(spec, [{**r, "pred": top} for r in records])
+    if fam == "tagging":
+        tags = Counter(t for r in records for t in (r["gold"] or []))
+        if not tags:
+            return None
+        top = tags.most_common(1)[0][0]
+        return score(spec, [{**r, "pred": [top] * len(r["gold"] or [])} for r in records])
+    if fam == "regression":
+        return {MAIN_METRIC[spec.metric]: 0.0}
+    return None

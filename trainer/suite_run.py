@@ -29,12 +29,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
+from pixelkit.schemas.files import write_atomic
+
 from .config import changed_settings, load_config
-from .spec import MAIN_METRIC, ConfigError
-from .suite import Entry, Suite, expand
+from .spec import MAIN_METRIC, METRIC_KEYS, ConfigError
+from .suite import Entry, Suite, expand, out_relative
 
 log = logging.getLogger(__name__)
 RUN_FILES = Path(__file__).resolve().parent / "runs" / "finetune"
@@ -68,12 +69,6 @@ def _file_sha256(path: str) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class SuiteRunner:
@@ -150,8 +145,9 @@ class SuiteRunner:
         for split, path in spec.inputs.items():
             p = SLICE.match(path)["path"] if SLICE.match(path) else path
             matched = sorted(glob.glob(p))
-            if not matched:
-                raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} does not exist")
+            if not matched or not all(os.path.isfile(f) for f in matched):
+                raise ConfigError(f"entries {entry.name}: languages.{lang}.inputs.{split} {path} "
+                                  f"{'is a directory; give a file' if matched else 'does not exist'}")
             files += [[split, f, st.st_size, st.st_mtime_ns] for f in matched for st in [os.stat(f)]]
         if self._fixed is None:
             self._fixed = {"code": code_fingerprint(),
@@ -191,19 +187,31 @@ class SuiteRunner:
         if p.returncode != 0:
             raise ConfigError(f"pixel-render task for {entry.name}/{lang} failed (exit {p.returncode}): "
                               f"{p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}")
-        write_atomic(tmp / RENDER_RECORD, json.dumps(record, indent=1) + "\n")
+        write_atomic(tmp / RENDER_RECORD, (json.dumps(record, indent=1) + "\n").encode())
         d.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(d, ignore_errors=True)  # stale shards: replaced only once the new ones are complete
         os.replace(tmp, d)
         return d
 
     def prepare(self) -> dict[str, dict[str, Path]]:
-        """Render every language of every entry, then check each entry's splits and label sets: all before any
-        training starts."""
+        """Check every input file and split named, render every language of every entry, then check each entry's
+        splits (each must hold samples) and label sets: all before any training starts."""
+        from .finetune import read_split
+        for e in self.entries:
+            for lang, spec in e.languages.items():
+                if spec.inputs:
+                    self.render_record(e, lang)
+                    needed = {e.eval_split, *(("train",) * (lang in e.train_languages()))}
+                    if missing := sorted(needed - set(spec.inputs)):
+                        raise ConfigError(f"entries {e.name}: language {lang} has no {missing[0]} input; add "
+                                          f"languages.{lang}.inputs.{missing[0]} (or change eval_split / protocol)")
         dirs = {e.name: {lang: self.render(e, lang) for lang in e.languages} for e in self.entries}
         for e in self.entries:
             specs = {lang: json.loads((d / "task.json").read_text()) for lang, d in dirs[e.name].items()}
             first = specs[e.train_languages()[0]]
+            if e.metric is not None and e.metric not in (keys := METRIC_KEYS[first["metric"]]):  # else: "—" cells
+                raise ConfigError(f"entries {e.name}: metric {e.metric!r} is not a score of {first['name']} (it is "
+                                  f"scored by {' / '.join(keys)}); pick one of those or leave it out")
             for lang, s in specs.items():
                 if (s["family"], s.get("label_names")) != (first["family"], first.get("label_names")):
                     raise ConfigError(f"entries {e.name}: language {lang} has family {s['family']} / labels "
@@ -218,6 +226,13 @@ class SuiteRunner:
                 if not (dirs[e.name][lang] / "train").is_dir():
                     raise ConfigError(f"entries {e.name}: protocol {e.protocol} trains on {lang}, which has no "
                                       f"train/ split (languages.{lang}.inputs.train)")
+            for lang, d in dirs[e.name].items():  # rendered, but every record dead-lettered: refused, not trained on
+                for split in sorted({"validation", e.eval_split, *(("train",) * (lang in e.train_languages()))}):
+                    try:
+                        if (d / split).is_dir():
+                            read_split(str(d), split)
+                    except ConfigError as err:
+                        raise ConfigError(f"entries {e.name} ({lang}): {err}") from None
         return dirs
 
     # -- runs ---------------------------------------------------------------------------------------------
@@ -269,7 +284,7 @@ class SuiteRunner:
             except ValueError as err:
                 raise ConfigError(f"{d / RUN_RECORD} is damaged ({err}): delete {d} to run it again") from None
             new = self.run_record(cfg, dirs[entry.name])
-            what = changed_settings(old.get("settings", {}), new["settings"])
+            what = changed_settings(out_relative(old.get("settings", {})), out_relative(new["settings"]))
             what += [f"the {k} ({'--init model' if k == 'init' else 'task shards'})" for k in ("init", "data")
                      if old.get(k) != new[k]]
             if what:
@@ -280,14 +295,33 @@ class SuiteRunner:
                               f"suite's. Delete those run directories to run them again, or give another --out:\n  "
                               + "\n  ".join(stale))
 
-    def check_runs(self, plan: list) -> None:
+    def finished(self, entry: Entry, seed: int) -> dict | None:
+        """The run's ``result.json``; None if not written yet, damaged (not JSON, or another run's) or scored on
+        another split than the entry's ``eval_split`` now: such a run resumes from its newest checkpoint and is scored
+        again, as one killed before writing it."""
+        f = self.run_dir(entry, seed) / "result.json"
+        if not f.is_file():
+            return None
+        try:
+            r = json.loads(f.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            r = None
+        if isinstance(r, dict) and (r.get("entry"), r.get("seed")) == (entry.name, seed) and \
+                isinstance(r.get("languages"), dict) and set(r["languages"]) == set(entry.languages) and \
+                r.get("eval_split") == entry.eval_split:
+            return r
+        log.warning("%s is damaged, not this run's or scored on another split than eval_split %s: the run resumes "
+                    "from its checkpoint and is scored again", f, entry.eval_split)
+        return None
+
+    def check_runs(self, plan: list, done: dict) -> None:
         """Every run still to do gets the engine's own checks (shards, modality, head, tokenizer, positions, init
         model) now: a bad entry must not fail hours into a suite, after the entries before it."""
         from .engine import prepare
         logging.disable(logging.INFO)  # each check would log what its run will log again
         try:
             for entry, seed, cfg in plan:
-                if not (self.run_dir(entry, seed) / "result.json").is_file():
+                if done[entry.name, seed] is None:
                     try:
                         prepare(cfg)
                     except ConfigError as e:
@@ -299,19 +333,20 @@ class SuiteRunner:
         dirs = self.prepare()
         plan = self.configs(dirs)
         self.check_earlier(plan, dirs)
-        self.check_runs(plan)
+        done = {(entry.name, seed): self.finished(entry, seed) for entry, seed, _ in plan}
+        self.check_runs(plan, done)
         results = []
         for i, (entry, seed, cfg) in enumerate(plan, 1):
-            done = self.run_dir(entry, seed) / "result.json"
-            if done.is_file():
-                log.info("[%d/%d] %s seed %d: done earlier (%s), not rerun", i, len(plan), entry.name, seed, done)
-                results.append(json.loads(done.read_text()))
+            if done[entry.name, seed] is not None:
+                log.info("[%d/%d] %s seed %d: done earlier (%s), not rerun", i, len(plan), entry.name, seed,
+                         self.run_dir(entry, seed) / "result.json")
+                results.append(done[entry.name, seed])
                 continue
             log.info("[%d/%d] %s seed %d: %s, %s, train %s", i, len(plan), entry.name, seed, entry.protocol,
                      entry.modality or "default input", "+".join(entry.train_languages()))
             self.run_dir(entry, seed).mkdir(parents=True, exist_ok=True)
             write_atomic(self.run_dir(entry, seed) / RUN_RECORD,
-                         json.dumps(self.run_record(cfg, dirs[entry.name]), indent=1) + "\n")
+                         (json.dumps(self.run_record(cfg, dirs[entry.name]), indent=1) + "\n").encode())
             results.append(self.run_one(entry, seed, cfg, dirs[entry.name]))
         return results
 
@@ -330,7 +365,7 @@ class SuiteRunner:
                   "scale": 1 if spec["family"] in PERCENT_FAMILIES else 100, "train_languages": entry.train_languages(), "eval_split": entry.eval_split,
                   "steps": run.steps, "best_step": best.get("step"), "model": str(model_dir),
                   "seconds": round(time.time() - start, 1), "languages": langs}
-        write_atomic(out / "result.json", json.dumps(result, indent=1) + "\n")
+        write_atomic(out / "result.json", (json.dumps(result, indent=1) + "\n").encode())
         return result
 
 
@@ -351,6 +386,7 @@ def evaluate_language(model_dir: Path, data: Path, split: str, out: Path, batch_
 
     from .finetune import evaluate, read_split
     from .shardsets import resolve
+    from .suite_report import majority
     from .taskmodel import TaskModel
     from .tasks import write
     torch.manual_seed(0)
@@ -359,25 +395,3 @@ def evaluate_language(model_dir: Path, data: Path, split: str, out: Path, batch_
     out.mkdir(parents=True, exist_ok=True)
     write(model.config.spec, records, out / f"predictions-{split}")
     return {"metrics": metrics, "majority": majority(model.config.spec, records), "data": str(data)}
-
-
-def majority(spec, records: list[dict]) -> dict | None:
-    """The scored split's majority-class baseline (most frequent gold label or tag, predicted everywhere);
-    regression: a constant (correlation 0); parsing and QA: none."""
-    from .tasks import score
-    fam = spec.family
-    if fam == "classification":
-        gold = [r["gold"] for r in records if r["gold"] is not None]
-        if not gold:
-            return None
-        top = Counter(gold).most_common(1)[0][0]
-        return score(spec, [{**r, "pred": top} for r in records])
-    if fam == "tagging":
-        tags = Counter(t for r in records for t in (r["gold"] or []))
-        if not tags:
-            return None
-        top = tags.most_common(1)[0][0]
-        return score(spec, [{**r, "pred": [top] * len(r["gold"] or [])} for r in records])
-    if fam == "regression":
-        return {MAIN_METRIC[spec.metric]: 0.0}
-    return None

@@ -38,7 +38,11 @@ class Head:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ConfigError(f"task.head_options {unknown} unknown for head {self.name!r}; known: {sorted(self.options)}")
-        return {**self.options, **options}
+        merged = {**self.options, **options}
+        d = merged.get("dropout", 0.0)  # torch refused it only when the head was built, with a traceback
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d <= 1:
+            raise ConfigError(f"task.head_options.dropout must be a number in [0, 1] (e.g. 0.1), not {d!r}")
+        return merged
 
 
 def class_weights(options: dict, num_labels: int) -> torch.Tensor | None:

@@ -20,7 +20,7 @@ loads into it key for key (``trainer.loading``); ``DROPPED`` lists the pretraini
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -29,8 +29,8 @@ from torch import nn
 from ..models.base import ConfigError, attention_mask, checked_patches, unit_pixels
 
 
-@dataclass
-class Encoded:
+class Encoded(NamedTuple):  # a named tuple, so DeepSpeed's ZeRO-3 hooks see its tensors (a dataclass hid them:
+    # the encoder's own parameters, e.g. PIXEL's cls_token, were not gathered for backward and the step crashed)
     hidden: torch.Tensor  # (B, L, H): one state per patch (patch i at index i) or per token
     mask: torch.Tensor  # (B, L) 1 = real (text + EOS patches, or tokens)
     cls: torch.Tensor | None  # (B, H) [CLS] state, where the encoder has one
