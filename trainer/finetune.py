@@ -182,6 +182,14 @@ def check_token_side(sets, family: str, max_text_tokens: int) -> None:
             raise ConfigError(f"{s.spec}: token ids cut at {cap or 'no limit'}, but the encoder reads "
                               f"{max_text_tokens} (max_text_tokens); re-render the task with {fix} so token "
                               "truncation is flagged and counted there, not silent here")
+        c = m.counts or {}
+        if family == "qa" and m.num_samples and "windows_without_token_answer" in c and \
+                m.num_samples == c.get("windows_without_answer", 0) + c["windows_without_token_answer"]:
+            raise ConfigError(f"{s.spec}: no window keeps its answer in its first {cap} tokens (of "
+                              f"{m.num_samples} windows, {c['windows_without_token_answer']} have it only in "
+                              "their patches): on token input QA would learn nothing; render with a smaller "
+                              "--max_patches / --stride (shorter windows), a tokenizer that needs fewer tokens for "
+                              "this language, or finetune on patches")
 
 
 def build(config, init_from: str | None, out: Path | None = None):
@@ -235,27 +243,40 @@ def evaluate(model, config, urls: list[str], batch_size: int, rank: int = 0, wor
     return score(config.spec, records), records
 
 
-def read_split(data: str, split: str) -> str:
-    """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split."""
+def read_split(data: str, split: str, labelled: bool = False) -> str:
+    """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split;
+    ``labelled``: refuse a split none of whose samples has a label (finetuning's train and dev splits)."""
     p = Path(data)
     if (p / split / "manifest.json").is_file():
-        _not_empty(p / split)
+        _not_empty(p / split, labelled)
         return str(p / split)
     if split == "train" or (p / "manifest.json").is_file():
+        if (p / "manifest.json").is_file():  # --data is one shard set: the same checks
+            _not_empty(p, labelled)
         return data
     raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")
 
 
-def _not_empty(split_dir: Path) -> None:
+def _not_empty(split_dir: Path, labelled: bool = False) -> None:
     """ConfigError when a split's manifest lists no sample (e.g. every dev label outside the train vocabulary):
-    training or scoring on it would fail deep inside (seqeval's TypeError on empty lists) or mean nothing."""
+    training or scoring on it would fail deep inside (seqeval's TypeError on empty lists) or mean nothing. With
+    ``labelled``, also when every sample is unlabelled (``samples_unlabelled``, counted since the pipeline counts
+    it): training on it runs at loss 0, scoring it fails only at the first evaluation, or scores n = 0."""
     try:
         m = json.loads((split_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return  # unreadable manifests are the loader's to report, with its own message
-    if isinstance(m, dict) and m.get("num_samples") == 0:
-        counts = m.get("counts") if isinstance(m.get("counts"), dict) else {}
+    if not isinstance(m, dict):
+        return
+    counts = m.get("counts") if isinstance(m.get("counts"), dict) else {}
+    if m.get("num_samples") == 0:
         lost = sorted(((v, k) for k, v in counts.items() if str(k).startswith(("dead_", "skipped_"))), reverse=True)
         why = ", ".join(f"{k} {v}" for v, k in lost[:3]) or "no record was read"
         raise ConfigError(f"{split_dir} holds no sample ({why}; {split_dir}/dead_letters.jsonl says where): fix that "
                           "split's input, or give another split (--eval-split / --split)")
+    n = m.get("num_samples")
+    if labelled and isinstance(n, int) and n > 0 and counts.get("samples_unlabelled") == n:
+        raise ConfigError(f"{split_dir} holds no labelled sample (all {n} are unlabelled: a test file, a label column "
+                          "not named as the task's reader expects, or a QA file without answers): finetuning would "
+                          "learn or score nothing; render a labelled file as this split, or give another split "
+                          "(--eval-split)")
