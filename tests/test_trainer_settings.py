@@ -178,3 +178,14 @@ def test_a_shard_set_given_as_data_gets_the_split_checks(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and f"{data / 'validation'} holds no sample" in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_of_text_rows_only_ends_with_its_model(tmp_path, capsys, gray_shards):
+    """DualGPT with kinds=[1] (a batch of text rows only: MonoGPT draws one in 2^batch) crashed drawing the last
+    step's picture -- after training, before the final checkpoint and the model were written."""
+    out = tmp_path / "o"
+    rc = train_main(["pretrain", "--model", "dualgpt", "--data", str(gray_shards), "--out", str(out), "--steps", "2",
+                     "--set", "micro_batch_size=2", "--set", "global_batch_size=2", "--set", "model_overrides.kinds=[1]"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "Traceback" not in err, err
+    assert (out / "model" / "model.safetensors").is_file() and not (out / "pictures").exists()

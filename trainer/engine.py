@@ -218,7 +218,9 @@ def train(cfg: TrainConfig) -> Run:
                 (cfg.viz_every and step % cfg.viz_every == 0) or step == cfg.max_steps):
             engine.eval()
             with torch.no_grad():
-                logger.picture(step, variant.visualize(engine.module, last_batch, _float(last_out)))
+                image = variant.visualize(engine.module, last_batch, _float(last_out))
+            if image is not None:  # a batch without an image row has nothing to draw
+                logger.picture(step, image)
         stop = False
         if eval_set is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
             if best is None:

@@ -238,12 +238,15 @@ def stats(batch: dict[str, torch.Tensor]) -> dict[str, int]:
             "tokens": int((batch["labels"][:, 1:] != -100).sum()) if "labels" in batch else 0}
 
 
-def visualize(model: GPTModel, batch: dict[str, torch.Tensor], output: GPTOutput) -> np.ndarray:
+def visualize(model: GPTModel, batch: dict[str, torch.Tensor], output: GPTOutput) -> np.ndarray | None:
     """For up to 4 image rows: the input strip, and the next-patch prediction drawn where the patch belongs
-    (de-normalized with the true patch's mean / std; patch 0 and unattended patches left white)."""
+    (de-normalized with the true patch's mean / std; patch 0 and unattended patches left white). None for a batch
+    of text rows only (MonoGPT draws one in 2^batch; ``kinds=[1]`` always does)."""
     cfg = model.config
     x, att = unit_pixels(batch["pixel_values"]), batch["patch_attention"]
     rows = [i for i in range(x.shape[0]) if att[i].any()][:4]
+    if not rows:
+        return None
     pred = torch.ones_like(x)
     pred[:, 1:] = denormalize_patches(output.patch_logits[:, :-1].float().detach(), x[:, 1:], cfg.patch_eps)
     pred = torch.where(att.bool().unsqueeze(-1), pred, torch.ones_like(pred))
