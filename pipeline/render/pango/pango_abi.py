@@ -76,6 +76,15 @@ _ANALYSIS_AT = ffi.offsetof("PangoItem", "analysis")
 _GLYPH_ITEMP = ffi.typeof("PangoGlyphItem *")
 
 
+
+def _glyph_infos(gs, n: int) -> np.ndarray:
+    """(n, 5) int32 copies of a glyph string's PangoGlyphInfo: glyph, width, x / y offset, attr. Only the attr word's
+    two flag bits (is_cluster_start, is_color) are Pango's; the rest of that word is whatever the allocation held,
+    so it is cleared (it made equal shapings compare unequal, from run to run)."""
+    glyphs = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5).copy()
+    glyphs[:, 4] &= 3
+    return glyphs
+
 def _load(names: tuple[str, ...]):
     for name in names:
         path = ctypes.util.find_library(name)
@@ -130,7 +139,7 @@ class Shaper:
                 offset, length = item.offset, item.length
                 pango.pango_shape_with_flags(buf + offset, length, buf, len(text), a, gs, SHAPE_ROUND_POSITIONS)
                 n = gs.num_glyphs
-                glyphs = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5).copy()
+                glyphs = _glyph_infos(gs, n)
                 clusters = np.frombuffer(ffi.buffer(gs.log_clusters, n * 4), np.int32) + offset
                 out.append(Shaped(glyphs, clusters, offset, length, int(ffi.cast(_UINTPTR, a.font)), a.script,
                                   a.level, int(ffi.cast(_UINTPTR, a.language))))
@@ -164,7 +173,7 @@ def layout_items(layout: int, scripts: frozenset[int]) -> list[Shaped] | None:
             continue
         gs, offset = run.glyphs, item.offset
         n = gs.num_glyphs
-        glyphs = np.frombuffer(ffi.buffer(gs.glyphs, n * 20), np.int32).reshape(n, 5).copy()
+        glyphs = _glyph_infos(gs, n)
         clusters = np.frombuffer(ffi.buffer(gs.log_clusters, n * 4), np.int32) + offset
         out.append(Shaped(glyphs, clusters, offset, item.length, int(ffi.cast(_UINTPTR, a.font)), a.script, 0,
                           int(ffi.cast(_UINTPTR, a.language))))
