@@ -216,6 +216,10 @@ def test_suite_runs_both_protocols_resumes_after_a_kill_and_reports(tmp_path, xn
     assert "| translate-train-all |" in md and " ± " in md and "| train-en (paper) | 80.0 | 70.0 | 75.0 |" in md
     assert (out / "xnli.png").stat().st_size > 1000 and (out / "ud.png").stat().st_size > 1000
     assert md in p.stdout
+    p = subprocess.run(cmd + ["--only", "pos"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert p.returncode == 0 and "--only: " in p.stdout and "| pos |" in p.stdout, p.stderr[-2000:]
+    assert "| translate-train-all |" not in p.stdout
+    assert (out / "report.md").read_text() == md, "--only replaced the suite's report with its own entries"
 
     # the same --out with another setting, or another --init model: refused before any work, nothing rerun
     suite["defaults"]["max_steps"] = 3

@@ -155,9 +155,14 @@ def _suite(a: argparse.Namespace) -> int:
     runner = SuiteRunner(suite, out, a.init, a.tokenizer, a.only)
     results = runner.run()
     from .suite_report import report
-    text = report(suite, results, out, " ".join(["pixel-train", *sys.argv[1:]]) if a.command is None else a.command)
+    text = report(suite, results, out, " ".join(["pixel-train", *sys.argv[1:]]) if a.command is None else a.command,
+                  write=not a.only)
     print(text)
-    print(f"report: {out / 'report.md'}  metrics: {out / 'results.json'}  plots: {out}/<table>.png")
+    if a.only:  # the report is the whole suite's: a partial one replaced it, dropping every other entry's cells
+        print(f"--only: {out / 'report.md'} and results.json are left as they were; the same command without --only "
+              f"writes them (finished runs are not redone)")
+    else:
+        print(f"report: {out / 'report.md'}  metrics: {out / 'results.json'}  plots: {out}/<table>.png")
     return 0
 
 

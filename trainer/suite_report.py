@@ -178,8 +178,9 @@ def plot(name: str, t: dict, path: Path) -> Path:
     return path
 
 
-def report(suite: Suite, results: list[dict], out: Path, command: str = "") -> str:
-    """Write results.json, report.md and one PNG per table under ``out``; return the Markdown."""
+def report(suite: Suite, results: list[dict], out: Path, command: str = "", write: bool = True) -> str:
+    """Write results.json, report.md and one PNG per table under ``out`` (unless not ``write``); return the
+    Markdown."""
     tables = collect(suite, results)
     doc = [f"# Suite `{suite.name}`: {suite.title}".rstrip(": "), ""]
     if suite.source:
@@ -191,9 +192,11 @@ def report(suite: Suite, results: list[dict], out: Path, command: str = "") -> s
     for name, t in tables.items():
         if not t["rows"]:
             continue
-        png = plot(name, t, out / f"{name}.png")
-        doc += [markdown(name, t), f"![{name}]({png.name})", ""]
+        doc += [markdown(name, t)]
+        doc += [f"![{name}]({plot(name, t, out / f'{name}.png').name})", ""] if write else [""]
     text = "\n".join(doc)
+    if not write:
+        return text
     write_atomic(out / "results.json", json.dumps({"suite": suite.name, "tables": tables, "runs": results},
                                                   indent=1, default=float).encode() + b"\n")
     write_atomic(out / "report.md", text.encode())
