@@ -100,6 +100,11 @@ def test_init_given_the_pretrain_output_instead_of_its_model_dir_is_refused_befo
     err = capsys.readouterr().err  # it passed, rendered every task (minutes), then each finetune refused it
     assert code == 2 and f"did you mean {run / 'model'}?" in err and "Traceback" not in err, err
     assert not (tmp_path / "s").exists()
+    code = train_main(["suite", "--config", "tiny", "--init", str(run / "model"), "--tokenizer", str(tmp_path),
+                       "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err  # a directory was said not to exist
+    assert code == 2 and f"--tokenizer {tmp_path} is a directory; give the tokenizer's file" in err, err
+    assert not (tmp_path / "s").exists()
 
 
 def test_cuts_a_squad_json_by_articles_and_refuses_other_json_and_empty_ranges(tmp_path):

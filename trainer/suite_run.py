@@ -82,7 +82,8 @@ class SuiteRunner:
             if problem := weights_problem(init, "--init"):
                 raise ConfigError(problem)
         if tokenizer is not None and not Path(tokenizer).is_file():
-            raise ConfigError(f"--tokenizer {tokenizer} does not exist")
+            raise ConfigError(f"--tokenizer {tokenizer} " + ("is a directory; give the tokenizer's file (tokenizer.json "
+                              "or a SentencePiece .model)" if Path(tokenizer).is_dir() else "does not exist"))
         names = [e.name for e in suite.entries]
         if only and (bad := sorted(set(only) - set(names))):
             raise ConfigError(f"--only {bad}: no such entries; the suite has {names}")
