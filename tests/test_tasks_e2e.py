@@ -359,3 +359,25 @@ def test_qa_windows_whose_answer_the_token_cut_removed_are_counted_and_token_fin
     assert rc == 2 and "no window keeps its answer in its first 8 tokens" in err and "Traceback" not in err, err
     assert not (tmp_path / "text").exists()
     assert train_main([*argv, "--model", "pixel", "--out", str(tmp_path / "pixel")]) == 0
+
+
+def test_a_qa_train_split_where_no_window_holds_its_answer_is_refused(tmp_path, capsys):
+    """With windows too short for any answer (--max_patches 6), every window counts as windows_without_answer and
+    finetuning trained on 'no answer' alone; the train split is refused now."""
+    from pixelkit.trainer.cli import main as train_main
+
+    data = json.loads((SAMPLE_DIR / "xquad-en-excerpt.json").read_text(encoding="utf-8"))
+    for article in data["data"]:  # answers of 20+ characters: wider than a whole 6-patch window (96 px)
+        for para in article["paragraphs"]:
+            para["qas"] = [q for q in para["qas"] if all(len(a["text"]) >= 20 for a in q["answers"])]
+    src = tmp_path / "long-answers.json"
+    src.write_text(json.dumps(data), encoding="utf-8")
+    ms = run_task(["--task=xquad-en", f"--input=train={src}", f"--output={tmp_path / 'q'}", "--max_patches=6"])
+    m = ms["train"]
+    _accounting(m)
+    assert m.counts["windows_without_answer"] == m.num_samples > 0
+    rc = train_main(["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(tmp_path / "q"), "--steps", "1",
+                     "--eval-every", "0", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "QA windows holds its answer (windows_without_answer)" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()

@@ -280,3 +280,8 @@ def _not_empty(split_dir: Path, labelled: bool = False) -> None:
                           "not named as the task's reader expects, or a QA file without answers): finetuning would "
                           "learn or score nothing; render a labelled file as this split, or give another split "
                           "(--eval-split)")
+    if labelled and split_dir.name == "train" and isinstance(n, int) and n > 0 \
+            and counts.get("windows_without_answer") == n:
+        raise ConfigError(f"{split_dir}: none of its {n} QA windows holds its answer (windows_without_answer): "
+                          "finetuning would learn only 'no answer'; render it with a larger --max_patches (longer "
+                          "windows) or --stride")
