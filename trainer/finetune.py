@@ -248,20 +248,21 @@ def read_split(data: str, split: str, labelled: bool = False) -> str:
     ``labelled``: refuse a split none of whose samples has a label (finetuning's train and dev splits)."""
     p = Path(data)
     if (p / split / "manifest.json").is_file():
-        _not_empty(p / split, labelled)
+        _not_empty(p / split, labelled, split == "train")
         return str(p / split)
     if split == "train" or (p / "manifest.json").is_file():
         if (p / "manifest.json").is_file():  # --data is one shard set: the same checks
-            _not_empty(p, labelled)
+            _not_empty(p, labelled, split == "train")
         return data
     raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")
 
 
-def _not_empty(split_dir: Path, labelled: bool = False) -> None:
+def _not_empty(split_dir: Path, labelled: bool = False, train: bool = False) -> None:
     """ConfigError when a split's manifest lists no sample (e.g. every dev label outside the train vocabulary):
     training or scoring on it would fail deep inside (seqeval's TypeError on empty lists) or mean nothing. With
     ``labelled``, also when every sample is unlabelled (``samples_unlabelled``, counted since the pipeline counts
-    it): training on it runs at loss 0, scoring it fails only at the first evaluation, or scores n = 0."""
+    it): training on it runs at loss 0, scoring it fails only at the first evaluation, or scores n = 0; and, for the
+    ``train`` split, when no QA window holds its answer."""
     try:
         m = json.loads((split_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -275,13 +276,14 @@ def _not_empty(split_dir: Path, labelled: bool = False) -> None:
         raise ConfigError(f"{split_dir} holds no sample ({why}; {split_dir}/dead_letters.jsonl says where): fix that "
                           "split's input, or give another split (--eval-split / --split)")
     n = m.get("num_samples")
-    if labelled and isinstance(n, int) and n > 0 and counts.get("samples_unlabelled") == n:
+    if not (labelled and isinstance(n, int) and n > 0):
+        return
+    if counts.get("samples_unlabelled") == n:
         raise ConfigError(f"{split_dir} holds no labelled sample (all {n} are unlabelled: a test file, a label column "
                           "not named as the task's reader expects, or a QA file without answers): finetuning would "
                           "learn or score nothing; render a labelled file as this split, or give another split "
                           "(--eval-split)")
-    if labelled and split_dir.name == "train" and isinstance(n, int) and n > 0 \
-            and counts.get("windows_without_answer") == n:
+    if train and counts.get("windows_without_answer") == n:
         raise ConfigError(f"{split_dir}: none of its {n} QA windows holds its answer (windows_without_answer): "
                           "finetuning would learn only 'no answer'; render it with a larger --max_patches (longer "
                           "windows) or --stride")
