@@ -222,7 +222,7 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
                 except ValueError:
                     problems.append(f"--input {spec}: cannot tell the format of {f} from its suffix; pass --format")
                     break
-    return problems + _duplicate_problems(matched, fmt)
+    return problems + duplicate_input_problems(matched, fmt)
 
 
 def special_input_problem(spec: str, pattern: str) -> str | None:
@@ -247,7 +247,7 @@ def _file_identity(path: str) -> object:
     return (st.st_dev, st.st_ino)
 
 
-def _duplicate_problems(matched: list[tuple[str, list[str]]], fmt: str) -> list[str]:
+def duplicate_input_problems(matched: list[tuple[str, list[str]]], fmt: str) -> list[str]:
     """One line per pair of --input values that would read the same file (twice: a repeated value, a file and a
     book directory holding it, a symlink or hard link to it, overlapping patterns), naming one such file."""
     from .readers.books import book_files

@@ -185,6 +185,20 @@ def test_a_directory_as_input_is_refused_before_work(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_file_read_twice_in_a_split_is_refused_before_work(tmp_path):
+    """`pixel-render task` read a file given twice in one split once, silently (`run` refuses it); a symlink to it
+    is the same file. The same file in two splits stays allowed (a memorisation probe trains and scores one set)."""
+    f = SAMPLE_DIR / "xquad-en-excerpt.json"
+    (tmp_path / "link.json").symlink_to(f)
+    with pytest.raises(SettingsError, match=rf"--input train={tmp_path / 'link.json'}: .* would be read twice "
+                                            rf"\(--input train={f} reads it too\); give each file once"):
+        run_task(["--task=xquad-en", f"--input=train={f}", f"--input=train={tmp_path / 'link.json'}",
+                  f"--output={tmp_path / 'o'}"])
+    assert not (tmp_path / "o").exists()
+    run_task(["--task=xquad-en", f"--input=train={f}", f"--input=validation={f}", f"--output={tmp_path / 'o'}"])
+    assert (tmp_path / "o" / "train").is_dir() and (tmp_path / "o" / "validation").is_dir()
+
+
 @pytest.mark.parametrize("name", ["xquad-en_ZZ", "mlqa-en.de", "xnli-pt BR"])
 def test_a_task_name_the_task_spec_refuses_is_a_settings_error(tmp_path, name):
     """Such names took a reader by their prefix, so the job read and rendered everything and then died in Beam's

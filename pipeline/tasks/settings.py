@@ -20,8 +20,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from ..runconfig import parse_input
 from ..outdir import RUN_FILE, prepare_output, run_files
-from ..validate import (SettingsError, _tokenizer_problems, check_render_config, check_rules, output_problems,
-                        render_config_or_problems, special_input_problem)
+from ..validate import (SettingsError, _tokenizer_problems, check_render_config, check_rules, duplicate_input_problems,
+                        output_problems, render_config_or_problems, special_input_problem)
 from . import EXAMPLES, resolve
 from .records import TaskDef
 
@@ -57,6 +57,7 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         except ValueError as e:
             problems.append(str(e))
     splits: dict[str, list[str]] = {}
+    matched: dict[str, list[tuple[str, list[str]]]] = {}  # split -> (--input, its files): read-twice check
     for spec in o.get("input") or []:
         split, pattern = parse_input(spec)
         if "=" not in spec or not re.match(r"^[A-Za-z0-9_]+$", split):
@@ -70,7 +71,11 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
                             f"--input {split}={Path(pattern) / '*.tsv'}")
         elif problem := special_input_problem(spec, pattern):
             problems.append(problem)
+        else:
+            matched.setdefault(split, []).append((spec, sorted(glob.glob(pattern)) if "://" not in pattern else [pattern]))
         splits.setdefault(split, []).append(pattern)
+    for pairs in matched.values():  # within a split (a file in train and validation is a memorisation probe's way)
+        problems += duplicate_input_problems(pairs, "task")
     if not o.get("input"):
         problems.append("--input split=pattern is required (repeatable), e.g. --input train=glue/MRPC/train.tsv")
     problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
