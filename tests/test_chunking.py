@@ -61,6 +61,18 @@ def test_empty_document_has_no_chunks(r):
     assert chunk_document(Document("w", "e", "  \n\n \t"), r.measure, r.text_budget) == []
 
 
+def test_a_document_of_zero_width_characters_only_has_no_chunks(r):
+    """ZWSP, ZWJ, BOM, word joiner, bidi marks and soft hyphens draw nothing: such a document was one blank strip
+    (with token ids), now it is empty (``skipped_empty_text``). Lines of them inside a document are dropped; a line
+    with one visible character, tofu (unassigned / private use) or an Arabic number sign is kept."""
+    invisible = "\u200b\u200d\ufeff \u2060\u200e\u202b\u00ad\u200c"
+    assert chunk_document(Document("w", "z", invisible + "\n" + invisible), r.measure, r.text_budget) == []
+    chunks = chunk_document(Document("w", "m", f"One line.\n{invisible}\nTwo lines."), r.measure, r.text_budget)
+    assert [c.text for c in chunks] == ["One line. Two lines."]
+    for kept in ("\u200bx", "\ue000", "\U000e0100\u0378", "\u0600"):
+        assert [c.text for c in chunk_document(Document("w", "k", kept), r.measure, r.text_budget)] == [kept]
+
+
 
 def _cuts_inside_a_cluster(text: str, chunks) -> list:
     """The cuts between chunks of ``text`` that are not at a space and split a character cluster: a mark (or ZWJ)
