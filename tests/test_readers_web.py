@@ -185,3 +185,18 @@ def test_concatenated_jsonl_files_saved_with_a_bom_lose_no_record(tmp_path, sent
     out = list(iter_jsonl(str(tmp_path / "all.jsonl"), "web"))
     assert [(d.doc_id, d.text) for d in out] == [(f"{k}{i}", s) for k, j in (("a", 0), ("b", 3), ("c", 6))
                                                  for i, s in enumerate(sentences[j:j + 3])]
+
+
+def test_jsonl_with_classic_mac_line_ends_loses_no_record(tmp_path, sentences):
+    """A JSONL file saved with CR-only line ends is one LF-line: it was one invalid_json dead letter for every record.
+    Each CR-separated piece is now its own record (``line 1.k``, id ``stem-1.k`` where the record has none); a raw CR
+    between a JSON text's tokens keeps the record whole, and a line none of whose pieces parses stays one dead letter."""
+    recs = [{"id": f"m{i}", "text": s} for i, s in enumerate(sentences[:4])] + [{"text": sentences[4]}]
+    (tmp_path / "mac.jsonl").write_bytes(jsonl_bytes(recs).replace(b"\n", b"\r") + b'{"text": \r"cut\n')
+    out = list(iter_jsonl(str(tmp_path / "mac.jsonl"), "web"))
+    assert [(d.doc_id, d.text) for d in out[:5]] == [(r.get("id", "mac-1.5"), r["text"]) for r in recs]
+    assert [(d.reason, d.position) for d in out[5:]] == [("invalid_json", "line 1.6"), ("invalid_json", "line 1.7")]
+    (tmp_path / "lf.jsonl").write_bytes(b'{"id": "a",\r "text": "one"}\n{"text": "raw \r inside"}\n')
+    one, raw_cr = iter_jsonl(str(tmp_path / "lf.jsonl"), "web")
+    assert (one.doc_id, one.text) == ("a", "one")
+    assert (raw_cr.reason, raw_cr.position) == ("invalid_json", "line 2")

@@ -12,17 +12,36 @@ from .streams import STREAM_ERRORS, Opener, error_detail, file_stem, open_binary
 from .web import web_record
 
 
-def _json_line(raw: bytes, source: str, path: str, line_no: int, stem: str, text_field: str, id_field: str) -> Record:
-    position = f"line {line_no}"
+def _json_line(raw: bytes, source: str, path: str, where: str, default_id: str, text_field: str,
+               id_field: str) -> Record:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        return DeadLetter(source, path, position, "decode_error", error_detail(e))
+        return DeadLetter(source, path, f"line {where}", "decode_error", error_detail(e))
     try:
         rec = json.loads(line)
     except (ValueError, RecursionError) as e:
-        return DeadLetter(source, path, position, "invalid_json", error_detail(e))
-    return web_record(rec, source, path, position, f"{stem}-{line_no}", text_field, id_field)
+        return DeadLetter(source, path, f"line {where}", "invalid_json", error_detail(e))
+    return web_record(rec, source, path, f"line {where}", default_id, text_field, id_field)
+
+
+def _records(raw: bytes, source: str, path: str, line_no: int, stem: str, text_field: str,
+             id_field: str) -> Iterator[Record]:
+    """One line's record. A line that is no JSON text but holds lone carriage returns (a file saved with classic Mac
+    line ends, CR only, is one line to a reader that splits at LF) is one record per CR-separated piece, at
+    ``line N.k`` with id ``stem-N.k``; a JSON text with a CR between its tokens stays one record, and so does a line
+    none of whose pieces is one (one dead letter, as before)."""
+    rec = _json_line(raw, source, path, str(line_no), f"{stem}-{line_no}", text_field, id_field)
+    if not (isinstance(rec, DeadLetter) and rec.reason == "invalid_json" and b"\r" in raw.rstrip(b"\r\n")):
+        yield rec
+        return
+    pieces = [p for p in raw.replace(b"\r\n", b"\r").split(b"\r") if p and not p.isspace()]
+    recs = [_json_line(piece, source, path, f"{line_no}.{k}", f"{stem}-{line_no}.{k}", text_field, id_field)
+            for k, piece in enumerate(pieces, 1)]
+    if all(isinstance(r, DeadLetter) and r.reason == "invalid_json" for r in recs):
+        yield rec  # no CR-separated record either (a raw CR inside a string): the line stays one dead letter
+    else:
+        yield from recs
 
 
 _WIDE_BOMS = (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32"),  # first: FF FE 00 00 starts with FF FE
@@ -54,7 +73,7 @@ def iter_jsonl(path: str, source: str, opener: Opener = open_binary, text_field:
             for line_no, raw in enumerate(_lines(fh), 1):
                 raw = raw.removeprefix(codecs.BOM_UTF8)  # on any line: files saved with a BOM, concatenated
                 if raw and not raw.isspace():
-                    yield _json_line(raw, source, path, line_no, stem, text_field, id_field)
+                    yield from _records(raw, source, path, line_no, stem, text_field, id_field)
         except UnicodeDecodeError as e:  # in a UTF-16/32 file
             yield DeadLetter(source, path, f"line {line_no + 1}", "decode_error", error_detail(e))
         except STREAM_ERRORS as e:
