@@ -199,6 +199,20 @@ def test_a_file_read_twice_in_a_split_is_refused_before_work(tmp_path):
     assert (tmp_path / "o" / "train").is_dir() and (tmp_path / "o" / "validation").is_dir()
 
 
+def test_a_glue_file_of_another_task_is_refused_before_work(tmp_path):
+    """An RTE file given to glue-mrpc was one `bad_header` dead letter standing for all its rows, in a run that wrote
+    an empty split; it is a settings error now, naming the file and the missing columns."""
+    rte, mrpc = tmp_path / "rte-train.tsv", tmp_path / "dev.tsv"  # GLUE's own headers
+    rte.write_text("index\tsentence1\tsentence2\tlabel\n0\tIt rains .\tIt is wet .\tentailment\n")
+    mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tA cat sat .\tA cat was sitting .\n")
+    with pytest.raises(SettingsError, match=rf"--input train={rte}: {rte}: no column \['#1 String', '#2 String'\] "
+                                            rf"in header \['index', 'sentence1', 'sentence2', 'label'\] -- not a "
+                                            rf"glue-mrpc file; check --task and --input"):
+        run_task(["--task=glue-mrpc", f"--input=train={rte}", f"--input=validation={mrpc}",
+                  f"--output={tmp_path / 'o'}"])
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("name", ["xquad-en_ZZ", "mlqa-en.de", "xnli-pt BR"])
 def test_a_task_name_the_task_spec_refuses_is_a_settings_error(tmp_path, name):
     """Such names took a reader by their prefix, so the job read and rendered everything and then died in Beam's

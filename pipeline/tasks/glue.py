@@ -80,6 +80,15 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         yield _record(row, header, lay, task, path, line_no)
 
 
+def file_problem(path: str, task: TaskDef, opener: Opener = open_binary) -> str | None:
+    """Why ``task`` cannot read this file at all (its header lacks the task's text columns: another task's file), for
+    the settings check to refuse before work; it was one ``bad_header`` dead letter standing for all its rows."""
+    first = next(read(path, task, opener), None)
+    if isinstance(first, DeadLetter) and first.reason == "bad_header":
+        return first.detail
+    return None
+
+
 def _record(row: list[str], header: list[str], lay: Layout, task: TaskDef, path: str, line_no: int) -> Record:
     def dead(reason: str, detail: str) -> DeadLetter:
         return DeadLetter(task.name, path, f"line {line_no}", reason, detail[:300])

@@ -14,6 +14,7 @@ import dataclasses
 import glob
 import json
 import re
+from importlib import import_module
 from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -22,7 +23,7 @@ from ..runconfig import parse_input
 from ..outdir import RUN_FILE, prepare_output, run_files
 from ..validate import (SettingsError, _tokenizer_problems, check_render_config, check_rules, duplicate_input_problems,
                         output_problems, render_config_or_problems, special_input_problem)
-from . import EXAMPLES, resolve
+from . import EXAMPLES, FORMATS, resolve
 from .records import TaskDef
 
 
@@ -76,6 +77,8 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         splits.setdefault(split, []).append(pattern)
     for pairs in matched.values():  # within a split (a file in train and validation is a memorisation probe's way)
         problems += duplicate_input_problems(pairs, "task")
+    if task is not None:
+        problems += _file_problems(task, [p for pairs in matched.values() for p in pairs])
     if not o.get("input"):
         problems.append("--input split=pattern is required (repeatable), e.g. --input train=glue/MRPC/train.tsv")
     problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
@@ -117,6 +120,20 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
     if problems:
         raise SettingsError(problems)
     return task, splits
+
+
+def _file_problems(task: TaskDef, matched: list[tuple[str, list[str]]]) -> list[str]:
+    """Files the task's reader cannot read at all (a GLUE file of another task), when its format can tell cheaply."""
+    check = getattr(import_module(FORMATS[task.format]), "file_problem", None)
+    if check is None:
+        return []
+    out = []
+    for spec, files in matched:
+        for f in files:
+            if "://" not in f and (why := check(f, task)):
+                out.append(f"--input {spec}: {f}: {why} -- not a {task.name} file; check --task and --input")
+                break
+    return out
 
 
 def label_names(value: str, family: str) -> tuple[list[str], str | None]:
