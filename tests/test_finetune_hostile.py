@@ -99,3 +99,20 @@ def test_finetuning_pixel_under_zero_3_trains(tmp_path, pos_task):
     losses = [r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
     assert len(losses) == 2 and all(0 < x < 10 for x in losses)
     assert json.loads((out / "best" / "metrics.json").read_text())["n"] > 0
+
+
+@pytest.mark.parametrize("variant,preset", [("pixar", "pixar"), ("dualgpt", "pixel")])
+def test_finetuning_other_families_and_the_qa_head_under_zero_3_trains(tmp_path, variant, preset):
+    """ZeRO-3 beyond PIXEL's tagging head: PIXAR (binary strips) and DualGPT (the GPT family) with the QA span head,
+    on the bundled XQuAD excerpt; two steps each, losses finite (a batch of windows without their answer adds none),
+    the best checkpoint scored."""
+    xquad = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "xquad-en-excerpt.json"
+    data = make_task(tmp_path / "qa", "xquad-en", {"train": xquad, "validation": xquad}, limit=40,
+                     preset_name=preset, max_patches=64, stride=16)
+    out = tmp_path / "run"
+    _main("finetune", "--model", variant, "--flavor", "debug", "--data", str(data), "--out", str(out), "--steps",
+          "2", "--eval-every", "2", "--set", "engine.zero_stage=3", "--set", "micro_batch_size=4",
+          "--set", "global_batch_size=4")
+    losses = [r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    assert len(losses) == 2 and 0 < losses[0] < 20 and 0 <= losses[1] < 20
+    assert json.loads((out / "best" / "metrics.json").read_text())["n"] > 0
