@@ -36,6 +36,12 @@ class Converted:
     notes: list[str] = field(default_factory=list)  # transformations (channel folding, head averaging, ...)
 
 
+def architectures(cfg: dict) -> list:
+    """config.json's ``architectures`` as a list of names ([] when it is anything else: an untrusted file)."""
+    names = cfg.get("architectures")
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
 def read_config(src: Path) -> dict:
     path = Path(src) / "config.json"
     if not path.is_file():

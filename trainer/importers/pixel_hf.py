@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from ..models.pixel import PixelConfig, sincos_positions
-from .common import CheckpointError, Converted, KeyLedger, check_equal, fold_channels, refuse
+from .common import CheckpointError, Converted, KeyLedger, architectures, check_equal, fold_channels, refuse
 
 FORMAT = "pixel-hf"
 VARIANTS = ("pixel",)
@@ -32,7 +32,7 @@ LAYER = {  # xplip/pixel (transformers 4.17 ViT) -> ours (transformers' ViTMAELa
 
 
 def matches(cfg: dict) -> bool:
-    return cfg.get("model_type") == "pixel" or "PIXELForPreTraining" in (cfg.get("architectures") or [])
+    return cfg.get("model_type") == "pixel" or "PIXELForPreTraining" in architectures(cfg)
 
 
 def _layers(led: KeyLedger, src: str, dst: str, n: int, out: dict) -> None:

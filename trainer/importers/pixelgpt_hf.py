@@ -18,7 +18,7 @@ import torch
 from ..models.dualgpt import DualGPTConfig
 from ..models.monogpt import MonoGPTConfig
 from ..models.pixelgpt import PixelGPTConfig
-from .common import CheckpointError, Converted, KeyLedger, fold_channels, refuse
+from .common import CheckpointError, Converted, KeyLedger, architectures, fold_channels, refuse
 
 FORMAT = "pixelgpt-hf"
 CONFIGS = {"pixelgpt": PixelGPTConfig, "monogpt": MonoGPTConfig, "dualgpt": DualGPTConfig}
@@ -29,7 +29,7 @@ LLAMA = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.
 
 
 def matches(cfg: dict) -> bool:
-    return cfg.get("model_type") == "ernie-pixel" or "ErniePixelForCausalLM" in (cfg.get("architectures") or [])
+    return cfg.get("model_type") == "ernie-pixel" or "ErniePixelForCausalLM" in architectures(cfg)
 
 
 def convert(weights: dict[str, torch.Tensor], cfg: dict, variant: str = "pixelgpt", channels: int | None = None
