@@ -9,8 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file, save_file
 
 from pixelkit.trainer.importers import CheckpointError, convert, detect
+from pixelkit.trainer.models.pixel import PixelForPreTraining
 from test_importers import _copy_asset
 
 
@@ -28,3 +31,36 @@ def test_architectures_that_is_not_a_list_is_no_architecture(tmp_path):
     with pytest.raises(CheckpointError, match="is not a pixelgpt-hf checkpoint"):
         convert(src, "pixelgpt-hf")
     assert detect(_edit_config(src, model_type="ernie-pixel")) == "pixelgpt-hf"
+
+
+def _edit_weights(src: Path, key: str, edit) -> Path:
+    state = load_file(str(src / "model.safetensors"))
+    state[key] = edit(state[key])
+    save_file(state, str(src / "model.safetensors"))
+    return src
+
+
+def test_shapes_that_disagree_with_config_json_are_named_before_anything_is_allocated(tmp_path):
+    """A tensor of another shape than config.json implies was a bare RuntimeError from torch's load_state_dict (or
+    from a reshape when folding channels); an absurd size in config.json (~1e12) was allocated first -- a
+    RuntimeError from the allocator, or the machine out of memory. Each is now a CheckpointError naming the key and
+    both shapes, checked on the meta device before the model is built."""
+    q = "vit.encoder.layer.0.attention.attention.query.weight"
+    src = _edit_weights(_copy_asset("pixel-hf", tmp_path / "q"), q, lambda t: torch.zeros(t.shape[0], 3))
+    with pytest.raises(CheckpointError, match=r"q/pixel-hf: 1 tensor\(s\), imported as pixel, of another shape than its "
+                                              r"config.json implies: \['encoder.0.attention.q_proj.weight \(16, 3\) "
+                                              r"from the weights, \(16, 16\) by config.json'\]"):
+        PixelForPreTraining.from_pretrained(src)
+    huge = _edit_config(_copy_asset("pixelgpt-hf", tmp_path / "huge"), intermediate_size=2 ** 40)
+    with pytest.raises(CheckpointError, match=rf"decoder.layers.0.mlp.down_proj.weight \(16, 40\) from the weights, "
+                                              rf"\(16, {2 ** 40}\) by config.json.*\(\+2 more\)"):
+        convert(huge)
+    wide = _edit_config(_copy_asset("pixel-hf", tmp_path / "wide"), hidden_size=2 ** 40)
+    with pytest.raises(CheckpointError, match=rf"position_embeddings has shape \(1, 17, 16\), but its config.json "
+                                              rf"implies \(1, 17, {2 ** 40}\)"):
+        convert(wide)
+    head = _edit_weights(_copy_asset("pixelgpt-hf", tmp_path / "head"), "lm_pixel_head.weight",
+                         lambda t: torch.zeros(5, t.shape[1]))
+    with pytest.raises(CheckpointError, match=r"lm_pixel_head.weight has shape \(5, 16\), but its config.json "
+                                              r"implies \(48, 16\)"):
+        convert(head, channels=1)

@@ -13,6 +13,8 @@ import json
 import logging
 from pathlib import Path
 
+import torch
+
 from ..models.base import check_dtypes, check_sizes
 from ..spec import IMPORT_FORMATS
 from .common import CheckpointError, Converted, read_config, read_weights
@@ -65,11 +67,27 @@ def convert(src: str | Path, fmt: str | None = None, variant: str | None = None,
     takes_length = "num_patches" in inspect.signature(mod.convert).parameters
     extra = {"num_patches": num_patches} if num_patches and takes_length else {}
     conv = mod.convert(read_weights(src), cfg, variant=variant, channels=channels, **extra)
+    _check_shapes(conv, src)
     for key, why in sorted(conv.dropped.items()):
         log.info("import %s: not imported %s (%s)", fmt, key, why)
     for note in conv.notes:
         log.info("import %s: %s", fmt, note)
     return conv
+
+
+def _check_shapes(conv: Converted, src) -> None:
+    """The converted tensors against the model config.json describes, built on the meta device (nothing allocated:
+    its sizes may be absurd); torch's load_state_dict raised a bare RuntimeError, or the build ran out of memory."""
+    from ..models import get_variant
+    with torch.device("meta"):
+        probe = get_variant(conv.variant).model_class(conv.config).state_dict()
+    bad = [f"{k} {tuple(v.shape)} from the weights, {tuple(probe[k].shape)} by config.json"
+           for k, v in sorted(conv.state_dict.items()) if k in probe and tuple(v.shape) != tuple(probe[k].shape)]
+    if bad:
+        more = f" (+{len(bad) - 4} more)" if len(bad) > 4 else ""
+        raise CheckpointError(f"{src}: {len(bad)} tensor(s), imported as {conv.variant}, of another shape than its "
+                              f"config.json implies: {bad[:4]}{more}; config.json belongs to other weights or a file "
+                              f"is damaged")
 
 
 def build(conv: Converted, model_class=None):

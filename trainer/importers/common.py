@@ -128,6 +128,15 @@ class KeyLedger:
         return self.dropped
 
 
+def check_shape(fmt: str, key: str, stored: torch.Tensor, want: tuple) -> torch.Tensor:
+    """A source tensor must have the shape config.json implies before anything is computed from it (a fixed table
+    recomputed at a config's absurd size, a channel fold) -- else a traceback, or an allocation of that size."""
+    if tuple(stored.shape) != tuple(want):
+        raise CheckpointError(f"{fmt} checkpoint: {key} has shape {tuple(stored.shape)}, but its config.json implies "
+                              f"{tuple(want)}; config.json belongs to other weights or a file is damaged")
+    return stored
+
+
 def check_equal(name: str, stored: torch.Tensor, ours: torch.Tensor, atol: float) -> None:
     """A stored buffer we recompute (fixed positions, RoPE frequencies) must equal ours, else we would run another
     model than the checkpoint's."""
