@@ -64,3 +64,43 @@ def test_shapes_that_disagree_with_config_json_are_named_before_anything_is_allo
     with pytest.raises(CheckpointError, match=r"lm_pixel_head.weight has shape \(5, 16\), but its config.json "
                                               r"implies \(48, 16\)"):
         convert(head, channels=1)
+
+
+def _sharded(src: Path) -> dict[str, str]:
+    """Split the asset's model.safetensors into two shards + index (as save_pretrained shards); the weight map."""
+    state = load_file(str(src / "model.safetensors"))
+    (src / "model.safetensors").unlink()
+    keys = sorted(state)
+    names = {k: f"model-0000{1 + (i >= len(keys) // 2)}-of-00002.safetensors" for i, k in enumerate(keys)}
+    for shard in sorted(set(names.values())):
+        save_file({k: state[k] for k in keys if names[k] == shard}, str(src / shard))
+    (src / "model.safetensors.index.json").write_text(json.dumps({"weight_map": names}))
+    return names
+
+
+def test_a_sharded_checkpoint_with_a_missing_or_doubled_shard_is_named(tmp_path):
+    """An index naming a shard that is not there (an interrupted download) was a FileNotFoundError traceback, one
+    that is a directory an OSError; a tensor in two shards was taken silently from whichever was read last. Each is
+    now a CheckpointError naming the shard(s) and the fix; a whole sharded checkpoint imports as the single file."""
+    whole = convert(_copy_asset("pixel-hf", tmp_path / "whole"))
+    ok = _copy_asset("pixel-hf", tmp_path / "ok")
+    _sharded(ok)
+    assert all(torch.equal(v, whole.state_dict[k]) for k, v in convert(ok).state_dict.items())
+    gone = _copy_asset("pixel-hf", tmp_path / "gone")
+    _sharded(gone)
+    (gone / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(CheckpointError, match=r"names shard 'model-00002-of-00002.safetensors', which is not a file "
+                                              r"in .*gone/pixel-hf: the checkpoint is incomplete"):
+        convert(gone)
+    (gone / "model-00002-of-00002.safetensors").mkdir()
+    with pytest.raises(CheckpointError, match="which is not a file"):
+        convert(gone)
+    twice = _copy_asset("pixel-hf", tmp_path / "twice")
+    names = _sharded(twice)
+    first = sorted(names)[0]  # in shard 1; a zeroed copy is put in shard 2 too
+    second = twice / "model-00002-of-00002.safetensors"
+    zeros = torch.zeros_like(load_file(str(twice / "model-00001-of-00002.safetensors"))[first])
+    save_file({**load_file(str(second)), first: zeros}, str(second))
+    with pytest.raises(CheckpointError, match=rf"\['{first}'\] are in both model-00001-of-00002.safetensors and "
+                                              rf"model-00002-of-00002.safetensors"):
+        convert(twice)

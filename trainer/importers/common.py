@@ -53,13 +53,13 @@ def _json(path: Path) -> Any:
     return read_json(path, CheckpointError)
 
 
-def _load_file(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
+def _load_file(path: Path, safetensors: bool) -> dict[str, torch.Tensor]:
+    if safetensors:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         try:
             return load_file(str(path))
-        except SafetensorError as e:
+        except (SafetensorError, OSError) as e:
             raise CheckpointError(f"{path} is not a readable safetensors file ({str(e)[:120]})") from None
     # a pickle written by someone else: torch's weights_only unpickler admits tensors and plain containers only
     try:
@@ -87,12 +87,22 @@ def read_weights(src: Path) -> dict[str, torch.Tensor]:
                 raise CheckpointError(f"{path}: 'weight_map' must map tensor names to shard file names")
             shards = sorted(set(weight_map.values()))
             state: dict[str, torch.Tensor] = {}
+            origin: dict[str, str] = {}
             for shard in shards:
                 if Path(shard).name != shard or shard in ("", ".", ".."):  # untrusted: no paths out of the directory
                     raise CheckpointError(f"{path} names a shard outside its directory: {shard!r}")
-                state.update(_load_file(src / shard))
+                if not (src / shard).is_file():
+                    raise CheckpointError(f"{path} names shard {shard!r}, which is not a file in {src}: the "
+                                          f"checkpoint is incomplete; fetch every shard its index names")
+                part = _load_file(src / shard, name.startswith("model.safetensors"))
+                twice = sorted(set(part) & set(state))
+                if twice:  # one would silently replace the other
+                    raise CheckpointError(f"{src}: {twice[:4]} are in both {origin[twice[0]]} and {shard}; which is "
+                                          f"meant? the shards belong to different checkpoints -- fetch them again")
+                state.update(part)
+                origin.update(dict.fromkeys(part, shard))
             return state
-        return _load_file(path)
+        return _load_file(path, name.endswith(".safetensors"))
     raise CheckpointError(f"{src} holds none of {', '.join(WEIGHT_FILES)}")
 
 
