@@ -11,6 +11,8 @@ import importlib
 import inspect
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -115,17 +117,43 @@ def pretrained_config(variant: str, config_class, path, channels: int | None = N
     return convert(path, fmt, variant=variant, channels=channels, num_patches=num_patches).config
 
 
-def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
-    """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
-    dropped and why, what was transformed."""
-    out = Path(out)
+def _check_out(out: Path, src: str | Path) -> None:
+    """--out must be a new or empty directory, or an earlier import (replaced whole); never the source, a file,
+    or a directory of other files (a stale model.safetensors.index.json there outranked the new weights)."""
     if out.resolve() == Path(src).resolve():  # save_pretrained would write over the source's config and weights
         raise CheckpointError(f"--out {out} is the checkpoint being imported; write the import to another directory")
+    if any(p.exists() and not p.is_dir() for p in (out, *out.parents)):
+        raise CheckpointError(f"--out {out}: {next(p for p in (out, *out.parents) if p.exists() and not p.is_dir())} "
+                              f"is a file; give a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "import.json").is_file():
+        raise CheckpointError(f"--out {out} holds other files (not an earlier import); give a new or empty directory "
+                              f"-- nothing there is overwritten")
+
+
+def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
+    """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
+    dropped and why, what was transformed. Atomic: written to a temporary directory beside ``out`` and renamed
+    into place, so an import that fails or is killed leaves ``out`` as it was (an earlier import there is
+    replaced whole, never mixed with the new one)."""
+    out = Path(out)
+    _check_out(out, src)
     model = build(conv)
-    model.save_pretrained(out, safe_serialization=True)
     record = {"format": fmt, "source": str(Path(src).resolve()), "variant": conv.variant,
               "dropped": conv.dropped, "notes": conv.notes}
-    (out / "import.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp, old = (out.parent / f".{out.name}.{what}-{os.getpid()}" for what in ("importing", "replaced"))
+    try:
+        tmp.mkdir(parents=True)
+        model.save_pretrained(tmp, safe_serialization=True)
+        (tmp / "import.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        if out.is_dir() and any(out.iterdir()):  # an earlier import: set aside, then removed
+            out.rename(old)
+        tmp.rename(out)  # onto a missing or empty directory: one step
+    except OSError as e:
+        raise CheckpointError(f"--out {out}: cannot write there ({e.strerror or e}); give a writable directory"
+                              ) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return out
 
 
