@@ -175,3 +175,36 @@ def test_a_killed_import_leaves_out_as_it_was(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == -9, run.stderr[-2000:]
     assert _files(out) == before
+
+
+def test_continued_pretraining_from_another_variant_or_a_finetuned_model_is_named(tmp_path, gray_shards):
+    """``pretrain --model pixel --set init_from=DIR`` built the checkpoint's config as a PixelConfig (transformers
+    only warned): a PixelGPT dir got through every check and failed inside the engine with an AttributeError
+    traceback, a PIXAR dir was reported as a patch size the shards lack, a finetuned task model was read as a
+    PIXEL config. Now prepare() names what the dir holds and the fix, before any engine starts."""
+    from pixelkit.trainer.config import load_config
+    from pixelkit.trainer.engine import prepare
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+
+    def saved(variant: str, mode: str, patch: int) -> Path:
+        v = get_variant(variant)
+        v.model_class(v.config("debug", {}, DataInfo(mode, patch, 16, 1024))).save_pretrained(tmp_path / variant)
+        return tmp_path / variant
+
+    def pretrain(init: Path):
+        return prepare(load_config(None, {"model": "pixel", "flavor": "debug", "data": {"train": [str(gray_shards)]},
+                                          "init_from": str(init), "output_dir": str(tmp_path / "run")}))
+
+    for variant, mode, patch in (("pixelgpt", "gray", 16), ("pixar", "binary", 8)):
+        with pytest.raises(CheckpointError, match=f"holds a 'pixelkit-{variant}' model, not 'pixelkit-pixel': "
+                                                  f"pretrain it with --model {variant}"):
+            pretrain(saved(variant, mode, patch))
+    pixel = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 16))
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    TaskModel(TaskConfig(encoder="pixel", encoder_config=pixel.to_dict(), head="tagging", task=task)).save_pretrained(
+        tmp_path / "task")
+    with pytest.raises(CheckpointError, match="holds a finetuned task model; continued pretraining starts from a "
+                                              "pretraining model"):
+        pretrain(tmp_path / "task")
+    assert pretrain(saved("pixel", "gray", 16))[3].model_type == "pixelkit-pixel"

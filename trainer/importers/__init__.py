@@ -112,7 +112,17 @@ def pretrained_config(variant: str, config_class, path, channels: int | None = N
     weights folded into a gray model when ``channels`` is 1, e.g. for gray shards)."""
     fmt = detect(path)
     if fmt is None:
-        check_sizes(read_config(path), Path(path) / "config.json")
+        cfg = read_config(path)
+        check_sizes(cfg, Path(path) / "config.json")
+        have, want = cfg.get("model_type"), config_class.model_type
+        if have == "pixelkit-task":
+            raise CheckpointError(f"init_from {path} holds a finetuned task model; continued pretraining starts from "
+                                  f"a pretraining model: give a pixel-train pretrain output's model/ dir")
+        if have != want:  # its config was built as ours (transformers only warned) and failed later, or trained
+            mine = isinstance(have, str) and have.startswith("pixelkit-")
+            raise CheckpointError(f"init_from {path} holds a {have!r} model, not {want!r}: " + (
+                f"pretrain it with --model {have.removeprefix('pixelkit-')} (it keeps its variant)" if mine else
+                f"neither ours nor a published layout pixel-train import reads ({', '.join(FORMATS)})"))
         return config_class.from_pretrained(path)
     return convert(path, fmt, variant=variant, channels=channels, num_patches=num_patches).config
 
