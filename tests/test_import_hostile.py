@@ -208,3 +208,30 @@ def test_continued_pretraining_from_another_variant_or_a_finetuned_model_is_name
                                               "pretraining model"):
         pretrain(tmp_path / "task")
     assert pretrain(saved("pixel", "gray", 16))[3].model_type == "pixelkit-pixel"
+
+
+def test_config_settings_of_the_wrong_type_or_impossible_values_are_named(tmp_path):
+    """config.json is untrusted beyond its sizes too: a string epsilon or an integer for a flag was a
+    StrictDataclassFieldValidationError traceback from the config class, a null init range a TypeError inside
+    weight init, and a string mask ratio or dropout 2.0 was imported / loaded silently (failing in training, or
+    training with nonsense). Now ConfigError naming the file and each setting -- under import, from_pretrained
+    and finetune --init."""
+    from types import SimpleNamespace
+
+    from pixelkit.trainer.finetune import encoder_config
+    from pixelkit.trainer.importers import build
+    from pixelkit.trainer.spec import ConfigError, DataInfo
+
+    src = _edit_config(_copy_asset("pixel-hf", tmp_path / "pub"), qkv_bias=1, mask_ratio="x", initializer_range=None)
+    with pytest.raises(ConfigError, match=r"pub/pixel-hf/config.json: .*initializer_range=None, .*mask_ratio='x', "
+                                          r".*qkv_bias=1: not what PixelConfig takes"):
+        convert(src)
+    build(convert(_copy_asset("pixel-hf", tmp_path / "ok"))).save_pretrained(tmp_path / "ours")
+    ours = _edit_config(tmp_path / "ours", layer_norm_eps="x")
+    with pytest.raises(ConfigError, match=r"ours/config.json: layer_norm_eps='x': not what PixelConfig takes"):
+        PixelForPreTraining.from_pretrained(ours)
+    _edit_config(ours, layer_norm_eps=1e-12, hidden_dropout_prob=2.0)
+    with pytest.raises(ConfigError, match=r"ours/config.json: hidden_dropout_prob=2.0: .*dropouts and ratios in "):
+        encoder_config(SimpleNamespace(init_from=str(ours), model=None, model_overrides={}), DataInfo("gray", 4, 16))
+    _edit_config(ours, hidden_dropout_prob=0.0)
+    assert PixelForPreTraining.from_pretrained(ours).config.hidden_dropout_prob == 0.0

@@ -5,6 +5,7 @@ import torch (a test checks). Models, heads and the engine import these; these i
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,62 @@ def weight_files(path: Path, error: type[Exception] = ConfigError, prefix: str =
             raise error(f"{prefix}{index}: 'weight_map' must map tensor names to shard files in {path}")
         return [Path(path) / n for n in names]
     return [Path(path) / "model.safetensors"] if (Path(path) / "model.safetensors").is_file() else []
+
+
+# config.json sizes a model is built from: whole numbers >= 1 (max_text_tokens >= 0); a file is untrusted, and
+# a negative, zero, fractional or textual size was a torch / ZeroDivisionError traceback deep in a constructor
+SIZES = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+         "decoder_hidden_size", "decoder_intermediate_size", "decoder_num_hidden_layers",
+         "decoder_num_attention_heads", "patch_size", "num_channels", "num_channel", "patch_len", "num_patches",
+         "max_position_embeddings", "vocab_size", "max_text_tokens")
+
+
+def check_sizes(cfg: dict, where) -> None:
+    """ConfigError naming ``where`` (a config.json) when a size in ``cfg`` is not a whole number >= 1 (>= 0 for
+    ``max_text_tokens``; ``num_key_value_heads`` may be null) or a width does not split into its heads."""
+    bad = []
+    for key in SIZES:
+        if key not in cfg or (key == "num_key_value_heads" and cfg[key] is None):
+            continue
+        v, low = cfg[key], 0 if key == "max_text_tokens" else 1
+        if type(v) is not int or v < low:
+            bad.append(f"{key}={v!r}")
+    size = cfg.get("image_size", 1)  # published layouts: an int or (height, width)
+    pair = isinstance(size, (list, tuple)) and len(size) == 2
+    if not all(type(v) is int and v >= 1 for v in (size if pair else [size])):
+        bad.append(f"image_size={size!r}")
+    if bad:
+        raise ConfigError(f"{where}: {', '.join(bad)}: sizes must be whole numbers >= 1 (max_text_tokens >= 0); "
+                          f"the file is damaged or not a model config")
+    for width, heads in (("hidden_size", "num_attention_heads"), ("decoder_hidden_size", "decoder_num_attention_heads"),
+                         ("num_attention_heads", "num_key_value_heads")):
+        if isinstance(cfg.get(width), int) and isinstance(cfg.get(heads), int) and cfg[width] % cfg[heads]:
+            raise ConfigError(f"{where}: {width}={cfg[width]} does not split into {heads}={cfg[heads]}")
+
+
+def check_fields(cfg: dict, config_class, where) -> None:
+    """ConfigError naming ``where`` when a setting of ``config_class`` that ``cfg`` holds (besides ``SIZES``) has
+    another type than the class's default -- a bool for a flag, a finite number for a float -- or an impossible
+    value (an eps <= 0, a dropout / ratio outside [0, 1], a negative init range): the config constructor raised a
+    StrictDataclassFieldValidationError traceback, weight init a TypeError, or the model was built silently with
+    a string mask ratio and failed in training."""
+    defaults, bad = config_class().to_dict(), []
+    for key, v in cfg.items():
+        d = defaults.get(key)
+        if key in SIZES or d is None or not isinstance(d, (bool, int, float)):
+            continue
+        if isinstance(d, bool):
+            ok = isinstance(v, bool)
+        else:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (
+                (v > 0) if "eps" in key else (0 <= v <= 1) if ("dropout" in key or key.endswith(("_prob", "_ratio")))
+                else (v >= 0) if key == "initializer_range" else True)
+        if not ok:
+            bad.append(f"{key}={v!r}")
+    if bad:
+        raise ConfigError(f"{where}: {', '.join(bad)}: not what {config_class.__name__} takes (flags true / false; "
+                          f"numbers: epsilons > 0, dropouts and ratios in [0, 1], initializer_range >= 0); the file "
+                          f"is damaged or not this model's config")
 
 
 # beside a saved model (``model/``, ``best/``): the tokenizer whose token ids it was trained on

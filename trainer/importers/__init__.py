@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..models.base import check_dtypes, check_sizes
+from ..models.base import check_dtypes, check_fields, check_sizes
 from ..spec import IMPORT_FORMATS
 from .common import CheckpointError, Converted, read_config, read_weights
 
@@ -66,6 +66,8 @@ def convert(src: str | Path, fmt: str | None = None, variant: str | None = None,
     variant = variant or mod.VARIANTS[0]
     if variant not in mod.VARIANTS:
         raise CheckpointError(f"a {fmt} checkpoint imports as {'/'.join(mod.VARIANTS)}, not {variant!r}")
+    from ..models import get_variant
+    check_fields(cfg, get_variant(variant).config_class, Path(src) / "config.json")
     takes_length = "num_patches" in inspect.signature(mod.convert).parameters
     extra = {"num_patches": num_patches} if num_patches and takes_length else {}
     conv = mod.convert(read_weights(src), cfg, variant=variant, channels=channels, **extra)
@@ -114,6 +116,7 @@ def pretrained_config(variant: str, config_class, path, channels: int | None = N
     if fmt is None:
         cfg = read_config(path)
         check_sizes(cfg, Path(path) / "config.json")
+        check_fields(cfg, config_class, Path(path) / "config.json")
         have, want = cfg.get("model_type"), config_class.model_type
         if have == "pixelkit-task":
             raise CheckpointError(f"init_from {path} holds a finetuned task model; continued pretraining starts from "
