@@ -235,3 +235,29 @@ def test_config_settings_of_the_wrong_type_or_impossible_values_are_named(tmp_pa
         encoder_config(SimpleNamespace(init_from=str(ours), model=None, model_overrides={}), DataInfo("gray", 4, 16))
     _edit_config(ours, hidden_dropout_prob=0.0)
     assert PixelForPreTraining.from_pretrained(ours).config.hidden_dropout_prob == 0.0
+
+
+def test_a_model_safetensors_that_is_not_a_file_is_named(tmp_path):
+    """A saved model dir whose model.safetensors is a directory or a link to nothing (a half-copied tree) passed
+    the run's init_from check (it globbed names) and failed inside the engine with transformers' OSError "no file
+    named model.safetensors" traceback; from_pretrained raised the same. Now the check refuses it at start and the
+    loaders name the file."""
+    import os
+
+    from pixelkit.trainer.checks import weights_problem
+    from pixelkit.trainer.importers import build
+    from pixelkit.trainer.loading import read_pretrained
+    from pixelkit.trainer.models.base import LoadingError
+    from pixelkit.trainer.spec import ConfigError
+
+    build(convert(_copy_asset("pixel-hf", tmp_path / "src"))).save_pretrained(tmp_path / "m")
+    f = tmp_path / "m" / "model.safetensors"
+    f.unlink()
+    os.symlink(tmp_path / "gone.safetensors", f)
+    assert "holds no config.json + model weights" in weights_problem(str(tmp_path / "m"))
+    with pytest.raises(LoadingError, match=f"{f} is not a file \\(a directory, or a link to nothing\\)"):
+        PixelForPreTraining.from_pretrained(tmp_path / "m")
+    f.unlink()
+    f.mkdir()
+    with pytest.raises(ConfigError, match=f"init_from {f} is not a file"):
+        read_pretrained(tmp_path / "m")

@@ -58,7 +58,11 @@ def weight_files(path: Path, error: type[Exception] = ConfigError, prefix: str =
         if not names or not all(isinstance(n, str) and Path(n).name == n and n not in (".", "..") for n in names):
             raise error(f"{prefix}{index}: 'weight_map' must map tensor names to shard files in {path}")
         return [Path(path) / n for n in names]
-    return [Path(path) / "model.safetensors"] if (Path(path) / "model.safetensors").is_file() else []
+    single = Path(path) / "model.safetensors"
+    if (single.is_symlink() or single.exists()) and not single.is_file():
+        raise error(f"{prefix}{single} is not a file (a directory, or a link to nothing); save or copy the model "
+                    f"again")
+    return [single] if single.is_file() else []
 
 
 # config.json sizes a model is built from: whole numbers >= 1 (max_text_tokens >= 0); a file is untrusted, and
