@@ -261,3 +261,30 @@ def test_a_model_safetensors_that_is_not_a_file_is_named(tmp_path):
     f.mkdir()
     with pytest.raises(ConfigError, match=f"init_from {f} is not a file"):
         read_pretrained(tmp_path / "m")
+
+
+def test_evaluate_names_a_damaged_finetuned_config(tmp_path):
+    """``pixel-train evaluate --model DIR`` on a finetuned model whose config.json was damaged: an encoder_config
+    that is not an object was a ValueError traceback, a null task a KeyError, a negative encoder width a torch
+    RuntimeError. Now exit 2 naming the file and the field, before anything is built."""
+    from pixelkit.trainer.cli import main
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+
+    pixel = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 16))
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    TaskModel(TaskConfig(encoder="pixel", encoder_config=pixel.to_dict(), head="tagging", task=task)).save_pretrained(
+        tmp_path / "best")
+    good = json.loads((tmp_path / "best" / "config.json").read_text())
+    for edit, message in (({"encoder_config": "x"}, "encoder_config must be an object"),
+                          ({"task": None}, "task must be an object whose family is one of classification"),
+                          ({"task": {**task, "label_names": "NOUN"}}, "task.label_names must be a list of names"),
+                          ({"encoder_config": {**good["encoder_config"], "hidden_size": -3}},
+                           "config.json encoder_config: hidden_size=-3: sizes must be whole numbers")):
+        (tmp_path / "best" / "config.json").write_text(json.dumps({**good, **edit}))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc = main(["evaluate", "--model", str(tmp_path / "best"), "--data", str(tmp_path / "no-data")])
+        assert rc == 2 and "best/config.json" in err.getvalue() and message in err.getvalue(), err.getvalue()
+    (tmp_path / "best" / "config.json").write_text(json.dumps(good))
+    assert TaskModel.from_pretrained(tmp_path / "best").config.task == task
