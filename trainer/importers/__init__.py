@@ -153,14 +153,15 @@ def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
     model = build(conv)
     record = {"format": fmt, "source": str(Path(src).resolve()), "variant": conv.variant,
               "dropped": conv.dropped, "notes": conv.notes}
-    tmp, old = (out.parent / f".{out.name}.{what}-{os.getpid()}" for what in ("importing", "replaced"))
+    dest = out.resolve()  # --out a link to a directory: written there, the link kept
+    tmp, old = (dest.parent / f".{dest.name}.{what}-{os.getpid()}" for what in ("importing", "replaced"))
     try:
         tmp.mkdir(parents=True)
         model.save_pretrained(tmp, safe_serialization=True)
         (tmp / "import.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        if out.is_dir() and any(out.iterdir()):  # an earlier import: set aside, then removed
-            out.rename(old)
-        tmp.rename(out)  # onto a missing or empty directory: one step
+        if dest.is_dir() and any(dest.iterdir()):  # an earlier import: set aside, then removed
+            dest.rename(old)
+        tmp.rename(dest)  # onto a missing or empty directory: one step
     except OSError as e:
         raise CheckpointError(f"--out {out}: cannot write there ({e.strerror or e}); give a writable directory"
                               ) from None
