@@ -270,9 +270,11 @@ def test_a_model_safetensors_that_is_not_a_file_is_named(tmp_path):
 def test_evaluate_names_a_damaged_finetuned_config(tmp_path):
     """``pixel-train evaluate --model DIR`` on a finetuned model whose config.json was damaged: an encoder_config
     that is not an object was a ValueError traceback, a null task a KeyError, a negative encoder width a torch
-    RuntimeError. Now exit 2 naming the file and the field, before anything is built."""
+    RuntimeError. Now exit 2 naming the file and the field, before anything is built. A published (pretrained)
+    checkpoint given as a finetuned model is named as such, with the fix."""
     from pixelkit.trainer.cli import main
     from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.models.base import LoadingError
     from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
 
     pixel = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 16))
@@ -292,3 +294,7 @@ def test_evaluate_names_a_damaged_finetuned_config(tmp_path):
         assert rc == 2 and "best/config.json" in err.getvalue() and message in err.getvalue(), err.getvalue()
     (tmp_path / "best" / "config.json").write_text(json.dumps(good))
     assert TaskModel.from_pretrained(tmp_path / "best").config.task == task
+    # a published (pretrained) checkpoint: was "a pixel-hf checkpoint imports as pixel, not 'task'"
+    with pytest.raises(LoadingError, match=r"pixel-hf holds a published pixel-hf checkpoint \(pretrained, no task "
+                                           r"head\), not a finetuned model: finetune it first"):
+        TaskModel.from_pretrained(Path(__file__).parent / "assets" / "parity" / "pixel-hf")

@@ -104,6 +104,11 @@ class TaskModel(PixelkitModel):
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         path = Path(pretrained_model_name_or_path) / "config.json"
         if path.is_file() and not isinstance(kwargs.get("config"), PretrainedConfig):
+            from .importers import detect
+            if fmt := detect(path.parent):
+                raise LoadingError(f"{path.parent} holds a published {fmt} checkpoint (pretrained, no task head), not "
+                                   f"a finetuned model: finetune it first (pixel-train finetune --init "
+                                   f"{path.parent}), then give that run's best/ or model/ dir")
             check_task_config(read_json_object(path, LoadingError), path)
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
