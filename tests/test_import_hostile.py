@@ -298,3 +298,24 @@ def test_evaluate_names_a_damaged_finetuned_config(tmp_path):
     with pytest.raises(LoadingError, match=r"pixel-hf holds a published pixel-hf checkpoint \(pretrained, no task "
                                            r"head\), not a finetuned model: finetune it first"):
         TaskModel.from_pretrained(Path(__file__).parent / "assets" / "parity" / "pixel-hf")
+
+
+def test_config_fields_transformers_acts_on_while_loading_are_named(tmp_path):
+    """A config.json asking for quantization (bitsandbytes: ImportError), flash attention (ValueError), an integer
+    dtype (ValueError) or holding a text id2label (AttributeError) failed inside transformers' from_pretrained with
+    a traceback. Now ConfigError naming the file, the field and what our models take."""
+    from pixelkit.trainer.importers import build
+    from pixelkit.trainer.spec import ConfigError
+
+    build(convert(_copy_asset("pixel-hf", tmp_path / "src"))).save_pretrained(tmp_path / "m")
+    good = json.loads((tmp_path / "m" / "config.json").read_text())
+    for edit, message in (({"quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}},
+                           "pixelkit loads full-precision weights only"),
+                          ({"_attn_implementation": "flash_attention_2"}, "our models run attention 'eager' or 'sdpa'"),
+                          ({"dtype": "int8"}, "dtype='int8': one of float32"),
+                          ({"id2label": "x"}, r"id2label='x': an object")):
+        (tmp_path / "m" / "config.json").write_text(json.dumps({**good, **edit}))
+        with pytest.raises(ConfigError, match=f"m/config.json: .*{message}"):
+            PixelForPreTraining.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**good, "dtype": "bfloat16"}))
+    PixelForPreTraining.from_pretrained(tmp_path / "m")

@@ -96,6 +96,21 @@ def check_sizes(cfg: dict, where) -> None:
             raise ConfigError(f"{where}: {width}={cfg[width]} does not split into {heads}={cfg[heads]}")
 
 
+# (config.json key, test, what it must be): read by transformers' from_pretrained itself -- a quantization config
+# asked for bitsandbytes (ImportError), flash attention a ValueError, an integer dtype another, a text id2label an
+# AttributeError; our models are full precision with eager / sdpa attention
+FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64", "auto")
+LOADING_FIELDS = (
+    ("quantization_config", lambda v: False, "pixelkit loads full-precision weights only (no quantized checkpoints)"),
+    ("_attn_implementation", lambda v: v in ("eager", "sdpa"), "our models run attention 'eager' or 'sdpa'"),
+    ("attn_implementation", lambda v: v in ("eager", "sdpa"), "our models run attention 'eager' or 'sdpa'"),
+    ("dtype", lambda v: v in FLOAT_DTYPES, f"one of {', '.join(FLOAT_DTYPES)}"),
+    ("torch_dtype", lambda v: v in FLOAT_DTYPES, f"one of {', '.join(FLOAT_DTYPES)}"),
+    ("id2label", lambda v: isinstance(v, dict), "an object (label id -> name)"),
+    ("label2id", lambda v: isinstance(v, dict), "an object (label name -> id)"),
+)
+
+
 def check_fields(cfg: dict, config_class, where) -> None:
     """ConfigError naming ``where`` when a setting of ``config_class`` that ``cfg`` holds (besides ``SIZES``) has
     another type than the class's default -- a bool for a flag, a finite number for a float -- or an impossible
@@ -115,6 +130,9 @@ def check_fields(cfg: dict, config_class, where) -> None:
                 else (v >= 0) if key == "initializer_range" else True)
         if not ok:
             bad.append(f"{key}={v!r}")
+    for key, ok, what in LOADING_FIELDS:  # fields transformers acts on while loading (tracebacks from inside it)
+        if cfg.get(key) is not None and not ok(cfg[key]):
+            raise ConfigError(f"{where}: {key}={cfg[key]!r}: {what}; the file is damaged or not this model's config")
     if bad:
         raise ConfigError(f"{where}: {', '.join(bad)}: not what {config_class.__name__} takes (flags true / false; "
                           f"numbers: epsilons > 0, dropouts and ratios in [0, 1], initializer_range >= 0); the file "
