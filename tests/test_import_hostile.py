@@ -179,6 +179,11 @@ def test_a_killed_import_leaves_out_as_it_was(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == -9, run.stderr[-2000:]
     assert _files(out) == before
+    # a killed import's leftover under a pid that a later import reuses is cleared, not an error
+    left = tmp_path / f".out.importing-{os.getpid()}"
+    left.mkdir()
+    assert _import(assets / "pixel-hf", "pixel-hf", out)[0] == 0
+    assert not left.exists() and json.loads((out / "import.json").read_text())["format"] == "pixel-hf"
 
 
 def test_continued_pretraining_from_another_variant_or_a_finetuned_model_is_named(tmp_path, gray_shards):

@@ -155,17 +155,23 @@ def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
               "dropped": conv.dropped, "notes": conv.notes}
     dest = out.resolve()  # --out a link to a directory: written there, the link kept
     tmp, old = (dest.parent / f".{dest.name}.{what}-{os.getpid()}" for what in ("importing", "replaced"))
+    moved = False  # the earlier import set aside, the new one not yet in its place
     try:
+        shutil.rmtree(tmp, ignore_errors=True)  # a killed import's leftover under a reused pid
         tmp.mkdir(parents=True)
         model.save_pretrained(tmp, safe_serialization=True)
         (tmp / "import.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         if dest.is_dir() and any(dest.iterdir()):  # an earlier import: set aside, then removed
             dest.rename(old)
+            moved = True
         tmp.rename(dest)  # onto a missing or empty directory: one step
+        moved = False
     except OSError as e:
         raise CheckpointError(f"--out {out}: cannot write there ({e.strerror or e}); give a writable directory"
                               ) from None
     finally:
+        if moved:  # the new import did not take its place: the earlier one back
+            old.rename(dest)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return out
