@@ -324,3 +324,30 @@ def test_config_fields_transformers_acts_on_while_loading_are_named(tmp_path):
             PixelForPreTraining.from_pretrained(tmp_path / "m")
     (tmp_path / "m" / "config.json").write_text(json.dumps({**good, "dtype": "bfloat16"}))
     PixelForPreTraining.from_pretrained(tmp_path / "m")
+
+
+class _RunsCode:
+    """Unpickling this calls os.system (what a hostile pytorch_model.bin does)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_pickle_holding_code_is_never_unpickled_and_the_message_gives_the_safe_fix(tmp_path):
+    """A pytorch_model.bin holding an object whose unpickling runs a command: it is read with weights_only=True
+    (the command never runs) -- but the error quoted torch's text, cut at 120 characters, which goes on to suggest
+    weights_only=False. Now the error names the object and the safe fix (a safetensors copy)."""
+    src = _copy_asset("pixel-hf", tmp_path)
+    state = load_file(str(src / "model.safetensors"))
+    (src / "model.safetensors").unlink()
+    torch.save({**state, "extra": _RunsCode(tmp_path / "ran")}, src / "pytorch_model.bin")
+    with pytest.raises(CheckpointError) as e:
+        convert(src)
+    assert not (tmp_path / "ran").exists()
+    assert re.search(r"pytorch_model.bin is not a readable PyTorch weights file: it holds Python objects besides "
+                     r"tensors \(posix.system\), which unpickling would run; it is read with weights_only=True only "
+                     r"-- get a safetensors copy", str(e.value))
+    assert "False" not in str(e.value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ def _load_file(path: Path, safetensors: bool) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 -- torch raises UnpicklingError, RuntimeError, EOFError... for a bad file
+        if "Weights only load failed" in str(e):  # torch's text goes on to suggest weights_only=False: never here
+            what = re.search(r"GLOBAL ([\w.]+)", str(e))
+            detail = (f"it holds Python objects besides tensors ({what.group(1)}), which unpickling would run" if what
+                      else "not a pickle of tensors")
+            raise CheckpointError(f"{path} is not a readable PyTorch weights file: {detail}; it is read with "
+                                  f"weights_only=True only -- get a safetensors copy of the checkpoint (or convert "
+                                  f"this file where you trust its source)") from None
         raise CheckpointError(f"{path} is not a readable PyTorch weights file ({type(e).__name__}: "
                               f"{str(e)[:120]})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
