@@ -338,8 +338,9 @@ class _RunsCode:
 
 def test_a_pickle_holding_code_is_never_unpickled_and_the_message_gives_the_safe_fix(tmp_path):
     """A pytorch_model.bin holding an object whose unpickling runs a command: it is read with weights_only=True
-    (the command never runs) -- but the error quoted torch's text, cut at 120 characters, which goes on to suggest
-    weights_only=False. Now the error names the object and the safe fix (a safetensors copy)."""
+    (the command never runs) -- but the import's error quoted torch's text, cut at 120 characters, which goes on to
+    suggest weights_only=False, and from_pretrained on our layout raised torch's UnpicklingError. Now both name the
+    object and the safe fix (a safetensors copy)."""
     src = _copy_asset("pixel-hf", tmp_path)
     state = load_file(str(src / "model.safetensors"))
     (src / "model.safetensors").unlink()
@@ -351,3 +352,15 @@ def test_a_pickle_holding_code_is_never_unpickled_and_the_message_gives_the_safe
                      r"tensors \(posix.system\), which unpickling would run; it is read with weights_only=True only "
                      r"-- get a safetensors copy", str(e.value))
     assert "False" not in str(e.value)
+    # our layout saved as a pickle (save_pretrained(safe_serialization=False)), through from_pretrained -- which
+    # pretraining's init_from uses: an UnpicklingError traceback quoting torch's advice, now the same refusal
+    from pixelkit.trainer.importers import build
+    from pixelkit.trainer.models.base import LoadingError
+    build(convert(_copy_asset("pixel-hf", tmp_path / "src"))).save_pretrained(tmp_path / "ours")
+    ours = load_file(str(tmp_path / "ours" / "model.safetensors"))
+    (tmp_path / "ours" / "model.safetensors").unlink()
+    torch.save({**ours, "extra": _RunsCode(tmp_path / "ran")}, tmp_path / "ours" / "pytorch_model.bin")
+    with pytest.raises(LoadingError, match=r"ours/pytorch_model.bin is not a readable PyTorch weights file: it holds "
+                                           r"Python objects besides tensors \(posix.system\)"):
+        PixelForPreTraining.from_pretrained(tmp_path / "ours")
+    assert not (tmp_path / "ran").exists()

@@ -54,6 +54,18 @@ def _json(path: Path) -> Any:
     return read_json(path, CheckpointError)
 
 
+def pickle_refusal(path, e: Exception) -> str | None:
+    """The message for a pickle torch's weights-only reader refused (None for another error): what it holds and
+    the safe fix -- torch's own text goes on to suggest weights_only=False, never an option here."""
+    if "Weights only load failed" not in str(e):
+        return None
+    what = re.search(r"GLOBAL ([\w.]+)", str(e))
+    detail = (f"it holds Python objects besides tensors ({what.group(1)}), which unpickling would run" if what
+              else "not a pickle of tensors")
+    return (f"{path} is not a readable PyTorch weights file: {detail}; it is read with weights_only=True only -- get "
+            f"a safetensors copy of the checkpoint (or convert this file where you trust its source)")
+
+
 def _load_file(path: Path, safetensors: bool) -> dict[str, torch.Tensor]:
     if safetensors:
         from safetensors import SafetensorError
@@ -66,13 +78,8 @@ def _load_file(path: Path, safetensors: bool) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 -- torch raises UnpicklingError, RuntimeError, EOFError... for a bad file
-        if "Weights only load failed" in str(e):  # torch's text goes on to suggest weights_only=False: never here
-            what = re.search(r"GLOBAL ([\w.]+)", str(e))
-            detail = (f"it holds Python objects besides tensors ({what.group(1)}), which unpickling would run" if what
-                      else "not a pickle of tensors")
-            raise CheckpointError(f"{path} is not a readable PyTorch weights file: {detail}; it is read with "
-                                  f"weights_only=True only -- get a safetensors copy of the checkpoint (or convert "
-                                  f"this file where you trust its source)") from None
+        if (refusal := pickle_refusal(path, e)) is not None:
+            raise CheckpointError(refusal) from None
         raise CheckpointError(f"{path} is not a readable PyTorch weights file ({type(e).__name__}: "
                               f"{str(e)[:120]})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -182,7 +183,11 @@ class PixelkitModel(PreTrainedModel):
                 check_shapes(cls, path, config, shapes, allow_missing)
             # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
             kwargs["ignore_mismatched_sizes"] = True
-            model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
+            try:
+                model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
+            except pickle.UnpicklingError as e:  # a pytorch_model.bin torch's weights-only reader refused
+                from ..importers.common import pickle_refusal
+                raise LoadingError(pickle_refusal(Path(path) / "pytorch_model.bin", e) or str(e)) from None
             try:
                 check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
             except LoadingError as e:  # another variant's checkpoint: say so, not just "name them in allow_*"
