@@ -147,6 +147,10 @@ def test_import_out_must_be_a_new_or_empty_directory_or_an_earlier_import(tmp_pa
     assert _import(assets / "pixel-hf", "pixel-hf", tmp_path / "empty")[0] == 0  # the earlier import replaced
     assert json.loads((tmp_path / "empty" / "config.json").read_text())["model_type"] == "pixelkit-pixel"
     assert sorted(_files(tmp_path / "empty")) == ["config.json", "import.json", "model.safetensors"]
+    (tmp_path / "empty" / "notes.txt").write_text("mine")  # an earlier import someone added a file to: kept
+    rc, err = _import(assets / "pixel-hf", "pixel-hf", tmp_path / "empty")
+    assert rc == 2 and "is an earlier import, but also holds ['notes.txt']; replacing it would delete them" in err
+    (tmp_path / "empty" / "notes.txt").unlink()
     (tmp_path / "link").symlink_to(tmp_path / "empty")  # --out a link to an earlier import: replaced there
     assert _import(assets / "pixelgpt-hf", "pixelgpt-hf", tmp_path / "link")[0] == 0
     assert (tmp_path / "link").is_symlink()

@@ -7,6 +7,7 @@ one ``FORMATS`` line each. Each module exposes ``FORMAT``, ``VARIANTS`` (the mod
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import inspect
 import json
@@ -130,6 +131,12 @@ def pretrained_config(variant: str, config_class, path, channels: int | None = N
     return convert(path, fmt, variant=variant, channels=channels, num_patches=num_patches).config
 
 
+def _written(name: str) -> bool:
+    """A file ``write`` puts in --out: save_pretrained's (sharded or not) and import.json."""
+    return name in ("config.json", "generation_config.json", "import.json", "model.safetensors",
+                    "model.safetensors.index.json") or fnmatch.fnmatchcase(name, "model-*-of-*.safetensors")
+
+
 def _check_out(out: Path, src: str | Path) -> None:
     """--out must be a new or empty directory, or an earlier import (replaced whole); never the source, a file,
     or a directory of other files (a stale model.safetensors.index.json there outranked the new weights)."""
@@ -141,6 +148,10 @@ def _check_out(out: Path, src: str | Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "import.json").is_file():
         raise CheckpointError(f"--out {out} holds other files (not an earlier import); give a new or empty directory "
                               f"-- nothing there is overwritten")
+    others = sorted(p.name for p in out.iterdir() if not _written(p.name)) if out.is_dir() else []
+    if others:  # an earlier import that someone added files to: replacing it whole would delete them
+        raise CheckpointError(f"--out {out} is an earlier import, but also holds {others[:4]}; replacing it would "
+                              f"delete them: move them out or give another directory")
 
 
 def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
