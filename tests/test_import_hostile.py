@@ -1,7 +1,9 @@
-"""``pixel-train import`` and the loaders on hostile published checkpoints (config fields of the wrong type, shapes
-that disagree with config.json, broken shard indexes, an --out that is not a fresh directory): each is refused
-naming the file or key and the fix, never a traceback, an allocation of an absurd size, or a half-written output.
-More damaged files: test_loading_hostile.py; exact imports: test_importers.py."""
+"""``pixel-train import`` and the loaders (from_pretrained, init_from, finetune --init, evaluate --model) on hostile
+checkpoints, published or ours: config fields of the wrong type, shapes that disagree with config.json, broken
+shard indexes, pickles holding code, another variant's or a finetuned model's directory, an --out that is not a
+fresh directory, a killed import. Each is refused naming the file or key and the fix -- never a traceback, an
+allocation of an absurd size, an unpickled object or a half-written output. More damaged files:
+test_loading_hostile.py; exact imports: test_importers.py."""
 
 from __future__ import annotations
 
@@ -255,8 +257,6 @@ def test_a_model_safetensors_that_is_not_a_file_is_named(tmp_path):
     the run's init_from check (it globbed names) and failed inside the engine with transformers' OSError "no file
     named model.safetensors" traceback; from_pretrained raised the same. Now the check refuses it at start and the
     loaders name the file."""
-    import os
-
     from pixelkit.trainer.checks import weights_problem
     from pixelkit.trainer.importers import build
     from pixelkit.trainer.loading import read_pretrained
