@@ -61,7 +61,8 @@ def weights_problem(init_from: str | None, key: str = "init_from") -> str | None
     if not init_from or not init_from.strip() or "://" in init_from or not Path(init_from).is_dir():
         return None  # unset, remote, or already reported as not a directory
     d = Path(init_from)
-    if (d / "config.json").is_file() and (any(d.glob("model*.safetensors*")) or any(d.glob("pytorch_model*.bin*"))):
+    files = [*d.glob("model*.safetensors*"), *d.glob("pytorch_model*.bin*")]
+    if (d / "config.json").is_file() and any(f.is_file() for f in files):  # a directory or a dangling link: none
         return None
     hint = f"; did you mean {d / 'model'}?" if (d / "model" / "config.json").is_file() else ""
     return (f"{key} {init_from!r} holds no config.json + model weights (model*.safetensors, pytorch_model*.bin): "

@@ -19,7 +19,7 @@ from .heads import get_head
 from .heads.encoders import encoder_class
 from .heads.modal import KINDS
 from .models import REGISTRY, get_variant
-from .models.base import check_sizes
+from .models.base import check_fields, check_sizes
 from .spec import (FAMILIES, MAIN_METRIC, METRIC_KEYS, TOKEN_UNIT_FAMILIES, ConfigError, DataInfo, check_modality,
                    check_tokenizer, resolve_task)
 
@@ -99,6 +99,7 @@ def encoder_config(cfg, info: DataInfo):
     check_sizes(conf, Path(cfg.init_from) / "config.json")
     name = variant_of(conf, cfg.init_from)
     variant = get_variant(name)
+    check_fields(conf, variant.config_class, Path(cfg.init_from) / "config.json")
     ec = variant.config_class.from_dict(conf)
     for key, want in (("patch_size", info.patch_size), ("num_channels", info.channels)):
         have = getattr(ec, key, 1)  # pixar2024's config has no num_channels: one (binary) channel

@@ -5,6 +5,7 @@ import torch (a test checks). Models, heads and the engine import these; these i
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,85 @@ def weight_files(path: Path, error: type[Exception] = ConfigError, prefix: str =
         if not names or not all(isinstance(n, str) and Path(n).name == n and n not in (".", "..") for n in names):
             raise error(f"{prefix}{index}: 'weight_map' must map tensor names to shard files in {path}")
         return [Path(path) / n for n in names]
-    return [Path(path) / "model.safetensors"] if (Path(path) / "model.safetensors").is_file() else []
+    single = Path(path) / "model.safetensors"
+    if (single.is_symlink() or single.exists()) and not single.is_file():
+        raise error(f"{prefix}{single} is not a file (a directory, or a link to nothing); save or copy the model "
+                    f"again")
+    return [single] if single.is_file() else []
+
+
+# config.json sizes a model is built from: whole numbers >= 1 (max_text_tokens >= 0); a file is untrusted, and
+# a negative, zero, fractional or textual size was a torch / ZeroDivisionError traceback deep in a constructor
+SIZES = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+         "decoder_hidden_size", "decoder_intermediate_size", "decoder_num_hidden_layers",
+         "decoder_num_attention_heads", "patch_size", "num_channels", "num_channel", "patch_len", "num_patches",
+         "max_position_embeddings", "vocab_size", "max_text_tokens")
+
+
+def check_sizes(cfg: dict, where) -> None:
+    """ConfigError naming ``where`` (a config.json) when a size in ``cfg`` is not a whole number >= 1 (>= 0 for
+    ``max_text_tokens``; ``num_key_value_heads`` may be null) or a width does not split into its heads."""
+    bad = []
+    for key in SIZES:
+        if key not in cfg or (key == "num_key_value_heads" and cfg[key] is None):
+            continue
+        v, low = cfg[key], 0 if key == "max_text_tokens" else 1
+        if type(v) is not int or v < low:
+            bad.append(f"{key}={v!r}")
+    size = cfg.get("image_size", 1)  # published layouts: an int or (height, width)
+    pair = isinstance(size, (list, tuple)) and len(size) == 2
+    if not all(type(v) is int and v >= 1 for v in (size if pair else [size])):
+        bad.append(f"image_size={size!r}")
+    if bad:
+        raise ConfigError(f"{where}: {', '.join(bad)}: sizes must be whole numbers >= 1 (max_text_tokens >= 0); "
+                          f"the file is damaged or not a model config")
+    for width, heads in (("hidden_size", "num_attention_heads"), ("decoder_hidden_size", "decoder_num_attention_heads"),
+                         ("num_attention_heads", "num_key_value_heads")):
+        if isinstance(cfg.get(width), int) and isinstance(cfg.get(heads), int) and cfg[width] % cfg[heads]:
+            raise ConfigError(f"{where}: {width}={cfg[width]} does not split into {heads}={cfg[heads]}")
+
+
+# (config.json key, test, what it must be): read by transformers' from_pretrained itself -- a quantization config
+# asked for bitsandbytes (ImportError), flash attention a ValueError, an integer dtype another, a text id2label an
+# AttributeError; our models are full precision with eager / sdpa attention
+FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64", "auto")
+LOADING_FIELDS = (
+    ("quantization_config", lambda v: False, "pixelkit loads full-precision weights only (no quantized checkpoints)"),
+    ("_attn_implementation", lambda v: v in ("eager", "sdpa"), "our models run attention 'eager' or 'sdpa'"),
+    ("attn_implementation", lambda v: v in ("eager", "sdpa"), "our models run attention 'eager' or 'sdpa'"),
+    ("dtype", lambda v: v in FLOAT_DTYPES, f"one of {', '.join(FLOAT_DTYPES)}"),
+    ("torch_dtype", lambda v: v in FLOAT_DTYPES, f"one of {', '.join(FLOAT_DTYPES)}"),
+    ("id2label", lambda v: isinstance(v, dict), "an object (label id -> name)"),
+    ("label2id", lambda v: isinstance(v, dict), "an object (label name -> id)"),
+)
+
+
+def check_fields(cfg: dict, config_class, where) -> None:
+    """ConfigError naming ``where`` when a setting of ``config_class`` that ``cfg`` holds (besides ``SIZES``) has
+    another type than the class's default -- a bool for a flag, a finite number for a float -- or an impossible
+    value (an eps <= 0, a dropout / ratio outside [0, 1], a negative init range): the config constructor raised a
+    StrictDataclassFieldValidationError traceback, weight init a TypeError, or the model was built silently with
+    a string mask ratio and failed in training."""
+    defaults, bad = config_class().to_dict(), []
+    for key, v in cfg.items():
+        d = defaults.get(key)
+        if key in SIZES or d is None or not isinstance(d, (bool, int, float)):
+            continue
+        if isinstance(d, bool):
+            ok = isinstance(v, bool)
+        else:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (
+                (v > 0) if "eps" in key else (0 <= v <= 1) if ("dropout" in key or key.endswith(("_prob", "_ratio")))
+                else (v >= 0) if key == "initializer_range" else True)
+        if not ok:
+            bad.append(f"{key}={v!r}")
+    for key, ok, what in LOADING_FIELDS:  # fields transformers acts on while loading (tracebacks from inside it)
+        if cfg.get(key) is not None and not ok(cfg[key]):
+            raise ConfigError(f"{where}: {key}={cfg[key]!r}: {what}; the file is damaged or not this model's config")
+    if bad:
+        raise ConfigError(f"{where}: {', '.join(bad)}: not what {config_class.__name__} takes (flags true / false; "
+                          f"numbers: epsilons > 0, dropouts and ratios in [0, 1], initializer_range >= 0); the file "
+                          f"is damaged or not this model's config")
 
 
 # beside a saved model (``model/``, ``best/``): the tokenizer whose token ids it was trained on

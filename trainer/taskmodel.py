@@ -9,6 +9,7 @@ rebuilds it from its directory alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +20,8 @@ from transformers.utils import ModelOutput
 
 from pixelkit.schemas import TaskSpec
 
-from .models.base import PixelkitModel
+from .models.base import LoadingError, PixelkitModel
+from .spec import FAMILIES, check_fields, check_sizes, read_json_object
 
 # heads and the models registry are imported where used: hf.register imports this module while models/ is still
 # loading (models.base is complete by then)
@@ -57,6 +59,30 @@ class TaskConfig(PretrainedConfig):
         return 0 if self.task["family"] in ("regression", "qa") else len(self.task["label_names"])
 
 
+def check_task_config(cfg: dict, where: Path) -> None:
+    """A saved task model's config.json before anything is built from it (untrusted: a damaged file was a
+    ValueError, KeyError or RuntimeError traceback inside the constructor): its encoder a registered variant with a
+    config of sound sizes and settings, its task and head named as the heads read them."""
+    if cfg.get("model_type") != TaskConfig.model_type:
+        return  # another model's directory: PixelkitModel.from_pretrained names it
+    from .models import get_variant
+    enc, task = cfg.get("encoder"), cfg.get("task")
+    labelled = isinstance(task, dict) and task.get("family") not in ("regression", "qa")
+    problems = [f"{key} must be {what}" for key, bad, what in (
+        ("encoder", not isinstance(enc, str), "a variant name"),
+        ("encoder_config", not isinstance(cfg.get("encoder_config"), dict), "an object (the encoder's config)"),
+        ("head", not isinstance(cfg.get("head"), str), "a head name"),
+        ("head_options", not isinstance(cfg.get("head_options") or {}, dict), "an object"),
+        ("task", not isinstance(task, dict) or task.get("family") not in FAMILIES, f"an object whose family is one "
+                                                                                   f"of {', '.join(FAMILIES)}"),
+        ("task.label_names", labelled and not (isinstance(task.get("label_names"), list) and all(
+            isinstance(n, str) for n in task["label_names"])), "a list of names")) if bad]
+    if problems:
+        raise LoadingError(f"{where}: {'; '.join(problems)}; the file is damaged or not a finetuned model's config")
+    check_sizes(cfg["encoder_config"], f"{where} encoder_config")
+    check_fields(cfg["encoder_config"], get_variant(enc).config_class, f"{where} encoder_config")
+
+
 @dataclass
 class TaskOutput(ModelOutput):
     loss: torch.Tensor | None = None
@@ -73,6 +99,18 @@ class TaskModel(PixelkitModel):
     base_model_prefix = "task"
     main_input_name = "pixel_values"
     _supports_sdpa = True
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        path = Path(pretrained_model_name_or_path) / "config.json"
+        if path.is_file() and not isinstance(kwargs.get("config"), PretrainedConfig):
+            from .importers import detect
+            if fmt := detect(path.parent):
+                raise LoadingError(f"{path.parent} holds a published {fmt} checkpoint (pretrained, no task head), not "
+                                   f"a finetuned model: finetune it first (pixel-train finetune --init "
+                                   f"{path.parent}), then give that run's best/ or model/ dir")
+            check_task_config(read_json_object(path, LoadingError), path)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     def __init__(self, config: TaskConfig):
         super().__init__(config)

@@ -7,13 +7,18 @@ one ``FORMATS`` line each. Each module exposes ``FORMAT``, ``VARIANTS`` (the mod
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import inspect
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
-from ..models.base import check_dtypes, check_sizes
+import torch
+
+from ..models.base import check_dtypes, check_fields, check_sizes
 from ..spec import IMPORT_FORMATS
 from .common import CheckpointError, Converted, read_config, read_weights
 
@@ -62,14 +67,32 @@ def convert(src: str | Path, fmt: str | None = None, variant: str | None = None,
     variant = variant or mod.VARIANTS[0]
     if variant not in mod.VARIANTS:
         raise CheckpointError(f"a {fmt} checkpoint imports as {'/'.join(mod.VARIANTS)}, not {variant!r}")
+    from ..models import get_variant
+    check_fields(cfg, get_variant(variant).config_class, Path(src) / "config.json")
     takes_length = "num_patches" in inspect.signature(mod.convert).parameters
     extra = {"num_patches": num_patches} if num_patches and takes_length else {}
     conv = mod.convert(read_weights(src), cfg, variant=variant, channels=channels, **extra)
+    _check_shapes(conv, src)
     for key, why in sorted(conv.dropped.items()):
         log.info("import %s: not imported %s (%s)", fmt, key, why)
     for note in conv.notes:
         log.info("import %s: %s", fmt, note)
     return conv
+
+
+def _check_shapes(conv: Converted, src) -> None:
+    """The converted tensors against the model config.json describes, built on the meta device (nothing allocated:
+    its sizes may be absurd); torch's load_state_dict raised a bare RuntimeError, or the build ran out of memory."""
+    from ..models import get_variant
+    with torch.device("meta"):
+        probe = get_variant(conv.variant).model_class(conv.config).state_dict()
+    bad = [f"{k} {tuple(v.shape)} from the weights, {tuple(probe[k].shape)} by config.json"
+           for k, v in sorted(conv.state_dict.items()) if k in probe and tuple(v.shape) != tuple(probe[k].shape)]
+    if bad:
+        more = f" (+{len(bad) - 4} more)" if len(bad) > 4 else ""
+        raise CheckpointError(f"{src}: {len(bad)} tensor(s), imported as {conv.variant}, of another shape than its "
+                              f"config.json implies: {bad[:4]}{more}; config.json belongs to other weights or a file "
+                              f"is damaged")
 
 
 def build(conv: Converted, model_class=None):
@@ -92,22 +115,76 @@ def pretrained_config(variant: str, config_class, path, channels: int | None = N
     weights folded into a gray model when ``channels`` is 1, e.g. for gray shards)."""
     fmt = detect(path)
     if fmt is None:
-        check_sizes(read_config(path), Path(path) / "config.json")
+        cfg = read_config(path)
+        check_sizes(cfg, Path(path) / "config.json")
+        check_fields(cfg, config_class, Path(path) / "config.json")
+        have, want = cfg.get("model_type"), config_class.model_type
+        if have == "pixelkit-task":
+            raise CheckpointError(f"init_from {path} holds a finetuned task model; continued pretraining starts from "
+                                  f"a pretraining model: give a pixel-train pretrain output's model/ dir")
+        if have != want:  # its config was built as ours (transformers only warned) and failed later, or trained
+            mine = isinstance(have, str) and have.startswith("pixelkit-")
+            raise CheckpointError(f"init_from {path} holds a {have!r} model, not {want!r}: " + (
+                f"pretrain it with --model {have.removeprefix('pixelkit-')} (it keeps its variant)" if mine else
+                f"neither ours nor a published layout pixel-train import reads ({', '.join(FORMATS)})"))
         return config_class.from_pretrained(path)
     return convert(path, fmt, variant=variant, channels=channels, num_patches=num_patches).config
 
 
-def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
-    """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
-    dropped and why, what was transformed."""
-    out = Path(out)
+def _written(name: str) -> bool:
+    """A file ``write`` puts in --out: save_pretrained's (sharded or not) and import.json."""
+    return name in ("config.json", "generation_config.json", "import.json", "model.safetensors",
+                    "model.safetensors.index.json") or fnmatch.fnmatchcase(name, "model-*-of-*.safetensors")
+
+
+def _check_out(out: Path, src: str | Path) -> None:
+    """--out must be a new or empty directory, or an earlier import (replaced whole); never the source, a file,
+    or a directory of other files (a stale model.safetensors.index.json there outranked the new weights)."""
     if out.resolve() == Path(src).resolve():  # save_pretrained would write over the source's config and weights
         raise CheckpointError(f"--out {out} is the checkpoint being imported; write the import to another directory")
+    if any(p.exists() and not p.is_dir() for p in (out, *out.parents)):
+        raise CheckpointError(f"--out {out}: {next(p for p in (out, *out.parents) if p.exists() and not p.is_dir())} "
+                              f"is a file; give a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "import.json").is_file():
+        raise CheckpointError(f"--out {out} holds other files (not an earlier import); give a new or empty directory "
+                              f"-- nothing there is overwritten")
+    others = sorted(p.name for p in out.iterdir() if not _written(p.name)) if out.is_dir() else []
+    if others:  # an earlier import that someone added files to: replacing it whole would delete them
+        raise CheckpointError(f"--out {out} is an earlier import, but also holds {others[:4]}; replacing it would "
+                              f"delete them: move them out or give another directory")
+
+
+def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
+    """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
+    dropped and why, what was transformed. Atomic: written to a temporary directory beside ``out`` and renamed
+    into place, so an import that fails or is killed leaves ``out`` as it was (an earlier import there is
+    replaced whole, never mixed with the new one)."""
+    out = Path(out)
+    _check_out(out, src)
     model = build(conv)
-    model.save_pretrained(out, safe_serialization=True)
     record = {"format": fmt, "source": str(Path(src).resolve()), "variant": conv.variant,
               "dropped": conv.dropped, "notes": conv.notes}
-    (out / "import.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    dest = out.resolve()  # --out a link to a directory: written there, the link kept
+    tmp, old = (dest.parent / f".{dest.name}.{what}-{os.getpid()}" for what in ("importing", "replaced"))
+    moved = False  # the earlier import set aside, the new one not yet in its place
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)  # a killed import's leftover under a reused pid
+        tmp.mkdir(parents=True)
+        model.save_pretrained(tmp, safe_serialization=True)
+        (tmp / "import.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        if dest.is_dir() and any(dest.iterdir()):  # an earlier import: set aside, then removed
+            dest.rename(old)
+            moved = True
+        tmp.rename(dest)  # onto a missing or empty directory: one step
+        moved = False
+    except OSError as e:
+        raise CheckpointError(f"--out {out}: cannot write there ({e.strerror or e}); give a writable directory"
+                              ) from None
+    finally:
+        if moved:  # the new import did not take its place: the earlier one back
+            old.rename(dest)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return out
 
 

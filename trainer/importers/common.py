@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,12 @@ class Converted:
     notes: list[str] = field(default_factory=list)  # transformations (channel folding, head averaging, ...)
 
 
+def architectures(cfg: dict) -> list:
+    """config.json's ``architectures`` as a list of names ([] when it is anything else: an untrusted file)."""
+    names = cfg.get("architectures")
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
 def read_config(src: Path) -> dict:
     path = Path(src) / "config.json"
     if not path.is_file():
@@ -47,18 +54,32 @@ def _json(path: Path) -> Any:
     return read_json(path, CheckpointError)
 
 
-def _load_file(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
+def pickle_refusal(path, e: Exception) -> str | None:
+    """The message for a pickle torch's weights-only reader refused (None for another error): what it holds and
+    the safe fix -- torch's own text goes on to suggest weights_only=False, never an option here."""
+    if "Weights only load failed" not in str(e):
+        return None
+    what = re.search(r"GLOBAL ([\w.]+)", str(e))
+    detail = (f"it holds Python objects besides tensors ({what.group(1)}), which unpickling would run" if what
+              else "not a pickle of tensors")
+    return (f"{path} is not a readable PyTorch weights file: {detail}; it is read with weights_only=True only -- get "
+            f"a safetensors copy of the checkpoint (or convert this file where you trust its source)")
+
+
+def _load_file(path: Path, safetensors: bool) -> dict[str, torch.Tensor]:
+    if safetensors:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         try:
             return load_file(str(path))
-        except SafetensorError as e:
+        except (SafetensorError, OSError) as e:
             raise CheckpointError(f"{path} is not a readable safetensors file ({str(e)[:120]})") from None
     # a pickle written by someone else: torch's weights_only unpickler admits tensors and plain containers only
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 -- torch raises UnpicklingError, RuntimeError, EOFError... for a bad file
+        if (refusal := pickle_refusal(path, e)) is not None:
+            raise CheckpointError(refusal) from None
         raise CheckpointError(f"{path} is not a readable PyTorch weights file ({type(e).__name__}: "
                               f"{str(e)[:120]})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -81,12 +102,22 @@ def read_weights(src: Path) -> dict[str, torch.Tensor]:
                 raise CheckpointError(f"{path}: 'weight_map' must map tensor names to shard file names")
             shards = sorted(set(weight_map.values()))
             state: dict[str, torch.Tensor] = {}
+            origin: dict[str, str] = {}
             for shard in shards:
                 if Path(shard).name != shard or shard in ("", ".", ".."):  # untrusted: no paths out of the directory
                     raise CheckpointError(f"{path} names a shard outside its directory: {shard!r}")
-                state.update(_load_file(src / shard))
+                if not (src / shard).is_file():
+                    raise CheckpointError(f"{path} names shard {shard!r}, which is not a file in {src}: the "
+                                          f"checkpoint is incomplete; fetch every shard its index names")
+                part = _load_file(src / shard, name.startswith("model.safetensors"))
+                twice = sorted(set(part) & set(state))
+                if twice:  # one would silently replace the other
+                    raise CheckpointError(f"{src}: {twice[:4]} are in both {origin[twice[0]]} and {shard}; which is "
+                                          f"meant? the shards belong to different checkpoints -- fetch them again")
+                state.update(part)
+                origin.update(dict.fromkeys(part, shard))
             return state
-        return _load_file(path)
+        return _load_file(path, name.endswith(".safetensors"))
     raise CheckpointError(f"{src} holds none of {', '.join(WEIGHT_FILES)}")
 
 
@@ -120,6 +151,15 @@ class KeyLedger:
             raise CheckpointError(f"{self.fmt} checkpoint has {len(left)} key(s) the importer does not know: "
                                   f"{left[:8]}{more}; refusing to guess where they belong")
         return self.dropped
+
+
+def check_shape(fmt: str, key: str, stored: torch.Tensor, want: tuple) -> torch.Tensor:
+    """A source tensor must have the shape config.json implies before anything is computed from it (a fixed table
+    recomputed at a config's absurd size, a channel fold) -- else a traceback, or an allocation of that size."""
+    if tuple(stored.shape) != tuple(want):
+        raise CheckpointError(f"{fmt} checkpoint: {key} has shape {tuple(stored.shape)}, but its config.json implies "
+                              f"{tuple(want)}; config.json belongs to other weights or a file is damaged")
+    return stored
 
 
 def check_equal(name: str, stored: torch.Tensor, ours: torch.Tensor, atol: float) -> None:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 
 from ..models.pixel import PixelConfig, sincos_positions
-from .common import CheckpointError, Converted, KeyLedger, check_equal, fold_channels, refuse
+from .common import (CheckpointError, Converted, KeyLedger, architectures, check_equal, check_shape, fold_channels,
+                     refuse)
 
 FORMAT = "pixel-hf"
 VARIANTS = ("pixel",)
@@ -32,7 +33,7 @@ LAYER = {  # xplip/pixel (transformers 4.17 ViT) -> ours (transformers' ViTMAELa
 
 
 def matches(cfg: dict) -> bool:
-    return cfg.get("model_type") == "pixel" or "PIXELForPreTraining" in (cfg.get("architectures") or [])
+    return cfg.get("model_type") == "pixel" or "PIXELForPreTraining" in architectures(cfg)
 
 
 def _layers(led: KeyLedger, src: str, dst: str, n: int, out: dict) -> None:
@@ -72,8 +73,8 @@ def convert(weights: dict[str, torch.Tensor], cfg: dict, variant: str = "pixel",
     out["cls_token"] = led.take("vit.embeddings.cls_token")
     for stored, dim in (("vit.embeddings.position_embeddings", config.hidden_size),
                         ("decoder.decoder_pos_embed", config.decoder_hidden_size)):
-        ours = sincos_positions(dim, n, torch.device("cpu"), torch.float32)[None]
-        check_equal(stored, led.take(stored), ours, atol=1e-4)
+        table = check_shape(FORMAT, stored, led.take(stored), (1, n + 1, dim))  # before a table of that size is made
+        check_equal(stored, table, sincos_positions(dim, n, torch.device("cpu"), torch.float32)[None], atol=1e-4)
     _layers(led, "vit.encoder.layer", "encoder", config.num_hidden_layers, out)
     for t in ("weight", "bias"):
         out[f"encoder_norm.{t}"] = led.take(f"vit.layernorm.{t}")
@@ -82,7 +83,10 @@ def convert(weights: dict[str, torch.Tensor], cfg: dict, variant: str = "pixel",
         out[f"decoder_norm.{t}"] = led.take(f"decoder.decoder_norm.{t}")
     out["mask_token"] = led.take("decoder.mask_token")
     _layers(led, "decoder.decoder_layers", "decoder", config.decoder_num_hidden_layers, out)
-    pred_w, pred_b = led.take("decoder.decoder_pred.weight"), led.take("decoder.decoder_pred.bias")  # (p, q, c) rows
+    rows = p * p * c_in  # (p, q, c) rows
+    pred_w = check_shape(FORMAT, "decoder.decoder_pred.weight", led.take("decoder.decoder_pred.weight"),
+                         (rows, config.decoder_hidden_size))
+    pred_b = check_shape(FORMAT, "decoder.decoder_pred.bias", led.take("decoder.decoder_pred.bias"), (rows,))
     if note:
         pred_w = pred_w.reshape(p * p, c_in, -1).mean(1)
         pred_b = pred_b.reshape(p * p, c_in).mean(1)

@@ -18,7 +18,7 @@ import torch
 from ..models.dualgpt import DualGPTConfig
 from ..models.monogpt import MonoGPTConfig
 from ..models.pixelgpt import PixelGPTConfig
-from .common import CheckpointError, Converted, KeyLedger, fold_channels, refuse
+from .common import CheckpointError, Converted, KeyLedger, architectures, check_shape, fold_channels, refuse
 
 FORMAT = "pixelgpt-hf"
 CONFIGS = {"pixelgpt": PixelGPTConfig, "monogpt": MonoGPTConfig, "dualgpt": DualGPTConfig}
@@ -29,7 +29,7 @@ LLAMA = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.
 
 
 def matches(cfg: dict) -> bool:
-    return cfg.get("model_type") == "ernie-pixel" or "ErniePixelForCausalLM" in (cfg.get("architectures") or [])
+    return cfg.get("model_type") == "ernie-pixel" or "ErniePixelForCausalLM" in architectures(cfg)
 
 
 def convert(weights: dict[str, torch.Tensor], cfg: dict, variant: str = "pixelgpt", channels: int | None = None
@@ -65,7 +65,8 @@ def convert(weights: dict[str, torch.Tensor], cfg: dict, variant: str = "pixelgp
     for i in range(config.num_hidden_layers):
         for name in LLAMA:
             out[f"decoder.layers.{i}.{name}.weight"] = led.take(f"model.layers.{i}.{name}.weight")
-    head = led.take("lm_pixel_head.weight")  # (p*p*C, H)
+    head = check_shape(FORMAT, "lm_pixel_head.weight", led.take("lm_pixel_head.weight"),
+                       (p * p * c_in, config.hidden_size))  # (p*p*C, H)
     out["patch_head.weight"] = head.reshape(p * p, c_in, -1).mean(1) if note else head
     if config.use_tokens:
         out["lm_head.weight"] = led.take("lm_token_head.weight")

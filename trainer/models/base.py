@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +20,7 @@ import torch
 from transformers import PreTrainedModel
 
 from ..spec import ConfigError, DataInfo, read_json_object  # noqa: F401 - ConfigError, DataInfo: re-exported
-from ..spec import weight_files
+from ..spec import SIZES, check_fields, check_sizes, weight_files  # noqa: F401 - SIZES, check_sizes: re-exported
 
 
 @dataclass(frozen=True)
@@ -72,38 +73,7 @@ def check_loading(model: str, path, info: dict, allow_missing=(), allow_unexpect
         raise LoadingError(f"loading {model} from {path}: " + "; ".join(problems))
 
 
-# config.json sizes a model is built from: whole numbers >= 1 (max_text_tokens >= 0); a file is untrusted, and
-# a negative, zero, fractional or textual size was a torch / ZeroDivisionError traceback deep in a constructor
-SIZES = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-         "decoder_hidden_size", "decoder_intermediate_size", "decoder_num_hidden_layers",
-         "decoder_num_attention_heads", "patch_size", "num_channels", "num_channel", "patch_len", "num_patches",
-         "max_position_embeddings", "vocab_size", "max_text_tokens")
-
-
-def check_sizes(cfg: dict, where) -> None:
-    """ConfigError naming ``where`` (a config.json) when a size in ``cfg`` is not a whole number >= 1 (>= 0 for
-    ``max_text_tokens``; ``num_key_value_heads`` may be null) or a width does not split into its heads."""
-    bad = []
-    for key in SIZES:
-        if key not in cfg or (key == "num_key_value_heads" and cfg[key] is None):
-            continue
-        v, low = cfg[key], 0 if key == "max_text_tokens" else 1
-        if type(v) is not int or v < low:
-            bad.append(f"{key}={v!r}")
-    size = cfg.get("image_size", 1)  # published layouts: an int or (height, width)
-    pair = isinstance(size, (list, tuple)) and len(size) == 2
-    if not all(type(v) is int and v >= 1 for v in (size if pair else [size])):
-        bad.append(f"image_size={size!r}")
-    if bad:
-        raise ConfigError(f"{where}: {', '.join(bad)}: sizes must be whole numbers >= 1 (max_text_tokens >= 0); "
-                          f"the file is damaged or not a model config")
-    for width, heads in (("hidden_size", "num_attention_heads"), ("decoder_hidden_size", "decoder_num_attention_heads"),
-                         ("num_attention_heads", "num_key_value_heads")):
-        if isinstance(cfg.get(width), int) and isinstance(cfg.get(heads), int) and cfg[width] % cfg[heads]:
-            raise ConfigError(f"{where}: {width}={cfg[width]} does not split into {heads}={cfg[heads]}")
-
-
-def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, str]:
+def check_local_dir(model: str, path: Path, config, own_type: str, config_class=None) -> dict[str, str]:
     """A model directory of ours before transformers reads it: a config.json (without one transformers builds the
     config class's defaults -- another architecture -- and reports every key as missing) and safetensors files
     that open (a cut one was a bare SafetensorError naming no file); a finetuned task model and a pretraining
@@ -117,6 +87,8 @@ def check_local_dir(model: str, path: Path, config, own_type: str) -> dict[str, 
     if (path / "config.json").is_file():
         cfg = read_json_object(path / "config.json", LoadingError)
         check_sizes(cfg, path / "config.json")
+        if config_class is not None and cfg.get("model_type") == own_type:
+            check_fields(cfg, config_class, path / "config.json")
         saved, task = cfg.get("model_type"), "pixelkit-task"
         if saved != own_type and task in (saved, own_type):  # never each other's: a traceback inside __init__
             raise LoadingError(f"{path} holds a {saved!r} model, not a {own_type!r} one: " + (
@@ -203,14 +175,19 @@ class PixelkitModel(PreTrainedModel):
         else:
             local = path is not None and Path(path).is_dir()
             config, own = kwargs.get("config"), cls.config_class.model_type
-            dtypes, shapes, saved = check_local_dir(cls.__name__, Path(path), config, own) if local else ({}, {}, None)
+            dtypes, shapes, saved = check_local_dir(cls.__name__, Path(path), config, own,
+                                                   cls.config_class) if local else ({}, {}, None)
             if saved == own:  # (another variant's dir is named as such below)
                 if config is None or isinstance(config, (str, Path)):
                     config = cls.config_class.from_pretrained(config or path)
                 check_shapes(cls, path, config, shapes, allow_missing)
             # mismatched sizes come back in ``info`` (transformers would raise a RuntimeError pointing at its log)
             kwargs["ignore_mismatched_sizes"] = True
-            model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
+            try:
+                model, info = super().from_pretrained(path, *args, output_loading_info=True, **kwargs)
+            except pickle.UnpicklingError as e:  # a pytorch_model.bin torch's weights-only reader refused
+                from ..importers.common import pickle_refusal
+                raise LoadingError(pickle_refusal(Path(path) / "pytorch_model.bin", e) or str(e)) from None
             try:
                 check_loading(cls.__name__, path, info, allow_missing, allow_unexpected)
             except LoadingError as e:  # another variant's checkpoint: say so, not just "name them in allow_*"

@@ -1,0 +1,370 @@
+"""``pixel-train import`` and the loaders (from_pretrained, init_from, finetune --init, evaluate --model) on hostile
+checkpoints, published or ours: config fields of the wrong type, shapes that disagree with config.json, broken
+shard indexes, pickles holding code, another variant's or a finetuned model's directory, an --out that is not a
+fresh directory, a killed import. Each is refused naming the file or key and the fix -- never a traceback, an
+allocation of an absurd size, an unpickled object or a half-written output. More damaged files:
+test_loading_hostile.py; exact imports: test_importers.py."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from pixelkit.trainer.importers import CheckpointError, convert, detect
+from pixelkit.trainer.models.pixel import PixelForPreTraining
+from test_importers import _copy_asset
+
+
+def _edit_config(src: Path, drop: tuple[str, ...] = (), **fields) -> Path:
+    cfg = {k: v for k, v in json.loads((src / "config.json").read_text()).items() if k not in drop}
+    (src / "config.json").write_text(json.dumps({**cfg, **fields}))
+    return src
+
+
+def test_architectures_that_is_not_a_list_is_no_architecture(tmp_path):
+    """``architectures`` read from an untrusted config.json: a number there was a TypeError traceback in format
+    detection -- under import, from_pretrained and init_from of any directory. Now it names no architecture."""
+    src = _edit_config(_copy_asset("pixelgpt-hf", tmp_path), drop=("model_type",), architectures=5)
+    assert detect(src) is None
+    with pytest.raises(CheckpointError, match="is not a pixelgpt-hf checkpoint"):
+        convert(src, "pixelgpt-hf")
+    assert detect(_edit_config(src, model_type="ernie-pixel")) == "pixelgpt-hf"
+
+
+def _edit_weights(src: Path, key: str, edit) -> Path:
+    state = load_file(str(src / "model.safetensors"))
+    state[key] = edit(state[key])
+    save_file(state, str(src / "model.safetensors"))
+    return src
+
+
+def test_shapes_that_disagree_with_config_json_are_named_before_anything_is_allocated(tmp_path):
+    """A tensor of another shape than config.json implies was a bare RuntimeError from torch's load_state_dict (or
+    from a reshape when folding channels); an absurd size in config.json (~1e12) was allocated first -- a
+    RuntimeError from the allocator, or the machine out of memory. Each is now a CheckpointError naming the key and
+    both shapes, checked on the meta device before the model is built."""
+    q = "vit.encoder.layer.0.attention.attention.query.weight"
+    src = _edit_weights(_copy_asset("pixel-hf", tmp_path / "q"), q, lambda t: torch.zeros(t.shape[0], 3))
+    with pytest.raises(CheckpointError, match=r"q/pixel-hf: 1 tensor\(s\), imported as pixel, of another shape than its "
+                                              r"config.json implies: \['encoder.0.attention.q_proj.weight \(16, 3\) "
+                                              r"from the weights, \(16, 16\) by config.json'\]"):
+        PixelForPreTraining.from_pretrained(src)
+    huge = _edit_config(_copy_asset("pixelgpt-hf", tmp_path / "huge"), intermediate_size=2 ** 40)
+    with pytest.raises(CheckpointError, match=rf"decoder.layers.0.mlp.down_proj.weight \(16, 40\) from the weights, "
+                                              rf"\(16, {2 ** 40}\) by config.json.*\(\+2 more\)"):
+        convert(huge)
+    wide = _edit_config(_copy_asset("pixel-hf", tmp_path / "wide"), hidden_size=2 ** 40)
+    with pytest.raises(CheckpointError, match=rf"position_embeddings has shape \(1, 17, 16\), but its config.json "
+                                              rf"implies \(1, 17, {2 ** 40}\)"):
+        convert(wide)
+    head = _edit_weights(_copy_asset("pixelgpt-hf", tmp_path / "head"), "lm_pixel_head.weight",
+                         lambda t: torch.zeros(5, t.shape[1]))
+    with pytest.raises(CheckpointError, match=r"lm_pixel_head.weight has shape \(5, 16\), but its config.json "
+                                              r"implies \(48, 16\)"):
+        convert(head, channels=1)
+
+
+def _sharded(src: Path) -> dict[str, str]:
+    """Split the asset's model.safetensors into two shards + index (as save_pretrained shards); the weight map."""
+    state = load_file(str(src / "model.safetensors"))
+    (src / "model.safetensors").unlink()
+    keys = sorted(state)
+    names = {k: f"model-0000{1 + (i >= len(keys) // 2)}-of-00002.safetensors" for i, k in enumerate(keys)}
+    for shard in sorted(set(names.values())):
+        save_file({k: state[k] for k in keys if names[k] == shard}, str(src / shard))
+    (src / "model.safetensors.index.json").write_text(json.dumps({"weight_map": names}))
+    return names
+
+
+def test_a_sharded_checkpoint_with_a_missing_or_doubled_shard_is_named(tmp_path):
+    """An index naming a shard that is not there (an interrupted download) was a FileNotFoundError traceback, one
+    that is a directory an OSError; a tensor in two shards was taken silently from whichever was read last. Each is
+    now a CheckpointError naming the shard(s) and the fix; a whole sharded checkpoint imports as the single file."""
+    whole = convert(_copy_asset("pixel-hf", tmp_path / "whole"))
+    ok = _copy_asset("pixel-hf", tmp_path / "ok")
+    _sharded(ok)
+    assert all(torch.equal(v, whole.state_dict[k]) for k, v in convert(ok).state_dict.items())
+    gone = _copy_asset("pixel-hf", tmp_path / "gone")
+    _sharded(gone)
+    (gone / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(CheckpointError, match=r"names shard 'model-00002-of-00002.safetensors', which is not a file "
+                                              r"in .*gone/pixel-hf: the checkpoint is incomplete"):
+        convert(gone)
+    (gone / "model-00002-of-00002.safetensors").mkdir()
+    with pytest.raises(CheckpointError, match="which is not a file"):
+        convert(gone)
+    twice = _copy_asset("pixel-hf", tmp_path / "twice")
+    names = _sharded(twice)
+    first = sorted(names)[0]  # in shard 1; a zeroed copy is put in shard 2 too
+    second = twice / "model-00002-of-00002.safetensors"
+    zeros = torch.zeros_like(load_file(str(twice / "model-00001-of-00002.safetensors"))[first])
+    save_file({**load_file(str(second)), first: zeros}, str(second))
+    with pytest.raises(CheckpointError, match=rf"\['{first}'\] are in both model-00001-of-00002.safetensors and "
+                                              rf"model-00002-of-00002.safetensors"):
+        convert(twice)
+
+
+def _import(src: Path, fmt: str, out: Path) -> tuple[int, str]:
+    from pixelkit.trainer.cli import main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(["import", "--format", fmt, "--from", str(src), "--out", str(out)])
+    return rc, err.getvalue()
+
+
+def _files(d: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(d.iterdir())}
+
+
+def test_import_out_must_be_a_new_or_empty_directory_or_an_earlier_import(tmp_path):
+    """--out a file was a NotADirectoryError traceback (transformers' save_pretrained had logged and returned
+    without writing); a directory of other files was written into (a stale model.safetensors.index.json there then
+    outranked the new weights); an unwritable place was an OSError traceback. Now each is exit 2 naming --out and
+    nothing is written; an earlier import there is replaced whole."""
+    assets = Path(__file__).parent / "assets" / "parity"
+    (tmp_path / "f").write_text("x")
+    for out, message in ((tmp_path / "f", "f is a file; give a directory"),
+                         (tmp_path / "f" / "sub", "f is a file; give a directory"),
+                         (tmp_path / "other", "holds other files \\(not an earlier import\\); give a new or empty"),
+                         (tmp_path / ("n" * 250), "cannot write there \\(File name too long\\)")):
+        if out.name == "other":
+            out.mkdir()
+            (out / "model.safetensors.index.json").write_text("{}")
+        rc, err = _import(assets / "pixel-hf", "pixel-hf", out)
+        assert rc == 2 and re.search(f"--out {re.escape(str(out))}.*{message}", err), err
+    assert _files(tmp_path / "other") == {"model.safetensors.index.json": b"{}"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "other"]  # no temporary directory left
+    (tmp_path / "empty").mkdir()
+    assert _import(assets / "pixelgpt-hf", "pixelgpt-hf", tmp_path / "empty")[0] == 0
+    assert _import(assets / "pixel-hf", "pixel-hf", tmp_path / "empty")[0] == 0  # the earlier import replaced
+    assert json.loads((tmp_path / "empty" / "config.json").read_text())["model_type"] == "pixelkit-pixel"
+    assert sorted(_files(tmp_path / "empty")) == ["config.json", "import.json", "model.safetensors"]
+    (tmp_path / "empty" / "notes.txt").write_text("mine")  # an earlier import someone added a file to: kept
+    rc, err = _import(assets / "pixel-hf", "pixel-hf", tmp_path / "empty")
+    assert rc == 2 and "is an earlier import, but also holds ['notes.txt']; replacing it would delete them" in err
+    (tmp_path / "empty" / "notes.txt").unlink()
+    (tmp_path / "link").symlink_to(tmp_path / "empty")  # --out a link to an earlier import: replaced there
+    assert _import(assets / "pixelgpt-hf", "pixelgpt-hf", tmp_path / "link")[0] == 0
+    assert (tmp_path / "link").is_symlink()
+    assert json.loads((tmp_path / "empty" / "config.json").read_text())["model_type"] == "pixelkit-pixelgpt"
+
+
+KILLED = """
+import os, sys
+import transformers.modeling_utils as mu
+save = mu.safe_save_file
+def save_then_die(*args, **kwargs):  # killed right after the weights are written, before config.json
+    save(*args, **kwargs)
+    os.kill(os.getpid(), 9)
+mu.safe_save_file = save_then_die
+from pixelkit.trainer.cli import main
+main(["import", "--format", "pixel-hf", "--from", sys.argv[1], "--out", sys.argv[2]])
+"""
+
+
+def test_a_killed_import_leaves_out_as_it_was(tmp_path):
+    """An import SIGKILLed mid-write left --out half-written: the new model.safetensors beside the earlier import's
+    config.json (another model's weights under its config). Now the new files go to a temporary directory renamed
+    into place: --out keeps the earlier import, byte for byte."""
+    assets = Path(__file__).parent / "assets" / "parity"
+    out = tmp_path / "out"
+    assert _import(assets / "pixelgpt-hf", "pixelgpt-hf", out)[0] == 0
+    before = _files(out)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", KILLED, str(assets / "pixel-hf"), str(out)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == -9, run.stderr[-2000:]
+    assert _files(out) == before
+    # a killed import's leftover under a pid that a later import reuses is cleared, not an error
+    left = tmp_path / f".out.importing-{os.getpid()}"
+    left.mkdir()
+    assert _import(assets / "pixel-hf", "pixel-hf", out)[0] == 0
+    assert not left.exists() and json.loads((out / "import.json").read_text())["format"] == "pixel-hf"
+
+
+def test_continued_pretraining_from_another_variant_or_a_finetuned_model_is_named(tmp_path, gray_shards):
+    """``pretrain --model pixel --set init_from=DIR`` built the checkpoint's config as a PixelConfig (transformers
+    only warned): a PixelGPT dir got through every check and failed inside the engine with an AttributeError
+    traceback, a PIXAR dir was reported as a patch size the shards lack, a finetuned task model was read as a
+    PIXEL config. Now prepare() names what the dir holds and the fix, before any engine starts."""
+    from pixelkit.trainer.config import load_config
+    from pixelkit.trainer.engine import prepare
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+
+    def saved(variant: str, mode: str, patch: int) -> Path:
+        v = get_variant(variant)
+        v.model_class(v.config("debug", {}, DataInfo(mode, patch, 16, 1024))).save_pretrained(tmp_path / variant)
+        return tmp_path / variant
+
+    def pretrain(init: Path):
+        return prepare(load_config(None, {"model": "pixel", "flavor": "debug", "data": {"train": [str(gray_shards)]},
+                                          "init_from": str(init), "output_dir": str(tmp_path / "run")}))
+
+    for variant, mode, patch in (("pixelgpt", "gray", 16), ("pixar", "binary", 8)):
+        with pytest.raises(CheckpointError, match=f"holds a 'pixelkit-{variant}' model, not 'pixelkit-pixel': "
+                                                  f"pretrain it with --model {variant}"):
+            pretrain(saved(variant, mode, patch))
+    pixel = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 16))
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    TaskModel(TaskConfig(encoder="pixel", encoder_config=pixel.to_dict(), head="tagging", task=task)).save_pretrained(
+        tmp_path / "task")
+    with pytest.raises(CheckpointError, match="holds a finetuned task model; continued pretraining starts from a "
+                                              "pretraining model"):
+        pretrain(tmp_path / "task")
+    assert pretrain(saved("pixel", "gray", 16))[3].model_type == "pixelkit-pixel"
+
+
+def test_config_settings_of_the_wrong_type_or_impossible_values_are_named(tmp_path):
+    """config.json is untrusted beyond its sizes too: a string epsilon or an integer for a flag was a
+    StrictDataclassFieldValidationError traceback from the config class, a null init range a TypeError inside
+    weight init, and a string mask ratio or dropout 2.0 was imported / loaded silently (failing in training, or
+    training with nonsense). Now ConfigError naming the file and each setting -- under import, from_pretrained
+    and finetune --init."""
+    from types import SimpleNamespace
+
+    from pixelkit.trainer.finetune import encoder_config
+    from pixelkit.trainer.importers import build
+    from pixelkit.trainer.spec import ConfigError, DataInfo
+
+    src = _edit_config(_copy_asset("pixel-hf", tmp_path / "pub"), qkv_bias=1, mask_ratio="x", initializer_range=None)
+    with pytest.raises(ConfigError, match=r"pub/pixel-hf/config.json: .*initializer_range=None, .*mask_ratio='x', "
+                                          r".*qkv_bias=1: not what PixelConfig takes"):
+        convert(src)
+    build(convert(_copy_asset("pixel-hf", tmp_path / "ok"))).save_pretrained(tmp_path / "ours")
+    ours = _edit_config(tmp_path / "ours", layer_norm_eps="x")
+    with pytest.raises(ConfigError, match=r"ours/config.json: layer_norm_eps='x': not what PixelConfig takes"):
+        PixelForPreTraining.from_pretrained(ours)
+    _edit_config(ours, layer_norm_eps=1e-12, hidden_dropout_prob=2.0)
+    with pytest.raises(ConfigError, match=r"ours/config.json: hidden_dropout_prob=2.0: .*dropouts and ratios in "):
+        encoder_config(SimpleNamespace(init_from=str(ours), model=None, model_overrides={}), DataInfo("gray", 4, 16))
+    _edit_config(ours, hidden_dropout_prob=0.0)
+    assert PixelForPreTraining.from_pretrained(ours).config.hidden_dropout_prob == 0.0
+
+
+def test_a_model_safetensors_that_is_not_a_file_is_named(tmp_path):
+    """A saved model dir whose model.safetensors is a directory or a link to nothing (a half-copied tree) passed
+    the run's init_from check (it globbed names) and failed inside the engine with transformers' OSError "no file
+    named model.safetensors" traceback; from_pretrained raised the same. Now the check refuses it at start and the
+    loaders name the file."""
+    from pixelkit.trainer.checks import weights_problem
+    from pixelkit.trainer.importers import build
+    from pixelkit.trainer.loading import read_pretrained
+    from pixelkit.trainer.models.base import LoadingError
+    from pixelkit.trainer.spec import ConfigError
+
+    build(convert(_copy_asset("pixel-hf", tmp_path / "src"))).save_pretrained(tmp_path / "m")
+    f = tmp_path / "m" / "model.safetensors"
+    f.unlink()
+    os.symlink(tmp_path / "gone.safetensors", f)
+    assert "holds no config.json + model weights" in weights_problem(str(tmp_path / "m"))
+    with pytest.raises(LoadingError, match=f"{f} is not a file \\(a directory, or a link to nothing\\)"):
+        PixelForPreTraining.from_pretrained(tmp_path / "m")
+    f.unlink()
+    f.mkdir()
+    with pytest.raises(ConfigError, match=f"init_from {f} is not a file"):
+        read_pretrained(tmp_path / "m")
+
+
+def test_evaluate_names_a_damaged_finetuned_config(tmp_path):
+    """``pixel-train evaluate --model DIR`` on a finetuned model whose config.json was damaged: an encoder_config
+    that is not an object was a ValueError traceback, a null task a KeyError, a negative encoder width a torch
+    RuntimeError. Now exit 2 naming the file and the field, before anything is built. A published (pretrained)
+    checkpoint given as a finetuned model is named as such, with the fix."""
+    from pixelkit.trainer.cli import main
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.models.base import LoadingError
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+
+    pixel = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 16))
+    task = {"name": "pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"]}
+    TaskModel(TaskConfig(encoder="pixel", encoder_config=pixel.to_dict(), head="tagging", task=task)).save_pretrained(
+        tmp_path / "best")
+    good = json.loads((tmp_path / "best" / "config.json").read_text())
+    for edit, message in (({"encoder_config": "x"}, "encoder_config must be an object"),
+                          ({"task": None}, "task must be an object whose family is one of classification"),
+                          ({"task": {**task, "label_names": "NOUN"}}, "task.label_names must be a list of names"),
+                          ({"encoder_config": {**good["encoder_config"], "hidden_size": -3}},
+                           "config.json encoder_config: hidden_size=-3: sizes must be whole numbers")):
+        (tmp_path / "best" / "config.json").write_text(json.dumps({**good, **edit}))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc = main(["evaluate", "--model", str(tmp_path / "best"), "--data", str(tmp_path / "no-data")])
+        assert rc == 2 and "best/config.json" in err.getvalue() and message in err.getvalue(), err.getvalue()
+    (tmp_path / "best" / "config.json").write_text(json.dumps(good))
+    assert TaskModel.from_pretrained(tmp_path / "best").config.task == task
+    # a published (pretrained) checkpoint: was "a pixel-hf checkpoint imports as pixel, not 'task'"
+    with pytest.raises(LoadingError, match=r"pixel-hf holds a published pixel-hf checkpoint \(pretrained, no task "
+                                           r"head\), not a finetuned model: finetune it first"):
+        TaskModel.from_pretrained(Path(__file__).parent / "assets" / "parity" / "pixel-hf")
+
+
+def test_config_fields_transformers_acts_on_while_loading_are_named(tmp_path):
+    """A config.json asking for quantization (bitsandbytes: ImportError), flash attention (ValueError), an integer
+    dtype (ValueError) or holding a text id2label (AttributeError) failed inside transformers' from_pretrained with
+    a traceback. Now ConfigError naming the file, the field and what our models take."""
+    from pixelkit.trainer.importers import build
+    from pixelkit.trainer.spec import ConfigError
+
+    build(convert(_copy_asset("pixel-hf", tmp_path / "src"))).save_pretrained(tmp_path / "m")
+    good = json.loads((tmp_path / "m" / "config.json").read_text())
+    for edit, message in (({"quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}},
+                           "pixelkit loads full-precision weights only"),
+                          ({"_attn_implementation": "flash_attention_2"}, "our models run attention 'eager' or 'sdpa'"),
+                          ({"dtype": "int8"}, "dtype='int8': one of float32"),
+                          ({"id2label": "x"}, r"id2label='x': an object")):
+        (tmp_path / "m" / "config.json").write_text(json.dumps({**good, **edit}))
+        with pytest.raises(ConfigError, match=f"m/config.json: .*{message}"):
+            PixelForPreTraining.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**good, "dtype": "bfloat16"}))
+    PixelForPreTraining.from_pretrained(tmp_path / "m")
+
+
+class _RunsCode:
+    """Unpickling this calls os.system (what a hostile pytorch_model.bin does)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_pickle_holding_code_is_never_unpickled_and_the_message_gives_the_safe_fix(tmp_path):
+    """A pytorch_model.bin holding an object whose unpickling runs a command: it is read with weights_only=True
+    (the command never runs) -- but the import's error quoted torch's text, cut at 120 characters, which goes on to
+    suggest weights_only=False, and from_pretrained on our layout raised torch's UnpicklingError. Now both name the
+    object and the safe fix (a safetensors copy)."""
+    src = _copy_asset("pixel-hf", tmp_path)
+    state = load_file(str(src / "model.safetensors"))
+    (src / "model.safetensors").unlink()
+    torch.save({**state, "extra": _RunsCode(tmp_path / "ran")}, src / "pytorch_model.bin")
+    with pytest.raises(CheckpointError) as e:
+        convert(src)
+    assert not (tmp_path / "ran").exists()
+    assert re.search(r"pytorch_model.bin is not a readable PyTorch weights file: it holds Python objects besides "
+                     r"tensors \(posix.system\), which unpickling would run; it is read with weights_only=True only "
+                     r"-- get a safetensors copy", str(e.value))
+    assert "False" not in str(e.value)
+    # our layout saved as a pickle (save_pretrained(safe_serialization=False)), through from_pretrained -- which
+    # pretraining's init_from uses: an UnpicklingError traceback quoting torch's advice, now the same refusal
+    from pixelkit.trainer.importers import build
+    from pixelkit.trainer.models.base import LoadingError
+    build(convert(_copy_asset("pixel-hf", tmp_path / "src"))).save_pretrained(tmp_path / "ours")
+    ours = load_file(str(tmp_path / "ours" / "model.safetensors"))
+    (tmp_path / "ours" / "model.safetensors").unlink()
+    torch.save({**ours, "extra": _RunsCode(tmp_path / "ran")}, tmp_path / "ours" / "pytorch_model.bin")
+    with pytest.raises(LoadingError, match=r"ours/pytorch_model.bin is not a readable PyTorch weights file: it holds "
+                                           r"Python objects besides tensors \(posix.system\)"):
+        PixelForPreTraining.from_pretrained(tmp_path / "ours")
+    assert not (tmp_path / "ran").exists()
