@@ -2,7 +2,8 @@
 
     pixel-shards inspect DIR [--n 16] [--out DIR/contact.png]   manifest summary + a contact sheet PNG
     pixel-shards verify DIR                                      re-hash every shard, validate every sample,
-                                                                 list shards the manifest does not
+                                                                 a key in two shards, shards the manifest
+                                                                 does not list
     pixel-shards stats DIR                                       patches-per-sample distribution
 DIR may be a URL: s3://bucket/shards (s3fs; endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID ...),
 gs://bucket/shards (gcsfs). A remote set's contact sheet goes to ./contact.png unless --out says where.
@@ -64,6 +65,7 @@ def verify(directory: str | Path) -> list[str]:
         return [str(e)]
     fs, root = _fs(directory)
     want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
+    seen: dict[str, str] = {}  # key -> the shard it was first found in: a key is in one shard of a set
     for info in manifest.shards:
         path = f"{root}/{info.name}"
         if not fs.isfile(path):
@@ -79,7 +81,10 @@ def verify(directory: str | Path) -> list[str]:
                 n += 1
                 if item.key in keys:
                     problems.append(f"{info.name}: duplicate key {item.key}")
+                elif item.key in seen:
+                    problems.append(f"{info.name}: key {item.key} is in {seen[item.key]} too (a sample twice)")
                 keys.add(item.key)
+                seen.setdefault(item.key, info.name)
                 if (item.mode, item.patch_size, item.max_patches) != want:
                     problems.append(f"{info.name}: {item.key} is a {item.mode} strip of {item.max_patches} "
                                     f"{item.patch_size}px patches; the manifest says {want[0]} {want[2]} x {want[1]}px")
