@@ -40,11 +40,23 @@ def _fs(directory: str | Path):
     return fs, root.rstrip("/")
 
 
+def _is_file(fs, path: str, directory) -> bool:
+    """``fs.isfile``, but a store that cannot be reached (s3fs: botocore's errors; gcsfs: its own) is an OSError
+    naming what to check, not "no shard manifest" (``isfile`` swallows every error as False)."""
+    try:
+        return fs.exists(path) and fs.isfile(path)
+    except FileNotFoundError:
+        return False
+    except Exception as e:  # noqa: BLE001  (each fsspec backend raises its own client's errors)
+        raise OSError(f"{directory}: cannot read {path} ({type(e).__name__}: {str(e)[:160]}); check the endpoint "
+                      "and credentials (AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY ...)") from e
+
+
 def read_manifest(directory: str | Path) -> ShardManifest:
     """The manifest of the shard set in ``directory`` (a local directory or an fsspec URL)."""
     fs, root = _fs(directory)
     path = f"{root}/{MANIFEST_NAME}"
-    if not fs.isfile(path):
+    if not _is_file(fs, path, directory):
         splits = sorted(p.rsplit("/", 2)[-2] for p in fs.glob(f"{root}/*/{MANIFEST_NAME}")) \
             if fs.isfile(f"{root}/task.json") else []
         hint = (f" (a pixel-render task output: each split is a shard set; give one of "

@@ -80,6 +80,30 @@ def test_an_unreachable_endpoint_and_missing_credentials_are_refused_in_seconds(
     assert _keys(s3) == []
 
 
+def test_pixel_shards_names_an_unreachable_endpoint_not_a_missing_manifest(s3, monkeypatch, capsys):
+    """s3fs's ``isfile`` answers False when the server cannot be reached: verify said "no shard manifest"."""
+    pytest.importorskip("s3fs")
+    from s3fs import S3FileSystem
+
+    from pixelkit.pipeline.cli_shards import main as shards_main
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
+    S3FileSystem.clear_instance_cache()  # fsspec keeps one per settings: the new endpoint must be read
+    try:
+        with hang_guard(120):
+            assert shards_main(["verify", f"s3://{BUCKET}/shards"]) == 1
+            assert shards_main(["inspect", f"s3://{BUCKET}/shards"]) == 2
+    finally:
+        S3FileSystem.clear_instance_cache()
+    out = capsys.readouterr()
+    assert "no shard manifest" not in out.out + out.err
+    assert f"cannot read {BUCKET}/shards/manifest.json (EndpointConnectionError" in out.out
+    assert "check the endpoint and credentials (AWS_ENDPOINT_URL_S3" in out.err
+
+
 def _auth(s3, count: bytes) -> None:
     """moto's switch for its IAM checks: on after ``count`` more requests ("inf": off)."""
     req = urllib.request.Request(f"{s3.meta.endpoint_url}/moto-api/reset-auth", data=count, method="POST",
