@@ -2,7 +2,8 @@
 
     pixel-shards inspect DIR [--n 16] [--out DIR/contact.png]   manifest summary + a contact sheet PNG
     pixel-shards verify DIR                                      re-hash every shard, validate every sample,
-                                                                 list shards the manifest does not
+                                                                 a key in two shards, shards the manifest
+                                                                 does not list
     pixel-shards stats DIR                                       patches-per-sample distribution
 DIR may be a URL: s3://bucket/shards (s3fs; endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID ...),
 gs://bucket/shards (gcsfs). A remote set's contact sheet goes to ./contact.png unless --out says where.
@@ -39,11 +40,23 @@ def _fs(directory: str | Path):
     return fs, root.rstrip("/")
 
 
+def _is_file(fs, path: str, directory) -> bool:
+    """``fs.isfile``, but a store that cannot be reached (s3fs: botocore's errors; gcsfs: its own) is an OSError
+    naming what to check, not "no shard manifest" (``isfile`` swallows every error as False)."""
+    try:
+        return fs.exists(path) and fs.isfile(path)
+    except FileNotFoundError:
+        return False
+    except Exception as e:  # noqa: BLE001  (each fsspec backend raises its own client's errors)
+        raise OSError(f"{directory}: cannot read {path} ({type(e).__name__}: {str(e)[:160]}); check the endpoint "
+                      "and credentials (AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY ...)") from e
+
+
 def read_manifest(directory: str | Path) -> ShardManifest:
     """The manifest of the shard set in ``directory`` (a local directory or an fsspec URL)."""
     fs, root = _fs(directory)
     path = f"{root}/{MANIFEST_NAME}"
-    if not fs.isfile(path):
+    if not _is_file(fs, path, directory):
         splits = sorted(p.rsplit("/", 2)[-2] for p in fs.glob(f"{root}/*/{MANIFEST_NAME}")) \
             if fs.isfile(f"{root}/task.json") else []
         hint = (f" (a pixel-render task output: each split is a shard set; give one of "
@@ -64,6 +77,7 @@ def verify(directory: str | Path) -> list[str]:
         return [str(e)]
     fs, root = _fs(directory)
     want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
+    seen: dict[str, str] = {}  # key -> the shard it was first found in: a key is in one shard of a set
     for info in manifest.shards:
         path = f"{root}/{info.name}"
         if not fs.isfile(path):
@@ -79,7 +93,10 @@ def verify(directory: str | Path) -> list[str]:
                 n += 1
                 if item.key in keys:
                     problems.append(f"{info.name}: duplicate key {item.key}")
+                elif item.key in seen:
+                    problems.append(f"{info.name}: key {item.key} is in {seen[item.key]} too (a sample twice)")
                 keys.add(item.key)
+                seen.setdefault(item.key, info.name)
                 if (item.mode, item.patch_size, item.max_patches) != want:
                     problems.append(f"{info.name}: {item.key} is a {item.mode} strip of {item.max_patches} "
                                     f"{item.patch_size}px patches; the manifest says {want[0]} {want[2]} x {want[1]}px")

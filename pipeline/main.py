@@ -125,7 +125,8 @@ def parse_options(argv: list[str]) -> RenderOptions:
     """Beam's parse of ``argv`` with every pixelkit setting checked; SettingsError (one line per problem) if any
     is wrong, before anything is read or written."""
     argv = with_runner(argv)
-    if DASK_RUNNER in argv or f"--runner={DASK_RUNNER}" in argv:
+    on_dask = DASK_RUNNER in argv or f"--runner={DASK_RUNNER}" in argv
+    if on_dask:
         try:
             from . import dask_runner  # noqa: F401  (registers Beam's --dask_* flags)
         except ImportError as e:
@@ -133,6 +134,10 @@ def parse_options(argv: list[str]) -> RenderOptions:
     opts = PipelineOptions(argv).view_as(RenderOptions)
     FileSystems.set_options(opts)  # Beam's --s3_* / GCS flags for the checks below and the launcher's own reads
     problems = unknown_flags(argv) + check_run_options(opts.get_all_options(), opts.render_config)
+    if on_dask:
+        from .dask_checks import dask_problems
+
+        problems += dask_problems(opts.get_all_options())
     if problems:
         raise SettingsError(problems)
     return opts

@@ -28,6 +28,7 @@ from .validate import SettingsError
 log = logging.getLogger(__name__)
 
 RUN_FILE = ".pixelkit-run.json"
+MAX_RUN_FILE_BYTES = 1 << 20  # a run's recorded settings are a few kB
 RUN_OUTPUTS = ("manifest.json", "manifest.parquet", "README.md", "dead_letters.jsonl", "contact.png")
 
 
@@ -47,7 +48,12 @@ def prepare_output(out: str | Path, fingerprint: dict, resume: bool, overwrite: 
     out = str(out)
     storage.makedirs(out)
     found, run_file = run_files(out), storage.join(out, RUN_FILE)
-    recorded = json.loads(storage.read_bytes(run_file)) if storage.exists(run_file) else None
+    recorded, damaged = None, ""
+    if storage.exists(run_file):
+        try:  # a damaged record (edited, or another tool's file) is no record: it raised JSONDecodeError here
+            recorded = json.loads(storage.read_bytes(run_file, MAX_RUN_FILE_BYTES))
+        except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, too large, nested too deep
+            damaged = f", which is damaged ({type(e).__name__}: {str(e)[:80]})"
     names = ", ".join(found[:3]) + (" ..." if len(found) > 3 else "")
     if found and overwrite:
         _delete_run(out, found)
@@ -55,8 +61,8 @@ def prepare_output(out: str | Path, fingerprint: dict, resume: bool, overwrite: 
         raise SettingsError(f"--output {out} already holds a run ({len(found)} files: {names}); give a new --output, "
                             f"--overwrite to replace that run, or --resume to finish it if it is this same run")
     elif found and recorded is None:
-        raise SettingsError(f"--resume: {out} holds shards ({names}) but no record of their settings ({RUN_FILE}); "
-                            f"give a new --output or --overwrite")
+        raise SettingsError(f"--resume: {out} holds shards ({names}) but no record of their settings ({RUN_FILE}"
+                            f"{damaged}); give a new --output or --overwrite")
     elif resume and recorded is not None and recorded != fingerprint:
         raise SettingsError(f"--resume: {out} was written with other settings ({run_file}); give a new --output, "
                             f"or --overwrite to replace that run")

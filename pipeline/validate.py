@@ -173,7 +173,13 @@ def _remote_problem(url: str, flag: str) -> str | None:
         found = module is None or importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         found = False
-    return None if found else f"{flag} {url}: Beam's filesystem for it needs {module}; pip install '{extra}'"
+    if not found:
+        return f"{flag} {url}: Beam's filesystem for it needs {module}; pip install '{extra}'"
+    if url.startswith("s3://"):  # endpoint, credentials, bucket and access, in seconds (Beam retries for minutes)
+        from .s3check import s3_problem
+
+        return s3_problem(url, flag, write=flag == "--output")
+    return None
 
 
 def out_file_problem(out: str, flag: str = "--out", example: str = "render.png") -> str | None:
@@ -204,6 +210,9 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
         source, pattern = parse_input(spec)
         if no_surrogates(source) != source:
             problems.append(f"--input {no_surrogates(spec)}: the source name is not valid UTF-8; give source=pattern")
+            continue
+        if pattern.startswith("s3://") and (why := _remote_problem(pattern, "--input")):
+            problems.append(why)
             continue
         try:
             files = match_files([pattern])

@@ -284,6 +284,18 @@ def test_verify_lists_shards_the_manifest_does_not(tmp_path, gray_shards):
     assert verify(d) == ["train-00007-of-00009.tar: a shard not in the manifest"]
 
 
+def test_verify_finds_a_sample_in_two_shards(tmp_path, gray_shards):
+    """A key is in one shard of a set (shard = hash of the key): a sample copied into a second shard, manifest
+    re-hashed to match, was a set verify called OK and the trainer read twice."""
+    d = copy_set(gray_shards, tmp_path / "set")
+    first, second = sorted(d.glob("*.tar"))[:2]
+    entries = members(first)
+    key = entries[0][0].split(".")[0]
+    write_tar(second, sorted([*members(second), *((n, b) for n, b in entries if n.split(".")[0] == key)]))
+    rewrite_manifest(d)
+    assert verify(d) == [f"{second.name}: key {key} is in {first.name} too (a sample twice)"]
+
+
 # -- beyond the list: valid samples that do not fit the set, huge members in the shuffle buffer -----------------
 
 def wrong_shape_sample(gray_member_json: bytes) -> list[tuple[str, bytes]]:

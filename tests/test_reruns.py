@@ -90,6 +90,22 @@ def test_prepare_output_rules(tmp_path):
     assert run_files(used) == [] and sorted(p.name for p in used.iterdir()) == [RUN_FILE, "notes.txt"]
 
 
+@pytest.mark.parametrize("record", [b"{half a record", b"\xff\xfe{}", b"[" * 100_000])
+def test_a_damaged_run_record_is_no_record(tmp_path, record):
+    """A damaged .pixelkit-run.json: --resume is refused naming it, --overwrite replaces it (both raised
+    JSONDecodeError), a directory without shards takes this run's record."""
+    fp = {"split": "train", "samples_per_shard": 8}
+    _fake_run(tmp_path, ["train-00000-of-00001.tar"], None)
+    (tmp_path / RUN_FILE).write_bytes(record)
+    with pytest.raises(SettingsError, match=r"no record of their settings \(\.pixelkit-run\.json, which is damaged"):
+        prepare_output(tmp_path, fp, resume=True, overwrite=False)
+    prepare_output(tmp_path, fp, resume=False, overwrite=True)
+    assert run_files(tmp_path) == [] and json.loads((tmp_path / RUN_FILE).read_text()) == fp
+    (tmp_path / RUN_FILE).write_bytes(record)
+    prepare_output(tmp_path, fp, resume=True, overwrite=False)
+    assert json.loads((tmp_path / RUN_FILE).read_text()) == fp
+
+
 def test_stale_shards_of_an_earlier_attempt_are_dropped(tmp_path):
     _fake_run(tmp_path, ["train-00000-of-00003.tar", "train-00002-of-00003.tar", "train-00000-of-00002.tar",
                          "train-00001-of-00002.tar", "dev-00000-of-00001.tar"], None)

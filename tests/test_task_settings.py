@@ -29,6 +29,15 @@ def test_bad_settings_fail_before_work_all_at_once(tmp_path):
     assert not out.exists()
 
 
+def test_an_object_store_output_is_refused_before_work(tmp_path, monkeypatch):
+    """The task job writes local directories: an s3:// --output rendered the task, left a local "s3:" folder and
+    part of the files in S3, then raised FileNotFoundError."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match=r"^--output s3://b/tasks: pixel-render task writes local directories only"):
+        run_task(["--task=ud-en_ewt-pos", f"--input=train={EXCERPT}", "--output=s3://b/tasks"])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_directory_as_input_is_refused_before_work(tmp_path):
     """A task reader reads files: `--input train=DIR` passed the settings check and ended as one
     `unreadable_file` dead letter (IsADirectoryError) in a run that wrote nothing."""

@@ -81,7 +81,13 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         problems += _file_problems(task, [p for pairs in matched.values() for p in pairs])
     if not o.get("input"):
         problems.append("--input split=pattern is required (repeatable), e.g. --input train=glue/MRPC/train.tsv")
-    problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
+    if (out := o.get("output")) and "://" in out and not out.startswith("file://"):  # it writes with pathlib: an
+        # s3:// --output rendered the whole task, wrote a local "s3:" folder and half the files to S3, then crashed
+        problems.append(f"--output {out}: pixel-render task writes local directories only; give one (e.g. "
+                        f"out/tasks/mrpc) and copy it after (aws s3 sync out/tasks/mrpc {out})")
+        problems += output_problems({**o, "output": None}, "", "")[1:]  # [0] is "--output is required": the rest
+    else:
+        problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
     if o.get("label_names") is not None and task is not None:  # given empty (an unset $VAR): refused, not ignored
         names, problem = label_names(o["label_names"], task.family)
         if problem:
