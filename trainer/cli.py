@@ -55,14 +55,27 @@ def _pretrain(a: argparse.Namespace) -> int:
 
 
 def _task_family(data: str) -> str:
-    """The family in a task output's task.json (or its train split's), to pick the family's run file."""
+    """The family in a task output's task.json (or its train split's), to pick the family's run file; a damaged
+    task.json or manifest is a ConfigError naming the file (it was a traceback)."""
+    from pixelkit.schemas import SchemaError, TaskSpec
+    fix = "render the task again with pixel-render task (or restore the file)"
     for d in (Path(data), Path(data) / "train", Path(data).parent):
         f = d / "task.json"
         if f.is_file():
-            return json.loads(f.read_text())["family"]
+            try:
+                return TaskSpec.read(f).family
+            except (SchemaError, OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"--data {data}: {f} is not a usable task spec ({' '.join(str(e).split())[:200]}); "
+                                  f"{fix}") from None
         m = d / "manifest.json"
-        if m.is_file() and json.loads(m.read_text()).get("task"):
-            return json.loads(m.read_text())["task"]["family"]
+        if m.is_file():
+            try:
+                task = json.loads(m.read_text(encoding="utf-8")).get("task")
+                if task:
+                    return TaskSpec.from_dict(task).family
+            except (ValueError, SchemaError, OSError, AttributeError) as e:  # UnicodeDecodeError is a ValueError
+                raise ConfigError(f"--data {data}: {m} holds no usable task spec ({' '.join(str(e).split())[:200]}); "
+                                  f"{fix}") from None
     raise ConfigError(f"--data {data}: no task.json; give the output of pixel-render task")
 
 

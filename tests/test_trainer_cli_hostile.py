@@ -1,0 +1,70 @@
+"""Hostile task data given to ``pixel-train finetune --data``: a damaged task.json (not JSON, not an object, wrong
+types, no family, not UTF-8) is refused before any work with one line naming the file and the fix (exit code 2,
+nothing written); it was a Python traceback. Real task shards (UD English-EWT excerpt) and the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pixelkit.trainer.cli import main as train_main
+from taskdata import EWT_EXCERPT, make_task
+
+
+@pytest.fixture(scope="module")
+def pos_task(tmp_path_factory) -> Path:
+    """UD English-EWT excerpt (bundled, CC BY-SA 4.0) as a POS task: 30 sentences, 64-patch strips."""
+    return make_task(tmp_path_factory.mktemp("pos"), "ud-en_ewt-pos",
+                     {"train": EWT_EXCERPT, "validation": EWT_EXCERPT}, max_patches=64)
+
+
+def _spec(pos_task: Path, **change) -> bytes:
+    spec = json.loads((pos_task / "task.json").read_text(encoding="utf-8"))
+    for key, value in change.items():
+        if value is None:
+            del spec[key]
+        else:
+            spec[key] = value
+    return json.dumps(spec).encode()
+
+
+TASK_JSON_CASES = [  # (case, task.json bytes (from the good one), what the message must say)
+    ("not JSON", lambda t: b"{oops", "not valid JSON"),
+    ("a list", lambda t: b"[1, 2]", "task spec must be an object, got list"),
+    ("no family", lambda t: _spec(t, family=None), "missing 1 required positional argument: 'family'"),
+    ("family a number", lambda t: _spec(t, family=5), "family must be one of"),
+    ("family a list", lambda t: _spec(t, family=["tagging"]), "family must be one of"),
+    ("not UTF-8", lambda t: b"\xff\xfe{}", "'utf-8' codec can't decode byte 0xff"),
+]
+
+
+def _finetune(data: Path, out: Path) -> int:
+    return train_main(["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(data), "--out", str(out),
+                       "--steps", "1"])
+
+
+@pytest.mark.parametrize("case,text,expected", TASK_JSON_CASES, ids=[c[0] for c in TASK_JSON_CASES])
+def test_a_damaged_task_json_is_refused_naming_it(tmp_path, pos_task, capsys, case, text, expected):
+    data = tmp_path / "task"
+    shutil.copytree(pos_task, data)
+    (data / "task.json").write_bytes(text(pos_task))
+    assert _finetune(data, tmp_path / "run") == 2
+    err = capsys.readouterr().err
+    assert f"--data {data}: {data / 'task.json'} is not a usable task spec (" in err and expected in err, err
+    assert "render the task again with pixel-render task" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_damaged_train_manifest_without_task_json_is_refused_naming_it(tmp_path, pos_task, capsys):
+    """Without task.json the family comes from the train split's manifest; a list there was an AttributeError."""
+    data = tmp_path / "task"
+    shutil.copytree(pos_task, data)
+    (data / "task.json").unlink()
+    (data / "train" / "manifest.json").write_text("[]")
+    assert _finetune(data, tmp_path / "run") == 2
+    err = capsys.readouterr().err
+    assert f"{data / 'train' / 'manifest.json'} holds no usable task spec" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
