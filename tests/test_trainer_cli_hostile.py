@@ -1,6 +1,7 @@
 """Hostile task data given to ``pixel-train finetune --data``: a damaged task.json (not JSON, not an object, wrong
-types, no family, not UTF-8) is refused before any work with one line naming the file and the fix (exit code 2,
-nothing written); it was a Python traceback. Real task shards (UD English-EWT excerpt) and the real CLI."""
+types, no family, not UTF-8) or one that disagrees with the train split's manifest is refused before any work with
+one line naming the file(s) and the fix (exit code 2, nothing written); they were a Python traceback, an error
+blaming a --task never given, or a silent run. Real task shards (UD English-EWT excerpt) and the real CLI."""
 
 from __future__ import annotations
 
@@ -67,4 +68,22 @@ def test_a_damaged_train_manifest_without_task_json_is_refused_naming_it(tmp_pat
     assert _finetune(data, tmp_path / "run") == 2
     err = capsys.readouterr().err
     assert f"{data / 'train' / 'manifest.json'} holds no usable task spec" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("case,change,expected", [
+    ("another family", {"family": "classification", "input": "text"}, "family 'classification' vs 'tagging'"),
+    ("fewer labels", {"label_names": ["ADJ", "ADP", "ADV"]}, "label_names ['ADJ', 'ADP', 'ADV'] vs ['ADJ', 'ADP'"),
+], ids=["another family", "fewer labels"])
+def test_a_task_json_that_disagrees_with_the_train_manifest_is_refused(tmp_path, pos_task, capsys, case, change,
+                                                                       expected):
+    """The shards' manifest is what is trained on; task.json picked the run file and the default --task. Another
+    family was refused as "--task 'classification' does not match" (no --task was given); other labels trained."""
+    data = tmp_path / "task"
+    shutil.copytree(pos_task, data)
+    (data / "task.json").write_bytes(_spec(pos_task, **change))
+    assert _finetune(data, tmp_path / "run") == 2
+    err = capsys.readouterr().err
+    assert f"{data / 'task.json'} disagrees with {data / 'train' / 'manifest.json'}'s task (" in err, err
+    assert expected in err and "render the task again into an empty directory" in err and "--task" not in err, err
     assert not (tmp_path / "run").exists()
