@@ -1,7 +1,8 @@
 """Hostile task data given to ``pixel-train finetune --data``: a damaged task.json (not JSON, not an object, wrong
 types, no family, not UTF-8) or one that disagrees with the train split's manifest is refused before any work with
 one line naming the file(s) and the fix (exit code 2, nothing written); they were a Python traceback, an error
-blaming a --task never given, or a silent run. Real task shards (UD English-EWT excerpt) and the real CLI."""
+blaming a --task never given, or a silent run. So is a split directory without its manifest (named, not the task
+directory above it). Real task shards (UD English-EWT excerpt) and the real CLI."""
 
 from __future__ import annotations
 
@@ -87,3 +88,32 @@ def test_a_task_json_that_disagrees_with_the_train_manifest_is_refused(tmp_path,
     assert f"{data / 'task.json'} disagrees with {data / 'train' / 'manifest.json'}'s task (" in err, err
     assert expected in err and "render the task again into an empty directory" in err and "--task" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_split_without_its_manifest_is_named_not_the_task_directory(tmp_path, pos_task, capsys):
+    """An empty or missing train/ (an interrupted render) was reported as "no shards (*.tar) and no manifest.json in
+    OUT" -- the task directory, read as a shard set -- and an empty validation/ as "no validation/ split"."""
+    from test_finetune_cli import _task_model
+    data = tmp_path / "task"
+    shutil.copytree(pos_task, data)
+    model = tmp_path / "model"
+    _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
+    shutil.rmtree(data / "validation")
+    (data / "validation").mkdir()
+    cases = (("finetune", "validation", "holds no manifest.json"),
+             ("evaluate", "validation", "holds no manifest.json"),
+             ("finetune", "train", "holds no manifest.json"),
+             ("finetune", "train", "does not exist"))
+    for command, split, what in cases:
+        if what == "does not exist":
+            shutil.rmtree(data / "train")
+        elif split == "train":
+            for f in (data / "train").iterdir():
+                f.unlink()
+        if command == "finetune":
+            rc = _finetune(data, tmp_path / "run")
+        else:
+            rc = train_main(["evaluate", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"{data}: its {split}/ split {what}" in err and "Traceback" not in err, (command, err)
+        assert "render the task again into an empty directory" in err and not (tmp_path / "run").exists(), err

@@ -251,6 +251,11 @@ def read_split(data: str, split: str, labelled: bool = False) -> str:
     if (p / split / "manifest.json").is_file():
         _not_empty(p / split, labelled, split == "train")
         return str(p / split)
+    if (p / "task.json").is_file() and not (p / "manifest.json").is_file() and ((p / split).is_dir() or
+                                                                               split == "train"):
+        what = "holds no manifest.json (an interrupted render?)" if (p / split).is_dir() else "does not exist"
+        raise ConfigError(f"{data}: its {split}/ split {what}; render the task again into an empty directory"
+                          + (" (or give another split: --eval-split / --split)" if split != "train" else ""))
     if split == "train" or (p / "manifest.json").is_file():
         if (p / "manifest.json").is_file():  # --data is one shard set: the same checks
             _not_empty(p, labelled, split == "train")
