@@ -2,7 +2,7 @@
 types, no family, not UTF-8) or one that disagrees with the train split's manifest is refused before any work with
 one line naming the file(s) and the fix (exit code 2, nothing written); they were a Python traceback, an error
 blaming a --task never given, or a silent run. So is a split directory without its manifest (named, not the task
-directory above it). Real task shards (UD English-EWT excerpt) and the real CLI."""
+directory above it), and a manifest of a newer schema major version (with the fix). Real task shards (UD English-EWT excerpt) and the real CLI."""
 
 from __future__ import annotations
 
@@ -117,3 +117,23 @@ def test_a_split_without_its_manifest_is_named_not_the_task_directory(tmp_path, 
         err = capsys.readouterr().err
         assert rc == 2 and f"{data}: its {split}/ split {what}" in err and "Traceback" not in err, (command, err)
         assert "render the task again into an empty directory" in err and not (tmp_path / "run").exists(), err
+
+
+def test_a_manifest_of_a_newer_schema_names_the_fix(tmp_path, pos_task, capsys):
+    """A split whose manifest a future pixelkit wrote (schema 2.0) said only "is not compatible with 1.2"."""
+    from test_finetune_cli import _task_model
+    data = tmp_path / "task"
+    shutil.copytree(pos_task, data)
+    model = tmp_path / "model"
+    _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
+    for split in ("validation", "train"):
+        m = data / split / "manifest.json"
+        m.write_text(json.dumps({**json.loads(m.read_text(encoding="utf-8")), "schema_version": "2.0"}))
+    for argv in (["evaluate", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "run")],
+                 ["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(data), "--out",
+                  str(tmp_path / "run"), "--steps", "1"]):
+        assert train_main(argv) == 2
+        err = capsys.readouterr().err
+        assert "manifest.json: manifest schema '2.0' is not compatible with 1.2 (this pixelkit reads 1.x): render the " \
+               "shards again with this pixelkit, or read them with the one that wrote them" in err, err
+        assert "Traceback" not in err and not (tmp_path / "run").exists(), err
