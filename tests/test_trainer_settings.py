@@ -57,6 +57,9 @@ RUN_FILE_CASES = [
     ("python tag", "model: !!python/object/apply:os.system [echo hi]\n", "could not determine a constructor"),
     ("repeated key", "model: pixel\nflavor: debug\nmodel: pixar\n", "key 'model' appears twice in one mapping"),
     ("a list", "- model\n- pixel\n", "must hold a mapping"),
+    # an empty file ran on the defaults: a finetune run then left its family's run file and wrote into out/train
+    ("empty", "", "holds no settings (it is empty or only comments); give settings, or leave --config out"),
+    ("only comments", "# lr: 1e-4\n\n", "holds no settings (it is empty or only comments)"),
 ]
 
 

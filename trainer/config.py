@@ -262,7 +262,10 @@ def load_config(path: str | Path | None = None, *overrides: dict[str, Any]) -> T
     cfg = TrainConfig()
     if path is not None:
         p = Path(path)
-        data = read_run_file(p) or {}
+        data = read_run_file(p)
+        if data is None:  # ran on the defaults (for finetune: not its family's run file; output_dir out/train)
+            raise ConfigError(f"run file {p} holds no settings (it is empty or only comments); give settings, or leave "
+                              "--config out (pretrain: the defaults; finetune: the task family's run file)")
         if not isinstance(data, dict):
             raise ConfigError(f"run file {p} must hold a mapping")
         _merge(cfg, data, "")
