@@ -60,12 +60,13 @@ RUN_FILE_CASES = [
     # an empty file ran on the defaults: a finetune run then left its family's run file and wrote into out/train
     ("empty", "", "holds no settings (it is empty or only comments); give settings, or leave --config out"),
     ("only comments", "# lr: 1e-4\n\n", "holds no settings (it is empty or only comments)"),
+    ("latin-1", "model: pixel\n# lr f\u00fcr CPU\n", "is not UTF-8 text (byte 0xfc at offset 19); save it as UTF-8"),
 ]
 
 
 @pytest.mark.parametrize("case,text,expected", RUN_FILE_CASES, ids=[c[0] for c in RUN_FILE_CASES])
 def test_trainer_refuses_bad_run_files_before_the_engine(tmp_path, capsys, case, text, expected):
-    (tmp_path / "run.yaml").write_text(text)
+    (tmp_path / "run.yaml").write_bytes(text.encode("latin-1" if case == "latin-1" else "utf-8"))
     rc = train_main(["pretrain", "--config", str(tmp_path / "run.yaml"), "--data", str(tmp_path / "shards"),
                      "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
