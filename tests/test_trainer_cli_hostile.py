@@ -2,7 +2,8 @@
 types, no family, not UTF-8) or one that disagrees with the train split's manifest is refused before any work with
 one line naming the file(s) and the fix (exit code 2, nothing written); they were a Python traceback, an error
 blaming a --task never given, or a silent run. So is a split directory without its manifest (named, not the task
-directory above it), and a manifest of a newer schema major version (with the fix). Real task shards (UD English-EWT excerpt) and the real CLI."""
+directory above it), a manifest of a newer schema major version (with the fix), and --set task.name= (null),
+which pretrained on the task shards. Real task shards (UD English-EWT excerpt) and the real CLI."""
 
 from __future__ import annotations
 
@@ -137,3 +138,13 @@ def test_a_manifest_of_a_newer_schema_names_the_fix(tmp_path, pos_task, capsys):
         assert "manifest.json: manifest schema '2.0' is not compatible with 1.2 (this pixelkit reads 1.x): render the " \
                "shards again with this pixelkit, or read them with the one that wrote them" in err, err
         assert "Traceback" not in err and not (tmp_path / "run").exists(), err
+
+
+def test_a_null_task_name_is_refused_not_run_as_pretraining(tmp_path, pos_task, capsys):
+    """`--set task.name=` (YAML null) left task.name unset after the CLI had set it, so `finetune` ran a PIXEL
+    pretraining run on the task's shards and wrote a pretrained model, exit code 0."""
+    rc = train_main(["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task), "--out",
+                     str(tmp_path / "run"), "--steps", "1", "--set", "task.name="])
+    err = capsys.readouterr().err
+    assert rc == 2 and "task.name is null (--set task.name= ?): finetune needs the task" in err, err
+    assert "Traceback" not in err and not (tmp_path / "run").exists(), err

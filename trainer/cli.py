@@ -135,6 +135,9 @@ def _finetune(a: argparse.Namespace) -> int:
     if split:
         flags["data"]["eval"] = read_split(a.data, split, labelled=True)
     cfg = load_config(config, flags, parse_set(a.set))
+    if cfg.task.name is None:  # a null name made the run a pretraining one, on the task's shards
+        raise ConfigError("task.name is null (--set task.name= ?): finetune needs the task; leave task.name out (the "
+                          "task of --data) or give its name, family or alias (e.g. --set task.name=pos)")
     if a.out is None and cfg.output_dir == "out/finetune":
         cfg.output_dir = f"out/finetune/{Path(a.data).name}"
     run = train(cfg)
