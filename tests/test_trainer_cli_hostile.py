@@ -135,8 +135,8 @@ def test_a_manifest_of_a_newer_schema_names_the_fix(tmp_path, pos_task, capsys):
                   str(tmp_path / "run"), "--steps", "1"]):
         assert train_main(argv) == 2
         err = capsys.readouterr().err
-        assert "manifest.json: manifest schema '2.0' is not compatible with 1.2 (this pixelkit reads 1.x): render the " \
-               "shards again with this pixelkit, or read them with the one that wrote them" in err, err
+        assert "manifest.json: manifest schema '2.0' is not compatible with 1.2 (this pixelkit reads 1.x): render " \
+               "the shards again with this pixelkit, or read them with the one that wrote them" in err, err
         assert "Traceback" not in err and not (tmp_path / "run").exists(), err
 
 
@@ -148,3 +148,18 @@ def test_a_null_task_name_is_refused_not_run_as_pretraining(tmp_path, pos_task, 
     err = capsys.readouterr().err
     assert rc == 2 and "task.name is null (--set task.name= ?): finetune needs the task" in err, err
     assert "Traceback" not in err and not (tmp_path / "run").exists(), err
+
+
+def test_data_given_as_the_task_json_names_its_directory(tmp_path, pos_task, capsys):
+    """`--data OUT/task.json` was read as a shard manifest: "unusable shard manifest: ... unknown field `family`"."""
+    from test_finetune_cli import _task_model
+    model = tmp_path / "model"
+    _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
+    spec = pos_task / "task.json"
+    for argv in (["finetune", "--model", "pixel", "--flavor", "debug", "--steps", "1"],
+                 ["evaluate", "--model", str(model)]):
+        assert train_main([*argv, "--data", str(spec), "--out", str(tmp_path / "run")]) == 2
+        err = capsys.readouterr().err
+        assert f"--data {spec} is a task spec, not a task output or shard set; give its directory: --data {pos_task}" \
+            in err and "Traceback" not in err, err
+        assert not (tmp_path / "run").exists()

@@ -248,6 +248,9 @@ def read_split(data: str, split: str, labelled: bool = False) -> str:
     """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split;
     ``labelled``: refuse a split none of whose samples has a label (finetuning's train and dev splits)."""
     p = Path(data)
+    if p.name == "task.json" and p.is_file():  # was read as a shard manifest: "unknown field `family`"
+        raise ConfigError(f"--data {data} is a task spec, not a task output or shard set; give its directory: "
+                          f"--data {p.parent}")
     if (p / split / "manifest.json").is_file():
         _not_empty(p / split, labelled, split == "train")
         return str(p / split)
