@@ -163,3 +163,18 @@ def test_data_given_as_the_task_json_names_its_directory(tmp_path, pos_task, cap
         assert f"--data {spec} is a task spec, not a task output or shard set; give its directory: --data {pos_task}" \
             in err and "Traceback" not in err, err
         assert not (tmp_path / "run").exists()
+
+
+def test_data_that_does_not_exist_is_called_so(tmp_path, pos_task, capsys):
+    """A missing --data was "no task.json" (finetune) and "no validation/ split" (evaluate); an empty one named
+    nothing at all ("--data : no task.json")."""
+    from test_finetune_cli import _task_model
+    model = tmp_path / "model"
+    _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
+    for data, what in ((str(tmp_path / "nope"), "does not exist"), ("", "is empty")):
+        for argv in (["finetune", "--model", "pixel", "--flavor", "debug", "--steps", "1"],
+                     ["evaluate", "--model", str(model)]):
+            assert train_main([*argv, "--data", data, "--out", str(tmp_path / "run")]) == 2
+            err = capsys.readouterr().err
+            assert f"--data {data!r}" in err and f"{what}; give" in err and "Traceback" not in err, err
+            assert not (tmp_path / "run").exists()

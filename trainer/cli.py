@@ -76,7 +76,8 @@ def _task_family(data: str) -> tuple[str, Path]:
             except (ValueError, SchemaError, OSError, AttributeError) as e:  # UnicodeDecodeError is a ValueError
                 raise ConfigError(f"--data {data}: {m} holds no usable task spec ({' '.join(str(e).split())[:200]}); "
                                   f"{fix}") from None
-    raise ConfigError(f"--data {data}: no task.json; give the output of pixel-render task")
+    what = "is empty" if not data.strip() else "no task.json" if Path(data).exists() else "does not exist"
+    raise ConfigError(f"--data {data!r}: {what}; give the output of pixel-render task")
 
 
 def _same_spec(where: Path, train: str) -> None:

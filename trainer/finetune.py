@@ -248,6 +248,8 @@ def read_split(data: str, split: str, labelled: bool = False) -> str:
     """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split;
     ``labelled``: refuse a split none of whose samples has a label (finetuning's train and dev splits)."""
     p = Path(data)
+    if not data.strip():  # Path("") is the current directory
+        raise ConfigError("--data '' is empty; give a pixel-render task output (or one split's shard set)")
     if p.name == "task.json" and p.is_file():  # was read as a shard manifest: "unknown field `family`"
         raise ConfigError(f"--data {data} is a task spec, not a task output or shard set; give its directory: "
                           f"--data {p.parent}")
@@ -263,6 +265,8 @@ def read_split(data: str, split: str, labelled: bool = False) -> str:
         if (p / "manifest.json").is_file():  # --data is one shard set: the same checks
             _not_empty(p, labelled, split == "train")
         return data
+    if not p.exists():
+        raise ConfigError(f"--data {data!r} does not exist; give a pixel-render task output (or one split's shard set)")
     raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")
 
 
