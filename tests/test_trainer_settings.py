@@ -39,6 +39,9 @@ TRAIN_CASES = [
     ("batch not a multiple", ["micro_batch_size=4", "global_batch_size=10"],  # was found after torch.distributed began
      "global_batch_size 10 is not a multiple of micro_batch_size 4 x 1 rank(s); make it a multiple of 4"),
     ("resume a string", ["resume=maybe"], "resume: expected bool, got 'maybe'"),
+    ("empty lr", ["optim.lr="], "optim.lr: expected float, got None (null: an empty --set KEY= or `KEY:` in a run file); "
+     "give a value"),  # said only "expected float, got None"
+    ("empty steps", ["max_steps="], "max_steps: expected int, got None (null: an empty --set KEY="),
     ("value not YAML", ["optim.lr=[1,"], "--set 'optim.lr=[1,': the value is not YAML"),
     ("section set to a value", ["optim=5", "optim.lr=1"], "--set 'optim.lr=1': optim was set to a value"),
     ("empty output_dir", ["output_dir=''"], "output_dir '' is empty; give a directory"),  # wrote into the cwd
