@@ -178,3 +178,17 @@ def test_data_that_does_not_exist_is_called_so(tmp_path, pos_task, capsys):
             err = capsys.readouterr().err
             assert f"--data {data!r}" in err and f"{what}; give" in err and "Traceback" not in err, err
             assert not (tmp_path / "run").exists()
+
+
+def test_an_empty_split_name_is_refused(tmp_path, pos_task, capsys):
+    """evaluate --split '' read OUT/ itself as the split ("its / split holds no manifest.json"), '/' the root
+    directory."""
+    from test_finetune_cli import _task_model
+    model = tmp_path / "model"
+    _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
+    for split in ("", "/"):
+        assert train_main(["evaluate", "--model", str(model), "--data", str(pos_task), "--split", split, "--out",
+                           str(tmp_path / "run")]) == 2
+        err = capsys.readouterr().err
+        assert f"split {split!r}: give a split's name, e.g. validation or test" in err and "Traceback" not in err, err
+        assert not (tmp_path / "run").exists()

@@ -248,6 +248,8 @@ def read_split(data: str, split: str, labelled: bool = False) -> str:
     """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split;
     ``labelled``: refuse a split none of whose samples has a label (finetuning's train and dev splits)."""
     p = Path(data)
+    if not split.strip().rstrip("/"):  # "" read OUT itself as "its / split", "/" the root directory
+        raise ConfigError(f"split {split!r}: give a split's name, e.g. validation or test (a directory of --data)")
     if not data.strip():  # Path("") is the current directory
         raise ConfigError("--data '' is empty; give a pixel-render task output (or one split's shard set)")
     if p.name == "task.json" and p.is_file():  # was read as a shard manifest: "unknown field `family`"
