@@ -80,7 +80,9 @@ class ShardManifest:
         """Types and bounds of every field (the same typed schema ``read`` decodes with), then the rules."""
         typed.convert(dataclasses.asdict(self), _MANIFEST_STRUCT, "manifest")
         if not compatible(self.schema_version):
-            raise SchemaError(f"manifest schema {self.schema_version!r} is not compatible with {SCHEMA_VERSION}")
+            raise SchemaError(f"manifest schema {self.schema_version!r} is not compatible with {SCHEMA_VERSION} (this "
+                              f"pixelkit reads {SCHEMA_VERSION.split('.')[0]}.x): render the shards again with this "
+                              "pixelkit, or read them with the one that wrote them")
         typed.convert(self.render_config, _RenderKeys, "manifest render_config")
         if self.tokenizer is not None:
             typed.convert(self.tokenizer, _TokenizerKeys, "manifest tokenizer")

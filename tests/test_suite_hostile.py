@@ -193,5 +193,5 @@ def test_a_suite_file_giving_a_key_twice_or_not_text_is_refused_with_its_line(tm
         with pytest.raises(ConfigError, match=match):
             load_suite(str(tmp_path / "dup.yaml"))
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe")
-    with pytest.raises(ConfigError, match=r"suite file .*bin.yaml is not valid YAML: 'utf-8' codec can't decode"):
+    with pytest.raises(ConfigError, match=r"suite file .*bin.yaml is not UTF-8 text \(byte 0xff at offset 0\); save it as UTF-8"):
         load_suite(str(tmp_path / "bin.yaml"))

@@ -39,6 +39,9 @@ TRAIN_CASES = [
     ("batch not a multiple", ["micro_batch_size=4", "global_batch_size=10"],  # was found after torch.distributed began
      "global_batch_size 10 is not a multiple of micro_batch_size 4 x 1 rank(s); make it a multiple of 4"),
     ("resume a string", ["resume=maybe"], "resume: expected bool, got 'maybe'"),
+    ("empty lr", ["optim.lr="], "optim.lr: expected float, got None (null: an empty --set KEY= or `KEY:` in a run file); "
+     "give a value"),  # said only "expected float, got None"
+    ("empty steps", ["max_steps="], "max_steps: expected int, got None (null: an empty --set KEY="),
     ("value not YAML", ["optim.lr=[1,"], "--set 'optim.lr=[1,': the value is not YAML"),
     ("section set to a value", ["optim=5", "optim.lr=1"], "--set 'optim.lr=1': optim was set to a value"),
     ("empty output_dir", ["output_dir=''"], "output_dir '' is empty; give a directory"),  # wrote into the cwd
@@ -57,12 +60,16 @@ RUN_FILE_CASES = [
     ("python tag", "model: !!python/object/apply:os.system [echo hi]\n", "could not determine a constructor"),
     ("repeated key", "model: pixel\nflavor: debug\nmodel: pixar\n", "key 'model' appears twice in one mapping"),
     ("a list", "- model\n- pixel\n", "must hold a mapping"),
+    # an empty file ran on the defaults: a finetune run then left its family's run file and wrote into out/train
+    ("empty", "", "holds no settings (it is empty or only comments); give settings, or leave --config out"),
+    ("only comments", "# lr: 1e-4\n\n", "holds no settings (it is empty or only comments)"),
+    ("latin-1", "model: pixel\n# lr f\u00fcr CPU\n", "is not UTF-8 text (byte 0xfc at offset 19); save it as UTF-8"),
 ]
 
 
 @pytest.mark.parametrize("case,text,expected", RUN_FILE_CASES, ids=[c[0] for c in RUN_FILE_CASES])
 def test_trainer_refuses_bad_run_files_before_the_engine(tmp_path, capsys, case, text, expected):
-    (tmp_path / "run.yaml").write_text(text)
+    (tmp_path / "run.yaml").write_bytes(text.encode("latin-1" if case == "latin-1" else "utf-8"))
     rc = train_main(["pretrain", "--config", str(tmp_path / "run.yaml"), "--data", str(tmp_path / "shards"),
                      "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err

@@ -43,7 +43,8 @@ def type_problems(cfg: Any) -> list[str]:
         try:
             _adapter(hint).validate_python(value, strict=True)
         except ValidationError:
-            problems.append(f"{key}: expected {_type_name(hint)}, got {value!r}")
+            null = " (null: an empty --set KEY= or `KEY:` in a run file); give a value" if value is None else ""
+            problems.append(f"{key}: expected {_type_name(hint)}, got {value!r}{null}")
     return problems
 
 

@@ -54,16 +54,50 @@ def _pretrain(a: argparse.Namespace) -> int:
     return 0
 
 
-def _task_family(data: str) -> str:
-    """The family in a task output's task.json (or its train split's), to pick the family's run file."""
+def _task_family(data: str) -> tuple[str, Path]:
+    """The family in a task output's task.json (or its train split's), to pick the family's run file, and the file
+    it came from; a damaged task.json or manifest is a ConfigError naming the file (it was a traceback)."""
+    from pixelkit.schemas import SchemaError, TaskSpec
+    fix = "render the task again with pixel-render task (or restore the file)"
     for d in (Path(data), Path(data) / "train", Path(data).parent):
         f = d / "task.json"
         if f.is_file():
-            return json.loads(f.read_text())["family"]
+            try:
+                return TaskSpec.read(f).family, f
+            except (SchemaError, OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"--data {data}: {f} is not a usable task spec ({' '.join(str(e).split())[:200]}); "
+                                  f"{fix}") from None
         m = d / "manifest.json"
-        if m.is_file() and json.loads(m.read_text()).get("task"):
-            return json.loads(m.read_text())["task"]["family"]
-    raise ConfigError(f"--data {data}: no task.json; give the output of pixel-render task")
+        if m.is_file():
+            try:
+                task = json.loads(m.read_text(encoding="utf-8")).get("task")
+                if task:
+                    return TaskSpec.from_dict(task).family, m
+            except (ValueError, SchemaError, OSError, AttributeError) as e:  # UnicodeDecodeError is a ValueError
+                raise ConfigError(f"--data {data}: {m} holds no usable task spec ({' '.join(str(e).split())[:200]}); "
+                                  f"{fix}") from None
+    what = "is empty" if not data.strip() else "no task.json" if Path(data).exists() else "does not exist"
+    raise ConfigError(f"--data {data!r}: {what}; give the output of pixel-render task")
+
+
+def _same_spec(where: Path, train: str) -> None:
+    """task.json must describe the train split's shards: their manifest's task spec is the one trained on, while the
+    family (run file, default --task) came from task.json; a task.json of another task or label vocabulary (a split
+    rendered again, a file copied over) gave an error blaming a --task never given, or trained silently."""
+    from pixelkit.schemas import SchemaError, TaskSpec
+    m = Path(train) / "manifest.json"
+    if where.name != "task.json" or not m.is_file():
+        return
+    try:
+        theirs = TaskSpec.from_dict(json.loads(m.read_text(encoding="utf-8")).get("task"))
+    except (ValueError, SchemaError, OSError, AttributeError):
+        return  # a manifest without a usable task: the loader names it
+    ours = TaskSpec.read(where)
+    if ours != theirs:
+        diff = ", ".join(f"{k} {getattr(ours, k)!r} vs {getattr(theirs, k)!r}" for k in ("name", "family", "input",
+                         "label_names", "metric", "language") if getattr(ours, k) != getattr(theirs, k))
+        raise ConfigError(f"--data: {where} disagrees with {m}'s task ({' '.join(diff.split())[:300]}); the shards "
+                          "were rendered by another run: render the task again into an empty directory")
 
 
 def _init_conflicts(a: argparse.Namespace) -> None:
@@ -87,9 +121,11 @@ def _finetune(a: argparse.Namespace) -> int:
     from .finetune import read_split
     if a.init is not None and (a.model is not None or a.flavor is not None):
         _init_conflicts(a)
-    family = _task_family(a.data)
+    family, where = _task_family(a.data)
+    train_split = read_split(a.data, "train", labelled=True)
+    _same_spec(where, train_split)
     config = a.config or RUNS / "finetune" / f"{family}.yaml"
-    flags: dict = {"task": {"name": a.task or family}, "data": {"train": [read_split(a.data, "train", labelled=True)]}}
+    flags: dict = {"task": {"name": a.task or family}, "data": {"train": [train_split]}}
     for key, value in (("model", a.model), ("flavor", a.flavor), ("output_dir", a.out), ("max_steps", a.steps),
                        ("init_from", a.init), ("eval_every", a.eval_every)):
         if value is not None:
@@ -100,6 +136,9 @@ def _finetune(a: argparse.Namespace) -> int:
     if split:
         flags["data"]["eval"] = read_split(a.data, split, labelled=True)
     cfg = load_config(config, flags, parse_set(a.set))
+    if cfg.task.name is None:  # a null name made the run a pretraining one, on the task's shards
+        raise ConfigError("task.name is null (--set task.name= ?): finetune needs the task; leave task.name out (the "
+                          "task of --data) or give its name, family or alias (e.g. --set task.name=pos)")
     if a.out is None and cfg.output_dir == "out/finetune":
         cfg.output_dir = f"out/finetune/{Path(a.data).name}"
     run = train(cfg)

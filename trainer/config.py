@@ -252,8 +252,13 @@ def read_run_file(p: Path) -> Any:
     if not p.is_file():
         raise ConfigError(f"run file {p} {'is a directory' if p.is_dir() else 'does not exist'}")
     try:
-        return yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:  # was reported as "not valid YAML: 'utf-8' codec can't decode ..."
+        raise ConfigError(f"run file {p} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                          "save it as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader
+    except yaml.YAMLError as e:
         raise ConfigError(f"run file {p} is not valid YAML: {' '.join(str(e).split())[:300]}") from None
 
 
@@ -262,7 +267,10 @@ def load_config(path: str | Path | None = None, *overrides: dict[str, Any]) -> T
     cfg = TrainConfig()
     if path is not None:
         p = Path(path)
-        data = read_run_file(p) or {}
+        data = read_run_file(p)
+        if data is None:  # ran on the defaults (for finetune: not its family's run file; output_dir out/train)
+            raise ConfigError(f"run file {p} holds no settings (it is empty or only comments); give settings, or leave "
+                              "--config out (pretrain: the defaults; finetune: the task family's run file)")
         if not isinstance(data, dict):
             raise ConfigError(f"run file {p} must hold a mapping")
         _merge(cfg, data, "")

@@ -248,13 +248,27 @@ def read_split(data: str, split: str, labelled: bool = False) -> str:
     """A split of a task output dir (``OUT/<split>``), or the shard set itself when it has no such split;
     ``labelled``: refuse a split none of whose samples has a label (finetuning's train and dev splits)."""
     p = Path(data)
+    if not split.strip().rstrip("/"):  # "" read OUT itself as "its / split", "/" the root directory
+        raise ConfigError(f"split {split!r}: give a split's name, e.g. validation or test (a directory of --data)")
+    if not data.strip():  # Path("") is the current directory
+        raise ConfigError("--data '' is empty; give a pixel-render task output (or one split's shard set)")
+    if p.name == "task.json" and p.is_file():  # was read as a shard manifest: "unknown field `family`"
+        raise ConfigError(f"--data {data} is a task spec, not a task output or shard set; give its directory: "
+                          f"--data {p.parent}")
     if (p / split / "manifest.json").is_file():
         _not_empty(p / split, labelled, split == "train")
         return str(p / split)
+    if (p / "task.json").is_file() and not (p / "manifest.json").is_file() and ((p / split).is_dir() or
+                                                                               split == "train"):
+        what = "holds no manifest.json (an interrupted render?)" if (p / split).is_dir() else "does not exist"
+        raise ConfigError(f"{data}: its {split}/ split {what}; render the task again into an empty directory"
+                          + (" (or give another split: --eval-split / --split)" if split != "train" else ""))
     if split == "train" or (p / "manifest.json").is_file():
         if (p / "manifest.json").is_file():  # --data is one shard set: the same checks
             _not_empty(p, labelled, split == "train")
         return data
+    if not p.exists():
+        raise ConfigError(f"--data {data!r} does not exist; give a pixel-render task output (or one split's shard set)")
     raise ConfigError(f"{data}: no {split}/ split (task outputs hold train/, validation/, test/)")
 
 
