@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import time
 from pathlib import Path
 
@@ -15,9 +14,8 @@ import pytest
 
 pytest.importorskip("s3fs", reason="s3:// needs pip install 'pixelkit[s3]'")
 pytest.importorskip("boto3", reason="s3:// needs pip install 'pixelkit[s3]'")
-moto_server = pytest.importorskip("moto.server", reason="the local S3 server needs pip install 'moto[server]'")
+pytest.importorskip("moto.server", reason="the local S3 server needs pip install 'moto[server]'")
 
-import boto3  # noqa: E402
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
@@ -26,6 +24,7 @@ from pixelkit.pipeline.cli_shards import main as shards_main  # noqa: E402
 from pixelkit.pipeline.cli_shards import verify  # noqa: E402
 from pixelkit.pipeline.main import run  # noqa: E402
 from pixelkit.pipeline.validate import SettingsError  # noqa: E402
+from s3server import s3_server  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 BUCKET = "pixelkit-test"
@@ -35,26 +34,13 @@ BUCKET = "pixelkit-test"
 def s3():
     """A moto S3 server on a free localhost port; the AWS SDKs (boto3 in Beam, aiobotocore in s3fs) find it through
     the standard environment variables. The bucket holds the corpus: real text lines, and one broken JSON line."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL_S3": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
-            mp.setenv(k, v)
-        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-            mp.delenv(k, raising=False)
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
+    with s3_server(BUCKET) as client:
         lines = [t for t in (SAMPLE / "wikitext-2-test-excerpt.txt").read_text().splitlines() if len(t) > 80]
         good = [json.dumps({"id": f"w{i}", "text": t}) for i, t in enumerate(lines[:10])]
         client.put_object(Bucket=BUCKET, Key="corpus/good.jsonl", Body="\n".join(good).encode() + b"\n")
         broken = [*good[:4], '{"id": "broken", "text": "unterminated']
         client.put_object(Bucket=BUCKET, Key="corpus/broken.jsonl", Body="\n".join(broken).encode() + b"\n")
         yield client
-    server.stop()
 
 
 def _argv(out: str, inputs: str = "*", per_shard: int = 4, *extra: str) -> list[str]:

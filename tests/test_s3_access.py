@@ -6,7 +6,6 @@ missing bucket failed at the first write with a traceback (``pipeline/s3check.py
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import urllib.request
 from pathlib import Path
@@ -14,13 +13,14 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("boto3", reason="s3:// needs pip install 'pixelkit[s3]'")
-moto_server = pytest.importorskip("moto.server", reason="the local S3 server needs pip install 'moto[server]'")
+pytest.importorskip("moto.server", reason="the local S3 server needs pip install 'moto[server]'")
 
 import boto3  # noqa: E402
 
 from pixelkit.pipeline.main import run  # noqa: E402
 from pixelkit.pipeline.validate import SettingsError  # noqa: E402
 from conftest import hang_guard  # noqa: E402
+from s3server import s3_server  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data"
 TEXT = f"--input=wt={SAMPLE / 'wikitext-2-test-excerpt.txt'}"
@@ -29,21 +29,8 @@ BUCKET = "pixelkit-access"
 
 @pytest.fixture(scope="module")
 def s3():
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL_S3": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
-            mp.setenv(k, v)
-        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-            mp.delenv(k, raising=False)
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
+    with s3_server(BUCKET) as client:
         yield client
-    server.stop()
 
 
 def _refused(argv: list[str]) -> str:
