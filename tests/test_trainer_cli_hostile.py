@@ -150,6 +150,19 @@ def test_a_null_task_name_is_refused_not_run_as_pretraining(tmp_path, pos_task, 
     assert "Traceback" not in err and not (tmp_path / "run").exists(), err
 
 
+def test_a_task_name_that_does_not_match_names_the_setting_it_came_from(tmp_path, pos_task, capsys):
+    """`--set task.name=''` (or `ner` on POS shards) was reported as "--task '' does not match ...", a flag not given;
+    the error names the setting the value came from, and still comes before any work."""
+    for flags, setting in ((["--set", "task.name=''"], "--set task.name ''"),
+                           (["--set", "task.name=ner"], "--set task.name 'ner'"), (["--task", "ner"], "--task 'ner'")):
+        rc = train_main(["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task), "--out",
+                         str(tmp_path / "run"), "--steps", "1", *flags])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"error: {setting} does not match the shards' task 'ud-en_ewt-pos'" in err, err
+        assert ("--task" in err) == (flags[0] == "--task"), err
+        assert "Traceback" not in err and not (tmp_path / "run").exists(), err
+
+
 def test_data_given_as_the_task_json_names_its_directory(tmp_path, pos_task, capsys):
     """`--data OUT/task.json` was read as a shard manifest: "unusable shard manifest: ... unknown field `family`"."""
     from test_finetune_cli import _task_model
