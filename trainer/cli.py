@@ -164,6 +164,10 @@ def _evaluate(a: argparse.Namespace) -> int:
     from .shardsets import resolve
     from .taskmodel import TaskModel
     from .tasks import write
+    a.split = a.split.rstrip("/") or a.split  # "validation/" (shell completion) is validation, not metrics-validation/.json
+    if a.split.strip() and ("/" in a.split or a.split in (".", "..")):  # "" and "/": read_split names them
+        raise ConfigError(f"split {a.split!r}: give a split's name, e.g. validation or test (a directory of --data, "
+                          "not a path: metrics-<split>.json is named after it)")
     model_dir = Path(a.model)
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")
