@@ -67,8 +67,10 @@ def test_task_alias_ner_is_refused_on_pos_shards(tmp_path, pos_task, capsys):
     for alias in ("pos", "upos", "tagging", "ud-en_ewt-pos", None):
         resolve_task(alias, "ud-en_ewt-pos", "tagging", "accuracy")
     resolve_task("ner", "conll2003-ner", "tagging", "seqeval")
-    with pytest.raises(ConfigError, match="--task 'pos' does not match the shards' task 'conll2003-ner'"):
+    with pytest.raises(ConfigError, match="task.name 'pos' does not match the shards' task 'conll2003-ner'"):
         resolve_task("pos", "conll2003-ner", "tagging", "seqeval")
+    with pytest.raises(ConfigError, match="--task 'pos' does not match .* or leave --task out"):
+        resolve_task("pos", "conll2003-ner", "tagging", "seqeval", "--task")
 
 
 def test_finetune_model_or_flavor_that_contradict_init_are_refused(tmp_path, capsys):

@@ -368,3 +368,26 @@ def test_a_pickle_holding_code_is_never_unpickled_and_the_message_gives_the_safe
                                            r"Python objects besides tensors \(posix.system\)"):
         PixelForPreTraining.from_pretrained(tmp_path / "ours")
     assert not (tmp_path / "ran").exists()
+
+
+def _without(src: Path, *keys: str) -> Path:
+    state = load_file(str(src / "model.safetensors"))
+    save_file({k: v for k, v in state.items() if k not in keys}, str(src / "model.safetensors"))
+    return src
+
+
+def test_a_checkpoint_missing_several_keys_names_them_all(tmp_path):
+    """A checkpoint missing several tensors (a shard or file cut) named only the first one taken: fixing it was one
+    run per key. Every missing key is named at once; one a converter computes from (a fixed table checked against
+    ours, a head folded) stops it there, still a CheckpointError naming the keys missing so far."""
+    gone = ("vit.encoder.layer.0.attention.attention.query.weight", "vit.layernorm.bias", "decoder.mask_token")
+    with pytest.raises(CheckpointError, match=re.escape(f"pixel-hf checkpoint lacks 3 key(s) the importer needs: "
+                                                        f"{sorted(gone)}; it is not a complete pixel-hf checkpoint")):
+        convert(_without(_copy_asset("pixel-hf", tmp_path / "pixel"), *gone))
+    gone = ("model.layers.0.mlp.up_proj.weight", "model.layers.1.self_attn.o_proj.weight", "model.norm.weight")
+    with pytest.raises(CheckpointError, match=re.escape(f"lacks 3 key(s) the importer needs: {sorted(gone)}")):
+        convert(_without(_copy_asset("pixelgpt-hf", tmp_path / "gpt"), *gone))
+    computed = ("vit.layernorm.bias", "vit.embeddings.position_embeddings", "decoder.mask_token")
+    with pytest.raises(CheckpointError, match=re.escape("lacks 1 key(s) the importer needs: "
+                                                        "['vit.embeddings.position_embeddings']")):
+        convert(_without(_copy_asset("pixel-hf", tmp_path / "table"), *computed))

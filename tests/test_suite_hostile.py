@@ -195,3 +195,26 @@ def test_a_suite_file_giving_a_key_twice_or_not_text_is_refused_with_its_line(tm
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe")
     with pytest.raises(ConfigError, match=r"suite file .*bin.yaml is not UTF-8 text \(byte 0xff at offset 0\); save it as UTF-8"):
         load_suite(str(tmp_path / "bin.yaml"))
+
+
+def test_a_damaged_task_json_in_a_suite_data_folder_is_named_with_the_fix(tmp_path, capsys):
+    """The suite read each language's task.json with a bare json.loads(...)["family"]: a damaged one (a render
+    folder edited, cut or copied over) was a JSONDecodeError / TypeError / KeyError traceback. It is now read as the
+    finetune CLI reads it (TaskSpec.read) and named with the fix, before any run."""
+    from pixelkit.trainer.cli import main as train_main
+    from pixelkit.trainer.suite_run import SuiteRunner
+    suite = {"name": "t", "render": ["--max_patches", "64"], "tables": [{"name": "ud"}],
+             "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 1},
+             "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {
+                 "en": {"inputs": {"train": str(EWT_EXCERPT), "validation": str(EWT_EXCERPT)}, "limit": 4}}}]}
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text(yaml.safe_dump(suite))
+    (data,) = SuiteRunner(parse_suite(suite), tmp_path / "out", None).prepare()["pos"].values()  # rendered once
+    for damage in (b"{not json", b"[]", b'{"name": "x", "family": "poetry"}', b"\xff\xfe"):
+        (data / "task.json").write_bytes(damage)
+        code = train_main(["suite", "--config", str(cfg), "--out", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert code == 2 and "Traceback" not in err, (damage, err)
+        assert f"entries pos (en): {data / 'task.json'} is not a usable task spec" in err, (damage, err)
+        assert f"delete {data} and run the suite again" in err, (damage, err)
+        assert not (tmp_path / "out" / "runs").exists()

@@ -150,6 +150,19 @@ def test_a_null_task_name_is_refused_not_run_as_pretraining(tmp_path, pos_task, 
     assert "Traceback" not in err and not (tmp_path / "run").exists(), err
 
 
+def test_a_task_name_that_does_not_match_names_the_setting_it_came_from(tmp_path, pos_task, capsys):
+    """`--set task.name=''` (or `ner` on POS shards) was reported as "--task '' does not match ...", a flag not given;
+    the error names the setting the value came from, and still comes before any work."""
+    for flags, setting in ((["--set", "task.name=''"], "--set task.name ''"),
+                           (["--set", "task.name=ner"], "--set task.name 'ner'"), (["--task", "ner"], "--task 'ner'")):
+        rc = train_main(["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task), "--out",
+                         str(tmp_path / "run"), "--steps", "1", *flags])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"error: {setting} does not match the shards' task 'ud-en_ewt-pos'" in err, err
+        assert ("--task" in err) == (flags[0] == "--task"), err
+        assert "Traceback" not in err and not (tmp_path / "run").exists(), err
+
+
 def test_data_given_as_the_task_json_names_its_directory(tmp_path, pos_task, capsys):
     """`--data OUT/task.json` was read as a shard manifest: "unusable shard manifest: ... unknown field `family`"."""
     from test_finetune_cli import _task_model
@@ -192,3 +205,23 @@ def test_an_empty_split_name_is_refused(tmp_path, pos_task, capsys):
         err = capsys.readouterr().err
         assert f"split {split!r}: give a split's name, e.g. validation or test" in err and "Traceback" not in err, err
         assert not (tmp_path / "run").exists()
+
+
+def test_a_split_given_with_a_slash_is_its_name_or_refused(tmp_path, pos_task, capsys):
+    """evaluate --split validation/ (a shell's completion) wrote metrics-validation/.json (a directory
+    metrics-validation/ holding '.json'); a split given as a path (a/b, ..) is refused before the model loads."""
+    from test_finetune_cli import _task_model
+    model = tmp_path / "model"
+    _task_model(pos_task, "pixel").save_pretrained(model, safe_serialization=True)
+    assert train_main(["evaluate", "--model", str(model), "--data", str(pos_task), "--split", "validation/",
+                       "--out", str(tmp_path / "run"), "--batch-size", "4"]) == 0
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics-validation.json",
+                                                                    "predictions-validation.conll"]
+    assert json.loads((tmp_path / "run" / "metrics-validation.json").read_text())["split"] == str(pos_task / "validation")
+    capsys.readouterr()
+    for split in ("validation/x", "..", "./validation"):
+        assert train_main(["evaluate", "--model", str(model), "--data", str(pos_task), "--split", split, "--out",
+                           str(tmp_path / "other")]) == 2
+        err = capsys.readouterr().err
+        assert f"split {split!r}: give a split's name, e.g. validation or test (a directory of --data" in err, err
+        assert "Traceback" not in err and not (tmp_path / "other").exists(), err

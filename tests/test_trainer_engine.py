@@ -245,7 +245,7 @@ def test_pretrain_pixel_end_to_end(tmp_path, gray_shards, capsys):
     assert evals and np.isfinite(evals[-1]["eval_loss"])
     assert (out / "checkpoints" / "latest").read_text().strip() == "step-0000006"
     info = json.loads((out / "checkpoints" / "step-0000006" / "pixelkit.json").read_text())
-    assert info == {"step": 6, "zero_stage": 0, "world_size": 1}
+    assert info == {"step": 6, "zero_stage": 0, "world_size": 1, "task": None}
     # resuming it under another ZeRO stage fails before any engine starts, naming the key (DeepSpeed would die
     # mid-load on optimizer files stage 0 never wrote)
     code = train_main(["pretrain", "--model", "pixel", "--data", str(gray_shards), "--out", str(out), "--steps", "8",

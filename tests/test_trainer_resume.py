@@ -122,3 +122,28 @@ def test_a_finetuning_run_resumed_after_a_kill_repeats_the_uninterrupted_runs_lo
                 for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
     assert losses(cut) == losses(whole) and [s for s, *_ in losses(cut)].count(6) == 2  # step 6: loss + eval
     assert (cut / "model" / "model.safetensors").read_bytes() == (whole / "model" / "model.safetensors").read_bytes()
+
+
+def test_a_finetuning_run_into_a_pretraining_output_or_the_reverse_is_refused_before_the_engine(tmp_path, gray_shards,
+                                                                                                 capsys):
+    """finetune --out naming a pretraining run's output resumed its checkpoint: exit 2 only once DeepSpeed had
+    started, on "another architecture" (and a finished run would have replaced its model/). Now refused before any
+    work, naming the directory, the checkpoint and the fix; nothing there is written. The reverse too."""
+    from taskdata import EWT_EXCERPT, make_task
+    task = make_task(tmp_path / "pos", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                     max_patches=64)
+    pre, ft = tmp_path / "pre", tmp_path / "ft"
+    pretrain = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--steps", "1"]
+    finetune = ["finetune", "--model", "pixel", "--flavor", "debug", "--data", str(task), "--steps", "1",
+                "--set", "micro_batch_size=4", "--set", "global_batch_size=4"]
+    _main(*pretrain, "--out", str(pre))
+    _main(*finetune, "--out", str(ft))
+    for argv, out, kind in ((finetune, pre, "pretraining"), (pretrain, ft, "finetuning (task 'tagging')")):
+        before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+        capsys.readouterr()
+        code = train_main([*argv, "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and f"--out {out} holds a {kind} run's checkpoint ({out / 'checkpoints' / 'step-0000001'})" \
+            in err, err
+        assert "give this run another --out" in err and "architecture" not in err and "Traceback" not in err, err
+        assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before, "written before the refusal"

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from .config import load_config, parse_set
-from .spec import ConfigError, check_tokenizer
+from .spec import ConfigError, check_tokenizer, resolve_task
 
 RUNS = Path(__file__).resolve().parent / "runs"
 RUNS_HELP = "a run file, e.g. trainer/runs/pixel.yaml"
@@ -54,8 +54,8 @@ def _pretrain(a: argparse.Namespace) -> int:
     return 0
 
 
-def _task_family(data: str) -> tuple[str, Path]:
-    """The family in a task output's task.json (or its train split's), to pick the family's run file, and the file
+def _task_family(data: str) -> tuple:
+    """The task spec in a task output's task.json (or its train split's), to pick the family's run file, and the file
     it came from; a damaged task.json or manifest is a ConfigError naming the file (it was a traceback)."""
     from pixelkit.schemas import SchemaError, TaskSpec
     fix = "render the task again with pixel-render task (or restore the file)"
@@ -63,7 +63,7 @@ def _task_family(data: str) -> tuple[str, Path]:
         f = d / "task.json"
         if f.is_file():
             try:
-                return TaskSpec.read(f).family, f
+                return TaskSpec.read(f), f
             except (SchemaError, OSError, UnicodeDecodeError) as e:
                 raise ConfigError(f"--data {data}: {f} is not a usable task spec ({' '.join(str(e).split())[:200]}); "
                                   f"{fix}") from None
@@ -72,7 +72,7 @@ def _task_family(data: str) -> tuple[str, Path]:
             try:
                 task = json.loads(m.read_text(encoding="utf-8")).get("task")
                 if task:
-                    return TaskSpec.from_dict(task).family, m
+                    return TaskSpec.from_dict(task), m
             except (ValueError, SchemaError, OSError, AttributeError) as e:  # UnicodeDecodeError is a ValueError
                 raise ConfigError(f"--data {data}: {m} holds no usable task spec ({' '.join(str(e).split())[:200]}); "
                                   f"{fix}") from None
@@ -121,7 +121,8 @@ def _finetune(a: argparse.Namespace) -> int:
     from .finetune import read_split
     if a.init is not None and (a.model is not None or a.flavor is not None):
         _init_conflicts(a)
-    family, where = _task_family(a.data)
+    spec, where = _task_family(a.data)
+    family = spec.family
     train_split = read_split(a.data, "train", labelled=True)
     _same_spec(where, train_split)
     config = a.config or RUNS / "finetune" / f"{family}.yaml"
@@ -135,10 +136,13 @@ def _finetune(a: argparse.Namespace) -> int:
     split = a.eval_split or next((s for s in ("validation", "validation_matched") if (Path(a.data) / s).is_dir()), None)
     if split:
         flags["data"]["eval"] = read_split(a.data, split, labelled=True)
-    cfg = load_config(config, flags, parse_set(a.set))
+    sets = parse_set(a.set)
+    cfg = load_config(config, flags, sets)
     if cfg.task.name is None:  # a null name made the run a pretraining one, on the task's shards
         raise ConfigError("task.name is null (--set task.name= ?): finetune needs the task; leave task.name out (the "
                           "task of --data) or give its name, family or alias (e.g. --set task.name=pos)")
+    given = "name" in sets["task"] if isinstance(sets.get("task"), dict) else False  # checked here: named as given
+    resolve_task(cfg.task.name, spec.name, family, spec.metric, "--set task.name" if given else "--task")
     if a.out is None and cfg.output_dir == "out/finetune":
         cfg.output_dir = f"out/finetune/{Path(a.data).name}"
     run = train(cfg)
@@ -160,6 +164,10 @@ def _evaluate(a: argparse.Namespace) -> int:
     from .shardsets import resolve
     from .taskmodel import TaskModel
     from .tasks import write
+    a.split = a.split.rstrip("/") or a.split  # "validation/" (shell completion) is validation, not metrics-validation/.json
+    if a.split.strip() and ("/" in a.split or a.split in (".", "..")):  # "" and "/": read_split names them
+        raise ConfigError(f"split {a.split!r}: give a split's name, e.g. validation or test (a directory of --data, "
+                          "not a path: metrics-<split>.json is named after it)")
     model_dir = Path(a.model)
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")

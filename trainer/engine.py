@@ -23,6 +23,7 @@ from .config import TrainConfig, changed_settings, deepspeed_config
 from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
+from .resume import RESUME_INFO, check_resume
 from .shardsets import common_info, resolve
 from .spec import TOKENIZER_RECORD, check_tokenizer, other_tokenizer, tokenizer_record
 from .stream import Position, StreamSpec, make_loader
@@ -329,31 +330,6 @@ def _place(batch: dict, device, dtype) -> dict:
     return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
 
 
-RESUME_INFO = "pixelkit.json"  # beside DeepSpeed's files: what resuming needs to know before an engine starts
-
-
-def check_resume(cfg: TrainConfig) -> None:
-    """A run that will resume its output's latest checkpoint needs that checkpoint's directory, and must use the
-    ZeRO stage it was saved with: DeepSpeed lays out (and looks for) optimizer state per stage, and dies mid-load
-    on another one."""
-    ckpt_dir = Path(cfg.output_dir) / "checkpoints"
-    if not cfg.resume or not (ckpt_dir / "latest").is_file():
-        return
-    tag = (ckpt_dir / "latest").read_text().strip()
-    if not tag or Path(tag).name != tag or not (ckpt_dir / tag).is_dir():  # DeepSpeed: a bare AssertionError
-        raise ConfigError(f"{ckpt_dir / 'latest'} names checkpoint {tag!r}, which is not a directory there (deleted "
-                          f"or moved?): put it back, point latest at a complete step-* dir, or set resume=false")
-    info = ckpt_dir / tag / RESUME_INFO
-    if not info.is_file():  # written since this check exists; older checkpoints resume unchecked
-        return
-    saved = json.loads(info.read_text())
-    if saved.get("zero_stage") != cfg.engine.zero_stage:
-        raise ConfigError(
-            f"engine.zero_stage is {cfg.engine.zero_stage} but {ckpt_dir / tag}, which this run would resume, was "
-            f"saved with engine.zero_stage={saved.get('zero_stage')}: DeepSpeed cannot resume across ZeRO stages. "
-            f"Set engine.zero_stage={saved.get('zero_stage')}, write to another --out, or set resume=false")
-
-
 def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, position: Position, world: int,
                     extra: dict | None = None) -> Path:
     import torch
@@ -370,7 +346,7 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     dist.barrier()
     if dist.get_rank() == 0:
         (ckpt_dir / tag / RESUME_INFO).write_text(json.dumps({"step": step, "zero_stage": cfg.engine.zero_stage,
-                                                              "world_size": world}))
+                                                              "world_size": world, "task": cfg.task.name}))
         tmp = ckpt_dir / "latest.tmp"
         tmp.write_text(tag)
         os.replace(tmp, ckpt_dir / "latest")

@@ -203,15 +203,17 @@ METRIC_KEYS = {"accuracy": ("accuracy",), "f1": ("accuracy", "f1"), "accuracy_f1
 ALIAS_METRICS = {"pos": "accuracy", "upos": "accuracy", "ner": "seqeval"}  # tagging aliases that name one kind
 
 
-def resolve_task(requested: str | None, name: str, family: str, metric: str | None = None) -> None:
-    """``--task`` must name the shards' task, its family, or an alias of the family (``pos`` / ``ner``: of that
-    kind of tagging, by the task's metric, so NER shards are not finetuned as POS nor POS shards as NER)."""
+def resolve_task(requested: str | None, name: str, family: str, metric: str | None = None,
+                 setting: str = "task.name") -> None:
+    """``task.name`` must name the shards' task, its family, or an alias of the family (``pos`` / ``ner``: of that
+    kind of tagging, by the task's metric, so NER shards are not finetuned as POS nor POS shards as NER);
+    ``setting`` names where the value came from (``--task``, ``--set task.name``) in the error."""
     if requested is None or requested in (name, family):
         return
     if TASK_ALIASES.get(requested) == family and ALIAS_METRICS.get(requested, metric) == metric:
         return
-    raise ConfigError(f"--task {requested!r} does not match the shards' task {name!r} (family {family!r}); "
-                      f"give {name!r}, {family!r} or leave --task out")
+    raise ConfigError(f"{setting} {requested!r} does not match the shards' task {name!r} (family {family!r}); "
+                      f"give {name!r}, {family!r} or leave {setting} out")
 
 
 # PixelGPT's input modes (Chai et al. 2024, Tables 1-2): what each variant may read when finetuned. "pair" is the

@@ -288,3 +288,17 @@ def load_suite(name_or_path: str) -> Suite:
     except ConfigError as e:
         raise ConfigError(str(e).replace("run file", "suite file", 1)) from None
     return parse_suite(data, str(p))
+
+
+def task_spec(entry: Entry, lang: str, d: Path):
+    """A language's ``task.json`` through the finetune CLI's reader (``TaskSpec.read``, validated); a damaged one
+    (not JSON, not an object, no or an unknown family) is a ConfigError naming the file and the fix, not a traceback."""
+    from pixelkit.schemas import SchemaError, TaskSpec
+    f = Path(d) / "task.json"
+    try:
+        return TaskSpec.read(f)
+    except (SchemaError, OSError, UnicodeDecodeError) as e:
+        fix = (f"render it again with pixel-render task into {d}" if entry.languages[lang].dir is not None else
+               f"delete {d} and run the suite again (it renders the data again)")
+        raise ConfigError(f"entries {entry.name} ({lang}): {f} is not a usable task spec "
+                          f"({' '.join(str(e).split())[:200]}); {fix}") from None

@@ -35,7 +35,7 @@ from pixelkit.schemas.files import write_atomic
 
 from .config import changed_settings, load_config
 from .spec import MAIN_METRIC, METRIC_KEYS, ConfigError
-from .suite import Entry, Suite, expand, out_relative
+from .suite import Entry, Suite, expand, out_relative, task_spec
 
 log = logging.getLogger(__name__)
 RUN_FILES = Path(__file__).resolve().parent / "runs" / "finetune"
@@ -208,16 +208,16 @@ class SuiteRunner:
                                           f"languages.{lang}.inputs.{missing[0]} (or change eval_split / protocol)")
         dirs = {e.name: {lang: self.render(e, lang) for lang in e.languages} for e in self.entries}
         for e in self.entries:
-            specs = {lang: json.loads((d / "task.json").read_text()) for lang, d in dirs[e.name].items()}
+            specs = {lang: task_spec(e, lang, d) for lang, d in dirs[e.name].items()}
             first = specs[e.train_languages()[0]]
-            if e.metric is not None and e.metric not in (keys := METRIC_KEYS[first["metric"]]):  # else: "—" cells
-                raise ConfigError(f"entries {e.name}: metric {e.metric!r} is not a score of {first['name']} (it is "
+            if e.metric is not None and e.metric not in (keys := METRIC_KEYS[first.metric]):  # else: "—" cells
+                raise ConfigError(f"entries {e.name}: metric {e.metric!r} is not a score of {first.name} (it is "
                                   f"scored by {' / '.join(keys)}); pick one of those or leave it out")
             for lang, s in specs.items():
-                if (s["family"], s.get("label_names")) != (first["family"], first.get("label_names")):
-                    raise ConfigError(f"entries {e.name}: language {lang} has family {s['family']} / labels "
-                                      f"{s.get('label_names')}, but {e.train_languages()[0]} has {first['family']} / "
-                                      f"{first.get('label_names')}: one head cannot serve both (UD and NER take "
+                if (s.family, s.label_names) != (first.family, first.label_names):
+                    raise ConfigError(f"entries {e.name}: language {lang} has family {s.family} / labels "
+                                      f"{s.label_names}, but {e.train_languages()[0]} has {first.family} / "
+                                      f"{first.label_names}: one head cannot serve both (UD and NER take "
                                       f"their labels from each language's train split: give the entry one "
                                       f"vocabulary, render: [--label_names, 'A,B,...'])")
                 if not (dirs[e.name][lang] / e.eval_split).is_dir():
@@ -241,7 +241,7 @@ class SuiteRunner:
         return self.out / "runs" / entry.name / f"seed-{seed}"
 
     def config(self, entry: Entry, seed: int, dirs: dict[str, Path]):
-        family = json.loads(next(iter(dirs.values())).joinpath("task.json").read_text())["family"]
+        family = task_spec(entry, *next(iter(dirs.items()))).family
         devs = [str(dirs[lang] / "validation") for lang in entry.languages if (dirs[lang] / "validation").is_dir()]
         flags: dict = {"task": {"name": family, "modality": entry.modality},
                        "data": {"train": [str(dirs[lang] / "train") for lang in entry.train_languages()]},
@@ -360,10 +360,10 @@ class SuiteRunner:
         langs = {lang: evaluate_language(model_dir, dirs[lang], entry.eval_split, out / "eval" / lang,
                                          cfg.micro_batch_size) for lang in entry.languages}
         best = json.loads((out / "best" / "metrics.json").read_text()) if (out / "best" / "metrics.json").is_file() else {}
-        spec = json.loads((next(iter(dirs.values())) / "task.json").read_text())
+        spec = task_spec(entry, *next(iter(dirs.items())))
         result = {"entry": entry.name, "seed": seed, "protocol": entry.protocol, "modality": entry.modality,
-                  "task": entry.task, "main_metric": MAIN_METRIC[spec["metric"]],
-                  "scale": 1 if spec["family"] in PERCENT_FAMILIES else 100, "train_languages": entry.train_languages(), "eval_split": entry.eval_split,
+                  "task": entry.task, "main_metric": MAIN_METRIC[spec.metric],
+                  "scale": 1 if spec.family in PERCENT_FAMILIES else 100, "train_languages": entry.train_languages(), "eval_split": entry.eval_split,
                   "steps": run.steps, "best_step": best.get("step"), "model": str(model_dir),
                   "seconds": round(time.time() - start, 1), "languages": langs}
         write_atomic(out / "result.json", (json.dumps(result, indent=1) + "\n").encode())

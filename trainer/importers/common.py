@@ -121,22 +121,44 @@ def read_weights(src: Path) -> dict[str, torch.Tensor]:
     raise CheckpointError(f"{src} holds none of {', '.join(WEIGHT_FILES)}")
 
 
+class _Absent:
+    """What ``KeyLedger.take`` hands out for a key the checkpoint lacks, so the converter goes on and every missing
+    key is named at once (in ``finish``); a converter that computes from it (``.shape``, ``.sum`` ...) gets the
+    ledger's error, naming the keys missing so far, instead of a traceback."""
+
+    def __init__(self, ledger: "KeyLedger"):
+        self._ledger = ledger
+
+    def __getattr__(self, name: str):
+        self._ledger.check_missing()
+
+
 class KeyLedger:
-    """Takes source tensors by name; ``finish`` fails unless every source key was taken or dropped with a reason."""
+    """Takes source tensors by name; ``finish`` fails unless every source key was taken or dropped with a reason,
+    and names every key taken that the checkpoint lacks."""
 
     def __init__(self, source: dict[str, torch.Tensor], fmt: str):
         self.source, self.fmt = source, fmt
         self.used: set[str] = set()
         self.dropped: dict[str, str] = {}
+        self.missing: list[str] = []
 
     def has(self, key: str) -> bool:
         return key in self.source
 
     def take(self, key: str) -> torch.Tensor:
-        if key not in self.source:
-            raise CheckpointError(f"{self.fmt} checkpoint lacks {key!r}: it is not a complete {self.fmt} checkpoint")
+        if key not in self.source:  # named with the others in check_missing (finish, or a computation from it)
+            self.missing.append(key)
+            return _Absent(self)  # type: ignore[return-value]
         self.used.add(key)
         return self.source[key]
+
+    def check_missing(self) -> None:
+        if self.missing:
+            more = f" (+{len(self.missing) - 8} more)" if len(self.missing) > 8 else ""
+            raise CheckpointError(f"{self.fmt} checkpoint lacks {len(self.missing)} key(s) the importer needs: "
+                                  f"{sorted(self.missing)[:8]}{more}; it is not a complete {self.fmt} checkpoint "
+                                  f"(a shard or file of it missing or cut?)")
 
     def drop(self, pattern: str, reason: str) -> list[str]:
         keys = [k for k in self.source if fnmatch.fnmatchcase(k, pattern) and k not in self.used]
@@ -145,6 +167,7 @@ class KeyLedger:
         return keys
 
     def finish(self) -> dict[str, str]:
+        self.check_missing()
         left = sorted(set(self.source) - self.used - set(self.dropped))
         if left:
             more = f" (+{len(left) - 8} more)" if len(left) > 8 else ""
