@@ -137,3 +137,25 @@ def test_tokenizer_train_on_no_text_is_refused(tmp_path, capsys):
                       "--out", str(tmp_path / "tok.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "2 file(s), no document with text to train on" in err and not (tmp_path / "tok.json").exists()
+
+
+def test_manifest_vocab_size_covers_every_id_of_a_vocabulary_with_gaps(tmp_path):
+    """A tokenizers JSON whose ids skip (``{"[UNK]": 0, "the": 40000}``) was recorded with vocab_size 2 (its entry
+    count), so a model sized by the manifest embedded 2 ids and met id 40000 mid-run (IndexError). The manifest
+    now records the id span, and every rendered id is below it."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from pixelkit.pipeline.cli import main as render_main
+    from pixelkit.trainer.data import read_samples
+    from pixelkit.trainer.shardsets import resolve
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 40000, "of": 7}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "gaps.json"))
+    assert identity(tmp_path / "gaps.json")["vocab_size"] == 40001
+    sample = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
+    assert render_main(["run", "--input", f"books={sample}", "--output", str(tmp_path / "o"), "--tokenizer",
+                        str(tmp_path / "gaps.json"), "--max_patches", "64"]) == 0
+    info = resolve(str(tmp_path / "o")).info()
+    ids = {i for s in read_samples(resolve(str(tmp_path / "o")).urls) for i in s.token_ids}
+    assert 40000 in ids and max(ids) < info.vocab_size == 40001
