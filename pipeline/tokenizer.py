@@ -90,15 +90,19 @@ def _is_json(path: Path) -> bool:
 
 
 def load(path: str | Path):
-    """The tokenizer in ``path``: a HF ``tokenizers`` JSON file, else a SentencePiece model; anything else is
-    refused with the path named."""
+    """The tokenizer in ``path``: a HF ``tokenizers`` JSON file, else a SentencePiece model; anything else (or a
+    JSON one with an empty vocabulary) is refused with the path named."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--tokenizer {path}: no such file")
     if _is_json(path):
         from tokenizers import Tokenizer
 
-        return Tokenizer.from_file(str(path))
+        tok = Tokenizer.from_file(str(path))
+        if id_span(tok) == 0:  # it encodes every text to no ids; the manifest's vocab_size 0 read as "no tokens"
+            raise ValueError(f"--tokenizer {path} has an empty vocabulary: every text would get no token ids; "
+                             "train one with pixel-render tokenizer train")
+        return tok
     try:
         return SentencePieceTokenizer(path)
     except (RuntimeError, OSError) as e:

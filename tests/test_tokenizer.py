@@ -159,3 +159,19 @@ def test_manifest_vocab_size_covers_every_id_of_a_vocabulary_with_gaps(tmp_path)
     info = resolve(str(tmp_path / "o")).info()
     ids = {i for s in read_samples(resolve(str(tmp_path / "o")).urls) for i in s.token_ids}
     assert 40000 in ids and max(ids) < info.vocab_size == 40001
+
+
+def test_a_tokenizer_with_an_empty_vocabulary_is_refused_before_work(tmp_path, capsys):
+    """``pixel-render run --tokenizer`` with an empty-vocabulary tokenizers JSON wrote shards with no token ids and
+    a manifest vocab_size of 0, which the trainer reads as "no tokenizer". It is refused before work now."""
+    from tokenizers import Tokenizer, models
+
+    from pixelkit.pipeline.cli import main as render_main
+
+    Tokenizer(models.BPE()).save(str(tmp_path / "empty.json"))
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        load(tmp_path / "empty.json")
+    sample = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
+    rc = render_main(["run", "--input", f"books={sample}", "--output", str(tmp_path / "o"), "--tokenizer",
+                      str(tmp_path / "empty.json"), "--max_patches", "64"])
+    assert rc == 2 and "empty vocabulary" in capsys.readouterr().err and not (tmp_path / "o").exists()
