@@ -193,6 +193,10 @@ def make_gpt_config(config_class: type, flavors: dict, needs_tokens: bool):
         if needs_tokens and "vocab_size" not in flavors[flavor]:  # paper flavors pin the released vocabulary
             kwargs["vocab_size"] = data.vocab_size
         cfg = config_class(**kwargs)
+        if needs_tokens and data.vocab_size > cfg.vocab_size:  # a pinned vocabulary: a larger id was an IndexError
+            raise ConfigError(f"flavor {flavor!r} embeds {cfg.vocab_size} token ids, but the shards' tokenizer "
+                              f"({data.tokenizer_name}) has {data.vocab_size}: render them with a tokenizer of at "
+                              f"most {cfg.vocab_size} ids (the LLaMA-2 32k tokenizer.model) or use the debug flavor")
         check_heads(config_class.__name__, (cfg.hidden_size, cfg.num_attention_heads, "decoder"))
         length = (data.max_patches if cfg.use_patches else 0) + (cfg.max_text_tokens if cfg.use_tokens else 0)
         if length > cfg.max_position_embeddings:
