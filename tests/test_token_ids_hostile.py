@@ -31,3 +31,25 @@ def test_a_pinned_32k_flavor_refuses_shards_with_larger_token_ids(tmp_path, caps
     err = capsys.readouterr().err
     assert rc == 2 and "flavor 'base' embeds 32000 token ids" in err and "wide.json" in err and "40001" in err, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def token_and_bare(tmp_path_factory, wikitext, tokenizer_file):
+    """Two real shard sets of the same strips' settings: one with the BPE's token ids, one rendered without."""
+    d = tmp_path_factory.mktemp("mixed")
+    return (make_shard_set(d / "tok", "pixel", wikitext[:6], tokenizer_file, max_patches=64),
+            make_shard_set(d / "bare", "pixel", wikitext[6:12], None, max_patches=64))
+
+
+@pytest.mark.parametrize("how", ["train", "eval"])
+def test_a_set_without_token_ids_beside_token_sets_is_refused_before_work(tmp_path, capsys, token_and_bare, how):
+    """A token model on a train set with token ids plus a second train set (or --eval set) rendered without
+    --tokenizer: the first set told the data info, so it started DeepSpeed and died at the other set's first sample
+    ("has no token ids"), naming neither set."""
+    tok, bare = token_and_bare
+    data = ["--data", str(tok), str(bare)] if how == "train" else ["--data", str(tok), "--eval", str(bare)]
+    rc = train_main(["pretrain", "--model", "dualgpt", "--flavor", "debug", *data, "--out", str(tmp_path / "o"),
+                     "--steps", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{bare}/manifest.json: no token ids" in err and "--tokenizer tokenizer.json" in err, err
+    assert "rank 0/1" not in err and not (tmp_path / "o").exists(), "refused before the engine starts"
