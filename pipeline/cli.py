@@ -188,6 +188,14 @@ def cmd_tokenizer(a: argparse.Namespace) -> None:
     files = sorted(f for pattern in a.input for f in glob.glob(pattern))
     if not files:  # a settings error like the others (it exited 1 with a bare message)
         raise SettingsError([f"--input {' '.join(a.input)}: no file matches; give existing files or patterns"])
+    if a.format == "auto":  # an unknown suffix raised ValueError with a traceback once training had started
+        from .readers import detect_format
+        for f in files:
+            try:
+                detect_format(f)
+            except ValueError:
+                raise SettingsError([f"--input {f}: cannot tell the format from its suffix; pass --format "
+                                     "(e.g. --format text)"]) from None
     # lone surrogates (a JSON "\ud800") as U+FFFD, as rendering replaces them: tokenizers cannot encode them
     seen = [0]
 

@@ -175,3 +175,16 @@ def test_a_tokenizer_with_an_empty_vocabulary_is_refused_before_work(tmp_path, c
     rc = render_main(["run", "--input", f"books={sample}", "--output", str(tmp_path / "o"), "--tokenizer",
                       str(tmp_path / "empty.json"), "--max_patches", "64"])
     assert rc == 2 and "empty vocabulary" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_tokenizer_train_on_a_file_of_unknown_suffix_is_a_settings_error(tmp_path, capsys):
+    """``pixel-render tokenizer train --input corpus.bin`` died with a ValueError traceback from the readers; it is
+    a settings error naming the file and --format now, and nothing is written."""
+    from pixelkit.pipeline.cli import main as render_main
+
+    (tmp_path / "corpus.bin").write_bytes(bytes(range(256)) * 4)
+    rc = render_main(["tokenizer", "train", "--input", str(tmp_path / "corpus.bin"), "--vocab-size", "300",
+                      "--out", str(tmp_path / "tok.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--input {tmp_path / 'corpus.bin'}: cannot tell the format" in err and "--format" in err
+    assert not (tmp_path / "tok.json").exists()
