@@ -188,3 +188,17 @@ def test_tokenizer_train_on_a_file_of_unknown_suffix_is_a_settings_error(tmp_pat
     err = capsys.readouterr().err
     assert rc == 2 and f"--input {tmp_path / 'corpus.bin'}: cannot tell the format" in err and "--format" in err
     assert not (tmp_path / "tok.json").exists()
+
+
+@pytest.mark.parametrize("corpus", [b"a", b"\x80\x81 binary \xf6\n" * 50 + b"a\n"])
+def test_tokenizer_train_on_a_corpus_that_teaches_no_merge_is_refused(tmp_path, capsys, corpus):
+    """A one-character corpus, or a binary file read as text (its lines undecodable but for a few bytes), gave a
+    257-token tokenizer (the bytes alone) with exit 0, whatever --vocab-size asked; it is refused, nothing written."""
+    from pixelkit.pipeline.cli import main as render_main
+
+    (tmp_path / "c.txt").write_bytes(corpus)
+    rc = render_main(["tokenizer", "train", "--input", str(tmp_path / "c.txt"), "--vocab-size", "300",
+                      "--out", str(tmp_path / "tok.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "taught the tokenizer no merge" in err and "--vocab-size 300" in err, err
+    assert not (tmp_path / "tok.json").exists()
