@@ -202,3 +202,21 @@ def test_tokenizer_train_on_a_corpus_that_teaches_no_merge_is_refused(tmp_path, 
     err = capsys.readouterr().err
     assert rc == 2 and "taught the tokenizer no merge" in err and "--vocab-size 300" in err, err
     assert not (tmp_path / "tok.json").exists()
+
+
+def test_a_tokenizer_that_cannot_encode_pairs_is_a_settings_error_for_a_qa_task(tmp_path, capsys):
+    """``pixel-render task --task xquad-en --tokenizer`` with a tokenizer that has neither a post-processor nor a
+    separator token died with a ValueError traceback; it is a settings error naming the file, nothing written."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from pixelkit.pipeline.cli import main as render_main
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 1, "of": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "nosep.json"))
+    src = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "xquad-en-excerpt.json"
+    rc = render_main(["task", "--task", "xquad-en", "--input", f"train={src}", "--output", str(tmp_path / "o"),
+                      "--tokenizer", str(tmp_path / "nosep.json"), "--limit", "4"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--tokenizer {tmp_path / 'nosep.json'} has no post-processor" in err, err
+    assert "--task xquad-en encodes pairs" in err and not (tmp_path / "o").exists()
