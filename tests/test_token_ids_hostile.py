@@ -53,3 +53,19 @@ def test_a_set_without_token_ids_beside_token_sets_is_refused_before_work(tmp_pa
     err = capsys.readouterr().err
     assert rc == 2 and f"{bare}/manifest.json: no token ids" in err and "--tokenizer tokenizer.json" in err, err
     assert "rank 0/1" not in err and not (tmp_path / "o").exists(), "refused before the engine starts"
+
+
+def test_model_overrides_vocab_size_is_kept_or_refused_not_replaced(tmp_path, capsys, token_and_bare):
+    """``--set model_overrides.vocab_size=N`` on a debug flavor was silently replaced by the manifest's size: a
+    larger N (room for added tokens) was dropped, a smaller one ignored. A larger one is kept now; one below the
+    shards' tokenizer is refused before work, naming the setting."""
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.shardsets import resolve
+
+    tok, _ = token_and_bare
+    info = resolve(str(tok)).info()
+    assert get_variant("textgpt").config("debug", {"vocab_size": 2048}, info).vocab_size == 2048
+    rc = train_main(["pretrain", "--model", "textgpt", "--flavor", "debug", "--data", str(tok), "--out",
+                     str(tmp_path / "o"), "--set", "model_overrides.vocab_size=100"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "model_overrides.vocab_size embeds 100 token ids" in err and "has 1024" in err, err
