@@ -69,3 +69,18 @@ def test_model_overrides_vocab_size_is_kept_or_refused_not_replaced(tmp_path, ca
                      str(tmp_path / "o"), "--set", "model_overrides.vocab_size=100"])
     err = capsys.readouterr().err
     assert rc == 2 and "model_overrides.vocab_size embeds 100 token ids" in err and "has 1024" in err, err
+
+
+def test_an_eval_set_of_another_tokenizer_is_refused_before_work(tmp_path, capsys, token_and_bare, wikitext):
+    """Train and --eval sets rendered with two tokenizers of the same size: every id would mean another token in
+    the held-out loss. Refused before the engine starts, naming the eval set and both tokenizers."""
+    from pixelkit.pipeline.tokenizer import train_bpe
+
+    tok, _ = token_and_bare
+    other = train_bpe(wikitext[:40], 1024, tmp_path / "other.json")  # the same size, other merges
+    ev = make_shard_set(tmp_path / "ev", "pixel", wikitext[12:16], other, max_patches=64)
+    rc = train_main(["pretrain", "--model", "dualgpt", "--flavor", "debug", "--data", str(tok), "--eval", str(ev),
+                     "--out", str(tmp_path / "o"), "--steps", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"data.eval {ev}/manifest.json holds token ids of tokenizer other.json" in err, err
+    assert "those of tokenizer.json" in err and not (tmp_path / "o").exists()
