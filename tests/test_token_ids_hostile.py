@@ -84,3 +84,22 @@ def test_an_eval_set_of_another_tokenizer_is_refused_before_work(tmp_path, capsy
     err = capsys.readouterr().err
     assert rc == 2 and f"data.eval {ev}/manifest.json holds token ids of tokenizer other.json" in err, err
     assert "those of tokenizer.json" in err and not (tmp_path / "o").exists()
+
+
+def test_a_manifest_understating_its_tokenizer_stops_at_the_sample_not_in_the_embedding(tmp_path, capsys,
+                                                                                        wide_shards):
+    """Shards rendered before the manifest counted the id span of a tokenizer whose ids skip say vocab_size 3 with
+    id 40,000 inside: the model embedded 3 ids and died with IndexError in the embedding. The collate names the
+    sample, the id and the fix."""
+    import json
+    import shutil
+
+    d = tmp_path / "old"
+    shutil.copytree(wide_shards, d)
+    m = json.loads((d / "manifest.json").read_text())
+    m["tokenizer"]["vocab_size"] = 3  # what the entry count recorded
+    (d / "manifest.json").write_text(json.dumps(m))
+    rc = train_main(["pretrain", "--model", "textgpt", "--flavor", "debug", "--data", str(d), "--out",
+                     str(tmp_path / "o"), "--steps", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "holds token id 40000, but the model embeds 3" in err and "render again" in err, err

@@ -230,6 +230,10 @@ def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[
                 raise ConfigError(f"sample {s.key} has no token ids; this model needs shards rendered with a tokenizer")
             if k != IMAGE:
                 tok = s.token_ids[:t]
+                if tok and max(tok) >= config.vocab_size:  # a manifest understating its tokenizer: an IndexError
+                    raise ConfigError(f"sample {s.key} holds token id {max(tok)}, but the model embeds "
+                                      f"{config.vocab_size} (the manifest's tokenizer vocab_size): the manifest is "
+                                      "wrong (the entry count of a tokenizer whose ids skip); render again")
                 ids[i, :len(tok)], labels[i, :len(tok)] = tok, tok
         att = (labels != -100).astype(np.int64)
         t = max(1, int(att.sum(1).max()))
