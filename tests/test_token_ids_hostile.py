@@ -103,3 +103,27 @@ def test_a_manifest_understating_its_tokenizer_stops_at_the_sample_not_in_the_em
                      str(tmp_path / "o"), "--steps", "2"])
     err = capsys.readouterr().err
     assert rc == 2 and "holds token id 40000, but the model embeds 3" in err and "render again" in err, err
+
+
+def test_a_task_manifest_understating_its_tokenizer_stops_at_the_sample(tmp_path, capsys):
+    """The same for a task model on token input (TextGPT finetuned from scratch on CoLA): IndexError in the
+    embedding before; the collate names the sample and the id now."""
+    import json
+
+    from taskdata import make_task
+    from test_modality import COLA
+
+    if not COLA.exists():
+        pytest.skip(f"{COLA} not found (read from ../shared/data)")
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 40000, "[SEP]": 7}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "wide.json"))
+    data = make_task(tmp_path / "cola", "glue-cola", {"train": COLA}, limit=8, max_patches=64,
+                     tokenizer=tmp_path / "wide.json")
+    m = json.loads((data / "train" / "manifest.json").read_text())
+    m["tokenizer"]["vocab_size"] = 8  # what the entry count recorded
+    (data / "train" / "manifest.json").write_text(json.dumps(m))
+    rc = train_main(["finetune", "--model", "textgpt", "--flavor", "debug", "--data", str(data), "--out",
+                     str(tmp_path / "o"), "--steps", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "holds token id 40000, but the model embeds 8" in err, err
