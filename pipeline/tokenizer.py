@@ -90,15 +90,19 @@ def _is_json(path: Path) -> bool:
 
 
 def load(path: str | Path):
-    """The tokenizer in ``path``: a HF ``tokenizers`` JSON file, else a SentencePiece model; anything else is
-    refused with the path named."""
+    """The tokenizer in ``path``: a HF ``tokenizers`` JSON file, else a SentencePiece model; anything else (or a
+    JSON one with an empty vocabulary) is refused with the path named."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--tokenizer {path}: no such file")
     if _is_json(path):
         from tokenizers import Tokenizer
 
-        return Tokenizer.from_file(str(path))
+        tok = Tokenizer.from_file(str(path))
+        if id_span(tok) == 0:  # it encodes every text to no ids; the manifest's vocab_size 0 read as "no tokens"
+            raise ValueError(f"--tokenizer {path} has an empty vocabulary: every text would get no token ids; "
+                             "train one with pixel-render tokenizer train")
+        return tok
     try:
         return SentencePieceTokenizer(path)
     except (RuntimeError, OSError) as e:
@@ -106,8 +110,17 @@ def load(path: str | Path):
             from None
 
 
+def id_span(tok) -> int:
+    """Largest token id + 1: what an embedding must hold. A tokenizers JSON's ids need not be 0..n-1 (a vocabulary
+    ``{"[UNK]": 0, "the": 40000}`` has 2 entries and id 40000), so its entry count (``get_vocab_size``) is not it."""
+    if isinstance(tok, SentencePieceTokenizer):
+        return tok.get_vocab_size()  # SentencePiece ids are 0..n-1
+    return max(tok.get_vocab(with_added_tokens=True).values(), default=-1) + 1
+
+
 def identity(path: str | Path) -> dict:
-    """What a manifest records about a tokenizer: file name, sha256, vocabulary size, model type."""
+    """What a manifest records about a tokenizer: file name, sha256, vocabulary size (the id span, ``id_span``: a
+    model sized by it embeds every id), model type."""
     path = Path(path)
     data = path.read_bytes()
     tok = load(path)
@@ -115,5 +128,5 @@ def identity(path: str | Path) -> dict:
         model = "SentencePiece"
     else:
         model = type(tok.model).__name__
-    return {"name": path.name, "sha256": hashlib.sha256(data).hexdigest(), "vocab_size": tok.get_vocab_size(),
+    return {"name": path.name, "sha256": hashlib.sha256(data).hexdigest(), "vocab_size": id_span(tok),
             "model": model}

@@ -110,7 +110,7 @@ def test_paper_flavors_parameter_counts(name):
     v = get_variant(name)
     assert "debug" in v.flavors and len(v.flavors) >= 2, "a debug flavor and at least one paper flavor"
     info = DataInfo(mode=v.modes[0], patch_size=8 if v.modes[0] == "binary" else 16, max_patches=529,
-                    vocab_size=50257)
+                    vocab_size=32000)  # the released LLaMA-2 tokenizer: what paper flavors embed
     for flavor, (lo, hi) in v.paper_params.items():
         n = count_parameters(v, flavor, info)
         assert lo <= n <= hi, f"{name}/{flavor}: {n / 1e6:.1f}M parameters, paper says {lo / 1e6:.0f}-{hi / 1e6:.0f}M"

@@ -137,3 +137,86 @@ def test_tokenizer_train_on_no_text_is_refused(tmp_path, capsys):
                       "--out", str(tmp_path / "tok.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "2 file(s), no document with text to train on" in err and not (tmp_path / "tok.json").exists()
+
+
+def test_manifest_vocab_size_covers_every_id_of_a_vocabulary_with_gaps(tmp_path):
+    """A tokenizers JSON whose ids skip (``{"[UNK]": 0, "the": 40000}``) was recorded with vocab_size 2 (its entry
+    count), so a model sized by the manifest embedded 2 ids and met id 40000 mid-run (IndexError). The manifest
+    now records the id span, and every rendered id is below it."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from pixelkit.pipeline.cli import main as render_main
+    from pixelkit.trainer.data import read_samples
+    from pixelkit.trainer.shardsets import resolve
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 40000, "of": 7}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "gaps.json"))
+    assert identity(tmp_path / "gaps.json")["vocab_size"] == 40001
+    sample = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
+    assert render_main(["run", "--input", f"books={sample}", "--output", str(tmp_path / "o"), "--tokenizer",
+                        str(tmp_path / "gaps.json"), "--max_patches", "64"]) == 0
+    info = resolve(str(tmp_path / "o")).info()
+    ids = {i for s in read_samples(resolve(str(tmp_path / "o")).urls) for i in s.token_ids}
+    assert 40000 in ids and max(ids) < info.vocab_size == 40001
+
+
+def test_a_tokenizer_with_an_empty_vocabulary_is_refused_before_work(tmp_path, capsys):
+    """``pixel-render run --tokenizer`` with an empty-vocabulary tokenizers JSON wrote shards with no token ids and
+    a manifest vocab_size of 0, which the trainer reads as "no tokenizer". It is refused before work now."""
+    from tokenizers import Tokenizer, models
+
+    from pixelkit.pipeline.cli import main as render_main
+
+    Tokenizer(models.BPE()).save(str(tmp_path / "empty.json"))
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        load(tmp_path / "empty.json")
+    sample = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
+    rc = render_main(["run", "--input", f"books={sample}", "--output", str(tmp_path / "o"), "--tokenizer",
+                      str(tmp_path / "empty.json"), "--max_patches", "64"])
+    assert rc == 2 and "empty vocabulary" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_tokenizer_train_on_a_file_of_unknown_suffix_is_a_settings_error(tmp_path, capsys):
+    """``pixel-render tokenizer train --input corpus.bin`` died with a ValueError traceback from the readers; it is
+    a settings error naming the file and --format now, and nothing is written."""
+    from pixelkit.pipeline.cli import main as render_main
+
+    (tmp_path / "corpus.bin").write_bytes(bytes(range(256)) * 4)
+    rc = render_main(["tokenizer", "train", "--input", str(tmp_path / "corpus.bin"), "--vocab-size", "300",
+                      "--out", str(tmp_path / "tok.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--input {tmp_path / 'corpus.bin'}: cannot tell the format" in err and "--format" in err
+    assert not (tmp_path / "tok.json").exists()
+
+
+@pytest.mark.parametrize("corpus", [b"a", b"\x80\x81 binary \xf6\n" * 50 + b"a\n"])
+def test_tokenizer_train_on_a_corpus_that_teaches_no_merge_is_refused(tmp_path, capsys, corpus):
+    """A one-character corpus, or a binary file read as text (its lines undecodable but for a few bytes), gave a
+    257-token tokenizer (the bytes alone) with exit 0, whatever --vocab-size asked; it is refused, nothing written."""
+    from pixelkit.pipeline.cli import main as render_main
+
+    (tmp_path / "c.txt").write_bytes(corpus)
+    rc = render_main(["tokenizer", "train", "--input", str(tmp_path / "c.txt"), "--vocab-size", "300",
+                      "--out", str(tmp_path / "tok.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "taught the tokenizer no merge" in err and "--vocab-size 300" in err, err
+    assert not (tmp_path / "tok.json").exists()
+
+
+def test_a_tokenizer_that_cannot_encode_pairs_is_a_settings_error_for_a_qa_task(tmp_path, capsys):
+    """``pixel-render task --task xquad-en --tokenizer`` with a tokenizer that has neither a post-processor nor a
+    separator token died with a ValueError traceback; it is a settings error naming the file, nothing written."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from pixelkit.pipeline.cli import main as render_main
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 1, "of": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "nosep.json"))
+    src = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "xquad-en-excerpt.json"
+    rc = render_main(["task", "--task", "xquad-en", "--input", f"train={src}", "--output", str(tmp_path / "o"),
+                      "--tokenizer", str(tmp_path / "nosep.json"), "--limit", "4"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--tokenizer {tmp_path / 'nosep.json'} has no post-processor" in err, err
+    assert "--task xquad-en encodes pairs" in err and not (tmp_path / "o").exists()

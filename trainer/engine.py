@@ -24,8 +24,8 @@ from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
 from .resume import RESUME_INFO, check_resume
-from .shardsets import common_info, resolve
-from .spec import TOKENIZER_RECORD, check_tokenizer, other_tokenizer, tokenizer_record
+from .shardsets import check_token_sets, common_info, resolve
+from .spec import TOKENIZER_RECORD, check_tokenizer, tokenizer_record
 from .stream import Position, StreamSpec, make_loader
 
 log = logging.getLogger("pixel-train")
@@ -118,9 +118,8 @@ def prepare(cfg: TrainConfig):
         if (ei.mode, ei.patch_size, ei.max_patches) != (info.mode, info.patch_size, info.max_patches):
             raise ConfigError(f"data.eval {cfg.data.eval} holds {ei.mode} {ei.patch_size}px x {ei.max_patches} "
                               f"strips; the train sets hold {info.mode} {info.patch_size}px x {info.max_patches}")
-        if other_tokenizer(ei, info):
-            raise ConfigError(f"data.eval {cfg.data.eval} holds token ids of tokenizer {ei.tokenizer_name}, the "
-                              f"train sets those of {info.tokenizer_name}: render it with the train sets' --tokenizer")
+    reads_ids = model_config.kind() != "patches" if cfg.task.name is not None else variant.needs_tokens
+    check_token_sets(sets, info, eval_set, reads_ids)
     weights = cfg.data.weights or [float(s.num_samples or len(s.urls)) for s in sets]
     return variant, sets, info, model_config, eval_set, weights
 

@@ -116,3 +116,22 @@ def common_info(sets: list[ShardSet]) -> DataInfo:
                               f"{infos[0].tokenizer_name}: an id would mean different tokens; render every set "
                               "with one --tokenizer")
     return infos[0]
+
+
+def check_token_sets(sets: list[ShardSet], info: DataInfo, eval_set: ShardSet | None, reads_ids: bool) -> None:
+    """The eval set's token ids are the train sets' tokenizer's; a model that reads token ids finds them in every
+    set (a train or eval set rendered without --tokenizer beside ones with it failed at its first sample, after
+    DeepSpeed had started)."""
+    ei = eval_set.info() if eval_set is not None else None
+    if ei is not None and other_tokenizer(ei, info):
+        raise ConfigError(f"data.eval {eval_set.spec} holds token ids of tokenizer {ei.tokenizer_name}, the train "
+                          f"sets those of {info.tokenizer_name}: render it with the train sets' --tokenizer")
+    if not reads_ids:
+        return
+    pairs = [(s.spec, s.info()) for s in sets] + ([(f"data.eval {eval_set.spec}", ei)] if ei is not None else [])
+    bare = [spec for spec, i in pairs if not i.vocab_size]
+    if bare:
+        tok = info.tokenizer_name or "TOKENIZER"
+        raise ConfigError(f"{', '.join(bare)}: no token ids (rendered without --tokenizer, or no manifest naming "
+                          f"one), but this model reads them; render them with --tokenizer {tok} as the other sets, "
+                          "or leave them out")

@@ -114,7 +114,8 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
             problems.append(f"--{key} is a pixel-render run setting that pixel-render task does not use (a labelled "
                             f"record is one sample: {RUN_ONLY[key]}): drop it")
     if o.get("tokenizer"):
-        problems += _tokenizer_problems(o["tokenizer"])
+        bad_tok = _tokenizer_problems(o["tokenizer"])
+        problems += bad_tok or _pair_problems(o["tokenizer"], task)
     if render_config is not None:
         cfg, bad = render_config_or_problems(render_config)
         problems += bad or check_render_config(cfg)
@@ -213,3 +214,17 @@ def prepare_task_output(out: str, splits: list[str], fp: dict, resume: bool, ove
     run_file.write_text(json.dumps(fp, sort_keys=True, indent=1))
     for split in splits:
         prepare_output(root / split, fp | {"split": split}, resume, overwrite)
+
+
+def _pair_problems(path: str, task) -> list[str]:
+    """A pair or QA task needs a tokenizer that can encode pairs (its post-processor or a separator token); one
+    that cannot raised ValueError with a traceback from the job builder."""
+    if task is None or task.input not in ("pair", "qa"):
+        return []
+    from ..tokenizer import load
+    from .tokens import pair_encoder
+    try:
+        pair_encoder(load(path))
+    except ValueError as e:
+        return [f"{str(e).replace('--tokenizer', f'--tokenizer {path}', 1)} (--task {task.name} encodes pairs)"]
+    return []

@@ -190,9 +190,15 @@ def make_gpt_config(config_class: type, flavors: dict, needs_tokens: bool):
         check_row_kinds(overrides, config_class().kinds)
         kwargs = apply_overrides(dict(flavors[flavor]), overrides, config_class)
         kwargs.update(patch_size=data.patch_size, num_channels=data.channels, num_patches=data.max_patches)
-        if needs_tokens and "vocab_size" not in flavors[flavor]:  # paper flavors pin the released vocabulary
+        # paper flavors pin the released vocabulary; model_overrides.vocab_size is kept (it was silently replaced)
+        if needs_tokens and "vocab_size" not in flavors[flavor] and "vocab_size" not in overrides:
             kwargs["vocab_size"] = data.vocab_size
         cfg = config_class(**kwargs)
+        if needs_tokens and data.vocab_size > cfg.vocab_size:  # a pinned vocabulary: a larger id was an IndexError
+            what = "model_overrides.vocab_size" if "vocab_size" in overrides else f"flavor {flavor!r}"
+            raise ConfigError(f"{what} embeds {cfg.vocab_size} token ids, but the shards' tokenizer "
+                              f"({data.tokenizer_name}) has {data.vocab_size}: render them with a tokenizer of at "
+                              f"most {cfg.vocab_size} ids (the LLaMA-2 32k tokenizer.model) or use the debug flavor")
         check_heads(config_class.__name__, (cfg.hidden_size, cfg.num_attention_heads, "decoder"))
         length = (data.max_patches if cfg.use_patches else 0) + (cfg.max_text_tokens if cfg.use_tokens else 0)
         if length > cfg.max_position_embeddings:
@@ -224,6 +230,10 @@ def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[
                 raise ConfigError(f"sample {s.key} has no token ids; this model needs shards rendered with a tokenizer")
             if k != IMAGE:
                 tok = s.token_ids[:t]
+                if tok and max(tok) >= config.vocab_size:  # a manifest understating its tokenizer: an IndexError
+                    raise ConfigError(f"sample {s.key} holds token id {max(tok)}, but the model embeds "
+                                      f"{config.vocab_size} (the manifest's tokenizer vocab_size): the manifest is "
+                                      "wrong (the entry count of a tokenizer whose ids skip); render again")
                 ids[i, :len(tok)], labels[i, :len(tok)] = tok, tok
         att = (labels != -100).astype(np.int64)
         t = max(1, int(att.sum(1).max()))
