@@ -147,3 +147,19 @@ def test_a_finetuning_run_into_a_pretraining_output_or_the_reverse_is_refused_be
             in err, err
         assert "give this run another --out" in err and "architecture" not in err and "Traceback" not in err, err
         assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before, "written before the refusal"
+
+
+def test_a_damaged_pixelkit_json_in_the_checkpoint_to_resume_is_named_with_the_fix(tmp_path, gray_shards, capsys):
+    """The checkpoint's pixelkit.json (its ZeRO stage and kind, read before the engine starts) cut or hand-edited was a
+    JSONDecodeError / UnicodeDecodeError traceback; a JSON list was silently taken as no record."""
+    out = tmp_path / "pre"
+    argv = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--steps", "1", "--out", str(out)]
+    _main(*argv)
+    info = out / "checkpoints" / "step-0000001" / "pixelkit.json"
+    for damage, says in ((b'{"step": 1, "zero', "is damaged (JSONDecodeError"), (b"\xff\xfe{}", "is damaged"),
+                         (b"[1]", "holds a JSON list, not an object")):
+        info.write_bytes(damage)
+        capsys.readouterr()
+        code = train_main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and f"{info} {says}" in err and "set resume=false" in err and "Traceback" not in err, err

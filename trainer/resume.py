@@ -39,8 +39,16 @@ def check_resume(cfg: TrainConfig) -> None:
         raise ConfigError(f"{ckpt_dir / 'latest'} names checkpoint {tag!r}, which is not a directory there (deleted "
                           f"or moved?): put it back, point latest at a complete step-* dir, or set resume=false")
     info = ckpt_dir / tag / RESUME_INFO
-    saved = json.loads(info.read_text()) if info.is_file() else {}  # written since these checks exist
-    task = _saved_task(out, saved if isinstance(saved, dict) else {})
+    try:
+        saved = json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}  # written since these checks
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: not JSON or not UTF-8 (damaged, hand-edited)
+        raise ConfigError(f"{info} is damaged ({type(e).__name__}: {str(e)[:80]}): resuming that checkpoint cannot be "
+                          f"checked; point {ckpt_dir / 'latest'} at an earlier complete step-* dir, write to another "
+                          "--out, or set resume=false") from None
+    if not isinstance(saved, dict):
+        raise ConfigError(f"{info} holds a JSON {type(saved).__name__}, not an object: point {ckpt_dir / 'latest'} "
+                          "at an earlier complete step-* dir, write to another --out, or set resume=false")
+    task = _saved_task(out, saved)
     if task is not _UNKNOWN and (task is None) != (cfg.task.name is None):
         kind, other = ("pretraining", "finetuning") if task is None else (f"finetuning (task {task!r})", "pretraining")
         raise ConfigError(f"--out {out} holds a {kind} run's checkpoint ({ckpt_dir / tag}), which this {other} run "
