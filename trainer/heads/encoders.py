@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.base import ConfigError, attention_mask, checked_patches, unit_pixels
+from ..models.base import ConfigError, attention_mask, check_token_ids, checked_patches, unit_pixels
 
 
 class Encoded(NamedTuple):  # a named tuple, so DeepSpeed's ZeRO-3 hooks see its tensors (a dataclass hid them:
@@ -194,9 +194,7 @@ def encoder_inputs(samples: list, config, kind: str) -> dict[str, torch.Tensor]:
             if s.token_ids is None:
                 raise ConfigError(f"sample {s.key} has no token ids; render the task with a tokenizer")
             tok = s.token_ids[:t]
-            if tok and max(tok) >= config.vocab_size:  # a manifest understating its tokenizer: an IndexError
-                raise ConfigError(f"sample {s.key} holds token id {max(tok)}, but the model embeds {config.vocab_size}"
-                                  " (the manifest's tokenizer vocab_size): the manifest is wrong; render again")
+            check_token_ids(s.key, tok, config.vocab_size)
             ids[i, :len(tok)], att[i, :len(tok)] = tok, 1
         return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(att)}
     n = config.num_patches

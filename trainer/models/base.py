@@ -295,6 +295,15 @@ def attention_mask(samples: list, total: int) -> np.ndarray:
     return (np.arange(total) < np.minimum(text + 1, total)[:, None]).astype(np.int64)
 
 
+def check_token_ids(key: str, tok, vocab_size: int) -> None:
+    """A sample's token ids fit the embedding: a manifest that understates its tokenizer (the entry count of one whose
+    ids skip) would end in an IndexError inside the embedding."""
+    if len(tok) and max(tok) >= vocab_size:
+        raise ConfigError(f"sample {key} holds token id {max(tok)}, but the model embeds {vocab_size} (the manifest's "
+                          "tokenizer vocab_size): the manifest is wrong (the entry count of a tokenizer whose ids "
+                          "skip); render again")
+
+
 def checked_patches(samples: list, patch_size: int, num_patches: int) -> torch.Tensor:
     """``batch_patches`` of the samples' strips, refused when they do not hold the model's number of patches."""
     pixels = batch_patches([s.pixels for s in samples], patch_size, binary_batch(samples))

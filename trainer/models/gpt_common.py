@@ -41,7 +41,8 @@ from transformers import LlamaConfig, LlamaModel, PretrainedConfig
 from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, binary_batch,
-                   check_heads, denormalize_patches, normalize_patches, patches_to_strip, picture, unit_pixels)
+                   check_heads, check_token_ids, denormalize_patches, normalize_patches, patches_to_strip, picture,
+                   unit_pixels)
 from .base import PixelkitModel
 
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
@@ -230,10 +231,7 @@ def collate(samples: list, config: GPTConfig, rng: np.random.Generator) -> dict[
                 raise ConfigError(f"sample {s.key} has no token ids; this model needs shards rendered with a tokenizer")
             if k != IMAGE:
                 tok = s.token_ids[:t]
-                if tok and max(tok) >= config.vocab_size:  # a manifest understating its tokenizer: an IndexError
-                    raise ConfigError(f"sample {s.key} holds token id {max(tok)}, but the model embeds "
-                                      f"{config.vocab_size} (the manifest's tokenizer vocab_size): the manifest is "
-                                      "wrong (the entry count of a tokenizer whose ids skip); render again")
+                check_token_ids(s.key, tok, config.vocab_size)
                 ids[i, :len(tok)], labels[i, :len(tok)] = tok, tok
         att = (labels != -100).astype(np.int64)
         t = max(1, int(att.sum(1).max()))
