@@ -102,5 +102,9 @@ class IdleWatch:
         if now - self._last < self.every:
             return
         self._last = now
-        if note := idle_note(self._client, now - self._t0):
+        try:
+            note = idle_note(self._client, now - self._t0)
+        except OSError:  # the scheduler did not answer (distributed's CommClosedError): the job's wait reports it
+            return
+        if note:
             log.warning("%s", note)
