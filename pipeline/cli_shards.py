@@ -26,6 +26,7 @@ from pixelkit.schemas import RenderedSample, SchemaError, ShardManifest
 from pixelkit.schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
 
 from .render.visual import to_image
+from .shardkeys import KeysSeen
 from .shards import HashingReader, read_shard
 
 log = logging.getLogger("pixel-shards")
@@ -77,8 +78,8 @@ def verify(directory: str | Path) -> list[str]:
         return [str(e)]
     fs, root = _fs(directory)
     want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
-    seen: dict[str, str] = {}  # key -> the shard it was first found in: a key is in one shard of a set
-    for info in manifest.shards:
+    seen = KeysSeen()  # a key is in one shard of a set: 12 bytes per key, not the key (shardkeys.py)
+    for index, info in enumerate(manifest.shards):
         path = f"{root}/{info.name}"
         if not fs.isfile(path):
             problems.append(f"{info.name}: missing")
@@ -93,10 +94,9 @@ def verify(directory: str | Path) -> list[str]:
                 n += 1
                 if item.key in keys:
                     problems.append(f"{info.name}: duplicate key {item.key}")
-                elif item.key in seen:
-                    problems.append(f"{info.name}: key {item.key} is in {seen[item.key]} too (a sample twice)")
+                else:
+                    seen.add(item.key, index)
                 keys.add(item.key)
-                seen.setdefault(item.key, info.name)
                 if (item.mode, item.patch_size, item.max_patches) != want:
                     problems.append(f"{info.name}: {item.key} is a {item.mode} strip of {item.max_patches} "
                                     f"{item.patch_size}px patches; the manifest says {want[0]} {want[2]} x {want[1]}px")
@@ -105,7 +105,14 @@ def verify(directory: str | Path) -> list[str]:
             problems.append(f"{info.name}: size or sha256 differs from the manifest")
         if n != info.num_samples:
             problems.append(f"{info.name}: {n} valid samples, manifest says {info.num_samples}")
-    listed = {info.name for info in manifest.shards}
+    names = [info.name for info in manifest.shards]
+
+    def keys_of(index: int):
+        with fs.open(f"{root}/{names[index]}", "rb") as fh:
+            return [item.key for item in read_shard(fh) if not isinstance(item, SchemaError)]
+    problems += [f"{names[i]}: key {key} is in {names[first]} too (a sample twice)"
+                 for i, key, first in seen.repeated(keys_of)]
+    listed = set(names)
     found = sorted(posixpath.basename(p) for p in fs.glob(f"{root}/*.tar"))
     problems += [f"{name}: a shard not in the manifest" for name in found if name not in listed]
     return problems

@@ -4,14 +4,20 @@ Unchecked, Beam's Dask flags failed late or not at all: a ``--dask_scheduler_fil
 Dask's client wait for it forever, a ``--dask_client_address`` nobody answers at cost 30 s and ended in
 ``OSError``, ``--dask_npartitions -3`` an ``IndexError``, ``--dask_partition_size -1`` a job that wrote nothing
 (no partition) and reported success, and ``--workers`` (the local runner's processes) was silently ignored.
+
+A scheduler with no worker is not refused (an adaptive cluster starts its workers only once it sees the tasks):
+the runner names it when the job starts and again every ``IDLE_REMINDER_SECONDS`` while it has none
+(``idle_note``, ``IdleWatch``); the job had waited without a word.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 
+log = logging.getLogger(__name__)
 CONNECT_SECONDS = 5
 
 
@@ -65,3 +71,40 @@ def dask_problems(o: dict) -> list[str]:
         if why := _reachable(address, "--dask_client_address"):
             problems.append(why)
     return problems
+
+
+IDLE_REMINDER_SECONDS = 60  # while the job runs, how often a scheduler with no worker is named again
+
+
+def idle_note(client, waited: float = 0.0) -> str | None:
+    """The warning for a scheduler that has no worker connected (the job waits, silently, until one connects);
+    None when it has one. Not an error: an adaptive cluster starts its workers once it sees the tasks."""
+    if client.nthreads():
+        return None
+    address = client.scheduler.address
+    return (f"dask: no worker is connected to the scheduler at {address}{f' after {waited:.0f} s' if waited else ''}; "
+            f"the job waits until one connects: start workers (dask worker {address} --nthreads 1), or wait for "
+            "an adaptive cluster to start its own")
+
+
+class IdleWatch:
+    """While the job runs: the scheduler checked every ``every`` seconds (one request), warned about while it has no
+    worker."""
+
+    def __init__(self, client, every: float | None = None):
+        import time
+
+        self._client, self.every, self._clock = client, every or IDLE_REMINDER_SECONDS, time.monotonic
+        self._t0 = self._last = self._clock()
+
+    def poll(self) -> None:
+        now = self._clock()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        try:
+            note = idle_note(self._client, now - self._t0)
+        except OSError:  # the scheduler did not answer (distributed's CommClosedError): the job's wait reports it
+            return
+        if note:
+            log.warning("%s", note)

@@ -86,6 +86,8 @@ from apache_beam.utils.counters import CounterFactory
 from apache_beam.transforms.sideinputs import SideInputMap
 from apache_beam.utils.windowed_value import WindowedValue
 
+from .dask_checks import IdleWatch, idle_note
+
 log = logging.getLogger(__name__)
 
 
@@ -289,6 +291,9 @@ class DaskRunner(upstream.DaskRunner):
         dask_options = options.view_as(upstream.DaskOptions).get_all_options(drop_default=True, current_only=True)
         bag_kwargs = upstream.DaskOptions._extract_bag_kwargs(dask_options)
         client = ddist.Client(**dask_options)
+        if note := idle_note(client):
+            log.warning("%s%s", note, "" if bag_kwargs else " (the input files go to one partition, read by one worker: "
+                        "--dask_npartitions N spreads them over N)")
         if not bag_kwargs:  # upstream puts up to 128 created elements (here: input files) in one partition, so a
             # few files would all be read by one worker; one partition per worker thread instead (now connected)
             bag_kwargs["npartitions"] = max(1, sum(client.nthreads().values()))
@@ -353,7 +358,7 @@ class _Latest:
 class _Result(upstream.DaskRunnerResult):
     def __init__(self, client, futures, job: str, latest: _Latest):
         super().__init__(client, futures)
-        self._job, self._latest = job, latest
+        self._job, self._latest, self._idle = job, latest, IdleWatch(client)
 
     def _refresh(self) -> None:
         """Fix (f): read all of the job's events from the scheduler once more (while the client is open): the
@@ -376,11 +381,14 @@ class _Result(upstream.DaskRunnerResult):
 
         if self.state in ("DONE", "FAILED"):  # finished earlier and the client is closed: nothing to wait for
             return self.state
-        if duration is not None and self.state == "RUNNING":
+        while self.state == "RUNNING":  # a scheduler without workers is named every minute while the job waits
             try:
-                ddist.wait(self.futures, timeout=duration / 1000)
+                ddist.wait(self.futures, timeout=duration / 1000 if duration is not None else self._idle.every)
+                break
             except TimeoutError:  # distributed's wait raises the builtin TimeoutError
-                return self.state
+                self._idle.poll()
+                if duration is not None:
+                    return self.state
         try:
             return super().wait_until_finish()
         finally:

@@ -31,19 +31,63 @@ def write_members(path: str | Path, samples: Iterable[dict]) -> ShardInfo:
     they were rendered)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    count = 0
     try:
         with open(tmp, "wb") as fh:
-            with wds.TarWriter(fh, encoder=False, mtime=0, user="pixelkit", group="pixelkit", mode=0o644) as tw:
-                for s in samples:
-                    tw.write(s)
-                    count += 1
+            count = _write_tar(fh, samples)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return ShardInfo(name=path.name, num_samples=count, num_bytes=path.stat().st_size, sha256=file_sha256(path))
+
+
+def _write_tar(fh, samples: Iterable[dict]) -> int:
+    """The shard's bytes into ``fh`` (fixed mtime, owner and mode); returns the sample count."""
+    count = 0
+    with wds.TarWriter(fh, encoder=False, mtime=0, user="pixelkit", group="pixelkit", mode=0o644) as tw:
+        for s in samples:
+            tw.write(s)
+            count += 1
+    return count
+
+
+class _Differs(Exception):
+    pass
+
+
+class _Compare:
+    """A write-only stream that checks what is written to it against the next bytes of ``fh`` (stopping at the first
+    difference, ``_Differs``) and hashes them."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh, self.sha, self.nbytes = fh, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        want = bytes(data)
+        got = b""
+        while len(got) < len(want):  # an object store's stream may return less than asked
+            part = self.fh.read(len(want) - len(got))
+            if not part:
+                break
+            got += part
+        if got != want:
+            raise _Differs
+        self.sha.update(got)
+        self.nbytes += len(got)
+        return len(got)
+
+
+def same_shard(fh: BinaryIO, samples: Iterable[dict]) -> tuple[int, int, str] | None:
+    """(samples, bytes, sha256) of the shard in ``fh`` if its bytes are exactly those ``write_members`` writes for
+    ``samples`` (it is deterministic), else None. One streaming pass: the shard is built in memory a block at a
+    time and compared with the file as it is read, stopping at the first difference."""
+    cmp = _Compare(fh)
+    try:
+        count = _write_tar(cmp, samples)
+    except _Differs:
+        return None
+    return None if fh.read(1) else (count, cmp.nbytes, cmp.sha.hexdigest())
 
 
 def read_shard(path: str | Path | BinaryIO) -> Iterator[RenderedSample | SchemaError]:

@@ -16,7 +16,6 @@ import hashlib
 import logging
 import math
 import os
-import tarfile
 import tempfile
 
 import apache_beam as beam
@@ -24,11 +23,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import AsSingleton
 
 from pixelkit.schemas import RenderedSample, ShardInfo, shard_name
-from pixelkit.schemas.sample import split_member_name
 
 from . import storage
 from .batching import BatchBySizeFn
-from .shards import file_sha256, write_members
+from .shards import same_shard, write_members
 from .storage import is_local  # noqa: F401  (callers import it from here)
 
 log = logging.getLogger(__name__)
@@ -87,20 +85,19 @@ def _all_indices(n: int):
     return [(i, []) for i in range(n)]
 
 
-def existing_shard(path: str, keys: list[str]) -> ShardInfo | None:
-    """The ShardInfo of a finished shard at ``path`` (a local file or an object) if it holds exactly ``keys``;
-    None otherwise. An object is read once, into a temporary file."""
+def existing_shard(path: str, samples: list[dict]) -> ShardInfo | None:
+    """The ShardInfo of the shard at ``path`` (a local file or an object) if it holds exactly the bytes
+    ``write_members`` would write for ``samples``; None otherwise. Read once, as a stream, up to the first byte that
+    differs. Matching keys were not enough: a shard damaged, or cut inside its last sample, by someone else was
+    kept, and the manifest listed its hash."""
     if not storage.exists(path):
         return None
     try:
-        with storage.local_copy(path) as local:
-            with tarfile.open(local, mode="r|") as tf:
-                found = sorted({split_member_name(m.name)[0] for m in tf})
-            if found != sorted(keys):
-                return None
-            return ShardInfo(storage.basename(path), len(keys), os.path.getsize(local), file_sha256(local))
-    except (tarfile.TarError, OSError, ValueError):
+        with storage.open_read(path) as fh:
+            same = same_shard(fh, samples)
+    except OSError:
         return None
+    return ShardInfo(storage.basename(path), *same) if same else None
 
 
 def unique_keys(packed) -> list[tuple[str, Packed]]:
@@ -130,13 +127,13 @@ class WriteShardFn(beam.DoFn):
         self._renamed.inc(sum(1 for k, p in keyed if k != p[0]))
         name = shard_name(self._split, index, n)
         final = storage.join(self._out, name)
+        samples = [members(p, k) for k, p in keyed]  # dicts over the packed bytes (not copies)
         if self._resume:
-            info = existing_shard(final, [k for k, _ in keyed])
+            info = existing_shard(final, samples)
             if info is not None:
                 self._kept.inc()
                 yield info
                 return
-        samples = (members(p, k) for k, p in keyed)
         if storage.is_local(final):
             info = write_members(final, samples)
         else:  # s3://, gs://: the same bytes built locally, uploaded to a hidden name, then renamed (storage.write)

@@ -7,6 +7,7 @@ fix, nothing written. Unchecked, a missing scheduler file hung forever, a dead a
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,46 @@ def test_a_scheduler_nobody_runs_is_refused_at_once(tmp_path):
     (tmp_path / "stale.json").write_text(f'{{"address": "tcp://127.0.0.1:{port}"}}')  # a dead scheduler's file
     assert "no Dask scheduler answers there" in _refused(tmp_path, f"--dask_scheduler_file={tmp_path / 'stale.json'}")
     assert "missing port number" in _refused(tmp_path, "--dask_client_address=scheduler-host")
+
+
+@pytest.mark.parametrize("progress", ["", "render"])  # waited for at once, or polled by the live display
+def test_a_scheduler_with_no_worker_is_named_and_the_job_runs_once_one_joins(tmp_path, caplog, monkeypatch, progress):
+    """A scheduler no worker is connected to made the job wait without a word (forever, on a cluster whose workers
+    never come). It is named when the job starts and again while it has none, naming the fix; it is not refused
+    (an adaptive cluster starts its workers once it sees the tasks): a worker that joins later runs the job."""
+    import threading
+
+    from distributed import LocalCluster
+
+    from pixelkit.pipeline import dask_checks
+
+    monkeypatch.setattr(dask_checks, "IDLE_REMINDER_SECONDS", 1, raising=False)
+    out, done = tmp_path / "out", {}
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, dashboard_address=None,
+                      host="127.0.0.1", protocol="tcp://") as cluster, caplog.at_level("WARNING"):
+        address = cluster.scheduler_address
+
+        def job():
+            try:
+                done["manifest"] = run([TEXT, f"--output={out}", "--runner=dask", f"--dask_client_address={address}"],
+                                       progress=progress)
+            except Exception as e:  # noqa: BLE001  (handed to the test's thread)
+                done["error"] = e
+        thread = threading.Thread(target=job, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while "no worker is connected to the scheduler at" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.2)
+        while " after " not in caplog.text and time.monotonic() < deadline:  # the reminder while it waits
+            time.sleep(0.2)
+        assert not out.joinpath("manifest.json").exists() and thread.is_alive()
+        cluster.scale(1)  # a worker joins, as an adaptive cluster's would
+        thread.join(timeout=300)
+    assert not thread.is_alive() and "error" not in done, done
+    assert done["manifest"].num_samples > 0 and (out / "manifest.json").is_file()
+    notes = [r.getMessage() for r in caplog.records if "no worker is connected" in r.getMessage()]
+    assert notes[0] == (f"dask: no worker is connected to the scheduler at {address}; the job waits until one "
+                        f"connects: start workers (dask worker {address} --nthreads 1), or wait for an adaptive "
+                        "cluster to start its own (the input files go to one partition, read by one worker: "
+                        "--dask_npartitions N spreads them over N)"), notes[0]
+    assert any(f"no worker is connected to the scheduler at {address} after " in n for n in notes[1:]), notes

@@ -296,6 +296,33 @@ def test_verify_finds_a_sample_in_two_shards(tmp_path, gray_shards):
     assert verify(d) == [f"{second.name}: key {key} is in {first.name} too (a sample twice)"]
 
 
+@pytest.mark.parametrize("hash_bytes", [8, 1])  # 1: most distinct keys share a hash, which must not be reported
+def test_verify_names_every_key_in_several_shards_and_only_those(tmp_path, wikitext, monkeypatch, hash_bytes):
+    """Keys are held as 8-byte hashes and shard indices (12 bytes each; a dict of the keys took ~120 bytes a
+    sample), confirmed against the keys themselves: each key in a later shard is named with the first shard it is
+    in, as before; a key twice in one shard is its own problem, not also a repeat; hashes two distinct keys share
+    are no repeat (forced here with 1-byte hashes)."""
+    from conftest import make_shard_set
+    from pixelkit.pipeline import shardkeys
+    monkeypatch.setattr(shardkeys, "HASH_BYTES", hash_bytes)
+    clean = make_shard_set(tmp_path / "clean", "pixel", wikitext[:24], None, n_shards=3)
+    assert verify(clean) == []
+    d = copy_set(clean, tmp_path / "set")
+    a, b, c = sorted(d.glob("*.tar"))[:3]
+    by_key: dict = {}
+    for n, data in members(a):
+        by_key.setdefault(n.split(".")[0], []).append((n, data))
+    k1, k2 = sorted(by_key)[:2]
+    write_tar(b, sorted([*members(b), *by_key[k1], *by_key[k2]]))
+    write_tar(c, [*sorted([*members(c), *by_key[k2]]), *by_key[k2]])  # k2 twice in c as well
+    rewrite_manifest(d)
+    n = len({m.split(".")[0] for m, _ in members(c)})
+    assert verify(d) == [f"{c.name}: duplicate key {k2}", f"{c.name}: {n + 1} valid samples, manifest says {n}",
+                         f"{b.name}: key {k1} is in {a.name} too (a sample twice)",
+                         f"{b.name}: key {k2} is in {a.name} too (a sample twice)",
+                         f"{c.name}: key {k2} is in {a.name} too (a sample twice)"]
+
+
 # -- beyond the list: valid samples that do not fit the set, huge members in the shuffle buffer -----------------
 
 def wrong_shape_sample(gray_member_json: bytes) -> list[tuple[str, bytes]]:

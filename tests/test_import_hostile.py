@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -185,11 +186,26 @@ def test_a_killed_import_leaves_out_as_it_was(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == -9, run.stderr[-2000:]
     assert _files(out) == before
-    # a killed import's leftover under a pid that a later import reuses is cleared, not an error
-    left = tmp_path / f".out.importing-{os.getpid()}"
-    left.mkdir()
-    assert _import(assets / "pixel-hf", "pixel-hf", out)[0] == 0
-    assert not left.exists() and json.loads((out / "import.json").read_text())["format"] == "pixel-hf"
+    host = socket.gethostname()
+    [killed] = tmp_path.glob(f".out.importing-{host}-*")  # what the killed import left beside --out
+    assert (killed / "model.safetensors").is_file()
+    dead = killed.name.rsplit("-", 1)[1]
+    # the next import removes it (its process is gone) and a leftover under a pid it reuses; it leaves alone a live
+    # process's (a concurrent import), another machine's (a shared filesystem: its pid says nothing here), another
+    # --out's, and the earlier import a kill left set aside
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]) as live:
+        kept = [tmp_path / f".out.importing-{host}-{live.pid}", tmp_path / f".out.importing-other-node-{dead}",
+                tmp_path / f".out2.importing-{host}-{dead}", tmp_path / f".out.replaced-{host}-{dead}",
+                tmp_path / f".out.importing-{host}-x{dead}"]
+        reused = tmp_path / f".out.importing-{host}-{os.getpid()}"
+        for d in (*kept, reused):
+            d.mkdir()
+        try:
+            assert _import(assets / "pixel-hf", "pixel-hf", out)[0] == 0
+        finally:
+            live.kill()
+    assert not killed.exists() and not reused.exists() and all(d.is_dir() for d in kept)
+    assert json.loads((out / "import.json").read_text())["format"] == "pixel-hf"
 
 
 def test_continued_pretraining_from_another_variant_or_a_finetuned_model_is_named(tmp_path, gray_shards):

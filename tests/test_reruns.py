@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,28 @@ def test_rerun_refused_overwrite_replaces_resume_finishes_and_the_card_loads_the
     assert sorted(p.name for p in out.glob("*.tar")) == [s.name for s in second.shards]
     assert verify(out) == []
 
+    tars = {n: v for n, v in _state(out).items() if n.endswith(".tar")}
     again = run(_argv(out, "--samples_per_shard=8", "--resume"))  # the same run: every shard kept
     assert [s.sha256 for s in again.shards] == [s.sha256 for s in second.shards]
+    assert {n: v for n, v in _state(out).items() if n.endswith(".tar")} == tars  # not written again
+
+    # a shard with a byte changed inside its last sample, and one cut inside it, hold the same keys: --resume kept
+    # them (and listed their hashes in the manifest); now each is compared with the bytes the run would write
+    good = {s.name: (out / s.name).read_bytes() for s in second.shards}
+    flipped, cut = (out / s.name for s in second.shards[:2])
+    with tarfile.open(flipped) as tf:
+        last = tf.getmembers()[-1]
+    at = last.offset_data + last.size // 2
+    flipped.write_bytes(good[flipped.name][:at] + bytes([good[flipped.name][at] ^ 1]) + good[flipped.name][at + 1:])
+    with tarfile.open(cut) as tf:
+        last = tf.getmembers()[-1]
+    cut.write_bytes(good[cut.name][:last.offset_data + last.size // 2])
+    assert verify(out) != []
+    fixed = run(_argv(out, "--samples_per_shard=8", "--resume"))
+    assert [s.sha256 for s in fixed.shards] == [s.sha256 for s in second.shards]
+    assert {s.name: (out / s.name).read_bytes() for s in second.shards} == good and verify(out) == []
+    now = {n: v for n, v in _state(out).items() if n.endswith(".tar")}
+    assert [n for n in tars if now[n] != tars[n]] == [flipped.name, cut.name]  # only those two written again
 
     card = (out / "README.md").read_text()
     pattern = re.search(r'data_files=\{"train": "([^"]+)"\}', card).group(1)

@@ -130,6 +130,22 @@ def test_xnli_real_dev_tsv():
     assert Counter(r.label for r in recs) == {"entailment": 830, "neutral": 830, "contradiction": 830}
 
 
+@needs_shared
+def test_xnli_tsv_with_index_labels_reads_them_in_the_hf_datasets_order(tmp_path):
+    """The XNLI dev set as the Hugging Face ``xnli`` dataset holds it (labels 0 entailment, 1 neutral,
+    2 contradiction, its columns premise / hypothesis / label) written out as a TSV, with that header and without:
+    every row was a label_not_in_vocabulary dead letter (and the header one more); now the same records as the
+    dev set with class names."""
+    named = _read(SHARED_DATA / "xnli/dev-en.tsv", "xnli-en")
+    index = {"entailment": "0", "neutral": "1", "contradiction": "2"}
+    rows = [f"{r.text}\t{r.text_b}\t{index[r.label]}" for r in named]
+    for header in ([], ["premise\thypothesis\tlabel"]):
+        recs = _read(_write(tmp_path / f"dev-{len(header)}.tsv", header + rows), "xnli-en")
+        assert [(r.text, r.text_b, r.label) for r in recs] == [(r.text, r.text_b, r.label) for r in named]
+    recs = _read(_write(tmp_path / "odd.tsv", ["A.\tB.\t3", "A.\tB.\t-1", "A.\tB.\t 2 "]), "xnli-en")
+    assert [getattr(r, "label", None) or r.reason for r in recs] == ["3", "-1", "contradiction"]
+
+
 def test_xnli_published_layouts(tmp_path):
     head = ("language\tgold_label\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\t"
             "sentence1\tsentence2\tpromptID\tpairID\tgenre\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tsentence1_tokenized\t"

@@ -163,3 +163,34 @@ def test_a_damaged_pixelkit_json_in_the_checkpoint_to_resume_is_named_with_the_f
         code = train_main(argv)
         err = capsys.readouterr().err
         assert code == 2 and f"{info} {says}" in err and "set resume=false" in err and "Traceback" not in err, err
+
+
+def test_a_finetune_of_another_task_into_a_used_out_is_refused_before_the_engine(tmp_path, capsys):
+    """finetune --out naming another task's finetuning output, with as many labels (RTE then WNLI: two-label pair
+    classification), resumed that checkpoint without a word: WNLI's data trained RTE's model, and the run's best/
+    stayed RTE's. Now refused before any work, naming both tasks and the fix -- also for a checkpoint saved before
+    pixelkit.json recorded the task (its run's model/config.json says which)."""
+    from conftest import SHARED_DATA
+    from taskdata import make_task
+    glue = SHARED_DATA / "glue"
+    rte, wnli = (make_task(tmp_path / name.lower(), f"glue-{name.lower()}", {"train": glue / name / "train.tsv",
+                                                                            "validation": glue / name / "dev.tsv"},
+                           limit=8, max_patches=64) for name in ("RTE", "WNLI"))
+    out = tmp_path / "run"
+    args = ["finetune", "--model", "pixel", "--flavor", "debug", "--out", str(out), "--steps", "1",
+            "--set", "micro_batch_size=4", "--set", "global_batch_size=4"]
+    _main(*args, "--data", str(rte))
+    info = out / "checkpoints" / "step-0000001" / "pixelkit.json"
+    record = json.loads(info.read_text())
+    assert record["task"] == "classification" and record["task_spec"] == {"name": "glue-rte",
+                                                                          "label_names": ["entailment", "not_entailment"]}
+    for saved in (record, {k: v for k, v in record.items() if k != "task_spec"}):
+        info.write_text(json.dumps(saved))
+        before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+        capsys.readouterr()
+        code = train_main([*args, "--data", str(wnli), "--steps", "2"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"--out {out} holds a finetuning run of task 'glue-rte' ({info.parent}), which this run " \
+            "on task 'glue-wnli' would resume" in err, err
+        assert "give this run another --out (e.g. out/finetune/glue-wnli), or delete" in err and "Traceback" not in err
+        assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before, "written before the refusal"

@@ -23,7 +23,7 @@ from .config import TrainConfig, changed_settings, deepspeed_config
 from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
-from .resume import RESUME_INFO, check_resume
+from .resume import RESUME_INFO, check_resume, check_resume_task, task_record
 from .shardsets import check_token_sets, common_info, resolve
 from .spec import TOKENIZER_RECORD, check_tokenizer, tokenizer_record
 from .stream import Position, StreamSpec, make_loader
@@ -96,6 +96,7 @@ def prepare(cfg: TrainConfig):
     if cfg.task.name is not None:
         from . import finetune
         variant, model_config, spec = finetune.setup(cfg, sets, info)
+        check_resume_task(cfg, spec)
     else:
         variant = get_variant(cfg.model)
         model_config = variant.config(cfg.flavor, cfg.model_overrides, info)
@@ -230,7 +231,8 @@ def train(cfg: TrainConfig) -> Run:
                 stop = best.update(engine, eval_set, step, rank, world, logger)
         if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps or stop:
             ckpt = save_checkpoint(engine, ckpt_dir, step, cfg, position, world,
-                                   {"finetune": best.state()} if best is not None else None)
+                                   {"finetune": best.state()} if best is not None else None,
+                                   task_record(model_config.spec) if finetuning else None)
         logger.progress(step, loss_value)
         if stop:
             if rank == 0:
@@ -330,7 +332,7 @@ def _place(batch: dict, device, dtype) -> dict:
 
 
 def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, position: Position, world: int,
-                    extra: dict | None = None) -> Path:
+                    extra: dict | None = None, task: dict | None = None) -> Path:
     import torch
     import torch.distributed as dist
     positions: list[Any] = [None] * world
@@ -345,7 +347,8 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     dist.barrier()
     if dist.get_rank() == 0:
         (ckpt_dir / tag / RESUME_INFO).write_text(json.dumps({"step": step, "zero_stage": cfg.engine.zero_stage,
-                                                              "world_size": world, "task": cfg.task.name}))
+                                                              "world_size": world, "task": cfg.task.name,
+                                                              **({"task_spec": task} if task else {})}))
         tmp = ckpt_dir / "latest.tmp"
         tmp.write_text(tag)
         os.replace(tmp, ckpt_dir / "latest")

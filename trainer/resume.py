@@ -59,3 +59,43 @@ def check_resume(cfg: TrainConfig) -> None:
             f"engine.zero_stage is {cfg.engine.zero_stage} but {ckpt_dir / tag}, which this run would resume, was "
             f"saved with engine.zero_stage={saved.get('zero_stage')}: DeepSpeed cannot resume across ZeRO stages. "
             f"Set engine.zero_stage={saved.get('zero_stage')}, write to another --out, or set resume=false")
+
+
+def task_record(spec) -> dict:
+    """What a finetuning checkpoint's ``pixelkit.json`` records of its task (``task`` is the name the run was given,
+    often a family or an alias such as ``classification``, which many tasks share)."""
+    return {"name": spec.name, "label_names": list(spec.label_names or [])}
+
+
+def _saved_spec(out: Path, saved: dict) -> dict | None:
+    """The resumed checkpoint's task (name, label names): its ``pixelkit.json``, else, for a checkpoint saved before
+    that recorded it, the task model config its run wrote (``model/`` or ``best/``); None when neither says."""
+    if isinstance(saved.get("task_spec"), dict):
+        return saved["task_spec"]
+    for d in ("model", "best"):
+        try:
+            task = json.loads((out / d / "config.json").read_text(encoding="utf-8"))["task"]
+            return {"name": task["name"], "label_names": list(task.get("label_names") or [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def check_resume_task(cfg: TrainConfig, spec) -> None:
+    """A finetuning run that would resume its output's latest checkpoint must be of that checkpoint's task: another
+    task's checkpoint with as many labels loaded without a word, and the run trained the first task's model on the
+    second's data (its best/ kept the first task's model). ``check_resume`` has vetted the checkpoint's record."""
+    out = Path(cfg.output_dir)
+    latest = out / "checkpoints" / "latest"
+    if not cfg.resume or not latest.is_file():
+        return
+    info = latest.parent / latest.read_text().strip() / RESUME_INFO
+    saved = json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
+    was = _saved_spec(out, saved)
+    if was is None or (was.get("name"), was.get("label_names")) == (spec.name, list(spec.label_names or [])):
+        return
+    how = (f"task {was.get('name')!r}" if was.get("name") != spec.name else
+           f"task {spec.name!r} with other labels ({was.get('label_names')} there, {list(spec.label_names or [])} now)")
+    raise ConfigError(f"--out {out} holds a finetuning run of {how} ({latest.parent / latest.read_text().strip()}), "
+                      f"which this run on task {spec.name!r} would resume, training that model on these shards: "
+                      f"give this run another --out (e.g. out/finetune/{spec.name}), or delete {out} to start over")

@@ -4,10 +4,13 @@
   ``sentence2``, ``pairID``; rows of other languages than the task's are skipped (counted, ``other_language``);
 - XNLI-MT train (``multinli.train.<lang>.tsv``): header ``premise hypo label`` (``contradictory`` is read as
   ``contradiction``);
-- three columns without a header (premise, hypothesis, label), as ``dev-<lang>.tsv`` exports are;
-- ``.jsonl``: ``{"premise", "hypothesis", "label"}`` with a class name or its index (0 entailment, 1 neutral,
-  2 contradiction, as the Hugging Face ``xnli`` dataset numbers them); an optional ``id`` (a string or number;
-  without one -- or null, blank -- the line number).
+- three columns without a header (premise, hypothesis, label), as ``dev-<lang>.tsv`` exports are, or with the
+  header ``premise hypothesis label`` (the Hugging Face ``xnli`` dataset's columns);
+- a label is a class name or, in any layout, its index in the order of the Hugging Face ``xnli`` dataset card's
+  ``class_label`` names (0 entailment, 1 neutral, 2 contradiction; ``LABELS`` here): that dataset written out as a
+  TSV has index labels, and each of its rows was a ``label_not_in_vocabulary`` dead letter;
+- ``.jsonl``: ``{"premise", "hypothesis", "label"}``; an optional ``id`` (a string or number; without one -- or
+  null, blank -- the line number).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .records import DeadLetter, LabelledRecord, Record, Skipped, TaskDef
 
 LABELS = ("entailment", "neutral", "contradiction")
 _SYNONYMS = {"contradictory": "contradiction"}
+_INDICES = {str(i) for i in range(len(LABELS))}  # a TSV's index labels ("0", "1", "2")
 
 
 def describe(name: str) -> TaskDef:
@@ -42,7 +46,8 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
             yield row
             continue
         if header is None:
-            if {"sentence1", "sentence2"} <= set(row) or {"premise", "hypo"} <= set(row):
+            if {"sentence1", "sentence2"} <= set(row) or {"premise", "hypo"} <= set(row) \
+                    or {"premise", "hypothesis"} <= set(row):
                 header = row
                 continue
             header = ["premise", "hypo", "label"]
@@ -54,7 +59,8 @@ def read(path: str, task: TaskDef, opener: Opener = open_binary) -> Iterator[Rec
         if "language" in cols and cols["language"] != task.language:
             yield Skipped(task.name, cols.get("pairID") or str(line_no), "other_language")
             continue
-        a, b = cols.get("sentence1", cols.get("premise", "")), cols.get("sentence2", cols.get("hypo", ""))
+        a = cols.get("sentence1", cols.get("premise", ""))
+        b = cols.get("sentence2", cols.get("hypo", cols.get("hypothesis", "")))
         label = cols.get("gold_label", cols.get("label"))
         yield _record(task, path, line_no, cols.get("pairID") or str(line_no), a, b, label)
 
@@ -68,7 +74,8 @@ def _record(task: TaskDef, path: str, line_no: int, doc_id: str, a, b, label) ->
             return DeadLetter(task.name, path, pos, "label_not_in_vocabulary", f"label index {label}")
         label = LABELS[label]
     elif isinstance(label, str):
-        label = _SYNONYMS.get(label.strip(), label.strip()) or None
+        label = label.strip()
+        label = LABELS[int(label)] if label in _INDICES else _SYNONYMS.get(label, label) or None
     elif label is not None:
         return DeadLetter(task.name, path, pos, "bad_label", f"label {label!r}")
     if label is None:

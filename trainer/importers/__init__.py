@@ -8,12 +8,14 @@ one ``FORMATS`` line each. Each module exposes ``FORMAT``, ``VARIANTS`` (the mod
 from __future__ import annotations
 
 import fnmatch
+import glob
 import importlib
 import inspect
 import json
 import logging
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import torch
@@ -154,6 +156,34 @@ def _check_out(out: Path, src: str | Path) -> None:
                               f"delete them: move them out or give another directory")
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (another user's counts: it cannot be signalled, but it is)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clear_stale(dest: Path) -> list[str]:
+    """Delete the temporary directories that killed imports into ``dest`` left beside it: only names of this
+    machine's own pattern (``.NAME.importing-HOST-PID``: on a filesystem several machines share, another one's pid
+    says nothing here) whose process is gone; a live one (a concurrent import) is never touched. Returns their
+    names. The set-aside earlier import (``.NAME.replaced-...``) is not: after a kill at the wrong moment it is the
+    only copy of that import."""
+    prefix = f".{dest.name}.importing-{socket.gethostname()}-"
+    gone = [p for p in dest.parent.glob(f"{glob.escape(prefix)}*")
+            if p.name[len(prefix):].isdigit() and not _alive(int(p.name[len(prefix):])) and p.is_dir()
+            and not p.is_symlink()]
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True)
+    if gone:
+        log.info("removed %d directories killed imports into %s left: %s", len(gone), dest, [p.name for p in gone])
+    return [p.name for p in gone]
+
+
 def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
     """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
     dropped and why, what was transformed. Atomic: written to a temporary directory beside ``out`` and renamed
@@ -165,7 +195,9 @@ def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
     record = {"format": fmt, "source": str(Path(src).resolve()), "variant": conv.variant,
               "dropped": conv.dropped, "notes": conv.notes}
     dest = out.resolve()  # --out a link to a directory: written there, the link kept
-    tmp, old = (dest.parent / f".{dest.name}.{what}-{os.getpid()}" for what in ("importing", "replaced"))
+    tmp, old = (dest.parent / f".{dest.name}.{what}-{socket.gethostname()}-{os.getpid()}"
+                for what in ("importing", "replaced"))
+    _clear_stale(dest)
     moved = False  # the earlier import set aside, the new one not yet in its place
     try:
         shutil.rmtree(tmp, ignore_errors=True)  # a killed import's leftover under a reused pid
