@@ -17,22 +17,12 @@ import unicodedata
 from typing import Callable
 
 from .documents import Document, TextChunk
+from .render.text import has_ink
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026\u3002\uff01\uff1f\u0964])\s+")
 
 
 _ZWJ, _ZWNJ = "\u200d", "\u200c"
-_NO_INK = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))  # controls, format characters (ZWSP, joiners, BOM...), spaces
-_MARKS_WITH_INK = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd")
-
-
-def has_ink(line: str) -> bool:
-    """Whether ``line`` has a character that draws something: a line of only zero-width and format characters
-    (ZWSP, ZWJ, BOM, bidi marks) renders a blank strip. Unassigned and private-use characters draw (tofu), and so
-    do the prepended concatenation marks (Arabic number signs), although they are format characters."""
-    if line.isprintable():  # the common case: printable and not all spaces (the caller collapsed whitespace)
-        return bool(line.strip(" "))
-    return any(unicodedata.category(c) not in _NO_INK or c in _MARKS_WITH_INK for c in line)
 
 
 def _joins(text: str, i: int) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import RenderConfig
 from .result import RenderResult
-from .text import is_rtl, prepare
+from .text import has_ink, is_rtl, prepare
 
 _GAP = 2  # px between the end of a text and the patch boundary search (PIXEL's "+ 2")
 
@@ -152,7 +152,7 @@ class Renderer(abc.ABC):
         self._ensure()
         c = self.cfg
         text, replaced, capped = prepare(text, c.char_cap)
-        if not text.strip():
+        if not has_ink(text):  # nothing but spaces, zero-width and format characters: a blank strip
             return RenderResult.failed("empty", text, replaced)
         text, cut = self._fit(text, self.text_budget)
         if not text:
@@ -173,8 +173,9 @@ class Renderer(abc.ABC):
         a, rep_a, cap_a = prepare(text_a, c.char_cap)
         b, rep_b, cap_b = prepare(text_b, c.char_cap)
         replaced = rep_a + rep_b
-        if not a.strip() and not b.strip():
-            return RenderResult.failed("empty", a + "\n" + b, replaced)
+        ink_a, ink_b, both = has_ink(a), has_ink(b), a + "\n" + b
+        if not ink_a and not ink_b:
+            return RenderResult.failed("empty", both, replaced)
         # As PIXEL: when both texts are right-to-left by its vote, both runs get a right-to-left base direction
         # (this moves e.g. a leading Latin word to the right end of an Arabic run); otherwise each run's first
         # strong character decides.
@@ -182,11 +183,15 @@ class Renderer(abc.ABC):
         try:
             # text_a may take at most half the strip when the pair does not fit; text_b gets the rest.
             a, cut_a = self._fit(a, ((c.max_patches - 2) // 2) * ppp - c.pad_left - _GAP)
+            if ink_a and not a:  # its first character cluster is wider than half the strip: nothing of it fits
+                return RenderResult.failed("too_wide", both, replaced)
             self._clear()
             wa, unk_a = self._draw(a, c.pad_left)
             sep = self._next_patch(c.pad_left + wa + _GAP)
             xb = (sep + 1) * ppp + c.pad_left
             b, cut_b = self._fit(b, (c.max_patches - 1) * ppp - xb - _GAP)
+            if ink_b and not b:
+                return RenderResult.failed("too_wide", both, replaced)
             wb, unk_b = self._draw(b, xb)
         finally:
             self._set_base_rtl(False)
@@ -208,7 +213,7 @@ class Renderer(abc.ABC):
         if not isinstance(words, (list, tuple)) or not words:
             return RenderResult.failed("empty", "")
         cleaned, replaced, capped = _clean_words(words, c.char_cap)
-        if not "".join(cleaned).strip():  # no word holds anything but white space
+        if not has_ink("".join(cleaned)):  # no word holds anything but white space, zero-width or format characters
             return RenderResult.failed("empty", " ".join(cleaned), replaced)
         self._clear()
         last_patch = c.max_patches - 1
@@ -264,7 +269,7 @@ class Renderer(abc.ABC):
         c = self.cfg
         q, rep_q, _ = prepare(question, c.char_cap)
         ctx, rep_c = prepare(context, len(context) + 1)[:2]  # the whole context; windows cap themselves
-        if not ctx.strip():
+        if not has_ink(ctx):
             return [RenderResult.failed("empty", q + "\n" + ctx, rep_q + rep_c)]
         self._set_base_rtl(is_rtl(q) and is_rtl(ctx))  # PIXEL renders QA as a pair: same direction rule
         try:
@@ -275,7 +280,10 @@ class Renderer(abc.ABC):
     def _qa_windows(self, q: str, ctx: str, stride: int, replaced: int) -> list[RenderResult]:
         c = self.cfg
         ppp = c.pixels_per_patch
+        q0 = q
         q, cut_q = self._fit(q, ((c.max_patches - 2) // 2) * ppp - c.pad_left - _GAP)
+        if not q and has_ink(q0):  # the question's first character cluster is wider than half the strip
+            return [RenderResult.failed("too_wide", q0 + "\n" + ctx, replaced)]
         windows: list[RenderResult] = []
         start = len(ctx) - len(ctx.lstrip())
         end_of_text = len(ctx.rstrip())

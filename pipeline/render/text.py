@@ -71,3 +71,17 @@ def is_rtl(text: str) -> bool:
     if not t:
         return False
     return sum(unicodedata.bidirectional(ch) in _RTL_TYPES for ch in (t[0], t[len(t) // 2], t[-1])) >= 2
+
+
+_NO_INK = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))  # controls, format characters (ZWSP, joiners, BOM...), spaces
+_MARKS_WITH_INK = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd")
+
+
+def has_ink(text: str) -> bool:
+    """Whether ``text`` has a character that draws something: a text of only spaces (of any kind), zero-width and
+    format characters (ZWSP, ZWJ, BOM, bidi controls) renders a blank strip. Unassigned and private-use characters
+    draw (tofu), and so do the prepended concatenation marks (Arabic number signs), although they are format
+    characters."""
+    if text.isprintable():  # the common case: of the white space, only " " is printable
+        return bool(text.strip(" "))
+    return any(unicodedata.category(c) not in _NO_INK or c in _MARKS_WITH_INK for c in text)
