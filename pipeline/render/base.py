@@ -96,6 +96,11 @@ class Renderer(abc.ABC):
         """Lay runs out with a right-to-left base direction from now on (False: back to the backend's own choice,
         the first strong character). Backends without bidi (PyGame) ignore it."""
 
+    def _unshaped_chars(self) -> int:
+        """Characters drawn since the last ``_clear`` that a shaper would have laid out otherwise (a backend without
+        one, PyGame: ``text.needs_shaping``); 0 for a backend that shapes."""
+        return 0
+
     def _index_at(self, text: str, x: int) -> int | None:
         """Optional hint: how many characters of ``text`` lie left of pixel ``x`` (None: no hint)."""
         return None
@@ -163,6 +168,7 @@ class Renderer(abc.ABC):
         return RenderResult(
             pixels=self._finish([eos]), num_patches=eos, text=text, sep_patches=[eos],
             unknown_glyphs=unknown, truncated=cut or capped, replaced_chars=replaced,
+            unshaped_chars=self._unshaped_chars(),
         )
 
     def render_pair(self, text_a: str | bytes, text_b: str | bytes) -> RenderResult:
@@ -199,6 +205,7 @@ class Renderer(abc.ABC):
         return RenderResult(
             pixels=self._finish([sep, eos]), num_patches=eos, text=a + "\n" + b, sep_patches=[sep, eos],
             unknown_glyphs=unk_a + unk_b, truncated=cut_a or cut_b or cap_a or cap_b, replaced_chars=replaced,
+            unshaped_chars=self._unshaped_chars(),
         )
 
     def render_words(self, words: Sequence[str]) -> RenderResult:
@@ -228,7 +235,7 @@ class Renderer(abc.ABC):
             eos = x // ppp
             return RenderResult(
                 pixels=self._finish([eos]), num_patches=eos, text=text, sep_patches=[eos], unknown_glyphs=unknown,
-                truncated=truncated, replaced_chars=replaced, word_starts=starts)
+                truncated=truncated, replaced_chars=replaced, word_starts=starts, unshaped_chars=self._unshaped_chars())
         self._prefetch([" ".join(cleaned)])  # a shaping cache shapes the sentence's new words in one batch
         x, starts, unknown, drawn, truncated = c.pad_left, [], 0, [], capped
         for i, word in enumerate(cleaned):
@@ -255,6 +262,7 @@ class Renderer(abc.ABC):
         return RenderResult(
             pixels=self._finish([eos]), num_patches=eos, text=" ".join(drawn), sep_patches=[eos],
             unknown_glyphs=unknown, truncated=truncated, replaced_chars=replaced, word_starts=starts,
+            unshaped_chars=self._unshaped_chars(),
         )
 
     def render_qa(self, question: str | bytes, context: str | bytes, stride: int = 0) -> list[RenderResult]:
@@ -311,6 +319,7 @@ class Renderer(abc.ABC):
                 pixels=self._finish([sep, eos]), num_patches=eos, text=q + "\n" + piece, sep_patches=[sep, eos],
                 unknown_glyphs=unk_q + unk_c, truncated=cut_q or start + len(piece) < end_of_text,
                 replaced_chars=replaced, offset_mapping=mapping, context_span=(start, start + len(piece)),
+                unshaped_chars=self._unshaped_chars(),
             ))
             nxt = start + len(piece)
             if nxt >= end_of_text:

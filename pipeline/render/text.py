@@ -73,6 +73,21 @@ def is_rtl(text: str) -> bool:
     return sum(unicodedata.bidirectional(ch) in _RTL_TYPES for ch in (t[0], t[len(t) // 2], t[-1])) >= 2
 
 
+# Joining or composing left-to-right letters: conjoining Hangul jamo, Mongolian and Phags-pa letters
+_SHAPED_LTR = ((0x1100, 0x11FF), (0xA960, 0xA97F), (0xD7B0, 0xD7FF), (0x1820, 0x18AA), (0xA840, 0xA873))
+
+
+def needs_shaping(ch: str) -> bool:
+    """Whether a renderer without a shaper or bidi (PyGame) draws ``ch`` otherwise than HarfBuzz and Pango do:
+    right-to-left letters (drawn left to right in memory order, unjoined), combining marks (placed by their
+    advance, not by the font's anchors: no conjuncts, no reordering, no stacking), joining or composing
+    left-to-right letters (Mongolian, Phags-pa, conjoining Hangul jamo)."""
+    if unicodedata.bidirectional(ch) in ("R", "AL") or unicodedata.category(ch) in ("Mn", "Mc", "Me"):
+        return True
+    cp = ord(ch)
+    return any(a <= cp <= b for a, b in _SHAPED_LTR)
+
+
 _NO_INK = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))  # controls, format characters (ZWSP, joiners, BOM...), spaces
 _MARKS_WITH_INK = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd")
 
@@ -82,6 +97,10 @@ def has_ink(text: str) -> bool:
     format characters (ZWSP, ZWJ, BOM, bidi controls) renders a blank strip. Unassigned and private-use characters
     draw (tofu), and so do the prepended concatenation marks (Arabic number signs), although they are format
     characters."""
-    if text.isprintable():  # the common case: of the white space, only " " is printable
-        return bool(text.strip(" "))
+    text = text.strip()  # white space of every kind draws nothing (and strip() returns the text when none is there)
+    if not text:
+        return False
+    first = text[0]
+    if unicodedata.category(first) not in _NO_INK or first in _MARKS_WITH_INK:  # the common case: one look
+        return True
     return any(unicodedata.category(c) not in _NO_INK or c in _MARKS_WITH_INK for c in text)

@@ -2,10 +2,10 @@
 fresh processes on one core: each process renders the same 300 WikiText strips with ``render_text`` in the preset
 named (a first pass, then the timed second pass: the shaping cache warm, as in a long job), per-strip thread CPU
 time; the ratio is base / this of the per-process medians (above 1: this checkout faster). Checks that both give the
-same pixels.
+same pixels. A preset may carry overrides: ``pixel:backend=pygame`` (GoNoto through PyGame).
 
     mkdir -p /tmp/base && git archive b70d752 | tar -x -C /tmp/base      # the other checkout
-    python tests/benchmarks/ab_render_checks.py --base /tmp/base --rounds 5 --preset pixel --preset pixar
+    python tests/benchmarks/ab_render_checks.py --base /tmp/base --rounds 5 --preset pixel --preset pixar --preset pixel:backend=pygame
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from common import pin_one_core, full_strip_texts
 pin_one_core()
 from pixelkit.pipeline.render import TextRenderer, preset
 texts = full_strip_texts(300)[0]
-r = TextRenderer(preset(sys.argv[2]))
+name, _, kw = sys.argv[2].partition(":")
+r = TextRenderer(preset(name, **dict(x.split("=") for x in kw.split(",") if x)))
 for t in texts:
     r.render_text(t)
 times, h = [], hashlib.sha1()
