@@ -67,3 +67,22 @@ def test_a_pair_or_question_whose_first_cluster_fills_half_the_strip_is_too_wide
     assert [w.reason for w in r.render_qa(cluster, sentence)] == ["too_wide"]
     long_b = r.render_pair(sentence[:40], sentence * 4)
     assert long_b.ok and long_b.truncated and long_b.text.startswith(sentence[:40])
+
+
+def test_pixel_render_text_says_when_the_pygame_backend_drew_text_unshaped(tmp_path, udhr, capsys, caplog):
+    """``pixel-render text`` printed only tofu and truncation: Arabic through ``--backend pygame`` (GoNoto has it,
+    so no tofu) came out left to right and unjoined with nothing to say so. Its line now holds ``unshaped_chars``
+    and a warning names ``--backend pangocairo``; the PangoCairo line is as before."""
+    import json
+    import logging
+
+    from pixelkit.pipeline.cli import main as render_main
+
+    arabic = udhr["arb"]["paragraphs"][0][:60]
+    with caplog.at_level(logging.WARNING, logger="pixel-render"):
+        assert render_main(["text", arabic, "--backend", "pygame", "--out", str(tmp_path / "pg.png")]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["unshaped_chars"] > 20 and line["unknown_glyphs"] == 0
+    assert any("--backend pangocairo" in r.getMessage() for r in caplog.records)
+    assert render_main(["text", arabic, "--out", str(tmp_path / "pc.png")]) == 0
+    assert "unshaped_chars" not in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
