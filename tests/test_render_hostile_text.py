@@ -23,6 +23,7 @@ BLANKS = {
     "zero-width": "\u200b\u200c\u200d\ufeff\u2060\u00ad\u180e",
     "bidi controls": "\u202e\u202c\u202c\u200e\u200f\u2067\u2069",
     "controls": "\x00\x01\t\x1f\x7f\x85\x9f\u2028\u2029",
+    "hangul fillers": "\u3164\u3164 \u115f\u1160 \uffa0",  # "invisible" letters: blank in GoNoto, skipped by PyGame
 }
 
 
@@ -38,8 +39,9 @@ def _renders(r, blank: str, word: str) -> dict:
 
 @pytest.mark.parametrize("kind", list(BLANKS))
 def test_text_that_draws_nothing_is_empty_in_every_mode_and_layout(r, kind, udhr):
-    """A text of only spaces of other kinds than U+0020, zero-width and format characters passed the renderer's
-    ``str.strip`` check (ZWSP and bidi controls are not white space to Python) and became a blank strip reported as
+    """A text of only spaces of other kinds than U+0020, zero-width and format characters or Hangul fillers passed
+    the renderer's ``str.strip`` check (ZWSP and bidi controls are not white space to Python) and became a blank strip
+    (tofu boxes of the fillers under PixeloidSans through Pango) reported as
     a good render (a blank PNG from ``pixel-render text``, a blank labelled sample from ``pixel-render task``); the
     job's chunking already dropped such lines. Now every layout says ``empty``; with a real word in it, it draws."""
     blank = BLANKS[kind]

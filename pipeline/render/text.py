@@ -90,17 +90,19 @@ def needs_shaping(ch: str) -> bool:
 
 _NO_INK = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))  # controls, format characters (ZWSP, joiners, BOM...), spaces
 _MARKS_WITH_INK = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd")
+# letters that are default-ignorable and drawn blank (GoNoto's glyphs for them are empty, PyGame skips them): the
+# Hangul fillers, used as "invisible" names and padding
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _inks(c: str) -> bool:
+    return (unicodedata.category(c) not in _NO_INK and c not in _BLANK_LETTERS) or c in _MARKS_WITH_INK
 
 
 def has_ink(text: str) -> bool:
     """Whether ``text`` has a character that draws something: a text of only spaces (of any kind), zero-width and
-    format characters (ZWSP, ZWJ, BOM, bidi controls) renders a blank strip. Unassigned and private-use characters
-    draw (tofu), and so do the prepended concatenation marks (Arabic number signs), although they are format
-    characters."""
+    format characters (ZWSP, ZWJ, BOM, bidi controls) or Hangul fillers renders a blank strip. Unassigned and
+    private-use characters draw (tofu), and so do the prepended concatenation marks (Arabic number signs), although
+    they are format characters."""
     text = text.strip()  # white space of every kind draws nothing (and strip() returns the text when none is there)
-    if not text:
-        return False
-    first = text[0]
-    if unicodedata.category(first) not in _NO_INK or first in _MARKS_WITH_INK:  # the common case: one look
-        return True
-    return any(unicodedata.category(c) not in _NO_INK or c in _MARKS_WITH_INK for c in text)
+    return bool(text) and (_inks(text[0]) or any(map(_inks, text)))  # the common case: one look
