@@ -88,3 +88,18 @@ def test_pixel_render_text_says_when_the_pygame_backend_drew_text_unshaped(tmp_p
     assert any("--backend pangocairo" in r.getMessage() for r in caplog.records)
     assert render_main(["text", arabic, "--out", str(tmp_path / "pc.png")]) == 0
     assert "unshaped_chars" not in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_a_qa_context_holding_a_cluster_no_window_can_hold_is_too_wide(r, udhr):
+    """A character cluster wider than a QA window's room in the middle of the context (a long emoji ZWJ
+    sequence): every window after the first stopped before it, the stride restart made them repeat the same few
+    characters (8 windows ending at the same offset) and the context after it was never drawn, with nothing to
+    tell -- every window but the last is ``truncated`` anyway. Now the record is ``too_wide``; a long context
+    without one still advances window by window to its end."""
+    sentence = udhr["eng"]["paragraphs"][0]
+    cluster = "\u200d".join(["\U0001F468"] * 150)
+    assert [w.reason for w in r.render_qa("Who?", f"{sentence} {cluster} {sentence * 3}", stride=8)] == ["too_wide"]
+    windows = r.render_qa("Who?", sentence * 6, stride=8)
+    spans = [w.context_span for w in windows]
+    assert len(windows) > 1 and all(w.ok for w in windows) and spans[-1][1] == len(sentence * 6)
+    assert all(b[0] > a[0] and b[1] > a[1] for a, b in zip(spans, spans[1:]))

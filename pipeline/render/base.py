@@ -24,10 +24,14 @@ from .text import has_ink, is_rtl, prepare
 _GAP = 2  # px between the end of a text and the patch boundary search (PIXEL's "+ 2")
 
 
+def _joins(text: str, n: int) -> bool:
+    """Whether ``text[n]`` belongs to the cluster before it: a mark, a ZWJ or variation selector, or after a ZWJ."""
+    return unicodedata.category(text[n])[0] == "M" or text[n] in "\u200d\ufe0f\ufe0e" or text[n - 1] == "\u200d"
+
+
 def _cluster_safe(text: str, n: int) -> int:
     """Move a cut point left so it does not split a base from its marks or a ZWJ sequence."""
-    while 0 < n < len(text) and (unicodedata.category(text[n])[0] == "M" or text[n] in "\u200d\ufe0f\ufe0e"
-                                 or text[n - 1] == "\u200d"):
+    while 0 < n < len(text) and _joins(text, n):
         n -= 1
     return n
 
@@ -225,8 +229,7 @@ class Renderer(abc.ABC):
         self._clear()
         last_patch = c.max_patches - 1
         limit = last_patch * ppp  # the EOS patch must start at or before this pixel
-        # (a capped word ends the list after the first word in the loop below: the loop's own case)
-        fast = None if capped else self._draw_word_list(cleaned, c.pad_left, limit, _GAP)
+        fast = None if capped else self._draw_word_list(cleaned, c.pad_left, limit, _GAP)  # capped: the loop's case
         if fast is not None:
             starts, x, unknown, truncated = fast
             n = len(starts)
@@ -300,12 +303,16 @@ class Renderer(abc.ABC):
             wq, unk_q = self._draw(q, c.pad_left)
             sep = self._next_patch(c.pad_left + wq + _GAP)
             x0 = (sep + 1) * ppp + c.pad_left
-            piece, cut = self._fit(ctx[start:start + c.char_cap], (c.max_patches - 1) * ppp - x0 - _GAP)
+            room = (c.max_patches - 1) * ppp - x0 - _GAP
+            piece, cut = self._fit(ctx[start:start + c.char_cap], room)
             if not piece:
                 if not windows:
                     return [RenderResult.failed("too_wide", q + "\n" + ctx, replaced)]
                 break
             wc, unk_c = self._draw(piece, x0)
+            # stopped short: before a cluster no window holds? (windows repeated up to it; the rest was never drawn)
+            if cut and 2 * wc < room and self._too_wide_at(ctx, start + len(piece), room):
+                return [RenderResult.failed("too_wide", q + "\n" + ctx, replaced)]
             eos = self._next_patch(x0 + wc + _GAP)
             patch_of = [min(max(int((x0 + x) // ppp), sep + 1), eos - 1) for x in self._char_starts(piece)]
             mapping = [(-1, -1)] * c.max_patches
@@ -337,6 +344,14 @@ class Renderer(abc.ABC):
         return windows
 
     # -- helpers --------------------------------------------------------------------------------------
+    def _too_wide_at(self, text: str, i: int, room: int) -> bool:
+        """Whether the character cluster at ``text[i]`` (after spaces) alone is wider than ``room`` px."""
+        i = len(text) - len(text[i:].lstrip(" "))
+        n = i + 1
+        while n < len(text) and _joins(text, n):
+            n += 1
+        return i < len(text) and self._measure(text[i:n]) > room
+
     def _next_patch(self, px: float) -> int:
         """Index of the first patch boundary at or after pixel ``px`` (PIXEL's _get_offset_to_next_patch)."""
         return min(math.ceil(px / self.cfg.pixels_per_patch), self.cfg.max_patches - 1)
