@@ -45,7 +45,14 @@ def _joins(text: str, i: int) -> bool:
 
 def _fit_prefix(text: str, measure: Callable[[str], int], budget: int) -> int:
     """Length of the longest prefix of ``text`` that measures within ``budget`` and ends where a character cluster
-    does; when the first cluster alone is wider than the budget, that cluster's length (never a cut inside it)."""
+    does; when the first cluster alone is wider than the budget, that cluster's length (never a cut inside it).
+    A first cluster of more than 64 characters (thousands of marks on one letter) is measured whole first: a
+    layout of one cluster costs HarfBuzz time quadratic in its length (33,000 marks: seconds), so no bisection."""
+    first = 1
+    while first < len(text) and _joins(text, first):
+        first += 1
+    if first > 64 and measure(text[:first]) > budget:
+        return first
     lo, hi = 1, len(text)
     while lo < hi:
         mid = (lo + hi + 1) // 2

@@ -37,6 +37,8 @@ def render_chunk(chunk: TextChunk, renderer: Renderer, cfg: RenderConfig, encodi
 def render_chunk_result(chunk: TextChunk, renderer: Renderer, cfg: RenderConfig, encoding: str, filters: Filters,
                         tokenizer=None) -> tuple[RenderedSample | Skipped, RenderResult]:
     """``render_chunk``'s outcome and the render it came from (tofu and replacement counts, kept or not)."""
+    if len(chunk.text) > cfg.char_cap:  # one cluster longer than the renderer's cap (chunking.py): not laid out
+        return Skipped(chunk.source, chunk.doc_id, "too_wide"), RenderResult.failed("too_wide", chunk.text)
     res = renderer.render_text(chunk.text)
     # a chunk the strip cannot hold whole is one character cluster wider than it (chunking.py): not written cut
     reason = (res.reason or "render_error" if not res.ok

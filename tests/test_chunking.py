@@ -149,3 +149,26 @@ def test_a_cluster_wider_than_a_strip_is_one_chunk_skipped_as_too_wide(name, udh
         written = [o for o in outs if not isinstance(o, Skipped)]
         assert not any(o.truncated for o in written)
         assert _norm(" ".join(o.text for o in written)) == _norm(f"{before} {after}")
+
+
+def test_a_flood_of_combining_marks_is_skipped_without_laying_it_out(udhr):
+    """100,000 combining marks on one letter: HarfBuzz's time for one cluster grows with the square of its length
+    (33,000 marks: 3-7 s per layout), and chunking bisected over layouts of it, then the renderer laid the capped
+    33,856 marks out again: ~97 s for this document (three samples of marks written), ~51 s once the cluster was
+    kept whole. A long first cluster is now measured once (here not at all: it is longer than the renderer's cap)
+    and a chunk longer than the cap is skipped as ``too_wide`` before any layout."""
+    from conftest import hang_guard
+
+    from pixelkit.pipeline.documents import Skipped
+    from pixelkit.pipeline.samples import Filters, render_chunk_result
+
+    cfg = preset("pixel")
+    r = TextRenderer(cfg)
+    before, after = udhr["eng"]["paragraphs"][0], udhr["rus"]["paragraphs"][0]
+    flood = "a" + "\u0301" * 100_000
+    with hang_guard(30):
+        chunks = chunk_document(Document("web", "marks", f"{before} {flood} {after}"), r.measure, r.text_budget,
+                                cfg.char_cap)
+        outs = [render_chunk_result(c, r, cfg, "pxz", Filters())[0] for c in chunks]
+    assert [(c.text, o.reason) for c, o in zip(chunks, outs) if isinstance(o, Skipped)] == [(flood, "too_wide")]
+    assert _norm(" ".join(o.text for o in outs if not isinstance(o, Skipped))) == _norm(f"{before} {after}")
