@@ -155,20 +155,25 @@ def test_a_flood_of_combining_marks_is_skipped_without_laying_it_out(udhr):
     """100,000 combining marks on one letter: HarfBuzz's time for one cluster grows with the square of its length
     (33,000 marks: 3-7 s per layout), and chunking bisected over layouts of it, then the renderer laid the capped
     33,856 marks out again: ~97 s for this document (three samples of marks written), ~51 s once the cluster was
-    kept whole. A long first cluster is now measured once (here not at all: it is longer than the renderer's cap)
-    and a chunk longer than the cap is skipped as ``too_wide`` before any layout."""
+    kept whole; the job's prefetch shaped the whole document's words in one Pango batch first (48 s). A long first
+    cluster is now measured once (here not at all: it is longer than the renderer's cap), a chunk longer than the
+    cap is skipped as ``too_wide`` before any layout, and the shaping cache never takes a word over 256 characters
+    into a batch (render/pango/words.py ``LONG_WORD``)."""
     from conftest import hang_guard
 
     from pixelkit.pipeline.documents import Skipped
     from pixelkit.pipeline.samples import Filters, render_chunk_result
 
     cfg = preset("pixel")
-    r = TextRenderer(cfg)
     before, after = udhr["eng"]["paragraphs"][0], udhr["rus"]["paragraphs"][0]
     flood = "a" + "\u0301" * 100_000
+    from pixelkit.pipeline.renderers import SharedRenderer
+    from pixelkit.pipeline.transforms import _Chunker
+
+    shared = SharedRenderer(cfg)  # the job's chunking: the document's words prefetched (one batch), then measured
+    r = shared.get()
     with hang_guard(30):
-        chunks = chunk_document(Document("web", "marks", f"{before} {flood} {after}"), r.measure, r.text_budget,
-                                cfg.char_cap)
+        chunks = _Chunker(cfg, False, shared)(Document("web", "marks", f"{before} {flood} {after}"))[0]
         outs = [render_chunk_result(c, r, cfg, "pxz", Filters())[0] for c in chunks]
     assert [(c.text, o.reason) for c, o in zip(chunks, outs) if isinstance(o, Skipped)] == [(flood, "too_wide")]
     assert _norm(" ".join(o.text for o in outs if not isinstance(o, Skipped))) == _norm(f"{before} {after}")
