@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from pixelkit.schemas import ShardManifest
 
-from .report import outcome_counts, stats_rows, tofu_warnings
+from .report import outcome_counts, render_warnings, stats_rows
 
 SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
 NOT_RECORDED = "not recorded (see the source's own license)"
@@ -114,7 +114,7 @@ def dataset_card(m: ShardManifest, first_json: dict | None = None,
         read, where = "", f". Licenses: {NOT_RECORDED}."
     counts = "\n".join(f"| {k} | {v:,} |" for k, v in outcome_counts(m.counts).items())
     per_source = "\n".join(f"| {s} | {c:,} | {t:,} | {r} | {x:,} |" for s, c, t, r, x in stats_rows(m.counts))
-    warnings = "".join(f"\n> **Warning**: {w}\n" for w in tofu_warnings(m.counts))
+    warnings = "".join(f"\n> **Warning**: {w}\n" for w in render_warnings(m.counts))
     first, last = m.shards[0].name, m.shards[-1].name
     pattern = first.rsplit("-", 3)[0] + "-{" + first.split("-")[-3] + ".." + last.split("-")[-3] + "}-of-" + \
         first.split("-of-")[1]

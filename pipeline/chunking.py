@@ -4,7 +4,10 @@ As PIXEL prerendered its data: line by line, within one document only, measuring
 font and leaving room for the EOS patch. A line wider than a strip is split at sentence boundaries, a
 sentence wider than a strip at spaces, and a single unbroken run (a URL, a long compound, a line of a script
 written without spaces) between characters, where a new character cluster starts (not before a combining mark,
-inside a conjunct, an emoji sequence or a flag) -- text is split across chunks, never clipped.
+inside a conjunct, an emoji sequence or a flag) -- text is split across chunks, never clipped. A single character
+cluster wider than a strip (a 1,000-emoji ZWJ sequence, a letter under 2,000 combining marks drawn as boxes) cannot
+be split without drawing half a cluster: it becomes a chunk of its own, wider than the budget, which the render
+step skips as ``too_wide`` (counted; the text before and after it is chunked as usual).
 """
 
 from __future__ import annotations
@@ -14,22 +17,12 @@ import unicodedata
 from typing import Callable
 
 from .documents import Document, TextChunk
+from .render.text import has_ink
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026\u3002\uff01\uff1f\u0964])\s+")
 
 
 _ZWJ, _ZWNJ = "\u200d", "\u200c"
-_NO_INK = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))  # controls, format characters (ZWSP, joiners, BOM...), spaces
-_MARKS_WITH_INK = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd")
-
-
-def has_ink(line: str) -> bool:
-    """Whether ``line`` has a character that draws something: a line of only zero-width and format characters
-    (ZWSP, ZWJ, BOM, bidi marks) renders a blank strip. Unassigned and private-use characters draw (tofu), and so
-    do the prepended concatenation marks (Arabic number signs), although they are format characters."""
-    if line.isprintable():  # the common case: printable and not all spaces (the caller collapsed whitespace)
-        return bool(line.strip(" "))
-    return any(unicodedata.category(c) not in _NO_INK or c in _MARKS_WITH_INK for c in line)
 
 
 def _joins(text: str, i: int) -> bool:
@@ -52,7 +45,14 @@ def _joins(text: str, i: int) -> bool:
 
 def _fit_prefix(text: str, measure: Callable[[str], int], budget: int) -> int:
     """Length of the longest prefix of ``text`` that measures within ``budget`` and ends where a character cluster
-    does (at least 1; a cut inside a cluster only when the first cluster alone is wider than the budget)."""
+    does; when the first cluster alone is wider than the budget, that cluster's length (never a cut inside it).
+    A first cluster of more than 64 characters (thousands of marks on one letter) is measured whole first: a
+    layout of one cluster costs HarfBuzz time quadratic in its length (33,000 marks: seconds), so no bisection."""
+    first = 1
+    while first < len(text) and _joins(text, first):
+        first += 1
+    if first > 64 and measure(text[:first]) > budget:
+        return first
     lo, hi = 1, len(text)
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -63,7 +63,12 @@ def _fit_prefix(text: str, measure: Callable[[str], int], budget: int) -> int:
     n = lo
     while 0 < n < len(text) and _joins(text, n):
         n -= 1
-    return n or lo
+    if n:
+        return n
+    n = lo + 1  # the first cluster is wider than the budget: the whole of it, to be skipped as too wide
+    while n < len(text) and _joins(text, n):
+        n += 1
+    return n
 
 
 def pieces(line: str, measure: Callable[[str], int], budget: int) -> list[tuple[str, int]]:
@@ -82,6 +87,7 @@ def pieces(line: str, measure: Callable[[str], int], budget: int) -> list[tuple[
 
 
 def _word_pieces(word: str, measure: Callable[[str], int], budget: int) -> list[tuple[str, int]]:
+    """``word`` cut between character clusters into pieces that fit, but for a cluster wider than the budget."""
     out = []
     while word:
         w = measure(word)

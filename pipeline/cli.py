@@ -63,6 +63,10 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
         info["word_starts"] = res.word_starts
     if res.context_span is not None:
         info["context_span"] = res.context_span
+    if res.unshaped_chars:  # the pygame backend drew text a shaper would lay out otherwise
+        info["unshaped_chars"] = res.unshaped_chars
+        log.warning("%d characters drawn unshaped: the pygame backend has no shaper or bidi (--backend pangocairo "
+                    "shapes them)", res.unshaped_chars)
     print(json.dumps(info, ensure_ascii=False))
 
 

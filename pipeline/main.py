@@ -24,7 +24,7 @@ from .localrunner import is_local as is_local_runner
 from .outdir import prepare_output, read_manifest, write_outputs
 from .progress import watch
 from .quiet import worker_log_flags
-from .report import chunk_skips, outcome_counts, stats_rows, tofu_warnings
+from .report import chunk_skips, outcome_counts, render_warnings, stats_rows
 from .runconfig import RunConfig
 from .samples import Filters
 from .sink import WriteWebDataset
@@ -160,7 +160,7 @@ def run(argv: list[str], *, test_pipeline=None, progress: str = "") -> ShardMani
         result.wait_until_finish()
     m = read_manifest(o["output"])
     log.info("wrote %d samples in %d shards to %s", m.num_samples, len(m.shards), o["output"])
-    for line in tofu_warnings(m.counts):
+    for line in render_warnings(m.counts):
         log.warning(line)
     if not m.num_samples:
         lost = sorted(((v, k) for k, v in outcome_counts(m.counts).items() if k.startswith(("dead_", "skipped_"))),

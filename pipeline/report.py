@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-STATS = ("chars_rendered", "tofu_chars", "replaced_chars")
+# unshaped_chars: drawn by a backend without a shaper (PyGame) otherwise than a shaper would (render/text.py
+# needs_shaping); only ever non-zero there, and (as every stat but chars_rendered) only in the counts when non-zero
+STATS = ("chars_rendered", "tofu_chars", "replaced_chars", "unshaped_chars")
 TOFU_WARN = 0.01  # a source with more than 1 character in 100 drawn as tofu gets a warning
 
 
@@ -49,6 +51,20 @@ def tofu_warnings(counts: dict[str, int], threshold: float = TOFU_WARN) -> list[
             f"that has them: --font or --fallback_fonts_dir (GoNoto, --preset pixel's font, has most scripts; "
             f"--preset pixel-rgb adds color emoji)"
             for src, st in source_stats(counts).items() if tofu_rate(st) > threshold]
+
+
+def shaping_warnings(counts: dict[str, int]) -> list[str]:
+    """One line per source with characters drawn unshaped (the PyGame backend on scripts that need a shaper)."""
+    return [f"source {src!r}: {st['unshaped_chars']:,} of its {st['chars_rendered']:,} characters were drawn "
+            f"unshaped by the pygame backend, which has no shaper or bidi (right-to-left letters left to right and "
+            f"unjoined, combining marks by their advance: no conjuncts, reordering or mark placement); "
+            f"--backend pangocairo shapes them"
+            for src, st in source_stats(counts).items() if st["unshaped_chars"]]
+
+
+def render_warnings(counts: dict[str, int]) -> list[str]:
+    """Every per-source warning of a run: tofu, then unshaped characters."""
+    return tofu_warnings(counts) + shaping_warnings(counts)
 
 
 def stats_rows(counts: dict[str, int]) -> list[tuple[str, int, int, str, int]]:

@@ -29,15 +29,20 @@ def chunk_key(chunk: TextChunk) -> str:
 
 def render_chunk(chunk: TextChunk, renderer: Renderer, cfg: RenderConfig, encoding: str, filters: Filters,
                  tokenizer=None) -> RenderedSample | Skipped:
-    """The sample for ``chunk``, or why it was skipped (``render_error``, ``too_short``, ``too_much_tofu`` ...)."""
+    """The sample for ``chunk``, or why it was skipped (``render_error``, ``too_wide``, ``too_short``,
+    ``too_much_tofu`` ...)."""
     return render_chunk_result(chunk, renderer, cfg, encoding, filters, tokenizer)[0]
 
 
 def render_chunk_result(chunk: TextChunk, renderer: Renderer, cfg: RenderConfig, encoding: str, filters: Filters,
                         tokenizer=None) -> tuple[RenderedSample | Skipped, RenderResult]:
     """``render_chunk``'s outcome and the render it came from (tofu and replacement counts, kept or not)."""
+    if len(chunk.text) > cfg.char_cap:  # one cluster longer than the renderer's cap (chunking.py): not laid out
+        return Skipped(chunk.source, chunk.doc_id, "too_wide"), RenderResult.failed("too_wide", chunk.text)
     res = renderer.render_text(chunk.text)
+    # a chunk the strip cannot hold whole is one character cluster wider than it (chunking.py): not written cut
     reason = (res.reason or "render_error" if not res.ok
+              else "too_wide" if res.truncated
               else "too_short" if res.num_patches < filters.min_patches
               else "too_much_tofu" if res.unknown_glyphs > filters.max_unknown_ratio * max(1, len(res.text))
               else None)

@@ -153,7 +153,8 @@ class _ChunkRenderer:
         tally["replaced"] = tally.get("replaced", 0) + res.replaced_chars
         stats = []
         if self._stats:
-            for name, n in zip(STATS, (len(res.text) if res.ok else 0, res.unknown_glyphs, res.replaced_chars)):
+            for name, n in zip(STATS, (len(res.text) if res.ok else 0, res.unknown_glyphs, res.replaced_chars,
+                                       res.unshaped_chars)):
                 if n or name == "chars_rendered":
                     stats.append((f"{name}:{chunk.source}", n))
         if isinstance(out, Skipped):

@@ -123,3 +123,57 @@ def test_a_run_of_zero_width_characters_longer_than_the_render_cap_is_split_not_
     assert "".join(c.text for c in chunks).replace(" ", "") == text.replace(" ", "")
     results = [r(c.text) for c in chunks]
     assert not any(res.truncated for res in results) and results[-1].text.endswith(wikitext[1][:200].split()[-1])
+
+
+@pytest.mark.parametrize("name", ["pixel", "pixar"])
+def test_a_cluster_wider_than_a_strip_is_one_chunk_skipped_as_too_wide(name, udhr):
+    """One character cluster wider than a strip -- a 1,200-emoji ZWJ sequence, a letter under 2,000 combining
+    marks (boxes under PIXAR's font), a chain of 1,500 conjuncts -- was cut inside into chunks that began with a
+    ZWJ, a bare mark or a virama's consonant, and each written as a sample of half a cluster. Now the cluster is a
+    chunk of its own, which the render step skips as ``too_wide`` (counted), and the text around it is written."""
+    from pixelkit.pipeline.documents import Skipped
+    from pixelkit.pipeline.samples import Filters, render_chunk_result
+
+    cfg = preset(name)
+    r = TextRenderer(cfg)
+    before, after = udhr["hin"]["paragraphs"][0], udhr["rus"]["paragraphs"][0]
+    clusters = ["\u200d".join(["\U0001F468"] * 1200), "a" + "\u0301" * 2000, "\u0915\u094d" * 1500 + "\u0915"]
+    for cluster in clusters:
+        if r.measure(cluster) <= r.text_budget:
+            continue  # marks stack under GoNoto: that cluster fits a PIXEL strip and is not the case here
+        doc = Document("udhr", "d", f"{before} {cluster} {after}")
+        chunks = chunk_document(doc, r.measure, r.text_budget, cfg.char_cap)
+        outs = [render_chunk_result(c, r, cfg, "pxz", Filters(max_unknown_ratio=1.0))[0] for c in chunks]
+        skipped = [(c.text, o.reason) for c, o in zip(chunks, outs) if isinstance(o, Skipped)]
+        assert skipped == [(cluster, "too_wide")], (name, cluster[:4], skipped[:2])
+        written = [o for o in outs if not isinstance(o, Skipped)]
+        assert not any(o.truncated for o in written)
+        assert _norm(" ".join(o.text for o in written)) == _norm(f"{before} {after}")
+
+
+def test_a_flood_of_combining_marks_is_skipped_without_laying_it_out(udhr):
+    """100,000 combining marks on one letter: HarfBuzz's time for one cluster grows with the square of its length
+    (33,000 marks: 3-7 s per layout), and chunking bisected over layouts of it, then the renderer laid the capped
+    33,856 marks out again: ~97 s for this document (three samples of marks written), ~51 s once the cluster was
+    kept whole; the job's prefetch shaped the whole document's words in one Pango batch first (48 s). A long first
+    cluster is now measured once (here not at all: it is longer than the renderer's cap), a chunk longer than the
+    cap is skipped as ``too_wide`` before any layout, and the shaping cache never takes a word over 256 characters
+    into a batch (render/pango/words.py ``LONG_WORD``)."""
+    from conftest import hang_guard
+
+    from pixelkit.pipeline.documents import Skipped
+    from pixelkit.pipeline.samples import Filters, render_chunk_result
+
+    cfg = preset("pixel")
+    before, after = udhr["eng"]["paragraphs"][0], udhr["rus"]["paragraphs"][0]
+    flood = "a" + "\u0301" * 100_000
+    from pixelkit.pipeline.renderers import SharedRenderer
+    from pixelkit.pipeline.transforms import _Chunker
+
+    shared = SharedRenderer(cfg)  # the job's chunking: the document's words prefetched (one batch), then measured
+    r = shared.get()
+    with hang_guard(30):
+        chunks = _Chunker(cfg, False, shared)(Document("web", "marks", f"{before} {flood} {after}"))[0]
+        outs = [render_chunk_result(c, r, cfg, "pxz", Filters())[0] for c in chunks]
+    assert [(c.text, o.reason) for c, o in zip(chunks, outs) if isinstance(o, Skipped)] == [(flood, "too_wide")]
+    assert _norm(" ".join(o.text for o in outs if not isinstance(o, Skipped))) == _norm(f"{before} {after}")

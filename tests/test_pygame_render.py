@@ -243,3 +243,30 @@ def test_bad_input_does_not_crash(name, request):
                     assert (patch(res.pixels, res.eos_patch, r.cfg.pixels_per_patch) == 0).all()
             r.render_qa("Who?", text, stride=4)
     assert r(WIKI[0]).pixels.tobytes() == TextRenderer(r.cfg)(WIKI[0]).pixels.tobytes()
+
+
+def test_scripts_it_cannot_shape_are_counted_not_silently_drawn(gray, pixar, udhr):
+    """The pygame backend has no shaper and no bidi: with a font that has them (GoNoto), Arabic came out left to
+    right and unjoined, Hebrew reversed, Devanagari and Tamil without conjuncts or reordering, Thai marks by their
+    advance -- written as good samples with nothing to tell them apart. Every layout now counts such characters in
+    ``unshaped_chars`` (the pipeline sums and warns: test_tofu_and_replacements.py); Latin, Cyrillic, Greek, Han
+    and Hangul syllables draw as a shaper would (0), and characters the font lacks stay tofu, not counted twice."""
+    from pixelkit.pipeline.render.text import needs_shaping
+
+    for lang in ("arb", "heb", "hin", "tam", "tha"):
+        text = udhr[lang]["paragraphs"][0][:80]
+        expected = sum(map(needs_shaping, text))
+        assert expected > 5
+        res = gray.render_text(text)
+        assert res.unshaped_chars == expected and res.unknown_glyphs == 0, lang
+        words = text.split()
+        assert gray.render_words(words).unshaped_chars == expected
+        assert gray.render_pair(text, text).unshaped_chars == 2 * expected
+        assert gray.render_qa("Q?", text)[0].unshaped_chars == expected
+        lacking = pixar.render_text(text)  # PixeloidSans has none of these scripts: tofu only
+        assert lacking.unshaped_chars == 0 and lacking.unknown_glyphs > 0
+    for lang in ("eng", "rus", "ell_monotonic", "cmn_hans", "kor"):
+        assert gray.render_text(udhr[lang]["paragraphs"][0][:80]).unshaped_chars == 0, lang
+    vie = udhr["vie"]["paragraphs"][0][:80]  # its tone marks are combining characters after the vowel: by advance
+    assert gray.render_text(vie).unshaped_chars == sum(map(needs_shaping, vie)) == 4
+    assert gray.render_text("plain").unshaped_chars == 0  # the count starts over with every strip

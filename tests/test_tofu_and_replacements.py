@@ -160,3 +160,26 @@ def test_chunks_dropped_as_duplicates_inside_a_written_document_are_counted(tmp_
     assert m.counts["documents_written"] == 1 and m.num_samples == 1
     assert m.counts["chunks_skipped_duplicate:rep"] == 3
     assert f"skipped_duplicate (chunks) {3:>10,}"[-10:] in summary_table(m)
+
+
+def test_text_the_pygame_backend_cannot_shape_is_counted_and_warned_per_source(tmp_path, udhr, caplog):
+    """``--backend pygame`` with a font that has Arabic and Devanagari (GoNoto) wrote them left to right, unjoined
+    and without conjuncts, with no count and no warning. Now the manifest counts ``unshaped_chars:<source>``, the
+    log and the dataset card warn about that source, and English (and every source under Pango) shows nothing."""
+    d = tmp_path / "in"
+    d.mkdir()
+    for lang in ("arb", "hin", "eng"):
+        (d / f"{lang}.jsonl").write_text(json.dumps({"id": "p0", "text": udhr[lang]["paragraphs"][0]}) + "\n")
+    inputs = [f"--input={lang}={d / lang}.jsonl" for lang in ("arb", "hin", "eng")]
+    with caplog.at_level(logging.WARNING, logger="pixelkit.pipeline.main"):
+        m = run([*inputs, f"--output={tmp_path / 'pg'}", "--preset=pixel", "--backend=pygame", "--workers=1"])
+    warned = [r.getMessage() for r in caplog.records if r.name == "pixelkit.pipeline.main" and r.levelno == logging.WARNING]
+    stats = source_stats(m.counts)
+    assert stats["arb"]["unshaped_chars"] > 100 and stats["hin"]["unshaped_chars"] > 30
+    assert stats["eng"]["unshaped_chars"] == 0 and "unshaped_chars:eng" not in m.counts
+    assert sorted(w.split(":")[0] for w in warned if "unshaped" in w) == ["source 'arb'", "source 'hin'"]
+    card = (tmp_path / "pg" / "README.md").read_text()
+    assert "source 'arb'" in card and "--backend pangocairo" in card
+    assert m.counts["documents_written"] == 3  # counted and warned, not skipped
+    pango = run([*inputs, f"--output={tmp_path / 'pc'}", "--preset=pixel", "--workers=1"])
+    assert not [k for k in pango.counts if k.startswith("unshaped_chars")]

@@ -19,15 +19,19 @@ import numpy as np
 
 from .config import RenderConfig
 from .result import RenderResult
-from .text import is_rtl, prepare
+from .text import has_ink, is_rtl, prepare
 
 _GAP = 2  # px between the end of a text and the patch boundary search (PIXEL's "+ 2")
 
 
+def _joins(text: str, n: int) -> bool:
+    """Whether ``text[n]`` belongs to the cluster before it: a mark, a ZWJ or variation selector, or after a ZWJ."""
+    return unicodedata.category(text[n])[0] == "M" or text[n] in "\u200d\ufe0f\ufe0e" or text[n - 1] == "\u200d"
+
+
 def _cluster_safe(text: str, n: int) -> int:
     """Move a cut point left so it does not split a base from its marks or a ZWJ sequence."""
-    while 0 < n < len(text) and (unicodedata.category(text[n])[0] == "M" or text[n] in "\u200d\ufe0f\ufe0e"
-                                 or text[n - 1] == "\u200d"):
+    while 0 < n < len(text) and _joins(text, n):
         n -= 1
     return n
 
@@ -96,6 +100,11 @@ class Renderer(abc.ABC):
         """Lay runs out with a right-to-left base direction from now on (False: back to the backend's own choice,
         the first strong character). Backends without bidi (PyGame) ignore it."""
 
+    def _unshaped_chars(self) -> int:
+        """Characters drawn since the last ``_clear`` that a shaper would have laid out otherwise (a backend without
+        one, PyGame: ``text.needs_shaping``); 0 for a backend that shapes."""
+        return 0
+
     def _index_at(self, text: str, x: int) -> int | None:
         """Optional hint: how many characters of ``text`` lie left of pixel ``x`` (None: no hint)."""
         return None
@@ -152,7 +161,7 @@ class Renderer(abc.ABC):
         self._ensure()
         c = self.cfg
         text, replaced, capped = prepare(text, c.char_cap)
-        if not text.strip():
+        if not has_ink(text):  # nothing but spaces, zero-width and format characters: a blank strip
             return RenderResult.failed("empty", text, replaced)
         text, cut = self._fit(text, self.text_budget)
         if not text:
@@ -163,6 +172,7 @@ class Renderer(abc.ABC):
         return RenderResult(
             pixels=self._finish([eos]), num_patches=eos, text=text, sep_patches=[eos],
             unknown_glyphs=unknown, truncated=cut or capped, replaced_chars=replaced,
+            unshaped_chars=self._unshaped_chars(),
         )
 
     def render_pair(self, text_a: str | bytes, text_b: str | bytes) -> RenderResult:
@@ -173,8 +183,9 @@ class Renderer(abc.ABC):
         a, rep_a, cap_a = prepare(text_a, c.char_cap)
         b, rep_b, cap_b = prepare(text_b, c.char_cap)
         replaced = rep_a + rep_b
-        if not a.strip() and not b.strip():
-            return RenderResult.failed("empty", a + "\n" + b, replaced)
+        ink_a, ink_b, both = has_ink(a), has_ink(b), a + "\n" + b
+        if not ink_a and not ink_b:
+            return RenderResult.failed("empty", both, replaced)
         # As PIXEL: when both texts are right-to-left by its vote, both runs get a right-to-left base direction
         # (this moves e.g. a leading Latin word to the right end of an Arabic run); otherwise each run's first
         # strong character decides.
@@ -182,11 +193,15 @@ class Renderer(abc.ABC):
         try:
             # text_a may take at most half the strip when the pair does not fit; text_b gets the rest.
             a, cut_a = self._fit(a, ((c.max_patches - 2) // 2) * ppp - c.pad_left - _GAP)
+            if ink_a and not a:  # its first character cluster is wider than half the strip: nothing of it fits
+                return RenderResult.failed("too_wide", both, replaced)
             self._clear()
             wa, unk_a = self._draw(a, c.pad_left)
             sep = self._next_patch(c.pad_left + wa + _GAP)
             xb = (sep + 1) * ppp + c.pad_left
             b, cut_b = self._fit(b, (c.max_patches - 1) * ppp - xb - _GAP)
+            if ink_b and not b:
+                return RenderResult.failed("too_wide", both, replaced)
             wb, unk_b = self._draw(b, xb)
         finally:
             self._set_base_rtl(False)
@@ -194,6 +209,7 @@ class Renderer(abc.ABC):
         return RenderResult(
             pixels=self._finish([sep, eos]), num_patches=eos, text=a + "\n" + b, sep_patches=[sep, eos],
             unknown_glyphs=unk_a + unk_b, truncated=cut_a or cut_b or cap_a or cap_b, replaced_chars=replaced,
+            unshaped_chars=self._unshaped_chars(),
         )
 
     def render_words(self, words: Sequence[str]) -> RenderResult:
@@ -208,13 +224,12 @@ class Renderer(abc.ABC):
         if not isinstance(words, (list, tuple)) or not words:
             return RenderResult.failed("empty", "")
         cleaned, replaced, capped = _clean_words(words, c.char_cap)
-        if not "".join(cleaned).strip():  # no word holds anything but white space
+        if not has_ink("".join(cleaned)):  # no word holds anything but white space, zero-width or format characters
             return RenderResult.failed("empty", " ".join(cleaned), replaced)
         self._clear()
         last_patch = c.max_patches - 1
         limit = last_patch * ppp  # the EOS patch must start at or before this pixel
-        # (a capped word ends the list after the first word in the loop below: the loop's own case)
-        fast = None if capped else self._draw_word_list(cleaned, c.pad_left, limit, _GAP)
+        fast = None if capped else self._draw_word_list(cleaned, c.pad_left, limit, _GAP)  # capped: the loop's case
         if fast is not None:
             starts, x, unknown, truncated = fast
             n = len(starts)
@@ -223,7 +238,7 @@ class Renderer(abc.ABC):
             eos = x // ppp
             return RenderResult(
                 pixels=self._finish([eos]), num_patches=eos, text=text, sep_patches=[eos], unknown_glyphs=unknown,
-                truncated=truncated, replaced_chars=replaced, word_starts=starts)
+                truncated=truncated, replaced_chars=replaced, word_starts=starts, unshaped_chars=self._unshaped_chars())
         self._prefetch([" ".join(cleaned)])  # a shaping cache shapes the sentence's new words in one batch
         x, starts, unknown, drawn, truncated = c.pad_left, [], 0, [], capped
         for i, word in enumerate(cleaned):
@@ -250,6 +265,7 @@ class Renderer(abc.ABC):
         return RenderResult(
             pixels=self._finish([eos]), num_patches=eos, text=" ".join(drawn), sep_patches=[eos],
             unknown_glyphs=unknown, truncated=truncated, replaced_chars=replaced, word_starts=starts,
+            unshaped_chars=self._unshaped_chars(),
         )
 
     def render_qa(self, question: str | bytes, context: str | bytes, stride: int = 0) -> list[RenderResult]:
@@ -264,7 +280,7 @@ class Renderer(abc.ABC):
         c = self.cfg
         q, rep_q, _ = prepare(question, c.char_cap)
         ctx, rep_c = prepare(context, len(context) + 1)[:2]  # the whole context; windows cap themselves
-        if not ctx.strip():
+        if not has_ink(ctx):
             return [RenderResult.failed("empty", q + "\n" + ctx, rep_q + rep_c)]
         self._set_base_rtl(is_rtl(q) and is_rtl(ctx))  # PIXEL renders QA as a pair: same direction rule
         try:
@@ -275,7 +291,10 @@ class Renderer(abc.ABC):
     def _qa_windows(self, q: str, ctx: str, stride: int, replaced: int) -> list[RenderResult]:
         c = self.cfg
         ppp = c.pixels_per_patch
+        q0 = q
         q, cut_q = self._fit(q, ((c.max_patches - 2) // 2) * ppp - c.pad_left - _GAP)
+        if not q and has_ink(q0):  # the question's first character cluster is wider than half the strip
+            return [RenderResult.failed("too_wide", q0 + "\n" + ctx, replaced)]
         windows: list[RenderResult] = []
         start = len(ctx) - len(ctx.lstrip())
         end_of_text = len(ctx.rstrip())
@@ -284,12 +303,16 @@ class Renderer(abc.ABC):
             wq, unk_q = self._draw(q, c.pad_left)
             sep = self._next_patch(c.pad_left + wq + _GAP)
             x0 = (sep + 1) * ppp + c.pad_left
-            piece, cut = self._fit(ctx[start:start + c.char_cap], (c.max_patches - 1) * ppp - x0 - _GAP)
+            room = (c.max_patches - 1) * ppp - x0 - _GAP
+            piece, cut = self._fit(ctx[start:start + c.char_cap], room)
             if not piece:
                 if not windows:
                     return [RenderResult.failed("too_wide", q + "\n" + ctx, replaced)]
                 break
             wc, unk_c = self._draw(piece, x0)
+            # stopped short: before a cluster no window holds? (windows repeated up to it; the rest was never drawn)
+            if cut and 2 * wc < room and self._too_wide_at(ctx, start + len(piece), room):
+                return [RenderResult.failed("too_wide", q + "\n" + ctx, replaced)]
             eos = self._next_patch(x0 + wc + _GAP)
             patch_of = [min(max(int((x0 + x) // ppp), sep + 1), eos - 1) for x in self._char_starts(piece)]
             mapping = [(-1, -1)] * c.max_patches
@@ -303,6 +326,7 @@ class Renderer(abc.ABC):
                 pixels=self._finish([sep, eos]), num_patches=eos, text=q + "\n" + piece, sep_patches=[sep, eos],
                 unknown_glyphs=unk_q + unk_c, truncated=cut_q or start + len(piece) < end_of_text,
                 replaced_chars=replaced, offset_mapping=mapping, context_span=(start, start + len(piece)),
+                unshaped_chars=self._unshaped_chars(),
             ))
             nxt = start + len(piece)
             if nxt >= end_of_text:
@@ -320,6 +344,14 @@ class Renderer(abc.ABC):
         return windows
 
     # -- helpers --------------------------------------------------------------------------------------
+    def _too_wide_at(self, text: str, i: int, room: int) -> bool:
+        """Whether the character cluster at ``text[i]`` (after spaces) alone is wider than ``room`` px."""
+        i = len(text) - len(text[i:].lstrip(" "))
+        n = i + 1
+        while n < len(text) and _joins(text, n):
+            n += 1
+        return i < len(text) and self._measure(text[i:n]) > room
+
     def _next_patch(self, px: float) -> int:
         """Index of the first patch boundary at or after pixel ``px`` (PIXEL's _get_offset_to_next_patch)."""
         return min(math.ceil(px / self.cfg.pixels_per_patch), self.cfg.max_patches - 1)

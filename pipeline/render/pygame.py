@@ -11,7 +11,9 @@ per-character fallback; pygame has no font fallback of its own). Bitmap-only fon
 which only has 109 px strikes) cannot be scaled by pygame.freetype and are skipped with a warning.
 Default-ignorable characters (ZWJ, ZWNJ, bidi marks, variation selectors, soft hyphen, ...) are never drawn
 and take no room, as HarfBuzz does. Characters no font has are drawn as the primary font's .notdef box and
-counted in ``unknown_glyphs``.
+counted in ``unknown_glyphs``. Characters a font draws here otherwise than a shaper would (right-to-left letters,
+combining marks, joining left-to-right letters: ``text.needs_shaping``) are counted in ``unshaped_chars``, which
+the pipeline sums per source and warns about: nothing is drawn wrong silently.
 
 Geometry: size = ``font_size`` points at ``dpi`` (so ``cfg.font_px`` pixels). Glyphs sit on one baseline
 for the whole process, not centred per text, so words drawn as separate runs line up. The baseline follows
@@ -42,6 +44,7 @@ import pygame  # noqa: E402  (the pygame-ce distribution)
 import pygame.freetype  # noqa: E402
 
 from .base import Renderer  # noqa: E402
+from .text import needs_shaping  # noqa: E402
 
 _MAX_CP = 0x110000
 # What _font_of holds per code point: 0 = not looked up yet, i + 1 = drawn with font i, or:
@@ -103,6 +106,8 @@ class PygameRenderer(Renderer):
         # Per code point: which font draws it and how far it moves the pen. np.zeros maps pages lazily.
         self._font_of = np.zeros(_MAX_CP, dtype=np.int8)
         self._adv = np.zeros(_MAX_CP, dtype=np.float64)
+        self._unshaped_cp = np.zeros(_MAX_CP, dtype=np.bool_)  # drawn by a font, but a shaper would lay it out
+        self._any_unshaped, self._unshaped = False, 0  # any such code point met yet; how many drawn since _clear
         self._notdef_adv: float | None = None
         self._last_text: str | None = None  # see _lookup
         self._resolve(np.arange(32, 127, dtype=np.uint32))
@@ -161,6 +166,8 @@ class PygameRenderer(Renderer):
                 m = font.get_metrics(ch)[0]
                 if m is not None:
                     self._font_of[cp], self._adv[cp] = i + 1, m[4]
+                    if needs_shaping(ch):
+                        self._unshaped_cp[cp] = self._any_unshaped = True
                     break
             else:
                 self._font_of[cp], self._adv[cp] = _MISSING, self._notdef_advance(ch)
@@ -195,7 +202,7 @@ class PygameRenderer(Renderer):
             pen = np.empty(n + 1, dtype=np.float64)
             pen[0] = 0.0
             np.cumsum(self._adv[cps], out=pen[1:])
-            self._last_text, self._fonts_of_last, self._pen_of_last = text, fonts, pen
+            self._last_text, self._fonts_of_last, self._pen_of_last, self._cps_of_last = text, fonts, pen, cps
             if (fonts == 1).all():
                 self._primary_prefix = n
             else:  # missing characters are drawn by the primary font too (its .notdef box), in the same run
@@ -220,6 +227,8 @@ class PygameRenderer(Renderer):
         fonts, pen, one_run = self._lookup(text)
         width = _px(pen[-1])
         unknown = int(np.count_nonzero(fonts == _MISSING))
+        if self._any_unshaped:
+            self._unshaped += int(np.count_nonzero(self._unshaped_cp[self._cps_of_last[: len(text)]]))
         y, surface, ink = self._baseline, self._surface, self._ink
         if one_run:  # the common case: everything in the primary font
             box = self._fonts[0].render_to(surface, (x, y), text, ink)
@@ -236,7 +245,11 @@ class PygameRenderer(Renderer):
         self._dirty = max(self._dirty, x + width)
         return width, unknown
 
+    def _unshaped_chars(self) -> int:
+        return self._unshaped
+
     def _clear(self) -> None:
+        self._unshaped = 0
         # render_to reports the box it inked; clear only the columns any draw since the last clear touched.
         if self._dirty:
             self._planes[: self._dirty].fill(255)  # numpy: 3-4x faster than Surface.fill here

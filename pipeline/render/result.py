@@ -27,6 +27,7 @@ class RenderResult:
     unknown_glyphs: int = 0  # characters the loaded fonts could not draw (tofu)
     truncated: bool = False  # the input did not fit; it was cut at a character boundary before a patch edge
     replaced_chars: int = 0  # control characters, lone surrogates, invalid bytes replaced or dropped
+    unshaped_chars: int = 0  # drawn by a backend without a shaper where a shaper would not have (text.needs_shaping)
     word_starts: list[int] | None = None  # words input: patch index where word i starts
     offset_mapping: list[tuple[int, int]] | None = None  # QA: per patch, (start, end) chars of the context
     context_span: tuple[int, int] | None = None  # QA window: which characters of the context it holds

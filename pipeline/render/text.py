@@ -71,3 +71,38 @@ def is_rtl(text: str) -> bool:
     if not t:
         return False
     return sum(unicodedata.bidirectional(ch) in _RTL_TYPES for ch in (t[0], t[len(t) // 2], t[-1])) >= 2
+
+
+# Joining or composing left-to-right letters: conjoining Hangul jamo, Mongolian and Phags-pa letters
+_SHAPED_LTR = ((0x1100, 0x11FF), (0xA960, 0xA97F), (0xD7B0, 0xD7FF), (0x1820, 0x18AA), (0xA840, 0xA873))
+
+
+def needs_shaping(ch: str) -> bool:
+    """Whether a renderer without a shaper or bidi (PyGame) draws ``ch`` otherwise than HarfBuzz and Pango do:
+    right-to-left letters (drawn left to right in memory order, unjoined), combining marks (placed by their
+    advance, not by the font's anchors: no conjuncts, no reordering, no stacking), joining or composing
+    left-to-right letters (Mongolian, Phags-pa, conjoining Hangul jamo)."""
+    if unicodedata.bidirectional(ch) in ("R", "AL") or unicodedata.category(ch) in ("Mn", "Mc", "Me"):
+        return True
+    cp = ord(ch)
+    return any(a <= cp <= b for a, b in _SHAPED_LTR)
+
+
+_NO_INK = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))  # controls, format characters (ZWSP, joiners, BOM...), spaces
+_MARKS_WITH_INK = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd")
+# letters that are default-ignorable and drawn blank (GoNoto's glyphs for them are empty, PyGame skips them): the
+# Hangul fillers, used as "invisible" names and padding
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _inks(c: str) -> bool:
+    return (unicodedata.category(c) not in _NO_INK and c not in _BLANK_LETTERS) or c in _MARKS_WITH_INK
+
+
+def has_ink(text: str) -> bool:
+    """Whether ``text`` has a character that draws something: a text of only spaces (of any kind), zero-width and
+    format characters (ZWSP, ZWJ, BOM, bidi controls) or Hangul fillers renders a blank strip. Unassigned and
+    private-use characters draw (tofu), and so do the prepended concatenation marks (Arabic number signs), although
+    they are format characters."""
+    text = text.strip()  # white space of every kind draws nothing (and strip() returns the text when none is there)
+    return bool(text) and (_inks(text[0]) or any(map(_inks, text)))  # the common case: one look

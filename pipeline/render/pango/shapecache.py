@@ -83,7 +83,7 @@ from .rtlmix import RtlMixWords
 from .scriptgate import CJK, MIX, RTL, RTL_SCRIPTS, gate
 from .tables import Atlas, Rows
 from .mixbatch import mixed_batch
-from .words import astral, word_code, words_in
+from .words import LONG_WORD, astral, word_code, words_in
 from .wordtable import WordTable
 
 # Scripts HarfBuzz shapes with its default shaper (GUnicodeScript numbers, which PangoScript shares): Common,
@@ -239,8 +239,7 @@ class ShapeCache(GlyphWords, HangulWords, CjkWords, RtlWords, RtlMixWords, Mixed
             self._lookup_cjk(t)  # (cjk.py: its tokens, shaped strip by strip)
         words = " ".join(compress(texts, [0 < c < RTL for c in codes])).split(" ")
         for i in range(0, len(words), 20_000):  # batches of a bounded size, for documents of any length
-            part = words[i:i + 20_000]
-            ids = list(map(self._ids.get, part))
+            ids = list(map(self._ids.get, part := words[i:i + 20_000]))
             if None in ids:
                 self._fill(part, ids)
 
@@ -274,6 +273,10 @@ class ShapeCache(GlyphWords, HangulWords, CjkWords, RtlWords, RtlMixWords, Mixed
             self._reset_words()
             ids = list(map(self._ids.get, words))
         missing = list(dict.fromkeys(compress(words, map(is_, ids, repeat(None)))))
+        if len(max(missing, key=len)) > LONG_WORD:  # never cached (its strips go to Pango): 100,000 marks took 48 s
+            self._ids.update(dict.fromkeys((w for w in missing if len(w) > LONG_WORD), FOREIGN_WORD))
+            ids = list(map(self._ids.get, words))
+            return self._fill(words, ids, mixed) if None in ids else None
         hit = None if mixed else next((i for i in ids if i is not None and i > FOREIGN_WORD), None)
         cls = int(self._words.a[hit, 2]) if hit is not None else None
         codes = None

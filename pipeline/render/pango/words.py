@@ -14,6 +14,9 @@ from .scriptgate import gate
 _WEAK_SCRIPTS = frozenset({0, 1, 61})  # G_UNICODE_SCRIPT_COMMON, _INHERITED, _UNKNOWN
 _ascii_letter = re.compile("[A-Za-z]").search
 astral = re.compile("[\U00010000-\U0010ffff]").search  # a character past the BMP
+# A word longer than this is never cached (its strips go to Pango): one cluster's shaping time grows with the square
+# of its length, and a prefetched document is not capped (100,000 combining marks on a letter: 48 s in one batch)
+LONG_WORD = 256
 
 
 def word_code(word: str) -> int:
