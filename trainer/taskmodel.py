@@ -18,10 +18,10 @@ import torch
 from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
-from pixelkit.schemas import TaskSpec
+from pixelkit.schemas import SchemaError, TaskSpec
 
 from .models.base import LoadingError, PixelkitModel
-from .spec import FAMILIES, check_fields, check_sizes, read_json_object
+from .spec import FAMILIES, ConfigError, check_fields, check_modality, check_sizes, read_json_object
 
 # heads and the models registry are imported where used: hf.register imports this module while models/ is still
 # loading (models.base is complete by then)
@@ -79,6 +79,14 @@ def check_task_config(cfg: dict, where: Path) -> None:
             isinstance(n, str) for n in task["label_names"])), "a list of names")) if bad]
     if problems:
         raise LoadingError(f"{where}: {'; '.join(problems)}; the file is damaged or not a finetuned model's config")
+    try:  # the task spec as pixel-render task wrote it, and an input mode the encoder reads (a bogus modality was a
+        # KeyError, 'text' on a PIXEL encoder an AttributeError inside the constructor; a bad spec loaded silently)
+        get_variant(enc)
+        TaskSpec.from_dict(task)
+        if cfg.get("modality") is not None:
+            check_modality(cfg["modality"], enc, task["family"], True)
+    except (ConfigError, SchemaError) as e:
+        raise LoadingError(f"{where}: {e}; the file is damaged or not a finetuned model's config") from None
     check_sizes(cfg["encoder_config"], f"{where} encoder_config")
     check_fields(cfg["encoder_config"], get_variant(enc).config_class, f"{where} encoder_config")
 
@@ -110,6 +118,10 @@ class TaskModel(PixelkitModel):
                                    f"a finetuned model: finetune it first (pixel-train finetune --init "
                                    f"{path.parent}), then give that run's best/ or model/ dir")
             check_task_config(read_json_object(path, LoadingError), path)
+        elif isinstance(config := kwargs.get("config"), TaskConfig):  # AutoModel passes the config it read from
+            # path/config.json: checked as that file (it went unchecked: a bogus modality was a KeyError traceback)
+            same = Path(str(config.name_or_path or "")) == path.parent
+            check_task_config(config.to_dict(), path if same else "the config given to from_pretrained")
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     def __init__(self, config: TaskConfig):

@@ -1,0 +1,58 @@
+"""The Hugging Face-native surface on hostile and unusual input: finetuned models' config.json through
+``transformers.AutoModel`` after ``import pixelkit``, and the model and dataset cards' YAML and Markdown with
+hostile names, paths and labels. Each case is refused naming the file and the field, or written so that it
+parses back to what was given. (The import and loading paths' own hostile cases: test_import_hostile.py,
+test_loading_hostile.py; the happy path: test_hf_native.py.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import pixelkit  # noqa: F401  -- registers pixelkit's model types with transformers' Auto classes
+
+
+def _task_model(where: Path, encoder: str = "pixel", modality: str | None = None) -> dict:
+    """A finetuned (debug-size) tagging model saved with save_pretrained; returns its config.json."""
+    from pixelkit.trainer.models import DataInfo, get_variant
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+
+    enc = get_variant(encoder).config("debug", {}, DataInfo("gray", 16, 16, vocab_size=64))
+    task = {"name": "ud-en_ewt-pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"],
+            "metric": "accuracy", "language": "en"}
+    TaskModel(TaskConfig(encoder=encoder, encoder_config=enc.to_dict(), head="tagging", task=task,
+                         modality=modality)).save_pretrained(where)
+    return json.loads((where / "config.json").read_text())
+
+
+def test_a_finetuned_config_with_a_bad_input_mode_or_task_spec_is_named_by_automodel(tmp_path):
+    """``AutoModel.from_pretrained`` on a finetuned model whose config.json names an input mode that is none
+    (a KeyError inside the constructor), one its encoder does not read ('text' on PIXEL: an AttributeError), or a
+    task spec pixel-render task never writes (an unknown input, a name with a newline: loaded silently, and
+    the name went into the model card). Now LoadingError naming the file and the field."""
+    from transformers import AutoModel
+
+    from pixelkit.trainer.models.base import LoadingError
+    from pixelkit.trainer.taskmodel import TaskModel
+
+    good = _task_model(tmp_path / "m", modality="pixel")
+    task = good["task"]
+    for edit, message in (({"modality": "bogus"}, "task.modality 'bogus': one of text, pixel, pair"),
+                          ({"modality": 7}, "task.modality 7: one of text, pixel, pair"),
+                          ({"modality": "text"}, "task.modality 'text' is not an input mode of pixel"),
+                          ({"task": {**task, "input": "bogus"}}, "input must be one of"),
+                          ({"task": {**task, "name": "pos\n---\nx"}}, r"name must be \[a-z0-9_-\]\+"),
+                          ({"task": {**task, "extra": 1}}, r"task spec has unknown fields \['extra'\]"),
+                          ({"encoder": "nope"}, "unknown model 'nope'")):
+        (tmp_path / "m" / "config.json").write_text(json.dumps({**good, **edit}))
+        with pytest.raises(LoadingError, match=f"m/config.json: .*{message}"):
+            AutoModel.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(json.dumps(good))
+    assert type(AutoModel.from_pretrained(tmp_path / "m")) is TaskModel
+    # a pair-mode model of a tagging task: the pair layout has a sequence head only
+    pair = _task_model(tmp_path / "g", encoder="dualgpt", modality="text")
+    (tmp_path / "g" / "config.json").write_text(json.dumps({**pair, "modality": "pair"}))
+    with pytest.raises(LoadingError, match="g/config.json: task.modality 'pair' serves classification / regression"):
+        AutoModel.from_pretrained(tmp_path / "g")
