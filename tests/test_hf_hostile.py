@@ -56,3 +56,40 @@ def test_a_finetuned_config_with_a_bad_input_mode_or_task_spec_is_named_by_autom
     (tmp_path / "g" / "config.json").write_text(json.dumps({**pair, "modality": "pair"}))
     with pytest.raises(LoadingError, match="g/config.json: task.modality 'pair' serves classification / regression"):
         AutoModel.from_pretrained(tmp_path / "g")
+
+
+def _debug_model(variant: str, where: Path) -> dict:
+    """A debug-size pretraining model of ``variant`` saved with save_pretrained; returns its config.json."""
+    from pixelkit.trainer.models import DataInfo, get_variant
+
+    v = get_variant(variant)
+    v.model_class(v.config("debug", {}, DataInfo("gray", 16, 16, vocab_size=64))).save_pretrained(where)
+    return json.loads((where / "config.json").read_text())
+
+
+def test_config_fields_that_gave_a_traceback_or_loaded_silently_under_automodel_are_named(tmp_path):
+    """Through ``AutoModel.from_pretrained``: an unknown ``hidden_act`` (PIXEL) was a KeyError inside the
+    constructor, a number there a StrictDataclassFieldValidationError; PIXEL's optional ``decoder_norm_eps``
+    (null: the encoder's) loaded as "x" or -1; the GPT family's ``kinds`` loaded as "x", [7] (a row kind no
+    variant has) or []. Now ConfigError naming the file and the field; a narrower ``kinds`` (DualGPT drawing
+    image rows only) and another activation transformers knows still load."""
+    from transformers import AutoModel
+
+    from pixelkit.trainer.spec import ConfigError
+
+    cases = {"pixel": [({"hidden_act": "bogus"}, "hidden_act='bogus'"), ({"hidden_act": 3}, "hidden_act=3"),
+                       ({"decoder_norm_eps": "x"}, "decoder_norm_eps='x'"),
+                       ({"decoder_norm_eps": -1.0}, "decoder_norm_eps=-1.0")],
+             "dualgpt": [({"kinds": "x"}, "kinds='x'"), ({"kinds": [7]}, r"kinds=\[7\]"), ({"kinds": []}, r"kinds=\[\]"),
+                         ({"kinds": [0, 0]}, r"kinds=\[0, 0\]")]}
+    goods = {}
+    for variant, edits in cases.items():
+        good = goods[variant] = _debug_model(variant, tmp_path / variant)
+        for edit, message in edits:
+            (tmp_path / variant / "config.json").write_text(json.dumps({**good, **edit}))
+            with pytest.raises(ConfigError, match=f"{variant}/config.json: {message}: not what"):
+                AutoModel.from_pretrained(tmp_path / variant)
+    for variant, edit in (("pixel", {"hidden_act": "gelu_new", "decoder_norm_eps": 1e-5}), ("dualgpt", {"kinds": [0]})):
+        (tmp_path / variant / "config.json").write_text(json.dumps({**goods[variant], **edit}))
+        model = AutoModel.from_pretrained(tmp_path / variant)
+        assert all(getattr(model.config, k) == v for k, v in edit.items())

@@ -120,6 +120,18 @@ def check_fields(cfg: dict, config_class, where) -> None:
     defaults, bad = config_class().to_dict(), []
     for key, v in cfg.items():
         d = defaults.get(key)
+        if d is None and v is not None and key in defaults and key.endswith("_eps"):
+            d = 1.0  # an optional epsilon (PIXEL's decoder_norm_eps; null: the encoder's) -- "x" or -1 loaded silently
+        if key == "hidden_act" and isinstance(d, str):  # an unknown name was a KeyError inside the constructor
+            from transformers.activations import ACT2FN
+            if not (isinstance(v, str) and v in ACT2FN):
+                bad.append(f"{key}={v!r}")
+            continue
+        if isinstance(d, list):  # GPT row kinds: a config may narrow its variant's, not add any ("x", [7] loaded)
+            if not (isinstance(v, list) and v and len(set(map(repr, v))) == len(v)
+                    and all(type(x) is type(d[0]) and x in d for x in v)):
+                bad.append(f"{key}={v!r}")
+            continue
         if key in SIZES or d is None or not isinstance(d, (bool, int, float)):
             continue
         if isinstance(d, bool):
@@ -135,7 +147,8 @@ def check_fields(cfg: dict, config_class, where) -> None:
             raise ConfigError(f"{where}: {key}={cfg[key]!r}: {what}; the file is damaged or not this model's config")
     if bad:
         raise ConfigError(f"{where}: {', '.join(bad)}: not what {config_class.__name__} takes (flags true / false; "
-                          f"numbers: epsilons > 0, dropouts and ratios in [0, 1], initializer_range >= 0); the file "
+                          f"numbers: epsilons > 0, dropouts and ratios in [0, 1], initializer_range >= 0; hidden_act "
+                          f"an activation transformers knows; kinds a non-empty subset of the variant's); the file "
                           f"is damaged or not this model's config")
 
 
