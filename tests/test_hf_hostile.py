@@ -93,3 +93,86 @@ def test_config_fields_that_gave_a_traceback_or_loaded_silently_under_automodel_
         (tmp_path / variant / "config.json").write_text(json.dumps({**goods[variant], **edit}))
         model = AutoModel.from_pretrained(tmp_path / variant)
         assert all(getattr(model.config, k) == v for k, v in edit.items())
+
+
+HOSTILE = ["a|b", "x`y", "``z", "new\nline", "---", "# h", "k: v", "'q\"", "*em* <b>", "Ünïcödé ✓ 你好", "w" * 300,
+           "\r\n---\r\n", "p\\|q", " sp "]
+
+
+def _tables(markdown: str) -> list[list[list[str]]]:
+    """Every GFM table as rows of cells, each cell the text it renders to (markdown-it-py, CommonMark + tables)."""
+    from markdown_it import MarkdownIt
+
+    tables, row, out = [], None, None
+    for tok in MarkdownIt("commonmark").enable("table").parse(markdown):
+        if tok.type == "table_open":
+            out = []
+            tables.append(out)
+        elif tok.type == "tr_open":
+            row = []
+            out.append(row)
+        elif tok.type == "inline" and row is not None and out is not None:
+            row.append("".join(c.content for c in tok.children if c.type in ("text", "code_inline")))
+        elif tok.type == "table_close":
+            row = out = None
+    return tables
+
+
+def test_the_model_card_keeps_hostile_labels_paths_and_specs_in_their_cells(tmp_path):
+    """A finetuned model's card with label names, an --init path and shard set specs holding newlines, pipes,
+    backticks, YAML and Markdown syntax, unicode and 300 characters: a newline cut the table row, a ``|`` split
+    the cell, a backtick swallowed the rest of the row into a code span. Now each renders in its own cell as
+    given (control characters as escapes), and the YAML header still parses to the card's metadata."""
+    import yaml
+    from huggingface_hub import ModelCard
+    from transformers import AutoConfig
+
+    from pixelkit.schemas.cards import one_line
+    from pixelkit.trainer.hf import model_card
+
+    good = _task_model(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**good, "task": {**good["task"], "label_names": HOSTILE}}))
+    config = AutoConfig.from_pretrained(tmp_path / "m")
+    assert config.task["label_names"] == HOSTILE  # config.json round trip
+    init, spec = "/m/`odd|path\nz", "/data/a|b\n---\nc`d"
+    card = model_card("pixel", "debug", config, {"init_from": init}, [(spec, "0" * 64), ("s3://b/x y", None)], 3,
+                      {"loss": 0.5, "a|b\n": 1.0, "step": 3})
+    card.save(tmp_path / "README.md")
+    loaded = ModelCard.load(tmp_path / "README.md")
+    meta = {"library_name": "transformers", "tags": ["pixelkit", "pixel-language-model", "pixel", "ud-en_ewt-pos"],
+            "model_type": "pixelkit-task"}
+    assert loaded.data.to_dict() == meta
+    assert yaml.safe_load((tmp_path / "README.md").read_text(encoding="utf-8").split("---\n")[1]) == meta
+    task, data, metrics = _tables(loaded.text)
+    assert [len(r) for r in task + data + metrics] == [2] * (len(task) + len(data) + len(metrics))
+    cells = dict(task[1:])
+    assert cells["labels"] == ", ".join(map(one_line, HOSTILE)) and cells["encoder initialised from"] == one_line(init)
+    assert cells["task"] == "ud-en_ewt-pos (tagging; en)"
+    assert data[1:] == [[one_line(spec), "0" * 64], ["s3://b/x y", "no manifest"]]
+    assert metrics[1:] == [["a|b\\n", "1"], ["loss", "0.5"], ["step", "3"]]
+
+
+def test_the_dataset_card_keeps_a_hostile_source_name_in_its_cells(tmp_path):
+    """A real run whose --input source name holds a pipe, a backtick, a newline with a YAML document marker and
+    emphasis: the sources table and the per-source table each had the row cut (the name's second line a stray
+    line, ``---`` after it a heading underline), and the Sources list item lost its end. Now the name renders in
+    each place as given (newline as an escape), the tables keep their columns, the YAML header parses."""
+    from huggingface_hub import DatasetCard
+    from markdown_it import MarkdownIt
+
+    from pixelkit.pipeline.main import run
+    from pixelkit.schemas.cards import one_line
+
+    book = Path(__file__).resolve().parents[1] / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
+    source = "we|b: `#x\n---\n*y* <i>"
+    out = tmp_path / "shards"
+    m = run([f"--input={source}={book}", f"--output={out}", "--preset=pixar", "--samples_per_shard=64"])
+    assert m.sources == [source]
+    card = DatasetCard.load(out / "README.md")
+    assert card.data.to_dict()["configs"][0]["data_files"] == [{"split": "train", "path": "train-*-of-00001.tar"}]
+    sources, _counts, per_source = _tables(card.text)
+    assert [len(r) for r in sources] == [4, 4] and [len(r) for r in per_source] == [5, 5]
+    assert sources[1][0] == per_source[1][0] == one_line(source) and sources[1][1] == book.name
+    items = [t for t in MarkdownIt("commonmark").parse(card.text) if t.type == "inline" and "Sources:" in t.content]
+    assert len(items) == 1 and "".join(c.content for c in items[0].children if c.type == "text").startswith(
+        f"Sources: {one_line(source)}; what each was read as")
