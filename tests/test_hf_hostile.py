@@ -44,6 +44,7 @@ def test_a_finetuned_config_with_a_bad_input_mode_or_task_spec_is_named_by_autom
                           ({"modality": "text"}, "task.modality 'text' is not an input mode of pixel"),
                           ({"task": {**task, "input": "bogus"}}, "input must be one of"),
                           ({"task": {**task, "name": "pos\n---\nx"}}, r"name must be \[a-z0-9_-\]\+"),
+                          ({"task": {**task, "name": "pos\n"}}, r"name must be \[a-z0-9_-\]\+"),  # was let through
                           ({"task": {**task, "extra": 1}}, r"task spec has unknown fields \['extra'\]"),
                           ({"encoder": "nope"}, "unknown model 'nope'")):
         (tmp_path / "m" / "config.json").write_text(json.dumps({**good, **edit}))
