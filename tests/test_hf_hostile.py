@@ -177,3 +177,33 @@ def test_the_dataset_card_keeps_a_hostile_source_name_in_its_cells(tmp_path):
     items = [t for t in MarkdownIt("commonmark").parse(card.text) if t.type == "inline" and "Sources:" in t.content]
     assert len(items) == 1 and "".join(c.content for c in items[0].children if c.type == "text").startswith(
         f"Sources: {one_line(source)}; what each was read as")
+
+
+def test_fields_transformers_config_fails_on_are_named_before_it_under_autoconfig(tmp_path):
+    """``AutoConfig`` / ``AutoModel`` build the config from config.json before any pixelkit loading code runs: a
+    text ``id2label`` was an AttributeError there (the model class's own from_pretrained named it), an id2label
+    key that is no number a ValueError, a ``dtype`` of "auto" or another name an AttributeError ("module 'torch'
+    has no attribute 'auto'"), a quantization config or flash attention left to the model. Now each is a
+    ConfigError naming the file and the field at the config, pretraining and finetuned models alike; a bf16
+    model saved and loaded back keeps working."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    from pixelkit.trainer.spec import ConfigError
+
+    goods = {"pixel": _debug_model("pixel", tmp_path / "pixel"), "task": _task_model(tmp_path / "task")}
+    for name, good in goods.items():
+        for edit, message in (({"id2label": "x"}, "id2label='x': an object"),
+                              ({"id2label": {"a": "b"}}, r"id2label=\{'a': 'b'\}: an object \(label id, a whole number"),
+                              ({"dtype": "auto"}, "dtype='auto': one of float32"),
+                              ({"dtype": "banana"}, "dtype='banana': one of float32"),
+                              ({"quantization_config": {"quant_method": "bitsandbytes"}}, "quantization_config=.*full-precision weights only"),
+                              ({"_attn_implementation": "flash_attention_2"}, "_attn_implementation=.*attention 'eager' or 'sdpa'")):
+            (tmp_path / name / "config.json").write_text(json.dumps({**good, **edit}))
+            for load in (AutoConfig.from_pretrained, AutoModel.from_pretrained):
+                with pytest.raises(ConfigError, match=f"{name}/config.json: {message}"):
+                    load(tmp_path / name)
+        (tmp_path / name / "config.json").write_text(json.dumps({**good, "id2label": {"0": "A"}, "torch_dtype": "auto"}))
+        AutoModel.from_pretrained(tmp_path / name, dtype=torch.bfloat16).save_pretrained(tmp_path / f"{name}-bf16")
+        assert json.loads((tmp_path / f"{name}-bf16" / "config.json").read_text())["dtype"] == "bfloat16"
+        assert next(AutoModel.from_pretrained(tmp_path / f"{name}-bf16").parameters()).dtype == torch.bfloat16

@@ -20,14 +20,14 @@ from transformers.utils import ModelOutput
 
 from pixelkit.schemas import SchemaError, TaskSpec
 
-from .models.base import LoadingError, PixelkitModel
+from .models.base import LoadingError, PixelkitConfig, PixelkitModel
 from .spec import FAMILIES, ConfigError, check_fields, check_modality, check_sizes, read_json_object
 
 # heads and the models registry are imported where used: hf.register imports this module while models/ is still
 # loading (models.base is complete by then)
 
 
-class TaskConfig(PretrainedConfig):
+class TaskConfig(PixelkitConfig):
     model_type = "pixelkit-task"
 
     def __init__(self, encoder: str = "pixel", encoder_config: dict | None = None, head: str = "sequence",

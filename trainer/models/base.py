@@ -17,10 +17,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
+from transformers import PretrainedConfig, PreTrainedModel
 
 from ..spec import ConfigError, DataInfo, read_json_object  # noqa: F401 - ConfigError, DataInfo: re-exported
-from ..spec import SIZES, check_fields, check_sizes, weight_files  # noqa: F401 - SIZES, check_sizes: re-exported
+from ..spec import SIZES, check_fields, check_loading_fields, check_sizes, weight_files  # noqa: F401 - SIZES, check_sizes: re-exported
 
 
 @dataclass(frozen=True)
@@ -384,3 +384,16 @@ def picture(rows: list[list[np.ndarray]], patch_size: int, wrap_patches: int = 6
             blocks += [lines, np.full((2, width), 200, np.uint8)]
         blocks.append(np.full((6, width), 120, np.uint8))
     return np.concatenate(blocks, axis=0)
+
+
+class PixelkitConfig(PretrainedConfig):
+    """Our config classes' base: ``from_dict`` (what ``AutoConfig`` and ``AutoModel`` build a config.json through,
+    before any of our loading code sees the file) refuses a field transformers' config would fail on with a
+    traceback (a text id2label, an id2label key that is no number, a dtype that is no torch dtype), naming it."""
+
+    @classmethod
+    def from_dict(cls, config_dict, **kwargs):
+        source = kwargs.get("name_or_path")  # the directory, when from_pretrained read the file
+        where = Path(source) / "config.json" if source else f"a {cls.model_type} config"
+        check_loading_fields(config_dict, where)
+        return super().from_dict(config_dict, **kwargs)
