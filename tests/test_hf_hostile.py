@@ -68,6 +68,11 @@ def _debug_model(variant: str, where: Path) -> dict:
     return json.loads((where / "config.json").read_text())
 
 
+def get_variant_class(name: str):
+    from pixelkit.trainer.models import get_variant
+    return get_variant(name).model_class
+
+
 def test_config_fields_that_gave_a_traceback_or_loaded_silently_under_automodel_are_named(tmp_path):
     """Through ``AutoModel.from_pretrained``: an unknown ``hidden_act`` (PIXEL) was a KeyError inside the
     constructor, a number there a StrictDataclassFieldValidationError; PIXEL's optional ``decoder_norm_eps``
@@ -249,3 +254,29 @@ def test_save_pretrained_round_trips_bit_identical_through_the_auto_classes(tmp_
     assert len(list((tmp_path / "shards").glob("model-*.safetensors"))) > 1
     state = AutoModel.from_pretrained(tmp_path / "shards", low_cpu_mem_usage=True).state_dict()
     assert all(torch.equal(state[k], t) for k, t in saved.items())
+
+
+def test_from_pretrained_keywords_that_override_config_json_are_checked_like_it(tmp_path):
+    """``AutoModel.from_pretrained(dir, mask_ratio=5.0)``: transformers sets such keywords on the config after the
+    file was read (and checked), so a ratio of 5 or a negative epsilon built a model silently, a negative width
+    or an unknown activation failed inside a constructor with a traceback, GPT row kinds [7] loaded. Now the
+    config the model is built from is checked as a file is, naming the setting; a sound override still applies."""
+    from transformers import AutoModel
+
+    from pixelkit.trainer.models.pixel import PixelForPreTraining
+    from pixelkit.trainer.spec import ConfigError
+
+    _debug_model("pixel", tmp_path / "pixel")
+    _debug_model("dualgpt", tmp_path / "dualgpt")
+    for name, kw, message in (("pixel", {"mask_ratio": 5.0}, "mask_ratio=5.0: not what"),
+                              ("pixel", {"layer_norm_eps": -1.0}, "layer_norm_eps=-1.0: not what"),
+                              ("pixel", {"hidden_act": "bogus"}, "hidden_act='bogus': not what"),
+                              ("pixel", {"hidden_size": -3}, "hidden_size=-3: sizes must be whole numbers"),
+                              ("pixel", {"num_patches": 0}, "num_patches=0: sizes must be whole numbers"),
+                              ("dualgpt", {"kinds": [7]}, r"kinds=\[7\]: not what")):
+        for load in (AutoModel.from_pretrained, get_variant_class(name).from_pretrained):
+            with pytest.raises(ConfigError, match=f"Config of .*{name} \\(config.json \\+ from_pretrained's keywords\\): "
+                                                  f"{message}"):
+                load(tmp_path / name, **kw)
+    assert PixelForPreTraining.from_pretrained(tmp_path / "pixel", mask_ratio=0.5).config.mask_ratio == 0.5
+    assert AutoModel.from_pretrained(tmp_path / "dualgpt", kinds=[0]).config.kinds == [0]

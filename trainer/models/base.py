@@ -151,6 +151,18 @@ class PixelkitModel(PreTrainedModel):
       first; ``channels=1`` (or a ``config`` with ``num_channels=1``) folds 3-channel weights into a gray model.
     """
 
+    def __init__(self, config, *args, **kwargs):
+        # the config the model is built from, whatever it came through: a file is checked on reading, but
+        # from_pretrained's keyword overrides (AutoModel.from_pretrained(dir, mask_ratio=5.0), hidden_act="bogus")
+        # were applied after it and built a model silently or failed in a constructor with a traceback
+        source = config.name_or_path
+        where = f"{type(config).__name__} of {source} (config.json + from_pretrained's keywords)" if source else \
+            f"{type(config).__name__} (built in code)"
+        cfg = config.to_dict()
+        check_sizes(cfg, where)
+        check_fields(cfg, type(config), where)
+        super().__init__(config, *args, **kwargs)
+
     @classmethod
     def variant_name(cls) -> str:
         return str(cls.config_class.model_type).removeprefix("pixelkit-")
