@@ -14,15 +14,28 @@ import pytest
 import pixelkit  # noqa: F401  -- registers pixelkit's model types with transformers' Auto classes
 
 
-def _task_model(where: Path, encoder: str = "pixel", modality: str | None = None) -> dict:
-    """A finetuned (debug-size) tagging model saved with save_pretrained; returns its config.json."""
+TASKS = {  # family -> (head, task spec) of a small finetuned model
+    "tagging": ("tagging", {"name": "ud-en_ewt-pos", "family": "tagging", "input": "words",
+                            "label_names": ["NOUN", "VERB"], "metric": "accuracy", "language": "en"}),
+    "classification": ("sequence", {"name": "glue-mrpc", "family": "classification", "input": "pair",
+                                    "label_names": ["no", "yes"], "metric": "accuracy_f1", "language": "en"}),
+    "regression": ("sequence", {"name": "glue-stsb", "family": "regression", "input": "pair", "label_names": [],
+                                "metric": "pearson_spearman", "language": "en"}),
+    "qa": ("qa", {"name": "xquad-en", "family": "qa", "input": "qa", "label_names": [], "metric": "squad",
+                  "language": "en"}),
+    "parsing": ("biaffine", {"name": "ud-en_ewt-parse", "family": "parsing", "input": "words",
+                             "label_names": ["root", "nsubj"], "metric": "uas_las", "language": "en"}),
+}
+
+
+def _task_model(where: Path, encoder: str = "pixel", modality: str | None = None, family: str = "tagging") -> dict:
+    """A finetuned (debug-size) model of ``family`` saved with save_pretrained; returns its config.json."""
     from pixelkit.trainer.models import DataInfo, get_variant
     from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
 
     enc = get_variant(encoder).config("debug", {}, DataInfo("gray", 16, 16, vocab_size=64))
-    task = {"name": "ud-en_ewt-pos", "family": "tagging", "input": "words", "label_names": ["NOUN", "VERB"],
-            "metric": "accuracy", "language": "en"}
-    TaskModel(TaskConfig(encoder=encoder, encoder_config=enc.to_dict(), head="tagging", task=task,
+    head, task = TASKS[family]
+    TaskModel(TaskConfig(encoder=encoder, encoder_config=enc.to_dict(), head=head, task=task,
                          modality=modality)).save_pretrained(where)
     return json.loads((where / "config.json").read_text())
 
@@ -280,3 +293,39 @@ def test_from_pretrained_keywords_that_override_config_json_are_checked_like_it(
                 load(tmp_path / name, **kw)
     assert PixelForPreTraining.from_pretrained(tmp_path / "pixel", mask_ratio=0.5).config.mask_ratio == 0.5
     assert AutoModel.from_pretrained(tmp_path / "dualgpt", kinds=[0]).config.kinds == [0]
+
+
+def test_a_finetuned_model_loads_with_its_task_familys_auto_class_and_no_other(tmp_path):
+    """Finetuned models loaded with AutoModel only: ``AutoModelForTokenClassification`` on a POS tagger was
+    transformers' "Unrecognized configuration class". Now classification and regression models load with
+    AutoModelForSequenceClassification, taggers with AutoModelForTokenClassification, QA with
+    AutoModelForQuestionAnswering (the same weights as AutoModel's), and the card imports that class; another
+    family's Auto class is refused naming the one that fits (parsing: AutoModel only)."""
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
+    from pixelkit.trainer.hf import FAMILY_AUTO, model_card
+    from pixelkit.trainer.models.base import LoadingError
+    from pixelkit.trainer.taskmodel import TaskModel
+
+    autos = sorted(set(FAMILY_AUTO.values()))
+    for family in TASKS:
+        d = tmp_path / family
+        _task_model(d, family=family)
+        saved = load_file(d / "model.safetensors")
+        assert type(AutoModel.from_pretrained(d)) is TaskModel
+        for auto in autos:
+            if FAMILY_AUTO.get(family) == auto:
+                model = getattr(transformers, auto).from_pretrained(d)
+                assert isinstance(model, TaskModel) and type(model).__name__ == auto.replace("AutoModel", "TaskModel")
+                state = model.state_dict()
+                assert all(torch.equal(state[k], t) for k, t in saved.items())
+            else:
+                fit = FAMILY_AUTO.get(family, "AutoModel")
+                with pytest.raises(LoadingError, match=f"{family} holds a {family} model .*which {auto} does not "
+                                                       f"load: use {fit} or AutoModel"):
+                    getattr(transformers, auto).from_pretrained(d)
+        card = str(model_card("pixel", "debug", AutoModel.from_pretrained(d).config, {}, [], 1, {}))
+        assert f"from transformers import {', '.join(dict.fromkeys(['AutoModel', FAMILY_AUTO.get(family, 'AutoModel')]))}\n" in card

@@ -28,6 +28,11 @@ TASK_AUTO = {
     "dualgpt": "AutoModelForCausalLM",
 }
 
+# a finetuned model's task family -> the transformers Auto class it loads with besides AutoModel (parsing: AutoModel)
+FAMILY_AUTO = {"classification": "AutoModelForSequenceClassification",
+               "regression": "AutoModelForSequenceClassification",
+               "tagging": "AutoModelForTokenClassification", "qa": "AutoModelForQuestionAnswering"}
+
 
 def register() -> dict[str, str]:
     """Register every variant's config and model with transformers; returns {model_type: model class name}.
@@ -98,7 +103,7 @@ def model_card(variant: str, flavor: str, model_config, train_config: dict, data
     tags = ["pixelkit", "pixel-language-model", variant] + ([task["name"]] if task and task.get("name") else [])
     meta = ModelCardData(library_name="transformers", tags=tags, model_type=model_config.model_type)
     title = one_line(f"{variant} finetuned on {task.get('name')}" if task else f"{variant} ({flavor})")
-    auto = "AutoModel" if task else TASK_AUTO.get(variant, "AutoModel")
+    auto = FAMILY_AUTO.get(task.get("family"), "AutoModel") if task else TASK_AUTO.get(variant, "AutoModel")
     content = f"""---
 {meta.to_yaml()}
 ---

@@ -183,10 +183,41 @@ class TaskVariant:
         return modal_stats(batch)
 
 
+class _FamilyTaskModel(TaskModel):
+    """A ``TaskModel`` loaded through a task family's Auto class (``hf.FAMILY_AUTO``): one of another family is
+    refused, naming the Auto class that fits (a tagger is no sequence classifier)."""
+
+    auto = "AutoModel"
+
+    def __init__(self, config: TaskConfig):
+        from .hf import FAMILY_AUTO
+        family = config.task.get("family")
+        if FAMILY_AUTO.get(family) != self.auto:
+            raise LoadingError(f"{config.name_or_path or 'this config'} holds a {family} model "
+                               f"({config.task.get('name')}), which {self.auto} does not load: use "
+                               f"{FAMILY_AUTO.get(family, 'AutoModel')} or AutoModel")
+        super().__init__(config)
+
+
+class TaskModelForSequenceClassification(_FamilyTaskModel):
+    auto = "AutoModelForSequenceClassification"
+
+
+class TaskModelForTokenClassification(_FamilyTaskModel):
+    auto = "AutoModelForTokenClassification"
+
+
+class TaskModelForQuestionAnswering(_FamilyTaskModel):
+    auto = "AutoModelForQuestionAnswering"
+
+
 def _register() -> None:
+    import transformers
     from transformers import AutoConfig, AutoModel
     AutoConfig.register(TaskConfig.model_type, TaskConfig, exist_ok=True)
     AutoModel.register(TaskConfig, TaskModel, exist_ok=True)
+    for cls in (TaskModelForSequenceClassification, TaskModelForTokenClassification, TaskModelForQuestionAnswering):
+        getattr(transformers, cls.auto).register(TaskConfig, cls, exist_ok=True)
 
 
-_register()  # AutoModel.from_pretrained loads a finetuned model after ``import pixelkit``
+_register()  # AutoModel (and its family's Auto class) loads a finetuned model after ``import pixelkit``
