@@ -20,7 +20,8 @@ from transformers.utils import ModelOutput
 
 from pixelkit.schemas import SchemaError, TaskSpec
 
-from .models.base import LoadingError, PixelkitConfig, PixelkitModel
+from .models.base import LoadingError, PixelkitModel
+from .models.hfconfig import PixelkitConfig
 from .spec import FAMILIES, ConfigError, check_fields, check_modality, check_sizes, read_json_object
 
 # heads and the models registry are imported where used: hf.register imports this module while models/ is still

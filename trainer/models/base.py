@@ -17,10 +17,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from transformers import PretrainedConfig, PreTrainedModel
+from transformers import PreTrainedModel
 
 from ..spec import ConfigError, DataInfo, read_json_object  # noqa: F401 - ConfigError, DataInfo: re-exported
-from ..spec import SIZES, check_fields, check_loading_fields, check_sizes, weight_files  # noqa: F401 - SIZES, check_sizes: re-exported
+from ..spec import SIZES, check_fields, check_sizes, weight_files  # noqa: F401 - SIZES, check_sizes: re-exported
 
 
 @dataclass(frozen=True)
@@ -152,15 +152,12 @@ class PixelkitModel(PreTrainedModel):
     """
 
     def __init__(self, config, *args, **kwargs):
-        # the config the model is built from, whatever it came through: a file is checked on reading, but
-        # from_pretrained's keyword overrides (AutoModel.from_pretrained(dir, mask_ratio=5.0), hidden_act="bogus")
-        # were applied after it and built a model silently or failed in a constructor with a traceback
-        source = config.name_or_path
-        where = f"{type(config).__name__} of {source} (config.json + from_pretrained's keywords)" if source else \
+        # the config it is built from, whatever it came through (from_pretrained's keywords, e.g. mask_ratio=5.0, are
+        # set after the file was checked: they built a model silently or failed in a constructor)
+        src, cfg = config.name_or_path, config.to_dict()
+        where = f"{type(config).__name__} of {src} (config.json + from_pretrained's keywords)" if src else \
             f"{type(config).__name__} (built in code)"
-        cfg = config.to_dict()
-        check_sizes(cfg, where)
-        check_fields(cfg, type(config), where)
+        check_sizes(cfg, where), check_fields(cfg, type(config), where)
         super().__init__(config, *args, **kwargs)
 
     @classmethod
@@ -397,15 +394,3 @@ def picture(rows: list[list[np.ndarray]], patch_size: int, wrap_patches: int = 6
         blocks.append(np.full((6, width), 120, np.uint8))
     return np.concatenate(blocks, axis=0)
 
-
-class PixelkitConfig(PretrainedConfig):
-    """Our config classes' base: ``from_dict`` (what ``AutoConfig`` and ``AutoModel`` build a config.json through,
-    before any of our loading code sees the file) refuses a field transformers' config would fail on with a
-    traceback (a text id2label, an id2label key that is no number, a dtype that is no torch dtype), naming it."""
-
-    @classmethod
-    def from_dict(cls, config_dict, **kwargs):
-        source = kwargs.get("name_or_path")  # the directory, when from_pretrained read the file
-        where = Path(source) / "config.json" if source else f"a {cls.model_type} config"
-        check_loading_fields(config_dict, where)
-        return super().from_dict(config_dict, **kwargs)

@@ -43,7 +43,8 @@ from transformers.utils import ModelOutput
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, binary_batch,
                    check_heads, check_token_ids, denormalize_patches, normalize_patches, patches_to_strip, picture,
                    unit_pixels)
-from .base import PixelkitConfig, PixelkitModel
+from .base import PixelkitModel
+from .hfconfig import PixelkitConfig
 
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")

@@ -32,7 +32,8 @@ from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, binary_batch, check_heads, picture,
                    refuse_data_overrides, unit_pixels)
-from .base import PixelkitConfig, PixelkitModel
+from .base import PixelkitModel
+from .hfconfig import PixelkitConfig
 
 GROUP = 2  # 8x8 patches per sequence position
 

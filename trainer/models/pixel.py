@@ -41,7 +41,8 @@ from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    denormalize_patches, masked_rows, normalize_patches, picture, refuse_data_overrides, unit_pixels)
-from .base import PixelkitConfig, PixelkitModel
+from .base import PixelkitModel
+from .hfconfig import PixelkitConfig
 from .masking import SpanMaskingGenerator, controlled_drop
 
 
