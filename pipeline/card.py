@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pixelkit.schemas import ShardManifest
+from pixelkit.schemas.cards import md_text
 
 from .report import outcome_counts, render_warnings, stats_rows
 
@@ -108,13 +109,13 @@ def dataset_card(m: ShardManifest, first_json: dict | None = None,
     rc = m.render_config
     if sources:
         read = "\n\n| source | files | read as | license |\n|---|---|---|---|\n" + "\n".join(
-            "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in sources) + "\n"
+            "| " + " | ".join(md_text(c) for c in cells) + " |" for cells in sources) + "\n"
         where = "; what each was read as, and its license: below."
     else:
         read, where = "", f". Licenses: {NOT_RECORDED}."
     counts = "\n".join(f"| {k} | {v:,} |" for k, v in outcome_counts(m.counts).items())
-    per_source = "\n".join(f"| {s} | {c:,} | {t:,} | {r} | {x:,} |" for s, c, t, r, x in stats_rows(m.counts))
-    warnings = "".join(f"\n> **Warning**: {w}\n" for w in render_warnings(m.counts))
+    per_source = "\n".join(f"| {md_text(s)} | {c:,} | {t:,} | {r} | {x:,} |" for s, c, t, r, x in stats_rows(m.counts))
+    warnings = "".join(f"\n> **Warning**: {w}\n" for w in render_warnings(m.counts))  # (names as repr: one line)
     first, last = m.shards[0].name, m.shards[-1].name
     pattern = first.rsplit("-", 3)[0] + "-{" + first.split("-")[-3] + ".." + last.split("-")[-3] + "}-of-" + \
         first.split("-of-")[1]
@@ -122,9 +123,9 @@ def dataset_card(m: ShardManifest, first_json: dict | None = None,
     task = ""
     if m.task:
         t = m.task
-        labels = ", ".join(t["label_names"][:12]) + (" ..." if len(t["label_names"]) > 12 else "")
-        task = (f"- Task: {t['name']} ({t['family']}, {t['input']} input, metric {t['metric']}, language "
-                f"{t['language'] or '-'}); {len(t['label_names'])} labels{': ' + labels if labels else ''}.\n")
+        labels = ", ".join(map(md_text, t["label_names"][:12])) + (" ..." if len(t["label_names"]) > 12 else "")
+        task = (f"- Task: {md_text(t['name'])} ({t['family']}, {t['input']} input, metric {t['metric']}, language "
+                f"{md_text(t['language'] or '-')}); {len(t['label_names'])} labels{': ' + labels if labels else ''}.\n")
     hf_files = f"{m.split}-*-of-{len(m.shards):05d}.tar"
     meta = DatasetCardData(license="other", tags=["pixel-language-model", "rendered-text", "webdataset"],
                            configs=[{"config_name": "default", "data_files": [{"split": m.split, "path": hf_files}]}])
@@ -141,14 +142,14 @@ def dataset_card(m: ShardManifest, first_json: dict | None = None,
     body = f"""# Rendered text shards ({m.split})
 
 Text rendered to {rc['pixels_per_patch']}-px patch strips ({rc['mode']}, {rc['max_patches']} patches,
-{rc['backend']} backend, font {rc['font_file']} {rc['font_size']} pt @ {rc['dpi']} dpi) by pixelkit, schema
+{rc['backend']} backend, font {md_text(rc['font_file'])} {rc['font_size']} pt @ {rc['dpi']} dpi) by pixelkit, schema
 {m.schema_version}. {m.num_samples:,} samples in {len(m.shards)} WebDataset shards ({m.num_bytes / 1e6:,.1f} MB).
 
-{task}- Sources: {', '.join(m.sources)}{where}
+{task}- Sources: {', '.join(map(md_text, m.sources))}{where}
 - Pixels: `.{m.encoding}` members ({'PNG images' if m.encoding == 'png' else 'pixelkit pxz, decode with pixelkit.schemas.decode_pixels'});
-  metadata in `.json`, text in `.txt`. Token ids: {tok.get('name', 'none')} (vocab {tok.get('vocab_size', '-')},
+  metadata in `.json`, text in `.txt`. Token ids: {md_text(tok.get('name', 'none'))} (vocab {tok.get('vocab_size', '-')},
   sha256 {str(tok.get('sha256', '-'))[:16]}...).
-- Font sha256: {', '.join(f'{k} {v[:16]}...' for k, v in rc['font_sha256'].items())}.{read}
+- Font sha256: {', '.join(f'{md_text(k)} {v[:16]}...' for k, v in rc['font_sha256'].items())}.{read}
 
 ## Counts
 

@@ -43,7 +43,7 @@ class ShardInfo:
         typed.convert(dataclasses.asdict(self), _SHARD_STRUCT, f"shard {self.name!r}")
         if not SHARD_RE.match(self.name):
             raise SchemaError(f"shard name {self.name!r} is not <split>-NNNNN-of-NNNNN.tar")
-        if not re.match(r"^[0-9a-f]{64}$", self.sha256):
+        if not re.match(r"^[0-9a-f]{64}\Z", self.sha256):
             raise SchemaError(f"shard {self.name}: sha256 is not 64 lowercase hex digits")
 
 

@@ -28,9 +28,9 @@ SCHEMA_VERSION = "1.2"  # 1.1 added the optional task fields word_index, context
 # 1.2 added conllu and conllu_origin (UD parsing: the sentence's CoNLL-U block and where it was read, so predictions
 # can be written as a file the UD scorer reads, in the gold file's order) and the token side of task samples:
 # word_tokens, token_offsets, token_answer and tokens_truncated
-KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")  # no dots: webdataset splits key/ext at the first dot
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_VERSION_RE = re.compile(r"^(\d{1,9})\.\d{1,9}$")
+KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}\Z")  # no dots: webdataset splits key/ext at the first dot
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+_VERSION_RE = re.compile(r"^(\d{1,9})\.\d{1,9}\Z")
 
 
 @functools.lru_cache(maxsize=1024)

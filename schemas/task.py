@@ -21,7 +21,7 @@ from .sample import SchemaError
 FAMILIES = ("classification", "regression", "tagging", "parsing", "qa")
 INPUTS = ("text", "pair", "words", "qa")
 METRICS = ("accuracy", "f1", "mcc", "pearson_spearman", "accuracy_f1", "seqeval", "uas_las", "squad")
-_NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+_NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
 _INPUTS_OF = {"classification": ("text", "pair"), "regression": ("text", "pair"), "tagging": ("words",),
               "parsing": ("words",), "qa": ("qa",)}
 TASK_FILE = "task.json"

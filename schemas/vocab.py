@@ -17,8 +17,8 @@ BACKENDS: tuple[str, ...] = ("pangocairo", "pygame")  # pipeline.render.BACKENDS
 MAX_MEMBER_BYTES = 64 << 20  # one tar member (a strip is ~10 KB, a chunk's text a few KB): more is not a sample of ours
 MAX_META_BYTES = 1 << 20  # a sample's .json member (a 529-patch strip's is ~5 KB with token ids)
 
-SPLIT_RE = re.compile(r"^[A-Za-z0-9_]+$")
-SHARD_RE = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}\.tar$")  # what shard_name writes; the manifest and the
+SPLIT_RE = re.compile(r"^[A-Za-z0-9_]+\Z")
+SHARD_RE = re.compile(r"^[A-Za-z0-9_]+-\d{5}-of-\d{5}\.tar\Z")  # what shard_name writes; the manifest and the
 # output directory's clean-up accept no other shard name
 
 

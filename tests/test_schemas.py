@@ -108,7 +108,7 @@ def test_manifest_rejects_bad_input(tmp_path):
     assert shard_name("train", 3, 12) == "train-00003-of-00012.tar"
 
 
-@pytest.mark.parametrize("split", ["train", "validation_matched", "my-split", "train.v2", ""])
+@pytest.mark.parametrize("split", ["train", "validation_matched", "my-split", "train.v2", "", "train\n"])
 def test_one_shard_name_rule_for_writer_manifest_and_output_dir(split):
     """shard_name (the writer), ShardInfo.validate (the manifest) and outdir's clean-up share vocab.SHARD_RE."""
     from pixelkit.pipeline.outdir import _is_run_file
@@ -131,6 +131,7 @@ def test_one_shard_name_rule_for_writer_manifest_and_output_dir(split):
 @pytest.mark.parametrize("change, match", [
     (dict(key="has.dot"), "key"),
     (dict(key=""), "key"),
+    (dict(key="ab\n"), "key"),  # `$` let a trailing newline through every schema rule
     (dict(encoding="jpg"), "encoding"),
     (dict(mode="cmyk"), "mode"),
     (dict(num_patches=529), "EOS"),
@@ -139,6 +140,7 @@ def test_one_shard_name_rule_for_writer_manifest_and_output_dir(split):
     (dict(token_ids=[-1]), "token_ids"),
     (dict(height=8), "height"),
     (dict(schema_version="2.0"), "schema_version"),
+    (dict(schema_version=SCHEMA_VERSION + "\n"), "schema_version"),
     (dict(truncated="no"), "truncated"),
 ])
 def test_validation_names_the_field(wikitext, change, match):
@@ -170,7 +172,7 @@ def test_make_key_is_deterministic_and_safe():
     assert make_key("s", "a.b", 0) != make_key("s", "a_b", 0)
 
 
-@pytest.mark.parametrize("name", ["../evil.json", "a/b.json", ".hidden.json", "key.exe", "noext", "a.b.json"])
+@pytest.mark.parametrize("name", ["../evil.json", "a/b.json", ".hidden.json", "key.exe", "noext", "a.b.json", "key\n.json"])
 def test_untrusted_member_names_are_refused(name):
     with pytest.raises(SchemaError):
         split_member_name(name)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from pixelkit.schemas.cards import md_code, md_text, one_line
 
 # variant -> the transformers Auto class that fits its head, besides AutoModel (one line per variant)
 TASK_AUTO = {
@@ -24,6 +27,11 @@ TASK_AUTO = {
     "monogpt": "AutoModelForCausalLM",
     "dualgpt": "AutoModelForCausalLM",
 }
+
+# a finetuned model's task family -> the transformers Auto class it loads with besides AutoModel (parsing: AutoModel)
+FAMILY_AUTO = {"classification": "AutoModelForSequenceClassification",
+               "regression": "AutoModelForSequenceClassification",
+               "tagging": "AutoModelForTokenClassification", "qa": "AutoModelForQuestionAnswering"}
 
 
 def register() -> dict[str, str]:
@@ -68,12 +76,12 @@ def _last_metrics(metrics_file: Path) -> dict[str, Any]:
 def _task_section(model_config, init_from: str | None, flavor: str) -> str:
     """A finetuned model's task, labels, input mode, head and where its encoder came from."""
     t = model_config.task
-    labels = ", ".join(f"`{n}`" for n in t.get("label_names", [])[:20])
+    labels = ", ".join(md_code(n) for n in t.get("label_names", [])[:20])
     more = f" ({len(t['label_names'])} in all)" if len(t.get("label_names", [])) > 20 else ""
-    rows = [("task", f"`{t.get('name')}` ({t.get('family')}; {t.get('language') or 'no language'})"),
-            ("labels", (labels + more) or "none (a score or spans)"), ("metric", t.get("metric")),
-            ("input mode", model_config.modality or "the variant's own"), ("head", f"`{model_config.head}`"),
-            ("encoder initialised from", f"`{init_from}`" if init_from else f"scratch (flavor `{flavor}`)")]
+    rows = [("task", f"{md_code(t.get('name'))} ({md_text(t.get('family'))}; {md_text(t.get('language') or 'no language')})"),
+            ("labels", (labels + more) or "none (a score or spans)"), ("metric", md_text(t.get("metric"))),
+            ("input mode", md_text(model_config.modality or "the variant's own")), ("head", md_code(model_config.head)),
+            ("encoder initialised from", md_code(init_from) if init_from else f"scratch (flavor {md_code(flavor)})")]
     return "## Task\n\n| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n\n"
 
 
@@ -83,17 +91,19 @@ def model_card(variant: str, flavor: str, model_config, train_config: dict, data
     final metrics, and how to load it. ``data``: (spec, manifest sha256 or None) per training set."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    data_rows = "\n".join(f"| `{spec}` | {sha or 'no manifest'} |" for spec, sha in data)
-    metric_rows = "\n".join(f"| {k} | {v:.6g} |" if isinstance(v, float) else f"| {k} | {v} |"
+    # every value a user or the data named goes through md_code / md_text: a newline, `|` or backtick cut the tables
+    data_rows = "\n".join(f"| {md_code(spec)} | {md_text(sha or 'no manifest')} |" for spec, sha in data)
+    metric_rows = "\n".join(f"| {md_text(k)} | {v:.6g} |" if isinstance(v, float) else f"| {md_text(k)} | {md_text(v)} |"
                             for k, v in sorted(metrics.items()))
     arch = json.dumps({k: v for k, v in sorted(model_config.to_diff_dict().items())}, indent=1, default=str)
+    fence = "`" * max(3, max((len(r) for r in re.findall("`+", arch)), default=0) + 1)  # longer than any run inside
     task = model_config.task if model_config.model_type == "pixelkit-task" else None
     if task:  # a finetuned model: its encoder's variant, not the run's (default) model setting
         variant = model_config.encoder
     tags = ["pixelkit", "pixel-language-model", variant] + ([task["name"]] if task and task.get("name") else [])
     meta = ModelCardData(library_name="transformers", tags=tags, model_type=model_config.model_type)
-    title = f"{variant} finetuned on {task.get('name')}" if task else f"{variant} ({flavor})"
-    auto = "AutoModel" if task else TASK_AUTO.get(variant, "AutoModel")
+    title = one_line(f"{variant} finetuned on {task.get('name')}" if task else f"{variant} ({flavor})")
+    auto = FAMILY_AUTO.get(task.get("family"), "AutoModel") if task else TASK_AUTO.get(variant, "AutoModel")
     content = f"""---
 {meta.to_yaml()}
 ---
@@ -122,9 +132,9 @@ model = AutoModel.from_pretrained("path/to/this/folder")
 
 ## Architecture
 
-```json
+{fence}json
 {arch}
-```
+{fence}
 
 The full training configuration is in `training_config.json`.
 """

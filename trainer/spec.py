@@ -99,16 +99,35 @@ def check_sizes(cfg: dict, where) -> None:
 # (config.json key, test, what it must be): read by transformers' from_pretrained itself -- a quantization config
 # asked for bitsandbytes (ImportError), flash attention a ValueError, an integer dtype another, a text id2label an
 # AttributeError; our models are full precision with eager / sdpa attention
-FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64", "auto")
+FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")  # + "auto" as torch_dtype ("auto" as dtype: an
+# AttributeError in transformers' config; so was another name, and an id2label key that is no number a ValueError)
+
+
+def _label_ids(v) -> bool:
+    try:
+        return isinstance(v, dict) and [int(k) for k in v] is not None  # the keys transformers turns into ints
+    except (TypeError, ValueError):
+        return False
+
+
 LOADING_FIELDS = (
     ("quantization_config", lambda v: False, "pixelkit loads full-precision weights only (no quantized checkpoints)"),
     ("_attn_implementation", lambda v: v in ("eager", "sdpa"), "our models run attention 'eager' or 'sdpa'"),
     ("attn_implementation", lambda v: v in ("eager", "sdpa"), "our models run attention 'eager' or 'sdpa'"),
     ("dtype", lambda v: v in FLOAT_DTYPES, f"one of {', '.join(FLOAT_DTYPES)}"),
-    ("torch_dtype", lambda v: v in FLOAT_DTYPES, f"one of {', '.join(FLOAT_DTYPES)}"),
-    ("id2label", lambda v: isinstance(v, dict), "an object (label id -> name)"),
+    ("torch_dtype", lambda v: v in (*FLOAT_DTYPES, "auto"), f"one of {', '.join(FLOAT_DTYPES)}, auto"),
+    ("id2label", _label_ids, "an object (label id, a whole number -> name)"),
     ("label2id", lambda v: isinstance(v, dict), "an object (label name -> id)"),
 )
+
+
+def check_loading_fields(cfg: dict, where) -> None:
+    """ConfigError naming ``where`` when ``cfg`` holds a ``LOADING_FIELDS`` value transformers cannot act on (its
+    configs raised a traceback, or its loader went on to load what our models do not support). Also run by our
+    config classes' ``from_dict``, which ``AutoConfig`` / ``AutoModel`` call before any pixelkit code sees the file."""
+    for key, ok, what in LOADING_FIELDS:
+        if cfg.get(key) is not None and not ok(cfg[key]):
+            raise ConfigError(f"{where}: {key}={cfg[key]!r}: {what}; the file is damaged or not this model's config")
 
 
 def check_fields(cfg: dict, config_class, where) -> None:
@@ -120,6 +139,18 @@ def check_fields(cfg: dict, config_class, where) -> None:
     defaults, bad = config_class().to_dict(), []
     for key, v in cfg.items():
         d = defaults.get(key)
+        if d is None and v is not None and key in defaults and key.endswith("_eps"):
+            d = 1.0  # an optional epsilon (PIXEL's decoder_norm_eps; null: the encoder's) -- "x" or -1 loaded silently
+        if key == "hidden_act" and isinstance(d, str):  # an unknown name was a KeyError inside the constructor
+            from transformers.activations import ACT2FN
+            if not (isinstance(v, str) and v in ACT2FN):
+                bad.append(f"{key}={v!r}")
+            continue
+        if isinstance(d, list):  # GPT row kinds: a config may narrow its variant's, not add any ("x", [7] loaded)
+            if not (isinstance(v, list) and v and len(set(map(repr, v))) == len(v)
+                    and all(type(x) is type(d[0]) and x in d for x in v)):
+                bad.append(f"{key}={v!r}")
+            continue
         if key in SIZES or d is None or not isinstance(d, (bool, int, float)):
             continue
         if isinstance(d, bool):
@@ -130,12 +161,11 @@ def check_fields(cfg: dict, config_class, where) -> None:
                 else (v >= 0) if key == "initializer_range" else True)
         if not ok:
             bad.append(f"{key}={v!r}")
-    for key, ok, what in LOADING_FIELDS:  # fields transformers acts on while loading (tracebacks from inside it)
-        if cfg.get(key) is not None and not ok(cfg[key]):
-            raise ConfigError(f"{where}: {key}={cfg[key]!r}: {what}; the file is damaged or not this model's config")
+    check_loading_fields(cfg, where)  # fields transformers acts on while loading (tracebacks from inside it)
     if bad:
         raise ConfigError(f"{where}: {', '.join(bad)}: not what {config_class.__name__} takes (flags true / false; "
-                          f"numbers: epsilons > 0, dropouts and ratios in [0, 1], initializer_range >= 0); the file "
+                          f"numbers: epsilons > 0, dropouts and ratios in [0, 1], initializer_range >= 0; hidden_act "
+                          f"an activation transformers knows; kinds a non-empty subset of the variant's); the file "
                           f"is damaged or not this model's config")
 
 

@@ -18,16 +18,17 @@ import torch
 from transformers import PretrainedConfig
 from transformers.utils import ModelOutput
 
-from pixelkit.schemas import TaskSpec
+from pixelkit.schemas import SchemaError, TaskSpec
 
 from .models.base import LoadingError, PixelkitModel
-from .spec import FAMILIES, check_fields, check_sizes, read_json_object
+from .models.hfconfig import PixelkitConfig
+from .spec import FAMILIES, ConfigError, check_fields, check_modality, check_sizes, read_json_object
 
 # heads and the models registry are imported where used: hf.register imports this module while models/ is still
 # loading (models.base is complete by then)
 
 
-class TaskConfig(PretrainedConfig):
+class TaskConfig(PixelkitConfig):
     model_type = "pixelkit-task"
 
     def __init__(self, encoder: str = "pixel", encoder_config: dict | None = None, head: str = "sequence",
@@ -79,6 +80,14 @@ def check_task_config(cfg: dict, where: Path) -> None:
             isinstance(n, str) for n in task["label_names"])), "a list of names")) if bad]
     if problems:
         raise LoadingError(f"{where}: {'; '.join(problems)}; the file is damaged or not a finetuned model's config")
+    try:  # the task spec as pixel-render task wrote it, and an input mode the encoder reads (a bogus modality was a
+        # KeyError, 'text' on a PIXEL encoder an AttributeError inside the constructor; a bad spec loaded silently)
+        get_variant(enc)
+        TaskSpec.from_dict(task)
+        if cfg.get("modality") is not None:
+            check_modality(cfg["modality"], enc, task["family"], True)
+    except (ConfigError, SchemaError) as e:
+        raise LoadingError(f"{where}: {e}; the file is damaged or not a finetuned model's config") from None
     check_sizes(cfg["encoder_config"], f"{where} encoder_config")
     check_fields(cfg["encoder_config"], get_variant(enc).config_class, f"{where} encoder_config")
 
@@ -110,6 +119,10 @@ class TaskModel(PixelkitModel):
                                    f"a finetuned model: finetune it first (pixel-train finetune --init "
                                    f"{path.parent}), then give that run's best/ or model/ dir")
             check_task_config(read_json_object(path, LoadingError), path)
+        elif isinstance(config := kwargs.get("config"), TaskConfig):  # AutoModel passes the config it read from
+            # path/config.json: checked as that file (it went unchecked: a bogus modality was a KeyError traceback)
+            same = Path(str(config.name_or_path or "")) == path.parent
+            check_task_config(config.to_dict(), path if same else "the config given to from_pretrained")
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     def __init__(self, config: TaskConfig):
@@ -171,10 +184,41 @@ class TaskVariant:
         return modal_stats(batch)
 
 
+class _FamilyTaskModel(TaskModel):
+    """A ``TaskModel`` loaded through a task family's Auto class (``hf.FAMILY_AUTO``): one of another family is
+    refused, naming the Auto class that fits (a tagger is no sequence classifier)."""
+
+    auto = "AutoModel"
+
+    def __init__(self, config: TaskConfig):
+        from .hf import FAMILY_AUTO
+        family = config.task.get("family")
+        if FAMILY_AUTO.get(family) != self.auto:
+            raise LoadingError(f"{config.name_or_path or 'this config'} holds a {family} model "
+                               f"({config.task.get('name')}), which {self.auto} does not load: use "
+                               f"{FAMILY_AUTO.get(family, 'AutoModel')} or AutoModel")
+        super().__init__(config)
+
+
+class TaskModelForSequenceClassification(_FamilyTaskModel):
+    auto = "AutoModelForSequenceClassification"
+
+
+class TaskModelForTokenClassification(_FamilyTaskModel):
+    auto = "AutoModelForTokenClassification"
+
+
+class TaskModelForQuestionAnswering(_FamilyTaskModel):
+    auto = "AutoModelForQuestionAnswering"
+
+
 def _register() -> None:
+    import transformers
     from transformers import AutoConfig, AutoModel
     AutoConfig.register(TaskConfig.model_type, TaskConfig, exist_ok=True)
     AutoModel.register(TaskConfig, TaskModel, exist_ok=True)
+    for cls in (TaskModelForSequenceClassification, TaskModelForTokenClassification, TaskModelForQuestionAnswering):
+        getattr(transformers, cls.auto).register(TaskConfig, cls, exist_ok=True)
 
 
-_register()  # AutoModel.from_pretrained loads a finetuned model after ``import pixelkit``
+_register()  # AutoModel (and its family's Auto class) loads a finetuned model after ``import pixelkit``

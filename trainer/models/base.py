@@ -151,6 +151,15 @@ class PixelkitModel(PreTrainedModel):
       first; ``channels=1`` (or a ``config`` with ``num_channels=1``) folds 3-channel weights into a gray model.
     """
 
+    def __init__(self, config, *args, **kwargs):
+        # the config it is built from, whatever it came through (from_pretrained's keywords, e.g. mask_ratio=5.0, are
+        # set after the file was checked: they built a model silently or failed in a constructor)
+        src, cfg = config.name_or_path, config.to_dict()
+        where = f"{type(config).__name__} of {src} (config.json + from_pretrained's keywords)" if src else \
+            f"{type(config).__name__} (built in code)"
+        check_sizes(cfg, where), check_fields(cfg, type(config), where)
+        super().__init__(config, *args, **kwargs)
+
     @classmethod
     def variant_name(cls) -> str:
         return str(cls.config_class.model_type).removeprefix("pixelkit-")
@@ -384,3 +393,4 @@ def picture(rows: list[list[np.ndarray]], patch_size: int, wrap_patches: int = 6
             blocks += [lines, np.full((2, width), 200, np.uint8)]
         blocks.append(np.full((6, width), 120, np.uint8))
     return np.concatenate(blocks, axis=0)
+

@@ -37,13 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from transformers import LlamaConfig, LlamaModel, PretrainedConfig
+from transformers import LlamaConfig, LlamaModel
 from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, batch_patches, binary_batch,
                    check_heads, check_token_ids, denormalize_patches, normalize_patches, patches_to_strip, picture,
                    unit_pixels)
 from .base import PixelkitModel
+from .hfconfig import PixelkitConfig
 
 LLAMA_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
               "max_position_embeddings", "rms_norm_eps", "initializer_range", "vocab_size", "attention_dropout")
@@ -60,7 +61,7 @@ TEXT_FLAVORS = {  # the variants with a token head; paper flavors pin the LLaMA-
 }
 
 
-class GPTConfig(PretrainedConfig):
+class GPTConfig(PixelkitConfig):
     model_type = "pixelkit-gpt"
 
     def __init__(self, hidden_size=1024, intermediate_size=2816, num_hidden_layers=22, num_attention_heads=16,

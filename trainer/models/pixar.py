@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GPT2Config, PretrainedConfig
+from transformers import GPT2Config
 from transformers import initialization as init
 from transformers.models.gpt2.modeling_gpt2 import GPT2Block
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAEConfig, ViTMAELayer
@@ -36,10 +36,11 @@ from transformers.utils import ModelOutput
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    masked_rows, picture, refuse_data_overrides, unit_pixels)
 from .base import PixelkitModel
+from .hfconfig import PixelkitConfig
 from .masking import SpanMaskingGenerator
 
 
-class PixarConfig(PretrainedConfig):
+class PixarConfig(PixelkitConfig):
     model_type = "pixelkit-pixar"
 
     def __init__(self, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,

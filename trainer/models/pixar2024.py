@@ -27,17 +27,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from transformers import LlamaConfig, LlamaModel, PretrainedConfig
+from transformers import LlamaConfig, LlamaModel
 from transformers.utils import ModelOutput
 
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, binary_batch, check_heads, picture,
                    refuse_data_overrides, unit_pixels)
 from .base import PixelkitModel
+from .hfconfig import PixelkitConfig
 
 GROUP = 2  # 8x8 patches per sequence position
 
 
-class Pixar2024Config(PretrainedConfig):
+class Pixar2024Config(PixelkitConfig):
     model_type = "pixelkit-pixar2024"
 
     def __init__(self, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,

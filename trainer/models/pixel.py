@@ -31,7 +31,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 from transformers import initialization as init
 from transformers.models.vit_mae.modeling_vit_mae import (
     ViTMAEConfig,
@@ -43,10 +42,11 @@ from transformers.utils import ModelOutput
 from .base import (ConfigError, DataInfo, Variant, apply_overrides, attention_mask, check_heads, checked_patches,
                    denormalize_patches, masked_rows, normalize_patches, picture, refuse_data_overrides, unit_pixels)
 from .base import PixelkitModel
+from .hfconfig import PixelkitConfig
 from .masking import SpanMaskingGenerator, controlled_drop
 
 
-class PixelConfig(PretrainedConfig):
+class PixelConfig(PixelkitConfig):
     model_type = "pixelkit-pixel"
 
     def __init__(self, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
