@@ -53,7 +53,8 @@ class ReadFileFn(beam.DoFn):
             yield self._route(Skipped(self._source, no_surrogates(path), "not_a_regular_file"))
             return
         try:
-            for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field):
+            for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field,
+                                      self._max):
                 n += 1
                 if self._max and isinstance(rec, Document) and len(rec.text) > self._max:
                     rec = DeadLetter(self._source, path, f"document {rec.doc_id}", "document_too_large",

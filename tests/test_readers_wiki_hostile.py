@@ -1,5 +1,5 @@
-"""Hostile MediaWiki exports through the dump reader: ``<page>`` tags with attributes, entities declared in a
-DTD (internal, external, nested).
+"""Hostile MediaWiki exports through the dump reader and the whole ``pixel-render run`` job (Beam's local runner):
+``<page>`` tags with attributes, a page too large to parse, entities declared in a DTD (internal, external, nested).
 
 Built from the bundled real enwiki excerpt (CC BY-SA, sample_data/README.md): its pages are cut out and edited.
 """
@@ -7,11 +7,19 @@ Built from the bundled real enwiki excerpt (CC BY-SA, sample_data/README.md): it
 from __future__ import annotations
 
 import bz2
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
+from pixelkit.pipeline.documents import DeadLetter
 from pixelkit.pipeline.readers.wikidump import iter_wikipedia
 
 from readerdata import WIKI
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _parts() -> tuple[bytes, list[bytes], bytes]:
@@ -21,6 +29,17 @@ def _parts() -> tuple[bytes, list[bytes], bytes]:
     end = xml.rindex(b"</page>") + len(b"</page>")
     pages = [xml[a:b] for a, b in zip(starts, starts[1:] + [end])]
     return xml[: starts[0]], pages, xml[end:]
+
+
+def _run_job(inputs: list[str], out: Path, *extra: str) -> dict:
+    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", *(f"--input={i}" for i in inputs),
+                        f"--output={out}", "--max_patches=64", *extra], cwd=ROOT, capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-3000:]
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    outcomes = sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + counts["documents_written"]
+    assert counts["records_read"] == outcomes, counts
+    return counts
 
 
 def test_page_tags_with_attributes_or_a_space_are_pages(tmp_path):
@@ -36,6 +55,34 @@ def test_page_tags_with_attributes_or_a_space_are_pages(tmp_path):
     (tmp_path / "pages.xml").write_bytes(header + b"".join(pages).replace(b"<siteinfo>", b"<pagesx/><siteinfo>")
                                          + footer)
     assert list(iter_wikipedia(str(tmp_path / "pages.xml"), "enwiki")) == clean
+
+
+def _huge_dump(tmp_path: Path, chars: int) -> tuple[Path, str]:
+    """The bundled dump with one more article: the Anarchism page's wikitext repeated to over ``chars``."""
+    header, pages, footer = _parts()
+    article = next(p for p in pages if b"<title>Anarchism</title>" in p)
+    wikitext = article[article.index(b"<text"):article.index(b"</text>")]
+    wikitext = wikitext[wikitext.index(b">") + 1:]
+    body = wikitext * (chars // len(wikitext) + 1)
+    huge = re.sub(rb"<id>12</id>", b"<id>999</id>", article, count=1).replace(wikitext, body)
+    path = tmp_path / "huge.xml"
+    path.write_bytes(header + b"".join(pages) + huge + footer)
+    return path, f"page {len(pages) + 1} (id 999)"
+
+
+def test_a_page_over_max_doc_chars_is_refused_before_its_wikitext_is_parsed(tmp_path):
+    """A page is measured as wikitext, before mwparserfromhell holds ~60 bytes per character of it (a 63 MB page
+    took 4 GB): it is a ``document_too_large`` dead letter naming the page. The job's counts add up."""
+    path, where = _huge_dump(tmp_path, 300_000)
+    recs = list(iter_wikipedia(str(path), "enwiki", max_doc_chars=200_000))
+    dead = [r for r in recs if isinstance(r, DeadLetter)]
+    assert [(d.position, d.reason) for d in dead] == [(where, "document_too_large")]
+    assert "characters of wikitext > --max_doc_chars 200,000 (not parsed)" in dead[0].detail
+    assert recs[:-1] == list(iter_wikipedia(str(WIKI), "enwiki"))  # the pages before it are read as ever
+    counts = _run_job([f"enwiki={path}"], tmp_path / "out", "--max_doc_chars=200000")
+    assert counts["dead_document_too_large"] == 1 and counts["documents_written"] == 1, counts
+    [letter] = [json.loads(x) for x in (tmp_path / "out" / "dead_letters.jsonl").read_text().splitlines()]
+    assert (letter["position"], letter["reason"]) == (where, "document_too_large")
 
 
 def test_dtd_entities_never_expand_nor_read_a_file(tmp_path):
