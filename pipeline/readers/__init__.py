@@ -1,7 +1,7 @@
 """Corpus readers: pure generators of ``Document | DeadLetter | Skipped``, one module per input format, no Beam.
 
 Every reader is ``read(path, source, opener=open_binary, **options) -> Iterator[Record]``. It streams the file
-(decompressed by suffix: .bz2, .gz, .zst) and does not raise on bad data: a broken record becomes a ``DeadLetter``
+(decompressed by suffix: .bz2, .gz, .xz, .zst) and does not raise on bad data: a broken record becomes a ``DeadLetter``
 (file + position), a record left out on purpose becomes ``Skipped``, and a stream that breaks (truncated or
 corrupt) ends the file with one ``DeadLetter`` after the records read so far. Errors from ``opener`` itself
 (missing file, permission) propagate; ``sources.ReadFileFn`` (the Beam edge) makes them ``unreadable_file``.
@@ -33,7 +33,7 @@ SIZE_OPTION = "max_doc_chars"
 @dataclass(frozen=True)
 class Format:
     reader: str  # "module:function", imported on first use (a parquet-less install never loads pyarrow)
-    suffixes: tuple[str, ...] = ()  # file suffixes (before .gz/.bz2/.zst) that --format auto reads with it
+    suffixes: tuple[str, ...] = ()  # file suffixes (before .gz/.bz2/.xz/.zst) that --format auto reads with it
     options: tuple[str, ...] = ()  # which of OPTIONS (and SIZE_OPTION) the reader takes
     help: str = ""  # --format's help, and what the dataset card says the source was read as
     license: str = ""  # the license text in this format comes under, when the format implies one (the card says it)
@@ -107,5 +107,5 @@ def iter_documents(path: str, fmt: str = "auto", source: str = "corpus", opener:
     return reader(name)(path, source, opener, **{k: opts[k] for k in FORMATS[name].options})
 
 
-__all__ = ["FORMATS", "OPTIONS", "SIZE_OPTION", "Format", "choices", "detect_format", "format_help", "format_of", "iter_documents",
-           "reader"]
+__all__ = ["FORMATS", "OPTIONS", "SIZE_OPTION", "Format", "choices", "detect_format", "format_help", "format_of",
+           "iter_documents", "reader"]
