@@ -147,3 +147,21 @@ def test_a_directory_and_a_dangling_or_looping_symlink_a_glob_matches_are_counte
         assert counts["records_read"] == sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + 2
         letters = [json.loads(x) for x in (out / "dead_letters.jsonl").read_text().splitlines()]
         assert sorted(Path(d["file"]).name for d in letters) == dead, letters  # (the FIFO and sub.txt: skipped)
+
+
+def test_pixel_render_task_counts_a_directory_and_a_dangling_symlink_a_glob_matches(tmp_path):
+    """The same silent drop in ``pixel-render task`` (its own ReadSplit): a glob's dangling symlink and a directory
+    named like the files are now an ``unreadable_file`` dead letter and a ``not_a_regular_file`` skip."""
+    ud = tmp_path / "ud"
+    ud.mkdir()
+    (ud / "train.conllu").write_bytes((ROOT / "pipeline" / "sample_data" / "en_ewt-ud-test-excerpt.conllu").read_bytes())
+    (ud / "old.conllu").mkdir()
+    (ud / "gone.conllu").symlink_to(tmp_path / "deleted")
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task=ud-en_ewt-pos",
+                        f"--input=train={ud}/*.conllu", f"--output={out}", "--max_patches=64"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    counts = json.loads((out / "train" / "manifest.json").read_text())["counts"]
+    assert (counts["skipped_not_a_regular_file"], counts["dead_unreadable_file"]) == (1, 1), counts
+    assert counts["documents_written"] == 30, counts
