@@ -224,16 +224,21 @@ def test_xz_corpora_run_whole_and_cut(tmp_path):
     (tmp_path / "cc100-b.txt.xz").write_bytes(packed[: len(packed) // 2])
     texts = [t for t in data.decode().split("\n") if t.strip()][:50]
     (tmp_path / "web.jsonl.xz").write_bytes(lzma.compress(jsonl_bytes([{"text": t} for t in texts])))
+    counts = _run_job([f"cc={tmp_path}/*.txt.xz", f"web={tmp_path}/web.jsonl.xz"], tmp_path / "out")
+    assert counts["documents_written"] == 2 + len(texts) and counts["dead_truncated_file"] == 1, counts
+
+
+def _run_job(inputs: list[str], out: Path) -> dict:
+    """``pixel-render run`` on Beam's local runner; its manifest's counts, checked to add up."""
     root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "out"
-    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", f"--input=cc={tmp_path}/*.txt.xz",
-                        f"--input=web={tmp_path}/web.jsonl.xz", f"--output={out}", "--max_patches=64"], cwd=root,
-                       capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(root)})
+    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", *(f"--input={i}" for i in inputs),
+                        f"--output={out}", "--max_patches=64"], cwd=root, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PYTHONPATH": str(root)})
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
     counts = json.loads((out / "manifest.json").read_text())["counts"]
-    assert counts["documents_written"] == 2 + len(texts) and counts["dead_truncated_file"] == 1, counts
     assert counts["records_read"] == sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + \
-        counts["documents_written"]
+        counts["documents_written"], counts
+    return counts
 
 
 def test_bookcorpusopen_layout(tmp_path, sentences):
@@ -256,3 +261,26 @@ def test_text_paragraphs_and_file(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text(" \n\n")
     assert list(iter_text(str(empty), "x")) == [Skipped("x", "empty", "empty_text")]
+
+
+def test_utf16_without_a_byte_order_mark_is_one_dead_letter_not_letter_spaced_text(tmp_path):
+    """UTF-16 saved without its BOM (some exporters do): its ASCII is valid UTF-8 with a NUL after every letter, and
+    each NUL was rendered as a space -- a letter-spaced book written to the shards. Now one ``decode_error`` dead
+    letter says what it likely is; with its BOM it reads as before, and a few NULs in real text still pass."""
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")[:5000]
+    for codec in ("utf-16-le", "utf-16-be", "utf-32-le"):
+        (tmp_path / "nobom.txt").write_bytes(pride.encode(codec))
+        [dead] = iter_documents(str(tmp_path / "nobom.txt"), "auto", "books")
+        assert (dead.reason, dead.position) == ("decode_error", "file") and "without a byte-order mark" in dead.detail
+    (tmp_path / "bom.txt").write_bytes(pride.encode("utf-16"))
+    [doc] = iter_documents(str(tmp_path / "bom.txt"), "auto", "books")
+    assert doc.text == pride
+    (tmp_path / "nuls.txt").write_bytes(pride.replace(".", ".\x00").encode())
+    [doc] = iter_documents(str(tmp_path / "nuls.txt"), "auto", "books")
+    assert doc.text == pride.replace(".", ".\x00")
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "nobom.txt").write_bytes(pride.encode("utf-16-le"))
+    (books / "ok.txt").write_text(pride, encoding="utf-8")
+    counts = _run_job([f"books={books}"], tmp_path / "out")
+    assert (counts["documents_written"], counts["dead_decode_error"], counts["records_read"]) == (1, 1, 2), counts
