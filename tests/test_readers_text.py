@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import json
 import lzma
-import os
 import re
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -23,7 +19,7 @@ from pixelkit.pipeline.readers.books import iter_book_dir
 from pixelkit.pipeline.readers.jsonl import iter_jsonl
 from pixelkit.pipeline.readers.text import iter_text
 
-from readerdata import SAMPLE_DIR, SHARED_DATA, jsonl_bytes, need, sentences, write_data  # noqa: F401
+from readerdata import SAMPLE_DIR, SHARED_DATA, jsonl_bytes, need, run_job, sentences, write_data  # noqa: F401
 
 GUTENBERG = SHARED_DATA / "prose" / "gutenberg"
 
@@ -224,21 +220,8 @@ def test_xz_corpora_run_whole_and_cut(tmp_path):
     (tmp_path / "cc100-b.txt.xz").write_bytes(packed[: len(packed) // 2])
     texts = [t for t in data.decode().split("\n") if t.strip()][:50]
     (tmp_path / "web.jsonl.xz").write_bytes(lzma.compress(jsonl_bytes([{"text": t} for t in texts])))
-    counts = _run_job([f"cc={tmp_path}/*.txt.xz", f"web={tmp_path}/web.jsonl.xz"], tmp_path / "out")
+    counts = run_job([f"cc={tmp_path}/*.txt.xz", f"web={tmp_path}/web.jsonl.xz"], tmp_path / "out")
     assert counts["documents_written"] == 2 + len(texts) and counts["dead_truncated_file"] == 1, counts
-
-
-def _run_job(inputs: list[str], out: Path) -> dict:
-    """``pixel-render run`` on Beam's local runner; its manifest's counts, checked to add up."""
-    root = Path(__file__).resolve().parents[1]
-    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", *(f"--input={i}" for i in inputs),
-                        f"--output={out}", "--max_patches=64"], cwd=root, capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "PYTHONPATH": str(root)})
-    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
-    counts = json.loads((out / "manifest.json").read_text())["counts"]
-    assert counts["records_read"] == sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + \
-        counts["documents_written"], counts
-    return counts
 
 
 def test_bookcorpusopen_layout(tmp_path, sentences):
@@ -282,5 +265,5 @@ def test_utf16_without_a_byte_order_mark_is_one_dead_letter_not_letter_spaced_te
     books.mkdir()
     (books / "nobom.txt").write_bytes(pride.encode("utf-16-le"))
     (books / "ok.txt").write_text(pride, encoding="utf-8")
-    counts = _run_job([f"books={books}"], tmp_path / "out")
+    counts = run_job([f"books={books}"], tmp_path / "out")
     assert (counts["documents_written"], counts["dead_decode_error"], counts["records_read"]) == (1, 1, 2), counts

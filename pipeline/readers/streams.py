@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import lzma
@@ -158,6 +159,16 @@ def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
         else:
             with codec(io.BufferedReader(_NotEmpty(raw), buffer_size=CHUNK)) as fh:
                 yield fh
+
+
+_WIDE_BOMS = (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32"),  # first: FF FE 00 00 starts with FF FE
+              ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-16"))
+
+
+def wide_bom_codec(fh: BinaryIO) -> str | None:
+    """"utf-16" / "utf-32" when the stream starts with that byte-order mark (Windows tools write them), else None."""
+    head = fh.peek(4)[:4] if hasattr(fh, "peek") else b""
+    return next((c for boms, c in _WIDE_BOMS if head.startswith(boms)), None)
 
 
 def error_detail(exc: BaseException) -> str:
