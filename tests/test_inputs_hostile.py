@@ -165,3 +165,12 @@ def test_pixel_render_task_counts_a_directory_and_a_dangling_symlink_a_glob_matc
     counts = json.loads((out / "train" / "manifest.json").read_text())["counts"]
     assert (counts["skipped_not_a_regular_file"], counts["dead_unreadable_file"]) == (1, 1), counts
     assert counts["documents_written"] == 30, counts
+
+
+@pytest.mark.parametrize("spec", ["=PATH", " =PATH"])
+def test_an_empty_source_name_is_refused_before_work(corpus, tmp_path, capsys, spec):
+    """``--input =books/a.txt`` ran with a source named "": a blank row in the summary and the dataset card, and
+    counts (``chars_rendered:``) naming no source. Refused now, naming the flag and the fix."""
+    spec = spec.replace("PATH", str(corpus / "a.txt"))
+    [line] = _refused([f"--input={spec}"], capsys, tmp_path / "out")
+    assert f"--input {spec}: the source name before '=' is empty; give source=pattern" in line
