@@ -54,7 +54,8 @@ class RenderOptions(PipelineOptions):
         g.add_argument("--text_field", default="text")
         g.add_argument("--id_field", default="id")
         g.add_argument("--max_doc_chars", type=int, default=10_000_000,
-                       help="dead-letter documents longer than this (0: no limit); protects workers' memory")
+                       help="dead-letter documents longer than this (0: no limit); protects workers' memory "
+                            "(a MediaWiki page is measured as wikitext, before it is parsed)")
         g.add_argument("--drop_title", default="", help="regex: skip documents whose title matches")
         g.add_argument("--drop_headings", action="store_true", help="drop wikitext-style '= Heading =' lines")
         add_render_args(parser, "pixelkit rendering")

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 from typing import BinaryIO
@@ -38,22 +39,42 @@ def match_files(patterns: list[str]) -> list[str]:
     return sorted(paths)
 
 
+def unlisted_matches(pattern: str, listed: list[str]) -> list[str]:
+    """Local paths a glob ``pattern`` matches that Beam's match leaves out without a word: directories, and entries
+    it cannot stat (a dangling symlink, a symlink loop: an HF cache whose blobs are gone). Read with the rest, they
+    become records (``skipped_not_a_regular_file``, ``dead_unreadable_file``) instead of vanishing."""
+    if "://" in pattern or not any(ch in pattern for ch in "*?["):
+        return []
+    seen = set(listed)
+    return sorted(p for p in glob.glob(pattern) if p not in seen and (os.path.isdir(p) or not os.path.exists(p)))
+
+
 class ReadFileFn(beam.DoFn):
     """path -> Documents (main output), DeadLetters ("dead") and Skipped ("skipped"), with a counter per outcome."""
 
     def __init__(self, fmt: str, source: str, text_field: str = "text", id_field: str = "id",
-                 max_doc_chars: int = 0):
+                 max_doc_chars: int = 0, unlisted: frozenset[str] = frozenset()):
         self._fmt, self._source, self._text_field, self._id_field = fmt, source, text_field, id_field
-        self._max = max_doc_chars
+        self._max, self._unlisted = max_doc_chars, unlisted  # unlisted: what unlisted_matches found
         self._read = Metrics.counter(METRICS_NAMESPACE, "documents_read")
 
     def process(self, path: str | bytes):
         path, n = os.fsdecode(path), 0  # ReadCorpus sends bytes (Beam's str coder refuses non-UTF-8 names)
-        if special_file(path):  # a FIFO a glob matched: opening it would wait for a writer (a named one is refused)
+        if special_file(path) or (path in self._unlisted and os.path.isdir(path)):  # a FIFO a glob matched: opening
+            # it would wait for a writer (a named one is refused); a directory a glob matched (a named one: books)
             yield self._route(Skipped(self._source, no_surrogates(path), "not_a_regular_file"))
             return
+        if path in self._unlisted:  # a dangling symlink or a loop: no format to read it with, nothing to read
+            try:
+                os.stat(path)
+                why: str = "OSError: it could not be listed"
+            except OSError as e:
+                why = error_detail(e)
+            yield self._route(DeadLetter(self._source, path, "file", "unreadable_file", why))
+            return
         try:
-            for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field):
+            for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field,
+                                      self._max):
                 n += 1
                 if self._max and isinstance(rec, Document) and len(rec.text) > self._max:
                     rec = DeadLetter(self._source, path, f"document {rec.doc_id}", "document_too_large",
@@ -92,10 +113,12 @@ class ReadCorpus(beam.PTransform):
         if self._fmt == "auto":
             for f in files:
                 detect_format(f)
+        unlisted = sorted({p for pattern in self._patterns for p in unlisted_matches(pattern, files)})
+        files = sorted(files + unlisted)
         log.info("ReadCorpus %s: %d files (%s)", self._source, len(files), self._fmt)
         return (pbegin
                 | "Files" >> beam.Create([os.fsencode(f) for f in files])  # bytes: a non-UTF-8 name survives
                 | "Reshuffle" >> beam.Reshuffle()
                 | "ReadFiles" >> beam.ParDo(ReadFileFn(self._fmt, self._source, self._text_field, self._id_field,
-                                                 self._max_doc_chars))
+                                                 self._max_doc_chars, frozenset(unlisted)))
                 .with_outputs("dead", "skipped", main="docs"))

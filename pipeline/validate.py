@@ -208,6 +208,11 @@ def _input_problems(specs: list[str], fmt: str) -> list[str]:
     matched: list[tuple[str, list[str]]] = []
     for spec in specs:
         source, pattern = parse_input(spec)
+        if not source.strip():  # "=path": an empty source name, a blank row in the summary and the card, and counts
+            # (``chars_rendered:``) that name no source
+            problems.append(f"--input {spec}: the source name before '=' is empty; give source=pattern (or the bare "
+                            "pattern: the source is then the file name's stem)")
+            continue
         if no_surrogates(source) != source:
             problems.append(f"--input {no_surrogates(spec)}: the source name is not valid UTF-8; give source=pattern")
             continue

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -48,3 +51,16 @@ def write_data(path: Path, data: bytes) -> Path:
         data = zstandard.ZstdCompressor().compress(data[:half]) + zstandard.ZstdCompressor().compress(data[half:])
     path.write_bytes(data)
     return path
+
+
+def run_job(inputs: list[str], out: Path) -> dict:
+    """``pixel-render run`` on Beam's local runner; its manifest's counts, checked to add up."""
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", *(f"--input={i}" for i in inputs),
+                        f"--output={out}", "--max_patches=64"], cwd=root, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["records_read"] == sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + \
+        counts["documents_written"], counts
+    return counts

@@ -124,3 +124,53 @@ def test_pixel_render_task_refuses_a_named_fifo_and_skips_one_a_glob_matches(tmp
     assert p.returncode == 0, p.stderr[-2000:]
     counts = json.loads((out / "train" / "manifest.json").read_text())["counts"]
     assert counts["skipped_not_a_regular_file"] == 1 and counts["documents_written"] == 30, counts
+
+
+def test_a_directory_and_a_dangling_or_looping_symlink_a_glob_matches_are_counted(corpus, tmp_path):
+    """Beam's match drops, without a word, what it cannot stat and what is a directory: a glob's dangling symlink (an
+    HF cache whose blobs are gone), a symlink loop, a directory named like the files. They vanished from the counts;
+    now the directory is a ``not_a_regular_file`` skip and each symlink an ``unreadable_file`` dead letter."""
+    (corpus / "sub.txt").mkdir()
+    (corpus / "gone.txt").symlink_to(tmp_path / "deleted-blob")
+    (corpus / "loop.txt").symlink_to(corpus / "loop")
+    (corpus / "loop").symlink_to(corpus / "loop.txt")  # no suffix: only "*" matches it
+    out = tmp_path / "out"
+    for pattern, dead in ((f"{corpus}/*.txt", ["gone.txt", "loop.txt"]),
+                          (f"{corpus}/*", ["gone.txt", "loop", "loop.txt"])):
+        p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", f"--input=books={pattern}",
+                            f"--output={out}", "--max_patches=64", "--overwrite"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+        counts = json.loads((out / "manifest.json").read_text())["counts"]
+        assert counts["documents_written"] == 2, counts
+        assert (counts["skipped_not_a_regular_file"], counts["dead_unreadable_file"]) == (2, len(dead)), counts
+        assert counts["records_read"] == sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + 2
+        letters = [json.loads(x) for x in (out / "dead_letters.jsonl").read_text().splitlines()]
+        assert sorted(Path(d["file"]).name for d in letters) == dead, letters  # (the FIFO and sub.txt: skipped)
+
+
+def test_pixel_render_task_counts_a_directory_and_a_dangling_symlink_a_glob_matches(tmp_path):
+    """The same silent drop in ``pixel-render task`` (its own ReadSplit): a glob's dangling symlink and a directory
+    named like the files are now an ``unreadable_file`` dead letter and a ``not_a_regular_file`` skip."""
+    ud = tmp_path / "ud"
+    ud.mkdir()
+    (ud / "train.conllu").write_bytes((ROOT / "pipeline" / "sample_data" / "en_ewt-ud-test-excerpt.conllu").read_bytes())
+    (ud / "old.conllu").mkdir()
+    (ud / "gone.conllu").symlink_to(tmp_path / "deleted")
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task=ud-en_ewt-pos",
+                        f"--input=train={ud}/*.conllu", f"--output={out}", "--max_patches=64"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    counts = json.loads((out / "train" / "manifest.json").read_text())["counts"]
+    assert (counts["skipped_not_a_regular_file"], counts["dead_unreadable_file"]) == (1, 1), counts
+    assert counts["documents_written"] == 30, counts
+
+
+@pytest.mark.parametrize("spec", ["=PATH", " =PATH"])
+def test_an_empty_source_name_is_refused_before_work(corpus, tmp_path, capsys, spec):
+    """``--input =books/a.txt`` ran with a source named "": a blank row in the summary and the dataset card, and
+    counts (``chars_rendered:``) naming no source. Refused now, naming the flag and the fix."""
+    spec = spec.replace("PATH", str(corpus / "a.txt"))
+    [line] = _refused([f"--input={spec}"], capsys, tmp_path / "out")
+    assert f"--input {spec}: the source name before '=' is empty; give source=pattern" in line

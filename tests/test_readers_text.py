@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import lzma
 import re
 import zlib
 from pathlib import Path
@@ -18,7 +19,7 @@ from pixelkit.pipeline.readers.books import iter_book_dir
 from pixelkit.pipeline.readers.jsonl import iter_jsonl
 from pixelkit.pipeline.readers.text import iter_text
 
-from readerdata import SAMPLE_DIR, SHARED_DATA, jsonl_bytes, need, sentences, write_data  # noqa: F401
+from readerdata import SAMPLE_DIR, SHARED_DATA, jsonl_bytes, need, run_job, sentences, write_data  # noqa: F401
 
 GUTENBERG = SHARED_DATA / "prose" / "gutenberg"
 
@@ -130,6 +131,15 @@ def _recoverable(compressed: bytes, suffix: str) -> bytes:
         return b"".join(out)
     if suffix == ".bz2":
         return bz2.BZ2Decompressor().decompress(compressed)
+    if suffix == ".xz":  # every complete stream, and what the decoder gives of the cut one
+        out, rest = [], compressed
+        while rest:
+            dec = lzma.LZMADecompressor()
+            out.append(dec.decompress(rest))
+            if not dec.eof:
+                break
+            rest = dec.unused_data
+        return b"".join(out)
     return zlib.decompressobj(31).decompress(compressed)
 
 
@@ -138,10 +148,12 @@ def _compress(data: bytes, suffix: str) -> bytes:
         return b"".join(zstandard.ZstdCompressor().compress(data[i:i + 65536]) for i in range(0, len(data), 65536))
     if suffix == ".bz2":
         return bz2.compress(data, 1)  # 100 kB blocks
+    if suffix == ".xz":  # streams of 64 kB, concatenated (as xz's parallel mode makes blocks)
+        return b"".join(lzma.compress(data[i:i + 65536]) for i in range(0, len(data), 65536))
     return gzip.compress(data)
 
 
-@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz", ".xz"])
 def test_truncated_stream_keeps_every_complete_frame_or_block(tmp_path, suffix):
     data = _real_text(400_000)
     lines = data.decode().split("\n")[:-1]
@@ -164,7 +176,7 @@ def test_truncated_stream_keeps_every_complete_frame_or_block(tmp_path, suffix):
 
 
 
-@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz", ".xz"])
 def test_a_zero_byte_compressed_file_is_truncated_not_empty(tmp_path, suffix):
     """A compressed file cut to 0 bytes (an interrupted download) has lost even its header: gzip and zstd read it
     as no data, so it ended with no record and no dead letter -- silently; bzip2 and the command-line tools call it
@@ -173,7 +185,8 @@ def test_a_zero_byte_compressed_file_is_truncated_not_empty(tmp_path, suffix):
         (tmp_path / name).write_bytes(b"")
         [dead] = iter_documents(str(tmp_path / name), "auto", "web")
         assert (dead.reason, dead.position) == ("truncated_file", "line 1") and "0 bytes" in dead.detail, dead
-    compress = {".zst": zstandard.ZstdCompressor().compress, ".bz2": bz2.compress, ".gz": gzip.compress}[suffix]
+    compress = {".zst": zstandard.ZstdCompressor().compress, ".bz2": bz2.compress, ".gz": gzip.compress,
+                ".xz": lzma.compress}[suffix]
     (tmp_path / f"empty.jsonl{suffix}").write_bytes(compress(b""))  # a header, no data
     assert list(iter_jsonl(str(tmp_path / f"empty.jsonl{suffix}"), "web")) == []
     data = _real_text(2000)
@@ -183,7 +196,7 @@ def test_a_zero_byte_compressed_file_is_truncated_not_empty(tmp_path, suffix):
 
 
 
-@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz"])
+@pytest.mark.parametrize("suffix", [".zst", ".bz2", ".gz", ".xz"])
 def test_a_compressed_file_named_without_its_suffix_is_decompressed(tmp_path, suffix):
     """A download saved compressed under its plain name: a gzip'd book.txt was read as UTF-8 text, 83 lines of
     compressed bytes as decode_error dead letters and the few that decoded as a 2-character document of junk,
@@ -195,6 +208,20 @@ def test_a_compressed_file_named_without_its_suffix_is_decompressed(tmp_path, su
     texts = [t for t in data.decode().split("\n") if t.strip()]
     (tmp_path / "web.jsonl").write_bytes(_compress(jsonl_bytes([{"text": t} for t in texts]), suffix))
     assert [d.text for d in iter_jsonl(str(tmp_path / "web.jsonl"), "web")] == texts
+
+
+def test_xz_corpora_run_whole_and_cut(tmp_path):
+    """.xz (CC-100 ships as ``*.txt.xz``) was no known suffix: ``--input`` refused it ("cannot tell the format"),
+    and under a plain name its bytes were read as text. Now it is a codec like the others, through the whole job:
+    two concatenated streams read as one, a cut file keeps its text before the cut plus one ``truncated_file``."""
+    data = _real_text(60_000)
+    (tmp_path / "cc100-a.txt.xz").write_bytes(lzma.compress(data[:30_000]) + lzma.compress(data[30_000:]))
+    packed = lzma.compress(data)
+    (tmp_path / "cc100-b.txt.xz").write_bytes(packed[: len(packed) // 2])
+    texts = [t for t in data.decode().split("\n") if t.strip()][:50]
+    (tmp_path / "web.jsonl.xz").write_bytes(lzma.compress(jsonl_bytes([{"text": t} for t in texts])))
+    counts = run_job([f"cc={tmp_path}/*.txt.xz", f"web={tmp_path}/web.jsonl.xz"], tmp_path / "out")
+    assert counts["documents_written"] == 2 + len(texts) and counts["dead_truncated_file"] == 1, counts
 
 
 def test_bookcorpusopen_layout(tmp_path, sentences):
@@ -217,3 +244,26 @@ def test_text_paragraphs_and_file(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text(" \n\n")
     assert list(iter_text(str(empty), "x")) == [Skipped("x", "empty", "empty_text")]
+
+
+def test_utf16_without_a_byte_order_mark_is_one_dead_letter_not_letter_spaced_text(tmp_path):
+    """UTF-16 saved without its BOM (some exporters do): its ASCII is valid UTF-8 with a NUL after every letter, and
+    each NUL was rendered as a space -- a letter-spaced book written to the shards. Now one ``decode_error`` dead
+    letter says what it likely is; with its BOM it reads as before, and a few NULs in real text still pass."""
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8")[:5000]
+    for codec in ("utf-16-le", "utf-16-be", "utf-32-le"):
+        (tmp_path / "nobom.txt").write_bytes(pride.encode(codec))
+        [dead] = iter_documents(str(tmp_path / "nobom.txt"), "auto", "books")
+        assert (dead.reason, dead.position) == ("decode_error", "file") and "without a byte-order mark" in dead.detail
+    (tmp_path / "bom.txt").write_bytes(pride.encode("utf-16"))
+    [doc] = iter_documents(str(tmp_path / "bom.txt"), "auto", "books")
+    assert doc.text == pride
+    (tmp_path / "nuls.txt").write_bytes(pride.replace(".", ".\x00").encode())
+    [doc] = iter_documents(str(tmp_path / "nuls.txt"), "auto", "books")
+    assert doc.text == pride.replace(".", ".\x00")
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "nobom.txt").write_bytes(pride.encode("utf-16-le"))
+    (books / "ok.txt").write_text(pride, encoding="utf-8")
+    counts = run_job([f"books={books}"], tmp_path / "out")
+    assert (counts["documents_written"], counts["dead_decode_error"], counts["records_read"]) == (1, 1, 2), counts

@@ -17,7 +17,7 @@ from pixelkit.pipeline.readers import iter_documents
 from pixelkit.pipeline.readers.jsonl import iter_jsonl
 from pixelkit.pipeline.readers.parquet import iter_parquet
 
-from readerdata import SAMPLE_DIR, jsonl_bytes, sentences, write_data  # noqa: F401  (sentences: a fixture)
+from readerdata import SAMPLE_DIR, jsonl_bytes, run_job, sentences, write_data  # noqa: F401  (sentences: a fixture)
 
 
 def _records(sentences):
@@ -127,7 +127,38 @@ def test_csv_rows_ids_and_bad_rows(tmp_path, sentences):
     assert doc.text == long_doc and doc.doc_id == "long-1"
     (tmp_path / "bad.csv").write_bytes(b"text\nok\n\xff\xfe broken\n")
     out = list(iter_documents(str(tmp_path / "bad.csv"), "csv", "web"))
-    assert isinstance(out[-1], DeadLetter) and out[-1].reason == "malformed_csv"  # not UTF-8: the file's end
+    assert (out[-1].position, out[-1].reason) == ("row 2", "decode_error") and len(out) == 2
+
+
+def test_csv_a_bad_byte_costs_its_row_and_a_column_named_twice_is_refused(tmp_path, sentences):
+    """Three CSV losses found by probing: a byte that is not UTF-8 (a Latin-1 "é" in one row) ended the whole file
+    as ``malformed_csv`` -- every later row lost; a header naming ``text`` twice read the last column silently
+    (parquet refuses that: ``duplicate_column``); a UTF-16 CSV with its byte-order mark (Excel's "Unicode text")
+    was one ``malformed_csv``. Now the row is a ``decode_error``, the header one ``duplicate_column`` dead letter,
+    and UTF-16 reads. Through the whole job too: the counts add up."""
+    import csv
+    import io
+
+    a, b, c = sentences[:3]
+    buf = io.StringIO(newline="")
+    csv.writer(buf).writerows([["id", "text"], ["1", a], ["2", "cafe " + b], ["3", c]])
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(buf.getvalue().encode("utf-8").replace(b"cafe ", b"caf\xe9 "))  # one Latin-1 byte
+    out = list(iter_documents(str(latin), "auto", "web"))
+    assert [r.position if isinstance(r, DeadLetter) else r.doc_id for r in out] == ["1", "row 2", "3"]
+    assert out[1].reason == "decode_error" and [out[0].text, out[2].text] == [a, c]
+    assert "0xe9" in out[1].detail and [out[0].text, out[2].text] == [a, c]
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"id,text,text\n1,{a},{b}\n")
+    [dead] = iter_documents(str(twice), "auto", "web")
+    assert (dead.position, dead.reason) == ("header", "duplicate_column") and "('text', 2)" in dead.detail
+    buf = io.StringIO(newline="")
+    csv.writer(buf).writerows([["id", "text"], ["1", a], ["2", b]])
+    (tmp_path / "utf16.csv").write_bytes(buf.getvalue().encode("utf-16"))
+    assert [d.text for d in iter_documents(str(tmp_path / "utf16.csv"), "auto", "web")] == [a, b]
+    counts = run_job([f"web={tmp_path}/*.csv"], tmp_path / "out")
+    assert counts["documents_written"] == 4 and counts["dead_decode_error"] == 1, counts
+    assert counts["dead_duplicate_column"] == 1, counts
 
 
 def test_csv_rows_cut_by_a_comma_or_a_quote_are_dead_letters_not_silently_shortened(tmp_path, sentences):

@@ -106,7 +106,7 @@ def test_every_registered_format_loads_and_every_flag_offers_it():
     assert set(FORMATS) >= {"wikipedia", "books", "jsonl", "parquet", "text", "csv"}
     for name, f in FORMATS.items():
         assert callable(reader(name)), name
-        assert set(f.options) <= {"text_field", "id_field"}, name
+        assert set(f.options) <= {"text_field", "id_field", "max_doc_chars"}, name
         for suffix in f.suffixes:
             assert detect_format(f"gs://bucket/dir/part-0{suffix}.zst") == name
     tok = build_parser()._subparsers._group_actions[0].choices["tokenizer"]

@@ -1,7 +1,7 @@
 """Corpus readers: pure generators of ``Document | DeadLetter | Skipped``, one module per input format, no Beam.
 
 Every reader is ``read(path, source, opener=open_binary, **options) -> Iterator[Record]``. It streams the file
-(decompressed by suffix: .bz2, .gz, .zst) and does not raise on bad data: a broken record becomes a ``DeadLetter``
+(decompressed by suffix: .bz2, .gz, .xz, .zst) and does not raise on bad data: a broken record becomes a ``DeadLetter``
 (file + position), a record left out on purpose becomes ``Skipped``, and a stream that breaks (truncated or
 corrupt) ends the file with one ``DeadLetter`` after the records read so far. Errors from ``opener`` itself
 (missing file, permission) propagate; ``sources.ReadFileFn`` (the Beam edge) makes them ``unreadable_file``.
@@ -25,19 +25,22 @@ from ..documents import Record
 from .streams import Opener, open_binary, split_name
 
 OPTIONS = ("text_field", "id_field")  # the reader options a run can set (--text_field, --id_field)
+# --max_doc_chars, which a reader takes when it can refuse a record before the costly part of reading it (a
+# MediaWiki page before its wikitext is parsed); ReadFileFn checks every Document against it anyway
+SIZE_OPTION = "max_doc_chars"
 
 
 @dataclass(frozen=True)
 class Format:
     reader: str  # "module:function", imported on first use (a parquet-less install never loads pyarrow)
-    suffixes: tuple[str, ...] = ()  # file suffixes (before .gz/.bz2/.zst) that --format auto reads with it
-    options: tuple[str, ...] = ()  # which of OPTIONS the reader takes
+    suffixes: tuple[str, ...] = ()  # file suffixes (before .gz/.bz2/.xz/.zst) that --format auto reads with it
+    options: tuple[str, ...] = ()  # which of OPTIONS (and SIZE_OPTION) the reader takes
     help: str = ""  # --format's help, and what the dataset card says the source was read as
     license: str = ""  # the license text in this format comes under, when the format implies one (the card says it)
 
 
 FORMATS: dict[str, Format] = {
-    "wikipedia": Format("pixelkit.pipeline.readers.wikidump:iter_wikipedia", (".xml",),
+    "wikipedia": Format("pixelkit.pipeline.readers.wikidump:iter_wikipedia", (".xml",), (SIZE_OPTION,),
                         help="MediaWiki XML export (pages-articles, multistream .bz2 too)",
                         license="Wikipedia: CC BY-SA 3.0 and GFDL (dumps before June 2023), CC BY-SA 4.0 since; "
                                 "another wiki: its own terms"),
@@ -93,15 +96,16 @@ def detect_format(path: str) -> str:
 
 
 def iter_documents(path: str, fmt: str = "auto", source: str = "corpus", opener: Opener = open_binary,
-                   text_field: str = "text", id_field: str = "id") -> Iterator[Record]:
+                   text_field: str = "text", id_field: str = "id", max_doc_chars: int = 0) -> Iterator[Record]:
     """The records of one file (or book directory) in format ``fmt`` (one of ``choices()``). Raises ValueError early
-    for an unknown format; everything else is reported as records."""
+    for an unknown format; everything else is reported as records. ``max_doc_chars`` (0: none) goes to the readers
+    that can refuse a record over it before parsing it."""
     if fmt != "auto" and fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {choices()}")
     name = detect_format(path) if fmt == "auto" else fmt
-    opts = {"text_field": text_field, "id_field": id_field}
+    opts = {"text_field": text_field, "id_field": id_field, SIZE_OPTION: max_doc_chars}
     return reader(name)(path, source, opener, **{k: opts[k] for k in FORMATS[name].options})
 
 
-__all__ = ["FORMATS", "OPTIONS", "Format", "choices", "detect_format", "format_help", "format_of", "iter_documents",
-           "reader"]
+__all__ = ["FORMATS", "OPTIONS", "SIZE_OPTION", "Format", "choices", "detect_format", "format_help", "format_of",
+           "iter_documents", "reader"]

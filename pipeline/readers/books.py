@@ -9,7 +9,7 @@ from ..documents import Record, Skipped, no_surrogates
 from .streams import Opener, open_binary, special_file
 from .text import iter_text
 
-_BOOK_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.zst")
+_BOOK_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst")
 
 
 def book_files(path: str) -> list[str]:
@@ -19,7 +19,7 @@ def book_files(path: str) -> list[str]:
 
 
 def iter_book_dir(path: str, source: str, opener: Opener = open_binary) -> Iterator[Record]:
-    """A local directory of plain-text books (``*.txt[.gz|.bz2|.zst]``, sorted by name), one Document per file.
+    """A local directory of plain-text books (``*.txt[.gz|.bz2|.xz|.zst]``, sorted by name), one Document per file.
     Anything else in it (a .jsonl, a subdirectory) is not read: a ``not_a_book_file`` skip, counted, not silence;
     a named pipe, socket or device (whatever its name) is a ``not_a_regular_file`` skip, never opened."""
     for name in sorted(os.listdir(path)):

@@ -8,7 +8,8 @@ import json
 from typing import BinaryIO, Iterator
 
 from ..documents import DeadLetter, Record
-from .streams import STREAM_ERRORS, Opener, error_detail, file_stem, open_binary, open_stream, stream_reason
+from .streams import (STREAM_ERRORS, Opener, error_detail, file_stem, open_binary, open_stream, stream_reason,
+                      wide_bom_codec)
 from .web import web_record
 
 
@@ -44,17 +45,12 @@ def _records(raw: bytes, source: str, path: str, line_no: int, stem: str, text_f
         yield from recs
 
 
-_WIDE_BOMS = (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32"),  # first: FF FE 00 00 starts with FF FE
-              ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-16"))
-
-
 def _lines(fh: BinaryIO) -> Iterator[bytes]:
     """The stream's lines as UTF-8 bytes. A file that starts with a UTF-16 or UTF-32 byte-order mark (Windows
     PowerShell's ``>`` writes UTF-16) is decoded as that (read as UTF-8 lines, every record failed and the NUL byte
     after the last newline was one more). A character that does not decode in it ends the file (the lines after it
     cannot be found reliably)."""
-    head = fh.peek(4)[:4] if hasattr(fh, "peek") else b""
-    codec = next((c for boms, c in _WIDE_BOMS if head.startswith(boms)), None)
+    codec = wide_bom_codec(fh)
     if codec is None:
         return iter(fh)
     return (line.encode("utf-8") for line in io.TextIOWrapper(fh, encoding=codec, newline="\n"))

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from ..documents import DeadLetter, Record
 from .streams import Opener, error_detail, file_stem, open_binary
-from .web import web_record
+from .web import duplicate_columns, web_record
 
 
 def iter_parquet(path: str, source: str, opener: Opener = open_binary, text_field: str = "text",
@@ -26,11 +26,8 @@ def iter_parquet(path: str, source: str, opener: Opener = open_binary, text_fiel
             if text_field not in names:
                 yield DeadLetter(source, path, "schema", "missing_text", f"no column {text_field!r} in {names}"[:300])
                 return
-            twice = [c for c in dict.fromkeys((text_field, id_field, "title")) if names.count(c) > 1]
-            if twice:  # pyarrow would hand over the last of them and drop the others without a word
-                yield DeadLetter(source, path, "schema", "duplicate_column",
-                                 f"{[(c, names.count(c)) for c in twice]} columns of one name in {names}: which one "
-                                 "to read is ambiguous; rename them"[:300])
+            if twice := duplicate_columns(source, path, "schema", names, text_field, id_field):
+                yield twice
                 return
             columns = [c for c in dict.fromkeys((text_field, id_field, "title")) if c in names]
             for batch in pf.iter_batches(batch_size=batch_size, columns=columns):

@@ -1,10 +1,12 @@
-"""Open a corpus file and decompress it by suffix (.bz2, .gz, .zst), as a stream; error naming for readers."""
+"""Open a corpus file and decompress it by suffix (.bz2, .gz, .xz, .zst), as a stream; error naming for readers."""
 
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
+import lzma
 import os
 import stat
 import zlib
@@ -16,7 +18,7 @@ import zstandard
 from ..documents import no_surrogates
 
 Opener = Callable[[str], BinaryIO]
-STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
+STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError, lzma.LZMAError)
 CHUNK = 1 << 20
 
 
@@ -106,7 +108,11 @@ def _zstd(raw: BinaryIO) -> BinaryIO:
     return io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 16)
 
 
-_CODECS: dict[str, Callable[[BinaryIO], BinaryIO]] = {".bz2": bz2.BZ2File, ".gz": _gzip, ".zst": _zstd}
+def _xz(raw: BinaryIO) -> BinaryIO:  # .xz (CC-100's *.txt.xz, OpenWebText): concatenated streams read as one
+    return lzma.LZMAFile(raw, mode="rb", format=lzma.FORMAT_XZ)
+
+
+_CODECS: dict[str, Callable[[BinaryIO], BinaryIO]] = {".bz2": bz2.BZ2File, ".gz": _gzip, ".xz": _xz, ".zst": _zstd}
 
 
 def split_name(path: str) -> tuple[str, str]:
@@ -127,13 +133,15 @@ def file_stem(path: str) -> str:
 
 def _sniff(raw: BinaryIO) -> Callable[[BinaryIO], BinaryIO] | None:
     """The codec whose magic bytes start a file named without a compression suffix (a download saved compressed
-    under its plain name): gzip, zstd, bzip2 (its header and first block's magic). No text starts so: 0x1F 0x8B
-    and 0x28 0xB5 are not UTF-8, "BZh91AY&SY" is not prose. None when the stream cannot be peeked at."""
+    under its plain name): gzip, zstd, xz, bzip2 (its header and first block's magic). No text starts so: 0x1F 0x8B,
+    0x28 0xB5 and 0xFD are not UTF-8, "BZh91AY&SY" is not prose. None when the stream cannot be peeked at."""
     head = raw.peek(10)[:10] if hasattr(raw, "peek") else b""
     if head.startswith(b"\x1f\x8b"):
         return _gzip
     if head.startswith(b"\x28\xb5\x2f\xfd"):
         return _zstd
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return _xz
     if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
         return bz2.BZ2File
     return None
@@ -151,6 +159,16 @@ def open_stream(path: str, opener: Opener = open_binary) -> Iterator[BinaryIO]:
         else:
             with codec(io.BufferedReader(_NotEmpty(raw), buffer_size=CHUNK)) as fh:
                 yield fh
+
+
+_WIDE_BOMS = (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32"),  # first: FF FE 00 00 starts with FF FE
+              ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-16"))
+
+
+def wide_bom_codec(fh: BinaryIO) -> str | None:
+    """"utf-16" / "utf-32" when the stream starts with that byte-order mark (Windows tools write them), else None."""
+    head = fh.peek(4)[:4] if hasattr(fh, "peek") else b""
+    return next((c for boms, c in _WIDE_BOMS if head.startswith(boms)), None)
 
 
 def error_detail(exc: BaseException) -> str:

@@ -63,6 +63,12 @@ def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Rec
     yield from dead
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if (nuls := text.count("\x00")) * 4 > len(text) > 0:  # a NUL for every 1-3 characters is no text: UTF-16 (or
+        # UTF-32) saved without a byte-order mark, whose ASCII reads as valid UTF-8 with a NUL after every letter,
+        # was rendered letter-spaced (each NUL a space) -- one dead letter for the file instead
+        yield DeadLetter(source, path, "file", "decode_error", f"{nuls:,} NUL characters in {len(text):,}: UTF-16 "
+                         "or UTF-32 without a byte-order mark? save it as UTF-8 (or with its BOM)")
+        return
     if err is not None:
         yield DeadLetter(source, path, f"line {lines_before + 1}", stream_reason(err), error_detail(err))
         if not text.strip():

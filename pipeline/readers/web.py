@@ -1,6 +1,9 @@
-"""One parsed web-corpus record (a JSON line, a parquet row) -> Document, Skipped or DeadLetter."""
+"""One parsed web-corpus record (a JSON line, a parquet row) -> Document, Skipped or DeadLetter; the checks the
+column readers (parquet, CSV) share."""
 
 from __future__ import annotations
+
+import re
 
 from ..documents import DeadLetter, Document, Record, Skipped, no_surrogates
 
@@ -28,3 +31,25 @@ def web_record(rec, source: str, path: str, position: str, fallback_id: str, tex
         return Skipped(source, doc_id, "empty_text")
     title = rec.get("title")
     return Document(source, doc_id, text, title if isinstance(title, str) else "")
+
+
+def duplicate_columns(source: str, path: str, position: str, names: list[str], text_field: str,
+                      id_field: str) -> DeadLetter | None:
+    """A ``duplicate_column`` dead letter when the text, id or title column is named twice in ``names``: pyarrow and
+    ``csv.DictReader`` would hand over the last of them and drop the others without a word."""
+    twice = [c for c in dict.fromkeys((text_field, id_field, "title")) if names.count(c) > 1]
+    if not twice:
+        return None
+    return DeadLetter(source, path, position, "duplicate_column", f"{[(c, names.count(c)) for c in twice]} columns "
+                      f"of one name in {names}: which one to read is ambiguous; rename them"[:300])
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8, kept by errors="surrogateescape"
+
+
+def undecodable_byte(values) -> str | None:
+    """The first byte among ``values`` (strings decoded with surrogateescape) that was not UTF-8, as ``0xNN``."""
+    for value in values:
+        if isinstance(value, str) and (m := _ESCAPED.search(value)):
+            return f"0x{ord(m.group()) - 0xDC00:02x}"
+    return None

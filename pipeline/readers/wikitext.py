@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import mwparserfromhell
+from mwparserfromhell.smart_list import SmartList
 from mwparserfromhell.nodes import Argument, Comment, ExternalLink, Heading, Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
@@ -55,23 +56,27 @@ def _dropped_link(target: str, labelled: bool, prefixes: frozenset[str]) -> bool
 
 
 def _prune(code: Wikicode, prefixes: frozenset[str]) -> None:
-    """Drop templates, refs, tables, file/category links ... in place, at any depth; ``<br>`` becomes a newline,
-    a heading a plain ``== title ==`` line."""
-    for i in reversed(range(len(code.nodes))):
-        node = code.nodes[i]
+    """Drop templates, refs, tables, file/category links ... at any depth; ``<br>`` becomes a newline, a heading a
+    plain ``== title ==`` line. Each node list is rebuilt once: deleting nodes one by one (``del code.nodes[i]``)
+    moved the rest of the list each time, so a page of a million templates never finished."""
+    kept = []
+    for node in code.nodes:
         if _is_junk(node, prefixes):
-            del code.nodes[i]
-        elif isinstance(node, Tag) and str(node.tag).strip().lower() == "br":
-            code.nodes[i] = Text("\n")
+            continue
+        if isinstance(node, Tag) and str(node.tag).strip().lower() == "br":
+            node = Text("\n")
         elif isinstance(node, Heading):
             _prune(node.title, prefixes)
             marks = "=" * node.level
-            code.nodes[i] = Text(f"\n{marks} {node.title.strip_code().strip()} {marks}\n")
+            node = Text(f"\n{marks} {node.title.strip_code().strip()} {marks}\n")
         else:
             attr = next((a for t, a in _CHILD_CODE.items() if isinstance(node, t)), None)
             child = getattr(node, attr) if attr else None
             if child is not None:
                 _prune(child, prefixes)
+        kept.append(node)
+    if len(kept) != len(code.nodes) or any(a is not b for a, b in zip(kept, code.nodes)):
+        code.nodes = SmartList(kept)
 
 
 def _repeat(pattern: re.Pattern, repl, text: str) -> str:

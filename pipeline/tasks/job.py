@@ -15,6 +15,7 @@ output directory guarded (``--resume`` / ``--overwrite``) before any work, in ``
 from __future__ import annotations
 
 import logging
+import os
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -34,7 +35,7 @@ from ..readers.streams import special_file
 from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags
-from ..sources import match_files, open_beam
+from ..sources import match_files, open_beam, unlisted_matches
 from ..tokenizer import load as load_tokenizer
 from ..renderers import shared_renderer
 from . import read_records
@@ -54,7 +55,8 @@ class ReadTaskFn(beam.DoFn):
 
     def process(self, path: str):
         n = 0
-        if special_file(path):  # a FIFO a glob matched: opening it would wait for a writer (a named one is refused)
+        if special_file(path) or os.path.isdir(path):  # a FIFO a glob matched: opening it would wait for a writer (a
+            # named one is refused); a directory only a glob turns up (a named one is refused too)
             yield TaggedOutput("skipped", Skipped(self._task.name, path, "not_a_regular_file"))
             return
         try:
@@ -139,7 +141,8 @@ class ReadSplit(beam.PTransform):
         self._patterns, self._task, self._limit = patterns, task, limit
 
     def expand(self, pbegin):
-        files = match_files(self._patterns)
+        files = match_files(self._patterns)  # + what Beam's match drops silently (directories, dangling symlinks)
+        files = sorted({*files, *(p for pattern in self._patterns for p in unlisted_matches(pattern, files))})
         return (pbegin | "Files" >> beam.Create(files) | "Reshuffle" >> beam.Reshuffle()
                 | "ReadFiles" >> beam.ParDo(ReadTaskFn(self._task, self._limit)).with_outputs("dead", "skipped",
                                                                                                main="records"))
