@@ -80,6 +80,9 @@ class ReadFileFn(beam.DoFn):
                     rec = DeadLetter(self._source, path, f"document {rec.doc_id}", "document_too_large",
                                      f"{len(rec.text):,} characters > --max_doc_chars {self._max:,}")
                 yield self._route(rec)
+            if not n:  # a .jsonl / .csv of blank lines or a header only, a parquet of 0 rows, a dump without pages:
+                # the file vanished from the counts (an empty .txt is an empty_text skip)
+                yield self._route(Skipped(self._source, no_surrogates(path), "no_records"))
         except OSError as e:
             log.warning("cannot read %s after %d records: %s", path, n, e)
             yield self._route(DeadLetter(self._source, path, f"after {n} records", "unreadable_file", error_detail(e)))

@@ -174,3 +174,25 @@ def test_an_empty_source_name_is_refused_before_work(corpus, tmp_path, capsys, s
     spec = spec.replace("PATH", str(corpus / "a.txt"))
     [line] = _refused([f"--input={spec}"], capsys, tmp_path / "out")
     assert f"--input {spec}: the source name before '=' is empty; give source=pattern" in line
+
+
+def test_a_file_with_no_records_is_a_counted_skip_in_every_format(corpus, tmp_path):
+    """A .jsonl of blank lines, a .csv of its header only and a parquet of 0 rows gave no record at all: the file
+    vanished from the counts (an empty .txt was already an ``empty_text`` skip). Each is now a ``no_records`` skip,
+    and a file with records is not."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (corpus / "blank.jsonl").write_text("\n  \n\n", encoding="utf-8")
+    (corpus / "one.jsonl").write_text(json.dumps({"text": "A line of real text to render."}) + "\n", encoding="utf-8")
+    (corpus / "header.csv").write_text("id,text\n", encoding="utf-8")
+    pq.write_table(pa.table({"text": pa.array([], pa.string())}), corpus / "none.parquet")
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", f"--input=web={corpus}/*.jsonl",
+                        f"--input=rows={corpus}/*.csv", f"--input=cols={corpus}/*.parquet", f"--output={out}",
+                        "--max_patches=64"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["skipped_no_records"] == 3 and counts["documents_written"] == 1, counts
+    assert counts["records_read"] == sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + 1
