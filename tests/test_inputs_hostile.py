@@ -196,3 +196,19 @@ def test_a_file_with_no_records_is_a_counted_skip_in_every_format(corpus, tmp_pa
     counts = json.loads((out / "manifest.json").read_text())["counts"]
     assert counts["skipped_no_records"] == 3 and counts["documents_written"] == 1, counts
     assert counts["records_read"] == sum(v for k, v in counts.items() if k.startswith(("skipped_", "dead_"))) + 1
+
+
+def test_pixel_render_task_counts_a_split_file_with_no_records(tmp_path):
+    """The same for ``pixel-render task``: a CoNLL-U file of comments only in a split's glob vanished from its
+    counts; it is now a ``no_records`` skip beside the other file's 30 sentences."""
+    ud = tmp_path / "ud"
+    ud.mkdir()
+    (ud / "a.conllu").write_bytes((ROOT / "pipeline" / "sample_data" / "en_ewt-ud-test-excerpt.conllu").read_bytes())
+    (ud / "b.conllu").write_text("# newdoc id = nothing\n\n", encoding="utf-8")
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task=ud-en_ewt-pos",
+                        f"--input=train={ud}/*.conllu", f"--output={out}", "--max_patches=64"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0, p.stderr[-2000:]
+    counts = json.loads((out / "train" / "manifest.json").read_text())["counts"]
+    assert counts["skipped_no_records"] == 1 and counts["documents_written"] == 30, counts

@@ -69,6 +69,8 @@ class ReadTaskFn(beam.DoFn):
                     yield TaggedOutput("dead", rec)
                 else:
                     yield TaggedOutput("skipped", rec)
+            if not n:  # a header-only TSV, a .jsonl of blank lines: the file vanished from the counts
+                yield TaggedOutput("skipped", Skipped(self._task.name, path, "no_records"))
         except OSError as e:
             yield TaggedOutput("dead", DeadLetter(self._task.name, path, f"after {n} records", "unreadable_file",
                                                   f"{type(e).__name__}: {e}"[:300]))
