@@ -31,7 +31,7 @@ from .samples import Filters
 from .sink import WriteWebDataset
 from .sources import ReadCorpus
 from .transforms import Render
-from .validate import SettingsError, check_run_options, unknown_flags
+from .validate import SettingsError, check_run_options, unknown_flags, unparsable_flags
 
 log = logging.getLogger(__name__)
 DASK_RUNNER = RUNNER_NAMES["dask"]
@@ -132,6 +132,8 @@ def parse_options(argv: list[str]) -> RenderOptions:
             from . import dask_runner  # noqa: F401  (registers Beam's --dask_* flags)
         except ImportError as e:
             raise SettingsError([f"--runner dask: {e}; install it with pip install 'pixelkit[dask]'"]) from e
+    if bad := unparsable_flags(argv):  # before Beam's parse, which prints its usage block and exits
+        raise SettingsError(bad)
     opts = PipelineOptions(argv).view_as(RenderOptions)
     FileSystems.set_options(opts)  # Beam's --s3_* / GCS flags for the checks below and the launcher's own reads
     problems = unknown_flags(argv) + check_run_options(opts.get_all_options(), opts.render_config)

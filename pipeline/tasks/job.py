@@ -35,7 +35,7 @@ from ..readers.streams import special_file
 from ..report import render_warnings, result_stats
 from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
-from ..validate import SettingsError, unknown_flags
+from ..validate import SettingsError, unknown_flags, unparsable_flags
 from ..sources import match_files, open_beam, unlisted_matches
 from ..tokenizer import load as load_tokenizer
 from ..renderers import shared_renderer
@@ -203,6 +203,8 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
     """Run the task job; writes OUT/<split>/ shard sets and OUT/task.json; returns {split: manifest}. Every setting
     is checked first (SettingsError, one line per problem) and the output directory guarded (``settings``)."""
     argv = with_runner([*argv, *worker_log_flags(argv)])  # SDK workers as quiet as `pixel-render run`'s
+    if bad := unparsable_flags(argv):  # --encoding nope: one line, not Beam's usage block
+        raise SettingsError(bad)
     opts = PipelineOptions(argv).view_as(TaskOptions)
     o = opts.get_all_options()
     render = opts.view_as(RenderOptions)
