@@ -16,6 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import AsDict, AsList
 
 from pixelkit.schemas import ShardManifest
+from pixelkit.schemas.cards import one_line
 
 from .documents import DeadLetter, Document, Outcome
 from .options import RUNNER_NAMES, RenderOptions, use_workers, with_runner
@@ -30,7 +31,7 @@ from .samples import Filters
 from .sink import WriteWebDataset
 from .sources import ReadCorpus
 from .transforms import Render
-from .validate import SettingsError, check_run_options, unknown_flags
+from .validate import SettingsError, check_run_options, unknown_flags, unparsable_flags
 
 log = logging.getLogger(__name__)
 DASK_RUNNER = RUNNER_NAMES["dask"]
@@ -131,6 +132,8 @@ def parse_options(argv: list[str]) -> RenderOptions:
             from . import dask_runner  # noqa: F401  (registers Beam's --dask_* flags)
         except ImportError as e:
             raise SettingsError([f"--runner dask: {e}; install it with pip install 'pixelkit[dask]'"]) from e
+    if bad := unparsable_flags(argv):  # before Beam's parse, which prints its usage block and exits
+        raise SettingsError(bad)
     opts = PipelineOptions(argv).view_as(RenderOptions)
     FileSystems.set_options(opts)  # Beam's --s3_* / GCS flags for the checks below and the launcher's own reads
     problems = unknown_flags(argv) + check_run_options(opts.get_all_options(), opts.render_config)
@@ -174,6 +177,7 @@ def summary_table(m: ShardManifest) -> str:
     rows = [f"  {k:<40} {v:>10,}" for k, v in outcome_counts(m.counts).items()]
     rows += [f"  {k + ' (chunks)':<40} {v:>10,}" for k, v in chunk_skips(m.counts).items()]
     per_source = [f"  {'source':<22} {'chars rendered':>14} {'tofu':>8} {'tofu %':>8} {'replaced':>9}"]
-    per_source += [f"  {s:<22} {c:>14,} {t:>8,} {r:>8} {x:>9,}" for s, c, t, r, x in stats_rows(m.counts)]
+    # a source name (--input NAME=pattern) can hold a newline or an escape sequence: shown escaped, one row per source
+    per_source += [f"  {one_line(s):<22} {c:>14,} {t:>8,} {r:>8} {x:>9,}" for s, c, t, r, x in stats_rows(m.counts)]
     return "\n".join([f"  {'samples written':<40} {m.num_samples:>10,}", f"  {'shards':<40} {len(m.shards):>10,}",
                       f"  {'bytes':<40} {m.num_bytes:>10,}", *rows, *(per_source if len(per_source) > 1 else [])])

@@ -338,14 +338,32 @@ def _tokenizer_problems(path: str) -> list[str]:
     return []
 
 
+def _all_options_parser(**kwargs):
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False, **kwargs)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # what PipelineOptions.get_all_options parses with
+    return parser
+
+
+def unparsable_flags(argv: list[str]) -> list[str]:
+    """A flag the option parser cannot take (a value outside its choices, ``--format nope``; not a number; no
+    value), as one line naming the flag and what it takes: Beam's parse printed its whole usage block and exited.
+    Check before ``PipelineOptions.get_all_options`` (argparse stops at the first such flag)."""
+    import argparse
+
+    try:
+        _all_options_parser(exit_on_error=False).parse_known_args(argv)
+    except argparse.ArgumentError as e:
+        return [f"{e.argument_name}: {e.message}" if e.argument_name else e.message]
+    return []
+
+
 def unknown_flags(argv: list[str]) -> list[str]:
     """Arguments no Beam or pixelkit option takes (Beam itself only warns and drops them: a typo'd flag would be
     silently ignored)."""
-    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
-
-    parser = _BeamArgumentParser(allow_abbrev=False)
-    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
-        cls._add_argparse_args(parser)  # what PipelineOptions.get_all_options parses with
+    parser = _all_options_parser()
     _, unknown = parser.parse_known_args(argv)
     known = [opt for action in parser._actions for opt in action.option_strings]
     out, after_flag = [], False

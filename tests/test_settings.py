@@ -53,6 +53,11 @@ RUN_CASES = [
     ("broken tokenizer", ["--tokenizer={d}/tok.json"], "is not a tokenizers JSON file"),
     ("resume and overwrite", ["--resume", "--overwrite"], "--resume and --overwrite contradict each other"),
     ("typo in a flag", ["--sampels_per_shard=3"], "--sampels_per_shard: unknown option; did you mean --samples_per_shard?"),
+    # a value argparse refuses: one line naming the flag and what it takes, not Beam's usage block (a SystemExit)
+    ("format outside its choices", ["--format=nope"],
+     "--format: invalid choice: 'nope' (choose from 'auto', 'wikipedia', 'books', 'jsonl', 'parquet', 'text', 'csv')"),
+    ("encoding outside its choices", ["--encoding", "nope"], "--encoding: invalid choice: 'nope' (choose from 'png', 'pxz')"),
+    ("patches not a number", ["--max_patches=abc"], "--max_patches/--max-patches: invalid int value: 'abc'"),
     ("no input", ["-input"], "--input is required"),
     ("input matches nothing", ["-input", "--input=books={d}/nothing/*.txt"], "no file matches"),
     ("unknown input format", ["-input", "--input={d}/words.tsv"], "cannot tell the format"),

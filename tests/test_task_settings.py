@@ -29,6 +29,18 @@ def test_bad_settings_fail_before_work_all_at_once(tmp_path):
     assert not out.exists()
 
 
+def test_a_value_outside_a_flags_choices_is_one_line_naming_them(tmp_path, capsys):
+    """--encoding nope was Beam's whole usage block and a SystemExit; now one settings line, nothing written."""
+    from pixelkit.pipeline.cli import main
+
+    out = tmp_path / "never"
+    assert main(["task", "--task=ud-en_ewt-pos", f"--input=validation={EXCERPT}", f"--output={out}",
+                 "--encoding=nope"]) == 2
+    err = capsys.readouterr().err
+    assert err == "pixel-render task: error: --encoding: invalid choice: 'nope' (choose from 'png', 'pxz')\n", err
+    assert not out.exists()
+
+
 def test_an_object_store_output_is_refused_before_work(tmp_path, monkeypatch):
     """The task job writes local directories: an s3:// --output rendered the task, left a local "s3:" folder and
     part of the files in S3, then raised FileNotFoundError."""

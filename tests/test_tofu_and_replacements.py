@@ -183,3 +183,22 @@ def test_text_the_pygame_backend_cannot_shape_is_counted_and_warned_per_source(t
     assert m.counts["documents_written"] == 3  # counted and warned, not skipped
     pango = run([*inputs, f"--output={tmp_path / 'pc'}", "--preset=pixel", "--workers=1"])
     assert not [k for k in pango.counts if k.startswith("unshaped_chars")]
+
+
+def test_the_summary_table_shows_hostile_source_names_escaped(tmp_path, udhr):
+    """A source name given with a newline and a terminal escape (--input NAME=path) was printed raw: the row broke in
+    two and the escape reset the terminal. Now each source is one row, escaped; plain names as before."""
+    d = tmp_path / "in"
+    d.mkdir()
+    hostile = "news\nfake row\x1bc\x07"  # ESC c resets a terminal, BEL rings
+    (d / "a.jsonl").write_text(json.dumps({"id": "p0", "text": udhr["eng"]["paragraphs"][0]}) + "\n")
+    (d / "eng.jsonl").write_text(json.dumps({"id": "p0", "text": udhr["eng"]["paragraphs"][1]}) + "\n")
+    m = run([f"--input={hostile}={d / 'a.jsonl'}", f"--input={d / 'eng.jsonl'}", f"--output={tmp_path / 'o'}"])
+    assert sorted(source_stats(m.counts)) == ["eng", hostile]
+    table = summary_table(m)
+    assert "\x1b" not in table and "\n  fake row" not in table
+    rows = table.splitlines()
+    n = source_stats(m.counts)
+    escaped = "news\\nfake row\\x1bc\\x07"  # as written: backslash escapes, one line
+    assert sum(r.startswith(f"  {escaped:<22} {n[hostile]['chars_rendered']:>14,} ") for r in rows) == 1
+    assert sum(r.startswith(f"  {'eng':<22} {n['eng']['chars_rendered']:>14,} ") for r in rows) == 1

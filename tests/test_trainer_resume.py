@@ -31,7 +31,7 @@ def test_resume_from_a_latest_whose_directory_is_gone_fails_at_start(tmp_path, g
                            str(tmp_path / "run"), "--steps", "3"])
         err = capsys.readouterr().err
         assert code == 2 and f"names checkpoint {tag!r}, which is not a directory there" in err, err
-        assert "resume=false" in err
+        assert f"or delete {tmp_path / 'run'}" in err
 
 
 def test_pruning_keeps_the_checkpoint_latest_names_beside_a_killed_runs_leftover(tmp_path, gray_shards):
@@ -78,7 +78,7 @@ def test_resuming_a_checkpoint_of_another_architecture_names_it(tmp_path, gray_s
     code = train_main(args + ["--set", "model_overrides.intermediate_size=96"])
     err = capsys.readouterr().err
     assert code == 2 and "step-0000001, which this run would resume, holds another architecture" in err, err
-    assert "size mismatch for encoder.0.mlp.fc1.weight" in err and "resume=false" in err
+    assert "size mismatch for encoder.0.mlp.fc1.weight" in err and "write to another --out, or delete" in err
 
 
 def test_a_metrics_record_cut_off_by_a_kill_does_not_stop_the_resume(tmp_path):
@@ -162,7 +162,7 @@ def test_a_damaged_pixelkit_json_in_the_checkpoint_to_resume_is_named_with_the_f
         capsys.readouterr()
         code = train_main(argv)
         err = capsys.readouterr().err
-        assert code == 2 and f"{info} {says}" in err and "set resume=false" in err and "Traceback" not in err, err
+        assert code == 2 and f"{info} {says}" in err and f"or delete {out}" in err and "Traceback" not in err, err
 
 
 def test_a_finetune_of_another_task_into_a_used_out_is_refused_before_the_engine(tmp_path, capsys):
@@ -194,3 +194,20 @@ def test_a_finetune_of_another_task_into_a_used_out_is_refused_before_the_engine
             "on task 'glue-wnli' would resume" in err, err
         assert "give this run another --out (e.g. out/finetune/glue-wnli), or delete" in err and "Traceback" not in err
         assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before, "written before the refusal"
+
+
+def test_resume_false_into_an_out_holding_a_run_is_refused_before_the_engine(tmp_path, gray_shards, capsys):
+    """``--set resume=false`` into a used --out started a new run beside the old one's files: its step-* dirs were
+    kept (and pruned with the new run's), two runs' tensorboard events mixed, metrics.jsonl was cut. Now exit 2 before
+    any work, naming the directory, what it holds and the fixes; nothing there is written."""
+    out = tmp_path / "run"
+    argv = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--steps", "1", "--out", str(out)]
+    _main(*argv)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    capsys.readouterr()
+    code = train_main([*argv, "--set", "resume=false"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--out {out} holds another run's files (checkpoints/step-0000001, checkpoints/latest, " \
+        "tensorboard, metrics.jsonl) and resume=false starts a new run there" in err, err
+    assert f"write to another --out, or delete {out} first" in err and "Traceback" not in err, err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before, "written before the refusal"

@@ -163,7 +163,7 @@ def train(cfg: TrainConfig) -> Run:
             raise ConfigError(f"{ckpt_dir / (ckpt_dir / 'latest').read_text().strip()}, which this run would resume, "
                               f"holds another architecture than this run's model (changed --model, --flavor or "
                               f"model_overrides?): {' '.join(lines)[:300]} -- restore the settings it was saved with, "
-                              f"write to another --out, or set resume=false") from None
+                              f"write to another --out, or delete {cfg.output_dir}") from None
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
         rng = client["torch_rng"]  # restored once the loader's iterator has drawn its seed (below)

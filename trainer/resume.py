@@ -25,29 +25,46 @@ def _saved_task(out: Path, saved: dict):
         return _UNKNOWN
 
 
+def check_fresh_out(out: Path) -> None:
+    """``resume=false`` starts a new run: into an ``--out`` holding another run's checkpoints, best model,
+    tensorboard events or metrics it mixed them with its own (the old step-* dirs kept and pruned with the new,
+    best/ and two runs' events side by side, metrics.jsonl cut to nothing). Refused, naming what is there."""
+    left = [p for p in (*sorted((out / "checkpoints").glob("step-*")), out / "checkpoints" / "latest", out / "best",
+                        out / "tensorboard", out / "metrics.jsonl") if p.exists()]
+    if left:
+        shown = ", ".join(p.relative_to(out).as_posix() for p in left[:4]) + (" ..." if len(left) > 4 else "")
+        raise ConfigError(f"--out {out} holds another run's files ({shown}) and resume=false starts a new run there, "
+                          f"which would mix its checkpoints, best/ and tensorboard events with that run's: write to "
+                          f"another --out, or delete {out} first (resume=true, the default, continues that run)")
+
+
 def check_resume(cfg: TrainConfig) -> None:
     """A run that will resume its output's latest checkpoint needs that checkpoint's directory, must use the
     ZeRO stage it was saved with (DeepSpeed lays out, and looks for, optimizer state per stage, and dies mid-load
     on another one) and must be of its kind: a finetuning run given a pretraining run's output (or the reverse)
-    failed only once DeepSpeed had started, on the other architecture."""
+    failed only once DeepSpeed had started, on the other architecture. A run with ``resume=false``: ``check_fresh_out``."""
     out = Path(cfg.output_dir)
     ckpt_dir = out / "checkpoints"
-    if not cfg.resume or not (ckpt_dir / "latest").is_file():
+    if not cfg.resume:
+        check_fresh_out(out)
+        return
+    if not (ckpt_dir / "latest").is_file():
         return
     tag = (ckpt_dir / "latest").read_text().strip()
     if not tag or Path(tag).name != tag or not (ckpt_dir / tag).is_dir():  # DeepSpeed: a bare AssertionError
         raise ConfigError(f"{ckpt_dir / 'latest'} names checkpoint {tag!r}, which is not a directory there (deleted "
-                          f"or moved?): put it back, point latest at a complete step-* dir, or set resume=false")
+                          f"or moved?): put it back, point latest at a complete step-* dir, or start over: write to another --out, "
+                          f"or delete {out}")
     info = ckpt_dir / tag / RESUME_INFO
     try:
         saved = json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}  # written since these checks
     except (OSError, ValueError, RecursionError) as e:  # ValueError: not JSON or not UTF-8 (damaged, hand-edited)
         raise ConfigError(f"{info} is damaged ({type(e).__name__}: {str(e)[:80]}): resuming that checkpoint cannot be "
                           f"checked; point {ckpt_dir / 'latest'} at an earlier complete step-* dir, write to another "
-                          "--out, or set resume=false") from None
+                          f"--out, or delete {out}") from None
     if not isinstance(saved, dict):
         raise ConfigError(f"{info} holds a JSON {type(saved).__name__}, not an object: point {ckpt_dir / 'latest'} "
-                          "at an earlier complete step-* dir, write to another --out, or set resume=false")
+                          f"at an earlier complete step-* dir, write to another --out, or delete {out}")
     task = _saved_task(out, saved)
     if task is not _UNKNOWN and (task is None) != (cfg.task.name is None):
         kind, other = ("pretraining", "finetuning") if task is None else (f"finetuning (task {task!r})", "pretraining")
@@ -58,7 +75,7 @@ def check_resume(cfg: TrainConfig) -> None:
         raise ConfigError(
             f"engine.zero_stage is {cfg.engine.zero_stage} but {ckpt_dir / tag}, which this run would resume, was "
             f"saved with engine.zero_stage={saved.get('zero_stage')}: DeepSpeed cannot resume across ZeRO stages. "
-            f"Set engine.zero_stage={saved.get('zero_stage')}, write to another --out, or set resume=false")
+            f"Set engine.zero_stage={saved.get('zero_stage')}, write to another --out, or delete {out}")
 
 
 def task_record(spec) -> dict:

@@ -32,9 +32,10 @@ from ..localrunner import is_local as is_local_runner
 from ..options import RenderOptions, use_workers, with_runner
 from ..quiet import worker_log_flags
 from ..readers.streams import special_file
+from ..report import render_warnings, result_stats
 from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
-from ..validate import SettingsError, unknown_flags
+from ..validate import SettingsError, unknown_flags, unparsable_flags
 from ..sources import match_files, open_beam, unlisted_matches
 from ..tokenizer import load as load_tokenizer
 from ..renderers import shared_renderer
@@ -77,7 +78,8 @@ class ReadTaskFn(beam.DoFn):
 
 
 class RenderTaskFn(beam.DoFn):
-    """Batches of LabelledRecords -> samples (main), one outcome label per record ("outcome"), dead letters ("dead")."""
+    """Batches of LabelledRecords -> samples (main), one outcome label per record ("outcome"), dead letters ("dead"),
+    per-source render stats of each record ("stats": ``(f"{stat}:{source}", n)``, summed per split as ``run``'s)."""
 
     def __init__(self, cfg, encoding: str, task: TaskDef, tokenizer_path: str | None, stride: int,
                  max_tokens: int = 0):
@@ -97,8 +99,12 @@ class RenderTaskFn(beam.DoFn):
             yield from self._one(rec, r, ids)
 
     def _one(self, rec: LabelledRecord, r, ids: dict[str, int]):
+        drawn = []
         out = render_record(rec, r, self._cfg, self._encoding, self._task, ids, self._tok, self._stride,
-                            self._max_tokens)
+                            self._max_tokens, drawn)
+        if drawn:
+            for kv in result_stats(rec.source, drawn):
+                yield TaggedOutput("stats", kv)
         if isinstance(out, DeadLetter):
             Metrics.counter(NS, f"dead_{out.reason}").inc()
             yield TaggedOutput("dead", out)
@@ -170,7 +176,7 @@ def build_task_pipeline(p: beam.Pipeline, run: TaskRunConfig) -> dict[str, str]:
                     | f"Batch_{split}" >> beam.BatchElements(min_batch_size=16, max_batch_size=64)
                     | f"Render_{split}" >> beam.ParDo(RenderTaskFn(cfg, run.encoding, task, run.tokenizer_path,
                                                                    run.stride, run.max_tokens),
-                                                      vocab=AsSingleton(vocab)).with_outputs("outcome", "dead",
+                                                      vocab=AsSingleton(vocab)).with_outputs("outcome", "dead", "stats",
                                                                                              main="samples"))
         infos = rendered.samples | f"Write_{split}" >> WriteWebDataset(out, split, run.samples_per_shard, run.resume)
         dead = (read.dead, rendered.dead) | f"AllDead_{split}" >> beam.Flatten()
@@ -182,7 +188,9 @@ def build_task_pipeline(p: beam.Pipeline, run: TaskRunConfig) -> dict[str, str]:
             (read.skipped | f"SkipReason_{split}" >> beam.Map(_count_name)),
             rendered.outcome,
         ) | f"AllLabels_{split}" >> beam.Flatten()
-        counts = labels | f"Count_{split}" >> beam.combiners.Count.PerElement()
+        counts = ((labels | f"Count_{split}" >> beam.combiners.Count.PerElement(),
+                   rendered.stats | f"SumStats_{split}" >> beam.CombinePerKey(sum))  # f"{stat}:{source}" as run's
+                  | f"CountsAndStats_{split}" >> beam.Flatten())
         dead_lines = dead | f"DeadJson_{split}" >> beam.Map(_dead_json)
         (p | f"Once_{split}" >> beam.Create([None])
            | f"Finalize_{split}" >> beam.Map(finalize, run.split_run(split, out),
@@ -195,6 +203,8 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
     """Run the task job; writes OUT/<split>/ shard sets and OUT/task.json; returns {split: manifest}. Every setting
     is checked first (SettingsError, one line per problem) and the output directory guarded (``settings``)."""
     argv = with_runner([*argv, *worker_log_flags(argv)])  # SDK workers as quiet as `pixel-render run`'s
+    if bad := unparsable_flags(argv):  # --encoding nope: one line, not Beam's usage block
+        raise SettingsError(bad)
     opts = PipelineOptions(argv).view_as(TaskOptions)
     o = opts.get_all_options()
     render = opts.view_as(RenderOptions)
@@ -216,6 +226,8 @@ def run_task(argv: list[str], *, test_pipeline=None) -> dict[str, ShardManifest]
     spec.write(o["output"])
     for split, m in manifests.items():
         log.info("%s: %d samples in %d shards", split, m.num_samples, len(m.shards))
+        for line in render_warnings(m.counts, task=True):
+            log.warning("%s: %s", split, line)
         if not m.num_samples:
             lost = sorted(((v, k) for k, v in m.counts.items() if k.startswith(("dead_", "skipped_"))), reverse=True)
             log.warning("%s: no sample was written: %s (dead letters, with file and line: %s/dead_letters.jsonl)", split,

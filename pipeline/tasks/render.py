@@ -67,13 +67,16 @@ def _skip(rec: LabelledRecord, reason: str) -> Skipped:
 
 def render_record(rec: LabelledRecord, renderer: Renderer, cfg: RenderConfig, encoding: str, task: TaskDef,
                   vocab: dict[str, int], tokenizer=None, stride: int = 0,
-                  max_tokens: int = 0) -> list[RenderedSample] | Skipped | DeadLetter:
+                  max_tokens: int = 0, drawn: list[RenderResult] | None = None
+                  ) -> list[RenderedSample] | Skipped | DeadLetter:
     """The samples for ``rec``; a snake_case skip reason; or a DeadLetter (label outside the vocabulary, no text,
-    a words strip the tokenizer cannot align: ``tokens.word_token_spans``)."""
+    a words strip the tokenizer cannot align: ``tokens.word_token_spans``). ``drawn``: a list that gets every
+    render made for the record (kept or not; a QA question's windows), for the job's per-source stats."""
+    drawn = [] if drawn is None else drawn
     if task.input == "qa":
-        return _render_qa(rec, renderer, cfg, encoding, tokenizer, stride, max_tokens)
+        return _render_qa(rec, renderer, cfg, encoding, tokenizer, stride, max_tokens, drawn)
     if task.input == "words":
-        return _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer, max_tokens)
+        return _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer, max_tokens, drawn)
     label = rec.label
     if isinstance(label, str):
         if label not in vocab:
@@ -84,6 +87,7 @@ def render_record(rec: LabelledRecord, renderer: Renderer, cfg: RenderConfig, en
         res = renderer.render_pair(fmt(rec.text), fmt(rec.text_b or ""))
     else:
         res = renderer.render_text(fmt(rec.text))
+    drawn.append(res)
     if not res.ok:
         return _dead(rec, "empty_text", "nothing left to render") if res.reason == "empty" else _skip(rec, res.reason)
     ids, cut_ids = None, False
@@ -93,12 +97,13 @@ def render_record(rec: LabelledRecord, renderer: Renderer, cfg: RenderConfig, en
     return [_sample(rec, res, cfg, encoding, 0, label=label, token_ids=ids, tokens_truncated=cut_ids)]
 
 
-def _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer, max_tokens=0):
+def _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer, max_tokens, drawn):
     tags = list(map(vocab.get, rec.tags))
     if None in tags:
         unknown = sorted({t for t in rec.tags if t not in vocab})
         return _dead(rec, "label_not_in_vocabulary", f"{unknown} not in the label vocabulary")
     res = renderer.render_words(list(rec.words))
+    drawn.append(res)
     if not res.ok:
         return _dead(rec, "empty_text", "nothing left to render") if res.reason == "empty" else _skip(rec, res.reason)
     n = len(res.word_starts)
@@ -123,8 +128,9 @@ def _render_words(rec, renderer, cfg, encoding, task, vocab, tokenizer, max_toke
                     **side)]
 
 
-def _render_qa(rec, renderer, cfg, encoding, tokenizer, stride, max_tokens=0):
+def _render_qa(rec, renderer, cfg, encoding, tokenizer, stride, max_tokens, drawn):
     windows = renderer.render_qa(rec.text, rec.text_b or "", stride=stride)
+    drawn.extend(windows)
     if not windows[0].ok:
         if windows[0].reason == "empty":
             return _dead(rec, "empty_text", "nothing left to render")
