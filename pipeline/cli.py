@@ -51,9 +51,13 @@ def _view_args(p: argparse.ArgumentParser) -> None:
 
 
 def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str) -> None:
+    from .validate import SettingsError
+
     if not res.ok:
         raise SystemExit(f"nothing rendered: {res.reason}")
     shown = None if a.full else min(cfg.max_patches, res.eos_patch + 2)
+    if why := _image_size_problem(res.pixels, cfg.pixels_per_patch, shown, a):
+        raise SettingsError([why])
     img = to_image(res.pixels, cfg.mode, cfg.pixels_per_patch, patches=shown, grid=a.grid, scale=a.scale, wrap=a.wrap)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     img.save(out)
@@ -68,6 +72,23 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
         log.warning("%d characters drawn unshaped: the pygame backend has no shaper or bidi (--backend pangocairo "
                     "shapes them)", res.unshaped_chars)
     print(json.dumps(info, ensure_ascii=False))
+
+
+def _image_size_problem(pixels, patch: int, shown: int | None, a: argparse.Namespace) -> str | None:
+    """Why the image ``to_image`` would draw is too large: --scale 64 --full drew a PIXEL strip at 541,696 x 1,024 px
+    (4.7 GB of memory, 45 s, for an image PIL and viewers refuse to open as a decompression bomb)."""
+    from PIL import Image
+
+    height, width = pixels.shape[0], min(pixels.shape[1], (shown or pixels.shape[1]) * patch)
+    if a.wrap and width > a.wrap * patch:  # as to_image folds it: rows of `wrap` patches, 2 px between rows
+        rows = -(-width // (a.wrap * patch))
+        width, height = a.wrap * patch, rows * height + 2 * (rows - 1)
+    limit = Image.MAX_IMAGE_PIXELS
+    if width * height * a.scale ** 2 <= limit:
+        return None
+    fits = max(1, int((limit / (width * height)) ** 0.5))
+    return (f"--scale {a.scale}: the image would be {width * a.scale:,} x {height * a.scale:,} px, over the "
+            f"{limit:,} pixels above which PIL warns of a decompression bomb (twice that, it refuses to open it); use --scale <= {fits} (or --wrap, or no --full)")
 
 
 def _image_suffix_problem(out: str) -> str | None:
@@ -233,6 +254,8 @@ def cmd_fontcheck(a: argparse.Namespace) -> None:
     from .validate import SettingsError, font_problem
 
     problems = [f"{path} {why}: give .ttf/.otf/.ttc files" for path in a.fonts if (why := font_problem(path))]
+    if not a.fonts and not a.write_manifest:  # it printed nothing and exited 0, as if every font passed
+        problems.append("no font given: give one or more .ttf/.otf/.ttc files, e.g. fonts/PixeloidSans.ttf")
     if problems:
         raise SettingsError(problems)
     unusable = 0
@@ -308,8 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     from .quiet import configure
 
     argv = sys.argv[1:] if argv is None else argv
-    verbose = sum(a in ("-v", "--verbose") for a in argv)
-    argv = [a for a in argv if a not in ("-v", "--verbose")]
+    # -v anywhere before a `--`: after it, "-v" is a text (`pixel-render text --out x.png -- -v` lost it)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    verbose = sum(a in ("-v", "--verbose") for a in argv[:cut])
+    argv = [a for a in argv[:cut] if a not in ("-v", "--verbose")] + argv[cut:]
     configure(verbose)
     try:
         _dispatch(argv)

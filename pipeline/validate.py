@@ -87,6 +87,8 @@ def font_problem(path: str) -> str | None:
     from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
     p = Path(path)
+    if p.is_dir():  # it said "does not exist"
+        return "is a directory, not a font file"
     if not p.is_file():
         return "does not exist"
     try:
