@@ -289,9 +289,26 @@ def cmd_task(argv: list[str]) -> None:
         print(f"\n{split}: {m.num_samples} samples in {len(m.shards)} shards\n{summary_table(m)}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="pixel-render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd")
+VIEW_CMDS = ("text", "pair", "words", "qa")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose errors for a text starting with '-' ("argument -h/--help: ignored explicit argument 'ello'"
+    for `text -hello`) also say how to give such a text."""
+
+    dash_hint = False
+
+    def error(self, message: str):
+        if self.dash_hint:
+            message += ("; a text that starts with '-' goes after the options and a `--`, e.g. "
+                        "pixel-render text --out x.png -- -hello")
+        super().error(message)
+
+
+def build_parser(dash_hint: bool = False) -> argparse.ArgumentParser:
+    ap = _Parser(prog="pixel-render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.dash_hint = dash_hint  # the top parser reports a stray "-x" after text/pair/words/qa
+    sub = ap.add_subparsers(dest="cmd", parser_class=_Parser)
     p = sub.add_parser("text", help="render one text")
     p.add_argument("text")
     p = sub.add_parser("pair", help="render a text pair (SEP patch between)")
@@ -303,9 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("context")
     p.add_argument("--stride", type=int, default=0)
-    for name in ("text", "pair", "words", "qa"):
+    for name in VIEW_CMDS:
         add_render_args(sub.choices[name])
         _view_args(sub.choices[name])
+        sub.choices[name].dash_hint = True
     p = sub.add_parser("sample", help="render the bundled sample corpus to PNG files")
     p.add_argument("--out", default="out/samples")
     p = sub.add_parser("demo", help="the main job: bundled corpus -> shards (the default command)")
@@ -366,7 +384,7 @@ def _dispatch(argv: list[str]) -> None:
     if argv[:1] == ["task"]:
         cmd_task(argv[1:])
         return
-    a = build_parser().parse_args(argv or ["demo"])
+    a = build_parser(argv[:1] in ([c] for c in VIEW_CMDS)).parse_args(argv or ["demo"])
     if a.cmd == "sample":
         cmd_sample(a)
     elif a.cmd == "demo":

@@ -104,6 +104,10 @@ CLI_CASES = [
      "--scale 64: the image would be 541,696 x 1,024 px, over the 89,478,485 pixels"),
     ("pixelgpt folded, still too large", ["text", "hi", "--preset", "pixelgpt", "--scale", "64", "--full",
                                           "--out", "{d}/big.png"], "use --scale <= 17"),
+    ("text starting with a dash", ["text", "-hello", "--out", "{d}/big.png"],
+     "ignored explicit argument 'ello'; a text that starts with '-' goes after the options and a `--`"),
+    ("words, one starting with a dash", ["words", "a", "-b", "--out", "{d}/big.png"],
+     "unrecognized arguments: -b; a text that starts with '-' goes after the options"),
     ("fontcheck of nothing", ["fontcheck"], "no font given: give one or more .ttf/.otf/.ttc files"),
     ("fontcheck of a directory", ["fontcheck", "{d}"], "{d} is a directory, not a font file"),
     ("demo into a file", ["demo", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
@@ -143,6 +147,7 @@ def test_the_largest_scale_that_fits_is_drawn(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("cmd,argv,words", [("text", ["--", "-v"], None), ("text", ["--", "--verbose"], None),
+                                             ("text", ["--", "-hello"], None),
                                              ("words", ["--", "a", "-v", "b"], 3)])
 def test_a_text_after_double_dash_is_text_not_a_flag(tmp_path, capsys, cmd, argv, words):
     """-v / --verbose are pixel-render's own flags anywhere before `--`; after it they are text (they were dropped:
