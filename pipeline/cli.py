@@ -75,9 +75,8 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
 
 
 def _image_size_problem(pixels, patch: int, shown: int | None, a: argparse.Namespace) -> str | None:
-    """Why the image ``to_image`` would draw is too large: --scale 64 --full --wrap 0 drew a PIXEL strip at
-    541,696 x 1,024 px (2.4 GB of memory, 21 s; --preset pixelgpt --scale 64 --full: 4.7 GB, 46 s), an image PIL
-    refuses to open as a decompression bomb."""
+    """Why ``to_image``'s image is too large: --scale 64 --full --wrap 0 drew 541,696 x 1,024 px (2.4 GB, 21 s;
+    pixelgpt --scale 64 --full: 4.7 GB, 46 s), an image PIL refuses to open as a decompression bomb."""
     from PIL import Image
 
     height, width = pixels.shape[0], min(pixels.shape[1], (shown or pixels.shape[1]) * patch)
