@@ -52,7 +52,6 @@ def _view_args(p: argparse.ArgumentParser) -> None:
 
 def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str) -> None:
     from .validate import SettingsError
-
     if not res.ok:
         raise SystemExit(f"nothing rendered: {res.reason}")
     shown = None if a.full else min(cfg.max_patches, res.eos_patch + 2)
@@ -142,11 +141,13 @@ def cmd_sample(a: argparse.Namespace) -> None:
     """Render the bundled sample corpus in the PIXEL (gray), RGB and PIXAR (binary) settings to PNG files."""
     from .validate import SettingsError, out_dir_problem
 
-    if why := out_dir_problem(a.out):
+    names, out = ("pixel", "pixel-rgb", "pixar"), Path(a.out)  # a file out/pixar raised after two settings were drawn
+    if why := out_dir_problem(a.out) or next((f"--out {a.out}: {out / n} is a file, and sample writes its PNG files "
+                                              f"into {out / n}/; move it or give another --out" for n in names
+                                              if (out / n).exists() and not (out / n).is_dir()), None):
         raise SettingsError([why])
-    out = Path(a.out)
     texts = sample_texts()
-    for name in ("pixel", "pixel-rgb", "pixar"):
+    for name in names:
         cfg = preset(name)
         r = TextRenderer(cfg)
         d = out / name
@@ -292,8 +293,7 @@ VIEW_CMDS = ("text", "pair", "words", "qa")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, whose errors for a text starting with '-' ("argument -h/--help: ignored explicit argument 'ello'"
-    for `text -hello`) also say how to give such a text."""
+    """argparse whose errors (`text -hello`: "ignored explicit argument 'ello'") say how to give a text like that."""
 
     dash_hint = False
 

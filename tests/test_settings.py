@@ -21,6 +21,8 @@ def files(tmp_path):
     (tmp_path / "a-file").write_text("not a directory")
     (tmp_path / "words.tsv").write_text("a,b\n")
     (tmp_path / "tok.json").write_text("{not json")
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "pixar").write_text("a file where `sample` makes a folder")
     return tmp_path
 
 
@@ -113,6 +115,8 @@ CLI_CASES = [
     ("demo into a file", ["demo", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
     ("demo under a file", ["demo", "--out", "{d}/a-file/out"], "is a file, so no directory can be made"),
     ("sample into a file", ["sample", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
+    ("sample over a file it would write into", ["sample", "--out", "{d}/sm"],
+     "--out {d}/sm: {d}/sm/pixar is a file, and sample writes its PNG files into {d}/sm/pixar/"),
     ("tokenizer under a file", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}/a-file/tok.json"],
      "is a file, so no directory can be made"),
     ("tokenizer onto a directory", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}"],
@@ -135,7 +139,7 @@ def test_one_off_commands_refuse_bad_settings(files, capsys, case, argv, expecte
     err = capsys.readouterr().err
     assert rc == 2 and expected.format(d=files) in err and "Traceback" not in err, err
     assert not (files / "demo" / "pixel-gray").exists()
-    assert not (files / "big.png").exists()
+    assert not (files / "big.png").exists() and [p.name for p in (files / "sm").iterdir()] == ["pixar"]
 
 
 def test_the_largest_scale_that_fits_is_drawn(tmp_path, capsys):
