@@ -198,14 +198,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("no valid sample read: no contact sheet")
         return 1 if problems else 0
-    counts = np.array([s.num_patches for s in iter_samples(a.dir, manifest, problems)])
+    want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
+    counts = []
+    for s in iter_samples(a.dir, manifest, problems):
+        counts.append(s.num_patches)
+        if (s.mode, s.patch_size, s.max_patches) != want:  # its patches fell outside the histogram without a word
+            problems.append(f"{s.key}: a {s.mode} strip of {s.max_patches} {s.patch_size}px patches; the manifest "
+                            f"says {want[0]} {want[2]} x {want[1]}px (counted in the numbers)")
+    counts = np.array(counts)
     _report_unread(a, problems)
     if counts.size == 0:
         print("no samples")
         return 1
     q = np.percentile(counts, [0, 10, 50, 90, 100])
     print(f"samples {counts.size}  mean patches {counts.mean():.1f}  min/p10/p50/p90/max " + "/".join(f"{v:.0f}" for v in q))
-    hist, edges = np.histogram(counts, bins=10, range=(0, manifest.max_patches))
+    hist, edges = np.histogram(counts, bins=10, range=(0, max(manifest.max_patches, int(counts.max()))))
     for h, lo, hi in zip(hist, edges, edges[1:]):
         print(f"{lo:6.0f}-{hi:<6.0f} {'#' * int(60 * h / max(1, hist.max()))} {h}")
     return 1 if problems else 0
@@ -242,15 +249,15 @@ def _inspect_settings_problem(a: argparse.Namespace) -> str | None:
 
 
 def _report_unread(a: argparse.Namespace, problems: list[str]) -> None:
-    """Samples left out (a missing shard, one that is not a tar, a sample that does not parse): counted, the first
-    few named, on stderr; the exit code is then 1."""
+    """Samples left out (a missing shard, one that is not a tar, a sample that does not parse) or, in stats, of
+    another shape than the manifest's: counted, the first few named, on stderr; the exit code is then 1."""
     if not problems:
         return
     for line in problems[:5]:
-        print(f"pixel-shards {a.cmd}: skipped {line}", file=sys.stderr)
+        print(f"pixel-shards {a.cmd}: {line}", file=sys.stderr)
     more = f" ({len(problems) - 5} more)" if len(problems) > 5 else ""
-    print(f"pixel-shards {a.cmd}: {len(problems)} problem(s) while reading{more}; the numbers above leave those "
-          f"samples out; `pixel-shards verify {a.dir}` lists every problem", file=sys.stderr)
+    print(f"pixel-shards {a.cmd}: {len(problems)} problem(s) while reading{more}; a sample that could not be read is "
+          f"left out of what is shown; `pixel-shards verify {a.dir}` lists every problemevery problem", file=sys.stderr)
 
 if __name__ == "__main__":
     sys.exit(main())

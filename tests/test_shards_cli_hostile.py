@@ -75,9 +75,9 @@ def test_a_damaged_shard_is_named_and_exits_1(shards, capsys, cmd, damage):
     rc = shards_main([cmd, str(shards), "--n", str(MAX_SHEET_ROWS)] if cmd == "inspect" else [cmd, str(shards)])
     out, err = capsys.readouterr()
     assert rc == 1 and "Traceback" not in err, err
-    assert f"skipped {second.name}" in err and f"pixel-shards verify {shards}" in err, err
+    assert f"{cmd}: {second.name}: " in err and f"pixel-shards verify {shards}" in err, err
     if cmd == "stats":
-        assert f"samples {kept} " in out  # the numbers are those of what was read, and said to be
+        assert f"samples {kept} " in out and "left out of what is shown" in err  # and said to be
     else:
         assert Image.open(shards / "contact.png").height == kept * (16 * 2 + 28)
 
@@ -118,3 +118,16 @@ def test_a_set_of_zero_samples_says_so(shards, capsys):
     assert shards_main(["stats", str(shards)]) == 1
     assert "no samples" in capsys.readouterr().out
     assert shards_main(["verify", str(shards)]) == 0  # a set the manifest describes exactly: nothing wrong
+
+
+def test_stats_counts_and_names_a_sample_of_another_shape(shards, capsys):
+    """A sample longer than the manifest's max_patches fell outside the histogram's bins without a word."""
+    m = ShardManifest.read(shards)
+    total = m.num_samples
+    m.render_config["max_patches"] = 256
+    m.write(shards)
+    assert shards_main(["stats", str(shards)]) == 1
+    out, err = capsys.readouterr()
+    bars = [int(line.split()[-1]) for line in out.splitlines()[1:]]
+    assert sum(bars) == total and out.startswith(f"samples {total} "), out
+    assert "the manifest says gray 256 x 16px (counted in the numbers)" in err, err
