@@ -51,9 +51,12 @@ def _view_args(p: argparse.ArgumentParser) -> None:
 
 
 def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str) -> None:
+    from .validate import SettingsError
     if not res.ok:
         raise SystemExit(f"nothing rendered: {res.reason}")
     shown = None if a.full else min(cfg.max_patches, res.eos_patch + 2)
+    if why := _image_size_problem(res.pixels, cfg.pixels_per_patch, shown, a):
+        raise SettingsError([why])
     img = to_image(res.pixels, cfg.mode, cfg.pixels_per_patch, patches=shown, grid=a.grid, scale=a.scale, wrap=a.wrap)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     img.save(out)
@@ -68,6 +71,23 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
         log.warning("%d characters drawn unshaped: the pygame backend has no shaper or bidi (--backend pangocairo "
                     "shapes them)", res.unshaped_chars)
     print(json.dumps(info, ensure_ascii=False))
+
+
+def _image_size_problem(pixels, patch: int, shown: int | None, a: argparse.Namespace) -> str | None:
+    """Why ``to_image``'s image is too large: --scale 64 --full --wrap 0 drew 541,696 x 1,024 px (2.4 GB, 21 s;
+    pixelgpt --scale 64 --full: 4.7 GB, 46 s), an image PIL refuses to open as a decompression bomb."""
+    from PIL import Image
+
+    height, width = pixels.shape[0], min(pixels.shape[1], (shown or pixels.shape[1]) * patch)
+    if a.wrap and width > a.wrap * patch:  # as to_image folds it: rows of `wrap` patches, 2 px between rows
+        rows = -(-width // (a.wrap * patch))
+        width, height = a.wrap * patch, rows * height + 2 * (rows - 1)
+    limit = Image.MAX_IMAGE_PIXELS
+    if width * height * a.scale ** 2 <= limit:
+        return None
+    fits = max(1, int((limit / (width * height)) ** 0.5))
+    return (f"--scale {a.scale}: the image would be {width * a.scale:,} x {height * a.scale:,} px, over the "
+            f"{limit:,} pixels above which PIL warns of a decompression bomb (twice that, it refuses to open it); use --scale <= {fits} (or --wrap, or no --full)")
 
 
 def _image_suffix_problem(out: str) -> str | None:
@@ -121,11 +141,13 @@ def cmd_sample(a: argparse.Namespace) -> None:
     """Render the bundled sample corpus in the PIXEL (gray), RGB and PIXAR (binary) settings to PNG files."""
     from .validate import SettingsError, out_dir_problem
 
-    if why := out_dir_problem(a.out):
+    names, out = ("pixel", "pixel-rgb", "pixar"), Path(a.out)  # a file out/pixar raised after two settings were drawn
+    if why := out_dir_problem(a.out) or next((f"--out {a.out}: {out / n} is a file, and sample writes its PNG files "
+                                              f"into {out / n}/; move it or give another --out" for n in names
+                                              if (out / n).exists() and not (out / n).is_dir()), None):
         raise SettingsError([why])
-    out = Path(a.out)
     texts = sample_texts()
-    for name in ("pixel", "pixel-rgb", "pixar"):
+    for name in names:
         cfg = preset(name)
         r = TextRenderer(cfg)
         d = out / name
@@ -233,6 +255,8 @@ def cmd_fontcheck(a: argparse.Namespace) -> None:
     from .validate import SettingsError, font_problem
 
     problems = [f"{path} {why}: give .ttf/.otf/.ttc files" for path in a.fonts if (why := font_problem(path))]
+    if not a.fonts and not a.write_manifest:  # it printed nothing and exited 0, as if every font passed
+        problems.append("no font given: give one or more .ttf/.otf/.ttc files, e.g. fonts/PixeloidSans.ttf")
     if problems:
         raise SettingsError(problems)
     unusable = 0
@@ -265,9 +289,25 @@ def cmd_task(argv: list[str]) -> None:
         print(f"\n{split}: {m.num_samples} samples in {len(m.shards)} shards\n{summary_table(m)}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="pixel-render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd")
+VIEW_CMDS = ("text", "pair", "words", "qa")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors (`text -hello`: "ignored explicit argument 'ello'") say how to give a text like that."""
+
+    dash_hint = False
+
+    def error(self, message: str):
+        if self.dash_hint:
+            message += ("; a text that starts with '-' goes after the options and a `--`, e.g. "
+                        "pixel-render text --out x.png -- -hello")
+        super().error(message)
+
+
+def build_parser(dash_hint: bool = False) -> argparse.ArgumentParser:
+    ap = _Parser(prog="pixel-render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.dash_hint = dash_hint  # the top parser reports a stray "-x" after text/pair/words/qa
+    sub = ap.add_subparsers(dest="cmd", parser_class=_Parser)
     p = sub.add_parser("text", help="render one text")
     p.add_argument("text")
     p = sub.add_parser("pair", help="render a text pair (SEP patch between)")
@@ -279,9 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("context")
     p.add_argument("--stride", type=int, default=0)
-    for name in ("text", "pair", "words", "qa"):
+    for name in VIEW_CMDS:
         add_render_args(sub.choices[name])
         _view_args(sub.choices[name])
+        sub.choices[name].dash_hint = True
     p = sub.add_parser("sample", help="render the bundled sample corpus to PNG files")
     p.add_argument("--out", default="out/samples")
     p = sub.add_parser("demo", help="the main job: bundled corpus -> shards (the default command)")
@@ -308,8 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     from .quiet import configure
 
     argv = sys.argv[1:] if argv is None else argv
-    verbose = sum(a in ("-v", "--verbose") for a in argv)
-    argv = [a for a in argv if a not in ("-v", "--verbose")]
+    # -v anywhere before a `--`: after it, "-v" is a text (`pixel-render text --out x.png -- -v` lost it)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    verbose = sum(a in ("-v", "--verbose") for a in argv[:cut])
+    argv = [a for a in argv[:cut] if a not in ("-v", "--verbose")] + argv[cut:]
     configure(verbose)
     try:
         _dispatch(argv)
@@ -340,7 +383,7 @@ def _dispatch(argv: list[str]) -> None:
     if argv[:1] == ["task"]:
         cmd_task(argv[1:])
         return
-    a = build_parser().parse_args(argv or ["demo"])
+    a = build_parser(argv[:1] in ([c] for c in VIEW_CMDS)).parse_args(argv or ["demo"])
     if a.cmd == "sample":
         cmd_sample(a)
     elif a.cmd == "demo":

@@ -118,13 +118,23 @@ def verify(directory: str | Path) -> list[str]:
     return problems
 
 
-def iter_samples(directory: str | Path, manifest: ShardManifest):
+def iter_samples(directory: str | Path, manifest: ShardManifest, problems: list[str] | None = None):
+    """The valid samples of a set in manifest order. A shard that is missing or a sample that does not parse is
+    left out and, when ``problems`` is given, named there (``inspect`` and ``stats`` say so: it raised
+    FileNotFoundError, and a shard that is not a tar was left out without a word)."""
     fs, root = _fs(directory)
     for info in manifest.shards:
-        with fs.open(f"{root}/{info.name}", "rb") as fh:
+        path = f"{root}/{info.name}"
+        if not fs.isfile(path):
+            if problems is not None:
+                problems.append(f"{info.name}: missing ({info.num_samples} samples in the manifest)")
+            continue
+        with fs.open(path, "rb") as fh:
             for item in read_shard(fh):
                 if isinstance(item, RenderedSample):
                     yield item
+                elif problems is not None:
+                    problems.append(f"{info.name}: {item}")
 
 
 def contact_sheet(samples: list[RenderedSample], out: Path, patches: int = 64) -> Path:
@@ -162,37 +172,92 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PROBLEM {line}")
         print(f"{a.dir}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
         return 1 if problems else 0
+    if a.cmd == "inspect" and (why := _inspect_settings_problem(a)):  # before reading: PIL raised after the work
+        print(f"pixel-shards inspect: error: {why}", file=sys.stderr)
+        return 2
     try:
         manifest = read_manifest(a.dir)
     except (OSError, SchemaError) as e:
         print(f"pixel-shards: error: {e}", file=sys.stderr)
         return 2
+    problems: list[str] = []
     if a.cmd == "inspect":
         summary = {k: v for k, v in manifest.to_dict().items() if k != "shards"}
         summary["shards"] = len(manifest.shards)
         print(json.dumps(summary, indent=2, ensure_ascii=False))
         samples = []
-        for s in iter_samples(a.dir, manifest):
+        for s in iter_samples(a.dir, manifest, problems):
             samples.append(s)
             if len(samples) >= a.n:
                 break
+        _report_unread(a, problems)
         if samples:
-            local = "://" not in a.dir or a.dir.startswith("file://")  # a remote set's sheet goes to the cwd
-            beside = Path(a.dir.removeprefix("file://")) if local else Path()
-            out = contact_sheet(samples, a.out or beside / "contact.png")
-            print(f"contact sheet: {out}")
-        return 0
-    counts = np.array([s.num_patches for s in iter_samples(a.dir, manifest)])
+            out = Path(_sheet_path(a))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            print(f"contact sheet: {contact_sheet(samples, out)}")
+        else:
+            print("no valid sample read: no contact sheet")
+        return 1 if problems else 0
+    want = (manifest.render_config["mode"], manifest.patch_size, manifest.max_patches)
+    counts = []
+    for s in iter_samples(a.dir, manifest, problems):
+        counts.append(s.num_patches)
+        if (s.mode, s.patch_size, s.max_patches) != want:  # its patches fell outside the histogram without a word
+            problems.append(f"{s.key}: a {s.mode} strip of {s.max_patches} {s.patch_size}px patches; the manifest "
+                            f"says {want[0]} {want[2]} x {want[1]}px (counted in the numbers)")
+    counts = np.array(counts)
+    _report_unread(a, problems)
     if counts.size == 0:
         print("no samples")
         return 1
     q = np.percentile(counts, [0, 10, 50, 90, 100])
     print(f"samples {counts.size}  mean patches {counts.mean():.1f}  min/p10/p50/p90/max " + "/".join(f"{v:.0f}" for v in q))
-    hist, edges = np.histogram(counts, bins=10, range=(0, manifest.max_patches))
+    hist, edges = np.histogram(counts, bins=10, range=(0, max(manifest.max_patches, int(counts.max()))))
     for h, lo, hi in zip(hist, edges, edges[1:]):
         print(f"{lo:6.0f}-{hi:<6.0f} {'#' * int(60 * h / max(1, hist.max()))} {h}")
-    return 0
+    return 1 if problems else 0
 
+
+# Rows of a contact sheet: 500 gray rows of 64 16-px patches at x2 are 2,048 x 30,000 px, a third of the 89 M
+# pixels above which PIL (and many viewers) refuse to open an image as a decompression bomb.
+MAX_SHEET_ROWS = 500
+
+
+def _sheet_path(a: argparse.Namespace) -> str:
+    if a.out is not None:
+        return str(a.out)
+    local = "://" not in a.dir or a.dir.startswith("file://")  # a remote set's sheet goes to the cwd
+    return str((Path(a.dir.removeprefix("file://")) if local else Path()) / "contact.png")
+
+
+def _inspect_settings_problem(a: argparse.Namespace) -> str | None:
+    """Why ``inspect``'s --n or --out cannot work (--n 0 and -1 drew one sample; --out onto a directory, into a
+    file or with a suffix PIL does not write raised after every sample had been read)."""
+    from .validate import out_file_problem
+
+    if not 1 <= a.n <= MAX_SHEET_ROWS:
+        return f"--n {a.n} must be in 1..{MAX_SHEET_ROWS} (rows of the contact sheet)"
+    out = _sheet_path(a)
+    if a.out is None and not Path(out).parent.is_dir():
+        return None  # no manifest there either: read_manifest says so
+    if why := out_file_problem(out, "--out", "contact.png"):
+        return why
+    suffix = Path(out).suffix.lower()
+    if Image.registered_extensions().get(suffix) not in Image.SAVE:  # .psd: PIL reads it, cannot write it
+        return f"--out {out}: {suffix or 'no suffix'} is not an image format PIL writes; give e.g. contact.png"
+    return None
+
+
+def _report_unread(a: argparse.Namespace, problems: list[str]) -> None:
+    """Samples left out (a missing shard, one that is not a tar, a sample that does not parse) or, in stats, of
+    another shape than the manifest's: counted, the first few named, on stderr; the exit code is then 1."""
+    if not problems:
+        return
+    for line in problems[:5]:
+        print(f"pixel-shards {a.cmd}: {line}", file=sys.stderr)
+    more = f" ({len(problems) - 5} more)" if len(problems) > 5 else ""
+    print(f"pixel-shards {a.cmd}: {len(problems)} problem(s) while reading{more}; a sample that could not be read is "
+          f"left out of what is shown; `pixel-shards verify {a.dir}` lists every problemevery problem", file=sys.stderr)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,6 +4,7 @@ code 2, no traceback, nothing written. Table-driven: pixel-render run and the on
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -20,6 +21,8 @@ def files(tmp_path):
     (tmp_path / "a-file").write_text("not a directory")
     (tmp_path / "words.tsv").write_text("a,b\n")
     (tmp_path / "tok.json").write_text("{not json")
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "pixar").write_text("a file where `sample` makes a folder")
     return tmp_path
 
 
@@ -104,9 +107,22 @@ CLI_CASES = [
     ("text with a negative wrap", ["text", "hi", "--wrap", "-1"], "--wrap -1 must be >= 0"),
     ("text with zero scale", ["text", "hi", "--scale", "0"], "--scale 0 must be in 1..64"),
     ("qa with a negative stride", ["qa", "q", "ctx", "--stride", "-3"], "--stride -3 must be >= 0"),
+    ("text too large to open", ["text", "hi", "--scale", "64", "--full", "--wrap", "0", "--out", "{d}/big.png"],
+     "--scale 64: the image would be 541,696 x 1,024 px, over the 89,478,485 pixels"),
+    ("pixelgpt folded, still too large", ["text", "hi", "--preset", "pixelgpt", "--scale", "64", "--full",
+                                          "--out", "{d}/big.png"], "use --scale <= 17"),
+    ("text starting with a dash", ["text", "-hello", "--out", "{d}/big.png"],
+     "ignored explicit argument 'ello'; a text that starts with '-' goes after the options and a `--`"),
+    ("words, one starting with a dash", ["words", "a", "-b", "--out", "{d}/big.png"],
+     "unrecognized arguments: -b; a text that starts with '-' goes after the options"),
+    ("fontcheck of nothing", ["fontcheck"], "no font given: give one or more .ttf/.otf/.ttc files"),
+    ("fontcheck of a directory", ["fontcheck", "{d}"], "{d} is a directory, not a font file"),
+    ("text with a directory as its font", ["text", "hi", "--font", "{d}"], "--font {d} is a directory, not a font file"),
     ("demo into a file", ["demo", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
     ("demo under a file", ["demo", "--out", "{d}/a-file/out"], "is a file, so no directory can be made"),
     ("sample into a file", ["sample", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
+    ("sample over a file it would write into", ["sample", "--out", "{d}/sm"],
+     "--out {d}/sm: {d}/sm/pixar is a file, and sample writes its PNG files into {d}/sm/pixar/"),
     ("tokenizer under a file", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}/a-file/tok.json"],
      "is a file, so no directory can be made"),
     ("tokenizer onto a directory", ["tokenizer", "train", "--input", str(PRIDE), "--out", "{d}"],
@@ -129,6 +145,29 @@ def test_one_off_commands_refuse_bad_settings(files, capsys, case, argv, expecte
     err = capsys.readouterr().err
     assert rc == 2 and expected.format(d=files) in err and "Traceback" not in err, err
     assert not (files / "demo" / "pixel-gray").exists()
+    assert not (files / "big.png").exists() and [p.name for p in (files / "sm").iterdir()] == ["pixar"]
+
+
+def test_the_largest_scale_that_fits_is_drawn(tmp_path, capsys):
+    """The bound the refusal names is the one that works: --scale 25 of a PIXEL strip in one row is 211,600 x 400 px."""
+    out = tmp_path / "x.png"
+    assert render_main(["text", "hi", "--scale", "25", "--full", "--wrap", "0", "--out", str(out)]) == 0
+    from PIL import Image
+    assert Image.open(out).size == (529 * 16 * 25, 16 * 25)
+
+
+@pytest.mark.parametrize("cmd,argv,words", [("text", ["--", "-v"], None), ("text", ["--", "--verbose"], None),
+                                             ("text", ["--", "-hello"], None),
+                                             ("words", ["--", "a", "-v", "b"], 3)])
+def test_a_text_after_double_dash_is_text_not_a_flag(tmp_path, capsys, cmd, argv, words):
+    """-v / --verbose are pixel-render's own flags anywhere before `--`; after it they are text (they were dropped:
+    `text --out x.png -- -v` failed with "the following arguments are required: text", a word vanished)."""
+    out = tmp_path / "x.png"
+    assert render_main([cmd, "--out", str(out), *argv]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert out.stat().st_size > 0 and info["num_patches"] >= 1
+    if words:
+        assert len(info["word_starts"]) == words
 
 
 def test_text_out_into_a_missing_folder_makes_it(tmp_path, capsys):
