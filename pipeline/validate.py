@@ -131,11 +131,7 @@ def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderC
     except FileNotFoundError as e:
         if "fallback_fonts_dir" in str(e):
             return None, [f"--fallback_fonts_dir: {e}; give a directory of .ttf/.otf files"]
-        given = str(e).removeprefix("font file not found: ").rsplit(" (looked in ", 1)[0]
-        if Path(given).is_dir():  # it said "font file not found" of a folder that is there
-            return None, [f"--font {given} is a directory, not a font file; give a .ttf/.otf file (a name in fonts/ "
-                          "or a path)"]
-        return None, [f"--font: {e}; give a file in fonts/ or a path"]
+        return None, [f"--font: {e}; give a .ttf/.otf file in fonts/ or a path"]
     except (ValueError, KeyError) as e:
         return None, [f"render settings: {e}"]
     return cfg, []

@@ -117,7 +117,7 @@ CLI_CASES = [
      "unrecognized arguments: -b; a text that starts with '-' goes after the options"),
     ("fontcheck of nothing", ["fontcheck"], "no font given: give one or more .ttf/.otf/.ttc files"),
     ("fontcheck of a directory", ["fontcheck", "{d}"], "{d} is a directory, not a font file"),
-    ("text with a directory as its font", ["text", "hi", "--font", "{d}"], "--font {d} is a directory, not a font file"),
+    ("text with a directory as its font", ["text", "hi", "--font", "{d}"], "--font: {d} is a directory, not a font file"),
     ("demo into a file", ["demo", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),
     ("demo under a file", ["demo", "--out", "{d}/a-file/out"], "is a file, so no directory can be made"),
     ("sample into a file", ["sample", "--out", "{d}/a-file"], "--out {d}/a-file is a file; give a directory"),

@@ -65,6 +65,8 @@ class RenderConfig:
         if self.font_size <= 0 or self.dpi <= 0:
             raise ValueError("font_size and dpi must be positive")
         for path in [self.font_path, *map(_font_path, self.fallback_fonts)]:
+            if path.is_dir():  # "font file not found" of a folder that is there misled
+                raise FileNotFoundError(f"{path} is a directory, not a font file")
             if not path.is_file():
                 raise FileNotFoundError(f"font file not found: {path} (looked in {fonts_dir()})")
         if self.fallback_fonts_dir and not Path(self.fallback_fonts_dir).is_dir():
