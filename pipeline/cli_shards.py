@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import posixpath
 import sys
 from pathlib import Path
@@ -156,6 +157,18 @@ def contact_sheet(samples: list[RenderedSample], out: Path, patches: int = 64) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``pixel-shards``; a reader that stops early (``pixel-shards verify DIR | head``) ends it quietly, exit 1 --
+    it was a BrokenPipeError traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe can no longer be caught
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice (signal docs)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="pixel-shards", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -257,7 +270,8 @@ def _report_unread(a: argparse.Namespace, problems: list[str]) -> None:
         print(f"pixel-shards {a.cmd}: {line}", file=sys.stderr)
     more = f" ({len(problems) - 5} more)" if len(problems) > 5 else ""
     print(f"pixel-shards {a.cmd}: {len(problems)} problem(s) while reading{more}; a sample that could not be read is "
-          f"left out of what is shown; `pixel-shards verify {a.dir}` lists every problemevery problem", file=sys.stderr)
+          f"left out of what is shown; `pixel-shards verify {a.dir}` lists every problem", file=sys.stderr)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -131,3 +131,18 @@ def test_stats_counts_and_names_a_sample_of_another_shape(shards, capsys):
     bars = [int(line.split()[-1]) for line in out.splitlines()[1:]]
     assert sum(bars) == total and out.startswith(f"samples {total} "), out
     assert "the manifest says gray 256 x 16px (counted in the numbers)" in err, err
+
+
+def test_a_reader_that_stops_early_ends_it_quietly(shards):
+    """``pixel-shards inspect DIR | head`` (a reader that closes the pipe before the output is written) was a
+    BrokenPipeError traceback on stderr; now exit 1 and nothing on stderr but the log."""
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.Popen([sys.executable, "-m", "pixelkit.pipeline.cli_shards", "inspect", str(shards), "--out",
+                          str(shards.parent / "sheet.png")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)
+    p.stdout.close()  # the reader is gone before anything is written
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1 and "Traceback" not in err and "BrokenPipe" not in err, err[-2000:]
