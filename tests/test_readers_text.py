@@ -34,6 +34,26 @@ def test_gutenberg_dir():
     assert "It is a truth universally acknowledged" in pride.text
     jungle = books["jnglb10_jungle_book"].text
     assert "Mowgli" in jungle and "\r" not in jungle  # CRLF file, newlines normalised
+    # the 1995 etext's 243-line license header and its footer were rendered into the book's strips
+    assert jungle.startswith("THE JUNGLE BOOK\n") and jungle.endswith("Pack and harness, pad and load!")
+    assert "SMALL PRINT" not in jungle and "project gutenberg" not in jungle.lower()
+    whole = next(iter_text(str(GUTENBERG / "pg1342_pride_and_prejudice.txt"), "gutenberg")).text
+    assert pride.text == whole  # a book without the markers (this file's were cut already) is kept as read
+
+
+def test_a_current_gutenberg_header_and_footer_are_cut_and_a_quoted_marker_is_text(tmp_path):
+    pride = (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8").strip("\n")
+    header = ("The Project Gutenberg eBook of Pride and Prejudice\n\nThis ebook is for the use of anyone anywhere.\n\n"
+              "*** START OF THE PROJECT GUTENBERG EBOOK PRIDE AND PREJUDICE ***\n")
+    footer = "\n*** END OF THE PROJECT GUTENBERG EBOOK PRIDE AND PREJUDICE ***\n\nSection 1. General Terms of Use\n"
+    (tmp_path / "pg1342.txt").write_text(header + pride + footer, encoding="utf-8")
+    quoted = "\n".join(["A line of the book."] * 1000) + "\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\nMore."
+    (tmp_path / "quoted.txt").write_text(quoted, encoding="utf-8")
+    books = {d.doc_id: d.text for d in iter_book_dir(str(tmp_path), "books")}
+    assert books["pg1342"] == pride
+    assert books["quoted"] == quoted  # past the first 1,000 lines a marker is the book's own text
+    [doc] = iter_text(str(tmp_path / "pg1342.txt"), "pg")  # --format text (a .txt under auto) the same
+    assert doc.text == pride
 
 
 def test_book_dir_with_undecodable_lines_loses_those_lines_only(tmp_path):

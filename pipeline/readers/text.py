@@ -1,4 +1,6 @@
-"""Plain UTF-8 text (``.txt``, compressed or not): a file is one document, or one per blank-line separated paragraph."""
+"""Plain UTF-8 text (``.txt``, compressed or not): a file is one document, or one per blank-line separated paragraph.
+A file read whole (also each book of the ``books`` format) loses Project Gutenberg's license header and footer
+(``gutenberg.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 from typing import BinaryIO, Iterator
 
 from ..documents import DeadLetter, Document, Record, Skipped
+from .gutenberg import strip_boilerplate
 from .streams import CHUNK, STREAM_ERRORS, Opener, error_detail, file_stem, open_binary, open_stream, stream_reason
 
 
@@ -73,6 +76,7 @@ def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Rec
         yield DeadLetter(source, path, f"line {lines_before + 1}", stream_reason(err), error_detail(err))
         if not text.strip():
             return  # nothing before the cut: the dead letter is the file's only record
+    text = strip_boilerplate(text)  # a Project Gutenberg book's license header and footer (gutenberg.py)
     if not text or text.isspace():
         yield Skipped(source, stem, "empty_text")
     else:
