@@ -62,10 +62,7 @@ def _save(res: RenderResult, cfg: RenderConfig, a: argparse.Namespace, out: str)
     img.save(out)
     info = {"out": out, "num_patches": res.num_patches, "sep_patches": res.sep_patches,
             "unknown_glyphs": res.unknown_glyphs, "truncated": res.truncated}
-    if res.word_starts is not None:
-        info["word_starts"] = res.word_starts
-    if res.context_span is not None:
-        info["context_span"] = res.context_span
+    info.update({k: v for k in ("word_starts", "context_span") if (v := getattr(res, k)) is not None})
     if res.unshaped_chars:  # the pygame backend drew text a shaper would lay out otherwise
         info["unshaped_chars"] = res.unshaped_chars
         log.warning("%d characters drawn unshaped: the pygame backend has no shaper or bidi (--backend pangocairo "
@@ -87,7 +84,8 @@ def _image_size_problem(pixels, patch: int, shown: int | None, a: argparse.Names
         return None
     fits = max(1, int((limit / (width * height)) ** 0.5))
     return (f"--scale {a.scale}: the image would be {width * a.scale:,} x {height * a.scale:,} px, over the "
-            f"{limit:,} pixels above which PIL warns of a decompression bomb (twice that, it refuses to open it); use --scale <= {fits} (or --wrap, or no --full)")
+            f"{limit:,} pixels above which PIL warns of a decompression bomb (twice that, it refuses to open it); "
+            f"use --scale <= {fits} (or --wrap, or no --full)")
 
 
 def _image_suffix_problem(out: str) -> str | None:
@@ -120,8 +118,11 @@ def cmd_one(a: argparse.Namespace) -> None:
     elif a.cmd == "qa":
         windows = r.render_qa(a.question, a.context, stride=a.stride)
         stem, suffix = a.out.rsplit(".", 1) if "." in a.out else (a.out, "png")
-        for i, w in enumerate(windows):
-            _save(w, cfg, a, f"{stem}-{i:02d}.{suffix}" if len(windows) > 1 else a.out)
+        names = [f"{stem}-{i:02d}.{suffix}" for i in range(len(windows))] if len(windows) > 1 else [a.out]
+        if problems := [why for n in names if (why := out_file_problem(n))]:  # a window's file in the way (it was
+            raise SettingsError(problems)  # an IsADirectoryError after the windows before it were written)
+        for w, name in zip(windows, names):
+            _save(w, cfg, a, name)
 
 
 def sample_texts() -> list[tuple[str, str]]:
@@ -344,9 +345,8 @@ def build_parser(dash_hint: bool = False) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit code 0, or 2 (one line per problem on stderr, no traceback) for settings that cannot work."""
-    from .validate import SettingsError
-
     from .quiet import configure
+    from .validate import SettingsError
 
     argv = sys.argv[1:] if argv is None else argv
     # -v anywhere before a `--`: after it, "-v" is a text (`pixel-render text --out x.png -- -v` lost it)

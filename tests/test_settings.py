@@ -194,3 +194,14 @@ def test_a_run_that_writes_nothing_says_why(tmp_path, caplog):
                for r in caplog.records)
     assert len((tmp_path / "o" / "dead_letters.jsonl").read_text().splitlines()) == n
     assert json.loads((tmp_path / "o" / "dead_letters.jsonl").read_text().splitlines()[0])["reason"] == "missing_text"
+
+
+def test_qa_names_a_window_file_in_the_way_before_writing_any(tmp_path, capsys):
+    """A directory where ``qa`` writes its second window (``qa-01.png``) was an IsADirectoryError traceback after the
+    first window had been written; now exit 2 naming it, and no window is written."""
+    (tmp_path / "qa-01.png").mkdir()
+    context = "Pride and Prejudice was written by Jane Austen. " * 40  # two windows at 529 patches
+    assert render_main(["qa", "Who wrote it?", context, "--stride", "8", "--out", str(tmp_path / "qa.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {tmp_path / 'qa-01.png'} is a directory" in err and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["qa-01.png"]
