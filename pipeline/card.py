@@ -115,7 +115,7 @@ def dataset_card(m: ShardManifest, first_json: dict | None = None,
         read, where = "", f". Licenses: {NOT_RECORDED}."
     counts = "\n".join(f"| {k} | {v:,} |" for k, v in outcome_counts(m.counts).items())
     per_source = "\n".join(f"| {md_text(s)} | {c:,} | {t:,} | {r} | {x:,} |" for s, c, t, r, x in stats_rows(m.counts))
-    warnings = "".join(f"\n> **Warning**: {w}\n" for w in render_warnings(m.counts, task=bool(m.task)))  # (names as repr: one line)
+    warnings = "".join(f"\n> **Warning**: {w}\n" for w in render_warnings(m.counts, task=bool(m.task)))
     first, last = m.shards[0].name, m.shards[-1].name
     pattern = first.rsplit("-", 3)[0] + "-{" + first.split("-")[-3] + ".." + last.split("-")[-3] + "}-of-" + \
         first.split("-of-")[1]
@@ -157,7 +157,7 @@ Text rendered to {rc['pixels_per_patch']}-px patch strips ({rc['mode']}, {rc['ma
 |---|---:|
 {counts}
 
-Characters per source (every chunk rendered, kept or skipped): tofu is what the fonts could not draw; replaced
+Characters per source (every {'record' if m.task else 'chunk'} rendered, kept or skipped): tofu is what the fonts could not draw; replaced
 are control characters and lone surrogates drawn as spaces / U+FFFD.
 
 | source | characters | tofu | tofu share | replaced |

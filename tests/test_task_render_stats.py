@@ -47,6 +47,7 @@ def test_task_splits_count_tofu_per_source_and_warn(tmp_path, udhr, caplog):
     assert "--max_unknown_ratio" not in warned[0] and "no tofu filter" in warned[0]
     card = (tmp_path / "o" / "train" / "README.md").read_text()
     assert "| xnli-en | " in card and "source 'xnli-en'" in card and "--max_unknown_ratio" not in card
+    assert "Characters per source (every record rendered" in card  # a task split renders records, not chunks
 
 
 def test_task_splits_count_unshaped_characters_of_the_pygame_backend(tmp_path, udhr, caplog):
