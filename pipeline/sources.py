@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from typing import BinaryIO
+from typing import BinaryIO, Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -49,6 +49,22 @@ def unlisted_matches(pattern: str, listed: list[str]) -> list[str]:
     return sorted(p for p in glob.glob(pattern) if p not in seen and (os.path.isdir(p) or not os.path.exists(p)))
 
 
+def file_records(path: str, source: str, records: Iterable[Record]) -> Iterator[Record]:
+    """A file's ``records`` (a reader's lazy iterator), and what else it ends as, for ``run``'s and the task job's
+    reader DoFns: a file that yields no record at all (a .jsonl of blank lines, a header-only TSV or CSV, a parquet
+    of 0 rows) is a ``no_records`` skip; a read that fails midway, one ``unreadable_file`` dead letter after the
+    records before it."""
+    n = 0
+    try:
+        for n, rec in enumerate(records, 1):
+            yield rec
+        if not n:
+            yield Skipped(source, no_surrogates(path), "no_records")
+    except OSError as e:
+        log.warning("cannot read %s after %d records: %s", path, n, e)
+        yield DeadLetter(source, path, f"after {n} records", "unreadable_file", error_detail(e))
+
+
 class ReadFileFn(beam.DoFn):
     """path -> Documents (main output), DeadLetters ("dead") and Skipped ("skipped"), with a counter per outcome."""
 
@@ -59,7 +75,7 @@ class ReadFileFn(beam.DoFn):
         self._read = Metrics.counter(METRICS_NAMESPACE, "documents_read")
 
     def process(self, path: str | bytes):
-        path, n = os.fsdecode(path), 0  # ReadCorpus sends bytes (Beam's str coder refuses non-UTF-8 names)
+        path = os.fsdecode(path)  # ReadCorpus sends bytes (Beam's str coder refuses non-UTF-8 names)
         if special_file(path) or (path in self._unlisted and os.path.isdir(path)):  # a FIFO a glob matched: opening
             # it would wait for a writer (a named one is refused); a directory a glob matched (a named one: books)
             yield self._route(Skipped(self._source, no_surrogates(path), "not_a_regular_file"))
@@ -72,20 +88,12 @@ class ReadFileFn(beam.DoFn):
                 why = error_detail(e)
             yield self._route(DeadLetter(self._source, path, "file", "unreadable_file", why))
             return
-        try:
-            for rec in iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field,
-                                      self._max):
-                n += 1
-                if self._max and isinstance(rec, Document) and len(rec.text) > self._max:
-                    rec = DeadLetter(self._source, path, f"document {rec.doc_id}", "document_too_large",
-                                     f"{len(rec.text):,} characters > --max_doc_chars {self._max:,}")
-                yield self._route(rec)
-            if not n:  # a .jsonl / .csv of blank lines or a header only, a parquet of 0 rows, a dump without pages:
-                # the file vanished from the counts (an empty .txt is an empty_text skip)
-                yield self._route(Skipped(self._source, no_surrogates(path), "no_records"))
-        except OSError as e:
-            log.warning("cannot read %s after %d records: %s", path, n, e)
-            yield self._route(DeadLetter(self._source, path, f"after {n} records", "unreadable_file", error_detail(e)))
+        docs = iter_documents(path, self._fmt, self._source, open_beam, self._text_field, self._id_field, self._max)
+        for rec in file_records(path, self._source, docs):  # (a dump without pages: no_records)
+            if self._max and isinstance(rec, Document) and len(rec.text) > self._max:
+                rec = DeadLetter(self._source, path, f"document {rec.doc_id}", "document_too_large",
+                                 f"{len(rec.text):,} characters > --max_doc_chars {self._max:,}")
+            yield self._route(rec)
 
     def _route(self, rec: Record):
         if isinstance(rec, Document):

@@ -36,7 +36,7 @@ from ..report import render_warnings, result_stats
 from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags, unparsable_flags
-from ..sources import match_files, open_beam, unlisted_matches
+from ..sources import file_records, match_files, open_beam, unlisted_matches
 from ..tokenizer import load as load_tokenizer
 from ..renderers import shared_renderer
 from . import read_records
@@ -55,26 +55,18 @@ class ReadTaskFn(beam.DoFn):
         self._task, self._limit = task, limit
 
     def process(self, path: str):
-        n = 0
         if special_file(path) or os.path.isdir(path):  # a FIFO a glob matched: opening it would wait for a writer (a
             # named one is refused); a directory only a glob turns up (a named one is refused too)
             yield TaggedOutput("skipped", Skipped(self._task.name, path, "not_a_regular_file"))
             return
-        try:
-            for rec in read_records(path, self._task, open_beam, self._limit):
-                n += 1
-                if isinstance(rec, LabelledRecord):
-                    yield rec
-                elif isinstance(rec, DeadLetter):
-                    Metrics.counter(NS, f"dead_{rec.reason}").inc()
-                    yield TaggedOutput("dead", rec)
-                else:
-                    yield TaggedOutput("skipped", rec)
-            if not n:  # a header-only TSV, a .jsonl of blank lines: the file vanished from the counts
-                yield TaggedOutput("skipped", Skipped(self._task.name, path, "no_records"))
-        except OSError as e:
-            yield TaggedOutput("dead", DeadLetter(self._task.name, path, f"after {n} records", "unreadable_file",
-                                                  f"{type(e).__name__}: {e}"[:300]))
+        for rec in file_records(path, self._task.name, read_records(path, self._task, open_beam, self._limit)):
+            if isinstance(rec, LabelledRecord):
+                yield rec
+            elif isinstance(rec, DeadLetter):
+                Metrics.counter(NS, f"dead_{rec.reason}").inc()
+                yield TaggedOutput("dead", rec)
+            else:
+                yield TaggedOutput("skipped", rec)
 
 
 class RenderTaskFn(beam.DoFn):
