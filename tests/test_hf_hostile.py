@@ -72,6 +72,28 @@ def test_a_finetuned_config_with_a_bad_input_mode_or_task_spec_is_named_by_autom
         AutoModel.from_pretrained(tmp_path / "g")
 
 
+def test_a_bad_input_mode_given_as_a_keyword_is_named_as_the_keyword(tmp_path):
+    """``AutoModel.from_pretrained(path, modality="nope")`` on a sound finetuned model blamed config.json ("the file
+    is damaged"), which says "pixel"; ``TaskModel.from_pretrained`` with the keyword was a KeyError ('nope') or, for
+    'text' on a PIXEL encoder, an AttributeError traceback inside the constructor. Now both name the keyword and
+    its value; a keyword that fits (the mode the file already has) still loads."""
+    from transformers import AutoModel
+
+    from pixelkit.trainer.models.base import LoadingError
+    from pixelkit.trainer.taskmodel import TaskModel
+
+    _task_model(tmp_path / "m", modality="pixel")
+    for load in (AutoModel.from_pretrained, TaskModel.from_pretrained):
+        for value, message in (("nope", "task.modality 'nope': one of text, pixel, pair"),
+                               ("text", "task.modality 'text' is not an input mode of pixel")):
+            with pytest.raises(LoadingError) as e:
+                load(tmp_path / "m", modality=value)
+            assert str(e.value).startswith(f"from_pretrained({tmp_path / 'm'}, modality={value!r}): {message}")
+            assert str(e.value).endswith("; the keyword modality does not fit this model")
+            assert "config.json" not in str(e.value)
+        assert type(load(tmp_path / "m", modality="pixel")) is TaskModel
+
+
 def _debug_model(variant: str, where: Path) -> dict:
     """A debug-size pretraining model of ``variant`` saved with save_pretrained; returns its config.json."""
     from pixelkit.trainer.models import DataInfo, get_variant

@@ -106,3 +106,52 @@ def test_a_killed_import_leaves_out_as_it_was(tmp_path):
             live.kill()
     assert not killed.exists() and not reused.exists() and all(d.is_dir() for d in kept)
     assert json.loads((out / "import.json").read_text())["format"] == "pixel-hf"
+
+
+KILLED_AT = """
+import os, sys, pathlib
+rename = pathlib.Path.rename
+def rename_then_die(self, target):  # killed right after the rename named by argv[3]
+    done = rename(self, target)
+    if sys.argv[3] in (pathlib.Path(target).name if sys.argv[3] == ".replaced-" else self.name):
+        os.kill(os.getpid(), 9)
+    return done
+pathlib.Path.rename = rename_then_die
+from pixelkit.trainer.cli import main
+main(["import", "--format", "pixel-hf", "--from", sys.argv[1], "--out", sys.argv[2]])
+"""
+
+
+def _killed_at(src: Path, out: Path, where: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", KILLED_AT, str(src), str(out), where], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == -9, run.stderr[-2000:]
+
+
+def test_an_import_killed_after_setting_the_earlier_one_aside_gets_it_back(tmp_path, caplog):
+    """An import SIGKILLed between setting the earlier import aside and renaming the new one into place left --out
+    missing and the earlier import in a hidden ``.out.replaced-HOST-PID`` nothing ever restored: the user's model
+    silently gone from --out. Now the next import puts it back first -- so one that then fails (here: a source of
+    another format) leaves --out as it was before the killed import. A kill after the new import took its place
+    leaves the replaced one beside --out: kept, and named in a warning with what to do."""
+    assets = Path(__file__).parent / "assets" / "parity"
+    out = tmp_path / "out"
+    assert _import(assets / "pixelgpt-hf", "pixelgpt-hf", out)[0] == 0
+    before = _files(out)
+    _killed_at(assets / "pixel-hf", out, ".replaced-")
+    [aside] = tmp_path.glob(f".out.replaced-{socket.gethostname()}-*")
+    assert not out.exists() and _files(aside) == before
+    rc, err = _import(assets / "pixelgpt-hf", "pixel-hf", out)  # fails: not a pixel-hf checkpoint
+    assert rc == 2 and "is not a pixel-hf checkpoint" in err, err
+    assert _files(out) == before and not aside.exists()
+    assert f"restored {aside.name} to {out}" in caplog.text
+    # killed once the new import is in place: --out is the new one; the one it replaced is kept and named
+    _killed_at(assets / "pixel-hf", out, ".importing-")
+    [aside] = tmp_path.glob(f".out.replaced-{socket.gethostname()}-*")
+    assert _files(aside) == before
+    assert json.loads((out / "import.json").read_text())["format"] == "pixel-hf"
+    caplog.clear()
+    assert _import(assets / "pixelgpt-hf", "pixelgpt-hf", out)[0] == 0
+    assert _files(aside) == before and f"['{aside.name}'] beside --out {out}: an earlier import" in caplog.text
+    assert "rename it to out to get it back" in caplog.text

@@ -270,3 +270,29 @@ def test_scripts_it_cannot_shape_are_counted_not_silently_drawn(gray, pixar, udh
     vie = udhr["vie"]["paragraphs"][0][:80]  # its tone marks are combining characters after the vowel: by advance
     assert gray.render_text(vie).unshaped_chars == sum(map(needs_shaping, vie)) == 4
     assert gray.render_text("plain").unshaped_chars == 0  # the count starts over with every strip
+
+
+def test_spaces_pixeloidsans_lacks_are_blank_at_pangos_width_not_tofu():
+    """PIXAR's PixeloidSans has U+0020, U+00A0 and U+202F but not the other Unicode spaces (U+2000..U+200A, U+205F,
+    U+3000: an em space in real text, an ideographic space in CJK): the PyGame backend drew each as the .notdef box
+    and counted it as tofu, where Pango (HarfBuzz's fallback) draws a blank of the space's width. Now PyGame draws
+    them blank at the same widths as Pango with the same font, not counted; U+1680 OGHAM SPACE MARK has ink: still
+    tofu, counted."""
+    pg, pango = TextRenderer(preset("pixar")), TextRenderer(preset("pixar-pango"))
+    words = WIKI[0].split(" ")[:6]  # Robert Boulter is an English film
+    def ink(r):  # inked columns of the text's patches (binary: 0 is ink; the EOS patch after them left out)
+        return set(np.flatnonzero((r.pixels[:, : r.num_patches * 8] == 0).any(axis=0)).tolist())
+
+    for cp in (*range(0x2000, 0x200B), 0x205F, 0x3000):
+        space = chr(cp)
+        text = space.join(words)
+        got = pg.render_text(text)
+        assert got.unknown_glyphs == 0 and pango.render_text(text).unknown_glyphs == 0, hex(cp)
+        assert pg.measure(space * 8) == pango.measure(space * 8) and pg.measure(text) == pango.measure(text), hex(cp)
+        # blank: the ink is each word's own, where the spaces' widths put it
+        want, x = set(), 0
+        for w in words:
+            want |= {c + x for c in ink(pg.render_text(w))}
+            x += pg.measure(w + space)
+        assert ink(got) == want, hex(cp)
+    assert pg.render_text("a\u1680b").unknown_glyphs == 1

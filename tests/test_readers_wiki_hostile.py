@@ -1,5 +1,6 @@
 """Hostile MediaWiki exports through the dump reader and the whole ``pixel-render run`` job (Beam's local runner):
-``<page>`` tags with attributes, a page too large to parse, entities declared in a DTD (internal, external, nested).
+``<page>`` tags with attributes, a page too large to parse, entities declared in a DTD (internal, external, nested),
+CDATA sections and XML comments in a page's text.
 
 Built from the bundled real enwiki excerpt (CC BY-SA, sample_data/README.md): its pages are cut out and edited.
 """
@@ -87,9 +88,10 @@ def test_a_page_over_max_doc_chars_is_refused_before_its_wikitext_is_parsed(tmp_
 
 def test_dtd_entities_never_expand_nor_read_a_file(tmp_path):
     """Measured as already right, kept so: an entity declared in an internal DTD -- one naming a local file (XXE),
-    a URL, or nesting to billions of characters -- is not expanded in a page (each page is parsed alone, without
-    the DTD: that page is a ``malformed_xml`` dead letter), and in the header, expat's amplification limit stops
-    the nesting and an external entity is undefined (the file is one dead letter). The file is never read."""
+    a URL, or nesting to billions of characters -- is not expanded in a page (each page is parsed with the DTD's
+    plain-text entities only: that page is a ``malformed_xml`` dead letter), and in the header, expat's
+    amplification limit stops the nesting and an external entity is undefined (the file is one dead letter). The
+    file is never read."""
     header, pages, footer = _parts()
     secret = tmp_path / "secret.txt"
     secret.write_text("SECRET-LOCAL-FILE")
@@ -108,3 +110,47 @@ def test_dtd_entities_never_expand_nor_read_a_file(tmp_path):
         [dead] = iter_wikipedia(str(tmp_path / "head.xml"), "enwiki")
         assert dead.reason == "malformed_xml" and why in dead.detail and "SECRET" not in dead.detail, dead
     assert not any("SECRET" in r.detail for r in recs)
+
+
+def test_plain_text_dtd_entities_expand_in_pages_and_others_stay_dead_letters(tmp_path):
+    """A page using an entity the export's internal DTD declares (``<!ENTITY phil "...">``, well-formed XML) was a
+    ``malformed_xml`` dead letter, "undefined entity", its text lost: each page is parsed without the DTD. Now the
+    DTD's plain-text entities (internal, no other entity, no markup, <= 1,000 characters) expand in every page; one
+    holding markup or nesting another stays undefined there: that page alone is a dead letter, counted."""
+    header, pages, footer = _parts()
+    dtd = (b'<!DOCTYPE mediawiki [<!ENTITY phil "political &#34;philosophy&#34; at 100&#37;">'
+           b'<!ENTITY mark "<b>x</b>"><!ENTITY nest "&phil; again"><!ENTITY phil "redeclared: ignored">]>\n')
+    first = header.index(b"<mediawiki")
+    anarchism = pages[1]
+    body = [anarchism.replace(b"'''Anarchism''' is a", b"'''Anarchism''' is a &phil; --", 1),
+            anarchism.replace(b"'''Anarchism''' is a", b"'''Anarchism''' is a &mark;", 1),
+            anarchism.replace(b"'''Anarchism''' is a", b"'''Anarchism''' is a &nest;", 1), pages[2]]
+    (tmp_path / "dtd.xml").write_bytes(header[:first] + dtd + header[first:] + b"".join(body) + footer)
+    doc, mark, nest, redirect = iter_wikipedia(str(tmp_path / "dtd.xml"), "enwiki")
+    assert 'Anarchism is a political "philosophy" at 100% -- political philosophy' in doc.text, doc.text[:200]
+    assert (mark.position, mark.reason, nest.position, nest.reason) == ("page 2", "malformed_xml", "page 3",
+                                                                        "malformed_xml")
+    assert "undefined entity" in mark.detail and "undefined entity" in nest.detail
+    assert redirect.reason == "redirect"
+
+
+def test_cdata_and_xml_comments_in_a_page_keep_its_text(tmp_path):
+    """Measured as already right, kept so: a page's text in a CDATA section (as tools other than MediaWiki write
+    it) is its text; an XML comment inside ``<text>`` is not text, the words either side are kept. A CDATA holding
+    ``</page>`` cuts the page there (pages are cut at that markup before parsing): that page alone is a
+    ``malformed_xml`` dead letter, counted, and the pages after it are read."""
+    from xml.sax.saxutils import unescape
+
+    header, pages, footer = _parts()
+    anarchism = pages[1]
+    start = anarchism.index(b">", anarchism.index(b"<text")) + 1
+    end = anarchism.index(b"</text>")
+    raw = unescape(anarchism[start:end].decode(), {"&quot;": '"'}).encode()
+    cdata = anarchism[:start] + b"<![CDATA[" + raw + b"]]>" + anarchism[end:]
+    commented = anarchism.replace(b"'''Anarchism''' is a ", b"'''Anarchism''' is a <!-- tool note -->", 1)
+    cut = anarchism[:start] + b"<![CDATA[" + raw[:40] + b"</page>" + raw[40:] + b"]]>" + anarchism[end:]
+    (tmp_path / "c.xml").write_bytes(header + cdata + commented + cut + pages[2] + footer)
+    [clean] = [r for r in iter_wikipedia(str(WIKI), "enwiki") if r.doc_id == "12"]
+    a, b, dead, redirect = iter_wikipedia(str(tmp_path / "c.xml"), "enwiki")
+    assert a == clean and b == clean
+    assert (dead.position, dead.reason, redirect.reason) == ("page 3", "malformed_xml", "redirect")

@@ -146,3 +146,25 @@ def test_a_reader_that_stops_early_ends_it_quietly(shards):
     p.stdout.close()  # the reader is gone before anything is written
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == 1 and "Traceback" not in err and "BrokenPipe" not in err, err[-2000:]
+
+
+def test_inspect_checks_what_it_does_not_read_and_says_so(shards, capsys):
+    """``inspect --n 1`` read one sample and said nothing of the rest: a cut-short or missing later shard was exit 0
+    without a word. Now every shard it does not read whole is checked for presence and size (one listing, no read),
+    named and exit 1; and it says it read only the first samples and that verify checks every one."""
+    first, second = shard_paths(shards)
+    second.write_bytes(second.read_bytes()[:second.stat().st_size // 2])  # cut short
+    for n in ("1", str(MAX_SHEET_ROWS)):
+        rc = shards_main(["inspect", str(shards), "--n", n])
+        out, err = capsys.readouterr()
+        assert rc == 1 and f"inspect: {second.name}: " in err and f"pixel-shards verify {shards}" in err, err
+        assert ("read the first 1 samples, from 1 of 2 shard(s)" in out) == (n == "1"), out
+    second.unlink()
+    assert shards_main(["inspect", str(shards), "--n", "1"]) == 1
+    assert f"inspect: {second.name}: missing" in capsys.readouterr().err
+    first.write_bytes(first.read_bytes()[:-1024])  # the shard it stops in is checked too (only padding cut)
+    shutil.copy(first, second)
+    rc = shards_main(["inspect", str(shards), "--n", "1"])
+    out, err = capsys.readouterr()
+    assert rc == 1 and f"inspect: {first.name}: " in err and "cut short or rewritten; not read" in err, err
+    assert "the rest of the set was checked for presence and size only: `pixel-shards verify" in out

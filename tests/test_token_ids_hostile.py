@@ -87,12 +87,15 @@ def test_an_eval_set_of_another_tokenizer_is_refused_before_work(tmp_path, capsy
 
 
 def test_a_manifest_understating_its_tokenizer_stops_at_the_sample_not_in_the_embedding(tmp_path, capsys,
-                                                                                        wide_shards):
+                                                                                        wide_shards, monkeypatch):
     """Shards rendered before the manifest counted the id span of a tokenizer whose ids skip say vocab_size 3 with
     id 40,000 inside: the model embedded 3 ids and died with IndexError in the embedding. The collate names the
-    sample, the id and the fix."""
+    sample, the id and the fix -- for an id beyond the samples checked when the set is opened (here: none)."""
     import json
     import shutil
+
+    from pixelkit.trainer import shardsets
+    monkeypatch.setattr(shardsets, "PEEK_SAMPLES", 0)  # as if the first samples held no such id
 
     d = tmp_path / "old"
     shutil.copytree(wide_shards, d)
@@ -105,10 +108,13 @@ def test_a_manifest_understating_its_tokenizer_stops_at_the_sample_not_in_the_em
     assert rc == 2 and "holds token id 40000, but the model embeds 3" in err and "render again" in err, err
 
 
-def test_a_task_manifest_understating_its_tokenizer_stops_at_the_sample(tmp_path, capsys):
+def test_a_task_manifest_understating_its_tokenizer_stops_at_the_sample(tmp_path, capsys, monkeypatch):
     """The same for a task model on token input (TextGPT finetuned from scratch on CoLA): IndexError in the
-    embedding before; the collate names the sample and the id now."""
+    embedding before; the collate names the sample and the id now (beyond the samples checked at open: here none;
+    with them, the set is refused when opened, as below)."""
     import json
+
+    from pixelkit.trainer import shardsets
 
     from taskdata import make_task
     from test_modality import COLA
@@ -123,7 +129,38 @@ def test_a_task_manifest_understating_its_tokenizer_stops_at_the_sample(tmp_path
     m = json.loads((data / "train" / "manifest.json").read_text())
     m["tokenizer"]["vocab_size"] = 8  # what the entry count recorded
     (data / "train" / "manifest.json").write_text(json.dumps(m))
-    rc = train_main(["finetune", "--model", "textgpt", "--flavor", "debug", "--data", str(data), "--out",
-                     str(tmp_path / "o"), "--steps", "2"])
+    argv = ["finetune", "--model", "textgpt", "--flavor", "debug", "--data", str(data), "--out", str(tmp_path / "o"),
+            "--steps", "2"]
+    rc = train_main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and "holds token id 40000, but the manifest's tokenizer wide.json has vocab_size 8" in err, err
+    assert not (tmp_path / "o").exists()
+    monkeypatch.setattr(shardsets, "PEEK_SAMPLES", 0)  # as if the first samples held no such id
+    rc = train_main(argv)
     err = capsys.readouterr().err
     assert rc == 2 and "holds token id 40000, but the model embeds 8" in err, err
+
+
+def test_old_shards_whose_ids_skip_are_named_when_the_set_is_opened(tmp_path, capsys, wide_shards):
+    """Shards rendered before the manifest counted a tokenizer's id span (vocab_size 3, the entry count of
+    ``{"[UNK]": 0, "the": 40000, "of": 7}``) were stopped only at collate time, after DeepSpeed had started (or, as a
+    --eval set, at the first evaluation). Now the set is refused when it is opened, before any engine: named, with
+    the sample, the id and the fix (render again); nothing is written."""
+    import json
+    import shutil
+
+    d = tmp_path / "old"
+    shutil.copytree(wide_shards, d)
+    m = json.loads((d / "manifest.json").read_text())
+    m["tokenizer"]["vocab_size"] = 3  # what the entry count recorded
+    (d / "manifest.json").write_text(json.dumps(m))
+    new = tmp_path / "new"
+    shutil.copytree(wide_shards, new)
+    for data, what in ((["--data", str(d)], f"{d}/manifest.json"),
+                       (["--data", str(new), "--eval", str(d)], f"data.eval {d}/manifest.json")):
+        rc = train_main(["pretrain", "--model", "textgpt", "--flavor", "debug", *data, "--out", str(tmp_path / "o"),
+                         "--steps", "2"])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"{what}: sample " in err and "holds token id 40000, but the manifest's tokenizer " \
+            "wide.json has vocab_size 3" in err and "render the set again with the same --tokenizer" in err, err
+        assert "rank 0/1" not in err and not (tmp_path / "o").exists(), "refused before the engine starts"

@@ -208,6 +208,29 @@ def test_resume_false_into_an_out_holding_a_run_is_refused_before_the_engine(tmp
     code = train_main([*argv, "--set", "resume=false"])
     err = capsys.readouterr().err
     assert code == 2 and f"--out {out} holds another run's files (checkpoints/step-0000001, checkpoints/latest, " \
-        "tensorboard, metrics.jsonl) and resume=false starts a new run there" in err, err
+        "model, tensorboard ...) and resume=false starts a new run there" in err, err
     assert f"write to another --out, or delete {out} first" in err and "Traceback" not in err, err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before, "written before the refusal"
+
+
+def test_a_new_run_into_an_out_holding_only_a_model_is_refused(tmp_path, gray_shards, capsys):
+    """An --out whose checkpoints, events and metrics were deleted to save space, its trained model/ kept: a run
+    there, with resume=false or with the default resume=true (no checkpoint to resume), started over and replaced
+    that model -- resume=false's check for another run's files ignored model/. Now both are exit 2 before any work,
+    naming model/ and the fixes; the model is untouched."""
+    out = tmp_path / "run"
+    (out / "model").mkdir(parents=True)
+    (out / "model" / "config.json").write_text('{"model_type": "pixelkit-pixel"}')
+    argv = ["pretrain", "--model", "pixel", "--data", str(gray_shards), "--steps", "1", "--out", str(out)]
+    for resume, message in (("false", f"--out {out} holds another run's files (model) and resume=false starts a new "
+                                      f"run there, which would mix its checkpoints, best/ and tensorboard events with "
+                                      f"that run's and replace its model/: write to another --out, or delete {out} "
+                                      f"first\n"),
+                            ("true", f"--out {out} holds another run's model/ but no checkpoint to resume "
+                                     f"(checkpoints/latest is gone), so this run would start over there and replace "
+                                     f"that model: write to another --out, or delete {out / 'model'} first")):
+        capsys.readouterr()
+        code = train_main([*argv, "--set", f"resume={resume}"])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and "Traceback" not in err, err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["model", "model/config.json"]

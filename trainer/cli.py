@@ -231,7 +231,8 @@ def _demo(a: argparse.Namespace) -> int:
 
 def _import(a: argparse.Namespace) -> int:
     """A published checkpoint directory (local) -> our safetensors model + import.json."""
-    from .importers import convert, write
+    from .importers import convert, restore_set_aside, write
+    restore_set_aside(a.out)  # before anything can fail: an import a kill left set aside is back in --out
     conv = convert(a.source, a.format, variant=a.model, channels=a.channels)
     out = write(conv, a.format, a.source, a.out)
     print(f"{a.format} {a.source} -> {conv.variant} {out} ({len(conv.state_dict)} tensors; "

@@ -26,16 +26,19 @@ def _saved_task(out: Path, saved: dict):
 
 
 def check_fresh_out(out: Path) -> None:
-    """``resume=false`` starts a new run: into an ``--out`` holding another run's checkpoints, best model,
+    """``resume=false`` starts a new run: into an ``--out`` holding another run's checkpoints, model, best model,
     tensorboard events or metrics it mixed them with its own (the old step-* dirs kept and pruned with the new,
-    best/ and two runs' events side by side, metrics.jsonl cut to nothing). Refused, naming what is there."""
-    left = [p for p in (*sorted((out / "checkpoints").glob("step-*")), out / "checkpoints" / "latest", out / "best",
-                        out / "tensorboard", out / "metrics.jsonl") if p.exists()]
+    best/ and two runs' events side by side, metrics.jsonl cut to nothing) or replaced them (model/: an --out
+    whose checkpoints were deleted to save space lost its trained model). Refused, naming what is there."""
+    left = [p for p in (*sorted((out / "checkpoints").glob("step-*")), out / "checkpoints" / "latest", out / "model",
+                        out / "best", out / "tensorboard", out / "metrics.jsonl") if p.exists()]
     if left:
         shown = ", ".join(p.relative_to(out).as_posix() for p in left[:4]) + (" ..." if len(left) > 4 else "")
+        resumable = (out / "checkpoints" / "latest").is_file()
         raise ConfigError(f"--out {out} holds another run's files ({shown}) and resume=false starts a new run there, "
-                          f"which would mix its checkpoints, best/ and tensorboard events with that run's: write to "
-                          f"another --out, or delete {out} first (resume=true, the default, continues that run)")
+                          f"which would mix its checkpoints, best/ and tensorboard events with that run's and replace "
+                          f"its model/: write to another --out, or delete {out} first"
+                          + (" (resume=true, the default, continues that run)" if resumable else ""))
 
 
 def check_resume(cfg: TrainConfig) -> None:
@@ -49,6 +52,10 @@ def check_resume(cfg: TrainConfig) -> None:
         check_fresh_out(out)
         return
     if not (ckpt_dir / "latest").is_file():
+        if (out / "model").exists():  # written only after a run's final checkpoint: those were deleted since
+            raise ConfigError(f"--out {out} holds another run's model/ but no checkpoint to resume (checkpoints/latest "
+                              f"is gone), so this run would start over there and replace that model: write to "
+                              f"another --out, or delete {out / 'model'} first")
         return
     tag = (ckpt_dir / "latest").read_text().strip()
     if not tag or Path(tag).name != tag or not (ckpt_dir / tag).is_dir():  # DeepSpeed: a bare AssertionError

@@ -135,3 +135,23 @@ def check_token_sets(sets: list[ShardSet], info: DataInfo, eval_set: ShardSet | 
         raise ConfigError(f"{', '.join(bare)}: no token ids (rendered without --tokenizer, or no manifest naming "
                           f"one), but this model reads them; render them with --tokenizer {tok} as the other sets, "
                           "or leave them out")
+    for (spec, i), s in zip(pairs, [*sets, *([eval_set] if eval_set is not None else [])]):
+        check_id_span(s, spec, i)
+
+
+PEEK_SAMPLES = 64  # samples of each set's first shard whose token ids are checked against its manifest at start
+
+
+def check_id_span(s: ShardSet, spec: str, info: DataInfo) -> None:
+    """The first ``PEEK_SAMPLES`` samples' token ids are below the manifest's tokenizer vocab_size. Shards rendered
+    before the manifest recorded a tokenizer's id span (largest id + 1) hold the entry count of one whose ids skip
+    (``{"[UNK]": 0, "the": 40000}``: vocab_size 3): the run was stopped only by the collate, once DeepSpeed had
+    started. A larger id further in is still stopped there (this reads no more than one shard's first samples)."""
+    from .data import read_samples
+    for sample in read_samples(s.urls[:1], limit=PEEK_SAMPLES):
+        top = max(sample.token_ids or [-1])
+        if top >= info.vocab_size:
+            raise ConfigError(f"{spec}: sample {sample.key} holds token id {top}, but the manifest's tokenizer "
+                              f"{info.tokenizer_name} has vocab_size {info.vocab_size}: shards rendered before the "
+                              f"manifest recorded a tokenizer's id span (largest id + 1), not its entry count (its ids "
+                              f"skip); render the set again with the same --tokenizer")

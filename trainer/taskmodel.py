@@ -60,10 +60,15 @@ class TaskConfig(PixelkitConfig):
         return 0 if self.task["family"] in ("regression", "qa") else len(self.task["label_names"])
 
 
-def check_task_config(cfg: dict, where: Path) -> None:
+TASK_FIELDS = ("encoder", "encoder_config", "head", "head_options", "task", "modality")  # TaskConfig's own
+
+
+def check_task_config(cfg: dict, where: Path | str,
+                      why: str = "the file is damaged or not a finetuned model's config") -> None:
     """A saved task model's config.json before anything is built from it (untrusted: a damaged file was a
     ValueError, KeyError or RuntimeError traceback inside the constructor): its encoder a registered variant with a
-    config of sound sizes and settings, its task and head named as the heads read them."""
+    config of sound sizes and settings, its task and head named as the heads read them. ``why``: what the error
+    blames (the file, or from_pretrained's keywords)."""
     if cfg.get("model_type") != TaskConfig.model_type:
         return  # another model's directory: PixelkitModel.from_pretrained names it
     from .models import get_variant
@@ -79,7 +84,7 @@ def check_task_config(cfg: dict, where: Path) -> None:
         ("task.label_names", labelled and not (isinstance(task.get("label_names"), list) and all(
             isinstance(n, str) for n in task["label_names"])), "a list of names")) if bad]
     if problems:
-        raise LoadingError(f"{where}: {'; '.join(problems)}; the file is damaged or not a finetuned model's config")
+        raise LoadingError(f"{where}: {'; '.join(problems)}; {why}")
     try:  # the task spec as pixel-render task wrote it, and an input mode the encoder reads (a bogus modality was a
         # KeyError, 'text' on a PIXEL encoder an AttributeError inside the constructor; a bad spec loaded silently)
         get_variant(enc)
@@ -87,7 +92,7 @@ def check_task_config(cfg: dict, where: Path) -> None:
         if cfg.get("modality") is not None:
             check_modality(cfg["modality"], enc, task["family"], True)
     except (ConfigError, SchemaError) as e:
-        raise LoadingError(f"{where}: {e}; the file is damaged or not a finetuned model's config") from None
+        raise LoadingError(f"{where}: {e}; {why}") from None
     check_sizes(cfg["encoder_config"], f"{where} encoder_config")
     check_fields(cfg["encoder_config"], get_variant(enc).config_class, f"{where} encoder_config")
 
@@ -112,17 +117,27 @@ class TaskModel(PixelkitModel):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         path = Path(pretrained_model_name_or_path) / "config.json"
-        if path.is_file() and not isinstance(kwargs.get("config"), PretrainedConfig):
+        config = kwargs.get("config")
+        ours = isinstance(config, TaskConfig) and Path(str(config.name_or_path or "")) == path.parent
+        if path.is_file() and (ours or not isinstance(config, PretrainedConfig)):
             from .importers import detect
             if fmt := detect(path.parent):
                 raise LoadingError(f"{path.parent} holds a published {fmt} checkpoint (pretrained, no task head), not "
                                    f"a finetuned model: finetune it first (pixel-train finetune --init "
                                    f"{path.parent}), then give that run's best/ or model/ dir")
-            check_task_config(read_json_object(path, LoadingError), path)
-        elif isinstance(config := kwargs.get("config"), TaskConfig):  # AutoModel passes the config it read from
-            # path/config.json: checked as that file (it went unchecked: a bogus modality was a KeyError traceback)
-            same = Path(str(config.name_or_path or "")) == path.parent
-            check_task_config(config.to_dict(), path if same else "the config given to from_pretrained")
+            saved = read_json_object(path, LoadingError)
+            check_task_config(saved, path)
+            # from_pretrained's keywords: applied to the config AutoModel read from path/config.json (AutoConfig took
+            # them), or still here; a bad one was blamed on config.json, or a KeyError / AttributeError traceback
+            used = config.to_dict() if ours else {**saved, **{k: v for k, v in kwargs.items() if k in TASK_FIELDS}}
+            given = [k for k in TASK_FIELDS if k in used and used[k] != saved.get(k)]
+            if given:
+                check_task_config({**saved, **{k: used[k] for k in given}},
+                                  f"from_pretrained({path.parent}, {', '.join(f'{k}={used[k]!r}' for k in given)})",
+                                  f"the keyword{'s' if len(given) > 1 else ''} {', '.join(given)} "
+                                  f"{'do' if len(given) > 1 else 'does'} not fit this model")
+        elif isinstance(config, TaskConfig):  # a config built in code, given with config=
+            check_task_config(config.to_dict(), "the config given to from_pretrained")
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     def __init__(self, config: TaskConfig):

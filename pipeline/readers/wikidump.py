@@ -9,6 +9,7 @@ before the cut (see ``pipeline.readers`` for the reader contract).
 from __future__ import annotations
 
 import codecs
+import pyexpat
 import re
 from typing import BinaryIO, Iterator, NamedTuple
 from xml.etree import ElementTree as ET
@@ -111,30 +112,63 @@ def _utf8_chunks(fh: BinaryIO) -> Iterator[bytes]:
     yield b""
 
 
-def _header(raw: bytes, whole: bool = False) -> tuple[str, frozenset[str]]:
-    """The export namespace (``{http://www.mediawiki.org/xml/export-0.N/}``) and the wiki's file/category link
-    prefixes, from everything before the first page (closed here so it parses; UTF-8 by now, so an XML
-    declaration naming another encoding is dropped). ``whole``: the file has no page, so it is parsed as it is
-    (an export of no pages is closed already; one cut before its first page does not parse)."""
+# an entity of the header's internal DTD that each page is parsed with: internal, plain text (no reference to
+# another entity, no markup) and at most this long; any other stays undeclared in pages (never read nor nested)
+MAX_ENTITY_CHARS = 1000
+
+
+def _text_entities(text: str) -> str:
+    """The header's internal DTD entities that are plain text, as a DOCTYPE to parse each page with ("" if none).
+    A page is parsed alone, without the DTD: a page using ``&co;`` declared there was a ``malformed_xml`` dead
+    letter ("undefined entity"), its text lost. An external entity (a file, a URL), one that nests others
+    (billion laughs) or holds markup stays undefined: that page is still a dead letter."""
+    seen, kept = set(), []
+
+    def declared(name, is_parameter, value, base, system_id, public_id, notation):
+        if is_parameter or name in seen:  # the first declaration of a name is the one that counts
+            return
+        seen.add(name)
+        if value is not None and system_id is None and notation is None and len(value) <= MAX_ENTITY_CHARS \
+                and "&" not in value and "<" not in value:
+            literal = value.replace('"', "&#34;").replace("%", "&#37;")
+            kept.append(f'<!ENTITY {name} "{literal}">')
+
+    parser = pyexpat.ParserCreate()
+    parser.EntityDeclHandler = declared
+    try:
+        parser.Parse(text, True)  # the header ET has just parsed: the same declarations
+    except pyexpat.ExpatError as e:  # not expected (ET, on expat, took it); a header error all the same
+        raise ET.ParseError(str(e)) from None
+    return f"<!DOCTYPE page [{''.join(kept)}]>" if kept else ""
+
+
+def _header(raw: bytes, whole: bool = False) -> tuple[str, frozenset[str], str]:
+    """The export namespace (``{http://www.mediawiki.org/xml/export-0.N/}``), the wiki's file/category link
+    prefixes and the DOCTYPE of its plain-text DTD entities (``_text_entities``), from everything before the first
+    page (closed here so it parses; UTF-8 by now, so an XML declaration naming another encoding is dropped).
+    ``whole``: the file has no page, so it is parsed as it is (an export of no pages is closed already; one cut
+    before its first page does not parse)."""
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", raw.decode("utf-8"))
-    root = ET.fromstring(text if whole else text + _END_ROOT.decode())
+    text = text if whole else text + _END_ROOT.decode()
+    root = ET.fromstring(text)
     ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     if root.tag != f"{ns}mediawiki":
         raise ET.ParseError(f"not a MediaWiki export: the root element is {root.tag!r}")
     siteinfo = root.find(f"{ns}siteinfo")
-    return ns, DEFAULT_LINK_PREFIXES if siteinfo is None else _site_prefixes(siteinfo, ns)
+    entities = _text_entities(text) if "<!ENTITY" in text else ""
+    return ns, DEFAULT_LINK_PREFIXES if siteinfo is None else _site_prefixes(siteinfo, ns), entities
 
 
 def iter_pages(fh: BinaryIO) -> Iterator[tuple[WikiPage | Exception, frozenset[str]]]:
     """(page, the wiki's file/category link prefixes) for each ``<page>``; a page that is not valid UTF-8 or not
     well-formed comes as its exception instead (the pages after it still come). A broken header raises."""
-    prefixes = DEFAULT_LINK_PREFIXES
+    prefixes, entities = DEFAULT_LINK_PREFIXES, ""
     for kind, raw in _blobs(fh):
         if kind in ("header", "whole"):
-            _, prefixes = _header(raw, kind == "whole")
+            _, prefixes, entities = _header(raw, kind == "whole")
             continue
-        try:
-            yield _page(ET.fromstring(raw.decode("utf-8")), ""), prefixes  # a page parsed alone has no namespace
+        try:  # a page parsed alone has no namespace; with the header's plain-text entities
+            yield _page(ET.fromstring(entities + raw.decode("utf-8")), ""), prefixes
         except (UnicodeDecodeError, ET.ParseError) as e:
             yield e, prefixes
 

@@ -11,7 +11,8 @@ per-character fallback; pygame has no font fallback of its own). Bitmap-only fon
 which only has 109 px strikes) cannot be scaled by pygame.freetype and are skipped with a warning.
 Default-ignorable characters (ZWJ, ZWNJ, bidi marks, variation selectors, soft hyphen, ...) are never drawn
 and take no room, as HarfBuzz does. Characters no font has are drawn as the primary font's .notdef box and
-counted in ``unknown_glyphs``. Characters a font draws here otherwise than a shaper would (right-to-left letters,
+counted in ``unknown_glyphs``, but for Unicode spaces (an em space, a thin space, the ideographic space: drawn blank at
+HarfBuzz's fallback widths, as Pango draws them). Characters a font draws here otherwise than a shaper would (right-to-left letters,
 combining marks, joining left-to-right letters: ``text.needs_shaping``) are counted in ``unshaped_chars``, which
 the pipeline sums per source and warns about: nothing is drawn wrong silently.
 
@@ -48,7 +49,7 @@ from .text import needs_shaping  # noqa: E402
 
 _MAX_CP = 0x110000
 # What _font_of holds per code point: 0 = not looked up yet, i + 1 = drawn with font i, or:
-_SKIP = -1  # default-ignorable: not drawn, zero width, not unknown
+_SKIP = -1  # not drawn, not unknown: a default-ignorable (zero width) or a space no font has (its fallback width)
 _MISSING = -2  # no loaded font has it: primary font's .notdef box, counted as unknown
 
 # Ink that must fit between the strip's top and bottom rows (when the font allows it at all).
@@ -64,6 +65,13 @@ def _ignorable(cp: int) -> bool:
     if 0x180B <= cp <= 0x180F or 0xFE00 <= cp <= 0xFE0F or 0xE0000 <= cp <= 0xE0FFF:
         return True
     return unicodedata.category(chr(cp)) == "Cf" and cp not in _VISIBLE_CF
+
+
+# Spaces a font may lack, drawn blank with HarfBuzz's fallback width (hb-ot-shape-fallback: what Pango draws them
+# as): a fraction of the em, or the advance of a digit / a full stop / half a space. U+1680 OGHAM SPACE MARK has
+# ink: not here (tofu, counted, as any letter no font has).
+_FALLBACK_SPACES = {0x2000: 1 / 2, 0x2001: 1, 0x2002: 1 / 2, 0x2003: 1, 0x2004: 1 / 3, 0x2005: 1 / 4, 0x2006: 1 / 6,
+                    0x2007: "0", 0x2008: ".", 0x2009: 1 / 5, 0x200A: 1 / 16, 0x202F: " ", 0x205F: 4 / 18, 0x3000: 1}
 
 
 def _px(width: float) -> int:
@@ -170,7 +178,23 @@ class PygameRenderer(Renderer):
                         self._unshaped_cp[cp] = self._any_unshaped = True
                     break
             else:
-                self._font_of[cp], self._adv[cp] = _MISSING, self._notdef_advance(ch)
+                space = self._fallback_space(cp)
+                if space is not None:  # a space no font has was the .notdef box, counted as tofu (Pango: blank)
+                    self._font_of[cp], self._adv[cp] = _SKIP, space
+                else:
+                    self._font_of[cp], self._adv[cp] = _MISSING, self._notdef_advance(ch)
+
+    def _fallback_space(self, cp: int) -> float | None:
+        """The width of a space no font has (``_FALLBACK_SPACES``), in whole pixels as Pango's hinting rounds it;
+        None for any other character."""
+        how = _FALLBACK_SPACES.get(cp)
+        if how is None:
+            return None
+        if isinstance(how, str):  # the advance of that character (half of it for the narrow space)
+            ref = ord(how)
+            adv = self._adv[ref] if self._font_of[ref] > 0 else self.cfg.font_px / 2
+            return float(round(adv / 2)) if how == " " else float(adv)
+        return float(round(self.cfg.font_px * how))
 
     def _notdef_advance(self, ch: str) -> float:
         """Pen advance of the primary font's .notdef glyph (get_metrics reports None for it)."""

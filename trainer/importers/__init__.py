@@ -172,7 +172,7 @@ def _clear_stale(dest: Path) -> list[str]:
     machine's own pattern (``.NAME.importing-HOST-PID``: on a filesystem several machines share, another one's pid
     says nothing here) whose process is gone; a live one (a concurrent import) is never touched. Returns their
     names. The set-aside earlier import (``.NAME.replaced-...``) is not: after a kill at the wrong moment it is the
-    only copy of that import."""
+    only copy of that import (``restore_set_aside`` puts it back)."""
     prefix = f".{dest.name}.importing-{socket.gethostname()}-"
     gone = [p for p in dest.parent.glob(f"{glob.escape(prefix)}*")
             if p.name[len(prefix):].isdigit() and not _alive(int(p.name[len(prefix):])) and p.is_dir()
@@ -184,12 +184,42 @@ def _clear_stale(dest: Path) -> list[str]:
     return [p.name for p in gone]
 
 
+def restore_set_aside(out: str | Path) -> None:
+    """An import killed between setting the earlier import aside and renaming the new one into place left --out
+    missing and the earlier import in ``.NAME.replaced-HOST-PID`` (it was kept there, never restored: the user's
+    model silently gone from --out). Put it back before anything else is tried, so an import that then fails
+    leaves --out as it was before the killed one. Only this machine's names whose process is gone. When --out
+    holds something again (the kill came after the new import took its place, or an import since wrote there),
+    the set-aside one is left where it is, named in a warning: it may be the only copy of an earlier model."""
+    dest = Path(out).resolve()
+    prefix = f".{dest.name}.replaced-{socket.gethostname()}-"
+    left = sorted(p for p in dest.parent.glob(f"{glob.escape(prefix)}*")
+                  if p.name[len(prefix):].isdigit() and not _alive(int(p.name[len(prefix):])) and p.is_dir()
+                  and not p.is_symlink())
+    if not left:
+        return
+    empty = dest.is_dir() and not dest.is_symlink() and not any(dest.iterdir())
+    if dest.exists() and not empty:
+        log.warning("%s beside --out %s: an earlier import a killed import set aside (--out holds another since); "
+                    "delete it if you do not need it, or rename it to %s to get it back", [p.name for p in left],
+                    out, dest.name)
+        return
+    if len(left) > 1:
+        raise CheckpointError(f"--out {out} is missing and killed imports set aside {len(left)} earlier imports "
+                              f"beside it ({[p.name for p in left]}); rename the one to keep to {dest.name}")
+    if empty:
+        dest.rmdir()
+    left[0].rename(dest)
+    log.warning("restored %s to %s: the earlier import a killed import had set aside", left[0].name, dest)
+
+
 def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
     """Save an imported checkpoint in our layout (safetensors) with ``import.json``: source, format, what was
     dropped and why, what was transformed. Atomic: written to a temporary directory beside ``out`` and renamed
     into place, so an import that fails or is killed leaves ``out`` as it was (an earlier import there is
     replaced whole, never mixed with the new one)."""
     out = Path(out)
+    restore_set_aside(out)
     _check_out(out, src)
     model = build(conv)
     record = {"format": fmt, "source": str(Path(src).resolve()), "variant": conv.variant,
@@ -221,4 +251,4 @@ def write(conv: Converted, fmt: str, src: str | Path, out: str | Path) -> Path:
 
 
 __all__ = ["FORMATS", "CheckpointError", "Converted", "build", "convert", "detect", "module", "pretrained_config",
-           "write"]
+           "restore_set_aside", "write"]
