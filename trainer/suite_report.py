@@ -50,7 +50,7 @@ def collect(suite: Suite, results: list[dict]) -> dict:
                              "metric": key, "seeds": [r["seed"] for r in runs], "steps": [r["steps"] for r in runs],
                              "best_step": [r["best_step"] for r in runs], "seconds": [r["seconds"] for r in runs],
                              "train_languages": runs[0]["train_languages"], "eval_split": e.eval_split,
-                             "runs": [str(Path(r["model"]).parent) for r in runs]})
+                             "runs": [str(Path(r["model"]).parent) for r in runs], "scale": runs[0].get("scale", 100)})
         for lang in e.languages:
             col = cell_name(e, lang)
             k = runs[0].get("scale", 100)  # shown x 100 (UD and QA scores already are)
@@ -135,6 +135,13 @@ def curves(run_dir: Path, metric: str) -> tuple[list[int], list[float]]:
     return steps, vals
 
 
+def curve(e: dict) -> tuple[list[int], list[float]]:
+    """A table entry's learning curve (first seed's dev evaluations), x 100 as its table cells are (the run's
+    ``scale``: UD and QA scores already are)."""
+    s, v = curves(Path(e["runs"][0]), e["metric"]) if e["metric"] != "avg" else ([], [])
+    return s, [x * e.get("scale", 100) for x in v]
+
+
 def plot(name: str, t: dict, path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
@@ -162,9 +169,9 @@ def plot(name: str, t: dict, path: Path) -> Path:
     ax.set_title(t["title"])
     ax.legend(fontsize=7)
     for e in t["entries"]:
-        s, v = curves(Path(e["runs"][0]), e["metric"]) if e["metric"] != "avg" else ([], [])
+        s, v = curve(e)
         if s:
-            lc.plot(s, np.asarray(v) * (1 if e["metric"] in ("las", "uas", "exact_match") or e["task"].startswith(("tydiqa", "xquad", "squad", "mlqa")) else 100), marker="o", ms=3, label=e["entry"])
+            lc.plot(s, v, marker="o", ms=3, label=e["entry"])
     lc.set_xlabel("step")
     lc.set_ylabel("dev score x 100 (selection split)")
     lc.set_title("learning curves (first seed)")
