@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from pixelkit.trainer import scores
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_accuracy_f1_mcc_by_hand():
@@ -41,6 +46,34 @@ def test_squad_em_f1_by_hand():
     # q1: EM 1 (first gold); q2: EM 0, F1 = tokens {austen, wrote} vs {jane, austen}: p = 1/2, r = 1/2 -> 1/2
     assert out["exact_match"] == pytest.approx(50.0)
     assert out["f1"] == pytest.approx(75.0)
+
+
+def _korean_pairs():
+    """60 gold / predicted answers from the bundled UDHR excerpt's Korean: exact, in 《》, shifted by a word, with a
+    particle and ASCII quotes / parentheses / an article, half an answer, empty (two gold answers each)."""
+    import random
+    rows = [json.loads(line) for line in (ROOT / "pipeline/sample_data/udhr-excerpt.jsonl").open(encoding="utf-8")]
+    words = " ".join(next(r for r in rows if r["lang"] == "kor")["paragraphs"]).split()
+    rng, gold, pred = random.Random(7), [], []
+    for i in range(60):
+        a, n = rng.randrange(len(words) - 6), rng.randint(1, 4)
+        g = " ".join(words[a:a + n])
+        pred.append([g, "《" + g + "》", " ".join(words[a + 1:a + n + 2]), g + "의 (The) 'A'", g[:max(1, len(g) // 2)],
+                     ""][i % 6])
+        gold.append([g, " ".join(words[a:a + n + 1])])
+    return gold, pred
+
+
+def test_korquad_em_f1_are_the_official_scripts():
+    # reference: KorQuAD 1.0's evaluate-v1.0.py run on these 60 answers (2026-12-05, in a scratch directory)
+    gold, pred = _korean_pairs()
+    assert scores.korquad(gold, pred) == pytest.approx({"korquad_exact_match": 33.333333333333336,
+                                                        "korquad_f1": 66.76866222448272}, abs=1e-9)
+    assert scores.squad(gold, pred)["f1"] == pytest.approx(46.28571428571429)  # SQuAD's words: another number
+    # by hand: brackets and ASCII punctuation go, characters count: "대한민국의" vs "대한민국": p 4/5, r 1 -> 8/9
+    out = scores.korquad([["《대한민국》"]], ["(대한민국의)"])
+    assert out["korquad_exact_match"] == 0.0 and out["korquad_f1"] == pytest.approx(800 / 9)
+    assert scores.korquad([["The Tower"]], ["tower"])["korquad_exact_match"] == 0.0  # no article removal
 
 
 def test_uas_las_counts_punctuation_and_skips_cut_heads():

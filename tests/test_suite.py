@@ -41,7 +41,13 @@ def test_paper_suites_cite_their_sources_and_cover_the_tables():
         assert suite.source and all(t.source for t in suite.tables), name
         assert text.count("#") >= len(suite.entries), f"{name}: every entry's settings carry a citation comment"
     pixel = load_suite("pixel-paper")
-    assert {t.name for t in pixel.tables} >= {"glue", "ud-pos", "ud-dp", "ner", "qa"}
+    assert {t.name for t in pixel.tables} >= {"glue", "ud-pos", "ud-dp", "ner", "qa", "qa-mono", "xnli"}
+    # PIXEL's QA table (xplip/pixel README): TyDiQA-GoldP's nine languages, then SQuAD v1, KorQuAD v1 and JaQuAD
+    mono = {e.task: (e.paper, e.metric) for e in pixel.entries if e.table == "qa-mono"}
+    assert mono == {"squad": (81.4, "f1"), "korquad-ko": (78.0, "korquad_f1"), "jaquad-ja": (34.1, "f1")}
+    (xnli,) = [e for e in pixel.entries if e.table == "xnli"]
+    assert xnli.protocol == "translate-train-all" and len(xnli.languages) == 15  # FINETUNING.md's XNLI recipe
+    assert xnli.settings["task.head_options"]["pooling"] == "cls" and xnli.settings["optim"]["lr"] == 2e-5
     gpt = load_suite("pixelgpt-paper")
     assert {e.modality for e in gpt.entries} == {"text", "pixel", "pair"}
     assert {e.protocol for e in gpt.entries} >= {"train-en", "translate-train-all"}
@@ -309,3 +315,22 @@ def test_a_tables_avg_over_cells_with_different_numbers_of_seeds_is_the_mean_of_
     same = [run("rte", 42, 0.50), run("rte", 43, 0.60), run("wnli", 42, 0.40), run("wnli", 43, 0.20)]
     glue = collect(suite, same)["glue"]
     assert glue["cells"][row]["Avg"]["values"] == pytest.approx([45.0, 40.0])
+
+
+def test_learning_curves_are_scaled_as_the_tables_cells(tmp_path):
+    """A QA or UD score is already x 100; its learning curve was scaled by task-name prefix, so KorQuAD's
+    (korquad-ko) F1 of 55 was drawn at 5,500, as was a parsing entry's conll18_las."""
+    from pixelkit.trainer.suite_report import collect, curve
+
+    suite = load_suite("pixel-paper")
+    model = tmp_path / "korquad-v1" / "seed-42" / "model"
+    model.parent.mkdir(parents=True)
+    (model.parent / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "eval_korquad_f1": v}) + "\n"
+                                                        for s, v in ((500, 40.0), (1000, 55.0))))
+    run = {"entry": "korquad-v1", "seed": 42, "steps": 1000, "best_step": 1000, "seconds": 1.0, "scale": 1,
+           "train_languages": ["ko"], "model": str(model), "main_metric": "f1",
+           "languages": {"ko": {"metrics": {"korquad_f1": 55.0, "f1": 30.0, "n": 10}, "majority": {}}}}
+    table = collect(suite, [run])["qa-mono"]
+    (entry,) = table["entries"]
+    assert entry["metric"] == "korquad_f1" and curve(entry) == ([500, 1000], [40.0, 55.0])
+    assert table["cells"]["PIXEL"]["KorQuAD 1.0 ko"]["values"] == [55.0]

@@ -121,6 +121,12 @@ def test_unknown_task_names_fail_with_the_fix():
     assert resolve("my-task", "squad").family == "qa"
 
 
+def test_pixels_qa_sets_read_as_squad_json_by_name():
+    # PIXEL's QA table: KorQuAD 1.0 and JaQuAD ship as SQuAD JSON (they needed --task_format squad before)
+    assert [(t.format, t.family, t.language) for t in map(resolve, ("squad", "korquad-ko", "jaquad-ja"))] == [
+        ("squad", "qa", "en"), ("squad", "qa", "ko"), ("squad", "qa", "ja")]
+
+
 # -- XNLI -----------------------------------------------------------------------------------------------------
 
 @needs_shared

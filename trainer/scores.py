@@ -6,7 +6,9 @@
   definition: an entity counts only when its type and both boundaries match);
 * SQuAD exact match / F1: the official v1.1 evaluation script's definitions (lower-case, strip punctuation,
   the articles a/an/the and extra whitespace; F1 over the bag of normalized tokens; the max over the gold
-  answers; averaged over questions, x 100). Only these few lines of definition are written here;
+  answers; averaged over questions, x 100). Only these few lines of definition are written here; QA also scores
+  KorQuAD 1.0's exact match and character-level F1 (its official script's definitions; PIXEL's README scores
+  KorQuAD with that script), as ``korquad_exact_match`` / ``korquad_f1``;
 * UAS / LAS: as PIXEL's run_ud.py: the share of words whose predicted head (LAS: and label) is right, over
   every word *including punctuation* (x 100). Words whose gold head was cut off by truncation cannot be
   predicted and are left out (and counted: ``unscorable``).
@@ -70,6 +72,35 @@ def squad(gold: list[list[str]], pred: list[str]) -> dict[str, float]:
     f1 = [max(_f1(p, g) for g in gs) for gs, p in zip(gold, pred)]
     n = max(len(pred), 1)
     return {"exact_match": 100.0 * sum(em) / n, "f1": 100.0 * sum(f1) / n}
+
+
+# KorQuAD 1.0's official evaluation script (korquad.github.io, evaluate-v1.0.py), which PIXEL's README names for
+# its KorQuAD number: quotes, angle and corner brackets and parentheses become spaces, then lower case, ASCII
+# punctuation out, whitespace collapsed (no article removal); F1 over the characters of the answer's words
+_KORQUAD_SPACED = str.maketrans({c: " " for c in "'\"《》<>〈〉()‘’"})
+
+
+def _korquad_norm(s: str) -> str:
+    s = s.translate(_KORQUAD_SPACED).lower()
+    return " ".join("".join(ch for ch in s if ch not in string.punctuation).split())
+
+
+def _korquad_f1(pred: str, gold: str) -> float:
+    p, g = list(_korquad_norm(pred).replace(" ", "")), list(_korquad_norm(gold).replace(" ", ""))
+    same = sum((Counter(p) & Counter(g)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def korquad(gold: list[list[str]], pred: list[str]) -> dict[str, float]:
+    """KorQuAD 1.0's exact match and character-level F1 (x 100, the max over the gold answers), as
+    ``korquad_exact_match`` / ``korquad_f1``."""
+    em = [max(float(_korquad_norm(p) == _korquad_norm(g)) for g in gs) for gs, p in zip(gold, pred)]
+    f1 = [max(_korquad_f1(p, g) for g in gs) for gs, p in zip(gold, pred)]
+    n = max(len(pred), 1)
+    return {"korquad_exact_match": 100.0 * sum(em) / n, "korquad_f1": 100.0 * sum(f1) / n}
 
 
 def uas_las(gold: list[list[tuple[int, int]]], pred_heads: list[list[int]], pred_rels: list[list[int]]

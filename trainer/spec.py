@@ -227,7 +227,7 @@ MAIN_METRIC = {"accuracy": "accuracy", "f1": "f1", "mcc": "mcc", "pearson_spearm
 METRIC_KEYS = {"accuracy": ("accuracy",), "f1": ("accuracy", "f1"), "accuracy_f1": ("accuracy", "f1"),
                "mcc": ("mcc", "accuracy"), "pearson_spearman": ("pearson", "spearman"),
                "seqeval": ("precision", "recall", "f1"), "uas_las": ("uas", "las", "conll18_uas", "conll18_las"),
-               "squad": ("exact_match", "f1")}
+               "squad": ("exact_match", "f1", "korquad_exact_match", "korquad_f1")}
 
 
 ALIAS_METRICS = {"pos": "accuracy", "upos": "accuracy", "ner": "seqeval"}  # tagging aliases that name one kind

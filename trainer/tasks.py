@@ -48,7 +48,8 @@ def score(spec: TaskSpec, records: list[dict]) -> dict[str, float]:
         best = best_spans(records)
         gold = {question(r): r["answers"]["text"] for r in records if r.get("answers") and r["answers"]["text"]}
         keys = sorted(gold)
-        return {**scores.squad([gold[k] for k in keys], [best.get(k, "") for k in keys]), "n": len(keys)}
+        answers, preds = [gold[k] for k in keys], [best.get(k, "") for k in keys]
+        return {**scores.squad(answers, preds), **scores.korquad(answers, preds), "n": len(keys)}
     raise ValueError(f"unknown task family {fam!r}")
 
 

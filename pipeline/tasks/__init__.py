@@ -28,7 +28,8 @@ FORMATS = {
 }
 # task-name prefix -> format
 PREFIXES = {"glue-": "glue", "xnli-": "xnli", "ud-": "conllu", "conll2003-": "conll_ner", "masakhaner-": "conll_ner",
-            "squad": "squad", "xquad-": "squad", "tydiqa-": "squad", "mlqa-": "squad"}
+            "squad": "squad", "xquad-": "squad", "tydiqa-": "squad", "mlqa-": "squad", "korquad-": "squad",
+            "jaquad-": "squad"}
 EXAMPLES = ("glue-cola", "glue-sst2", "glue-mrpc", "glue-qqp", "glue-stsb", "glue-mnli", "glue-qnli", "glue-rte",
             "glue-wnli", "xnli-en", "ud-en_ewt-pos", "ud-en_ewt-parse", "conll2003-ner", "masakhaner-hau-ner",
             "squad", "xquad-en", "tydiqa-en")

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def describe(name: str) -> TaskDef:
-    """``squad`` (English), ``xquad-<lang>``, ``tydiqa-<lang>`` or any ``<corpus>-<lang>`` read as SQuAD JSON."""
+    """``squad`` (English), ``xquad-<lang>``, ``tydiqa-<lang>``, ``korquad-ko``, ``jaquad-ja`` or any
+    ``<corpus>-<lang>`` read as SQuAD JSON."""
     lang = name.split("-", 1)[1] if "-" in name else ("en" if name == "squad" else None)
     return TaskDef(name, "squad", "qa", "qa", "squad", lang)
 
