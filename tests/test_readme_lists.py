@@ -56,6 +56,30 @@ def test_the_task_table_names_every_task_prefix():
     assert sorted(f"glue-{t}" for t in glue) == sorted(e for e in EXAMPLES if e.startswith("glue-"))
 
 
+def test_the_variant_table_has_every_variant_and_the_sizes_pixel_train_models_prints():
+    torch = pytest.importorskip("torch")
+    from pixelkit.trainer.models import REGISTRY, DataInfo, get_variant
+    from pixelkit.trainer.models.base import count_parameters
+    rows = _rows(_section("trainer/README.md", "## Variants"))
+    assert [f"`{n}`" for n in REGISTRY] == [k for k in rows if k.startswith("`")], "one row per variant, in order"
+    for name in REGISTRY:  # the DataInfo `pixel-train models` counts with
+        v = get_variant(name)
+        info = DataInfo(mode=v.modes[0], patch_size=8 if v.modes[0] == "binary" else 16, max_patches=529,
+                        vocab_size=32000)
+        for flavor in v.flavors:
+            if flavor != "debug":
+                size = f"{count_parameters(v, flavor, info) / 1e6:.1f}M"
+                assert f"`{flavor}`" in rows[f"`{name}`"] and size in rows[f"`{name}`"], (name, flavor, size)
+    v, info = get_variant("pixel"), DataInfo("gray", 16, 529)
+    with torch.device("meta"):
+        model = v.model_class(v.config("base", {}, info))
+    enc = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("patch_embed", "cls_token", "encoder")))
+    dec = sum(p.numel() for p in model.parameters()) - enc
+    fidelity = _section("trainer/README.md", "**PIXEL** (").split("**PIXAR, thesis**", 1)[0]
+    for text in (rows["`pixel`"], fidelity):
+        assert f"{enc / 1e6:.1f}M" in text and f"{dec / 1e6:.1f}M" in text, ("gray encoder / decoder", enc, dec)
+
+
 # the repository's folders a README path may start with (anything else is another project's path: xplip/pixel's
 # `scripts/...`, Beam's `apache_beam/...`)
 _OURS = ("pipeline", "trainer", "schemas", "tests", "docker", "fonts", "render", "pango", "readers", "tasks",
