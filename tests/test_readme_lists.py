@@ -85,3 +85,19 @@ def test_the_variant_table_has_every_variant_and_the_sizes_pixel_train_models_pr
 _OURS = ("pipeline", "trainer", "schemas", "tests", "docker", "fonts", "render", "pango", "readers", "tasks",
          "models", "heads", "importers", "runs", "suites", "benchmarks", "results", "assets", "parity",
          "sample_data", "suite_select", "finetune", "pixelkit")
+
+
+def test_the_repository_paths_the_readmes_name_exist():
+    files = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*")
+             if not any(part.startswith(".") or part in {"out", "__pycache__"} for part in p.relative_to(ROOT).parts)]
+    missing = []
+    for readme in _readmes():
+        for n, line in enumerate(readme.read_text(encoding="utf-8").splitlines(), 1):
+            for tok in re.findall(r"`([^`\s]+)`", line):
+                path = tok.rstrip(",;:").rstrip("/")
+                if ("/" not in path or path.split("/", 1)[0] not in _OURS or re.search(r"[*<>{}$]|NNN|\.\.\.", path)
+                        or not re.search(r"\.[a-z]+$|^[a-z_]+(/[a-z_]+)*$", path)):
+                    continue
+                if not any(f == path or f.endswith("/" + path) for f in files):
+                    missing.append(f"{readme.relative_to(ROOT)}:{n}: {tok}")
+    assert not missing, "READMEs name files that are not there:\n" + "\n".join(missing)
