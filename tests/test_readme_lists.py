@@ -80,6 +80,14 @@ def test_the_variant_table_has_every_variant_and_the_sizes_pixel_train_models_pr
         assert f"{enc / 1e6:.1f}M" in text and f"{dec / 1e6:.1f}M" in text, ("gray encoder / decoder", enc, dec)
 
 
+def test_every_benchmark_script_is_in_the_benchmarks_table():
+    bench = ROOT / "tests" / "benchmarks"
+    text = (bench / "README.md").read_text(encoding="utf-8")
+    scripts = [p.name for p in sorted(bench.glob("*.py")) if '__name__ == "__main__"' in p.read_text()]
+    assert len(scripts) > 20
+    assert [s for s in scripts if f"`{s}`" not in text] == [], "tests/benchmarks/README.md's table misses these"
+
+
 # the repository's folders a README path may start with (anything else is another project's path: xplip/pixel's
 # `scripts/...`, Beam's `apache_beam/...`)
 _OURS = ("pipeline", "trainer", "schemas", "tests", "docker", "fonts", "render", "pango", "readers", "tasks",
