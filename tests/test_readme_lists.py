@@ -40,6 +40,16 @@ def _readmes() -> list[Path]:
     return readmes(ROOT)
 
 
+def test_every_top_level_folder_has_a_readme_and_a_layout_row():
+    folders = sorted(p.name for p in ROOT.iterdir()
+                     if p.is_dir() and not p.name.startswith(".") and p.name not in {"out", "__pycache__"}
+                     and _tracked(p.name))
+    assert {"pipeline", "trainer", "schemas", "tests"} <= set(folders), folders
+    assert [f for f in folders if not (ROOT / f / "README.md").is_file()] == []
+    layout = _rows(_section("README.md", "## Layout"))
+    assert [f for f in folders if f"`{f}/`" not in layout] == [], "README.md's Layout table misses a folder"
+
+
 def _tracked(name: str) -> bool:
     out = subprocess.run(["git", "ls-files", "--", name], cwd=ROOT, capture_output=True, text=True)
     return out.returncode != 0 or bool(out.stdout.strip())  # outside git: every folder counts
