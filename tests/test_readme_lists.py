@@ -119,3 +119,27 @@ def test_the_repository_paths_the_readmes_name_exist():
                 if not any(f == path or f.endswith("/" + path) for f in files):
                     missing.append(f"{readme.relative_to(ROOT)}:{n}: {tok}")
     assert not missing, "READMEs name files that are not there:\n" + "\n".join(missing)
+
+
+def test_the_top_readme_names_every_input_format_and_suffix():
+    from pixelkit.pipeline.readers import FORMATS
+    from pixelkit.pipeline.readers.streams import _CODECS
+    para = _text("README.md").split("Formats by suffix", 1)[1].split("\n\n", 1)[0]
+    suffixes = [s for f in FORMATS.values() for s in f.suffixes] + list(_CODECS)
+    assert [s for s in suffixes if f"`{s}" not in para and f"|{s}" not in para and f"{s}`" not in para] == []
+    assert "books" in para
+
+
+def test_the_top_readme_lists_every_variant_preset_and_suite():
+    from pixelkit.pipeline.render import PRESET_NAMES
+    from pixelkit.trainer.models import REGISTRY
+    top = _text("README.md")
+    listed = re.search(r"pixel-train models +# ([a-z0-9, ]+):", top).group(1).split(", ")
+    assert listed == list(REGISTRY)
+    presets = top.split("Presets: ", 1)[1].split(" Every option", 1)[0]
+    assert re.findall(r"`([a-z0-9-]+)`", presets) == list(PRESET_NAMES)
+    suites = sorted(p.stem for p in (ROOT / "trainer" / "suites").glob("*.yaml"))
+    para = top.split("A paper's tables in one command", 1)[1].split("\n\n", 1)[0]
+    assert [s for s in suites if not re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", para)] == []
+    assert sorted(k.strip("`") for k in _rows(_section("trainer/README.md", "| suite | mirrors |"))
+                  if k.startswith("`")) == suites
