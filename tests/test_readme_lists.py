@@ -143,3 +143,11 @@ def test_the_top_readme_lists_every_variant_preset_and_suite():
     assert [s for s in suites if not re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", para)] == []
     assert sorted(k.strip("`") for k in _rows(_section("trainer/README.md", "| suite | mirrors |"))
                   if k.startswith("`")) == suites
+
+
+def test_the_udhr_counts_are_the_bundled_excerpts():
+    lines = (ROOT / "pipeline" / "sample_data" / "udhr-excerpt.jsonl").read_text(encoding="utf-8").splitlines()
+    n = len(lines)
+    assert f"UDHR in {n} languages" in _text("README.md")
+    row = _rows(_text("pipeline/sample_data/README.md"))["`udhr-excerpt.jsonl`"]
+    assert f"in {n} languages" in row and len(row.split(" (", 1)[1].split(")", 1)[0].split(", ")) == n, row
