@@ -151,3 +151,14 @@ def test_the_udhr_counts_are_the_bundled_excerpts():
     assert f"UDHR in {n} languages" in _text("README.md")
     row = _rows(_text("pipeline/sample_data/README.md"))["`udhr-excerpt.jsonl`"]
     assert f"in {n} languages" in row and len(row.split(" (", 1)[1].split(")", 1)[0].split(", ")) == n, row
+
+
+def test_the_english_render_speed_the_readmes_quote_is_the_newest_result():
+    """README.md and pipeline/README.md quote render.md's newest final run (its first "Final main" section)."""
+    newest = _text("tests/benchmarks/results/render.md").split("## Final main", 2)[1]
+    first = re.search(r"\*\*First pass: ([\d.]+)x the fastest peer\*\*", newest).group(1)
+    second = float(re.search(r"\*\*Second pass: ([\d.]+)x\*\*", newest).group(1))
+    top = _text("README.md").split("On English WikiText", 1)[1].split("(`tests/benchmarks/results/render.md`", 1)[0]
+    pipe = _text("pipeline/README.md").split("Speed:\n`tests/benchmarks/results/render.md`", 1)[1].split(")", 1)[0]
+    for quote in (top, pipe):
+        assert f"{first}x the fastest peer" in quote and f"{second:.1f}x" in quote, (first, second, quote)
