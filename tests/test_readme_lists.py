@@ -162,3 +162,14 @@ def test_the_english_render_speed_the_readmes_quote_is_the_newest_result():
     pipe = _text("pipeline/README.md").split("Speed:\n`tests/benchmarks/results/render.md`", 1)[1].split(")", 1)[0]
     for quote in (top, pipe):
         assert f"{first}x the fastest peer" in quote and f"{second:.1f}x" in quote, (first, second, quote)
+
+
+def test_the_classification_row_names_each_glue_task_scored_by_f1_or_mcc():
+    from pixelkit.pipeline.tasks.glue import LAYOUTS
+    row = _rows(_section("trainer/README.md", "| family (run file) |"))["classification (GLUE, XNLI)"]
+    metrics = row.split(" | ")[2]
+    for name, layout in LAYOUTS.items():
+        label = {"accuracy_f1": "F1", "mcc": "MCC"}.get(layout.metric)
+        if label:
+            named = re.search(rf"{label} \(([^)]+)\)", metrics).group(1).lower().split(", ")
+            assert name in named, (name, layout.metric, metrics)
