@@ -173,3 +173,13 @@ def test_the_classification_row_names_each_glue_task_scored_by_f1_or_mcc():
         if label:
             named = re.search(rf"{label} \(([^)]+)\)", metrics).group(1).lower().split(", ")
             assert name in named, (name, layout.metric, metrics)
+
+
+@pytest.mark.parametrize("cli", ["pixel-render", "pixel-shards", "pixel-train"])
+def test_every_cli_subcommand_is_in_a_readme(cli):
+    usage = subprocess.run([str(Path(sys.executable).parent / cli), "--help"], capture_output=True, text=True,
+                           timeout=300).stdout
+    subcommands = re.search(r"\{([a-z,-]+)\}", usage).group(1).split(",")
+    text = "\n".join(p.read_text(encoding="utf-8") for p in _readmes())
+    assert len(subcommands) >= 3
+    assert [s for s in subcommands if not re.search(rf"{cli} {s}\b", text)] == []
