@@ -183,3 +183,22 @@ def test_every_cli_subcommand_is_in_a_readme(cli):
     text = "\n".join(p.read_text(encoding="utf-8") for p in _readmes())
     assert len(subcommands) >= 3
     assert [s for s in subcommands if not re.search(rf"{cli} {s}\b", text)] == []
+
+
+def test_the_run_defaults_trainer_readme_states_are_the_config_defaults():
+    from pixelkit.trainer.config import TrainConfig
+    cfg = TrainConfig()
+    para = _section("trainer/README.md", "## Run settings").split("Optimizer defaults are PIXEL's:", 1)[1]
+    para = " ".join(para.split("`data.expect", 1)[0].split())
+    o = cfg.optim
+
+    def sci(x: float) -> str:
+        mantissa, exp = f"{x:e}".split("e")
+        return f"{float(mantissa):g}e{int(exp)}"
+
+    stated = [f"lr {sci(o.lr)}", f"betas {tuple(o.betas)}", f"weight decay {o.weight_decay:g}",
+              f"`warmup_ratio` {o.warmup_ratio:g}", f"`min_lr` {sci(o.min_lr)}", "cosine to" if o.schedule == "cosine" else "?",
+              f"micro {cfg.micro_batch_size} = global {cfg.global_batch_size}", f"steps ({cfg.max_steps})",
+              f"precision ({cfg.engine.precision})"]
+    assert [s for s in stated if s not in para] == [], para
+    assert cfg.data.train == [] and "--data DIR" in para  # no default data: a bare `pretrain` is refused
