@@ -202,3 +202,13 @@ def test_the_run_defaults_trainer_readme_states_are_the_config_defaults():
               f"precision ({cfg.engine.precision})"]
     assert [s for s in stated if s not in para] == [], para
     assert cfg.data.train == [] and "--data DIR" in para  # no default data: a bare `pretrain` is refused
+
+
+def test_the_main_job_paragraph_says_a_cpu_run_builds_no_deepspeed_op():
+    """engine.py turns DeepSpeed's CPU shared-memory op off (test_trainer_engine.py checks no .so is built); the
+    top README said the first run compiles it."""
+    from pixelkit.trainer import engine
+    assert '__compatible_ops__["deepspeed_shm_comm"] = False' in Path(engine.__file__).read_text()
+    main_job = _text("README.md").split("The main job", 1)[1].split("\n\n", 1)[0]
+    assert "No DeepSpeed op is compiled on CPU" in main_job and "compiles a small CPU op" not in main_job
+    assert "builds none" in _section("trainer/README.md", "## Engine and outputs")
