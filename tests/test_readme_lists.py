@@ -212,3 +212,11 @@ def test_the_main_job_paragraph_says_a_cpu_run_builds_no_deepspeed_op():
     main_job = _text("README.md").split("The main job", 1)[1].split("\n\n", 1)[0]
     assert "No DeepSpeed op is compiled on CPU" in main_job and "compiles a small CPU op" not in main_job
     assert "builds none" in _section("trainer/README.md", "## Engine and outputs")
+
+
+def test_every_environment_variable_the_code_reads_is_in_a_readme():
+    code = "\n".join(p.read_text(encoding="utf-8") for d in ("pipeline", "trainer", "schemas", "pixelkit")
+                     for p in (ROOT / d).rglob("*.py"))
+    names = sorted(set(re.findall(r"\"(PIXELKIT_[A-Z_]+)\"", code)))
+    text = "\n".join(p.read_text(encoding="utf-8") for p in _readmes())
+    assert len(names) >= 4 and [n for n in names if f"`{n}" not in text] == []
