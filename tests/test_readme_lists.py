@@ -34,6 +34,11 @@ def _rows(section: str) -> dict[str, str]:
     return rows
 
 
+def _table(readme: str, header: str) -> dict[str, str]:
+    """The rows of the table whose header line starts with ``header``."""
+    return _rows(_section(readme, header).split("\n\n", 1)[0])
+
+
 def _readmes() -> list[Path]:
     sys.path.insert(0, str(ROOT / "tests"))
     from readme_commands import readmes
@@ -166,7 +171,7 @@ def test_the_english_render_speed_the_readmes_quote_is_the_newest_result():
 
 def test_the_classification_row_names_each_glue_task_scored_by_f1_or_mcc():
     from pixelkit.pipeline.tasks.glue import LAYOUTS
-    row = _rows(_section("trainer/README.md", "| family (run file) |"))["classification (GLUE, XNLI)"]
+    row = _table("trainer/README.md", "| family (run file) |")["classification (GLUE, XNLI)"]
     metrics = row.split(" | ")[2]
     for name, layout in LAYOUTS.items():
         label = {"accuracy_f1": "F1", "mcc": "MCC"}.get(layout.metric)
@@ -197,7 +202,8 @@ def test_the_run_defaults_trainer_readme_states_are_the_config_defaults():
         return f"{float(mantissa):g}e{int(exp)}"
 
     stated = [f"lr {sci(o.lr)}", f"betas {tuple(o.betas)}", f"weight decay {o.weight_decay:g}",
-              f"`warmup_ratio` {o.warmup_ratio:g}", f"`min_lr` {sci(o.min_lr)}", "cosine to" if o.schedule == "cosine" else "?",
+              f"`warmup_ratio` {o.warmup_ratio:g}", f"`min_lr` {sci(o.min_lr)}",
+              "cosine to" if o.schedule == "cosine" else "?",
               f"micro {cfg.micro_batch_size} = global {cfg.global_batch_size}", f"steps ({cfg.max_steps})",
               f"precision ({cfg.engine.precision})"]
     assert [s for s in stated if s not in para] == [], para
@@ -220,3 +226,31 @@ def test_every_environment_variable_the_code_reads_is_in_a_readme():
     names = sorted(set(re.findall(r"\"(PIXELKIT_[A-Z_]+)\"", code)))
     text = "\n".join(p.read_text(encoding="utf-8") for p in _readmes())
     assert len(names) >= 4 and [n for n in names if f"`{n}" not in text] == []
+
+
+def test_trainer_readme_tables_are_the_registries():
+    """Guards (these matched when written): import formats, heads and families, suite protocols, sequence pooling."""
+    from pixelkit.trainer.heads import HEADS
+    from pixelkit.trainer.spec import FAMILIES, IMPORT_FORMATS
+    from pixelkit.trainer.suite import PROTOCOLS
+    formats = _table("trainer/README.md", "| format | source (reference code) |")
+    assert sorted(k.strip("`") for k in formats if k.startswith("`")) == sorted(IMPORT_FORMATS)
+    families = _table("trainer/README.md", "| family (run file) |")
+    assert sorted(k.split(" (")[0] for k in families if not k.startswith("family")) == sorted(FAMILIES)
+    for family, (head, _) in FAMILIES.items():
+        row = next(v for k, v in families.items() if k.startswith(family))
+        assert f"`{head}`" in row.split(" | ")[1], (family, head)
+    assert {h for h, _ in FAMILIES.values()} == set(HEADS)
+    protocols = _table("trainer/README.md", "| protocol | trains on |")
+    assert sorted(k.split(" ")[0].strip("`") for k in protocols if k.startswith("`")) == sorted(PROTOCOLS)
+    pooling = re.findall(r"`([a-z]+)`", families[next(k for k in families if k.startswith("classification"))]
+                         .split(" | ")[1].split("; ")[0])
+    sequence = (ROOT / "trainer" / "heads" / "sequence.py").read_text()
+    modes = re.search(r"^MODES = \(([^)]*)\)", sequence, re.M).group(1)
+    assert sorted(pooling[1:]) == sorted(m for m in re.findall(r'"([a-z]+)"', modes) if m != "auto"), pooling
+
+
+def test_the_task_job_refusals_name_every_run_only_flag():
+    from pixelkit.pipeline.tasks.settings import RUN_ONLY
+    para = _text("pipeline/README.md").split("which the task job does not read --", 1)[1].split("-- are refused", 1)[0]
+    assert sorted(re.findall(r"`--([a-z_]+)`", para)) == sorted(RUN_ONLY)
