@@ -254,3 +254,11 @@ def test_the_task_job_refusals_name_every_run_only_flag():
     from pixelkit.pipeline.tasks.settings import RUN_ONLY
     para = _text("pipeline/README.md").split("which the task job does not read --", 1)[1].split("-- are refused", 1)[0]
     assert sorted(re.findall(r"`--([a-z_]+)`", para)) == sorted(RUN_ONLY)
+
+
+def test_pipeline_readme_names_every_module_that_imports_beam_at_load():
+    para = _text("pipeline/README.md").split("Beam only at the edge:", 1)[1].split("; `render/`", 1)[0]
+    named = set(re.findall(r"`([a-z_/]+\.py)`", para))
+    top = sorted(p.relative_to(ROOT / "pipeline").as_posix() for p in (ROOT / "pipeline").rglob("*.py")
+                 if re.search(r"^(import|from) apache_beam", p.read_text(encoding="utf-8"), re.M))
+    assert len(top) > 5 and [m for m in top if m not in named] == [], named
