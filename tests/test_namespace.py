@@ -57,7 +57,7 @@ def test_wheel_installs_nothing_but_pixelkit(wheel):
     tops = {n.split("/")[0] for n in names}
     assert tops == {"pixelkit", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}, tops
     for must in ("pixelkit/__init__.py", "pixelkit/pipeline/cli.py", "pixelkit/trainer/cli.py",
-                 "pixelkit/schemas/sample.py", "pixelkit/trainer/runs/pixel.yaml",
+                 "pixelkit/schemas/sample.py", "pixelkit/trainer/runs/pixel.yaml", "pixelkit/trainer/suites/tiny.yaml",
                  "pixelkit/pipeline/sample_data/wikitext-2-test-excerpt.txt"):
         assert must in names, must
 

@@ -16,7 +16,7 @@ released code initialises from a checkpoint; here weights start from the LLaMA i
 Paper flavors. The released repository (april-tools/pixar) builds the backbone from ``LlamaConfig`` files that are
 not in the repository (``storage/llama_*/config.json``); its notebooks name two sizes, "pixar113" (the 1M-step
 model evaluated with and without the adversarial stage) and "85M". Both are 12 x 768 LLaMA stacks with 12 heads:
-``base`` with SwiGLU 3072 (113.4M) and ``small`` with LLaMA's 8/3 rule, SwiGLU 2048 (85.2M). The layer shapes are
+``base`` with SwiGLU 3072 (113.5M) and ``small`` with LLaMA's 8/3 rule, SwiGLU 2048 (85.2M). The layer shapes are
 inferred from those counts, not read from a released config.
 """
 
