@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import runtime
+from . import numerics, runtime
 from .config import TrainConfig, changed_settings, deepspeed_config
 from .hf import write_model_card
 from .models import get_variant
@@ -211,6 +211,7 @@ def train(cfg: TrainConfig) -> Run:
         loss = torch.stack(losses).mean()
         dist.all_reduce(loss)
         loss_value = float(loss) / world
+        numerics.check_step(engine, cfg, step, loss_value, scheduler.get_last_lr()[0])  # NaN / inf: stop, save nothing
         if step % cfg.log_every == 0 or step == cfg.max_steps or step == 1:
             rates = window.rates(world)
             logger.scalars(step, {"loss": loss_value, "lr": scheduler.get_last_lr()[0], **rates,
@@ -224,6 +225,7 @@ def train(cfg: TrainConfig) -> Run:
                 logger.picture(step, image)
         stop = False
         if eval_set is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
+            numerics.check_weights(engine, cfg, step, "the dev evaluation")  # a NaN model scores, and may be "best"
             if best is None:
                 logger.scalars(step, evaluate(engine, variant, model_config, eval_set.urls, cfg, rank, world,
                                               eval_set.expected(), (info.mode, info.patch_size, info.max_patches)))
@@ -239,7 +241,7 @@ def train(cfg: TrainConfig) -> Run:
                 log.info("early stop at step %d: %s did not improve in %d evaluations (best %.4f at step %d)",
                          step, best.metric, cfg.task.patience, best.value, best.step)
             break
-    model_dir = save_model(engine, out / "model", rank, cfg, info)
+    model_dir = save_model(engine, out / "model", rank, cfg, info, step)
     if model_dir is not None:
         write_model_card(model_dir, cfg, model_config, sets, step)
     logger.close()
@@ -303,7 +305,7 @@ class _Best:
         if value > self.value:
             self.value, self.step, self.bad = value, step, 0
             out = Path(self.cfg.output_dir) / "best"
-            save_model(engine, out, rank, self.cfg, self.info)
+            save_model(engine, out, rank, self.cfg, self.info, step)
             if rank == 0:
                 (out / "metrics.json").write_text(json.dumps({"step": step, "split": eval_set.spec, **metrics},
                                                                    indent=1))
@@ -340,6 +342,7 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     client = {"step": step, "config": cfg.to_dict(), "data": {str(r): p for r, p in enumerate(positions)},
               "torch_rng": torch.get_rng_state(), **(extra or {})}
     tag = f"step-{step:07d}"
+    numerics.check_weights(engine, cfg, step, f"writing {ckpt_dir / tag}")  # NaN weights: resumed from
     # DeepSpeed's own `latest` is written by rank 0 as soon as rank 0's files are done, while other ranks may
     # still be writing their optimizer shards, and in place: a run killed then would resume from a half-written
     # checkpoint (or an empty `latest`). Here it is written after every rank has finished, by rename.
@@ -360,10 +363,11 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     return ckpt_dir / tag
 
 
-def save_model(engine, path: Path, rank: int, cfg: TrainConfig, info=None) -> Path | None:
-    """``save_pretrained`` (safetensors) of the trained weights; ZeRO-3 gathers the shards first. With the
-    train sets' tokenizer known, ``tokenizer-identity.json`` beside it (what its token ids mean: checked by
-    finetune and evaluate)."""
+def save_model(engine, path: Path, rank: int, cfg: TrainConfig, info=None, step: int = 0) -> Path | None:
+    """``save_pretrained`` (safetensors) of the trained weights (``Diverged`` if any is NaN / inf); ZeRO-3 gathers
+    the shards first. With the train sets' tokenizer known, ``tokenizer-identity.json`` beside it (what its token
+    ids mean: checked by finetune and evaluate)."""
+    numerics.check_weights(engine, cfg, step, f"writing {path}")
     state = engine._zero3_consolidated_16bit_state_dict() if cfg.engine.zero_stage == 3 else None
     if rank != 0:
         return None

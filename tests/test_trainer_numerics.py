@@ -1,0 +1,110 @@
+"""Numerics at the edges, through the real CLI and DeepSpeed engine on real shards: a run whose loss or weights become
+NaN / inf stops at that step (exit 2, named, nothing of it saved, earlier checkpoints and best/ kept)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import make_shard_set
+from taskdata import EWT_EXCERPT, make_task
+from test_trainer_engine import ENV
+
+
+def _run(*args: str) -> tuple[int, str]:
+    """``pixel-train ARGS`` in this process (as test_trainer_engine._main), any exit code: (code, what it printed)."""
+    from pixelkit.trainer.cli import main as train_main
+    buf = io.StringIO()
+    handler, root = logging.StreamHandler(buf), logging.getLogger()
+    saved_env, saved_level, threads = dict(os.environ), root.level, torch.get_num_threads()
+    os.environ.update({k: ENV[k] for k in ("TORCH_EXTENSIONS_DIR", "DS_ACCELERATOR", "OMP_NUM_THREADS")})
+    torch.set_num_threads(1)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            code = train_main(list(args))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved_level)
+        torch.set_num_threads(threads)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return code, buf.getvalue()
+
+
+def _strict(line: str) -> dict:
+    """A metrics.jsonl record as strict JSON (NaN / Infinity are not JSON; jq and most readers refuse them)."""
+    def refuse(c):
+        raise ValueError(f"{c} in {line}")
+    return json.loads(line, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def gray64(tmp_path_factory, wikitext) -> Path:
+    """16 WikiText paragraphs (CC BY-SA 3.0) as PIXEL gray strips of 64 patches."""
+    return make_shard_set(tmp_path_factory.mktemp("gray64"), "pixel", wikitext[:16], None, max_patches=64)
+
+
+@pytest.fixture(scope="module")
+def pos_task(tmp_path_factory) -> Path:
+    """UD English-EWT excerpt (bundled, CC BY-SA 4.0) as a POS task: 30 sentences, 64-patch strips."""
+    return make_task(tmp_path_factory.mktemp("pos"), "ud-en_ewt-pos",
+                     {"train": EWT_EXCERPT, "validation": EWT_EXCERPT}, max_patches=64)
+
+
+SMALL = ("--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "log_every=1", "--set", "save_every=2")
+
+
+@pytest.mark.parametrize("setting, what", [("engine.zero_stage=0", "the loss is nan"),
+                                           ("engine.precision=bf16", "the loss is nan"),
+                                           ("engine.zero_stage=2", "the gradients are not finite")])
+def test_a_diverging_pretraining_run_stops_at_that_step_and_keeps_its_last_good_checkpoint(tmp_path, gray64,
+                                                                                         setting, what):
+    """lr 1e4: the loss is 4e18 at step 3 and NaN from step 4 (fp32, bf16); under ZeRO-2 DeepSpeed skips every update
+    from step 3 on (non-finite gradients). It trained on to the end: exit 0, NaN in metrics.jsonl, checkpoints and
+    model/ of NaN weights (or of step 2's, under ZeRO-2, presented as step 6's). Now: exit 2 at that step, named with
+    the lr; the step-2 checkpoint stays the latest, no model/ is written."""
+    out = tmp_path / "run"
+    code, log = _run("pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(gray64), "--out", str(out),
+                     "--steps", "6", *SMALL, "--set", "optim.lr=1e4", "--set", "optim.min_lr=0", "--set", setting)
+    assert code == 2 and "Traceback" not in log, log[-3000:]
+    err = next(x for x in log.splitlines() if x.startswith("pixel-train: error: step "))
+    step = int(err.split()[3].rstrip(":"))
+    assert what in err and "training diverged" in err and "optim.lr 10000" in err and "--set optim.lr=1000" in err, err
+    assert step in (3, 4), err
+    assert (out / "checkpoints" / "latest").read_text() == "step-0000002"
+    assert sorted(p.name for p in (out / "checkpoints").glob("step-*")) == ["step-0000002"]
+    assert not (out / "model").exists()
+    steps = [_strict(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, step)), steps
+
+
+def test_a_diverging_finetuning_run_stops_before_scoring_or_saving_nan_weights(tmp_path, pos_task):
+    """lr 1e4 on POS: the update of step 6 leaves NaN weights at a finite loss. The NaN model was scored (accuracy
+    0.063: its argmax is the first tag), checkpointed, trained on at loss NaN and saved as model/, exit 0 -- had it
+    scored best it would have been best/. Now it stops before step 6's evaluation and checkpoint, naming the NaN
+    tensors; best/ (step 2) and the step-4 checkpoint are as they were."""
+    out = tmp_path / "run"
+    code, log = _run("finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug", "--data", str(pos_task),
+                     "--out", str(out), "--steps", "8", "--eval-every", "2", "--patience", "0", *SMALL,
+                     "--set", "optim.lr=1e4", "--set", "optim.warmup_steps=1")
+    assert code == 2 and "Traceback" not in log, log[-3000:]
+    err = next(x for x in log.splitlines() if x.startswith("pixel-train: error: "))
+    assert "weight tensor(s) hold NaN or inf" in err and "stops before the dev evaluation" in err, err
+    step = int(err.split()[3].rstrip(":"))
+    assert (out / "checkpoints" / "latest").read_text() == f"step-{step - 2:07d}"
+    assert json.loads((out / "best" / "metrics.json").read_text())["step"] < step
+    from pixelkit.trainer.taskmodel import TaskModel
+    TaskModel.from_pretrained(str(out / "best"))  # refuses NaN weights
+    assert not (out / "model").exists()
+    records = [_strict(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["step"] for r in records) == step and all("eval_accuracy" not in r for r in records
+                                                           if r["step"] == step)

@@ -1,0 +1,79 @@
+"""A run that diverges stops at the step it did, before anything of it is saved.
+
+A NaN or inf loss, or an update DeepSpeed skipped for non-finite gradients (its ZeRO optimizers check every step,
+fp32 too, and skip without end once the weights have blown up), does not recover in fp32 or bf16: no loss
+scaler lowers anything. ``check_step`` stops such a run with ``Diverged`` (``pixel-train: error: ...``, exit 2)
+naming the step, the loss, the learning rate and the likely causes; the checkpoints saved before it, and
+``latest``, stay as they were. Under fp16 DeepSpeed's dynamic loss scaler skips an overflowing step and lowers its
+scale, which is how it finds the scale: such a skipped step is logged and training goes on.
+
+``check_weights`` runs before every save (checkpoint, ``model/``, ``best/``) and dev evaluation: an update whose loss
+was still finite can leave NaN weights (inf gradients); a checkpoint of them would be the one a resumed run starts
+from, and a NaN model still scores (its argmax is class 0: a finite accuracy that could become the best).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from .spec import ConfigError
+
+log = logging.getLogger("pixel-train")
+
+
+class Diverged(ConfigError):
+    """The loss or the weights became NaN / inf: the run stops instead of training and saving them."""
+
+
+def _causes(cfg, lr: float | None = None) -> str:
+    now = f", {lr:g} at this step" if lr is not None else ""
+    causes = [f"the learning rate (optim.lr {cfg.optim.lr:g}{now}: lower it, e.g. "
+              f"--set optim.lr={cfg.optim.lr / 10:g})"]
+    if cfg.engine.precision != "fp32":
+        causes.append(f"engine.precision {cfg.engine.precision} (fp32 has the most range)")
+    if not cfg.optim.grad_clip:
+        causes.append("optim.grad_clip 0 (no clipping; e.g. --set optim.grad_clip=1.0)")
+    if cfg.task.head_options.get("class_weights"):
+        causes.append("task.head_options.class_weights (large weights scale the loss)")
+    return "likely causes: " + ", ".join(causes)
+
+
+def _kept(cfg) -> str:
+    return (f"the checkpoints saved before it are kept ({cfg.output_dir}/checkpoints; latest names the newest) and "
+            "nothing of this step was saved")
+
+
+def check_step(engine, cfg, step: int, loss: float, lr: float) -> None:
+    """After an optimizer step (every micro-step's loss averaged over ranks): ``Diverged`` on a non-finite loss or
+    a skipped update, unless fp16's loss scaler skipped it (logged)."""
+    applied = engine.was_step_applied()
+    if math.isfinite(loss) and applied:
+        return
+    if cfg.engine.precision == "fp16" and not applied:
+        scale = getattr(engine.optimizer, "cur_scale", None)
+        log.warning("step %d: loss %s; the fp16 loss scaler skipped this update (non-finite gradients)%s; "
+                    "%d updates skipped so far", step, loss, f", scale now {scale:g}" if scale else "",
+                    engine.skipped_steps)
+        return
+    what = (f"the loss is {loss}" if not math.isfinite(loss) else
+            f"the gradients are not finite (loss {loss:.4g}) and DeepSpeed skipped the update, as it would every "
+            "step from here")
+    raise Diverged(f"step {step}: {what}: training diverged and stops here; {_causes(cfg, lr)}; {_kept(cfg)}")
+
+
+def check_weights(engine, cfg, step: int, before: str) -> None:
+    """Before a save or a dev evaluation (``before``: what would come next): ``Diverged`` naming the weights that hold
+    NaN / inf (each rank checks its own ZeRO-3 partition; every rank agrees)."""
+    import torch
+    import torch.distributed as dist
+    bad = [n for n, p in engine.module.named_parameters()
+           if not bool(torch.isfinite(getattr(p, "ds_tensor", p).detach()).all())]
+    count = torch.tensor([float(len(bad))], device=engine.device)
+    if dist.is_initialized():
+        dist.all_reduce(count)
+    if count.item():
+        names = ", ".join(bad[:3]) + (f" ... ({len(bad)} on this rank)" if len(bad) > 3 else "")
+        raise Diverged(f"step {step}: {int(count.item())} weight tensor(s) hold NaN or inf "
+                       f"({names or 'on other ranks'}) after this step's update: training diverged and stops before "
+                       f"{before}; {_causes(cfg)}; {_kept(cfg)}")
