@@ -60,6 +60,17 @@ def pos_task(tmp_path_factory) -> Path:
                      {"train": EWT_EXCERPT, "validation": EWT_EXCERPT}, max_patches=64)
 
 
+def _tagger(task_dir: Path, head_options: dict):
+    """A debug PIXEL under the tagging head, as finetune builds it from scratch."""
+    from pixelkit.schemas import TaskSpec
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.spec import DataInfo
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+    ec = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 64))
+    return TaskModel(TaskConfig(encoder="pixel", encoder_config=ec.to_dict(), head="tagging", head_options=head_options,
+                                task=TaskSpec.read(task_dir).to_dict()))
+
+
 SMALL = ("--set", "micro_batch_size=4", "--set", "global_batch_size=4", "--set", "log_every=1", "--set", "save_every=2")
 
 
@@ -108,3 +119,31 @@ def test_a_diverging_finetuning_run_stops_before_scoring_or_saving_nan_weights(t
     records = [_strict(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert max(r["step"] for r in records) == step and all("eval_accuracy" not in r for r in records
                                                            if r["step"] == step)
+
+
+def test_class_weights_of_any_finite_scale_give_the_same_finite_loss_and_non_finite_ones_are_refused(pos_task):
+    """Only the ratios of head_options.class_weights count (the weighted mean divides by their sum): weights of 1e38
+    overflowed that sum in float32 (a NaN loss at step 1), and .inf passed the check (``x > 0``) to the same end.
+    Now they are scaled to a largest weight of 1 -- the same loss as the same ratios at 1 -- and inf / NaN / an int
+    beyond float's range are refused, naming the key."""
+    import numpy as np
+
+    from pixelkit.trainer.data import read_samples
+    from pixelkit.trainer.shardsets import resolve
+    from pixelkit.trainer.spec import ConfigError
+    from pixelkit.trainer.taskmodel import TaskVariant
+    k = len(json.loads((pos_task / "task.json").read_text())["label_names"])
+    samples = list(read_samples(resolve(str(pos_task / "train")).urls))[:8]
+    losses = []
+    for w in ([1.0e38] + [1.0e37] * (k - 1), [1.0] + [0.1] * (k - 1), [10] + [1] * (k - 1)):
+        torch.manual_seed(0)
+        model = _tagger(pos_task, {"class_weights": w}).eval()
+        batch = TaskVariant.collate(samples, model.config, np.random.default_rng(0))
+        with torch.no_grad():
+            losses.append(float(model(**batch).loss))
+    assert all(np.isfinite(losses)) and losses == pytest.approx([losses[1]] * 3, rel=1e-6), losses
+    for bad in (float("inf"), float("nan"), 10 ** 400, "1e3"):
+        with pytest.raises(ConfigError, match=f"class_weights must be {k} positive numbers"):
+            _tagger(pos_task, {"class_weights": [bad] + [1.0] * (k - 1)})
+    with pytest.raises(ConfigError, match="YAML reads 1e3"):
+        _tagger(pos_task, {"class_weights": ["1e3"] + [1.0] * (k - 1)})
