@@ -147,3 +147,42 @@ def test_class_weights_of_any_finite_scale_give_the_same_finite_loss_and_non_fin
             _tagger(pos_task, {"class_weights": [bad] + [1.0] * (k - 1)})
     with pytest.raises(ConfigError, match="YAML reads 1e3"):
         _tagger(pos_task, {"class_weights": ["1e3"] + [1.0] * (k - 1)})
+
+
+def _glue_task(tmp_path: Path, task: str, src: Path, keep_dev, header: bool) -> Path:
+    """A GLUE task from ../shared/data (research use: read, never committed): 40 train rows, a dev split of the
+    rows ``keep_dev(fields)`` selects."""
+    if not src.is_file():
+        pytest.skip(f"{src} not found (research-use data is read from ../shared/data)")
+    lines = src.read_text(encoding="utf-8-sig").splitlines()
+    head, rows = (lines[:1], lines[1:]) if header else ([], lines)
+    (tmp_path / "train.tsv").write_text("\n".join(head + rows[:40]) + "\n", encoding="utf-8")
+    (tmp_path / "dev.tsv").write_text("\n".join(head + [r for r in rows if keep_dev(r.split("\t"))][:10]) + "\n",
+                                      encoding="utf-8")
+    return make_task(tmp_path / "task", task, {"train": tmp_path / "train.tsv", "validation": tmp_path / "dev.tsv"},
+                     max_patches=64)
+
+
+@pytest.mark.parametrize("task, src, keep_dev, header, expected", [
+    ("glue-stsb", "STS-B", lambda f: f[-1] == "5.000", True,
+     "holds one gold score ([5.0]: every one the same): pearson is NaN for every model on it"),
+    ("glue-cola", "CoLA", lambda f: f[1] == "1", False,
+     "holds one gold class ([1]): mcc is 0 for every model on it, so no checkpoint can be chosen by it; give a dev "
+     "split with varied labels (--eval-split) or pick by --set task.metric=accuracy"),
+    ("glue-mrpc", "MRPC", lambda f: f[0] == "0", True,
+     "holds no gold '1' (the positive class): f1 is 0 for every model on it")])
+def test_a_dev_split_whose_labels_fix_the_best_metric_is_refused_before_training(tmp_path, capsys, task, src, keep_dev,
+                                                                                 header, expected):
+    """STS-B scored on a dev split whose gold scores are all 5.0 (real rows of its train file): Pearson was NaN at every
+    evaluation, never better than -inf, so --patience 2 stopped the run at its second evaluation ("pearson did not
+    improve in 2 evaluations (best -inf at step 0)"), with no best/, NaN in metrics.jsonl, exit 0. CoLA's MCC on one
+    class and MRPC's F1 without a positive are 0 for every model: the first evaluation was best/, then the early
+    stop. Now each is refused before any work, naming the split and the fix."""
+    from pixelkit.trainer.cli import main as train_main
+    from conftest import SHARED_DATA
+    data = _glue_task(tmp_path, task, SHARED_DATA / "glue" / src / "train.tsv", keep_dev, header)
+    code = train_main(["finetune", "--data", str(data), "--model", "pixel", "--flavor", "debug", "--steps", "4",
+                       "--eval-every", "2", "--patience", "2", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"data.eval {data / 'validation'}" in err and expected in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()

@@ -25,7 +25,7 @@ from .models import get_variant
 from .models.base import ConfigError
 from .resume import RESUME_INFO, check_resume, check_resume_task, task_record
 from .shardsets import check_token_sets, common_info, resolve
-from .spec import TOKENIZER_RECORD, check_tokenizer, tokenizer_record
+from .spec import MAIN_METRIC, TOKENIZER_RECORD, check_tokenizer, tokenizer_record
 from .stream import Position, StreamSpec, make_loader
 
 log = logging.getLogger("pixel-train")
@@ -115,6 +115,7 @@ def prepare(cfg: TrainConfig):
     if eval_set is not None:
         if cfg.task.name is not None:
             finetune.check_same_task(spec, eval_set, "data.eval")
+            finetune.check_dev_labels(spec, cfg.task.metric or MAIN_METRIC[spec.metric], eval_set)
         ei = eval_set.info()
         if (ei.mode, ei.patch_size, ei.max_patches) != (info.mode, info.patch_size, info.max_patches):
             raise ConfigError(f"data.eval {cfg.data.eval} holds {ei.mode} {ei.patch_size}px x {ei.max_patches} "
