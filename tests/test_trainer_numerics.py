@@ -186,3 +186,32 @@ def test_a_dev_split_whose_labels_fix_the_best_metric_is_refused_before_training
     err = capsys.readouterr().err
     assert code == 2 and f"data.eval {data / 'validation'}" in err and expected in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_resumed_with_other_optim_settings_trains_with_them(tmp_path, gray64):
+    """Resuming restored the checkpoint's lr, betas, eps and weight decay (the optimizer's param groups and the
+    schedule's base_lrs) over the run's own: resumed with optim.lr 1e-4 -- the fix a diverged run is told -- it went on
+    at the old 1e-3 schedule (the lr 1e4 run that diverged at step 4 diverged again at step 4), while the log said
+    `optim.lr: 0.001 -> 0.0001`. Now the lr of the steps after the resume is the new schedule's, a tenth of the
+    uninterrupted run's, and the next checkpoint's optimizer holds the new weight decay and betas."""
+    import shutil
+    args = ["pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(gray64), "--steps", "4", *SMALL,
+            "--set", "optim.min_lr=0", "--set", "optim.warmup_steps=1"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert _run(*args, "--out", str(whole), "--set", "optim.lr=1e-3")[0] == 0
+    shutil.copytree(whole, cut)
+    shutil.rmtree(cut / "checkpoints" / "step-0000004")
+    (cut / "checkpoints" / "latest").write_text("step-0000002")
+    code, log = _run(*args, "--out", str(cut), "--set", "optim.lr=1e-4", "--set", "optim.weight_decay=0.5",
+                     "--set", "optim.betas=[0.8,0.99]")
+    assert code == 0 and "resumed from" in log and "optim.lr: 0.001 -> 0.0001" in log, log[-3000:]
+
+    def lrs(run):
+        return {r["step"]: r["lr"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())}
+    old, new = lrs(whole), lrs(cut)
+    assert new[1] == old[1] and new[2] == old[2]  # before the resume: the first run's records
+    assert new[3] == pytest.approx(old[3] / 10) and old[3] > 0, (old, new)
+    state = torch.load(cut / "checkpoints" / "step-0000004" / "mp_rank_00_model_states.pt", map_location="cpu",
+                       weights_only=False)["optimizer"]  # this test's own checkpoint
+    assert [(g["weight_decay"], tuple(g["betas"])) for g in state["param_groups"]] == [(0.5, (0.8, 0.99)),
+                                                                                       (0.0, (0.8, 0.99))]

@@ -23,7 +23,7 @@ from .config import TrainConfig, changed_settings, deepspeed_config
 from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
-from .resume import RESUME_INFO, check_resume, check_resume_task, task_record
+from .resume import RESUME_INFO, apply_optim_settings, check_resume, check_resume_task, task_record
 from .shardsets import check_token_sets, common_info, resolve
 from .spec import MAIN_METRIC, TOKENIZER_RECORD, check_tokenizer, tokenizer_record
 from .stream import Position, StreamSpec, make_loader
@@ -171,6 +171,8 @@ def train(cfg: TrainConfig) -> Run:
         if best is not None:
             best.restore(client.get("finetune", {}))
         changed = changed_settings(client["config"], cfg.to_dict())
+        if any(c.startswith("optim.") for c in changed):  # the checkpoint's lr, betas... were restored over ours
+            apply_optim_settings(optimizer, scheduler, cfg)
         if changed and rank == 0:
             log.warning("resuming with settings that differ from the checkpoint's: %s", ", ".join(changed))
         if rank == 0:
