@@ -41,7 +41,8 @@ def _causes(cfg, lr: float | None = None) -> str:
 
 def _kept(cfg) -> str:
     return (f"the checkpoints saved before it are kept ({cfg.output_dir}/checkpoints; latest names the newest) and "
-            "nothing of this step was saved")
+            "nothing of this step was saved: the same command with the fix resumes from there (if the loss logged "
+            "before this step was already far off, start over in another --out)")
 
 
 def check_step(engine, cfg, step: int, loss: float, lr: float) -> None:
