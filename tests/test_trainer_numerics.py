@@ -215,3 +215,33 @@ def test_a_run_resumed_with_other_optim_settings_trains_with_them(tmp_path, gray
                        weights_only=False)["optimizer"]  # this test's own checkpoint
     assert [(g["weight_decay"], tuple(g["betas"])) for g in state["param_groups"]] == [(0.5, (0.8, 0.99)),
                                                                                        (0.0, (0.8, 0.99))]
+
+
+def test_bf16_training_keeps_regression_targets_exact(tmp_path):
+    """The engine casts a batch's floating tensors to its precision (DeepSpeed does not); regression labels were cast
+    too, so a bf16 STS-B run trained on rounded scores (4.2 as 4.1875, 0.6 as 0.6015625). Now the targets stay float32
+    and the bf16 model's loss is the MSE against the exact scores."""
+    import numpy as np
+
+    from conftest import SHARED_DATA
+    from pixelkit.schemas import TaskSpec
+    from pixelkit.trainer.data import read_samples
+    from pixelkit.trainer.engine import _place
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.shardsets import resolve
+    from pixelkit.trainer.spec import DataInfo
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel, TaskVariant
+    data = _glue_task(tmp_path, "glue-stsb", SHARED_DATA / "glue" / "STS-B" / "train.tsv", lambda f: True, True)
+    samples = list(read_samples(resolve(str(data / "train")).urls))[:16]
+    gold = torch.tensor([s.label for s in samples], dtype=torch.float32)
+    assert not torch.equal(gold.bfloat16().float(), gold)  # these scores are not all bf16 numbers
+    ec = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 64))
+    torch.manual_seed(0)
+    model = TaskModel(TaskConfig(encoder="pixel", encoder_config=ec.to_dict(), head="sequence",
+                                 task=TaskSpec.read(data).to_dict())).to(torch.bfloat16).eval()
+    batch = _place(TaskVariant.collate(samples, model.config, np.random.default_rng(0)), torch.device("cpu"),
+                   torch.bfloat16)
+    assert batch["labels"].dtype == torch.float32 and torch.equal(batch["labels"], gold)
+    with torch.no_grad():
+        out = model(**batch)
+    assert float(out.loss) == pytest.approx(float(((out.logits[:, 0].float() - gold) ** 2).mean()), rel=1e-6)
