@@ -154,6 +154,7 @@ def _glue_task(tmp_path: Path, task: str, src: Path, keep_dev, header: bool) -> 
     rows ``keep_dev(fields)`` selects."""
     if not src.is_file():
         pytest.skip(f"{src} not found (research-use data is read from ../shared/data)")
+    tmp_path.mkdir(parents=True, exist_ok=True)
     lines = src.read_text(encoding="utf-8-sig").splitlines()
     head, rows = (lines[:1], lines[1:]) if header else ([], lines)
     (tmp_path / "train.tsv").write_text("\n".join(head + rows[:40]) + "\n", encoding="utf-8")
@@ -245,3 +246,66 @@ def test_bf16_training_keeps_regression_targets_exact(tmp_path):
     with torch.no_grad():
         out = model(**batch)
     assert float(out.loss) == pytest.approx(float(((out.logits[:, 0].float() - gold) ** 2).mean()), rel=1e-6)
+
+
+def test_a_label_id_outside_the_tasks_labels_stops_the_run_naming_the_sample(tmp_path, pos_task):
+    """A task split holding a label id its task.json has no name for (damaged, or rendered with another vocabulary):
+    CoLA's label 7 stopped the run at its batch with `IndexError: Target 7 is out of bounds` (a traceback; on CUDA a
+    device-side assert). Now exit 2 naming the sample, the id and the fix; so are a POS tag id past the tags, a
+    negative parse head and an infinite STS-B score, at collate."""
+    import dataclasses
+
+    import numpy as np
+
+    from conftest import SHARED_DATA
+    from pixelkit.pipeline.shards import write_shard
+    from pixelkit.schemas import RenderedSample, ShardManifest, shard_name
+    from pixelkit.trainer import tars
+    from pixelkit.trainer.data import SkipCounter, read_samples
+    from pixelkit.trainer.shardsets import resolve
+    from pixelkit.trainer.spec import ConfigError
+    from pixelkit.trainer.taskmodel import TaskVariant
+    data = _glue_task(tmp_path, "glue-cola", SHARED_DATA / "glue" / "CoLA" / "train.tsv", lambda f: True, False)
+    train = data / "train"
+    shards = sorted(str(p) for p in train.glob("*.tar"))
+    samples = [RenderedSample.from_wds(r) for r in tars.samples(shards, SkipCounter())]
+    samples[3] = dataclasses.replace(samples[3], label=7)
+    for p in shards:
+        Path(p).unlink()
+    info = write_shard(train / shard_name("train", 0, 1), samples)
+    manifest = ShardManifest.read(train)
+    dataclasses.replace(manifest, shards=[info]).write(train)
+    code, log = _run("finetune", "--data", str(data), "--model", "pixel", "--flavor", "debug", "--steps", "6",
+                     "--out", str(tmp_path / "run"), "--set", "micro_batch_size=8", "--set", "global_batch_size=8",
+                     "--set", "task.metric=accuracy")  # (these dev rows are all acceptable: MCC is refused on them)
+    assert code == 2 and "Traceback" not in log, log[-3000:]
+    assert (f"pixel-train: error: sample {samples[3].key!r} (glue-cola): label 7 is not one of the task's 2 labels "
+            "(ids 0..1: label_names)") in log, log[-3000:]
+
+    pos = list(read_samples(resolve(str(pos_task / "train")).urls))[:4]
+    model = _tagger(pos_task, {})
+    k = len(model.config.task["label_names"])
+    bad = [*pos[:2], dataclasses.replace(pos[2], labels=[0, k + 3] + list(pos[2].labels[2:])), pos[3]]
+    TaskVariant.collate(pos, model.config, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match=rf"sample {bad[2].key!r} \(ud-en_ewt-pos\): label {k + 3} is not one of"):
+        TaskVariant.collate(bad, model.config, np.random.default_rng(0))
+
+    from pixelkit.schemas import TaskSpec
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.spec import DataInfo
+    from pixelkit.trainer.taskmodel import TaskConfig
+    ec = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 64)).to_dict()
+    parse = make_task(tmp_path / "parse", "ud-en_ewt-parse", {"train": EWT_EXCERPT}, limit=4, max_patches=64)
+    trees = list(read_samples(resolve(str(parse / "train")).urls))
+    config = TaskConfig(encoder="pixel", encoder_config=ec, head="biaffine", task=TaskSpec.read(parse).to_dict())
+    TaskVariant.collate(trees, config, np.random.default_rng(0))
+    cut = dataclasses.replace(trees[1], labels=[[-2, trees[1].labels[0][1]], *trees[1].labels[1:]])
+    with pytest.raises(ConfigError, match=rf"sample {cut.key!r} \(ud-en_ewt-parse\): head -2 is not 0 \(root\)"):
+        TaskVariant.collate([trees[0], cut], config, np.random.default_rng(0))
+    sts = _glue_task(tmp_path / "sts", "glue-stsb", SHARED_DATA / "glue" / "STS-B" / "train.tsv", lambda f: True, True)
+    scores = list(read_samples(resolve(str(sts / "train")).urls))[:3]
+    config = TaskConfig(encoder="pixel", encoder_config=ec, head="sequence", task=TaskSpec.read(sts).to_dict())
+    TaskVariant.collate(scores, config, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match=rf"sample {scores[2].key!r} \(glue-stsb\): score inf is not a finite number"):
+        TaskVariant.collate([*scores[:2], dataclasses.replace(scores[2], label=float("inf"))], config,
+                            np.random.default_rng(0))

@@ -68,6 +68,31 @@ def class_weights(options: dict, num_labels: int) -> torch.Tensor | None:
     return scaled.float()
 
 
+def check_label_ids(samples: list, batch: dict, task: dict) -> None:
+    """ConfigError naming the sample when a label id does not index the task's ``label_names`` (a damaged split, or
+    one rendered with another vocabulary: cross-entropy stopped the run with ``IndexError: Target 7 is out of
+    bounds`` on CPU, a device-side assert on CUDA), a parse head is negative, or a regression score is infinite
+    (an inf loss). Rows of ``batch`` are ``samples`` in order."""
+    k, fam = len(task.get("label_names") or []), task.get("family")
+    checks = {"classification": [("labels", "label", lambda t: (t < 0) | (t >= k))],
+              "tagging": [("labels", "label", lambda t: (t < 0) | (t >= k))],
+              "parsing": [("rels", "deprel", lambda t: (t < 0) | (t >= k)), ("heads", "head", lambda t: t < 0)],
+              "regression": [("labels", "score", torch.isinf)]}.get(fam, [])
+    for key, what, outside in checks:
+        t = batch.get(key)
+        if t is None:
+            continue
+        bad = outside(t) & (t != IGNORE)
+        if bool(bad.any()):
+            row = int(bad.reshape(len(t), -1).any(1).nonzero()[0])
+            value = t[row][bad[row]].reshape(-1)[0].item()
+            vocab = f"one of the task's {k} labels (ids 0..{k - 1}: label_names)" if what in ("label", "deprel") else \
+                "a finite number" if what == "score" else "0 (root) or a word's position"
+            raise ConfigError(f"sample {samples[row].key!r} ({task.get('name')}): {what} {value} is not {vocab}; the "
+                              "split is damaged or was rendered with another label vocabulary: render it again with "
+                              "pixel-render task (--label_names=<the train split's task.json>)")
+
+
 def _positive(x) -> bool:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return False
