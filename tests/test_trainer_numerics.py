@@ -309,3 +309,28 @@ def test_a_label_id_outside_the_tasks_labels_stops_the_run_naming_the_sample(tmp
     with pytest.raises(ConfigError, match=rf"sample {scores[2].key!r} \(glue-stsb\): score inf is not a finite number"):
         TaskVariant.collate([*scores[:2], dataclasses.replace(scores[2], label=float("inf"))], config,
                             np.random.default_rng(0))
+
+
+def test_a_warmup_as_long_as_the_run_is_named_and_a_one_step_run_really_trains_nothing(tmp_path, gray64):
+    """The warmup starts at lr 0 (transformers' schedules, as PIXEL's HF Trainer): a 1-step run (warmup ceil(0.05 x 1)
+    = 1) updated at lr 0 -- its model/ is its initial weights, measured here -- and logged lr 0.00015 (the next
+    step's) without a word. Now a warning names it and the fix; so it does for warmup_steps 10 in a 3-step run."""
+    from safetensors.torch import load_file
+
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.shardsets import common_info, resolve
+    out = tmp_path / "one"
+    code, log = _run("pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(gray64), "--out", str(out),
+                     "--steps", "1", "--set", "micro_batch_size=4", "--set", "global_batch_size=4")
+    assert code == 0 and ("optim warmup 1 step(s) >= max_steps 1: this run's only update is at lr 0 and changes "
+                          "nothing; for a schedule that reaches it, --set optim.warmup_ratio=0") in log, log[-3000:]
+    variant = get_variant("pixel")
+    torch.manual_seed(0)  # the run's seed, drawn first by the model's init
+    init = variant.model_class(variant.config("debug", {}, common_info([resolve(str(gray64))]))).state_dict()
+    saved = load_file(str(out / "model" / "model.safetensors"))
+    assert saved.keys() <= init.keys() and all(torch.equal(saved[k], init[k]) for k in saved)
+    code, log = _run("pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(gray64), "--out",
+                     str(tmp_path / "three"), "--steps", "3", "--set", "micro_batch_size=4", "--set",
+                     "global_batch_size=4", "--set", "optim.warmup_steps=10")
+    assert code == 0 and ("optim warmup 10 step(s) >= max_steps 3: the lr rises from 0 to only 0.2 x optim.lr "
+                          "0.00015; for a schedule that reaches it, --set optim.warmup_steps=N with N < 3") in log

@@ -136,6 +136,8 @@ def train(cfg: TrainConfig) -> Run:
     rank, world = _init_distributed()
     if not torch.cuda.is_available():  # each rank's share of the cores (runtime.cpu_threads_per_rank)
         log.info("rank %d/%d: %d CPU threads", rank, world, torch.get_num_threads())
+    if rank == 0:
+        numerics.warn_warmup(cfg)  # a warmup as long as the run never reaches optim.lr (1 step: lr 0)
     ds_config = deepspeed_config(cfg, world)
     out = Path(cfg.output_dir)
     ckpt_dir = out / "checkpoints"

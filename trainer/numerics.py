@@ -78,3 +78,21 @@ def check_weights(engine, cfg, step: int, before: str) -> None:
         raise Diverged(f"step {step}: {int(count.item())} weight tensor(s) hold NaN or inf "
                        f"({names or 'on other ranks'}) after this step's update: training diverged and stops before "
                        f"{before}; {_causes(cfg)}; {_kept(cfg)}")
+
+
+def warn_warmup(cfg) -> str | None:
+    """A warmup as long as the run: the linear warmup starts at lr 0 (transformers' schedules, as PIXEL's HF
+    Trainer), so step s (from 0) updates at ``lr * s / warmup`` and the peak is never reached; a 1-step run (warmup
+    ``ceil(0.05 x 1)`` = 1) updates at lr 0 and trains nothing. Logged, not refused: short smoke runs of the
+    finetuning run files (warmup 6) are common. Returns the message."""
+    warmup, steps = cfg.warmup(), cfg.max_steps
+    if warmup < steps:
+        return None
+    what = ("this run's only update is at lr 0 and changes nothing" if steps == 1 else
+            f"the lr rises from 0 to only {(steps - 1) / warmup:.3g} x optim.lr {cfg.optim.lr:g}")
+    fix = (f"--set optim.warmup_steps=N with N < {steps}" if cfg.optim.warmup_steps > 0 else
+           f"--set optim.warmup_ratio={0 if steps == 1 else 0.5 / steps:g}")
+    msg = (f"optim warmup {warmup} step(s) >= max_steps {steps}: {what}; for a schedule that reaches it, {fix}, or "
+           "raise max_steps")
+    log.warning(msg)
+    return msg
