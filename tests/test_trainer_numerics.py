@@ -334,3 +334,14 @@ def test_a_warmup_as_long_as_the_run_is_named_and_a_one_step_run_really_trains_n
                      "global_batch_size=4", "--set", "optim.warmup_steps=10")
     assert code == 0 and ("optim warmup 10 step(s) >= max_steps 3: the lr rises from 0 to only 0.2 x optim.lr "
                           "0.00015; for a schedule that reaches it, --set optim.warmup_steps=N with N < 3") in log
+
+
+def test_an_adam_eps_that_is_0_in_float32_is_refused_before_work(tmp_path, pos_task, capsys):
+    """optim.eps 1e-300 passed the `> 0` check but is 0 in float32, where AdamW adds it to sqrt(v): a weight without
+    gradient (a tagger's unused rows) got 0 / 0 and the POS run's loss was NaN at step 2. Now refused at start."""
+    from pixelkit.trainer.cli import main as train_main
+    code = train_main(["finetune", "--data", str(pos_task), "--model", "pixel", "--flavor", "debug", "--steps", "4",
+                       "--out", str(tmp_path / "run"), "--set", "optim.eps=1.0e-300"])
+    err = capsys.readouterr().err
+    assert code == 2 and "optim.eps 1e-300 is 0 in float32, where Adam adds it" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
