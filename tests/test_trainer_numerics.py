@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -345,3 +346,25 @@ def test_an_adam_eps_that_is_0_in_float32_is_refused_before_work(tmp_path, pos_t
     err = capsys.readouterr().err
     assert code == 2 and "optim.eps 1e-300 is 0 in float32, where Adam adds it" in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_edge_settings_that_work_one_sentence_accumulation_no_clipping_and_eval_every_past_the_end(tmp_path):
+    """Valid extremes that need no refusal, measured: a train split of one sentence under a global batch of 8
+    (2 micro-batches of 4 accumulated: the stream repeats it), optim.grad_clip 0, weight decay 0.9, patience 1, and
+    eval_every 50 past max_steps 3: the last step is still evaluated, best/ is written from it, the losses are
+    finite and the lr schedule has ended."""
+    data = make_task(tmp_path / "one", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT}, limit=1,
+                     max_patches=64)
+    out = tmp_path / "run"
+    code, log = _run("finetune", "--data", str(data), "--model", "pixel", "--flavor", "debug", "--steps", "3",
+                     "--eval-every", "50", "--patience", "1", "--out", str(out), "--set", "micro_batch_size=4",
+                     "--set", "global_batch_size=8", "--set", "optim.grad_clip=0", "--set", "optim.weight_decay=0.9",
+                     "--set", "optim.warmup_steps=1", "--set", "log_every=1")
+    assert code == 0, log[-3000:]
+    records = [_strict(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if "loss" in r]
+    assert [r["step"] for r in train] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in train)
+    assert train[-1]["samples_per_s"] > 0 and train[-1]["lr"] == 0.0  # the run file's linear schedule, ended
+    evals = [r for r in records if "eval_accuracy" in r]
+    assert [r["step"] for r in evals] == [3] and evals[0]["eval_n"] > 0
+    assert json.loads((out / "best" / "metrics.json").read_text())["step"] == 3
