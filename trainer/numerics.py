@@ -1,8 +1,8 @@
 """A run that diverges stops at the step it did, before anything of it is saved.
 
 A NaN or inf loss, or an update DeepSpeed skipped for non-finite gradients (its ZeRO optimizers check every step,
-fp32 too, and skip without end once the weights have blown up), does not recover in fp32 or bf16: no loss
-scaler lowers anything. ``check_step`` stops such a run with ``Diverged`` (``pixel-train: error: ...``, exit 2)
+fp32 too; the lr 1e4 run under ZeRO-2 skipped every step from its third to its end), has nothing in fp32 or bf16
+to adapt to it: no loss scaler lowers anything. ``check_step`` stops such a run with ``Diverged`` (``pixel-train: error: ...``, exit 2)
 naming the step, the loss, the learning rate and the likely causes; the checkpoints saved before it, and
 ``latest``, stay as they were. Under fp16 DeepSpeed's dynamic loss scaler skips an overflowing step and lowers its
 scale, which is how it finds the scale: such a skipped step is logged and training goes on.
@@ -58,8 +58,8 @@ def check_step(engine, cfg, step: int, loss: float, lr: float) -> None:
                     engine.skipped_steps)
         return
     what = (f"the loss is {loss}" if not math.isfinite(loss) else
-            f"the gradients are not finite (loss {loss:.4g}) and DeepSpeed skipped the update, as it would every "
-            "step from here")
+            f"the gradients are not finite (loss {loss:.4g}), so DeepSpeed skipped the update; with no loss scaler "
+            "to adapt, the run stops here rather than skip on")
     raise Diverged(f"step {step}: {what}: training diverged and stops here; {_causes(cfg, lr)}; {_kept(cfg)}")
 
 
