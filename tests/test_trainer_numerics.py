@@ -150,16 +150,16 @@ def test_class_weights_of_any_finite_scale_give_the_same_finite_loss_and_non_fin
         _tagger(pos_task, {"class_weights": ["1e3"] + [1.0] * (k - 1)})
 
 
-def _glue_task(tmp_path: Path, task: str, src: Path, keep_dev, header: bool) -> Path:
+def _glue_task(tmp_path: Path, task: str, src: Path, keep_dev, header: bool, n_dev: int = 10) -> Path:
     """A GLUE task from ../shared/data (research use: read, never committed): 40 train rows, a dev split of the
-    rows ``keep_dev(fields)`` selects."""
+    first ``n_dev`` rows ``keep_dev(fields)`` selects."""
     if not src.is_file():
         pytest.skip(f"{src} not found (research-use data is read from ../shared/data)")
     tmp_path.mkdir(parents=True, exist_ok=True)
     lines = src.read_text(encoding="utf-8-sig").splitlines()
     head, rows = (lines[:1], lines[1:]) if header else ([], lines)
     (tmp_path / "train.tsv").write_text("\n".join(head + rows[:40]) + "\n", encoding="utf-8")
-    (tmp_path / "dev.tsv").write_text("\n".join(head + [r for r in rows if keep_dev(r.split("\t"))][:10]) + "\n",
+    (tmp_path / "dev.tsv").write_text("\n".join(head + [r for r in rows if keep_dev(r.split("\t"))][:n_dev]) + "\n",
                                       encoding="utf-8")
     return make_task(tmp_path / "task", task, {"train": tmp_path / "train.tsv", "validation": tmp_path / "dev.tsv"},
                      max_patches=64)

@@ -247,6 +247,8 @@ def train(cfg: TrainConfig) -> Run:
                          step, best.metric, cfg.task.patience, best.value, best.step)
             break
     model_dir = save_model(engine, out / "model", rank, cfg, info, step)
+    if rank == 0:
+        numerics.note_no_best(best, out)
     if model_dir is not None:
         write_model_card(model_dir, cfg, model_config, sets, step)
     logger.close()
@@ -290,7 +292,7 @@ class _Best:
         from .spec import MAIN_METRIC
         self.cfg, self.model_config, self.info, self.sets = cfg, model_config, info, sets
         self.metric = cfg.task.metric or MAIN_METRIC[model_config.task["metric"]]
-        self.value, self.step, self.bad = float("-inf"), 0, 0
+        self.value, self.step, self.bad, self.evaluated = float("-inf"), 0, 0, False
 
     def state(self) -> dict:
         return {"metric": self.metric, "value": self.value, "step": self.step, "bad": self.bad}
@@ -301,12 +303,15 @@ class _Best:
 
     def update(self, engine, eval_set, step: int, rank: int, world: int, logger) -> bool:
         from . import finetune
-        metrics, _ = finetune.evaluate(engine.module, self.model_config, eval_set.urls, self.cfg.micro_batch_size,
-                                       rank, world)
+        metrics, records = finetune.evaluate(engine.module, self.model_config, eval_set.urls,
+                                             self.cfg.micro_batch_size, rank, world)
+        self.evaluated = True
         if self.metric not in metrics:
             raise ConfigError(f"task.metric {self.metric!r} is not among this task's metrics {sorted(metrics)}")
         logger.scalars(step, {f"eval_{k}": v for k, v in metrics.items()})
         value = float(metrics[self.metric])
+        if value != value and rank == 0:  # NaN: say so (it was silently never best)
+            numerics.note_undefined(step, self.metric, records)
         if value > self.value:
             self.value, self.step, self.bad = value, step, 0
             out = Path(self.cfg.output_dir) / "best"

@@ -96,3 +96,21 @@ def warn_warmup(cfg) -> str | None:
            "raise max_steps")
     log.warning(msg)
     return msg
+
+
+def note_undefined(step: int, metric: str, records: list[dict]) -> None:
+    """A dev score that is NaN (Pearson / Spearman of predictions that are all equal: a collapsed regression model;
+    a dev split whose gold makes it NaN is refused before work): never best, counted as an evaluation without gain
+    -- said, as it was not (the run ended with no best/ and nothing told why)."""
+    preds = {r.get("pred") for r in records if isinstance(r.get("pred"), (int, float))}
+    why = (f"the model predicts {next(iter(preds)):.6g} for every dev sample (collapsed: a lower optim.lr?)"
+           if len(preds) == 1 else "its predictions vary too little to correlate")
+    log.warning("step %d: dev %s is undefined (NaN): %s; it cannot be best/ and counts as an evaluation without "
+                "gain", step, metric, why)
+
+
+def note_no_best(best, out) -> None:
+    """The end of a finetuning run none of whose dev evaluations gave a defined score: no best/ was written."""
+    if best is not None and best.step == 0 and best.evaluated:
+        log.warning("no dev evaluation gave a defined %s, so %s/best was not written; %s/model is the last step's "
+                    "model", best.metric, out, out)

@@ -1,0 +1,30 @@
+"""Numerics of the dev evaluation through the real CLI and engine: a dev score that is undefined (NaN) at run time.
+The rest of the numerics (divergence, class weights, labels, schedules): test_trainer_numerics.py."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import SHARED_DATA
+from test_trainer_numerics import _glue_task, _run, _strict
+
+
+def test_an_undefined_dev_score_is_said_written_as_null_and_no_best_is_named(tmp_path):
+    """STS-B at lr 10 with [CLS] pooling: the regression head collapses to one value for every dev sentence pair
+    (tanh saturated; the weights stay finite), so Pearson / Spearman are NaN at every evaluation. It was silently
+    never best: no best/, `NaN` in metrics.jsonl (not JSON: jq and most readers refuse it), nothing said, exit 0.
+    Now each such evaluation is logged with its cause, the scores are null, and the end says no best/ was written."""
+    data = _glue_task(tmp_path, "glue-stsb", SHARED_DATA / "glue" / "STS-B" / "train.tsv", lambda f: True, True, 40)
+    out = tmp_path / "run"
+    code, log = _run("finetune", "--data", str(data), "--model", "pixel", "--flavor", "debug", "--steps", "4",
+                     "--eval-every", "2", "--patience", "0", "--out", str(out), "--set", "micro_batch_size=4",
+                     "--set", "global_batch_size=4", "--set", "optim.lr=10.0", "--set", "optim.warmup_steps=1",
+                     "--set", "task.head_options.pooling=cls")
+    assert code == 0, log[-3000:]
+    for step in (2, 4):
+        assert f"step {step}: dev pearson is undefined (NaN): the model predicts " in log, log[-3000:]
+    assert "for every dev sample (collapsed: a lower optim.lr?)" in log
+    assert f"no dev evaluation gave a defined pearson, so {out}/best was not written" in log
+    evals = [_strict(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "eval_" in x]
+    assert [(r["step"], r["eval_pearson"], r["eval_spearman"]) for r in evals] == [(2, None, None), (4, None, None)]
+    assert not (out / "best").exists() and json.loads((out / "model" / "config.json").read_text())
