@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import SHARED_DATA
-from test_trainer_numerics import _glue_task, _run, _strict
+from test_trainer_numerics import _glue_task, _run, _strict, gray64  # noqa: F401 (a fixture)
 
 
 def test_an_undefined_dev_score_is_said_written_as_null_and_no_best_is_named(tmp_path):
@@ -28,3 +28,19 @@ def test_an_undefined_dev_score_is_said_written_as_null_and_no_best_is_named(tmp
     evals = [_strict(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "eval_" in x]
     assert [(r["step"], r["eval_pearson"], r["eval_spearman"]) for r in evals] == [(2, None, None), (4, None, None)]
     assert not (out / "best").exists() and json.loads((out / "model" / "config.json").read_text())
+
+
+def test_fp16_without_cuda_is_refused_before_any_work(tmp_path, gray64, capsys):
+    """fp16 needs DeepSpeed's CUDA loss scaler: on a CPU machine it is refused at start, naming the fix (bf16 and fp32
+    train on CPU: test_trainer_numerics.py, test_trainer_engine.py)."""
+    import torch
+
+    from pixelkit.trainer.cli import main as train_main
+    if torch.cuda.is_available():
+        import pytest
+        pytest.skip("a CUDA device is present: fp16 is allowed")
+    code = train_main(["pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(gray64), "--steps", "2",
+                       "--out", str(tmp_path / "run"), "--set", "engine.precision=fp16"])
+    err = capsys.readouterr().err
+    assert code == 2 and "engine.precision fp16 needs a CUDA device; use bf16 or fp32 on CPU" in err, err
+    assert not (tmp_path / "run").exists()
