@@ -44,3 +44,13 @@ def test_fp16_without_cuda_is_refused_before_any_work(tmp_path, gray64, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "engine.precision fp16 needs a CUDA device; use bf16 or fp32 on CPU" in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_diverging_from_its_model_overrides_names_them(tmp_path, gray64):
+    """initializer_range 1e6 (valid: >= 0): the loss is 7e13 at step 1 (an update at lr 0) and NaN at step 2; the
+    error named only the learning rate. Now it names the run's model_overrides too."""
+    code, log = _run("pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(gray64), "--steps", "3",
+                     "--out", str(tmp_path / "run"), "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
+                     "--set", "model_overrides.initializer_range=1000000.0")
+    assert code == 2 and "training diverged" in log and ("model_overrides {'initializer_range': 1000000.0} (e.g. an "
+                                                         "initializer_range far above the flavor's)") in log, log[-2000:]

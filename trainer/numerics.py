@@ -34,6 +34,8 @@ def _causes(cfg, lr: float | None = None) -> str:
         causes.append(f"engine.precision {cfg.engine.precision} (fp32 has the most range)")
     if not cfg.optim.grad_clip:
         causes.append("optim.grad_clip 0 (no clipping; e.g. --set optim.grad_clip=1.0)")
+    if cfg.model_overrides:
+        causes.append(f"model_overrides {cfg.model_overrides} (e.g. an initializer_range far above the flavor's)")
     if cfg.task.head_options.get("class_weights"):
         causes.append("task.head_options.class_weights (large weights scale the loss)")
     return "likely causes: " + ", ".join(causes)
