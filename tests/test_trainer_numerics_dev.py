@@ -54,3 +54,17 @@ def test_a_run_diverging_from_its_model_overrides_names_them(tmp_path, gray64):
                      "--set", "model_overrides.initializer_range=1000000.0")
     assert code == 2 and "training diverged" in log and ("model_overrides {'initializer_range': 1000000.0} (e.g. an "
                                                          "initializer_range far above the flavor's)") in log, log[-2000:]
+
+
+def test_a_loss_that_is_nan_before_any_update_is_not_blamed_on_the_learning_rate(tmp_path, gray64):
+    """initializer_range 1e30: the initial weights give a NaN loss at step 1, which updates at lr 0 anyway. The error
+    told the user to lower the learning rate; now it says the loss came before any update (the weights the run
+    started from, or the data) and names what to check; no checkpoint existed, and it says so."""
+    code, log = _run("pretrain", "--model", "pixel", "--flavor", "debug", "--data", str(gray64), "--steps", "3",
+                     "--out", str(tmp_path / "run"), "--set", "micro_batch_size=4", "--set", "global_batch_size=4",
+                     "--set", "model_overrides.initializer_range=1.0e+30")
+    err = next((x for x in log.splitlines() if x.startswith("pixel-train: error:")), log[-2000:])
+    assert code == 2 and ("step 1: the loss is nan before any update of this run, so it is the initial weights or the "
+                          "data that give it, not the learning rate; check model_overrides {'initializer_range': "
+                          "1e+30}") in err and err.endswith("; no checkpoint was saved before it"), err
+    assert "optim.lr" not in err

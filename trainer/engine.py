@@ -182,6 +182,7 @@ def train(cfg: TrainConfig) -> Run:
             if best is not None and best.stopped() and step < cfg.max_steps:
                 log.info("that run had stopped early (%s: %d evaluations without gain); not training further",
                          best.metric, best.bad)
+    step0 = step  # this process's first step is step0 + 1
     spec = StreamSpec(sets=[s.urls for s in sets], weights=weights, batch_size=cfg.micro_batch_size,
                       collate=variant.collate, model_config=model_config, seed=cfg.seed, rank=rank,
                       world_size=world, shuffle_buffer=cfg.data.shuffle_buffer,
@@ -216,7 +217,8 @@ def train(cfg: TrainConfig) -> Run:
         loss = torch.stack(losses).mean()
         dist.all_reduce(loss)
         loss_value = float(loss) / world
-        numerics.check_step(engine, cfg, step, loss_value, scheduler.get_last_lr()[0])  # NaN / inf: stop, save nothing
+        numerics.check_step(engine, cfg, step, loss_value, scheduler.get_last_lr()[0],  # NaN / inf: stop, save nothing
+                            first=step == step0 + 1)
         if step % cfg.log_every == 0 or step == cfg.max_steps or step == 1:
             rates = window.rates(world)
             logger.scalars(step, {"loss": loss_value, "lr": scheduler.get_last_lr()[0], **rates,

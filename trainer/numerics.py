@@ -42,14 +42,18 @@ def _causes(cfg, lr: float | None = None) -> str:
 
 
 def _kept(cfg) -> str:
+    from pathlib import Path
+    if not (Path(cfg.output_dir) / "checkpoints" / "latest").is_file():
+        return "no checkpoint was saved before it"
     return (f"the checkpoints saved before it are kept ({cfg.output_dir}/checkpoints; latest names the newest) and "
             "nothing of this step was saved: the same command with the fix resumes from there (if the loss logged "
             "before this step was already far off, start over in another --out)")
 
 
-def check_step(engine, cfg, step: int, loss: float, lr: float) -> None:
+def check_step(engine, cfg, step: int, loss: float, lr: float, first: bool = False) -> None:
     """After an optimizer step (every micro-step's loss averaged over ranks): ``Diverged`` on a non-finite loss or
-    a skipped update, unless fp16's loss scaler skipped it (logged)."""
+    a skipped update, unless fp16's loss scaler skipped it (logged). ``first``: this process's first step, whose loss
+    is the starting weights' (no update yet): not the learning rate's doing."""
     applied = engine.was_step_applied()
     if math.isfinite(loss) and applied:
         return
@@ -62,6 +66,14 @@ def check_step(engine, cfg, step: int, loss: float, lr: float) -> None:
     what = (f"the loss is {loss}" if not math.isfinite(loss) else
             f"the gradients are not finite (loss {loss:.4g}), so DeepSpeed skipped the update; with no loss scaler "
             "to adapt, the run stops here rather than skip on")
+    if first and not math.isfinite(loss):
+        start = f"the --init / init_from model {cfg.init_from}" if cfg.init_from else "the initial weights"
+        if step > 1:
+            start = "the resumed checkpoint's weights"
+        raise Diverged(f"step {step}: the loss is {loss} before any update of this run, so it is {start} or the data "
+                       f"that give it, not the learning rate; check model_overrides {cfg.model_overrides or '{}'}, "
+                       f"engine.precision {cfg.engine.precision}, task.head_options and the shards (pixel-shards verify)"
+                       f"; {_kept(cfg)}")
     raise Diverged(f"step {step}: {what}: training diverged and stops here; {_causes(cfg, lr)}; {_kept(cfg)}")
 
 
