@@ -68,3 +68,23 @@ def test_a_loss_that_is_nan_before_any_update_is_not_blamed_on_the_learning_rate
                           "data that give it, not the learning rate; check model_overrides {'initializer_range': "
                           "1e+30}") in err and err.endswith("; no checkpoint was saved before it"), err
     assert "optim.lr" not in err
+
+
+def test_evaluate_writes_an_undefined_score_as_null_and_says_why(tmp_path):
+    """`pixel-train evaluate` on a split whose gold scores are all 5.0 (real STS-B rows): Pearson / Spearman are NaN,
+    and metrics-validation.json held `NaN` (not JSON) with nothing said. Now null, and a note per score naming why."""
+    from pixelkit.schemas import TaskSpec
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.spec import DataInfo
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+    data = _glue_task(tmp_path, "glue-stsb", SHARED_DATA / "glue" / "STS-B" / "train.tsv", lambda f: f[-1] == "5.000",
+                      True, 12)
+    ec = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 64))
+    TaskModel(TaskConfig(encoder="pixel", encoder_config=ec.to_dict(), head="sequence",
+                         task=TaskSpec.read(data).to_dict())).save_pretrained(tmp_path / "model")
+    code, log = _run("evaluate", "--model", str(tmp_path / "model"), "--data", str(data), "--out", str(tmp_path / "ev"))
+    assert code == 0, log[-2000:]
+    for key in ("pearson", "spearman"):
+        assert f"pixel-train: note: {key} is undefined (written as null): every gold value is 5.0" in log, log[-2000:]
+    m = _strict((tmp_path / "ev" / "metrics-validation.json").read_text())
+    assert m["pearson"] is None and m["spearman"] is None and m["n"] == 12

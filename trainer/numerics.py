@@ -128,3 +128,17 @@ def note_no_best(best, out) -> None:
     if best is not None and best.step == 0 and best.evaluated:
         log.warning("no dev evaluation gave a defined %s, so %s/best was not written; %s/model is the last step's "
                     "model", best.metric, out, out)
+
+
+def undefined_scores(metrics: dict, records: list[dict]) -> tuple[dict, list[str]]:
+    """Scores for a JSON file (NaN -> null: ``NaN`` is not JSON) and one line per undefined score saying why: every
+    gold value the same, or every prediction (Pearson / Spearman of a constant are NaN)."""
+    notes = []
+    for k, v in metrics.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            gold = {r.get("gold") for r in records if isinstance(r.get("gold"), (int, float))}
+            pred = {r.get("pred") for r in records if isinstance(r.get("pred"), (int, float))}
+            why = (f"every gold value is {next(iter(gold))!r}" if len(gold) == 1 else
+                   f"the model predicts {next(iter(pred)):.6g} for every sample" if len(pred) == 1 else "")
+            notes.append(f"{k} is undefined (written as null){': ' + why if why else ''}")
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}, notes
