@@ -2,9 +2,9 @@
 
 A NaN or inf loss, or an update DeepSpeed skipped for non-finite gradients (its ZeRO optimizers check every step,
 fp32 too; the lr 1e4 run under ZeRO-2 skipped every step from its third to its end), has nothing in fp32 or bf16
-to adapt to it: no loss scaler lowers anything. ``check_step`` stops such a run with ``Diverged`` (``pixel-train: error: ...``, exit 2)
-naming the step, the loss, the learning rate and the likely causes; the checkpoints saved before it, and
-``latest``, stay as they were. Under fp16 DeepSpeed's dynamic loss scaler skips an overflowing step and lowers its
+to adapt to it: no loss scaler lowers anything. ``check_step`` stops such a run with ``Diverged``
+(``pixel-train: error: ...``, exit 2) naming the step, the loss, the learning rate and the likely causes; the
+checkpoints saved before it, and ``latest``, stay as they were. Under fp16 DeepSpeed's dynamic loss scaler skips an overflowing step and lowers its
 scale, which is how it finds the scale: such a skipped step is logged and training goes on.
 
 ``check_weights`` runs before every save (checkpoint, ``model/``, ``best/``) and dev evaluation: an update whose loss
