@@ -4,8 +4,9 @@ A NaN or inf loss, or an update DeepSpeed skipped for non-finite gradients (its 
 fp32 too; the lr 1e4 run under ZeRO-2 skipped every step from its third to its end), has nothing in fp32 or bf16
 to adapt to it: no loss scaler lowers anything. ``check_step`` stops such a run with ``Diverged``
 (``pixel-train: error: ...``, exit 2) naming the step, the loss, the learning rate and the likely causes; the
-checkpoints saved before it, and ``latest``, stay as they were. Under fp16 DeepSpeed's dynamic loss scaler skips an overflowing step and lowers its
-scale, which is how it finds the scale: such a skipped step is logged and training goes on.
+checkpoints saved before it, and ``latest``, stay as they were. Under fp16 DeepSpeed's dynamic loss scaler skips
+an overflowing step and lowers its scale, which is how it finds the scale: such a skipped step is logged and
+training goes on.
 
 ``check_weights`` runs before every save (checkpoint, ``model/``, ``best/``) and dev evaluation: an update whose loss
 was still finite can leave NaN weights (inf gradients); a checkpoint of them would be the one a resumed run starts
@@ -72,8 +73,8 @@ def check_step(engine, cfg, step: int, loss: float, lr: float, first: bool = Fal
             start = "the resumed checkpoint's weights"
         raise Diverged(f"step {step}: the loss is {loss} before any update of this run, so it is {start} or the data "
                        f"that give it, not the learning rate; check model_overrides {cfg.model_overrides or '{}'}, "
-                       f"engine.precision {cfg.engine.precision}, task.head_options and the shards (pixel-shards verify)"
-                       f"; {_kept(cfg)}")
+                       f"engine.precision {cfg.engine.precision}, task.head_options and the shards "
+                       f"(pixel-shards verify); {_kept(cfg)}")
     raise Diverged(f"step {step}: {what}: training diverged and stops here; {_causes(cfg, lr)}; {_kept(cfg)}")
 
 
