@@ -100,6 +100,8 @@ RANGES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("optim.weight_decay", lambda v: _finite(v) and v >= 0, "must be >= 0"),
     ("optim.betas", lambda v: all(_finite(b) and 0 <= b < 1 for b in v), "must be two numbers in [0, 1), e.g. [0.9, 0.95]"),
     ("optim.eps", lambda v: _finite(v) and v > 0, "must be > 0 (e.g. 1e-8)"),
+    ("optim.eps", lambda v: not (_finite(v) and 0 < v < 1e-38), "is 0 in float32, where Adam adds it (a weight "
+     "without gradient gets 0 / 0 = NaN); give one >= 1e-38, e.g. 1e-8"),
     ("optim.warmup_steps", lambda v: v >= 0, "must be >= 0"),
     ("optim.grad_clip", lambda v: _finite(v) and v >= 0, "must be >= 0 (0: no clipping)"),
     ("optim.schedule", lambda v: v in ("cosine", "linear", "constant"), "must be cosine | linear | constant"),

@@ -160,6 +160,7 @@ def _evaluate(a: argparse.Namespace) -> int:
     from pixelkit.schemas.files import write_atomic
 
     from .finetune import check_same_task, evaluate, read_split
+    from .numerics import undefined_scores
     from .runtime import quiet_hf_bars
     from .shardsets import resolve
     from .taskmodel import TaskModel
@@ -185,6 +186,9 @@ def _evaluate(a: argparse.Namespace) -> int:
                         f"the shards of --data {split_dir}")
     metrics, records = evaluate(model, model.config, split.urls, a.batch_size)
     out.mkdir(parents=True, exist_ok=True)
+    metrics, notes = undefined_scores(metrics, records)  # NaN is not JSON: null, and why
+    for note in notes:
+        print(f"pixel-train: note: {note}", file=sys.stderr)
     metrics = {"split": split_dir, "model": str(model_dir), **metrics}
     write_atomic(out / f"metrics-{a.split}.json", (json.dumps(metrics, indent=1) + "\n").encode())  # whole or none
     preds = write(model.config.spec, records, out / f"predictions-{a.split}")

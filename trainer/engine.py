@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import runtime
+from . import numerics, runtime
 from .config import TrainConfig, changed_settings, deepspeed_config
 from .hf import write_model_card
 from .models import get_variant
 from .models.base import ConfigError
-from .resume import RESUME_INFO, check_resume, check_resume_task, task_record
+from .resume import RESUME_INFO, apply_optim_settings, check_resume, check_resume_task, task_record
 from .shardsets import check_token_sets, common_info, resolve
-from .spec import TOKENIZER_RECORD, check_tokenizer, tokenizer_record
+from .spec import MAIN_METRIC, TOKENIZER_RECORD, check_tokenizer, tokenizer_record
 from .stream import Position, StreamSpec, make_loader
 
 log = logging.getLogger("pixel-train")
@@ -115,6 +115,7 @@ def prepare(cfg: TrainConfig):
     if eval_set is not None:
         if cfg.task.name is not None:
             finetune.check_same_task(spec, eval_set, "data.eval")
+            finetune.check_dev_labels(spec, cfg.task.metric or MAIN_METRIC[spec.metric], eval_set)
         ei = eval_set.info()
         if (ei.mode, ei.patch_size, ei.max_patches) != (info.mode, info.patch_size, info.max_patches):
             raise ConfigError(f"data.eval {cfg.data.eval} holds {ei.mode} {ei.patch_size}px x {ei.max_patches} "
@@ -135,6 +136,8 @@ def train(cfg: TrainConfig) -> Run:
     rank, world = _init_distributed()
     if not torch.cuda.is_available():  # each rank's share of the cores (runtime.cpu_threads_per_rank)
         log.info("rank %d/%d: %d CPU threads", rank, world, torch.get_num_threads())
+    if rank == 0:
+        numerics.warn_warmup(cfg)  # a warmup as long as the run never reaches optim.lr (1 step: lr 0)
     ds_config = deepspeed_config(cfg, world)
     out = Path(cfg.output_dir)
     ckpt_dir = out / "checkpoints"
@@ -170,6 +173,8 @@ def train(cfg: TrainConfig) -> Run:
         if best is not None:
             best.restore(client.get("finetune", {}))
         changed = changed_settings(client["config"], cfg.to_dict())
+        if any(c.startswith("optim.") for c in changed):  # the checkpoint's lr, betas... were restored over ours
+            apply_optim_settings(optimizer, scheduler, cfg)
         if changed and rank == 0:
             log.warning("resuming with settings that differ from the checkpoint's: %s", ", ".join(changed))
         if rank == 0:
@@ -177,6 +182,7 @@ def train(cfg: TrainConfig) -> Run:
             if best is not None and best.stopped() and step < cfg.max_steps:
                 log.info("that run had stopped early (%s: %d evaluations without gain); not training further",
                          best.metric, best.bad)
+    step0 = step  # this process's first step is step0 + 1
     spec = StreamSpec(sets=[s.urls for s in sets], weights=weights, batch_size=cfg.micro_batch_size,
                       collate=variant.collate, model_config=model_config, seed=cfg.seed, rank=rank,
                       world_size=world, shuffle_buffer=cfg.data.shuffle_buffer,
@@ -211,6 +217,8 @@ def train(cfg: TrainConfig) -> Run:
         loss = torch.stack(losses).mean()
         dist.all_reduce(loss)
         loss_value = float(loss) / world
+        numerics.check_step(engine, cfg, step, loss_value, scheduler.get_last_lr()[0],  # NaN / inf: stop, save nothing
+                            first=step == step0 + 1)
         if step % cfg.log_every == 0 or step == cfg.max_steps or step == 1:
             rates = window.rates(world)
             logger.scalars(step, {"loss": loss_value, "lr": scheduler.get_last_lr()[0], **rates,
@@ -224,6 +232,7 @@ def train(cfg: TrainConfig) -> Run:
                 logger.picture(step, image)
         stop = False
         if eval_set is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
+            numerics.check_weights(engine, cfg, step, "the dev evaluation")  # a NaN model scores, and may be "best"
             if best is None:
                 logger.scalars(step, evaluate(engine, variant, model_config, eval_set.urls, cfg, rank, world,
                                               eval_set.expected(), (info.mode, info.patch_size, info.max_patches)))
@@ -239,7 +248,9 @@ def train(cfg: TrainConfig) -> Run:
                 log.info("early stop at step %d: %s did not improve in %d evaluations (best %.4f at step %d)",
                          step, best.metric, cfg.task.patience, best.value, best.step)
             break
-    model_dir = save_model(engine, out / "model", rank, cfg, info)
+    model_dir = save_model(engine, out / "model", rank, cfg, info, step)
+    if rank == 0:
+        numerics.note_no_best(best, out)
     if model_dir is not None:
         write_model_card(model_dir, cfg, model_config, sets, step)
     logger.close()
@@ -283,7 +294,7 @@ class _Best:
         from .spec import MAIN_METRIC
         self.cfg, self.model_config, self.info, self.sets = cfg, model_config, info, sets
         self.metric = cfg.task.metric or MAIN_METRIC[model_config.task["metric"]]
-        self.value, self.step, self.bad = float("-inf"), 0, 0
+        self.value, self.step, self.bad, self.evaluated = float("-inf"), 0, 0, False
 
     def state(self) -> dict:
         return {"metric": self.metric, "value": self.value, "step": self.step, "bad": self.bad}
@@ -294,16 +305,19 @@ class _Best:
 
     def update(self, engine, eval_set, step: int, rank: int, world: int, logger) -> bool:
         from . import finetune
-        metrics, _ = finetune.evaluate(engine.module, self.model_config, eval_set.urls, self.cfg.micro_batch_size,
-                                       rank, world)
+        metrics, records = finetune.evaluate(engine.module, self.model_config, eval_set.urls,
+                                             self.cfg.micro_batch_size, rank, world)
+        self.evaluated = True
         if self.metric not in metrics:
             raise ConfigError(f"task.metric {self.metric!r} is not among this task's metrics {sorted(metrics)}")
         logger.scalars(step, {f"eval_{k}": v for k, v in metrics.items()})
         value = float(metrics[self.metric])
+        if value != value and rank == 0:  # NaN: say so (it was silently never best)
+            numerics.note_undefined(step, self.metric, records)
         if value > self.value:
             self.value, self.step, self.bad = value, step, 0
             out = Path(self.cfg.output_dir) / "best"
-            save_model(engine, out, rank, self.cfg, self.info)
+            save_model(engine, out, rank, self.cfg, self.info, step)
             if rank == 0:
                 (out / "metrics.json").write_text(json.dumps({"step": step, "split": eval_set.spec, **metrics},
                                                                    indent=1))
@@ -327,8 +341,10 @@ def _float(output):
 
 
 def _place(batch: dict, device, dtype) -> dict:
-    """Tensors onto the engine's device; floating inputs in the engine's precision (DeepSpeed does not cast)."""
-    return {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
+    """Tensors onto the engine's device; floating inputs in the engine's precision (DeepSpeed does not cast), not the
+    targets: regression labels in bf16 were rounded (STS-B's 4.2 trained as 4.1875)."""
+    return {k: v.to(device, dtype) if v.is_floating_point() and k != "labels" else v.to(device)
+            for k, v in batch.items()}
 
 
 def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, position: Position, world: int,
@@ -340,6 +356,7 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     client = {"step": step, "config": cfg.to_dict(), "data": {str(r): p for r, p in enumerate(positions)},
               "torch_rng": torch.get_rng_state(), **(extra or {})}
     tag = f"step-{step:07d}"
+    numerics.check_weights(engine, cfg, step, f"writing {ckpt_dir / tag}")  # NaN weights: resumed from
     # DeepSpeed's own `latest` is written by rank 0 as soon as rank 0's files are done, while other ranks may
     # still be writing their optimizer shards, and in place: a run killed then would resume from a half-written
     # checkpoint (or an empty `latest`). Here it is written after every rank has finished, by rename.
@@ -360,10 +377,11 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     return ckpt_dir / tag
 
 
-def save_model(engine, path: Path, rank: int, cfg: TrainConfig, info=None) -> Path | None:
-    """``save_pretrained`` (safetensors) of the trained weights; ZeRO-3 gathers the shards first. With the
-    train sets' tokenizer known, ``tokenizer-identity.json`` beside it (what its token ids mean: checked by
-    finetune and evaluate)."""
+def save_model(engine, path: Path, rank: int, cfg: TrainConfig, info=None, step: int = 0) -> Path | None:
+    """``save_pretrained`` (safetensors) of the trained weights (``Diverged`` if any is NaN / inf); ZeRO-3 gathers
+    the shards first. With the train sets' tokenizer known, ``tokenizer-identity.json`` beside it (what its token
+    ids mean: checked by finetune and evaluate)."""
+    numerics.check_weights(engine, cfg, step, f"writing {path}")
     state = engine._zero3_consolidated_16bit_state_dict() if cfg.engine.zero_stage == 3 else None
     if rank != 0:
         return None

@@ -67,6 +67,44 @@ def check_same_task(spec: TaskSpec, shard_set, what: str) -> None:
                               f"vocabulary: pixel-render task --label_names=<its train split's task.json>")
 
 
+def check_dev_labels(spec: TaskSpec, metric: str, eval_set) -> None:
+    """ConfigError when the dev split's gold labels give the metric that picks the best checkpoint one value for
+    every model: Pearson / Spearman of all-equal gold scores (NaN), MCC of one class (0), binary F1 without a gold
+    positive (0). Every evaluation tied (or NaN, never better than -inf): early stopping ended the run after
+    ``patience`` evaluations, with the first one as best/ or none at all. Reads the samples' labels only."""
+    from pixelkit.schemas import RenderedSample, SchemaError
+
+    from . import tars
+    from .data import SkipCounter
+    if (spec.family, metric) not in (("regression", "pearson"), ("regression", "spearman"),
+                                      ("classification", "mcc"), ("classification", "f1")):
+        return
+    gold = set()
+    for raw in tars.samples(eval_set.urls, SkipCounter()):
+        try:
+            label = RenderedSample.from_wds(raw).label
+        except (SchemaError, ValueError):
+            continue  # the dev pass counts it
+        if label is not None:
+            gold.add(label)
+        if len(gold) > 1 and (metric != "f1" or 1 in gold):
+            return
+    if metric == "f1":
+        if 1 in gold:
+            return
+        what = f"holds no gold {spec.label_names[1] if len(spec.label_names) > 1 else 1!r} (the positive class)"
+    elif spec.family == "regression":
+        what = f"holds one gold score ({_few(sorted(map(str, gold)))}: every one the same)"
+    else:
+        names = [spec.label_names[g] if isinstance(g, int) and 0 <= g < len(spec.label_names) else str(g) for g in gold]
+        what = f"holds one gold class ({_few(names)})"
+    alt = [k for k in METRIC_KEYS[spec.metric] if k not in ("pearson", "spearman", "mcc", "f1")]
+    same = "NaN" if spec.family == "regression" else "0"
+    raise ConfigError(f"data.eval {eval_set.spec} {what}: {metric} is {same} for every model on it, so no checkpoint "
+                      f"can be chosen by it; give a dev split with varied labels (--eval-split)"
+                      + (f" or pick by --set task.metric={alt[0]}" if alt else ""))
+
+
 def _few(names: list[str], n: int = 5) -> str:
     return "[" + ", ".join(names[:n]) + (f", ... {len(names)} in all]" if len(names) > n else "]")
 

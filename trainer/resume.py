@@ -123,3 +123,18 @@ def check_resume_task(cfg: TrainConfig, spec) -> None:
     raise ConfigError(f"--out {out} holds a finetuning run of {how} ({latest.parent / latest.read_text().strip()}), "
                       f"which this run on task {spec.name!r} would resume, training that model on these shards: "
                       f"give this run another --out (e.g. out/finetune/{spec.name}), or delete {out} to start over")
+
+
+def apply_optim_settings(optimizer, scheduler, cfg: TrainConfig) -> None:
+    """After ``engine.load_checkpoint``: this run's ``optim`` settings over the checkpoint's. Loading restores the
+    optimizer's param-group hyperparameters (lr, betas, eps, weight_decay) and the schedule's ``base_lrs``, so a run
+    resumed with another ``optim.lr`` (the fix a diverged run is told) kept the old one, silently, while the
+    warning said the setting changed. Groups: ``engine._optimizer``'s (decay, no decay)."""
+    o = cfg.optim
+    for group, decay in zip(optimizer.param_groups, (o.weight_decay, 0.0)):
+        group.update(betas=tuple(o.betas), eps=o.eps, weight_decay=decay, initial_lr=o.lr)
+    scheduler.base_lrs = [o.lr] * len(optimizer.param_groups)
+    scheduler._last_lr = []
+    for group, base, fn in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["lr"] = base * fn(scheduler.last_epoch)
+        scheduler._last_lr.append(group["lr"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -119,7 +120,8 @@ class RankZeroLogger:
     def scalars(self, step: int, values: dict[str, float]) -> None:
         if self.rank != 0:
             return
-        self.metrics.write(json.dumps({"step": step, **values}) + "\n")
+        record = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
+        self.metrics.write(json.dumps({"step": step, **record}) + "\n")  # strict JSON: an undefined score is null
         self.metrics.flush()
         for k, v in values.items():
             self.tb.add_scalar(f"train/{k}" if not k.startswith("eval") else k.replace("_", "/", 1), v, step)

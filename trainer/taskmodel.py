@@ -187,10 +187,12 @@ class TaskVariant:
         when the stream decoded the strips into its rows, else a copy; never written to)."""
         kind = config.kind()
         from .heads import get_head
+        from .heads.base import check_label_ids
         from .heads.modal import modal_inputs
         batch = modal_inputs(samples, SimpleNamespace(**config.encoder_config), kind)  # (no config object per batch)
         units, width = ("tokens", batch["input_ids"].shape[1]) if kind == "tokens" else ("patches", None)
         batch.update(get_head(config.head).collate(samples, config.task["family"], units, width))
+        check_label_ids(samples, batch, config.task)
         return batch
 
     @staticmethod

@@ -7,6 +7,7 @@ the encoder's states, so one head serves both.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -48,15 +49,57 @@ class Head:
 def class_weights(options: dict, num_labels: int) -> torch.Tensor | None:
     """``head_options.class_weights``: one positive loss weight per label, in the task's label order (the
     cross-entropy's ``weight``); None: unweighted. E.g. scikit-learn's "balanced" weights, n / (k * count_c),
-    from the train split's label counts, for a task whose majority label swamps the rest (NER's O)."""
+    from the train split's label counts, for a task whose majority label swamps the rest (NER's O). Only their
+    ratios count (the weighted mean divides by their sum), so they are scaled to a largest weight of 1: weights
+    of 1e38 overflowed that sum in float32 (inf / inf: a NaN loss at step 1)."""
     w = options.get("class_weights")
     if w is None:
         return None
     if num_labels < 2 or not isinstance(w, (list, tuple)) or len(w) != num_labels \
-            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in w):
-        raise ConfigError(f"task.head_options.class_weights must be {num_labels} positive numbers (one per label, "
-                          f"in the task's label order), not {w!r}")
-    return torch.tensor([float(x) for x in w], dtype=torch.float32)
+            or not all(_positive(x) for x in w):
+        text = any(isinstance(x, str) for x in w) if isinstance(w, (list, tuple)) else False
+        raise ConfigError(f"task.head_options.class_weights must be {num_labels} positive numbers (finite; one "
+                          f"per label, in the task's label order), not {w!r}"
+                          + ("; YAML reads 1e3 (no dot, no exponent sign) as text: write 1000 or 1.0e+3" * text))
+    scaled = torch.tensor([float(x) for x in w], dtype=torch.float64) / max(float(x) for x in w)
+    if not bool((scaled.float() > 0).all()):
+        raise ConfigError(f"task.head_options.class_weights {w!r}: the smallest is 0 in float32 once divided by the "
+                          "largest (a ratio beyond ~1e-45); give weights closer together")
+    return scaled.float()
+
+
+def check_label_ids(samples: list, batch: dict, task: dict) -> None:
+    """ConfigError naming the sample when a label id does not index the task's ``label_names`` (a damaged split, or
+    one rendered with another vocabulary: cross-entropy stopped the run with ``IndexError: Target 7 is out of
+    bounds`` on CPU, a device-side assert on CUDA), a parse head is negative, or a regression score is infinite
+    (an inf loss). Rows of ``batch`` are ``samples`` in order."""
+    k, fam = len(task.get("label_names") or []), task.get("family")
+    checks = {"classification": [("labels", "label", lambda t: (t < 0) | (t >= k))],
+              "tagging": [("labels", "label", lambda t: (t < 0) | (t >= k))],
+              "parsing": [("rels", "deprel", lambda t: (t < 0) | (t >= k)), ("heads", "head", lambda t: t < 0)],
+              "regression": [("labels", "score", torch.isinf)]}.get(fam, [])
+    for key, what, outside in checks:
+        t = batch.get(key)
+        if t is None:
+            continue
+        bad = outside(t) & (t != IGNORE)
+        if bool(bad.any()):
+            row = int(bad.reshape(len(t), -1).any(1).nonzero()[0])
+            value = t[row][bad[row]].reshape(-1)[0].item()
+            vocab = f"one of the task's {k} labels (ids 0..{k - 1}: label_names)" if what in ("label", "deprel") else \
+                "a finite number" if what == "score" else "0 (root) or a word's position"
+            raise ConfigError(f"sample {samples[row].key!r} ({task.get('name')}): {what} {value} is not {vocab}; the "
+                              "split is damaged or was rendered with another label vocabulary: render it again with "
+                              "pixel-render task (--label_names=<the train split's task.json>)")
+
+
+def _positive(x) -> bool:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(x)) and x > 0
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 def unit_spans(s, units: str, width: int) -> list[tuple[int, int]]:
