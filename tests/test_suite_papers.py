@@ -1,0 +1,64 @@
+"""The shipped paper suites' recipes against their reference scripts, entry by entry (torch-free), so a value copied
+wrong, or one recipe pasted over every entry, cannot come back silently. The numbers below are read from the
+scripts each entry's comment names (line numbers there)."""
+
+from __future__ import annotations
+
+from pixelkit.trainer.suite import expand, load_suite
+
+# ernie-research/pixelgpt 762c942, run/dual_gpt/ft_dual_gpt_<task>_<mode>.sh and
+# run/cross_lingual/xnli/{train_en,train_all}/dual_gpt/ft_dual_gpt_xnli_{text,image,pair}.sh:
+# (MAX_STEPS, BSZ, BSZ x GRAD_ACCUM x NUM_NODE, EVAL_STEPS, patience (0: IS_EARLY_STOPPING=False), precision flag,
+#  LR, WARMUP_STEPS, SEQ_LEN); a swept LR / GRAD_ACCUM taken at 3e-5 / 4
+PIXELGPT = {
+    "glue-cola-text": (500, 8, 512, 50, 8, "fp32", 3e-05, 10, 768),
+    "glue-sst2-text": (8000, 8, 64, 250, 8, "fp32", 1e-05, 100, 768),
+    "glue-mrpc-text": (2000, 8, 64, 50, 8, "fp32", 3e-05, 10, 768),
+    "glue-stsb-text": (2000, 8, 64, 50, 8, "fp32", 3e-05, 10, 768),
+    "glue-qqp-text": (15000, 8, 256, 500, 8, "fp32", 5e-05, 100, 768),
+    "glue-mnli-text": (8000, 8, 64, 500, 8, "fp32", 5e-05, 100, 768),
+    "glue-qnli-text": (8000, 8, 64, 250, 8, "fp32", 5e-05, 100, 768),
+    "glue-rte-text": (500, 8, 32, 50, 8, "fp32", 5e-05, 10, 768),
+    "glue-wnli-text": (250, 4, 64, 5, 8, "fp32", 3e-05, 10, 768),
+    "glue-cola-pixel": (2000, 8, 256, 50, 8, "fp32", 5e-05, 10, 768),
+    "glue-sst2-pixel": (8000, 8, 256, 250, 8, "fp32", 5e-05, 100, 768),
+    "glue-mrpc-pixel": (250, 8, 64, 50, 8, "fp32", 5e-05, 10, 768),
+    "glue-stsb-pixel": (2000, 8, 64, 50, 8, "fp32", 5e-05, 10, 768),
+    "glue-qqp-pixel": (15000, 8, 256, 500, 8, "bf16", 5e-05, 100, 768),
+    "glue-mnli-pixel": (15000, 8, 256, 500, 8, "bf16", 3e-05, 100, 768),
+    "glue-qnli-pixel": (8000, 8, 64, 250, 8, "fp32", 3e-05, 100, 768),
+    "glue-rte-pixel": (250, 8, 64, 50, 8, "fp32", 1e-05, 10, 768),
+    "glue-wnli-pixel": (250, 4, 64, 5, 8, "fp32", 3e-05, 10, 768),
+    "glue-cola-pair": (2000, 4, 128, 50, 8, "fp32", 3e-05, 10, 512),
+    "glue-sst2-pair": (8000, 8, 256, 250, 8, "fp32", 3e-05, 100, 512),
+    "glue-mrpc-pair": (2000, 4, 128, 50, 8, "fp32", 3e-05, 10, 512),
+    "glue-stsb-pair": (2000, 4, 128, 50, 8, "fp32", 3e-05, 10, 512),
+    "glue-qqp-pair": (15000, 8, 256, 500, 8, "bf16", 3e-05, 100, 512),
+    "glue-mnli-pair": (15000, 8, 256, 500, 8, "bf16", 3e-05, 100, 512),
+    "glue-qnli-pair": (8000, 8, 256, 250, 8, "fp32", 3e-05, 100, 512),
+    "glue-rte-pair": (2000, 4, 128, 50, 8, "fp32", 3e-05, 10, 512),
+    "glue-wnli-pair": (250, 4, 128, 5, 8, "fp32", 3e-05, 10, 512),
+    "xnli-train-en-text": (15000, 8, 64, 500, 0, "fp16", 5e-05, 100, 768),
+    "xnli-train-en-pixel": (15000, 8, 256, 500, 8, "fp16", 3e-05, 100, 256),
+    "xnli-train-en-pair": (30000, 8, 256, 500, 8, "bf16", 3e-05, 100, 256),
+    "xnli-translate-train-all-text": (15000, 8, 64, 500, 0, "fp16", 5e-05, 100, 768),
+    "xnli-translate-train-all-pixel": (15000, 8, 256, 500, 8, "fp16", 3e-05, 100, 256),
+    "xnli-translate-train-all-pair": (30000, 8, 256, 500, 8, "bf16", 3e-05, 100, 256),
+}
+
+
+def test_pixelgpt_suite_takes_each_entrys_own_script_values():
+    suite = load_suite("pixelgpt-paper")
+    assert {e.name for e in suite.entries} == set(PIXELGPT)  # 9 GLUE tasks x 3 modes + XNLI 2 protocols x 3 modes
+    for e in suite.entries:
+        s = expand(e.settings)
+        steps, micro, glob, every, patience, prec, lr, warmup, seq = PIXELGPT[e.name]
+        got = (s["max_steps"], s["micro_batch_size"], s["global_batch_size"], s["eval_every"], s["task"]["patience"],
+               s["engine"]["precision"], s["optim"]["lr"], s["optim"]["warmup_steps"])
+        assert got == (steps, micro, glob, every, patience, prec, lr, warmup), e.name
+        assert e.seeds == [42], e.name
+        # pixel: SEQ_LEN patches; text: SEQ_LEN tokens; pair: SEQ_LEN patches then SEQ_LEN tokens
+        want = ["--max_patches", str(seq)] + ([] if e.modality == "pixel" else ["--max_tokens", str(seq)])
+        assert e.render == want, e.name
+        # STS-B's METRIC_FOR_BEST_MODEL is eval_spearmanr (our regression default would pick by Pearson)
+        assert s["task"].get("metric") == ("spearman" if e.task == "glue-stsb" else None), e.name
