@@ -62,3 +62,26 @@ def test_pixelgpt_suite_takes_each_entrys_own_script_values():
         assert e.render == want, e.name
         # STS-B's METRIC_FOR_BEST_MODEL is eval_spearmanr (our regression default would pick by Pearson)
         assert s["task"].get("metric") == ("spearman" if e.task == "glue-stsb" else None), e.name
+
+
+# april-tools/pixar 810a423, scripts/llama_glue/dllama_2b1M.sh (the README's GLUE command), one train.py line per task:
+# (--total_steps, --sub_size, --batch_size, --eval_freq, --warm_up_step, --decay)
+PIXAR = {"glue-mnli": (8000, 8, 256, 500, 1000, 0.1), "glue-qqp": (8000, 8, 256, 500, 1000, 0.1),
+         "glue-qnli": (4000, 8, 256, 200, 500, 0.1), "glue-sst2": (2000, 8, 256, 200, 200, 0.01),
+         "glue-cola": (500, 8, 256, 100, 50, 0.01), "glue-stsb": (2000, 2, 32, 100, 100, 0.01),
+         "glue-mrpc": (100, 6, 192, 20, 10, 0.01), "glue-rte": (500, 4, 64, 50, 50, 0.01),
+         "glue-wnli": (20, 8, 128, 1, 2, 0.01)}
+
+
+def test_pixar_suite_takes_the_glue_script_recipes_and_train_py_schedule():
+    suite = load_suite("pixar-thesis")
+    assert {e.name for e in suite.entries} == set(PIXAR)
+    for e in suite.entries:
+        s = expand(e.settings)
+        got = (s["max_steps"], s["micro_batch_size"], s["global_batch_size"], s["eval_every"],
+               s["optim"]["warmup_steps"], s["optim"]["weight_decay"])
+        assert got == PIXAR[e.name], e.name
+        assert (s["optim"]["lr"], s["optim"]["betas"], e.seeds, s["task"]["patience"]) == (3e-5, [0.9, 0.95], [42], 0)
+        # no --scheduler in the script: train_config.py's CosineAnnealingLR, to min_lr = 0.1 x lr (train_utils.py);
+        # --mix_precision fp16 on every line
+        assert (s["optim"]["schedule"], s["optim"]["min_lr"], s["engine"]["precision"]) == ("cosine", 3e-6, "fp16")
