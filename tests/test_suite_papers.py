@@ -85,3 +85,17 @@ def test_pixar_suite_takes_the_glue_script_recipes_and_train_py_schedule():
         # no --scheduler in the script: train_config.py's CosineAnnealingLR, to min_lr = 0.1 x lr (train_utils.py);
         # --mix_precision fp16 on every line
         assert (s["optim"]["schedule"], s["optim"]["min_lr"], s["engine"]["precision"]) == ("cosine", 3e-6, "fp16")
+
+
+def test_every_shipped_entry_names_the_dev_split_its_best_checkpoint_is_chosen_on():
+    # the suite evaluates each run on its languages' `validation` splits only (suite_run.config); MNLI given as
+    # validation_matched / validation_mismatched alone trained with no dev evaluation: patience and the best
+    # checkpoint were inert and the last step was scored (the reference scripts evaluate on dev_matched)
+    for name in ("tiny", "pixel-paper", "pixelgpt-paper", "pixar-thesis"):
+        for e in load_suite(name).entries:
+            for lang, spec in e.languages.items():
+                assert spec.dir or "validation" in spec.inputs, (name, e.name, lang, sorted(spec.inputs))
+    for name in ("pixel-paper", "pixelgpt-paper", "pixar-thesis"):
+        for e in load_suite(name).entries:
+            if e.task == "glue-mnli":
+                assert e.languages["en"].inputs["validation"].endswith("dev_matched.tsv"), e.name
