@@ -99,3 +99,40 @@ def test_every_shipped_entry_names_the_dev_split_its_best_checkpoint_is_chosen_o
         for e in load_suite(name).entries:
             if e.task == "glue-mnli":
                 assert e.languages["en"].inputs["validation"].endswith("dev_matched.tsv"), e.name
+
+
+# xplip/pixel 1b0da29 README result tables (the paper's): GLUE validation sets, UD POS accuracy / LAS, NER F1
+PIXEL_GLUE = {"MNLI-m": 78.1, "MNLI-mm": 78.9, "QQP": 84.5, "QNLI": 87.8, "SST-2": 89.6, "CoLA": 38.4, "STS-B": 81.1,
+              "MRPC": 88.2, "RTE": 60.5, "WNLI": 53.8}
+PIXEL_UD = {"English-EWT": (96.7, 88.7), "Arabic-PADT": (95.7, 77.3), "Coptic-Scriptorium": (96.0, 83.5),
+            "Hindi-HDTB": (96.3, 89.2), "Japanese-GSD": (97.2, 90.7), "Korean-GSD": (94.2, 78.5),
+            "Tamil-TTB": (81.0, 52.6), "Vietnamese-VTB": (85.7, 50.5), "Chinese-GSD": (92.8, 73.7)}
+PIXEL_NER = {"CoNLL-2003 en": 89.5, "Amharic": 47.7, "Hausa": 82.4, "Igbo": 79.9, "Kinyarwanda": 64.2, "Luganda": 76.5,
+             "Luo": 66.6, "Naija Pidgin": 78.7, "Swahili": 79.8, "Wolof": 59.7, "Yoruba": 70.7}
+
+
+def test_pixel_suite_mirrors_the_readme_tables_at_finetuning_md_settings():
+    suite = load_suite("pixel-paper")
+    cells = {t: {e.column: e.paper for e in suite.entries if e.table == t} for t in ("glue", "ud-pos", "ud-dp", "ner")}
+    assert cells["glue"] == PIXEL_GLUE  # MNLI-M/MM is one cell of two numbers: both columns
+    assert cells["ud-pos"] == {k: v[0] for k, v in PIXEL_UD.items()}
+    assert cells["ud-dp"] == {k: v[1] for k, v in PIXEL_UD.items()}
+    assert cells["ner"] == PIXEL_NER
+    mm = next(e for e in suite.entries if e.column == "MNLI-mm")
+    assert (mm.task, mm.eval_split, mm.languages["en"].inputs["validation"]) == \
+        ("glue-mnli", "validation_mismatched", "data/glue/MNLI/dev_matched.tsv")
+    # every FINETUNING.md training command: --fp16 (apex)
+    assert expand(suite.defaults)["engine"]["precision"] == "fp16"
+    assert all("engine.precision" not in e.settings and "engine" not in e.settings for e in suite.entries)
+    # FINETUNING.md 'Training': (SEQ_LEN, BSZ, BSZ x GRAD_ACCUM, LR) per family; 15k steps, warmup 100, eval every
+    # 500, patience 5, dropout 0.1 for all four
+    recipe = {"glue": (256, 64, 256, 3e-5), "ud-pos": (256, 64, 64, 5e-5), "ud-dp": (256, 64, 64, 8e-5),
+              "ner": (196, 64, 64, 5e-5)}
+    for e in suite.entries:
+        if e.table in recipe:
+            s = expand(e.settings)
+            got = (int(e.render[e.render.index("--max_patches") + 1]), s["micro_batch_size"], s["global_batch_size"],
+                   s["optim"]["lr"])
+            assert got == recipe[e.table], e.name
+            assert (s["max_steps"], s["optim"]["warmup_steps"], s["eval_every"], s["task"]["patience"],
+                    s["task"]["head_options"]["dropout"]) == (15000, 100, 500, 5, 0.1), e.name
