@@ -118,6 +118,9 @@ def test_pixel_suite_mirrors_the_readme_tables_at_finetuning_md_settings():
     assert cells["ud-pos"] == {k: v[0] for k, v in PIXEL_UD.items()}
     assert cells["ud-dp"] == {k: v[1] for k, v in PIXEL_UD.items()}
     assert cells["ner"] == PIXEL_NER
+    # the README's metric per GLUE column: CoLA Matthew's corr., STS-B Spearman, QQP / MRPC F1, the rest accuracy
+    shown = {e.column: e.metric for e in suite.entries if e.table == "glue"}
+    assert {k: v for k, v in shown.items() if v} == {"STS-B": "spearman"}  # others: the task's main metric
     mm = next(e for e in suite.entries if e.column == "MNLI-mm")
     assert (mm.task, mm.eval_split, mm.languages["en"].inputs["validation"]) == \
         ("glue-mnli", "validation_mismatched", "data/glue/MNLI/dev_matched.tsv")
