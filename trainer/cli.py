@@ -183,14 +183,36 @@ def _evaluate(a: argparse.Namespace) -> int:
     if model.config.modality in ("text", "pair"):
         check_tokenizer(model_dir, model.config.encoder_config.get("vocab_size"), split.info(),
                         f"the shards of --data {split_dir}")
-    metrics, records = evaluate(model, model.config, split.urls, a.batch_size)
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = {"split": split_dir, "model": str(model_dir), **metrics}
-    write_atomic(out / f"metrics-{a.split}.json", (json.dumps(metrics, indent=1) + "\n").encode())  # whole or none
-    preds = write(model.config.spec, records, out / f"predictions-{a.split}")
-    print(json.dumps(metrics, indent=1))
-    print(f"metrics: {out / f'metrics-{a.split}.json'}  predictions: {preds}")
+    rank, world = _ranks()
+    metrics, records = evaluate(model, model.config, split.urls, a.batch_size, rank, world)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        metrics = {"split": split_dir, "model": str(model_dir), **metrics}
+        write_atomic(out / f"metrics-{a.split}.json", (json.dumps(metrics, indent=1) + "\n").encode())  # whole or none
+        preds = write(model.config.spec, records, out / f"predictions-{a.split}")
+        print(json.dumps(metrics, indent=1))
+        print(f"metrics: {out / f'metrics-{a.split}.json'}  predictions: {preds}")
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
     return 0
+
+
+def _ranks() -> tuple[int, int]:
+    """(rank, world size): under torchrun or the deepspeed launcher (WORLD_SIZE > 1) the ranks share the split and
+    rank 0 writes (each rank scored the whole split, and all wrote the same files and printed them); the model runs
+    on CPU here, so the ranks gather over gloo."""
+    import os
+    if int(os.environ.get("WORLD_SIZE") or 1) <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    from .runtime import cpu_threads_per_rank
+    cpu_threads_per_rank()
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank(), dist.get_world_size()
 
 
 def _suite(a: argparse.Namespace) -> int:

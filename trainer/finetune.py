@@ -207,7 +207,9 @@ def build(config, init_from: str | None, out: Path | None = None):
 
 
 def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1) -> list[dict]:
-    """One pass over a split: the head's prediction records, gathered from every rank (in rank order)."""
+    """One pass over a split: the head's prediction records (one per sample), gathered from every rank in the order
+    one rank reads the split (the ranks read interleaved shards or samples), so that predictions files, QA's choice
+    among equal-scoring windows and the metrics' sums are those of a one-rank run."""
     import torch
     import torch.distributed as dist
 
@@ -226,15 +228,17 @@ def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, worl
     was_training = model.training
     model.eval()
     records: list[dict] = []
+    order: list = []
     with torch.no_grad():
-        for (batch, samples), _ in make_loader(spec):
+        for (batch, samples), meta in make_loader(spec):
             batch = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
             records += head.predict(model(**batch).outputs, batch, samples, family)
+            order += meta["order"]
     model.train(was_training)
     if world > 1 and dist.is_initialized():
         parts: list = [None] * world
-        dist.all_gather_object(parts, records)
-        records = [r for p in parts for r in p]
+        dist.all_gather_object(parts, list(zip(order, records)))
+        records = [r for _, r in sorted((p for part in parts for p in part), key=lambda p: p[0])]
     return records
 
 

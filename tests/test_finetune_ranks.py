@@ -1,0 +1,86 @@
+"""Finetuning, evaluation and prediction under two processes (torchrun, DeepSpeed's launcher) on real task shards:
+the same metrics and predictions as one process, whatever the shard and sample counts (3 shards, one sample and
+two empty shards, QA windows of one question spread over the ranks), one rank writing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from taskdata import EWT_EXCERPT, make_task
+from test_trainer_engine import ENV, ROOT, _main
+from test_trainer_processes import LAUNCHERS
+
+XQUAD = ROOT / "pipeline" / "sample_data" / "xquad-en-excerpt.json"  # XQuAD English excerpt, CC BY-SA 4.0
+
+
+def _reshard(task_dir: Path, split: str, n: int, keep: int | None = None, empty: int = 0) -> int:
+    """Rewrite ``task_dir/split`` as ``n`` shards (the first ``keep`` samples, dealt round robin over the first
+    ``n - empty`` shards; the last ``empty`` shards empty), with its manifest; returns the samples kept."""
+    from pixelkit.pipeline.shards import read_shard, write_shard
+    from pixelkit.schemas import ShardManifest, shard_name
+    d = task_dir / split
+    samples = [s for f in sorted(d.glob("*.tar")) for s in read_shard(f)][:keep]
+    for f in d.glob("*.tar"):
+        f.unlink()
+    full = n - empty
+    infos = [write_shard(d / shard_name(split, i, n), samples[i::full] if i < full else []) for i in range(n)]
+    dataclasses.replace(ShardManifest.read(d), shards=infos).write(d)
+    return len(samples)
+
+
+def _task_model(task_dir: Path, out: Path) -> Path:
+    """A finetuned-model dir as finetune writes it (debug PIXEL + the task's head), random weights."""
+    from pixelkit.schemas import TaskSpec
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.spec import FAMILIES, DataInfo
+    from pixelkit.trainer.taskmodel import TaskConfig, TaskModel
+    spec = TaskSpec.read(task_dir)
+    ec = get_variant("pixel").config("debug", {}, DataInfo("gray", 16, 64))
+    torch.manual_seed(3)
+    TaskModel(TaskConfig(encoder="pixel", encoder_config=ec.to_dict(), head=FAMILIES[spec.family][0],
+                         task=spec.to_dict())).save_pretrained(out, safe_serialization=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ranked(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """name -> (task dir, model dir): UD English-EWT POS (30 sentences, CC BY-SA 4.0) with its dev split in 3 shards,
+    the same with a dev split of one sample in 3 shards (two empty), XQuAD English (its first 6 questions, windows of 64
+    patches, CC BY-SA 4.0) with its dev windows dealt over 3 shards."""
+    root = tmp_path_factory.mktemp("ranked")
+    pos = make_task(root / "pos3", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT}, max_patches=64)
+    qa = make_task(root / "qa3", "xquad-en", {"train": XQUAD, "validation": XQUAD}, limit=6, max_patches=64, stride=16)
+    tiny = make_task(root / "pos1", "ud-en_ewt-pos", {"train": EWT_EXCERPT, "validation": EWT_EXCERPT},
+                     max_patches=64)
+    assert _reshard(pos, "validation", 3) == 30 and _reshard(qa, "validation", 3) > 60
+    assert _reshard(tiny, "validation", 3, keep=1, empty=2) == 1
+    pos_model = _task_model(pos, root / "pos-model")
+    return {"pos3": (pos, pos_model), "pos1": (tiny, pos_model), "qa3": (qa, _task_model(qa, root / "qa-model"))}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,launcher", [("pos3", "torchrun"), ("pos1", "torchrun"), ("qa3", "deepspeed")])
+def test_evaluate_under_two_ranks_writes_what_one_rank_writes_once(tmp_path, ranked, name, launcher):
+    """The ranks share the split (shards, or every other sample of a split with fewer shards than ranks); gathered back
+    into one rank's order, the predictions file is byte-identical (it was in rank order: shards 0, 2, 1), QA's windows
+    of one question read by different ranks make one answer, and only rank 0 writes and prints (every rank scored the
+    whole split, wrote the same files and printed them)."""
+    data, model = ranked[name]
+    args = ["evaluate", "--model", str(model), "--data", str(data), "--batch-size", "4"]
+    _main(*args, "--out", str(tmp_path / "one"))
+    p = subprocess.run([*LAUNCHERS[launcher], "pixelkit.trainer.cli", *args, "--out", str(tmp_path / "two")], cwd=ROOT,
+                       env=ENV, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-5000:]
+    one = sorted(f.name for f in (tmp_path / "one").iterdir())
+    assert one == sorted(f.name for f in (tmp_path / "two").iterdir()) and len(one) == 2, one
+    for f in one:
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes(), f
+    assert p.stdout.count("metrics: ") == 1, p.stdout[-3000:]
+    metrics = json.loads((tmp_path / "two" / "metrics-validation.json").read_text())
+    assert metrics["n"] == {"pos3": 431, "pos1": 8, "qa3": 6}[name], metrics
