@@ -9,6 +9,7 @@ position, the resolved config and RNG states in ``client_state``; the final mode
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -258,14 +259,21 @@ def evaluate(engine, variant, model_config, urls: list[str], cfg: TrainConfig, r
                       model_config=model_config, seed=cfg.seed, rank=rank, world_size=world, infinite=False,
                       expected=expected or {}, strip=strip)
     total = torch.zeros(3)
-    engine.eval()
-    with torch.no_grad():
+
+    def batches():  # up to eval_batches; skips counted over what was read (one batch more when there are more)
         for i, (batch, meta) in enumerate(make_loader(spec)):
             total[2] = float(sum(meta["skipped"].values()))
             if i >= cfg.eval_batches:
-                break
+                return
+            yield batch
+    first = lambda: next(iter(make_loader(dataclasses.replace(spec, rank=0, world_size=1))))[0]  # noqa: E731
+    engine.eval()
+    with torch.no_grad():
+        for batch, mine in runtime.in_step(batches(), engine.module, first):  # ZeRO-3: every rank, every forward
             batch = _place(batch, engine.device, next(engine.module.parameters()).dtype)
-            total[:2] += torch.tensor([float(engine(**batch).loss), 1.0])
+            loss = float(engine(**batch).loss)
+            if mine:
+                total[:2] += torch.tensor([loss, 1.0])
     dist.all_reduce(total)
     engine.train()
     if total[1] == 0 and cfg.eval_batches > 0:  # not a loss of 0.0: a held-out set with nothing usable in it

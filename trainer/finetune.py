@@ -213,6 +213,7 @@ def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, worl
     import torch
     import torch.distributed as dist
 
+    from .runtime import in_step
     from .stream import StreamSpec, make_loader
     from .taskmodel import TaskVariant
     head = get_head(config.head)
@@ -230,10 +231,13 @@ def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, worl
     records: list[dict] = []
     order: list = []
     with torch.no_grad():
-        for (batch, samples), meta in make_loader(spec):
+        first = lambda: next(iter(make_loader(dataclasses.replace(spec, rank=0, world_size=1))))  # noqa: E731
+        for ((batch, samples), meta), mine in in_step(make_loader(spec), model, first):
             batch = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
-            records += head.predict(model(**batch).outputs, batch, samples, family)
-            order += meta["order"]
+            out = model(**batch).outputs
+            if mine:
+                records += head.predict(out, batch, samples, family)
+                order += meta["order"]
     model.train(was_training)
     if world > 1 and dist.is_initialized():
         parts: list = [None] * world
