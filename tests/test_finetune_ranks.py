@@ -138,3 +138,23 @@ def test_zero3_evaluations_keep_the_ranks_in_step_when_their_shares_differ(tmp_p
     _finished(pre, "pretraining's held-out evaluation")
     rows = [json.loads(x) for x in (tmp_path / "pre" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "eval_loss" in r] == [2], rows
+
+
+@pytest.mark.slow
+def test_suite_under_two_ranks_is_refused_once_before_any_work(tmp_path, ranked):
+    """The suite has no notion of ranks: under torchrun each rank ran every entry's bookkeeping, and wrote and printed
+    the same suite-run.json, result.json, report.md and results.json (and would render the same task data at once)."""
+    import yaml
+    data, _ = ranked["pos3"]
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({
+        "name": "t", "defaults": {"model": "pixel", "flavor": "debug", "max_steps": 2, "eval_every": 2,
+                                 "micro_batch_size": 4, "global_batch_size": 8},
+        "tables": [{"name": "ud"}],
+        "entries": [{"name": "pos", "task": "ud-en_ewt-pos", "table": "ud", "languages": {"en": {"dir": str(data)}}}]}))
+    out = tmp_path / "s"
+    p = subprocess.run([*LAUNCHERS["torchrun"], "pixelkit.trainer.cli", "suite", "--config", str(suite), "--out",
+                        str(out)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0 and not out.exists(), p.stderr[-3000:]
+    assert p.stderr.count("pixel-train: error: pixel-train suite runs in one process, not under torchrun") == 1, \
+        p.stderr[-3000:]

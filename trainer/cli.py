@@ -217,6 +217,14 @@ def _ranks() -> tuple[int, int]:
 
 def _suite(a: argparse.Namespace) -> int:
     """Every entry of a suite file (resumable), then its tables: report.md, results.json, one PNG per table."""
+    import os
+    if int(os.environ.get("WORLD_SIZE") or 1) > 1:  # every rank rendered, trained and wrote the same files alike
+        if int(os.environ.get("RANK") or 0) != 0:
+            return 2  # rank 0 says why, once
+        raise ConfigError(f"pixel-train suite runs in one process, not under torchrun or the deepspeed launcher "
+                          f"(WORLD_SIZE={os.environ['WORLD_SIZE']}): each rank would render the same task data and "
+                          "write the same runs and results; run it as `pixel-train suite ...` (its finetuning runs "
+                          "use one process each)")
     from .suite import load_suite
     from .suite_run import SuiteRunner
     suite = load_suite(a.config)  # every entry's settings checked before anything runs
