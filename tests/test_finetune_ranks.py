@@ -158,3 +158,32 @@ def test_suite_under_two_ranks_is_refused_once_before_any_work(tmp_path, ranked)
     assert p.returncode != 0 and not out.exists(), p.stderr[-3000:]
     assert p.stderr.count("pixel-train: error: pixel-train suite runs in one process, not under torchrun") == 1, \
         p.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_two_rank_finetune_resumed_after_a_checkpoint_continues_with_the_same_losses(tmp_path, ranked):
+    """A 2-rank finetuning run stopped right after its step-4 checkpoint (its later checkpoints deleted, `latest`
+    pointing at step 4: what a kill then leaves) resumes to the uninterrupted run's losses and dev scores, step for
+    step. Only rank 0's torch RNG was saved, so rank 1 resumed with rank 0's and its dropout masks (the tagging head's)
+    differed from the uninterrupted run's from step 5 on."""
+    import shutil
+    data, _ = ranked["pos3"]
+    args = [*LAUNCHERS["torchrun"], "pixelkit.trainer.cli", "finetune", "--data", str(data), "--model", "pixel",
+            "--flavor", "debug", "--steps", "10", "--eval-every", "2", "--set", "micro_batch_size=4", "--set",
+            "global_batch_size=8", "--set", "save_every=4", "--set", "log_every=1"]  # keeps steps 4, 8, 10
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    p = subprocess.run([*args, "--out", str(straight)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-5000:]
+    shutil.copytree(straight, resumed)
+    for later in ("step-0000008", "step-0000010"):
+        shutil.rmtree(resumed / "checkpoints" / later)
+    (resumed / "checkpoints" / "latest").write_text("step-0000004")
+    p = subprocess.run([*args, "--out", str(resumed)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "at step 4" in p.stderr, p.stderr[-5000:]
+
+    def rows(out: Path) -> list[tuple]:
+        return [(r["step"], r.get("loss"), r.get("eval_accuracy")) for r in
+                map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "lr" in r or "eval_accuracy" in r]
+    a, b = rows(straight), rows(resumed)
+    assert [r[0] for r in a if r[1] is not None] == list(range(1, 11)), a
+    assert a == b, [(x, y) for x, y in zip(a, b) if x != y]

@@ -167,7 +167,9 @@ def train(cfg: TrainConfig) -> Run:
                               f"write to another --out, or delete {cfg.output_dir}") from None
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
-        rng = client["torch_rng"]  # restored once the loader's iterator has drawn its seed (below)
+        # each rank's own RNG (dropout masks), restored once the loader's iterator has drawn its seed (below);
+        # checkpoints written before hold rank 0's only
+        rng = client.get("torch_rng_ranks", {}).get(str(rank), client["torch_rng"])
         if best is not None:
             best.restore(client.get("finetune", {}))
         changed = changed_settings(client["config"], cfg.to_dict())
@@ -345,8 +347,10 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     import torch.distributed as dist
     positions: list[Any] = [None] * world
     dist.all_gather_object(positions, position.to_dict())
+    rngs: list[Any] = [None] * world  # rank 0 writes the client state: every rank's RNG goes in it (rank 1 resumed
+    dist.all_gather_object(rngs, torch.get_rng_state())  # with rank 0's, and its dropout masks differed from then on)
     client = {"step": step, "config": cfg.to_dict(), "data": {str(r): p for r, p in enumerate(positions)},
-              "torch_rng": torch.get_rng_state(), **(extra or {})}
+              "torch_rng": rngs[0], "torch_rng_ranks": {str(r): g for r, g in enumerate(rngs)}, **(extra or {})}
     tag = f"step-{step:07d}"
     # DeepSpeed's own `latest` is written by rank 0 as soon as rank 0's files are done, while other ranks may
     # still be writing their optimizer shards, and in place: a run killed then would resume from a half-written
