@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -60,12 +61,17 @@ def ranked(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
                      max_patches=64)
     assert _reshard(pos, "validation", 3) == 30 and _reshard(qa, "validation", 3) > 60
     assert _reshard(tiny, "validation", 3, keep=1, empty=2) == 1
+    cut = Path(shutil.copytree(pos, root / "cut3"))  # its middle shard cut (a copy that stopped): 10 sentences lost
+    shard = cut / "validation" / "validation-00001-of-00003.tar"
+    shard.write_bytes(shard.read_bytes()[:3000])
     pos_model = _task_model(pos, root / "pos-model")
-    return {"pos3": (pos, pos_model), "pos1": (tiny, pos_model), "qa3": (qa, _task_model(qa, root / "qa-model"))}
+    return {"pos3": (pos, pos_model), "pos1": (tiny, pos_model), "cut3": (cut, pos_model),
+            "qa3": (qa, _task_model(qa, root / "qa-model"))}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,launcher", [("pos3", "torchrun"), ("pos1", "torchrun"), ("qa3", "deepspeed")])
+@pytest.mark.parametrize("name,launcher", [("pos3", "torchrun"), ("pos1", "torchrun"), ("cut3", "torchrun"),
+                                           ("qa3", "deepspeed")])
 def test_evaluate_under_two_ranks_writes_what_one_rank_writes_once(tmp_path, ranked, name, launcher):
     """The ranks share the split (shards, or every other sample of a split with fewer shards than ranks); gathered back
     into one rank's order, the predictions file is byte-identical (it was in rank order: shards 0, 2, 1), QA's windows
@@ -83,7 +89,9 @@ def test_evaluate_under_two_ranks_writes_what_one_rank_writes_once(tmp_path, ran
         assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes(), f
     assert p.stdout.count("metrics: ") == 1, p.stdout[-3000:]
     metrics = json.loads((tmp_path / "two" / "metrics-validation.json").read_text())
-    assert metrics["n"] == {"pos3": 431, "pos1": 8, "qa3": 6}[name], metrics
+    assert metrics["n"] == {"pos3": 431, "pos1": 8, "cut3": 276, "qa3": 6}[name], metrics
+    # scored without the samples of a cut shard: counted, in the metrics (nothing said so but a log line)
+    assert metrics.get("samples_skipped") == (10 if name == "cut3" else None), metrics
 
 
 def _run(cmd: list[str], timeout: int) -> subprocess.CompletedProcess | None:
@@ -166,7 +174,6 @@ def test_two_rank_finetune_resumed_after_a_checkpoint_continues_with_the_same_lo
     pointing at step 4: what a kill then leaves) resumes to the uninterrupted run's losses and dev scores, step for
     step. Only rank 0's torch RNG was saved, so rank 1 resumed with rank 0's and its dropout masks (the tagging head's)
     differed from the uninterrupted run's from step 5 on."""
-    import shutil
     data, _ = ranked["pos3"]
     args = [*LAUNCHERS["torchrun"], "pixelkit.trainer.cli", "finetune", "--data", str(data), "--model", "pixel",
             "--flavor", "debug", "--steps", "10", "--eval-every", "2", "--set", "micro_batch_size=4", "--set",

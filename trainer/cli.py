@@ -184,7 +184,7 @@ def _evaluate(a: argparse.Namespace) -> int:
         check_tokenizer(model_dir, model.config.encoder_config.get("vocab_size"), split.info(),
                         f"the shards of --data {split_dir}")
     rank, world = _ranks()
-    metrics, records = evaluate(model, model.config, split.urls, a.batch_size, rank, world)
+    metrics, records = evaluate(model, model.config, split.urls, a.batch_size, rank, world, split.expected())
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         metrics = {"split": split_dir, "model": str(model_dir), **metrics}

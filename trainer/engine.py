@@ -305,7 +305,7 @@ class _Best:
     def update(self, engine, eval_set, step: int, rank: int, world: int, logger) -> bool:
         from . import finetune
         metrics, _ = finetune.evaluate(engine.module, self.model_config, eval_set.urls, self.cfg.micro_batch_size,
-                                       rank, world)
+                                       rank, world, eval_set.expected())
         if self.metric not in metrics:
             raise ConfigError(f"task.metric {self.metric!r} is not among this task's metrics {sorted(metrics)}")
         logger.scalars(step, {f"eval_{k}": v for k, v in metrics.items()})

@@ -206,7 +206,8 @@ def build(config, init_from: str | None, out: Path | None = None):
     return model
 
 
-def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1) -> list[dict]:
+def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1,
+            expected: dict | None = None) -> list[dict]:
     """One pass over a split: the head's prediction records (one per sample), gathered from every rank in the order
     one rank reads the split (the ranks read interleaved shards or samples), so that predictions files, QA's choice
     among equal-scoring windows and the metrics' sums are those of a one-rank run."""
@@ -223,7 +224,7 @@ def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, worl
         return TaskVariant.collate(samples, cfg, rng), [dataclasses.replace(s, pixels=None) for s in samples]
 
     spec = StreamSpec(sets=[urls], weights=[1.0], batch_size=batch_size, collate=collate, model_config=config,
-                      rank=rank, world_size=world, infinite=False)
+                      rank=rank, world_size=world, infinite=False, expected=expected or {})
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
     was_training = model.training
@@ -246,10 +247,22 @@ def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, worl
     return records
 
 
-def evaluate(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1) -> tuple[dict, list]:
+def evaluate(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1,
+             expected: dict | None = None) -> tuple[dict, list]:
+    """The split's metrics and prediction records; ``expected`` (``ShardSet.expected()``, the manifest's entries):
+    shards are checked against it, and samples it lists that could not be read (a cut or corrupt shard) are counted
+    in ``samples_skipped`` -- the metrics were scored without them, which nothing recorded before."""
     from .tasks import score
-    records = predict(model, config, urls, batch_size, rank, world)
-    return score(config.spec, records), records
+    records = predict(model, config, urls, batch_size, rank, world, expected)
+    metrics = score(config.spec, records)
+    listed = sum(expected[u].num_samples for u in urls if u in expected) if expected else 0
+    if listed > len(records):
+        metrics["samples_skipped"] = listed - len(records)
+        if rank == 0:
+            log.warning("scored %d of the %d samples the manifest lists: %d could not be read (the warnings above "
+                        "name the shards; pixel-shards verify checks them)", len(records), listed,
+                        listed - len(records))
+    return metrics, records
 
 
 def read_split(data: str, split: str, labelled: bool = False) -> str:
