@@ -170,17 +170,26 @@ def test_suite_under_two_ranks_is_refused_once_before_any_work(tmp_path, ranked)
 
 @pytest.mark.slow
 def test_two_rank_finetune_resumed_after_a_checkpoint_continues_with_the_same_losses(tmp_path, ranked):
-    """A 2-rank finetuning run stopped right after its step-4 checkpoint (its later checkpoints deleted, `latest`
-    pointing at step 4: what a kill then leaves) resumes to the uninterrupted run's losses and dev scores, step for
-    step. Only rank 0's torch RNG was saved, so rank 1 resumed with rank 0's and its dropout masks (the tagging head's)
-    differed from the uninterrupted run's from step 5 on."""
+    """A 2-rank finetuning run from a pretrained model stopped right after its step-4 checkpoint (its later
+    checkpoints deleted, `latest` pointing at step 4: what a kill then leaves) resumes to the uninterrupted run's
+    losses and dev scores, step for step. Only rank 0's torch RNG was saved, so rank 1 resumed with rank 0's and its
+    dropout masks (the tagging head's) differed from the uninterrupted run's from step 5 on. Each INFO line is
+    logged once (the encoder's load report and resize came from every rank), the ranks' thread counts once each."""
+    from pixelkit.trainer.models import get_variant
+    from pixelkit.trainer.spec import DataInfo
     data, _ = ranked["pos3"]
-    args = [*LAUNCHERS["torchrun"], "pixelkit.trainer.cli", "finetune", "--data", str(data), "--model", "pixel",
-            "--flavor", "debug", "--steps", "10", "--eval-every", "2", "--set", "micro_batch_size=4", "--set",
+    torch.manual_seed(1)
+    pixel = get_variant("pixel")
+    pixel.model_class(pixel.config("debug", {}, DataInfo("gray", 16, 529))).save_pretrained(tmp_path / "pre")
+    args = [*LAUNCHERS["torchrun"], "pixelkit.trainer.cli", "finetune", "--data", str(data), "--init",
+            str(tmp_path / "pre"), "--steps", "10", "--eval-every", "2", "--set", "micro_batch_size=4", "--set",
             "global_batch_size=8", "--set", "save_every=4", "--set", "log_every=1"]  # keeps steps 4, 8, 10
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     p = subprocess.run([*args, "--out", str(straight)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-5000:]
+    lines = [x.split(" ", 2)[-1] for x in p.stderr.splitlines() if " INFO " in x]
+    assert any("loaded 37 encoder tensors" in x for x in lines) and any("rank 1/2" in x for x in lines), lines
+    assert len(lines) == len(set(lines)), sorted(x for x in lines if lines.count(x) > 1)
     shutil.copytree(straight, resumed)
     for later in ("step-0000008", "step-0000010"):
         shutil.rmtree(resumed / "checkpoints" / later)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -203,7 +204,6 @@ def _ranks() -> tuple[int, int]:
     """(rank, world size): under torchrun or the deepspeed launcher (WORLD_SIZE > 1) the ranks share the split and
     rank 0 writes (each rank scored the whole split, and all wrote the same files and printed them); the model runs
     on CPU here, so the ranks gather over gloo."""
-    import os
     if int(os.environ.get("WORLD_SIZE") or 1) <= 1:
         return 0, 1
     import torch.distributed as dist
@@ -217,7 +217,6 @@ def _ranks() -> tuple[int, int]:
 
 def _suite(a: argparse.Namespace) -> int:
     """Every entry of a suite file (resumable), then its tables: report.md, results.json, one PNG per table."""
-    import os
     if int(os.environ.get("WORLD_SIZE") or 1) > 1:  # every rank rendered, trained and wrote the same files alike
         if int(os.environ.get("RANK") or 0) != 0:
             return 2  # rank 0 says why, once
@@ -357,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("libarchive").setLevel(logging.WARNING)  # its INFO notes a feature the reader does not use
+    if int(os.environ.get("RANK") or 0) > 0:  # under torchrun / deepspeed: rank 0 says it once, not every rank
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda r: r.levelno >= logging.WARNING or getattr(r, "every_rank", False))
     try:
         return a.fn(a)
     except ConfigError as e:

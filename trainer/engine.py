@@ -135,7 +135,7 @@ def train(cfg: TrainConfig) -> Run:
 
     rank, world = _init_distributed()
     if not torch.cuda.is_available():  # each rank's share of the cores (runtime.cpu_threads_per_rank)
-        log.info("rank %d/%d: %d CPU threads", rank, world, torch.get_num_threads())
+        log.info("rank %d/%d: %d CPU threads", rank, world, torch.get_num_threads(), extra={"every_rank": True})
     ds_config = deepspeed_config(cfg, world)
     out = Path(cfg.output_dir)
     ckpt_dir = out / "checkpoints"
