@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -184,21 +185,49 @@ def _evaluate(a: argparse.Namespace) -> int:
     if model.config.modality in ("text", "pair"):
         check_tokenizer(model_dir, model.config.encoder_config.get("vocab_size"), split.info(),
                         f"the shards of --data {split_dir}")
-    metrics, records = evaluate(model, model.config, split.urls, a.batch_size)
-    out.mkdir(parents=True, exist_ok=True)
-    metrics, notes = undefined_scores(metrics, records)  # NaN is not JSON: null, and why
-    for note in notes:
-        print(f"pixel-train: note: {note}", file=sys.stderr)
-    metrics = {"split": split_dir, "model": str(model_dir), **metrics}
-    write_atomic(out / f"metrics-{a.split}.json", (json.dumps(metrics, indent=1) + "\n").encode())  # whole or none
-    preds = write(model.config.spec, records, out / f"predictions-{a.split}")
-    print(json.dumps(metrics, indent=1))
-    print(f"metrics: {out / f'metrics-{a.split}.json'}  predictions: {preds}")
+    rank, world = _ranks()
+    metrics, records = evaluate(model, model.config, split.urls, a.batch_size, rank, world, split.expected())
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        metrics, notes = undefined_scores(metrics, records)  # NaN is not JSON: null, and why
+        for note in notes:
+            print(f"pixel-train: note: {note}", file=sys.stderr)
+        metrics = {"split": split_dir, "model": str(model_dir), **metrics}
+        write_atomic(out / f"metrics-{a.split}.json", (json.dumps(metrics, indent=1) + "\n").encode())  # whole or none
+        preds = write(model.config.spec, records, out / f"predictions-{a.split}")
+        print(json.dumps(metrics, indent=1))
+        print(f"metrics: {out / f'metrics-{a.split}.json'}  predictions: {preds}")
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
     return 0
+
+
+def _ranks() -> tuple[int, int]:
+    """(rank, world size): under torchrun or the deepspeed launcher (WORLD_SIZE > 1) the ranks share the split and
+    rank 0 writes (each rank scored the whole split, and all wrote the same files and printed them); the model runs
+    on CPU here, so the ranks gather over gloo."""
+    if int(os.environ.get("WORLD_SIZE") or 1) <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    from .runtime import cpu_threads_per_rank
+    cpu_threads_per_rank()
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank(), dist.get_world_size()
 
 
 def _suite(a: argparse.Namespace) -> int:
     """Every entry of a suite file (resumable), then its tables: report.md, results.json, one PNG per table."""
+    if int(os.environ.get("WORLD_SIZE") or 1) > 1:  # every rank rendered, trained and wrote the same files alike
+        if int(os.environ.get("RANK") or 0) != 0:
+            return 2  # rank 0 says why, once
+        raise ConfigError(f"pixel-train suite runs in one process, not under torchrun or the deepspeed launcher "
+                          f"(WORLD_SIZE={os.environ['WORLD_SIZE']}): each rank would render the same task data and "
+                          "write the same runs and results; run it as `pixel-train suite ...` (its finetuning runs "
+                          "use one process each)")
     from .suite import load_suite
     from .suite_run import SuiteRunner
     suite = load_suite(a.config)  # every entry's settings checked before anything runs
@@ -332,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("libarchive").setLevel(logging.WARNING)  # its INFO notes a feature the reader does not use
+    if int(os.environ.get("RANK") or 0) > 0:  # under torchrun / deepspeed: rank 0 says it once, not every rank
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda r: r.levelno >= logging.WARNING or getattr(r, "every_rank", False))
     try:
         return a.fn(a)
     except ConfigError as e:

@@ -9,6 +9,7 @@ position, the resolved config and RNG states in ``client_state``; the final mode
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -135,7 +136,7 @@ def train(cfg: TrainConfig) -> Run:
 
     rank, world = _init_distributed()
     if not torch.cuda.is_available():  # each rank's share of the cores (runtime.cpu_threads_per_rank)
-        log.info("rank %d/%d: %d CPU threads", rank, world, torch.get_num_threads())
+        log.info("rank %d/%d: %d CPU threads", rank, world, torch.get_num_threads(), extra={"every_rank": True})
     if rank == 0:
         numerics.warn_warmup(cfg)  # a warmup as long as the run never reaches optim.lr (1 step: lr 0)
     ds_config = deepspeed_config(cfg, world)
@@ -169,7 +170,9 @@ def train(cfg: TrainConfig) -> Run:
                               f"write to another --out, or delete {cfg.output_dir}") from None
         step = int(client["step"])
         start = Position.from_dict(client["data"][str(rank)] if str(rank) in client["data"] else client["data"]["0"])
-        rng = client["torch_rng"]  # restored once the loader's iterator has drawn its seed (below)
+        # each rank's own RNG (dropout masks), restored once the loader's iterator has drawn its seed (below);
+        # checkpoints written before hold rank 0's only
+        rng = client.get("torch_rng_ranks", {}).get(str(rank), client["torch_rng"])
         if best is not None:
             best.restore(client.get("finetune", {}))
         changed = changed_settings(client["config"], cfg.to_dict())
@@ -269,14 +272,21 @@ def evaluate(engine, variant, model_config, urls: list[str], cfg: TrainConfig, r
                       model_config=model_config, seed=cfg.seed, rank=rank, world_size=world, infinite=False,
                       expected=expected or {}, strip=strip)
     total = torch.zeros(3)
-    engine.eval()
-    with torch.no_grad():
+
+    def batches():  # up to eval_batches; skips counted over what was read (one batch more when there are more)
         for i, (batch, meta) in enumerate(make_loader(spec)):
             total[2] = float(sum(meta["skipped"].values()))
             if i >= cfg.eval_batches:
-                break
+                return
+            yield batch
+    first = lambda: next(iter(make_loader(dataclasses.replace(spec, rank=0, world_size=1))))[0]  # noqa: E731
+    engine.eval()
+    with torch.no_grad():
+        for batch, mine in runtime.in_step(batches(), engine.module, first):  # ZeRO-3: every rank, every forward
             batch = _place(batch, engine.device, next(engine.module.parameters()).dtype)
-            total[:2] += torch.tensor([float(engine(**batch).loss), 1.0])
+            loss = float(engine(**batch).loss)
+            if mine:
+                total[:2] += torch.tensor([loss, 1.0])
     dist.all_reduce(total)
     engine.train()
     if total[1] == 0 and cfg.eval_batches > 0:  # not a loss of 0.0: a held-out set with nothing usable in it
@@ -306,7 +316,7 @@ class _Best:
     def update(self, engine, eval_set, step: int, rank: int, world: int, logger) -> bool:
         from . import finetune
         metrics, records = finetune.evaluate(engine.module, self.model_config, eval_set.urls,
-                                             self.cfg.micro_batch_size, rank, world)
+                                             self.cfg.micro_batch_size, rank, world, eval_set.expected())
         self.evaluated = True
         if self.metric not in metrics:
             raise ConfigError(f"task.metric {self.metric!r} is not among this task's metrics {sorted(metrics)}")
@@ -353,8 +363,10 @@ def save_checkpoint(engine, ckpt_dir: Path, step: int, cfg: TrainConfig, positio
     import torch.distributed as dist
     positions: list[Any] = [None] * world
     dist.all_gather_object(positions, position.to_dict())
+    rngs: list[Any] = [None] * world  # rank 0 writes the client state: every rank's RNG goes in it (rank 1 resumed
+    dist.all_gather_object(rngs, torch.get_rng_state())  # with rank 0's, and its dropout masks differed from then on)
     client = {"step": step, "config": cfg.to_dict(), "data": {str(r): p for r, p in enumerate(positions)},
-              "torch_rng": torch.get_rng_state(), **(extra or {})}
+              "torch_rng": rngs[0], "torch_rng_ranks": {str(r): g for r, g in enumerate(rngs)}, **(extra or {})}
     tag = f"step-{step:07d}"
     numerics.check_weights(engine, cfg, step, f"writing {ckpt_dir / tag}")  # NaN weights: resumed from
     # DeepSpeed's own `latest` is written by rank 0 as soon as rank 0's files are done, while other ranks may

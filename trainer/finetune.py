@@ -244,11 +244,15 @@ def build(config, init_from: str | None, out: Path | None = None):
     return model
 
 
-def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1) -> list[dict]:
-    """One pass over a split: the head's prediction records, gathered from every rank (in rank order)."""
+def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1,
+            expected: dict | None = None) -> list[dict]:
+    """One pass over a split: the head's prediction records (one per sample), gathered from every rank in the order
+    one rank reads the split (the ranks read interleaved shards or samples), so that predictions files, QA's choice
+    among equal-scoring windows and the metrics' sums are those of a one-rank run."""
     import torch
     import torch.distributed as dist
 
+    from .runtime import in_step
     from .stream import StreamSpec, make_loader
     from .taskmodel import TaskVariant
     head = get_head(config.head)
@@ -258,28 +262,45 @@ def predict(model, config, urls: list[str], batch_size: int, rank: int = 0, worl
         return TaskVariant.collate(samples, cfg, rng), [dataclasses.replace(s, pixels=None) for s in samples]
 
     spec = StreamSpec(sets=[urls], weights=[1.0], batch_size=batch_size, collate=collate, model_config=config,
-                      rank=rank, world_size=world, infinite=False)
+                      rank=rank, world_size=world, infinite=False, expected=expected or {})
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
     was_training = model.training
     model.eval()
     records: list[dict] = []
+    order: list = []
     with torch.no_grad():
-        for (batch, samples), _ in make_loader(spec):
+        first = lambda: next(iter(make_loader(dataclasses.replace(spec, rank=0, world_size=1))))  # noqa: E731
+        for ((batch, samples), meta), mine in in_step(make_loader(spec), model, first):
             batch = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in batch.items()}
-            records += head.predict(model(**batch).outputs, batch, samples, family)
+            out = model(**batch).outputs
+            if mine:
+                records += head.predict(out, batch, samples, family)
+                order += meta["order"]
     model.train(was_training)
     if world > 1 and dist.is_initialized():
         parts: list = [None] * world
-        dist.all_gather_object(parts, records)
-        records = [r for p in parts for r in p]
+        dist.all_gather_object(parts, list(zip(order, records)))
+        records = [r for _, r in sorted((p for part in parts for p in part), key=lambda p: p[0])]
     return records
 
 
-def evaluate(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1) -> tuple[dict, list]:
+def evaluate(model, config, urls: list[str], batch_size: int, rank: int = 0, world: int = 1,
+             expected: dict | None = None) -> tuple[dict, list]:
+    """The split's metrics and prediction records; ``expected`` (``ShardSet.expected()``, the manifest's entries):
+    shards are checked against it, and samples it lists that could not be read (a cut or corrupt shard) are counted
+    in ``samples_skipped`` -- the metrics were scored without them, which nothing recorded before."""
     from .tasks import score
-    records = predict(model, config, urls, batch_size, rank, world)
-    return score(config.spec, records), records
+    records = predict(model, config, urls, batch_size, rank, world, expected)
+    metrics = score(config.spec, records)
+    listed = sum(expected[u].num_samples for u in urls if u in expected) if expected else 0
+    if listed > len(records):
+        metrics["samples_skipped"] = listed - len(records)
+        if rank == 0:
+            log.warning("scored %d of the %d samples the manifest lists: %d could not be read (the warnings above "
+                        "name the shards; pixel-shards verify checks them)", len(records), listed,
+                        listed - len(records))
+    return metrics, records
 
 
 def read_split(data: str, split: str, labelled: bool = False) -> str:

@@ -60,6 +60,33 @@ def cpu_threads_per_rank() -> int:
     return torch.get_num_threads()
 
 
+def in_step(batches, model, first):
+    """The batches of one pass over a split, in step across ranks when ZeRO-3 partitions ``model``'s parameters: each
+    forward then gathers them from every rank, so a rank out of batches (its share of the split smaller, or empty)
+    left the others in their gather -- gloo's "collective mismatch" abort, or a hang. Yields ``(batch, True)`` for
+    this rank's batches, then ``(filler, False)`` (a forward to run and discard) while another rank still has some;
+    ``first()`` gives the filler of a rank that had none. Otherwise ``(batch, True)`` only, with no collective."""
+    import torch
+    import torch.distributed as dist
+    if not (dist.is_initialized() and dist.get_world_size() > 1 and any(hasattr(p, "ds_status")
+                                                                        for p in model.parameters())):
+        yield from ((b, True) for b in batches)
+        return
+    batches, last = iter(batches), None
+    while True:
+        item = next(batches, None)
+        left = torch.tensor([int(item is not None)])
+        dist.all_reduce(left)
+        if int(left) == 0:
+            return
+        if item is not None:
+            last = item
+            yield item, True
+        else:
+            last = last if last is not None else first()
+            yield last, False
+
+
 def backend() -> str:
     import torch
     return "nccl" if torch.cuda.is_available() else "gloo"

@@ -112,7 +112,7 @@ class BatchStream(IterableDataset):
         streams = [self._shuffled(self._raw(urls, i, slot, slots, skips, live), i, slot)
                    for i, urls in enumerate(self.spec.sets)]
         stream = streams[0] if len(streams) == 1 else self._mixed(streams, slot)
-        passed, buf = 0, []
+        passed, buf, order = 0, [], []
         unusable = [0] * len(self.spec.sets)  # samples in a row that failed to decode, per set
         rows = _BatchRows(self.spec.batch_size)
         for raw in stream:
@@ -129,11 +129,20 @@ class BatchStream(IterableDataset):
                 continue
             unusable[k] = 0
             buf.append(sample)
+            order.append(raw.get("__order__"))
             if len(buf) == self.spec.batch_size:
-                yield self._collate(buf, slot, passed), {"worker": worker, "raw": passed, "skipped": dict(skips.counts)}
-                buf = []
+                yield self._collate(buf, slot, passed), self._meta(worker, passed, skips, order)
+                buf, order = [], []
         if buf:  # a finite stream's last partial batch
-            yield self._collate(buf, slot, passed), {"worker": worker, "raw": passed, "skipped": dict(skips.counts)}
+            yield self._collate(buf, slot, passed), self._meta(worker, passed, skips, order)
+
+    def _meta(self, worker: int, passed: int, skips: SkipCounter, order: list) -> dict[str, Any]:
+        """A batch's meta; a finite stream's also gives each sample's place in the one-rank order ((shard, index in
+        the shard) in the set's shard order): evaluation gathers every rank's predictions back into that order."""
+        meta = {"worker": worker, "raw": passed, "skipped": dict(skips.counts)}
+        if not self.spec.infinite:
+            meta["order"] = list(order)
+        return meta
 
     def _unusable(self, k: int, n: int, skips: SkipCounter) -> str:
         urls = self.spec.sets[k]
@@ -163,6 +172,8 @@ class BatchStream(IterableDataset):
                     if not strided or i % slots == slot:
                         seen += 1
                         raw["__set__"] = set_index
+                        if not self.spec.infinite:
+                            raw["__order__"] = (set_index, u, i)
                         if not first:
                             raw["__recount__"] = True
                         yield raw

@@ -392,7 +392,8 @@ def evaluate_language(model_dir: Path, data: Path, split: str, out: Path, batch_
     from .tasks import write
     torch.manual_seed(0)
     model = TaskModel.from_pretrained(str(model_dir))
-    metrics, records = evaluate(model, model.config, resolve(read_split(str(data), split)).urls, batch_size)
+    shards = resolve(read_split(str(data), split))
+    metrics, records = evaluate(model, model.config, shards.urls, batch_size, expected=shards.expected())
     out.mkdir(parents=True, exist_ok=True)
     write(model.config.spec, records, out / f"predictions-{split}")
     return {"metrics": metrics, "majority": majority(model.config.spec, records), "data": str(data)}
