@@ -311,3 +311,24 @@ def test_a_checkpoint_missing_several_keys_names_them_all(tmp_path):
     with pytest.raises(CheckpointError, match=re.escape("lacks 1 key(s) the importer needs: "
                                                         "['vit.embeddings.position_embeddings']")):
         convert(_without(_copy_asset("pixel-hf", tmp_path / "table"), *computed))
+
+
+def test_a_finetuned_pixel_checkpoint_is_named_not_called_incomplete(tmp_path, capsys):
+    """A released finetuned PIXEL (PIXELForSequenceClassification: vit.*, pooler.linear / pooler.ln, classifier; no
+    decoder) was refused as 'lacks decoder.decoder_pos_embed ... a shard or file of it missing or cut?'. Its head
+    is not imported (never silently dropped): the refusal now says what it is and the fix."""
+    from pixelkit.trainer.cli import main as train_main
+    src = _copy_asset("pixel-hf", tmp_path)
+    state = {k: v for k, v in load_file(str(src / "model.safetensors")).items() if not k.startswith("decoder.")}
+    h = state["vit.layernorm.weight"].shape[0]
+    state.update({"pooler.linear.weight": torch.zeros(h, h), "pooler.linear.bias": torch.zeros(h),
+                  "pooler.ln.weight": torch.ones(h), "pooler.ln.bias": torch.zeros(h),
+                  "classifier.weight": torch.zeros(3, h), "classifier.bias": torch.zeros(3)})
+    save_file(state, str(src / "model.safetensors"))
+    _edit_config(src, architectures=["PIXELForSequenceClassification"])
+    code = train_main(["import", "--format", "pixel-hf", "--from", str(src), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert "is a finetuned PIXEL (PIXELForSequenceClassification: head keys ['classifier.bias'" in err, err
+    assert "Import the pretrained model and finetune it" in err and "missing or cut" not in err, err
+    assert not (tmp_path / "out").exists()

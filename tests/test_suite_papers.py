@@ -139,3 +139,11 @@ def test_pixel_suite_mirrors_the_readme_tables_at_finetuning_md_settings():
             assert got == recipe[e.table], e.name
             assert (s["max_steps"], s["optim"]["warmup_steps"], s["eval_every"], s["task"]["patience"],
                     s["task"]["head_options"]["dropout"]) == (15000, 100, 500, 5, 0.1), e.name
+    # FINETUNING.md GLUE l.385/400: POOLING_MODE="mean" with --pooler_add_layer_norm=True; XNLI l.519/536 pools cls,
+    # where xplip/pixel's pooler ignores the flag (src/pixel/models/pooling.py), so it is not set (it would be refused)
+    for e in suite.entries:
+        opts = expand(e.settings)["task"].get("head_options", {})
+        if e.table == "glue":
+            assert (opts["pooling"], opts.get("pooler_layer_norm")) == ("mean", True), e.name
+        elif e.table == "xnli":
+            assert (opts["pooling"], opts.get("pooler_layer_norm")) == ("cls", None), e.name

@@ -302,3 +302,22 @@ def task_spec(entry: Entry, lang: str, d: Path):
                f"delete {d} and run the suite again (it renders the data again)")
         raise ConfigError(f"entries {entry.name} ({lang}): {f} is not a usable task spec "
                           f"({' '.join(str(e).split())[:200]}); {fix}") from None
+
+
+def check_dev(entry: Entry) -> None:
+    """ConfigError unless some language of the entry gives a ``validation`` split (an input of that name, or a
+    ``validation/`` split in its ``dir``): the suite's dev split, on which a run is evaluated every ``eval_every``
+    steps (early stopping, the best checkpoint the table scores). Without one the runs trained with no dev
+    evaluation and the last step was scored, silently; every paper protocol mirrored here selects on dev."""
+    splits = {lang: sorted(s.inputs) if s.inputs else sorted(p.name for p in Path(s.dir).glob("*/") if p.is_dir())
+              for lang, s in entry.languages.items()}
+    if any("validation" in names for names in splits.values()):
+        return
+    lang = next(iter(splits))
+    where = (f"languages.{lang}.inputs.validation: <dev file>" if entry.languages[lang].inputs
+             else f"a validation/ split in languages.{lang}.dir (pixel-render task --input validation=<dev file>)")
+    given = "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in splits.items())
+    raise ConfigError(f"entries {entry.name}: no language gives a 'validation' split (splits given: {given}); the "
+                      f"suite's runs evaluate on 'validation' only, so they would train with no dev evaluation (no "
+                      f"early stopping, no best checkpoint: the last step scored). Name the dev split validation "
+                      f"({where}; MNLI: dev_matched, which the reference scripts evaluate on)")

@@ -35,7 +35,7 @@ from pixelkit.schemas.files import write_atomic
 
 from .config import changed_settings, load_config
 from .spec import MAIN_METRIC, METRIC_KEYS, ConfigError
-from .suite import Entry, Suite, expand, out_relative, task_spec
+from .suite import Entry, Suite, check_dev, expand, out_relative, task_spec
 
 log = logging.getLogger(__name__)
 RUN_FILES = Path(__file__).resolve().parent / "runs" / "finetune"
@@ -206,6 +206,7 @@ class SuiteRunner:
                     if missing := sorted(needed - set(spec.inputs)):
                         raise ConfigError(f"entries {e.name}: language {lang} has no {missing[0]} input; add "
                                           f"languages.{lang}.inputs.{missing[0]} (or change eval_split / protocol)")
+            check_dev(e)  # the runs' dev split (config): none meant no dev evaluation, silently
         dirs = {e.name: {lang: self.render(e, lang) for lang in e.languages} for e in self.entries}
         for e in self.entries:
             specs = {lang: task_spec(e, lang, d) for lang, d in dirs[e.name].items()}

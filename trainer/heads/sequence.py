@@ -4,8 +4,13 @@ Pooling: ``mean`` / ``max`` over the attended patches (text + EOS) or tokens, ``
 through a dense + tanh pooler, as ViT's pooler), ``pma`` (pooling by multi-head attention, Set Transformer:
 one learned seed attends over the attended states), ``last`` (the last attended position: the PixelGPT
 family's causal pooling, state t has seen everything <= t). Defaults: ``mean`` (PIXEL's default) on
-bidirectional encoders, ``last`` on causal ones. Loss: cross-entropy (classification, ignoring unlabelled
-rows; ``class_weights`` weights it per label) or MSE (regression, one output).
+bidirectional encoders, ``last`` on causal ones. ``pooler_layer_norm: true`` (mean / max only) is PIXEL's
+``--pooler_add_layer_norm=True`` pooler, as xplip/pixel src/pixel/models/pooling.py
+``PoolingForSequenceClassificationHead`` (commit 1b0da29): each attended state goes through a dense layer, GELU,
+LayerNorm (eps 1e-12) and the head's dropout, then is pooled; the pooled vector goes to the output layer without
+a second dropout. (Without the option our mean / max pool the encoder's states directly: PIXEL's pooler with
+``--pooler_add_layer_norm=False``, a dense + GELU without the norm, is not mirrored.) Loss: cross-entropy
+(classification, ignoring unlabelled rows; ``class_weights`` weights it per label) or MSE (regression, one output).
 """
 
 from __future__ import annotations
@@ -32,6 +37,19 @@ class SequenceHead(nn.Module):
         if mode == "last" and not encoder.causal:
             raise ConfigError("pooling 'last' is for causal encoders (the PixelGPT family); use mean, max, cls or pma")
         self.mode, self.regression = mode, num_labels == 0
+        self.pixel_pooler = options.get("pooler_layer_norm", False)
+        if not isinstance(self.pixel_pooler, bool):
+            raise ConfigError(f"task.head_options.pooler_layer_norm must be true or false, not {self.pixel_pooler!r}")
+        if self.pixel_pooler and mode not in ("mean", "max"):
+            raise ConfigError(
+                f"task.head_options.pooler_layer_norm (PIXEL's --pooler_add_layer_norm) is for pooling mean or max, "
+                f"not {mode!r}" + {"cls": ": PIXEL ignores it with cls pooling; drop the option",
+                                   "last": " (a causal encoder's default): PixelGPT's heads have no such pooler; "
+                                           "drop the option",
+                                   "pma": ": our pma (torch's MultiheadAttention) is not PIXEL's, so its pooler is "
+                                          "not mirrored there; use mean or max, or drop the option"}[mode])
+        if self.pixel_pooler:  # xplip/pixel PoolingForSequenceClassificationHead: linear -> GELU -> ln -> dropout
+            self.pool_dense, self.pool_norm = nn.Linear(hidden, hidden), nn.LayerNorm(hidden, eps=1e-12)
         if mode == "cls":
             self.pooler = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh())
         if mode == "pma":
@@ -49,6 +67,8 @@ class SequenceHead(nn.Module):
 
     def pool(self, enc) -> torch.Tensor:
         h, m = enc.hidden, enc.mask.bool()
+        if self.pixel_pooler:
+            h = self.dropout(self.pool_norm(nn.functional.gelu(self.pool_dense(h))))
         if self.mode == "mean":
             w = m.to(h.dtype)[..., None]
             return (h * w).sum(1) / w.sum(1).clamp(min=1)
@@ -63,7 +83,8 @@ class SequenceHead(nn.Module):
         return h[torch.arange(h.shape[0], device=h.device), last]
 
     def forward(self, enc, labels=None):
-        logits = self.out(self.dropout(self.pool(enc)))
+        pooled = self.pool(enc)
+        logits = self.out(pooled if self.pixel_pooler else self.dropout(pooled))  # PIXEL's: dropout before pooling
         loss = None
         if labels is not None:
             if self.regression:
@@ -94,5 +115,6 @@ def predict(out: dict, batch: dict, samples: list, family: str) -> list[dict]:
 
 
 HEAD = Head(name="sequence", families=("classification", "regression"), kinds=("patches", "tokens", "pair"),
-            options={"pooling": "auto", "dropout": 0.1, "pma_heads": 4, "class_weights": None},
+            options={"pooling": "auto", "dropout": 0.1, "pma_heads": 4, "class_weights": None,
+                     "pooler_layer_norm": False},
             build=SequenceHead, collate=collate, predict=predict)

@@ -48,6 +48,15 @@ def convert(weights: dict[str, torch.Tensor], cfg: dict, variant: str = "pixel",
     if variant not in VARIANTS:
         raise CheckpointError(f"a {FORMAT} checkpoint imports as model 'pixel', not {variant!r}")
     refuse(cfg, FORMAT, hidden_act="gelu", qkv_bias=True)
+    if (head := sorted(k for k in weights if not k.startswith(("vit.", "decoder.")))) \
+            and not any(k.startswith("decoder.") for k in weights):  # was: "lacks decoder.* (a shard cut?)"
+        arch = ", ".join(architectures(cfg)) or "no architectures"
+        raise CheckpointError(f"{FORMAT} checkpoint is a finetuned PIXEL ({arch}: head keys {head[:4]}, no "
+                              f"decoder.*); the importer reads pretrained "
+                              f"PIXELForPreTraining checkpoints (Team-PIXEL/pixel-base) and does not import a "
+                              f"finetuned head (e.g. PIXELForSequenceClassification's pooler.linear / pooler.ln / "
+                              f"classifier). Import the pretrained model and finetune it (pixel-train finetune or "
+                              f"suite; task.head_options.pooler_layer_norm is PIXEL's pooler)")
     p = int(cfg.get("patch_size", 16))
     size = cfg.get("image_size", (16, 8464))
     h, w = (size, size) if isinstance(size, int) else size
