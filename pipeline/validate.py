@@ -122,7 +122,24 @@ def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches") 
         why = font_problem(str(path))
         if why:
             problems.append(f"--font {path} {why}; give a .ttf/.otf file (a name in fonts/ or a path)")
+    if cfg.backend == "pygame" and not font_problem(str(files[0])) and not has_outlines(str(files[0])):
+        # pygame.freetype cannot scale a bitmap-only font: every worker raised ValueError on its first strip
+        problems.append(f"--font {files[0].name} has only bitmap glyphs (no outlines), which the pygame backend "
+                        "cannot scale; give an outline font (e.g. --font PixeloidSans.ttf or GoNotoCurrent.ttf), "
+                        "or --backend pangocairo")
     return problems
+
+
+@functools.lru_cache(maxsize=32)
+def has_outlines(path: str) -> bool:
+    """Whether a font file (one ``font_problem`` passed) has outline glyphs (FreeType's "scalable"): a glyf, CFF
+    or CFF2 table, not only bitmap strikes (CBDT, sbix, EBDT: Noto Color Emoji)."""
+    from fontTools.ttLib import TTCollection, TTFont
+
+    with open(path, "rb") as fh:
+        tag = fh.read(4)
+    font = TTCollection(path).fonts[0] if tag == b"ttcf" else TTFont(path, lazy=True)
+    return any(t in font for t in ("glyf", "CFF ", "CFF2"))
 
 
 def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderConfig | None, list[str]]:

@@ -52,6 +52,9 @@ RUN_CASES = [
     ("bad title regex", ["--drop_title=(unclosed"], "--drop_title '(unclosed' is not a valid regular expression"),
     ("empty text field", ["--text_field="], "--text_field '' must name a field"),
     ("pygame cannot do rgb", ["--preset=pixar", "--mode=rgb"], "the pygame backend renders gray or binary only"),
+    # pygame.freetype cannot scale a bitmap-only font: it was a ValueError traceback from every worker's first strip
+    ("pygame with a bitmap-only font", ["--preset=pixar", "--font=NotoColorEmoji.ttf"],
+     "--font NotoColorEmoji.ttf has only bitmap glyphs (no outlines), which the pygame backend cannot scale"),
     ("missing tokenizer", ["--tokenizer=/nonexistent/tok.json"], "--tokenizer /nonexistent/tok.json does not exist"),
     ("broken tokenizer", ["--tokenizer={d}/tok.json"], "is not a tokenizers JSON file"),
     ("resume and overwrite", ["--resume", "--overwrite"], "--resume and --overwrite contradict each other"),
@@ -102,6 +105,8 @@ CLI_CASES = [
     ("text with a negative size", ["text", "hi", "--font-size", "-2"], "--font-size -2.0 must be a size in points"),
     ("text too wide", ["text", "hi", "--max-patches", "1000000"], "use --max-patches <= 2047"),
     ("text with a non-font", ["text", "hi", "--font", "/etc/passwd"], "is not a TrueType/OpenType font"),
+    ("text in pygame with a bitmap-only font", ["text", "hi", "--backend", "pygame", "--font", "NotoColorEmoji.ttf"],
+     "has only bitmap glyphs (no outlines), which the pygame backend cannot scale"),
     ("pair with a tiny patch", ["pair", "a", "b", "--patch", "1"], "--patch 1 must be in 4..1024"),
     ("demo with negative workers", ["demo", "--out", "{d}/demo", "--workers", "-1"], "--workers -1 must be in 0.."),
     ("text with a negative wrap", ["text", "hi", "--wrap", "-1"], "--wrap -1 must be >= 0"),
