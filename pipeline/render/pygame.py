@@ -42,6 +42,13 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402  (the pygame-ce distribution)
 import pygame.freetype  # noqa: E402
+from pygame import surfarray  # noqa: E402
+
+# pygame-ce makes surfarray a lazy module (importlib's LazyLoader), loaded on its first attribute access; on Python
+# < 3.12 that load is not thread-safe, so two threads' first renderers (Beam's --direct_running_mode
+# multi_threading) could see it half loaded: "module 'pygame.surfarray' has no attribute 'pixels2d'". Loaded here,
+# under this module's import lock.
+surfarray.pixels2d  # noqa: B018
 
 from .base import Renderer  # noqa: E402
 from .text import needs_shaping  # noqa: E402
@@ -116,13 +123,13 @@ class PygameRenderer(Renderer):
             # Antialiased glyphs blend per channel on a 24-bit surface (an 8-bit palette surface would
             # search the palette for every blended pixel: ~20x slower); the red channel is the gray level.
             surface = pygame.Surface((c.width, c.height), depth=24)
-            view = pygame.surfarray.pixels_red(surface)
-            self._planes = pygame.surfarray.pixels3d(surface)  # (W, H, 3): clearing writes every channel
+            view = surfarray.pixels_red(surface)
+            self._planes = surfarray.pixels3d(surface)  # (W, H, 3): clearing writes every channel
         else:
             # Mono glyphs only ever write palette index 0 on 255: an 8-bit gray palette is the fastest target.
             surface = pygame.Surface((c.width, c.height), depth=8)
             surface.set_palette([(v, v, v) for v in range(256)])  # palette index == gray level
-            view = pygame.surfarray.pixels2d(surface)
+            view = surfarray.pixels2d(surface)
             self._planes = view  # (W, H)
         surface.fill((255, 255, 255))
         self._surface = surface
