@@ -88,6 +88,11 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         problems += output_problems({**o, "output": None}, "", "")[1:]  # [0] is "--output is required": the rest
     else:
         problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
+        root = Path(out.removeprefix("file://")) if out else None
+        for split in splits if root is not None and root.is_dir() else ():  # OUT/<split>/ holds the split's shards:
+            if (root / split).exists() and not (root / split).is_dir():  # a file there was a FileExistsError traceback
+                problems.append(f"--output {out}: {root / split} is a file, and the split {split!r} is written into "
+                                f"{root / split}/; give another --output (or move that file)")
     if o.get("label_names") is not None and task is not None:  # given empty (an unset $VAR): refused, not ignored
         names, problem = label_names(o["label_names"], task.family)
         if problem:
