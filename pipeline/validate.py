@@ -52,6 +52,9 @@ RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("workers", lambda v: 0 <= v <= MAX_WORKERS,
      f"must be in 0..{MAX_WORKERS} (0: Beam's default; each is a local process, at most 4 per core of this "
      f"machine's {os.cpu_count()}); for more, a cluster runner (--runner dask)"),
+    ("direct_num_workers", lambda v: 0 <= v <= MAX_WORKERS,  # Beam's own flag for --workers: the same limit
+     f"must be in 0..{MAX_WORKERS} (the local runner's workers, 0: one per core; at most 4 per core of this "
+     f"machine's {os.cpu_count()}); --workers N says the same; for more, a cluster runner (--runner dask)"),
     ("font_size", lambda v: _number(v) and 0 < v <= 1000, "must be a size in points, > 0 (PIXEL: 8)"),
     ("dpi", lambda v: 0 < v <= 10_000, "must be > 0 (PIXEL: 120)"),
     ("pixels_per_patch", lambda v: 4 <= v <= 1024, "must be in 4..1024 pixels (PIXEL: 16, PIXAR: 8)"),

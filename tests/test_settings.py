@@ -35,6 +35,10 @@ RUN_CASES = [
     ("tofu ratio over 1", ["--max_unknown_ratio=1.5"], "--max_unknown_ratio 1.5 must be in [0, 1]"),
     ("negative workers", ["--workers=-1"], "--workers -1 must be in 0.."),
     ("ten thousand workers", ["--workers=10000"], f"--workers 10000 must be in 0..{4 * (os.cpu_count() or 1)} (0: Beam's default; "),
+    # Beam's own flag for --workers: -3 was an IndexError traceback from Beam after --output was made (and a
+    # large count spawned that many processes, as --workers did before its limit)
+    ("negative Beam workers", ["--direct_running_mode=multi_processing", "--direct_num_workers=-3"],
+     f"--direct_num_workers -3 must be in 0..{4 * (os.cpu_count() or 1)} (the local runner's workers"),
     ("strip too wide", ["--max_patches=1000000"], "a strip can be at most 32,767 px wide; use --max_patches <= 2047"),
     ("too few patches", ["--max_patches=1"], "--max_patches 1 must be >= 2"),
     ("not a font", ["--font=/etc/passwd"], "--font /etc/passwd is not a TrueType/OpenType font"),
