@@ -16,6 +16,7 @@ import struct
 from pathlib import Path
 from typing import Any, Callable
 
+from pixelkit.schemas.codec import MAX_PIXEL_BYTES
 from .render import RenderConfig
 
 MAX_WORKERS = 4 * (os.cpu_count() or 1)  # --workers: local processes; 10,000 of them exhausted the machine
@@ -87,7 +88,7 @@ def check_rules(o: dict[str, Any], rules=RULES, flag: Callable[[str], str] = RUN
 @functools.lru_cache(maxsize=32)
 def font_problem(path: str) -> str | None:
     """Why ``path`` is not a font file the renderers can load (None if it is one)."""
-    from fontTools.ttLib import TTCollection, TTFont, TTLibError
+    from fontTools.ttLib import TTLibError
 
     p = Path(path)
     if p.is_dir():  # it said "does not exist"
@@ -95,23 +96,25 @@ def font_problem(path: str) -> str | None:
     if not p.is_file():
         return "does not exist"
     try:
-        with open(p, "rb") as fh:
-            tag = fh.read(4)
-        font = TTCollection(p).fonts[0] if tag == b"ttcf" else TTFont(p, lazy=True)
+        font = _open_font(path)
         font["cmap"], font["head"]  # noqa: B018  (parsing these tables is the check)
     except (TTLibError, OSError, struct.error, KeyError, ValueError, AssertionError, IndexError) as e:
         return f"is not a TrueType/OpenType font ({type(e).__name__}: {str(e)[:80]})"
     return None
 
 
-def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches") -> list[str]:
+def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches", shards: bool = True) -> list[str]:
     """A RenderConfig that constructed fine can still fail in every worker: fonts that are not fonts, a strip wider
-    than cairo can allocate. Checked here, in the main process."""
+    than cairo can allocate (``shards``: or larger than a shard sample may be). Checked here, in the main process."""
     problems = []
     if cfg.width > MAX_STRIP_WIDTH:
         problems.append(f"{patches_flag} {cfg.max_patches} x {cfg.pixels_per_patch} px = {cfg.width:,} px: a strip "
                         f"can be at most {MAX_STRIP_WIDTH:,} px wide; use {patches_flag} "
                         f"<= {MAX_STRIP_WIDTH // cfg.pixels_per_patch}")
+    elif shards and (size := cfg.height * cfg.width * cfg.channels) > MAX_PIXEL_BYTES:  # workers: a ValueError each
+        problems.append(f"{patches_flag} {cfg.max_patches} of {cfg.pixels_per_patch} px {cfg.mode} patches is {size:,} "
+                        f"bytes a strip, over the shard format's {MAX_PIXEL_BYTES:,}; use {patches_flag} <= "
+                        f"{MAX_PIXEL_BYTES // (cfg.height * cfg.pixels_per_patch * cfg.channels)} (or a smaller --patch)")
     em = cfg.font_size * cfg.dpi / 72  # the font's size in pixels
     if em > MAX_STRIP_WIDTH:
         problems.append(f"--font_size {cfg.font_size:g} at --dpi {cfg.dpi} is {em:,.0f} px per em: a glyph can be at "
@@ -125,24 +128,20 @@ def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches") 
         why = font_problem(str(path))
         if why:
             problems.append(f"--font {path} {why}; give a .ttf/.otf file (a name in fonts/ or a path)")
-    if cfg.backend == "pygame" and not font_problem(str(files[0])) and not has_outlines(str(files[0])):
-        # pygame.freetype cannot scale a bitmap-only font: every worker raised ValueError on its first strip
+    if cfg.backend == "pygame" and not font_problem(str(files[0])) and not any(  # outlines: FreeType's "scalable"
+            t in _open_font(str(files[0])) for t in ("glyf", "CFF ", "CFF2")):  # (not only bitmaps, CBDT: emoji)
         problems.append(f"--font {files[0].name} has only bitmap glyphs (no outlines), which the pygame backend "
                         "cannot scale; give an outline font (e.g. --font PixeloidSans.ttf or GoNotoCurrent.ttf), "
                         "or --backend pangocairo")
     return problems
 
 
-@functools.lru_cache(maxsize=32)
-def has_outlines(path: str) -> bool:
-    """Whether a font file (one ``font_problem`` passed) has outline glyphs (FreeType's "scalable"): a glyf, CFF
-    or CFF2 table, not only bitmap strikes (CBDT, sbix, EBDT: Noto Color Emoji)."""
+def _open_font(path: str):
     from fontTools.ttLib import TTCollection, TTFont
 
     with open(path, "rb") as fh:
         tag = fh.read(4)
-    font = TTCollection(path).fonts[0] if tag == b"ttcf" else TTFont(path, lazy=True)
-    return any(t in font for t in ("glyf", "CFF ", "CFF2"))
+    return TTCollection(path).fonts[0] if tag == b"ttcf" else TTFont(path, lazy=True)
 
 
 def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderConfig | None, list[str]]:

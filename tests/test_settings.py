@@ -41,6 +41,10 @@ RUN_CASES = [
      f"--direct_num_workers -3 must be in 0..{4 * (os.cpu_count() or 1)} (the local runner's workers"),
     ("strip too wide", ["--max_patches=1000000"], "a strip can be at most 32,767 px wide; use --max_patches <= 2047"),
     ("too few patches", ["--max_patches=1"], "--max_patches 1 must be >= 2"),
+    # within cairo's width, over a shard sample's 64 MiB: every worker raised ValueError encoding its first strip
+    ("rgb strip over a sample's size", ["--preset=pixel-rgb", "--patch=1024", "--max_patches=31"],
+     "--max_patches 31 of 1024 px rgb patches is 97,517,568 bytes a strip, over the shard format's 67,108,864; "
+     "use --max_patches <= 21"),
     ("not a font", ["--font=/etc/passwd"], "--font /etc/passwd is not a TrueType/OpenType font"),
     ("missing font", ["--font=NoSuchFont.ttf"], "font file not found"),
     ("tiny patch", ["--patch=2"], "--patch 2 must be in 4..1024"),
