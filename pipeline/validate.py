@@ -303,7 +303,8 @@ def duplicate_input_problems(matched: list[tuple[str, list[str]]], fmt: str) -> 
     for (spec, first_spec), pairs in clashes.items():
         member, first = pairs[0]
         same = member if member == first else f"{member} (the same file as {first})"
-        where = "this pattern matches it twice" if spec == first_spec else f"--input {first_spec} reads it too"
+        where = f"--input {first_spec} reads it too" if spec != first_spec else "this pattern matches it twice" if [
+            s for s, _ in matched].count(spec) == 1 else "the same --input is given twice"  # (was: "matches it twice")
         more = f" and {len(pairs) - 1} more file(s)" if len(pairs) > 1 else ""
         out.append(f"--input {spec}: {same}{more} would be read twice ({where}); give each file once")
     return out

@@ -73,6 +73,8 @@ RUN_CASES = [
     ("encoding outside its choices", ["--encoding", "nope"], "--encoding: invalid choice: 'nope' (choose from 'png', 'pxz')"),
     ("patches not a number", ["--max_patches=abc"], "--max_patches/--max-patches: invalid int value: 'abc'"),
     ("no input", ["-input"], "--input is required"),
+    ("the same input twice", ["-input", f"--input=books={PRIDE}", f"--input=books={PRIDE}"],
+     f"--input books={PRIDE}: {PRIDE} would be read twice (the same --input is given twice); give each file once"),
     ("input matches nothing", ["-input", "--input=books={d}/nothing/*.txt"], "no file matches"),
     ("unknown input format", ["-input", "--input={d}/words.tsv"], "cannot tell the format"),
     ("no output", ["-output"], "--output is required"),
