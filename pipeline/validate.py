@@ -128,11 +128,9 @@ def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches", 
         why = font_problem(str(path))
         if why:
             problems.append(f"--font {path} {why}; give a .ttf/.otf file (a name in fonts/ or a path)")
-    if cfg.backend == "pygame" and not font_problem(str(files[0])) and not any(  # outlines: FreeType's "scalable"
-            t in _open_font(str(files[0])) for t in ("glyf", "CFF ", "CFF2")):  # (not only bitmaps, CBDT: emoji)
-        problems.append(f"--font {files[0].name} has only bitmap glyphs (no outlines), which the pygame backend "
-                        "cannot scale; give an outline font (e.g. --font PixeloidSans.ttf or GoNotoCurrent.ttf), "
-                        "or --backend pangocairo")
+    if cfg.backend == "pygame" and not problems:  # what pygame.freetype cannot draw failed in every worker
+        from .render.pygame import draw_problem
+        problems += [why] if (why := draw_problem(cfg)) else []
     return problems
 
 

@@ -61,6 +61,12 @@ RUN_CASES = [
     ("empty text field", ["--text_field="], "--text_field '' must name a field"),
     ("pygame cannot do rgb", ["--preset=pixar", "--mode=rgb"], "the pygame backend renders gray or binary only"),
     # pygame.freetype cannot scale a bitmap-only font: it was a ValueError traceback from every worker's first strip
+    # sizes pygame.freetype cannot draw: a ValueError / pygame.error from every worker, or samples with nothing drawn
+    ("pygame under 1/64 pt", ["--preset=pixar", "--font_size=0.01"],
+     "--font_size 0.01 at --dpi 80 (0.0111 px per em): the pygame backend cannot draw PixeloidSans.ttf at that size"),
+    ("pygame under 1 px per em", ["--preset=pixar", "--dpi=1"], "the pygame backend cannot draw PixeloidSans.ttf"),
+    ("pygame drawing nothing", ["--preset=pixar", "--font_size=1000", "--dpi=500"],
+     "(6.94e+03 px per em): the pygame backend cannot draw PixeloidSans.ttf at that size (nothing is drawn)"),
     ("pygame with a bitmap-only font", ["--preset=pixar", "--font=NotoColorEmoji.ttf"],
      "--font NotoColorEmoji.ttf has only bitmap glyphs (no outlines), which the pygame backend cannot scale"),
     ("missing tokenizer", ["--tokenizer=/nonexistent/tok.json"], "--tokenizer /nonexistent/tok.json does not exist"),

@@ -83,6 +83,30 @@ def _signed(v: int) -> int:
     return v - (1 << 32) if v >= (1 << 31) else v
 
 
+def draw_problem(cfg) -> str | None:
+    """Why this backend cannot draw ``cfg``'s font at its size, as a settings line naming the flag and the fix (None:
+    it can): checked once in the launcher, as every worker would fail alike -- a bitmap-only font (ValueError), a
+    size under 1/64 pt or 1 px per em (ValueError, "invalid ppem"), glyphs too large to load (pygame.error) or a
+    strip with nothing drawn (from 1000 pt at 500 dpi)."""
+    font = cfg.font_path.name
+    try:
+        res = PygameRenderer(cfg).render_text("Hello, world 0123")
+    except ValueError as e:
+        if "bitmap" in str(e):
+            return (f"--font {font} has only bitmap glyphs (no outlines), which the pygame backend cannot scale; give "
+                    "an outline font (e.g. --font PixeloidSans.ttf or GoNotoCurrent.ttf), or --backend pangocairo")
+        why = str(e)
+    except pygame.error as e:
+        why = str(e)
+    else:
+        if res.ok and res.num_patches > 0:
+            return None
+        why = "nothing is drawn"
+    return (f"--font_size {cfg.font_size:g} at --dpi {cfg.dpi} ({cfg.font_px:.3g} px per em): the pygame backend cannot "
+            f"draw {font} at that size ({why[:80]}); give a size of at least 1 px per em and at most a few thousand "
+            "(PIXAR: 8 pt at 80 dpi), or --backend pangocairo")
+
+
 class PygameRenderer(Renderer):
     # -- setup ----------------------------------------------------------------------------------------
     def _setup(self) -> None:
