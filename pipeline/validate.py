@@ -115,11 +115,11 @@ def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches", 
         problems.append(f"{patches_flag} {cfg.max_patches} of {cfg.pixels_per_patch} px {cfg.mode} patches is {size:,} "
                         f"bytes a strip, over the shard format's {MAX_PIXEL_BYTES:,}; use {patches_flag} <= "
                         f"{MAX_PIXEL_BYTES // (cfg.height * cfg.pixels_per_patch * cfg.channels)} (or a smaller --patch)")
-    em = cfg.font_size * cfg.dpi / 72  # the font's size in pixels
-    if em > MAX_STRIP_WIDTH:
-        problems.append(f"--font_size {cfg.font_size:g} at --dpi {cfg.dpi} is {em:,.0f} px per em: a glyph can be at "
-                        f"most {MAX_STRIP_WIDTH:,} px (cairo's largest surface); PIXEL draws 8 pt at 120 dpi "
-                        f"({8 * 120 / 72:.0f} px) into {16} px patches")
+    em = cfg.font_size * cfg.dpi / 72  # the font's size in pixels; under 1 px Pango drew blank strips (samples "ok")
+    if not 1 <= em <= MAX_STRIP_WIDTH:
+        problems.append(f"--font_size {cfg.font_size:g} at --dpi {cfg.dpi} is {em:,.{0 if em > 1 else 3}f} px per em: " + (
+            f"a glyph can be at most {MAX_STRIP_WIDTH:,} px (cairo's largest surface)" if em > 1 else "a glyph under "
+            f"1 px draws nothing") + f"; PIXEL draws 8 pt at 120 dpi ({8 * 120 / 72:.0f} px) into {16} px patches")
     files = cfg.font_files()
     if cfg.fallback_fonts_dir and not any(Path(f).parent == Path(cfg.fallback_fonts_dir) for f in files):
         problems.append(f"--fallback_fonts_dir {cfg.fallback_fonts_dir} holds no .ttf/.otf/.ttc file, so it would add "

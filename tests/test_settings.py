@@ -62,9 +62,9 @@ RUN_CASES = [
     ("pygame cannot do rgb", ["--preset=pixar", "--mode=rgb"], "the pygame backend renders gray or binary only"),
     # pygame.freetype cannot scale a bitmap-only font: it was a ValueError traceback from every worker's first strip
     # sizes pygame.freetype cannot draw: a ValueError / pygame.error from every worker, or samples with nothing drawn
-    ("pygame under 1/64 pt", ["--preset=pixar", "--font_size=0.01"],
-     "--font_size 0.01 at --dpi 80 (0.0111 px per em): the pygame backend cannot draw PixeloidSans.ttf at that size"),
-    ("pygame under 1 px per em", ["--preset=pixar", "--dpi=1"], "the pygame backend cannot draw PixeloidSans.ttf"),
+    # under 1 px per em: Pango drew blank strips written as samples of their text; pygame raised in every worker
+    ("glyphs under a pixel", ["--font_size=0.1"], "--font_size 0.1 at --dpi 120 is 0.167 px per em: a glyph under 1 px"),
+    ("pygame under 1 px per em", ["--preset=pixar", "--dpi=1"], "--font_size 8 at --dpi 1 is 0.111 px per em: a glyph"),
     ("pygame drawing nothing", ["--preset=pixar", "--font_size=1000", "--dpi=500"],
      "(6.94e+03 px per em): the pygame backend cannot draw PixeloidSans.ttf at that size (nothing is drawn)"),
     ("pygame with a bitmap-only font", ["--preset=pixar", "--font=NotoColorEmoji.ttf"],
