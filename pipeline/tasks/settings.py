@@ -129,6 +129,10 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
             problems.append(f"--stride {o['stride']}: a window of --max_patches {cfg.max_patches} holds at most {most} "
                             "context patches, so windows could never overlap by that much (the renderer would "
                             "silently not overlap them); give a smaller --stride (PIXEL: 160 with --max_patches 400)")
+        if cfg is not None and task is not None and task.input in ("pair", "qa") and cfg.max_patches < 4:
+            two = "a question and a context window" if task.input == "qa" else "two texts"  # each >= 1 patch
+            problems.append(f"--max_patches {cfg.max_patches}: --task {task.name} draws {two} with a SEP and an EOS "
+                            "patch, at least 4 patches; every record would be skipped as too_wide (PIXEL: 529, QA 400)")
     if problems:
         raise SettingsError(problems)
     return task, splits
