@@ -36,7 +36,7 @@ def config_from_args(a: argparse.Namespace) -> RenderConfig:
     given = render_settings(vars(a))
     problems = check_rules(given, flag=CLI_FLAGS.get)
     cfg, bad = render_config_or_problems(lambda: preset(a.preset, **given)) if not problems else (None, [])
-    problems += bad or (check_render_config(cfg, "--max-patches") if cfg else [])
+    problems += bad or (check_render_config(cfg, "--max-patches", shards=False) if cfg else [])  # a PNG, not a shard
     if problems:
         raise SettingsError(problems)
     return cfg

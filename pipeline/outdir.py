@@ -3,6 +3,8 @@
 
 The same rules hold for an object-store prefix (``s3://bucket/shards``, ``gs://...``: ``storage``).
 
+- a directory holding a file of a run's output names (``README.md``, ``dead_letters.jsonl`` ...) but no run
+  (no shards, manifest or run record: a corpus folder's own README) is refused: the run would replace it;
 - a directory with shards or a manifest is refused, unless ``--resume`` finds the same recorded settings (the
   same run, finishing) or ``--overwrite`` is given (the old run's files are deleted first: the manifest before
   the shards, so an interrupted clean-up never leaves a directory that looks complete);
@@ -55,6 +57,12 @@ def prepare_output(out: str | Path, fingerprint: dict, resume: bool, overwrite: 
         except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, too large, nested too deep
             damaged = f", which is damaged ({type(e).__name__}: {str(e)[:80]})"
     names = ", ".join(found[:3]) + (" ..." if len(found) > 3 else "")
+    if not found and recorded is None and not damaged:  # no run here: a file of a run's name is someone else's
+        listed = set(storage.listdir(out))
+        if theirs := [n for n in RUN_OUTPUTS if n in listed]:  # (a corpus folder's README.md: it was replaced)
+            raise SettingsError(f"--output {out} holds {', '.join(theirs)}, which no pixelkit run wrote (no shards, "
+                                "manifest or run record there): this run would replace them with its own (the dataset "
+                                "card, dead letters); give a new or empty --output")
     if found and overwrite:
         _delete_run(out, found)
     elif found and not resume:

@@ -16,6 +16,7 @@ import struct
 from pathlib import Path
 from typing import Any, Callable
 
+from pixelkit.schemas.codec import MAX_PIXEL_BYTES
 from .render import RenderConfig
 
 MAX_WORKERS = 4 * (os.cpu_count() or 1)  # --workers: local processes; 10,000 of them exhausted the machine
@@ -52,6 +53,9 @@ RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("workers", lambda v: 0 <= v <= MAX_WORKERS,
      f"must be in 0..{MAX_WORKERS} (0: Beam's default; each is a local process, at most 4 per core of this "
      f"machine's {os.cpu_count()}); for more, a cluster runner (--runner dask)"),
+    ("direct_num_workers", lambda v: 0 <= v <= MAX_WORKERS,  # Beam's own flag for --workers: the same limit
+     f"must be in 0..{MAX_WORKERS} (the local runner's workers, 0: one per core; at most 4 per core of this "
+     f"machine's {os.cpu_count()}); --workers N says the same; for more, a cluster runner (--runner dask)"),
     ("font_size", lambda v: _number(v) and 0 < v <= 1000, "must be a size in points, > 0 (PIXEL: 8)"),
     ("dpi", lambda v: 0 < v <= 10_000, "must be > 0 (PIXEL: 120)"),
     ("pixels_per_patch", lambda v: 4 <= v <= 1024, "must be in 4..1024 pixels (PIXEL: 16, PIXAR: 8)"),
@@ -84,7 +88,7 @@ def check_rules(o: dict[str, Any], rules=RULES, flag: Callable[[str], str] = RUN
 @functools.lru_cache(maxsize=32)
 def font_problem(path: str) -> str | None:
     """Why ``path`` is not a font file the renderers can load (None if it is one)."""
-    from fontTools.ttLib import TTCollection, TTFont, TTLibError
+    from fontTools.ttLib import TTLibError
 
     p = Path(path)
     if p.is_dir():  # it said "does not exist"
@@ -92,28 +96,30 @@ def font_problem(path: str) -> str | None:
     if not p.is_file():
         return "does not exist"
     try:
-        with open(p, "rb") as fh:
-            tag = fh.read(4)
-        font = TTCollection(p).fonts[0] if tag == b"ttcf" else TTFont(p, lazy=True)
+        font = _open_font(path)
         font["cmap"], font["head"]  # noqa: B018  (parsing these tables is the check)
     except (TTLibError, OSError, struct.error, KeyError, ValueError, AssertionError, IndexError) as e:
         return f"is not a TrueType/OpenType font ({type(e).__name__}: {str(e)[:80]})"
     return None
 
 
-def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches") -> list[str]:
+def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches", shards: bool = True) -> list[str]:
     """A RenderConfig that constructed fine can still fail in every worker: fonts that are not fonts, a strip wider
-    than cairo can allocate. Checked here, in the main process."""
+    than cairo can allocate (``shards``: or larger than a shard sample may be). Checked here, in the main process."""
     problems = []
     if cfg.width > MAX_STRIP_WIDTH:
         problems.append(f"{patches_flag} {cfg.max_patches} x {cfg.pixels_per_patch} px = {cfg.width:,} px: a strip "
                         f"can be at most {MAX_STRIP_WIDTH:,} px wide; use {patches_flag} "
                         f"<= {MAX_STRIP_WIDTH // cfg.pixels_per_patch}")
-    em = cfg.font_size * cfg.dpi / 72  # the font's size in pixels
-    if em > MAX_STRIP_WIDTH:
-        problems.append(f"--font_size {cfg.font_size:g} at --dpi {cfg.dpi} is {em:,.0f} px per em: a glyph can be at "
-                        f"most {MAX_STRIP_WIDTH:,} px (cairo's largest surface); PIXEL draws 8 pt at 120 dpi "
-                        f"({8 * 120 / 72:.0f} px) into {16} px patches")
+    elif shards and (size := cfg.height * cfg.width * cfg.channels) > MAX_PIXEL_BYTES:  # workers: a ValueError each
+        problems.append(f"{patches_flag} {cfg.max_patches} of {cfg.pixels_per_patch} px {cfg.mode} patches is {size:,} "
+                        f"bytes a strip, over the shard format's {MAX_PIXEL_BYTES:,}; use {patches_flag} <= "
+                        f"{MAX_PIXEL_BYTES // (cfg.height * cfg.pixels_per_patch * cfg.channels)} (or a smaller --patch)")
+    em = cfg.font_size * cfg.dpi / 72  # the font's size in pixels; under 1 px Pango drew blank strips (samples "ok")
+    if not 1 <= em <= MAX_STRIP_WIDTH:
+        problems.append(f"--font_size {cfg.font_size:g} at --dpi {cfg.dpi} is {em:,.{0 if em > 1 else 3}f} px per em: " + (
+            f"a glyph can be at most {MAX_STRIP_WIDTH:,} px (cairo's largest surface)" if em > 1 else "a glyph under "
+            f"1 px draws nothing") + f"; PIXEL draws 8 pt at 120 dpi ({8 * 120 / 72:.0f} px) into {16} px patches")
     files = cfg.font_files()
     if cfg.fallback_fonts_dir and not any(Path(f).parent == Path(cfg.fallback_fonts_dir) for f in files):
         problems.append(f"--fallback_fonts_dir {cfg.fallback_fonts_dir} holds no .ttf/.otf/.ttc file, so it would add "
@@ -122,7 +128,18 @@ def check_render_config(cfg: RenderConfig, patches_flag: str = "--max_patches") 
         why = font_problem(str(path))
         if why:
             problems.append(f"--font {path} {why}; give a .ttf/.otf file (a name in fonts/ or a path)")
+    if cfg.backend == "pygame" and not problems:  # what pygame.freetype cannot draw failed in every worker
+        from .render.pygame import draw_problem
+        problems += [why] if (why := draw_problem(cfg)) else []
     return problems
+
+
+def _open_font(path: str):
+    from fontTools.ttLib import TTCollection, TTFont
+
+    with open(path, "rb") as fh:
+        tag = fh.read(4)
+    return TTCollection(path).fonts[0] if tag == b"ttcf" else TTFont(path, lazy=True)
 
 
 def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderConfig | None, list[str]]:
@@ -284,7 +301,8 @@ def duplicate_input_problems(matched: list[tuple[str, list[str]]], fmt: str) -> 
     for (spec, first_spec), pairs in clashes.items():
         member, first = pairs[0]
         same = member if member == first else f"{member} (the same file as {first})"
-        where = "this pattern matches it twice" if spec == first_spec else f"--input {first_spec} reads it too"
+        where = f"--input {first_spec} reads it too" if spec != first_spec else "this pattern matches it twice" if [
+            s for s, _ in matched].count(spec) == 1 else "the same --input is given twice"  # (was: "matches it twice")
         more = f" and {len(pairs) - 1} more file(s)" if len(pairs) > 1 else ""
         out.append(f"--input {spec}: {same}{more} would be read twice ({where}); give each file once")
     return out

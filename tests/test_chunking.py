@@ -177,3 +177,20 @@ def test_a_flood_of_combining_marks_is_skipped_without_laying_it_out(udhr):
         outs = [render_chunk_result(c, r, cfg, "pxz", Filters())[0] for c in chunks]
     assert [(c.text, o.reason) for c, o in zip(chunks, outs) if isinstance(o, Skipped)] == [(flood, "too_wide")]
     assert _norm(" ".join(o.text for o in outs if not isinstance(o, Skipped))) == _norm(f"{before} {after}")
+
+
+def test_a_large_font_never_measures_a_long_text_as_narrow(austen, udhr):
+    """Pango's widths are int32 Pango units (1/1024 px): a layout past 2,097,151 px measured 0, so at --font_size
+    120 (200 px per em) a 27,000-character text "fit" one patch -- render_text gave num_patches 1, not truncated,
+    its whole text as the sample's text; and chunking put a whole long paragraph (at --font_size 1000 --dpi 1000,
+    a whole UDHR preamble) in one chunk. Long runs are measured in halves."""
+    text = " ".join(austen)[:27_000]
+    r = TextRenderer(preset("pixel", font_size=120))
+    res = r.render_text(text)
+    assert res.truncated and res.num_patches > 400 and len(res.text) < 200  # a full strip of 200 px glyphs
+    assert r.measure(text) > 2_000_000
+    amharic = _norm(udhr["amh"]["paragraphs"][0])
+    huge = TextRenderer(preset("pixel", font_size=1000, dpi=1000))
+    assert huge.measure(amharic) > huge.text_budget
+    chunks = chunk_document(Document("u", "amh", amharic), huge.measure, huge.text_budget, huge.cfg.char_cap)
+    assert len(chunks) > 20 and all(len(c.text) < 10 for c in chunks)

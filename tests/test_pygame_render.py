@@ -296,3 +296,42 @@ def test_spaces_pixeloidsans_lacks_are_blank_at_pangos_width_not_tofu():
             x += pg.measure(w + space)
         assert ink(got) == want, hex(cp)
     assert pg.render_text("a\u1680b").unknown_glyphs == 1
+
+
+THREADS_SCRIPT = """
+import sys, threading
+import pixelkit.pipeline.render.pygame  # noqa: F401
+lazy = type(sys.modules["pygame.surfarray"]).__name__  # importlib.util._LazyModule until its first attribute access
+from pixelkit.pipeline.render import TextRenderer, preset
+errors, out, barrier = [], {}, threading.Barrier(4)
+def work(k):
+    try:
+        r = TextRenderer(preset(sys.argv[1], backend="pygame"))
+        barrier.wait()
+        out[k] = r.render_text(sys.argv[2]).pixels.tobytes()
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(lazy, errors, len(set(out.values())), len(out))
+"""
+
+
+@pytest.mark.parametrize("name", ["pixar", "pixel"])  # binary (8-bit surface), antialiased gray (24-bit)
+def test_first_renders_in_several_threads_at_once(tmp_path, name):
+    """Beam's --direct_running_mode multi_threading gives each thread its own renderer: the first strips of several
+    threads at once crashed some runs ("module 'pygame.surfarray' has no attribute 'pixels2d'": pygame-ce's lazy
+    surfarray, loaded by whichever thread touched it first, was seen half loaded by the others). A fresh
+    interpreter, so surfarray starts unloaded; the module is loaded when the backend is imported."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "SDL_VIDEODRIVER": "dummy"}
+    p = subprocess.run([sys.executable, "-c", THREADS_SCRIPT, name, WIKI[0]],
+                       capture_output=True, text=True, env=env, timeout=120)
+    lazy, rest = p.stdout.split(" ", 1)
+    assert p.returncode == 0 and lazy != "_LazyModule", p.stdout + p.stderr
+    assert rest.strip() == "[] 1 4", p.stdout + p.stderr  # no thread failed, all drew the same strip

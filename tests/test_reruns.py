@@ -134,3 +134,31 @@ def test_stale_shards_of_an_earlier_attempt_are_dropped(tmp_path):
     assert dropped == ["train-00000-of-00003.tar", "train-00002-of-00003.tar"]
     assert sorted(p.name for p in tmp_path.glob("*.tar")) == ["dev-00000-of-00001.tar", "train-00000-of-00002.tar",
                                                               "train-00001-of-00002.tar"]
+
+
+def test_a_folder_whose_readme_is_not_a_runs_is_refused(tmp_path, capsys):
+    """--output a corpus folder (the input's own, here) with its own README.md: the run replaced it with the dataset
+    card without a word (and its dead_letters.jsonl with the run's). Refused before anything is written, --overwrite
+    too (it replaces runs, not other files); a folder with a run record (a run that stopped) is the run's."""
+    from pixelkit.pipeline.cli import main as render_main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "book.txt").write_text((SAMPLE / "pride-and-prejudice-excerpt.txt").read_text()[:3000])
+    (corpus / "README.md").write_text("# my corpus: where each book came from\n")
+    before = _state(corpus)
+    for extra in ([], ["--overwrite"]):
+        rc = render_main(["run", f"--input=books={corpus}/*.txt", f"--output={corpus}", *extra])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and err.splitlines() == [
+            f"pixel-render run: error: --output {corpus} holds README.md, which no pixelkit run wrote (no shards, "
+            "manifest or run record there): this run would replace them with its own (the dataset card, dead "
+            "letters); give a new or empty --output"], err
+        assert _state(corpus) == before
+    fp = {"split": "train", "samples_per_shard": 8}
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "dead_letters.jsonl").write_text('{"mine": 1}\n')
+    with pytest.raises(SettingsError, match="holds dead_letters.jsonl, which no pixelkit run wrote"):
+        prepare_output(tmp_path / "other", fp, resume=True, overwrite=False)
+    (tmp_path / "other" / RUN_FILE).write_text(json.dumps(fp))  # a run that stopped after its first files
+    prepare_output(tmp_path / "other", fp, resume=True, overwrite=False)

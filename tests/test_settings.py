@@ -35,8 +35,16 @@ RUN_CASES = [
     ("tofu ratio over 1", ["--max_unknown_ratio=1.5"], "--max_unknown_ratio 1.5 must be in [0, 1]"),
     ("negative workers", ["--workers=-1"], "--workers -1 must be in 0.."),
     ("ten thousand workers", ["--workers=10000"], f"--workers 10000 must be in 0..{4 * (os.cpu_count() or 1)} (0: Beam's default; "),
+    # Beam's own flag for --workers: -3 was an IndexError traceback from Beam after --output was made (and a
+    # large count spawned that many processes, as --workers did before its limit)
+    ("negative Beam workers", ["--direct_running_mode=multi_processing", "--direct_num_workers=-3"],
+     f"--direct_num_workers -3 must be in 0..{4 * (os.cpu_count() or 1)} (the local runner's workers"),
     ("strip too wide", ["--max_patches=1000000"], "a strip can be at most 32,767 px wide; use --max_patches <= 2047"),
     ("too few patches", ["--max_patches=1"], "--max_patches 1 must be >= 2"),
+    # within cairo's width, over a shard sample's 64 MiB: every worker raised ValueError encoding its first strip
+    ("rgb strip over a sample's size", ["--preset=pixel-rgb", "--patch=1024", "--max_patches=31"],
+     "--max_patches 31 of 1024 px rgb patches is 97,517,568 bytes a strip, over the shard format's 67,108,864; "
+     "use --max_patches <= 21"),
     ("not a font", ["--font=/etc/passwd"], "--font /etc/passwd is not a TrueType/OpenType font"),
     ("missing font", ["--font=NoSuchFont.ttf"], "font file not found"),
     ("tiny patch", ["--patch=2"], "--patch 2 must be in 4..1024"),
@@ -52,6 +60,15 @@ RUN_CASES = [
     ("bad title regex", ["--drop_title=(unclosed"], "--drop_title '(unclosed' is not a valid regular expression"),
     ("empty text field", ["--text_field="], "--text_field '' must name a field"),
     ("pygame cannot do rgb", ["--preset=pixar", "--mode=rgb"], "the pygame backend renders gray or binary only"),
+    # pygame.freetype cannot scale a bitmap-only font: it was a ValueError traceback from every worker's first strip
+    # sizes pygame.freetype cannot draw: a ValueError / pygame.error from every worker, or samples with nothing drawn
+    # under 1 px per em: Pango drew blank strips written as samples of their text; pygame raised in every worker
+    ("glyphs under a pixel", ["--font_size=0.1"], "--font_size 0.1 at --dpi 120 is 0.167 px per em: a glyph under 1 px"),
+    ("pygame under 1 px per em", ["--preset=pixar", "--dpi=1"], "--font_size 8 at --dpi 1 is 0.111 px per em: a glyph"),
+    ("pygame drawing nothing", ["--preset=pixar", "--font_size=1000", "--dpi=500"],
+     "(6.94e+03 px per em): the pygame backend cannot draw PixeloidSans.ttf at that size (nothing is drawn)"),
+    ("pygame with a bitmap-only font", ["--preset=pixar", "--font=NotoColorEmoji.ttf"],
+     "--font NotoColorEmoji.ttf has only bitmap glyphs (no outlines), which the pygame backend cannot scale"),
     ("missing tokenizer", ["--tokenizer=/nonexistent/tok.json"], "--tokenizer /nonexistent/tok.json does not exist"),
     ("broken tokenizer", ["--tokenizer={d}/tok.json"], "is not a tokenizers JSON file"),
     ("resume and overwrite", ["--resume", "--overwrite"], "--resume and --overwrite contradict each other"),
@@ -62,6 +79,8 @@ RUN_CASES = [
     ("encoding outside its choices", ["--encoding", "nope"], "--encoding: invalid choice: 'nope' (choose from 'png', 'pxz')"),
     ("patches not a number", ["--max_patches=abc"], "--max_patches/--max-patches: invalid int value: 'abc'"),
     ("no input", ["-input"], "--input is required"),
+    ("the same input twice", ["-input", f"--input=books={PRIDE}", f"--input=books={PRIDE}"],
+     f"--input books={PRIDE}: {PRIDE} would be read twice (the same --input is given twice); give each file once"),
     ("input matches nothing", ["-input", "--input=books={d}/nothing/*.txt"], "no file matches"),
     ("unknown input format", ["-input", "--input={d}/words.tsv"], "cannot tell the format"),
     ("no output", ["-output"], "--output is required"),
@@ -102,6 +121,8 @@ CLI_CASES = [
     ("text with a negative size", ["text", "hi", "--font-size", "-2"], "--font-size -2.0 must be a size in points"),
     ("text too wide", ["text", "hi", "--max-patches", "1000000"], "use --max-patches <= 2047"),
     ("text with a non-font", ["text", "hi", "--font", "/etc/passwd"], "is not a TrueType/OpenType font"),
+    ("text in pygame with a bitmap-only font", ["text", "hi", "--backend", "pygame", "--font", "NotoColorEmoji.ttf"],
+     "has only bitmap glyphs (no outlines), which the pygame backend cannot scale"),
     ("pair with a tiny patch", ["pair", "a", "b", "--patch", "1"], "--patch 1 must be in 4..1024"),
     ("demo with negative workers", ["demo", "--out", "{d}/demo", "--workers", "-1"], "--workers -1 must be in 0.."),
     ("text with a negative wrap", ["text", "hi", "--wrap", "-1"], "--wrap -1 must be >= 0"),

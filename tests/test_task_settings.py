@@ -106,3 +106,24 @@ def test_a_stride_that_would_be_ignored_is_refused(tmp_path):
     with pytest.raises(SettingsError, match=r"--stride is the QA window overlap; --task ud-en_ewt-pos .* drop it"):
         run_task(["--task=ud-en_ewt-pos", f"--input=train={EXCERPT}", f"--output={tmp_path / 'u'}", "--stride=8"])
     assert not (tmp_path / "q").exists() and not (tmp_path / "u").exists()
+
+
+def test_a_file_where_a_split_folder_goes_is_refused_before_work(tmp_path):
+    """OUT/<split>/ holds a split's shards: a file named so in --output was a FileExistsError traceback after the
+    task's run record was written."""
+    (tmp_path / "validation").write_text("a file, not a folder")
+    with pytest.raises(SettingsError, match=f"--output {tmp_path}: {tmp_path / 'validation'} is a file, and the "
+                                            "split 'validation' is written into"):
+        run_task(["--task=ud-en_ewt-pos", f"--input=validation={EXCERPT}", f"--output={tmp_path}",
+                  "--vocab_split=validation"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["validation"]
+
+
+def test_a_strip_too_short_for_any_window_is_refused(tmp_path):
+    """--max_patches 3 leaves a QA window (question, SEP, context, EOS) or a pair no room at all: the job ran and
+    skipped every record as too_wide."""
+    with pytest.raises(SettingsError, match=r"--max_patches 3: --task xquad-en draws a question and a context window "
+                                            "with a SEP and an EOS patch, at least 4 patches"):
+        run_task(["--task=xquad-en", f"--input=validation={SAMPLE_DIR / 'xquad-en-excerpt.json'}",
+                  f"--output={tmp_path / 'out'}", "--max_patches=3"])
+    assert not (tmp_path / "out").exists()

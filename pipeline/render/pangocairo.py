@@ -33,6 +33,7 @@ from .pango.fontconfig import PrivateFontConfig, address
 from .pango.spacecheck import verdict
 
 _PANGO_SCALE = 1024
+_SAFE_PX = 1 << 20  # a run measured whole only below this (characters x em px); Pango's int widths end at 2**21 px
 # fringes of neighbouring glyphs overlap, digits, punctuation, kerned pairs, and a long line (a Pango that rounded
 # positions along the line instead of per glyph would show there): what the cache must get right
 _PANGRAM = "Typography: AVAWAY fjord ffi 0123456789 -- (quick) brown fox, 'lazy' dog! Wavy jump, lit office."
@@ -219,6 +220,9 @@ class PangoCairoRenderer(Renderer):
         found = self._cached(text)
         if found is not None:
             return found[1]
+        if len(text) * self.cfg.font_px > _SAFE_PX and len(text) > 1:  # past 2**31 Pango units a layout measured 0:
+            half = len(text) // 2  # 27,600 characters at --font_size 120 "fit" one patch; in halves, never that wide
+            return self._measure(text[:half]) + self._measure(text[half:])
         self._set(text)
         return self._pixel_size()[0]
 

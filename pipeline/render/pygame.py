@@ -43,6 +43,13 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402  (the pygame-ce distribution)
 import pygame.freetype  # noqa: E402
+from pygame import surfarray  # noqa: E402
+
+# pygame-ce makes surfarray a lazy module (importlib's LazyLoader), loaded on its first attribute access; on Python
+# < 3.12 that load is not thread-safe, so two threads' first renderers (Beam's --direct_running_mode
+# multi_threading) could see it half loaded: "module 'pygame.surfarray' has no attribute 'pixels2d'". Loaded here,
+# under this module's import lock.
+surfarray.pixels2d  # noqa: B018
 
 from .base import Renderer  # noqa: E402
 from .text import needs_shaping  # noqa: E402
@@ -82,6 +89,30 @@ def _px(width: float) -> int:
 def _signed(v: int) -> int:
     """pygame-ce reports negative glyph metrics as unsigned 32-bit integers."""
     return v - (1 << 32) if v >= (1 << 31) else v
+
+
+def draw_problem(cfg) -> str | None:
+    """Why this backend cannot draw ``cfg``'s font at its size, as a settings line naming the flag and the fix (None:
+    it can): checked once in the launcher, as every worker would fail alike -- a bitmap-only font (ValueError), a
+    size under 1/64 pt or 1 px per em (ValueError, "invalid ppem"), glyphs too large to load (pygame.error) or a
+    strip with nothing drawn (from 1000 pt at 500 dpi)."""
+    font = cfg.font_path.name
+    try:
+        res = PygameRenderer(cfg).render_text("Hello, world 0123")
+    except ValueError as e:
+        if "bitmap" in str(e):
+            return (f"--font {font} has only bitmap glyphs (no outlines), which the pygame backend cannot scale; give "
+                    "an outline font (e.g. --font PixeloidSans.ttf or GoNotoCurrent.ttf), or --backend pangocairo")
+        why = str(e)
+    except pygame.error as e:
+        why = str(e)
+    else:
+        if res.ok and res.num_patches > 0:
+            return None
+        why = "nothing is drawn"
+    return (f"--font_size {cfg.font_size:g} at --dpi {cfg.dpi} ({cfg.font_px:.3g} px per em): the pygame backend cannot "
+            f"draw {font} at that size ({why[:80]}); give a size of at least 1 px per em and at most a few thousand "
+            "(PIXAR: 8 pt at 80 dpi), or --backend pangocairo")
 
 
 class PygameRenderer(Renderer):
@@ -124,13 +155,13 @@ class PygameRenderer(Renderer):
             # Antialiased glyphs blend per channel on a 24-bit surface (an 8-bit palette surface would
             # search the palette for every blended pixel: ~20x slower); the red channel is the gray level.
             surface = pygame.Surface((c.width, c.height), depth=24)
-            view = pygame.surfarray.pixels_red(surface)
-            self._planes = pygame.surfarray.pixels3d(surface)  # (W, H, 3): clearing writes every channel
+            view = surfarray.pixels_red(surface)
+            self._planes = surfarray.pixels3d(surface)  # (W, H, 3): clearing writes every channel
         else:
             # Mono glyphs only ever write palette index 0 on 255: an 8-bit gray palette is the fastest target.
             surface = pygame.Surface((c.width, c.height), depth=8)
             surface.set_palette([(v, v, v) for v in range(256)])  # palette index == gray level
-            view = pygame.surfarray.pixels2d(surface)
+            view = surfarray.pixels2d(surface)
             self._planes = view  # (W, H)
         surface.fill((255, 255, 255))
         self._surface = surface

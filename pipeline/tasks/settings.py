@@ -88,6 +88,11 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         problems += output_problems({**o, "output": None}, "", "")[1:]  # [0] is "--output is required": the rest
     else:
         problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
+        root = Path(out.removeprefix("file://")) if out else None
+        for split in splits if root is not None and root.is_dir() else ():  # OUT/<split>/ holds the split's shards:
+            if (root / split).exists() and not (root / split).is_dir():  # a file there was a FileExistsError traceback
+                problems.append(f"--output {out}: {root / split} is a file, and the split {split!r} is written into "
+                                f"{root / split}/; give another --output (or move that file)")
     if o.get("label_names") is not None and task is not None:  # given empty (an unset $VAR): refused, not ignored
         names, problem = label_names(o["label_names"], task.family)
         if problem:
@@ -124,6 +129,10 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
             problems.append(f"--stride {o['stride']}: a window of --max_patches {cfg.max_patches} holds at most {most} "
                             "context patches, so windows could never overlap by that much (the renderer would "
                             "silently not overlap them); give a smaller --stride (PIXEL: 160 with --max_patches 400)")
+        if cfg is not None and task is not None and task.input in ("pair", "qa") and cfg.max_patches < 4:
+            two = "a question and a context window" if task.input == "qa" else "two texts"  # each >= 1 patch
+            problems.append(f"--max_patches {cfg.max_patches}: --task {task.name} draws {two} with a SEP and an EOS "
+                            "patch, at least 4 patches; every record would be skipped as too_wide (PIXEL: 529, QA 400)")
     if problems:
         raise SettingsError(problems)
     return task, splits
