@@ -37,11 +37,11 @@ def _cli(*args: str, timeout: int = 600, check: bool = True, env: dict | None = 
     return p
 
 
-def _main(*args: str) -> str:
+def _run(*args: str) -> tuple[int, str]:
     """``pixel-train ARGS`` in this process: the console script's own ``main``, with the environment ``_cli`` gives
     a subprocess (and one torch thread) for the call, restored after. Saves the 5-10 s of imports (torch,
     DeepSpeed, transformers, scikit-learn) each subprocess pays; keep ``_cli`` where the process is the point.
-    Returns what the command printed and logged; fails on a non-zero exit."""
+    Returns the exit code and what the command printed and logged."""
     buf = io.StringIO()
     handler, root = logging.StreamHandler(buf), logging.getLogger()
     saved_env, saved_level, threads = dict(os.environ), root.level, torch.get_num_threads()
@@ -58,8 +58,14 @@ def _main(*args: str) -> str:
         torch.set_num_threads(threads)
         os.environ.clear()
         os.environ.update(saved_env)
-    assert code == 0, f"pixel-train failed ({code}):\n{buf.getvalue()[-5000:]}"
-    return buf.getvalue()
+    return code, buf.getvalue()
+
+
+def _main(*args: str) -> str:
+    """``_run`` that fails on a non-zero exit; returns what the command printed and logged."""
+    code, out = _run(*args)
+    assert code == 0, f"pixel-train failed ({code}):\n{out[-5000:]}"
+    return out
 
 
 def _metrics(out: Path) -> dict[int, dict]:

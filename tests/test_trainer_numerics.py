@@ -3,11 +3,7 @@ NaN / inf stops at that step (exit 2, named, nothing of it saved, earlier checkp
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,29 +12,7 @@ import torch
 
 from conftest import make_shard_set
 from taskdata import EWT_EXCERPT, make_task
-from test_trainer_engine import ENV
-
-
-def _run(*args: str) -> tuple[int, str]:
-    """``pixel-train ARGS`` in this process (as test_trainer_engine._main), any exit code: (code, what it printed)."""
-    from pixelkit.trainer.cli import main as train_main
-    buf = io.StringIO()
-    handler, root = logging.StreamHandler(buf), logging.getLogger()
-    saved_env, saved_level, threads = dict(os.environ), root.level, torch.get_num_threads()
-    os.environ.update({k: ENV[k] for k in ("TORCH_EXTENSIONS_DIR", "DS_ACCELERATOR", "OMP_NUM_THREADS")})
-    torch.set_num_threads(1)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-            code = train_main(list(args))
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(saved_level)
-        torch.set_num_threads(threads)
-        os.environ.clear()
-        os.environ.update(saved_env)
-    return code, buf.getvalue()
+from test_trainer_engine import _run
 
 
 def _strict(line: str) -> dict:
