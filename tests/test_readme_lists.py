@@ -211,10 +211,10 @@ def test_the_run_defaults_trainer_readme_states_are_the_config_defaults():
 
 
 def test_the_main_job_paragraph_says_a_cpu_run_builds_no_deepspeed_op():
-    """engine.py turns DeepSpeed's CPU shared-memory op off (test_trainer_engine.py checks no .so is built); the
+    """runtime.py turns DeepSpeed's CPU shared-memory op off (test_trainer_engine.py checks no .so is built); the
     top README said the first run compiles it."""
-    from pixelkit.trainer import engine
-    assert '__compatible_ops__["deepspeed_shm_comm"] = False' in Path(engine.__file__).read_text()
+    from pixelkit.trainer import runtime
+    assert '__compatible_ops__["deepspeed_shm_comm"] = False' in Path(runtime.__file__).read_text()
     main_job = _text("README.md").split("The main job", 1)[1].split("\n\n", 1)[0]
     assert "No DeepSpeed op is compiled on CPU" in main_job and "compiles a small CPU op" not in main_job
     assert "builds none" in _section("trainer/README.md", "## Engine and outputs")

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,26 +41,6 @@ class Run:
     picture: Path | None
     final_loss: float
     steps: int
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _init_distributed() -> tuple[int, int]:
-    import deepspeed
-    import torch.distributed as dist
-    for k, v in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
-        os.environ.setdefault(k, v)
-    os.environ.setdefault("MASTER_PORT", str(_free_port()))
-    if not dist.is_initialized():
-        # DeepSpeed's CPU backend JIT-builds a shared-memory op (1-2 min on a first run) that only its
-        # inference_all_reduce uses; training reduces through gloo, so the build is skipped.
-        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
-        deepspeed.init_distributed(dist_backend=runtime.backend(), auto_mpi_discovery=False, verbose=False)
-    return dist.get_rank(), dist.get_world_size()
 
 
 def _optimizer(model, cfg: TrainConfig):
@@ -134,7 +113,7 @@ def train(cfg: TrainConfig) -> Run:
     import torch
     import torch.distributed as dist
 
-    rank, world = _init_distributed()
+    rank, world = runtime.init_distributed()
     if not torch.cuda.is_available():  # each rank's share of the cores (runtime.cpu_threads_per_rank)
         log.info("rank %d/%d: %d CPU threads", rank, world, torch.get_num_threads(), extra={"every_rank": True})
     if rank == 0:

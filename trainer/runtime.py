@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,27 @@ from pixelkit.schemas.files import write_atomic
 log = logging.getLogger("pixel-train")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STALE_LOCK_SECONDS = 15 * 60  # a JIT build takes 1-2 min; a lock this old was left by a killed build
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def init_distributed() -> tuple[int, int]:
+    """The process group (gloo on CPU, nccl on GPU) of a launcher's ranks, or of this one process: (rank, world)."""
+    import deepspeed
+    import torch.distributed as dist
+    for k, v in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
+        os.environ.setdefault(k, v)
+    os.environ.setdefault("MASTER_PORT", str(free_port()))
+    if not dist.is_initialized():
+        # DeepSpeed's CPU backend JIT-builds a shared-memory op (1-2 min on a first run) that only its
+        # inference_all_reduce uses; training reduces through gloo, so the build is skipped.
+        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+        deepspeed.init_distributed(dist_backend=backend(), auto_mpi_discovery=False, verbose=False)
+    return dist.get_rank(), dist.get_world_size()
 
 
 def setup() -> None:

@@ -109,13 +109,13 @@ def engine_overhead(shards: Path, steps: int, rounds: int) -> dict[str, float]:
 
     from pixelkit.trainer import runtime
     from pixelkit.trainer.config import TrainConfig, deepspeed_config
-    from pixelkit.trainer.engine import _init_distributed
+    from pixelkit.trainer.runtime import init_distributed
     from pixelkit.trainer.models import DataInfo, get_variant
     from pixelkit.trainer.shardsets import resolve
     from pixelkit.trainer.stream import BatchStream, StreamSpec
 
     runtime.setup()
-    _init_distributed()
+    init_distributed()
     v = get_variant("pixel")
     cfg = v.config("debug", {}, DataInfo("gray", 16, 529))
     it = iter(BatchStream(StreamSpec([resolve(str(shards)).urls], [1.0], 8, v.collate, cfg, shuffle_buffer=0)))
