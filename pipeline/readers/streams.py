@@ -20,6 +20,15 @@ from ..documents import no_surrogates
 Opener = Callable[[str], BinaryIO]
 STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError, lzma.LZMAError)
 CHUNK = 1 << 20
+# --max_doc_chars as a byte cap a reader stops at before holding a record whole: a record of that many characters
+# takes at most this many bytes per character (UTF-8: 4; JSON's \ud83d\ude00 escapes: 12), plus this slack (a
+# Project Gutenberg license header and footer, a JSON line's other fields)
+CAP_SLACK = 1 << 20
+
+
+def byte_cap(max_doc_chars: int, per_char: int) -> int:
+    """The bytes past which a record cannot be within ``max_doc_chars`` characters (0: no cap)."""
+    return max_doc_chars * per_char + CAP_SLACK if max_doc_chars else 0
 
 
 _SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),

@@ -1,0 +1,62 @@
+"""Readers stay bounded on big inputs: a record over ``--max_doc_chars`` is refused (``document_too_large``) after at
+most a bounded number of bytes, never held whole, and the records around it are read. Real prose (the bundled
+WikiText-2 / Pride and Prejudice excerpts) repeated to a few MB; bytes read are counted at the file itself."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from pixelkit.pipeline.documents import DeadLetter, Document
+from pixelkit.pipeline.readers import iter_documents
+
+from readerdata import SAMPLE_DIR, kinds
+
+
+class CountingFile(io.FileIO):
+    """A real local file that counts the bytes read from it."""
+
+    read_bytes = 0
+
+    def readinto(self, b):
+        n = super().readinto(b)
+        CountingFile.read_bytes += n or 0
+        return n
+
+
+def counting_open(path: str):
+    CountingFile.read_bytes = 0
+    return io.BufferedReader(CountingFile(path), buffer_size=1 << 16)
+
+
+def prose(n_bytes: int) -> str:
+    base = ((SAMPLE_DIR / "wikitext-2-test-excerpt.txt").read_text(encoding="utf-8")
+            + (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text(encoding="utf-8"))
+    return (base * (n_bytes // len(base) + 1))[:n_bytes]
+
+
+def test_a_text_file_over_max_doc_chars_is_refused_without_being_read_whole(tmp_path: Path):
+    big = tmp_path / "big.txt"
+    big.write_text(prose(8 << 20).replace("\n", " "), encoding="utf-8")  # 8 MB, one line (a dump with no newline)
+    small = tmp_path / "small.txt"
+    small.write_text(prose(50_000), encoding="utf-8")
+    limit = 200_000
+    recs = list(iter_documents(str(big), "auto", "books", counting_open, max_doc_chars=limit))
+    assert kinds(recs) == {"DeadLetter:document_too_large": 1}
+    assert "not read further" in recs[0].detail and recs[0].position == "file"
+    cap = 4 * limit + (1 << 20)  # 4 bytes per character (+1 MiB)
+    assert CountingFile.read_bytes <= cap + (2 << 20) < big.stat().st_size // 2  # all 8 MB were read
+    ok = list(iter_documents(str(small), "auto", "books", counting_open, max_doc_chars=limit))
+    assert [type(r) for r in ok] == [Document] and len(ok[0].text) == 50_000
+
+
+def test_a_book_directory_refuses_its_oversized_book_alone(tmp_path: Path):
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "a.txt").write_text(prose(30_000), encoding="utf-8")
+    (books / "b.txt").write_text(prose(6 << 20), encoding="utf-8")
+    (books / "c.txt").write_text(prose(40_000), encoding="utf-8")
+    recs = list(iter_documents(str(books), "books", "books", counting_open, max_doc_chars=100_000))
+    assert [(type(r).__name__, r.file.rsplit("/", 1)[-1] if isinstance(r, DeadLetter) else r.doc_id) for r in recs] == [
+        ("Document", "a"), ("DeadLetter", "b.txt"), ("Document", "c")]
+    assert isinstance(recs[1], DeadLetter) and recs[1].reason == "document_too_large"
