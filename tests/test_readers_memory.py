@@ -7,10 +7,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from pixelkit.pipeline.documents import DeadLetter, Document
 from pixelkit.pipeline.readers import iter_documents
 
-from readerdata import SAMPLE_DIR, kinds
+from readerdata import SAMPLE_DIR, jsonl_bytes, kinds, write_data
 
 
 class CountingFile(io.FileIO):
@@ -60,3 +62,26 @@ def test_a_book_directory_refuses_its_oversized_book_alone(tmp_path: Path):
     assert [(type(r).__name__, r.file.rsplit("/", 1)[-1] if isinstance(r, DeadLetter) else r.doc_id) for r in recs] == [
         ("Document", "a"), ("DeadLetter", "b.txt"), ("Document", "c")]
     assert isinstance(recs[1], DeadLetter) and recs[1].reason == "document_too_large"
+
+
+def _peak_bytes(fn) -> tuple[list, int]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = list(fn())
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("name", ["web.jsonl", "web.jsonl.gz"])
+def test_a_json_line_over_max_doc_chars_is_refused_without_being_held_or_parsed(tmp_path: Path, name: str):
+    lines = [{"id": "before", "text": prose(20_000)}, {"id": "huge", "text": prose(16 << 20)},
+             {"id": "after", "text": prose(30_000)}]
+    path = write_data(tmp_path / name, jsonl_bytes(lines))
+    limit = 100_000  # a line over 12 bytes per character (+1 MiB): 2.2 MB; the huge one is 16 MB
+    recs, peak = _peak_bytes(lambda: iter_documents(str(path), "auto", "web", max_doc_chars=limit))
+    assert [getattr(r, "doc_id", None) or r.reason for r in recs] == ["before", "document_too_large", "after"]
+    assert recs[1].position == "line 2" and "not parsed" in recs[1].detail
+    assert peak < 8 << 20  # the 16 MB line was held, decoded and parsed: > 48 MB

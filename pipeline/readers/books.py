@@ -43,5 +43,6 @@ def iter_books(path: str, source: str, opener: Opener = open_binary, text_field:
         return iter_book_dir(path, source, opener, max_doc_chars)
     fmt = detect_format(path)
     if fmt in ("jsonl", "parquet"):
-        return reader(fmt)(path, source, opener, text_field=text_field, id_field="title")
+        size = {"max_doc_chars": max_doc_chars} if fmt == "jsonl" else {}  # parquet: ReadFileFn's check
+        return reader(fmt)(path, source, opener, text_field=text_field, id_field="title", **size)
     return iter_text(path, source, opener, mode="file", max_doc_chars=max_doc_chars)
