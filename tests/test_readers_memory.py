@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from pixelkit.pipeline.documents import DeadLetter, Document
 from pixelkit.pipeline.readers import iter_documents
@@ -85,3 +86,17 @@ def test_a_json_line_over_max_doc_chars_is_refused_without_being_held_or_parsed(
     assert [getattr(r, "doc_id", None) or r.reason for r in recs] == ["before", "document_too_large", "after"]
     assert recs[1].position == "line 2" and "not parsed" in recs[1].detail
     assert peak < 8 << 20  # the 16 MB line was held, decoded and parsed: > 48 MB
+
+
+def test_a_well_compressed_zst_is_decompressed_in_bounded_pieces(tmp_path: Path):
+    """python-zstandard's decompressobj has no output limit: 64 KB of input fed at once came out as one piece of
+    all it makes (here the whole 48 MB file, 20 KB compressed); fed in 1 KB steps, a piece is at most 32 MB (a
+    zstd block of a few bytes makes at most 128 KB) and on text far less."""
+    text = prose(4_000)
+    lines = [{"id": f"d{i}", "text": text} for i in range(12_000)]  # 48 MB of JSON lines
+    path = tmp_path / "web.jsonl.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(jsonl_bytes(lines)))
+    assert path.stat().st_size < 64 << 10
+    recs, peak = _peak_bytes(lambda: (r.doc_id for r in iter_documents(str(path), "auto", "web")))
+    assert len(recs) == 12_000 and recs[-1] == "d11999"
+    assert peak < 16 << 20  # was > 48 MB
