@@ -100,3 +100,26 @@ def test_a_well_compressed_zst_is_decompressed_in_bounded_pieces(tmp_path: Path)
     recs, peak = _peak_bytes(lambda: (r.doc_id for r in iter_documents(str(path), "auto", "web")))
     assert len(recs) == 12_000 and recs[-1] == "d11999"
     assert peak < 16 << 20  # was > 48 MB
+
+
+def test_parquet_with_one_huge_row_group_is_read_a_page_at_a_time(tmp_path: Path):
+    """pyarrow's ParquetFile pre-buffers (pre_buffer=True by default) every column chunk of a row group before its
+    first row: a file written as one row group was read whole (a 324 MB file: 404 MB RSS for its first 1,000 rows)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = prose(9_000)
+    n = 4_000  # 16 MB of text in one row group, uncompressed, each row its own text
+    table = pa.table({"id": [f"d{i}" for i in range(n)], "text": [f"{i} {text[i:i + 4_000]}" for i in range(n)]})
+    path = tmp_path / "one-group.parquet"
+    pq.write_table(table, path, row_group_size=n, compression="none", use_dictionary=False)
+    assert path.stat().st_size > 15 << 20
+    first = []
+    for rec in iter_documents(str(path), "auto", "web", counting_open):
+        first.append(rec.doc_id)
+        if len(first) == 10:
+            break
+    assert first == [f"d{i}" for i in range(10)]
+    assert CountingFile.read_bytes < 6 << 20  # all 16 MB were read before the first row
+    every = [r.doc_id for r in iter_documents(str(path), "auto", "web", counting_open)]
+    assert every == [f"d{i}" for i in range(n)]
