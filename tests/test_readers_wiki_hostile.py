@@ -154,3 +154,29 @@ def test_cdata_and_xml_comments_in_a_page_keep_its_text(tmp_path):
     a, b, dead, redirect = iter_wikipedia(str(tmp_path / "c.xml"), "enwiki")
     assert a == clean and b == clean
     assert (dead.position, dead.reason, redirect.reason) == ("page 3", "malformed_xml", "redirect")
+
+
+def test_a_page_over_the_byte_cap_is_skipped_to_its_end_never_held_whole(tmp_path):
+    """A page of more than 6 bytes per character of --max_doc_chars (+1 MiB) is not held nor parsed as XML (a 200 MB
+    page took 1.5 GB to be refused): an article is a ``document_too_large`` dead letter naming it, a talk page is
+    skipped as any talk page is, and the pages after them are read as ever."""
+    import tracemalloc
+
+    header, pages, footer = _parts()
+    big, _ = _huge_dump(tmp_path, 8_000_000)
+    huge = big.read_bytes()[len(header) + sum(map(len, pages)):-len(footer) or None]
+    talk = re.sub(rb"<ns>0</ns>", b"<ns>1</ns>", huge.replace(b"<id>999</id>", b"<id>998</id>", 1), count=1)
+    path = tmp_path / "two-huge.xml"
+    path.write_bytes(header + pages[0] + huge + talk + b"".join(pages[1:]) + footer)
+    tracemalloc.start()
+    try:
+        recs = list(iter_wikipedia(str(path), "enwiki", max_doc_chars=200_000))  # a cap of 2.2 MB
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    clean = list(iter_wikipedia(str(WIKI), "enwiki"))
+    assert recs[:1] + recs[3:] == clean
+    assert (recs[1].position, recs[1].reason) == ("page 2 (id 999)", "document_too_large")
+    assert "not parsed" in recs[1].detail and len(huge) > 8_000_000
+    assert (recs[2].doc_id, recs[2].reason) == ("998", "not_article_namespace")
+    assert peak < 6 << 20  # each 8 MB page was held, decoded and parsed: > 24 MB

@@ -26,7 +26,8 @@ from .streams import Opener, open_binary, split_name
 
 OPTIONS = ("text_field", "id_field")  # the reader options a run can set (--text_field, --id_field)
 # --max_doc_chars, which a reader takes when it can refuse a record before the costly part of reading it (a
-# MediaWiki page before its wikitext is parsed); ReadFileFn checks every Document against it anyway
+# MediaWiki page before its wikitext is parsed, a text file before it is read whole, a JSON line before it is
+# parsed); ReadFileFn checks every Document against it anyway
 SIZE_OPTION = "max_doc_chars"
 
 
@@ -44,13 +45,14 @@ FORMATS: dict[str, Format] = {
                         help="MediaWiki XML export (pages-articles, multistream .bz2 too)",
                         license="Wikipedia: CC BY-SA 3.0 and GFDL (dumps before June 2023), CC BY-SA 4.0 since; "
                                 "another wiki: its own terms"),
-    "books": Format("pixelkit.pipeline.readers.books:iter_books", (), ("text_field",),
+    "books": Format("pixelkit.pipeline.readers.books:iter_books", (), ("text_field", SIZE_OPTION),
                     help="a directory of .txt books, or bookcorpusopen jsonl/parquet"),
-    "jsonl": Format("pixelkit.pipeline.readers.jsonl:iter_jsonl", (".jsonl", ".ndjson"), OPTIONS,
+    "jsonl": Format("pixelkit.pipeline.readers.jsonl:iter_jsonl", (".jsonl", ".ndjson"), (*OPTIONS, SIZE_OPTION),
                     help="JSON lines, one document per line"),
     "parquet": Format("pixelkit.pipeline.readers.parquet:iter_parquet", (".parquet",), OPTIONS,
                       help="parquet, one document per row"),
-    "text": Format("pixelkit.pipeline.readers.text:iter_text", (".txt",), help="plain UTF-8 text, one document per file"),
+    "text": Format("pixelkit.pipeline.readers.text:iter_text", (".txt",), (SIZE_OPTION,),
+                   help="plain UTF-8 text, one document per file"),
     "csv": Format("pixelkit.pipeline.readers.csvrows:iter_csv", (".csv",), OPTIONS, help="CSV with a header row"),
 }
 

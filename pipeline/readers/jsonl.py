@@ -8,8 +8,8 @@ import json
 from typing import BinaryIO, Iterator
 
 from ..documents import DeadLetter, Record
-from .streams import (STREAM_ERRORS, Opener, error_detail, file_stem, open_binary, open_stream, stream_reason,
-                      wide_bom_codec)
+from .streams import (STREAM_ERRORS, Opener, byte_cap, error_detail, file_stem, open_binary, open_stream,
+                      stream_reason, wide_bom_codec)
 from .web import web_record
 
 
@@ -45,28 +45,44 @@ def _records(raw: bytes, source: str, path: str, line_no: int, stem: str, text_f
         yield from recs
 
 
-def _lines(fh: BinaryIO) -> Iterator[bytes]:
-    """The stream's lines as UTF-8 bytes. A file that starts with a UTF-16 or UTF-32 byte-order mark (Windows
-    PowerShell's ``>`` writes UTF-16) is decoded as that (read as UTF-8 lines, every record failed and the NUL byte
-    after the last newline was one more). A character that does not decode in it ends the file (the lines after it
-    cannot be found reliably)."""
+def _lines(fh: BinaryIO, cap: int = 0) -> Iterator[bytes | int]:
+    """The stream's lines as UTF-8 bytes; a line of more than ``cap`` bytes (0: no cap) comes as its length instead,
+    read in pieces and dropped (a 211 MB line was held whole, and parsed: 822 MB at the peak). A file that starts
+    with a UTF-16 or UTF-32 byte-order mark (Windows PowerShell's ``>`` writes UTF-16) is decoded as that (read as
+    UTF-8 lines, every record failed and the NUL byte after the last newline was one more; ``cap`` counts its
+    characters there). A character that does not decode in it ends the file (the lines after it cannot be found
+    reliably)."""
     codec = wide_bom_codec(fh)
-    if codec is None:
-        return iter(fh)
-    return (line.encode("utf-8") for line in io.TextIOWrapper(fh, encoding=codec, newline="\n"))
+    src = fh if codec is None else io.TextIOWrapper(fh, encoding=codec, newline="\n")
+    newline = b"\n" if codec is None else "\n"
+    while line := src.readline(cap + 1 if cap else -1):
+        if cap and len(line) > cap and not line.endswith(newline):
+            size = len(line)
+            while (more := src.readline(1 << 20)) and not more.endswith(newline):
+                size += len(more)
+            yield size + len(more)
+        else:
+            yield line if codec is None else line.encode("utf-8")
 
 
 def iter_jsonl(path: str, source: str, opener: Opener = open_binary, text_field: str = "text",
-               id_field: str = "id") -> Iterator[Record]:
+               id_field: str = "id", max_doc_chars: int = 0) -> Iterator[Record]:
     """JSON lines (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``); each line decoded on its own, strictly as UTF-8
     (UTF-16 or UTF-32 when the file starts with that byte-order mark).
 
     A record without ``id_field`` gets ``f"{file_stem}-{line_no}"`` (1-based). Blank lines are not records.
+    ``max_doc_chars`` (0: none): a line longer than 12 bytes per character of it (+1 MiB; JSON's most for a text of
+    that length, ``\\ud83d\\ude00`` escapes) is a ``document_too_large`` dead letter, not held whole nor parsed.
     """
-    stem, line_no = file_stem(path), 0
+    stem, line_no, cap = file_stem(path), 0, byte_cap(max_doc_chars, 12)
     with open_stream(path, opener) as fh:
         try:
-            for line_no, raw in enumerate(_lines(fh), 1):
+            for line_no, raw in enumerate(_lines(fh, cap), 1):
+                if isinstance(raw, int):
+                    yield DeadLetter(source, path, f"line {line_no}", "document_too_large", f"a line of {raw:,} "
+                                     f"bytes > {cap:,} (12 per character of --max_doc_chars {max_doc_chars:,}, "
+                                     "+1 MiB): not parsed")
+                    continue
                 raw = raw.removeprefix(codecs.BOM_UTF8)  # on any line: files saved with a BOM, concatenated
                 if raw and not raw.isspace():
                     yield from _records(raw, source, path, line_no, stem, text_field, id_field)

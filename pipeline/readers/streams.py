@@ -20,6 +20,15 @@ from ..documents import no_surrogates
 Opener = Callable[[str], BinaryIO]
 STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError, lzma.LZMAError)
 CHUNK = 1 << 20
+# --max_doc_chars as a byte cap a reader stops at before holding a record whole: a record of that many characters
+# takes at most this many bytes per character (UTF-8: 4; JSON's \ud83d\ude00 escapes: 12), plus this slack (a
+# Project Gutenberg license header and footer, a JSON line's other fields)
+CAP_SLACK = 1 << 20
+
+
+def byte_cap(max_doc_chars: int, per_char: int) -> int:
+    """The bytes past which a record cannot be within ``max_doc_chars`` characters (0: no cap)."""
+    return max_doc_chars * per_char + CAP_SLACK if max_doc_chars else 0
 
 
 _SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
@@ -45,23 +54,31 @@ def open_binary(path: str) -> BinaryIO:
 
 
 class _ZstdReader(io.RawIOBase):
-    """Concatenated zstd frames. Unlike ``ZstdDecompressor.stream_reader``, raises EOFError when data ends mid-frame."""
+    """Concatenated zstd frames. Unlike ``ZstdDecompressor.stream_reader``, raises EOFError when data ends mid-frame.
+    Input is fed in ``FEED``-byte steps: python-zstandard's ``decompressobj`` has no output limit, so one call
+    returns all its input makes (64 KB of a well-compressed corpus came back as one 16 MB piece; a zstd block of a
+    few bytes can make 128 KB, so a step of 1 KB makes at most 32 MB)."""
+
+    FEED = 1 << 10
 
     def __init__(self, raw: BinaryIO):
         self._raw, self._dctx = raw, zstandard.ZstdDecompressor()
         self._obj, self._out, self._mid_frame = self._dctx.decompressobj(), memoryview(b""), False
+        self._in = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buf) -> int:
         while not len(self._out):
-            data = self._raw.read(1 << 16)  # small input steps bound the output of one decompress call
-            if not data:
-                if self._mid_frame:
-                    raise EOFError("zstd data ended before the end of the frame")
-                return 0
-            self._out = memoryview(self._feed(data))
+            if not len(self._in):
+                self._in = memoryview(self._raw.read(1 << 16))
+                if not len(self._in):
+                    if self._mid_frame:
+                        raise EOFError("zstd data ended before the end of the frame")
+                    return 0
+            step, self._in = self._in[:self.FEED], self._in[self.FEED:]
+            self._out = memoryview(self._feed(bytes(step)))
         n = min(len(buf), len(self._out))
         buf[:n] = self._out[:n]
         self._out = self._out[n:]

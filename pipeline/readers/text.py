@@ -10,19 +10,24 @@ from typing import BinaryIO, Iterator
 
 from ..documents import DeadLetter, Document, Record, Skipped
 from .gutenberg import strip_boilerplate
-from .streams import CHUNK, STREAM_ERRORS, Opener, error_detail, file_stem, open_binary, open_stream, stream_reason
+from .streams import (CHUNK, STREAM_ERRORS, Opener, byte_cap, error_detail, file_stem, open_binary, open_stream,
+                      stream_reason)
 
 
-def _read_all(fh: BinaryIO) -> tuple[bytes, BaseException | None]:
-    """Every byte the stream gives before it ends or breaks, and the error that broke it (None at a clean end).
+def _read_all(fh: BinaryIO, cap: int = 0) -> tuple[bytes, BaseException | None, bool]:
+    """Every byte the stream gives before it ends or breaks, the error that broke it (None at a clean end), and
+    whether it holds more than ``cap`` bytes (0: no cap; then reading stopped there, the rest never read).
     ``read1``: a decompressor failing mid-file keeps what it had already decompressed (``read(n)`` drops it)."""
-    parts, read = [], getattr(fh, "read1", fh.read)
+    parts, read, size = [], getattr(fh, "read1", fh.read), 0
     try:
         while chunk := read(CHUNK):
             parts.append(chunk)
+            size += len(chunk)
+            if cap and size > cap:
+                return b"", None, True
     except STREAM_ERRORS as e:
-        return b"".join(parts), e
-    return b"".join(parts), None
+        return b"".join(parts), e, False
+    return b"".join(parts), None, False
 
 
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
@@ -57,8 +62,13 @@ def decode_lines(data: bytes, source: str, path: str) -> tuple[str, list[DeadLet
     return "\n".join(kept), dead
 
 
-def _whole_text(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Record]:
-    data, err = _read_all(fh)
+def _whole_text(fh: BinaryIO, source: str, path: str, stem: str, max_doc_chars: int = 0) -> Iterator[Record]:
+    cap = byte_cap(max_doc_chars, 4)  # a text of max_doc_chars characters is at most 4 bytes each (UTF-8/16/32)
+    data, err, over = _read_all(fh, cap)
+    if over:  # a 1 GB file was read whole (3 GB at the peak) before --max_doc_chars refused it
+        yield DeadLetter(source, path, "file", "document_too_large", f"more than {cap:,} bytes (4 per character "
+                         f"of --max_doc_chars {max_doc_chars:,}, +1 MiB): not read further")
+        return
     lines_before = data.count(b"\n")
     if err is not None:  # the partial last line is part of the cut
         data = data[: data.rfind(b"\n") + 1]
@@ -107,16 +117,19 @@ def _paragraphs(fh: BinaryIO, source: str, path: str, stem: str) -> Iterator[Rec
         yield Document(source, f"{stem}-{k}", "\n".join(lines), stem)
 
 
-def iter_text(path: str, source: str, opener: Opener = open_binary, mode: str = "file") -> Iterator[Record]:
+def iter_text(path: str, source: str, opener: Opener = open_binary, mode: str = "file",
+              max_doc_chars: int = 0) -> Iterator[Record]:
     """UTF-8 text. ``mode="file"``: one document (``doc_id`` = title = file stem). ``mode="paragraphs"``:
     blank-line separated documents ``f"{stem}-{k}"`` (k from 0; a paragraph of only undecodable lines still
     counts, so later ids do not shift). Either way a line that is not valid UTF-8 costs that line only: it is
     left out and dead-lettered (``decode_error``, ``line N``); a stream cut short (truncated .gz/.bz2/.zst)
-    keeps every complete line before the cut and adds one ``truncated_file`` dead letter."""
+    keeps every complete line before the cut and adds one ``truncated_file`` dead letter. ``max_doc_chars`` (0: none;
+    ``mode="file"``): a file of more than 4 bytes per character of it (+1 MiB) is one ``document_too_large`` dead
+    letter, read no further than that."""
     if mode not in ("file", "paragraphs"):
         raise ValueError(f"mode must be 'file' or 'paragraphs', not {mode!r}")
     with open_stream(path, opener) as fh:
         if mode == "file":
-            yield from _whole_text(fh, source, path, file_stem(path))
+            yield from _whole_text(fh, source, path, file_stem(path), max_doc_chars)
         else:
             yield from _paragraphs(fh, source, path, file_stem(path))

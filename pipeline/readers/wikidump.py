@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 import mwparserfromhell
 
 from ..documents import DeadLetter, Document, Record, Skipped
-from .streams import STREAM_ERRORS, Opener, error_detail, open_binary, open_stream, stream_reason
+from .streams import STREAM_ERRORS, Opener, byte_cap, error_detail, open_binary, open_stream, stream_reason
 from .wikitext import DEFAULT_LINK_PREFIXES, wikitext_to_text
 
 
@@ -52,17 +52,61 @@ _PAGE_START = re.compile(rb"<page[>\s]")
 _DECLARED = re.compile(rb"""\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
 
 
-def _blobs(fh: BinaryIO) -> Iterator[tuple[str, bytes]]:
+class HugePage(NamedTuple):
+    """A page over the byte cap, skipped to its end unparsed: what its first bytes tell, and its size."""
+    page_id: str
+    title: str
+    ns: str
+    redirect: bool
+    size: int
+
+
+_HEAD = 1 << 16  # a page's first bytes kept when it is skipped: its title, ns, id and redirect come before its text
+_HEAD_FIELDS = {k: re.compile(rb"<%s>([^<]*)</%s>" % (k.encode(), k.encode())) for k in ("title", "ns", "id")}
+
+
+def _huge_page(head: bytes, size: int) -> HugePage:
+    def field(name: str, default: str = "") -> str:
+        m = _HEAD_FIELDS[name].search(head)
+        return m.group(1).decode("utf-8", "replace").strip() if m else default
+    before_text = head.split(b"<revision", 1)[0]
+    return HugePage(field("id"), field("title"), field("ns", "0"), b"<redirect" in before_text, size)
+
+
+def _page_end(buf: bytearray) -> int:
+    """Where the page whose start is behind ``buf`` ends in it: just past its ``</page>``, or at the next page's
+    start (as ``_blobs`` cuts a page that runs into the next); -1 if neither is in ``buf``."""
+    end, nxt = buf.find(_END_PAGE), _PAGE_START.search(buf)
+    if nxt is not None and (end < 0 or nxt.start() < end):
+        return nxt.start()
+    return end + len(_END_PAGE) if end >= 0 else -1
+
+
+def _blobs(fh: BinaryIO, cap: int = 0) -> Iterator[tuple[str, bytes | HugePage]]:
     """``("header", bytes before the first <page>)`` (``("whole", ...)``: a file without pages), then
     ``("page", b"<page>...</page>")`` for each page, cut
     from the byte stream: each page is parsed on its own, so a broken page costs that page, not the rest of the
     dump. ``<`` in text is always escaped, so a literal ``<page>`` is markup. Fed with ``read1``: a decompressor
     that fails mid-file keeps the data before it. A page left unclosed at the end is a ``("page", ...)`` that
-    will not parse; a page that runs into the next ``<page>`` is cut there."""
-    buf, header, searched = bytearray(), True, 0
+    will not parse; a page that runs into the next ``<page>`` is cut there. A page of more than ``cap`` bytes (0: no
+    cap) is ``("huge", HugePage)``, read to its end in pieces and dropped (a 200 MB page was held and parsed whole:
+    1.5 GB at the peak)."""
+    buf, header, searched, huge = bytearray(), True, 0, None  # huge: [first bytes, size] of a page being skipped
+    keep = len(_END_PAGE) - 1  # what a skipped page keeps of its last piece: a tag cut between two pieces
     for chunk in _utf8_chunks(fh):
         buf += chunk
         while True:
+            if huge is not None:
+                stop = _page_end(buf)
+                if stop < 0:
+                    if len(buf) > keep:
+                        huge[1] += len(buf) - keep
+                        del buf[:-keep]
+                    break
+                yield "huge", _huge_page(huge[0], huge[1] + stop)
+                del buf[:stop]
+                huge, searched = None, 0
+                continue
             found = _PAGE_START.search(buf)
             if found is None:
                 break
@@ -72,6 +116,10 @@ def _blobs(fh: BinaryIO) -> Iterator[tuple[str, bytes]]:
                 header = False
             end = buf.find(_END_PAGE, max(start, searched))  # a long page: only the new bytes are searched
             if end < 0:
+                if cap and len(buf) - start > cap:
+                    huge = [bytes(buf[start:start + _HEAD]), len(_PAGE)]
+                    del buf[:start + len(_PAGE)]
+                    continue
                 searched = max(0, len(buf) - len(_END_PAGE))
                 break
             nxt = _PAGE_START.search(buf, start + len(_PAGE), end)
@@ -79,6 +127,9 @@ def _blobs(fh: BinaryIO) -> Iterator[tuple[str, bytes]]:
             yield "page", bytes(buf[start:stop])
             del buf[:stop]
             searched = 0
+    if huge is not None:  # unclosed at the end of the file
+        yield "huge", _huge_page(huge[0], huge[1] + len(buf))
+        buf = bytearray()
     rest = bytes(buf).strip()
     if header:
         yield "whole", rest
@@ -159,11 +210,15 @@ def _header(raw: bytes, whole: bool = False) -> tuple[str, frozenset[str], str]:
     return ns, DEFAULT_LINK_PREFIXES if siteinfo is None else _site_prefixes(siteinfo, ns), entities
 
 
-def iter_pages(fh: BinaryIO) -> Iterator[tuple[WikiPage | Exception, frozenset[str]]]:
+def iter_pages(fh: BinaryIO, cap: int = 0) -> Iterator[tuple[WikiPage | HugePage | Exception, frozenset[str]]]:
     """(page, the wiki's file/category link prefixes) for each ``<page>``; a page that is not valid UTF-8 or not
-    well-formed comes as its exception instead (the pages after it still come). A broken header raises."""
+    well-formed comes as its exception instead (the pages after it still come), one of more than ``cap`` bytes as
+    a ``HugePage``, unparsed. A broken header raises."""
     prefixes, entities = DEFAULT_LINK_PREFIXES, ""
-    for kind, raw in _blobs(fh):
+    for kind, raw in _blobs(fh, cap):
+        if kind == "huge":
+            yield raw, prefixes
+            continue
         if kind in ("header", "whole"):
             _, prefixes, entities = _header(raw, kind == "whole")
             continue
@@ -188,12 +243,17 @@ def page_record(page: WikiPage, source: str, link_prefixes: frozenset[str] = DEF
 def iter_wikipedia(path: str, source: str, opener: Opener = open_binary, max_doc_chars: int = 0) -> Iterator[Record]:
     """A MediaWiki XML export (``.xml``, ``.xml.bz2`` incl. multistream): ``doc_id`` = page id, ``title`` = title.
     ``max_doc_chars`` (0: none): an article whose wikitext is longer is a ``document_too_large`` dead letter, not
-    parsed (parsing holds ~60 bytes per character: a 63 MB page took 4 GB and minutes to be refused afterwards)."""
-    pages = 0
+    parsed (parsing holds ~60 bytes per character: a 63 MB page took 4 GB and minutes to be refused afterwards);
+    a page of more than 6 bytes per character of it (+1 MiB) is one too (an article; else skipped as a small page
+    is), never held whole nor parsed as XML -- so is a history dump's page whose revisions add up to that."""
+    pages, cap = 0, byte_cap(max_doc_chars, 6)  # XML's most for a character of wikitext: &quot;
     with open_stream(path, opener) as fh:
         try:
-            for page, prefixes in iter_pages(fh):
+            for page, prefixes in iter_pages(fh, cap):
                 pages += 1
+                if isinstance(page, HugePage):
+                    yield _huge_record(page, source, path, pages, cap, max_doc_chars)
+                    continue
                 if isinstance(page, Exception):
                     reason = "decode_error" if isinstance(page, UnicodeDecodeError) else "malformed_xml"
                     yield DeadLetter(source, path, f"page {pages}", reason, error_detail(page))
@@ -214,6 +274,16 @@ def iter_wikipedia(path: str, source: str, opener: Opener = open_binary, max_doc
             yield DeadLetter(source, path, _page_pos(pages), "decode_error", error_detail(e))
         except STREAM_ERRORS as e:
             yield DeadLetter(source, path, _page_pos(pages), stream_reason(e), error_detail(e))
+
+
+def _huge_record(page: HugePage, source: str, path: str, pages: int, cap: int, max_doc_chars: int) -> Record:
+    if page.ns != "0":
+        return Skipped(source, page.page_id, "not_article_namespace")
+    if page.redirect:
+        return Skipped(source, page.page_id, "redirect")
+    return DeadLetter(source, path, f"page {pages} (id {page.page_id})", "document_too_large",
+                      f"a page of {page.size:,} bytes > {cap:,} (6 per character of --max_doc_chars "
+                      f"{max_doc_chars:,}, +1 MiB): not parsed")
 
 
 def _page_pos(pages: int) -> str:
