@@ -86,6 +86,8 @@ RUN_CASES = [
     ("no output", ["-output"], "--output is required"),
     ("output is a file", ["-output", "--output={d}/a-file"], "is a file; give a directory"),
     ("output under a file", ["-output", "--output={d}/a-file/shards"], "is a file, so no directory can be made"),
+    # root passes os.access for /proc: it was refused nowhere, then a FileNotFoundError traceback from makedirs
+    ("output in /proc", ["-output", "--output=/proc/x"], "--output /proc/x: no directory can be made in /proc"),
     ("output on a filesystem Beam lacks", ["-output", "--output=nosuchfs://bucket/shards"],
      "--output nosuchfs://bucket/shards: Unable to get filesystem"),
     ("input on a filesystem Beam lacks", ["-input", "--input=c4=nosuchfs://bucket/c4/*.jsonl"], "install its filesystem"),
