@@ -13,6 +13,7 @@ import math
 import os
 import re
 import struct
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -149,19 +150,19 @@ def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderC
         if "fallback_fonts_dir" in str(e):
             return None, [f"--fallback_fonts_dir: {e}; give a directory of .ttf/.otf files"]
         return None, [f"--font: {e}; give a .ttf/.otf file in fonts/ or a path"]
-    except (ValueError, KeyError) as e:
-        return None, [f"render settings: {e}"]
+    except (ValueError, KeyError) as e:  # RenderConfig names its field; the user typed the flag
+        return None, [f"render settings: {e}".replace("use backend='pangocairo'", "give --backend pangocairo")]
     return cfg, []
 
 
 def _writable_parent(p: Path, flag: str, given: str) -> str | None:
-    parent = p
-    while not parent.exists():
-        parent = parent.parent
+    parent = next(d for d in (p, *p.parents) if d.exists())
     if not parent.is_dir():
         return f"{flag} {given}: {parent} is a file, so no directory can be made there; give another path"
-    if not os.access(parent, os.W_OK):
-        return f"{flag} {given}: {parent} is not writable; give another path"
+    try:  # made, not os.access: root passed that for /proc, then a FileNotFoundError traceback after the check
+        os.rmdir(tempfile.mkdtemp(prefix=".pixelkit-probe-", dir=parent))
+    except OSError as e:
+        return f"{flag} {given}: no directory can be made in {parent} ({e.strerror}); give another path"
     return None
 
 

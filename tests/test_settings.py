@@ -59,7 +59,8 @@ RUN_CASES = [
     ("bad split name", ["--split=dev.v2"], "--split 'dev.v2' must be letters, digits or _"),
     ("bad title regex", ["--drop_title=(unclosed"], "--drop_title '(unclosed' is not a valid regular expression"),
     ("empty text field", ["--text_field="], "--text_field '' must name a field"),
-    ("pygame cannot do rgb", ["--preset=pixar", "--mode=rgb"], "the pygame backend renders gray or binary only"),
+    ("pygame cannot do rgb", ["--preset=pixar", "--mode=rgb"],  # was "use backend='pangocairo'": no flag is so typed
+     "the pygame backend renders gray or binary only; give --backend pangocairo for rgb"),
     # pygame.freetype cannot scale a bitmap-only font: it was a ValueError traceback from every worker's first strip
     # sizes pygame.freetype cannot draw: a ValueError / pygame.error from every worker, or samples with nothing drawn
     # under 1 px per em: Pango drew blank strips written as samples of their text; pygame raised in every worker
@@ -86,6 +87,8 @@ RUN_CASES = [
     ("no output", ["-output"], "--output is required"),
     ("output is a file", ["-output", "--output={d}/a-file"], "is a file; give a directory"),
     ("output under a file", ["-output", "--output={d}/a-file/shards"], "is a file, so no directory can be made"),
+    # root passes os.access for /proc: it was refused nowhere, then a FileNotFoundError traceback from makedirs
+    ("output in /proc", ["-output", "--output=/proc/x"], "--output /proc/x: no directory can be made in /proc"),
     ("output on a filesystem Beam lacks", ["-output", "--output=nosuchfs://bucket/shards"],
      "--output nosuchfs://bucket/shards: Unable to get filesystem"),
     ("input on a filesystem Beam lacks", ["-input", "--input=c4=nosuchfs://bucket/c4/*.jsonl"], "install its filesystem"),

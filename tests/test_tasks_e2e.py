@@ -334,3 +334,27 @@ def test_a_qa_train_split_where_no_window_holds_its_answer_is_refused(tmp_path, 
     err = capsys.readouterr().err
     assert rc == 2 and "QA windows holds its answer (windows_without_answer)" in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_qa_question_too_long_for_the_stride_is_a_counted_skip(tmp_path):
+    """--max_patches 40 --stride 30 wrote 17,838 windows from 47 XQuAD records, each one patch on from the last (the
+    questions, up to half the strip, left fewer than 30 context patches); now such a record is a counted
+    skipped_question_too_long_for_stride, and one whose question leaves room renders its windows."""
+    data = json.loads((SAMPLE_DIR / "xquad-en-excerpt.json").read_text(encoding="utf-8"))
+    paras = data["data"][0]["paragraphs"][:2]
+    for q in paras[0]["qas"]:
+        q["question"] = "Who?"  # one patch: ~35 context patches a window
+    data["data"] = [{"title": data["data"][0]["title"], "paragraphs": paras}]
+    src = tmp_path / "xquad.json"
+    src.write_text(json.dumps(data), encoding="utf-8")
+    ms = run_task(["--task=xquad-en", f"--input=validation={src}", f"--output={tmp_path / 'q'}", "--preset=pixar",
+                   "--max_patches=40", "--stride=30"])
+    m = ms["validation"]
+    _accounting(m)
+    assert m.counts["skipped_question_too_long_for_stride"] == len(paras[1]["qas"]) > 0
+    assert m.counts["documents_written"] == len(paras[0]["qas"]) > 0
+    samples = _samples(tmp_path / "q" / "validation", m)
+    assert {s.doc_id for s in samples} == {q["id"] for q in paras[0]["qas"]}
+    starts = sorted(s.context_span[0] for s in samples if s.doc_id == paras[0]["qas"][0]["id"])
+    assert len(samples) == len(starts) * len(paras[0]["qas"]) and len(set(starts)) == len(starts)
+    assert starts[-1] / (len(starts) - 1) > 5  # windows 5 context patches (~7 characters) apart, as asked

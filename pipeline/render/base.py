@@ -274,7 +274,7 @@ class Renderer(abc.ABC):
         Consecutive windows overlap by ``stride`` patches of context. Each window's ``offset_mapping`` has one
         ``(start, end)`` pair per patch: the context characters drawn in that patch, as offsets into the whole
         (sanitised, length-preserved) context; ``(-1, -1)`` for question, SEP, EOS and padding patches.
-        ``context_span`` is the window's character range of the context.
+        ``context_span``: the window's context range. ``reason="question_too_long_for_stride"``: see _qa_windows.
         """
         self._ensure()
         c = self.cfg
@@ -289,9 +289,8 @@ class Renderer(abc.ABC):
             self._set_base_rtl(False)
 
     def _qa_windows(self, q: str, ctx: str, stride: int, replaced: int) -> list[RenderResult]:
-        c = self.cfg
+        c, q0 = self.cfg, q
         ppp = c.pixels_per_patch
-        q0 = q
         q, cut_q = self._fit(q, ((c.max_patches - 2) // 2) * ppp - c.pad_left - _GAP)
         if not q and has_ink(q0):  # the question's first character cluster is wider than half the strip
             return [RenderResult.failed("too_wide", q0 + "\n" + ctx, replaced)]
@@ -331,11 +330,12 @@ class Renderer(abc.ABC):
             nxt = start + len(piece)
             if nxt >= end_of_text:
                 break
-            # restart at the first character drawn in the last `stride` context patches -- at most all but the
-            # window's first context patch (a long question leaves fewer), so windows always overlap and advance
-            keep = min(stride, eos - sep - 2)
-            if keep > 0:
-                overlap = [start + i for i, p in enumerate(patch_of) if p >= eos - keep]
+            # restart at the first character drawn in the last `stride` context patches; a question leaving no
+            # more (clamped, windows went one patch at a time): the record fails, as Hugging Face refuses it
+            if stride >= eos - sep - 1:
+                return [RenderResult.failed("question_too_long_for_stride", q + "\n" + ctx, replaced)]
+            if stride > 0:
+                overlap = [start + i for i, p in enumerate(patch_of) if p >= eos - stride]
                 if overlap and _cluster_safe(ctx, min(overlap)) > start:
                     nxt = _cluster_safe(ctx, min(overlap))
             while nxt < end_of_text and ctx[nxt] == " ":
