@@ -150,8 +150,8 @@ def render_config_or_problems(make: Callable[[], RenderConfig]) -> tuple[RenderC
         if "fallback_fonts_dir" in str(e):
             return None, [f"--fallback_fonts_dir: {e}; give a directory of .ttf/.otf files"]
         return None, [f"--font: {e}; give a .ttf/.otf file in fonts/ or a path"]
-    except (ValueError, KeyError) as e:  # RenderConfig names its field; the user typed the flag
-        return None, [f"render settings: {e}".replace("use backend='pangocairo'", "give --backend pangocairo")]
+    except (ValueError, KeyError) as e:
+        return None, [f"render settings: {e}"]
     return cfg, []
 
 

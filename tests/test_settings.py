@@ -60,7 +60,7 @@ RUN_CASES = [
     ("bad title regex", ["--drop_title=(unclosed"], "--drop_title '(unclosed' is not a valid regular expression"),
     ("empty text field", ["--text_field="], "--text_field '' must name a field"),
     ("pygame cannot do rgb", ["--preset=pixar", "--mode=rgb"],  # was "use backend='pangocairo'": no flag is so typed
-     "the pygame backend renders gray or binary only; give --backend pangocairo for rgb"),
+     "the pygame backend renders gray or binary only; for rgb give --backend pangocairo"),
     # pygame.freetype cannot scale a bitmap-only font: it was a ValueError traceback from every worker's first strip
     # sizes pygame.freetype cannot draw: a ValueError / pygame.error from every worker, or samples with nothing drawn
     # under 1 px per em: Pango drew blank strips written as samples of their text; pygame raised in every worker

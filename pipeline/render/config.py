@@ -57,7 +57,7 @@ class RenderConfig:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.backend == "pygame" and self.mode == "rgb":
-            raise ValueError("the pygame backend renders gray or binary only; use backend='pangocairo' for rgb")
+            raise ValueError("the pygame backend renders gray or binary only; for rgb give --backend pangocairo (backend='pangocairo')")
         if self.pixels_per_patch < 4 or self.max_patches < 2:
             raise ValueError("need pixels_per_patch >= 4 and max_patches >= 2")
         if not 0 < self.binary_threshold < 256:
