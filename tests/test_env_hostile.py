@@ -21,3 +21,29 @@ def test_a_shard_set_directory_named_with_braces_is_read_as_a_directory(tmp_path
     plain = make_shard_set(tmp_path / "plain", "pixar", wikitext[:4], None, n_shards=2)
     pattern = resolve(str(plain / "train-{00000..00001}-of-00002.tar"))  # a pattern still expands
     assert [Path(u).name for u in pattern.urls] == ["train-00000-of-00002.tar", "train-00001-of-00002.tar"]
+
+
+def _ascii_locale_env() -> dict[str, str]:
+    """An ASCII locale as Python sees it (the C locale without Python's UTF-8 coercion: what LANG=en_US.ISO-8859-1
+    or a bare POSIX system gives): open() without encoding= decodes as ASCII."""
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8", "PYTHONIOENC"))}
+    return {**env, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+
+
+def test_the_bundled_sample_texts_read_as_utf8_in_an_ascii_locale():
+    """pixel-render sample read the bundled corpus with the locale's encoding: under LC_ALL=C (no UTF-8 coercion)
+    a UnicodeDecodeError traceback ('ascii' codec can't decode byte 0xe2) before the first strip."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, locale; from pixelkit.pipeline.cli import sample_texts; "
+            "print(json.dumps([locale.getpreferredencoding(), sample_texts()]))")
+    r = subprocess.run([sys.executable, "-c", code], env=_ascii_locale_env(), capture_output=True, text=True,
+                       timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr[-800:]
+    encoding, texts = json.loads(r.stdout)
+    assert encoding.lower() in ("ansi_x3.4-1968", "ascii", "us-ascii")
+    assert sum(name.startswith("udhr-") for name, _ in texts) > 1
+    assert any(ord(c) > 127 for _, text in texts for c in text)  # the UDHR's scripts, the corpus' curly quotes
