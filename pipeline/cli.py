@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     """Exit code 0, or 2 (one line per problem on stderr, no traceback) for settings that cannot work."""
     from .quiet import configure
     from .validate import SettingsError
+    from pixelkit.schemas.files import refuse_undecodable
 
     argv = sys.argv[1:] if argv is None else argv
     # -v anywhere before a `--`: after it, "-v" is a text (`pixel-render text --out x.png -- -v` lost it)
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv[:cut] if a not in ("-v", "--verbose")] + argv[cut:]
     configure(verbose)
     try:
-        _dispatch(argv)
+        _dispatch(refuse_undecodable(argv, SettingsError))  # before work: Beam's options cannot carry them
     except SettingsError as e:
         cmd = "run" if argv[:1] == ["run"] else (argv[:1] or ["demo"])[0]
         for line in e.problems:

@@ -47,3 +47,32 @@ def test_the_bundled_sample_texts_read_as_utf8_in_an_ascii_locale():
     assert encoding.lower() in ("ansi_x3.4-1968", "ascii", "us-ascii")
     assert sum(name.startswith("udhr-") for name, _ in texts) > 1
     assert any(ord(c) > 127 for _, text in texts for c in text)  # the UDHR's scripts, the corpus' curly quotes
+
+
+def test_a_name_the_locale_cannot_decode_is_refused_before_work(tmp_path):
+    """Under an ASCII locale a non-ASCII path reaches Python as surrogate escapes: pixel-render run/task died in
+    Beam's options ('utf-8' codec can't encode ... surrogates not allowed) after making --output, pixel-train finetune
+    in tensorboard's writer after writing OUT/config.json. Now one line per such flag, exit 2, nothing written."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    sample, books = (root / "pipeline" / "sample_data" / n for n in ("en_ewt-ud-test-excerpt.conllu",
+                                                                      "pride-and-prejudice-excerpt.txt"))
+    bad = tmp_path / "데이터"
+    cases = {
+        "pixel-render run": ["pixelkit.pipeline.cli", "run", "--input", f"books={books}", f"--output={bad}/mix"],
+        "pixel-render task": ["pixelkit.pipeline.cli", "task", "--task", "ud-en_ewt-pos", "--input", f"train={sample}",
+                              "--output", f"{bad}/pos"],
+        "pixel-train": ["pixelkit.trainer.cli", "finetune", "--task", "pos", "--model", "pixel", "--flavor", "debug",
+                        "--data", str(tmp_path), "--out", f"{bad}/ft", "--steps", "2"],
+    }
+    for prog, args in cases.items():
+        r = subprocess.run([sys.executable, "-m", *args], env=_ascii_locale_env(), capture_output=True, text=True,
+                           timeout=120, cwd=root)
+        flag = "--out" if prog == "pixel-train" else "--output"
+        assert r.returncode == 2, (prog, r.stderr[-800:])
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: {flag} "), (prog, r.stderr[-800:])
+        assert "\\ub370\\uc774\\ud130" in lines[0] and "LC_ALL=C.UTF-8" in lines[0]
+        assert not bad.exists(), prog

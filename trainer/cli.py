@@ -21,6 +21,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from pixelkit.schemas.files import refuse_undecodable
+
 from .config import load_config, parse_set
 from .spec import ConfigError, check_tokenizer, resolve_task
 
@@ -365,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         for handler in logging.getLogger().handlers:
             handler.addFilter(lambda r: r.levelno >= logging.WARNING or getattr(r, "every_rank", False))
     try:
+        refuse_undecodable(sys.argv[1:] if argv is None else argv, lambda p: ConfigError("\n".join(p)))
         return a.fn(a)
     except ConfigError as e:
         for line in str(e).splitlines():  # one line per problem
