@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from conftest import make_shard_set
@@ -76,3 +77,28 @@ def test_a_name_the_locale_cannot_decode_is_refused_before_work(tmp_path):
         assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: {flag} "), (prog, r.stderr[-800:])
         assert "\\ub370\\uc774\\ud130" in lines[0] and "LC_ALL=C.UTF-8" in lines[0]
         assert not bad.exists(), prog
+
+
+def test_an_input_file_named_with_glob_characters_is_read(tmp_path):
+    """`--input 'train=data [v2]/ewt [1].conllu'`, a file that exists under that very name, was taken as a glob
+    ('[1]' a character class): 'no file matches', before work; now an existing name is read as it is."""
+    import glob
+    import shutil
+    import subprocess
+    import sys
+
+    from pixelkit.pipeline.sources import match_files, unlisted_matches
+
+    root = Path(__file__).resolve().parents[1]
+    d = tmp_path / "data [v2] *?"
+    d.mkdir()
+    f = shutil.copy(root / "pipeline" / "sample_data" / "en_ewt-ud-test-excerpt.conllu", d / "ewt [1].conllu")
+    (d / "ewt 1.conllu").write_text("")  # what the pattern reading of the name matched
+    assert match_files([str(f)]) == [str(f)] and unlisted_matches(str(f), [str(f)]) == []
+    pattern = glob.escape(str(d)) + "/ewt*.conllu"  # a pattern still is one
+    assert match_files([pattern]) == sorted([str(f), str(d / "ewt 1.conllu")])
+    r = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "task", "--task", "ud-en_ewt-pos", "--input",
+                        f"train={f}", "--output", str(tmp_path / "out"), "--max_patches", "256"],
+                       capture_output=True, text=True, timeout=300, cwd=root)
+    assert r.returncode == 0, r.stderr[-800:]
+    assert re.search(r"records_read\s+30\b", r.stdout), r.stdout[-800:]
