@@ -102,3 +102,14 @@ def test_an_input_file_named_with_glob_characters_is_read(tmp_path):
                        capture_output=True, text=True, timeout=300, cwd=root)
     assert r.returncode == 0, r.stderr[-800:]
     assert re.search(r"records_read\s+30\b", r.stdout), r.stdout[-800:]
+
+
+def test_a_source_named_outside_ascii_makes_valid_distinct_keys():
+    """`--input книги=books.txt` made keys '-----_doc_0000' (a key starts with a letter or digit): every sample
+    failed the contract at Write/Pack, a SchemaError traceback mid-run. ASCII names keep their keys."""
+    from pixelkit.schemas.sample import KEY_RE, make_key
+
+    keys = {name: make_key(name, "pride-and-prejudice-excerpt", 0) for name in ("книги", "книга", "데이터", "-books")}
+    assert all(KEY_RE.match(k) for k in keys.values()), keys
+    assert len(set(keys.values())) == len(keys)
+    assert make_key("my books", "d1", 3) == "my-books_d1_0003" and make_key("enwiki", "d1", 0) == "enwiki_d1_0000"
