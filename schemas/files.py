@@ -41,3 +41,13 @@ def refuse_undecodable(argv: list[str], error) -> list[str]:
     if problems:
         raise error(problems)
     return argv
+
+
+def printable_stdout() -> None:
+    """Characters stdout's encoding cannot hold (a source name "книги" under PYTHONIOENCODING=ascii or an ASCII
+    locale) printed as ``\\u043a`` escapes, as stderr already does: the summary after a finished run was a
+    UnicodeEncodeError traceback and exit 1."""
+    import sys
+
+    if hasattr(sys.stdout, "reconfigure") and sys.stdout.errors == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")

@@ -113,3 +113,20 @@ def test_a_source_named_outside_ascii_makes_valid_distinct_keys():
     assert all(KEY_RE.match(k) for k in keys.values()), keys
     assert len(set(keys.values())) == len(keys)
     assert make_key("my books", "d1", 3) == "my-books_d1_0003" and make_key("enwiki", "d1", 0) == "enwiki_d1_0000"
+
+
+def test_non_ascii_output_under_an_ascii_stdout_is_escaped_not_a_crash(tmp_path):
+    """PYTHONIOENCODING=ascii: pixel-render run with source "книги" wrote its shards, then died printing the summary
+    (UnicodeEncodeError, exit 1). Now the name prints escaped (\\u043a...), exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    books = root / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    r = subprocess.run([sys.executable, "-m", "pixelkit.pipeline.cli", "run", f"--input=книги={books}",
+                        f"--output={tmp_path / 'out'}", "--workers=1"],
+                       env=env, capture_output=True, text=True, timeout=300, cwd=root)
+    assert r.returncode == 0, r.stderr[-800:]
+    assert "\\u043a\\u043d\\u0438\\u0433\\u0438" in r.stdout, r.stdout[-800:]

@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from pixelkit.schemas.files import refuse_undecodable
+from pixelkit.schemas.files import printable_stdout, refuse_undecodable
 
 from .config import load_config, parse_set
 from .spec import ConfigError, check_tokenizer, resolve_task
@@ -360,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="debug PIXEL + PIXAR on out/pixel-gray and out/pixar-binary (after pixel-render)")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override both runs")
     d.set_defaults(fn=_demo)
+    printable_stdout()
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("libarchive").setLevel(logging.WARNING)  # its INFO notes a feature the reader does not use
