@@ -51,3 +51,17 @@ def printable_stdout() -> None:
 
     if hasattr(sys.stdout, "reconfigure") and sys.stdout.errors == "strict":
         sys.stdout.reconfigure(errors="backslashreplace")
+
+
+def name_too_long(path: str | Path, flag: str) -> str | None:
+    """Why the OS refuses ``path`` for its length (a part over the filesystem's 255 bytes, the whole over PATH_MAX):
+    ``Path.exists`` raised it as an OSError traceback (Python 3.11) in the checks meant to catch bad paths."""
+    import errno
+    import os
+
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            return f"{flag} {str(path)[:80]}...: a name too long for the filesystem ({e.strerror}); give a shorter path"
+    return None

@@ -130,3 +130,28 @@ def test_non_ascii_output_under_an_ascii_stdout_is_escaped_not_a_crash(tmp_path)
                        env=env, capture_output=True, text=True, timeout=300, cwd=root)
     assert r.returncode == 0, r.stderr[-800:]
     assert "\\u043a\\u043d\\u0438\\u0433\\u0438" in r.stdout, r.stdout[-800:]
+
+
+def test_a_name_too_long_for_the_filesystem_is_refused_before_work(tmp_path, wikitext):
+    """An --output / --out with a part over 255 bytes: Path.exists() in the very checks raised OSError 'File name too
+    long' (a traceback from pixel-render run, task, demo and pixel-train). Now one line naming the flag, exit 2."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    long = str(tmp_path / ("x" * 300))
+    books = root / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
+    shards = make_shard_set(tmp_path / "shards", "pixar", wikitext[:4], None, n_shards=1)
+    cases = {
+        "pixel-render run: error: --output": ["pixelkit.pipeline.cli", "run", "--input", str(books), "--output", long],
+        "pixel-render task: error: --output": ["pixelkit.pipeline.cli", "task", "--task", "ud-en_ewt-pos", "--input",
+                                               f"train={root / 'pipeline/sample_data/en_ewt-ud-test-excerpt.conllu'}",
+                                               "--output", long],
+        "pixel-render demo: error: --out": ["pixelkit.pipeline.cli", "demo", "--out", long],
+        "pixel-train: error: output_dir": ["pixelkit.trainer.cli", "pretrain", "--model", "pixar", "--flavor", "debug",
+                                           "--data", str(shards), "--out", long, "--steps", "2"],
+    }
+    for start, args in cases.items():
+        r = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=120, cwd=root)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (start, r.stderr[-600:])
+        assert any(line.startswith(start) and "too long" in line for line in r.stderr.splitlines()), r.stderr[-600:]
