@@ -142,6 +142,9 @@ def test_a_name_too_long_for_the_filesystem_is_refused_before_work(tmp_path, wik
     long = str(tmp_path / ("x" * 300))
     books = root / "pipeline" / "sample_data" / "pride-and-prejudice-excerpt.txt"
     shards = make_shard_set(tmp_path / "shards", "pixar", wikitext[:4], None, n_shards=1)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")  # evaluate checks --out before it loads the model
     cases = {
         "pixel-render run: error: --output": ["pixelkit.pipeline.cli", "run", "--input", str(books), "--output", long],
         "pixel-render task: error: --output": ["pixelkit.pipeline.cli", "task", "--task", "ud-en_ewt-pos", "--input",
@@ -150,6 +153,8 @@ def test_a_name_too_long_for_the_filesystem_is_refused_before_work(tmp_path, wik
         "pixel-render demo: error: --out": ["pixelkit.pipeline.cli", "demo", "--out", long],
         "pixel-train: error: output_dir": ["pixelkit.trainer.cli", "pretrain", "--model", "pixar", "--flavor", "debug",
                                            "--data", str(shards), "--out", long, "--steps", "2"],
+        "pixel-train: error: --out": ["pixelkit.trainer.cli", "evaluate", "--model", str(model), "--data", str(shards),
+                                      "--out", long],  # it was found only after scoring the whole split
     }
     for start, args in cases.items():
         r = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=120, cwd=root)

@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from pixelkit.schemas.files import printable_stdout, refuse_undecodable
+from pixelkit.schemas.files import name_too_long, printable_stdout, refuse_undecodable
 
 from .config import load_config, parse_set
 from .spec import ConfigError, check_tokenizer, resolve_task
@@ -176,8 +176,8 @@ def _evaluate(a: argparse.Namespace) -> int:
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")
     out = Path(a.out) if a.out else model_dir / "eval"
-    if out.exists() and not out.is_dir():  # found only after the whole split had been scored
-        raise ConfigError(f"--out {out} is a file; give a directory (metrics and predictions go there)")
+    if (why := name_too_long(out, "--out")) or (out.exists() and not out.is_dir()):  # found after scoring it all
+        raise ConfigError(why or f"--out {out} is a file; give a directory (metrics and predictions go there)")
     torch.manual_seed(0)
     quiet_hf_bars()
     model = TaskModel.from_pretrained(str(model_dir))
