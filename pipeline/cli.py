@@ -129,10 +129,10 @@ def sample_texts() -> list[tuple[str, str]]:
     """(name, text) pairs from the bundled corpus: paragraphs of each file, every UDHR language."""
     out = []
     for name in ("wikitext-2-test-excerpt.txt", "pride-and-prejudice-excerpt.txt"):
-        paras = [p.replace("\n", " ").strip() for p in (SAMPLE_DIR / name).read_text().split("\n\n")]
+        paras = [p.replace("\n", " ").strip() for p in (SAMPLE_DIR / name).read_text(encoding="utf-8").split("\n\n")]
         paras = [p for p in paras if len(p) > 200 and not p.startswith("=")]
         out += [(f"{name.split('-')[0]}-{i:02d}", p) for i, p in enumerate(paras[:4])]
-    for line in (SAMPLE_DIR / "udhr-excerpt.jsonl").read_text().splitlines():
+    for line in (SAMPLE_DIR / "udhr-excerpt.jsonl").read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
         out.append((f"udhr-{rec['lang']}", " ".join(rec["paragraphs"])))
     return out
@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     """Exit code 0, or 2 (one line per problem on stderr, no traceback) for settings that cannot work."""
     from .quiet import configure
     from .validate import SettingsError
+    from pixelkit.schemas.files import refuse_undecodable
 
     argv = sys.argv[1:] if argv is None else argv
     # -v anywhere before a `--`: after it, "-v" is a text (`pixel-render text --out x.png -- -v` lost it)
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv[:cut] if a not in ("-v", "--verbose")] + argv[cut:]
     configure(verbose)
     try:
-        _dispatch(argv)
+        _dispatch(refuse_undecodable(argv, SettingsError))  # before work: Beam's options cannot carry them
     except SettingsError as e:
         cmd = "run" if argv[:1] == ["run"] else (argv[:1] or ["demo"])[0]
         for line in e.problems:

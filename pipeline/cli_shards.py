@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw
 
 from pixelkit.schemas import RenderedSample, SchemaError, ShardManifest
 from pixelkit.schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
+from pixelkit.schemas.files import printable_stdout
 
 from .render.visual import to_image
 from .shardkeys import KeysSeen
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    printable_stdout()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="pixel-shards", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)

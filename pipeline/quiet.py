@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 
+from pixelkit.schemas.files import printable_stdout
+
 WORKER_LEVEL = "WARNING"
 WORKER_OVERRIDES = {"apache_beam.options.pipeline_options": "ERROR", "__main__": "ERROR",
                     "apache_beam.runners.worker.sdk_worker_main": "ERROR"}
@@ -44,6 +46,7 @@ def drop_beam_import_warning() -> None:
 
 def configure(verbose: int = 0) -> None:
     """Root logging for the command-line tools: INFO with time and logger name; Beam's INFO only with -v."""
+    printable_stdout()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     beam_level = logging.INFO if verbose else logging.WARNING
     logging.getLogger("apache_beam").setLevel(beam_level)

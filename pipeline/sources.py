@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import warnings
 from typing import BinaryIO, Iterable, Iterator
 
 import apache_beam as beam
@@ -28,11 +29,21 @@ def open_beam(path: str) -> BinaryIO:
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
+def as_glob(pattern: str) -> str:
+    """``pattern``, or a local path that exists under that very name escaped (``data [1].txt``, ``*?`` in a folder's
+    name): a glob would look for ``data 1.txt`` and miss it."""
+    if "://" in pattern or not any(ch in pattern for ch in "*?[") or not os.path.lexists(pattern):
+        return pattern
+    return glob.escape(pattern)
+
+
 def match_files(patterns: list[str]) -> list[str]:
     """Sorted, de-duplicated paths matching the patterns; ValueError for a pattern that matches nothing."""
     paths: set[str] = set()
     for pattern in patterns:
-        found = FileSystems.match([pattern])[0].metadata_list
+        with warnings.catch_warnings():  # Beam's translation of an escaped "[[]" warns "Possible nested set"
+            warnings.simplefilter("ignore", FutureWarning)
+            found = FileSystems.match([as_glob(pattern)])[0].metadata_list
         if not found:
             raise ValueError(f"no file matches {pattern!r}")
         paths.update(m.path for m in found)
@@ -46,7 +57,7 @@ def unlisted_matches(pattern: str, listed: list[str]) -> list[str]:
     if "://" in pattern or not any(ch in pattern for ch in "*?["):
         return []
     seen = set(listed)
-    return sorted(p for p in glob.glob(pattern) if p not in seen and (os.path.isdir(p) or not os.path.exists(p)))
+    return sorted(p for p in glob.glob(as_glob(pattern)) if p not in seen and (os.path.isdir(p) or not os.path.exists(p)))
 
 
 def file_records(path: str, source: str, records: Iterable[Record]) -> Iterator[Record]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pixelkit.schemas.codec import MAX_PIXEL_BYTES
+from pixelkit.schemas.files import name_too_long
 from .render import RenderConfig
 
 MAX_WORKERS = 4 * (os.cpu_count() or 1)  # --workers: local processes; 10,000 of them exhausted the machine
@@ -172,8 +173,8 @@ def _output_problem(out: str) -> str | None:
     if not is_local(out):  # s3://, gs://: everything goes through Beam's FileSystems (pipeline/storage.py)
         return _remote_problem(out, "--output")
     p = Path(out.removeprefix("file://"))
-    if p.exists() and not p.is_dir():
-        return f"--output {out} is a file; give a directory (it will hold the shards)"
+    if (why := name_too_long(p, "--output")) or (p.exists() and not p.is_dir()):
+        return why or f"--output {out} is a file; give a directory (it will hold the shards)"
     return _writable_parent(p, "--output", out)
 
 
@@ -213,8 +214,8 @@ def out_file_problem(out: str, flag: str = "--out", example: str = "render.png")
 def out_dir_problem(out: str, flag: str = "--out") -> str | None:
     """Why a directory cannot be made (or written into) at ``out``."""
     p = Path(out)
-    if p.exists() and not p.is_dir():
-        return f"{flag} {out} is a file; give a directory"
+    if (why := name_too_long(p, flag)) or (p.exists() and not p.is_dir()):  # too long: exists() raised OSError
+        return why or f"{flag} {out} is a file; give a directory"
     return _writable_parent(p, flag, out)
 
 

@@ -35,7 +35,10 @@ _VERSION_RE = re.compile(r"^(\d{1,9})\.\d{1,9}\Z")
 
 @functools.lru_cache(maxsize=1024)
 def _key_source(source: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "-", source)[:40] or "src"
+    src = re.sub(r"[^A-Za-z0-9_-]", "-", source)[:40] or "src"
+    if src[0] in "_-":  # a key starts with a letter or digit: "книги" (all "-----") or "-books" failed every sample
+        src = "s" + hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest()[:12]  # and one per name
+    return src
 
 
 def make_key(source: str, doc_id: str | int, chunk_index: int) -> str:

@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator
 
 from pydantic import TypeAdapter, ValidationError
 
+from pixelkit.schemas.files import name_too_long
+
 
 def _leaves(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
     """(dotted key, value, annotation) of every setting, sections flattened."""
@@ -87,7 +89,8 @@ RANGES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("init_from", lambda v: v is None or not v.strip() or _local_dir(v),
      "is not a directory; give a save_pretrained directory (model.safetensors + config.json)"),
     ("output_dir", lambda v: v.strip() != "", "is empty; give a directory (an empty one wrote into the current one)"),
-    ("output_dir", lambda v: not Path(v).is_file(), "is a file; give a directory"),
+    ("output_dir", lambda v: not name_too_long(v, ""), "is too long a name for the filesystem; give a shorter path"),
+    ("output_dir", lambda v: bool(name_too_long(v, "")) or not Path(v).is_file(), "is a file; give a directory"),
     ("data.train", lambda v: len(v) > 0, "needs at least one shard set (--data DIR)"),
     ("data.train", lambda v: all(x.strip() for x in v), "holds an empty entry; give shard sets (--data DIR)"),
     ("data.eval", lambda v: v is None or v.strip() != "", "is empty; give a held-out shard set or leave it out"),

@@ -21,6 +21,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from pixelkit.schemas.files import name_too_long, printable_stdout, refuse_undecodable
+
 from .config import load_config, parse_set
 from .spec import ConfigError, check_tokenizer, resolve_task
 
@@ -174,8 +176,8 @@ def _evaluate(a: argparse.Namespace) -> int:
     if not (model_dir / "config.json").is_file():
         raise ConfigError(f"--model {model_dir}: no config.json (give a finetuning output's best/ or model/ dir)")
     out = Path(a.out) if a.out else model_dir / "eval"
-    if out.exists() and not out.is_dir():  # found only after the whole split had been scored
-        raise ConfigError(f"--out {out} is a file; give a directory (metrics and predictions go there)")
+    if (why := name_too_long(out, "--out")) or (out.exists() and not out.is_dir()):  # found after scoring it all
+        raise ConfigError(why or f"--out {out} is a file; give a directory (metrics and predictions go there)")
     torch.manual_seed(0)
     quiet_hf_bars()
     model = TaskModel.from_pretrained(str(model_dir))
@@ -358,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="debug PIXEL + PIXAR on out/pixel-gray and out/pixar-binary (after pixel-render)")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override both runs")
     d.set_defaults(fn=_demo)
+    printable_stdout()
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("libarchive").setLevel(logging.WARNING)  # its INFO notes a feature the reader does not use
@@ -365,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         for handler in logging.getLogger().handlers:
             handler.addFilter(lambda r: r.levelno >= logging.WARNING or getattr(r, "every_rank", False))
     try:
+        refuse_undecodable(sys.argv[1:] if argv is None else argv, lambda p: ConfigError("\n".join(p)))
         return a.fn(a)
     except ConfigError as e:
         for line in str(e).splitlines():  # one line per problem

@@ -76,8 +76,9 @@ def resolve(spec: str) -> ShardSet:
         m = _read_manifest(spec)
         base = posixpath.dirname(spec)
         return _checked(ShardSet(spec, [posixpath.join(base, s.name) for s in m.shards], m, m.num_samples))
-    if spec.endswith(".tar") or "{" in spec:
-        urls = list(braceexpand.braceexpand(spec))
+    literal = "{" in spec and _exists(spec)  # a directory or shard named with a brace (`out/{a,b}`), no pattern
+    if spec.endswith(".tar") or ("{" in spec and not literal):
+        urls = [spec] if literal else list(braceexpand.braceexpand(spec))
         near = posixpath.join(posixpath.dirname(urls[0]), MANIFEST_NAME)
         m = _read_manifest(near) if _exists(near) else None
         return _checked(ShardSet(spec, urls, m, None))

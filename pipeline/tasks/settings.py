@@ -21,6 +21,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from ..runconfig import parse_input
 from ..outdir import RUN_FILE, prepare_output, run_files
+from ..sources import as_glob
+from pixelkit.schemas.files import name_too_long
 from ..validate import (SettingsError, _tokenizer_problems, check_render_config, check_rules, duplicate_input_problems,
                         output_problems, render_config_or_problems, special_input_problem)
 from . import EXAMPLES, FORMATS, resolve
@@ -65,7 +67,7 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
             problems.append(f"--input {spec!r}: give split=pattern with a split name of [A-Za-z0-9_], "
                             "e.g. train=data/train.tsv, validation_matched=dev_matched.tsv")
             continue
-        if "://" not in pattern and not glob.glob(pattern):
+        if "://" not in pattern and not glob.glob(as_glob(pattern)):
             problems.append(f"--input {spec}: no file matches {pattern!r}")
         elif "://" not in pattern and Path(pattern).is_dir():  # a task reader reads files (it was a dead letter)
             problems.append(f"--input {spec}: {pattern} is a directory; give its files, e.g. "
@@ -73,7 +75,8 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         elif problem := special_input_problem(spec, pattern):
             problems.append(problem)
         else:
-            matched.setdefault(split, []).append((spec, sorted(glob.glob(pattern)) if "://" not in pattern else [pattern]))
+            files = sorted(glob.glob(as_glob(pattern))) if "://" not in pattern else [pattern]
+            matched.setdefault(split, []).append((spec, files))
         splits.setdefault(split, []).append(pattern)
     for pairs in matched.values():  # within a split (a file in train and validation is a memorisation probe's way)
         problems += duplicate_input_problems(pairs, "task")
@@ -88,7 +91,7 @@ def check_options(o: dict, render_config=None) -> tuple[TaskDef, dict[str, list[
         problems += output_problems({**o, "output": None}, "", "")[1:]  # [0] is "--output is required": the rest
     else:
         problems += output_problems(o, "the shard sets", "out/tasks/mrpc")
-        root = Path(out.removeprefix("file://")) if out else None
+        root = Path(out.removeprefix("file://")) if out and not name_too_long(out, "") else None  # (reported)
         for split in splits if root is not None and root.is_dir() else ():  # OUT/<split>/ holds the split's shards:
             if (root / split).exists() and not (root / split).is_dir():  # a file there was a FileExistsError traceback
                 problems.append(f"--output {out}: {root / split} is a file, and the split {split!r} is written into "
