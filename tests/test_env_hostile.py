@@ -160,3 +160,17 @@ def test_a_name_too_long_for_the_filesystem_is_refused_before_work(tmp_path, wik
         r = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=120, cwd=root)
         assert r.returncode == 2 and "Traceback" not in r.stderr, (start, r.stderr[-600:])
         assert any(line.startswith(start) and "too long" in line for line in r.stderr.splitlines()), r.stderr[-600:]
+
+
+def test_the_tokenizer_reads_an_input_file_named_with_glob_characters(tmp_path, capsys):
+    """`pixel-render tokenizer train --input 'p [1].txt'` took the name as a glob ('[1]' a character class) and
+    refused it, 'no file matches', as run and task did before."""
+    import json
+    import shutil
+
+    from pixelkit.pipeline.cli import main
+    src = tmp_path / "p [1].txt"
+    shutil.copy(Path(__file__).resolve().parents[1] / "pipeline/sample_data/pride-and-prejudice-excerpt.txt", src)
+    out = tmp_path / "t.json"
+    assert main(["tokenizer", "train", "--input", str(src), "--vocab-size", "300", "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["vocab_size"] > 257 and out.is_file()
