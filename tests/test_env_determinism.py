@@ -60,3 +60,15 @@ def test_task_writes_the_same_bytes_from_any_path_to_the_same_files(tmp_path, mo
     assert sorted(first) == sorted(second) and any(n.endswith(".tar") for n in first)
     for name in first:
         assert first[name] == second[name], name
+
+
+def test_the_manifest_names_the_fallback_fonts_folder_not_its_path(tmp_path, monkeypatch):
+    from pixelkit.pipeline.render.config import RenderConfig, fonts_dir
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "PixeloidSans.ttf").write_bytes((fonts_dir() / "PixeloidSans.ttf").read_bytes())
+    (tmp_path / "link").symlink_to(tmp_path / "extra")
+    absolute = RenderConfig(fallback_fonts_dir=str(tmp_path / "extra")).to_dict()
+    monkeypatch.chdir(tmp_path)
+    assert RenderConfig(fallback_fonts_dir="extra/").to_dict() == absolute  # from another folder, relative
+    assert absolute["fallback_fonts_dir"] == "extra" and "PixeloidSans.ttf" in absolute["font_sha256"]
+    assert RenderConfig(fallback_fonts_dir="link").to_dict()["font_sha256"] == absolute["font_sha256"]
