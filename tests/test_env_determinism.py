@@ -72,3 +72,14 @@ def test_the_manifest_names_the_fallback_fonts_folder_not_its_path(tmp_path, mon
     assert RenderConfig(fallback_fonts_dir="extra/").to_dict() == absolute  # from another folder, relative
     assert absolute["fallback_fonts_dir"] == "extra" and "PixeloidSans.ttf" in absolute["font_sha256"]
     assert RenderConfig(fallback_fonts_dir="link").to_dict()["font_sha256"] == absolute["font_sha256"]
+
+
+def test_resume_takes_the_same_files_by_another_path(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "book.txt").write_text((SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text())
+    monkeypatch.chdir(tmp_path)
+    first = run(["--input=books=data/book.txt", "--output=out", "--min_patches=4"])
+    monkeypatch.chdir(SAMPLE_DIR)  # the same file by its absolute path, from elsewhere: the same run
+    again = run([f"--input=books={tmp_path / 'data' / 'book.txt'}", f"--output={tmp_path / 'out'}", "--min_patches=4",
+                 "--resume"])
+    assert [s.sha256 for s in again.shards] == [s.sha256 for s in first.shards] and first.num_samples > 4
