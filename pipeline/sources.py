@@ -52,12 +52,20 @@ def shown_names(patterns: list[str], files: list[str]) -> dict[str, str]:
     """Each file as its dead letters name it: its path below the folder its pattern starts in
     (``--input web=/home/me/c4/*/*.json.gz``: ``en/c4-0001.json.gz``), so the same files give the same
     ``dead_letters.jsonl`` from any folder, machine, symlink or relative path (no user's home folder in a
-    published shard set); the source name and the pattern say where that folder is."""
+    published shard set); the source name and the pattern say where that folder is. Files of two patterns that
+    would get one name (``d1/train.tsv``, ``d2/train.tsv``) are named below the folder they share instead."""
     roots = [pattern_root(p) for p in patterns]
     names = {}
     for f in files:
         root = next((r for r in roots if f.startswith(r + "/")), None)
         names[f] = f[len(root) + 1:] if root is not None else (f if not roots or "" in roots else os.path.basename(f))
+    same: dict[str, list[str]] = {}
+    for f, name in names.items():
+        same.setdefault(name, []).append(f)
+    for group in (g for g in same.values() if len(g) > 1):
+        shared = os.path.commonprefix(group)
+        for f in group:
+            names[f] = f[shared.rfind("/") + 1:]
     return names
 
 

@@ -83,3 +83,14 @@ def test_resume_takes_the_same_files_by_another_path(tmp_path, monkeypatch):
     again = run([f"--input=books={tmp_path / 'data' / 'book.txt'}", f"--output={tmp_path / 'out'}", "--min_patches=4",
                  "--resume"])
     assert [s.sha256 for s in again.shards] == [s.sha256 for s in first.shards] and first.num_samples > 4
+
+
+def test_dead_letters_of_two_same_named_files_of_a_split_name_them_apart(tmp_path):
+    blocks = (SAMPLE_DIR / "en_ewt-ud-test-excerpt.conllu").read_text().split("\n\n")[:3]
+    for d in ("d1", "d2"):
+        (tmp_path / "ud" / d).mkdir(parents=True)
+        (tmp_path / "ud" / d / "train.conllu").write_text("\n\n".join([*blocks, "1 broken"]) + "\n\n")
+    run_task(["--task=ud-en_ewt-pos", f"--input=train={tmp_path}/ud/d1/train.conllu",
+              f"--input=train={tmp_path}/ud/d2/*.conllu", f"--output={tmp_path / 'out'}", "--max_patches=256"])
+    letters = [json.loads(x) for x in (tmp_path / "out" / "train" / "dead_letters.jsonl").read_text().splitlines()]
+    assert sorted(d["file"] for d in letters) == ["d1/train.conllu", "d2/train.conllu"]
