@@ -94,3 +94,14 @@ def test_dead_letters_of_two_same_named_files_of_a_split_name_them_apart(tmp_pat
               f"--input=train={tmp_path}/ud/d2/*.conllu", f"--output={tmp_path / 'out'}", "--max_patches=256"])
     letters = [json.loads(x) for x in (tmp_path / "out" / "train" / "dead_letters.jsonl").read_text().splitlines()]
     assert sorted(d["file"] for d in letters) == ["d1/train.conllu", "d2/train.conllu"]
+
+
+def test_dead_letters_of_two_same_named_files_of_a_source_name_them_apart(tmp_path):
+    good = json.dumps({"id": "x", "text": (SAMPLE_DIR / "pride-and-prejudice-excerpt.txt").read_text()[:2000]})
+    for d in ("d1", "d2"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "web.jsonl").write_text(good.replace('"x"', f'"{d}"') + '\n{"id": broken\n')
+    run([f"--input=web={tmp_path}/d1/web.jsonl", f"--input=web={tmp_path}/d2/*.jsonl", f"--output={tmp_path / 'out'}",
+         "--min_patches=2"])
+    letters = [json.loads(x) for x in (tmp_path / "out" / "dead_letters.jsonl").read_text().splitlines()]
+    assert sorted(d["file"] for d in letters) == ["d1/web.jsonl", "d2/web.jsonl"]
