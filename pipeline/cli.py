@@ -129,10 +129,10 @@ def sample_texts() -> list[tuple[str, str]]:
     """(name, text) pairs from the bundled corpus: paragraphs of each file, every UDHR language."""
     out = []
     for name in ("wikitext-2-test-excerpt.txt", "pride-and-prejudice-excerpt.txt"):
-        paras = [p.replace("\n", " ").strip() for p in (SAMPLE_DIR / name).read_text().split("\n\n")]
+        paras = [p.replace("\n", " ").strip() for p in (SAMPLE_DIR / name).read_text(encoding="utf-8").split("\n\n")]
         paras = [p for p in paras if len(p) > 200 and not p.startswith("=")]
         out += [(f"{name.split('-')[0]}-{i:02d}", p) for i, p in enumerate(paras[:4])]
-    for line in (SAMPLE_DIR / "udhr-excerpt.jsonl").read_text().splitlines():
+    for line in (SAMPLE_DIR / "udhr-excerpt.jsonl").read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
         out.append((f"udhr-{rec['lang']}", " ".join(rec["paragraphs"])))
     return out
