@@ -90,9 +90,12 @@ def build_pipeline(p: beam.Pipeline, run: RunConfig) -> None:
     if not run.input or not run.output:
         raise ValueError("--input and --output are required")
     docs, dead, skipped = [], [], []
-    for i, (source, pattern) in enumerate(run.inputs()):
-        read = p | f"Read{i}_{source}" >> ReadCorpus([pattern], run.format, source, run.text_field, run.id_field,
-                                                                run.max_doc_chars)
+    by_source: dict[str, list[str]] = {}  # one read per source: its dead letters tell same-named files apart
+    for source, pattern in run.inputs():
+        by_source.setdefault(source, []).append(pattern)
+    for i, (source, patterns) in enumerate(by_source.items()):
+        read = p | f"Read{i}_{source}" >> ReadCorpus(patterns, run.format, source, run.text_field, run.id_field,
+                                                     run.max_doc_chars)
         docs.append(read.docs)
         dead.append(read.dead)
         skipped.append(read.skipped)

@@ -9,6 +9,7 @@ format and license, from the format registry) looked up once, in the launcher. B
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ def parse_input(spec: str) -> tuple[str, str]:
         pattern = spec
         source = re.sub(r"[^A-Za-z0-9_-]", "", Path(spec).name.split(".")[0].replace("*", "")) or "corpus"
     return source, pattern
+
+
+def recorded_inputs(inputs) -> list[str]:
+    """The ``--input`` values as the rerun guard records them: a local pattern made absolute, so ``--resume`` of
+    the same files from another folder, or by an absolute instead of a relative path, is the same run."""
+    specs = [parse_input(spec) for spec in inputs]
+    return [f"{src}={pattern if '://' in pattern else os.path.abspath(pattern)}" for src, pattern in specs]
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,7 @@ class RunConfig:
 
     def fingerprint(self) -> dict:
         """What ``.pixelkit-run.json`` records (``outdir.prepare_output`` compares it on ``--resume``)."""
-        fp = {k: getattr(self, k) for k in FINGERPRINT_KEYS} | {"input": list(self.input),
+        fp = {k: getattr(self, k) for k in FINGERPRINT_KEYS} | {"input": recorded_inputs(self.input),
                                                                   "render_config": self.render.to_dict()}
         if self.tokenizer is not None:
             fp["tokenizer"] = self.tokenizer["sha256"]
@@ -144,7 +152,7 @@ class TaskRunConfig:
     def fingerprint(self) -> dict:
         """What ``OUT/.pixelkit-run.json`` records (``tasks.settings.prepare_task_output`` compares it)."""
         fp = {k: getattr(self, k) for k in TASK_FINGERPRINT_KEYS} | {
-            "task": self.task_name, "input": list(self.input), "render_config": self.render.to_dict()}
+            "task": self.task_name, "input": recorded_inputs(self.input), "render_config": self.render.to_dict()}
         if self.tokenizer is not None:
             fp["tokenizer"] = self.tokenizer["sha256"]
         if self.max_tokens:  # (only when set: earlier runs' records stay equal to their reruns')

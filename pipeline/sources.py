@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import logging
 import os
@@ -50,6 +51,35 @@ def match_files(patterns: list[str]) -> list[str]:
     return sorted(paths)
 
 
+def pattern_root(pattern: str) -> str:
+    """The folder an ``--input`` pattern starts in: its part before the first wildcard component (a plain path:
+    its folder)."""
+    parts = pattern.split("/")
+    magic = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), len(parts) - 1)
+    return "/".join(parts[:magic])
+
+
+def shown_names(patterns: list[str], files: list[str]) -> dict[str, str]:
+    """Each file as its dead letters name it: its path below the folder its pattern starts in
+    (``--input web=/home/me/c4/*/*.json.gz``: ``en/c4-0001.json.gz``), so the same files give the same
+    ``dead_letters.jsonl`` from any folder, machine, symlink or relative path (no user's home folder in a
+    published shard set); the source name and the pattern say where that folder is. Files of two patterns that
+    would get one name (``d1/train.tsv``, ``d2/train.tsv``) are named below the folder they share instead."""
+    roots = [pattern_root(p) for p in patterns]
+    names = {}
+    for f in files:
+        root = next((r for r in roots if f.startswith(r + "/")), None)
+        names[f] = f[len(root) + 1:] if root is not None else (f if not roots or "" in roots else os.path.basename(f))
+    same: dict[str, list[str]] = {}
+    for f, name in names.items():
+        same.setdefault(name, []).append(f)
+    for group in (g for g in same.values() if len(g) > 1):
+        shared = os.path.commonprefix(group)
+        for f in group:
+            names[f] = f[shared.rfind("/") + 1:]
+    return names
+
+
 def unlisted_matches(pattern: str, listed: list[str]) -> list[str]:
     """Local paths a glob ``pattern`` matches that Beam's match leaves out without a word: directories, and entries
     it cannot stat (a dangling symlink, a symlink loop: an HF cache whose blobs are gone). Read with the rest, they
@@ -80,7 +110,8 @@ class ReadFileFn(beam.DoFn):
     """path -> Documents (main output), DeadLetters ("dead") and Skipped ("skipped"), with a counter per outcome."""
 
     def __init__(self, fmt: str, source: str, text_field: str = "text", id_field: str = "id",
-                 max_doc_chars: int = 0, unlisted: frozenset[str] = frozenset()):
+                 max_doc_chars: int = 0, unlisted: frozenset[str] = frozenset(), names: dict | None = None):
+        self._names = names or {}  # path -> the name its dead letters give (shown_names)
         self._fmt, self._source, self._text_field, self._id_field = fmt, source, text_field, id_field
         self._max, self._unlisted = max_doc_chars, unlisted  # unlisted: what unlisted_matches found
         self._read = Metrics.counter(METRICS_NAMESPACE, "documents_read")
@@ -111,6 +142,8 @@ class ReadFileFn(beam.DoFn):
             self._read.inc()
             return rec
         Metrics.counter(METRICS_NAMESPACE, rec.count_name).inc()  # dead_<reason> / skipped_<reason>
+        if isinstance(rec, DeadLetter):
+            rec = dataclasses.replace(rec, file=no_surrogates(self._names.get(rec.file, rec.file)))
         return beam.pvalue.TaggedOutput(rec.kind, rec)  # the "dead" and "skipped" outputs
 
 
@@ -142,5 +175,6 @@ class ReadCorpus(beam.PTransform):
                 | "Files" >> beam.Create([os.fsencode(f) for f in files])  # bytes: a non-UTF-8 name survives
                 | "Reshuffle" >> beam.Reshuffle()
                 | "ReadFiles" >> beam.ParDo(ReadFileFn(self._fmt, self._source, self._text_field, self._id_field,
-                                                 self._max_doc_chars, frozenset(unlisted)))
+                                                 self._max_doc_chars, frozenset(unlisted),
+                                                 shown_names(self._patterns, files)))
                 .with_outputs("dead", "skipped", main="docs"))

@@ -117,6 +117,9 @@ class RenderConfig:
         d = dataclasses.asdict(self)
         d["font_file"] = self.font_path.name
         d["fallback_fonts"] = [_font_path(f).name for f in self.fallback_fonts]
+        # by name, as the font files (their bytes: font_sha256): the path as typed differed between machines, cwds
+        if self.fallback_fonts_dir:  # and symlinks, and put a user's home folder into a published manifest
+            d["fallback_fonts_dir"] = Path(self.fallback_fonts_dir).name
         d["font_sha256"] = self.font_hashes()
         return d
 

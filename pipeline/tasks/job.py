@@ -14,6 +14,7 @@ output directory guarded (``--resume`` / ``--overwrite``) before any work, in ``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -36,7 +37,7 @@ from ..report import render_warnings, result_stats
 from ..runconfig import TaskRunConfig
 from ..sink import WriteWebDataset
 from ..validate import SettingsError, unknown_flags, unparsable_flags
-from ..sources import file_records, match_files, open_beam, unlisted_matches
+from ..sources import file_records, match_files, open_beam, shown_names, unlisted_matches
 from ..tokenizer import load as load_tokenizer
 from ..renderers import shared_renderer
 from . import read_records
@@ -51,8 +52,9 @@ NS = "pipeline.tasks"
 class ReadTaskFn(beam.DoFn):
     """path -> LabelledRecords (main), DeadLetters ("dead"), Skipped ("skipped")."""
 
-    def __init__(self, task: TaskDef, limit: int):
+    def __init__(self, task: TaskDef, limit: int, names: dict | None = None):
         self._task, self._limit = task, limit
+        self._names = names or {}  # path -> the name its records and dead letters give (shown_names)
 
     def process(self, path: str):
         if special_file(path) or os.path.isdir(path):  # a FIFO a glob matched: opening it would wait for a writer (a
@@ -60,6 +62,8 @@ class ReadTaskFn(beam.DoFn):
             yield TaggedOutput("skipped", Skipped(self._task.name, path, "not_a_regular_file"))
             return
         for rec in file_records(path, self._task.name, read_records(path, self._task, open_beam, self._limit)):
+            if isinstance(rec, (LabelledRecord, DeadLetter)):  # a dead letter the renderer makes names rec.file
+                rec = dataclasses.replace(rec, file=self._names.get(rec.file, rec.file))
             if isinstance(rec, LabelledRecord):
                 yield rec
             elif isinstance(rec, DeadLetter):
@@ -143,9 +147,9 @@ class ReadSplit(beam.PTransform):
     def expand(self, pbegin):
         files = match_files(self._patterns)  # + what Beam's match drops silently (directories, dangling symlinks)
         files = sorted({*files, *(p for pattern in self._patterns for p in unlisted_matches(pattern, files))})
+        read = ReadTaskFn(self._task, self._limit, shown_names(self._patterns, files))
         return (pbegin | "Files" >> beam.Create(files) | "Reshuffle" >> beam.Reshuffle()
-                | "ReadFiles" >> beam.ParDo(ReadTaskFn(self._task, self._limit)).with_outputs("dead", "skipped",
-                                                                                               main="records"))
+                | "ReadFiles" >> beam.ParDo(read).with_outputs("dead", "skipped", main="records"))
 
 
 def build_task_pipeline(p: beam.Pipeline, run: TaskRunConfig) -> dict[str, str]:
