@@ -19,7 +19,7 @@ NOT_RECORDED = "not recorded (see the source's own license)"
 def sample_licenses() -> dict[str, str]:
     """{file name: license} of the bundled sample corpus, from the table in ``sample_data/README.md``."""
     readme = SAMPLE_DATA / "README.md"
-    lines = readme.read_text().splitlines() if readme.is_file() else []
+    lines = readme.read_text(encoding="utf-8").splitlines() if readme.is_file() else []
     rows = (line.split("|") for line in lines if line.startswith("| `"))
     return {cells[1].strip().strip("`"): cells[3].strip() for cells in rows if len(cells) >= 5}
 

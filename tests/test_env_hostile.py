@@ -39,13 +39,17 @@ def test_the_bundled_sample_texts_read_as_utf8_in_an_ascii_locale():
     import subprocess
     import sys
 
+    from pixelkit.pipeline.card import sample_licenses
+    from pixelkit.pipeline.cli import sample_texts
     code = ("import json, locale; from pixelkit.pipeline.cli import sample_texts; "
-            "print(json.dumps([locale.getpreferredencoding(), sample_texts()]))")
+            "from pixelkit.pipeline.card import sample_licenses; "
+            "print(json.dumps([locale.getpreferredencoding(), sample_texts(), sample_licenses()]))")
     r = subprocess.run([sys.executable, "-c", code], env=_ascii_locale_env(), capture_output=True, text=True,
                        timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0, r.stderr[-800:]
-    encoding, texts = json.loads(r.stdout)
+    encoding, texts, licenses = json.loads(r.stdout)
     assert encoding.lower() in ("ansi_x3.4-1968", "ascii", "us-ascii")
+    assert [tuple(x) for x in texts] == sample_texts() and licenses == sample_licenses()  # as under UTF-8
     assert sum(name.startswith("udhr-") for name, _ in texts) > 1
     assert any(ord(c) > 127 for _, text in texts for c in text)  # the UDHR's scripts, the corpus' curly quotes
 
