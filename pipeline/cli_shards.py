@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import posixpath
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from PIL import Image, ImageDraw
 
 from pixelkit.schemas import RenderedSample, SchemaError, ShardManifest
 from pixelkit.schemas.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES
-from pixelkit.schemas.files import printable_stdout
+from pixelkit.schemas.files import printable_stdout, quiet_on_closed_pipe
 
 from .render.visual import to_image
 from .shardkeys import KeysSeen
@@ -184,13 +183,7 @@ def contact_sheet(samples: list[RenderedSample], out: Path, patches: int = 64) -
 def main(argv: list[str] | None = None) -> int:
     """``pixel-shards``; a reader that stops early (``pixel-shards verify DIR | head``) ends it quietly, exit 1 --
     it was a BrokenPipeError traceback."""
-    try:
-        code = _main(argv)
-        sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe can no longer be caught
-        return code
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice (signal docs)
-        return 1
+    return quiet_on_closed_pipe(lambda: _main(argv))
 
 
 def _main(argv: list[str] | None) -> int:

@@ -53,6 +53,21 @@ def printable_stdout() -> None:
         sys.stdout.reconfigure(errors="backslashreplace")
 
 
+def quiet_on_closed_pipe(run) -> int:
+    """``run()``'s exit code, its output flushed; a reader that stops early (``pixel-train models | head``) ends the
+    command quietly with exit 1 -- it was a BrokenPipeError traceback."""
+    import os
+    import sys
+
+    try:
+        code = run()
+        sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe can no longer be caught
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice (signal docs)
+        return 1
+
+
 def name_too_long(path: str | Path, flag: str) -> str | None:
     """Why the OS refuses ``path`` for its length (a part over the filesystem's 255 bytes, the whole over PATH_MAX):
     ``Path.exists`` raised it as an OSError traceback (Python 3.11) in the checks meant to catch bad paths."""

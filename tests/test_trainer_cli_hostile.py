@@ -225,3 +225,17 @@ def test_a_split_given_with_a_slash_is_its_name_or_refused(tmp_path, pos_task, c
         err = capsys.readouterr().err
         assert f"split {split!r}: give a split's name, e.g. validation or test (a directory of --data" in err, err
         assert "Traceback" not in err and not (tmp_path / "other").exists(), err
+
+
+def test_a_reader_that_stops_early_ends_pixel_train_quietly():
+    """``pixel-train models | head`` (a reader that closes the pipe before the output is written) was a
+    BrokenPipeError traceback on stderr; now exit 1 and no traceback, as pixel-shards."""
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.Popen([sys.executable, "-m", "pixelkit.trainer.cli", "models"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)
+    p.stdout.close()  # the reader is gone before anything is written
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1 and "Traceback" not in err and "BrokenPipe" not in err, err[-2000:]

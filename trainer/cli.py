@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from pixelkit.schemas.files import name_too_long, printable_stdout, refuse_undecodable
+from pixelkit.schemas.files import name_too_long, printable_stdout, quiet_on_closed_pipe, refuse_undecodable
 
 from .config import load_config, parse_set
 from .spec import ConfigError, check_tokenizer, resolve_task
@@ -301,6 +301,11 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``pixel-train``; a reader that stops early (``pixel-train models | head``) ends it quietly, exit 1."""
+    return quiet_on_closed_pipe(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(prog="pixel-train", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--local_rank", "--local-rank", type=int, help=argparse.SUPPRESS)  # added by the deepspeed launcher
     sub = p.add_subparsers(dest="cmd", required=True)
